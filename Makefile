@@ -1,0 +1,49 @@
+# Two commands set everything up: `make run` and `make test`. Without DATABASE_URL both start a
+# private PostgreSQL under .data/ (scripts/pg.sh); with it they use that database.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+BIN := bin/wazapin
+
+.PHONY: run test test-unit build generate check-generate lint fmt fuzz pg-stop clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/wazapin
+
+run: build
+	@scripts/run.sh $(BIN)
+
+test:
+	@url="$${DATABASE_URL:-}"; \
+	if [ -z "$$url" ]; then url=$$(scripts/pg.sh start .data/pg-test fast); fi; \
+	DATABASE_URL="$$url" $(GO) test -count=1 ./...
+
+generate:
+	$(GO) generate ./gen/...
+
+# CI regenerates and fails when the committed generated code differs.
+check-generate: generate
+	@git diff --exit-code --stat -- gen/ || { echo "generated code is stale: run make generate and commit"; exit 1; }
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+# Runs each fuzz target for FUZZTIME (default 20s); seeds stay in testdata/.
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in ./internal/identity ./internal/ids ./internal/cursor ./internal/apikey; do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+pg-stop:
+	scripts/pg.sh stop .data/pg
+	scripts/pg.sh stop .data/pg-test
+
+clean: pg-stop
+	rm -rf .data bin

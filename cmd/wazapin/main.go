@@ -1,0 +1,168 @@
+// Command wazapin is the Contacts API server and its admin tool:
+//
+//	wazapin serve                       serve the API (DATABASE_URL, WAZAPIN_ADDR)
+//	wazapin migrate up|down             move the schema up to the newest migration, or one down
+//	wazapin workspace create --name N [--default-region ID]
+//	                                    create a workspace and print its first API key as JSON
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/wazapin/wazapin/internal/pg"
+	"github.com/wazapin/wazapin/internal/server"
+	"github.com/wazapin/wazapin/internal/tenant"
+)
+
+const usage = `usage:
+  wazapin serve                        serve the API on WAZAPIN_ADDR (default 127.0.0.1:8080)
+  wazapin migrate up|down              apply all migrations, or roll back the newest one
+  wazapin workspace create --name N [--default-region ID]
+                                       create a workspace; prints its id and first API key as JSON
+environment:
+  DATABASE_URL   PostgreSQL connection URL (required)
+  WAZAPIN_ADDR   listen address for serve
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	if err := m.Run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "wazapin:", err)
+		if errors.Is(err, errUsage) {
+			fmt.Fprint(os.Stderr, usage)
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("bad usage")
+
+// Main is the program, with its environment passed in so it can run inside tests.
+type Main struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+}
+
+// Run runs one command.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return m.serve(ctx)
+	case "migrate":
+		if len(args) != 2 || (args[1] != "up" && args[1] != "down") {
+			return errUsage
+		}
+		steps := 0
+		if args[1] == "down" {
+			steps = -1
+		}
+		url, err := m.databaseURL()
+		if err != nil {
+			return err
+		}
+		return pg.Migrate(url, steps)
+	case "workspace":
+		if len(args) < 2 || args[1] != "create" {
+			return errUsage
+		}
+		return m.createWorkspace(ctx, args[2:])
+	case "help", "-h", "--help":
+		fmt.Fprint(m.Stdout, usage)
+		return nil
+	}
+	return errUsage
+}
+
+func (m *Main) databaseURL() (string, error) {
+	url := m.Getenv("DATABASE_URL")
+	if url == "" {
+		return "", errors.New("DATABASE_URL is not set")
+	}
+	return url, nil
+}
+
+func (m *Main) createWorkspace(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("workspace create", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	name := fs.String("name", "", "workspace name (required)")
+	region := fs.String("default-region", "ID", "region that phone numbers without a country code are read in")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	url, err := m.databaseURL()
+	if err != nil {
+		return err
+	}
+	pool, err := pg.Open(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	created, err := tenant.Create(ctx, pool, *name, *region)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(m.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(created)
+}
+
+func (m *Main) serve(ctx context.Context) error {
+	log := slog.New(slog.NewTextHandler(m.Stderr, nil))
+	url, err := m.databaseURL()
+	if err != nil {
+		return err
+	}
+	addr := m.Getenv("WAZAPIN_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	if err := pg.Migrate(url, 0); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	pool, err := pg.Open(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           server.New(pool, log).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	log.Info("serving the Contacts API", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}

@@ -1,0 +1,9 @@
+DROP TABLE IF EXISTS contact_suppressions;
+DROP TABLE IF EXISTS contact_consents;
+DROP TABLE IF EXISTS contact_tags;
+DROP TABLE IF EXISTS tags;
+DROP TABLE IF EXISTS notes;
+DROP TABLE IF EXISTS contact_identities;
+DROP TABLE IF EXISTS contacts;
+DROP TABLE IF EXISTS api_keys;
+DROP TABLE IF EXISTS workspaces;

@@ -1,0 +1,55 @@
+-- name: InsertContact :one
+INSERT INTO contacts (workspace_id, id, name, phone_number, email, external_source, external_id, custom_fields)
+VALUES (@workspace_id, @id, @name, @phone_number, @email, @external_source, @external_id, @custom_fields)
+RETURNING *;
+
+-- name: GetContact :one
+SELECT * FROM contacts
+WHERE workspace_id = @workspace_id AND id = @id;
+
+-- name: GetContactForUpdate :one
+SELECT * FROM contacts
+WHERE workspace_id = @workspace_id AND id = @id
+FOR UPDATE;
+
+-- name: ContactExists :one
+SELECT EXISTS (SELECT 1 FROM contacts WHERE workspace_id = @workspace_id AND id = @id);
+
+-- UpdateContact writes the columns decided by the domain rules; custom_fields are merged here so
+-- that the merge sees the row as locked, not as read earlier.
+-- name: UpdateContact :one
+UPDATE contacts SET
+    name = @name,
+    phone_number = @phone_number,
+    email = @email,
+    external_source = @external_source,
+    external_id = @external_id,
+    custom_fields = (CASE WHEN @reset_fields::bool THEN '{}'::jsonb ELSE custom_fields END
+                     || @set_fields::jsonb) - @delete_fields::text[],
+    updated_at = now()
+WHERE workspace_id = @workspace_id AND id = @id
+RETURNING *;
+
+-- name: DeleteContact :execrows
+DELETE FROM contacts
+WHERE workspace_id = @workspace_id AND id = @id;
+
+-- ListContacts walks the primary key backwards from the cursor (ids are time-ordered), so every
+-- page costs the same however deep it is. A first page passes the largest uuid as its cursor.
+-- name: ListContacts :many
+SELECT c.* FROM contacts c
+WHERE c.workspace_id = @workspace_id
+  AND c.id < @before_id
+  AND (sqlc.narg(updated_since)::timestamptz IS NULL OR c.updated_at >= sqlc.narg(updated_since))
+  AND (sqlc.narg(tag)::text IS NULL OR EXISTS (
+        SELECT 1 FROM contact_tags ct
+        JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id
+        WHERE ct.workspace_id = c.workspace_id AND ct.contact_id = c.id
+          AND lower(t.name) = lower(sqlc.narg(tag))))
+  AND (sqlc.narg(q)::text IS NULL
+       OR starts_with(lower(c.name), sqlc.narg(q))
+       OR starts_with(lower(c.email), sqlc.narg(q))
+       OR starts_with(c.phone_number, sqlc.narg(q))
+       OR (sqlc.narg(phone_prefix)::text IS NOT NULL AND starts_with(c.phone_number, sqlc.narg(phone_prefix))))
+ORDER BY c.id DESC
+LIMIT @page_size;

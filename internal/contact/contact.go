@@ -1,0 +1,299 @@
+// Package contact holds the rules of a contact's own fields: validating and normalizing what a
+// client sends, applying an upsert or a merge patch to the stored fields, and working out which
+// identities move when the phone, email or external id change. No HTTP, no SQL.
+package contact
+
+import (
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/identity"
+)
+
+// Limits on contact fields.
+const (
+	MaxNameLen         = 200
+	MaxCustomFields    = 100
+	MaxCustomFieldName = 64
+)
+
+// Fields are a contact's identifying and descriptive columns, normalized. nil means unset.
+type Fields struct {
+	Name           *string
+	Phone          *string // E.164
+	Email          *string // as written, trimmed
+	ExternalSource *string // lower-cased
+	ExternalID     *string
+}
+
+// CustomFields is a change to the custom_fields object: Reset empties it first, Set overwrites
+// keys, Delete removes keys.
+type CustomFields struct {
+	Reset  bool
+	Set    map[string]any
+	Delete []string
+}
+
+// Upsert is a validated POST /v1/contacts body: nil fields were not given.
+type Upsert struct {
+	Fields
+	Custom CustomFields
+}
+
+// UpsertInput is the body as the client sent it.
+type UpsertInput struct {
+	Name, Phone, Email, ExternalSource, ExternalID *string
+	CustomFields                                   map[string]any
+}
+
+// ParseUpsert validates and normalizes an upsert, naming every invalid field.
+func ParseUpsert(in UpsertInput, region string) (Upsert, error) {
+	var errs apperr.Fields
+	var u Upsert
+	if in.Name != nil {
+		u.Name = parseName(*in.Name, &errs)
+	}
+	if in.Phone != nil {
+		u.Phone = parsePhone(*in.Phone, region, &errs)
+	}
+	if in.Email != nil {
+		u.Email = parseEmail(*in.Email, &errs)
+	}
+	u.ExternalSource, u.ExternalID = parseExternal(in.ExternalSource, in.ExternalID, &errs)
+	u.Custom = parseCustomFields(in.CustomFields, &errs)
+	if len(errs) == 0 && u.Phone == nil && u.Email == nil && u.ExternalID == nil {
+		errs.Add("phone_number", "or email, or external_source with external_id, is required: a contact needs at least one identifier")
+	}
+	return u, errs.Err()
+}
+
+// Keys are the identities the upsert's identifiers stand for.
+func (u Upsert) Keys() []identity.Key {
+	return u.Fields.keys()
+}
+
+// Apply returns the fields of a stored contact after the upsert: fields given overwrite.
+func (u Upsert) Apply(cur Fields) Fields {
+	next := cur
+	if u.Name != nil {
+		next.Name = u.Name
+	}
+	if u.Phone != nil {
+		next.Phone = u.Phone
+	}
+	if u.Email != nil {
+		next.Email = u.Email
+	}
+	if u.ExternalID != nil {
+		next.ExternalSource, next.ExternalID = u.ExternalSource, u.ExternalID
+	}
+	return next
+}
+
+// Opt is one field of a merge patch: absent (Set false), null (Set, Value nil) or a value.
+type Opt struct {
+	Set   bool
+	Value *string
+}
+
+// PatchInput is a PATCH body as the client sent it.
+type PatchInput struct {
+	Name, Phone, Email, ExternalSource, ExternalID Opt
+	CustomFieldsSet                                bool
+	CustomFields                                   map[string]any // nil with CustomFieldsSet: clear them
+}
+
+// Patch is a validated merge patch.
+type Patch struct {
+	name, phone, email, external Opt
+	source                       *string
+	Custom                       CustomFields
+}
+
+// ParsePatch validates and normalizes a merge patch, naming every invalid field.
+func ParsePatch(in PatchInput, region string) (Patch, error) {
+	var errs apperr.Fields
+	p := Patch{name: Opt{Set: in.Name.Set}, phone: Opt{Set: in.Phone.Set}, email: Opt{Set: in.Email.Set}}
+	if in.Name.Value != nil {
+		p.name.Value = parseName(*in.Name.Value, &errs)
+	}
+	if in.Phone.Value != nil {
+		p.phone.Value = parsePhone(*in.Phone.Value, region, &errs)
+	}
+	if in.Email.Value != nil {
+		p.email.Value = parseEmail(*in.Email.Value, &errs)
+	}
+	if in.ExternalSource.Set != in.ExternalID.Set || (in.ExternalSource.Value == nil) != (in.ExternalID.Value == nil) {
+		field := "external_id"
+		if !in.ExternalSource.Set || in.ExternalSource.Value == nil {
+			field = "external_source"
+		}
+		errs.Add(field, "must be given together with external_id and external_source, both values or both null")
+	} else if in.ExternalID.Set {
+		p.external.Set = true
+		p.source, p.external.Value = parseExternal(in.ExternalSource.Value, in.ExternalID.Value, &errs)
+	}
+	if in.CustomFieldsSet {
+		if in.CustomFields == nil {
+			p.Custom.Reset = true
+		} else {
+			p.Custom = parseCustomFields(in.CustomFields, &errs)
+		}
+	}
+	return p, errs.Err()
+}
+
+// Apply returns the fields after the patch.
+func (p Patch) Apply(cur Fields) Fields {
+	next := cur
+	if p.name.Set {
+		next.Name = p.name.Value
+	}
+	if p.phone.Set {
+		next.Phone = p.phone.Value
+	}
+	if p.email.Set {
+		next.Email = p.email.Value
+	}
+	if p.external.Set {
+		next.ExternalSource, next.ExternalID = p.source, p.external.Value
+	}
+	return next
+}
+
+// Moves lists the identity changes that take a contact from old to next: the identities to
+// remove (matched by type and source) and the ones to attach. A contact keeps one phone, one
+// email, and one external id per source; ids of other sources stay when the external id changes.
+func Moves(old, next Fields) (remove, add []identity.Key) {
+	if !eq(old.Phone, next.Phone) {
+		remove = append(remove, identity.Key{Type: identity.Phone})
+		if next.Phone != nil {
+			add = append(add, identity.Key{Type: identity.Phone, Value: *next.Phone})
+		}
+	}
+	if !eq(lower(old.Email), lower(next.Email)) {
+		remove = append(remove, identity.Key{Type: identity.Email})
+		if next.Email != nil {
+			add = append(add, identity.Key{Type: identity.Email, Value: strings.ToLower(*next.Email)})
+		}
+	}
+	if !eq(old.ExternalSource, next.ExternalSource) || !eq(old.ExternalID, next.ExternalID) {
+		switch {
+		case next.ExternalID != nil:
+			remove = append(remove, identity.Key{Type: identity.ExternalID, Source: *next.ExternalSource})
+			add = append(add, identity.Key{Type: identity.ExternalID, Source: *next.ExternalSource, Value: *next.ExternalID})
+		case old.ExternalID != nil:
+			remove = append(remove, identity.Key{Type: identity.ExternalID, Source: *old.ExternalSource})
+		}
+	}
+	return remove, add
+}
+
+func (f Fields) keys() []identity.Key {
+	var keys []identity.Key
+	if f.Phone != nil {
+		keys = append(keys, identity.Key{Type: identity.Phone, Value: *f.Phone})
+	}
+	if f.Email != nil {
+		keys = append(keys, identity.Key{Type: identity.Email, Value: strings.ToLower(*f.Email)})
+	}
+	if f.ExternalID != nil {
+		keys = append(keys, identity.Key{Type: identity.ExternalID, Source: *f.ExternalSource, Value: *f.ExternalID})
+	}
+	return keys
+}
+
+func parseName(raw string, errs *apperr.Fields) *string {
+	s := strings.TrimSpace(raw)
+	switch {
+	case s == "":
+		return nil
+	case utf8.RuneCountInString(s) > MaxNameLen:
+		errs.Add("name", "must be at most 200 characters")
+		return nil
+	}
+	return &s
+}
+
+func parsePhone(raw, region string, errs *apperr.Fields) *string {
+	e164, err := identity.NormalizePhone(raw, region)
+	if err != nil {
+		errs.Add("phone_number", err.Error())
+		return nil
+	}
+	return &e164
+}
+
+func parseEmail(raw string, errs *apperr.Fields) *string {
+	display, _, err := identity.NormalizeEmail(raw)
+	if err != nil {
+		errs.Add("email", err.Error())
+		return nil
+	}
+	return &display
+}
+
+// parseExternal validates an external id and its source, which only make sense together.
+func parseExternal(rawSource, rawID *string, errs *apperr.Fields) (source, id *string) {
+	if rawSource == nil && rawID == nil {
+		return nil, nil
+	}
+	if rawSource == nil {
+		errs.Add("external_source", "is required with external_id")
+		return nil, nil
+	}
+	if rawID == nil {
+		errs.Add("external_id", "is required with external_source")
+		return nil, nil
+	}
+	s, err := identity.NormalizeSource(*rawSource)
+	if err != nil {
+		errs.Add("external_source", err.Error())
+	}
+	v, err2 := identity.NormalizeExternalID(*rawID)
+	if err2 != nil {
+		errs.Add("external_id", err2.Error())
+	}
+	if err != nil || err2 != nil {
+		return nil, nil
+	}
+	return &s, &v
+}
+
+func parseCustomFields(in map[string]any, errs *apperr.Fields) CustomFields {
+	var c CustomFields
+	if len(in) > MaxCustomFields {
+		errs.Add("custom_fields", "must have at most 100 keys")
+		return c
+	}
+	for k, v := range in {
+		if k == "" || utf8.RuneCountInString(k) > MaxCustomFieldName {
+			errs.Add("custom_fields."+k, "key must be 1 to 64 characters")
+			continue
+		}
+		if v == nil {
+			c.Delete = append(c.Delete, k)
+			continue
+		}
+		if c.Set == nil {
+			c.Set = make(map[string]any, len(in))
+		}
+		c.Set[k] = v
+	}
+	slices.Sort(c.Delete)
+	return c
+}
+
+func eq(a, b *string) bool {
+	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
+func lower(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	l := strings.ToLower(*s)
+	return &l
+}

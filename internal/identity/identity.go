@@ -1,0 +1,212 @@
+// Package identity normalizes the identifiers that lead to a contact (phone numbers, emails,
+// external ids, WhatsApp ids) into the keys stored in contact_identities. It knows nothing of HTTP
+// or SQL, so every rule here is tested on its own and fuzzed.
+package identity
+
+import (
+	"errors"
+	"net/mail"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Types of stored identities.
+const (
+	Phone      = "phone"
+	Email      = "email"
+	ExternalID = "external_id"
+	WaID       = "wa_id"
+)
+
+// Key is one stored identity: unique per workspace, it leads to exactly one contact. Source is
+// empty except for external ids.
+type Key struct {
+	Type   string
+	Source string
+	Value  string
+}
+
+// Limits on identifier text, generous for real data and small enough to keep indexes lean.
+const (
+	maxPhoneLen      = 64
+	maxEmailLen      = 254
+	maxSourceLen     = 64
+	maxExternalIDLen = 255
+	maxWaIDLen       = 64
+)
+
+// Errors say what is wrong with a value; callers put the field name in front.
+var (
+	ErrEmpty    = errors.New("must not be empty")
+	ErrTooLong  = errors.New("is too long")
+	ErrBadPhone = errors.New("is not a valid phone number")
+	ErrBadEmail = errors.New("is not a valid email address")
+	ErrBadSrc   = errors.New("must be 1 to 64 characters of a-z, 0-9, '_', '.', '-'")
+	ErrControl  = errors.New("must not contain control characters")
+)
+
+// NormalizePhone returns the E.164 form of a phone number written in any common spelling. A
+// number without a country code is read in region (an ISO 3166 code such as "ID"); digits that do
+// not form a valid number there are tried once more as an international number without its "+".
+func NormalizePhone(raw, region string) (string, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", ErrEmpty
+	}
+	if len(s) > maxPhoneLen {
+		return "", ErrTooLong
+	}
+	if e164, ok := parsePhone(s, region); ok {
+		return e164, nil
+	}
+	if s[0] != '+' && s[0] != '0' && onlyDigits(s) {
+		if e164, ok := parsePhone("+"+s, ""); ok {
+			return e164, nil
+		}
+	}
+	return "", ErrBadPhone
+}
+
+func parsePhone(s, region string) (string, bool) {
+	num, err := phonenumbers.Parse(s, region)
+	if err != nil || !phonenumbers.IsValidNumber(num) {
+		return "", false
+	}
+	return phonenumbers.Format(num, phonenumbers.E164), true
+}
+
+// ValidRegion tells whether region is a region phone numbers can be read in.
+func ValidRegion(region string) bool {
+	return phonenumbers.GetCountryCodeForRegion(region) != 0
+}
+
+// NormalizeEmail trims an email address and returns it as written and as the lower-cased key it
+// is matched by.
+func NormalizeEmail(raw string) (display, key string, err error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", "", ErrEmpty
+	}
+	if len(s) > maxEmailLen {
+		return "", "", ErrTooLong
+	}
+	addr, perr := mail.ParseAddress(s)
+	if perr != nil || addr.Name != "" || addr.Address != s || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") {
+		return "", "", ErrBadEmail
+	}
+	return s, strings.ToLower(s), nil
+}
+
+// NormalizeSource lower-cases the name of an external system ("Shopify" is "shopify").
+func NormalizeSource(raw string) (string, error) {
+	s := strings.ToLower(strings.TrimSpace(raw))
+	if s == "" {
+		return "", ErrEmpty
+	}
+	if len(s) > maxSourceLen {
+		return "", ErrBadSrc
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return "", ErrBadSrc
+		}
+	}
+	return s, nil
+}
+
+// NormalizeExternalID trims an id from an external system; its case is kept because external
+// systems' ids are case-sensitive.
+func NormalizeExternalID(raw string) (string, error) {
+	return normalizeOpaque(raw, maxExternalIDLen)
+}
+
+// NormalizeWaID trims a WhatsApp id. It is digits today, but WhatsApp may change that, so only
+// its length and printability are checked.
+func NormalizeWaID(raw string) (string, error) {
+	return normalizeOpaque(raw, maxWaIDLen)
+}
+
+func normalizeOpaque(raw string, max int) (string, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", ErrEmpty
+	}
+	if utf8.RuneCountInString(s) > max {
+		return "", ErrTooLong
+	}
+	if !utf8.ValidString(s) || strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return "", ErrControl
+	}
+	return s, nil
+}
+
+func onlyDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// WaIDKeys returns the keys a wa_id identifier matches: stored wa_id identities and, when it is
+// all digits and forms a valid number, the phone number +digits.
+func WaIDKeys(raw string) ([]Key, error) {
+	v, err := NormalizeWaID(raw)
+	if err != nil {
+		return nil, err
+	}
+	keys := []Key{{Type: WaID, Value: v}}
+	if onlyDigits(v) {
+		if e164, ok := parsePhone("+"+v, ""); ok {
+			keys = append(keys, Key{Type: Phone, Value: e164})
+		}
+	}
+	return keys, nil
+}
+
+// PhonePrefix turns a search text that looks like the start of a phone number into the E.164
+// prefix it stands for ("0812" in region ID is "+62812", "62812" and "+62 812" are "+62812"). ok
+// is false for text that is not number-like.
+func PhonePrefix(q, region string) (prefix string, ok bool) {
+	var digits strings.Builder
+	plus := false
+	for i, r := range strings.TrimSpace(q) {
+		switch {
+		case r >= '0' && r <= '9':
+			digits.WriteRune(r)
+		case r == '+' && i == 0:
+			plus = true
+		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
+		default:
+			return "", false
+		}
+	}
+	d := digits.String()
+	if d == "" {
+		return "", false
+	}
+	if !plus && d[0] == '0' {
+		cc := phonenumbers.GetCountryCodeForRegion(region)
+		if cc == 0 {
+			return "", false
+		}
+		return "+" + itoa(cc) + d[1:], true
+	}
+	return "+" + d, true
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}

@@ -1,0 +1,117 @@
+// Package pg opens the PostgreSQL pool, applies the embedded migrations, and runs transactions,
+// retrying the ones that lost a race for a unique identity.
+package pg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+
+	"github.com/golang-migrate/migrate/v4"
+	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/wazapin/wazapin/db"
+)
+
+// Open connects a pool to url. Without an explicit pool_max_conns in the URL, the pool is sized
+// for the machine: a few connections per core keep PostgreSQL busy without thrashing it.
+func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = int32(max(4, 4*runtime.GOMAXPROCS(0)))
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return pool, nil
+}
+
+// Migrate moves the schema of the database at url up to the newest migration, or down by steps
+// when steps is negative.
+func Migrate(url string, steps int) error {
+	src, err := iofs.New(db.Migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	sqlDB := stdlib.OpenDB(*cfg)
+	defer sqlDB.Close()
+	drv, err := migratepgx.WithInstance(sqlDB, &migratepgx.Config{})
+	if err != nil {
+		return fmt.Errorf("open migrations driver: %w", err)
+	}
+	m, err := migrate.NewWithInstance("iofs", src, "pgx5", drv)
+	if err != nil {
+		return err
+	}
+	if steps == 0 {
+		err = m.Up()
+	} else {
+		err = m.Steps(steps)
+	}
+	if errors.Is(err, migrate.ErrNoChange) {
+		return nil
+	}
+	return err
+}
+
+// ErrRetry asks WithTx to run the transaction again from the start: the data it decided on
+// changed under it (typically an identity another request inserted first).
+var ErrRetry = errors.New("transaction lost a race; retry")
+
+// ErrContended is returned when a transaction lost its race too many times in a row.
+var ErrContended = errors.New("too much contention on the same identities; try again")
+
+const maxAttempts = 8
+
+// WithTx runs fn in a transaction, committing when it returns nil. A transaction that fails with
+// ErrRetry or a unique violation is rolled back and run again, a bounded number of times.
+func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	for range maxAttempts {
+		err := pgx.BeginFunc(ctx, pool, fn)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ErrRetry) && !IsUniqueViolation(err) {
+			return err
+		}
+	}
+	return ErrContended
+}
+
+// IsUniqueViolation tells whether err is PostgreSQL's unique_violation.
+func IsUniqueViolation(err error) bool {
+	return sqlState(err) == "23505"
+}
+
+// IsForeignKeyViolation tells whether err is PostgreSQL's foreign_key_violation; for rows that
+// hang off a contact it means the contact is gone.
+func IsForeignKeyViolation(err error) bool {
+	return sqlState(err) == "23503"
+}
+
+func sqlState(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
+}

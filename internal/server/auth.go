@@ -1,0 +1,41 @@
+package server
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/tenant"
+)
+
+// publicPaths need no API key.
+var publicPaths = map[string]bool{"/v1/health": true}
+
+// authenticate resolves the request's API key (X-Api-Key, or Authorization: Bearer) to its
+// workspace and puts that in the request context, where every handler finds it.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if publicPaths[req.URL.Path] {
+			return next(c)
+		}
+		key := req.Header.Get("X-Api-Key")
+		if key == "" {
+			if scheme, token, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+				key = strings.TrimSpace(token)
+			}
+		}
+		ws, err := tenant.Authenticate(req.Context(), s.q, key)
+		if errors.Is(err, tenant.ErrBadKey) {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="wazapin"`)
+			return &apperr.Error{Code: apperr.Unauthorized, Message: "missing or invalid API key: send it as X-Api-Key or Authorization: Bearer"}
+		}
+		if err != nil {
+			return err
+		}
+		c.SetRequest(req.WithContext(tenant.With(req.Context(), ws)))
+		return next(c)
+	}
+}

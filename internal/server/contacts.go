@@ -1,0 +1,458 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/oapi-codegen/nullable"
+
+	"github.com/wazapin/wazapin/gen/api"
+	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/contact"
+	"github.com/wazapin/wazapin/internal/cursor"
+	"github.com/wazapin/wazapin/internal/identity"
+	"github.com/wazapin/wazapin/internal/ids"
+	"github.com/wazapin/wazapin/internal/pg"
+)
+
+// Page sizes of paginated lists.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 200
+)
+
+// CreateContact creates a contact or upserts the one its identifiers lead to.
+func (s *Server) CreateContact(ctx context.Context, req api.CreateContactRequestObject) (api.CreateContactResponseObject, error) {
+	ws, err := workspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b := req.Body
+	var custom map[string]any
+	if b.CustomFields != nil {
+		custom = *b.CustomFields
+	}
+	u, err := contact.ParseUpsert(contact.UpsertInput{
+		Name: b.Name, Phone: b.PhoneNumber, Email: b.Email,
+		ExternalSource: b.ExternalSource, ExternalID: b.ExternalId, CustomFields: custom,
+	}, ws.DefaultRegion)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		row     dbq.Contact
+		created bool
+	)
+	err = pg.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+		row, created, err = upsertContact(ctx, s.q.WithTx(tx), ws.ID, u)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		return api.CreateContact201JSONResponse{Data: contactOut(row)}, nil
+	}
+	return api.CreateContact200JSONResponse{Data: contactOut(row)}, nil
+}
+
+// upsertContact is get-or-create by identity: normalize, look up the owners, then create when
+// there are none, update the one, or refuse when there are several. Losing a race for an
+// identity returns pg.ErrRetry, and the transaction starts again from the look-up.
+func upsertContact(ctx context.Context, q *dbq.Queries, wsID uuid.UUID, u contact.Upsert) (dbq.Contact, bool, error) {
+	keys := u.Keys()
+	owners, err := q.FindIdentityOwners(ctx, ownersParams(wsID, keys))
+	if err != nil {
+		return dbq.Contact{}, false, err
+	}
+	switch len(owners) {
+	case 0:
+		set, err := customJSON(u.Custom.Set)
+		if err != nil {
+			return dbq.Contact{}, false, err
+		}
+		row, err := q.InsertContact(ctx, dbq.InsertContactParams{
+			WorkspaceID: wsID, ID: ids.New(), Name: u.Name, PhoneNumber: u.Phone, Email: u.Email,
+			ExternalSource: u.ExternalSource, ExternalID: u.ExternalID, CustomFields: set,
+		})
+		if err != nil {
+			return dbq.Contact{}, false, err
+		}
+		for _, k := range keys {
+			if err := attach(ctx, q, wsID, row.ID, k); err != nil {
+				return dbq.Contact{}, false, retryIfTaken(err)
+			}
+		}
+		return row, true, nil
+	case 1:
+		cur, err := q.GetContactForUpdate(ctx, dbq.GetContactForUpdateParams{WorkspaceID: wsID, ID: owners[0]})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return dbq.Contact{}, false, pg.ErrRetry // deleted since the look-up
+		}
+		if err != nil {
+			return dbq.Contact{}, false, err
+		}
+		row, err := updateContact(ctx, q, cur, u.Apply(fieldsOf(cur)), u.Custom)
+		return row, false, retryIfTaken(err)
+	default:
+		return dbq.Contact{}, false, apperr.Conflictf(contactIDs(owners),
+			"the identifiers belong to %d different contacts; nothing was changed", len(owners))
+	}
+}
+
+// updateContact writes next over the locked row cur, moving identities whose values changed.
+func updateContact(ctx context.Context, q *dbq.Queries, cur dbq.Contact, next contact.Fields, custom contact.CustomFields) (dbq.Contact, error) {
+	remove, add := contact.Moves(fieldsOf(cur), next)
+	for _, k := range remove {
+		if err := q.DeleteContactIdentity(ctx, dbq.DeleteContactIdentityParams{
+			WorkspaceID: cur.WorkspaceID, ContactID: cur.ID, Type: k.Type, Source: k.Source,
+		}); err != nil {
+			return dbq.Contact{}, err
+		}
+	}
+	for _, k := range add {
+		if err := attach(ctx, q, cur.WorkspaceID, cur.ID, k); err != nil {
+			return dbq.Contact{}, err
+		}
+	}
+	set, err := customJSON(custom.Set)
+	if err != nil {
+		return dbq.Contact{}, err
+	}
+	del := custom.Delete
+	if del == nil {
+		del = []string{}
+	}
+	return q.UpdateContact(ctx, dbq.UpdateContactParams{
+		WorkspaceID: cur.WorkspaceID, ID: cur.ID,
+		Name: next.Name, PhoneNumber: next.Phone, Email: next.Email,
+		ExternalSource: next.ExternalSource, ExternalID: next.ExternalID,
+		ResetFields: custom.Reset, SetFields: set, DeleteFields: del,
+	})
+}
+
+// takenError says an identity belongs to another contact.
+type takenError struct {
+	key   identity.Key
+	owner uuid.UUID
+}
+
+func (e *takenError) Error() string {
+	return fmt.Sprintf("%s %s belongs to contact %s", fieldOfKey(e.key), e.key.Value, ids.Format(ids.Contact, e.owner))
+}
+
+// attach gives identity k to the contact, unless another contact holds it.
+func attach(ctx context.Context, q *dbq.Queries, wsID, contactID uuid.UUID, k identity.Key) error {
+	n, err := q.InsertIdentity(ctx, dbq.InsertIdentityParams{
+		WorkspaceID: wsID, Type: k.Type, Source: k.Source, Value: k.Value, ContactID: contactID,
+	})
+	if err != nil || n == 1 {
+		return err
+	}
+	owner, err := q.GetIdentityOwner(ctx, dbq.GetIdentityOwnerParams{WorkspaceID: wsID, Type: k.Type, Source: k.Source, Value: k.Value})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return pg.ErrRetry // the owner let go of it in between
+	}
+	if err != nil || owner == contactID {
+		return err
+	}
+	return &takenError{key: k, owner: owner}
+}
+
+// retryIfTaken turns a lost identity race of an upsert into a retry: the next attempt sees the
+// new owner in its look-up and decides again.
+func retryIfTaken(err error) error {
+	var taken *takenError
+	if errors.As(err, &taken) {
+		return pg.ErrRetry
+	}
+	return err
+}
+
+// conflictIfTaken turns a taken identity of a patch into a conflict naming the owner.
+func conflictIfTaken(err error) error {
+	var taken *takenError
+	if errors.As(err, &taken) {
+		e := apperr.Conflictf([]string{ids.Format(ids.Contact, taken.owner)}, "%s", taken.Error())
+		e.Fields = []apperr.FieldError{{Field: fieldOfKey(taken.key), Message: "belongs to another contact"}}
+		return e
+	}
+	return err
+}
+
+func fieldOfKey(k identity.Key) string {
+	switch k.Type {
+	case identity.Phone:
+		return "phone_number"
+	case identity.ExternalID:
+		return "external_id"
+	}
+	return k.Type
+}
+
+// ListContacts pages through the workspace's contacts, newest first.
+func (s *Server) ListContacts(ctx context.Context, req api.ListContactsRequestObject) (api.ListContactsResponseObject, error) {
+	ws, err := workspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	limit, before, err := page(p.Limit, p.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	args := dbq.ListContactsParams{WorkspaceID: ws.ID, BeforeID: before, UpdatedSince: p.UpdatedSince, PageSize: int32(limit + 1)}
+	if p.Tag != nil && strings.TrimSpace(*p.Tag) != "" {
+		args.Tag = ptr(strings.TrimSpace(*p.Tag))
+	}
+	if p.Q != nil && strings.TrimSpace(*p.Q) != "" {
+		q := strings.ToLower(strings.TrimSpace(*p.Q))
+		if len(q) > 200 {
+			return nil, apperr.BadParam("q", "must be at most 200 characters")
+		}
+		args.Q = &q
+		if prefix, ok := identity.PhonePrefix(q, ws.DefaultRegion); ok {
+			args.PhonePrefix = &prefix
+		}
+	}
+	rows, err := s.q.ListContacts(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	out := api.ListContacts200JSONResponse{Data: make([]api.Contact, 0, min(len(rows), limit))}
+	for i := range min(len(rows), limit) {
+		out.Data = append(out.Data, contactOut(rows[i]))
+	}
+	out.Meta = nextPage(len(rows) > limit, func() uuid.UUID { return rows[limit-1].ID })
+	return out, nil
+}
+
+// page reads the limit and cursor of a paginated list.
+func page(limit *int, cur *string) (int, uuid.UUID, error) {
+	n := defaultPageSize
+	if limit != nil {
+		n = *limit
+	}
+	if n < 1 || n > maxPageSize {
+		return 0, uuid.UUID{}, apperr.BadParam("limit", fmt.Sprintf("must be between 1 and %d", maxPageSize))
+	}
+	before, ok := cursor.Decode(cur)
+	if !ok {
+		return 0, uuid.UUID{}, apperr.BadParam("cursor", "is not a cursor this API returned")
+	}
+	return n, before, nil
+}
+
+func nextPage(more bool, last func() uuid.UUID) api.PageMeta {
+	if !more {
+		return api.PageMeta{NextCursor: nullable.NewNullNullable[string]()}
+	}
+	return api.PageMeta{NextCursor: nullable.NewNullableWithValue(cursor.Encode(last()))}
+}
+
+// GetContact returns one contact.
+func (s *Server) GetContact(ctx context.Context, req api.GetContactRequestObject) (api.GetContactResponseObject, error) {
+	ws, err := workspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := contactID(req.ContactID)
+	if err != nil {
+		return nil, err
+	}
+	row, err := s.q.GetContact(ctx, dbq.GetContactParams{WorkspaceID: ws.ID, ID: id})
+	if err != nil {
+		return nil, notFound(err, req.ContactID)
+	}
+	return api.GetContact200JSONResponse{Data: contactOut(row)}, nil
+}
+
+// GetContactByPhone returns the contact that owns a phone number, written in any spelling.
+func (s *Server) GetContactByPhone(ctx context.Context, req api.GetContactByPhoneRequestObject) (api.GetContactByPhoneResponseObject, error) {
+	ws, err := workspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e164, err := identity.NormalizePhone(req.Phone, ws.DefaultRegion)
+	if err != nil {
+		return nil, apperr.InvalidField("phone", err.Error())
+	}
+	row, err := s.q.GetContactByIdentity(ctx, dbq.GetContactByIdentityParams{WorkspaceID: ws.ID, Type: identity.Phone, Value: e164})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, apperr.NotFoundf("no contact has phone number %s", e164)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return api.GetContactByPhone200JSONResponse{Data: contactOut(row)}, nil
+}
+
+// UpdateContact applies a JSON merge patch.
+func (s *Server) UpdateContact(ctx context.Context, req api.UpdateContactRequestObject) (api.UpdateContactResponseObject, error) {
+	ws, err := workspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := contactID(req.ContactID)
+	if err != nil {
+		return nil, err
+	}
+	b := req.Body
+	in := contact.PatchInput{
+		Name: opt(b.Name), Phone: opt(b.PhoneNumber), Email: opt(b.Email),
+		ExternalSource: opt(b.ExternalSource), ExternalID: opt(b.ExternalId),
+		CustomFieldsSet: b.CustomFields.IsSpecified(),
+	}
+	if b.CustomFields.IsSpecified() && !b.CustomFields.IsNull() {
+		in.CustomFields = b.CustomFields.MustGet()
+		if in.CustomFields == nil {
+			in.CustomFields = map[string]any{}
+		}
+	}
+	p, err := contact.ParsePatch(in, ws.DefaultRegion)
+	if err != nil {
+		return nil, err
+	}
+	var row dbq.Contact
+	err = pg.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+		q := s.q.WithTx(tx)
+		cur, err := q.GetContactForUpdate(ctx, dbq.GetContactForUpdateParams{WorkspaceID: ws.ID, ID: id})
+		if err != nil {
+			return notFound(err, req.ContactID)
+		}
+		row, err = updateContact(ctx, q, cur, p.Apply(fieldsOf(cur)), p.Custom)
+		return conflictIfTaken(err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return api.UpdateContact200JSONResponse{Data: contactOut(row)}, nil
+}
+
+// DeleteContact removes a contact; its identities, notes, tags, consents and suppressions go with
+// it through the foreign keys.
+func (s *Server) DeleteContact(ctx context.Context, req api.DeleteContactRequestObject) (api.DeleteContactResponseObject, error) {
+	ws, err := workspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := contactID(req.ContactID)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.q.DeleteContact(ctx, dbq.DeleteContactParams{WorkspaceID: ws.ID, ID: id})
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, contactNotFound(req.ContactID)
+	}
+	return api.DeleteContact204Response{}, nil
+}
+
+// contactID reads a contact id from a path; one that cannot be ours is simply not found.
+func contactID(s string) (uuid.UUID, error) {
+	id, ok := ids.Parse(ids.Contact, s)
+	if !ok {
+		return id, contactNotFound(s)
+	}
+	return id, nil
+}
+
+func contactNotFound(id string) error {
+	return apperr.NotFoundf("contact %q not found", id)
+}
+
+// notFound words a missing contact; other errors pass through.
+func notFound(err error, id string) error {
+	if errors.Is(err, pgx.ErrNoRows) || pg.IsForeignKeyViolation(err) {
+		return contactNotFound(id)
+	}
+	return err
+}
+
+// requireContact answers 404 unless the contact exists in the workspace.
+func (s *Server) requireContact(ctx context.Context, wsID uuid.UUID, raw string) (uuid.UUID, error) {
+	id, err := contactID(raw)
+	if err != nil {
+		return id, err
+	}
+	ok, err := s.q.ContactExists(ctx, dbq.ContactExistsParams{WorkspaceID: wsID, ID: id})
+	if err != nil {
+		return id, err
+	}
+	if !ok {
+		return id, contactNotFound(raw)
+	}
+	return id, nil
+}
+
+func fieldsOf(c dbq.Contact) contact.Fields {
+	return contact.Fields{Name: c.Name, Phone: c.PhoneNumber, Email: c.Email, ExternalSource: c.ExternalSource, ExternalID: c.ExternalID}
+}
+
+func contactOut(c dbq.Contact) api.Contact {
+	custom := map[string]any{}
+	_ = json.Unmarshal(c.CustomFields, &custom) // the column is a JSON object by construction
+	return api.Contact{
+		Id:             ids.Format(ids.Contact, c.ID),
+		Name:           nstr(c.Name),
+		PhoneNumber:    nstr(c.PhoneNumber),
+		Email:          nstr(c.Email),
+		ExternalSource: nstr(c.ExternalSource),
+		ExternalId:     nstr(c.ExternalID),
+		CustomFields:   custom,
+		CreatedAt:      c.CreatedAt.UTC(),
+		UpdatedAt:      c.UpdatedAt.UTC(),
+	}
+}
+
+func ownersParams(wsID uuid.UUID, keys []identity.Key) dbq.FindIdentityOwnersParams {
+	p := dbq.FindIdentityOwnersParams{WorkspaceID: wsID}
+	for _, k := range keys {
+		p.Types = append(p.Types, k.Type)
+		p.Sources = append(p.Sources, k.Source)
+		p.Vals = append(p.Vals, k.Value)
+	}
+	return p
+}
+
+func contactIDs(in []uuid.UUID) []string {
+	out := make([]string, len(in))
+	for i, id := range in {
+		out[i] = ids.Format(ids.Contact, id)
+	}
+	return out
+}
+
+func customJSON(set map[string]any) (json.RawMessage, error) {
+	if len(set) == 0 {
+		return json.RawMessage(`{}`), nil
+	}
+	return json.Marshal(set)
+}
+
+func opt(n nullable.Nullable[string]) contact.Opt {
+	if !n.IsSpecified() {
+		return contact.Opt{}
+	}
+	if n.IsNull() {
+		return contact.Opt{Set: true}
+	}
+	v := n.MustGet()
+	return contact.Opt{Set: true, Value: &v}
+}
+
+func nstr(s *string) nullable.Nullable[string] {
+	if s == nil {
+		return nullable.NewNullNullable[string]()
+	}
+	return nullable.NewNullableWithValue(*s)
+}
+

@@ -1,0 +1,146 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/labstack/echo/v4"
+
+	"github.com/wazapin/wazapin/gen/api"
+	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/pg"
+)
+
+// statusOf is the one table from domain error codes to HTTP statuses.
+var statusOf = map[apperr.Code]int{
+	apperr.Internal:     http.StatusInternalServerError,
+	apperr.BadRequest:   http.StatusBadRequest,
+	apperr.Invalid:      http.StatusUnprocessableEntity,
+	apperr.NotFound:     http.StatusNotFound,
+	apperr.Conflict:     http.StatusConflict,
+	apperr.Unauthorized: http.StatusUnauthorized,
+}
+
+// handleError answers every error, from a handler, the binder, the router or a panic, as an RFC
+// 9457 problem. Unexpected errors are logged and never shown.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	p := problemOf(err)
+	if p.Status >= 500 {
+		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+	}
+	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
+	c.Response().WriteHeader(p.Status)
+	if c.Request().Method == http.MethodHead {
+		return
+	}
+	_ = json.NewEncoder(c.Response()).Encode(p)
+}
+
+var paramErr = regexp.MustCompile(`parameter (\w+)`)
+
+func problemOf(err error) api.Problem {
+	var (
+		appErr  *apperr.Error
+		httpErr *echo.HTTPError
+	)
+	switch {
+	case errors.As(err, &appErr):
+		p := problem(statusOf[appErr.Code], appErr.Message)
+		if appErr.Code == apperr.Internal {
+			p.Detail = nil
+		}
+		if len(appErr.Fields) > 0 {
+			fields := make([]api.FieldError, len(appErr.Fields))
+			for i, f := range appErr.Fields {
+				fields[i] = api.FieldError{Field: f.Field, Message: f.Message}
+			}
+			p.Errors = &fields
+		}
+		if len(appErr.Candidates) > 0 {
+			p.Candidates = &appErr.Candidates
+		}
+		return p
+	case errors.Is(err, pgx.ErrNoRows):
+		return problem(http.StatusNotFound, "not found")
+	case errors.Is(err, pg.ErrContended):
+		return problem(http.StatusConflict, err.Error())
+	case errors.As(err, &httpErr):
+		return problemOfHTTPError(httpErr)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return problem(http.StatusServiceUnavailable, "the request was cancelled before it finished")
+	default:
+		p := problem(http.StatusInternalServerError, "")
+		p.Detail = nil
+		return p
+	}
+}
+
+// problemOfHTTPError words the errors of Echo's router, binder and body limit, and of the
+// generated parameter binding.
+func problemOfHTTPError(e *echo.HTTPError) api.Problem {
+	var (
+		syntaxErr *json.SyntaxError
+		typeErr   *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(e.Internal, &syntaxErr):
+		return problem(http.StatusBadRequest, fmt.Sprintf("malformed JSON at offset %d: %v", syntaxErr.Offset, syntaxErr))
+	case errors.As(e.Internal, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "body"
+		}
+		p := problem(http.StatusBadRequest, fmt.Sprintf("%s must be a JSON %s, not %s", field, jsonType(typeErr), typeErr.Value))
+		p.Errors = &[]api.FieldError{{Field: field, Message: fmt.Sprintf("must be a JSON %s", jsonType(typeErr))}}
+		return p
+	case errors.Is(e.Internal, io.ErrUnexpectedEOF):
+		return problem(http.StatusBadRequest, "malformed JSON: the body ends too early")
+	}
+	msg, _ := e.Message.(string)
+	if msg == "" {
+		msg = http.StatusText(e.Code)
+	}
+	p := problem(e.Code, msg)
+	if e.Code == http.StatusRequestEntityTooLarge {
+		p.Detail = ptr("the body is larger than the 1 MiB limit")
+	}
+	if m := paramErr.FindStringSubmatch(msg); e.Code == http.StatusBadRequest && m != nil {
+		p.Errors = &[]api.FieldError{{Field: m[1], Message: "has an invalid format"}}
+	}
+	return p
+}
+
+func jsonType(e *json.UnmarshalTypeError) string {
+	switch e.Type.Kind().String() {
+	case "string":
+		return "string"
+	case "slice", "array":
+		return "array"
+	case "map", "struct":
+		return "object"
+	case "bool":
+		return "boolean"
+	case "int", "int32", "int64", "float32", "float64":
+		return "number"
+	}
+	return e.Type.String()
+}
+
+func problem(status int, detail string) api.Problem {
+	p := api.Problem{Type: "about:blank", Title: http.StatusText(status), Status: status}
+	if detail != "" {
+		p.Detail = &detail
+	}
+	return p
+}
+
+func ptr[T any](v T) *T { return &v }

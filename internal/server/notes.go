@@ -1,0 +1,76 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/wazapin/wazapin/gen/api"
+	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/ids"
+)
+
+// maxNoteLen bounds a note's body, in characters.
+const maxNoteLen = 10000
+
+// CreateContactNote adds a note to a contact.
+func (s *Server) CreateContactNote(ctx context.Context, req api.CreateContactNoteRequestObject) (api.CreateContactNoteResponseObject, error) {
+	ws, err := workspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := contactID(req.ContactID)
+	if err != nil {
+		return nil, err
+	}
+	body := req.Body.Body
+	switch {
+	case strings.TrimSpace(body) == "":
+		return nil, apperr.InvalidField("body", "must not be blank")
+	case utf8.RuneCountInString(body) > maxNoteLen:
+		return nil, apperr.InvalidField("body", "must be at most 10000 characters")
+	}
+	row, err := s.q.InsertNote(ctx, dbq.InsertNoteParams{WorkspaceID: ws.ID, ID: ids.New(), ContactID: id, Body: body})
+	if err != nil {
+		return nil, notFound(err, req.ContactID)
+	}
+	return api.CreateContactNote201JSONResponse{Data: noteOut(row)}, nil
+}
+
+// ListContactNotes pages through a contact's notes, newest first.
+func (s *Server) ListContactNotes(ctx context.Context, req api.ListContactNotesRequestObject) (api.ListContactNotesResponseObject, error) {
+	ws, err := workspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	limit, before, err := page(req.Params.Limit, req.Params.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.requireContact(ctx, ws.ID, req.ContactID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.q.ListNotes(ctx, dbq.ListNotesParams{WorkspaceID: ws.ID, ContactID: id, BeforeID: before, PageSize: int32(limit + 1)})
+	if err != nil {
+		return nil, err
+	}
+	out := api.ListContactNotes200JSONResponse{Data: make([]api.Note, 0, min(len(rows), limit))}
+	for i := range min(len(rows), limit) {
+		out.Data = append(out.Data, noteOut(rows[i]))
+	}
+	out.Meta = nextPage(len(rows) > limit, func() uuid.UUID { return rows[limit-1].ID })
+	return out, nil
+}
+
+func noteOut(n dbq.Note) api.Note {
+	return api.Note{
+		Id:        ids.Format(ids.Note, n.ID),
+		ContactId: ids.Format(ids.Contact, n.ContactID),
+		Body:      n.Body,
+		CreatedAt: n.CreatedAt.UTC(),
+	}
+}

@@ -1,0 +1,73 @@
+package server
+
+import (
+	"context"
+
+	"github.com/wazapin/wazapin/gen/api"
+	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/resolve"
+)
+
+// ResolveContact finds the stored contact that a set of identifiers leads to.
+func (s *Server) ResolveContact(ctx context.Context, req api.ResolveContactRequestObject) (api.ResolveContactResponseObject, error) {
+	res, err := s.resolve(ctx, req.Body)
+	if err != nil {
+		return nil, err
+	}
+	return api.ResolveContact200JSONResponse{ResolvedJSONResponse: res}, nil
+}
+
+// LookupContact is the compatibility alias of ResolveContact, served by the same code.
+func (s *Server) LookupContact(ctx context.Context, req api.LookupContactRequestObject) (api.LookupContactResponseObject, error) {
+	res, err := s.resolve(ctx, req.Body)
+	if err != nil {
+		return nil, err
+	}
+	return api.LookupContact200JSONResponse{ResolvedJSONResponse: res}, nil
+}
+
+// resolve answers with one statement: every identifier's matches, joined to their contacts.
+func (s *Server) resolve(ctx context.Context, body *api.ResolveRequest) (api.ResolvedJSONResponse, error) {
+	ws, err := workspace(ctx)
+	if err != nil {
+		return api.ResolvedJSONResponse{}, err
+	}
+	in := make([]resolve.Identifier, len(body.Identifiers))
+	for i, it := range body.Identifiers {
+		in[i] = resolve.Identifier{Type: string(it.Type), Value: it.Value, Source: it.Source}
+	}
+	lookup, err := resolve.Parse(in, ws.DefaultRegion)
+	if err != nil {
+		return api.ResolvedJSONResponse{}, err
+	}
+	p := dbq.ResolveIdentifiersParams{
+		WorkspaceID: ws.ID, Ords: lookup.KeyOrds, IDOrds: lookup.IDOrds, Ids: lookup.ContactIDs,
+		Types: make([]string, len(lookup.Keys)), Sources: make([]string, len(lookup.Keys)), Vals: make([]string, len(lookup.Keys)),
+	}
+	for i, k := range lookup.Keys {
+		p.Types[i], p.Sources[i], p.Vals[i] = k.Type, k.Source, k.Value
+	}
+	rows, err := s.q.ResolveIdentifiers(ctx, p)
+	if err != nil {
+		return api.ResolvedJSONResponse{}, err
+	}
+	matches := make([]resolve.Match, len(rows))
+	for i, r := range rows {
+		matches[i] = resolve.Match{Ord: r.Ord, Contact: r.Contact.ID}
+	}
+	out := resolve.Decide(matches)
+	switch {
+	case len(out.Candidates) > 1:
+		return api.ResolvedJSONResponse{}, apperr.Conflictf(contactIDs(out.Candidates),
+			"the identifiers lead to %d different contacts", len(out.Candidates))
+	case !out.Found:
+		return api.ResolvedJSONResponse{}, apperr.NotFoundf("no contact matches these identifiers")
+	}
+	res := api.ResolvedJSONResponse{Data: contactOut(rows[0].Contact)}
+	res.Meta.Matched = make([]api.Identifier, len(out.MatchedOrd))
+	for i, ord := range out.MatchedOrd {
+		res.Meta.Matched[i] = body.Identifiers[ord]
+	}
+	return res, nil
+}

@@ -1,0 +1,84 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/wazapin/wazapin/gen/api"
+	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/apperr"
+)
+
+// UpsertContactSuppression creates or replaces the suppression of one channel.
+func (s *Server) UpsertContactSuppression(ctx context.Context, req api.UpsertContactSuppressionRequestObject) (api.UpsertContactSuppressionResponseObject, error) {
+	ws, err := workspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := contactID(req.ContactID)
+	if err != nil {
+		return nil, err
+	}
+	b := req.Body
+	var errs apperr.Fields
+	if !b.Channel.Valid() {
+		errs.Add("channel", "must be one of "+channelList)
+	}
+	if !b.Reason.Valid() {
+		errs.Add("reason", "must be one of unsubscribed, bounced, complained, blocked, invalid, manual")
+	}
+	if b.ExpiresAt != nil && !b.ExpiresAt.After(time.Now()) {
+		errs.Add("expires_at", "must be in the future")
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	row, err := s.q.UpsertSuppression(ctx, dbq.UpsertSuppressionParams{
+		WorkspaceID: ws.ID, ContactID: id, Channel: string(b.Channel), Reason: string(b.Reason), ExpiresAt: b.ExpiresAt,
+	})
+	if err != nil {
+		return nil, notFound(err, req.ContactID)
+	}
+	out := suppressionOut(dbq.ListSuppressionsRow{
+		Channel: row.Channel, Reason: row.Reason, ExpiresAt: row.ExpiresAt, Active: row.Active,
+		CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt,
+	})
+	if row.Inserted {
+		return api.UpsertContactSuppression201JSONResponse{Data: out}, nil
+	}
+	return api.UpsertContactSuppression200JSONResponse{Data: out}, nil
+}
+
+// ListContactSuppressions lists a contact's suppressions, expired ones marked inactive.
+func (s *Server) ListContactSuppressions(ctx context.Context, req api.ListContactSuppressionsRequestObject) (api.ListContactSuppressionsResponseObject, error) {
+	ws, err := workspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.requireContact(ctx, ws.ID, req.ContactID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.q.ListSuppressions(ctx, dbq.ListSuppressionsParams{WorkspaceID: ws.ID, ContactID: id})
+	if err != nil {
+		return nil, err
+	}
+	out := api.ListContactSuppressions200JSONResponse{Data: make([]api.Suppression, len(rows))}
+	for i, r := range rows {
+		out.Data[i] = suppressionOut(r)
+	}
+	return out, nil
+}
+
+func suppressionOut(r dbq.ListSuppressionsRow) api.Suppression {
+	out := api.Suppression{
+		Channel: api.Channel(r.Channel), Reason: api.SuppressionReason(r.Reason), Active: r.Active,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+	if r.ExpiresAt != nil {
+		out.ExpiresAt.Set(r.ExpiresAt.UTC())
+	} else {
+		out.ExpiresAt.SetNull()
+	}
+	return out
+}

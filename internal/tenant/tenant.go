@@ -1,0 +1,93 @@
+// Package tenant creates workspaces with their first API key and authenticates requests by key.
+package tenant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/apikey"
+	"github.com/wazapin/wazapin/internal/identity"
+	"github.com/wazapin/wazapin/internal/ids"
+	"github.com/wazapin/wazapin/internal/pg"
+)
+
+// Workspace is the tenant a request acts for.
+type Workspace struct {
+	ID            uuid.UUID
+	DefaultRegion string
+}
+
+// Created is what creating a workspace prints: the only time the key's secret is shown.
+type Created struct {
+	WorkspaceID   string `json:"workspace_id"`
+	Name          string `json:"name"`
+	DefaultRegion string `json:"default_region"`
+	APIKey        string `json:"api_key"`
+}
+
+// Create makes a workspace and its first API key.
+func Create(ctx context.Context, pool *pgxpool.Pool, name, region string) (Created, error) {
+	name = strings.TrimSpace(name)
+	region = strings.ToUpper(strings.TrimSpace(region))
+	if name == "" {
+		return Created{}, errors.New("workspace name must not be empty")
+	}
+	if !identity.ValidRegion(region) {
+		return Created{}, fmt.Errorf("default region %q is not a region code phone numbers can be read in (e.g. ID, US, SG)", region)
+	}
+	wsID := ids.New()
+	keyID, key, hash := apikey.New()
+	err := pg.WithTx(ctx, pool, func(tx pgx.Tx) error {
+		q := dbq.New(tx)
+		if _, err := q.CreateWorkspace(ctx, dbq.CreateWorkspaceParams{ID: wsID, Name: name, DefaultRegion: region}); err != nil {
+			return err
+		}
+		return q.CreateAPIKey(ctx, dbq.CreateAPIKeyParams{ID: keyID, WorkspaceID: wsID, SecretHash: hash})
+	})
+	if err != nil {
+		return Created{}, err
+	}
+	return Created{WorkspaceID: ids.Format(ids.Workspace, wsID), Name: name, DefaultRegion: region, APIKey: key}, nil
+}
+
+// ErrBadKey is returned for a missing, malformed, unknown or revoked key.
+var ErrBadKey = errors.New("missing or invalid API key")
+
+// Authenticate returns the workspace a key belongs to.
+func Authenticate(ctx context.Context, q *dbq.Queries, key string) (Workspace, error) {
+	keyID, secret, ok := apikey.Parse(key)
+	if !ok {
+		return Workspace{}, ErrBadKey
+	}
+	row, err := q.GetAPIKey(ctx, keyID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Workspace{}, ErrBadKey
+	}
+	if err != nil {
+		return Workspace{}, err
+	}
+	if !apikey.Matches(secret, row.SecretHash) {
+		return Workspace{}, ErrBadKey
+	}
+	return Workspace{ID: row.WorkspaceID, DefaultRegion: row.DefaultRegion}, nil
+}
+
+type ctxKey struct{}
+
+// With returns ctx carrying ws.
+func With(ctx context.Context, ws Workspace) context.Context {
+	return context.WithValue(ctx, ctxKey{}, ws)
+}
+
+// From returns the workspace of an authenticated request's context.
+func From(ctx context.Context) (Workspace, bool) {
+	ws, ok := ctx.Value(ctxKey{}).(Workspace)
+	return ws, ok
+}

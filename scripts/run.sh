@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `make run`: serve the API. Without DATABASE_URL, start the private PostgreSQL in .data/pg,
+# migrate it, create a "Dev" workspace on the first run and print its API key every run.
+set -euo pipefail
+bin=$1
+addr=${WAZAPIN_ADDR:-127.0.0.1:8080}
+export WAZAPIN_ADDR=$addr
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  DATABASE_URL=$(scripts/pg.sh start .data/pg)
+  export DATABASE_URL
+  "$bin" migrate up
+  ws=.data/dev-workspace.json
+  if [ ! -s "$ws" ]; then
+    "$bin" workspace create --name Dev --default-region "${WAZAPIN_DEFAULT_REGION:-ID}" >"$ws.tmp"
+    mv "$ws.tmp" "$ws"
+  fi
+  key=$(sed -n 's/.*"api_key": "\(.*\)".*/\1/p' "$ws")
+  echo "database:  $DATABASE_URL (private, in .data/pg; stop it with make pg-stop)"
+  echo "workspace: $(sed -n 's/.*"workspace_id": "\(.*\)".*/\1/p' "$ws") (default region $(sed -n 's/.*"default_region": "\(.*\)".*/\1/p' "$ws"))"
+  echo "api key:   $key"
+  echo "try:       curl -s -H 'X-Api-Key: $key' http://$addr/v1/contacts"
+fi
+exec "$bin" serve
