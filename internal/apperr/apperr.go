@@ -12,12 +12,12 @@ type Code int
 
 // The codes. Internal is anything unexpected: its message is never shown to a client.
 const (
-	Internal Code = iota
-	BadRequest    // a query parameter cannot be read
-	Invalid       // the request's values break a rule
-	NotFound      // no such resource in the caller's workspace
-	Conflict      // the request contradicts stored state
-	Unauthorized  // no valid API key
+	Internal     Code = iota
+	BadRequest        // a query parameter cannot be read
+	Invalid           // the request's values break a rule
+	NotFound          // no such resource in the caller's workspace
+	Conflict          // the request contradicts stored state
+	Unauthorized      // no valid API key
 )
 
 // FieldError names one invalid field by its JSON path.

@@ -62,6 +62,7 @@ func Migrate(url string, steps int) error {
 	if err != nil {
 		return err
 	}
+	defer m.Close()
 	if steps == 0 {
 		err = m.Up()
 	} else {

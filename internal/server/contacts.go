@@ -455,4 +455,3 @@ func nstr(s *string) nullable.Nullable[string] {
 	}
 	return nullable.NewNullableWithValue(*s)
 }
-

@@ -1,0 +1,242 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wazapin/wazapin/gen/api"
+	"github.com/wazapin/wazapin/internal/pg"
+	"github.com/wazapin/wazapin/internal/server"
+	"github.com/wazapin/wazapin/internal/tenant"
+	"github.com/wazapin/wazapin/internal/testdb"
+)
+
+// env is one test's world: its own database, a server over it, a workspace and a client of the
+// generated kind whose every response is checked against openapi.yaml.
+type env struct {
+	t      *testing.T
+	url    string
+	pool   *pgxpool.Pool
+	ws     tenant.Created
+	c      *api.ClientWithResponses
+	client *http.Client // validates every response against the spec
+	logs   *syncBuffer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	dbURL := testdb.New(t)
+	pool, err := pg.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	logs := &syncBuffer{}
+	srv := httptest.NewServer(server.New(pool, slog.New(slog.NewTextHandler(logs, nil))).Handler())
+	t.Cleanup(srv.Close)
+	e := &env{t: t, url: srv.URL, pool: pool, logs: logs}
+	e.client = &http.Client{Transport: &validatingTransport{t: t, router: specRouter(t), base: http.DefaultTransport}}
+	e.ws, e.c = e.workspace("Acme", "ID")
+	return e
+}
+
+// workspace creates another workspace and returns a client authenticated as it.
+func (e *env) workspace(name, region string) (tenant.Created, *api.ClientWithResponses) {
+	e.t.Helper()
+	ws, err := tenant.Create(context.Background(), e.pool, name, region)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ws, e.clientWithKey(ws.APIKey)
+}
+
+func (e *env) clientWithKey(key string) *api.ClientWithResponses {
+	c, err := api.NewClientWithResponses(e.url, api.WithHTTPClient(e.client),
+		api.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+			if key != "" {
+				req.Header.Set("X-Api-Key", key)
+			}
+			return nil
+		}))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// do sends a raw request, for what the generated client cannot send (malformed JSON, odd
+// headers); the response is still validated against the spec.
+func (e *env) do(method, path string, body []byte, header ...string) (int, []byte) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("X-Api-Key", e.ws.APIKey)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		if header[i+1] == "" {
+			req.Header.Del(header[i])
+		} else {
+			req.Header.Set(header[i], header[i+1])
+		}
+	}
+	res, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return res.StatusCode, b
+}
+
+// create makes a contact and insists it was new.
+func (e *env) create(body api.ContactCreate) api.Contact {
+	e.t.Helper()
+	res, err := e.c.CreateContactWithResponse(context.Background(), body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if res.StatusCode() != http.StatusCreated {
+		e.t.Fatalf("create: status %d, want 201: %s", res.StatusCode(), res.Body)
+	}
+	return res.JSON201.Data
+}
+
+// problem decodes a problem body and checks the basics every problem has.
+func problem(t *testing.T, status int, body []byte) api.Problem {
+	t.Helper()
+	var p api.Problem
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.Fatalf("not a problem body: %v: %s", err, body)
+	}
+	if p.Status != status || p.Title == "" {
+		t.Fatalf("problem %+v, want status %d with a title", p, status)
+	}
+	return p
+}
+
+// wantStatus fails the test unless got is want, showing the body.
+func wantStatus(t *testing.T, got, want int, body []byte) {
+	t.Helper()
+	if got != want {
+		t.Fatalf("status %d, want %d: %s", got, want, body)
+	}
+}
+
+// fields lists the fields a problem names.
+func fields(p api.Problem) []string {
+	var out []string
+	if p.Errors != nil {
+		for _, f := range *p.Errors {
+			out = append(out, f.Field)
+		}
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+var (
+	routerOnce sync.Once
+	router     routers.Router
+	routerErr  error
+)
+
+func specRouter(t *testing.T) routers.Router {
+	routerOnce.Do(func() {
+		doc, err := api.GetSwagger()
+		if err != nil {
+			routerErr = err
+			return
+		}
+		doc.Servers = nil // match paths on whatever port the test server has
+		router, routerErr = legacy.NewRouter(doc)
+	})
+	if routerErr != nil {
+		t.Fatalf("load openapi.yaml: %v", routerErr)
+	}
+	return router
+}
+
+// validatingTransport checks every response against openapi.yaml and fails the test on any
+// response the spec does not allow, and on any 5xx.
+type validatingTransport struct {
+	t      *testing.T
+	router routers.Router
+	base   http.RoundTripper
+}
+
+func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := v.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	if res.StatusCode >= 500 {
+		v.t.Errorf("%s %s: server error %d: %s", req.Method, req.URL.Path, res.StatusCode, body)
+	}
+	route, params, err := v.router.FindRoute(req)
+	if err != nil {
+		if res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusMethodNotAllowed {
+			v.t.Errorf("%s %s: not in openapi.yaml but answered %d", req.Method, req.URL.Path, res.StatusCode)
+		}
+		return res, nil
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 res.StatusCode,
+		Header:                 res.Header,
+		Body:                   io.NopCloser(bytes.NewReader(body)),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	if err := openapi3filter.ValidateResponse(req.Context(), in); err != nil {
+		v.t.Errorf("%s %s: response %d does not match openapi.yaml: %v\n%s", req.Method, req.URL.Path, res.StatusCode, err, body)
+	}
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/problem+json") != (res.StatusCode >= 400) {
+		v.t.Errorf("%s %s: status %d with Content-Type %q", req.Method, req.URL.Path, res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	return res, nil
+}
+
+// syncBuffer collects the server's log lines for tests that inspect them.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
