@@ -23,7 +23,8 @@ generate:
 
 # CI regenerates and fails when the committed generated code differs.
 check-generate: generate
-	@git diff --exit-code --stat -- gen/ || { echo "generated code is stale: run make generate and commit"; exit 1; }
+	@if [ -n "$$(git status --porcelain -- gen/)" ]; then git status --short -- gen/; git diff --stat -- gen/; \
+	  echo "generated code is stale: run make generate and commit"; exit 1; fi
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

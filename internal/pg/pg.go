@@ -109,6 +109,16 @@ func IsForeignKeyViolation(err error) bool {
 	return sqlState(err) == "23503"
 }
 
+// IsUnstorableText tells whether PostgreSQL refused text it cannot hold, such as a NUL character
+// in a query parameter.
+func IsUnstorableText(err error) bool {
+	switch sqlState(err) {
+	case "22021", "22P05": // character_not_in_repertoire, untranslatable_character
+		return true
+	}
+	return false
+}
+
 func sqlState(err error) string {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

@@ -71,6 +71,8 @@ func problemOf(err error) api.Problem {
 		return p
 	case errors.Is(err, pgx.ErrNoRows):
 		return problem(http.StatusNotFound, "not found")
+	case pg.IsUnstorableText(err):
+		return problem(http.StatusUnprocessableEntity, "a value contains characters that cannot be stored (such as NUL)")
 	case errors.Is(err, pg.ErrContended):
 		return problem(http.StatusConflict, err.Error())
 	case errors.As(err, &httpErr):

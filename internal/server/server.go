@@ -43,6 +43,7 @@ func (s *Server) Handler() http.Handler {
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true, LogErrorFunc: s.logPanic}))
 	e.Use(middleware.BodyLimit("1M"))
+	e.Use(checkBody)
 	e.Use(s.authenticate)
 	api.RegisterHandlers(e, api.NewStrictHandler(s, nil))
 	return e

@@ -1,0 +1,61 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/wazapin/wazapin/internal/apperr"
+)
+
+// checkBody reads a request body (already bounded by the body limit) and refuses, before any
+// handler sees it, what JSON decoding would silently alter or PostgreSQL cannot store: bytes that
+// are not UTF-8 (decoding would replace them) and the NUL character (text and jsonb reject it).
+func checkBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
+			return next(c)
+		}
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			var httpErr *echo.HTTPError
+			if errors.As(err, &httpErr) {
+				return httpErr
+			}
+			return echo.NewHTTPError(http.StatusBadRequest, "the body could not be read").SetInternal(err)
+		}
+		if !utf8.Valid(body) {
+			return echo.NewHTTPError(http.StatusBadRequest, "the body is not valid UTF-8")
+		}
+		if hasNULEscape(body) {
+			return &apperr.Error{Code: apperr.Invalid, Message: `text must not contain the NUL character (\u0000)`}
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		return next(c)
+	}
+}
+
+// hasNULEscape tells whether JSON text holds the escape \u0000 (a backslash that is itself
+// escaped, as in \\u0000, does not count).
+func hasNULEscape(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(b[i:], []byte(`u0000`))
+		if j < 0 {
+			return false
+		}
+		k := i + j // index of 'u'
+		slashes := 0
+		for p := k - 1; p >= 0 && b[p] == '\\'; p-- {
+			slashes++
+		}
+		if slashes%2 == 1 {
+			return true
+		}
+		i = k + 1
+	}
+}
