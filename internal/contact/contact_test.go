@@ -1,0 +1,168 @@
+package contact_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/contact"
+	"github.com/wazapin/wazapin/internal/identity"
+)
+
+func s(v string) *string { return &v }
+
+func fieldNames(err error) []string {
+	var e *apperr.Error
+	if !errors.As(err, &e) {
+		return nil
+	}
+	var out []string
+	for _, f := range e.Fields {
+		out = append(out, f.Field)
+	}
+	return out
+}
+
+func TestParseUpsert(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     contact.UpsertInput
+		keys   []identity.Key
+		fields []string
+	}{
+		{"phone only", contact.UpsertInput{Phone: s("0812-3456-7890")},
+			[]identity.Key{{Type: identity.Phone, Value: "+6281234567890"}}, nil},
+		{"every identifier", contact.UpsertInput{Phone: s("+6281234567890"), Email: s("A@B.co"), ExternalSource: s("Shopify"), ExternalID: s(" c1 ")},
+			[]identity.Key{{Type: identity.Phone, Value: "+6281234567890"}, {Type: identity.Email, Value: "a@b.co"}, {Type: identity.ExternalID, Source: "shopify", Value: "c1"}}, nil},
+		{"no identifier", contact.UpsertInput{Name: s("x")}, nil, []string{"phone_number"}},
+		{"half an external id", contact.UpsertInput{ExternalID: s("c1")}, nil, []string{"external_source"}},
+		{"bad values named together", contact.UpsertInput{Phone: s("1"), Email: s("x"), ExternalSource: s("a b"), ExternalID: s("")},
+			nil, []string{"phone_number", "email", "external_source", "external_id"}},
+		{"empty custom field key", contact.UpsertInput{Phone: s("+6281234567890"), CustomFields: map[string]any{"": 1}}, nil, []string{"custom_fields."}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			u, err := contact.ParseUpsert(tc.in, "ID")
+			if got := fieldNames(err); !slices.Equal(got, tc.fields) {
+				t.Fatalf("invalid fields %v, want %v (%v)", got, tc.fields, err)
+			}
+			if err == nil && !slices.Equal(u.Keys(), tc.keys) {
+				t.Errorf("keys %v, want %v", u.Keys(), tc.keys)
+			}
+		})
+	}
+}
+
+func TestCustomFieldsSplitNullsIntoDeletes(t *testing.T) {
+	u, err := contact.ParseUpsert(contact.UpsertInput{Phone: s("+6281234567890"), CustomFields: map[string]any{"b": nil, "a": nil, "c": 1}}, "ID")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(u.Custom.Delete, []string{"a", "b"}) || len(u.Custom.Set) != 1 || u.Custom.Set["c"] != 1 || u.Custom.Reset {
+		t.Errorf("custom %+v", u.Custom)
+	}
+}
+
+func TestUpsertApplyOverwritesGivenFieldsOnly(t *testing.T) {
+	cur := contact.Fields{Name: s("Old"), Phone: s("+6281234567890"), Email: s("a@b.co"), ExternalSource: s("shopify"), ExternalID: s("1")}
+	u, err := contact.ParseUpsert(contact.UpsertInput{Phone: s("+6281234567890"), Name: s("New")}, "ID")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := u.Apply(cur)
+	if *next.Name != "New" || *next.Email != "a@b.co" || *next.ExternalID != "1" {
+		t.Errorf("next %+v", next)
+	}
+}
+
+func TestParsePatch(t *testing.T) {
+	null := contact.Opt{Set: true}
+	val := func(v string) contact.Opt { return contact.Opt{Set: true, Value: &v} }
+	cur := contact.Fields{Name: s("Old"), Phone: s("+6281234567890"), Email: s("a@b.co"), ExternalSource: s("shopify"), ExternalID: s("1")}
+	tests := []struct {
+		name   string
+		in     contact.PatchInput
+		want   contact.Fields
+		fields []string
+	}{
+		{"absent changes nothing", contact.PatchInput{}, cur, nil},
+		{"null clears", contact.PatchInput{Name: null, Email: null},
+			contact.Fields{Phone: cur.Phone, ExternalSource: cur.ExternalSource, ExternalID: cur.ExternalID}, nil},
+		{"values normalize", contact.PatchInput{Phone: val("0811 2222 3333")},
+			contact.Fields{Name: cur.Name, Phone: s("+6281122223333"), Email: cur.Email, ExternalSource: cur.ExternalSource, ExternalID: cur.ExternalID}, nil},
+		{"external pair together", contact.PatchInput{ExternalSource: val("CRM"), ExternalID: val("9")},
+			contact.Fields{Name: cur.Name, Phone: cur.Phone, Email: cur.Email, ExternalSource: s("crm"), ExternalID: s("9")}, nil},
+		{"external pair cleared", contact.PatchInput{ExternalSource: null, ExternalID: null},
+			contact.Fields{Name: cur.Name, Phone: cur.Phone, Email: cur.Email}, nil},
+		{"external id alone", contact.PatchInput{ExternalID: val("9")}, contact.Fields{}, []string{"external_source"}},
+		{"source alone", contact.PatchInput{ExternalSource: val("crm")}, contact.Fields{}, []string{"external_id"}},
+		{"mixed null and value", contact.PatchInput{ExternalSource: val("crm"), ExternalID: null}, contact.Fields{}, []string{"external_id"}},
+		{"bad phone", contact.PatchInput{Phone: val("nope")}, contact.Fields{}, []string{"phone_number"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := contact.ParsePatch(tc.in, "ID")
+			if got := fieldNames(err); !slices.Equal(got, tc.fields) {
+				t.Fatalf("invalid fields %v, want %v", got, tc.fields)
+			}
+			if err != nil {
+				return
+			}
+			if got := p.Apply(cur); !sameFields(got, tc.want) {
+				t.Errorf("Apply = %s, want %s", show(got), show(tc.want))
+			}
+		})
+	}
+}
+
+func TestPatchCustomFieldsNullResets(t *testing.T) {
+	p, err := contact.ParsePatch(contact.PatchInput{CustomFieldsSet: true}, "ID")
+	if err != nil || !p.Custom.Reset {
+		t.Errorf("custom %+v, %v; want a reset", p.Custom, err)
+	}
+}
+
+func TestMoves(t *testing.T) {
+	base := contact.Fields{Phone: s("+6281234567890"), Email: s("a@b.co"), ExternalSource: s("shopify"), ExternalID: s("1")}
+	with := func(f func(*contact.Fields)) contact.Fields { c := base; f(&c); return c }
+	tests := []struct {
+		name        string
+		next        contact.Fields
+		remove, add []identity.Key
+	}{
+		{"nothing changes", base, nil, nil},
+		{"email case only", with(func(c *contact.Fields) { c.Email = s("A@B.CO") }), nil, nil},
+		{"new phone", with(func(c *contact.Fields) { c.Phone = s("+6281122223333") }),
+			[]identity.Key{{Type: identity.Phone}}, []identity.Key{{Type: identity.Phone, Value: "+6281122223333"}}},
+		{"phone cleared", with(func(c *contact.Fields) { c.Phone = nil }), []identity.Key{{Type: identity.Phone}}, nil},
+		{"email set", with(func(c *contact.Fields) { c.Email = s("z@b.co") }),
+			[]identity.Key{{Type: identity.Email}}, []identity.Key{{Type: identity.Email, Value: "z@b.co"}}},
+		{"same source, new id", with(func(c *contact.Fields) { c.ExternalID = s("2") }),
+			[]identity.Key{{Type: identity.ExternalID, Source: "shopify"}}, []identity.Key{{Type: identity.ExternalID, Source: "shopify", Value: "2"}}},
+		{"other source keeps the old one", with(func(c *contact.Fields) { c.ExternalSource, c.ExternalID = s("crm"), s("9") }),
+			[]identity.Key{{Type: identity.ExternalID, Source: "crm"}}, []identity.Key{{Type: identity.ExternalID, Source: "crm", Value: "9"}}},
+		{"external cleared", with(func(c *contact.Fields) { c.ExternalSource, c.ExternalID = nil, nil }),
+			[]identity.Key{{Type: identity.ExternalID, Source: "shopify"}}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			remove, add := contact.Moves(base, tc.next)
+			if !slices.Equal(remove, tc.remove) || !slices.Equal(add, tc.add) {
+				t.Errorf("Moves = %v, %v; want %v, %v", remove, add, tc.remove, tc.add)
+			}
+		})
+	}
+}
+
+func sameFields(a, b contact.Fields) bool { return show(a) == show(b) }
+
+func show(f contact.Fields) string {
+	str := func(p *string) string {
+		if p == nil {
+			return "<nil>"
+		}
+		return *p
+	}
+	return str(f.Name) + "|" + str(f.Phone) + "|" + str(f.Email) + "|" + str(f.ExternalSource) + "|" + str(f.ExternalID)
+}
