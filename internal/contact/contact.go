@@ -64,7 +64,7 @@ func ParseUpsert(in UpsertInput, region string) (Upsert, error) {
 	u.ExternalSource, u.ExternalID = parseExternal(in.ExternalSource, in.ExternalID, &errs)
 	u.Custom = parseCustomFields(in.CustomFields, &errs)
 	if len(errs) == 0 && u.Phone == nil && u.Email == nil && u.ExternalID == nil {
-		errs.Add("phone_number", "or email, or external_source with external_id, is required: a contact needs at least one identifier")
+		errs.Add("phone_number", "is required unless email or external_source with external_id is given: a contact needs at least one identifier")
 	}
 	return u, errs.Err()
 }

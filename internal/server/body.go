@@ -3,7 +3,9 @@ package server
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"unicode/utf8"
 
@@ -20,6 +22,13 @@ func checkBody(next echo.HandlerFunc) echo.HandlerFunc {
 		req := c.Request()
 		if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
 			return next(c)
+		}
+		switch ct := req.Header.Get(echo.HeaderContentType); {
+		case ct == "":
+			req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+		case !isJSON(ct):
+			return echo.NewHTTPError(http.StatusUnsupportedMediaType,
+				fmt.Sprintf("the body must be JSON sent as Content-Type: application/json, not %q", ct))
 		}
 		body, err := io.ReadAll(req.Body)
 		if err != nil {
@@ -38,6 +47,12 @@ func checkBody(next echo.HandlerFunc) echo.HandlerFunc {
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		return next(c)
 	}
+}
+
+// isJSON tells whether a Content-Type is application/json (with any parameters).
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == echo.MIMEApplicationJSON
 }
 
 // hasNULEscape tells whether JSON text holds the escape \u0000 (a backslash that is itself

@@ -144,3 +144,28 @@ func TestNULInParametersIsRefused(t *testing.T) {
 		}
 	})
 }
+
+func TestBodiesMustBeJSON(t *testing.T) {
+	e := newEnv(t)
+	body := []byte(`{"phone_number": "+6281234567890"}`)
+	for _, tc := range []struct {
+		contentType string
+		status      int
+	}{
+		{"application/json", 201},
+		{"application/json; charset=utf-8", 200},
+		{"", 200}, // a body without a Content-Type is read as JSON
+		{"application/x-www-form-urlencoded", 415},
+		{"text/plain", 415},
+		{"application/json-seq", 415},
+		{"garbage;;", 415},
+	} {
+		t.Run(tc.contentType, func(t *testing.T) {
+			status, b := e.do("POST", "/v1/contacts", body, "Content-Type", tc.contentType)
+			wantStatus(t, status, tc.status, b)
+			if tc.status == 415 && !strings.Contains(*problem(t, 415, b).Detail, "application/json") {
+				t.Errorf("the problem does not say what to send: %s", b)
+			}
+		})
+	}
+}
