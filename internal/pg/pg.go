@@ -84,23 +84,28 @@ var ErrContended = errors.New("too much contention on the same identities; try a
 const maxAttempts = 8
 
 // WithTx runs fn in a transaction, committing when it returns nil. A transaction that fails with
-// ErrRetry or a unique violation is rolled back and run again, a bounded number of times.
+// ErrRetry, a unique violation, a deadlock or a serialization failure is rolled back and run again,
+// a bounded number of times: each of those means it raced another transaction, and running it
+// again decides from the data as it is now.
 func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
 	for range maxAttempts {
 		err := pgx.BeginFunc(ctx, pool, fn)
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, ErrRetry) && !IsUniqueViolation(err) {
+		if !errors.Is(err, ErrRetry) && !retryable(err) {
 			return err
 		}
 	}
 	return ErrContended
 }
 
-// IsUniqueViolation tells whether err is PostgreSQL's unique_violation.
-func IsUniqueViolation(err error) bool {
-	return sqlState(err) == "23505"
+func retryable(err error) bool {
+	switch sqlState(err) {
+	case "23505", "40P01", "40001": // unique_violation, deadlock_detected, serialization_failure
+		return true
+	}
+	return false
 }
 
 // IsForeignKeyViolation tells whether err is PostgreSQL's foreign_key_violation; for rows that
