@@ -118,3 +118,11 @@ func TestAuthentication(t *testing.T) {
 		}
 	})
 }
+
+func TestHealthIs503WithoutTheDatabase(t *testing.T) {
+	e := newEnv(t)
+	e.pool.Close()
+	status, body := e.do("GET", "/v1/health", nil, "X-Api-Key", "")
+	wantStatus(t, status, 503, body)
+	problem(t, 503, body)
+}
