@@ -1,11 +1,13 @@
 package resolve_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
 	"github.com/google/uuid"
 
+	"github.com/wazapin/wazapin/internal/apperr"
 	"github.com/wazapin/wazapin/internal/identity"
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/resolve"
@@ -62,4 +64,34 @@ func TestDecide(t *testing.T) {
 			}
 		})
 	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add("phone", "+6281234567890", "")
+	f.Add("external_id", "cust_123", "shopify")
+	f.Add("wa_id", "6281234567890", "")
+	f.Add("contact_id", "cnt_06H1HWXJT9Y619F5GCJ4072F68", "")
+	f.Add("email", "A@b.co", "")
+	f.Fuzz(func(t *testing.T, typ, value, source string) {
+		it := resolve.Identifier{Type: typ, Value: value}
+		if source != "" {
+			it.Source = &source
+		}
+		l, err := resolve.Parse([]resolve.Identifier{it}, "ID")
+		if err != nil {
+			var e *apperr.Error
+			if !errors.As(err, &e) || len(e.Fields) == 0 {
+				t.Fatalf("error %v names no field", err)
+			}
+			return
+		}
+		if len(l.Keys)+len(l.ContactIDs) == 0 {
+			t.Fatalf("a valid identifier %+v gave nothing to look up", it)
+		}
+		for _, k := range l.Keys {
+			if k.Value == "" {
+				t.Fatalf("empty key from %+v", it)
+			}
+		}
+	})
 }
