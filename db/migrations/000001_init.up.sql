@@ -23,6 +23,7 @@ CREATE TABLE contacts (
     workspace_id    uuid        NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
     id              uuid        NOT NULL,
     name            text,
+    name_key        text, -- the name case-folded by the service, for search whatever the database locale
     phone_number    text,
     email           text,
     external_source text,
@@ -62,10 +63,11 @@ CREATE TABLE tags (
     workspace_id uuid        NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
     id           uuid        NOT NULL,
     name         text        NOT NULL,
+    name_key     text        NOT NULL, -- case-folded by the service: tags match case-insensitively
     created_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (workspace_id, id)
 );
-CREATE UNIQUE INDEX tags_name_idx ON tags (workspace_id, lower(name));
+CREATE UNIQUE INDEX tags_name_key_idx ON tags (workspace_id, name_key);
 
 CREATE TABLE contact_tags (
     workspace_id uuid        NOT NULL,

@@ -1,6 +1,6 @@
 -- name: InsertContact :one
-INSERT INTO contacts (workspace_id, id, name, phone_number, email, external_source, external_id, custom_fields)
-VALUES (@workspace_id, @id, @name, @phone_number, @email, @external_source, @external_id, @custom_fields)
+INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields)
+VALUES (@workspace_id, @id, @name, @name_key, @phone_number, @email, @external_source, @external_id, @custom_fields)
 RETURNING *;
 
 -- name: GetContact :one
@@ -20,6 +20,7 @@ SELECT EXISTS (SELECT 1 FROM contacts WHERE workspace_id = @workspace_id AND id 
 -- name: UpdateContact :one
 UPDATE contacts SET
     name = @name,
+    name_key = @name_key,
     phone_number = @phone_number,
     email = @email,
     external_source = @external_source,
@@ -36,20 +37,24 @@ WHERE workspace_id = @workspace_id AND id = @id;
 
 -- ListContacts walks the primary key backwards from the cursor (ids are time-ordered), so every
 -- page costs the same however deep it is. A first page passes the largest uuid as its cursor.
+-- Text filters arrive case-folded by the service (tag_key, q), matching name_key and the
+-- lower-cased email identities.
 -- name: ListContacts :many
 SELECT c.* FROM contacts c
 WHERE c.workspace_id = @workspace_id
   AND c.id < @before_id
   AND (sqlc.narg(updated_since)::timestamptz IS NULL OR c.updated_at >= sqlc.narg(updated_since))
-  AND (sqlc.narg(tag)::text IS NULL OR EXISTS (
+  AND (sqlc.narg(tag_key)::text IS NULL OR EXISTS (
         SELECT 1 FROM contact_tags ct
         JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id
         WHERE ct.workspace_id = c.workspace_id AND ct.contact_id = c.id
-          AND lower(t.name) = lower(sqlc.narg(tag))))
+          AND t.name_key = sqlc.narg(tag_key)))
   AND (sqlc.narg(q)::text IS NULL
-       OR starts_with(lower(c.name), sqlc.narg(q))
-       OR starts_with(lower(c.email), sqlc.narg(q))
-       OR starts_with(c.phone_number, sqlc.narg(q))
+       OR starts_with(c.name_key, sqlc.narg(q))
+       OR EXISTS (
+            SELECT 1 FROM contact_identities i
+            WHERE i.workspace_id = c.workspace_id AND i.contact_id = c.id
+              AND i.type = 'email' AND starts_with(i.value, sqlc.narg(q)))
        OR (sqlc.narg(phone_prefix)::text IS NOT NULL AND starts_with(c.phone_number, sqlc.narg(phone_prefix))))
 ORDER BY c.id DESC
 LIMIT @page_size;

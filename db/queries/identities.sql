@@ -18,9 +18,12 @@ ON CONFLICT DO NOTHING;
 SELECT contact_id FROM contact_identities
 WHERE workspace_id = @workspace_id AND type = @type AND source = @source AND value = @value;
 
+-- DeleteContactIdentity removes a contact's identities of one type and source; an empty source
+-- matches every source (phone and email identities have none).
 -- name: DeleteContactIdentity :exec
 DELETE FROM contact_identities
-WHERE workspace_id = @workspace_id AND contact_id = @contact_id AND type = @type AND source = @source;
+WHERE workspace_id = @workspace_id AND contact_id = @contact_id AND type = @type
+  AND (@source::text = '' OR source = @source);
 
 -- name: ListContactIdentities :many
 SELECT type, source, value, created_at FROM contact_identities

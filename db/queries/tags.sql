@@ -1,9 +1,9 @@
 -- UpsertTag returns the workspace tag of this name, creating it on first use. The no-op update makes
 -- RETURNING answer for an existing tag too, and keeps the first spelling.
 -- name: UpsertTag :one
-INSERT INTO tags (workspace_id, id, name)
-VALUES (@workspace_id, @id, @name)
-ON CONFLICT (workspace_id, lower(name)) DO UPDATE SET name = tags.name
+INSERT INTO tags (workspace_id, id, name, name_key)
+VALUES (@workspace_id, @id, @name, @name_key)
+ON CONFLICT (workspace_id, name_key) DO UPDATE SET name = tags.name
 RETURNING id, name;
 
 -- name: AssignTag :one
@@ -24,10 +24,10 @@ SELECT t.id, t.name, ct.created_at AS assigned_at
 FROM contact_tags ct
 JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id
 WHERE ct.workspace_id = @workspace_id AND ct.contact_id = @contact_id
-ORDER BY lower(t.name);
+ORDER BY t.name_key;
 
 -- name: UnassignTag :exec
 DELETE FROM contact_tags ct
 USING tags t
 WHERE ct.workspace_id = @workspace_id AND ct.contact_id = @contact_id
-  AND t.workspace_id = ct.workspace_id AND t.id = ct.tag_id AND lower(t.name) = lower(@name);
+  AND t.workspace_id = ct.workspace_id AND t.id = ct.tag_id AND t.name_key = @name_key;

@@ -219,8 +219,10 @@ type ConsentStatus string
 
 // Contact defines model for Contact.
 type Contact struct {
-	CreatedAt    time.Time                 `json:"created_at"`
-	CustomFields map[string]interface{}    `json:"custom_fields"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// CustomFields Free-form fields, numbers kept exactly as sent.
+	CustomFields json.RawMessage           `json:"custom_fields"`
 	Email        nullable.Nullable[string] `json:"email"`
 
 	// ExternalId Example: cust_123
@@ -242,10 +244,12 @@ type Contact struct {
 
 // ContactCreate defines model for ContactCreate.
 type ContactCreate struct {
-	// CustomFields Merged key by key into the stored fields; a key set to null is removed.
+	// CustomFields Merged key by key into the stored fields; a key set to null is removed. Keys are 1 to 64
+	// characters; a contact keeps at most 100 keys and 64 KiB of custom fields.
+	//
 	//
 	// Example: {"tier":"premium"}
-	CustomFields *map[string]interface{} `json:"custom_fields,omitempty"`
+	CustomFields *json.RawMessage `json:"custom_fields,omitempty"`
 
 	// Email Example: ujang@example.com
 	Email *string `json:"email,omitempty"`
@@ -275,12 +279,13 @@ type ContactList struct {
 
 // ContactPatch defines model for ContactPatch.
 type ContactPatch struct {
-	CustomFields   nullable.Nullable[map[string]interface{}] `json:"custom_fields,omitempty"`
-	Email          nullable.Nullable[string]                 `json:"email,omitempty"`
-	ExternalId     nullable.Nullable[string]                 `json:"external_id,omitempty"`
-	ExternalSource nullable.Nullable[string]                 `json:"external_source,omitempty"`
-	Name           nullable.Nullable[string]                 `json:"name,omitempty"`
-	PhoneNumber    nullable.Nullable[string]                 `json:"phone_number,omitempty"`
+	// CustomFields Merged key by key (a key set to null is removed); null clears every key.
+	CustomFields   nullable.Nullable[json.RawMessage] `json:"custom_fields,omitempty"`
+	Email          nullable.Nullable[string]          `json:"email,omitempty"`
+	ExternalId     nullable.Nullable[string]          `json:"external_id,omitempty"`
+	ExternalSource nullable.Nullable[string]          `json:"external_source,omitempty"`
+	Name           nullable.Nullable[string]          `json:"name,omitempty"`
+	PhoneNumber    nullable.Nullable[string]          `json:"phone_number,omitempty"`
 }
 
 // ContactResponse defines model for ContactResponse.
@@ -730,7 +735,8 @@ type ClientInterface interface {
 	// key by key and a key set to null is removed; `custom_fields: null` clears them all. Changing
 	// `phone_number`, `email` or the external id moves that identity to the new value; a value that
 	// already belongs to another contact is a 409 naming it. `external_source` and `external_id`
-	// are set or cleared together.
+	// are set or cleared together; clearing them removes the contact's external ids of every
+	// source. A patch may not leave a contact without any identifier (422).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -743,7 +749,8 @@ type ClientInterface interface {
 	// key by key and a key set to null is removed; `custom_fields: null` clears them all. Changing
 	// `phone_number`, `email` or the external id moves that identity to the new value; a value that
 	// already belongs to another contact is a 409 naming it. `external_source` and `external_id`
-	// are set or cleared together.
+	// are set or cleared together; clearing them removes the contact's external ids of every
+	// source. A patch may not leave a contact without any identifier (422).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1079,7 +1086,8 @@ func (c *Client) GetContact(ctx context.Context, contactID ContactID, reqEditors
 // key by key and a key set to null is removed; `custom_fields: null` clears them all. Changing
 // `phone_number`, `email` or the external id moves that identity to the new value; a value that
 // already belongs to another contact is a 409 naming it. `external_source` and `external_id`
-// are set or cleared together.
+// are set or cleared together; clearing them removes the contact's external ids of every
+// source. A patch may not leave a contact without any identifier (422).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1102,7 +1110,8 @@ func (c *Client) UpdateContactWithBody(ctx context.Context, contactID ContactID,
 // key by key and a key set to null is removed; `custom_fields: null` clears them all. Changing
 // `phone_number`, `email` or the external id moves that identity to the new value; a value that
 // already belongs to another contact is a 409 naming it. `external_source` and `external_id`
-// are set or cleared together.
+// are set or cleared together; clearing them removes the contact's external ids of every
+// source. A patch may not leave a contact without any identifier (422).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2392,7 +2401,8 @@ type ClientWithResponsesInterface interface {
 	// key by key and a key set to null is removed; `custom_fields: null` clears them all. Changing
 	// `phone_number`, `email` or the external id moves that identity to the new value; a value that
 	// already belongs to another contact is a 409 naming it. `external_source` and `external_id`
-	// are set or cleared together.
+	// are set or cleared together; clearing them removes the contact's external ids of every
+	// source. A patch may not leave a contact without any identifier (422).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2405,7 +2415,8 @@ type ClientWithResponsesInterface interface {
 	// key by key and a key set to null is removed; `custom_fields: null` clears them all. Changing
 	// `phone_number`, `email` or the external id moves that identity to the new value; a value that
 	// already belongs to another contact is a 409 naming it. `external_source` and `external_id`
-	// are set or cleared together.
+	// are set or cleared together; clearing them removes the contact's external ids of every
+	// source. A patch may not leave a contact without any identifier (422).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4104,7 +4115,8 @@ func (c *ClientWithResponses) GetContactWithResponse(ctx context.Context, contac
 // key by key and a key set to null is removed; `custom_fields: null` clears them all. Changing
 // `phone_number`, `email` or the external id moves that identity to the new value; a value that
 // already belongs to another contact is a 409 naming it. `external_source` and `external_id`
-// are set or cleared together.
+// are set or cleared together; clearing them removes the contact's external ids of every
+// source. A patch may not leave a contact without any identifier (422).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -4123,7 +4135,8 @@ func (c *ClientWithResponses) UpdateContactWithBodyWithResponse(ctx context.Cont
 // key by key and a key set to null is removed; `custom_fields: null` clears them all. Changing
 // `phone_number`, `email` or the external id moves that identity to the new value; a value that
 // already belongs to another contact is a 409 naming it. `external_source` and `external_id`
-// are set or cleared together.
+// are set or cleared together; clearing them removes the contact's external ids of every
+// source. A patch may not leave a contact without any identifier (422).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -8503,99 +8516,101 @@ func (sh *strictHandler) GetHealth(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rchtHdvCrnJrvSy1ZHoIgRck2+CeUfInWa5mR5HgrgkrTmDkAejnoHnf3kIYVVuVp8mB5ktQ5PZce",
-	"YECA4mVXiX8RGPTl9LnfevgxSvWi0AqVs9HoY1QIIxbo0PC3F1o5kbqX39CXDG1qZOGkVtEoOoPU/wgy",
-	"g70kVe7Df//nfyX7gyiOJA0ohJtHcaTEAqNRlDYrxZHBX0tpMItGzpQYRzad40LQFm5Z0GDrjFSz6Pr6",
-	"2g9G657rTCLD9Bqtzi+RPtKiqBx9FEWRy1QQcId/swThx2Dd/29wGo2i/3fYHvbQ/2oPq/Ve+33aTVsI",
-	"/RNbaGU9CM9FVg/fDEVh9CTHxRe3g+bcz/JgdDH+o8in2iwwgz+/+elVDAKujFYz/gaEuRi0AQETkcGv",
-	"JZolNMQcRNcxEXOay/RRYX47R5AZKienEo2FCeYEstOQyekUDSpX85E9hSQVKpOZcGgTyKV1FtwcFwz9",
-	"t8Zo85ign6klaDdHA0hbxyAsCKi2YZBeafedLlX2mFC90mDLdA4GrS5NiiAVuLm0cKXNhS1EigzauVjm",
-	"WmRvtf6LMDN8bJJPdLYEaSGnzQ24uVBwBD/K5wxcJXHZ/Yuwl9E+qL69JIFoWZFgcrAQLp1jBjmKzBJX",
-	"MiorhmRYf1aidHNt5O/4qHT+UVor1YwkWqpLkcsMzs5fwgUuK7AKo1O0VkzyR6Xuv4m8RAtTIXPMgAHj",
-	"nU4hYTGxCZDGt4AincNUYp4NIlqmWputylwohXmfTVnQkWZ08NQPInOCqlxEo3fR1Vw4K4oiiiO7sPTD",
-	"Qsg8iqNLLVMkw5LSU4c5zoxYsCGyTlSfaWlUMzRRHOVSYfQ+XrU3rCNthcbC6AKNq6xOKgpXGsw+CP6R",
-	"FDF9ikhZHTi5oO3XVkvbg96E7hofNMOgcLfcxSuCdWz+MkeDpECJoelUcCUs1AeBPQG0PtmRC1xeaZOB",
-	"wSJfxiAUyEWhjWNjrso891zmrfX6/k640m49pIfhjR98HUdlkd3yqB3D/K7BbgNBg4q4Q64OVjv7thyg",
-	"J3/D1AUc8Bdpe7ggE46FRzpc7HpiWrTaRRgjlmvn4EVvAOW83M6Pa5RXa4SfyUtUpE+upJtnRlypU8hw",
-	"KsrcVaoPgfAOesqfK8eLWOC2fLgQv/0F1czNo9HxcHhfLLOCtmqNGxDX2IONdNyJfLck15vmbLXe0gXx",
-	"m1RRXH3Updukfcjw9FD7E9RCWlqnFx9YBfMiIsskMYjIz4PFO0LdHsar1tHH7eKPvzk0SuQfJBtI/E0s",
-	"ipxd/tK6D0fHT3bRIc0iLRO1C9m5LuR0ucs6azAo92H47Pmfn/z7D/968urL74/++v3x6+GPX/3y9O3J",
-	"ixd9aPPxyg7nLuZa4QdVLiZo1kXw28HRsxM2Xg0sXzw7/uro+MnJ02dffvX1cJfT3FlFyqyOwFbgbW3n",
-	"Kua7BF1lo1vrUuLnFzylh6tvw6Er7hGaGWZkuGCy5D9SVTrMOk3mza966q0bWHSk4wjj5JcaXOhLzDr0",
-	"+Rg5SZSMCoMLWS4Cvd0jFi1Zy78JNfvn6vsg1exrBArw6cknCk1nkae7Cc26K14PAru0DhcxHBEinp2Q",
-	"mhcHv8Pw4Gv4AAM4gL1cX6E5SIXFbL/Luq0EbpSXdvDPhJAV+HutwM0SRPGXLTDPpZqdgiLmz8kLJ/BZ",
-	"unzog23k8ydbGzQwOJNabZG/ddnZxMH34w2wbl/zBsgz3W6NzsUMf6RxveaoWuMGGTynSOeOIrhBX/VI",
-	"xyr/39aIrLL+p9iPrXNqzl3l01tr/i0TbuCrO3sonqV29VC+IzI3iZTuhswC61LIyaVCuHntFvK4GHAw",
-	"G0ASYiIh3zIJkj3vjt4PPDmSQZ/m8LEe9uX9uufxoLUT+o72LyhyN9+Oz+5Tu+6rXfR4Zrt6nrvS4WWD",
-	"pB6QNujy19XCcEXOfUJrJmTKkkB0kp21tn9wM3u1UL6l0ddxdEnBf1fZ76BUQ5Twr/VCN6PmbQViTZkq",
-	"K+O9Ema8KA5TAlfC/7Tm2Mis19n2O7nl/XjbtzLBU5KUkG5VYooAGNyNXG65Rqx1gAJjyqNgzxtUxmoM",
-	"gR8AjM39we0I2/ESN1PZLe/BrjZk/OQwu4O4gOFqHutjqJrd+hjrle5zdic6W/aoujjk696fP4EZe5fq",
-	"Cw06MsUQbiUdnW6TQ1+fcTVl7WCSC3URg3Cw0NbB0XA4HEI6F0akDg0zfWCG+edtHMebbYLwHhiLyfjY",
-	"3hptejenwIO9K+83gK7tpfA39yEtjdU7+jjhfuHk3m2rBPO6lfvuBXx98vTLus4CGTohc2aQ1QRYXSrq",
-	"13FtddL6XH+Q0/qT7RSlchQUVXDlsuaMDSq4ZQMPWO9QnwhfB+snhYDKmSUU2Kb1qxx5vBtXBi5cD1Ct",
-	"P1P9IpXDGfqx0uV4w9HWk/E/v34JBrlKlyIosZBqxmisiUMTTyERE126EYt44t0TH4cTLGDF0oJ0IPJ8",
-	"ZyviQY1vSvGtVG3X2Deg7y1NCbtl16yPXvpZx8M4WkhVfTvaYmfCnW+E/F5c/1YfdRepKlv9shEyfzfb",
-	"2ymLccnTonI7c2cXgzeiqQZwNy/6BpX5piwKg9ZKX+HqokGkTl72MPd3IrcImvg6wd8KadB+EC6BubBQ",
-	"CGt9bqjaa6J1jkI9XkWnhWjjnK1BqkFR1fxuAjRA3ms/4X4rMxUUnSPFNVVul0wMQN2YULw1dXbA9P1h",
-	"dhuWtpz6HnyaUFY+2V9eP1ngNJfKlhOStAl6n7JUKXpXc1HkQir/ONfpBX+qrCD7f6oUea9H3dnxLmqz",
-	"c/5dz/tWzHoUi7Vypu7DL28TUbvn8sPdN4B8xkN6/Lq1fO2lLLru97OTrf4dLbJh43tgU8L4J7PnWzG7",
-	"G5Pw7rvtRi4XpqWRbvmGZvtNzgr5Ay7PSscJV26Gm6PIuOxStcP99eCskAc/YJCcETyLTvAchUFTz2ew",
-	"2Azx43bC3LnCt2hINdV9DpzFfHow19aRpQBJ9F6gctywURv+X8TvopAKKo/Cwtn5yxH/8uL1j5BqwwVh",
-	"Ab/MhbNnRXEwlca6sWo7NYpcOOL/ASR1KxdnprgALZRWMhU5+EwzmqZz6RRwtSdHwKS0UqG1YzXXeWZh",
-	"T/ikBPgcI0gFIqgLxAFg1RDui6PYnPsYOHb3HQ2Zn9xkY8bKp2N8P5Ww8Many/arbqCJSC/AaaDd646g",
-	"sRqrF1pdEsRa2dFYHQDRib6nwiHX1iFpqDuCcTkcPkkvcMkfMIE9bSA5q3qKmBIj8ARfG7s/gLOqeoUW",
-	"tMqXIJ0dKwB9pdqyxykI5RvVwkoIxT1C2Ss0cDI8GRCkb8o0RWthwr2UIAzClRFFgYya5OOY2XwcjWAw",
-	"GFwnAzgnApNNrprxRJbR7smYvTEa+HEcxnr0ZBz5Y+hC/FqiP8k4gv/g2tt1AkJlUFqkc1l0UPgtiCH3",
-	"klwupEtiSPxyyX5M2ym8Is+U+W5AVDIuBjIsWQPYXps/i8GJmY3r1gcbg22Vvt3nUxt0pVGcS9U5Mm44",
-	"pPI42RSDwl6yqbUq2a8oz5ELncCHLgkfIPELJDEUeWnbRqm9Kpde5bX3OS/YtlRxk1VpiFIq6/ZG7gXR",
-	"7T5tQTMrHCzp6NzoaQfQ7RklqTwZDuMm9rz03Vwnx8dxOwtOhl/HUKoLRWwmM+a4k+FJXDOOvkTj2/ng",
-	"5OgJo+88EFKPxb6CXWnrCHJzzS4GqyEZBknlhPYn2W1nEeEsVjM4C/7yG58N7+ajkwF8u2DaEUjOyAWh",
-	"gtBZhR+0dCosHkjiFivJL82XA/i2SdmyrvLzg7zoYKyaOHUU9enQKI4u0fioJDoaDAdDUu26QCUKGY2i",
-	"J4Ph4EkUc5s0W43Dy6PDWn/S9xn2dPb8sCo1Iw5XICGBHASimJDWJpoUYoak3WqZImrM0KdDaPzpWElH",
-	"qOPauPaxey4sb4KD9kyVrw5Xc5kjCEhz6VuL8guv62m8BdInwsAEp9ogrW3B78yEFTweFKl+MFigILXS",
-	"6Ff4TuaOOCjVi4lUlT49e/WNxzdZcj71yywaReRo1NAxItvO9XereDsnLFj5O1b17+PhsGlU517p1jSz",
-	"EorCrvSKQaPR0yH7SXJBvi7XChdS+W9tVqBJuVzHfbG314sbCOaTK3gpdWk9/jcAWeXWbuqdX9v93OBU",
-	"/gYWhUnn8RrbxzXxaYuYP1XWUxsPWCDjZJl8j7mbCzdWudYXFnJ5QZzRsdh7mZxJUsNMSl344jJ8EQNL",
-	"so0hE3bOfzUNK4RB5eZokZR1bvVYeVm1nXUtTGhvlAbqDUisBRtv0jJD3+chsr42gao9gJmqD72/djC7",
-	"pZFhHdM/kamuZdkfnBuLnZhB7brDHn3zvbJ8wB49tL+J/E7Mbkf7LkRVpA3C8Y2BqeN+aGmB+2WVgz2y",
-	"gU+ePPl6IwR1sG6l4qahFpad8gXvV25UHA+H99YNHvZs9HQw/1QrRT1tMMI91Scehr6lG1gPg6sfPOVo",
-	"+5ROCzmDU6mTbROrNC8FGeViIcyyUnp1i1MNfdx1kQjdYmaDmqmN3l/HUaFtj0U5cyQy1rGxCHxxlh4f",
-	"AI1WCv0xJKwZElYNyUrvBVmYGZI/OlbeKepUqGE1Aen7UldcBpJl0imYQVmwm60IPn99hNtVxQoWRq0Z",
-	"Idhra7V3PDzaP6UFRJ4H2c3gJkrg4I/8iGCdWlT2jofDfbJPSGEJw8yO+CWaKyMdstMa9NIksEAzw7BD",
-	"be+mVrR9r78CxNDyDE0mM1C6hpsQJZwTfG/BaZAu5r5tkda+VQX9n2xgSnxht9HntHZTlZZZbXqsWGDl",
-	"8TDK3JygbxDlrjQRfEExYc1ZI/IWaxWHHS/Vn4hCk7qff4aWQ6j27tgFYmGZAiE4BZoKjBGUhaXwXc1g",
-	"hZnqAfNyYgvtEopO7FiJ+gEtNEErM/RRn7S8StUUATI7XWfdw25VXqsQoWNl5/qq9Y8IaqK9Q8VuUloa",
-	"vs/kIbYdpAaClVL8SKxBMXgntlzzcHyes871h3fhlvetLauUat/tt4dX1Tdd3DkLaFdzTX1th/jrSjRC",
-	"ylr82KvkxwLvlV6F6hQE6ePmMV+68NroUc3MyfDr7ZOaO4E04ejJ9gmrF8to3vHxLtCFF5buagU9t5Iy",
-	"8sIWhBD91u867sRXh2RbyoLzg71W0VeQF4VwciJzCqpFLgXLdHL+05u30FnN+JJeMmoFvq6nEYvWZxmr",
-	"9oAxWDSXmFVurJ+U6gzjVpl6dezLqLTOZOnwwGuSVOR8ya43LuKzbdQa/dgOLtnW1+miDZJ/M7may32P",
-	"yuon2yc1tzX/t8tGD9tOtc+75pcYCkj1qEc+2GE4/Mh/rjdmI5Ivnh3DV0fHB09Onj474IRLDEk3AxND",
-	"8k/Hz7vPiJvj/pROdfSxanM7L7+JVxJC7MtNpcpC0dloRb/HOk3wfHle9XStJAt6LqzX3V+7X1Z///c1",
-	"lGHTC/uN+kpZH9Z1IvdHlLLHZ/7v0YVOFWnX8PDxagFhR3Nh2ncO9NuL7/jmfSryvL5afKH0VbfNaFI6",
-	"9uNdpztpAC+DMUGAUjnOY0Uev5wpDnaEBfbGhU+5cdrfgpgZxBEcD4e+/QZvuOxsw8vOOFah9MBeY3ty",
-	"ijPZgyWpDLtC9mM4GZ74jTgoq9aNfSRQtf8sx6pqq+q56Q97YRdRc9G/Ez3s94lyZVz+sG3/R21bRYC1",
-	"4J/knFixjk71QsmqvSIUwd1s38fmXSXXXtBz9M0mXV78hp+HrNhhp5N1JeFnZI+oge+EbA9ukFZh5SCd",
-	"hbDaprRbL7qxuxrW3TYmpSq/YpPFjv5hbOrnQrUeC+hJtjkv2PWF+rZshxy2rwQih6eor5Wtth5wFszb",
-	"DWlBTPgaunViacl2ccWJAmU/bCUlluYoDGaD/pSaHasgqeaT/pvzaqcri4x4QOL38K+X4dZUeDEXasb2",
-	"dkOysy6DhIkq2qIy2k31tbqGqvDKl1fpmP6WhS+ViNygyJadXGZVvw/yjoKtadVzK92gJ83KVeEwX+Vd",
-	"BcKDNjUSm2Rsnzn9mfMmj5Jf8vcP//HSSyThdY63K+l/mPdHN++eHwOLs8ddCz6Tzqpmf0eHPbDhh5VR",
-	"OvxYeQTXq+85u5XSi3ujxbCXc1O8uFNLKivV0vVfHjD6inPjNXpIA1Q7n8Lx8Mh73zIsgMRtVOCf+1qB",
-	"72/uaoPzsra69asvHkwj1K81eXx90HkvyGaLz+aK0P3A6eVPAefvk0y+rZr6nLQOp5C7pbMa6dZxorkq",
-	"1bTvpAp0EIvKTioo7OvZ2Mvyoh778IKwqUS+wnU2Bm0yND5b3SDh8/CHuWDeT9vqaAq9Ur2JuHfxkm9i",
-	"jDaS2oU1XrajH5A5Opdzt7xKzy3rMmd1qBh0ngW9CJ8Zk7T0gFyqC19i31Zceijm4NB6F754xQP/aIF7",
-	"zIx8c8t4S4sRE/Ef21bfXXREoF2rhNCmliTP1HfOO1RZ+Bv6Jfgi9MN4sMEd+J082KN73Xmbv0gY/sM5",
-	"vCfn8CzLQDBKN1qCmqNvUuVhLnQXjf4mHP+AWmz1euEGlgrB73MGT8FfpMzIm7IwF5cIib/lmcBU5BY/",
-	"Y3dx5fCb3cUOke9Lwz1wFgB+kW6uSzdWnXvQrkt08LexSuVk3sw9rQsCcfcO9aK0DiZY911PS1ca7E8/",
-	"UuC1zvEPpLXXLxA/cvqh7xrrdoF70BTEHUD6Iw3xcD1tnAbdqIVAK7JEWxXQTQbJT9luiN7SuAeUifrC",
-	"8Aama25L+PpiYHkoCvjsjAqdIjhT4FDE/oXpWqUYt8drSct/H8amvG3uoQSX5Nr3hLZvaYrbm3M9l1VG",
-	"1esBjXVNe81YlRbXb+CQBbrAwg3A31KXagaCb8c0BcOqSNbgSnJgwZ3chOARSDdW/n6r9cat7lxpuoX9",
-	"3AUqx7cAqo4VvMrbZXubTDxMLf8/kDlq7+g/shkKL8hvEDsiBen4VTLcu/25DSwhDH8YnHsIbRihteB1",
-	"dBHb9rW7ujxQq0rGS9unoLbZnMOPTsxW+mq6NH+Z4aLQxFrkzXKjGRfHtWm659ZYgi8VdeGUzmI+9S0H",
-	"67Wun5Xok/JtHTw1P9baKNDk7vNrFamRULHA1OhFf4R7d+MTb8IkGR7YW7Umm/6LlGu08Y4tuRU7zvnt",
-	"sBv9ne/R+ffHPqSns/KG2k1eNppLmaK/DOYsZMKJibBYvcuBWevp8Mlj/0OfBoxMY22JK3iCd6BEo3fv",
-	"u37PJSq0vh2sWcKQpyN8f/opKMSMVmz/vU3LdxXZ3l+vbNJ9xcq798Re4UtT3r0nb4cvWFScWpq8emPK",
-	"6PDw6PjLwXAwHByNvhp+NWTPqNrx48q/K7PMudUz07SONo986id4wOsE39Pmf4A0jzpOevC8Ouz1++v/",
-	"CQAA//8=",
+	"7H3rcttIdvCrnML3pVaqgSjqYs8M9Sey5xLvrD2K7clsxXQZTeCI7BXYjUE3JHMcVeVp8mB5ktQ53QAa",
+	"JChS1mXXyfwSCfbl9LnfGvoUpXpeaIXKmmj0KSpEKeZoseRvz7WyIrUvvqMvGZq0lIWVWkWj6BRS9yPI",
+	"DHaSVNkP//2f/5XsDqI4kjSgEHYWxZESc4xGUdqsFEcl/lbJErNoZMsK48ikM5wL2sIuChpsbCnVNLq+",
+	"vnaD0dhnOpPIML1Go/NLpI+0KCpLH0VR5DIVBNz+3wxB+ClY9/+XeB6Nov+33x523/1q9v16r90+7aYt",
+	"hO6JKbQyDoRnIquHr4eiKPUkx/lXt4PmzM1yYHQx/lLk57qcYwZ/fvPzqxgEXJVaTfkbEOZi0CUImIgM",
+	"fquwXEBDzEF0HRMxz3OZPirMb2cIMkNl5bnE0sAEcwLZasjk+TmWqGzNR+YEklSoTGbCokkgl8YasDOc",
+	"M/Tfl6UuHxP0U7UAbWdYAtLWMQgDAvw2DNIrbX/QlcoeE6pXGkyVzqBEo6syRZAK7EwauNLlhSlEigza",
+	"mVjkWmRvtf6LKKf42CSf6GwB0kBOm5dgZ0LBAbyUzxg4L3HZ/Yuwk9E+qL6/JIFoWZFgsjAXNp1hBjmK",
+	"zBBXMio9QzKsvyhR2Zku5e/4qHR+KY2RakoSLdWlyGUGp2cv4AIXHqyi1CkaIyb5o1L330ReoYFzIXPM",
+	"gAHjnU4gYTExCZDGN4AincG5xDwbRLSMX5utykwohXmfTZnTkaZ08NQNInOCqppHo3fR1UxYI4oiiiMz",
+	"N/TDXMg8iqNLLVMkw5LSU4s5TksxZ0NkrPCfaWlUUyyjOMqlwuh9vGxvWEcaj8ai1AWW1ludVBS2KjH7",
+	"IPhHUsT0KSJltWflnLZfWS1tD3oTumt80IwShb3lLk4RrGLz1xmWSAqUGJpOBVfCQH0Q2BFA65MducDF",
+	"lS4zKLHIFzEIBXJe6NKyMVdVnjsuc9Z6dX8rbGU2HtLB8MYNvo6jqshuedSOYX7XYLeBoEFF3CFXB6ud",
+	"fVsO0JO/YWoDDviLND1ckAnLwiMtzrc9MS3qdxFlKRYr5+BFbwDlrNrMjyuUVyuEn8pLVKRPrqSdZaW4",
+	"UieQ4bmocutVHwLhHfQ5f/aOF7HAbflwLj7+BdXUzqLR4XB4XyyzhDa/xg2Ia+zBWjpuRb5bkutNc7Za",
+	"b+mC+E2qKPYfdWXXaR8yPD3U/gy1kFbG6vkHVsG8iMgySQwi8rNgcSfUXf75oUTco12cAjcxqGo+If/t",
+	"AgsL+FGkNl+QQ0QHHkTLyIijj3tTvecfku0ZvBZXL1m3I8HmFPfo02blgh8tlkrkHySbX/wo5kXOAUVl",
+	"7IeDw6NtNFSzSMui7UJmpgt5vthmnRUYlP0wfPrsz0f//tO/Hr/6+seDv/54+Hr48ptfn7w9fv68jygu",
+	"Gtri3MVMK/zg0L4q4N8PDp4es2lsYPnq6eE3B4dHx0+efv3Nt8NtTnNnBSyzOr5bgre1zMuY7xJ0mUlv",
+	"ralJWp7zlB6Z+Xz+f4nlFDMyizBZ8B+pvIY0VpPxdKueONsJBi1pUMI4eb0lzvUlZgP4CRcGRIlwQD8/",
+	"PR6rdCZKkVJ4TXPrCPoCsTBA/qg2Fg6GQ1rVgFAZPD2Gn+Qz0snuPH7nwViF1P8UWUl8EhUlzmU1D2zO",
+	"rUWyZanqb0JN/9l/H6SavahAtT85/kyB7SzyZDuBXQ0y6kFgFsbiPK6xTMgSe7/DcO9b+AAD2IOdXF9h",
+	"uZcKg9luV2xa6V8rq+3gXwghS/D32rebpZciS1Ngnks1PQFFgpdTfEHgs2S7oA7bmO5PpjbVUOJUarVB",
+	"9lfldp303I+fw1Zrxc8hn3uznT0TU3xJ43oNrV/jBvk/oxjugcV/5yY53z1xT9IcRWkAOdLkQG2tEr61",
+	"UC6L3W3t5rLEfY7J3DinFphl8bi1sdsw4QZ2vrPL5zh5W5fvB+KuJjPV3ZA5b1X4OVtXCDur/WweFwMO",
+	"pgNIQkwk5KwnQfbs3cH7gSNHMuhTWHPPOD2J1O55HGjthL6j/QuK3M4247P71Kw6vxc9ru62rvy2dHjR",
+	"IKkHpDUm5LVfGK4oWkpozYSkOglEJ9naWLgHN7NXC+VbGn0dR5cir5ZszBa6PEQJ/1ovdDNq3noQa8p4",
+	"78M5Ysx4URzmWK6E+2nFl5NZb/TidrKL+wlfbmX5z0lSQrr5TB8BMLgbuexihVirAAU2nEfBjrPjjNUY",
+	"AvcDGJu7g9sRtuMYr6eyXdyDOW/I+Nl5iw7iAoareayPoWp262OsV7rPv5/obNGj6uKQr3t//gxm7F2q",
+	"LxrqyBRDuJF0dLp1MUx9xuUagIVJLtRFHMYMwyG00cWg66Xyz5s4jjdbB+E9MBaT8bGdRNr0bk6BA3tb",
+	"3m8AXdlL4Uf7Ia1Ko7f0ccL9wsm92/qM/aqV++E5fHv85Ou6cAUZWiFzZpDljGJde+vXcW2517jiSZAk",
+	"/JPpVPlyFBTMcCm45ow1KrhlAwdY71BXWVgF62eFgMqWCyiwrZP4okO8HVcGLlwPUK0/43+RyuIU3Vhp",
+	"c7zhaKvVjV9ev4ASueyZIigxl2rKaKyJQxNPIBETXdkRi3ji3BOXeiBYwIiFAWlB5PnWVsSBGt+UM10q",
+	"g6+wb0DfW5oSdsuuWR+9cLMOh3E0l8p/O9hgZ8Kdb4T8Xlz/Vh91F/Glwn7ZCJm/mz7v1BnjMGX6GRi8",
+	"EU01gNt50TeozDdVUZRojHQlwy4aRGrlZQ9z/yByg6CJrxP8WMgSzQdhE5gJA4UwBrOAWSda5yjU45XI",
+	"WojWztkYpJYofBH1JkAD5L12E+631OWh6Bwprqlyu/xpAOraHOqtqbMFpu8Ps5uwtOHU9+DThLLy2f7y",
+	"6skCp7lSppqQpE3Q+ZSVStG5mvMiF1K5x7lOL/iTt4Ls/6lK5L0edWfHu6jNzvm3Pe9bMe1RLMbIqboP",
+	"v7xNRG1fvgh3XwPyKQ/p8etW0sSXsui630+PN/p3tMiaje+BTQnjn82eb8X0bkzCu2+3G7lcmFaltIs3",
+	"NNttclrIn3BxWlnO83J34QxFxpUm31/4173TQu79hEFyRvAsOsEzFCWW9XwGi80QP24nzKwtXM+LVOe6",
+	"z4EzmJ/vzbSxZClAEr3nqCx3wNSG/1fxuyikAu9RGDg9ezHiX56/fgmpLrnCLuDXmbDmtCj2zmVp7Fi1",
+	"rS9FLizx/wCSujeOM1Nc0RdKK5mK3NeDsGxawU586jlochIwqYxUaMxYzXSeGdgRLinhK7ogFYigHBEH",
+	"gPkh3GhIsTk3hnDs7lpEMje5ycaMlUvHuAY1YeCNS5ft+vaqiUgvwGqg3esWq7Eaq+daXRLEWpnRWO0B",
+	"0Ym+p8IiNytA0lB3BONqODxKL3DBHzCBHV1CcuqbtJgSI3AEXxm7O4BTn8hHA1rlC5DWjBWAvlJtteUE",
+	"hHKdf2EBhuIeocwVlnA8PB4QpG+qNEVjYMLNqVzpuypFUSCjJvk0ZjYfRyMYDAbXyQDOiMBkk313o8gy",
+	"2j0ZszdGAz+Nw1iPnowjdwxdiN8qdCcZR/AfXHS4TrhKWBnkkiFaKNwWxJA7SS7n0iYxJG65ZDem7RRe",
+	"kWfKfDcgKpU2BjIsWQPYTps/i8GKqYnrXhITg2mVvtnlU5doq1JxLlXnyLjhkMrhZF0MCjvJul61ZNdT",
+	"niMXOoELXRI+QOIWSGIo8sq0nWc7Ppfu89q7nBdse9S4a60q0VVWO82mO0F0u0tb0EyPgwUdnTtnzQC6",
+	"TbgklcfDYdzEnpeuPe748DBuZ8Hx8NsYKnWhiM1kxhx3PDyOa8bRl1i6/kg4Pjhi9J0FQuqw2FcnrEwd",
+	"Qa4vFcZgNCTDIKmc0P4ku+0sIpxBP4Oz4C++c9nwbj46GcD3c6YdgWRLOSdUEDp9+EFLp8LgniRuMZL8",
+	"0nwxgO+blC3rKjc/yIu6grYPqaM+HRrF0SWWLiqJDgbDwZBUuy5QiUJGo+hoMBwcRTH3nbPV2L882K/1",
+	"J32fYk+r1E/LUjPicAUSEshBIIoJaW2iSSGmSNqtlimixhRdOoTGn4yVtIQ6LgpqF7vnwvAmOGjP5H11",
+	"uJrJHEFAmkvXq5VfOF1P4w2QPhElTPBcl0hrG3A7M2EFjwdFqh9KLFCQWmn0K/wgc0sclOr5RCqvT09f",
+	"fefwTZacT/0ii0YRORo1dIzI9irAu2W8nREWjPwdfdn9cDhsOv+5+bw1zayEorDN3zNoNHoyZD9JzsnX",
+	"5VrhXCr3rc0KNCmX67gv9nZ6cQ3BXHIFL6WujMP/GiB9bu2mywgru5+VeC4/gkFRprN4he3jmvi0Rcyf",
+	"vPXUpQMskHGyTK5p386EHatc6wsDubwgzuhY7J1MTiWpYSalLlxNG76KgSXZxJAJM+O/moYVokRlZ2iQ",
+	"lHVu9Fg5WTWddQ1MaG+UJdQbkFgLNt6kZYau5C2yvu4E35XATNWH3t86mN3QP7GK6Z/JVNey7A7OndpW",
+	"TKF23WGHvrnmYz5gjx7aXUd+K6a3o30XIh9pg7B8BePccoO5NMANyMrCDtnAo6Ojb9dCUAfrRiruk2ph",
+	"2Spf8H7pisrhcHhv7fVhq0hPS/jPtVLU5w1GuEn92MHQt3QD635wl4anHGye0unJZ3C8Otk00ad5Kcio",
+	"5nNRLrzSq7u6aujjrotE6BZTE9RMTfT+Oo4KbXosyqklkTGWjUXgi7P0uABotFTojyFhzZCwakiWei/I",
+	"wkyR/NGxck5Rp0INywlI1+i75DKQLJNOwQyqgt1sRfC5+zjc/yuWsDAKGtRka612DocHuye0gMjzILsZ",
+	"XO0JHPyRGxGsU4vKzuFwuEv2CSksYZjZEb/E8qqUFtlpDVp4EphjOcXtu3Kc/goQQ8szNJnMQOkabkKU",
+	"sFbwRRCrQdqYG+FFWvtWHvo/mcCUuMJuo89p7aYqLbPa9BgxR+/xMMrsjKBvEGWvNBF8TjFhzVkj8hZr",
+	"FYcdL9WdiEKT+oLEFA2HUKdLrYREgRCcAksPxgiqwlD4rqawxEz1gFk1MYW2CUUnZqxE/YAWmqCRGbqo",
+	"TxpexTdFgMxOVll3v1uV1ypE6FiZmb5q/SOCmmhvUbGblFYlXxBzEJsOUgPBSil+JNagGLwTW654OC7P",
+	"Wef6w8uFi/vWlj6l2ned8OFV9U03oU4D2tVcU9+DIv66Eo2QshY/dCr5scB7pZehOgFB+rh5zLdYnDZ6",
+	"VDNzPPx286TmkiVNODjaPGH5ph7NOzzcBrrwBthdraDjVlJGTtiCEKLf+l3Hnfhqn2xLVXB+sNcqugry",
+	"vBBWTmROQbXIpWCZTs5+fvMWOquVrqSXjFqBr+tpxKL1WcaqPWAMBstLzLwb6yalOsO4VaZOHbsyKq0z",
+	"WVjcc5okFTnfWuyNi/hsa7VGP7aDW8v1/cRojeTfTK7mtuSjsvrx5knN9df/7bLRw7bn2uVd80sMBcQ/",
+	"6pEPdhj2P/Gf67XZiOSrp4fwzcHh3tHxk6d7nHCJIelmYGJI/unwWfcZcXPcn9LxRx+rNrfz4rt4KSHE",
+	"vty5VFkoOmut6I9YpwmeLc58T9dSsqDnDQB199f2t//f/30NZdj0wn6jvlLGhXWdyP0Rpezxmf9HtKFT",
+	"Rdo1PHy8XEDY0lyU7Usc+u3FD/wqg1TkeX1X+0Lpq26b0aSy7MfbTnfSAF4EY4IAxTvOY0Uev5wqDnaE",
+	"AfbGhUu5cdrfgJiWiCM4HA5d+w3ecHvchLfHcaxC6YGdxvbkFGeyB0tSGXaF7MZwPDx2G3FQ5teNXSTg",
+	"238WY+XbqnpenQA7YRdR8+aETvSw2yfK3rj8Ydv+j9o2T4CV4J/knFixjk71XEnfXhGK4Ha271Pz8pdr",
+	"J+g5umaTLi9+x89DVuyw0/GqknAzskfUwHdCtgM3SKuwcpDWQFhtU9quFt3YXQ3rbmuTUt6vWGexo38Y",
+	"m/qlUK3HAjqSrc8Ldn2hvi3bIfvtO5bI4Snq22zLrQecBXN2QxoQE77Xb6xYGLJdXHGiQNkNW0qJ8c00",
+	"zAb9KTUzVkFSzSX91+fVTpYWGfGApL79Zmc459ZUeD4Tasr2dk2ysy6DhIkq2sIb7ab66m/eKrxy5VU6",
+	"prtl4UolIi9RZItOLtPX74O8o2Br6ntupR30pFm5Khzmq5yrQHjQZY3EJhl74p74JOHc48csZQyDw3Gw",
+	"y57EWLktB3AKTHCYiwW7MjmKy2UNoSvLLlbgfuwcHx722vNfOHHzKAkud+/yHy+/RSqmTjJ3Vc0f/sWj",
+	"+xeOHwOG3uG2CZfKZ9bf3TJiCJyIfW8V9z95l+R6+c11t9K6cW+4GjaTrgtYt+qJZa1e2f7bC6W+4uR8",
+	"jR5SQX7nEzgcHjj3X4YVmLgNS9xzV6xwDdZdbXBW1Wa/fpnJg2mE+kU1j68POm96We9ysL0kdD9wfvtz",
+	"wPn7ZLNvq6a+JK3DOeyuJa6Rbixnun2tqH3LWKCDWFS2UkFhY9HaZprn9diHF4R1NfolrjMx6DLD0qXL",
+	"GyR8GQ45V+z7aeuPptAp1ZuIexc3/SbGaEO5bVjjRTv6AZmjczt4w8sR7aKus/pDxaDzLGiG+MKYpKUH",
+	"5FJduBr/purWQzEHx/bb8MUrHvhHD95jlgSaa84bepyYiP/YtvruoiMC7eozUut6ohxT3znx4csANzRs",
+	"8E3sh/Fgg0v4W3mwB/e68yZ/kTD8h3N4T87haZaBYJSutQQ1R9+kysNk7DYa/U04/gG12PL9xjUsFYLf",
+	"5wyegLvJmZE3ZWAmLhESd800gXORG/yC3cWlw693FztEvi8N98BZAPjV5QzHqnMR23aJDu46WKWszJu5",
+	"J3VFIu5e4p5XxsIE68bv88pWJfanHynwWuX4B9LaqzeYHzn90HePdrPAPWgK4g4g/ZGGeLimOk6DrtVC",
+	"oBVZoo0K6CaD5KZsNkRvadwDykR9Y3kN0zXXNVyBM7A8FAV8cUaFThGcKXAoYvcKfK1SjNvjtaTlvw9j",
+	"U942F2GCW3rt+1Hb10TF7dW9ntsyI/9+wtLYpr9nrCqDq1eAyAJdYGEH4K7JSzUFwddzmoqlr9I1uJIc",
+	"WHArOSF4BNKOlbtga5xxq1tnmnZlN3eOyvI1BN8yg1d5u2xvVczB1PL/A5mj9iUBj2yGwhv6a8SOSEE6",
+	"fpkM925/bgNLCMMfBuceQhtGaC14HV3Etn3lsjAP1MrLeGX6FNQmm7P/yYrpUmNPl+YvMpwXmliLvFnu",
+	"dOPqvC6b9r0VluBbTV04pTWYn7ueh9Va1y9K9En5phaimh9rbRRocvvl9arUSPAscF7qeX+Ee3fjE6/D",
+	"JBke2Fm2Juv+L5httPGWPcGeHWf8etq1/s6PaN0LbB/S01l6Re46LxvLS5miu41mDWTCiokw6F8mwaz1",
+	"ZHj02P+iqQEj01hbYg9P8BKWaPTufdfvuUSFxvWjNUuU5OkI1yB/AgoxoxXbf1jU8p0n2/vrpU2673h5",
+	"957YK3xry7v35O3wDQ/PqVWZ+1e2jPb3Dw6/HgwHw8HB6JvhN0P2jPyOn5b+AZ1hzvXPyqZ3tXnkUj/B",
+	"A14n+J42/9WledRx0oPn/rDX76//JwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

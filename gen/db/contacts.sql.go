@@ -48,7 +48,7 @@ func (q *Queries) DeleteContact(ctx context.Context, arg DeleteContactParams) (i
 }
 
 const getContact = `-- name: GetContact :one
-SELECT workspace_id, id, name, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at FROM contacts
+SELECT workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at FROM contacts
 WHERE workspace_id = $1 AND id = $2
 `
 
@@ -64,6 +64,7 @@ func (q *Queries) GetContact(ctx context.Context, arg GetContactParams) (Contact
 		&i.WorkspaceID,
 		&i.ID,
 		&i.Name,
+		&i.NameKey,
 		&i.PhoneNumber,
 		&i.Email,
 		&i.ExternalSource,
@@ -76,7 +77,7 @@ func (q *Queries) GetContact(ctx context.Context, arg GetContactParams) (Contact
 }
 
 const getContactForUpdate = `-- name: GetContactForUpdate :one
-SELECT workspace_id, id, name, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at FROM contacts
+SELECT workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at FROM contacts
 WHERE workspace_id = $1 AND id = $2
 FOR UPDATE
 `
@@ -93,6 +94,7 @@ func (q *Queries) GetContactForUpdate(ctx context.Context, arg GetContactForUpda
 		&i.WorkspaceID,
 		&i.ID,
 		&i.Name,
+		&i.NameKey,
 		&i.PhoneNumber,
 		&i.Email,
 		&i.ExternalSource,
@@ -105,15 +107,16 @@ func (q *Queries) GetContactForUpdate(ctx context.Context, arg GetContactForUpda
 }
 
 const insertContact = `-- name: InsertContact :one
-INSERT INTO contacts (workspace_id, id, name, phone_number, email, external_source, external_id, custom_fields)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-RETURNING workspace_id, id, name, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at
+INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+RETURNING workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at
 `
 
 type InsertContactParams struct {
 	WorkspaceID    uuid.UUID
 	ID             uuid.UUID
 	Name           *string
+	NameKey        *string
 	PhoneNumber    *string
 	Email          *string
 	ExternalSource *string
@@ -126,6 +129,7 @@ func (q *Queries) InsertContact(ctx context.Context, arg InsertContactParams) (C
 		arg.WorkspaceID,
 		arg.ID,
 		arg.Name,
+		arg.NameKey,
 		arg.PhoneNumber,
 		arg.Email,
 		arg.ExternalSource,
@@ -137,6 +141,7 @@ func (q *Queries) InsertContact(ctx context.Context, arg InsertContactParams) (C
 		&i.WorkspaceID,
 		&i.ID,
 		&i.Name,
+		&i.NameKey,
 		&i.PhoneNumber,
 		&i.Email,
 		&i.ExternalSource,
@@ -149,7 +154,7 @@ func (q *Queries) InsertContact(ctx context.Context, arg InsertContactParams) (C
 }
 
 const listContacts = `-- name: ListContacts :many
-SELECT c.workspace_id, c.id, c.name, c.phone_number, c.email, c.external_source, c.external_id, c.custom_fields, c.created_at, c.updated_at FROM contacts c
+SELECT c.workspace_id, c.id, c.name, c.name_key, c.phone_number, c.email, c.external_source, c.external_id, c.custom_fields, c.created_at, c.updated_at FROM contacts c
 WHERE c.workspace_id = $1
   AND c.id < $2
   AND ($3::timestamptz IS NULL OR c.updated_at >= $3)
@@ -157,11 +162,13 @@ WHERE c.workspace_id = $1
         SELECT 1 FROM contact_tags ct
         JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id
         WHERE ct.workspace_id = c.workspace_id AND ct.contact_id = c.id
-          AND lower(t.name) = lower($4)))
+          AND t.name_key = $4))
   AND ($5::text IS NULL
-       OR starts_with(lower(c.name), $5)
-       OR starts_with(lower(c.email), $5)
-       OR starts_with(c.phone_number, $5)
+       OR starts_with(c.name_key, $5)
+       OR EXISTS (
+            SELECT 1 FROM contact_identities i
+            WHERE i.workspace_id = c.workspace_id AND i.contact_id = c.id
+              AND i.type = 'email' AND starts_with(i.value, $5))
        OR ($6::text IS NOT NULL AND starts_with(c.phone_number, $6)))
 ORDER BY c.id DESC
 LIMIT $7
@@ -171,7 +178,7 @@ type ListContactsParams struct {
 	WorkspaceID  uuid.UUID
 	BeforeID     uuid.UUID
 	UpdatedSince *time.Time
-	Tag          *string
+	TagKey       *string
 	Q            *string
 	PhonePrefix  *string
 	PageSize     int32
@@ -179,12 +186,14 @@ type ListContactsParams struct {
 
 // ListContacts walks the primary key backwards from the cursor (ids are time-ordered), so every
 // page costs the same however deep it is. A first page passes the largest uuid as its cursor.
+// Text filters arrive case-folded by the service (tag_key, q), matching name_key and the
+// lower-cased email identities.
 func (q *Queries) ListContacts(ctx context.Context, arg ListContactsParams) ([]Contact, error) {
 	rows, err := q.db.Query(ctx, listContacts,
 		arg.WorkspaceID,
 		arg.BeforeID,
 		arg.UpdatedSince,
-		arg.Tag,
+		arg.TagKey,
 		arg.Q,
 		arg.PhonePrefix,
 		arg.PageSize,
@@ -200,6 +209,7 @@ func (q *Queries) ListContacts(ctx context.Context, arg ListContactsParams) ([]C
 			&i.WorkspaceID,
 			&i.ID,
 			&i.Name,
+			&i.NameKey,
 			&i.PhoneNumber,
 			&i.Email,
 			&i.ExternalSource,
@@ -221,19 +231,21 @@ func (q *Queries) ListContacts(ctx context.Context, arg ListContactsParams) ([]C
 const updateContact = `-- name: UpdateContact :one
 UPDATE contacts SET
     name = $1,
-    phone_number = $2,
-    email = $3,
-    external_source = $4,
-    external_id = $5,
-    custom_fields = (CASE WHEN $6::bool THEN '{}'::jsonb ELSE custom_fields END
-                     || $7::jsonb) - $8::text[],
+    name_key = $2,
+    phone_number = $3,
+    email = $4,
+    external_source = $5,
+    external_id = $6,
+    custom_fields = (CASE WHEN $7::bool THEN '{}'::jsonb ELSE custom_fields END
+                     || $8::jsonb) - $9::text[],
     updated_at = now()
-WHERE workspace_id = $9 AND id = $10
-RETURNING workspace_id, id, name, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at
+WHERE workspace_id = $10 AND id = $11
+RETURNING workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at
 `
 
 type UpdateContactParams struct {
 	Name           *string
+	NameKey        *string
 	PhoneNumber    *string
 	Email          *string
 	ExternalSource *string
@@ -250,6 +262,7 @@ type UpdateContactParams struct {
 func (q *Queries) UpdateContact(ctx context.Context, arg UpdateContactParams) (Contact, error) {
 	row := q.db.QueryRow(ctx, updateContact,
 		arg.Name,
+		arg.NameKey,
 		arg.PhoneNumber,
 		arg.Email,
 		arg.ExternalSource,
@@ -265,6 +278,7 @@ func (q *Queries) UpdateContact(ctx context.Context, arg UpdateContactParams) (C
 		&i.WorkspaceID,
 		&i.ID,
 		&i.Name,
+		&i.NameKey,
 		&i.PhoneNumber,
 		&i.Email,
 		&i.ExternalSource,

@@ -14,7 +14,8 @@ import (
 
 const deleteContactIdentity = `-- name: DeleteContactIdentity :exec
 DELETE FROM contact_identities
-WHERE workspace_id = $1 AND contact_id = $2 AND type = $3 AND source = $4
+WHERE workspace_id = $1 AND contact_id = $2 AND type = $3
+  AND ($4::text = '' OR source = $4)
 `
 
 type DeleteContactIdentityParams struct {
@@ -24,6 +25,8 @@ type DeleteContactIdentityParams struct {
 	Source      string
 }
 
+// DeleteContactIdentity removes a contact's identities of one type and source; an empty source
+// matches every source (phone and email identities have none).
 func (q *Queries) DeleteContactIdentity(ctx context.Context, arg DeleteContactIdentityParams) error {
 	_, err := q.db.Exec(ctx, deleteContactIdentity,
 		arg.WorkspaceID,
@@ -77,7 +80,7 @@ func (q *Queries) FindIdentityOwners(ctx context.Context, arg FindIdentityOwners
 }
 
 const getContactByIdentity = `-- name: GetContactByIdentity :one
-SELECT c.workspace_id, c.id, c.name, c.phone_number, c.email, c.external_source, c.external_id, c.custom_fields, c.created_at, c.updated_at FROM contact_identities i
+SELECT c.workspace_id, c.id, c.name, c.name_key, c.phone_number, c.email, c.external_source, c.external_id, c.custom_fields, c.created_at, c.updated_at FROM contact_identities i
 JOIN contacts c ON c.workspace_id = i.workspace_id AND c.id = i.contact_id
 WHERE i.workspace_id = $1 AND i.type = $2 AND i.source = $3 AND i.value = $4
 `
@@ -101,6 +104,7 @@ func (q *Queries) GetContactByIdentity(ctx context.Context, arg GetContactByIden
 		&i.WorkspaceID,
 		&i.ID,
 		&i.Name,
+		&i.NameKey,
 		&i.PhoneNumber,
 		&i.Email,
 		&i.ExternalSource,
@@ -223,7 +227,7 @@ WITH keys AS (
     UNION ALL
     SELECT k.ord, k.id FROM ids k
 )
-SELECT m.ord::int AS ord, c.workspace_id, c.id, c.name, c.phone_number, c.email, c.external_source, c.external_id, c.custom_fields, c.created_at, c.updated_at
+SELECT m.ord::int AS ord, c.workspace_id, c.id, c.name, c.name_key, c.phone_number, c.email, c.external_source, c.external_id, c.custom_fields, c.created_at, c.updated_at
 FROM matches m
 JOIN contacts c ON c.workspace_id = $1 AND c.id = m.contact_id
 ORDER BY m.ord
@@ -269,6 +273,7 @@ func (q *Queries) ResolveIdentifiers(ctx context.Context, arg ResolveIdentifiers
 			&i.Contact.WorkspaceID,
 			&i.Contact.ID,
 			&i.Contact.Name,
+			&i.Contact.NameKey,
 			&i.Contact.PhoneNumber,
 			&i.Contact.Email,
 			&i.Contact.ExternalSource,

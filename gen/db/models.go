@@ -23,6 +23,7 @@ type Contact struct {
 	WorkspaceID    uuid.UUID
 	ID             uuid.UUID
 	Name           *string
+	NameKey        *string
 	PhoneNumber    *string
 	Email          *string
 	ExternalSource *string
@@ -81,6 +82,7 @@ type Tag struct {
 	WorkspaceID uuid.UUID
 	ID          uuid.UUID
 	Name        string
+	NameKey     string
 	CreatedAt   time.Time
 }
 

@@ -49,7 +49,7 @@ SELECT t.id, t.name, ct.created_at AS assigned_at
 FROM contact_tags ct
 JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id
 WHERE ct.workspace_id = $1 AND ct.contact_id = $2
-ORDER BY lower(t.name)
+ORDER BY t.name_key
 `
 
 type ListContactTagsParams struct {
@@ -87,24 +87,24 @@ const unassignTag = `-- name: UnassignTag :exec
 DELETE FROM contact_tags ct
 USING tags t
 WHERE ct.workspace_id = $1 AND ct.contact_id = $2
-  AND t.workspace_id = ct.workspace_id AND t.id = ct.tag_id AND lower(t.name) = lower($3)
+  AND t.workspace_id = ct.workspace_id AND t.id = ct.tag_id AND t.name_key = $3
 `
 
 type UnassignTagParams struct {
 	WorkspaceID uuid.UUID
 	ContactID   uuid.UUID
-	Name        string
+	NameKey     string
 }
 
 func (q *Queries) UnassignTag(ctx context.Context, arg UnassignTagParams) error {
-	_, err := q.db.Exec(ctx, unassignTag, arg.WorkspaceID, arg.ContactID, arg.Name)
+	_, err := q.db.Exec(ctx, unassignTag, arg.WorkspaceID, arg.ContactID, arg.NameKey)
 	return err
 }
 
 const upsertTag = `-- name: UpsertTag :one
-INSERT INTO tags (workspace_id, id, name)
-VALUES ($1, $2, $3)
-ON CONFLICT (workspace_id, lower(name)) DO UPDATE SET name = tags.name
+INSERT INTO tags (workspace_id, id, name, name_key)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (workspace_id, name_key) DO UPDATE SET name = tags.name
 RETURNING id, name
 `
 
@@ -112,6 +112,7 @@ type UpsertTagParams struct {
 	WorkspaceID uuid.UUID
 	ID          uuid.UUID
 	Name        string
+	NameKey     string
 }
 
 type UpsertTagRow struct {
@@ -122,7 +123,12 @@ type UpsertTagRow struct {
 // UpsertTag returns the workspace tag of this name, creating it on first use. The no-op update makes
 // RETURNING answer for an existing tag too, and keeps the first spelling.
 func (q *Queries) UpsertTag(ctx context.Context, arg UpsertTagParams) (UpsertTagRow, error) {
-	row := q.db.QueryRow(ctx, upsertTag, arg.WorkspaceID, arg.ID, arg.Name)
+	row := q.db.QueryRow(ctx, upsertTag,
+		arg.WorkspaceID,
+		arg.ID,
+		arg.Name,
+		arg.NameKey,
+	)
 	var i UpsertTagRow
 	err := row.Scan(&i.ID, &i.Name)
 	return i, err

@@ -4,7 +4,13 @@
 package contact
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -12,11 +18,12 @@ import (
 	"github.com/wazapin/wazapin/internal/identity"
 )
 
-// Limits on contact fields.
+// Limits on contact fields. The custom-field limits hold for the stored, merged object too.
 const (
 	MaxNameLen         = 200
 	MaxCustomFields    = 100
 	MaxCustomFieldName = 64
+	MaxCustomBytes     = 64 << 10
 )
 
 // Fields are a contact's identifying and descriptive columns, normalized. nil means unset.
@@ -29,10 +36,10 @@ type Fields struct {
 }
 
 // CustomFields is a change to the custom_fields object: Reset empties it first, Set overwrites
-// keys, Delete removes keys.
+// keys, Delete removes keys. Values stay raw JSON so numbers keep every digit.
 type CustomFields struct {
 	Reset  bool
-	Set    map[string]any
+	Set    map[string]json.RawMessage
 	Delete []string
 }
 
@@ -45,7 +52,7 @@ type Upsert struct {
 // UpsertInput is the body as the client sent it.
 type UpsertInput struct {
 	Name, Phone, Email, ExternalSource, ExternalID *string
-	CustomFields                                   map[string]any
+	CustomFields                                   json.RawMessage // nil when absent
 }
 
 // ParseUpsert validates and normalizes an upsert, naming every invalid field.
@@ -62,7 +69,9 @@ func ParseUpsert(in UpsertInput, region string) (Upsert, error) {
 		u.Email = parseEmail(*in.Email, &errs)
 	}
 	u.ExternalSource, u.ExternalID = parseExternal(in.ExternalSource, in.ExternalID, &errs)
-	u.Custom = parseCustomFields(in.CustomFields, &errs)
+	if in.CustomFields != nil {
+		u.Custom = parseCustomFields(in.CustomFields, &errs)
+	}
 	if len(errs) == 0 && u.Phone == nil && u.Email == nil && u.ExternalID == nil {
 		errs.Add("phone_number", "is required unless email or external_source with external_id is given: a contact needs at least one identifier")
 	}
@@ -102,7 +111,7 @@ type Opt struct {
 type PatchInput struct {
 	Name, Phone, Email, ExternalSource, ExternalID Opt
 	CustomFieldsSet                                bool
-	CustomFields                                   map[string]any // nil with CustomFieldsSet: clear them
+	CustomFields                                   json.RawMessage // nil with CustomFieldsSet: clear them
 }
 
 // Patch is a validated merge patch.
@@ -145,8 +154,8 @@ func ParsePatch(in PatchInput, region string) (Patch, error) {
 	return p, errs.Err()
 }
 
-// Apply returns the fields after the patch.
-func (p Patch) Apply(cur Fields) Fields {
+// Apply returns the fields after the patch, refusing to leave the contact without an identifier.
+func (p Patch) Apply(cur Fields) (Fields, error) {
 	next := cur
 	if p.name.Set {
 		next.Name = p.name.Value
@@ -160,12 +169,23 @@ func (p Patch) Apply(cur Fields) Fields {
 	if p.external.Set {
 		next.ExternalSource, next.ExternalID = p.source, p.external.Value
 	}
-	return next
+	if next.Phone == nil && next.Email == nil && next.ExternalID == nil {
+		field := "phone_number"
+		switch {
+		case p.email.Set:
+			field = "email"
+		case p.external.Set:
+			field = "external_id"
+		}
+		return next, apperr.InvalidField(field, "cannot be cleared: a contact keeps at least one of phone_number, email, external_id")
+	}
+	return next, nil
 }
 
 // Moves lists the identity changes that take a contact from old to next: the identities to
-// remove (matched by type and source) and the ones to attach. A contact keeps one phone, one
-// email, and one external id per source; ids of other sources stay when the external id changes.
+// remove (matched by type and source; an external_id key with no source stands for every source)
+// and the ones to attach. A contact keeps one phone, one email, and one external id per source;
+// ids of other sources stay when the external id changes, and all go when it is cleared.
 func Moves(old, next Fields) (remove, add []identity.Key) {
 	if !eq(old.Phone, next.Phone) {
 		remove = append(remove, identity.Key{Type: identity.Phone})
@@ -176,7 +196,7 @@ func Moves(old, next Fields) (remove, add []identity.Key) {
 	if !eq(lower(old.Email), lower(next.Email)) {
 		remove = append(remove, identity.Key{Type: identity.Email})
 		if next.Email != nil {
-			add = append(add, identity.Key{Type: identity.Email, Value: strings.ToLower(*next.Email)})
+			add = append(add, identity.Key{Type: identity.Email, Value: identity.Fold(*next.Email)})
 		}
 	}
 	if !eq(old.ExternalSource, next.ExternalSource) || !eq(old.ExternalID, next.ExternalID) {
@@ -185,7 +205,7 @@ func Moves(old, next Fields) (remove, add []identity.Key) {
 			remove = append(remove, identity.Key{Type: identity.ExternalID, Source: *next.ExternalSource})
 			add = append(add, identity.Key{Type: identity.ExternalID, Source: *next.ExternalSource, Value: *next.ExternalID})
 		case old.ExternalID != nil:
-			remove = append(remove, identity.Key{Type: identity.ExternalID, Source: *old.ExternalSource})
+			remove = append(remove, identity.Key{Type: identity.ExternalID})
 		}
 	}
 	return remove, add
@@ -197,7 +217,7 @@ func (f Fields) keys() []identity.Key {
 		keys = append(keys, identity.Key{Type: identity.Phone, Value: *f.Phone})
 	}
 	if f.Email != nil {
-		keys = append(keys, identity.Key{Type: identity.Email, Value: strings.ToLower(*f.Email)})
+		keys = append(keys, identity.Key{Type: identity.Email, Value: identity.Fold(*f.Email)})
 	}
 	if f.ExternalID != nil {
 		keys = append(keys, identity.Key{Type: identity.ExternalID, Source: *f.ExternalSource, Value: *f.ExternalID})
@@ -262,28 +282,68 @@ func parseExternal(rawSource, rawID *string, errs *apperr.Fields) (source, id *s
 	return &s, &v
 }
 
-func parseCustomFields(in map[string]any, errs *apperr.Fields) CustomFields {
+// parseCustomFields splits a custom_fields object into keys to set and keys (set to null) to
+// delete. Numbers must fit a float64's range, which is what JSON clients can read back.
+func parseCustomFields(raw json.RawMessage, errs *apperr.Fields) CustomFields {
 	var c CustomFields
-	if len(in) > MaxCustomFields {
-		errs.Add("custom_fields", "must have at most 100 keys")
+	var in map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &in); err != nil || in == nil {
+		errs.Add("custom_fields", "must be a JSON object")
 		return c
 	}
-	for k, v := range in {
-		if k == "" || utf8.RuneCountInString(k) > MaxCustomFieldName {
-			errs.Add("custom_fields."+k, "key must be 1 to 64 characters")
-			continue
-		}
-		if v == nil {
-			c.Delete = append(c.Delete, k)
-			continue
-		}
-		if c.Set == nil {
-			c.Set = make(map[string]any, len(in))
-		}
-		c.Set[k] = v
+	if len(in) > MaxCustomFields {
+		errs.Add("custom_fields", fmt.Sprintf("must have at most %d keys", MaxCustomFields))
+		return c
 	}
-	slices.Sort(c.Delete)
+	if len(raw) > MaxCustomBytes {
+		errs.Add("custom_fields", fmt.Sprintf("must be at most %d KiB of JSON", MaxCustomBytes>>10))
+		return c
+	}
+	for _, k := range slices.Sorted(maps.Keys(in)) {
+		v := in[k]
+		switch {
+		case k == "" || utf8.RuneCountInString(k) > MaxCustomFieldName:
+			errs.Add("custom_fields."+k, fmt.Sprintf("key must be 1 to %d characters", MaxCustomFieldName))
+		case string(v) == "null":
+			c.Delete = append(c.Delete, k)
+		case !numbersInRange(v):
+			errs.Add("custom_fields."+k, "holds a number too large to represent")
+		default:
+			if c.Set == nil {
+				c.Set = make(map[string]json.RawMessage, len(in))
+			}
+			c.Set[k] = v
+		}
+	}
 	return c
+}
+
+// CheckStored checks the limits on a contact's merged custom_fields.
+func CheckStored(fields json.RawMessage) error {
+	if len(fields) > MaxCustomBytes {
+		return apperr.InvalidField("custom_fields", fmt.Sprintf("would grow past %d KiB of JSON on this contact", MaxCustomBytes>>10))
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(fields, &keys); err == nil && len(keys) > MaxCustomFields {
+		return apperr.InvalidField("custom_fields", fmt.Sprintf("would grow past %d keys on this contact", MaxCustomFields))
+	}
+	return nil
+}
+
+func numbersInRange(v json.RawMessage) bool {
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return err == io.EOF
+		}
+		if n, ok := tok.(json.Number); ok {
+			if _, err := strconv.ParseFloat(string(n), 64); err != nil {
+				return false
+			}
+		}
+	}
 }
 
 func eq(a, b *string) bool {
@@ -294,6 +354,11 @@ func lower(s *string) *string {
 	if s == nil {
 		return nil
 	}
-	l := strings.ToLower(*s)
+	l := identity.Fold(*s)
 	return &l
+}
+
+// NameKey is the case-folded name that searches match.
+func (f Fields) NameKey() *string {
+	return lower(f.Name)
 }

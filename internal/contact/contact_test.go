@@ -1,8 +1,11 @@
 package contact_test
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/wazapin/wazapin/internal/apperr"
@@ -39,7 +42,7 @@ func TestParseUpsert(t *testing.T) {
 		{"half an external id", contact.UpsertInput{ExternalID: s("c1")}, nil, []string{"external_source"}},
 		{"bad values named together", contact.UpsertInput{Phone: s("1"), Email: s("x"), ExternalSource: s("a b"), ExternalID: s("")},
 			nil, []string{"phone_number", "email", "external_source", "external_id"}},
-		{"empty custom field key", contact.UpsertInput{Phone: s("+6281234567890"), CustomFields: map[string]any{"": 1}}, nil, []string{"custom_fields."}},
+		{"empty custom field key", contact.UpsertInput{Phone: s("+6281234567890"), CustomFields: json.RawMessage(`{"": 1}`)}, nil, []string{"custom_fields."}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,12 +58,54 @@ func TestParseUpsert(t *testing.T) {
 }
 
 func TestCustomFieldsSplitNullsIntoDeletes(t *testing.T) {
-	u, err := contact.ParseUpsert(contact.UpsertInput{Phone: s("+6281234567890"), CustomFields: map[string]any{"b": nil, "a": nil, "c": 1}}, "ID")
+	u, err := contact.ParseUpsert(contact.UpsertInput{Phone: s("+6281234567890"),
+		CustomFields: json.RawMessage(`{"b": null, "a": null, "c": 12345678901234567890123, "d": {"x": null}}`)}, "ID")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(u.Custom.Delete, []string{"a", "b"}) || len(u.Custom.Set) != 1 || u.Custom.Set["c"] != 1 || u.Custom.Reset {
+	if !slices.Equal(u.Custom.Delete, []string{"a", "b"}) || len(u.Custom.Set) != 2 || u.Custom.Reset {
 		t.Errorf("custom %+v", u.Custom)
+	}
+	if string(u.Custom.Set["c"]) != "12345678901234567890123" || string(u.Custom.Set["d"]) != `{"x": null}` {
+		t.Errorf("values changed: %s %s", u.Custom.Set["c"], u.Custom.Set["d"])
+	}
+}
+
+func TestCustomFieldsRejects(t *testing.T) {
+	many := "{"
+	for i := range 101 {
+		if i > 0 {
+			many += ","
+		}
+		many += fmt.Sprintf(`"k%d": 1`, i)
+	}
+	many += "}"
+	for name, raw := range map[string]string{
+		"not an object":  `"premium"`,
+		"an array":       `[1]`,
+		"null":           `null`,
+		"101 keys":       many,
+		"huge number":    `{"n": 1e400}`,
+		"nested huge":    `{"n": [1, {"m": -1e999}]}`,
+		"too long a key": `{"` + strings.Repeat("k", 65) + `": 1}`,
+		"too big":        `{"k": "` + strings.Repeat("x", contact.MaxCustomBytes) + `"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := contact.ParseUpsert(contact.UpsertInput{Phone: s("+6281234567890"), CustomFields: json.RawMessage(raw)}, "ID")
+			if f := fieldNames(err); len(f) != 1 || !strings.HasPrefix(f[0], "custom_fields") {
+				t.Errorf("fields %v (%v)", f, err)
+			}
+		})
+	}
+}
+
+func TestCheckStored(t *testing.T) {
+	if err := contact.CheckStored(json.RawMessage(`{"a": 1}`)); err != nil {
+		t.Error(err)
+	}
+	big := `{"k": "` + strings.Repeat("x", contact.MaxCustomBytes) + `"}`
+	if f := fieldNames(contact.CheckStored(json.RawMessage(big))); !slices.Equal(f, []string{"custom_fields"}) {
+		t.Errorf("a %d-byte object passed", len(big))
 	}
 }
 
@@ -95,6 +140,8 @@ func TestParsePatch(t *testing.T) {
 			contact.Fields{Name: cur.Name, Phone: cur.Phone, Email: cur.Email, ExternalSource: s("crm"), ExternalID: s("9")}, nil},
 		{"external pair cleared", contact.PatchInput{ExternalSource: null, ExternalID: null},
 			contact.Fields{Name: cur.Name, Phone: cur.Phone, Email: cur.Email}, nil},
+		{"every identifier cleared", contact.PatchInput{Phone: null, Email: null, ExternalSource: null, ExternalID: null},
+			contact.Fields{}, []string{"email"}},
 		{"external id alone", contact.PatchInput{ExternalID: val("9")}, contact.Fields{}, []string{"external_source"}},
 		{"source alone", contact.PatchInput{ExternalSource: val("crm")}, contact.Fields{}, []string{"external_id"}},
 		{"mixed null and value", contact.PatchInput{ExternalSource: val("crm"), ExternalID: null}, contact.Fields{}, []string{"external_id"}},
@@ -103,13 +150,17 @@ func TestParsePatch(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := contact.ParsePatch(tc.in, "ID")
-			if got := fieldNames(err); !slices.Equal(got, tc.fields) {
-				t.Fatalf("invalid fields %v, want %v", got, tc.fields)
+			var got contact.Fields
+			if err == nil {
+				got, err = p.Apply(cur)
+			}
+			if f := fieldNames(err); !slices.Equal(f, tc.fields) {
+				t.Fatalf("invalid fields %v, want %v", f, tc.fields)
 			}
 			if err != nil {
 				return
 			}
-			if got := p.Apply(cur); !sameFields(got, tc.want) {
+			if !sameFields(got, tc.want) {
 				t.Errorf("Apply = %s, want %s", show(got), show(tc.want))
 			}
 		})
@@ -142,8 +193,8 @@ func TestMoves(t *testing.T) {
 			[]identity.Key{{Type: identity.ExternalID, Source: "shopify"}}, []identity.Key{{Type: identity.ExternalID, Source: "shopify", Value: "2"}}},
 		{"other source keeps the old one", with(func(c *contact.Fields) { c.ExternalSource, c.ExternalID = s("crm"), s("9") }),
 			[]identity.Key{{Type: identity.ExternalID, Source: "crm"}}, []identity.Key{{Type: identity.ExternalID, Source: "crm", Value: "9"}}},
-		{"external cleared", with(func(c *contact.Fields) { c.ExternalSource, c.ExternalID = nil, nil }),
-			[]identity.Key{{Type: identity.ExternalID, Source: "shopify"}}, nil},
+		{"external cleared removes every source", with(func(c *contact.Fields) { c.ExternalSource, c.ExternalID = nil, nil }),
+			[]identity.Key{{Type: identity.ExternalID}}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

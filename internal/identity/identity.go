@@ -90,14 +90,21 @@ func NormalizeEmail(raw string) (display, key string, err error) {
 	if s == "" {
 		return "", "", ErrEmpty
 	}
-	if len(s) > maxEmailLen {
+	if utf8.RuneCountInString(s) > maxEmailLen {
 		return "", "", ErrTooLong
 	}
 	addr, perr := mail.ParseAddress(s)
 	if perr != nil || addr.Name != "" || addr.Address != s || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") {
 		return "", "", ErrBadEmail
 	}
-	return s, strings.ToLower(s), nil
+	return s, Fold(s), nil
+}
+
+// Fold is the case-insensitive key of a text: emails, tag names and contact names are matched by
+// it. It is computed here rather than by the database's lower(), which folds only ASCII letters
+// under the C locale.
+func Fold(s string) string {
+	return strings.ToLower(s)
 }
 
 // NormalizeSource lower-cases the name of an external system ("Shopify" is "shopify").

@@ -41,7 +41,10 @@ func (s *Server) PutContactConsent(ctx context.Context, req api.PutContactConsen
 	captured := time.Now()
 	if b.CapturedAt != nil {
 		captured = *b.CapturedAt
-		if captured.After(time.Now().Add(5 * time.Minute)) {
+		switch {
+		case !timeInRange(captured):
+			errs.Add("captured_at", "must be between the years 1 and 9999")
+		case captured.After(time.Now().Add(5 * time.Minute)):
 			errs.Add("captured_at", "must not be in the future")
 		}
 	}

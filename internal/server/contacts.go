@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -34,7 +35,7 @@ func (s *Server) CreateContact(ctx context.Context, req api.CreateContactRequest
 		return nil, err
 	}
 	b := req.Body
-	var custom map[string]any
+	var custom json.RawMessage
 	if b.CustomFields != nil {
 		custom = *b.CustomFields
 	}
@@ -78,7 +79,7 @@ func upsertContact(ctx context.Context, q *dbq.Queries, wsID uuid.UUID, u contac
 			return dbq.Contact{}, false, err
 		}
 		row, err := q.InsertContact(ctx, dbq.InsertContactParams{
-			WorkspaceID: wsID, ID: ids.New(), Name: u.Name, PhoneNumber: u.Phone, Email: u.Email,
+			WorkspaceID: wsID, ID: ids.New(), Name: u.Name, NameKey: u.NameKey(), PhoneNumber: u.Phone, Email: u.Email,
 			ExternalSource: u.ExternalSource, ExternalID: u.ExternalID, CustomFields: set,
 		})
 		if err != nil {
@@ -97,6 +98,15 @@ func upsertContact(ctx context.Context, q *dbq.Queries, wsID uuid.UUID, u contac
 		}
 		if err != nil {
 			return dbq.Contact{}, false, err
+		}
+		// The identities may have moved between the look-up and the lock; they cannot move while
+		// the row is locked, so deciding again now is final.
+		again, err := q.FindIdentityOwners(ctx, ownersParams(wsID, keys))
+		if err != nil {
+			return dbq.Contact{}, false, err
+		}
+		if len(again) != 1 || again[0] != cur.ID {
+			return dbq.Contact{}, false, pg.ErrRetry
 		}
 		row, err := updateContact(ctx, q, cur, u.Apply(fieldsOf(cur)), u.Custom)
 		return row, false, retryIfTaken(err)
@@ -129,12 +139,16 @@ func updateContact(ctx context.Context, q *dbq.Queries, cur dbq.Contact, next co
 	if del == nil {
 		del = []string{}
 	}
-	return q.UpdateContact(ctx, dbq.UpdateContactParams{
+	row, err := q.UpdateContact(ctx, dbq.UpdateContactParams{
 		WorkspaceID: cur.WorkspaceID, ID: cur.ID,
-		Name: next.Name, PhoneNumber: next.Phone, Email: next.Email,
+		Name: next.Name, NameKey: next.NameKey(), PhoneNumber: next.Phone, Email: next.Email,
 		ExternalSource: next.ExternalSource, ExternalID: next.ExternalID,
 		ResetFields: custom.Reset, SetFields: set, DeleteFields: del,
 	})
+	if err == nil && len(custom.Set) > 0 {
+		err = contact.CheckStored(row.CustomFields)
+	}
+	return row, err
 }
 
 // takenError says an identity belongs to another contact.
@@ -208,12 +222,15 @@ func (s *Server) ListContacts(ctx context.Context, req api.ListContactsRequestOb
 		return nil, err
 	}
 	args := dbq.ListContactsParams{WorkspaceID: ws.ID, BeforeID: before, UpdatedSince: p.UpdatedSince, PageSize: int32(limit + 1)}
+	if p.UpdatedSince != nil && !timeInRange(*p.UpdatedSince) {
+		return nil, apperr.BadParam("updated_since", "must be between the years 1 and 9999")
+	}
 	if p.Tag != nil && strings.TrimSpace(*p.Tag) != "" {
-		args.Tag = ptr(strings.TrimSpace(*p.Tag))
+		args.TagKey = ptr(identity.Fold(strings.TrimSpace(*p.Tag)))
 	}
 	if p.Q != nil && strings.TrimSpace(*p.Q) != "" {
-		q := strings.ToLower(strings.TrimSpace(*p.Q))
-		if len(q) > 200 {
+		q := identity.Fold(strings.TrimSpace(*p.Q))
+		if utf8.RuneCountInString(q) > 200 {
 			return nil, apperr.BadParam("q", "must be at most 200 characters")
 		}
 		args.Q = &q
@@ -311,9 +328,6 @@ func (s *Server) UpdateContact(ctx context.Context, req api.UpdateContactRequest
 	}
 	if b.CustomFields.IsSpecified() && !b.CustomFields.IsNull() {
 		in.CustomFields = b.CustomFields.MustGet()
-		if in.CustomFields == nil {
-			in.CustomFields = map[string]any{}
-		}
 	}
 	p, err := contact.ParsePatch(in, ws.DefaultRegion)
 	if err != nil {
@@ -326,7 +340,11 @@ func (s *Server) UpdateContact(ctx context.Context, req api.UpdateContactRequest
 		if err != nil {
 			return notFound(err, req.ContactID)
 		}
-		row, err = updateContact(ctx, q, cur, p.Apply(fieldsOf(cur)), p.Custom)
+		next, err := p.Apply(fieldsOf(cur))
+		if err != nil {
+			return err
+		}
+		row, err = updateContact(ctx, q, cur, next, p.Custom)
 		return conflictIfTaken(err)
 	})
 	if err != nil {
@@ -398,8 +416,6 @@ func fieldsOf(c dbq.Contact) contact.Fields {
 }
 
 func contactOut(c dbq.Contact) api.Contact {
-	custom := map[string]any{}
-	_ = json.Unmarshal(c.CustomFields, &custom) // the column is a JSON object by construction
 	return api.Contact{
 		Id:             ids.Format(ids.Contact, c.ID),
 		Name:           nstr(c.Name),
@@ -407,7 +423,7 @@ func contactOut(c dbq.Contact) api.Contact {
 		Email:          nstr(c.Email),
 		ExternalSource: nstr(c.ExternalSource),
 		ExternalId:     nstr(c.ExternalID),
-		CustomFields:   custom,
+		CustomFields:   c.CustomFields,
 		CreatedAt:      c.CreatedAt.UTC(),
 		UpdatedAt:      c.UpdatedAt.UTC(),
 	}
@@ -431,7 +447,7 @@ func contactIDs(in []uuid.UUID) []string {
 	return out
 }
 
-func customJSON(set map[string]any) (json.RawMessage, error) {
+func customJSON(set map[string]json.RawMessage) (json.RawMessage, error) {
 	if len(set) == 0 {
 		return json.RawMessage(`{}`), nil
 	}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -19,7 +20,7 @@ func TestCreateContact(t *testing.T) {
 	c := e.create(api.ContactCreate{
 		PhoneNumber: ptr("+62 812-3456-7890"), Name: ptr("Ujang"), Email: ptr(" Ujang@Example.com "),
 		ExternalSource: ptr("Shopify"), ExternalId: ptr("cust_123"),
-		CustomFields: &map[string]any{"tier": "premium"},
+		CustomFields: rawJSON(`{"tier": "premium"}`),
 	})
 	if len(c.Id) < 5 || c.Id[:4] != "cnt_" {
 		t.Errorf("id %q is not a cnt_ id", c.Id)
@@ -32,8 +33,8 @@ func TestCreateContact(t *testing.T) {
 			t.Errorf("field = %q, %v; want %q", v, err, name)
 		}
 	}
-	if c.CustomFields["tier"] != "premium" {
-		t.Errorf("custom_fields = %v", c.CustomFields)
+	if string(c.CustomFields) != `{"tier":"premium"}` {
+		t.Errorf("custom_fields = %s", c.CustomFields)
 	}
 	if c.CreatedAt.IsZero() || !c.CreatedAt.Equal(c.UpdatedAt) {
 		t.Errorf("created_at %v, updated_at %v", c.CreatedAt, c.UpdatedAt)
@@ -44,7 +45,7 @@ func TestUpsertMatchesAndUpdates(t *testing.T) {
 	e := newEnv(t)
 	orig := e.create(api.ContactCreate{
 		PhoneNumber: ptr("+6281234567890"), Name: ptr("Ujang"),
-		CustomFields: &map[string]any{"tier": "premium", "city": "Bandung"},
+		CustomFields: rawJSON(`{"tier": "premium", "city": "Bandung"}`),
 	})
 	tests := []struct {
 		name  string
@@ -58,11 +59,10 @@ func TestUpsertMatchesAndUpdates(t *testing.T) {
 				}
 			}},
 		{"custom fields merge and null removes", api.ContactCreate{PhoneNumber: ptr("6281234567890"),
-			CustomFields: &map[string]any{"city": nil, "age": 30}},
+			CustomFields: rawJSON(`{"city": null, "age": 30, "big": 12345678901234567890.5}`)},
 			func(t *testing.T, c api.Contact) {
-				want := map[string]any{"tier": "premium", "age": float64(30)}
-				if len(c.CustomFields) != 2 || c.CustomFields["tier"] != want["tier"] || c.CustomFields["age"] != want["age"] {
-					t.Errorf("custom_fields = %v, want %v", c.CustomFields, want)
+				if want := `{"age":30,"big":12345678901234567890.5,"tier":"premium"}`; string(c.CustomFields) != want {
+					t.Errorf("custom_fields = %s, want %s", c.CustomFields, want)
 				}
 				if c.Name.MustGet() != "Ujang S." {
 					t.Errorf("absent name changed to %v", c.Name)
@@ -226,7 +226,7 @@ func TestPatchContact(t *testing.T) {
 	e := newEnv(t)
 	c := e.create(api.ContactCreate{
 		PhoneNumber: ptr("+6281234567890"), Name: ptr("Ujang"), Email: ptr("u@example.com"),
-		ExternalSource: ptr("shopify"), ExternalId: ptr("c1"), CustomFields: &map[string]any{"a": 1, "b": 2},
+		ExternalSource: ptr("shopify"), ExternalId: ptr("c1"), CustomFields: rawJSON(`{"a": 1, "b": 2}`),
 	})
 	other := e.create(api.ContactCreate{PhoneNumber: ptr("+6289999999999")})
 	patch := func(t *testing.T, body string) (int, []byte) {
@@ -243,15 +243,15 @@ func TestPatchContact(t *testing.T) {
 		if got.PhoneNumber.MustGet() != "+6281234567890" || got.Email.MustGet() != "u@example.com" {
 			t.Errorf("absent fields changed: %+v", got)
 		}
-		if len(got.CustomFields) != 2 || got.CustomFields["b"] != float64(2) || got.CustomFields["c"] != float64(3) {
-			t.Errorf("custom_fields = %v", got.CustomFields)
+		if string(got.CustomFields) != `{"b":2,"c":3}` {
+			t.Errorf("custom_fields = %s", got.CustomFields)
 		}
 	})
 	t.Run("custom_fields null clears them", func(t *testing.T) {
 		status, body := patch(t, `{"custom_fields": null}`)
 		wantStatus(t, status, 200, body)
-		if got := e.get(c.Id); len(got.CustomFields) != 0 {
-			t.Errorf("custom_fields = %v", got.CustomFields)
+		if got := e.get(c.Id); string(got.CustomFields) != `{}` {
+			t.Errorf("custom_fields = %s", got.CustomFields)
 		}
 	})
 	t.Run("changing the phone moves the identity", func(t *testing.T) {
@@ -347,6 +347,11 @@ func TestDeleteContactRemovesEverythingAttached(t *testing.T) {
 	if n.Id == c.Id {
 		t.Error("a deleted contact came back")
 	}
+}
+
+func rawJSON(s string) *json.RawMessage {
+	r := json.RawMessage(s)
+	return &r
 }
 
 func (e *env) get(id string) api.Contact {

@@ -34,6 +34,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	p := problemOf(err)
+	if errors.Is(err, pg.ErrContended) {
+		c.Response().Header().Set("Retry-After", "1")
+	}
 	if p.Status >= 500 {
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 	}
@@ -74,7 +77,7 @@ func problemOf(err error) api.Problem {
 	case pg.IsUnstorableText(err):
 		return problem(http.StatusUnprocessableEntity, "a value contains characters that cannot be stored (such as NUL)")
 	case errors.Is(err, pg.ErrContended):
-		return problem(http.StatusConflict, err.Error())
+		return problem(http.StatusServiceUnavailable, err.Error())
 	case errors.As(err, &httpErr):
 		return problemOfHTTPError(httpErr)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
@@ -177,7 +178,7 @@ func TestConcurrentUpsertsConvergeOnOneContact(t *testing.T) {
 			defer wg.Done()
 			<-start
 			res, err := e.c.CreateContactWithResponse(bg, api.ContactCreate{
-				PhoneNumber: ptr("+6281234567890"), CustomFields: &map[string]any{"writer": i},
+				PhoneNumber: ptr("+6281234567890"), CustomFields: rawJSON(fmt.Sprintf(`{"writer": %d}`, i)),
 			})
 			if err != nil {
 				t.Error(err)

@@ -44,6 +44,7 @@ func (s *Server) Handler() http.Handler {
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true, LogErrorFunc: s.logPanic}))
 	e.Use(middleware.BodyLimit("1M"))
 	e.Use(checkBody)
+	e.Use(checkParams)
 	e.Use(s.authenticate)
 	api.RegisterHandlers(e, api.NewStrictHandler(s, nil))
 	return e

@@ -27,7 +27,11 @@ func (s *Server) UpsertContactSuppression(ctx context.Context, req api.UpsertCon
 	if !b.Reason.Valid() {
 		errs.Add("reason", "must be one of unsubscribed, bounced, complained, blocked, invalid, manual")
 	}
-	if b.ExpiresAt != nil && !b.ExpiresAt.After(time.Now()) {
+	switch {
+	case b.ExpiresAt == nil:
+	case !timeInRange(*b.ExpiresAt):
+		errs.Add("expires_at", "must be between the years 1 and 9999")
+	case !b.ExpiresAt.After(time.Now()):
 		errs.Add("expires_at", "must be in the future")
 	}
 	if err := errs.Err(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/wazapin/wazapin/gen/api"
 	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/identity"
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/pg"
 )
@@ -42,7 +43,7 @@ func (s *Server) AssignContactTag(ctx context.Context, req api.AssignContactTagR
 	)
 	err = pg.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
 		q := s.q.WithTx(tx)
-		if tag, err = q.UpsertTag(ctx, dbq.UpsertTagParams{WorkspaceID: ws.ID, ID: ids.New(), Name: name}); err != nil {
+		if tag, err = q.UpsertTag(ctx, dbq.UpsertTagParams{WorkspaceID: ws.ID, ID: ids.New(), Name: name, NameKey: identity.Fold(name)}); err != nil {
 			return err
 		}
 		as, err = q.AssignTag(ctx, dbq.AssignTagParams{WorkspaceID: ws.ID, ContactID: id, TagID: tag.ID})
@@ -92,7 +93,8 @@ func (s *Server) UnassignContactTag(ctx context.Context, req api.UnassignContact
 	if err != nil {
 		return nil, err
 	}
-	if err := s.q.UnassignTag(ctx, dbq.UnassignTagParams{WorkspaceID: ws.ID, ContactID: id, Name: strings.TrimSpace(req.Tag)}); err != nil {
+	key := identity.Fold(strings.TrimSpace(req.Tag))
+	if err := s.q.UnassignTag(ctx, dbq.UnassignTagParams{WorkspaceID: ws.ID, ContactID: id, NameKey: key}); err != nil {
 		return nil, err
 	}
 	return api.UnassignContactTag204Response{}, nil

@@ -2,11 +2,15 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
+	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
@@ -41,6 +45,13 @@ func checkBody(next echo.HandlerFunc) echo.HandlerFunc {
 		if !utf8.Valid(body) {
 			return echo.NewHTTPError(http.StatusBadRequest, "the body is not valid UTF-8")
 		}
+		if !json.Valid(body) {
+			// Decoding reports where the JSON breaks, including data after the first value, which
+			// a streaming decoder would silently ignore.
+			var v json.RawMessage
+			err := json.Unmarshal(body, &v)
+			return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON").SetInternal(err)
+		}
 		if hasNULEscape(body) {
 			return &apperr.Error{Code: apperr.Invalid, Message: `text must not contain the NUL character (\u0000)`}
 		}
@@ -73,4 +84,39 @@ func hasNULEscape(b []byte) bool {
 		}
 		i = k + 1
 	}
+}
+
+// checkParams refuses path and query parameters that are not UTF-8 text or hold a NUL, naming the
+// parameter, before they reach a query.
+func checkParams(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		for name, values := range c.QueryParams() {
+			for _, v := range values {
+				if !cleanText(v) {
+					return apperr.BadParam(name, "must be UTF-8 text without NUL characters")
+				}
+			}
+		}
+		values := c.ParamValues()
+		for i, name := range c.ParamNames() {
+			if i >= len(values) {
+				break
+			}
+			v, err := url.PathUnescape(values[i])
+			if err != nil || !cleanText(v) {
+				return apperr.BadParam(name, "must be UTF-8 text without NUL characters")
+			}
+		}
+		return next(c)
+	}
+}
+
+func cleanText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// timeInRange tells whether t, in UTC, has a year that RFC 3339 can write and clients can read.
+func timeInRange(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 1 && y <= 9999
 }

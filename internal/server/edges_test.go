@@ -1,0 +1,194 @@
+package server_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wazapin/wazapin/gen/api"
+)
+
+func TestTimesOutsideYears1To9999AreRefused(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567890")})
+	for _, tc := range []struct{ method, path, body, field string }{
+		{"PUT", "/consent/sms", `{"status": "opted_in", "captured_at": "0000-01-01T00:00:00+00:01"}`, "captured_at"},
+		{"POST", "/suppressions", `{"channel": "sms", "reason": "manual", "expires_at": "9999-12-31T23:59:59-01:00"}`, "expires_at"},
+	} {
+		t.Run(tc.field, func(t *testing.T) {
+			status, body := e.do(tc.method, "/v1/contacts/"+c.Id+tc.path, []byte(tc.body))
+			wantStatus(t, status, 422, body)
+			if f := fields(problem(t, 422, body)); !slices.Equal(f, []string{tc.field}) {
+				t.Errorf("fields %v", f)
+			}
+		})
+	}
+	status, body := e.do("GET", "/v1/contacts?updated_since=0000-01-01T00:00:00%2B00:01", nil)
+	wantStatus(t, status, 400, body)
+	for _, path := range []string{"/consents", "/suppressions"} {
+		status, body := e.do("GET", "/v1/contacts/"+c.Id+path, nil)
+		wantStatus(t, status, 200, body)
+	}
+}
+
+// TestUpsertDoesNotUndoAConcurrentMove holds a contact's row lock while its phone moves, with an
+// upsert of the old phone waiting on that lock: the upsert must see the move and create a new
+// contact instead of writing the old phone back.
+func TestUpsertDoesNotUndoAConcurrentMove(t *testing.T) {
+	e := newEnv(t)
+	a := e.create(api.ContactCreate{PhoneNumber: ptr("+6281400000001")})
+	tx, err := e.pool.Begin(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(bg) //nolint:errcheck // committed below
+	if _, err := tx.Exec(bg, "SELECT 1 FROM contacts WHERE phone_number = '+6281400000001' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		status int
+		body   []byte
+	}
+	done := make(chan result)
+	go func() {
+		status, body := e.do("POST", "/v1/contacts", []byte(`{"phone_number": "+6281400000001", "name": "upserted"}`))
+		done <- result{status, body}
+	}()
+	waitForLockWait(t, e)
+	for _, q := range []string{
+		"UPDATE contact_identities SET value = '+6281400000009' WHERE type = 'phone' AND value = '+6281400000001'",
+		"UPDATE contacts SET phone_number = '+6281400000009' WHERE phone_number = '+6281400000001'",
+	} {
+		if _, err := tx.Exec(bg, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(bg); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	wantStatus(t, r.status, 201, r.body)
+	if strings.Contains(string(r.body), a.Id) {
+		t.Errorf("the upsert wrote over the moved contact: %s", r.body)
+	}
+	if got := e.get(a.Id); got.PhoneNumber.MustGet() != "+6281400000009" {
+		t.Errorf("the move was undone: phone %v", got.PhoneNumber)
+	}
+}
+
+func waitForLockWait(t *testing.T, e *env) {
+	t.Helper()
+	for range 500 {
+		var n int
+		if err := e.pool.QueryRow(bg, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the request never waited for the lock")
+}
+
+func TestCaseInsensitiveBeyondASCII(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567890"), Name: ptr("Émile Zola")})
+	_, first := e.do("POST", "/v1/contacts/"+c.Id+"/tags", []byte(`{"name": "Überkunde"}`))
+	status, second := e.do("POST", "/v1/contacts/"+c.Id+"/tags", []byte(`{"name": "überkunde"}`))
+	wantStatus(t, status, 200, second)
+	if string(first) != string(second) {
+		t.Errorf("two spellings made two tags:\n%s\n%s", first, second)
+	}
+	for _, q := range []string{"Émile", "émile", "ÉMILE Z"} {
+		res, _ := e.c.ListContactsWithResponse(bg, &api.ListContactsParams{Q: ptr(q)})
+		if got := contactIDsOf(res.JSON200.Data); !slices.Equal(got, []string{c.Id}) {
+			t.Errorf("q=%s found %v", q, got)
+		}
+	}
+	res, _ := e.c.ListContactsWithResponse(bg, &api.ListContactsParams{Tag: ptr("ÜBERKUNDE")})
+	if got := contactIDsOf(res.JSON200.Data); !slices.Equal(got, []string{c.Id}) {
+		t.Errorf("tag filter found %v", got)
+	}
+}
+
+func TestCustomFieldLimits(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567890")})
+	keys := func(from, n int) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `"k%d": %d`, from+i, i)
+		}
+		b.WriteString("}")
+		return b.String()
+	}
+	for i := range 2 {
+		e.ok(e.do("POST", "/v1/contacts", []byte(`{"phone_number": "+6281234567890", "custom_fields": `+keys(i*40, 40)+`}`)))
+	}
+	before := e.get(c.Id)
+	for name, body := range map[string]string{
+		"upsert past 100 keys": `{"phone_number": "+6281234567890", "name": "x", "custom_fields": ` + keys(80, 40) + `}`,
+		"number out of range":  `{"phone_number": "+6281234567890", "custom_fields": {"n": 1e400}}`,
+		"not an object":        `{"phone_number": "+6281234567890", "custom_fields": ["a"]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			status, body := e.do("POST", "/v1/contacts", []byte(body))
+			wantStatus(t, status, 422, body)
+			if f := fields(problem(t, 422, body)); len(f) != 1 || !strings.HasPrefix(f[0], "custom_fields") {
+				t.Errorf("fields %v", f)
+			}
+		})
+	}
+	t.Run("patch past 100 keys", func(t *testing.T) {
+		status, body := e.do("PATCH", "/v1/contacts/"+c.Id, []byte(`{"custom_fields": `+keys(80, 40)+`}`))
+		wantStatus(t, status, 422, body)
+	})
+	if after := e.get(c.Id); string(after.CustomFields) != string(before.CustomFields) || after.Name.IsSpecified() && !after.Name.IsNull() {
+		t.Error("a refused request changed the contact")
+	}
+}
+
+func TestTrailingDataIsMalformed(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567890")})
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/v1/contacts", `{"phone_number": "+6281700000001"} {"oops`},
+		{"PATCH", "/v1/contacts/" + c.Id, `{"name": "a"} trailing`},
+		{"POST", "/v1/contacts/resolve", `{"identifiers": [{"type": "phone", "value": "+6281234567890"}]}]`},
+	} {
+		status, body := e.do(tc.method, tc.path, []byte(tc.body))
+		wantStatus(t, status, 400, body)
+	}
+	var n int
+	if err := e.pool.QueryRow(bg, "SELECT count(*) FROM contacts").Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d contacts (%v), want 1", n, err)
+	}
+}
+
+func TestPatchKeepsAnIdentifier(t *testing.T) {
+	e := newEnv(t)
+	c := e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567890"), Email: ptr("a@example.com")})
+	status, body := e.do("PATCH", "/v1/contacts/"+c.Id, []byte(`{"phone_number": null, "email": null}`))
+	wantStatus(t, status, 422, body)
+	if got := e.get(c.Id); got.PhoneNumber.IsNull() || got.Email.IsNull() {
+		t.Error("a refused patch cleared identifiers")
+	}
+	t.Run("clearing the external id removes every source", func(t *testing.T) {
+		e.ok(e.do("POST", "/v1/contacts", []byte(`{"email": "a@example.com", "external_source": "shopify", "external_id": "s1"}`)))
+		e.ok(e.do("POST", "/v1/contacts", []byte(`{"email": "a@example.com", "external_source": "hubspot", "external_id": "h1"}`)))
+		e.ok(e.do("PATCH", "/v1/contacts/"+c.Id, []byte(`{"external_source": null, "external_id": null}`)))
+		res, _ := e.c.ListContactIdentitiesWithResponse(bg, c.Id)
+		for _, i := range res.JSON200.Data {
+			if i.Type == api.IdentityTypeExternalId {
+				t.Errorf("external id %s:%s survived", *i.Source, i.Value)
+			}
+		}
+	})
+}
