@@ -15,11 +15,7 @@ const maxConsentSourceLen = 200
 
 // PutContactConsent upserts the consent row of one channel.
 func (s *Server) PutContactConsent(ctx context.Context, req api.PutContactConsentRequestObject) (api.PutContactConsentResponseObject, error) {
-	ws, err := workspace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := contactID(req.ContactID)
+	ws, id, err := contactScope(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
@@ -70,11 +66,7 @@ func (s *Server) PutContactConsent(ctx context.Context, req api.PutContactConsen
 
 // ListContactConsents lists a contact's consent rows.
 func (s *Server) ListContactConsents(ctx context.Context, req api.ListContactConsentsRequestObject) (api.ListContactConsentsResponseObject, error) {
-	ws, err := workspace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := s.requireContact(ctx, ws.ID, req.ContactID)
+	ws, id, err := s.existingContact(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
@@ -82,11 +74,7 @@ func (s *Server) ListContactConsents(ctx context.Context, req api.ListContactCon
 	if err != nil {
 		return nil, err
 	}
-	out := api.ListContactConsents200JSONResponse{Data: make([]api.Consent, len(rows))}
-	for i, r := range rows {
-		out.Data[i] = consentOut(r)
-	}
-	return out, nil
+	return api.ListContactConsents200JSONResponse{Data: convert(rows, consentOut)}, nil
 }
 
 func consentOut(r dbq.ListConsentsRow) api.Consent {

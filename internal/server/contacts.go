@@ -20,6 +20,7 @@ import (
 	"github.com/wazapin/wazapin/internal/identity"
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/pg"
+	"github.com/wazapin/wazapin/internal/tenant"
 )
 
 // Page sizes of paginated lists.
@@ -242,12 +243,12 @@ func (s *Server) ListContacts(ctx context.Context, req api.ListContactsRequestOb
 	if err != nil {
 		return nil, err
 	}
-	out := api.ListContacts200JSONResponse{Data: make([]api.Contact, 0, min(len(rows), limit))}
-	for i := range min(len(rows), limit) {
-		out.Data = append(out.Data, contactOut(rows[i]))
-	}
-	out.Meta = nextPage(len(rows) > limit, func() uuid.UUID { return rows[limit-1].ID })
-	return out, nil
+	more := len(rows) > limit
+	rows = rows[:min(len(rows), limit)]
+	return api.ListContacts200JSONResponse{
+		Data: convert(rows, contactOut),
+		Meta: nextPage(more, func() uuid.UUID { return rows[limit-1].ID }),
+	}, nil
 }
 
 // page reads the limit and cursor of a paginated list.
@@ -275,11 +276,7 @@ func nextPage(more bool, last func() uuid.UUID) api.PageMeta {
 
 // GetContact returns one contact.
 func (s *Server) GetContact(ctx context.Context, req api.GetContactRequestObject) (api.GetContactResponseObject, error) {
-	ws, err := workspace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := contactID(req.ContactID)
+	ws, id, err := contactScope(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
@@ -312,11 +309,7 @@ func (s *Server) GetContactByPhone(ctx context.Context, req api.GetContactByPhon
 
 // UpdateContact applies a JSON merge patch.
 func (s *Server) UpdateContact(ctx context.Context, req api.UpdateContactRequestObject) (api.UpdateContactResponseObject, error) {
-	ws, err := workspace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := contactID(req.ContactID)
+	ws, id, err := contactScope(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
@@ -356,11 +349,7 @@ func (s *Server) UpdateContact(ctx context.Context, req api.UpdateContactRequest
 // DeleteContact removes a contact; its identities, notes, tags, consents and suppressions go with
 // it through the foreign keys.
 func (s *Server) DeleteContact(ctx context.Context, req api.DeleteContactRequestObject) (api.DeleteContactResponseObject, error) {
-	ws, err := workspace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := contactID(req.ContactID)
+	ws, id, err := contactScope(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
@@ -395,20 +384,37 @@ func notFound(err error, id string) error {
 	return err
 }
 
-// requireContact answers 404 unless the contact exists in the workspace.
-func (s *Server) requireContact(ctx context.Context, wsID uuid.UUID, raw string) (uuid.UUID, error) {
+// contactScope returns the caller's workspace and the contact id of a path, which may not exist.
+func contactScope(ctx context.Context, raw string) (tenant.Workspace, uuid.UUID, error) {
+	ws, err := workspace(ctx)
+	if err != nil {
+		return ws, uuid.UUID{}, err
+	}
 	id, err := contactID(raw)
+	return ws, id, err
+}
+
+// existingContact is contactScope for a contact that must exist in the workspace (404 if not),
+// for reads of the rows hanging off it.
+func (s *Server) existingContact(ctx context.Context, raw string) (tenant.Workspace, uuid.UUID, error) {
+	ws, id, err := contactScope(ctx, raw)
 	if err != nil {
-		return id, err
+		return ws, id, err
 	}
-	ok, err := s.q.ContactExists(ctx, dbq.ContactExistsParams{WorkspaceID: wsID, ID: id})
-	if err != nil {
-		return id, err
+	ok, err := s.q.ContactExists(ctx, dbq.ContactExistsParams{WorkspaceID: ws.ID, ID: id})
+	if err == nil && !ok {
+		err = contactNotFound(raw)
 	}
-	if !ok {
-		return id, contactNotFound(raw)
+	return ws, id, err
+}
+
+// convert maps rows to their wire form.
+func convert[R, T any](rows []R, out func(R) T) []T {
+	res := make([]T, len(rows))
+	for i, r := range rows {
+		res[i] = out(r)
 	}
-	return id, nil
+	return res
 }
 
 func fieldsOf(c dbq.Contact) contact.Fields {

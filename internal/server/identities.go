@@ -9,11 +9,7 @@ import (
 
 // ListContactIdentities lists every identity that leads to the contact.
 func (s *Server) ListContactIdentities(ctx context.Context, req api.ListContactIdentitiesRequestObject) (api.ListContactIdentitiesResponseObject, error) {
-	ws, err := workspace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := s.requireContact(ctx, ws.ID, req.ContactID)
+	ws, id, err := s.existingContact(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
@@ -21,12 +17,13 @@ func (s *Server) ListContactIdentities(ctx context.Context, req api.ListContactI
 	if err != nil {
 		return nil, err
 	}
-	out := api.ListContactIdentities200JSONResponse{Data: make([]api.Identity, len(rows))}
-	for i, r := range rows {
-		out.Data[i] = api.Identity{Type: api.IdentityType(r.Type), Value: r.Value, CreatedAt: r.CreatedAt.UTC()}
-		if r.Source != "" {
-			out.Data[i].Source = ptr(r.Source)
-		}
+	return api.ListContactIdentities200JSONResponse{Data: convert(rows, identityOut)}, nil
+}
+
+func identityOut(r dbq.ListContactIdentitiesRow) api.Identity {
+	out := api.Identity{Type: api.IdentityType(r.Type), Value: r.Value, CreatedAt: r.CreatedAt.UTC()}
+	if r.Source != "" {
+		out.Source = ptr(r.Source)
 	}
-	return out, nil
+	return out
 }

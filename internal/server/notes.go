@@ -18,11 +18,7 @@ const maxNoteLen = 10000
 
 // CreateContactNote adds a note to a contact.
 func (s *Server) CreateContactNote(ctx context.Context, req api.CreateContactNoteRequestObject) (api.CreateContactNoteResponseObject, error) {
-	ws, err := workspace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := contactID(req.ContactID)
+	ws, id, err := contactScope(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
@@ -42,15 +38,11 @@ func (s *Server) CreateContactNote(ctx context.Context, req api.CreateContactNot
 
 // ListContactNotes pages through a contact's notes, newest first.
 func (s *Server) ListContactNotes(ctx context.Context, req api.ListContactNotesRequestObject) (api.ListContactNotesResponseObject, error) {
-	ws, err := workspace(ctx)
-	if err != nil {
-		return nil, err
-	}
 	limit, before, err := page(req.Params.Limit, req.Params.Cursor)
 	if err != nil {
 		return nil, err
 	}
-	id, err := s.requireContact(ctx, ws.ID, req.ContactID)
+	ws, id, err := s.existingContact(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
@@ -58,12 +50,12 @@ func (s *Server) ListContactNotes(ctx context.Context, req api.ListContactNotesR
 	if err != nil {
 		return nil, err
 	}
-	out := api.ListContactNotes200JSONResponse{Data: make([]api.Note, 0, min(len(rows), limit))}
-	for i := range min(len(rows), limit) {
-		out.Data = append(out.Data, noteOut(rows[i]))
-	}
-	out.Meta = nextPage(len(rows) > limit, func() uuid.UUID { return rows[limit-1].ID })
-	return out, nil
+	more := len(rows) > limit
+	rows = rows[:min(len(rows), limit)]
+	return api.ListContactNotes200JSONResponse{
+		Data: convert(rows, noteOut),
+		Meta: nextPage(more, func() uuid.UUID { return rows[limit-1].ID }),
+	}, nil
 }
 
 func noteOut(n dbq.Note) api.Note {

@@ -11,11 +11,7 @@ import (
 
 // UpsertContactSuppression creates or replaces the suppression of one channel.
 func (s *Server) UpsertContactSuppression(ctx context.Context, req api.UpsertContactSuppressionRequestObject) (api.UpsertContactSuppressionResponseObject, error) {
-	ws, err := workspace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := contactID(req.ContactID)
+	ws, id, err := contactScope(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
@@ -55,11 +51,7 @@ func (s *Server) UpsertContactSuppression(ctx context.Context, req api.UpsertCon
 
 // ListContactSuppressions lists a contact's suppressions, expired ones marked inactive.
 func (s *Server) ListContactSuppressions(ctx context.Context, req api.ListContactSuppressionsRequestObject) (api.ListContactSuppressionsResponseObject, error) {
-	ws, err := workspace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := s.requireContact(ctx, ws.ID, req.ContactID)
+	ws, id, err := s.existingContact(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
@@ -67,11 +59,7 @@ func (s *Server) ListContactSuppressions(ctx context.Context, req api.ListContac
 	if err != nil {
 		return nil, err
 	}
-	out := api.ListContactSuppressions200JSONResponse{Data: make([]api.Suppression, len(rows))}
-	for i, r := range rows {
-		out.Data[i] = suppressionOut(r)
-	}
-	return out, nil
+	return api.ListContactSuppressions200JSONResponse{Data: convert(rows, suppressionOut)}, nil
 }
 
 func suppressionOut(r dbq.ListSuppressionsRow) api.Suppression {

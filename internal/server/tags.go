@@ -20,11 +20,7 @@ const maxTagLen = 64
 
 // AssignContactTag assigns a tag, creating the workspace tag on first use.
 func (s *Server) AssignContactTag(ctx context.Context, req api.AssignContactTagRequestObject) (api.AssignContactTagResponseObject, error) {
-	ws, err := workspace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := contactID(req.ContactID)
+	ws, id, err := contactScope(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +51,7 @@ func (s *Server) AssignContactTag(ctx context.Context, req api.AssignContactTagR
 	if err != nil {
 		return nil, err
 	}
-	out := api.Tag{Id: ids.Format(ids.Tag, tag.ID), Name: tag.Name, AssignedAt: as.CreatedAt.UTC()}
+	out := tagOut(dbq.ListContactTagsRow{ID: tag.ID, Name: tag.Name, AssignedAt: as.CreatedAt})
 	if as.Inserted {
 		return api.AssignContactTag201JSONResponse{Data: out}, nil
 	}
@@ -64,11 +60,7 @@ func (s *Server) AssignContactTag(ctx context.Context, req api.AssignContactTagR
 
 // ListContactTags lists the tags assigned to a contact.
 func (s *Server) ListContactTags(ctx context.Context, req api.ListContactTagsRequestObject) (api.ListContactTagsResponseObject, error) {
-	ws, err := workspace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := s.requireContact(ctx, ws.ID, req.ContactID)
+	ws, id, err := s.existingContact(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
@@ -76,20 +68,16 @@ func (s *Server) ListContactTags(ctx context.Context, req api.ListContactTagsReq
 	if err != nil {
 		return nil, err
 	}
-	out := api.ListContactTags200JSONResponse{Data: make([]api.Tag, len(rows))}
-	for i, r := range rows {
-		out.Data[i] = api.Tag{Id: ids.Format(ids.Tag, r.ID), Name: r.Name, AssignedAt: r.AssignedAt.UTC()}
-	}
-	return out, nil
+	return api.ListContactTags200JSONResponse{Data: convert(rows, tagOut)}, nil
+}
+
+func tagOut(r dbq.ListContactTagsRow) api.Tag {
+	return api.Tag{Id: ids.Format(ids.Tag, r.ID), Name: r.Name, AssignedAt: r.AssignedAt.UTC()}
 }
 
 // UnassignContactTag removes a tag from a contact; removing one that is not assigned is not an error.
 func (s *Server) UnassignContactTag(ctx context.Context, req api.UnassignContactTagRequestObject) (api.UnassignContactTagResponseObject, error) {
-	ws, err := workspace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := s.requireContact(ctx, ws.ID, req.ContactID)
+	ws, id, err := s.existingContact(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
