@@ -15,6 +15,12 @@ if [ -z "${DATABASE_URL:-}" ]; then
     "$bin" workspace create --name Dev --default-region "${WAZAPIN_DEFAULT_REGION:-ID}" >"$ws.tmp"
     mv "$ws.tmp" "$ws"
   fi
+  if [ -z "${WAZAPIN_ENCRYPTION_KEY:-}" ]; then
+    # A local dev key seals channel credentials; production servers set their own.
+    [ -s .data/encryption.key ] || (umask 077 && head -c 32 /dev/urandom | base64 >.data/encryption.key)
+    WAZAPIN_ENCRYPTION_KEY=$(cat .data/encryption.key)
+    export WAZAPIN_ENCRYPTION_KEY
+  fi
   key=$(sed -n 's/.*"api_key": "\(.*\)".*/\1/p' "$ws")
   echo "database:  $DATABASE_URL (private, in .data/pg; stop it with make pg-stop)"
   echo "workspace: $(sed -n 's/.*"workspace_id": "\(.*\)".*/\1/p' "$ws") (default region $(sed -n 's/.*"default_region": "\(.*\)".*/\1/p' "$ws"))"

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/wazapin/wazapin/internal/pg"
+	"github.com/wazapin/wazapin/internal/secretbox"
 	"github.com/wazapin/wazapin/internal/server"
 	"github.com/wazapin/wazapin/internal/tenant"
 )
@@ -32,8 +33,10 @@ const usage = `usage:
   wazapin workspace create --name N [--default-region ID]
                                        create a workspace; prints its id and first API key as JSON
 environment:
-  DATABASE_URL   PostgreSQL connection URL (required)
-  WAZAPIN_ADDR   listen address for serve
+  DATABASE_URL              PostgreSQL connection URL (required)
+  WAZAPIN_ADDR              listen address for serve
+  WAZAPIN_ENCRYPTION_KEY    32 bytes in base64 or hex; seals channel credentials (channels need it)
+  WAZAPIN_PROVIDER_TIMEOUT  bound on one channel lookup's provider calls (default 5s)
 `
 
 func main() {
@@ -125,6 +128,28 @@ func (m *Main) createWorkspace(ctx context.Context, args []string) error {
 	return enc.Encode(created)
 }
 
+// serverConfig reads the server's settings from the environment.
+func (m *Main) serverConfig(log *slog.Logger) (server.Config, error) {
+	cfg := server.Config{Log: log}
+	if key := m.Getenv("WAZAPIN_ENCRYPTION_KEY"); key != "" {
+		box, err := secretbox.ParseKey(key)
+		if err != nil {
+			return cfg, fmt.Errorf("WAZAPIN_ENCRYPTION_KEY: %w", err)
+		}
+		cfg.Secrets = box
+	} else {
+		log.Warn("WAZAPIN_ENCRYPTION_KEY is not set: channels cannot be created or used")
+	}
+	if t := m.Getenv("WAZAPIN_PROVIDER_TIMEOUT"); t != "" {
+		d, err := time.ParseDuration(t)
+		if err != nil || d <= 0 {
+			return cfg, fmt.Errorf("WAZAPIN_PROVIDER_TIMEOUT must be a positive duration such as 5s, not %q", t)
+		}
+		cfg.ProviderTimeout = d
+	}
+	return cfg, nil
+}
+
 func (m *Main) serve(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(m.Stderr, nil))
 	url, err := m.databaseURL()
@@ -138,6 +163,10 @@ func (m *Main) serve(ctx context.Context) error {
 	if err := pg.Migrate(url, 0); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	cfg, err := m.serverConfig(log)
+	if err != nil {
+		return err
+	}
 	pool, err := pg.Open(ctx, url)
 	if err != nil {
 		return err
@@ -148,7 +177,7 @@ func (m *Main) serve(ctx context.Context) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           server.New(pool, log).Handler(),
+		Handler:           server.New(pool, cfg).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -23,39 +23,51 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
-// Defines values for Channel.
+// Defines values for ChannelLookupLinkStatus.
 const (
-	ChannelEmail     Channel = "email"
-	ChannelInstagram Channel = "instagram"
-	ChannelLine      Channel = "line"
-	ChannelMessenger Channel = "messenger"
-	ChannelRcs       Channel = "rcs"
-	ChannelSms       Channel = "sms"
-	ChannelTelegram  Channel = "telegram"
-	ChannelVoice     Channel = "voice"
-	ChannelWhatsapp  Channel = "whatsapp"
+	ChannelLookupLinkStatusAlreadyLinked ChannelLookupLinkStatus = "already_linked"
+	ChannelLookupLinkStatusConflict      ChannelLookupLinkStatus = "conflict"
+	ChannelLookupLinkStatusLinked        ChannelLookupLinkStatus = "linked"
+	ChannelLookupLinkStatusNoContact     ChannelLookupLinkStatus = "no_contact"
+	ChannelLookupLinkStatusNotFound      ChannelLookupLinkStatus = "not_found"
 )
 
-// Valid indicates whether the value is a known member of the Channel enum.
-func (e Channel) Valid() bool {
+// Valid indicates whether the value is a known member of the ChannelLookupLinkStatus enum.
+func (e ChannelLookupLinkStatus) Valid() bool {
 	switch e {
-	case ChannelEmail:
+	case ChannelLookupLinkStatusAlreadyLinked:
 		return true
-	case ChannelInstagram:
+	case ChannelLookupLinkStatusConflict:
 		return true
-	case ChannelLine:
+	case ChannelLookupLinkStatusLinked:
 		return true
-	case ChannelMessenger:
+	case ChannelLookupLinkStatusNoContact:
 		return true
-	case ChannelRcs:
+	case ChannelLookupLinkStatusNotFound:
 		return true
-	case ChannelSms:
+	default:
+		return false
+	}
+}
+
+// Defines values for ChannelStatus.
+const (
+	ChannelStatusConnected    ChannelStatus = "connected"
+	ChannelStatusPending      ChannelStatus = "pending"
+	ChannelStatusUnauthorized ChannelStatus = "unauthorized"
+	ChannelStatusUnreachable  ChannelStatus = "unreachable"
+)
+
+// Valid indicates whether the value is a known member of the ChannelStatus enum.
+func (e ChannelStatus) Valid() bool {
+	switch e {
+	case ChannelStatusConnected:
 		return true
-	case ChannelTelegram:
+	case ChannelStatusPending:
 		return true
-	case ChannelVoice:
+	case ChannelStatusUnauthorized:
 		return true
-	case ChannelWhatsapp:
+	case ChannelStatusUnreachable:
 		return true
 	default:
 		return false
@@ -149,6 +161,63 @@ func (e IdentityType) Valid() bool {
 	}
 }
 
+// Defines values for MessagingChannel.
+const (
+	MessagingChannelEmail     MessagingChannel = "email"
+	MessagingChannelInstagram MessagingChannel = "instagram"
+	MessagingChannelLine      MessagingChannel = "line"
+	MessagingChannelMessenger MessagingChannel = "messenger"
+	MessagingChannelRcs       MessagingChannel = "rcs"
+	MessagingChannelSms       MessagingChannel = "sms"
+	MessagingChannelTelegram  MessagingChannel = "telegram"
+	MessagingChannelVoice     MessagingChannel = "voice"
+	MessagingChannelWhatsapp  MessagingChannel = "whatsapp"
+)
+
+// Valid indicates whether the value is a known member of the MessagingChannel enum.
+func (e MessagingChannel) Valid() bool {
+	switch e {
+	case MessagingChannelEmail:
+		return true
+	case MessagingChannelInstagram:
+		return true
+	case MessagingChannelLine:
+		return true
+	case MessagingChannelMessenger:
+		return true
+	case MessagingChannelRcs:
+		return true
+	case MessagingChannelSms:
+		return true
+	case MessagingChannelTelegram:
+		return true
+	case MessagingChannelVoice:
+		return true
+	case MessagingChannelWhatsapp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Platform.
+const (
+	WhatsappBusinessApi Platform = "whatsapp_business_api"
+	WhatsappGateway     Platform = "whatsapp_gateway"
+)
+
+// Valid indicates whether the value is a known member of the Platform enum.
+func (e Platform) Valid() bool {
+	switch e {
+	case WhatsappBusinessApi:
+		return true
+	case WhatsappGateway:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SuppressionReason.
 const (
 	Blocked      SuppressionReason = "blocked"
@@ -179,16 +248,117 @@ func (e SuppressionReason) Valid() bool {
 	}
 }
 
-// Channel A messaging channel.
-type Channel string
+// Channel defines model for Channel.
+type Channel struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// Id Example: ch_06H1J0J7FHYH7AJVTEZ9B32EX0
+	Id       string   `json:"id"`
+	Name     string   `json:"name"`
+	Platform Platform `json:"platform"`
+
+	// Status `pending` until the first provider call; then `connected` after a call that worked,
+	// `unauthorized` after the provider rejected the credentials, `unreachable` after it could not
+	// be reached, failed or timed out.
+	Status ChannelStatus `json:"status"`
+
+	// StatusCheckedAt When the status was last set by a provider call.
+	StatusCheckedAt nullable.Nullable[time.Time] `json:"status_checked_at"`
+}
+
+// ChannelCreate defines model for ChannelCreate.
+type ChannelCreate struct {
+	// Credentials Write-only; the fields depend on the platform (see the operation).
+	//
+	// Example: {"api_key":"secret","base_url":"https://waha.example.com","session":"default"}
+	Credentials json.RawMessage `json:"credentials"`
+
+	// Name Example: Main WhatsApp number
+	Name     string   `json:"name"`
+	Platform Platform `json:"platform"`
+}
+
+// ChannelList defines model for ChannelList.
+type ChannelList struct {
+	Data []Channel `json:"data"`
+}
+
+// ChannelLookupLink Present when the request asked to link.
+type ChannelLookupLink struct {
+	// OwnerContactId For `conflict`, the contact that owns the wa_id.
+	OwnerContactId *string `json:"owner_contact_id,omitempty"`
+
+	// Status `linked`: the wa_id was attached to `contact_id`; `already_linked`: it already was;
+	// `conflict`: it belongs to another contact (`owner_contact_id`) and was left there;
+	// `no_contact`: no stored contact owns the number; `not_found`: the provider knows no wa_id.
+	Status ChannelLookupLinkStatus `json:"status"`
+}
+
+// ChannelLookupLinkStatus `linked`: the wa_id was attached to `contact_id`; `already_linked`: it already was;
+// `conflict`: it belongs to another contact (`owner_contact_id`) and was left there;
+// `no_contact`: no stored contact owns the number; `not_found`: the provider knows no wa_id.
+type ChannelLookupLinkStatus string
+
+// ChannelLookupProfile The WhatsApp profile as the provider sees it; null when it has none.
+type ChannelLookupProfile struct {
+	IsBusiness nullable.Nullable[bool]   `json:"is_business"`
+	Name       nullable.Nullable[string] `json:"name"`
+	PictureUrl nullable.Nullable[string] `json:"picture_url"`
+}
+
+// ChannelLookupRequest defines model for ChannelLookupRequest.
+type ChannelLookupRequest struct {
+	// Link Attach each wa_id found to the stored contact that owns the number.
+	Link *bool `json:"link,omitempty"`
+
+	// PhoneNumbers Example: ["+6281234567890","0812-3456-7891"]
+	PhoneNumbers []string `json:"phone_numbers"`
+}
+
+// ChannelLookupResponse defines model for ChannelLookupResponse.
+type ChannelLookupResponse struct {
+	Data []ChannelLookupResult `json:"data"`
+}
+
+// ChannelLookupResult defines model for ChannelLookupResult.
+type ChannelLookupResult struct {
+	// ContactId The stored contact that owns this phone number.
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+
+	// Exists The number is on WhatsApp.
+	Exists bool `json:"exists"`
+
+	// Input The number as sent.
+	Input string `json:"input"`
+
+	// Link Present when the request asked to link.
+	Link *ChannelLookupLink `json:"link,omitempty"`
+
+	// PhoneNumber E.164.
+	PhoneNumber string `json:"phone_number"`
+
+	// Profile The WhatsApp profile as the provider sees it; null when it has none.
+	Profile nullable.Nullable[ChannelLookupProfile] `json:"profile"`
+	WaId    nullable.Nullable[string]               `json:"wa_id"`
+}
+
+// ChannelResponse defines model for ChannelResponse.
+type ChannelResponse struct {
+	Data Channel `json:"data"`
+}
+
+// ChannelStatus `pending` until the first provider call; then `connected` after a call that worked,
+// `unauthorized` after the provider rejected the credentials, `unreachable` after it could not
+// be reached, failed or timed out.
+type ChannelStatus string
 
 // Consent defines model for Consent.
 type Consent struct {
 	CapturedAt time.Time `json:"captured_at"`
 
-	// Channel A messaging channel.
-	Channel   Channel   `json:"channel"`
-	CreatedAt time.Time `json:"created_at"`
+	// Channel A messaging channel kind, for consent and suppressions.
+	Channel   MessagingChannel `json:"channel"`
+	CreatedAt time.Time        `json:"created_at"`
 
 	// Source Where the consent was captured (a form, a keyword reply, an import).
 	Source    nullable.Nullable[string] `json:"source"`
@@ -345,6 +515,9 @@ type IdentityList struct {
 // IdentityType defines model for IdentityType.
 type IdentityType string
 
+// MessagingChannel A messaging channel kind, for consent and suppressions.
+type MessagingChannel string
+
 // Note defines model for Note.
 type Note struct {
 	Body      string    `json:"body"`
@@ -374,6 +547,9 @@ type NoteResponse struct {
 type PageMeta struct {
 	NextCursor nullable.Nullable[string] `json:"next_cursor"`
 }
+
+// Platform defines model for Platform.
+type Platform string
 
 // Problem RFC 9457 problem details.
 type Problem struct {
@@ -409,8 +585,8 @@ type Suppression struct {
 	// Active False once `expires_at` has passed.
 	Active bool `json:"active"`
 
-	// Channel A messaging channel.
-	Channel   Channel                      `json:"channel"`
+	// Channel A messaging channel kind, for consent and suppressions.
+	Channel   MessagingChannel             `json:"channel"`
 	CreatedAt time.Time                    `json:"created_at"`
 	ExpiresAt nullable.Nullable[time.Time] `json:"expires_at"`
 	Reason    SuppressionReason            `json:"reason"`
@@ -419,8 +595,8 @@ type Suppression struct {
 
 // SuppressionCreate defines model for SuppressionCreate.
 type SuppressionCreate struct {
-	// Channel A messaging channel.
-	Channel   Channel           `json:"channel"`
+	// Channel A messaging channel kind, for consent and suppressions.
+	Channel   MessagingChannel  `json:"channel"`
 	ExpiresAt *time.Time        `json:"expires_at,omitempty"`
 	Reason    SuppressionReason `json:"reason"`
 }
@@ -461,8 +637,14 @@ type TagResponse struct {
 	Data Tag `json:"data"`
 }
 
+// ChannelID defines model for ChannelID.
+type ChannelID = string
+
 // ContactID defines model for ContactID.
 type ContactID = string
+
+// BadGateway RFC 9457 problem details.
+type BadGateway = Problem
 
 // BadRequest RFC 9457 problem details.
 type BadRequest = Problem
@@ -472,6 +654,9 @@ type Conflict = Problem
 
 // Error RFC 9457 problem details.
 type Error = Problem
+
+// GatewayTimeout RFC 9457 problem details.
+type GatewayTimeout = Problem
 
 // NotFound RFC 9457 problem details.
 type NotFound = Problem
@@ -484,6 +669,9 @@ type Resolved = ResolveResponse
 
 // Unauthorized RFC 9457 problem details.
 type Unauthorized = Problem
+
+// Unavailable RFC 9457 problem details.
+type Unavailable = Problem
 
 // Unprocessable RFC 9457 problem details.
 type Unprocessable = Problem
@@ -519,6 +707,12 @@ type ListContactNotesParams struct {
 	// Cursor The opaque `meta.next_cursor` of the previous page.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
+
+// CreateChannelJSONRequestBody defines body for CreateChannel for application/json ContentType.
+type CreateChannelJSONRequestBody = ChannelCreate
+
+// LookupChannelContactsJSONRequestBody defines body for LookupChannelContacts for application/json ContentType.
+type LookupChannelContactsJSONRequestBody = ChannelLookupRequest
 
 // CreateContactJSONRequestBody defines body for CreateContact for application/json ContentType.
 type CreateContactJSONRequestBody = ContactCreate
@@ -617,6 +811,103 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
+
+	// ListChannels List the workspace's channels, oldest first.
+	//
+	// Corresponds with GET /v1/channels (the `ListChannels` operationId).
+	ListChannels(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateChannelWithBody Connect a messaging channel.
+	//
+	// Registers the provider connection behind a channel. `credentials` are write-only: they are
+	// validated for the platform, stored encrypted (AES-256-GCM under the server's
+	// `WAZAPIN_ENCRYPTION_KEY`) and never returned or logged. A server without an encryption key
+	// refuses to store credentials (503). The channel starts `pending` and its status follows the
+	// outcome of its provider calls.
+	//
+	// Platforms and their credentials:
+	// - `whatsapp_gateway`: a WAHA-compatible WhatsApp HTTP gateway;
+	//   `{"base_url", "api_key", "session"}` (`session` defaults to `default`).
+	// - `whatsapp_business_api`: the WhatsApp Business API contacts check (On-Premises API
+	//   compatible, as BSPs serve it); `{"base_url", "access_token"}`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
+	CreateChannelWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateChannel Connect a messaging channel.
+	//
+	// Registers the provider connection behind a channel. `credentials` are write-only: they are
+	// validated for the platform, stored encrypted (AES-256-GCM under the server's
+	// `WAZAPIN_ENCRYPTION_KEY`) and never returned or logged. A server without an encryption key
+	// refuses to store credentials (503). The channel starts `pending` and its status follows the
+	// outcome of its provider calls.
+	//
+	// Platforms and their credentials:
+	// - `whatsapp_gateway`: a WAHA-compatible WhatsApp HTTP gateway;
+	//   `{"base_url", "api_key", "session"}` (`session` defaults to `default`).
+	// - `whatsapp_business_api`: the WhatsApp Business API contacts check (On-Premises API
+	//   compatible, as BSPs serve it); `{"base_url", "access_token"}`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
+	CreateChannel(ctx context.Context, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteChannel Disconnect a channel and forget its credentials.
+	//
+	// Identities linked through the channel stay on their contacts.
+	//
+	// Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
+	DeleteChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetChannel Get one channel.
+	//
+	// Corresponds with GET /v1/channels/{channelID} (the `GetChannel` operationId).
+	GetChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LookupChannelContactsWithBody Ask the channel's provider about phone numbers.
+	//
+	// Not a CRM lookup (that is `POST /v1/contacts/resolve`): this asks the provider behind the
+	// channel whether each number is on WhatsApp, under which wa_id, and with which profile.
+	// 1 to 100 numbers in any spelling, normalized like everywhere else; one entry per input, in
+	// input order. `contact_id` is the stored contact that owns the number, if any.
+	//
+	// With `"link": true`, each wa_id found is attached as a `wa_id` identity to the contact that
+	// owns the number, so a later resolve by that wa_id finds it. A wa_id that already belongs to
+	// a different contact is never moved: the entry's `link.status` says `conflict` and names the
+	// owner, and the rest of the batch goes on.
+	//
+	// The provider is asked with bounded concurrency and within a bounded time
+	// (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
+	// 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
+	LookupChannelContactsWithBody(ctx context.Context, channelID ChannelID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LookupChannelContacts Ask the channel's provider about phone numbers.
+	//
+	// Not a CRM lookup (that is `POST /v1/contacts/resolve`): this asks the provider behind the
+	// channel whether each number is on WhatsApp, under which wa_id, and with which profile.
+	// 1 to 100 numbers in any spelling, normalized like everywhere else; one entry per input, in
+	// input order. `contact_id` is the stored contact that owns the number, if any.
+	//
+	// With `"link": true`, each wa_id found is attached as a `wa_id` identity to the contact that
+	// owns the number, so a later resolve by that wa_id finds it. A wa_id that already belongs to
+	// a different contact is never moved: the entry's `link.status` says `conflict` and names the
+	// owner, and the rest of the batch goes on.
+	//
+	// The provider is asked with bounded concurrency and within a bounded time
+	// (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
+	// 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
+	LookupChannelContacts(ctx context.Context, channelID ChannelID, body LookupChannelContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListContacts List stored contacts, newest first.
 	//
@@ -764,7 +1055,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /v1/contacts/{contactID}/consent/{channel} (the `PutContactConsent` operationId).
-	PutContactConsentWithBody(ctx context.Context, contactID ContactID, channel Channel, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	PutContactConsentWithBody(ctx context.Context, contactID ContactID, channel MessagingChannel, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutContactConsent Upsert the contact's consent state on one channel.
 	//
@@ -773,7 +1064,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PUT /v1/contacts/{contactID}/consent/{channel} (the `PutContactConsent` operationId).
-	PutContactConsent(ctx context.Context, contactID ContactID, channel Channel, body PutContactConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	PutContactConsent(ctx context.Context, contactID ContactID, channel MessagingChannel, body PutContactConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListContactConsents List the contact's consent rows, one per channel.
 	//
@@ -867,6 +1158,173 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/health (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// ListChannels List the workspace's channels, oldest first.
+//
+// Corresponds with GET /v1/channels (the `ListChannels` operationId).
+func (c *Client) ListChannels(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListChannelsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateChannelWithBody Connect a messaging channel.
+//
+// Registers the provider connection behind a channel. `credentials` are write-only: they are
+// validated for the platform, stored encrypted (AES-256-GCM under the server's
+// `WAZAPIN_ENCRYPTION_KEY`) and never returned or logged. A server without an encryption key
+// refuses to store credentials (503). The channel starts `pending` and its status follows the
+// outcome of its provider calls.
+//
+// Platforms and their credentials:
+//   - `whatsapp_gateway`: a WAHA-compatible WhatsApp HTTP gateway;
+//     `{"base_url", "api_key", "session"}` (`session` defaults to `default`).
+//   - `whatsapp_business_api`: the WhatsApp Business API contacts check (On-Premises API
+//     compatible, as BSPs serve it); `{"base_url", "access_token"}`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
+func (c *Client) CreateChannelWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateChannelRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateChannel Connect a messaging channel.
+//
+// Registers the provider connection behind a channel. `credentials` are write-only: they are
+// validated for the platform, stored encrypted (AES-256-GCM under the server's
+// `WAZAPIN_ENCRYPTION_KEY`) and never returned or logged. A server without an encryption key
+// refuses to store credentials (503). The channel starts `pending` and its status follows the
+// outcome of its provider calls.
+//
+// Platforms and their credentials:
+//   - `whatsapp_gateway`: a WAHA-compatible WhatsApp HTTP gateway;
+//     `{"base_url", "api_key", "session"}` (`session` defaults to `default`).
+//   - `whatsapp_business_api`: the WhatsApp Business API contacts check (On-Premises API
+//     compatible, as BSPs serve it); `{"base_url", "access_token"}`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
+func (c *Client) CreateChannel(ctx context.Context, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateChannelRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteChannel Disconnect a channel and forget its credentials.
+//
+// Identities linked through the channel stay on their contacts.
+//
+// Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
+func (c *Client) DeleteChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteChannelRequest(c.Server, channelID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetChannel Get one channel.
+//
+// Corresponds with GET /v1/channels/{channelID} (the `GetChannel` operationId).
+func (c *Client) GetChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetChannelRequest(c.Server, channelID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LookupChannelContactsWithBody Ask the channel's provider about phone numbers.
+//
+// Not a CRM lookup (that is `POST /v1/contacts/resolve`): this asks the provider behind the
+// channel whether each number is on WhatsApp, under which wa_id, and with which profile.
+// 1 to 100 numbers in any spelling, normalized like everywhere else; one entry per input, in
+// input order. `contact_id` is the stored contact that owns the number, if any.
+//
+// With `"link": true`, each wa_id found is attached as a `wa_id` identity to the contact that
+// owns the number, so a later resolve by that wa_id finds it. A wa_id that already belongs to
+// a different contact is never moved: the entry's `link.status` says `conflict` and names the
+// owner, and the rest of the batch goes on.
+//
+// The provider is asked with bounded concurrency and within a bounded time
+// (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
+// 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
+func (c *Client) LookupChannelContactsWithBody(ctx context.Context, channelID ChannelID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLookupChannelContactsRequestWithBody(c.Server, channelID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LookupChannelContacts Ask the channel's provider about phone numbers.
+//
+// Not a CRM lookup (that is `POST /v1/contacts/resolve`): this asks the provider behind the
+// channel whether each number is on WhatsApp, under which wa_id, and with which profile.
+// 1 to 100 numbers in any spelling, normalized like everywhere else; one entry per input, in
+// input order. `contact_id` is the stored contact that owns the number, if any.
+//
+// With `"link": true`, each wa_id found is attached as a `wa_id` identity to the contact that
+// owns the number, so a later resolve by that wa_id finds it. A wa_id that already belongs to
+// a different contact is never moved: the entry's `link.status` says `conflict` and names the
+// owner, and the rest of the batch goes on.
+//
+// The provider is asked with bounded concurrency and within a bounded time
+// (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
+// 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
+func (c *Client) LookupChannelContacts(ctx context.Context, channelID ChannelID, body LookupChannelContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLookupChannelContactsRequest(c.Server, channelID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // ListContacts List stored contacts, newest first.
@@ -1135,7 +1593,7 @@ func (c *Client) UpdateContact(ctx context.Context, contactID ContactID, body Up
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PUT /v1/contacts/{contactID}/consent/{channel} (the `PutContactConsent` operationId).
-func (c *Client) PutContactConsentWithBody(ctx context.Context, contactID ContactID, channel Channel, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) PutContactConsentWithBody(ctx context.Context, contactID ContactID, channel MessagingChannel, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutContactConsentRequestWithBody(c.Server, contactID, channel, contentType, body)
 	if err != nil {
 		return nil, err
@@ -1154,7 +1612,7 @@ func (c *Client) PutContactConsentWithBody(ctx context.Context, contactID Contac
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PUT /v1/contacts/{contactID}/consent/{channel} (the `PutContactConsent` operationId).
-func (c *Client) PutContactConsent(ctx context.Context, contactID ContactID, channel Channel, body PutContactConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) PutContactConsent(ctx context.Context, contactID ContactID, channel MessagingChannel, body PutContactConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutContactConsentRequest(c.Server, contactID, channel, body)
 	if err != nil {
 		return nil, err
@@ -1387,6 +1845,188 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewListChannelsRequest constructs an http.Request for the ListChannels method
+func NewListChannelsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/channels")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateChannelRequest calls the generic CreateChannel builder with application/json body
+func NewCreateChannelRequest(server string, body CreateChannelJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateChannelRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateChannelRequestWithBody constructs an http.Request for the CreateChannel method, with any body, and a specified content type
+func NewCreateChannelRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/channels")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteChannelRequest constructs an http.Request for the DeleteChannel method
+func NewDeleteChannelRequest(server string, channelID ChannelID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "channelID", channelID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/channels/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetChannelRequest constructs an http.Request for the GetChannel method
+func NewGetChannelRequest(server string, channelID ChannelID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "channelID", channelID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/channels/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewLookupChannelContactsRequest calls the generic LookupChannelContacts builder with application/json body
+func NewLookupChannelContactsRequest(server string, channelID ChannelID, body LookupChannelContactsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewLookupChannelContactsRequestWithBody(server, channelID, "application/json", bodyReader)
+}
+
+// NewLookupChannelContactsRequestWithBody constructs an http.Request for the LookupChannelContacts method, with any body, and a specified content type
+func NewLookupChannelContactsRequestWithBody(server string, channelID ChannelID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "channelID", channelID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/channels/%s/contacts/lookup", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
 }
 
 // NewListContactsRequest constructs an http.Request for the ListContacts method
@@ -1761,7 +2401,7 @@ func NewUpdateContactRequestWithBody(server string, contactID ContactID, content
 }
 
 // NewPutContactConsentRequest calls the generic PutContactConsent builder with application/json body
-func NewPutContactConsentRequest(server string, contactID ContactID, channel Channel, body PutContactConsentJSONRequestBody) (*http.Request, error) {
+func NewPutContactConsentRequest(server string, contactID ContactID, channel MessagingChannel, body PutContactConsentJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
@@ -1772,7 +2412,7 @@ func NewPutContactConsentRequest(server string, contactID ContactID, channel Cha
 }
 
 // NewPutContactConsentRequestWithBody constructs an http.Request for the PutContactConsent method, with any body, and a specified content type
-func NewPutContactConsentRequestWithBody(server string, contactID ContactID, channel Channel, contentType string, body io.Reader) (*http.Request, error) {
+func NewPutContactConsentRequestWithBody(server string, contactID ContactID, channel MessagingChannel, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -2276,6 +2916,109 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// ListChannelsWithResponse List the workspace's channels, oldest first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/channels (the `ListChannels` operationId).
+	ListChannelsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListChannelsResponse, error)
+
+	// CreateChannelWithBodyWithResponse Connect a messaging channel.
+	//
+	// Registers the provider connection behind a channel. `credentials` are write-only: they are
+	// validated for the platform, stored encrypted (AES-256-GCM under the server's
+	// `WAZAPIN_ENCRYPTION_KEY`) and never returned or logged. A server without an encryption key
+	// refuses to store credentials (503). The channel starts `pending` and its status follows the
+	// outcome of its provider calls.
+	//
+	// Platforms and their credentials:
+	// - `whatsapp_gateway`: a WAHA-compatible WhatsApp HTTP gateway;
+	//   `{"base_url", "api_key", "session"}` (`session` defaults to `default`).
+	// - `whatsapp_business_api`: the WhatsApp Business API contacts check (On-Premises API
+	//   compatible, as BSPs serve it); `{"base_url", "access_token"}`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
+	CreateChannelWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error)
+
+	// CreateChannelWithResponse Connect a messaging channel.
+	//
+	// Registers the provider connection behind a channel. `credentials` are write-only: they are
+	// validated for the platform, stored encrypted (AES-256-GCM under the server's
+	// `WAZAPIN_ENCRYPTION_KEY`) and never returned or logged. A server without an encryption key
+	// refuses to store credentials (503). The channel starts `pending` and its status follows the
+	// outcome of its provider calls.
+	//
+	// Platforms and their credentials:
+	// - `whatsapp_gateway`: a WAHA-compatible WhatsApp HTTP gateway;
+	//   `{"base_url", "api_key", "session"}` (`session` defaults to `default`).
+	// - `whatsapp_business_api`: the WhatsApp Business API contacts check (On-Premises API
+	//   compatible, as BSPs serve it); `{"base_url", "access_token"}`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
+	CreateChannelWithResponse(ctx context.Context, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error)
+
+	// DeleteChannelWithResponse Disconnect a channel and forget its credentials.
+	//
+	// Identities linked through the channel stay on their contacts.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
+	DeleteChannelWithResponse(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*DeleteChannelResponse, error)
+
+	// GetChannelWithResponse Get one channel.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/channels/{channelID} (the `GetChannel` operationId).
+	GetChannelWithResponse(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*GetChannelResponse, error)
+
+	// LookupChannelContactsWithBodyWithResponse Ask the channel's provider about phone numbers.
+	//
+	// Not a CRM lookup (that is `POST /v1/contacts/resolve`): this asks the provider behind the
+	// channel whether each number is on WhatsApp, under which wa_id, and with which profile.
+	// 1 to 100 numbers in any spelling, normalized like everywhere else; one entry per input, in
+	// input order. `contact_id` is the stored contact that owns the number, if any.
+	//
+	// With `"link": true`, each wa_id found is attached as a `wa_id` identity to the contact that
+	// owns the number, so a later resolve by that wa_id finds it. A wa_id that already belongs to
+	// a different contact is never moved: the entry's `link.status` says `conflict` and names the
+	// owner, and the rest of the batch goes on.
+	//
+	// The provider is asked with bounded concurrency and within a bounded time
+	// (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
+	// 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
+	LookupChannelContactsWithBodyWithResponse(ctx context.Context, channelID ChannelID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LookupChannelContactsResponse, error)
+
+	// LookupChannelContactsWithResponse Ask the channel's provider about phone numbers.
+	//
+	// Not a CRM lookup (that is `POST /v1/contacts/resolve`): this asks the provider behind the
+	// channel whether each number is on WhatsApp, under which wa_id, and with which profile.
+	// 1 to 100 numbers in any spelling, normalized like everywhere else; one entry per input, in
+	// input order. `contact_id` is the stored contact that owns the number, if any.
+	//
+	// With `"link": true`, each wa_id found is attached as a `wa_id` identity to the contact that
+	// owns the number, so a later resolve by that wa_id finds it. A wa_id that already belongs to
+	// a different contact is never moved: the entry's `link.status` says `conflict` and names the
+	// owner, and the rest of the batch goes on.
+	//
+	// The provider is asked with bounded concurrency and within a bounded time
+	// (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
+	// 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
+	LookupChannelContactsWithResponse(ctx context.Context, channelID ChannelID, body LookupChannelContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*LookupChannelContactsResponse, error)
+
 	// ListContactsWithResponse List stored contacts, newest first.
 	//
 	// Keyset pagination: pass `meta.next_cursor` of one page as `cursor` to get the next;
@@ -2430,7 +3173,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /v1/contacts/{contactID}/consent/{channel} (the `PutContactConsent` operationId).
-	PutContactConsentWithBodyWithResponse(ctx context.Context, contactID ContactID, channel Channel, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutContactConsentResponse, error)
+	PutContactConsentWithBodyWithResponse(ctx context.Context, contactID ContactID, channel MessagingChannel, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutContactConsentResponse, error)
 
 	// PutContactConsentWithResponse Upsert the contact's consent state on one channel.
 	//
@@ -2439,7 +3182,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /v1/contacts/{contactID}/consent/{channel} (the `PutContactConsent` operationId).
-	PutContactConsentWithResponse(ctx context.Context, contactID ContactID, channel Channel, body PutContactConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*PutContactConsentResponse, error)
+	PutContactConsentWithResponse(ctx context.Context, contactID ContactID, channel MessagingChannel, body PutContactConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*PutContactConsentResponse, error)
 
 	// ListContactConsentsWithResponse List the contact's consent rows, one per channel.
 	//
@@ -2547,6 +3290,365 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/health (the `GetHealth` operationId).
 	GetHealthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthResponse, error)
+}
+
+type ListChannelsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ChannelList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListChannelsResponse) GetJSON200() *ChannelList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListChannelsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ListChannelsResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListChannelsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListChannelsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListChannelsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListChannelsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type CreateChannelResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ChannelResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateChannelResponse) GetJSON201() *ChannelResponse {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateChannelResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateChannelResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateChannelResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateChannelResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateChannelResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r CreateChannelResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateChannelResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateChannelResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateChannelResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateChannelResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type DeleteChannelResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteChannelResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteChannelResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r DeleteChannelResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteChannelResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteChannelResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteChannelResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteChannelResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetChannelResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ChannelResponse
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetChannelResponse) GetJSON200() *ChannelResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetChannelResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetChannelResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetChannelResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetChannelResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetChannelResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetChannelResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetChannelResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type LookupChannelContactsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ChannelLookupResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
+	ApplicationproblemJSON502 *BadGateway
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
+	ApplicationproblemJSON504 *GatewayTimeout
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r LookupChannelContactsResponse) GetJSON200() *ChannelLookupResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r LookupChannelContactsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r LookupChannelContactsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r LookupChannelContactsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r LookupChannelContactsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r LookupChannelContactsResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
+func (r LookupChannelContactsResponse) GetApplicationproblemJSON502() *BadGateway {
+	return r.ApplicationproblemJSON502
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r LookupChannelContactsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSON504 returns the response for an HTTP 504 `application/problem+json` response
+func (r LookupChannelContactsResponse) GetApplicationproblemJSON504() *GatewayTimeout {
+	return r.ApplicationproblemJSON504
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r LookupChannelContactsResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r LookupChannelContactsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LookupChannelContactsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LookupChannelContactsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LookupChannelContactsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 type ListContactsResponse struct {
@@ -3930,6 +5032,151 @@ func (r GetHealthResponse) ContentType() string {
 	return ""
 }
 
+// ListChannelsWithResponse List the workspace's channels, oldest first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/channels (the `ListChannels` operationId).
+func (c *ClientWithResponses) ListChannelsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListChannelsResponse, error) {
+	rsp, err := c.ListChannels(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListChannelsResponse(rsp)
+}
+
+// CreateChannelWithBodyWithResponse Connect a messaging channel.
+//
+// Registers the provider connection behind a channel. `credentials` are write-only: they are
+// validated for the platform, stored encrypted (AES-256-GCM under the server's
+// `WAZAPIN_ENCRYPTION_KEY`) and never returned or logged. A server without an encryption key
+// refuses to store credentials (503). The channel starts `pending` and its status follows the
+// outcome of its provider calls.
+//
+// Platforms and their credentials:
+//   - `whatsapp_gateway`: a WAHA-compatible WhatsApp HTTP gateway;
+//     `{"base_url", "api_key", "session"}` (`session` defaults to `default`).
+//   - `whatsapp_business_api`: the WhatsApp Business API contacts check (On-Premises API
+//     compatible, as BSPs serve it); `{"base_url", "access_token"}`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
+func (c *ClientWithResponses) CreateChannelWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error) {
+	rsp, err := c.CreateChannelWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateChannelResponse(rsp)
+}
+
+// CreateChannelWithResponse Connect a messaging channel.
+//
+// Registers the provider connection behind a channel. `credentials` are write-only: they are
+// validated for the platform, stored encrypted (AES-256-GCM under the server's
+// `WAZAPIN_ENCRYPTION_KEY`) and never returned or logged. A server without an encryption key
+// refuses to store credentials (503). The channel starts `pending` and its status follows the
+// outcome of its provider calls.
+//
+// Platforms and their credentials:
+//   - `whatsapp_gateway`: a WAHA-compatible WhatsApp HTTP gateway;
+//     `{"base_url", "api_key", "session"}` (`session` defaults to `default`).
+//   - `whatsapp_business_api`: the WhatsApp Business API contacts check (On-Premises API
+//     compatible, as BSPs serve it); `{"base_url", "access_token"}`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
+func (c *ClientWithResponses) CreateChannelWithResponse(ctx context.Context, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error) {
+	rsp, err := c.CreateChannel(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateChannelResponse(rsp)
+}
+
+// DeleteChannelWithResponse Disconnect a channel and forget its credentials.
+//
+// Identities linked through the channel stay on their contacts.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
+func (c *ClientWithResponses) DeleteChannelWithResponse(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*DeleteChannelResponse, error) {
+	rsp, err := c.DeleteChannel(ctx, channelID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteChannelResponse(rsp)
+}
+
+// GetChannelWithResponse Get one channel.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/channels/{channelID} (the `GetChannel` operationId).
+func (c *ClientWithResponses) GetChannelWithResponse(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*GetChannelResponse, error) {
+	rsp, err := c.GetChannel(ctx, channelID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetChannelResponse(rsp)
+}
+
+// LookupChannelContactsWithBodyWithResponse Ask the channel's provider about phone numbers.
+//
+// Not a CRM lookup (that is `POST /v1/contacts/resolve`): this asks the provider behind the
+// channel whether each number is on WhatsApp, under which wa_id, and with which profile.
+// 1 to 100 numbers in any spelling, normalized like everywhere else; one entry per input, in
+// input order. `contact_id` is the stored contact that owns the number, if any.
+//
+// With `"link": true`, each wa_id found is attached as a `wa_id` identity to the contact that
+// owns the number, so a later resolve by that wa_id finds it. A wa_id that already belongs to
+// a different contact is never moved: the entry's `link.status` says `conflict` and names the
+// owner, and the rest of the batch goes on.
+//
+// The provider is asked with bounded concurrency and within a bounded time
+// (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
+// 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
+func (c *ClientWithResponses) LookupChannelContactsWithBodyWithResponse(ctx context.Context, channelID ChannelID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LookupChannelContactsResponse, error) {
+	rsp, err := c.LookupChannelContactsWithBody(ctx, channelID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLookupChannelContactsResponse(rsp)
+}
+
+// LookupChannelContactsWithResponse Ask the channel's provider about phone numbers.
+//
+// Not a CRM lookup (that is `POST /v1/contacts/resolve`): this asks the provider behind the
+// channel whether each number is on WhatsApp, under which wa_id, and with which profile.
+// 1 to 100 numbers in any spelling, normalized like everywhere else; one entry per input, in
+// input order. `contact_id` is the stored contact that owns the number, if any.
+//
+// With `"link": true`, each wa_id found is attached as a `wa_id` identity to the contact that
+// owns the number, so a later resolve by that wa_id finds it. A wa_id that already belongs to
+// a different contact is never moved: the entry's `link.status` says `conflict` and names the
+// owner, and the rest of the batch goes on.
+//
+// The provider is asked with bounded concurrency and within a bounded time
+// (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
+// 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
+func (c *ClientWithResponses) LookupChannelContactsWithResponse(ctx context.Context, channelID ChannelID, body LookupChannelContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*LookupChannelContactsResponse, error) {
+	rsp, err := c.LookupChannelContacts(ctx, channelID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLookupChannelContactsResponse(rsp)
+}
+
 // ListContactsWithResponse List stored contacts, newest first.
 //
 // Keyset pagination: pass `meta.next_cursor` of one page as `cursor` to get the next;
@@ -4156,7 +5403,7 @@ func (c *ClientWithResponses) UpdateContactWithResponse(ctx context.Context, con
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /v1/contacts/{contactID}/consent/{channel} (the `PutContactConsent` operationId).
-func (c *ClientWithResponses) PutContactConsentWithBodyWithResponse(ctx context.Context, contactID ContactID, channel Channel, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutContactConsentResponse, error) {
+func (c *ClientWithResponses) PutContactConsentWithBodyWithResponse(ctx context.Context, contactID ContactID, channel MessagingChannel, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutContactConsentResponse, error) {
 	rsp, err := c.PutContactConsentWithBody(ctx, contactID, channel, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -4171,7 +5418,7 @@ func (c *ClientWithResponses) PutContactConsentWithBodyWithResponse(ctx context.
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /v1/contacts/{contactID}/consent/{channel} (the `PutContactConsent` operationId).
-func (c *ClientWithResponses) PutContactConsentWithResponse(ctx context.Context, contactID ContactID, channel Channel, body PutContactConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*PutContactConsentResponse, error) {
+func (c *ClientWithResponses) PutContactConsentWithResponse(ctx context.Context, contactID ContactID, channel MessagingChannel, body PutContactConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*PutContactConsentResponse, error) {
 	rsp, err := c.PutContactConsent(ctx, contactID, channel, body, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -4362,6 +5609,293 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 		return nil, err
 	}
 	return ParseGetHealthResponse(rsp)
+}
+
+// ParseListChannelsResponse parses an HTTP response from a ListChannelsWithResponse call
+func ParseListChannelsResponse(rsp *http.Response) (*ListChannelsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListChannelsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ChannelList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCreateChannelResponse parses an HTTP response from a CreateChannelWithResponse call
+func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateChannelResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ChannelResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseDeleteChannelResponse parses an HTTP response from a DeleteChannelWithResponse call
+func ParseDeleteChannelResponse(rsp *http.Response) (*DeleteChannelResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteChannelResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetChannelResponse parses an HTTP response from a GetChannelWithResponse call
+func ParseGetChannelResponse(rsp *http.Response) (*GetChannelResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetChannelResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ChannelResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseLookupChannelContactsResponse parses an HTTP response from a LookupChannelContactsWithResponse call
+func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelContactsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LookupChannelContactsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ChannelLookupResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
+		var dest BadGateway
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON502 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 504:
+		var dest GatewayTimeout
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON504 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
 }
 
 // ParseListContactsResponse parses an HTTP response from a ListContactsWithResponse call
@@ -5468,6 +7002,21 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListChannels List the workspace's channels, oldest first.
+	// (GET /v1/channels)
+	ListChannels(ctx echo.Context) error
+	// CreateChannel Connect a messaging channel.
+	// (POST /v1/channels)
+	CreateChannel(ctx echo.Context) error
+	// DeleteChannel Disconnect a channel and forget its credentials.
+	// (DELETE /v1/channels/{channelID})
+	DeleteChannel(ctx echo.Context, channelID ChannelID) error
+	// GetChannel Get one channel.
+	// (GET /v1/channels/{channelID})
+	GetChannel(ctx echo.Context, channelID ChannelID) error
+	// LookupChannelContacts Ask the channel's provider about phone numbers.
+	// (POST /v1/channels/{channelID}/contacts/lookup)
+	LookupChannelContacts(ctx echo.Context, channelID ChannelID) error
 	// ListContacts List stored contacts, newest first.
 	// (GET /v1/contacts)
 	ListContacts(ctx echo.Context, params ListContactsParams) error
@@ -5494,7 +7043,7 @@ type ServerInterface interface {
 	UpdateContact(ctx echo.Context, contactID ContactID) error
 	// PutContactConsent Upsert the contact's consent state on one channel.
 	// (PUT /v1/contacts/{contactID}/consent/{channel})
-	PutContactConsent(ctx echo.Context, contactID ContactID, channel Channel) error
+	PutContactConsent(ctx echo.Context, contactID ContactID, channel MessagingChannel) error
 	// ListContactConsents List the contact's consent rows, one per channel.
 	// (GET /v1/contacts/{contactID}/consents)
 	ListContactConsents(ctx echo.Context, contactID ContactID) error
@@ -5530,6 +7079,72 @@ type ServerInterface interface {
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// ListChannels converts echo context to params.
+func (w *ServerInterfaceWrapper) ListChannels(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListChannels(ctx)
+	return err
+}
+
+// CreateChannel converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateChannel(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateChannel(ctx)
+	return err
+}
+
+// DeleteChannel converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteChannel(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "channelID" -------------
+	var channelID ChannelID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "channelID", ctx.Param("channelID"), &channelID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter channelID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteChannel(ctx, channelID)
+	return err
+}
+
+// GetChannel converts echo context to params.
+func (w *ServerInterfaceWrapper) GetChannel(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "channelID" -------------
+	var channelID ChannelID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "channelID", ctx.Param("channelID"), &channelID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter channelID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetChannel(ctx, channelID)
+	return err
+}
+
+// LookupChannelContacts converts echo context to params.
+func (w *ServerInterfaceWrapper) LookupChannelContacts(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "channelID" -------------
+	var channelID ChannelID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "channelID", ctx.Param("channelID"), &channelID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter channelID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.LookupChannelContacts(ctx, channelID)
+	return err
 }
 
 // ListContacts converts echo context to params.
@@ -5681,7 +7296,7 @@ func (w *ServerInterfaceWrapper) PutContactConsent(ctx echo.Context) error {
 	}
 
 	// ------------- Path parameter "channel" -------------
-	var channel Channel
+	var channel MessagingChannel
 
 	err = runtime.BindStyledParameterWithOptions("simple", "channel", ctx.Param("channel"), &channel, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
@@ -5936,14 +7551,23 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/contacts/:contactID/consents", wrapper.ListContactConsents, options.OperationMiddlewares["listContactConsents"]...)
 	router.GET(options.BaseURL+"/v1/contacts/:contactID/suppressions", wrapper.ListContactSuppressions, options.OperationMiddlewares["listContactSuppressions"]...)
 	router.POST(options.BaseURL+"/v1/contacts/:contactID/suppressions", wrapper.UpsertContactSuppression, options.OperationMiddlewares["upsertContactSuppression"]...)
+	router.GET(options.BaseURL+"/v1/channels", wrapper.ListChannels, options.OperationMiddlewares["listChannels"]...)
+	router.POST(options.BaseURL+"/v1/channels", wrapper.CreateChannel, options.OperationMiddlewares["createChannel"]...)
+	router.DELETE(options.BaseURL+"/v1/channels/:channelID", wrapper.DeleteChannel, options.OperationMiddlewares["deleteChannel"]...)
+	router.GET(options.BaseURL+"/v1/channels/:channelID", wrapper.GetChannel, options.OperationMiddlewares["getChannel"]...)
+	router.POST(options.BaseURL+"/v1/channels/:channelID/contacts/lookup", wrapper.LookupChannelContacts, options.OperationMiddlewares["lookupChannelContacts"]...)
 
 }
+
+type BadGatewayApplicationProblemPlusJSONResponse Problem
 
 type BadRequestApplicationProblemPlusJSONResponse Problem
 
 type ConflictApplicationProblemPlusJSONResponse Problem
 
 type ErrorApplicationProblemPlusJSONResponse Problem
+
+type GatewayTimeoutApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
 
@@ -5953,7 +7577,486 @@ type ResolvedJSONResponse ResolveResponse
 
 type UnauthorizedApplicationProblemPlusJSONResponse Problem
 
+type UnavailableApplicationProblemPlusJSONResponse Problem
+
 type UnprocessableApplicationProblemPlusJSONResponse Problem
+
+type ListChannelsRequestObject struct {
+}
+
+type ListChannelsResponseObject interface {
+	VisitListChannelsResponse(w http.ResponseWriter) error
+}
+
+type ListChannels200JSONResponse ChannelList
+
+func (response ListChannels200JSONResponse) VisitListChannelsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChannels401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListChannels401ApplicationProblemPlusJSONResponse) VisitListChannelsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChannelsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ListChannelsdefaultApplicationProblemPlusJSONResponse) VisitListChannelsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChannelRequestObject struct {
+	Body *CreateChannelJSONRequestBody
+}
+
+type CreateChannelResponseObject interface {
+	VisitCreateChannelResponse(w http.ResponseWriter) error
+}
+
+type CreateChannel201JSONResponse ChannelResponse
+
+func (response CreateChannel201JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChannel400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateChannel400ApplicationProblemPlusJSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChannel401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateChannel401ApplicationProblemPlusJSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChannel413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateChannel413ApplicationProblemPlusJSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChannel422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateChannel422ApplicationProblemPlusJSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChannel503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateChannel503ApplicationProblemPlusJSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChanneldefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response CreateChanneldefaultApplicationProblemPlusJSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteChannelRequestObject struct {
+	ChannelID ChannelID `json:"channelID"`
+}
+
+type DeleteChannelResponseObject interface {
+	VisitDeleteChannelResponse(w http.ResponseWriter) error
+}
+
+type DeleteChannel204Response struct {
+}
+
+func (response DeleteChannel204Response) VisitDeleteChannelResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteChannel401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteChannel401ApplicationProblemPlusJSONResponse) VisitDeleteChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteChannel404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteChannel404ApplicationProblemPlusJSONResponse) VisitDeleteChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteChanneldefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response DeleteChanneldefaultApplicationProblemPlusJSONResponse) VisitDeleteChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChannelRequestObject struct {
+	ChannelID ChannelID `json:"channelID"`
+}
+
+type GetChannelResponseObject interface {
+	VisitGetChannelResponse(w http.ResponseWriter) error
+}
+
+type GetChannel200JSONResponse ChannelResponse
+
+func (response GetChannel200JSONResponse) VisitGetChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChannel401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetChannel401ApplicationProblemPlusJSONResponse) VisitGetChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChannel404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetChannel404ApplicationProblemPlusJSONResponse) VisitGetChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChanneldefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response GetChanneldefaultApplicationProblemPlusJSONResponse) VisitGetChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupChannelContactsRequestObject struct {
+	ChannelID ChannelID `json:"channelID"`
+	Body      *LookupChannelContactsJSONRequestBody
+}
+
+type LookupChannelContactsResponseObject interface {
+	VisitLookupChannelContactsResponse(w http.ResponseWriter) error
+}
+
+type LookupChannelContacts200JSONResponse ChannelLookupResponse
+
+func (response LookupChannelContacts200JSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupChannelContacts400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response LookupChannelContacts400ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupChannelContacts401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response LookupChannelContacts401ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupChannelContacts404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response LookupChannelContacts404ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupChannelContacts413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response LookupChannelContacts413ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupChannelContacts422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response LookupChannelContacts422ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupChannelContacts502ApplicationProblemPlusJSONResponse struct {
+	BadGatewayApplicationProblemPlusJSONResponse
+}
+
+func (response LookupChannelContacts502ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(502)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupChannelContacts503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response LookupChannelContacts503ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupChannelContacts504ApplicationProblemPlusJSONResponse struct {
+	GatewayTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response LookupChannelContacts504ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(504)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupChannelContactsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response LookupChannelContactsdefaultApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type ListContactsRequestObject struct {
 	Params ListContactsParams
@@ -6789,8 +8892,8 @@ func (response UpdateContactdefaultApplicationProblemPlusJSONResponse) VisitUpda
 }
 
 type PutContactConsentRequestObject struct {
-	ContactID ContactID `json:"contactID"`
-	Channel   Channel   `json:"channel"`
+	ContactID ContactID        `json:"contactID"`
+	Channel   MessagingChannel `json:"channel"`
 	Body      *PutContactConsentJSONRequestBody
 }
 
@@ -7786,6 +9889,21 @@ func (response GetHealth503ApplicationProblemPlusJSONResponse) VisitGetHealthRes
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListChannels List the workspace's channels, oldest first.
+	// (GET /v1/channels)
+	ListChannels(ctx context.Context, request ListChannelsRequestObject) (ListChannelsResponseObject, error)
+	// CreateChannel Connect a messaging channel.
+	// (POST /v1/channels)
+	CreateChannel(ctx context.Context, request CreateChannelRequestObject) (CreateChannelResponseObject, error)
+	// DeleteChannel Disconnect a channel and forget its credentials.
+	// (DELETE /v1/channels/{channelID})
+	DeleteChannel(ctx context.Context, request DeleteChannelRequestObject) (DeleteChannelResponseObject, error)
+	// GetChannel Get one channel.
+	// (GET /v1/channels/{channelID})
+	GetChannel(ctx context.Context, request GetChannelRequestObject) (GetChannelResponseObject, error)
+	// LookupChannelContacts Ask the channel's provider about phone numbers.
+	// (POST /v1/channels/{channelID}/contacts/lookup)
+	LookupChannelContacts(ctx context.Context, request LookupChannelContactsRequestObject) (LookupChannelContactsResponseObject, error)
 	// ListContacts List stored contacts, newest first.
 	// (GET /v1/contacts)
 	ListContacts(ctx context.Context, request ListContactsRequestObject) (ListContactsResponseObject, error)
@@ -7855,6 +9973,173 @@ func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareF
 type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
+}
+
+// ListChannels operation middleware
+func (sh *strictHandler) ListChannels(ctx echo.Context) error {
+	var request ListChannelsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListChannels(ctx.Request().Context(), request.(ListChannelsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListChannels")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListChannelsResponseObject); ok {
+		return validResponse.VisitListChannelsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateChannel operation middleware
+func (sh *strictHandler) CreateChannel(ctx echo.Context) error {
+	var request CreateChannelRequestObject
+
+	var body CreateChannelJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateChannel(ctx.Request().Context(), request.(CreateChannelRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateChannel")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateChannelResponseObject); ok {
+		return validResponse.VisitCreateChannelResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteChannel operation middleware
+func (sh *strictHandler) DeleteChannel(ctx echo.Context, channelID ChannelID) error {
+	var request DeleteChannelRequestObject
+
+	request.ChannelID = channelID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteChannel(ctx.Request().Context(), request.(DeleteChannelRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteChannel")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteChannelResponseObject); ok {
+		return validResponse.VisitDeleteChannelResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetChannel operation middleware
+func (sh *strictHandler) GetChannel(ctx echo.Context, channelID ChannelID) error {
+	var request GetChannelRequestObject
+
+	request.ChannelID = channelID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetChannel(ctx.Request().Context(), request.(GetChannelRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetChannel")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetChannelResponseObject); ok {
+		return validResponse.VisitGetChannelResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// LookupChannelContacts operation middleware
+func (sh *strictHandler) LookupChannelContacts(ctx echo.Context, channelID ChannelID) error {
+	var request LookupChannelContactsRequestObject
+
+	request.ChannelID = channelID
+
+	var body LookupChannelContactsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.LookupChannelContacts(ctx.Request().Context(), request.(LookupChannelContactsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "LookupChannelContacts")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(LookupChannelContactsResponseObject); ok {
+		return validResponse.VisitLookupChannelContactsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
 }
 
 // ListContacts operation middleware
@@ -8144,7 +10429,7 @@ func (sh *strictHandler) UpdateContact(ctx echo.Context, contactID ContactID) er
 }
 
 // PutContactConsent operation middleware
-func (sh *strictHandler) PutContactConsent(ctx echo.Context, contactID ContactID, channel Channel) error {
+func (sh *strictHandler) PutContactConsent(ctx echo.Context, contactID ContactID, channel MessagingChannel) error {
 	var request PutContactConsentRequestObject
 
 	request.ContactID = contactID
@@ -8516,101 +10801,133 @@ func (sh *strictHandler) GetHealth(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rcttIdvCrnML3pVaqgSjqYs8M9Sey5xLvrD2K7clsxXQZTeCI7BXYjUE3JHMcVeVp8mB5ktQ53QAa",
-	"JChS1mXXyfwSCfbl9LnfGvoUpXpeaIXKmmj0KSpEKeZoseRvz7WyIrUvvqMvGZq0lIWVWkWj6BRS9yPI",
-	"DHaSVNkP//2f/5XsDqI4kjSgEHYWxZESc4xGUdqsFEcl/lbJErNoZMsK48ikM5wL2sIuChpsbCnVNLq+",
-	"vnaD0dhnOpPIML1Go/NLpI+0KCpLH0VR5DIVBNz+3wxB+ClY9/+XeB6Nov+33x523/1q9v16r90+7aYt",
-	"hO6JKbQyDoRnIquHr4eiKPUkx/lXt4PmzM1yYHQx/lLk57qcYwZ/fvPzqxgEXJVaTfkbEOZi0CUImIgM",
-	"fquwXEBDzEF0HRMxz3OZPirMb2cIMkNl5bnE0sAEcwLZasjk+TmWqGzNR+YEklSoTGbCokkgl8YasDOc",
-	"M/Tfl6UuHxP0U7UAbWdYAtLWMQgDAvw2DNIrbX/QlcoeE6pXGkyVzqBEo6syRZAK7EwauNLlhSlEigza",
-	"mVjkWmRvtf6LKKf42CSf6GwB0kBOm5dgZ0LBAbyUzxg4L3HZ/Yuwk9E+qL6/JIFoWZFgsjAXNp1hBjmK",
-	"zBBXMio9QzKsvyhR2Zku5e/4qHR+KY2RakoSLdWlyGUGp2cv4AIXHqyi1CkaIyb5o1L330ReoYFzIXPM",
-	"gAHjnU4gYTExCZDGN4AincG5xDwbRLSMX5utykwohXmfTZnTkaZ08NQNInOCqppHo3fR1UxYI4oiiiMz",
-	"N/TDXMg8iqNLLVMkw5LSU4s5TksxZ0NkrPCfaWlUUyyjOMqlwuh9vGxvWEcaj8ai1AWW1ludVBS2KjH7",
-	"IPhHUsT0KSJltWflnLZfWS1tD3oTumt80IwShb3lLk4RrGLz1xmWSAqUGJpOBVfCQH0Q2BFA65MducDF",
-	"lS4zKLHIFzEIBXJe6NKyMVdVnjsuc9Z6dX8rbGU2HtLB8MYNvo6jqshuedSOYX7XYLeBoEFF3CFXB6ud",
-	"fVsO0JO/YWoDDviLND1ckAnLwiMtzrc9MS3qdxFlKRYr5+BFbwDlrNrMjyuUVyuEn8pLVKRPrqSdZaW4",
-	"UieQ4bmocutVHwLhHfQ5f/aOF7HAbflwLj7+BdXUzqLR4XB4XyyzhDa/xg2Ia+zBWjpuRb5bkutNc7Za",
-	"b+mC+E2qKPYfdWXXaR8yPD3U/gy1kFbG6vkHVsG8iMgySQwi8rNgcSfUXf75oUTco12cAjcxqGo+If/t",
-	"AgsL+FGkNl+QQ0QHHkTLyIijj3tTvecfku0ZvBZXL1m3I8HmFPfo02blgh8tlkrkHySbX/wo5kXOAUVl",
-	"7IeDw6NtNFSzSMui7UJmpgt5vthmnRUYlP0wfPrsz0f//tO/Hr/6+seDv/54+Hr48ptfn7w9fv68jygu",
-	"Gtri3MVMK/zg0L4q4N8PDp4es2lsYPnq6eE3B4dHx0+efv3Nt8NtTnNnBSyzOr5bgre1zMuY7xJ0mUlv",
-	"ralJWp7zlB6Z+Xz+f4nlFDMyizBZ8B+pvIY0VpPxdKueONsJBi1pUMI4eb0lzvUlZgP4CRcGRIlwQD8/",
-	"PR6rdCZKkVJ4TXPrCPoCsTBA/qg2Fg6GQ1rVgFAZPD2Gn+Qz0snuPH7nwViF1P8UWUl8EhUlzmU1D2zO",
-	"rUWyZanqb0JN/9l/H6SavahAtT85/kyB7SzyZDuBXQ0y6kFgFsbiPK6xTMgSe7/DcO9b+AAD2IOdXF9h",
-	"uZcKg9luV2xa6V8rq+3gXwghS/D32rebpZciS1Ngnks1PQFFgpdTfEHgs2S7oA7bmO5PpjbVUOJUarVB",
-	"9lfldp303I+fw1Zrxc8hn3uznT0TU3xJ43oNrV/jBvk/oxjugcV/5yY53z1xT9IcRWkAOdLkQG2tEr61",
-	"UC6L3W3t5rLEfY7J3DinFphl8bi1sdsw4QZ2vrPL5zh5W5fvB+KuJjPV3ZA5b1X4OVtXCDur/WweFwMO",
-	"pgNIQkwk5KwnQfbs3cH7gSNHMuhTWHPPOD2J1O55HGjthL6j/QuK3M4247P71Kw6vxc9ru62rvy2dHjR",
-	"IKkHpDUm5LVfGK4oWkpozYSkOglEJ9naWLgHN7NXC+VbGn0dR5cir5ZszBa6PEQJ/1ovdDNq3noQa8p4",
-	"78M5Ysx4URzmWK6E+2nFl5NZb/TidrKL+wlfbmX5z0lSQrr5TB8BMLgbuexihVirAAU2nEfBjrPjjNUY",
-	"AvcDGJu7g9sRtuMYr6eyXdyDOW/I+Nl5iw7iAoareayPoWp262OsV7rPv5/obNGj6uKQr3t//gxm7F2q",
-	"LxrqyBRDuJF0dLp1MUx9xuUagIVJLtRFHMYMwyG00cWg66Xyz5s4jjdbB+E9MBaT8bGdRNr0bk6BA3tb",
-	"3m8AXdlL4Uf7Ia1Ko7f0ccL9wsm92/qM/aqV++E5fHv85Ou6cAUZWiFzZpDljGJde+vXcW2517jiSZAk",
-	"/JPpVPlyFBTMcCm45ow1KrhlAwdY71BXWVgF62eFgMqWCyiwrZP4okO8HVcGLlwPUK0/43+RyuIU3Vhp",
-	"c7zhaKvVjV9ev4ASueyZIigxl2rKaKyJQxNPIBETXdkRi3ji3BOXeiBYwIiFAWlB5PnWVsSBGt+UM10q",
-	"g6+wb0DfW5oSdsuuWR+9cLMOh3E0l8p/O9hgZ8Kdb4T8Xlz/Vh91F/Glwn7ZCJm/mz7v1BnjMGX6GRi8",
-	"EU01gNt50TeozDdVUZRojHQlwy4aRGrlZQ9z/yByg6CJrxP8WMgSzQdhE5gJA4UwBrOAWSda5yjU45XI",
-	"WojWztkYpJYofBH1JkAD5L12E+631OWh6Bwprqlyu/xpAOraHOqtqbMFpu8Ps5uwtOHU9+DThLLy2f7y",
-	"6skCp7lSppqQpE3Q+ZSVStG5mvMiF1K5x7lOL/iTt4Ls/6lK5L0edWfHu6jNzvm3Pe9bMe1RLMbIqboP",
-	"v7xNRG1fvgh3XwPyKQ/p8etW0sSXsui630+PN/p3tMiaje+BTQnjn82eb8X0bkzCu2+3G7lcmFaltIs3",
-	"NNttclrIn3BxWlnO83J34QxFxpUm31/4173TQu79hEFyRvAsOsEzFCWW9XwGi80QP24nzKwtXM+LVOe6",
-	"z4EzmJ/vzbSxZClAEr3nqCx3wNSG/1fxuyikAu9RGDg9ezHiX56/fgmpLrnCLuDXmbDmtCj2zmVp7Fi1",
-	"rS9FLizx/wCSujeOM1Nc0RdKK5mK3NeDsGxawU586jlochIwqYxUaMxYzXSeGdgRLinhK7ogFYigHBEH",
-	"gPkh3GhIsTk3hnDs7lpEMje5ycaMlUvHuAY1YeCNS5ft+vaqiUgvwGqg3esWq7Eaq+daXRLEWpnRWO0B",
-	"0Ym+p8IiNytA0lB3BONqODxKL3DBHzCBHV1CcuqbtJgSI3AEXxm7O4BTn8hHA1rlC5DWjBWAvlJtteUE",
-	"hHKdf2EBhuIeocwVlnA8PB4QpG+qNEVjYMLNqVzpuypFUSCjJvk0ZjYfRyMYDAbXyQDOiMBkk313o8gy",
-	"2j0ZszdGAz+Nw1iPnowjdwxdiN8qdCcZR/AfXHS4TrhKWBnkkiFaKNwWxJA7SS7n0iYxJG65ZDem7RRe",
-	"kWfKfDcgKpU2BjIsWQPYTps/i8GKqYnrXhITg2mVvtnlU5doq1JxLlXnyLjhkMrhZF0MCjvJul61ZNdT",
-	"niMXOoELXRI+QOIWSGIo8sq0nWc7Ppfu89q7nBdse9S4a60q0VVWO82mO0F0u0tb0EyPgwUdnTtnzQC6",
-	"TbgklcfDYdzEnpeuPe748DBuZ8Hx8NsYKnWhiM1kxhx3PDyOa8bRl1i6/kg4Pjhi9J0FQuqw2FcnrEwd",
-	"Qa4vFcZgNCTDIKmc0P4ku+0sIpxBP4Oz4C++c9nwbj46GcD3c6YdgWRLOSdUEDp9+EFLp8LgniRuMZL8",
-	"0nwxgO+blC3rKjc/yIu6grYPqaM+HRrF0SWWLiqJDgbDwZBUuy5QiUJGo+hoMBwcRTH3nbPV2L882K/1",
-	"J32fYk+r1E/LUjPicAUSEshBIIoJaW2iSSGmSNqtlimixhRdOoTGn4yVtIQ6LgpqF7vnwvAmOGjP5H11",
-	"uJrJHEFAmkvXq5VfOF1P4w2QPhElTPBcl0hrG3A7M2EFjwdFqh9KLFCQWmn0K/wgc0sclOr5RCqvT09f",
-	"fefwTZacT/0ii0YRORo1dIzI9irAu2W8nREWjPwdfdn9cDhsOv+5+bw1zayEorDN3zNoNHoyZD9JzsnX",
-	"5VrhXCr3rc0KNCmX67gv9nZ6cQ3BXHIFL6WujMP/GiB9bu2mywgru5+VeC4/gkFRprN4he3jmvi0Rcyf",
-	"vPXUpQMskHGyTK5p386EHatc6wsDubwgzuhY7J1MTiWpYSalLlxNG76KgSXZxJAJM+O/moYVokRlZ2iQ",
-	"lHVu9Fg5WTWddQ1MaG+UJdQbkFgLNt6kZYau5C2yvu4E35XATNWH3t86mN3QP7GK6Z/JVNey7A7OndpW",
-	"TKF23WGHvrnmYz5gjx7aXUd+K6a3o30XIh9pg7B8BePccoO5NMANyMrCDtnAo6Ojb9dCUAfrRiruk2ph",
-	"2Spf8H7pisrhcHhv7fVhq0hPS/jPtVLU5w1GuEn92MHQt3QD635wl4anHGye0unJZ3C8Otk00ad5Kcio",
-	"5nNRLrzSq7u6aujjrotE6BZTE9RMTfT+Oo4KbXosyqklkTGWjUXgi7P0uABotFTojyFhzZCwakiWei/I",
-	"wkyR/NGxck5Rp0INywlI1+i75DKQLJNOwQyqgt1sRfC5+zjc/yuWsDAKGtRka612DocHuye0gMjzILsZ",
-	"XO0JHPyRGxGsU4vKzuFwuEv2CSksYZjZEb/E8qqUFtlpDVp4EphjOcXtu3Kc/goQQ8szNJnMQOkabkKU",
-	"sFbwRRCrQdqYG+FFWvtWHvo/mcCUuMJuo89p7aYqLbPa9BgxR+/xMMrsjKBvEGWvNBF8TjFhzVkj8hZr",
-	"FYcdL9WdiEKT+oLEFA2HUKdLrYREgRCcAksPxgiqwlD4rqawxEz1gFk1MYW2CUUnZqxE/YAWmqCRGbqo",
-	"TxpexTdFgMxOVll3v1uV1ypE6FiZmb5q/SOCmmhvUbGblFYlXxBzEJsOUgPBSil+JNagGLwTW654OC7P",
-	"Wef6w8uFi/vWlj6l2ned8OFV9U03oU4D2tVcU9+DIv66Eo2QshY/dCr5scB7pZehOgFB+rh5zLdYnDZ6",
-	"VDNzPPx286TmkiVNODjaPGH5ph7NOzzcBrrwBthdraDjVlJGTtiCEKLf+l3Hnfhqn2xLVXB+sNcqugry",
-	"vBBWTmROQbXIpWCZTs5+fvMWOquVrqSXjFqBr+tpxKL1WcaqPWAMBstLzLwb6yalOsO4VaZOHbsyKq0z",
-	"WVjcc5okFTnfWuyNi/hsa7VGP7aDW8v1/cRojeTfTK7mtuSjsvrx5knN9df/7bLRw7bn2uVd80sMBcQ/",
-	"6pEPdhj2P/Gf67XZiOSrp4fwzcHh3tHxk6d7nHCJIelmYGJI/unwWfcZcXPcn9LxRx+rNrfz4rt4KSHE",
-	"vty5VFkoOmut6I9YpwmeLc58T9dSsqDnDQB199f2t//f/30NZdj0wn6jvlLGhXWdyP0Rpezxmf9HtKFT",
-	"Rdo1PHy8XEDY0lyU7Usc+u3FD/wqg1TkeX1X+0Lpq26b0aSy7MfbTnfSAF4EY4IAxTvOY0Uev5wqDnaE",
-	"AfbGhUu5cdrfgJiWiCM4HA5d+w3ecHvchLfHcaxC6YGdxvbkFGeyB0tSGXaF7MZwPDx2G3FQ5teNXSTg",
-	"238WY+XbqnpenQA7YRdR8+aETvSw2yfK3rj8Ydv+j9o2T4CV4J/knFixjk71XEnfXhGK4Ha271Pz8pdr",
-	"J+g5umaTLi9+x89DVuyw0/GqknAzskfUwHdCtgM3SKuwcpDWQFhtU9quFt3YXQ3rbmuTUt6vWGexo38Y",
-	"m/qlUK3HAjqSrc8Ldn2hvi3bIfvtO5bI4Snq22zLrQecBXN2QxoQE77Xb6xYGLJdXHGiQNkNW0qJ8c00",
-	"zAb9KTUzVkFSzSX91+fVTpYWGfGApL79Zmc459ZUeD4Tasr2dk2ysy6DhIkq2sIb7ab66m/eKrxy5VU6",
-	"prtl4UolIi9RZItOLtPX74O8o2Br6ntupR30pFm5Khzmq5yrQHjQZY3EJhl74p74JOHc48csZQyDw3Gw",
-	"y57EWLktB3AKTHCYiwW7MjmKy2UNoSvLLlbgfuwcHx722vNfOHHzKAkud+/yHy+/RSqmTjJ3Vc0f/sWj",
-	"+xeOHwOG3uG2CZfKZ9bf3TJiCJyIfW8V9z95l+R6+c11t9K6cW+4GjaTrgtYt+qJZa1e2f7bC6W+4uR8",
-	"jR5SQX7nEzgcHjj3X4YVmLgNS9xzV6xwDdZdbXBW1Wa/fpnJg2mE+kU1j68POm96We9ysL0kdD9wfvtz",
-	"wPn7ZLNvq6a+JK3DOeyuJa6Rbixnun2tqH3LWKCDWFS2UkFhY9HaZprn9diHF4R1NfolrjMx6DLD0qXL",
-	"GyR8GQ45V+z7aeuPptAp1ZuIexc3/SbGaEO5bVjjRTv6AZmjczt4w8sR7aKus/pDxaDzLGiG+MKYpKUH",
-	"5FJduBr/purWQzEHx/bb8MUrHvhHD95jlgSaa84bepyYiP/YtvruoiMC7eozUut6ohxT3znx4csANzRs",
-	"8E3sh/Fgg0v4W3mwB/e68yZ/kTD8h3N4T87haZaBYJSutQQ1R9+kysNk7DYa/U04/gG12PL9xjUsFYLf",
-	"5wyegLvJmZE3ZWAmLhESd800gXORG/yC3cWlw693FztEvi8N98BZAPjV5QzHqnMR23aJDu46WKWszJu5",
-	"J3VFIu5e4p5XxsIE68bv88pWJfanHynwWuX4B9LaqzeYHzn90HePdrPAPWgK4g4g/ZGGeLimOk6DrtVC",
-	"oBVZoo0K6CaD5KZsNkRvadwDykR9Y3kN0zXXNVyBM7A8FAV8cUaFThGcKXAoYvcKfK1SjNvjtaTlvw9j",
-	"U942F2GCW3rt+1Hb10TF7dW9ntsyI/9+wtLYpr9nrCqDq1eAyAJdYGEH4K7JSzUFwddzmoqlr9I1uJIc",
-	"WHArOSF4BNKOlbtga5xxq1tnmnZlN3eOyvI1BN8yg1d5u2xvVczB1PL/A5mj9iUBj2yGwhv6a8SOSEE6",
-	"fpkM925/bgNLCMMfBuceQhtGaC14HV3Etn3lsjAP1MrLeGX6FNQmm7P/yYrpUmNPl+YvMpwXmliLvFnu",
-	"dOPqvC6b9r0VluBbTV04pTWYn7ueh9Va1y9K9En5phaimh9rbRRocvvl9arUSPAscF7qeX+Ee3fjE6/D",
-	"JBke2Fm2Juv+L5httPGWPcGeHWf8etq1/s6PaN0LbB/S01l6Re46LxvLS5miu41mDWTCiokw6F8mwaz1",
-	"ZHj02P+iqQEj01hbYg9P8BKWaPTufdfvuUSFxvWjNUuU5OkI1yB/AgoxoxXbf1jU8p0n2/vrpU2673h5",
-	"957YK3xry7v35O3wDQ/PqVWZ+1e2jPb3Dw6/HgwHw8HB6JvhN0P2jPyOn5b+AZ1hzvXPyqZ3tXnkUj/B",
-	"A14n+J42/9WledRx0oPn/rDX76//JwAA//8=",
+	"7H3vchs38uCrdPHuKlLtiKJk2UmoLycrduJkbetsZbO7oUsDzYAkVkNgdoARzfWp6p7mHuye5KobwAyG",
+	"nCGpv5vsL58kkhig0ej/6O750kvULFeSS6N7wy+9nBVsxg0v6NPplEnJszff4YeU66QQuRFK9oa9E0js",
+	"jyBS2ImT6cX/+z//N97t96KewN9zZqa9qCfZjPeGvaSaKOoV/J+lKHjaG5qi5FFPJ1M+Y7iCWeQ4WJtC",
+	"yEnv5ibqnSppWGI6ALA/OgCkWQ9BNdNtILixg7k2L1UqOCHlA9cqu+b4L07KpcF/WZ5nImEI3P4/NEL4",
+	"JZj3vxd83Bv2/tt+je19+6ved/N9sOvUi9YQ2m90rqS2ILxk6ffM8DlbrIEiL9Rlxmd/uh00Z/YpC0YT",
+	"4+dT7g/9Kw15oa5FygtIVJmlIJWBSw4FZ8mUpxGMmcjwryqg4P/gieEpmMYEScFTLo1gme73biLclMfB",
+	"E27qLcvGqpjxFH78+P5dBAzmhZIT+gRIDrQFBpcshX+WvFhAxSIE9amS40wk5qkPQhDuxoIXGi55hiAb",
+	"BakYj3nBpfHMoY8hTphMRcoM1zFkQhuNBzEj6F8VhSqeEvQTuQBlprwAjktHwDQwcMsQSI6wz8WMq9L8",
+	"Bug7FZa6mdRzXoCQYMSME6zvlHmtSpk+JZTvFOgymULBtSqLhBNAU6FhroornbPEgnbGFpli6blSf2bF",
+	"hD81Hi9VugChIcPFCzBTJuEA3oqXBJwTeenDy1ArJNugenWNzFuzDcJkYMYMyivIOEs1chCh0jEPwfqz",
+	"ZKWZqkL8iz/pOb8VWgs5Qekj5DXLRAonZ2/gii88WNdMZOwye/Kz1by4RrnPJLJF6nAm1Rx2pAIuk2JB",
+	"wxFWROVYTMrC6QKjFMyQfB3AQsldt5+8UAnX+ql39BeWlVw7fQWEaFrpGGISUToGNCE0oGaDseBZ2ifb",
+	"xM0d2ElkQBUq54VxtkJScGZ4esFoH6ho8L8eCuM9lCK9aNnkiHqCyIx/ZrM8s7bTxeDFDwc/Dn78+vUP",
+	"f/vh65Mf/3L+6u/fvnx2+Oqvg7YJrMXzZfWHPGMGYdiILT8Od2mYKfWmJxwCPtrB1WMXyZQnV9X+m4j/",
+	"ZcolmQR2LMwZigttQHMDlwurFpyJwbIM7bpWBMoyc2xgrblVK7K2pn5F7DoMBfiottkGeBSe4qdqfnWJ",
+	"Vg2ZAHbzpzSqlQa8nUPEnKYCMcCys2CYBX0JQYUwfE/JbHFMeCLa05DynMsUlEWe3wPsaM7pG5yUOcaK",
+	"ajpCNhIXV3yBuOFJwXFnl0zzi7LIesPe1JhcD/f352zK+u6pfqIIOVxrC1LKx6zMaNdNNES9z3sTtee+",
+	"RObsf2Dzt8jPEx4SZU3Xb5mQ8MuUGX2S5yDL2SUvelFvxj7/mcuJmfaGB4NB9BBUvEQCq6cfHtGaE/6z",
+	"sLZp83xTZkj+CMNn2zJKgEBWFGyxAiNNug4Upa7K/M9CXq0y1lnBNZqAc89gzoUBpq/QCleQCXmFxNHc",
+	"iJpLXlw43XdhxVBz5teqgDhxFm8cWYPeeWGkTtVcknUJc3Yh0n6bdKoFSnPuGIHiaTysnyeRwIwhlwLh",
+	"jmvg4mOIWVZwli4uqieFAfcdPno8kjWw9KM1lEnPM2nNUA/+Try8/XgXmLQwZHyMG+QFxzml8qPiIUgF",
+	"2qiCp9VMFQ4sSR9DLJW5GKOd6DZXybUrqeaoOR26RhIZVpYzpAC7qV7Ua+4SqdW7HFGvBoU+uGUCwumQ",
+	"gu4QNhLYWaHGwkqPVTug4t3cjkJbvrE9zbkGYY4BRbQlR2FgynDLkvdbZHeTIIW+uCy1kFzTxw5Bf6lU",
+	"xpkMhcwGlRD1cpGYsnCi78stVYiXH8EcUQPWjWgN/NzmjrOKoa2cHY5ZplcUwwmxhDVILKPQsVvzlS/T",
+	"Y5MxLVEGnBmgL58qyS/sCN0Q1r/2/vTi8JuDw2dHz198/c23aHYMvjk43MPPe19/8+0B7rkSgCvonrHP",
+	"b+yPJNJnQvqPG8RgE6It8Ors/wcR0tWcTY13H4HtJlu1EdYI3fP1Ryo0EJaCk91I/vyz0Ea3L2WnQd9N",
+	"1eq5nV6EzEuzdhamAVVRqyLwtL71SZC2WyLT1dVf9Q9eHLUumNfCbOs1vQC8iXrEabeXFhZJS1BXR+Cn",
+	"raGLQmJYQ1CbaX0rO+SWZPyxS3ujTSrkJIZSGpE5e7XQpmnEkyErSY9LignGwMYGCYV+toQ9V8UVT6OR",
+	"jMvA9/YjGxqmGVqsrbgI4lJSLBIPyj8qTB2sHMnVaCU5qGKG/5SmqY3d9uzpWNB7US+Ejz5WS7aoYIoV",
+	"aufSLrE/y1GV3M5PTGqnc91JWxtcyElget7FLbXRplY3ruDeErR2J9PgdwQ7DHD+CBhc8cVcFSkUPM8W",
+	"ETAJYparwuxuJbO2dEQtDLUjWubpLbe6xBEezaGPaFERNc6tgdXGuq3sZOF8CI/CEdXdFZSd4KzcTJgd",
+	"Dnx48BNxzSUy0lyYaVqwuTwGZ81ob6Ag3kGNQ9+k07tfQ4eBp3jY6ineiWRuYSnbB+8piP3x3fK4akHs",
+	"RZTKkd4ESi37rypNlxgij+FBolVJqY2aXdjYxO3iG68LzvcodmGfjpzVoOGK5wb4Z5aYbNFiQ2wbc+Az",
+	"JrKt/AH+2fBCsuxiJfhWanNxcPhsO6vKTVKTaD2RnqpcjBfbzLMCgzQXgxcvf3z295/+19G7r78/+Ov3",
+	"hx8Gb7/55fn50enpugjgZj9oO1OqhmXFDdi4xL0FcCNit2RE0QGvYr55oMtEemtJjdzSGd27O/2/5cWE",
+	"pxQlv1zQHyGbLpyd9djqToqLGmWdaaGh4DN1zdM+/MQXGljB4QB/fnE0ksmUFSwxvKBnvddwxXmugRmY",
+	"KW3gYDDAWTUFOV4cwU/iJcpkux+3srOB6hCiEUgnvbzgM1HO7hAGrFiyJqnyH0xO/mcz4hiK9udHd2TY",
+	"xiTPt2PYVU/GDwK90IbPIo9lRBbb+xcM9r6FC+jDHuxkas6LvYRpnjZjrwH3d/JqPfhnRMgS/O2R0LXc",
+	"eyIXoHOeZUJOjkEi42VoqCL4xNn25pDXF4dfaa+qoeAToeQG3l/l2y7ueRg7h7TWip0T9WZ8s549YxP+",
+	"Fse1Klo3xxr+P2MmmT4y+++s4/NdF0ZLMs4KDZyuM+k2sFMI35opl9nutnpzmePuojI3PuMZZpk9bq3s",
+	"NvvxXcRwb5PPUvK2Jt9rpK4qVaO5IFHeKvNT+krOzNTb2TQuAt6f9CEOMRGjsR4H6SS/Hnzq2+OIW8Mo",
+	"M0c4rQlb4X4saPUDbVv7gbPMTDfjs/mtXjV+r+4R9N72HN5USGoBqUOFfHAT2/B3jHPGyNVxwDrx1srC",
+	"frGevGooz3H0TdS7Zlm5pGO2kOUhSuhXP9F61Jw7EP3JBNEsx4K9qDefMqNZngfxrxVbTqSt3otdySwe",
+	"xn25leYfI6eE5+bSSRCA/v2OyyxWDqslqFrrcBoFO1aPE1YjCMwPIGzu9m93sBtvuj2sD6DOq2O8c9yi",
+	"gbiA4DyNtRGUJ7c2wloJlLWknM78mCr79UrI1FKGj4KgPa3LPC/srTlRhoctoHs90wGQ10qQ31Ik+K3h",
+	"GZ8UbEaprNow9z+uzuWEXJ9MyPYg4zvV5qZcqnTRejXTvHlY/fnOCSxbOHUN0UAQbqRA3F2XK+b3uJwv",
+	"Z+AyY/IqCl2fwQBqJ6m/knbQYm4vbYAW64LwAfiDjvGpbV1c9H62jQV7WxauAF1ZS/LP5iIpC62KO1zQ",
+	"Bg+3LhtkkCxz5sXEJVbXSqq62L1guWjlOZ9etqr9X5/Ct0fPv/YZrpByw0SmV5Mv6iTddtlfJ7tre0sS",
+	"BE+/0o104IwzdPIoEb7zSnaZrixgrUNtGtwqWO8lBy5NsYCc10mKLkMu2o7MA9O2BajaznO/CGk4yj8c",
+	"K0zG12xtVXj//OENFJzyoxMOks1QjrvrJDocfPAYYnapSjMkmRHXSTQuS02zhbZ5JtnW2tWCGq2LJS8V",
+	"AazwQ3C+t1SxZK427uAPb3UFH668FvIHcYlqAdecxOXptvNGSPzNa4VGkm8UhpLvgMG1aPIAbuddrJHB",
+	"H2vTYRUNLDHiuoW4X7NMc1BI1zH/nIuC6wtmYsq1yZnWPG2/wX/iO8QatM5nNnrxBWcu9XcdxAEWP9gH",
+	"HvYu0EHR2FLkj+d2AeYA1M4g892PaQuUPxyKN6Frw/YfwGwKuefOnsXqzgJDoZS6vETeu+TWbC1l4tLy",
+	"ZnnGhLRfZyqx2XpOL5KJKUuWtRoQjRXvI0gb+992v+ds0iJqtBYT+RCmf2dG+pqLnnD1DpBPaEiL6bgS",
+	"UL8WedPCf3G0VY5fx8IPQKaI8TuT5zmb3I9IaPXtVkMjjCdlIcziIz5tFznJxU98cVIaiohTteWUs5Qc",
+	"U1dv+de9k1zs/cSDMBajp6jUj7OCF/55AosUE31dPzA1JrclG0KOVZtJp3k23psqbVBlgMDznnFpKP3d",
+	"mwK/sH+xXEhwNoaGk7M3Ng/39MNbSFRBuQisynXbo7ylkax9fZ8p3q8SkDXF8Cj3gUklRcIyd3NGSUk2",
+	"qnTsgvRBzRED70uM5FRlqYYd1kjfAyGBBRc3UQCYG0I1iuxCpJRCQwEEm0yT2oeruNVI2sCVrRdjGj7a",
+	"wOKuq3a6ZMkVGAW4uq94GsmRPFXy2pbm6OFI7gGeE35OmOGU1gFxdbpDGJWDwbPkii/oHx7DjiogPnF5",
+	"UXQSQ7AHvjJ2tw8n7sqDa1AyW4AweiQB1FzW91LHVbZ2eFWFnpCryTsaHPUR0o9lknCt4ZKKdelOdF6w",
+	"POeEmvjLiMh81BtCv9+/iftwhgeMytkVRrI0xdXjEdlnOPDLKHQn8ZtRz25D5eyfJbc7GfXgf9P1zE1M",
+	"8Z9Sc7pc5QZyuwQS5E6ciZkwcQSxnS7ejXA5yedoqxLd9fGUChMBKpa0AmynjjRGYNhERz7epKNGtGmX",
+	"dl1wUxaSos4q44QbcrIsTrq8UtiJu0qt4l138uTL4A6sMxPTBmI7QRxBnpW6LpzacbcO7gZgl+JkdYkV",
+	"pd2VBbd30I061Z3A393FJfBJhwNbVJaJxOg+NOt3kSuPBoOo8kavbXXX0eFhVD8FR4NvIyjllUQyEylR",
+	"3NHgKPKEo655YcsV4ejgGaHvLGBSi8W2G9VSe5+y+1I1Aq0gHgTh9xjXR96tn8KD09w9QfcFb76z9wbN",
+	"yH3ch1czOjsEyRRihqhAdDqHBKdOmOZ7AqlFCzRQs0UfXlXBbZJV9vkggmyv/p2T3WuTob2od80LVxh0",
+	"0B/0ByjaVc4ly0Vv2HvWH/Sf9SKqwyetsX99sO9MQvo84aRGq3qlN2lv2EPleuoHLZW9Hw4GD1YxGpb0",
+	"dFaL+iCv0yTNCtujwUHXIhXU+43qUVrFJfZvetDFRFD/lrMZKxYONyvE5TEagcrSWozg4bGJDsxw3ft0",
+	"E/VypU3bLdVEaIOU3UivdbmuSIKXfCpkCsyvh7qwzreNnaz1BWukXxf45Ug6fucp8XBYsxb5PBdXM8pT",
+	"2Dl59XHv8PmLve9P3wIKQPuELTn9So9k/MvJ30/O3ry7ePXu9MPfzs7fvH938dOrv7liHYkat5Z+qoBM",
+	"TSY8RT3jylZRjKnSkKJslKqOZMHHpeaUpkiAhRnFsPN88Gy3D0GROGjDCqOhzn1GEITRPlY0Vlmm5oTT",
+	"kVSlSZTNe8QhjbRoTXrXhyWtODRTLooQAtLF8XKcMh6ihXDyw8kekhEzAg2hymL44fz8DNzIY5LUX0ZV",
+	"0d+oF8HIVwXaD67Sb9S7iWEndp/iRgJn7D7Eu/0mQGGU1BU6VXC8dL9RCbO3oYCKLGHnvdw7K/hMIOpP",
+	"zt6QxKr2QkGblx/PtD0/EGb3uG0XpPgvjLriBL0VX03RYr3r08Ap9Z09Fg8tVpwj39bLY0WmHTz04uuq",
+	"4APydUJssFkWBZ057ir3jg6ebX5ouWcBPnd4uM1iYe34TdR7Pni2FYhVBf19JfOpFZTAVm8IOyTxTdTQ",
+	"h/tfqhY5N1Y8Z9y0BPreVGYg2HpAMNNClZNp2FwF5c/CFQiLqsSRLh2aHPEdrRJyRIMyj1bXt0+kd1eA",
+	"R3bW9Q9VfTXuey7fCZ1UR+Oxg9J1rIoJNySJG31oOrRmq6nyPTedqBv8e5n6N38w33Nj/c61TBI1+lH9",
+	"2r5QPWS/7ld182kNg+17jtjPqMhrufHV7RbqsqneKSS60w9vwa4CO3QZgTb82fuP50DQeUAKe4sS7w5t",
+	"SR/TV0u2mDPAyJbwlDyfcttLhyXT9sK9yBlR86nwxaKRLWtGb85+6yrP+iNJqa0Hg0Hl56xEIwKnJxNX",
+	"3EY45lQCxDPNj+lQw0vBvDTojY0k/QuqSHnRbxRy+0jKFmWrEYgxAkTm0i/kj46ojhD9ctSucbRaFSuC",
+	"GnLqNhTTr3HtTrqk63DlkVxZWitgkDHjIjzZNYfLhatYs8sJmWoQBo1N+w396CvS6+LzkWSrnZoQTmu+",
+	"UrqnNaAIk19poOL4vnO57R1kXdpuLV/qUWItzbmkKJGlFgTWeA/mEp1CmCiKthAWz0Mas4THHXX4CESi",
+	"ZFIWBZfJoiId8lb9ACNmfCR3KtP87MP7v7z57tWHi/M3b1+9//k8jioX+LneHYadPTxLBKVzaLWPrUtL",
+	"0R09ks8HhxFRFg23RX+6u50YPB8cIpJQC2sVPImUphToTM3hOcWMVlSiLfv0Zpxjz8c1Fps14VvZjIPH",
+	"gqFbybxfZeyaKyWE7P2khuVt1dZTW6KHW6HBt/O7o/H6fBssLHVWu68KP9FXSyxYcTVlUDTi2nqDGewZ",
+	"rQ4LNanvp+Vg6pDutSGeccP6QYQ2RlGH6+ZsQh0pfKgVpTyafCTS+WdzPJLCCt0yy3w3Heo/hE/261CX",
+	"u8tFZZlxNCMzYYsdM6+i2YRrYHnOGarpsSo4zq3Bruw0B46v4hM5Z0bXpTl9eC0yCr8kanYppAuzn7z7",
+	"rlVECW0CybRkuSz1gkEsaPEv7upWDgeDqkEmtTOsb2woNt0Lu2FW5PF8QNdnYlbOXLL9TEj7qU4fqXJz",
+	"bqK2JA0bLu84MGvp8GuhSm3x3wGky+pa2zW0pR/OWHwGzVmRTKOVaGjkDx+XsD1t3KWKD1eF7RXgxLWB",
+	"tFYCmnbamkJLFzk7qZgIoyN7lCq3RSHwpwgocqcjSJme0l+Fw3KG1sCUa653gWVajaQN4Tb7O2hrdKBf",
+	"5xdgFJfLOEtR4Q1szQhL28p7XFkPEVUbev/ZwOyGAqRVTL+X2aIO79DGyZo1bAL+Rhd28JM1V2iDLeHp",
+	"3a7jN2xyu7NvQuQyMQAty6LqJyDQztWGSQM7H16fwrNnz77thMAnc2ghKWG3hmWrfJJPj6nKg1qrDgVO",
+	"QlGNg5DAE6rq+8e+my6Cjpo3Z6GG8eKxO+R9YpBltHVDgyta4h5rfQ2XKmUiiEkyxCQa4qXiJdQwE/LH",
+	"RtLelTVKPGA5U81Wyi/dJCEvo0zhKZQ5RXwlwhc2rlrCwjCo8BS1tto5HBzsHuMEVV8Ny211s9jg3ndo",
+	"RwTzeFbZORwMdlE/Ue85gpnuZ695QeF+ussMauBimPFiwrcva7PyK0AMTk/Q+MarFm5EVNgLTJiIOkmw",
+	"xF+5OejJEPGqxFZGVPIc567KOkTqVY9mM+4uwghldHlRI8rMFR74jK4EHGUN4WjwrRdxvHF5aXckFXpJ",
+	"Ngw44TbCf7JUi0vOcgAOWtYWjCGUueaFwRmWiMkPmJaXOlfo/qWpRpfSfYETXXItUm6TAYSmWVxVEYj0",
+	"eJV095tlLUqGCB1JPVXz2j5CqPHsDZdkJlnn0DiIdQOpAWMlSl4TaSi5lHLQFamvOps9ivPVqOt+aq9r",
+	"qY6wtVNyfXaeany3Wt+XzjEpSfEHvUjYDN47tQzVMTCUx9XX1AbGSqMn9gi/3fxQ1bb7yT3C+90zED5R",
+	"GFlmC1yIdu235F+FAc9WrWhLDezlm8iEWQDLBCOeXhO1HNYMX/WalCn4vYxkvcHI3uOlzoy1DyUq5VEt",
+	"TK04tneoOM/lwvA9K0kSllFv6TWhmy6p0Y7toLm/7yLd6+D89cdV9bT+TQc//pN5o4Vsx6oK1oYM4r5q",
+	"4Q8yGPa/0J+bzmhE/KcXhxD2PxygbdhMzIkg/h+HL5vfITVH7Zk+busjWaf8vPkuWsoTIltu7K4BPOt0",
+	"atHvuQ8TvFycuaLIpWBBy4syfPnk9i/J+PTvVZTnHU1oVxojPh2XPT3xV/dpDhGXi8bmo+WbnC3VRVG/",
+	"66RdX7xWvnefD+bbnraN11OUhux40yhj68ObYEzgoDjDeSTR4hcTSc4O00DWuGsxS9mgGtik4HwIh4OB",
+	"rdPia3r867DHPx/JkHtgp9I9mfC3JciVYfnQbgRHgyO7EDllbt7IegKuTmwxkq7+ruVlHLATlptV7+Jo",
+	"eA+7bazslMsfuu2/qG5zB7Di/COfIyl671TNpKjfy1Sx13a670v1jqSlFJTWpJGAFP/TkkYI3CCsQsJB",
+	"GA1hErZUZjUXu7X4vzUo1ZlR0oXXf5dO/d1llNScYY+sOy54u5SP6gVilPLh20EtV6RQFKy6bWaX1BJC",
+	"G7bQqLvoxgkdZTtsKSRGrZ142m8PqemRDIJqNujfHVc7XppkSANi3z7KTPmMapjhdMrkhPRtR7DTX4OE",
+	"gSpcwint5SwKyec26x63aduU2KuS1TyIlSb8iDHSpq44W5h+S5iVigXCeJU1FRAPqvBIrIKxx/YbFySc",
+	"OfzopYhhsDlydsmSGEm7ZB9OgA4cZmxBpkzG2fWyhLBJxQ3zY+fo8LBVn/9MgZsnCXDZxmW/vfgWihgf",
+	"ZG6Kmj/siye3Lyw9BgS9Q9U0NpRPpL+7pccQGBH7TitWqXc3d0i0q6Vu9GXNmyXXOqy3q5km8d7W1/69",
+	"5FCoOUXpPZ5QFjkQjuFwcFC95aK+iolq/8R+b28tbEl+UyyclV7/+7bAjyYafMvnpxcMjZ7J3bYHKU5E",
+	"9yMHuu8Czr8nrP2bTnS6p/ihYHZTJXuka0Mhb9mZL+xYZStZtKHwrMF8uvf4jNB1Wb9EdTqyqXU2bv47",
+	"y/WuytZWz9ZtTXIrVNcd7n3s9XWEUft025BGXX/xmMTR6LO34V2WZuEvXN2mlgsBf2dEIlYrXNTGa67H",
+	"Ig5y8rehi3c08I9kvKe8G6g67W1IdqJD/G3r6vuzDgukqwtNdSVHWaK+dwTE3QesydygZoCPY8EGfSCf",
+	"uMiy0SOxQ3Mjhv8wDh/IODxJU2CE0k5N4Cl6nSgPo7LbSPSP4fhHlGLL/a+6XrocgNNmDB6D7fSVojWl",
+	"YcquOcS2H1kM9BbB37G5uLT5bnOxccgPJeEeOQoAv9jg4Ug2WveZ5qGDbRdk367mnz32VxNRs+3frNQG",
+	"LrnPAB+Xpix4exwSHa9Vin8kqb3a6u6Jww9tfdY2M9yjhiDuAdIfYYjHy66jeGinFAIlg1Yo3QJonUKy",
+	"j2xWROc47hF5wne06yC6qm7D3nQGmge9gN+dUsFdBHsKDApXOqxkwqN6e/XR0t/H0SnnVUVM0MWpftNQ",
+	"3ak8qls7tZTNDIPXbvpEn5EsNV+tBUINdMVz0wfbRlHICTCq06muLt11XYUrQY4F5ZQjgocgzEi6El2r",
+	"3HwOTZW3bJ+dcWmoHsHlzvB5Vk/bej1mYarp/5HUUd1E8onVUNjBsYPt8Cjo9edLx/Dg+uc2sIQw/KFw",
+	"HsC1IYR6xmvIItLtK83kaKCSjsdL3SagNumc/S+GTTY1mZnlCkkLrdmjqs2EKqo8vhWSoPKmJpzCaJ6N",
+	"bfLD6l3Xz5K1cfmmXCJPj14aBZLc/P6SVjwSHAmMCzVr93Dvr3yiLkyi4oGdZW1SF0A271tNJY23TA52",
+	"5DilFz112jvfc2NfBfWYls7Sy6a6rGxeXIuEV83cUmbYJdPctaPoBzX6HVCFjTO3h86/RKIDrAqMVHGv",
+	"iR08QZPe3vDXT02755pT4zXcTTWF67VBmfLHIDlPcUZqzubeKOfpzh3bp5ulRZo9gH/9hOQVdvX99RNa",
+	"O7blnqXUsshcS9/h/v7B4df9QX/QPxh+M/hmQJaRW/FLFVz20X2c2n1XVEms1Vc29BN8QfMEn5Pq/cjV",
+	"Vw0jPRzq+xIE3zkE3Hy6+f8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -19,6 +19,17 @@ type ApiKey struct {
 	RevokedAt   *time.Time
 }
 
+type Channel struct {
+	WorkspaceID     uuid.UUID
+	ID              uuid.UUID
+	Name            string
+	Platform        string
+	Credentials     []byte
+	Status          string
+	StatusCheckedAt *time.Time
+	CreatedAt       time.Time
+}
+
 type Contact struct {
 	WorkspaceID    uuid.UUID
 	ID             uuid.UUID

@@ -18,6 +18,9 @@ const (
 	NotFound          // no such resource in the caller's workspace
 	Conflict          // the request contradicts stored state
 	Unauthorized      // no valid API key
+	Unavailable       // the server cannot do this now (configuration, contention)
+	Upstream          // a provider behind a channel failed, or refused the channel's credentials
+	UpstreamSlow      // a provider behind a channel did not answer in time
 )
 
 // FieldError names one invalid field by its JSON path.
@@ -58,6 +61,11 @@ func NotFoundf(format string, args ...any) *Error {
 // Conflictf returns a Conflict error naming the contacts involved.
 func Conflictf(candidates []string, format string, args ...any) *Error {
 	return &Error{Code: Conflict, Message: fmt.Sprintf(format, args...), Candidates: candidates}
+}
+
+// New returns an error with a code and a message for the client.
+func New(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
 // Fields collects field errors so that one response can name every invalid field.

@@ -16,6 +16,7 @@ const (
 	Note      = "note"
 	Tag       = "tag"
 	Workspace = "ws"
+	Channel   = "ch"
 )
 
 var enc = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)

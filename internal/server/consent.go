@@ -79,7 +79,7 @@ func (s *Server) ListContactConsents(ctx context.Context, req api.ListContactCon
 
 func consentOut(r dbq.ListConsentsRow) api.Consent {
 	return api.Consent{
-		Channel: api.Channel(r.Channel), Status: api.ConsentStatus(r.Status), Source: nstr(r.Source),
+		Channel: api.MessagingChannel(r.Channel), Status: api.ConsentStatus(r.Status), Source: nstr(r.Source),
 		CapturedAt: r.CapturedAt.UTC(), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 }

@@ -25,6 +25,9 @@ var statusOf = map[apperr.Code]int{
 	apperr.NotFound:     http.StatusNotFound,
 	apperr.Conflict:     http.StatusConflict,
 	apperr.Unauthorized: http.StatusUnauthorized,
+	apperr.Unavailable:  http.StatusServiceUnavailable,
+	apperr.Upstream:     http.StatusBadGateway,
+	apperr.UpstreamSlow: http.StatusGatewayTimeout,
 }
 
 // handleError answers every error, from a handler, the binder, the router or a panic, as an RFC

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
@@ -14,24 +15,49 @@ import (
 	"github.com/wazapin/wazapin/gen/api"
 	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/provider"
+	"github.com/wazapin/wazapin/internal/secretbox"
 	"github.com/wazapin/wazapin/internal/tenant"
 )
 
 // MaxBodyBytes bounds every request body.
 const MaxBodyBytes = 1 << 20
 
+// Config is what a Server needs besides its pool.
+type Config struct {
+	Log *slog.Logger
+	// Secrets seals channel credentials; without it channels cannot be created or used.
+	Secrets *secretbox.Box
+	// ProviderTimeout bounds one channel lookup's calls to its provider (default 5s).
+	ProviderTimeout time.Duration
+	// Provider tunes the provider adapters (HTTP client, concurrency per lookup).
+	Provider provider.Options
+}
+
 // Server answers the Contacts API for every workspace, stateless apart from its pool.
 type Server struct {
 	pool *pgxpool.Pool
 	q    *dbq.Queries
 	log  *slog.Logger
+	cfg  Config
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
 
 // New returns a Server over pool.
-func New(pool *pgxpool.Pool, log *slog.Logger) *Server {
-	return &Server{pool: pool, q: dbq.New(pool), log: log}
+func New(pool *pgxpool.Pool, cfg Config) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ProviderTimeout <= 0 {
+		cfg.ProviderTimeout = 5 * time.Second
+	}
+	if cfg.Provider.Client == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64
+		cfg.Provider.Client = &http.Client{Transport: t}
+	}
+	return &Server{pool: pool, q: dbq.New(pool), log: cfg.Log, cfg: cfg}
 }
 
 // Handler returns the HTTP handler: the generated routes behind body limits and authentication,

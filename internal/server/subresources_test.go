@@ -170,21 +170,21 @@ func TestConsent(t *testing.T) {
 	e := newEnv(t)
 	c := e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567890")})
 	captured := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	res, _ := e.c.PutContactConsentWithResponse(bg, c.Id, api.ChannelWhatsapp, api.ConsentPut{Status: api.OptedIn, Source: ptr("checkout form"), CapturedAt: &captured})
+	res, _ := e.c.PutContactConsentWithResponse(bg, c.Id, api.MessagingChannelWhatsapp, api.ConsentPut{Status: api.OptedIn, Source: ptr("checkout form"), CapturedAt: &captured})
 	wantStatus(t, res.StatusCode(), 201, res.Body)
-	if got := res.JSON201.Data; got.Channel != api.ChannelWhatsapp || got.Status != api.OptedIn || got.Source.MustGet() != "checkout form" || !got.CapturedAt.Equal(captured) {
+	if got := res.JSON201.Data; got.Channel != api.MessagingChannelWhatsapp || got.Status != api.OptedIn || got.Source.MustGet() != "checkout form" || !got.CapturedAt.Equal(captured) {
 		t.Errorf("consent %+v", got)
 	}
-	res, _ = e.c.PutContactConsentWithResponse(bg, c.Id, api.ChannelWhatsapp, api.ConsentPut{Status: api.OptedOut})
+	res, _ = e.c.PutContactConsentWithResponse(bg, c.Id, api.MessagingChannelWhatsapp, api.ConsentPut{Status: api.OptedOut})
 	wantStatus(t, res.StatusCode(), 200, res.Body)
 	if got := res.JSON200.Data; got.Status != api.OptedOut || !got.Source.IsNull() || time.Since(got.CapturedAt) > time.Minute {
 		t.Errorf("replaced consent %+v", got)
 	}
-	res, _ = e.c.PutContactConsentWithResponse(bg, c.Id, api.ChannelEmail, api.ConsentPut{Status: api.OptedIn})
+	res, _ = e.c.PutContactConsentWithResponse(bg, c.Id, api.MessagingChannelEmail, api.ConsentPut{Status: api.OptedIn})
 	wantStatus(t, res.StatusCode(), 201, res.Body)
 	list, _ := e.c.ListContactConsentsWithResponse(bg, c.Id)
 	wantStatus(t, list.StatusCode(), 200, list.Body)
-	if d := list.JSON200.Data; len(d) != 2 || d[0].Channel != api.ChannelEmail || d[1].Channel != api.ChannelWhatsapp || d[1].Status != api.OptedOut {
+	if d := list.JSON200.Data; len(d) != 2 || d[0].Channel != api.MessagingChannelEmail || d[1].Channel != api.MessagingChannelWhatsapp || d[1].Status != api.OptedOut {
 		t.Errorf("consents %+v, want one row per channel", d)
 	}
 	for _, tc := range []struct{ name, channel, body, field string }{
@@ -210,13 +210,13 @@ func TestConsent(t *testing.T) {
 func TestSuppressions(t *testing.T) {
 	e := newEnv(t)
 	c := e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567890")})
-	res, _ := e.c.UpsertContactSuppressionWithResponse(bg, c.Id, api.SuppressionCreate{Channel: api.ChannelSms, Reason: api.Unsubscribed})
+	res, _ := e.c.UpsertContactSuppressionWithResponse(bg, c.Id, api.SuppressionCreate{Channel: api.MessagingChannelSms, Reason: api.Unsubscribed})
 	wantStatus(t, res.StatusCode(), 201, res.Body)
 	if got := res.JSON201.Data; got.Reason != api.Unsubscribed || !got.ExpiresAt.IsNull() || !got.Active {
 		t.Errorf("suppression %+v", got)
 	}
 	until := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
-	res, _ = e.c.UpsertContactSuppressionWithResponse(bg, c.Id, api.SuppressionCreate{Channel: api.ChannelSms, Reason: api.Bounced, ExpiresAt: &until})
+	res, _ = e.c.UpsertContactSuppressionWithResponse(bg, c.Id, api.SuppressionCreate{Channel: api.MessagingChannelSms, Reason: api.Bounced, ExpiresAt: &until})
 	wantStatus(t, res.StatusCode(), 200, res.Body)
 	if got := res.JSON200.Data; got.Reason != api.Bounced || !got.ExpiresAt.MustGet().Equal(until) {
 		t.Errorf("updated suppression %+v", got)
@@ -228,7 +228,7 @@ func TestSuppressions(t *testing.T) {
 	e.ok(e.do("POST", "/v1/contacts/"+c.Id+"/suppressions", []byte(`{"channel": "whatsapp", "reason": "blocked"}`)))
 	list, _ := e.c.ListContactSuppressionsWithResponse(bg, c.Id)
 	wantStatus(t, list.StatusCode(), 200, list.Body)
-	if d := list.JSON200.Data; len(d) != 2 || d[0].Channel != api.ChannelSms || d[0].Active || d[1].Channel != api.ChannelWhatsapp || !d[1].Active {
+	if d := list.JSON200.Data; len(d) != 2 || d[0].Channel != api.MessagingChannelSms || d[0].Active || d[1].Channel != api.MessagingChannelWhatsapp || !d[1].Active {
 		t.Errorf("suppressions %+v", d)
 	}
 	for _, tc := range []struct {

@@ -64,7 +64,7 @@ func (s *Server) ListContactSuppressions(ctx context.Context, req api.ListContac
 
 func suppressionOut(r dbq.ListSuppressionsRow) api.Suppression {
 	out := api.Suppression{
-		Channel: api.Channel(r.Channel), Reason: api.SuppressionReason(r.Reason), Active: r.Active,
+		Channel: api.MessagingChannel(r.Channel), Reason: api.SuppressionReason(r.Reason), Active: r.Active,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	if r.ExpiresAt != nil {

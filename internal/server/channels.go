@@ -1,0 +1,368 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/oapi-codegen/nullable"
+
+	"github.com/wazapin/wazapin/gen/api"
+	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/identity"
+	"github.com/wazapin/wazapin/internal/ids"
+	"github.com/wazapin/wazapin/internal/pg"
+	"github.com/wazapin/wazapin/internal/provider"
+	"github.com/wazapin/wazapin/internal/tenant"
+)
+
+// Bounds of channel requests.
+const (
+	maxChannelNameLen = 100
+	maxLookupNumbers  = 100
+)
+
+// Channel statuses, set from the outcome of provider calls.
+const (
+	statusConnected    = "connected"
+	statusUnauthorized = "unauthorized"
+	statusUnreachable  = "unreachable"
+)
+
+var errNoSecrets = apperr.New(apperr.Unavailable,
+	"this server has no WAZAPIN_ENCRYPTION_KEY, so it cannot store or use channel credentials; set one (32 random bytes in base64) and restart")
+
+// CreateChannel validates a channel's credentials for its platform and stores them sealed.
+func (s *Server) CreateChannel(ctx context.Context, req api.CreateChannelRequestObject) (api.CreateChannelResponseObject, error) {
+	ws, err := workspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.Secrets == nil {
+		return nil, errNoSecrets
+	}
+	b := req.Body
+	name := strings.TrimSpace(b.Name)
+	var errs apperr.Fields
+	switch {
+	case name == "":
+		errs.Add("name", "must not be blank")
+	case utf8.RuneCountInString(name) > maxChannelNameLen:
+		errs.Add("name", fmt.Sprintf("must be at most %d characters", maxChannelNameLen))
+	}
+	switch {
+	case !b.Platform.Valid():
+		errs.Add("platform", "must be one of whatsapp_gateway, whatsapp_business_api")
+	case len(b.Credentials) == 0:
+		errs.Add("credentials", "is required")
+	default:
+		if _, err := provider.New(string(b.Platform), b.Credentials, s.cfg.Provider); err != nil {
+			var e *apperr.Error
+			if !errors.As(err, &e) {
+				return nil, err
+			}
+			errs = append(errs, e.Fields...)
+		}
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	id := ids.New()
+	row, err := s.q.InsertChannel(ctx, dbq.InsertChannelParams{
+		WorkspaceID: ws.ID, ID: id, Name: name, Platform: string(b.Platform),
+		Credentials: s.cfg.Secrets.Seal(b.Credentials, channelAD(ws.ID, id)),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return api.CreateChannel201JSONResponse{Data: channelOut(dbq.GetChannelRow(row))}, nil
+}
+
+// ListChannels lists the workspace's channels.
+func (s *Server) ListChannels(ctx context.Context, _ api.ListChannelsRequestObject) (api.ListChannelsResponseObject, error) {
+	ws, err := workspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.q.ListChannels(ctx, ws.ID)
+	if err != nil {
+		return nil, err
+	}
+	return api.ListChannels200JSONResponse{Data: convert(rows, func(r dbq.ListChannelsRow) api.Channel {
+		return channelOut(dbq.GetChannelRow(r))
+	})}, nil
+}
+
+// GetChannel returns one channel, without its credentials.
+func (s *Server) GetChannel(ctx context.Context, req api.GetChannelRequestObject) (api.GetChannelResponseObject, error) {
+	ws, id, err := channelScope(ctx, req.ChannelID)
+	if err != nil {
+		return nil, err
+	}
+	row, err := s.q.GetChannel(ctx, dbq.GetChannelParams{WorkspaceID: ws.ID, ID: id})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, channelNotFound(req.ChannelID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return api.GetChannel200JSONResponse{Data: channelOut(row)}, nil
+}
+
+// DeleteChannel forgets a channel and its credentials.
+func (s *Server) DeleteChannel(ctx context.Context, req api.DeleteChannelRequestObject) (api.DeleteChannelResponseObject, error) {
+	ws, id, err := channelScope(ctx, req.ChannelID)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.q.DeleteChannel(ctx, dbq.DeleteChannelParams{WorkspaceID: ws.ID, ID: id})
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, channelNotFound(req.ChannelID)
+	}
+	return api.DeleteChannel204Response{}, nil
+}
+
+// LookupChannelContacts asks the channel's provider about phone numbers, marks which stored
+// contacts own them, and, when asked, links the wa_ids found to those contacts.
+func (s *Server) LookupChannelContacts(ctx context.Context, req api.LookupChannelContactsRequestObject) (api.LookupChannelContactsResponseObject, error) {
+	ws, chID, err := channelScope(ctx, req.ChannelID)
+	if err != nil {
+		return nil, err
+	}
+	phones, unique, err := lookupPhones(req.Body.PhoneNumbers, ws.DefaultRegion)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.channelProvider(ctx, ws, chID, req.ChannelID)
+	if err != nil {
+		return nil, err
+	}
+	results, err := s.askProvider(ctx, ws, chID, req.ChannelID, p, unique)
+	if err != nil {
+		return nil, err
+	}
+	owners, err := s.q.PhoneOwners(ctx, dbq.PhoneOwnersParams{WorkspaceID: ws.ID, Phones: unique})
+	if err != nil {
+		return nil, err
+	}
+	ownerOf := make(map[string]uuid.UUID, len(owners))
+	for _, o := range owners {
+		ownerOf[o.Phone] = o.ContactID
+	}
+	byPhone := make(map[string]entry, len(results))
+	for _, r := range results {
+		e := entry{result: r}
+		if owner, ok := ownerOf[r.Phone]; ok {
+			e.contact = &owner
+		}
+		if req.Body.Link != nil && *req.Body.Link {
+			if e.link, err = s.linkWaID(ctx, ws.ID, e); err != nil {
+				return nil, err
+			}
+		}
+		byPhone[r.Phone] = e
+	}
+	out := make([]api.ChannelLookupResult, len(phones))
+	for i, phone := range phones {
+		out[i] = byPhone[phone].wire(req.Body.PhoneNumbers[i])
+	}
+	return api.LookupChannelContacts200JSONResponse{Data: out}, nil
+}
+
+// lookupPhones normalizes the numbers of a lookup: phones[i] is input i in E.164, unique lists
+// each number once for the provider.
+func lookupPhones(in []string, region string) (phones, unique []string, err error) {
+	var errs apperr.Fields
+	switch {
+	case len(in) == 0:
+		errs.Add("phone_numbers", "must list at least one number")
+	case len(in) > maxLookupNumbers:
+		errs.Add("phone_numbers", fmt.Sprintf("must list at most %d numbers", maxLookupNumbers))
+	}
+	if err := errs.Err(); err != nil {
+		return nil, nil, err
+	}
+	seen := make(map[string]bool, len(in))
+	phones = make([]string, len(in))
+	for i, raw := range in {
+		e164, err := identity.NormalizePhone(raw, region)
+		if err != nil {
+			errs.Add(fmt.Sprintf("phone_numbers[%d]", i), err.Error())
+			continue
+		}
+		phones[i] = e164
+		if !seen[e164] {
+			seen[e164] = true
+			unique = append(unique, e164)
+		}
+	}
+	return phones, unique, errs.Err()
+}
+
+// channelProvider opens a channel's credentials and returns its provider adapter.
+func (s *Server) channelProvider(ctx context.Context, ws tenant.Workspace, id uuid.UUID, raw string) (provider.Provider, error) {
+	row, err := s.q.GetChannelCredentials(ctx, dbq.GetChannelCredentialsParams{WorkspaceID: ws.ID, ID: id})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, channelNotFound(raw)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.Secrets == nil {
+		return nil, errNoSecrets
+	}
+	creds, err := s.cfg.Secrets.Open(row.Credentials, channelAD(ws.ID, id))
+	if err != nil {
+		s.log.Error("channel credentials do not open: was WAZAPIN_ENCRYPTION_KEY changed?", "channel", raw)
+		return nil, apperr.New(apperr.Unavailable, "channel %s: its credentials cannot be opened with this server's encryption key; recreate the channel", raw)
+	}
+	p, err := provider.New(row.Platform, creds, s.cfg.Provider)
+	if err != nil {
+		return nil, apperr.New(apperr.Upstream, "channel %s: its stored credentials are no longer valid for %s; recreate the channel", raw, row.Platform)
+	}
+	return p, nil
+}
+
+// askProvider runs the lookup within the provider timeout, records the outcome as the channel's
+// status, and words provider failures as problems naming the channel.
+func (s *Server) askProvider(ctx context.Context, ws tenant.Workspace, id uuid.UUID, raw string, p provider.Provider, phones []string) ([]provider.Result, error) {
+	lctx, cancel := context.WithTimeout(ctx, s.cfg.ProviderTimeout)
+	defer cancel()
+	results, err := p.Lookup(lctx, phones)
+	status := statusConnected
+	switch {
+	case err == nil:
+	case errors.Is(err, provider.ErrUnauthorized):
+		status = statusUnauthorized
+		err = apperr.New(apperr.Upstream, "channel %s: the provider rejected the channel's credentials; check them and recreate the channel", raw)
+	case errors.Is(err, provider.ErrTimeout):
+		status = statusUnreachable
+		err = apperr.New(apperr.UpstreamSlow, "channel %s: the provider did not answer within %s", raw, s.cfg.ProviderTimeout)
+	case errors.Is(err, provider.ErrUnavailable), errors.Is(err, provider.ErrBadResponse):
+		status = statusUnreachable
+		s.log.Warn("provider lookup failed", "channel", raw, "err", err)
+		err = apperr.New(apperr.Upstream, "channel %s: %v", raw, err)
+	default:
+		return nil, err // the caller went away
+	}
+	// The request's context may be spent; the status is worth recording anyway.
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer scancel()
+	if serr := s.q.SetChannelStatus(sctx, dbq.SetChannelStatusParams{WorkspaceID: ws.ID, ID: id, Status: status}); serr != nil {
+		s.log.Warn("record channel status", "channel", raw, "err", serr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(results) != len(phones) {
+		return nil, apperr.New(apperr.Upstream, "channel %s: the provider answered %d numbers for %d asked", raw, len(results), len(phones))
+	}
+	return results, nil
+}
+
+// entry is one looked-up number with what the store knows of it.
+type entry struct {
+	result  provider.Result
+	contact *uuid.UUID
+	link    *api.ChannelLookupLink
+}
+
+// linkWaID attaches a found wa_id to the contact that owns the number, never taking it from
+// another contact.
+func (s *Server) linkWaID(ctx context.Context, wsID uuid.UUID, e entry) (*api.ChannelLookupLink, error) {
+	switch {
+	case !e.result.Exists || e.result.WaID == "":
+		return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusNotFound}, nil
+	case e.contact == nil:
+		return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusNoContact}, nil
+	}
+	k := identity.Key{Type: identity.WaID, Value: e.result.WaID}
+	n, err := s.q.InsertIdentity(ctx, dbq.InsertIdentityParams{WorkspaceID: wsID, Type: k.Type, Value: k.Value, ContactID: *e.contact})
+	switch {
+	case pg.IsForeignKeyViolation(err):
+		return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusNoContact}, nil // deleted meanwhile
+	case err != nil:
+		return nil, err
+	case n == 1:
+		return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusLinked}, nil
+	}
+	owner, err := s.q.GetIdentityOwner(ctx, dbq.GetIdentityOwnerParams{WorkspaceID: wsID, Type: k.Type, Value: k.Value})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return s.linkWaID(ctx, wsID, e) // its owner let go of it in between
+	case err != nil:
+		return nil, err
+	case owner == *e.contact:
+		return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusAlreadyLinked}, nil
+	}
+	return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusConflict, OwnerContactId: ptr(ids.Format(ids.Contact, owner))}, nil
+}
+
+func (e entry) wire(input string) api.ChannelLookupResult {
+	r := e.result
+	out := api.ChannelLookupResult{
+		Input: input, PhoneNumber: r.Phone, Exists: r.Exists, Link: e.link,
+		WaId: optional(r.WaID), ContactId: nullable.NewNullNullable[string](), Profile: nullable.NewNullNullable[api.ChannelLookupProfile](),
+	}
+	if e.contact != nil {
+		out.ContactId.Set(ids.Format(ids.Contact, *e.contact))
+	}
+	if p := r.Profile; p != nil {
+		prof := api.ChannelLookupProfile{Name: optional(p.Name), PictureUrl: optional(p.PictureURL), IsBusiness: nullable.NewNullNullable[bool]()}
+		if p.IsBusiness != nil {
+			prof.IsBusiness.Set(*p.IsBusiness)
+		}
+		out.Profile.Set(prof)
+	}
+	return out
+}
+
+// optional is null for an empty string.
+func optional(s string) nullable.Nullable[string] {
+	if s == "" {
+		return nullable.NewNullNullable[string]()
+	}
+	return nullable.NewNullableWithValue(s)
+}
+
+func channelScope(ctx context.Context, raw string) (tenant.Workspace, uuid.UUID, error) {
+	ws, err := workspace(ctx)
+	if err != nil {
+		return ws, uuid.UUID{}, err
+	}
+	id, ok := ids.Parse(ids.Channel, raw)
+	if !ok {
+		return ws, id, channelNotFound(raw)
+	}
+	return ws, id, nil
+}
+
+func channelNotFound(id string) error {
+	return apperr.NotFoundf("channel %q not found", id)
+}
+
+// channelAD binds sealed credentials to their row.
+func channelAD(wsID, id uuid.UUID) []byte {
+	return append(wsID[:len(wsID):len(wsID)], id[:]...)
+}
+
+func channelOut(r dbq.GetChannelRow) api.Channel {
+	out := api.Channel{
+		Id: ids.Format(ids.Channel, r.ID), Name: r.Name, Platform: api.Platform(r.Platform),
+		Status: api.ChannelStatus(r.Status), CreatedAt: r.CreatedAt.UTC(),
+		StatusCheckedAt: nullable.NewNullNullable[time.Time](),
+	}
+	if r.StatusCheckedAt != nil {
+		out.StatusCheckedAt.Set(r.StatusCheckedAt.UTC())
+	}
+	return out
+}
