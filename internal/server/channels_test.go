@@ -1,0 +1,422 @@
+package server_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wazapin/wazapin/gen/api"
+	"github.com/wazapin/wazapin/internal/provider/providertest"
+	"github.com/wazapin/wazapin/internal/server"
+)
+
+// channel registers a channel and insists it was created.
+func (e *env) channel(platform api.Platform, creds json.RawMessage) api.Channel {
+	e.t.Helper()
+	res, err := e.c.CreateChannelWithResponse(bg, api.ChannelCreate{Name: "Main number", Platform: platform, Credentials: creds})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	wantStatus(e.t, res.StatusCode(), http.StatusCreated, res.Body)
+	return res.JSON201.Data
+}
+
+// lookup asks a channel about numbers through the raw API and returns the status and the entries.
+func (e *env) lookup(channelID string, link bool, numbers ...string) (int, []api.ChannelLookupResult, []byte) {
+	e.t.Helper()
+	res, err := e.c.LookupChannelContactsWithResponse(bg, channelID, api.ChannelLookupRequest{PhoneNumbers: numbers, Link: &link})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if res.JSON200 != nil {
+		return res.StatusCode(), res.JSON200.Data, res.Body
+	}
+	return res.StatusCode(), nil, res.Body
+}
+
+func withCredential(t *testing.T, creds json.RawMessage, key, value string) json.RawMessage {
+	var m map[string]string
+	if err := json.Unmarshal(creds, &m); err != nil {
+		t.Fatal(err)
+	}
+	m[key] = value
+	b, _ := json.Marshal(m)
+	return b
+}
+
+func TestChannelCRUD(t *testing.T) {
+	e := newEnv(t)
+	fake := providertest.NewGateway(t, providertest.Config{})
+	ch := e.channel(api.WhatsappGateway, fake.Credentials())
+	if !strings.HasPrefix(ch.Id, "ch_") || ch.Name != "Main number" || ch.Status != api.ChannelStatusPending || !ch.StatusCheckedAt.IsNull() {
+		t.Errorf("channel %+v", ch)
+	}
+	got, _ := e.c.GetChannelWithResponse(bg, ch.Id)
+	wantStatus(t, got.StatusCode(), 200, got.Body)
+	list, _ := e.c.ListChannelsWithResponse(bg)
+	if len(list.JSON200.Data) != 1 || list.JSON200.Data[0].Id != ch.Id {
+		t.Errorf("list %s", list.Body)
+	}
+	del, _ := e.c.DeleteChannelWithResponse(bg, ch.Id)
+	wantStatus(t, del.StatusCode(), 204, del.Body)
+	for _, id := range []string{ch.Id, "ch_123", "cnt_06H1HWXJT9Y619F5GCJ4072F68"} {
+		got, _ = e.c.GetChannelWithResponse(bg, id)
+		wantStatus(t, got.StatusCode(), 404, got.Body)
+	}
+	del, _ = e.c.DeleteChannelWithResponse(bg, ch.Id)
+	wantStatus(t, del.StatusCode(), 404, del.Body)
+}
+
+func TestCreateChannelRejects(t *testing.T) {
+	e := newEnv(t)
+	fake := providertest.NewGateway(t, providertest.Config{})
+	good := string(fake.Credentials())
+	for _, tc := range []struct {
+		name, body string
+		fields     []string
+	}{
+		{"unknown platform", `{"name": "x", "platform": "telegram", "credentials": ` + good + `}`, []string{"platform"}},
+		{"blank name", `{"name": " ", "platform": "whatsapp_gateway", "credentials": ` + good + `}`, []string{"name"}},
+		{"no credentials", `{"name": "x", "platform": "whatsapp_gateway"}`, []string{"credentials"}},
+		{"credentials not an object", `{"name": "x", "platform": "whatsapp_gateway", "credentials": "key"}`, []string{"credentials"}},
+		{"bad base_url", `{"name": "x", "platform": "whatsapp_gateway", "credentials": {"base_url": "ftp://x", "api_key": "k"}}`, []string{"credentials.base_url"}},
+		{"missing api_key", `{"name": "x", "platform": "whatsapp_gateway", "credentials": {"base_url": "http://127.0.0.1:1"}}`, []string{"credentials.api_key"}},
+		{"typo in a key", `{"name": "x", "platform": "whatsapp_gateway", "credentials": {"base_url": "http://127.0.0.1:1", "api_key": "k", "sesion": "a"}}`, []string{"credentials.sesion"}},
+		{"business api token", `{"name": "x", "platform": "whatsapp_business_api", "credentials": {"base_url": "https://bsp.example.com"}}`, []string{"credentials.access_token"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := e.do("POST", "/v1/channels", []byte(tc.body))
+			wantStatus(t, status, 422, body)
+			if f := fields(problem(t, 422, body)); !slices.Equal(f, tc.fields) {
+				t.Errorf("fields %v, want %v", f, tc.fields)
+			}
+		})
+	}
+}
+
+func TestChannelsNeedAnEncryptionKey(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.Secrets = nil })
+	fake := providertest.NewGateway(t, providertest.Config{})
+	res, _ := e.c.CreateChannelWithResponse(bg, api.ChannelCreate{Name: "x", Platform: api.WhatsappGateway, Credentials: fake.Credentials()})
+	wantStatus(t, res.StatusCode(), 503, res.Body)
+	if p := problem(t, 503, res.Body); !strings.Contains(*p.Detail, "WAZAPIN_ENCRYPTION_KEY") {
+		t.Errorf("the problem does not say what is missing: %s", res.Body)
+	}
+	var n int
+	if err := e.pool.QueryRow(bg, "SELECT count(*) FROM channels").Scan(&n); err != nil || n != 0 {
+		t.Errorf("%d channels stored without a key (%v)", n, err)
+	}
+}
+
+func TestChannelLookup(t *testing.T) {
+	e := newEnv(t)
+	fake := providertest.NewGateway(t, providertest.Config{Contacts: map[string]providertest.Contact{
+		"6281234567890": {Name: "Ujang", IsBusiness: true, PictureURL: "https://pps.example.com/ujang.jpg"},
+		"6281299990000": {PushName: "Siti"},
+		"6281277770000": {},
+	}})
+	ch := e.channel(api.WhatsappGateway, fake.Credentials())
+	ujang := e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567890")})
+	inputs := []string{"0812-3456-7890", "+62 812 9999 0000", "6281277770000", "+6281255550000", "+6281234567890"}
+	status, got, body := e.lookup(ch.Id, false, inputs...)
+	wantStatus(t, status, 200, body)
+	if len(got) != len(inputs) {
+		t.Fatalf("%d entries for %d inputs", len(got), len(inputs))
+	}
+	type want struct {
+		phone, waID, name, contact string
+		exists, profile, business   bool
+	}
+	for i, w := range []want{
+		{"+6281234567890", "6281234567890", "Ujang", ujang.Id, true, true, true},
+		{"+6281299990000", "6281299990000", "Siti", "", true, true, false},
+		{"+6281277770000", "6281277770000", "", "", true, false, false},
+		{"+6281255550000", "", "", "", false, false, false},
+		{"+6281234567890", "6281234567890", "Ujang", ujang.Id, true, true, true},
+	} {
+		r := got[i]
+		if r.Input != inputs[i] || r.PhoneNumber != w.phone || r.Exists != w.exists || orEmpty(r.WaId) != w.waID || orEmpty(r.ContactId) != w.contact || r.Link != nil {
+			t.Errorf("entry %d: %s", i, mustJSON(r))
+		}
+		if r.Profile.IsNull() == w.profile {
+			t.Errorf("entry %d: profile %s", i, mustJSON(r.Profile))
+			continue
+		}
+		if w.profile {
+			p := r.Profile.MustGet()
+			if orEmpty(p.Name) != w.name || (w.business && !p.IsBusiness.MustGet()) {
+				t.Errorf("entry %d: profile %s", i, mustJSON(p))
+			}
+		}
+	}
+	if m := fake.Mismatches(); len(m) > 0 {
+		t.Errorf("requests off the protocol: %v", m)
+	}
+	// The repeated number was asked once: 4 check-exists, and 2 profile calls for each of the 3 that exist.
+	if n := fake.Requests(); n != 4+3*2 {
+		t.Errorf("%d provider requests, want 10", n)
+	}
+	if ch := e.getChannel(ch.Id); ch.Status != api.ChannelStatusConnected || ch.StatusCheckedAt.IsNull() {
+		t.Errorf("channel status %s after a lookup that worked", ch.Status)
+	}
+}
+
+func (e *env) getChannel(id string) api.Channel {
+	e.t.Helper()
+	res, err := e.c.GetChannelWithResponse(bg, id)
+	if err != nil || res.JSON200 == nil {
+		e.t.Fatalf("get channel: %v %s", err, res.Body)
+	}
+	return res.JSON200.Data
+}
+
+func TestChannelLookupLinksWaIDs(t *testing.T) {
+	e := newEnv(t)
+	// WhatsApp ids that differ from the numbers' digits prove that resolve finds the linked
+	// identity, not the phone number.
+	fake := providertest.NewGateway(t, providertest.Config{Contacts: map[string]providertest.Contact{
+		"6281234567890": {Name: "Ujang", WaID: "wa-ujang"},
+		"6281299990000": {Name: "Siti", WaID: "wa-siti"},
+		"6281277770000": {Name: "Nobody stored"},
+	}})
+	ch := e.channel(api.WhatsappGateway, fake.Credentials())
+	ujang := e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567890")})
+	siti := e.create(api.ContactCreate{PhoneNumber: ptr("+6281299990000")})
+	other := e.create(api.ContactCreate{PhoneNumber: ptr("+6281300000000")})
+	// Siti's wa_id already belongs to another contact: it must stay there.
+	if _, err := e.pool.Exec(bg, `INSERT INTO contact_identities (workspace_id, type, source, value, contact_id)
+		SELECT workspace_id, 'wa_id', '', 'wa-siti', id FROM contacts WHERE phone_number = '+6281300000000'`); err != nil {
+		t.Fatal(err)
+	}
+	numbers := []string{"+6281234567890", "+6281299990000", "+6281277770000", "+6281255550000"}
+	status, got, body := e.lookup(ch.Id, true, numbers...)
+	wantStatus(t, status, 200, body)
+	wantLinks := []api.ChannelLookupLinkStatus{api.ChannelLookupLinkStatusLinked, api.ChannelLookupLinkStatusConflict, api.ChannelLookupLinkStatusNoContact, api.ChannelLookupLinkStatusNotFound}
+	for i, w := range wantLinks {
+		if got[i].Link == nil || got[i].Link.Status != w {
+			t.Errorf("entry %d: link %s, want %s", i, mustJSON(got[i].Link), w)
+		}
+	}
+	if l := got[1].Link; l == nil || l.OwnerContactId == nil || *l.OwnerContactId != other.Id {
+		t.Errorf("the conflict does not name the owner: %s", mustJSON(l))
+	}
+	_, again, _ := e.lookup(ch.Id, true, numbers[0])
+	if again[0].Link.Status != api.ChannelLookupLinkStatusAlreadyLinked {
+		t.Errorf("second link: %s", again[0].Link.Status)
+	}
+	for waID, want := range map[string]string{"wa-ujang": ujang.Id, "wa-siti": other.Id} {
+		r, _ := e.c.ResolveContactWithResponse(bg, api.ResolveRequest{Identifiers: []api.Identifier{{Type: api.IdentifierTypeWaId, Value: waID}}})
+		wantStatus(t, r.StatusCode(), 200, r.Body)
+		if r.JSON200.Data.Id != want {
+			t.Errorf("wa_id %s resolves to %s, want %s", waID, r.JSON200.Data.Id, want)
+		}
+	}
+	_ = siti
+}
+
+func TestChannelLookupFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		mode       providertest.Mode
+		wrongKey   bool
+		status     int
+		detail     string
+		chanStatus api.ChannelStatus
+	}{
+		{"provider down", providertest.Down, false, 502, "", api.ChannelStatusUnreachable},
+		{"provider fails", providertest.ServerError, false, 502, "", api.ChannelStatusUnreachable},
+		{"malformed answer", providertest.Malformed, false, 502, "", api.ChannelStatusUnreachable},
+		{"wrong answer shape", providertest.WrongShape, false, 502, "", api.ChannelStatusUnreachable},
+		{"credentials rejected", providertest.Normal, true, 502, "credentials", api.ChannelStatusUnauthorized},
+		{"provider too slow", providertest.Hang, false, 504, "did not answer", api.ChannelStatusUnreachable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			fake := providertest.NewGateway(t, providertest.Config{Mode: tc.mode, Contacts: map[string]providertest.Contact{"6281234567890": {Name: "U"}}})
+			creds := fake.Credentials()
+			if tc.wrongKey {
+				creds = withCredential(t, creds, "api_key", "not-the-key")
+			}
+			ch := e.channel(api.WhatsappGateway, creds)
+			status, _, body := e.lookup(ch.Id, true, "+6281234567890", "+6281234567891")
+			wantStatus(t, status, tc.status, body)
+			p := problem(t, tc.status, body)
+			if !strings.Contains(*p.Detail, ch.Id) || !strings.Contains(*p.Detail, tc.detail) {
+				t.Errorf("the problem does not name the channel and the cause: %s", *p.Detail)
+			}
+			if got := e.getChannel(ch.Id); got.Status != tc.chanStatus {
+				t.Errorf("channel status %s, want %s", got.Status, tc.chanStatus)
+			}
+			var links int
+			if err := e.pool.QueryRow(bg, "SELECT count(*) FROM contact_identities WHERE type = 'wa_id'").Scan(&links); err != nil || links != 0 {
+				t.Errorf("%d wa_ids linked by a failed lookup", links)
+			}
+			secret := secretOf(t, creds)
+			if strings.Contains(e.logs.String(), secret) {
+				t.Errorf("the credentials appear in the server log:\n%s", e.logs.String())
+			}
+		})
+	}
+}
+
+func secretOf(t *testing.T, creds json.RawMessage) string {
+	var m map[string]string
+	if err := json.Unmarshal(creds, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m["api_key"] + m["access_token"]
+}
+
+func TestChannelLookupRejectsBadNumbers(t *testing.T) {
+	e := newEnv(t)
+	fake := providertest.NewGateway(t, providertest.Config{})
+	ch := e.channel(api.WhatsappGateway, fake.Credentials())
+	many := make([]string, 101)
+	for i := range many {
+		many[i] = fmt.Sprintf("+62812%08d", i)
+	}
+	for _, tc := range []struct {
+		name    string
+		numbers []string
+		fields  []string
+	}{
+		{"none", []string{}, []string{"phone_numbers"}},
+		{"too many", many, []string{"phone_numbers"}},
+		{"invalid ones named", []string{"+6281234567890", "hello", "+62 12"}, []string{"phone_numbers[1]", "phone_numbers[2]"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, _, body := e.lookup(ch.Id, false, tc.numbers...)
+			wantStatus(t, status, 422, body)
+			if f := fields(problem(t, 422, body)); !slices.Equal(f, tc.fields) {
+				t.Errorf("fields %v, want %v", f, tc.fields)
+			}
+		})
+	}
+	if n := fake.Requests(); n != 0 {
+		t.Errorf("%d provider requests for refused lookups", n)
+	}
+}
+
+// TestChannelLookupConcurrency looks up 100 numbers against a provider that takes 50 ms per
+// request: the lookup runs them side by side, but never more than 8 at once.
+func TestChannelLookupConcurrency(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.ProviderTimeout = 0 })
+	fake := providertest.NewGateway(t, providertest.Config{Delay: 50_000_000})
+	ch := e.channel(api.WhatsappGateway, fake.Credentials())
+	numbers := make([]string, 100)
+	for i := range numbers {
+		numbers[i] = fmt.Sprintf("+62812%08d", i)
+	}
+	status, got, body := e.lookup(ch.Id, false, numbers...)
+	wantStatus(t, status, 200, body)
+	if len(got) != 100 {
+		t.Fatalf("%d entries", len(got))
+	}
+	if m := fake.MaxInFlight(); m < 2 || m > 8 {
+		t.Errorf("%d requests in flight at most, want 2 to 8", m)
+	}
+}
+
+func TestBusinessAPIChannel(t *testing.T) {
+	e := newEnv(t)
+	fake := providertest.NewBusinessAPI(t, providertest.Config{Contacts: map[string]providertest.Contact{"6281234567890": {}}})
+	ch := e.channel(api.WhatsappBusinessApi, fake.Credentials())
+	c := e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567890")})
+	status, got, body := e.lookup(ch.Id, true, "081234567890", "+6281255550000")
+	wantStatus(t, status, 200, body)
+	if !got[0].Exists || orEmpty(got[0].WaId) != "6281234567890" || orEmpty(got[0].ContactId) != c.Id || got[0].Link.Status != api.ChannelLookupLinkStatusLinked || !got[0].Profile.IsNull() {
+		t.Errorf("entry 0: %s", mustJSON(got[0]))
+	}
+	if got[1].Exists || !got[1].WaId.IsNull() {
+		t.Errorf("entry 1: %s", mustJSON(got[1]))
+	}
+	if m := fake.Mismatches(); len(m) > 0 {
+		t.Errorf("requests off the protocol: %v", m)
+	}
+	t.Run("access denied in an errors array", func(t *testing.T) {
+		denied := providertest.NewBusinessAPI(t, providertest.Config{Mode: providertest.ErrorsArray, ErrorCode: 1005})
+		ch := e.channel(api.WhatsappBusinessApi, denied.Credentials())
+		status, _, body := e.lookup(ch.Id, false, "+6281234567890")
+		wantStatus(t, status, 502, body)
+		if !strings.Contains(string(body), "credentials") {
+			t.Errorf("detail: %s", body)
+		}
+	})
+}
+
+func TestCredentialsAreNeverShown(t *testing.T) {
+	e := newEnv(t)
+	fake := providertest.NewGateway(t, providertest.Config{Contacts: map[string]providertest.Contact{"6281234567890": {Name: "U"}}})
+	creds := fake.Credentials()
+	secret := secretOf(t, creds)
+	res, _ := e.c.CreateChannelWithResponse(bg, api.ChannelCreate{Name: "x", Platform: api.WhatsappGateway, Credentials: creds})
+	ch := res.JSON201.Data
+	var bodies []string
+	bodies = append(bodies, string(res.Body))
+	for _, path := range []string{"/v1/channels", "/v1/channels/" + ch.Id} {
+		_, b := e.do("GET", path, nil)
+		bodies = append(bodies, string(b))
+	}
+	_, _, b := e.lookup(ch.Id, true, "+6281234567890")
+	bodies = append(bodies, string(b))
+	for _, b := range bodies {
+		if strings.Contains(b, secret) || strings.Contains(b, "credentials") {
+			t.Errorf("a response shows the credentials: %s", b)
+		}
+	}
+	var stored []byte
+	if err := e.pool.QueryRow(bg, "SELECT credentials FROM channels").Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(stored), secret) || strings.Contains(string(stored), "api_key") {
+		t.Error("the credentials are stored in plain text")
+	}
+	if strings.Contains(e.logs.String(), secret) {
+		t.Error("the credentials appear in the log")
+	}
+}
+
+func TestOtherWorkspacesChannelsAreNotFound(t *testing.T) {
+	e := newEnv(t)
+	fake := providertest.NewGateway(t, providertest.Config{})
+	ch := e.channel(api.WhatsappGateway, fake.Credentials())
+	other, _ := e.workspace("Other", "ID")
+	for _, tc := range []struct{ method, path, body string }{
+		{"GET", "/v1/channels/" + ch.Id, ""},
+		{"DELETE", "/v1/channels/" + ch.Id, ""},
+		{"POST", "/v1/channels/" + ch.Id + "/contacts/lookup", `{"phone_numbers": ["+6281234567890"]}`},
+	} {
+		t.Run(tc.method+" "+strings.Replace(tc.path, ch.Id, "{id}", 1), func(t *testing.T) {
+			var b []byte
+			if tc.body != "" {
+				b = []byte(tc.body)
+			}
+			status, body := e.do(tc.method, tc.path, b, "X-Api-Key", other.APIKey)
+			wantStatus(t, status, 404, body)
+		})
+	}
+	_, body := e.do("GET", "/v1/channels", nil, "X-Api-Key", other.APIKey)
+	if strings.Contains(string(body), ch.Id) {
+		t.Errorf("another workspace lists the channel: %s", body)
+	}
+	if n := fake.Requests(); n != 0 {
+		t.Errorf("another workspace reached the provider %d times", n)
+	}
+	e.getChannel(ch.Id) // still there
+}
+
+func orEmpty[T any](n interface {
+	IsNull() bool
+	Get() (T, error)
+}) T {
+	v, _ := n.Get()
+	return v
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
