@@ -128,7 +128,7 @@ func TestChannelLookup(t *testing.T) {
 	}
 	type want struct {
 		phone, waID, name, contact string
-		exists, profile, business   bool
+		exists, profile, business  bool
 	}
 	for i, w := range []want{
 		{"+6281234567890", "6281234567890", "Ujang", ujang.Id, true, true, true},
