@@ -6,6 +6,15 @@ bin=$1
 addr=${WAZAPIN_ADDR:-127.0.0.1:8080}
 export WAZAPIN_ADDR=$addr
 
+if [ -z "${WAZAPIN_ENCRYPTION_KEY:-}" ]; then
+  # A local dev key seals channel credentials; production servers set their own.
+  mkdir -p .data
+  [ -s .data/encryption.key ] || (umask 077 && head -c 32 /dev/urandom | base64 >.data/encryption.key)
+  WAZAPIN_ENCRYPTION_KEY=$(cat .data/encryption.key)
+  export WAZAPIN_ENCRYPTION_KEY
+  echo "encryption key for channel credentials: .data/encryption.key (set WAZAPIN_ENCRYPTION_KEY to use your own)"
+fi
+
 if [ -z "${DATABASE_URL:-}" ]; then
   DATABASE_URL=$(scripts/pg.sh start .data/pg)
   export DATABASE_URL
@@ -14,12 +23,6 @@ if [ -z "${DATABASE_URL:-}" ]; then
   if [ ! -s "$ws" ]; then
     "$bin" workspace create --name Dev --default-region "${WAZAPIN_DEFAULT_REGION:-ID}" >"$ws.tmp"
     mv "$ws.tmp" "$ws"
-  fi
-  if [ -z "${WAZAPIN_ENCRYPTION_KEY:-}" ]; then
-    # A local dev key seals channel credentials; production servers set their own.
-    [ -s .data/encryption.key ] || (umask 077 && head -c 32 /dev/urandom | base64 >.data/encryption.key)
-    WAZAPIN_ENCRYPTION_KEY=$(cat .data/encryption.key)
-    export WAZAPIN_ENCRYPTION_KEY
   fi
   key=$(sed -n 's/.*"api_key": "\(.*\)".*/\1/p' "$ws")
   echo "database:  $DATABASE_URL (private, in .data/pg; stop it with make pg-stop)"

@@ -36,7 +36,8 @@ environment:
   DATABASE_URL              PostgreSQL connection URL (required)
   WAZAPIN_ADDR              listen address for serve
   WAZAPIN_ENCRYPTION_KEY    32 bytes in base64 or hex; seals channel credentials (channels need it)
-  WAZAPIN_PROVIDER_TIMEOUT  bound on one channel lookup's provider calls (default 5s)
+  WAZAPIN_PROVIDER_TIMEOUT  bound on one channel lookup's provider calls (default 5s, at most 30s)
+  WAZAPIN_PROVIDER_BLOCK_PRIVATE  true: refuse providers on loopback, private or link-local addresses
 `
 
 func main() {
@@ -128,6 +129,9 @@ func (m *Main) createWorkspace(ctx context.Context, args []string) error {
 	return enc.Encode(created)
 }
 
+// maxProviderTimeout keeps a lookup well inside the server's write timeout.
+const maxProviderTimeout = 30 * time.Second
+
 // serverConfig reads the server's settings from the environment.
 func (m *Main) serverConfig(log *slog.Logger) (server.Config, error) {
 	cfg := server.Config{Log: log}
@@ -142,10 +146,17 @@ func (m *Main) serverConfig(log *slog.Logger) (server.Config, error) {
 	}
 	if t := m.Getenv("WAZAPIN_PROVIDER_TIMEOUT"); t != "" {
 		d, err := time.ParseDuration(t)
-		if err != nil || d <= 0 {
-			return cfg, fmt.Errorf("WAZAPIN_PROVIDER_TIMEOUT must be a positive duration such as 5s, not %q", t)
+		if err != nil || d <= 0 || d > maxProviderTimeout {
+			return cfg, fmt.Errorf("WAZAPIN_PROVIDER_TIMEOUT must be a duration from 1ms to %s, such as 5s, not %q", maxProviderTimeout, t)
 		}
 		cfg.ProviderTimeout = d
+	}
+	switch v := m.Getenv("WAZAPIN_PROVIDER_BLOCK_PRIVATE"); v {
+	case "", "0", "false":
+	case "1", "true":
+		cfg.BlockPrivateProviders = true
+	default:
+		return cfg, fmt.Errorf("WAZAPIN_PROVIDER_BLOCK_PRIVATE must be true or false, not %q", v)
 	}
 	return cfg, nil
 }

@@ -29,3 +29,10 @@ WHERE workspace_id = @workspace_id AND id = @id;
 -- name: PhoneOwners :many
 SELECT value AS phone, contact_id FROM contact_identities
 WHERE workspace_id = @workspace_id AND type = 'phone' AND source = '' AND value = ANY(@phones::text[]);
+
+-- LockPhoneOwners is PhoneOwners for linking: the share locks keep the numbers on their contacts
+-- (and the contacts in place) until the links are made.
+-- name: LockPhoneOwners :many
+SELECT value AS phone, contact_id FROM contact_identities
+WHERE workspace_id = @workspace_id AND type = 'phone' AND source = '' AND value = ANY(@phones::text[])
+FOR SHARE;

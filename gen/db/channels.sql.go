@@ -171,6 +171,44 @@ func (q *Queries) ListChannels(ctx context.Context, workspaceID uuid.UUID) ([]Li
 	return items, nil
 }
 
+const lockPhoneOwners = `-- name: LockPhoneOwners :many
+SELECT value AS phone, contact_id FROM contact_identities
+WHERE workspace_id = $1 AND type = 'phone' AND source = '' AND value = ANY($2::text[])
+FOR SHARE
+`
+
+type LockPhoneOwnersParams struct {
+	WorkspaceID uuid.UUID
+	Phones      []string
+}
+
+type LockPhoneOwnersRow struct {
+	Phone     string
+	ContactID uuid.UUID
+}
+
+// LockPhoneOwners is PhoneOwners for linking: the share locks keep the numbers on their contacts
+// (and the contacts in place) until the links are made.
+func (q *Queries) LockPhoneOwners(ctx context.Context, arg LockPhoneOwnersParams) ([]LockPhoneOwnersRow, error) {
+	rows, err := q.db.Query(ctx, lockPhoneOwners, arg.WorkspaceID, arg.Phones)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []LockPhoneOwnersRow
+	for rows.Next() {
+		var i LockPhoneOwnersRow
+		if err := rows.Scan(&i.Phone, &i.ContactID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const phoneOwners = `-- name: PhoneOwners :many
 SELECT value AS phone, contact_id FROM contact_identities
 WHERE workspace_id = $1 AND type = 'phone' AND source = '' AND value = ANY($2::text[])

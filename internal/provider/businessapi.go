@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/wazapin/wazapin/internal/identity"
 )
 
 // businessAPI speaks the contacts check of the WhatsApp Business API (On-Premises API, still
@@ -32,7 +34,7 @@ func newBusinessAPI(credentials json.RawMessage, opts Options) (Provider, error)
 	}
 	header := http.Header{"Authorization": {"Bearer " + token}, "Accept": {"application/json"}}
 	return &businessAPI{
-		api:   newEndpoint(opts.Client, "whatsapp business api", header),
+		api:   newEndpoint(opts, "whatsapp business api", header),
 		url:   baseURL + "/v1/contacts",
 		limit: opts.Concurrency,
 	}, nil
@@ -91,15 +93,15 @@ func (b *businessAPI) check(ctx context.Context, phones []string, out []Result) 
 	for _, c := range answer.Contacts {
 		i, ok := index[digitsOf(c.Input)]
 		if !ok || answered[i] { // extra entries change nothing: every number asked still needs one
-
 			continue
 		}
 		switch c.Status {
 		case "valid":
-			if c.WaID == "" {
-				return b.api.fail(step, "a valid contact has no wa_id", ErrBadResponse)
+			waID, err := identity.NormalizeWaID(c.WaID)
+			if err != nil || waID != c.WaID {
+				return b.api.fail(step, "a valid contact has no usable wa_id", ErrBadResponse)
 			}
-			out[i] = Result{Phone: phones[i], Exists: true, WaID: c.WaID}
+			out[i] = Result{Phone: phones[i], Exists: true, WaID: waID}
 		case "invalid":
 			out[i] = Result{Phone: phones[i]}
 		default:

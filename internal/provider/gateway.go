@@ -8,6 +8,10 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/wazapin/wazapin/internal/identity"
 )
 
 // gateway speaks the contacts API of a WAHA-compatible WhatsApp HTTP gateway: one existence check
@@ -34,7 +38,7 @@ func newGateway(credentials json.RawMessage, opts Options) (Provider, error) {
 	}
 	header := http.Header{"X-Api-Key": {apiKey}, "Accept": {"application/json"}}
 	return &gateway{
-		api:     newEndpoint(opts.Client, "whatsapp gateway", header),
+		api:     newEndpoint(opts, "whatsapp gateway", header),
 		baseURL: baseURL,
 		session: session,
 		limit:   opts.Concurrency,
@@ -76,9 +80,10 @@ func (g *gateway) lookup(ctx context.Context, phone string) (Result, error) {
 	}
 	// The chat id, not the number, names the account: for some numbers (older Brazilian mobiles)
 	// WhatsApp's id has different digits.
-	waID, _, _ := strings.Cut(check.ChatID, "@")
-	if waID == "" {
-		return Result{}, g.api.fail(step, "answer for an existing number has no chatId", ErrBadResponse)
+	rawID, _, _ := strings.Cut(check.ChatID, "@")
+	waID, err := identity.NormalizeWaID(rawID)
+	if err != nil || waID != rawID {
+		return Result{}, g.api.fail(step, "answer for an existing number has no usable chatId", ErrBadResponse)
 	}
 	profile, err := g.profile(ctx, check.ChatID)
 	if err != nil {
@@ -99,7 +104,7 @@ func (g *gateway) profile(ctx context.Context, chatID string) (*Profile, error) 
 	err := g.api.call(ctx, "contact", http.MethodGet, g.url("/api/contacts", "contactId", chatID), nil, &contact)
 	switch {
 	case err == nil:
-		p.Name = cmp.Or(contact.Name, contact.Pushname)
+		p.Name = clip(cmp.Or(contact.Name, contact.Pushname), maxProfileName)
 		p.IsBusiness = contact.IsBusiness
 	case !isNotFound(err):
 		return nil, err
@@ -110,7 +115,7 @@ func (g *gateway) profile(ctx context.Context, chatID string) (*Profile, error) 
 	err = g.api.call(ctx, "profile-picture", http.MethodGet, g.url("/api/contacts/profile-picture", "contactId", chatID), nil, &picture)
 	switch {
 	case err == nil:
-		if picture.URL != nil && webURL(*picture.URL) {
+		if picture.URL != nil && len(*picture.URL) <= maxPictureURL && webURL(*picture.URL) {
 			p.PictureURL = *picture.URL
 		}
 	case !isNotFound(err):
@@ -120,6 +125,27 @@ func (g *gateway) profile(ctx context.Context, chatID string) (*Profile, error) 
 		return nil, nil
 	}
 	return &p, nil
+}
+
+// Bounds on profile text: a provider is outside our control, and what it says is passed on to
+// API clients for every number of a batch.
+const (
+	maxProfileName = 256
+	maxPictureURL  = 2048
+)
+
+// clip shortens s to at most n characters, dropping control characters, which no name needs.
+func clip(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
 }
 
 // webURL reports whether s can be handed to API clients as a picture link. A picture is an

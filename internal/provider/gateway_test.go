@@ -3,6 +3,7 @@ package provider_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -302,4 +303,22 @@ func host(base string) string {
 func show(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+func TestBlockPrivateRefusesLoopback(t *testing.T) {
+	fake := providertest.NewGateway(t, providertest.Config{Contacts: map[string]providertest.Contact{"6281234567890": {Name: "U"}}})
+	p, err := provider.New(provider.WhatsAppGateway, fake.Credentials(), provider.Options{Client: provider.NewClient(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Lookup(context.Background(), []string{"+6281234567890"}); !errors.Is(err, provider.ErrUnavailable) {
+		t.Fatalf("a loopback provider was reached: %v", err)
+	}
+	if fake.Requests() != 0 {
+		t.Fatalf("the fake saw %d requests", fake.Requests())
+	}
+	open, _ := provider.New(provider.WhatsAppGateway, fake.Credentials(), provider.Options{Client: provider.NewClient(false)})
+	if _, err := open.Lookup(context.Background(), []string{"+6281234567890"}); err != nil {
+		t.Fatalf("without blocking: %v", err)
+	}
 }

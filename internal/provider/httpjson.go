@@ -21,14 +21,15 @@ type endpoint struct {
 	client   *http.Client
 	platform string      // as it reads in messages: "whatsapp gateway"
 	header   http.Header // authentication and content negotiation, sent with every request
+	slots    chan struct{}
 }
 
-func newEndpoint(client *http.Client, platform string, header http.Header) endpoint {
+func newEndpoint(opts Options, platform string, header http.Header) endpoint {
 	// Redirects are handed back as unexpected statuses instead of being followed: Go forwards a
 	// custom header such as X-Api-Key to wherever a redirect points, even another host.
-	c := *client
+	c := *opts.Client
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return endpoint{client: &c, platform: platform, header: header}
+	return endpoint{client: &c, platform: platform, header: header, slots: opts.Slots}
 }
 
 // statusError is an answer with a non-2xx status.
@@ -79,6 +80,14 @@ func (e endpoint) call(ctx context.Context, step, method, url string, body, out 
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if e.slots != nil {
+		select {
+		case e.slots <- struct{}{}:
+			defer func() { <-e.slots }()
+		case <-ctx.Done():
+			return e.transportError(ctx, step)
+		}
 	}
 	resp, err := e.client.Do(req)
 	if err != nil {

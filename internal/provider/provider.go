@@ -8,7 +8,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
+	"net/netip"
+	"syscall"
+	"time"
 
 	"github.com/wazapin/wazapin/internal/apperr"
 )
@@ -53,6 +57,9 @@ var (
 type Options struct {
 	Client      *http.Client // shared by every adapter; timeouts come from the lookup's context
 	Concurrency int          // most requests in flight to one provider during one lookup (default 8)
+	// Slots, when set, is a semaphore every request takes a place in first, so that concurrent
+	// lookups through one channel share one bound on the requests in flight to its provider.
+	Slots chan struct{}
 }
 
 // New returns the adapter for a platform with its credentials (a JSON object). It fails with an
@@ -72,4 +79,38 @@ func New(platform string, credentials json.RawMessage, opts Options) (Provider, 
 		return newBusinessAPI(credentials, opts)
 	}
 	return nil, apperr.InvalidField("platform", "must be one of whatsapp_gateway, whatsapp_business_api")
+}
+
+// NewClient returns the HTTP client for talking to providers. With blockPrivate it refuses to
+// connect to loopback, private, link-local and unspecified addresses, whatever name resolves to
+// them, so a channel's base_url cannot reach the server's own network.
+func NewClient(blockPrivate bool) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	if blockPrivate {
+		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: refusePrivate}
+		t.DialContext = d.DialContext
+		t.Proxy = nil // a proxy would connect on our behalf, past the check
+	}
+	return &http.Client{Transport: t}
+}
+
+// ErrPrivateAddress is the dial error for a refused address.
+var ErrPrivateAddress = errors.New("provider address is loopback, private or link-local")
+
+func refusePrivate(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return err
+	}
+	ip = ip.Unmap()
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
+		return ErrPrivateAddress
+	}
+	return nil
 }

@@ -134,11 +134,10 @@ func (s *Server) DeleteChannel(ctx context.Context, req api.DeleteChannelRequest
 // LookupChannelContacts asks the channel's provider about phone numbers, marks which stored
 // contacts own them, and, when asked, links the wa_ids found to those contacts.
 func (s *Server) LookupChannelContacts(ctx context.Context, req api.LookupChannelContactsRequestObject) (api.LookupChannelContactsResponseObject, error) {
+	// The provider gets ProviderTimeout; the database work around it a little more.
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ProviderTimeout+5*time.Second)
+	defer cancel()
 	ws, chID, err := channelScope(ctx, req.ChannelID)
-	if err != nil {
-		return nil, err
-	}
-	phones, unique, err := lookupPhones(req.Body.PhoneNumbers, ws.DefaultRegion)
 	if err != nil {
 		return nil, err
 	}
@@ -146,14 +145,48 @@ func (s *Server) LookupChannelContacts(ctx context.Context, req api.LookupChanne
 	if err != nil {
 		return nil, err
 	}
+	phones, unique, err := lookupPhones(req.Body.PhoneNumbers, ws.DefaultRegion)
+	if err != nil {
+		return nil, err
+	}
 	results, err := s.askProvider(ctx, ws, chID, req.ChannelID, p, unique)
 	if err != nil {
 		return nil, err
 	}
-	owners, err := s.q.PhoneOwners(ctx, dbq.PhoneOwnersParams{WorkspaceID: ws.ID, Phones: unique})
+	var byPhone map[string]entry
+	if req.Body.Link != nil && *req.Body.Link {
+		err = pg.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+			q := s.q.WithTx(tx)
+			owners, err := q.LockPhoneOwners(ctx, dbq.LockPhoneOwnersParams{WorkspaceID: ws.ID, Phones: unique})
+			if err != nil {
+				return err
+			}
+			byPhone = entries(results, convert(owners, func(o dbq.LockPhoneOwnersRow) dbq.PhoneOwnersRow { return dbq.PhoneOwnersRow(o) }))
+			for phone, e := range byPhone {
+				if e.link, err = linkWaID(ctx, q, ws.ID, e); err != nil {
+					return err
+				}
+				byPhone[phone] = e
+			}
+			return nil
+		})
+	} else {
+		var owners []dbq.PhoneOwnersRow
+		owners, err = s.q.PhoneOwners(ctx, dbq.PhoneOwnersParams{WorkspaceID: ws.ID, Phones: unique})
+		byPhone = entries(results, owners)
+	}
 	if err != nil {
 		return nil, err
 	}
+	out := make([]api.ChannelLookupResult, len(phones))
+	for i, phone := range phones {
+		out[i] = byPhone[phone].wire(req.Body.PhoneNumbers[i])
+	}
+	return api.LookupChannelContacts200JSONResponse{Data: out}, nil
+}
+
+// entries pairs each provider result with the contact that owns its number.
+func entries(results []provider.Result, owners []dbq.PhoneOwnersRow) map[string]entry {
 	ownerOf := make(map[string]uuid.UUID, len(owners))
 	for _, o := range owners {
 		ownerOf[o.Phone] = o.ContactID
@@ -164,18 +197,9 @@ func (s *Server) LookupChannelContacts(ctx context.Context, req api.LookupChanne
 		if owner, ok := ownerOf[r.Phone]; ok {
 			e.contact = &owner
 		}
-		if req.Body.Link != nil && *req.Body.Link {
-			if e.link, err = s.linkWaID(ctx, ws.ID, e); err != nil {
-				return nil, err
-			}
-		}
 		byPhone[r.Phone] = e
 	}
-	out := make([]api.ChannelLookupResult, len(phones))
-	for i, phone := range phones {
-		out[i] = byPhone[phone].wire(req.Body.PhoneNumbers[i])
-	}
-	return api.LookupChannelContacts200JSONResponse{Data: out}, nil
+	return byPhone
 }
 
 // lookupPhones normalizes the numbers of a lookup: phones[i] is input i in E.164, unique lists
@@ -225,7 +249,9 @@ func (s *Server) channelProvider(ctx context.Context, ws tenant.Workspace, id uu
 		s.log.Error("channel credentials do not open: was WAZAPIN_ENCRYPTION_KEY changed?", "channel", raw)
 		return nil, apperr.New(apperr.Unavailable, "channel %s: its credentials cannot be opened with this server's encryption key; recreate the channel", raw)
 	}
-	p, err := provider.New(row.Platform, creds, s.cfg.Provider)
+	opts := s.cfg.Provider
+	opts.Slots = s.channelSlots(id)
+	p, err := provider.New(row.Platform, creds, opts)
 	if err != nil {
 		return nil, apperr.New(apperr.Upstream, "channel %s: its stored credentials are no longer valid for %s; recreate the channel", raw, row.Platform)
 	}
@@ -238,6 +264,9 @@ func (s *Server) askProvider(ctx context.Context, ws tenant.Workspace, id uuid.U
 	lctx, cancel := context.WithTimeout(ctx, s.cfg.ProviderTimeout)
 	defer cancel()
 	results, err := p.Lookup(lctx, phones)
+	if err == nil && len(results) != len(phones) {
+		err = fmt.Errorf("the provider answered %d numbers for %d asked: %w", len(results), len(phones), provider.ErrBadResponse)
+	}
 	status := statusConnected
 	switch {
 	case err == nil:
@@ -248,9 +277,11 @@ func (s *Server) askProvider(ctx context.Context, ws tenant.Workspace, id uuid.U
 		status = statusUnreachable
 		err = apperr.New(apperr.UpstreamSlow, "channel %s: the provider did not answer within %s", raw, s.cfg.ProviderTimeout)
 	case errors.Is(err, provider.ErrUnavailable), errors.Is(err, provider.ErrBadResponse):
+		// The cause goes to the log only: telling the caller what answered where would let a
+		// channel's base_url probe the server's network.
 		status = statusUnreachable
 		s.log.Warn("provider lookup failed", "channel", raw, "err", err)
-		err = apperr.New(apperr.Upstream, "channel %s: %v", raw, err)
+		err = apperr.New(apperr.Upstream, "channel %s: the provider could not be reached, failed, or answered something unusable", raw)
 	default:
 		return nil, err // the caller went away
 	}
@@ -263,10 +294,17 @@ func (s *Server) askProvider(ctx context.Context, ws tenant.Workspace, id uuid.U
 	if err != nil {
 		return nil, err
 	}
-	if len(results) != len(phones) {
-		return nil, apperr.New(apperr.Upstream, "channel %s: the provider answered %d numbers for %d asked", raw, len(results), len(phones))
-	}
 	return results, nil
+}
+
+// channelSlots is the semaphore that bounds the requests in flight to one channel's provider
+// across all the lookups this process runs through it at once.
+func (s *Server) channelSlots(id uuid.UUID) chan struct{} {
+	if v, ok := s.slots.Load(id); ok {
+		return v.(chan struct{})
+	}
+	v, _ := s.slots.LoadOrStore(id, make(chan struct{}, s.cfg.Provider.Concurrency))
+	return v.(chan struct{})
 }
 
 // entry is one looked-up number with what the store knows of it.
@@ -278,7 +316,7 @@ type entry struct {
 
 // linkWaID attaches a found wa_id to the contact that owns the number, never taking it from
 // another contact.
-func (s *Server) linkWaID(ctx context.Context, wsID uuid.UUID, e entry) (*api.ChannelLookupLink, error) {
+func linkWaID(ctx context.Context, q *dbq.Queries, wsID uuid.UUID, e entry) (*api.ChannelLookupLink, error) {
 	switch {
 	case !e.result.Exists || e.result.WaID == "":
 		return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusNotFound}, nil
@@ -286,19 +324,17 @@ func (s *Server) linkWaID(ctx context.Context, wsID uuid.UUID, e entry) (*api.Ch
 		return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusNoContact}, nil
 	}
 	k := identity.Key{Type: identity.WaID, Value: e.result.WaID}
-	n, err := s.q.InsertIdentity(ctx, dbq.InsertIdentityParams{WorkspaceID: wsID, Type: k.Type, Value: k.Value, ContactID: *e.contact})
+	n, err := q.InsertIdentity(ctx, dbq.InsertIdentityParams{WorkspaceID: wsID, Type: k.Type, Value: k.Value, ContactID: *e.contact})
 	switch {
-	case pg.IsForeignKeyViolation(err):
-		return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusNoContact}, nil // deleted meanwhile
 	case err != nil:
 		return nil, err
 	case n == 1:
 		return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusLinked}, nil
 	}
-	owner, err := s.q.GetIdentityOwner(ctx, dbq.GetIdentityOwnerParams{WorkspaceID: wsID, Type: k.Type, Value: k.Value})
+	owner, err := q.GetIdentityOwner(ctx, dbq.GetIdentityOwnerParams{WorkspaceID: wsID, Type: k.Type, Value: k.Value})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return s.linkWaID(ctx, wsID, e) // its owner let go of it in between
+		return linkWaID(ctx, q, wsID, e) // its owner let go of it in between
 	case err != nil:
 		return nil, err
 	case owner == *e.contact:

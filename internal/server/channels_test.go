@@ -420,3 +420,78 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestProviderAnswersAreBounded feeds the service what a provider should never send: wa_ids that
+// cannot be identities and profiles far too large. Bad wa_ids fail the lookup as the provider's
+// fault and link nothing; long profile text is clipped.
+func TestProviderAnswersAreBounded(t *testing.T) {
+	for name, waID := range map[string]string{
+		"huge wa_id":          strings.Repeat("9", 10_000),
+		"wa_id with NUL":      "62812\x0034",
+		"wa_id with a space":  " 6281234567890",
+		"wa_id too long":      strings.Repeat("1", 65),
+		"wa_id of whitespace": "   ",
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			fake := providertest.NewBusinessAPI(t, providertest.Config{Contacts: map[string]providertest.Contact{
+				"6281234567891": {}, "6281234567890": {WaID: waID},
+			}})
+			ch := e.channel(api.WhatsappBusinessApi, fake.Credentials())
+			e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567890")})
+			e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567891")})
+			status, _, body := e.lookup(ch.Id, true, "+6281234567891", "+6281234567890")
+			wantStatus(t, status, 502, body)
+			var links int
+			if err := e.pool.QueryRow(bg, "SELECT count(*) FROM contact_identities WHERE type = 'wa_id'").Scan(&links); err != nil || links != 0 {
+				t.Errorf("%d wa_ids linked by a failed lookup", links)
+			}
+		})
+	}
+	t.Run("long profile text is clipped", func(t *testing.T) {
+		e := newEnv(t)
+		fake := providertest.NewGateway(t, providertest.Config{Contacts: map[string]providertest.Contact{
+			"6281234567890": {Name: strings.Repeat("N", 100_000), PictureURL: "https://pps.example.com/" + strings.Repeat("p", 100_000)},
+		}})
+		ch := e.channel(api.WhatsappGateway, fake.Credentials())
+		status, got, body := e.lookup(ch.Id, false, "+6281234567890")
+		wantStatus(t, status, 200, body)
+		p := got[0].Profile.MustGet()
+		if n := len(orEmpty(p.Name)); n != 256 || !p.PictureUrl.IsNull() {
+			t.Errorf("name of %d characters, picture %v", n, p.PictureUrl)
+		}
+	})
+}
+
+// TestChannelConcurrencyIsSharedAcrossLookups runs four lookups through one channel at once:
+// together they never have more requests in flight than one lookup may.
+func TestChannelConcurrencyIsSharedAcrossLookups(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.ProviderTimeout = 0; c.Provider.Concurrency = 4 })
+	fake := providertest.NewGateway(t, providertest.Config{Delay: 20_000_000})
+	ch := e.channel(api.WhatsappGateway, fake.Credentials())
+	done := make(chan int)
+	for w := range 4 {
+		go func() {
+			numbers := make([]string, 20)
+			for i := range numbers {
+				numbers[i] = fmt.Sprintf("+62812%04d%04d", w, i)
+			}
+			status, _, _ := e.lookup(ch.Id, false, numbers...)
+			done <- status
+		}()
+	}
+	for range 4 {
+		if status := <-done; status != 200 {
+			t.Errorf("status %d", status)
+		}
+	}
+	if m := fake.MaxInFlight(); m > 4 {
+		t.Errorf("%d requests in flight to one channel's provider, want at most 4", m)
+	}
+}
+
+func TestUnknownChannelIsNotFoundBeforeNumbersAreChecked(t *testing.T) {
+	e := newEnv(t)
+	status, _, body := e.lookup("ch_06H1J37WBHVXZDYBZ1SNCCAEJC", false, "not a number")
+	wantStatus(t, status, 404, body)
+}

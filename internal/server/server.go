@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -30,8 +31,11 @@ type Config struct {
 	Secrets *secretbox.Box
 	// ProviderTimeout bounds one channel lookup's calls to its provider (default 5s).
 	ProviderTimeout time.Duration
-	// Provider tunes the provider adapters (HTTP client, concurrency per lookup).
+	// Provider tunes the provider adapters (HTTP client, concurrency per channel).
 	Provider provider.Options
+	// BlockPrivateProviders refuses provider addresses that are loopback, private or link-local,
+	// for servers whose workspaces belong to parties that must not reach its network.
+	BlockPrivateProviders bool
 }
 
 // Server answers the Contacts API for every workspace, stateless apart from its pool.
@@ -40,6 +44,8 @@ type Server struct {
 	q    *dbq.Queries
 	log  *slog.Logger
 	cfg  Config
+	// slots bounds, per channel, the requests in flight to its provider (see channelSlots).
+	slots sync.Map
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -52,10 +58,11 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	if cfg.ProviderTimeout <= 0 {
 		cfg.ProviderTimeout = 5 * time.Second
 	}
+	if cfg.Provider.Concurrency < 1 {
+		cfg.Provider.Concurrency = 8
+	}
 	if cfg.Provider.Client == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 64
-		cfg.Provider.Client = &http.Client{Transport: t}
+		cfg.Provider.Client = provider.NewClient(cfg.BlockPrivateProviders)
 	}
 	return &Server{pool: pool, q: dbq.New(pool), log: cfg.Log, cfg: cfg}
 }
