@@ -4,6 +4,7 @@
 //	wazapin migrate up|down             move the schema up to the newest migration, or one down
 //	wazapin workspace create --name N [--default-region ID]
 //	                                    create a workspace and print its first API key as JSON
+//	wazapin import FILE                 stream a CSV or NDJSON file to a running server's import
 package main
 
 import (
@@ -32,12 +33,16 @@ const usage = `usage:
   wazapin migrate up|down              apply all migrations, or roll back the newest one
   wazapin workspace create --name N [--default-region ID]
                                        create a workspace; prints its id and first API key as JSON
+  wazapin import [--url U] [--key K] [--chunk N] FILE
+                                       send a CSV (with a header row) or NDJSON file to a running
+                                       server's bulk import, N lines per request (default 10000)
 environment:
   DATABASE_URL              PostgreSQL connection URL (required)
   WAZAPIN_ADDR              listen address for serve
   WAZAPIN_ENCRYPTION_KEY    32 bytes in base64 or hex; seals channel credentials (channels need it)
   WAZAPIN_PROVIDER_TIMEOUT  bound on one channel lookup's provider calls (default 5s, at most 30s)
   WAZAPIN_PROVIDER_BLOCK_PRIVATE  true: refuse providers on loopback, private or link-local addresses
+  WAZAPIN_URL, WAZAPIN_API_KEY    server and key for import
 `
 
 func main() {
@@ -88,6 +93,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 			return errUsage
 		}
 		return m.createWorkspace(ctx, args[2:])
+	case "import":
+		return m.importFile(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil

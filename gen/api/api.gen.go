@@ -161,6 +161,24 @@ func (e IdentityType) Valid() bool {
 	}
 }
 
+// Defines values for ImportRejectionReason.
+const (
+	ImportRejectionReasonConflict ImportRejectionReason = "conflict"
+	ImportRejectionReasonInvalid  ImportRejectionReason = "invalid"
+)
+
+// Valid indicates whether the value is a known member of the ImportRejectionReason enum.
+func (e ImportRejectionReason) Valid() bool {
+	switch e {
+	case ImportRejectionReasonConflict:
+		return true
+	case ImportRejectionReasonInvalid:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MessagingChannel.
 const (
 	MessagingChannelEmail     MessagingChannel = "email"
@@ -220,28 +238,28 @@ func (e Platform) Valid() bool {
 
 // Defines values for SuppressionReason.
 const (
-	Blocked      SuppressionReason = "blocked"
-	Bounced      SuppressionReason = "bounced"
-	Complained   SuppressionReason = "complained"
-	Invalid      SuppressionReason = "invalid"
-	Manual       SuppressionReason = "manual"
-	Unsubscribed SuppressionReason = "unsubscribed"
+	SuppressionReasonBlocked      SuppressionReason = "blocked"
+	SuppressionReasonBounced      SuppressionReason = "bounced"
+	SuppressionReasonComplained   SuppressionReason = "complained"
+	SuppressionReasonInvalid      SuppressionReason = "invalid"
+	SuppressionReasonManual       SuppressionReason = "manual"
+	SuppressionReasonUnsubscribed SuppressionReason = "unsubscribed"
 )
 
 // Valid indicates whether the value is a known member of the SuppressionReason enum.
 func (e SuppressionReason) Valid() bool {
 	switch e {
-	case Blocked:
+	case SuppressionReasonBlocked:
 		return true
-	case Bounced:
+	case SuppressionReasonBounced:
 		return true
-	case Complained:
+	case SuppressionReasonComplained:
 		return true
-	case Invalid:
+	case SuppressionReasonInvalid:
 		return true
-	case Manual:
+	case SuppressionReasonManual:
 		return true
-	case Unsubscribed:
+	case SuppressionReasonUnsubscribed:
 		return true
 	default:
 		return false
@@ -515,6 +533,39 @@ type IdentityList struct {
 // IdentityType defines model for IdentityType.
 type IdentityType string
 
+// ImportRejection defines model for ImportRejection.
+type ImportRejection struct {
+	Candidates *[]string     `json:"candidates,omitempty"`
+	Errors     *[]FieldError `json:"errors,omitempty"`
+
+	// Line 1-based line number in the request body.
+	Line    int                   `json:"line"`
+	Message string                `json:"message"`
+	Reason  ImportRejectionReason `json:"reason"`
+}
+
+// ImportRejectionReason defines model for ImportRejection.Reason.
+type ImportRejectionReason string
+
+// ImportResponse defines model for ImportResponse.
+type ImportResponse struct {
+	Data ImportResult `json:"data"`
+}
+
+// ImportResult defines model for ImportResult.
+type ImportResult struct {
+	Conflict int `json:"conflict"`
+	Created  int `json:"created"`
+	Invalid  int `json:"invalid"`
+
+	// Lines Non-blank lines read.
+	Lines int `json:"lines"`
+
+	// Rejected Every rejected line, in line order.
+	Rejected []ImportRejection `json:"rejected"`
+	Updated  int               `json:"updated"`
+}
+
 // MessagingChannel A messaging channel kind, for consent and suppressions.
 type MessagingChannel string
 
@@ -675,6 +726,9 @@ type Unavailable = Problem
 
 // Unprocessable RFC 9457 problem details.
 type Unprocessable = Problem
+
+// UnsupportedMediaType RFC 9457 problem details.
+type UnsupportedMediaType = Problem
 
 // Resolve defines model for Resolve.
 type Resolve = ResolveRequest
@@ -957,6 +1011,29 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/contacts (the `CreateContact` operationId).
 	CreateContact(ctx context.Context, body CreateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ImportContactsWithBody Import many contacts at once (NDJSON).
+	//
+	// The body is NDJSON (`Content-Type: application/x-ndjson`): one JSON object per line, each
+	// with the schema and rules of `POST /v1/contacts` (create, or upsert the contact its
+	// identifiers lead to). Up to 100,000 lines and 64 MiB per request; blank lines are skipped.
+	//
+	// - Lines that share an identifier within the request end up as one contact: its fields are
+	//   the lines' fields applied in line order, and every identifier of those lines leads to it.
+	// - A line that is invalid (malformed JSON, a bad value, no identifier) is rejected on its own
+	//   and reported with its line number; the others go on.
+	// - Lines whose identifiers lead to two or more stored contacts are rejected as conflicts,
+	//   with the candidates, and change nothing.
+	// - The whole request is one transaction: if the database fails, nothing of it is written.
+	//
+	// Counts are per line: the first line of a new contact counts as `created`, every other
+	// accepted line as `updated`, so `created + updated + conflict + invalid` is the number of
+	// non-blank lines. Importing the same file twice creates nothing the second time.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/contacts/import (the `ImportContacts` operationId).
+	ImportContactsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// LookupContactWithBody Compatibility alias for resolve.
 	//
@@ -1396,6 +1473,39 @@ func (c *Client) CreateContactWithBody(ctx context.Context, contentType string, 
 // Corresponds with POST /v1/contacts (the `CreateContact` operationId).
 func (c *Client) CreateContact(ctx context.Context, body CreateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateContactRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ImportContactsWithBody Import many contacts at once (NDJSON).
+//
+// The body is NDJSON (`Content-Type: application/x-ndjson`): one JSON object per line, each
+// with the schema and rules of `POST /v1/contacts` (create, or upsert the contact its
+// identifiers lead to). Up to 100,000 lines and 64 MiB per request; blank lines are skipped.
+//
+//   - Lines that share an identifier within the request end up as one contact: its fields are
+//     the lines' fields applied in line order, and every identifier of those lines leads to it.
+//   - A line that is invalid (malformed JSON, a bad value, no identifier) is rejected on its own
+//     and reported with its line number; the others go on.
+//   - Lines whose identifiers lead to two or more stored contacts are rejected as conflicts,
+//     with the candidates, and change nothing.
+//   - The whole request is one transaction: if the database fails, nothing of it is written.
+//
+// Counts are per line: the first line of a new contact counts as `created`, every other
+// accepted line as `updated`, so `created + updated + conflict + invalid` is the number of
+// non-blank lines. Importing the same file twice creates nothing the second time.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/contacts/import (the `ImportContacts` operationId).
+func (c *Client) ImportContactsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewImportContactsRequestWithBody(c.Server, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2152,6 +2262,35 @@ func NewCreateContactRequestWithBody(server string, contentType string, body io.
 	}
 
 	operationPath := fmt.Sprintf("/v1/contacts")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewImportContactsRequestWithBody constructs an http.Request for the ImportContacts method, with any body, and a specified content type
+func NewImportContactsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/contacts/import")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -3070,6 +3209,29 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/contacts (the `CreateContact` operationId).
 	CreateContactWithResponse(ctx context.Context, body CreateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateContactResponse, error)
 
+	// ImportContactsWithBodyWithResponse Import many contacts at once (NDJSON).
+	//
+	// The body is NDJSON (`Content-Type: application/x-ndjson`): one JSON object per line, each
+	// with the schema and rules of `POST /v1/contacts` (create, or upsert the contact its
+	// identifiers lead to). Up to 100,000 lines and 64 MiB per request; blank lines are skipped.
+	//
+	// - Lines that share an identifier within the request end up as one contact: its fields are
+	//   the lines' fields applied in line order, and every identifier of those lines leads to it.
+	// - A line that is invalid (malformed JSON, a bad value, no identifier) is rejected on its own
+	//   and reported with its line number; the others go on.
+	// - Lines whose identifiers lead to two or more stored contacts are rejected as conflicts,
+	//   with the candidates, and change nothing.
+	// - The whole request is one transaction: if the database fails, nothing of it is written.
+	//
+	// Counts are per line: the first line of a new contact counts as `created`, every other
+	// accepted line as `updated`, so `created + updated + conflict + invalid` is the number of
+	// non-blank lines. Importing the same file twice creates nothing the second time.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/contacts/import (the `ImportContacts` operationId).
+	ImportContactsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ImportContactsResponse, error)
+
 	// LookupContactWithBodyWithResponse Compatibility alias for resolve.
 	//
 	// The compatibility alias of `POST /v1/contacts/resolve`: the same request and response
@@ -3797,6 +3959,82 @@ func (r CreateContactResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateContactResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ImportContactsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ImportResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ImportContactsResponse) GetJSON200() *ImportResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ImportContactsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ImportContactsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r ImportContactsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r ImportContactsResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ImportContactsResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ImportContactsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ImportContactsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ImportContactsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ImportContactsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -5246,6 +5484,35 @@ func (c *ClientWithResponses) CreateContactWithResponse(ctx context.Context, bod
 	return ParseCreateContactResponse(rsp)
 }
 
+// ImportContactsWithBodyWithResponse Import many contacts at once (NDJSON).
+//
+// The body is NDJSON (`Content-Type: application/x-ndjson`): one JSON object per line, each
+// with the schema and rules of `POST /v1/contacts` (create, or upsert the contact its
+// identifiers lead to). Up to 100,000 lines and 64 MiB per request; blank lines are skipped.
+//
+//   - Lines that share an identifier within the request end up as one contact: its fields are
+//     the lines' fields applied in line order, and every identifier of those lines leads to it.
+//   - A line that is invalid (malformed JSON, a bad value, no identifier) is rejected on its own
+//     and reported with its line number; the others go on.
+//   - Lines whose identifiers lead to two or more stored contacts are rejected as conflicts,
+//     with the candidates, and change nothing.
+//   - The whole request is one transaction: if the database fails, nothing of it is written.
+//
+// Counts are per line: the first line of a new contact counts as `created`, every other
+// accepted line as `updated`, so `created + updated + conflict + invalid` is the number of
+// non-blank lines. Importing the same file twice creates nothing the second time.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/contacts/import (the `ImportContacts` operationId).
+func (c *ClientWithResponses) ImportContactsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ImportContactsResponse, error) {
+	rsp, err := c.ImportContactsWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseImportContactsResponse(rsp)
+}
+
 // LookupContactWithBodyWithResponse Compatibility alias for resolve.
 //
 // The compatibility alias of `POST /v1/contacts/resolve`: the same request and response
@@ -6007,6 +6274,67 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseImportContactsResponse parses an HTTP response from a ImportContactsWithResponse call
+func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ImportContactsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ImportResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -7023,6 +7351,9 @@ type ServerInterface interface {
 	// CreateContact Create or upsert a contact.
 	// (POST /v1/contacts)
 	CreateContact(ctx echo.Context) error
+	// ImportContacts Import many contacts at once (NDJSON).
+	// (POST /v1/contacts/import)
+	ImportContacts(ctx echo.Context) error
 	// LookupContact Compatibility alias for resolve.
 	// (POST /v1/contacts/lookup)
 	LookupContact(ctx echo.Context) error
@@ -7199,6 +7530,15 @@ func (w *ServerInterfaceWrapper) CreateContact(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.CreateContact(ctx)
+	return err
+}
+
+// ImportContacts converts echo context to params.
+func (w *ServerInterfaceWrapper) ImportContacts(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ImportContacts(ctx)
 	return err
 }
 
@@ -7535,6 +7875,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/health", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/v1/contacts", wrapper.ListContacts, options.OperationMiddlewares["listContacts"]...)
 	router.POST(options.BaseURL+"/v1/contacts", wrapper.CreateContact, options.OperationMiddlewares["createContact"]...)
+	router.POST(options.BaseURL+"/v1/contacts/import", wrapper.ImportContacts, options.OperationMiddlewares["importContacts"]...)
 	router.GET(options.BaseURL+"/v1/contacts/phone/:phone", wrapper.GetContactByPhone, options.OperationMiddlewares["getContactByPhone"]...)
 	router.POST(options.BaseURL+"/v1/contacts/resolve", wrapper.ResolveContact, options.OperationMiddlewares["resolveContact"]...)
 	router.POST(options.BaseURL+"/v1/contacts/lookup", wrapper.LookupContact, options.OperationMiddlewares["lookupContact"]...)
@@ -7580,6 +7921,8 @@ type UnauthorizedApplicationProblemPlusJSONResponse Problem
 type UnavailableApplicationProblemPlusJSONResponse Problem
 
 type UnprocessableApplicationProblemPlusJSONResponse Problem
+
+type UnsupportedMediaTypeApplicationProblemPlusJSONResponse Problem
 
 type ListChannelsRequestObject struct {
 }
@@ -8251,6 +8594,109 @@ type CreateContactdefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response CreateContactdefaultApplicationProblemPlusJSONResponse) VisitCreateContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportContactsRequestObject struct {
+	Body io.Reader
+}
+
+type ImportContactsResponseObject interface {
+	VisitImportContactsResponse(w http.ResponseWriter) error
+}
+
+type ImportContacts200JSONResponse ImportResponse
+
+func (response ImportContacts200JSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportContacts400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ImportContacts400ApplicationProblemPlusJSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportContacts401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ImportContacts401ApplicationProblemPlusJSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportContacts413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response ImportContacts413ApplicationProblemPlusJSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportContacts415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response ImportContacts415ApplicationProblemPlusJSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportContactsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	StatusCode int
+}
+
+func (response ImportContactsdefaultApplicationProblemPlusJSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -9910,6 +10356,9 @@ type StrictServerInterface interface {
 	// CreateContact Create or upsert a contact.
 	// (POST /v1/contacts)
 	CreateContact(ctx context.Context, request CreateContactRequestObject) (CreateContactResponseObject, error)
+	// ImportContacts Import many contacts at once (NDJSON).
+	// (POST /v1/contacts/import)
+	ImportContacts(ctx context.Context, request ImportContactsRequestObject) (ImportContactsResponseObject, error)
 	// LookupContact Compatibility alias for resolve.
 	// (POST /v1/contacts/lookup)
 	LookupContact(ctx context.Context, request LookupContactRequestObject) (LookupContactResponseObject, error)
@@ -10207,6 +10656,31 @@ func (sh *strictHandler) CreateContact(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(CreateContactResponseObject); ok {
 		return validResponse.VisitCreateContactResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ImportContacts operation middleware
+func (sh *strictHandler) ImportContacts(ctx echo.Context) error {
+	var request ImportContactsRequestObject
+
+	request.Body = ctx.Request().Body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ImportContacts(ctx.Request().Context(), request.(ImportContactsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ImportContacts")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ImportContactsResponseObject); ok {
+		return validResponse.VisitImportContactsResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -10801,133 +11275,144 @@ func (sh *strictHandler) GetHealth(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3vchs38uCrdPHuKlLtiKJk2UmoLycrduJkbetsZbO7oUsDzYAkVkNgdoARzfWp6p7mHuye5KobwAyG",
-	"nCGpv5vsL58kkhig0ej/6O750kvULFeSS6N7wy+9nBVsxg0v6NPplEnJszff4YeU66QQuRFK9oa9E0js",
-	"jyBS2ImT6cX/+z//N97t96KewN9zZqa9qCfZjPeGvaSaKOoV/J+lKHjaG5qi5FFPJ1M+Y7iCWeQ4WJtC",
-	"yEnv5ibqnSppWGI6ALA/OgCkWQ9BNdNtILixg7k2L1UqOCHlA9cqu+b4L07KpcF/WZ5nImEI3P4/NEL4",
-	"JZj3vxd83Bv2/tt+je19+6ved/N9sOvUi9YQ2m90rqS2ILxk6ffM8DlbrIEiL9Rlxmd/uh00Z/YpC0YT",
-	"4+dT7g/9Kw15oa5FygtIVJmlIJWBSw4FZ8mUpxGMmcjwryqg4P/gieEpmMYEScFTLo1gme73biLclMfB",
-	"E27qLcvGqpjxFH78+P5dBAzmhZIT+gRIDrQFBpcshX+WvFhAxSIE9amS40wk5qkPQhDuxoIXGi55hiAb",
-	"BakYj3nBpfHMoY8hTphMRcoM1zFkQhuNBzEj6F8VhSqeEvQTuQBlprwAjktHwDQwcMsQSI6wz8WMq9L8",
-	"Bug7FZa6mdRzXoCQYMSME6zvlHmtSpk+JZTvFOgymULBtSqLhBNAU6FhroornbPEgnbGFpli6blSf2bF",
-	"hD81Hi9VugChIcPFCzBTJuEA3oqXBJwTeenDy1ArJNugenWNzFuzDcJkYMYMyivIOEs1chCh0jEPwfqz",
-	"ZKWZqkL8iz/pOb8VWgs5Qekj5DXLRAonZ2/gii88WNdMZOwye/Kz1by4RrnPJLJF6nAm1Rx2pAIuk2JB",
-	"wxFWROVYTMrC6QKjFMyQfB3AQsldt5+8UAnX+ql39BeWlVw7fQWEaFrpGGISUToGNCE0oGaDseBZ2ifb",
-	"xM0d2ElkQBUq54VxtkJScGZ4esFoH6ho8L8eCuM9lCK9aNnkiHqCyIx/ZrM8s7bTxeDFDwc/Dn78+vUP",
-	"f/vh65Mf/3L+6u/fvnx2+Oqvg7YJrMXzZfWHPGMGYdiILT8Od2mYKfWmJxwCPtrB1WMXyZQnV9X+m4j/",
-	"ZcolmQR2LMwZigttQHMDlwurFpyJwbIM7bpWBMoyc2xgrblVK7K2pn5F7DoMBfiottkGeBSe4qdqfnWJ",
-	"Vg2ZAHbzpzSqlQa8nUPEnKYCMcCys2CYBX0JQYUwfE/JbHFMeCLa05DynMsUlEWe3wPsaM7pG5yUOcaK",
-	"ajpCNhIXV3yBuOFJwXFnl0zzi7LIesPe1JhcD/f352zK+u6pfqIIOVxrC1LKx6zMaNdNNES9z3sTtee+",
-	"RObsf2Dzt8jPEx4SZU3Xb5mQ8MuUGX2S5yDL2SUvelFvxj7/mcuJmfaGB4NB9BBUvEQCq6cfHtGaE/6z",
-	"sLZp83xTZkj+CMNn2zJKgEBWFGyxAiNNug4Upa7K/M9CXq0y1lnBNZqAc89gzoUBpq/QCleQCXmFxNHc",
-	"iJpLXlw43XdhxVBz5teqgDhxFm8cWYPeeWGkTtVcknUJc3Yh0n6bdKoFSnPuGIHiaTysnyeRwIwhlwLh",
-	"jmvg4mOIWVZwli4uqieFAfcdPno8kjWw9KM1lEnPM2nNUA/+Try8/XgXmLQwZHyMG+QFxzml8qPiIUgF",
-	"2qiCp9VMFQ4sSR9DLJW5GKOd6DZXybUrqeaoOR26RhIZVpYzpAC7qV7Ua+4SqdW7HFGvBoU+uGUCwumQ",
-	"gu4QNhLYWaHGwkqPVTug4t3cjkJbvrE9zbkGYY4BRbQlR2FgynDLkvdbZHeTIIW+uCy1kFzTxw5Bf6lU",
-	"xpkMhcwGlRD1cpGYsnCi78stVYiXH8EcUQPWjWgN/NzmjrOKoa2cHY5ZplcUwwmxhDVILKPQsVvzlS/T",
-	"Y5MxLVEGnBmgL58qyS/sCN0Q1r/2/vTi8JuDw2dHz198/c23aHYMvjk43MPPe19/8+0B7rkSgCvonrHP",
-	"b+yPJNJnQvqPG8RgE6It8Ors/wcR0tWcTY13H4HtJlu1EdYI3fP1Ryo0EJaCk91I/vyz0Ea3L2WnQd9N",
-	"1eq5nV6EzEuzdhamAVVRqyLwtL71SZC2WyLT1dVf9Q9eHLUumNfCbOs1vQC8iXrEabeXFhZJS1BXR+Cn",
-	"raGLQmJYQ1CbaX0rO+SWZPyxS3ujTSrkJIZSGpE5e7XQpmnEkyErSY9LignGwMYGCYV+toQ9V8UVT6OR",
-	"jMvA9/YjGxqmGVqsrbgI4lJSLBIPyj8qTB2sHMnVaCU5qGKG/5SmqY3d9uzpWNB7US+Ejz5WS7aoYIoV",
-	"aufSLrE/y1GV3M5PTGqnc91JWxtcyElget7FLbXRplY3ruDeErR2J9PgdwQ7DHD+CBhc8cVcFSkUPM8W",
-	"ETAJYparwuxuJbO2dEQtDLUjWubpLbe6xBEezaGPaFERNc6tgdXGuq3sZOF8CI/CEdXdFZSd4KzcTJgd",
-	"Dnx48BNxzSUy0lyYaVqwuTwGZ81ob6Ag3kGNQ9+k07tfQ4eBp3jY6ineiWRuYSnbB+8piP3x3fK4akHs",
-	"RZTKkd4ESi37rypNlxgij+FBolVJqY2aXdjYxO3iG68LzvcodmGfjpzVoOGK5wb4Z5aYbNFiQ2wbc+Az",
-	"JrKt/AH+2fBCsuxiJfhWanNxcPhsO6vKTVKTaD2RnqpcjBfbzLMCgzQXgxcvf3z295/+19G7r78/+Ov3",
-	"hx8Gb7/55fn50enpugjgZj9oO1OqhmXFDdi4xL0FcCNit2RE0QGvYr55oMtEemtJjdzSGd27O/2/5cWE",
-	"pxQlv1zQHyGbLpyd9djqToqLGmWdaaGh4DN1zdM+/MQXGljB4QB/fnE0ksmUFSwxvKBnvddwxXmugRmY",
-	"KW3gYDDAWTUFOV4cwU/iJcpkux+3srOB6hCiEUgnvbzgM1HO7hAGrFiyJqnyH0xO/mcz4hiK9udHd2TY",
-	"xiTPt2PYVU/GDwK90IbPIo9lRBbb+xcM9r6FC+jDHuxkas6LvYRpnjZjrwH3d/JqPfhnRMgS/O2R0LXc",
-	"eyIXoHOeZUJOjkEi42VoqCL4xNn25pDXF4dfaa+qoeAToeQG3l/l2y7ueRg7h7TWip0T9WZ8s549YxP+",
-	"Fse1Klo3xxr+P2MmmT4y+++s4/NdF0ZLMs4KDZyuM+k2sFMI35opl9nutnpzmePuojI3PuMZZpk9bq3s",
-	"NvvxXcRwb5PPUvK2Jt9rpK4qVaO5IFHeKvNT+krOzNTb2TQuAt6f9CEOMRGjsR4H6SS/Hnzq2+OIW8Mo",
-	"M0c4rQlb4X4saPUDbVv7gbPMTDfjs/mtXjV+r+4R9N72HN5USGoBqUOFfHAT2/B3jHPGyNVxwDrx1srC",
-	"frGevGooz3H0TdS7Zlm5pGO2kOUhSuhXP9F61Jw7EP3JBNEsx4K9qDefMqNZngfxrxVbTqSt3otdySwe",
-	"xn25leYfI6eE5+bSSRCA/v2OyyxWDqslqFrrcBoFO1aPE1YjCMwPIGzu9m93sBtvuj2sD6DOq2O8c9yi",
-	"gbiA4DyNtRGUJ7c2wloJlLWknM78mCr79UrI1FKGj4KgPa3LPC/srTlRhoctoHs90wGQ10qQ31Ik+K3h",
-	"GZ8UbEaprNow9z+uzuWEXJ9MyPYg4zvV5qZcqnTRejXTvHlY/fnOCSxbOHUN0UAQbqRA3F2XK+b3uJwv",
-	"Z+AyY/IqCl2fwQBqJ6m/knbQYm4vbYAW64LwAfiDjvGpbV1c9H62jQV7WxauAF1ZS/LP5iIpC62KO1zQ",
-	"Bg+3LhtkkCxz5sXEJVbXSqq62L1guWjlOZ9etqr9X5/Ct0fPv/YZrpByw0SmV5Mv6iTddtlfJ7tre0sS",
-	"BE+/0o104IwzdPIoEb7zSnaZrixgrUNtGtwqWO8lBy5NsYCc10mKLkMu2o7MA9O2BajaznO/CGk4yj8c",
-	"K0zG12xtVXj//OENFJzyoxMOks1QjrvrJDocfPAYYnapSjMkmRHXSTQuS02zhbZ5JtnW2tWCGq2LJS8V",
-	"AazwQ3C+t1SxZK427uAPb3UFH668FvIHcYlqAdecxOXptvNGSPzNa4VGkm8UhpLvgMG1aPIAbuddrJHB",
-	"H2vTYRUNLDHiuoW4X7NMc1BI1zH/nIuC6wtmYsq1yZnWPG2/wX/iO8QatM5nNnrxBWcu9XcdxAEWP9gH",
-	"HvYu0EHR2FLkj+d2AeYA1M4g892PaQuUPxyKN6Frw/YfwGwKuefOnsXqzgJDoZS6vETeu+TWbC1l4tLy",
-	"ZnnGhLRfZyqx2XpOL5KJKUuWtRoQjRXvI0gb+992v+ds0iJqtBYT+RCmf2dG+pqLnnD1DpBPaEiL6bgS",
-	"UL8WedPCf3G0VY5fx8IPQKaI8TuT5zmb3I9IaPXtVkMjjCdlIcziIz5tFznJxU98cVIaiohTteWUs5Qc",
-	"U1dv+de9k1zs/cSDMBajp6jUj7OCF/55AosUE31dPzA1JrclG0KOVZtJp3k23psqbVBlgMDznnFpKP3d",
-	"mwK/sH+xXEhwNoaGk7M3Ng/39MNbSFRBuQisynXbo7ylkax9fZ8p3q8SkDXF8Cj3gUklRcIyd3NGSUk2",
-	"qnTsgvRBzRED70uM5FRlqYYd1kjfAyGBBRc3UQCYG0I1iuxCpJRCQwEEm0yT2oeruNVI2sCVrRdjGj7a",
-	"wOKuq3a6ZMkVGAW4uq94GsmRPFXy2pbm6OFI7gGeE35OmOGU1gFxdbpDGJWDwbPkii/oHx7DjiogPnF5",
-	"UXQSQ7AHvjJ2tw8n7sqDa1AyW4AweiQB1FzW91LHVbZ2eFWFnpCryTsaHPUR0o9lknCt4ZKKdelOdF6w",
-	"POeEmvjLiMh81BtCv9+/iftwhgeMytkVRrI0xdXjEdlnOPDLKHQn8ZtRz25D5eyfJbc7GfXgf9P1zE1M",
-	"8Z9Sc7pc5QZyuwQS5E6ciZkwcQSxnS7ejXA5yedoqxLd9fGUChMBKpa0AmynjjRGYNhERz7epKNGtGmX",
-	"dl1wUxaSos4q44QbcrIsTrq8UtiJu0qt4l138uTL4A6sMxPTBmI7QRxBnpW6LpzacbcO7gZgl+JkdYkV",
-	"pd2VBbd30I061Z3A393FJfBJhwNbVJaJxOg+NOt3kSuPBoOo8kavbXXX0eFhVD8FR4NvIyjllUQyEylR",
-	"3NHgKPKEo655YcsV4ejgGaHvLGBSi8W2G9VSe5+y+1I1Aq0gHgTh9xjXR96tn8KD09w9QfcFb76z9wbN",
-	"yH3ch1czOjsEyRRihqhAdDqHBKdOmOZ7AqlFCzRQs0UfXlXBbZJV9vkggmyv/p2T3WuTob2od80LVxh0",
-	"0B/0ByjaVc4ly0Vv2HvWH/Sf9SKqwyetsX99sO9MQvo84aRGq3qlN2lv2EPleuoHLZW9Hw4GD1YxGpb0",
-	"dFaL+iCv0yTNCtujwUHXIhXU+43qUVrFJfZvetDFRFD/lrMZKxYONyvE5TEagcrSWozg4bGJDsxw3ft0",
-	"E/VypU3bLdVEaIOU3UivdbmuSIKXfCpkCsyvh7qwzreNnaz1BWukXxf45Ug6fucp8XBYsxb5PBdXM8pT",
-	"2Dl59XHv8PmLve9P3wIKQPuELTn9So9k/MvJ30/O3ry7ePXu9MPfzs7fvH938dOrv7liHYkat5Z+qoBM",
-	"TSY8RT3jylZRjKnSkKJslKqOZMHHpeaUpkiAhRnFsPN88Gy3D0GROGjDCqOhzn1GEITRPlY0Vlmm5oTT",
-	"kVSlSZTNe8QhjbRoTXrXhyWtODRTLooQAtLF8XKcMh6ihXDyw8kekhEzAg2hymL44fz8DNzIY5LUX0ZV",
-	"0d+oF8HIVwXaD67Sb9S7iWEndp/iRgJn7D7Eu/0mQGGU1BU6VXC8dL9RCbO3oYCKLGHnvdw7K/hMIOpP",
-	"zt6QxKr2QkGblx/PtD0/EGb3uG0XpPgvjLriBL0VX03RYr3r08Ap9Z09Fg8tVpwj39bLY0WmHTz04uuq",
-	"4APydUJssFkWBZ057ir3jg6ebX5ouWcBPnd4uM1iYe34TdR7Pni2FYhVBf19JfOpFZTAVm8IOyTxTdTQ",
-	"h/tfqhY5N1Y8Z9y0BPreVGYg2HpAMNNClZNp2FwF5c/CFQiLqsSRLh2aHPEdrRJyRIMyj1bXt0+kd1eA",
-	"R3bW9Q9VfTXuey7fCZ1UR+Oxg9J1rIoJNySJG31oOrRmq6nyPTedqBv8e5n6N38w33Nj/c61TBI1+lH9",
-	"2r5QPWS/7ld182kNg+17jtjPqMhrufHV7RbqsqneKSS60w9vwa4CO3QZgTb82fuP50DQeUAKe4sS7w5t",
-	"SR/TV0u2mDPAyJbwlDyfcttLhyXT9sK9yBlR86nwxaKRLWtGb85+6yrP+iNJqa0Hg0Hl56xEIwKnJxNX",
-	"3EY45lQCxDPNj+lQw0vBvDTojY0k/QuqSHnRbxRy+0jKFmWrEYgxAkTm0i/kj46ojhD9ctSucbRaFSuC",
-	"GnLqNhTTr3HtTrqk63DlkVxZWitgkDHjIjzZNYfLhatYs8sJmWoQBo1N+w396CvS6+LzkWSrnZoQTmu+",
-	"UrqnNaAIk19poOL4vnO57R1kXdpuLV/qUWItzbmkKJGlFgTWeA/mEp1CmCiKthAWz0Mas4THHXX4CESi",
-	"ZFIWBZfJoiId8lb9ACNmfCR3KtP87MP7v7z57tWHi/M3b1+9//k8jioX+LneHYadPTxLBKVzaLWPrUtL",
-	"0R09ks8HhxFRFg23RX+6u50YPB8cIpJQC2sVPImUphToTM3hOcWMVlSiLfv0Zpxjz8c1Fps14VvZjIPH",
-	"gqFbybxfZeyaKyWE7P2khuVt1dZTW6KHW6HBt/O7o/H6fBssLHVWu68KP9FXSyxYcTVlUDTi2nqDGewZ",
-	"rQ4LNanvp+Vg6pDutSGeccP6QYQ2RlGH6+ZsQh0pfKgVpTyafCTS+WdzPJLCCt0yy3w3Heo/hE/261CX",
-	"u8tFZZlxNCMzYYsdM6+i2YRrYHnOGarpsSo4zq3Bruw0B46v4hM5Z0bXpTl9eC0yCr8kanYppAuzn7z7",
-	"rlVECW0CybRkuSz1gkEsaPEv7upWDgeDqkEmtTOsb2woNt0Lu2FW5PF8QNdnYlbOXLL9TEj7qU4fqXJz",
-	"bqK2JA0bLu84MGvp8GuhSm3x3wGky+pa2zW0pR/OWHwGzVmRTKOVaGjkDx+XsD1t3KWKD1eF7RXgxLWB",
-	"tFYCmnbamkJLFzk7qZgIoyN7lCq3RSHwpwgocqcjSJme0l+Fw3KG1sCUa653gWVajaQN4Tb7O2hrdKBf",
-	"5xdgFJfLOEtR4Q1szQhL28p7XFkPEVUbev/ZwOyGAqRVTL+X2aIO79DGyZo1bAL+Rhd28JM1V2iDLeHp",
-	"3a7jN2xyu7NvQuQyMQAty6LqJyDQztWGSQM7H16fwrNnz77thMAnc2ghKWG3hmWrfJJPj6nKg1qrDgVO",
-	"QlGNg5DAE6rq+8e+my6Cjpo3Z6GG8eKxO+R9YpBltHVDgyta4h5rfQ2XKmUiiEkyxCQa4qXiJdQwE/LH",
-	"RtLelTVKPGA5U81Wyi/dJCEvo0zhKZQ5RXwlwhc2rlrCwjCo8BS1tto5HBzsHuMEVV8Ny211s9jg3ndo",
-	"RwTzeFbZORwMdlE/Ue85gpnuZ695QeF+ussMauBimPFiwrcva7PyK0AMTk/Q+MarFm5EVNgLTJiIOkmw",
-	"xF+5OejJEPGqxFZGVPIc567KOkTqVY9mM+4uwghldHlRI8rMFR74jK4EHGUN4WjwrRdxvHF5aXckFXpJ",
-	"Ngw44TbCf7JUi0vOcgAOWtYWjCGUueaFwRmWiMkPmJaXOlfo/qWpRpfSfYETXXItUm6TAYSmWVxVEYj0",
-	"eJV095tlLUqGCB1JPVXz2j5CqPHsDZdkJlnn0DiIdQOpAWMlSl4TaSi5lHLQFamvOps9ivPVqOt+aq9r",
-	"qY6wtVNyfXaeany3Wt+XzjEpSfEHvUjYDN47tQzVMTCUx9XX1AbGSqMn9gi/3fxQ1bb7yT3C+90zED5R",
-	"GFlmC1yIdu235F+FAc9WrWhLDezlm8iEWQDLBCOeXhO1HNYMX/WalCn4vYxkvcHI3uOlzoy1DyUq5VEt",
-	"TK04tneoOM/lwvA9K0kSllFv6TWhmy6p0Y7toLm/7yLd6+D89cdV9bT+TQc//pN5o4Vsx6oK1oYM4r5q",
-	"4Q8yGPa/0J+bzmhE/KcXhxD2PxygbdhMzIkg/h+HL5vfITVH7Zk+busjWaf8vPkuWsoTIltu7K4BPOt0",
-	"atHvuQ8TvFycuaLIpWBBy4syfPnk9i/J+PTvVZTnHU1oVxojPh2XPT3xV/dpDhGXi8bmo+WbnC3VRVG/",
-	"66RdX7xWvnefD+bbnraN11OUhux40yhj68ObYEzgoDjDeSTR4hcTSc4O00DWuGsxS9mgGtik4HwIh4OB",
-	"rdPia3r867DHPx/JkHtgp9I9mfC3JciVYfnQbgRHgyO7EDllbt7IegKuTmwxkq7+ruVlHLATlptV7+Jo",
-	"eA+7bazslMsfuu2/qG5zB7Di/COfIyl671TNpKjfy1Sx13a670v1jqSlFJTWpJGAFP/TkkYI3CCsQsJB",
-	"GA1hErZUZjUXu7X4vzUo1ZlR0oXXf5dO/d1llNScYY+sOy54u5SP6gVilPLh20EtV6RQFKy6bWaX1BJC",
-	"G7bQqLvoxgkdZTtsKSRGrZ142m8PqemRDIJqNujfHVc7XppkSANi3z7KTPmMapjhdMrkhPRtR7DTX4OE",
-	"gSpcwint5SwKyec26x63aduU2KuS1TyIlSb8iDHSpq44W5h+S5iVigXCeJU1FRAPqvBIrIKxx/YbFySc",
-	"OfzopYhhsDlydsmSGEm7ZB9OgA4cZmxBpkzG2fWyhLBJxQ3zY+fo8LBVn/9MgZsnCXDZxmW/vfgWihgf",
-	"ZG6Kmj/siye3Lyw9BgS9Q9U0NpRPpL+7pccQGBH7TitWqXc3d0i0q6Vu9GXNmyXXOqy3q5km8d7W1/69",
-	"5FCoOUXpPZ5QFjkQjuFwcFC95aK+iolq/8R+b28tbEl+UyyclV7/+7bAjyYafMvnpxcMjZ7J3bYHKU5E",
-	"9yMHuu8Czr8nrP2bTnS6p/ihYHZTJXuka0Mhb9mZL+xYZStZtKHwrMF8uvf4jNB1Wb9EdTqyqXU2bv47",
-	"y/WuytZWz9ZtTXIrVNcd7n3s9XWEUft025BGXX/xmMTR6LO34V2WZuEvXN2mlgsBf2dEIlYrXNTGa67H",
-	"Ig5y8rehi3c08I9kvKe8G6g67W1IdqJD/G3r6vuzDgukqwtNdSVHWaK+dwTE3QesydygZoCPY8EGfSCf",
-	"uMiy0SOxQ3Mjhv8wDh/IODxJU2CE0k5N4Cl6nSgPo7LbSPSP4fhHlGLL/a+6XrocgNNmDB6D7fSVojWl",
-	"YcquOcS2H1kM9BbB37G5uLT5bnOxccgPJeEeOQoAv9jg4Ug2WveZ5qGDbRdk367mnz32VxNRs+3frNQG",
-	"LrnPAB+Xpix4exwSHa9Vin8kqb3a6u6Jww9tfdY2M9yjhiDuAdIfYYjHy66jeGinFAIlg1Yo3QJonUKy",
-	"j2xWROc47hF5wne06yC6qm7D3nQGmge9gN+dUsFdBHsKDApXOqxkwqN6e/XR0t/H0SnnVUVM0MWpftNQ",
-	"3ak8qls7tZTNDIPXbvpEn5EsNV+tBUINdMVz0wfbRlHICTCq06muLt11XYUrQY4F5ZQjgocgzEi6El2r",
-	"3HwOTZW3bJ+dcWmoHsHlzvB5Vk/bej1mYarp/5HUUd1E8onVUNjBsYPt8Cjo9edLx/Dg+uc2sIQw/KFw",
-	"HsC1IYR6xmvIItLtK83kaKCSjsdL3SagNumc/S+GTTY1mZnlCkkLrdmjqs2EKqo8vhWSoPKmJpzCaJ6N",
-	"bfLD6l3Xz5K1cfmmXCJPj14aBZLc/P6SVjwSHAmMCzVr93Dvr3yiLkyi4oGdZW1SF0A271tNJY23TA52",
-	"5DilFz112jvfc2NfBfWYls7Sy6a6rGxeXIuEV83cUmbYJdPctaPoBzX6HVCFjTO3h86/RKIDrAqMVHGv",
-	"iR08QZPe3vDXT02755pT4zXcTTWF67VBmfLHIDlPcUZqzubeKOfpzh3bp5ulRZo9gH/9hOQVdvX99RNa",
-	"O7blnqXUsshcS9/h/v7B4df9QX/QPxh+M/hmQJaRW/FLFVz20X2c2n1XVEms1Vc29BN8QfMEn5Pq/cjV",
-	"Vw0jPRzq+xIE3zkE3Hy6+f8BAAD//w==",
+	"7H17d9s29uBXwdHunsqntCw7TtrI/6zjPOq2SbyJO5mZKseESEjCmAI4BGhFzfqc/TT7wfaT7LkXAAm+",
+	"JPnZdn79y5ZEEhcX9/3i114kF6kUTGjVG33tpTSjC6ZZhp9O5lQIlpy+hA8xU1HGU82l6I16xyQyPxIe",
+	"k34YzS/+3//5v+HOoBf0OPyeUj3vBT1BF6w36kXFg4Jexv6d84zFvZHOchb0VDRnCwor6FUKFyudcTHr",
+	"XV8HvRMpNI10BwDmRwuA0OshKJ50EwiuzcVM6Rcy5gyR8oEpmVwx+BceyoSGf2maJjyiANzevxRA+NV7",
+	"7n/P2LQ36v23vRLbe+ZXtWef98GsUy5aQmi+UakUyoDwgsZvqGZLuloDRZrJScIW394MmjNzlwGjivHz",
+	"OXOH/o0iaSaveMwyEsk8iYmQmkwYyRiN5iwOyJTyBP7KjGTsXyzSLCa68oAoYzETmtNEDXrXAWzK4eAR",
+	"N/WWJlOZLVhMfvz4/l1AKFlmUszwEwFywC1QMqEx+XfOshUpWAShPpFimvBIP/ZBcMTdlLNMkQlLAGQt",
+	"ScynU5YxoR1zqCMSRlTEPKaaqZAkXGkFB7FA6F9lmcweE/RjsSJSz1lGGCwdEKoIJXYZBMkS9jlfMJnr",
+	"PwB9x9xQNxVqyTLCBdF8wRDWd1K/lrmIHxPKd5KoPJqTjCmZZxFDgOZckaXMLlVKIwPaGV0lksbnUv5M",
+	"sxl7bDxOZLwiXJEEFs+InlNB9slb/gKBsyIvvn8ZaoRkG1SvroB5S7YBmDRZUA3yiiSMxgo4CFFpmQdh",
+	"/UXQXM9lxn9jj3rOb7lSXMxA+nBxRRMek+OzU3LJVg6sK8oTOkke/WwVy65A7lMBbBFbnAm5JH0hCRNR",
+	"tsLLAVZA5ZTP8szqAi0lWQD5WoC5FDt2P2kmI6bUY+/obzTJmbL6iiCicaUjEqKIUiEBE0IR0GxkylkS",
+	"W4BVnqYy0yx+y2JOz9F0+H24DM4BxQAjC4AFFRd+lCnLEACi6SUDRXvt7B3fwkPTL4OLtbVyooxRzeIL",
+	"ijsBFQn/9UCN7IL86wV1YynocWQQ9oUu0sRYfRfDZz/s/zj88bvXP/zjh++Of/zb+at/Pn/x5ODV34dt",
+	"DzC22tfmD2lCNcCwEV/uOtilpjpXm+6wCPhoLi5uu4jmLLos9l9F/ac5M8g215IlBUGnNFFMk8nKKDRr",
+	"HNEkAYu0FYEiTywDGzu0af+WduCvgF2LIQ8fxTbbAA/8U/xcPF9OwB5D48Vs/gSvaqUBZ6EhOccxBwzQ",
+	"5My7zIBeQ1DGNduVIlkdIZ6QaxSJWcpETKRBntsD6StWI1Y04gs6AkbiF5dsBbhhUcZgZxOq2EWeJb1R",
+	"b651qkZ7e0s6pwN71yCSiBymlAEpZlOaJ7jrKhqC3pfdmdy1XwJ7Dj7Q5VuQRDPmE2VJ128pF+TTnGp1",
+	"nKZE5IsJy3pBb0G//MzETM97o/3hMLgPKq6RQPP0/SNac8I/c2NVV883pholENdssS2jeAikWUZXDRjx",
+	"oetAkfIyT3/m4rLJWGcZU2C8Lh2DWeeLUHUJ/oMkCReXQBzVjcilYNmF1doXRgxVn/xaZiSMrK0eBsYV",
+	"sf4jGgJyKdAuJkt6weNBm3QqBUr12SEAxeJwVN6PIoFqjc4QwB2WwIVHJKRJxmi8uiju5JrY7+DWo7Eo",
+	"gcUfjYmPFgoVxoB24PfD+vbDHUKFgSFhU9ggyxg8U0h3VTgiQhKlZcbi4kkFDgxJH5FQSH0xBQvXbq6Q",
+	"a5dCLkHvWHSNBTCsyBdAAWZTvaBX3SVQq3OWgl4JCn6wy3iE0yEF7SFsJLCzTE65kR5NvVnwbmquAi+k",
+	"sj3FmCJcHxEQ0YYcuSZzClsWbNAiu6sEydXFJFdcMIUfOwT9RMqEUeELmQ0qIeilPNJ5ZkXf1xuqECc/",
+	"vGcEFVg3otXz0Ks7TgqGNnJ2NKWJaiiGY2QJY0oZRsFjN4Y3q9NjlTENUXqc6aEvnUvBLswVqiKsf+19",
+	"++zg+/2DJ4dPn333/XMwO4bf7x/swufd775/vg97LgRgA90L+uXU/IgifcGF+7hBDFYh2gKv1nO5FyFd",
+	"PLOq8e4isO3DmjbCGqF7vv5IuSKIJe9kN5I/+8KVVu1LmceAPSxL9dxOL1ykuV77FKoIqKJWReBofeuT",
+	"QG1XI9Pm6q8G+88OWxdMS2G29ZpOAF4HPeS0m0sLg6Qa1MURuMeW0AU+MawhqM20vpUdckMy/tilvcEm",
+	"5WIWklxonlh7NVO6asSjIStQjwuMZoaETjUQCv5sCHsps0sWB2MR5l7UwF1Z0TDVoGhpxQUkzAVGUeGg",
+	"3K1cl2HWsWjGWdG15gv4J9dVbWy3Z07HgN4Lej58+LFYskUFY5RTWae2xv40BVVyMz8xKp3OdSdtbHAu",
+	"Zp7peRu31MTJWt24jDlL0NidVBG3I9KnBJ4fEEou2Wops5hkLE1WAaGC8AW4/jtbyawtHVEDQ+mI5ml8",
+	"w63WOMKh2fcRDSqCyrlVsFpZt5WdDJz34VFYorq9gjIPOMs3E2aHA+8f/IxfMQGMtOR6Hmd0KY6ItWaU",
+	"M1AA70ROfd+k07tfQ4eep3jQ6ineimRuYCmbG+8oiN3x3fC4SkHsRJRMgd44SC3zr8x1lxhCj+FeolVR",
+	"rrRcXJjYxM3iG68zxnYxdmHuDqzVoMglSzVhX2ikk1WLDbFtzIEtKE+28gfYF80yQZOLRvAtV/pi/+DJ",
+	"dlaVfUhJouWD1FymfLra5jkNGIS+GD578eOTf/70vw7fffdm/+9vDj4M337/6en54cnJugjgZj9oO1Oq",
+	"hKXhBmxc4s4CuBKxqxlReMBNzFcPtE6kN5bUwC2d0b3b0/9bls1YjPH9yQr/cFF14cxTj4zuxLiolsaZ",
+	"5opkbCGvWDwgP7GVIjRjZB9+fnY4FtGcZjTSLMN7nddwyViqCNVkIZUm+8MhPFVhkOPZIfmJvwCZbPZj",
+	"V7Y2UBlC1BzopJdmbMHzxS3CgAVLliSV/4uK2f+sRhx90f708JYMW3nI0+0YtunJuIuIWinNFoHDMiCL",
+	"7v5GhrvPyQUZkF3ST+SSZbsRVSyuxl497u/k1fLiXwAhNfjbI6FrufdYrIhKWZJwMTsiAhgvAUMVwEfO",
+	"dsmOIuX5jXKqmmRsxqXYwPtNvu3invuxc1BrNeycoLdgm/XsGZ2xt3Bdq6K1z1jD/2dUR/MHZv/+Oj7f",
+	"sWG0KGE0U4RhIhbzmJ1C+MZMWWe7m+rNOsfdRmVuvMcxTJ09bqzsNvvxXcRwZ5PPUPK2Jt9roK6iyKS6",
+	"IFJek/mx8Caleu7sbLwuIGwwG5DQx0QIxnroFcL8uv95YI4jbA2jLCzhtJaa+fsxoJU3tG3tB0YTPd+M",
+	"z+q3qmn8Xt4h6L3tOZwWSGoBqUOFfLAPNuHvEJ4ZAleHHuuEWysLbdPj68irhBKT6ddB74omeU3HbCHL",
+	"fZTgr+5B61HjMvjuZLxolmXBXtBbzqlWNE29+FfDluNxq/diVtKr+3FfbqT5p8Ap/rnZQhgAYHC349Kr",
+	"xmG1BFVLHY5Xkb7R44jVgHjmB0Fs7gxudrAbM90O1ntQ58Ux3jpuUUGcR3COxtoIypFbK2FhMOoDRhS5",
+	"KS+pB0NcBWBllx2nXponpgBma8x40r7lYQkXLdSxvzvBY4dfiwh+Nfk7kfHKowcuNJuxbL1Ah5OgttTG",
+	"odeWUfl5yI2SF4EuHrZeI7hjuIuGLZ6BmZutCcq/qy1FU5SoNnFoGaf9R4ey1h8BNy0B9XdS7E4SKi7x",
+	"TMEKpHH78bkYeIv/jjZiESOHBwVAFkglMotNtmg7dq0xRwtlWj+6bZct5OC54aUPXk1ul5RWbLHt2BoB",
+	"7pYi94W7pqi3v+QiNhLdRS/BD1Z5mmam2gUluiN6T1+phfKEy5XkGG/IIvhWs4TNMrpA4JWm9n9YnYkZ",
+	"hiyQFdrEzzvZFl4Arm1lzGrGsPnzrQvPtgjGVFQ6QrhRc8DuukIobo91BtAEGSDwQxbDISmDG4NGuVCL",
+	"m1zbAC7WBeE96DU8xsf2UWHRu0lMA/a2krIAtLGWYF/0RZRnSma3KKzwbm5d1qv8qnPmxcy2cpTGZVGQ",
+	"cUFT3spzrjC0abW/PiHPD59+52rqScw05YlqFk1VjYKWUviivUaZ7Kank79RlQaEhNGYaFmRyRuNCwNY",
+	"66Wl3VEF671ghAmdrUjKyrJoW5Mb3IeRUvpnTXWluU7Ymq01hfcvH05JxrAjI2JE0AXIcZsGxsOBG49I",
+	"SCcy1yOUGWFZ/GarSxVdKVMflmxtFRtQg3U5oFrbUYMfvPO9oWmMbmaldubgRqUz/sprIb+XUEYp4KoP",
+	"sZ0B7bzhE381HVhpKwj8FNAtMLgWTQ7A7aICa2Twx9J0aKKBRppftRD3a5ooRiTQdci+pDxj6oLqEGvk",
+	"UqoUi9srbx4591+C1nnPxuhb6Umsg9jD4gdzw/3m8AsXxNtS4I7nZokhD9TO5NDtj2kLlN8fijeha8P2",
+	"78Fs8rnn1hGB5s48QyEXKp8A702YMVtzEVmPY5EmlAvzdSIjU2Vbeh8LKnKatBoQlRXvIkgr+992v+d0",
+	"1iJqlOIzcR+mf2cnyZoErb96B8jHeEmL6dhIhF3xtGrhPzvcqja3Y+F7IFPA+K3J85zO7kYkuPp2q4ER",
+	"xqI843r1Ee42ixyn/Ce2Os41ZrKwv3vOaIyOqe3w/vvuccp3f2Je+JniXdhczGjGMnc/goWKCb8ub5hr",
+	"nZpmKy6mss2kUyyZ7s6l0qAyCIfzXjChTY+VNQU+0d9oygWxNoYix2enpn7+5MNbEskMa4hoUaO6i/WG",
+	"Y1H6+q7DY1A0DiiMvWPNEhVS8IgmNuONxYQmGnxkk2telyMlzpcYi7lMYkX6tFJ2S7gg1Eu4Bh5g9hLs",
+	"iqYXPMbSNwwgmCK42NxcxJvHwgScTYcqVeSjSQjs2P7KCY0uiZYEVnc9lmMxFidSXJlmQDUai10C5wSf",
+	"I6oZlmORsDjdERnnw+GT6JKt8B8Wkr7MSHhs6xnxJEbEHHjj2p0BObapSqaIFMmKcK3GghC5FGU++ajo",
+	"svBTzOAJ2S7gw+HhACD9mEcRU4pMcDwA1jIsM5qmDFETfh0jmY97IzIYDK7DATmDA6YmqKW0IjSOYfVw",
+	"jPYZXPh17LuT8M24Z7YhU/rvnJmdjHvkf2Na9TrE+E+uGBZFME1SswQQZD9M+ILrMCCheVy4E8Bygi3B",
+	"VkW6G8ApZTogoFjiArB+mSEIiKYzFbh4kwoq0aYd3HXGdJ4JzBbJhCFu0MkyOOnySkk/7GqSDHfsyaMv",
+	"AzswzkyIGwjNA8KApEmuylbNvs0W2jjtDsbJyqZOLJfNM2ZqRyqd8X3P392BJeBOiwPTxprwSKsBqU4M",
+	"AK48HA6Dwhu9Mv2khwcHQXkXORw+D0guLgWQGY+R4g6Hh4EjHHnFMtMgTQ73nyD6zjwmNVhsq4TIlfMp",
+	"u4shAqIkCYde2iyE9YF3y7vg4BSzd2Ce7/SlyfdVM27hgLxa4NkBSDrjC0AFoNM6JPDoiCq2y4FaFAcD",
+	"NVkNyKsiKYWyytzvZX5MyY51snttMrQX9K5YZhv69gfDwRBEu0yZoCnvjXpPBsPBk16Akz9Qa+xd7e9Z",
+	"kxA/zxiq0aLP8DTujXqgXE/cRbVBGwfD4b31qPuteJ396S7IazVJtaf/cLjftUgB9V6lXx1XsQ05m260",
+	"MRHQv/liQbOVxU2DuBxGAyKTuBQjcHh0pjwzXPU+Xwe9VCrdll2ecaWBsitl8bZGHUhwwuZcxIS69UAX",
+	"lnXyoZW1rtEU9esKvhwLy+8sRh72e00DV59mu9RZTPrHrz7uHjx9tvvm5C0BAWjuME3u36ixCD8d//P4",
+	"7PTdxat3Jx/+cXZ++v7dxU+v/mGb7ARo3FL6yYwkcjZjMegZ2ygPYkzmGhVlpTl+LDI2zRXD8mIEzO8E",
+	"IP2nwyc7A+KNpSBK00wrUvYsAAhcKxcrmsokkUvE6VjIXEfS1CvDJZV2BoV614UljTjUc8YzHwLUxWE9",
+	"ThmOwEI4/uF4F8iIag6GUGEx/HB+fkbslUcoqb+Oi2bdcS8gY9fNaz7YDt1x7zok/dB+CiuF16H9EO4M",
+	"qgD5UVLboFjA8cL+hkMTnA1FsDma9N+L3bOMLTig/vjsFCVWsRcM2rz4eKbM+RGud47adoGK/0LLS4bQ",
+	"G/FVFS3Guz7xnFI3S2h132LFOvJt04MaMm3/vhdfN3fDI18rxIabZZE3C+i2cu9w/8nmm+pTUuC+g4Nt",
+	"FvOnVVwHvafDJ1uBWMzsuKtkPjGCktBmhrBDEl8HFX2497UYynVtxHPCdEug77QwA4np4yV6nsl8NvfH",
+	"OYH8WdnGfl60JmPSocoRL3EVnyMqlHnYXN/cEd9eAR6ap66/qZjkc9dzeclVVByNww5I16nMZkyjJK5M",
+	"vurQmq2myhumO1E3/H2Z+g9/MG+YNn7nWiYJKhPwfm1fqLxkr5yQd/15DYPtOY7YS7A5sz5q72YLddlU",
+	"7yQQ3cmHt8SsQvqYjAAb/uz9x3OC0DlAMpNFCXdGphWXqsuaLWYNMLQlHCUv58xM76LRvL3hNrBG1HLO",
+	"XZN3YMYRgDdnvrUdo4OxwJL0/eGw8HMa0QjP6Un4JTMRjiW27rFEsSM8VD8pmOYavLGxwH9ttUhlAIOL",
+	"pGzRbh4QPgWA0Fz6hP7oGPt/wS8H7RoGzW527s1+wPlmIf4alu6kbZbwVx6LxtJKEkoSqm2EJ7liZLKy",
+	"naZmOS5iRbgGY9N8gz+6SRLl0IixoM3ZcDg5CM1XLNM2BhRi8htFcKjFwLrcJgdZjqQwli9ORTKW5lJg",
+	"lMhQCwCrnQczAaeQzCRGWxCL5z6NGcJjljpcBCKSIsqzjIloVZAOeqvuAs0XbCz6hWl+9uH9305fvvpw",
+	"cX769tX7X87DoHCBn6qdkT+Rx7GE1/IKVvvUuLQY3VFj8XR4ECBl4eWmikd1DzAkT4cHgCTQwkp6dwKl",
+	"SUlUIpfkKcaMGirRtGs7M86y58Mai9VZDlvZjMOHgqFbybxvMnbJlYL47P2ohuVN1dZjW6IHW6HBDRC9",
+	"pfH6dBss1GY53lWFH6vLGgsWXI0VFJW4ttpgBjtGK8NCVer7qR5MHWFem4QLpunAi9CGIOpg3ZTOcJKM",
+	"C7WClAeTD0U6+6KPxoIboZsniZuChXPD4M5BGeqyuVxQlgkDMzLhpkk5cSqazpgiNE0ZBTU9lRmDZyti",
+	"VraaA64v4hMpo1qVLXUD8ponGH6J5GLChQ2zH7972SqiuNKeZKpZLrUZToAFxX9jtt/sYDgsRvLiANUy",
+	"Y4Ox6Z4/f7cgj6dDTJ/xRb6wTTILLsyn/aClSrOtSMOEyzsOzFg67IrLXBn8dwBpq7rWzilumWM15V+I",
+	"YjSL5kEjGhq4w4clzCwqm1Rx4Sp/LAo5toNnjZUApp0yplAtkdOP+YxrFZijlKlp5iLfBgQjdyogMVVz",
+	"/CvhspSCNTBniqkdQhMlx8KEcKtzWZQxOsCvcwtQjMsljMag8Iam14vGbW15th0PiaoNvf+uYHZD42AT",
+	"0+9FsirDO7hxtGY1nRGX0SV9+GTMFdxgS3h6p+v4NZ3d7OyrENlKDAKWZVbMAeFg5ypNhSb9D69PyJMn",
+	"T553QuCKORQXWLBbwrJVPcnnh1TlXo9khwJHoSinXkjgEVX13WPfVRdBBdXMma9hnHjsDnkfa2AZZdxQ",
+	"L0WL3GOsr1Gtwy0gIUqGEEVDWGs6BA0zQ39sLEyurNKaReqVambCRS2TBLwMMoXFJE8x4isAPn/gXA0L",
+	"I68zm5faqn8w3N85ggcU83AMt5Xjqb2878hc4T3HsUr/YDjcAf2EMyMRZszPXrEMw/2Yy/R6V0OyYNmM",
+	"bd+OauSXhxh4PELjRj0buAFR/gw/rgOcAEMjl3Kz0KMh4lSJ6Wgq5Dk8u2jH4rFTPYoumE2EIcoweVEi",
+	"Si8lHPgCUwKWskbkcPjciThWSV6aHQkJXpIJA86YifAf13ro0Vn2wAHL2oAxInmqWKbhCTVichfM84lK",
+	"Jbh/cazApbRfwIMmTPGYmWIArvApthuQ8PioSbp71XY0KXyEjoWay2VpHwHUcPaaCTSTjHOoLcSqglSP",
+	"sSIprpA0pKiVHHRF6ouJhA/ifFXmMTy211Xr/22dzV6enaMaNx/bzZO0TIpS/F4TCZvBeyfrUB0RCvK4",
+	"+BrHNxlp9Mge4fPNNxUvCnh0j/BueQbEJwgjw2yeC9Gu/Wr+1Z6ZlIUBz1at6M+xfvcSSyr64Ymhqd3z",
+	"VcpGxCerL7siNuUhI+RpvMHUjqEwM61ijEZzqxNRMCCVIRFnecJQYDRDoiHpG+oJvO36YTqsFGrpe9gZ",
+	"kF9SG8gMhsOhbXyz40ne8hcImRUpR8RvjgMdoy55mmL9A2iCn/F7VEdqjipI+DLNhsL8inMmQHWD51nR",
+	"r+AP2sHLmBUnRp7C478pfgDMmlqlsrXOaJNGJRkKWansI8qJ+VxjWvbYPMFFvVw5TH/ReMHGhNoqmYAI",
+	"6a2wY5S07fmTAncgl6j98eiYGbdu1BP86DWNmkHTWLOlyEyaYKPDpiltaTm5iqKt2Xq2rMmCQ1VZzYMV",
+	"SAVxlXrYIM6oX6eNEQqgcayLKs6Mm8PSGRWKRia8wI0Wi6mmE6qYCUkGhVrHND7c6DShqZzLhQXVUf/I",
+	"G2FoDnVak5ORvUlhRQWIyzCw5y2NNUmjiKWu8xIvtII/NLVEzub7trDavi3QQ751h18E2q2DKqdjIard",
+	"oQNi+jOdRYUqHEfy6iWPmBXnqkCCKc2IpDAx4DZVbh5440CqEyxVnVW4WBMuaNYy2eBxtXitxbhFS34C",
+	"/pvTNGXCWK2YnQBc/zmy7/tPt1ms5dULd1V0BrVkQYXnvoPbLiJG+kYz7Wyp87wkX6fOcwUnPOF6RWjC",
+	"aYdaKjJ1o5JDirnoKBbNtsai3GtgaldiG7oxN0UyZkEpt4wLYuqG4DmTlWa7RkZGNDFd993pii5LuR3x",
+	"3iu03Ltaeh18sv7kijfH/KED/v/J9mAL2U5lkaD0GcR+1cIf6CTvfcU/150R+PDbZwfEn9U9DAMSVotR",
+	"AxL+j4MX1e+AmoP26la79bEoy1xPXwa12liMX0xt6tuxTqfn+IY5XfNidWYHeNQC5C2vo3OjPrZ/Fd3n",
+	"39c5PO94YUJjiPfjcdnjE39RQ2IRMVlVNh/Uqxe2VBdZ+UbBdn3xWro50y6Bbd6/UHkJXK4xdlVxWOIB",
+	"OfWu8YJy1qAaCzAd+Uyg6UsVwQiUfR2CtabpLGNsRA6GQ9ObzNa8SUv5b9JiY+FzD+kXuifhrkIAuNJv",
+	"md0JyOHw0CyEgUj73MBEv2xv9GosnAXffOUd6fst1sUb7yoRs502VrbK5S/d9l9Ut9kDaAS8gc8lesfG",
+	"UZQLwcu3nxbstZ3u+1q8ibRWdtlaKOmR4n9aoSSC66USCq/ebzwSUjf7j1oH3rQmYjqrKLvw+nvp1D9d",
+	"FWXJGebIunNhNytzLF7Ti2WObnRpvQsTw1dFrIlOcAyS0nSFUQ0MkxwRai+rpYFwDCmLB+1pJDUWXiLJ",
+	"JLq7c0lHtYeM8ILQjTrVc7bAuR3kZE7FDPVtR4LPpf795AwsYZV2vXJQsKWJocE2zUg9Ux7QrP1rvDAK",
+	"MIba1A4k4XrQklrEBjk/R2NMBcCDzBwSiwTkkfnGhmgWFj+qliXzNofOLloSY2GWHJBjggdOFnSFpkzC",
+	"6FVdQphGmor50T88OGjV579gbOpRkjpmyO4fL6cDIsaF6Kqi5i/74tHtC0OPHkH3MXth0tdI+tsGmDwj",
+	"Ys9qxaLc/PoWxeWl1A2+rnl/+1qH9WZzQlC8t72D6b1gJJNLDGc7PLmwumDJETkY7hdvZCvLD4LSPzHf",
+	"m0y9GUNTFQtnudP/7hUWDyYa3OtJHl8wVN7v0W17oOIEdD9wcvc24Pw+qdw/dHHvHcVPPaP5jSqQrjSm",
+	"eUVnj4xlla1k0YZm6wrzqd7DM0JXgVqN6lRgEqAmbv4n628qWrWbZ2u3JkyOcO3h3sVeX0cYpU+3DWmU",
+	"PYcPSRyVmdAb3hivV67IyG6q3vz+JyMS3uzqlBtLOx6KONDJ34Yu3uGFfxWgP2ZuoJguu6HAFw/xj62r",
+	"78461JOuNjTVVRBsiPrOERCbD1hTrYgDcB/GgvVmHz/yYIHKXOAOzQ0Y/ss4vCfj8DiOCUWUdmoCR9Hr",
+	"RLkfld1Gon/0r39AKVaf+dhBUj74bcbgETHTLWOwphSZ0ytGQjODMyT4xus/sblY23y3uVg55PuScA8c",
+	"BSCfTPBwLCrjanX10IkZkWfeBOzuPXKpiaA66naRK00mzHU9TXOdZ6w9DgmOV5PiH0hqN8e7PnL4oW22",
+	"6GaGe9AQxB1A+isM8XAV5RgP7ZRCRApv/Fe3AFqnkMwtmxXROVz3gDzhprh2EF3Rq2gynZ7mAS/gT6dU",
+	"YBfenjyDwo7LkCJiQbm98mjx78PolPOiC9SbXFi+FbN8O0dQjjNsaRX166tdoc9Y5Io1+19BA12yVA+I",
+	"GR3MxYxQ7E0tUpc2XVfgiqNjgX1UgOAR4Xos7FgKo9xcDU3Rq2PuXTChsQfP1s6wZVI+tjU9ZmAq6f+B",
+	"1FE5OPmR1ZA/tbiD7eAoQMbXj+He9c9NYPFh+Evh3INrgwh1jFeRRajbGwNU8UIpLI/nqk1AbdI5e181",
+	"nW0arLZIJZAWWLOHxWglmRV1fA2SMJ0kFTi5ViyZmuKHZq7rF0HbuHxTLZGjRyeNPEmu/3xFKw4JlgSm",
+	"mVy0e7h3Vz5BFyZB8ZB+XZuUTf/VfKsupPGWxcGWHOf4UtJOe+cN0+a1pQ9p6dRejNplZbPsikesGGBa",
+	"dD0ZXTfw5tJ0QOUPi94eOvfipA6wCjBiyZwmtvB4g+l7o18/V+2eK4bDRmE3xSPsfCmslD8igrEYnogD",
+	"Se3bjx3d2WP7fF1bpDr3/tfPQF7+JPtfP4O1Y8bMGkrNs8SOsR/t7e0ffDcYDoaD/dH3w++HaBnZFb8W",
+	"wWUX3YdH2++yooi1+MqEfrwv8DneZ5dB8r6qGOn+pW4Wj/edRcD15+v/HwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -81,6 +81,29 @@ type ContactTag struct {
 	CreatedAt   time.Time
 }
 
+type ImportKey struct {
+	WorkspaceID uuid.UUID
+	ImportID    uuid.UUID
+	Grp         int32
+	Type        string
+	Source      string
+	Value       string
+}
+
+type ImportUpdate struct {
+	WorkspaceID    uuid.UUID
+	ImportID       uuid.UUID
+	ContactID      uuid.UUID
+	Name           *string
+	NameKey        *string
+	PhoneNumber    *string
+	Email          *string
+	ExternalSource *string
+	ExternalID     *string
+	SetFields      json.RawMessage
+	DeleteFields   []string
+}
+
 type Note struct {
 	WorkspaceID uuid.UUID
 	ID          uuid.UUID

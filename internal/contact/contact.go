@@ -318,8 +318,12 @@ func parseCustomFields(raw json.RawMessage, errs *apperr.Fields) CustomFields {
 	return c
 }
 
-// CheckStored checks the limits on a contact's merged custom_fields.
+// CheckStored checks the limits on a contact's merged custom_fields, measured as compact JSON.
 func CheckStored(fields json.RawMessage) error {
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, fields); err == nil {
+		fields = compact.Bytes()
+	}
 	if len(fields) > MaxCustomBytes {
 		return apperr.InvalidField("custom_fields", fmt.Sprintf("would grow past %d KiB of JSON on this contact", MaxCustomBytes>>10))
 	}

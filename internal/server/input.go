@@ -27,10 +27,18 @@ func checkBody(next echo.HandlerFunc) echo.HandlerFunc {
 		if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
 			return next(c)
 		}
+		if req.URL.Path == importPath {
+			// NDJSON is streamed and checked line by line by the import itself.
+			if ct := req.Header.Get(echo.HeaderContentType); ct != "" && !isMediaType(ct, "application/x-ndjson") {
+				return echo.NewHTTPError(http.StatusUnsupportedMediaType,
+					fmt.Sprintf("an import is NDJSON sent as Content-Type: application/x-ndjson, not %q", ct))
+			}
+			return next(c)
+		}
 		switch ct := req.Header.Get(echo.HeaderContentType); {
 		case ct == "":
 			req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
-		case !isJSON(ct):
+		case !isMediaType(ct, echo.MIMEApplicationJSON):
 			return echo.NewHTTPError(http.StatusUnsupportedMediaType,
 				fmt.Sprintf("the body must be JSON sent as Content-Type: application/json, not %q", ct))
 		}
@@ -60,10 +68,10 @@ func checkBody(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// isJSON tells whether a Content-Type is application/json (with any parameters).
-func isJSON(ct string) bool {
+// isMediaType tells whether a Content-Type is the media type want (with any parameters).
+func isMediaType(ct, want string) bool {
 	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && mt == echo.MIMEApplicationJSON
+	return err == nil && mt == want
 }
 
 // hasNULEscape tells whether JSON text holds the escape \u0000 (a backslash that is itself

@@ -75,13 +75,16 @@ func (s *Server) Handler() http.Handler {
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true, LogErrorFunc: s.logPanic}))
-	e.Use(middleware.BodyLimit("1M"))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M", Skipper: isImport}))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "64M", Skipper: func(c echo.Context) bool { return !isImport(c) }}))
 	e.Use(checkBody)
 	e.Use(checkParams)
 	e.Use(s.authenticate)
 	api.RegisterHandlers(e, api.NewStrictHandler(s, nil))
 	return e
 }
+
+func isImport(c echo.Context) bool { return c.Request().URL.Path == importPath }
 
 func (s *Server) logPanic(c echo.Context, err error, stack []byte) error {
 	s.log.Error("panic", "method", c.Request().Method, "path", c.Path(), "err", err, "stack", string(stack))

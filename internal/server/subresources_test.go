@@ -210,15 +210,15 @@ func TestConsent(t *testing.T) {
 func TestSuppressions(t *testing.T) {
 	e := newEnv(t)
 	c := e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567890")})
-	res, _ := e.c.UpsertContactSuppressionWithResponse(bg, c.Id, api.SuppressionCreate{Channel: api.MessagingChannelSms, Reason: api.Unsubscribed})
+	res, _ := e.c.UpsertContactSuppressionWithResponse(bg, c.Id, api.SuppressionCreate{Channel: api.MessagingChannelSms, Reason: api.SuppressionReasonUnsubscribed})
 	wantStatus(t, res.StatusCode(), 201, res.Body)
-	if got := res.JSON201.Data; got.Reason != api.Unsubscribed || !got.ExpiresAt.IsNull() || !got.Active {
+	if got := res.JSON201.Data; got.Reason != api.SuppressionReasonUnsubscribed || !got.ExpiresAt.IsNull() || !got.Active {
 		t.Errorf("suppression %+v", got)
 	}
 	until := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
-	res, _ = e.c.UpsertContactSuppressionWithResponse(bg, c.Id, api.SuppressionCreate{Channel: api.MessagingChannelSms, Reason: api.Bounced, ExpiresAt: &until})
+	res, _ = e.c.UpsertContactSuppressionWithResponse(bg, c.Id, api.SuppressionCreate{Channel: api.MessagingChannelSms, Reason: api.SuppressionReasonBounced, ExpiresAt: &until})
 	wantStatus(t, res.StatusCode(), 200, res.Body)
-	if got := res.JSON200.Data; got.Reason != api.Bounced || !got.ExpiresAt.MustGet().Equal(until) {
+	if got := res.JSON200.Data; got.Reason != api.SuppressionReasonBounced || !got.ExpiresAt.MustGet().Equal(until) {
 		t.Errorf("updated suppression %+v", got)
 	}
 	// An expired suppression is listed as inactive.

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS import_updates;
+DROP TABLE IF EXISTS import_keys;
