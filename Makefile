@@ -5,7 +5,7 @@ SHELL := bash
 GO ?= go
 BIN := bin/wazapin
 
-.PHONY: run test test-unit build generate check-generate lint fmt fuzz pg-stop clean
+.PHONY: run test build bench generate check-generate lint fmt fuzz pg-stop clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/wazapin
@@ -17,6 +17,12 @@ test:
 	@url="$${DATABASE_URL:-}"; \
 	if [ -z "$$url" ]; then url=$$(scripts/pg.sh start .data/pg-test fast); fi; \
 	DATABASE_URL="$$url" $(GO) test -count=1 ./...
+
+# The API against pgbench on the same SQL, side by side; writes docs/BENCHMARKS.md. Settings:
+# BENCH_CONTACTS (1000000), BENCH_SECONDS (10), BENCH_CONCURRENCY (16), BENCH_IMPORT (100000).
+bench: build
+	$(GO) build -o bin/bench ./bench
+	bin/bench
 
 generate:
 	$(GO) generate ./gen/...
@@ -45,6 +51,7 @@ fuzz:
 pg-stop:
 	scripts/pg.sh stop .data/pg
 	scripts/pg.sh stop .data/pg-test
+	scripts/pg.sh stop .data/pg-bench
 
 clean: pg-stop
 	rm -rf .data bin

@@ -27,7 +27,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 				key = strings.TrimSpace(token)
 			}
 		}
-		ws, err := tenant.Authenticate(req.Context(), s.q, key)
+		ws, err := s.auth.Authenticate(req.Context(), key)
 		if errors.Is(err, tenant.ErrBadKey) {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="wazapin"`)
 			return &apperr.Error{Code: apperr.Unauthorized, Message: "missing or invalid API key: send it as X-Api-Key or Authorization: Bearer"}

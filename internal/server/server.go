@@ -44,6 +44,7 @@ type Server struct {
 	q    *dbq.Queries
 	log  *slog.Logger
 	cfg  Config
+	auth *tenant.Authenticator
 	// slots bounds, per channel, the requests in flight to its provider (see channelSlots).
 	slots sync.Map
 }
@@ -64,7 +65,8 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	if cfg.Provider.Client == nil {
 		cfg.Provider.Client = provider.NewClient(cfg.BlockPrivateProviders)
 	}
-	return &Server{pool: pool, q: dbq.New(pool), log: cfg.Log, cfg: cfg}
+	q := dbq.New(pool)
+	return &Server{pool: pool, q: q, log: cfg.Log, cfg: cfg, auth: tenant.NewAuthenticator(q, 30*time.Second)}
 }
 
 // Handler returns the HTTP handler: the generated routes behind body limits and authentication,

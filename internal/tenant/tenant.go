@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -60,23 +62,61 @@ func Create(ctx context.Context, pool *pgxpool.Pool, name, region string) (Creat
 // ErrBadKey is returned for a missing, malformed, unknown or revoked key.
 var ErrBadKey = errors.New("missing or invalid API key")
 
+// Authenticator finds the workspace of an API key. It remembers keys it has read for a short
+// while, so that a busy client costs no query per request; a key revoked in the database stops
+// working within that while.
+type Authenticator struct {
+	q   *dbq.Queries
+	ttl time.Duration
+
+	mu   sync.RWMutex
+	keys map[uuid.UUID]cachedKey
+}
+
+type cachedKey struct {
+	ws      Workspace
+	hash    []byte
+	expires time.Time
+}
+
+// maxCachedKeys bounds the cache; past it, it starts again empty.
+const maxCachedKeys = 10_000
+
+// NewAuthenticator returns an Authenticator that remembers keys for ttl.
+func NewAuthenticator(q *dbq.Queries, ttl time.Duration) *Authenticator {
+	return &Authenticator{q: q, ttl: ttl, keys: make(map[uuid.UUID]cachedKey)}
+}
+
 // Authenticate returns the workspace a key belongs to.
-func Authenticate(ctx context.Context, q *dbq.Queries, key string) (Workspace, error) {
+func (a *Authenticator) Authenticate(ctx context.Context, key string) (Workspace, error) {
 	keyID, secret, ok := apikey.Parse(key)
 	if !ok {
 		return Workspace{}, ErrBadKey
 	}
-	row, err := q.GetAPIKey(ctx, keyID)
-	if errors.Is(err, pgx.ErrNoRows) {
+	now := time.Now()
+	a.mu.RLock()
+	c, hit := a.keys[keyID]
+	a.mu.RUnlock()
+	if !hit || now.After(c.expires) {
+		row, err := a.q.GetAPIKey(ctx, keyID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return Workspace{}, ErrBadKey
+		}
+		if err != nil {
+			return Workspace{}, err
+		}
+		c = cachedKey{ws: Workspace{ID: row.WorkspaceID, DefaultRegion: row.DefaultRegion}, hash: row.SecretHash, expires: now.Add(a.ttl)}
+		a.mu.Lock()
+		if len(a.keys) >= maxCachedKeys {
+			clear(a.keys)
+		}
+		a.keys[keyID] = c
+		a.mu.Unlock()
+	}
+	if !apikey.Matches(secret, c.hash) {
 		return Workspace{}, ErrBadKey
 	}
-	if err != nil {
-		return Workspace{}, err
-	}
-	if !apikey.Matches(secret, row.SecretHash) {
-		return Workspace{}, ErrBadKey
-	}
-	return Workspace{ID: row.WorkspaceID, DefaultRegion: row.DefaultRegion}, nil
+	return c.ws, nil
 }
 
 type ctxKey struct{}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wazapin/wazapin/gen/api"
+	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/identity"
+	"github.com/wazapin/wazapin/internal/ids"
+)
+
+// benchImport imports cfg.ImportLines new contacts in one request and COPYs the same rows into
+// the same indexed tables of another workspace, and reports both rates.
+func benchImport(ctx context.Context, cfg config, srv *server, dbURL, key string) (row, error) {
+	n := cfg.ImportLines
+	var body bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&body, `{"phone_number":"+62815%08d","email":"imp%d@example.com","external_source":"crm","external_id":"imp_%d","name":"Imported %d"}`+"\n", i, i, i, i)
+	}
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.url+"/v1/contacts/import", &body)
+	req.Header.Set("X-Api-Key", key)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	var peak int64
+	t0 := time.Now()
+	done := make(chan struct{})
+	go func() {
+		for {
+			peak = max(peak, srv.residentKiB())
+			select {
+			case <-done:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	res, err := http.DefaultClient.Do(req)
+	apiTime := time.Since(t0)
+	close(done)
+	if err != nil {
+		return row{}, err
+	}
+	defer res.Body.Close()
+	var out api.ImportResponse
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != http.StatusOK {
+		return row{}, fmt.Errorf("status %d: %v", res.StatusCode, err)
+	}
+	errors := n - out.Data.Created
+
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return row{}, err
+	}
+	defer conn.Close(ctx)
+	ws := ids.New()
+	if _, err := conn.Exec(ctx, "INSERT INTO workspaces (id, name, default_region) VALUES ($1, 'COPY baseline', 'ID')", ws); err != nil {
+		return row{}, err
+	}
+	contacts := make([]dbq.CopyContactsParams, n)
+	idents := make([]dbq.CopyIdentitiesParams, 0, 3*n)
+	for i := range n {
+		id := ids.New()
+		name, phone, email, ext := fmt.Sprintf("Imported %d", i), fmt.Sprintf("+62815%08d", i), fmt.Sprintf("imp%d@example.com", i), fmt.Sprintf("imp_%d", i)
+		key := identity.Fold(name)
+		contacts[i] = dbq.CopyContactsParams{WorkspaceID: ws, ID: id, Name: &name, NameKey: &key, PhoneNumber: &phone, Email: &email,
+			ExternalSource: ptr("crm"), ExternalID: &ext, CustomFields: []byte("{}")}
+		idents = append(idents,
+			dbq.CopyIdentitiesParams{WorkspaceID: ws, Type: identity.Phone, Value: phone, ContactID: id},
+			dbq.CopyIdentitiesParams{WorkspaceID: ws, Type: identity.Email, Value: email, ContactID: id},
+			dbq.CopyIdentitiesParams{WorkspaceID: ws, Type: identity.ExternalID, Source: "crm", Value: ext, ContactID: id})
+	}
+	t1 := time.Now()
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		q := dbq.New(tx)
+		if _, err := q.CopyContacts(ctx, contacts); err != nil {
+			return err
+		}
+		_, err := q.CopyIdentities(ctx, idents)
+		return err
+	})
+	copyTime := time.Since(t1)
+	if err != nil {
+		return row{}, err
+	}
+	return row{
+		Scenario: "bulk_import", APIRPS: float64(n) / apiTime.Seconds(), PGTPS: float64(n) / copyTime.Seconds(),
+		P50: float64(apiTime.Milliseconds()), P99: float64(apiTime.Milliseconds()), RSSMiB: float64(peak) / 1024, Errors: errors,
+		Note: fmt.Sprintf("%d contacts in one request: %s; COPY of the same rows: %s", n, apiTime.Round(time.Millisecond), copyTime.Round(time.Millisecond)),
+	}, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// judge marks each row against the goals of the issue.
+func judge(rows []row) {
+	find := func(name string) *row {
+		for i := range rows {
+			if rows[i].Scenario == name {
+				return &rows[i]
+			}
+		}
+		return nil
+	}
+	upsert := find("upsert_new")
+	first := find("list_first_page")
+	for i := range rows {
+		r := &rows[i]
+		var goals []string
+		met := r.Errors == 0 && r.RSSMiB <= 150
+		min := map[string]float64{"get_by_id": 0.55, "resolve_phone": 0.50, "upsert_new": 0.65, "upsert_existing": 0.65,
+			"list_first_page": 0.45, "list_deep_page": 0.45, "bulk_import": 0.40}[r.Scenario]
+		if min > 0 {
+			goals = append(goals, fmt.Sprintf("ratio ≥ %.2f", min))
+			met = met && ratio(*r) >= min
+		}
+		if r.Scenario == "list_deep_page" && first != nil {
+			goals = append(goals, fmt.Sprintf("p99 ≤ 1.5× first page (%.2f ms)", 1.5*first.P99))
+			met = met && r.P99 <= 1.5*first.P99
+		}
+		if r.Scenario == "bulk_import" && upsert != nil {
+			goals = append(goals, fmt.Sprintf("≥ 10× single upserts (%.0f/s): %.1f×", upsert.APIRPS, r.APIRPS/upsert.APIRPS))
+			met = met && r.APIRPS >= 10*upsert.APIRPS
+		}
+		goals = append(goals, "no errors, RSS ≤ 150 MiB")
+		r.Goal = strings.Join(goals, "; ")
+		r.Met = map[bool]string{true: "yes", false: "NO"}[met]
+	}
+}
+
+type report struct {
+	table, markdown string
+}
+
+func render(cfg config, rows []row, dbURL string) report {
+	pgVersion := "unknown"
+	if conn, err := pgx.Connect(context.Background(), dbURL); err == nil {
+		_ = conn.QueryRow(context.Background(), "SHOW server_version").Scan(&pgVersion)
+		conn.Close(context.Background())
+	}
+	var t strings.Builder
+	fmt.Fprintf(&t, "%-22s %10s %10s %6s %8s %8s %8s %6s %s\n", "scenario", "api_rps", "pg_tps", "ratio", "p50_ms", "p99_ms", "rss_mib", "errors", "goal met")
+	for _, r := range rows {
+		fmt.Fprintf(&t, "%-22s %10.0f %10.0f %6.2f %8.2f %8.2f %8.1f %6d %s\n", r.Scenario, r.APIRPS, r.PGTPS, ratio(r), r.P50, r.P99, r.RSSMiB, r.Errors, r.Met)
+	}
+	var m strings.Builder
+	fmt.Fprintf(&m, "# Benchmarks\n\n")
+	fmt.Fprintf(&m, "Made by `make bench` on %s: %d contacts seeded, %d concurrent clients, %.0f s per scenario after a %s warm-up.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), cfg.Contacts, cfg.Concurrency, cfg.Seconds, cfg.Warmup)
+	fmt.Fprintf(&m, "Machine: %d cores (%s/%s), PostgreSQL %s, %s. The API server, its load generator, PostgreSQL and pgbench share the machine.\n\n",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, pgVersion, runtime.Version())
+	m.WriteString("Each scenario runs twice, side by side in one run: the API over HTTP, driven by a closed-loop load generator in its own process (bench/loadgen.go), and pgbench running, prepared, the SQL the server issues for that request, taken from db/queries by name with its parameters bound to the same random keys (bench/scenarios.go). The ratio (API requests per second over pgbench transactions per second) is the figure to compare; absolute numbers move with the machine. For bulk_import the columns are contacts per second: one import request of new contacts against COPY of the same rows into the same indexed tables, and p50/p99 hold the request's wall time.\n\n")
+	m.WriteString("| scenario | API req/s | pgbench tps | ratio | API p50 ms | API p99 ms | server RSS MiB | errors | goal | met |\n|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&m, "| %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.1f | %d | %s | %s |\n", r.Scenario, r.APIRPS, r.PGTPS, ratio(r), r.P50, r.P99, r.RSSMiB, r.Errors, r.Goal, r.Met)
+	}
+	m.WriteString("\nNotes:\n\n")
+	for _, r := range rows {
+		if r.Note != "" {
+			fmt.Fprintf(&m, "- %s: %s\n", r.Scenario, r.Note)
+		}
+	}
+	m.WriteString("\nRerun: `make bench` (settings: BENCH_CONTACTS, BENCH_SECONDS, BENCH_CONCURRENCY, BENCH_IMPORT).\n")
+	return report{table: t.String(), markdown: m.String()}
+}

@@ -1,0 +1,480 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wazapin/wazapin/internal/ids"
+)
+
+// config is one benchmark run.
+type config struct {
+	AdminURL    string // a server where the run may create its database; empty: start scripts/pg.sh
+	Binary      string // the wazapin binary
+	Contacts    int
+	Seconds     float64
+	Warmup      time.Duration
+	Concurrency int
+	ImportLines int
+	Out         string // where the report goes; empty: nowhere
+	Root        string // the repository
+}
+
+func configFromEnv() (config, error) {
+	cfg := config{
+		AdminURL: os.Getenv("DATABASE_URL"), Binary: "bin/wazapin", Contacts: 1_000_000, Seconds: 10,
+		Warmup: 2 * time.Second, Concurrency: 16, ImportLines: 100_000, Out: "docs/BENCHMARKS.md", Root: ".",
+	}
+	for env, dst := range map[string]*int{"BENCH_CONTACTS": &cfg.Contacts, "BENCH_CONCURRENCY": &cfg.Concurrency, "BENCH_IMPORT": &cfg.ImportLines} {
+		if v := os.Getenv(env); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return cfg, fmt.Errorf("%s must be a positive integer, not %q", env, v)
+			}
+			*dst = n
+		}
+	}
+	if v := os.Getenv("BENCH_SECONDS"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			return cfg, fmt.Errorf("BENCH_SECONDS must be a positive number, not %q", v)
+		}
+		cfg.Seconds = f
+	}
+	return cfg, nil
+}
+
+// row is one line of the report.
+type row struct {
+	Scenario     string
+	APIRPS       float64
+	PGTPS        float64
+	P50, P99     float64
+	RSSMiB       float64
+	Errors       int
+	Goal, Met    string
+	Note         string
+}
+
+// run does the whole benchmark and returns its rows.
+func run(cfg config) ([]row, error) {
+	ctx := context.Background()
+	admin := cfg.AdminURL
+	if admin == "" {
+		out, err := exec.Command(filepath.Join(cfg.Root, "scripts/pg.sh"), "start", filepath.Join(cfg.Root, ".data/pg-bench"), "fast").Output()
+		if err != nil {
+			return nil, fmt.Errorf("start PostgreSQL: %w", err)
+		}
+		admin = strings.TrimSpace(string(out))
+	}
+	dbURL, drop, err := freshDatabase(ctx, admin, "wazapin_bench")
+	if err != nil {
+		return nil, err
+	}
+	defer drop()
+	env := append(os.Environ(), "DATABASE_URL="+dbURL)
+	if out, err := command(env, cfg.Binary, "migrate", "up").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("migrate: %v: %s", err, out)
+	}
+	out, err := command(env, cfg.Binary, "workspace", "create", "--name", "Bench", "--default-region", "ID").Output()
+	if err != nil {
+		return nil, fmt.Errorf("create workspace: %w", err)
+	}
+	var ws struct {
+		WorkspaceID string `json:"workspace_id"`
+		APIKey      string `json:"api_key"`
+	}
+	if err := json.Unmarshal(out, &ws); err != nil {
+		return nil, err
+	}
+	wsID, _ := ids.Parse(ids.Workspace, ws.WorkspaceID)
+
+	p := params{n: cfg.Contacts, base: time.Now().Add(-24 * time.Hour).UnixMilli(), deep: max(1, cfg.Contacts-cfg.Contacts*9/10)}
+	logf("seeding %d contacts (phone, email and external identities, notes, tags)", cfg.Contacts)
+	t0 := time.Now()
+	if err := seed(ctx, dbURL, wsID.String(), p); err != nil {
+		return nil, fmt.Errorf("seed: %w", err)
+	}
+	logf("seeded in %s", time.Since(t0).Round(time.Second))
+
+	srv, err := startServer(env, cfg.Binary)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+
+	queries, err := loadQueries(filepath.Join(cfg.Root, "db/queries"))
+	if err != nil {
+		return nil, err
+	}
+	var rows []row
+	for _, sc := range scenarios() {
+		logf("scenario %s", sc.name)
+		api, rss, err := srv.load(cfg, ws.APIKey, sc.name, p)
+		if err != nil {
+			return nil, fmt.Errorf("%s over HTTP: %w", sc.name, err)
+		}
+		script, err := pgbenchScript(sc, queries)
+		if err != nil {
+			return nil, err
+		}
+		tps, err := runPgbench(cfg, dbURL, script, wsID.String(), p)
+		if err != nil {
+			return nil, fmt.Errorf("%s with pgbench: %w", sc.name, err)
+		}
+		rows = append(rows, row{Scenario: sc.name, APIRPS: api.RPS, PGTPS: tps, P50: api.P50ms, P99: api.P99ms, RSSMiB: rss, Errors: api.Errors, Note: api.ErrorSample})
+	}
+	imp, err := benchImport(ctx, cfg, srv, dbURL, ws.APIKey)
+	if err != nil {
+		return nil, fmt.Errorf("bulk import: %w", err)
+	}
+	rows = append(rows, imp)
+	judge(rows)
+	report := render(cfg, rows, dbURL)
+	fmt.Print(report.table)
+	for _, r := range rows {
+		fmt.Printf("BENCH scenario=%s api_rps=%.0f pg_tps=%.0f ratio=%.2f p50_ms=%.2f p99_ms=%.2f\n", r.Scenario, r.APIRPS, r.PGTPS, ratio(r), r.P50, r.P99)
+	}
+	if cfg.Out != "" {
+		if err := os.WriteFile(filepath.Join(cfg.Root, cfg.Out), []byte(report.markdown), 0o644); err != nil {
+			return nil, err
+		}
+		logf("wrote %s", cfg.Out)
+	}
+	return rows, nil
+}
+
+func ratio(r row) float64 {
+	if r.PGTPS == 0 {
+		return 0
+	}
+	return r.APIRPS / r.PGTPS
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+func command(env []string, name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	return cmd
+}
+
+// freshDatabase (re)creates a database on the admin server and returns its URL and a func that
+// drops it.
+func freshDatabase(ctx context.Context, admin, name string) (string, func(), error) {
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return "", nil, err
+	}
+	defer conn.Close(ctx)
+	for _, q := range []string{"DROP DATABASE IF EXISTS " + name + " WITH (FORCE)", "CREATE DATABASE " + name} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			return "", nil, err
+		}
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		return "", nil, err
+	}
+	u.Path = "/" + name
+	drop := func() {
+		if c, err := pgx.Connect(ctx, admin); err == nil {
+			_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			c.Close(ctx)
+		}
+	}
+	return u.String(), drop, nil
+}
+
+// seed fills the workspace with contacts whose ids, phones, emails and external ids follow from
+// their index, so both load generators can draw hits and misses without a lookup.
+func seed(ctx context.Context, dbURL, ws string, p params) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	stmts := []string{
+		`CREATE FUNCTION bench_id(base bigint, i bigint) RETURNS uuid IMMUTABLE LANGUAGE sql AS
+		 $$ SELECT (lpad(to_hex(base + i), 12, '0') || '70008000' || lpad(to_hex(i), 12, '0'))::uuid $$`,
+		// A time-ordered id like the server's UUIDv7, for rows pgbench inserts.
+		`CREATE FUNCTION bench_new_id() RETURNS uuid VOLATILE LANGUAGE sql AS
+		 $$ SELECT (lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || '7'
+		    || lpad(to_hex((random() * 4095)::int), 3, '0') || '8'
+		    || lpad(to_hex((random() * 4095)::int), 3, '0') || lpad(to_hex((random() * 281474976710655)::bigint), 12, '0'))::uuid $$`,
+		fmt.Sprintf(`INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields)
+		 SELECT '%[1]s', bench_id(%[2]d, i), 'Contact ' || i, 'contact ' || i, '+62812' || lpad(i::text, 8, '0'),
+		        'c' || i || '@example.com', 'shopify', 'cust_' || i, '{"tier": "gold"}'
+		 FROM generate_series(1, %[3]d) AS i`, ws, p.base, p.n),
+		fmt.Sprintf(`INSERT INTO contact_identities (workspace_id, type, source, value, contact_id)
+		 SELECT '%[1]s', t.type, t.source, t.value, bench_id(%[2]d, i)
+		 FROM generate_series(1, %[3]d) AS i,
+		      LATERAL (VALUES ('phone', '', '+62812' || lpad(i::text, 8, '0')), ('email', '', 'c' || i || '@example.com'),
+		                      ('external_id', 'shopify', 'cust_' || i)) AS t(type, source, value)`, ws, p.base, p.n),
+		fmt.Sprintf(`INSERT INTO notes (workspace_id, id, contact_id, body)
+		 SELECT '%[1]s', bench_id(%[2]d + 1000000000000, i), bench_id(%[2]d, i), 'Note about contact ' || i
+		 FROM generate_series(1, %[3]d, 10) AS i`, ws, p.base, p.n),
+		fmt.Sprintf(`INSERT INTO tags (workspace_id, id, name, name_key)
+		 SELECT '%[1]s', bench_id(%[2]d + 2000000000000, t), 'tag' || t, 'tag' || t FROM generate_series(1, 10) AS t`, ws, p.base),
+		fmt.Sprintf(`INSERT INTO contact_tags (workspace_id, contact_id, tag_id)
+		 SELECT '%[1]s', bench_id(%[2]d, i), bench_id(%[2]d + 2000000000000, 1 + i %% 10) FROM generate_series(1, %[3]d) AS i`, ws, p.base, p.n),
+		"ANALYZE",
+	}
+	for _, s := range stmts {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// server is the API under test, in its own process.
+type server struct {
+	cmd  *exec.Cmd
+	url  string
+	rss  atomic.Int64 // the highest resident set seen while sampling, in KiB
+	root string
+}
+
+func startServer(env []string, binary string) (*server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := command(append(env, "WAZAPIN_ADDR="+addr), binary, "serve")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{cmd: cmd, url: "http://" + addr}
+	for range 100 {
+		if res, err := http.Get(s.url + "/v1/health"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.stop()
+	return nil, fmt.Errorf("the server did not become healthy")
+}
+
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+	}
+}
+
+// residentKiB reads the server's resident set size.
+func (s *server) residentKiB() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// load runs the load generator for one scenario while sampling the server's memory.
+func (s *server) load(cfg config, key, name string, p params) (loadResult, float64, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return loadResult{}, 0, err
+	}
+	cmd := exec.Command(self, "loadgen", "-url", s.url, "-key", key, "-scenario", name,
+		"-c", strconv.Itoa(cfg.Concurrency), "-warmup", cfg.Warmup.String(),
+		"-duration", time.Duration(cfg.Seconds*float64(time.Second)).String(),
+		"-n", strconv.Itoa(p.n), "-base", strconv.FormatInt(p.base, 10), "-deep", strconv.Itoa(p.deep))
+	cmd.Stderr = os.Stderr
+	var peak int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			peak = max(peak, s.residentKiB())
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	out, err := cmd.Output()
+	close(stop)
+	<-sampled
+	if err != nil {
+		return loadResult{}, 0, err
+	}
+	var res loadResult
+	if err := json.Unmarshal(out, &res); err != nil {
+		return res, 0, err
+	}
+	return res, float64(peak) / 1024, nil
+}
+
+// loadQueries reads every named query of db/queries: the text between its "-- name:" line and
+// the next, without comment lines.
+func loadQueries(dir string) (map[string]string, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	name := regexp.MustCompile(`^-- name: (\w+) :\w+`)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var cur string
+		var text []string
+		flush := func() {
+			if cur != "" {
+				out[cur] = strings.TrimSpace(strings.Join(text, "\n"))
+			}
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if m := name.FindStringSubmatch(line); m != nil {
+				flush()
+				cur, text = m[1], nil
+				continue
+			}
+			if strings.HasPrefix(strings.TrimSpace(line), "--") {
+				continue
+			}
+			text = append(text, line)
+		}
+		flush()
+	}
+	return out, nil
+}
+
+var paramRef = regexp.MustCompile(`sqlc\.n?arg\((\w+)\)|@(\w+)`)
+
+// pgbenchScript binds each query's parameters to the scenario's pgbench expressions.
+func pgbenchScript(sc scenario, queries map[string]string) (string, error) {
+	var b strings.Builder
+	for _, st := range sc.pgbench {
+		if st.raw != "" {
+			b.WriteString(st.raw + "\n")
+			continue
+		}
+		q, ok := queries[st.query]
+		if !ok {
+			return "", fmt.Errorf("no query %s in db/queries", st.query)
+		}
+		var missing []string
+		q = paramRef.ReplaceAllStringFunc(q, func(m string) string {
+			sub := paramRef.FindStringSubmatch(m)
+			name := sub[1] + sub[2]
+			expr, ok := st.params[name]
+			if !ok {
+				missing = append(missing, name)
+			}
+			return "(" + expr + ")"
+		})
+		if len(missing) > 0 {
+			return "", fmt.Errorf("%s: no pgbench expression for %v", st.query, missing)
+		}
+		q = strings.ReplaceAll(q, "sqlc.embed(c)", "c.*")
+		q = strings.TrimSuffix(q, ";")
+		if st.gset {
+			q += "\n\\gset"
+		} else {
+			q += ";"
+		}
+		b.WriteString(q + "\n")
+	}
+	return b.String(), nil
+}
+
+var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+
+// runPgbench runs a warm-up and then the measured run of a script, prepared, at the same
+// concurrency as the load generator.
+func runPgbench(cfg config, dbURL, script, ws string, p params) (float64, error) {
+	f, err := os.CreateTemp("", "bench-*.sql")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.WriteString(script); err != nil {
+		return 0, err
+	}
+	f.Close()
+	threads := min(cfg.Concurrency, runtime.NumCPU())
+	args := func(seconds float64) []string {
+		return []string{"-n", "-M", "prepared", "-c", strconv.Itoa(cfg.Concurrency), "-j", strconv.Itoa(threads),
+			"-T", strconv.Itoa(max(1, int(seconds+0.5))), "-f", f.Name(),
+			"-D", "ws=" + ws, "-D", "base=" + strconv.FormatInt(p.base, 10), "-D", "n=" + strconv.Itoa(p.n),
+			"-D", "deep=" + strconv.Itoa(p.deep), dbURL}
+	}
+	bin := pgbenchPath()
+	if cfg.Warmup > 0 {
+		if out, err := exec.Command(bin, args(cfg.Warmup.Seconds())...).CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("%v: %s\nscript:\n%s", err, out, script)
+		}
+	}
+	out, err := exec.Command(bin, args(cfg.Seconds)...).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("%v: %s\nscript:\n%s", err, out, script)
+	}
+	m := tpsLine.FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("no tps in pgbench output: %s", out)
+	}
+	if bytes.Contains(out, []byte("number of failed transactions: ")) && !bytes.Contains(out, []byte("number of failed transactions: 0 ")) {
+		return 0, fmt.Errorf("pgbench transactions failed: %s", out)
+	}
+	return strconv.ParseFloat(string(m[1]), 64)
+}
+
+func pgbenchPath() string {
+	if p, err := exec.LookPath("pgbench"); err == nil {
+		return p
+	}
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		return filepath.Join(strings.TrimSpace(string(out)), "pgbench")
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pgbench")
+	if len(matches) > 0 {
+		return matches[len(matches)-1]
+	}
+	return "pgbench"
+}

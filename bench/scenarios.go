@@ -1,0 +1,199 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/wazapin/wazapin/internal/cursor"
+	"github.com/wazapin/wazapin/internal/ids"
+)
+
+// scenario is one request the API serves, measured twice: over HTTP by the load generator, and
+// as the SQL the server issues for it, run by pgbench.
+type scenario struct {
+	name string
+	// request makes the worker's next HTTP request and the statuses that count as success.
+	request func(r *rand.Rand, w *workerState, p params) (method, path, body string, ok []int)
+	// pgbench is the script: \set lines and the queries, each taken from db/queries by name with
+	// its parameters bound to pgbench expressions.
+	pgbench []step
+}
+
+// step is one line of a pgbench script: a meta-command or SQL given as is, or a query from
+// db/queries with parameter expressions.
+type step struct {
+	raw    string
+	query  string
+	params map[string]string
+	gset   bool
+}
+
+// params describe the seeded data the requests draw from.
+type params struct {
+	n    int   // contacts seeded
+	base int64 // millisecond base of the seeded ids
+	deep int   // index of the contact whose id is the cursor 90% into the list
+}
+
+type workerState struct {
+	worker, counter int
+}
+
+// seededID is the id of seeded contact i, as the seed SQL (bench_id) makes it.
+func seededID(base int64, i int) uuid.UUID {
+	ts := fmt.Sprintf("%012x", base+int64(i))
+	return uuid.MustParse(ts[:8] + "-" + ts[8:] + "-7000-8000-" + fmt.Sprintf("%012x", i))
+}
+
+func phone(prefix string, i int) string { return fmt.Sprintf("+62%s%08d", prefix, i) }
+
+// hitOrMiss draws a seeded index most of the time and one past the seed a tenth of the time.
+func hitOrMiss(r *rand.Rand, n int) int { return 1 + r.IntN(n+n/10+1) }
+
+var ok200or404 = []int{http.StatusOK, http.StatusNotFound}
+
+// The SQL bits shared by the scripts: the workspace and the id of seeded contact :i.
+const (
+	wsExpr    = ":ws"
+	idExpr    = "bench_id(:base, :i)"
+	phoneExpr = "'+62812' || lpad(:i::text, 8, '0')"
+	emailExpr = "'c' || :i || '@example.com'"
+	extExpr   = "'cust_' || :i"
+)
+
+func resolveStep(types, sources string, vals []string) step {
+	return step{query: "ResolveIdentifiers", params: map[string]string{
+		"workspace_id": wsExpr, "ords": ordsLiteral(len(vals)), "types": types, "sources": sources,
+		"vals": "ARRAY[" + strings.Join(vals, ", ") + "]", "id_ords": "'{}'", "ids": "'{}'",
+	}}
+}
+
+func ordsLiteral(n int) string {
+	o := make([]string, n)
+	for i := range o {
+		o[i] = fmt.Sprint(i)
+	}
+	return "'{" + strings.Join(o, ",") + "}'"
+}
+
+func ownersStep(phoneSQL string) step {
+	return step{query: "FindIdentityOwners", params: map[string]string{
+		"workspace_id": wsExpr, "types": "'{phone}'", "sources": `'{""}'`, "vals": "ARRAY[" + phoneSQL + "]",
+	}}
+}
+
+func scenarios() []scenario {
+	return []scenario{
+		{
+			name: "get_by_id",
+			request: func(r *rand.Rand, _ *workerState, p params) (string, string, string, []int) {
+				return "GET", "/v1/contacts/" + ids.Format(ids.Contact, seededID(p.base, hitOrMiss(r, p.n))), "", ok200or404
+			},
+			pgbench: []step{
+				{raw: `\set i random(1, :n + :n / 10 + 1)`},
+				{query: "GetContact", params: map[string]string{"workspace_id": wsExpr, "id": idExpr}},
+			},
+		},
+		{
+			name: "resolve_phone",
+			request: func(r *rand.Rand, _ *workerState, p params) (string, string, string, []int) {
+				return "POST", "/v1/contacts/resolve", fmt.Sprintf(`{"identifiers":[{"type":"phone","value":"%s"}]}`, phone("812", hitOrMiss(r, p.n))), ok200or404
+			},
+			pgbench: []step{
+				{raw: `\set i random(1, :n + :n / 10 + 1)`},
+				resolveStep("'{phone}'", `'{""}'`, []string{phoneExpr}),
+			},
+		},
+		{
+			name: "resolve_external",
+			request: func(r *rand.Rand, _ *workerState, p params) (string, string, string, []int) {
+				return "POST", "/v1/contacts/resolve", fmt.Sprintf(`{"identifiers":[{"type":"external_id","source":"shopify","value":"cust_%d"}]}`, hitOrMiss(r, p.n)), ok200or404
+			},
+			pgbench: []step{
+				{raw: `\set i random(1, :n + :n / 10 + 1)`},
+				resolveStep("'{external_id}'", "'{shopify}'", []string{extExpr}),
+			},
+		},
+		{
+			name: "resolve_3_identifiers",
+			request: func(r *rand.Rand, _ *workerState, p params) (string, string, string, []int) {
+				i := hitOrMiss(r, p.n)
+				return "POST", "/v1/contacts/resolve", fmt.Sprintf(`{"identifiers":[{"type":"phone","value":"%s"},{"type":"email","value":"c%d@example.com"},{"type":"external_id","source":"shopify","value":"cust_%d"}]}`, phone("812", i), i, i), ok200or404
+			},
+			pgbench: []step{
+				{raw: `\set i random(1, :n + :n / 10 + 1)`},
+				resolveStep("'{phone,email,external_id}'", `'{"","",shopify}'`, []string{phoneExpr, emailExpr, extExpr}),
+			},
+		},
+		{
+			name: "upsert_new",
+			request: func(_ *rand.Rand, w *workerState, _ params) (string, string, string, []int) {
+				w.counter++
+				return "POST", "/v1/contacts", fmt.Sprintf(`{"phone_number":"%s","name":"New %d"}`, phone("813", w.worker*4_000_000+w.counter), w.counter), []int{http.StatusCreated}
+			},
+			pgbench: []step{
+				{raw: `\set i random(1, 99999999)`},
+				{raw: "BEGIN;"},
+				ownersStep("'+62814' || lpad(:i::text, 8, '0')"),
+				{query: "InsertContact", gset: true, params: map[string]string{
+					"workspace_id": wsExpr, "id": "bench_new_id()", "name": "'New ' || :i", "name_key": "'new ' || :i",
+					"phone_number": "'+62814' || lpad(:i::text, 8, '0')", "email": "NULL", "external_source": "NULL",
+					"external_id": "NULL", "custom_fields": "'{}'",
+				}},
+				{query: "InsertIdentity", params: map[string]string{
+					"workspace_id": wsExpr, "type": "'phone'", "source": "''", "value": "'+62814' || lpad(:i::text, 8, '0')", "contact_id": ":id",
+				}},
+				{raw: "COMMIT;"},
+			},
+		},
+		{
+			name: "upsert_existing",
+			request: func(r *rand.Rand, _ *workerState, p params) (string, string, string, []int) {
+				i := 1 + r.IntN(p.n)
+				return "POST", "/v1/contacts", fmt.Sprintf(`{"phone_number":"%s","name":"Contact %d"}`, phone("812", i), i), []int{http.StatusOK}
+			},
+			pgbench: []step{
+				{raw: `\set i random(1, :n)`},
+				{raw: "BEGIN;"},
+				ownersStep(phoneExpr),
+				{query: "GetContactForUpdate", params: map[string]string{"workspace_id": wsExpr, "id": idExpr}},
+				ownersStep(phoneExpr),
+				{query: "UpdateContact", params: map[string]string{
+					"workspace_id": wsExpr, "id": idExpr, "name": "'Contact ' || :i", "name_key": "'contact ' || :i",
+					"phone_number": phoneExpr, "email": emailExpr, "external_source": "'shopify'", "external_id": extExpr,
+					"reset_fields": "false", "set_fields": "'{}'", "delete_fields": "'{}'",
+				}},
+				{raw: "COMMIT;"},
+			},
+		},
+		{
+			name: "list_first_page",
+			request: func(_ *rand.Rand, _ *workerState, _ params) (string, string, string, []int) {
+				return "GET", "/v1/contacts?limit=50", "", []int{http.StatusOK}
+			},
+			pgbench: []step{listStep("'ffffffff-ffff-ffff-ffff-ffffffffffff'")},
+		},
+		{
+			name: "list_deep_page",
+			request: func(r *rand.Rand, _ *workerState, p params) (string, string, string, []int) {
+				c := cursor.Encode(seededID(p.base, max(1, p.deep-r.IntN(1000))))
+				return "GET", "/v1/contacts?limit=50&cursor=" + c, "", []int{http.StatusOK}
+			},
+			pgbench: []step{
+				{raw: `\set i greatest(1, :deep - random(0, 999))`},
+				listStep(idExpr),
+			},
+		},
+	}
+}
+
+func listStep(before string) step {
+	return step{query: "ListContacts", params: map[string]string{
+		"workspace_id": wsExpr, "before_id": before, "updated_since": "NULL", "tag_key": "NULL",
+		"q": "NULL", "phone_prefix": "NULL", "page_size": "51",
+	}}
+}
