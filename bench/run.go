@@ -33,8 +33,9 @@ type config struct {
 	Warmup      time.Duration
 	Concurrency int
 	ImportLines int
-	Out         string // where the report goes; empty: nowhere
-	Root        string // the repository
+	Out         string          // where the report goes; empty: nowhere
+	Root        string          // the repository
+	Only        map[string]bool // scenarios to run (BENCH_SCENARIOS); empty: all
 }
 
 func configFromEnv() (config, error) {
@@ -51,6 +52,13 @@ func configFromEnv() (config, error) {
 			*dst = n
 		}
 	}
+	if v := os.Getenv("BENCH_SCENARIOS"); v != "" {
+		cfg.Only = map[string]bool{}
+		for _, name := range strings.Split(v, ",") {
+			cfg.Only[strings.TrimSpace(name)] = true
+		}
+		cfg.Out = "" // a partial run does not replace the report
+	}
 	if v := os.Getenv("BENCH_SECONDS"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f <= 0 {
@@ -63,14 +71,14 @@ func configFromEnv() (config, error) {
 
 // row is one line of the report.
 type row struct {
-	Scenario     string
-	APIRPS       float64
-	PGTPS        float64
-	P50, P99     float64
-	RSSMiB       float64
-	Errors       int
-	Goal, Met    string
-	Note         string
+	Scenario  string
+	APIRPS    float64
+	PGTPS     float64
+	P50, P99  float64
+	RSSMiB    float64
+	Errors    int
+	Goal, Met string
+	Note      string
 }
 
 // run does the whole benchmark and returns its rows.
@@ -126,6 +134,9 @@ func run(cfg config) ([]row, error) {
 	}
 	var rows []row
 	for _, sc := range scenarios() {
+		if cfg.Only != nil && !cfg.Only[sc.name] {
+			continue
+		}
 		logf("scenario %s", sc.name)
 		api, rss, err := srv.load(cfg, ws.APIKey, sc.name, p)
 		if err != nil {
@@ -141,11 +152,13 @@ func run(cfg config) ([]row, error) {
 		}
 		rows = append(rows, row{Scenario: sc.name, APIRPS: api.RPS, PGTPS: tps, P50: api.P50ms, P99: api.P99ms, RSSMiB: rss, Errors: api.Errors, Note: api.ErrorSample})
 	}
-	imp, err := benchImport(ctx, cfg, srv, dbURL, ws.APIKey)
-	if err != nil {
-		return nil, fmt.Errorf("bulk import: %w", err)
+	if cfg.Only == nil || cfg.Only["bulk_import"] {
+		imp, err := benchImport(ctx, cfg, srv, dbURL, ws.APIKey)
+		if err != nil {
+			return nil, fmt.Errorf("bulk import: %w", err)
+		}
+		rows = append(rows, imp)
 	}
-	rows = append(rows, imp)
 	judge(rows)
 	report := render(cfg, rows, dbURL)
 	fmt.Print(report.table)

@@ -17,8 +17,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof" // served only on WAZAPIN_PPROF_ADDR
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -43,6 +45,7 @@ environment:
   WAZAPIN_PROVIDER_TIMEOUT  bound on one channel lookup's provider calls (default 5s, at most 30s)
   WAZAPIN_PROVIDER_BLOCK_PRIVATE  true: refuse providers on loopback, private or link-local addresses
   WAZAPIN_URL, WAZAPIN_API_KEY    server and key for import
+  WAZAPIN_PPROF_ADDR        serve net/http/pprof on this address (e.g. 127.0.0.1:6060)
 `
 
 func main() {
@@ -185,6 +188,12 @@ func (m *Main) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if m.Getenv("GOGC") == "" && m.Getenv("GOMEMLIMIT") == "" {
+		// The live heap is a few MiB; collecting at 4× it instead of 2× halves GC work, and the
+		// soft limit keeps the resident set well under the 150 MiB it is allowed.
+		debug.SetGCPercent(400)
+		debug.SetMemoryLimit(100 << 20)
+	}
 	pool, err := pg.Open(ctx, url)
 	if err != nil {
 		return err
@@ -200,6 +209,15 @@ func (m *Main) serve(ctx context.Context) error {
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
+	}
+	if pprofAddr := m.Getenv("WAZAPIN_PPROF_ADDR"); pprofAddr != "" {
+		// Profiles on their own listener, never on the API's: they show internals.
+		go func() {
+			log.Info("serving pprof", "addr", pprofAddr)
+			if err := http.ListenAndServe(pprofAddr, nil); err != nil {
+				log.Error("pprof", "err", err)
+			}
+		}()
 	}
 	log.Info("serving the Contacts API", "addr", ln.Addr().String())
 	errc := make(chan error, 1)

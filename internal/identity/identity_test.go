@@ -2,6 +2,7 @@ package identity_test
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -186,4 +187,33 @@ func FuzzPhonePrefix(f *testing.F) {
 			t.Fatalf("PhonePrefix(%q) = %q", s, p)
 		}
 	})
+}
+
+// FuzzCanonicalE164 checks the fast path for numbers already in E.164 against the full parser:
+// for any input, NormalizePhone must answer what the parser alone would.
+func FuzzCanonicalE164(f *testing.F) {
+	for _, s := range []string{"+6281234567890", "+12025550173", "+390612345678", "+447911123456", "+1", "+999123", "+8613800138000", "+62812"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, gotErr := identity.NormalizePhone(s, "ID")
+		want, wantErr := identity.SlowNormalizePhone(s, "ID")
+		if got != want || (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("NormalizePhone(%q) = %q, %v; the parser says %q, %v", s, got, gotErr, want, wantErr)
+		}
+	})
+}
+
+func TestCanonicalE164AgreesWithTheParser(t *testing.T) {
+	// Every country calling code, with national numbers of every length.
+	for cc := 1; cc < 1000; cc++ {
+		for _, national := range []string{"1", "21", "812345", "8123456789", "81234567890", "612345678", "7911123456", "201234567", "91234567"} {
+			s := "+" + strconv.Itoa(cc) + national
+			got, gotErr := identity.NormalizePhone(s, "ID")
+			want, wantErr := identity.SlowNormalizePhone(s, "ID")
+			if got != want || (gotErr == nil) != (wantErr == nil) {
+				t.Errorf("NormalizePhone(%q) = %q, %v; the parser says %q, %v", s, got, gotErr, want, wantErr)
+			}
+		}
+	}
 }
