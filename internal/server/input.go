@@ -53,19 +53,34 @@ func checkBody(next echo.HandlerFunc) echo.HandlerFunc {
 		if !utf8.Valid(body) {
 			return echo.NewHTTPError(http.StatusBadRequest, "the body is not valid UTF-8")
 		}
-		if !json.Valid(body) {
-			// Decoding reports where the JSON breaks, including data after the first value, which
-			// a streaming decoder would silently ignore.
-			var v json.RawMessage
-			err := json.Unmarshal(body, &v)
-			return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON").SetInternal(err)
-		}
 		if hasNULEscape(body) {
 			return &apperr.Error{Code: apperr.Invalid, Message: `text must not contain the NUL character (\u0000)`}
 		}
+		c.Set(bodyKey, body)
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		return next(c)
 	}
+}
+
+// bodyKey is where checkBody leaves the body it read, for the JSON binder.
+const bodyKey = "wazapin.body"
+
+// jsonBinder decodes request bodies for the generated handlers. Unlike Echo's streaming decoder
+// it refuses data after the JSON value, and it decodes the bytes checkBody already read.
+type jsonBinder struct{ echo.DefaultJSONSerializer }
+
+func (jsonBinder) Deserialize(c echo.Context, v any) error {
+	body, ok := c.Get(bodyKey).([]byte)
+	if !ok {
+		var err error
+		if body, err = io.ReadAll(c.Request().Body); err != nil {
+			return err
+		}
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON").SetInternal(err)
+	}
+	return nil
 }
 
 // isMediaType tells whether a Content-Type is the media type want (with any parameters).
