@@ -36,12 +36,14 @@ type config struct {
 	Out         string          // where the report goes; empty: nowhere
 	Root        string          // the repository
 	Only        map[string]bool // scenarios to run (BENCH_SCENARIOS); empty: all
+	Database    string          // the database the run makes (and drops) on the server
 }
 
 func configFromEnv() (config, error) {
 	cfg := config{
 		AdminURL: os.Getenv("DATABASE_URL"), Binary: "bin/wazapin", Contacts: 1_000_000, Seconds: 10,
 		Warmup: 2 * time.Second, Concurrency: 16, ImportLines: 100_000, Out: "docs/BENCHMARKS.md", Root: ".",
+		Database: "wazapin_bench",
 	}
 	for env, dst := range map[string]*int{"BENCH_CONTACTS": &cfg.Contacts, "BENCH_CONCURRENCY": &cfg.Concurrency, "BENCH_IMPORT": &cfg.ImportLines} {
 		if v := os.Getenv(env); v != "" {
@@ -92,7 +94,7 @@ func run(cfg config) ([]row, error) {
 		}
 		admin = strings.TrimSpace(string(out))
 	}
-	dbURL, drop, err := freshDatabase(ctx, admin, "wazapin_bench")
+	dbURL, drop, err := freshDatabase(ctx, admin, cfg.Database)
 	if err != nil {
 		return nil, err
 	}
@@ -459,7 +461,7 @@ func runPgbench(cfg config, dbURL, script, ws string, p params) (float64, error)
 			"-D", "deep=" + strconv.Itoa(p.deep), dbURL}
 	}
 	bin := pgbenchPath()
-	if cfg.Warmup > 0 {
+	if cfg.Warmup >= time.Second {
 		if out, err := exec.Command(bin, args(cfg.Warmup.Seconds())...).CombinedOutput(); err != nil {
 			return 0, fmt.Errorf("%v: %s\nscript:\n%s", err, out, script)
 		}
