@@ -189,10 +189,11 @@ func (m *Main) serve(ctx context.Context) error {
 		return err
 	}
 	if m.Getenv("GOGC") == "" && m.Getenv("GOMEMLIMIT") == "" {
-		// The live heap is a few MiB; collecting at 4× it instead of 2× halves GC work, and the
-		// soft limit keeps the resident set well under the 150 MiB it is allowed.
-		debug.SetGCPercent(400)
-		debug.SetMemoryLimit(100 << 20)
+		// The live heap of request traffic is a few MiB; collecting at 3× it instead of 2× cuts GC
+		// work, and the soft limit makes the collector work harder, not the heap grow, during
+		// bulk imports, keeping the resident set under the 150 MiB it is allowed.
+		debug.SetGCPercent(200)
+		debug.SetMemoryLimit(80 << 20)
 	}
 	pool, err := pg.Open(ctx, url)
 	if err != nil {

@@ -7,7 +7,6 @@ package db
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -121,7 +120,7 @@ type InsertContactParams struct {
 	Email          *string
 	ExternalSource *string
 	ExternalID     *string
-	CustomFields   json.RawMessage
+	CustomFields   []byte
 }
 
 func (q *Queries) InsertContact(ctx context.Context, arg InsertContactParams) (Contact, error) {
@@ -251,7 +250,7 @@ type UpdateContactParams struct {
 	ExternalSource *string
 	ExternalID     *string
 	ResetFields    bool
-	SetFields      json.RawMessage
+	SetFields      []byte
 	DeleteFields   []string
 	WorkspaceID    uuid.UUID
 	ID             uuid.UUID

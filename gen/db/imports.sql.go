@@ -7,7 +7,6 @@ package db
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/google/uuid"
 )
@@ -95,7 +94,7 @@ type CopyContactsParams struct {
 	Email          *string
 	ExternalSource *string
 	ExternalID     *string
-	CustomFields   json.RawMessage
+	CustomFields   []byte
 }
 
 type CopyIdentitiesParams struct {
@@ -245,6 +244,6 @@ type StageImportUpdatesParams struct {
 	Email          *string
 	ExternalSource *string
 	ExternalID     *string
-	SetFields      json.RawMessage
+	SetFields      []byte
 	DeleteFields   []string
 }

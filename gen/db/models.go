@@ -5,7 +5,6 @@
 package db
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -39,7 +38,7 @@ type Contact struct {
 	Email          *string
 	ExternalSource *string
 	ExternalID     *string
-	CustomFields   json.RawMessage
+	CustomFields   []byte
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }
@@ -100,7 +99,7 @@ type ImportUpdate struct {
 	Email          *string
 	ExternalSource *string
 	ExternalID     *string
-	SetFields      json.RawMessage
+	SetFields      []byte
 	DeleteFields   []string
 }
 

@@ -46,7 +46,9 @@ func (s *Server) ImportContacts(ctx context.Context, req api.ImportContactsReque
 	if err != nil {
 		return nil, err
 	}
+	nonBlank := len(raw)
 	lines, rejected := parseLines(raw, ws.DefaultRegion)
+	raw = nil // the text is parsed: let the collector have it before the database step
 	groups := importer.GroupLines(lines)
 	var out importOutcome
 	err = pg.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
@@ -59,7 +61,7 @@ func (s *Server) ImportContacts(ctx context.Context, req api.ImportContactsReque
 	all := append(append([]api.ImportRejection{}, rejected...), out.rejected...)
 	slices.SortFunc(all, func(a, b api.ImportRejection) int { return a.Line - b.Line })
 	return api.ImportContacts200JSONResponse{Data: api.ImportResult{
-		Lines:    len(raw),
+		Lines:    nonBlank,
 		Created:  out.created,
 		Updated:  out.updated,
 		Conflict: out.conflict,
