@@ -196,13 +196,15 @@ func (o *importOutcome) reject(g importer.Group, reason api.ImportRejectionReaso
 // refuse those that lead to several; all with COPY and set-based statements.
 func (o *importOutcome) apply(ctx context.Context, q *dbq.Queries, wsID uuid.UUID, groups []importer.Group) error {
 	importID := ids.New()
-	var staged []dbq.StageImportKeysParams
+	staged := newBatch(func(rows []dbq.StageImportKeysParams) (int64, error) { return q.StageImportKeys(ctx, rows) })
 	for g, grp := range groups {
 		for _, k := range grp.Keys {
-			staged = append(staged, dbq.StageImportKeysParams{WorkspaceID: wsID, ImportID: importID, Grp: int32(g), Type: k.Type, Source: k.Source, Value: k.Value})
+			if err := staged.add(dbq.StageImportKeysParams{WorkspaceID: wsID, ImportID: importID, Grp: int32(g), Type: k.Type, Source: k.Source, Value: k.Value}); err != nil {
+				return err
+			}
 		}
 	}
-	if _, err := q.StageImportKeys(ctx, staged); err != nil {
+	if err := staged.flush(); err != nil {
 		return err
 	}
 	owned, err := q.ImportKeyOwners(ctx, dbq.ImportKeyOwnersParams{WorkspaceID: wsID, ImportID: importID})
@@ -256,8 +258,16 @@ func (o *importOutcome) apply(ctx context.Context, q *dbq.Queries, wsID uuid.UUI
 	}
 
 	var (
-		newRows  []dbq.CopyContactsParams
-		newIDs   []dbq.CopyIdentitiesParams
+		// New contacts and their identities go straight in with COPY: nobody else can hold the
+		// new ids, and an identity another session took since the look-up fails the COPY with a
+		// unique violation, which retries the whole import.
+		newRows = newBatch(func(rows []dbq.CopyContactsParams) (int64, error) { return q.CopyContacts(ctx, rows) })
+		newIDs  = newBatch(func(rows []dbq.CopyIdentitiesParams) (int64, error) {
+			if err := newRows.flush(); err != nil { // the contacts first: identities reference them
+				return 0, err
+			}
+			return q.CopyIdentities(ctx, rows)
+		})
 		updates  []dbq.StageImportUpdatesParams
 		removals = dbq.RemoveImportIdentitiesParams{WorkspaceID: wsID}
 		attach   = dbq.AttachIdentitiesParams{WorkspaceID: wsID}
@@ -270,12 +280,16 @@ func (o *importOutcome) apply(ctx context.Context, q *dbq.Queries, wsID uuid.UUI
 			return err
 		}
 		id := ids.New()
-		newRows = append(newRows, dbq.CopyContactsParams{
+		if err := newRows.add(dbq.CopyContactsParams{
 			WorkspaceID: wsID, ID: id, Name: u.Name, NameKey: u.NameKey(), PhoneNumber: u.Phone, Email: u.Email,
 			ExternalSource: u.ExternalSource, ExternalID: u.ExternalID, CustomFields: set,
-		})
+		}); err != nil {
+			return err
+		}
 		for _, k := range groups[g].Keys {
-			newIDs = append(newIDs, dbq.CopyIdentitiesParams{WorkspaceID: wsID, Type: k.Type, Source: k.Source, Value: k.Value, ContactID: id})
+			if err := newIDs.add(dbq.CopyIdentitiesParams{WorkspaceID: wsID, Type: k.Type, Source: k.Source, Value: k.Value, ContactID: id}); err != nil {
+				return err
+			}
 		}
 		o.created++
 		o.updated += len(groups[g].Lines) - 1
@@ -332,13 +346,10 @@ func (o *importOutcome) apply(ctx context.Context, q *dbq.Queries, wsID uuid.UUI
 		}
 	}
 
-	// New contacts and their identities go straight in with COPY: nobody else can hold the new
-	// ids, and an identity another session took since the look-up fails the COPY with a unique
-	// violation, which retries the whole import.
-	if _, err := q.CopyContacts(ctx, newRows); err != nil {
+	if err := newRows.flush(); err != nil {
 		return err
 	}
-	if _, err := q.CopyIdentities(ctx, newIDs); err != nil {
+	if err := newIDs.flush(); err != nil {
 		return err
 	}
 	if len(updates) > 0 {
@@ -364,6 +375,38 @@ func (o *importOutcome) apply(ctx context.Context, q *dbq.Queries, wsID uuid.UUI
 		}
 	}
 	return q.ClearImportStaging(ctx, dbq.ClearImportStagingParams{WorkspaceID: wsID, ImportID: importID})
+}
+
+// copyChunk is how many rows one COPY sends: enough to keep COPY's speed, few enough that an
+// import never holds all its rows twice.
+const copyChunk = 10_000
+
+// batch collects rows and COPYs them a chunk at a time.
+type batch[T any] struct {
+	rows []T
+	copy func([]T) (int64, error)
+}
+
+func newBatch[T any](copy func([]T) (int64, error)) *batch[T] {
+	return &batch[T]{copy: copy}
+}
+
+func (b *batch[T]) add(row T) error {
+	b.rows = append(b.rows, row)
+	if len(b.rows) < copyChunk {
+		return nil
+	}
+	return b.flush()
+}
+
+func (b *batch[T]) flush() error {
+	if len(b.rows) == 0 {
+		return nil
+	}
+	_, err := b.copy(b.rows)
+	clear(b.rows)
+	b.rows = b.rows[:0]
+	return err
 }
 
 // removed tells whether an update's removals take k off its contact (to be attached again).
