@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"unicode/utf8"
 
@@ -59,9 +60,9 @@ func (s *Server) CreateContact(ctx context.Context, req api.CreateContactRequest
 		return nil, err
 	}
 	if created {
-		return api.CreateContact201JSONResponse{Data: contactOut(row)}, nil
+		return contactBody{http.StatusCreated, row}, nil
 	}
-	return api.CreateContact200JSONResponse{Data: contactOut(row)}, nil
+	return contactBody{http.StatusOK, row}, nil
 }
 
 // upsertContact is get-or-create by identity: normalize, look up the owners, then create when
@@ -243,12 +244,7 @@ func (s *Server) ListContacts(ctx context.Context, req api.ListContactsRequestOb
 	if err != nil {
 		return nil, err
 	}
-	more := len(rows) > limit
-	rows = rows[:min(len(rows), limit)]
-	return api.ListContacts200JSONResponse{
-		Data: convert(rows, contactOut),
-		Meta: nextPage(more, func() uuid.UUID { return rows[limit-1].ID }),
-	}, nil
+	return contactPage{rows: rows[:min(len(rows), limit)], more: len(rows) > limit}, nil
 }
 
 // page reads the limit and cursor of a paginated list.
@@ -284,7 +280,7 @@ func (s *Server) GetContact(ctx context.Context, req api.GetContactRequestObject
 	if err != nil {
 		return nil, notFound(err, req.ContactID)
 	}
-	return api.GetContact200JSONResponse{Data: contactOut(row)}, nil
+	return contactBody{http.StatusOK, row}, nil
 }
 
 // GetContactByPhone returns the contact that owns a phone number, written in any spelling.
@@ -304,7 +300,7 @@ func (s *Server) GetContactByPhone(ctx context.Context, req api.GetContactByPhon
 	if err != nil {
 		return nil, err
 	}
-	return api.GetContactByPhone200JSONResponse{Data: contactOut(row)}, nil
+	return contactBody{http.StatusOK, row}, nil
 }
 
 // UpdateContact applies a JSON merge patch.
@@ -343,7 +339,7 @@ func (s *Server) UpdateContact(ctx context.Context, req api.UpdateContactRequest
 	if err != nil {
 		return nil, err
 	}
-	return api.UpdateContact200JSONResponse{Data: contactOut(row)}, nil
+	return contactBody{http.StatusOK, row}, nil
 }
 
 // DeleteContact removes a contact; its identities, notes, tags, consents and suppressions go with
@@ -419,20 +415,6 @@ func convert[R, T any](rows []R, out func(R) T) []T {
 
 func fieldsOf(c dbq.Contact) contact.Fields {
 	return contact.Fields{Name: c.Name, Phone: c.PhoneNumber, Email: c.Email, ExternalSource: c.ExternalSource, ExternalID: c.ExternalID}
-}
-
-func contactOut(c dbq.Contact) api.Contact {
-	return api.Contact{
-		Id:             ids.Format(ids.Contact, c.ID),
-		Name:           nstr(c.Name),
-		PhoneNumber:    nstr(c.PhoneNumber),
-		Email:          nstr(c.Email),
-		ExternalSource: nstr(c.ExternalSource),
-		ExternalId:     nstr(c.ExternalID),
-		CustomFields:   c.CustomFields,
-		CreatedAt:      c.CreatedAt.UTC(),
-		UpdatedAt:      c.UpdatedAt.UTC(),
-	}
 }
 
 func ownersParams(wsID uuid.UUID, keys []identity.Key) dbq.FindIdentityOwnersParams {

@@ -15,7 +15,7 @@ func (s *Server) ResolveContact(ctx context.Context, req api.ResolveContactReque
 	if err != nil {
 		return nil, err
 	}
-	return api.ResolveContact200JSONResponse{ResolvedJSONResponse: res}, nil
+	return res, nil
 }
 
 // LookupContact is the compatibility alias of ResolveContact, served by the same code.
@@ -24,14 +24,14 @@ func (s *Server) LookupContact(ctx context.Context, req api.LookupContactRequest
 	if err != nil {
 		return nil, err
 	}
-	return api.LookupContact200JSONResponse{ResolvedJSONResponse: res}, nil
+	return res, nil
 }
 
 // resolve answers with one statement: every identifier's matches, joined to their contacts.
-func (s *Server) resolve(ctx context.Context, body *api.ResolveRequest) (api.ResolvedJSONResponse, error) {
+func (s *Server) resolve(ctx context.Context, body *api.ResolveRequest) (resolvedBody, error) {
 	ws, err := workspace(ctx)
 	if err != nil {
-		return api.ResolvedJSONResponse{}, err
+		return resolvedBody{}, err
 	}
 	in := make([]resolve.Identifier, len(body.Identifiers))
 	for i, it := range body.Identifiers {
@@ -39,7 +39,7 @@ func (s *Server) resolve(ctx context.Context, body *api.ResolveRequest) (api.Res
 	}
 	lookup, err := resolve.Parse(in, ws.DefaultRegion)
 	if err != nil {
-		return api.ResolvedJSONResponse{}, err
+		return resolvedBody{}, err
 	}
 	p := dbq.ResolveIdentifiersParams{
 		WorkspaceID: ws.ID, Ords: lookup.KeyOrds, IDOrds: lookup.IDOrds, Ids: lookup.ContactIDs,
@@ -50,7 +50,7 @@ func (s *Server) resolve(ctx context.Context, body *api.ResolveRequest) (api.Res
 	}
 	rows, err := s.q.ResolveIdentifiers(ctx, p)
 	if err != nil {
-		return api.ResolvedJSONResponse{}, err
+		return resolvedBody{}, err
 	}
 	matches := make([]resolve.Match, len(rows))
 	for i, r := range rows {
@@ -59,15 +59,14 @@ func (s *Server) resolve(ctx context.Context, body *api.ResolveRequest) (api.Res
 	out := resolve.Decide(matches)
 	switch {
 	case len(out.Candidates) > 1:
-		return api.ResolvedJSONResponse{}, apperr.Conflictf(contactIDs(out.Candidates),
+		return resolvedBody{}, apperr.Conflictf(contactIDs(out.Candidates),
 			"the identifiers lead to %d different contacts", len(out.Candidates))
 	case !out.Found:
-		return api.ResolvedJSONResponse{}, apperr.NotFoundf("no contact matches these identifiers")
+		return resolvedBody{}, apperr.NotFoundf("no contact matches these identifiers")
 	}
-	res := api.ResolvedJSONResponse{Data: contactOut(rows[0].Contact)}
-	res.Meta.Matched = make([]api.Identifier, len(out.MatchedOrd))
+	res := resolvedBody{c: rows[0].Contact, matched: make([]api.Identifier, len(out.MatchedOrd))}
 	for i, ord := range out.MatchedOrd {
-		res.Meta.Matched[i] = body.Identifiers[ord]
+		res.matched[i] = body.Identifiers[ord]
 	}
 	return res, nil
 }
