@@ -200,6 +200,12 @@ func (m *Main) serve(ctx context.Context) error {
 		return err
 	}
 	defer pool.Close()
+	planned, err := pg.OpenWith(ctx, url, pg.CustomPlans)
+	if err != nil {
+		return err
+	}
+	defer planned.Close()
+	cfg.CustomPlanPool = planned
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err

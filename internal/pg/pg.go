@@ -20,15 +20,38 @@ import (
 	"github.com/wazapin/wazapin/db"
 )
 
+// Plans says how a pool's sessions plan prepared statements.
+type Plans int
+
+const (
+	// GenericPlans plans each statement once. The hot queries are key lookups whose plan does
+	// not depend on the values; left to choose, PostgreSQL re-plans those that take arrays
+	// (resolve, upsert) on every execution, because a plan for arrays of known length looks
+	// cheaper than one for any length, which costs it several times the execution.
+	GenericPlans Plans = iota
+	// CustomPlans leaves PostgreSQL to plan executions for their values when that pays (its
+	// default), for statements whose best plan depends on them: list filters, and the staging
+	// tables of an import.
+	CustomPlans
+)
+
 // Open connects a pool to url. Without an explicit pool_max_conns in the URL, the pool is sized
 // for the machine: a few connections per core keep PostgreSQL busy without thrashing it.
 func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	return OpenWith(ctx, url, GenericPlans)
+}
+
+// OpenWith is Open with a choice of plans.
+func OpenWith(ctx context.Context, url string, plans Plans) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = int32(max(4, 4*runtime.GOMAXPROCS(0)))
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = map[Plans]string{GenericPlans: "force_generic_plan", CustomPlans: "auto"}[plans]
 	}
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
 		registerUUID(c.TypeMap())

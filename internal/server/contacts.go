@@ -240,7 +240,7 @@ func (s *Server) ListContacts(ctx context.Context, req api.ListContactsRequestOb
 			args.PhonePrefix = &prefix
 		}
 	}
-	rows, err := s.q.ListContacts(ctx, args)
+	rows, err := s.qPlanned.ListContacts(ctx, args)
 	if err != nil {
 		return nil, err
 	}

@@ -51,9 +51,9 @@ func (s *Server) ImportContacts(ctx context.Context, req api.ImportContactsReque
 	raw = nil // the text is parsed: let the collector have it before the database step
 	groups := importer.GroupLines(lines)
 	var out importOutcome
-	err = pg.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pg.WithTx(ctx, s.planned, func(tx pgx.Tx) error {
 		out = importOutcome{}
-		return out.apply(ctx, s.q.WithTx(tx), ws.ID, groups)
+		return out.apply(ctx, s.qPlanned.WithTx(tx), ws.ID, groups)
 	})
 	if err != nil {
 		return nil, err

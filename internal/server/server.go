@@ -33,6 +33,9 @@ type Config struct {
 	ProviderTimeout time.Duration
 	// Provider tunes the provider adapters (HTTP client, concurrency per channel).
 	Provider provider.Options
+	// CustomPlanPool, when set, runs the statements whose best plan depends on their values
+	// (list filters, bulk imports); otherwise they share the main pool.
+	CustomPlanPool *pgxpool.Pool
 	// BlockPrivateProviders refuses provider addresses that are loopback, private or link-local,
 	// for servers whose workspaces belong to parties that must not reach its network.
 	BlockPrivateProviders bool
@@ -42,7 +45,10 @@ type Config struct {
 type Server struct {
 	pool *pgxpool.Pool
 	q    *dbq.Queries
-	log  *slog.Logger
+	// planned is the pool and queries of CustomPlanPool (or the main ones).
+	planned  *pgxpool.Pool
+	qPlanned *dbq.Queries
+	log      *slog.Logger
 	cfg  Config
 	auth *tenant.Authenticator
 	// slots bounds, per channel, the requests in flight to its provider (see channelSlots).
@@ -66,7 +72,12 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 		cfg.Provider.Client = provider.NewClient(cfg.BlockPrivateProviders)
 	}
 	q := dbq.New(pool)
-	return &Server{pool: pool, q: q, log: cfg.Log, cfg: cfg, auth: tenant.NewAuthenticator(q, 30*time.Second)}
+	planned := cfg.CustomPlanPool
+	if planned == nil {
+		planned = pool
+	}
+	return &Server{pool: pool, q: q, planned: planned, qPlanned: dbq.New(planned), log: cfg.Log, cfg: cfg,
+		auth: tenant.NewAuthenticator(q, 30*time.Second)}
 }
 
 // Handler returns the HTTP handler: the generated routes behind body limits and authentication,
