@@ -49,8 +49,8 @@ type Server struct {
 	planned  *pgxpool.Pool
 	qPlanned *dbq.Queries
 	log      *slog.Logger
-	cfg  Config
-	auth *tenant.Authenticator
+	cfg      Config
+	auth     *tenant.Authenticator
 	// slots bounds, per channel, the requests in flight to its provider (see channelSlots).
 	slots sync.Map
 }
