@@ -113,10 +113,12 @@ func hasNULEscape(b []byte) bool {
 // parameter, before they reach a query.
 func checkParams(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		for name, values := range c.QueryParams() {
-			for _, v := range values {
-				if !cleanText(v) {
-					return apperr.BadParam(name, "must be UTF-8 text without NUL characters")
+		if c.Request().URL.RawQuery != "" {
+			for name, values := range c.QueryParams() {
+				for _, v := range values {
+					if !cleanText(v) {
+						return apperr.BadParam(name, "must be UTF-8 text without NUL characters")
+					}
 				}
 			}
 		}
