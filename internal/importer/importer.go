@@ -83,18 +83,7 @@ func Fold(us ...contact.Upsert) contact.Upsert {
 	var out contact.Upsert
 	custom := map[string]json.RawMessage{} // nil value: deleted
 	for _, u := range us {
-		if u.Name != nil {
-			out.Name = u.Name
-		}
-		if u.Phone != nil {
-			out.Phone = u.Phone
-		}
-		if u.Email != nil {
-			out.Email = u.Email
-		}
-		if u.ExternalID != nil {
-			out.ExternalSource, out.ExternalID = u.ExternalSource, u.ExternalID
-		}
+		out.Fields = u.Apply(out.Fields)
 		for k, v := range u.Custom.Set {
 			custom[k] = v
 		}
