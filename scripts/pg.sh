@@ -29,7 +29,7 @@ or set DATABASE_URL to a database you already run."
 
 as_owner() {
   if [ "$(id -u)" = 0 ]; then
-    runuser -u postgres -- "$@"
+    (cd / && runuser -u postgres -- "$@") # from /: postgres may not be able to enter the checkout
   else
     "$@"
   fi
@@ -48,11 +48,22 @@ free_port() {
   die "no free port between 54329 and 54529"
 }
 
-case "$action" in
-start)
-  if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+# As root the cluster runs as "postgres", which cannot reach a checkout under a private home
+# (such as /root). Such a checkout keeps its cluster under /var/tmp instead, one per folder.
+if [ "$(id -u)" = 0 ]; then
+  if ! id postgres >/dev/null 2>&1; then
     useradd --system --no-create-home --shell /usr/sbin/nologin postgres
   fi
+  mkdir -p "$(dirname "$dir")"
+  if ! runuser -u postgres -- test -x "$(dirname "$dir")" 2>/dev/null; then
+    dir="/var/tmp/wazapin-pg/$(printf '%s' "$dir" | md5sum | cut -c1-16)"
+    mkdir -p "$(dirname "$dir")"
+    chmod 755 "$(dirname "$dir")"
+  fi
+fi
+
+case "$action" in
+start)
   mkdir -p "$dir"
   [ "$(id -u)" = 0 ] && chown postgres "$dir"
   if [ ! -f "$dir/data/PG_VERSION" ]; then
