@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -47,7 +44,7 @@ func runLoadgen(args []string) error {
 		return fmt.Errorf("unknown scenario %q", *name)
 	}
 	sc := scenarios()[i]
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *c, MaxConnsPerHost: *c}}
+	addr := strings.TrimPrefix(*url, "http://")
 
 	var (
 		mu        sync.Mutex
@@ -63,24 +60,15 @@ func runLoadgen(args []string) error {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(w)+1, uint64(time.Now().UnixNano())))
 			st := &workerState{worker: w}
+			cl := &conn{addr: addr}
+			defer cl.close()
 			var mine []time.Duration
 			var errs int
 			var firstErr string
 			for {
 				method, path, body, okStatus := sc.request(r, st, p)
-				req, _ := http.NewRequestWithContext(context.Background(), method, *url+path, strings.NewReader(body))
-				req.Header.Set("X-Api-Key", *key)
-				if body != "" {
-					req.Header.Set("Content-Type", "application/json")
-				}
 				t0 := time.Now()
-				res, err := client.Do(req)
-				var status int
-				if err == nil {
-					_, _ = io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-					status = res.StatusCode
-				}
+				status, err := cl.do(method, path, *key, body)
 				t1 := time.Now()
 				if t1.After(end) {
 					break

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -148,7 +149,7 @@ func run(cfg config) ([]row, error) {
 		if err != nil {
 			return nil, err
 		}
-		tps, err := runPgbench(cfg, dbURL, script, wsID.String(), p)
+		tps, err := runPgbench(cfg, dbURL, script, cmp.Or(sc.plans, "force_generic_plan"), wsID.String(), p)
 		if err != nil {
 			return nil, fmt.Errorf("%s with pgbench: %w", sc.name, err)
 		}
@@ -443,7 +444,7 @@ var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection t
 
 // runPgbench runs a warm-up and then the measured run of a script, prepared, at the same
 // concurrency as the load generator.
-func runPgbench(cfg config, dbURL, script, ws string, p params) (float64, error) {
+func runPgbench(cfg config, dbURL, script, plans, ws string, p params) (float64, error) {
 	f, err := os.CreateTemp("", "bench-*.sql")
 	if err != nil {
 		return 0, err
@@ -461,12 +462,17 @@ func runPgbench(cfg config, dbURL, script, ws string, p params) (float64, error)
 			"-D", "deep=" + strconv.Itoa(p.deep), dbURL}
 	}
 	bin := pgbenchPath()
+	pgbench := func(seconds float64) *exec.Cmd {
+		cmd := exec.Command(bin, args(seconds)...)
+		cmd.Env = append(os.Environ(), "PGOPTIONS=-c plan_cache_mode="+plans)
+		return cmd
+	}
 	if cfg.Warmup >= time.Second {
-		if out, err := exec.Command(bin, args(cfg.Warmup.Seconds())...).CombinedOutput(); err != nil {
+		if out, err := pgbench(cfg.Warmup.Seconds()).CombinedOutput(); err != nil {
 			return 0, fmt.Errorf("%v: %s\nscript:\n%s", err, out, script)
 		}
 	}
-	out, err := exec.Command(bin, args(cfg.Seconds)...).CombinedOutput()
+	out, err := pgbench(cfg.Seconds).CombinedOutput()
 	if err != nil {
 		return 0, fmt.Errorf("%v: %s\nscript:\n%s", err, out, script)
 	}

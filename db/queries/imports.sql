@@ -9,7 +9,8 @@ SELECT k.grp, k.type, k.source, k.value, i.contact_id
 FROM import_keys k
 JOIN contact_identities i
   ON i.workspace_id = k.workspace_id AND i.type = k.type AND i.source = k.source AND i.value = k.value
-WHERE k.workspace_id = @workspace_id AND k.import_id = @import_id;
+WHERE k.workspace_id = @workspace_id AND k.import_id = @import_id
+ORDER BY k.grp, k.type, k.source, k.value;
 
 -- name: LockContacts :many
 SELECT * FROM contacts

@@ -111,6 +111,7 @@ FROM import_keys k
 JOIN contact_identities i
   ON i.workspace_id = k.workspace_id AND i.type = k.type AND i.source = k.source AND i.value = k.value
 WHERE k.workspace_id = $1 AND k.import_id = $2
+ORDER BY k.grp, k.type, k.source, k.value
 `
 
 type ImportKeyOwnersParams struct {

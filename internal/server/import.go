@@ -275,9 +275,10 @@ func (o *importOutcome) apply(ctx context.Context, q *dbq.Queries, wsID uuid.UUI
 	)
 	for _, g := range creates {
 		u := groups[g].Upsert
-		set, err := customJSON(u.Custom.Set)
+		set, err := importer.MergeCustom(nil, u.Custom) // lines valid alone may overflow together
 		if err != nil {
-			return err
+			o.reject(groups[g], api.ImportRejectionReasonInvalid, err)
+			continue
 		}
 		id := ids.New()
 		if err := newRows.add(dbq.CopyContactsParams{

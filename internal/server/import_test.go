@@ -276,3 +276,21 @@ func TestConcurrentImportsOfOneFile(t *testing.T) {
 		t.Errorf("created %d in all; %d contacts, %d identities", created, e.count("contacts"), e.count("contact_identities"))
 	}
 }
+
+// TestImportNewContactCustomFieldLimit folds two lines, each within the limits, into a new contact
+// whose custom fields would not be: both lines are invalid and nothing is created.
+func TestImportNewContactCustomFieldLimit(t *testing.T) {
+	e := newEnv(t)
+	half := func(prefix string) string {
+		m := map[string]int{}
+		for i := range 60 {
+			m[fmt.Sprintf("%s%d", prefix, i)] = i
+		}
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	res := e.importNDJSON(`{"phone_number": "+6281100000001", "custom_fields": `+half("a")+`}`, `{"phone_number": "+6281100000001", "custom_fields": `+half("b")+`}`)
+	if res.Invalid != 2 || res.Created != 0 || e.count("contacts") != 0 {
+		t.Errorf("result %+v with %d contacts", res, e.count("contacts"))
+	}
+}
