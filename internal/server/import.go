@@ -31,7 +31,7 @@ import (
 // Bounds of one import request.
 const (
 	importPath      = "/v1/contacts/import"
-	maxImportBytes  = 64 << 20
+	importBodyLimit = "64M" // in Echo's notation: 64 MiB
 	maxImportLines  = 100_000
 	maxImportLineSz = 1 << 20
 )
@@ -47,8 +47,7 @@ func (s *Server) ImportContacts(ctx context.Context, req api.ImportContactsReque
 		return nil, err
 	}
 	nonBlank := len(raw)
-	lines, rejected := parseLines(raw, ws.DefaultRegion)
-	raw = nil // the text is parsed: let the collector have it before the database step
+	lines, rejected := parseLines(raw, ws.DefaultRegion) // raw is dead from here: the collector may take it
 	groups := importer.GroupLines(lines)
 	var out importOutcome
 	err = pg.WithTx(ctx, s.planned, func(tx pgx.Tx) error {

@@ -90,7 +90,7 @@ func (s *Server) Handler() http.Handler {
 	e.JSONSerializer = jsonBinder{}
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true, LogErrorFunc: s.logPanic}))
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M", Skipper: isImport}))
-	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "64M", Skipper: func(c echo.Context) bool { return !isImport(c) }}))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: importBodyLimit, Skipper: func(c echo.Context) bool { return !isImport(c) }}))
 	e.Use(checkBody)
 	e.Use(checkParams)
 	e.Use(s.authenticate)
