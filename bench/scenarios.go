@@ -136,7 +136,7 @@ func scenarios() []scenario {
 			name: "upsert_new",
 			request: func(_ *rand.Rand, w *workerState, _ params) (string, string, string, []int) {
 				w.counter++
-				return "POST", "/v1/contacts", fmt.Sprintf(`{"phone_number":"%s","name":"New %d"}`, phone("813", w.worker*4_000_000+w.counter), w.counter), []int{http.StatusCreated}
+				return "POST", "/v1/contacts", fmt.Sprintf(`{"phone_number":"%s","name":"New %d"}`, phone("813", (w.worker*4_000_000+w.counter)%100_000_000), w.counter), []int{http.StatusCreated}
 			},
 			pgbench: []step{
 				// Ten digits: 100,000 inserts in 10^10 numbers collide about once in two runs.
