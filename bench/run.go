@@ -99,7 +99,11 @@ func run(cfg config) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer drop()
+	if os.Getenv("BENCH_KEEP") == "" {
+		defer drop()
+	} else {
+		defer logf("kept the seeded database for inspection: %s", dbURL)
+	}
 	env := append(os.Environ(), "DATABASE_URL="+dbURL)
 	if out, err := command(env, cfg.Binary, "migrate", "up").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("migrate: %v: %s", err, out)
