@@ -24,9 +24,9 @@ VALUES (@workspace_id, @id, @name, @name_key, @phone_number, @email, @external_s
 
 -- name: StageImportUpdates :copyfrom
 INSERT INTO import_updates (workspace_id, import_id, contact_id, name, name_key, phone_number, email,
-                            external_source, external_id, set_fields, delete_fields)
+                            external_source, external_id, custom_fields)
 VALUES (@workspace_id, @import_id, @contact_id, @name, @name_key, @phone_number, @email,
-        @external_source, @external_id, @set_fields, @delete_fields);
+        @external_source, @external_id, @custom_fields);
 
 -- name: ApplyImportUpdates :execrows
 UPDATE contacts c SET
@@ -36,7 +36,7 @@ UPDATE contacts c SET
     email = u.email,
     external_source = u.external_source,
     external_id = u.external_id,
-    custom_fields = (c.custom_fields || u.set_fields) - u.delete_fields,
+    custom_fields = u.custom_fields,
     updated_at = now()
 FROM import_updates u
 WHERE u.workspace_id = @workspace_id AND u.import_id = @import_id

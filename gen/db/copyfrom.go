@@ -151,8 +151,7 @@ func (r iteratorForStageImportUpdates) Values() ([]interface{}, error) {
 		r.rows[0].Email,
 		r.rows[0].ExternalSource,
 		r.rows[0].ExternalID,
-		r.rows[0].SetFields,
-		r.rows[0].DeleteFields,
+		r.rows[0].CustomFields,
 	}, nil
 }
 
@@ -161,5 +160,5 @@ func (r iteratorForStageImportUpdates) Err() error {
 }
 
 func (q *Queries) StageImportUpdates(ctx context.Context, arg []StageImportUpdatesParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"import_updates"}, []string{"workspace_id", "import_id", "contact_id", "name", "name_key", "phone_number", "email", "external_source", "external_id", "set_fields", "delete_fields"}, &iteratorForStageImportUpdates{rows: arg})
+	return q.db.CopyFrom(ctx, []string{"import_updates"}, []string{"workspace_id", "import_id", "contact_id", "name", "name_key", "phone_number", "email", "external_source", "external_id", "custom_fields"}, &iteratorForStageImportUpdates{rows: arg})
 }

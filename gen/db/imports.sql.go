@@ -19,7 +19,7 @@ UPDATE contacts c SET
     email = u.email,
     external_source = u.external_source,
     external_id = u.external_id,
-    custom_fields = (c.custom_fields || u.set_fields) - u.delete_fields,
+    custom_fields = u.custom_fields,
     updated_at = now()
 FROM import_updates u
 WHERE u.workspace_id = $1 AND u.import_id = $2
@@ -245,6 +245,5 @@ type StageImportUpdatesParams struct {
 	Email          *string
 	ExternalSource *string
 	ExternalID     *string
-	SetFields      []byte
-	DeleteFields   []string
+	CustomFields   []byte
 }

@@ -99,8 +99,7 @@ type ImportUpdate struct {
 	Email          *string
 	ExternalSource *string
 	ExternalID     *string
-	SetFields      []byte
-	DeleteFields   []string
+	CustomFields   []byte
 }
 
 type Note struct {

@@ -162,8 +162,7 @@ func rejection(line int, reason api.ImportRejectionReason, err error) *api.Impor
 	var e *apperr.Error
 	if errors.As(err, &e) {
 		if len(e.Fields) > 0 {
-			fields := convert(e.Fields, func(f apperr.FieldError) api.FieldError { return api.FieldError{Field: f.Field, Message: f.Message} })
-			r.Errors = &fields
+			r.Errors = ptr(fieldErrors(e.Fields))
 		}
 		if len(e.Candidates) > 0 {
 			r.Candidates = &e.Candidates
@@ -305,7 +304,8 @@ func (o *importOutcome) apply(ctx context.Context, q *dbq.Queries, wsID uuid.UUI
 			us[i] = groups[g].Upsert
 		}
 		u := importer.Fold(us...)
-		if _, err := importer.MergeCustom(cur.CustomFields, u.Custom); err != nil {
+		merged, err := importer.MergeCustom(cur.CustomFields, u.Custom)
+		if err != nil {
 			for _, g := range gs {
 				o.reject(groups[g], api.ImportRejectionReasonInvalid, err)
 			}
@@ -318,18 +318,10 @@ func (o *importOutcome) apply(ctx context.Context, q *dbq.Queries, wsID uuid.UUI
 			removals.Types = append(removals.Types, k.Type)
 			removals.Sources = append(removals.Sources, k.Source)
 		}
-		set, err := customJSON(u.Custom.Set)
-		if err != nil {
-			return err
-		}
-		del := u.Custom.Delete
-		if del == nil {
-			del = []string{}
-		}
 		updates = append(updates, dbq.StageImportUpdatesParams{
 			WorkspaceID: wsID, ImportID: importID, ContactID: cur.ID,
 			Name: next.Name, NameKey: next.NameKey(), PhoneNumber: next.Phone, Email: next.Email,
-			ExternalSource: next.ExternalSource, ExternalID: next.ExternalID, SetFields: set, DeleteFields: del,
+			ExternalSource: next.ExternalSource, ExternalID: next.ExternalID, CustomFields: merged,
 		})
 		for _, g := range gs {
 			for _, k := range groups[g].Keys {
