@@ -29,22 +29,11 @@ func benchImport(ctx context.Context, cfg config, srv *server, dbURL, key string
 	req, _ := http.NewRequestWithContext(ctx, "POST", srv.url+"/v1/contacts/import", &body)
 	req.Header.Set("X-Api-Key", key)
 	req.Header.Set("Content-Type", "application/x-ndjson")
-	var peak int64
+	peak := srv.watchRSS(50 * time.Millisecond)
 	t0 := time.Now()
-	done := make(chan struct{})
-	go func() {
-		for {
-			peak = max(peak, srv.residentKiB())
-			select {
-			case <-done:
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-	}()
 	res, err := http.DefaultClient.Do(req)
 	apiTime := time.Since(t0)
-	close(done)
+	rss := peak()
 	if err != nil {
 		return row{}, err
 	}
@@ -92,7 +81,7 @@ func benchImport(ctx context.Context, cfg config, srv *server, dbURL, key string
 	}
 	return row{
 		Scenario: "bulk_import", APIRPS: float64(n) / apiTime.Seconds(), PGTPS: float64(n) / copyTime.Seconds(),
-		P50: float64(apiTime.Milliseconds()), P99: float64(apiTime.Milliseconds()), RSSMiB: float64(peak) / 1024, Errors: errors,
+		P50: float64(apiTime.Milliseconds()), P99: float64(apiTime.Milliseconds()), RSSMiB: rss, Errors: errors,
 		Note: fmt.Sprintf("%d contacts in one request: %s; COPY of the same rows: %s", n, apiTime.Round(time.Millisecond), copyTime.Round(time.Millisecond)),
 	}, nil
 }

@@ -17,7 +17,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -269,10 +268,8 @@ func seed(ctx context.Context, dbURL, ws string, p params) error {
 
 // server is the API under test, in its own process.
 type server struct {
-	cmd  *exec.Cmd
-	url  string
-	rss  atomic.Int64 // the highest resident set seen while sampling, in KiB
-	root string
+	cmd *exec.Cmd
+	url string
 }
 
 func startServer(env []string, binary string) (*server, error) {
@@ -339,25 +336,9 @@ func (s *server) load(cfg config, key, name string, p params) (loadResult, float
 		"-duration", time.Duration(cfg.Seconds*float64(time.Second)).String(),
 		"-n", strconv.Itoa(p.n), "-base", strconv.FormatInt(p.base, 10), "-deep", strconv.Itoa(p.deep))
 	cmd.Stderr = os.Stderr
-	var peak int64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for {
-			peak = max(peak, s.residentKiB())
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-			}
-		}
-	}()
+	peak := s.watchRSS(100 * time.Millisecond)
 	out, err := cmd.Output()
-	close(stop)
-	<-sampled
+	rss := peak()
 	if err != nil {
 		return loadResult{}, 0, err
 	}
@@ -365,7 +346,33 @@ func (s *server) load(cfg config, key, name string, p params) (loadResult, float
 	if err := json.Unmarshal(out, &res); err != nil {
 		return res, 0, err
 	}
-	return res, float64(peak) / 1024, nil
+	return res, rss, nil
+}
+
+// watchRSS samples the server's resident set every interval until the returned func is called,
+// which answers the highest sample in MiB.
+func (s *server) watchRSS(every time.Duration) (peak func() float64) {
+	var high int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			high = max(high, s.residentKiB())
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() float64 {
+		close(stop)
+		<-done
+		return float64(high) / 1024
+	}
 }
 
 // loadQueries reads every named query of db/queries: the text between its "-- name:" line and

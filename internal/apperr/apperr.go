@@ -3,7 +3,6 @@
 package apperr
 
 import (
-	"errors"
 	"fmt"
 )
 
@@ -38,15 +37,6 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return e.Message }
-
-// CodeOf returns the code of err, Internal when it is not an *Error.
-func CodeOf(err error) Code {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return Internal
-}
 
 // BadParam returns a BadRequest error naming a query parameter.
 func BadParam(param, message string) *Error {

@@ -242,18 +242,7 @@ func PhonePrefix(q, region string) (prefix string, ok bool) {
 		if cc == 0 {
 			return "", false
 		}
-		return "+" + itoa(cc) + d[1:], true
+		return "+" + strconv.Itoa(cc) + d[1:], true
 	}
 	return "+" + d, true
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }

@@ -65,11 +65,7 @@ func problemOf(err error) api.Problem {
 			p.Detail = nil
 		}
 		if len(appErr.Fields) > 0 {
-			fields := make([]api.FieldError, len(appErr.Fields))
-			for i, f := range appErr.Fields {
-				fields[i] = api.FieldError{Field: f.Field, Message: f.Message}
-			}
-			p.Errors = &fields
+			p.Errors = ptr(fieldErrors(appErr.Fields))
 		}
 		if len(appErr.Candidates) > 0 {
 			p.Candidates = &appErr.Candidates
@@ -125,6 +121,11 @@ func problemOfHTTPError(e *echo.HTTPError) api.Problem {
 		p.Errors = &[]api.FieldError{{Field: m[1], Message: "has an invalid format"}}
 	}
 	return p
+}
+
+// fieldErrors is the wire form of a domain error's invalid fields.
+func fieldErrors(fs []apperr.FieldError) []api.FieldError {
+	return convert(fs, func(f apperr.FieldError) api.FieldError { return api.FieldError{Field: f.Field, Message: f.Message} })
 }
 
 func jsonType(e *json.UnmarshalTypeError) string {
