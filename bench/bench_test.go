@@ -23,7 +23,8 @@ func TestMain(m *testing.M) {
 
 // TestBenchSmoke runs the whole harness on a few hundred contacts for a second per scenario, so
 // that it cannot rot between real runs of make bench. It asserts that every scenario ran on both
-// sides without errors, not how fast: timings belong to make bench.
+// sides without errors and that the CPU of every process was measured, not how fast: timings
+// belong to make bench.
 func TestBenchSmoke(t *testing.T) {
 	admin := os.Getenv("DATABASE_URL")
 	if admin == "" {
@@ -45,6 +46,10 @@ func TestBenchSmoke(t *testing.T) {
 		names = append(names, r.Scenario)
 		if r.APIRPS <= 0 || r.PGTPS <= 0 || r.Errors != 0 || r.Met == "" {
 			t.Errorf("%s: %+v", r.Scenario, r)
+		}
+		a, p := r.APICPU, r.PGCPU
+		if r.Scenario != "bulk_import" && (a.Server <= 0 || a.Postgres <= 0 || a.Client <= 0 || p.Postgres <= 0 || p.Client <= 0) {
+			t.Errorf("%s: CPU per request not measured: API %+v, pgbench %+v", r.Scenario, a, p)
 		}
 	}
 	want := "get_by_id resolve_phone resolve_external resolve_3_identifiers upsert_new upsert_existing list_first_page list_deep_page bulk_import"

@@ -139,6 +139,15 @@ func render(cfg config, rows []row, dbURL string) report {
 	for _, r := range rows {
 		fmt.Fprintf(&t, "%-22s %10.0f %10.0f %6.2f %8.2f %8.2f %8.1f %6d %s\n", r.Scenario, r.APIRPS, r.PGTPS, ratio(r), r.P50, r.P99, r.RSSMiB, r.Errors, r.Met)
 	}
+	if hasCPU(rows) {
+		fmt.Fprintf(&t, "\n%-22s %8s %8s %8s %8s | %8s %8s %8s\n", "cpu_us_per_request", "server", "postgres", "loadgen", "total", "postgres", "pgbench", "total")
+		for _, r := range rows {
+			if r.APICPU.total() > 0 {
+				a, b := r.APICPU, r.PGCPU
+				fmt.Fprintf(&t, "%-22s %8.1f %8.1f %8.1f %8.1f | %8.1f %8.1f %8.1f\n", r.Scenario, a.Server, a.Postgres, a.Client, a.total(), b.Postgres, b.Client, b.total())
+			}
+		}
+	}
 	var m strings.Builder
 	fmt.Fprintf(&m, "# Benchmarks\n\n")
 	fmt.Fprintf(&m, "Made by `make bench` on %s: %d contacts seeded, %d concurrent clients, %.0f s per scenario after a %s warm-up.\n\n",
@@ -150,6 +159,15 @@ func render(cfg config, rows []row, dbURL string) report {
 	for _, r := range rows {
 		fmt.Fprintf(&m, "| %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.1f | %d | %s | %s |\n", r.Scenario, r.APIRPS, r.PGTPS, ratio(r), r.P50, r.P99, r.RSSMiB, r.Errors, r.Goal, r.Met)
 	}
+	if hasCPU(rows) {
+		m.WriteString(cpuSection)
+		for _, r := range rows {
+			if r.APICPU.total() > 0 {
+				a, b := r.APICPU, r.PGCPU
+				fmt.Fprintf(&m, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f |\n", r.Scenario, a.Server, a.Postgres, a.Client, a.total(), b.Postgres, b.Client, b.total(), ceiling(r))
+			}
+		}
+	}
 	m.WriteString("\nNotes:\n\n")
 	for _, r := range rows {
 		if r.Note != "" {
@@ -159,3 +177,37 @@ func render(cfg config, rows []row, dbURL string) report {
 	m.WriteString("\nRerun: `make bench` (settings: BENCH_CONTACTS, BENCH_SECONDS, BENCH_CONCURRENCY, BENCH_IMPORT).\n")
 	return report{table: t.String(), markdown: m.String()}
 }
+
+func hasCPU(rows []row) bool {
+	for _, r := range rows {
+		if r.APICPU.total() > 0 && r.PGCPU.total() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// ceiling is the ratio the scenario would reach if the server cost no CPU at all, with both
+// sides using the whole machine: pgbench's CPU per transaction over what PostgreSQL and the load
+// generator spend per API request.
+func ceiling(r row) float64 {
+	rest := r.APICPU.Postgres + r.APICPU.Client
+	if rest <= 0 {
+		return 0
+	}
+	return r.PGCPU.total() / rest
+}
+
+const cpuSection = `
+## Where the CPU goes
+
+CPU time per request (API side) and per transaction (pgbench side), in microseconds, read from
+/proc for each process over the measured window: the server, every PostgreSQL process of the
+cluster, and the client (the load generator or pgbench). Both sides keep the two cores busy, so
+these times, not wall times, decide the ratio. The last column is the ratio the API would reach
+if the server itself cost nothing: PostgreSQL and the client of the API side alone, against the
+whole pgbench side.
+
+| scenario | API: server | API: PostgreSQL | API: load generator | API: total | pgbench: PostgreSQL | pgbench: client | pgbench: total | ratio with a free server |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
+`

@@ -79,6 +79,8 @@ type row struct {
 	P50, P99  float64
 	RSSMiB    float64
 	Errors    int
+	APICPU    cpuSplit // CPU per request of the API side
+	PGCPU     cpuSplit // CPU per transaction of the pgbench side
 	Goal, Met string
 	Note      string
 }
@@ -128,6 +130,7 @@ func run(cfg config) ([]row, error) {
 	}
 	logf("seeded in %s", time.Since(t0).Round(time.Second))
 
+	m := newMeter(ctx, dbURL)
 	srv, err := startServer(env, cfg.Binary)
 	if err != nil {
 		return nil, err
@@ -144,7 +147,7 @@ func run(cfg config) ([]row, error) {
 			continue
 		}
 		logf("scenario %s", sc.name)
-		api, rss, err := srv.load(cfg, ws.APIKey, sc.name, p)
+		api, rss, apiCPU, err := srv.load(cfg, m, ws.APIKey, sc.name, p)
 		if err != nil {
 			return nil, fmt.Errorf("%s over HTTP: %w", sc.name, err)
 		}
@@ -152,11 +155,12 @@ func run(cfg config) ([]row, error) {
 		if err != nil {
 			return nil, err
 		}
-		tps, err := runPgbench(cfg, dbURL, script, cmp.Or(sc.plans, "force_generic_plan"), wsID.String(), p)
+		tps, pgCPU, err := runPgbench(cfg, m, dbURL, script, cmp.Or(sc.plans, "force_generic_plan"), wsID.String(), p)
 		if err != nil {
 			return nil, fmt.Errorf("%s with pgbench: %w", sc.name, err)
 		}
-		rows = append(rows, row{Scenario: sc.name, APIRPS: api.RPS, PGTPS: tps, P50: api.P50ms, P99: api.P99ms, RSSMiB: rss, Errors: api.Errors, Note: api.ErrorSample})
+		rows = append(rows, row{Scenario: sc.name, APIRPS: api.RPS, PGTPS: tps, P50: api.P50ms, P99: api.P99ms, RSSMiB: rss, Errors: api.Errors, Note: api.ErrorSample,
+			APICPU: apiCPU, PGCPU: pgCPU})
 	}
 	if cfg.Only == nil || cfg.Only["bulk_import"] {
 		imp, err := benchImport(ctx, cfg, srv, dbURL, ws.APIKey)
@@ -325,28 +329,53 @@ func (s *server) residentKiB() int64 {
 	return 0
 }
 
-// load runs the load generator for one scenario while sampling the server's memory.
-func (s *server) load(cfg config, key, name string, p params) (loadResult, float64, error) {
+// load runs the load generator for one scenario while sampling the server's memory and the CPU
+// time each process spends in the measured window.
+func (s *server) load(cfg config, m meter, key, name string, p params) (loadResult, float64, cpuSplit, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return loadResult{}, 0, err
+		return loadResult{}, 0, cpuSplit{}, err
 	}
 	cmd := exec.Command(self, "loadgen", "-url", s.url, "-key", key, "-scenario", name,
 		"-c", strconv.Itoa(cfg.Concurrency), "-warmup", cfg.Warmup.String(),
 		"-duration", time.Duration(cfg.Seconds*float64(time.Second)).String(),
 		"-n", strconv.Itoa(p.n), "-base", strconv.FormatInt(p.base, 10), "-deep", strconv.Itoa(p.deep))
 	cmd.Stderr = os.Stderr
+	var out bytes.Buffer
+	cmd.Stdout = &out
 	peak := s.watchRSS(100 * time.Millisecond)
-	out, err := cmd.Output()
+	if err := cmd.Start(); err != nil {
+		peak()
+		return loadResult{}, 0, cpuSplit{}, err
+	}
+	// CPU times at the start and the end of the measured window (after the warm-up).
+	type sample struct{ server, postgres, client time.Duration }
+	take := func() sample {
+		return sample{m.process(s.cmd.Process.Pid), m.postgres(), m.process(cmd.Process.Pid)}
+	}
+	window := make(chan [2]sample, 1)
+	go func() {
+		time.Sleep(cfg.Warmup)
+		from := take()
+		time.Sleep(time.Duration(cfg.Seconds * float64(time.Second)))
+		window <- [2]sample{from, take()}
+	}()
+	err = cmd.Wait()
 	rss := peak()
+	w := <-window
 	if err != nil {
-		return loadResult{}, 0, err
+		return loadResult{}, 0, cpuSplit{}, err
 	}
 	var res loadResult
-	if err := json.Unmarshal(out, &res); err != nil {
-		return res, 0, err
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return res, 0, cpuSplit{}, err
 	}
-	return res, rss, nil
+	var cpu cpuSplit
+	if m.ok() {
+		n := float64(res.Requests)
+		cpu = cpuSplit{Server: perOp(w[1].server-w[0].server, n), Postgres: perOp(w[1].postgres-w[0].postgres, n), Client: perOp(w[1].client-w[0].client, n)}
+	}
+	return res, rss, cpu, nil
 }
 
 // watchRSS samples the server's resident set every interval until the returned func is called,
@@ -453,16 +482,19 @@ func pgbenchScript(sc scenario, queries map[string]string) (string, error) {
 
 var tpsLine = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
 
+var txLine = regexp.MustCompile(`number of transactions actually processed: ([0-9]+)`)
+
 // runPgbench runs a warm-up and then the measured run of a script, prepared, at the same
-// concurrency as the load generator.
-func runPgbench(cfg config, dbURL, script, plans, ws string, p params) (float64, error) {
+// concurrency as the load generator, and answers its transactions per second and the CPU time
+// per transaction of PostgreSQL and of pgbench.
+func runPgbench(cfg config, m meter, dbURL, script, plans, ws string, p params) (float64, cpuSplit, error) {
 	f, err := os.CreateTemp("", "bench-*.sql")
 	if err != nil {
-		return 0, err
+		return 0, cpuSplit{}, err
 	}
 	defer os.Remove(f.Name())
 	if _, err := f.WriteString(script); err != nil {
-		return 0, err
+		return 0, cpuSplit{}, err
 	}
 	f.Close()
 	threads := min(cfg.Concurrency, runtime.NumCPU())
@@ -480,21 +512,36 @@ func runPgbench(cfg config, dbURL, script, plans, ws string, p params) (float64,
 	}
 	if cfg.Warmup >= time.Second {
 		if out, err := pgbench(cfg.Warmup.Seconds()).CombinedOutput(); err != nil {
-			return 0, fmt.Errorf("%v: %s\nscript:\n%s", err, out, script)
+			return 0, cpuSplit{}, fmt.Errorf("%v: %s\nscript:\n%s", err, out, script)
 		}
 	}
-	out, err := pgbench(cfg.Seconds).CombinedOutput()
+	time.Sleep(200 * time.Millisecond) // the warm-up's backends are reaped before the measured run
+	cmd := pgbench(cfg.Seconds)
+	before := m.postgres()
+	out, err := cmd.CombinedOutput()
+	time.Sleep(200 * time.Millisecond) // let the postmaster reap the backends, whose time it then holds
+	pgCPU := m.postgres() - before
 	if err != nil {
-		return 0, fmt.Errorf("%v: %s\nscript:\n%s", err, out, script)
+		return 0, cpuSplit{}, fmt.Errorf("%v: %s\nscript:\n%s", err, out, script)
 	}
-	m := tpsLine.FindSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("no tps in pgbench output: %s", out)
+	t := tpsLine.FindSubmatch(out)
+	if t == nil {
+		return 0, cpuSplit{}, fmt.Errorf("no tps in pgbench output: %s", out)
 	}
 	if bytes.Contains(out, []byte("number of failed transactions: ")) && !bytes.Contains(out, []byte("number of failed transactions: 0 ")) {
-		return 0, fmt.Errorf("pgbench transactions failed: %s", out)
+		return 0, cpuSplit{}, fmt.Errorf("pgbench transactions failed: %s", out)
 	}
-	return strconv.ParseFloat(string(m[1]), 64)
+	tps, err := strconv.ParseFloat(string(t[1]), 64)
+	if err != nil {
+		return 0, cpuSplit{}, err
+	}
+	var cpu cpuSplit
+	if n := txLine.FindSubmatch(out); n != nil && m.ok() {
+		tx, _ := strconv.ParseFloat(string(n[1]), 64)
+		client := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		cpu = cpuSplit{Postgres: perOp(pgCPU, tx), Client: perOp(client, tx)}
+	}
+	return tps, cpu, nil
 }
 
 func pgbenchPath() string {
