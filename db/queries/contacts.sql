@@ -1,7 +1,16 @@
--- name: InsertContact :one
-INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields)
-VALUES (@workspace_id, @id, @name, @name_key, @phone_number, @email, @external_source, @external_id, @custom_fields)
-RETURNING *;
+-- CreateContact inserts a contact and its identities in one statement, so a new contact costs
+-- one round trip and needs no transaction: when another contact took one of the identities
+-- first, the unique violation undoes the whole statement and the caller decides again.
+-- name: CreateContact :one
+WITH c AS (
+    INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields)
+    VALUES (@workspace_id, @id, @name, @name_key, @phone_number, @email, @external_source, @external_id, @custom_fields)
+    RETURNING *
+), i AS (
+    INSERT INTO contact_identities (workspace_id, type, source, value, contact_id)
+    SELECT c.workspace_id, unnest(@types::text[]), unnest(@sources::text[]), unnest(@vals::text[]), c.id FROM c
+)
+SELECT * FROM c;
 
 -- name: GetContact :one
 SELECT * FROM contacts

@@ -28,6 +28,82 @@ func (q *Queries) ContactExists(ctx context.Context, arg ContactExistsParams) (b
 	return exists, err
 }
 
+const createContact = `-- name: CreateContact :one
+WITH c AS (
+    INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    RETURNING workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at
+), i AS (
+    INSERT INTO contact_identities (workspace_id, type, source, value, contact_id)
+    SELECT c.workspace_id, unnest($10::text[]), unnest($11::text[]), unnest($12::text[]), c.id FROM c
+)
+SELECT workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at FROM c
+`
+
+type CreateContactParams struct {
+	WorkspaceID    uuid.UUID
+	ID             uuid.UUID
+	Name           *string
+	NameKey        *string
+	PhoneNumber    *string
+	Email          *string
+	ExternalSource *string
+	ExternalID     *string
+	CustomFields   []byte
+	Types          []string
+	Sources        []string
+	Vals           []string
+}
+
+type CreateContactRow struct {
+	WorkspaceID    uuid.UUID
+	ID             uuid.UUID
+	Name           *string
+	NameKey        *string
+	PhoneNumber    *string
+	Email          *string
+	ExternalSource *string
+	ExternalID     *string
+	CustomFields   []byte
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// CreateContact inserts a contact and its identities in one statement, so a new contact costs
+// one round trip and needs no transaction: when another contact took one of the identities
+// first, the unique violation undoes the whole statement and the caller decides again.
+func (q *Queries) CreateContact(ctx context.Context, arg CreateContactParams) (CreateContactRow, error) {
+	row := q.db.QueryRow(ctx, createContact,
+		arg.WorkspaceID,
+		arg.ID,
+		arg.Name,
+		arg.NameKey,
+		arg.PhoneNumber,
+		arg.Email,
+		arg.ExternalSource,
+		arg.ExternalID,
+		arg.CustomFields,
+		arg.Types,
+		arg.Sources,
+		arg.Vals,
+	)
+	var i CreateContactRow
+	err := row.Scan(
+		&i.WorkspaceID,
+		&i.ID,
+		&i.Name,
+		&i.NameKey,
+		&i.PhoneNumber,
+		&i.Email,
+		&i.ExternalSource,
+		&i.ExternalID,
+		&i.CustomFields,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const deleteContact = `-- name: DeleteContact :execrows
 DELETE FROM contacts
 WHERE workspace_id = $1 AND id = $2
@@ -88,53 +164,6 @@ type GetContactForUpdateParams struct {
 
 func (q *Queries) GetContactForUpdate(ctx context.Context, arg GetContactForUpdateParams) (Contact, error) {
 	row := q.db.QueryRow(ctx, getContactForUpdate, arg.WorkspaceID, arg.ID)
-	var i Contact
-	err := row.Scan(
-		&i.WorkspaceID,
-		&i.ID,
-		&i.Name,
-		&i.NameKey,
-		&i.PhoneNumber,
-		&i.Email,
-		&i.ExternalSource,
-		&i.ExternalID,
-		&i.CustomFields,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
-	return i, err
-}
-
-const insertContact = `-- name: InsertContact :one
-INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-RETURNING workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at
-`
-
-type InsertContactParams struct {
-	WorkspaceID    uuid.UUID
-	ID             uuid.UUID
-	Name           *string
-	NameKey        *string
-	PhoneNumber    *string
-	Email          *string
-	ExternalSource *string
-	ExternalID     *string
-	CustomFields   []byte
-}
-
-func (q *Queries) InsertContact(ctx context.Context, arg InsertContactParams) (Contact, error) {
-	row := q.db.QueryRow(ctx, insertContact,
-		arg.WorkspaceID,
-		arg.ID,
-		arg.Name,
-		arg.NameKey,
-		arg.PhoneNumber,
-		arg.Email,
-		arg.ExternalSource,
-		arg.ExternalID,
-		arg.CustomFields,
-	)
 	var i Contact
 	err := row.Scan(
 		&i.WorkspaceID,

@@ -135,6 +135,11 @@ func retryable(err error) bool {
 	return false
 }
 
+// IsUniqueViolation tells whether err is PostgreSQL's unique_violation.
+func IsUniqueViolation(err error) bool {
+	return sqlState(err) == "23505"
+}
+
 // IsForeignKeyViolation tells whether err is PostgreSQL's foreign_key_violation; for rows that
 // hang off a contact it means the contact is gone.
 func IsForeignKeyViolation(err error) bool {

@@ -48,14 +48,7 @@ func (s *Server) CreateContact(ctx context.Context, req api.CreateContactRequest
 	if err != nil {
 		return nil, err
 	}
-	var (
-		row     dbq.Contact
-		created bool
-	)
-	err = pg.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
-		row, created, err = upsertContact(ctx, s.q.WithTx(tx), ws.ID, u)
-		return err
-	})
+	row, created, err := s.upsert(ctx, ws.ID, u)
 	if err != nil {
 		return nil, err
 	}
@@ -65,34 +58,60 @@ func (s *Server) CreateContact(ctx context.Context, req api.CreateContactRequest
 	return contactBody{http.StatusOK, row}, nil
 }
 
-// upsertContact is get-or-create by identity: normalize, look up the owners, then create when
-// there are none, update the one, or refuse when there are several. Losing a race for an
-// identity returns pg.ErrRetry, and the transaction starts again from the look-up.
-func upsertContact(ctx context.Context, q *dbq.Queries, wsID uuid.UUID, u contact.Upsert) (dbq.Contact, bool, error) {
+// upsert is get-or-create by identity. The owners of the identifiers are looked up first, outside
+// any transaction: when there are none, the contact and its identities are created in one
+// statement (two round trips in all, the common case of a first message from a new number);
+// when there are several, the answer is a conflict. One owner, or a lost race for an identity,
+// goes to upsertContact, which decides again under row locks.
+func (s *Server) upsert(ctx context.Context, wsID uuid.UUID, u contact.Upsert) (dbq.Contact, bool, error) {
 	keys := u.Keys()
-	owners, err := q.FindIdentityOwners(ctx, ownersParams(wsID, keys))
+	owners, err := s.q.FindIdentityOwners(ctx, ownersParams(wsID, keys))
 	if err != nil {
 		return dbq.Contact{}, false, err
 	}
+	var hint uuid.UUID
 	switch len(owners) {
 	case 0:
-		set, err := customJSON(u.Custom.Set)
-		if err != nil {
+		row, err := createContact(ctx, s.q, wsID, u, keys)
+		if !pg.IsUniqueViolation(err) {
+			return row, err == nil, err
+		}
+		// Another request created one of the identities first: decide again in a transaction.
+	case 1:
+		hint = owners[0]
+	default:
+		return dbq.Contact{}, false, ownersConflict(owners)
+	}
+	var (
+		row     dbq.Contact
+		created bool
+	)
+	err = pg.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
+		row, created, err = upsertContact(ctx, s.q.WithTx(tx), wsID, u, hint)
+		hint = uuid.Nil // a retry starts from a fresh look-up
+		return err
+	})
+	return row, created, err
+}
+
+// upsertContact is the locked half of upsert: look up the owners (unless hint names the one a
+// look-up outside the transaction found), then create when there are none, update the one, or
+// refuse when there are several. Nothing rests on the unlocked read: the owner is locked and
+// checked to still hold the identities. Losing a race for an identity returns pg.ErrRetry (or a
+// unique violation), and the transaction starts again from the look-up.
+func upsertContact(ctx context.Context, q *dbq.Queries, wsID uuid.UUID, u contact.Upsert, hint uuid.UUID) (dbq.Contact, bool, error) {
+	keys := u.Keys()
+	owners := []uuid.UUID{hint}
+	if hint == uuid.Nil {
+		var err error
+		if owners, err = q.FindIdentityOwners(ctx, ownersParams(wsID, keys)); err != nil {
 			return dbq.Contact{}, false, err
 		}
-		row, err := q.InsertContact(ctx, dbq.InsertContactParams{
-			WorkspaceID: wsID, ID: ids.New(), Name: u.Name, NameKey: u.NameKey(), PhoneNumber: u.Phone, Email: u.Email,
-			ExternalSource: u.ExternalSource, ExternalID: u.ExternalID, CustomFields: set,
-		})
-		if err != nil {
-			return dbq.Contact{}, false, err
-		}
-		for _, k := range keys {
-			if err := attach(ctx, q, wsID, row.ID, k); err != nil {
-				return dbq.Contact{}, false, retryIfTaken(err)
-			}
-		}
-		return row, true, nil
+	}
+	switch len(owners) {
+	case 0:
+		row, err := createContact(ctx, q, wsID, u, keys)
+		return row, err == nil, err
 	case 1:
 		cur, err := q.GetContactForUpdate(ctx, dbq.GetContactForUpdateParams{WorkspaceID: wsID, ID: owners[0]})
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -113,9 +132,27 @@ func upsertContact(ctx context.Context, q *dbq.Queries, wsID uuid.UUID, u contac
 		row, err := updateContact(ctx, q, cur, u.Apply(fieldsOf(cur)), u.Custom)
 		return row, false, retryIfTaken(err)
 	default:
-		return dbq.Contact{}, false, apperr.Conflictf(contactIDs(owners),
-			"the identifiers belong to %d different contacts; nothing was changed", len(owners))
+		return dbq.Contact{}, false, ownersConflict(owners)
 	}
+}
+
+// createContact inserts a new contact holding keys; a unique violation means one was taken.
+func createContact(ctx context.Context, q *dbq.Queries, wsID uuid.UUID, u contact.Upsert, keys []identity.Key) (dbq.Contact, error) {
+	set, err := customJSON(u.Custom.Set)
+	if err != nil {
+		return dbq.Contact{}, err
+	}
+	k := ownersParams(wsID, keys)
+	row, err := q.CreateContact(ctx, dbq.CreateContactParams{
+		WorkspaceID: wsID, ID: ids.New(), Name: u.Name, NameKey: u.NameKey(), PhoneNumber: u.Phone, Email: u.Email,
+		ExternalSource: u.ExternalSource, ExternalID: u.ExternalID, CustomFields: set,
+		Types: k.Types, Sources: k.Sources, Vals: k.Vals,
+	})
+	return dbq.Contact(row), err
+}
+
+func ownersConflict(owners []uuid.UUID) error {
+	return apperr.Conflictf(contactIDs(owners), "the identifiers belong to %d different contacts; nothing was changed", len(owners))
 }
 
 // updateContact writes next over the locked row cur, moving identities whose values changed.

@@ -33,48 +33,67 @@ func TestTimesOutsideYears1To9999AreRefused(t *testing.T) {
 	}
 }
 
-// TestUpsertDoesNotUndoAConcurrentMove holds a contact's row lock while its phone moves, with an
-// upsert of the old phone waiting on that lock: the upsert must see the move and create a new
-// contact instead of writing the old phone back.
-func TestUpsertDoesNotUndoAConcurrentMove(t *testing.T) {
-	e := newEnv(t)
-	a := e.create(api.ContactCreate{PhoneNumber: ptr("+6281400000001")})
-	tx, err := e.pool.Begin(bg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(bg) //nolint:errcheck // committed below
-	if _, err := tx.Exec(bg, "SELECT 1 FROM contacts WHERE phone_number = '+6281400000001' FOR UPDATE"); err != nil {
-		t.Fatal(err)
-	}
-	type result struct {
-		status int
-		body   []byte
-	}
-	done := make(chan result)
-	go func() {
-		status, body := e.do("POST", "/v1/contacts", []byte(`{"phone_number": "+6281400000001", "name": "upserted"}`))
-		done <- result{status, body}
-	}()
-	waitForLockWait(t, e)
-	for _, q := range []string{
-		"UPDATE contact_identities SET value = '+6281400000009' WHERE type = 'phone' AND value = '+6281400000001'",
-		"UPDATE contacts SET phone_number = '+6281400000009' WHERE phone_number = '+6281400000001'",
+// TestUpsertDecidesAgainAfterWaitingForTheOwner holds a contact's row lock while its phone
+// moves away, or while the contact is deleted, with an upsert of the old phone waiting on that
+// lock (it found the owner before locking): the upsert must see the change and create a new
+// contact, not write the old phone back or fail.
+func TestUpsertDecidesAgainAfterWaitingForTheOwner(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		change   []string
+		checkOld func(t *testing.T, e *env, id string)
+	}{
+		{"the phone moved", []string{
+			"UPDATE contact_identities SET value = '+6281400000009' WHERE type = 'phone' AND value = '+6281400000001'",
+			"UPDATE contacts SET phone_number = '+6281400000009' WHERE phone_number = '+6281400000001'",
+		}, func(t *testing.T, e *env, id string) {
+			if got := e.get(id); got.PhoneNumber.MustGet() != "+6281400000009" {
+				t.Errorf("the move was undone: phone %v", got.PhoneNumber)
+			}
+		}},
+		{"the contact was deleted", []string{
+			"DELETE FROM contacts WHERE phone_number = '+6281400000001'",
+		}, func(t *testing.T, e *env, id string) {
+			status, body := e.do("GET", "/v1/contacts/"+id, nil)
+			wantStatus(t, status, 404, body)
+		}},
 	} {
-		if _, err := tx.Exec(bg, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tx.Commit(bg); err != nil {
-		t.Fatal(err)
-	}
-	r := <-done
-	wantStatus(t, r.status, 201, r.body)
-	if strings.Contains(string(r.body), a.Id) {
-		t.Errorf("the upsert wrote over the moved contact: %s", r.body)
-	}
-	if got := e.get(a.Id); got.PhoneNumber.MustGet() != "+6281400000009" {
-		t.Errorf("the move was undone: phone %v", got.PhoneNumber)
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			a := e.create(api.ContactCreate{PhoneNumber: ptr("+6281400000001")})
+			tx, err := e.pool.Begin(bg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback(bg) //nolint:errcheck // committed below
+			if _, err := tx.Exec(bg, "SELECT 1 FROM contacts WHERE phone_number = '+6281400000001' FOR UPDATE"); err != nil {
+				t.Fatal(err)
+			}
+			type result struct {
+				status int
+				body   []byte
+			}
+			done := make(chan result)
+			go func() {
+				status, body := e.do("POST", "/v1/contacts", []byte(`{"phone_number": "+6281400000001", "name": "upserted"}`))
+				done <- result{status, body}
+			}()
+			waitForLockWait(t, e)
+			for _, q := range tc.change {
+				if _, err := tx.Exec(bg, q); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tx.Commit(bg); err != nil {
+				t.Fatal(err)
+			}
+			r := <-done
+			wantStatus(t, r.status, 201, r.body)
+			if strings.Contains(string(r.body), a.Id) {
+				t.Errorf("the upsert wrote over the old contact: %s", r.body)
+			}
+			tc.checkOld(t, e, a.Id)
+		})
 	}
 }
 
