@@ -120,24 +120,21 @@ func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) erro
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, ErrRetry) && !retryable(err) {
+		if !errors.Is(err, ErrRetry) && !Raced(err) {
 			return err
 		}
 	}
 	return ErrContended
 }
 
-func retryable(err error) bool {
+// Raced tells whether err means a statement lost a race with another transaction (a unique
+// violation, a deadlock or a serialization failure), so that deciding again may succeed.
+func Raced(err error) bool {
 	switch sqlState(err) {
 	case "23505", "40P01", "40001": // unique_violation, deadlock_detected, serialization_failure
 		return true
 	}
 	return false
-}
-
-// IsUniqueViolation tells whether err is PostgreSQL's unique_violation.
-func IsUniqueViolation(err error) bool {
-	return sqlState(err) == "23505"
 }
 
 // IsForeignKeyViolation tells whether err is PostgreSQL's foreign_key_violation; for rows that

@@ -73,10 +73,12 @@ func (s *Server) upsert(ctx context.Context, wsID uuid.UUID, u contact.Upsert) (
 	switch len(owners) {
 	case 0:
 		row, err := createContact(ctx, s.q, wsID, u, keys)
-		if !pg.IsUniqueViolation(err) {
+		if !pg.Raced(err) {
 			return row, err == nil, err
 		}
-		// Another request created one of the identities first: decide again in a transaction.
+		// Another transaction took or was taking one of the identities (a unique violation, or a
+		// deadlock with one that inserts identities in another order): the statement undid itself;
+		// decide again in a transaction.
 	case 1:
 		hint = owners[0]
 	default:

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/wazapin/wazapin/gen/api"
+	"github.com/wazapin/wazapin/internal/ids"
 )
 
 func TestTimesOutsideYears1To9999AreRefused(t *testing.T) {
@@ -94,6 +97,59 @@ func TestUpsertDecidesAgainAfterWaitingForTheOwner(t *testing.T) {
 			}
 			tc.checkOld(t, e, a.Id)
 		})
+	}
+}
+
+// TestUpsertRetriesADeadlockedCreate lets the one-statement create of a new contact deadlock with
+// a transaction that inserts the same two identities in the other order, as an import's COPY can:
+// PostgreSQL aborts the create (the first to wait), and the upsert must decide again and land on
+// the contact the transaction made, not answer 500.
+func TestUpsertRetriesADeadlockedCreate(t *testing.T) {
+	e := newEnv(t)
+	x := e.create(api.ContactCreate{PhoneNumber: ptr("+6281400000002")})
+	xID, _ := ids.Parse(ids.Contact, x.Id)
+	var ws uuid.UUID
+	if err := e.pool.QueryRow(bg, "SELECT workspace_id FROM contacts WHERE id = $1", xID).Scan(&ws); err != nil {
+		t.Fatal(err)
+	}
+	y := ids.New()
+	tx, err := e.pool.Begin(bg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(bg) //nolint:errcheck // committed below
+	insertIdentity := "INSERT INTO contact_identities (workspace_id, type, value, contact_id) VALUES ($1, $2, $3, $4)"
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{"INSERT INTO contacts (workspace_id, id, phone_number, email) VALUES ($1, $2, '+6281400000003', 'race@example.com')", []any{ws, y}},
+		{insertIdentity, []any{ws, "email", "race@example.com", y}}, // uncommitted: the upsert's look-up misses it
+	} {
+		if _, err := tx.Exec(bg, q.sql, q.args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type result struct {
+		status int
+		body   []byte
+	}
+	done := make(chan result)
+	go func() {
+		status, body := e.do("POST", "/v1/contacts", []byte(`{"phone_number": "+6281400000003", "email": "race@example.com"}`))
+		done <- result{status, body}
+	}()
+	waitForLockWait(t, e) // the create holds the phone and waits for the email
+	if _, err := tx.Exec(bg, insertIdentity, ws, "phone", "+6281400000003", y); err != nil {
+		t.Fatal(err) // the cycle is broken by aborting the create, not this
+	}
+	if err := tx.Commit(bg); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	wantStatus(t, r.status, 200, r.body)
+	if want := ids.Format(ids.Contact, y); !strings.Contains(string(r.body), want) {
+		t.Errorf("the upsert did not land on %s: %s", want, r.body)
 	}
 }
 
