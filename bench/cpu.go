@@ -27,7 +27,7 @@ type cpuSplit struct {
 func (c cpuSplit) total() float64 { return c.Server + c.Postgres + c.Client }
 
 // meter reads the CPU time of the local PostgreSQL cluster and of the processes the run starts.
-// It measures nothing (ok false) when PostgreSQL runs on another machine or /proc is unreadable.
+// It measures nothing (ok false) when PostgreSQL is not a local process it can see in /proc.
 type meter struct {
 	postmaster int
 }
@@ -43,8 +43,13 @@ func newMeter(ctx context.Context, dbURL string) meter {
 	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&backend); err != nil {
 		return meter{}
 	}
+	// The pid is PostgreSQL's view; in another PID namespace or on another host it names some
+	// unrelated local process, or none.
 	st, ok := readStat(backend)
-	if !ok {
+	if !ok || st.comm != "postgres" {
+		return meter{}
+	}
+	if pm, ok := readStat(st.ppid); !ok || pm.comm != "postgres" {
 		return meter{}
 	}
 	return meter{postmaster: st.ppid}
@@ -76,13 +81,14 @@ func (m meter) postgres() time.Duration {
 	return total
 }
 
-// process is the CPU time of one process so far (all its threads).
-func (m meter) process(pid int) time.Duration {
-	st, _ := readStat(pid)
-	return st.self
+// process is the CPU time of one process so far (all its threads); ok is false once it is gone.
+func (m meter) process(pid int) (time.Duration, bool) {
+	st, ok := readStat(pid)
+	return st.self, ok
 }
 
 type procStat struct {
+	comm           string
 	ppid           int
 	self, children time.Duration
 }
@@ -94,8 +100,8 @@ func readStat(pid int) (procStat, bool) {
 		return procStat{}, false
 	}
 	// The command name is in parentheses and may hold spaces; the fields after it start at state.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
+	open, i := strings.IndexByte(string(b), '('), strings.LastIndexByte(string(b), ')')
+	if open < 0 || i < open {
 		return procStat{}, false
 	}
 	f := strings.Fields(string(b[i+1:]))
@@ -110,7 +116,7 @@ func readStat(pid int) (procStat, bool) {
 		}
 		return time.Duration(t) * clockTick
 	}
-	return procStat{ppid: int(n(1)), self: ticks(11, 12), children: ticks(13, 14)}, true
+	return procStat{comm: string(b[open+1 : i]), ppid: int(n(1)), self: ticks(11, 12), children: ticks(13, 14)}, true
 }
 
 // perOp turns CPU times over a window into microseconds per operation.

@@ -349,9 +349,15 @@ func (s *server) load(cfg config, m meter, key, name string, p params) (loadResu
 		return loadResult{}, 0, cpuSplit{}, err
 	}
 	// CPU times at the start and the end of the measured window (after the warm-up).
-	type sample struct{ server, postgres, client time.Duration }
+	type sample struct {
+		server, postgres, client time.Duration
+		ok                       bool
+	}
 	take := func() sample {
-		return sample{m.process(s.cmd.Process.Pid), m.postgres(), m.process(cmd.Process.Pid)}
+		// The load generator first: it exits a few milliseconds after the window.
+		client, okClient := m.process(cmd.Process.Pid)
+		server, okServer := m.process(s.cmd.Process.Pid)
+		return sample{server, m.postgres(), client, okClient && okServer}
 	}
 	window := make(chan [2]sample, 1)
 	go func() {
@@ -371,7 +377,7 @@ func (s *server) load(cfg config, m meter, key, name string, p params) (loadResu
 		return res, 0, cpuSplit{}, err
 	}
 	var cpu cpuSplit
-	if m.ok() {
+	if m.ok() && w[0].ok && w[1].ok {
 		n := float64(res.Requests)
 		cpu = cpuSplit{Server: perOp(w[1].server-w[0].server, n), Postgres: perOp(w[1].postgres-w[0].postgres, n), Client: perOp(w[1].client-w[0].client, n)}
 	}
