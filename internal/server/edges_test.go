@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/wazapin/wazapin/gen/api"
 	"github.com/wazapin/wazapin/internal/ids"
 )
@@ -72,15 +70,7 @@ func TestUpsertDecidesAgainAfterWaitingForTheOwner(t *testing.T) {
 			if _, err := tx.Exec(bg, "SELECT 1 FROM contacts WHERE phone_number = '+6281400000001' FOR UPDATE"); err != nil {
 				t.Fatal(err)
 			}
-			type result struct {
-				status int
-				body   []byte
-			}
-			done := make(chan result)
-			go func() {
-				status, body := e.do("POST", "/v1/contacts", []byte(`{"phone_number": "+6281400000001", "name": "upserted"}`))
-				done <- result{status, body}
-			}()
+			done := e.doInBackground("POST", "/v1/contacts", `{"phone_number": "+6281400000001", "name": "upserted"}`)
 			waitForLockWait(t, e)
 			for _, q := range tc.change {
 				if _, err := tx.Exec(bg, q); err != nil {
@@ -106,12 +96,7 @@ func TestUpsertDecidesAgainAfterWaitingForTheOwner(t *testing.T) {
 // the contact the transaction made, not answer 500.
 func TestUpsertRetriesADeadlockedCreate(t *testing.T) {
 	e := newEnv(t)
-	x := e.create(api.ContactCreate{PhoneNumber: ptr("+6281400000002")})
-	xID, _ := ids.Parse(ids.Contact, x.Id)
-	var ws uuid.UUID
-	if err := e.pool.QueryRow(bg, "SELECT workspace_id FROM contacts WHERE id = $1", xID).Scan(&ws); err != nil {
-		t.Fatal(err)
-	}
+	ws, _ := ids.Parse(ids.Workspace, e.ws.WorkspaceID)
 	y := ids.New()
 	tx, err := e.pool.Begin(bg)
 	if err != nil {
@@ -130,15 +115,7 @@ func TestUpsertRetriesADeadlockedCreate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	type result struct {
-		status int
-		body   []byte
-	}
-	done := make(chan result)
-	go func() {
-		status, body := e.do("POST", "/v1/contacts", []byte(`{"phone_number": "+6281400000003", "email": "race@example.com"}`))
-		done <- result{status, body}
-	}()
+	done := e.doInBackground("POST", "/v1/contacts", `{"phone_number": "+6281400000003", "email": "race@example.com"}`)
 	waitForLockWait(t, e) // the create holds the phone and waits for the email
 	if _, err := tx.Exec(bg, insertIdentity, ws, "phone", "+6281400000003", y); err != nil {
 		t.Fatal(err) // the cycle is broken by aborting the create, not this
@@ -151,6 +128,22 @@ func TestUpsertRetriesADeadlockedCreate(t *testing.T) {
 	if want := ids.Format(ids.Contact, y); !strings.Contains(string(r.body), want) {
 		t.Errorf("the upsert did not land on %s: %s", want, r.body)
 	}
+}
+
+// response is a request's answer, for requests sent in the background.
+type response struct {
+	status int
+	body   []byte
+}
+
+// doInBackground sends a request from another goroutine, for tests that hold a lock it must wait on.
+func (e *env) doInBackground(method, path, body string) <-chan response {
+	done := make(chan response, 1)
+	go func() {
+		status, b := e.do(method, path, []byte(body))
+		done <- response{status, b}
+	}()
+	return done
 }
 
 func waitForLockWait(t *testing.T, e *env) {
