@@ -139,13 +139,12 @@ func render(cfg config, rows []row, dbURL string) report {
 	for _, r := range rows {
 		fmt.Fprintf(&t, "%-22s %10.0f %10.0f %6.2f %8.2f %8.2f %8.1f %6d %s\n", r.Scenario, r.APIRPS, r.PGTPS, ratio(r), r.P50, r.P99, r.RSSMiB, r.Errors, r.Met)
 	}
-	if hasCPU(rows) {
+	cpuRows := withCPU(rows)
+	if len(cpuRows) > 0 {
 		fmt.Fprintf(&t, "\n%-22s %8s %8s %8s %8s | %8s %8s %8s\n", "cpu_us_per_request", "server", "postgres", "loadgen", "total", "postgres", "pgbench", "total")
-		for _, r := range rows {
-			if r.APICPU.total() > 0 {
-				a, b := r.APICPU, r.PGCPU
-				fmt.Fprintf(&t, "%-22s %8.1f %8.1f %8.1f %8.1f | %8.1f %8.1f %8.1f\n", r.Scenario, a.Server, a.Postgres, a.Client, a.total(), b.Postgres, b.Client, b.total())
-			}
+		for _, r := range cpuRows {
+			a, b := r.APICPU, r.PGCPU
+			fmt.Fprintf(&t, "%-22s %8.1f %8.1f %8.1f %8.1f | %8.1f %8.1f %8.1f\n", r.Scenario, a.Server, a.Postgres, a.Client, a.total(), b.Postgres, b.Client, b.total())
 		}
 	}
 	var m strings.Builder
@@ -159,13 +158,11 @@ func render(cfg config, rows []row, dbURL string) report {
 	for _, r := range rows {
 		fmt.Fprintf(&m, "| %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.1f | %d | %s | %s |\n", r.Scenario, r.APIRPS, r.PGTPS, ratio(r), r.P50, r.P99, r.RSSMiB, r.Errors, r.Goal, r.Met)
 	}
-	if hasCPU(rows) {
+	if len(cpuRows) > 0 {
 		m.WriteString(cpuSection)
-		for _, r := range rows {
-			if r.APICPU.total() > 0 {
-				a, b := r.APICPU, r.PGCPU
-				fmt.Fprintf(&m, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f |\n", r.Scenario, a.Server, a.Postgres, a.Client, a.total(), b.Postgres, b.Client, b.total(), ceiling(r))
-			}
+		for _, r := range cpuRows {
+			a, b := r.APICPU, r.PGCPU
+			fmt.Fprintf(&m, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f |\n", r.Scenario, a.Server, a.Postgres, a.Client, a.total(), b.Postgres, b.Client, b.total(), ceiling(r))
 		}
 	}
 	m.WriteString("\nNotes:\n\n")
@@ -178,13 +175,15 @@ func render(cfg config, rows []row, dbURL string) report {
 	return report{table: t.String(), markdown: m.String()}
 }
 
-func hasCPU(rows []row) bool {
+// withCPU is the rows whose CPU was measured on both sides (bulk_import's is not).
+func withCPU(rows []row) []row {
+	var out []row
 	for _, r := range rows {
 		if r.APICPU.total() > 0 && r.PGCPU.total() > 0 {
-			return true
+			out = append(out, r)
 		}
 	}
-	return false
+	return out
 }
 
 // ceiling is the ratio the scenario would reach if the server cost no CPU at all, with both

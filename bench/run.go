@@ -368,10 +368,10 @@ func (s *server) load(cfg config, m meter, key, name string, p params) (loadResu
 	}()
 	err = cmd.Wait()
 	rss := peak()
-	w := <-window
 	if err != nil {
-		return loadResult{}, 0, cpuSplit{}, err
+		return loadResult{}, 0, cpuSplit{}, err // without waiting for the window (its channel is buffered)
 	}
+	w := <-window
 	var res loadResult
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		return res, 0, cpuSplit{}, err
