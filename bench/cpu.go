@@ -67,7 +67,8 @@ func (m meter) postgres() time.Duration {
 	if !ok {
 		return 0
 	}
-	total := pm.self + pm.children
+	self, _ := onCPU(m.postmaster)
+	total := self + pm.children
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -75,7 +76,8 @@ func (m meter) postgres() time.Duration {
 			continue
 		}
 		if st, ok := readStat(pid); ok && st.ppid == m.postmaster {
-			total += st.self
+			t, _ := onCPU(pid)
+			total += t
 		}
 	}
 	return total
@@ -83,17 +85,45 @@ func (m meter) postgres() time.Duration {
 
 // process is the CPU time of one process so far (all its threads); ok is false once it is gone.
 func (m meter) process(pid int) (time.Duration, bool) {
-	st, ok := readStat(pid)
-	return st.self, ok
+	return onCPU(pid)
+}
+
+// onCPU is the time the threads of a running process have spent on a CPU, to the nanosecond
+// (/proc/<pid>/task/<tid>/schedstat). The clock ticks of /proc/<pid>/stat are too coarse for a
+// short window: a process that ran for 9 ms of a one-second window reads as zero there.
+func onCPU(pid int) (time.Duration, bool) {
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "task")
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, false
+	}
+	var total time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
+		if err != nil {
+			continue // the thread exited since the listing
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			continue
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		total += time.Duration(ns)
+	}
+	return total, true
 }
 
 type procStat struct {
-	comm           string
-	ppid           int
-	self, children time.Duration
+	comm     string
+	ppid     int
+	children time.Duration
 }
 
-// readStat parses /proc/<pid>/stat: ppid, utime+stime and cutime+cstime.
+// readStat parses /proc/<pid>/stat: the command, ppid, and cutime+cstime (the time of reaped
+// children, which is only kept there, in clock ticks).
 func readStat(pid int) (procStat, bool) {
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
@@ -116,7 +146,7 @@ func readStat(pid int) (procStat, bool) {
 		}
 		return time.Duration(t) * clockTick
 	}
-	return procStat{comm: string(b[open+1 : i]), ppid: int(n(1)), self: ticks(11, 12), children: ticks(13, 14)}, true
+	return procStat{comm: string(b[open+1 : i]), ppid: int(n(1)), children: ticks(13, 14)}, true
 }
 
 // perOp turns CPU times over a window into microseconds per operation.
