@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/wazapin/wazapin/db"
 	"github.com/wazapin/wazapin/internal/ids"
 )
 
@@ -137,10 +138,7 @@ func run(cfg config) ([]row, error) {
 	}
 	defer srv.stop()
 
-	queries, err := loadQueries(filepath.Join(cfg.Root, "db/queries"))
-	if err != nil {
-		return nil, err
-	}
+	queries := db.Queries()
 	var rows []row
 	for _, sc := range scenarios() {
 		if cfg.Only != nil && !cfg.Only[sc.name] {
@@ -410,45 +408,6 @@ func (s *server) watchRSS(every time.Duration) (peak func() float64) {
 	}
 }
 
-// loadQueries reads every named query of db/queries: the text between its "-- name:" line and
-// the next, without comment lines.
-func loadQueries(dir string) (map[string]string, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.sql"))
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	name := regexp.MustCompile(`^-- name: (\w+) :\w+`)
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		var cur string
-		var text []string
-		flush := func() {
-			if cur != "" {
-				out[cur] = strings.TrimSpace(strings.Join(text, "\n"))
-			}
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if m := name.FindStringSubmatch(line); m != nil {
-				flush()
-				cur, text = m[1], nil
-				continue
-			}
-			if strings.HasPrefix(strings.TrimSpace(line), "--") {
-				continue
-			}
-			text = append(text, line)
-		}
-		flush()
-	}
-	return out, nil
-}
-
-var paramRef = regexp.MustCompile(`sqlc\.n?arg\((\w+)\)|@(\w+)`)
-
 // pgbenchScript binds each query's parameters to the scenario's pgbench expressions.
 func pgbenchScript(sc scenario, queries map[string]string) (string, error) {
 	var b strings.Builder
@@ -461,20 +420,13 @@ func pgbenchScript(sc scenario, queries map[string]string) (string, error) {
 		if !ok {
 			return "", fmt.Errorf("no query %s in db/queries", st.query)
 		}
-		var missing []string
-		q = paramRef.ReplaceAllStringFunc(q, func(m string) string {
-			sub := paramRef.FindStringSubmatch(m)
-			name := sub[1] + sub[2]
+		q, missing := db.BindParams(q, func(name string) (string, bool) {
 			expr, ok := st.params[name]
-			if !ok {
-				missing = append(missing, name)
-			}
-			return "(" + expr + ")"
+			return "(" + expr + ")", ok
 		})
 		if len(missing) > 0 {
 			return "", fmt.Errorf("%s: no pgbench expression for %v", st.query, missing)
 		}
-		q = strings.ReplaceAll(q, "sqlc.embed(c)", "c.*")
 		q = strings.TrimSuffix(q, ";")
 		if st.gset {
 			q += "\n\\gset"

@@ -54,7 +54,7 @@ func (s *Server) resolve(ctx context.Context, body *api.ResolveRequest) (resolve
 	}
 	matches := make([]resolve.Match, len(rows))
 	for i, r := range rows {
-		matches[i] = resolve.Match{Ord: r.Ord, Contact: r.Contact.ID}
+		matches[i] = resolve.Match{Ord: r.Ord, Contact: r.ID}
 	}
 	out := resolve.Decide(matches)
 	switch {
@@ -64,9 +64,19 @@ func (s *Server) resolve(ctx context.Context, body *api.ResolveRequest) (resolve
 	case !out.Found:
 		return resolvedBody{}, apperr.NotFoundf("no contact matches these identifiers")
 	}
-	res := resolvedBody{c: rows[0].Contact, matched: make([]api.Identifier, len(out.MatchedOrd))}
+	res := resolvedBody{c: resolvedContact(rows[0]), matched: make([]api.Identifier, len(out.MatchedOrd))}
 	for i, ord := range out.MatchedOrd {
 		res.matched[i] = body.Identifiers[ord]
 	}
 	return res, nil
+}
+
+// resolvedContact is the contact of a resolve row. The query names the columns of a LATERAL
+// subquery rather than the contacts table (which sqlc.embed needs), so sqlc flattens them.
+func resolvedContact(r dbq.ResolveIdentifiersRow) dbq.Contact {
+	return dbq.Contact{
+		WorkspaceID: r.WorkspaceID, ID: r.ID, Name: r.Name, NameKey: r.NameKey, PhoneNumber: r.PhoneNumber,
+		Email: r.Email, ExternalSource: r.ExternalSource, ExternalID: r.ExternalID,
+		CustomFields: r.CustomFields, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}
 }

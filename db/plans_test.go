@@ -1,0 +1,175 @@
+package db_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wazapin/wazapin/db"
+	"github.com/wazapin/wazapin/internal/testdb"
+)
+
+// The server runs its statements with generic plans (plan_cache_mode=force_generic_plan, see
+// internal/pg), planned once without the parameters' values: such a plan cannot see how many
+// keys an array holds, nor which workspace asks. TestGenericPlansProbeIndexes plans each query
+// that way on a small workspace, the size where a seq scan looks cheapest to the planner, and
+// fails on a query that reads a whole tenant table, unless it is listed in wholeTableReads.
+// Such a plan costs little at a few hundred rows and grows with every contact: at 900 identities
+// a hashed join over the whole table made each identifier look-up 4x slower than probing the
+// primary key.
+
+// wholeTableReads are the queries allowed to scan a table, and why.
+var wholeTableReads = map[string]string{
+	// These run on the pool that plans each execution for its values (internal/pg CustomPlans),
+	// so the planner sees an import batch's size, or the list's filters, before it chooses.
+	"LockContacts":           "planned for its values: an import batch can hold most of the contacts",
+	"RemoveImportIdentities": "planned for its values: an import batch can hold most of the contacts",
+	"ListContacts":           "planned for its values: a search (q) reads the email identities it may match",
+}
+
+// seedContacts is how many contacts the small workspace holds: past the size where the
+// planner's seq scans are free, below the one where they lose to index probes anyway.
+const seedContacts = 500
+
+func TestGenericPlansProbeIndexes(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(testdb.New(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol // the test PREPAREs by itself
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	seed(t, conn)
+	if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+		t.Fatal(err)
+	}
+	// Only tables that grow with the contacts count: the planner rightly reads a table of a
+	// few rows (a workspace's channels, tags or keys) whole, and its estimate of one row for an
+	// equality on a key is right at any size.
+	large := map[string]bool{}
+	rows, err := conn.Query(ctx, "SELECT relname FROM pg_class WHERE relkind = 'r' AND reltuples >= $1", seedContacts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range tables {
+		large[name] = true
+	}
+	queries := db.Queries()
+	names := make([]string, 0, len(queries))
+	for name := range queries {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			all, err := seqScans(ctx, conn, name, queries[name])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var scans []string
+			for _, table := range all {
+				if large[table] {
+					scans = append(scans, table)
+				}
+			}
+			why, allowed := wholeTableReads[name]
+			switch {
+			case len(scans) > 0 && !allowed:
+				t.Errorf("the generic plan reads whole tables %v; probe an index, or say why in wholeTableReads", scans)
+			case len(scans) == 0 && allowed:
+				t.Errorf("listed in wholeTableReads (%s) but reads no whole table: take it off the list", why)
+			}
+		})
+	}
+}
+
+// seqScans prepares a query, explains its generic plan and answers the tables it scans whole.
+func seqScans(ctx context.Context, conn *pgx.Conn, name, query string) ([]string, error) {
+	var order []string
+	sql, _ := db.BindParams(query, func(name string) (string, bool) {
+		i := slices.Index(order, name)
+		if i < 0 {
+			order, i = append(order, name), len(order)
+		}
+		return fmt.Sprintf("$%d", i+1), true
+	})
+	if _, err := conn.Exec(ctx, "PREPARE "+name+" AS "+sql); err != nil {
+		return nil, fmt.Errorf("prepare: %w\n%s", err, sql)
+	}
+	nulls := strings.TrimSuffix(strings.Repeat("NULL, ", len(order)), ", ")
+	explain := "EXPLAIN (FORMAT JSON) EXECUTE " + name
+	if nulls != "" {
+		explain += "(" + nulls + ")"
+	}
+	var plan []struct{ Plan planNode }
+	if err := conn.QueryRow(ctx, explain).Scan(&plan); err != nil {
+		return nil, fmt.Errorf("explain: %w", err)
+	}
+	var scans []string
+	var walk func(n planNode)
+	walk = func(n planNode) {
+		if n.NodeType == "Seq Scan" {
+			scans = append(scans, n.Relation)
+		}
+		for _, c := range n.Plans {
+			walk(c)
+		}
+	}
+	walk(plan[0].Plan)
+	return scans, nil
+}
+
+type planNode struct {
+	NodeType string     `json:"Node Type"`
+	Relation string     `json:"Relation Name"`
+	Plans    []planNode `json:"Plans"`
+}
+
+// seed fills one workspace with contacts that have each kind of row a contact can have, and
+// gathers statistics so the planner sees the sizes.
+func seed(t *testing.T, conn *pgx.Conn) {
+	stmts := []string{
+		`INSERT INTO workspaces (id, name, default_region) VALUES ('00000000-0000-7000-8000-000000000001', 'plans', 'ID')`,
+		`INSERT INTO api_keys (id, workspace_id, secret_hash)
+		 SELECT gen_random_uuid(), '00000000-0000-7000-8000-000000000001', sha256(i::text::bytea) FROM generate_series(1, 3) AS i`,
+		fmt.Sprintf(`INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id)
+		 SELECT '00000000-0000-7000-8000-000000000001', ('00000000-0000-7000-8000-' || lpad(i::text, 12, '0'))::uuid,
+		        'Contact ' || i, 'contact ' || i, '+62812' || lpad(i::text, 8, '0'), 'c' || i || '@example.com', 'shopify', 'cust_' || i
+		 FROM generate_series(1, %d) AS i`, seedContacts),
+		`INSERT INTO contact_identities (workspace_id, type, source, value, contact_id)
+		 SELECT c.workspace_id, t.type, t.source, t.value, c.id FROM contacts c,
+		        LATERAL (VALUES ('phone', '', c.phone_number), ('email', '', c.email), ('external_id', 'shopify', c.external_id),
+		                        ('wa_id', '', substr(c.phone_number, 2))) AS t (type, source, value)`,
+		`INSERT INTO notes (workspace_id, id, contact_id, body)
+		 SELECT workspace_id, gen_random_uuid(), id, 'a note' FROM contacts, generate_series(1, 2)`,
+		`INSERT INTO tags (workspace_id, id, name, name_key)
+		 SELECT '00000000-0000-7000-8000-000000000001', gen_random_uuid(), 'tag' || i, 'tag' || i FROM generate_series(1, 20) AS i`,
+		`INSERT INTO contact_tags (workspace_id, contact_id, tag_id)
+		 SELECT c.workspace_id, c.id, t.id FROM contacts c JOIN tags t ON t.name = 'tag' || (1 + abs(hashtext(c.id::text)) % 20)`,
+		`INSERT INTO contact_consents (workspace_id, contact_id, channel, status, captured_at)
+		 SELECT workspace_id, id, 'whatsapp', 'opted_in', now() FROM contacts`,
+		`INSERT INTO contact_suppressions (workspace_id, contact_id, channel, reason)
+		 SELECT workspace_id, id, 'whatsapp', 'manual' FROM contacts`,
+		`INSERT INTO channels (workspace_id, id, name, platform, credentials)
+		 SELECT '00000000-0000-7000-8000-000000000001', gen_random_uuid(), 'channel ' || i, 'whatsapp_gateway', '\x00' FROM generate_series(1, 3) AS i`,
+		"ANALYZE",
+	}
+	for _, s := range stmts {
+		if _, err := conn.Exec(context.Background(), s); err != nil {
+			t.Fatalf("seed: %v\n%s", err, s)
+		}
+	}
+}
