@@ -26,10 +26,10 @@ import (
 // wholeTableReads are the queries allowed to scan a table, and why.
 var wholeTableReads = map[string]string{
 	// These run on the pool that plans each execution for its values (internal/pg CustomPlans),
-	// so the planner sees an import batch's size, or the list's filters, before it chooses.
+	// so the planner sees an import batch's size, or the search's prefix, before it chooses.
 	"LockContacts":           "planned for its values: an import batch can hold most of the contacts",
 	"RemoveImportIdentities": "planned for its values: an import batch can hold most of the contacts",
-	"ListContacts":           "planned for its values: a search (q) reads the email identities it may match",
+	"SearchContacts":         "planned for its values: without the prefix, no index range can be chosen",
 }
 
 // seedContacts is how many contacts the small workspace holds: past the size where the

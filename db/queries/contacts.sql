@@ -46,8 +46,7 @@ WHERE workspace_id = @workspace_id AND id = @id;
 
 -- ListContacts walks the primary key backwards from the cursor (ids are time-ordered), so every
 -- page costs the same however deep it is. A first page passes the largest uuid as its cursor.
--- Text filters arrive case-folded by the service (tag_key, q), matching name_key and the
--- lower-cased email identities.
+-- The tag filter arrives case-folded by the service, matching tags.name_key.
 -- name: ListContacts :many
 SELECT c.* FROM contacts c
 WHERE c.workspace_id = @workspace_id
@@ -58,12 +57,40 @@ WHERE c.workspace_id = @workspace_id
         JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id
         WHERE ct.workspace_id = c.workspace_id AND ct.contact_id = c.id
           AND t.name_key = sqlc.narg(tag_key)))
-  AND (sqlc.narg(q)::text IS NULL
-       OR starts_with(c.name_key, sqlc.narg(q))
-       OR EXISTS (
-            SELECT 1 FROM contact_identities i
-            WHERE i.workspace_id = c.workspace_id AND i.contact_id = c.id
-              AND i.type = 'email' AND starts_with(i.value, sqlc.narg(q)))
-       OR (sqlc.narg(phone_prefix)::text IS NOT NULL AND starts_with(c.phone_number, sqlc.narg(phone_prefix))))
+ORDER BY c.id DESC
+LIMIT @page_size;
+
+-- SearchContacts is ListContacts with a search text (q, case-folded by the service): contacts
+-- whose name key or email starts with it, or whose phone number starts with phone_prefix. Each
+-- of the three finds its newest matches below the cursor on its own, by a prefix range of an
+-- index (migration 000005) or by walking ids, whichever the planner, seeing the prefix, expects
+-- to be cheaper; the page is the newest of those. branch_limit is the page size when no other
+-- filter applies and NULL (no limit) otherwise, since the filters then drop candidates after the
+-- branches have chosen them. Testing each contact in place instead made the email test a hashed
+-- subplan over a seq scan of every email identity: 0.3-0.45 s a page at 1,000,000 contacts,
+-- against under 1 ms this way for a prefix with few matches or very many.
+-- name: SearchContacts :many
+SELECT c.* FROM contacts c
+WHERE c.workspace_id = @workspace_id
+  AND c.id IN (
+        (SELECT n.id FROM contacts n
+         WHERE n.workspace_id = @workspace_id AND n.id < @before_id AND starts_with(n.name_key, @q)
+         ORDER BY n.id DESC LIMIT sqlc.narg(branch_limit))
+        UNION ALL
+        (SELECT e.contact_id FROM contact_identities e
+         WHERE e.workspace_id = @workspace_id AND e.contact_id < @before_id
+           AND e.type = 'email' AND e.source = '' AND starts_with(e.value, @q)
+         ORDER BY e.contact_id DESC LIMIT sqlc.narg(branch_limit))
+        UNION ALL
+        (SELECT p.contact_id FROM contact_identities p
+         WHERE p.workspace_id = @workspace_id AND p.contact_id < @before_id
+           AND p.type = 'phone' AND p.source = '' AND starts_with(p.value, sqlc.narg(phone_prefix))
+         ORDER BY p.contact_id DESC LIMIT sqlc.narg(branch_limit)))
+  AND (sqlc.narg(updated_since)::timestamptz IS NULL OR c.updated_at >= sqlc.narg(updated_since))
+  AND (sqlc.narg(tag_key)::text IS NULL OR EXISTS (
+        SELECT 1 FROM contact_tags ct
+        JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id
+        WHERE ct.workspace_id = c.workspace_id AND ct.contact_id = c.id
+          AND t.name_key = sqlc.narg(tag_key)))
 ORDER BY c.id DESC
 LIMIT @page_size;

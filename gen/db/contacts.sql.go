@@ -191,15 +191,8 @@ WHERE c.workspace_id = $1
         JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id
         WHERE ct.workspace_id = c.workspace_id AND ct.contact_id = c.id
           AND t.name_key = $4))
-  AND ($5::text IS NULL
-       OR starts_with(c.name_key, $5)
-       OR EXISTS (
-            SELECT 1 FROM contact_identities i
-            WHERE i.workspace_id = c.workspace_id AND i.contact_id = c.id
-              AND i.type = 'email' AND starts_with(i.value, $5))
-       OR ($6::text IS NOT NULL AND starts_with(c.phone_number, $6)))
 ORDER BY c.id DESC
-LIMIT $7
+LIMIT $5
 `
 
 type ListContactsParams struct {
@@ -207,23 +200,106 @@ type ListContactsParams struct {
 	BeforeID     uuid.UUID
 	UpdatedSince *time.Time
 	TagKey       *string
-	Q            *string
-	PhonePrefix  *string
 	PageSize     int32
 }
 
 // ListContacts walks the primary key backwards from the cursor (ids are time-ordered), so every
 // page costs the same however deep it is. A first page passes the largest uuid as its cursor.
-// Text filters arrive case-folded by the service (tag_key, q), matching name_key and the
-// lower-cased email identities.
+// The tag filter arrives case-folded by the service, matching tags.name_key.
 func (q *Queries) ListContacts(ctx context.Context, arg ListContactsParams) ([]Contact, error) {
 	rows, err := q.db.Query(ctx, listContacts,
 		arg.WorkspaceID,
 		arg.BeforeID,
 		arg.UpdatedSince,
 		arg.TagKey,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Contact
+	for rows.Next() {
+		var i Contact
+		if err := rows.Scan(
+			&i.WorkspaceID,
+			&i.ID,
+			&i.Name,
+			&i.NameKey,
+			&i.PhoneNumber,
+			&i.Email,
+			&i.ExternalSource,
+			&i.ExternalID,
+			&i.CustomFields,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const searchContacts = `-- name: SearchContacts :many
+SELECT c.workspace_id, c.id, c.name, c.name_key, c.phone_number, c.email, c.external_source, c.external_id, c.custom_fields, c.created_at, c.updated_at FROM contacts c
+WHERE c.workspace_id = $1
+  AND c.id IN (
+        (SELECT n.id FROM contacts n
+         WHERE n.workspace_id = $1 AND n.id < $2 AND starts_with(n.name_key, $3)
+         ORDER BY n.id DESC LIMIT $4)
+        UNION ALL
+        (SELECT e.contact_id FROM contact_identities e
+         WHERE e.workspace_id = $1 AND e.contact_id < $2
+           AND e.type = 'email' AND e.source = '' AND starts_with(e.value, $3)
+         ORDER BY e.contact_id DESC LIMIT $4)
+        UNION ALL
+        (SELECT p.contact_id FROM contact_identities p
+         WHERE p.workspace_id = $1 AND p.contact_id < $2
+           AND p.type = 'phone' AND p.source = '' AND starts_with(p.value, $5)
+         ORDER BY p.contact_id DESC LIMIT $4))
+  AND ($6::timestamptz IS NULL OR c.updated_at >= $6)
+  AND ($7::text IS NULL OR EXISTS (
+        SELECT 1 FROM contact_tags ct
+        JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id
+        WHERE ct.workspace_id = c.workspace_id AND ct.contact_id = c.id
+          AND t.name_key = $7))
+ORDER BY c.id DESC
+LIMIT $8
+`
+
+type SearchContactsParams struct {
+	WorkspaceID  uuid.UUID
+	BeforeID     uuid.UUID
+	Q            string
+	BranchLimit  *int32
+	PhonePrefix  *string
+	UpdatedSince *time.Time
+	TagKey       *string
+	PageSize     int32
+}
+
+// SearchContacts is ListContacts with a search text (q, case-folded by the service): contacts
+// whose name key or email starts with it, or whose phone number starts with phone_prefix. Each
+// of the three finds its newest matches below the cursor on its own, by a prefix range of an
+// index (migration 000005) or by walking ids, whichever the planner, seeing the prefix, expects
+// to be cheaper; the page is the newest of those. branch_limit is the page size when no other
+// filter applies and NULL (no limit) otherwise, since the filters then drop candidates after the
+// branches have chosen them. Testing each contact in place instead made the email test a hashed
+// subplan over a seq scan of every email identity: 0.3-0.45 s a page at 1,000,000 contacts,
+// against under 1 ms this way for a prefix with few matches or very many.
+func (q *Queries) SearchContacts(ctx context.Context, arg SearchContactsParams) ([]Contact, error) {
+	rows, err := q.db.Query(ctx, searchContacts,
+		arg.WorkspaceID,
+		arg.BeforeID,
 		arg.Q,
+		arg.BranchLimit,
 		arg.PhonePrefix,
+		arg.UpdatedSince,
+		arg.TagKey,
 		arg.PageSize,
 	)
 	if err != nil {

@@ -269,17 +269,24 @@ func (s *Server) ListContacts(ctx context.Context, req api.ListContactsRequestOb
 	if p.Tag != nil && strings.TrimSpace(*p.Tag) != "" {
 		args.TagKey = ptr(identity.Fold(strings.TrimSpace(*p.Tag)))
 	}
+	var rows []dbq.Contact
 	if p.Q != nil && strings.TrimSpace(*p.Q) != "" {
 		q := identity.Fold(strings.TrimSpace(*p.Q))
 		if utf8.RuneCountInString(q) > 200 {
 			return nil, apperr.BadParam("q", "must be at most 200 characters")
 		}
-		args.Q = &q
-		if prefix, ok := identity.PhonePrefix(q, ws.DefaultRegion); ok {
-			args.PhonePrefix = &prefix
+		search := dbq.SearchContactsParams{WorkspaceID: args.WorkspaceID, BeforeID: args.BeforeID, Q: q,
+			UpdatedSince: args.UpdatedSince, TagKey: args.TagKey, PageSize: args.PageSize}
+		if args.UpdatedSince == nil && args.TagKey == nil {
+			search.BranchLimit = &args.PageSize
 		}
+		if prefix, ok := identity.PhonePrefix(q, ws.DefaultRegion); ok {
+			search.PhonePrefix = &prefix
+		}
+		rows, err = s.qPlanned.SearchContacts(ctx, search)
+	} else {
+		rows, err = s.qPlanned.ListContacts(ctx, args)
 	}
-	rows, err := s.qPlanned.ListContacts(ctx, args)
 	if err != nil {
 		return nil, err
 	}

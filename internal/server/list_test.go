@@ -121,3 +121,52 @@ func TestListFilters(t *testing.T) {
 		}
 	})
 }
+
+// TestSearchPagesThroughItsMatchesOnce pages through a search whose matches outnumber a page:
+// contacts that match by name, email and phone at once appear once, newest first, and contacts
+// that do not match are left out.
+func TestSearchPagesThroughItsMatchesOnce(t *testing.T) {
+	e := newEnv(t)
+	var want []string
+	for i := range 30 {
+		// Name, email and phone all start with what the search asks for (a phone-like q also
+		// matches phone numbers by their digits).
+		want = append(want, e.create(api.ContactCreate{Name: ptr(fmt.Sprintf("62 Kopi %d", i)),
+			Email: ptr(fmt.Sprintf("62kopi%d@shop.id", i)), PhoneNumber: ptr(fmt.Sprintf("+62812%08d", i))}).Id)
+		e.create(api.ContactCreate{Name: ptr(fmt.Sprintf("Teh %d", i)), PhoneNumber: ptr(fmt.Sprintf("+1202555%04d", i))})
+	}
+	slices.Reverse(want)
+	var got []string
+	var cursor *string
+	for range 10 {
+		res, _ := e.c.ListContactsWithResponse(bg, &api.ListContactsParams{Q: ptr("62"), Limit: ptr(7), Cursor: cursor})
+		wantStatus(t, res.StatusCode(), 200, res.Body)
+		got = append(got, contactIDsOf(res.JSON200.Data)...)
+		if res.JSON200.Meta.NextCursor.IsNull() {
+			break
+		}
+		cursor = ptr(res.JSON200.Meta.NextCursor.MustGet())
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("search walk found %d contacts, want the %d matches newest first:\n got %v\nwant %v", len(got), len(want), got, want)
+	}
+	// Only the oldest matches carry the tag: a page of the search and the tag must reach past
+	// the newest matches, which the tag filter drops, instead of coming back short.
+	tagged := want[len(want)-5:]
+	for _, id := range tagged {
+		e.ok(e.do("POST", "/v1/contacts/"+id+"/tags", []byte(`{"name": "grosir"}`)))
+	}
+	got, cursor = nil, nil
+	for range 10 {
+		res, _ := e.c.ListContactsWithResponse(bg, &api.ListContactsParams{Q: ptr("62"), Tag: ptr("grosir"), Limit: ptr(2), Cursor: cursor})
+		wantStatus(t, res.StatusCode(), 200, res.Body)
+		got = append(got, contactIDsOf(res.JSON200.Data)...)
+		if res.JSON200.Meta.NextCursor.IsNull() {
+			break
+		}
+		cursor = ptr(res.JSON200.Meta.NextCursor.MustGet())
+	}
+	if !slices.Equal(got, tagged) {
+		t.Errorf("search with a tag found %v, want %v", got, tagged)
+	}
+}
