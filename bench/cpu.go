@@ -58,7 +58,9 @@ func newMeter(ctx context.Context, dbURL string) meter {
 func (m meter) ok() bool { return m.postmaster > 0 }
 
 // postgres is the CPU time of the whole cluster so far: the postmaster, the backends it has
-// reaped (their time moves into its children's time when they exit) and those still running.
+// reaped (their time moves into its children's time when they exit, in clock ticks: the
+// pgbench side, whose backends exit before the second reading, sums ticks of 10 ms over its
+// backends, precise enough over seconds of work each) and those still running.
 func (m meter) postgres() time.Duration {
 	if !m.ok() {
 		return 0
@@ -88,9 +90,11 @@ func (m meter) process(pid int) (time.Duration, bool) {
 	return onCPU(pid)
 }
 
-// onCPU is the time the threads of a running process have spent on a CPU, to the nanosecond
-// (/proc/<pid>/task/<tid>/schedstat). The clock ticks of /proc/<pid>/stat are too coarse for a
-// short window: a process that ran for 9 ms of a one-second window reads as zero there.
+// onCPU is the time the live threads of a running process have spent on a CPU, to the
+// nanosecond (/proc/<pid>/task/<tid>/schedstat). The clock ticks of /proc/<pid>/stat are too
+// coarse for a short window: a process that ran for 9 ms of a one-second window reads as zero
+// there. A kernel without schedstat gets the ticks all the same. (Processes that exit in the
+// window, like pgbench's backends, are only counted by their parent's ticks: see postgres.)
 func onCPU(pid int) (time.Duration, bool) {
 	dir := filepath.Join("/proc", strconv.Itoa(pid), "task")
 	tasks, err := os.ReadDir(dir)
@@ -98,10 +102,11 @@ func onCPU(pid int) (time.Duration, bool) {
 		return 0, false
 	}
 	var total time.Duration
+	read := 0
 	for _, t := range tasks {
 		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
 		if err != nil {
-			continue // the thread exited since the listing
+			continue // the thread exited since the listing, or there is no schedstat
 		}
 		f := strings.Fields(string(b))
 		if len(f) == 0 {
@@ -112,18 +117,23 @@ func onCPU(pid int) (time.Duration, bool) {
 			continue
 		}
 		total += time.Duration(ns)
+		read++
+	}
+	if read == 0 {
+		st, ok := readStat(pid)
+		return st.self, ok
 	}
 	return total, true
 }
 
 type procStat struct {
-	comm     string
-	ppid     int
-	children time.Duration
+	comm           string
+	ppid           int
+	self, children time.Duration
 }
 
-// readStat parses /proc/<pid>/stat: the command, ppid, and cutime+cstime (the time of reaped
-// children, which is only kept there, in clock ticks).
+// readStat parses /proc/<pid>/stat: the command, ppid, utime+stime and cutime+cstime (the time
+// of reaped children, which is only kept there), in clock ticks.
 func readStat(pid int) (procStat, bool) {
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
@@ -146,7 +156,7 @@ func readStat(pid int) (procStat, bool) {
 		}
 		return time.Duration(t) * clockTick
 	}
-	return procStat{comm: string(b[open+1 : i]), ppid: int(n(1)), children: ticks(13, 14)}, true
+	return procStat{comm: string(b[open+1 : i]), ppid: int(n(1)), self: ticks(11, 12), children: ticks(13, 14)}, true
 }
 
 // perOp turns CPU times over a window into microseconds per operation.

@@ -1,8 +1,10 @@
 package db_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -18,7 +20,8 @@ import (
 // internal/pg), planned once without the parameters' values: such a plan cannot see how many
 // keys an array holds, nor which workspace asks. TestGenericPlansProbeIndexes plans each query
 // that way on a small workspace, the size where a seq scan looks cheapest to the planner, and
-// fails on a query that reads a whole tenant table, unless it is listed in wholeTableReads.
+// fails on a query that reads a whole tenant table (a seq scan, or an index scan bounded by the
+// workspace alone), unless it is listed in wholeTableReads.
 // Such a plan costs little at a few hundred rows and grows with every contact: at 900 identities
 // a hashed join over the whole table made each identifier look-up 4x slower than probing the
 // primary key.
@@ -67,6 +70,25 @@ func TestGenericPlansProbeIndexes(t *testing.T) {
 	for _, name := range tables {
 		large[name] = true
 	}
+	// The detector itself, on plans it must and must not flag.
+	for i, tc := range []struct {
+		name, query string
+		want        []string
+	}{
+		{"detects a seq scan", "SELECT count(*) FROM contacts WHERE name_key LIKE '%' || @q", []string{"contacts"}},
+		{"detects a whole-tenant index scan", "SELECT id FROM contacts WHERE workspace_id = @workspace_id ORDER BY id LIMIT 5000", []string{"contacts"}},
+		{"passes a key probe", "SELECT id FROM contacts WHERE workspace_id = @workspace_id AND id = @id", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := wholeReads(ctx, conn, fmt.Sprintf("detector%d", i), tc.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("flagged %v, want %v", got, tc.want)
+			}
+		})
+	}
 	queries := db.Queries()
 	names := make([]string, 0, len(queries))
 	for name := range queries {
@@ -75,7 +97,7 @@ func TestGenericPlansProbeIndexes(t *testing.T) {
 	sort.Strings(names)
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
-			all, err := seqScans(ctx, conn, name, queries[name])
+			all, err := wholeReads(ctx, conn, name, queries[name])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,8 +118,8 @@ func TestGenericPlansProbeIndexes(t *testing.T) {
 	}
 }
 
-// seqScans prepares a query, explains its generic plan and answers the tables it scans whole.
-func seqScans(ctx context.Context, conn *pgx.Conn, name, query string) ([]string, error) {
+// wholeReads prepares a query, explains its generic plan and answers the tables it reads whole.
+func wholeReads(ctx context.Context, conn *pgx.Conn, name, query string) ([]string, error) {
 	var order []string
 	sql, _ := db.BindParams(query, func(name string) (string, bool) {
 		i := slices.Index(order, name)
@@ -119,23 +141,33 @@ func seqScans(ctx context.Context, conn *pgx.Conn, name, query string) ([]string
 		return nil, fmt.Errorf("explain: %w", err)
 	}
 	var scans []string
-	var walk func(n planNode)
-	walk = func(n planNode) {
-		if n.NodeType == "Seq Scan" {
-			scans = append(scans, n.Relation)
+	var walk func(n planNode, relation string)
+	walk = func(n planNode, relation string) {
+		relation = cmp.Or(n.Relation, relation) // a bitmap index scan's table is its parent's
+		switch n.NodeType {
+		case "Seq Scan":
+			scans = append(scans, relation)
+		case "Index Scan", "Index Only Scan", "Bitmap Index Scan":
+			// An index scan bounded by the workspace alone reads the whole tenant all the same.
+			if tenantOnly.MatchString(n.IndexCond) {
+				scans = append(scans, relation)
+			}
 		}
 		for _, c := range n.Plans {
-			walk(c)
+			walk(c, relation)
 		}
 	}
-	walk(plan[0].Plan)
+	walk(plan[0].Plan, "")
 	return scans, nil
 }
 
+var tenantOnly = regexp.MustCompile(`^\(*(workspace_id = \$\d+)?\)*$`)
+
 type planNode struct {
-	NodeType string     `json:"Node Type"`
-	Relation string     `json:"Relation Name"`
-	Plans    []planNode `json:"Plans"`
+	NodeType  string     `json:"Node Type"`
+	Relation  string     `json:"Relation Name"`
+	IndexCond string     `json:"Index Cond"`
+	Plans     []planNode `json:"Plans"`
 }
 
 // seed fills one workspace with contacts that have each kind of row a contact can have, and

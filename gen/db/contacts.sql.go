@@ -252,12 +252,12 @@ WHERE c.workspace_id = $1
          WHERE n.workspace_id = $1 AND n.id < $2 AND starts_with(n.name_key, $3)
          ORDER BY n.id DESC LIMIT $4)
         UNION ALL
-        (SELECT e.contact_id FROM contact_identities e
+        (SELECT DISTINCT e.contact_id FROM contact_identities e
          WHERE e.workspace_id = $1 AND e.contact_id < $2
            AND e.type = 'email' AND e.source = '' AND starts_with(e.value, $3)
          ORDER BY e.contact_id DESC LIMIT $4)
         UNION ALL
-        (SELECT p.contact_id FROM contact_identities p
+        (SELECT DISTINCT p.contact_id FROM contact_identities p
          WHERE p.workspace_id = $1 AND p.contact_id < $2
            AND p.type = 'phone' AND p.source = '' AND starts_with(p.value, $5)
          ORDER BY p.contact_id DESC LIMIT $4))
@@ -286,7 +286,8 @@ type SearchContactsParams struct {
 // whose name key or email starts with it, or whose phone number starts with phone_prefix. Each
 // of the three finds its newest matches below the cursor on its own, by a prefix range of an
 // index (migration 000005) or by walking ids, whichever the planner, seeing the prefix, expects
-// to be cheaper; the page is the newest of those. branch_limit is the page size when no other
+// to be cheaper; the page is the newest of those. DISTINCT: a contact can hold several emails or
+// phone numbers (an import merges lines), and must take one place of a branch's limit. branch_limit is the page size when no other
 // filter applies and NULL (no limit) otherwise, since the filters then drop candidates after the
 // branches have chosen them. Testing each contact in place instead made the email test a hashed
 // subplan over a seq scan of every email identity: 0.3-0.45 s a page at 1,000,000 contacts,

@@ -29,9 +29,11 @@ const (
 	// (resolve, upsert) on every execution, because a plan for arrays of known length looks
 	// cheaper than one for any length, which costs it several times the execution.
 	GenericPlans Plans = iota
-	// CustomPlans leaves PostgreSQL to plan executions for their values when that pays (its
-	// default), for statements whose best plan depends on them: list filters, and the staging
-	// tables of an import.
+	// CustomPlans plans every execution for its values, for statements whose best plan depends
+	// on them: a search, whose prefix decides between an index range and a walk, and an
+	// import's statements over its batch. Left to choose (PostgreSQL's default), a session
+	// switches a statement to its generic plan for good once that looks no costlier than the
+	// custom ones so far: after a few broad searches, every later search walked every contact.
 	CustomPlans
 )
 
@@ -51,7 +53,7 @@ func OpenWith(ctx context.Context, url string, plans Plans) (*pgxpool.Pool, erro
 		cfg.MaxConns = int32(max(4, 4*runtime.GOMAXPROCS(0)))
 	}
 	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
-		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = map[Plans]string{GenericPlans: "force_generic_plan", CustomPlans: "auto"}[plans]
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = map[Plans]string{GenericPlans: "force_generic_plan", CustomPlans: "force_custom_plan"}[plans]
 	}
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
 		registerUUID(c.TypeMap())

@@ -49,11 +49,17 @@ func newEnv(t *testing.T, configure ...func(*server.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
+	planned, err := pg.OpenWith(ctx, dbURL, pg.CustomPlans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(planned.Close)
 	logs := &syncBuffer{}
 	cfg := server.Config{
 		Log:             slog.New(slog.NewTextHandler(logs, nil)),
 		Secrets:         testSecrets(t),
 		ProviderTimeout: providerTimeout,
+		CustomPlanPool:  planned, // as cmd/wazapin runs it
 	}
 	for _, f := range configure {
 		f(&cfg)

@@ -136,18 +136,7 @@ func TestSearchPagesThroughItsMatchesOnce(t *testing.T) {
 		e.create(api.ContactCreate{Name: ptr(fmt.Sprintf("Teh %d", i)), PhoneNumber: ptr(fmt.Sprintf("+1202555%04d", i))})
 	}
 	slices.Reverse(want)
-	var got []string
-	var cursor *string
-	for range 10 {
-		res, _ := e.c.ListContactsWithResponse(bg, &api.ListContactsParams{Q: ptr("62"), Limit: ptr(7), Cursor: cursor})
-		wantStatus(t, res.StatusCode(), 200, res.Body)
-		got = append(got, contactIDsOf(res.JSON200.Data)...)
-		if res.JSON200.Meta.NextCursor.IsNull() {
-			break
-		}
-		cursor = ptr(res.JSON200.Meta.NextCursor.MustGet())
-	}
-	if !slices.Equal(got, want) {
+	if got := e.walk(t, api.ListContactsParams{Q: ptr("62"), Limit: ptr(7)}); !slices.Equal(got, want) {
 		t.Errorf("search walk found %d contacts, want the %d matches newest first:\n got %v\nwant %v", len(got), len(want), got, want)
 	}
 	// Only the oldest matches carry the tag: a page of the search and the tag must reach past
@@ -156,17 +145,47 @@ func TestSearchPagesThroughItsMatchesOnce(t *testing.T) {
 	for _, id := range tagged {
 		e.ok(e.do("POST", "/v1/contacts/"+id+"/tags", []byte(`{"name": "grosir"}`)))
 	}
-	got, cursor = nil, nil
-	for range 10 {
-		res, _ := e.c.ListContactsWithResponse(bg, &api.ListContactsParams{Q: ptr("62"), Tag: ptr("grosir"), Limit: ptr(2), Cursor: cursor})
+	if got := e.walk(t, api.ListContactsParams{Q: ptr("62"), Tag: ptr("grosir"), Limit: ptr(2)}); !slices.Equal(got, tagged) {
+		t.Errorf("search with a tag found %v, want %v", got, tagged)
+	}
+}
+
+// TestSearchCountsAContactOnceWhateverItsIdentities pages one contact at a time through a search
+// where the newest contact holds two matching emails and two matching phone numbers (an import
+// gives a contact every identifier of the lines it merges): it fills one page, not two, and the
+// older match still comes next.
+func TestSearchCountsAContactOnceWhateverItsIdentities(t *testing.T) {
+	e := newEnv(t)
+	older := e.create(api.ContactCreate{Name: ptr("Older"), Email: ptr("kopi1@x.id"), PhoneNumber: ptr("+6281100000009")})
+	e.importNDJSON(
+		`{"external_source": "shop", "external_id": "m1", "email": "kopi2@x.id", "phone_number": "+6281100000002"}`,
+		`{"external_source": "shop", "external_id": "m1", "email": "kopi3@x.id", "phone_number": "+6281100000003"}`,
+	)
+	for _, q := range []string{"kopi", "+62811"} {
+		t.Run("q="+q, func(t *testing.T) {
+			if got := e.walk(t, api.ListContactsParams{Q: ptr(q), Limit: ptr(1)}); len(got) != 2 || got[1] != older.Id {
+				t.Errorf("pages of one found %v, want the merged contact and then %s", got, older.Id)
+			}
+		})
+	}
+}
+
+// walk pages through a list with p until the last page, and answers the ids in order.
+func (e *env) walk(t *testing.T, p api.ListContactsParams) []string {
+	t.Helper()
+	var got []string
+	for range 100 {
+		res, err := e.c.ListContactsWithResponse(bg, &p)
+		if err != nil {
+			t.Fatal(err)
+		}
 		wantStatus(t, res.StatusCode(), 200, res.Body)
 		got = append(got, contactIDsOf(res.JSON200.Data)...)
 		if res.JSON200.Meta.NextCursor.IsNull() {
-			break
+			return got
 		}
-		cursor = ptr(res.JSON200.Meta.NextCursor.MustGet())
+		p.Cursor = ptr(res.JSON200.Meta.NextCursor.MustGet())
 	}
-	if !slices.Equal(got, tagged) {
-		t.Errorf("search with a tag found %v, want %v", got, tagged)
-	}
+	t.Fatal("the walk does not end")
+	return nil
 }
