@@ -2,63 +2,77 @@ package pg_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/wazapin/wazapin/internal/pg"
 	"github.com/wazapin/wazapin/internal/testdb"
 )
 
-// TestPoolsKeepTheirPlans runs one prepared statement a dozen times on one session of each kind
-// of pool and asks PostgreSQL how it planned them. Left to its default, a session switches a
-// statement to the generic plan for good after five custom plans that cost no less; a search
-// planned once for some prefix is slow for another, so the custom-plan pool must never switch.
-func TestPoolsKeepTheirPlans(t *testing.T) {
+// A statement whose best plan depends on its parameter.
+const planned = "SELECT count(*) FROM generate_series(1, 100) AS i WHERE i::text LIKE $1"
+
+// TestStatementsKeepTheirPlans runs one statement a dozen times with different values on a pool
+// of one session and asks PostgreSQL how that session planned it. The generic pool plans it once
+// for any value. OneShot must leave nothing for the session to settle on: left to its default, a
+// session switches a prepared statement to the generic plan for good after five custom plans that
+// cost no less, and a search planned for one prefix is slow for another; an unnamed statement is
+// parsed and planned anew, with its values, every time.
+func TestStatementsKeepTheirPlans(t *testing.T) {
 	ctx := context.Background()
 	url := testdb.New(t)
-	for _, tc := range []struct {
-		name                  string
-		plans                 pg.Plans
-		wantGeneric, wantCust int64
-	}{
-		{"generic", pg.GenericPlans, 12, 0},
-		{"custom", pg.CustomPlans, 0, 12},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			pool, err := pg.OpenWith(ctx, url, tc.plans)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer pool.Close()
-			conn, err := pool.Acquire(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Release()
-			generic, custom := planCounts(t, ctx, conn)
-			if generic != tc.wantGeneric || custom != tc.wantCust {
-				t.Errorf("%d generic and %d custom plans, want %d and %d", generic, custom, tc.wantGeneric, tc.wantCust)
-			}
-		})
+	if !strings.Contains(url, "?") {
+		url += "?"
 	}
-}
-
-// planCounts executes a statement whose plan depends on its parameter 12 times on conn (pgx
-// prepares it once) and answers how PostgreSQL planned the executions.
-func planCounts(t *testing.T, ctx context.Context, conn *pgxpool.Conn) (generic, custom int64) {
-	t.Helper()
-	const query = "SELECT count(*) FROM generate_series(1, 100) AS i WHERE i::text LIKE $1"
-	for i := range 12 {
-		var n int64
-		if err := conn.QueryRow(ctx, query, []string{"1%", "%", "9_"}[i%3]).Scan(&n); err != nil {
-			t.Fatal(err)
+	url += "&pool_max_conns=1"
+	type querier interface {
+		QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	}
+	run := func(t *testing.T, q querier) {
+		for i := range 12 {
+			var n int64
+			if err := q.QueryRow(ctx, planned, []string{"1%", "%", "9_"}[i%3]).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	err := conn.QueryRow(ctx, "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1", query).
-		Scan(&generic, &custom)
-	if err != nil {
-		t.Fatal(err)
+	kept := func(t *testing.T, q querier) (n, generic, custom int64) {
+		err := q.QueryRow(ctx, `SELECT count(*), coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)
+			FROM pg_prepared_statements WHERE statement = $1`, planned).Scan(&n, &generic, &custom)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, generic, custom
 	}
-	return generic, custom
+
+	t.Run("the generic pool plans once", func(t *testing.T) {
+		pool, err := pg.OpenWith(ctx, url, pg.GenericPlans)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		run(t, pool)
+		if n, generic, custom := kept(t, pool); n != 1 || generic != 12 || custom != 0 {
+			t.Errorf("%d statements with %d generic and %d custom plans, want 1 with 12 and 0", n, generic, custom)
+		}
+	})
+	t.Run("one-shot statements are never kept prepared", func(t *testing.T) {
+		pool, err := pg.OpenWith(ctx, url, pg.CustomPlans)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		run(t, pg.OneShot(pool))
+		if n, _, _ := kept(t, pool); n != 0 {
+			t.Errorf("%d prepared statements, want none", n)
+		}
+		// The same session without OneShot keeps it (and settles on the generic plan): the
+		// check above can fail.
+		run(t, pool)
+		if n, generic, _ := kept(t, pool); n != 1 || generic == 0 {
+			t.Errorf("without OneShot: %d statements with %d generic plans, want 1 with some", n, generic)
+		}
+	})
 }

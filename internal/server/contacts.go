@@ -283,9 +283,9 @@ func (s *Server) ListContacts(ctx context.Context, req api.ListContactsRequestOb
 		if prefix, ok := identity.PhonePrefix(q, ws.DefaultRegion); ok {
 			search.PhonePrefix = &prefix
 		}
-		rows, err = s.qPlanned.SearchContacts(ctx, search)
+		rows, err = s.qOneShot.SearchContacts(ctx, search)
 	} else {
-		rows, err = s.q.ListContacts(ctx, args)
+		rows, err = s.qPlanned.ListContacts(ctx, args)
 	}
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"github.com/wazapin/wazapin/gen/api"
 	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/pg"
 	"github.com/wazapin/wazapin/internal/provider"
 	"github.com/wazapin/wazapin/internal/secretbox"
 	"github.com/wazapin/wazapin/internal/tenant"
@@ -34,7 +35,8 @@ type Config struct {
 	// Provider tunes the provider adapters (HTTP client, concurrency per channel).
 	Provider provider.Options
 	// CustomPlanPool, when set, runs the statements whose best plan depends on their values
-	// (searches, bulk imports; see pg.CustomPlans); otherwise they share the main pool.
+	// (list filters, searches, bulk imports; see pg.CustomPlans); otherwise they share the main
+	// pool.
 	CustomPlanPool *pgxpool.Pool
 	// BlockPrivateProviders refuses provider addresses that are loopback, private or link-local,
 	// for servers whose workspaces belong to parties that must not reach its network.
@@ -48,6 +50,8 @@ type Server struct {
 	// planned is the pool and queries of CustomPlanPool (or the main ones).
 	planned  *pgxpool.Pool
 	qPlanned *dbq.Queries
+	// qOneShot runs on planned too, each statement planned for its values on every execution.
+	qOneShot *dbq.Queries
 	log      *slog.Logger
 	cfg      Config
 	auth     *tenant.Authenticator
@@ -76,7 +80,8 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	if planned == nil {
 		planned = pool
 	}
-	return &Server{pool: pool, q: q, planned: planned, qPlanned: dbq.New(planned), log: cfg.Log, cfg: cfg,
+	return &Server{pool: pool, q: q, planned: planned, qPlanned: dbq.New(planned), qOneShot: dbq.New(pg.OneShot(planned)),
+		log: cfg.Log, cfg: cfg,
 		auth: tenant.NewAuthenticator(q, 30*time.Second)}
 }
 
