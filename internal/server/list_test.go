@@ -112,6 +112,15 @@ func TestListFilters(t *testing.T) {
 			t.Errorf("updated since the mark: %v, want [%s]", got, siti.Id)
 		}
 	})
+	t.Run("a tag nobody has", func(t *testing.T) {
+		for _, q := range []*string{nil, ptr("62")} {
+			res, _ := e.c.ListContactsWithResponse(bg, &api.ListContactsParams{Tag: ptr("nosuchtag"), Q: q})
+			wantStatus(t, res.StatusCode(), 200, res.Body)
+			if got := contactIDsOf(res.JSON200.Data); len(got) != 0 || !res.JSON200.Meta.NextCursor.IsNull() {
+				t.Errorf("q=%v: %v, next %v; want nothing", q, got, res.JSON200.Meta.NextCursor)
+			}
+		}
+	})
 	t.Run("filters combine", func(t *testing.T) {
 		e.ok(e.do("POST", "/v1/contacts/"+ujang.Id+"/tags", []byte(`{"name": "vip"}`)))
 		e.ok(e.do("POST", "/v1/contacts/"+bob.Id+"/tags", []byte(`{"name": "vip"}`)))

@@ -47,11 +47,13 @@ func TestOtherWorkspacesContactsAreNotFound(t *testing.T) {
 			wantStatus(t, status, http.StatusNotFound, body)
 		})
 	}
-	t.Run("lists show nothing of it", func(t *testing.T) {
-		status, body := as("GET", "/v1/contacts", "")
-		wantStatus(t, status, 200, body)
-		if strings.Contains(string(body), id) {
-			t.Errorf("another workspace's list shows the contact: %s", body)
+	t.Run("lists and searches show nothing of it", func(t *testing.T) {
+		for _, query := range []string{"", "?q=0812", "?q=a%40example", "?tag=vip", "?q=a&tag=vip", "?q=%2B62812&limit=1"} {
+			status, body := as("GET", "/v1/contacts"+query, "")
+			wantStatus(t, status, 200, body)
+			if strings.Contains(string(body), id) {
+				t.Errorf("GET /v1/contacts%s shows another workspace's contact: %s", query, body)
+			}
 		}
 	})
 	t.Run("the same identifiers make a separate contact there", func(t *testing.T) {
