@@ -465,7 +465,7 @@ func runPgbench(cfg config, m meter, dbURL, script, plans, ws string, p params) 
 	bin := pgbenchPath()
 	pgbench := func(seconds float64) *exec.Cmd {
 		cmd := exec.Command(bin, args(seconds)...)
-		cmd.Env = append(os.Environ(), "PGOPTIONS=-c plan_cache_mode="+plans)
+		cmd.Env = append(os.Environ(), "PGOPTIONS=-c plan_cache_mode="+plans+" -c jit=off") // as the server's sessions
 		return cmd
 	}
 	if cfg.Warmup >= time.Second {

@@ -76,3 +76,23 @@ func TestStatementsKeepTheirPlans(t *testing.T) {
 		}
 	})
 }
+
+// TestPoolsCompileNothing: JIT compiled a list page's generic plan at every execution (its
+// estimate, blind to the LIMIT, passed the threshold), 5-8 ms for a 0.07 ms page.
+func TestPoolsCompileNothing(t *testing.T) {
+	ctx := context.Background()
+	url := testdb.New(t)
+	for name, plans := range map[string]pg.Plans{"generic": pg.GenericPlans, "custom": pg.CustomPlans} {
+		t.Run(name, func(t *testing.T) {
+			pool, err := pg.OpenWith(ctx, url, plans)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pool.Close()
+			var jit string
+			if err := pool.QueryRow(ctx, "SHOW jit").Scan(&jit); err != nil || jit != "off" {
+				t.Errorf("jit = %q (%v), want off", jit, err)
+			}
+		})
+	}
+}

@@ -285,7 +285,7 @@ func (s *Server) ListContacts(ctx context.Context, req api.ListContactsRequestOb
 		}
 		rows, err = s.qOneShot.SearchContacts(ctx, search)
 	} else {
-		rows, err = s.qPlanned.ListContacts(ctx, args)
+		rows, err = s.q.ListContacts(ctx, args)
 	}
 	if err != nil {
 		return nil, err

@@ -35,8 +35,7 @@ type Config struct {
 	// Provider tunes the provider adapters (HTTP client, concurrency per channel).
 	Provider provider.Options
 	// CustomPlanPool, when set, runs the statements whose best plan depends on their values
-	// (list filters, searches, bulk imports; see pg.CustomPlans); otherwise they share the main
-	// pool.
+	// (searches, bulk imports; see pg.CustomPlans); otherwise they share the main pool.
 	CustomPlanPool *pgxpool.Pool
 	// BlockPrivateProviders refuses provider addresses that are loopback, private or link-local,
 	// for servers whose workspaces belong to parties that must not reach its network.
