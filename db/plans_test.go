@@ -41,20 +41,7 @@ const seedContacts = 500
 
 func TestGenericPlansProbeIndexes(t *testing.T) {
 	ctx := context.Background()
-	cfg, err := pgx.ParseConfig(testdb.New(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol // the test PREPAREs by itself
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	seed(t, conn)
-	if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
-		t.Fatal(err)
-	}
+	conn := seeded(t)
 	// Only tables that grow with the contacts count: the planner rightly reads a table of a
 	// few rows (a workspace's channels, tags or keys) whole, and its estimate of one row for an
 	// equality on a key is right at any size.
@@ -118,8 +105,74 @@ func TestGenericPlansProbeIndexes(t *testing.T) {
 	}
 }
 
-// wholeReads prepares a query, explains its generic plan and answers the tables it reads whole.
-func wholeReads(ctx context.Context, conn *pgx.Conn, name, query string) ([]string, error) {
+// TestListStopsAtATagTheWorkspaceLacks runs a list page and a search page, planned generically,
+// with a tag the workspace does not have: no contact may be read. Tested per row instead, the
+// tag walked every contact of the workspace to answer nothing.
+func TestListStopsAtATagTheWorkspaceLacks(t *testing.T) {
+	ctx := context.Background()
+	conn := seeded(t)
+	queries := db.Queries()
+	for i, tc := range []struct {
+		name, query, tag string
+		reads            bool
+	}{
+		{"list, a tag it lacks", "ListContacts", "nosuchtag", false},
+		{"search, a tag it lacks", "SearchContacts", "nosuchtag", false},
+		{"list, a tag it has", "ListContacts", "tag1", true}, // the check can fail
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stmt := fmt.Sprintf("tagcase%d", i)
+			params, err := prepare(ctx, conn, stmt, queries[tc.query])
+			if err != nil {
+				t.Fatal(err)
+			}
+			values := map[string]string{"workspace_id": "'" + seedWorkspace + "'", "before_id": "'ffffffff-ffff-ffff-ffff-ffffffffffff'",
+				"tag_key": "'" + tc.tag + "'", "q": "'contact'", "page_size": "51", "branch_limit": "NULL"}
+			args := make([]string, len(params))
+			for i, p := range params {
+				args[i] = cmp.Or(values[p], "NULL")
+			}
+			var plan []struct{ Plan planNode }
+			err = conn.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE "+stmt+"("+strings.Join(args, ", ")+")").Scan(&plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var read func(n planNode) bool
+			read = func(n planNode) bool {
+				if n.Relation == "contacts" && n.ActualLoops > 0 {
+					return true
+				}
+				return slices.ContainsFunc(n.Plans, read)
+			}
+			if got := read(plan[0].Plan); got != tc.reads {
+				t.Errorf("contacts read: %v, want %v", got, tc.reads)
+			}
+		})
+	}
+}
+
+// seeded answers a connection to a database seeded by seed, planning generically.
+func seeded(t *testing.T) *pgx.Conn {
+	ctx := context.Background()
+	cfg, err := pgx.ParseConfig(testdb.New(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol // the tests PREPARE by themselves
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	seed(t, conn)
+	if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// prepare prepares a named query as stmt and answers its parameters' names in $n order.
+func prepare(ctx context.Context, conn *pgx.Conn, stmt, query string) ([]string, error) {
 	var order []string
 	sql, _ := db.BindParams(query, func(name string) (string, bool) {
 		i := slices.Index(order, name)
@@ -128,8 +181,17 @@ func wholeReads(ctx context.Context, conn *pgx.Conn, name, query string) ([]stri
 		}
 		return fmt.Sprintf("$%d", i+1), true
 	})
-	if _, err := conn.Exec(ctx, "PREPARE "+name+" AS "+sql); err != nil {
+	if _, err := conn.Exec(ctx, "PREPARE "+stmt+" AS "+sql); err != nil {
 		return nil, fmt.Errorf("prepare: %w\n%s", err, sql)
+	}
+	return order, nil
+}
+
+// wholeReads prepares a query, explains its generic plan and answers the tables it reads whole.
+func wholeReads(ctx context.Context, conn *pgx.Conn, name, query string) ([]string, error) {
+	order, err := prepare(ctx, conn, name, query)
+	if err != nil {
+		return nil, err
 	}
 	nulls := strings.TrimSuffix(strings.Repeat("NULL, ", len(order)), ", ")
 	explain := "EXPLAIN (FORMAT JSON) EXECUTE " + name
@@ -164,11 +226,15 @@ func wholeReads(ctx context.Context, conn *pgx.Conn, name, query string) ([]stri
 var tenantOnly = regexp.MustCompile(`^\(*(workspace_id = \$\d+)?\)*$`)
 
 type planNode struct {
-	NodeType  string     `json:"Node Type"`
-	Relation  string     `json:"Relation Name"`
-	IndexCond string     `json:"Index Cond"`
-	Plans     []planNode `json:"Plans"`
+	NodeType    string     `json:"Node Type"`
+	Relation    string     `json:"Relation Name"`
+	IndexCond   string     `json:"Index Cond"`
+	ActualLoops float64    `json:"Actual Loops"`
+	Plans       []planNode `json:"Plans"`
 }
+
+// seedWorkspace is the id of the workspace seed fills.
+const seedWorkspace = "00000000-0000-7000-8000-000000000001"
 
 // seed fills one workspace with contacts that have each kind of row a contact can have, and
 // gathers statistics so the planner sees the sizes.
