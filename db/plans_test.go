@@ -28,10 +28,11 @@ import (
 
 // wholeTableReads are the queries allowed to scan a table, and why.
 var wholeTableReads = map[string]string{
-	// These run on the pool that plans each execution for its values (internal/pg CustomPlans),
-	// so the planner sees an import batch's size, or the search's prefix, before it chooses.
-	"LockContacts":           "planned for its values: an import batch can hold most of the contacts",
-	"RemoveImportIdentities": "planned for its values: an import batch can hold most of the contacts",
+	// An import's statements run on the pool left to PostgreSQL's choice (internal/pg
+	// CustomPlans: plans made for the values at first, the generic one once it costs no more);
+	// a search runs there as an unnamed statement, planned for its values every time (OneShot).
+	"LockContacts":           "left to PostgreSQL's choice: an import batch can hold most of the contacts",
+	"RemoveImportIdentities": "left to PostgreSQL's choice: an import batch can hold most of the contacts",
 	"SearchContacts":         "planned for its values: without the prefix, no index range can be chosen",
 }
 

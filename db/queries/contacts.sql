@@ -50,6 +50,8 @@ WHERE workspace_id = @workspace_id AND id = @id;
 -- does not have answers at once instead of testing every contact (115-125 ms a page at 1,000,000
 -- contacts): the first tag condition names no column of c, so even a generic plan checks it
 -- once, before reading any contact; inside one condition with the second, it was tested per row.
+-- The second names the workspace itself, not c's: PostgreSQL hashes the tag's contacts once,
+-- and a condition on c.workspace_id would have let other workspaces' members into the hash.
 -- name: ListContacts :many
 SELECT c.* FROM contacts c
 WHERE c.workspace_id = @workspace_id
@@ -60,7 +62,7 @@ WHERE c.workspace_id = @workspace_id
   AND (sqlc.narg(tag_key)::text IS NULL OR EXISTS (
         SELECT 1 FROM contact_tags ct
         JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id
-        WHERE ct.workspace_id = c.workspace_id AND ct.contact_id = c.id
+        WHERE ct.workspace_id = @workspace_id AND ct.contact_id = c.id
           AND t.name_key = sqlc.narg(tag_key)))
 ORDER BY c.id DESC
 LIMIT @page_size;
@@ -98,7 +100,7 @@ WHERE c.workspace_id = @workspace_id
   AND (sqlc.narg(tag_key)::text IS NULL OR EXISTS (
         SELECT 1 FROM contact_tags ct
         JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id
-        WHERE ct.workspace_id = c.workspace_id AND ct.contact_id = c.id
+        WHERE ct.workspace_id = @workspace_id AND ct.contact_id = c.id
           AND t.name_key = sqlc.narg(tag_key)))
 ORDER BY c.id DESC
 LIMIT @page_size;
