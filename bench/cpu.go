@@ -85,16 +85,12 @@ func (m meter) postgres() time.Duration {
 	return total
 }
 
-// process is the CPU time of one process so far (all its threads); ok is false once it is gone.
-func (m meter) process(pid int) (time.Duration, bool) {
-	return onCPU(pid)
-}
-
-// onCPU is the time the live threads of a running process have spent on a CPU, to the
-// nanosecond (/proc/<pid>/task/<tid>/schedstat). The clock ticks of /proc/<pid>/stat are too
-// coarse for a short window: a process that ran for 9 ms of a one-second window reads as zero
-// there. A kernel without schedstat gets the ticks all the same. (Processes that exit in the
-// window, like pgbench's backends, are only counted by their parent's ticks: see postgres.)
+// onCPU is the CPU time of one process so far, ok false once it is gone: the time its live
+// threads have spent on a CPU, to the nanosecond (/proc/<pid>/task/<tid>/schedstat). The clock
+// ticks of /proc/<pid>/stat are too coarse for a short window: a process that ran for 9 ms of a
+// one-second window reads as zero there. A kernel without schedstat gets the ticks all the same.
+// (Processes that exit in the window, like pgbench's backends, are only counted by their
+// parent's ticks: see postgres.)
 func onCPU(pid int) (time.Duration, bool) {
 	dir := filepath.Join("/proc", strconv.Itoa(pid), "task")
 	tasks, err := os.ReadDir(dir)

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -153,7 +152,7 @@ func run(cfg config) ([]row, error) {
 		if err != nil {
 			return nil, err
 		}
-		tps, pgCPU, err := runPgbench(cfg, m, dbURL, script, cmp.Or(sc.plans, "force_generic_plan"), wsID.String(), p)
+		tps, pgCPU, err := runPgbench(cfg, m, dbURL, script, wsID.String(), p)
 		if err != nil {
 			return nil, fmt.Errorf("%s with pgbench: %w", sc.name, err)
 		}
@@ -353,8 +352,8 @@ func (s *server) load(cfg config, m meter, key, name string, p params) (loadResu
 	}
 	take := func() sample {
 		// The load generator first: it exits a few milliseconds after the window.
-		client, okClient := m.process(cmd.Process.Pid)
-		server, okServer := m.process(s.cmd.Process.Pid)
+		client, okClient := onCPU(cmd.Process.Pid)
+		server, okServer := onCPU(s.cmd.Process.Pid)
 		return sample{server, m.postgres(), client, okClient && okServer}
 	}
 	window := make(chan [2]sample, 1)
@@ -445,7 +444,7 @@ var txLine = regexp.MustCompile(`number of transactions actually processed: ([0-
 // runPgbench runs a warm-up and then the measured run of a script, prepared, at the same
 // concurrency as the load generator, and answers its transactions per second and the CPU time
 // per transaction of PostgreSQL and of pgbench.
-func runPgbench(cfg config, m meter, dbURL, script, plans, ws string, p params) (float64, cpuSplit, error) {
+func runPgbench(cfg config, m meter, dbURL, script, ws string, p params) (float64, cpuSplit, error) {
 	f, err := os.CreateTemp("", "bench-*.sql")
 	if err != nil {
 		return 0, cpuSplit{}, err
@@ -465,7 +464,8 @@ func runPgbench(cfg config, m meter, dbURL, script, plans, ws string, p params) 
 	bin := pgbenchPath()
 	pgbench := func(seconds float64) *exec.Cmd {
 		cmd := exec.Command(bin, args(seconds)...)
-		cmd.Env = append(os.Environ(), "PGOPTIONS=-c plan_cache_mode="+plans+" -c jit=off") // as the server's sessions
+		// The settings of the server's main pool, which runs every benchmarked statement.
+		cmd.Env = append(os.Environ(), "PGOPTIONS=-c plan_cache_mode=force_generic_plan -c jit=off")
 		return cmd
 	}
 	if cfg.Warmup >= time.Second {

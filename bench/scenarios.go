@@ -21,9 +21,6 @@ type scenario struct {
 	// pgbench is the script: \set lines and the queries, each taken from db/queries by name with
 	// its parameters bound to pgbench expressions.
 	pgbench []step
-	// plans is the plan_cache_mode of the server's pool that runs the scenario's statements,
-	// which pgbench's sessions get too.
-	plans string
 }
 
 // step is one line of a pgbench script: a meta-command or SQL given as is, or a query from
