@@ -4,9 +4,9 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -78,12 +78,7 @@ func TestGenericPlansProbeIndexes(t *testing.T) {
 		})
 	}
 	queries := db.Queries()
-	names := make([]string, 0, len(queries))
-	for name := range queries {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(queries)) {
 		t.Run(name, func(t *testing.T) {
 			all, err := wholeReads(ctx, conn, name, queries[name])
 			if err != nil {
@@ -133,8 +128,7 @@ func TestListStopsAtATagTheWorkspaceLacks(t *testing.T) {
 			for i, p := range params {
 				args[i] = cmp.Or(values[p], "NULL")
 			}
-			var plan []struct{ Plan planNode }
-			err = conn.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE "+stmt+"("+strings.Join(args, ", ")+")").Scan(&plan)
+			plan, err := explain(ctx, conn, "ANALYZE, FORMAT JSON", stmt, args)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +139,7 @@ func TestListStopsAtATagTheWorkspaceLacks(t *testing.T) {
 				}
 				return slices.ContainsFunc(n.Plans, read)
 			}
-			if got := read(plan[0].Plan); got != tc.reads {
+			if got := read(plan); got != tc.reads {
 				t.Errorf("contacts read: %v, want %v", got, tc.reads)
 			}
 		})
@@ -194,14 +188,13 @@ func wholeReads(ctx context.Context, conn *pgx.Conn, name, query string) ([]stri
 	if err != nil {
 		return nil, err
 	}
-	nulls := strings.TrimSuffix(strings.Repeat("NULL, ", len(order)), ", ")
-	explain := "EXPLAIN (FORMAT JSON) EXECUTE " + name
-	if nulls != "" {
-		explain += "(" + nulls + ")"
+	nulls := make([]string, len(order))
+	for i := range nulls {
+		nulls[i] = "NULL"
 	}
-	var plan []struct{ Plan planNode }
-	if err := conn.QueryRow(ctx, explain).Scan(&plan); err != nil {
-		return nil, fmt.Errorf("explain: %w", err)
+	plan, err := explain(ctx, conn, "FORMAT JSON", name, nulls)
+	if err != nil {
+		return nil, err
 	}
 	var scans []string
 	var walk func(n planNode, relation string)
@@ -220,8 +213,21 @@ func wholeReads(ctx context.Context, conn *pgx.Conn, name, query string) ([]stri
 			walk(c, relation)
 		}
 	}
-	walk(plan[0].Plan, "")
+	walk(plan, "")
 	return scans, nil
+}
+
+// explain runs EXPLAIN (options) on the prepared statement stmt with args, SQL literals.
+func explain(ctx context.Context, conn *pgx.Conn, options, stmt string, args []string) (planNode, error) {
+	sql := "EXPLAIN (" + options + ") EXECUTE " + stmt
+	if len(args) > 0 {
+		sql += "(" + strings.Join(args, ", ") + ")"
+	}
+	var plan []struct{ Plan planNode }
+	if err := conn.QueryRow(ctx, sql).Scan(&plan); err != nil {
+		return planNode{}, fmt.Errorf("explain: %w", err)
+	}
+	return plan[0].Plan, nil
 }
 
 var tenantOnly = regexp.MustCompile(`^\(*(workspace_id = \$\d+)?\)*$`)
@@ -241,13 +247,13 @@ const seedWorkspace = "00000000-0000-7000-8000-000000000001"
 // gathers statistics so the planner sees the sizes.
 func seed(t *testing.T, conn *pgx.Conn) {
 	stmts := []string{
-		`INSERT INTO workspaces (id, name, default_region) VALUES ('00000000-0000-7000-8000-000000000001', 'plans', 'ID')`,
+		`INSERT INTO workspaces (id, name, default_region) VALUES ('` + seedWorkspace + `', 'plans', 'ID')`,
 		`INSERT INTO api_keys (id, workspace_id, secret_hash)
-		 SELECT gen_random_uuid(), '00000000-0000-7000-8000-000000000001', sha256(i::text::bytea) FROM generate_series(1, 3) AS i`,
+		 SELECT gen_random_uuid(), id, sha256(i::text::bytea) FROM workspaces, generate_series(1, 3) AS i`,
 		fmt.Sprintf(`INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id)
-		 SELECT '00000000-0000-7000-8000-000000000001', ('00000000-0000-7000-8000-' || lpad(i::text, 12, '0'))::uuid,
+		 SELECT w.id, ('00000000-0000-7000-8000-' || lpad(i::text, 12, '0'))::uuid,
 		        'Contact ' || i, 'contact ' || i, '+62812' || lpad(i::text, 8, '0'), 'c' || i || '@example.com', 'shopify', 'cust_' || i
-		 FROM generate_series(1, %d) AS i`, seedContacts),
+		 FROM workspaces w, generate_series(1, %d) AS i`, seedContacts),
 		`INSERT INTO contact_identities (workspace_id, type, source, value, contact_id)
 		 SELECT c.workspace_id, t.type, t.source, t.value, c.id FROM contacts c,
 		        LATERAL (VALUES ('phone', '', c.phone_number), ('email', '', c.email), ('external_id', 'shopify', c.external_id),
@@ -255,7 +261,7 @@ func seed(t *testing.T, conn *pgx.Conn) {
 		`INSERT INTO notes (workspace_id, id, contact_id, body)
 		 SELECT workspace_id, gen_random_uuid(), id, 'a note' FROM contacts, generate_series(1, 2)`,
 		`INSERT INTO tags (workspace_id, id, name, name_key)
-		 SELECT '00000000-0000-7000-8000-000000000001', gen_random_uuid(), 'tag' || i, 'tag' || i FROM generate_series(1, 20) AS i`,
+		 SELECT id, gen_random_uuid(), 'tag' || i, 'tag' || i FROM workspaces, generate_series(1, 20) AS i`,
 		`INSERT INTO contact_tags (workspace_id, contact_id, tag_id)
 		 SELECT c.workspace_id, c.id, t.id FROM contacts c JOIN tags t ON t.name = 'tag' || (1 + abs(hashtext(c.id::text)) % 20)`,
 		`INSERT INTO contact_consents (workspace_id, contact_id, channel, status, captured_at)
@@ -263,7 +269,7 @@ func seed(t *testing.T, conn *pgx.Conn) {
 		`INSERT INTO contact_suppressions (workspace_id, contact_id, channel, reason)
 		 SELECT workspace_id, id, 'whatsapp', 'manual' FROM contacts`,
 		`INSERT INTO channels (workspace_id, id, name, platform, credentials)
-		 SELECT '00000000-0000-7000-8000-000000000001', gen_random_uuid(), 'channel ' || i, 'whatsapp_gateway', '\x00' FROM generate_series(1, 3) AS i`,
+		 SELECT id, gen_random_uuid(), 'channel ' || i, 'whatsapp_gateway', '\x00' FROM workspaces, generate_series(1, 3) AS i`,
 		"ANALYZE",
 	}
 	for _, s := range stmts {
