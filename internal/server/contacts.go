@@ -36,15 +36,7 @@ func (s *Server) CreateContact(ctx context.Context, req api.CreateContactRequest
 	if err != nil {
 		return nil, err
 	}
-	b := req.Body
-	var custom json.RawMessage
-	if b.CustomFields != nil {
-		custom = *b.CustomFields
-	}
-	u, err := contact.ParseUpsert(contact.UpsertInput{
-		Name: b.Name, Phone: b.PhoneNumber, Email: b.Email,
-		ExternalSource: b.ExternalSource, ExternalID: b.ExternalId, CustomFields: custom,
-	}, ws.DefaultRegion)
+	u, err := parseCreate(*req.Body, ws.DefaultRegion)
 	if err != nil {
 		return nil, err
 	}
@@ -56,6 +48,18 @@ func (s *Server) CreateContact(ctx context.Context, req api.CreateContactRequest
 		return contactBody{http.StatusCreated, row}, nil
 	}
 	return contactBody{http.StatusOK, row}, nil
+}
+
+// parseCreate applies the POST /v1/contacts rules to a body (an import's lines get the same).
+func parseCreate(b api.ContactCreate, region string) (contact.Upsert, error) {
+	var custom json.RawMessage
+	if b.CustomFields != nil {
+		custom = *b.CustomFields
+	}
+	return contact.ParseUpsert(contact.UpsertInput{
+		Name: b.Name, Phone: b.PhoneNumber, Email: b.Email,
+		ExternalSource: b.ExternalSource, ExternalID: b.ExternalId, CustomFields: custom,
+	}, region)
 }
 
 // upsert is get-or-create by identity. The owners of the identifiers are looked up first, outside

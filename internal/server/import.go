@@ -147,14 +147,7 @@ func parseLine(text []byte, region string) (contact.Upsert, error) {
 	if err := json.Unmarshal(text, &b); err != nil {
 		return contact.Upsert{}, fmt.Errorf("malformed JSON: %v", err)
 	}
-	var custom json.RawMessage
-	if b.CustomFields != nil {
-		custom = *b.CustomFields
-	}
-	return contact.ParseUpsert(contact.UpsertInput{
-		Name: b.Name, Phone: b.PhoneNumber, Email: b.Email,
-		ExternalSource: b.ExternalSource, ExternalID: b.ExternalId, CustomFields: custom,
-	}, region)
+	return parseCreate(b, region)
 }
 
 func rejection(line int, reason api.ImportRejectionReason, err error) *api.ImportRejection {
