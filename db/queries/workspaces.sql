@@ -15,3 +15,7 @@ WHERE k.id = @id AND k.revoked_at IS NULL;
 
 -- name: Ping :one
 SELECT 1::int AS ok;
+
+-- name: SchemaVersion :one
+-- The migration golang-migrate last applied, and whether it failed half-way.
+SELECT version, dirty FROM schema_migrations LIMIT 1;

@@ -610,8 +610,11 @@ type Problem struct {
 
 	// Errors One entry per invalid field.
 	Errors *[]FieldError `json:"errors,omitempty"`
-	Status int           `json:"status"`
-	Title  string        `json:"title"`
+
+	// RequestId The request's id, also sent as the `X-Request-Id` header; quote it when reporting a problem.
+	RequestId *string `json:"request_id,omitempty"`
+	Status    int     `json:"status"`
+	Title     string  `json:"title"`
 
 	// Type A URI reference naming the problem type; `about:blank` when the status says it all.
 	Type string `json:"type"`
@@ -1236,6 +1239,17 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/health (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetReadiness Readiness for traffic; needs no API key.
+	//
+	// 200 when this server should get requests: its database answers and its schema is at the
+	// version the binary expects. 503 with `Retry-After` while the database cannot be reached,
+	// while its migrations are behind the binary's (another server may be migrating), and once
+	// shutdown has begun, so that a load balancer stops sending before the server stops.
+	// `GET /v1/health` stays the liveness check.
+	//
+	// Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
+	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListChannels List the workspace's channels, oldest first.
@@ -1948,6 +1962,27 @@ func (c *Client) UnassignContactTag(ctx context.Context, contactID ContactID, ta
 // Corresponds with GET /v1/health (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetHealthRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetReadiness Readiness for traffic; needs no API key.
+//
+// 200 when this server should get requests: its database answers and its schema is at the
+// version the binary expects. 503 with `Retry-After` while the database cannot be reached,
+// while its migrations are behind the binary's (another server may be migrating), and once
+// shutdown has begun, so that a load balancer stops sending before the server stops.
+// `GET /v1/health` stays the liveness check.
+//
+// Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
+func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetReadinessRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -3012,6 +3047,33 @@ func NewGetHealthRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewGetReadinessRequest constructs an http.Request for the GetReadiness method
+func NewGetReadinessRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/health/ready")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -3453,6 +3515,19 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/health (the `GetHealth` operationId).
 	GetHealthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthResponse, error)
+
+	// GetReadinessWithResponse Readiness for traffic; needs no API key.
+	//
+	// 200 when this server should get requests: its database answers and its schema is at the
+	// version the binary expects. 503 with `Retry-After` while the database cannot be reached,
+	// while its migrations are behind the binary's (another server may be migrating), and once
+	// shutdown has begun, so that a load balancer stops sending before the server stops.
+	// `GET /v1/health` stays the liveness check.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
+	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error)
 }
 
 type ListChannelsResponse struct {
@@ -5271,6 +5346,61 @@ func (r GetHealthResponse) ContentType() string {
 	return ""
 }
 
+// GetReadinessResponse503Headers the declared response headers of an HTTP 503 response for GetReadiness
+type GetReadinessResponse503Headers struct {
+	RetryAfter *int
+}
+
+type GetReadinessResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *HealthResponse
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetReadinessResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetReadinessResponse) GetJSON200() *HealthResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetReadinessResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetReadinessResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetReadinessResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetReadinessResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetReadinessResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListChannelsWithResponse List the workspace's channels, oldest first.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -5877,6 +6007,25 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 		return nil, err
 	}
 	return ParseGetHealthResponse(rsp)
+}
+
+// GetReadinessWithResponse Readiness for traffic; needs no API key.
+//
+// 200 when this server should get requests: its database answers and its schema is at the
+// version the binary expects. 503 with `Retry-After` while the database cannot be reached,
+// while its migrations are behind the binary's (another server may be migrating), and once
+// shutdown has begun, so that a load balancer stops sending before the server stops.
+// `GET /v1/health` stays the liveness check.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
+func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error) {
+	rsp, err := c.GetReadiness(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetReadinessResponse(rsp)
 }
 
 // ParseListChannelsResponse parses an HTTP response from a ListChannelsWithResponse call
@@ -7329,6 +7478,52 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 	return response, nil
 }
 
+// ParseGetReadinessResponse parses an HTTP response from a GetReadinessWithResponse call
+func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetReadinessResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest HealthResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetReadinessResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// ListChannels List the workspace's channels, oldest first.
@@ -7406,6 +7601,9 @@ type ServerInterface interface {
 	// GetHealth Liveness and database reachability; needs no API key.
 	// (GET /v1/health)
 	GetHealth(ctx echo.Context) error
+	// GetReadiness Readiness for traffic; needs no API key.
+	// (GET /v1/health/ready)
+	GetReadiness(ctx echo.Context) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -7826,6 +8024,15 @@ func (w *ServerInterfaceWrapper) GetHealth(ctx echo.Context) error {
 	return err
 }
 
+// GetReadiness converts echo context to params.
+func (w *ServerInterfaceWrapper) GetReadiness(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetReadiness(ctx)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -7874,6 +8081,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	}
 
 	router.GET(options.BaseURL+"/v1/health", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
+	router.GET(options.BaseURL+"/v1/health/ready", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
 	router.GET(options.BaseURL+"/v1/contacts", wrapper.ListContacts, options.OperationMiddlewares["listContacts"]...)
 	router.POST(options.BaseURL+"/v1/contacts", wrapper.CreateContact, options.OperationMiddlewares["createContact"]...)
 	router.POST(options.BaseURL+"/v1/contacts/import", wrapper.ImportContacts, options.OperationMiddlewares["importContacts"]...)
@@ -10334,6 +10542,51 @@ func (response GetHealth503ApplicationProblemPlusJSONResponse) VisitGetHealthRes
 	return err
 }
 
+type GetReadinessRequestObject struct {
+}
+
+type GetReadinessResponseObject interface {
+	VisitGetReadinessResponse(w http.ResponseWriter) error
+}
+
+type GetReadiness200JSONResponse HealthResponse
+
+func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetReadiness503ResponseHeaders struct {
+	RetryAfter *int
+}
+
+type GetReadiness503ApplicationProblemPlusJSONResponse struct {
+	Body    Problem
+	Headers GetReadiness503ResponseHeaders
+}
+
+func (response GetReadiness503ApplicationProblemPlusJSONResponse) VisitGetReadinessResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// ListChannels List the workspace's channels, oldest first.
@@ -10411,6 +10664,9 @@ type StrictServerInterface interface {
 	// GetHealth Liveness and database reachability; needs no API key.
 	// (GET /v1/health)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
+	// GetReadiness Readiness for traffic; needs no API key.
+	// (GET /v1/health/ready)
+	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -11271,150 +11527,178 @@ func (sh *strictHandler) GetHealth(ctx echo.Context) error {
 	return nil
 }
 
+// GetReadiness operation middleware
+func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
+	var request GetReadinessRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetReadiness(ctx.Request().Context(), request.(GetReadinessRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetReadiness")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetReadinessResponseObject); ok {
+		return validResponse.VisitGetReadinessResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H17d9s29uBXwdHunsqntCw7TtrI/6zjPOq2SbyJO5mZKseESEjCmAI4BGhFzfqc/TT7wfaT7LkXAAm+",
-	"JPnZdn79y5ZEghcX9/3i114kF6kUTGjVG33tpTSjC6ZZhp9O5lQIlpy+hA8xU1HGU82l6I16xyQyPxIe",
-	"k34YzS/+3//5v+HOoBf0OPyeUj3vBT1BF6w36kXFQkEvY//Oecbi3khnOQt6KpqzBYUn6FUKFyudcTHr",
-	"XV8HvRMpNI10BwDmRwuA0OshKFa6CQTX5mKm9AsZc4ZI+cCUTK4Y/AuLMqHhX5qmCY8oALf3LwUQfvXW",
-	"/e8Zm/ZGvf+2V2J7z/yq9ux6H8xzyoeWEJpvVCqFMiC8oPEbqtmSrtZAkWZykrDFtzeD5szcZcCoYvx8",
-	"ztyhf6NImskrHrOMRDJPYiKkJhNGMkajOYsDMqU8gb8yIxn7F4s0i4muLBBlLGZCc5qoQe86gE05HDzi",
-	"pt7SZCqzBYvJjx/fvwsIJctMihl+IkAOuAVKJjQm/85ZtiIFiyDUJ1JMEx7pxz4IjribcpYpMmEJgKwl",
-	"ifl0yjImtGMOdUTCiIqYx1QzFZKEK63gIBYI/assk9ljgn4sVkTqOcsIg0cHhCpCiX0MgmQJ+5wvmMz1",
-	"H4C+Y26omwq1ZBnhgmi+YAjrO6lfy1zEjwnlO0lUHs1JxpTMs4ghQHOuyFJmlyqlkQHtjK4SSeNzKX+m",
-	"2Yw9Nh4nMl4RrkgCD8+InlNB9slb/gKBsyIvvn8ZaoRkG1SvroB5S7YBmDRZUA3yiiSMxgo4CFFpmQdh",
-	"/UXQXM9lxn9jj3rOb7lSXMxA+nBxRRMek+OzU3LJVg6sK8oTOkke/WwVy65A7lMBbBFbnAm5JH0hCRNR",
-	"tsLLAVZA5ZTP8szqAi0lWQD5WoC5FDt2P2kmI6bUY+/obzTJmbL6iiCi8UlHJEQRpUICJoQioNnIlLMk",
-	"tgCrPE1lpln8lsWcnqPp8PtwGZwDigFGFgALKi78KFOWIQBE00sGivba2Tu+hYemXwYXa2vlRBmjmsUX",
-	"FHcCKhL+64Ea2QX51wvqxlLQ48gg7AtdpImx+i6Gz37Y/3H443evf/jHD98d//i381f/fP7iycGrvw/b",
-	"FjC22tfmD2lCNcCwEV/uOtilpjpXm+6wCPhoLi5uu4jmLLos9l9F/ac5M8g215IlBUGnNFFMk8nKKDRr",
-	"HNEkAYu0FYEiTywDGzu0af+WduCvgF2LIQ8fxTbbAA/8U/xcrC8nYI+h8WI2f4JXtdKAs9CQnOOYAwZo",
-	"cuZdZkCvISjjmu1KkayOEE/INYrELGUiJtIgz+2B9BWrESsa8QUdASPxi0u2AtywKGOwswlV7CLPkt6o",
-	"N9c6VaO9vSWd04G9axBJRA5TyoAUsynNE9x1FQ1B78vuTO7aL4E9Bx/o8i1IohnzibKk67eUC/JpTrU6",
-	"TlMi8sWEZb2gt6BffmZipue90f5wGNwHFddIoHn6/hGtOeGfubGqq+cbU40SiGu22JZRPATSLKOrBoy4",
-	"6DpQpLzM05+5uGwy1lnGFBivS8dg1vkiVF2C/yBJwsUlEEd1I3IpWHZhtfaFEUPVlV/LjISRtdXDwLgi",
-	"1n9EQ0AuBdrFZEkveDxok06lQKmuHQJQLA5H5f0oEqjW6AwB3GEJXHhEQppkjMari+JOron9Dm49GosS",
-	"WPzRmPhooVBhDGgHfj+sbz/cIVQYGBI2hQ2yjMGaQrqrwhERkigtMxYXKxU4MCR9REIh9cUULFy7uUKu",
-	"XQq5BL1j0TUWwLAiXwAFmE31gl51l0CtzlkKeiUo+ME+xiOcDiloD2EjgZ1lcsqN9GjqzYJ3U3MVeCGV",
-	"7SnGFOH6iICINuTINZlT2LJggxbZXSVIri4mueKCKfzYIegnUiaMCl/IbFAJQS/lkc4zK/q+3lCFOPnh",
-	"rRFUYN2IVs9Dr+44KRjayNnRlCaqoRiOkSWMKWUYBY/dGN6sTo9VxjRE6XGmh750LgW7MFeoirD+tfft",
-	"s4Pv9w+eHD599t33z8HsGH6/f7ALn3e/+/75Puy5EIANdC/ol1PzI4r0BRfu4wYxWIVoC7xaz+VehHSx",
-	"ZlXj3UVg28WaNsIaoXu+/ki5Iogl72Q3kj/7wpVW7Y8yy4A9LEv13E4vXKS5XrsKVQRUUasicLS+9Umg",
-	"tquRafPprwb7zw5bH5iWwmzrZzoBeB30kNNuLi0MkmpQF0fgli2hC3xiWENQm2l9KzvkhmT8sUt7g03K",
-	"xSwkudA8sfZqpnTViEdDVqAeFxjNDAmdaiAU/NkQ9lJmlywOxiLMvaiBu7KiYapB0dKKC0iYC4yiwkG5",
-	"W7kuw6xj0YyzomvNF/BPrqva2G7PnI4BvRf0fPjwY/HIFhWMUU5lndoa+9MUVMnN/MSodDrXnbSxwbmY",
-	"eabnbdxSEydrdeMy5ixBY3dSRdyOSJ8SWD8glFyy1VJmMclYmqwCQgXhC3D9d7aSWVs6ogaG0hHN0/iG",
-	"W61xhEOz7yMaVASVc6tgtfLcVnYycN6HR2GJ6vYKyixwlm8mzA4H3j/4Gb9iAhhpyfU8zuhSHBFrzShn",
-	"oADeiZz6vkmnd7+GDj1P8aDVU7wVydzAUjY33lEQu+O74XGVgtiJKJkCvXGQWuZfmesuMYQew71Eq6Jc",
-	"abm4MLGJm8U3XmeM7WLswtwdWKtBkUuWasK+0EgnqxYbYtuYA1tQnmzlD7AvmmWCJheN4Fuu9MX+wZPt",
-	"rCq7SEmi5UJqLlM+XW2zTgMGoS+Gz178+OSfP/2vw3ffvdn/+5uDD8O33396en54crIuArjZD9rOlCph",
-	"abgBGx9xZwFcidjVjCg84CbmqwdaJ9IbS2rgls7o3u3p/y3LZizG+P5khX+4qLpwZtUjozsxLqqlcaa5",
-	"IhlbyCsWD8hPbKUIzRjZh5+fHY5FNKcZjTTL8F7nNVwylipCNVlIpcn+cAirKgxyPDskP/EXIJPNfuyT",
-	"rQ1UhhA1BzrppRlb8HxxizBgwZIlSeX/omL2P6sRR1+0Pz28JcNWFnm6HcM2PRl3EVErpdkicFgGZNHd",
-	"38hw9zm5IAOyS/qJXLJsN6KKxdXYq8f9nbxaXvwLIKQGf3skdC33HosVUSlLEi5mR0QA4yVgqAL4yNku",
-	"2VGkPL9RTlWTjM24FBt4v8m3XdxzP3YOaq2GnRP0Fmyznj2jM/YWrmtVtHaNNfx/RnU0f2D276/j8x0b",
-	"RosSRjNFGCZiMY/ZKYRvzJR1trup3qxz3G1U5sZ7HMPU2ePGym6zH99FDHc2+Qwlb2vyvQbqKopMqg9E",
-	"ymsyPxbepFTPnZ2N1wWEDWYDEvqYCMFYD71CmF/3Pw/McYStYZSFJZzWUjN/Pwa08oa2rf3AaKLnm/FZ",
-	"/VY1jd/LOwS9tz2H0wJJLSB1qJAPdmET/g5hzRC4OvRYJ9xaWWibHl9HXiWUmEy/DnpXNMlrOmYLWe6j",
-	"BH91C61Hjcvgu5PxolmWBXtBbzmnWtE09eJfDVuOx63ei3mSXt2P+3IjzT8FTvHPzRbCAACDux2XXjUO",
-	"qyWoWupwvIr0jR5HrAbEMz8IYnNncLOD3ZjpdrDegzovjvHWcYsK4jyCczTWRlCO3FoJC4NRHzCiyE15",
-	"ST0Y4ioAK7vsOPXSPDEFMFtjxpP2LYslXLRQx/7uBI8dfi0i+NXk70TGK48euNBsxrL1Ah1OgtpSG4de",
-	"W0bl5yE3Sl4EulhsvUZwx3AXDVusgZmbrQnKv6stRVOUqDZxaBmn/UeHstYfATctAfV3UuxOEiou8UzB",
-	"CqRx+/G5GHiL/442YhEjh4UCIAukEpnFJlu0HbvWmKOFMq0f3bbLFnLw3PDSB68mt0tKK7bYdmyNAHdL",
-	"kfvCXVPU219yERuJ7qKX4AerPE0zU+2CEt0Rvaev1EJ5wuVKcow3ZBF8q1nCZhldIPBKU/s/PJ2JGYYs",
-	"kBXaxM872RZeAK5tZcxqxrD5860Lz7YIxlRUOkK4UXPA7rpCKG6PdQbQBBkg8EMWwyEpgxuDRrlQi5tc",
-	"2wA+rAvCe9BreIyP7aPCQ+8mMQ3Y20rKAtDGswT7oi+iPFMyu0VhhXdz62O9yq86Z17MbCtHaVwWBRkX",
-	"NOWtPOcKQ5tW++sT8vzw6Xeupp7ETFOeqGbRVNUoaCmFL9prlMluejr5G1VpQEgYjYmWFZm80bgwgLVe",
-	"WtodVbDeC0aY0NmKpKwsi7Y1ucF9GCmlf9ZUV5rrhK3ZWlN4//LhlGQMOzIiRgRdgBy3aWA8HLjxiIR0",
-	"InM9QpkRlsVvtrpU0ZUy9WHJ1laxATVYlwOqtR01+ME73xuaxuhmVmpnDm5UOuM/eS3k9xLKKAVcdRHb",
-	"GdDOGz7xV9OBlbaCwE8B3QKDa9HkANwuKrBGBn8sTYcmGmik+VULcb+miWJEAl2H7EvKM6YuqA6xRi6l",
-	"SrG4vfLmkXP/JWid92yMvpWexDqIPSx+MDfcbw6/cEG8LQXueG6WGPJA7UwO3f6YtkD5/aF4E7o2bP8e",
-	"zCafe24dEWjuzDMUcqHyCfDehBmzNReR9TgWaUK5MF8nMjJVtqX3saAip0mrAVF54l0EaWX/2+73nM5a",
-	"RI1SfCbuw/Tv7CRZk6D1n94B8jFe0mI6NhJhVzytWvjPDreqze148D2QKWD81uR5Tmd3IxJ8+nZPAyOM",
-	"RXnG9eoj3G0ecpzyn9jqONeYycL+7jmjMTqmtsP777vHKd/9iXnhZ4p3YXMxoxnL3P0IFiom/Lq8Ya51",
-	"apqtuJjKNpNOsWS6O5dKg8ogHM57wYQ2PVbWFPhEf6MpF8TaGIocn52a+vmTD29JJDOsIaJFjeou1huO",
-	"Renruw6PQdE4oDD2jjVLVEjBI5rYjDcWE5po8JFNrnldjpQ4X2Is5jKJFenTStkt4YJQL+EaeIDZS7Ar",
-	"ml7wGEvfMIBgiuBic3MRbx4LE3A2HapUkY8mIbBj+ysnNLokWhJ4uuuxHIuxOJHiyjQDqtFY7BI4J/gc",
-	"Uc2wHIuExemOyDgfDp9El2yF/7CQ9GVGwmNbz4gnMSLmwBvX7gzIsU1VMkWkSFaEazUWhMilKPPJR0WX",
-	"hZ9iBk/IdgEfDg8HAOnHPIqYUmSC4wGwlmGZ0TRliJrw6xjJfNwbkcFgcB0OyBkcMDVBLaUVoXEMTw/H",
-	"aJ/BhV/HvjsJ34x7Zhsypf/OmdnJuEf+N6ZVr0OM/+SKYVEE0yQ1jwCC7IcJX3AdBiQ0y4U7ATxOsCXY",
-	"qkh3AzilTAcEFEtcANYvMwQB0XSmAhdvUkEl2rSDu86YzjOB2SKZMMQNOlkGJ11eKemHXU2S4Y49efRl",
-	"YAfGmQlxA6FZIAxImuSqbNXs22yhjdPuYJysbOrEctk8Y6Z2pNIZ3/f83R14BNxpcWDaWBMeaTUg1YkB",
-	"wJWHw2FQeKNXpp/08OAgKO8ih8PnAcnFpQAy4zFS3OHwMHCEI69YZhqkyeH+E0TfmcekBottlRC5cj5l",
-	"dzFEQJQk4dBLm4XwfODd8i44OMXsHZjnO31p8n3VjFs4IK8WeHYAks74AlAB6LQOCSwdUcV2OVCL4mCg",
-	"JqsBeVUkpVBWmfu9zI8p2bFOdq9NhvaC3hXLbEPf/mA4GIJolykTNOW9Ue/JYDh40gtw8gdqjb2r/T1r",
-	"EuLnGUM1WvQZnsa9UQ+U64m7qDZo42A4vLcedb8Vr7M/3QV5rSap9vQfDve7HlJAvVfpV8en2IacTTfa",
-	"mAjo33yxoNnK4qZBXA6jAZFJXIoRODw6U54Zrnqfr4NeKpVuyy7PuNJA2ZWyeFujDiQ4YXMuYkLd80AX",
-	"lnXyoZW1rtEU9esKvhwLy+8sRh72e00DV59mu9RZTPrHrz7uHjx9tvvm5C0BAWjuME3u36ixCD8d//P4",
-	"7PTdxat3Jx/+cXZ++v7dxU+v/mGb7ARo3FL6yYwkcjZjMegZ2ygPYkzmGhVlpTl+LDI2zRXD8mIEzO8E",
-	"IP2nwyc7A+KNpSBK00wrUvYsAAhcKxcrmsokkUvE6VjIXEfS1CvDJZV2BoV614UljTjUc8YzHwLUxWE9",
-	"ThmOwEI4/uF4F8iIag6GUGEx/HB+fkbslUcoqb+Oi2bdcS8gY9fNaz7YDt1x7zok/dB+CiuF16H9EO4M",
-	"qgD5UVLboFjA8cL+hkMTnA1FsDma9N+L3bOMLTig/vjsFCVWsRcM2rz4eKbM+RGud47adoGK/0LLS4bQ",
-	"G/FVFS3Guz7xnFI3S2h132LFOvJt04MaMm3/vh++bu6GR75WiA03yyJvFtBt5d7h/pPNN9WnpMB9Bwfb",
-	"PMyfVnEd9J4On2wFYjGz466S+cQISkKbGcIOSXwdVPTh3tdiKNe1Ec8J0y2BvtPCDCSmj5foeSbz2dwf",
-	"5wTyZ2Ub+3nRmoxJhypHvMSn+BxRoczD5vPNHfHtFeChWXX9TcUkn7uey0uuouJoHHZAuk5lNmMaJXFl",
-	"8lWH1mw1Vd4w3Ym64e/L1H/4g3nDtPE71zJJUJmA92v7g8pL9soJedef1zDYnuOIvQSbM+uj9m72oC6b",
-	"6p0Eojv58JaYp5A+JiPAhj97//GcIHQOkMxkUcKdkWnFpeqyZotZAwxtCUfJyzkz07toNG9vuA2sEbWc",
-	"c9fkHZhxBODNmW9tx+hgLLAkfX84LPycRjTCc3oSfslMhGOJrXssUewID9VPCqa5Bm9sLPBfWy1SGcDg",
-	"IilbtJsHhE8BIDSXPqE/Osb+X/DLQbuGQbObnXuzH3C+WYi/hqU7aZsl/CePRePRShJKEqpthCe5YmSy",
-	"sp2m5nFcxIpwDcam+QZ/dJMkyqERY0Gbs+FwchCar1imbQwoxOQ3iuBQi4F1uU0OshxJYSxfnIpkLM2l",
-	"wCiRoRYAVjsPZgJOIZlJjLYgFs99GjOExyx1uAhEJEWUZxkT0aogHfRW3QWaL9hY9AvT/OzD+7+dvnz1",
-	"4eL89O2r97+ch0HhAj9VOyN/Io9jCa/lFaz2qXFpMbqjxuLp8CBAysLLTRWP6h5gSJ4ODwBJoIWV9O4E",
-	"SpOSqEQuyVOMGTVUomnXdmacZc+HNRarsxy2shmHDwVDt5J532TskisF8dn7UQ3Lm6qtx7ZED7ZCgxsg",
-	"ekvj9ek2WKjNcryrCj9WlzUWLLgaKygqcW21wQx2jFaGharU91M9mDrCvDYJF0zTgRehDUHUwXNTOsNJ",
-	"Mi7UClIeTD4U6eyLPhoLboRuniRuChbODYM7B2Woy+ZyQVkmDMzIhJsm5cSpaDpjitA0ZRTU9FRmDNZW",
-	"xDzZag64vohPpIxqVbbUDchrnmD4JZKLCRc2zH787mWriOJKe5KpZrnUZjgBFhT/jdl+s4PhsBjJiwNU",
-	"y4wNxqZ7/vzdgjyeDjF9xhf5wjbJLLgwn/aDlirNtiINEy7vODBj6bArLnNl8N8BpK3qWjunuGWO1ZR/",
-	"IYrRLJoHjWho4A4fHoFjEaWxejC1QmgcZ0wp+L6SqDGGmNXdLpfjRhHYuhOWzYyjxkxDu3fkNjcEC5r9",
-	"LzAZYobaGgsEzEZlzKxakqgf8xnXKjBkIlPTKEa+DQhGBVVAYqrm+FfCZSkFS2POFFM7hCZKjoUJD1dn",
-	"vihj0IDP6B5AMeaXMBqDMh2aPjIat7X82VY/JNi2o/t35dQ2NCU2T/G9SFZl6Ag3jpaypjPissWkD5+M",
-	"KYQbbAl973SRlqazm9FVFSJb5UHAas2KGSMcbGilqdCk/+H1CXny5MnzTghcoYjiAouBS1i2qlX5/JBm",
-	"gtd/2WEcoMCVUy/c8IhmwN3j6lX3QwXVrJyvvZzo7Q6nH2tgGWVcXC/9i9xjLLtRrXsuICHKmxAlUFhr",
-	"aATtNUNfbyxMHq7S9kXqVXBmekYtSwW8DDKFxSRPMZosAD5/mF0NCyNPXvFSE/YPhvs7R7BAMWvHcFs5",
-	"+trLKY/MFd46jlX6B8PhDug+nEeJMGPu94plmErAPKnXFxsaibp9q6uRXx5iYHmExo2RNnADovz5gFwH",
-	"OF2GRi6dZ6FHI8epKdMtZRPwMoO1i1YvHju1puiC2SQbogwTIyWi9FLCgS8w3WApa0QOh8+diGOVxKjZ",
-	"kZDggZkQ44yZ7MFxrT8fHXEPHLDaDRgjkqeKZRpWqBGTu2CeT1QqwbWMYwXuqv0CFpowxWNmCg24wlVs",
-	"pyHh8VGTdPeqrW5S+AgdCzWXy9L2Aqjh7DUTaIIZx1NbiFUFqR5jRVJcIWlIUStn6MoCFNMOH8Sxq8x6",
-	"eGyPrtZb3Dr3vTw7RzVu9rabVWmZFKX4vSYpNoP3TtahOiIU5HHxNY6GMtLokb3N55tvKl5C8Oje5t1y",
-	"GIhPEEaG2Tz3pF371Xy3PWP6YjC1VSv6M7LfvcRyjX54Ymhq93yVshHxyerLrohN6ckIeRpvMHVpKMxM",
-	"Gxqj0dzqRBQMSGVIxFmeMBQYzXBrSPqGegJvu34IEKuQWnoqdgbkl9QGSYPhcGhtezv65C1/gZBZkXJE",
-	"/MY70DHqkqcp1laAJvgZv0d1pOaogoQv02yYza9mZwJUN3i1Ff0KvqYd6owZd2LkKSz/TfEDYNbUQZVt",
-	"e0abNKrUUMhKZZcop/FzjSnfY7OCi6i5Upv+ovHyjgm1FTgBEdJ7wo5R0rafUArcgVyi9sejY2aUu1FP",
-	"8KPXkGqGWGM9mCIzaQKZDpumbKbl5CqKtmbr2ZIpCw5VZaUQVjcVxFXqYYM4o36dNkYogMax5qo4M24O",
-	"S2dUKBqZ0AU3Wiymmk6oYibcGRRqHUsE4EanCU1VXi4sqI76R954RHOo05qcjOxNCqs1QFyGgfM8jTVJ",
-	"o4ilrqsTL7SCPzR1Ss7m+7aw2r4t0EO+dYdfBPGtgyqnYyGqnacDYno/nUWFKhzH/eolj5gV56pAgin7",
-	"iKQw8eU2VW4WvHGQ1gmWqs4qXKwJFzRrmZrwuFq81r7coiU/Af/NaZoyYaxWzHwArv8cmf39p9s8rOW1",
-	"DndVdAa1ZEGF576D2y4iRvpGM+1sqfO8BGKnznPFLDzhekVowmmHWiqygKOSQ4qZ6ygWzbbGotxrYOpi",
-	"Yhu6MTdFMmZBKbeMC2JqkmCdyUqzXSMjI5qYjv7uVEiXpdyOeO/1XO49ML0OPll/csVbaf7QyYT/ZHuw",
-	"hWynskh++gxiv2rhD3SS977in+vO6H747bMD4s8BH4YBCauFrgEJ/8fBi+p3QM1Be+Ws3fpYlCW0py+D",
-	"Wt0txi+mNq3uWKfTc3zDnK55sTqzw0FqwfeWV925MSLbv+bu8+/rHJ53vIyhMSD88bjs8Ym/qE+xiJis",
-	"KpsP6pURW6qLrHxbYbu+eC3dDGuXHDfvdqi8YC7XGLuqOCzxgJx613hBOWtQjQWYjnwm0PSlimAEyr5q",
-	"wVrTdJYxNiIHw6Hpe2Zr3tKl/Ld0sbHwuYf0C92TcFd9AFzpt+PuBORweGgehIFIu25gol+273o1Fs6C",
-	"b75Oj/T99u3ibXqViNlOGytb5fKXbvsvqtvsATQC3sDnmJKzjqJcCF6+WbVgr+1039fiLae1ks7WIkyP",
-	"FP/TijARXC+VUHj1flOTkLrZ29Q6TKc1EdNZodmF199Lp/7pKjRLzjBH1p0Lu1kJZfEKYCyhdGNR6x2e",
-	"GL4qYk10giOWlKYrjGpgmOSIUHtZLQ2EI05ZPGhPI6mx8BJJJtHdnUs6qi0ywgtCN0ZVz9kCZ4KQkzkV",
-	"M9S3HQk+Yrtg/OQMPMIq7XpVomBLE0ODbZpxfaY8oFlX2HgZFWAMtakddsL1oCW1iM13fo7GmAqAB5k5",
-	"JBYJyCPzjQ3RLCx+VC1L5m0OnV20JMbCPHJAjgkeOFnQFZoyCaNXdQlhmnQq5kf/8OCgVZ//grGpR0nq",
-	"mAG+f7ycDogYF6Kripq/7ItHty8MPXoE3cfshUlfI+lvG2DyjIg9qxWLUvbrWxSul1I3+Lrm3fBrHdab",
-	"zSBB8d72fqf3gpFMLjGc7fDkwuqCJUfkYLhfvO2tLD8ISv/EfG8y9WbETVUsnOVO/7vXYzyYaHCvPnl8",
-	"wVB5d0i37YGKE9D9wMnd24Dz+6Ry/9CFw3cUP/WM5jeqQLrSmOYVnf03llW2kkUbGrkrzKd6D88IXQVq",
-	"NapTgUmAmrj5n6x3qmgDb56t3ZowOcK1h3sXe30dYZQ+3TakUfYzPiRxVOZNb3gbvV65IiO7qXpj/Z+M",
-	"SHizY1RuLO14KOJAJ38buniHF/5V3P6YuYFicu2GAl88xD+2rr4761BPutrQVFdBsCHqO0dAbD5gTbUi",
-	"Dtd9GAvWm6v8yEMLKjOHOzQ3YPgv4/CejMPjOCYUUdqpCRxFrxPlflR2G4n+0b/+AaVYfZ5kB0n54LcZ",
-	"g0fETM6MwZpSZE6vGAnNfM+Q4Nu0/8TmYm3z3eZi5ZDvS8I9cBSAfDLBw7GojMLV1UO3LVvmLcPu3iOX",
-	"mgiqY3QXudJkwlzX0zTXecba45DgeDUp/oGkdnN07COHH9rmlm5muAcNQdwBpL/CEA9XUY7x0E4phC2X",
-	"WwigdQrJ3LJZEZ3DdQ/IE25CbAfRFb2KJtPpaR7wAv50SgV24e3JMyjsKA4pIhaU2yuPFv8+jE45L7pA",
-	"vamI5Rs3yzd/BOWoxJZWUb++2hX6jEWuWLP/FTTQJUv1gJixxFzMCMXe1CJ1adN1Ba44OhbYRwUIHhGu",
-	"x8KOvDDKzdXQFL065t4FExp78GztDFsm5bKt6TEDU0n/D6SOyqHMj6yG/InIHWwHRwEyvn4M965/bgKL",
-	"D8NfCuceXBtEqGO8iixC3d4YzooXSmF5PFdtAmqTztn7quls09C2RSqBtMCaPSzGNsmsqONrkITpJKnA",
-	"ybViydQUPzRzXb8I2sblm2qJHD06aeRJcv3nK1pxSLAkMM3kot3DvbvyCbowCYqH9OvapGz6r+ZbdSGN",
-	"tywOtuQ4xxeedto7b5g2r0R9SEun9tLVLiubZVc8YsVw1KLryei6gTfzpgMqfxD19tC5lzJ1gFWAEUvm",
-	"NLGFxxt63xv9+rlq91wxHGQKuymWsLOrsFL+iAjGYlgRh53aNys7urPH9vm69pDqTP1fPwN5+VPyf/0M",
-	"1o4ZYWsoNc8SOyJ/tLe3f/DdYDgYDvZH3w+/H6JlZJ/4tQguu+g+LG2/y4oi1uIrE/rxvsB1vM8ug+R9",
-	"VTHS/UvdnB/vO4uA68/X/z8AAP//",
+	"7H39dts29uCr4Gh3T+1TWpYdJ23kf9ZxkzRtk3gTdzozVY4JkZCEMQWwBGhFk/U5+zT7YPske+69AAlK",
+	"1Ic/286vf9mSSPDi4n5/8Usn0dNcK6Gs6fS/dHJe8KmwosBPpxOulMjefAcfUmGSQuZWatXpd05YQj8y",
+	"mbKdOJlc/L//83/j3W4n6kj4Ped20ok6ik9Fp99JqoWiTiF+K2Uh0k7fFqWIOiaZiCmHJ9h5DhcbW0g1",
+	"7lxfR51TrSxP7AoA6EcHgLLrIahWugkE13SxMPaFTqVApHwQRmdXAv6FRYWy8C/P80wmHIDb/5cBCL8E",
+	"6/73Qow6/c5/26+xvU+/mn233gd6Tv3QGkL6xuRaGQLhBU9fcytmfL4GirzQw0xMv74ZNGd0F4HRxPj5",
+	"RPhD/8qwvNBXMhUFS3SZpUxpy4aCFYInE5FGbMRlBn91wQrxL5FYkTLbWCApRCqUlTwz3c51BJvyOHjE",
+	"Tb3l2UgXU5GyHz6+fxcxzmaFVmP8xIAccAucDXnKfitFMWcViyDUp1qNMpnYxz4IibgbSVEYNhQZgGw1",
+	"S+VoJAqhrGcOc8zihKtUptwKE7NMGmvgIKYI/cui0MVjgn6i5kzbiSiYgEdHjBvGmXsMguQI+1xOhS7t",
+	"H4C+U0nUzZWZiYJJxaycCoT1nbavdKnSx4TynWamTCasEEaXRSIQoIk0bKaLS5PzhEA74/NM8/Rc6594",
+	"MRaPjcehTudMGpbBwwtmJ1yxA/ZWvkDgnMhL71+GkpBsg+rlFTBvzTYAk2VTbkFesUzw1AAHISod8yCs",
+	"Pyte2oku5L/Fo57zW2mMVGOQPlJd8Uym7OTsDbsUcw/WFZcZH2aPfrZGFFcg97kCtkgdzpSesR2lmVBJ",
+	"McfLAVZA5UiOy8LpAqs1mwL5OoClVrtuP3mhE2HMY+/obzwrhXH6iiGi8UnHLEYRZWIGJoRhoNnYSIos",
+	"dQCbMs91YUX6VqSSn6Pp8PtwGZwDigHBpgALKi78qHNRIADM8ksBivba2zuhhYemXwEXW2flJIXgVqQX",
+	"HHcCKhL+64Aa2QP514kWjaWoI5FBxGc+zTOy+i56z74/+KH3wzevvv/H99+c/PC385f/fP7iyeHLv/fa",
+	"FiBb7cvyD3nGLcCwEV/+Otil5bY0m+5wCPhIF1e3XSQTkVxW+2+i/peJIGTTtWzGQdAZy4ywbDgnheaM",
+	"I55lYJG2IlCVmWNgskOX7d/aDvwVsOswFOCj2mYb4FF4ip+q9fUQ7DE0Xmjzp3hVKw14Cw3JOU0lYIBn",
+	"Z8FlBPoCggppxZ5W2fwY8YRcY1gqcqFSpgl5fg9sx4gFYkUjvqIjYCR5cSnmgBuRFAJ2NuRGXJRF1ul3",
+	"Jtbmpr+/P+MT3nV3dRONyBHGEEipGPEyw1030RB1Pu+N9Z77Etiz+4HP3oIkGouQKGu6fsulYr9MuDUn",
+	"ec5UOR2KohN1pvzzT0KN7aTTP+j1ovug4gUSWD798IjWnPBPkqzq5vmm3KIEklZMt2WUAIG8KPh8CUZc",
+	"dB0oWl+W+U9SXS4z1lkhDBivM89gzvli3FyC/6BZJtUlEEdzI3qmRHHhtPYFiaHmyq90weLE2epxRK6I",
+	"8x/RENAzhXYxm/ELmXbbpFMtUJprxwCUSON+fT+KBG4tOkMAd1wDFx+zmGeF4On8orpTWua+g1uPB6oG",
+	"Fn8kEx8tFK7IgPbg78SL2493GVcEQyZGsEFRCFhTaX9V3GdKM2N1IdJqpQoHRNLHLFbaXozAwnWbq+Ta",
+	"pdIz0DsOXQMFDKvKKVAAbaoTdZq7BGr1zlLUqUHBD+4xAeGskILuEDYS2FmhR5Kkx7LerHg3p6vAC2ls",
+	"zwhhmLTHDEQ0kaO0bMJhy0p0W2R3kyCluRiWRiph8OMKQT/UOhNchUJmg0qIOrlMbFk40fflhirEy49g",
+	"jagB60a0Bh56c8dZxdAkZ/sjnpklxXCCLEGmFDEKHjsZ3mKRHpuMSUQZcGaAvnyilbigK0xDWP/a+frZ",
+	"4bcHh0+Onj775tvnYHb0vj043IPPe998+/wA9lwJwCV0T/nnN/QjivSpVP7jBjHYhGgLvDrP5V6EdLVm",
+	"U+PdRWC7xZZthDVC93z9kUrDEEvByW4kf/FZGmvaH0XLgD2sa/XcTi9S5aVduwo3DFRRqyLwtL71SaC2",
+	"WyDT5ae/7B48O2p9YF4Ls62f6QXgddRBTru5tCAkLUBdHYFftoYuColhDUFtpvWt7JAbkvHHVdobbFKp",
+	"xjErlZWZs1cLY5tGPBqyCvW4wmhmzPjIAqHgz0TYM11cijQaqLgMogb+yoaGaQZFaysuYnGpMIoKB+Vv",
+	"lbYOsw7UcpwVXWs5hX9K29TGbnt0OgR6J+qE8OHH6pEtKhijnMY5tQvsz3NQJTfzE5Pa6Vx30mSDSzUO",
+	"TM/buKUUJ2t14wrhLUGyO7lhfkdshzNYP2KcXYr5TBcpK0SezSPGFZNTcP13t5JZWzqiBEPtiJZ5esOt",
+	"LnCER3PoIxIqosa5NbDaeG4rOxGc9+FROKK6vYKiBc7KzYS5woEPD34sr4QCRppJO0kLPlPHzFkzxhso",
+	"gHemR6FvstK7X0OHgad42Oop3opkbmAp0413FMT++G54XLUg9iJK50BvEqQW/atLu0oMocdwL9GqpDRW",
+	"Ty8oNnGz+MarQog9jF3Q3ZGzGgy7FLll4jNPbDZvsSG2jTmIKZfZVv6A+GxFoXh2sRR8K429ODh8sp1V",
+	"5RapSbReyEx0LkfzbdZZgkHZi96zFz88+eeP/+vo3TevD/7++vBD7+23vzw9Pzo9XRcB3OwHbWdK1bAs",
+	"uQEbH3FnAdyI2C0YUXjAy5hvHugikd5YUgO3rIzu3Z7+34piLFKM7w/n+EeqpgtHqx6T7sS4qNXkTEvD",
+	"CjHVVyLtsh/F3DBeCHYAPz87GqhkwgueWFHgvd5ruBQiN4xbNtXGsoNeD1Y1GOR4dsR+lC9AJtN+3JOd",
+	"DVSHEK0EOunkhZjKcnqLMGDFkjVJlf/iavw/mxHHULQ/PbolwzYWebodwy57Mv4iZubGimnksQzI4nv/",
+	"Zr295+yCddke28n0TBR7CTcibcZeA+5fyav1xT8DQhbgb4+EruXeEzVnJhdZJtX4mClgvAwMVQAfOdsn",
+	"O6qU51fGq2pWiLHUagPvL/PtKu65HzsHtdaSnRN1pmKznj3jY/EWrmtVtG6NNfx/xm0yeWD231nH57su",
+	"jJZkgheGCUzEYh5zpRC+MVMust1N9eYix91GZW68xzPMInvcWNlt9uNXEcOdTT6i5G1NvldAXVWRSfOB",
+	"SHnLzI+FNzm3E29n43URE91xl8UhJmIw1uOgEObXg09dOo64NYwydYTTWmoW7odAq29o29r3gmd2shmf",
+	"zW/NsvF7eYeg97bn8KZCUgtIK1TIB7cwhb9jWDMGro4D1om3VhbWpcfXkVcNJSbTr6POFc/KBR2zhSwP",
+	"UYK/+oXWo8Zn8P3JBNEsx4KdqDObcGt4ngfxryVbTqat3gs9yc7vx325keYfAaeE5+YKYQCA7t2Oy86X",
+	"DqslqFrrcLyK7ZAeR6xGLDA/GGJzt3uzg92Y6faw3oM6r47x1nGLBuICgvM01kZQntxaCQuDUR8woiip",
+	"vGQxGOIrABu7XHHqtXlCBTBbYyaQ9i2LZVK1UMfB3hCPHX6tIvjN5O9Qp/OAHqSyYiyK9QIdToK7UhuP",
+	"XldGFeYhN0peBLpabL1G8MdwFw1brYGZm60JKryrLUVTlagu49AxTvuPHmWtPwJuWgLq77TaG2ZcXeKZ",
+	"ghXI0/bj8zHwFv8dbcQqRg4LRUAWSCW6SClbtB27LjBHC2U6P7ptly3kELjhtQ/eTG7XlFZtse3YlgLc",
+	"LUXuU39NVW9/KVVKEt1HL8EPNmWeF1TtghLdE32gr8zUBMLlSkuMNxQJfGtFJsYFnyLwxnL3PzxdqDGG",
+	"LJAV2sTPO90WXgCubWXMZsZw+edbF55tEYxpqHSEcKPmgN2tCqH4PS4ygGXIAFEYsuj1WB3c6C6VC7W4",
+	"yQsbwIetgvAe9Boe42P7qPDQu0lMAntbSVkBuvQsJT7bi6QsjC5uUVgR3Nz62KDya5EzL8aulaM2LquC",
+	"jAuey1ae84Why1b7q1P2/OjpN76mnqXCcpmZ5aKpplHQUgpftdcYym4GOvkr02hAyARPmdUNmbzRuCDA",
+	"Wi+t7Y4mWO+VYELZYs5yUZdFu5rc6D6MFLe/leUM4f4jxjOjGYlgqlGJ/77nKmT23qQxmwieiuKY/VZq",
+	"K5h0hW2FAI0EIj3ofFibBFpWnVbaTKxB87Ii+fnDG1YI7A5JBFN8CgC4lDQSCtx4zGI+1KXto/yK60I8",
+	"V+lq+NxQrVq2tYVOoEbr8lELLVBLvBnQ2g3NdHR5G3U8hzcq4wmfvBbyewmr1MK2uYjrUmgnyZARm6nJ",
+	"RotDFKajboHBtWjyAG4XoVijDz7WZswyGnhi5VULcb/imRFMA13H4nMuC2EuuI2xXi/nxoi0vQrokesQ",
+	"atBW3rMxElh7NesgDrD4gW6433qCyh0KthT547lZkioAdWWi6vbHtAXK7w/Fm9C1Yfv3YMKF3HPr6MTy",
+	"zgKjpVSmHALvDQWZ0KVKnPczzTMuFX2d6YQqfmtPaMpVybNWY6bxxLsI0sb+t93vOR+3iBpj5Fjdhxuy",
+	"sqtlTbI4fPoKkE/wkhYzdikpdyXzprfx7GirOuEVD74HMgWM35o8z/n4bkSCT9/uaWCEiaQspJ1/hLvp",
+	"ISe5/FHMT0qLWTXsNSdDr+42//veSS73fhRBKJzjXdjoLHghCn8/goWKCb+ub5hYm1Pjl1Qj3WbSGZGN",
+	"9ibaWFAZTMJ5T4Wy1O/lTIFf+L95LhVzNoZhJ2dvqJb/9MNblugC65l4VS+7h7WPA1XHHXy3SbdqYjCY",
+	"B8D6Ka60kgnPXPYdCxspMn3sEn1BxyVn3q8ZqInOUsN2eKMEmEnFeJD8jQLA3CXYoc0v0PpWFCymgryU",
+	"bq5i3wNFwW/qluWGfaTkxK7r9Rzy5JJZzeDpvt9zoAbqVKsrakw0/YHaY3BO8DnhVmBpGBj57nT7bFD2",
+	"ek+SSzHHf0TMdnTB4hNXW4kn0Wd04EvX7nbZiUubCsO0yuZMWjNQjOmZqnPbx1XHR5juBq/MdSQf9Y66",
+	"AOnHMkmEMWyIowqwrmJW8DwXiJr4ywDJfNDps263ex132RkcMKcAm7GG8TSFp8cDtM/gwi+D0LWFbwYd",
+	"2obO+W+loJ0MOux/Y4r3OsZYVGkEFmgIy3J6BBDkTpzJqbRxxGJaLt6N4HFKzMBWRbrrwikVNmKgWNIK",
+	"sJ06WxExy8cm8rEvEzUiX7u460LYslCYudKZQNygw0c4WeUhs514VcNmvOtOHn0Z2AE5MzFuIKYF4ojl",
+	"WWnqttEdl7l0MeNdjNnVDaZYulsWgupYGl36O4HvvQuPgDsdDqilNpOJNV3WnF4AXHnU60WVZ3xFva1H",
+	"h4dRfRc76j2PWKkuFZCZTJHijnpHkSccfSUKatZmRwdPEH1nAZMSFtuqMkrjfcrVhRkRM5rFvSCFF8Pz",
+	"gXfru+DgjHB3YM7xzXeUe2xm/+IueznFswOQbCGngApAp3NIYOmEG7EngVqMBAM1m3fZyypBhrKK7g+y",
+	"UFQ+5JzsTpsM7USdK1G45sKDbq/bA9Guc6F4Ljv9zpNur/ukE+EUEtQa+1cH+84kxM9jgWq06nl8k3b6",
+	"HVCup/6ihaEfh73evfXLh22BK3vlfcDZaZLmfIGj3sGqh1RQ7zd65/Eprjlo040uPgP6t5xOeTF3uFki",
+	"Lo/RiOksrcUIHB4fm8AMN51P11En18a2ZbrH0lig7EaJvquXBxIciolUKeP+eaAL65r92Mla3/SK+nUO",
+	"Xw6U43eRIg+Hfa+Rr5VzHfMiZTsnLz/uHT59tvf69C0DAUh3UMP9V2ag4l9O/nly9ubdxct3px/+cXb+",
+	"5v27ix9f/sM1/CnQuLX00wXL9HgsUtAzrmkfxJguLSrKRqP+QBViVBqBpc4IWNiVwHae9p7sdlkwIoMZ",
+	"ywtrWN0/ASBIa3ysaKSzTM8QpwOlS5toqp2GSxqtFQb1rg+Rkji0EyGLEALUxfFizDTug4Vw8v3JHpAR",
+	"txIMocpi+P78/Iy5K49RUn8ZVI3Dg07EBr6zmD64buFB5zpmO7H7FDeKwGP3Id7tNgEKI7auWbKC44X7",
+	"DQc4eBuKYaM223mv9s4KMZWA+pOzNyixqr1g0ObFxzND58ek3T1u2wUq/gurLwVCT+KrKVrIuz4NnFI/",
+	"12h+32LFOfJtk4yWZNrBfT983QyQgHydEOttlkXBXKLbyr2jgyebb1qc2AL3HR5u87BwcsZ11Hnae7IV",
+	"iNX8kLtK5lMSlIwvZytXSOLrqKEP979UA8KuSTxnwrYE+t5UZiCjnmJmJ4Uux5NwtBTIn7kbMiCrNmlM",
+	"gDQ54jt8SsgRDco8Wn4+3ZHeXgEe0arrb6qmCt31XL6TJqmOxmMHpOtIF2NhURI3pnCt0JqtpsprYVei",
+	"rvf7MvUf/mBeC0t+51omiRrT+H5tf1B9yX49re/60xoG2/ccsZ9ho+ji2L+bPWiVTfVOA9GdfnjL6Cls",
+	"B5MRYMOfvf94zhA6D0hBWZR4t09twdxcLthizgBDW8JT8mwiaJIYTybtzb+RM6JmE+kbziMajQDeHH3r",
+	"ule7A4Xl8Qe9XuXnLEUjAqcnk5eCIhwzbCMUmRHHeKhhgjIvLXhjA4X/usqVxjAIH0nZovU9YnIEAKG5",
+	"9Av6owPsRQa/HLRrHC131stgDgXOWovx17h2J13jRvjkgVp6tNGMs4xbF+HJrgQbzl3XKz1OqtQwacHY",
+	"pG/wRz/Voh5gMVB8eU4dTjFC8xVLxsmAQkx+ZRgO2Og6l5tykPV4DLJ8cUITWZozhVEiohYA1noPZghO",
+	"IRtrjLYgFs9DGiPCE446fAQi0Sopi0KoZF6RDnqr/gIrp2KgdirT/OzD+7+9+e7lh4vzN29fvv/5PI4q",
+	"F/ip2e2H04E8SwTtt2C1j8ilxeiOGainvcMIKQsvp4ois3qYInvaOwQkgRY2OrgTKE1rZjI9Y08xZrSk",
+	"Eql13Jtxjj0f1lhszpXYymbsPRQMq5XM+2XGrrlSsZC9H9WwvKnaemxL9HArNPhhprc0Xp9ug4WFuZJ3",
+	"VeEn5nKBBSuuxgqKRlzbbDCDPaPVYaEm9f24GEztY16bxVNheTeI0MYg6uC5OR/jVBsfagUpDyYfinTx",
+	"2R4PlCShW2aZn8iFM8zgzm4d6nK5XFCWmQAzMpPUMJ15Fc3HwjCe54KDmh7pQsDahtGTneaA66v4RC64",
+	"NXV7X5e9khmGXxI9HUrlwuwn775rFVHS2EAyLVguC/OkAAtG/lu43rfDXq8aD4zDXOuMDcamO+Es4Io8",
+	"nvYwfSan5dQ17Eylok8HUUvFaFuRBoXLVxwYWTriSurSEP5XAOkqzNbOTG6ZqTWSn5kRvEgm0VI0NPKH",
+	"D4/AEY2arB5MrTCepoUwBr5vJGrIEHO62+dy/FgEV3ciijE5aoKa64Mjd7khWJD2P8VkCA3YJQsEzEZD",
+	"ZtZCkmgnlWNpTURkonNqWmNfRwyjgiZiKTcT/KvhspyDpTERRphdLNkaKAoPN+fPGDJowGf0D+AY88sE",
+	"T0GZ9qinjadt7Yeu7RAJtu3ofmuc2oYGyeVTfK+yeR06wo2jpWz5mPlsMduBT2QK4QZbQt+7q0jL8vHN",
+	"6KoJkavyYGC1FtW8Ewk2tLFcWbbz4dUpe/LkyfOVEPhCESMVFibXsGxVq/LpIc2EoBd0hXGAAlePgnDD",
+	"I5oBd4+rN90PEzWzcqH28qJ3dTj9xALLGHJxg/Qvcg9Zdv2FTr6IxShvYpRA8UJzJWivMfp6A0V5uEYL",
+	"GlusgqNJHgtZKuBlkCkiZWWO0WQF8IWD9Raw0A/klaw14c5h72D3GBao5v4Qt9VjuIOccp+uCNbxrLJz",
+	"2Ovtgu7D2ZgIM+Z+r0SBqQTMkwY9ujFJ1O3bbkl+BYiB5REaP9Ka4AZEhbMKpY1w0g1PfDrPQY9GjldT",
+	"1LnlEvC6gLWrtjOZerVm+FS4JBuiDBMjNaLsTMOBTzHd4Cirz456z72IE43EKO1IafDAKMQ4FpQ9OFmY",
+	"FYCOeAAOWO0ERp+VuRFUf7tATP6CSTk0uQbXMk0NuKvuC1hoKIxMBRUaSIOruK5HJtPjZdLdb7bdaRUi",
+	"dKDMRM9q2wughrO3QqEJRo6ndRCbBlIDxkq0ukLS0GqhnGFVFqCavPggjl1j7sRje3QLfc6tM+jrs/NU",
+	"4+eA+7mZjklRit9rkmIzeO/0IlTHjIM8rr7GMVUkjR7Z23y++abqhQiP7m3eLYeB+ARhRMwWuCft2m/B",
+	"d9sn0xeDqa1aMZzX/e47LNfYiU+JpvbO57nos5CsPu+plEpP+sjTeAPVpaEwo5Y4wZOJ04koGJDKkIiL",
+	"MhMoMJbDrTHbIeqJgu2GIUCsQmrp79jtsp9zFySNer2es+3dGJa38gVC5kTKMQubAEHHmEuZ51hbAZrg",
+	"J/we1ZGZoApSoUxzYbawml0oUN3g1Tb0K/iabsA0ZtwZyVNY/qvqB8As1UHVLYSkTZaq1FDIauOWqN8M",
+	"IC2mfE9oBR9R86U2O9OlF4kMuavAiZjSwRN2SUm73katcAd6htofj07QWHlST/Bj0BxLA7WxHsywsaZA",
+	"pscmlc20nFxD0S7Yeq5kyoHDTV0phNVNFXHVepgQR+rXa2OEAmgca66qM5N0WLbgyvCEQheStFjKLR9y",
+	"IyjcGVVqHUsE4EavCakqr1QOVE/9/WBUIx3qaEFOJu4mg9UaIC7jyHueZE3yJBG57zDFC53gj6lOydt8",
+	"X1dW29cVetjX/vCrIL5zUPVooFSzC7bLqA/VW1SownH0sJ3JRDhxbiokUNlHohXFl9tUOS144yCtFyxN",
+	"nVW5WEOpeNEyweFxtfhCK3WLlvwF+G/C81woslox8wG4/nNk9g+ebvOwlldM3FXREWrZlKvAfQe3XSWC",
+	"7ZBm2g11nlNsyxovSB+u1Hi+lEVm0s4ZzyRfoZSqHGC/5o9q+jsKRdrUQNU7jagqJnWBG7op0amIaqlF",
+	"DghVJME6w7kVeyQhE57RbIHViZBVdnI72oMXhfk30nRWcMn6c6vej/OHTiX8J1uDLWQ70lXqM2QP91UL",
+	"f6CLvP8F/1yvjO3HXz87ZOFE8l4csbhZ5hqx+H8cvmh+B9QctdfNuq0PVF1A++a7aKHqFqMXI5dU96yz",
+	"0m98LbymeTE/c2NKFkLvLS/d8wNNtn/h3qff1zU8X/FaiKVR5Y/HZY9P/FV1ikPEcN7YfLRYF7Glg1TU",
+	"701s1xevtJ+m7VPj9JaJxqvuSouRq4a7knbZm+CaICTnzKmBAsNRjhUavtwwjD+5nm1nS/NxIUSfHfZ6",
+	"1PUs1rwvzITvCxMDFXIP26l0TyZ97QFwZdiMuxuxo94RPQjDkG7diGJfrut6PlDefl9+sR/bCZu3q/f6",
+	"NeJlu22s7JTLX7rtv6hucwewFO4GPseEnHMT9VTJ+h2vFXttp/u+VO9bXSjobC3BDEjxP60EE8ENEgmV",
+	"Tx+2NCltlzubWsf6tKZhVtZnrsLr76VT/3T1mTVn0JGtzoTdrICyehkxFlD6Aa2L/Z0YvKoiTXyIk0aM",
+	"5XOMaWCQ5Jhxd9lCEgiHrYq0255EMgMVpJEozb06k3S8sEgfL4j9QFc7EVOcCMJOJ1yNUd+uSO8x1wMT",
+	"pmbgEU5pL9YkKjGjCBpskwYHUnHAclXh0muxAGOoTd2oE2m7LYlFbL0LMzRkKgAedOGRWKUfj+kbF6CZ",
+	"OvyYhRxZsDl0dtGSGCh6ZJedMDxwNuVzNGUywa8WJQS16DTMj52jw8NWff4zRqYeJaVDo4T/eBkdEDE+",
+	"QNcUNX/ZF49uXxA9BgS9g7kLSl4j6e9u6TEERsS+04pVIfv1LcrWa6kbfVnzlvq1DuvNJpCgeG9709R7",
+	"JVihZxjM9njyQXUlsmN22Duo3jtXFx9EtX9C31OengbcNMXCWen1v39Rx4OJBv8SlscXDI23mKy2PVBx",
+	"ArofOLV7G3B+n0TuH7ps+I7iZzGf+ZWpkG4sJnnVyu4bxypbyaINbdwN5jOdh2eEVeVpC1RnIkp/Utz8",
+	"T9Y5VTWBL5+t25qiDOHaw72Lvb6OMGqfbhvSqLsZH5I4GpOvN7wX3859iZHb1GJb/Z+MSORyv6jeWNjx",
+	"UMSBTv42dPEOL/yrtP0xcwPVDN0N5b14iH9sXX131uGBdHWhqVXlwETUd46AuHzAmlpFHPP7MBZsMOH5",
+	"kUcWNKYfr9DcgOG/jMN7Mg5P0pRxROlKTeApep0oD6Oy20j0j+H1DyjFFqdJriCpEPw2Y/CY0dzMFKwp",
+	"wyb8SrCYpnvGDN/r/Sc2Fxc2v9pcbBzyfUm4B44CsF8oeDhQjUG4tnnormGL3nfs7z32qYmoOUR3WhrL",
+	"hsL3PI1KWxaiPQ4JjtcyxT+Q1F4eHPvI4Ye2qaWbGe5BQxB3AOmvMMTD1ZNjPHSlFMKGyy0E0DqFRLds",
+	"VkTncN0D8oSfD7uC6KpORcp0BpoHvIA/nVKBXQR7CgwKN4hDq0RE9fbqo8W/D6NTzqse0GAmYv3uz/od",
+	"JFE9KLGlUTSsrvaFPgNVGrHc/Qoa6FLktstoKDG92cDycZ26dOm6ClcSHQvsogIE95m0A+UGXpBy8zU0",
+	"VacO3TsVymIHnqudEbOsXrY1PUYw1fT/QOqoHsn8yGoonIe8gu3gKEDGLx7Dveufm8ASwvCXwrkH1wYR",
+	"6hmvIYtQty+NZsULtXI8Xpo2AbVJ5+x/sXy8aWTbNNdAWmDNHlVDm3RR1fEtkQT1kTTglNaIbETFD8u5",
+	"rp8Vb+PyTbVEnh69NAokuf3zFa14JDgSGBV62u7h3l35RKswCYqH7Sxqk7rlv5lvtZU03rI42JHjBF+9",
+	"utLeeS0svZz1IS2dhde/rrKyRXElE1GNRq16nkjXdYOJNyugCsdQbw+dfz3UCrAqMFItvCZ28AQj7zv9",
+	"Xz817Z4rgWNMYTfVEm5yFVbKHzMlRAor4qhT945nT3fu2CqpQp/3USetLI+vPF0swnZTbM1El1mKA22c",
+	"Ljf9NvyaeiYtdUbiNDSq2XXTm2kwGDY9MfE5FzhW+2nviesN/yBsMd87GVlRxG4GTqN3LeEK0Dd0eBBp",
+	"NFB0GTx1KsdEl2SM1UPs3BO/wqkpVLfktjblc1jN3anGrosfLMmBMpPSpnqm8M02QzEuaZw2DVpjoITY",
+	"kGdcJbCe1Tm+8Adnl9BgnmCaMP3eHaj49UvqxKHjiF2BGdUvuwPHUbUr2gI+4HQUYczvy20Axvz34Kd3",
+	"2uJQmPlxNQieRtTNJkj99GoIxEhATMuE/hG7/YybnUKzCUGNm0vGx1ziG+2XRGOdmrlex7nVGdEQ6oKP",
+	"RjLZllmb6zZff/HrJ9AF4Qstfv0ErgnRGKmVssjc2yz6+/sHh990e91e96D/be/bHrox7olfqkyQT8XB",
+	"0u67oqo4r76iOG3wBa4TfPbp3uCrhkcdfO9a3MKb/ZCu4DuHkutP1/8/AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -110,6 +110,11 @@ type Note struct {
 	CreatedAt   time.Time
 }
 
+type SchemaMigration struct {
+	Version int64
+	Dirty   bool
+}
+
 type Tag struct {
 	WorkspaceID uuid.UUID
 	ID          uuid.UUID

@@ -81,3 +81,15 @@ func (q *Queries) Ping(ctx context.Context) (int32, error) {
 	err := row.Scan(&ok)
 	return ok, err
 }
+
+const schemaVersion = `-- name: SchemaVersion :one
+SELECT version, dirty FROM schema_migrations LIMIT 1
+`
+
+// The migration golang-migrate last applied, and whether it failed half-way.
+func (q *Queries) SchemaVersion(ctx context.Context) (SchemaMigration, error) {
+	row := q.db.QueryRow(ctx, schemaVersion)
+	var i SchemaMigration
+	err := row.Scan(&i.Version, &i.Dirty)
+	return i, err
+}

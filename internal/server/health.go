@@ -3,18 +3,43 @@ package server
 import (
 	"context"
 
+	"github.com/wazapin/wazapin/db"
 	"github.com/wazapin/wazapin/gen/api"
+	"github.com/wazapin/wazapin/internal/apperr"
 )
 
-// GetHealth answers 200 when the database answers, 503 when it does not.
+// GetHealth is the liveness check: 200 when the database answers, 503 when it does not.
 func (s *Server) GetHealth(ctx context.Context, _ api.GetHealthRequestObject) (api.GetHealthResponseObject, error) {
 	if _, err := s.q.Ping(ctx); err != nil {
-		s.log.Warn("health check: database unreachable", "err", err)
-		return api.GetHealth503ApplicationProblemPlusJSONResponse{
-			Type: "about:blank", Title: "Service Unavailable", Status: 503, Detail: ptr("the database does not answer"),
-		}, nil
+		return nil, err
 	}
 	var out api.GetHealth200JSONResponse
 	out.Data.Status = api.Ok
 	return out, nil
 }
+
+// GetReadiness says whether this server should get traffic: not once it is draining, not while
+// the database cannot be reached, not while the schema is behind the binary's migrations.
+func (s *Server) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObject) (api.GetReadinessResponseObject, error) {
+	if s.draining.Load() {
+		return nil, apperr.New(apperr.Unavailable, "the server is shutting down")
+	}
+	v, err := s.q.SchemaVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if want := db.LatestMigration(); v.Version < want || v.Dirty {
+		state := ""
+		if v.Dirty {
+			state = ", left dirty by a failed migration"
+		}
+		return nil, apperr.New(apperr.Unavailable, "the database schema is at migration %d%s; this server needs %d", v.Version, state, want)
+	}
+	var out api.GetReadiness200JSONResponse
+	out.Data.Status = api.Ok
+	return out, nil
+}
+
+// Drain turns readiness to 503 and asks clients to close their connections after each answer, so
+// that a load balancer stops sending here before the listener closes. Requests are still served.
+func (s *Server) Drain() { s.draining.Store(true) }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -56,6 +57,8 @@ type Server struct {
 	auth     *tenant.Authenticator
 	// slots bounds, per channel, the requests in flight to its provider (see channelSlots).
 	slots sync.Map
+	// draining is set once shutdown has begun (see Drain).
+	draining atomic.Bool
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)

@@ -1,0 +1,72 @@
+// Package servertest starts a real server for tests outside internal/server (the browser test of
+// /docs, the TypeScript client's test): its own database cloned from the migrated template, the
+// pools cmd/wazapin opens, and one workspace with an API key.
+package servertest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wazapin/wazapin/internal/pg"
+	"github.com/wazapin/wazapin/internal/secretbox"
+	"github.com/wazapin/wazapin/internal/server"
+	"github.com/wazapin/wazapin/internal/tenant"
+	"github.com/wazapin/wazapin/internal/testdb"
+)
+
+// Env is a running server and the workspace a test acts as.
+type Env struct {
+	URL       string         // base URL, e.g. http://127.0.0.1:41234
+	Workspace tenant.Created // its id, region (ID) and API key
+	Pool      *pgxpool.Pool
+	Server    *server.Server
+}
+
+// Start serves the API over a fresh database until the test ends. configure may adjust the
+// server's configuration before it starts.
+func Start(t testing.TB, configure ...func(*server.Config)) *Env {
+	t.Helper()
+	ctx := context.Background()
+	dbURL := testdb.New(t)
+	pool, err := pg.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	planned, err := pg.OpenWith(ctx, dbURL, pg.CustomPlans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(planned.Close)
+	cfg := server.Config{Secrets: Secrets(t), CustomPlanPool: planned}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	srv := server.New(pool, cfg)
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	ws, err := tenant.Create(ctx, pool, "Acme", "ID")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Env{URL: hs.URL, Workspace: ws, Pool: pool, Server: srv}
+}
+
+// Secrets returns a fresh key for channel credentials.
+func Secrets(t testing.TB) *secretbox.Box {
+	t.Helper()
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	box, err := secretbox.ParseKey(base64.StdEncoding.EncodeToString(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return box
+}
