@@ -10,9 +10,6 @@ import (
 	"github.com/wazapin/wazapin/internal/tenant"
 )
 
-// publicPaths need no API key.
-var publicPaths = map[string]bool{"/v1/health": true}
-
 // authenticate resolves the request's API key (X-Api-Key, or Authorization: Bearer) to its
 // workspace and puts that in the request context, where every handler finds it.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {

@@ -102,6 +102,7 @@ func (s *Server) Handler() http.Handler {
 	e.Use(checkParams)
 	e.Use(s.authenticate)
 	api.RegisterHandlers(e, api.NewStrictHandler(s, nil))
+	registerPublic(e)
 	return e
 }
 
