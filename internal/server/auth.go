@@ -15,7 +15,7 @@ import (
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if publicPaths[req.URL.Path] {
+		if isPublic(req.URL.Path) {
 			return next(c)
 		}
 		key := req.Header.Get("X-Api-Key")

@@ -16,6 +16,9 @@ var publicPaths = map[string]bool{
 	"/openapi.yaml": true, "/openapi.json": true,
 }
 
+// isPublic tells whether path is served without an API key.
+func isPublic(path string) bool { return publicPaths[path] }
+
 // specJSON is openapi.yaml as JSON, made once.
 var specJSON = sync.OnceValues(func() ([]byte, error) {
 	spec, err := api.GetSwagger()
