@@ -1,0 +1,158 @@
+package obs
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds the server's Prometheus metrics in a registry of its own. Label values are
+// method names, route templates, status codes, platforms and outcomes: never an id, a key, a
+// phone number or a raw path, so the number of series stays bounded whatever the traffic.
+type Metrics struct {
+	reg      *prometheus.Registry
+	duration *prometheus.HistogramVec
+	inFlight prometheus.Gauge
+	lookups  *prometheus.HistogramVec
+	imports  *prometheus.CounterVec
+}
+
+// durationBuckets are OpenTelemetry's advice for http.server.request.duration, with three finer
+// buckets below 5 ms, where most of this API's answers fall.
+var durationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+
+// NewMetrics registers every metric, the Go runtime's and the process's among them.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		// The OpenTelemetry semantic-convention name and attributes, as its Prometheus exporter
+		// writes them.
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "http_server_request_duration_seconds",
+			Help:    "Duration of HTTP server requests.",
+			Buckets: durationBuckets,
+		}, []string{"http_request_method", "http_route", "http_response_status_code"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "http_server_active_requests",
+			Help: "Number of active HTTP server requests.",
+		}),
+		lookups: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "wazapin_channel_lookup_duration_seconds",
+			Help:    "Duration of channel lookups at their provider, by platform and outcome (ok, unauthorized, timeout, unavailable, canceled).",
+			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+		}, []string{"platform", "outcome"}),
+		imports: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wazapin_import_lines_total",
+			Help: "Lines of bulk imports, by outcome (created, updated, conflict, invalid).",
+		}, []string{"outcome"}),
+	}
+	m.reg.MustRegister(m.duration, m.inFlight, m.lookups, m.imports,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the Prometheus exposition of every metric.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Registry is where the metrics are registered, for tests and additions.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// RequestStarted counts a request in flight until RequestDone.
+func (m *Metrics) RequestStarted() { m.inFlight.Inc() }
+
+// RequestDone records a finished request. route is the route template ("" when no route
+// matched), status the status code answered.
+func (m *Metrics) RequestDone(method, route string, status int, d time.Duration) {
+	m.inFlight.Dec()
+	m.duration.WithLabelValues(method, route, statusText(status)).Observe(d.Seconds())
+}
+
+// statusText avoids formatting the common statuses anew on every request.
+func statusText(code int) string {
+	switch code {
+	case 200:
+		return "200"
+	case 201:
+		return "201"
+	case 204:
+		return "204"
+	case 404:
+		return "404"
+	}
+	return strconv.Itoa(code)
+}
+
+// Lookup records one channel lookup at its provider.
+func (m *Metrics) Lookup(platform, outcome string, d time.Duration) {
+	m.lookups.WithLabelValues(platform, outcome).Observe(d.Seconds())
+}
+
+// ImportLines counts n lines of imports with outcome.
+func (m *Metrics) ImportLines(outcome string, n int) {
+	if n > 0 {
+		m.imports.WithLabelValues(outcome).Add(float64(n))
+	}
+}
+
+// AddPool exports a connection pool's statistics under pool=name.
+func (m *Metrics) AddPool(name string, pool *pgxpool.Pool) {
+	m.reg.MustRegister(&poolCollector{name: name, pool: pool})
+}
+
+// poolCollector reads pgxpool's own counters at every scrape instead of keeping copies.
+type poolCollector struct {
+	name string
+	pool *pgxpool.Pool
+}
+
+var poolDescs = struct {
+	acquired, idle, total, max, constructing, acquires, emptyAcquires, canceledAcquires, waitSeconds *prometheus.Desc
+}{
+	acquired:         poolDesc("pgxpool_acquired_connections", "Connections in use by the server."),
+	idle:             poolDesc("pgxpool_idle_connections", "Idle connections in the pool."),
+	total:            poolDesc("pgxpool_total_connections", "Connections open or opening."),
+	max:              poolDesc("pgxpool_max_connections", "Most connections the pool may open."),
+	constructing:     poolDesc("pgxpool_constructing_connections", "Connections being opened."),
+	acquires:         poolDesc("pgxpool_acquires_total", "Connections acquired from the pool."),
+	emptyAcquires:    poolDesc("pgxpool_empty_acquires_total", "Acquires that had to wait for a connection, none being idle."),
+	canceledAcquires: poolDesc("pgxpool_canceled_acquires_total", "Acquires given up because their request ended first."),
+	waitSeconds:      poolDesc("pgxpool_acquire_wait_seconds_total", "Time spent acquiring connections."),
+}
+
+func poolDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc(name, help, []string{"pool"}, nil)
+}
+
+func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	d := poolDescs
+	for _, desc := range []*prometheus.Desc{d.acquired, d.idle, d.total, d.max, d.constructing, d.acquires, d.emptyAcquires, d.canceledAcquires, d.waitSeconds} {
+		ch <- desc
+	}
+}
+
+func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.pool.Stat()
+	d := poolDescs
+	gauge := func(desc *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, c.name)
+	}
+	counter := func(desc *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, v, c.name)
+	}
+	gauge(d.acquired, float64(s.AcquiredConns()))
+	gauge(d.idle, float64(s.IdleConns()))
+	gauge(d.total, float64(s.TotalConns()))
+	gauge(d.max, float64(s.MaxConns()))
+	gauge(d.constructing, float64(s.ConstructingConns()))
+	counter(d.acquires, float64(s.AcquireCount()))
+	counter(d.emptyAcquires, float64(s.EmptyAcquireCount()))
+	counter(d.canceledAcquires, float64(s.CanceledAcquireCount()))
+	counter(d.waitSeconds, s.AcquireDuration().Seconds())
+}
