@@ -26,10 +26,14 @@ bench: build
 
 generate:
 	$(GO) generate ./gen/...
+	@cd clients/typescript && if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	  npm ci --no-audit --no-fund; fi
+	cd clients/typescript && npm run --silent generate
 
 # CI regenerates and fails when the committed generated code differs.
 check-generate: generate
-	@if [ -n "$$(git status --porcelain -- gen/)" ]; then git status --short -- gen/; git diff --stat -- gen/; \
+	@if [ -n "$$(git status --porcelain -- gen/ clients/typescript/src/schema.ts)" ]; then \
+	  git status --short -- gen/ clients/typescript/src/schema.ts; git diff --stat -- gen/ clients/typescript/src/schema.ts; \
 	  echo "generated code is stale: run make generate and commit"; exit 1; fi
 
 lint:
