@@ -27,7 +27,7 @@ bench: build
 generate:
 	$(GO) generate ./gen/...
 	@cd clients/typescript && if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
-	  npm ci --no-audit --no-fund; fi
+	  npm ci --ignore-scripts --no-audit --no-fund; fi
 	cd clients/typescript && npm run --silent generate
 
 # CI regenerates and fails when the committed generated code differs.
