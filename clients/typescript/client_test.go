@@ -24,6 +24,7 @@ func TestTypeScriptClient(t *testing.T) {
 	}
 	requireNode(t)
 	installDeps(t, dir)
+	trackInputs(t, dir)
 
 	// Type-check before starting the server: tsc compiles src/ and test/ into dist/ and emits
 	// nothing when any file has a type error.
@@ -76,6 +77,23 @@ func installDeps(t *testing.T, dir string) {
 		return
 	}
 	run(t, dir, 5*time.Minute, nil, "npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund")
+}
+
+// trackInputs opens the files tsc and node read, so that go test's cache, which sees only what this
+// process opens, reruns the test when one of them changes.
+func trackInputs(t *testing.T, dir string) {
+	t.Helper()
+	for _, pattern := range []string{"package.json", "package-lock.json", "tsconfig.json", "src/*.ts", "test/*.ts"} {
+		files, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if _, err := os.ReadFile(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
 
 // run runs a command in dir with extra environment and fails the test with its output when it fails.
