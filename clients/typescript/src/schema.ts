@@ -11,7 +11,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness and database reachability; needs no API key. */
+        /**
+         * Check liveness
+         * @description Liveness: 200 while this server runs and its database answers, 503 with `Retry-After` while
+         *     the database cannot be reached. Needs no API key. Use `GET /v1/health/ready` to decide
+         *     whether to send traffic here.
+         */
         get: operations["getHealth"];
         put?: never;
         post?: never;
@@ -29,12 +34,12 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Readiness for traffic; needs no API key.
+         * Check readiness
          * @description 200 when this server should get requests: its database answers and its schema is at the
          *     version the binary expects. 503 with `Retry-After` while the database cannot be reached,
          *     while its migrations are behind the binary's (another server may be migrating), and once
          *     shutdown has begun, so that a load balancer stops sending before the server stops.
-         *     `GET /v1/health` stays the liveness check.
+         *     `GET /v1/health` stays the liveness check. Needs no API key.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -53,15 +58,16 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List stored contacts, newest first.
-         * @description Keyset pagination: pass `meta.next_cursor` of one page as `cursor` to get the next;
-         *     it is null on the last page. Contacts created while a client walks the pages appear before
-         *     its cursor, so a walk never repeats a contact. Filters combine with AND.
+         * List and search contacts
+         * @description Stored contacts, newest first. Keyset pagination: pass `meta.next_cursor` of one page as
+         *     `cursor` to get the next; it is null on the last page. Contacts created while a client walks
+         *     the pages appear before its cursor, so a walk never repeats a contact. Filters combine with
+         *     AND.
          */
         get: operations["listContacts"];
         put?: never;
         /**
-         * Create or upsert a contact.
+         * Create or upsert a contact
          * @description At least one identifier is required: `phone_number`, `email`, or `external_source` together
          *     with `external_id`. The identifiers given are normalized and looked up:
          *     - none belongs to a stored contact: a contact is created (201);
@@ -92,10 +98,11 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Import many contacts at once (NDJSON).
+         * Import contacts from NDJSON
          * @description The body is NDJSON (`Content-Type: application/x-ndjson`): one JSON object per line, each
          *     with the schema and rules of `POST /v1/contacts` (create, or upsert the contact its
-         *     identifiers lead to). Up to 100,000 lines and 64 MiB per request; blank lines are skipped.
+         *     identifiers lead to). Up to 100,000 lines and 64 MiB per request (413 beyond either), each
+         *     line at most 1 MiB (400 beyond it); blank lines are skipped.
          *
          *     - Lines that share an identifier within the request end up as one contact: its fields are
          *       the lines' fields applied in line order, and every identifier of those lines leads to it.
@@ -124,9 +131,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Get one contact by phone number, in any spelling.
+         * Get a contact by phone number
          * @description `+62 812-3456-7890`, `6281234567890`, `%2B6281234567890` and, in a workspace whose default
-         *     region is ID, `081234567890` all find the same contact.
+         *     region is ID, `081234567890` all find the same contact. A value that cannot be a phone
+         *     number is a 422; a valid number that no contact holds is a 404.
          */
         get: operations["getContactByPhone"];
         put?: never;
@@ -147,11 +155,12 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Resolve a stored contact by one or more omnichannel identifiers.
+         * Resolve a contact by identifiers
          * @description For a caller that knows identifiers but not the contact id. Identifiers that match nothing
          *     are ignored as long as the others agree: 200 when every identifier that matches leads to the
          *     same contact (with the list of those that matched), 404 when none matches, 409 when they
-         *     lead to different contacts (the problem lists the `candidates`).
+         *     lead to different contacts (the problem lists the `candidates`). An `external_id`
+         *     identifier needs its `source`.
          */
         post: operations["resolveContact"];
         delete?: never;
@@ -170,9 +179,11 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Compatibility alias for resolve.
+         * Look up a contact (alias of resolve)
          * @description The compatibility alias of `POST /v1/contacts/resolve`: the same request and response
-         *     components, served by the same code, with the same status and byte-identical body.
+         *     components, served by the same code, with the same status and byte-identical body. New
+         *     clients should call resolve. Not to be confused with `POST /v1/channels/{channelID}/contacts/lookup`,
+         *     which asks a messaging provider rather than the stored contacts.
          */
         post: operations["lookupContact"];
         delete?: never;
@@ -186,27 +197,40 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
             };
             cookie?: never;
         };
-        /** Get one contact by its id. */
+        /**
+         * Get a contact by id
+         * @description The contact with its identifiers as fields (`phone_number`, `email`, and the external id
+         *     written last); `GET /v1/contacts/{contactID}/identities` lists all of them. An id of another
+         *     workspace answers 404.
+         */
         get: operations["getContact"];
         put?: never;
         post?: never;
-        /** Delete a contact with its identities, notes, tags, consents and suppressions. */
+        /**
+         * Delete a contact
+         * @description Deletes the contact with its identities, notes, tag assignments, consents and suppressions,
+         *     so its identifiers lead nowhere afterwards. The workspace's tags themselves stay.
+         */
         delete: operations["deleteContact"];
         options?: never;
         head?: never;
         /**
-         * Update a contact (JSON merge patch).
-         * @description A field that is absent stays as it is; a field set to null is cleared. `custom_fields` merges
-         *     key by key and a key set to null is removed; `custom_fields: null` clears them all. Changing
-         *     `phone_number`, `email` or the external id moves that identity to the new value; a value that
-         *     already belongs to another contact is a 409 naming it. `external_source` and `external_id`
-         *     are set or cleared together; clearing them removes the contact's external ids of every
-         *     source. A patch may not leave a contact without any identifier (422).
+         * Update a contact
+         * @description A JSON merge patch. A field that is absent stays as it is; a field set to null is cleared.
+         *     `custom_fields` merges key by key and a key set to null is removed; `custom_fields: null`
+         *     clears them all. Changing `phone_number`, `email` or the external id moves that identity to
+         *     the new value; a value that already belongs to another contact is a 409 naming it.
+         *     `external_source` and `external_id` are set or cleared together; clearing them removes the
+         *     contact's external ids of every source. A patch may not leave a contact without any
+         *     identifier (422).
          */
         patch: operations["updateContact"];
         trace?: never;
@@ -216,12 +240,20 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
             };
             cookie?: never;
         };
-        /** List the identities linked to a contact. */
+        /**
+         * List a contact's identities
+         * @description Every identity that leads to the contact, oldest first: its phone number (E.164), email
+         *     (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
+         *     Returned whole; a contact has few.
+         */
         get: operations["listContactIdentities"];
         put?: never;
         post?: never;
@@ -236,15 +268,25 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
             };
             cookie?: never;
         };
-        /** List a contact's notes, newest first. */
+        /**
+         * List a contact's notes
+         * @description The contact's notes, newest first, with the same keyset pagination as the contact list:
+         *     pass `meta.next_cursor` as `cursor` for the next page; it is null on the last one.
+         */
         get: operations["listContactNotes"];
         put?: never;
-        /** Add a note to a contact. */
+        /**
+         * Add a note
+         * @description Adds a free-text note to the contact; the body is not blank and at most 10000 characters.
+         */
         post: operations["createContactNote"];
         delete?: never;
         options?: never;
@@ -257,19 +299,26 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
             };
             cookie?: never;
         };
-        /** List the tags assigned to a contact, each once, by name. */
+        /**
+         * List a contact's tags
+         * @description The tags assigned to the contact, each once, ordered by name; returned whole.
+         */
         get: operations["listContactTags"];
         put?: never;
         /**
-         * Assign a tag to a contact, creating the workspace tag on first use.
-         * @description Tag names are trimmed, 1 to 64 characters, and match case-insensitively: the first spelling
-         *     used in the workspace is kept. Assigning a tag that is already assigned is not an error: it
-         *     answers 200 with the existing assignment (201 when newly assigned).
+         * Assign a tag to a contact
+         * @description Creates the workspace tag on first use. Tag names are trimmed, 1 to 64 characters, and match
+         *     case-insensitively: the first spelling used in the workspace is kept. Assigning a tag that
+         *     is already assigned is not an error: it answers 200 with the existing assignment (201 when
+         *     newly assigned).
          */
         post: operations["assignContactTag"];
         delete?: never;
@@ -283,9 +332,15 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
-                /** @description The tag name (case-insensitive). */
+                /**
+                 * @description The tag name (case-insensitive).
+                 * @example vip
+                 */
                 tag: string;
             };
             cookie?: never;
@@ -294,7 +349,7 @@ export interface paths {
         put?: never;
         post?: never;
         /**
-         * Unassign a tag from a contact.
+         * Remove a tag from a contact
          * @description Idempotent; 204 whether or not the tag was assigned. The workspace tag itself stays.
          */
         delete: operations["unassignContactTag"];
@@ -308,16 +363,25 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
+                /**
+                 * @description The messaging channel the consent is about.
+                 * @example whatsapp
+                 */
                 channel: components["schemas"]["MessagingChannel"];
             };
             cookie?: never;
         };
         get?: never;
         /**
-         * Upsert the contact's consent state on one channel.
-         * @description One row per contact and channel; 201 when it is created, 200 when it is replaced.
+         * Record consent on a channel
+         * @description Sets whether the contact agreed to be messaged on this channel, with where (`source`) and
+         *     when (`captured_at`, defaulting to now) it was captured. One row per contact and channel;
+         *     201 when it is created, 200 when it is replaced.
          */
         put: operations["putContactConsent"];
         post?: never;
@@ -332,12 +396,18 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
             };
             cookie?: never;
         };
-        /** List the contact's consent rows, one per channel. */
+        /**
+         * List a contact's consents
+         * @description The contact's consent rows, one per channel, ordered by channel; returned whole.
+         */
         get: operations["listContactConsents"];
         put?: never;
         post?: never;
@@ -352,18 +422,26 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
             };
             cookie?: never;
         };
-        /** List the contact's suppressions, one per channel. */
+        /**
+         * List a contact's suppressions
+         * @description The contact's suppressions, one per channel, ordered by channel; returned whole. A
+         *     suppression whose `expires_at` has passed stays listed with `active: false`.
+         */
         get: operations["listContactSuppressions"];
         put?: never;
         /**
-         * Create or update the contact's suppression on a channel.
-         * @description One row per contact and channel; 201 when it is created, 200 when it is replaced. Without
-         *     `expires_at` the suppression holds until replaced; with it, `expires_at` must be in the future.
+         * Suppress a channel for a contact
+         * @description Creates or updates the contact's suppression on a channel. One row per contact and channel;
+         *     201 when it is created, 200 when it is replaced. Without `expires_at` the suppression holds
+         *     until replaced; with it, `expires_at` must be in the future.
          */
         post: operations["upsertContactSuppression"];
         delete?: never;
@@ -379,11 +457,14 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the workspace's channels, oldest first. */
+        /**
+         * List channels
+         * @description Every channel of the workspace, oldest first, without credentials; returned whole.
+         */
         get: operations["listChannels"];
         put?: never;
         /**
-         * Connect a messaging channel.
+         * Register a channel
          * @description Registers the provider connection behind a channel. `credentials` are write-only: they are
          *     validated for the platform, stored encrypted (AES-256-GCM under the server's
          *     `WAZAPIN_ENCRYPTION_KEY`) and never returned or logged. A server without an encryption key
@@ -408,18 +489,25 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A channel id (`ch_…`). */
+                /**
+                 * @description A channel id (`ch_…`).
+                 * @example ch_06BEWZPZ4NT3DDVP509YNTV5E0
+                 */
                 channelID: components["parameters"]["ChannelID"];
             };
             cookie?: never;
         };
-        /** Get one channel. */
+        /**
+         * Get a channel
+         * @description The channel without its credentials. `status` and `status_checked_at` tell how its last
+         *     provider call went.
+         */
         get: operations["getChannel"];
         put?: never;
         post?: never;
         /**
-         * Disconnect a channel and forget its credentials.
-         * @description Identities linked through the channel stay on their contacts.
+         * Delete a channel
+         * @description Disconnects the channel and forgets its credentials. Identities linked through the channel stay on their contacts.
          */
         delete: operations["deleteChannel"];
         options?: never;
@@ -432,7 +520,10 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description A channel id (`ch_…`). */
+                /**
+                 * @description A channel id (`ch_…`).
+                 * @example ch_06BEWZPZ4NT3DDVP509YNTV5E0
+                 */
                 channelID: components["parameters"]["ChannelID"];
             };
             cookie?: never;
@@ -440,7 +531,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Ask the channel's provider about phone numbers.
+         * Ask a channel provider about phone numbers
          * @description Not a CRM lookup (that is `POST /v1/contacts/resolve`): this asks the provider behind the
          *     channel whether each number is on WhatsApp, under which wa_id, and with which profile.
          *     1 to 100 numbers in any spelling, normalized like everywhere else; one entry per input, in
@@ -822,6 +913,7 @@ export interface components {
         /** @description Malformed JSON, a wrong JSON type, or a bad query parameter. */
         BadRequest: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -831,15 +923,26 @@ export interface components {
         /** @description Missing or invalid API key. */
         Unauthorized: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Unauthorized",
+                 *       "status": 401,
+                 *       "detail": "missing or invalid API key: send it as X-Api-Key or Authorization: Bearer",
+                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description No such resource in this workspace. */
         NotFound: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
@@ -849,80 +952,181 @@ export interface components {
         /** @description The identifiers belong to different contacts; `candidates` lists them. */
         Conflict: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The body is larger than 1 MiB. */
+        /** @description The body is larger than 1 MiB, the limit of a JSON request body. */
         PayloadTooLarge: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Request Entity Too Large",
+                 *       "status": 413,
+                 *       "detail": "the body is larger than the 1 MiB limit",
+                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The import is over one of its limits: a body larger than 64 MiB, or more than 100,000
+         *     non-blank lines. Split the file and send the parts one after another.
+         */
+        ImportTooLarge: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Request Entity Too Large",
+                 *       "status": 413,
+                 *       "detail": "an import takes at most 100000 lines; split the file",
+                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description Values failed validation; `errors` names each field. */
         Unprocessable: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Unprocessable Entity",
+                 *       "status": 422,
+                 *       "detail": "phone_number is not a valid phone number",
+                 *       "errors": [
+                 *         {
+                 *           "field": "phone_number",
+                 *           "message": "is not a valid phone number"
+                 *         }
+                 *       ],
+                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description The body is not in the media type the operation takes. */
         UnsupportedMediaType: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Unsupported Media Type",
+                 *       "status": 415,
+                 *       "detail": "an import is NDJSON sent as Content-Type: application/x-ndjson, not \"text/csv\"",
+                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description The channel's provider could not be reached, failed, or rejected the channel's credentials. */
         BadGateway: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Bad Gateway",
+                 *       "status": 502,
+                 *       "detail": "channel ch_06BEWZPZ4NT3DDVP509YNTV5E0: the provider rejected the channel's credentials; check them and recreate the channel",
+                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
         /** @description The channel's provider did not answer in time. */
         GatewayTimeout: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Gateway Timeout",
+                 *       "status": 504,
+                 *       "detail": "channel ch_06BEWZPZ4NT3DDVP509YNTV5E0: the provider did not answer within 5s",
+                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The server cannot do this now (no encryption key configured, or too much contention). */
+        /**
+         * @description The server cannot do this now: its database cannot be reached or is too contended to finish
+         *     the request (then `Retry-After` says how many seconds to wait before trying again), or the
+         *     server lacks configuration the operation needs (such as `WAZAPIN_ENCRYPTION_KEY` for
+         *     channels; retrying will not help until it is set).
+         */
         Unavailable: {
             headers: {
+                "Retry-After": components["headers"]["Retry-After"];
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Any other error, as a problem. */
+        /** @description Any other error, as a problem (500 with no detail for an unexpected failure). */
         Error: {
             headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Internal Server Error",
+                 *       "status": 500,
+                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
     };
     parameters: {
-        /** @description A contact id (`cnt_…`). */
+        /**
+         * @description A contact id (`cnt_…`).
+         * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+         */
         ContactID: string;
-        /** @description A channel id (`ch_…`). */
+        /**
+         * @description A channel id (`ch_…`).
+         * @example ch_06BEWZPZ4NT3DDVP509YNTV5E0
+         */
         ChannelID: string;
     };
     requestBodies: {
@@ -932,7 +1136,20 @@ export interface components {
             };
         };
     };
-    headers: never;
+    headers: {
+        /**
+         * @description The request's id: the `X-Request-Id` the client sent when it is 1 to 128 visible ASCII
+         *     characters, otherwise one the server made. Every response carries it, and a problem repeats
+         *     it as `request_id`.
+         * @example req_k3m9q2x7c5v1b8n4_2f
+         */
+        "X-Request-Id": string;
+        /**
+         * @description Seconds to wait before trying again.
+         * @example 1
+         */
+        "Retry-After": number;
+    };
     pathItems: never;
 }
 export type Problem = components['schemas']['Problem'];
@@ -990,6 +1207,7 @@ export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseNotFound = components['responses']['NotFound'];
 export type ResponseConflict = components['responses']['Conflict'];
 export type ResponsePayloadTooLarge = components['responses']['PayloadTooLarge'];
+export type ResponseImportTooLarge = components['responses']['ImportTooLarge'];
 export type ResponseUnprocessable = components['responses']['Unprocessable'];
 export type ResponseUnsupportedMediaType = components['responses']['UnsupportedMediaType'];
 export type ResponseBadGateway = components['responses']['BadGateway'];
@@ -999,6 +1217,8 @@ export type ResponseError = components['responses']['Error'];
 export type ParameterContactId = components['parameters']['ContactID'];
 export type ParameterChannelId = components['parameters']['ChannelID'];
 export type RequestBodyResolve = components['requestBodies']['Resolve'];
+export type HeaderXRequestId = components['headers']['X-Request-Id'];
+export type HeaderRetryAfter = components['headers']['Retry-After'];
 export type $defs = Record<string, never>;
 export interface operations {
     getHealth: {
@@ -1016,18 +1236,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "status": "ok"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["HealthResponse"];
                 };
             };
-            /** @description The database does not answer. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
+            503: components["responses"]["Unavailable"];
         };
     };
     getReadiness: {
@@ -1045,14 +1264,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "status": "ok"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["HealthResponse"];
                 };
             };
             /** @description Not ready; `detail` says why. */
             503: {
                 headers: {
-                    /** @description Seconds after which to ask again. */
-                    "Retry-After"?: number;
+                    "Retry-After": components["headers"]["Retry-After"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1064,20 +1290,33 @@ export interface operations {
     listContacts: {
         parameters: {
             query?: {
-                /** @description Page size, 1 to 200. */
+                /**
+                 * @description Page size, 1 to 200.
+                 * @example 50
+                 */
                 limit?: number;
-                /** @description The opaque `meta.next_cursor` of the previous page. */
+                /**
+                 * @description The opaque `meta.next_cursor` of the previous page.
+                 * @example AZch_nclTwD2AsAojhdEYw
+                 */
                 cursor?: string;
                 /**
                  * @description Prefix search, case-insensitive, on the name, or on any email address or phone number the
                  *     contact holds (an import that merges lines gives a contact every one of them). A query that
                  *     looks like a phone number (digits, with optional +, spaces, dashes, dots, parentheses) also
                  *     matches phone numbers by their digits, and a leading 0 is read in the workspace's region.
+                 * @example 0812
                  */
                 q?: string;
-                /** @description Only contacts with this tag assigned (tag names match case-insensitively). */
+                /**
+                 * @description Only contacts with this tag assigned (tag names match case-insensitively).
+                 * @example vip
+                 */
                 tag?: string;
-                /** @description Only contacts updated at or after this instant (RFC 3339). */
+                /**
+                 * @description Only contacts updated at or after this instant (RFC 3339).
+                 * @example 2025-05-30T00:00:00Z
+                 */
                 updated_since?: string;
             };
             header?: never;
@@ -1097,6 +1336,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1136,6 +1376,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1148,6 +1389,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {"phone_number": "+6281234567890", "name": "Ujang", "email": "ujang@example.com", "external_source": "shopify", "external_id": "cust_123", "custom_fields": {"tier": "premium"}}
+                 *     {"phone_number": "081234567890", "custom_fields": {"lang": "id"}}
+                 *     {"phone_number": "12345", "name": "Asep"}
+                 */
                 "application/x-ndjson": string;
             };
         };
@@ -1158,13 +1404,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "lines": 3,
+                     *         "created": 1,
+                     *         "updated": 1,
+                     *         "conflict": 0,
+                     *         "invalid": 1,
+                     *         "rejected": [
+                     *           {
+                     *             "line": 3,
+                     *             "reason": "invalid",
+                     *             "message": "phone_number is not a valid phone number",
+                     *             "errors": [
+                     *               {
+                     *                 "field": "phone_number",
+                     *                 "message": "is not a valid phone number"
+                     *               }
+                     *             ]
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["ImportResponse"];
                 };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
-            413: components["responses"]["PayloadTooLarge"];
+            413: components["responses"]["ImportTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1173,6 +1444,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description A phone number in any spelling; a leading 0 is read in the workspace's region.
+                 * @example 081234567890
+                 */
                 phone: string;
             };
             cookie?: never;
@@ -1191,6 +1466,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1210,6 +1486,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1229,6 +1506,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1237,7 +1515,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
             };
             cookie?: never;
@@ -1255,6 +1536,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1263,7 +1545,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
             };
             cookie?: never;
@@ -1279,6 +1564,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1287,13 +1573,26 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Ujang S.",
+                 *       "email": null,
+                 *       "custom_fields": {
+                 *         "tier": null,
+                 *         "lang": "id"
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["ContactPatch"];
             };
         };
@@ -1304,6 +1603,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC",
+                     *         "name": "Ujang S.",
+                     *         "phone_number": "+6281234567890",
+                     *         "email": null,
+                     *         "external_source": "shopify",
+                     *         "external_id": "cust_123",
+                     *         "custom_fields": {
+                     *           "lang": "id"
+                     *         },
+                     *         "created_at": "2025-05-30T16:20:14.245123Z",
+                     *         "updated_at": "2025-06-03T02:11:09.518204Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["ContactResponse"];
                 };
             };
@@ -1313,6 +1629,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1321,7 +1638,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
             };
             cookie?: never;
@@ -1334,25 +1654,62 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "type": "phone",
+                     *           "value": "+6281234567890",
+                     *           "created_at": "2025-05-30T16:20:14.245123Z"
+                     *         },
+                     *         {
+                     *           "type": "email",
+                     *           "value": "ujang@example.com",
+                     *           "created_at": "2025-05-30T16:20:14.245123Z"
+                     *         },
+                     *         {
+                     *           "type": "external_id",
+                     *           "source": "shopify",
+                     *           "value": "cust_123",
+                     *           "created_at": "2025-05-30T16:20:14.245123Z"
+                     *         },
+                     *         {
+                     *           "type": "wa_id",
+                     *           "value": "6281234567890",
+                     *           "created_at": "2025-06-01T09:42:27.003918Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["IdentityList"];
                 };
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
     listContactNotes: {
         parameters: {
             query?: {
-                /** @description Page size, 1 to 200. */
+                /**
+                 * @description Page size, 1 to 200.
+                 * @example 50
+                 */
                 limit?: number;
-                /** @description The opaque `meta.next_cursor` of the previous page. */
+                /**
+                 * @description The opaque `meta.next_cursor` of the previous page.
+                 * @example AZciNWWlfbSlYkKR5AU8bA
+                 */
                 cursor?: string;
             };
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
             };
             cookie?: never;
@@ -1365,12 +1722,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "note_06BJ4V2M4NXKH0TVQQHN3FW0MG",
+                     *           "contact_id": "cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC",
+                     *           "body": "Prefers delivery after 5 pm",
+                     *           "created_at": "2025-05-30T18:20:14.246102Z"
+                     *         },
+                     *         {
+                     *           "id": "note_06BJ4DB5MNYV99B28A8Y819WDG",
+                     *           "contact_id": "cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC",
+                     *           "body": "Asked about shipping",
+                     *           "created_at": "2025-05-30T17:20:14.245871Z"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "next_cursor": null
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["NoteList"];
                 };
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1379,13 +1758,21 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "body": "Asked about shipping"
+                 *     }
+                 */
                 "application/json": components["schemas"]["NoteCreate"];
             };
         };
@@ -1396,6 +1783,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "note_06BJ4DB5MNYV99B28A8Y819WDG",
+                     *         "contact_id": "cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC",
+                     *         "body": "Asked about shipping",
+                     *         "created_at": "2025-05-30T17:20:14.245871Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["NoteResponse"];
                 };
             };
@@ -1404,6 +1801,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1412,7 +1810,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
             };
             cookie?: never;
@@ -1425,11 +1826,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "tag_06BJ402BWNTEV0HEM5X98W81VW",
+                     *           "name": "reseller",
+                     *           "assigned_at": "2025-05-30T16:22:14.251007Z"
+                     *         },
+                     *         {
+                     *           "id": "tag_06BJ3ZV1GNX11CX6WSZGWQR9MM",
+                     *           "name": "vip",
+                     *           "assigned_at": "2025-05-30T16:21:14.248730Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["TagList"];
                 };
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1438,13 +1856,21 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "vip"
+                 *     }
+                 */
                 "application/json": components["schemas"]["TagAssign"];
             };
         };
@@ -1472,6 +1898,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1480,9 +1907,15 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
-                /** @description The tag name (case-insensitive). */
+                /**
+                 * @description The tag name (case-insensitive).
+                 * @example vip
+                 */
                 tag: string;
             };
             cookie?: never;
@@ -1498,6 +1931,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1506,14 +1940,27 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
+                /**
+                 * @description The messaging channel the consent is about.
+                 * @example whatsapp
+                 */
                 channel: components["schemas"]["MessagingChannel"];
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "status": "opted_in",
+                 *       "source": "checkout form"
+                 *     }
+                 */
                 "application/json": components["schemas"]["ConsentPut"];
             };
         };
@@ -1541,6 +1988,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1549,7 +1997,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
             };
             cookie?: never;
@@ -1562,11 +2013,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "channel": "email",
+                     *           "status": "opted_out",
+                     *           "source": null,
+                     *           "captured_at": "2025-05-31T07:02:45.117302Z",
+                     *           "created_at": "2025-05-31T07:02:45.117302Z",
+                     *           "updated_at": "2025-05-31T07:02:45.117302Z"
+                     *         },
+                     *         {
+                     *           "channel": "whatsapp",
+                     *           "status": "opted_in",
+                     *           "source": "checkout form",
+                     *           "captured_at": "2025-05-30T16:25:03.801556Z",
+                     *           "created_at": "2025-05-30T16:25:03.801556Z",
+                     *           "updated_at": "2025-05-30T16:25:03.801556Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ConsentList"];
                 };
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1575,7 +2049,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
             };
             cookie?: never;
@@ -1588,11 +2065,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "channel": "email",
+                     *           "reason": "bounced",
+                     *           "expires_at": "2025-06-01T00:00:00Z",
+                     *           "active": false,
+                     *           "created_at": "2025-05-30T16:40:00.420017Z",
+                     *           "updated_at": "2025-05-30T16:40:00.420017Z"
+                     *         },
+                     *         {
+                     *           "channel": "sms",
+                     *           "reason": "unsubscribed",
+                     *           "expires_at": null,
+                     *           "active": true,
+                     *           "created_at": "2025-05-30T16:30:51.077284Z",
+                     *           "updated_at": "2025-05-30T16:30:51.077284Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["SuppressionList"];
                 };
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1601,7 +2101,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A contact id (`cnt_…`). */
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
                 contactID: components["parameters"]["ContactID"];
             };
             cookie?: never;
@@ -1635,6 +2138,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1653,10 +2157,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "ch_06BEWZPZ4NT3DDVP509YNTV5E0",
+                     *           "name": "Main WhatsApp number",
+                     *           "platform": "whatsapp_gateway",
+                     *           "status": "connected",
+                     *           "status_checked_at": "2025-06-01T09:42:26.871250Z",
+                     *           "created_at": "2025-05-20T16:20:14.245390Z"
+                     *         },
+                     *         {
+                     *           "id": "ch_06BF799V4NVGH3BZ6N7TVZ3FWR",
+                     *           "name": "Support line",
+                     *           "platform": "whatsapp_business_api",
+                     *           "status": "pending",
+                     *           "status_checked_at": null,
+                     *           "created_at": "2025-05-21T16:20:14.246615Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ChannelList"];
                 };
             };
             401: components["responses"]["Unauthorized"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1679,6 +2206,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "ch_06BEWZPZ4NT3DDVP509YNTV5E0",
+                     *         "name": "Main WhatsApp number",
+                     *         "platform": "whatsapp_gateway",
+                     *         "status": "pending",
+                     *         "status_checked_at": null,
+                     *         "created_at": "2025-05-20T16:20:14.245390Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["ChannelResponse"];
                 };
             };
@@ -1695,7 +2234,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A channel id (`ch_…`). */
+                /**
+                 * @description A channel id (`ch_…`).
+                 * @example ch_06BEWZPZ4NT3DDVP509YNTV5E0
+                 */
                 channelID: components["parameters"]["ChannelID"];
             };
             cookie?: never;
@@ -1708,11 +2250,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "ch_06BEWZPZ4NT3DDVP509YNTV5E0",
+                     *         "name": "Main WhatsApp number",
+                     *         "platform": "whatsapp_gateway",
+                     *         "status": "connected",
+                     *         "status_checked_at": "2025-06-01T09:42:26.871250Z",
+                     *         "created_at": "2025-05-20T16:20:14.245390Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["ChannelResponse"];
                 };
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1721,7 +2276,10 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A channel id (`ch_…`). */
+                /**
+                 * @description A channel id (`ch_…`).
+                 * @example ch_06BEWZPZ4NT3DDVP509YNTV5E0
+                 */
                 channelID: components["parameters"]["ChannelID"];
             };
             cookie?: never;
@@ -1737,6 +2295,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
@@ -1745,13 +2304,25 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description A channel id (`ch_…`). */
+                /**
+                 * @description A channel id (`ch_…`).
+                 * @example ch_06BEWZPZ4NT3DDVP509YNTV5E0
+                 */
                 channelID: components["parameters"]["ChannelID"];
             };
             cookie?: never;
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "phone_numbers": [
+                 *         "+6281234567890",
+                 *         "0812-9999-0000"
+                 *       ],
+                 *       "link": true
+                 *     }
+                 */
                 "application/json": components["schemas"]["ChannelLookupRequest"];
             };
         };
@@ -1762,6 +2333,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "input": "+6281234567890",
+                     *           "phone_number": "+6281234567890",
+                     *           "exists": true,
+                     *           "wa_id": "6281234567890",
+                     *           "profile": {
+                     *             "name": "Ujang",
+                     *             "picture_url": null,
+                     *             "is_business": false
+                     *           },
+                     *           "contact_id": "cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC",
+                     *           "link": {
+                     *             "status": "linked"
+                     *           }
+                     *         },
+                     *         {
+                     *           "input": "0812-9999-0000",
+                     *           "phone_number": "+6281299990000",
+                     *           "exists": false,
+                     *           "wa_id": null,
+                     *           "profile": null,
+                     *           "contact_id": null,
+                     *           "link": {
+                     *             "status": "not_found"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ChannelLookupResponse"];
                 };
             };
