@@ -20,6 +20,7 @@ const (
 	Unavailable       // the server cannot do this now (configuration, contention)
 	Upstream          // a provider behind a channel failed, or refused the channel's credentials
 	UpstreamSlow      // a provider behind a channel did not answer in time
+	TooLarge          // the request holds more than the server takes at once
 )
 
 // FieldError names one invalid field by its JSON path.

@@ -3,6 +3,7 @@ package obs
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,6 +21,7 @@ type Metrics struct {
 	inFlight prometheus.Gauge
 	lookups  *prometheus.HistogramVec
 	imports  *prometheus.CounterVec
+	pools    poolCollector
 }
 
 // durationBuckets are OpenTelemetry's advice for http.server.request.duration, with three finer
@@ -51,7 +53,7 @@ func NewMetrics() *Metrics {
 			Help: "Lines of bulk imports, by outcome (created, updated, conflict, invalid).",
 		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.duration, m.inFlight, m.lookups, m.imports,
+	m.reg.MustRegister(m.duration, m.inFlight, m.lookups, m.imports, &m.pools,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -103,11 +105,18 @@ func (m *Metrics) ImportLines(outcome string, n int) {
 
 // AddPool exports a connection pool's statistics under pool=name.
 func (m *Metrics) AddPool(name string, pool *pgxpool.Pool) {
-	m.reg.MustRegister(&poolCollector{name: name, pool: pool})
+	m.pools.mu.Lock()
+	defer m.pools.mu.Unlock()
+	m.pools.pools = append(m.pools.pools, namedPool{name, pool})
 }
 
 // poolCollector reads pgxpool's own counters at every scrape instead of keeping copies.
 type poolCollector struct {
+	mu    sync.Mutex
+	pools []namedPool
+}
+
+type namedPool struct {
 	name string
 	pool *pgxpool.Pool
 }
@@ -138,13 +147,22 @@ func (c *poolCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.pool.Stat()
+	c.mu.Lock()
+	pools := c.pools
+	c.mu.Unlock()
+	for _, p := range pools {
+		collectPool(ch, p)
+	}
+}
+
+func collectPool(ch chan<- prometheus.Metric, p namedPool) {
+	s := p.pool.Stat()
 	d := poolDescs
 	gauge := func(desc *prometheus.Desc, v float64) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, c.name)
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, p.name)
 	}
 	counter := func(desc *prometheus.Desc, v float64) {
-		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, v, c.name)
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, v, p.name)
 	}
 	gauge(d.acquired, float64(s.AcquiredConns()))
 	gauge(d.idle, float64(s.IdleConns()))

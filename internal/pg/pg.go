@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"runtime"
 	"strings"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jackc/puddle/v2"
 
 	"github.com/wazapin/wazapin/db"
 )
@@ -171,6 +174,29 @@ func IsUnstorableText(err error) bool {
 		return true
 	}
 	return false
+}
+
+// Unavailable tells whether err means the database could not be reached or is not serving:
+// connecting failed, the connection broke, or the server is starting, shutting down or out of
+// connections. Such a request may succeed if sent again shortly.
+func Unavailable(err error) bool {
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
+	switch code := sqlState(err); {
+	case strings.HasPrefix(code, "08"): // connection_exception
+		return true
+	case code == "57P01", code == "57P02", code == "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
+		return true
+	case code == "53300": // too_many_connections
+		return true
+	case code != "":
+		return false // the server answered this statement
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, puddle.ErrClosedPool) || pgconn.SafeToRetry(err)
 }
 
 func sqlState(err error) string {

@@ -22,6 +22,10 @@ import (
 	"github.com/wazapin/wazapin/internal/tenant"
 )
 
+// lookupOperation asks a provider: its requests may take the provider timeout on top of the
+// database's.
+const lookupOperation = "lookupChannelContacts"
+
 // Bounds of channel requests.
 const (
 	maxChannelNameLen = 100

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"regexp"
 
@@ -28,22 +29,38 @@ var statusOf = map[apperr.Code]int{
 	apperr.Unavailable:  http.StatusServiceUnavailable,
 	apperr.Upstream:     http.StatusBadGateway,
 	apperr.UpstreamSlow: http.StatusGatewayTimeout,
+	apperr.TooLarge:     http.StatusRequestEntityTooLarge,
 }
 
 // handleError answers every error, from a handler, the binder, the router or a panic, as an RFC
-// 9457 problem. Unexpected errors are logged and never shown.
+// 9457 problem carrying the request's id. Unexpected errors are logged with their cause and never
+// shown. A request whose client has gone is not answered: nobody would read it.
 func (s *Server) handleError(err error, c echo.Context) {
+	st := stateOf(c.Request().Context())
+	if st != nil && st.clientGone() {
+		st.gone = true
+		return
+	}
 	if c.Response().Committed {
 		return
 	}
 	p := problemOf(err)
-	if errors.Is(err, pg.ErrContended) {
-		c.Response().Header().Set("Retry-After", "1")
+	if st != nil {
+		p.RequestId = &st.id
+	}
+	h := c.Response().Header()
+	switch p.Status {
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", "1")
+	case http.StatusRequestEntityTooLarge:
+		drainBody(c)
 	}
 	if p.Status >= 500 {
-		s.log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+		route, _ := s.routeOf(c)
+		s.log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
+			slog.String("method", c.Request().Method), slog.String("route", route), slog.Int("status", p.Status), slog.Any("err", err))
 	}
-	c.Response().Header().Set(echo.HeaderContentType, "application/problem+json")
+	h.Set(echo.HeaderContentType, "application/problem+json")
 	c.Response().WriteHeader(p.Status)
 	if c.Request().Method == http.MethodHead {
 		return
@@ -55,8 +72,9 @@ var paramErr = regexp.MustCompile(`parameter (\w+)`)
 
 func problemOf(err error) api.Problem {
 	var (
-		appErr  *apperr.Error
-		httpErr *echo.HTTPError
+		appErr   *apperr.Error
+		httpErr  *echo.HTTPError
+		tooLarge *errBodyTooLarge
 	)
 	switch {
 	case errors.As(err, &appErr):
@@ -77,10 +95,14 @@ func problemOf(err error) api.Problem {
 		return problem(http.StatusUnprocessableEntity, "a value contains characters that cannot be stored (such as NUL)")
 	case errors.Is(err, pg.ErrContended):
 		return problem(http.StatusServiceUnavailable, err.Error())
+	case errors.As(err, &tooLarge):
+		return problem(http.StatusRequestEntityTooLarge, tooLarge.Error())
 	case errors.As(err, &httpErr):
 		return problemOfHTTPError(httpErr)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return problem(http.StatusServiceUnavailable, "the request was cancelled before it finished")
+	case errors.Is(err, context.DeadlineExceeded):
+		return problem(http.StatusServiceUnavailable, "the database did not answer in time; try again shortly")
+	case pg.Unavailable(err):
+		return problem(http.StatusServiceUnavailable, "the database cannot be reached; try again shortly")
 	default:
 		p := problem(http.StatusInternalServerError, "")
 		p.Detail = nil
@@ -109,14 +131,14 @@ func problemOfHTTPError(e *echo.HTTPError) api.Problem {
 	case errors.Is(e.Internal, io.ErrUnexpectedEOF):
 		return problem(http.StatusBadRequest, "malformed JSON: the body ends too early")
 	}
+	if e == echo.ErrNotFound { // the router's: no route matched
+		return problem(http.StatusNotFound, "there is no such route; the API is described at /docs")
+	}
 	msg, _ := e.Message.(string)
 	if msg == "" {
 		msg = http.StatusText(e.Code)
 	}
 	p := problem(e.Code, msg)
-	if e.Code == http.StatusRequestEntityTooLarge {
-		p.Detail = ptr("the body is larger than the 1 MiB limit")
-	}
 	if m := paramErr.FindStringSubmatch(msg); e.Code == http.StatusBadRequest && m != nil {
 		p.Errors = &[]api.FieldError{{Field: m[1], Message: "has an invalid format"}}
 	}

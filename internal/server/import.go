@@ -8,15 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/labstack/echo/v4"
 
 	"github.com/wazapin/wazapin/gen/api"
 	dbq "github.com/wazapin/wazapin/gen/db"
@@ -31,7 +30,10 @@ import (
 // Bounds of one import request.
 const (
 	importPath      = "/v1/contacts/import"
-	importBodyLimit = "64M" // in Echo's notation: 64 MiB
+	importOperation = "importContacts"
+	// importTimeout bounds an import instead of the database timeout: 100,000 lines take
+	// seconds, and the server's write timeout ends the request at 60 s anyway.
+	importTimeout   = 60 * time.Second
 	maxImportLines  = 100_000
 	maxImportLineSz = 1 << 20
 )
@@ -87,7 +89,7 @@ func readLines(body io.Reader) ([]rawLine, error) {
 			continue
 		}
 		if len(lines) == maxImportLines {
-			return nil, echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("an import takes at most %d lines; split the file", maxImportLines))
+			return nil, apperr.New(apperr.TooLarge, "an import takes at most %d lines; split the file", maxImportLines)
 		}
 		lines = append(lines, rawLine{no: no, text: slices.Clone(b)})
 	}

@@ -44,9 +44,9 @@ func checkBody(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		body, err := io.ReadAll(req.Body)
 		if err != nil {
-			var httpErr *echo.HTTPError
-			if errors.As(err, &httpErr) {
-				return httpErr
+			var tooLarge *errBodyTooLarge
+			if errors.As(err, &tooLarge) {
+				return tooLarge
 			}
 			return echo.NewHTTPError(http.StatusBadRequest, "the body could not be read").SetInternal(err)
 		}

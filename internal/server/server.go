@@ -17,14 +17,12 @@ import (
 	"github.com/wazapin/wazapin/gen/api"
 	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/obs"
 	"github.com/wazapin/wazapin/internal/pg"
 	"github.com/wazapin/wazapin/internal/provider"
 	"github.com/wazapin/wazapin/internal/secretbox"
 	"github.com/wazapin/wazapin/internal/tenant"
 )
-
-// MaxBodyBytes bounds every request body.
-const MaxBodyBytes = 1 << 20
 
 // Config is what a Server needs besides its pool.
 type Config struct {
@@ -41,6 +39,11 @@ type Config struct {
 	// BlockPrivateProviders refuses provider addresses that are loopback, private or link-local,
 	// for servers whose workspaces belong to parties that must not reach its network.
 	BlockPrivateProviders bool
+	// DBTimeout bounds a request's wait for the database (default 5s): past it, or while the
+	// database cannot be reached, the request answers 503 with Retry-After.
+	DBTimeout time.Duration
+	// Metrics records requests, pools, lookups and imports; by default a registry nobody reads.
+	Metrics *obs.Metrics
 }
 
 // Server answers the Contacts API for every workspace, stateless apart from its pool.
@@ -59,6 +62,12 @@ type Server struct {
 	slots sync.Map
 	// draining is set once shutdown has begun (see Drain).
 	draining atomic.Bool
+	ids      *obs.RequestIDs
+	metrics  *obs.Metrics
+	// templates maps each route as Echo spells it to its template as the spec does; timeouts
+	// holds the routes whose bound is not DBTimeout.
+	templates map[string]string
+	timeouts  map[string]time.Duration
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -67,6 +76,13 @@ var _ api.StrictServerInterface = (*Server)(nil)
 func New(pool *pgxpool.Pool, cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	cfg.Log = slog.New(requestIDHandler{cfg.Log.Handler()})
+	if cfg.DBTimeout <= 0 {
+		cfg.DBTimeout = 5 * time.Second
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = obs.NewMetrics()
 	}
 	if cfg.ProviderTimeout <= 0 {
 		cfg.ProviderTimeout = 5 * time.Second
@@ -82,42 +98,44 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	if planned == nil {
 		planned = pool
 	}
+	cfg.Metrics.AddPool("main", pool)
+	if planned != pool {
+		cfg.Metrics.AddPool("planned", planned)
+	}
 	return &Server{pool: pool, q: q, planned: planned, qPlanned: dbq.New(planned), qOneShot: dbq.New(pg.OneShot(planned)),
 		log: cfg.Log, cfg: cfg,
-		auth: tenant.NewAuthenticator(q, 30*time.Second)}
+		auth:    tenant.NewAuthenticator(q, 30*time.Second),
+		ids:     obs.NewRequestIDs(),
+		metrics: cfg.Metrics, templates: map[string]string{}, timeouts: map[string]time.Duration{}}
 }
 
-// Handler returns the HTTP handler: the generated routes behind body limits and authentication,
-// with every error answered as a problem.
+// Handler returns the HTTP handler: the spec's operations, each behind the checks its declaration
+// asks for (see registerOperations), and the public pages; every request observed and every error
+// answered as a problem.
 func (s *Server) Handler() http.Handler {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
 	e.JSONSerializer = jsonBinder{}
+	e.Use(s.observe)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true, LogErrorFunc: s.logPanic}))
-	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "1M", Skipper: isImport}))
-	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: importBodyLimit, Skipper: func(c echo.Context) bool { return !isImport(c) }}))
-	e.Use(checkBody)
-	e.Use(checkParams)
-	e.Use(s.authenticate)
-	api.RegisterHandlers(e, api.NewStrictHandler(s, nil))
-	registerPublic(e)
+	s.registerOperations(e)
+	s.registerPublic(e)
 	return e
 }
 
-func isImport(c echo.Context) bool { return c.Request().URL.Path == importPath }
-
 func (s *Server) logPanic(c echo.Context, err error, stack []byte) error {
-	s.log.Error("panic", "method", c.Request().Method, "path", c.Path(), "err", err, "stack", string(stack))
+	route, _ := s.routeOf(c)
+	s.log.ErrorContext(c.Request().Context(), "panic", "method", c.Request().Method, "route", route, "err", err, "stack", string(stack))
 	return err
 }
 
 // workspace returns the workspace that authenticated the request.
 func workspace(ctx context.Context) (tenant.Workspace, error) {
-	ws, ok := tenant.From(ctx)
-	if !ok {
-		return ws, &apperr.Error{Code: apperr.Unauthorized, Message: "missing or invalid API key"}
+	st := stateOf(ctx)
+	if st == nil || !st.authed {
+		return tenant.Workspace{}, &apperr.Error{Code: apperr.Unauthorized, Message: "missing or invalid API key"}
 	}
-	return ws, nil
+	return st.ws, nil
 }

@@ -118,16 +118,3 @@ func (a *Authenticator) Authenticate(ctx context.Context, key string) (Workspace
 	}
 	return c.ws, nil
 }
-
-type ctxKey struct{}
-
-// With returns ctx carrying ws.
-func With(ctx context.Context, ws Workspace) context.Context {
-	return context.WithValue(ctx, ctxKey{}, ws)
-}
-
-// From returns the workspace of an authenticated request's context.
-func From(ctx context.Context) (Workspace, bool) {
-	ws, ok := ctx.Value(ctxKey{}).(Workspace)
-	return ws, ok
-}
