@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,13 +17,18 @@ import (
 // importFile streams a CSV or NDJSON file to a running server's import endpoint in chunks,
 // showing progress, and prints a summary with the file line of every rejected record.
 func (m *Main) importFile(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	fs := m.flags("import", "usage: wazapin import [--url U] [--key K] [--chunk N] FILE\n\nSends a CSV (with a header row) or NDJSON file to a running server's bulk import in chunks,\nwith a progress bar and a summary naming the file line of every rejected record.\n\n")
 	url := fs.String("url", or(m.Getenv("WAZAPIN_URL"), "http://127.0.0.1:8080"), "server URL (WAZAPIN_URL)")
 	key := fs.String("key", m.Getenv("WAZAPIN_API_KEY"), "API key (WAZAPIN_API_KEY)")
 	chunk := fs.Int("chunk", 10_000, "lines per request, at most 100000")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 || *chunk < 1 || *chunk > 100_000 {
-		return errUsage
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() != 1:
+		return usagef("import takes one file, not %d arguments", fs.NArg())
+	case *chunk < 1 || *chunk > 100_000:
+		return usagef("import: --chunk must be from 1 to 100000, not %d", *chunk)
 	}
 	if *key == "" {
 		return errors.New("no API key: pass --key or set WAZAPIN_API_KEY")

@@ -1,10 +1,5 @@
-// Command wazapin is the Contacts API server and its admin tool:
-//
-//	wazapin serve                       serve the API (DATABASE_URL, WAZAPIN_ADDR)
-//	wazapin migrate up|down             move the schema up to the newest migration, or one down
-//	wazapin workspace create --name N [--default-region ID]
-//	                                    create a workspace and print its first API key as JSON
-//	wazapin import FILE                 stream a CSV or NDJSON file to a running server's import
+// Command wazapin is the Contacts API server and its admin tool; `wazapin help` lists its
+// commands and `wazapin serve --help` the settings it reads from the environment.
 package main
 
 import (
@@ -14,95 +9,136 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	_ "net/http/pprof" // served only on WAZAPIN_PPROF_ADDR
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
-	"time"
 
 	"github.com/wazapin/wazapin/internal/pg"
-	"github.com/wazapin/wazapin/internal/secretbox"
-	"github.com/wazapin/wazapin/internal/server"
 	"github.com/wazapin/wazapin/internal/tenant"
 )
 
-const usage = `usage:
-  wazapin serve                        serve the API on WAZAPIN_ADDR (default 127.0.0.1:8080)
-  wazapin migrate up|down              apply all migrations, or roll back the newest one
-  wazapin workspace create --name N [--default-region ID]
-                                       create a workspace; prints its id and first API key as JSON
-  wazapin import [--url U] [--key K] [--chunk N] FILE
-                                       send a CSV (with a header row) or NDJSON file to a running
-                                       server's bulk import, N lines per request (default 10000)
-environment:
-  DATABASE_URL              PostgreSQL connection URL (required)
-  WAZAPIN_ADDR              listen address for serve
-  WAZAPIN_ENCRYPTION_KEY    32 bytes in base64 or hex; seals channel credentials (channels need it)
-  WAZAPIN_PROVIDER_TIMEOUT  bound on one channel lookup's provider calls (default 5s, at most 30s)
-  WAZAPIN_PROVIDER_BLOCK_PRIVATE  true: refuse providers on loopback, private or link-local addresses
-  WAZAPIN_URL, WAZAPIN_API_KEY    server and key for import
-  WAZAPIN_PPROF_ADDR        serve net/http/pprof on this address (e.g. 127.0.0.1:6060)
+const usage = `usage: wazapin <command> [flags]
+
+commands:
+  serve                              serve the API (migrates first); --help lists its settings
+  migrate up|down                    apply all migrations, or roll back the newest one
+  workspace create --name N [--default-region ID]
+                                     create a workspace; prints its id and first API key as JSON
+  import [--url U] [--key K] [--chunk N] FILE
+                                     send a CSV (with a header row) or NDJSON file to a running
+                                     server's bulk import, N lines per request (default 10000)
+  version                            print the version and the commit it was built from
+  help                               print this
+
+Run 'wazapin <command> --help' for a command's flags.
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
-	if err := m.Run(ctx, os.Args[1:]); err != nil {
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Signals: signals}
+	err := m.Run(context.Background(), os.Args[1:])
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &ue):
+		fmt.Fprintf(os.Stderr, "wazapin: %v\nRun 'wazapin help' for usage.\n", err)
+		os.Exit(2)
+	default:
 		fmt.Fprintln(os.Stderr, "wazapin:", err)
-		if errors.Is(err, errUsage) {
-			fmt.Fprint(os.Stderr, usage)
-			os.Exit(2)
-		}
 		os.Exit(1)
 	}
 }
 
-var errUsage = errors.New("bad usage")
+// usageError is a command line the program cannot read; its message says what is wrong.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
 // Main is the program, with its environment passed in so it can run inside tests.
 type Main struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	// Signals delivers SIGTERM and SIGINT: the first drains the server, a second cuts the
+	// grace period short.
+	Signals <-chan os.Signal
 }
 
 // Run runs one command.
 func (m *Main) Run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errUsage
+		fmt.Fprint(m.Stderr, usage)
+		return usagef("no command given")
 	}
-	switch args[0] {
+	cmd, rest := args[0], args[1:]
+	switch cmd {
 	case "serve":
-		return m.serve(ctx)
+		return m.serve(ctx, rest)
 	case "migrate":
-		if len(args) != 2 || (args[1] != "up" && args[1] != "down") {
-			return errUsage
-		}
-		steps := 0
-		if args[1] == "down" {
-			steps = -1
-		}
-		url, err := m.databaseURL()
-		if err != nil {
-			return err
-		}
-		return pg.Migrate(url, steps)
+		return m.migrate(rest)
 	case "workspace":
-		if len(args) < 2 || args[1] != "create" {
-			return errUsage
-		}
-		return m.createWorkspace(ctx, args[2:])
+		return m.workspace(ctx, rest)
 	case "import":
-		return m.importFile(ctx, args[1:])
-	case "help", "-h", "--help":
+		return m.importFile(ctx, rest)
+	case "version", "--version":
+		fmt.Fprintln(m.Stdout, version())
+		return nil
+	case "help", "-h", "-help", "--help":
 		fmt.Fprint(m.Stdout, usage)
 		return nil
 	}
-	return errUsage
+	return usagef("unknown command %q", cmd)
+}
+
+// flags returns a flag set for a command whose --help prints help to stdout and whose errors
+// name the flag, for parse to turn into a usage error.
+func (m *Main) flags(name, help string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprint(m.Stdout, help)
+		fs.SetOutput(m.Stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parse parses args: --help prints the command's help and returns flag.ErrHelp, which exits 0;
+// an unknown flag or a bad value is a usage error naming it.
+func parse(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.Usage()
+		return err
+	case err != nil:
+		return usagef("%s: %v", fs.Name(), err)
+	}
+	return nil
+}
+
+func (m *Main) migrate(args []string) error {
+	fs := m.flags("migrate", "usage: wazapin migrate up|down\n\nup applies every migration not yet applied; down rolls back the newest one. Reads DATABASE_URL.\n")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || (fs.Arg(0) != "up" && fs.Arg(0) != "down") {
+		return usagef("migrate takes one argument, up or down")
+	}
+	steps := 0
+	if fs.Arg(0) == "down" {
+		steps = -1
+	}
+	url, err := m.databaseURL()
+	if err != nil {
+		return err
+	}
+	return pg.Migrate(url, steps)
 }
 
 func (m *Main) databaseURL() (string, error) {
@@ -113,13 +149,25 @@ func (m *Main) databaseURL() (string, error) {
 	return url, nil
 }
 
-func (m *Main) createWorkspace(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("workspace create", flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+func (m *Main) workspace(ctx context.Context, args []string) error {
+	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+		fmt.Fprint(m.Stdout, "usage: wazapin workspace create --name N [--default-region ID]\n")
+		return flag.ErrHelp
+	}
+	if len(args) == 0 || args[0] != "create" {
+		if len(args) == 0 {
+			return usagef("workspace needs a subcommand: create")
+		}
+		return usagef("unknown workspace subcommand %q; there is only create", args[0])
+	}
+	fs := m.flags("workspace create", "usage: wazapin workspace create --name N [--default-region ID]\n\nCreates a workspace and prints its id and first API key as JSON; the key is shown only this once. Reads DATABASE_URL.\n\n")
 	name := fs.String("name", "", "workspace name (required)")
 	region := fs.String("default-region", "ID", "region that phone numbers without a country code are read in")
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("workspace create takes no arguments, only flags: %q", fs.Arg(0))
 	}
 	url, err := m.databaseURL()
 	if err != nil {
@@ -139,102 +187,36 @@ func (m *Main) createWorkspace(ctx context.Context, args []string) error {
 	return enc.Encode(created)
 }
 
-// maxProviderTimeout keeps a lookup well inside the server's write timeout.
-const maxProviderTimeout = 30 * time.Second
-
-// serverConfig reads the server's settings from the environment.
-func (m *Main) serverConfig(log *slog.Logger) (server.Config, error) {
-	cfg := server.Config{Log: log}
-	if key := m.Getenv("WAZAPIN_ENCRYPTION_KEY"); key != "" {
-		box, err := secretbox.ParseKey(key)
-		if err != nil {
-			return cfg, fmt.Errorf("WAZAPIN_ENCRYPTION_KEY: %w", err)
-		}
-		cfg.Secrets = box
-	} else {
-		log.Warn("WAZAPIN_ENCRYPTION_KEY is not set: channels cannot be created or used")
+// version describes the build from what the Go toolchain recorded in the binary.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "wazapin (no build information)"
 	}
-	if t := m.Getenv("WAZAPIN_PROVIDER_TIMEOUT"); t != "" {
-		d, err := time.ParseDuration(t)
-		if err != nil || d <= 0 || d > maxProviderTimeout {
-			return cfg, fmt.Errorf("WAZAPIN_PROVIDER_TIMEOUT must be a duration from 1ms to %s, such as 5s, not %q", maxProviderTimeout, t)
-		}
-		cfg.ProviderTimeout = d
+	v := info.Main.Version
+	if v == "" {
+		v = "(devel)"
 	}
-	switch v := m.Getenv("WAZAPIN_PROVIDER_BLOCK_PRIVATE"); v {
-	case "", "0", "false":
-	case "1", "true":
-		cfg.BlockPrivateProviders = true
-	default:
-		return cfg, fmt.Errorf("WAZAPIN_PROVIDER_BLOCK_PRIVATE must be true or false, not %q", v)
-	}
-	return cfg, nil
-}
-
-func (m *Main) serve(ctx context.Context) error {
-	log := slog.New(slog.NewTextHandler(m.Stderr, nil))
-	url, err := m.databaseURL()
-	if err != nil {
-		return err
-	}
-	addr := m.Getenv("WAZAPIN_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:8080"
-	}
-	if err := pg.Migrate(url, 0); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	cfg, err := m.serverConfig(log)
-	if err != nil {
-		return err
-	}
-	if m.Getenv("GOGC") == "" && m.Getenv("GOMEMLIMIT") == "" {
-		// The live heap of request traffic is a few MiB; collecting at 3× it instead of 2× cuts GC
-		// work, and the soft limit makes the collector work harder, not the heap grow, during
-		// bulk imports, keeping the resident set under the 150 MiB it is allowed.
-		debug.SetGCPercent(200)
-		debug.SetMemoryLimit(80 << 20)
-	}
-	pool, err := pg.Open(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	planned, err := pg.OpenWith(ctx, url, pg.CustomPlans)
-	if err != nil {
-		return err
-	}
-	defer planned.Close()
-	cfg.CustomPlanPool = planned
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{
-		Handler:           server.New(pool, cfg).Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-	}
-	if pprofAddr := m.Getenv("WAZAPIN_PPROF_ADDR"); pprofAddr != "" {
-		// Profiles on their own listener, never on the API's: they show internals.
-		go func() {
-			log.Info("serving pprof", "addr", pprofAddr)
-			if err := http.ListenAndServe(pprofAddr, nil); err != nil {
-				log.Error("pprof", "err", err)
+	var commit, when, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			commit = s.Value
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = " with uncommitted changes"
 			}
-		}()
+		}
 	}
-	log.Info("serving the Contacts API", "addr", ln.Addr().String())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	out := []string{"wazapin " + v}
+	if commit != "" {
+		out = append(out, "commit "+commit+modified)
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return srv.Shutdown(shutdown)
+	if when != "" {
+		out = append(out, "committed "+when)
+	}
+	out = append(out, info.GoVersion)
+	return strings.Join(out, ", ")
 }

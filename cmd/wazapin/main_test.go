@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
+	"os"
 	"strings"
 	"testing"
 
@@ -69,13 +71,81 @@ func TestMigrateDownAndUp(t *testing.T) {
 	}
 }
 
-func TestUsage(t *testing.T) {
-	for _, args := range [][]string{nil, {"frobnicate"}, {"migrate"}, {"migrate", "sideways"}, {"workspace", "delete"}} {
-		if _, err := run(t, "", args...); !errors.Is(err, errUsage) {
-			t.Errorf("%v: err %v, want usage", args, err)
-		}
+func TestUsageErrorsNameWhatIsWrong(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "no command"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"migrate"}, "up or down"},
+		{[]string{"migrate", "sideways"}, "up or down"},
+		{[]string{"workspace", "delete"}, `unknown workspace subcommand "delete"`},
+		{[]string{"workspace", "create", "--nmae", "x"}, "-nmae"},
+		{[]string{"serve", "--port", "1"}, "-port"},
+		{[]string{"import", "--chunk", "0", "f.csv"}, "--chunk"},
+		{[]string{"import", "a.csv", "b.csv"}, "one file"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, err := run(t, "", tc.args...)
+			var ue *usageError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err %v, want a usage error saying %q", err, tc.want)
+			}
+		})
 	}
 	if _, err := run(t, "", "migrate", "up"); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
 		t.Errorf("migrate without DATABASE_URL: %v", err)
+	}
+}
+
+func TestHelpPrintsUsageAndSucceeds(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"help"}, "commands:"},
+		{[]string{"--help"}, "commands:"},
+		{[]string{"serve", "--help"}, "WAZAPIN_DB_TIMEOUT"},
+		{[]string{"migrate", "--help"}, "usage: wazapin migrate"},
+		{[]string{"workspace", "--help"}, "usage: wazapin workspace create"},
+		{[]string{"workspace", "create", "--help"}, "-default-region"},
+		{[]string{"import", "--help"}, "-chunk"},
+		{[]string{"import", "-h"}, "-chunk"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			out, err := run(t, "", tc.args...)
+			if err != nil && !errors.Is(err, flag.ErrHelp) {
+				t.Fatalf("err %v, want success", err)
+			}
+			if !strings.Contains(out, tc.want) {
+				t.Errorf("output lacks %q:\n%s", tc.want, out)
+			}
+		})
+	}
+}
+
+func TestVersionNamesTheBuild(t *testing.T) {
+	out, err := run(t, "", "version")
+	if err != nil || !strings.HasPrefix(out, "wazapin ") || !strings.Contains(out, "go1.") {
+		t.Errorf("version: %q, %v", out, err)
+	}
+}
+
+// TestReadmeListsEverySetting keeps README's table of environment variables the one that
+// `wazapin serve --help` prints.
+func TestReadmeListsEverySetting(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := settingsMarkdown(); !strings.Contains(string(readme), want) {
+		t.Errorf("README.md does not hold the settings table; put this in it:\n%s", want)
+	}
+	out, _ := run(t, "", "serve", "--help")
+	for _, s := range settings {
+		if !strings.Contains(out, plain(s.meaning)) {
+			t.Errorf("serve --help lacks %s", s.name)
+		}
 	}
 }

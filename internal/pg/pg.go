@@ -10,6 +10,7 @@ import (
 	"net"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/golang-migrate/migrate/v4"
 	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
@@ -39,6 +40,9 @@ const (
 	CustomPlans
 )
 
+// DefaultConnectTimeout bounds connecting when the URL sets no connect_timeout.
+const DefaultConnectTimeout = 5 * time.Second
+
 // Open connects a pool to url. Without an explicit pool_max_conns in the URL, the pool is sized
 // for the machine: a few connections per core keep PostgreSQL busy without thrashing it.
 func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
@@ -51,6 +55,12 @@ func OpenWith(ctx context.Context, url string, plans Plans) (*pgxpool.Pool, erro
 	if err != nil {
 		return nil, err
 	}
+	return OpenConfig(ctx, cfg)
+}
+
+// OpenConfig connects a pool configured by Config and perhaps adjusted, and checks that the
+// database answers.
+func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -69,6 +79,11 @@ func Config(url string, plans Plans) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// Without a bound, connecting to a host that drops packets waits for the kernel's
+		// TCP timeout, minutes, and so does every request that needs a new connection.
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
 	if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = int32(max(4, 4*runtime.GOMAXPROCS(0)))

@@ -57,6 +57,8 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		defer cancel()
 		c.SetRequest(req.WithContext(ctx))
 		s.metrics.RequestStarted()
+		s.inFlight.Add(1)
+		defer s.inFlight.Add(-1)
 		if err := next(c); err != nil {
 			c.Error(err)
 		}

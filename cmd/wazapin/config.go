@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// setting is one environment variable the program reads. This table is the one source of what
+// `wazapin serve --help` prints and of README's table, which a test keeps equal to it.
+type setting struct {
+	name, def, meaning string
+}
+
+var settings = []setting{
+	{"DATABASE_URL", "required", "PostgreSQL URL (`pool_max_conns=N` sets the pool size); `make run` and `make test` start a private PostgreSQL when it is unset"},
+	{"WAZAPIN_ADDR", "`127.0.0.1:8080`", "listen address of the API"},
+	{"WAZAPIN_METRICS_ADDR", "off (`make run`: `127.0.0.1:9464`)", "listen address of `GET /metrics` (Prometheus), a listener of its own"},
+	{"WAZAPIN_LOG_FORMAT", "`text`", "`json` or `text`: one access line per request and every failure with its cause, on stderr"},
+	{"WAZAPIN_LOG_LEVEL", "`info`", "`debug`, `info`, `warn` or `error`; above `info` the access lines are left out"},
+	{"WAZAPIN_DB_TIMEOUT", "`5s`", "how long a request may wait for the database, connecting included, before it answers 503 with Retry-After (an import may take 60s)"},
+	{"WAZAPIN_SHUTDOWN_GRACE", "`5s`", "after SIGTERM or SIGINT, how long readiness answers 503 while requests are still served, so load balancers stop sending (a second signal cuts it short)"},
+	{"WAZAPIN_SHUTDOWN_TIMEOUT", "`30s`", "after the grace, how long requests in flight may take to finish before the server exits anyway"},
+	{"WAZAPIN_ENCRYPTION_KEY", "none: channels refused", "32 bytes in base64 or hex that seal channel credentials (`make run` makes `.data/encryption.key`)"},
+	{"WAZAPIN_PROVIDER_TIMEOUT", "`5s`", "bound on one channel lookup's provider calls (at most 30s)"},
+	{"WAZAPIN_PROVIDER_BLOCK_PRIVATE", "`false`", "`true` refuses providers on loopback, private or link-local addresses"},
+	{"WAZAPIN_PPROF_ADDR", "off", "serve net/http/pprof on this address, e.g. `127.0.0.1:6060`"},
+	{"GOGC, GOMEMLIMIT", "`200`, `80MiB`", "Go's collector settings; the server uses these values when neither is set"},
+	{"WAZAPIN_URL, WAZAPIN_API_KEY", "`http://127.0.0.1:8080`, none", "server and key of `wazapin import`"},
+	{"WAZAPIN_DEFAULT_REGION", "`ID`", "default region of the Dev workspace `make run` creates on its first run"},
+}
+
+// printSettings writes the table for a terminal.
+func printSettings(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  VARIABLE\tDEFAULT\tMEANING")
+	for _, s := range settings {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", s.name, plain(s.def), plain(s.meaning))
+	}
+	_ = tw.Flush()
+}
+
+// settingsMarkdown is the table as README holds it.
+func settingsMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| Variable | Default | Meaning |\n|---|---|---|\n")
+	for _, s := range settings {
+		names := strings.Split(s.name, ", ")
+		for i := range names {
+			names[i] = "`" + names[i] + "`"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", strings.Join(names, ", "), s.def, s.meaning)
+	}
+	return b.String()
+}
+
+// plain drops Markdown's code quotes.
+func plain(s string) string { return strings.ReplaceAll(s, "`", "") }

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // served only on WAZAPIN_PPROF_ADDR
+	"runtime/debug"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/wazapin/wazapin/internal/obs"
+	"github.com/wazapin/wazapin/internal/pg"
+	"github.com/wazapin/wazapin/internal/secretbox"
+	"github.com/wazapin/wazapin/internal/server"
+)
+
+const serveHelp = `usage: wazapin serve
+
+Serves the Contacts API. It applies the migrations first, then listens on WAZAPIN_ADDR.
+GET /v1/health is the liveness check, GET /v1/health/ready the readiness check, /docs the API
+reference. On SIGTERM or SIGINT readiness turns to 503 while requests are still served for
+WAZAPIN_SHUTDOWN_GRACE, then the listener closes and requests in flight get up to
+WAZAPIN_SHUTDOWN_TIMEOUT to finish.
+
+environment:
+`
+
+// maxProviderTimeout keeps a lookup well inside the server's write timeout.
+const maxProviderTimeout = 30 * time.Second
+
+// serveConfig is what serve reads from the environment.
+type serveConfig struct {
+	databaseURL, addr, metricsAddr, pprofAddr string
+	logFormat, logLevel                       string
+	grace, shutdownTimeout                    time.Duration
+	server                                    server.Config
+}
+
+// config reads serve's settings, naming the variable whose value cannot be used.
+func (m *Main) config() (serveConfig, error) {
+	c := serveConfig{
+		addr:        or(m.Getenv("WAZAPIN_ADDR"), "127.0.0.1:8080"),
+		metricsAddr: m.Getenv("WAZAPIN_METRICS_ADDR"),
+		pprofAddr:   m.Getenv("WAZAPIN_PPROF_ADDR"),
+		logFormat:   m.Getenv("WAZAPIN_LOG_FORMAT"),
+		logLevel:    m.Getenv("WAZAPIN_LOG_LEVEL"),
+	}
+	var err error
+	if c.databaseURL, err = m.databaseURL(); err != nil {
+		return c, err
+	}
+	durations := []struct {
+		name     string
+		into     *time.Duration
+		def, max time.Duration
+	}{
+		{"WAZAPIN_DB_TIMEOUT", &c.server.DBTimeout, 5 * time.Second, time.Minute},
+		{"WAZAPIN_SHUTDOWN_GRACE", &c.grace, 5 * time.Second, 5 * time.Minute},
+		{"WAZAPIN_SHUTDOWN_TIMEOUT", &c.shutdownTimeout, 30 * time.Second, 10 * time.Minute},
+		{"WAZAPIN_PROVIDER_TIMEOUT", &c.server.ProviderTimeout, 5 * time.Second, maxProviderTimeout},
+	}
+	for _, d := range durations {
+		*d.into = d.def
+		v := m.Getenv(d.name)
+		if v == "" {
+			continue
+		}
+		parsed, err := time.ParseDuration(v)
+		minimum := time.Millisecond
+		if d.name == "WAZAPIN_SHUTDOWN_GRACE" {
+			minimum = 0
+		}
+		if err != nil || parsed < minimum || parsed > d.max {
+			return c, fmt.Errorf("%s must be a duration from %s to %s, such as %s, not %q", d.name, minimum, d.max, d.def, v)
+		}
+		*d.into = parsed
+	}
+	if key := m.Getenv("WAZAPIN_ENCRYPTION_KEY"); key != "" {
+		box, err := secretbox.ParseKey(key)
+		if err != nil {
+			return c, fmt.Errorf("WAZAPIN_ENCRYPTION_KEY: %w", err)
+		}
+		c.server.Secrets = box
+	}
+	switch v := m.Getenv("WAZAPIN_PROVIDER_BLOCK_PRIVATE"); v {
+	case "", "0", "false":
+	case "1", "true":
+		c.server.BlockPrivateProviders = true
+	default:
+		return c, fmt.Errorf("WAZAPIN_PROVIDER_BLOCK_PRIVATE must be true or false, not %q", v)
+	}
+	return c, nil
+}
+
+func (m *Main) serve(ctx context.Context, args []string) error {
+	fs := m.flags("serve", serveHelp)
+	fs.Usage = func() {
+		fmt.Fprint(m.Stdout, serveHelp)
+		printSettings(m.Stdout)
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("serve takes no arguments: %q", fs.Arg(0))
+	}
+	cfg, err := m.config()
+	if err != nil {
+		return err
+	}
+	logs := obs.NewBufferedWriter(m.Stderr, 200*time.Millisecond)
+	defer logs.Close()
+	log, err := obs.NewLogger(logs, cfg.logFormat, cfg.logLevel)
+	if err != nil {
+		return fmt.Errorf("WAZAPIN_LOG_FORMAT or WAZAPIN_LOG_LEVEL: %w", err)
+	}
+	cfg.server.Log = log
+	if cfg.server.Secrets == nil {
+		log.Warn("WAZAPIN_ENCRYPTION_KEY is not set: channels cannot be created or used")
+	}
+	if err := pg.Migrate(cfg.databaseURL, 0); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if m.Getenv("GOGC") == "" && m.Getenv("GOMEMLIMIT") == "" {
+		// The live heap of request traffic is a few MiB; collecting at 3× it instead of 2× cuts GC
+		// work, and the soft limit makes the collector work harder, not the heap grow, during
+		// bulk imports, keeping the resident set under the 150 MiB it is allowed.
+		debug.SetGCPercent(200)
+		debug.SetMemoryLimit(80 << 20)
+	}
+	pool, err := m.openPool(ctx, cfg, pg.GenericPlans)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	planned, err := m.openPool(ctx, cfg, pg.CustomPlans)
+	if err != nil {
+		return err
+	}
+	defer planned.Close()
+	cfg.server.CustomPlanPool = planned
+	cfg.server.Metrics = obs.NewMetrics()
+	api := server.New(pool, cfg.server)
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	hs := api.HTTPServer()
+	side, err := m.sideListeners(cfg, log, cfg.server.Metrics)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer func() {
+		for _, s := range side {
+			s.Close()
+		}
+	}()
+	log.Info("serving the Contacts API", "addr", ln.Addr().String(), "version", version())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case sig := <-m.Signals:
+		log.Info("shutting down: readiness answers 503, requests are still served", "signal", sig.String(), "grace", cfg.grace.String())
+	case <-ctx.Done():
+		log.Info("shutting down: readiness answers 503, requests are still served", "grace", cfg.grace.String())
+	}
+	api.Drain()
+	select {
+	case <-time.After(cfg.grace):
+	case sig := <-m.Signals:
+		log.Info("grace cut short", "signal", sig.String())
+	}
+	log.Info("closing the listener; waiting for requests in flight", "in_flight", api.InFlight(), "timeout", cfg.shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("shutdown timed out; closing the requests still in flight", "in_flight", api.InFlight())
+		return hs.Close()
+	}
+	log.Info("shut down: every request in flight was answered")
+	return nil
+}
+
+// openPool connects a pool whose connecting is bounded by the database timeout.
+func (m *Main) openPool(ctx context.Context, cfg serveConfig, plans pg.Plans) (*pgxpool.Pool, error) {
+	pcfg, err := pg.Config(cfg.databaseURL, plans)
+	if err != nil {
+		return nil, err
+	}
+	pcfg.ConnConfig.ConnectTimeout = cfg.server.DBTimeout
+	return pg.OpenConfig(ctx, pcfg)
+}
+
+// sideListeners serves metrics and pprof on their own addresses, never on the API's: they show
+// internals and need no key.
+func (m *Main) sideListeners(cfg serveConfig, log *slog.Logger, metrics *obs.Metrics) ([]*http.Server, error) {
+	var out []*http.Server
+	serve := func(name, addr string, h http.Handler) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s listener: %w", name, err)
+		}
+		s := &http.Server{Handler: h, ReadHeaderTimeout: server.ReadHeaderTimeout, IdleTimeout: server.IdleTimeout}
+		out = append(out, s)
+		log.Info("serving "+name, "addr", ln.Addr().String())
+		go func() {
+			if err := s.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error(name+" listener failed", "err", err)
+			}
+		}()
+		return nil
+	}
+	if cfg.metricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler())
+		if err := serve("metrics", cfg.metricsAddr, mux); err != nil {
+			return out, err
+		}
+	}
+	if cfg.pprofAddr != "" {
+		if err := serve("pprof", cfg.pprofAddr, http.DefaultServeMux); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
