@@ -39,6 +39,12 @@ check-generate: generate
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	@# openapi.yaml through Redocly CLI and Spectral, pinned in scripts/openapi-lint (npm ci on first use; no telemetry).
+	@cd scripts/openapi-lint && if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	  npm ci --ignore-scripts --no-audit --no-fund; fi
+	cd scripts/openapi-lint && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+	  node_modules/.bin/redocly lint --config redocly.yaml ../../openapi.yaml
+	cd scripts/openapi-lint && node_modules/.bin/spectral lint --ruleset .spectral.yaml --fail-severity warn ../../openapi.yaml
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -712,6 +712,9 @@ type Error = Problem
 // GatewayTimeout RFC 9457 problem details.
 type GatewayTimeout = Problem
 
+// ImportTooLarge RFC 9457 problem details.
+type ImportTooLarge = Problem
+
 // NotFound RFC 9457 problem details.
 type NotFound = Problem
 
@@ -870,12 +873,14 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
-	// ListChannels List the workspace's channels, oldest first.
+	// ListChannels List channels
+	//
+	// Every channel of the workspace, oldest first, without credentials; returned whole.
 	//
 	// Corresponds with GET /v1/channels (the `ListChannels` operationId).
 	ListChannels(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// CreateChannelWithBody Connect a messaging channel.
+	// CreateChannelWithBody Register a channel
 	//
 	// Registers the provider connection behind a channel. `credentials` are write-only: they are
 	// validated for the platform, stored encrypted (AES-256-GCM under the server's
@@ -894,7 +899,7 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
 	CreateChannelWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// CreateChannel Connect a messaging channel.
+	// CreateChannel Register a channel
 	//
 	// Registers the provider connection behind a channel. `credentials` are write-only: they are
 	// validated for the platform, stored encrypted (AES-256-GCM under the server's
@@ -913,19 +918,22 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
 	CreateChannel(ctx context.Context, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// DeleteChannel Disconnect a channel and forget its credentials.
+	// DeleteChannel Delete a channel
 	//
-	// Identities linked through the channel stay on their contacts.
+	// Disconnects the channel and forgets its credentials. Identities linked through the channel stay on their contacts.
 	//
 	// Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
 	DeleteChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetChannel Get one channel.
+	// GetChannel Get a channel
+	//
+	// The channel without its credentials. `status` and `status_checked_at` tell how its last
+	// provider call went.
 	//
 	// Corresponds with GET /v1/channels/{channelID} (the `GetChannel` operationId).
 	GetChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// LookupChannelContactsWithBody Ask the channel's provider about phone numbers.
+	// LookupChannelContactsWithBody Ask a channel provider about phone numbers
 	//
 	// Not a CRM lookup (that is `POST /v1/contacts/resolve`): this asks the provider behind the
 	// channel whether each number is on WhatsApp, under which wa_id, and with which profile.
@@ -946,7 +954,7 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
 	LookupChannelContactsWithBody(ctx context.Context, channelID ChannelID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// LookupChannelContacts Ask the channel's provider about phone numbers.
+	// LookupChannelContacts Ask a channel provider about phone numbers
 	//
 	// Not a CRM lookup (that is `POST /v1/contacts/resolve`): this asks the provider behind the
 	// channel whether each number is on WhatsApp, under which wa_id, and with which profile.
@@ -967,16 +975,17 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
 	LookupChannelContacts(ctx context.Context, channelID ChannelID, body LookupChannelContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListContacts List stored contacts, newest first.
+	// ListContacts List and search contacts
 	//
-	// Keyset pagination: pass `meta.next_cursor` of one page as `cursor` to get the next;
-	// it is null on the last page. Contacts created while a client walks the pages appear before
-	// its cursor, so a walk never repeats a contact. Filters combine with AND.
+	// Stored contacts, newest first. Keyset pagination: pass `meta.next_cursor` of one page as
+	// `cursor` to get the next; it is null on the last page. Contacts created while a client walks
+	// the pages appear before its cursor, so a walk never repeats a contact. Filters combine with
+	// AND.
 	//
 	// Corresponds with GET /v1/contacts (the `ListContacts` operationId).
 	ListContacts(ctx context.Context, params *ListContactsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// CreateContactWithBody Create or upsert a contact.
+	// CreateContactWithBody Create or upsert a contact
 	//
 	// At least one identifier is required: `phone_number`, `email`, or `external_source` together
 	// with `external_id`. The identifiers given are normalized and looked up:
@@ -996,7 +1005,7 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/contacts (the `CreateContact` operationId).
 	CreateContactWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// CreateContact Create or upsert a contact.
+	// CreateContact Create or upsert a contact
 	//
 	// At least one identifier is required: `phone_number`, `email`, or `external_source` together
 	// with `external_id`. The identifiers given are normalized and looked up:
@@ -1016,11 +1025,12 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/contacts (the `CreateContact` operationId).
 	CreateContact(ctx context.Context, body CreateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ImportContactsWithBody Import many contacts at once (NDJSON).
+	// ImportContactsWithBody Import contacts from NDJSON
 	//
 	// The body is NDJSON (`Content-Type: application/x-ndjson`): one JSON object per line, each
 	// with the schema and rules of `POST /v1/contacts` (create, or upsert the contact its
-	// identifiers lead to). Up to 100,000 lines and 64 MiB per request; blank lines are skipped.
+	// identifiers lead to). Up to 100,000 lines and 64 MiB per request (413 beyond either), each
+	// line at most 1 MiB (400 beyond it); blank lines are skipped.
 	//
 	// - Lines that share an identifier within the request end up as one contact: its fields are
 	//   the lines' fields applied in line order, and every identifier of those lines leads to it.
@@ -1039,220 +1049,268 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/contacts/import (the `ImportContacts` operationId).
 	ImportContactsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// LookupContactWithBody Compatibility alias for resolve.
+	// LookupContactWithBody Look up a contact (alias of resolve)
 	//
 	// The compatibility alias of `POST /v1/contacts/resolve`: the same request and response
-	// components, served by the same code, with the same status and byte-identical body.
+	// components, served by the same code, with the same status and byte-identical body. New
+	// clients should call resolve. Not to be confused with `POST /v1/channels/{channelID}/contacts/lookup`,
+	// which asks a messaging provider rather than the stored contacts.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/contacts/lookup (the `LookupContact` operationId).
 	LookupContactWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// LookupContact Compatibility alias for resolve.
+	// LookupContact Look up a contact (alias of resolve)
 	//
 	// The compatibility alias of `POST /v1/contacts/resolve`: the same request and response
-	// components, served by the same code, with the same status and byte-identical body.
+	// components, served by the same code, with the same status and byte-identical body. New
+	// clients should call resolve. Not to be confused with `POST /v1/channels/{channelID}/contacts/lookup`,
+	// which asks a messaging provider rather than the stored contacts.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/lookup (the `LookupContact` operationId).
 	LookupContact(ctx context.Context, body LookupContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetContactByPhone Get one contact by phone number, in any spelling.
+	// GetContactByPhone Get a contact by phone number
 	//
 	// `+62 812-3456-7890`, `6281234567890`, `%2B6281234567890` and, in a workspace whose default
-	// region is ID, `081234567890` all find the same contact.
+	// region is ID, `081234567890` all find the same contact. A value that cannot be a phone
+	// number is a 422; a valid number that no contact holds is a 404.
 	//
 	// Corresponds with GET /v1/contacts/phone/{phone} (the `GetContactByPhone` operationId).
 	GetContactByPhone(ctx context.Context, phone string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ResolveContactWithBody Resolve a stored contact by one or more omnichannel identifiers.
+	// ResolveContactWithBody Resolve a contact by identifiers
 	//
 	// For a caller that knows identifiers but not the contact id. Identifiers that match nothing
 	// are ignored as long as the others agree: 200 when every identifier that matches leads to the
 	// same contact (with the list of those that matched), 404 when none matches, 409 when they
-	// lead to different contacts (the problem lists the `candidates`).
+	// lead to different contacts (the problem lists the `candidates`). An `external_id`
+	// identifier needs its `source`.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/contacts/resolve (the `ResolveContact` operationId).
 	ResolveContactWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ResolveContact Resolve a stored contact by one or more omnichannel identifiers.
+	// ResolveContact Resolve a contact by identifiers
 	//
 	// For a caller that knows identifiers but not the contact id. Identifiers that match nothing
 	// are ignored as long as the others agree: 200 when every identifier that matches leads to the
 	// same contact (with the list of those that matched), 404 when none matches, 409 when they
-	// lead to different contacts (the problem lists the `candidates`).
+	// lead to different contacts (the problem lists the `candidates`). An `external_id`
+	// identifier needs its `source`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/resolve (the `ResolveContact` operationId).
 	ResolveContact(ctx context.Context, body ResolveContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// DeleteContact Delete a contact with its identities, notes, tags, consents and suppressions.
+	// DeleteContact Delete a contact
+	//
+	// Deletes the contact with its identities, notes, tag assignments, consents and suppressions,
+	// so its identifiers lead nowhere afterwards. The workspace's tags themselves stay.
 	//
 	// Corresponds with DELETE /v1/contacts/{contactID} (the `DeleteContact` operationId).
 	DeleteContact(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetContact Get one contact by its id.
+	// GetContact Get a contact by id
+	//
+	// The contact with its identifiers as fields (`phone_number`, `email`, and the external id
+	// written last); `GET /v1/contacts/{contactID}/identities` lists all of them. An id of another
+	// workspace answers 404.
 	//
 	// Corresponds with GET /v1/contacts/{contactID} (the `GetContact` operationId).
 	GetContact(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateContactWithBody Update a contact (JSON merge patch).
+	// UpdateContactWithBody Update a contact
 	//
-	// A field that is absent stays as it is; a field set to null is cleared. `custom_fields` merges
-	// key by key and a key set to null is removed; `custom_fields: null` clears them all. Changing
-	// `phone_number`, `email` or the external id moves that identity to the new value; a value that
-	// already belongs to another contact is a 409 naming it. `external_source` and `external_id`
-	// are set or cleared together; clearing them removes the contact's external ids of every
-	// source. A patch may not leave a contact without any identifier (422).
+	// A JSON merge patch. A field that is absent stays as it is; a field set to null is cleared.
+	// `custom_fields` merges key by key and a key set to null is removed; `custom_fields: null`
+	// clears them all. Changing `phone_number`, `email` or the external id moves that identity to
+	// the new value; a value that already belongs to another contact is a 409 naming it.
+	// `external_source` and `external_id` are set or cleared together; clearing them removes the
+	// contact's external ids of every source. A patch may not leave a contact without any
+	// identifier (422).
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PATCH /v1/contacts/{contactID} (the `UpdateContact` operationId).
 	UpdateContactWithBody(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpdateContact Update a contact (JSON merge patch).
+	// UpdateContact Update a contact
 	//
-	// A field that is absent stays as it is; a field set to null is cleared. `custom_fields` merges
-	// key by key and a key set to null is removed; `custom_fields: null` clears them all. Changing
-	// `phone_number`, `email` or the external id moves that identity to the new value; a value that
-	// already belongs to another contact is a 409 naming it. `external_source` and `external_id`
-	// are set or cleared together; clearing them removes the contact's external ids of every
-	// source. A patch may not leave a contact without any identifier (422).
+	// A JSON merge patch. A field that is absent stays as it is; a field set to null is cleared.
+	// `custom_fields` merges key by key and a key set to null is removed; `custom_fields: null`
+	// clears them all. Changing `phone_number`, `email` or the external id moves that identity to
+	// the new value; a value that already belongs to another contact is a 409 naming it.
+	// `external_source` and `external_id` are set or cleared together; clearing them removes the
+	// contact's external ids of every source. A patch may not leave a contact without any
+	// identifier (422).
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PATCH /v1/contacts/{contactID} (the `UpdateContact` operationId).
 	UpdateContact(ctx context.Context, contactID ContactID, body UpdateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PutContactConsentWithBody Upsert the contact's consent state on one channel.
+	// PutContactConsentWithBody Record consent on a channel
 	//
-	// One row per contact and channel; 201 when it is created, 200 when it is replaced.
+	// Sets whether the contact agreed to be messaged on this channel, with where (`source`) and
+	// when (`captured_at`, defaulting to now) it was captured. One row per contact and channel;
+	// 201 when it is created, 200 when it is replaced.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /v1/contacts/{contactID}/consent/{channel} (the `PutContactConsent` operationId).
 	PutContactConsentWithBody(ctx context.Context, contactID ContactID, channel MessagingChannel, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PutContactConsent Upsert the contact's consent state on one channel.
+	// PutContactConsent Record consent on a channel
 	//
-	// One row per contact and channel; 201 when it is created, 200 when it is replaced.
+	// Sets whether the contact agreed to be messaged on this channel, with where (`source`) and
+	// when (`captured_at`, defaulting to now) it was captured. One row per contact and channel;
+	// 201 when it is created, 200 when it is replaced.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PUT /v1/contacts/{contactID}/consent/{channel} (the `PutContactConsent` operationId).
 	PutContactConsent(ctx context.Context, contactID ContactID, channel MessagingChannel, body PutContactConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListContactConsents List the contact's consent rows, one per channel.
+	// ListContactConsents List a contact's consents
+	//
+	// The contact's consent rows, one per channel, ordered by channel; returned whole.
 	//
 	// Corresponds with GET /v1/contacts/{contactID}/consents (the `ListContactConsents` operationId).
 	ListContactConsents(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListContactIdentities List the identities linked to a contact.
+	// ListContactIdentities List a contact's identities
+	//
+	// Every identity that leads to the contact, oldest first: its phone number (E.164), email
+	// (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
+	// Returned whole; a contact has few.
 	//
 	// Corresponds with GET /v1/contacts/{contactID}/identities (the `ListContactIdentities` operationId).
 	ListContactIdentities(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListContactNotes List a contact's notes, newest first.
+	// ListContactNotes List a contact's notes
+	//
+	// The contact's notes, newest first, with the same keyset pagination as the contact list:
+	// pass `meta.next_cursor` as `cursor` for the next page; it is null on the last one.
 	//
 	// Corresponds with GET /v1/contacts/{contactID}/notes (the `ListContactNotes` operationId).
 	ListContactNotes(ctx context.Context, contactID ContactID, params *ListContactNotesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// CreateContactNoteWithBody Add a note to a contact.
+	// CreateContactNoteWithBody Add a note
+	//
+	// Adds a free-text note to the contact; the body is not blank and at most 10000 characters.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/notes (the `CreateContactNote` operationId).
 	CreateContactNoteWithBody(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// CreateContactNote Add a note to a contact.
+	// CreateContactNote Add a note
+	//
+	// Adds a free-text note to the contact; the body is not blank and at most 10000 characters.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/notes (the `CreateContactNote` operationId).
 	CreateContactNote(ctx context.Context, contactID ContactID, body CreateContactNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListContactSuppressions List the contact's suppressions, one per channel.
+	// ListContactSuppressions List a contact's suppressions
+	//
+	// The contact's suppressions, one per channel, ordered by channel; returned whole. A
+	// suppression whose `expires_at` has passed stays listed with `active: false`.
 	//
 	// Corresponds with GET /v1/contacts/{contactID}/suppressions (the `ListContactSuppressions` operationId).
 	ListContactSuppressions(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpsertContactSuppressionWithBody Create or update the contact's suppression on a channel.
+	// UpsertContactSuppressionWithBody Suppress a channel for a contact
 	//
-	// One row per contact and channel; 201 when it is created, 200 when it is replaced. Without
-	// `expires_at` the suppression holds until replaced; with it, `expires_at` must be in the future.
+	// Creates or updates the contact's suppression on a channel. One row per contact and channel;
+	// 201 when it is created, 200 when it is replaced. Without `expires_at` the suppression holds
+	// until replaced; with it, `expires_at` must be in the future.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
 	UpsertContactSuppressionWithBody(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UpsertContactSuppression Create or update the contact's suppression on a channel.
+	// UpsertContactSuppression Suppress a channel for a contact
 	//
-	// One row per contact and channel; 201 when it is created, 200 when it is replaced. Without
-	// `expires_at` the suppression holds until replaced; with it, `expires_at` must be in the future.
+	// Creates or updates the contact's suppression on a channel. One row per contact and channel;
+	// 201 when it is created, 200 when it is replaced. Without `expires_at` the suppression holds
+	// until replaced; with it, `expires_at` must be in the future.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
 	UpsertContactSuppression(ctx context.Context, contactID ContactID, body UpsertContactSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// ListContactTags List the tags assigned to a contact, each once, by name.
+	// ListContactTags List a contact's tags
+	//
+	// The tags assigned to the contact, each once, ordered by name; returned whole.
 	//
 	// Corresponds with GET /v1/contacts/{contactID}/tags (the `ListContactTags` operationId).
 	ListContactTags(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// AssignContactTagWithBody Assign a tag to a contact, creating the workspace tag on first use.
+	// AssignContactTagWithBody Assign a tag to a contact
 	//
-	// Tag names are trimmed, 1 to 64 characters, and match case-insensitively: the first spelling
-	// used in the workspace is kept. Assigning a tag that is already assigned is not an error: it
-	// answers 200 with the existing assignment (201 when newly assigned).
+	// Creates the workspace tag on first use. Tag names are trimmed, 1 to 64 characters, and match
+	// case-insensitively: the first spelling used in the workspace is kept. Assigning a tag that
+	// is already assigned is not an error: it answers 200 with the existing assignment (201 when
+	// newly assigned).
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/tags (the `AssignContactTag` operationId).
 	AssignContactTagWithBody(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// AssignContactTag Assign a tag to a contact, creating the workspace tag on first use.
+	// AssignContactTag Assign a tag to a contact
 	//
-	// Tag names are trimmed, 1 to 64 characters, and match case-insensitively: the first spelling
-	// used in the workspace is kept. Assigning a tag that is already assigned is not an error: it
-	// answers 200 with the existing assignment (201 when newly assigned).
+	// Creates the workspace tag on first use. Tag names are trimmed, 1 to 64 characters, and match
+	// case-insensitively: the first spelling used in the workspace is kept. Assigning a tag that
+	// is already assigned is not an error: it answers 200 with the existing assignment (201 when
+	// newly assigned).
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/tags (the `AssignContactTag` operationId).
 	AssignContactTag(ctx context.Context, contactID ContactID, body AssignContactTagJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// UnassignContactTag Unassign a tag from a contact.
+	// UnassignContactTag Remove a tag from a contact
 	//
 	// Idempotent; 204 whether or not the tag was assigned. The workspace tag itself stays.
 	//
 	// Corresponds with DELETE /v1/contacts/{contactID}/tags/{tag} (the `UnassignContactTag` operationId).
 	UnassignContactTag(ctx context.Context, contactID ContactID, tag string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetHealth Liveness and database reachability; needs no API key.
+	// GetHealth Check liveness
+	//
+	// Liveness: 200 while this server runs and its database answers, 503 with `Retry-After` while
+	// the database cannot be reached. Needs no API key. Use `GET /v1/health/ready` to decide
+	// whether to send traffic here.
 	//
 	// Corresponds with GET /v1/health (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetReadiness Readiness for traffic; needs no API key.
+	// GetReadiness Check readiness
 	//
 	// 200 when this server should get requests: its database answers and its schema is at the
 	// version the binary expects. 503 with `Retry-After` while the database cannot be reached,
 	// while its migrations are behind the binary's (another server may be migrating), and once
 	// shutdown has begun, so that a load balancer stops sending before the server stops.
-	// `GET /v1/health` stays the liveness check.
+	// `GET /v1/health` stays the liveness check. Needs no API key.
 	//
 	// Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
 	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
-// ListChannels List the workspace's channels, oldest first.
+// ListChannels List channels
+//
+// Every channel of the workspace, oldest first, without credentials; returned whole.
 //
 // Corresponds with GET /v1/channels (the `ListChannels` operationId).
 func (c *Client) ListChannels(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1267,7 +1325,7 @@ func (c *Client) ListChannels(ctx context.Context, reqEditors ...RequestEditorFn
 	return c.Client.Do(req)
 }
 
-// CreateChannelWithBody Connect a messaging channel.
+// CreateChannelWithBody Register a channel
 //
 // Registers the provider connection behind a channel. `credentials` are write-only: they are
 // validated for the platform, stored encrypted (AES-256-GCM under the server's
@@ -1296,7 +1354,7 @@ func (c *Client) CreateChannelWithBody(ctx context.Context, contentType string, 
 	return c.Client.Do(req)
 }
 
-// CreateChannel Connect a messaging channel.
+// CreateChannel Register a channel
 //
 // Registers the provider connection behind a channel. `credentials` are write-only: they are
 // validated for the platform, stored encrypted (AES-256-GCM under the server's
@@ -1325,9 +1383,9 @@ func (c *Client) CreateChannel(ctx context.Context, body CreateChannelJSONReques
 	return c.Client.Do(req)
 }
 
-// DeleteChannel Disconnect a channel and forget its credentials.
+// DeleteChannel Delete a channel
 //
-// Identities linked through the channel stay on their contacts.
+// Disconnects the channel and forgets its credentials. Identities linked through the channel stay on their contacts.
 //
 // Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
 func (c *Client) DeleteChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1342,7 +1400,10 @@ func (c *Client) DeleteChannel(ctx context.Context, channelID ChannelID, reqEdit
 	return c.Client.Do(req)
 }
 
-// GetChannel Get one channel.
+// GetChannel Get a channel
+//
+// The channel without its credentials. `status` and `status_checked_at` tell how its last
+// provider call went.
 //
 // Corresponds with GET /v1/channels/{channelID} (the `GetChannel` operationId).
 func (c *Client) GetChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1357,7 +1418,7 @@ func (c *Client) GetChannel(ctx context.Context, channelID ChannelID, reqEditors
 	return c.Client.Do(req)
 }
 
-// LookupChannelContactsWithBody Ask the channel's provider about phone numbers.
+// LookupChannelContactsWithBody Ask a channel provider about phone numbers
 //
 // Not a CRM lookup (that is `POST /v1/contacts/resolve`): this asks the provider behind the
 // channel whether each number is on WhatsApp, under which wa_id, and with which profile.
@@ -1388,7 +1449,7 @@ func (c *Client) LookupChannelContactsWithBody(ctx context.Context, channelID Ch
 	return c.Client.Do(req)
 }
 
-// LookupChannelContacts Ask the channel's provider about phone numbers.
+// LookupChannelContacts Ask a channel provider about phone numbers
 //
 // Not a CRM lookup (that is `POST /v1/contacts/resolve`): this asks the provider behind the
 // channel whether each number is on WhatsApp, under which wa_id, and with which profile.
@@ -1419,11 +1480,12 @@ func (c *Client) LookupChannelContacts(ctx context.Context, channelID ChannelID,
 	return c.Client.Do(req)
 }
 
-// ListContacts List stored contacts, newest first.
+// ListContacts List and search contacts
 //
-// Keyset pagination: pass `meta.next_cursor` of one page as `cursor` to get the next;
-// it is null on the last page. Contacts created while a client walks the pages appear before
-// its cursor, so a walk never repeats a contact. Filters combine with AND.
+// Stored contacts, newest first. Keyset pagination: pass `meta.next_cursor` of one page as
+// `cursor` to get the next; it is null on the last page. Contacts created while a client walks
+// the pages appear before its cursor, so a walk never repeats a contact. Filters combine with
+// AND.
 //
 // Corresponds with GET /v1/contacts (the `ListContacts` operationId).
 func (c *Client) ListContacts(ctx context.Context, params *ListContactsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1438,7 +1500,7 @@ func (c *Client) ListContacts(ctx context.Context, params *ListContactsParams, r
 	return c.Client.Do(req)
 }
 
-// CreateContactWithBody Create or upsert a contact.
+// CreateContactWithBody Create or upsert a contact
 //
 // At least one identifier is required: `phone_number`, `email`, or `external_source` together
 // with `external_id`. The identifiers given are normalized and looked up:
@@ -1468,7 +1530,7 @@ func (c *Client) CreateContactWithBody(ctx context.Context, contentType string, 
 	return c.Client.Do(req)
 }
 
-// CreateContact Create or upsert a contact.
+// CreateContact Create or upsert a contact
 //
 // At least one identifier is required: `phone_number`, `email`, or `external_source` together
 // with `external_id`. The identifiers given are normalized and looked up:
@@ -1498,11 +1560,12 @@ func (c *Client) CreateContact(ctx context.Context, body CreateContactJSONReques
 	return c.Client.Do(req)
 }
 
-// ImportContactsWithBody Import many contacts at once (NDJSON).
+// ImportContactsWithBody Import contacts from NDJSON
 //
 // The body is NDJSON (`Content-Type: application/x-ndjson`): one JSON object per line, each
 // with the schema and rules of `POST /v1/contacts` (create, or upsert the contact its
-// identifiers lead to). Up to 100,000 lines and 64 MiB per request; blank lines are skipped.
+// identifiers lead to). Up to 100,000 lines and 64 MiB per request (413 beyond either), each
+// line at most 1 MiB (400 beyond it); blank lines are skipped.
 //
 //   - Lines that share an identifier within the request end up as one contact: its fields are
 //     the lines' fields applied in line order, and every identifier of those lines leads to it.
@@ -1531,10 +1594,12 @@ func (c *Client) ImportContactsWithBody(ctx context.Context, contentType string,
 	return c.Client.Do(req)
 }
 
-// LookupContactWithBody Compatibility alias for resolve.
+// LookupContactWithBody Look up a contact (alias of resolve)
 //
 // The compatibility alias of `POST /v1/contacts/resolve`: the same request and response
-// components, served by the same code, with the same status and byte-identical body.
+// components, served by the same code, with the same status and byte-identical body. New
+// clients should call resolve. Not to be confused with `POST /v1/channels/{channelID}/contacts/lookup`,
+// which asks a messaging provider rather than the stored contacts.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1551,10 +1616,12 @@ func (c *Client) LookupContactWithBody(ctx context.Context, contentType string, 
 	return c.Client.Do(req)
 }
 
-// LookupContact Compatibility alias for resolve.
+// LookupContact Look up a contact (alias of resolve)
 //
 // The compatibility alias of `POST /v1/contacts/resolve`: the same request and response
-// components, served by the same code, with the same status and byte-identical body.
+// components, served by the same code, with the same status and byte-identical body. New
+// clients should call resolve. Not to be confused with `POST /v1/channels/{channelID}/contacts/lookup`,
+// which asks a messaging provider rather than the stored contacts.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1571,10 +1638,11 @@ func (c *Client) LookupContact(ctx context.Context, body LookupContactJSONReques
 	return c.Client.Do(req)
 }
 
-// GetContactByPhone Get one contact by phone number, in any spelling.
+// GetContactByPhone Get a contact by phone number
 //
 // `+62 812-3456-7890`, `6281234567890`, `%2B6281234567890` and, in a workspace whose default
-// region is ID, `081234567890` all find the same contact.
+// region is ID, `081234567890` all find the same contact. A value that cannot be a phone
+// number is a 422; a valid number that no contact holds is a 404.
 //
 // Corresponds with GET /v1/contacts/phone/{phone} (the `GetContactByPhone` operationId).
 func (c *Client) GetContactByPhone(ctx context.Context, phone string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1589,12 +1657,13 @@ func (c *Client) GetContactByPhone(ctx context.Context, phone string, reqEditors
 	return c.Client.Do(req)
 }
 
-// ResolveContactWithBody Resolve a stored contact by one or more omnichannel identifiers.
+// ResolveContactWithBody Resolve a contact by identifiers
 //
 // For a caller that knows identifiers but not the contact id. Identifiers that match nothing
 // are ignored as long as the others agree: 200 when every identifier that matches leads to the
 // same contact (with the list of those that matched), 404 when none matches, 409 when they
-// lead to different contacts (the problem lists the `candidates`).
+// lead to different contacts (the problem lists the `candidates`). An `external_id`
+// identifier needs its `source`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1611,12 +1680,13 @@ func (c *Client) ResolveContactWithBody(ctx context.Context, contentType string,
 	return c.Client.Do(req)
 }
 
-// ResolveContact Resolve a stored contact by one or more omnichannel identifiers.
+// ResolveContact Resolve a contact by identifiers
 //
 // For a caller that knows identifiers but not the contact id. Identifiers that match nothing
 // are ignored as long as the others agree: 200 when every identifier that matches leads to the
 // same contact (with the list of those that matched), 404 when none matches, 409 when they
-// lead to different contacts (the problem lists the `candidates`).
+// lead to different contacts (the problem lists the `candidates`). An `external_id`
+// identifier needs its `source`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1633,7 +1703,10 @@ func (c *Client) ResolveContact(ctx context.Context, body ResolveContactJSONRequ
 	return c.Client.Do(req)
 }
 
-// DeleteContact Delete a contact with its identities, notes, tags, consents and suppressions.
+// DeleteContact Delete a contact
+//
+// Deletes the contact with its identities, notes, tag assignments, consents and suppressions,
+// so its identifiers lead nowhere afterwards. The workspace's tags themselves stay.
 //
 // Corresponds with DELETE /v1/contacts/{contactID} (the `DeleteContact` operationId).
 func (c *Client) DeleteContact(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1648,7 +1721,11 @@ func (c *Client) DeleteContact(ctx context.Context, contactID ContactID, reqEdit
 	return c.Client.Do(req)
 }
 
-// GetContact Get one contact by its id.
+// GetContact Get a contact by id
+//
+// The contact with its identifiers as fields (`phone_number`, `email`, and the external id
+// written last); `GET /v1/contacts/{contactID}/identities` lists all of them. An id of another
+// workspace answers 404.
 //
 // Corresponds with GET /v1/contacts/{contactID} (the `GetContact` operationId).
 func (c *Client) GetContact(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1663,14 +1740,15 @@ func (c *Client) GetContact(ctx context.Context, contactID ContactID, reqEditors
 	return c.Client.Do(req)
 }
 
-// UpdateContactWithBody Update a contact (JSON merge patch).
+// UpdateContactWithBody Update a contact
 //
-// A field that is absent stays as it is; a field set to null is cleared. `custom_fields` merges
-// key by key and a key set to null is removed; `custom_fields: null` clears them all. Changing
-// `phone_number`, `email` or the external id moves that identity to the new value; a value that
-// already belongs to another contact is a 409 naming it. `external_source` and `external_id`
-// are set or cleared together; clearing them removes the contact's external ids of every
-// source. A patch may not leave a contact without any identifier (422).
+// A JSON merge patch. A field that is absent stays as it is; a field set to null is cleared.
+// `custom_fields` merges key by key and a key set to null is removed; `custom_fields: null`
+// clears them all. Changing `phone_number`, `email` or the external id moves that identity to
+// the new value; a value that already belongs to another contact is a 409 naming it.
+// `external_source` and `external_id` are set or cleared together; clearing them removes the
+// contact's external ids of every source. A patch may not leave a contact without any
+// identifier (422).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1687,14 +1765,15 @@ func (c *Client) UpdateContactWithBody(ctx context.Context, contactID ContactID,
 	return c.Client.Do(req)
 }
 
-// UpdateContact Update a contact (JSON merge patch).
+// UpdateContact Update a contact
 //
-// A field that is absent stays as it is; a field set to null is cleared. `custom_fields` merges
-// key by key and a key set to null is removed; `custom_fields: null` clears them all. Changing
-// `phone_number`, `email` or the external id moves that identity to the new value; a value that
-// already belongs to another contact is a 409 naming it. `external_source` and `external_id`
-// are set or cleared together; clearing them removes the contact's external ids of every
-// source. A patch may not leave a contact without any identifier (422).
+// A JSON merge patch. A field that is absent stays as it is; a field set to null is cleared.
+// `custom_fields` merges key by key and a key set to null is removed; `custom_fields: null`
+// clears them all. Changing `phone_number`, `email` or the external id moves that identity to
+// the new value; a value that already belongs to another contact is a 409 naming it.
+// `external_source` and `external_id` are set or cleared together; clearing them removes the
+// contact's external ids of every source. A patch may not leave a contact without any
+// identifier (422).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1711,9 +1790,11 @@ func (c *Client) UpdateContact(ctx context.Context, contactID ContactID, body Up
 	return c.Client.Do(req)
 }
 
-// PutContactConsentWithBody Upsert the contact's consent state on one channel.
+// PutContactConsentWithBody Record consent on a channel
 //
-// One row per contact and channel; 201 when it is created, 200 when it is replaced.
+// Sets whether the contact agreed to be messaged on this channel, with where (`source`) and
+// when (`captured_at`, defaulting to now) it was captured. One row per contact and channel;
+// 201 when it is created, 200 when it is replaced.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1730,9 +1811,11 @@ func (c *Client) PutContactConsentWithBody(ctx context.Context, contactID Contac
 	return c.Client.Do(req)
 }
 
-// PutContactConsent Upsert the contact's consent state on one channel.
+// PutContactConsent Record consent on a channel
 //
-// One row per contact and channel; 201 when it is created, 200 when it is replaced.
+// Sets whether the contact agreed to be messaged on this channel, with where (`source`) and
+// when (`captured_at`, defaulting to now) it was captured. One row per contact and channel;
+// 201 when it is created, 200 when it is replaced.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1749,7 +1832,9 @@ func (c *Client) PutContactConsent(ctx context.Context, contactID ContactID, cha
 	return c.Client.Do(req)
 }
 
-// ListContactConsents List the contact's consent rows, one per channel.
+// ListContactConsents List a contact's consents
+//
+// The contact's consent rows, one per channel, ordered by channel; returned whole.
 //
 // Corresponds with GET /v1/contacts/{contactID}/consents (the `ListContactConsents` operationId).
 func (c *Client) ListContactConsents(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1764,7 +1849,11 @@ func (c *Client) ListContactConsents(ctx context.Context, contactID ContactID, r
 	return c.Client.Do(req)
 }
 
-// ListContactIdentities List the identities linked to a contact.
+// ListContactIdentities List a contact's identities
+//
+// Every identity that leads to the contact, oldest first: its phone number (E.164), email
+// (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
+// Returned whole; a contact has few.
 //
 // Corresponds with GET /v1/contacts/{contactID}/identities (the `ListContactIdentities` operationId).
 func (c *Client) ListContactIdentities(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1779,7 +1868,10 @@ func (c *Client) ListContactIdentities(ctx context.Context, contactID ContactID,
 	return c.Client.Do(req)
 }
 
-// ListContactNotes List a contact's notes, newest first.
+// ListContactNotes List a contact's notes
+//
+// The contact's notes, newest first, with the same keyset pagination as the contact list:
+// pass `meta.next_cursor` as `cursor` for the next page; it is null on the last one.
 //
 // Corresponds with GET /v1/contacts/{contactID}/notes (the `ListContactNotes` operationId).
 func (c *Client) ListContactNotes(ctx context.Context, contactID ContactID, params *ListContactNotesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1794,7 +1886,9 @@ func (c *Client) ListContactNotes(ctx context.Context, contactID ContactID, para
 	return c.Client.Do(req)
 }
 
-// CreateContactNoteWithBody Add a note to a contact.
+// CreateContactNoteWithBody Add a note
+//
+// Adds a free-text note to the contact; the body is not blank and at most 10000 characters.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1811,7 +1905,9 @@ func (c *Client) CreateContactNoteWithBody(ctx context.Context, contactID Contac
 	return c.Client.Do(req)
 }
 
-// CreateContactNote Add a note to a contact.
+// CreateContactNote Add a note
+//
+// Adds a free-text note to the contact; the body is not blank and at most 10000 characters.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1828,7 +1924,10 @@ func (c *Client) CreateContactNote(ctx context.Context, contactID ContactID, bod
 	return c.Client.Do(req)
 }
 
-// ListContactSuppressions List the contact's suppressions, one per channel.
+// ListContactSuppressions List a contact's suppressions
+//
+// The contact's suppressions, one per channel, ordered by channel; returned whole. A
+// suppression whose `expires_at` has passed stays listed with `active: false`.
 //
 // Corresponds with GET /v1/contacts/{contactID}/suppressions (the `ListContactSuppressions` operationId).
 func (c *Client) ListContactSuppressions(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1843,10 +1942,11 @@ func (c *Client) ListContactSuppressions(ctx context.Context, contactID ContactI
 	return c.Client.Do(req)
 }
 
-// UpsertContactSuppressionWithBody Create or update the contact's suppression on a channel.
+// UpsertContactSuppressionWithBody Suppress a channel for a contact
 //
-// One row per contact and channel; 201 when it is created, 200 when it is replaced. Without
-// `expires_at` the suppression holds until replaced; with it, `expires_at` must be in the future.
+// Creates or updates the contact's suppression on a channel. One row per contact and channel;
+// 201 when it is created, 200 when it is replaced. Without `expires_at` the suppression holds
+// until replaced; with it, `expires_at` must be in the future.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1863,10 +1963,11 @@ func (c *Client) UpsertContactSuppressionWithBody(ctx context.Context, contactID
 	return c.Client.Do(req)
 }
 
-// UpsertContactSuppression Create or update the contact's suppression on a channel.
+// UpsertContactSuppression Suppress a channel for a contact
 //
-// One row per contact and channel; 201 when it is created, 200 when it is replaced. Without
-// `expires_at` the suppression holds until replaced; with it, `expires_at` must be in the future.
+// Creates or updates the contact's suppression on a channel. One row per contact and channel;
+// 201 when it is created, 200 when it is replaced. Without `expires_at` the suppression holds
+// until replaced; with it, `expires_at` must be in the future.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1883,7 +1984,9 @@ func (c *Client) UpsertContactSuppression(ctx context.Context, contactID Contact
 	return c.Client.Do(req)
 }
 
-// ListContactTags List the tags assigned to a contact, each once, by name.
+// ListContactTags List a contact's tags
+//
+// The tags assigned to the contact, each once, ordered by name; returned whole.
 //
 // Corresponds with GET /v1/contacts/{contactID}/tags (the `ListContactTags` operationId).
 func (c *Client) ListContactTags(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1898,11 +2001,12 @@ func (c *Client) ListContactTags(ctx context.Context, contactID ContactID, reqEd
 	return c.Client.Do(req)
 }
 
-// AssignContactTagWithBody Assign a tag to a contact, creating the workspace tag on first use.
+// AssignContactTagWithBody Assign a tag to a contact
 //
-// Tag names are trimmed, 1 to 64 characters, and match case-insensitively: the first spelling
-// used in the workspace is kept. Assigning a tag that is already assigned is not an error: it
-// answers 200 with the existing assignment (201 when newly assigned).
+// Creates the workspace tag on first use. Tag names are trimmed, 1 to 64 characters, and match
+// case-insensitively: the first spelling used in the workspace is kept. Assigning a tag that
+// is already assigned is not an error: it answers 200 with the existing assignment (201 when
+// newly assigned).
 //
 // Takes any type of body and a specified content type.
 //
@@ -1919,11 +2023,12 @@ func (c *Client) AssignContactTagWithBody(ctx context.Context, contactID Contact
 	return c.Client.Do(req)
 }
 
-// AssignContactTag Assign a tag to a contact, creating the workspace tag on first use.
+// AssignContactTag Assign a tag to a contact
 //
-// Tag names are trimmed, 1 to 64 characters, and match case-insensitively: the first spelling
-// used in the workspace is kept. Assigning a tag that is already assigned is not an error: it
-// answers 200 with the existing assignment (201 when newly assigned).
+// Creates the workspace tag on first use. Tag names are trimmed, 1 to 64 characters, and match
+// case-insensitively: the first spelling used in the workspace is kept. Assigning a tag that
+// is already assigned is not an error: it answers 200 with the existing assignment (201 when
+// newly assigned).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1940,7 +2045,7 @@ func (c *Client) AssignContactTag(ctx context.Context, contactID ContactID, body
 	return c.Client.Do(req)
 }
 
-// UnassignContactTag Unassign a tag from a contact.
+// UnassignContactTag Remove a tag from a contact
 //
 // Idempotent; 204 whether or not the tag was assigned. The workspace tag itself stays.
 //
@@ -1957,7 +2062,11 @@ func (c *Client) UnassignContactTag(ctx context.Context, contactID ContactID, ta
 	return c.Client.Do(req)
 }
 
-// GetHealth Liveness and database reachability; needs no API key.
+// GetHealth Check liveness
+//
+// Liveness: 200 while this server runs and its database answers, 503 with `Retry-After` while
+// the database cannot be reached. Needs no API key. Use `GET /v1/health/ready` to decide
+// whether to send traffic here.
 //
 // Corresponds with GET /v1/health (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1972,13 +2081,13 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 	return c.Client.Do(req)
 }
 
-// GetReadiness Readiness for traffic; needs no API key.
+// GetReadiness Check readiness
 //
 // 200 when this server should get requests: its database answers and its schema is at the
 // version the binary expects. 503 with `Retry-After` while the database cannot be reached,
 // while its migrations are behind the binary's (another server may be migrating), and once
 // shutdown has begun, so that a load balancer stops sending before the server stops.
-// `GET /v1/health` stays the liveness check.
+// `GET /v1/health` stays the liveness check. Needs no API key.
 //
 // Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
 func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3118,14 +3227,16 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
-	// ListChannelsWithResponse List the workspace's channels, oldest first.
+	// ListChannelsWithResponse List channels
+	//
+	// Every channel of the workspace, oldest first, without credentials; returned whole.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/channels (the `ListChannels` operationId).
 	ListChannelsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListChannelsResponse, error)
 
-	// CreateChannelWithBodyWithResponse Connect a messaging channel.
+	// CreateChannelWithBodyWithResponse Register a channel
 	//
 	// Registers the provider connection behind a channel. `credentials` are write-only: they are
 	// validated for the platform, stored encrypted (AES-256-GCM under the server's
@@ -3144,7 +3255,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
 	CreateChannelWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error)
 
-	// CreateChannelWithResponse Connect a messaging channel.
+	// CreateChannelWithResponse Register a channel
 	//
 	// Registers the provider connection behind a channel. `credentials` are write-only: they are
 	// validated for the platform, stored encrypted (AES-256-GCM under the server's
@@ -3163,23 +3274,26 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
 	CreateChannelWithResponse(ctx context.Context, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error)
 
-	// DeleteChannelWithResponse Disconnect a channel and forget its credentials.
+	// DeleteChannelWithResponse Delete a channel
 	//
-	// Identities linked through the channel stay on their contacts.
+	// Disconnects the channel and forgets its credentials. Identities linked through the channel stay on their contacts.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
 	DeleteChannelWithResponse(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*DeleteChannelResponse, error)
 
-	// GetChannelWithResponse Get one channel.
+	// GetChannelWithResponse Get a channel
+	//
+	// The channel without its credentials. `status` and `status_checked_at` tell how its last
+	// provider call went.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/channels/{channelID} (the `GetChannel` operationId).
 	GetChannelWithResponse(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*GetChannelResponse, error)
 
-	// LookupChannelContactsWithBodyWithResponse Ask the channel's provider about phone numbers.
+	// LookupChannelContactsWithBodyWithResponse Ask a channel provider about phone numbers
 	//
 	// Not a CRM lookup (that is `POST /v1/contacts/resolve`): this asks the provider behind the
 	// channel whether each number is on WhatsApp, under which wa_id, and with which profile.
@@ -3200,7 +3314,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
 	LookupChannelContactsWithBodyWithResponse(ctx context.Context, channelID ChannelID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LookupChannelContactsResponse, error)
 
-	// LookupChannelContactsWithResponse Ask the channel's provider about phone numbers.
+	// LookupChannelContactsWithResponse Ask a channel provider about phone numbers
 	//
 	// Not a CRM lookup (that is `POST /v1/contacts/resolve`): this asks the provider behind the
 	// channel whether each number is on WhatsApp, under which wa_id, and with which profile.
@@ -3221,18 +3335,19 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
 	LookupChannelContactsWithResponse(ctx context.Context, channelID ChannelID, body LookupChannelContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*LookupChannelContactsResponse, error)
 
-	// ListContactsWithResponse List stored contacts, newest first.
+	// ListContactsWithResponse List and search contacts
 	//
-	// Keyset pagination: pass `meta.next_cursor` of one page as `cursor` to get the next;
-	// it is null on the last page. Contacts created while a client walks the pages appear before
-	// its cursor, so a walk never repeats a contact. Filters combine with AND.
+	// Stored contacts, newest first. Keyset pagination: pass `meta.next_cursor` of one page as
+	// `cursor` to get the next; it is null on the last page. Contacts created while a client walks
+	// the pages appear before its cursor, so a walk never repeats a contact. Filters combine with
+	// AND.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/contacts (the `ListContacts` operationId).
 	ListContactsWithResponse(ctx context.Context, params *ListContactsParams, reqEditors ...RequestEditorFn) (*ListContactsResponse, error)
 
-	// CreateContactWithBodyWithResponse Create or upsert a contact.
+	// CreateContactWithBodyWithResponse Create or upsert a contact
 	//
 	// At least one identifier is required: `phone_number`, `email`, or `external_source` together
 	// with `external_id`. The identifiers given are normalized and looked up:
@@ -3252,7 +3367,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/contacts (the `CreateContact` operationId).
 	CreateContactWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateContactResponse, error)
 
-	// CreateContactWithResponse Create or upsert a contact.
+	// CreateContactWithResponse Create or upsert a contact
 	//
 	// At least one identifier is required: `phone_number`, `email`, or `external_source` together
 	// with `external_id`. The identifiers given are normalized and looked up:
@@ -3272,11 +3387,12 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/contacts (the `CreateContact` operationId).
 	CreateContactWithResponse(ctx context.Context, body CreateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateContactResponse, error)
 
-	// ImportContactsWithBodyWithResponse Import many contacts at once (NDJSON).
+	// ImportContactsWithBodyWithResponse Import contacts from NDJSON
 	//
 	// The body is NDJSON (`Content-Type: application/x-ndjson`): one JSON object per line, each
 	// with the schema and rules of `POST /v1/contacts` (create, or upsert the contact its
-	// identifiers lead to). Up to 100,000 lines and 64 MiB per request; blank lines are skipped.
+	// identifiers lead to). Up to 100,000 lines and 64 MiB per request (413 beyond either), each
+	// line at most 1 MiB (400 beyond it); blank lines are skipped.
 	//
 	// - Lines that share an identifier within the request end up as one contact: its fields are
 	//   the lines' fields applied in line order, and every identifier of those lines leads to it.
@@ -3295,212 +3411,254 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/contacts/import (the `ImportContacts` operationId).
 	ImportContactsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ImportContactsResponse, error)
 
-	// LookupContactWithBodyWithResponse Compatibility alias for resolve.
+	// LookupContactWithBodyWithResponse Look up a contact (alias of resolve)
 	//
 	// The compatibility alias of `POST /v1/contacts/resolve`: the same request and response
-	// components, served by the same code, with the same status and byte-identical body.
+	// components, served by the same code, with the same status and byte-identical body. New
+	// clients should call resolve. Not to be confused with `POST /v1/channels/{channelID}/contacts/lookup`,
+	// which asks a messaging provider rather than the stored contacts.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/lookup (the `LookupContact` operationId).
 	LookupContactWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LookupContactResponse, error)
 
-	// LookupContactWithResponse Compatibility alias for resolve.
+	// LookupContactWithResponse Look up a contact (alias of resolve)
 	//
 	// The compatibility alias of `POST /v1/contacts/resolve`: the same request and response
-	// components, served by the same code, with the same status and byte-identical body.
+	// components, served by the same code, with the same status and byte-identical body. New
+	// clients should call resolve. Not to be confused with `POST /v1/channels/{channelID}/contacts/lookup`,
+	// which asks a messaging provider rather than the stored contacts.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/lookup (the `LookupContact` operationId).
 	LookupContactWithResponse(ctx context.Context, body LookupContactJSONRequestBody, reqEditors ...RequestEditorFn) (*LookupContactResponse, error)
 
-	// GetContactByPhoneWithResponse Get one contact by phone number, in any spelling.
+	// GetContactByPhoneWithResponse Get a contact by phone number
 	//
 	// `+62 812-3456-7890`, `6281234567890`, `%2B6281234567890` and, in a workspace whose default
-	// region is ID, `081234567890` all find the same contact.
+	// region is ID, `081234567890` all find the same contact. A value that cannot be a phone
+	// number is a 422; a valid number that no contact holds is a 404.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/contacts/phone/{phone} (the `GetContactByPhone` operationId).
 	GetContactByPhoneWithResponse(ctx context.Context, phone string, reqEditors ...RequestEditorFn) (*GetContactByPhoneResponse, error)
 
-	// ResolveContactWithBodyWithResponse Resolve a stored contact by one or more omnichannel identifiers.
+	// ResolveContactWithBodyWithResponse Resolve a contact by identifiers
 	//
 	// For a caller that knows identifiers but not the contact id. Identifiers that match nothing
 	// are ignored as long as the others agree: 200 when every identifier that matches leads to the
 	// same contact (with the list of those that matched), 404 when none matches, 409 when they
-	// lead to different contacts (the problem lists the `candidates`).
+	// lead to different contacts (the problem lists the `candidates`). An `external_id`
+	// identifier needs its `source`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/resolve (the `ResolveContact` operationId).
 	ResolveContactWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResolveContactResponse, error)
 
-	// ResolveContactWithResponse Resolve a stored contact by one or more omnichannel identifiers.
+	// ResolveContactWithResponse Resolve a contact by identifiers
 	//
 	// For a caller that knows identifiers but not the contact id. Identifiers that match nothing
 	// are ignored as long as the others agree: 200 when every identifier that matches leads to the
 	// same contact (with the list of those that matched), 404 when none matches, 409 when they
-	// lead to different contacts (the problem lists the `candidates`).
+	// lead to different contacts (the problem lists the `candidates`). An `external_id`
+	// identifier needs its `source`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/resolve (the `ResolveContact` operationId).
 	ResolveContactWithResponse(ctx context.Context, body ResolveContactJSONRequestBody, reqEditors ...RequestEditorFn) (*ResolveContactResponse, error)
 
-	// DeleteContactWithResponse Delete a contact with its identities, notes, tags, consents and suppressions.
+	// DeleteContactWithResponse Delete a contact
+	//
+	// Deletes the contact with its identities, notes, tag assignments, consents and suppressions,
+	// so its identifiers lead nowhere afterwards. The workspace's tags themselves stay.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/contacts/{contactID} (the `DeleteContact` operationId).
 	DeleteContactWithResponse(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*DeleteContactResponse, error)
 
-	// GetContactWithResponse Get one contact by its id.
+	// GetContactWithResponse Get a contact by id
+	//
+	// The contact with its identifiers as fields (`phone_number`, `email`, and the external id
+	// written last); `GET /v1/contacts/{contactID}/identities` lists all of them. An id of another
+	// workspace answers 404.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/contacts/{contactID} (the `GetContact` operationId).
 	GetContactWithResponse(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*GetContactResponse, error)
 
-	// UpdateContactWithBodyWithResponse Update a contact (JSON merge patch).
+	// UpdateContactWithBodyWithResponse Update a contact
 	//
-	// A field that is absent stays as it is; a field set to null is cleared. `custom_fields` merges
-	// key by key and a key set to null is removed; `custom_fields: null` clears them all. Changing
-	// `phone_number`, `email` or the external id moves that identity to the new value; a value that
-	// already belongs to another contact is a 409 naming it. `external_source` and `external_id`
-	// are set or cleared together; clearing them removes the contact's external ids of every
-	// source. A patch may not leave a contact without any identifier (422).
+	// A JSON merge patch. A field that is absent stays as it is; a field set to null is cleared.
+	// `custom_fields` merges key by key and a key set to null is removed; `custom_fields: null`
+	// clears them all. Changing `phone_number`, `email` or the external id moves that identity to
+	// the new value; a value that already belongs to another contact is a 409 naming it.
+	// `external_source` and `external_id` are set or cleared together; clearing them removes the
+	// contact's external ids of every source. A patch may not leave a contact without any
+	// identifier (422).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /v1/contacts/{contactID} (the `UpdateContact` operationId).
 	UpdateContactWithBodyWithResponse(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateContactResponse, error)
 
-	// UpdateContactWithResponse Update a contact (JSON merge patch).
+	// UpdateContactWithResponse Update a contact
 	//
-	// A field that is absent stays as it is; a field set to null is cleared. `custom_fields` merges
-	// key by key and a key set to null is removed; `custom_fields: null` clears them all. Changing
-	// `phone_number`, `email` or the external id moves that identity to the new value; a value that
-	// already belongs to another contact is a 409 naming it. `external_source` and `external_id`
-	// are set or cleared together; clearing them removes the contact's external ids of every
-	// source. A patch may not leave a contact without any identifier (422).
+	// A JSON merge patch. A field that is absent stays as it is; a field set to null is cleared.
+	// `custom_fields` merges key by key and a key set to null is removed; `custom_fields: null`
+	// clears them all. Changing `phone_number`, `email` or the external id moves that identity to
+	// the new value; a value that already belongs to another contact is a 409 naming it.
+	// `external_source` and `external_id` are set or cleared together; clearing them removes the
+	// contact's external ids of every source. A patch may not leave a contact without any
+	// identifier (422).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /v1/contacts/{contactID} (the `UpdateContact` operationId).
 	UpdateContactWithResponse(ctx context.Context, contactID ContactID, body UpdateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateContactResponse, error)
 
-	// PutContactConsentWithBodyWithResponse Upsert the contact's consent state on one channel.
+	// PutContactConsentWithBodyWithResponse Record consent on a channel
 	//
-	// One row per contact and channel; 201 when it is created, 200 when it is replaced.
+	// Sets whether the contact agreed to be messaged on this channel, with where (`source`) and
+	// when (`captured_at`, defaulting to now) it was captured. One row per contact and channel;
+	// 201 when it is created, 200 when it is replaced.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /v1/contacts/{contactID}/consent/{channel} (the `PutContactConsent` operationId).
 	PutContactConsentWithBodyWithResponse(ctx context.Context, contactID ContactID, channel MessagingChannel, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutContactConsentResponse, error)
 
-	// PutContactConsentWithResponse Upsert the contact's consent state on one channel.
+	// PutContactConsentWithResponse Record consent on a channel
 	//
-	// One row per contact and channel; 201 when it is created, 200 when it is replaced.
+	// Sets whether the contact agreed to be messaged on this channel, with where (`source`) and
+	// when (`captured_at`, defaulting to now) it was captured. One row per contact and channel;
+	// 201 when it is created, 200 when it is replaced.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /v1/contacts/{contactID}/consent/{channel} (the `PutContactConsent` operationId).
 	PutContactConsentWithResponse(ctx context.Context, contactID ContactID, channel MessagingChannel, body PutContactConsentJSONRequestBody, reqEditors ...RequestEditorFn) (*PutContactConsentResponse, error)
 
-	// ListContactConsentsWithResponse List the contact's consent rows, one per channel.
+	// ListContactConsentsWithResponse List a contact's consents
+	//
+	// The contact's consent rows, one per channel, ordered by channel; returned whole.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/contacts/{contactID}/consents (the `ListContactConsents` operationId).
 	ListContactConsentsWithResponse(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*ListContactConsentsResponse, error)
 
-	// ListContactIdentitiesWithResponse List the identities linked to a contact.
+	// ListContactIdentitiesWithResponse List a contact's identities
+	//
+	// Every identity that leads to the contact, oldest first: its phone number (E.164), email
+	// (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
+	// Returned whole; a contact has few.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/contacts/{contactID}/identities (the `ListContactIdentities` operationId).
 	ListContactIdentitiesWithResponse(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*ListContactIdentitiesResponse, error)
 
-	// ListContactNotesWithResponse List a contact's notes, newest first.
+	// ListContactNotesWithResponse List a contact's notes
+	//
+	// The contact's notes, newest first, with the same keyset pagination as the contact list:
+	// pass `meta.next_cursor` as `cursor` for the next page; it is null on the last one.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/contacts/{contactID}/notes (the `ListContactNotes` operationId).
 	ListContactNotesWithResponse(ctx context.Context, contactID ContactID, params *ListContactNotesParams, reqEditors ...RequestEditorFn) (*ListContactNotesResponse, error)
 
-	// CreateContactNoteWithBodyWithResponse Add a note to a contact.
+	// CreateContactNoteWithBodyWithResponse Add a note
+	//
+	// Adds a free-text note to the contact; the body is not blank and at most 10000 characters.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/notes (the `CreateContactNote` operationId).
 	CreateContactNoteWithBodyWithResponse(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateContactNoteResponse, error)
 
-	// CreateContactNoteWithResponse Add a note to a contact.
+	// CreateContactNoteWithResponse Add a note
+	//
+	// Adds a free-text note to the contact; the body is not blank and at most 10000 characters.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/notes (the `CreateContactNote` operationId).
 	CreateContactNoteWithResponse(ctx context.Context, contactID ContactID, body CreateContactNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateContactNoteResponse, error)
 
-	// ListContactSuppressionsWithResponse List the contact's suppressions, one per channel.
+	// ListContactSuppressionsWithResponse List a contact's suppressions
+	//
+	// The contact's suppressions, one per channel, ordered by channel; returned whole. A
+	// suppression whose `expires_at` has passed stays listed with `active: false`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/contacts/{contactID}/suppressions (the `ListContactSuppressions` operationId).
 	ListContactSuppressionsWithResponse(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*ListContactSuppressionsResponse, error)
 
-	// UpsertContactSuppressionWithBodyWithResponse Create or update the contact's suppression on a channel.
+	// UpsertContactSuppressionWithBodyWithResponse Suppress a channel for a contact
 	//
-	// One row per contact and channel; 201 when it is created, 200 when it is replaced. Without
-	// `expires_at` the suppression holds until replaced; with it, `expires_at` must be in the future.
+	// Creates or updates the contact's suppression on a channel. One row per contact and channel;
+	// 201 when it is created, 200 when it is replaced. Without `expires_at` the suppression holds
+	// until replaced; with it, `expires_at` must be in the future.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
 	UpsertContactSuppressionWithBodyWithResponse(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpsertContactSuppressionResponse, error)
 
-	// UpsertContactSuppressionWithResponse Create or update the contact's suppression on a channel.
+	// UpsertContactSuppressionWithResponse Suppress a channel for a contact
 	//
-	// One row per contact and channel; 201 when it is created, 200 when it is replaced. Without
-	// `expires_at` the suppression holds until replaced; with it, `expires_at` must be in the future.
+	// Creates or updates the contact's suppression on a channel. One row per contact and channel;
+	// 201 when it is created, 200 when it is replaced. Without `expires_at` the suppression holds
+	// until replaced; with it, `expires_at` must be in the future.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
 	UpsertContactSuppressionWithResponse(ctx context.Context, contactID ContactID, body UpsertContactSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*UpsertContactSuppressionResponse, error)
 
-	// ListContactTagsWithResponse List the tags assigned to a contact, each once, by name.
+	// ListContactTagsWithResponse List a contact's tags
+	//
+	// The tags assigned to the contact, each once, ordered by name; returned whole.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/contacts/{contactID}/tags (the `ListContactTags` operationId).
 	ListContactTagsWithResponse(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*ListContactTagsResponse, error)
 
-	// AssignContactTagWithBodyWithResponse Assign a tag to a contact, creating the workspace tag on first use.
+	// AssignContactTagWithBodyWithResponse Assign a tag to a contact
 	//
-	// Tag names are trimmed, 1 to 64 characters, and match case-insensitively: the first spelling
-	// used in the workspace is kept. Assigning a tag that is already assigned is not an error: it
-	// answers 200 with the existing assignment (201 when newly assigned).
+	// Creates the workspace tag on first use. Tag names are trimmed, 1 to 64 characters, and match
+	// case-insensitively: the first spelling used in the workspace is kept. Assigning a tag that
+	// is already assigned is not an error: it answers 200 with the existing assignment (201 when
+	// newly assigned).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/tags (the `AssignContactTag` operationId).
 	AssignContactTagWithBodyWithResponse(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AssignContactTagResponse, error)
 
-	// AssignContactTagWithResponse Assign a tag to a contact, creating the workspace tag on first use.
+	// AssignContactTagWithResponse Assign a tag to a contact
 	//
-	// Tag names are trimmed, 1 to 64 characters, and match case-insensitively: the first spelling
-	// used in the workspace is kept. Assigning a tag that is already assigned is not an error: it
-	// answers 200 with the existing assignment (201 when newly assigned).
+	// Creates the workspace tag on first use. Tag names are trimmed, 1 to 64 characters, and match
+	// case-insensitively: the first spelling used in the workspace is kept. Assigning a tag that
+	// is already assigned is not an error: it answers 200 with the existing assignment (201 when
+	// newly assigned).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/tags (the `AssignContactTag` operationId).
 	AssignContactTagWithResponse(ctx context.Context, contactID ContactID, body AssignContactTagJSONRequestBody, reqEditors ...RequestEditorFn) (*AssignContactTagResponse, error)
 
-	// UnassignContactTagWithResponse Unassign a tag from a contact.
+	// UnassignContactTagWithResponse Remove a tag from a contact
 	//
 	// Idempotent; 204 whether or not the tag was assigned. The workspace tag itself stays.
 	//
@@ -3509,25 +3667,45 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with DELETE /v1/contacts/{contactID}/tags/{tag} (the `UnassignContactTag` operationId).
 	UnassignContactTagWithResponse(ctx context.Context, contactID ContactID, tag string, reqEditors ...RequestEditorFn) (*UnassignContactTagResponse, error)
 
-	// GetHealthWithResponse Liveness and database reachability; needs no API key.
+	// GetHealthWithResponse Check liveness
+	//
+	// Liveness: 200 while this server runs and its database answers, 503 with `Retry-After` while
+	// the database cannot be reached. Needs no API key. Use `GET /v1/health/ready` to decide
+	// whether to send traffic here.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/health (the `GetHealth` operationId).
 	GetHealthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthResponse, error)
 
-	// GetReadinessWithResponse Readiness for traffic; needs no API key.
+	// GetReadinessWithResponse Check readiness
 	//
 	// 200 when this server should get requests: its database answers and its schema is at the
 	// version the binary expects. 503 with `Retry-After` while the database cannot be reached,
 	// while its migrations are behind the binary's (another server may be migrating), and once
 	// shutdown has begun, so that a load balancer stops sending before the server stops.
-	// `GET /v1/health` stays the liveness check.
+	// `GET /v1/health` stays the liveness check. Needs no API key.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error)
+}
+
+// ListChannelsResponse401Headers the declared response headers of an HTTP 401 response for ListChannels
+type ListChannelsResponse401Headers struct {
+	XRequestId string
+}
+
+// ListChannelsResponse503Headers the declared response headers of an HTTP 503 response for ListChannels
+type ListChannelsResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// ListChannelsResponseDefaultHeaders the declared response headers of an HTTP default response for ListChannels
+type ListChannelsResponseDefaultHeaders struct {
+	XRequestId string
 }
 
 type ListChannelsResponse struct {
@@ -3537,8 +3715,16 @@ type ListChannelsResponse struct {
 	JSON200 *ChannelList
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListChannelsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListChannelsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListChannelsResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3549,6 +3735,11 @@ func (r ListChannelsResponse) GetJSON200() *ChannelList {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListChannelsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListChannelsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
@@ -3585,6 +3776,37 @@ func (r ListChannelsResponse) ContentType() string {
 	return ""
 }
 
+// CreateChannelResponse400Headers the declared response headers of an HTTP 400 response for CreateChannel
+type CreateChannelResponse400Headers struct {
+	XRequestId string
+}
+
+// CreateChannelResponse401Headers the declared response headers of an HTTP 401 response for CreateChannel
+type CreateChannelResponse401Headers struct {
+	XRequestId string
+}
+
+// CreateChannelResponse413Headers the declared response headers of an HTTP 413 response for CreateChannel
+type CreateChannelResponse413Headers struct {
+	XRequestId string
+}
+
+// CreateChannelResponse422Headers the declared response headers of an HTTP 422 response for CreateChannel
+type CreateChannelResponse422Headers struct {
+	XRequestId string
+}
+
+// CreateChannelResponse503Headers the declared response headers of an HTTP 503 response for CreateChannel
+type CreateChannelResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// CreateChannelResponseDefaultHeaders the declared response headers of an HTTP default response for CreateChannel
+type CreateChannelResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type CreateChannelResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3602,6 +3824,18 @@ type CreateChannelResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateChannelResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateChannelResponse401Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateChannelResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateChannelResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateChannelResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CreateChannelResponseDefaultHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -3668,6 +3902,27 @@ func (r CreateChannelResponse) ContentType() string {
 	return ""
 }
 
+// DeleteChannelResponse401Headers the declared response headers of an HTTP 401 response for DeleteChannel
+type DeleteChannelResponse401Headers struct {
+	XRequestId string
+}
+
+// DeleteChannelResponse404Headers the declared response headers of an HTTP 404 response for DeleteChannel
+type DeleteChannelResponse404Headers struct {
+	XRequestId string
+}
+
+// DeleteChannelResponse503Headers the declared response headers of an HTTP 503 response for DeleteChannel
+type DeleteChannelResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// DeleteChannelResponseDefaultHeaders the declared response headers of an HTTP default response for DeleteChannel
+type DeleteChannelResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type DeleteChannelResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3675,8 +3930,18 @@ type DeleteChannelResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteChannelResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeleteChannelResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteChannelResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *DeleteChannelResponseDefaultHeaders
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -3687,6 +3952,11 @@ func (r DeleteChannelResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteChannelResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteChannelResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
@@ -3723,6 +3993,27 @@ func (r DeleteChannelResponse) ContentType() string {
 	return ""
 }
 
+// GetChannelResponse401Headers the declared response headers of an HTTP 401 response for GetChannel
+type GetChannelResponse401Headers struct {
+	XRequestId string
+}
+
+// GetChannelResponse404Headers the declared response headers of an HTTP 404 response for GetChannel
+type GetChannelResponse404Headers struct {
+	XRequestId string
+}
+
+// GetChannelResponse503Headers the declared response headers of an HTTP 503 response for GetChannel
+type GetChannelResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// GetChannelResponseDefaultHeaders the declared response headers of an HTTP default response for GetChannel
+type GetChannelResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type GetChannelResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3732,8 +4023,18 @@ type GetChannelResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetChannelResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetChannelResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetChannelResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetChannelResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3749,6 +4050,11 @@ func (r GetChannelResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetChannelResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetChannelResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
@@ -3785,6 +4091,52 @@ func (r GetChannelResponse) ContentType() string {
 	return ""
 }
 
+// LookupChannelContactsResponse400Headers the declared response headers of an HTTP 400 response for LookupChannelContacts
+type LookupChannelContactsResponse400Headers struct {
+	XRequestId string
+}
+
+// LookupChannelContactsResponse401Headers the declared response headers of an HTTP 401 response for LookupChannelContacts
+type LookupChannelContactsResponse401Headers struct {
+	XRequestId string
+}
+
+// LookupChannelContactsResponse404Headers the declared response headers of an HTTP 404 response for LookupChannelContacts
+type LookupChannelContactsResponse404Headers struct {
+	XRequestId string
+}
+
+// LookupChannelContactsResponse413Headers the declared response headers of an HTTP 413 response for LookupChannelContacts
+type LookupChannelContactsResponse413Headers struct {
+	XRequestId string
+}
+
+// LookupChannelContactsResponse422Headers the declared response headers of an HTTP 422 response for LookupChannelContacts
+type LookupChannelContactsResponse422Headers struct {
+	XRequestId string
+}
+
+// LookupChannelContactsResponse502Headers the declared response headers of an HTTP 502 response for LookupChannelContacts
+type LookupChannelContactsResponse502Headers struct {
+	XRequestId string
+}
+
+// LookupChannelContactsResponse503Headers the declared response headers of an HTTP 503 response for LookupChannelContacts
+type LookupChannelContactsResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// LookupChannelContactsResponse504Headers the declared response headers of an HTTP 504 response for LookupChannelContacts
+type LookupChannelContactsResponse504Headers struct {
+	XRequestId string
+}
+
+// LookupChannelContactsResponseDefaultHeaders the declared response headers of an HTTP default response for LookupChannelContacts
+type LookupChannelContactsResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type LookupChannelContactsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3808,6 +4160,24 @@ type LookupChannelContactsResponse struct {
 	ApplicationproblemJSON504 *GatewayTimeout
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *LookupChannelContactsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *LookupChannelContactsResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *LookupChannelContactsResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *LookupChannelContactsResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *LookupChannelContactsResponse422Headers
+	// Headers502 the parsed response headers for an HTTP 502 response
+	Headers502 *LookupChannelContactsResponse502Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *LookupChannelContactsResponse503Headers
+	// Headers504 the parsed response headers for an HTTP 504 response
+	Headers504 *LookupChannelContactsResponse504Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *LookupChannelContactsResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3889,6 +4259,27 @@ func (r LookupChannelContactsResponse) ContentType() string {
 	return ""
 }
 
+// ListContactsResponse400Headers the declared response headers of an HTTP 400 response for ListContacts
+type ListContactsResponse400Headers struct {
+	XRequestId string
+}
+
+// ListContactsResponse401Headers the declared response headers of an HTTP 401 response for ListContacts
+type ListContactsResponse401Headers struct {
+	XRequestId string
+}
+
+// ListContactsResponse503Headers the declared response headers of an HTTP 503 response for ListContacts
+type ListContactsResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// ListContactsResponseDefaultHeaders the declared response headers of an HTTP default response for ListContacts
+type ListContactsResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type ListContactsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3898,8 +4289,18 @@ type ListContactsResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListContactsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListContactsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListContactsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListContactsResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -3915,6 +4316,11 @@ func (r ListContactsResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListContactsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListContactsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
@@ -3951,6 +4357,42 @@ func (r ListContactsResponse) ContentType() string {
 	return ""
 }
 
+// CreateContactResponse400Headers the declared response headers of an HTTP 400 response for CreateContact
+type CreateContactResponse400Headers struct {
+	XRequestId string
+}
+
+// CreateContactResponse401Headers the declared response headers of an HTTP 401 response for CreateContact
+type CreateContactResponse401Headers struct {
+	XRequestId string
+}
+
+// CreateContactResponse409Headers the declared response headers of an HTTP 409 response for CreateContact
+type CreateContactResponse409Headers struct {
+	XRequestId string
+}
+
+// CreateContactResponse413Headers the declared response headers of an HTTP 413 response for CreateContact
+type CreateContactResponse413Headers struct {
+	XRequestId string
+}
+
+// CreateContactResponse422Headers the declared response headers of an HTTP 422 response for CreateContact
+type CreateContactResponse422Headers struct {
+	XRequestId string
+}
+
+// CreateContactResponse503Headers the declared response headers of an HTTP 503 response for CreateContact
+type CreateContactResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// CreateContactResponseDefaultHeaders the declared response headers of an HTTP default response for CreateContact
+type CreateContactResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type CreateContactResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -3968,8 +4410,24 @@ type CreateContactResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateContactResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateContactResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateContactResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateContactResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateContactResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateContactResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CreateContactResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4007,6 +4465,11 @@ func (r CreateContactResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
 }
 
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateContactResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
 func (r CreateContactResponse) GetApplicationproblemJSONDefault() *Error {
 	return r.ApplicationproblemJSONDefault
@@ -4041,6 +4504,37 @@ func (r CreateContactResponse) ContentType() string {
 	return ""
 }
 
+// ImportContactsResponse400Headers the declared response headers of an HTTP 400 response for ImportContacts
+type ImportContactsResponse400Headers struct {
+	XRequestId string
+}
+
+// ImportContactsResponse401Headers the declared response headers of an HTTP 401 response for ImportContacts
+type ImportContactsResponse401Headers struct {
+	XRequestId string
+}
+
+// ImportContactsResponse413Headers the declared response headers of an HTTP 413 response for ImportContacts
+type ImportContactsResponse413Headers struct {
+	XRequestId string
+}
+
+// ImportContactsResponse415Headers the declared response headers of an HTTP 415 response for ImportContacts
+type ImportContactsResponse415Headers struct {
+	XRequestId string
+}
+
+// ImportContactsResponse503Headers the declared response headers of an HTTP 503 response for ImportContacts
+type ImportContactsResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// ImportContactsResponseDefaultHeaders the declared response headers of an HTTP default response for ImportContacts
+type ImportContactsResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type ImportContactsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4051,11 +4545,25 @@ type ImportContactsResponse struct {
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
-	ApplicationproblemJSON413 *PayloadTooLarge
+	ApplicationproblemJSON413 *ImportTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ImportContactsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ImportContactsResponse401Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ImportContactsResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *ImportContactsResponse415Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ImportContactsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ImportContactsResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4074,13 +4582,18 @@ func (r ImportContactsResponse) GetApplicationproblemJSON401() *Unauthorized {
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
-func (r ImportContactsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+func (r ImportContactsResponse) GetApplicationproblemJSON413() *ImportTooLarge {
 	return r.ApplicationproblemJSON413
 }
 
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r ImportContactsResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ImportContactsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
@@ -4117,6 +4630,47 @@ func (r ImportContactsResponse) ContentType() string {
 	return ""
 }
 
+// LookupContactResponse400Headers the declared response headers of an HTTP 400 response for LookupContact
+type LookupContactResponse400Headers struct {
+	XRequestId string
+}
+
+// LookupContactResponse401Headers the declared response headers of an HTTP 401 response for LookupContact
+type LookupContactResponse401Headers struct {
+	XRequestId string
+}
+
+// LookupContactResponse404Headers the declared response headers of an HTTP 404 response for LookupContact
+type LookupContactResponse404Headers struct {
+	XRequestId string
+}
+
+// LookupContactResponse409Headers the declared response headers of an HTTP 409 response for LookupContact
+type LookupContactResponse409Headers struct {
+	XRequestId string
+}
+
+// LookupContactResponse413Headers the declared response headers of an HTTP 413 response for LookupContact
+type LookupContactResponse413Headers struct {
+	XRequestId string
+}
+
+// LookupContactResponse422Headers the declared response headers of an HTTP 422 response for LookupContact
+type LookupContactResponse422Headers struct {
+	XRequestId string
+}
+
+// LookupContactResponse503Headers the declared response headers of an HTTP 503 response for LookupContact
+type LookupContactResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// LookupContactResponseDefaultHeaders the declared response headers of an HTTP default response for LookupContact
+type LookupContactResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type LookupContactResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4134,8 +4688,26 @@ type LookupContactResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *LookupContactResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *LookupContactResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *LookupContactResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *LookupContactResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *LookupContactResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *LookupContactResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *LookupContactResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *LookupContactResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4173,6 +4745,11 @@ func (r LookupContactResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
 }
 
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r LookupContactResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
 func (r LookupContactResponse) GetApplicationproblemJSONDefault() *Error {
 	return r.ApplicationproblemJSONDefault
@@ -4207,6 +4784,32 @@ func (r LookupContactResponse) ContentType() string {
 	return ""
 }
 
+// GetContactByPhoneResponse401Headers the declared response headers of an HTTP 401 response for GetContactByPhone
+type GetContactByPhoneResponse401Headers struct {
+	XRequestId string
+}
+
+// GetContactByPhoneResponse404Headers the declared response headers of an HTTP 404 response for GetContactByPhone
+type GetContactByPhoneResponse404Headers struct {
+	XRequestId string
+}
+
+// GetContactByPhoneResponse422Headers the declared response headers of an HTTP 422 response for GetContactByPhone
+type GetContactByPhoneResponse422Headers struct {
+	XRequestId string
+}
+
+// GetContactByPhoneResponse503Headers the declared response headers of an HTTP 503 response for GetContactByPhone
+type GetContactByPhoneResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// GetContactByPhoneResponseDefaultHeaders the declared response headers of an HTTP default response for GetContactByPhone
+type GetContactByPhoneResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type GetContactByPhoneResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4218,8 +4821,20 @@ type GetContactByPhoneResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetContactByPhoneResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetContactByPhoneResponse404Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *GetContactByPhoneResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetContactByPhoneResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetContactByPhoneResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4240,6 +4855,11 @@ func (r GetContactByPhoneResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r GetContactByPhoneResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetContactByPhoneResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
@@ -4276,6 +4896,47 @@ func (r GetContactByPhoneResponse) ContentType() string {
 	return ""
 }
 
+// ResolveContactResponse400Headers the declared response headers of an HTTP 400 response for ResolveContact
+type ResolveContactResponse400Headers struct {
+	XRequestId string
+}
+
+// ResolveContactResponse401Headers the declared response headers of an HTTP 401 response for ResolveContact
+type ResolveContactResponse401Headers struct {
+	XRequestId string
+}
+
+// ResolveContactResponse404Headers the declared response headers of an HTTP 404 response for ResolveContact
+type ResolveContactResponse404Headers struct {
+	XRequestId string
+}
+
+// ResolveContactResponse409Headers the declared response headers of an HTTP 409 response for ResolveContact
+type ResolveContactResponse409Headers struct {
+	XRequestId string
+}
+
+// ResolveContactResponse413Headers the declared response headers of an HTTP 413 response for ResolveContact
+type ResolveContactResponse413Headers struct {
+	XRequestId string
+}
+
+// ResolveContactResponse422Headers the declared response headers of an HTTP 422 response for ResolveContact
+type ResolveContactResponse422Headers struct {
+	XRequestId string
+}
+
+// ResolveContactResponse503Headers the declared response headers of an HTTP 503 response for ResolveContact
+type ResolveContactResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// ResolveContactResponseDefaultHeaders the declared response headers of an HTTP default response for ResolveContact
+type ResolveContactResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type ResolveContactResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4293,8 +4954,26 @@ type ResolveContactResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ResolveContactResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ResolveContactResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ResolveContactResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *ResolveContactResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *ResolveContactResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ResolveContactResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ResolveContactResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ResolveContactResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4332,6 +5011,11 @@ func (r ResolveContactResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
 }
 
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ResolveContactResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
 func (r ResolveContactResponse) GetApplicationproblemJSONDefault() *Error {
 	return r.ApplicationproblemJSONDefault
@@ -4366,6 +5050,27 @@ func (r ResolveContactResponse) ContentType() string {
 	return ""
 }
 
+// DeleteContactResponse401Headers the declared response headers of an HTTP 401 response for DeleteContact
+type DeleteContactResponse401Headers struct {
+	XRequestId string
+}
+
+// DeleteContactResponse404Headers the declared response headers of an HTTP 404 response for DeleteContact
+type DeleteContactResponse404Headers struct {
+	XRequestId string
+}
+
+// DeleteContactResponse503Headers the declared response headers of an HTTP 503 response for DeleteContact
+type DeleteContactResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// DeleteContactResponseDefaultHeaders the declared response headers of an HTTP default response for DeleteContact
+type DeleteContactResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type DeleteContactResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4373,8 +5078,18 @@ type DeleteContactResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteContactResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeleteContactResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteContactResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *DeleteContactResponseDefaultHeaders
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -4385,6 +5100,11 @@ func (r DeleteContactResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteContactResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteContactResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
@@ -4421,6 +5141,27 @@ func (r DeleteContactResponse) ContentType() string {
 	return ""
 }
 
+// GetContactResponse401Headers the declared response headers of an HTTP 401 response for GetContact
+type GetContactResponse401Headers struct {
+	XRequestId string
+}
+
+// GetContactResponse404Headers the declared response headers of an HTTP 404 response for GetContact
+type GetContactResponse404Headers struct {
+	XRequestId string
+}
+
+// GetContactResponse503Headers the declared response headers of an HTTP 503 response for GetContact
+type GetContactResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// GetContactResponseDefaultHeaders the declared response headers of an HTTP default response for GetContact
+type GetContactResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type GetContactResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4430,8 +5171,18 @@ type GetContactResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetContactResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetContactResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetContactResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetContactResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4447,6 +5198,11 @@ func (r GetContactResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetContactResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetContactResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
@@ -4483,6 +5239,47 @@ func (r GetContactResponse) ContentType() string {
 	return ""
 }
 
+// UpdateContactResponse400Headers the declared response headers of an HTTP 400 response for UpdateContact
+type UpdateContactResponse400Headers struct {
+	XRequestId string
+}
+
+// UpdateContactResponse401Headers the declared response headers of an HTTP 401 response for UpdateContact
+type UpdateContactResponse401Headers struct {
+	XRequestId string
+}
+
+// UpdateContactResponse404Headers the declared response headers of an HTTP 404 response for UpdateContact
+type UpdateContactResponse404Headers struct {
+	XRequestId string
+}
+
+// UpdateContactResponse409Headers the declared response headers of an HTTP 409 response for UpdateContact
+type UpdateContactResponse409Headers struct {
+	XRequestId string
+}
+
+// UpdateContactResponse413Headers the declared response headers of an HTTP 413 response for UpdateContact
+type UpdateContactResponse413Headers struct {
+	XRequestId string
+}
+
+// UpdateContactResponse422Headers the declared response headers of an HTTP 422 response for UpdateContact
+type UpdateContactResponse422Headers struct {
+	XRequestId string
+}
+
+// UpdateContactResponse503Headers the declared response headers of an HTTP 503 response for UpdateContact
+type UpdateContactResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// UpdateContactResponseDefaultHeaders the declared response headers of an HTTP default response for UpdateContact
+type UpdateContactResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type UpdateContactResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4500,8 +5297,26 @@ type UpdateContactResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *UpdateContactResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateContactResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *UpdateContactResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *UpdateContactResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *UpdateContactResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *UpdateContactResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateContactResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *UpdateContactResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4539,6 +5354,11 @@ func (r UpdateContactResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
 }
 
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateContactResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
 func (r UpdateContactResponse) GetApplicationproblemJSONDefault() *Error {
 	return r.ApplicationproblemJSONDefault
@@ -4573,6 +5393,42 @@ func (r UpdateContactResponse) ContentType() string {
 	return ""
 }
 
+// PutContactConsentResponse400Headers the declared response headers of an HTTP 400 response for PutContactConsent
+type PutContactConsentResponse400Headers struct {
+	XRequestId string
+}
+
+// PutContactConsentResponse401Headers the declared response headers of an HTTP 401 response for PutContactConsent
+type PutContactConsentResponse401Headers struct {
+	XRequestId string
+}
+
+// PutContactConsentResponse404Headers the declared response headers of an HTTP 404 response for PutContactConsent
+type PutContactConsentResponse404Headers struct {
+	XRequestId string
+}
+
+// PutContactConsentResponse413Headers the declared response headers of an HTTP 413 response for PutContactConsent
+type PutContactConsentResponse413Headers struct {
+	XRequestId string
+}
+
+// PutContactConsentResponse422Headers the declared response headers of an HTTP 422 response for PutContactConsent
+type PutContactConsentResponse422Headers struct {
+	XRequestId string
+}
+
+// PutContactConsentResponse503Headers the declared response headers of an HTTP 503 response for PutContactConsent
+type PutContactConsentResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// PutContactConsentResponseDefaultHeaders the declared response headers of an HTTP default response for PutContactConsent
+type PutContactConsentResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type PutContactConsentResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4590,8 +5446,24 @@ type PutContactConsentResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PutContactConsentResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PutContactConsentResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *PutContactConsentResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *PutContactConsentResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *PutContactConsentResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PutContactConsentResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *PutContactConsentResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4629,6 +5501,11 @@ func (r PutContactConsentResponse) GetApplicationproblemJSON422() *Unprocessable
 	return r.ApplicationproblemJSON422
 }
 
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r PutContactConsentResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
 func (r PutContactConsentResponse) GetApplicationproblemJSONDefault() *Error {
 	return r.ApplicationproblemJSONDefault
@@ -4663,6 +5540,27 @@ func (r PutContactConsentResponse) ContentType() string {
 	return ""
 }
 
+// ListContactConsentsResponse401Headers the declared response headers of an HTTP 401 response for ListContactConsents
+type ListContactConsentsResponse401Headers struct {
+	XRequestId string
+}
+
+// ListContactConsentsResponse404Headers the declared response headers of an HTTP 404 response for ListContactConsents
+type ListContactConsentsResponse404Headers struct {
+	XRequestId string
+}
+
+// ListContactConsentsResponse503Headers the declared response headers of an HTTP 503 response for ListContactConsents
+type ListContactConsentsResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// ListContactConsentsResponseDefaultHeaders the declared response headers of an HTTP default response for ListContactConsents
+type ListContactConsentsResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type ListContactConsentsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4672,8 +5570,18 @@ type ListContactConsentsResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListContactConsentsResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListContactConsentsResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListContactConsentsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListContactConsentsResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4689,6 +5597,11 @@ func (r ListContactConsentsResponse) GetApplicationproblemJSON401() *Unauthorize
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ListContactConsentsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListContactConsentsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
@@ -4725,6 +5638,27 @@ func (r ListContactConsentsResponse) ContentType() string {
 	return ""
 }
 
+// ListContactIdentitiesResponse401Headers the declared response headers of an HTTP 401 response for ListContactIdentities
+type ListContactIdentitiesResponse401Headers struct {
+	XRequestId string
+}
+
+// ListContactIdentitiesResponse404Headers the declared response headers of an HTTP 404 response for ListContactIdentities
+type ListContactIdentitiesResponse404Headers struct {
+	XRequestId string
+}
+
+// ListContactIdentitiesResponse503Headers the declared response headers of an HTTP 503 response for ListContactIdentities
+type ListContactIdentitiesResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// ListContactIdentitiesResponseDefaultHeaders the declared response headers of an HTTP default response for ListContactIdentities
+type ListContactIdentitiesResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type ListContactIdentitiesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4734,8 +5668,18 @@ type ListContactIdentitiesResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListContactIdentitiesResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListContactIdentitiesResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListContactIdentitiesResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListContactIdentitiesResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4751,6 +5695,11 @@ func (r ListContactIdentitiesResponse) GetApplicationproblemJSON401() *Unauthori
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ListContactIdentitiesResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListContactIdentitiesResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
@@ -4787,6 +5736,32 @@ func (r ListContactIdentitiesResponse) ContentType() string {
 	return ""
 }
 
+// ListContactNotesResponse400Headers the declared response headers of an HTTP 400 response for ListContactNotes
+type ListContactNotesResponse400Headers struct {
+	XRequestId string
+}
+
+// ListContactNotesResponse401Headers the declared response headers of an HTTP 401 response for ListContactNotes
+type ListContactNotesResponse401Headers struct {
+	XRequestId string
+}
+
+// ListContactNotesResponse404Headers the declared response headers of an HTTP 404 response for ListContactNotes
+type ListContactNotesResponse404Headers struct {
+	XRequestId string
+}
+
+// ListContactNotesResponse503Headers the declared response headers of an HTTP 503 response for ListContactNotes
+type ListContactNotesResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// ListContactNotesResponseDefaultHeaders the declared response headers of an HTTP default response for ListContactNotes
+type ListContactNotesResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type ListContactNotesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4798,8 +5773,20 @@ type ListContactNotesResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListContactNotesResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListContactNotesResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListContactNotesResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListContactNotesResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListContactNotesResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4820,6 +5807,11 @@ func (r ListContactNotesResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ListContactNotesResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListContactNotesResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
@@ -4856,6 +5848,42 @@ func (r ListContactNotesResponse) ContentType() string {
 	return ""
 }
 
+// CreateContactNoteResponse400Headers the declared response headers of an HTTP 400 response for CreateContactNote
+type CreateContactNoteResponse400Headers struct {
+	XRequestId string
+}
+
+// CreateContactNoteResponse401Headers the declared response headers of an HTTP 401 response for CreateContactNote
+type CreateContactNoteResponse401Headers struct {
+	XRequestId string
+}
+
+// CreateContactNoteResponse404Headers the declared response headers of an HTTP 404 response for CreateContactNote
+type CreateContactNoteResponse404Headers struct {
+	XRequestId string
+}
+
+// CreateContactNoteResponse413Headers the declared response headers of an HTTP 413 response for CreateContactNote
+type CreateContactNoteResponse413Headers struct {
+	XRequestId string
+}
+
+// CreateContactNoteResponse422Headers the declared response headers of an HTTP 422 response for CreateContactNote
+type CreateContactNoteResponse422Headers struct {
+	XRequestId string
+}
+
+// CreateContactNoteResponse503Headers the declared response headers of an HTTP 503 response for CreateContactNote
+type CreateContactNoteResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// CreateContactNoteResponseDefaultHeaders the declared response headers of an HTTP default response for CreateContactNote
+type CreateContactNoteResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type CreateContactNoteResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4871,8 +5899,24 @@ type CreateContactNoteResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateContactNoteResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateContactNoteResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *CreateContactNoteResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateContactNoteResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateContactNoteResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateContactNoteResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CreateContactNoteResponseDefaultHeaders
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -4903,6 +5947,11 @@ func (r CreateContactNoteResponse) GetApplicationproblemJSON413() *PayloadTooLar
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r CreateContactNoteResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateContactNoteResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
@@ -4939,6 +5988,27 @@ func (r CreateContactNoteResponse) ContentType() string {
 	return ""
 }
 
+// ListContactSuppressionsResponse401Headers the declared response headers of an HTTP 401 response for ListContactSuppressions
+type ListContactSuppressionsResponse401Headers struct {
+	XRequestId string
+}
+
+// ListContactSuppressionsResponse404Headers the declared response headers of an HTTP 404 response for ListContactSuppressions
+type ListContactSuppressionsResponse404Headers struct {
+	XRequestId string
+}
+
+// ListContactSuppressionsResponse503Headers the declared response headers of an HTTP 503 response for ListContactSuppressions
+type ListContactSuppressionsResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// ListContactSuppressionsResponseDefaultHeaders the declared response headers of an HTTP default response for ListContactSuppressions
+type ListContactSuppressionsResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type ListContactSuppressionsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -4948,8 +6018,18 @@ type ListContactSuppressionsResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListContactSuppressionsResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListContactSuppressionsResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListContactSuppressionsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListContactSuppressionsResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -4965,6 +6045,11 @@ func (r ListContactSuppressionsResponse) GetApplicationproblemJSON401() *Unautho
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ListContactSuppressionsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListContactSuppressionsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
@@ -5001,6 +6086,42 @@ func (r ListContactSuppressionsResponse) ContentType() string {
 	return ""
 }
 
+// UpsertContactSuppressionResponse400Headers the declared response headers of an HTTP 400 response for UpsertContactSuppression
+type UpsertContactSuppressionResponse400Headers struct {
+	XRequestId string
+}
+
+// UpsertContactSuppressionResponse401Headers the declared response headers of an HTTP 401 response for UpsertContactSuppression
+type UpsertContactSuppressionResponse401Headers struct {
+	XRequestId string
+}
+
+// UpsertContactSuppressionResponse404Headers the declared response headers of an HTTP 404 response for UpsertContactSuppression
+type UpsertContactSuppressionResponse404Headers struct {
+	XRequestId string
+}
+
+// UpsertContactSuppressionResponse413Headers the declared response headers of an HTTP 413 response for UpsertContactSuppression
+type UpsertContactSuppressionResponse413Headers struct {
+	XRequestId string
+}
+
+// UpsertContactSuppressionResponse422Headers the declared response headers of an HTTP 422 response for UpsertContactSuppression
+type UpsertContactSuppressionResponse422Headers struct {
+	XRequestId string
+}
+
+// UpsertContactSuppressionResponse503Headers the declared response headers of an HTTP 503 response for UpsertContactSuppression
+type UpsertContactSuppressionResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// UpsertContactSuppressionResponseDefaultHeaders the declared response headers of an HTTP default response for UpsertContactSuppression
+type UpsertContactSuppressionResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type UpsertContactSuppressionResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5018,8 +6139,24 @@ type UpsertContactSuppressionResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *UpsertContactSuppressionResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpsertContactSuppressionResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *UpsertContactSuppressionResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *UpsertContactSuppressionResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *UpsertContactSuppressionResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpsertContactSuppressionResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *UpsertContactSuppressionResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5057,6 +6194,11 @@ func (r UpsertContactSuppressionResponse) GetApplicationproblemJSON422() *Unproc
 	return r.ApplicationproblemJSON422
 }
 
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpsertContactSuppressionResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
 func (r UpsertContactSuppressionResponse) GetApplicationproblemJSONDefault() *Error {
 	return r.ApplicationproblemJSONDefault
@@ -5091,6 +6233,27 @@ func (r UpsertContactSuppressionResponse) ContentType() string {
 	return ""
 }
 
+// ListContactTagsResponse401Headers the declared response headers of an HTTP 401 response for ListContactTags
+type ListContactTagsResponse401Headers struct {
+	XRequestId string
+}
+
+// ListContactTagsResponse404Headers the declared response headers of an HTTP 404 response for ListContactTags
+type ListContactTagsResponse404Headers struct {
+	XRequestId string
+}
+
+// ListContactTagsResponse503Headers the declared response headers of an HTTP 503 response for ListContactTags
+type ListContactTagsResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// ListContactTagsResponseDefaultHeaders the declared response headers of an HTTP default response for ListContactTags
+type ListContactTagsResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type ListContactTagsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5100,8 +6263,18 @@ type ListContactTagsResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListContactTagsResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListContactTagsResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListContactTagsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListContactTagsResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5117,6 +6290,11 @@ func (r ListContactTagsResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ListContactTagsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListContactTagsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
@@ -5153,6 +6331,42 @@ func (r ListContactTagsResponse) ContentType() string {
 	return ""
 }
 
+// AssignContactTagResponse400Headers the declared response headers of an HTTP 400 response for AssignContactTag
+type AssignContactTagResponse400Headers struct {
+	XRequestId string
+}
+
+// AssignContactTagResponse401Headers the declared response headers of an HTTP 401 response for AssignContactTag
+type AssignContactTagResponse401Headers struct {
+	XRequestId string
+}
+
+// AssignContactTagResponse404Headers the declared response headers of an HTTP 404 response for AssignContactTag
+type AssignContactTagResponse404Headers struct {
+	XRequestId string
+}
+
+// AssignContactTagResponse413Headers the declared response headers of an HTTP 413 response for AssignContactTag
+type AssignContactTagResponse413Headers struct {
+	XRequestId string
+}
+
+// AssignContactTagResponse422Headers the declared response headers of an HTTP 422 response for AssignContactTag
+type AssignContactTagResponse422Headers struct {
+	XRequestId string
+}
+
+// AssignContactTagResponse503Headers the declared response headers of an HTTP 503 response for AssignContactTag
+type AssignContactTagResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// AssignContactTagResponseDefaultHeaders the declared response headers of an HTTP default response for AssignContactTag
+type AssignContactTagResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type AssignContactTagResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5170,8 +6384,24 @@ type AssignContactTagResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *AssignContactTagResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *AssignContactTagResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *AssignContactTagResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *AssignContactTagResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *AssignContactTagResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AssignContactTagResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *AssignContactTagResponseDefaultHeaders
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5209,6 +6439,11 @@ func (r AssignContactTagResponse) GetApplicationproblemJSON422() *Unprocessable 
 	return r.ApplicationproblemJSON422
 }
 
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r AssignContactTagResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
 func (r AssignContactTagResponse) GetApplicationproblemJSONDefault() *Error {
 	return r.ApplicationproblemJSONDefault
@@ -5243,6 +6478,27 @@ func (r AssignContactTagResponse) ContentType() string {
 	return ""
 }
 
+// UnassignContactTagResponse401Headers the declared response headers of an HTTP 401 response for UnassignContactTag
+type UnassignContactTagResponse401Headers struct {
+	XRequestId string
+}
+
+// UnassignContactTagResponse404Headers the declared response headers of an HTTP 404 response for UnassignContactTag
+type UnassignContactTagResponse404Headers struct {
+	XRequestId string
+}
+
+// UnassignContactTagResponse503Headers the declared response headers of an HTTP 503 response for UnassignContactTag
+type UnassignContactTagResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// UnassignContactTagResponseDefaultHeaders the declared response headers of an HTTP default response for UnassignContactTag
+type UnassignContactTagResponseDefaultHeaders struct {
+	XRequestId string
+}
+
 type UnassignContactTagResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -5250,8 +6506,18 @@ type UnassignContactTagResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UnassignContactTagResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *UnassignContactTagResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UnassignContactTagResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *UnassignContactTagResponseDefaultHeaders
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -5262,6 +6528,11 @@ func (r UnassignContactTagResponse) GetApplicationproblemJSON401() *Unauthorized
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r UnassignContactTagResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UnassignContactTagResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
@@ -5298,13 +6569,21 @@ func (r UnassignContactTagResponse) ContentType() string {
 	return ""
 }
 
+// GetHealthResponse503Headers the declared response headers of an HTTP 503 response for GetHealth
+type GetHealthResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
 type GetHealthResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *HealthResponse
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
-	ApplicationproblemJSON503 *Problem
+	ApplicationproblemJSON503 *Unavailable
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetHealthResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -5313,7 +6592,7 @@ func (r GetHealthResponse) GetJSON200() *HealthResponse {
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
-func (r GetHealthResponse) GetApplicationproblemJSON503() *Problem {
+func (r GetHealthResponse) GetApplicationproblemJSON503() *Unavailable {
 	return r.ApplicationproblemJSON503
 }
 
@@ -5348,7 +6627,8 @@ func (r GetHealthResponse) ContentType() string {
 
 // GetReadinessResponse503Headers the declared response headers of an HTTP 503 response for GetReadiness
 type GetReadinessResponse503Headers struct {
-	RetryAfter *int
+	RetryAfter int
+	XRequestId string
 }
 
 type GetReadinessResponse struct {
@@ -5401,7 +6681,9 @@ func (r GetReadinessResponse) ContentType() string {
 	return ""
 }
 
-// ListChannelsWithResponse List the workspace's channels, oldest first.
+// ListChannelsWithResponse List channels
+//
+// Every channel of the workspace, oldest first, without credentials; returned whole.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5414,7 +6696,7 @@ func (c *ClientWithResponses) ListChannelsWithResponse(ctx context.Context, reqE
 	return ParseListChannelsResponse(rsp)
 }
 
-// CreateChannelWithBodyWithResponse Connect a messaging channel.
+// CreateChannelWithBodyWithResponse Register a channel
 //
 // Registers the provider connection behind a channel. `credentials` are write-only: they are
 // validated for the platform, stored encrypted (AES-256-GCM under the server's
@@ -5439,7 +6721,7 @@ func (c *ClientWithResponses) CreateChannelWithBodyWithResponse(ctx context.Cont
 	return ParseCreateChannelResponse(rsp)
 }
 
-// CreateChannelWithResponse Connect a messaging channel.
+// CreateChannelWithResponse Register a channel
 //
 // Registers the provider connection behind a channel. `credentials` are write-only: they are
 // validated for the platform, stored encrypted (AES-256-GCM under the server's
@@ -5464,9 +6746,9 @@ func (c *ClientWithResponses) CreateChannelWithResponse(ctx context.Context, bod
 	return ParseCreateChannelResponse(rsp)
 }
 
-// DeleteChannelWithResponse Disconnect a channel and forget its credentials.
+// DeleteChannelWithResponse Delete a channel
 //
-// Identities linked through the channel stay on their contacts.
+// Disconnects the channel and forgets its credentials. Identities linked through the channel stay on their contacts.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5479,7 +6761,10 @@ func (c *ClientWithResponses) DeleteChannelWithResponse(ctx context.Context, cha
 	return ParseDeleteChannelResponse(rsp)
 }
 
-// GetChannelWithResponse Get one channel.
+// GetChannelWithResponse Get a channel
+//
+// The channel without its credentials. `status` and `status_checked_at` tell how its last
+// provider call went.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5492,7 +6777,7 @@ func (c *ClientWithResponses) GetChannelWithResponse(ctx context.Context, channe
 	return ParseGetChannelResponse(rsp)
 }
 
-// LookupChannelContactsWithBodyWithResponse Ask the channel's provider about phone numbers.
+// LookupChannelContactsWithBodyWithResponse Ask a channel provider about phone numbers
 //
 // Not a CRM lookup (that is `POST /v1/contacts/resolve`): this asks the provider behind the
 // channel whether each number is on WhatsApp, under which wa_id, and with which profile.
@@ -5519,7 +6804,7 @@ func (c *ClientWithResponses) LookupChannelContactsWithBodyWithResponse(ctx cont
 	return ParseLookupChannelContactsResponse(rsp)
 }
 
-// LookupChannelContactsWithResponse Ask the channel's provider about phone numbers.
+// LookupChannelContactsWithResponse Ask a channel provider about phone numbers
 //
 // Not a CRM lookup (that is `POST /v1/contacts/resolve`): this asks the provider behind the
 // channel whether each number is on WhatsApp, under which wa_id, and with which profile.
@@ -5546,11 +6831,12 @@ func (c *ClientWithResponses) LookupChannelContactsWithResponse(ctx context.Cont
 	return ParseLookupChannelContactsResponse(rsp)
 }
 
-// ListContactsWithResponse List stored contacts, newest first.
+// ListContactsWithResponse List and search contacts
 //
-// Keyset pagination: pass `meta.next_cursor` of one page as `cursor` to get the next;
-// it is null on the last page. Contacts created while a client walks the pages appear before
-// its cursor, so a walk never repeats a contact. Filters combine with AND.
+// Stored contacts, newest first. Keyset pagination: pass `meta.next_cursor` of one page as
+// `cursor` to get the next; it is null on the last page. Contacts created while a client walks
+// the pages appear before its cursor, so a walk never repeats a contact. Filters combine with
+// AND.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5563,7 +6849,7 @@ func (c *ClientWithResponses) ListContactsWithResponse(ctx context.Context, para
 	return ParseListContactsResponse(rsp)
 }
 
-// CreateContactWithBodyWithResponse Create or upsert a contact.
+// CreateContactWithBodyWithResponse Create or upsert a contact
 //
 // At least one identifier is required: `phone_number`, `email`, or `external_source` together
 // with `external_id`. The identifiers given are normalized and looked up:
@@ -5589,7 +6875,7 @@ func (c *ClientWithResponses) CreateContactWithBodyWithResponse(ctx context.Cont
 	return ParseCreateContactResponse(rsp)
 }
 
-// CreateContactWithResponse Create or upsert a contact.
+// CreateContactWithResponse Create or upsert a contact
 //
 // At least one identifier is required: `phone_number`, `email`, or `external_source` together
 // with `external_id`. The identifiers given are normalized and looked up:
@@ -5615,11 +6901,12 @@ func (c *ClientWithResponses) CreateContactWithResponse(ctx context.Context, bod
 	return ParseCreateContactResponse(rsp)
 }
 
-// ImportContactsWithBodyWithResponse Import many contacts at once (NDJSON).
+// ImportContactsWithBodyWithResponse Import contacts from NDJSON
 //
 // The body is NDJSON (`Content-Type: application/x-ndjson`): one JSON object per line, each
 // with the schema and rules of `POST /v1/contacts` (create, or upsert the contact its
-// identifiers lead to). Up to 100,000 lines and 64 MiB per request; blank lines are skipped.
+// identifiers lead to). Up to 100,000 lines and 64 MiB per request (413 beyond either), each
+// line at most 1 MiB (400 beyond it); blank lines are skipped.
 //
 //   - Lines that share an identifier within the request end up as one contact: its fields are
 //     the lines' fields applied in line order, and every identifier of those lines leads to it.
@@ -5644,10 +6931,12 @@ func (c *ClientWithResponses) ImportContactsWithBodyWithResponse(ctx context.Con
 	return ParseImportContactsResponse(rsp)
 }
 
-// LookupContactWithBodyWithResponse Compatibility alias for resolve.
+// LookupContactWithBodyWithResponse Look up a contact (alias of resolve)
 //
 // The compatibility alias of `POST /v1/contacts/resolve`: the same request and response
-// components, served by the same code, with the same status and byte-identical body.
+// components, served by the same code, with the same status and byte-identical body. New
+// clients should call resolve. Not to be confused with `POST /v1/channels/{channelID}/contacts/lookup`,
+// which asks a messaging provider rather than the stored contacts.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5660,10 +6949,12 @@ func (c *ClientWithResponses) LookupContactWithBodyWithResponse(ctx context.Cont
 	return ParseLookupContactResponse(rsp)
 }
 
-// LookupContactWithResponse Compatibility alias for resolve.
+// LookupContactWithResponse Look up a contact (alias of resolve)
 //
 // The compatibility alias of `POST /v1/contacts/resolve`: the same request and response
-// components, served by the same code, with the same status and byte-identical body.
+// components, served by the same code, with the same status and byte-identical body. New
+// clients should call resolve. Not to be confused with `POST /v1/channels/{channelID}/contacts/lookup`,
+// which asks a messaging provider rather than the stored contacts.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5676,10 +6967,11 @@ func (c *ClientWithResponses) LookupContactWithResponse(ctx context.Context, bod
 	return ParseLookupContactResponse(rsp)
 }
 
-// GetContactByPhoneWithResponse Get one contact by phone number, in any spelling.
+// GetContactByPhoneWithResponse Get a contact by phone number
 //
 // `+62 812-3456-7890`, `6281234567890`, `%2B6281234567890` and, in a workspace whose default
-// region is ID, `081234567890` all find the same contact.
+// region is ID, `081234567890` all find the same contact. A value that cannot be a phone
+// number is a 422; a valid number that no contact holds is a 404.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5692,12 +6984,13 @@ func (c *ClientWithResponses) GetContactByPhoneWithResponse(ctx context.Context,
 	return ParseGetContactByPhoneResponse(rsp)
 }
 
-// ResolveContactWithBodyWithResponse Resolve a stored contact by one or more omnichannel identifiers.
+// ResolveContactWithBodyWithResponse Resolve a contact by identifiers
 //
 // For a caller that knows identifiers but not the contact id. Identifiers that match nothing
 // are ignored as long as the others agree: 200 when every identifier that matches leads to the
 // same contact (with the list of those that matched), 404 when none matches, 409 when they
-// lead to different contacts (the problem lists the `candidates`).
+// lead to different contacts (the problem lists the `candidates`). An `external_id`
+// identifier needs its `source`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5710,12 +7003,13 @@ func (c *ClientWithResponses) ResolveContactWithBodyWithResponse(ctx context.Con
 	return ParseResolveContactResponse(rsp)
 }
 
-// ResolveContactWithResponse Resolve a stored contact by one or more omnichannel identifiers.
+// ResolveContactWithResponse Resolve a contact by identifiers
 //
 // For a caller that knows identifiers but not the contact id. Identifiers that match nothing
 // are ignored as long as the others agree: 200 when every identifier that matches leads to the
 // same contact (with the list of those that matched), 404 when none matches, 409 when they
-// lead to different contacts (the problem lists the `candidates`).
+// lead to different contacts (the problem lists the `candidates`). An `external_id`
+// identifier needs its `source`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5728,7 +7022,10 @@ func (c *ClientWithResponses) ResolveContactWithResponse(ctx context.Context, bo
 	return ParseResolveContactResponse(rsp)
 }
 
-// DeleteContactWithResponse Delete a contact with its identities, notes, tags, consents and suppressions.
+// DeleteContactWithResponse Delete a contact
+//
+// Deletes the contact with its identities, notes, tag assignments, consents and suppressions,
+// so its identifiers lead nowhere afterwards. The workspace's tags themselves stay.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5741,7 +7038,11 @@ func (c *ClientWithResponses) DeleteContactWithResponse(ctx context.Context, con
 	return ParseDeleteContactResponse(rsp)
 }
 
-// GetContactWithResponse Get one contact by its id.
+// GetContactWithResponse Get a contact by id
+//
+// The contact with its identifiers as fields (`phone_number`, `email`, and the external id
+// written last); `GET /v1/contacts/{contactID}/identities` lists all of them. An id of another
+// workspace answers 404.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5754,14 +7055,15 @@ func (c *ClientWithResponses) GetContactWithResponse(ctx context.Context, contac
 	return ParseGetContactResponse(rsp)
 }
 
-// UpdateContactWithBodyWithResponse Update a contact (JSON merge patch).
+// UpdateContactWithBodyWithResponse Update a contact
 //
-// A field that is absent stays as it is; a field set to null is cleared. `custom_fields` merges
-// key by key and a key set to null is removed; `custom_fields: null` clears them all. Changing
-// `phone_number`, `email` or the external id moves that identity to the new value; a value that
-// already belongs to another contact is a 409 naming it. `external_source` and `external_id`
-// are set or cleared together; clearing them removes the contact's external ids of every
-// source. A patch may not leave a contact without any identifier (422).
+// A JSON merge patch. A field that is absent stays as it is; a field set to null is cleared.
+// `custom_fields` merges key by key and a key set to null is removed; `custom_fields: null`
+// clears them all. Changing `phone_number`, `email` or the external id moves that identity to
+// the new value; a value that already belongs to another contact is a 409 naming it.
+// `external_source` and `external_id` are set or cleared together; clearing them removes the
+// contact's external ids of every source. A patch may not leave a contact without any
+// identifier (422).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5774,14 +7076,15 @@ func (c *ClientWithResponses) UpdateContactWithBodyWithResponse(ctx context.Cont
 	return ParseUpdateContactResponse(rsp)
 }
 
-// UpdateContactWithResponse Update a contact (JSON merge patch).
+// UpdateContactWithResponse Update a contact
 //
-// A field that is absent stays as it is; a field set to null is cleared. `custom_fields` merges
-// key by key and a key set to null is removed; `custom_fields: null` clears them all. Changing
-// `phone_number`, `email` or the external id moves that identity to the new value; a value that
-// already belongs to another contact is a 409 naming it. `external_source` and `external_id`
-// are set or cleared together; clearing them removes the contact's external ids of every
-// source. A patch may not leave a contact without any identifier (422).
+// A JSON merge patch. A field that is absent stays as it is; a field set to null is cleared.
+// `custom_fields` merges key by key and a key set to null is removed; `custom_fields: null`
+// clears them all. Changing `phone_number`, `email` or the external id moves that identity to
+// the new value; a value that already belongs to another contact is a 409 naming it.
+// `external_source` and `external_id` are set or cleared together; clearing them removes the
+// contact's external ids of every source. A patch may not leave a contact without any
+// identifier (422).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5794,9 +7097,11 @@ func (c *ClientWithResponses) UpdateContactWithResponse(ctx context.Context, con
 	return ParseUpdateContactResponse(rsp)
 }
 
-// PutContactConsentWithBodyWithResponse Upsert the contact's consent state on one channel.
+// PutContactConsentWithBodyWithResponse Record consent on a channel
 //
-// One row per contact and channel; 201 when it is created, 200 when it is replaced.
+// Sets whether the contact agreed to be messaged on this channel, with where (`source`) and
+// when (`captured_at`, defaulting to now) it was captured. One row per contact and channel;
+// 201 when it is created, 200 when it is replaced.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5809,9 +7114,11 @@ func (c *ClientWithResponses) PutContactConsentWithBodyWithResponse(ctx context.
 	return ParsePutContactConsentResponse(rsp)
 }
 
-// PutContactConsentWithResponse Upsert the contact's consent state on one channel.
+// PutContactConsentWithResponse Record consent on a channel
 //
-// One row per contact and channel; 201 when it is created, 200 when it is replaced.
+// Sets whether the contact agreed to be messaged on this channel, with where (`source`) and
+// when (`captured_at`, defaulting to now) it was captured. One row per contact and channel;
+// 201 when it is created, 200 when it is replaced.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5824,7 +7131,9 @@ func (c *ClientWithResponses) PutContactConsentWithResponse(ctx context.Context,
 	return ParsePutContactConsentResponse(rsp)
 }
 
-// ListContactConsentsWithResponse List the contact's consent rows, one per channel.
+// ListContactConsentsWithResponse List a contact's consents
+//
+// The contact's consent rows, one per channel, ordered by channel; returned whole.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5837,7 +7146,11 @@ func (c *ClientWithResponses) ListContactConsentsWithResponse(ctx context.Contex
 	return ParseListContactConsentsResponse(rsp)
 }
 
-// ListContactIdentitiesWithResponse List the identities linked to a contact.
+// ListContactIdentitiesWithResponse List a contact's identities
+//
+// Every identity that leads to the contact, oldest first: its phone number (E.164), email
+// (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
+// Returned whole; a contact has few.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5850,7 +7163,10 @@ func (c *ClientWithResponses) ListContactIdentitiesWithResponse(ctx context.Cont
 	return ParseListContactIdentitiesResponse(rsp)
 }
 
-// ListContactNotesWithResponse List a contact's notes, newest first.
+// ListContactNotesWithResponse List a contact's notes
+//
+// The contact's notes, newest first, with the same keyset pagination as the contact list:
+// pass `meta.next_cursor` as `cursor` for the next page; it is null on the last one.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5863,7 +7179,9 @@ func (c *ClientWithResponses) ListContactNotesWithResponse(ctx context.Context, 
 	return ParseListContactNotesResponse(rsp)
 }
 
-// CreateContactNoteWithBodyWithResponse Add a note to a contact.
+// CreateContactNoteWithBodyWithResponse Add a note
+//
+// Adds a free-text note to the contact; the body is not blank and at most 10000 characters.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5876,7 +7194,9 @@ func (c *ClientWithResponses) CreateContactNoteWithBodyWithResponse(ctx context.
 	return ParseCreateContactNoteResponse(rsp)
 }
 
-// CreateContactNoteWithResponse Add a note to a contact.
+// CreateContactNoteWithResponse Add a note
+//
+// Adds a free-text note to the contact; the body is not blank and at most 10000 characters.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5889,7 +7209,10 @@ func (c *ClientWithResponses) CreateContactNoteWithResponse(ctx context.Context,
 	return ParseCreateContactNoteResponse(rsp)
 }
 
-// ListContactSuppressionsWithResponse List the contact's suppressions, one per channel.
+// ListContactSuppressionsWithResponse List a contact's suppressions
+//
+// The contact's suppressions, one per channel, ordered by channel; returned whole. A
+// suppression whose `expires_at` has passed stays listed with `active: false`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5902,10 +7225,11 @@ func (c *ClientWithResponses) ListContactSuppressionsWithResponse(ctx context.Co
 	return ParseListContactSuppressionsResponse(rsp)
 }
 
-// UpsertContactSuppressionWithBodyWithResponse Create or update the contact's suppression on a channel.
+// UpsertContactSuppressionWithBodyWithResponse Suppress a channel for a contact
 //
-// One row per contact and channel; 201 when it is created, 200 when it is replaced. Without
-// `expires_at` the suppression holds until replaced; with it, `expires_at` must be in the future.
+// Creates or updates the contact's suppression on a channel. One row per contact and channel;
+// 201 when it is created, 200 when it is replaced. Without `expires_at` the suppression holds
+// until replaced; with it, `expires_at` must be in the future.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5918,10 +7242,11 @@ func (c *ClientWithResponses) UpsertContactSuppressionWithBodyWithResponse(ctx c
 	return ParseUpsertContactSuppressionResponse(rsp)
 }
 
-// UpsertContactSuppressionWithResponse Create or update the contact's suppression on a channel.
+// UpsertContactSuppressionWithResponse Suppress a channel for a contact
 //
-// One row per contact and channel; 201 when it is created, 200 when it is replaced. Without
-// `expires_at` the suppression holds until replaced; with it, `expires_at` must be in the future.
+// Creates or updates the contact's suppression on a channel. One row per contact and channel;
+// 201 when it is created, 200 when it is replaced. Without `expires_at` the suppression holds
+// until replaced; with it, `expires_at` must be in the future.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5934,7 +7259,9 @@ func (c *ClientWithResponses) UpsertContactSuppressionWithResponse(ctx context.C
 	return ParseUpsertContactSuppressionResponse(rsp)
 }
 
-// ListContactTagsWithResponse List the tags assigned to a contact, each once, by name.
+// ListContactTagsWithResponse List a contact's tags
+//
+// The tags assigned to the contact, each once, ordered by name; returned whole.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -5947,11 +7274,12 @@ func (c *ClientWithResponses) ListContactTagsWithResponse(ctx context.Context, c
 	return ParseListContactTagsResponse(rsp)
 }
 
-// AssignContactTagWithBodyWithResponse Assign a tag to a contact, creating the workspace tag on first use.
+// AssignContactTagWithBodyWithResponse Assign a tag to a contact
 //
-// Tag names are trimmed, 1 to 64 characters, and match case-insensitively: the first spelling
-// used in the workspace is kept. Assigning a tag that is already assigned is not an error: it
-// answers 200 with the existing assignment (201 when newly assigned).
+// Creates the workspace tag on first use. Tag names are trimmed, 1 to 64 characters, and match
+// case-insensitively: the first spelling used in the workspace is kept. Assigning a tag that
+// is already assigned is not an error: it answers 200 with the existing assignment (201 when
+// newly assigned).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5964,11 +7292,12 @@ func (c *ClientWithResponses) AssignContactTagWithBodyWithResponse(ctx context.C
 	return ParseAssignContactTagResponse(rsp)
 }
 
-// AssignContactTagWithResponse Assign a tag to a contact, creating the workspace tag on first use.
+// AssignContactTagWithResponse Assign a tag to a contact
 //
-// Tag names are trimmed, 1 to 64 characters, and match case-insensitively: the first spelling
-// used in the workspace is kept. Assigning a tag that is already assigned is not an error: it
-// answers 200 with the existing assignment (201 when newly assigned).
+// Creates the workspace tag on first use. Tag names are trimmed, 1 to 64 characters, and match
+// case-insensitively: the first spelling used in the workspace is kept. Assigning a tag that
+// is already assigned is not an error: it answers 200 with the existing assignment (201 when
+// newly assigned).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -5981,7 +7310,7 @@ func (c *ClientWithResponses) AssignContactTagWithResponse(ctx context.Context, 
 	return ParseAssignContactTagResponse(rsp)
 }
 
-// UnassignContactTagWithResponse Unassign a tag from a contact.
+// UnassignContactTagWithResponse Remove a tag from a contact
 //
 // Idempotent; 204 whether or not the tag was assigned. The workspace tag itself stays.
 //
@@ -5996,7 +7325,11 @@ func (c *ClientWithResponses) UnassignContactTagWithResponse(ctx context.Context
 	return ParseUnassignContactTagResponse(rsp)
 }
 
-// GetHealthWithResponse Liveness and database reachability; needs no API key.
+// GetHealthWithResponse Check liveness
+//
+// Liveness: 200 while this server runs and its database answers, 503 with `Retry-After` while
+// the database cannot be reached. Needs no API key. Use `GET /v1/health/ready` to decide
+// whether to send traffic here.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6009,13 +7342,13 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 	return ParseGetHealthResponse(rsp)
 }
 
-// GetReadinessWithResponse Readiness for traffic; needs no API key.
+// GetReadinessWithResponse Check readiness
 //
 // 200 when this server should get requests: its database answers and its schema is at the
 // version the binary expects. 503 with `Retry-After` while the database cannot be reached,
 // while its migrations are behind the binary's (another server may be migrating), and once
 // shutdown has begun, so that a load balancer stops sending before the server stops.
-// `GET /v1/health` stays the liveness check.
+// `GET /v1/health` stays the liveness check. Needs no API key.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -6056,6 +7389,13 @@ func ParseListChannelsResponse(rsp *http.Response) (*ListChannelsResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6063,6 +7403,46 @@ func ParseListChannelsResponse(rsp *http.Response) (*ListChannelsResponse, error
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListChannelsResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListChannelsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListChannelsResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -6133,6 +7513,76 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 
 	}
 
+	switch {
+	case rsp.StatusCode == 400:
+		var headers CreateChannelResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateChannelResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateChannelResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateChannelResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateChannelResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers CreateChannelResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
 	return response, nil
 }
 
@@ -6167,6 +7617,13 @@ func ParseDeleteChannelResponse(rsp *http.Response) (*DeleteChannelResponse, err
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6174,6 +7631,56 @@ func ParseDeleteChannelResponse(rsp *http.Response) (*DeleteChannelResponse, err
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteChannelResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeleteChannelResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteChannelResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers DeleteChannelResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -6214,6 +7721,13 @@ func ParseGetChannelResponse(rsp *http.Response) (*GetChannelResponse, error) {
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6221,6 +7735,56 @@ func ParseGetChannelResponse(rsp *http.Response) (*GetChannelResponse, error) {
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetChannelResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetChannelResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetChannelResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers GetChannelResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -6312,6 +7876,106 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 
 	}
 
+	switch {
+	case rsp.StatusCode == 400:
+		var headers LookupChannelContactsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers LookupChannelContactsResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers LookupChannelContactsResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers LookupChannelContactsResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers LookupChannelContactsResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 502:
+		var headers LookupChannelContactsResponse502Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers502 = &headers
+	case rsp.StatusCode == 503:
+		var headers LookupChannelContactsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case rsp.StatusCode == 504:
+		var headers LookupChannelContactsResponse504Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers504 = &headers
+	case true:
+		var headers LookupChannelContactsResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
 	return response, nil
 }
 
@@ -6350,6 +8014,13 @@ func ParseListContactsResponse(rsp *http.Response) (*ListContactsResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6357,6 +8028,56 @@ func ParseListContactsResponse(rsp *http.Response) (*ListContactsResponse, error
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers ListContactsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListContactsResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListContactsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListContactsResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -6425,6 +8146,13 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6432,6 +8160,86 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers CreateContactResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateContactResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateContactResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateContactResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateContactResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateContactResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers CreateContactResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -6473,7 +8281,7 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 		response.ApplicationproblemJSON401 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
-		var dest PayloadTooLarge
+		var dest ImportTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -6486,6 +8294,13 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 		}
 		response.ApplicationproblemJSON415 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6493,6 +8308,76 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers ImportContactsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ImportContactsResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 413:
+		var headers ImportContactsResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers ImportContactsResponse415Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 503:
+		var headers ImportContactsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ImportContactsResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -6561,6 +8446,13 @@ func ParseLookupContactResponse(rsp *http.Response) (*LookupContactResponse, err
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6568,6 +8460,96 @@ func ParseLookupContactResponse(rsp *http.Response) (*LookupContactResponse, err
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers LookupContactResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers LookupContactResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers LookupContactResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers LookupContactResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers LookupContactResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers LookupContactResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers LookupContactResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers LookupContactResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -6615,6 +8597,13 @@ func ParseGetContactByPhoneResponse(rsp *http.Response) (*GetContactByPhoneRespo
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6622,6 +8611,66 @@ func ParseGetContactByPhoneResponse(rsp *http.Response) (*GetContactByPhoneRespo
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetContactByPhoneResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetContactByPhoneResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 422:
+		var headers GetContactByPhoneResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetContactByPhoneResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers GetContactByPhoneResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -6690,6 +8739,13 @@ func ParseResolveContactResponse(rsp *http.Response) (*ResolveContactResponse, e
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6697,6 +8753,96 @@ func ParseResolveContactResponse(rsp *http.Response) (*ResolveContactResponse, e
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers ResolveContactResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ResolveContactResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers ResolveContactResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers ResolveContactResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers ResolveContactResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers ResolveContactResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers ResolveContactResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ResolveContactResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -6733,6 +8879,13 @@ func ParseDeleteContactResponse(rsp *http.Response) (*DeleteContactResponse, err
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6740,6 +8893,56 @@ func ParseDeleteContactResponse(rsp *http.Response) (*DeleteContactResponse, err
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteContactResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeleteContactResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteContactResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers DeleteContactResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -6780,6 +8983,13 @@ func ParseGetContactResponse(rsp *http.Response) (*GetContactResponse, error) {
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6787,6 +8997,56 @@ func ParseGetContactResponse(rsp *http.Response) (*GetContactResponse, error) {
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetContactResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetContactResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetContactResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers GetContactResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -6855,6 +9115,13 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6862,6 +9129,96 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers UpdateContactResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpdateContactResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers UpdateContactResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers UpdateContactResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers UpdateContactResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers UpdateContactResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateContactResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers UpdateContactResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -6930,6 +9287,13 @@ func ParsePutContactConsentResponse(rsp *http.Response) (*PutContactConsentRespo
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6937,6 +9301,86 @@ func ParsePutContactConsentResponse(rsp *http.Response) (*PutContactConsentRespo
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers PutContactConsentResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PutContactConsentResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers PutContactConsentResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers PutContactConsentResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers PutContactConsentResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers PutContactConsentResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers PutContactConsentResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -6977,6 +9421,13 @@ func ParseListContactConsentsResponse(rsp *http.Response) (*ListContactConsentsR
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -6984,6 +9435,56 @@ func ParseListContactConsentsResponse(rsp *http.Response) (*ListContactConsentsR
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListContactConsentsResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListContactConsentsResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListContactConsentsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListContactConsentsResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -7024,6 +9525,13 @@ func ParseListContactIdentitiesResponse(rsp *http.Response) (*ListContactIdentit
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7031,6 +9539,56 @@ func ParseListContactIdentitiesResponse(rsp *http.Response) (*ListContactIdentit
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListContactIdentitiesResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListContactIdentitiesResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListContactIdentitiesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListContactIdentitiesResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -7078,6 +9636,13 @@ func ParseListContactNotesResponse(rsp *http.Response) (*ListContactNotesRespons
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7085,6 +9650,66 @@ func ParseListContactNotesResponse(rsp *http.Response) (*ListContactNotesRespons
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers ListContactNotesResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListContactNotesResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListContactNotesResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListContactNotesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListContactNotesResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -7146,6 +9771,13 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7153,6 +9785,86 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers CreateContactNoteResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateContactNoteResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers CreateContactNoteResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateContactNoteResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateContactNoteResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateContactNoteResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers CreateContactNoteResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -7193,6 +9905,13 @@ func ParseListContactSuppressionsResponse(rsp *http.Response) (*ListContactSuppr
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7200,6 +9919,56 @@ func ParseListContactSuppressionsResponse(rsp *http.Response) (*ListContactSuppr
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListContactSuppressionsResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListContactSuppressionsResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListContactSuppressionsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListContactSuppressionsResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -7268,6 +10037,13 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7275,6 +10051,86 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers UpsertContactSuppressionResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpsertContactSuppressionResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers UpsertContactSuppressionResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers UpsertContactSuppressionResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers UpsertContactSuppressionResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpsertContactSuppressionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers UpsertContactSuppressionResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -7315,6 +10171,13 @@ func ParseListContactTagsResponse(rsp *http.Response) (*ListContactTagsResponse,
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7322,6 +10185,56 @@ func ParseListContactTagsResponse(rsp *http.Response) (*ListContactTagsResponse,
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListContactTagsResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListContactTagsResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListContactTagsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListContactTagsResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -7390,6 +10303,13 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 		}
 		response.ApplicationproblemJSON422 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7397,6 +10317,86 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers AssignContactTagResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers AssignContactTagResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers AssignContactTagResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers AssignContactTagResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers AssignContactTagResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers AssignContactTagResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers AssignContactTagResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -7433,6 +10433,13 @@ func ParseUnassignContactTagResponse(rsp *http.Response) (*UnassignContactTagRes
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -7440,6 +10447,56 @@ func ParseUnassignContactTagResponse(rsp *http.Response) (*UnassignContactTagRes
 		}
 		response.ApplicationproblemJSONDefault = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers UnassignContactTagResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers UnassignContactTagResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers UnassignContactTagResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers UnassignContactTagResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -7467,12 +10524,32 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest Problem
+		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON503 = &dest
 
+	}
+
+	switch {
+	case rsp.StatusCode == 503:
+		var headers GetHealthResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -7513,10 +10590,17 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 		var headers GetReadinessResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
 				return nil, err
 			}
-			headers.RetryAfter = &value
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
 		}
 		response.Headers503 = &headers
 	}
@@ -7526,82 +10610,82 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
-	// ListChannels List the workspace's channels, oldest first.
+	// ListChannels List channels
 	// (GET /v1/channels)
 	ListChannels(ctx echo.Context) error
-	// CreateChannel Connect a messaging channel.
+	// CreateChannel Register a channel
 	// (POST /v1/channels)
 	CreateChannel(ctx echo.Context) error
-	// DeleteChannel Disconnect a channel and forget its credentials.
+	// DeleteChannel Delete a channel
 	// (DELETE /v1/channels/{channelID})
 	DeleteChannel(ctx echo.Context, channelID ChannelID) error
-	// GetChannel Get one channel.
+	// GetChannel Get a channel
 	// (GET /v1/channels/{channelID})
 	GetChannel(ctx echo.Context, channelID ChannelID) error
-	// LookupChannelContacts Ask the channel's provider about phone numbers.
+	// LookupChannelContacts Ask a channel provider about phone numbers
 	// (POST /v1/channels/{channelID}/contacts/lookup)
 	LookupChannelContacts(ctx echo.Context, channelID ChannelID) error
-	// ListContacts List stored contacts, newest first.
+	// ListContacts List and search contacts
 	// (GET /v1/contacts)
 	ListContacts(ctx echo.Context, params ListContactsParams) error
-	// CreateContact Create or upsert a contact.
+	// CreateContact Create or upsert a contact
 	// (POST /v1/contacts)
 	CreateContact(ctx echo.Context) error
-	// ImportContacts Import many contacts at once (NDJSON).
+	// ImportContacts Import contacts from NDJSON
 	// (POST /v1/contacts/import)
 	ImportContacts(ctx echo.Context) error
-	// LookupContact Compatibility alias for resolve.
+	// LookupContact Look up a contact (alias of resolve)
 	// (POST /v1/contacts/lookup)
 	LookupContact(ctx echo.Context) error
-	// GetContactByPhone Get one contact by phone number, in any spelling.
+	// GetContactByPhone Get a contact by phone number
 	// (GET /v1/contacts/phone/{phone})
 	GetContactByPhone(ctx echo.Context, phone string) error
-	// ResolveContact Resolve a stored contact by one or more omnichannel identifiers.
+	// ResolveContact Resolve a contact by identifiers
 	// (POST /v1/contacts/resolve)
 	ResolveContact(ctx echo.Context) error
-	// DeleteContact Delete a contact with its identities, notes, tags, consents and suppressions.
+	// DeleteContact Delete a contact
 	// (DELETE /v1/contacts/{contactID})
 	DeleteContact(ctx echo.Context, contactID ContactID) error
-	// GetContact Get one contact by its id.
+	// GetContact Get a contact by id
 	// (GET /v1/contacts/{contactID})
 	GetContact(ctx echo.Context, contactID ContactID) error
-	// UpdateContact Update a contact (JSON merge patch).
+	// UpdateContact Update a contact
 	// (PATCH /v1/contacts/{contactID})
 	UpdateContact(ctx echo.Context, contactID ContactID) error
-	// PutContactConsent Upsert the contact's consent state on one channel.
+	// PutContactConsent Record consent on a channel
 	// (PUT /v1/contacts/{contactID}/consent/{channel})
 	PutContactConsent(ctx echo.Context, contactID ContactID, channel MessagingChannel) error
-	// ListContactConsents List the contact's consent rows, one per channel.
+	// ListContactConsents List a contact's consents
 	// (GET /v1/contacts/{contactID}/consents)
 	ListContactConsents(ctx echo.Context, contactID ContactID) error
-	// ListContactIdentities List the identities linked to a contact.
+	// ListContactIdentities List a contact's identities
 	// (GET /v1/contacts/{contactID}/identities)
 	ListContactIdentities(ctx echo.Context, contactID ContactID) error
-	// ListContactNotes List a contact's notes, newest first.
+	// ListContactNotes List a contact's notes
 	// (GET /v1/contacts/{contactID}/notes)
 	ListContactNotes(ctx echo.Context, contactID ContactID, params ListContactNotesParams) error
-	// CreateContactNote Add a note to a contact.
+	// CreateContactNote Add a note
 	// (POST /v1/contacts/{contactID}/notes)
 	CreateContactNote(ctx echo.Context, contactID ContactID) error
-	// ListContactSuppressions List the contact's suppressions, one per channel.
+	// ListContactSuppressions List a contact's suppressions
 	// (GET /v1/contacts/{contactID}/suppressions)
 	ListContactSuppressions(ctx echo.Context, contactID ContactID) error
-	// UpsertContactSuppression Create or update the contact's suppression on a channel.
+	// UpsertContactSuppression Suppress a channel for a contact
 	// (POST /v1/contacts/{contactID}/suppressions)
 	UpsertContactSuppression(ctx echo.Context, contactID ContactID) error
-	// ListContactTags List the tags assigned to a contact, each once, by name.
+	// ListContactTags List a contact's tags
 	// (GET /v1/contacts/{contactID}/tags)
 	ListContactTags(ctx echo.Context, contactID ContactID) error
-	// AssignContactTag Assign a tag to a contact, creating the workspace tag on first use.
+	// AssignContactTag Assign a tag to a contact
 	// (POST /v1/contacts/{contactID}/tags)
 	AssignContactTag(ctx echo.Context, contactID ContactID) error
-	// UnassignContactTag Unassign a tag from a contact.
+	// UnassignContactTag Remove a tag from a contact
 	// (DELETE /v1/contacts/{contactID}/tags/{tag})
 	UnassignContactTag(ctx echo.Context, contactID ContactID, tag string) error
-	// GetHealth Liveness and database reachability; needs no API key.
+	// GetHealth Check liveness
 	// (GET /v1/health)
 	GetHealth(ctx echo.Context) error
-	// GetReadiness Readiness for traffic; needs no API key.
+	// GetReadiness Check readiness
 	// (GET /v1/health/ready)
 	GetReadiness(ctx echo.Context) error
 }
@@ -8109,29 +11193,116 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 }
 
-type BadGatewayApplicationProblemPlusJSONResponse Problem
+type BadGatewayResponseHeaders struct {
+	XRequestId string
+}
+type BadGatewayApplicationProblemPlusJSONResponse struct {
+	Body Problem
 
-type BadRequestApplicationProblemPlusJSONResponse Problem
+	Headers BadGatewayResponseHeaders
+}
 
-type ConflictApplicationProblemPlusJSONResponse Problem
+type BadRequestResponseHeaders struct {
+	XRequestId string
+}
+type BadRequestApplicationProblemPlusJSONResponse struct {
+	Body Problem
 
-type ErrorApplicationProblemPlusJSONResponse Problem
+	Headers BadRequestResponseHeaders
+}
 
-type GatewayTimeoutApplicationProblemPlusJSONResponse Problem
+type ConflictResponseHeaders struct {
+	XRequestId string
+}
+type ConflictApplicationProblemPlusJSONResponse struct {
+	Body Problem
 
-type NotFoundApplicationProblemPlusJSONResponse Problem
+	Headers ConflictResponseHeaders
+}
 
-type PayloadTooLargeApplicationProblemPlusJSONResponse Problem
+type ErrorResponseHeaders struct {
+	XRequestId string
+}
+type ErrorApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers ErrorResponseHeaders
+}
+
+type GatewayTimeoutResponseHeaders struct {
+	XRequestId string
+}
+type GatewayTimeoutApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers GatewayTimeoutResponseHeaders
+}
+
+type ImportTooLargeResponseHeaders struct {
+	XRequestId string
+}
+type ImportTooLargeApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers ImportTooLargeResponseHeaders
+}
+
+type NotFoundResponseHeaders struct {
+	XRequestId string
+}
+type NotFoundApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers NotFoundResponseHeaders
+}
+
+type PayloadTooLargeResponseHeaders struct {
+	XRequestId string
+}
+type PayloadTooLargeApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers PayloadTooLargeResponseHeaders
+}
 
 type ResolvedJSONResponse ResolveResponse
 
-type UnauthorizedApplicationProblemPlusJSONResponse Problem
+type UnauthorizedResponseHeaders struct {
+	XRequestId string
+}
+type UnauthorizedApplicationProblemPlusJSONResponse struct {
+	Body Problem
 
-type UnavailableApplicationProblemPlusJSONResponse Problem
+	Headers UnauthorizedResponseHeaders
+}
 
-type UnprocessableApplicationProblemPlusJSONResponse Problem
+type UnavailableResponseHeaders struct {
+	RetryAfter int
+	XRequestId string
+}
+type UnavailableApplicationProblemPlusJSONResponse struct {
+	Body Problem
 
-type UnsupportedMediaTypeApplicationProblemPlusJSONResponse Problem
+	Headers UnavailableResponseHeaders
+}
+
+type UnprocessableResponseHeaders struct {
+	XRequestId string
+}
+type UnprocessableApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers UnprocessableResponseHeaders
+}
+
+type UnsupportedMediaTypeResponseHeaders struct {
+	XRequestId string
+}
+type UnsupportedMediaTypeApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers UnsupportedMediaTypeResponseHeaders
+}
 
 type ListChannelsRequestObject struct {
 }
@@ -8161,17 +11332,37 @@ type ListChannels401ApplicationProblemPlusJSONResponse struct {
 func (response ListChannels401ApplicationProblemPlusJSONResponse) VisitListChannelsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChannels503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListChannels503ApplicationProblemPlusJSONResponse) VisitListChannelsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type ListChannelsdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -8182,6 +11373,7 @@ func (response ListChannelsdefaultApplicationProblemPlusJSONResponse) VisitListC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8216,10 +11408,11 @@ type CreateChannel400ApplicationProblemPlusJSONResponse struct {
 func (response CreateChannel400ApplicationProblemPlusJSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8232,10 +11425,11 @@ type CreateChannel401ApplicationProblemPlusJSONResponse struct {
 func (response CreateChannel401ApplicationProblemPlusJSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8248,10 +11442,11 @@ type CreateChannel413ApplicationProblemPlusJSONResponse struct {
 func (response CreateChannel413ApplicationProblemPlusJSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8264,10 +11459,11 @@ type CreateChannel422ApplicationProblemPlusJSONResponse struct {
 func (response CreateChannel422ApplicationProblemPlusJSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8280,10 +11476,12 @@ type CreateChannel503ApplicationProblemPlusJSONResponse struct {
 func (response CreateChannel503ApplicationProblemPlusJSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8291,6 +11489,7 @@ func (response CreateChannel503ApplicationProblemPlusJSONResponse) VisitCreateCh
 
 type CreateChanneldefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -8301,6 +11500,7 @@ func (response CreateChanneldefaultApplicationProblemPlusJSONResponse) VisitCrea
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8329,10 +11529,11 @@ type DeleteChannel401ApplicationProblemPlusJSONResponse struct {
 func (response DeleteChannel401ApplicationProblemPlusJSONResponse) VisitDeleteChannelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8345,17 +11546,37 @@ type DeleteChannel404ApplicationProblemPlusJSONResponse struct {
 func (response DeleteChannel404ApplicationProblemPlusJSONResponse) VisitDeleteChannelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteChannel503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteChannel503ApplicationProblemPlusJSONResponse) VisitDeleteChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type DeleteChanneldefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -8366,6 +11587,7 @@ func (response DeleteChanneldefaultApplicationProblemPlusJSONResponse) VisitDele
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8400,10 +11622,11 @@ type GetChannel401ApplicationProblemPlusJSONResponse struct {
 func (response GetChannel401ApplicationProblemPlusJSONResponse) VisitGetChannelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8416,17 +11639,37 @@ type GetChannel404ApplicationProblemPlusJSONResponse struct {
 func (response GetChannel404ApplicationProblemPlusJSONResponse) VisitGetChannelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChannel503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetChannel503ApplicationProblemPlusJSONResponse) VisitGetChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type GetChanneldefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -8437,6 +11680,7 @@ func (response GetChanneldefaultApplicationProblemPlusJSONResponse) VisitGetChan
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8472,10 +11716,11 @@ type LookupChannelContacts400ApplicationProblemPlusJSONResponse struct {
 func (response LookupChannelContacts400ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8488,10 +11733,11 @@ type LookupChannelContacts401ApplicationProblemPlusJSONResponse struct {
 func (response LookupChannelContacts401ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8504,10 +11750,11 @@ type LookupChannelContacts404ApplicationProblemPlusJSONResponse struct {
 func (response LookupChannelContacts404ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8520,10 +11767,11 @@ type LookupChannelContacts413ApplicationProblemPlusJSONResponse struct {
 func (response LookupChannelContacts413ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8536,10 +11784,11 @@ type LookupChannelContacts422ApplicationProblemPlusJSONResponse struct {
 func (response LookupChannelContacts422ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8552,10 +11801,11 @@ type LookupChannelContacts502ApplicationProblemPlusJSONResponse struct {
 func (response LookupChannelContacts502ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(502)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8568,10 +11818,12 @@ type LookupChannelContacts503ApplicationProblemPlusJSONResponse struct {
 func (response LookupChannelContacts503ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8584,10 +11836,11 @@ type LookupChannelContacts504ApplicationProblemPlusJSONResponse struct {
 func (response LookupChannelContacts504ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(504)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8595,6 +11848,7 @@ func (response LookupChannelContacts504ApplicationProblemPlusJSONResponse) Visit
 
 type LookupChannelContactsdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -8605,6 +11859,7 @@ func (response LookupChannelContactsdefaultApplicationProblemPlusJSONResponse) V
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8639,10 +11894,11 @@ type ListContacts400ApplicationProblemPlusJSONResponse struct {
 func (response ListContacts400ApplicationProblemPlusJSONResponse) VisitListContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8655,17 +11911,37 @@ type ListContacts401ApplicationProblemPlusJSONResponse struct {
 func (response ListContacts401ApplicationProblemPlusJSONResponse) VisitListContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContacts503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListContacts503ApplicationProblemPlusJSONResponse) VisitListContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type ListContactsdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -8676,6 +11952,7 @@ func (response ListContactsdefaultApplicationProblemPlusJSONResponse) VisitListC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8724,10 +12001,11 @@ type CreateContact400ApplicationProblemPlusJSONResponse struct {
 func (response CreateContact400ApplicationProblemPlusJSONResponse) VisitCreateContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8740,10 +12018,11 @@ type CreateContact401ApplicationProblemPlusJSONResponse struct {
 func (response CreateContact401ApplicationProblemPlusJSONResponse) VisitCreateContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8756,10 +12035,11 @@ type CreateContact409ApplicationProblemPlusJSONResponse struct {
 func (response CreateContact409ApplicationProblemPlusJSONResponse) VisitCreateContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8772,10 +12052,11 @@ type CreateContact413ApplicationProblemPlusJSONResponse struct {
 func (response CreateContact413ApplicationProblemPlusJSONResponse) VisitCreateContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8788,17 +12069,37 @@ type CreateContact422ApplicationProblemPlusJSONResponse struct {
 func (response CreateContact422ApplicationProblemPlusJSONResponse) VisitCreateContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateContact503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateContact503ApplicationProblemPlusJSONResponse) VisitCreateContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type CreateContactdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -8809,6 +12110,7 @@ func (response CreateContactdefaultApplicationProblemPlusJSONResponse) VisitCrea
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8843,10 +12145,11 @@ type ImportContacts400ApplicationProblemPlusJSONResponse struct {
 func (response ImportContacts400ApplicationProblemPlusJSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8859,26 +12162,28 @@ type ImportContacts401ApplicationProblemPlusJSONResponse struct {
 func (response ImportContacts401ApplicationProblemPlusJSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type ImportContacts413ApplicationProblemPlusJSONResponse struct {
-	PayloadTooLargeApplicationProblemPlusJSONResponse
+	ImportTooLargeApplicationProblemPlusJSONResponse
 }
 
 func (response ImportContacts413ApplicationProblemPlusJSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8891,17 +12196,37 @@ type ImportContacts415ApplicationProblemPlusJSONResponse struct {
 func (response ImportContacts415ApplicationProblemPlusJSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportContacts503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ImportContacts503ApplicationProblemPlusJSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type ImportContactsdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -8912,6 +12237,7 @@ func (response ImportContactsdefaultApplicationProblemPlusJSONResponse) VisitImp
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8946,10 +12272,11 @@ type LookupContact400ApplicationProblemPlusJSONResponse struct {
 func (response LookupContact400ApplicationProblemPlusJSONResponse) VisitLookupContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8962,10 +12289,11 @@ type LookupContact401ApplicationProblemPlusJSONResponse struct {
 func (response LookupContact401ApplicationProblemPlusJSONResponse) VisitLookupContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8978,10 +12306,11 @@ type LookupContact404ApplicationProblemPlusJSONResponse struct {
 func (response LookupContact404ApplicationProblemPlusJSONResponse) VisitLookupContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -8994,10 +12323,11 @@ type LookupContact409ApplicationProblemPlusJSONResponse struct {
 func (response LookupContact409ApplicationProblemPlusJSONResponse) VisitLookupContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9010,10 +12340,11 @@ type LookupContact413ApplicationProblemPlusJSONResponse struct {
 func (response LookupContact413ApplicationProblemPlusJSONResponse) VisitLookupContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9026,17 +12357,37 @@ type LookupContact422ApplicationProblemPlusJSONResponse struct {
 func (response LookupContact422ApplicationProblemPlusJSONResponse) VisitLookupContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupContact503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response LookupContact503ApplicationProblemPlusJSONResponse) VisitLookupContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type LookupContactdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -9047,6 +12398,7 @@ func (response LookupContactdefaultApplicationProblemPlusJSONResponse) VisitLook
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9081,10 +12433,11 @@ type GetContactByPhone401ApplicationProblemPlusJSONResponse struct {
 func (response GetContactByPhone401ApplicationProblemPlusJSONResponse) VisitGetContactByPhoneResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9097,10 +12450,11 @@ type GetContactByPhone404ApplicationProblemPlusJSONResponse struct {
 func (response GetContactByPhone404ApplicationProblemPlusJSONResponse) VisitGetContactByPhoneResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9113,17 +12467,37 @@ type GetContactByPhone422ApplicationProblemPlusJSONResponse struct {
 func (response GetContactByPhone422ApplicationProblemPlusJSONResponse) VisitGetContactByPhoneResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetContactByPhone503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetContactByPhone503ApplicationProblemPlusJSONResponse) VisitGetContactByPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type GetContactByPhonedefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -9134,6 +12508,7 @@ func (response GetContactByPhonedefaultApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9168,10 +12543,11 @@ type ResolveContact400ApplicationProblemPlusJSONResponse struct {
 func (response ResolveContact400ApplicationProblemPlusJSONResponse) VisitResolveContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9184,10 +12560,11 @@ type ResolveContact401ApplicationProblemPlusJSONResponse struct {
 func (response ResolveContact401ApplicationProblemPlusJSONResponse) VisitResolveContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9200,10 +12577,11 @@ type ResolveContact404ApplicationProblemPlusJSONResponse struct {
 func (response ResolveContact404ApplicationProblemPlusJSONResponse) VisitResolveContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9216,10 +12594,11 @@ type ResolveContact409ApplicationProblemPlusJSONResponse struct {
 func (response ResolveContact409ApplicationProblemPlusJSONResponse) VisitResolveContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9232,10 +12611,11 @@ type ResolveContact413ApplicationProblemPlusJSONResponse struct {
 func (response ResolveContact413ApplicationProblemPlusJSONResponse) VisitResolveContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9248,17 +12628,37 @@ type ResolveContact422ApplicationProblemPlusJSONResponse struct {
 func (response ResolveContact422ApplicationProblemPlusJSONResponse) VisitResolveContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResolveContact503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ResolveContact503ApplicationProblemPlusJSONResponse) VisitResolveContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type ResolveContactdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -9269,6 +12669,7 @@ func (response ResolveContactdefaultApplicationProblemPlusJSONResponse) VisitRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9297,10 +12698,11 @@ type DeleteContact401ApplicationProblemPlusJSONResponse struct {
 func (response DeleteContact401ApplicationProblemPlusJSONResponse) VisitDeleteContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9313,17 +12715,37 @@ type DeleteContact404ApplicationProblemPlusJSONResponse struct {
 func (response DeleteContact404ApplicationProblemPlusJSONResponse) VisitDeleteContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteContact503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteContact503ApplicationProblemPlusJSONResponse) VisitDeleteContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type DeleteContactdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -9334,6 +12756,7 @@ func (response DeleteContactdefaultApplicationProblemPlusJSONResponse) VisitDele
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9368,10 +12791,11 @@ type GetContact401ApplicationProblemPlusJSONResponse struct {
 func (response GetContact401ApplicationProblemPlusJSONResponse) VisitGetContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9384,17 +12808,37 @@ type GetContact404ApplicationProblemPlusJSONResponse struct {
 func (response GetContact404ApplicationProblemPlusJSONResponse) VisitGetContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetContact503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetContact503ApplicationProblemPlusJSONResponse) VisitGetContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type GetContactdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -9405,6 +12849,7 @@ func (response GetContactdefaultApplicationProblemPlusJSONResponse) VisitGetCont
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9440,10 +12885,11 @@ type UpdateContact400ApplicationProblemPlusJSONResponse struct {
 func (response UpdateContact400ApplicationProblemPlusJSONResponse) VisitUpdateContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9456,10 +12902,11 @@ type UpdateContact401ApplicationProblemPlusJSONResponse struct {
 func (response UpdateContact401ApplicationProblemPlusJSONResponse) VisitUpdateContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9472,10 +12919,11 @@ type UpdateContact404ApplicationProblemPlusJSONResponse struct {
 func (response UpdateContact404ApplicationProblemPlusJSONResponse) VisitUpdateContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9488,10 +12936,11 @@ type UpdateContact409ApplicationProblemPlusJSONResponse struct {
 func (response UpdateContact409ApplicationProblemPlusJSONResponse) VisitUpdateContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9504,10 +12953,11 @@ type UpdateContact413ApplicationProblemPlusJSONResponse struct {
 func (response UpdateContact413ApplicationProblemPlusJSONResponse) VisitUpdateContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9520,17 +12970,37 @@ type UpdateContact422ApplicationProblemPlusJSONResponse struct {
 func (response UpdateContact422ApplicationProblemPlusJSONResponse) VisitUpdateContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateContact503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateContact503ApplicationProblemPlusJSONResponse) VisitUpdateContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type UpdateContactdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -9541,6 +13011,7 @@ func (response UpdateContactdefaultApplicationProblemPlusJSONResponse) VisitUpda
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9591,10 +13062,11 @@ type PutContactConsent400ApplicationProblemPlusJSONResponse struct {
 func (response PutContactConsent400ApplicationProblemPlusJSONResponse) VisitPutContactConsentResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9607,10 +13079,11 @@ type PutContactConsent401ApplicationProblemPlusJSONResponse struct {
 func (response PutContactConsent401ApplicationProblemPlusJSONResponse) VisitPutContactConsentResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9623,10 +13096,11 @@ type PutContactConsent404ApplicationProblemPlusJSONResponse struct {
 func (response PutContactConsent404ApplicationProblemPlusJSONResponse) VisitPutContactConsentResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9639,10 +13113,11 @@ type PutContactConsent413ApplicationProblemPlusJSONResponse struct {
 func (response PutContactConsent413ApplicationProblemPlusJSONResponse) VisitPutContactConsentResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9655,17 +13130,37 @@ type PutContactConsent422ApplicationProblemPlusJSONResponse struct {
 func (response PutContactConsent422ApplicationProblemPlusJSONResponse) VisitPutContactConsentResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutContactConsent503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response PutContactConsent503ApplicationProblemPlusJSONResponse) VisitPutContactConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type PutContactConsentdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -9676,6 +13171,7 @@ func (response PutContactConsentdefaultApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9710,10 +13206,11 @@ type ListContactConsents401ApplicationProblemPlusJSONResponse struct {
 func (response ListContactConsents401ApplicationProblemPlusJSONResponse) VisitListContactConsentsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9726,17 +13223,37 @@ type ListContactConsents404ApplicationProblemPlusJSONResponse struct {
 func (response ListContactConsents404ApplicationProblemPlusJSONResponse) VisitListContactConsentsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContactConsents503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactConsents503ApplicationProblemPlusJSONResponse) VisitListContactConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type ListContactConsentsdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -9747,6 +13264,7 @@ func (response ListContactConsentsdefaultApplicationProblemPlusJSONResponse) Vis
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9781,10 +13299,11 @@ type ListContactIdentities401ApplicationProblemPlusJSONResponse struct {
 func (response ListContactIdentities401ApplicationProblemPlusJSONResponse) VisitListContactIdentitiesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9797,17 +13316,37 @@ type ListContactIdentities404ApplicationProblemPlusJSONResponse struct {
 func (response ListContactIdentities404ApplicationProblemPlusJSONResponse) VisitListContactIdentitiesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContactIdentities503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactIdentities503ApplicationProblemPlusJSONResponse) VisitListContactIdentitiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type ListContactIdentitiesdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -9818,6 +13357,7 @@ func (response ListContactIdentitiesdefaultApplicationProblemPlusJSONResponse) V
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9853,10 +13393,11 @@ type ListContactNotes400ApplicationProblemPlusJSONResponse struct {
 func (response ListContactNotes400ApplicationProblemPlusJSONResponse) VisitListContactNotesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9869,10 +13410,11 @@ type ListContactNotes401ApplicationProblemPlusJSONResponse struct {
 func (response ListContactNotes401ApplicationProblemPlusJSONResponse) VisitListContactNotesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9885,17 +13427,37 @@ type ListContactNotes404ApplicationProblemPlusJSONResponse struct {
 func (response ListContactNotes404ApplicationProblemPlusJSONResponse) VisitListContactNotesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContactNotes503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactNotes503ApplicationProblemPlusJSONResponse) VisitListContactNotesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type ListContactNotesdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -9906,6 +13468,7 @@ func (response ListContactNotesdefaultApplicationProblemPlusJSONResponse) VisitL
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9941,10 +13504,11 @@ type CreateContactNote400ApplicationProblemPlusJSONResponse struct {
 func (response CreateContactNote400ApplicationProblemPlusJSONResponse) VisitCreateContactNoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9957,10 +13521,11 @@ type CreateContactNote401ApplicationProblemPlusJSONResponse struct {
 func (response CreateContactNote401ApplicationProblemPlusJSONResponse) VisitCreateContactNoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9973,10 +13538,11 @@ type CreateContactNote404ApplicationProblemPlusJSONResponse struct {
 func (response CreateContactNote404ApplicationProblemPlusJSONResponse) VisitCreateContactNoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -9989,10 +13555,11 @@ type CreateContactNote413ApplicationProblemPlusJSONResponse struct {
 func (response CreateContactNote413ApplicationProblemPlusJSONResponse) VisitCreateContactNoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10005,17 +13572,37 @@ type CreateContactNote422ApplicationProblemPlusJSONResponse struct {
 func (response CreateContactNote422ApplicationProblemPlusJSONResponse) VisitCreateContactNoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateContactNote503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateContactNote503ApplicationProblemPlusJSONResponse) VisitCreateContactNoteResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type CreateContactNotedefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -10026,6 +13613,7 @@ func (response CreateContactNotedefaultApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10060,10 +13648,11 @@ type ListContactSuppressions401ApplicationProblemPlusJSONResponse struct {
 func (response ListContactSuppressions401ApplicationProblemPlusJSONResponse) VisitListContactSuppressionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10076,17 +13665,37 @@ type ListContactSuppressions404ApplicationProblemPlusJSONResponse struct {
 func (response ListContactSuppressions404ApplicationProblemPlusJSONResponse) VisitListContactSuppressionsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContactSuppressions503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactSuppressions503ApplicationProblemPlusJSONResponse) VisitListContactSuppressionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type ListContactSuppressionsdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -10097,6 +13706,7 @@ func (response ListContactSuppressionsdefaultApplicationProblemPlusJSONResponse)
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10146,10 +13756,11 @@ type UpsertContactSuppression400ApplicationProblemPlusJSONResponse struct {
 func (response UpsertContactSuppression400ApplicationProblemPlusJSONResponse) VisitUpsertContactSuppressionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10162,10 +13773,11 @@ type UpsertContactSuppression401ApplicationProblemPlusJSONResponse struct {
 func (response UpsertContactSuppression401ApplicationProblemPlusJSONResponse) VisitUpsertContactSuppressionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10178,10 +13790,11 @@ type UpsertContactSuppression404ApplicationProblemPlusJSONResponse struct {
 func (response UpsertContactSuppression404ApplicationProblemPlusJSONResponse) VisitUpsertContactSuppressionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10194,10 +13807,11 @@ type UpsertContactSuppression413ApplicationProblemPlusJSONResponse struct {
 func (response UpsertContactSuppression413ApplicationProblemPlusJSONResponse) VisitUpsertContactSuppressionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10210,17 +13824,37 @@ type UpsertContactSuppression422ApplicationProblemPlusJSONResponse struct {
 func (response UpsertContactSuppression422ApplicationProblemPlusJSONResponse) VisitUpsertContactSuppressionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpsertContactSuppression503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpsertContactSuppression503ApplicationProblemPlusJSONResponse) VisitUpsertContactSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type UpsertContactSuppressiondefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -10231,6 +13865,7 @@ func (response UpsertContactSuppressiondefaultApplicationProblemPlusJSONResponse
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10265,10 +13900,11 @@ type ListContactTags401ApplicationProblemPlusJSONResponse struct {
 func (response ListContactTags401ApplicationProblemPlusJSONResponse) VisitListContactTagsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10281,17 +13917,37 @@ type ListContactTags404ApplicationProblemPlusJSONResponse struct {
 func (response ListContactTags404ApplicationProblemPlusJSONResponse) VisitListContactTagsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContactTags503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactTags503ApplicationProblemPlusJSONResponse) VisitListContactTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type ListContactTagsdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -10302,6 +13958,7 @@ func (response ListContactTagsdefaultApplicationProblemPlusJSONResponse) VisitLi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10351,10 +14008,11 @@ type AssignContactTag400ApplicationProblemPlusJSONResponse struct {
 func (response AssignContactTag400ApplicationProblemPlusJSONResponse) VisitAssignContactTagResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10367,10 +14025,11 @@ type AssignContactTag401ApplicationProblemPlusJSONResponse struct {
 func (response AssignContactTag401ApplicationProblemPlusJSONResponse) VisitAssignContactTagResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10383,10 +14042,11 @@ type AssignContactTag404ApplicationProblemPlusJSONResponse struct {
 func (response AssignContactTag404ApplicationProblemPlusJSONResponse) VisitAssignContactTagResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10399,10 +14059,11 @@ type AssignContactTag413ApplicationProblemPlusJSONResponse struct {
 func (response AssignContactTag413ApplicationProblemPlusJSONResponse) VisitAssignContactTagResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10415,17 +14076,37 @@ type AssignContactTag422ApplicationProblemPlusJSONResponse struct {
 func (response AssignContactTag422ApplicationProblemPlusJSONResponse) VisitAssignContactTagResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AssignContactTag503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response AssignContactTag503ApplicationProblemPlusJSONResponse) VisitAssignContactTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type AssignContactTagdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -10436,6 +14117,7 @@ func (response AssignContactTagdefaultApplicationProblemPlusJSONResponse) VisitA
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10465,10 +14147,11 @@ type UnassignContactTag401ApplicationProblemPlusJSONResponse struct {
 func (response UnassignContactTag401ApplicationProblemPlusJSONResponse) VisitUnassignContactTagResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10481,17 +14164,37 @@ type UnassignContactTag404ApplicationProblemPlusJSONResponse struct {
 func (response UnassignContactTag404ApplicationProblemPlusJSONResponse) VisitUnassignContactTagResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnassignContactTag503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UnassignContactTag503ApplicationProblemPlusJSONResponse) VisitUnassignContactTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
 type UnassignContactTagdefaultApplicationProblemPlusJSONResponse struct {
 	Body       Problem
+	Headers    ErrorResponseHeaders
 	StatusCode int
 }
 
@@ -10502,6 +14205,7 @@ func (response UnassignContactTagdefaultApplicationProblemPlusJSONResponse) Visi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10528,15 +14232,19 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	return err
 }
 
-type GetHealth503ApplicationProblemPlusJSONResponse Problem
+type GetHealth503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
 
 func (response GetHealth503ApplicationProblemPlusJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10564,7 +14272,8 @@ func (response GetReadiness200JSONResponse) VisitGetReadinessResponse(w http.Res
 }
 
 type GetReadiness503ResponseHeaders struct {
-	RetryAfter *int
+	RetryAfter int
+	XRequestId string
 }
 
 type GetReadiness503ApplicationProblemPlusJSONResponse struct {
@@ -10579,9 +14288,8 @@ func (response GetReadiness503ApplicationProblemPlusJSONResponse) VisitGetReadin
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -10589,82 +14297,82 @@ func (response GetReadiness503ApplicationProblemPlusJSONResponse) VisitGetReadin
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
-	// ListChannels List the workspace's channels, oldest first.
+	// ListChannels List channels
 	// (GET /v1/channels)
 	ListChannels(ctx context.Context, request ListChannelsRequestObject) (ListChannelsResponseObject, error)
-	// CreateChannel Connect a messaging channel.
+	// CreateChannel Register a channel
 	// (POST /v1/channels)
 	CreateChannel(ctx context.Context, request CreateChannelRequestObject) (CreateChannelResponseObject, error)
-	// DeleteChannel Disconnect a channel and forget its credentials.
+	// DeleteChannel Delete a channel
 	// (DELETE /v1/channels/{channelID})
 	DeleteChannel(ctx context.Context, request DeleteChannelRequestObject) (DeleteChannelResponseObject, error)
-	// GetChannel Get one channel.
+	// GetChannel Get a channel
 	// (GET /v1/channels/{channelID})
 	GetChannel(ctx context.Context, request GetChannelRequestObject) (GetChannelResponseObject, error)
-	// LookupChannelContacts Ask the channel's provider about phone numbers.
+	// LookupChannelContacts Ask a channel provider about phone numbers
 	// (POST /v1/channels/{channelID}/contacts/lookup)
 	LookupChannelContacts(ctx context.Context, request LookupChannelContactsRequestObject) (LookupChannelContactsResponseObject, error)
-	// ListContacts List stored contacts, newest first.
+	// ListContacts List and search contacts
 	// (GET /v1/contacts)
 	ListContacts(ctx context.Context, request ListContactsRequestObject) (ListContactsResponseObject, error)
-	// CreateContact Create or upsert a contact.
+	// CreateContact Create or upsert a contact
 	// (POST /v1/contacts)
 	CreateContact(ctx context.Context, request CreateContactRequestObject) (CreateContactResponseObject, error)
-	// ImportContacts Import many contacts at once (NDJSON).
+	// ImportContacts Import contacts from NDJSON
 	// (POST /v1/contacts/import)
 	ImportContacts(ctx context.Context, request ImportContactsRequestObject) (ImportContactsResponseObject, error)
-	// LookupContact Compatibility alias for resolve.
+	// LookupContact Look up a contact (alias of resolve)
 	// (POST /v1/contacts/lookup)
 	LookupContact(ctx context.Context, request LookupContactRequestObject) (LookupContactResponseObject, error)
-	// GetContactByPhone Get one contact by phone number, in any spelling.
+	// GetContactByPhone Get a contact by phone number
 	// (GET /v1/contacts/phone/{phone})
 	GetContactByPhone(ctx context.Context, request GetContactByPhoneRequestObject) (GetContactByPhoneResponseObject, error)
-	// ResolveContact Resolve a stored contact by one or more omnichannel identifiers.
+	// ResolveContact Resolve a contact by identifiers
 	// (POST /v1/contacts/resolve)
 	ResolveContact(ctx context.Context, request ResolveContactRequestObject) (ResolveContactResponseObject, error)
-	// DeleteContact Delete a contact with its identities, notes, tags, consents and suppressions.
+	// DeleteContact Delete a contact
 	// (DELETE /v1/contacts/{contactID})
 	DeleteContact(ctx context.Context, request DeleteContactRequestObject) (DeleteContactResponseObject, error)
-	// GetContact Get one contact by its id.
+	// GetContact Get a contact by id
 	// (GET /v1/contacts/{contactID})
 	GetContact(ctx context.Context, request GetContactRequestObject) (GetContactResponseObject, error)
-	// UpdateContact Update a contact (JSON merge patch).
+	// UpdateContact Update a contact
 	// (PATCH /v1/contacts/{contactID})
 	UpdateContact(ctx context.Context, request UpdateContactRequestObject) (UpdateContactResponseObject, error)
-	// PutContactConsent Upsert the contact's consent state on one channel.
+	// PutContactConsent Record consent on a channel
 	// (PUT /v1/contacts/{contactID}/consent/{channel})
 	PutContactConsent(ctx context.Context, request PutContactConsentRequestObject) (PutContactConsentResponseObject, error)
-	// ListContactConsents List the contact's consent rows, one per channel.
+	// ListContactConsents List a contact's consents
 	// (GET /v1/contacts/{contactID}/consents)
 	ListContactConsents(ctx context.Context, request ListContactConsentsRequestObject) (ListContactConsentsResponseObject, error)
-	// ListContactIdentities List the identities linked to a contact.
+	// ListContactIdentities List a contact's identities
 	// (GET /v1/contacts/{contactID}/identities)
 	ListContactIdentities(ctx context.Context, request ListContactIdentitiesRequestObject) (ListContactIdentitiesResponseObject, error)
-	// ListContactNotes List a contact's notes, newest first.
+	// ListContactNotes List a contact's notes
 	// (GET /v1/contacts/{contactID}/notes)
 	ListContactNotes(ctx context.Context, request ListContactNotesRequestObject) (ListContactNotesResponseObject, error)
-	// CreateContactNote Add a note to a contact.
+	// CreateContactNote Add a note
 	// (POST /v1/contacts/{contactID}/notes)
 	CreateContactNote(ctx context.Context, request CreateContactNoteRequestObject) (CreateContactNoteResponseObject, error)
-	// ListContactSuppressions List the contact's suppressions, one per channel.
+	// ListContactSuppressions List a contact's suppressions
 	// (GET /v1/contacts/{contactID}/suppressions)
 	ListContactSuppressions(ctx context.Context, request ListContactSuppressionsRequestObject) (ListContactSuppressionsResponseObject, error)
-	// UpsertContactSuppression Create or update the contact's suppression on a channel.
+	// UpsertContactSuppression Suppress a channel for a contact
 	// (POST /v1/contacts/{contactID}/suppressions)
 	UpsertContactSuppression(ctx context.Context, request UpsertContactSuppressionRequestObject) (UpsertContactSuppressionResponseObject, error)
-	// ListContactTags List the tags assigned to a contact, each once, by name.
+	// ListContactTags List a contact's tags
 	// (GET /v1/contacts/{contactID}/tags)
 	ListContactTags(ctx context.Context, request ListContactTagsRequestObject) (ListContactTagsResponseObject, error)
-	// AssignContactTag Assign a tag to a contact, creating the workspace tag on first use.
+	// AssignContactTag Assign a tag to a contact
 	// (POST /v1/contacts/{contactID}/tags)
 	AssignContactTag(ctx context.Context, request AssignContactTagRequestObject) (AssignContactTagResponseObject, error)
-	// UnassignContactTag Unassign a tag from a contact.
+	// UnassignContactTag Remove a tag from a contact
 	// (DELETE /v1/contacts/{contactID}/tags/{tag})
 	UnassignContactTag(ctx context.Context, request UnassignContactTagRequestObject) (UnassignContactTagResponseObject, error)
-	// GetHealth Liveness and database reachability; needs no API key.
+	// GetHealth Check liveness
 	// (GET /v1/health)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
-	// GetReadiness Readiness for traffic; needs no API key.
+	// GetReadiness Check readiness
 	// (GET /v1/health/ready)
 	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
 }
@@ -11555,150 +15263,230 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H39dts29uCr4Gh3T+1TWpYdJ23kf9ZxkzRtk3gTdzozVY4JkZCEMQWwBGhFk/U5+zT7YPske+69AAlK",
-	"1Ic/286vf9mSSPDi4n5/8Usn0dNcK6Gs6fS/dHJe8KmwosBPpxOulMjefAcfUmGSQuZWatXpd05YQj8y",
-	"mbKdOJlc/L//83/j3W4n6kj4Ped20ok6ik9Fp99JqoWiTiF+K2Uh0k7fFqWIOiaZiCmHJ9h5DhcbW0g1",
-	"7lxfR51TrSxP7AoA6EcHgLLrIahWugkE13SxMPaFTqVApHwQRmdXAv6FRYWy8C/P80wmHIDb/5cBCL8E",
-	"6/73Qow6/c5/26+xvU+/mn233gd6Tv3QGkL6xuRaGQLhBU9fcytmfL4GirzQw0xMv74ZNGd0F4HRxPj5",
-	"RPhD/8qwvNBXMhUFS3SZpUxpy4aCFYInE5FGbMRlBn91wQrxL5FYkTLbWCApRCqUlTwz3c51BJvyOHjE",
-	"Tb3l2UgXU5GyHz6+fxcxzmaFVmP8xIAccAucDXnKfitFMWcViyDUp1qNMpnYxz4IibgbSVEYNhQZgGw1",
-	"S+VoJAqhrGcOc8zihKtUptwKE7NMGmvgIKYI/cui0MVjgn6i5kzbiSiYgEdHjBvGmXsMguQI+1xOhS7t",
-	"H4C+U0nUzZWZiYJJxaycCoT1nbavdKnSx4TynWamTCasEEaXRSIQoIk0bKaLS5PzhEA74/NM8/Rc6594",
-	"MRaPjcehTudMGpbBwwtmJ1yxA/ZWvkDgnMhL71+GkpBsg+rlFTBvzTYAk2VTbkFesUzw1AAHISod8yCs",
-	"Pyte2oku5L/Fo57zW2mMVGOQPlJd8Uym7OTsDbsUcw/WFZcZH2aPfrZGFFcg97kCtkgdzpSesR2lmVBJ",
-	"McfLAVZA5UiOy8LpAqs1mwL5OoClVrtuP3mhE2HMY+/obzwrhXH6iiGi8UnHLEYRZWIGJoRhoNnYSIos",
-	"dQCbMs91YUX6VqSSn6Pp8PtwGZwDigHBpgALKi78qHNRIADM8ksBivba2zuhhYemXwEXW2flJIXgVqQX",
-	"HHcCKhL+64Aa2QP514kWjaWoI5FBxGc+zTOy+i56z74/+KH3wzevvv/H99+c/PC385f/fP7iyeHLv/fa",
-	"FiBb7cvyD3nGLcCwEV/+Otil5bY0m+5wCPhIF1e3XSQTkVxW+2+i/peJIGTTtWzGQdAZy4ywbDgnheaM",
-	"I55lYJG2IlCVmWNgskOX7d/aDvwVsOswFOCj2mYb4FF4ip+q9fUQ7DE0Xmjzp3hVKw14Cw3JOU0lYIBn",
-	"Z8FlBPoCggppxZ5W2fwY8YRcY1gqcqFSpgl5fg9sx4gFYkUjvqIjYCR5cSnmgBuRFAJ2NuRGXJRF1ul3",
-	"Jtbmpr+/P+MT3nV3dRONyBHGEEipGPEyw1030RB1Pu+N9Z77Etiz+4HP3oIkGouQKGu6fsulYr9MuDUn",
-	"ec5UOR2KohN1pvzzT0KN7aTTP+j1ovug4gUSWD798IjWnPBPkqzq5vmm3KIEklZMt2WUAIG8KPh8CUZc",
-	"dB0oWl+W+U9SXS4z1lkhDBivM89gzvli3FyC/6BZJtUlEEdzI3qmRHHhtPYFiaHmyq90weLE2epxRK6I",
-	"8x/RENAzhXYxm/ELmXbbpFMtUJprxwCUSON+fT+KBG4tOkMAd1wDFx+zmGeF4On8orpTWua+g1uPB6oG",
-	"Fn8kEx8tFK7IgPbg78SL2493GVcEQyZGsEFRCFhTaX9V3GdKM2N1IdJqpQoHRNLHLFbaXozAwnWbq+Ta",
-	"pdIz0DsOXQMFDKvKKVAAbaoTdZq7BGr1zlLUqUHBD+4xAeGskILuEDYS2FmhR5Kkx7LerHg3p6vAC2ls",
-	"zwhhmLTHDEQ0kaO0bMJhy0p0W2R3kyCluRiWRiph8OMKQT/UOhNchUJmg0qIOrlMbFk40fflhirEy49g",
-	"jagB60a0Bh56c8dZxdAkZ/sjnpklxXCCLEGmFDEKHjsZ3mKRHpuMSUQZcGaAvnyilbigK0xDWP/a+frZ",
-	"4bcHh0+Onj775tvnYHb0vj043IPPe998+/wA9lwJwCV0T/nnN/QjivSpVP7jBjHYhGgLvDrP5V6EdLVm",
-	"U+PdRWC7xZZthDVC93z9kUrDEEvByW4kf/FZGmvaH0XLgD2sa/XcTi9S5aVduwo3DFRRqyLwtL71SaC2",
-	"WyDT5ae/7B48O2p9YF4Ls62f6QXgddRBTru5tCAkLUBdHYFftoYuColhDUFtpvWt7JAbkvHHVdobbFKp",
-	"xjErlZWZs1cLY5tGPBqyCvW4wmhmzPjIAqHgz0TYM11cijQaqLgMogb+yoaGaQZFaysuYnGpMIoKB+Vv",
-	"lbYOsw7UcpwVXWs5hX9K29TGbnt0OgR6J+qE8OHH6pEtKhijnMY5tQvsz3NQJTfzE5Pa6Vx30mSDSzUO",
-	"TM/buKUUJ2t14wrhLUGyO7lhfkdshzNYP2KcXYr5TBcpK0SezSPGFZNTcP13t5JZWzqiBEPtiJZ5esOt",
-	"LnCER3PoIxIqosa5NbDaeG4rOxGc9+FROKK6vYKiBc7KzYS5woEPD34sr4QCRppJO0kLPlPHzFkzxhso",
-	"gHemR6FvstK7X0OHgad42Oop3opkbmAp0413FMT++G54XLUg9iJK50BvEqQW/atLu0oMocdwL9GqpDRW",
-	"Ty8oNnGz+MarQog9jF3Q3ZGzGgy7FLll4jNPbDZvsSG2jTmIKZfZVv6A+GxFoXh2sRR8K429ODh8sp1V",
-	"5RapSbReyEx0LkfzbdZZgkHZi96zFz88+eeP/+vo3TevD/7++vBD7+23vzw9Pzo9XRcB3OwHbWdK1bAs",
-	"uQEbH3FnAdyI2C0YUXjAy5hvHugikd5YUgO3rIzu3Z7+34piLFKM7w/n+EeqpgtHqx6T7sS4qNXkTEvD",
-	"CjHVVyLtsh/F3DBeCHYAPz87GqhkwgueWFHgvd5ruBQiN4xbNtXGsoNeD1Y1GOR4dsR+lC9AJtN+3JOd",
-	"DVSHEK0EOunkhZjKcnqLMGDFkjVJlf/iavw/mxHHULQ/PbolwzYWebodwy57Mv4iZubGimnksQzI4nv/",
-	"Zr295+yCddke28n0TBR7CTcibcZeA+5fyav1xT8DQhbgb4+EruXeEzVnJhdZJtX4mClgvAwMVQAfOdsn",
-	"O6qU51fGq2pWiLHUagPvL/PtKu65HzsHtdaSnRN1pmKznj3jY/EWrmtVtG6NNfx/xm0yeWD231nH57su",
-	"jJZkgheGCUzEYh5zpRC+MVMust1N9eYix91GZW68xzPMInvcWNlt9uNXEcOdTT6i5G1NvldAXVWRSfOB",
-	"SHnLzI+FNzm3E29n43URE91xl8UhJmIw1uOgEObXg09dOo64NYwydYTTWmoW7odAq29o29r3gmd2shmf",
-	"zW/NsvF7eYeg97bn8KZCUgtIK1TIB7cwhb9jWDMGro4D1om3VhbWpcfXkVcNJSbTr6POFc/KBR2zhSwP",
-	"UYK/+oXWo8Zn8P3JBNEsx4KdqDObcGt4ngfxryVbTqat3gs9yc7vx325keYfAaeE5+YKYQCA7t2Oy86X",
-	"DqslqFrrcLyK7ZAeR6xGLDA/GGJzt3uzg92Y6faw3oM6r47x1nGLBuICgvM01kZQntxaCQuDUR8woiip",
-	"vGQxGOIrABu7XHHqtXlCBTBbYyaQ9i2LZVK1UMfB3hCPHX6tIvjN5O9Qp/OAHqSyYiyK9QIdToK7UhuP",
-	"XldGFeYhN0peBLpabL1G8MdwFw1brYGZm60JKryrLUVTlagu49AxTvuPHmWtPwJuWgLq77TaG2ZcXeKZ",
-	"ghXI0/bj8zHwFv8dbcQqRg4LRUAWSCW6SClbtB27LjBHC2U6P7ptly3kELjhtQ/eTG7XlFZtse3YlgLc",
-	"LUXuU39NVW9/KVVKEt1HL8EPNmWeF1TtghLdE32gr8zUBMLlSkuMNxQJfGtFJsYFnyLwxnL3PzxdqDGG",
-	"LJAV2sTPO90WXgCubWXMZsZw+edbF55tEYxpqHSEcKPmgN2tCqH4PS4ygGXIAFEYsuj1WB3c6C6VC7W4",
-	"yQsbwIetgvAe9Boe42P7qPDQu0lMAntbSVkBuvQsJT7bi6QsjC5uUVgR3Nz62KDya5EzL8aulaM2LquC",
-	"jAuey1ae84Why1b7q1P2/OjpN76mnqXCcpmZ5aKpplHQUgpftdcYym4GOvkr02hAyARPmdUNmbzRuCDA",
-	"Wi+t7Y4mWO+VYELZYs5yUZdFu5rc6D6MFLe/leUM4f4jxjOjGYlgqlGJ/77nKmT23qQxmwieiuKY/VZq",
-	"K5h0hW2FAI0EIj3ofFibBFpWnVbaTKxB87Ii+fnDG1YI7A5JBFN8CgC4lDQSCtx4zGI+1KXto/yK60I8",
-	"V+lq+NxQrVq2tYVOoEbr8lELLVBLvBnQ2g3NdHR5G3U8hzcq4wmfvBbyewmr1MK2uYjrUmgnyZARm6nJ",
-	"RotDFKajboHBtWjyAG4XoVijDz7WZswyGnhi5VULcb/imRFMA13H4nMuC2EuuI2xXi/nxoi0vQrokesQ",
-	"atBW3rMxElh7NesgDrD4gW6433qCyh0KthT547lZkioAdWWi6vbHtAXK7w/Fm9C1Yfv3YMKF3HPr6MTy",
-	"zgKjpVSmHALvDQWZ0KVKnPczzTMuFX2d6YQqfmtPaMpVybNWY6bxxLsI0sb+t93vOR+3iBpj5Fjdhxuy",
-	"sqtlTbI4fPoKkE/wkhYzdikpdyXzprfx7GirOuEVD74HMgWM35o8z/n4bkSCT9/uaWCEiaQspJ1/hLvp",
-	"ISe5/FHMT0qLWTXsNSdDr+42//veSS73fhRBKJzjXdjoLHghCn8/goWKCb+ub5hYm1Pjl1Qj3WbSGZGN",
-	"9ibaWFAZTMJ5T4Wy1O/lTIFf+L95LhVzNoZhJ2dvqJb/9MNblugC65l4VS+7h7WPA1XHHXy3SbdqYjCY",
-	"B8D6Ka60kgnPXPYdCxspMn3sEn1BxyVn3q8ZqInOUsN2eKMEmEnFeJD8jQLA3CXYoc0v0PpWFCymgryU",
-	"bq5i3wNFwW/qluWGfaTkxK7r9Rzy5JJZzeDpvt9zoAbqVKsrakw0/YHaY3BO8DnhVmBpGBj57nT7bFD2",
-	"ek+SSzHHf0TMdnTB4hNXW4kn0Wd04EvX7nbZiUubCsO0yuZMWjNQjOmZqnPbx1XHR5juBq/MdSQf9Y66",
-	"AOnHMkmEMWyIowqwrmJW8DwXiJr4ywDJfNDps263ex132RkcMKcAm7GG8TSFp8cDtM/gwi+D0LWFbwYd",
-	"2obO+W+loJ0MOux/Y4r3OsZYVGkEFmgIy3J6BBDkTpzJqbRxxGJaLt6N4HFKzMBWRbrrwikVNmKgWNIK",
-	"sJ06WxExy8cm8rEvEzUiX7u460LYslCYudKZQNygw0c4WeUhs514VcNmvOtOHn0Z2AE5MzFuIKYF4ojl",
-	"WWnqttEdl7l0MeNdjNnVDaZYulsWgupYGl36O4HvvQuPgDsdDqilNpOJNV3WnF4AXHnU60WVZ3xFva1H",
-	"h4dRfRc76j2PWKkuFZCZTJHijnpHkSccfSUKatZmRwdPEH1nAZMSFtuqMkrjfcrVhRkRM5rFvSCFF8Pz",
-	"gXfru+DgjHB3YM7xzXeUe2xm/+IueznFswOQbCGngApAp3NIYOmEG7EngVqMBAM1m3fZyypBhrKK7g+y",
-	"UFQ+5JzsTpsM7USdK1G45sKDbq/bA9Guc6F4Ljv9zpNur/ukE+EUEtQa+1cH+84kxM9jgWq06nl8k3b6",
-	"HVCup/6ihaEfh73evfXLh22BK3vlfcDZaZLmfIGj3sGqh1RQ7zd65/Eprjlo040uPgP6t5xOeTF3uFki",
-	"Lo/RiOksrcUIHB4fm8AMN51P11En18a2ZbrH0lig7EaJvquXBxIciolUKeP+eaAL65r92Mla3/SK+nUO",
-	"Xw6U43eRIg+Hfa+Rr5VzHfMiZTsnLz/uHT59tvf69C0DAUh3UMP9V2ag4l9O/nly9ubdxct3px/+cXb+",
-	"5v27ix9f/sM1/CnQuLX00wXL9HgsUtAzrmkfxJguLSrKRqP+QBViVBqBpc4IWNiVwHae9p7sdlkwIoMZ",
-	"ywtrWN0/ASBIa3ysaKSzTM8QpwOlS5toqp2GSxqtFQb1rg+Rkji0EyGLEALUxfFizDTug4Vw8v3JHpAR",
-	"txIMocpi+P78/Iy5K49RUn8ZVI3Dg07EBr6zmD64buFB5zpmO7H7FDeKwGP3Id7tNgEKI7auWbKC44X7",
-	"DQc4eBuKYaM223mv9s4KMZWA+pOzNyixqr1g0ObFxzND58ek3T1u2wUq/gurLwVCT+KrKVrIuz4NnFI/",
-	"12h+32LFOfJtk4yWZNrBfT983QyQgHydEOttlkXBXKLbyr2jgyebb1qc2AL3HR5u87BwcsZ11Hnae7IV",
-	"iNX8kLtK5lMSlIwvZytXSOLrqKEP979UA8KuSTxnwrYE+t5UZiCjnmJmJ4Uux5NwtBTIn7kbMiCrNmlM",
-	"gDQ54jt8SsgRDco8Wn4+3ZHeXgEe0arrb6qmCt31XL6TJqmOxmMHpOtIF2NhURI3pnCt0JqtpsprYVei",
-	"rvf7MvUf/mBeC0t+51omiRrT+H5tf1B9yX49re/60xoG2/ccsZ9ho+ji2L+bPWiVTfVOA9GdfnjL6Cls",
-	"B5MRYMOfvf94zhA6D0hBWZR4t09twdxcLthizgBDW8JT8mwiaJIYTybtzb+RM6JmE+kbziMajQDeHH3r",
-	"ule7A4Xl8Qe9XuXnLEUjAqcnk5eCIhwzbCMUmRHHeKhhgjIvLXhjA4X/usqVxjAIH0nZovU9YnIEAKG5",
-	"9Av6owPsRQa/HLRrHC131stgDgXOWovx17h2J13jRvjkgVp6tNGMs4xbF+HJrgQbzl3XKz1OqtQwacHY",
-	"pG/wRz/Voh5gMVB8eU4dTjFC8xVLxsmAQkx+ZRgO2Og6l5tykPV4DLJ8cUITWZozhVEiohYA1noPZghO",
-	"IRtrjLYgFs9DGiPCE446fAQi0Sopi0KoZF6RDnqr/gIrp2KgdirT/OzD+7+9+e7lh4vzN29fvv/5PI4q",
-	"F/ip2e2H04E8SwTtt2C1j8ilxeiOGainvcMIKQsvp4ois3qYInvaOwQkgRY2OrgTKE1rZjI9Y08xZrSk",
-	"Eql13Jtxjj0f1lhszpXYymbsPRQMq5XM+2XGrrlSsZC9H9WwvKnaemxL9HArNPhhprc0Xp9ug4WFuZJ3",
-	"VeEn5nKBBSuuxgqKRlzbbDCDPaPVYaEm9f24GEztY16bxVNheTeI0MYg6uC5OR/jVBsfagUpDyYfinTx",
-	"2R4PlCShW2aZn8iFM8zgzm4d6nK5XFCWmQAzMpPUMJ15Fc3HwjCe54KDmh7pQsDahtGTneaA66v4RC64",
-	"NXV7X5e9khmGXxI9HUrlwuwn775rFVHS2EAyLVguC/OkAAtG/lu43rfDXq8aD4zDXOuMDcamO+Es4Io8",
-	"nvYwfSan5dQ17Eylok8HUUvFaFuRBoXLVxwYWTriSurSEP5XAOkqzNbOTG6ZqTWSn5kRvEgm0VI0NPKH",
-	"D4/AEY2arB5MrTCepoUwBr5vJGrIEHO62+dy/FgEV3ciijE5aoKa64Mjd7khWJD2P8VkCA3YJQsEzEZD",
-	"ZtZCkmgnlWNpTURkonNqWmNfRwyjgiZiKTcT/KvhspyDpTERRphdLNkaKAoPN+fPGDJowGf0D+AY88sE",
-	"T0GZ9qinjadt7Yeu7RAJtu3ofmuc2oYGyeVTfK+yeR06wo2jpWz5mPlsMduBT2QK4QZbQt+7q0jL8vHN",
-	"6KoJkavyYGC1FtW8Ewk2tLFcWbbz4dUpe/LkyfOVEPhCESMVFibXsGxVq/LpIc2EoBd0hXGAAlePgnDD",
-	"I5oBd4+rN90PEzWzcqH28qJ3dTj9xALLGHJxg/Qvcg9Zdv2FTr6IxShvYpRA8UJzJWivMfp6A0V5uEYL",
-	"GlusgqNJHgtZKuBlkCkiZWWO0WQF8IWD9Raw0A/klaw14c5h72D3GBao5v4Qt9VjuIOccp+uCNbxrLJz",
-	"2Ovtgu7D2ZgIM+Z+r0SBqQTMkwY9ujFJ1O3bbkl+BYiB5REaP9Ka4AZEhbMKpY1w0g1PfDrPQY9GjldT",
-	"1LnlEvC6gLWrtjOZerVm+FS4JBuiDBMjNaLsTMOBTzHd4Cirz456z72IE43EKO1IafDAKMQ4FpQ9OFmY",
-	"FYCOeAAOWO0ERp+VuRFUf7tATP6CSTk0uQbXMk0NuKvuC1hoKIxMBRUaSIOruK5HJtPjZdLdb7bdaRUi",
-	"dKDMRM9q2wughrO3QqEJRo6ndRCbBlIDxkq0ukLS0GqhnGFVFqCavPggjl1j7sRje3QLfc6tM+jrs/NU",
-	"4+eA+7mZjklRit9rkmIzeO/0IlTHjIM8rr7GMVUkjR7Z23y++abqhQiP7m3eLYeB+ARhRMwWuCft2m/B",
-	"d9sn0xeDqa1aMZzX/e47LNfYiU+JpvbO57nos5CsPu+plEpP+sjTeAPVpaEwo5Y4wZOJ04koGJDKkIiL",
-	"MhMoMJbDrTHbIeqJgu2GIUCsQmrp79jtsp9zFySNer2es+3dGJa38gVC5kTKMQubAEHHmEuZ51hbAZrg",
-	"J/we1ZGZoApSoUxzYbawml0oUN3g1Tb0K/iabsA0ZtwZyVNY/qvqB8As1UHVLYSkTZaq1FDIauOWqN8M",
-	"IC2mfE9oBR9R86U2O9OlF4kMuavAiZjSwRN2SUm73katcAd6htofj07QWHlST/Bj0BxLA7WxHsywsaZA",
-	"pscmlc20nFxD0S7Yeq5kyoHDTV0phNVNFXHVepgQR+rXa2OEAmgca66qM5N0WLbgyvCEQheStFjKLR9y",
-	"IyjcGVVqHUsE4EavCakqr1QOVE/9/WBUIx3qaEFOJu4mg9UaIC7jyHueZE3yJBG57zDFC53gj6lOydt8",
-	"X1dW29cVetjX/vCrIL5zUPVooFSzC7bLqA/VW1SownH0sJ3JRDhxbiokUNlHohXFl9tUOS144yCtFyxN",
-	"nVW5WEOpeNEyweFxtfhCK3WLlvwF+G/C81woslox8wG4/nNk9g+ebvOwlldM3FXREWrZlKvAfQe3XSWC",
-	"7ZBm2g11nlNsyxovSB+u1Hi+lEVm0s4ZzyRfoZSqHGC/5o9q+jsKRdrUQNU7jagqJnWBG7op0amIaqlF",
-	"DghVJME6w7kVeyQhE57RbIHViZBVdnI72oMXhfk30nRWcMn6c6vej/OHTiX8J1uDLWQ70lXqM2QP91UL",
-	"f6CLvP8F/1yvjO3HXz87ZOFE8l4csbhZ5hqx+H8cvmh+B9QctdfNuq0PVF1A++a7aKHqFqMXI5dU96yz",
-	"0m98LbymeTE/c2NKFkLvLS/d8wNNtn/h3qff1zU8X/FaiKVR5Y/HZY9P/FV1ikPEcN7YfLRYF7Glg1TU",
-	"701s1xevtJ+m7VPj9JaJxqvuSouRq4a7knbZm+CaICTnzKmBAsNRjhUavtwwjD+5nm1nS/NxIUSfHfZ6",
-	"1PUs1rwvzITvCxMDFXIP26l0TyZ97QFwZdiMuxuxo94RPQjDkG7diGJfrut6PlDefl9+sR/bCZu3q/f6",
-	"NeJlu22s7JTLX7rtv6hucwewFO4GPseEnHMT9VTJ+h2vFXttp/u+VO9bXSjobC3BDEjxP60EE8ENEgmV",
-	"Tx+2NCltlzubWsf6tKZhVtZnrsLr76VT/3T1mTVn0JGtzoTdrICyehkxFlD6Aa2L/Z0YvKoiTXyIk0aM",
-	"5XOMaWCQ5Jhxd9lCEgiHrYq0255EMgMVpJEozb06k3S8sEgfL4j9QFc7EVOcCMJOJ1yNUd+uSO8x1wMT",
-	"pmbgEU5pL9YkKjGjCBpskwYHUnHAclXh0muxAGOoTd2oE2m7LYlFbL0LMzRkKgAedOGRWKUfj+kbF6CZ",
-	"OvyYhRxZsDl0dtGSGCh6ZJedMDxwNuVzNGUywa8WJQS16DTMj52jw8NWff4zRqYeJaVDo4T/eBkdEDE+",
-	"QNcUNX/ZF49uXxA9BgS9g7kLSl4j6e9u6TEERsS+04pVIfv1LcrWa6kbfVnzlvq1DuvNJpCgeG9709R7",
-	"JVihZxjM9njyQXUlsmN22Duo3jtXFx9EtX9C31OengbcNMXCWen1v39Rx4OJBv8SlscXDI23mKy2PVBx",
-	"ArofOLV7G3B+n0TuH7ps+I7iZzGf+ZWpkG4sJnnVyu4bxypbyaINbdwN5jOdh2eEVeVpC1RnIkp/Utz8",
-	"T9Y5VTWBL5+t25qiDOHaw72Lvb6OMGqfbhvSqLsZH5I4GpOvN7wX3859iZHb1GJb/Z+MSORyv6jeWNjx",
-	"UMSBTv42dPEOL/yrtP0xcwPVDN0N5b14iH9sXX131uGBdHWhqVXlwETUd46AuHzAmlpFHPP7MBZsMOH5",
-	"kUcWNKYfr9DcgOG/jMN7Mg5P0pRxROlKTeApep0oD6Oy20j0j+H1DyjFFqdJriCpEPw2Y/CY0dzMFKwp",
-	"wyb8SrCYpnvGDN/r/Sc2Fxc2v9pcbBzyfUm4B44CsF8oeDhQjUG4tnnormGL3nfs7z32qYmoOUR3WhrL",
-	"hsL3PI1KWxaiPQ4JjtcyxT+Q1F4eHPvI4Ye2qaWbGe5BQxB3AOmvMMTD1ZNjPHSlFMKGyy0E0DqFRLds",
-	"VkTncN0D8oSfD7uC6KpORcp0BpoHvIA/nVKBXQR7CgwKN4hDq0RE9fbqo8W/D6NTzqse0GAmYv3uz/od",
-	"JFE9KLGlUTSsrvaFPgNVGrHc/Qoa6FLktstoKDG92cDycZ26dOm6ClcSHQvsogIE95m0A+UGXpBy8zU0",
-	"VacO3TsVymIHnqudEbOsXrY1PUYw1fT/QOqoHsn8yGoonIe8gu3gKEDGLx7Dveufm8ASwvCXwrkH1wYR",
-	"6hmvIYtQty+NZsULtXI8Xpo2AbVJ5+x/sXy8aWTbNNdAWmDNHlVDm3RR1fEtkQT1kTTglNaIbETFD8u5",
-	"rp8Vb+PyTbVEnh69NAokuf3zFa14JDgSGBV62u7h3l35RKswCYqH7Sxqk7rlv5lvtZU03rI42JHjBF+9",
-	"utLeeS0svZz1IS2dhde/rrKyRXElE1GNRq16nkjXdYOJNyugCsdQbw+dfz3UCrAqMFItvCZ28AQj7zv9",
-	"Xz817Z4rgWNMYTfVEm5yFVbKHzMlRAor4qhT945nT3fu2CqpQp/3USetLI+vPF0swnZTbM1El1mKA22c",
-	"Ljf9NvyaeiYtdUbiNDSq2XXTm2kwGDY9MfE5FzhW+2nviesN/yBsMd87GVlRxG4GTqN3LeEK0Dd0eBBp",
-	"NFB0GTx1KsdEl2SM1UPs3BO/wqkpVLfktjblc1jN3anGrosfLMmBMpPSpnqm8M02QzEuaZw2DVpjoITY",
-	"kGdcJbCe1Tm+8Adnl9BgnmCaMP3eHaj49UvqxKHjiF2BGdUvuwPHUbUr2gI+4HQUYczvy20Axvz34Kd3",
-	"2uJQmPlxNQieRtTNJkj99GoIxEhATMuE/hG7/YybnUKzCUGNm0vGx1ziG+2XRGOdmrlex7nVGdEQ6oKP",
-	"RjLZllmb6zZff/HrJ9AF4Qstfv0ErgnRGKmVssjc2yz6+/sHh990e91e96D/be/bHrox7olfqkyQT8XB",
-	"0u67oqo4r76iOG3wBa4TfPbp3uCrhkcdfO9a3MKb/ZCu4DuHkutP1/8/AAD//w==",
+	"7H0Lb9u49udXIby7mASjuLLjNImDBdZ9Tm9vM7lN2s50PIgYi7Z5I5MakY7rmw2wn2Y/2H6SBc8hJUqW",
+	"X0nazv/eAQaYRtaDj8PzPr9z2xjISSoFE1o1urcN9oVO0oTBv59LoZjQn8ZUq16amktqOpnQbN7oNi7G",
+	"jAzwBpLJWSNo3NBkysxNMdXU/H9AUz3NWHxJdaPbaIftg73wYG8/vGg97bYPuuF+8yhsHRw8/dwIGoMx",
+	"FYIljW5jZj5H09RczBjVmz2v5DQbsEa3MRizwbWcajKU2cT8oKmeqka3IVPzKi4aQWOaxpu99+7uLjDL",
+	"oOlA104ffqib+oqRh91Wp9nuHLTa+zDzqdJycjnkLIlh2TVnWaPbSDM24dNJ4y5osAnlZmmm/6Ri9L/s",
+	"FjUH0syPfdEsEzS55LGZ/VTpy1Z73/8hXxo1likfzhtBA+8V+jJ8+uxv+5/f/qNzevi69cvr9vvw3dGn",
+	"g4vO8+eNoCHoxDz2wXy1ETTSsRTsUkwnVzC+H5+2j1rt/c7B08Oj43DNqpbm7K/qh1SxTLN4cXWVlhmL",
+	"3SIHhGtFcK0IrhWZsGzE4sde/sTMtmuWKPh32oqne2H7IjzqhgfdTqt5HLb3Wy27FefTNM2YUlyK84mq",
+	"2Yni97rFpgPNb1ijq7Mp8w+ymqjVZ3g/7B60muHhYfuo8xmWKeUZU3CrmCZJ0MgYVVKY5RZqeqUGGb+C",
+	"DV9BauWXwvwu6Ogjr2FfVCk+EhMmao8w/rqEiFpIREeH++Fnt4majuwmfmy9Pv2l1Xr+y9NP559ff/rH",
+	"++N374pNvOGpGddd0BgzGrMMVvw909l8rzfUZkNvGzEzk001h9mfs4EUsSJakhnlmlyxocwY0dmcixGh",
+	"I8rFCWE3LJuTg3CfDGiWcaYI101YVaDRRrdl1vOPKc/MacPNUoMxm8BsJ1zwyXTS6IZBQ89TM04uNBux",
+	"rGFG+svee/bHlCm99yZeHJ9ZzAx//0ERHneJHjMS+Q9FcGmQcCMvQGjMxkwQrglXpGVm1mofkRuu+FXC",
+	"SO/8+Zs3fTEY04wONMtUQKQes2zGFSNSMHiZYtkNy8iExqxJXsLsM6ZSI5O8JQgIFTGhJM3kVcImJGMp",
+	"o1r1BdeEKhLZcV/yOGr2hb9eZrUur/cnx3+0vxwODm5aV0eic9keNlauI/3ydyZGetzottpH+VoqnXEx",
+	"QnJMaUYnTNuNf47n5c2LxWXtEXuYCI/JTjQYX/6///N/o93SpjYGY0N0Lz99PvvcOb3Yf/Hi49lBePzr",
+	"6cXHg5eGFXDzppTqcUGAg/yTq2ZSHXnOspcMFX+0QxW6dqzr2FzdYPOPbjPYO7yZKf1MxpzZI6ZkcgNn",
+	"3LzUHHtzzNM04QNq5vHkn8BsykoQsNoy7+gRuEiQ/xIuCCWJHNCEqJQlCQcWnfMTHjOh+ZDDfv+WDxXf",
+	"m9/XCH0Ofve7mYEyR5omb/wXlMcxo5c8tgR+jiLFykgzrniDYcAbvGGUJcldcNuokVn2WV/eFW/I5Z6Z",
+	"xJ2/Sf89Y8NGt/HfnhQq5xP8VT2xm2MZRrGDxXbjFTzfsBDPaPyaajaj8xVbao/9j5WtRQrWKMvdKVt5",
+	"lJCnpZm84THLSMb+yQaaxcjW8AU/KDLIGKwzTdQJAVXU3DCBLcoYykL/kUZOp6g0LGc5To89CNtGL9Fw",
+	"oJ7RmLg1yLeFXsmp7l4lVFw3Nl7/M1wnXPhF7l7MMF+BgZwmMRHSiCOSMToYszggQ8oT83+5yRIZ7uDJ",
+	"wKqQqRuvvf1J6V4Y9DMaO+rZmhwUsu7E2Aws/tv5z6flk/bO/UTgN19bcEQ0Kd1CqCZyOFRMk9ZRl3Bx",
+	"QxMek1ygkR/ufiCJlNdGgA9lRq7YiAth/pJDgm/fmjQ6YVgmDbce9aRxFzRmmRSjC/itzFhAHTZDMXsH",
+	"d+G04D110zfcmkymCqiB4s3IjQOgEaurBg2WZdKyIPiIfbYRNCZMKToyw6x9T+Pu96++Io9xXMq0EhBa",
+	"XT84HJRc0Zj8MTVaS64QPOp5eC7FMOGD+56GrJCWPmHYy2Q2looRT6iQhNHY6HF6Jp0yoHxSGVARc6O2",
+	"m81frwrYG962Pz1/1jl9//JFLzxvHf768fPb172nR43fg4L2DI3WjaRNYj4cssxom96Itqah44KG8kVd",
+	"eqSmYNBWlk0QvFyzbFcsMdTxp1i4Yix1S3diDvLYsKgZVcDQ0fr+muv5WPKrfpZ1c4yK5Y5IwpVWIMEf",
+	"9Wi+NDzwfkrL1tqCxwDfCNTXyDlaTjiMr6Y39MQcrTYCPD8w5lZhh+0chCGZcT0mQhKkSBCEVJCpYF9S",
+	"VB2MOjHN2O6jLr/VmC74hMmp/g7KY8xRcaJCzVgGq8AFOVD30QY7xf7aeRE3sW+tEVamxQXRfMIedeve",
+	"TFKZ6Qsp/06zEbunaLuaa1YxpX425+Fph7zjz2rVG7N9VzKeE65IYj6dET2mArYVHyMJn3Cj9BkK5jDM",
+	"e/DG1n6xnXbu5KXQXM/JhZQEZ71U9iRc1E6sFYZBGIYEf6+bXz5mouk1U0Z9nUilzZP5gydEpQnXMOch",
+	"T9g3nt6jiQKcJ1dEmrUxhrwcgncZdlB1jW5mttrfZ9xj0Nwm4HozF+2y9oWQYg+GiQvVJOelhQLrTzGB",
+	"llBKM63gs3RoLAEqgEmi8+nRDsqp1K/kVMT3PCKDupjHqSRqOhjXxj1ydmjdQP01ikq/AaxiCGO8hw7h",
+	"sb1Tqckr+54lB6NWmT2VnlpAJlQbC7beuMkVM3sb6ARlRe5rT+IxyN9toFmOaTZgwKLHXJGZzK5VSgeP",
+	"y6zP6DyRNL4/t96YBbcqHBiNLXP3t2VSj8Si6qbZQgZkZludp50gPPaoG2idcvHDXabv8HSRq3nJdwo6",
+	"oVoSgPkrhroqhho0JkzbkANyrm2cyxt4l59JPS7ZTXUc8q+teuhWfW0H/PYeeHSx1/EmDLJ5QlOPqROJ",
+	"MbhdIEYJIsUKzKaZ/gdBp3osM/4vFj9QCky4UuAlzXKnau/sDblm8y6qWBjW+2Wvl/K9t2xubuzZj8NX",
+	"uuQZoxm4IreW161CMJSm9NWEwbuls31UPv9B0BvKE3qVsAfoi4Yq8BcvzC4lmTid0d5Qa18t3kckynZF",
+	"J07R0txYITqbY8z7PuayJ9vPWXbDB4z4s1+qQRpOd0UVW8wicL+QARXlaMhSS3L5I97siBrLTCfzbzlL",
+	"IV+KQTYH8nvL5gv6Mst/NTQI/prc/1GEdZbMmysXsh9TRYQkn3qfe2dvTi9fnj5//+vZxZufTy/fvvw1",
+	"IEqaU2zXBtKAzAGYKlb3sROimAZzame/TTIqYjkhYOEb7das8tPOro2/KU3vY5Xffz114WJaQjT1PpP1",
+	"lFP/3Hcln8fSfi2R2P2PrTwRctYFK3354QmWrAqY7Vz1heEyyGBiBhGCIRdcjYHN2EU6Mfd62SUJHVyD",
+	"MBvy0TQDRgg/y5TZvwRjseqLnaienCP/lKiAzMYsM1+zyTtjlqSKSJHMiRTGIgPPhGJ6t9kXkZcVFBFF",
+	"54qM5YxMqJgTtT4naMGlUEkyWiUk/Ftr8n+2lS9pJgdMqftJmNIp8NUyAnShCSUoG33Toj7UWFLq/JDj",
+	"qjfdJ/DYbvu6gjd9a0p+PZ3ho2EcygbicTqwuickwgWJiNF0FTGHBgO9j6xMqGmaykyz+B2LOXXh5Qfs",
+	"eeGd5IqcvsCgMBOg6T3H1+6Zz3SJ/+YveyI2b8UAdL+h2Rf9ZKBu+o37OAUO/P3MZ0hgiuQCw+LfwCVg",
+	"psKRBU3g0+abFY4ELtxH3NN8Dn7CGhj6mfmotvlVvhF42xjKbAKmkbGS9qxQq6RpoWV2W81m+6n1t/Bv",
+	"h69++vWnw97fPl68/Hz8bL/98pew7gVotN0u/pAmVEMK+Lp1d/fdFbu9+gm7AOd4c/7YJaT75PMvb+Gn",
+	"MbPaLNwLEdSEKg3Ky9Uc42I2r4Ymidm82gUU08Sq6ZgBt5ikVyRN/YY5zDa7Il+PfJp1Ay/l6/6ev19e",
+	"/ZMNtJmrnfxzuKuWBnIt0Bz0OOZmBWhy5t2GQ68sUMY12zNy8MT6zSHFO2apMeqs0HVzIDuKVYi+nGlo",
+	"WAy/vDYabEOxQcbMzIzScDnNDEMZa52q7pMnMzqmzbKDQdlE524jZkM6TWDW5WUIGl/2RnLPXjQspvme",
+	"zt5ZWeIRZUHX74xG5gopCgnlZ4uGYfAYVFwhgcXd97doxQ7/nWMiVXl/ncOHazbZ9KB4C0izjM4Xxggv",
+	"XTUUKa+n6d+5uF48WGcZK7KJPT2OUHWNOl7CxbUhjvJE5Eyw7NI6KS55TVLzK5mRaGDzEyL0vLooAPg9",
+	"5EwozI+ilxxk6ML2FQyl/O7IDIrFUbd4HlgC1Ro0WTPuqBhcdEIimmSMxvPL/Emuib1mHj3pi2Kw8COm",
+	"OYCCaENM+fB3our0IzSRgC2xIYSuMmbeKaS7K+oam61clVGsAZL0CYmE1JcQ1YkqQe9rIWdg9uFyYa61",
+	"mE4MBeCkGkGjPEtDrUWCSDEU+MN+xiOcJVzQbsJaAjvLJIQ1a9Pb87Ob4l1G9ShNTzFINz8hhkXnye1o",
+	"6QqIq1R5d5kgubq8mioumII/lzD6KykTRoXPZNaIhKCR8oGeZpb13W4pQhz/8N4RlMa6dlm9pMzyjJP8",
+	"QCOf7Q5pohYEQw+OBCqreFBg29HPWK0SqhxMJErvZHrL51sCqsSsf1v09YZHrfae+Xvv8Oi4ZeacM8CF",
+	"5Z7QL2/wR2DpEy7cn2vYYHlEG6yrddQ+CpPO31mWeA9h2PZlizrCCqZ7sXpLuSpZZs31GpFRCrjSqv5T",
+	"hRkpC/FcTy9cpFO98i02lFUrCBytb7wTIO3uqlGI6tdfNltPO7UfTAtmtvE3HQO8C2xUYmtugYsUVM1s",
+	"uwVBHuxwowt8YlhBUOtpfSM9ZEsyPl8mvY1OysUoIlOheWL11UzpshIPiqwAOS4gmy1yGR/wMxL2TGbX",
+	"LA76Ipp6EQV354qSg0KLC0g0FeACMxvlHuW6yNDvi8UUffBz8Yn5x1SXpbGdHu4ODr0RNKbliIf3yRoR",
+	"HLji4Zrj71cFb2onDgqjc9VOow7OxchTPe9jlrqQW40ZlzGnCaLeSRVxMyI7FKqOA0LJNZvPZBaTjKXJ",
+	"PChywnY34lkbGqI4hsIQ9UOSm021ciKKqpTCRsSlCEr7VlrV0ndrjxOO8zEsCktU9xdQ+IKz6XrCXGLA",
+	"+xs/4jdMmIM043ocZ3QmTojVZpRTUMy6u0IKa5sste5X0KFnKbZrLcV7kcwWmjI++EBG7LZvy+0qGLFj",
+	"UV4xP/5TTvUyNuQS2R7urVrIXdjcv/EqY2wPfBf4dGC1BkWuWaoJ+0IHOpnX6BCb+hxs0sTtJgqRl0JR",
+	"cr4V2RSbv6Qg0eJFRaLC2vcsjGFdlsZSD+B6O2gzVaoYy4IZsPYTD2bAJY9dRYmCDV5c+aCSBlIm0q05",
+	"tTktS71796f/d4DVAFHjqzn8j4uyCYdvPUHZCX5RLdGY5opkbCJvWNwkb9lcEZoxrBl/2vGLxM2zzmq4",
+	"ZiwtpTGbtypwcjztkLf8meHJJTiJSvV3XWLSfY9kQVJ1KU0+az/o3PPAll5ysNmBXbRk3E1EzZVmk8Ct",
+	"MiQb7v2LhHvH5JI0yR7ZSeSMZXsDqlhcqfJeSFNaPKvFzS7baq18W316e2KeF1+fEGEOXmIUVTN8ONku",
+	"aJJnuv6gnKgmGRtxKdac/cVzu+z0PI6eA1JrQc8pUslWeoPpiL0z99UKWvuOFef/jOrB+Csf/51V53zX",
+	"utEGCaOZstAWNutpCRPe+lBWj922crN64u4jMtc+4w5M9XhsLezW2/HLiOHBKh9S8qYq3ytDXXmBXPmD",
+	"NopfPfwQD06pHjs9G+4LCGuOmiTyVyIyynrkJbX+1vq9idsR1bpR8gSB2zWCG4dWPFA3tZ8YTfR4/XqW",
+	"r6pF5ff6AU7vTfehyAuuGdISEfLevhjd35F5Z2ROdeQdnWhjYaFt4sAq8ipGCSH4Oy9vaite7i9JqcZ9",
+	"9dK43Aa3M543K8iTsD1AM+f/WtDleFxrveCX9PxxzJetJP/QnBR/37wczObDtkvPFzarxqlayHC4i+yg",
+	"HIdVDYinfhBYzd3mdhu7NtLtxvoI4jzfxnv7LUoL5xGco7E6gnLkVktY4Ix6Dx5Fm7RbdYYURee3K6Id",
+	"VfXE5VxtuDIet695WcJFDXW09q5g282vHgaPH/x1lTBVJKtVDL1AGyuW1yZd+3HItZwXBp2/bLVEcNvw",
+	"EAmbvwMiNxsTlP9UXYgmx45YXEN7cOp/dEtW+2NeoFqtSyvVT5KM0bh++5wPvMZ+twBg1kduXhQYsgAq",
+	"kVmM0aLNjmvlcNRQprWj62ZZQw6eGV7Y4OXgdkFp+RTrtm3BwV2DxDVx9+Tp0tdcxMjRnfcSKlILWD/g",
+	"6I7oPXmFEH6OudxIDv6GbGCuapawUUYnMHilqf23+ToTI3BZwFGoYz+nss69APV6dQezHDFc/PneiWcb",
+	"OGNKIt1WFK6RHGZ2y1wobo7VA6AJHICgXHldAAbBDpXThWrM5MoE4GPLRvgIcg228VvbqOajD+OYOOxN",
+	"OWU+0IVvCfZFXw6mmZLZPRIrvIdrP+tlflVP5uUox/zKL7mEjEua8toz5xJMF7X2V8/JcefgMIfmwLxb",
+	"tZg0VVYKajAhcgxAhdFNXQGGXMDoKfHktcqFSwiuubXQO8rD+lkwwoTO5iRlRRFVnvX8CEqKn0m8Dhgz",
+	"IDRRMs9drkHJxBzcE/LHVGqoBgBTKmNGIkFiv9ulNflmi6LTZi/fLtfcq4Lkw/s3JGOAkDNgRNCJGYAN",
+	"SQOhmAdPSOTlO0dFIp7NdIWqBchVSzbW0HGowap4VAUvcOFs8nJZ6xZqOpi8pTye9lZpPP6XV478Udwq",
+	"BbMtvySvNL1dg4ZUDk2WKjoDPxx1jxVcuUxugJt5KFbIAw+9eHEZHDbxQnInTQBJdsCMketghyPI10up",
+	"UiyuzwL6xnkIPiLy7b0ywn2rZtWIvVV8jw88bj5Bbg55Uwrc9mwXpPKGujRQdf9t2mDJH2+J1y3Xmuk/",
+	"ggrnn557eycWZ+YpLRXo7is5FQNr/UzShHKBlxM5wIzfwhKaUDGlSa0yU/riQxhpaf6bzveCjmpYjY8X",
+	"/iAzZGlVy4pgsf/1JUPuwS01auxCUO6Gp2Vr42lnozzhJR9+BDI1K35v8rygo4cRCXx9s68BsMZgmnE9",
+	"PzdP40d6KX/L5r2pHtcL5DTjE5rNvay+wCiGFsOgS2b/ur7sT8NwfwCR8xj+zewlLHDBSxHI7DQzel9c",
+	"6GLmqRlViJXucLZR1SyAL/LveZVsMG6zhgiasHwGUKVvsQly/TaqRV7YYjZmrLAJIIYdboMd3FjrFMvl",
+	"uBjKOgVWsWS4N5ZKQ+ElN9Q9YUJjlZxVfD7Rf9GUC2I1KmUmgZULz9+/IwMoPh8SmmcH70GmZ18UXhZX",
+	"W9PMSzYURD0gW4wKKfiAJgUstwNfcoj9HpwGJc6K64uxTGJFdugi1rgX6g68gRWQOpgnD0mH4LrB9MMY",
+	"H849/X2Brn6EhKLKAYjvWiCPKzq4JlpCab0D8+iLvgAFUmiWofAmsRxMi1V1Rf4xoZpET2I5UBFC8EP2",
+	"trdDeINMmaApb87pJInMfX1RXPynkiI6gQIKu10TLLc283BAGGZMz6W4QdQI1e2LPUD8MH8PqGYIMumf",
+	"ppz2LJWRHZkto9XqvbtN0rM0zmzdNteqLwiRM1FkF5zkNTd+wgGHkUNpeifsNEn0+uUFeXLTejKGyCDM",
+	"v3rxCRTEROYLZupESDvrPQdmTK4A4h6yYiAUuhMtL4qFJd0NCPsyYCka6LagVg7NN6Kzn8/x846Wn2Di",
+	"agSfPJ8OBkwp/5OzjKYpA+qKbvvAF/uNLmk2m3dRk5yZM0LRI6u0IjSO4TN9UOjNjbd93xdirvQbuOoy",
+	"pX9MGS58v0H+N+QE3OEqTRVwNcU0SfEThqR2IsDGigIS4eui3QBXbmYWCo5u0xB6pgNiNJE4H9hOEd4K",
+	"iKYjFThnqQpKrtJdmHXG9DQTwGNlwmBtwEOAa7LMpUJ2omW1z9GuJVSImgYkAiM4guFHaAibq/giSyle",
+	"74qApMlUFSXeOzYGbqMPu+D9LYrBHbAqUC68y4e93fEcOfikXZw5cS5r1SRloGtz8jthGOQ+Fgizwfs7",
+	"7XZQPEg64XFApuJamBNjjkQn7AQOdBF4FJ4cr7650zpwfTzgLkButOcO0dA6rf2uhYEz43X4b7CbFqDT",
+	"PF9CwsQY52qCX9JXhIp6x02TnDMRk7mcZsAQdpa1NiHEb24iJAEeoXbN7WN6A66fqWLY3IENxpLFJ14P",
+	"lFL/k2vgRKxJrIsPlgX7nJDFLifdDXxLZuafxjzBD61E3JBMLYfcIEsQN4DqnM8hsIKwKGDHdyloZoOH",
+	"wgfC6NrZr8C/gPcDBAaBJ5FRH3z54l59QijpfPlCZjxJ4CwUUEMzOs/hM/bImSd98WzXJZdNlXONLc8v",
+	"A1ybyEdiA6YO3UPypyxAOD4BqRNvXmAKRTmJIWqSlxPgKBQmzScTSyvWrwIURhXb44aHKW5EdTJvkpd5",
+	"nB+UEHzeC6ZjFqRDOqhTjhpB44Zltka61QybodEPrchudBv7zbC53wigjQsov3C2LP6J+XvE9LLwnQtY",
+	"ucYDblkCIpM45+ABEIWc6jIOUIUlQ2q4pag3caPbMGbIczeOSi+RdhhuDnJYmA2/LYG+a5dh4PaPiy5R",
+	"6/r1WGV8ScF4UQ9eFwzIe935dTs16ARFS7DWRXjc7bS77afNo8NW+yD8DJBz9ZNq+ZN6+rR1UJnUq8Pj",
+	"44+d04+vf9p/9vnp6eHFx8/7rz69LyZ1jrAZxIbI6yZTCmN4MypqkmrmA3rB7xtDbfgV7ktR7paRIgDa",
+	"dcLWso/kZPWkBBF3FzQOwv2NHspxlmBktjZ23XM2PGHWIAeaMhPMkYfMqaYj5bmZVMMsWSqVrsvkGnFl",
+	"ZFO5BM3SleFNV2zMQSDbtxnrpziNkVUNHagD8Oy5udgXVgthMchfH9chcLngFmeMxWSn9/J8r33wdO/1",
+	"83fE6Gs+OtMPqi+WwS5hQbswoqXgDDIjiRyNWGy0eCs/HS8xplEJ3qwvMjacKgYyBmHIvBmSnYNwf7dJ",
+	"PCx0AvhiihT1gRQACZWLhQxlksgZrGlfyKkeyEkOPl0qHVRg1bgQoLL2E+OZPwKwdKIqG4i6xibs/dTb",
+	"M3RCNSgdOSP56eLijNg7T0C1vO3nwBj9RkD6DjkD/7BoGP3GXUR2IvtXVCpyiuwf0W6zPCD/KFuhnY/j",
+	"mf0NrDineNmGSTs/i72zjE24WfreGSpL+VzAwfHs/MzamYTr3ZO6WYCdcqnlNYPRo1wrCwT0Hj+vdmJ6",
+	"ZkP0WyDeuqn2jASsYr3VTrrU4KMCmuIN3bCjXu/1nv3YHl5cgmVyVcYyubs33zVsZFS01vL7v1QpqxA+",
+	"S6eTI7HM6JjuXYN/6QFYLPcXkFtA1JVhbuq6kS0oEK37KBB/Uv1hvbTddiVXwcp6LNRK13C9wPPafd1X",
+	"IHdaGwjkKoi5ea7d3uRjPubd9xD/ToYXMrpeB7gLSir6k9u8P+QdKgYJ0zUh1BdcWXVA+R3eQFYNZTZi",
+	"WmHPXq/fG3mTO1kIQrwQPc7kdDQuvUJpOreYTzxHrVGLGv0LGJrPwEsnslMzaHgivr8S18G3rn4ob77w",
+	"PbYdp7hu04N6M8zXZpxitLCJzh2FjqMFDhERzZIEkCqhqwZVui9K6g2ZMaHrJPJrppfuZvhvxF8fZJ99",
+	"Xdb7b3kmXjO9/kD4fXl/q/9KccuTom8vWJ7LOGjhVUwAYwUCkPf+0DJz7RSgS5+/f0fwK2QH8ni4qnNv",
+	"2mYo0W4XYzJUXVfMPGvbgZmSc4Mxw15edDCux80JrH02G3OH1YROW3Dh4VUL/NLsC3SMhmHuW1sIbXmO",
+	"toRfM/QSInwuSxQ7gciUn9uXTnVAuOgL+KdN+i7hqLmw3AaoUQHhQzMgsMQ+gROyDzA+/UaXGA0wChZB",
+	"qbgH4QbdziL4NSr857bm2f9yXyx8WklCSUK1DRcmN4xczS1gDH6OixgafBPXBBh+dIBwBfZbX9DFNncA",
+	"JAqWMVRbom0GK/mDIoBN13QsHtL3CmQ5NKoBPhaN2JmAkKPtbZQxpZ3H5IrqwZiMJDin88hhTmNIeMxS",
+	"h4vFDKQYTLOMicE8Jx3wkLobNJ8wH2z57P3PH9+8ePn+8uLNu5c/f7iIgtzteqB2uz6wpjsSHnINkRl4",
+	"f11YTvXFQdgObItxqm09gVrewpYchG2zSFyMiJLek9b5rRI5Iwdhp07aIeqSMzUWGlRuZ4cWiGoWXa6M",
+	"b7YM1Oz4+Ph4LwzDsLG9/6wE77aRjXRvJ6tXALAeIsIhfuFCWOCuxfk7TK5cKlvQwbv1vT88dK0Sbp9F",
+	"sKt2EvEB+MB6ygG2atp9+HM1NxfzsW93E6rsX82ECpDEZXMyj9un8znhR+0A7+laLSPU1SgePy/y7oLx",
+	"CuJz8G9qEm6rynxrG7K90TK4nuD31LUONlmFShfNh6poPXVdqGgF04bc8lIOjFptxTo2uizQdF4S/Sqo",
+	"5Aa8reYUdCEfmEQTpmnTS1SIjJwzo0rpiBGq+sKlHBgZP2KYW2EeOLGg/oBoYJGMAfvZPNksYmvWUjGa",
+	"UgL2W8IRaCq5Vn2BrQNHTBGapoxmLuAJ1hl82KoN5v7c750yqlUBi9Ikr3gCbv2BnFxxgckxfdE7fVEr",
+	"oLjSnlyq6K0VIF6zDIr/i1nQkHYYliq9D0KbdgY9rwtDCsL3DZ+/5GRkHpnQL3wynVjYgwkX+FcrqKm7",
+	"qzNmMYdkyfah0stuuJwq3I1SbXrv82B8KQbJxexFu6d68p/j+OWvs0b9PGwpjz+RhYzJGvDiIf9CFKPZ",
+	"YBwsxGsDRy3mExBRl6gjQ1YXoXGcMaXM9VKOGKrtVtNzaWRFf09I8GfZCF0wDFHMPBpx0fgi5wpynrBV",
+	"OeqrxshQqJRX8tN2Yj7i5lSBVidTRAchPwY2vyEgMVVj+L80t6XU6KVjppjahdqYvnAdFktnHtVfxjPi",
+	"PoDZIAmjsVG9QgQPoXEdzovFdynj+4D4XLKXf5S2cQ00zeK2/iySeRHUgJUAQ0vTEXF5umTH/IWaNMy4",
+	"JlpfwdXBrNy68Wo62o7wyiO0+fbEGEFZjjzJjUmmNBWa7Lx/9Zzs7+8fV0bkdT0Lwy7893nJEF1Ov+IC",
+	"akiLwW5UVvD7Q1RJRBumSp/Zym8/oAHsO9fYHWsutc9bF+3/q9GdbXT3e1GNVKqNxIjBXdCYyIyZTVC1",
+	"uwAnBdrr5hCmOyAe/mdr96/deLTdWCbXtmkW6ENdLdHuYUvl0HPff0M9/vvkWmCfZyPM81n7yqq7tDzt",
+	"oqeNREP+4yeGg3BD07pbQTQKSASEG4GCEFXo0SijI3Dc9QVm0pWgeEi1GhARTStpbmZaRuSzmExTyDqA",
+	"jGy/wUDFo9b11AleaLY77bC1e2JekOMfo+zDV1Wyzbt4h/ceJ6h22mG4a3RZ6BECY4YM7BuWQcoJpP96",
+	"5z1ChWdz+DFUL7yFMa+H0bgOYzhus1B+zwauA0D8pQOXD2hHD23ynaKJCDY2NV9m5t05/A6PnWIKyYi2",
+	"VMAsGSTQFAulZzLvRu4oq0s64bFTOFgppxdnJKQeO2CIEcMsk14FMxG8qt5wjH2Ow+iSaaoY5opWiMnd",
+	"MJ5eqVTqyCinqi+ou2BedMUUjxmWIHAFb7G8kvD4ZJF0n5Thh6TwF7Qv1FjOSgIb0o00E2BSoRdR2xGr",
+	"0qJ6B2sgxQ2QBvSb9AsdlmWL5B0o7p8tMsirFn0RKNisKBIZZnLiCjJKuRXfQYxtJaDuoGzUrPliIgws",
+	"fj5FyLENsPlRIgc0yV3/brPyqNry6SdmTF0jaRc9XOWmx1vLtm1yP7ZVRnGF2NJOXO5eN5YP7v6tZ7HK",
+	"B9fzTmK5v32cd4OxLBeE91Y5Lj5K2abTfNzpnVa79scnhOIxs5cBvB2H+I29jMfrH3ruwIH+/TNV8KhB",
+	"k1cg9EJ7qFefKr4+W7ABodVatcpvoGernVbVSLnGgdFuF4QClkdBgSdIQ8SWYnQwtkoVSBYgTGw0O00Y",
+	"SJzF4GtEdpDgAm+2fkAQilpqgFJ2m+RDakOmXgWLxTN+x5/ByByKw06ntU+u2FyKmDBu1L9dN2DAw8pB",
+	"huDJnU4YurshndLH4jIqjrrmaQq1AUYR+TtcB21IjUEDEr5ItSE7H1SCCaM5EqrK6h3XyvV5g8RgguLc",
+	"vP6H/AezL1hdViB5oTKzUD4JYkMq+4qiHznXkJnawzc4W9/VKe1MSnVMUIlEbfkSVOYUX9hFHdFCjEkB",
+	"M5Az4YqosJTGxTQh+aXAqMO+dlDCo8hIYlDUrSaWfdTse0nPKyvZyhai2eFQVdRYQdVYTpqFGogLh9qf",
+	"UwZhFOaEQNlEvmccN0tnVCg6QE84H5brgSB0GuRaJWQymwedIoalmVNhh+rOTtfrmIKbOqww5oF9SEFS",
+	"ueHPUV4lhMYMHQxY6oDe4EYrqSKss3Emx4+50fBjvjzkR7f5eUKAdV/KYV+IMhhdkyAcnFPoQYmBDmB6",
+	"xgfMyg+VL0JRmwSx6jpNEl+4dcDXsaVyrf5tv6T3YP1kWSnDjGijxuGvoMnhRVAW8eqCvmjvKGuGeK9V",
+	"Dit38Bh/dXol/lzS2WzBp9Fa8V6ruPYbd3d9UTuXcGEmdW9MYErmfjOKpS+DV1XXo6dY2m/cwU7V+CWv",
+	"uKBZDULtVwt4+/iLoQe32PLQFVs5mOK+j4r42+2jdj1GAM59/5Et+i87WJR81OaVOXJia3NlrwKTWaPr",
+	"fTJMfUzTlAm0xCE1xwz/z5dRjLMpqWmtg02+VdNX+Xtoazj+QgqBrYpqlaeuWZ1sUVnz8uCWKmuuwIAn",
+	"XM8JTThdok/lyWzdgjnnHUCx5z/MpC+K6QUOoQBjStYslTELCpGJzhes2jHvuZprtofi2ViqgC9LTtms",
+	"LzBKq4gaQ7ctSG+1g2qSUwnupStQeoZQz4uOk2IiG+QMRkFfYPocpOpRD+GzaA5GITtPj6moyXBTK9KP",
+	"ljk06gnD3cKZemKRzBpL2N5qyrIPx3/u7I6/DLWyl1vKa9Dki1ay+eG0RL/r8QB7qYYJgKR4cgv/u1ua",
+	"qxH9+LRN/NabYRSQqFwIHZDof7Sfla+ZIxvUV1bb6fdFUWL95kVQqcsG9/TQpsA6/mATKHoWjhx903lB",
+	"vI2D90UhGSnptNsnuXDMo/NUG6uiHKDH2+vTBF8zpys+m59ZvO+VqRi9lZgxJ1uGzReC5l4wCiK9KdXj",
+	"wk3oEMnLmtGq6PTDY7uY4/ZdnEwXS7pCL3Qq/XY8678GK7Ep+XbpruZV5XEDt49jL0tViVfSNdt0Bw+b",
+	"UPt29tVUgw5bcsLErlIJ7/EiVdbM6wtj0PKRAClLFYGwjIV0tTY+HWWMdUk7DBFoY8Ff4WFtet4KSN/x",
+	"eQ7ZydWShLv8aqlYCatzNzDsAz8E0Tn73gBDQhYIbN4Xzq+wkBSuyI6P7YqoONUw0m6T9EQ5iOi7qyw6",
+	"E9eKRK6tSg1Hs7L/L9XjL9Vji2pGrIMo8Qwfa3cTtePW/mtdaSNcVyWekLv0fJwoIbWFi7KJXRM0MBxy",
+	"1ALOftAXSnqv8Xx9QmJtC+S+zGgWKwzP+yLZzBBS8hRLbhjgCszrDpgtjPTO11+FkV5h5KrYwqrCyHpS",
+	"wD2kuS97Z2mChiuT8cLrfWGdpRDG3j0p4N/qiPZJQXyRA1RLHEbJBHgzJhBYDK2+KPRfB6q0VstsPFgf",
+	"GxRNV7+rRvYfUNLo88KluUbb1Rs6asN6Q9cKsGpiQFAM02rgHmMZwQHIAyz0CnBADY+C4wGxAWN94G2V",
+	"1Bto9QcxptrcHeUn72Du7/L8nZNK/k8Xboj6wvYTBCBJmiRN8nxMBThSlpxZYhFq/IQY8wmrE3plfZih",
+	"L9gM7UNr9zlDcbEwL4e58/KbKChrFmgfolaL+VxQc11KjIEIHYPcXbuIedLXCV6xcYmJXR9VShH/Qfmz",
+	"A1MeNVX8otlX2GAyoXPQlBNGS3K4ANCZl3TBnU67vVvHaj6AC/iBmTRr0kECmxljy61sUgyWNvkJLeQc",
+	"mMRW3AfbY35V//8DEltLKTGleX+jJFazpPfKY326F+5fhO1uq9UNj5sHraN22Pn8+MLBBQTLQuIvM+C/",
+	"hBmAvGPbBBFfhbK6ee5wv7tHSX4hImuLjhY7cFlLAgQiiEY51WXPmtd1q8arNiiBVNX71bbrdADCfVpX",
+	"IMe0yqv9fQsI/BmxjWfYgGCMaZlGfuOLA1ftb0yZHecE2EVkZ3BD7EQDmupphlghebk2x7RWIWe7AE1K",
+	"FXH3NcnPgpFMziCDIB+OzWQQLDnpi3bYQi8H9zOOg8L7gtcxOdfBXJbF0tnUacDPcaceIppyTgq4HkY8",
+	"AiyIhwEiU8P+uNhK/JhhnU3118lKtAS6idpu7nO4D9txaPPkBuo7nBSz5Y+QhPhnndb3ST38kxc4f3O3",
+	"0kBmcb41UtTjxFgS2kiyLK89vigVBHjkoBA4Atib46OQ6YZRasfmNoO4LfGwx0S6Ldi2r5W2LsLDbtju",
+	"dg6ardbhftgGrdQ14MmbR9artLUPO96JWmuFYcqpXloFVfM2QFSoHziq0wfdcL95FLYODp6WB+4J5FXq",
+	"eOX5Lfj+6lqu0nu3QWDAfV9WmVXhQ6qOzv6d3SZYp7V4ClXtaX+I72QVpyjceGsAsQsHw5jqUozITaEM",
+	"jY1JteWSbIAo37UFR32x46F97wYryn0KfyVggSwg9jndFpNUVLMv3pfY04nnIxhTRYZstgZkoEAH/Mr4",
+	"3PWmtA1Muwi2rTpZqHAJ7vPSvIeufelidc6W760x1d2nSj3A3Qdzc3/Jd3ywucNmGO4ft4688bvO9e51",
+	"lTXZnD+V2qovRd/O6d6WAtUS+38Un+L+2XhkN+8qVgUhrg01GhsO8xFVqjl1iz1baDnOlnClu32xDHQF",
+	"UsLtvx18uLkByo2XIq1IwdawnlOY5n8kxgk//fQpGV6dJ79ev31/0PtwdNW7P8bJ74/GuLFTNmCksEyR",
+	"mCUcWANiAxyQdFLuzr2Bl3Ipez0q2hq0UAeFFxp6hjd2PrbfdU5/eftTePHxH//46XT/1afw3WtgpXaY",
+	"PcCyQ7QiNeZpivDJjzS+w4L9Hx22asb34tnBu9NfPx4fP2sf9Y5+PWodf3rxeh0gw6YsO+8WvqbSH47/",
+	"n9ua/f58XFhG41g4/v3gMF09nEAcK0LJMGNsTxsmaT5W0R+xLMlVxwnXiB5jbCt60a8ojob+6g/wna06",
+	"UlsR7TeAb/9TH/+tFmud98p87S9X1Xd0VfXimFDYhhr2sUqF8xOQNtTkSjlL9/JNkV5feG+x6ddLmm3b",
+	"JAGj++UlEthesksA9TJao76d+1N8NBXEdQ+3wJubOrXAXuuE3TBsdtph2Dr8XO57XTa5POCsvGCqaJK8",
+	"wkVU/oLRRdx4MTJUDFdN1OrB7ofdg1YzPDxsH3Wqg0UvXD60SjvnFeMrv3QLE7Ha4XoJQ6rQaA1J4jRi",
+	"Q78Ku+pZqoqQqv6jDEhVPiKOgZQufx015LktkYWKd8gjrkDj+HzC98B/jcAf+WTTVUqsSJfpCasy+mIq",
+	"NE/yZ09c5l9QfngyVVADYmsohlM9zVh94otiWQ3LehCazFBmr6WMy3ArH0oDL0GoVLhC/cEGGBfzjt4F",
+	"n7C6d1Niofpq3uzYYw3PO1zL87ZAavGW8GuitXiEsTaI6A3pfKIa95rLOk2sJFYfHB79s8/uryjp91c9",
+	"3fZ5CM1DrK1ZyMKpyJNVeik+skIfhXT3HDG1GveAEm8poDtoIfwFnbCtAqUXZhSPpzLa0da68NtgxB20",
+	"wvAwN+I0HaENF7affTq9ePkx/Onlu4Nfjo8+HbU+fip8bxlTLElYhoreqq+00FQ8OtwPF76y//lj6/Xp",
+	"L63W81+efjr//PrTP94fv3tXfOWGp9toahd0tEpDK7YO+mlXduk/SvvSSGXulMD/v662VSrnhBIVKSzo",
+	"ylSxJrnI8Ye9FsLWsf20U2pPnfcV7otFlGIfzSVHcINS92pNqdHDrlmqm6QHhIE9p83IEFaaqzxPOqcc",
+	"hzAhCOBadKGhta1kABXPRRdyJLOiEAfwJkEJ7AvBZknx2tq0ZBxUwRUe4sLyj9MWhwmH8HW0GDf3tUL+",
+	"go4+8m3Sny7oaJ1QN5tshHl1f++ps/w55uLP4S/N5Ds5xWATHBuRtSqJZbbrVJEnt5qOVtYFvonZJJWG",
+	"SE9IG6ttIUtWZnkJ8QJxlGv44HeuFUuG6PNaVE0+CFrHiNYV8DnKdAyzXmv6d5a576G4xZICgNKsIIbg",
+	"kVO+HZo/2alKyOUo/uUUb51LnA1hEyw9jxlN9HipHv13fsMEU8oVogNy2Zgr1/46mwqV96nOkd2siA3I",
+	"Qbhv/bHvmc7me72hZlmE78GSp/yZAgwD+msZ2j+FcnAhoc3zNZs3yQfFihJHHPoTEAnQNiVmAx4zSBTH",
+	"9HNJFBMx0RkdDvmAjFm9Y+U10z/hMjxWBU6Rrne9hfTAQay1cFl2w6Eis3bVm/c7PWaQbDDNuJ43ur/9",
+	"XsLXhL7aiaUE7zBY2sl5o78hSykq96z5ZGThj0ZMO/wl1a0lqaInOgJmQss8LEi7YRlY/RCQBNA1wr6k",
+	"bKBVcyUdktVkiOhJCbbKmfAR0g2qvUWnQ/vFH6BZClbm2alN6BwqHvBJMbLo4Mby7As1nupYzgQEM67Y",
+	"aCoAfxCL/ogRquSKJlQMzPu0TBUQtNFTbf+eops9/t7si8r5iGx0BAEgcA+xVXrNAas/HO8B7wX3/s99",
+	"PsxI5/4JWDI0C1PxY203dtjUstPyXbHvC3te6i3BNMJnl2iqRKs5CZHOSekMIPjFQWE3YNw3Y39cXu9P",
+	"jv9ofzkcHNy0ro5E53I/9HKCD8L9oKG5BgFxbrmDf7jzTCCIMHchQg/LHmeUGzuqPNnz8VSDLWQoc+ns",
+	"7KjN+Cv3rx9+e/gIw9+YbM5ws+tBnjUAGM1PSISzsz0rZ+O5EbxjRmMQ8bcNj3Es+6C9+4l/613Q+GXP",
+	"qu17b+J1j5butS01VrLlzDubi3y5/Phto5fyt2zemxqJ/9vvRhd5xmjGsvyK+QJsbD0yVM5qaAFUG03o",
+	"NTOKQJRXc03oYAzgiUGj6NLfffKk1T5shs2w2eoehUcheCHsmGvjyVRIAYB5Oep7BvUWTbIc8hkQ4UUJ",
+	"KIdDAnFgkap0X0C5u3m4ghu02EQ2WdKXI7BFzeYnVPehQjrAQjXFWAmuR8/JTrltg5cyHWB+9G4lR5uW",
+	"mwm4FDqXsbmoRr7KAcdqutPqSqOOuZxCkCrHCd7xOm7EQd6XS2Z9UWlTHUCTONud180HujLkU9oN8qru",
+	"ayFnWI6uCIfy/EUQRgtTmHfXNXowE3EqudC2KTAgJSfmX+D685cky7F8FlaklLikbGzQ+X+vWarL3fuK",
+	"d2JaxOIb/06vWFL2KecQiaQHWrxXol/2XlFs8OuQhX1v2gl60mzzsppWXvDwNWOp7WJWdpeVlgPO0+LI",
+	"P1mVmK6vxyyc9DuRqzYBJIMoL6GJzA4j3ExemGnbCxd1l9hheUX4tUrZUDWxOHRbc+r3mIOQqVXT/KHv",
+	"+FHIgNiYYACAoAnlwvy72WzuBhB/GEkZ94XhIV5IcrtRl8IVi0N/Nk2u7Y57vMrrauSjnwZkWgPR7uGy",
+	"AyYhoAR6sNo2QxrZTY7mDbDWDk+8NGILrFqzzNhUHnQcLWtAQo1qSz71furtOXzVhBU97G2b+gCoPr/6",
+	"zPa27Yve2ZtdW9ybcc32JPSQKzoh25Z86hrRJqRi3odr2niWicc18qw5sk7lRTxXKyxRAVZABiUtG++T",
+	"2WDMlM6olpk68RRkUNJY7LEKK2vvfr/7/wEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
