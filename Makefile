@@ -36,6 +36,15 @@ check-generate: generate
 	  git status --short -- gen/ clients/typescript/src/schema.ts; git diff --stat -- gen/ clients/typescript/src/schema.ts; \
 	  echo "generated code is stale: run make generate and commit"; exit 1; fi
 
+# The /docs renderer, a pinned npm package checked against its published sha512 (scripts/docs-asset.sh):
+# docs-asset fetches it into internal/docs/assets; CI re-fetches and fails when the committed copy differs.
+.PHONY: docs-asset check-docs-asset
+docs-asset:
+	scripts/docs-asset.sh
+
+check-docs-asset:
+	scripts/docs-asset.sh --check
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...

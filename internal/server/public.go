@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/wazapin/wazapin/gen/api"
+	"github.com/wazapin/wazapin/internal/docs"
 )
 
 // specJSON is openapi.yaml as JSON, made once.
@@ -31,6 +32,11 @@ func (s *Server) registerPublic(e *echo.Echo) {
 		}
 		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b)
 	})
+	// The reference rendered from the spec, its files below it, and / leading to it.
+	docsHandler := echo.WrapHandler(docs.Handler())
+	s.publicGET(e, docs.Path, docsHandler)
+	s.publicGET(e, docs.Path+"/*", docsHandler)
+	s.publicGET(e, "/", func(c echo.Context) error { return c.Redirect(http.StatusFound, docs.Path) })
 }
 
 // publicGET adds a GET route outside the spec; logs and metrics name it by path, which holds no
