@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"strings"
@@ -320,5 +321,37 @@ func TestBlockPrivateRefusesLoopback(t *testing.T) {
 	open, _ := provider.New(provider.WhatsAppGateway, fake.Credentials(), provider.Options{Client: provider.NewClient(false)})
 	if _, err := open.Lookup(context.Background(), []string{"+6281234567890"}); err != nil {
 		t.Fatalf("without blocking: %v", err)
+	}
+}
+
+// TestTransportFailuresNameTheirCause: the log must say why a provider could not be reached, in
+// words that hold neither its address nor its key.
+func TestTransportFailuresNameTheirCause(t *testing.T) {
+	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(tlsSrv.Close)
+	plain := answering(t, func(http.ResponseWriter, *http.Request) {})
+	hangUp := answering(t, func(w http.ResponseWriter, _ *http.Request) {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	})
+	down := providertest.NewGateway(t, providertest.Config{Mode: providertest.Down}).URL()
+	for _, tc := range []struct {
+		name, baseURL, want string
+	}{
+		{"refused", down, "connection refused"},
+		{"untrusted certificate", tlsSrv.URL, "certificate is not trusted"},
+		{"plain HTTP spoken to as TLS", strings.Replace(plain, "http://", "https://", 1), "HTTP response to HTTPS client"},
+		{"connection closed", hangUp, "closed before the answer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			creds := mustJSON(map[string]string{"base_url": tc.baseURL, "api_key": secret})
+			_, err := newProvider(t, provider.WhatsAppGateway, creds, 1).Lookup(t.Context(), []string{"+6281111111111"})
+			checkFailure(t, err, provider.ErrUnavailable, secret, host(tc.baseURL))
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -3,11 +3,15 @@ package provider
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"syscall"
 )
 
 // maxBody bounds what is read of any answer: a provider is outside our control, and a lookup
@@ -86,12 +90,12 @@ func (e endpoint) call(ctx context.Context, step, method, url string, body, out 
 		case e.slots <- struct{}{}:
 			defer func() { <-e.slots }()
 		case <-ctx.Done():
-			return e.transportError(ctx, step)
+			return e.transportError(ctx, step, ctx.Err())
 		}
 	}
 	resp, err := e.client.Do(req)
 	if err != nil {
-		return e.transportError(ctx, step)
+		return e.transportError(ctx, step, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
@@ -102,7 +106,7 @@ func (e endpoint) call(ctx context.Context, step, method, url string, body, out 
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	switch {
 	case err != nil:
-		return e.transportError(ctx, step)
+		return e.transportError(ctx, step, err)
 	case len(data) > maxBody:
 		return e.fail(step, "answer is larger than 1 MiB", ErrBadResponse)
 	}
@@ -114,13 +118,62 @@ func (e endpoint) call(ctx context.Context, step, method, url string, body, out 
 }
 
 // transportError words a request that got no complete answer. The context is asked first: when
-// it is done, that is the reason, whatever the transport reports.
-func (e endpoint) transportError(ctx context.Context, step string) error {
+// it is done, that is the reason, whatever the transport reports. Otherwise the transport's
+// cause is named for the log (see causeOf).
+func (e endpoint) transportError(ctx context.Context, step string, cause error) error {
 	switch ctx.Err() {
 	case context.DeadlineExceeded:
 		return e.fail(step, "no answer before the deadline", ErrTimeout)
 	case context.Canceled:
 		return e.fail(step, "lookup cancelled", context.Canceled)
 	}
-	return e.fail(step, "request failed", ErrUnavailable)
+	return e.fail(step, "request failed: "+causeOf(cause), ErrUnavailable)
+}
+
+// causeOf says why a request got no answer (refused, DNS, TLS, reset, timeout) in words that
+// hold no host, address or URL: Go's network errors name them, and the base_url they come from
+// is a credential.
+func causeOf(err error) string {
+	var (
+		dnsErr   *net.DNSError
+		errno    syscall.Errno
+		opErr    *net.OpError
+		certErr  *tls.CertificateVerificationError
+		hostErr  x509.HostnameError
+		authErr  x509.UnknownAuthorityError
+		recErr   tls.RecordHeaderError
+		netErr   net.Error
+		maxBytes *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &dnsErr):
+		return "DNS lookup failed: " + dnsErr.Err
+	case errors.As(err, &errno):
+		op := "network"
+		if errors.As(err, &opErr) {
+			op = opErr.Op
+		}
+		return op + ": " + errno.Error()
+	case errors.As(err, &hostErr):
+		return "TLS: the certificate is not valid for the provider's host name"
+	case errors.As(err, &authErr), errors.As(err, &certErr):
+		return "TLS: the provider's certificate is not trusted"
+	case errors.As(err, &recErr):
+		return "TLS: the provider does not speak TLS"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the connection closed before the answer"
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return "network timeout"
+	case errors.As(err, &maxBytes):
+		return "answer too large"
+	}
+	for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(u) {
+		err = u
+	}
+	if fmt.Sprintf("%T", err) == "*errors.errorString" {
+		// A fixed message (net/http's "server gave HTTP response to HTTPS client"); the errors
+		// that name addresses are the net package's types, handled above.
+		return err.Error()
+	}
+	return fmt.Sprintf("transport error (%T)", err)
 }

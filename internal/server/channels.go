@@ -145,7 +145,7 @@ func (s *Server) LookupChannelContacts(ctx context.Context, req api.LookupChanne
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.channelProvider(ctx, ws, chID, req.ChannelID)
+	p, platform, err := s.channelProvider(ctx, ws, chID, req.ChannelID)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +153,7 @@ func (s *Server) LookupChannelContacts(ctx context.Context, req api.LookupChanne
 	if err != nil {
 		return nil, err
 	}
-	results, err := s.askProvider(ctx, ws, chID, req.ChannelID, p, unique)
+	results, err := s.askProvider(ctx, ws, chID, req.ChannelID, platform, p, unique)
 	if err != nil {
 		return nil, err
 	}
@@ -237,68 +237,85 @@ func lookupPhones(in []string, region string) (phones, unique []string, err erro
 }
 
 // channelProvider opens a channel's credentials and returns its provider adapter.
-func (s *Server) channelProvider(ctx context.Context, ws tenant.Workspace, id uuid.UUID, raw string) (provider.Provider, error) {
+func (s *Server) channelProvider(ctx context.Context, ws tenant.Workspace, id uuid.UUID, raw string) (provider.Provider, string, error) {
 	row, err := s.q.GetChannelCredentials(ctx, dbq.GetChannelCredentialsParams{WorkspaceID: ws.ID, ID: id})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, channelNotFound(raw)
+		return nil, "", channelNotFound(raw)
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if s.cfg.Secrets == nil {
-		return nil, errNoSecrets
+		return nil, "", errNoSecrets
 	}
 	creds, err := s.cfg.Secrets.Open(row.Credentials, channelAD(ws.ID, id))
 	if err != nil {
-		s.log.Error("channel credentials do not open: was WAZAPIN_ENCRYPTION_KEY changed?", "channel", raw)
-		return nil, apperr.New(apperr.Unavailable, "channel %s: its credentials cannot be opened with this server's encryption key; recreate the channel", raw)
+		s.log.ErrorContext(ctx, "channel credentials do not open: was WAZAPIN_ENCRYPTION_KEY changed?", "channel", raw)
+		return nil, "", apperr.New(apperr.Unavailable, "channel %s: its credentials cannot be opened with this server's encryption key; recreate the channel", raw)
 	}
 	opts := s.cfg.Provider
 	opts.Slots = s.channelSlots(id)
 	p, err := provider.New(row.Platform, creds, opts)
 	if err != nil {
-		return nil, apperr.New(apperr.Upstream, "channel %s: its stored credentials are no longer valid for %s; recreate the channel", raw, row.Platform)
+		return nil, "", apperr.New(apperr.Upstream, "channel %s: its stored credentials are no longer valid for %s; recreate the channel", raw, row.Platform)
 	}
-	return p, nil
+	return p, row.Platform, nil
 }
 
 // askProvider runs the lookup within the provider timeout, records the outcome as the channel's
 // status, and words provider failures as problems naming the channel.
-func (s *Server) askProvider(ctx context.Context, ws tenant.Workspace, id uuid.UUID, raw string, p provider.Provider, phones []string) ([]provider.Result, error) {
+func (s *Server) askProvider(ctx context.Context, ws tenant.Workspace, id uuid.UUID, raw, platform string, p provider.Provider, phones []string) ([]provider.Result, error) {
 	lctx, cancel := context.WithTimeout(ctx, s.cfg.ProviderTimeout)
 	defer cancel()
+	start := time.Now()
 	results, err := p.Lookup(lctx, phones)
 	if err == nil && len(results) != len(phones) {
 		err = fmt.Errorf("the provider answered %d numbers for %d asked: %w", len(results), len(phones), provider.ErrBadResponse)
 	}
-	status := statusConnected
-	switch {
-	case err == nil:
-	case errors.Is(err, provider.ErrUnauthorized):
-		status = statusUnauthorized
-		err = apperr.New(apperr.Upstream, "channel %s: the provider rejected the channel's credentials; check them and recreate the channel", raw)
-	case errors.Is(err, provider.ErrTimeout):
-		status = statusUnreachable
-		err = apperr.New(apperr.UpstreamSlow, "channel %s: the provider did not answer within %s", raw, s.cfg.ProviderTimeout)
-	case errors.Is(err, provider.ErrUnavailable), errors.Is(err, provider.ErrBadResponse):
+	outcome, status := lookupOutcome(err)
+	s.metrics.Lookup(platform, outcome, time.Since(start))
+	if err != nil {
 		// The cause goes to the log only: telling the caller what answered where would let a
 		// channel's base_url probe the server's network.
-		status = statusUnreachable
-		s.log.Warn("provider lookup failed", "channel", raw, "err", err)
+		s.log.WarnContext(ctx, "provider lookup failed", "channel", raw, "platform", platform, "outcome", outcome, "err", err)
+	}
+	switch outcome {
+	case "unauthorized":
+		err = apperr.New(apperr.Upstream, "channel %s: the provider rejected the channel's credentials; check them and recreate the channel", raw)
+	case "timeout":
+		err = apperr.New(apperr.UpstreamSlow, "channel %s: the provider did not answer within %s", raw, s.cfg.ProviderTimeout)
+	case "unavailable", "bad_response":
 		err = apperr.New(apperr.Upstream, "channel %s: the provider could not be reached, failed, or answered something unusable", raw)
-	default:
+	case "canceled":
 		return nil, err // the caller went away
 	}
 	// The request's context may be spent; the status is worth recording anyway.
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer scancel()
 	if serr := s.q.SetChannelStatus(sctx, dbq.SetChannelStatusParams{WorkspaceID: ws.ID, ID: id, Status: status}); serr != nil {
-		s.log.Warn("record channel status", "channel", raw, "err", serr)
+		s.log.WarnContext(ctx, "record channel status", "channel", raw, "err", serr)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return results, nil
+}
+
+// lookupOutcome classifies a lookup's result for metrics and the channel's status.
+func lookupOutcome(err error) (outcome, status string) {
+	switch {
+	case err == nil:
+		return "ok", statusConnected
+	case errors.Is(err, provider.ErrUnauthorized):
+		return "unauthorized", statusUnauthorized
+	case errors.Is(err, provider.ErrTimeout):
+		return "timeout", statusUnreachable
+	case errors.Is(err, provider.ErrBadResponse):
+		return "bad_response", statusUnreachable
+	case errors.Is(err, provider.ErrUnavailable):
+		return "unavailable", statusUnreachable
+	}
+	return "canceled", ""
 }
 
 // channelSlots is the semaphore that bounds the requests in flight to one channel's provider

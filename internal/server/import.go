@@ -59,6 +59,10 @@ func (s *Server) ImportContacts(ctx context.Context, req api.ImportContactsReque
 	if err != nil {
 		return nil, err
 	}
+	s.metrics.ImportLines("created", out.created)
+	s.metrics.ImportLines("updated", out.updated)
+	s.metrics.ImportLines("conflict", out.conflict)
+	s.metrics.ImportLines("invalid", len(rejected)+out.invalid)
 	all := append(append([]api.ImportRejection{}, rejected...), out.rejected...)
 	slices.SortFunc(all, func(a, b api.ImportRejection) int { return a.Line - b.Line })
 	return api.ImportContacts200JSONResponse{Data: api.ImportResult{
