@@ -274,7 +274,7 @@ func (s *Server) askProvider(ctx context.Context, ws tenant.Workspace, id uuid.U
 	}
 	outcome, status := lookupOutcome(err)
 	s.metrics.Lookup(platform, outcome, time.Since(start))
-	if err != nil {
+	if err != nil && outcome != "canceled" {
 		// The cause goes to the log only: telling the caller what answered where would let a
 		// channel's base_url probe the server's network.
 		s.log.WarnContext(ctx, "provider lookup failed", "channel", raw, "platform", platform, "outcome", outcome, "err", err)

@@ -39,6 +39,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	st := stateOf(c.Request().Context())
 	if st != nil && st.clientGone() {
 		st.gone = true
+		hangUp(c)
 		return
 	}
 	if c.Response().Committed {
@@ -66,6 +67,14 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	_ = json.NewEncoder(c.Response()).Encode(p)
+}
+
+// hangUp closes the connection without an answer. Left alone, net/http would complete the
+// response with an empty 200, which a client that only half-closed would read as a success.
+func hangUp(c echo.Context) {
+	if conn, _, err := http.NewResponseController(c.Response().Writer).Hijack(); err == nil {
+		_ = conn.Close()
+	}
 }
 
 var paramErr = regexp.MustCompile(`parameter (\w+)`)

@@ -112,7 +112,7 @@ func TestUnknownRoutesAreProblems(t *testing.T) {
 		status       int
 	}{
 		{"GET", "/v1/nothing", 404},
-		{"GET", "/", 404},
+		{"GET", "/v2/contacts", 404},
 		{"PUT", "/v1/contacts", 405},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {

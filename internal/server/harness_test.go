@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wazapin/wazapin/gen/api"
+	"github.com/wazapin/wazapin/internal/obs"
 	"github.com/wazapin/wazapin/internal/pg"
 	"github.com/wazapin/wazapin/internal/secretbox"
 	"github.com/wazapin/wazapin/internal/server"
@@ -38,6 +39,9 @@ type env struct {
 	c      *api.ClientWithResponses
 	client *http.Client // validates every response against the spec
 	logs   *syncBuffer
+	srv    *server.Server
+	// metrics is the server's registry, read by tests through metricsText.
+	metrics *obs.Metrics
 }
 
 func newEnv(t *testing.T, configure ...func(*server.Config)) *env {
@@ -60,13 +64,15 @@ func newEnv(t *testing.T, configure ...func(*server.Config)) *env {
 		Secrets:         testSecrets(t),
 		ProviderTimeout: providerTimeout,
 		CustomPlanPool:  planned, // as cmd/wazapin runs it
+		Metrics:         obs.NewMetrics(),
 	}
 	for _, f := range configure {
 		f(&cfg)
 	}
-	srv := httptest.NewServer(server.New(pool, cfg).Handler())
+	api := server.New(pool, cfg)
+	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
-	e := &env{t: t, url: srv.URL, pool: pool, logs: logs}
+	e := &env{t: t, url: srv.URL, pool: pool, logs: logs, srv: api, metrics: cfg.Metrics}
 	e.client = &http.Client{Transport: &validatingTransport{t: t, router: specRouter(t), base: http.DefaultTransport}}
 	e.ws, e.c = e.workspace("Acme", "ID")
 	return e
@@ -236,7 +242,7 @@ func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 	}
 	route, params, err := v.router.FindRoute(req)
 	if err != nil {
-		if res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusMethodNotAllowed {
+		if res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusMethodNotAllowed && !isPublicPage(req.URL.Path) {
 			v.t.Errorf("%s %s: not in openapi.yaml but answered %d", req.Method, req.URL.Path, res.StatusCode)
 		}
 		return res, nil
@@ -251,10 +257,36 @@ func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 	if err := openapi3filter.ValidateResponse(req.Context(), in); err != nil {
 		v.t.Errorf("%s %s: response %d does not match openapi.yaml: %v\n%s", req.Method, req.URL.Path, res.StatusCode, err, body)
 	}
-	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/problem+json") != (res.StatusCode >= 400) {
-		v.t.Errorf("%s %s: status %d with Content-Type %q", req.Method, req.URL.Path, res.StatusCode, res.Header.Get("Content-Type"))
-	}
+	checkObservable(v.t, req, res, body)
 	return res, nil
+}
+
+// isPublicPage tells the pages outside the spec: the docs and the spec itself.
+func isPublicPage(path string) bool {
+	return path == "/" || path == "/docs" || strings.HasPrefix(path, "/docs/") || path == "/openapi.yaml" || path == "/openapi.json"
+}
+
+// checkObservable holds every answer to what a client and an operator rely on: a request id in
+// the header and in every problem, Retry-After on every 503, problems typed as such.
+func checkObservable(t *testing.T, req *http.Request, res *http.Response, body []byte) {
+	t.Helper()
+	id := res.Header.Get("X-Request-Id")
+	if id == "" {
+		t.Errorf("%s %s: answer %d has no X-Request-Id", req.Method, req.URL.Path, res.StatusCode)
+	}
+	if res.StatusCode == http.StatusServiceUnavailable && res.Header.Get("Retry-After") == "" {
+		t.Errorf("%s %s: 503 without Retry-After", req.Method, req.URL.Path)
+	}
+	isProblem := strings.HasPrefix(res.Header.Get("Content-Type"), "application/problem+json")
+	if isProblem != (res.StatusCode >= 400) {
+		t.Errorf("%s %s: status %d with Content-Type %q", req.Method, req.URL.Path, res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	if isProblem && req.Method != http.MethodHead {
+		var p api.Problem
+		if err := json.Unmarshal(body, &p); err != nil || p.RequestId == nil || *p.RequestId != id {
+			t.Errorf("%s %s: problem's request_id is not the X-Request-Id %q: %s", req.Method, req.URL.Path, id, body)
+		}
+	}
 }
 
 // syncBuffer collects the server's log lines for tests that inspect them.

@@ -971,7 +971,7 @@ export interface components {
                  *       "type": "about:blank",
                  *       "title": "Request Entity Too Large",
                  *       "status": 413,
-                 *       "detail": "the body is larger than the 1 MiB limit",
+                 *       "detail": "the body is larger than the 1 MiB limit of a JSON body",
                  *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
                  *     }
                  */
@@ -988,15 +988,6 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "type": "about:blank",
-                 *       "title": "Request Entity Too Large",
-                 *       "status": 413,
-                 *       "detail": "an import takes at most 100000 lines; split the file",
-                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
-                 *     }
-                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1083,10 +1074,10 @@ export interface components {
             };
         };
         /**
-         * @description The server cannot do this now: its database cannot be reached or is too contended to finish
-         *     the request (then `Retry-After` says how many seconds to wait before trying again), or the
-         *     server lacks configuration the operation needs (such as `WAZAPIN_ENCRYPTION_KEY` for
-         *     channels; retrying will not help until it is set).
+         * @description The server cannot do this now: its database cannot be reached, did not answer in time, or is
+         *     too contended to finish the request; or the server lacks configuration the operation needs
+         *     (`WAZAPIN_ENCRYPTION_KEY` for channels, where retrying helps only once it is set).
+         *     `Retry-After` says how many seconds to wait before trying again.
          */
         Unavailable: {
             headers: {
@@ -1145,7 +1136,7 @@ export interface components {
          */
         "X-Request-Id": string;
         /**
-         * @description Seconds to wait before trying again.
+         * @description Seconds to wait before trying again; every 503 carries it.
          * @example 1
          */
         "Retry-After": number;
