@@ -7,8 +7,9 @@ BIN := bin/wazapin
 
 .PHONY: run test build bench generate check-generate lint fmt fuzz pg-stop clean
 
+# -buildvcs=auto records the commit for `wazapin version`, even where GOFLAGS turns it off.
 build:
-	$(GO) build -o $(BIN) ./cmd/wazapin
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/wazapin
 
 run: build
 	@scripts/run.sh $(BIN)

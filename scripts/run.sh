@@ -5,6 +5,9 @@ set -euo pipefail
 bin=$1
 addr=${WAZAPIN_ADDR:-127.0.0.1:8080}
 export WAZAPIN_ADDR=$addr
+# Metrics on their own listener, beside the API (serve leaves them off unless asked).
+metrics=${WAZAPIN_METRICS_ADDR-127.0.0.1:9464}
+export WAZAPIN_METRICS_ADDR=$metrics
 
 if [ -z "${WAZAPIN_ENCRYPTION_KEY:-}" ]; then
   # A local dev key seals channel credentials; production servers set their own.
@@ -29,5 +32,11 @@ if [ -z "${DATABASE_URL:-}" ]; then
   echo "workspace: $(sed -n 's/.*"workspace_id": "\(.*\)".*/\1/p' "$ws") (default region $(sed -n 's/.*"default_region": "\(.*\)".*/\1/p' "$ws"))"
   echo "api key:   $key"
   echo "try:       curl -s -H 'X-Api-Key: $key' http://$addr/v1/contacts"
+else
+  "$bin" migrate up
+  echo "database:  DATABASE_URL (migrated; no workspace was created)"
+  echo "workspace: make one and its API key with: DATABASE_URL=... $bin workspace create --name NAME [--default-region ID]"
 fi
+echo "docs:      http://$addr/docs"
+[ -z "$metrics" ] || echo "metrics:   http://$metrics/metrics"
 exec "$bin" serve
