@@ -37,6 +37,7 @@ func TestBenchSmoke(t *testing.T) {
 	rows, err := run(config{
 		AdminURL: admin, Binary: bin, Contacts: 300, Seconds: 1, Warmup: 200 * time.Millisecond,
 		Concurrency: 2, ImportLines: 500, Root: "..", Database: "wazapin_bench_smoke",
+		ServerLog: filepath.Join(t.TempDir(), "server.log"),
 	})
 	if err != nil {
 		t.Fatal(err)

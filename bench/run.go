@@ -27,7 +27,8 @@ import (
 // config is one benchmark run.
 type config struct {
 	AdminURL    string // a server where the run may create its database; empty: start scripts/pg.sh
-	Binary      string // the wazapin binary
+	Binary      string // the wazapin binary (BENCH_BINARY), e.g. an older build to compare with
+	ServerLog   string // where the server's log goes: its access lines, at info as in production
 	Contacts    int
 	Seconds     float64
 	Warmup      time.Duration
@@ -43,7 +44,10 @@ func configFromEnv() (config, error) {
 	cfg := config{
 		AdminURL: os.Getenv("DATABASE_URL"), Binary: "bin/wazapin", Contacts: 1_000_000, Seconds: 10,
 		Warmup: 2 * time.Second, Concurrency: 16, ImportLines: 100_000, Out: "docs/BENCHMARKS.md", Root: ".",
-		Database: "wazapin_bench",
+		Database: "wazapin_bench", ServerLog: ".data/bench-server.log",
+	}
+	if v := os.Getenv("BENCH_BINARY"); v != "" {
+		cfg.Binary = v
 	}
 	for env, dst := range map[string]*int{"BENCH_CONTACTS": &cfg.Contacts, "BENCH_CONCURRENCY": &cfg.Concurrency, "BENCH_IMPORT": &cfg.ImportLines} {
 		if v := os.Getenv(env); v != "" {
@@ -131,7 +135,11 @@ func run(cfg config) ([]row, error) {
 	logf("seeded in %s", time.Since(t0).Round(time.Second))
 
 	m := newMeter(ctx, dbURL)
-	srv, err := startServer(env, cfg.Binary)
+	logPath := cfg.ServerLog
+	if !filepath.IsAbs(logPath) {
+		logPath = filepath.Join(cfg.Root, logPath)
+	}
+	srv, err := startServer(env, cfg.Binary, logPath)
 	if err != nil {
 		return nil, err
 	}
@@ -273,15 +281,28 @@ type server struct {
 	url string
 }
 
-func startServer(env []string, binary string) (*server, error) {
+// startServer runs the server as production would: access lines at info to a file, metrics
+// recorded and served on a listener of their own. It needs no shutdown grace: no load balancer
+// sends it traffic.
+func startServer(env []string, binary, logPath string) (*server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := command(append(env, "WAZAPIN_ADDR="+addr), binary, "serve")
-	cmd.Stderr = os.Stderr
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close() // the child holds its own descriptor
+	logf("server log: %s", logPath)
+	cmd := command(append(env, "WAZAPIN_ADDR="+addr, "WAZAPIN_LOG_LEVEL=info", "WAZAPIN_METRICS_ADDR=127.0.0.1:0",
+		"WAZAPIN_SHUTDOWN_GRACE=0s"), binary, "serve")
+	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
