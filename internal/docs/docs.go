@@ -149,6 +149,16 @@ func contentType(name string) string {
 	return "text/plain; charset=utf-8" // the licences and SOURCE
 }
 
+// Serves tells whether Handler has something at path, so that the caller can answer other paths
+// below Path as it answers any unknown route.
+func Serves(path string) bool {
+	if path == Path || path == Path+"/" {
+		return true
+	}
+	s, err := load()
+	return err == nil && s.files[path] != nil
+}
+
 // Handler serves the reference page at Path and its assets below it. The page is revalidated on
 // every load (it names the assets' version); the assets are immutable under their versioned URLs.
 func Handler() http.Handler {

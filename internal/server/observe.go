@@ -7,7 +7,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/tenant"
 )
 
@@ -46,11 +45,12 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		req := c.Request()
 		res := c.Response()
 		st := &reqState{id: s.ids.For(req.Header.Get(echo.HeaderXRequestID)), conn: req.Context()}
-		res.Header().Set(echo.HeaderXRequestID, st.id)
+		h := res.Header()
+		h[echo.HeaderXRequestID] = []string{st.id} // already canonical
 		if s.draining.Load() {
 			// A client that keeps this connection would send its next request to a server
 			// about to close it.
-			res.Header().Set(echo.HeaderConnection, "close")
+			h[echo.HeaderConnection] = []string{"close"}
 		}
 		route, timeout := s.routeOf(c)
 		ctx, cancel := context.WithTimeout(context.WithValue(st.conn, stateKey{}, st), timeout)
@@ -68,23 +68,24 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		d := time.Since(start)
 		s.metrics.RequestDone(req.Method, route, status, d)
-		if !s.log.Enabled(ctx, slog.LevelInfo) {
+		if !s.accessLog.Enabled(ctx, slog.LevelInfo) {
 			return nil
 		}
 		attrs := make([]slog.Attr, 0, 8)
 		attrs = append(attrs,
+			slog.String("request_id", st.id),
 			slog.String("method", req.Method),
 			slog.String("route", route),
 			slog.Int("status", status),
 			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 			slog.Int64("bytes_out", res.Size))
 		if st.authed {
-			attrs = append(attrs, slog.String("workspace_id", ids.Format(ids.Workspace, st.ws.ID)))
+			attrs = append(attrs, slog.String("workspace_id", st.ws.Ref))
 		}
 		if status == statusClientClosed {
 			attrs = append(attrs, slog.String("outcome", "the client went away before the answer"))
 		}
-		s.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+		s.accessLog.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 		return nil
 	}
 }

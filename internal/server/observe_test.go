@@ -163,6 +163,7 @@ func TestUnknownRoutesAreNotFoundBeforeAnyKey(t *testing.T) {
 		status       int
 	}{
 		{"GET", "/metrics", 404},
+		{"GET", "/docs/assets/nothing.js", 404},
 		{"GET", "/v1/nothing", 404},
 		{"DELETE", "/v1/health", 405},
 	} {

@@ -35,7 +35,12 @@ func (s *Server) registerPublic(e *echo.Echo) {
 	// The reference rendered from the spec, its files below it, and / leading to it.
 	docsHandler := echo.WrapHandler(docs.Handler())
 	s.publicGET(e, docs.Path, docsHandler)
-	s.publicGET(e, docs.Path+"/*", docsHandler)
+	s.publicGET(e, docs.Path+"/*", func(c echo.Context) error {
+		if !docs.Serves(c.Request().URL.Path) {
+			return echo.ErrNotFound
+		}
+		return docsHandler(c)
+	})
 	s.publicGET(e, "/", func(c echo.Context) error { return c.Redirect(http.StatusFound, docs.Path) })
 }
 

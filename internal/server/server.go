@@ -56,8 +56,10 @@ type Server struct {
 	// qOneShot runs on planned too, each statement planned for its values on every execution.
 	qOneShot *dbq.Queries
 	log      *slog.Logger
-	cfg      Config
-	auth     *tenant.Authenticator
+	// accessLog writes the access lines: log without the request id added from the context.
+	accessLog *slog.Logger
+	cfg       Config
+	auth      *tenant.Authenticator
 	// slots bounds, per channel, the requests in flight to its provider (see channelSlots).
 	slots sync.Map
 	// draining is set once shutdown has begun (see Drain).
@@ -78,6 +80,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	accessLog := cfg.Log // access lines name their request id themselves
 	cfg.Log = slog.New(requestIDHandler{cfg.Log.Handler()})
 	if cfg.DBTimeout <= 0 {
 		cfg.DBTimeout = 5 * time.Second
@@ -104,7 +107,7 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 		cfg.Metrics.AddPool("planned", planned)
 	}
 	return &Server{pool: pool, q: q, planned: planned, qPlanned: dbq.New(planned), qOneShot: dbq.New(pg.OneShot(planned)),
-		log: cfg.Log, cfg: cfg,
+		log: cfg.Log, accessLog: accessLog, cfg: cfg,
 		auth:    tenant.NewAuthenticator(q, 30*time.Second),
 		ids:     obs.NewRequestIDs(),
 		metrics: cfg.Metrics, templates: map[string]string{}, timeouts: map[string]time.Duration{}}

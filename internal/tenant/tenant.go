@@ -24,6 +24,8 @@ import (
 type Workspace struct {
 	ID            uuid.UUID
 	DefaultRegion string
+	// Ref is ID as the API writes it (ws_…), made once per cached key rather than per request.
+	Ref string
 }
 
 // Created is what creating a workspace prints: the only time the key's secret is shown.
@@ -105,7 +107,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, key string) (Workspace
 		if err != nil {
 			return Workspace{}, err
 		}
-		c = cachedKey{ws: Workspace{ID: row.WorkspaceID, DefaultRegion: row.DefaultRegion}, hash: row.SecretHash, expires: now.Add(a.ttl)}
+		ws := Workspace{ID: row.WorkspaceID, DefaultRegion: row.DefaultRegion, Ref: ids.Format(ids.Workspace, row.WorkspaceID)}
+		c = cachedKey{ws: ws, hash: row.SecretHash, expires: now.Add(a.ttl)}
 		a.mu.Lock()
 		if len(a.keys) >= maxCachedKeys {
 			clear(a.keys)
