@@ -3,13 +3,10 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -22,11 +19,9 @@ import (
 
 	"github.com/wazapin/wazapin/gen/api"
 	"github.com/wazapin/wazapin/internal/obs"
-	"github.com/wazapin/wazapin/internal/pg"
-	"github.com/wazapin/wazapin/internal/secretbox"
 	"github.com/wazapin/wazapin/internal/server"
+	"github.com/wazapin/wazapin/internal/servertest"
 	"github.com/wazapin/wazapin/internal/tenant"
-	"github.com/wazapin/wazapin/internal/testdb"
 )
 
 // env is one test's world: its own database, a server over it, a workspace and a client of the
@@ -46,35 +41,19 @@ type env struct {
 
 func newEnv(t *testing.T, configure ...func(*server.Config)) *env {
 	t.Helper()
-	ctx := context.Background()
-	dbURL := testdb.New(t)
-	pool, err := pg.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	planned, err := pg.OpenWith(ctx, dbURL, pg.CustomPlans)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(planned.Close)
 	logs := &syncBuffer{}
-	cfg := server.Config{
-		Log:             slog.New(slog.NewTextHandler(logs, nil)),
-		Secrets:         testSecrets(t),
-		ProviderTimeout: providerTimeout,
-		CustomPlanPool:  planned, // as cmd/wazapin runs it
-		Metrics:         obs.NewMetrics(),
-	}
-	for _, f := range configure {
-		f(&cfg)
-	}
-	api := server.New(pool, cfg)
-	srv := httptest.NewServer(api.Handler())
-	t.Cleanup(srv.Close)
-	e := &env{t: t, url: srv.URL, pool: pool, logs: logs, srv: api, metrics: cfg.Metrics}
+	metrics := obs.NewMetrics()
+	started := servertest.Start(t, func(cfg *server.Config) {
+		cfg.Log = slog.New(slog.NewTextHandler(logs, nil))
+		cfg.ProviderTimeout = providerTimeout
+		cfg.Metrics = metrics
+		for _, f := range configure {
+			f(cfg)
+		}
+	})
+	e := &env{t: t, url: started.URL, pool: started.Pool, logs: logs, srv: started.Server, metrics: metrics, ws: started.Workspace}
 	e.client = &http.Client{Transport: &validatingTransport{t: t, router: specRouter(t), base: http.DefaultTransport}}
-	e.ws, e.c = e.workspace("Acme", "ID")
+	e.c = e.clientWithKey(e.ws.APIKey)
 	return e
 }
 
@@ -182,18 +161,6 @@ func ptr[T any](v T) *T { return &v }
 
 // providerTimeout bounds channel lookups in tests: short, so the slow-provider test is quick.
 const providerTimeout = 500 * time.Millisecond
-
-func testSecrets(t *testing.T) *secretbox.Box {
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	box, err := secretbox.ParseKey(base64.StdEncoding.EncodeToString(key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return box
-}
 
 var (
 	routerOnce sync.Once
