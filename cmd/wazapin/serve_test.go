@@ -151,7 +151,10 @@ func (s *served) waitLog(msg string, within time.Duration) map[string]any {
 		select {
 		case err := <-s.done:
 			s.done <- err
-			s.t.Fatalf("serve returned %v before logging %q; log:\n%s", err, msg, s.logs.String())
+			if l := s.logged(msg); l != nil { // written out as serve returned
+				return l
+			}
+			s.t.Fatalf("serve returned %v without logging %q; log:\n%s", err, msg, s.logs.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
