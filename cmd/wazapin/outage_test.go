@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -7,8 +9,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -23,8 +27,21 @@ type privateCluster struct {
 // startPrivateCluster starts a throwaway cluster with scripts/pg.sh and stops and deletes it when
 // the test ends. Its folder is one the unprivileged postgres user can reach, so that pg.sh, when
 // run as root, keeps it there.
+//
+// pg.sh starts a cluster on the lowest free port from 54329, so a cluster started while another
+// is stopped may take that one's port, and the stopped one come back on another. Test processes
+// running side by side (two `make test` at once) therefore take turns, under a lock held from
+// the start of the cluster to its end.
 func startPrivateCluster(t *testing.T) *privateCluster {
 	t.Helper()
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "wazapin-private-cluster.lock"), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lock.Close() }) // which releases the lock, after the cluster has stopped
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatalf("lock %s: %v", lock.Name(), err)
+	}
 	dir, err := os.MkdirTemp("", "wazapin-outage-")
 	if err != nil {
 		t.Fatal(err)

@@ -1,3 +1,7 @@
+//go:build unix
+
+// Signals, open file limits and the PostgreSQL scripts these tests use are Unix ones.
+
 package main
 
 import (
