@@ -183,8 +183,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
-		log.Warn("shutdown timed out; closing the requests still in flight", "in_flight", api.InFlight())
-		return hs.Close()
+		n := api.InFlight()
+		log.Warn("shutdown timed out; closing the requests still in flight", "in_flight", n)
+		_ = hs.Close()
+		// Exiting non-zero tells a supervisor that requests were cut off.
+		return fmt.Errorf("shutdown timed out after %s with %d requests in flight", cfg.shutdownTimeout, n)
 	}
 	log.Info("shut down: every request in flight was answered")
 	return nil

@@ -468,6 +468,9 @@ func TestShutdown(t *testing.T) {
 		s.signal(syscall.SIGTERM)
 		// 20 s is far past the 300 ms allowed and well short of the lookup's 30 s.
 		err := s.returned(20 * time.Second)
+		if err == nil || !strings.Contains(err.Error(), "shutdown timed out") {
+			t.Errorf("serve returned %v, want the timeout as its error (a non-zero exit)", err)
+		}
 		if l := s.logged("shutdown timed out; closing the requests still in flight"); l == nil || l["in_flight"] != 1.0 {
 			t.Errorf("timeout line %v; log:\n%s", l, s.logs.String())
 		}

@@ -56,7 +56,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	case http.StatusRequestEntityTooLarge:
 		drainBody(c)
 	}
-	if p.Status >= 500 {
+	if p.Status >= 500 && !errors.Is(err, errDraining) {
 		route, _ := s.routeOf(c)
 		s.log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
 			slog.String("method", c.Request().Method), slog.String("route", route), slog.Int("status", p.Status), slog.Any("err", err))

@@ -22,7 +22,7 @@ func (s *Server) GetHealth(ctx context.Context, _ api.GetHealthRequestObject) (a
 // the database cannot be reached, not while the schema is behind the binary's migrations.
 func (s *Server) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObject) (api.GetReadinessResponseObject, error) {
 	if s.draining.Load() {
-		return nil, apperr.New(apperr.Unavailable, "the server is shutting down")
+		return nil, errDraining
 	}
 	v, err := s.q.SchemaVersion(ctx)
 	if err != nil {
@@ -39,6 +39,9 @@ func (s *Server) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObje
 	out.Data.Status = api.Ok
 	return out, nil
 }
+
+// errDraining is readiness's answer once shutdown has begun: expected, so not logged as a failure.
+var errDraining = apperr.New(apperr.Unavailable, "the server is shutting down")
 
 // Drain turns readiness to 503 and asks clients to close their connections after each answer, so
 // that a load balancer stops sending here before the listener closes. Requests are still served.

@@ -331,6 +331,9 @@ func TestReadiness(t *testing.T) {
 		if res.StatusCode != 200 || !res.Close {
 			t.Errorf("list while draining: %d, close %v", res.StatusCode, res.Close)
 		}
+		if strings.Contains(e.logs.String(), "level=ERROR") {
+			t.Errorf("draining is logged as a failure:\n%s", e.logs.String())
+		}
 	})
 }
 
