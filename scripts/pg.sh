@@ -37,9 +37,10 @@ as_owner() {
 
 running() { [ -f "$dir/data/PG_VERSION" ] && as_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; }
 
+# The port the cluster had before, when it is still free, so that a restart keeps its URL.
 free_port() {
   local p
-  for p in $(seq 54329 54529); do
+  for p in $(cat "$dir/port" 2>/dev/null) $(seq 54329 54529); do
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return
