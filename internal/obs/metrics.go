@@ -91,6 +91,23 @@ func statusText(code int) string {
 	return strconv.Itoa(code)
 }
 
+// DeclareLookups makes the lookup series of every platform and outcome exist at zero, so that a
+// scrape shows the family, and a rate over it works, before the first lookup.
+func (m *Metrics) DeclareLookups(platforms, outcomes []string) {
+	for _, p := range platforms {
+		for _, o := range outcomes {
+			m.lookups.WithLabelValues(p, o)
+		}
+	}
+}
+
+// DeclareImportOutcomes makes the import line series of every outcome exist at zero.
+func (m *Metrics) DeclareImportOutcomes(outcomes ...string) {
+	for _, o := range outcomes {
+		m.imports.WithLabelValues(o)
+	}
+}
+
 // Lookup records one channel lookup at its provider.
 func (m *Metrics) Lookup(platform, outcome string, d time.Duration) {
 	m.lookups.WithLabelValues(platform, outcome).Observe(d.Seconds())

@@ -301,6 +301,9 @@ func (s *Server) askProvider(ctx context.Context, ws tenant.Workspace, id uuid.U
 	return results, nil
 }
 
+// lookupOutcomes are the outcomes lookupOutcome names.
+var lookupOutcomes = []string{"ok", "unauthorized", "timeout", "bad_response", "unavailable", "canceled"}
+
 // lookupOutcome classifies a lookup's result for metrics and the channel's status.
 func lookupOutcome(err error) (outcome, status string) {
 	switch {

@@ -59,10 +59,9 @@ func (s *Server) ImportContacts(ctx context.Context, req api.ImportContactsReque
 	if err != nil {
 		return nil, err
 	}
-	s.metrics.ImportLines("created", out.created)
-	s.metrics.ImportLines("updated", out.updated)
-	s.metrics.ImportLines("conflict", out.conflict)
-	s.metrics.ImportLines("invalid", len(rejected)+out.invalid)
+	for i, n := range []int{out.created, out.updated, out.conflict, len(rejected) + out.invalid} {
+		s.metrics.ImportLines(importOutcomes[i], n)
+	}
 	all := append(append([]api.ImportRejection{}, rejected...), out.rejected...)
 	slices.SortFunc(all, func(a, b api.ImportRejection) int { return a.Line - b.Line })
 	return api.ImportContacts200JSONResponse{Data: api.ImportResult{
@@ -74,6 +73,9 @@ func (s *Server) ImportContacts(ctx context.Context, req api.ImportContactsReque
 		Rejected: all,
 	}}, nil
 }
+
+// importOutcomes name what happened to import lines, in metrics, in the order of the counts.
+var importOutcomes = []string{"created", "updated", "conflict", "invalid"}
 
 type rawLine struct {
 	no   int

@@ -132,6 +132,8 @@ func TestMetrics(t *testing.T) {
 		`pgxpool_max_connections{pool="main"}`, `pgxpool_acquires_total{pool="main"}`, `pgxpool_acquire_wait_seconds_total{pool="main"}`,
 		`wazapin_import_lines_total{outcome="created"} 1`, `wazapin_import_lines_total{outcome="invalid"} 1`,
 		`wazapin_channel_lookup_duration_seconds_count{outcome="ok",platform="whatsapp_gateway"} 1`,
+		`wazapin_channel_lookup_duration_seconds_count{outcome="timeout",platform="whatsapp_business_api"} 0`,
+		`wazapin_import_lines_total{outcome="conflict"} 0`,
 		`go_goroutines `, `process_resident_memory_bytes `,
 	} {
 		if !strings.Contains(text, want) {

@@ -102,6 +102,8 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	if planned == nil {
 		planned = pool
 	}
+	cfg.Metrics.DeclareLookups([]string{provider.WhatsAppGateway, provider.WhatsAppBusinessAPI}, lookupOutcomes)
+	cfg.Metrics.DeclareImportOutcomes(importOutcomes...)
 	cfg.Metrics.AddPool("main", pool)
 	if planned != pool {
 		cfg.Metrics.AddPool("planned", planned)
