@@ -57,8 +57,14 @@ func (s *Server) handleError(err error, c echo.Context) {
 		drainBody(c)
 	}
 	if p.Status >= 500 && !errors.Is(err, errDraining) {
+		// A 500 is a fault of this server; a 502, 503 or 504 one of what it depends on, worth a
+		// warning with its cause (an outage logs one per request).
+		level := slog.LevelWarn
+		if p.Status == http.StatusInternalServerError {
+			level = slog.LevelError
+		}
 		route, _ := s.routeOf(c)
-		s.log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
+		s.log.LogAttrs(c.Request().Context(), level, "request failed",
 			slog.String("method", c.Request().Method), slog.String("route", route), slog.Int("status", p.Status), slog.Any("err", err))
 	}
 	h.Set(echo.HeaderContentType, "application/problem+json")
