@@ -19,7 +19,7 @@ var settings = []setting{
 	{"WAZAPIN_METRICS_ADDR", "off (`make run`: `127.0.0.1:9464`)", "listen address of `GET /metrics` (Prometheus), a listener of its own"},
 	{"WAZAPIN_LOG_FORMAT", "`text`", "`json` or `text`: one access line per request and every failure with its cause, on stderr"},
 	{"WAZAPIN_LOG_LEVEL", "`info`", "`debug`, `info`, `warn` or `error`; above `info` the access lines are left out"},
-	{"WAZAPIN_DB_TIMEOUT", "`5s`", "how long a request may wait for the database, connecting included, before it answers 503 with Retry-After (an import may take 60s)"},
+	{"WAZAPIN_DB_TIMEOUT", "`5s`", "how long a request's work may take once its body is in, connecting to the database included, before it answers 503 with Retry-After (at most 30s; an import may take 60s)"},
 	{"WAZAPIN_SHUTDOWN_GRACE", "`5s`", "after SIGTERM or SIGINT, how long readiness answers 503 while requests are still served, so load balancers stop sending (a second signal cuts it short)"},
 	{"WAZAPIN_SHUTDOWN_TIMEOUT", "`30s`", "after the grace, how long requests in flight may take to finish before the server exits anyway"},
 	{"WAZAPIN_ENCRYPTION_KEY", "none: channels refused", "32 bytes in base64 or hex that seal channel credentials (`make run` makes `.data/encryption.key`)"},

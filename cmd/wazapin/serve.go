@@ -30,7 +30,8 @@ WAZAPIN_SHUTDOWN_TIMEOUT to finish.
 environment:
 `
 
-// maxProviderTimeout keeps a lookup well inside the server's write timeout.
+// maxProviderTimeout keeps a lookup (it and the database timeout) well inside the server's write
+// timeout.
 const maxProviderTimeout = 30 * time.Second
 
 // serveConfig is what serve reads from the environment.
@@ -59,7 +60,8 @@ func (m *Main) config() (serveConfig, error) {
 		into     *time.Duration
 		def, max time.Duration
 	}{
-		{"WAZAPIN_DB_TIMEOUT", &c.server.DBTimeout, 5 * time.Second, time.Minute},
+		// At most 30s each, so that a lookup (both together) ends well inside the write timeout.
+		{"WAZAPIN_DB_TIMEOUT", &c.server.DBTimeout, 5 * time.Second, 30 * time.Second},
 		{"WAZAPIN_SHUTDOWN_GRACE", &c.grace, 5 * time.Second, 5 * time.Minute},
 		{"WAZAPIN_SHUTDOWN_TIMEOUT", &c.shutdownTimeout, 30 * time.Second, 10 * time.Minute},
 		{"WAZAPIN_PROVIDER_TIMEOUT", &c.server.ProviderTimeout, 5 * time.Second, maxProviderTimeout},

@@ -1289,9 +1289,10 @@ type ClientInterface interface {
 
 	// GetHealth Check liveness
 	//
-	// Liveness: 200 while this server runs and its database answers, 503 with `Retry-After` while
-	// the database cannot be reached. Needs no API key. Use `GET /v1/health/ready` to decide
-	// whether to send traffic here.
+	// Liveness: 200 whenever this server's process answers, whatever the state of its database,
+	// so that an orchestrator does not restart healthy servers during a database outage. Needs no
+	// API key. Use `GET /v1/health/ready` to decide whether to send traffic here: it answers 503
+	// while the database cannot be reached.
 	//
 	// Corresponds with GET /v1/health (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2064,9 +2065,10 @@ func (c *Client) UnassignContactTag(ctx context.Context, contactID ContactID, ta
 
 // GetHealth Check liveness
 //
-// Liveness: 200 while this server runs and its database answers, 503 with `Retry-After` while
-// the database cannot be reached. Needs no API key. Use `GET /v1/health/ready` to decide
-// whether to send traffic here.
+// Liveness: 200 whenever this server's process answers, whatever the state of its database,
+// so that an orchestrator does not restart healthy servers during a database outage. Needs no
+// API key. Use `GET /v1/health/ready` to decide whether to send traffic here: it answers 503
+// while the database cannot be reached.
 //
 // Corresponds with GET /v1/health (the `GetHealth` operationId).
 func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -3669,9 +3671,10 @@ type ClientWithResponsesInterface interface {
 
 	// GetHealthWithResponse Check liveness
 	//
-	// Liveness: 200 while this server runs and its database answers, 503 with `Retry-After` while
-	// the database cannot be reached. Needs no API key. Use `GET /v1/health/ready` to decide
-	// whether to send traffic here.
+	// Liveness: 200 whenever this server's process answers, whatever the state of its database,
+	// so that an orchestrator does not restart healthy servers during a database outage. Needs no
+	// API key. Use `GET /v1/health/ready` to decide whether to send traffic here: it answers 503
+	// while the database cannot be reached.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -6569,31 +6572,16 @@ func (r UnassignContactTagResponse) ContentType() string {
 	return ""
 }
 
-// GetHealthResponse503Headers the declared response headers of an HTTP 503 response for GetHealth
-type GetHealthResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
-}
-
 type GetHealthResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *HealthResponse
-	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
-	ApplicationproblemJSON503 *Unavailable
-	// Headers503 the parsed response headers for an HTTP 503 response
-	Headers503 *GetHealthResponse503Headers
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r GetHealthResponse) GetJSON200() *HealthResponse {
 	return r.JSON200
-}
-
-// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
-func (r GetHealthResponse) GetApplicationproblemJSON503() *Unavailable {
-	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -7327,9 +7315,10 @@ func (c *ClientWithResponses) UnassignContactTagWithResponse(ctx context.Context
 
 // GetHealthWithResponse Check liveness
 //
-// Liveness: 200 while this server runs and its database answers, 503 with `Retry-After` while
-// the database cannot be reached. Needs no API key. Use `GET /v1/health/ready` to decide
-// whether to send traffic here.
+// Liveness: 200 whenever this server's process answers, whatever the state of its database,
+// so that an orchestrator does not restart healthy servers during a database outage. Needs no
+// API key. Use `GET /v1/health/ready` to decide whether to send traffic here: it answers 503
+// while the database cannot be reached.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -10523,33 +10512,6 @@ func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 		}
 		response.JSON200 = &dest
 
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest Unavailable
-		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
-			return nil, err
-		}
-		response.ApplicationproblemJSON503 = &dest
-
-	}
-
-	switch {
-	case rsp.StatusCode == 503:
-		var headers GetHealthResponse503Headers
-		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RetryAfter = value
-		}
-		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
-			var value string
-			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.XRequestId = value
-		}
-		response.Headers503 = &headers
 	}
 
 	return response, nil
@@ -14232,24 +14194,6 @@ func (response GetHealth200JSONResponse) VisitGetHealthResponse(w http.ResponseW
 	return err
 }
 
-type GetHealth503ApplicationProblemPlusJSONResponse struct {
-	UnavailableApplicationProblemPlusJSONResponse
-}
-
-func (response GetHealth503ApplicationProblemPlusJSONResponse) VisitGetHealthResponse(w http.ResponseWriter) error {
-
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
-	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
-	w.WriteHeader(503)
-	_, err := buf.WriteTo(w)
-	return err
-}
-
 type GetReadinessRequestObject struct {
 }
 
@@ -15467,27 +15411,27 @@ var swaggerSpec = []string{
 	"HMKEIIBr0YWG1raSAVQ8F13IkcyKQhzAmwQlsC8EmyXFa2vTknFQBVd4iAvLP05bHCYcwtfRYtzc1wr5",
 	"Szr6wLdJf7qko3VC3WyyEebV/b2nzvLnmIs/h780k+/kFINNcGxE1qokltmuU0X2v2g6WlkX+Dpmk1Qa",
 	"Ij0lbay2hSxZmeUlxAvEUa7hg9+5ViwZos9rUTV5L2gdI1pXwOco0zHMeq3p31nmvoPiFksKAEqzghiC",
-	"R075dmj+ZKcqIZej+JdTvHUucTaETbD0PGY00eOlevTf+S0TTClXiA7IZWOuXPvrbCpU3qc6R3azIjYg",
-	"h+GB9ce+Yzqb7/WGmmURvgdLnvJnCjAM6K9laP8MysGFhDbPN2zeJO8VK0occej7IBKgbUrMBjxmkCiO",
-	"6eeSKCZiojM6HPIBGbN6x8orpn/CZXisCpwiXe9mC+mBg1hr4bLslkNFZu2qN+93eswg2WCacT1vdH/7",
-	"vYSvCX21E0sJ3mGwtJPzRn9DllJU7lnzycjCH42YdvhLqltLUkVPdATMhJZ5WJB2yzKw+iEgCaBrhH1O",
-	"2UCr5ko6JKvJENGTEmyVM+EjpBtUe4tOh/aLP0CzFKzMs1Ob0DlUPOCTYmTRwY3l2RdqPNWxnAkIZlyz",
-	"0VQA/iAW/REjVMk1TagYmPdpmSogaKOn2v49RTd7/L3ZF5XzEdnoCAJA4B5iq/SaA1Z/ON4B3gvu/Z/7",
-	"fJiRzv0TsGRoFqbix9pu7LCpZafl22LfF/a81FuCaYTPLtFUiVZzEiKd09IZQPCLw8JuwLhvxv64ujmY",
-	"nPzR/nw0OLxtXR+LztVB6OUEH4YHQUNzDQLiwnIH/3DnmUAQYe5ChB6WPc4oN3ZUebIX46kGW8hQ5tLZ",
-	"2VGb8VfuXz/89vARhr8x2ZzjZteDPGsAMJqfkghnZ3tWzsZzI3jHjMYg4r80PMax7IP27n3/1rug8cue",
-	"Vdv3XsfrHi3da1tqrGTLmXc2F/ly+fEvjV7K37B5b2ok/m+/G13kKaMZy/Ir5guwsXUJbJfFtiN+r/m3",
-	"hSuK5WCKVrPhk/syZYKmvDmnk2S34GlwLOQAU8l+UDmz74uRJNd0cIOAu6ckmtAbZrSLyH1FCjLWOu3u",
-	"77faR82wGTZb3ePwOESeBc0RG/vg2LDLUBuipkIKwODLgeQzKOFokuUo0gAyL0rYOxxykgMLfqX7Airo",
-	"zcMVKKLFvrTJklYfga2TNj+hBQFF1wHWvinGSghAek52yp0gvCzsAFOudytp37Tcn8Bl5bkk0EXN9GWO",
-	"YVbT8FZXen/M5RTiXjn08I7XxCMO8lZfMuuLSufrAPrO2Ya/bj7Q6CGf0m6QF4rfCDnDCndFOFT8L+I6",
-	"WuTDvGGvUa2ZiFPJhbZ9hgF8OTH/Am+ivyRZDg+0sCKlXChlw43OpXzDUl1uCFi8EzMtFt/4d3rNkrKb",
-	"OkddJD0wDLyq/7JDjGLPYAdW7DvoTtE5Z/uh1XQHg4dvGEttY7SyB660HHCeFkf+0WrZdH2JZ+H334lc",
-	"AQuAI0R5VU5kdhgRbPJaT9uxuCjlxKbNKyK6VcqGQozFodsyVr9tHURhrebnD33HD2wGxIYZA8AYTSgX",
-	"5t/NZnM3gJDGSMq4LwwP8aKc2426FAFZHPrTaXJjd9zjVV6jJB9QNSDTGtR3D+odYA4BeNBD6rZJ18hu",
-	"coBwQMp2EOWlEVus1pplxj71oDZpWYM7arRl8rH3U2/PQbYmrGiLbzvfB0D1+dWntl1uX/TOX+/aeuGM",
-	"a7YnoS1d0VzZdvlTNwhgIRXzPlzTGbRMPK43aM2RdVo0QsRa+Ys6tQIyKCnueJ/MBmOmdEa1zNSpp3OD",
-	"3sdij1VY8X33+93/DwAA//8=",
+	"R075dmj+ZKcqIZej+JdTvHUucTaETbD0PGY00eOlevTf+S0TTKmiEB1ag0DOtuuiTewpdpI1ILMx1fY+",
+	"xMHJ+1Q78DesZMXiJkFkNhgzpTOqZUZiiXho0A6MZprgEOf2e4rE0wxlf44kJ6camqGcQf24kH3RO39N",
+	"bti8Sd4rVhRF4pv2QYhAo5WYDXjMinx1SRQTMdEZHQ75gIxZxko6w2F4AGA6CStD2RVIHtAcrD5D/BXT",
+	"P+FqP1ahT5EVeLOFkMJBrDWkl+xuE7/EBtOM63mj+9vvJSxO6MGdWKrxDo6ls5yP+luxlPpyL5xHbw4q",
+	"acS0w2pS3RJt5buV909HcE1or4fFa4aOuE3xQIA2wj6nbKBV0+yxjSG8Yzqb7/WGmmUR2WTXA0cc5qsT",
+	"PsLNRxW56Ipov/gDNFbBKj47tQmdQ3UEPilGFkncWKl9ocZTHcuZgMDHNRtNBWAV4hkiRgCTa5pQMTDv",
+	"0zJVQMvmpNheP0Xne/y92ReVkxHZSAqCReAeYlv14mwRd7TqKfwdYMPg3v+5idyMdN70ZM2SoVlIix9r",
+	"O7fDppYdnG+LfV/Y81IfCqYRartEUyVazUmIdE5LZwCBMg4LGwNjxBn74+rmYHLyR/vz0eDwtnV9LDpX",
+	"B6GXP3wYHgQNzTUIkwuW3fIBI74YzbOGIBrdhWg+LHucUW5srvJkL8ZTDXaTocyls7OjNuOv3L9++O3h",
+	"Iwx/Y7I5x82uB4TWAHY0PyURzs72t5yN50ZIjxmNQR340vAYx7IP2rv3/VvvgsYve1bF33sdr3u0dK9t",
+	"v7GSLWfe2Vzky+XHvzR6KX/D5r2p0Q5++93oLU8ZzViWXzFfQJFck+xWiBCL9Wv+baGNYjmYooVt+OS+",
+	"TJmgKW/O6STZLXgaHAs5wLSzH1TO7PtiJMk1HdwgOO8piSb0hpFsKiL3FSnIWOu0u7/fah81w2bYbHWP",
+	"w+MQeRY0UmzsgxPELkNtOJsKKQCvLwedz6Dco0mWI04DIL0o4fRwyF8OLFCW7guotjcPV2CLFnvYJkva",
+	"ggS2ptr8hNYGFGgHWCenGCuhBek52Sl3jfAytgNMz96tpIjTci8Dl8HnEkYXtdiXOd5ZTXNcXekTMpdT",
+	"iJHlMMU7XsOPOMjbgsmsLypdsgPoUWebA7v5QFOIfEq7QV5UfiPkDKvhFeGADrCIAWlREvPmvkYNZyJO",
+	"JRfa9iQGoObE/As8j/6SZDmU0MKKlPKmlA1NOvfzDUt1uXlg8U7Mylh849/pNUvKLu0coZH0wIjwEALK",
+	"zjOK/YUdsLHvzDtFR57tnVbTSQwevmEstU3Uyt660nLAeVoc+UerYNP15aBFjGAncsUuAKQQ5RU8kdlh",
+	"RLvJ60Jtd+Oi7BMbPK+I/lYpG4o2FoduS179FncQsbWanz/0HT8IGhAbkgwAjzShXJh/N5vN3QDCHyMp",
+	"474wPMSLiG436lK0ZHHoT6fJjd1xj1d5TZV88NWATGsQ4j1YeIBEBJBCD9XbJmgju8nBxAFV28GZl0Zs",
+	"cV1rlhl72oPapGUNRqnRlsnH3k+9PQfvmrCihb7tkh8A1edXn9rWumAP7tra4oxrtiehhV3RiNl2BFQ3",
+	"CHYhFfM+XNNFtEw8ro9ozZF1WjTCyVr5izq1AjIoKe54n28Oq1NP5wa9j8Ueq7Di++73u/8fAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -25,8 +26,12 @@ var (
 // connection is closed anyway, a body that large being more likely abuse than a mistake.
 const maxDrain = 32 << 20
 
-// errBodyTooLarge is a body over its limit.
-type errBodyTooLarge struct{ limit bodyLimit }
+// errBodyTooLarge is a body over its limit; unread when its Content-Length said so before any
+// of it was read.
+type errBodyTooLarge struct {
+	limit  bodyLimit
+	unread bool
+}
 
 func (e *errBodyTooLarge) Error() string {
 	return fmt.Sprintf("the body is larger than %s", e.limit.name)
@@ -39,7 +44,7 @@ func limitBody(l bodyLimit) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
 			if req.ContentLength > l.max {
-				return &errBodyTooLarge{l}
+				return &errBodyTooLarge{limit: l, unread: true}
 			}
 			if req.Body != nil && req.Body != http.NoBody {
 				req.Body = &limitedBody{ReadCloser: req.Body, left: l.max, limit: l}
@@ -58,7 +63,7 @@ type limitedBody struct {
 
 func (b *limitedBody) Read(p []byte) (int, error) {
 	if b.left < 0 {
-		return 0, &errBodyTooLarge{b.limit}
+		return 0, &errBodyTooLarge{limit: b.limit}
 	}
 	if int64(len(p)) > b.left+1 {
 		p = p[:b.left+1] // one byte past the limit tells a body at the limit from one over it
@@ -66,17 +71,25 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.left -= int64(n)
 	if b.left < 0 {
-		return n, &errBodyTooLarge{b.limit}
+		return n, &errBodyTooLarge{limit: b.limit}
 	}
 	return n, err
 }
 
 // drainBody reads what is left of a refused request's body, up to maxDrain, so that the answer
 // reaches a client that is still sending; the connection is closed after the answer either way.
-func drainBody(c echo.Context) {
+// It reads nothing when reading would not help: a client waiting for "100 Continue" has sent
+// nothing yet (reading would invite the body), and a body that says it is larger than the
+// bound would be cut off anyway.
+func drainBody(c echo.Context, tooLarge *errBodyTooLarge) {
 	c.Response().Header().Set(echo.HeaderConnection, "close")
-	body := c.Request().Body
+	req := c.Request()
+	body := req.Body
 	if body == nil {
+		return
+	}
+	if tooLarge != nil && tooLarge.unread &&
+		(strings.EqualFold(req.Header.Get("Expect"), "100-continue") || req.ContentLength > tooLarge.limit.max+maxDrain) {
 		return
 	}
 	if lb, ok := body.(*limitedBody); ok {

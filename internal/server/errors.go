@@ -37,15 +37,18 @@ var statusOf = map[apperr.Code]int{
 // shown. A request whose client has gone is not answered: nobody would read it.
 func (s *Server) handleError(err error, c echo.Context) {
 	st := stateOf(c.Request().Context())
+	p := problemOf(err)
 	if st != nil && st.clientGone() {
 		st.gone = true
+		if p.Status == http.StatusInternalServerError && !errors.Is(err, context.Canceled) {
+			s.logFailure(c, slog.LevelError, p.Status, err) // a fault, whoever was waiting for it
+		}
 		hangUp(c)
 		return
 	}
 	if c.Response().Committed {
 		return
 	}
-	p := problemOf(err)
 	if st != nil {
 		p.RequestId = &st.id
 	}
@@ -54,7 +57,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", "1")
 	case http.StatusRequestEntityTooLarge:
-		drainBody(c)
+		var tooLarge *errBodyTooLarge
+		errors.As(err, &tooLarge)
+		drainBody(c, tooLarge)
 	}
 	if p.Status >= 500 && !errors.Is(err, errDraining) {
 		// A 500 is a fault of this server; a 502, 503 or 504 one of what it depends on, worth a
@@ -63,9 +68,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		if p.Status == http.StatusInternalServerError {
 			level = slog.LevelError
 		}
-		route, _ := s.routeOf(c)
-		s.log.LogAttrs(c.Request().Context(), level, "request failed",
-			slog.String("method", c.Request().Method), slog.String("route", route), slog.Int("status", p.Status), slog.Any("err", err))
+		s.logFailure(c, level, p.Status, err)
 	}
 	h.Set(echo.HeaderContentType, "application/problem+json")
 	c.Response().WriteHeader(p.Status)
@@ -73,6 +76,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	_ = json.NewEncoder(c.Response()).Encode(p)
+}
+
+// logFailure logs an answer the server could not give as asked, with its cause.
+func (s *Server) logFailure(c echo.Context, level slog.Level, status int, err error) {
+	s.log.LogAttrs(c.Request().Context(), level, "request failed",
+		slog.String("method", methodOf(c.Request().Method)), slog.String("route", s.routeOf(c)), slog.Int("status", status), slog.Any("err", err))
 }
 
 // hangUp closes the connection without an answer. Left alone, net/http would complete the

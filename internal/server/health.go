@@ -8,11 +8,10 @@ import (
 	"github.com/wazapin/wazapin/internal/apperr"
 )
 
-// GetHealth is the liveness check: 200 when the database answers, 503 when it does not.
-func (s *Server) GetHealth(ctx context.Context, _ api.GetHealthRequestObject) (api.GetHealthResponseObject, error) {
-	if _, err := s.q.Ping(ctx); err != nil {
-		return nil, err
-	}
+// GetHealth is the liveness check: 200 whenever this process answers at all. It asks nothing of
+// the database: an orchestrator restarts a server whose liveness fails, and restarting every
+// server during a database outage would only add to it. Readiness says whether to send traffic.
+func (s *Server) GetHealth(context.Context, api.GetHealthRequestObject) (api.GetHealthResponseObject, error) {
 	var out api.GetHealth200JSONResponse
 	out.Data.Status = api.Ok
 	return out, nil

@@ -8,11 +8,13 @@ import (
 
 // Bounds of one connection. A client that sends its headers slowly, as a slowloris does, is cut
 // off after ReadHeaderTimeout without holding anything but a goroutine; a body may take
-// ReadTimeout (an import's 64 MiB over a slow link), an answer WriteTimeout.
+// ReadTimeout (an import's 64 MiB over a slow link). WriteTimeout runs from the end of the
+// headers, so it leaves room for the slowest body and the longest work after it (an import's),
+// and the answer still goes out.
 const (
 	ReadHeaderTimeout = 10 * time.Second
 	ReadTimeout       = 60 * time.Second
-	WriteTimeout      = 75 * time.Second // past an import's 60 s, so that its answer still goes out
+	WriteTimeout      = ReadTimeout + importTimeout + 15*time.Second
 	IdleTimeout       = 120 * time.Second
 	MaxHeaderBytes    = 64 << 10
 )

@@ -27,14 +27,6 @@ func checkBody(next echo.HandlerFunc) echo.HandlerFunc {
 		if req.Body == nil || req.Body == http.NoBody || req.ContentLength == 0 {
 			return next(c)
 		}
-		if req.URL.Path == importPath {
-			// NDJSON is streamed and checked line by line by the import itself.
-			if ct := req.Header.Get(echo.HeaderContentType); ct != "" && !isMediaType(ct, "application/x-ndjson") {
-				return echo.NewHTTPError(http.StatusUnsupportedMediaType,
-					fmt.Sprintf("an import is NDJSON sent as Content-Type: application/x-ndjson, not %q", ct))
-			}
-			return next(c)
-		}
 		switch ct := req.Header.Get(echo.HeaderContentType); {
 		case ct == "":
 			req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
@@ -58,6 +50,18 @@ func checkBody(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(bodyKey, body)
 		req.Body = io.NopCloser(bytes.NewReader(body))
+		return next(c)
+	}
+}
+
+// checkNDJSON refuses an import body of another media type. Its lines are streamed and checked
+// one by one by the import itself.
+func checkNDJSON(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if ct := c.Request().Header.Get(echo.HeaderContentType); ct != "" && !isMediaType(ct, "application/x-ndjson") {
+			return echo.NewHTTPError(http.StatusUnsupportedMediaType,
+				fmt.Sprintf("an import is NDJSON sent as Content-Type: application/x-ndjson, not %q", ct))
+		}
 		return next(c)
 	}
 }

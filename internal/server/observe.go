@@ -36,7 +36,7 @@ func stateOf(ctx context.Context) *reqState {
 // before its answer (nginx's convention); nothing is sent.
 const statusClientClosed = 499
 
-// observe gives every request its id, its deadline and its state, answers its error, and
+// observe gives every request its id and its state, answers its error, and
 // records it: one access log line and its metrics. The line holds the route template, never the
 // raw path, query string, key or body, which carry ids and personal data.
 func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
@@ -52,9 +52,9 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			// about to close it.
 			h[echo.HeaderConnection] = []string{"close"}
 		}
-		route, timeout := s.routeOf(c)
-		ctx, cancel := context.WithTimeout(context.WithValue(st.conn, stateKey{}, st), timeout)
-		defer cancel()
+		route := s.routeOf(c)
+		method := methodOf(req.Method)
+		ctx := context.WithValue(st.conn, stateKey{}, st)
 		c.SetRequest(req.WithContext(ctx))
 		s.metrics.RequestStarted()
 		s.inFlight.Add(1)
@@ -67,14 +67,14 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			status = statusClientClosed
 		}
 		d := time.Since(start)
-		s.metrics.RequestDone(req.Method, route, status, d)
+		s.metrics.RequestDone(method, route, status, d)
 		if !s.accessLog.Enabled(ctx, slog.LevelInfo) {
 			return nil
 		}
 		attrs := make([]slog.Attr, 0, 8)
 		attrs = append(attrs,
 			slog.String("request_id", st.id),
-			slog.String("method", req.Method),
+			slog.String("method", method),
 			slog.String("route", route),
 			slog.Int("status", status),
 			slog.Float64("duration_ms", float64(d.Microseconds())/1000),

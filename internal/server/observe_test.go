@@ -13,7 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/wazapin/wazapin/gen/api"
+	"github.com/wazapin/wazapin/internal/pg"
 	"github.com/wazapin/wazapin/internal/provider/providertest"
 	"github.com/wazapin/wazapin/internal/server"
 )
@@ -289,8 +293,10 @@ func TestClientThatGoesAwayIsNotAnOutage(t *testing.T) {
 	if !strings.Contains(line, "status=499") || !strings.Contains(line, "went away") {
 		t.Errorf("access line: %s", line)
 	}
-	if strings.Contains(e.logs.String(), "level=ERROR") {
-		t.Errorf("logged as a failure:\n%s", e.logs.String())
+	for _, failure := range []string{"level=ERROR", `msg="request failed"`, `msg="provider lookup failed"`} {
+		if strings.Contains(e.logs.String(), failure) {
+			t.Errorf("logged as a failure (%s):\n%s", failure, e.logs.String())
+		}
 	}
 }
 
@@ -334,7 +340,7 @@ func TestReadiness(t *testing.T) {
 			t.Errorf("list while draining: %d, close %v", res.StatusCode, res.Close)
 		}
 		for l := range strings.Lines(e.logs.String()) {
-			if strings.Contains(l, "level=ERROR") && strings.Contains(l, "shutting down") {
+			if strings.Contains(l, `msg="request failed"`) && strings.Contains(l, "shutting down") {
 				t.Errorf("draining is logged as a failure: %s", l)
 			}
 		}
@@ -346,7 +352,7 @@ func TestReadiness(t *testing.T) {
 func TestDatabaseOutageIs503(t *testing.T) {
 	e := newEnv(t, func(c *server.Config) { c.DBTimeout = 2 * time.Second })
 	e.pool.Close()
-	for _, path := range []string{"/v1/health", "/v1/health/ready", "/v1/contacts"} {
+	for _, path := range []string{"/v1/health/ready", "/v1/contacts"} {
 		t.Run(path, func(t *testing.T) {
 			start := time.Now()
 			status, body := e.do("GET", path, nil, "X-Api-Key", "wzk_06H1HY6P0NX4H0PBG4MYAHYS10_J17V36QJDF5EWWS2CFX4P4TFX6WQNR7CMNKD0XTN1R397MJ13DM0")
@@ -356,4 +362,133 @@ func TestDatabaseOutageIs503(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDatabaseThatDoesNotAnswer: a database host that takes connections and never answers (a
+// partition, a hung server) makes requests 503 within the database timeout, not hang.
+func TestDatabaseThatDoesNotAnswer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { conn.Close() }) // held open, never answered
+		}
+	}()
+	cfg, err := pg.Config("postgres://nobody@"+ln.Addr().String()+"/wazapin?sslmode=disable", pg.GenericPlans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.NewWithConfig(bg, cfg) // connects lazily: it would never succeed
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	const timeout = time.Second
+	srv := httptest.NewServer(server.New(pool, server.Config{DBTimeout: timeout}).Handler())
+	t.Cleanup(srv.Close)
+	client := &http.Client{Transport: &validatingTransport{t: t, router: specRouter(t), base: http.DefaultTransport}}
+	for _, path := range []string{"/v1/health/ready", "/v1/contacts"} {
+		t.Run(path, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", srv.URL+path, nil)
+			req.Header.Set("X-Api-Key", "wzk_06H1HY6P0NX4H0PBG4MYAHYS10_J17V36QJDF5EWWS2CFX4P4TFX6WQNR7CMNKD0XTN1R397MJ13DM0")
+			start := time.Now()
+			res, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			// The bound the server promises, with room for a slow machine; not a timing claim.
+			if took := time.Since(start); res.StatusCode != 503 || took > timeout+3*time.Second {
+				t.Errorf("%d after %v, want 503 within about %v", res.StatusCode, took, timeout)
+			}
+		})
+	}
+}
+
+// TestSlowUploadIsNotADatabaseOutage: the deadline of a request's work starts once its body is
+// in, so a client that sends slowly is not told the database failed.
+func TestSlowUploadIsNotADatabaseOutage(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.DBTimeout = 300 * time.Millisecond })
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"phone_number": "+6281234567890", "name": "Ujang"}`
+	fmt.Fprintf(conn, "POST /v1/contacts HTTP/1.1\r\nHost: test\r\nX-Api-Key: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		e.ws.APIKey, len(body), body[:10])
+	time.Sleep(time.Second) // past the deadline, while the body is still coming
+	fmt.Fprint(conn, body[10:])
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 201 {
+		t.Errorf("%d %s", res.StatusCode, b)
+	}
+}
+
+// TestEveryOperationThatNeedsAKeyAsksForIt walks the spec: an operation that declares a security
+// requirement answers 401 without a key, before anything of its input is looked at.
+func TestEveryOperationThatNeedsAKeyAsksForIt(t *testing.T) {
+	e := newEnv(t)
+	spec, err := openapi3.NewLoader().LoadFromData(api.SpecYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	param := regexp.MustCompile(`\{[^}]+\}`)
+	n := 0
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			if op.Security != nil && len(*op.Security) == 0 {
+				continue // public
+			}
+			n++
+			t.Run(method+" "+path, func(t *testing.T) {
+				// A body that every check would refuse, had it been looked at first.
+				status, body := e.do(method, param.ReplaceAllString(path, "x"), []byte("\x00not json"),
+					"X-Api-Key", "", "Content-Type", "text/plain")
+				wantStatus(t, status, 401, body)
+			})
+		}
+	}
+	if n < 20 {
+		t.Errorf("only %d operations need a key", n)
+	}
+}
+
+func TestUnknownMethodsShareOneSeries(t *testing.T) {
+	e := newEnv(t)
+	for i := range 5 {
+		res, _, err := rawRequest(t, e.url, fmt.Sprintf("M%05d", i), "/v1/contacts", nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != 405 {
+			t.Errorf("%d", res.StatusCode)
+		}
+	}
+	text := e.metricsText()
+	if strings.Contains(text, "M0000") || !strings.Contains(text, `http_request_method="_OTHER",http_response_status_code="405"`) {
+		t.Errorf("unknown methods in the metrics:\n%s", text)
+	}
+}
+
+// TestImportPathIsNotAnImportForOtherMethods: PATCH /v1/contacts/import is an update of a contact
+// whose id is "import", checked as any JSON body is.
+func TestImportPathIsNotAnImportForOtherMethods(t *testing.T) {
+	e := newEnv(t)
+	status, body := e.do("PATCH", "/v1/contacts/import", []byte(`{"name": "x"}`))
+	wantStatus(t, status, 404, body)
+	status, body = e.do("PATCH", "/v1/contacts/import", []byte("{\"name\": \"\\u0000\"}"))
+	wantStatus(t, status, 422, body)
 }

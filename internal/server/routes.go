@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"net/http"
 	"strings"
 	"time"
 
@@ -46,9 +48,10 @@ func echoPath(specPath string) string {
 }
 
 // registerOperations adds every operation of the spec to e with the middleware its declaration
-// asks for, in this order: the body limit that applies to it, the input checks, then
-// authentication unless the operation is public. Unknown routes and the public pages outside
-// the spec pass none of these: a 404 is answered before any key is asked for.
+// asks for, in this order: the body limit that applies to it, authentication unless the operation
+// is public, the checks of its body and parameters, and the deadline of its work. Unknown routes
+// and the public pages outside the spec pass none of these: a 404 is answered before any key is
+// asked for.
 func (s *Server) registerOperations(e *echo.Echo) {
 	ops, err := specOperations()
 	if err != nil {
@@ -56,40 +59,60 @@ func (s *Server) registerOperations(e *echo.Echo) {
 	}
 	mw := map[string][]echo.MiddlewareFunc{}
 	for id, op := range ops {
-		limit := jsonBodyLimit
+		limit, body := jsonBodyLimit, checkBody
 		if id == importOperation {
-			limit = importBodyLimit
+			limit, body = importBodyLimit, checkNDJSON
 		}
-		m := []echo.MiddlewareFunc{limitBody(limit), checkBody, checkParams}
+		m := []echo.MiddlewareFunc{limitBody(limit)}
 		if !op.public {
 			m = append(m, s.authenticate)
 		}
-		mw[id] = m
-		timeout := s.cfg.DBTimeout
+		m = append(m, body, checkParams)
 		switch id {
 		case importOperation:
-			timeout = importTimeout
+			// An import reads its body as it goes; it sets its deadline once it has (importTimeout).
 		case lookupOperation:
-			timeout = s.cfg.ProviderTimeout + s.cfg.DBTimeout
+			m = append(m, deadline(s.cfg.ProviderTimeout+s.cfg.DBTimeout))
+		default:
+			m = append(m, deadline(s.cfg.DBTimeout))
 		}
+		mw[id] = m
 		s.templates[echoPath(op.path)] = op.path
-		if timeout != s.cfg.DBTimeout {
-			s.timeouts[echoPath(op.path)] = timeout
-		}
 	}
 	api.RegisterHandlersWithOptions(e, api.NewStrictHandler(s, nil), api.RegisterHandlersOptions{OperationMiddlewares: mw})
 }
 
+// deadline bounds a request's work once its body is in, so that a database that does not answer
+// makes it a 503 within d rather than a hang. A slow upload is bounded by the server's ReadTimeout
+// instead, and is not mistaken for a slow database.
+func deadline(d time.Duration) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			ctx, cancel := context.WithTimeout(c.Request().Context(), d)
+			defer cancel()
+			c.SetRequest(c.Request().WithContext(ctx))
+			return next(c)
+		}
+	}
+}
+
 // routeOf returns the template of the route c matched, in the spec's spelling
 // (/v1/contacts/{contactID}): the only form of a path that logs and metrics hold, since a raw
-// path carries ids and phone numbers. It also returns how long the request may take.
-func (s *Server) routeOf(c echo.Context) (template string, timeout time.Duration) {
-	template, ok := s.templates[c.Path()]
-	if !ok {
-		template = unmatched
+// path carries ids and phone numbers.
+func (s *Server) routeOf(c echo.Context) string {
+	if template, ok := s.templates[c.Path()]; ok {
+		return template
 	}
-	if t, ok := s.timeouts[c.Path()]; ok {
-		return template, t
+	return unmatched
+}
+
+// methodOf is the request's method for logs and metrics: one of the standard ones, or _OTHER
+// (as OpenTelemetry names it), since a client may send any token and each would be a new series.
+func methodOf(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete,
+		http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
 	}
-	return template, s.cfg.DBTimeout
+	return "_OTHER"
 }

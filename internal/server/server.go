@@ -67,10 +67,8 @@ type Server struct {
 	inFlight atomic.Int64
 	ids      *obs.RequestIDs
 	metrics  *obs.Metrics
-	// templates maps each route as Echo spells it to its template as the spec does; timeouts
-	// holds the routes whose bound is not DBTimeout.
+	// templates maps each route as Echo spells it to its template as the spec does.
 	templates map[string]string
-	timeouts  map[string]time.Duration
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -110,9 +108,9 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	}
 	return &Server{pool: pool, q: q, planned: planned, qPlanned: dbq.New(planned), qOneShot: dbq.New(pg.OneShot(planned)),
 		log: cfg.Log, accessLog: accessLog, cfg: cfg,
-		auth:    tenant.NewAuthenticator(q, 30*time.Second),
+		auth:    tenant.NewAuthenticator(q, 30*time.Second, cfg.DBTimeout),
 		ids:     obs.NewRequestIDs(),
-		metrics: cfg.Metrics, templates: map[string]string{}, timeouts: map[string]time.Duration{}}
+		metrics: cfg.Metrics, templates: map[string]string{}}
 }
 
 // Handler returns the HTTP handler: the spec's operations, each behind the checks its declaration
@@ -132,8 +130,8 @@ func (s *Server) Handler() http.Handler {
 }
 
 func (s *Server) logPanic(c echo.Context, err error, stack []byte) error {
-	route, _ := s.routeOf(c)
-	s.log.ErrorContext(c.Request().Context(), "panic", "method", c.Request().Method, "route", route, "err", err, "stack", string(stack))
+	route := s.routeOf(c)
+	s.log.ErrorContext(c.Request().Context(), "panic", "method", methodOf(c.Request().Method), "route", route, "err", err, "stack", string(stack))
 	return err
 }
 

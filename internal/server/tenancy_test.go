@@ -121,10 +121,12 @@ func TestAuthentication(t *testing.T) {
 	})
 }
 
-func TestHealthIs503WithoutTheDatabase(t *testing.T) {
+func TestLivenessDoesNotAskTheDatabase(t *testing.T) {
 	e := newEnv(t)
 	e.pool.Close()
 	status, body := e.do("GET", "/v1/health", nil, "X-Api-Key", "")
+	wantStatus(t, status, 200, body)
+	status, body = e.do("GET", "/v1/health/ready", nil, "X-Api-Key", "")
 	wantStatus(t, status, 503, body)
 	problem(t, 503, body)
 }

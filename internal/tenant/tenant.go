@@ -70,6 +70,8 @@ var ErrBadKey = errors.New("missing or invalid API key")
 type Authenticator struct {
 	q   *dbq.Queries
 	ttl time.Duration
+	// timeout bounds the look-up of a key that is not cached.
+	timeout time.Duration
 
 	mu   sync.RWMutex
 	keys map[uuid.UUID]cachedKey
@@ -84,9 +86,10 @@ type cachedKey struct {
 // maxCachedKeys bounds the cache; past it, it starts again empty.
 const maxCachedKeys = 10_000
 
-// NewAuthenticator returns an Authenticator that remembers keys for ttl.
-func NewAuthenticator(q *dbq.Queries, ttl time.Duration) *Authenticator {
-	return &Authenticator{q: q, ttl: ttl, keys: make(map[uuid.UUID]cachedKey)}
+// NewAuthenticator returns an Authenticator that remembers keys for ttl and gives up looking one
+// up after timeout.
+func NewAuthenticator(q *dbq.Queries, ttl, timeout time.Duration) *Authenticator {
+	return &Authenticator{q: q, ttl: ttl, timeout: timeout, keys: make(map[uuid.UUID]cachedKey)}
 }
 
 // Authenticate returns the workspace a key belongs to.
@@ -100,6 +103,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, key string) (Workspace
 	c, hit := a.keys[keyID]
 	a.mu.RUnlock()
 	if !hit || now.After(c.expires) {
+		ctx, cancel := context.WithTimeout(ctx, a.timeout)
+		defer cancel()
 		row, err := a.q.GetAPIKey(ctx, keyID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return Workspace{}, ErrBadKey

@@ -13,9 +13,10 @@ export interface paths {
         };
         /**
          * Check liveness
-         * @description Liveness: 200 while this server runs and its database answers, 503 with `Retry-After` while
-         *     the database cannot be reached. Needs no API key. Use `GET /v1/health/ready` to decide
-         *     whether to send traffic here.
+         * @description Liveness: 200 whenever this server's process answers, whatever the state of its database,
+         *     so that an orchestrator does not restart healthy servers during a database outage. Needs no
+         *     API key. Use `GET /v1/health/ready` to decide whether to send traffic here: it answers 503
+         *     while the database cannot be reached.
          */
         get: operations["getHealth"];
         put?: never;
@@ -1221,7 +1222,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The service and its database answer. */
+            /** @description The server's process answers. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1237,7 +1238,6 @@ export interface operations {
                     "application/json": components["schemas"]["HealthResponse"];
                 };
             };
-            503: components["responses"]["Unavailable"];
         };
     };
     getReadiness: {
