@@ -26,6 +26,7 @@ import (
 
 	"github.com/wazapin/wazapin/internal/pg"
 	"github.com/wazapin/wazapin/internal/provider/providertest"
+	"github.com/wazapin/wazapin/internal/servertest"
 	"github.com/wazapin/wazapin/internal/tenant"
 	"github.com/wazapin/wazapin/internal/testdb"
 )
@@ -33,24 +34,6 @@ import (
 // These tests run `wazapin serve` itself (Main.Run in a goroutine) on a free port of 127.0.0.1,
 // learnt from its "serving the Contacts API" log line, and signal it through Main.Signals as
 // the operating system would.
-
-// syncBuffer is a log destination the test may read while the server writes to it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // served is a running `wazapin serve` and the workspace a test acts as.
 type served struct {
@@ -60,7 +43,7 @@ type served struct {
 	key     string // API key of the workspace Acme
 	signals chan os.Signal
 	done    chan error // serve's result, once it returns
-	logs    *syncBuffer
+	logs    *servertest.Logs
 	client  *http.Client
 }
 
@@ -83,7 +66,7 @@ func startServe(t *testing.T, dbURL string, env map[string]string) *served {
 		t:       t,
 		signals: make(chan os.Signal, 2),
 		done:    make(chan error, 1),
-		logs:    &syncBuffer{},
+		logs:    &servertest.Logs{},
 		client:  &http.Client{Timeout: 30 * time.Second},
 	}
 	m := &Main{Stdout: io.Discard, Stderr: s.logs, Getenv: func(k string) string { return vars[k] }, Signals: s.signals}

@@ -33,7 +33,7 @@ type env struct {
 	ws     tenant.Created
 	c      *api.ClientWithResponses
 	client *http.Client // validates every response against the spec
-	logs   *syncBuffer
+	logs   *servertest.Logs
 	srv    *server.Server
 	// metrics is the server's registry, read by tests through metricsText.
 	metrics *obs.Metrics
@@ -41,7 +41,7 @@ type env struct {
 
 func newEnv(t *testing.T, configure ...func(*server.Config)) *env {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &servertest.Logs{}
 	metrics := obs.NewMetrics()
 	started := servertest.Start(t, func(cfg *server.Config) {
 		cfg.Log = slog.New(slog.NewTextHandler(logs, nil))
@@ -254,22 +254,4 @@ func checkObservable(t *testing.T, req *http.Request, res *http.Response, body [
 			t.Errorf("%s %s: problem's request_id is not the X-Request-Id %q: %s", req.Method, req.URL.Path, id, body)
 		}
 	}
-}
-
-// syncBuffer collects the server's log lines for tests that inspect them.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
