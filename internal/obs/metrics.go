@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,7 +19,8 @@ import (
 type Metrics struct {
 	reg      *prometheus.Registry
 	duration *prometheus.HistogramVec
-	inFlight prometheus.Gauge
+	// inFlight is read by the in-flight gauge at a scrape and by InFlight at shutdown: one counter.
+	inFlight atomic.Int64
 	lookups  *prometheus.HistogramVec
 	imports  *prometheus.CounterVec
 	pools    poolCollector
@@ -39,10 +41,6 @@ func NewMetrics() *Metrics {
 			Help:    "Duration of HTTP server requests.",
 			Buckets: durationBuckets,
 		}, []string{"http_request_method", "http_route", "http_response_status_code"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "http_server_active_requests",
-			Help: "Number of active HTTP server requests.",
-		}),
 		lookups: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "wazapin_channel_lookup_duration_seconds",
 			Help:    "Duration of channel lookups at their provider, by platform and outcome (ok, unauthorized, timeout, unavailable, canceled).",
@@ -53,7 +51,11 @@ func NewMetrics() *Metrics {
 			Help: "Lines of bulk imports, by outcome (created, updated, conflict, invalid).",
 		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.duration, m.inFlight, m.lookups, m.imports, &m.pools,
+	active := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "http_server_active_requests",
+		Help: "Number of active HTTP server requests.",
+	}, func() float64 { return float64(m.inFlight.Load()) })
+	m.reg.MustRegister(m.duration, active, m.lookups, m.imports, &m.pools,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -66,13 +68,18 @@ func (m *Metrics) Handler() http.Handler {
 // Registry is where the metrics are registered, for tests and additions.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
-// RequestStarted counts a request in flight until RequestDone.
-func (m *Metrics) RequestStarted() { m.inFlight.Inc() }
+// RequestStarted counts a request in flight until RequestEnded.
+func (m *Metrics) RequestStarted() { m.inFlight.Add(1) }
 
-// RequestDone records a finished request. route is the route template ("" when no route
-// matched), status the status code answered.
+// RequestEnded stops counting a request in flight.
+func (m *Metrics) RequestEnded() { m.inFlight.Add(-1) }
+
+// InFlight is the number of requests started and not yet ended.
+func (m *Metrics) InFlight() int64 { return m.inFlight.Load() }
+
+// RequestDone records a finished request's duration. route is the route template, status the
+// status code answered.
 func (m *Metrics) RequestDone(method, route string, status int, d time.Duration) {
-	m.inFlight.Dec()
 	m.duration.WithLabelValues(method, route, statusText(status)).Observe(d.Seconds())
 }
 

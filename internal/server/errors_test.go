@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -105,6 +106,8 @@ func TestBadQueryParameters(t *testing.T) {
 	}
 }
 
+// TestUnknownRoutesAreProblems: an unknown route or method is a problem, answered the same with
+// a key and without one, since no key is asked for before a route matches.
 func TestUnknownRoutesAreProblems(t *testing.T) {
 	e := newEnv(t)
 	for _, tc := range []struct {
@@ -113,13 +116,18 @@ func TestUnknownRoutesAreProblems(t *testing.T) {
 	}{
 		{"GET", "/v1/nothing", 404},
 		{"GET", "/v2/contacts", 404},
+		{"GET", "/metrics", 404},
+		{"GET", "/docs/assets/nothing.js", 404},
 		{"PUT", "/v1/contacts", 405},
+		{"DELETE", "/v1/health", 405},
 	} {
-		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
-			status, body := e.do(tc.method, tc.path, nil)
-			wantStatus(t, status, tc.status, body)
-			problem(t, tc.status, body)
-		})
+		for _, key := range []string{e.ws.APIKey, ""} {
+			t.Run(fmt.Sprintf("%s %s, key %t", tc.method, tc.path, key != ""), func(t *testing.T) {
+				status, body := e.do(tc.method, tc.path, nil, "X-Api-Key", key)
+				wantStatus(t, status, tc.status, body)
+				problem(t, tc.status, body)
+			})
+		}
 	}
 }
 

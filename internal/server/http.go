@@ -34,4 +34,4 @@ func (s *Server) HTTPServer() *http.Server {
 }
 
 // InFlight is the number of requests being served.
-func (s *Server) InFlight() int64 { return s.inFlight.Load() }
+func (s *Server) InFlight() int64 { return s.metrics.InFlight() }

@@ -29,10 +29,9 @@ import (
 
 // Bounds of one import request.
 const (
-	importPath      = "/v1/contacts/import"
 	importOperation = "importContacts"
 	// importTimeout bounds an import's work once its body is read, instead of the database
-	// timeout: 100,000 lines take seconds; the server's write timeout (75 s) leaves time to answer.
+	// timeout: 100,000 lines take seconds; the server's write timeout leaves time to answer.
 	importTimeout   = 60 * time.Second
 	maxImportLines  = 100_000
 	maxImportLineSz = 1 << 20

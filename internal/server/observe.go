@@ -57,8 +57,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		ctx := context.WithValue(st.conn, stateKey{}, st)
 		c.SetRequest(req.WithContext(ctx))
 		s.metrics.RequestStarted()
-		s.inFlight.Add(1)
-		defer s.inFlight.Add(-1)
+		defer s.metrics.RequestEnded()
 		if err := next(c); err != nil {
 			c.Error(err)
 		}

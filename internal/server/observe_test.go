@@ -162,27 +162,6 @@ func (e *env) metricsText() string {
 	return rec.Body.String()
 }
 
-func TestUnknownRoutesAreNotFoundBeforeAnyKey(t *testing.T) {
-	e := newEnv(t)
-	for _, tc := range []struct {
-		method, path string
-		status       int
-	}{
-		{"GET", "/metrics", 404},
-		{"GET", "/docs/assets/nothing.js", 404},
-		{"GET", "/v1/nothing", 404},
-		{"DELETE", "/v1/health", 405},
-	} {
-		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
-			status, body := e.do(tc.method, tc.path, nil, "X-Api-Key", "")
-			wantStatus(t, status, tc.status, body)
-			problem(t, tc.status, body)
-		})
-	}
-	status, body := e.do("GET", "/v1/contacts", nil, "X-Api-Key", "")
-	wantStatus(t, status, 401, body)
-}
-
 // rawRequest writes a whole request on a fresh connection and reads the answer: what a client
 // that sends its body before it reads sees, including a reset.
 func rawRequest(t *testing.T, url, method, path string, header map[string]string, body []byte) (*http.Response, []byte, error) {

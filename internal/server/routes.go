@@ -26,20 +26,20 @@ func specOperations() (map[string]specOperation, error) {
 	}
 	ops := map[string]specOperation{}
 	for path, item := range spec.Paths.Map() {
-		for method, op := range item.Operations() {
+		for _, op := range item.Operations() {
 			security := spec.Security
 			if op.Security != nil {
 				security = *op.Security
 			}
-			ops[op.OperationID] = specOperation{method: method, path: path, public: len(security) == 0}
+			ops[op.OperationID] = specOperation{path: path, public: len(security) == 0}
 		}
 	}
 	return ops, nil
 }
 
 type specOperation struct {
-	method, path string
-	public       bool
+	path   string
+	public bool
 }
 
 // echoPath is a spec path as Echo's router writes it: /v1/contacts/:contactID.

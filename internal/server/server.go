@@ -64,7 +64,6 @@ type Server struct {
 	slots sync.Map
 	// draining is set once shutdown has begun (see Drain).
 	draining atomic.Bool
-	inFlight atomic.Int64
 	ids      *obs.RequestIDs
 	metrics  *obs.Metrics
 	// templates maps each route as Echo spells it to its template as the spec does.
