@@ -20,7 +20,11 @@ func (s *Server) GetHealth(context.Context, api.GetHealthRequestObject) (api.Get
 // GetReadiness says whether this server should get traffic: not once it is draining, not while
 // the database cannot be reached, not while the schema is behind the binary's migrations.
 func (s *Server) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObject) (api.GetReadinessResponseObject, error) {
-	if s.draining.Load() {
+	draining := s.draining.Load()
+	if st := stateOf(ctx); st != nil {
+		draining = st.draining // as the request's Connection header says
+	}
+	if draining {
 		return nil, errDraining
 	}
 	v, err := s.q.SchemaVersion(ctx)

@@ -19,6 +19,9 @@ type reqState struct {
 	authed bool
 	// gone is set when the client went away before an answer could be written.
 	gone bool
+	// draining is whether shutdown had begun when the request came: read once, so that its
+	// answer (readiness, Connection: close) says one thing.
+	draining bool
 }
 
 // clientGone tells whether the client closed its side of the connection mid-request. It must be
@@ -44,10 +47,10 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		start := time.Now()
 		req := c.Request()
 		res := c.Response()
-		st := &reqState{id: s.ids.For(req.Header.Get(echo.HeaderXRequestID)), conn: req.Context()}
+		st := &reqState{id: s.ids.For(req.Header.Get(echo.HeaderXRequestID)), conn: req.Context(), draining: s.draining.Load()}
 		h := res.Header()
 		h[echo.HeaderXRequestID] = []string{st.id} // already canonical
-		if s.draining.Load() {
+		if st.draining {
 			// A client that keeps this connection would send its next request to a server
 			// about to close it.
 			h[echo.HeaderConnection] = []string{"close"}
