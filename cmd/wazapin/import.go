@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,7 +19,7 @@ import (
 // showing progress, and prints a summary with the file line of every rejected record.
 func (m *Main) importFile(ctx context.Context, args []string) error {
 	fs := m.flags("import", "usage: wazapin import [--url U] [--key K] [--chunk N] FILE\n\nSends a CSV (with a header row) or NDJSON file to a running server's bulk import in chunks,\nwith a progress bar and a summary naming the file line of every rejected record.\n\n")
-	url := fs.String("url", or(m.Getenv("WAZAPIN_URL"), "http://127.0.0.1:8080"), "server URL (WAZAPIN_URL)")
+	url := fs.String("url", cmp.Or(m.Getenv("WAZAPIN_URL"), "http://127.0.0.1:8080"), "server URL (WAZAPIN_URL)")
 	key := fs.String("key", m.Getenv("WAZAPIN_API_KEY"), "API key (WAZAPIN_API_KEY)")
 	chunk := fs.Int("chunk", 10_000, "lines per request, at most 100000")
 	if err := parse(fs, args); err != nil {
@@ -140,11 +141,4 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
-}
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -45,7 +46,7 @@ type serveConfig struct {
 // config reads serve's settings, naming the variable whose value cannot be used.
 func (m *Main) config() (serveConfig, error) {
 	c := serveConfig{
-		addr:        or(m.Getenv("WAZAPIN_ADDR"), "127.0.0.1:8080"),
+		addr:        cmp.Or(m.Getenv("WAZAPIN_ADDR"), "127.0.0.1:8080"),
 		metricsAddr: m.Getenv("WAZAPIN_METRICS_ADDR"),
 		pprofAddr:   m.Getenv("WAZAPIN_PPROF_ADDR"),
 		logFormat:   m.Getenv("WAZAPIN_LOG_FORMAT"),

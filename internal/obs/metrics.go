@@ -65,9 +65,6 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Registry is where the metrics are registered, for tests and additions.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // RequestStarted counts a request in flight until RequestEnded.
 func (m *Metrics) RequestStarted() { m.inFlight.Add(1) }
 
