@@ -139,7 +139,8 @@ func scenarios() []scenario {
 				// Thirteen digits: 200,000 inserts in 10^13 numbers almost never collide (a collision
 				// would abort pgbench); pgbench does not check that a phone number is possible.
 				{raw: `\set i random(1, 9999999999999)`},
-				// No transaction: like the server, a look-up and one autocommitted statement.
+				// Like the server: a look-up and the insert, in a transaction.
+				{raw: "BEGIN;"},
 				ownersStep("'+62814' || lpad(:i::text, 13, '0')"),
 				{query: "CreateContact", params: map[string]string{
 					"workspace_id": wsExpr, "id": "bench_new_id()", "name": "'New ' || :i", "name_key": "'new ' || :i",
@@ -147,6 +148,7 @@ func scenarios() []scenario {
 					"external_id": "NULL", "custom_fields": "'{}'",
 					"types": "'{phone}'", "sources": `'{""}'`, "vals": "ARRAY['+62814' || lpad(:i::text, 13, '0')]",
 				}},
+				{raw: "COMMIT;"},
 			},
 		},
 		{
@@ -164,7 +166,7 @@ func scenarios() []scenario {
 				{query: "UpdateContact", params: map[string]string{
 					"workspace_id": wsExpr, "id": idExpr, "name": "'Contact ' || :i", "name_key": "'contact ' || :i",
 					"phone_number": phoneExpr, "email": emailExpr, "external_source": "'shopify'", "external_id": extExpr,
-					"reset_fields": "false", "set_fields": "'{}'", "delete_fields": "'{}'",
+					"custom_fields": `'{"tier": "gold"}'`,
 				}},
 				{raw: "COMMIT;"},
 			},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/wazapin/wazapin/internal/pg"
 	"github.com/wazapin/wazapin/internal/server"
+	"github.com/wazapin/wazapin/internal/store"
 	"github.com/wazapin/wazapin/internal/tenant"
 	"github.com/wazapin/wazapin/internal/testdb"
 )
@@ -23,7 +24,7 @@ func TestImportCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	srv := httptest.NewServer(server.New(pool, server.Config{}).Handler())
+	srv := httptest.NewServer(server.New(store.New(pool, store.Options{}), server.Config{}).Handler())
 	defer srv.Close()
 	ws, err := tenant.Create(ctx, pool, "CLI", "ID")
 	if err != nil {

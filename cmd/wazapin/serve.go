@@ -18,6 +18,7 @@ import (
 	"github.com/wazapin/wazapin/internal/pg"
 	"github.com/wazapin/wazapin/internal/secretbox"
 	"github.com/wazapin/wazapin/internal/server"
+	"github.com/wazapin/wazapin/internal/store"
 )
 
 const serveHelp = `usage: wazapin serve
@@ -146,9 +147,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer planned.Close()
-	cfg.server.CustomPlanPool = planned
 	cfg.server.Metrics = obs.NewMetrics()
-	api := server.New(pool, cfg.server)
+	api := server.New(store.New(pool, store.Options{Planned: planned}), cfg.server)
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {

@@ -30,9 +30,12 @@ WHERE workspace_id = @workspace_id AND id = @id;
 SELECT value AS phone, contact_id FROM contact_identities
 WHERE workspace_id = @workspace_id AND type = 'phone' AND source = '' AND value = ANY(@phones::text[]);
 
--- LockPhoneOwners is PhoneOwners for linking: the share locks keep the numbers on their contacts
--- (and the contacts in place) until the links are made.
+-- LockPhoneOwners is PhoneOwners for linking: it locks the owners, in id order like every writer,
+-- and identities cannot leave a locked contact. The caller reads the owners again under the locks.
 -- name: LockPhoneOwners :many
-SELECT value AS phone, contact_id FROM contact_identities
-WHERE workspace_id = @workspace_id AND type = 'phone' AND source = '' AND value = ANY(@phones::text[])
-FOR SHARE;
+SELECT c.id FROM contacts c
+WHERE c.workspace_id = @workspace_id
+  AND c.id IN (SELECT contact_id FROM contact_identities
+               WHERE workspace_id = @workspace_id AND type = 'phone' AND source = '' AND value = ANY(@phones::text[]))
+ORDER BY c.id
+FOR NO KEY UPDATE OF c;

@@ -16,16 +16,18 @@ SELECT * FROM c;
 SELECT * FROM contacts
 WHERE workspace_id = @workspace_id AND id = @id;
 
+-- GetContactForUpdate locks a contact for a change of its fields and identities. NO KEY UPDATE:
+-- rows that only reference it (notes, tags, new identities) may still be added meanwhile.
 -- name: GetContactForUpdate :one
 SELECT * FROM contacts
 WHERE workspace_id = @workspace_id AND id = @id
-FOR UPDATE;
+FOR NO KEY UPDATE;
 
 -- name: ContactExists :one
 SELECT EXISTS (SELECT 1 FROM contacts WHERE workspace_id = @workspace_id AND id = @id);
 
--- UpdateContact writes the columns decided by the domain rules; custom_fields are merged here so
--- that the merge sees the row as locked, not as read earlier.
+-- UpdateContact writes the columns decided by the domain rules, custom_fields already merged
+-- with the row as locked.
 -- name: UpdateContact :one
 UPDATE contacts SET
     name = @name,
@@ -34,8 +36,7 @@ UPDATE contacts SET
     email = @email,
     external_source = @external_source,
     external_id = @external_id,
-    custom_fields = (CASE WHEN @reset_fields::bool THEN '{}'::jsonb ELSE custom_fields END
-                     || @set_fields::jsonb) - @delete_fields::text[],
+    custom_fields = @custom_fields,
     updated_at = now()
 WHERE workspace_id = @workspace_id AND id = @id
 RETURNING *;

@@ -1,22 +1,22 @@
 -- name: StageImportKeys :copyfrom
-INSERT INTO import_keys (workspace_id, import_id, grp, type, source, value)
-VALUES (@workspace_id, @import_id, @grp, @type, @source, @value);
+INSERT INTO import_keys (workspace_id, import_id, type, source, value)
+VALUES (@workspace_id, @import_id, @type, @source, @value);
 
--- ImportKeyOwners lists, for each staged key that a stored contact already holds, its group and
--- that contact.
+-- ImportKeyOwners lists each staged key that a stored contact already holds, with that contact.
 -- name: ImportKeyOwners :many
-SELECT k.grp, k.type, k.source, k.value, i.contact_id
+SELECT k.type, k.source, k.value, i.contact_id
 FROM import_keys k
 JOIN contact_identities i
   ON i.workspace_id = k.workspace_id AND i.type = k.type AND i.source = k.source AND i.value = k.value
 WHERE k.workspace_id = @workspace_id AND k.import_id = @import_id
-ORDER BY k.grp, k.type, k.source, k.value;
+ORDER BY k.type, k.source, k.value;
 
+-- LockContacts locks contacts in id order, the one order every writer takes them in.
 -- name: LockContacts :many
 SELECT * FROM contacts
 WHERE workspace_id = @workspace_id AND id = ANY(@ids::uuid[])
 ORDER BY id
-FOR UPDATE;
+FOR NO KEY UPDATE;
 
 -- name: CopyContacts :copyfrom
 INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields)
@@ -54,14 +54,6 @@ WHERE i.workspace_id = @workspace_id AND i.contact_id = r.contact_id AND i.type 
 -- name: CopyIdentities :copyfrom
 INSERT INTO contact_identities (workspace_id, type, source, value, contact_id)
 VALUES (@workspace_id, @type, @source, @value, @contact_id);
-
--- AttachIdentities gives identities to contacts that an import updates. Identities they already
--- hold are skipped; ones another session took since the owners were read are skipped too and not
--- counted, which the caller detects and retries.
--- name: AttachIdentities :execrows
-INSERT INTO contact_identities (workspace_id, type, source, value, contact_id)
-SELECT @workspace_id, unnest(@types::text[]), unnest(@sources::text[]), unnest(@vals::text[]), unnest(@contact_ids::uuid[])
-ON CONFLICT DO NOTHING;
 
 -- name: ClearImportStaging :exec
 WITH k AS (DELETE FROM import_keys WHERE import_keys.workspace_id = @workspace_id AND import_keys.import_id = @import_id)

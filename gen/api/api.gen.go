@@ -161,6 +161,24 @@ func (e IdentityType) Valid() bool {
 	}
 }
 
+// Defines values for ImportLineResultStatus.
+const (
+	Created ImportLineResultStatus = "created"
+	Updated ImportLineResultStatus = "updated"
+)
+
+// Valid indicates whether the value is a known member of the ImportLineResultStatus enum.
+func (e ImportLineResultStatus) Valid() bool {
+	switch e {
+	case Created:
+		return true
+	case Updated:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ImportRejectionReason.
 const (
 	ImportRejectionReasonConflict ImportRejectionReason = "conflict"
@@ -533,6 +551,31 @@ type IdentityList struct {
 // IdentityType defines model for IdentityType.
 type IdentityType string
 
+// ImportLineResult defines model for ImportLineResult.
+type ImportLineResult struct {
+	// ContactId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId string `json:"contact_id"`
+
+	// Line 1-based line number in the request body.
+	Line int `json:"line"`
+
+	// Status What `POST /v1/contacts` would have answered the line with (201 or 200).
+	Status ImportLineResultStatus `json:"status"`
+}
+
+// ImportLineResultStatus What `POST /v1/contacts` would have answered the line with (201 or 200).
+type ImportLineResultStatus string
+
+// ImportMergedLine defines model for ImportMergedLine.
+type ImportMergedLine struct {
+	// ContactId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId string `json:"contact_id"`
+
+	// EarlierLines The earlier lines of the request that created or updated the same contact.
+	EarlierLines []int `json:"earlier_lines"`
+	Line         int   `json:"line"`
+}
+
 // ImportRejection defines model for ImportRejection.
 type ImportRejection struct {
 	Candidates *[]string     `json:"candidates,omitempty"`
@@ -561,9 +604,16 @@ type ImportResult struct {
 	// Lines Non-blank lines read.
 	Lines int `json:"lines"`
 
+	// MergedLines The lines that landed on a contact an earlier line of the same request created or
+	// updated, in line order, with those earlier lines.
+	MergedLines []ImportMergedLine `json:"merged_lines"`
+
 	// Rejected Every rejected line, in line order.
 	Rejected []ImportRejection `json:"rejected"`
-	Updated  int               `json:"updated"`
+
+	// Results Every line that created or updated a contact, in line order, with that contact.
+	Results []ImportLineResult `json:"results"`
+	Updated int                `json:"updated"`
 }
 
 // MessagingChannel A messaging channel kind, for consent and suppressions.
@@ -1032,17 +1082,24 @@ type ClientInterface interface {
 	// identifiers lead to). Up to 100,000 lines and 64 MiB per request (413 beyond either), each
 	// line at most 1 MiB (400 beyond it); blank lines are skipped.
 	//
-	// - Lines that share an identifier within the request end up as one contact: its fields are
-	//   the lines' fields applied in line order, and every identifier of those lines leads to it.
+	// - The lines apply in order, one after another, exactly as the same bodies sent to
+	//   `POST /v1/contacts` one by one would: the contacts, identities and answers are the same,
+	//   only faster. A line whose identifiers lead to a contact an earlier line created or
+	//   updated updates that contact (a later phone number replaces the earlier one, one
+	//   external id per source, custom fields merged key by key), and is listed in
+	//   `merged_lines` with those earlier lines, so you see which rows became one person.
 	// - A line that is invalid (malformed JSON, a bad value, no identifier) is rejected on its own
 	//   and reported with its line number; the others go on.
-	// - Lines whose identifiers lead to two or more stored contacts are rejected as conflicts,
-	//   with the candidates, and change nothing.
+	// - A line whose identifiers lead to two or more contacts (stored, or made by earlier lines)
+	//   is rejected as a conflict, with the candidates, and changes nothing; so is a line that
+	//   would take a contact's custom fields past their limits.
 	// - The whole request is one transaction: if the database fails, nothing of it is written.
 	//
-	// Counts are per line: the first line of a new contact counts as `created`, every other
-	// accepted line as `updated`, so `created + updated + conflict + invalid` is the number of
-	// non-blank lines. Importing the same file twice creates nothing the second time.
+	// Counts are per line, as `POST /v1/contacts` would answer each: `created` for a line that
+	// made a new contact (201), `updated` for one that updated a contact (200), so
+	// `created + updated + conflict + invalid` is the number of non-blank lines. `results`
+	// names the contact of every line that created or updated one. Importing the same file
+	// twice creates nothing the second time.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1568,17 +1625,24 @@ func (c *Client) CreateContact(ctx context.Context, body CreateContactJSONReques
 // identifiers lead to). Up to 100,000 lines and 64 MiB per request (413 beyond either), each
 // line at most 1 MiB (400 beyond it); blank lines are skipped.
 //
-//   - Lines that share an identifier within the request end up as one contact: its fields are
-//     the lines' fields applied in line order, and every identifier of those lines leads to it.
+//   - The lines apply in order, one after another, exactly as the same bodies sent to
+//     `POST /v1/contacts` one by one would: the contacts, identities and answers are the same,
+//     only faster. A line whose identifiers lead to a contact an earlier line created or
+//     updated updates that contact (a later phone number replaces the earlier one, one
+//     external id per source, custom fields merged key by key), and is listed in
+//     `merged_lines` with those earlier lines, so you see which rows became one person.
 //   - A line that is invalid (malformed JSON, a bad value, no identifier) is rejected on its own
 //     and reported with its line number; the others go on.
-//   - Lines whose identifiers lead to two or more stored contacts are rejected as conflicts,
-//     with the candidates, and change nothing.
+//   - A line whose identifiers lead to two or more contacts (stored, or made by earlier lines)
+//     is rejected as a conflict, with the candidates, and changes nothing; so is a line that
+//     would take a contact's custom fields past their limits.
 //   - The whole request is one transaction: if the database fails, nothing of it is written.
 //
-// Counts are per line: the first line of a new contact counts as `created`, every other
-// accepted line as `updated`, so `created + updated + conflict + invalid` is the number of
-// non-blank lines. Importing the same file twice creates nothing the second time.
+// Counts are per line, as `POST /v1/contacts` would answer each: `created` for a line that
+// made a new contact (201), `updated` for one that updated a contact (200), so
+// `created + updated + conflict + invalid` is the number of non-blank lines. `results`
+// names the contact of every line that created or updated one. Importing the same file
+// twice creates nothing the second time.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3396,17 +3460,24 @@ type ClientWithResponsesInterface interface {
 	// identifiers lead to). Up to 100,000 lines and 64 MiB per request (413 beyond either), each
 	// line at most 1 MiB (400 beyond it); blank lines are skipped.
 	//
-	// - Lines that share an identifier within the request end up as one contact: its fields are
-	//   the lines' fields applied in line order, and every identifier of those lines leads to it.
+	// - The lines apply in order, one after another, exactly as the same bodies sent to
+	//   `POST /v1/contacts` one by one would: the contacts, identities and answers are the same,
+	//   only faster. A line whose identifiers lead to a contact an earlier line created or
+	//   updated updates that contact (a later phone number replaces the earlier one, one
+	//   external id per source, custom fields merged key by key), and is listed in
+	//   `merged_lines` with those earlier lines, so you see which rows became one person.
 	// - A line that is invalid (malformed JSON, a bad value, no identifier) is rejected on its own
 	//   and reported with its line number; the others go on.
-	// - Lines whose identifiers lead to two or more stored contacts are rejected as conflicts,
-	//   with the candidates, and change nothing.
+	// - A line whose identifiers lead to two or more contacts (stored, or made by earlier lines)
+	//   is rejected as a conflict, with the candidates, and changes nothing; so is a line that
+	//   would take a contact's custom fields past their limits.
 	// - The whole request is one transaction: if the database fails, nothing of it is written.
 	//
-	// Counts are per line: the first line of a new contact counts as `created`, every other
-	// accepted line as `updated`, so `created + updated + conflict + invalid` is the number of
-	// non-blank lines. Importing the same file twice creates nothing the second time.
+	// Counts are per line, as `POST /v1/contacts` would answer each: `created` for a line that
+	// made a new contact (201), `updated` for one that updated a contact (200), so
+	// `created + updated + conflict + invalid` is the number of non-blank lines. `results`
+	// names the contact of every line that created or updated one. Importing the same file
+	// twice creates nothing the second time.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6896,17 +6967,24 @@ func (c *ClientWithResponses) CreateContactWithResponse(ctx context.Context, bod
 // identifiers lead to). Up to 100,000 lines and 64 MiB per request (413 beyond either), each
 // line at most 1 MiB (400 beyond it); blank lines are skipped.
 //
-//   - Lines that share an identifier within the request end up as one contact: its fields are
-//     the lines' fields applied in line order, and every identifier of those lines leads to it.
+//   - The lines apply in order, one after another, exactly as the same bodies sent to
+//     `POST /v1/contacts` one by one would: the contacts, identities and answers are the same,
+//     only faster. A line whose identifiers lead to a contact an earlier line created or
+//     updated updates that contact (a later phone number replaces the earlier one, one
+//     external id per source, custom fields merged key by key), and is listed in
+//     `merged_lines` with those earlier lines, so you see which rows became one person.
 //   - A line that is invalid (malformed JSON, a bad value, no identifier) is rejected on its own
 //     and reported with its line number; the others go on.
-//   - Lines whose identifiers lead to two or more stored contacts are rejected as conflicts,
-//     with the candidates, and change nothing.
+//   - A line whose identifiers lead to two or more contacts (stored, or made by earlier lines)
+//     is rejected as a conflict, with the candidates, and changes nothing; so is a line that
+//     would take a contact's custom fields past their limits.
 //   - The whole request is one transaction: if the database fails, nothing of it is written.
 //
-// Counts are per line: the first line of a new contact counts as `created`, every other
-// accepted line as `updated`, so `created + updated + conflict + invalid` is the number of
-// non-blank lines. Importing the same file twice creates nothing the second time.
+// Counts are per line, as `POST /v1/contacts` would answer each: `created` for a line that
+// made a new contact (201), `updated` for one that updated a contact (200), so
+// `created + updated + conflict + invalid` is the number of non-blank lines. `results`
+// names the contact of every line that created or updated one. Importing the same file
+// twice creates nothing the second time.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15207,231 +15285,239 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H0Lb9u49udXIby7mASjOLLjNImDBdZ9Tm9vM7lN2s50PIgYi7Z5I5MakY7r2w2wn2Y/2H6SBc8hJUqW",
-	"X0nazv/eAQaYRtaDj8PzPr/zpTGQk1QKJrRqdL802Gc6SRMG/34mhWJCfxxTrXppai6p6WRCs3mj27gc",
-	"MzLAG0gmZ42gcUuTKTM3xVRT8/8BTfU0Y/EV1Y1uox22D/fCw72D8LL1pNs+7IYHzeOwdXj45FMjaAzG",
-	"VAiWNLqNmfkcTVNzMWNUb/a8ktNswBrdxmDMBjdyqslQZhPzg6Z6qhrdhkzNq7hoBI1pGm/23ru7u8As",
-	"g6YDXTt9+KFu6itGHnZbnWa7c9hqH8DMp0rLydWQsySGZdecZY1uI83YhE8njbugwSaUm6WZ/pOK0f+y",
-	"W9QcSDM/9lmzTNDkisdm9lOlr1rtA/+HfGnUWKZ8OG8EDbxX6KvwydO/HXx684/O2dGr1i+v2u/Ct8cf",
-	"Dy87z541goagE/PYe/PVRtBIx1KwKzGdXMP4fnzSPm61DzqHT46OT8I1q1qas7+q71PFMs3ixdVVWmYs",
-	"doscEK4VwbUiuFZkwrIRix97+RMz265ZouDfaSue7IXty/C4Gx52O63mSdg+aLXsVlxM0zRjSnEpLiaq",
-	"ZieK3+sWmw40v2WNrs6mzD/IaqJWn+GDsHvYaoZHR+3jzidYppRnTMGtYpokQSNjVElhlluo6bUaZPwa",
-	"NnwFqZVfCvO7pKMPvIZ9UaX4SEyYqD3C+OsSImohER0fHYSf3CZqOrKb+KH16uyXVuvZL08+Xnx69fEf",
-	"707evi028ZanZlx3QWPMaMwyWPF3TGfzvd5Qmw390oiZmWyqOcz+gg2kiBXRkswo1+SaDWXGiM7mXIwI",
-	"HVEuTgm7ZdmcHIYHZECzjDNFuG7CqgKNNrots55/THlmThtulhqM2QRmO+GCT6aTRjcMGnqemnFyodmI",
-	"ZQ0z0l/23rE/pkzpvdfx4vjMYmb4+w+K8LhL9JiRyH8ogkuDhBt5AUJjNmaCcE24Ii0zs1b7mNxyxa8T",
-	"RnoXz16/7ovBmGZ0oFmmAiL1mGUzrhiRgsHLFMtuWUYmNGZN8gJmnzGVGpnkLUFAqIgJJWkmrxM2IRlL",
-	"GdWqL7gmVJHIjvuKx1GzL/z1Mqt1dXMwOfmj/flocHjbuj4Wnav2sLFyHennvzMx0uNGt9U+ztdS6YyL",
-	"EZJjSjM6Ydpu/DM8L6+fLy5rj9jDRHhMdqLB+Or//Z//G+2WNrUxGBuie/Hx0/mnztnlwfPnH84Pw5Nf",
-	"zy4/HL4wrICbN6VUjwsCHOSfXDWT6shzlr1kqPijHarQtWNdx+bqBpt/dJvB3uHNTOmnMubMHjElk1s4",
-	"4+al5tibY56mCR9QM4/9fwKzKStBwGrLvKNH4CJB/ku4IJQkckATolKWJBxYdM5PeMyE5kMO+/1bPlR8",
-	"b35fI/Q5+N3vZgbKHGmavPZfUB7HjF7x2BL4BYoUKyPNuOINhgFv8IZRliR3wZdGjcyyz/ryrnhDLvfM",
-	"JO78TfrvGRs2uo3/tl+onPv4q9q3m2MZRrGDxXbjFTzfsBBPafyKajaj8xVbao/9j5WtRQrWKMvdKVt5",
-	"lJCnpZm85THLSMb+yQaaxcjW8AU/KDLIGKwzTdQpAVXU3DCBLcoYykL/kUZOp6g0LGc5To89DNtGL9Fw",
-	"oJ7SmLg1yLeFXsup7l4nVNw0Nl7/c1wnXPhF7l7MMF+BgZwmMRHSiCOSMToYszggQ8oT83+5yRIZ7uDJ",
-	"wKqQqRuvvX2/dC8M+imNHfVsTQ4KWXdibAYW/+3i57PySXvrfiLwm68tOCKalG4hVBM5HCqmSeu4S7i4",
-	"pQmPSS7QyA93P5BEyhsjwIcyI9dsxIUwf8khwbdvTRqdMCyThluPetK4CxqzTIrRJfxWZiygDpuhmL2D",
-	"u3Ba8J666RtuTSZTBdRA8WbkxgHQiNVVgwbLMmlZEHzEPtsIGhOmFB2ZYda+p3H3+1dfkcc4LmVaCQit",
-	"rh8cDkquaUz+mBqtJVcIHvU8PJNimPDBfU9DVkhLnzDsZTIbS8WIJ1RIwmhs9Dg9k04ZUD6pDKiIuVHb",
-	"zeavVwXsDW/aH5897Zy9e/G8F160jn798OnNq96T48bvQUF7hkbrRtImMR8OWWa0TW9EW9PQSUFD+aIu",
-	"PVJTMGgryyYIXq5ZtmuWGOr4UyxcMZa6pTs1B3lsWNSMKmDoaH1/zfV8LPlVP8u6OUbFckck4UorkOCP",
-	"ejRfGB54P6Vla23BY4CvBepr5AItJxzGV9MbemKOVhsBnh8Yc6uww3YOw5DMuB4TIQlSJAhCKshUsM8p",
-	"qg5GnZhmbPdRl99qTJd8wuRUfwflMeaoOFGhZiyDVeCCHKr7aIOdYn/tvIib2LfWCCvT4oJoPmGPunWv",
-	"J6nM9KWUf6fZiN1TtF3PNauYUj+b8/CkQ97yp7Xqjdm+axnPCVckMZ/OiB5TAduKj5GET7hR+gwFcxjm",
-	"PXhj66DYTjt38kJorufkUkqCs14qexIuaifWCsMgDEOCv9fNLx8z0fSGKaO+TqTS5sn8wVOi0oRrmPOQ",
-	"J+wbT+/RRAHOkysizdoYQ14OwbsMO6i6RjczW+3vM+4xaG4TcL2Zi3ZZ+0JIsQfDxIVqkovSQoH1p5hA",
-	"SyilmVbwWTo0lgAVwCTR+fRoB+VM6pdyKuJ7HpFBXczjTBI1HYxr4x45O7RuoP4aRaXfAFYxhDHeQ4fw",
-	"2N6Z1OSlfc+Sg1GrzJ5JTy0gE6qNBVtv3OSKmb0NdIKyIve1J/EY5O820CzHNBswYNFjrshMZjcqpYPH",
-	"ZdbndJ5IGt+fW2/MglsVDozGlrn72zKpR2JRddNsIQMys63O004QHnvUDbROufjhLtO3eLrI9bzkOwWd",
-	"UC0JwPwVQ10VQw0aE6ZtyAE51zbO5Q28y0+lHpfspjoO+ddWPXSrvrYDfnsPPLrY63gTBtk8oanH1InE",
-	"GNwuEKMEkWIFZtNM/72gUz2WGf8Xix8oBSZcKfCSZrlTtXf+mtyweRdVLAzr/bLXS/neGzY3N/bsx+Er",
-	"XfKU0QxckVvL61YhGEpT+mrC4O3S2T4qn38v6C3lCb1O2AP0RUMV+IsXZpeSTJzOaG+ota8W7yMSZbui",
-	"E6doaW6sEJ3NMeZ9H3PZk+0XLLvlA0b82S/VIA2nu6aKLWYRuF/IgIpyNGSpJbn8EW92RI1lppP5t5yl",
-	"kC/EIJsD+b1h8wV9meW/GhoEf03u/yjCOkvmzZUL2Y+pIkKSj71PvfPXZ1cvzp69+/X88vXPZ1dvXvwa",
-	"ECXNKbZrA2lA5gBMFav72ClRTIM5tXPQJhkVsZwQsPCNdmtW+Uln18bflKb3scrvv566cDEtIZp6n8l6",
-	"yql/7ruSz2Npv5ZI7P7HVp4IOeuClb788ARLVgXMdq76wnAZZDAxgwjBkAuuxsBm7CKdmnu97JKEDm5A",
-	"mA35aJoBI4SfZcrsX4KxWPXFTlRPzpF/SlRAZmOWma/Z5J0xS1JFpEjmRApjkYFnQjG92+yLyMsKioii",
-	"c0XGckYmVMyJWp8TtOBSqCQZrRIS/q01+T/bypc0kwOm1P0kTOkU+GoZAbrQhBKUjb5pUR9qLCl1fshx",
-	"1ZvuE3hst31dwZu+NSW/ns7wwTAOZQPxOB1Y3VMS4YJExGi6iphDg4HeR1Ym1DRNZaZZ/JbFnLrw8gP2",
-	"vPBOckXOnmNQmAnQ9J7ha/fMZ7rEf/PnPRGbt2IAut/Q7LPeH6jbfuM+ToFDfz/zGRKYIrnEsPg3cAmY",
-	"qXBkQRP4tPlmhSOBC/cR9zSfg5+wBoZ+Zj6qbX6VbwR+aQxlNgHTyFhJe1aoVdK00DL7Us1m+6n1t/Bv",
-	"Ry9/+vWno97fPly++HTy9KD94pew7gVotH1Z/CFNqIYU8HXr7u67K3Z79RN2AS7w5vyxK0j3yedf3sKP",
-	"Y2a1WbgXIqgJVRqUl+s5xsVsXg1NErN5tQsopolV0zEDbjFJr0ia+g1zmG12Rb4e+TTrBl7K1/09f7+8",
-	"/icbaDNXO/lncFctDeRaoDnocczNCtDk3LsNh15ZoIxrtmfk4Kn1m0OKd8xSY9RZoevmQHYUqxB9OdPQ",
-	"sBh+dWM02IZig4yZmRml4WqaGYYy1jpV3f39GR3TZtnBoGyic7cRsyGdJjDr8jIEjc97I7lnLxoW03xH",
-	"Z2+tLPGIsqDrt0Yjc4UUhYTys0XDMHgMKq6QwOLu+1u0Yof/zjGRqry/zuHDNZtselC8BaRZRucLY4SX",
-	"rhqKlDfT9O9c3CwerPOMFdnEnh5HqLpBHS/h4sYQR3kiciZYdmWdFFe8Jqn5pcxINLD5CRF6Xl0UAPwe",
-	"ciYU5kfRKw4ydGH7CoZSfndkBsXiqFs8DyyBag2arBl3VAwuOiURTTJG4/lV/iTXxF4zj572RTFY+BHT",
-	"HEBBtCGmfPg7UXX6EZpIwJbYEEJXGTPvFNLdFXWNzVauyijWAEn6lERC6iuI6kSVoPeNkDMw+3C5MNda",
-	"TCeGAnBSjaBRnqWh1iJBpBgK/GE/4xHOEi5oN2EtgZ1nEsKatent+dlN8S6jepSmpxikm58Sw6Lz5Ha0",
-	"dAXEVaq8u0yQXF1dTxUXTMGfSxj9tZQJo8JnMmtEQtBI+UBPM8v6vmwpQhz/8N4RlMa6dlm9pMzyjJP8",
-	"QCOf7Q5pohYEQw+OBCqreFBg29HPWK0SqhxMJErvZHrL51sCqsSsf1v09YbHrfae+Xvv6PikZeacM8CF",
-	"5Z7Qz6/xR2DpEy7cn2vYYHlEG6yrddQ+CpPO31mWeA9h2PZlizrCCqZ7uXpLuSpZZs31GpFRCrjSqv5T",
-	"hRkpC/FcTy9cpFO98i02lFUrCBytb7wTIO3uqlGI6tdfNFtPOrUfTAtmtvE3HQO8C2xUYmtugYsUVM1s",
-	"uwVBHuxwowt8YlhBUOtpfSM9ZEsyvlgmvY1OysUoIlOheWL11UzpshIPiqwAOS4gmy1yGR/wMxL2TGY3",
-	"LA76Ipp6EQV354qSg0KLC0g0FeACMxvlHuW6yNDvi8UUffBz8Yn5x1SXpbGdHu4ODr0RNKbliIf3yRoR",
-	"HLji4Zrj71cFb2onDgqjc9VOow7OxchTPe9jlrqQW40ZlzGnCaLeSRVxMyI7FKqOA0LJDZvPZBaTjKXJ",
-	"PChywnY34lkbGqI4hsIQ9UOSm021ciKKqpTCRsSlCEr7VlrV0ndrjxOO8zEsCktU9xdQ+ILz6XrCXGLA",
-	"+xs/4rdMmIM043ocZ3QmTonVZpRTUMy6u0IKa5sste5X0KFnKbZrLcV7kcwWmjI++EBG7LZvy+0qGLFj",
-	"UV4xP/5TTvUyNuQS2R7urVrIXdjcv/EyY2wPfBf4dGC1BkVuWKoJ+0wHOpnX6BCb+hxs0sSXTRQiL4Wi",
-	"5Hwrsik2f0lBosWLikSFte9ZGMO6LI2lHsD1dtBmqlQxlgUzYO0nHsyASx67ihIFG7y48kElDaRMpFtz",
-	"anNalnr37k//bwGrAaLG13P4HxdlEw7feoqyE/yiWqIxzRXJ2ETesrhJ3rC5IjRjWDP+pOMXiZtnndVw",
-	"w1haSmM2b1Xg5HjSIW/4U8OTS3ASlervusSk+x7JgqTqUpp81n7YueeBLb3kcLMDu2jJuJuImivNJoFb",
-	"ZUg23PsXCfdOyBVpkj2yk8gZy/YGVLG4UuW9kKa0eFaLm1221Vr5tvr09sQ8L74+JcIcvMQoqmb4cLJd",
-	"0CTPdP1BOVFNMjbiUqw5+4vndtnpeRw9B6TWgp5TpJKt9AbTEXtr7qsVtPYdK87/OdWD8Vc+/jurzvmu",
-	"daMNEkYzZaEtbNbTEia89aGsHrtt5Wb1xN1HZK59xh2Y6vHYWtitt+OXEcODVT6k5E1VvpeGuvICufIH",
-	"bRS/evghHpxSPXZ6NtwXENYcNUnkr0RklPXIS2r9rfV7E7cjqnWj5AkCX9YIbhxa8UDd1H5iNNHj9etZ",
-	"vqoWld+bBzi9N92HIi+4ZkhLRMg7+2J0f0fmnZE51ZF3dKKNhYW2iQOryKsYJYTg77y8qa14ub8kpRr3",
-	"1UvjchvcznjerCBPwvYAzZz/a0GX43Gt9YJf0vPHMV+2kvxDc1L8ffNyMJsP2y49X9isGqdqIcPhLrKD",
-	"chxWNSCe+kFgNXeb223s2ki3G+sjiPN8G+/ttygtnEdwjsbqCMqRWy1hgTPqHXgUbdJu1RlSFJ1/WRHt",
-	"qKonLudqw5XxuH3NyxIuaqijtXcN225+9TB4/OCvq4SpIlmtYugF2lixvDbp2o9DruW8MOj8ZaslgtuG",
-	"h0jY/B0QudmYoPyn6kI0OXbE4hrag1P/o1uy2h/zAtVqXVqpfpJkjMb12+d84DX2uwUAsz5y86LAkAVQ",
-	"icxijBZtdlwrh6OGMq0dXTfLGnLwzPDCBi8HtwtKy6dYt20LDu4aJK6JuydPl77hIkaO7ryXUJFawPoB",
-	"R3dE78krhPBzzOVWcvA3ZANzVbOEjTI6gcErTe2/zdeZGIHLAo5CHfs5k3XuBajXqzuY5Yjh4s/3Tjzb",
-	"wBlTEum2onCN5DCzW+ZCcXOsHgBN4AAE5crrAjAIdqicLlRjJlcmAB9bNsJHkGuwjd/aRjUffRjHxGFv",
-	"yinzgS58S7DP+mowzZTM7pFY4T1c+1kv86t6Mq9GOeZXfsklZFzRlNeeOZdguqi1v3xGTjqHRzk0B+bd",
-	"qsWkqbJSUIMJkWMAKoxu6gow5AJGT4knr1UuXEJwza2F3lEe1s+CESZ0NicpK4qo8qznR1BS/EzidcCY",
-	"AaGJknnucg1KJubgnpI/plJDNQCYUhkzEgkS+90urck3WxSdNnv5y3LNvSpI3r97TTIGCDkDRgSdmAHY",
-	"kDQQinnwlERevnNUJOLZTFeoWoBctWRjDR2HGqyKR1XwAhfOJi+XtW6hpoPJW8rjaW+VxuN/eeXIH8Wt",
-	"UjDb8kvyStMva9CQyqHJUkVn4Iej7rGCK5fJDXAzD8UKeeChFy8ug8MmXkjupAkgyQ6YMXId7HAE+Xop",
-	"VYrF9VlA3zgPwUdE/nKvjHDfqlk1Ym8V3+EDj5tPkJtD3pQCtz3bBam8oS4NVN1/mzZY8sdb4nXLtWb6",
-	"j6DC+afn3t6JxZl5SksFuvtaTsXAWj+TNKFc4OVEDjDjt7CEJlRMaVKrzJS++BBGWpr/pvO9pKMaVuPj",
-	"hT/IDFla1bIiWOx/fcmQe3BLjRq7EJS75WnZ2njS2ShPeMmHH4FMzYrfmzwv6ehhRAJf3+xrAKwxmGZc",
-	"zy/M0/iRXsrfsHlvqsf1AjnN+IRmcy+rLzCKocUw6JLZv26u+tMwPBhA5DyGfzN7CQtc8FIEMjvNjN4X",
-	"F7qYeWpGFWKlO5xtVDUL4Iv8e14lG4zbrCGCJiyfAVTpW2yCXL+NapEXtpiNGStsAohhh9tgBzfWOsVy",
-	"OS6Gsk6BVSwZ7o2l0lB4yQ11T5jQWCVnFZ+P9F805YJYjUqZSWDlwrN3b8kAis+HhObZwXuQ6dkXhZfF",
-	"1dY085INBVEPyBajQgo+oEkBy+3AlxxivwenQYmz4vpiLJNYkR26iDXuhboDb2AFpA7myUPSIbhuMP0w",
-	"xodzT39foKsfIaGocgDiuxbI45oOboiWUFrvwDz6oi9AgRSaZSi8SSwH02JVXZF/TKgm0X4sBypCCH7I",
-	"3vZ2CG+QKRM05c05nSSRua8viov/VFJEp1BAYbdrguXWZh4OCMOM6ZkUt4gaobp9sQeIH+bvAdUMQSb9",
-	"05TTnqUysiOzZbRavXe3SXqWxpmt2+Za9QUhciaK7ILTvObGTzjgMHIoTe+EnSaJXr24JPu3rf0xRAZh",
-	"/tWL+1AQE5kvmKkTIe2s9xyYMbkGiHvIioFQ6E60vCgWlnQ3IOzzgKVooNuCWjk034jOf77Azzta3sfE",
-	"1Qg+eTEdDJhS/idnGU1TBtQVfekDX+w3uqTZbN5FTXJuzghFj6zSitA4hs/0QaE3N37p+74Qc6XfwFWX",
-	"Kf1jynDh+w3yvyEn4A5XaaqAqymmSYqfMCS1EwE2VhSQCF8X7Qa4cjOzUHB0m4bQMx0Qo4nE+cB2ivBW",
-	"QDQdqcA5S1VQcpXuwqwzpqeZAB4rEwZrAx4CXJNlLhWyEy2rfY52LaFC1DQgERjBEQw/QkPYXMUXWUrx",
-	"elcEJE2mqijx3rExcBt92AXvb1EM7oBVgXLhXT7s7Y7nyMEn7eLMiXNZqyYpA12bk98JwyD3sUCYDd7f",
-	"abeD4kHSCU8CMhU3wpwYcyQ6YSdwoIvAo/DkePXNndah6+MBdwFyoz13iIbWaR10LQycGa/Df4PdtACd",
-	"5vkSEibGOFcT/JK+IlTUO26a5IKJmMzlNAOGsLOstQkhfnMTIQnwCLVrbh/TW3D9TBXD5g5sMJYsPvV6",
-	"oJT6n9wAJ2JNYl18sCzY54QsdjnpbuBbMjP/OOYJfmgl4oZkajnkBlmCuAFU53wOgRWERQE7vktBMxs8",
-	"FD4QRtfOfgX+BbwfIDAIPImM+vDzZ/fqU0JJ5/NnMuNJAmehgBqa0XkOn7FHzj3pi2e7LrlsqpxrbHl+",
-	"GeDaRD4SGzB16B6SP2UBwvEJSJ14/RxTKMpJDFGTvJgAR6EwaT6ZWFqxfhWgMKrYHjc8THEjqpN5k7zI",
-	"4/yghODzXjAdsyAd0kGdctQIGrcsszXSrWbYDI1+aEV2o9s4aIbNg0YAbVxA+YWzZfFPzN8jppeF71zA",
-	"yjUecMsSEJnEOQcPgCjkVJdxgCosGVLDLUW9jhvdhjFDnrlxVHqJtMNwc5DDwmz4bQn0XbsMA3dwUnSJ",
-	"WtevxyrjSwrGi3rwumBA3uvOr9upQScoWoK1LsOTbqfdbT9pHh+12ofhJ4Ccq59Uy5/Ukyetw8qkXh6d",
-	"nHzonH149dPB009Pzo4uP3w6ePnxXTGpC4TNIDZEXjeZUhjDm1FRk1QzH9ALft8YasOvcF+KcreMFAHQ",
-	"rhO2ln0kJ6v9EkTcXdA4DA82eijHWYKR2drYdc/Z8IRZgxxoykwwRx4yp5qOlOdmUg2zZKlUui6Ta8SV",
-	"kU3lEjRLV4Y3XbMxB4Fs32asn+I0RlY1dKAOwLPn5mJfWC2ExSB/fVyHwOWCW5wxFpOd3ouLvfbhk71X",
-	"z94So6/56Ew/qL5YBruEBe3CiJaCM8iMJHI0YrHR4q38dLzEmEYleLO+yNhwqhjIGIQh82ZIdg7Dg90m",
-	"8bDQCeCLKVLUB1IAJFQuFjKUSSJnsKZ9Iad6ICc5+HSpdFCBVeNCgMraT4xn/gjA0omqbCDqGpuw91Nv",
-	"z9AJ1aB05Izkp8vLc2LvPAXV8ks/B8boNwLSd8gZ+IdFw+g37iKyE9m/olKRU2T/iHab5QH5R9kK7Xwc",
-	"T+1vYMU5xcs2TNr5WeydZ2zCzdL3zlFZyucCDo6nF+fWziRc757WzQLslCstbxiMHuVaWSCg9/hZtRPT",
-	"Uxui3wLx1k21ZyRgFeutdtKlBh8V0BRv6IYd9Xqv9uzH9vDiEiyT6zKWyd29+a5hI6OitZbf/6VKWYXw",
-	"WTqdHIllRsd07wb8Sw/AYrm/gNwCoq4Mc1PXjWxBgWjdR4H4k+oP66Xttiu5ClbWY6FWuobrBZ7X7uu+",
-	"ArnT2kAgV0HMzXPt9iYf8zHvvof4dzK8kNH1OsBdUFLR97/k/SHvUDFImK4JoT7nyqoDyu/wBrJqKLMR",
-	"0wp79nr93sjr3MlCEOKF6HEmp6Nx6RVK07nFfOI5ao1a1Oifw9B8Bl46kZ2aQcMT8f2VuA6+dfVDefOF",
-	"77HtOMV1mx7Um2G+NuMUo4VNdO4odBwtcIiIaJYkgFQJXTWo0n1RUm/IjAldJ5FfMb10N8N/I/76IPvs",
-	"67Lef8sz8Yrp9QfC78v7W/1Xilv2i769YHku46CFVzEBjBUIQN77Q8vMtTOALn327i3Br5AdyOPhqs69",
-	"aZuhRLtdjMlQdVMx86xtB2ZKzg3GDHt50cG4HjcnsPbZbMwdVhM6bcGFh1ct8EuzL9AxGoa5b20htOU5",
-	"2hJ+w9BLiPC5LFHsFCJTfm5fOtUB4aIv4J826buEo+bCchugRgWED82AwBL7CE7IPsD49BtdYjTAKFgE",
-	"peIehBt0O4vg16jwn9uaZ//LfbHwaSUJJQnVNlyY3DJyPbeAMfg5LmJo8E1cE2D40QHCFdhvfUEX29wB",
-	"kChYxlBtibYZrOQPigA2XdOxeEjfK5Dl0KgG+Fg0YmcCQo62t1HGlHYek2uqB2MykuCcziOHOY0h4TFL",
-	"HS4WM5BiMM0yJgbznHTAQ+pu0HzCfLDl83c/f3j9/MW7q8vXb1/8/P4yCnK366Ha7frAmu5IeMg1RGbg",
-	"/XVhOdUXh2E7sC3Gqbb1BGp5C1tyGLbNInExIkp6T1rnt0rkjByGnTpph6hLztRYaFC5nR1aIKpZdLky",
-	"vtkyULOTk5OTvTAMw8b2/rMSvNtGNtK9naxeAcB6iAiH+IULYYG7FufvMLlyqWxBB+/W9/7w0LVKuH0W",
-	"wa7aScQH4APrKQfYqmn34c/V3FzMx77dTaiyfzUTKkASl83JPG6fzueEH7UDvKdrtYxQV6N4/LzIuwvG",
-	"K4jPwb+pSbitKvOtbcj2RsvgeoLfU9c63GQVKl00H6qi9dRNoaIVTBtyy0s5MGq1FevY6LJA00VJ9Kug",
-	"khvwpppT0IV8YBJNmKZNL1EhMnLOjCqlI0ao6guXcmBk/IhhboV54NSC+gOigUUyBuxn82SziK1ZS8Vo",
-	"SgnYbwlHoKnkRvUFtg4cMUVomjKauYAnWGfwYas2mPtzv3fKqFYFLEqTvOQJuPUHcnLNBSbH9EXv7Hmt",
-	"gOJKe3KpordWgHjNMij+L2ZBQ9phWKr0Pgxt2hn0vC4MKQjfN3z+kpOReWRCP/PJdGJhDyZc4F+toKbu",
-	"rs6YxRySJduHSi+75XKqcDdKtem9T4PxlRgkl7Pn7Z7qyX+O4xe/zhr187ClPP5EFjIma8CLh/wzUYxm",
-	"g3GwEK8NHLWYT0BEXaKODFldhMZxxpQy10s5Yqi2W03PpZEV/T0hwZ9lI3TBMEQx82jEReOLnCvIecJW",
-	"5aivGiNDoVJeyU/bifmIm1MFWp1MER2E/BjY/IaAxFSN4f/S3JZSo5eOmWJqF2pj+sJ1WCydeVR/Gc+I",
-	"+wBmgySMxkb1ChE8hMZ1OC8W36WM7wPic8le/lHaxjXQNIvb+rNI5kVQA1YCDC1NR8Tl6ZId8xdq0jDj",
-	"mmh9BVcHs3LrxqvpaDvCK4/Q5tsTYwRlOfIkNyaZ0lRosvPu5TNycHBwUhmR1/UsDLvw36clQ3Q5/YoL",
-	"qCEtBrtRWcHvD1ElEW2YKn1uK7/9gAaw71xjd6y51D5vXbT/r0Z3ttHd70U1Uqk2EiMGd0FjIjNmNkHV",
-	"7gKcFGivm0OY7oB4+J+t3b9249F2Y5lc26ZZoA91tUS7hy2VQ899/w31+O+Ta4F9no0wz2ftK6vu0vK0",
-	"i542Eg35j58YDsINTetuBdEoIBEQbgQKQlShR6OMjsBx1xeYSVeC4iHVakBENK2kuZlpGZHPYjJNIesA",
-	"MrL9BgMVj1rXUyd4odnutMPW7ql5QY5/jLIPX1XJNu/iHd57nKDaaYfhrtFloUcIjBkysG9ZBiknkP7r",
-	"nfcIFZ7N4cdQvfAWxrweRuM6jOG4zUL5PRu4DgDxlw5cPqAdPbTJd4omItjY1HyZmXfn8Ds8doopJCPa",
-	"UgGzZJBAUyyUnsm8G7mjrC7phCdO4WClnF6ckZB67IAhRgyzTHoVzETwqnrDMfY5DqNLpqlimCtaISZ3",
-	"w3h6rVKpI6Ocqr6g7oJ50TVTPGZYgsAVvMXySsLj00XS3S/DD0nhL2hfqLGclQQ2pBtpJsCkQi+itiNW",
-	"pUX1DtZAilsgDeg36Rc6LMsWyTtQ3D9bZJBXLfoiULBZUSQyzOTEFWSUciu+gxjbSkDdQdmoWfPFRBhY",
-	"/HyKkGMbYPOjRA5okrv+3WblUbXl00/MmLpG0i56uMpNj7eWbdvkfmyrjOIKsaWduNy9bizv3f1bz2KV",
-	"D67nncRyf/s47wZjWS4I761yXHyUsk2n+bjTO6t27Y9PCcVjZi8DeDsO8Rt7GU/WP/TMgQP9+2eq4FGD",
-	"Jq9A6IX2UK8+VXx9tmADQqu1apXfQM9WO62qkXKNA6PdLggFLI+CAk+QhogtxehgbJUqkCxAmNhodpow",
-	"kDiLwdeI7CDBBd5s/YAgFLXUAKXsNsn71IZMvQoWi2f8lj+FkTkUh51O64Bcs7kUMWHcqH+7bsCAh5WD",
-	"DMGTO50wdHdDOqWPxWVUHHXD0xRqA4wi8ne4DtqQGoMGJHyRakN2PqgEE0ZzJFSV1TuulevzBonBBMW5",
-	"ef0P+Q9mX7C6rEDyQmVmoXwSxIZU9hVFP3KuITO1h29wtr6rU9qZlOqYoBKJ2vIlqMwpvrCLOqKFGJMC",
-	"ZiBnwhVRYSmNi2lC8kuBUYd97aCER5GRxKCoW00s+6jZ95KeV1aylS1Es8OhqqixgqqxnDQLNRAXDrU/",
-	"pwzCKMwJgbKJfM84bpbOqFB0gJ5wPizXA0HoNMi1SshkNg86RQxLM6fCDtWdna7XMQU3dVhhzAP7kIKk",
-	"csOfo7xKCI0ZOhiw1AG9wY1WUkVYZ+NMjh9zo+HHfHnIj27z84QA676Uw74QZTC6JkE4OKfQgxIDHcD0",
-	"jA+YlR8qX4SiNgli1XWaJL5w64CvY0vlWv0v/ZLeg/WTZaUMM6KNGoe/giaHF0FZxKsL+qK9o6wZ4r1W",
-	"OazcwWP81emV+HNJZ7MFn0ZrxXut4tpv3N31Re1cwoWZ1L0xgSmZ+80olr4MXlVdj55iab9xBztV45e8",
-	"5oJmNQi1Xy3g7eMvhh7cYstDV2zlYIoHPirib18etesxAnAe+I9s0X/ZwaLkozavzJETW5srexWYzBpd",
-	"76Nh6mOapkygJQ6pOWb4f76MYpxNSU1rHW7yrZq+yt9DW8PxF1IIbFVUqzx1zepki8qalwe3VFlzBQY8",
-	"4XpOaMLpEn0qT2brFsw57wCKPf9hJn1RTC9wCAUYU7JmqYxZUIhMdL5g1Y55z/Vcsz0Uz8ZSBXxZcsZm",
-	"fYFRWkXUGLptQXqrHVSTnElwL12D0jOEel50nBQT2SBnMAr6AtPnIFWPegifRXMwCtl5ekxFTYabWpF+",
-	"tMyhUU8Y7hbO1L5FMmssYXurKcs+HP+5szv+MtTKXm4pb0CTL1rJ5ofTEv2uxwPspRomAJJi/wv8725p",
-	"rkb045M28VtvhlFAonIhdECi/9F+Wr5mjmxQX1ltp98XRYn16+dBpS4b3NNDmwLr+INNoOhZOHL0TecF",
-	"8TYO3heFZKSk026f5sIxj85TbayKcoAeb69PE3zFnK74dH5u8b5XpmL0VmLGnG4ZNl8ImnvBKIj0plSP",
-	"CzehQyQva0arotMPj+1ijtt3cTJdLukKvdCp9NvxrP8arMSm5Nulu55XlccN3D6OvSxVJV5K12zTHTxs",
-	"Qu3b2ddTDTpsyQkTu0olvMeLVFkzry+MQctHAqQsVQTCMhbS1dr4dJQx1iXtMESgjQV/hYe16XkrIH3H",
-	"5zlkJ1dLEu7yq6ViJazO3cCwD/wQROfsewMMCVkgsHlfOL/CQlK4Ijs+tiui4lTDSLtN0hPlIKLvrrLo",
-	"TFwrErm2KjUczcr+v1SPv1SPLaoZsQ6ixDN8rN1N1I4v9l/rShvhuirxhNyl5+NECaktXJRN7JqggeGQ",
-	"oxZw9oO+UNJ7jefrExJrWyD3ZUazWGF43hfJZoaQkqdYcssAV2Bed8BsYaR3vv4qjPQKI1fFFlYVRtaT",
-	"Au4hzX3ZO0sTNFyZjBde7wvrLIUw9u5pAf9WR7T7BfFFDlAtcRglE+DNmEBgMbT6otB/HajSWi2z8WB9",
-	"bFA0Xf2uGtl/QEmjzwuX5hptV2/oqA3rDV0rwKqJAUExTKuBe4xlBAcgD7DQa8ABNTwKjgfEBoz1gbdV",
-	"Um+g1R/EmGpzd5SfvIO5v8vzd04r+T9duCHqC9tPEIAkaZI0ybMxFeBIWXJmiUWo8RNizCesTuiV9WGG",
-	"vmAztA+t3ecMxcXCvBzmzstvoqCsWaB9iFot5nNBzXUpMQYidAxyd+0i5klfp3jFxiUmdn1UKUX8B+XP",
-	"Dkx51FTxi2ZfYYPJhM5BU04YLcnhAkBnXtIFdzrt9m4dq3kPLuAHZtKsSQcJbGaMLbeySTFY2uQntJAL",
-	"YBJbcR9sj/lV/f8PSGwtpcSU5v2NkljNkt4rj/XJXnhwGba7rVY3PGketo7bYefT4wsHFxAsC4m/zID/",
-	"EmYA8o5tE0R8Fcrq5rnD/e4eJfmFiKwtOlrswGUtCRCIIBrlVJc9a17XrRqv2qAEUlXvV9uu0wEI92ld",
-	"gRzTKq/29y0g8GfENp5hA4IxpmUa+Y0vDly1vzFldpwTYBeRncENsRMNaKqnGWKF5OXaHNNahZztAjQp",
-	"VcTd1yQ/C0YyOYMMgnw4NpNBsOS0L9phC70c3M84DgrvC17H5FwHc1kWS+dTpwE/w516iGjKOSngehjx",
-	"CLAgHgaITA3742Ir8WOGdT7VXycr0RLoJmq7uc/hPmzHoc2TG6jvcFLMlj9CEuKfdVrfJ/XwT17g/M3d",
-	"SgOZxfnWSFGPE2NJaCPJsrz2+LJUEOCRg0LgCGBvjo9CphtGqR2b2wzitsTDHhPptmDbvlbaugyPumG7",
-	"2zlstlpHB2EbtFLXgCdvHlmv0tY+7Hgnaq0VhimnemkVVM3bAFGhfuCoTh92w4Pmcdg6PHxSHrgnkFep",
-	"45Xnt+D7q2u5Su/dBoEB931ZZVaFD6k6Ovt3dptgndbiKVS1p/0hvpNVnKJw460BxC4cDGOqSzEiN4Uy",
-	"NDYm1ZZLsgGifNcWHPXFjof2vRusKPcp/JWABbKA2Od0W0xSUc2+eFdiT6eej2BMFRmy2RqQgQId8Cvj",
-	"c9eb0jYw7SLYtupkocIluM9L8x669qWL1TlbvrfGVHefKvUAdx/Mzf0l3/HB5o6aYXhw0jr2xu8617vX",
-	"VdZkc/5Uaqu+FH07p3tbClRL7P9RfIr7Z+OR3byrWBWEuDbUaGw4zEdUqebULfZsoeU4W8KV7vbFMtAV",
-	"SAm3/3bw4eYGKDdeirQiBVvDes5gmv+RGCf87OPHZHh9kfx68+bdYe/98XXv/hgnvz8a48ZO2YCRwjJF",
-	"YpZwYA2IDXBI0km5O/cGXsql7PW4aGvQQh0UXmjoGd7Y+dB+2zn75c1P4eWHf/zjp7ODlx/Dt6+Aldph",
-	"9gDLDtGK1JinKcInP9L4jgr2f3zUqhnf86eHb89+/XBy8rR93Dv+9bh18vH5q3WADJuy7Lxb+JpKfzj+",
-	"f25r9vvzcWEZjWPh+PeDw3T1cAJxrAglw4yxPW2YpPlYRX/EsiRXHSdcI3qMsa3oRb+iOBr6qz/Ad7bq",
-	"SG1FtN8Avv1Pffy3Wqx13ivztb9cVd/RVdWLY0JhG2rYxyoVzk9A2lCTK+Us3cs3RXp94b3Fpl8vabZt",
-	"kwSM7peXSGB7yS4B1Mtojfp24U/x0VQQ1z3cAm9u6tQCe60TdsOw2WmHYevoU7nvddnk8oCz8oKpokny",
-	"ChdR+QtGF3HjxchQMVw1UasHexB2D1vN8OiofdypDha9cPnQKu2cV4yv/NItTMRqh+slDKlCozUkidOI",
-	"Df0q7KpnqSpCqvqPMiBV+Yg4BlK6/HXUkGe2RBYq3iGPuAKN4/MJ3wP/NQJ/5KNNVymxIl2mJ6zK6Iup",
-	"0DzJnz11mX9B+eHJVEENiK2hGE71NGP1iS+KZTUs60FoMkOZvZIyLsOtvC8NvAShUuEK9QcbYFzMO3qX",
-	"fMLq3k2JheqrebNjjzU872gtz9sCqcVbwq+J1uIRxtogojeki4lq3Gsu6zSxklh9cHj0zz67v6Kk31/1",
-	"dNvnITQPsbZmIQunIk9W6aX4yAp9FNLdc8TUatwDSrylgO6ghfAXdMK2CpRemlE8nspoR1vrwm+DEXfY",
-	"CsOj3IjTdIQ2XNh++vHs8sWH8KcXbw9/OTn+eNz68LHwvWVMsSRhGSp6q77SQlPx+OggXPjKwacPrVdn",
-	"v7Raz3558vHi06uP/3h38vZt8ZVbnm6jqV3S0SoNrdg66Kdd2aX/KO1LI5W5UwL//7raVqmcE0pUpLCg",
-	"K1PFmuQyxx/2Wghbx/aTTqk9dd5XuC8WUYp9NJccwQ1K3as1pUYPu2GpbpIeEAb2nDYjQ1hprvI86Zxy",
-	"HMKEIIBr0YWG1raSAVQ8F13IkcyKQhzAmwQlsC8EmyXFa2vTknFQBVd4iAvLP05bHCYcwtfRYtzc1wr5",
-	"Szr6wLdJf7qko3VC3WyyEebV/b2nzvLnmIs/h780k+/kFINNcGxE1qokltmuU0X2v2g6WlkX+Dpmk1Qa",
-	"Ij0lbay2hSxZmeUlxAvEUa7hg9+5ViwZos9rUTV5L2gdI1pXwOco0zHMeq3p31nmvoPiFksKAEqzghiC",
-	"R075dmj+ZKcqIZej+JdTvHUucTaETbD0PGY00eOlevTf+S0TTKmiEB1ag0DOtuuiTewpdpI1ILMx1fY+",
-	"xMHJ+1Q78DesZMXiJkFkNhgzpTOqZUZiiXho0A6MZprgEOf2e4rE0wxlf44kJ6camqGcQf24kH3RO39N",
-	"bti8Sd4rVhRF4pv2QYhAo5WYDXjMinx1SRQTMdEZHQ75gIxZxko6w2F4AGA6CStD2RVIHtAcrD5D/BXT",
-	"P+FqP1ahT5EVeLOFkMJBrDWkl+xuE7/EBtOM63mj+9vvJSxO6MGdWKrxDo6ls5yP+luxlPpyL5xHbw4q",
-	"acS0w2pS3RJt5buV909HcE1or4fFa4aOuE3xQIA2wj6nbKBV0+yxjSG8Yzqb7/WGmmUR2WTXA0cc5qsT",
-	"PsLNRxW56Ipov/gDNFbBKj47tQmdQ3UEPilGFkncWKl9ocZTHcuZgMDHNRtNBWAV4hkiRgCTa5pQMTDv",
-	"0zJVQMvmpNheP0Xne/y92ReVkxHZSAqCReAeYlv14mwRd7TqKfwdYMPg3v+5idyMdN70ZM2SoVlIix9r",
-	"O7fDppYdnG+LfV/Y81IfCqYRartEUyVazUmIdE5LZwCBMg4LGwNjxBn74+rmYHLyR/vz0eDwtnV9LDpX",
-	"B6GXP3wYHgQNzTUIkwuW3fIBI74YzbOGIBrdhWg+LHucUW5srvJkL8ZTDXaTocyls7OjNuOv3L9++O3h",
-	"Iwx/Y7I5x82uB4TWAHY0PyURzs72t5yN50ZIjxmNQR340vAYx7IP2rv3/VvvgsYve1bF33sdr3u0dK9t",
-	"v7GSLWfe2Vzky+XHvzR6KX/D5r2p0Q5++93oLU8ZzViWXzFfQJFck+xWiBCL9Wv+baGNYjmYooVt+OS+",
-	"TJmgKW/O6STZLXgaHAs5wLSzH1TO7PtiJMk1HdwgOO8piSb0hpFsKiL3FSnIWOu0u7/fah81w2bYbHWP",
-	"w+MQeRY0UmzsgxPELkNtOJsKKQCvLwedz6Dco0mWI04DIL0o4fRwyF8OLFCW7guotjcPV2CLFnvYJkva",
-	"ggS2ptr8hNYGFGgHWCenGCuhBek52Sl3jfAytgNMz96tpIjTci8Dl8HnEkYXtdiXOd5ZTXNcXekTMpdT",
-	"iJHlMMU7XsOPOMjbgsmsLypdsgPoUWebA7v5QFOIfEq7QV5UfiPkDKvhFeGADrCIAWlREvPmvkYNZyJO",
-	"JRfa9iQGoObE/As8j/6SZDmU0MKKlPKmlA1NOvfzDUt1uXlg8U7Mylh849/pNUvKLu0coZH0wIjwEALK",
-	"zjOK/YUdsLHvzDtFR57tnVbTSQwevmEstU3Uyt660nLAeVoc+UerYNP15aBFjGAncsUuAKQQ5RU8kdlh",
-	"RLvJ60Jtd+Oi7BMbPK+I/lYpG4o2FoduS179FncQsbWanz/0HT8IGhAbkgwAjzShXJh/N5vN3QDCHyMp",
-	"474wPMSLiG436lK0ZHHoT6fJjd1xj1d5TZV88NWATGsQ4j1YeIBEBJBCD9XbJmgju8nBxAFV28GZl0Zs",
-	"cV1rlhl72oPapGUNRqnRlsnH3k+9PQfvmrCihb7tkh8A1edXn9rWumAP7tra4oxrtiehhV3RiNl2BFQ3",
-	"CHYhFfM+XNNFtEw8ro9ozZF1WjTCyVr5izq1AjIoKe54n28Oq1NP5wa9j8Ueq7Di++73u/8fAAD//w==",
+	"7H0Lc9u29udXwWh3p/aUlinZjm15dmaVZ3PbuLmxm7SpOiYsQhKuKYAlICu6Wc/sp9kPtp9kB+cAJEiR",
+	"ethO2n9vZzrTmOIDj4PzPr/zuTWU01QKJrRq9T632Cc6TRMG/34mhWJCf5hQrfppai6p2XRKs0Wr17qc",
+	"MDLEG0gm562gdUuTGTM3xVRT8/8hTfUsY/EV1a1eqxt2j/bCo72D8LLzpNc96oUH7ZOwc3T05GMraA0n",
+	"VAiWtHqtufkcTVNzMWNUb/a8krNsyFq91nDChjdypslIZlPzg6Z6plq9lkzNq7hoBa1ZGm/23ru7u8As",
+	"g6ZDXTt9+KFu6itGHvY6h+3u4VGnewAznyktp1cjzpIYll1zlrV6rTRjUz6btu6CFptSbpZm9i8qxv/L",
+	"blF7KM382CfNMkGTKx6b2c+Uvup0D/wf8qVRE5ny0aIVtPBeoa/CJ0//cfDx+38enh+/6vz8qvsufHPy",
+	"4ejy8NmzVtASdGoe+8l8tRW00okU7ErMptcwvm+fdE863YPDoyfHJ6fhmlUtzdlf1Z9SxTLN4uXVVVpm",
+	"LHaLHBCuFcG1IrhWZMqyMYsfe/kTM9ueWaLgr7QVT/bC7mV40guPeoed9mnYPeh07FZczNI0Y0pxKS6m",
+	"qmYnit/rFpsONb9lrZ7OZsw/yGqqVp/hg7B31GmHx8fdk8OPsEwpz5iCW8UsSYJWxqiSwiy3ULNrNcz4",
+	"NWz4ClIrvxTmd0nH73kN+6JK8bGYMlF7hPHXBiLqIBGdHB+EH90majq2m/i+8+r8507n2c9PPlx8fPXh",
+	"n+9O37wpNvGWp2Zcd0FrwmjMMljxd0xni73+SJsN/dyKmZlsqjnM/oINpYgV0ZLMKdfkmo1kxojOFlyM",
+	"CR1TLs4Iu2XZghyFB2RIs4wzRbhuw6oCjbZ6HbOev894Zk4bbpYaTtgUZjvlgk9n01YvDFp6kZpxcqHZ",
+	"mGUtM9Kf996x32dM6b3X8fL4zGJm+Ps3ivC4R/SEkch/KIJLw4QbeQFCYz5hgnBNuCIdM7NO94TccsWv",
+	"E0b6F89evx6I4YRmdKhZpgIi9YRlc64YkYLByxTLbllGpjRmbfICZp8xlRqZ5C1BQKiICSVpJq8TNiUZ",
+	"SxnVaiC4JlSRyI77isdReyD89TKrdXVzMD39vfvpeHh027k+EYdX3VFr5TrSTz8wMdaTVq/TPcnXUumM",
+	"izGSY0ozOmXabvwzPC+vny8va5/Yw0R4THai4eTq//2f/xvtlja1NZwYonvx4ePbj4fnlwfPn79/exSe",
+	"/nJ++f7ohWEF3LwppXpSEOAw/+SqmVRHnrPshqHij3aoQteOdR2bqxts/tFtBnuHNzOln8qYM3vElExu",
+	"4Yybl5pjb455miZ8SM089v8FzKasBAGrLfOOPoGLBPkv4YJQksghTYhKWZJwYNE5P+ExE5qPOOz3r/lQ",
+	"8b35fa3Q5+B3v5kZKHOkafLaf0F5HHN6xWNL4BcoUqyMNOOKNxgGvMEbRlmS3AWfWzUyyz7ry7viDbnc",
+	"M5O48zfpv2ds1Oq1/tt+oXLu469q326OZRjFDhbbjVfwfMNCPKXxK6rZnC5WbKk99t9WthYpWKMsd6ds",
+	"5VFCnpZm8pbHLCMZ+xcbahYjW8MXfKPIMGOwzjRRZwRUUXPDFLYoYygL/UdaOZ2i0tDMcpweexR2jV6i",
+	"4UA9pTFxa5BvC72WM927Tqi4aW28/m9xnXDhl7l7McN8BYZylsRESCOOSMbocMLigIwoT8z/5SZLZLiD",
+	"JwOrQqZuvPb2/dK9MOinNHbUszU5KGTdibEZWPyPix/PyyftjfuJwG++tuCIaFq6hVBN5GikmCadkx7h",
+	"4pYmPCa5QCPf3H1DEilvjAAfyYxcszEXwvwlRwTfvjVpHIZhmTTcetSTxl3QmmdSjC/htzJjAXXYDMXs",
+	"HdyF04L31E3fcGsynSmgBoo3IzcOgEasrhq0WJZJy4LgI/bZVtCaMqXo2Ayz9j2tu9+++Io8xnEp00pA",
+	"aHX94HBQck1j8vvMaC25QvCo5+GZFKOED+97GrJCWvqEYS+T+UQqRjyhQhJGY6PH6bl0yoDySWVIRcyN",
+	"2m42f70qYG/4vvvh2dPD83cvnvfDi87xL+8/fv+q/+Sk9VtQ0J6h0bqRdEnMRyOWGW3TG9HWNHRa0FC+",
+	"qI1HagYGbWXZBMHLNct2zRJDHX+KhSvGUrd0Z+YgTwyLmlMFDB2t7y+5no8lv+pnWTfHqFjuiCRcaQUS",
+	"/FGP5gvDA++ntGytLXgM8LVAfY1coOWEw/hiekNfLNBqI8DzA2NuFXbYzlEYkjnXEyIkQYoEQUgFmQn2",
+	"KUXVwagTs4ztPuryW43pkk+ZnOk/QHmMOSpOVKg5y2AVuCBH6j7a4GGxv3ZexE3sa2uElWlxQTSfskfd",
+	"utfTVGb6UsofaDZm9xRt1wvNKqbUj+Y8PDkkb/jTWvXGbN+1jBeEK5KYT2dET6iAbcXHSMKn3Ch9hoI5",
+	"DPMevLFzUGynnTt5ITTXC3IpJcFZN8qehIvaiXXCMAjDkODvdfPLx0w0vWHKqK9TqbR5Mn/wjKg04Rrm",
+	"POIJ+8rTezRRgPPkikizNsaQlyPwLsMOqp7RzcxW+/uMewya2xRcb+aiXdaBEFLswTBxodrkorRQYP0p",
+	"JtASSmmmFXyWjowlQAUwSXQ+PdpBOZf6pZyJ+J5HZFgX8ziXRM2Gk9q4R84OrRtosEZRGbSAVYxgjPfQ",
+	"ITy2dy41eWnf03AwapXZc+mpBWRKtbFg642bXDGzt4FOUFbkvvQkHoP83Qaa5ZhlQwYsesIVmcvsRqV0",
+	"+LjM+i1dJJLG9+fWG7PgToUDo7Fl7v66TOqRWFTdNDvIgMxsq/O0E4THHnUDrVMufrjL9A2eLnK9KPlO",
+	"QSdUDQGYv2Ooq2KoQWvKtA05IOfaxrm8gXf5qdSTkt1UxyH/3qqHbtWXdsBv74FHF3sdb8Igmyc09YQ6",
+	"kRiD2wVilCBSrMBsm+n/JOhMT2TG/83iB0qBKVcKvKRZ7lTtv31NbtiihyoWhvV+3uunfO97tjA39u3H",
+	"4Ss98pTRDFyRW8vrTiEYSlP6YsLgTeNsH5XP/yToLeUJvU7YA/RFQxX4ixdml5JMnc5ob6i1r5bvIxJl",
+	"u6JTp2hpbqwQnS0w5n0fc9mT7Rcsu+VDRvzZN2qQhtNdU8WWswjcL2RIRTka0mhJNj/izY6oicx0svia",
+	"sxTyhRhmCyC/79liSV9m+a+GBsFfk/s/irBOw7y5ciH7CVVESPKh/7H/9vX51YvzZ+9+eXv5+sfzq+9f",
+	"/BIQJc0ptmsDaUDmAMwUq/vYGVFMgzm1c9AlGRWxnBKw8I12a1b5yeGujb8pTe9jld9/PXXhYmogmnqf",
+	"yXrKqX/uDyWfx9J+LZHY/Y+tPBFy3gMrvfnwBA2rAmY7VwNhuAwymJhBhGDEBVcTYDN2kc7MvV52SUKH",
+	"NyDMRnw8y4ARws8yZfYvwVisBmInqifnyD8lKiDzCcvM12zyzoQlqSJSJAsihbHIwDOhmN5tD0TkZQVF",
+	"RNGFIhM5J1MqFkStzwlacilUkoxWCQn/1pr8n23lS5rJIVPqfhKmdAp8tYwAXWhCCcpG37SoDzWWlDo/",
+	"5LjqTfcJPHa7vq7gTd+akl9OZ3hvGIeygXicDqzuGYlwQSJiNF1FzKHBQO8jKxNqlqYy0yx+w2JOXXj5",
+	"AXteeCe5IufPMSjMBGh6z/C1e+YzPeK/+dOeiM1bMQA9aGn2Se8P1e2gdR+nwJG/n/kMCUyRXGJY/Cu4",
+	"BMxUOLKgKXzafLPCkcCF+4h7ms/BT1gDQz8zH9U2v8o3Aj+3RjKbgmlkrKQ9K9QqaVpomX2uZrN91/lH",
+	"+I/jl9/98t1x/x/vL198PH160H3xc1j3AjTaPi//kCZUQwr4unV3990Vu736CbsAF3hz/tgVpPvk8y9v",
+	"4YcJs9os3AsR1IQqDcrL9QLjYjavhiaJ2bzaBRSzxKrpmAG3nKRXJE39ijnMNrsiX498mnUDL+Xr/pa/",
+	"X17/iw21maud/DO4q5YGci3QHPQ45mYFaPLWuw2HXlmgjGu2Z+TgmfWbQ4p3zFJj1Fmh6+ZAdhSrEH05",
+	"09CwGH51YzTYlmLDjJmZGaXhapYZhjLROlW9/f05ndB22cGgbKJzrxWzEZ0lMOvyMgStT3tjuWcvGhbT",
+	"fkfnb6ws8YiyoOs3RiNzhRSFhPKzRcMweAwqrpDA8u77W7Rih3/gmEhV3l/n8OGaTTc9KN4C0iyji6Ux",
+	"wktXDUXKm1n6Axc3ywfrbcaKbGJPjyNU3aCOl3BxY4ijPBE5Fyy7sk6KK16T1PxSZiQa2vyECD2vLgoA",
+	"fg85Fwrzo+gVBxm6tH0FQym/OzKDYnHUK54HlkC1Bk3WjDsqBhedkYgmGaPx4ip/kmtir5lHzwaiGCz8",
+	"iGkOoCDaEFM+/J2oOv0ITSRgS2wEoauMmXcK6e6KesZmK1dlFGuAJH1GIiH1FUR1okrQ+0bIOZh9uFyY",
+	"ay1mU0MBOKlW0CrP0lBrkSBSDAX+sJ/xCKeBC9pNWEtgbzMJYc3a9Pb87KZ4l1E9StNTDNLNz4hh0Xly",
+	"O1q6AuIqVd5dJkiurq5nigum4M8GRn8tZcKo8JnMGpEQtFI+1LPMsr7PW4oQxz+8dwSlsa5dVi8pszzj",
+	"JD/QyGd7I5qoJcHQhyOByioeFNh29DNWq4QqBxOJ0juZ3vL5loAqMetfl3294Umnu2f+3js+Oe2YOecM",
+	"cGm5p/TTa/wRWPqUC/fnGjZYHtEG62odtY/CpPN3liXeQxi2fdmyjrCC6V6u3lKuSpZZe71GZJQCrrSq",
+	"/1RhRspCPNfTCxfpTK98iw1l1QoCR+sb7wRIu7tqFKL69RftzpPD2g+mBTPb+JuOAd4FNiqxNbfARQqq",
+	"ZrbdgiAPdrjRBT4xrCCo9bS+kR6yJRlfNElvo5NyMY7ITGieWH01U7qsxIMiK0COC8hmi1zGB/yMhD2X",
+	"2Q2Lg4GIZl5Ewd25ouSg0OICEs0EuMDMRrlHuS4y9AdiOUUf/Fx8av4x02VpbKeHu4NDbwWtWTni4X2y",
+	"RgQHrni45vj7VcGb2onDwuhctdOog3Mx9lTP+5ilLuRWY8ZlzGmCqHdSRdyMyA6FquOAUHLDFnOZxSRj",
+	"abIIipyw3Y141oaGKI6hMET9kORmU62ciKIqpbARcSmC0r6VVrX03drjhON8DIvCEtX9BRS+4O1sPWE2",
+	"GPD+xo/5LRPmIM25nsQZnYszYrUZ5RQUs+6ukMLaJo3W/Qo69CzFbq2leC+S2UJTxgcfyIjd9m25XQUj",
+	"dizKK+bHf8qZbmJDLpHt4d6qpdyFzf0bLzPG9sB3gU8HVmtQ5IalmrBPdKiTRY0OsanPwSZNfN5EIfJS",
+	"KErOtyKbYvOXFCRavKhIVFj7nqUxrMvSaPQArreDNlOlirEsmQFrP/FgBlzy2FWUKNjg5ZUPKmkgZSLd",
+	"mlOb09Lo3bs//b8BrAaIGl8v4H9clE04fOsZyk7wi2qJxjRXJGNTecviNvmeLRShGcOa8SeHfpG4edZZ",
+	"DTeMpaU0ZvNWBU6OJ4fke/7U8OQSnESl+rsuMem+R7IgqbqUJp+1Hx3e88CWXnK02YFdtmTcTUQtlGbT",
+	"wK0yJBvu/ZuEe6fkirTJHtlJ5Jxle0OqWFyp8l5KU1o+q8XNLttqrXxbfXr7YpEXX58RYQ5eYhRVM3w4",
+	"2S5okme6fqOcqCYZG3Mp1pz95XPbdHoeR88BqbWk5xSpZCu9wXTM3pj7agWtfceK8/+W6uHkCx//nVXn",
+	"fNe60YYJo5my0BY266mBCW99KKvHblu5WT1x9xGZa59xB6Z6PLYWduvt+CZieLDKh5S8qcr30lBXXiBX",
+	"/qCN4lcPP8SDU6onTs+G+wLC2uM2ifyViIyyHnlJrb92fmvjdkS1bpQ8QeDzGsGNQyseqJvad4wmerJ+",
+	"PctX1bLye/MAp/em+1DkBdcMqUGEvLMvRvd3ZN4ZmVMdeUcn2lhYaJs4sIq8ilFCCP7Oy5vaipf7S1Kq",
+	"cV+9NC63we2M580K8iRsD9DM+b+WdDke11ov+CW9eBzzZSvJPzInxd83Lwez/bDt0oulzapxqhYyHO4i",
+	"OyjHYVUD4qkfBFZzt73dxq6NdLuxPoI4z7fx3n6L0sJ5BOdorI6gHLnVEhY4o37ggm3mpX+IgZZwUbPH",
+	"nb1r2Dzzq4ek44dwXT1LFY+qOa76YUI1id7+eHFJ9m87+66qOyJzcIVO6C2zuYHWjQpfhyrknW7YMdKh",
+	"G4aoz7ojjVRS2E7reS9M2HOhrfFx416ghvSDXasvtReMZgln2VVeKVrDCfAWLGWseK7QZ22XBJJycU2K",
+	"RO087X85RObtX1WpdSRSgzxWs7AlLlueUfP6vgPvuU1Qrzr+CoCFzysie9VRu/zCDbmAp9msWIJHPCXN",
+	"ykuBrFewEltg4MfcN6V0+7LV2o/bhodok/k7IEq5MfP0n6o7XDlOyvIauuNf+6NbstofG47YeblWmGSM",
+	"xk3bZzjCqqOKb4AzmVDIaZbC84FQUTrM7izDOXXUU5zlgbCHOTAUhg9kMcsC5I8akEtKzAE9JptJwCqP",
+	"qzkBLr5V45uz4H42/mU+Xhlke7uBFMygdhyGUFTTMOCjTXyQeniltYtIdS2LXD9kT1bXjNnJps14qOcW",
+	"9ORaKdmm4AZuOSoE6e1X3ZlbisTVQAZO3T15XccNFzGqni7MAqXzBf6o8kWzp1gj1qjTgm4lB8doNjRX",
+	"NUvYOKNTmJXS1P7bfJ2JMfhWgY/V6Unnss4PCoXFdVy1LKiXf753huwGXuOSVLSlz2tUXDO7Jl+vm2OV",
+	"e2kC3CsoQ0QUyGawQ+W8xhp/XmUC8LGmET6CAg7b+LWdaeajDxN3OOxNxVw+0KVvCfZJXw1nmZLZPTLA",
+	"vIdrP+ulqFZP5tU4ByfML7nMsSua8toz5zLhl90LL5+R08Oj4xxDCAsE1HJ2Z1mjqwGvycFKrfjUFQTb",
+	"JTCxOoW2WTN0lQs1txZKY3lYPwpGmNDZgqSsqPbMyzMeQcP0Sx7WIfgGhCZK5kUWNXC+WCxwRn6fSQ1l",
+	"S+DzyZiRVVCB5HZpTWJsjXGAZRafm10MVUHy07vXJGMA5TVkRNCpGYDNnQFCMQ+ekcgrzIiKjGGbkg/l",
+	"VZBUm2zsSsChBqsC5xVg06Wzycv191v4E8A3V0o47G6Vb+h/eeXIH8X/WzDb8kvykvjPa2Db6ixR+3Dg",
+	"x83vsYIrl8kNcDNX6gp54MGsLy+DA1FfykKnCUBeDxmJCnz0CBKLU6oUi+vTFb9ywpQP3f75XqUrvkm6",
+	"asTeKr7DBx438Sm3Zb0pBW57toume0NtjKjff5s2WPLHW+J1y7Vm+o+gwvmn595u1OWZeUpLpcfAtZyJ",
+	"oTWLpmlCucDLiRxiaUJhIk2pmNGkVpkpffEhjLQ0/03ne0nHNazGb2zwIDOksfxuRVaL//WGIffhlho1",
+	"dil74JanZWvjyeFGBQ0NH34EMjUrfm/yvKTjhxEJfH2zrwEC0HCWcb24ME/jR/op/54t+jM9qRfIacan",
+	"NFt46ceBUQwt2EqPzP99czWYheHBEFJ8Yvg3s5ewEg8vRSCz08zofXGhi5mn5lRhUwfXEABVzQKhJ/+e",
+	"V3IL4zZriOguzTMA75cFUcn126gWImaL2ZixwiaAGHYAM3ZwE61TrOvlYiTrFFjFktHeRCoNFeLcUPeU",
+	"CY3lvFbx+UD/TVMuiNWolJkEllg9e/eGDAElY0RoXsawBynpA1F4WVwRYDuvLVMQnoW0Viqk4EOaFP0D",
+	"HEqcay3i4f5Q4qy4gZjIJFZkhy43RfBycgJvYAX2Fxb0QHY0uG4wTzrGh/OQ5EBgTBKx66hynQ52LeLQ",
+	"NR3eEC0BA8T51gZiIECBFJplKLxJLIezYlUdGklMqCbRfiyHKsJeIVBm4u0Q3iBTJmjK2ws6TSJz30AU",
+	"F/+lpIjOoNLLbtcUcSHMPBxijxnTMyluEd5G9QZiD6CJzN9Dqm0cyj9NOe1ZKiM7Mmui1eq9u23StzTO",
+	"LMAE12ogCJFzUaRBneXFgX5mFIeRA4bGYXjYJtGrFxhRm0AKA8y/enEfKvci8wUzdSKknfWeQ10n19CL",
+	"A9L3IGdjJ2qu3ocl3Q0I+zRkKRrotvJfjsw3lqN8+5hhH8EnL2bDIVPK/+Q8o2nKgLqizwPgi4NWj7Tb",
+	"7buoTd6aM0LRvay0IjSO4TMDUOjNjZ8Hvi/EXBm0cNVlSn+fMVz4QYv8b0heusNVmingaoppkuInDEnt",
+	"RADiFwUkwtdFuwGu3NwsFBzdtiH0TAfEaCJxPrCdIg4fEE3HKnDOUhWUXKW7MOuM6VkmgMfKhMHagIcA",
+	"16TJpUJ2oiaQhmjXEiqkdwQkAiM4guFHaAibq/giSylek52ApMlMFVgUOzZZx4aOdsH7W6BWOARooFx4",
+	"l4/PveM5cvBJuzgL4nzZqk3KiPzm5B+GYZD7WCAfAN5/2O0GxYPkMDwNyEzcCHNizJE4DA8Dhw4LPApP",
+	"jgfEcNg5cg2H4C6AmLXnDmEbDzsHPYtXacbrgCphNy2SsHm+BNmLyRirCb6hARIV9Y6bNrlgIiYLOcuA",
+	"Iew09WAixO/CJCQBHqF2ze0QT+fa0Dh2oWHDiWTxmdesqdSo6QY4EWsT6+KDZcGGTGS5HVNvA9+SmfmH",
+	"CU/wQyuhgSRTzdhApAEaCKjO+RwCKwgLpA18l4KuW3gofMSenp39CqAeeD9g9RB4Ehn10adP7tVnhJLD",
+	"T5/InCcJnIUihDenixznZ4+89aQvnu26LNiZcq6x5kRYAOCKfMhIYOrQ5ih/ynYywCcgx+v1c8z1Kmdb",
+	"RW3yYgochcKk+XRqacX6VYDCqGJ73PAwxY2oThZt8iJPSAIlBJ/3sn4w+OggWeqUo1bQumWZBXPotMN2",
+	"aPRDK7JbvdZBO2wftALoNwXKL5wtC9Rk/h4z3RQEdAEr1yHFLUtAZBLnHByjfnKmy4BlFZYMNSyWol7H",
+	"rV7LmCHP3DgqTY+6Ybg5GmthNvzagNHZLeNVHpwW7ezWNRazyngDskUBXFEXDMibcvoFhjUwKkXvws5l",
+	"eNo77Pa6T9onx53uUfgRsDHrJ9XxJ/XkSeeoMqmXx6en7w/P37/67uDpxyfnx5fvPx68/PCumNQF4vsQ",
+	"m99QN5lSGMObUVE8WTMf0At+2xgTyIfiaITjbCJFQN48DDtNH8nJar+EZXkXtI7Cg40eygHhYGS2iH/d",
+	"czY8YdYgR8QzE8wh0syppmPluZlUyyxZKpWuSzkdc2VkU7lW1tKV4U3XbMJBINu3GeunOI2RVQ0d+gzw",
+	"7IW5OBBWC2ExyF8fgCZwRSsWEJHFZKf/4mKve/Rk79WzN8Toaz6M3DdqIJrw4RB5QxjRUnAGmZFEjscs",
+	"Nlq8lZ+OlxjTqITDOBAZG80UAxmDeIneDMnOUXiw2yZe0wYCQIiKFIXMFJBTlYuFjGSSyDms6UDImR7K",
+	"aY6SX6pxVmDVuBCgsvYT45k/ArB0oiobiHrGJux/198zdEI1KB05I/nu8vItsXeegWr5eZAj+AxaARk4",
+	"iB/8w8L2DFp3EdmJ7F9RqRozsn9Eu+3ygPyjbIV2Po6n9jew4pziZTu77fwo9t5mbMrN0vfforKUzwUc",
+	"HE8v3lo7k3C9e1Y3C7BTrrS8YTB6lGtlgYDe42fVlnFPbYh+C2huN9W+kYBVUMraSZc6EVXQnbyhG3bU",
+	"77/asx/bw4sNoEvXZdClu3vzXcNGxkUPQL9RVZWyCuHTOJ0cMmpOJ3TvBvxLDwCNur+A3AJLs4zHVdc2",
+	"cUmB6NxHgfiT6g/rpe22K7kK/9pjoVa6husFnteX8L4C+bCzgUCudlswz3W7m3zMB+f8I8S/k+GFjK7X",
+	"Ae6Ckoq+/zlvZHuHikHCdE0I9TlXVh1QfitKkFUjmY2ZVthc3GtMSV7nThaCWFRETzI5G09Kr1CaLiw4",
+	"Hc/htdSyRv8chuYz8NKJPKwZNDwR31+JO8S3rn4o7xLzR2w7TnHdpgf1ZpivzTjFaGkTnTsKHUdLHCIi",
+	"miUJQOpC+x+q9ECU1BsyZ0LXSeRXTDfuZvgX4q8Pss++LOv9S56JV0yvPxB+A/Ff679S3LJfNBgHy7OJ",
+	"gxZexQTAoCAAee8PNZlr54Cx/OzdG4JfITuQx8NVnXvTdm2KdnsYk6HqpmLmWdsOzJScG0wYNh2kw0k9",
+	"wFdg7bP5hDtQOXTaggsPr1qEqvZAoGM0DHPf2lJoy3O0JfyGoZcQcb5ZotgZRKb83L50BvnhAwH/tBns",
+	"JcBHF5bbAN4uIHxkBgSW2AdwQg4Ab2zQ6hGjAUbBMnoe97AmoS1jBL9Ghf/cgjP4Xx6IpU8rSShJqLbh",
+	"wuSWkeuFRbbCz3ERG/Fq7Fi8Aj865MoCpHIg6HI/TkA8BssYysLRNoOV/EYRANFsOxYP6XsFBCYa1YBz",
+	"jUbsXEDI0TZhy5jSzmNyTfVwQsYSnNN55DCnMSQ8ZqnDxWKGUgxnWcbEcJGTDnhI3Q2aT5mPCv/23Y/v",
+	"Xz9/8e7q8vWbFz/+dBkFudv1SO32fARgdyQ8iC0iM/D+urCcGoijsBsAZcHtmIyvmnttk6OwaxaJizFR",
+	"0nvSOr9VIufkKDysk3YID+dMjaVOutvZoQX0o4XBLAMxNqEvnp6enu6FYRi2tveflXAoN7KR7u1k9QoA",
+	"1pfnOWhCXAiLMLg8fwcemEtli456t75JkQcDWAIYtVCb1ZZHPlIoWE85EmBNXyJ/rubmYj727W5Clf2r",
+	"mVCB5to0J/O4fTqfE37UDvCertUylGaN4vHjMu8uGK8gPgf/qibhtqrM17Yhuxstwyvn8bifrnW0ySpU",
+	"2v0+VEXrq5tCRSuYNuSWl3Jg1Gor1rHRpkDTRUn0q6CSG/B9NaegB/nAJJoyTdteokJk5JwZVUrHjFA1",
+	"EC7lwMj4McPcCvPAme0+AtArFnIdQOrNk+0itubq3uYQeKVkmHBExEtu1EBgj9MxU4SmKaOZC3iCdQYf",
+	"tmqDuT/3e6eMalWUz7XJS56AW38op9euSHsg+ufPawUUV9qTSxW9tYIYbpZB8X8zi27UDcMSJMVRaNPO",
+	"oDl/YUhB+L7l85ecjMwjU/qJT2dTi88y5QL/6gQ1BXl1xizmkDRsHyq97JbLmcLdKIFo9D8OJ1dimFzO",
+	"n3f7qi//NYlf/DJv1c/DlvL4E1nKmKxBWR/xT0Qxmg0nwVK8NnDUYj4BEXWJOjJkdREaxxlTylwv5Yih",
+	"2m41PZdGVjQihgR/lo3RBcMQbtGjEReNL3KuIOcJpmv1VWNkKFTKK/lpOzEfc3OqQKuTKcIYkW8Dm98Q",
+	"kJiqCfxfmttSavTSCVNM7UJtzEC4VrClM4/qL+MZcR/AbJCE0dioXiGiHNG4DpDKAlGVgchAfDbs5e+l",
+	"bVyDobW8rT+KZFEENWyFqtEH6Zi4PF2yY/5CTRpmXBOtrwCAYVZu3Xg1HW9HeOUR5lW2RuLmELncmGRK",
+	"U6HJzruXz8jBwcFpZURee8Yw7MF/HxuG6HL6FRdQQ1oMdqOygt8eokoiLDpV+q0t2/cDGsC+c43dseZS",
+	"n8910f6/O3Lajpy/FdVIpdpIjBjcBa2pzJjZBFW7C3BSoA94jrW8A+Lhf3Z2/96NR9uNJrm2TVdTH5Ov",
+	"QbuHLZUjz33/FfX4PybXAhvSG2Gez9pXVt2l5rSLvjYSDfmPnxgOwg1N614Fei0gERBuBApCVKFHo4yO",
+	"wXE3EJhJV8IMI9VqQIRerqS5mWkZkc9iMksh6wAysv1OKBWPWs9TJ3ih2e50w87umXlBDtSOsg9fVck2",
+	"75VwHcBzYwXVDqAJkZfYzAjGDBnYtyyDlBNI//XOe4QKz+Y4iaheeAtjXg+jca0QcdxmofzmMlwHAE1O",
+	"hy4f0I7+G+Upmgi1ZVPzZWbeneOE8biEJ2JLBcySQQJNsVB6Ls2GA7t0lNUjh+GpUzhYKacXZySknjhg",
+	"iDHDLJN+BdwVvKrecIx9jsPokVmqGOaKVojJ3TCZXatU6sgop2ogqLtgXnTNFI8ZliBwBW+xvJLw+GyZ",
+	"dPfLOGlS+As6EGoi5yWBDelGmgkwqdCLqO2IVWlRvYM1lOIWSAMa4/qFDk3ZInmrnPtniwzzqkVfBAo2",
+	"L4pERpmcuoKMUm7FHyDGthJQd1A2atZ8OREGkazcFCHHNsAubYkc0iR3/bvNyqNqzdNPzJh6RtIue7jK",
+	"3dm3lm3b5H5sq4ziCrHGloHuXjeWn9z9W89ilQ+u751ExwNc13HXtsqyXBDeW+W4+HCKm07zcad3Lquz",
+	"OiMUj5m9DF0mcIhf2ct4uv6hZw416K+fqYJHDQGfDKEX2kO9+lTx9dmCDQit1qpVfqdPW+20qkbKdTiN",
+	"dnsgFLA8Cgo8QRoiUBajw4lVqkCyAGFiR+xZghB/dZCJO0hwgTdbPyAIRS01QCm7bfJTakOmXgWLBV5/",
+	"w5/CyByKw85h54Bcs4UUMWHcqH+7bsAAnpWDDMGTO4dh6O6GdEofSM2oOOqGpynUBhhFpIBIM4sGJTsW",
+	"jMsslu3FgzU8gd+BIZe/tngMqkS1rK86i+Bl1+iHApjJnr9OKvBwU9EXZGtGqO0kY74ExVNQ+jGiSrOs",
+	"TfoWmhKqLGqWeQXMmw/pRnJVFP+vyqrqjgvelnxjqBhi5DR/NaiCUrCqElhoXUEZTx9VWR/z22mrCirZ",
+	"oBIP1tTHFYsa0ebAa7yQM6IYs0H6TM4VuWZDs1fg4WaZklgO0/dw2sBBhLVeO9NSLRhUc1FbAgbVTcVS",
+	"76KebTHnpAAHtpwLV4iG5UguLgwJRAVIIzYxBdJSZCxJeVTNu1qnLJMdtFngJE5pDNRWWppdqM/xRkut",
+	"mxT4clAo2oWejVth1Wunbp9B633zbL545s0InqopeFELO6G82ykFUBbGMyx0U213BKHKJT/xHBV3nVGh",
+	"6BADF3xULt+CSHeQGwGQeG4edHozVtLOhMZTVLA6qlagv9rCL8NdelADQKEn10hm5QnDEpflL9iDAYns",
+	"YcKH8gj6Evgf2n2GYAfCfYh8m9/3bb415FtHmXnGhz2DcmRsVx8psk0iC8UXDUSe2VB04hxZf/hKfEKo",
+	"vkNAQWf4Aacb8YQNhJ7zoeMfOVF4RWyQ1FBncuAbt84McPKrDOrweVBSkLHQtqy9Y+q8WQT8FVR+vAhW",
+	"BV5dMizsHWUTAu+1VkTlDh7jr84AwZ9Lyr2tDDbmDd5rLZxB6+5uIGrnEi7NpO6NCUzJ3G9G0fgyeFV1",
+	"PfqKpYPWHexUjQP7mgua1WCuf7HMCB9lNfRAVTsehmonh0w9qGKfbp9YUYY5/rXzmwPY7aKH3iGN/vo5",
+	"B2T7Ne8vUO28k+PotmwDdooFyiWpCW5M/MaB/4j/LrLq+QKdJ18TG01ANNKtFwEH0/GzOe26V7M3Nn1X",
+	"13uXQw01Y8zRRzub20UVOOAaswjAvCc0TZlApxVksZmR/PmS73E2JYumc7TJtxRWvLD4DYs5dbj4X92w",
+	"wfEXKge4ddAC8Swba74s2zVeymijXeNqcXjC9YLQhNMG0yPP++wtwxWj4oUzGYhieoED88Dwq8Mij5mn",
+	"/KCfEgvczHuuF5rtoRI2pAniaJNzNh8ITGhQRE1AcYBMcDuoNjmX4Im9BtE7gtJ39DEWE9kgvTYKBgKV",
+	"WMhqpR4YbtHwk0Iiq55QUZMMqlZk6jX5/uoJw93Cmdq3oH+tBsa/mrLsw/GfOxHqb59GOSAk5Q2Zpb72",
+	"mh9OS/S7Hg+wl2qYAEiz/c/wv7vGtKbo2ydd4rfTDqOARGXMgIBE/6P7tHzNHNmgHoTATn8gCjSC18+D",
+	"CoQBRHJGNlu83KuA9G2LEdSac+wImzIyEIX0puSw2z3LBXieyEK1MR7LuSx4e31G7SvmtOWni7e2h8fK",
+	"rKX+Snilsy0zTJbyS7y4LSRFpFRPCo+66zJS1g1XJXI8PA0C00H/EH/sZSXvvbH7+NfjWf81WImtXrFL",
+	"d72oKrgbeEgde2lUJV5K10DbHbwbIedlzObrmQY9u+SvjF1RH97jBXWtoTsQNGOEjwVIWaoIRDCtP9C6",
+	"cug4Y6xHumGImDRLyGgeLK2y+GRYSTEQPs8hO7laknBXiiAVK8Ha7gaGfeCHIJBt3xtg9NRi5i0GwnmP",
+	"luonFNnxYZARQKoacd1tk74ox9t9z64FMuNakci1SqvhaFb2/616/K16bFH4iyVDJZ7hw1JvonZ8tv9a",
+	"VwUM18s+s9xz60OqCaktsprNgZyigeFA1pZaUgQDoaT3Gs+jKySWgUGsYU6zWGEmiy+SzQwhe1Wx5JYB",
+	"BMei7oDZGmLvfP1dQ+zVEK8Kw62qIa4nBdxDqpx3e6cxl8lVlHkxkYGwjmrI+Ng9K5AS64h2vyC+yGEP",
+	"Jg7OZwq8GXNtbKhqIAr918WS1mqZrQfrY8OikfofqpH9B1T/+rywMS1vu9JcR21Ymuva+1ZNDIgfYwYa",
+	"3GMsIzgAeRyNXkMw1PAoOB4QlzHWB95WyVKD9r0Qjq1Nc1N+nhumyTenup1VUuV6cEM0ELZHMGCu0iRp",
+	"k2cTKsCR0nBmiQVz8qOY5hNWJ/QqYLGYRbA52ofW7nOG4nINa44I6aUCUlDWbE8Krs1aLKU+AjxBKYcM",
+	"gtkM0tztIub5kWd4xUZmpnZ9VKma4hvlz04VwSH8otlX2GAypQvQlBNGS3K4wJpalHTBncNud7eO1fwE",
+	"LuAHJp2tyZwKbBKZrUy0+WNYBejnfpELYBJbcR9sef1FIyAPyAEvZY+V5v2V8r3Nkt4r5fvJXnhwGXZ7",
+	"nU4vPG0fdU664eHHxxcOLr5ZFhJ/mwH/JcwA5B3b5lL5KpTVzXOH+9090CsKEVlbn7fcrM5aEiAQQTTK",
+	"mS571rwGdTVetWEJz63er7ZdUxAQ7rO6WlKmVQ6M4VtA4M+IbTzDBi1jzGA28htfHDhgDGPK7DgnwC6C",
+	"oIMbYica0lTPMoTVyZENOGaACznfBRRfqoi7r01+FIxkcg7ZG0UqU+w+ejYQ3bCDXg7uJ+cHhfcFr9t0",
+	"pbhOLL2dOQ34Ge7UQ0RTzkkBAseIR0DQ8YKiMjXsj4utxI8Z1tuZ/jIJvJZAN1HbzX0OImU7Dm2e3EB9",
+	"h5NitvwR8nX/rNP6Y7J0/+RYAF/drTSUWZxvDfbEXYZUsiS0kWRpLtO/LNXOeOSgApeTWPBRSD/FKLVj",
+	"c5uhQZd42GOCQhds29dKO5fhcS/s9g6P2p3O8UHYBa3U9arK+6zWq7S1DzveiVprhWHKmW4sGKx5G6Sv",
+	"1A8c1emjXnjQPgk7R0dPygP3BPIqdbzy/BZ8f3XZY+m924CV4L43FTFW+JCqo7O/stsESxqXT6GqPe0P",
+	"8Z2s4hSFG28NdnzhYIDG3V6MqGge7aPI9xB2uYReAGj+u7Y2byB2PGD83WBFZVzhrwTYnCVwS6fbYpKK",
+	"ag/EuxJ7OvN8BBOqyIjN1+BxFECaXxjKvt6UtoFpF8G2BVpLxWDBfV6at5u2L10uZNvyvTWmuvuUZ+YX",
+	"H8zN/Ybv+LiMx+0wPDjtnHjjR+Sk4nWVNdmcP9k9XqwGqs/p3lbN1RL7fxSf4v7ZeGQ37ypWBSGuDTUa",
+	"Gw7zwYeqOXXL7Y1oOc6WcKV7A9GET0RV3gUpR9o3N0BlfiMokRRsDes5h2n+R8IB8fMPH5LR9UXyy833",
+	"7476P51c9+8PB/TbozFubCoPcEIsUyRmCQfWgLVYRySdlhvZb+ClbGSvJ0UHkA7qoPBCQ8/wxsP33TeH",
+	"5z9//114+f6f//zu/ODlh/DNK2Cldph9gH1EYC814WmKSOOPNL7jgv2fHHdqxvf86dGb81/en54+7Z70",
+	"T3456Zx+eP5qHXbJpiw7b6y/BhQDjv+f25r94/m4sIzGsXD8+8FhunrkjThWhJJRxtieNkzSfKyiP2L1",
+	"mSskhWxGqCOCGJurqAzDMPR6e7VX4wgYenmI72zVkdqKaL9Cp4M/9fHfarHWea/M1/52Vf2Brqp+HBMK",
+	"21DDPlapcH4C0oaaXCln6V6+KdIfCO8tNv26oS+9TRKwpb5YIoGdWHsEAGKjNerbhT/FR1NBXKN9i1G7",
+	"qVML7LXDsBeG7cNuGHaOP5ZbxJdNLg9jLi/qKvqJr3ARlb9gdBE3XowMFcNVU7V6sAdh76jTDo+PuyeH",
+	"1cGiFy4fWqXz+YrxlV+6hYlYbQbfwJAqNFpDkjgNqGRV2IDSUlWEVPUfZUCq8hFxDKR0+cuoIc9skXBe",
+	"W6wqKFI+n/A98F8i8Ec+2HSVEivSZXrCqoyBmAnNk/zZM5f5F5Qfns4U1IDYGorRTM8yVp/4olhWw7Ie",
+	"BLw0ktkrKeMyMtFPpYGX0IYqXKH+YAPikXlH/5JPWd27KbGoljVvduyxhucdr+V5W4AaeUv4JYGNPMJY",
+	"G0T0hnQxVa17zWWdJlYSqw8Oj/7ZZ/d3lPSPVz3d9nlg5giFsZyFU5Enq/RSfGSFPgrp7jm4cDXuASXe",
+	"UkAj3UL4CzplWwVKL80oHk9ltKOtdeF3wYg76oThcW7EaTpGGy7sPv1wfvniffjdizdHP5+efDjpvP9Q",
+	"+N4ypliSsAwVvVVf6aCpeHJ8EC595eDj+86r8587nWc/P/lw8fHVh3++O33zpvjKLU+30dQu6XiVhlZs",
+	"HbSer+zSf5T2pZHK3CmB/39ZbatUzgklKlKgT57MFGuTyxyq2+u2bR3bTw5LndzzFtwDsQzojZX3+OIc",
+	"7BBK3as1pUYPu2GpbpM+EAa2ZzcjQzAdrvI86ZxyHAqGIIC90YPe77aSAVQ8F13IQf+KQhyA4gElcCAE",
+	"myfFa2vTknFQBVd4iAvLP05bHCYcwpfRYtzc1wr5Szp+z7dJf7qk43VC3WyyEebV/b2nzvLnmIs/h781",
+	"kz/IKQab4NiIrFVJLLNdp4rsf9Z0vLIu8HXMpqk0RHpGulhtC1myMstLiJeIo1zDB79zrVgyQp/Xsmry",
+	"k6B1jGhdAZ+jTMcw67Wmv7LMfQfFLZYUAJRmBTEEj5zy7RpfkJ2qhGxueFFO8da5xNkQNsHS84TRRE8a",
+	"9egf+C0TTKmiEB266EDOtms4T+wpdpI1IPMJ1fY+xMHJW7o74D2sZMXiJkFkNpwwpTOqZUZiiYhw0DmP",
+	"ZprgEBf2e4rEswxlf47iJ2ca+gadQ/24kAPRf/ua3LBFm/ykWFEUiW/aByECPYliNuQxK/LVJVFMxERn",
+	"dDTiQzJhGSvpDEfhAYDpJKwMI1ggeUAfvfoM8VdMf4er/ViFPkVW4M0WQgoHsdaQbtjdNn6JDWcZ14tW",
+	"79ffSrC10K4+sVTjHRxLZzkf9beikfpyL5xHbw4qacy0w2pSvRJtFbinAN6qHA4tdKLE4jVDR9ymeCBE",
+	"HWGfUjbUqm322MYQ3jGdLfb6I82yiGyy64EjDvPVKR/j5qOKXDQQtV/8BnoQYRWfndqULqA6Ap8UYwtj",
+	"aqzUgVCTmY7lXEDg45qNZwJwSvEMESOAyTVNqBia92mZApos4LTYtlg631X8vT0QlZMR2UgKgkXgHhJI",
+	"RS3OFnFHq57C3wE2DO79n5vIzUgXbU/WNAzNQlp8W6dJ4qaWHZxvin1f2vNSyxamEZW+RFMlWs1JiBye",
+	"lc4AAmUcFTYGxogz9vvVzcH09Pfup+Ph0W3n+kQcXh2EXv7wUXgQtDTXIEwuWHbLh4z4YjTPGoJodA+i",
+	"+bDscUa5sbnKk72YzDTYTYYyG2dnR23GX7l//fC7o0cY/sZk8xY3ux47XQPY0eKMRDg72wp2PlkYIT1h",
+	"NAZ14HPLYxxNH7R37/u33gWtn/esir/3Ol73aOle26lmJVvOvLO5zJfLj39u9VP+PVv0Z0Y7+PU3o7c8",
+	"ZTRjWX7FfAFFck2yWyFCkEPBvy20USyHM7SwDZ/clykTNOXtBZ0muwVPg2Mhh5h29o3Kmf1AjCW5psMb",
+	"7C5yRqIpvWEkm4nIfUUKMtE67e3vd7rH7bAdtju9k/AkRJ4FPUdb++AEsctQG86mQgrA68v7M2RQ7tEm",
+	"zeDs0LtBlHB6OOQvBxYoSw8EVNubhyuwRcvtnpOGDjqBrak2P6G1AQXaAdbJKcZKaEF6QXbKDVa8jO0A",
+	"07N3KynitNz2w2XwuYTRZS32ZY53VtNHWlda6izkDGJkORj1jtcbJw7yDnoyG4hKQ/kA2jnaPtpuPtA/",
+	"JZ/SbpAXld8IOcdqeEU4oAMsY0BalMS8D7ZRw5mIU8mFtu27AY87Mf8Cz6O/JFkOJbS0IqW8KWVDk879",
+	"fMNSXe6zWbwTszKW3/gDvWZJ2aWdIzSSPhgRHkJA2Xlm4dBzoGbPmXeGjjzbZrCm6R48fMNYalG3y966",
+	"0nLAeVoe+QerYNP15aBFjGAncsUuAKQQ5RU8kdlhRLvJ60JtI/Ci7BN7oa+I/lYpG4o2loduS179bpAQ",
+	"sbWanz/0HT8IGhAbkgwAjzShXJh/t9vt3QDCH2Mp44EwPMSLiG436lK0ZHnoT2fJjd1xj1d5/cd88NWA",
+	"zGqaKXgdFAASEUAKPUR1m6CN7CYHhQdgcIdaXxqxxXWtWWYpBBui2qRlDUap0ZbJh/53/T0H75qwvM8+",
+	"GWPn3QCoPr/61HahBntw19YWZ1yzPeiA4PUst80z1Q2CXUjFvA/XNNwtE49ruVtzZJ0WjXCyVv6iTq2A",
+	"DEqKO97nm8PqzNO5Qe9jsccqrPi+++3u/wcAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

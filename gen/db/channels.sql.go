@@ -172,9 +172,12 @@ func (q *Queries) ListChannels(ctx context.Context, workspaceID uuid.UUID) ([]Li
 }
 
 const lockPhoneOwners = `-- name: LockPhoneOwners :many
-SELECT value AS phone, contact_id FROM contact_identities
-WHERE workspace_id = $1 AND type = 'phone' AND source = '' AND value = ANY($2::text[])
-FOR SHARE
+SELECT c.id FROM contacts c
+WHERE c.workspace_id = $1
+  AND c.id IN (SELECT contact_id FROM contact_identities
+               WHERE workspace_id = $1 AND type = 'phone' AND source = '' AND value = ANY($2::text[]))
+ORDER BY c.id
+FOR NO KEY UPDATE OF c
 `
 
 type LockPhoneOwnersParams struct {
@@ -182,26 +185,21 @@ type LockPhoneOwnersParams struct {
 	Phones      []string
 }
 
-type LockPhoneOwnersRow struct {
-	Phone     string
-	ContactID uuid.UUID
-}
-
-// LockPhoneOwners is PhoneOwners for linking: the share locks keep the numbers on their contacts
-// (and the contacts in place) until the links are made.
-func (q *Queries) LockPhoneOwners(ctx context.Context, arg LockPhoneOwnersParams) ([]LockPhoneOwnersRow, error) {
+// LockPhoneOwners is PhoneOwners for linking: it locks the owners, in id order like every writer,
+// and identities cannot leave a locked contact. The caller reads the owners again under the locks.
+func (q *Queries) LockPhoneOwners(ctx context.Context, arg LockPhoneOwnersParams) ([]uuid.UUID, error) {
 	rows, err := q.db.Query(ctx, lockPhoneOwners, arg.WorkspaceID, arg.Phones)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []LockPhoneOwnersRow
+	var items []uuid.UUID
 	for rows.Next() {
-		var i LockPhoneOwnersRow
-		if err := rows.Scan(&i.Phone, &i.ContactID); err != nil {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
 			return nil, err
 		}
-		items = append(items, i)
+		items = append(items, id)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -154,7 +154,7 @@ func (q *Queries) GetContact(ctx context.Context, arg GetContactParams) (Contact
 const getContactForUpdate = `-- name: GetContactForUpdate :one
 SELECT workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at FROM contacts
 WHERE workspace_id = $1 AND id = $2
-FOR UPDATE
+FOR NO KEY UPDATE
 `
 
 type GetContactForUpdateParams struct {
@@ -162,6 +162,8 @@ type GetContactForUpdateParams struct {
 	ID          uuid.UUID
 }
 
+// GetContactForUpdate locks a contact for a change of its fields and identities. NO KEY UPDATE:
+// rows that only reference it (notes, tags, new identities) may still be added meanwhile.
 func (q *Queries) GetContactForUpdate(ctx context.Context, arg GetContactForUpdateParams) (Contact, error) {
 	row := q.db.QueryRow(ctx, getContactForUpdate, arg.WorkspaceID, arg.ID)
 	var i Contact
@@ -350,10 +352,9 @@ UPDATE contacts SET
     email = $4,
     external_source = $5,
     external_id = $6,
-    custom_fields = (CASE WHEN $7::bool THEN '{}'::jsonb ELSE custom_fields END
-                     || $8::jsonb) - $9::text[],
+    custom_fields = $7,
     updated_at = now()
-WHERE workspace_id = $10 AND id = $11
+WHERE workspace_id = $8 AND id = $9
 RETURNING workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at
 `
 
@@ -364,15 +365,13 @@ type UpdateContactParams struct {
 	Email          *string
 	ExternalSource *string
 	ExternalID     *string
-	ResetFields    bool
-	SetFields      []byte
-	DeleteFields   []string
+	CustomFields   []byte
 	WorkspaceID    uuid.UUID
 	ID             uuid.UUID
 }
 
-// UpdateContact writes the columns decided by the domain rules; custom_fields are merged here so
-// that the merge sees the row as locked, not as read earlier.
+// UpdateContact writes the columns decided by the domain rules, custom_fields already merged
+// with the row as locked.
 func (q *Queries) UpdateContact(ctx context.Context, arg UpdateContactParams) (Contact, error) {
 	row := q.db.QueryRow(ctx, updateContact,
 		arg.Name,
@@ -381,9 +380,7 @@ func (q *Queries) UpdateContact(ctx context.Context, arg UpdateContactParams) (C
 		arg.Email,
 		arg.ExternalSource,
 		arg.ExternalID,
-		arg.ResetFields,
-		arg.SetFields,
-		arg.DeleteFields,
+		arg.CustomFields,
 		arg.WorkspaceID,
 		arg.ID,
 	)

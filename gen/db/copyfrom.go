@@ -107,7 +107,6 @@ func (r iteratorForStageImportKeys) Values() ([]interface{}, error) {
 	return []interface{}{
 		r.rows[0].WorkspaceID,
 		r.rows[0].ImportID,
-		r.rows[0].Grp,
 		r.rows[0].Type,
 		r.rows[0].Source,
 		r.rows[0].Value,
@@ -119,7 +118,7 @@ func (r iteratorForStageImportKeys) Err() error {
 }
 
 func (q *Queries) StageImportKeys(ctx context.Context, arg []StageImportKeysParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"import_keys"}, []string{"workspace_id", "import_id", "grp", "type", "source", "value"}, &iteratorForStageImportKeys{rows: arg})
+	return q.db.CopyFrom(ctx, []string{"import_keys"}, []string{"workspace_id", "import_id", "type", "source", "value"}, &iteratorForStageImportKeys{rows: arg})
 }
 
 // iteratorForStageImportUpdates implements pgx.CopyFromSource.

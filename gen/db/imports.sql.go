@@ -39,37 +39,6 @@ func (q *Queries) ApplyImportUpdates(ctx context.Context, arg ApplyImportUpdates
 	return result.RowsAffected(), nil
 }
 
-const attachIdentities = `-- name: AttachIdentities :execrows
-INSERT INTO contact_identities (workspace_id, type, source, value, contact_id)
-SELECT $1, unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::uuid[])
-ON CONFLICT DO NOTHING
-`
-
-type AttachIdentitiesParams struct {
-	WorkspaceID uuid.UUID
-	Types       []string
-	Sources     []string
-	Vals        []string
-	ContactIds  []uuid.UUID
-}
-
-// AttachIdentities gives identities to contacts that an import updates. Identities they already
-// hold are skipped; ones another session took since the owners were read are skipped too and not
-// counted, which the caller detects and retries.
-func (q *Queries) AttachIdentities(ctx context.Context, arg AttachIdentitiesParams) (int64, error) {
-	result, err := q.db.Exec(ctx, attachIdentities,
-		arg.WorkspaceID,
-		arg.Types,
-		arg.Sources,
-		arg.Vals,
-		arg.ContactIds,
-	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
-}
-
 const clearImportStaging = `-- name: ClearImportStaging :exec
 WITH k AS (DELETE FROM import_keys WHERE import_keys.workspace_id = $1 AND import_keys.import_id = $2)
 DELETE FROM import_updates WHERE import_updates.workspace_id = $1 AND import_updates.import_id = $2
@@ -106,12 +75,12 @@ type CopyIdentitiesParams struct {
 }
 
 const importKeyOwners = `-- name: ImportKeyOwners :many
-SELECT k.grp, k.type, k.source, k.value, i.contact_id
+SELECT k.type, k.source, k.value, i.contact_id
 FROM import_keys k
 JOIN contact_identities i
   ON i.workspace_id = k.workspace_id AND i.type = k.type AND i.source = k.source AND i.value = k.value
 WHERE k.workspace_id = $1 AND k.import_id = $2
-ORDER BY k.grp, k.type, k.source, k.value
+ORDER BY k.type, k.source, k.value
 `
 
 type ImportKeyOwnersParams struct {
@@ -120,15 +89,13 @@ type ImportKeyOwnersParams struct {
 }
 
 type ImportKeyOwnersRow struct {
-	Grp       int32
 	Type      string
 	Source    string
 	Value     string
 	ContactID uuid.UUID
 }
 
-// ImportKeyOwners lists, for each staged key that a stored contact already holds, its group and
-// that contact.
+// ImportKeyOwners lists each staged key that a stored contact already holds, with that contact.
 func (q *Queries) ImportKeyOwners(ctx context.Context, arg ImportKeyOwnersParams) ([]ImportKeyOwnersRow, error) {
 	rows, err := q.db.Query(ctx, importKeyOwners, arg.WorkspaceID, arg.ImportID)
 	if err != nil {
@@ -139,7 +106,6 @@ func (q *Queries) ImportKeyOwners(ctx context.Context, arg ImportKeyOwnersParams
 	for rows.Next() {
 		var i ImportKeyOwnersRow
 		if err := rows.Scan(
-			&i.Grp,
 			&i.Type,
 			&i.Source,
 			&i.Value,
@@ -159,7 +125,7 @@ const lockContacts = `-- name: LockContacts :many
 SELECT workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at FROM contacts
 WHERE workspace_id = $1 AND id = ANY($2::uuid[])
 ORDER BY id
-FOR UPDATE
+FOR NO KEY UPDATE
 `
 
 type LockContactsParams struct {
@@ -167,6 +133,7 @@ type LockContactsParams struct {
 	Ids         []uuid.UUID
 }
 
+// LockContacts locks contacts in id order, the one order every writer takes them in.
 func (q *Queries) LockContacts(ctx context.Context, arg LockContactsParams) ([]Contact, error) {
 	rows, err := q.db.Query(ctx, lockContacts, arg.WorkspaceID, arg.Ids)
 	if err != nil {
@@ -229,7 +196,6 @@ func (q *Queries) RemoveImportIdentities(ctx context.Context, arg RemoveImportId
 type StageImportKeysParams struct {
 	WorkspaceID uuid.UUID
 	ImportID    uuid.UUID
-	Grp         int32
 	Type        string
 	Source      string
 	Value       string

@@ -83,7 +83,6 @@ type ContactTag struct {
 type ImportKey struct {
 	WorkspaceID uuid.UUID
 	ImportID    uuid.UUID
-	Grp         int32
 	Type        string
 	Source      string
 	Value       string

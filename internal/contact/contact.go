@@ -14,8 +14,11 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/wazapin/wazapin/internal/apperr"
 	"github.com/wazapin/wazapin/internal/identity"
+	"github.com/wazapin/wazapin/internal/ids"
 )
 
 // Limits on contact fields. The custom-field limits hold for the stored, merged object too.
@@ -316,6 +319,41 @@ func parseCustomFields(raw json.RawMessage, errs *apperr.Fields) CustomFields {
 		}
 	}
 	return c
+}
+
+// OwnersConflict is the error for identifiers that lead to several contacts.
+func OwnersConflict(owners []uuid.UUID) error {
+	sorted := slices.SortedFunc(slices.Values(owners), func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	refs := make([]string, len(sorted))
+	for i, id := range sorted {
+		refs[i] = ids.Format(ids.Contact, id)
+	}
+	return apperr.Conflictf(refs, "the identifiers belong to %d different contacts; nothing was changed", len(owners))
+}
+
+// MergeCustom is what a stored custom_fields object becomes after a change (the one rule upsert,
+// patch and import share), refused when the result breaks the limits.
+func MergeCustom(stored json.RawMessage, change CustomFields) (json.RawMessage, error) {
+	if !change.Reset && len(change.Set) == 0 && len(change.Delete) == 0 && len(stored) > 0 {
+		return stored, nil
+	}
+	fields := map[string]json.RawMessage{}
+	if len(stored) > 0 && !change.Reset {
+		if err := json.Unmarshal(stored, &fields); err != nil {
+			return nil, err
+		}
+	}
+	for k, v := range change.Set {
+		fields[k] = v
+	}
+	for _, k := range change.Delete {
+		delete(fields, k)
+	}
+	merged, err := json.Marshal(fields)
+	if err != nil {
+		return nil, err
+	}
+	return merged, CheckStored(merged)
 }
 
 // CheckStored checks the limits on a contact's merged custom_fields, measured as compact JSON.

@@ -4,8 +4,10 @@
 package identity
 
 import (
+	"cmp"
 	"errors"
 	"net/mail"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -245,4 +247,15 @@ func PhonePrefix(q, region string) (prefix string, ok bool) {
 		return "+" + strconv.Itoa(cc) + d[1:], true
 	}
 	return "+" + d, true
+}
+
+// Compare orders keys by type, source and value: the one order in which every writer inserts
+// identities, so that two transactions waiting on each other's new identities cannot both wait.
+func Compare(a, b Key) int {
+	return cmp.Or(strings.Compare(a.Type, b.Type), strings.Compare(a.Source, b.Source), strings.Compare(a.Value, b.Value))
+}
+
+// Sorted returns keys in Compare order.
+func Sorted(keys []Key) []Key {
+	return slices.SortedFunc(slices.Values(keys), Compare)
 }

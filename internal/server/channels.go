@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/oapi-codegen/nullable"
 
 	"github.com/wazapin/wazapin/gen/api"
@@ -17,8 +16,8 @@ import (
 	"github.com/wazapin/wazapin/internal/apperr"
 	"github.com/wazapin/wazapin/internal/identity"
 	"github.com/wazapin/wazapin/internal/ids"
-	"github.com/wazapin/wazapin/internal/pg"
 	"github.com/wazapin/wazapin/internal/provider"
+	"github.com/wazapin/wazapin/internal/store"
 	"github.com/wazapin/wazapin/internal/tenant"
 )
 
@@ -78,14 +77,14 @@ func (s *Server) CreateChannel(ctx context.Context, req api.CreateChannelRequest
 		return nil, err
 	}
 	id := ids.New()
-	row, err := s.q.InsertChannel(ctx, dbq.InsertChannelParams{
+	row, err := s.store.CreateChannel(ctx, store.NewChannel{
 		WorkspaceID: ws.ID, ID: id, Name: name, Platform: string(b.Platform),
 		Credentials: s.cfg.Secrets.Seal(b.Credentials, channelAD(ws.ID, id)),
 	})
 	if err != nil {
 		return nil, err
 	}
-	return api.CreateChannel201JSONResponse{Data: channelOut(dbq.GetChannelRow(row))}, nil
+	return api.CreateChannel201JSONResponse{Data: channelOut(row)}, nil
 }
 
 // ListChannels lists the workspace's channels.
@@ -94,7 +93,7 @@ func (s *Server) ListChannels(ctx context.Context, _ api.ListChannelsRequestObje
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q.ListChannels(ctx, ws.ID)
+	rows, err := s.store.Channels(ctx, ws.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -109,10 +108,7 @@ func (s *Server) GetChannel(ctx context.Context, req api.GetChannelRequestObject
 	if err != nil {
 		return nil, err
 	}
-	row, err := s.q.GetChannel(ctx, dbq.GetChannelParams{WorkspaceID: ws.ID, ID: id})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, channelNotFound(req.ChannelID)
-	}
+	row, err := s.store.Channel(ctx, ws.ID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -125,12 +121,8 @@ func (s *Server) DeleteChannel(ctx context.Context, req api.DeleteChannelRequest
 	if err != nil {
 		return nil, err
 	}
-	n, err := s.q.DeleteChannel(ctx, dbq.DeleteChannelParams{WorkspaceID: ws.ID, ID: id})
-	if err != nil {
+	if err := s.store.DeleteChannel(ctx, ws.ID, id); err != nil {
 		return nil, err
-	}
-	if n == 0 {
-		return nil, channelNotFound(req.ChannelID)
 	}
 	return api.DeleteChannel204Response{}, nil
 }
@@ -157,31 +149,25 @@ func (s *Server) LookupChannelContacts(ctx context.Context, req api.LookupChanne
 	if err != nil {
 		return nil, err
 	}
-	var byPhone map[string]entry
+	var (
+		owners map[string]uuid.UUID
+		links  map[string]store.Link
+	)
 	if req.Body.Link != nil && *req.Body.Link {
-		err = pg.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
-			q := s.q.WithTx(tx)
-			owners, err := q.LockPhoneOwners(ctx, dbq.LockPhoneOwnersParams{WorkspaceID: ws.ID, Phones: unique})
-			if err != nil {
-				return err
+		found := make(map[string]string, len(results))
+		for _, r := range results {
+			if r.Exists && r.WaID != "" {
+				found[r.Phone] = r.WaID
 			}
-			byPhone = entries(results, convert(owners, func(o dbq.LockPhoneOwnersRow) dbq.PhoneOwnersRow { return dbq.PhoneOwnersRow(o) }))
-			for phone, e := range byPhone {
-				if e.link, err = linkWaID(ctx, q, ws.ID, e); err != nil {
-					return err
-				}
-				byPhone[phone] = e
-			}
-			return nil
-		})
+		}
+		owners, links, err = s.store.LinkWaIDs(ctx, ws.ID, unique, found)
 	} else {
-		var owners []dbq.PhoneOwnersRow
-		owners, err = s.q.PhoneOwners(ctx, dbq.PhoneOwnersParams{WorkspaceID: ws.ID, Phones: unique})
-		byPhone = entries(results, owners)
+		owners, err = s.store.PhoneOwners(ctx, ws.ID, unique)
 	}
 	if err != nil {
 		return nil, err
 	}
+	byPhone := entries(results, owners, links, req.Body.Link != nil && *req.Body.Link)
 	out := make([]api.ChannelLookupResult, len(phones))
 	for i, phone := range phones {
 		out[i] = byPhone[phone].wire(req.Body.PhoneNumbers[i])
@@ -189,21 +175,36 @@ func (s *Server) LookupChannelContacts(ctx context.Context, req api.LookupChanne
 	return api.LookupChannelContacts200JSONResponse{Data: out}, nil
 }
 
-// entries pairs each provider result with the contact that owns its number.
-func entries(results []provider.Result, owners []dbq.PhoneOwnersRow) map[string]entry {
-	ownerOf := make(map[string]uuid.UUID, len(owners))
-	for _, o := range owners {
-		ownerOf[o.Phone] = o.ContactID
-	}
+// entries pairs each provider result with the contact that owns its number and, when linking,
+// what became of its wa_id.
+func entries(results []provider.Result, owners map[string]uuid.UUID, links map[string]store.Link, linking bool) map[string]entry {
 	byPhone := make(map[string]entry, len(results))
 	for _, r := range results {
 		e := entry{result: r}
-		if owner, ok := ownerOf[r.Phone]; ok {
+		if owner, ok := owners[r.Phone]; ok {
 			e.contact = &owner
+		}
+		if linking {
+			e.link = linkOut(links[r.Phone])
 		}
 		byPhone[r.Phone] = e
 	}
 	return byPhone
+}
+
+// linkOut is the wire form of a link; a number without one had no wa_id to link.
+func linkOut(l store.Link) *api.ChannelLookupLink {
+	switch l.Status {
+	case store.Linked:
+		return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusLinked}
+	case store.AlreadyLinked:
+		return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusAlreadyLinked}
+	case store.LinkConflict:
+		return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusConflict, OwnerContactId: ptr(ids.Format(ids.Contact, l.Owner))}
+	case store.NoContact:
+		return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusNoContact}
+	}
+	return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusNotFound}
 }
 
 // lookupPhones normalizes the numbers of a lookup: phones[i] is input i in E.164, unique lists
@@ -238,10 +239,7 @@ func lookupPhones(in []string, region string) (phones, unique []string, err erro
 
 // channelProvider opens a channel's credentials and returns its provider adapter.
 func (s *Server) channelProvider(ctx context.Context, ws tenant.Workspace, id uuid.UUID, raw string) (provider.Provider, string, error) {
-	row, err := s.q.GetChannelCredentials(ctx, dbq.GetChannelCredentialsParams{WorkspaceID: ws.ID, ID: id})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, "", channelNotFound(raw)
-	}
+	row, err := s.store.ChannelCredentials(ctx, ws.ID, id)
 	if err != nil {
 		return nil, "", err
 	}
@@ -292,7 +290,7 @@ func (s *Server) askProvider(ctx context.Context, ws tenant.Workspace, id uuid.U
 	// The request's context may be spent; the status is worth recording anyway.
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer scancel()
-	if serr := s.q.SetChannelStatus(sctx, dbq.SetChannelStatusParams{WorkspaceID: ws.ID, ID: id, Status: status}); serr != nil {
+	if serr := s.store.SetChannelStatus(sctx, ws.ID, id, status); serr != nil {
 		s.log.WarnContext(ctx, "record channel status", "channel", raw, "err", serr)
 	}
 	if err != nil {
@@ -336,35 +334,6 @@ type entry struct {
 	result  provider.Result
 	contact *uuid.UUID
 	link    *api.ChannelLookupLink
-}
-
-// linkWaID attaches a found wa_id to the contact that owns the number, never taking it from
-// another contact.
-func linkWaID(ctx context.Context, q *dbq.Queries, wsID uuid.UUID, e entry) (*api.ChannelLookupLink, error) {
-	switch {
-	case !e.result.Exists || e.result.WaID == "":
-		return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusNotFound}, nil
-	case e.contact == nil:
-		return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusNoContact}, nil
-	}
-	k := identity.Key{Type: identity.WaID, Value: e.result.WaID}
-	n, err := q.InsertIdentity(ctx, dbq.InsertIdentityParams{WorkspaceID: wsID, Type: k.Type, Value: k.Value, ContactID: *e.contact})
-	switch {
-	case err != nil:
-		return nil, err
-	case n == 1:
-		return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusLinked}, nil
-	}
-	owner, err := q.GetIdentityOwner(ctx, dbq.GetIdentityOwnerParams{WorkspaceID: wsID, Type: k.Type, Value: k.Value})
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return linkWaID(ctx, q, wsID, e) // its owner let go of it in between
-	case err != nil:
-		return nil, err
-	case owner == *e.contact:
-		return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusAlreadyLinked}, nil
-	}
-	return &api.ChannelLookupLink{Status: api.ChannelLookupLinkStatusConflict, OwnerContactId: ptr(ids.Format(ids.Contact, owner))}, nil
 }
 
 func (e entry) wire(input string) api.ChannelLookupResult {

@@ -47,12 +47,12 @@ func (s *Server) PutContactConsent(ctx context.Context, req api.PutContactConsen
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	row, err := s.q.UpsertConsent(ctx, dbq.UpsertConsentParams{
+	row, err := s.store.PutConsent(ctx, dbq.UpsertConsentParams{
 		WorkspaceID: ws.ID, ContactID: id, Channel: string(req.Channel), Status: string(b.Status),
 		Source: source, CapturedAt: captured,
 	})
 	if err != nil {
-		return nil, notFound(err, req.ContactID)
+		return nil, err
 	}
 	out := consentOut(dbq.ListConsentsRow{
 		Channel: row.Channel, Status: row.Status, Source: row.Source,
@@ -66,11 +66,11 @@ func (s *Server) PutContactConsent(ctx context.Context, req api.PutContactConsen
 
 // ListContactConsents lists a contact's consent rows.
 func (s *Server) ListContactConsents(ctx context.Context, req api.ListContactConsentsRequestObject) (api.ListContactConsentsResponseObject, error) {
-	ws, id, err := s.existingContact(ctx, req.ContactID)
+	ws, id, err := contactScope(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q.ListConsents(ctx, dbq.ListConsentsParams{WorkspaceID: ws.ID, ContactID: id})
+	rows, err := s.store.Consents(ctx, ws.ID, id)
 	if err != nil {
 		return nil, err
 	}

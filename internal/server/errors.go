@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"regexp"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/labstack/echo/v4"
 
 	"github.com/wazapin/wazapin/gen/api"
@@ -113,8 +112,6 @@ func problemOf(err error) api.Problem {
 			p.Candidates = &appErr.Candidates
 		}
 		return p
-	case errors.Is(err, pgx.ErrNoRows):
-		return problem(http.StatusNotFound, "not found")
 	case pg.IsUnstorableText(err):
 		return problem(http.StatusUnprocessableEntity, "a value contains characters that cannot be stored (such as NUL)")
 	case errors.Is(err, pg.ErrContended):

@@ -41,15 +41,23 @@ type env struct {
 
 func newEnv(t *testing.T, configure ...func(*server.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, func(s *servertest.Setup) {
+		for _, f := range configure {
+			f(&s.Server)
+		}
+	})
+}
+
+// newEnvWith is newEnv for a test that adjusts the store as well.
+func newEnvWith(t *testing.T, configure func(*servertest.Setup)) *env {
+	t.Helper()
 	logs := &servertest.Logs{}
 	metrics := obs.NewMetrics()
-	started := servertest.Start(t, func(cfg *server.Config) {
-		cfg.Log = slog.New(slog.NewTextHandler(logs, nil))
-		cfg.ProviderTimeout = providerTimeout
-		cfg.Metrics = metrics
-		for _, f := range configure {
-			f(cfg)
-		}
+	started := servertest.Start(t, func(s *servertest.Setup) {
+		s.Server.Log = slog.New(slog.NewTextHandler(logs, nil))
+		s.Server.ProviderTimeout = providerTimeout
+		s.Server.Metrics = metrics
+		configure(s)
 	})
 	e := &env{t: t, url: started.URL, pool: started.Pool, logs: logs, srv: started.Server, metrics: metrics, ws: started.Workspace}
 	e.client = &http.Client{Transport: &validatingTransport{t: t, router: specRouter(t), base: http.DefaultTransport}}

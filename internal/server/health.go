@@ -27,7 +27,7 @@ func (s *Server) GetReadiness(ctx context.Context, _ api.GetReadinessRequestObje
 	if draining {
 		return nil, errDraining
 	}
-	v, err := s.q.SchemaVersion(ctx)
+	v, err := s.store.SchemaVersion(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -9,11 +9,11 @@ import (
 
 // ListContactIdentities lists every identity that leads to the contact.
 func (s *Server) ListContactIdentities(ctx context.Context, req api.ListContactIdentitiesRequestObject) (api.ListContactIdentitiesResponseObject, error) {
-	ws, id, err := s.existingContact(ctx, req.ContactID)
+	ws, id, err := contactScope(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q.ListContactIdentities(ctx, dbq.ListContactIdentitiesParams{WorkspaceID: ws.ID, ContactID: id})
+	rows, err := s.store.Identities(ctx, ws.ID, id)
 	if err != nil {
 		return nil, err
 	}

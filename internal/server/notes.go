@@ -29,9 +29,9 @@ func (s *Server) CreateContactNote(ctx context.Context, req api.CreateContactNot
 	case utf8.RuneCountInString(body) > maxNoteLen:
 		return nil, apperr.InvalidField("body", "must be at most 10000 characters")
 	}
-	row, err := s.q.InsertNote(ctx, dbq.InsertNoteParams{WorkspaceID: ws.ID, ID: ids.New(), ContactID: id, Body: body})
+	row, err := s.store.AddNote(ctx, ws.ID, id, body)
 	if err != nil {
-		return nil, notFound(err, req.ContactID)
+		return nil, err
 	}
 	return api.CreateContactNote201JSONResponse{Data: noteOut(row)}, nil
 }
@@ -42,11 +42,11 @@ func (s *Server) ListContactNotes(ctx context.Context, req api.ListContactNotesR
 	if err != nil {
 		return nil, err
 	}
-	ws, id, err := s.existingContact(ctx, req.ContactID)
+	ws, id, err := contactScope(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q.ListNotes(ctx, dbq.ListNotesParams{WorkspaceID: ws.ID, ContactID: id, BeforeID: before, PageSize: int32(limit + 1)})
+	rows, err := s.store.Notes(ctx, ws.ID, id, before, int32(limit+1))
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/wazapin/wazapin/internal/pg"
 	"github.com/wazapin/wazapin/internal/provider/providertest"
 	"github.com/wazapin/wazapin/internal/server"
+	"github.com/wazapin/wazapin/internal/store"
 )
 
 func TestRequestIDs(t *testing.T) {
@@ -370,7 +371,7 @@ func TestDatabaseThatDoesNotAnswer(t *testing.T) {
 	}
 	t.Cleanup(pool.Close)
 	const timeout = time.Second
-	srv := httptest.NewServer(server.New(pool, server.Config{DBTimeout: timeout}).Handler())
+	srv := httptest.NewServer(server.New(store.New(pool, store.Options{}), server.Config{DBTimeout: timeout}).Handler())
 	t.Cleanup(srv.Close)
 	client := &http.Client{Transport: &validatingTransport{t: t, router: specRouter(t), base: http.DefaultTransport}}
 	for _, path := range []string{"/v1/health/ready", "/v1/contacts"} {

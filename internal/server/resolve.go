@@ -48,7 +48,7 @@ func (s *Server) resolve(ctx context.Context, body *api.ResolveRequest) (resolve
 	for i, k := range lookup.Keys {
 		p.Types[i], p.Sources[i], p.Vals[i] = k.Type, k.Source, k.Value
 	}
-	rows, err := s.q.ResolveIdentifiers(ctx, p)
+	rows, err := s.store.Resolve(ctx, p)
 	if err != nil {
 		return resolvedBody{}, err
 	}

@@ -10,21 +10,19 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/wazapin/wazapin/gen/api"
-	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apperr"
 	"github.com/wazapin/wazapin/internal/obs"
-	"github.com/wazapin/wazapin/internal/pg"
 	"github.com/wazapin/wazapin/internal/provider"
 	"github.com/wazapin/wazapin/internal/secretbox"
+	"github.com/wazapin/wazapin/internal/store"
 	"github.com/wazapin/wazapin/internal/tenant"
 )
 
-// Config is what a Server needs besides its pool.
+// Config is what a Server needs besides its store.
 type Config struct {
 	Log *slog.Logger
 	// Secrets seals channel credentials; without it channels cannot be created or used.
@@ -33,9 +31,6 @@ type Config struct {
 	ProviderTimeout time.Duration
 	// Provider tunes the provider adapters (HTTP client, concurrency per channel).
 	Provider provider.Options
-	// CustomPlanPool, when set, runs the statements whose best plan depends on their values
-	// (searches, bulk imports; see pg.CustomPlans); otherwise they share the main pool.
-	CustomPlanPool *pgxpool.Pool
 	// BlockPrivateProviders refuses provider addresses that are loopback, private or link-local,
 	// for servers whose workspaces belong to parties that must not reach its network.
 	BlockPrivateProviders bool
@@ -46,16 +41,10 @@ type Config struct {
 	Metrics *obs.Metrics
 }
 
-// Server answers the Contacts API for every workspace, stateless apart from its pool.
+// Server answers the Contacts API for every workspace, stateless apart from its store.
 type Server struct {
-	pool *pgxpool.Pool
-	q    *dbq.Queries
-	// planned is the pool and queries of CustomPlanPool (or the main ones).
-	planned  *pgxpool.Pool
-	qPlanned *dbq.Queries
-	// qOneShot runs on planned too, each statement planned for its values on every execution.
-	qOneShot *dbq.Queries
-	log      *slog.Logger
+	store *store.Store
+	log   *slog.Logger
 	// accessLog writes the access lines: log without the request id added from the context.
 	accessLog *slog.Logger
 	cfg       Config
@@ -72,8 +61,8 @@ type Server struct {
 
 var _ api.StrictServerInterface = (*Server)(nil)
 
-// New returns a Server over pool.
-func New(pool *pgxpool.Pool, cfg Config) *Server {
+// New returns a Server over st.
+func New(st *store.Store, cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
@@ -94,20 +83,12 @@ func New(pool *pgxpool.Pool, cfg Config) *Server {
 	if cfg.Provider.Client == nil {
 		cfg.Provider.Client = provider.NewClient(cfg.BlockPrivateProviders)
 	}
-	q := dbq.New(pool)
-	planned := cfg.CustomPlanPool
-	if planned == nil {
-		planned = pool
-	}
 	cfg.Metrics.DeclareLookups([]string{provider.WhatsAppGateway, provider.WhatsAppBusinessAPI}, lookupOutcomes)
 	cfg.Metrics.DeclareImportOutcomes(importOutcomes...)
-	cfg.Metrics.AddPool("main", pool)
-	if planned != pool {
-		cfg.Metrics.AddPool("planned", planned)
-	}
-	return &Server{pool: pool, q: q, planned: planned, qPlanned: dbq.New(planned), qOneShot: dbq.New(pg.OneShot(planned)),
+	st.Instrument(cfg.Metrics)
+	return &Server{store: st,
 		log: cfg.Log, accessLog: accessLog, cfg: cfg,
-		auth:    tenant.NewAuthenticator(q, 30*time.Second, cfg.DBTimeout),
+		auth:    tenant.NewAuthenticator(st, 30*time.Second, cfg.DBTimeout),
 		ids:     obs.NewRequestIDs(),
 		metrics: cfg.Metrics, templates: map[string]string{}}
 }

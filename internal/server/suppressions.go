@@ -33,11 +33,11 @@ func (s *Server) UpsertContactSuppression(ctx context.Context, req api.UpsertCon
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	row, err := s.q.UpsertSuppression(ctx, dbq.UpsertSuppressionParams{
+	row, err := s.store.PutSuppression(ctx, dbq.UpsertSuppressionParams{
 		WorkspaceID: ws.ID, ContactID: id, Channel: string(b.Channel), Reason: string(b.Reason), ExpiresAt: b.ExpiresAt,
 	})
 	if err != nil {
-		return nil, notFound(err, req.ContactID)
+		return nil, err
 	}
 	out := suppressionOut(dbq.ListSuppressionsRow{
 		Channel: row.Channel, Reason: row.Reason, ExpiresAt: row.ExpiresAt, Active: row.Active,
@@ -51,11 +51,11 @@ func (s *Server) UpsertContactSuppression(ctx context.Context, req api.UpsertCon
 
 // ListContactSuppressions lists a contact's suppressions, expired ones marked inactive.
 func (s *Server) ListContactSuppressions(ctx context.Context, req api.ListContactSuppressionsRequestObject) (api.ListContactSuppressionsResponseObject, error) {
-	ws, id, err := s.existingContact(ctx, req.ContactID)
+	ws, id, err := contactScope(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q.ListSuppressions(ctx, dbq.ListSuppressionsParams{WorkspaceID: ws.ID, ContactID: id})
+	rows, err := s.store.Suppressions(ctx, ws.ID, id)
 	if err != nil {
 		return nil, err
 	}

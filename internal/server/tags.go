@@ -2,18 +2,14 @@ package server
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/wazapin/wazapin/gen/api"
 	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apperr"
 	"github.com/wazapin/wazapin/internal/identity"
 	"github.com/wazapin/wazapin/internal/ids"
-	"github.com/wazapin/wazapin/internal/pg"
 )
 
 const maxTagLen = 64
@@ -33,25 +29,11 @@ func (s *Server) AssignContactTag(ctx context.Context, req api.AssignContactTagR
 	case strings.ContainsAny(name, "/\x00"):
 		return nil, apperr.InvalidField("name", "must not contain '/' or NUL")
 	}
-	var (
-		tag dbq.UpsertTagRow
-		as  dbq.AssignTagRow
-	)
-	err = pg.WithTx(ctx, s.pool, func(tx pgx.Tx) error {
-		q := s.q.WithTx(tx)
-		if tag, err = q.UpsertTag(ctx, dbq.UpsertTagParams{WorkspaceID: ws.ID, ID: ids.New(), Name: name, NameKey: identity.Fold(name)}); err != nil {
-			return err
-		}
-		as, err = q.AssignTag(ctx, dbq.AssignTagParams{WorkspaceID: ws.ID, ContactID: id, TagID: tag.ID})
-		if errors.Is(err, pgx.ErrNoRows) {
-			return pg.ErrRetry // assigned by a concurrent request this statement could not see yet
-		}
-		return notFound(err, req.ContactID)
-	})
+	as, err := s.store.AssignTag(ctx, ws.ID, id, name)
 	if err != nil {
 		return nil, err
 	}
-	out := tagOut(dbq.ListContactTagsRow{ID: tag.ID, Name: tag.Name, AssignedAt: as.CreatedAt})
+	out := tagOut(as.Tag)
 	if as.Inserted {
 		return api.AssignContactTag201JSONResponse{Data: out}, nil
 	}
@@ -60,11 +42,11 @@ func (s *Server) AssignContactTag(ctx context.Context, req api.AssignContactTagR
 
 // ListContactTags lists the tags assigned to a contact.
 func (s *Server) ListContactTags(ctx context.Context, req api.ListContactTagsRequestObject) (api.ListContactTagsResponseObject, error) {
-	ws, id, err := s.existingContact(ctx, req.ContactID)
+	ws, id, err := contactScope(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q.ListContactTags(ctx, dbq.ListContactTagsParams{WorkspaceID: ws.ID, ContactID: id})
+	rows, err := s.store.Tags(ctx, ws.ID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -77,12 +59,12 @@ func tagOut(r dbq.ListContactTagsRow) api.Tag {
 
 // UnassignContactTag removes a tag from a contact; removing one that is not assigned is not an error.
 func (s *Server) UnassignContactTag(ctx context.Context, req api.UnassignContactTagRequestObject) (api.UnassignContactTagResponseObject, error) {
-	ws, id, err := s.existingContact(ctx, req.ContactID)
+	ws, id, err := contactScope(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
 	key := identity.Fold(strings.TrimSpace(req.Tag))
-	if err := s.q.UnassignTag(ctx, dbq.UnassignTagParams{WorkspaceID: ws.ID, ContactID: id, NameKey: key}); err != nil {
+	if err := s.store.UnassignTag(ctx, ws.ID, id, key); err != nil {
 		return nil, err
 	}
 	return api.UnassignContactTag204Response{}, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/wazapin/wazapin/internal/pg"
 	"github.com/wazapin/wazapin/internal/secretbox"
 	"github.com/wazapin/wazapin/internal/server"
+	"github.com/wazapin/wazapin/internal/store"
 	"github.com/wazapin/wazapin/internal/tenant"
 	"github.com/wazapin/wazapin/internal/testdb"
 )
@@ -29,9 +30,15 @@ type Env struct {
 	Server    *server.Server
 }
 
+// Setup is what Start builds the server from.
+type Setup struct {
+	Server server.Config
+	Store  store.Options
+}
+
 // Start serves the API over a fresh database until the test ends. configure may adjust the
-// server's configuration before it starts.
-func Start(t testing.TB, configure ...func(*server.Config)) *Env {
+// setup before the server starts.
+func Start(t testing.TB, configure ...func(*Setup)) *Env {
 	t.Helper()
 	ctx := context.Background()
 	dbURL := testdb.New(t)
@@ -45,11 +52,11 @@ func Start(t testing.TB, configure ...func(*server.Config)) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(planned.Close)
-	cfg := server.Config{Secrets: Secrets(t), CustomPlanPool: planned}
+	setup := Setup{Server: server.Config{Secrets: Secrets(t)}, Store: store.Options{Planned: planned}}
 	for _, f := range configure {
-		f(&cfg)
+		f(&setup)
 	}
-	srv := server.New(pool, cfg)
+	srv := server.New(store.New(pool, setup.Store), setup.Server)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	ws, err := tenant.Create(ctx, pool, "Acme", "ID")

@@ -68,13 +68,18 @@ var ErrBadKey = errors.New("missing or invalid API key")
 // while, so that a busy client costs no query per request; a key revoked in the database stops
 // working within that while.
 type Authenticator struct {
-	q   *dbq.Queries
-	ttl time.Duration
+	keys KeyReader
+	ttl  time.Duration
 	// timeout bounds the look-up of a key that is not cached.
 	timeout time.Duration
 
-	mu   sync.RWMutex
-	keys map[uuid.UUID]cachedKey
+	mu     sync.RWMutex
+	cached map[uuid.UUID]cachedKey
+}
+
+// KeyReader reads a live API key and its workspace, pgx.ErrNoRows when there is none.
+type KeyReader interface {
+	GetAPIKey(ctx context.Context, id uuid.UUID) (dbq.GetAPIKeyRow, error)
 }
 
 type cachedKey struct {
@@ -88,8 +93,8 @@ const maxCachedKeys = 10_000
 
 // NewAuthenticator returns an Authenticator that remembers keys for ttl and gives up looking one
 // up after timeout.
-func NewAuthenticator(q *dbq.Queries, ttl, timeout time.Duration) *Authenticator {
-	return &Authenticator{q: q, ttl: ttl, timeout: timeout, keys: make(map[uuid.UUID]cachedKey)}
+func NewAuthenticator(keys KeyReader, ttl, timeout time.Duration) *Authenticator {
+	return &Authenticator{keys: keys, ttl: ttl, timeout: timeout, cached: make(map[uuid.UUID]cachedKey)}
 }
 
 // Authenticate returns the workspace a key belongs to.
@@ -100,12 +105,12 @@ func (a *Authenticator) Authenticate(ctx context.Context, key string) (Workspace
 	}
 	now := time.Now()
 	a.mu.RLock()
-	c, hit := a.keys[keyID]
+	c, hit := a.cached[keyID]
 	a.mu.RUnlock()
 	if !hit || now.After(c.expires) {
 		ctx, cancel := context.WithTimeout(ctx, a.timeout)
 		defer cancel()
-		row, err := a.q.GetAPIKey(ctx, keyID)
+		row, err := a.keys.GetAPIKey(ctx, keyID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return Workspace{}, ErrBadKey
 		}
@@ -115,10 +120,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, key string) (Workspace
 		ws := Workspace{ID: row.WorkspaceID, DefaultRegion: row.DefaultRegion, Ref: ids.Format(ids.Workspace, row.WorkspaceID)}
 		c = cachedKey{ws: ws, hash: row.SecretHash, expires: now.Add(a.ttl)}
 		a.mu.Lock()
-		if len(a.keys) >= maxCachedKeys {
-			clear(a.keys)
+		if len(a.cached) >= maxCachedKeys {
+			clear(a.cached)
 		}
-		a.keys[keyID] = c
+		a.cached[keyID] = c
 		a.mu.Unlock()
 	}
 	if !apikey.Matches(secret, c.hash) {

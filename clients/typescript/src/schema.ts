@@ -105,17 +105,24 @@ export interface paths {
          *     identifiers lead to). Up to 100,000 lines and 64 MiB per request (413 beyond either), each
          *     line at most 1 MiB (400 beyond it); blank lines are skipped.
          *
-         *     - Lines that share an identifier within the request end up as one contact: its fields are
-         *       the lines' fields applied in line order, and every identifier of those lines leads to it.
+         *     - The lines apply in order, one after another, exactly as the same bodies sent to
+         *       `POST /v1/contacts` one by one would: the contacts, identities and answers are the same,
+         *       only faster. A line whose identifiers lead to a contact an earlier line created or
+         *       updated updates that contact (a later phone number replaces the earlier one, one
+         *       external id per source, custom fields merged key by key), and is listed in
+         *       `merged_lines` with those earlier lines, so you see which rows became one person.
          *     - A line that is invalid (malformed JSON, a bad value, no identifier) is rejected on its own
          *       and reported with its line number; the others go on.
-         *     - Lines whose identifiers lead to two or more stored contacts are rejected as conflicts,
-         *       with the candidates, and change nothing.
+         *     - A line whose identifiers lead to two or more contacts (stored, or made by earlier lines)
+         *       is rejected as a conflict, with the candidates, and changes nothing; so is a line that
+         *       would take a contact's custom fields past their limits.
          *     - The whole request is one transaction: if the database fails, nothing of it is written.
          *
-         *     Counts are per line: the first line of a new contact counts as `created`, every other
-         *     accepted line as `updated`, so `created + updated + conflict + invalid` is the number of
-         *     non-blank lines. Importing the same file twice creates nothing the second time.
+         *     Counts are per line, as `POST /v1/contacts` would answer each: `created` for a line that
+         *     made a new contact (201), `updated` for one that updated a contact (200), so
+         *     `created + updated + conflict + invalid` is the number of non-blank lines. `results`
+         *     names the contact of every line that created or updated one. Importing the same file
+         *     twice creates nothing the second time.
          */
         post: operations["importContacts"];
         delete?: never;
@@ -888,8 +895,33 @@ export interface components {
             updated: number;
             conflict: number;
             invalid: number;
+            /** @description Every line that created or updated a contact, in line order, with that contact. */
+            results: components["schemas"]["ImportLineResult"][];
+            /**
+             * @description The lines that landed on a contact an earlier line of the same request created or
+             *     updated, in line order, with those earlier lines.
+             */
+            merged_lines: components["schemas"]["ImportMergedLine"][];
             /** @description Every rejected line, in line order. */
             rejected: components["schemas"]["ImportRejection"][];
+        };
+        ImportLineResult: {
+            /** @description 1-based line number in the request body. */
+            line: number;
+            /**
+             * @description What `POST /v1/contacts` would have answered the line with (201 or 200).
+             * @enum {string}
+             */
+            status: "created" | "updated";
+            /** @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC */
+            contact_id: string;
+        };
+        ImportMergedLine: {
+            line: number;
+            /** @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC */
+            contact_id: string;
+            /** @description The earlier lines of the request that created or updated the same contact. */
+            earlier_lines: number[];
         };
         ImportRejection: {
             /** @description 1-based line number in the request body. */
@@ -1192,6 +1224,8 @@ export type ChannelLookupLink = components['schemas']['ChannelLookupLink'];
 export type ChannelLookupResponse = components['schemas']['ChannelLookupResponse'];
 export type ImportResponse = components['schemas']['ImportResponse'];
 export type ImportResult = components['schemas']['ImportResult'];
+export type ImportLineResult = components['schemas']['ImportLineResult'];
+export type ImportMergedLine = components['schemas']['ImportMergedLine'];
 export type ImportRejection = components['schemas']['ImportRejection'];
 export type ResponseResolved = components['responses']['Resolved'];
 export type ResponseBadRequest = components['responses']['BadRequest'];
@@ -1403,6 +1437,27 @@ export interface operations {
                      *         "updated": 1,
                      *         "conflict": 0,
                      *         "invalid": 1,
+                     *         "results": [
+                     *           {
+                     *             "line": 1,
+                     *             "status": "created",
+                     *             "contact_id": "cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC"
+                     *           },
+                     *           {
+                     *             "line": 2,
+                     *             "status": "updated",
+                     *             "contact_id": "cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC"
+                     *           }
+                     *         ],
+                     *         "merged_lines": [
+                     *           {
+                     *             "line": 2,
+                     *             "contact_id": "cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC",
+                     *             "earlier_lines": [
+                     *               1
+                     *             ]
+                     *           }
+                     *         ],
                      *         "rejected": [
                      *           {
                      *             "line": 3,

@@ -1,0 +1,1 @@
+ALTER TABLE import_keys ADD COLUMN grp int NOT NULL DEFAULT 0;

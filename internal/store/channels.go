@@ -1,0 +1,163 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/identity"
+	"github.com/wazapin/wazapin/internal/ids"
+	"github.com/wazapin/wazapin/internal/pg"
+)
+
+// NewChannel is a channel to store; its credentials arrive sealed, bound to WorkspaceID and ID.
+type NewChannel struct {
+	WorkspaceID, ID uuid.UUID
+	Name, Platform  string
+	Credentials     []byte
+}
+
+// CreateChannel stores a channel.
+func (s *Store) CreateChannel(ctx context.Context, c NewChannel) (row dbq.GetChannelRow, err error) {
+	err = s.write(ctx, s.main, "channel.create", func(q *dbq.Queries) error {
+		r, err := q.InsertChannel(ctx, dbq.InsertChannelParams{
+			WorkspaceID: c.WorkspaceID, ID: c.ID, Name: c.Name, Platform: c.Platform, Credentials: c.Credentials,
+		})
+		row = dbq.GetChannelRow(r)
+		return err
+	})
+	return row, err
+}
+
+// Channels lists a workspace's channels.
+func (s *Store) Channels(ctx context.Context, wsID uuid.UUID) ([]dbq.ListChannelsRow, error) {
+	return s.q.ListChannels(ctx, wsID)
+}
+
+// Channel returns one channel, without its credentials.
+func (s *Store) Channel(ctx context.Context, wsID, id uuid.UUID) (dbq.GetChannelRow, error) {
+	row, err := s.q.GetChannel(ctx, dbq.GetChannelParams{WorkspaceID: wsID, ID: id})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return row, channelNotFound(id)
+	}
+	return row, err
+}
+
+// ChannelCredentials returns a channel's platform and sealed credentials.
+func (s *Store) ChannelCredentials(ctx context.Context, wsID, id uuid.UUID) (dbq.GetChannelCredentialsRow, error) {
+	row, err := s.q.GetChannelCredentials(ctx, dbq.GetChannelCredentialsParams{WorkspaceID: wsID, ID: id})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return row, channelNotFound(id)
+	}
+	return row, err
+}
+
+// DeleteChannel forgets a channel and its credentials.
+func (s *Store) DeleteChannel(ctx context.Context, wsID, id uuid.UUID) error {
+	return s.write(ctx, s.main, "channel.delete", func(q *dbq.Queries) error {
+		n, err := q.DeleteChannel(ctx, dbq.DeleteChannelParams{WorkspaceID: wsID, ID: id})
+		if err == nil && n == 0 {
+			err = channelNotFound(id)
+		}
+		return err
+	})
+}
+
+// SetChannelStatus records what the channel's provider last answered.
+func (s *Store) SetChannelStatus(ctx context.Context, wsID, id uuid.UUID, status string) error {
+	return s.write(ctx, s.main, "channel.status", func(q *dbq.Queries) error {
+		return q.SetChannelStatus(ctx, dbq.SetChannelStatusParams{WorkspaceID: wsID, ID: id, Status: status})
+	})
+}
+
+// PhoneOwners maps E.164 numbers to the contacts that hold them.
+func (s *Store) PhoneOwners(ctx context.Context, wsID uuid.UUID, phones []string) (map[string]uuid.UUID, error) {
+	rows, err := s.q.PhoneOwners(ctx, dbq.PhoneOwnersParams{WorkspaceID: wsID, Phones: phones})
+	return ownerMap(rows), err
+}
+
+// LinkStatus is what linking a wa_id did.
+type LinkStatus int
+
+// The outcomes of linking a number's wa_id.
+const (
+	Linked        LinkStatus = iota + 1 // the wa_id now leads to the number's contact
+	AlreadyLinked                       // it did already
+	LinkConflict                        // another contact holds the wa_id; it stays there
+	NoContact                           // no contact holds the number
+)
+
+// Link is the outcome for one number.
+type Link struct {
+	Status LinkStatus
+	Owner  uuid.UUID // the contact that holds the wa_id, for LinkConflict
+}
+
+// LinkWaIDs attaches the wa_id a provider found for each number (waIDs: E.164 → wa_id) to the
+// contact that holds the number, never taking one from another contact. It returns the owners of
+// phones, as PhoneOwners does, and the outcome for each number of waIDs.
+func (s *Store) LinkWaIDs(ctx context.Context, wsID uuid.UUID, phones []string, waIDs map[string]string) (owners map[string]uuid.UUID, links map[string]Link, err error) {
+	err = s.write(ctx, s.main, "contact.link_wa_id", func(q *dbq.Queries) error {
+		locked, err := q.LockPhoneOwners(ctx, dbq.LockPhoneOwnersParams{WorkspaceID: wsID, Phones: phones})
+		if err != nil {
+			return err
+		}
+		rows, err := q.PhoneOwners(ctx, dbq.PhoneOwnersParams{WorkspaceID: wsID, Phones: phones})
+		if err != nil {
+			return err
+		}
+		owners = ownerMap(rows)
+		links = make(map[string]Link, len(waIDs))
+		type job struct {
+			phone string
+			key   identity.Key
+			owner uuid.UUID
+		}
+		var jobs []job
+		for phone, waID := range waIDs {
+			owner, ok := owners[phone]
+			switch {
+			case !ok:
+				links[phone] = Link{Status: NoContact}
+			case !slices.Contains(locked, owner):
+				return pg.ErrRetry // the number moved to a contact not locked
+			default:
+				jobs = append(jobs, job{phone, identity.Key{Type: identity.WaID, Value: waID}, owner})
+			}
+		}
+		slices.SortFunc(jobs, func(a, b job) int { return identity.Compare(a.key, b.key) })
+		for _, j := range jobs {
+			inserted, err := attach(ctx, q, wsID, j.owner, j.key)
+			var taken *takenError
+			switch {
+			case errors.As(err, &taken):
+				links[j.phone] = Link{Status: LinkConflict, Owner: taken.owner}
+			case err != nil:
+				return err
+			case inserted:
+				links[j.phone] = Link{Status: Linked}
+			default:
+				links[j.phone] = Link{Status: AlreadyLinked}
+			}
+		}
+		return nil
+	})
+	return owners, links, err
+}
+
+func ownerMap(rows []dbq.PhoneOwnersRow) map[string]uuid.UUID {
+	m := make(map[string]uuid.UUID, len(rows))
+	for _, r := range rows {
+		m[r.Phone] = r.ContactID
+	}
+	return m
+}
+
+func channelNotFound(id uuid.UUID) error {
+	return apperr.NotFoundf("channel %q not found", ids.Format(ids.Channel, id))
+}

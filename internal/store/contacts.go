@@ -1,0 +1,246 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/contact"
+	"github.com/wazapin/wazapin/internal/identity"
+	"github.com/wazapin/wazapin/internal/ids"
+	"github.com/wazapin/wazapin/internal/pg"
+)
+
+// Upsert is get-or-create by identity: the contact the upsert's identifiers lead to is updated,
+// or created when they lead nowhere; identifiers of several contacts are a conflict. created says
+// which.
+func (s *Store) Upsert(ctx context.Context, wsID uuid.UUID, u contact.Upsert) (row dbq.Contact, created bool, err error) {
+	keys := identity.Sorted(u.Keys())
+	err = s.write(ctx, s.main, "contact.upsert", func(q *dbq.Queries) error {
+		owners, err := q.FindIdentityOwners(ctx, ownersParams(wsID, keys))
+		if err != nil {
+			return err
+		}
+		switch len(owners) {
+		case 0:
+			// A unique violation here means another transaction took an identifier first: the
+			// retry finds its owner.
+			row, err = createContact(ctx, q, wsID, u.Fields, u.Custom, keys)
+			created = err == nil
+			return err
+		case 1:
+			created = false
+			row, err = s.updateOwner(ctx, q, wsID, owners[0], keys, u)
+			return err
+		default:
+			return ownersConflict(owners)
+		}
+	})
+	return row, created, err
+}
+
+// updateOwner applies an upsert to the contact its identifiers led to, once it is locked and
+// still holds them; otherwise the transaction starts again from the look-up.
+func (s *Store) updateOwner(ctx context.Context, q *dbq.Queries, wsID, owner uuid.UUID, keys []identity.Key, u contact.Upsert) (dbq.Contact, error) {
+	cur, err := q.GetContactForUpdate(ctx, dbq.GetContactForUpdateParams{WorkspaceID: wsID, ID: owner})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return dbq.Contact{}, pg.ErrRetry // deleted since the look-up
+	}
+	if err != nil {
+		return dbq.Contact{}, err
+	}
+	// Identities cannot leave a locked contact, nor join it; reading the owners again now makes
+	// the decision final.
+	again, err := q.FindIdentityOwners(ctx, ownersParams(wsID, keys))
+	if err != nil {
+		return dbq.Contact{}, err
+	}
+	if len(again) != 1 || again[0] != cur.ID {
+		return dbq.Contact{}, pg.ErrRetry
+	}
+	row, err := updateContact(ctx, q, cur, u.Apply(fieldsOf(cur)), u.Custom)
+	var taken *takenError
+	if errors.As(err, &taken) {
+		return row, pg.ErrRetry // taken since the look-up: the next attempt sees the owner
+	}
+	return row, err
+}
+
+// Patch applies a merge patch to a contact. The contact is locked first, then the identities it
+// would take are checked: one held by another contact is a conflict, and nothing changes.
+func (s *Store) Patch(ctx context.Context, wsID, id uuid.UUID, p contact.Patch) (row dbq.Contact, err error) {
+	err = s.write(ctx, s.main, "contact.update", func(q *dbq.Queries) error {
+		cur, err := q.GetContactForUpdate(ctx, dbq.GetContactForUpdateParams{WorkspaceID: wsID, ID: id})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return contactNotFound(id)
+		}
+		if err != nil {
+			return err
+		}
+		next, err := p.Apply(fieldsOf(cur))
+		if err != nil {
+			return err
+		}
+		if err := checkFree(ctx, q, wsID, cur.ID, movesOf(cur, next)); err != nil {
+			return err
+		}
+		row, err = updateContact(ctx, q, cur, next, p.Custom)
+		var taken *takenError
+		if errors.As(err, &taken) {
+			return pg.ErrRetry // taken since checkFree: the next attempt names the owner
+		}
+		return err
+	})
+	return row, err
+}
+
+// checkFree refuses identities another contact holds, naming the first.
+func checkFree(ctx context.Context, q *dbq.Queries, wsID, self uuid.UUID, add []identity.Key) error {
+	for _, k := range add {
+		owner, err := q.GetIdentityOwner(ctx, dbq.GetIdentityOwnerParams{WorkspaceID: wsID, Type: k.Type, Source: k.Source, Value: k.Value})
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			continue
+		case err != nil:
+			return err
+		case owner != self:
+			return (&takenError{key: k, owner: owner}).conflict()
+		}
+	}
+	return nil
+}
+
+func movesOf(cur dbq.Contact, next contact.Fields) []identity.Key {
+	_, add := contact.Moves(fieldsOf(cur), next)
+	return identity.Sorted(add)
+}
+
+// DeleteContact removes a contact; its identities, notes, tags, consents and suppressions go with
+// it through the foreign keys.
+func (s *Store) DeleteContact(ctx context.Context, wsID, id uuid.UUID) error {
+	return s.write(ctx, s.main, "contact.delete", func(q *dbq.Queries) error {
+		n, err := q.DeleteContact(ctx, dbq.DeleteContactParams{WorkspaceID: wsID, ID: id})
+		if err == nil && n == 0 {
+			err = contactNotFound(id)
+		}
+		return err
+	})
+}
+
+// Contact returns one contact.
+func (s *Store) Contact(ctx context.Context, wsID, id uuid.UUID) (dbq.Contact, error) {
+	row, err := s.q.GetContact(ctx, dbq.GetContactParams{WorkspaceID: wsID, ID: id})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return row, contactNotFound(id)
+	}
+	return row, err
+}
+
+// ContactByIdentity returns the contact that holds an identity, or ok false.
+func (s *Store) ContactByIdentity(ctx context.Context, wsID uuid.UUID, k identity.Key) (row dbq.Contact, ok bool, err error) {
+	row, err = s.q.GetContactByIdentity(ctx, dbq.GetContactByIdentityParams{WorkspaceID: wsID, Type: k.Type, Source: k.Source, Value: k.Value})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return row, false, nil
+	}
+	return row, err == nil, err
+}
+
+// ListContacts is a page of contacts, newest first.
+func (s *Store) ListContacts(ctx context.Context, p dbq.ListContactsParams) ([]dbq.Contact, error) {
+	return s.q.ListContacts(ctx, p)
+}
+
+// SearchContacts is a page of the contacts a search text matches, newest first; planned for the
+// text on every execution (see pg.OneShot).
+func (s *Store) SearchContacts(ctx context.Context, p dbq.SearchContactsParams) ([]dbq.Contact, error) {
+	return s.qOneShot.SearchContacts(ctx, p)
+}
+
+// ContactExists says 404 for a contact the workspace does not have, for reads of the rows that
+// hang off it.
+func (s *Store) ContactExists(ctx context.Context, wsID, id uuid.UUID) error {
+	ok, err := s.q.ContactExists(ctx, dbq.ContactExistsParams{WorkspaceID: wsID, ID: id})
+	if err == nil && !ok {
+		err = contactNotFound(id)
+	}
+	return err
+}
+
+// createContact inserts a new contact holding keys (in identity.Sorted order); a unique
+// violation means one was taken.
+func createContact(ctx context.Context, q *dbq.Queries, wsID uuid.UUID, f contact.Fields, custom contact.CustomFields, keys []identity.Key) (dbq.Contact, error) {
+	set, err := contact.MergeCustom(nil, custom)
+	if err != nil {
+		return dbq.Contact{}, err
+	}
+	k := ownersParams(wsID, keys)
+	row, err := q.CreateContact(ctx, dbq.CreateContactParams{
+		WorkspaceID: wsID, ID: ids.New(), Name: f.Name, NameKey: f.NameKey(), PhoneNumber: f.Phone, Email: f.Email,
+		ExternalSource: f.ExternalSource, ExternalID: f.ExternalID, CustomFields: set,
+		Types: k.Types, Sources: k.Sources, Vals: k.Vals,
+	})
+	return dbq.Contact(row), err
+}
+
+// updateContact writes next over the locked row cur, moving the identities whose values changed.
+func updateContact(ctx context.Context, q *dbq.Queries, cur dbq.Contact, next contact.Fields, custom contact.CustomFields) (dbq.Contact, error) {
+	merged, err := contact.MergeCustom(cur.CustomFields, custom)
+	if err != nil {
+		return dbq.Contact{}, err
+	}
+	remove, add := contact.Moves(fieldsOf(cur), next)
+	for _, k := range remove {
+		if err := q.DeleteContactIdentity(ctx, dbq.DeleteContactIdentityParams{
+			WorkspaceID: cur.WorkspaceID, ContactID: cur.ID, Type: k.Type, Source: k.Source,
+		}); err != nil {
+			return dbq.Contact{}, err
+		}
+	}
+	for _, k := range identity.Sorted(add) {
+		if _, err := attach(ctx, q, cur.WorkspaceID, cur.ID, k); err != nil {
+			return dbq.Contact{}, err
+		}
+	}
+	return q.UpdateContact(ctx, dbq.UpdateContactParams{
+		WorkspaceID: cur.WorkspaceID, ID: cur.ID,
+		Name: next.Name, NameKey: next.NameKey(), PhoneNumber: next.Phone, Email: next.Email,
+		ExternalSource: next.ExternalSource, ExternalID: next.ExternalID, CustomFields: merged,
+	})
+}
+
+func ownersConflict(owners []uuid.UUID) error {
+	return apperr.Conflictf(contactRefs(owners), "the identifiers belong to %d different contacts; nothing was changed", len(owners))
+}
+
+func contactNotFound(id uuid.UUID) error {
+	return apperr.NotFoundf("contact %q not found", ids.Format(ids.Contact, id))
+}
+
+func fieldsOf(c dbq.Contact) contact.Fields {
+	return contact.Fields{Name: c.Name, Phone: c.PhoneNumber, Email: c.Email, ExternalSource: c.ExternalSource, ExternalID: c.ExternalID}
+}
+
+func ownersParams(wsID uuid.UUID, keys []identity.Key) dbq.FindIdentityOwnersParams {
+	p := dbq.FindIdentityOwnersParams{WorkspaceID: wsID}
+	for _, k := range keys {
+		p.Types = append(p.Types, k.Type)
+		p.Sources = append(p.Sources, k.Source)
+		p.Vals = append(p.Vals, k.Value)
+	}
+	return p
+}
+
+func contactRefs(in []uuid.UUID) []string {
+	out := make([]string, len(in))
+	for i, id := range slices.SortedFunc(slices.Values(in), compareIDs) {
+		out[i] = ids.Format(ids.Contact, id)
+	}
+	return out
+}
+
+func compareIDs(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) }

@@ -1,0 +1,74 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/identity"
+	"github.com/wazapin/wazapin/internal/ids"
+	"github.com/wazapin/wazapin/internal/pg"
+)
+
+// takenError says an identity belongs to another contact.
+type takenError struct {
+	key   identity.Key
+	owner uuid.UUID
+}
+
+func (e *takenError) Error() string {
+	return fmt.Sprintf("%s %s belongs to contact %s", FieldOf(e.key), e.key.Value, ids.Format(ids.Contact, e.owner))
+}
+
+// conflict is the error a client gets for it.
+func (e *takenError) conflict() error {
+	c := apperr.Conflictf([]string{ids.Format(ids.Contact, e.owner)}, "%s", e.Error())
+	c.Fields = []apperr.FieldError{{Field: FieldOf(e.key), Message: "belongs to another contact"}}
+	return c
+}
+
+// FieldOf is the field of a contact that holds an identity of k's type.
+func FieldOf(k identity.Key) string {
+	switch k.Type {
+	case identity.Phone:
+		return "phone_number"
+	case identity.ExternalID:
+		return "external_id"
+	}
+	return k.Type
+}
+
+// attach gives identity k to a contact the transaction has locked: inserted is false when the
+// contact held it already, and a *takenError says another contact holds it. Every writer attaches
+// identities through here, in identity.Sorted order.
+func attach(ctx context.Context, q *dbq.Queries, wsID, contactID uuid.UUID, k identity.Key) (inserted bool, err error) {
+	n, err := q.InsertIdentity(ctx, dbq.InsertIdentityParams{
+		WorkspaceID: wsID, Type: k.Type, Source: k.Source, Value: k.Value, ContactID: contactID,
+	})
+	if err != nil || n == 1 {
+		return n == 1, err
+	}
+	owner, err := q.GetIdentityOwner(ctx, dbq.GetIdentityOwnerParams{WorkspaceID: wsID, Type: k.Type, Source: k.Source, Value: k.Value})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return false, pg.ErrRetry // the owner let go of it in between
+	case err != nil:
+		return false, err
+	case owner != contactID:
+		return false, &takenError{key: k, owner: owner}
+	}
+	return false, nil
+}
+
+// Identities lists every identity that leads to a contact.
+func (s *Store) Identities(ctx context.Context, wsID, id uuid.UUID) ([]dbq.ListContactIdentitiesRow, error) {
+	if err := s.ContactExists(ctx, wsID, id); err != nil {
+		return nil, err
+	}
+	return s.q.ListContactIdentities(ctx, dbq.ListContactIdentitiesParams{WorkspaceID: wsID, ContactID: id})
+}

@@ -1,0 +1,79 @@
+// Package store is the only place that talks to PostgreSQL on behalf of the API: it holds the
+// pools, chooses how each statement is planned, and owns every transaction. A write decides
+// create, update or conflict with the domain rules (internal/contact, identity, resolve) and
+// commits through one helper, Store.write, so whatever must commit with a change joins it there.
+package store
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/obs"
+	"github.com/wazapin/wazapin/internal/pg"
+)
+
+// Store reads and writes the workspaces' data.
+type Store struct {
+	main *pgxpool.Pool
+	q    *dbq.Queries
+	// planned runs the statements whose best plan depends on their values (bulk imports,
+	// searches): a pool whose sessions plan for the values (pg.CustomPlans), or main.
+	planned  *pgxpool.Pool
+	qPlanned *dbq.Queries
+	// qOneShot runs on planned, each statement planned for its values on every execution.
+	qOneShot *dbq.Queries
+	opts     Options
+}
+
+// Options adjust a Store.
+type Options struct {
+	// Planned is the pool for statements planned for their values (see pg.CustomPlans); without
+	// it they run on the main pool, with the same answers.
+	Planned *pgxpool.Pool
+	// InTx runs inside every write transaction after its change and before its commit, and can
+	// still undo it by failing: the seam where a change's event or idempotent answer joins it.
+	InTx func(ctx context.Context, tx pgx.Tx, w Write) error
+}
+
+// Write names a committed change for InTx.
+type Write struct {
+	Op string // what changed, e.g. "contact.upsert"
+}
+
+// New returns a Store over pool.
+func New(pool *pgxpool.Pool, opts Options) *Store {
+	planned := opts.Planned
+	if planned == nil {
+		planned = pool
+	}
+	return &Store{
+		main: pool, q: dbq.New(pool),
+		planned: planned, qPlanned: dbq.New(planned), qOneShot: dbq.New(pg.OneShot(planned)),
+		opts: opts,
+	}
+}
+
+// Instrument reports the store's pools in m.
+func (s *Store) Instrument(m *obs.Metrics) {
+	m.AddPool("main", s.main)
+	if s.planned != s.main {
+		m.AddPool("planned", s.planned)
+	}
+}
+
+// write runs fn as one transaction on pool, retried from the start when it lost a race (see
+// pg.WithTx), and commits it with whatever InTx adds. Every change goes through here.
+func (s *Store) write(ctx context.Context, pool *pgxpool.Pool, op string, fn func(q *dbq.Queries) error) error {
+	return pg.WithTx(ctx, pool, func(tx pgx.Tx) error {
+		if err := fn(s.q.WithTx(tx)); err != nil {
+			return err
+		}
+		if s.opts.InTx != nil {
+			return s.opts.InTx(ctx, tx, Write{Op: op})
+		}
+		return nil
+	})
+}

@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/identity"
+	"github.com/wazapin/wazapin/internal/ids"
+	"github.com/wazapin/wazapin/internal/pg"
+)
+
+// Assignment is a tag on a contact.
+type Assignment struct {
+	Tag      dbq.ListContactTagsRow
+	Inserted bool // false when the contact had the tag already
+}
+
+// AssignTag assigns a tag to a contact, creating the workspace tag on first use.
+func (s *Store) AssignTag(ctx context.Context, wsID, contactID uuid.UUID, name string) (out Assignment, err error) {
+	err = s.write(ctx, s.main, "tag.assign", func(q *dbq.Queries) error {
+		tag, err := q.UpsertTag(ctx, dbq.UpsertTagParams{WorkspaceID: wsID, ID: ids.New(), Name: name, NameKey: identity.Fold(name)})
+		if err != nil {
+			return err
+		}
+		as, err := q.AssignTag(ctx, dbq.AssignTagParams{WorkspaceID: wsID, ContactID: contactID, TagID: tag.ID})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return pg.ErrRetry // assigned by a concurrent request this statement could not see yet
+		}
+		out = Assignment{Tag: dbq.ListContactTagsRow{ID: tag.ID, Name: tag.Name, AssignedAt: as.CreatedAt}, Inserted: as.Inserted}
+		return missingContact(err, contactID)
+	})
+	return out, err
+}
+
+// Tags lists the tags assigned to a contact.
+func (s *Store) Tags(ctx context.Context, wsID, contactID uuid.UUID) ([]dbq.ListContactTagsRow, error) {
+	if err := s.ContactExists(ctx, wsID, contactID); err != nil {
+		return nil, err
+	}
+	return s.q.ListContactTags(ctx, dbq.ListContactTagsParams{WorkspaceID: wsID, ContactID: contactID})
+}
+
+// UnassignTag removes a tag (by its case-folded name) from a contact; removing one that is not
+// assigned is not an error.
+func (s *Store) UnassignTag(ctx context.Context, wsID, contactID uuid.UUID, nameKey string) error {
+	if err := s.ContactExists(ctx, wsID, contactID); err != nil {
+		return err
+	}
+	return s.write(ctx, s.main, "tag.unassign", func(q *dbq.Queries) error {
+		return q.UnassignTag(ctx, dbq.UnassignTagParams{WorkspaceID: wsID, ContactID: contactID, NameKey: nameKey})
+	})
+}
