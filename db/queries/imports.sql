@@ -2,9 +2,9 @@
 INSERT INTO import_keys (workspace_id, import_id, type, source, value)
 VALUES (@workspace_id, @import_id, @type, @source, @value);
 
--- ImportKeyOwners lists each staged key that a stored contact already holds, with that contact.
+-- ImportKeyOwners lists each staged key that a stored contact already holds, once, with that contact.
 -- name: ImportKeyOwners :many
-SELECT k.type, k.source, k.value, i.contact_id
+SELECT DISTINCT k.type, k.source, k.value, i.contact_id
 FROM import_keys k
 JOIN contact_identities i
   ON i.workspace_id = k.workspace_id AND i.type = k.type AND i.source = k.source AND i.value = k.value

@@ -75,7 +75,7 @@ type CopyIdentitiesParams struct {
 }
 
 const importKeyOwners = `-- name: ImportKeyOwners :many
-SELECT k.type, k.source, k.value, i.contact_id
+SELECT DISTINCT k.type, k.source, k.value, i.contact_id
 FROM import_keys k
 JOIN contact_identities i
   ON i.workspace_id = k.workspace_id AND i.type = k.type AND i.source = k.source AND i.value = k.value
@@ -95,7 +95,7 @@ type ImportKeyOwnersRow struct {
 	ContactID uuid.UUID
 }
 
-// ImportKeyOwners lists each staged key that a stored contact already holds, with that contact.
+// ImportKeyOwners lists each staged key that a stored contact already holds, once, with that contact.
 func (q *Queries) ImportKeyOwners(ctx context.Context, arg ImportKeyOwnersParams) ([]ImportKeyOwnersRow, error) {
 	rows, err := q.db.Query(ctx, importKeyOwners, arg.WorkspaceID, arg.ImportID)
 	if err != nil {

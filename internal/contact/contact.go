@@ -38,12 +38,13 @@ type Fields struct {
 	ExternalID     *string
 }
 
-// CustomFields is a change to the custom_fields object: Reset empties it first, Set overwrites
-// keys, Delete removes keys. Values stay raw JSON so numbers keep every digit.
+// CustomFields is a change to the custom_fields object: Reset empties it first, then each member
+// of Object is set, except the null ones, which are removed (Delete names them). Object stays the
+// JSON as sent, so numbers keep every digit and an import holds each line's change in a few bytes.
 type CustomFields struct {
 	Reset  bool
-	Set    map[string]json.RawMessage
-	Delete []string
+	Object json.RawMessage // nil when the change sets and removes nothing
+	Delete []string        // the null members of Object, sorted
 }
 
 // Upsert is a validated POST /v1/contacts body: nil fields were not given.
@@ -285,8 +286,8 @@ func parseExternal(rawSource, rawID *string, errs *apperr.Fields) (source, id *s
 	return &s, &v
 }
 
-// parseCustomFields splits a custom_fields object into keys to set and keys (set to null) to
-// delete. Numbers must fit a float64's range, which is what JSON clients can read back.
+// parseCustomFields checks a custom_fields object and names its null members, the keys to delete.
+// Numbers must fit a float64's range, which is what JSON clients can read back.
 func parseCustomFields(raw json.RawMessage, errs *apperr.Fields) CustomFields {
 	var c CustomFields
 	var in map[string]json.RawMessage
@@ -311,12 +312,10 @@ func parseCustomFields(raw json.RawMessage, errs *apperr.Fields) CustomFields {
 			c.Delete = append(c.Delete, k)
 		case !numbersInRange(v):
 			errs.Add("custom_fields."+k, "holds a number too large to represent")
-		default:
-			if c.Set == nil {
-				c.Set = make(map[string]json.RawMessage, len(in))
-			}
-			c.Set[k] = v
 		}
+	}
+	if len(in) > 0 {
+		c.Object = raw
 	}
 	return c
 }
@@ -334,20 +333,36 @@ func OwnersConflict(owners []uuid.UUID) error {
 // MergeCustom is what a stored custom_fields object becomes after a change (the one rule upsert,
 // patch and import share), refused when the result breaks the limits.
 func MergeCustom(stored json.RawMessage, change CustomFields) (json.RawMessage, error) {
-	if !change.Reset && len(change.Set) == 0 && len(change.Delete) == 0 && len(stored) > 0 {
+	empty := len(stored) == 0 || string(stored) == "{}" || change.Reset
+	switch {
+	case change.Object == nil && empty:
+		return json.RawMessage(`{}`), nil
+	case change.Object == nil:
 		return stored, nil
+	case empty && len(change.Delete) == 0:
+		// Nothing to merge with and nothing to remove: the object as sent, checked when parsed.
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, change.Object); err != nil {
+			return nil, err
+		}
+		return compact.Bytes(), nil
 	}
 	fields := map[string]json.RawMessage{}
-	if len(stored) > 0 && !change.Reset {
+	if !empty {
 		if err := json.Unmarshal(stored, &fields); err != nil {
 			return nil, err
 		}
 	}
-	for k, v := range change.Set {
-		fields[k] = v
+	var set map[string]json.RawMessage
+	if err := json.Unmarshal(change.Object, &set); err != nil {
+		return nil, err
 	}
-	for _, k := range change.Delete {
-		delete(fields, k)
+	for k, v := range set {
+		if string(v) == "null" {
+			delete(fields, k)
+		} else {
+			fields[k] = v
+		}
 	}
 	merged, err := json.Marshal(fields)
 	if err != nil {

@@ -39,6 +39,13 @@ func Format(prefix string, id uuid.UUID) string {
 	return b.String()
 }
 
+// Append appends id as Format writes it.
+func Append(b []byte, prefix string, id uuid.UUID) []byte {
+	b = append(b, prefix...)
+	b = append(b, '_')
+	return enc.AppendEncode(b, id[:])
+}
+
 // Parse reads an id written by Format with the same prefix. Only the canonical spelling is
 // accepted, so one id has exactly one text.
 func Parse(prefix, s string) (uuid.UUID, bool) {

@@ -69,48 +69,57 @@ type Identity struct {
 type Plan struct {
 	Results  []Result   // one per line, in line order
 	Contacts []*Contact // the contacts created or updated, in the order of their first line
-	Attach   []Identity // identities to insert once Remove is done, in identity.Sorted order
+	attach   []held     // identities to insert, in identity.Compare order
 }
 
-// Keys lists every identifier of the lines, each once: the ones whose owners Build needs.
-func Keys(lines []Line) []identity.Key {
-	seen := make(map[identity.Key]bool, len(lines)*2)
-	var keys []identity.Key
-	for _, l := range lines {
-		for _, k := range l.Upsert.Keys() {
-			if !seen[k] {
-				seen[k] = true
-				keys = append(keys, k)
-			}
+// Attach calls fn for each identity to insert once the Remove of every contact is done, in
+// identity.Compare order: the order every writer inserts identities in.
+func (p Plan) Attach(fn func(Identity) error) error {
+	for _, h := range p.attach {
+		if err := fn(Identity{Key: h.key(), Contact: h.st.c.ID}); err != nil {
+			return err
 		}
 	}
-	return keys
+	return nil
 }
 
-// state is a contact while the lines apply.
+// state is a contact while the lines apply; an import of 100,000 lines keeps one per contact,
+// so it stays small. A contact holds a handful of keys: slices serve better than maps.
 type state struct {
-	c     *Contact
-	held  map[identity.Key]bool // the keys of the lines it holds now
-	orig  map[identity.Key]bool // those it held in the database
-	lines []int                 // lines that created or updated it
+	c     Contact
+	keys  []identity.Key // the identifiers of the lines it holds now
+	orig  []identity.Key // those it held in the database
+	lines []int          // lines that created or updated it
 }
 
-// Build applies the lines in order. owners maps each key of Keys(lines) that a stored contact
-// holds to that contact, and stored holds those contacts; newID names the contacts lines create.
+// held names one key of a state without copying it.
+type held struct {
+	st *state
+	i  int
+}
+
+func (h held) key() identity.Key { return h.st.keys[h.i] }
+
+// Build applies the lines in order. owners maps each identifier of the lines that a stored
+// contact holds to that contact, and stored holds those contacts; newID names the contacts lines
+// create.
 func Build(lines []Line, owners map[identity.Key]uuid.UUID, stored map[uuid.UUID]Stored, newID func() uuid.UUID) Plan {
-	var plan Plan
+	var (
+		plan    = Plan{Results: make([]Result, 0, len(lines))}
+		touched []*state // in the order of their first line
+	)
 	byID := make(map[uuid.UUID]*state, len(stored))
 	owner := make(map[identity.Key]*state, len(owners)+2*len(lines))
 	for k, id := range owners {
 		st := byID[id]
 		if st == nil {
 			s := stored[id]
-			st = &state{c: &Contact{ID: id, Fields: s.Fields, Custom: s.Custom}, held: map[identity.Key]bool{}, orig: map[identity.Key]bool{}}
+			st = &state{c: Contact{ID: id, Fields: s.Fields, Custom: s.Custom}}
 			byID[id] = st
 		}
 		owner[k] = st
-		st.held[k] = true
-		st.orig[k] = true
+		st.keys = append(st.keys, k)
+		st.orig = append(st.orig, k)
 	}
 	for _, l := range lines {
 		u := l.Upsert
@@ -129,12 +138,11 @@ func Build(lines []Line, owners map[identity.Key]uuid.UUID, stored map[uuid.UUID
 				r.Outcome, r.Err = Invalid, err
 				break
 			}
-			st := &state{c: &Contact{ID: newID(), New: true, Fields: u.Apply(contact.Fields{}), Custom: custom}, held: map[identity.Key]bool{}}
+			st := &state{c: Contact{ID: newID(), New: true, Fields: u.Apply(contact.Fields{}), Custom: custom}, keys: keys}
 			for _, k := range keys {
 				owner[k] = st
-				st.held[k] = true
 			}
-			plan.Contacts = append(plan.Contacts, st.c)
+			touched = append(touched, st)
 			st.lines = append(st.lines, l.No)
 			r.Outcome, r.Contact = Created, st.c.ID
 		case 1:
@@ -147,23 +155,26 @@ func Build(lines []Line, owners map[identity.Key]uuid.UUID, stored map[uuid.UUID
 			next := u.Apply(st.c.Fields)
 			remove, add := contact.Moves(st.c.Fields, next)
 			for _, p := range remove {
-				for k := range st.held {
+				st.keys = slices.DeleteFunc(st.keys, func(k identity.Key) bool {
 					if matches(p, k) {
-						delete(st.held, k)
 						delete(owner, k)
+						return true
 					}
-				}
+					return false
+				})
 				if !st.c.New && !slices.Contains(st.c.Remove, p) {
 					st.c.Remove = append(st.c.Remove, p)
 				}
 			}
 			for _, k := range add {
 				owner[k] = st
-				st.held[k] = true
+				if !slices.Contains(st.keys, k) {
+					st.keys = append(st.keys, k)
+				}
 			}
 			st.c.Fields, st.c.Custom = next, custom
 			if len(st.lines) == 0 {
-				plan.Contacts = append(plan.Contacts, st.c)
+				touched = append(touched, st)
 			}
 			r.Outcome, r.Contact, r.Earlier = Updated, st.c.ID, slices.Clone(st.lines)
 			st.lines = append(st.lines, l.No)
@@ -176,16 +187,22 @@ func Build(lines []Line, owners map[identity.Key]uuid.UUID, stored map[uuid.UUID
 		}
 		plan.Results = append(plan.Results, r)
 	}
-	for k, st := range owner {
-		if len(st.lines) == 0 {
-			continue // untouched
-		}
-		if st.orig[k] && !slices.ContainsFunc(st.c.Remove, func(p identity.Key) bool { return matches(p, k) }) {
-			continue // held in the database all along
-		}
-		plan.Attach = append(plan.Attach, Identity{Key: k, Contact: st.c.ID})
+	n := 0
+	for _, st := range touched {
+		n += len(st.keys)
 	}
-	slices.SortFunc(plan.Attach, func(a, b Identity) int { return identity.Compare(a.Key, b.Key) })
+	plan.Contacts = make([]*Contact, 0, len(touched))
+	plan.attach = make([]held, 0, n)
+	for _, st := range touched {
+		plan.Contacts = append(plan.Contacts, &st.c)
+		for i, k := range st.keys {
+			if slices.Contains(st.orig, k) && !slices.ContainsFunc(st.c.Remove, func(p identity.Key) bool { return matches(p, k) }) {
+				continue // held in the database all along
+			}
+			plan.attach = append(plan.attach, held{st, i})
+		}
+	}
+	slices.SortFunc(plan.attach, func(a, b held) int { return identity.Compare(a.key(), b.key()) })
 	return plan
 }
 

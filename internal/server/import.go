@@ -17,7 +17,6 @@ import (
 	"github.com/wazapin/wazapin/gen/api"
 	"github.com/wazapin/wazapin/internal/apperr"
 	"github.com/wazapin/wazapin/internal/contact"
-	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/importplan"
 )
 
@@ -49,37 +48,29 @@ func (s *Server) ImportContacts(ctx context.Context, req api.ImportContactsReque
 	if err != nil {
 		return nil, err
 	}
-	out := api.ImportResult{
-		Lines: nonBlank, Invalid: len(rejected), Rejected: append([]api.ImportRejection{}, rejected...),
-		Results: make([]api.ImportLineResult, 0, len(plan.Results)), MergedLines: []api.ImportMergedLine{},
-	}
+	out := importBody{lines: nonBlank, invalid: len(rejected), rejected: append([]api.ImportRejection{}, rejected...),
+		results: make([]importplan.Result, 0, len(plan.Results))}
 	for _, r := range plan.Results {
 		switch r.Outcome {
-		case importplan.Created, importplan.Updated:
-			status, id := api.Created, ids.Format(ids.Contact, r.Contact)
-			if r.Outcome == importplan.Created {
-				out.Created++
-			} else {
-				status = api.Updated
-				out.Updated++
-			}
-			out.Results = append(out.Results, api.ImportLineResult{Line: r.No, Status: status, ContactId: id})
-			if len(r.Earlier) > 0 {
-				out.MergedLines = append(out.MergedLines, api.ImportMergedLine{Line: r.No, ContactId: id, EarlierLines: r.Earlier})
-			}
+		case importplan.Created:
+			out.created++
+			out.results = append(out.results, r)
+		case importplan.Updated:
+			out.updated++
+			out.results = append(out.results, r)
 		case importplan.Conflict:
-			out.Conflict++
-			out.Rejected = append(out.Rejected, *rejection(r.No, api.ImportRejectionReasonConflict, r.Err))
+			out.conflict++
+			out.rejected = append(out.rejected, *rejection(r.No, api.ImportRejectionReasonConflict, r.Err))
 		case importplan.Invalid:
-			out.Invalid++
-			out.Rejected = append(out.Rejected, *rejection(r.No, api.ImportRejectionReasonInvalid, r.Err))
+			out.invalid++
+			out.rejected = append(out.rejected, *rejection(r.No, api.ImportRejectionReasonInvalid, r.Err))
 		}
 	}
-	for i, n := range []int{out.Created, out.Updated, out.Conflict, out.Invalid} {
+	for i, n := range []int{out.created, out.updated, out.conflict, out.invalid} {
 		s.metrics.ImportLines(importOutcomes[i], n)
 	}
-	slices.SortFunc(out.Rejected, func(a, b api.ImportRejection) int { return a.Line - b.Line })
-	return api.ImportContacts200JSONResponse{Data: out}, nil
+	slices.SortFunc(out.rejected, func(a, b api.ImportRejection) int { return a.Line - b.Line })
+	return out, nil
 }
 
 // importOutcomes name what happened to import lines, in metrics, in the order of the counts.

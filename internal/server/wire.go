@@ -14,6 +14,7 @@ import (
 	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/cursor"
 	"github.com/wazapin/wazapin/internal/ids"
+	"github.com/wazapin/wazapin/internal/importplan"
 )
 
 // The contact answers are the hottest output of the service, and encoding/json spends most of a
@@ -147,8 +148,76 @@ func appendCompact(b []byte, raw []byte) []byte {
 
 func appendID(b []byte, prefix string, id uuid.UUID) []byte {
 	b = append(b, '"')
-	b = append(b, ids.Format(prefix, id)...)
+	b = ids.Append(b, prefix, id)
 	return append(b, '"')
+}
+
+// importBody answers an import: api.ImportResponse, whose results name up to 100,000 lines, so
+// they are appended as bytes rather than built as wire values and reflected over.
+type importBody struct {
+	lines, created, updated, conflict, invalid int
+	results                                    []importplan.Result // created and updated lines only
+	rejected                                   []api.ImportRejection
+}
+
+func (r importBody) VisitImportContactsResponse(w http.ResponseWriter) error {
+	rejected, err := json.Marshal(r.rejected)
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 0, 256+len(rejected)+80*len(r.results))
+	b = append(b, `{"data":{"conflict":`...)
+	b = strconv.AppendInt(b, int64(r.conflict), 10)
+	b = append(b, `,"created":`...)
+	b = strconv.AppendInt(b, int64(r.created), 10)
+	b = append(b, `,"invalid":`...)
+	b = strconv.AppendInt(b, int64(r.invalid), 10)
+	b = append(b, `,"lines":`...)
+	b = strconv.AppendInt(b, int64(r.lines), 10)
+	b = append(b, `,"merged_lines":[`...)
+	first := true
+	for _, l := range r.results {
+		if len(l.Earlier) == 0 {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, `{"contact_id":`...)
+		b = appendID(b, ids.Contact, l.Contact)
+		b = append(b, `,"earlier_lines":[`...)
+		for i, no := range l.Earlier {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, int64(no), 10)
+		}
+		b = append(b, `],"line":`...)
+		b = strconv.AppendInt(b, int64(l.No), 10)
+		b = append(b, '}')
+	}
+	b = append(b, `],"rejected":`...)
+	b = append(b, rejected...)
+	b = append(b, `,"results":[`...)
+	for i, l := range r.results {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"contact_id":`...)
+		b = appendID(b, ids.Contact, l.Contact)
+		b = append(b, `,"line":`...)
+		b = strconv.AppendInt(b, int64(l.No), 10)
+		if l.Outcome == importplan.Created {
+			b = append(b, `,"status":"created"}`...)
+		} else {
+			b = append(b, `,"status":"updated"}`...)
+		}
+	}
+	b = append(b, `],"updated":`...)
+	b = strconv.AppendInt(b, int64(r.updated), 10)
+	b = append(b, "}}\n"...)
+	return writeJSON(w, http.StatusOK, b)
 }
 
 func appendTime(b []byte, t time.Time) []byte {

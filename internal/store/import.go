@@ -18,13 +18,16 @@ import (
 // another (see importplan). The owners of the lines' identifiers are found and locked with a few
 // set-based statements, the plan is worked out in memory, and its writes go back with COPY.
 func (s *Store) Import(ctx context.Context, wsID uuid.UUID, lines []importplan.Line) (plan importplan.Plan, err error) {
-	keys := importplan.Keys(lines)
 	err = s.write(ctx, s.planned, "contact.import", func(q *dbq.Queries) error {
 		importID := ids.New()
 		staged := newBatch(func(rows []dbq.StageImportKeysParams) (int64, error) { return q.StageImportKeys(ctx, rows) })
-		for _, k := range keys {
-			if err := staged.add(dbq.StageImportKeysParams{WorkspaceID: wsID, ImportID: importID, Type: k.Type, Source: k.Source, Value: k.Value}); err != nil {
-				return err
+		for _, l := range lines {
+			// An identifier on several lines is staged once per line; the look-up reads it
+			// once per stored owner all the same.
+			for _, k := range l.Upsert.Keys() {
+				if err := staged.add(dbq.StageImportKeysParams{WorkspaceID: wsID, ImportID: importID, Type: k.Type, Source: k.Source, Value: k.Value}); err != nil {
+					return err
+				}
 			}
 		}
 		if err := staged.flush(); err != nil {
@@ -120,10 +123,10 @@ func writePlan(ctx context.Context, q *dbq.Queries, wsID, importID uuid.UUID, pl
 		}
 	}
 	identities := newBatch(func(rows []dbq.CopyIdentitiesParams) (int64, error) { return q.CopyIdentities(ctx, rows) })
-	for _, a := range plan.Attach {
-		if err := identities.add(dbq.CopyIdentitiesParams{WorkspaceID: wsID, Type: a.Key.Type, Source: a.Key.Source, Value: a.Key.Value, ContactID: a.Contact}); err != nil {
-			return err
-		}
+	if err := plan.Attach(func(a importplan.Identity) error {
+		return identities.add(dbq.CopyIdentitiesParams{WorkspaceID: wsID, Type: a.Key.Type, Source: a.Key.Source, Value: a.Key.Value, ContactID: a.Contact})
+	}); err != nil {
+		return err
 	}
 	return identities.flush()
 }
