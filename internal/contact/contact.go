@@ -10,7 +10,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -283,7 +282,7 @@ func parseExternal(rawSource, rawID *string, errs *apperr.Fields) (source, id *s
 }
 
 // parseCustomFields splits a custom_fields object into keys to set and keys (set to null) to
-// delete. Numbers must fit a float64's range, which is what JSON clients can read back.
+// delete. Numbers must be storable (storableNumber) and values at most MaxCustomDepth deep.
 func parseCustomFields(raw json.RawMessage, errs *apperr.Fields) CustomFields {
 	var c CustomFields
 	var in map[string]json.RawMessage
@@ -306,8 +305,10 @@ func parseCustomFields(raw json.RawMessage, errs *apperr.Fields) CustomFields {
 			errs.Add("custom_fields."+k, fmt.Sprintf("key must be 1 to %d characters", MaxCustomFieldName))
 		case string(v) == "null":
 			c.Delete = append(c.Delete, k)
+		case tooDeep(v):
+			errs.Add("custom_fields."+k, tooDeepMessage)
 		case !numbersInRange(v):
-			errs.Add("custom_fields."+k, "holds a number too large to represent")
+			errs.Add("custom_fields."+k, "holds a number out of range: numbers must fit a 64-bit float without rounding to zero, in at most 1000 characters")
 		default:
 			if c.Set == nil {
 				c.Set = make(map[string]json.RawMessage, len(in))
@@ -343,7 +344,7 @@ func numbersInRange(v json.RawMessage) bool {
 			return err == io.EOF
 		}
 		if n, ok := tok.(json.Number); ok {
-			if _, err := strconv.ParseFloat(string(n), 64); err != nil {
+			if !storableNumber(string(n)) {
 				return false
 			}
 		}
