@@ -107,8 +107,9 @@ export interface paths {
          *
          *     - Lines that share an identifier within the request end up as one contact: its fields are
          *       the lines' fields applied in line order, and every identifier of those lines leads to it.
-         *     - A line that is invalid (malformed JSON, a bad value, no identifier) is rejected on its own
-         *       and reported with its line number; the others go on.
+         *     - A line that is invalid (malformed JSON, an unknown member, a bad value, no identifier)
+         *       is rejected on its own and reported with its line number and the fields at fault; the
+         *       others go on.
          *     - Lines whose identifiers lead to two or more stored contacts are rejected as conflicts,
          *       with the candidates, and change nothing.
          *     - The whole request is one transaction: if the database fails, nothing of it is written.
@@ -635,7 +636,9 @@ export interface components {
             external_id?: string;
             /**
              * @description Merged key by key into the stored fields; a key set to null is removed. Keys are 1 to 64
-             *     characters; a contact keeps at most 100 keys and 64 KiB of custom fields.
+             *     characters; values nest at most 16 levels of arrays and objects, and numbers must fit a
+             *     64-bit float (without rounding to zero) in at most 1000 characters; a contact keeps at
+             *     most 100 keys and 64 KiB of custom fields.
              * @example {
              *       "tier": "premium"
              *     }
@@ -650,7 +653,10 @@ export interface components {
             email?: string | null;
             external_source?: string | null;
             external_id?: string | null;
-            /** @description Merged key by key (a key set to null is removed); null clears every key. */
+            /**
+             * @description Merged key by key (a key set to null is removed); null clears every key. The limits
+             *     of `POST /v1/contacts` hold.
+             */
             custom_fields?: {
                 [key: string]: unknown;
             } | null;
@@ -911,7 +917,10 @@ export interface components {
                 "application/json": components["schemas"]["ResolveResponse"];
             };
         };
-        /** @description Malformed JSON, a wrong JSON type, or a bad query parameter. */
+        /**
+         * @description Malformed JSON, a member the schema does not declare, a wrong JSON type, or a bad query or
+         *     path parameter; `errors` names the fields at fault.
+         */
         BadRequest: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
