@@ -127,13 +127,20 @@ func unescapeName(raw []byte) string {
 	return s
 }
 
-// fault is a refusal naming one field.
-func fault(code apperr.Code, field, whole, message string) *apperr.Error {
-	detail := field + " " + message
-	if field == whole {
-		detail = "the " + whole + " " + message
+// fault is a refusal naming the field at path, or the whole text when the path is empty (which
+// is then named by whole, as a member could be too: a note's "body").
+func fault(code apperr.Code, path []pathStep, whole, message string) *apperr.Error {
+	field := formatPath(path, whole)
+	return &apperr.Error{Code: code, Message: detail(field, len(path) == 0, whole, message), Fields: []apperr.FieldError{{Field: field, Message: message}}}
+}
+
+// detail words a field's refusal as a sentence: "name must be a JSON string", "the body must be
+// a JSON object".
+func detail(field string, isWhole bool, whole, message string) string {
+	if isWhole {
+		return "the " + whole + " " + message
 	}
-	return &apperr.Error{Code: code, Message: detail, Fields: []apperr.FieldError{{Field: field, Message: message}}}
+	return field + " " + message
 }
 
 // errStop ends a walk of text that is not JSON: the decoder reports where and why.
@@ -188,7 +195,7 @@ func (w *textWalker) value(depth int) error {
 	}
 	// A number or a literal; the decoder checks its spelling.
 	start := w.i
-	for w.i < len(w.data) && strings.IndexByte("+-.0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", w.data[w.i]) >= 0 {
+	for w.i < len(w.data) && literalByte[w.data[w.i]] {
 		w.i++
 	}
 	if w.i == start {
@@ -269,11 +276,18 @@ func (w *textWalker) array(depth int) error {
 	}
 }
 
+// literalByte tells the bytes a number or a literal (true, false, null) may be spelt with.
+var literalByte = func() (t [256]bool) {
+	for _, c := range []byte("+-.0123456789eEtrufalsn") {
+		t[c] = true
+	}
+	return t
+}()
+
 // tooDeep refuses the array or object at the walker's path, named by its first two steps: the
 // whole path would be as long as the nesting (custom_fields.a[0][0]…).
 func (w *textWalker) tooDeep() error {
-	field := formatPath(w.path[:min(len(w.path), 2)], w.whole)
-	return fault(apperr.Invalid, field, w.whole, fmt.Sprintf("nests arrays and objects more than %d levels deep", maxBodyDepth))
+	return fault(apperr.Invalid, w.path[:min(len(w.path), 2)], w.whole, fmt.Sprintf("nests arrays and objects more than %d levels deep", maxBodyDepth))
 }
 
 // str moves past the string at the walker's position, refusing the NUL character and lone
@@ -323,11 +337,10 @@ func (w *textWalker) str(isKey bool) error {
 			continue
 		}
 		if !isKey {
-			return fault(apperr.Invalid, formatPath(w.path, w.whole), w.whole, problem)
+			return fault(apperr.Invalid, w.path, w.whole, problem)
 		}
 		end := stringEnd(d, i)
-		path := append(slices.Clip(w.path), pathStep{raw: d[start+1 : end]})
-		return fault(apperr.Invalid, formatPath(path, w.whole), w.whole, "key "+problem)
+		return fault(apperr.Invalid, append(slices.Clip(w.path), pathStep{raw: d[start+1 : end]}), w.whole, "key "+problem)
 	}
 }
 
@@ -390,19 +403,19 @@ func findFaults(data []byte, t reflect.Type, whole string) error {
 		return nil
 	}
 	first := f.faults[0]
-	e := fault(apperr.BadRequest, first.Field, whole, first.Message)
+	msg := detail(first.Field, f.firstWhole, whole, first.Message)
 	if len(f.faults) > 1 {
-		e.Message = fmt.Sprintf("%s (and %d more)", e.Message, len(f.faults)-1)
+		msg = fmt.Sprintf("%s (and %d more)", msg, len(f.faults)-1)
 	}
-	e.Fields = f.faults
-	return e
+	return &apperr.Error{Code: apperr.BadRequest, Message: msg, Fields: f.faults}
 }
 
 type faultFinder struct {
-	dec    *json.Decoder
-	path   []pathStep
-	faults []apperr.FieldError
-	whole  string
+	dec        *json.Decoder
+	path       []pathStep
+	faults     []apperr.FieldError
+	firstWhole bool // the first fault is the whole value's
+	whole      string
 }
 
 // walk finds the faults of data, one JSON value at the finder's path, read as t.
@@ -417,6 +430,7 @@ func (f *faultFinder) walk(data []byte, t reflect.Type) {
 // add records a fault at the finder's path; past maxFaults it ends the walk.
 func (f *faultFinder) add(message string) error {
 	if len(f.faults) < maxFaults {
+		f.firstWhole = f.firstWhole || len(f.faults) == 0 && len(f.path) == 0
 		f.faults = append(f.faults, apperr.FieldError{Field: formatPath(f.path, f.whole), Message: message})
 	}
 	if len(f.faults) >= maxFaults {
