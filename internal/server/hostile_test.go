@@ -30,11 +30,11 @@ import (
 // must be refused naming the field at fault, and an import must reject exactly its hostile lines
 // and land the others.
 //
-// WAZAPIN_FUZZ_REQUESTS sets how many requests it sends (3,000 by default, a few seconds;
+// WAZAPIN_FUZZ_REQUESTS sets how many requests it sends (5,000 by default, a few seconds;
 // 100,000 take a minute and a half on two cores); WAZAPIN_FUZZ_SEED replays a run, whose seed a
 // failure prints.
 func TestHostileRequests(t *testing.T) {
-	requests := envInt(t, "WAZAPIN_FUZZ_REQUESTS", 3000)
+	requests := envInt(t, "WAZAPIN_FUZZ_REQUESTS", 5000)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("WAZAPIN_FUZZ_SEED"); s != "" {
 		seed = uint64(envInt(t, "WAZAPIN_FUZZ_SEED", 0))
