@@ -62,7 +62,7 @@ fmt:
 # Runs each fuzz target for FUZZTIME (default 20s); seeds stay in testdata/.
 FUZZTIME ?= 20s
 fuzz:
-	@for pkg in ./internal/identity ./internal/ids ./internal/cursor ./internal/apikey ./internal/resolve ./internal/obs; do \
+	@for pkg in ./internal/identity ./internal/ids ./internal/cursor ./internal/apikey ./internal/resolve ./internal/obs ./internal/server; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \

@@ -12,7 +12,7 @@ type Code int
 // The codes. Internal is anything unexpected: its message is never shown to a client.
 const (
 	Internal     Code = iota
-	BadRequest        // a query parameter cannot be read
+	BadRequest        // a parameter or a body cannot be read as the operation declares it
 	Invalid           // the request's values break a rule
 	NotFound          // no such resource in the caller's workspace
 	Conflict          // the request contradicts stored state

@@ -10,7 +10,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -287,7 +286,7 @@ func parseExternal(rawSource, rawID *string, errs *apperr.Fields) (source, id *s
 }
 
 // parseCustomFields checks a custom_fields object and names its null members, the keys to delete.
-// Numbers must fit a float64's range, which is what JSON clients can read back.
+// Numbers must be storable (storableNumber) and values at most MaxCustomDepth deep.
 func parseCustomFields(raw json.RawMessage, errs *apperr.Fields) CustomFields {
 	var c CustomFields
 	var in map[string]json.RawMessage
@@ -310,8 +309,10 @@ func parseCustomFields(raw json.RawMessage, errs *apperr.Fields) CustomFields {
 			errs.Add("custom_fields."+k, fmt.Sprintf("key must be 1 to %d characters", MaxCustomFieldName))
 		case string(v) == "null":
 			c.Delete = append(c.Delete, k)
+		case tooDeep(v):
+			errs.Add("custom_fields."+k, tooDeepMessage)
 		case !numbersInRange(v):
-			errs.Add("custom_fields."+k, "holds a number too large to represent")
+			errs.Add("custom_fields."+k, "holds a number out of range: numbers must fit a 64-bit float without rounding to zero, in at most 1000 characters")
 		}
 	}
 	if len(in) > 0 {
@@ -396,7 +397,7 @@ func numbersInRange(v json.RawMessage) bool {
 			return err == io.EOF
 		}
 		if n, ok := tok.(json.Number); ok {
-			if _, err := strconv.ParseFloat(string(n), 64); err != nil {
+			if !storableNumber(string(n)) {
 				return false
 			}
 		}

@@ -4,11 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 
 	"github.com/labstack/echo/v4"
 
@@ -91,8 +88,6 @@ func hangUp(c echo.Context) {
 	}
 }
 
-var paramErr = regexp.MustCompile(`parameter (\w+)`)
-
 func problemOf(err error) api.Problem {
 	var (
 		appErr   *apperr.Error
@@ -131,60 +126,28 @@ func problemOf(err error) api.Problem {
 	}
 }
 
-// problemOfHTTPError words the errors of Echo's router, binder and body limit, and of the
-// generated parameter binding.
+// problemOfHTTPError words the errors of Echo's router and body limit, and of the generated
+// parameter binding (which checkParams words before they get here; a message of the binding that
+// reaches here anyway is not shown, since it holds Go's parsing error).
 func problemOfHTTPError(e *echo.HTTPError) api.Problem {
-	var (
-		syntaxErr *json.SyntaxError
-		typeErr   *json.UnmarshalTypeError
-	)
-	switch {
-	case errors.As(e.Internal, &syntaxErr):
-		return problem(http.StatusBadRequest, fmt.Sprintf("malformed JSON at offset %d: %v", syntaxErr.Offset, syntaxErr))
-	case errors.As(e.Internal, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			field = "body"
-		}
-		p := problem(http.StatusBadRequest, fmt.Sprintf("%s must be a JSON %s, not %s", field, jsonType(typeErr), typeErr.Value))
-		p.Errors = &[]api.FieldError{{Field: field, Message: fmt.Sprintf("must be a JSON %s", jsonType(typeErr))}}
-		return p
-	case errors.Is(e.Internal, io.ErrUnexpectedEOF):
-		return problem(http.StatusBadRequest, "malformed JSON: the body ends too early")
-	}
 	if e == echo.ErrNotFound { // the router's: no route matched
 		return problem(http.StatusNotFound, "there is no such route; the API is described at /docs")
+	}
+	if name, ok := bindingParam(e); ok {
+		p := problem(http.StatusBadRequest, name+" has an invalid format")
+		p.Errors = &[]api.FieldError{{Field: name, Message: "has an invalid format"}}
+		return p
 	}
 	msg, _ := e.Message.(string)
 	if msg == "" {
 		msg = http.StatusText(e.Code)
 	}
-	p := problem(e.Code, msg)
-	if m := paramErr.FindStringSubmatch(msg); e.Code == http.StatusBadRequest && m != nil {
-		p.Errors = &[]api.FieldError{{Field: m[1], Message: "has an invalid format"}}
-	}
-	return p
+	return problem(e.Code, msg)
 }
 
 // fieldErrors is the wire form of a domain error's invalid fields.
 func fieldErrors(fs []apperr.FieldError) []api.FieldError {
 	return convert(fs, func(f apperr.FieldError) api.FieldError { return api.FieldError{Field: f.Field, Message: f.Message} })
-}
-
-func jsonType(e *json.UnmarshalTypeError) string {
-	switch e.Type.Kind().String() {
-	case "string":
-		return "string"
-	case "slice", "array":
-		return "array"
-	case "map", "struct":
-		return "object"
-	case "bool":
-		return "boolean"
-	case "int", "int32", "int64", "float32", "float64":
-		return "number"
-	}
-	return e.Type.String()
 }
 
 func problem(status int, detail string) api.Problem {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wazapin/wazapin/gen/api"
 	"github.com/wazapin/wazapin/internal/apperr"
@@ -144,15 +142,9 @@ func parseLines(raw []rawLine, region string) ([]importplan.Line, []api.ImportRe
 }
 
 func parseLine(text []byte, region string) (contact.Upsert, error) {
-	if !utf8.Valid(text) {
-		return contact.Upsert{}, errors.New("the line is not valid UTF-8")
-	}
-	if hasNULEscape(text) {
-		return contact.Upsert{}, errors.New(`text must not contain the NUL character (\u0000)`)
-	}
 	var b api.ContactCreate
-	if err := json.Unmarshal(text, &b); err != nil {
-		return contact.Upsert{}, fmt.Errorf("malformed JSON: %v", err)
+	if err := decodeJSON(text, &b, "line"); err != nil {
+		return contact.Upsert{}, err
 	}
 	return parseCreate(b, region)
 }

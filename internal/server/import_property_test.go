@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -21,12 +19,12 @@ import (
 // conflicting in several spellings, custom fields set and removed, limits crossed, invalid
 // lines) and sends each batch twice, to two fresh workspaces holding the same stored contacts:
 // as one import, and line by line to POST /v1/contacts. The answers, contacts and identities
-// must be the same, contact for contact. IMPORT_BATCHES sets the number of batches (default
-// 500) and IMPORT_SEED replays a run.
+// must be the same, contact for contact. WAZAPIN_IMPORT_BATCHES sets the number of batches (default
+// 500) and WAZAPIN_IMPORT_SEED replays a run.
 func TestImportEqualsUpsertsOneByOne(t *testing.T) {
-	batches := envInt(t, "IMPORT_BATCHES", 500)
-	seed := uint64(envInt(t, "IMPORT_SEED", int(rand.Uint32())))
-	t.Logf("IMPORT_SEED=%d IMPORT_BATCHES=%d", seed, batches)
+	batches := envInt(t, "WAZAPIN_IMPORT_BATCHES", 500)
+	seed := uint64(envInt(t, "WAZAPIN_IMPORT_SEED", int(rand.Uint32())))
+	t.Logf("WAZAPIN_IMPORT_SEED=%d WAZAPIN_IMPORT_BATCHES=%d", seed, batches)
 	var e *env
 	for b := range batches {
 		if b%100 == 0 {
@@ -36,22 +34,10 @@ func TestImportEqualsUpsertsOneByOne(t *testing.T) {
 		stored := genLines(r, r.IntN(5), false)
 		lines := genLines(r, 1+r.IntN(25), true)
 		if !e.importMatchesUpserts(b, stored, lines) {
-			t.Fatalf("batch %d differs (IMPORT_SEED=%d); stored contacts made by:\n%s\nlines:\n%s",
+			t.Fatalf("batch %d differs (WAZAPIN_IMPORT_SEED=%d); stored contacts made by:\n%s\nlines:\n%s",
 				b, seed, strings.Join(stored, "\n"), strings.Join(lines, "\n"))
 		}
 	}
-}
-
-func envInt(t *testing.T, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	return n
 }
 
 // genLines makes n NDJSON lines over a small set of people, so that lines meet.

@@ -2,25 +2,26 @@ package server
 
 import (
 	"bytes"
-	"encoding/json"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 
 	"github.com/wazapin/wazapin/internal/apperr"
 )
 
-// checkBody reads a request body (already bounded by the body limit) and refuses, before any
-// handler sees it, what JSON decoding would silently alter or PostgreSQL cannot store: bytes that
-// are not UTF-8 (decoding would replace them) and the NUL character (text and jsonb reject it).
+// checkBody reads a request body (already bounded by the body limit) of JSON for the binder,
+// which decodes and checks it (decodeJSON); a body in another media type is refused here.
 func checkBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
@@ -33,6 +34,9 @@ func checkBody(next echo.HandlerFunc) echo.HandlerFunc {
 		case !isMediaType(ct, echo.MIMEApplicationJSON):
 			return echo.NewHTTPError(http.StatusUnsupportedMediaType,
 				fmt.Sprintf("the body must be JSON sent as Content-Type: application/json, not %q", ct))
+		case !strings.HasPrefix(ct, echo.MIMEApplicationJSON):
+			// Echo's binder knows the media type only in this spelling (not Application/JSON).
+			req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 		}
 		body, err := io.ReadAll(req.Body)
 		if err != nil {
@@ -41,12 +45,6 @@ func checkBody(next echo.HandlerFunc) echo.HandlerFunc {
 				return tooLarge
 			}
 			return echo.NewHTTPError(http.StatusBadRequest, "the body could not be read").SetInternal(err)
-		}
-		if !utf8.Valid(body) {
-			return echo.NewHTTPError(http.StatusBadRequest, "the body is not valid UTF-8")
-		}
-		if hasNULEscape(body) {
-			return &apperr.Error{Code: apperr.Invalid, Message: `text must not contain the NUL character (\u0000)`}
 		}
 		c.Set(bodyKey, body)
 		req.Body = io.NopCloser(bytes.NewReader(body))
@@ -69,8 +67,8 @@ func checkNDJSON(next echo.HandlerFunc) echo.HandlerFunc {
 // bodyKey is where checkBody leaves the body it read, for the JSON binder.
 const bodyKey = "wazapin.body"
 
-// jsonBinder decodes request bodies for the generated handlers. Unlike Echo's streaming decoder
-// it refuses data after the JSON value, and it decodes the bytes checkBody already read.
+// jsonBinder decodes request bodies for the generated handlers with decodeJSON, from the bytes
+// checkBody read; so every JSON body is read as strictly as openapi.yaml says, in one place.
 type jsonBinder struct{ echo.DefaultJSONSerializer }
 
 func (jsonBinder) Deserialize(c echo.Context, v any) error {
@@ -81,10 +79,7 @@ func (jsonBinder) Deserialize(c echo.Context, v any) error {
 			return err
 		}
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON").SetInternal(err)
-	}
-	return nil
+	return decodeJSON(body, v, "body")
 }
 
 // isMediaType tells whether a Content-Type is the media type want (with any parameters).
@@ -93,51 +88,84 @@ func isMediaType(ct, want string) bool {
 	return err == nil && mt == want
 }
 
-// hasNULEscape tells whether JSON text holds the escape \u0000 (a backslash that is itself
-// escaped, as in \\u0000, does not count).
-func hasNULEscape(b []byte) bool {
-	for i := 0; ; {
-		j := bytes.Index(b[i:], []byte(`u0000`))
-		if j < 0 {
-			return false
-		}
-		k := i + j // index of 'u'
-		slashes := 0
-		for p := k - 1; p >= 0 && b[p] == '\\'; p-- {
-			slashes++
-		}
-		if slashes%2 == 1 {
-			return true
-		}
-		i = k + 1
-	}
-}
-
 // checkParams refuses path and query parameters that are not UTF-8 text or hold a NUL, naming the
-// parameter, before they reach a query.
-func checkParams(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		if c.Request().URL.RawQuery != "" {
-			for name, values := range c.QueryParams() {
-				for _, v := range values {
-					if !cleanText(v) {
-						return apperr.BadParam(name, "must be UTF-8 text without NUL characters")
+// parameter, before they reach a query; and words the generated binding's refusal of a parameter
+// of the wrong form as the spec declares the parameter (rules: its name → "must be an integer
+// from 1 to 200"), where the binding would show Go's parsing error.
+func checkParams(rules map[string]string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if c.Request().URL.RawQuery != "" {
+				for name, values := range c.QueryParams() {
+					for _, v := range values {
+						if !cleanText(v) {
+							return apperr.BadParam(name, "must be UTF-8 text without NUL characters")
+						}
 					}
 				}
 			}
-		}
-		values := c.ParamValues()
-		for i, name := range c.ParamNames() {
-			if i >= len(values) {
-				break
+			values := c.ParamValues()
+			for i, name := range c.ParamNames() {
+				if i >= len(values) {
+					break
+				}
+				v, err := url.PathUnescape(values[i])
+				if err != nil || !cleanText(v) {
+					return apperr.BadParam(name, "must be UTF-8 text without NUL characters")
+				}
 			}
-			v, err := url.PathUnescape(values[i])
-			if err != nil || !cleanText(v) {
-				return apperr.BadParam(name, "must be UTF-8 text without NUL characters")
+			err := next(c)
+			if name, ok := bindingParam(err); ok {
+				if len(c.QueryParams()[name]) > 1 {
+					return apperr.BadParam(name, "must be given once")
+				}
+				return apperr.BadParam(name, cmp.Or(rules[name], "has an invalid format"))
 			}
+			return err
 		}
-		return next(c)
 	}
+}
+
+// bindingParam tells whether err is the generated parameter binding's refusal, and of which
+// parameter.
+func bindingParam(err error) (string, bool) {
+	var he *echo.HTTPError
+	if !errors.As(err, &he) || he.Code != http.StatusBadRequest {
+		return "", false
+	}
+	msg, _ := he.Message.(string)
+	if m := paramErr.FindStringSubmatch(msg); m != nil {
+		return m[1], true
+	}
+	return "", false
+}
+
+// paramErr matches how the generated parameter binding refuses a parameter.
+var paramErr = regexp.MustCompile(`^Invalid format for parameter (\w+)`)
+
+// paramRule words what a parameter of schema s must be, for refusals of its form; "" when the
+// schema says nothing a client could act on.
+func paramRule(s *openapi3.Schema) string {
+	switch {
+	case s == nil:
+	case s.Type.Is("integer") && s.Min != nil && s.Max != nil:
+		return fmt.Sprintf("must be an integer from %g to %g", *s.Min, *s.Max)
+	case s.Type.Is("integer"):
+		return "must be an integer"
+	case s.Type.Is("number"):
+		return "must be a number"
+	case s.Type.Is("boolean"):
+		return "must be true or false"
+	case s.Format == "date-time":
+		return "must be a date-time as RFC 3339 writes it, such as 2025-05-20T16:20:14Z"
+	case len(s.Enum) > 0:
+		values := make([]string, len(s.Enum))
+		for i, v := range s.Enum {
+			values[i] = fmt.Sprint(v)
+		}
+		return "must be one of " + strings.Join(values, ", ")
+	}
+	return ""
 }
 
 func cleanText(s string) bool {

@@ -103,7 +103,7 @@ func TestResolveRejectsBadIdentifiers(t *testing.T) {
 			[]string{"identifiers[1].value", "identifiers[2].value"}},
 		{"too many", `{"identifiers": [` + repeatJSON(`{"type": "phone", "value": "+6281234567890"}`, 21) + `]}`, 422, []string{"identifiers"}},
 		{"identifiers not a list", `{"identifiers": {"type": "phone"}}`, 400, []string{"identifiers"}},
-		{"value not a string", `{"identifiers": [{"type": "phone", "value": 6281234567890}]}`, 400, []string{"identifiers.value"}},
+		{"value not a string", `{"identifiers": [{"type": "phone", "value": 6281234567890}]}`, 400, []string{"identifiers[0].value"}},
 		{"malformed", `{"identifiers": [`, 400, nil},
 	}
 	for _, tc := range tests {

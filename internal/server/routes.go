@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,8 +16,8 @@ import (
 // unmatched names, in logs and metrics, a request that matched no route.
 const unmatched = "unmatched"
 
-// specOperations reads from the embedded spec what each operation declares: its path and
-// whether it needs an API key (`security: []` says it does not).
+// specOperations reads from the embedded spec what each operation declares: its path, whether it
+// needs an API key (`security: []` says it does not) and what its parameters must be.
 func specOperations() (map[string]specOperation, error) {
 	// The spec as written: the copy oapi-codegen embeds has its operation ids renamed for Go,
 	// while the generated router keys per-operation middleware by the ids as written.
@@ -31,7 +32,13 @@ func specOperations() (map[string]specOperation, error) {
 			if op.Security != nil {
 				security = *op.Security
 			}
-			ops[op.OperationID] = specOperation{path: path, public: len(security) == 0}
+			rules := map[string]string{}
+			for _, p := range append(slices.Clone(item.Parameters), op.Parameters...) {
+				if p.Value != nil && p.Value.Schema != nil {
+					rules[p.Value.Name] = paramRule(p.Value.Schema.Value)
+				}
+			}
+			ops[op.OperationID] = specOperation{path: path, public: len(security) == 0, params: rules}
 		}
 	}
 	return ops, nil
@@ -40,6 +47,7 @@ func specOperations() (map[string]specOperation, error) {
 type specOperation struct {
 	path   string
 	public bool
+	params map[string]string // parameter name → what it must be (paramRule)
 }
 
 // echoPath is a spec path as Echo's router writes it: /v1/contacts/:contactID.
@@ -67,7 +75,7 @@ func (s *Server) registerOperations(e *echo.Echo) {
 		if !op.public {
 			m = append(m, s.authenticate)
 		}
-		m = append(m, body, checkParams)
+		m = append(m, body, checkParams(op.params))
 		switch id {
 		case importOperation:
 			// An import reads its body as it goes; it sets its deadline once it has (importTimeout).

@@ -111,8 +111,9 @@ export interface paths {
          *       updated updates that contact (a later phone number replaces the earlier one, one
          *       external id per source, custom fields merged key by key), and is listed in
          *       `merged_lines` with those earlier lines, so you see which rows became one person.
-         *     - A line that is invalid (malformed JSON, a bad value, no identifier) is rejected on its own
-         *       and reported with its line number; the others go on.
+         *     - A line that is invalid (malformed JSON, an unknown member, a bad value, no identifier)
+         *       is rejected on its own and reported with its line number and the fields at fault; the
+         *       others go on.
          *     - A line whose identifiers lead to two or more contacts (stored, or made by earlier lines)
          *       is rejected as a conflict, with the candidates, and changes nothing; so is a line that
          *       would take a contact's custom fields past their limits.
@@ -642,7 +643,9 @@ export interface components {
             external_id?: string;
             /**
              * @description Merged key by key into the stored fields; a key set to null is removed. Keys are 1 to 64
-             *     characters; a contact keeps at most 100 keys and 64 KiB of custom fields.
+             *     characters; values nest at most 16 levels of arrays and objects, and numbers must fit a
+             *     64-bit float (without rounding to zero) in at most 1000 characters; a contact keeps at
+             *     most 100 keys and 64 KiB of custom fields.
              * @example {
              *       "tier": "premium"
              *     }
@@ -657,7 +660,10 @@ export interface components {
             email?: string | null;
             external_source?: string | null;
             external_id?: string | null;
-            /** @description Merged key by key (a key set to null is removed); null clears every key. */
+            /**
+             * @description Merged key by key (a key set to null is removed); null clears every key. The limits
+             *     of `POST /v1/contacts` hold.
+             */
             custom_fields?: {
                 [key: string]: unknown;
             } | null;
@@ -943,7 +949,10 @@ export interface components {
                 "application/json": components["schemas"]["ResolveResponse"];
             };
         };
-        /** @description Malformed JSON, a wrong JSON type, or a bad query parameter. */
+        /**
+         * @description Malformed JSON, a member the schema does not declare, a wrong JSON type, or a bad query or
+         *     path parameter; `errors` names the fields at fault.
+         */
         BadRequest: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];

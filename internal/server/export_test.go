@@ -1,0 +1,4 @@
+package server
+
+// DecodeJSON is decodeJSON, for tests of the strict decoder on its own.
+var DecodeJSON = decodeJSON
