@@ -264,10 +264,14 @@ func seed(t *testing.T, conn *pgx.Conn) {
 		 SELECT id, gen_random_uuid(), 'tag' || i, 'tag' || i FROM workspaces, generate_series(1, 20) AS i`,
 		`INSERT INTO contact_tags (workspace_id, contact_id, tag_id)
 		 SELECT c.workspace_id, c.id, t.id FROM contacts c JOIN tags t ON t.name = 'tag' || (1 + abs(hashtext(c.id::text)) % 20)`,
-		`INSERT INTO contact_consents (workspace_id, contact_id, channel, status, captured_at)
-		 SELECT workspace_id, id, 'whatsapp', 'opted_in', now() FROM contacts`,
-		`INSERT INTO contact_suppressions (workspace_id, contact_id, channel, reason)
-		 SELECT workspace_id, id, 'whatsapp', 'manual' FROM contacts`,
+		`INSERT INTO consents (workspace_id, channel, subject_type, subject, contact_id, status, captured_at)
+		 SELECT workspace_id, 'whatsapp', 'contact', id::text, id, 'opted_in', now() FROM contacts
+		 UNION ALL
+		 SELECT workspace_id, 'whatsapp', 'phone', phone_number, id, 'opted_in', now() FROM contacts`,
+		`INSERT INTO suppressions (workspace_id, channel, subject_type, subject, contact_id, reason)
+		 SELECT workspace_id, 'whatsapp', 'contact', id::text, id, 'manual' FROM contacts
+		 UNION ALL
+		 SELECT workspace_id, 'whatsapp', 'phone', phone_number, id, 'manual' FROM contacts`,
 		`INSERT INTO channels (workspace_id, id, name, platform, credentials)
 		 SELECT id, gen_random_uuid(), 'channel ' || i, 'whatsapp_gateway', '\x00' FROM workspaces, generate_series(1, 3) AS i`,
 		"ANALYZE",

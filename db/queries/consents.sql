@@ -1,14 +1,32 @@
--- name: UpsertConsent :one
-INSERT INTO contact_consents (workspace_id, contact_id, channel, status, source, captured_at)
-VALUES (@workspace_id, @contact_id, @channel, @status, @source, @captured_at)
-ON CONFLICT (workspace_id, contact_id, channel) DO UPDATE SET
+-- PutConsents records consent on one channel for subjects recorded through one contact: the
+-- contact itself ('contact', its id) and its identities that reach the channel.
+-- name: PutConsents :exec
+INSERT INTO consents (workspace_id, channel, subject_type, subject, contact_id, status, source, captured_at)
+SELECT @workspace_id, @channel, unnest(@types::text[]), unnest(@vals::text[]), @contact_id, @status, @source, @captured_at
+ON CONFLICT (workspace_id, subject_type, subject, channel) DO UPDATE SET
+    contact_id = excluded.contact_id,
     status = excluded.status,
     source = excluded.source,
     captured_at = excluded.captured_at,
-    updated_at = now()
-RETURNING channel, status, source, captured_at, created_at, updated_at, (xmax = 0)::bool AS inserted;
+    updated_at = now();
 
--- name: ListConsents :many
-SELECT channel, status, source, captured_at, created_at, updated_at FROM contact_consents
-WHERE workspace_id = @workspace_id AND contact_id = @contact_id
-ORDER BY channel;
+-- ContactConsents lists the consents the contact or its identities hold, each subject probing the
+-- primary key (see ContactSuppressions).
+-- name: ContactConsents :many
+SELECT s.channel, s.subject_type, s.subject, s.status, s.source, s.captured_at, s.created_at, s.updated_at
+FROM (SELECT 'contact' AS type, @contact_ref::text AS value
+      UNION ALL
+      SELECT i.type, i.value FROM contact_identities i
+      WHERE i.workspace_id = @workspace_id AND i.contact_id = @contact_id) AS sj
+CROSS JOIN LATERAL (
+    SELECT * FROM consents x
+    WHERE x.workspace_id = @workspace_id AND x.subject_type = sj.type AND x.subject = sj.value
+    OFFSET 0
+) AS s
+ORDER BY s.channel, s.subject_type, s.subject;
+
+-- ForgetOptIns drops the opt-ins recorded through a contact that is being deleted; its opt-outs
+-- and suppressions stay, to keep protecting the people behind its identifiers.
+-- name: ForgetOptIns :exec
+DELETE FROM consents
+WHERE workspace_id = @workspace_id AND contact_id = @contact_id AND status = 'opted_in';

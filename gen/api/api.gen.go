@@ -76,16 +76,16 @@ func (e ChannelStatus) Valid() bool {
 
 // Defines values for ConsentStatus.
 const (
-	OptedIn  ConsentStatus = "opted_in"
-	OptedOut ConsentStatus = "opted_out"
+	ConsentStatusOptedIn  ConsentStatus = "opted_in"
+	ConsentStatusOptedOut ConsentStatus = "opted_out"
 )
 
 // Valid indicates whether the value is a known member of the ConsentStatus enum.
 func (e ConsentStatus) Valid() bool {
 	switch e {
-	case OptedIn:
+	case ConsentStatusOptedIn:
 		return true
-	case OptedOut:
+	case ConsentStatusOptedOut:
 		return true
 	default:
 		return false
@@ -248,6 +248,72 @@ func (e Platform) Valid() bool {
 	case WhatsappBusinessApi:
 		return true
 	case WhatsappGateway:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReachabilityStatus.
+const (
+	ReachabilityStatusNoConsent  ReachabilityStatus = "no_consent"
+	ReachabilityStatusOptedOut   ReachabilityStatus = "opted_out"
+	ReachabilityStatusReachable  ReachabilityStatus = "reachable"
+	ReachabilityStatusSuppressed ReachabilityStatus = "suppressed"
+)
+
+// Valid indicates whether the value is a known member of the ReachabilityStatus enum.
+func (e ReachabilityStatus) Valid() bool {
+	switch e {
+	case ReachabilityStatusNoConsent:
+		return true
+	case ReachabilityStatusOptedOut:
+		return true
+	case ReachabilityStatusReachable:
+		return true
+	case ReachabilityStatusSuppressed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SubjectIdentifierType.
+const (
+	SubjectIdentifierTypeEmail SubjectIdentifierType = "email"
+	SubjectIdentifierTypePhone SubjectIdentifierType = "phone"
+	SubjectIdentifierTypeWaId  SubjectIdentifierType = "wa_id"
+)
+
+// Valid indicates whether the value is a known member of the SubjectIdentifierType enum.
+func (e SubjectIdentifierType) Valid() bool {
+	switch e {
+	case SubjectIdentifierTypeEmail:
+		return true
+	case SubjectIdentifierTypePhone:
+		return true
+	case SubjectIdentifierTypeWaId:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SuppressedIdentifierType.
+const (
+	SuppressedIdentifierTypeEmail SuppressedIdentifierType = "email"
+	SuppressedIdentifierTypePhone SuppressedIdentifierType = "phone"
+	SuppressedIdentifierTypeWaId  SuppressedIdentifierType = "wa_id"
+)
+
+// Valid indicates whether the value is a known member of the SuppressedIdentifierType enum.
+func (e SuppressedIdentifierType) Valid() bool {
+	switch e {
+	case SuppressedIdentifierTypeEmail:
+		return true
+	case SuppressedIdentifierTypePhone:
+		return true
+	case SuppressedIdentifierTypeWaId:
 		return true
 	default:
 		return false
@@ -673,6 +739,59 @@ type Problem struct {
 	Type string `json:"type"`
 }
 
+// Reachability defines model for Reachability.
+type Reachability struct {
+	// Consent The latest consent on the channel, if any.
+	Consent nullable.Nullable[ReachabilityConsent] `json:"consent"`
+
+	// ContactId The contact the identifier leads to now; null when none does (or it was deleted).
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId  nullable.Nullable[string] `json:"contact_id"`
+	Identifier Identifier                `json:"identifier"`
+
+	// Reachable Whether it may be messaged on the channel now.
+	Reachable bool `json:"reachable"`
+
+	// Status `reachable`, or why it may not be messaged.
+	Status ReachabilityStatus `json:"status"`
+
+	// Suppression The active suppression that lasts longest, if any.
+	Suppression nullable.Nullable[ReachabilitySuppression] `json:"suppression"`
+}
+
+// ReachabilityStatus `reachable`, or why it may not be messaged.
+type ReachabilityStatus string
+
+// ReachabilityConsent The latest consent on the channel, if any.
+type ReachabilityConsent struct {
+	CapturedAt time.Time                 `json:"captured_at"`
+	Source     nullable.Nullable[string] `json:"source"`
+	Status     ConsentStatus             `json:"status"`
+}
+
+// ReachabilityRequest defines model for ReachabilityRequest.
+type ReachabilityRequest struct {
+	// Channel A messaging channel kind, for consent and suppressions.
+	Channel     MessagingChannel `json:"channel"`
+	Identifiers []Identifier     `json:"identifiers"`
+}
+
+// ReachabilityResponse defines model for ReachabilityResponse.
+type ReachabilityResponse struct {
+	Data []Reachability `json:"data"`
+}
+
+// ReachabilitySuppression The active suppression that lasts longest, if any.
+type ReachabilitySuppression struct {
+	ExpiresAt nullable.Nullable[time.Time] `json:"expires_at"`
+
+	// Identifier The identifier a suppression is kept against; null when it is kept against the contact itself.
+	Identifier nullable.Nullable[SuppressedIdentifier] `json:"identifier"`
+	Reason     SuppressionReason                       `json:"reason"`
+	Since      time.Time                               `json:"since"`
+}
+
 // ResolveRequest defines model for ResolveRequest.
 type ResolveRequest struct {
 	Identifiers []Identifier `json:"identifiers"`
@@ -687,17 +806,47 @@ type ResolveResponse struct {
 	} `json:"meta"`
 }
 
+// SubjectIdentifier defines model for SubjectIdentifier.
+type SubjectIdentifier struct {
+	Type SubjectIdentifierType `json:"type"`
+
+	// Value As stored (E.164 for phone numbers, lower case for emails).
+	//
+	// Example: +6281234567890
+	Value string `json:"value"`
+}
+
+// SubjectIdentifierType defines model for SubjectIdentifier.Type.
+type SubjectIdentifierType string
+
+// SuppressedIdentifier The identifier a suppression is kept against; null when it is kept against the contact itself.
+type SuppressedIdentifier struct {
+	Type SuppressedIdentifierType `json:"type"`
+
+	// Value Example: +6281234567890
+	Value string `json:"value"`
+}
+
+// SuppressedIdentifierType defines model for SuppressedIdentifier.Type.
+type SuppressedIdentifierType string
+
 // Suppression defines model for Suppression.
 type Suppression struct {
-	// Active False once `expires_at` has passed.
+	// Active False once `expires_at` has passed or the suppression was lifted.
 	Active bool `json:"active"`
 
 	// Channel A messaging channel kind, for consent and suppressions.
 	Channel   MessagingChannel             `json:"channel"`
 	CreatedAt time.Time                    `json:"created_at"`
 	ExpiresAt nullable.Nullable[time.Time] `json:"expires_at"`
-	Reason    SuppressionReason            `json:"reason"`
-	UpdatedAt time.Time                    `json:"updated_at"`
+
+	// Identifiers The contact's identifiers that hold this suppression too (in the same state), so it
+	// outlives the contact on them.
+	Identifiers []SubjectIdentifier          `json:"identifiers"`
+	LiftReason  nullable.Nullable[string]    `json:"lift_reason"`
+	LiftedAt    nullable.Nullable[time.Time] `json:"lifted_at"`
+	Reason      SuppressionReason            `json:"reason"`
+	UpdatedAt   time.Time                    `json:"updated_at"`
 }
 
 // SuppressionCreate defines model for SuppressionCreate.
@@ -742,6 +891,33 @@ type TagList struct {
 // TagResponse defines model for TagResponse.
 type TagResponse struct {
 	Data Tag `json:"data"`
+}
+
+// Workspace defines model for Workspace.
+type Workspace struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// DefaultRegion The region phone numbers without a country code are read in.
+	//
+	// Example: ID
+	DefaultRegion string `json:"default_region"`
+
+	// Id Example: ws_06H1HWXJT9Y619F5GCJ4072F68
+	Id   string `json:"id"`
+	Name string `json:"name"`
+
+	// OptInRequired Channels this workspace may message only people with an opt-in on record.
+	OptInRequired []MessagingChannel `json:"opt_in_required"`
+}
+
+// WorkspacePatch defines model for WorkspacePatch.
+type WorkspacePatch struct {
+	OptInRequired *[]MessagingChannel `json:"opt_in_required,omitempty"`
+}
+
+// WorkspaceResponse defines model for WorkspaceResponse.
+type WorkspaceResponse struct {
+	Data Workspace `json:"data"`
 }
 
 // ChannelID defines model for ChannelID.
@@ -822,6 +998,12 @@ type ListContactNotesParams struct {
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// LiftContactSuppressionParams defines parameters for LiftContactSuppression.
+type LiftContactSuppressionParams struct {
+	// Reason Why the suppression is lifted (at most 200 characters).
+	Reason *string `form:"reason,omitempty" json:"reason,omitempty"`
+}
+
 // CreateChannelJSONRequestBody defines body for CreateChannel for application/json ContentType.
 type CreateChannelJSONRequestBody = ChannelCreate
 
@@ -833,6 +1015,9 @@ type CreateContactJSONRequestBody = ContactCreate
 
 // LookupContactJSONRequestBody defines body for LookupContact for application/json ContentType.
 type LookupContactJSONRequestBody = ResolveRequest
+
+// CheckReachabilityJSONRequestBody defines body for CheckReachability for application/json ContentType.
+type CheckReachabilityJSONRequestBody = ReachabilityRequest
 
 // ResolveContactJSONRequestBody defines body for ResolveContact for application/json ContentType.
 type ResolveContactJSONRequestBody = ResolveRequest
@@ -851,6 +1036,9 @@ type UpsertContactSuppressionJSONRequestBody = SuppressionCreate
 
 // AssignContactTagJSONRequestBody defines body for AssignContactTag for application/json ContentType.
 type AssignContactTagJSONRequestBody = TagAssign
+
+// UpdateWorkspaceJSONRequestBody defines body for UpdateWorkspace for application/json ContentType.
+type UpdateWorkspaceJSONRequestBody = WorkspacePatch
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -1143,6 +1331,50 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/contacts/phone/{phone} (the `GetContactByPhone` operationId).
 	GetContactByPhone(ctx context.Context, phone string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// CheckReachabilityWithBody Ask whether identifiers may be messaged on a channel
+	//
+	// The call a sender makes before every campaign. For each identifier, in order (the same
+	// identifier types as resolve; 1 to 1,000 of them), it answers whether it may be messaged on
+	// `channel` now and, if not, why:
+	//
+	// - `suppressed`: an active suppression (not lifted, not expired) on the channel is kept
+	//   against the identifier, the contact it leads to, or that contact's identifiers that
+	//   reach the channel; `suppression` says which, why and until when;
+	// - `opted_out`: the latest consent on the channel among those is an opt-out;
+	// - `no_consent`: the workspace asks an opt-in on this channel (`PATCH /v1/workspace`,
+	//   `opt_in_required`) and the latest consent is not an opt-in, or there is none.
+	//
+	// An identifier no contact holds is answered too, from what is kept against the identifier
+	// itself: the number of a deleted contact that unsubscribed stays `suppressed`, with
+	// `contact_id` null. One statement answers the whole request.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
+	CheckReachabilityWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CheckReachability Ask whether identifiers may be messaged on a channel
+	//
+	// The call a sender makes before every campaign. For each identifier, in order (the same
+	// identifier types as resolve; 1 to 1,000 of them), it answers whether it may be messaged on
+	// `channel` now and, if not, why:
+	//
+	// - `suppressed`: an active suppression (not lifted, not expired) on the channel is kept
+	//   against the identifier, the contact it leads to, or that contact's identifiers that
+	//   reach the channel; `suppression` says which, why and until when;
+	// - `opted_out`: the latest consent on the channel among those is an opt-out;
+	// - `no_consent`: the workspace asks an opt-in on this channel (`PATCH /v1/workspace`,
+	//   `opt_in_required`) and the latest consent is not an opt-in, or there is none.
+	//
+	// An identifier no contact holds is answered too, from what is kept against the identifier
+	// itself: the number of a deleted contact that unsubscribed stays `suppressed`, with
+	// `contact_id` null. One statement answers the whole request.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
+	CheckReachability(ctx context.Context, body CheckReachabilityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ResolveContactWithBody Resolve a contact by identifiers
 	//
 	// For a caller that knows identifiers but not the contact id. Identifiers that match nothing
@@ -1219,8 +1451,10 @@ type ClientInterface interface {
 	// PutContactConsentWithBody Record consent on a channel
 	//
 	// Sets whether the contact agreed to be messaged on this channel, with where (`source`) and
-	// when (`captured_at`, defaulting to now) it was captured. One row per contact and channel;
-	// 201 when it is created, 200 when it is replaced.
+	// when (`captured_at`, defaulting to now) it was captured; 201 when the contact had none on
+	// the channel, 200 when it is replaced. It is kept against the contact and against its
+	// identifiers that reach the channel: deleting the contact forgets its opt-ins but keeps its
+	// opt-outs on those identifiers, and a contact created again with one of them shows it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1230,8 +1464,10 @@ type ClientInterface interface {
 	// PutContactConsent Record consent on a channel
 	//
 	// Sets whether the contact agreed to be messaged on this channel, with where (`source`) and
-	// when (`captured_at`, defaulting to now) it was captured. One row per contact and channel;
-	// 201 when it is created, 200 when it is replaced.
+	// when (`captured_at`, defaulting to now) it was captured; 201 when the contact had none on
+	// the channel, 200 when it is replaced. It is kept against the contact and against its
+	// identifiers that reach the channel: deleting the contact forgets its opt-ins but keeps its
+	// opt-outs on those identifiers, and a contact created again with one of them shows it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1240,7 +1476,9 @@ type ClientInterface interface {
 
 	// ListContactConsents List a contact's consents
 	//
-	// The contact's consent rows, one per channel, ordered by channel; returned whole.
+	// The consent that speaks for the contact on each channel, ordered by channel; returned
+	// whole: the latest captured among those kept against the contact and its identifiers (an
+	// opt-out recorded for its phone number through a deleted contact counts).
 	//
 	// Corresponds with GET /v1/contacts/{contactID}/consents (the `ListContactConsents` operationId).
 	ListContactConsents(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1282,17 +1520,20 @@ type ClientInterface interface {
 
 	// ListContactSuppressions List a contact's suppressions
 	//
-	// The contact's suppressions, one per channel, ordered by channel; returned whole. A
-	// suppression whose `expires_at` has passed stays listed with `active: false`.
+	// The suppression that speaks for the contact on each channel, ordered by channel; returned
+	// whole: among those kept against the contact and its identifiers, an active one (the longest
+	// lasting), else the latest changed. One whose `expires_at` has passed, or that was lifted,
+	// stays listed with `active: false`.
 	//
 	// Corresponds with GET /v1/contacts/{contactID}/suppressions (the `ListContactSuppressions` operationId).
 	ListContactSuppressions(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpsertContactSuppressionWithBody Suppress a channel for a contact
 	//
-	// Creates or updates the contact's suppression on a channel. One row per contact and channel;
-	// 201 when it is created, 200 when it is replaced. Without `expires_at` the suppression holds
-	// until replaced; with it, `expires_at` must be in the future.
+	// Suppresses a channel for the contact and for each of its identifiers that reach the channel;
+	// 201 when the contact showed no suppression on the channel, 200 when it is replaced (which
+	// also clears an earlier lift). Without `expires_at` the suppression holds until lifted or
+	// replaced; an `expires_at` in the past records one that has already expired.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1301,14 +1542,25 @@ type ClientInterface interface {
 
 	// UpsertContactSuppression Suppress a channel for a contact
 	//
-	// Creates or updates the contact's suppression on a channel. One row per contact and channel;
-	// 201 when it is created, 200 when it is replaced. Without `expires_at` the suppression holds
-	// until replaced; with it, `expires_at` must be in the future.
+	// Suppresses a channel for the contact and for each of its identifiers that reach the channel;
+	// 201 when the contact showed no suppression on the channel, 200 when it is replaced (which
+	// also clears an earlier lift). Without `expires_at` the suppression holds until lifted or
+	// replaced; an `expires_at` in the past records one that has already expired.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
 	UpsertContactSuppression(ctx context.Context, contactID ContactID, body UpsertContactSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LiftContactSuppression Lift a suppression
+	//
+	// Lifts the suppressions of this channel that the contact and its identifiers hold, with an
+	// optional reason. The lift is recorded, not erased: the suppression stays listed with
+	// `active: false`, `lifted_at` and `lift_reason`. Lifting a lifted one changes nothing; 404
+	// when the contact has no suppression on the channel.
+	//
+	// Corresponds with DELETE /v1/contacts/{contactID}/suppressions/{channel} (the `LiftContactSuppression` operationId).
+	LiftContactSuppression(ctx context.Context, contactID ContactID, channel MessagingChannel, params *LiftContactSuppressionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListContactTags List a contact's tags
 	//
@@ -1368,6 +1620,35 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
 	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWorkspace Read the workspace's settings
+	//
+	// The workspace the API key belongs to, with its settings.
+	//
+	// Corresponds with GET /v1/workspace (the `GetWorkspace` operationId).
+	GetWorkspace(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWorkspaceWithBody Change the workspace's settings
+	//
+	// `opt_in_required` lists the channels this workspace may message only people with an opt-in
+	// on record (reachability answers `no_consent` otherwise); it replaces the list. None by
+	// default.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/workspace (the `UpdateWorkspace` operationId).
+	UpdateWorkspaceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWorkspace Change the workspace's settings
+	//
+	// `opt_in_required` lists the channels this workspace may message only people with an opt-in
+	// on record (reachability answers `no_consent` otherwise); it replaces the list. None by
+	// default.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/workspace (the `UpdateWorkspace` operationId).
+	UpdateWorkspace(ctx context.Context, body UpdateWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // ListChannels List channels
@@ -1727,6 +2008,70 @@ func (c *Client) GetContactByPhone(ctx context.Context, phone string, reqEditors
 	return c.Client.Do(req)
 }
 
+// CheckReachabilityWithBody Ask whether identifiers may be messaged on a channel
+//
+// The call a sender makes before every campaign. For each identifier, in order (the same
+// identifier types as resolve; 1 to 1,000 of them), it answers whether it may be messaged on
+// `channel` now and, if not, why:
+//
+//   - `suppressed`: an active suppression (not lifted, not expired) on the channel is kept
+//     against the identifier, the contact it leads to, or that contact's identifiers that
+//     reach the channel; `suppression` says which, why and until when;
+//   - `opted_out`: the latest consent on the channel among those is an opt-out;
+//   - `no_consent`: the workspace asks an opt-in on this channel (`PATCH /v1/workspace`,
+//     `opt_in_required`) and the latest consent is not an opt-in, or there is none.
+//
+// An identifier no contact holds is answered too, from what is kept against the identifier
+// itself: the number of a deleted contact that unsubscribed stays `suppressed`, with
+// `contact_id` null. One statement answers the whole request.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
+func (c *Client) CheckReachabilityWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCheckReachabilityRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CheckReachability Ask whether identifiers may be messaged on a channel
+//
+// The call a sender makes before every campaign. For each identifier, in order (the same
+// identifier types as resolve; 1 to 1,000 of them), it answers whether it may be messaged on
+// `channel` now and, if not, why:
+//
+//   - `suppressed`: an active suppression (not lifted, not expired) on the channel is kept
+//     against the identifier, the contact it leads to, or that contact's identifiers that
+//     reach the channel; `suppression` says which, why and until when;
+//   - `opted_out`: the latest consent on the channel among those is an opt-out;
+//   - `no_consent`: the workspace asks an opt-in on this channel (`PATCH /v1/workspace`,
+//     `opt_in_required`) and the latest consent is not an opt-in, or there is none.
+//
+// An identifier no contact holds is answered too, from what is kept against the identifier
+// itself: the number of a deleted contact that unsubscribed stays `suppressed`, with
+// `contact_id` null. One statement answers the whole request.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
+func (c *Client) CheckReachability(ctx context.Context, body CheckReachabilityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCheckReachabilityRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ResolveContactWithBody Resolve a contact by identifiers
 //
 // For a caller that knows identifiers but not the contact id. Identifiers that match nothing
@@ -1863,8 +2208,10 @@ func (c *Client) UpdateContact(ctx context.Context, contactID ContactID, body Up
 // PutContactConsentWithBody Record consent on a channel
 //
 // Sets whether the contact agreed to be messaged on this channel, with where (`source`) and
-// when (`captured_at`, defaulting to now) it was captured. One row per contact and channel;
-// 201 when it is created, 200 when it is replaced.
+// when (`captured_at`, defaulting to now) it was captured; 201 when the contact had none on
+// the channel, 200 when it is replaced. It is kept against the contact and against its
+// identifiers that reach the channel: deleting the contact forgets its opt-ins but keeps its
+// opt-outs on those identifiers, and a contact created again with one of them shows it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -1884,8 +2231,10 @@ func (c *Client) PutContactConsentWithBody(ctx context.Context, contactID Contac
 // PutContactConsent Record consent on a channel
 //
 // Sets whether the contact agreed to be messaged on this channel, with where (`source`) and
-// when (`captured_at`, defaulting to now) it was captured. One row per contact and channel;
-// 201 when it is created, 200 when it is replaced.
+// when (`captured_at`, defaulting to now) it was captured; 201 when the contact had none on
+// the channel, 200 when it is replaced. It is kept against the contact and against its
+// identifiers that reach the channel: deleting the contact forgets its opt-ins but keeps its
+// opt-outs on those identifiers, and a contact created again with one of them shows it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1904,7 +2253,9 @@ func (c *Client) PutContactConsent(ctx context.Context, contactID ContactID, cha
 
 // ListContactConsents List a contact's consents
 //
-// The contact's consent rows, one per channel, ordered by channel; returned whole.
+// The consent that speaks for the contact on each channel, ordered by channel; returned
+// whole: the latest captured among those kept against the contact and its identifiers (an
+// opt-out recorded for its phone number through a deleted contact counts).
 //
 // Corresponds with GET /v1/contacts/{contactID}/consents (the `ListContactConsents` operationId).
 func (c *Client) ListContactConsents(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1996,8 +2347,10 @@ func (c *Client) CreateContactNote(ctx context.Context, contactID ContactID, bod
 
 // ListContactSuppressions List a contact's suppressions
 //
-// The contact's suppressions, one per channel, ordered by channel; returned whole. A
-// suppression whose `expires_at` has passed stays listed with `active: false`.
+// The suppression that speaks for the contact on each channel, ordered by channel; returned
+// whole: among those kept against the contact and its identifiers, an active one (the longest
+// lasting), else the latest changed. One whose `expires_at` has passed, or that was lifted,
+// stays listed with `active: false`.
 //
 // Corresponds with GET /v1/contacts/{contactID}/suppressions (the `ListContactSuppressions` operationId).
 func (c *Client) ListContactSuppressions(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2014,9 +2367,10 @@ func (c *Client) ListContactSuppressions(ctx context.Context, contactID ContactI
 
 // UpsertContactSuppressionWithBody Suppress a channel for a contact
 //
-// Creates or updates the contact's suppression on a channel. One row per contact and channel;
-// 201 when it is created, 200 when it is replaced. Without `expires_at` the suppression holds
-// until replaced; with it, `expires_at` must be in the future.
+// Suppresses a channel for the contact and for each of its identifiers that reach the channel;
+// 201 when the contact showed no suppression on the channel, 200 when it is replaced (which
+// also clears an earlier lift). Without `expires_at` the suppression holds until lifted or
+// replaced; an `expires_at` in the past records one that has already expired.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2035,15 +2389,36 @@ func (c *Client) UpsertContactSuppressionWithBody(ctx context.Context, contactID
 
 // UpsertContactSuppression Suppress a channel for a contact
 //
-// Creates or updates the contact's suppression on a channel. One row per contact and channel;
-// 201 when it is created, 200 when it is replaced. Without `expires_at` the suppression holds
-// until replaced; with it, `expires_at` must be in the future.
+// Suppresses a channel for the contact and for each of its identifiers that reach the channel;
+// 201 when the contact showed no suppression on the channel, 200 when it is replaced (which
+// also clears an earlier lift). Without `expires_at` the suppression holds until lifted or
+// replaced; an `expires_at` in the past records one that has already expired.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
 func (c *Client) UpsertContactSuppression(ctx context.Context, contactID ContactID, body UpsertContactSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUpsertContactSuppressionRequest(c.Server, contactID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LiftContactSuppression Lift a suppression
+//
+// Lifts the suppressions of this channel that the contact and its identifiers hold, with an
+// optional reason. The lift is recorded, not erased: the suppression stays listed with
+// `active: false`, `lifted_at` and `lift_reason`. Lifting a lifted one changes nothing; 404
+// when the contact has no suppression on the channel.
+//
+// Corresponds with DELETE /v1/contacts/{contactID}/suppressions/{channel} (the `LiftContactSuppression` operationId).
+func (c *Client) LiftContactSuppression(ctx context.Context, contactID ContactID, channel MessagingChannel, params *LiftContactSuppressionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLiftContactSuppressionRequest(c.Server, contactID, channel, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2163,6 +2538,65 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 // Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
 func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetReadinessRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWorkspace Read the workspace's settings
+//
+// The workspace the API key belongs to, with its settings.
+//
+// Corresponds with GET /v1/workspace (the `GetWorkspace` operationId).
+func (c *Client) GetWorkspace(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWorkspaceRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWorkspaceWithBody Change the workspace's settings
+//
+// `opt_in_required` lists the channels this workspace may message only people with an opt-in
+// on record (reachability answers `no_consent` otherwise); it replaces the list. None by
+// default.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/workspace (the `UpdateWorkspace` operationId).
+func (c *Client) UpdateWorkspaceWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWorkspaceRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWorkspace Change the workspace's settings
+//
+// `opt_in_required` lists the channels this workspace may message only people with an opt-in
+// on record (reachability answers `no_consent` otherwise); it replaces the list. None by
+// default.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/workspace (the `UpdateWorkspace` operationId).
+func (c *Client) UpdateWorkspace(ctx context.Context, body UpdateWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWorkspaceRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2596,6 +3030,46 @@ func NewGetContactByPhoneRequest(server string, phone string) (*http.Request, er
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewCheckReachabilityRequest calls the generic CheckReachability builder with application/json body
+func NewCheckReachabilityRequest(server string, body CheckReachabilityJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCheckReachabilityRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCheckReachabilityRequestWithBody constructs an http.Request for the CheckReachability method, with any body, and a specified content type
+func NewCheckReachabilityRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/contacts/reachability")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -3078,6 +3552,74 @@ func NewUpsertContactSuppressionRequestWithBody(server string, contactID Contact
 	return req, nil
 }
 
+// NewLiftContactSuppressionRequest constructs an http.Request for the LiftContactSuppression method
+func NewLiftContactSuppressionRequest(server string, contactID ContactID, channel MessagingChannel, params *LiftContactSuppressionParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactID", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "channel", channel, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/contacts/%s/suppressions/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Reason != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "reason", *params.Reason, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListContactTagsRequest constructs an http.Request for the ListContactTags method
 func NewListContactTagsRequest(server string, contactID ContactID) (*http.Request, error) {
 	var err error
@@ -3250,6 +3792,73 @@ func NewGetReadinessRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewGetWorkspaceRequest constructs an http.Request for the GetWorkspace method
+func NewGetWorkspaceRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workspace")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateWorkspaceRequest calls the generic UpdateWorkspace builder with application/json body
+func NewUpdateWorkspaceRequest(server string, body UpdateWorkspaceJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateWorkspaceRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewUpdateWorkspaceRequestWithBody constructs an http.Request for the UpdateWorkspace method, with any body, and a specified content type
+func NewUpdateWorkspaceRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/workspace")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -3525,6 +4134,50 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/contacts/phone/{phone} (the `GetContactByPhone` operationId).
 	GetContactByPhoneWithResponse(ctx context.Context, phone string, reqEditors ...RequestEditorFn) (*GetContactByPhoneResponse, error)
 
+	// CheckReachabilityWithBodyWithResponse Ask whether identifiers may be messaged on a channel
+	//
+	// The call a sender makes before every campaign. For each identifier, in order (the same
+	// identifier types as resolve; 1 to 1,000 of them), it answers whether it may be messaged on
+	// `channel` now and, if not, why:
+	//
+	// - `suppressed`: an active suppression (not lifted, not expired) on the channel is kept
+	//   against the identifier, the contact it leads to, or that contact's identifiers that
+	//   reach the channel; `suppression` says which, why and until when;
+	// - `opted_out`: the latest consent on the channel among those is an opt-out;
+	// - `no_consent`: the workspace asks an opt-in on this channel (`PATCH /v1/workspace`,
+	//   `opt_in_required`) and the latest consent is not an opt-in, or there is none.
+	//
+	// An identifier no contact holds is answered too, from what is kept against the identifier
+	// itself: the number of a deleted contact that unsubscribed stays `suppressed`, with
+	// `contact_id` null. One statement answers the whole request.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
+	CheckReachabilityWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CheckReachabilityResponse, error)
+
+	// CheckReachabilityWithResponse Ask whether identifiers may be messaged on a channel
+	//
+	// The call a sender makes before every campaign. For each identifier, in order (the same
+	// identifier types as resolve; 1 to 1,000 of them), it answers whether it may be messaged on
+	// `channel` now and, if not, why:
+	//
+	// - `suppressed`: an active suppression (not lifted, not expired) on the channel is kept
+	//   against the identifier, the contact it leads to, or that contact's identifiers that
+	//   reach the channel; `suppression` says which, why and until when;
+	// - `opted_out`: the latest consent on the channel among those is an opt-out;
+	// - `no_consent`: the workspace asks an opt-in on this channel (`PATCH /v1/workspace`,
+	//   `opt_in_required`) and the latest consent is not an opt-in, or there is none.
+	//
+	// An identifier no contact holds is answered too, from what is kept against the identifier
+	// itself: the number of a deleted contact that unsubscribed stays `suppressed`, with
+	// `contact_id` null. One statement answers the whole request.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
+	CheckReachabilityWithResponse(ctx context.Context, body CheckReachabilityJSONRequestBody, reqEditors ...RequestEditorFn) (*CheckReachabilityResponse, error)
+
 	// ResolveContactWithBodyWithResponse Resolve a contact by identifiers
 	//
 	// For a caller that knows identifiers but not the contact id. Identifiers that match nothing
@@ -3605,8 +4258,10 @@ type ClientWithResponsesInterface interface {
 	// PutContactConsentWithBodyWithResponse Record consent on a channel
 	//
 	// Sets whether the contact agreed to be messaged on this channel, with where (`source`) and
-	// when (`captured_at`, defaulting to now) it was captured. One row per contact and channel;
-	// 201 when it is created, 200 when it is replaced.
+	// when (`captured_at`, defaulting to now) it was captured; 201 when the contact had none on
+	// the channel, 200 when it is replaced. It is kept against the contact and against its
+	// identifiers that reach the channel: deleting the contact forgets its opt-ins but keeps its
+	// opt-outs on those identifiers, and a contact created again with one of them shows it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3616,8 +4271,10 @@ type ClientWithResponsesInterface interface {
 	// PutContactConsentWithResponse Record consent on a channel
 	//
 	// Sets whether the contact agreed to be messaged on this channel, with where (`source`) and
-	// when (`captured_at`, defaulting to now) it was captured. One row per contact and channel;
-	// 201 when it is created, 200 when it is replaced.
+	// when (`captured_at`, defaulting to now) it was captured; 201 when the contact had none on
+	// the channel, 200 when it is replaced. It is kept against the contact and against its
+	// identifiers that reach the channel: deleting the contact forgets its opt-ins but keeps its
+	// opt-outs on those identifiers, and a contact created again with one of them shows it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3626,7 +4283,9 @@ type ClientWithResponsesInterface interface {
 
 	// ListContactConsentsWithResponse List a contact's consents
 	//
-	// The contact's consent rows, one per channel, ordered by channel; returned whole.
+	// The consent that speaks for the contact on each channel, ordered by channel; returned
+	// whole: the latest captured among those kept against the contact and its identifiers (an
+	// opt-out recorded for its phone number through a deleted contact counts).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3674,8 +4333,10 @@ type ClientWithResponsesInterface interface {
 
 	// ListContactSuppressionsWithResponse List a contact's suppressions
 	//
-	// The contact's suppressions, one per channel, ordered by channel; returned whole. A
-	// suppression whose `expires_at` has passed stays listed with `active: false`.
+	// The suppression that speaks for the contact on each channel, ordered by channel; returned
+	// whole: among those kept against the contact and its identifiers, an active one (the longest
+	// lasting), else the latest changed. One whose `expires_at` has passed, or that was lifted,
+	// stays listed with `active: false`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -3684,9 +4345,10 @@ type ClientWithResponsesInterface interface {
 
 	// UpsertContactSuppressionWithBodyWithResponse Suppress a channel for a contact
 	//
-	// Creates or updates the contact's suppression on a channel. One row per contact and channel;
-	// 201 when it is created, 200 when it is replaced. Without `expires_at` the suppression holds
-	// until replaced; with it, `expires_at` must be in the future.
+	// Suppresses a channel for the contact and for each of its identifiers that reach the channel;
+	// 201 when the contact showed no suppression on the channel, 200 when it is replaced (which
+	// also clears an earlier lift). Without `expires_at` the suppression holds until lifted or
+	// replaced; an `expires_at` in the past records one that has already expired.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3695,14 +4357,27 @@ type ClientWithResponsesInterface interface {
 
 	// UpsertContactSuppressionWithResponse Suppress a channel for a contact
 	//
-	// Creates or updates the contact's suppression on a channel. One row per contact and channel;
-	// 201 when it is created, 200 when it is replaced. Without `expires_at` the suppression holds
-	// until replaced; with it, `expires_at` must be in the future.
+	// Suppresses a channel for the contact and for each of its identifiers that reach the channel;
+	// 201 when the contact showed no suppression on the channel, 200 when it is replaced (which
+	// also clears an earlier lift). Without `expires_at` the suppression holds until lifted or
+	// replaced; an `expires_at` in the past records one that has already expired.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
 	UpsertContactSuppressionWithResponse(ctx context.Context, contactID ContactID, body UpsertContactSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*UpsertContactSuppressionResponse, error)
+
+	// LiftContactSuppressionWithResponse Lift a suppression
+	//
+	// Lifts the suppressions of this channel that the contact and its identifiers hold, with an
+	// optional reason. The lift is recorded, not erased: the suppression stays listed with
+	// `active: false`, `lifted_at` and `lift_reason`. Lifting a lifted one changes nothing; 404
+	// when the contact has no suppression on the channel.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/contacts/{contactID}/suppressions/{channel} (the `LiftContactSuppression` operationId).
+	LiftContactSuppressionWithResponse(ctx context.Context, contactID ContactID, channel MessagingChannel, params *LiftContactSuppressionParams, reqEditors ...RequestEditorFn) (*LiftContactSuppressionResponse, error)
 
 	// ListContactTagsWithResponse List a contact's tags
 	//
@@ -3770,6 +4445,37 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error)
+
+	// GetWorkspaceWithResponse Read the workspace's settings
+	//
+	// The workspace the API key belongs to, with its settings.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/workspace (the `GetWorkspace` operationId).
+	GetWorkspaceWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetWorkspaceResponse, error)
+
+	// UpdateWorkspaceWithBodyWithResponse Change the workspace's settings
+	//
+	// `opt_in_required` lists the channels this workspace may message only people with an opt-in
+	// on record (reachability answers `no_consent` otherwise); it replaces the list. None by
+	// default.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/workspace (the `UpdateWorkspace` operationId).
+	UpdateWorkspaceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWorkspaceResponse, error)
+
+	// UpdateWorkspaceWithResponse Change the workspace's settings
+	//
+	// `opt_in_required` lists the channels this workspace may message only people with an opt-in
+	// on record (reachability answers `no_consent` otherwise); it replaces the list. None by
+	// default.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/workspace (the `UpdateWorkspace` operationId).
+	UpdateWorkspaceWithResponse(ctx context.Context, body UpdateWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWorkspaceResponse, error)
 }
 
 // ListChannelsResponse401Headers the declared response headers of an HTTP 401 response for ListChannels
@@ -4970,6 +5676,132 @@ func (r GetContactByPhoneResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetContactByPhoneResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CheckReachabilityResponse400Headers the declared response headers of an HTTP 400 response for CheckReachability
+type CheckReachabilityResponse400Headers struct {
+	XRequestId string
+}
+
+// CheckReachabilityResponse401Headers the declared response headers of an HTTP 401 response for CheckReachability
+type CheckReachabilityResponse401Headers struct {
+	XRequestId string
+}
+
+// CheckReachabilityResponse413Headers the declared response headers of an HTTP 413 response for CheckReachability
+type CheckReachabilityResponse413Headers struct {
+	XRequestId string
+}
+
+// CheckReachabilityResponse422Headers the declared response headers of an HTTP 422 response for CheckReachability
+type CheckReachabilityResponse422Headers struct {
+	XRequestId string
+}
+
+// CheckReachabilityResponse503Headers the declared response headers of an HTTP 503 response for CheckReachability
+type CheckReachabilityResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// CheckReachabilityResponseDefaultHeaders the declared response headers of an HTTP default response for CheckReachability
+type CheckReachabilityResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type CheckReachabilityResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ReachabilityResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CheckReachabilityResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CheckReachabilityResponse401Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CheckReachabilityResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CheckReachabilityResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CheckReachabilityResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CheckReachabilityResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CheckReachabilityResponse) GetJSON200() *ReachabilityResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CheckReachabilityResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CheckReachabilityResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CheckReachabilityResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CheckReachabilityResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CheckReachabilityResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r CheckReachabilityResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CheckReachabilityResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CheckReachabilityResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CheckReachabilityResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CheckReachabilityResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -6313,6 +7145,118 @@ func (r UpsertContactSuppressionResponse) ContentType() string {
 	return ""
 }
 
+// LiftContactSuppressionResponse400Headers the declared response headers of an HTTP 400 response for LiftContactSuppression
+type LiftContactSuppressionResponse400Headers struct {
+	XRequestId string
+}
+
+// LiftContactSuppressionResponse401Headers the declared response headers of an HTTP 401 response for LiftContactSuppression
+type LiftContactSuppressionResponse401Headers struct {
+	XRequestId string
+}
+
+// LiftContactSuppressionResponse404Headers the declared response headers of an HTTP 404 response for LiftContactSuppression
+type LiftContactSuppressionResponse404Headers struct {
+	XRequestId string
+}
+
+// LiftContactSuppressionResponse503Headers the declared response headers of an HTTP 503 response for LiftContactSuppression
+type LiftContactSuppressionResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// LiftContactSuppressionResponseDefaultHeaders the declared response headers of an HTTP default response for LiftContactSuppression
+type LiftContactSuppressionResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type LiftContactSuppressionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SuppressionResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *LiftContactSuppressionResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *LiftContactSuppressionResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *LiftContactSuppressionResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *LiftContactSuppressionResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *LiftContactSuppressionResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r LiftContactSuppressionResponse) GetJSON200() *SuppressionResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r LiftContactSuppressionResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r LiftContactSuppressionResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r LiftContactSuppressionResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r LiftContactSuppressionResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r LiftContactSuppressionResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r LiftContactSuppressionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LiftContactSuppressionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LiftContactSuppressionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LiftContactSuppressionResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListContactTagsResponse401Headers the declared response headers of an HTTP 401 response for ListContactTags
 type ListContactTagsResponse401Headers struct {
 	XRequestId string
@@ -6746,6 +7690,216 @@ func (r GetReadinessResponse) ContentType() string {
 	return ""
 }
 
+// GetWorkspaceResponse401Headers the declared response headers of an HTTP 401 response for GetWorkspace
+type GetWorkspaceResponse401Headers struct {
+	XRequestId string
+}
+
+// GetWorkspaceResponse503Headers the declared response headers of an HTTP 503 response for GetWorkspace
+type GetWorkspaceResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// GetWorkspaceResponseDefaultHeaders the declared response headers of an HTTP default response for GetWorkspace
+type GetWorkspaceResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type GetWorkspaceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WorkspaceResponse
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetWorkspaceResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetWorkspaceResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetWorkspaceResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWorkspaceResponse) GetJSON200() *WorkspaceResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetWorkspaceResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetWorkspaceResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetWorkspaceResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWorkspaceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWorkspaceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWorkspaceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWorkspaceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateWorkspaceResponse400Headers the declared response headers of an HTTP 400 response for UpdateWorkspace
+type UpdateWorkspaceResponse400Headers struct {
+	XRequestId string
+}
+
+// UpdateWorkspaceResponse401Headers the declared response headers of an HTTP 401 response for UpdateWorkspace
+type UpdateWorkspaceResponse401Headers struct {
+	XRequestId string
+}
+
+// UpdateWorkspaceResponse413Headers the declared response headers of an HTTP 413 response for UpdateWorkspace
+type UpdateWorkspaceResponse413Headers struct {
+	XRequestId string
+}
+
+// UpdateWorkspaceResponse422Headers the declared response headers of an HTTP 422 response for UpdateWorkspace
+type UpdateWorkspaceResponse422Headers struct {
+	XRequestId string
+}
+
+// UpdateWorkspaceResponse503Headers the declared response headers of an HTTP 503 response for UpdateWorkspace
+type UpdateWorkspaceResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// UpdateWorkspaceResponseDefaultHeaders the declared response headers of an HTTP default response for UpdateWorkspace
+type UpdateWorkspaceResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type UpdateWorkspaceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WorkspaceResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *UpdateWorkspaceResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateWorkspaceResponse401Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *UpdateWorkspaceResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *UpdateWorkspaceResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateWorkspaceResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *UpdateWorkspaceResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateWorkspaceResponse) GetJSON200() *WorkspaceResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateWorkspaceResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateWorkspaceResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateWorkspaceResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateWorkspaceResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateWorkspaceResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r UpdateWorkspaceResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateWorkspaceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateWorkspaceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateWorkspaceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateWorkspaceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListChannelsWithResponse List channels
 //
 // Every channel of the workspace, oldest first, without credentials; returned whole.
@@ -7057,6 +8211,62 @@ func (c *ClientWithResponses) GetContactByPhoneWithResponse(ctx context.Context,
 	return ParseGetContactByPhoneResponse(rsp)
 }
 
+// CheckReachabilityWithBodyWithResponse Ask whether identifiers may be messaged on a channel
+//
+// The call a sender makes before every campaign. For each identifier, in order (the same
+// identifier types as resolve; 1 to 1,000 of them), it answers whether it may be messaged on
+// `channel` now and, if not, why:
+//
+//   - `suppressed`: an active suppression (not lifted, not expired) on the channel is kept
+//     against the identifier, the contact it leads to, or that contact's identifiers that
+//     reach the channel; `suppression` says which, why and until when;
+//   - `opted_out`: the latest consent on the channel among those is an opt-out;
+//   - `no_consent`: the workspace asks an opt-in on this channel (`PATCH /v1/workspace`,
+//     `opt_in_required`) and the latest consent is not an opt-in, or there is none.
+//
+// An identifier no contact holds is answered too, from what is kept against the identifier
+// itself: the number of a deleted contact that unsubscribed stays `suppressed`, with
+// `contact_id` null. One statement answers the whole request.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
+func (c *ClientWithResponses) CheckReachabilityWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CheckReachabilityResponse, error) {
+	rsp, err := c.CheckReachabilityWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCheckReachabilityResponse(rsp)
+}
+
+// CheckReachabilityWithResponse Ask whether identifiers may be messaged on a channel
+//
+// The call a sender makes before every campaign. For each identifier, in order (the same
+// identifier types as resolve; 1 to 1,000 of them), it answers whether it may be messaged on
+// `channel` now and, if not, why:
+//
+//   - `suppressed`: an active suppression (not lifted, not expired) on the channel is kept
+//     against the identifier, the contact it leads to, or that contact's identifiers that
+//     reach the channel; `suppression` says which, why and until when;
+//   - `opted_out`: the latest consent on the channel among those is an opt-out;
+//   - `no_consent`: the workspace asks an opt-in on this channel (`PATCH /v1/workspace`,
+//     `opt_in_required`) and the latest consent is not an opt-in, or there is none.
+//
+// An identifier no contact holds is answered too, from what is kept against the identifier
+// itself: the number of a deleted contact that unsubscribed stays `suppressed`, with
+// `contact_id` null. One statement answers the whole request.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
+func (c *ClientWithResponses) CheckReachabilityWithResponse(ctx context.Context, body CheckReachabilityJSONRequestBody, reqEditors ...RequestEditorFn) (*CheckReachabilityResponse, error) {
+	rsp, err := c.CheckReachability(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCheckReachabilityResponse(rsp)
+}
+
 // ResolveContactWithBodyWithResponse Resolve a contact by identifiers
 //
 // For a caller that knows identifiers but not the contact id. Identifiers that match nothing
@@ -7173,8 +8383,10 @@ func (c *ClientWithResponses) UpdateContactWithResponse(ctx context.Context, con
 // PutContactConsentWithBodyWithResponse Record consent on a channel
 //
 // Sets whether the contact agreed to be messaged on this channel, with where (`source`) and
-// when (`captured_at`, defaulting to now) it was captured. One row per contact and channel;
-// 201 when it is created, 200 when it is replaced.
+// when (`captured_at`, defaulting to now) it was captured; 201 when the contact had none on
+// the channel, 200 when it is replaced. It is kept against the contact and against its
+// identifiers that reach the channel: deleting the contact forgets its opt-ins but keeps its
+// opt-outs on those identifiers, and a contact created again with one of them shows it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7190,8 +8402,10 @@ func (c *ClientWithResponses) PutContactConsentWithBodyWithResponse(ctx context.
 // PutContactConsentWithResponse Record consent on a channel
 //
 // Sets whether the contact agreed to be messaged on this channel, with where (`source`) and
-// when (`captured_at`, defaulting to now) it was captured. One row per contact and channel;
-// 201 when it is created, 200 when it is replaced.
+// when (`captured_at`, defaulting to now) it was captured; 201 when the contact had none on
+// the channel, 200 when it is replaced. It is kept against the contact and against its
+// identifiers that reach the channel: deleting the contact forgets its opt-ins but keeps its
+// opt-outs on those identifiers, and a contact created again with one of them shows it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7206,7 +8420,9 @@ func (c *ClientWithResponses) PutContactConsentWithResponse(ctx context.Context,
 
 // ListContactConsentsWithResponse List a contact's consents
 //
-// The contact's consent rows, one per channel, ordered by channel; returned whole.
+// The consent that speaks for the contact on each channel, ordered by channel; returned
+// whole: the latest captured among those kept against the contact and its identifiers (an
+// opt-out recorded for its phone number through a deleted contact counts).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -7284,8 +8500,10 @@ func (c *ClientWithResponses) CreateContactNoteWithResponse(ctx context.Context,
 
 // ListContactSuppressionsWithResponse List a contact's suppressions
 //
-// The contact's suppressions, one per channel, ordered by channel; returned whole. A
-// suppression whose `expires_at` has passed stays listed with `active: false`.
+// The suppression that speaks for the contact on each channel, ordered by channel; returned
+// whole: among those kept against the contact and its identifiers, an active one (the longest
+// lasting), else the latest changed. One whose `expires_at` has passed, or that was lifted,
+// stays listed with `active: false`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -7300,9 +8518,10 @@ func (c *ClientWithResponses) ListContactSuppressionsWithResponse(ctx context.Co
 
 // UpsertContactSuppressionWithBodyWithResponse Suppress a channel for a contact
 //
-// Creates or updates the contact's suppression on a channel. One row per contact and channel;
-// 201 when it is created, 200 when it is replaced. Without `expires_at` the suppression holds
-// until replaced; with it, `expires_at` must be in the future.
+// Suppresses a channel for the contact and for each of its identifiers that reach the channel;
+// 201 when the contact showed no suppression on the channel, 200 when it is replaced (which
+// also clears an earlier lift). Without `expires_at` the suppression holds until lifted or
+// replaced; an `expires_at` in the past records one that has already expired.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7317,9 +8536,10 @@ func (c *ClientWithResponses) UpsertContactSuppressionWithBodyWithResponse(ctx c
 
 // UpsertContactSuppressionWithResponse Suppress a channel for a contact
 //
-// Creates or updates the contact's suppression on a channel. One row per contact and channel;
-// 201 when it is created, 200 when it is replaced. Without `expires_at` the suppression holds
-// until replaced; with it, `expires_at` must be in the future.
+// Suppresses a channel for the contact and for each of its identifiers that reach the channel;
+// 201 when the contact showed no suppression on the channel, 200 when it is replaced (which
+// also clears an earlier lift). Without `expires_at` the suppression holds until lifted or
+// replaced; an `expires_at` in the past records one that has already expired.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7330,6 +8550,24 @@ func (c *ClientWithResponses) UpsertContactSuppressionWithResponse(ctx context.C
 		return nil, err
 	}
 	return ParseUpsertContactSuppressionResponse(rsp)
+}
+
+// LiftContactSuppressionWithResponse Lift a suppression
+//
+// Lifts the suppressions of this channel that the contact and its identifiers hold, with an
+// optional reason. The lift is recorded, not erased: the suppression stays listed with
+// `active: false`, `lifted_at` and `lift_reason`. Lifting a lifted one changes nothing; 404
+// when the contact has no suppression on the channel.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/contacts/{contactID}/suppressions/{channel} (the `LiftContactSuppression` operationId).
+func (c *ClientWithResponses) LiftContactSuppressionWithResponse(ctx context.Context, contactID ContactID, channel MessagingChannel, params *LiftContactSuppressionParams, reqEditors ...RequestEditorFn) (*LiftContactSuppressionResponse, error) {
+	rsp, err := c.LiftContactSuppression(ctx, contactID, channel, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLiftContactSuppressionResponse(rsp)
 }
 
 // ListContactTagsWithResponse List a contact's tags
@@ -7433,6 +8671,55 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 		return nil, err
 	}
 	return ParseGetReadinessResponse(rsp)
+}
+
+// GetWorkspaceWithResponse Read the workspace's settings
+//
+// The workspace the API key belongs to, with its settings.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/workspace (the `GetWorkspace` operationId).
+func (c *ClientWithResponses) GetWorkspaceWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetWorkspaceResponse, error) {
+	rsp, err := c.GetWorkspace(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWorkspaceResponse(rsp)
+}
+
+// UpdateWorkspaceWithBodyWithResponse Change the workspace's settings
+//
+// `opt_in_required` lists the channels this workspace may message only people with an opt-in
+// on record (reachability answers `no_consent` otherwise); it replaces the list. None by
+// default.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/workspace (the `UpdateWorkspace` operationId).
+func (c *ClientWithResponses) UpdateWorkspaceWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWorkspaceResponse, error) {
+	rsp, err := c.UpdateWorkspaceWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWorkspaceResponse(rsp)
+}
+
+// UpdateWorkspaceWithResponse Change the workspace's settings
+//
+// `opt_in_required` lists the channels this workspace may message only people with an opt-in
+// on record (reachability answers `no_consent` otherwise); it replaces the list. None by
+// default.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/workspace (the `UpdateWorkspace` operationId).
+func (c *ClientWithResponses) UpdateWorkspaceWithResponse(ctx context.Context, body UpdateWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWorkspaceResponse, error) {
+	rsp, err := c.UpdateWorkspace(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWorkspaceResponse(rsp)
 }
 
 // ParseListChannelsResponse parses an HTTP response from a ListChannelsWithResponse call
@@ -8737,6 +10024,144 @@ func ParseGetContactByPhoneResponse(rsp *http.Response) (*GetContactByPhoneRespo
 		response.Headers503 = &headers
 	case true:
 		var headers GetContactByPhoneResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCheckReachabilityResponse parses an HTTP response from a CheckReachabilityWithResponse call
+func ParseCheckReachabilityResponse(rsp *http.Response) (*CheckReachabilityResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CheckReachabilityResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ReachabilityResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers CheckReachabilityResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CheckReachabilityResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 413:
+		var headers CheckReachabilityResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers CheckReachabilityResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers CheckReachabilityResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers CheckReachabilityResponseDefaultHeaders
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -10210,6 +11635,127 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 	return response, nil
 }
 
+// ParseLiftContactSuppressionResponse parses an HTTP response from a LiftContactSuppressionWithResponse call
+func ParseLiftContactSuppressionResponse(rsp *http.Response) (*LiftContactSuppressionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LiftContactSuppressionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SuppressionResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers LiftContactSuppressionResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers LiftContactSuppressionResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers LiftContactSuppressionResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers LiftContactSuppressionResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers LiftContactSuppressionResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListContactTagsResponse parses an HTTP response from a ListContactTagsWithResponse call
 func ParseListContactTagsResponse(rsp *http.Response) (*ListContactTagsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -10655,6 +12201,231 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 	return response, nil
 }
 
+// ParseGetWorkspaceResponse parses an HTTP response from a GetWorkspaceWithResponse call
+func ParseGetWorkspaceResponse(rsp *http.Response) (*GetWorkspaceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWorkspaceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WorkspaceResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetWorkspaceResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetWorkspaceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers GetWorkspaceResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateWorkspaceResponse parses an HTTP response from a UpdateWorkspaceWithResponse call
+func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateWorkspaceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WorkspaceResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers UpdateWorkspaceResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpdateWorkspaceResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 413:
+		var headers UpdateWorkspaceResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers UpdateWorkspaceResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateWorkspaceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers UpdateWorkspaceResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// ListChannels List channels
@@ -10687,6 +12458,9 @@ type ServerInterface interface {
 	// GetContactByPhone Get a contact by phone number
 	// (GET /v1/contacts/phone/{phone})
 	GetContactByPhone(ctx echo.Context, phone string) error
+	// CheckReachability Ask whether identifiers may be messaged on a channel
+	// (POST /v1/contacts/reachability)
+	CheckReachability(ctx echo.Context) error
 	// ResolveContact Resolve a contact by identifiers
 	// (POST /v1/contacts/resolve)
 	ResolveContact(ctx echo.Context) error
@@ -10720,6 +12494,9 @@ type ServerInterface interface {
 	// UpsertContactSuppression Suppress a channel for a contact
 	// (POST /v1/contacts/{contactID}/suppressions)
 	UpsertContactSuppression(ctx echo.Context, contactID ContactID) error
+	// LiftContactSuppression Lift a suppression
+	// (DELETE /v1/contacts/{contactID}/suppressions/{channel})
+	LiftContactSuppression(ctx echo.Context, contactID ContactID, channel MessagingChannel, params LiftContactSuppressionParams) error
 	// ListContactTags List a contact's tags
 	// (GET /v1/contacts/{contactID}/tags)
 	ListContactTags(ctx echo.Context, contactID ContactID) error
@@ -10735,6 +12512,12 @@ type ServerInterface interface {
 	// GetReadiness Check readiness
 	// (GET /v1/health/ready)
 	GetReadiness(ctx echo.Context) error
+	// GetWorkspace Read the workspace's settings
+	// (GET /v1/workspace)
+	GetWorkspace(ctx echo.Context) error
+	// UpdateWorkspace Change the workspace's settings
+	// (PATCH /v1/workspace)
+	UpdateWorkspace(ctx echo.Context) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -10894,6 +12677,15 @@ func (w *ServerInterfaceWrapper) GetContactByPhone(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetContactByPhone(ctx, phone)
+	return err
+}
+
+// CheckReachability converts echo context to params.
+func (w *ServerInterfaceWrapper) CheckReachability(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CheckReachability(ctx)
 	return err
 }
 
@@ -11090,6 +12882,39 @@ func (w *ServerInterfaceWrapper) UpsertContactSuppression(ctx echo.Context) erro
 	return err
 }
 
+// LiftContactSuppression converts echo context to params.
+func (w *ServerInterfaceWrapper) LiftContactSuppression(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "contactID" -------------
+	var contactID ContactID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "contactID", ctx.Param("contactID"), &contactID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter contactID: %s", err))
+	}
+
+	// ------------- Path parameter "channel" -------------
+	var channel MessagingChannel
+
+	err = runtime.BindStyledParameterWithOptions("simple", "channel", ctx.Param("channel"), &channel, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter channel: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params LiftContactSuppressionParams
+	// ------------- Optional query parameter "reason" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "reason", ctx.QueryParams(), &params.Reason, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter reason: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.LiftContactSuppression(ctx, contactID, channel, params)
+	return err
+}
+
 // ListContactTags converts echo context to params.
 func (w *ServerInterfaceWrapper) ListContactTags(ctx echo.Context) error {
 	var err error
@@ -11164,6 +12989,24 @@ func (w *ServerInterfaceWrapper) GetReadiness(ctx echo.Context) error {
 	return err
 }
 
+// GetWorkspace converts echo context to params.
+func (w *ServerInterfaceWrapper) GetWorkspace(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetWorkspace(ctx)
+	return err
+}
+
+// UpdateWorkspace converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateWorkspace(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateWorkspace(ctx)
+	return err
+}
+
 // This is a simple interface which specifies echo.Route addition functions which
 // are present on both echo.Echo and echo.Group, since we want to allow using
 // either of them for path registration
@@ -11218,6 +13061,9 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/v1/contacts/import", wrapper.ImportContacts, options.OperationMiddlewares["importContacts"]...)
 	router.GET(options.BaseURL+"/v1/contacts/phone/:phone", wrapper.GetContactByPhone, options.OperationMiddlewares["getContactByPhone"]...)
 	router.POST(options.BaseURL+"/v1/contacts/resolve", wrapper.ResolveContact, options.OperationMiddlewares["resolveContact"]...)
+	router.POST(options.BaseURL+"/v1/contacts/reachability", wrapper.CheckReachability, options.OperationMiddlewares["checkReachability"]...)
+	router.GET(options.BaseURL+"/v1/workspace", wrapper.GetWorkspace, options.OperationMiddlewares["getWorkspace"]...)
+	router.PATCH(options.BaseURL+"/v1/workspace", wrapper.UpdateWorkspace, options.OperationMiddlewares["updateWorkspace"]...)
 	router.POST(options.BaseURL+"/v1/contacts/lookup", wrapper.LookupContact, options.OperationMiddlewares["lookupContact"]...)
 	router.DELETE(options.BaseURL+"/v1/contacts/:contactID", wrapper.DeleteContact, options.OperationMiddlewares["deleteContact"]...)
 	router.GET(options.BaseURL+"/v1/contacts/:contactID", wrapper.GetContact, options.OperationMiddlewares["getContact"]...)
@@ -11232,6 +13078,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/contacts/:contactID/consents", wrapper.ListContactConsents, options.OperationMiddlewares["listContactConsents"]...)
 	router.GET(options.BaseURL+"/v1/contacts/:contactID/suppressions", wrapper.ListContactSuppressions, options.OperationMiddlewares["listContactSuppressions"]...)
 	router.POST(options.BaseURL+"/v1/contacts/:contactID/suppressions", wrapper.UpsertContactSuppression, options.OperationMiddlewares["upsertContactSuppression"]...)
+	router.DELETE(options.BaseURL+"/v1/contacts/:contactID/suppressions/:channel", wrapper.LiftContactSuppression, options.OperationMiddlewares["liftContactSuppression"]...)
 	router.GET(options.BaseURL+"/v1/channels", wrapper.ListChannels, options.OperationMiddlewares["listChannels"]...)
 	router.POST(options.BaseURL+"/v1/channels", wrapper.CreateChannel, options.OperationMiddlewares["createChannel"]...)
 	router.DELETE(options.BaseURL+"/v1/channels/:channelID", wrapper.DeleteChannel, options.OperationMiddlewares["deleteChannel"]...)
@@ -12549,6 +14396,133 @@ type GetContactByPhonedefaultApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetContactByPhonedefaultApplicationProblemPlusJSONResponse) VisitGetContactByPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CheckReachabilityRequestObject struct {
+	Body *CheckReachabilityJSONRequestBody
+}
+
+type CheckReachabilityResponseObject interface {
+	VisitCheckReachabilityResponse(w http.ResponseWriter) error
+}
+
+type CheckReachability200JSONResponse ReachabilityResponse
+
+func (response CheckReachability200JSONResponse) VisitCheckReachabilityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CheckReachability400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CheckReachability400ApplicationProblemPlusJSONResponse) VisitCheckReachabilityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CheckReachability401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CheckReachability401ApplicationProblemPlusJSONResponse) VisitCheckReachabilityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CheckReachability413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CheckReachability413ApplicationProblemPlusJSONResponse) VisitCheckReachabilityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CheckReachability422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CheckReachability422ApplicationProblemPlusJSONResponse) VisitCheckReachabilityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CheckReachability503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CheckReachability503ApplicationProblemPlusJSONResponse) VisitCheckReachabilityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CheckReachabilitydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response CheckReachabilitydefaultApplicationProblemPlusJSONResponse) VisitCheckReachabilityResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -13918,6 +15892,118 @@ func (response UpsertContactSuppressiondefaultApplicationProblemPlusJSONResponse
 	return err
 }
 
+type LiftContactSuppressionRequestObject struct {
+	ContactID ContactID        `json:"contactID"`
+	Channel   MessagingChannel `json:"channel"`
+	Params    LiftContactSuppressionParams
+}
+
+type LiftContactSuppressionResponseObject interface {
+	VisitLiftContactSuppressionResponse(w http.ResponseWriter) error
+}
+
+type LiftContactSuppression200JSONResponse SuppressionResponse
+
+func (response LiftContactSuppression200JSONResponse) VisitLiftContactSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftContactSuppression400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response LiftContactSuppression400ApplicationProblemPlusJSONResponse) VisitLiftContactSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftContactSuppression401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response LiftContactSuppression401ApplicationProblemPlusJSONResponse) VisitLiftContactSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftContactSuppression404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response LiftContactSuppression404ApplicationProblemPlusJSONResponse) VisitLiftContactSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftContactSuppression503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response LiftContactSuppression503ApplicationProblemPlusJSONResponse) VisitLiftContactSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftContactSuppressiondefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response LiftContactSuppressiondefaultApplicationProblemPlusJSONResponse) VisitLiftContactSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListContactTagsRequestObject struct {
 	ContactID ContactID `json:"contactID"`
 }
@@ -14324,6 +16410,208 @@ func (response GetReadiness503ApplicationProblemPlusJSONResponse) VisitGetReadin
 	return err
 }
 
+type GetWorkspaceRequestObject struct {
+}
+
+type GetWorkspaceResponseObject interface {
+	VisitGetWorkspaceResponse(w http.ResponseWriter) error
+}
+
+type GetWorkspace200JSONResponse WorkspaceResponse
+
+func (response GetWorkspace200JSONResponse) VisitGetWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWorkspace401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetWorkspace401ApplicationProblemPlusJSONResponse) VisitGetWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWorkspace503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetWorkspace503ApplicationProblemPlusJSONResponse) VisitGetWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWorkspacedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response GetWorkspacedefaultApplicationProblemPlusJSONResponse) VisitGetWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWorkspaceRequestObject struct {
+	Body *UpdateWorkspaceJSONRequestBody
+}
+
+type UpdateWorkspaceResponseObject interface {
+	VisitUpdateWorkspaceResponse(w http.ResponseWriter) error
+}
+
+type UpdateWorkspace200JSONResponse WorkspaceResponse
+
+func (response UpdateWorkspace200JSONResponse) VisitUpdateWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWorkspace400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWorkspace400ApplicationProblemPlusJSONResponse) VisitUpdateWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWorkspace401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWorkspace401ApplicationProblemPlusJSONResponse) VisitUpdateWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWorkspace413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWorkspace413ApplicationProblemPlusJSONResponse) VisitUpdateWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWorkspace422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWorkspace422ApplicationProblemPlusJSONResponse) VisitUpdateWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWorkspace503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWorkspace503ApplicationProblemPlusJSONResponse) VisitUpdateWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWorkspacedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response UpdateWorkspacedefaultApplicationProblemPlusJSONResponse) VisitUpdateWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// ListChannels List channels
@@ -14356,6 +16644,9 @@ type StrictServerInterface interface {
 	// GetContactByPhone Get a contact by phone number
 	// (GET /v1/contacts/phone/{phone})
 	GetContactByPhone(ctx context.Context, request GetContactByPhoneRequestObject) (GetContactByPhoneResponseObject, error)
+	// CheckReachability Ask whether identifiers may be messaged on a channel
+	// (POST /v1/contacts/reachability)
+	CheckReachability(ctx context.Context, request CheckReachabilityRequestObject) (CheckReachabilityResponseObject, error)
 	// ResolveContact Resolve a contact by identifiers
 	// (POST /v1/contacts/resolve)
 	ResolveContact(ctx context.Context, request ResolveContactRequestObject) (ResolveContactResponseObject, error)
@@ -14389,6 +16680,9 @@ type StrictServerInterface interface {
 	// UpsertContactSuppression Suppress a channel for a contact
 	// (POST /v1/contacts/{contactID}/suppressions)
 	UpsertContactSuppression(ctx context.Context, request UpsertContactSuppressionRequestObject) (UpsertContactSuppressionResponseObject, error)
+	// LiftContactSuppression Lift a suppression
+	// (DELETE /v1/contacts/{contactID}/suppressions/{channel})
+	LiftContactSuppression(ctx context.Context, request LiftContactSuppressionRequestObject) (LiftContactSuppressionResponseObject, error)
 	// ListContactTags List a contact's tags
 	// (GET /v1/contacts/{contactID}/tags)
 	ListContactTags(ctx context.Context, request ListContactTagsRequestObject) (ListContactTagsResponseObject, error)
@@ -14404,6 +16698,12 @@ type StrictServerInterface interface {
 	// GetReadiness Check readiness
 	// (GET /v1/health/ready)
 	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
+	// GetWorkspace Read the workspace's settings
+	// (GET /v1/workspace)
+	GetWorkspace(ctx context.Context, request GetWorkspaceRequestObject) (GetWorkspaceResponseObject, error)
+	// UpdateWorkspace Change the workspace's settings
+	// (PATCH /v1/workspace)
+	UpdateWorkspace(ctx context.Context, request UpdateWorkspaceRequestObject) (UpdateWorkspaceResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -14746,6 +17046,52 @@ func (sh *strictHandler) GetContactByPhone(ctx echo.Context, phone string) error
 		return err
 	} else if validResponse, ok := response.(GetContactByPhoneResponseObject); ok {
 		return validResponse.VisitGetContactByPhoneResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CheckReachability operation middleware
+func (sh *strictHandler) CheckReachability(ctx echo.Context) error {
+	var request CheckReachabilityRequestObject
+
+	var body CheckReachabilityJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CheckReachability(ctx.Request().Context(), request.(CheckReachabilityRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CheckReachability")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CheckReachabilityResponseObject); ok {
+		return validResponse.VisitCheckReachabilityResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -15142,6 +17488,33 @@ func (sh *strictHandler) UpsertContactSuppression(ctx echo.Context, contactID Co
 	return nil
 }
 
+// LiftContactSuppression operation middleware
+func (sh *strictHandler) LiftContactSuppression(ctx echo.Context, contactID ContactID, channel MessagingChannel, params LiftContactSuppressionParams) error {
+	var request LiftContactSuppressionRequestObject
+
+	request.ContactID = contactID
+	request.Channel = channel
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.LiftContactSuppression(ctx.Request().Context(), request.(LiftContactSuppressionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "LiftContactSuppression")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(LiftContactSuppressionResponseObject); ok {
+		return validResponse.VisitLiftContactSuppressionResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListContactTags operation middleware
 func (sh *strictHandler) ListContactTags(ctx echo.Context, contactID ContactID) error {
 	var request ListContactTagsRequestObject
@@ -15287,251 +17660,356 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 	return nil
 }
 
+// GetWorkspace operation middleware
+func (sh *strictHandler) GetWorkspace(ctx echo.Context) error {
+	var request GetWorkspaceRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetWorkspace(ctx.Request().Context(), request.(GetWorkspaceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetWorkspace")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetWorkspaceResponseObject); ok {
+		return validResponse.VisitGetWorkspaceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateWorkspace operation middleware
+func (sh *strictHandler) UpdateWorkspace(ctx echo.Context) error {
+	var request UpdateWorkspaceRequestObject
+
+	var body UpdateWorkspaceJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateWorkspace(ctx.Request().Context(), request.(UpdateWorkspaceRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateWorkspace")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateWorkspaceResponseObject); ok {
+		return validResponse.VisitUpdateWorkspaceResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H0Lc9u29udXwWh3p/aUVihZfsmzM6s8m9vG9Y2dpE3VMWERknBNASwBWdHNemY/zX6w/SQ7OAcgQYp6",
-	"2U7Sf29nOtOY4gOPg/M+v/O5MZCTVAomtGp0PzfYJzpJEwb/fiaFYkJ/GFOtemlqLqnpZEKzeaPbuBwz",
-	"MsAbSCZnjaBxS5MpMzfFVFPz/wFN9TRj8RXVjW6jHbYP9sKDvf3wsnXYbR90w/3mcdg6ODj82AgagzEV",
-	"giWNbmNmPkfT1FzMGNWbPa/kNBuwRrcxGLPBjZxqMpTZxPygqZ6qRrchU/MqLhpBY5rGm7337u4uMMug",
-	"6UDXTh9+qJv6ipGH3Van2e4ctNr7MPOp0nJyNeQsiWHZNWdZo9tIMzbh00njLmiwCeVmaab/omL0v+wW",
-	"NQfSzI990iwTNLnisZn9VOmrVnvf/yFfGjWWKR/OG0ED7xX6Kjx8+o/9jz/+s3N29Kr1y6v22/DN8YeD",
-	"y86zZ42gIejEPPbOfLURNNKxFOxKTCfXML7vD9vHrfZ+5+Dw6PgkXLOqpTn7q/ouVSzTLF5cXaVlxmK3",
-	"yAHhWhFcK4JrRSYsG7H4sZc/MbPtmiUK/kpbcbgXti/D42540O20midhe7/VsltxMU3TjCnFpbiYqJqd",
-	"KH6vW2w60PyWNbo6mzL/IKuJWn2G98PuQasZHh21jzsfYZlSnjEFt4ppkgSNjFElhVluoabXapDxa9jw",
-	"FaRWfinM75KO3vMa9kWV4iMxYaL2COOvS4iohUR0fLQffnSbqOnIbuL71quzX1qtZ78cfrj4+OrDP9+e",
-	"vHlTbOItT8247oLGmNGYZbDib5nO5nu9oTYb+rkRMzPZVHOY/QUbSBEroiWZUa7JNRvKjBGdzbkYETqi",
-	"XJwSdsuyOTkI98mAZhlninDdhFUFGm10W2Y9/5jyzJw23Cw1GLMJzHbCBZ9MJ41uGDT0PDXj5EKzEcsa",
-	"ZqS/7L1lf0yZ0nuv48XxmcXM8PfvFOFxl+gxI5H/UASXBgk38gKExmzMBOGacEVaZmat9jG55YpfJ4z0",
-	"Lp69ft0XgzHN6ECzTAVE6jHLZlwxIgWDlymW3bKMTGjMmuQFzD5jKjUyyVuCgFARE0rSTF4nbEIyljKq",
-	"VV9wTagikR33FY+jZl/462VW6+pmf3LyR/vT0eDgtnV9LDpX7WFj5TrSTz8xMdLjRrfVPs7XUumMixGS",
-	"Y0ozOmHabvwzPC+vny8ua4/Yw0R4THaiwfjq//2f/xvtlja1MRgbonvx4eP5x87Z5f7z5+/PD8KTX88u",
-	"3x+8MKyAmzelVI8LAhzkn1w1k+rIc5a9ZKj4ox2q0LVjXcfm6gabf3Sbwd7hzUzppzLmzB4xJZNbOOPm",
-	"pebYm2OepgkfUDOPJ/8CZlNWgoDVlnlHj8BFgvyXcEEoSeSAJkSlLEk4sOicn/CYCc2HHPb7t3yo+N78",
-	"vkboc/C7380MlDnSNHntv6A8jhm94rEl8AsUKVZGmnHFGwwD3uANoyxJ7oLPjRqZZZ/15V3xhlzumUnc",
-	"+Zv03zM2bHQb/+1JoXI+wV/VE7s5lmEUO1hsN17B8w0L8ZTGr6hmMzpfsaX22H9f2VqkYI2y3J2ylUcJ",
-	"eVqayVses4xk7F9soFmMbA1f8J0ig4zBOtNEnRJQRc0NE9iijKEs9B9p5HSKSsNyluP02IOwbfQSDQfq",
-	"KY2JW4N8W+i1nOrudULFTWPj9T/HdcKFX+TuxQzzFRjIaRITIY04IhmjgzGLAzKkPDH/l5sskeEOngys",
-	"Cpm68drbn5TuhUE/pbGjnq3JAT5/TeNzx5qrB+2PqREvOecmcgizmmVSjJylUWgQjrASPuGaTKYK1ogK",
-	"YkUqGWZyglKvHRomzbJM2nMJiqh7thE0JkwpOjL7uvY9d79vTU2dMCxTk1vCemq6CxoTmpj5svgfFz+f",
-	"lZfpjfuJwG91KzIp3UKoJnI4VEyT1nGXcHFLEx6TXOyT7+6+I4mUNxxXmVyzERfC/CWHBN/+FaY8FTdC",
-	"zsQbhup2mTImcBUVEjhLJJZMwbmI2SChGatdCDGhzKg+5j5K4P1o1pwS9inFc2NkjBySkoUSELBAAuIx",
-	"X+8PZNYBMcIzICUzoZbKzDBKRPZVh/RVCBbO6CX8Vt45GH35JANRwntq94xOWHGa8WarcdQvrtFgak9w",
-	"6dmvsAqPIQbKpzsgdAPSN3dVVhZEAyXXNLZMVWZ9YVS+gruekghXMwKiUfAFa/NTTYZ0mmjU1R9NeDyT",
-	"YpjwwX1FR1aolj6F2ctkNpaKEU8DIwmjsWHbeiad5qx8mhtQEXNj4xqKWq832xt+bH949rRz9vbF8154",
-	"0Tr69f3HH1/1Do8bvwcFEZu1rBtJm8R8OGSZMc28EW1NmCcFYeaLupyzgvensmyC4OWaZbtmiSGmP8XC",
-	"FWOpW7pTcwzGRlLNqALtB11VX3I9H0vZq59l3RyjYrkjknCl4axOHlWve2FYwf00/K1Va4+rvhYov8gF",
-	"uhlwGF9Mye6JObo4CLC+gFDlOS12DsKQzLgeEyEJUiToQ1SQqciFs9G9pxnbfdTlt+bFJZ8wOdXfwNKK",
-	"OVoZVKgZy2AVuCAH6j6mU6fYXzsv4ib2tc2nyrS4IJpP2KNu3etJKjN9KeVPNBux+1pFc80qfoefzXk4",
-	"7JA3/GmtnmS271rGc6PfJubTRkegArYVHyNoGckhGDMwzHvwxtZ+sZ127uSF0FzPyaWUBGe9VPYkXNRO",
-	"rBWGQRiGBH+vm18+ZqLpDQOdZCKVNk/mD54SlSZcW9UlYV95eo8mCnCeXBFp1saq/1wr3EHVNaqc2Wp/",
-	"n3GPQdGbgJ/aXLTL2hdCij0YJi5Uk1yUFgpcJYoJdBukNNMKPkuHxiCkApjkI2t/Z1K/lFMR3/OIDOoC",
-	"hGeSqOlgXBskzNmh9Zn21ygq/QawiiGM8R46hMf2zqQmL+17lhyMWmX2THpqAZlQPRhXQm+5lZQrZvY2",
-	"0AnKityXnsRjkL/bQLMcxoIFFj3misxkdqNSOnhcZn1O54mk8f259cYsuFXhwGibmbu/LpN6JBZVN80W",
-	"MiAz2+o87QThsUfdQOvBjh8eX3iDp4tcz0uBBtAJ1ZJo5d8JB6sSDoLGhGkbn0POtU0kZoNQzFOpxyW7",
-	"qY5D/r1VD92qLx2t2j5chfGoOt6EEWlPaOoxdSIxBrcLBPRBpFiB2TTTfyfoVI9lxv/N4gdKgQlXCpzl",
-	"We5b752/Jjds3kUVC2Pgv+z1Ur73I5ubG3v24/CVLnnKaAbO463ldasQDKUpfTFh8GbpbB+Vz78T9Jby",
-	"hF4n7AH6oqEK/MXLSZGSTJzOaG+ota8W7yMSZbuiE6doaW6sEJ3NMUHkPuayJ9svWHbLB4z4s1+qQRpO",
-	"d00VW0y5cb+QARXl0OFSS3L5I97siBrLTCfzrzlLIV+IQTYH8vuRzRf0ZZb/amgQ/DW5/6OIgS6ZN1cu",
-	"v2VMFRGSfOh97J2/Prt6cfbs7a/nl69/Prv68cWvAVHSnGK7NpAzZw7AVLG6j50SxTSYUzv7bZJREcsJ",
-	"AQvfaLdmlQ87uzZYrTS9j1V+//XUhYtpCdHU+0zWU079c9+UfB5L+7VEYvc/tvJEyFkXrPTlhydYsipg",
-	"tnPVF4bLIIOJGUQIhlxwNQY2Yxfp1NzrpWIldHADwmzIR9MMGCH8LFNm/xKMxaovdqJ6co78U6ICMhuz",
-	"zHzNZrqNWZIqIkUyJ1IYiww8E4rp3WZfRF4KXUQUnSsyljMyoWJO1PoEugWXQiUjb5WQ8G+tSZbbVr6k",
-	"mRwwpe4nYUqnwFfLimgzykbftKiPX1bCxzVB4po33Sea2W77uoI3fWtKfjmd4b1hHMpmreB0YHUXQpDm",
-	"0GAM8pGVCTVNU5lpFr9hMacuTv2APS+8k1yRs+cYaWYCNL1n+No985ku8d/8aU/E5q0B7Gy/odkn/WSg",
-	"bvuN+zgFDvz9zGdIYIrkEuPrX8ElYKbCkQVN4NPmmxWOBC7cR9zTfA5+dicY+pn5qLbJiL4R+LkxlNkE",
-	"TCNjJe1ZoVbJaUTL7HM19fOH1j/Cfxy9/OHXH456/3h/+eLjydP99otfwroXoNH2efGHNKEaspjWrbu7",
-	"767Y7dVP2AW4wJvzx64gNy6ff3kLP4yZ1WbhXoigJlRpUF6u5xgXs0loNEnM5tUuoJgmVk3HdNHFjNYi",
-	"w/A3TPi3KRv5euTTrBt4Kbn99/z98vpfbKDNXO3kn8FdcJbjmJtJ0uTco4YhTRQLFgkkVxGXPonzqqxe",
-	"xjXbM0Ly1E+ciFlqLD4rkd0EyY5ilRNRztk1/Idf3Rj1tqHYIGNm2kajuJpmhtuMtU5V98mTGR3TZtn7",
-	"oGzJQLcRM8jZMEtSXqOg8WlvJPfsRcN/mm/p7I0VNB7FFkT/xqhrriSpEF9+3nUYBo9B4hX6WCQNf4tW",
-	"bP9PHFMSy/vrvEFcs8mmp8hbQJpldL4wRnjpqqFIeTNNf+LiZvHUnWesyMv3lDxC1Q0qgAkXN4Y4yhOR",
-	"M8GyK+vBuOI15QEvZUaigU1eiNAt60IE4BSRM4FJPuDfadaxroLblN8dmUGxOOoWzwO/oFqDmmvGHRWD",
-	"i05JRJOM0Xh+lT/JNbHXzKOnfVEMFn7EHAjQHm38KR/+TlSdfoT2E/AsNoS4VsbMO4V0d0VdY9CV65uK",
-	"NUCSPiWRkPoKQj5RJSJ+I+QMbEJcLqxaENOJoQCcVCNolGdpqLXIHimGAn/Yz3iEs4RF2k1YS2DnmYSY",
-	"Z22hSH52U7zL6CWl6SkGhRunxPDvvEwEzWABQZcqYy8TJFdX11PFBVPw5xIpcC1lwqjwmcwaeRE0Uj7Q",
-	"08yyvs9byhfHP7x3BKWxrl1WL715C0GS5KcdmbC7q5J/AucF1Vw8RUAT6KGsFuNVTi1SrHdsvbX1bQhV",
-	"4uS/LXqJw+NWe8/8vXd0fNIyC5Jzx4W9mNBPr/FH4PcTLtyfa3hkeUQbLLp18T4KB8/fWRaHD+Hm9mWL",
-	"GuYKjny5eku5Ktl0zfW6lNEYuNKq/lOFASoL2V1PL1ykU73yLTYIVislHK1vvBMgCu+q8Yvq1180W4ed",
-	"2g+mBafb+JuOO94FNp6xNSvBRQqqBrrdgiAPk7jRBT4xrCCo9bS+kZKyJRlfLBPtRmHlYhSRqdA8scps",
-	"pnRZ/QctV4CQF5AHF7lcEfgZCXsmsxsWB30RTb1YhLtzRWVPoeIFJJoKcJ6ZjXKPcl0UwvTFYiUMeMj4",
-	"xPxjqsui2k4PdweH3gga03KsxPtkjXwOXI1+zfH3i+83tTAHhbm6aqdRQedi5Oml9zFoXbCuxgDMmFMT",
-	"USmlirgZkR0KJTcBoeSGzWcyi0nG0mQeFNlkuxvxrA1NWBxDYcL6wczNplo5EUXxV2Fd4lIEpX0rrWrp",
-	"u7XHCcf5GOaGJar7Cyh8wfl0W2WlQrVL/AI+VYz4LRPmlM24HscZnYlTYlUd5bQXsymu0MNaNUudBiuI",
-	"1LMx27U25r3oaQsdGx98IJd2e7vlXhZc2vEvD1AD/ymnehmPcvlxD3eCLaREbO4ZeZkxtgdeD1e4ZLVA",
-	"csNSTdgnOtDJvEbB2NRbYXMxPm+iLXmZGSWfXpGksflLChItXlTkP6x9z8IY1iV/LHUsrregNtOzirEs",
-	"2AhrP/Fg7lxyBFY0LNjgxZUPKtklZSLdmo2b03I/p+H9D8cbAFOBSPX1HP7HRdn4w7eeotQFX6yWaKNz",
-	"RTI2kbcsbpIf2VwRmjEsSz3s+CgOp1izqYgAv5JLmz4kCbtliYIsPSNoFLhQcEkUAji4kwoldEOuCe2L",
-	"w87eNddkmEiqyY7h/3KqSWbsVo41K/9mmdyFAn0vRZv4A6K5AXTDWKoI1X3h7jTzxKEcdsiP/GlR+WjX",
-	"ogIYUZeedV8OUpyAusQuXxIddO7JX0ovOdiMvyxaZe4mouZKs0ng9h02c+/fJNw7IVekSfbITiJnLNsb",
-	"UMXiCjDEQrLWImspbnY5Z2vF8Wpm0xPzHK/hlAjDJxKjdJvhAyNyoaM83/c75TQLkrERl2INq1pkM8sO",
-	"++PobCBkF3S2IqFupdubjtgbc1+tXmDfsYJdnVM9GH9LbrWzii3tWmfiIGE0UxYq54bNm+TSpQirvpBD",
-	"Ep3/fHFJnty2nrgit4iMZWKdrEtkz9aHu3p8t1UXqif3PprC2mfcwases61l/HrfxjKierCmiydiU033",
-	"pSHEvNyw/EGbE1FlIhBdh+pla17AfQFhzVGTRP5KRMZGibwU4d9avzdxO6Ja11KebvF5jb6CQyseqJva",
-	"D4wmerx+PctX1aLOf/OAKMGm+1BkWW/JUJbJqbf2qxhMiMwHI8MdIu9cRRtLJG1zNFbRXjEFyHa481LU",
-	"thIY/nqVcAlWr5tLI3Hb5rn/gjzf3QNadA7DBf2Wx7UWHX5Jzx/HpNtKvRiaY+Tvm5fu2nzYdun5wmbV",
-	"eKELRQHuIjuoLMCqBsTTcRAWY7e53cauTSpwY30EnSHfxns7ekoL5xGco7E6gnLkVktY4L37iQu2WVjj",
-	"IUZrwkXNHrf2rmHzzK8ewpcfEHelQ1WcvOVR6g9jqmt1ixn4jsf0ltk0TOt3hq9DwfdOO2wZ0dEOQ1Sa",
-	"3ZFGKinsyfWMGSbs+RzXBAVwL1DT+smu1ZfaC0azhLPsKi/KreEEeAtWjVa8eejkt0sC+c+4JkVOfF5h",
-	"sRhT9Pavqjk7EqlBRKxZ2BKXLc9o+fq+hXCDrQWoOkMLLIvPK0Kh1VG7VM4NuYCn9qxYgkc8Jcs1mwLx",
-	"s2AltpbDz2DYlNLty1arRm4bHqJq5u+AsO7GzNN/qu5w5ZA0i2vojn/tj27Jan9ccsTOymXZJGM0XrZ9",
-	"hiOsOqr4BjiTCYX0cSk8TwsVpcPszjKcU0c9xVnuC3uYA0Nh+EAWsyxA/qgBJKbEHNBY20wCVnlczQlw",
-	"AcEaf6UFHbUBQ/PxyiCb2w2kYAa14zCEopYNAz66jA9SD0e5dhGprmWR64fsyeqaMTvZtBkP9Vylnlwr",
-	"pS4V3MAtR4Ugvf2qO3MLocsaKNOJuycvobnhIkbV04WeAKWgwEVWvmj2FGvEQHZa0K3k4CzOBuaqZgkb",
-	"ZXQCs1Ka2n+brzMxAn8z8LE6PelM6hpWBTXcdVy1LKgXf753MvIGnvSSVLRV5mtUXDO7e/m/3QJUWZsm",
-	"wNqCMlSH5whuLqSQ1ngUK7ODjy0b/iNo57DHX9udZz76MFmIw95UBuYDXfiWYJ/01WCaKZndI9nOe7j2",
-	"s142cPXYXo1yRNX8kkvSu6Iprz2QriJh0ffw8hk56Rwc5VhOWKihFhNpy+peDYhQjrBsZauuwG4vgLrV",
-	"abvL1UZXQVJza6FRlof1s2CECZ3NScqKqtu8TOYR1E+/9GQd7HhAaKJkXuxSg0GORRun5I+p1FA+Bg6h",
-	"jBlBBpVgbpfW5CDXWA5Y7vJ5uf+hKmXevX1NMgaQagNGBJ1AzAozkYBQzIOnJPIKZKIiOduWRkCZG+Qv",
-	"Jxv7GXCowapMgwoa83ZMmJdBErbwRIDLr5Tb2d4qtdP/8sppPYpbueDE5ZfkuAWf12Dr1dmw9uHAz0K4",
-	"xwquXCY3wM08tCuEhdc4YnEZXFuIhWoAQzNYvxkVHR8iSPBOqVIsrs8M/cq5aX4zis/3qi/yjdlVI/ZW",
-	"8S0+8Lg5ZrkV7E0pcNuzXW6CN9T75Sfcfw832I/HW/91a7lmbR5B+fOP1r29s4sz89SdSkuVazkVA2tt",
-	"TdKEcoGXEznA+pHC8ppQMaVJrRpU+uJDuGxp/pvO95KOaviQ38flQdbN0gLKFQlE/teXDLkHt2x5khbT",
-	"Im55WjZiDjsblaQsGdUj0LDZjnvT7iUdPYyC4OubfQ0AngbTjOv5hXkaP9JL+Y9s3pvqcb0oTzM+odnc",
-	"yxEPjL5psXS6ZPbvm6v+NAz3B5BNFcO/mb2EtZR4KQJpn2ZGnYwLFc88NaMKG9y45iiowRYATPn3vIpq",
-	"GLdZQwTvWT4D8LhZjJxcbY5qEYC2mI0ZK2wCCHCHH2QHN9Y6xbJtLoayTi9WLBnujaXSAADADXVPmNBY",
-	"rW1Vpg/03zTlglhdTJlJYJHcs7dvyABAUIaE5rUme1A30BeFZ8eVcTbz6kAFIWFIL6ZCCj6gSdFLxYEA",
-	"ujZLHqwTJc447IuxTGJFduhigxgv2SjwBlZAu2HVFaSwWzh9KgiP8eE8DNoXGAdFaEKqXNeXXQsodU0H",
-	"N0RLgHhx/ry+6AtQPYVmGYp9EsvBtFhVBzYTE6pJ9CSWAxVh2h3UAnk7hDfIlAma8uacTpLI3NcXxcV/",
-	"KSmiU6jVs9s1QdgPMw8HyGTG9EyKW0QvUt2+2APkKfP3gGob+/JPU057lsrIjsyW0Wr13t0m6VkaZxY/",
-	"BBJ+CJEzUeR3neblnX7KF4eRA0RKJ+w0SfTqBUbxxpBTAfOvXnwCtZeR+YKZOhHSznrPIfWTa+hLBJmS",
-	"kESyEy0HZ4Al3Q0I+zRgKdr9FthBDs03FiOLT7AMwu4iBRAVGkPHgYFO5t0yev+1jOffqSqIv3mzxfE3",
-	"JD3hylCwJpGYUBbtGqqhpBOGznbl+pRo9qloePLu8uXeMXF5mTDqdz8VTjfz/p2ob/YoDKNd7AuQGLIx",
-	"D7YOiZpmmRwZamBqQFOGd8fXw2Fk8VCTRM4QKBF+GYRhtAf/Gg6H0W5gvoDNkQARQjClC7Tew87KtFOy",
-	"02m3fbMcvBq7sIcX08GAKeXv4SyjacrguEaf+yBo+o0uaTabd1GTnBumQzFGAGOIY9i3PthW5sbPfd9n",
-	"Za70G0jGMqV/TBlScr9B/jdkst0h2U0ViAnFNEnxE+aM7kSQ0RYFJMLX2aUQbMYgezZTumk4R6YDYvS+",
-	"OB/YTpFMERBNRypwHm8VlPzdu5ao9DQTILRkwmBtwJODa7LM9UV2omWgJtGuPfmQoxOQCJwVEQw/QoeF",
-	"uYovskfP6+AWkDSZqgK7ZcemY9n43y648AuUF4eYrhyhlPDsdzyHGz5pF2dOXEBCNUm5LYY5FJ0wDHJf",
-	"GCY8m/d32u2geJB0wpOA2M4ywGM6YSdwlApMH1mRB1zSaR0EPj0DJLNlZAhz2mntdy2+qxmvA3aF3bTI",
-	"2+b5EsQ1ZtQs5SC4qfXd9aiod7A1yQUTMZnLaQYcdmdZgz9C/BZ/QhJgumrX3A5JEVwbGscWZ2wwliw+",
-	"9ToBlroA3gBrZ01iXbGwLNjtjyz2+utu4AM0M/8w5gl+aCWUlut7UoulRZZAaQHVOfdPYDWLApkG36Wg",
-	"pSMeCh/hqmtnvwLYCt4P2FYEnkTJd/Dpk3v1qWHgnz6RGU8SOAtFHHZG5zku1h4599QZPNt1+dJT5Xjl",
-	"8pRpAKyLfIhVkJLQQy9/ynb+wCcgUe/1c0zYK6fMRU3yYgIchcKk+WRiacW6uIDCqGJ73PAwxY3uk8yb",
-	"5EWeVQZaHT7vpW5hBNlBGNVpm42gccsyi2/SaobN0CjcVgdqdBv7zbC53wigmSFYE3C2LLCZ+XvE9LJI",
-	"ros6utZEblkCIpM45+BBLllLAH8VlgzFWZaiXseNbsPYdc/cOCod9dphuDl6cWGH/bYE07ZdxnfdPyl6",
-	"pa7rWmmtmyVgLwWWS13QJu/47JfV1sAOFY1xW5fhSbfT7rYPm8dHrfZB+BGwZOsn1fIndXjYOqhM6uXR",
-	"ycn7ztn7Vz/sP/14eHZ0+f7j/ssPb4tJXSAeFrFJKnWTKYWbvBkVJcM18wG94PeNMbR8dJql8LXLSBGQ",
-	"ajtha9lHcrJ6UsJ+vQsaB+H+Rg/lAIowMgtdse45G0Yya5AjSJoJ5pCC5lTTkfKceqphliyVStflDY+4",
-	"MrKpXCFu6crwpms25iCQ7duMOVmcxsiqhg6QCXj23FzsC6uFsBjkr4/JFLiCKwsgymKy03txsdc+ONx7",
-	"9ewNMfqaD7v4neqLZXiKCEYjjGgpOIPMSCJHIxYbs8jKT8dLjK1Zwi3ti4wNp4qBjEF8UW+GZOcg3N/F",
-	"MgpHKwAcqkhRvk8BaVi5mBWq7bCmfSGneiAneVeJUmW/AjPRhWqVNUgZz/wRgOkYVdlAZCycD70fenuG",
-	"TqgGpSNnJD9cXp4Te+cpqJaf+zmoVb8RkL5DvcI/LJJVv3EXkZ3I/hWVyowj+0eEFkJUe5St0M7H8dT+",
-	"BmaxU7xs29Cdn8XeecYm3Cx97xyVpXwu4DF6enFuDXfC9e5p3SzATrnS8obB6FGulQUCOvKfVfuRPrWp",
-	"FFtA2bup9owErIK41k661LmrAnjmDd2wo17v1Z792B5eXIJDdl3GIbu7N981bGRUNJj1G7tVKasQPkun",
-	"k6OozeiY7t2Aw+4BOGr3F5BbYM+W8evqevIuKBCt+ygQf1L9Yb203XYlV+HFeyzUStdwvcDzmt7eVyB3",
-	"WhsI5Gp3EvNcu73Jx3ww228h/p0ML2R0vQ5wF5RU9Cef8y7pd6gYJEzXRLOfc2XVAeX3OQZZNZTZiGkF",
-	"gs3vekxe504WgvBsRI8zOR2NS69Qms4tXiPPEefUokb/HIbmM/DSiezUDBqeiO+vxHXwrasfyrsqfYtt",
-	"xymu2/Sg3gzztRmnGC1sonNHoeNogUNERLMkAQhqaJdFle6LknpDZkzoOon8iumluxn+hfjrg+yzL8t6",
-	"/5Jn4hXT6w9E3oUXscDrvlLc4hb39fMGWJ7LOGjhVUwAAg0iuvf+0DJz7QwwyZ+9fUPwK2QHUqq4qnNv",
-	"2i5n0W4Xg1xU3VTMPGvbgZmSc4MxwyaddDCuh7ULrH02G3MHpYhOW3Dh4VWLy9bsC3SMhmHuW1uIFXqO",
-	"toTfMPQSIi4+SxQ7hVCfn4OZTiHJvy/gn7YMoYSB6uKcG4A6BoQPzYDAEvsATsg+oOz1G11iNMAoWMSM",
-	"5B78KrQxjeDXqPCfW2AR/8t9sfBpJQklCdU2/prcMnI9t3hu+DkuYiNejR2LV+BHB+Za4Lb2BV3sXwsI",
-	"4WAZA0YA2mawkt8pAriyTcfiIc2yQIVFo9q1poaRQwzXNi3MmNLOY3JN9WBMRhKc03koNqcxJDxmqcPF",
-	"YgZSDKZZxsRgnpMOeEjdDZpPmN9F4fztz+9fP3/x9ury9ZsXP7+7jILc7Xqgdrs+YrY7Eh6wHJEZeH9d",
-	"nFP1xUHYDoCy4HasqCgpON+VpCE5CNtmkbgYESW9J63zWyVyRg7CTp20Q1BEZ2osdJ7ezg4tAE8tMmwZ",
-	"fnQZ5ujJycnJXhiGYWN7/1kJmnUjG+neTlavimN9jaUD5MSFsLiai/N3kJm5VLaAwXfrm3p54JclzF2b",
-	"sFRtEeaD54L1lONf1vTx8udqbi7mY9/uJlTZv5oJFQDHy+ZkHrdP53PCj9oB3tO1WgaQrVE8fl7k3QXj",
-	"FcTn4F/VJNxWlfnaNmR7o2V45Twe99O1DjZZhUp77IeqaD11U6hoBdOGGoBSUpFabcU6Nros0HRREv0q",
-	"qOQG/FjNKehCajaJJkzTppeoEBk5Z0aV0hEjVPWFSzkwMn7EMO3DPHBqu/UADo/tQgBNHcyTzSK25ooX",
-	"ZxB4pWSQcIR6TG5UX2BP4BFThKYpo5kLeIJ1Bh+2aoO5P/d7p4xqVdRANslLnoBbfyAn167Svi96Z89r",
-	"BRRX2pNLFb21AqJvlkHxfzOLg9UOwxKuyEFo8/j+mLJsXhhSEL5v+PwlJyPzyIR+4pPpxCLwTLjAv1pB",
-	"TVVlnTGLOSRLtg+VXnbL5VThbpSQUHofB+MrMUguZ8/bPdWT/xrHL36dNernYUuu/IkspKDWNB4Y8k9E",
-	"MZoNxsFCvDZw1GI+ARF1iToypMkRGscZU8pcLyXdodpuNT2Xl1c07oZaC5aN0AXDEEfUoxEXjS+S2CCJ",
-	"DKZr9VVjZChUyisJfzsxH3FzqkCrkynm9JLvA5vfEJCYqjH8X5rbUmr00jFTTO1CDVNfuNbJpTOP6i/j",
-	"GXEfwGyQhFFAvAsR8orGddBlFrKsDFkH4nPJXv5R2sY1aGuL2/qzSOZFUMOWGRt9kI6Iy4omO+Yv1KRh",
-	"xjXR+gpUHKY5141X09F2hFceYV4qrSETzQJDc2OSKU2FJjtvXz4j+/v7J5URee1Mw7AL/31cMkRXXqG4",
-	"gELgYrAbVXj8/hBVEpsBUKXPLfaCH9AA9p1r7I41l/rirov2/93B1naw/b0oDCvVsGLE4C5oTGTGzCao",
-	"2l2AkwJ983OE8R0QD/+ztfv3bjzabiyTa9t0AfbRG5do97Clcui577+iHv9tci0AGgGEeT5rX1l1l5an",
-	"XfS0kWjIf/xMexBuaFp3K+B6AYmAcCNQEKIKPRpldASOu77ATLoS8BupFmYipnglzc1My4h8FpNpClkH",
-	"kOLuNweqeNS6njrBC812px22dk/NC/L2BCj78FWV9P1uCZwDPDdWUO0AJBR5if29YMyQ0n7LMkg5gfRf",
-	"77xHqPBsDpqJ6oW3MOb1MBrXOhTHbRbK77fEdQCA/HTg8gHt6L9TnqKJeGm21kFCNngO9sbjEiiMrb0w",
-	"SwYJNMVC6Zk0Gw7s0lFWl3TCE6dwsFJOr8USlnrs0D1GDLNMehUcYPCqesMx9jkOo0umqWKYK1ohJnfD",
-	"eHqtUqkjo5yqvqDugnnRNVM8ZljTwRW8xfJKwuPTRdJ9Uga7k8Jf0L5QYzkrCWxIN9JMgEmFXkRtR6xK",
-	"i+odrIEUt0Aa0EjarxxZli2Sd4+6f7bIIC8g9UWgYLOi6maYyYmrcCnlVnwDMbaVgLqDCl6z5ouJMAhH",
-	"5qYIObYBdjVM5IAmuevfbVYeVVs+/cSMqWsk7aKHKyyPa1vZtk3ux7bKKK4QW9pi093rxvLO3b/1LFb5",
-	"4HreSXQ8wHXpd53cLMsF4b1VjouPibnpNB93emeyOqtTQvGY2cvQWwWH+JW9jCfrH3rmoJ/++pkqeNQQ",
-	"tcsQeqE91KtPFV+fLdiA0GqtWuV3xrXlY6uKzlxH4Gi3C0IB682gOAqkIaKdMToYW6UKJAuWkEEH+WmC",
-	"OI11uJc7SHCBN1s/IAhFLTWANrtN8i61IVOvgsVC9L/hT2FkDlBjp9PaJ9dsLkVMGDfq364bMCCg5WBQ",
-	"8OROJwzd3ZBO6aPhGRVH3fA0hdoAo4gUOHdm0aBkxyKqmcWyHaiwhifwW4vk8tcWj0HZrZb1ZXwRvOwa",
-	"/VCAFdr110kFHvgt+oJszQi1/ZPMl6B4Cko/hlRpljVJz+KLQpVFzTKvwOrzcflIrori/1VZVd1xwduS",
-	"bwwVQ4yc5q8GVVAKVlUCC60rKHdeQFXWB4B32qqCSjaoxIM19cHhoqWQgeA1nsspUYzZIH0mZ4pcs4HZ",
-	"K/Bws0xJLIfpeWB74CDCWq+dSakWDCp4XYUXVltCgRe1VWFQ8FSs/i7UwagCTlAKcGubp+E8MdtFG+YA",
-	"OUUe+KaLPdvloZoAJzpFPyjBoilFRpKU57CcBupUa7KDFg6c2wmNgTZLC7kwC2qdqsDFg0ItL7Ry3Dir",
-	"jDvl/NRsCFSY5ktt3ox4uZqCz7WwKsq0kVJA02E8s9D+TXdgoSYm5w8c1XydUaHoAMMcfFgu9oK4eJCb",
-	"DJCmbh50WjYWMk+FxjNXMEaqVgD+2jIxw4u6UDFAoW/dEEtgiwnDEpelNViPAYns0cOH8nj7At4jWomG",
-	"vPvCfYh8n9/3fb415HtHx3l+iCUtOTSWrg8O2iSRRV+M+iLPgyha2Q6t93wlJCXU6iGGpDMTgS8OecL6",
-	"Qs/4wHGbnCi8kjdIgagzUPCNW+cROGlXxtT43C+p01iWW9b1MdHeLAL+CgYCXgQbBK8umCH2jrLBgfda",
-	"m6NyB4/xV2eu4M8lU8DWERtjCO+19lC/cXfXF7VzCRdmUvfGBKZk7jejWPoyeFV1PXqKpf3GHexUjbv7",
-	"mgua1cDsf7E8Ch9YN/RwdFsebG4rR8ndr8Ldbp+GUUa2/q31u8NUbqM/34HL/vY5h9n7Le83UW1AlUMn",
-	"N7gtOMVy5pKMBacnfmPff8R/F1n1fIGclK+JjT0gAO3Wi4CDafm5n3bdq7kem76r7b3LAcWaMeaAs63N",
-	"ragKAnSNEQX47WOapkygiwty3sxI/nyp+jibkv3TOtjkWwrrY1j8hsWculYIX90MwvEXKgc4gdBe8ewg",
-	"a+wsWkFegulSK8hV7vCE6zmhCadLDJU8S7S7iFCNOhnOpC+K6QUOSwWDtQ5+Pmae8oNeTSyHM++5nmu2",
-	"h0rYgCYInU7O2KwvMP1BETUGxQHyxu2gmuRMgt/2GkTvEArl0SNZTGSDZNwo6AtUeSEHlnr4x0VTXApp",
-	"r3pMRU3qqFqR17fMU1hPGO4WztQTi9bYWML4V1OWfTj+c6dN/e0BKYePpLwh09TXXvPDaYl+1+MB9lIN",
-	"EwBp9uQz/O9uaRJU9P1hm/gt58MoIFEZYSAg0f9oPy1fM0c2qIcssNPviwK74PXzoAJ4AHGfoc0tL7en",
-	"ID3bVQa15hxpwiaY9EUhvSnptNunuQDP016oNnZlOfPFQvV0llWb4M1P5+e2bcvKHKfeSnSr0y3zURay",
-	"UbwoL6RQpFSPC/+7ayxT1g1XpX08PGkCk0e/iff2spIlv7RD/9fjWf81WImtdbFLdz2vKrgb+FMde1mq",
-	"SryUrsm8O3g3Qs7KSNzXUw16dsm7GbsSQLzHCwFbQ7cvaMYIHwmQslQRiHda76F15dBRxliXtMMQEWwW",
-	"gOk8PGFl4eGw7qIvfJ6DnVNt1yFXuCAVK+ER7waGfeCHIOxt3xtgrNVCFs77wnmPFqotFNnxwa0Rbqoa",
-	"n91tkp4oR+d9P7DFkeNakci1zqvhaFb2/616/K16bFEmjAVGJZ7h44lvonZ8tv9aVzMM18s+s9yp6wOw",
-	"CaktDpvNmJyggeEg2Ra6kAR9oaT3Gs+jKyQWjUFkYkazWGHeiy+SzQwh11Wx5JYBYMe87oDZimPvfP1d",
-	"cexVHK8K2q2qOK4nBdxDqpx3e2dp5pOLAXgRlL6wjmrID9k9LYAq64j2SUF8kUMqTBz4zwR4M2bm2MBW",
-	"XxT6r4s8rdUyGw/Wx9wCf2uN7D+gVtjnhUuT+LYr5HXUhoW8rm101cSAaDPmq8E9xjKCA5BH3eg1hE4N",
-	"j4LjAXEZY33gbZWcNuj8DMHb2qQ45WfFYVL98sS400piXRduiPrCtpcGyFuaJE3ybEwFOFKWnFlioZ/8",
-	"mKf5hNUJvXpZLH0RbIb2obX7nKG4WPGa40d6iYMUlLUcrdWsxUKiJIAZlDLOIPTNICneLmKeTXmKV2xk",
-	"ZmLXR5VqL75T/uxUERzCL5p9hQ0mEzoHTTlhtCSHC2SqeUkX3Om027t1rOYduIAfmKK2Js8qsClnto7R",
-	"ZpthzaCfKUYugElsxX2wlfoXjYA8IGO8lGtWmvdXyg43S3qvBPHDvXD/Mmx3W61ueNI8aB23w87HxxcO",
-	"Lr5ZFhJ/mwH/JcwA5B3bZl75KpTVzXOH+909sC4KEVlbzbfYn9BaEiAQQTTKqS571ryehDVetUEJ/a3e",
-	"r7ZdwxYQ7tO6ylOmVQ6j4VtA4M+IbTzDBi1jzHc28htfHDgYDWPK7DgnwC5i0IMbYica0FRPMwThyXEQ",
-	"OOaLCznbBcxfqoi7r0l+FoxkcgbZG0XiU+w+etoX7bCFXg7up/IHhfcFr9vkprhOLJ1PnQb8DHfqIaIp",
-	"56QAmGPEI+DteEFRmRr2x8VW4scM63yqv0y6ryXQTdR2c58DVNmOQ5snN1Df4aSYLX+E7N4/67S+TU7v",
-	"nxw54Ku7lQYyi/OtwTbIiwBMloQ2kizLi/ovS5U2HjmowGUwFnwUklUxSu3Y3GbY0SUe9pgQ0gXb9rXS",
-	"1mV41A3b3c5Bs9U62g/boJW6PmJ5a916lbb2Ycc7UWutMEw51UvLC2veBukr9QNHdfqgG+43j8PWwcFh",
-	"eeCeQF6ljlee34Lvry6SLL13G2gT3PdlJY8VPqTq6Oyv7DbBAsjFU6hqT/tDfCerOEXhxluDNF84GKBX",
-	"uxcjKvqF+5jzXQRpLmEdAPb/rq3k64sdD0Z/N1hRR1f4KwFkZwEK0+m2mKSimn3xtsSeTj0fwZgqMmSz",
-	"NegdBezmFwa+rzelbWDaRbBtOddC6Vhwn5fmHcbtSxfL3rZ8b42p7j7lmfnFB3Nzf8l3fBTHo2YY7p+0",
-	"jr3xI85S8brKmmzOn+wez1fD2ud0b2vsaon9P4pPcf9sPLKbdxWrghDXhhqNDYf5UEXVnLrFZki0HGdL",
-	"uNLdvliGZkRV3jMpx+U3N0Ad/1IIIynYGtZzBtP8jwQP4mcfPiTD64vk15sf3x703h1f9+4PHvT7ozFu",
-	"6N6P4EMsUyRmCQfWgJVbBySdQCvUbTKTl7LX46JfSAt1UHihoWd4Y+d9+03n7Jcffwgv3//znz+c7b/8",
-	"EL55BazUDrMHIJEIA6bGPE0Rl/yRxndUsP/jo1bN+J4/PXhz9uv7k5On7ePe8a/HrZMPz1+tQzrZlGWb",
-	"s7EJhAYc/z+3Nfvt+biwjMaxcPz7wWG6epyOOFaEkmHG2B40/jMfq+iPp3mDQVdxgHVEEGNz9ZdhGIZe",
-	"J7DmatQBQy8P8Z2tOlJbEe1X6Ivwpz7+Wy3WOu+V+drfrqpv6KrqxTGhsA017GOVCucnIG2oyZVylu7l",
-	"myK9vvDeYtOvo6JLfARGodHzWGyTBGxhMJZIYCPcLgE42WiN+nbhT/HRVBDbgt8h2m7q1AJ7rRN2w7DZ",
-	"aYdh6+hjubd/2eTyEOnyoq6i1/sKF1H5C0YXcePFyFAxXDVRqwe7H3YPWs3w6Kh93KkOFr1w+dAqXelX",
-	"jK/80i1MxGqj/iUMqUKjNSSJ04BKVoXtKi1VRUhV/1EGpCofEcdASpe/jBryzBYJ57XFqoI55fMJ3wP/",
-	"JQJ/5INNVymxIl2mJ6zK6Iup0DzJnz11mX9B+WHXTtnWUAynepqx+sQXxbIalvUgmKahzF5JGZdxjN6V",
-	"Bl7CJqpwhfqDDfhI5h29Sz5hde+mxGJg1rzZsccanne0ludtAYHkLeGXhEHyCGNtENEb0sVENe41l3Wa",
-	"WEmsPjg8+mef3d9R0m+verrt86DPEQpjMQunIk9W6aX4yAp9FNLdcyjiatwDSrylgLa7hfAXdMK2CpRe",
-	"mlE8nspoR1vrwm+DEXfQCsOj3IjTdIQ2XNh++uHs8sX78IcXbw5+OTn+cNx6/6HwvWVMsSRhGSp6q77S",
-	"QlPx+Gg/XPjK/sf3rVdnv7Raz345/HDx8dWHf749efOm+MotT7fR1C7paJWGVmwdNKqv7NJ/lPalkcrc",
-	"KYH/f1ltq1TOCSUqUqBPnkwVa5LLHNjb681tHduHnVLf97xhd18swn93LayReXEOjQil7tWaUqOH3bBU",
-	"N0kPCAObuZuRIZgOV3medE45DgVDEMDe6EKneFvJACqeiy7kEIFFIQ5A8YAS2BeCzZLitbVpyTiogis8",
-	"xIXlH6ctDhMO4ctoMW7ua4X8JR2959ukP13S0TqhbjbZCPPq/t5TZ/lzzMWfw9+ayTdyisEmODYia1US",
-	"y2zXqSJPPms6WlkX+Dpmk1QaIj0lbay2hSxZmeUlxAvEUa7hg9+5ViwZos9rUTV5J2gdI1pXwOco0zHM",
-	"eq3pryxz30JxiyUFAKVZQQzBI6d8uzYZZKcqIZe3xyineOtc4mwIm2DpecxoosdL9eif+C0TTKmiEB16",
-	"7kDOtmtPT+wpdpI1ILMx1fY+xMHJG8A74D2sZMXiJkFkNhgzpTOqZUZiiYhw0GePZprgEOf2e4rE0wxl",
-	"f47iJ6caugydQf24kH3RO39Nbti8Sd4pVhRF4puegBCBDkYxG/CYFfnqkigmYqIzOhzyARmzjJV0hoNw",
-	"H8B0ElaGESyQPKDrXn2G+Cumf8DVfqxCnyIr8GYLIYWDWGtIL9ndJn6JDaYZ1/NG97ffSyC30Nw+sVTj",
-	"HRxLZzkf9bdiKfXlXjiP3hxU0ohph9WkuiXaKlBSAepVOdRa6FuJxWuGjrhN8UCIOsI+pWygVdPssY0h",
-	"vGU6m+/1hpplEdlk1wNHHOarEz7CzUcVuWg3ar/4HXQswio+O7UJnUN1BD4pRhb01FipfaHGUx3LmYDA",
-	"xzUbTQWgmuIZIkYAk2uaUDEw79MyBexZwGmxTbR0vqv4e7MvKicjspEUBIvAPSSQilqcLeKOVj2FvwVs",
-	"GNz7PzeRm5HOm56sWTI0C2nxfZ0miZtadnC+KfZ9Yc9LDV6YRgz7Ek2VaDUnIdI5LZ0BBMo4KGwMjBFn",
-	"7I+rm/3JyR/tT0eDg9vW9bHoXO2HXv7wQbgfNDTXIEwuWHbLB4z4YjTPGoJodBei+bDscUa5sbnKk70Y",
-	"TzXYTYYyl87OjtqMv3L/+uG3h48w/I3J5hw3ux5pXQPY0fyURDg72zh2Np4bIT1mNAZ14HPDYxzLPmjv",
-	"fuLfehc0ftmzKv7e63jdo6V7bV+blWw5887mIl8uP/650Uv5j2zemxrt4Lffjd7ylNGMZfkV8wUUyTXJ",
-	"boUIQQ4F/7bQRrEcTNHCNnzyiUyZoClvzukk2S14GhwLOcC0s+9Uzuz7YiTJNR3cYC+SUxJN6A0j2VRE",
-	"7itSkLHWaffJk1b7qBk2w2arexweh8izoENp4wk4Qewy1IazqZAC8Prybg4ZlHs0yXIod+j0IEo4PRzy",
-	"lwMLlKX7AqrtzcMV2KLF5tDJkn47ga2pNj+htQEF2gHWySnGSmhBek52yu1YvIztANOzdysp4rTcJMRl",
-	"8LmE0UUt9mWOd1bTdVpXGvDM5RRiZDkY9Y7XSScO8n57MuuLSvv5AJo/2q7bbj7QbSWf0m6QF5XfCDnD",
-	"anhFOKADLGJAWpTEvGu2UcOZiFPJhbbNvgGnOzH/As+jvyRZDiW0sCKlvCllQ5PO/XzDUl3uylm8E7My",
-	"Ft/4E71mSdmlnSM0kh4YER5CQNl5ZsHTc6Bmz5l3io4825SwpkUfPHzDWGpRt8veutJywHlaHPkHq2DT",
-	"9eWgRYxgJ3LFLgCkEOUVPJHZYUS7yetCbdvwouwTO6eviP5WKRuKNhaHbkte/d6RELG1mp8/9B0/CBoQ",
-	"G5IMAI80oVyYfzebzd0Awh8jKeO+MDzEi4huN+pStGRx6E+nyY3dcY9Xed3KfPDVgExrWi94/RYAEhFA",
-	"Cj1EdZugjewmB4UHYHAHaF8ascV1rVlmKQQboNqkZQ1GqdGWyYfeD709B++asLwrPxlhn94AqD6/+tT2",
-	"rAZ7cNfWFmdcsz3ol+B1OLetNtUNgl1IxbwP17TnLROPa9Bbc2SdFo1wslb+ok6tgAxKijve55vD6tTT",
-	"uUHvY7HHKqz4vvv97v8HAAD//w==",
+	"7L2Lchs39jf4KijuboWqtOgmdbFE1VZ98jWexIrHlu3EYUoNsUESoybANEDRHK+q9mn2wfZJvsI5QDfQ",
+	"bF4lO/nPZGqqYrFvuByc+/mdL42+HE+kYEKrRvdLg32m40nG4N9PpVBM6I8jqtX5ZGJ+UtPxmObzRrdx",
+	"OWKkjzeQXM4aUeOWZlNmbkqppua/fTrR05ylV1Q3uo1O3Dnaj4/2D+LL9nG3c9SND1oncfvo6PhTI2r0",
+	"R1QIljW6jZn5HJ1MzI85o3qz55Wc5n3W6Db6I9a/kVNNBjIfmwua6qlqdBtyYl7FRSNqTCfpZu+9u7uL",
+	"zDJo2te104cLdVNfMfK42z5sdQ6P2p0DmPlUaTm+GnCWpbDsmrO80W1Mcjbm03HjLmqwMeVmaab/omL4",
+	"v+wWtfrSzI991iwXNLviqZn9VOmrdufAv1AsjRrJCR/MG1ED7xX6Kj5+8o+DTz/+8/Di8cv2Ly87b+PX",
+	"Jx+PLg+fPm1EDUHH5rH35quNqDEZScGuxHR8DeP7/rhz0u4cHB4dPz45jdesajBnf1XfTxTLNUsXV1dp",
+	"mbPULXJEuFYE14rgWpExy4csfejlz8xsu2aJov+krTjejzuX8Uk3Puoetlunceeg3bZb8W46meRMKS7F",
+	"u7Gq2Ynyet1i077mt6zR1fmU+QdZjdXqM3wQd4/arfjx487J4SdYpgnPmYJbxTTLzOIwofmAs1w1ur99",
+	"aej5xCwDTL8cSnX+d79HjYwP9FXOqJLCvcz8ZAeCP7jLjalQ02vVz/k1kNMKQg6HDKt3SYcfeA1zpErx",
+	"oRgzUcsg8OoSEm0jiZ48Pog/ORLRdGhJ5EP75cUv7fbTX44/vvv08uM/356+fl2SyC2f4Lg+yvxGTWif",
+	"LQ5tVlza7uzEcTeOWzH8zwwsZQM6zcw6Dzks5KtnbrgzdRUf/9D+4eMv/7g8/fW4ffri6OXTfxzGjzsv",
+	"jk/K0Z73x2YQcqKvuLjK2R9Tnhtm8FspBn6/g+mMGE2BDL403jKdz/fPB9oQ/5dGyszWTTQO4R3rS5Eq",
+	"oiWZUa7JNRvInBGdz7kYEjqkXJwRdsvyOTmKD0if5jlninDdAgqE89zotg11uMEgYav+iI1hhcZc8PF0",
+	"3OjGkaNILjQbsrxhRvrL/lv2x5Qpvf8qXRyfWf8cr3+nCE+7RI8YSfyHEvipn3EjW0HAzkZMEK4JV6Rt",
+	"ZtbunJBbrvh1xsj5u6evXvVEf0Rz2tcsVxGResTyGVeMSMHgZYrltywnY5qyFnkOs8+Zmhj57S1BRKhI",
+	"CSWTXF5nbExyNmFUq57gmlBFEjvuK54mrZ7w18us1tXNwfj0j87nx/2j2/b1iTi86gwaK9eRfv6JiaEe",
+	"NbrtzkmxlkrnXAyRiCc0p2Om7cY/Rd7y6tnisp4Ty3gIT0kz6Y+u/v//9/9L9oJNbfRH5gg9//jpzafD",
+	"i8uDZ88+vDmKT3+9uPxw9NywTW7eNKF6VBJov/jkqplUR16ItyVDxYt2qELXjnWdSKgbbPHRbQZ7hzcz",
+	"pZ/IlDN7xJTMboEvmJcaJmaY1mSS8T4183j0L2CdocKIfDlgN+cEfiQoqwgXhJJM9mlG1IRlGQdxVvCg",
+	"Dfl9HHJ7MwNljjTNXvkvCMcxo1c8tQT+DsWv1SfMuNINhgFv8IZRkTrRl0aNfLfP+rpB+YZCRzCTuPM3",
+	"6f/M2aDRbfwfj0r1/BFeVY/s5liGUe5gud34C55vWIgnNH1JNZvR+Yottcf++8rWIgVr1HvcKVt5lJCn",
+	"TXJ5y1OWk5z9i/U1S5Gt4Qu+U6SfM1hnmqkzAmq7uWEMW5QzFEP+I42CTlHBWs5ynM5/FHeMDqfhQD2h",
+	"KXFrUGwLvZZT3b3OqLhpbLz+b3CdcOEXuXs5w2IF+nKapURII45Izmh/xNKIDCjPzH/lJktkuIMnA6tC",
+	"pm689vZHwb0w6Cc0ddSzNTnA569p+sax5upB+2NqxEvBuYkcwKxmuRRDZ5WVWocjrIyPuSbjqYI1ooJY",
+	"kUoGuRyj1OvEhkmzPJf2XILS7p5tRI0xU4oOzb6ufY/REbekpsM4DqnJLWE9Nd1FjTHNzHxZ+o93P1+E",
+	"y/TaXSJwrW5FxsEthGoiBwPFNGmfdAkXtzTjKSnEPvnu7juSSXnDcZXJNRtyIcxfckDw7d9gylNxI+RM",
+	"vGZomoSUMYZfUSGBs0RSyRSci5T1M5qz2oUQY8qM6mPuowTejybgGWGfJ3hujIyRAxJYcxEBay0iHvP1",
+	"/kBmHREjPCMSmFS1VGaGERDZNx3SNyFYOKOXcC3cORh9eJKBKOE9tXtGx6w8zXiz1TjqF5eOWf0JDp79",
+	"BqvwEGIgPN0RoRuQvrmrsrIgGii5pqllqjLvCaPyldz1jCS4mgkQjYIvWP8I1QTsM9TVH0x4PJVikPH+",
+	"rqIjL1VLn8Lsz2Q2kooRTwMjGaOpYdt6Jp3mrHya61ORcmOxG4parzfbG37sfHz65PDi7fNn5/G79uNf",
+	"P3z68eX58Unj96gkYrOWdSPpkJQPBiw3ppk3oq0J87QkzGJRl3NW8JRVlk0Q/Llm2a5ZZojpL7Fw5Vjq",
+	"lu7MHIORkVQzqkD7Qbfe11zPh1L26mdZN8ekXO6EZFxpOKvjB9XrnhtWsJuGv7Vq7XHVVwLlF3mHbgYc",
+	"xldTss/FHF0cBFhfRKjynBbNozgmM65HREiCFAn6EBVkKgrhbHTvac72HnT5rXlxycdMTvWfYGmlHK0M",
+	"KtSM5bAKXJAjtYvpdFjur50XcRP71uZTZVpcEM3H7EG37tV4InN9KeVPNB+yXa2iuWYVv8PP5jwcH5LX",
+	"/EmtnmS271qmc6PfZubTRkegArYVHyNoGckBGDMwzB14Y/ug3E47d/JcaK7n5FJKgrNeKnsyLmon1o7j",
+	"KI5jgtfr5leMmWh6w0AnGUulzZPFg2dETTKureqSsW88vQcTBThProg0a2PVf64V7qDqGlXObLW/z7jH",
+	"oOiNwU9tfrTL2hNCin0YJi5Ui7wLFgpcJYoJdBtMaK4VfJYOjEFIBTDJB9b+LqR+Iaci3fGI9OuCqReS",
+	"qGl/VBtQLdih9Zn21igqvQawigGMcQcdwmN7F1KTF/Y9Sw5GrTJ7IT21gIyp7o8qYcrCSioUM3sb6ASh",
+	"Ive1J/EQ5O820CyHsWCBRY+4KiNND8qs39B5Jmm6O7femAW3KxwYbTNz97dlUg/Eouqm2UYGZGZbnaed",
+	"IDz2oBtoPdjp/eMLr/F0ket5EGgAnVAtib3+nZyxKjkjaoyZtvE55FzbRGI2CMU8kXoU2E11HPLvrbrv",
+	"Vn3taNX24SqMR9XxJoxIe0JTj6gTiSm4XSCgDyLFCsyWmf57Qad6JHP+b5beUwqMuVLgLM8L3/r5m1fk",
+	"hs27qGJhDPyX/fMJ3/+Rzc2N5/bj8JUuecJoDs7jreV1uxQMwZS+mjB4vXS2D8rn3wt6S3lGrzN2D33R",
+	"UAVe8dJYpCRjpzPaG2rtq8X7iETZrujYKVqaGytE53NMENnFXPZk+zuW3/I+I/7sl2qQhtNdU1WTpeOu",
+	"kD4VYehwqSW5/BFvdkSNZK6z+becpZDPRT+fA/n9yOYL+jIrrhoaBH9N4f8oY6BL5s2Vy28ZUUWEJB/P",
+	"P52/eXVx9fzi6dtf31y++vni6sfnv0ZESXOK7dpAfqE5AFPF6j52RhTTYE41DzokpyKVYwIWvtFuzSof",
+	"H+7ZYLXSdBerfPf11KWLaQnR1PtM1lNO/XN/Kvk8lPZricTuf2rliZCzLljpyw9PtGRVwGznqicMl0EG",
+	"kzKIEAy44GoEbMYu0pm510vFymj/BoTZgA+nOTBCuCwnzP4lGEtVTzSTenJO/FOiIjIbsdx8zWa6jVg2",
+	"UUSKbE6kMBYZeCYU03utnki8FLqEKDpXZCRnZEzFnKj1CXQLLoVKRt4qIeHfWpMst618meSyz5TaTcIE",
+	"p8BXy8poM8pG37Soj19Wwsc1QeKaN+0Szex0fF3Bm741Jb+ezvDBMA5ls1ZwOrC6CyFIc2gwBvnAyoSa",
+	"TiYy1yx9zVJOXZz6Hnteeie5IhfPMNLMBGh6T/G1++YzXeK/+fO+SM1bI9jZXkOzz/pRX932Grs4BY78",
+	"/SxmSGCK5BLj69/AJWCmwpEFjeHT5psVjgQu3Afc02IOfnYnGPq5+ai2yYi+EfilMZD5GEwjYyXtW6FW",
+	"yWlEy+xLNfXzh/Y/4n88fvHDrz88Pv/Hh8vnn06fHHSe/xLXvQCNti+LFyYZ1ZDFtG7d3X135W6vfsIu",
+	"wDu8uXjsCnLjivmHW/hxxKw2C/dCBDWjSoPycj3HuJhNQqNZZjavdgHFNLNqOqaLLma0+snZYBbalI1i",
+	"PYpp1g08KAT4vXi/vP4X62szVzv5p3AXnOU05WaSNHvjUcOAZopFiwRSqIhLn8R5VVYv55rtGyF55idO",
+	"pGxiLD4rkd0ESVOxyokIc3YN/+FXN0a9bSjWz5mZttEorqa54TYjrSeq++jRjI5oK/Q+KFte0XU59WZJ",
+	"wjWKGp/3h3Lf/mj4T+stnb22gsaj2JLoXxt1zZVvleLLz7uO4+ghSLxCH4uk4W/Riu3/iWNKYri/zhvE",
+	"NRtveoq8BaR5TucLY4SXrhqKlDfTyU9c3Cyeujc5K/PyPSWPUHWDCmDGxY0hjnAiciZYfmU9GFe8pjzg",
+	"hcxJ0rfJCwm6ZV2IAJwiciYwyQf8O6061lVym/DdiRkUS5Nu+TzwC6o1qLlm3Ek5uOSMJDTLGU3nV8WT",
+	"XBP7m3n0rCfKwcJFzIEA7dHGn4rhN5Pq9BO0n4BnsQHEtXJm3imkuyvpGoMurAUr1wBJ+owkQuorCPkk",
+	"lYj4jZAzsAlxubBqQUzHhgJwUo2oEc7SUGuZPVIOBf6wn/EIZwmLtJuwlsDe5BJinrWFIsXZneBdRi8J",
+	"pqcYFG6cEcO/izIRNIMFBF2qjD0kSK6urqeKC6bgzyVS4FrKjFHhM5k18iJqTHhfT3PL+r5sKV8c//De",
+	"EQVjXbusXnrzFoIkK047MmF3VyX/BM4Lqrl4ioAm0ENZLVysnFqkWO/Yemvr2xAq4OS/LXqJ45N2Z9/8",
+	"vf/45LRtFqTgjgt7MaafX+FF4PdjLtyfa3hkOKINFt26eB+EgxfvDMXhfbi5fdmihrmCI1+u3lKuApuu",
+	"tV6XMhoDV1rVf6o0QGUpu+vphYvJVK98iw2C1UoJR+sb7wSIwrtq/KL69eet9vFh7QcnJafb+JuOO95F",
+	"Np6xNSvBRYqqBrrdgqgIk7jRRT4xrCCo9bS+kZKyJRm/WybajcLKxTAhU6F5ZpXZXOlQ/QctV4CQF5AH",
+	"l7hcEbiMhD2T+Q1Lo55Ipl4swt25orKnVPEikkwFOM/MRrlHuS4LYXpisRIGPGR8bP4x1aGottPD3cGh",
+	"N6LGNIyVeJ+skc+RwzOoOf4+UMGmFma/NFdX7TQq6FwMPb10F4PWBetqDMCcOTURlVKqiJsRaVIouYkI",
+	"JTdsPpN5SnI2yeZRmU22txHP2tCExTGUJqwfzNxsqpUTURZ/ldYlLkUU7FuwqsF3a48TjvMhzA1LVLsL",
+	"KHzBm+m2ykqFapf4BXyqGPJbJswpm3E9SnM6E2fEqjrKaS9mU1yhh7VqljoNVhCpZ2N2am3MnehpCx0b",
+	"H7wnl3Z7u+Vellza8S8PfAT/Kad6GY9y+XH3d4ItpERs7hl5kTO2D14PV7hktUBywyaasM+0r7N5jYKx",
+	"qbfC5mJ82URb8jIzAp9emaSx+UtKEi1fVOY/rH3PwhjWJX8sdSyut6A207PKsSzYCGs/cW/uHDgCKxoW",
+	"bPDiykeV7JKQSLdm4+a07OY03P1wvAbgGYhUX8/hP1yExh++9QylLvhitUQbnSuSs7G8ZWmL/MjmitCc",
+	"YVnq8aGP4nCGNZuKCPArubTpY5KxW5YpyNIzgkaBCwWXRCGAgzupUEI34JrQnjg+3L/mmgwySTVpGv4v",
+	"p5rkxm7lWLPyb5bLPSjQ91K0iT8gWhhAN4xNFKG6J9ydZp44lOND8iN/UlY+2rWoAEbUpWftykHKE1CX",
+	"2OVLoqPDHflL8JKjzfjLolXmbiJqrjQbR27fYTP3/03i/VNyRVpknzQzOWP5fp8qllaAIRaStRZZS3mz",
+	"yzlbK45XM5tzMS/wGs6IMHwiM0q3GT4wIhc6KvJ9v1NOsyCIDrOGVS2ymWWH/WF0NhCyCzpbmVC30u1N",
+	"h+y1ua9WL7DvWMGu3lDdH/2Z3Kq5ii3tWWdiP2M0VxYq54bNW+TSpQirnpADkrz5+d0leXTbfuSK3BIy",
+	"kpl1si6RPVsf7urx3VZdqJ7cXTSFtc+4g1c9ZlvL+PW+jWVEdW9NF0/EppruC0OIRblh+EGbE1FlIhBd",
+	"h+pla17AfRFhrWGLJP5KJMZGSbwU4d/av7dwO5Ja11KRbvFljb6CQysfqJvaD4xmerR+PcNf1aLOf3OP",
+	"KMGm+1BmWW/JUJbJqbf2qxhMSMwHE8MdEu9cJRtLJG1zNFbRXjkFyHa481LUthIY/noFuASr182lkbht",
+	"89x/UZHv7oFSOofhgn7L01qLDr+k5w9j0m2lXgzMMfL3zUt3bd1vu/R8YbNqvNClogB3kSYqC7CqEfF0",
+	"HITF2Gttt7FrkwrcWB9AZyi2cWdHT7BwHsE5GqsjKEdutYQF3rufuGCbhTXuY7RmXNTscXv/GjbPXPUQ",
+	"vvyAuCsdquLkLY9SfxxRXatbzMB3PKK3zKZhWr8zfB0KvpuduG1ERyeOUWl2RxqppLQn1zNmmLDnc1wT",
+	"FMC9QE3rJ7tWX2svGM0zzvKroii3hhPgLVg1WvHmoZPfLgnkP+OalDnxRYXFYkzR27+q5uxIpAYRsWZh",
+	"Ay4bzmj5+r6FcIOtBag6Q0ssiy8rQqHVUbtUzg25gKf2rFiCBzwlyzWbEr+0ZCW2lsPPYNiU0u3LVqtG",
+	"bhvuo2oW74Cw7sbM03+q7nAVkDSLa+iOf+1Ft2S1F5ccsYuwLJvkjKbLts9whFVHFd8AZzKjkD4uhedp",
+	"oSI4zO4swzl11FOe5Z6whzkyFIYP5CnLI+SPGkBiAuaAxtpmErDK42pOgAsI1vgrLeioDRiaj1cG2dpu",
+	"ICUzqB2HIRS1bBjw0WV8kHqY07WLSHUti1w/ZE9W14zZyabNeKjnKvXkWpC6VHIDtxwVgvT2q+7MLYQu",
+	"a6BMx+6eooTmhosUVU8XegKUghJDWvmi2VOsES/aaUG3koOzOO+bXzXL2DCnY5iV0tT+23ydiSH4m4GP",
+	"1elJF1LXsCqo4a7jqqGgXry8czLyBp70QCraKvM1Kq6Z3U7+b7cAVdamCbC2KITq8BzBrYUU0hqPYmV2",
+	"8LFlw38A7Rz2+Fu788xH7ycLcdibysBioAvfEuyzvupPcyXzHZLtvIdrP+tlA1eP7dWwQFQtfnJJeld0",
+	"wmsPpKtIWPQ9vHhKTg+PHhdYTliooRYTaUN1rwZEqEBYtrJVV2C3F0Dd6rTd5WqjqyCpubXUKMNh/SwY",
+	"YULnczJhZdVtUSbzAOqnX3qyDnY8IjRTsih2qcEgx6KNM/LHVGooHwOHUM6MIINKMLdLa3KQaywHLHf5",
+	"stz/UJUy79++IjkDSLU+I4KOIWaFmUhAKObBM5J4BTJJmZxtSyOgzA3yl7ON/Qw41GhVpsFbzDniWb2P",
+	"p8w5Wl0jX77EyyhZl5dYJiT6kDFlwbyQMz81WEjBEHeyKSEda0YVSVnG9EKUaT2owfpIue+Z3MwBaK0a",
+	"m8NVl9QCGeVckzGdk2tm1Q9W1Go4JUTIWX3O5NLc+DJbDao6Z6O5+4ytBXWf8rWXcqxRw2k4oIWVSR4u",
+	"gxy2tI4b+t01tqASr2lHjS5RLGgUjrHGnRGOIGosjrWe1r1suhqrxrBmXWiA4e5EhA8IFfP16ek7JeZt",
+	"Ebd5wCSkJWlp61Zxtzz1e+Qe8hCWZQvfpzugQTb5VunkZS6fP4r1S/QgWeUBn97ZibvsCNaeAuyM49s+",
+	"ztBXWpFMiiFTevPT4PfH+bJTGd82XPldwc8W+LNaz6q8tXmLD5jjxgUezB0yjQr/lLcK7o3BtOp3LeiY",
+	"sN1he8gT09nqvKw/JSGyzv1Cv6W1FL6kwBb6sgb/ts7PbB+O/EzBHVZw5TK5AW4WRV1h0L2bwj/DmGq4",
+	"GHpN8GZ5uGZJnOxcuZwxGxwbyDyoKFE2UEb6VDG4Ct9Se1tn1GwVIK09/mtIgNCA13GbLAqYEapapFa5",
+	"GlQ6cq1YNljPER9gN77+CtbGK1zTtIX6T8OBELEjKTldAiV9E2q2o8AR8VYaKiihvVm91vuNaxUeVlCt",
+	"NvEr1jwwnZHMUizNCkSvlKTJPewno7mxPQsL1BNyqjN+ayH0i1JTgSjdm7vJF5lIbaTIa0+3gaLq9a7b",
+	"dUHvIbcfsIijXozb0+DPM1yjkB62SxL2prRbovDuh2eDg/Bw+7RuzdeszQN4YQObdFcNe3FmHoOvdGq8",
+	"llPRt2GP8SSjXODPmexjIXcZAhlTMaVZrSwIvngfVWqVTb50vpd0WCMe/PaQ9wozLEUyWZHJ7399yZDP",
+	"4ZYtT9JifvItn4TRhOPDjWrDl4zqAWjYbMfOtHtJh/ejIPj6pl8LOnzeP7Ws2s2z3oVsroX6KXHVBJT0",
+	"5RQ83H2ZMihsyBlNCa8kf0N/wrWVNes6iG6O2LPQXbQ6M8uxVQWzGrx/1u2HSGoTJieZTTaigsiJ3ueA",
+	"J5mzvsw39+PXyYo1lmB5Oiv7tDi/tTHDgnB2yUSvWc2d51waxqc1C7B83Pc7ZOW52fCoAahxf5pzPX9n",
+	"3oGfOp/wH9n8fKpH9WdlkvMxNYehqIuOSFLgx3bJ7N83V71pHB/0oYIohX8z+xPiB+FPCVjPk5wL7fJy",
+	"jYpqnjKKPzR1dQ1BMWpTgg4X3/NQxGDcZj0RsHb5DEBLtriwRagoqUW93WI2ZqywFWCkOMxcO7iR1rZ/",
+	"MRcDWRcLMpbh/kgqDaB33HCLMRMaEcqsC+Ij/TedcEGsb0OZSSAwzNO3r0kfgD8HhBb4CvtQK98TZTaD",
+	"gy5qFYg4CtKgwTagQgrep1nZP9QB37vWwoFN7AKiPWEME0WadLEpqldgE3kDK+HMEWkEyrZtCzkqCE/x",
+	"4SL1tycw9xfh+KlynU73bEzomvZviJYAa+pyWHqiJ8COF5rl1mWZyv60XFUHsJoSqknyKJV9lWCpGTBM",
+	"b4fwBjlhgk54a07HWWLu64nyx38pKZIzjEXhdo0R6tLMw4EQmzE9leIWEXtVtyf2AW3Z/N2n2rJg/zQV",
+	"tGepDEJcS2i1eu9ei5xbGmcWMxOKXAiRM1HKg7MC0sgvc+IwcoAFPYwPWyR5+RwzV0dQRwDzr/74CPCG",
+	"EvMFM3UipJ31vutOR66hFy8IUSicaCbLAQlhSfciwj732QQ9KRbMUA7MNxazaR9h6b/dxUJSG5nZ19m8",
+	"G3asu5bp/DtVbVxn3mx71xmSHnNlKFiTRIwpS/YM1VByGMcuXsv1GdHsc9nk8/3li/2TQnuAUb//qUw0",
+	"Me9vJj2zR3Gc7GEvvMyQjXmwfUzUNM/l0FADU306YXh3ej0YJLYHSJbJGTYHgCv9OE724V+DwSDZi8wX",
+	"sCEwoCAKpnTZoeb4cGWpJWkedjp+KBoi+Xuwh++m/T5Tyt/DWU4nEwbHNfnSA0HTa3RJq9W6S1rkjWE6",
+	"FPPiYAxpCvvWA1+lufFLz8/TML/0GkjGckL/mDKk5F6D/D/gZbtDspsqEBOKaTLBT5gz2kygiiuJSIKv",
+	"s0sh2IxBxWiudMtwjlxHxJhYaTGwZllAEBFNhypyMT4VBTlee5ao9DQXILRkxmBtIHsB12RZugdpJsuA",
+	"PJM9e/KhLiUiCQToExh+gpE48yu+yB49r2t5RCbZVJV4pU1bgmSVvD1wr5bIpq5LmHKEEvRwa3pJJvik",
+	"XZw5cUl4qkXCVpDmUBzGcVTkf2CRr3n/YacTlQ+Sw/g0IrabKvCYw/gwcpQKTB9ZkQfWedg+inx6hjZE",
+	"lpFha4/D9kHX9jQx43XNTGA3bbcp83zQ1gmrSJZyENzU+o7yVNQnlbTIOyZSMpfTHDhsc1lTe0L8tvZC",
+	"EmC6as/cDoUAXBsax7berD+SLD3zut8Hne9vgLWzFrHpR7As2OGeLPa3726Q92Jm/nHEM/zQSvho1+uz",
+	"Fj+aLIGPBqpz4ZTIahYlGiu+S5Gj+MAeCh/VuWtnvwLMGd4PeM4EnkTJd/T5s3v1mWHgnz+TGc8yOAul",
+	"73RG5wUW9D55E9iD5mzX1QhPleOVy8uEwRub+G1FQEpC3/jSMMNul9YY5Yokr55hkVrow09a5DnESmBI",
+	"OufjsaUVGzICCqOK7XPDwxQ3uk82b5HnRSUVaHX4vFeuhO5gB9tbp202osYtyy2mZ7sVt2K0REEHanQb",
+	"B624ddCIoIE/WBNwtqwdav4eMr0se9klubh2vG5ZIiKztODgUSFZA1D7CksG89FS1Ku00W38xJV29nCj",
+	"0kW+E8ebd+wprbHflvRx6YQ9TQ5O409FT5VVTQ9L62YJwGmJX1qXqOiSPgIoqRqoXTvO4/24fRmfdg87",
+	"3c5x6+Rxu3MUf4L+KfWTavuTOj5uH1Um9eLx6emHw4sPL384ePLp+OLx5YdPBy8+vi0n9Q4xoIktzKib",
+	"TJBi6c2ohMmqmQ/oBb9vjBvtI7IubdmyjBShO8th3F72kYKsHgX9Tu6ixlF8sNFDRdOA0nO1/jmbOglZ",
+	"V65rgplgAaNvTjUdKs9/rhpmySZS6bpa2SFXGsNOzO/2D3RleNM1G3EQyPZtxpwsT2NiVUMHQgw8e25+",
+	"7AmrhbAU5K+PQxy5gLFtmsFS0jx//m6/c3S8//Lpa2L0Nb/VwHeqJ5b1EEAAVmFES8kZZE4yORyy1JhF",
+	"Vn4WPj5R6dXREzkbTBUDGYM9NbwZkuZRfLCH0AGOVqBZhiIlZB2F7jrK5Wmi2g5rCkG5vhwXnRQDNDsF",
+	"ZqJLT1bWIGU890cApmNSZQOJsXA+nv9wvm/ohGpQOgpG8sPl5Rti7zwD1fJLrwBy7jUi0nNIz/iHRW/u",
+	"Ne4S0kzsX0kArZXYPxK0EJLao2yFdjGOJ/YamMVO8SJwpknzZ7H/Jmdjbpb+/A0qS8VcwGP05N0ba7gT",
+	"rvfO6mYBdsqVljcMRo9yLRQIGDN76kWTQB95YssHtmjf5qZ6biRgtXFJ7aSDbtUVkG9v6IYdnZ+/3Lcf",
+	"28cfl2BvX4fY23c7813DRpxUqTQzr1JWKXyWTqdADp/REd2/AYfdPbDDdxeQW/RbCTHb70Jvqs6n7G5B",
+	"gWjvokD8RfWH9dJ225Vc1SPNY6FWusbrBd4Tmrqkt10F8mF7A4Fc7chpnut0NvmY38DlzxD/ToaXMrpe",
+	"B7iLAhX90Rf7r1fP7lAxyJiuyed5xpVVB1SQoG5k1UDmQ6YVCDaPHbTIq8LJQhCSnOhRLqfDUfAKpenc",
+	"5qfwAmVdLWr0z2BoPgMPTuRhzaCxJGB3Je4Q37r6oaKT8J+x7TjFdZse1ZthvjbjFKOFTXTuKHQcLXCI",
+	"hGiWZdB2CVpEU6V7IlBvyIwJXSeRXzK9dDfj/yD+ei/77Ouy3v/IM/GS6fUHYkJzOmaa2f5XdV8pb3GL",
+	"++pZAyzPZRy09CpmAPsNcd2dP7TMXLuAPlxP374m+BXShGxBrurcm7azd7LXxSAXVTcVM8/admCmFNzA",
+	"VihBb4BaKPfI2mezEXftA9BpCy48/NVikbd6Ah2jcVz41hZihZ6jLeM3DL2E2AuOZYqdQajPrzucTKGw",
+	"vSfgn7b0Puj74eKcGzQyKIoXjCX2EZyQPUCW7zW6xGiASbTYJ4F7LUeoIpQkcDUp/ecWTNP/ck8sfFpJ",
+	"QqHSCOOv2S0j13OLYY6f4yI14tXYsfgLXHQNTMpeJT1BScoHUGCoyyxkZS1jwMVD2wxW8jtFoJdKy7F4",
+	"KC0sO6GgUQ290NCInQmI4dpG/TlT2nlMrqnuj8hQgnO6CMUWNIaExyx1uFhMX4r+NM+Z6M8L0gEPqbtB",
+	"8zHzOwe+efvzh1fPnr+9unz1+vnP7y+TqHC7Hqm9rt8lyh0JD0ydyBy8vy7OqXriKO5EQFlwO6IIBArO",
+	"d4E0JEdxxywSF0OipPekdX6rTM7IUXxYJ+2wEYAzNezx3NUOLZt82HTysOXGsj4bp6enp/txHMeN7f1n",
+	"QTuSjWyknZ2sXrXo+gJO14QCF8L2klicv2sTUUhl2yTnbn0ja6/hQ9BnxqYVVdti+w1jwHoqej7U9K72",
+	"52puLudj3+4mVNm/mgmVTX2Wzck8bp8u5oQftQPc0bUaNk2pUTx+XuTdJeMVxOfg39Qk3FaV+dY2ZGej",
+	"ZXjpPB676VpHm6yC/cal7dd7XxXtXN2UKlrJtKHuPczKXG3FOja6LND0LhD9KqrkBvxYzSnoQnEKScZM",
+	"05aXqJAYOWdGNaFDRqjqCZdyYGT8kGHah3ngzNYEQY2QrReGRobmyVYZW3OAPTMIvFLSzzi2N8huVE+A",
+	"gkaHTBE6mTCau4AnWGfwYas2mPsLv/eEUa1K3J8WecEzcOv35fjaocv1xPnFs1oBxZX25FJFb600jjPL",
+	"oPi/mcV+7sRxkBt7FNs8vj+mLJ+XhhSE7xs+fynIyDwypp/5eDq2qLNjLvCvdlSDJFRnzGIOyZLtQ6WX",
+	"3XI5VbgbQTbv+af+6Er0s8vZs865Opf/GqXPf5016udhYUb8iSxke9c02xvwz0QxmvdH0UK8NnLUYj4B",
+	"EXWJOjKkyRGapjlTilSq6qzabjU9l5dXtIPF2kWWD9EFw7B3hkcjLhpfJrFBEhlM1+qrxshQqJRXEv6a",
+	"KR9yc6pAq5MTzLwl30c2vyEiKVUj+K80t02o0UtHTDG1B7gdPYEBbFXJxAb1l/GcuA9gNkjGKKC8xwjz",
+	"DCnZC3F4C9MdwrSD+Fyyl38E27gGYXxxW38W2bwMalhoLaMP0iFxBQikaf5CTRpmXBOtr9RBYkVB3Xg1",
+	"HW5HeOEIC3gwDZlothkSNyaZ0lRo0nz74ik5ODg4rYzIuVMO4ss47sL/Py0ZoqtkcmXN5WA3Krr6/T6q",
+	"JDbAo0q/sXiDfkAD2HehsTvWjMWWZWHrymj/QehNancOPjVqWpQstgWwUOC14P4B2LcP2L+A4u2hFG+m",
+	"H1fV0zXKrl8jt3LOZpdcoXWA24QRg7uoMZY5M5ugancBToq5peyq1QTx8H+39/7ejQfbjWVy7W6b+JjX",
+	"sWCJdg9bKgee+/4b6vF/Tq4FwAGCMC9m7Sur7qflaRfn2kg05D9+pj0INzStuxVA+YgkQLgI7pNU6NEo",
+	"o0Nw3PUEZtIFYOekCnSAfbQqaW5mWkbks5RMJ5B1ACnufkPciket66kTvNRsm524vXdmXlC05EPZh6+q",
+	"pO93A0BK8NxYQdUEGGTyAntaw5ghpf2W5ZByAum/3nlPUOHZvFEEqhfewpjXw2hSDk3+7LjNQvk9hrmO",
+	"oAkd7bt8wLKWu1Q0ESPc1jpIyAYvAM55GgCh2toLs2SQQFMulJ5Js+HALh1ldclhfOoUDhbk9Nr+OVKP",
+	"HKLlkGGWyXml9w14Vb3hGPsch9El04limCtaISZ3w2h6rSZSJ0Y5VT1B3Q/mRddM8ZRhTQdX8BbLKwlP",
+	"zxZJ91EI8C6Fv6A9oUZyFghsSDfSTIBJhV5EbUesgkX1DlZfilsgDSkqlSPLskWKjsm7Z4v0i1ptXwQK",
+	"Niurbga5HLsKlyC34k8QY1sJqDsoqjdrvpgIgxDcboqQYxthJ/9M9mlWuP7dZhVRteXTz8yYukbSLnq4",
+	"4nBc28q2bXI/tlVGcYWwxLBuKO5eN5b37v6tZ7HKB3funUTHA2z6cNG93LJcEN5b5bj4xbqbTvNhp3ch",
+	"q7M6IxSPmf0Z+oniEL+xl/F0/UNPHdzxf36mCh41RKo2hF5qD/XqU8XXZws2ILRaq1Zd2kovI+Jt+diq",
+	"orPP+yLFkpwuCAWsN4PiKJCGiPDNaH9klSqQLFhCZs5NPs2wN0Fdr4cmElzkzbaCD9QTNSCuey3yfmJD",
+	"pl4Fi21L95o/gZE5gKrmYfuAXLO5FClh3Kh/e27AgPpdACDDk83DOHZ3QzqljwBvVBx1wycTqA0wikiJ",
+	"7W4WDUp2LIq4WSzbdRlreCK/nWYhf23xGJTdallfxpfAy67RDwX9Mbr+OqnIa/iCviBbM0Jtz2DzJSie",
+	"gtKPAVWa5S1ybntqQJVFzTKvwKf3sehJoYrif1WoqjZd8DbwjaFiaFF43KtBFZSCVZXAUuuKwm6DqMr6",
+	"Tc+ctqqgkg0q8WBNfUD0ZClMPniN53JKFGM2SJ/LmSLXrG/2CjzcLFcSy2HOPYB5cBBhrVdzHNSCQQWv",
+	"q/DCakso8KK2KgwKnsrV34M6GFVC6EsBbm3zNJwnqFByoWLIKfIaTrjYs10eqglwojP0gxIsmlJkKEk4",
+	"h+U0UKdakyZaOHBuxzQF2gwWcmEW1DpVgYtHpVpeauW4cVYZd8r5GaA2mWeLpTZvxh4xmoLPtbQqQtqY",
+	"UIQb47ltZ9dyBxZqYgr+wFHN1zkVivYxzMEHYbEXxMWjwmSANHXzoNOysZB5KjSeuZIxUrWiyY0tEzO8",
+	"qAsVAxR6tQ+wBLacMCxxKK3BeoxIYo8ePlTE2xd6HKCVaMi7J9yHyPfFfd8XW0O+d3Rc5IdY0pIDY+n6",
+	"DTFaJLEdB5KeKPIgSkytgfWer2zDALV62DfBmYnAFwc8Yz2hZ7zvuE1BFF7JG6RA1Bko+Mat8wictAsx",
+	"Sr70AnUay3JDXR8T7c0i4FUwEPBHsEHw1wUzxN4RGhx4r7U5KnfwFK86cwUvB6aArSM2xhDea+2hXuPu",
+	"ridq5xIvzKTujRlMydxvRrH0ZfCq6nqcKzbpNe5gp2rc3ddc0LymtdxXy6Pwm8nEXu+Yttcqpl10hjmo",
+	"tnjZPg0j7Ob0W/t310eog/5811Dlty8FtPxvRY/FatPlol1Qg9uCUyxnDmQsOD3xGwf+I/67yKrnS5Cy",
+	"Yk1s7AGbrmy9CDiYtp/7ade9muux6bs63rtccxQzxqLJSntzK6rS9ajGiIKeZSM6mTCBLi7IeTMj+eul",
+	"6uNsAvunfbTJtxTWx7D0NUs5de3/vrkZhOMvVQ5wAqG94tlB1thZtIK8BNOlVpCr3AGUZ0IzTpcYKkWW",
+	"aHexKxPqZDiTniinFzksFQzWupZrKfOUnwKecopq+/Vcs31Uwvo0w3Zh5ILNegLTHxRRI1AcIG/cDqpF",
+	"LiT4ba9B9A6gUB49kuVENkjGTaKeQJUXcmCp1/OnSEDJKaS96hEVNamjakVe3zJPYT1huFs4U48s+nFj",
+	"CeNfTVn24fSvnTb1twckDB9JeUOmE197LQ6nJfo9jwfYn2qYAEizR1/gP3dLk6CS74875KTd2Tca0D4A",
+	"CkQkCREGIpL8X50n4W/myEb1kAV2+j1RYhe8ehZVAA8g7jOwueVhS0ZybjupotZcIE3YBJOeKKU3JYed",
+	"zlkhwIu0F6qNXRlmvlionsNl1SZ485P5G4uvvDLH6XwlutXZlvkoC9koXpQXUigmVI9K/7tDgA51w1Vp",
+	"H/dPmsDk0T/Fe3tZyZJ3+fk8zAz6hlUr/0NYia11sUt3Pa8quBv4U/Nq45/l+oQ50JQoBpUfCEVjExPR",
+	"EO7T8YTyoWiRF9IWj5Qul6jwHZKmYwi+9xPAfxShyvHAM8wtbIMH1GWnRQByY91/s1WNdHoiscpAQoSc",
+	"WW5mjHwdkdlo3kUHZ1I2vEm6hIq6bhdNw54Q0xl8JAQBkdO9ar8eCwZfINKoak+jqOL/LXocRYiHXvoV",
+	"awDBEenHrKr3zbNyBlCtDzUcoOfALBE/S2iOiPUQXE6Ktj5W4VvZ5obQMUSh0YOmHGConGp8WdkXyL6t",
+	"FBaoaPkAo3Ck3YubyZvzy6c/gAZXPGRBsCrwnBbhoWawzsBzX7ELyXKGlwTDwLfwI8G1kqNoxixlhOr4",
+	"zHo+FwD+y1f1BIL8dyuuJOoaUoV8zQd+hspXFRBgZFN0gzImMc2yFvlZWKT3MfaixBOgq96+2mD2iPVv",
+	"gr4x9yg7KWDE/Z6XAcr9b4VwclLMhnQrQdqouK9olmnvU1zz/xWiGyx9Z6W0YYvyhbr+RV+7sAVbTWHR",
+	"xWLtR9jVZrNF9BuN2ZqRwmMQ9PKqNOjyMd23+Ho1A8DzoVRAzW2XnEra2kHcPWq34sePOyeHnzBb1est",
+	"FzTKqia8HXXjg9ZJ3D46Ov5U9qnqNqCYVk41gVpcb/rI5riotqBb73ypXYoNqNTfDKuwucHU9ViDrcAa",
+	"oYeijupx2H1Iux6k1WVANiQAdUChamBYGaoHUCr4NzjEw2mJ5+qm1JU8paKm+2Bd4XSgIdYpkGifLtUd",
+	"X0C8x2iPznK7EXIW6jfXUw1yPFCPUoch4TVFwVw8GynpCWrk/FCAm4ZiMzIXfraxQDrMGeuSThwjBOIC",
+	"srHX4EmVPSchoOgbraRZ+LUy7ipfpWJBg6i9yNifXptK+94Ik/Us5vW8J1z4caFcV6F27LBEEa+0muC3",
+	"1yLnIkzvDFRpBCLm2mgXmF9XpxdY59Hfvqu/fVdb4MxghXpgdIZNbdb7rb7Yf60DnYHfw6BrkRXgI/gK",
+	"qS2Qry25GaOH2mH6LrRuj3oCuiXVtFAWElEHILVlRvNUYeK079MxMwRzVLHslgHi27zugFnIGu98/Q1Z",
+	"40HWrMr6WgVZU08KuIdUufSI5tLUeWdJeik4PWEzHSDBeO+sRDqvI9pHJfElDuo6c+iRY+DNmNptM6N6",
+	"wrOJreW21k3ZuLdDzy3wn+3S+y8Am/F54dIqkO2QYBy1IRKM63BS9VFDuiIWPMA9LXKOB6BI26LX4CdB",
+	"ZwNVmNhzRqi9rVIU0c8YzSH7r7aqQvllFViVubyy4qxSmdGFG5KegI8gB4U25uTpiAqIxC05s65ZoJ80",
+	"Zz5hdUIPcAVrpwWbYYDBBg5cpGERMqUAIPcqTygoawXcv1mLhUobQMMKShYgd5JBVaVdxKIc5wx/sak9",
+	"Y7s+Kije/U75s1NldhF+0ewrbHDRyztjNJDDJbTpPNAFm4edzl4dq3kPOQT3rHFYk6gf2ZoFC4RhyxXQ",
+	"nvVLDcg7YBJbcR/s+vNVU2juUXIYFCsE8/5G5YVmSXeqMDzejw8u40633e7Gp62j9kknPvz08MLBJciF",
+	"QuJvM+B/hBmAvGPb1H1fhbK6eZGxcbcDWFopImvhIMoEDxdxsJaECxwA3kgYmvWd2oth2X4AH1wfmN2u",
+	"eRgI92kddAnTZYDLt4DAn5HahBjfdePHViKHw2ZMmaZzAuxhEyNwQzQTz9laAmlxLDgUcrYHTSOoIu6+",
+	"M9KJ22XfriKAAkaTYBBy8+JGUelywVximxKftsir1W2TQa+wvy+USFikrkoUrIvhlkohZgBNiuEh9DRh",
+	"8SO828ayFK5gJUvcIU+497n8Xhidhb3w+j+pEbi1aoMwb6ZOsX9qHb33kLjb+b43ZttmWG+m+uuUwXlu",
+	"/nXWiLnPAQ1uJ3jMkxtYJcAAcjl7iKq3v+q0/pxat784otY395b1ZZ76gfVaYFJLQhsJzOVgVz4RAJdU",
+	"E0ZvVNF4wesFDuyz4NMQdcFMziKpwHVRMNJCZizME7ACIcgMWMnNq16aJhUF57VNR22HCOiOEAIcIWT0",
+	"YkAdurSqvTVYVk/dsj1cGLc+SNm+jB9340738KjVbj8+iDtgFhTRchc9rLcpah92XB7Nhgprl1O9FCCk",
+	"5m0QYdwiulob5l9lD+0enV0NcxK8dxtwQtz3ZaAlFY6p6k7Bf7LfCiFM/Nqy8pws8qX7OK9W8bTSj7qm",
+	"V1Tp4TGMzQ/SuSmEXaO6i4ykCd279iwWR080vUZYe9EKJIzSYQwwmQtg9s64wDRz1eqJt0FzqjNPgRxR",
+	"RQZstoZnlcD5X7l1Vb0vY9PUj11eWk2iWASu2PK9Nb4S9ynPz1J+sPC3LPmOj8P+uBXHB6ftE2/8iJRa",
+	"vq6yJpvzJ7vH89WNqQq6tygZtcT+X8WnuH82HtjPvopVQYxxne5lx2jjkT7YaLUqZrGdKQ0DnRlXutsT",
+	"y/BIqSq6nhYKnrkBkLiWgpBiNuQq1nMB0/yvhP/kFx8/ZoPrd9mvNz++PTp/f3J9vjv85+8PxrivwTsA",
+	"8KFGdU5ZxoE1IPbCEZkYrWq79Lal7PWk7PjXRh0UXmjoGd54+KHz+vDilx9/iC8//POfP1wcvPgYv34J",
+	"rNQO8xxg3hHIV434ZIKdhR5ofI9L9n/yuF0zvmdPjl5f/Prh9PRJ5+T85NeT9unHZy/XYRVuyrLN2dgE",
+	"BA+O/1/b7v7z+biwjMaxcPz73nHSeqS9NFWEkkHO2D607jYfq+iPZ0WLcJdSjkgA4AB0CCpxHMdeL9/W",
+	"atwwQy/38fKtOlJbEe036Gz2lz7+Wy3WOj+b+drfTrU/M5s1TQmFbahhH6tUOD8DbKUm59f+PLwnbVev",
+	"WeRVJxlrFfJEMymGTOmeMPodF0Nj32a2Z7hz1wHkTIolJFi/mZTZ/wnYpEbNtHg3tvGMcgVPPYGpIxZv",
+	"CCuvcRhdAhUHyRqd8p2/7g+mF+EQiqKHTT1tYEQext04bh124rj9+BPogWUxRGAH+kDX9TUu66sCAKVi",
+	"oK9coQS683B1vfKLoo7iWk5FH0ooVvjFwhkYBcytB8Yjy+VQY7V6McKSjGhlZcjK8p6qg2DbiVcKSFbM",
+	"vlJFsrnV7ZHiKs9gkCtae6ptBaA5iAp7+NszkeCZ+K+yyVV4wB1PDn7+Opqd20/saWAdcVU2bZtUIq+2",
+	"HZjXh5TPeqI23q1GcsZSImQgJsKayaWxb9KE0syeoJmSxObBBeBzA73XIh9tLlfAp3VFMmHlItZ24qEC",
+	"uDr3qTPz3uAFtsgGcMMw6KJKSC0jBVx6nCXu+qQxxfIaxn4vjNyBzF9KmYYgsu9hYm42ATBshbfVMxAA",
+	"pzXvOL/kY1b3bkpsA4KaNzu2XiMZHlclwwLn3gJ/1lvCr4lBWyn+Wxmp9ob0bqwaO81lnRLt0/H9Y/B/",
+	"9dn9HYr/860Gt30VOVGXwVaRW5uaFGEq27Kilp/4wBZ0+c+ih9KrjQeevC6MbiSAdSzbgDp24EGG1LLg",
+	"rQMrgTDKbgEMcqpcL0ifWhdU/Z6o6PoRSQoNzqZBe0pe0iJmglwMAeFxYBEQF2EvD+NDm4gW5pKp1YK1",
+	"3tIY1AuklT7sj6P5wuy5M3pI07l8OoHDp9ISJ2f7Xjl/sWFToQF8o851bGXFNi2Hfn+odOalFtNfx0RY",
+	"t6Se8VDaaZ3L+LRGGq83JyrPfm1ZEFnq+ts1XDEnBsacUMHZfXgbYtMUYYkss8ob5CA8+3hmvlGO8CoR",
+	"hCu1wpsF1YpFK7Jq1gQaRaLPAjvXzKV0XWEeQ2uVj+fSjOLhfDt2tLUJAB1wAR+14/hx4QLWdIge4Ljz",
+	"5OPF5fMP8Q/PXx/9cnry8aT94aPPfhXLMpajx2TVV9roaD55fBAvfOXg04f2y4tf2u2nvxx/fPfp5cd/",
+	"vj19/br8yi2fbOOUuKTDVc6IcuvoUC3s0n+Vo0EjlTnmAP/9Oo6FpxaSOQQ00nRoFBKI6JOpYi1yWTT2",
+	"Ayz6nI/HRseCsPjxoac6YBYRwAH0xGL7v66FNTcvLlqjANRlFVPOpc63yDkQBupaZmSIEcVLO76gnBIk",
+	"CbB3uz6IFngqXG5C0SKkrKMGKG7wZfSEYLOsfG1t6iUOquQK9wmA+cdpi8OEQ/g6hrSb+1o785IOP/Bt",
+	"0rwv6XCdLmE2eUYX93dHs/mvMRd/Dn8bx38WQIzZBMdGZK1VbJntOlXk0RdNhyst4FcpG0+kIdIz0kGw",
+	"FChyknmBALNAHCEEA1xH3DW0WBdVk/eC1jGidfgLjjIdw6zXmv6TZe5bqE22pAAoeCuI4aHVcdcmlzSr",
+	"EnJ5e9xQ+9aFxNkQNtXS84jRTI+W6tE/8VsmmFIljhD03AaXDeBg59D0D06xk6wR4Afa+yx4nws/uMYb",
+	"CESCtemCyLw/YkrnVMucpBL9JSRnStNcExzi3H5PkXSao+wvunjIqYYu4xcA/yNkT5y/eUVu2LxF3itW",
+	"Ylrgmx6BEIEO5inr85SV5YYSQD6JzulgwPtkxHIW6AxH8QGAaWcsbCNSIvlCOKU+hPCS6R9wtR/KsVHW",
+	"FNxsIaRwEGvt9yW728Ivsf40B+DU334PmlyNWP+GZJZqvINj6azgo/5WLKW+Ipjk0ZuDSh8y7bAfVTeg",
+	"rbJLknUd2q5VXFm/Sk8YOuLWw4YtKgj7PGF9rVpmj22w/y3T+Xz/fKBZnpBNdj1yxGG+OuZD3HxUka/Z",
+	"yEFC4xe/g3IgBGGwU3O4ZPgkJDWYORgrtSfUaKpTORPgLLxmw6mArkZ4hogRwOSaZlT0zfu0nEDvKcBp",
+	"tli1uthVvN7qicrJSKwfFLG+cA8JFLKUZ4u4o1VP4W8BGxr3/q9N5Gak85Yna5YMzSKSfV+nSeKmhjG2",
+	"1+W+L+x50OCZaexhGdBUQKsFCZHDs+AMIM7ZUWljYIZZzv64ujkYn/7R+fy4f3Tbvj4Rh1cHsVd9dBQf",
+	"RA3NNQiTdyy/5X1GfDFauGEhl60LuYCw7GlOubG5wsm+G0012E2GMpfOzo7ajL9y//rhdwYPMPyNyeYN",
+	"bnZ9p0UIlqfzM5Lg7ArQ4bkR0iNGU1AHvjQ8xrHsg/buR/6td1Hjl32r4u+/Stc9Gtxr+1qvZMu5dzaX",
+	"8eVC11zpWvM00hFzHMFDl4lKkCrFYMNrVNWXTH8svnZvAzUY+Eqrrvzo5nRRPLNObBbDaP3Paev9FjAZ",
+	"K1hvbt88WimXGDXgWmimBQRrD8rRtStBXlYSkZF7FtEBOxlOmJxkzEX4LIRBT0hhw3mk6WNzFgLfx+RG",
+	"GMwZV2wPykKCxoRmSC1ygd0Xe8Ku3nKwoJBOd/TqVBYGVrSsMVVjNCy2pMevAwb0lzxRhKoip/NvkNyH",
+	"60sLS7rt+a9Imy+N8wn/kc3Pp8aY/O13Y+Y+YTRnefGLEUhowdVEpUuLwyYem39bPpHK/hQdskaePJIT",
+	"JuiEt+Z0nO2VKjBoUbKPNU7QfwRtg54YSnJN+zfYuv6MJGN6w0g+FYn7ihRkpPWk++hRu/O4FbfiVrt7",
+	"Ep/EyA+muVFjHoHP3K5EfZMIIQW0dyqafyOvapHlnX+hMbgIUHk5ZANEtq+K7gnA1jMPV7pcVDuzRAjP",
+	"C5CfjOb9kddGFhHUzCV0TgFsS4SoOIqxABtYz0kz7N7vlQdHWAu8V6lHpmFPeRcRdNWJi06PF0V7nKDT",
+	"VLmVfrrHXE4h5aPoXdqkHlZy5LrnQBagwxmxi2QuwoghidzOB5rzF1PaiwoIuRshZ4h9pwgHLMDFlmG2",
+	"qZZroglFjUykE8mFJlPoEAKoO5n5FwSq/CXJC+DghRUJinSUxcxw0UrIl/frKlvlO7EEYPGNP9FrI2t9",
+	"X17R0Iucg8/JwwOsdLDAXrtFX08v9nOGcZ+eQETqxZAOPHzD2MQ2aQ2DO8FywHlaHPlH64+h68GfqNdV",
+	"wyErAGyi1+zD7DBi2xYoUEWyv8OGaJGnJT7WpghNNZ1KFtJpSdMcsIW8J02He12vpwiRU21M7qAYtnqa",
+	"AJVgcbmeOrWqXK/xVCGueGW5mn5ySERs4mYELfMyyoX5d6vV2osgSWwoZdoThm95eaOGdvwEgQoNYR9l",
+	"3/QNSjkE9rQDLwzyx65NFd5o0TdLZe6JYvGdhtUNeKeyrf+veKrOiBqriNxK3mcRyfuqcusZso2uw0+g",
+	"aYqZ12fEImja5e+Go86kYHst8qwOn8vhcHkQCT2xCmSr2sXZIW7hzWdESCtbHK+XOcEeigXqKHxNLALA",
+	"IyLnIiCohj5HYML5hEsBar4JR2mhp8/Agxgjcib2sBn5QiYeOIcxFy+g8SDrZZHQz9WNc2ZZ31a38N06",
+	"yphOyuZJm2L+EyFnUU8A0ysbJVUYt9cLoN6J7zQmV3W9zkj2WHipWS2++sk0u7GM2FMh5KC2hWbk5h80",
+	"0Pe65mM3KsF6wuuLbc111AKK1t7Q3tm1JQ8Ww3bnrOFEUgjWR+eXljWdJpWR3R/Pfzjfd006M0YKmT2k",
+	"ms3oHJtFFb8+mSrwWoBXf88C/OVcs32wFfs5g22mmYOtUze8KDQrP4zFmcHRDvmrPcZ1ktT5QrEpqPWi",
+	"oGcUq+MC9yve5wc11JnnOQXvnbFhik9bJ8zd73f/OwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -12,37 +12,52 @@ import (
 	"github.com/google/uuid"
 )
 
-const listConsents = `-- name: ListConsents :many
-SELECT channel, status, source, captured_at, created_at, updated_at FROM contact_consents
-WHERE workspace_id = $1 AND contact_id = $2
-ORDER BY channel
+const contactConsents = `-- name: ContactConsents :many
+SELECT s.channel, s.subject_type, s.subject, s.status, s.source, s.captured_at, s.created_at, s.updated_at
+FROM (SELECT 'contact' AS type, $1::text AS value
+      UNION ALL
+      SELECT i.type, i.value FROM contact_identities i
+      WHERE i.workspace_id = $2 AND i.contact_id = $3) AS sj
+CROSS JOIN LATERAL (
+    SELECT workspace_id, channel, subject_type, subject, contact_id, status, source, captured_at, created_at, updated_at FROM consents x
+    WHERE x.workspace_id = $2 AND x.subject_type = sj.type AND x.subject = sj.value
+    OFFSET 0
+) AS s
+ORDER BY s.channel, s.subject_type, s.subject
 `
 
-type ListConsentsParams struct {
+type ContactConsentsParams struct {
+	ContactRef  string
 	WorkspaceID uuid.UUID
 	ContactID   uuid.UUID
 }
 
-type ListConsentsRow struct {
-	Channel    string
-	Status     string
-	Source     *string
-	CapturedAt time.Time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+type ContactConsentsRow struct {
+	Channel     string
+	SubjectType string
+	Subject     string
+	Status      string
+	Source      *string
+	CapturedAt  time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
-func (q *Queries) ListConsents(ctx context.Context, arg ListConsentsParams) ([]ListConsentsRow, error) {
-	rows, err := q.db.Query(ctx, listConsents, arg.WorkspaceID, arg.ContactID)
+// ContactConsents lists the consents the contact or its identities hold, each subject probing the
+// primary key (see ContactSuppressions).
+func (q *Queries) ContactConsents(ctx context.Context, arg ContactConsentsParams) ([]ContactConsentsRow, error) {
+	rows, err := q.db.Query(ctx, contactConsents, arg.ContactRef, arg.WorkspaceID, arg.ContactID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ListConsentsRow
+	var items []ContactConsentsRow
 	for rows.Next() {
-		var i ListConsentsRow
+		var i ContactConsentsRow
 		if err := rows.Scan(
 			&i.Channel,
+			&i.SubjectType,
+			&i.Subject,
 			&i.Status,
 			&i.Source,
 			&i.CapturedAt,
@@ -59,54 +74,57 @@ func (q *Queries) ListConsents(ctx context.Context, arg ListConsentsParams) ([]L
 	return items, nil
 }
 
-const upsertConsent = `-- name: UpsertConsent :one
-INSERT INTO contact_consents (workspace_id, contact_id, channel, status, source, captured_at)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (workspace_id, contact_id, channel) DO UPDATE SET
+const forgetOptIns = `-- name: ForgetOptIns :exec
+DELETE FROM consents
+WHERE workspace_id = $1 AND contact_id = $2 AND status = 'opted_in'
+`
+
+type ForgetOptInsParams struct {
+	WorkspaceID uuid.UUID
+	ContactID   uuid.UUID
+}
+
+// ForgetOptIns drops the opt-ins recorded through a contact that is being deleted; its opt-outs
+// and suppressions stay, to keep protecting the people behind its identifiers.
+func (q *Queries) ForgetOptIns(ctx context.Context, arg ForgetOptInsParams) error {
+	_, err := q.db.Exec(ctx, forgetOptIns, arg.WorkspaceID, arg.ContactID)
+	return err
+}
+
+const putConsents = `-- name: PutConsents :exec
+INSERT INTO consents (workspace_id, channel, subject_type, subject, contact_id, status, source, captured_at)
+SELECT $1, $2, unnest($3::text[]), unnest($4::text[]), $5, $6, $7, $8
+ON CONFLICT (workspace_id, subject_type, subject, channel) DO UPDATE SET
+    contact_id = excluded.contact_id,
     status = excluded.status,
     source = excluded.source,
     captured_at = excluded.captured_at,
     updated_at = now()
-RETURNING channel, status, source, captured_at, created_at, updated_at, (xmax = 0)::bool AS inserted
 `
 
-type UpsertConsentParams struct {
+type PutConsentsParams struct {
 	WorkspaceID uuid.UUID
-	ContactID   uuid.UUID
 	Channel     string
+	Types       []string
+	Vals        []string
+	ContactID   uuid.UUID
 	Status      string
 	Source      *string
 	CapturedAt  time.Time
 }
 
-type UpsertConsentRow struct {
-	Channel    string
-	Status     string
-	Source     *string
-	CapturedAt time.Time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	Inserted   bool
-}
-
-func (q *Queries) UpsertConsent(ctx context.Context, arg UpsertConsentParams) (UpsertConsentRow, error) {
-	row := q.db.QueryRow(ctx, upsertConsent,
+// PutConsents records consent on one channel for subjects recorded through one contact: the
+// contact itself ('contact', its id) and its identities that reach the channel.
+func (q *Queries) PutConsents(ctx context.Context, arg PutConsentsParams) error {
+	_, err := q.db.Exec(ctx, putConsents,
 		arg.WorkspaceID,
-		arg.ContactID,
 		arg.Channel,
+		arg.Types,
+		arg.Vals,
+		arg.ContactID,
 		arg.Status,
 		arg.Source,
 		arg.CapturedAt,
 	)
-	var i UpsertConsentRow
-	err := row.Scan(
-		&i.Channel,
-		&i.Status,
-		&i.Source,
-		&i.CapturedAt,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.Inserted,
-	)
-	return i, err
+	return err
 }

@@ -29,6 +29,19 @@ type Channel struct {
 	CreatedAt       time.Time
 }
 
+type Consent struct {
+	WorkspaceID uuid.UUID
+	Channel     string
+	SubjectType string
+	Subject     string
+	ContactID   uuid.UUID
+	Status      string
+	Source      *string
+	CapturedAt  time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
 type Contact struct {
 	WorkspaceID    uuid.UUID
 	ID             uuid.UUID
@@ -43,17 +56,6 @@ type Contact struct {
 	UpdatedAt      time.Time
 }
 
-type ContactConsent struct {
-	WorkspaceID uuid.UUID
-	ContactID   uuid.UUID
-	Channel     string
-	Status      string
-	Source      *string
-	CapturedAt  time.Time
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-}
-
 type ContactIdentity struct {
 	WorkspaceID uuid.UUID
 	Type        string
@@ -61,16 +63,6 @@ type ContactIdentity struct {
 	Value       string
 	ContactID   uuid.UUID
 	CreatedAt   time.Time
-}
-
-type ContactSuppression struct {
-	WorkspaceID uuid.UUID
-	ContactID   uuid.UUID
-	Channel     string
-	Reason      string
-	ExpiresAt   *time.Time
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
 }
 
 type ContactTag struct {
@@ -114,6 +106,20 @@ type SchemaMigration struct {
 	Dirty   bool
 }
 
+type Suppression struct {
+	WorkspaceID uuid.UUID
+	Channel     string
+	SubjectType string
+	Subject     string
+	ContactID   uuid.UUID
+	Reason      string
+	ExpiresAt   *time.Time
+	LiftedAt    *time.Time
+	LiftReason  *string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
 type Tag struct {
 	WorkspaceID uuid.UUID
 	ID          uuid.UUID
@@ -127,4 +133,5 @@ type Workspace struct {
 	Name          string
 	DefaultRegion string
 	CreatedAt     time.Time
+	OptInChannels []string
 }

@@ -12,42 +12,59 @@ import (
 	"github.com/google/uuid"
 )
 
-const listSuppressions = `-- name: ListSuppressions :many
-SELECT channel, reason, expires_at, (expires_at IS NULL OR expires_at > now())::bool AS active,
-       created_at, updated_at
-FROM contact_suppressions
-WHERE workspace_id = $1 AND contact_id = $2
-ORDER BY channel
+const contactSuppressions = `-- name: ContactSuppressions :many
+SELECT s.channel, s.subject_type, s.subject, s.reason, s.expires_at, s.lifted_at, s.lift_reason,
+       s.created_at, s.updated_at
+FROM (SELECT 'contact' AS type, $1::text AS value
+      UNION ALL
+      SELECT i.type, i.value FROM contact_identities i
+      WHERE i.workspace_id = $2 AND i.contact_id = $3) AS sj
+CROSS JOIN LATERAL (
+    SELECT workspace_id, channel, subject_type, subject, contact_id, reason, expires_at, lifted_at, lift_reason, created_at, updated_at FROM suppressions x
+    WHERE x.workspace_id = $2 AND x.subject_type = sj.type AND x.subject = sj.value
+    OFFSET 0
+) AS s
+ORDER BY s.channel, s.subject_type, s.subject
 `
 
-type ListSuppressionsParams struct {
+type ContactSuppressionsParams struct {
+	ContactRef  string
 	WorkspaceID uuid.UUID
 	ContactID   uuid.UUID
 }
 
-type ListSuppressionsRow struct {
-	Channel   string
-	Reason    string
-	ExpiresAt *time.Time
-	Active    bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
+type ContactSuppressionsRow struct {
+	Channel     string
+	SubjectType string
+	Subject     string
+	Reason      string
+	ExpiresAt   *time.Time
+	LiftedAt    *time.Time
+	LiftReason  *string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
-func (q *Queries) ListSuppressions(ctx context.Context, arg ListSuppressionsParams) ([]ListSuppressionsRow, error) {
-	rows, err := q.db.Query(ctx, listSuppressions, arg.WorkspaceID, arg.ContactID)
+// ContactSuppressions lists the suppressions the contact or its identities hold, whoever they
+// were recorded through. Each subject probes the primary key (OFFSET 0 keeps the subquery from
+// being flattened into a join that a generic plan would hash over the whole table).
+func (q *Queries) ContactSuppressions(ctx context.Context, arg ContactSuppressionsParams) ([]ContactSuppressionsRow, error) {
+	rows, err := q.db.Query(ctx, contactSuppressions, arg.ContactRef, arg.WorkspaceID, arg.ContactID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ListSuppressionsRow
+	var items []ContactSuppressionsRow
 	for rows.Next() {
-		var i ListSuppressionsRow
+		var i ContactSuppressionsRow
 		if err := rows.Scan(
 			&i.Channel,
+			&i.SubjectType,
+			&i.Subject,
 			&i.Reason,
 			&i.ExpiresAt,
-			&i.Active,
+			&i.LiftedAt,
+			&i.LiftReason,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 		); err != nil {
@@ -61,52 +78,69 @@ func (q *Queries) ListSuppressions(ctx context.Context, arg ListSuppressionsPara
 	return items, nil
 }
 
-const upsertSuppression = `-- name: UpsertSuppression :one
-INSERT INTO contact_suppressions (workspace_id, contact_id, channel, reason, expires_at)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (workspace_id, contact_id, channel) DO UPDATE SET
-    reason = excluded.reason,
-    expires_at = excluded.expires_at,
-    updated_at = now()
-RETURNING channel, reason, expires_at, (expires_at IS NULL OR expires_at > now())::bool AS active,
-          created_at, updated_at, (xmax = 0)::bool AS inserted
+const liftSuppression = `-- name: LiftSuppression :execrows
+UPDATE suppressions SET lifted_at = now(), lift_reason = $1, updated_at = now()
+WHERE workspace_id = $2 AND subject_type = $3 AND subject = $4
+  AND channel = $5 AND lifted_at IS NULL
 `
 
-type UpsertSuppressionParams struct {
+type LiftSuppressionParams struct {
+	LiftReason  *string
 	WorkspaceID uuid.UUID
-	ContactID   uuid.UUID
+	SubjectType string
+	Subject     string
 	Channel     string
+}
+
+// LiftSuppression records the lift of one subject's suppression of a channel, unless lifted.
+func (q *Queries) LiftSuppression(ctx context.Context, arg LiftSuppressionParams) (int64, error) {
+	result, err := q.db.Exec(ctx, liftSuppression,
+		arg.LiftReason,
+		arg.WorkspaceID,
+		arg.SubjectType,
+		arg.Subject,
+		arg.Channel,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const putSuppressions = `-- name: PutSuppressions :exec
+INSERT INTO suppressions (workspace_id, channel, subject_type, subject, contact_id, reason, expires_at)
+SELECT $1, $2, unnest($3::text[]), unnest($4::text[]), $5, $6, $7
+ON CONFLICT (workspace_id, subject_type, subject, channel) DO UPDATE SET
+    contact_id = excluded.contact_id,
+    reason = excluded.reason,
+    expires_at = excluded.expires_at,
+    lifted_at = NULL,
+    lift_reason = NULL,
+    updated_at = now()
+`
+
+type PutSuppressionsParams struct {
+	WorkspaceID uuid.UUID
+	Channel     string
+	Types       []string
+	Vals        []string
+	ContactID   uuid.UUID
 	Reason      string
 	ExpiresAt   *time.Time
 }
 
-type UpsertSuppressionRow struct {
-	Channel   string
-	Reason    string
-	ExpiresAt *time.Time
-	Active    bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	Inserted  bool
-}
-
-func (q *Queries) UpsertSuppression(ctx context.Context, arg UpsertSuppressionParams) (UpsertSuppressionRow, error) {
-	row := q.db.QueryRow(ctx, upsertSuppression,
+// PutSuppressions suppresses one channel for subjects recorded through one contact: the contact
+// itself ('contact', its id) and its identities that reach the channel. Suppressing again replaces
+// the reason and expiry and clears an earlier lift.
+func (q *Queries) PutSuppressions(ctx context.Context, arg PutSuppressionsParams) error {
+	_, err := q.db.Exec(ctx, putSuppressions,
 		arg.WorkspaceID,
-		arg.ContactID,
 		arg.Channel,
+		arg.Types,
+		arg.Vals,
+		arg.ContactID,
 		arg.Reason,
 		arg.ExpiresAt,
 	)
-	var i UpsertSuppressionRow
-	err := row.Scan(
-		&i.Channel,
-		&i.Reason,
-		&i.ExpiresAt,
-		&i.Active,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.Inserted,
-	)
-	return i, err
+	return err
 }

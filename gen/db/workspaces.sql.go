@@ -7,6 +7,7 @@ package db
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -30,7 +31,7 @@ func (q *Queries) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) erro
 const createWorkspace = `-- name: CreateWorkspace :one
 INSERT INTO workspaces (id, name, default_region)
 VALUES ($1, $2, $3)
-RETURNING id, name, default_region, created_at
+RETURNING id, name, default_region, created_at, opt_in_channels
 `
 
 type CreateWorkspaceParams struct {
@@ -47,6 +48,7 @@ func (q *Queries) CreateWorkspace(ctx context.Context, arg CreateWorkspaceParams
 		&i.Name,
 		&i.DefaultRegion,
 		&i.CreatedAt,
+		&i.OptInChannels,
 	)
 	return i, err
 }
@@ -71,6 +73,32 @@ func (q *Queries) GetAPIKey(ctx context.Context, id uuid.UUID) (GetAPIKeyRow, er
 	return i, err
 }
 
+const getWorkspace = `-- name: GetWorkspace :one
+SELECT id, name, default_region, opt_in_channels, created_at FROM workspaces
+WHERE id = $1
+`
+
+type GetWorkspaceRow struct {
+	ID            uuid.UUID
+	Name          string
+	DefaultRegion string
+	OptInChannels []string
+	CreatedAt     time.Time
+}
+
+func (q *Queries) GetWorkspace(ctx context.Context, id uuid.UUID) (GetWorkspaceRow, error) {
+	row := q.db.QueryRow(ctx, getWorkspace, id)
+	var i GetWorkspaceRow
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.DefaultRegion,
+		&i.OptInChannels,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
 const ping = `-- name: Ping :one
 SELECT 1::int AS ok
 `
@@ -91,5 +119,37 @@ func (q *Queries) SchemaVersion(ctx context.Context) (SchemaMigration, error) {
 	row := q.db.QueryRow(ctx, schemaVersion)
 	var i SchemaMigration
 	err := row.Scan(&i.Version, &i.Dirty)
+	return i, err
+}
+
+const setOptInChannels = `-- name: SetOptInChannels :one
+UPDATE workspaces SET opt_in_channels = $1
+WHERE id = $2
+RETURNING id, name, default_region, opt_in_channels, created_at
+`
+
+type SetOptInChannelsParams struct {
+	OptInChannels []string
+	ID            uuid.UUID
+}
+
+type SetOptInChannelsRow struct {
+	ID            uuid.UUID
+	Name          string
+	DefaultRegion string
+	OptInChannels []string
+	CreatedAt     time.Time
+}
+
+func (q *Queries) SetOptInChannels(ctx context.Context, arg SetOptInChannelsParams) (SetOptInChannelsRow, error) {
+	row := q.db.QueryRow(ctx, setOptInChannels, arg.OptInChannels, arg.ID)
+	var i SetOptInChannelsRow
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.DefaultRegion,
+		&i.OptInChannels,
+		&i.CreatedAt,
+	)
 	return i, err
 }

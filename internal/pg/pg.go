@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"runtime"
 	"strings"
@@ -146,14 +147,24 @@ var ErrRetry = errors.New("transaction lost a race; retry")
 // ErrContended is returned when a transaction lost its race too many times in a row.
 var ErrContended = errors.New("too much contention on the same identities; try again")
 
-const maxAttempts = 8
+const maxAttempts = 10
 
 // WithTx runs fn in a transaction, committing when it returns nil. A transaction that fails with
 // ErrRetry, a unique violation, a deadlock or a serialization failure is rolled back and run again,
 // a bounded number of times: each of those means it raced another transaction, and running it
 // again decides from the data as it is now.
 func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
-	for range maxAttempts {
+	for attempt := range maxAttempts {
+		if attempt > 0 {
+			// The winners of the race are committing; running again at once would meet them
+			// still at it. A random wait, doubling up to ~40 ms, lets a long transaction (an
+			// import) get its turn among short ones that keep taking the same identities.
+			select {
+			case <-time.After(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		err := pgx.BeginFunc(ctx, pool, fn)
 		if err == nil {
 			return nil

@@ -42,15 +42,21 @@ type Lookup struct {
 	ContactIDs []uuid.UUID
 }
 
-// Parse validates the identifiers and returns the lookup for them, naming every invalid one.
+// Parse validates the identifiers of a resolve and returns the lookup for them, naming every
+// invalid one.
 func Parse(in []Identifier, region string) (Lookup, error) {
+	return ParseUpTo(in, region, MaxIdentifiers)
+}
+
+// ParseUpTo is Parse for a request that takes up to most identifiers.
+func ParseUpTo(in []Identifier, region string, most int) (Lookup, error) {
 	var errs apperr.Fields
 	var l Lookup
 	if len(in) == 0 {
 		errs.Add("identifiers", "must list at least one identifier")
 	}
-	if len(in) > MaxIdentifiers {
-		errs.Add("identifiers", fmt.Sprintf("must list at most %d identifiers", MaxIdentifiers))
+	if len(in) > most {
+		errs.Add("identifiers", fmt.Sprintf("must list at most %d identifiers", most))
 		return l, errs.Err()
 	}
 	for i, it := range in {

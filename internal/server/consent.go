@@ -7,13 +7,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/wazapin/wazapin/gen/api"
-	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/reach"
+	"github.com/wazapin/wazapin/internal/store"
 )
 
 const maxConsentSourceLen = 200
 
-// PutContactConsent upserts the consent row of one channel.
+// PutContactConsent records a contact's consent on one channel.
 func (s *Server) PutContactConsent(ctx context.Context, req api.PutContactConsentRequestObject) (api.PutContactConsentResponseObject, error) {
 	ws, id, err := contactScope(ctx, req.ContactID)
 	if err != nil {
@@ -47,24 +48,19 @@ func (s *Server) PutContactConsent(ctx context.Context, req api.PutContactConsen
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	row, err := s.store.PutConsent(ctx, dbq.UpsertConsentParams{
-		WorkspaceID: ws.ID, ContactID: id, Channel: string(req.Channel), Status: string(b.Status),
-		Source: source, CapturedAt: captured,
+	c, created, err := s.store.PutConsent(ctx, ws.ID, id, store.NewConsent{
+		Channel: string(req.Channel), Status: string(b.Status), Source: source, CapturedAt: captured,
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := consentOut(dbq.ListConsentsRow{
-		Channel: row.Channel, Status: row.Status, Source: row.Source,
-		CapturedAt: row.CapturedAt, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt,
-	})
-	if row.Inserted {
-		return api.PutContactConsent201JSONResponse{Data: out}, nil
+	if created {
+		return api.PutContactConsent201JSONResponse{Data: consentOut(c)}, nil
 	}
-	return api.PutContactConsent200JSONResponse{Data: out}, nil
+	return api.PutContactConsent200JSONResponse{Data: consentOut(c)}, nil
 }
 
-// ListContactConsents lists a contact's consent rows.
+// ListContactConsents lists the consent that speaks for a contact on each channel.
 func (s *Server) ListContactConsents(ctx context.Context, req api.ListContactConsentsRequestObject) (api.ListContactConsentsResponseObject, error) {
 	ws, id, err := contactScope(ctx, req.ContactID)
 	if err != nil {
@@ -77,7 +73,7 @@ func (s *Server) ListContactConsents(ctx context.Context, req api.ListContactCon
 	return api.ListContactConsents200JSONResponse{Data: convert(rows, consentOut)}, nil
 }
 
-func consentOut(r dbq.ListConsentsRow) api.Consent {
+func consentOut(r reach.Consent) api.Consent {
 	return api.Consent{
 		Channel: api.MessagingChannel(r.Channel), Status: api.ConsentStatus(r.Status), Source: nstr(r.Source),
 		CapturedAt: r.CapturedAt.UTC(), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),

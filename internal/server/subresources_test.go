@@ -170,21 +170,21 @@ func TestConsent(t *testing.T) {
 	e := newEnv(t)
 	c := e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567890")})
 	captured := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	res, _ := e.c.PutContactConsentWithResponse(bg, c.Id, api.MessagingChannelWhatsapp, api.ConsentPut{Status: api.OptedIn, Source: ptr("checkout form"), CapturedAt: &captured})
+	res, _ := e.c.PutContactConsentWithResponse(bg, c.Id, api.MessagingChannelWhatsapp, api.ConsentPut{Status: api.ConsentStatusOptedIn, Source: ptr("checkout form"), CapturedAt: &captured})
 	wantStatus(t, res.StatusCode(), 201, res.Body)
-	if got := res.JSON201.Data; got.Channel != api.MessagingChannelWhatsapp || got.Status != api.OptedIn || got.Source.MustGet() != "checkout form" || !got.CapturedAt.Equal(captured) {
+	if got := res.JSON201.Data; got.Channel != api.MessagingChannelWhatsapp || got.Status != api.ConsentStatusOptedIn || got.Source.MustGet() != "checkout form" || !got.CapturedAt.Equal(captured) {
 		t.Errorf("consent %+v", got)
 	}
-	res, _ = e.c.PutContactConsentWithResponse(bg, c.Id, api.MessagingChannelWhatsapp, api.ConsentPut{Status: api.OptedOut})
+	res, _ = e.c.PutContactConsentWithResponse(bg, c.Id, api.MessagingChannelWhatsapp, api.ConsentPut{Status: api.ConsentStatusOptedOut})
 	wantStatus(t, res.StatusCode(), 200, res.Body)
-	if got := res.JSON200.Data; got.Status != api.OptedOut || !got.Source.IsNull() || time.Since(got.CapturedAt) > time.Minute {
+	if got := res.JSON200.Data; got.Status != api.ConsentStatusOptedOut || !got.Source.IsNull() || time.Since(got.CapturedAt) > time.Minute {
 		t.Errorf("replaced consent %+v", got)
 	}
-	res, _ = e.c.PutContactConsentWithResponse(bg, c.Id, api.MessagingChannelEmail, api.ConsentPut{Status: api.OptedIn})
+	res, _ = e.c.PutContactConsentWithResponse(bg, c.Id, api.MessagingChannelEmail, api.ConsentPut{Status: api.ConsentStatusOptedIn})
 	wantStatus(t, res.StatusCode(), 201, res.Body)
 	list, _ := e.c.ListContactConsentsWithResponse(bg, c.Id)
 	wantStatus(t, list.StatusCode(), 200, list.Body)
-	if d := list.JSON200.Data; len(d) != 2 || d[0].Channel != api.MessagingChannelEmail || d[1].Channel != api.MessagingChannelWhatsapp || d[1].Status != api.OptedOut {
+	if d := list.JSON200.Data; len(d) != 2 || d[0].Channel != api.MessagingChannelEmail || d[1].Channel != api.MessagingChannelWhatsapp || d[1].Status != api.ConsentStatusOptedOut {
 		t.Errorf("consents %+v, want one row per channel", d)
 	}
 	for _, tc := range []struct{ name, channel, body, field string }{
@@ -222,7 +222,7 @@ func TestSuppressions(t *testing.T) {
 		t.Errorf("updated suppression %+v", got)
 	}
 	// An expired suppression is listed as inactive.
-	if _, err := e.pool.Exec(bg, "UPDATE contact_suppressions SET expires_at = now() - interval '1 hour'"); err != nil {
+	if _, err := e.pool.Exec(bg, "UPDATE suppressions SET expires_at = now() - interval '1 hour'"); err != nil {
 		t.Fatal(err)
 	}
 	e.ok(e.do("POST", "/v1/contacts/"+c.Id+"/suppressions", []byte(`{"channel": "whatsapp", "reason": "blocked"}`)))
@@ -238,7 +238,6 @@ func TestSuppressions(t *testing.T) {
 		{"bad reason", `{"channel": "sms", "reason": "annoyed"}`, []string{"reason"}},
 		{"bad channel", `{"channel": "fax", "reason": "manual"}`, []string{"channel"}},
 		{"missing both", `{}`, []string{"channel", "reason"}},
-		{"expiry in the past", `{"channel": "sms", "reason": "manual", "expires_at": "2001-01-01T00:00:00Z"}`, []string{"expires_at"}},
 	} {
 		t.Run("rejects "+tc.name, func(t *testing.T) {
 			status, b := e.do("POST", "/v1/contacts/"+c.Id+"/suppressions", []byte(tc.body))

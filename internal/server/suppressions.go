@@ -2,14 +2,18 @@ package server
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wazapin/wazapin/gen/api"
-	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/reach"
 )
 
-// UpsertContactSuppression creates or replaces the suppression of one channel.
+const maxLiftReasonLen = 200
+
+// UpsertContactSuppression suppresses a channel for a contact and its identifiers.
 func (s *Server) UpsertContactSuppression(ctx context.Context, req api.UpsertContactSuppressionRequestObject) (api.UpsertContactSuppressionResponseObject, error) {
 	ws, id, err := contactScope(ctx, req.ContactID)
 	if err != nil {
@@ -23,54 +27,75 @@ func (s *Server) UpsertContactSuppression(ctx context.Context, req api.UpsertCon
 	if !b.Reason.Valid() {
 		errs.Add("reason", "must be one of unsubscribed, bounced, complained, blocked, invalid, manual")
 	}
-	switch {
-	case b.ExpiresAt == nil:
-	case !timeInRange(*b.ExpiresAt):
+	if b.ExpiresAt != nil && !timeInRange(*b.ExpiresAt) {
 		errs.Add("expires_at", "must be between the years 1 and 9999")
-	case !b.ExpiresAt.After(time.Now()):
-		errs.Add("expires_at", "must be in the future")
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	row, err := s.store.PutSuppression(ctx, dbq.UpsertSuppressionParams{
-		WorkspaceID: ws.ID, ContactID: id, Channel: string(b.Channel), Reason: string(b.Reason), ExpiresAt: b.ExpiresAt,
-	})
+	e, created, err := s.store.Suppress(ctx, ws.ID, id, string(b.Channel), string(b.Reason), b.ExpiresAt)
 	if err != nil {
 		return nil, err
 	}
-	out := suppressionOut(dbq.ListSuppressionsRow{
-		Channel: row.Channel, Reason: row.Reason, ExpiresAt: row.ExpiresAt, Active: row.Active,
-		CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt,
-	})
-	if row.Inserted {
-		return api.UpsertContactSuppression201JSONResponse{Data: out}, nil
+	if created {
+		return api.UpsertContactSuppression201JSONResponse{Data: suppressionOut(e)}, nil
 	}
-	return api.UpsertContactSuppression200JSONResponse{Data: out}, nil
+	return api.UpsertContactSuppression200JSONResponse{Data: suppressionOut(e)}, nil
 }
 
-// ListContactSuppressions lists a contact's suppressions, expired ones marked inactive.
+// LiftContactSuppression lifts a contact's suppression of one channel, keeping the record.
+func (s *Server) LiftContactSuppression(ctx context.Context, req api.LiftContactSuppressionRequestObject) (api.LiftContactSuppressionResponseObject, error) {
+	ws, id, err := contactScope(ctx, req.ContactID)
+	if err != nil {
+		return nil, err
+	}
+	if !req.Channel.Valid() {
+		return nil, apperr.BadParam("channel", "must be one of "+channelList)
+	}
+	var why *string
+	if r := req.Params.Reason; r != nil && strings.TrimSpace(*r) != "" {
+		why = ptr(strings.TrimSpace(*r))
+		if utf8.RuneCountInString(*why) > maxLiftReasonLen {
+			return nil, apperr.BadParam("reason", "must be at most 200 characters")
+		}
+	}
+	e, err := s.store.LiftSuppression(ctx, ws.ID, id, string(req.Channel), why)
+	if err != nil {
+		return nil, err
+	}
+	return api.LiftContactSuppression200JSONResponse{Data: suppressionOut(e)}, nil
+}
+
+// ListContactSuppressions lists the suppression that speaks for a contact on each channel.
 func (s *Server) ListContactSuppressions(ctx context.Context, req api.ListContactSuppressionsRequestObject) (api.ListContactSuppressionsResponseObject, error) {
 	ws, id, err := contactScope(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.store.Suppressions(ctx, ws.ID, id)
+	entries, err := s.store.Suppressions(ctx, ws.ID, id)
 	if err != nil {
 		return nil, err
 	}
-	return api.ListContactSuppressions200JSONResponse{Data: convert(rows, suppressionOut)}, nil
+	return api.ListContactSuppressions200JSONResponse{Data: convert(entries, suppressionOut)}, nil
 }
 
-func suppressionOut(r dbq.ListSuppressionsRow) api.Suppression {
+func suppressionOut(e reach.Entry) api.Suppression {
 	out := api.Suppression{
-		Channel: api.MessagingChannel(r.Channel), Reason: api.SuppressionReason(r.Reason), Active: r.Active,
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		Channel: api.MessagingChannel(e.Channel), Reason: api.SuppressionReason(e.Reason), Active: e.Active(time.Now()),
+		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(), LiftReason: nstr(e.LiftReason),
+		Identifiers: convert(e.Identifiers, subjectOut),
 	}
-	if r.ExpiresAt != nil {
-		out.ExpiresAt.Set(r.ExpiresAt.UTC())
-	} else {
-		out.ExpiresAt.SetNull()
+	out.ExpiresAt.SetNull()
+	if e.ExpiresAt != nil {
+		out.ExpiresAt.Set(e.ExpiresAt.UTC())
+	}
+	out.LiftedAt.SetNull()
+	if e.LiftedAt != nil {
+		out.LiftedAt.Set(e.LiftedAt.UTC())
 	}
 	return out
+}
+
+func subjectOut(s reach.Subject) api.SubjectIdentifier {
+	return api.SubjectIdentifier{Type: api.SubjectIdentifierType(s.Type), Value: s.Value}
 }

@@ -45,8 +45,8 @@ func TestEveryWriteCommitsWithWhatJoinsIt(t *testing.T) {
 			(SELECT string_agg(concat_ws(',', id, name, phone_number, email, custom_fields::text), ';' ORDER BY id) FROM contacts),
 			(SELECT string_agg(concat_ws(',', type, source, value, contact_id), ';' ORDER BY type, source, value) FROM contact_identities),
 			(SELECT count(*) FROM notes), (SELECT count(*) FROM contact_tags), (SELECT count(*) FROM tags),
-			(SELECT string_agg(concat_ws(',', channel, status), ';' ORDER BY channel) FROM contact_consents),
-			(SELECT string_agg(concat_ws(',', channel, reason), ';' ORDER BY channel) FROM contact_suppressions),
+			(SELECT string_agg(concat_ws(',', channel, subject_type, subject, status), ';' ORDER BY channel, subject_type, subject) FROM consents),
+			(SELECT string_agg(concat_ws(',', channel, subject_type, subject, reason, lifted_at), ';' ORDER BY channel, subject_type, subject) FROM suppressions),
 			(SELECT string_agg(concat_ws(',', id, status), ';' ORDER BY id) FROM channels))`).Scan(&out); err != nil {
 			t.Fatal(err)
 		}

@@ -2,25 +2,76 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 
 	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/reach"
 )
 
-// PutConsent records a contact's consent on one channel; inserted says whether it is new.
-func (s *Store) PutConsent(ctx context.Context, p dbq.UpsertConsentParams) (row dbq.UpsertConsentRow, err error) {
-	err = s.write(ctx, s.main, "consent.put", func(q *dbq.Queries) error {
-		row, err = q.UpsertConsent(ctx, p)
-		return missingContact(err, p.ContactID)
-	})
-	return row, err
+// NewConsent is a consent to record through a contact.
+type NewConsent struct {
+	Channel, Status string
+	Source          *string
+	CapturedAt      time.Time
 }
 
-// Consents lists a contact's consents.
-func (s *Store) Consents(ctx context.Context, wsID, contactID uuid.UUID) ([]dbq.ListConsentsRow, error) {
+// PutConsent records a contact's consent on one channel, kept against the contact and its
+// identifiers that reach the channel. created says the contact had none recorded through it on
+// the channel before.
+func (s *Store) PutConsent(ctx context.Context, wsID, contactID uuid.UUID, c NewConsent) (out reach.Consent, created bool, err error) {
+	err = s.write(ctx, s.main, "consent.put", func(q *dbq.Queries) error {
+		types, vals, err := subjectsOf(ctx, q, wsID, contactID, c.Channel)
+		if err != nil {
+			return err
+		}
+		before, err := consentsOf(ctx, q, wsID, contactID)
+		if err != nil {
+			return err
+		}
+		_, had := ownConsent(before, contactID, c.Channel)
+		if err := q.PutConsents(ctx, dbq.PutConsentsParams{
+			WorkspaceID: wsID, Channel: c.Channel, Types: types, Vals: vals, ContactID: contactID,
+			Status: c.Status, Source: c.Source, CapturedAt: c.CapturedAt,
+		}); err != nil {
+			return err
+		}
+		after, err := consentsOf(ctx, q, wsID, contactID)
+		out, _ = ownConsent(after, contactID, c.Channel)
+		created = !had
+		return err
+	})
+	return out, created, err
+}
+
+// Consents lists, per channel, the latest consent kept against a contact or its identifiers.
+func (s *Store) Consents(ctx context.Context, wsID, contactID uuid.UUID) ([]reach.Consent, error) {
 	if err := s.ContactExists(ctx, wsID, contactID); err != nil {
 		return nil, err
 	}
-	return s.q.ListConsents(ctx, dbq.ListConsentsParams{WorkspaceID: wsID, ContactID: contactID})
+	rows, err := consentsOf(ctx, s.q, wsID, contactID)
+	return reach.Latest(rows), err
+}
+
+func consentsOf(ctx context.Context, q *dbq.Queries, wsID, contactID uuid.UUID) ([]reach.Consent, error) {
+	rows, err := q.ContactConsents(ctx, dbq.ContactConsentsParams{WorkspaceID: wsID, ContactID: contactID, ContactRef: contactID.String()})
+	out := make([]reach.Consent, len(rows))
+	for i, r := range rows {
+		out[i] = reach.Consent{
+			Channel: r.Channel, Subject: reach.Subject{Type: r.SubjectType, Value: r.Subject}, Status: r.Status,
+			Source: r.Source, CapturedAt: r.CapturedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		}
+	}
+	return out, err
+}
+
+// ownConsent is the consent kept against the contact itself on a channel.
+func ownConsent(rows []reach.Consent, contactID uuid.UUID, channel string) (reach.Consent, bool) {
+	for _, r := range rows {
+		if r.Channel == channel && r.Subject == (reach.Subject{Type: reach.Contact, Value: contactID.String()}) {
+			return r, true
+		}
+	}
+	return reach.Consent{}, false
 }

@@ -120,15 +120,19 @@ func movesOf(cur dbq.Contact, next contact.Fields) []identity.Key {
 	return identity.Sorted(add)
 }
 
-// DeleteContact removes a contact; its identities, notes, tags, consents and suppressions go with
-// it through the foreign keys.
+// DeleteContact removes a contact with its identities, notes and tags, and forgets the opt-ins
+// recorded through it. Its suppressions and opt-outs stay, kept against its identifiers: a
+// contact created again with one of them shows them again.
 func (s *Store) DeleteContact(ctx context.Context, wsID, id uuid.UUID) error {
 	return s.write(ctx, s.main, "contact.delete", func(q *dbq.Queries) error {
 		n, err := q.DeleteContact(ctx, dbq.DeleteContactParams{WorkspaceID: wsID, ID: id})
-		if err == nil && n == 0 {
-			err = contactNotFound(id)
+		switch {
+		case err != nil:
+			return err
+		case n == 0:
+			return contactNotFound(id)
 		}
-		return err
+		return q.ForgetOptIns(ctx, dbq.ForgetOptInsParams{WorkspaceID: wsID, ContactID: id})
 	})
 }
 

@@ -2,25 +2,129 @@ package store
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/reach"
 )
 
-// PutSuppression creates or replaces a contact's suppression on one channel.
-func (s *Store) PutSuppression(ctx context.Context, p dbq.UpsertSuppressionParams) (row dbq.UpsertSuppressionRow, err error) {
+// Suppress suppresses a channel for a contact and for its identifiers that reach the channel, so
+// that the suppression outlives the contact. created says the contact showed no suppression on
+// the channel before.
+func (s *Store) Suppress(ctx context.Context, wsID, contactID uuid.UUID, channel, reason string, expiresAt *time.Time) (e reach.Entry, created bool, err error) {
 	err = s.write(ctx, s.main, "suppression.put", func(q *dbq.Queries) error {
-		row, err = q.UpsertSuppression(ctx, p)
-		return missingContact(err, p.ContactID)
+		types, vals, err := subjectsOf(ctx, q, wsID, contactID, channel)
+		if err != nil {
+			return err
+		}
+		before, err := suppressionsOf(ctx, q, wsID, contactID)
+		if err != nil {
+			return err
+		}
+		_, had := entryFor(before, channel)
+		if err := q.PutSuppressions(ctx, dbq.PutSuppressionsParams{
+			WorkspaceID: wsID, Channel: channel, Types: types, Vals: vals, ContactID: contactID, Reason: reason, ExpiresAt: expiresAt,
+		}); err != nil {
+			return err
+		}
+		after, err := suppressionsOf(ctx, q, wsID, contactID)
+		e, _ = entryFor(after, channel)
+		created = !had
+		return err
 	})
-	return row, err
+	return e, created, err
 }
 
-// Suppressions lists a contact's suppressions.
-func (s *Store) Suppressions(ctx context.Context, wsID, contactID uuid.UUID) ([]dbq.ListSuppressionsRow, error) {
+// LiftSuppression records the lift of the suppressions of one channel that a contact and its
+// identifiers hold, with an optional reason; lifting a lifted one changes nothing.
+func (s *Store) LiftSuppression(ctx context.Context, wsID, contactID uuid.UUID, channel string, why *string) (e reach.Entry, err error) {
+	err = s.write(ctx, s.main, "suppression.lift", func(q *dbq.Queries) error {
+		types, vals, err := subjectsOf(ctx, q, wsID, contactID, channel)
+		if err != nil {
+			return err
+		}
+		for i := range types {
+			if _, err := q.LiftSuppression(ctx, dbq.LiftSuppressionParams{
+				WorkspaceID: wsID, SubjectType: types[i], Subject: vals[i], Channel: channel, LiftReason: why,
+			}); err != nil {
+				return err
+			}
+		}
+		rows, err := suppressionsOf(ctx, q, wsID, contactID)
+		if err != nil {
+			return err
+		}
+		var ok bool
+		if e, ok = entryFor(rows, channel); !ok {
+			return apperr.NotFoundf("the contact has no suppression on %s", channel)
+		}
+		return nil
+	})
+	return e, err
+}
+
+// Suppressions lists, per channel, the suppression that speaks for a contact (see reach.Effective).
+func (s *Store) Suppressions(ctx context.Context, wsID, contactID uuid.UUID) ([]reach.Entry, error) {
 	if err := s.ContactExists(ctx, wsID, contactID); err != nil {
 		return nil, err
 	}
-	return s.q.ListSuppressions(ctx, dbq.ListSuppressionsParams{WorkspaceID: wsID, ContactID: contactID})
+	rows, err := suppressionsOf(ctx, s.q, wsID, contactID)
+	return reach.Effective(rows, time.Now()), err
+}
+
+func suppressionsOf(ctx context.Context, q *dbq.Queries, wsID, contactID uuid.UUID) ([]reach.Suppression, error) {
+	rows, err := q.ContactSuppressions(ctx, dbq.ContactSuppressionsParams{WorkspaceID: wsID, ContactID: contactID, ContactRef: contactID.String()})
+	out := make([]reach.Suppression, len(rows))
+	for i, r := range rows {
+		out[i] = reach.Suppression{
+			Channel: r.Channel, Subject: reach.Subject{Type: r.SubjectType, Value: r.Subject}, Reason: r.Reason,
+			ExpiresAt: r.ExpiresAt, LiftedAt: r.LiftedAt, LiftReason: r.LiftReason, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		}
+	}
+	return out, err
+}
+
+func entryFor(rows []reach.Suppression, channel string) (reach.Entry, bool) {
+	for _, e := range reach.Effective(rows, time.Now()) {
+		if e.Channel == channel {
+			return e, true
+		}
+	}
+	return reach.Entry{}, false
+}
+
+// lockContact locks a contact, so that its identities stay as they are until the transaction
+// ends; 404 when there is no such contact.
+func lockContact(ctx context.Context, q *dbq.Queries, wsID, contactID uuid.UUID) error {
+	_, err := q.GetContactForUpdate(ctx, dbq.GetContactForUpdateParams{WorkspaceID: wsID, ID: contactID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return contactNotFound(contactID)
+	}
+	return err
+}
+
+// subjectsOf locks a contact and lists what a suppression or consent of a channel recorded
+// through it is kept against: the contact, and its identities that reach the channel.
+func subjectsOf(ctx context.Context, q *dbq.Queries, wsID, contactID uuid.UUID, channel string) (types, vals []string, err error) {
+	if err := lockContact(ctx, q, wsID, contactID); err != nil {
+		return nil, nil, err
+	}
+	types, vals = []string{reach.Contact}, []string{contactID.String()}
+	reaching := reach.IdentityTypes(channel)
+	if len(reaching) == 0 {
+		return types, vals, nil
+	}
+	ids, err := q.ListContactIdentities(ctx, dbq.ListContactIdentitiesParams{WorkspaceID: wsID, ContactID: contactID})
+	for _, i := range ids {
+		if slices.Contains(reaching, i.Type) {
+			types, vals = append(types, i.Type), append(vals, i.Value)
+		}
+	}
+	return types, vals, err
 }

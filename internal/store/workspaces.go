@@ -18,3 +18,19 @@ func (s *Store) GetAPIKey(ctx context.Context, id uuid.UUID) (dbq.GetAPIKeyRow, 
 func (s *Store) SchemaVersion(ctx context.Context) (dbq.SchemaMigration, error) {
 	return s.q.SchemaVersion(ctx)
 }
+
+// Workspace returns a workspace's settings.
+func (s *Store) Workspace(ctx context.Context, id uuid.UUID) (dbq.GetWorkspaceRow, error) {
+	return s.q.GetWorkspace(ctx, id)
+}
+
+// SetOptInChannels sets the channels on which the workspace may message only people with an
+// opt-in on record.
+func (s *Store) SetOptInChannels(ctx context.Context, id uuid.UUID, channels []string) (row dbq.GetWorkspaceRow, err error) {
+	err = s.write(ctx, s.main, "workspace.update", func(q *dbq.Queries) error {
+		r, err := q.SetOptInChannels(ctx, dbq.SetOptInChannelsParams{ID: id, OptInChannels: channels})
+		row = dbq.GetWorkspaceRow(r)
+		return err
+	})
+	return row, err
+}

@@ -178,6 +178,65 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/contacts/reachability": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask whether identifiers may be messaged on a channel
+         * @description The call a sender makes before every campaign. For each identifier, in order (the same
+         *     identifier types as resolve; 1 to 1,000 of them), it answers whether it may be messaged on
+         *     `channel` now and, if not, why:
+         *
+         *     - `suppressed`: an active suppression (not lifted, not expired) on the channel is kept
+         *       against the identifier, the contact it leads to, or that contact's identifiers that
+         *       reach the channel; `suppression` says which, why and until when;
+         *     - `opted_out`: the latest consent on the channel among those is an opt-out;
+         *     - `no_consent`: the workspace asks an opt-in on this channel (`PATCH /v1/workspace`,
+         *       `opt_in_required`) and the latest consent is not an opt-in, or there is none.
+         *
+         *     An identifier no contact holds is answered too, from what is kept against the identifier
+         *     itself: the number of a deleted contact that unsubscribed stays `suppressed`, with
+         *     `contact_id` null. One statement answers the whole request.
+         */
+        post: operations["checkReachability"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/workspace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the workspace's settings
+         * @description The workspace the API key belongs to, with its settings.
+         */
+        get: operations["getWorkspace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change the workspace's settings
+         * @description `opt_in_required` lists the channels this workspace may message only people with an opt-in
+         *     on record (reachability answers `no_consent` otherwise); it replaces the list. None by
+         *     default.
+         */
+        patch: operations["updateWorkspace"];
+        trace?: never;
+    };
     "/v1/contacts/lookup": {
         parameters: {
             query?: never;
@@ -389,8 +448,10 @@ export interface paths {
         /**
          * Record consent on a channel
          * @description Sets whether the contact agreed to be messaged on this channel, with where (`source`) and
-         *     when (`captured_at`, defaulting to now) it was captured. One row per contact and channel;
-         *     201 when it is created, 200 when it is replaced.
+         *     when (`captured_at`, defaulting to now) it was captured; 201 when the contact had none on
+         *     the channel, 200 when it is replaced. It is kept against the contact and against its
+         *     identifiers that reach the channel: deleting the contact forgets its opt-ins but keeps its
+         *     opt-outs on those identifiers, and a contact created again with one of them shows it.
          */
         put: operations["putContactConsent"];
         post?: never;
@@ -415,7 +476,9 @@ export interface paths {
         };
         /**
          * List a contact's consents
-         * @description The contact's consent rows, one per channel, ordered by channel; returned whole.
+         * @description The consent that speaks for the contact on each channel, ordered by channel; returned
+         *     whole: the latest captured among those kept against the contact and its identifiers (an
+         *     opt-out recorded for its phone number through a deleted contact counts).
          */
         get: operations["listContactConsents"];
         put?: never;
@@ -441,19 +504,56 @@ export interface paths {
         };
         /**
          * List a contact's suppressions
-         * @description The contact's suppressions, one per channel, ordered by channel; returned whole. A
-         *     suppression whose `expires_at` has passed stays listed with `active: false`.
+         * @description The suppression that speaks for the contact on each channel, ordered by channel; returned
+         *     whole: among those kept against the contact and its identifiers, an active one (the longest
+         *     lasting), else the latest changed. One whose `expires_at` has passed, or that was lifted,
+         *     stays listed with `active: false`.
          */
         get: operations["listContactSuppressions"];
         put?: never;
         /**
          * Suppress a channel for a contact
-         * @description Creates or updates the contact's suppression on a channel. One row per contact and channel;
-         *     201 when it is created, 200 when it is replaced. Without `expires_at` the suppression holds
-         *     until replaced; with it, `expires_at` must be in the future.
+         * @description Suppresses a channel for the contact and for each of its identifiers that reach the channel;
+         *     201 when the contact showed no suppression on the channel, 200 when it is replaced (which
+         *     also clears an earlier lift). Without `expires_at` the suppression holds until lifted or
+         *     replaced; an `expires_at` in the past records one that has already expired.
          */
         post: operations["upsertContactSuppression"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/contacts/{contactID}/suppressions/{channel}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
+                contactID: components["parameters"]["ContactID"];
+                /**
+                 * @description The messaging channel to lift the suppression of.
+                 * @example sms
+                 */
+                channel: components["schemas"]["MessagingChannel"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Lift a suppression
+         * @description Lifts the suppressions of this channel that the contact and its identifiers hold, with an
+         *     optional reason. The lift is recorded, not erased: the suppression stays listed with
+         *     `active: false`, `lifted_at` and `lift_reason`. Lifting a lifted one changes nothing; 404
+         *     when the contact has no suppression on the channel.
+         */
+        delete: operations["liftContactSuppression"];
         options?: never;
         head?: never;
         patch?: never;
@@ -779,8 +879,16 @@ export interface components {
             reason: components["schemas"]["SuppressionReason"];
             /** Format: date-time */
             expires_at: string | null;
-            /** @description False once `expires_at` has passed. */
+            /** @description False once `expires_at` has passed or the suppression was lifted. */
             active: boolean;
+            /** Format: date-time */
+            lifted_at: string | null;
+            lift_reason: string | null;
+            /**
+             * @description The contact's identifiers that hold this suppression too (in the same state), so it
+             *     outlives the contact on them.
+             */
+            identifiers: components["schemas"]["SubjectIdentifier"][];
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -791,6 +899,82 @@ export interface components {
             reason: components["schemas"]["SuppressionReason"];
             /** Format: date-time */
             expires_at?: string;
+        };
+        SubjectIdentifier: {
+            /** @enum {string} */
+            type: "phone" | "email" | "wa_id";
+            /**
+             * @description As stored (E.164 for phone numbers, lower case for emails).
+             * @example +6281234567890
+             */
+            value: string;
+        };
+        ReachabilityRequest: {
+            channel: components["schemas"]["MessagingChannel"];
+            identifiers: components["schemas"]["Identifier"][];
+        };
+        ReachabilityResponse: {
+            data: components["schemas"]["Reachability"][];
+        };
+        Reachability: {
+            identifier: components["schemas"]["Identifier"];
+            /** @description Whether it may be messaged on the channel now. */
+            reachable: boolean;
+            /**
+             * @description `reachable`, or why it may not be messaged.
+             * @enum {string}
+             */
+            status: "reachable" | "suppressed" | "opted_out" | "no_consent";
+            /**
+             * @description The contact the identifier leads to now; null when none does (or it was deleted).
+             * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+             */
+            contact_id: string | null;
+            suppression: components["schemas"]["ReachabilitySuppression"];
+            consent: components["schemas"]["ReachabilityConsent"];
+        };
+        /** @description The active suppression that lasts longest, if any. */
+        ReachabilitySuppression: {
+            reason: components["schemas"]["SuppressionReason"];
+            /** Format: date-time */
+            expires_at: string | null;
+            /** Format: date-time */
+            since: string;
+            identifier: components["schemas"]["SuppressedIdentifier"];
+        } | null;
+        /** @description The identifier a suppression is kept against; null when it is kept against the contact itself. */
+        SuppressedIdentifier: {
+            /** @enum {string} */
+            type: "phone" | "email" | "wa_id";
+            /** @example +6281234567890 */
+            value: string;
+        } | null;
+        /** @description The latest consent on the channel, if any. */
+        ReachabilityConsent: {
+            status: components["schemas"]["ConsentStatus"];
+            source: string | null;
+            /** Format: date-time */
+            captured_at: string;
+        } | null;
+        Workspace: {
+            /** @example ws_06H1HWXJT9Y619F5GCJ4072F68 */
+            id: string;
+            name: string;
+            /**
+             * @description The region phone numbers without a country code are read in.
+             * @example ID
+             */
+            default_region: string;
+            /** @description Channels this workspace may message only people with an opt-in on record. */
+            opt_in_required: components["schemas"]["MessagingChannel"][];
+            /** Format: date-time */
+            created_at: string;
+        };
+        WorkspacePatch: {
+            opt_in_required?: components["schemas"]["MessagingChannel"][];
+        };
+        WorkspaceResponse: {
+            data: components["schemas"]["Workspace"];
         };
         SuppressionResponse: {
             data: components["schemas"]["Suppression"];
@@ -1218,6 +1402,16 @@ export type ConsentList = components['schemas']['ConsentList'];
 export type SuppressionReason = components['schemas']['SuppressionReason'];
 export type Suppression = components['schemas']['Suppression'];
 export type SuppressionCreate = components['schemas']['SuppressionCreate'];
+export type SubjectIdentifier = components['schemas']['SubjectIdentifier'];
+export type ReachabilityRequest = components['schemas']['ReachabilityRequest'];
+export type ReachabilityResponse = components['schemas']['ReachabilityResponse'];
+export type Reachability = components['schemas']['Reachability'];
+export type ReachabilitySuppression = components['schemas']['ReachabilitySuppression'];
+export type SuppressedIdentifier = components['schemas']['SuppressedIdentifier'];
+export type ReachabilityConsent = components['schemas']['ReachabilityConsent'];
+export type Workspace = components['schemas']['Workspace'];
+export type WorkspacePatch = components['schemas']['WorkspacePatch'];
+export type WorkspaceResponse = components['schemas']['WorkspaceResponse'];
 export type SuppressionResponse = components['schemas']['SuppressionResponse'];
 export type SuppressionList = components['schemas']['SuppressionList'];
 export type Platform = components['schemas']['Platform'];
@@ -1539,6 +1733,167 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    checkReachability: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "channel": "whatsapp",
+                 *       "identifiers": [
+                 *         {
+                 *           "type": "phone",
+                 *           "value": "081234567890"
+                 *         },
+                 *         {
+                 *           "type": "email",
+                 *           "value": "siti@example.com"
+                 *         },
+                 *         {
+                 *           "type": "phone",
+                 *           "value": "+6281299990000"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["ReachabilityRequest"];
+            };
+        };
+        responses: {
+            /** @description One answer per identifier, in the order asked. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "identifier": {
+                     *             "type": "phone",
+                     *             "value": "081234567890"
+                     *           },
+                     *           "reachable": false,
+                     *           "status": "suppressed",
+                     *           "contact_id": null,
+                     *           "suppression": {
+                     *             "reason": "unsubscribed",
+                     *             "expires_at": null,
+                     *             "since": "2025-05-30T16:30:51.077284Z",
+                     *             "identifier": {
+                     *               "type": "phone",
+                     *               "value": "+6281234567890"
+                     *             }
+                     *           },
+                     *           "consent": null
+                     *         },
+                     *         {
+                     *           "identifier": {
+                     *             "type": "email",
+                     *             "value": "siti@example.com"
+                     *           },
+                     *           "reachable": true,
+                     *           "status": "reachable",
+                     *           "contact_id": "cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC",
+                     *           "suppression": null,
+                     *           "consent": {
+                     *             "status": "opted_in",
+                     *             "source": "checkout form",
+                     *             "captured_at": "2025-05-30T16:25:03.801556Z"
+                     *           }
+                     *         },
+                     *         {
+                     *           "identifier": {
+                     *             "type": "phone",
+                     *             "value": "+6281299990000"
+                     *           },
+                     *           "reachable": true,
+                     *           "status": "reachable",
+                     *           "contact_id": null,
+                     *           "suppression": null,
+                     *           "consent": null
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ReachabilityResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getWorkspace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The workspace. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    updateWorkspace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "opt_in_required": [
+                 *         "whatsapp",
+                 *         "sms"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["WorkspacePatch"];
+            };
+        };
+        responses: {
+            /** @description The workspace as changed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkspaceResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
             503: components["responses"]["Unavailable"];
@@ -2128,6 +2483,14 @@ export interface operations {
                      *           "reason": "bounced",
                      *           "expires_at": "2025-06-01T00:00:00Z",
                      *           "active": false,
+                     *           "lifted_at": null,
+                     *           "lift_reason": null,
+                     *           "identifiers": [
+                     *             {
+                     *               "type": "email",
+                     *               "value": "siti@example.com"
+                     *             }
+                     *           ],
                      *           "created_at": "2025-05-30T16:40:00.420017Z",
                      *           "updated_at": "2025-05-30T16:40:00.420017Z"
                      *         },
@@ -2136,6 +2499,14 @@ export interface operations {
                      *           "reason": "unsubscribed",
                      *           "expires_at": null,
                      *           "active": true,
+                     *           "lifted_at": null,
+                     *           "lift_reason": null,
+                     *           "identifiers": [
+                     *             {
+                     *               "type": "phone",
+                     *               "value": "+6281234567890"
+                     *             }
+                     *           ],
                      *           "created_at": "2025-05-30T16:30:51.077284Z",
                      *           "updated_at": "2025-05-30T16:30:51.077284Z"
                      *         }
@@ -2193,6 +2564,68 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    liftContactSuppression: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Why the suppression is lifted (at most 200 characters).
+                 * @example re-subscribed at the counter
+                 */
+                reason?: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description A contact id (`cnt_…`).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
+                contactID: components["parameters"]["ContactID"];
+                /**
+                 * @description The messaging channel to lift the suppression of.
+                 * @example sms
+                 */
+                channel: components["schemas"]["MessagingChannel"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The suppression, lifted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "channel": "sms",
+                     *         "reason": "unsubscribed",
+                     *         "expires_at": null,
+                     *         "active": false,
+                     *         "lifted_at": "2025-06-02T09:00:00Z",
+                     *         "lift_reason": "re-subscribed at the counter",
+                     *         "identifiers": [
+                     *           {
+                     *             "type": "phone",
+                     *             "value": "+6281234567890"
+                     *           }
+                     *         ],
+                     *         "created_at": "2025-05-30T16:30:51.077284Z",
+                     *         "updated_at": "2025-06-02T09:00:00Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SuppressionResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
