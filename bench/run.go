@@ -265,6 +265,19 @@ func seed(ctx context.Context, dbURL, ws string, p params) error {
 		 SELECT '%[1]s', bench_id(%[2]d + 2000000000000, t), 'tag' || t, 'tag' || t FROM generate_series(1, 10) AS t`, ws, p.base),
 		fmt.Sprintf(`INSERT INTO contact_tags (workspace_id, contact_id, tag_id)
 		 SELECT '%[1]s', bench_id(%[2]d, i), bench_id(%[2]d + 2000000000000, 1 + i %% 10) FROM generate_series(1, %[3]d) AS i`, ws, p.base, p.n),
+		// Opt-outs, for reachability: every tenth contact suppressed on WhatsApp (kept against the
+		// contact and its number), every fifth opted in. Skipped on a schema that predates them
+		// (BENCH_BINARY of an older build).
+		fmt.Sprintf(`DO $$ BEGIN IF to_regclass('suppressions') IS NOT NULL THEN
+		 INSERT INTO suppressions (workspace_id, channel, subject_type, subject, contact_id, reason)
+		 SELECT '%[1]s', 'whatsapp', t.type, t.subject, bench_id(%[2]d, i), 'unsubscribed'
+		 FROM generate_series(10, %[3]d, 10) AS i,
+		      LATERAL (VALUES ('contact', bench_id(%[2]d, i)::text), ('phone', '+62812' || lpad(i::text, 8, '0'))) AS t (type, subject);
+		 INSERT INTO consents (workspace_id, channel, subject_type, subject, contact_id, status, captured_at)
+		 SELECT '%[1]s', 'whatsapp', t.type, t.subject, bench_id(%[2]d, i), 'opted_in', now()
+		 FROM generate_series(5, %[3]d, 10) AS i,
+		      LATERAL (VALUES ('contact', bench_id(%[2]d, i)::text), ('phone', '+62812' || lpad(i::text, 8, '0'))) AS t (type, subject);
+		 END IF; END $$`, ws, p.base, p.n),
 		"ANALYZE",
 	}
 	for _, s := range stmts {

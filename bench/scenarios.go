@@ -86,6 +86,9 @@ func ownersStep(phoneSQL string) step {
 	}}
 }
 
+// reachabilityBatch is how many identifiers one reachability request asks about.
+const reachabilityBatch = 1000
+
 func scenarios() []scenario {
 	return []scenario{
 		{
@@ -130,6 +133,35 @@ func scenarios() []scenario {
 			},
 		},
 		{
+			// A sender asks about a campaign's worth of numbers at once: 1,000 in a row from a
+			// random seeded one (a tenth of them suppressed, some past the seed).
+			name: "reachability_1000",
+			request: func(r *rand.Rand, _ *workerState, p params) (string, string, string, []int) {
+				first := 1 + r.IntN(p.n)
+				var b strings.Builder
+				b.WriteString(`{"channel":"whatsapp","identifiers":[`)
+				for k := range reachabilityBatch {
+					if k > 0 {
+						b.WriteByte(',')
+					}
+					fmt.Fprintf(&b, `{"type":"phone","value":"%s"}`, phone("812", first+k))
+				}
+				b.WriteString("]}")
+				return "POST", "/v1/contacts/reachability", b.String(), []int{http.StatusOK}
+			},
+			pgbench: []step{
+				{raw: `\set i random(1, :n)`},
+				{query: "Reachability", params: map[string]string{
+					"workspace_id": wsExpr, "channel": "'whatsapp'", "subject_types": "'{phone,wa_id}'",
+					"ords":    fmt.Sprintf("ARRAY(SELECT generate_series(0, %d))", reachabilityBatch-1),
+					"types":   fmt.Sprintf("array_fill('phone'::text, ARRAY[%d])", reachabilityBatch),
+					"sources": fmt.Sprintf("array_fill(''::text, ARRAY[%d])", reachabilityBatch),
+					"vals":    fmt.Sprintf("ARRAY(SELECT '+62812' || lpad((:i + g)::text, 8, '0') FROM generate_series(0, %d) AS g)", reachabilityBatch-1),
+					"id_ords": "'{}'", "ids": "'{}'",
+				}},
+			},
+		},
+		{
 			name: "upsert_new",
 			request: func(_ *rand.Rand, w *workerState, _ params) (string, string, string, []int) {
 				w.counter++
@@ -139,10 +171,9 @@ func scenarios() []scenario {
 				// Thirteen digits: 200,000 inserts in 10^13 numbers almost never collide (a collision
 				// would abort pgbench); pgbench does not check that a phone number is possible.
 				{raw: `\set i random(1, 9999999999999)`},
-				// Like the server: a look-up and the insert, in a transaction.
+				// Like the server: the insert unless a contact holds the number, in a transaction.
 				{raw: "BEGIN;"},
-				ownersStep("'+62814' || lpad(:i::text, 13, '0')"),
-				{query: "CreateContact", params: map[string]string{
+				{query: "CreateUnlessHeld", params: map[string]string{
 					"workspace_id": wsExpr, "id": "bench_new_id()", "name": "'New ' || :i", "name_key": "'new ' || :i",
 					"phone_number": "'+62814' || lpad(:i::text, 13, '0')", "email": "NULL", "external_source": "NULL",
 					"external_id": "NULL", "custom_fields": "'{}'",
@@ -160,7 +191,12 @@ func scenarios() []scenario {
 			pgbench: []step{
 				{raw: `\set i random(1, :n)`},
 				{raw: "BEGIN;"},
-				ownersStep(phoneExpr),
+				{query: "CreateUnlessHeld", params: map[string]string{
+					"workspace_id": wsExpr, "id": "bench_new_id()", "name": "'Contact ' || :i", "name_key": "'contact ' || :i",
+					"phone_number": phoneExpr, "email": "NULL", "external_source": "NULL",
+					"external_id": "NULL", "custom_fields": "'{}'",
+					"types": "'{phone}'", "sources": `'{""}'`, "vals": "ARRAY[" + phoneExpr + "]",
+				}},
 				{query: "GetContactForUpdate", params: map[string]string{"workspace_id": wsExpr, "id": idExpr}},
 				ownersStep(phoneExpr),
 				{query: "UpdateContact", params: map[string]string{

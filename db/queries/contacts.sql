@@ -1,16 +1,32 @@
--- CreateContact inserts a contact and its identities in one statement, so a new contact costs
--- one round trip and needs no transaction: when another contact took one of the identities
--- first, the unique violation undoes the whole statement and the caller decides again.
--- name: CreateContact :one
-WITH c AS (
+-- CreateUnlessHeld creates a contact holding keys (in identity.Compare order) unless a stored
+-- contact holds one of them, and answers the holders: a new contact in one statement when its
+-- identifiers are new (the first message from a new number), or the owners to decide with. A
+-- key taken by another transaction meanwhile fails the statement with a unique violation.
+-- name: CreateUnlessHeld :one
+WITH k AS (
+    SELECT unnest(@types::text[]) AS type, unnest(@sources::text[]) AS source, unnest(@vals::text[]) AS value
+), held AS (
+    SELECT DISTINCT i.contact_id
+    FROM k
+    CROSS JOIN LATERAL (
+        SELECT ci.contact_id FROM contact_identities ci
+        WHERE ci.workspace_id = @workspace_id AND ci.type = k.type AND ci.source = k.source AND ci.value = k.value
+        LIMIT 1
+    ) AS i
+), c AS (
     INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields)
-    VALUES (@workspace_id, @id, @name, @name_key, @phone_number, @email, @external_source, @external_id, @custom_fields)
+    SELECT @workspace_id, @id, @name, @name_key, @phone_number, @email, @external_source, @external_id, @custom_fields
+    WHERE NOT EXISTS (SELECT 1 FROM held)
     RETURNING *
 ), i AS (
     INSERT INTO contact_identities (workspace_id, type, source, value, contact_id)
-    SELECT c.workspace_id, unnest(@types::text[]), unnest(@sources::text[]), unnest(@vals::text[]), c.id FROM c
+    SELECT c.workspace_id, k.type, k.source, k.value, c.id FROM c, k
 )
-SELECT * FROM c;
+SELECT (SELECT coalesce(array_agg(held.contact_id ORDER BY held.contact_id), '{}') FROM held)::uuid[] AS owners,
+       c.workspace_id, c.id, c.name, c.name_key, c.phone_number, c.email, c.external_source, c.external_id,
+       c.custom_fields, c.created_at, c.updated_at
+FROM (SELECT 1) AS one
+LEFT JOIN c ON true;
 
 -- name: GetContact :one
 SELECT * FROM contacts
@@ -47,12 +63,10 @@ WHERE workspace_id = @workspace_id AND id = @id;
 
 -- ListContacts walks the primary key backwards from the cursor (ids are time-ordered), so every
 -- page costs the same however deep it is. A first page passes the largest uuid as its cursor.
--- The tag filter arrives case-folded by the service, matching tags.name_key. A tag the workspace
--- does not have answers at once instead of testing every contact (115-125 ms a page at 1,000,000
--- contacts): the first tag condition names no column of c, so even a generic plan checks it
--- once, before reading any contact; inside one condition with the second, it was tested per row.
--- The second names the workspace itself, not c's: PostgreSQL hashes the tag's contacts once,
--- and a condition on c.workspace_id would have let other workspaces' members into the hash.
+-- The tag filter arrives case-folded by the service, matching tags.name_key. The first tag
+-- condition names no column of c, so a tag the workspace does not have answers at once, before
+-- any contact is read; the second names the workspace itself, not c's, so that the hash of the
+-- tag's contacts holds this workspace's alone (docs/PERFORMANCE.md).
 -- name: ListContacts :many
 SELECT c.* FROM contacts c
 WHERE c.workspace_id = @workspace_id
@@ -72,12 +86,11 @@ LIMIT @page_size;
 -- whose name key or email starts with it, or whose phone number starts with phone_prefix. Each
 -- of the three finds its newest matches below the cursor on its own, by a prefix range of an
 -- index (migration 000005) or by walking ids, whichever the planner, seeing the prefix, expects
--- to be cheaper; the page is the newest of those. DISTINCT: a contact can hold several emails or
--- phone numbers (an import merges lines), and must take one place of a branch's limit. branch_limit is the page size when no other
--- filter applies and NULL (no limit) otherwise, since the filters then drop candidates after the
--- branches have chosen them. Testing each contact in place instead made the email test a hashed
--- subplan over a seq scan of every email identity: 0.3-0.45 s a page at 1,000,000 contacts,
--- against under 1 ms this way for a prefix with few matches or very many.
+-- to be cheaper; the page is the newest of those (testing each contact in place hashed every email
+-- identity: docs/PERFORMANCE.md). DISTINCT: a contact can hold several emails or phone numbers
+-- (imports before migration 000006 gave them), and must take one place of a branch's limit.
+-- branch_limit is the page size when no other filter applies and NULL (no limit) otherwise, since
+-- the filters then drop candidates after the branches have chosen them.
 -- name: SearchContacts :many
 SELECT c.* FROM contacts c
 WHERE c.workspace_id = @workspace_id

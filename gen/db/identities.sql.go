@@ -56,10 +56,9 @@ type FindIdentityOwnersParams struct {
 	WorkspaceID uuid.UUID
 }
 
-// FindIdentityOwners: each key is probed on the primary key in a LATERAL subquery that LIMIT
-// keeps from being flattened. As a plain join, the generic plan (which cannot see the arrays'
-// lengths and guesses 10 keys) hashes the keys and scans the whole identities table whenever it
-// is small: 4x slower per statement at 900 identities, and more as it grows to the switch-over.
+// FindIdentityOwners lists the contacts that hold any of the keys. Each key probes the primary key
+// in a LATERAL subquery that LIMIT keeps from being flattened into a join a generic plan would
+// hash over the whole table (docs/PERFORMANCE.md).
 func (q *Queries) FindIdentityOwners(ctx context.Context, arg FindIdentityOwnersParams) ([]uuid.UUID, error) {
 	rows, err := q.db.Query(ctx, findIdentityOwners,
 		arg.Types,

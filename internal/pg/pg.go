@@ -93,11 +93,9 @@ func Config(url string, plans Plans) (*pgxpool.Config, error) {
 		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = map[Plans]string{GenericPlans: "force_generic_plan", CustomPlans: "auto"}[plans]
 	}
 	if _, set := cfg.ConnConfig.RuntimeParams["jit"]; !set {
-		// JIT compiles a statement whose estimated cost passes a threshold, again at every
-		// execution. A generic plan's estimate can pass it for a cheap statement (a list page,
-		// whose LIMIT it cannot see, is costed as reading a tenth of the workspace): 51 rows
-		// read in 0.07 ms took 5-8 ms of compiling. No statement here gained from it (an import
-		// of 100,000 contacts took the same time with and without).
+		// A generic plan's cost estimate can pass JIT's threshold for a cheap statement, which
+		// then compiles at every execution; no statement here gains from JIT (measurements in
+		// docs/PERFORMANCE.md, "Why the statements are written as they are").
 		cfg.ConnConfig.RuntimeParams["jit"] = "off"
 	}
 	cfg.AfterConnect = func(_ context.Context, c *pgx.Conn) error {
@@ -237,14 +235,9 @@ func sqlState(err error) string {
 type OneShotPool struct{ *pgxpool.Pool }
 
 // OneShot sends pool's statements as unnamed ones (their descriptions cached, still one round
-// trip each): PostgreSQL parses and plans an unnamed statement anew for every execution, with the
-// values bound, and keeps no plan to settle on. A search needs that: a session that keeps the
-// statement prepared switches it to its generic plan for good once that looks no costlier than
-// the custom plans so far, and a generic plan cannot turn a prefix into an index range (after
-// five broad searches with a tag, a search with no match took 49 ms instead of 0.06 ms at
-// 100,000 contacts). Sessions that force generic plans force them on unnamed statements too, so
-// pool is the CustomPlans one; without it, the server runs searches on its generic pool: the
-// same answers, planned blind to the prefix.
+// trip each), which PostgreSQL plans anew for the values bound at every execution. Searches need
+// that: a generic plan cannot turn a prefix into an index range (docs/PERFORMANCE.md). Sessions
+// that force generic plans force them on unnamed statements too, so pool is a CustomPlans one.
 func OneShot(pool *pgxpool.Pool) OneShotPool { return OneShotPool{pool} }
 
 func oneShot(args []any) []any { return append([]any{pgx.QueryExecModeCacheDescribe}, args...) }

@@ -2,12 +2,16 @@ package server_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/wazapin/wazapin/gen/api"
+	"github.com/wazapin/wazapin/internal/server"
 )
 
 func TestMalformedRequests(t *testing.T) {
@@ -180,5 +184,15 @@ func TestBodiesMustBeJSON(t *testing.T) {
 				t.Errorf("the problem does not say what to send: %s", b)
 			}
 		})
+	}
+}
+
+// TestUntranslatedErrorsAreFaults pins that an error no layer translated is a 500 (logged with its
+// cause), never a status a client would act on: a stray "no rows" is not a 404.
+func TestUntranslatedErrorsAreFaults(t *testing.T) {
+	for _, err := range []error{pgx.ErrNoRows, fmt.Errorf("read: %w", pgx.ErrNoRows), errors.New("something else")} {
+		if got := server.StatusOf(err); got != http.StatusInternalServerError {
+			t.Errorf("%v: %d, want 500", err, got)
+		}
 	}
 }

@@ -21,25 +21,35 @@ import (
 // which.
 func (s *Store) Upsert(ctx context.Context, wsID uuid.UUID, u contact.Upsert) (row dbq.Contact, created bool, err error) {
 	keys := identity.Sorted(u.Keys())
+	custom, err := contact.MergeCustom(nil, u.Custom)
+	if err != nil {
+		return row, false, err
+	}
 	err = s.write(ctx, s.main, "contact.upsert", func(q *dbq.Queries) error {
-		owners, err := q.FindIdentityOwners(ctx, ownersParams(wsID, keys))
-		if err != nil {
+		// A unique violation here means another transaction took an identifier first: the
+		// retry finds its owner.
+		k := ownersParams(wsID, keys)
+		r, err := q.CreateUnlessHeld(ctx, dbq.CreateUnlessHeldParams{
+			WorkspaceID: wsID, ID: ids.New(), Name: u.Name, NameKey: u.NameKey(), PhoneNumber: u.Phone, Email: u.Email,
+			ExternalSource: u.ExternalSource, ExternalID: u.ExternalID, CustomFields: custom,
+			Types: k.Types, Sources: k.Sources, Vals: k.Vals,
+		})
+		switch {
+		case err != nil:
 			return err
-		}
-		switch len(owners) {
-		case 0:
-			// A unique violation here means another transaction took an identifier first: the
-			// retry finds its owner.
-			row, err = createContact(ctx, q, wsID, u.Fields, u.Custom, keys)
-			created = err == nil
-			return err
-		case 1:
+		case r.ID != nil:
+			row, created = dbq.Contact{
+				WorkspaceID: *r.WorkspaceID, ID: *r.ID, Name: r.Name, NameKey: r.NameKey, PhoneNumber: r.PhoneNumber,
+				Email: r.Email, ExternalSource: r.ExternalSource, ExternalID: r.ExternalID, CustomFields: r.CustomFields,
+				CreatedAt: *r.CreatedAt, UpdatedAt: *r.UpdatedAt,
+			}, true
+			return nil
+		case len(r.Owners) == 1:
 			created = false
-			row, err = s.updateOwner(ctx, q, wsID, owners[0], keys, u)
+			row, err = s.updateOwner(ctx, q, wsID, r.Owners[0], keys, u)
 			return err
-		default:
-			return ownersConflict(owners)
 		}
+		return ownersConflict(r.Owners)
 	})
 	return row, created, err
 }
@@ -173,22 +183,6 @@ func (s *Store) ContactExists(ctx context.Context, wsID, id uuid.UUID) error {
 		err = contactNotFound(id)
 	}
 	return err
-}
-
-// createContact inserts a new contact holding keys (in identity.Sorted order); a unique
-// violation means one was taken.
-func createContact(ctx context.Context, q *dbq.Queries, wsID uuid.UUID, f contact.Fields, custom contact.CustomFields, keys []identity.Key) (dbq.Contact, error) {
-	set, err := contact.MergeCustom(nil, custom)
-	if err != nil {
-		return dbq.Contact{}, err
-	}
-	k := ownersParams(wsID, keys)
-	row, err := q.CreateContact(ctx, dbq.CreateContactParams{
-		WorkspaceID: wsID, ID: ids.New(), Name: f.Name, NameKey: f.NameKey(), PhoneNumber: f.Phone, Email: f.Email,
-		ExternalSource: f.ExternalSource, ExternalID: f.ExternalID, CustomFields: set,
-		Types: k.Types, Sources: k.Sources, Vals: k.Vals,
-	})
-	return dbq.Contact(row), err
 }
 
 // updateContact writes next over the locked row cur, moving the identities whose values changed.

@@ -22,18 +22,18 @@ type takenError struct {
 }
 
 func (e *takenError) Error() string {
-	return fmt.Sprintf("%s %s belongs to contact %s", FieldOf(e.key), e.key.Value, ids.Format(ids.Contact, e.owner))
+	return fmt.Sprintf("%s %s belongs to contact %s", fieldOf(e.key), e.key.Value, ids.Format(ids.Contact, e.owner))
 }
 
 // conflict is the error a client gets for it.
 func (e *takenError) conflict() error {
 	c := apperr.Conflictf([]string{ids.Format(ids.Contact, e.owner)}, "%s", e.Error())
-	c.Fields = []apperr.FieldError{{Field: FieldOf(e.key), Message: "belongs to another contact"}}
+	c.Fields = []apperr.FieldError{{Field: fieldOf(e.key), Message: "belongs to another contact"}}
 	return c
 }
 
-// FieldOf is the field of a contact that holds an identity of k's type.
-func FieldOf(k identity.Key) string {
+// fieldOf is the field of a contact that holds an identity of k's type.
+func fieldOf(k identity.Key) string {
 	switch k.Type {
 	case identity.Phone:
 		return "phone_number"

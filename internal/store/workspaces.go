@@ -34,3 +34,13 @@ func (s *Store) SetOptInChannels(ctx context.Context, id uuid.UUID, channels []s
 	})
 	return row, err
 }
+
+// CreateWorkspace stores a new workspace with its first API key.
+func (s *Store) CreateWorkspace(ctx context.Context, ws dbq.CreateWorkspaceParams, key dbq.CreateAPIKeyParams) error {
+	return s.write(ctx, s.main, "workspace.create", func(q *dbq.Queries) error {
+		if _, err := q.CreateWorkspace(ctx, ws); err != nil {
+			return err
+		}
+		return q.CreateAPIKey(ctx, key)
+	})
+}

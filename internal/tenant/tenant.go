@@ -17,7 +17,7 @@ import (
 	"github.com/wazapin/wazapin/internal/apikey"
 	"github.com/wazapin/wazapin/internal/identity"
 	"github.com/wazapin/wazapin/internal/ids"
-	"github.com/wazapin/wazapin/internal/pg"
+	"github.com/wazapin/wazapin/internal/store"
 )
 
 // Workspace is the tenant a request acts for.
@@ -48,13 +48,9 @@ func Create(ctx context.Context, pool *pgxpool.Pool, name, region string) (Creat
 	}
 	wsID := ids.New()
 	keyID, key, hash := apikey.New()
-	err := pg.WithTx(ctx, pool, func(tx pgx.Tx) error {
-		q := dbq.New(tx)
-		if _, err := q.CreateWorkspace(ctx, dbq.CreateWorkspaceParams{ID: wsID, Name: name, DefaultRegion: region}); err != nil {
-			return err
-		}
-		return q.CreateAPIKey(ctx, dbq.CreateAPIKeyParams{ID: keyID, WorkspaceID: wsID, SecretHash: hash})
-	})
+	err := store.New(pool, store.Options{}).CreateWorkspace(ctx,
+		dbq.CreateWorkspaceParams{ID: wsID, Name: name, DefaultRegion: region},
+		dbq.CreateAPIKeyParams{ID: keyID, WorkspaceID: wsID, SecretHash: hash})
 	if err != nil {
 		return Created{}, err
 	}
