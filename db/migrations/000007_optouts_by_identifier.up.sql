@@ -34,9 +34,6 @@ CREATE TABLE consents (
     PRIMARY KEY (workspace_id, subject_type, subject, channel)
 );
 
--- Deleting a contact forgets the opt-ins recorded through it.
-CREATE INDEX consents_contact_idx ON consents (workspace_id, contact_id);
-
 -- Channels a workspace may message only with an opt-in on record (reachability says no_consent
 -- otherwise).
 ALTER TABLE workspaces ADD COLUMN opt_in_channels text[] NOT NULL DEFAULT '{}';

@@ -1,5 +1,7 @@
 -- PutConsents records consent on one channel for subjects recorded through one contact: the
--- contact itself ('contact', its id) and its identities that reach the channel.
+-- contact itself ('contact', its id), replaced, and its identities that reach the channel, whose
+-- consent changes only for one captured as late or later (a backfilled opt-in does not undo an
+-- opt-out recorded since).
 -- name: PutConsents :exec
 INSERT INTO consents (workspace_id, channel, subject_type, subject, contact_id, status, source, captured_at)
 SELECT @workspace_id, @channel, unnest(@types::text[]), unnest(@vals::text[]), @contact_id, @status, @source, @captured_at
@@ -8,7 +10,8 @@ ON CONFLICT (workspace_id, subject_type, subject, channel) DO UPDATE SET
     status = excluded.status,
     source = excluded.source,
     captured_at = excluded.captured_at,
-    updated_at = now();
+    updated_at = now()
+WHERE consents.subject_type = 'contact' OR excluded.captured_at >= consents.captured_at;
 
 -- ContactConsents lists the consents the contact or its identities hold, each subject probing the
 -- primary key (see ContactSuppressions).
@@ -25,8 +28,8 @@ CROSS JOIN LATERAL (
 ) AS s
 ORDER BY s.channel, s.subject_type, s.subject;
 
--- ForgetOptIns drops the opt-ins recorded through a contact that is being deleted; its opt-outs
--- and suppressions stay, to keep protecting the people behind its identifiers.
--- name: ForgetOptIns :exec
+-- ForgetOptIn drops the opt-in kept against one subject of a contact that is being deleted; its
+-- opt-outs and suppressions stay, to keep protecting the people behind its identifiers.
+-- name: ForgetOptIn :exec
 DELETE FROM consents
-WHERE workspace_id = @workspace_id AND contact_id = @contact_id AND status = 'opted_in';
+WHERE workspace_id = @workspace_id AND subject_type = @subject_type AND subject = @subject AND status = 'opted_in';

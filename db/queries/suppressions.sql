@@ -10,6 +10,9 @@ ON CONFLICT (workspace_id, subject_type, subject, channel) DO UPDATE SET
     expires_at = excluded.expires_at,
     lifted_at = NULL,
     lift_reason = NULL,
+    -- A suppression that had ended (lifted or expired) begins again now.
+    created_at = CASE WHEN suppressions.lifted_at IS NOT NULL OR suppressions.expires_at <= now()
+                      THEN now() ELSE suppressions.created_at END,
     updated_at = now();
 
 -- LiftSuppression records the lift of one subject's suppression of a channel, unless lifted.

@@ -74,20 +74,21 @@ func (q *Queries) ContactConsents(ctx context.Context, arg ContactConsentsParams
 	return items, nil
 }
 
-const forgetOptIns = `-- name: ForgetOptIns :exec
+const forgetOptIn = `-- name: ForgetOptIn :exec
 DELETE FROM consents
-WHERE workspace_id = $1 AND contact_id = $2 AND status = 'opted_in'
+WHERE workspace_id = $1 AND subject_type = $2 AND subject = $3 AND status = 'opted_in'
 `
 
-type ForgetOptInsParams struct {
+type ForgetOptInParams struct {
 	WorkspaceID uuid.UUID
-	ContactID   uuid.UUID
+	SubjectType string
+	Subject     string
 }
 
-// ForgetOptIns drops the opt-ins recorded through a contact that is being deleted; its opt-outs
-// and suppressions stay, to keep protecting the people behind its identifiers.
-func (q *Queries) ForgetOptIns(ctx context.Context, arg ForgetOptInsParams) error {
-	_, err := q.db.Exec(ctx, forgetOptIns, arg.WorkspaceID, arg.ContactID)
+// ForgetOptIn drops the opt-in kept against one subject of a contact that is being deleted; its
+// opt-outs and suppressions stay, to keep protecting the people behind its identifiers.
+func (q *Queries) ForgetOptIn(ctx context.Context, arg ForgetOptInParams) error {
+	_, err := q.db.Exec(ctx, forgetOptIn, arg.WorkspaceID, arg.SubjectType, arg.Subject)
 	return err
 }
 
@@ -100,6 +101,7 @@ ON CONFLICT (workspace_id, subject_type, subject, channel) DO UPDATE SET
     source = excluded.source,
     captured_at = excluded.captured_at,
     updated_at = now()
+WHERE consents.subject_type = 'contact' OR excluded.captured_at >= consents.captured_at
 `
 
 type PutConsentsParams struct {
@@ -114,7 +116,9 @@ type PutConsentsParams struct {
 }
 
 // PutConsents records consent on one channel for subjects recorded through one contact: the
-// contact itself ('contact', its id) and its identities that reach the channel.
+// contact itself ('contact', its id), replaced, and its identities that reach the channel, whose
+// consent changes only for one captured as late or later (a backfilled opt-in does not undo an
+// opt-out recorded since).
 func (q *Queries) PutConsents(ctx context.Context, arg PutConsentsParams) error {
 	_, err := q.db.Exec(ctx, putConsents,
 		arg.WorkspaceID,

@@ -21,7 +21,7 @@ WITH k AS (
 ), owner AS (
     SELECT DISTINCT ON (m.ord) m.ord, m.contact_id
     FROM (
-        SELECT k.ord, 0 AS pos, i.contact_id
+        SELECT k.ord, CASE k.type WHEN 'wa_id' THEN 0 ELSE 1 END AS pos, i.contact_id
         FROM k
         CROSS JOIN LATERAL (
             SELECT contact_id FROM contact_identities
@@ -115,7 +115,8 @@ type ReachabilityRow struct {
 // contact ids; ord is its index in the request. Its subjects are the identifier itself (when its
 // type reaches the channel, or is a contact id, deleted or not), the contact it leads to now,
 // and that contact's identities of the types that reach the channel (subject_types). Each
-// identifier gets its contact (if any), the active suppression that lasts longest among its
+// identifier gets its contact (if any; for a wa_id, the contact holding the wa_id before the one
+// holding its digits as a phone number), the active suppression that lasts longest among its
 // subjects, and their latest consent; opt_in_required says whether the workspace asks an opt-in
 // for the channel. Every lookup is by primary key.
 func (q *Queries) Reachability(ctx context.Context, arg ReachabilityParams) ([]ReachabilityRow, error) {

@@ -298,10 +298,12 @@ func parseCustomFields(raw json.RawMessage, errs *apperr.Fields) CustomFields {
 		errs.Add("custom_fields", fmt.Sprintf("must have at most %d keys", MaxCustomFields))
 		return c
 	}
-	if len(raw) > MaxCustomBytes {
-		errs.Add("custom_fields", fmt.Sprintf("must be at most %d KiB of JSON", MaxCustomBytes>>10))
+	tooLarge := fmt.Sprintf("must be at most %d KiB of JSON as stored (numbers written in full)", MaxCustomBytes>>10)
+	if len(raw) > 4*MaxCustomBytes { // however it is spelt, it cannot fit
+		errs.Add("custom_fields", tooLarge)
 		return c
 	}
+	before := len(*errs)
 	for _, k := range slices.Sorted(maps.Keys(in)) {
 		v := in[k]
 		switch {
@@ -313,6 +315,11 @@ func parseCustomFields(raw json.RawMessage, errs *apperr.Fields) CustomFields {
 			errs.Add("custom_fields."+k, tooDeepMessage)
 		case !numbersInRange(v):
 			errs.Add("custom_fields."+k, "holds a number out of range: numbers must fit a 64-bit float without rounding to zero, in at most 1000 characters")
+		}
+	}
+	if len(*errs) == before {
+		if size, _ := StoredSize(raw); size > MaxCustomBytes {
+			errs.Add("custom_fields", tooLarge)
 		}
 	}
 	if len(in) > 0 {
@@ -341,12 +348,9 @@ func MergeCustom(stored json.RawMessage, change CustomFields) (json.RawMessage, 
 	case change.Object == nil:
 		return stored, nil
 	case empty && len(change.Delete) == 0:
-		// Nothing to merge with and nothing to remove: the object as sent, checked when parsed.
-		var compact bytes.Buffer
-		if err := json.Compact(&compact, change.Object); err != nil {
-			return nil, err
-		}
-		return compact.Bytes(), nil
+		// Nothing to merge with and nothing to remove: the object as sent, checked when parsed
+		// (jsonb drops its spaces).
+		return change.Object, nil
 	}
 	fields := map[string]json.RawMessage{}
 	if !empty {
@@ -372,13 +376,10 @@ func MergeCustom(stored json.RawMessage, change CustomFields) (json.RawMessage, 
 	return merged, CheckStored(merged)
 }
 
-// CheckStored checks the limits on a contact's merged custom_fields, measured as compact JSON.
+// CheckStored checks the limits on a contact's merged custom_fields, measured as stored (see
+// StoredSize).
 func CheckStored(fields json.RawMessage) error {
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, fields); err == nil {
-		fields = compact.Bytes()
-	}
-	if len(fields) > MaxCustomBytes {
+	if size, _ := StoredSize(fields); size > MaxCustomBytes {
 		return apperr.InvalidField("custom_fields", fmt.Sprintf("would grow past %d KiB of JSON on this contact", MaxCustomBytes>>10))
 	}
 	var keys map[string]json.RawMessage

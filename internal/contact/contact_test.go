@@ -221,3 +221,18 @@ func show(f contact.Fields) string {
 	}
 	return str(f.Name) + "|" + str(f.Phone) + "|" + str(f.Email) + "|" + str(f.ExternalSource) + "|" + str(f.ExternalID)
 }
+
+// TestCustomFieldsAreMeasuredAsStored sends numbers that jsonb writes out in full: 2,000 of 1e40
+// are 10 KiB as sent and 82 KiB as stored, past the limit.
+func TestCustomFieldsAreMeasuredAsStored(t *testing.T) {
+	big := "{\"a\": [" + strings.TrimSuffix(strings.Repeat("1e40,", 2000), ",") + "]}"
+	_, err := contact.ParseUpsert(contact.UpsertInput{Phone: s("+6281234567890"), CustomFields: json.RawMessage(big)}, "ID")
+	var e *apperr.Error
+	if !errors.As(err, &e) || len(e.Fields) != 1 || e.Fields[0].Field != "custom_fields" {
+		t.Fatalf("err %v", err)
+	}
+	small := "{\"a\": [" + strings.TrimSuffix(strings.Repeat("1e40,", 1000), ",") + "]}"
+	if _, err := contact.ParseUpsert(contact.UpsertInput{Phone: s("+6281234567890"), CustomFields: json.RawMessage(small)}, "ID"); err != nil {
+		t.Errorf("41 KiB as stored: %v", err)
+	}
+}

@@ -47,15 +47,13 @@ func (s *Server) ImportContacts(ctx context.Context, req api.ImportContactsReque
 		return nil, err
 	}
 	out := importBody{lines: nonBlank, invalid: len(rejected), rejected: append([]api.ImportRejection{}, rejected...),
-		results: make([]importplan.Result, 0, len(plan.Results))}
+		results: plan.Results}
 	for _, r := range plan.Results {
 		switch r.Outcome {
 		case importplan.Created:
 			out.created++
-			out.results = append(out.results, r)
 		case importplan.Updated:
 			out.updated++
-			out.results = append(out.results, r)
 		case importplan.Conflict:
 			out.conflict++
 			out.rejected = append(out.rejected, *rejection(r.No, api.ImportRejectionReasonConflict, r.Err))

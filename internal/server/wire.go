@@ -156,8 +156,13 @@ func appendID(b []byte, prefix string, id uuid.UUID) []byte {
 // they are appended as bytes rather than built as wire values and reflected over.
 type importBody struct {
 	lines, created, updated, conflict, invalid int
-	results                                    []importplan.Result // created and updated lines only
+	results                                    []importplan.Result // every applied line; rejected ones are skipped
 	rejected                                   []api.ImportRejection
+}
+
+// landed tells whether an import line created or updated a contact.
+func landed(r importplan.Result) bool {
+	return r.Outcome == importplan.Created || r.Outcome == importplan.Updated
 }
 
 func (r importBody) VisitImportContactsResponse(w http.ResponseWriter) error {
@@ -177,7 +182,7 @@ func (r importBody) VisitImportContactsResponse(w http.ResponseWriter) error {
 	b = append(b, `,"merged_lines":[`...)
 	first := true
 	for _, l := range r.results {
-		if len(l.Earlier) == 0 {
+		if len(l.Earlier) == 0 || !landed(l) {
 			continue
 		}
 		if !first {
@@ -200,10 +205,15 @@ func (r importBody) VisitImportContactsResponse(w http.ResponseWriter) error {
 	b = append(b, `],"rejected":`...)
 	b = append(b, rejected...)
 	b = append(b, `,"results":[`...)
-	for i, l := range r.results {
-		if i > 0 {
+	first = true
+	for _, l := range r.results {
+		if !landed(l) {
+			continue
+		}
+		if !first {
 			b = append(b, ',')
 		}
+		first = false
 		b = append(b, `{"contact_id":`...)
 		b = appendID(b, ids.Contact, l.Contact)
 		b = append(b, `,"line":`...)

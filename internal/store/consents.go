@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,8 +19,8 @@ type NewConsent struct {
 }
 
 // PutConsent records a contact's consent on one channel, kept against the contact and its
-// identifiers that reach the channel. created says the contact had none recorded through it on
-// the channel before.
+// identifiers that reach the channel. created says the contact showed no consent on the channel
+// before.
 func (s *Store) PutConsent(ctx context.Context, wsID, contactID uuid.UUID, c NewConsent) (out reach.Consent, created bool, err error) {
 	err = s.write(ctx, s.main, "consent.put", func(q *dbq.Queries) error {
 		types, vals, err := subjectsOf(ctx, q, wsID, contactID, c.Channel)
@@ -30,7 +31,7 @@ func (s *Store) PutConsent(ctx context.Context, wsID, contactID uuid.UUID, c New
 		if err != nil {
 			return err
 		}
-		_, had := ownConsent(before, contactID, c.Channel)
+		had := slices.ContainsFunc(before, func(r reach.Consent) bool { return r.Channel == c.Channel })
 		if err := q.PutConsents(ctx, dbq.PutConsentsParams{
 			WorkspaceID: wsID, Channel: c.Channel, Types: types, Vals: vals, ContactID: contactID,
 			Status: c.Status, Source: c.Source, CapturedAt: c.CapturedAt,

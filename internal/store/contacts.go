@@ -14,6 +14,7 @@ import (
 	"github.com/wazapin/wazapin/internal/identity"
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/pg"
+	"github.com/wazapin/wazapin/internal/reach"
 )
 
 // Upsert is get-or-create by identity: the contact the upsert's identifiers lead to is updated,
@@ -131,18 +132,28 @@ func movesOf(cur dbq.Contact, next contact.Fields) []identity.Key {
 }
 
 // DeleteContact removes a contact with its identities, notes and tags, and forgets the opt-ins
-// recorded through it. Its suppressions and opt-outs stay, kept against its identifiers: a
-// contact created again with one of them shows them again.
+// kept against it and its identifiers. Its suppressions and opt-outs stay, kept against its
+// identifiers: a contact created again with one of them shows them again.
 func (s *Store) DeleteContact(ctx context.Context, wsID, id uuid.UUID) error {
 	return s.write(ctx, s.main, "contact.delete", func(q *dbq.Queries) error {
-		n, err := q.DeleteContact(ctx, dbq.DeleteContactParams{WorkspaceID: wsID, ID: id})
-		switch {
-		case err != nil:
+		if err := lockContact(ctx, q, wsID, id); err != nil {
 			return err
-		case n == 0:
-			return contactNotFound(id)
 		}
-		return q.ForgetOptIns(ctx, dbq.ForgetOptInsParams{WorkspaceID: wsID, ContactID: id})
+		identities, err := q.ListContactIdentities(ctx, dbq.ListContactIdentitiesParams{WorkspaceID: wsID, ContactID: id})
+		if err != nil {
+			return err
+		}
+		subjects := []reach.Subject{{Type: reach.Contact, Value: id.String()}}
+		for _, i := range identities {
+			subjects = append(subjects, reach.Subject{Type: i.Type, Value: i.Value})
+		}
+		for _, sj := range subjects {
+			if err := q.ForgetOptIn(ctx, dbq.ForgetOptInParams{WorkspaceID: wsID, SubjectType: sj.Type, Subject: sj.Value}); err != nil {
+				return err
+			}
+		}
+		_, err = q.DeleteContact(ctx, dbq.DeleteContactParams{WorkspaceID: wsID, ID: id})
+		return err
 	})
 }
 
