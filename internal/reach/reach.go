@@ -15,6 +15,9 @@ import (
 // contact's id.
 const Contact = "contact"
 
+// SubjectTypes are the identity types anything is kept against: those that reach some channel.
+var SubjectTypes = []string{identity.Email, identity.Phone, identity.WaID}
+
 // IdentityTypes are the identity types that reach a channel: a suppression or consent recorded
 // for a contact on that channel is kept against its identities of these types too, so that it
 // outlives the contact. Channels no identity reaches keep it against the contact alone.

@@ -26,11 +26,7 @@ func (s *Server) CheckReachability(ctx context.Context, req api.CheckReachabilit
 	if !b.Channel.Valid() {
 		return nil, apperr.InvalidField("channel", "must be one of "+channelList)
 	}
-	in := make([]resolve.Identifier, len(b.Identifiers))
-	for i, it := range b.Identifiers {
-		in[i] = resolve.Identifier{Type: string(it.Type), Value: it.Value, Source: it.Source}
-	}
-	lookup, err := resolve.ParseUpTo(in, ws.DefaultRegion, maxReachabilityIdentifiers)
+	lookup, err := resolve.ParseUpTo(identifiersIn(b.Identifiers), ws.DefaultRegion, maxReachabilityIdentifiers)
 	if err != nil {
 		return nil, err
 	}

@@ -33,22 +33,11 @@ func (s *Server) resolve(ctx context.Context, body *api.ResolveRequest) (resolve
 	if err != nil {
 		return resolvedBody{}, err
 	}
-	in := make([]resolve.Identifier, len(body.Identifiers))
-	for i, it := range body.Identifiers {
-		in[i] = resolve.Identifier{Type: string(it.Type), Value: it.Value, Source: it.Source}
-	}
-	lookup, err := resolve.Parse(in, ws.DefaultRegion)
+	lookup, err := resolve.Parse(identifiersIn(body.Identifiers), ws.DefaultRegion)
 	if err != nil {
 		return resolvedBody{}, err
 	}
-	p := dbq.ResolveIdentifiersParams{
-		WorkspaceID: ws.ID, Ords: lookup.KeyOrds, IDOrds: lookup.IDOrds, Ids: lookup.ContactIDs,
-		Types: make([]string, len(lookup.Keys)), Sources: make([]string, len(lookup.Keys)), Vals: make([]string, len(lookup.Keys)),
-	}
-	for i, k := range lookup.Keys {
-		p.Types[i], p.Sources[i], p.Vals[i] = k.Type, k.Source, k.Value
-	}
-	rows, err := s.store.Resolve(ctx, p)
+	rows, err := s.store.Resolve(ctx, ws.ID, lookup)
 	if err != nil {
 		return resolvedBody{}, err
 	}
@@ -69,6 +58,15 @@ func (s *Server) resolve(ctx context.Context, body *api.ResolveRequest) (resolve
 		res.matched[i] = body.Identifiers[ord]
 	}
 	return res, nil
+}
+
+// identifiersIn are the identifiers of a request as the resolve rules take them.
+func identifiersIn(in []api.Identifier) []resolve.Identifier {
+	out := make([]resolve.Identifier, len(in))
+	for i, it := range in {
+		out[i] = resolve.Identifier{Type: string(it.Type), Value: it.Value, Source: it.Source}
+	}
+	return out
 }
 
 // resolvedContact is the contact of a resolve row. The query names the columns of a LATERAL

@@ -30,29 +30,34 @@ func (s *Server) UpdateWorkspace(ctx context.Context, req api.UpdateWorkspaceReq
 	if err != nil {
 		return nil, err
 	}
-	row, err := s.store.Workspace(ctx, ws.ID)
+	var row dbq.GetWorkspaceRow
+	if b := req.Body; b.OptInRequired == nil {
+		row, err = s.store.Workspace(ctx, ws.ID) // nothing to change
+	} else {
+		var channels []string
+		if channels, err = optInChannels(*b.OptInRequired); err == nil {
+			row, err = s.store.SetOptInChannels(ctx, ws.ID, channels)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	if b := req.Body; b.OptInRequired != nil {
-		var errs apperr.Fields
-		channels := []string{}
-		for i, ch := range *b.OptInRequired {
-			if !ch.Valid() {
-				errs.Add(fmt.Sprintf("opt_in_required[%d]", i), "must be one of "+channelList)
-			} else if !slices.Contains(channels, string(ch)) {
-				channels = append(channels, string(ch))
-			}
-		}
-		if err := errs.Err(); err != nil {
-			return nil, err
-		}
-		slices.Sort(channels)
-		if row, err = s.store.SetOptInChannels(ctx, ws.ID, channels); err != nil {
-			return nil, err
+	return api.UpdateWorkspace200JSONResponse{Data: workspaceOut(row)}, nil
+}
+
+// optInChannels checks and orders the channels of opt_in_required, each once.
+func optInChannels(in []api.MessagingChannel) ([]string, error) {
+	var errs apperr.Fields
+	channels := []string{}
+	for i, ch := range in {
+		if !ch.Valid() {
+			errs.Add(fmt.Sprintf("opt_in_required[%d]", i), "must be one of "+channelList)
+		} else if !slices.Contains(channels, string(ch)) {
+			channels = append(channels, string(ch))
 		}
 	}
-	return api.UpdateWorkspace200JSONResponse{Data: workspaceOut(row)}, nil
+	slices.Sort(channels)
+	return channels, errs.Err()
 }
 
 func workspaceOut(r dbq.GetWorkspaceRow) api.Workspace {

@@ -23,7 +23,7 @@ type NewConsent struct {
 // before.
 func (s *Store) PutConsent(ctx context.Context, wsID, contactID uuid.UUID, c NewConsent) (out reach.Consent, created bool, err error) {
 	err = s.write(ctx, s.main, "consent.put", func(q *dbq.Queries) error {
-		types, vals, err := subjectsOf(ctx, q, wsID, contactID, c.Channel)
+		types, vals, err := subjectsOf(ctx, q, wsID, contactID, reach.IdentityTypes(c.Channel))
 		if err != nil {
 			return err
 		}

@@ -50,7 +50,7 @@ func (s *Store) Upsert(ctx context.Context, wsID uuid.UUID, u contact.Upsert) (r
 			row, err = s.updateOwner(ctx, q, wsID, r.Owners[0], keys, u)
 			return err
 		}
-		return ownersConflict(r.Owners)
+		return contact.OwnersConflict(r.Owners)
 	})
 	return row, created, err
 }
@@ -86,10 +86,7 @@ func (s *Store) updateOwner(ctx context.Context, q *dbq.Queries, wsID, owner uui
 // would take are checked: one held by another contact is a conflict, and nothing changes.
 func (s *Store) Patch(ctx context.Context, wsID, id uuid.UUID, p contact.Patch) (row dbq.Contact, err error) {
 	err = s.write(ctx, s.main, "contact.update", func(q *dbq.Queries) error {
-		cur, err := q.GetContactForUpdate(ctx, dbq.GetContactForUpdateParams{WorkspaceID: wsID, ID: id})
-		if errors.Is(err, pgx.ErrNoRows) {
-			return contactNotFound(id)
-		}
+		cur, err := lockContact(ctx, q, wsID, id)
 		if err != nil {
 			return err
 		}
@@ -136,19 +133,12 @@ func movesOf(cur dbq.Contact, next contact.Fields) []identity.Key {
 // identifiers: a contact created again with one of them shows them again.
 func (s *Store) DeleteContact(ctx context.Context, wsID, id uuid.UUID) error {
 	return s.write(ctx, s.main, "contact.delete", func(q *dbq.Queries) error {
-		if err := lockContact(ctx, q, wsID, id); err != nil {
-			return err
-		}
-		identities, err := q.ListContactIdentities(ctx, dbq.ListContactIdentitiesParams{WorkspaceID: wsID, ContactID: id})
+		types, vals, err := subjectsOf(ctx, q, wsID, id, reach.SubjectTypes)
 		if err != nil {
 			return err
 		}
-		subjects := []reach.Subject{{Type: reach.Contact, Value: id.String()}}
-		for _, i := range identities {
-			subjects = append(subjects, reach.Subject{Type: i.Type, Value: i.Value})
-		}
-		for _, sj := range subjects {
-			if err := q.ForgetOptIn(ctx, dbq.ForgetOptInParams{WorkspaceID: wsID, SubjectType: sj.Type, Subject: sj.Value}); err != nil {
+		for i := range types {
+			if err := q.ForgetOptIn(ctx, dbq.ForgetOptInParams{WorkspaceID: wsID, SubjectType: types[i], Subject: vals[i]}); err != nil {
 				return err
 			}
 		}
@@ -222,10 +212,6 @@ func updateContact(ctx context.Context, q *dbq.Queries, cur dbq.Contact, next co
 	})
 }
 
-func ownersConflict(owners []uuid.UUID) error {
-	return apperr.Conflictf(contactRefs(owners), "the identifiers belong to %d different contacts; nothing was changed", len(owners))
-}
-
 func contactNotFound(id uuid.UUID) error {
 	return apperr.NotFoundf("contact %q not found", ids.Format(ids.Contact, id))
 }
@@ -236,20 +222,17 @@ func fieldsOf(c dbq.Contact) contact.Fields {
 
 func ownersParams(wsID uuid.UUID, keys []identity.Key) dbq.FindIdentityOwnersParams {
 	p := dbq.FindIdentityOwnersParams{WorkspaceID: wsID}
-	for _, k := range keys {
-		p.Types = append(p.Types, k.Type)
-		p.Sources = append(p.Sources, k.Source)
-		p.Vals = append(p.Vals, k.Value)
-	}
+	p.Types, p.Sources, p.Vals = keyColumns(keys)
 	return p
 }
 
-func contactRefs(in []uuid.UUID) []string {
-	out := make([]string, len(in))
-	for i, id := range slices.SortedFunc(slices.Values(in), compareIDs) {
-		out[i] = ids.Format(ids.Contact, id)
+// keyColumns splits identity keys into the parallel arrays the statements unnest.
+func keyColumns(keys []identity.Key) (types, sources, vals []string) {
+	types, sources, vals = make([]string, len(keys)), make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		types[i], sources[i], vals[i] = k.Type, k.Source, k.Value
 	}
-	return out
+	return types, sources, vals
 }
 
 func compareIDs(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) }

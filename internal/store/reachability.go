@@ -18,13 +18,10 @@ func (s *Store) Reachability(ctx context.Context, wsID uuid.UUID, channel string
 	p := dbq.ReachabilityParams{
 		WorkspaceID: wsID, Channel: channel, SubjectTypes: reach.IdentityTypes(channel),
 		Ords: l.KeyOrds, IDOrds: l.IDOrds, Ids: l.ContactIDs,
-		Types: make([]string, len(l.Keys)), Sources: make([]string, len(l.Keys)), Vals: make([]string, len(l.Keys)),
 	}
 	if p.SubjectTypes == nil {
 		p.SubjectTypes = []string{}
 	}
-	for i, k := range l.Keys {
-		p.Types[i], p.Sources[i], p.Vals[i] = k.Type, k.Source, k.Value
-	}
+	p.Types, p.Sources, p.Vals = keyColumns(l.Keys)
 	return s.q.Reachability(ctx, p)
 }

@@ -19,7 +19,7 @@ import (
 // the channel before.
 func (s *Store) Suppress(ctx context.Context, wsID, contactID uuid.UUID, channel, reason string, expiresAt *time.Time) (e reach.Entry, created bool, err error) {
 	err = s.write(ctx, s.main, "suppression.put", func(q *dbq.Queries) error {
-		types, vals, err := subjectsOf(ctx, q, wsID, contactID, channel)
+		types, vals, err := subjectsOf(ctx, q, wsID, contactID, reach.IdentityTypes(channel))
 		if err != nil {
 			return err
 		}
@@ -45,7 +45,7 @@ func (s *Store) Suppress(ctx context.Context, wsID, contactID uuid.UUID, channel
 // identifiers hold, with an optional reason; lifting a lifted one changes nothing.
 func (s *Store) LiftSuppression(ctx context.Context, wsID, contactID uuid.UUID, channel string, why *string) (e reach.Entry, err error) {
 	err = s.write(ctx, s.main, "suppression.lift", func(q *dbq.Queries) error {
-		types, vals, err := subjectsOf(ctx, q, wsID, contactID, channel)
+		types, vals, err := subjectsOf(ctx, q, wsID, contactID, reach.IdentityTypes(channel))
 		if err != nil {
 			return err
 		}
@@ -101,22 +101,22 @@ func entryFor(rows []reach.Suppression, channel string) (reach.Entry, bool) {
 
 // lockContact locks a contact, so that its identities stay as they are until the transaction
 // ends; 404 when there is no such contact.
-func lockContact(ctx context.Context, q *dbq.Queries, wsID, contactID uuid.UUID) error {
-	_, err := q.GetContactForUpdate(ctx, dbq.GetContactForUpdateParams{WorkspaceID: wsID, ID: contactID})
+func lockContact(ctx context.Context, q *dbq.Queries, wsID, contactID uuid.UUID) (dbq.Contact, error) {
+	row, err := q.GetContactForUpdate(ctx, dbq.GetContactForUpdateParams{WorkspaceID: wsID, ID: contactID})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return contactNotFound(contactID)
+		return row, contactNotFound(contactID)
 	}
-	return err
+	return row, err
 }
 
-// subjectsOf locks a contact and lists what a suppression or consent of a channel recorded
-// through it is kept against: the contact, and its identities that reach the channel.
-func subjectsOf(ctx context.Context, q *dbq.Queries, wsID, contactID uuid.UUID, channel string) (types, vals []string, err error) {
-	if err := lockContact(ctx, q, wsID, contactID); err != nil {
+// subjectsOf locks a contact and lists what suppressions and consents are kept against for it:
+// the contact, and its identities of the types given (reach.IdentityTypes of a channel, or
+// reach.SubjectTypes for all).
+func subjectsOf(ctx context.Context, q *dbq.Queries, wsID, contactID uuid.UUID, reaching []string) (types, vals []string, err error) {
+	if _, err := lockContact(ctx, q, wsID, contactID); err != nil {
 		return nil, nil, err
 	}
 	types, vals = []string{reach.Contact}, []string{contactID.String()}
-	reaching := reach.IdentityTypes(channel)
 	if len(reaching) == 0 {
 		return types, vals, nil
 	}
