@@ -19,6 +19,7 @@ import (
 	"github.com/wazapin/wazapin/internal/provider"
 	"github.com/wazapin/wazapin/internal/store"
 	"github.com/wazapin/wazapin/internal/tenant"
+	"github.com/wazapin/wazapin/internal/wire"
 )
 
 // lookupOperation asks a provider: its requests may take the provider timeout on top of the
@@ -84,7 +85,7 @@ func (s *Server) CreateChannel(ctx context.Context, req api.CreateChannelRequest
 	if err != nil {
 		return nil, err
 	}
-	return api.CreateChannel201JSONResponse{Data: channelOut(row)}, nil
+	return api.CreateChannel201JSONResponse{Data: wire.Channel(row)}, nil
 }
 
 // ListChannels lists the workspace's channels.
@@ -97,8 +98,8 @@ func (s *Server) ListChannels(ctx context.Context, _ api.ListChannelsRequestObje
 	if err != nil {
 		return nil, err
 	}
-	return api.ListChannels200JSONResponse{Data: convert(rows, func(r dbq.ListChannelsRow) api.Channel {
-		return channelOut(dbq.GetChannelRow(r))
+	return api.ListChannels200JSONResponse{Data: wire.Convert(rows, func(r dbq.ListChannelsRow) api.Channel {
+		return wire.Channel(dbq.GetChannelRow(r))
 	})}, nil
 }
 
@@ -112,7 +113,7 @@ func (s *Server) GetChannel(ctx context.Context, req api.GetChannelRequestObject
 	if err != nil {
 		return nil, err
 	}
-	return api.GetChannel200JSONResponse{Data: channelOut(row)}, nil
+	return api.GetChannel200JSONResponse{Data: wire.Channel(row)}, nil
 }
 
 // DeleteChannel forgets a channel and its credentials.
@@ -382,16 +383,4 @@ func channelNotFound(id string) error {
 // channelAD binds sealed credentials to their row.
 func channelAD(wsID, id uuid.UUID) []byte {
 	return append(wsID[:len(wsID):len(wsID)], id[:]...)
-}
-
-func channelOut(r dbq.GetChannelRow) api.Channel {
-	out := api.Channel{
-		Id: ids.Format(ids.Channel, r.ID), Name: r.Name, Platform: api.Platform(r.Platform),
-		Status: api.ChannelStatus(r.Status), CreatedAt: r.CreatedAt.UTC(),
-		StatusCheckedAt: nullable.NewNullNullable[time.Time](),
-	}
-	if r.StatusCheckedAt != nil {
-		out.StatusCheckedAt.Set(r.StatusCheckedAt.UTC())
-	}
-	return out
 }

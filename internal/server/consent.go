@@ -8,8 +8,8 @@ import (
 
 	"github.com/wazapin/wazapin/gen/api"
 	"github.com/wazapin/wazapin/internal/apperr"
-	"github.com/wazapin/wazapin/internal/reach"
 	"github.com/wazapin/wazapin/internal/store"
+	"github.com/wazapin/wazapin/internal/wire"
 )
 
 const maxConsentSourceLen = 200
@@ -55,9 +55,9 @@ func (s *Server) PutContactConsent(ctx context.Context, req api.PutContactConsen
 		return nil, err
 	}
 	if created {
-		return api.PutContactConsent201JSONResponse{Data: consentOut(c)}, nil
+		return api.PutContactConsent201JSONResponse{Data: wire.Consent(c)}, nil
 	}
-	return api.PutContactConsent200JSONResponse{Data: consentOut(c)}, nil
+	return api.PutContactConsent200JSONResponse{Data: wire.Consent(c)}, nil
 }
 
 // ListContactConsents lists the consent that speaks for a contact on each channel.
@@ -70,14 +70,7 @@ func (s *Server) ListContactConsents(ctx context.Context, req api.ListContactCon
 	if err != nil {
 		return nil, err
 	}
-	return api.ListContactConsents200JSONResponse{Data: convert(rows, consentOut)}, nil
-}
-
-func consentOut(r reach.Consent) api.Consent {
-	return api.Consent{
-		Channel: api.MessagingChannel(r.Channel), Status: api.ConsentStatus(r.Status), Source: nstr(r.Source),
-		CapturedAt: r.CapturedAt.UTC(), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
-	}
+	return api.ListContactConsents200JSONResponse{Data: wire.Convert(rows, wire.Consent)}, nil
 }
 
 const channelList = "whatsapp, sms, email, voice, rcs, telegram, instagram, messenger, line"

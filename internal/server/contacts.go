@@ -219,15 +219,6 @@ func contactScope(ctx context.Context, raw string) (tenant.Workspace, uuid.UUID,
 	return ws, id, err
 }
 
-// convert maps rows to their wire form.
-func convert[R, T any](rows []R, out func(R) T) []T {
-	res := make([]T, len(rows))
-	for i, r := range rows {
-		res[i] = out(r)
-	}
-	return res
-}
-
 func contactIDs(in []uuid.UUID) []string {
 	out := make([]string, len(in))
 	for i, id := range in {
@@ -245,11 +236,4 @@ func opt(n nullable.Nullable[string]) contact.Opt {
 	}
 	v := n.MustGet()
 	return contact.Opt{Set: true, Value: &v}
-}
-
-func nstr(s *string) nullable.Nullable[string] {
-	if s == nil {
-		return nullable.NewNullNullable[string]()
-	}
-	return nullable.NewNullableWithValue(*s)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/wazapin/wazapin/gen/api"
 	"github.com/wazapin/wazapin/internal/apperr"
 	"github.com/wazapin/wazapin/internal/pg"
+	"github.com/wazapin/wazapin/internal/wire"
 )
 
 // statusOf is the one table from domain error codes to HTTP statuses.
@@ -147,7 +148,7 @@ func problemOfHTTPError(e *echo.HTTPError) api.Problem {
 
 // fieldErrors is the wire form of a domain error's invalid fields.
 func fieldErrors(fs []apperr.FieldError) []api.FieldError {
-	return convert(fs, func(f apperr.FieldError) api.FieldError { return api.FieldError{Field: f.Field, Message: f.Message} })
+	return wire.Convert(fs, func(f apperr.FieldError) api.FieldError { return api.FieldError{Field: f.Field, Message: f.Message} })
 }
 
 func problem(status int, detail string) api.Problem {

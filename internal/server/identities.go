@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/wazapin/wazapin/gen/api"
-	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/wire"
 )
 
 // ListContactIdentities lists every identity that leads to the contact.
@@ -17,13 +17,5 @@ func (s *Server) ListContactIdentities(ctx context.Context, req api.ListContactI
 	if err != nil {
 		return nil, err
 	}
-	return api.ListContactIdentities200JSONResponse{Data: convert(rows, identityOut)}, nil
-}
-
-func identityOut(r dbq.ListContactIdentitiesRow) api.Identity {
-	out := api.Identity{Type: api.IdentityType(r.Type), Value: r.Value, CreatedAt: r.CreatedAt.UTC()}
-	if r.Source != "" {
-		out.Source = ptr(r.Source)
-	}
-	return out
+	return api.ListContactIdentities200JSONResponse{Data: wire.Convert(rows, wire.Identity)}, nil
 }

@@ -8,9 +8,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/wazapin/wazapin/gen/api"
-	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apperr"
-	"github.com/wazapin/wazapin/internal/ids"
+	"github.com/wazapin/wazapin/internal/wire"
 )
 
 // maxNoteLen bounds a note's body, in characters.
@@ -33,7 +32,7 @@ func (s *Server) CreateContactNote(ctx context.Context, req api.CreateContactNot
 	if err != nil {
 		return nil, err
 	}
-	return api.CreateContactNote201JSONResponse{Data: noteOut(row)}, nil
+	return api.CreateContactNote201JSONResponse{Data: wire.Note(row)}, nil
 }
 
 // ListContactNotes pages through a contact's notes, newest first.
@@ -53,16 +52,7 @@ func (s *Server) ListContactNotes(ctx context.Context, req api.ListContactNotesR
 	more := len(rows) > limit
 	rows = rows[:min(len(rows), limit)]
 	return api.ListContactNotes200JSONResponse{
-		Data: convert(rows, noteOut),
+		Data: wire.Convert(rows, wire.Note),
 		Meta: nextPage(more, func() uuid.UUID { return rows[limit-1].ID }),
 	}, nil
-}
-
-func noteOut(n dbq.Note) api.Note {
-	return api.Note{
-		Id:        ids.Format(ids.Note, n.ID),
-		ContactId: ids.Format(ids.Contact, n.ContactID),
-		Body:      n.Body,
-		CreatedAt: n.CreatedAt.UTC(),
-	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/reach"
 	"github.com/wazapin/wazapin/internal/resolve"
+	"github.com/wazapin/wazapin/internal/wire"
 )
 
 // maxReachabilityIdentifiers bounds one reachability request: a campaign asks in batches.
@@ -66,7 +67,7 @@ func (s *Server) CheckReachability(ctx context.Context, req api.CheckReachabilit
 			a.Suppression.Set(sup)
 		}
 		if r.ConsentStatus != nil {
-			a.Consent.Set(api.ReachabilityConsent{Status: api.ConsentStatus(consent), Source: nstr(r.ConsentSource), CapturedAt: r.ConsentCapturedAt.UTC()})
+			a.Consent.Set(api.ReachabilityConsent{Status: api.ConsentStatus(consent), Source: wire.NullString(r.ConsentSource), CapturedAt: r.ConsentCapturedAt.UTC()})
 		}
 		out[r.Ord] = a
 	}

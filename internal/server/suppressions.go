@@ -3,12 +3,11 @@ package server
 import (
 	"context"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/wazapin/wazapin/gen/api"
 	"github.com/wazapin/wazapin/internal/apperr"
-	"github.com/wazapin/wazapin/internal/reach"
+	"github.com/wazapin/wazapin/internal/wire"
 )
 
 const maxLiftReasonLen = 200
@@ -38,9 +37,9 @@ func (s *Server) UpsertContactSuppression(ctx context.Context, req api.UpsertCon
 		return nil, err
 	}
 	if created {
-		return api.UpsertContactSuppression201JSONResponse{Data: suppressionOut(e)}, nil
+		return api.UpsertContactSuppression201JSONResponse{Data: wire.Suppression(e)}, nil
 	}
-	return api.UpsertContactSuppression200JSONResponse{Data: suppressionOut(e)}, nil
+	return api.UpsertContactSuppression200JSONResponse{Data: wire.Suppression(e)}, nil
 }
 
 // LiftContactSuppression lifts a contact's suppression of one channel, keeping the record.
@@ -63,7 +62,7 @@ func (s *Server) LiftContactSuppression(ctx context.Context, req api.LiftContact
 	if err != nil {
 		return nil, err
 	}
-	return api.LiftContactSuppression200JSONResponse{Data: suppressionOut(e)}, nil
+	return api.LiftContactSuppression200JSONResponse{Data: wire.Suppression(e)}, nil
 }
 
 // ListContactSuppressions lists the suppression that speaks for a contact on each channel.
@@ -76,26 +75,5 @@ func (s *Server) ListContactSuppressions(ctx context.Context, req api.ListContac
 	if err != nil {
 		return nil, err
 	}
-	return api.ListContactSuppressions200JSONResponse{Data: convert(entries, suppressionOut)}, nil
-}
-
-func suppressionOut(e reach.Entry) api.Suppression {
-	out := api.Suppression{
-		Channel: api.MessagingChannel(e.Channel), Reason: api.SuppressionReason(e.Reason), Active: e.Active(time.Now()),
-		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(), LiftReason: nstr(e.LiftReason),
-		Identifiers: convert(e.Identifiers, subjectOut),
-	}
-	out.ExpiresAt.SetNull()
-	if e.ExpiresAt != nil {
-		out.ExpiresAt.Set(e.ExpiresAt.UTC())
-	}
-	out.LiftedAt.SetNull()
-	if e.LiftedAt != nil {
-		out.LiftedAt.Set(e.LiftedAt.UTC())
-	}
-	return out
-}
-
-func subjectOut(s reach.Subject) api.SubjectIdentifier {
-	return api.SubjectIdentifier{Type: api.SubjectIdentifierType(s.Type), Value: s.Value}
+	return api.ListContactSuppressions200JSONResponse{Data: wire.Convert(entries, wire.Suppression)}, nil
 }

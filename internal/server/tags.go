@@ -6,10 +6,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/wazapin/wazapin/gen/api"
-	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apperr"
 	"github.com/wazapin/wazapin/internal/identity"
-	"github.com/wazapin/wazapin/internal/ids"
+	"github.com/wazapin/wazapin/internal/wire"
 )
 
 const maxTagLen = 64
@@ -33,7 +32,7 @@ func (s *Server) AssignContactTag(ctx context.Context, req api.AssignContactTagR
 	if err != nil {
 		return nil, err
 	}
-	out := tagOut(as.Tag)
+	out := wire.Tag(as.Tag)
 	if as.Inserted {
 		return api.AssignContactTag201JSONResponse{Data: out}, nil
 	}
@@ -50,11 +49,7 @@ func (s *Server) ListContactTags(ctx context.Context, req api.ListContactTagsReq
 	if err != nil {
 		return nil, err
 	}
-	return api.ListContactTags200JSONResponse{Data: convert(rows, tagOut)}, nil
-}
-
-func tagOut(r dbq.ListContactTagsRow) api.Tag {
-	return api.Tag{Id: ids.Format(ids.Tag, r.ID), Name: r.Name, AssignedAt: r.AssignedAt.UTC()}
+	return api.ListContactTags200JSONResponse{Data: wire.Convert(rows, wire.Tag)}, nil
 }
 
 // UnassignContactTag removes a tag from a contact; removing one that is not assigned is not an error.

@@ -1,20 +1,16 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"time"
-	"unicode/utf8"
-
-	"github.com/google/uuid"
 
 	"github.com/wazapin/wazapin/gen/api"
 	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/cursor"
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/importplan"
+	"github.com/wazapin/wazapin/internal/wire"
 )
 
 // The contact answers are the hottest output of the service, and encoding/json spends most of a
@@ -32,7 +28,7 @@ type contactBody struct {
 func (r contactBody) write(w http.ResponseWriter) error {
 	b := make([]byte, 0, 512)
 	b = append(b, `{"data":`...)
-	b = appendContact(b, r.c)
+	b = wire.AppendContact(b, r.c)
 	b = append(b, "}\n"...)
 	return writeJSON(w, r.status, b)
 }
@@ -55,11 +51,11 @@ func (r contactPage) VisitListContactsResponse(w http.ResponseWriter) error {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendContact(b, c)
+		b = wire.AppendContact(b, c)
 	}
 	b = append(b, `],"meta":{"next_cursor":`...)
 	if r.more {
-		b = appendString(b, cursor.Encode(r.rows[len(r.rows)-1].ID))
+		b = wire.AppendString(b, cursor.Encode(r.rows[len(r.rows)-1].ID))
 	} else {
 		b = append(b, "null"...)
 	}
@@ -76,7 +72,7 @@ type resolvedBody struct {
 func (r resolvedBody) write(w http.ResponseWriter) error {
 	b := make([]byte, 0, 640)
 	b = append(b, `{"data":`...)
-	b = appendContact(b, r.c)
+	b = wire.AppendContact(b, r.c)
 	b = append(b, `,"meta":{"matched":[`...)
 	for i, m := range r.matched {
 		if i > 0 {
@@ -84,15 +80,15 @@ func (r resolvedBody) write(w http.ResponseWriter) error {
 		}
 		if m.Source != nil {
 			b = append(b, `{"source":`...)
-			b = appendString(b, *m.Source)
+			b = wire.AppendString(b, *m.Source)
 			b = append(b, ',')
 		} else {
 			b = append(b, '{')
 		}
 		b = append(b, `"type":`...)
-		b = appendString(b, string(m.Type))
+		b = wire.AppendString(b, string(m.Type))
 		b = append(b, `,"value":`...)
-		b = appendString(b, m.Value)
+		b = wire.AppendString(b, m.Value)
 		b = append(b, '}')
 	}
 	b = append(b, "]}}\n"...)
@@ -108,48 +104,6 @@ func writeJSON(w http.ResponseWriter, status int, b []byte) error {
 	w.WriteHeader(status)
 	_, err := w.Write(b)
 	return err
-}
-
-// appendContact appends the JSON of api.Contact for a stored contact, fields in the order
-// encoding/json writes them.
-func appendContact(b []byte, c dbq.Contact) []byte {
-	b = append(b, `{"created_at":`...)
-	b = appendTime(b, c.CreatedAt)
-	b = append(b, `,"custom_fields":`...)
-	b = appendCompact(b, c.CustomFields)
-	b = append(b, `,"email":`...)
-	b = appendNullString(b, c.Email)
-	b = append(b, `,"external_id":`...)
-	b = appendNullString(b, c.ExternalID)
-	b = append(b, `,"external_source":`...)
-	b = appendNullString(b, c.ExternalSource)
-	b = append(b, `,"id":`...)
-	b = appendID(b, ids.Contact, c.ID)
-	b = append(b, `,"name":`...)
-	b = appendNullString(b, c.Name)
-	b = append(b, `,"phone_number":`...)
-	b = appendNullString(b, c.PhoneNumber)
-	b = append(b, `,"updated_at":`...)
-	b = appendTime(b, c.UpdatedAt)
-	return append(b, '}')
-}
-
-// appendCompact appends jsonb's text (valid JSON by construction) without its spaces.
-func appendCompact(b []byte, raw []byte) []byte {
-	if len(raw) == 0 {
-		return append(b, "{}"...)
-	}
-	buf := bytes.NewBuffer(b)
-	if err := json.Compact(buf, raw); err != nil {
-		return append(b, raw...)
-	}
-	return buf.Bytes()
-}
-
-func appendID(b []byte, prefix string, id uuid.UUID) []byte {
-	b = append(b, '"')
-	b = ids.Append(b, prefix, id)
-	return append(b, '"')
 }
 
 // importBody answers an import: api.ImportResponse, whose results name up to 100,000 lines, so
@@ -190,7 +144,7 @@ func (r importBody) VisitImportContactsResponse(w http.ResponseWriter) error {
 		}
 		first = false
 		b = append(b, `{"contact_id":`...)
-		b = appendID(b, ids.Contact, l.Contact)
+		b = wire.AppendID(b, ids.Contact, l.Contact)
 		b = append(b, `,"earlier_lines":[`...)
 		for i, no := range l.Earlier {
 			if i > 0 {
@@ -215,7 +169,7 @@ func (r importBody) VisitImportContactsResponse(w http.ResponseWriter) error {
 		}
 		first = false
 		b = append(b, `{"contact_id":`...)
-		b = appendID(b, ids.Contact, l.Contact)
+		b = wire.AppendID(b, ids.Contact, l.Contact)
 		b = append(b, `,"line":`...)
 		b = strconv.AppendInt(b, int64(l.No), 10)
 		if l.Outcome == importplan.Created {
@@ -228,73 +182,4 @@ func (r importBody) VisitImportContactsResponse(w http.ResponseWriter) error {
 	b = strconv.AppendInt(b, int64(r.updated), 10)
 	b = append(b, "}}\n"...)
 	return writeJSON(w, http.StatusOK, b)
-}
-
-func appendTime(b []byte, t time.Time) []byte {
-	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
-}
-
-func appendNullString(b []byte, s *string) []byte {
-	if s == nil {
-		return append(b, "null"...)
-	}
-	return appendString(b, *s)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string, escaped as encoding/json escapes it (HTML characters
-// and U+2028/U+2029 included, invalid UTF-8 replaced).
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

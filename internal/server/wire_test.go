@@ -12,6 +12,7 @@ import (
 	"github.com/wazapin/wazapin/gen/api"
 	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/ids"
+	"github.com/wazapin/wazapin/internal/wire"
 )
 
 // generated is how encoding/json writes the generated type for a stored contact: the reference
@@ -35,7 +36,7 @@ func generated(t testing.TB, c dbq.Contact) []byte {
 }
 
 func handWritten(c dbq.Contact) []byte {
-	b := append([]byte(`{"data":`), appendContact(nil, c)...)
+	b := append([]byte(`{"data":`), wire.AppendContact(nil, c)...)
 	return append(b, '}')
 }
 

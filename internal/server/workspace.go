@@ -9,6 +9,7 @@ import (
 	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apperr"
 	"github.com/wazapin/wazapin/internal/ids"
+	"github.com/wazapin/wazapin/internal/wire"
 )
 
 // GetWorkspace returns the settings of the caller's workspace.
@@ -63,6 +64,6 @@ func optInChannels(in []api.MessagingChannel) ([]string, error) {
 func workspaceOut(r dbq.GetWorkspaceRow) api.Workspace {
 	return api.Workspace{
 		Id: ids.Format(ids.Workspace, r.ID), Name: r.Name, DefaultRegion: r.DefaultRegion, CreatedAt: r.CreatedAt.UTC(),
-		OptInRequired: convert(r.OptInChannels, func(c string) api.MessagingChannel { return api.MessagingChannel(c) }),
+		OptInRequired: wire.Convert(r.OptInChannels, func(c string) api.MessagingChannel { return api.MessagingChannel(c) }),
 	}
 }

@@ -1,0 +1,94 @@
+// Package wire turns stored rows into the API's objects, for the answers and for the events that
+// carry the same JSON.
+package wire
+
+import (
+	"time"
+
+	"github.com/oapi-codegen/nullable"
+
+	"github.com/wazapin/wazapin/gen/api"
+	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/ids"
+	"github.com/wazapin/wazapin/internal/reach"
+)
+
+func Note(n dbq.Note) api.Note {
+	return api.Note{
+		Id:        ids.Format(ids.Note, n.ID),
+		ContactId: ids.Format(ids.Contact, n.ContactID),
+		Body:      n.Body,
+		CreatedAt: n.CreatedAt.UTC(),
+	}
+}
+
+func Tag(r dbq.ListContactTagsRow) api.Tag {
+	return api.Tag{Id: ids.Format(ids.Tag, r.ID), Name: r.Name, AssignedAt: r.AssignedAt.UTC()}
+}
+
+func Consent(r reach.Consent) api.Consent {
+	return api.Consent{
+		Channel: api.MessagingChannel(r.Channel), Status: api.ConsentStatus(r.Status), Source: NullString(r.Source),
+		CapturedAt: r.CapturedAt.UTC(), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+}
+
+func Suppression(e reach.Entry) api.Suppression {
+	out := api.Suppression{
+		Channel: api.MessagingChannel(e.Channel), Reason: api.SuppressionReason(e.Reason), Active: e.Active(time.Now()),
+		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(), LiftReason: NullString(e.LiftReason),
+		Identifiers: Convert(e.Identifiers, Subject),
+	}
+	out.ExpiresAt.SetNull()
+	if e.ExpiresAt != nil {
+		out.ExpiresAt.Set(e.ExpiresAt.UTC())
+	}
+	out.LiftedAt.SetNull()
+	if e.LiftedAt != nil {
+		out.LiftedAt.Set(e.LiftedAt.UTC())
+	}
+	return out
+}
+
+func Subject(s reach.Subject) api.SubjectIdentifier {
+	return api.SubjectIdentifier{Type: api.SubjectIdentifierType(s.Type), Value: s.Value}
+}
+
+func Channel(r dbq.GetChannelRow) api.Channel {
+	out := api.Channel{
+		Id: ids.Format(ids.Channel, r.ID), Name: r.Name, Platform: api.Platform(r.Platform),
+		Status: api.ChannelStatus(r.Status), CreatedAt: r.CreatedAt.UTC(),
+		StatusCheckedAt: nullable.NewNullNullable[time.Time](),
+	}
+	if r.StatusCheckedAt != nil {
+		out.StatusCheckedAt.Set(r.StatusCheckedAt.UTC())
+	}
+	return out
+}
+
+func Identity(r dbq.ListContactIdentitiesRow) api.Identity {
+	out := api.Identity{Type: api.IdentityType(r.Type), Value: r.Value, CreatedAt: r.CreatedAt.UTC()}
+	if r.Source != "" {
+		out.Source = ptr(r.Source)
+	}
+	return out
+}
+
+// Convert maps rows to their wire form.
+func Convert[R, T any](rows []R, out func(R) T) []T {
+	res := make([]T, len(rows))
+	for i, r := range rows {
+		res[i] = out(r)
+	}
+	return res
+}
+
+// NullString is s as a nullable wire value.
+func NullString(s *string) nullable.Nullable[string] {
+	if s == nil {
+		return nullable.NewNullNullable[string]()
+	}
+	return nullable.NewNullableWithValue(*s)
+}
+
+func ptr[T any](v T) *T { return &v }
