@@ -1,3 +1,4 @@
 DROP TABLE webhook_deliveries;
 DROP TABLE webhook_endpoints;
+DROP TABLE event_horizons;
 DROP TABLE events;

@@ -16,7 +16,7 @@ CREATE TABLE events (
     type         text        NOT NULL,
     object_id    text        NOT NULL, -- the object's id as the API writes it (cnt_…, ch_…, note_…)
     contact_id   uuid,                 -- the contact the event is about, for the feed's filter
-    data         jsonb       NOT NULL, -- {"object": …, "previous_attributes": …}
+    data         json        NOT NULL, -- {"object": …, "previous_attributes": …}, kept as written (no jsonb parse)
     created_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (workspace_id, seq)
 );
@@ -66,3 +66,10 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (workspace_id, endpoint_id, id);
 CREATE INDEX webhook_deliveries_by_age ON webhook_deliveries USING brin (created_at);
+
+-- The newest sequence number retention has deleted in each workspace: a feed asked to resume
+-- before it answers 410, since the events in between are gone.
+CREATE TABLE event_horizons (
+    workspace_id    uuid   NOT NULL PRIMARY KEY REFERENCES workspaces (id) ON DELETE CASCADE,
+    deleted_through bigint NOT NULL
+);

@@ -17,13 +17,17 @@ WHERE workspace_id = @workspace_id AND id = @id;
 SELECT platform, credentials FROM channels
 WHERE workspace_id = @workspace_id AND id = @id;
 
--- name: SetChannelStatus :exec
-UPDATE channels SET status = @status, status_checked_at = now()
-WHERE workspace_id = @workspace_id AND id = @id;
+-- SetChannelStatus answers the channel after the change with the status it had before.
+-- name: SetChannelStatus :one
+UPDATE channels c SET status = @status, status_checked_at = now()
+FROM (SELECT o.status FROM channels o WHERE o.workspace_id = @workspace_id AND o.id = @id FOR UPDATE) AS old
+WHERE c.workspace_id = @workspace_id AND c.id = @id
+RETURNING c.id, c.name, c.platform, c.status, c.status_checked_at, c.created_at, old.status AS previous_status;
 
--- name: DeleteChannel :execrows
+-- name: DeleteChannel :one
 DELETE FROM channels
-WHERE workspace_id = @workspace_id AND id = @id;
+WHERE workspace_id = @workspace_id AND id = @id
+RETURNING id, name, platform, status, status_checked_at, created_at;
 
 -- PhoneOwners maps E.164 numbers to the contacts that own them.
 -- name: PhoneOwners :many

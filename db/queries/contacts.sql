@@ -57,9 +57,10 @@ UPDATE contacts SET
 WHERE workspace_id = @workspace_id AND id = @id
 RETURNING *;
 
--- name: DeleteContact :execrows
+-- name: DeleteContact :one
 DELETE FROM contacts
-WHERE workspace_id = @workspace_id AND id = @id;
+WHERE workspace_id = @workspace_id AND id = @id
+RETURNING *;
 
 -- ListContacts walks the primary key backwards from the cursor (ids are time-ordered), so every
 -- page costs the same however deep it is. A first page passes the largest uuid as its cursor.

@@ -14,10 +14,12 @@ ORDER BY i.contact_id;
 
 -- InsertIdentity does nothing when the identity is taken; the caller then decides again from
 -- scratch, because the owner may have been created concurrently.
--- name: InsertIdentity :execrows
+-- InsertIdentity answers the identity's created_at, or no row when the identity is held already.
+-- name: InsertIdentity :many
 INSERT INTO contact_identities (workspace_id, type, source, value, contact_id)
 VALUES (@workspace_id, @type, @source, @value, @contact_id)
-ON CONFLICT DO NOTHING;
+ON CONFLICT DO NOTHING
+RETURNING created_at;
 
 -- name: GetIdentityOwner :one
 SELECT contact_id FROM contact_identities
@@ -25,10 +27,11 @@ WHERE workspace_id = @workspace_id AND type = @type AND source = @source AND val
 
 -- DeleteContactIdentity removes a contact's identities of one type and source; an empty source
 -- matches every source (phone and email identities have none).
--- name: DeleteContactIdentity :exec
+-- name: DeleteContactIdentity :many
 DELETE FROM contact_identities
 WHERE workspace_id = @workspace_id AND contact_id = @contact_id AND type = @type
-  AND (@source::text = '' OR source = @source);
+  AND (@source::text = '' OR source = @source)
+RETURNING type, source, value, created_at;
 
 -- name: ListContactIdentities :many
 SELECT type, source, value, created_at FROM contact_identities

@@ -28,7 +28,8 @@ INSERT INTO import_updates (workspace_id, import_id, contact_id, name, name_key,
 VALUES (@workspace_id, @import_id, @contact_id, @name, @name_key, @phone_number, @email,
         @external_source, @external_id, @custom_fields);
 
--- name: ApplyImportUpdates :execrows
+-- ApplyImportUpdates answers the contacts as updated, for their events.
+-- name: ApplyImportUpdates :many
 UPDATE contacts c SET
     name = u.name,
     name_key = u.name_key,
@@ -40,7 +41,8 @@ UPDATE contacts c SET
     updated_at = now()
 FROM import_updates u
 WHERE u.workspace_id = @workspace_id AND u.import_id = @import_id
-  AND c.workspace_id = u.workspace_id AND c.id = u.contact_id;
+  AND c.workspace_id = u.workspace_id AND c.id = u.contact_id
+RETURNING c.*;
 
 -- RemoveImportIdentities drops the identities that updated contacts no longer hold: an empty
 -- source matches every source, as in DeleteContactIdentity.

@@ -26,8 +26,12 @@ JOIN tags t ON t.workspace_id = ct.workspace_id AND t.id = ct.tag_id
 WHERE ct.workspace_id = @workspace_id AND ct.contact_id = @contact_id
 ORDER BY t.name_key;
 
--- name: UnassignTag :exec
-DELETE FROM contact_tags ct
-USING tags t
-WHERE ct.workspace_id = @workspace_id AND ct.contact_id = @contact_id
-  AND t.workspace_id = ct.workspace_id AND t.id = ct.tag_id AND t.name_key = @name_key;
+-- name: UnassignTag :many
+WITH gone AS (
+    DELETE FROM contact_tags ct
+    WHERE ct.workspace_id = @workspace_id AND ct.contact_id = @contact_id
+      AND ct.tag_id = (SELECT t.id FROM tags t WHERE t.workspace_id = @workspace_id AND t.name_key = @name_key)
+    RETURNING ct.tag_id, ct.created_at
+)
+SELECT t.id, t.name, gone.created_at AS assigned_at
+FROM gone JOIN tags t ON t.workspace_id = @workspace_id AND t.id = gone.tag_id;

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +23,36 @@ import (
 	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
 )
+
+// Defines values for ChannelCreatedEventType.
+const (
+	ChannelCreatedEventTypeChannelCreated ChannelCreatedEventType = "channel.created"
+)
+
+// Valid indicates whether the value is a known member of the ChannelCreatedEventType enum.
+func (e ChannelCreatedEventType) Valid() bool {
+	switch e {
+	case ChannelCreatedEventTypeChannelCreated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ChannelDeletedEventType.
+const (
+	ChannelDeletedEventTypeChannelDeleted ChannelDeletedEventType = "channel.deleted"
+)
+
+// Valid indicates whether the value is a known member of the ChannelDeletedEventType enum.
+func (e ChannelDeletedEventType) Valid() bool {
+	switch e {
+	case ChannelDeletedEventTypeChannelDeleted:
+		return true
+	default:
+		return false
+	}
+}
 
 // Defines values for ChannelLookupLinkStatus.
 const (
@@ -74,6 +105,36 @@ func (e ChannelStatus) Valid() bool {
 	}
 }
 
+// Defines values for ChannelUpdatedEventType.
+const (
+	ChannelUpdatedEventTypeChannelUpdated ChannelUpdatedEventType = "channel.updated"
+)
+
+// Valid indicates whether the value is a known member of the ChannelUpdatedEventType enum.
+func (e ChannelUpdatedEventType) Valid() bool {
+	switch e {
+	case ChannelUpdatedEventTypeChannelUpdated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentChangedEventType.
+const (
+	ConsentChangedEventTypeConsentChanged ConsentChangedEventType = "consent.changed"
+)
+
+// Valid indicates whether the value is a known member of the ConsentChangedEventType enum.
+func (e ConsentChangedEventType) Valid() bool {
+	switch e {
+	case ConsentChangedEventTypeConsentChanged:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ConsentStatus.
 const (
 	ConsentStatusOptedIn  ConsentStatus = "opted_in"
@@ -86,6 +147,108 @@ func (e ConsentStatus) Valid() bool {
 	case ConsentStatusOptedIn:
 		return true
 	case ConsentStatusOptedOut:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ContactCreatedEventType.
+const (
+	ContactCreatedEventTypeContactCreated ContactCreatedEventType = "contact.created"
+)
+
+// Valid indicates whether the value is a known member of the ContactCreatedEventType enum.
+func (e ContactCreatedEventType) Valid() bool {
+	switch e {
+	case ContactCreatedEventTypeContactCreated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ContactDeletedEventType.
+const (
+	ContactDeletedEventTypeContactDeleted ContactDeletedEventType = "contact.deleted"
+)
+
+// Valid indicates whether the value is a known member of the ContactDeletedEventType enum.
+func (e ContactDeletedEventType) Valid() bool {
+	switch e {
+	case ContactDeletedEventTypeContactDeleted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ContactUpdatedEventType.
+const (
+	ContactUpdatedEventTypeContactUpdated ContactUpdatedEventType = "contact.updated"
+)
+
+// Valid indicates whether the value is a known member of the ContactUpdatedEventType enum.
+func (e ContactUpdatedEventType) Valid() bool {
+	switch e {
+	case ContactUpdatedEventTypeContactUpdated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventType.
+const (
+	EventTypeChannelCreated    EventType = "channel.created"
+	EventTypeChannelDeleted    EventType = "channel.deleted"
+	EventTypeChannelUpdated    EventType = "channel.updated"
+	EventTypeConsentChanged    EventType = "consent.changed"
+	EventTypeContactCreated    EventType = "contact.created"
+	EventTypeContactDeleted    EventType = "contact.deleted"
+	EventTypeContactUpdated    EventType = "contact.updated"
+	EventTypeIdentityAttached  EventType = "identity.attached"
+	EventTypeIdentityDetached  EventType = "identity.detached"
+	EventTypeImportCompleted   EventType = "import.completed"
+	EventTypeNoteCreated       EventType = "note.created"
+	EventTypeSuppressionAdded  EventType = "suppression.added"
+	EventTypeSuppressionLifted EventType = "suppression.lifted"
+	EventTypeTagAdded          EventType = "tag.added"
+	EventTypeTagRemoved        EventType = "tag.removed"
+)
+
+// Valid indicates whether the value is a known member of the EventType enum.
+func (e EventType) Valid() bool {
+	switch e {
+	case EventTypeChannelCreated:
+		return true
+	case EventTypeChannelDeleted:
+		return true
+	case EventTypeChannelUpdated:
+		return true
+	case EventTypeConsentChanged:
+		return true
+	case EventTypeContactCreated:
+		return true
+	case EventTypeContactDeleted:
+		return true
+	case EventTypeContactUpdated:
+		return true
+	case EventTypeIdentityAttached:
+		return true
+	case EventTypeIdentityDetached:
+		return true
+	case EventTypeImportCompleted:
+		return true
+	case EventTypeNoteCreated:
+		return true
+	case EventTypeSuppressionAdded:
+		return true
+	case EventTypeSuppressionLifted:
+		return true
+	case EventTypeTagAdded:
+		return true
+	case EventTypeTagRemoved:
 		return true
 	default:
 		return false
@@ -137,6 +300,36 @@ func (e IdentifierType) Valid() bool {
 	}
 }
 
+// Defines values for IdentityAttachedEventType.
+const (
+	IdentityAttachedEventTypeIdentityAttached IdentityAttachedEventType = "identity.attached"
+)
+
+// Valid indicates whether the value is a known member of the IdentityAttachedEventType enum.
+func (e IdentityAttachedEventType) Valid() bool {
+	switch e {
+	case IdentityAttachedEventTypeIdentityAttached:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for IdentityDetachedEventType.
+const (
+	IdentityDetachedEventTypeIdentityDetached IdentityDetachedEventType = "identity.detached"
+)
+
+// Valid indicates whether the value is a known member of the IdentityDetachedEventType enum.
+func (e IdentityDetachedEventType) Valid() bool {
+	switch e {
+	case IdentityDetachedEventTypeIdentityDetached:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for IdentityType.
 const (
 	IdentityTypeEmail      IdentityType = "email"
@@ -155,6 +348,21 @@ func (e IdentityType) Valid() bool {
 	case IdentityTypePhone:
 		return true
 	case IdentityTypeWaId:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ImportCompletedEventType.
+const (
+	ImportCompletedEventTypeImportCompleted ImportCompletedEventType = "import.completed"
+)
+
+// Valid indicates whether the value is a known member of the ImportCompletedEventType enum.
+func (e ImportCompletedEventType) Valid() bool {
+	switch e {
+	case ImportCompletedEventTypeImportCompleted:
 		return true
 	default:
 		return false
@@ -230,6 +438,21 @@ func (e MessagingChannel) Valid() bool {
 	case MessagingChannelVoice:
 		return true
 	case MessagingChannelWhatsapp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NoteCreatedEventType.
+const (
+	NoteCreatedEventTypeNoteCreated NoteCreatedEventType = "note.created"
+)
+
+// Valid indicates whether the value is a known member of the NoteCreatedEventType enum.
+func (e NoteCreatedEventType) Valid() bool {
+	switch e {
+	case NoteCreatedEventTypeNoteCreated:
 		return true
 	default:
 		return false
@@ -320,6 +543,36 @@ func (e SuppressedIdentifierType) Valid() bool {
 	}
 }
 
+// Defines values for SuppressionAddedEventType.
+const (
+	SuppressionAddedEventTypeSuppressionAdded SuppressionAddedEventType = "suppression.added"
+)
+
+// Valid indicates whether the value is a known member of the SuppressionAddedEventType enum.
+func (e SuppressionAddedEventType) Valid() bool {
+	switch e {
+	case SuppressionAddedEventTypeSuppressionAdded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SuppressionLiftedEventType.
+const (
+	SuppressionLiftedEventTypeSuppressionLifted SuppressionLiftedEventType = "suppression.lifted"
+)
+
+// Valid indicates whether the value is a known member of the SuppressionLiftedEventType enum.
+func (e SuppressionLiftedEventType) Valid() bool {
+	switch e {
+	case SuppressionLiftedEventTypeSuppressionLifted:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SuppressionReason.
 const (
 	SuppressionReasonBlocked      SuppressionReason = "blocked"
@@ -344,6 +597,36 @@ func (e SuppressionReason) Valid() bool {
 	case SuppressionReasonManual:
 		return true
 	case SuppressionReasonUnsubscribed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TagAddedEventType.
+const (
+	TagAddedEventTypeTagAdded TagAddedEventType = "tag.added"
+)
+
+// Valid indicates whether the value is a known member of the TagAddedEventType enum.
+func (e TagAddedEventType) Valid() bool {
+	switch e {
+	case TagAddedEventTypeTagAdded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TagRemovedEventType.
+const (
+	TagRemovedEventTypeTagRemoved TagRemovedEventType = "tag.removed"
+)
+
+// Valid indicates whether the value is a known member of the TagRemovedEventType enum.
+func (e TagRemovedEventType) Valid() bool {
+	switch e {
+	case TagRemovedEventTypeTagRemoved:
 		return true
 	default:
 		return false
@@ -378,6 +661,75 @@ type ChannelCreate struct {
 	// Name Example: Main WhatsApp number
 	Name     string   `json:"name"`
 	Platform Platform `json:"platform"`
+}
+
+// ChannelCreatedEvent A channel was registered.
+type ChannelCreatedEvent struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Data      ChannelEventData          `json:"data"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64                   `json:"sequence"`
+	Type     ChannelCreatedEventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// ChannelCreatedEventType defines model for ChannelCreatedEvent.Type.
+type ChannelCreatedEventType string
+
+// ChannelDeletedEvent A channel was deleted: the channel as it was.
+type ChannelDeletedEvent struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Data      ChannelEventData          `json:"data"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64                   `json:"sequence"`
+	Type     ChannelDeletedEventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// ChannelDeletedEventType defines model for ChannelDeletedEvent.Type.
+type ChannelDeletedEventType string
+
+// ChannelEventData defines model for ChannelEventData.
+type ChannelEventData struct {
+	Object Channel `json:"object"`
+
+	// PreviousAttributes Present when the change altered an object that existed: the fields that changed, with
+	// their values before the change (`updated_at` aside).
+	PreviousAttributes *PreviousAttributes `json:"previous_attributes,omitempty"`
 }
 
 // ChannelList defines model for ChannelList.
@@ -454,6 +806,36 @@ type ChannelResponse struct {
 // be reached, failed or timed out.
 type ChannelStatus string
 
+// ChannelUpdatedEvent A channel's status changed after a provider call.
+type ChannelUpdatedEvent struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Data      ChannelEventData          `json:"data"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64                   `json:"sequence"`
+	Type     ChannelUpdatedEventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// ChannelUpdatedEventType defines model for ChannelUpdatedEvent.Type.
+type ChannelUpdatedEventType string
+
 // Consent defines model for Consent.
 type Consent struct {
 	CapturedAt time.Time `json:"captured_at"`
@@ -466,6 +848,45 @@ type Consent struct {
 	Source    nullable.Nullable[string] `json:"source"`
 	Status    ConsentStatus             `json:"status"`
 	UpdatedAt time.Time                 `json:"updated_at"`
+}
+
+// ConsentChangedEvent A contact's consent on a channel was recorded or changed: the consent on record after the change.
+type ConsentChangedEvent struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Data      ConsentEventData          `json:"data"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64                   `json:"sequence"`
+	Type     ConsentChangedEventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// ConsentChangedEventType defines model for ConsentChangedEvent.Type.
+type ConsentChangedEventType string
+
+// ConsentEventData defines model for ConsentEventData.
+type ConsentEventData struct {
+	Object Consent `json:"object"`
+
+	// PreviousAttributes Present when the change altered an object that existed: the fields that changed, with
+	// their values before the change (`updated_at` aside).
+	PreviousAttributes *PreviousAttributes `json:"previous_attributes,omitempty"`
 }
 
 // ConsentList defines model for ConsentList.
@@ -545,6 +966,71 @@ type ContactCreate struct {
 	PhoneNumber *string `json:"phone_number,omitempty"`
 }
 
+// ContactCreatedEvent A contact was created: the contact as created.
+type ContactCreatedEvent struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Data      ContactEventData          `json:"data"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64                   `json:"sequence"`
+	Type     ContactCreatedEventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// ContactCreatedEventType defines model for ContactCreatedEvent.Type.
+type ContactCreatedEventType string
+
+// ContactDeletedEvent A contact was deleted: the contact as it was.
+type ContactDeletedEvent struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Data      ContactEventData          `json:"data"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64                   `json:"sequence"`
+	Type     ContactDeletedEventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// ContactDeletedEventType defines model for ContactDeletedEvent.Type.
+type ContactDeletedEventType string
+
+// ContactEventData defines model for ContactEventData.
+type ContactEventData struct {
+	Object Contact `json:"object"`
+}
+
 // ContactList defines model for ContactList.
 type ContactList struct {
 	Data []Contact `json:"data"`
@@ -563,10 +1049,128 @@ type ContactPatch struct {
 	PhoneNumber    nullable.Nullable[string]          `json:"phone_number,omitempty"`
 }
 
+// ContactPreviousAttributes The fields of the contact that changed, with their values before the change.
+type ContactPreviousAttributes struct {
+	CustomFields   *map[string]interface{}   `json:"custom_fields,omitempty"`
+	Email          nullable.Nullable[string] `json:"email,omitempty"`
+	ExternalId     nullable.Nullable[string] `json:"external_id,omitempty"`
+	ExternalSource nullable.Nullable[string] `json:"external_source,omitempty"`
+	Name           nullable.Nullable[string] `json:"name,omitempty"`
+	PhoneNumber    nullable.Nullable[string] `json:"phone_number,omitempty"`
+}
+
 // ContactResponse defines model for ContactResponse.
 type ContactResponse struct {
 	Data Contact `json:"data"`
 }
+
+// ContactUpdatedEvent A field of a contact changed: the contact after the change and the previous values of the fields that changed.
+type ContactUpdatedEvent struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Data      ContactUpdatedEventData   `json:"data"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64                   `json:"sequence"`
+	Type     ContactUpdatedEventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// ContactUpdatedEventType defines model for ContactUpdatedEvent.Type.
+type ContactUpdatedEventType string
+
+// ContactUpdatedEventData defines model for ContactUpdatedEventData.
+type ContactUpdatedEventData struct {
+	Object Contact `json:"object"`
+
+	// PreviousAttributes The fields of the contact that changed, with their values before the change.
+	PreviousAttributes ContactPreviousAttributes `json:"previous_attributes"`
+}
+
+// Event One change. `data.object` is the object as the API shows it after the change (as it was,
+// for deletions and removals); `data.previous_attributes`, on updates, holds the previous
+// values of the fields that changed. `object_id` is the object's id; identities, consents and
+// suppressions have none of their own and carry their contact's. Webhook deliveries POST this
+// same JSON.
+type Event struct {
+	union json.RawMessage
+}
+
+// EventEnvelope defines model for EventEnvelope.
+type EventEnvelope struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64 `json:"sequence"`
+
+	// Type What changed. `contact.*`: a contact was created, updated (its event names the changed
+	// fields with their previous values) or deleted. `identity.attached` / `identity.detached`: an
+	// identifier now leads to a contact, or no longer does (a move between contacts is a detach
+	// from one and an attach to the other, in one transaction). `note.created`, `tag.added`,
+	// `tag.removed`, `consent.changed`, `suppression.added` (also when an active suppression's
+	// reason or end changes), `suppression.lifted`. `channel.created`, `channel.updated` (its
+	// status changed), `channel.deleted`. `import.completed`: a bulk import committed, with its
+	// counts.
+	Type EventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// EventList defines model for EventList.
+type EventList struct {
+	Data []Event       `json:"data"`
+	Meta EventPageMeta `json:"meta"`
+}
+
+// EventPageMeta defines model for EventPageMeta.
+type EventPageMeta struct {
+	HasMore bool `json:"has_more"`
+
+	// NextCursor The `sequence` to pass as `after` next (a decimal string, for JavaScript's sake).
+	//
+	// Example: 1043
+	NextCursor string `json:"next_cursor"`
+}
+
+// EventType What changed. `contact.*`: a contact was created, updated (its event names the changed
+// fields with their previous values) or deleted. `identity.attached` / `identity.detached`: an
+// identifier now leads to a contact, or no longer does (a move between contacts is a detach
+// from one and an attach to the other, in one transaction). `note.created`, `tag.added`,
+// `tag.removed`, `consent.changed`, `suppression.added` (also when an active suppression's
+// reason or end changes), `suppression.lifted`. `channel.created`, `channel.updated` (its
+// status changed), `channel.deleted`. `import.completed`: a bulk import committed, with its
+// counts.
+type EventType string
 
 // FieldError defines model for FieldError.
 type FieldError struct {
@@ -612,6 +1216,71 @@ type Identity struct {
 	Value string `json:"value"`
 }
 
+// IdentityAttachedEvent An identifier now leads to the contact in `contact_id`.
+type IdentityAttachedEvent struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Data      IdentityEventData         `json:"data"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64                     `json:"sequence"`
+	Type     IdentityAttachedEventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// IdentityAttachedEventType defines model for IdentityAttachedEvent.Type.
+type IdentityAttachedEventType string
+
+// IdentityDetachedEvent An identifier no longer leads to the contact in `contact_id` (it was replaced, removed or moved to another contact).
+type IdentityDetachedEvent struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Data      IdentityEventData         `json:"data"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64                     `json:"sequence"`
+	Type     IdentityDetachedEventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// IdentityDetachedEventType defines model for IdentityDetachedEvent.Type.
+type IdentityDetachedEventType string
+
+// IdentityEventData defines model for IdentityEventData.
+type IdentityEventData struct {
+	Object Identity `json:"object"`
+}
+
 // IdentityList defines model for IdentityList.
 type IdentityList struct {
 	Data []Identity `json:"data"`
@@ -619,6 +1288,41 @@ type IdentityList struct {
 
 // IdentityType defines model for IdentityType.
 type IdentityType string
+
+// ImportCompletedEvent A bulk import committed: its counts.
+type ImportCompletedEvent struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Data      ImportEventData           `json:"data"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64                    `json:"sequence"`
+	Type     ImportCompletedEventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// ImportCompletedEventType defines model for ImportCompletedEvent.Type.
+type ImportCompletedEventType string
+
+// ImportEventData defines model for ImportEventData.
+type ImportEventData struct {
+	Object ImportSummary `json:"object"`
+}
 
 // ImportLineResult defines model for ImportLineResult.
 type ImportLineResult struct {
@@ -685,6 +1389,20 @@ type ImportResult struct {
 	Updated int                `json:"updated"`
 }
 
+// ImportSummary defines model for ImportSummary.
+type ImportSummary struct {
+	Conflict int `json:"conflict"`
+	Created  int `json:"created"`
+
+	// Id The import's id (imports are not kept otherwise).
+	//
+	// Example: imp_06BJ4DB5MNYV99B28A8Y819WDG
+	Id      string `json:"id"`
+	Invalid int    `json:"invalid"`
+	Lines   int    `json:"lines"`
+	Updated int    `json:"updated"`
+}
+
 // MessagingChannel A messaging channel kind, for consent and suppressions.
 type MessagingChannel string
 
@@ -700,6 +1418,41 @@ type Note struct {
 type NoteCreate struct {
 	// Body Not blank, at most 10000 characters.
 	Body string `json:"body"`
+}
+
+// NoteCreatedEvent A note was added to a contact.
+type NoteCreatedEvent struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Data      NoteEventData             `json:"data"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64                `json:"sequence"`
+	Type     NoteCreatedEventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// NoteCreatedEventType defines model for NoteCreatedEvent.Type.
+type NoteCreatedEventType string
+
+// NoteEventData defines model for NoteEventData.
+type NoteEventData struct {
+	Object Note `json:"object"`
 }
 
 // NoteList defines model for NoteList.
@@ -720,6 +1473,10 @@ type PageMeta struct {
 
 // Platform defines model for Platform.
 type Platform string
+
+// PreviousAttributes Present when the change altered an object that existed: the fields that changed, with
+// their values before the change (`updated_at` aside).
+type PreviousAttributes map[string]interface{}
 
 // Problem RFC 9457 problem details.
 type Problem struct {
@@ -849,6 +1606,36 @@ type Suppression struct {
 	UpdatedAt   time.Time                    `json:"updated_at"`
 }
 
+// SuppressionAddedEvent A channel was suppressed for a contact, or an active suppression's reason or end changed.
+type SuppressionAddedEvent struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Data      SuppressionEventData      `json:"data"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64                     `json:"sequence"`
+	Type     SuppressionAddedEventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// SuppressionAddedEventType defines model for SuppressionAddedEvent.Type.
+type SuppressionAddedEventType string
+
 // SuppressionCreate defines model for SuppressionCreate.
 type SuppressionCreate struct {
 	// Channel A messaging channel kind, for consent and suppressions.
@@ -856,6 +1643,45 @@ type SuppressionCreate struct {
 	ExpiresAt *time.Time        `json:"expires_at,omitempty"`
 	Reason    SuppressionReason `json:"reason"`
 }
+
+// SuppressionEventData defines model for SuppressionEventData.
+type SuppressionEventData struct {
+	Object Suppression `json:"object"`
+
+	// PreviousAttributes Present when the change altered an object that existed: the fields that changed, with
+	// their values before the change (`updated_at` aside).
+	PreviousAttributes *PreviousAttributes `json:"previous_attributes,omitempty"`
+}
+
+// SuppressionLiftedEvent A contact's suppression on a channel was lifted.
+type SuppressionLiftedEvent struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Data      SuppressionEventData      `json:"data"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64                      `json:"sequence"`
+	Type     SuppressionLiftedEventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// SuppressionLiftedEventType defines model for SuppressionLiftedEvent.Type.
+type SuppressionLiftedEventType string
 
 // SuppressionList defines model for SuppressionList.
 type SuppressionList struct {
@@ -877,16 +1703,81 @@ type Tag struct {
 	Name       string    `json:"name"`
 }
 
+// TagAddedEvent A tag was assigned to a contact.
+type TagAddedEvent struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Data      TagEventData              `json:"data"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64             `json:"sequence"`
+	Type     TagAddedEventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// TagAddedEventType defines model for TagAddedEvent.Type.
+type TagAddedEventType string
+
 // TagAssign defines model for TagAssign.
 type TagAssign struct {
 	// Name Example: vip
 	Name string `json:"name"`
 }
 
+// TagEventData defines model for TagEventData.
+type TagEventData struct {
+	Object Tag `json:"object"`
+}
+
 // TagList defines model for TagList.
 type TagList struct {
 	Data []Tag `json:"data"`
 }
+
+// TagRemovedEvent A tag was removed from a contact: the tag as it was assigned.
+type TagRemovedEvent struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Data      TagEventData              `json:"data"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64               `json:"sequence"`
+	Type     TagRemovedEventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// TagRemovedEventType defines model for TagRemovedEvent.Type.
+type TagRemovedEventType string
 
 // TagResponse defines model for TagResponse.
 type TagResponse struct {
@@ -940,6 +1831,9 @@ type Error = Problem
 
 // GatewayTimeout RFC 9457 problem details.
 type GatewayTimeout = Problem
+
+// Gone RFC 9457 problem details.
+type Gone = Problem
 
 // ImportTooLarge RFC 9457 problem details.
 type ImportTooLarge = Problem
@@ -1004,6 +1898,21 @@ type LiftContactSuppressionParams struct {
 	Reason *string `form:"reason,omitempty" json:"reason,omitempty"`
 }
 
+// ListEventsParams defines parameters for ListEvents.
+type ListEventsParams struct {
+	// After The `sequence` of the last event already processed; 0 for the oldest kept.
+	After *int64 `form:"after,omitempty" json:"after,omitempty"`
+
+	// Limit Page size, 1 to 1000.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Type Only events of these types (repeat the parameter for several).
+	Type *[]EventType `form:"type,omitempty" json:"type,omitempty"`
+
+	// ContactId Only the events of this contact (its own, its identities', notes', tags', consent's and suppressions').
+	ContactId *string `form:"contact_id,omitempty" json:"contact_id,omitempty"`
+}
+
 // CreateChannelJSONRequestBody defines body for CreateChannel for application/json ContentType.
 type CreateChannelJSONRequestBody = ChannelCreate
 
@@ -1039,6 +1948,575 @@ type AssignContactTagJSONRequestBody = TagAssign
 
 // UpdateWorkspaceJSONRequestBody defines body for UpdateWorkspace for application/json ContentType.
 type UpdateWorkspaceJSONRequestBody = WorkspacePatch
+
+// AsContactCreatedEvent returns the union data inside the Event as a ContactCreatedEvent
+func (t Event) AsContactCreatedEvent() (ContactCreatedEvent, error) {
+	var body ContactCreatedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromContactCreatedEvent overwrites any union data inside the Event as the provided ContactCreatedEvent
+func (t *Event) FromContactCreatedEvent(v ContactCreatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"contact.created"}`))
+	t.union = b
+	return err
+}
+
+// MergeContactCreatedEvent performs a merge with any union data inside the Event, using the provided ContactCreatedEvent
+func (t *Event) MergeContactCreatedEvent(v ContactCreatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"contact.created"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsContactUpdatedEvent returns the union data inside the Event as a ContactUpdatedEvent
+func (t Event) AsContactUpdatedEvent() (ContactUpdatedEvent, error) {
+	var body ContactUpdatedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromContactUpdatedEvent overwrites any union data inside the Event as the provided ContactUpdatedEvent
+func (t *Event) FromContactUpdatedEvent(v ContactUpdatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"contact.updated"}`))
+	t.union = b
+	return err
+}
+
+// MergeContactUpdatedEvent performs a merge with any union data inside the Event, using the provided ContactUpdatedEvent
+func (t *Event) MergeContactUpdatedEvent(v ContactUpdatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"contact.updated"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsContactDeletedEvent returns the union data inside the Event as a ContactDeletedEvent
+func (t Event) AsContactDeletedEvent() (ContactDeletedEvent, error) {
+	var body ContactDeletedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromContactDeletedEvent overwrites any union data inside the Event as the provided ContactDeletedEvent
+func (t *Event) FromContactDeletedEvent(v ContactDeletedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"contact.deleted"}`))
+	t.union = b
+	return err
+}
+
+// MergeContactDeletedEvent performs a merge with any union data inside the Event, using the provided ContactDeletedEvent
+func (t *Event) MergeContactDeletedEvent(v ContactDeletedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"contact.deleted"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsIdentityAttachedEvent returns the union data inside the Event as a IdentityAttachedEvent
+func (t Event) AsIdentityAttachedEvent() (IdentityAttachedEvent, error) {
+	var body IdentityAttachedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromIdentityAttachedEvent overwrites any union data inside the Event as the provided IdentityAttachedEvent
+func (t *Event) FromIdentityAttachedEvent(v IdentityAttachedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"identity.attached"}`))
+	t.union = b
+	return err
+}
+
+// MergeIdentityAttachedEvent performs a merge with any union data inside the Event, using the provided IdentityAttachedEvent
+func (t *Event) MergeIdentityAttachedEvent(v IdentityAttachedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"identity.attached"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsIdentityDetachedEvent returns the union data inside the Event as a IdentityDetachedEvent
+func (t Event) AsIdentityDetachedEvent() (IdentityDetachedEvent, error) {
+	var body IdentityDetachedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromIdentityDetachedEvent overwrites any union data inside the Event as the provided IdentityDetachedEvent
+func (t *Event) FromIdentityDetachedEvent(v IdentityDetachedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"identity.detached"}`))
+	t.union = b
+	return err
+}
+
+// MergeIdentityDetachedEvent performs a merge with any union data inside the Event, using the provided IdentityDetachedEvent
+func (t *Event) MergeIdentityDetachedEvent(v IdentityDetachedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"identity.detached"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsNoteCreatedEvent returns the union data inside the Event as a NoteCreatedEvent
+func (t Event) AsNoteCreatedEvent() (NoteCreatedEvent, error) {
+	var body NoteCreatedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromNoteCreatedEvent overwrites any union data inside the Event as the provided NoteCreatedEvent
+func (t *Event) FromNoteCreatedEvent(v NoteCreatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"note.created"}`))
+	t.union = b
+	return err
+}
+
+// MergeNoteCreatedEvent performs a merge with any union data inside the Event, using the provided NoteCreatedEvent
+func (t *Event) MergeNoteCreatedEvent(v NoteCreatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"note.created"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsTagAddedEvent returns the union data inside the Event as a TagAddedEvent
+func (t Event) AsTagAddedEvent() (TagAddedEvent, error) {
+	var body TagAddedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromTagAddedEvent overwrites any union data inside the Event as the provided TagAddedEvent
+func (t *Event) FromTagAddedEvent(v TagAddedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"tag.added"}`))
+	t.union = b
+	return err
+}
+
+// MergeTagAddedEvent performs a merge with any union data inside the Event, using the provided TagAddedEvent
+func (t *Event) MergeTagAddedEvent(v TagAddedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"tag.added"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsTagRemovedEvent returns the union data inside the Event as a TagRemovedEvent
+func (t Event) AsTagRemovedEvent() (TagRemovedEvent, error) {
+	var body TagRemovedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromTagRemovedEvent overwrites any union data inside the Event as the provided TagRemovedEvent
+func (t *Event) FromTagRemovedEvent(v TagRemovedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"tag.removed"}`))
+	t.union = b
+	return err
+}
+
+// MergeTagRemovedEvent performs a merge with any union data inside the Event, using the provided TagRemovedEvent
+func (t *Event) MergeTagRemovedEvent(v TagRemovedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"tag.removed"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsConsentChangedEvent returns the union data inside the Event as a ConsentChangedEvent
+func (t Event) AsConsentChangedEvent() (ConsentChangedEvent, error) {
+	var body ConsentChangedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromConsentChangedEvent overwrites any union data inside the Event as the provided ConsentChangedEvent
+func (t *Event) FromConsentChangedEvent(v ConsentChangedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"consent.changed"}`))
+	t.union = b
+	return err
+}
+
+// MergeConsentChangedEvent performs a merge with any union data inside the Event, using the provided ConsentChangedEvent
+func (t *Event) MergeConsentChangedEvent(v ConsentChangedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"consent.changed"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsSuppressionAddedEvent returns the union data inside the Event as a SuppressionAddedEvent
+func (t Event) AsSuppressionAddedEvent() (SuppressionAddedEvent, error) {
+	var body SuppressionAddedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromSuppressionAddedEvent overwrites any union data inside the Event as the provided SuppressionAddedEvent
+func (t *Event) FromSuppressionAddedEvent(v SuppressionAddedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"suppression.added"}`))
+	t.union = b
+	return err
+}
+
+// MergeSuppressionAddedEvent performs a merge with any union data inside the Event, using the provided SuppressionAddedEvent
+func (t *Event) MergeSuppressionAddedEvent(v SuppressionAddedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"suppression.added"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsSuppressionLiftedEvent returns the union data inside the Event as a SuppressionLiftedEvent
+func (t Event) AsSuppressionLiftedEvent() (SuppressionLiftedEvent, error) {
+	var body SuppressionLiftedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromSuppressionLiftedEvent overwrites any union data inside the Event as the provided SuppressionLiftedEvent
+func (t *Event) FromSuppressionLiftedEvent(v SuppressionLiftedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"suppression.lifted"}`))
+	t.union = b
+	return err
+}
+
+// MergeSuppressionLiftedEvent performs a merge with any union data inside the Event, using the provided SuppressionLiftedEvent
+func (t *Event) MergeSuppressionLiftedEvent(v SuppressionLiftedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"suppression.lifted"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsChannelCreatedEvent returns the union data inside the Event as a ChannelCreatedEvent
+func (t Event) AsChannelCreatedEvent() (ChannelCreatedEvent, error) {
+	var body ChannelCreatedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromChannelCreatedEvent overwrites any union data inside the Event as the provided ChannelCreatedEvent
+func (t *Event) FromChannelCreatedEvent(v ChannelCreatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"channel.created"}`))
+	t.union = b
+	return err
+}
+
+// MergeChannelCreatedEvent performs a merge with any union data inside the Event, using the provided ChannelCreatedEvent
+func (t *Event) MergeChannelCreatedEvent(v ChannelCreatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"channel.created"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsChannelUpdatedEvent returns the union data inside the Event as a ChannelUpdatedEvent
+func (t Event) AsChannelUpdatedEvent() (ChannelUpdatedEvent, error) {
+	var body ChannelUpdatedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromChannelUpdatedEvent overwrites any union data inside the Event as the provided ChannelUpdatedEvent
+func (t *Event) FromChannelUpdatedEvent(v ChannelUpdatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"channel.updated"}`))
+	t.union = b
+	return err
+}
+
+// MergeChannelUpdatedEvent performs a merge with any union data inside the Event, using the provided ChannelUpdatedEvent
+func (t *Event) MergeChannelUpdatedEvent(v ChannelUpdatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"channel.updated"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsChannelDeletedEvent returns the union data inside the Event as a ChannelDeletedEvent
+func (t Event) AsChannelDeletedEvent() (ChannelDeletedEvent, error) {
+	var body ChannelDeletedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromChannelDeletedEvent overwrites any union data inside the Event as the provided ChannelDeletedEvent
+func (t *Event) FromChannelDeletedEvent(v ChannelDeletedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"channel.deleted"}`))
+	t.union = b
+	return err
+}
+
+// MergeChannelDeletedEvent performs a merge with any union data inside the Event, using the provided ChannelDeletedEvent
+func (t *Event) MergeChannelDeletedEvent(v ChannelDeletedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"channel.deleted"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsImportCompletedEvent returns the union data inside the Event as a ImportCompletedEvent
+func (t Event) AsImportCompletedEvent() (ImportCompletedEvent, error) {
+	var body ImportCompletedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromImportCompletedEvent overwrites any union data inside the Event as the provided ImportCompletedEvent
+func (t *Event) FromImportCompletedEvent(v ImportCompletedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"import.completed"}`))
+	t.union = b
+	return err
+}
+
+// MergeImportCompletedEvent performs a merge with any union data inside the Event, using the provided ImportCompletedEvent
+func (t *Event) MergeImportCompletedEvent(v ImportCompletedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"import.completed"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t Event) Discriminator() (string, error) {
+	var discriminator struct {
+		Discriminator string `json:"type"`
+	}
+	err := json.Unmarshal(t.union, &discriminator)
+	return discriminator.Discriminator, err
+}
+
+func (t Event) ValueByDiscriminator() (interface{}, error) {
+	discriminator, err := t.Discriminator()
+	if err != nil {
+		return nil, err
+	}
+	switch discriminator {
+	case "channel.created":
+		return t.AsChannelCreatedEvent()
+	case "channel.deleted":
+		return t.AsChannelDeletedEvent()
+	case "channel.updated":
+		return t.AsChannelUpdatedEvent()
+	case "consent.changed":
+		return t.AsConsentChangedEvent()
+	case "contact.created":
+		return t.AsContactCreatedEvent()
+	case "contact.deleted":
+		return t.AsContactDeletedEvent()
+	case "contact.updated":
+		return t.AsContactUpdatedEvent()
+	case "identity.attached":
+		return t.AsIdentityAttachedEvent()
+	case "identity.detached":
+		return t.AsIdentityDetachedEvent()
+	case "import.completed":
+		return t.AsImportCompletedEvent()
+	case "note.created":
+		return t.AsNoteCreatedEvent()
+	case "suppression.added":
+		return t.AsSuppressionAddedEvent()
+	case "suppression.lifted":
+		return t.AsSuppressionLiftedEvent()
+	case "tag.added":
+		return t.AsTagAddedEvent()
+	case "tag.removed":
+		return t.AsTagRemovedEvent()
+	default:
+		return nil, errors.New("unknown discriminator value: " + discriminator)
+	}
+}
+
+func (t Event) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *Event) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -1599,6 +3077,22 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /v1/contacts/{contactID}/tags/{tag} (the `UnassignContactTag` operationId).
 	UnassignContactTag(ctx context.Context, contactID ContactID, tag string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEvents Read the event feed
+	//
+	// The workspace's events in `sequence` order, oldest first, after the `sequence` given in
+	// `after` (0, the default, starts at the oldest event kept). `meta.next_cursor` is the
+	// `sequence` to pass as `after` for the next page: the last event's, or `after` itself when
+	// the page is empty, so a consumer can keep polling with it. `meta.has_more` says whether
+	// more events were ready when the page was read. Filter by `type` (repeat it for several)
+	// and by `contact_id`; the cursor works the same with filters.
+	//
+	// An `after` older than what retention has deleted answers 410: the events in between are
+	// gone, and the consumer must resynchronise (list the contacts) and start again from
+	// `after=0` or from a later event.
+	//
+	// Corresponds with GET /v1/events (the `ListEvents` operationId).
+	ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetHealth Check liveness
 	//
@@ -2497,6 +3991,32 @@ func (c *Client) AssignContactTag(ctx context.Context, contactID ContactID, body
 // Corresponds with DELETE /v1/contacts/{contactID}/tags/{tag} (the `UnassignContactTag` operationId).
 func (c *Client) UnassignContactTag(ctx context.Context, contactID ContactID, tag string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUnassignContactTagRequest(c.Server, contactID, tag)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEvents Read the event feed
+//
+// The workspace's events in `sequence` order, oldest first, after the `sequence` given in
+// `after` (0, the default, starts at the oldest event kept). `meta.next_cursor` is the
+// `sequence` to pass as `after` for the next page: the last event's, or `after` itself when
+// the page is empty, so a consumer can keep polling with it. `meta.has_more` says whether
+// more events were ready when the page was read. Filter by `type` (repeat it for several)
+// and by `contact_id`; the cursor works the same with filters.
+//
+// An `after` older than what retention has deleted answers 410: the events in between are
+// gone, and the consumer must resynchronise (list the contacts) and start again from
+// `after=0` or from a later event.
+//
+// Corresponds with GET /v1/events (the `ListEvents` operationId).
+func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEventsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3742,6 +5262,96 @@ func NewUnassignContactTagRequest(server string, contactID ContactID, tag string
 	return req, nil
 }
 
+// NewListEventsRequest constructs an http.Request for the ListEvents method
+func NewListEventsRequest(server string, params *ListEventsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/events")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Type != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "type", *params.Type, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "array", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ContactId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "contact_id", *params.ContactId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetHealthRequest constructs an http.Request for the GetHealth method
 func NewGetHealthRequest(server string) (*http.Request, error) {
 	var err error
@@ -4420,6 +6030,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /v1/contacts/{contactID}/tags/{tag} (the `UnassignContactTag` operationId).
 	UnassignContactTagWithResponse(ctx context.Context, contactID ContactID, tag string, reqEditors ...RequestEditorFn) (*UnassignContactTagResponse, error)
+
+	// ListEventsWithResponse Read the event feed
+	//
+	// The workspace's events in `sequence` order, oldest first, after the `sequence` given in
+	// `after` (0, the default, starts at the oldest event kept). `meta.next_cursor` is the
+	// `sequence` to pass as `after` for the next page: the last event's, or `after` itself when
+	// the page is empty, so a consumer can keep polling with it. `meta.has_more` says whether
+	// more events were ready when the page was read. Filter by `type` (repeat it for several)
+	// and by `contact_id`; the cursor works the same with filters.
+	//
+	// An `after` older than what retention has deleted answers 410: the events in between are
+	// gone, and the consumer must resynchronise (list the contacts) and start again from
+	// `after=0` or from a later event.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/events (the `ListEvents` operationId).
+	ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error)
 
 	// GetHealthWithResponse Check liveness
 	//
@@ -7593,6 +9221,118 @@ func (r UnassignContactTagResponse) ContentType() string {
 	return ""
 }
 
+// ListEventsResponse400Headers the declared response headers of an HTTP 400 response for ListEvents
+type ListEventsResponse400Headers struct {
+	XRequestId string
+}
+
+// ListEventsResponse401Headers the declared response headers of an HTTP 401 response for ListEvents
+type ListEventsResponse401Headers struct {
+	XRequestId string
+}
+
+// ListEventsResponse410Headers the declared response headers of an HTTP 410 response for ListEvents
+type ListEventsResponse410Headers struct {
+	XRequestId string
+}
+
+// ListEventsResponse503Headers the declared response headers of an HTTP 503 response for ListEvents
+type ListEventsResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// ListEventsResponseDefaultHeaders the declared response headers of an HTTP default response for ListEvents
+type ListEventsResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type ListEventsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
+	ApplicationproblemJSON410 *Gone
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListEventsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListEventsResponse401Headers
+	// Headers410 the parsed response headers for an HTTP 410 response
+	Headers410 *ListEventsResponse410Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListEventsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListEventsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEventsResponse) GetJSON200() *EventList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListEventsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListEventsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
+func (r ListEventsResponse) GetApplicationproblemJSON410() *Gone {
+	return r.ApplicationproblemJSON410
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListEventsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ListEventsResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEventsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEventsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEventsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEventsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetHealthResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8634,6 +10374,30 @@ func (c *ClientWithResponses) UnassignContactTagWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseUnassignContactTagResponse(rsp)
+}
+
+// ListEventsWithResponse Read the event feed
+//
+// The workspace's events in `sequence` order, oldest first, after the `sequence` given in
+// `after` (0, the default, starts at the oldest event kept). `meta.next_cursor` is the
+// `sequence` to pass as `after` for the next page: the last event's, or `after` itself when
+// the page is empty, so a consumer can keep polling with it. `meta.has_more` says whether
+// more events were ready when the page was read. Filter by `type` (repeat it for several)
+// and by `contact_id`; the cursor works the same with filters.
+//
+// An `after` older than what retention has deleted answers 410: the events in between are
+// gone, and the consumer must resynchronise (list the contacts) and start again from
+// `after=0` or from a later event.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/events (the `ListEvents` operationId).
+func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error) {
+	rsp, err := c.ListEvents(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEventsResponse(rsp)
 }
 
 // GetHealthWithResponse Check liveness
@@ -12122,6 +13886,127 @@ func ParseUnassignContactTagResponse(rsp *http.Response) (*UnassignContactTagRes
 	return response, nil
 }
 
+// ParseListEventsResponse parses an HTTP response from a ListEventsWithResponse call
+func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEventsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest Gone
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers ListEventsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListEventsResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 410:
+		var headers ListEventsResponse410Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers410 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListEventsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListEventsResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetHealthResponse parses an HTTP response from a GetHealthWithResponse call
 func ParseGetHealthResponse(rsp *http.Response) (*GetHealthResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -12506,6 +14391,9 @@ type ServerInterface interface {
 	// UnassignContactTag Remove a tag from a contact
 	// (DELETE /v1/contacts/{contactID}/tags/{tag})
 	UnassignContactTag(ctx echo.Context, contactID ContactID, tag string) error
+	// ListEvents Read the event feed
+	// (GET /v1/events)
+	ListEvents(ctx echo.Context, params ListEventsParams) error
 	// GetHealth Check liveness
 	// (GET /v1/health)
 	GetHealth(ctx echo.Context) error
@@ -12971,6 +14859,45 @@ func (w *ServerInterfaceWrapper) UnassignContactTag(ctx echo.Context) error {
 	return err
 }
 
+// ListEvents converts echo context to params.
+func (w *ServerInterfaceWrapper) ListEvents(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListEventsParams
+	// ------------- Optional query parameter "after" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "after", ctx.QueryParams(), &params.After, runtime.BindQueryParameterOptions{Type: "integer", Format: "int64"})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter after: %s", err))
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "type" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "type", ctx.QueryParams(), &params.Type, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter type: %s", err))
+	}
+
+	// ------------- Optional query parameter "contact_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "contact_id", ctx.QueryParams(), &params.ContactId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter contact_id: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListEvents(ctx, params)
+	return err
+}
+
 // GetHealth converts echo context to params.
 func (w *ServerInterfaceWrapper) GetHealth(ctx echo.Context) error {
 	var err error
@@ -13054,6 +14981,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 		Handler: si,
 	}
 
+	router.GET(options.BaseURL+"/v1/events", wrapper.ListEvents, options.OperationMiddlewares["listEvents"]...)
 	router.GET(options.BaseURL+"/v1/health", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
 	router.GET(options.BaseURL+"/v1/health/ready", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
 	router.GET(options.BaseURL+"/v1/contacts", wrapper.ListContacts, options.OperationMiddlewares["listContacts"]...)
@@ -13130,6 +15058,15 @@ type GatewayTimeoutApplicationProblemPlusJSONResponse struct {
 	Body Problem
 
 	Headers GatewayTimeoutResponseHeaders
+}
+
+type GoneResponseHeaders struct {
+	XRequestId string
+}
+type GoneApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers GoneResponseHeaders
 }
 
 type ImportTooLargeResponseHeaders struct {
@@ -16344,6 +18281,116 @@ func (response UnassignContactTagdefaultApplicationProblemPlusJSONResponse) Visi
 	return err
 }
 
+type ListEventsRequestObject struct {
+	Params ListEventsParams
+}
+
+type ListEventsResponseObject interface {
+	VisitListEventsResponse(w http.ResponseWriter) error
+}
+
+type ListEvents200JSONResponse EventList
+
+func (response ListEvents200JSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListEvents400ApplicationProblemPlusJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListEvents401ApplicationProblemPlusJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents410ApplicationProblemPlusJSONResponse struct {
+	GoneApplicationProblemPlusJSONResponse
+}
+
+func (response ListEvents410ApplicationProblemPlusJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListEvents503ApplicationProblemPlusJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ListEventsdefaultApplicationProblemPlusJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetHealthRequestObject struct {
 }
 
@@ -16692,6 +18739,9 @@ type StrictServerInterface interface {
 	// UnassignContactTag Remove a tag from a contact
 	// (DELETE /v1/contacts/{contactID}/tags/{tag})
 	UnassignContactTag(ctx context.Context, request UnassignContactTagRequestObject) (UnassignContactTagResponseObject, error)
+	// ListEvents Read the event feed
+	// (GET /v1/events)
+	ListEvents(ctx context.Context, request ListEventsRequestObject) (ListEventsResponseObject, error)
 	// GetHealth Check liveness
 	// (GET /v1/health)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
@@ -17614,6 +19664,31 @@ func (sh *strictHandler) UnassignContactTag(ctx echo.Context, contactID ContactI
 	return nil
 }
 
+// ListEvents operation middleware
+func (sh *strictHandler) ListEvents(ctx echo.Context, params ListEventsParams) error {
+	var request ListEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEvents(ctx.Request().Context(), request.(ListEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEvents")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListEventsResponseObject); ok {
+		return validResponse.VisitListEventsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetHealth operation middleware
 func (sh *strictHandler) GetHealth(ctx echo.Context) error {
 	var request GetHealthRequestObject
@@ -17734,282 +19809,343 @@ func (sh *strictHandler) UpdateWorkspace(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Lchs39jf4KijuboWqtOgmdbFE1VZ98jWexIrHlu3EYUoNsUESoybANEDRHK+q9mn2wfZJvsI5QDfQ",
-	"bF4lO/nPZGqqYrFvuByc+/mdL42+HE+kYEKrRvdLg32m40nG4N9PpVBM6I8jqtX5ZGJ+UtPxmObzRrdx",
-	"OWKkjzeQXM4aUeOWZlNmbkqppua/fTrR05ylV1Q3uo1O3Dnaj4/2D+LL9nG3c9SND1oncfvo6PhTI2r0",
-	"R1QIljW6jZn5HJ1MzI85o3qz55Wc5n3W6Db6I9a/kVNNBjIfmwua6qlqdBtyYl7FRSNqTCfpZu+9u7uL",
-	"zDJo2te104cLdVNfMfK42z5sdQ6P2p0DmPlUaTm+GnCWpbDsmrO80W1Mcjbm03HjLmqwMeVmaab/omL4",
-	"v+wWtfrSzI991iwXNLviqZn9VOmrdufAv1AsjRrJCR/MG1ED7xX6Kj5+8o+DTz/+8/Di8cv2Ly87b+PX",
-	"Jx+PLg+fPm1EDUHH5rH35quNqDEZScGuxHR8DeP7/rhz0u4cHB4dPz45jdesajBnf1XfTxTLNUsXV1dp",
-	"mbPULXJEuFYE14rgWpExy4csfejlz8xsu2aJov+krTjejzuX8Uk3Puoetlunceeg3bZb8W46meRMKS7F",
-	"u7Gq2Ynyet1i077mt6zR1fmU+QdZjdXqM3wQd4/arfjx487J4SdYpgnPmYJbxTTLzOIwofmAs1w1ur99",
-	"aej5xCwDTL8cSnX+d79HjYwP9FXOqJLCvcz8ZAeCP7jLjalQ02vVz/k1kNMKQg6HDKt3SYcfeA1zpErx",
-	"oRgzUcsg8OoSEm0jiZ48Pog/ORLRdGhJ5EP75cUv7fbTX44/vvv08uM/356+fl2SyC2f4Lg+yvxGTWif",
-	"LQ5tVlza7uzEcTeOWzH8zwwsZQM6zcw6Dzks5KtnbrgzdRUf/9D+4eMv/7g8/fW4ffri6OXTfxzGjzsv",
-	"jk/K0Z73x2YQcqKvuLjK2R9Tnhtm8FspBn6/g+mMGE2BDL403jKdz/fPB9oQ/5dGyszWTTQO4R3rS5Eq",
-	"oiWZUa7JNRvInBGdz7kYEjqkXJwRdsvyOTmKD0if5jlninDdAgqE89zotg11uMEgYav+iI1hhcZc8PF0",
-	"3OjGkaNILjQbsrxhRvrL/lv2x5Qpvf8qXRyfWf8cr3+nCE+7RI8YSfyHEvipn3EjW0HAzkZMEK4JV6Rt",
-	"ZtbunJBbrvh1xsj5u6evXvVEf0Rz2tcsVxGResTyGVeMSMHgZYrltywnY5qyFnkOs8+Zmhj57S1BRKhI",
-	"CSWTXF5nbExyNmFUq57gmlBFEjvuK54mrZ7w18us1tXNwfj0j87nx/2j2/b1iTi86gwaK9eRfv6JiaEe",
-	"NbrtzkmxlkrnXAyRiCc0p2Om7cY/Rd7y6tnisp4Ty3gIT0kz6Y+u/v//9/9L9oJNbfRH5gg9//jpzafD",
-	"i8uDZ88+vDmKT3+9uPxw9NywTW7eNKF6VBJov/jkqplUR16ItyVDxYt2qELXjnWdSKgbbPHRbQZ7hzcz",
-	"pZ/IlDN7xJTMboEvmJcaJmaY1mSS8T4183j0L2CdocKIfDlgN+cEfiQoqwgXhJJM9mlG1IRlGQdxVvCg",
-	"Dfl9HHJ7MwNljjTNXvkvCMcxo1c8tQT+DsWv1SfMuNINhgFv8IZRkTrRl0aNfLfP+rpB+YZCRzCTuPM3",
-	"6f/M2aDRbfwfj0r1/BFeVY/s5liGUe5gud34C55vWIgnNH1JNZvR+Yottcf++8rWIgVr1HvcKVt5lJCn",
-	"TXJ5y1OWk5z9i/U1S5Gt4Qu+U6SfM1hnmqkzAmq7uWEMW5QzFEP+I42CTlHBWs5ynM5/FHeMDqfhQD2h",
-	"KXFrUGwLvZZT3b3OqLhpbLz+b3CdcOEXuXs5w2IF+nKapURII45Izmh/xNKIDCjPzH/lJktkuIMnA6tC",
-	"pm689vZHwb0w6Cc0ddSzNTnA569p+sax5upB+2NqxEvBuYkcwKxmuRRDZ5WVWocjrIyPuSbjqYI1ooJY",
-	"kUoGuRyj1OvEhkmzPJf2XILS7p5tRI0xU4oOzb6ufY/REbekpsM4DqnJLWE9Nd1FjTHNzHxZ+o93P1+E",
-	"y/TaXSJwrW5FxsEthGoiBwPFNGmfdAkXtzTjKSnEPvnu7juSSXnDcZXJNRtyIcxfckDw7d9gylNxI+RM",
-	"vGZomoSUMYZfUSGBs0RSyRSci5T1M5qz2oUQY8qM6mPuowTejybgGWGfJ3hujIyRAxJYcxEBay0iHvP1",
-	"/kBmHREjPCMSmFS1VGaGERDZNx3SNyFYOKOXcC3cORh9eJKBKOE9tXtGx6w8zXiz1TjqF5eOWf0JDp79",
-	"BqvwEGIgPN0RoRuQvrmrsrIgGii5pqllqjLvCaPyldz1jCS4mgkQjYIvWP8I1QTsM9TVH0x4PJVikPH+",
-	"rqIjL1VLn8Lsz2Q2kooRTwMjGaOpYdt6Jp3mrHya61ORcmOxG4parzfbG37sfHz65PDi7fNn5/G79uNf",
-	"P3z68eX58Unj96gkYrOWdSPpkJQPBiw3ppk3oq0J87QkzGJRl3NW8JRVlk0Q/Llm2a5ZZojpL7Fw5Vjq",
-	"lu7MHIORkVQzqkD7Qbfe11zPh1L26mdZN8ekXO6EZFxpOKvjB9XrnhtWsJuGv7Vq7XHVVwLlF3mHbgYc",
-	"xldTss/FHF0cBFhfRKjynBbNozgmM65HREiCFAn6EBVkKgrhbHTvac72HnT5rXlxycdMTvWfYGmlHK0M",
-	"KtSM5bAKXJAjtYvpdFjur50XcRP71uZTZVpcEM3H7EG37tV4InN9KeVPNB+yXa2iuWYVv8PP5jwcH5LX",
-	"/EmtnmS271qmc6PfZubTRkegArYVHyNoGckBGDMwzB14Y/ug3E47d/JcaK7n5FJKgrNeKnsyLmon1o7j",
-	"KI5jgtfr5leMmWh6w0AnGUulzZPFg2dETTKureqSsW88vQcTBThProg0a2PVf64V7qDqGlXObLW/z7jH",
-	"oOiNwU9tfrTL2hNCin0YJi5Ui7wLFgpcJYoJdBtMaK4VfJYOjEFIBTDJB9b+LqR+Iaci3fGI9OuCqReS",
-	"qGl/VBtQLdih9Zn21igqvQawigGMcQcdwmN7F1KTF/Y9Sw5GrTJ7IT21gIyp7o8qYcrCSioUM3sb6ASh",
-	"Ive1J/EQ5O820CyHsWCBRY+4KiNND8qs39B5Jmm6O7femAW3KxwYbTNz97dlUg/Eouqm2UYGZGZbnaed",
-	"IDz2oBtoPdjp/eMLr/F0ket5EGgAnVAtib3+nZyxKjkjaoyZtvE55FzbRGI2CMU8kXoU2E11HPLvrbrv",
-	"Vn3taNX24SqMR9XxJoxIe0JTj6gTiSm4XSCgDyLFCsyWmf57Qad6JHP+b5beUwqMuVLgLM8L3/r5m1fk",
-	"hs27qGJhDPyX/fMJ3/+Rzc2N5/bj8JUuecJoDs7jreV1uxQMwZS+mjB4vXS2D8rn3wt6S3lGrzN2D33R",
-	"UAVe8dJYpCRjpzPaG2rtq8X7iETZrujYKVqaGytE53NMENnFXPZk+zuW3/I+I/7sl2qQhtNdU1WTpeOu",
-	"kD4VYehwqSW5/BFvdkSNZK6z+becpZDPRT+fA/n9yOYL+jIrrhoaBH9N4f8oY6BL5s2Vy28ZUUWEJB/P",
-	"P52/eXVx9fzi6dtf31y++vni6sfnv0ZESXOK7dpAfqE5AFPF6j52RhTTYE41DzokpyKVYwIWvtFuzSof",
-	"H+7ZYLXSdBerfPf11KWLaQnR1PtM1lNO/XN/Kvk8lPZricTuf2rliZCzLljpyw9PtGRVwGznqicMl0EG",
-	"kzKIEAy44GoEbMYu0pm510vFymj/BoTZgA+nOTBCuCwnzP4lGEtVTzSTenJO/FOiIjIbsdx8zWa6jVg2",
-	"UUSKbE6kMBYZeCYU03utnki8FLqEKDpXZCRnZEzFnKj1CXQLLoVKRt4qIeHfWpMst618meSyz5TaTcIE",
-	"p8BXy8poM8pG37Soj19Wwsc1QeKaN+0Szex0fF3Bm741Jb+ezvDBMA5ls1ZwOrC6CyFIc2gwBvnAyoSa",
-	"TiYy1yx9zVJOXZz6Hnteeie5IhfPMNLMBGh6T/G1++YzXeK/+fO+SM1bI9jZXkOzz/pRX932Grs4BY78",
-	"/SxmSGCK5BLj69/AJWCmwpEFjeHT5psVjgQu3Afc02IOfnYnGPq5+ai2yYi+EfilMZD5GEwjYyXtW6FW",
-	"yWlEy+xLNfXzh/Y/4n88fvHDrz88Pv/Hh8vnn06fHHSe/xLXvQCNti+LFyYZ1ZDFtG7d3X135W6vfsIu",
-	"wDu8uXjsCnLjivmHW/hxxKw2C/dCBDWjSoPycj3HuJhNQqNZZjavdgHFNLNqOqaLLma0+snZYBbalI1i",
-	"PYpp1g08KAT4vXi/vP4X62szVzv5p3AXnOU05WaSNHvjUcOAZopFiwRSqIhLn8R5VVYv55rtGyF55idO",
-	"pGxiLD4rkd0ESVOxyokIc3YN/+FXN0a9bSjWz5mZttEorqa54TYjrSeq++jRjI5oK/Q+KFte0XU59WZJ",
-	"wjWKGp/3h3Lf/mj4T+stnb22gsaj2JLoXxt1zZVvleLLz7uO4+ghSLxCH4uk4W/Riu3/iWNKYri/zhvE",
-	"NRtveoq8BaR5TucLY4SXrhqKlDfTyU9c3Cyeujc5K/PyPSWPUHWDCmDGxY0hjnAiciZYfmU9GFe8pjzg",
-	"hcxJ0rfJCwm6ZV2IAJwiciYwyQf8O6061lVym/DdiRkUS5Nu+TzwC6o1qLlm3Ek5uOSMJDTLGU3nV8WT",
-	"XBP7m3n0rCfKwcJFzIEA7dHGn4rhN5Pq9BO0n4BnsQHEtXJm3imkuyvpGoMurAUr1wBJ+owkQuorCPkk",
-	"lYj4jZAzsAlxubBqQUzHhgJwUo2oEc7SUGuZPVIOBf6wn/EIZwmLtJuwlsDe5BJinrWFIsXZneBdRi8J",
-	"pqcYFG6cEcO/izIRNIMFBF2qjD0kSK6urqeKC6bgzyVS4FrKjFHhM5k18iJqTHhfT3PL+r5sKV8c//De",
-	"EQVjXbusXnrzFoIkK047MmF3VyX/BM4Lqrl4ioAm0ENZLVysnFqkWO/Yemvr2xAq4OS/LXqJ45N2Z9/8",
-	"vf/45LRtFqTgjgt7MaafX+FF4PdjLtyfa3hkOKINFt26eB+EgxfvDMXhfbi5fdmihrmCI1+u3lKuApuu",
-	"tV6XMhoDV1rVf6o0QGUpu+vphYvJVK98iw2C1UoJR+sb7wSIwrtq/KL69eet9vFh7QcnJafb+JuOO95F",
-	"Np6xNSvBRYqqBrrdgqgIk7jRRT4xrCCo9bS+kZKyJRm/WybajcLKxTAhU6F5ZpXZXOlQ/QctV4CQF5AH",
-	"l7hcEbiMhD2T+Q1Lo55Ipl4swt25orKnVPEikkwFOM/MRrlHuS4LYXpisRIGPGR8bP4x1aGottPD3cGh",
-	"N6LGNIyVeJ+skc+RwzOoOf4+UMGmFma/NFdX7TQq6FwMPb10F4PWBetqDMCcOTURlVKqiJsRaVIouYkI",
-	"JTdsPpN5SnI2yeZRmU22txHP2tCExTGUJqwfzNxsqpUTURZ/ldYlLkUU7FuwqsF3a48TjvMhzA1LVLsL",
-	"KHzBm+m2ykqFapf4BXyqGPJbJswpm3E9SnM6E2fEqjrKaS9mU1yhh7VqljoNVhCpZ2N2am3MnehpCx0b",
-	"H7wnl3Z7u+Vellza8S8PfAT/Kad6GY9y+XH3d4ItpERs7hl5kTO2D14PV7hktUBywyaasM+0r7N5jYKx",
-	"qbfC5mJ82URb8jIzAp9emaSx+UtKEi1fVOY/rH3PwhjWJX8sdSyut6A207PKsSzYCGs/cW/uHDgCKxoW",
-	"bPDiykeV7JKQSLdm4+a07OY03P1wvAbgGYhUX8/hP1yExh++9QylLvhitUQbnSuSs7G8ZWmL/MjmitCc",
-	"YVnq8aGP4nCGNZuKCPArubTpY5KxW5YpyNIzgkaBCwWXRCGAgzupUEI34JrQnjg+3L/mmgwySTVpGv4v",
-	"p5rkxm7lWLPyb5bLPSjQ91K0iT8gWhhAN4xNFKG6J9ydZp44lOND8iN/UlY+2rWoAEbUpWftykHKE1CX",
-	"2OVLoqPDHflL8JKjzfjLolXmbiJqrjQbR27fYTP3/03i/VNyRVpknzQzOWP5fp8qllaAIRaStRZZS3mz",
-	"yzlbK45XM5tzMS/wGs6IMHwiM0q3GT4wIhc6KvJ9v1NOsyCIDrOGVS2ymWWH/WF0NhCyCzpbmVC30u1N",
-	"h+y1ua9WL7DvWMGu3lDdH/2Z3Kq5ii3tWWdiP2M0VxYq54bNW+TSpQirnpADkrz5+d0leXTbfuSK3BIy",
-	"kpl1si6RPVsf7urx3VZdqJ7cXTSFtc+4g1c9ZlvL+PW+jWVEdW9NF0/EppruC0OIRblh+EGbE1FlIhBd",
-	"h+pla17AfRFhrWGLJP5KJMZGSbwU4d/av7dwO5Ja11KRbvFljb6CQysfqJvaD4xmerR+PcNf1aLOf3OP",
-	"KMGm+1BmWW/JUJbJqbf2qxhMSMwHE8MdEu9cJRtLJG1zNFbRXjkFyHa481LUthIY/noFuASr182lkbht",
-	"89x/UZHv7oFSOofhgn7L01qLDr+k5w9j0m2lXgzMMfL3zUt3bd1vu/R8YbNqvNClogB3kSYqC7CqEfF0",
-	"HITF2Gttt7FrkwrcWB9AZyi2cWdHT7BwHsE5GqsjKEdutYQF3rufuGCbhTXuY7RmXNTscXv/GjbPXPUQ",
-	"vvyAuCsdquLkLY9SfxxRXatbzMB3PKK3zKZhWr8zfB0KvpuduG1ERyeOUWl2RxqppLQn1zNmmLDnc1wT",
-	"FMC9QE3rJ7tWX2svGM0zzvKroii3hhPgLVg1WvHmoZPfLgnkP+OalDnxRYXFYkzR27+q5uxIpAYRsWZh",
-	"Ay4bzmj5+r6FcIOtBag6Q0ssiy8rQqHVUbtUzg25gKf2rFiCBzwlyzWbEr+0ZCW2lsPPYNiU0u3LVqtG",
-	"bhvuo2oW74Cw7sbM03+q7nAVkDSLa+iOf+1Ft2S1F5ccsYuwLJvkjKbLts9whFVHFd8AZzKjkD4uhedp",
-	"oSI4zO4swzl11FOe5Z6whzkyFIYP5CnLI+SPGkBiAuaAxtpmErDK42pOgAsI1vgrLeioDRiaj1cG2dpu",
-	"ICUzqB2HIRS1bBjw0WV8kHqY07WLSHUti1w/ZE9W14zZyabNeKjnKvXkWpC6VHIDtxwVgvT2q+7MLYQu",
-	"a6BMx+6eooTmhosUVU8XegKUghJDWvmi2VOsES/aaUG3koOzOO+bXzXL2DCnY5iV0tT+23ydiSH4m4GP",
-	"1elJF1LXsCqo4a7jqqGgXry8czLyBp70QCraKvM1Kq6Z3U7+b7cAVdamCbC2KITq8BzBrYUU0hqPYmV2",
-	"8LFlw38A7Rz2+Fu788xH7ycLcdibysBioAvfEuyzvupPcyXzHZLtvIdrP+tlA1eP7dWwQFQtfnJJeld0",
-	"wmsPpKtIWPQ9vHhKTg+PHhdYTliooRYTaUN1rwZEqEBYtrJVV2C3F0Dd6rTd5WqjqyCpubXUKMNh/SwY",
-	"YULnczJhZdVtUSbzAOqnX3qyDnY8IjRTsih2qcEgx6KNM/LHVGooHwOHUM6MIINKMLdLa3KQaywHLHf5",
-	"stz/UJUy79++IjkDSLU+I4KOIWaFmUhAKObBM5J4BTJJmZxtSyOgzA3yl7ON/Qw41GhVpsFbzDniWb2P",
-	"p8w5Wl0jX77EyyhZl5dYJiT6kDFlwbyQMz81WEjBEHeyKSEda0YVSVnG9EKUaT2owfpIue+Z3MwBaK0a",
-	"m8NVl9QCGeVckzGdk2tm1Q9W1Go4JUTIWX3O5NLc+DJbDao6Z6O5+4ytBXWf8rWXcqxRw2k4oIWVSR4u",
-	"gxy2tI4b+t01tqASr2lHjS5RLGgUjrHGnRGOIGosjrWe1r1suhqrxrBmXWiA4e5EhA8IFfP16ek7JeZt",
-	"Ebd5wCSkJWlp61Zxtzz1e+Qe8hCWZQvfpzugQTb5VunkZS6fP4r1S/QgWeUBn97ZibvsCNaeAuyM49s+",
-	"ztBXWpFMiiFTevPT4PfH+bJTGd82XPldwc8W+LNaz6q8tXmLD5jjxgUezB0yjQr/lLcK7o3BtOp3LeiY",
-	"sN1he8gT09nqvKw/JSGyzv1Cv6W1FL6kwBb6sgb/ts7PbB+O/EzBHVZw5TK5AW4WRV1h0L2bwj/DmGq4",
-	"GHpN8GZ5uGZJnOxcuZwxGxwbyDyoKFE2UEb6VDG4Ct9Se1tn1GwVIK09/mtIgNCA13GbLAqYEapapFa5",
-	"GlQ6cq1YNljPER9gN77+CtbGK1zTtIX6T8OBELEjKTldAiV9E2q2o8AR8VYaKiihvVm91vuNaxUeVlCt",
-	"NvEr1jwwnZHMUizNCkSvlKTJPewno7mxPQsL1BNyqjN+ayH0i1JTgSjdm7vJF5lIbaTIa0+3gaLq9a7b",
-	"dUHvIbcfsIijXozb0+DPM1yjkB62SxL2prRbovDuh2eDg/Bw+7RuzdeszQN4YQObdFcNe3FmHoOvdGq8",
-	"llPRt2GP8SSjXODPmexjIXcZAhlTMaVZrSwIvngfVWqVTb50vpd0WCMe/PaQ9wozLEUyWZHJ7399yZDP",
-	"4ZYtT9JifvItn4TRhOPDjWrDl4zqAWjYbMfOtHtJh/ejIPj6pl8LOnzeP7Ws2s2z3oVsroX6KXHVBJT0",
-	"5RQ83H2ZMihsyBlNCa8kf0N/wrWVNes6iG6O2LPQXbQ6M8uxVQWzGrx/1u2HSGoTJieZTTaigsiJ3ueA",
-	"J5mzvsw39+PXyYo1lmB5Oiv7tDi/tTHDgnB2yUSvWc2d51waxqc1C7B83Pc7ZOW52fCoAahxf5pzPX9n",
-	"3oGfOp/wH9n8fKpH9WdlkvMxNYehqIuOSFLgx3bJ7N83V71pHB/0oYIohX8z+xPiB+FPCVjPk5wL7fJy",
-	"jYpqnjKKPzR1dQ1BMWpTgg4X3/NQxGDcZj0RsHb5DEBLtriwRagoqUW93WI2ZqywFWCkOMxcO7iR1rZ/",
-	"MRcDWRcLMpbh/kgqDaB33HCLMRMaEcqsC+Ij/TedcEGsb0OZSSAwzNO3r0kfgD8HhBb4CvtQK98TZTaD",
-	"gy5qFYg4CtKgwTagQgrep1nZP9QB37vWwoFN7AKiPWEME0WadLEpqldgE3kDK+HMEWkEyrZtCzkqCE/x",
-	"4SL1tycw9xfh+KlynU73bEzomvZviJYAa+pyWHqiJ8COF5rl1mWZyv60XFUHsJoSqknyKJV9lWCpGTBM",
-	"b4fwBjlhgk54a07HWWLu64nyx38pKZIzjEXhdo0R6tLMw4EQmzE9leIWEXtVtyf2AW3Z/N2n2rJg/zQV",
-	"tGepDEJcS2i1eu9ei5xbGmcWMxOKXAiRM1HKg7MC0sgvc+IwcoAFPYwPWyR5+RwzV0dQRwDzr/74CPCG",
-	"EvMFM3UipJ31vutOR66hFy8IUSicaCbLAQlhSfciwj732QQ9KRbMUA7MNxazaR9h6b/dxUJSG5nZ19m8",
-	"G3asu5bp/DtVbVxn3mx71xmSHnNlKFiTRIwpS/YM1VByGMcuXsv1GdHsc9nk8/3li/2TQnuAUb//qUw0",
-	"Me9vJj2zR3Gc7GEvvMyQjXmwfUzUNM/l0FADU306YXh3ej0YJLYHSJbJGTYHgCv9OE724V+DwSDZi8wX",
-	"sCEwoCAKpnTZoeb4cGWpJWkedjp+KBoi+Xuwh++m/T5Tyt/DWU4nEwbHNfnSA0HTa3RJq9W6S1rkjWE6",
-	"FPPiYAxpCvvWA1+lufFLz8/TML/0GkjGckL/mDKk5F6D/D/gZbtDspsqEBOKaTLBT5gz2kygiiuJSIKv",
-	"s0sh2IxBxWiudMtwjlxHxJhYaTGwZllAEBFNhypyMT4VBTlee5ao9DQXILRkxmBtIHsB12RZugdpJsuA",
-	"PJM9e/KhLiUiCQToExh+gpE48yu+yB49r2t5RCbZVJV4pU1bgmSVvD1wr5bIpq5LmHKEEvRwa3pJJvik",
-	"XZw5cUl4qkXCVpDmUBzGcVTkf2CRr3n/YacTlQ+Sw/g0IrabKvCYw/gwcpQKTB9ZkQfWedg+inx6hjZE",
-	"lpFha4/D9kHX9jQx43XNTGA3bbcp83zQ1gmrSJZyENzU+o7yVNQnlbTIOyZSMpfTHDhsc1lTe0L8tvZC",
-	"EmC6as/cDoUAXBsax7berD+SLD3zut8Hne9vgLWzFrHpR7As2OGeLPa3726Q92Jm/nHEM/zQSvho1+uz",
-	"Fj+aLIGPBqpz4ZTIahYlGiu+S5Gj+MAeCh/VuWtnvwLMGd4PeM4EnkTJd/T5s3v1mWHgnz+TGc8yOAul",
-	"73RG5wUW9D55E9iD5mzX1QhPleOVy8uEwRub+G1FQEpC3/jSMMNul9YY5Yokr55hkVrow09a5DnESmBI",
-	"OufjsaUVGzICCqOK7XPDwxQ3uk82b5HnRSUVaHX4vFeuhO5gB9tbp202osYtyy2mZ7sVt2K0REEHanQb",
-	"B624ddCIoIE/WBNwtqwdav4eMr0se9klubh2vG5ZIiKztODgUSFZA1D7CksG89FS1Ku00W38xJV29nCj",
-	"0kW+E8ebd+wprbHflvRx6YQ9TQ5O409FT5VVTQ9L62YJwGmJX1qXqOiSPgIoqRqoXTvO4/24fRmfdg87",
-	"3c5x6+Rxu3MUf4L+KfWTavuTOj5uH1Um9eLx6emHw4sPL384ePLp+OLx5YdPBy8+vi0n9Q4xoIktzKib",
-	"TJBi6c2ohMmqmQ/oBb9vjBvtI7IubdmyjBShO8th3F72kYKsHgX9Tu6ixlF8sNFDRdOA0nO1/jmbOglZ",
-	"V65rgplgAaNvTjUdKs9/rhpmySZS6bpa2SFXGsNOzO/2D3RleNM1G3EQyPZtxpwsT2NiVUMHQgw8e25+",
-	"7AmrhbAU5K+PQxy5gLFtmsFS0jx//m6/c3S8//Lpa2L0Nb/VwHeqJ5b1EEAAVmFES8kZZE4yORyy1JhF",
-	"Vn4WPj5R6dXREzkbTBUDGYM9NbwZkuZRfLCH0AGOVqBZhiIlZB2F7jrK5Wmi2g5rCkG5vhwXnRQDNDsF",
-	"ZqJLT1bWIGU890cApmNSZQOJsXA+nv9wvm/ohGpQOgpG8sPl5Rti7zwD1fJLrwBy7jUi0nNIz/iHRW/u",
-	"Ne4S0kzsX0kArZXYPxK0EJLao2yFdjGOJ/YamMVO8SJwpknzZ7H/Jmdjbpb+/A0qS8VcwGP05N0ba7gT",
-	"rvfO6mYBdsqVljcMRo9yLRQIGDN76kWTQB95YssHtmjf5qZ6biRgtXFJ7aSDbtUVkG9v6IYdnZ+/3Lcf",
-	"28cfl2BvX4fY23c7813DRpxUqTQzr1JWKXyWTqdADp/REd2/AYfdPbDDdxeQW/RbCTHb70Jvqs6n7G5B",
-	"gWjvokD8RfWH9dJ225Vc1SPNY6FWusbrBd4Tmrqkt10F8mF7A4Fc7chpnut0NvmY38DlzxD/ToaXMrpe",
-	"B7iLAhX90Rf7r1fP7lAxyJiuyed5xpVVB1SQoG5k1UDmQ6YVCDaPHbTIq8LJQhCSnOhRLqfDUfAKpenc",
-	"5qfwAmVdLWr0z2BoPgMPTuRhzaCxJGB3Je4Q37r6oaKT8J+x7TjFdZse1ZthvjbjFKOFTXTuKHQcLXCI",
-	"hGiWZdB2CVpEU6V7IlBvyIwJXSeRXzK9dDfj/yD+ei/77Ouy3v/IM/GS6fUHYkJzOmaa2f5XdV8pb3GL",
-	"++pZAyzPZRy09CpmAPsNcd2dP7TMXLuAPlxP374m+BXShGxBrurcm7azd7LXxSAXVTcVM8/admCmFNzA",
-	"VihBb4BaKPfI2mezEXftA9BpCy48/NVikbd6Ah2jcVz41hZihZ6jLeM3DL2E2AuOZYqdQajPrzucTKGw",
-	"vSfgn7b0Puj74eKcGzQyKIoXjCX2EZyQPUCW7zW6xGiASbTYJ4F7LUeoIpQkcDUp/ecWTNP/ck8sfFpJ",
-	"QqHSCOOv2S0j13OLYY6f4yI14tXYsfgLXHQNTMpeJT1BScoHUGCoyyxkZS1jwMVD2wxW8jtFoJdKy7F4",
-	"KC0sO6GgUQ290NCInQmI4dpG/TlT2nlMrqnuj8hQgnO6CMUWNIaExyx1uFhMX4r+NM+Z6M8L0gEPqbtB",
-	"8zHzOwe+efvzh1fPnr+9unz1+vnP7y+TqHC7Hqm9rt8lyh0JD0ydyBy8vy7OqXriKO5EQFlwO6IIBArO",
-	"d4E0JEdxxywSF0OipPekdX6rTM7IUXxYJ+2wEYAzNezx3NUOLZt82HTysOXGsj4bp6enp/txHMeN7f1n",
-	"QTuSjWyknZ2sXrXo+gJO14QCF8L2klicv2sTUUhl2yTnbn0ja6/hQ9BnxqYVVdti+w1jwHoqej7U9K72",
-	"52puLudj3+4mVNm/mgmVTX2Wzck8bp8u5oQftQPc0bUaNk2pUTx+XuTdJeMVxOfg39Qk3FaV+dY2ZGej",
-	"ZXjpPB676VpHm6yC/cal7dd7XxXtXN2UKlrJtKHuPczKXG3FOja6LND0LhD9KqrkBvxYzSnoQnEKScZM",
-	"05aXqJAYOWdGNaFDRqjqCZdyYGT8kGHah3ngzNYEQY2QrReGRobmyVYZW3OAPTMIvFLSzzi2N8huVE+A",
-	"gkaHTBE6mTCau4AnWGfwYas2mPsLv/eEUa1K3J8WecEzcOv35fjaocv1xPnFs1oBxZX25FJFb600jjPL",
-	"oPi/mcV+7sRxkBt7FNs8vj+mLJ+XhhSE7xs+fynIyDwypp/5eDq2qLNjLvCvdlSDJFRnzGIOyZLtQ6WX",
-	"3XI5VbgbQTbv+af+6Er0s8vZs865Opf/GqXPf5016udhYUb8iSxke9c02xvwz0QxmvdH0UK8NnLUYj4B",
-	"EXWJOjKkyRGapjlTilSq6qzabjU9l5dXtIPF2kWWD9EFw7B3hkcjLhpfJrFBEhlM1+qrxshQqJRXEv6a",
-	"KR9yc6pAq5MTzLwl30c2vyEiKVUj+K80t02o0UtHTDG1B7gdPYEBbFXJxAb1l/GcuA9gNkjGKKC8xwjz",
-	"DCnZC3F4C9MdwrSD+Fyyl38E27gGYXxxW38W2bwMalhoLaMP0iFxBQikaf5CTRpmXBOtr9RBYkVB3Xg1",
-	"HW5HeOEIC3gwDZlothkSNyaZ0lRo0nz74ik5ODg4rYzIuVMO4ss47sL/Py0ZoqtkcmXN5WA3Krr6/T6q",
-	"JDbAo0q/sXiDfkAD2HehsTvWjMWWZWHrymj/QehNancOPjVqWpQstgWwUOC14P4B2LcP2L+A4u2hFG+m",
-	"H1fV0zXKrl8jt3LOZpdcoXWA24QRg7uoMZY5M5ugancBToq5peyq1QTx8H+39/7ejQfbjWVy7W6b+JjX",
-	"sWCJdg9bKgee+/4b6vF/Tq4FwAGCMC9m7Sur7qflaRfn2kg05D9+pj0INzStuxVA+YgkQLgI7pNU6NEo",
-	"o0Nw3PUEZtIFYOekCnSAfbQqaW5mWkbks5RMJ5B1ACnufkPciket66kTvNRsm524vXdmXlC05EPZh6+q",
-	"pO93A0BK8NxYQdUEGGTyAntaw5ghpf2W5ZByAum/3nlPUOHZvFEEqhfewpjXw2hSDk3+7LjNQvk9hrmO",
-	"oAkd7bt8wLKWu1Q0ESPc1jpIyAYvAM55GgCh2toLs2SQQFMulJ5Js+HALh1ldclhfOoUDhbk9Nr+OVKP",
-	"HKLlkGGWyXml9w14Vb3hGPsch9El04limCtaISZ3w2h6rSZSJ0Y5VT1B3Q/mRddM8ZRhTQdX8BbLKwlP",
-	"zxZJ91EI8C6Fv6A9oUZyFghsSDfSTIBJhV5EbUesgkX1DlZfilsgDSkqlSPLskWKjsm7Z4v0i1ptXwQK",
-	"Niurbga5HLsKlyC34k8QY1sJqDsoqjdrvpgIgxDcboqQYxthJ/9M9mlWuP7dZhVRteXTz8yYukbSLnq4",
-	"4nBc28q2bXI/tlVGcYWwxLBuKO5eN5b37v6tZ7HKB3funUTHA2z6cNG93LJcEN5b5bj4xbqbTvNhp3ch",
-	"q7M6IxSPmf0Z+oniEL+xl/F0/UNPHdzxf36mCh41RKo2hF5qD/XqU8XXZws2ILRaq1Zd2kovI+Jt+diq",
-	"orPP+yLFkpwuCAWsN4PiKJCGiPDNaH9klSqQLFhCZs5NPs2wN0Fdr4cmElzkzbaCD9QTNSCuey3yfmJD",
-	"pl4Fi21L95o/gZE5gKrmYfuAXLO5FClh3Kh/e27AgPpdACDDk83DOHZ3QzqljwBvVBx1wycTqA0wikiJ",
-	"7W4WDUp2LIq4WSzbdRlreCK/nWYhf23xGJTdallfxpfAy67RDwX9Mbr+OqnIa/iCviBbM0Jtz2DzJSie",
-	"gtKPAVWa5S1ybntqQJVFzTKvwKf3sehJoYrif1WoqjZd8DbwjaFiaFF43KtBFZSCVZXAUuuKwm6DqMr6",
-	"Tc+ctqqgkg0q8WBNfUD0ZClMPniN53JKFGM2SJ/LmSLXrG/2CjzcLFcSy2HOPYB5cBBhrVdzHNSCQQWv",
-	"q/DCakso8KK2KgwKnsrV34M6GFVC6EsBbm3zNJwnqFByoWLIKfIaTrjYs10eqglwojP0gxIsmlJkKEk4",
-	"h+U0UKdakyZaOHBuxzQF2gwWcmEW1DpVgYtHpVpeauW4cVYZd8r5GaA2mWeLpTZvxh4xmoLPtbQqQtqY",
-	"UIQb47ltZ9dyBxZqYgr+wFHN1zkVivYxzMEHYbEXxMWjwmSANHXzoNOysZB5KjSeuZIxUrWiyY0tEzO8",
-	"qAsVAxR6tQ+wBLacMCxxKK3BeoxIYo8ePlTE2xd6HKCVaMi7J9yHyPfFfd8XW0O+d3Rc5IdY0pIDY+n6",
-	"DTFaJLEdB5KeKPIgSkytgfWer2zDALV62DfBmYnAFwc8Yz2hZ7zvuE1BFF7JG6RA1Bko+Mat8wictAsx",
-	"Sr70AnUay3JDXR8T7c0i4FUwEPBHsEHw1wUzxN4RGhx4r7U5KnfwFK86cwUvB6aArSM2xhDea+2hXuPu",
-	"ridq5xIvzKTujRlMydxvRrH0ZfCq6nqcKzbpNe5gp2rc3ddc0LymtdxXy6Pwm8nEXu+Yttcqpl10hjmo",
-	"tnjZPg0j7Ob0W/t310eog/5811Dlty8FtPxvRY/FatPlol1Qg9uCUyxnDmQsOD3xGwf+I/67yKrnS5Cy",
-	"Yk1s7AGbrmy9CDiYtp/7ade9muux6bs63rtccxQzxqLJSntzK6rS9ajGiIKeZSM6mTCBLi7IeTMj+eul",
-	"6uNsAvunfbTJtxTWx7D0NUs5de3/vrkZhOMvVQ5wAqG94tlB1thZtIK8BNOlVpCr3AGUZ0IzTpcYKkWW",
-	"aHexKxPqZDiTniinFzksFQzWupZrKfOUnwKecopq+/Vcs31Uwvo0w3Zh5ILNegLTHxRRI1AcIG/cDqpF",
-	"LiT4ba9B9A6gUB49kuVENkjGTaKeQJUXcmCp1/OnSEDJKaS96hEVNamjakVe3zJPYT1huFs4U48s+nFj",
-	"CeNfTVn24fSvnTb1twckDB9JeUOmE197LQ6nJfo9jwfYn2qYAEizR1/gP3dLk6CS74875KTd2Tca0D4A",
-	"CkQkCREGIpL8X50n4W/myEb1kAV2+j1RYhe8ehZVAA8g7jOwueVhS0ZybjupotZcIE3YBJOeKKU3JYed",
-	"zlkhwIu0F6qNXRlmvlionsNl1SZ485P5G4uvvDLH6XwlutXZlvkoC9koXpQXUigmVI9K/7tDgA51w1Vp",
-	"H/dPmsDk0T/Fe3tZyZJ3+fk8zAz6hlUr/0NYia11sUt3Pa8quBv4U/Nq45/l+oQ50JQoBpUfCEVjExPR",
-	"EO7T8YTyoWiRF9IWj5Qul6jwHZKmYwi+9xPAfxShyvHAM8wtbIMH1GWnRQByY91/s1WNdHoiscpAQoSc",
-	"WW5mjHwdkdlo3kUHZ1I2vEm6hIq6bhdNw54Q0xl8JAQBkdO9ar8eCwZfINKoak+jqOL/LXocRYiHXvoV",
-	"awDBEenHrKr3zbNyBlCtDzUcoOfALBE/S2iOiPUQXE6Ktj5W4VvZ5obQMUSh0YOmHGConGp8WdkXyL6t",
-	"FBaoaPkAo3Ck3YubyZvzy6c/gAZXPGRBsCrwnBbhoWawzsBzX7ELyXKGlwTDwLfwI8G1kqNoxixlhOr4",
-	"zHo+FwD+y1f1BIL8dyuuJOoaUoV8zQd+hspXFRBgZFN0gzImMc2yFvlZWKT3MfaixBOgq96+2mD2iPVv",
-	"gr4x9yg7KWDE/Z6XAcr9b4VwclLMhnQrQdqouK9olmnvU1zz/xWiGyx9Z6W0YYvyhbr+RV+7sAVbTWHR",
-	"xWLtR9jVZrNF9BuN2ZqRwmMQ9PKqNOjyMd23+Ho1A8DzoVRAzW2XnEra2kHcPWq34sePOyeHnzBb1est",
-	"FzTKqia8HXXjg9ZJ3D46Ov5U9qnqNqCYVk41gVpcb/rI5riotqBb73ypXYoNqNTfDKuwucHU9ViDrcAa",
-	"oYeijupx2H1Iux6k1WVANiQAdUChamBYGaoHUCr4NzjEw2mJ5+qm1JU8paKm+2Bd4XSgIdYpkGifLtUd",
-	"X0C8x2iPznK7EXIW6jfXUw1yPFCPUoch4TVFwVw8GynpCWrk/FCAm4ZiMzIXfraxQDrMGeuSThwjBOIC",
-	"srHX4EmVPSchoOgbraRZ+LUy7ipfpWJBg6i9yNifXptK+94Ik/Us5vW8J1z4caFcV6F27LBEEa+0muC3",
-	"1yLnIkzvDFRpBCLm2mgXmF9XpxdY59Hfvqu/fVdb4MxghXpgdIZNbdb7rb7Yf60DnYHfw6BrkRXgI/gK",
-	"qS2Qry25GaOH2mH6LrRuj3oCuiXVtFAWElEHILVlRvNUYeK079MxMwRzVLHslgHi27zugFnIGu98/Q1Z",
-	"40HWrMr6WgVZU08KuIdUufSI5tLUeWdJeik4PWEzHSDBeO+sRDqvI9pHJfElDuo6c+iRY+DNmNptM6N6",
-	"wrOJreW21k3ZuLdDzy3wn+3S+y8Am/F54dIqkO2QYBy1IRKM63BS9VFDuiIWPMA9LXKOB6BI26LX4CdB",
-	"ZwNVmNhzRqi9rVIU0c8YzSH7r7aqQvllFViVubyy4qxSmdGFG5KegI8gB4U25uTpiAqIxC05s65ZoJ80",
-	"Zz5hdUIPcAVrpwWbYYDBBg5cpGERMqUAIPcqTygoawXcv1mLhUobQMMKShYgd5JBVaVdxKIc5wx/sak9",
-	"Y7s+Kije/U75s1NldhF+0ewrbHDRyztjNJDDJbTpPNAFm4edzl4dq3kPOQT3rHFYk6gf2ZoFC4RhyxXQ",
-	"nvVLDcg7YBJbcR/s+vNVU2juUXIYFCsE8/5G5YVmSXeqMDzejw8u40633e7Gp62j9kknPvz08MLBJciF",
-	"QuJvM+B/hBmAvGPb1H1fhbK6eZGxcbcDWFopImvhIMoEDxdxsJaECxwA3kgYmvWd2oth2X4AH1wfmN2u",
-	"eRgI92kddAnTZYDLt4DAn5HahBjfdePHViKHw2ZMmaZzAuxhEyNwQzQTz9laAmlxLDgUcrYHTSOoIu6+",
-	"M9KJ22XfriKAAkaTYBBy8+JGUelywVximxKftsir1W2TQa+wvy+USFikrkoUrIvhlkohZgBNiuEh9DRh",
-	"8SO828ayFK5gJUvcIU+497n8Xhidhb3w+j+pEbi1aoMwb6ZOsX9qHb33kLjb+b43ZttmWG+m+uuUwXlu",
-	"/nXWiLnPAQ1uJ3jMkxtYJcAAcjl7iKq3v+q0/pxat784otY395b1ZZ76gfVaYFJLQhsJzOVgVz4RAJdU",
-	"E0ZvVNF4wesFDuyz4NMQdcFMziKpwHVRMNJCZizME7ACIcgMWMnNq16aJhUF57VNR22HCOiOEAIcIWT0",
-	"YkAdurSqvTVYVk/dsj1cGLc+SNm+jB9340738KjVbj8+iDtgFhTRchc9rLcpah92XB7Nhgprl1O9FCCk",
-	"5m0QYdwiulob5l9lD+0enV0NcxK8dxtwQtz3ZaAlFY6p6k7Bf7LfCiFM/Nqy8pws8qX7OK9W8bTSj7qm",
-	"V1Tp4TGMzQ/SuSmEXaO6i4ykCd279iwWR080vUZYe9EKJIzSYQwwmQtg9s64wDRz1eqJt0FzqjNPgRxR",
-	"RQZstoZnlcD5X7l1Vb0vY9PUj11eWk2iWASu2PK9Nb4S9ynPz1J+sPC3LPmOj8P+uBXHB6ftE2/8iJRa",
-	"vq6yJpvzJ7vH89WNqQq6tygZtcT+X8WnuH82HtjPvopVQYxxne5lx2jjkT7YaLUqZrGdKQ0DnRlXutsT",
-	"y/BIqSq6nhYKnrkBkLiWgpBiNuQq1nMB0/yvhP/kFx8/ZoPrd9mvNz++PTp/f3J9vjv85+8PxrivwTsA",
-	"8KFGdU5ZxoE1IPbCEZkYrWq79Lal7PWk7PjXRh0UXmjoGd54+KHz+vDilx9/iC8//POfP1wcvPgYv34J",
-	"rNQO8xxg3hHIV434ZIKdhR5ofI9L9n/yuF0zvmdPjl5f/Prh9PRJ5+T85NeT9unHZy/XYRVuyrLN2dgE",
-	"BA+O/1/b7v7z+biwjMaxcPz73nHSeqS9NFWEkkHO2D607jYfq+iPZ0WLcJdSjkgA4AB0CCpxHMdeL9/W",
-	"atwwQy/38fKtOlJbEe036Gz2lz7+Wy3WOj+b+drfTrU/M5s1TQmFbahhH6tUOD8DbKUm59f+PLwnbVev",
-	"WeRVJxlrFfJEMymGTOmeMPodF0Nj32a2Z7hz1wHkTIolJFi/mZTZ/wnYpEbNtHg3tvGMcgVPPYGpIxZv",
-	"CCuvcRhdAhUHyRqd8p2/7g+mF+EQiqKHTT1tYEQext04bh124rj9+BPogWUxRGAH+kDX9TUu66sCAKVi",
-	"oK9coQS683B1vfKLoo7iWk5FH0ooVvjFwhkYBcytB8Yjy+VQY7V6McKSjGhlZcjK8p6qg2DbiVcKSFbM",
-	"vlJFsrnV7ZHiKs9gkCtae6ptBaA5iAp7+NszkeCZ+K+yyVV4wB1PDn7+Opqd20/saWAdcVU2bZtUIq+2",
-	"HZjXh5TPeqI23q1GcsZSImQgJsKayaWxb9KE0syeoJmSxObBBeBzA73XIh9tLlfAp3VFMmHlItZ24qEC",
-	"uDr3qTPz3uAFtsgGcMMw6KJKSC0jBVx6nCXu+qQxxfIaxn4vjNyBzF9KmYYgsu9hYm42ATBshbfVMxAA",
-	"pzXvOL/kY1b3bkpsA4KaNzu2XiMZHlclwwLn3gJ/1lvCr4lBWyn+Wxmp9ob0bqwaO81lnRLt0/H9Y/B/",
-	"9dn9HYr/860Gt30VOVGXwVaRW5uaFGEq27Kilp/4wBZ0+c+ih9KrjQeevC6MbiSAdSzbgDp24EGG1LLg",
-	"rQMrgTDKbgEMcqpcL0ifWhdU/Z6o6PoRSQoNzqZBe0pe0iJmglwMAeFxYBEQF2EvD+NDm4gW5pKp1YK1",
-	"3tIY1AuklT7sj6P5wuy5M3pI07l8OoHDp9ISJ2f7Xjl/sWFToQF8o851bGXFNi2Hfn+odOalFtNfx0RY",
-	"t6Se8VDaaZ3L+LRGGq83JyrPfm1ZEFnq+ts1XDEnBsacUMHZfXgbYtMUYYkss8ob5CA8+3hmvlGO8CoR",
-	"hCu1wpsF1YpFK7Jq1gQaRaLPAjvXzKV0XWEeQ2uVj+fSjOLhfDt2tLUJAB1wAR+14/hx4QLWdIge4Ljz",
-	"5OPF5fMP8Q/PXx/9cnry8aT94aPPfhXLMpajx2TVV9roaD55fBAvfOXg04f2y4tf2u2nvxx/fPfp5cd/",
-	"vj19/br8yi2fbOOUuKTDVc6IcuvoUC3s0n+Vo0EjlTnmAP/9Oo6FpxaSOQQ00nRoFBKI6JOpYi1yWTT2",
-	"Ayz6nI/HRseCsPjxoac6YBYRwAH0xGL7v66FNTcvLlqjANRlFVPOpc63yDkQBupaZmSIEcVLO76gnBIk",
-	"CbB3uz6IFngqXG5C0SKkrKMGKG7wZfSEYLOsfG1t6iUOquQK9wmA+cdpi8OEQ/g6hrSb+1o785IOP/Bt",
-	"0rwv6XCdLmE2eUYX93dHs/mvMRd/Dn8bx38WQIzZBMdGZK1VbJntOlXk0RdNhyst4FcpG0+kIdIz0kGw",
-	"FChyknmBALNAHCEEA1xH3DW0WBdVk/eC1jGidfgLjjIdw6zXmv6TZe5bqE22pAAoeCuI4aHVcdcmlzSr",
-	"EnJ5e9xQ+9aFxNkQNtXS84jRTI+W6tE/8VsmmFIljhD03AaXDeBg59D0D06xk6wR4Afa+yx4nws/uMYb",
-	"CESCtemCyLw/YkrnVMucpBL9JSRnStNcExzi3H5PkXSao+wvunjIqYYu4xcA/yNkT5y/eUVu2LxF3itW",
-	"Ylrgmx6BEIEO5inr85SV5YYSQD6JzulgwPtkxHIW6AxH8QGAaWcsbCNSIvlCOKU+hPCS6R9wtR/KsVHW",
-	"FNxsIaRwEGvt9yW728Ivsf40B+DU334PmlyNWP+GZJZqvINj6azgo/5WLKW+Ipjk0ZuDSh8y7bAfVTeg",
-	"rbJLknUd2q5VXFm/Sk8YOuLWw4YtKgj7PGF9rVpmj22w/y3T+Xz/fKBZnpBNdj1yxGG+OuZD3HxUka/Z",
-	"yEFC4xe/g3IgBGGwU3O4ZPgkJDWYORgrtSfUaKpTORPgLLxmw6mArkZ4hogRwOSaZlT0zfu0nEDvKcBp",
-	"tli1uthVvN7qicrJSKwfFLG+cA8JFLKUZ4u4o1VP4W8BGxr3/q9N5Gak85Yna5YMzSKSfV+nSeKmhjG2",
-	"1+W+L+x50OCZaexhGdBUQKsFCZHDs+AMIM7ZUWljYIZZzv64ujkYn/7R+fy4f3Tbvj4Rh1cHsVd9dBQf",
-	"RA3NNQiTdyy/5X1GfDFauGEhl60LuYCw7GlOubG5wsm+G0012E2GMpfOzo7ajL9y//rhdwYPMPyNyeYN",
-	"bnZ9p0UIlqfzM5Lg7ArQ4bkR0iNGU1AHvjQ8xrHsg/buR/6td1Hjl32r4u+/Stc9Gtxr+1qvZMu5dzaX",
-	"8eVC11zpWvM00hFzHMFDl4lKkCrFYMNrVNWXTH8svnZvAzUY+Eqrrvzo5nRRPLNObBbDaP3Paev9FjAZ",
-	"K1hvbt88WimXGDXgWmimBQRrD8rRtStBXlYSkZF7FtEBOxlOmJxkzEX4LIRBT0hhw3mk6WNzFgLfx+RG",
-	"GMwZV2wPykKCxoRmSC1ygd0Xe8Ku3nKwoJBOd/TqVBYGVrSsMVVjNCy2pMevAwb0lzxRhKoip/NvkNyH",
-	"60sLS7rt+a9Imy+N8wn/kc3Pp8aY/O13Y+Y+YTRnefGLEUhowdVEpUuLwyYem39bPpHK/hQdskaePJIT",
-	"JuiEt+Z0nO2VKjBoUbKPNU7QfwRtg54YSnJN+zfYuv6MJGN6w0g+FYn7ihRkpPWk++hRu/O4FbfiVrt7",
-	"Ep/EyA+muVFjHoHP3K5EfZMIIQW0dyqafyOvapHlnX+hMbgIUHk5ZANEtq+K7gnA1jMPV7pcVDuzRAjP",
-	"C5CfjOb9kddGFhHUzCV0TgFsS4SoOIqxABtYz0kz7N7vlQdHWAu8V6lHpmFPeRcRdNWJi06PF0V7nKDT",
-	"VLmVfrrHXE4h5aPoXdqkHlZy5LrnQBagwxmxi2QuwoghidzOB5rzF1PaiwoIuRshZ4h9pwgHLMDFlmG2",
-	"qZZroglFjUykE8mFJlPoEAKoO5n5FwSq/CXJC+DghRUJinSUxcxw0UrIl/frKlvlO7EEYPGNP9FrI2t9",
-	"X17R0Iucg8/JwwOsdLDAXrtFX08v9nOGcZ+eQETqxZAOPHzD2MQ2aQ2DO8FywHlaHPlH64+h68GfqNdV",
-	"wyErAGyi1+zD7DBi2xYoUEWyv8OGaJGnJT7WpghNNZ1KFtJpSdMcsIW8J02He12vpwiRU21M7qAYtnqa",
-	"AJVgcbmeOrWqXK/xVCGueGW5mn5ySERs4mYELfMyyoX5d6vV2osgSWwoZdoThm95eaOGdvwEgQoNYR9l",
-	"3/QNSjkE9rQDLwzyx65NFd5o0TdLZe6JYvGdhtUNeKeyrf+veKrOiBqriNxK3mcRyfuqcusZso2uw0+g",
-	"aYqZ12fEImja5e+Go86kYHst8qwOn8vhcHkQCT2xCmSr2sXZIW7hzWdESCtbHK+XOcEeigXqKHxNLALA",
-	"IyLnIiCohj5HYML5hEsBar4JR2mhp8/Agxgjcib2sBn5QiYeOIcxFy+g8SDrZZHQz9WNc2ZZ31a38N06",
-	"yphOyuZJm2L+EyFnUU8A0ysbJVUYt9cLoN6J7zQmV3W9zkj2WHipWS2++sk0u7GM2FMh5KC2hWbk5h80",
-	"0Pe65mM3KsF6wuuLbc111AKK1t7Q3tm1JQ8Ww3bnrOFEUgjWR+eXljWdJpWR3R/Pfzjfd006M0YKmT2k",
-	"ms3oHJtFFb8+mSrwWoBXf88C/OVcs32wFfs5g22mmYOtUze8KDQrP4zFmcHRDvmrPcZ1ktT5QrEpqPWi",
-	"oGcUq+MC9yve5wc11JnnOQXvnbFhik9bJ8zd73f/OwAA//8=",
+	"7L2Jchu31j/4KijOTIWa26Kb1GKJqq/qo9coiRVdS7EShyk1xAZJXDUBpgGK5vWoap5mHmye5F84B+hG",
+	"L9wk2c7/frl1q2I1e8FycPbzO58bAzmZSsGEVo3u5wb7RCfThMG/X0qhmNBXY6pVbzo1l9RsMqHpotFt",
+	"XI4ZGeANJJXzRtC4o8mMmZtiqqn574BO9Sxl8TXVjW6jE3YOdsOD3b3wsn3Y7Rx0w73WUdg+ODj82Aga",
+	"gzEVgiWNbmNuPkenU3MxZVRv9rySs3TAGt3GYMwGt3KmyVCmE/ODpnqmGt2GnJpXcdEIGrNpvNl77+/v",
+	"A7MMmg507fThh7qprxh52G3vtzr7B+3OHsx8prScXA85S2JYds1Z2ug2pimb8NmkcR802IRyszSzf1Ex",
+	"+m+7Ra2BNPNjnzRLBU2ueWxmP1P6ut3Z83/IlkaN5ZQPF42ggfcKfR0evvhh7+OP/9w/e/62/evbzvvw",
+	"3dHVweX+y5eNoCHoxDz2i/lqI2hMx1KwazGb3MD4/nHYOWp39vYPDp8fHYdrVrUwZ39Vf5kqlmoWV1dX",
+	"aZmy2C1yQLhWBNeK4FqRCUtHLH7q5U/MbLtmiYL/pK043A07l+FRNzzo7rdbx2Fnr922W3Exm05TphSX",
+	"4mKianYi/71uselA8zvW6Op0xvyDrCZq9RneC7sH7Vb4/HnnaP8jLNOUp0zBrWKWJGZxmNB8yFmqGt3f",
+	"Pzf0YmqWAaafD6U8//s/gkbCh/o6ZVRJ4V5mLtmB4AX3c2Mm1OxGDVJ+A+S0gpCLQ4bVu6SjD7yGOVKl",
+	"+EhMmKhlEPjrEhJtI4kePd8LPzoS0XRkSeRD++3Zr+32y18Pry4+vr365/vjd+9yErnjUxzXlUxv1ZQO",
+	"WHVo8+yn7c5OGHbDsBXC/8zAYjaks8Ss84jDQp6+csOdq+vw8Pv291e//nB5/Nth+/jNwduXP+yHzztv",
+	"Do/y0fYGEzMIOdXXXFyn7M8ZTw0z+D0XA3/cw3TGjMZABp8b75lOF7u9oTbE/7kRM7N1U41DuGADKWJF",
+	"tCRzyjW5YUOZMqLTBRcjQkeUixPC7li6IAfhHhnQNOVMEa5bQIFwnhvdtqEONxgkbDUYswms0IQLPplN",
+	"Gt0wcBTJhWYjljbMSH/dfc/+nDGld0/j6vjM+qf4+3eK8LhL9JiRyH8ogkuDhBvZCgJ2PmaCcE24Im0z",
+	"s3bniNxxxW8SRnoXL09P+2IwpikdaJaqgEg9ZumcK0akYPAyxdI7lpIJjVmLvIbZp0xNjfz2liAgVMSE",
+	"kmkqbxI2ISmbMqpVX3BNqCKRHfc1j6NWX/jrZVbr+nZvcvxn59PzwcFd++ZI7F93ho2V60g//cTESI8b",
+	"3XbnKFtLpVMuRkjEU5rSCdN2418ibzl9VV3WHrGMh/CYNKPB+Pr//3//v2insKmNwdgcoddXH88/7p9d",
+	"7r169eH8IDz+7ezyw8Frwza5edOU6nFOoIPsk6tmUh55Jt6WDBV/tEMVunas60RC3WCzj24z2Hu8mSn9",
+	"Qsac2SOmZHIHfMG81DAxw7Sm04QPqJnHs38B6ywqjMiXC+ymR+AiQVlFuCCUJHJAE6KmLEk4iLOMB23I",
+	"78MitzczUOZI0+TUf0FxHHN6zWNL4Bcofq0+YcYVbzAMeIM3jJLUCT43auS7fdbXDfI3ZDqCmcS9v0n/",
+	"Z8qGjW7j/3iWq+fP8Ff1zG6OZRj5DubbjVfwfMNCvKDxW6rZnC5WbKk99v8obS1SsEa9x52ylUcJedo0",
+	"lXc8ZilJ2b/YQLMY2Rq+4DtFBimDdaaJOiGgtpsbJrBFKUMx5D/SyOgUFazlLMfp/Adhx+hwGg7UCxoT",
+	"twbZttAbOdPdm4SK28bG63+O64QLX+Xu+QyzFRjIWRITIY04IimjgzGLAzKkPDH/lZsskeEOngwsC5m6",
+	"8drbnxXuhUG/oLGjnq3JAT5/Q+Nzx5rLB+3PmREvGecmcgizmqdSjJxVlmsdjrASPuGaTGYK1ogKYkUq",
+	"GaZyglKvExomzdJU2nMJSrt7thE0JkwpOjL7uvY9Rkfckpr2w7BITW4J66npPmhMaGLmy+IfLn4+Ky7T",
+	"O/cTgd/qVmRSuIVQTeRwqJgm7aMu4eKOJjwmmdgn391/RxIpbzmuMrlhIy6E+UsOCb79K0x5Jm6FnIt3",
+	"DE2TImVM4CoqJHCWSCyZgnMRs0FCU1a7EGJCmVF9zH2UwPvRBDwh7NMUz42RMXJICtZcQMBaC4jHfL0/",
+	"kFkHxAjPgBRMqloqM8MoENlXHdJXIVg4o5fwW3HnYPTFkwxECe+p3TM6YflpxputxlG/uHTC6k9w4dmv",
+	"sApPIQaKpzsgdAPSN3eVVhZEAyU3NLZMVaZ9YVS+nLuekAhXMwKiUfAF6x+hmoB9hrr6kwmPl1IMEz54",
+	"qOhIc9XSpzB7mczHUjHiaWAkYTQ2bFvPpdOclU9zAypibix2Q1Hr9WZ7w4+dq5cv9s/ev37VCy/az3/7",
+	"8PHHt73Do8YfQU7EZi3rRtIhMR8OWWpMM29EWxPmcU6Y2aIu56zgKSstmyB4uWbZblhiiOkvsXD5WOqW",
+	"7sQcg7GRVHOqQPtBt96XXM+nUvbqZ1k3xyhf7ogkXGk4q5Mn1eteG1bwMA1/a9Xa46qnAuUXuUA3Aw7j",
+	"iynZPbFAFwcB1hcQqjynRfMgDMmc6zERkiBFgj5EBZmJTDgb3XuWsp0nXX5rXlzyCZMz/Q0srZijlUGF",
+	"mrMUVoELcqAeYjrt5/tr50XcxL62+VSaFhdE8wl72q2znotHbBi7M98gs6nhAMq8XwwYaXcMObKUkZgl",
+	"zJDezYKkzHyES3FClKapRr8kmih0qFn6X+ED+F/bO5Jv0WPyhfbpakw1MGuqbs1hkinq58QwQJaSWzbV",
+	"T7o9p5OpTPWllD/RdMQearQuNCu5hX427Opwn7zjL2rVWHO6bmS8MNNLzKeNCkcFnDp8jKDhKodga8Iw",
+	"H7J1e/nW2bmT10JzvSCXUhKc9VLVIOGidmLtMAzCMCT4e938sjETTW8ZqIwTqbR5MnvwhKhpwrXVLBP2",
+	"laf3ZJIa58kVkWZtrHXGtcIdVF2jaZut9vcZ9xj08AmEEcxFu6x9IaTYhWHiQrXIRWGhwJOlmECvzpSm",
+	"WsFn4YQTKkCGPbFyfib1GzkT8QOPyKAu1n0miZoNxrXx7kxaWZd2f40e2W8AJx/CGB+g4nlS6Uxq8sa+",
+	"Z8nBqLU1zqSntZEJ1YNxKYqcGbGZ3mxvA5WtqGd/6Uk8Bfm7DTTLMUsHDCTomKs8EPikzPqcLhJJ44dz",
+	"641ZcLvEgdF0Nnd/XSb1RCyqbpptZEBmtuV52gnCY0+6gTbAED8+/PMOT5fRefw4EKjsaklo/O/cmVW5",
+	"M0FjwrQNnyLn2iZQtkGk7IXU44JZW8ch/96qx27Vlw4mbh9NxHBhHW/ChAFPaGqj/9tJgVcM8i1ApFiB",
+	"2TLT/0XQmR7LlP+bxY+UAhOuFMQy0iz00Ts/Jbds0UUVC1MUft3tTfnuj2xhbuzZj8NXuuQFoyn49reW",
+	"1+1cMBSm9MWEwbuls31SPv+LoHeUJ/QmYY/QF9GSLWUZSUkmTme0N9TaV9X7iETZrujEKVqaGytEpwu0",
+	"kx/izfBk+wVL7/iAEX/2SzVIw+luqKpJonK/kAEVxcjuUkty+SPe7Igay1Qni685SyFfi0G6APL7kS0q",
+	"+jLLfjU0CPZ+5p7KQ9RL5s2VSz8aU3ASXPU+9s5Pz65fn718/9v55enPZ9c/vv4tIEqaU2zXBtI/zQGY",
+	"KVb3sROimAZzqrnXISkVsZwQsPCNdmtW+XB/x+YSgI/la66nzj2AS4im3qW1nnLqn/um5PNU2q8lErv/",
+	"sZUnQs67YKUvPzzBklUBs52rvjBcBhlMzCCAM+SCqzGwGbtIJ+ZeL1MuoYNbEGZDPpqlwAjhZzll9i/B",
+	"WKz6ohnVk3PknxIVkPmYpeZrNhFxzJKpIlIkCyKFscjAM6GY3mn1ReRlOEZE0YUiYzknEyoWRK3Pb6y4",
+	"FEoJk6uEhH9rTS7jtvJlmsoBU+phEqZwCny1LE8GQNnomxb14eVSdL8mhl/zpocEmzsdX1fwpm9NyS+n",
+	"M3wwjEPZpCKcDkUXcylCbA4NhoifWJlQs+lUpprF71jMqUsjeMSe595JrsjZK0wEYAI0vZf42l3zmS7x",
+	"3/xpV8TmrQHsbL+h2Sf9bKDu+o2HOAUO/P3MZkhgiuQS0x++gkvATIUjC5rAp803SxwJXLhPuKfZHPzk",
+	"WzD0U/NRbXNFfSPwc2Mo0wmYRsZK2rVCrZRyipbZ53Jm7vftH8Ifnr/5/rfvn/d++HD5+uPxi73O61/D",
+	"uheg0fa5+sM0oRqSzNatu7vvPt/t1U/YBbjAm7PHriF1MZt/OVDCrDYL90LMJKFKg/Jys8Cwpc0RpEli",
+	"Nq92AcUssWo6ZvNWE4793HkwC21GTbYe2TTrBl6o0/gje7+8+RcbaDNXO/mXcBec5TjmZpI0OfeoYUgT",
+	"xYIqgWQq4tIncV6l1Uu5ZrtGSJ74eS0xmxqLz0pkN0HSVKx0Ioop1Yb/8Otbo942FBukzEzbaBTXs9Rw",
+	"m7HWU9V99mxOx7RV9D4oW/3SdSUPZkmKaxQ0Pu2O5K69aPhP6z2dv7OCxqPYnOjfGXXNVdfl4stPiw/D",
+	"4ClIvEQfVdLwt2jt9sev7xxDT5KfhyBoV40Dbn8t7lgipwxcG0X6cN6kDQ4fvOqVuT/bgM8NJmYTyGDB",
+	"e1qWlL2JLDknNnsNvl+d9R/B0hoDc4xTNuJKs5TFLW+FXmGQ9y++QjYU/YVXyH6l6yc1G9HNIXbsr1o+",
+	"6Ip0sd/abPJwOlJ2x+VMXVOtU34zszHf1TIYH+nlT5QXwg5jxdn4iWM2df3Occ0maotZOJUiTemiMpgl",
+	"25EPRcrb2fQnLm6rEuk8ZXlJkWcA2VC+liTh4tYwztI+zAVLr61375rXVDa9kSmJBjbvKsKQhQufgcNQ",
+	"zgXmJ4Lvs1Un1nNJXHx3ZAbF4qibP4/5B1qDCWjGHeWDi05IRJOU0XhxnT3JNbHXzKMnfZEPFn7E9C2w",
+	"rGxsNht+MypPP0LfAshzNoSYb8rMO4V0d0VdImSpjDVfA2T3JyQSUl9DODQqJfPcCjkHfwkuFxZc2YOM",
+	"k2oEjeIsDSfPE9/yocAf9jPrD73dhLUEdp5KyAeorXHL5NoU7zIHvzA9xaDm7IQY3SarcEMXkYCAZFnp",
+	"KRIkV9c3M8UFU/DnEg3pRsqEUeEL4DW6VNCY8oGepVYt+Lyl7uVkq/eOoDDWtcvqVWZsoWQl2WlHBcXd",
+	"VWLQcF7QBMRTBDSB3vtyzXXp1CLFesfWW1vfvlYFLef3agQlPGp3ds3fu8+PjttmQTLuWNmLCf10ij+C",
+	"LjThwv25hkcWR7TBotvwx5Nw8OydRVXxMdzcvqxqfa3gyJert5Srgr+jtd7OMNo0V1rVfyp3zshcr62n",
+	"Fy6mM73yLTZAXCslHK1vvBMgCu/Lsb3y11+32of7tR+c5pxu42867ngf2Fjf1qwEFykoO6/sFgRZCNGN",
+	"LvCJYQVBraf1jZSULcn4YploN8YcF6OIzITmiTX0UqWLpjFYgAKEvIAU3sjlUcHPSNhzmd6yOOiLaObF",
+	"6dydK4oSc/MnINFMgGPZbJR7lOu8hq8vqkV84D3mE/OPmS6Kajs93B0ceiNozIpxRO+TNfI5W8NfMPb8",
+	"F7cubIT8y1kX3ynnT7HFAhkplLwpWK2i7GqVGKePTrOp32qQO8FWrRaa/VyMPI3+IW4ylwJQ41ZKmVOw",
+	"UZ2nirgZkSaFOsuAUHLLFnOZxiRl02QR5DmqOxtx+w0dYziG3DHmp0hsNtUSYeQVv7nPCpciKOxbYVUL",
+	"361lRDjOl0gz3+IQ4QBWHyK8p+XKYL7AIUIh8Z3KiEcKw0ULvo2BTGNka3Yg3QK5SWHv8Vgr3ugfuseb",
+	"9fbwfhOzHr/9FGZ9PosHKoL4gvPZtkZBicct8U37PGTE75gw2z7nehyndC5OiDUplLMSzBF2taDWe7DU",
+	"cb2CpXl+zk6tn/NB3GcLWxYffKQ25PZ2y73MtSF38D18MvynnOl6XSDP0X58IKaSlre5d/5NytgueN5d",
+	"bbO1tqD8g7BPdKCTRY0iv6nH3OYDft7EKvGyAwtxpTxRcPOX5CSavyjPwVv7nsoY1iUgLg1urfdUbGbP",
+	"5GOp2OJrP/FoWV4IRpUsGdjg6soHpQzHIpFuLfTNaXlY4Orhh+MdYNNBttTNAv7DRdHJgm89QR0N4oFa",
+	"oi+MGwE8kXcsbpEf2UIRmjJErjjc94GeThDWQREB/ltXunNIEnbHEgWZ4kbQKHBV4pIoxHhyJxWq7Idc",
+	"E9oXh/u7N1yTYSKpJk3D/+VMk1TOwH4xn/83S+UOYPh4ZULEHxDNHA23jE0Vobov3J1mnjiUw33yI3+R",
+	"gyPYtShhStWlCD+Ug+QnoC652JdEB/sP5C+Flxxsxl+q3g93E1ELpdkkcPsOm7n7bxLuHpNr0iK7pJnI",
+	"OUt3B1SxuIQdVUkYrrKW/GaX97xWHK9mNj2xyCCdTogwfCIxxq0ZPjAil76Q1Zx8p5xmQRBAbg2rqrKZ",
+	"1Yf9G2n4ZgDrNHzIkP6CYUp7BsEoxK90C+GY/HrLW7ZvGLvcYtm+YOzSW7Zi7DJfNj92WR70w40c0Oe2",
+	"s03MI09jm+DHy7ZJXryw0sSiI/bO3Fer/9p3rJjBOdWD8beUys1V4nfHBqcGCaOpsqiRt2zRIpeuHEv1",
+	"hRyS6Pzni0vy7K79zOE9RGQsExu0W6JjbS3EymJqW7W4LKEeohGvfcYJmLI42VqXXe8rX0pUVbt/HYVV",
+	"BbHNNbJmbiF8Yj0iAaJM6DHjqdPEXDau5w55FPlWpvhgm+iLbvZX3NxHm+u1vHaVuY4w1fG31Sj8AayT",
+	"kF/O/57BgOV6ftk9iIKy5BQErR/DL3g03Xmxx8seNv90tZas/pNI2ge5E5dzlyWSu/4rdVSW0VVxwX8W",
+	"GRshkdmlFj4SGRkFmY7wp0ut6J2fEjWWc9BSKlvQzLSXoC+GMkUVh0uhbJXMRN7RRO2c2E/VjD0KiBQE",
+	"yUsFIOFUYVv7Yv2+kghHfc3j0jwAD/nEq/kKnGsShtgXHhC5ImN6xyBVxH6Mp0TOBcxlQNN0Ya9l3u4W",
+	"uWI3YylvzcT5HQPMY5DbesxVX0C92Q8XP5+h0I652YkJF1QjpNKETqfmEBkWXko0XB0zK1gjQSUHb/XD",
+	"BZ08qITYVj9c4FpBJbSw2qVZCJMEFatl9SEpz7mku69+uDznElvbnFE2HIK8XrRcptiyx0/tjT17X+UF",
+	"MdvsBa9Y6QUQb2uZJ1ZOHiFuXrrb3ONCarZu0c+kZqUV945Ki8bx8mc98P+eua/uBYicv8EbfoIb3Ss0",
+	"Ha3+9iUdFb5pHrCq94pH3uMd+NB9pl4tzrCOG5jrfdCQgm0gouvo1QjqLUXyps8USHvdM/UkuelTRTpc",
+	"91SFhNY9UNy7De4ubdtGYZUCD1r3TD0lb/GUT71rB1jD2zd8Zju6qREDaymgjpPc/+H0jEwh3TqXLLeC",
+	"Mq0iT5q1trJf9QjCGPmf2hLdfq1F8fCqo+K8fhH8zxkjU5YSAHA7IfOqmuAhDET2510eR1CynLIBM/cp",
+	"ErN4hmVojNwsyi0lGuwO57z/6sXBu7PfPhwfv+gc9Y5+O2ofX716WzfeTFF6bEDJodHVqJhpbIZedsxa",
+	"LDuIApARnRq1cEqVcotAsTRVm+mr2QQt3iFjeT4Aty8pttUI9/e8QDEX+nC/UW2ikZs2a62rS8vts8FX",
+	"Vgs6kZjF+uHozd778KrzsnN2/Oqfh//c+639brPolbWTslUsRaAK3/Z3bW1CHkzhCbx4mSx8iA8PHn6w",
+	"I6/4dGUaY6quJzL1a/X8lGz2SV8PZqmSaT3HidyaA60BBXrkZx4nTUpiNuATmliQ6AB40A/0jl7A275T",
+	"RNFbVoqRGFJcu/v++IJ8LkvXwdW81qAl5uaP02f/76jr2dGerz6wJlZMmlzbY+ShO9s39YW1rjwvVMm8",
+	"3iHOzIMPV3ThiDzzrjoF1wxL9IUH9yLkPEd5oXlLLpl6mI+AZ92kxEh5csP0nDGRwd8aQ48S/EJfAM4l",
+	"IOGJmFBhqzhcegmUXgSEC+xek1Kh6ADL+aBaIlOHo4BEmY4ZBX0ReQqk+bFk8JhLFb04Ik2aKIkFCGYs",
+	"0M3K73n1neoLbBVlJmwkAb5P7ZTeh2pyZLa4aCDCWIqWWwR72xfFPMYd70a7b+Z1ZRMCCOdmlty68uiB",
+	"nEy41plPEl49kDOhVTEZtWzFVa2rqrFWZ0TV2UUlW8XX/4uqfdUSrbNXak2QoGJ7V23iqoldY4TVJda8",
+	"Mecpg1Au8jELJFA+2lCSDojsvscjIKw1apHI93pGhngiD1fr9/YfLXS1RrU55xlGwec1TAqHlj9Qx52+",
+	"ZzTR4/W+0+JVVU1Sun1E+dCmPtccmmzLyNCywPp7+1U85JH5ILieIs9HHm0cQt9EN8mn4BSUDNdlqwh3",
+	"jbcWX7R63S7rPcO2XMCCxHmNNl0lQSUhh9efFGdjPk0O2lb5EEa2F/bN8xe2HrddelHZrJrylDyzAe4i",
+	"TcxugFUNiJeUga0+dlrbbezaSvx6r8BXjUm4IayMRlSFxpPHIwRZpqT4wQguCqWhLX8Ri06Sv/AiZlL2",
+	"Sy+iU+c2WUqjw9h88WlCB0b9sDIeAZPvMP2nVE27U9iBRwd1Ml60Rf6Ee+YJTK/88w/N7i4wH2/vHZ+u",
+	"Y8qOZdcy5zr3z9clbRjBasJer5A9NlhZqyAjlphVjfPVejwVwmsuLNjbNqQID/7EBduswvMxbqCEixqp",
+	"1t69AXFlfvX6NPrYAA5huOqoWVawDzZvXVrMHMroIHiHaG22BA++DsZLsxO2Df/ohCHa7E6JyTT+jQPc",
+	"MGGviGiNOwb3ApOEfrJr9aX2gtE04Sy9zrD7a3QfvAXB5UsFFzamiksCMInWZZBBZ2ZArNXy6oqjLXcY",
+	"ORKp6Wtbs7AFvbI4o+Xr+x4qLy1kaLleJe9I9HlFVXh51A7xbUOe7Rl6K5bgCU/Jclsu70Lt8UaEfPXB",
+	"HDaldPuy1cag24bHJNJk74AK941Fnf9U3eHKGotV1zCLgdb96Jas9sclR+ys2L2BpIzGy7bPcIRVRxXf",
+	"AGcyoYAyiTV1Lh9GFA6zO8twTh315Ge5L+xhBicYPpDGLM0SzqQqMQd08mymr5R5XM0JcLXRNSUltnW0",
+	"rZ02Hy8NsrXdQHJmUDsOQyhq2TDgo8v4oOemrF9EqmtZ5Pohe7K6ZsxZlsJGPNSrZvHkWgHFJecGbjlK",
+	"BOnt1/Iz5zSTJz10S8KEqHNBNg9p2vAf1LAIqbE2LGtQXnLK88l0yxDZZge/+tPm2wRLv+Ve1e1DpSa8",
+	"pjH4xN2TVePechGj08NVaUJTGS8RyleRPJeOmijPdriTHOJW6cBc1Sxho5ROYMRKU/tv83VmjD874Vrr",
+	"4kzqGpEBLTfqpFtRYXrCKO4GYbuCdmKbgqxxruRpEFu6Ht0ClEWMJiBigmJnJa9mqlVB/KspvinNDj62",
+	"evjfwuwzX19p9BXiA09v8JnXIypYbHGeaaEdQXF8DzT0gP63sO/M/U/gZsDPfuUiDfPRx6mJtau1VD1c",
+	"HkYuBYq3hOTyHq79rIenWeak16OsZXx2yUF5XdMpr+WR2xQg1JWpVDD6XBZ1AniTRp20mb+gxgAgkEvB",
+	"rkm5RZWnL1ZXKpBmlJfSRoQqHrMdVCyrK2ZBi6uRljcvyfH+wfOsGydiOauaMoiCqbc814i7yXiWFqgW",
+	"lba8dZbucpPRgUzX3Jpbk9V0bCZ0uoBsIdeYI0PSfgLT00enrlsUf/4Bgbi1w8M2yxP5CM4RQVznE/Ln",
+	"zDBGbukpZUYhA7B4t0troBhrvAaIiP15ebSlzJt/eX9KUgZNcQeMCDqBkmIEZAJCMQ+ekMjD0I5y+rdR",
+	"ckDCBxjHZOOoCg41WAUE8R6hl3hSH9HKAYRWt9HJX+IBfmyTUuf54TPvu5BzHyER8t0x00KmNp3fZXjs",
+	"PHWKHS/EYTcLd1qPhoWyqsMcgVAA12RCF+SGWZWXZXDOTvEVcl4PHbcUIjQH7YLMlPl44T5j20W4T/ka",
+	"cz7WPN8AtPocg8MBacKW1rF7Txvfhkq8zNMa/TVb0KA4xhpXZnEEWXbFWlr3oLFqPBqGNWsf8MfbnYDw",
+	"IaFisR6l80EoW1tUoD0hRswSjKl1q/gwuM5HAInxYue2LaJU7oAWQDW3QtXMgbn8UaxfoicB1yzw6QeH",
+	"25YdwdpTUM0Gc04+pRWGSpXe/DSwT1OeMrXqMDwhV77I+FmFP6v1rMpbm/f4gDlu3GYRPwAIJvNNe6vg",
+	"3liYVv2u2S51DzlsT3liOludl/WnpNh873FFrbk5WHxJ1n6w1lvnadJ1MSb7cOADOT1gBVcukxvgZjlj",
+	"KyzWixn8s5hBVlwMvSbMvjywviQrqKccpI9NBRrKtACsq2xaEBlQxeBX+Jba2RrwZKt0sNrjv4YECC3w",
+	"Om6xvKCtlCpjdZd+LWaKaMWS4XqO+AS78eVXsDZWiaKhBgbfcCBs6hXlnC4CZPMpNduRtRrzVhqA5CHH",
+	"tV7r/crAo08rqFab+CVrHpjOWCYxFpEURK+UpMm99pBGc2M7tnNgX8iZTvidS5N3iPtw/2SLEFmVidRG",
+	"iYf6Opeka1cDN/dRC/oIuf2EiKz1YtyeBn+exTUq0sN2GG71lX1f1bftDWGli7uax/5le6zkNisIlmJx",
+	"xpJyBlJXzYCAC940H4aY93A2tQHLeboTsY6611Dho6MIBdv/G4DbLql6/csfKVsG8iVBkX2BUwFGdiK6",
+	"vISPju+UCOJhpm2V0L1lnAk1uzGTvmEYD52JgY1fT6YJ5QIvJ3KAjWTyvIMJFTOa1CphhS8+xoZZ5Qxb",
+	"Ot9LOqrRy5TiI/EUMeWlXQZXIJz6X18y5G8lwi7paOU5y8u1nv54aTrCyKxdnmpw1iwM/LilxKkCWt7x",
+	"aTGmfri/UdOeJdv1aF5vqHQL1nxJR0/AT+CjD+UjZbSGvxyZukrCL0eoro4BSlUzSsUQq7knA1PKSLqV",
+	"rdxj+GAdsSzdpytXeP40dVgWjfUa0ViXRSDNb0X3BnFYwRQT69MFGciYQcpXymhMeAna9fTVJj1hoXD/",
+	"+/b3V7/+cHn822H7+M3B25c/7IfPO28Oj7bqCSun+pqL63xNyzN76QArwOTM6vkheGSjRtire8rkNLF5",
+	"6lQQOdW7UKdsuyFs7BurU4DXOBJzGVPap+r81qY5ZYTzEPzNmtV88Jxzv+pxzQIsH/fjDll+bjY8agCh",
+	"MZilXC8uzDvwU70p/5EtejM9rj8r05RPqDkMWXehgES/7vamfPdHtuiS+b9vr/uzMNwbAD54DP9m9hJ2",
+	"qMVLEThfpykX2hWxGj5knjIcaEJjwJnk5sMY9HfE0m1k3/P6VMO4zXq+YDRl6fIZgJOld35qMVIx0yDq",
+	"2c5F0GO3S/AlW8zGjBW2Anxc8HQ+uLHWU2yGzcVQ1qUSKJYMd8dSaWirzg23mDChsQe29WBf0X/TKRfk",
+	"pcMf6J2fIvN++f4dGciUIYqh61K2Cx2n+iJPwHTNcXPABpXB1Q2okIIPaGLxy6GdFAYPTyxKbMGl6hKG",
+	"+gIh85q0wEABUd2Dzw68gdlbzCVwhUILH3COYjOfGB/O6mT7AgtliZoNxma3LrCQecemFNzQwa1RvszX",
+	"nfrVF30BbmChWWodBrEczPJV5Yoolhp5SDWJnsVyoKLAgjpyRbwdwhvklAk65a0FnSQRYvflF/+lpIhO",
+	"fOi+CRGMxcrMwxIbjOmlFEYR4FKobl/sEkN35m8A2AEW7J+mjPYslUGGxBJaLd+70yI9S+NMIacHCAUC",
+	"kIKZPDjJShl9rBwOI1dzlpL9cL9ForevsehpDEX3MP/yxWfQtTMyXzBTJ0LaWe+S93k1CWeYNw0oA81o",
+	"ect7WNKdgLBPAzZFR7xtly+H5hvVQqxnmJdtdzGT1EZmDnSy6BJKJgyIU9su9MY0Bv6J+SfQCI2QmA0S",
+	"83STkglXhoI1icSEsmgHMT/2w9Cl+3B9QjT7pLHrwA0jv1y+2T3KtAcY9S8/5bmx5v3NqG/2KAwjADOh",
+	"JDFkYx5sHxI1S1M5MtTA1IBOGd4d3wyHEeR8DGWSyDmLyc2CwC+DMIx24V/D4TDaCcwXYP7YZ18wpVWW",
+	"qXu4v7KRAmnudzp+JhMkgu3AHl7MBgOmlL+H85ROpwyOa/S5D4Km3+iSVqt1H7XIuWE6FEsqYAxxDPvW",
+	"h1CXufFz389jNFf6DSRjOaV/zhhScr9B/h8I0twj2c0UiAnFNJniJ8wZbUaAXQ2wJPA6uxSCzRn0g0iV",
+	"bhnOkeqA3MgZFLTgwJo+OqemIw+jMyikpe9YotKzVIDQkgmDtYHkN1yTZdmCpBn51G1//QdSuT35AOIQ",
+	"kAjyuyIYfoSJHOYqvsgevTyrLgrINJkpEmGKX0SaFq/DKnk74EQFvweu1JDyZJYy5QglytMWI9L0chTx",
+	"SVeuTVxNgGqRdzQxcoTFeIy5MkciyNIHMR3TvH+/0wnyB8l+eByQmbgVhgUZHrMf7geOUoHpIyuasJhT",
+	"SJ8j++2DwKdneQepVvB22HGy397rkjZ5x18gSJIZERJpYOjdXDfPt8MwCMPQljUB5MJSDoKbauuCUCsD",
+	"AFYgfFGfk9giF0zEZCFnCNrahC4X7c4RueOKG7Heu3h5emrGnWfKB9BO2TBdtWNuhxpSrg2NxzBqNhhL",
+	"Fp/k1SUYKDKCKyUTegusnbWIzV6FZUnZlFHtYM08SulukDZpZn415gl+yBzpGwqzFzbjLOsS6VimExRc",
+	"QBct8NIbpUJKkMZM2MT1IRdcjYHqXDQ+sJqFUXaROPFdihyEe/ZQvGc6Xez2AB2ra2c/kAJTCecUmlxj",
+	"2m+64GIE7x9RLloEnkTJd/Dpk3v1iWHgnz6ROU8SOAt56G1OF/ZZswrnBXsQa32qHUCMGjRa0wQEgnlR",
+	"6MVxQUoagvcMsznUwFljlCsSnb5CRJdiCDhqkdcQaoch6ZRPJpZWbMYBUBhVbJcbHqa40X2SRYu8zmBH",
+	"QKvD5z1sD5sXjWmwjTptsxE07liqbPFoK2yFaImCDtToNvZaYWuvETSmVI/BmoCzZe1Q8/eI6WWFb84j",
+	"bZXdbFkCIpM44+BBJlm99qYnZZYM5qOlqNO40W38xJV29jAWncGZhjF1wtBVQTu/UEkLKZjwzhr7veiP",
+	"aHTCzsFueLDbCS/bh91O2G3vtzr7B3vH4ccG+gEag/F1ePji9dXH84/7Z5d7r159OD8Ij387u/xw8DrM",
+	"rZt3lIuyrmwWNcvor0vkdzmDhYasePF6MGaD2+I4D3fD9mV43N3vdDuHraPn7c5B+BGcW/WTavuTOjxs",
+	"H5Qm9eb58fGH/bMPb7/fe/Hx8Oz55YePe2+u3ueTuphNAbTA1vTWTaZQguDNKG82WzMf0Av+uLfG16Yt",
+	"X8EZCQbZNqQI3rD9sL3sIxlZPfvF74R7HzQOwr2NHrqjHMPluedq/XM28x6Sdm1BJBB8BlmKUGXKCwqq",
+	"hlmyqVS6DlhqxJV2AJp581mkK8ObbtiYg0B2mGQk8k5jZFVDrtmu4b3AsxfmYl9YLcQGduH9lhACl2/E",
+	"xCBdTAEosPf6YrdzcLj79uU7YvS11JN936m+iK56H3vnp2fXr89evv/t/PL057PrH1//Fu1gOzAjWnLO",
+	"IFOSyBGgFfac/Mx8fMJ91kzPmFAiZcOZYiBjYGA+vyHNg3BvBxumOFpRmqZakbzxM8DE6qypL6rtsKaQ",
+	"0zGQ2G/S3FJo8KvATHTlO8p1GeCpPwIwHaMyGwAIvave971dQydUg9KRMZLvLy/Pib3zBFTLz/2Gke3X",
+	"szTpNwLSb9Apvzazhz8UKr39xn1EmpH9Kyo0zozsHxFaCFHtUbZCOxvHC/sbmMUZliKcadL8Weyep2zC",
+	"zdL3zlFZyuYCHqMXF+fWcCdc75zUzQLslGstbxmMHuVaUSBgIsBLL0QO+sgLW/G4mTDAIkk7nZ6RgJ+9",
+	"I3i5bNINL8/L21PMv8qHbthRr/d2135sFy8G2WStX0l1nz2b0xva8tu/3T+Y7xo24qRKYTq9CmXlwmfp",
+	"dJCezMfomO7egsOudvzj4vgDR32NbsYH7x8jIIHXbyUibKrIfdGbqtMZu68oEO2HKBB/Uf1hvbTddiUz",
+	"v3aNwPVYqJWu4XqB94LGLmf6oQJ5v72BQD6ni0TS+FLKn2iKfav2O51NPjZNpTnITpR/dfHvZHguo+t1",
+	"gPugoKI/+2z/dfrqHhWDhOmadNBXXFl1QBXqm4ysGsp0xLRCSKqcHbTIaeZkMczoFmB9UjkbjQuvUJou",
+	"bHpj3uhEVTV6BI/3GXjhRO7XDNpiBj+cZvCtqx86k/qNnIlvo/XhFNdtelBvhvnajFOMKpvo3FHoOKpw",
+	"iIholiRkLOfwaEKV7ouCekPmTOg6ifyW6aW7Gf4H8ddH2WdflvX+R56Jt0yvPxBTmtIJ05DVvSQdJL/F",
+	"Le7pK2xAsYyD5l7FRMrb2RTiug/+0DJz7Uya+b18/47gV0gTks25qnNvpliaE+10MchF1W3JzLO2HZgp",
+	"GTewBa6MDsZZeE8ZLu1OQWDts/mYD8Z5UC9GFx5enaZyyMFfjo7RMMx8a5VYoedoS/gtQy/hfMxSRlii",
+	"2AmE+vyy9ekMMJH6Av5pUZuKuJ42zmnNzELzQzkX+KMLTNraN2OJXYETst8wMqvf6BKjAUYBrgVMlAwN",
+	"bUNgyILCGjOFkgh+jXL/eQl31Hy5LyqfVpJQKFTF+GtyB303YJj2c1zERrwaOxavwI80gfCb17ykLyiJ",
+	"+RDq03VexKKsZQy5QGibwUp+p0hkJtlyLB4q0yPnvEeWnyH2w8ghhmu74KVMaecxuaF6MCYjCc7pLBSb",
+	"0RgSHrPU4WIxAykGszRlYrDISAc8pO4GzSesL5qZ1X/+/ucPp69ev7++PH33+udfLqMgc7seqJ0u+rTx",
+	"i+5IzERWd0xkCt5fF+dUfXEQdgLE5ze3IwBVQcH5riANyUHYMYvExYgo6T1pnd8qkXNyEO7XSbuf4Kw6",
+	"U8Mez4faoeafZueyaiQPoh14XaWGKDxqd3aPj4+Pd8MwDBvb+89g+JkSvomN9GAnqwc2sL7+H2BDMgQS",
+	"YAZ1NVS4WjkYfAM10mpXz+qjlo1BhpDKbOcsrcjqCK4B+ZQP9Cy19i5YT678q9sovhl8r95czc35fOzb",
+	"3YRK+1czISH19dAJ3do5mcft09mc8KN2gA90rVrSWK54/Fzl3TnjFcTn4F/VJNxWlfnaNmRno2V46zwe",
+	"D9O1DjZZBfuNSz5hcqYfraL11K1XkpAxbYBNKWZlrrZiHRtdFmi6KIh+FZRyA34s5xR0sTlPNGGatrxE",
+	"hcjIOTOqKR0xQlVfuJQDI+NHDNM+zAMntqQUSkwt3IQxiuDJVh5bc1iPcwi8UjJIOGAl0eRWAcYRPKAI",
+	"nU4ZTV3AE6wz+LBVG8z9md97yqhWXkI6ecMTcOsP5OTGARP3Re/sVa2A4kp7cqmkt5agncwyKP5vFhBQ",
+	"7TphWMiNPQhtHt+fM5YuckMKwvcNn79kZGQemdBPfDKb2F7bEy7wr3ZQg25YZ8xiDsmS7Ss07oXdKGTz",
+	"9j4OxtdikFzOX3V6qif/NY5f/zZv1M8ja6aUT6SSwf25Coc15J+IYjQdjINKvDZw1GI+ARF1iToypMkR",
+	"GscpU4qUirKt2m41PZeXJxxgOJa+s3SELhimyAgqS3NMVxuNz5PYIIkMpmv1VWNkKFTKSwl/zZiPuDlV",
+	"oNXJKWbekn8ENr8hIDFVY/ivNLdNqdFLx0wxtQOwT32BAWxVysS+cW1v3QcwGyRhNDaqV4jN7SEluxKH",
+	"x2i67ReU7a4Rn0v28s/CNpYbvq/d1p9FssiDGhaV1eiDkF5v60Sa5i/UpGHGNdH6Uhk9ln/UjVfT0XaE",
+	"VxxhhiyrIRMt73MHGJpCk+b7Ny/J3t7ecWlEzp2yF16GYRf+/3HJEF0hrEPFyAe7Uc3uH49RJeEJw3HP",
+	"LVS1H9AA9p1p7I41Y61+jouwMtq/V/QmtTt7ZhUq7fA1wBQ0pimb8NnE63nfmBlF8b+LsY9Cl3t42XW7",
+	"s9eoaWfvtfTZTD8uq6drlF2/xHrlnM0uOZyOAq4hRgzug8ZEpsxsgqrdBTgp5hZLg1yTJoiH/2rv/L0b",
+	"T7Yby+Ta/TbxMeQdy1IofnZ6kRx67vuvqMd/m1wLQDAGYZ7N2ldW3aXlaRc9bSQa8h8/0x6EG5rW3VL3",
+	"tYBEQLiIDReV6NEooyNw3PUFZtIVOoORMk6O0QVEOc3NTMuIfBaT2RSyDiDFPXcyEVryqPn9H3mu2TY7",
+	"YXvnxLyAJokHwmNfVUrf7xawzMFz47pHQgcN8gYRQWHMkNJ+x1JIOYH0X++8R6jwQCL8zQL+06Q2LV4D",
+	"GKFRzXlWHLeD6oW3MOb1MJqYx5DuiOM2C5U5/LQkXAe2ZZDLB8zLr3NFExtq2VoHCdngWTcwHhcw9G3t",
+	"hVkySKDJF0rPJfYiSrOPqC7ZD4+ztpmFnF6ckZB67EC4RwyzTLIScXLL2FShV9UbjrHPcRhdMpsqhrmi",
+	"JWJyN4xnN2oqdWSUU9UX1F0wL7phiscMazq4grdYXkl4fFIl3WfFbmgOqA8H2xdqLOcFgQ3pRpoJMKnQ",
+	"i6jtiFVhUb2DNZDiDkhDilLlyLJsEQtJ9ZhskUEGQOGLQMHmedUNVGdeZJIkz634BmJsKwF1D5gsZs2r",
+	"iTDYvcVNEXJsA3MeKUnkgCaZ699tVhZVWz79xIypayRt1cMVFse1rWzbJvdjW2UUVwhLDOuG4u7NO/Lb",
+	"+7eexSofXM87iY4H2PRhdL7TjOWC8N4qx8Uv1t10mk87vTNZntUJoXjMqq2Jv7KX8Xj9Qy9d94X//EwV",
+	"PGrY5MQQeq491KtPJV+fLdiA0GqtWnVpK72MiLflY6uKzj7tihhLcrogFLDeDHHJp7YzDQb/rFIFkgVL",
+	"yMy5SWcJtrWqaxPWRIILvNmW4OX8DtUZBvhOi/wytSFTr4LFfM6Wt0zB4Yclds399h65YQspYsK4Uf92",
+	"3IChYUzWswGebO6Hobsb0in95kFGxVG3fDqF2gCjiORtgcyiQcmObUADna/BdLM1PAFhn+hAJwsH5A0i",
+	"wBaPQdmtlvVlfBG87Ab9UNBareuvkwq87qi22zbWjFCL/W6+BMVTUPoxpEqztEV6th0bVFnULPOK1kZ+",
+	"GyOSqaL4X1VUVZsueFvwjdlekrgQ7tWgCkrBykpgrnUFVmQ6AHxskePpsk5bVVDJBpV4sKZ+L51oaYcl",
+	"8Bov5IwoxmyQPpVzRW7YwOwVeLhZqiSWw/S83kTgIMJar+akUAsGFbyuwgurLaHAi9qqMCh4yld/B+pg",
+	"VN59SQpwa5un4TxBhZILFUNOkderzMWe7fJQTYATnaAflGDRlCIjSYpzWE4Ddao1aaKFA+d2QmOgzcJC",
+	"VmZBrVMVuHiQq+W5Vo4bZ5Vxp5yfAOifeTZbavNmbC+oKfhcc6uiSBtTimiVPMWyONVyBxZqYjL+wFW5",
+	"BX2X8GGx2Avi4kFmMkCaunnQadlYyDwTtgVSzhipWtEf0ZaJGV7UhYoB7BmPEG/ehGGJi9IarMeARFmj",
+	"+SF4xC01VtpjoZVoyLsv3IfIP7L7/pFtDfmHo+MsP8SSlhwaS9fvpdYikW1WFfVFlgeRQzIOrfd8ZQcv",
+	"qNXD7lXOTAS+OOQJ6ws95wPHbTKi8EreIAWizkBx7VG3zCNw0q6IUfK5X1CnsSy3qOtjor1ZBPwVDAS8",
+	"CDYIXq2YIfaOosGB91qbo3QHj/FXZ67gzwVTwNYRG2MI77X2UL9xf98XtXMJKzOpe2MCUzL3m1EsfRm8",
+	"qrwePcWm/cY97FSNu/uGC5rW9GH/YnkUfku00OuA1vaajbWz3mJ75e6A26dhFBuB/t7+w7Wg7KA/3/Xi",
+	"+/1z1pnk98+263+3aM15nSYb3BacYjlzQcaC0xO/sec/4r+LrHo+R17M1sTGHrBf39aLgINp+7mfdt3L",
+	"uR6bvqvjvcv1ajNjzBq/tTe3okoNM2uMKGh3O6bTKbPgZpDzZkby10vVx9kU7J/2wSbfUlgfw+J3LObU",
+	"9cr/6mbQqWvpbFUOcAKhveLZQdbYqVpBXoLpUivIVe5AkwBCE06XGCpZlmi32tATdTKcSV/k0wsclgoG",
+	"a1233ph5yk+GbjxDtf1modkuKmEDmmCnWXLG5n2B6Q+KqDEoDpA3bgfVImcS/LY3IHqHUCiPHsl8Ihsk",
+	"40ZBX6DKCzmw1GtTmCWgpBTSXvWYiprUUbUir2+Zp7CeMNwtnKlnFjy/sYTxr6Ys+3D8106b+tsDUgwf",
+	"SXlLZlNfe80OpyX6HY8H2Es1TACk2bPP8J/7pUlQ0T8OO+So3dk1GtAuAAoEJCoiDAQk+r86L4rXzJEN",
+	"6iEL7PT7IscuOH0VlAAPIO4ztLnlxW7epIe2odWaM6QJm2DSF7n0pmS/0znJBHiW9kK1sSuLmS8Wqmd/",
+	"WbUJ3vxicW7h+VfmOPVWoludbJmPUslG8aK8kEIxpXqc+99dA4Gibrgq7ePxSROYPPpNvLeXpSx5l5/P",
+	"i5lBX7Fq5X8TVmJrXezS3SzKCu4G/tS03DduuT5hDjQlikHlB0LR2MRENIQHdDKlfCRa5I20xSO5yyXI",
+	"fIek6RiC7/0E8B9FALUUGN4J5ha2wQPqstMCALmx7r/5qj5sfRFZZSAiQs4tNzNGvg7IfLzoooMzyrHn",
+	"o2491jxpGvaEoNngIyGI8h7vlNu92V4iGSKNKrfEC0r+36xFXoDtNHK/Yk0/CUT6MavqffMknwFU60MN",
+	"B+g5MEvEzxKaY8MTCC5HWVc4q/Ct7JJG6ASi0OhBUw4wVM40vixvK2fflgsLVLR8gFE40u7Fzei8d/ny",
+	"e9DgsocsCFYJntMiPNQM1hl47it2IVnK8CfBMPAt/EhwreQAogK7Rwaojs+t57PSHyZ/VV9gj5huyZVE",
+	"XT/DIl/z4cuh8lUVCND1OC2UMYlZkrTIz8I2Cplg+2w8Abrs7asNZo/Z4LbQduwRZSdZbwS/TXehScrv",
+	"mXByUsyGdEtB2iC7L+vvbe9TXPP/LqIbLH1nqbRhi/KFuvZ3X7qwBTsVYtFFtfaj2BRts0X0+1TampHM",
+	"Y1BoBVnq7+g3qtji6+UMAM+HUoLmt03WSmlre2H3oN0Knz/vHO1/xGxVrzVpoc9iOeHtoBvutY7C9sHB",
+	"4ce8zWG3AcW0cqYJ1OJ600c2x0W5g+l650vtUmxApf5mWIXNDaauRSdsBdYIPRV1lI/Dw4f00IO0ugzI",
+	"hgSgDqioGhhWhuoBlAr+DQ7xdFpiT93mupKnVNQ0r60rnC5oiHUKJNqnS3XHN9jShyaJs9xuhZwX9Zub",
+	"mQY5XlCPYoch4fXUwlw8GynpC2rk/EiAm4ZiL0sXfraxQDpKGeuSThgiBGIF2djrD6jylsUQUPSNVtLM",
+	"/FoJd5WvUrFCf8GdwNifXpdj+94Ak/Us5vWiL1z4sVKuq1A7dliiiFdaTvDbaZGeKKZ3FlRpBCLm2mgX",
+	"mF9XpxdY59Hfvqu/fVdb4MxghXrB6Cz2RFvvt/ps/7UOdAauF4OuWVaAj+ArpLZAvrbkZoIeaofpi7na",
+	"Hqxv0BfQbK+mA7+QiDoAqS1zmsYKE6d9n46ZIZijiiV3DBDfFnUHzELWeOfrb8gaD7JmVdbXKsiaelLA",
+	"PaTKpUc0l6bOO0vSS8HpC5vpAAnGOyc50nkd0T7LiS9yUNeJQ4+cAG/G1G6bGdUXnk1sLbe1bsrGox16",
+	"boG/tUvvfwDYjM8Ll1aBbIcE46gNkWBch5OyjxrSFbHgAe5pkR4egCxti96AnwSdDdjwhwMkMt5WKooY",
+	"JIymkP1XW1Wh/LIKrMpcXllxUqrM6MINUV/AR5CDmoPTIi/HVEAkbsmZdb1m/aQ58wmrE3qAK1g7Ldgc",
+	"Aww2cOAiDVXIlAyA3Ks8oaCsZXD/Zi0qlTaAhlUoWYDcSQZVlXYRs3KcE7xiU3smdn1UoXj3O+XPTuXZ",
+	"RfhFs6+wwaC0gz+S0YIczqFNFwVdsLnf6ezUsZpfIIfgkTUOaxL1A1uzYIEwbLkC2rN+qQG5ACaxFffB",
+	"rj9fNIXmESWHhWKFwry/UnmhWdIHVRge7oZ7l2Gn2253w+PWQfuoE+5/fHrh4BLkikLibzPgfwszAHnH",
+	"tqn7vgpldfMsY+P+AWBpuYishYPIEzxcxMFaEi5wAHgjxdCs79SuhmUHBfjg+sDsds3DQLjP6qBLmM4D",
+	"XL4FBP6M2CbE+K4bP7YSOBw2Y8o0nRNgB5sYgRuiGXnO1hxIi2PBoZDzHdca0N13QjphO+/blQVQwGgS",
+	"DEJuXtwoyF0umEtsU+LjFjld3XUf9Ap7vVIiYZG6SlGwLoZbSoWYBWhSDA+hpwmLH+HdNpalcAVLWeIO",
+	"ecK9z+X3wugs7IXX/0mNwa1VG4Q5nznF/qV19D5C4m7n+96YbZthnc/0lymD89z866wRc58DGtxO8Jgn",
+	"N7BKgAGkcv4UVW9/1Wl9m1q3vzii1lf3lg1kGvuB9VpgUktCGwnM5WBXPhEAl1RTRm9V1nghq1sQmJqR",
+	"8WmIumAmZ5ZU4LooGGkhE1bME7ACoZAZsJKbl700TSoyzmubjtoOEdAdoQhwhJDR1YA6dGlVO2uwrF66",
+	"ZXu6MG59kLJ9GT7vhp3u/kGr3X6+F3bALMii5S56WG9T1D7suDyaDSXWLmd6KUBIzdsgwrhFdLU2zL/K",
+	"Hnp4dHY1zEnhvduAE+K+LwMtKXFMVXcK/pP9Vghh4teW5eekypce47xaxdNyP+qaXlG5h8cwNj9I56ZQ",
+	"7BrVrTKSJnTv2rFYHH3R9Bph7QQrkDByhzHAZFbA7J1xgWnmqtUX7wvNqU48BXJMFRmy+RqelQPnf+HW",
+	"VfW+jE1TPx7y0nISRRW4Ysv31vhK3Kc8P0v+wczfsuQ7Pg7781YY7h23j7zxI1Jq/rrSmmzOn+weL1Y3",
+	"psro3qJk1BL7/yg+xf2z8cR+9lWsCmKM63QvO0Ybj/TBRstVMdV2prQY6Ey40t2+WIZHSlXW9TRT8MwN",
+	"gMS1FIQUsyFXsZ4zmOb/SPhPfnZ1lQxvLpLfbn98f9D75eim93D4zz+ejHHfgHcA4EON6hyzhANrQOyF",
+	"AzI1WtV26W1L2etR3vGvjToovNDQM7xx/0Pn3f7Zrz9+H15++Oc/vz/be3MVvnsLrNQOswcw7wjkq8Z8",
+	"OsXOQk80vuc5+z963q4Z36sXB+/OfvtwfPyic9Q7+u2ofXz16u06rMJNWbY5G5uA4MHx/2vb3d+ejwvL",
+	"aBwLx78fHSetR9qLY0UoGaaM7ULrbvOxkv54krUIdynliAQADkCHoBKGYej18m2txg0z9PIYL9+qI7UV",
+	"0X6FzmZ/6eO/1WKt87OZr/3tVPuW2axxTChsQw37WKXC+RlgKzU5v/bn6T1pD/WaBV51krFWIU80kWLE",
+	"lO4Lo99xMTL2bWJ7hjt3HUDOxFhCgvWbUZ79H4FNatRMi3djG88oV/DUF5g6YvGGsPIah9ElUHEQrdEp",
+	"L/x1fzK9CIeQFT1s6mkDI3I/7IZha78Thu3nH0EPzIshCnagD3RdX+OyvioAUCqG+toVSqA7D1fXK7/I",
+	"6ihu5EwMoIRihV+sOAOjgLn1wHhkvhxqolYvRrEkI1hZGbKyvKfsINh24qUCkhWzL1WRbG51e6S4yjNY",
+	"yBWtPdW2AtAcRIU9/O2ZiPBM/I+yyVXxgDueXLj8ZTQ7t5/Y08A64sps2japRF5tOzCvDymf9EVtvFuN",
+	"5ZzFRMiCmCjWTC6NfZMmlGb2BU2UJDYPrgA+N9Q7LXJlc7kKfFqXJBNWLmJtJx4qgKtznzox7y28wBbZ",
+	"AG4YBl1UDqllpIBLj7PEXZ80plhaw9gfhZE7lOlbKeMiiOwvMDE3mwIwbIm31TMQAKc17+hd8gmrezcl",
+	"tgFBzZsdW6+RDM/LkqHCubfAn/WW8Eti0JaK/1ZGqr0hXUxU40FzWadE+3T8+Bj8X312f4fiv73V4Lav",
+	"JCfqMthKcmtTk6KYyrasqOUnPrQFXf6z6KH0auOBJ68LoxsJYB3LNqCOHXiQIbUseOvQSiCMslsAg5Qq",
+	"1wvSp9aKqt8XJV0/IFGmwdk0aE/Ji1rETJCLESA8Di0CYhX2cj/ct4loxVwytVqw1lsaw3qBtNKHfTVe",
+	"VGbPndFDms7l0yk4fEotcVK265XzZxs2ExrAN+pcx1ZWbNNy6I+nSmdeajH9dUyEdUvqGQ+5nda5DI9r",
+	"pPF6c6L07JeWBYGlrr9dwyVzYmjMCVU4u09vQ2yaIiyRZZZ5gxwWzz6ema+UI7xKBOFKrfBmQbVi1oqs",
+	"nDWBRpEYsIKda+aSu64wj6G1ysdzaUbxdL4dO9raBIAOuIAP2mH4PHMBazpCD3DYeXF1dvn6Q/j963cH",
+	"vx4fXR21P1z57FexJGEpekxWfaWNjuaj53th5St7Hz+035792m6//PXw6uLj26t/vj9+9y7/yh2fbuOU",
+	"uKSjVc6IfOvoSFV26X+Uo0EjlTnmAP/9Mo6FlxaSuQhopOnIKCQQ0SczxVrkMmvsB1j0KZ9MjI4FYfHD",
+	"fU91wCwigAPoi2r7v66FNTcvzlqjANRlGVPOpc63SA8IA3UtMzLEiOK5HZ9RTg6SBNi7XR9ECzwVLjch",
+	"axGS11EDFDf4MvpCsHmSv7Y29RIHlXOFxwTA/OO0xWHCIXwZQ9rNfa2deUlHH/g2ad6XdLROlzCbPKfV",
+	"/X2g2fzXmIs/h7+N428FEGM2wbERWWsVW2a7ThV59lnT0UoL+DRmk6k0RHpCOgiWAkVOMs0QYCrEUYRg",
+	"gN8Rdw0t1qpq8ougdYxoHf6Co0zHMOu1pv9kmfseapMtKQAK3gpieGp13LXJJc2yhFzeHreofetM4mwI",
+	"m2rpmd2tra3wEUDwdiObI2V4kRiwKGuM46VmBlmHXebfiZ0XueiLCH6PSDNEaEi7d4Gh61QrZwHbd8Jn",
+	"QfrvtOry3LitKfc+pSX2NKeKuG9V8gW7eYYgfOE7hf0l7f32pKEK4FqTm2+xyVQvbCfygRRqNmEpGVAB",
+	"9XVkKlGLsTgdbsBjqq4nMmUZVKXtWDmxOKJmXecsZQRlXOYjwq6xFJF2XW9zowVHZk8j0sQG6Ea1MRNU",
+	"7I6lNNnpC0QeJz6mIib74KrhvuaZmTDcIXZOd9CRbiXMNlh48DkGjQwbg2AMVVmBSgbx0Q5xZXNquWF6",
+	"zrDpZl+MoB+QSy7PFnAyg/iMWojBOJWCK0aagDjlt0RCPEwgEluNaM6qo6f/CgEywR5fbE8Eg1gWqX99",
+	"Z3P/V/rMLotUbLMqc7rJFBMrz1h8QsKM3CwNg+7qH+Z2uN+pd5bBXOrzRcMgb67BhT7cb3gZo+EmGaPl",
+	"JNZ2WMpibYfbp7HCM1keq3nltoms0K3bEgwusGIWGtdROJ4Gu08FYi+MP0uLbrkuFFkiVsv1j/gDfHmJ",
+	"jLPEgdqW42bU/ny5ZhO1TgkEmnL9FSb00yk+1Ml3h6YpXYBqrxfA1qFGaMmaeAcpc5Y7ZDbbQCooIUN9",
+	"Z6GhvgNsKPMfW9LyXRUS6ruShFmPEVmXGJznuX2d5OAvlljnfMbYCW8pGEanWJOxdxzWgmEMAFu68QO9",
+	"pammfuPSm1nMV/YtfR6Cv/gp4TFezGJOLqjQUsnHNOEur5pRh2yG+TXVOuU3M1sz4H0Y1C0YLrvTq7IW",
+	"A7v2G+6tY8vAT/eyI1Y+8EEjU2PwxXNl3/vD0Zu99+FV52Xn7PjVPw//ufdb+10hc9oJ7iyAUGw0bj67",
+	"hYkI3GGTbGo8818ZDnSD77yV4lsVFdM454ZkyJgPOWUV2cxQGzOa6PFSxfYno4kypXKATCNKkL1Cg5cU",
+	"ulmDOHeKTQDKj73PolK7vBrXUQ4R9hB0SRCZDsZM6ZRqmZJYYiDQ6Digv+AQF/Z7isSzFJ1aWXs6OdN0",
+	"xFrkDHAtheyL3vkpuWWLFvlFsRysDd/0DJQQUH1jNuAxy3E0JKDXE53S4ZAPyJilrOAMOwj3oEtMwor9",
+	"8fIWFZAnVJ8b85bp73G1nypilxfL3m5xtHAQawNTS3a3hV9ig1kKXPv3PwrdW8dscEsSSzUe3Vk6K9Ed",
+	"bsVS6suypDx6cz2ARkw7UHPVLdBW3v7TxsRtO1buzKW+MHTEbegYe68R9mnKBlq1zB7bLNb3TKeL3R7q",
+	"9pvseuCIw3x1wke4+ej7vWFj1+sEv/gd1LkjupidmgPcxSchW9fMQYoB6ws1nulYztGWuGGjmQDTCs8Q",
+	"SSSNyQ1NqBiY92k5haaq0IDENmHQ2a7i762+KJ2MyAb4EcQW95BAhXZ+tog7WvUU/h6anuDe/7WJ3Ix0",
+	"0fJY9JKhWajdf9S5SHFTi8lj7/J9r+y5n0wWM406ToGmCrSakRDZPymcAQTwPcid5yisU/bn9e3e5PjP",
+	"zqfng4O79s2R2L/eC72y+oPQyH6uQYe9YOkdHzDiS59c+b6RM92FIhdY9jilXBj9tDDZi/FMQ0DAUObS",
+	"2dlRm/GX7l8//M7wCYa/Mdmc42bXtxDX6HM4IRHOLnNRLIxtMGY0Brv4c8NjHMs+aO9+5t96HzR+3bXK",
+	"ye5pvO7Rwr339+vZcuqdzWV8OVP/NvN1AW1bjuDBJgY5+qpisOE1Pti3TF9lX3t05KUw8JXhivyjm9NF",
+	"9sw6sZkN4+FO4G+nMfouTLdvHq3kS4yu3VrM0UprFg+j3PXhQ16WE5GRexaqDFt0T5mcJsylrllsrr6Q",
+	"wuapkaYPOp8JfL/ZDOK7z7liO1DvXOi4bYbUImfYVrwv7OotR8Es0ukDw5WlhYEVzcFT1AQ95lvS45dB",
+	"ufxLnihCVVas9Hf3hyc7/QCuy7Y9/yVp87nRm/If2aI3M8bk73/cB58bLxhNWZpdMQIJLbglrmOrJWBF",
+	"nfm35ROxHMww08DIk2dyygSd8taCTpKdXAUGLUoOsHgfGuuhbdAXI0lu6ODWWHdcn5BoQm8ZSWcicl+R",
+	"goy1nnafPWt3nrfCVthqd4/CoxD5wSw1aswz8HXYlajvfiakgL6l6N6CJv+GV7UIJotg12/F0hIiNBWF",
+	"dhMc0lwD2zBQ9wWARpuHS+3byi0HA+w7AY5LRtPBOAsGBBYa2PyEQQjAIwwQ7lExVmh6oRekCd+xUDiB",
+	"j3sTIMjNTgloJ5sQLlnR3alqXLZvsr6PhRaq+Vb6ecwLOYNc5qwpf5N6TUAC1xYSylscgJ5dJPMjjBiq",
+	"I+18zL/yKe0EGTbyrZBzBHVWhAPIdbUXru0W67rDQ0yIiXgqudBkBq3vwN0MoSDIwPKXJM06YlRWpFB9",
+	"riwYnEvDg0JQHzCklb8Ta1urb/yJ3hhZ6weps061pAfBVA/outSaTUBWUNaw3ktqOsGEpr7AVivVXCV4",
+	"GEJ8esx4WspaKiwHnKfqyK+sP4auRzWlXrs4BxkGwS2vi53ZYWzakMGbZlWsDvSsRV7mwK+bQo/WtOCr",
+	"1ImRpjlglYR+TUc7Xa9ZHpEzbUzuAspL+TQB3FZ1uV46tSpfLwgSWueEv1xNP+s5ILYiKYBe0Anlwvy7",
+	"1WrtBBA3GkkZ94XhW15BlKEdP/O1RENTliq4mpm+hRplgc2awQuD/LFra+A2WvTNavT6Ilt8p2F1C7wT",
+	"fUOI13VC1EQF5E7yAQtIOlClW0+QbXQdMBiNYywpPCEWGt4uf7c46kQKttMir+qAZx3ArIf91Rer0GNL",
+	"wLMZlCzefEKEtLLF8XqZEmwOnsHpw9dEtbMRQs1Xke41NPAEE84nXAo9lJpwlCrNKocedi6Rc7FjiKWm",
+	"xAScw1hkUqDxQjp3ldB76tY5s6xvq5v5bh1lzKZ5V9BNm1kRIecBZgJ4HUBLjNtrclWfneI0Jhf4Xmck",
+	"eyw816yqr34xS24tI/ZUCDms7Q0fuPmHIaxAYux9AKuz+hC2WRWsL3RKhaIDDZUHQG2oBaTsX2xg6NA8",
+	"a8wm6IZfWAzbdr6GE0kh2ACdX1rWtFBXRnZf9b7v7bru8wkjmcweUc3mdIGpLtnVFzMFXgvw6u9Y5OqU",
+	"a7YLtuIgZbDNNHF4zOqWZwgK+YcRdaRwtIv81R7jmmkh2NrAKsqyoivHVNMgByq1KbmgGnirnEF4wXuM",
+	"5toXgIzNFUmkVd3chQLqKc2+bU5szGNgowM5mXDdzenAMpCgLxx4ft6TLMO2Ag9dRqO2GQ52lkXbasfT",
+	"E+PAP0N9QbUGR7e9Bf/wGyzlXZWCUpV8ZvvDKQMCUi3y2pxaiEn1xYCmKbcCEGObbsXM2ck5XpYxhQOG",
+	"JJzMkY3xrQjN/YVtIlKTh2WTX8SCoOZmFsruW5a10xdTlnIZk2Z01fvYOz89u3794fXZ5fX715evzy5P",
+	"fz6LArIXkth8aCYSpuzgwYMgU3QP5n6IFrnQ1hFfyMGqJsoYjTdLkoEVgyQtrr08rS7cNWLanltI4+kL",
+	"eEGAdKRu+XRqNogOUqmUi6hh9xCOkQces5a/OpmANEx2TG0pAU0Sr0uRArNrIWepBTcY0amCpKkFPIf8",
+	"PWUzAA2BDKa5zIr87HTheOA+Y58+/HJ+fnCf4KVjOp2yLNFzaFRBpAcq7IpJMXBmjHfkjIiCnsmzJCZK",
+	"8ySxp4ZQoibYcdBaU2OqjB5vBqykzX+bZ0l1ipgRUHMUJ3IC5JrRIU/d8cR3Z7DwhtHvpjMBOfg+I2hS",
+	"ktB0xOw52LG1+kCrxlTtC1S4uDZDwjSzTI/IlTxXpO9S11r20EZ5wn6mjSgL1w++MC/Eat7QF9Qe5lLj",
+	"TWxVBWMsIAJEpcwhVLhLuQSReVnWv8Z8VssZMI8mLpovnVMeM7fveT0HcqcdGwQzhwYH0wJ1FaYKQ1yi",
+	"+qAE83gbxK+wr5Gbjq04LUgCGyOvsahcTMwMKPOmY4QM4X8KYTi8zw9uqxMvggZRHBZ7aoB1xt//cf+/",
+	"AgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -12,9 +12,10 @@ import (
 	"github.com/google/uuid"
 )
 
-const deleteChannel = `-- name: DeleteChannel :execrows
+const deleteChannel = `-- name: DeleteChannel :one
 DELETE FROM channels
 WHERE workspace_id = $1 AND id = $2
+RETURNING id, name, platform, status, status_checked_at, created_at
 `
 
 type DeleteChannelParams struct {
@@ -22,12 +23,27 @@ type DeleteChannelParams struct {
 	ID          uuid.UUID
 }
 
-func (q *Queries) DeleteChannel(ctx context.Context, arg DeleteChannelParams) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteChannel, arg.WorkspaceID, arg.ID)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+type DeleteChannelRow struct {
+	ID              uuid.UUID
+	Name            string
+	Platform        string
+	Status          string
+	StatusCheckedAt *time.Time
+	CreatedAt       time.Time
+}
+
+func (q *Queries) DeleteChannel(ctx context.Context, arg DeleteChannelParams) (DeleteChannelRow, error) {
+	row := q.db.QueryRow(ctx, deleteChannel, arg.WorkspaceID, arg.ID)
+	var i DeleteChannelRow
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Platform,
+		&i.Status,
+		&i.StatusCheckedAt,
+		&i.CreatedAt,
+	)
+	return i, err
 }
 
 const getChannel = `-- name: GetChannel :one
@@ -243,9 +259,11 @@ func (q *Queries) PhoneOwners(ctx context.Context, arg PhoneOwnersParams) ([]Pho
 	return items, nil
 }
 
-const setChannelStatus = `-- name: SetChannelStatus :exec
-UPDATE channels SET status = $1, status_checked_at = now()
-WHERE workspace_id = $2 AND id = $3
+const setChannelStatus = `-- name: SetChannelStatus :one
+UPDATE channels c SET status = $1, status_checked_at = now()
+FROM (SELECT o.status FROM channels o WHERE o.workspace_id = $2 AND o.id = $3 FOR UPDATE) AS old
+WHERE c.workspace_id = $2 AND c.id = $3
+RETURNING c.id, c.name, c.platform, c.status, c.status_checked_at, c.created_at, old.status AS previous_status
 `
 
 type SetChannelStatusParams struct {
@@ -254,7 +272,28 @@ type SetChannelStatusParams struct {
 	ID          uuid.UUID
 }
 
-func (q *Queries) SetChannelStatus(ctx context.Context, arg SetChannelStatusParams) error {
-	_, err := q.db.Exec(ctx, setChannelStatus, arg.Status, arg.WorkspaceID, arg.ID)
-	return err
+type SetChannelStatusRow struct {
+	ID              uuid.UUID
+	Name            string
+	Platform        string
+	Status          string
+	StatusCheckedAt *time.Time
+	CreatedAt       time.Time
+	PreviousStatus  string
+}
+
+// SetChannelStatus answers the channel after the change with the status it had before.
+func (q *Queries) SetChannelStatus(ctx context.Context, arg SetChannelStatusParams) (SetChannelStatusRow, error) {
+	row := q.db.QueryRow(ctx, setChannelStatus, arg.Status, arg.WorkspaceID, arg.ID)
+	var i SetChannelStatusRow
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Platform,
+		&i.Status,
+		&i.StatusCheckedAt,
+		&i.CreatedAt,
+		&i.PreviousStatus,
+	)
+	return i, err
 }

@@ -122,9 +122,10 @@ func (q *Queries) CreateUnlessHeld(ctx context.Context, arg CreateUnlessHeldPara
 	return i, err
 }
 
-const deleteContact = `-- name: DeleteContact :execrows
+const deleteContact = `-- name: DeleteContact :one
 DELETE FROM contacts
 WHERE workspace_id = $1 AND id = $2
+RETURNING workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at
 `
 
 type DeleteContactParams struct {
@@ -132,12 +133,23 @@ type DeleteContactParams struct {
 	ID          uuid.UUID
 }
 
-func (q *Queries) DeleteContact(ctx context.Context, arg DeleteContactParams) (int64, error) {
-	result, err := q.db.Exec(ctx, deleteContact, arg.WorkspaceID, arg.ID)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected(), nil
+func (q *Queries) DeleteContact(ctx context.Context, arg DeleteContactParams) (Contact, error) {
+	row := q.db.QueryRow(ctx, deleteContact, arg.WorkspaceID, arg.ID)
+	var i Contact
+	err := row.Scan(
+		&i.WorkspaceID,
+		&i.ID,
+		&i.Name,
+		&i.NameKey,
+		&i.PhoneNumber,
+		&i.Email,
+		&i.ExternalSource,
+		&i.ExternalID,
+		&i.CustomFields,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
 }
 
 const getContact = `-- name: GetContact :one

@@ -49,6 +49,44 @@ func (q *Queries) CopyContacts(ctx context.Context, arg []CopyContactsParams) (i
 	return q.db.CopyFrom(ctx, []string{"contacts"}, []string{"workspace_id", "id", "name", "name_key", "phone_number", "email", "external_source", "external_id", "custom_fields"}, &iteratorForCopyContacts{rows: arg})
 }
 
+// iteratorForCopyEvents implements pgx.CopyFromSource.
+type iteratorForCopyEvents struct {
+	rows                 []CopyEventsParams
+	skippedFirstNextCall bool
+}
+
+func (r *iteratorForCopyEvents) Next() bool {
+	if len(r.rows) == 0 {
+		return false
+	}
+	if !r.skippedFirstNextCall {
+		r.skippedFirstNextCall = true
+		return true
+	}
+	r.rows = r.rows[1:]
+	return len(r.rows) > 0
+}
+
+func (r iteratorForCopyEvents) Values() ([]interface{}, error) {
+	return []interface{}{
+		r.rows[0].WorkspaceID,
+		r.rows[0].ID,
+		r.rows[0].Type,
+		r.rows[0].ObjectID,
+		r.rows[0].ContactID,
+		r.rows[0].Data,
+	}, nil
+}
+
+func (r iteratorForCopyEvents) Err() error {
+	return nil
+}
+
+// CopyEvents writes an import's events; COPY numbers them from event_seq in the order sent.
+func (q *Queries) CopyEvents(ctx context.Context, arg []CopyEventsParams) (int64, error) {
+	return q.db.CopyFrom(ctx, []string{"events"}, []string{"workspace_id", "id", "type", "object_id", "contact_id", "data"}, &iteratorForCopyEvents{rows: arg})
+}
+
 // iteratorForCopyIdentities implements pgx.CopyFromSource.
 type iteratorForCopyIdentities struct {
 	rows                 []CopyIdentitiesParams

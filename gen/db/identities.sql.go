@@ -12,10 +12,11 @@ import (
 	"github.com/google/uuid"
 )
 
-const deleteContactIdentity = `-- name: DeleteContactIdentity :exec
+const deleteContactIdentity = `-- name: DeleteContactIdentity :many
 DELETE FROM contact_identities
 WHERE workspace_id = $1 AND contact_id = $2 AND type = $3
   AND ($4::text = '' OR source = $4)
+RETURNING type, source, value, created_at
 `
 
 type DeleteContactIdentityParams struct {
@@ -25,16 +26,43 @@ type DeleteContactIdentityParams struct {
 	Source      string
 }
 
+type DeleteContactIdentityRow struct {
+	Type      string
+	Source    string
+	Value     string
+	CreatedAt time.Time
+}
+
 // DeleteContactIdentity removes a contact's identities of one type and source; an empty source
 // matches every source (phone and email identities have none).
-func (q *Queries) DeleteContactIdentity(ctx context.Context, arg DeleteContactIdentityParams) error {
-	_, err := q.db.Exec(ctx, deleteContactIdentity,
+func (q *Queries) DeleteContactIdentity(ctx context.Context, arg DeleteContactIdentityParams) ([]DeleteContactIdentityRow, error) {
+	rows, err := q.db.Query(ctx, deleteContactIdentity,
 		arg.WorkspaceID,
 		arg.ContactID,
 		arg.Type,
 		arg.Source,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []DeleteContactIdentityRow
+	for rows.Next() {
+		var i DeleteContactIdentityRow
+		if err := rows.Scan(
+			&i.Type,
+			&i.Source,
+			&i.Value,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const findIdentityOwners = `-- name: FindIdentityOwners :many
@@ -145,10 +173,11 @@ func (q *Queries) GetIdentityOwner(ctx context.Context, arg GetIdentityOwnerPara
 	return contact_id, err
 }
 
-const insertIdentity = `-- name: InsertIdentity :execrows
+const insertIdentity = `-- name: InsertIdentity :many
 INSERT INTO contact_identities (workspace_id, type, source, value, contact_id)
 VALUES ($1, $2, $3, $4, $5)
 ON CONFLICT DO NOTHING
+RETURNING created_at
 `
 
 type InsertIdentityParams struct {
@@ -161,8 +190,9 @@ type InsertIdentityParams struct {
 
 // InsertIdentity does nothing when the identity is taken; the caller then decides again from
 // scratch, because the owner may have been created concurrently.
-func (q *Queries) InsertIdentity(ctx context.Context, arg InsertIdentityParams) (int64, error) {
-	result, err := q.db.Exec(ctx, insertIdentity,
+// InsertIdentity answers the identity's created_at, or no row when the identity is held already.
+func (q *Queries) InsertIdentity(ctx context.Context, arg InsertIdentityParams) ([]time.Time, error) {
+	rows, err := q.db.Query(ctx, insertIdentity,
 		arg.WorkspaceID,
 		arg.Type,
 		arg.Source,
@@ -170,9 +200,21 @@ func (q *Queries) InsertIdentity(ctx context.Context, arg InsertIdentityParams) 
 		arg.ContactID,
 	)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return result.RowsAffected(), nil
+	defer rows.Close()
+	var items []time.Time
+	for rows.Next() {
+		var created_at time.Time
+		if err := rows.Scan(&created_at); err != nil {
+			return nil, err
+		}
+		items = append(items, created_at)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const listContactIdentities = `-- name: ListContactIdentities :many

@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 )
 
-const applyImportUpdates = `-- name: ApplyImportUpdates :execrows
+const applyImportUpdates = `-- name: ApplyImportUpdates :many
 UPDATE contacts c SET
     name = u.name,
     name_key = u.name_key,
@@ -24,6 +24,7 @@ UPDATE contacts c SET
 FROM import_updates u
 WHERE u.workspace_id = $1 AND u.import_id = $2
   AND c.workspace_id = u.workspace_id AND c.id = u.contact_id
+RETURNING c.workspace_id, c.id, c.name, c.name_key, c.phone_number, c.email, c.external_source, c.external_id, c.custom_fields, c.created_at, c.updated_at
 `
 
 type ApplyImportUpdatesParams struct {
@@ -31,12 +32,37 @@ type ApplyImportUpdatesParams struct {
 	ImportID    uuid.UUID
 }
 
-func (q *Queries) ApplyImportUpdates(ctx context.Context, arg ApplyImportUpdatesParams) (int64, error) {
-	result, err := q.db.Exec(ctx, applyImportUpdates, arg.WorkspaceID, arg.ImportID)
+// ApplyImportUpdates answers the contacts as updated, for their events.
+func (q *Queries) ApplyImportUpdates(ctx context.Context, arg ApplyImportUpdatesParams) ([]Contact, error) {
+	rows, err := q.db.Query(ctx, applyImportUpdates, arg.WorkspaceID, arg.ImportID)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return result.RowsAffected(), nil
+	defer rows.Close()
+	var items []Contact
+	for rows.Next() {
+		var i Contact
+		if err := rows.Scan(
+			&i.WorkspaceID,
+			&i.ID,
+			&i.Name,
+			&i.NameKey,
+			&i.PhoneNumber,
+			&i.Email,
+			&i.ExternalSource,
+			&i.ExternalID,
+			&i.CustomFields,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const clearImportStaging = `-- name: ClearImportStaging :exec

@@ -83,11 +83,15 @@ func (q *Queries) ListContactTags(ctx context.Context, arg ListContactTagsParams
 	return items, nil
 }
 
-const unassignTag = `-- name: UnassignTag :exec
-DELETE FROM contact_tags ct
-USING tags t
-WHERE ct.workspace_id = $1 AND ct.contact_id = $2
-  AND t.workspace_id = ct.workspace_id AND t.id = ct.tag_id AND t.name_key = $3
+const unassignTag = `-- name: UnassignTag :many
+WITH gone AS (
+    DELETE FROM contact_tags ct
+    WHERE ct.workspace_id = $1 AND ct.contact_id = $2
+      AND ct.tag_id = (SELECT t.id FROM tags t WHERE t.workspace_id = $1 AND t.name_key = $3)
+    RETURNING ct.tag_id, ct.created_at
+)
+SELECT t.id, t.name, gone.created_at AS assigned_at
+FROM gone JOIN tags t ON t.workspace_id = $1 AND t.id = gone.tag_id
 `
 
 type UnassignTagParams struct {
@@ -96,9 +100,30 @@ type UnassignTagParams struct {
 	NameKey     string
 }
 
-func (q *Queries) UnassignTag(ctx context.Context, arg UnassignTagParams) error {
-	_, err := q.db.Exec(ctx, unassignTag, arg.WorkspaceID, arg.ContactID, arg.NameKey)
-	return err
+type UnassignTagRow struct {
+	ID         uuid.UUID
+	Name       string
+	AssignedAt time.Time
+}
+
+func (q *Queries) UnassignTag(ctx context.Context, arg UnassignTagParams) ([]UnassignTagRow, error) {
+	rows, err := q.db.Query(ctx, unassignTag, arg.WorkspaceID, arg.ContactID, arg.NameKey)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []UnassignTagRow
+	for rows.Next() {
+		var i UnassignTagRow
+		if err := rows.Scan(&i.ID, &i.Name, &i.AssignedAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const upsertTag = `-- name: UpsertTag :one

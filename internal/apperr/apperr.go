@@ -21,6 +21,7 @@ const (
 	Upstream          // a provider behind a channel failed, or refused the channel's credentials
 	UpstreamSlow      // a provider behind a channel did not answer in time
 	TooLarge          // the request holds more than the server takes at once
+	Gone              // what was asked for is no longer kept
 )
 
 // FieldError names one invalid field by its JSON path.

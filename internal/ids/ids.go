@@ -17,6 +17,8 @@ const (
 	Tag       = "tag"
 	Workspace = "ws"
 	Channel   = "ch"
+	Event     = "evt"
+	Import    = "imp"
 )
 
 var enc = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)

@@ -72,6 +72,23 @@ type Plan struct {
 	attach   []held     // identities to insert, in identity.Compare order
 }
 
+// Tally counts the lines by outcome.
+func (p Plan) Tally() (created, updated, conflict, invalid int) {
+	for _, r := range p.Results {
+		switch r.Outcome {
+		case Created:
+			created++
+		case Updated:
+			updated++
+		case Conflict:
+			conflict++
+		case Invalid:
+			invalid++
+		}
+	}
+	return created, updated, conflict, invalid
+}
+
 // Attach calls fn for each identity to insert once the Remove of every contact is done, in
 // identity.Compare order: the order every writer inserts identities in.
 func (p Plan) Attach(fn func(Identity) error) error {

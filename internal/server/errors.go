@@ -27,6 +27,7 @@ var statusOf = map[apperr.Code]int{
 	apperr.Upstream:     http.StatusBadGateway,
 	apperr.UpstreamSlow: http.StatusGatewayTimeout,
 	apperr.TooLarge:     http.StatusRequestEntityTooLarge,
+	apperr.Gone:         http.StatusGone,
 }
 
 // handleError answers every error, from a handler, the binder, the router or a panic, as an RFC

@@ -22,6 +22,7 @@ import (
 	"github.com/wazapin/wazapin/internal/obs"
 	"github.com/wazapin/wazapin/internal/server"
 	"github.com/wazapin/wazapin/internal/servertest"
+	"github.com/wazapin/wazapin/internal/store"
 	"github.com/wazapin/wazapin/internal/tenant"
 )
 
@@ -37,6 +38,7 @@ type env struct {
 	vt     *validatingTransport
 	logs   *servertest.Logs
 	srv    *server.Server
+	st     *store.Store
 	// metrics is the server's registry, read by tests through metricsText.
 	metrics *obs.Metrics
 }
@@ -61,7 +63,7 @@ func newEnvWith(t *testing.T, configure func(*servertest.Setup)) *env {
 		s.Server.Metrics = metrics
 		configure(s)
 	})
-	e := &env{t: t, url: started.URL, pool: started.Pool, logs: logs, srv: started.Server, metrics: metrics, ws: started.Workspace}
+	e := &env{t: t, url: started.URL, pool: started.Pool, logs: logs, srv: started.Server, st: started.Store, metrics: metrics, ws: started.Workspace}
 	e.vt = &validatingTransport{t: t, router: specRouter(t), base: http.DefaultTransport}
 	e.client = &http.Client{Transport: e.vt}
 	e.c = e.clientWithKey(e.ws.APIKey)

@@ -323,10 +323,18 @@ func (f *fuzzer) params(op fuzzOp) map[string]string {
 		case p.In == openapi3.ParameterInQuery && f.rng.IntN(2) == 0:
 			// optional parameters are left out half the time
 		default:
-			if s := p.Schema.Value; len(s.Enum) > 0 {
+			s := p.Schema.Value
+			if s.Type.Is("array") {
+				s = s.Items.Value
+			}
+			if len(s.Enum) > 0 {
 				out[p.Name] = fmt.Sprint(s.Enum[f.rng.IntN(len(s.Enum))])
 			} else if s.Type.Is("integer") {
-				out[p.Name] = strconv.Itoa(int(*s.Min) + f.rng.IntN(int(*s.Max-*s.Min)+1))
+				hi := 1000.0
+				if s.Max != nil {
+					hi = *s.Max
+				}
+				out[p.Name] = strconv.Itoa(int(*s.Min) + f.rng.IntN(int(hi-*s.Min)+1))
 			} else if s.Format == "date-time" {
 				out[p.Name] = time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 			} else if p.Example != nil && p.Name != "cursor" {

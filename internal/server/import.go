@@ -42,23 +42,18 @@ func (s *Server) ImportContacts(ctx context.Context, req api.ImportContactsReque
 	defer cancel()
 	nonBlank := len(raw)
 	lines, rejected := parseLines(raw, ws.DefaultRegion) // raw is dead from here: the collector may take it
-	plan, err := s.store.Import(ctx, ws.ID, lines)
+	plan, err := s.store.Import(ctx, ws.ID, lines, nonBlank, len(rejected))
 	if err != nil {
 		return nil, err
 	}
-	out := importBody{lines: nonBlank, invalid: len(rejected), rejected: append([]api.ImportRejection{}, rejected...),
-		results: plan.Results}
+	out := importBody{lines: nonBlank, rejected: append([]api.ImportRejection{}, rejected...), results: plan.Results}
+	out.created, out.updated, out.conflict, out.invalid = plan.Tally()
+	out.invalid += len(rejected)
 	for _, r := range plan.Results {
 		switch r.Outcome {
-		case importplan.Created:
-			out.created++
-		case importplan.Updated:
-			out.updated++
 		case importplan.Conflict:
-			out.conflict++
 			out.rejected = append(out.rejected, *rejection(r.No, api.ImportRejectionReasonConflict, r.Err))
 		case importplan.Invalid:
-			out.invalid++
 			out.rejected = append(out.rejected, *rejection(r.No, api.ImportRejectionReasonInvalid, r.Err))
 		}
 	}

@@ -28,6 +28,7 @@ type Env struct {
 	Workspace tenant.Created // its id, region (ID) and API key
 	Pool      *pgxpool.Pool
 	Server    *server.Server
+	Store     *store.Store
 }
 
 // Setup is what Start builds the server from.
@@ -56,14 +57,15 @@ func Start(t testing.TB, configure ...func(*Setup)) *Env {
 	for _, f := range configure {
 		f(&setup)
 	}
-	srv := server.New(store.New(pool, setup.Store), setup.Server)
+	st := store.New(pool, setup.Store)
+	srv := server.New(st, setup.Server)
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	ws, err := tenant.Create(ctx, pool, "Acme", "ID")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{URL: hs.URL, Workspace: ws, Pool: pool, Server: srv}
+	return &Env{URL: hs.URL, Workspace: ws, Pool: pool, Server: srv, Store: st}
 }
 
 // Secrets returns a fresh key for channel credentials.

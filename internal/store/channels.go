@@ -10,9 +10,11 @@ import (
 
 	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/events"
 	"github.com/wazapin/wazapin/internal/identity"
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/pg"
+	"github.com/wazapin/wazapin/internal/wire"
 )
 
 // NewChannel is a channel to store; its credentials arrive sealed, bound to WorkspaceID and ID.
@@ -24,12 +26,16 @@ type NewChannel struct {
 
 // CreateChannel stores a channel.
 func (s *Store) CreateChannel(ctx context.Context, c NewChannel) (row dbq.GetChannelRow, err error) {
-	err = s.write(ctx, s.main, "channel.create", func(q *dbq.Queries) error {
+	err = s.write(ctx, s.main, "channel.create", c.WorkspaceID, func(q *txn) error {
 		r, err := q.InsertChannel(ctx, dbq.InsertChannelParams{
 			WorkspaceID: c.WorkspaceID, ID: c.ID, Name: c.Name, Platform: c.Platform, Credentials: c.Credentials,
 		})
+		if err != nil {
+			return err
+		}
 		row = dbq.GetChannelRow(r)
-		return err
+		q.emit(events.Channel(events.ChannelCreated, row))
+		return nil
 	})
 	return row, err
 }
@@ -59,19 +65,38 @@ func (s *Store) ChannelCredentials(ctx context.Context, wsID, id uuid.UUID) (dbq
 
 // DeleteChannel forgets a channel and its credentials.
 func (s *Store) DeleteChannel(ctx context.Context, wsID, id uuid.UUID) error {
-	return s.write(ctx, s.main, "channel.delete", func(q *dbq.Queries) error {
-		n, err := q.DeleteChannel(ctx, dbq.DeleteChannelParams{WorkspaceID: wsID, ID: id})
-		if err == nil && n == 0 {
-			err = channelNotFound(id)
+	return s.write(ctx, s.main, "channel.delete", wsID, func(q *txn) error {
+		gone, err := q.DeleteChannel(ctx, dbq.DeleteChannelParams{WorkspaceID: wsID, ID: id})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return channelNotFound(id)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		q.emit(events.Channel(events.ChannelDeleted, dbq.GetChannelRow(gone)))
+		return nil
 	})
 }
 
-// SetChannelStatus records what the channel's provider last answered.
+// SetChannelStatus records what the channel's provider last answered; a channel deleted in the
+// meantime is left alone.
 func (s *Store) SetChannelStatus(ctx context.Context, wsID, id uuid.UUID, status string) error {
-	return s.write(ctx, s.main, "channel.status", func(q *dbq.Queries) error {
-		return q.SetChannelStatus(ctx, dbq.SetChannelStatusParams{WorkspaceID: wsID, ID: id, Status: status})
+	return s.write(ctx, s.main, "channel.status", wsID, func(q *txn) error {
+		r, err := q.SetChannelStatus(ctx, dbq.SetChannelStatusParams{WorkspaceID: wsID, ID: id, Status: status})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if r.PreviousStatus != r.Status {
+			after := dbq.GetChannelRow{ID: r.ID, Name: r.Name, Platform: r.Platform, Status: r.Status, StatusCheckedAt: r.StatusCheckedAt, CreatedAt: r.CreatedAt}
+			before := after
+			before.Status = r.PreviousStatus
+			e, _ := events.Change(events.ChannelUpdated, ids.Format(ids.Channel, id), nil, wire.Channel(before), wire.Channel(after))
+			q.emit(e)
+		}
+		return nil
 	})
 }
 
@@ -102,7 +127,7 @@ type Link struct {
 // contact that holds the number, never taking one from another contact. It returns the owners of
 // phones, as PhoneOwners does, and the outcome for each number of waIDs.
 func (s *Store) LinkWaIDs(ctx context.Context, wsID uuid.UUID, phones []string, waIDs map[string]string) (owners map[string]uuid.UUID, links map[string]Link, err error) {
-	err = s.write(ctx, s.main, "contact.link_wa_id", func(q *dbq.Queries) error {
+	err = s.write(ctx, s.main, "contact.link_wa_id", wsID, func(q *txn) error {
 		locked, err := q.LockPhoneOwners(ctx, dbq.LockPhoneOwnersParams{WorkspaceID: wsID, Phones: phones})
 		if err != nil {
 			return err

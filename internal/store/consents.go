@@ -8,7 +8,10 @@ import (
 	"github.com/google/uuid"
 
 	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/events"
+	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/reach"
+	"github.com/wazapin/wazapin/internal/wire"
 )
 
 // NewConsent is a consent to record through a contact.
@@ -22,12 +25,12 @@ type NewConsent struct {
 // identifiers that reach the channel. created says the contact showed no consent on the channel
 // before.
 func (s *Store) PutConsent(ctx context.Context, wsID, contactID uuid.UUID, c NewConsent) (out reach.Consent, created bool, err error) {
-	err = s.write(ctx, s.main, "consent.put", func(q *dbq.Queries) error {
-		types, vals, err := subjectsOf(ctx, q, wsID, contactID, reach.IdentityTypes(c.Channel))
+	err = s.write(ctx, s.main, "consent.put", wsID, func(q *txn) error {
+		types, vals, err := subjectsOf(ctx, q.Queries, wsID, contactID, reach.IdentityTypes(c.Channel))
 		if err != nil {
 			return err
 		}
-		before, err := consentsOf(ctx, q, wsID, contactID)
+		before, err := consentsOf(ctx, q.Queries, wsID, contactID)
 		if err != nil {
 			return err
 		}
@@ -38,10 +41,20 @@ func (s *Store) PutConsent(ctx context.Context, wsID, contactID uuid.UUID, c New
 		}); err != nil {
 			return err
 		}
-		after, err := consentsOf(ctx, q, wsID, contactID)
+		after, err := consentsOf(ctx, q.Queries, wsID, contactID)
+		if err != nil {
+			return err
+		}
 		out, _ = ownConsent(after, contactID, c.Channel)
 		created = !had
-		return err
+		var was any
+		if prev, ok := ownConsent(before, contactID, c.Channel); ok {
+			was = wire.Consent(prev)
+		}
+		if e, ok := events.Change(events.ConsentChanged, ids.Format(ids.Contact, contactID), &contactID, was, wire.Consent(out)); ok {
+			q.emit(e)
+		}
+		return nil
 	})
 	return out, created, err
 }

@@ -11,10 +11,12 @@ import (
 	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apperr"
 	"github.com/wazapin/wazapin/internal/contact"
+	"github.com/wazapin/wazapin/internal/events"
 	"github.com/wazapin/wazapin/internal/identity"
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/pg"
 	"github.com/wazapin/wazapin/internal/reach"
+	"github.com/wazapin/wazapin/internal/wire"
 )
 
 // Upsert is get-or-create by identity: the contact the upsert's identifiers lead to is updated,
@@ -26,7 +28,7 @@ func (s *Store) Upsert(ctx context.Context, wsID uuid.UUID, u contact.Upsert) (r
 	if err != nil {
 		return row, false, err
 	}
-	err = s.write(ctx, s.main, "contact.upsert", func(q *dbq.Queries) error {
+	err = s.write(ctx, s.main, "contact.upsert", wsID, func(q *txn) error {
 		// A unique violation here means another transaction took an identifier first: the
 		// retry finds its owner.
 		k := ownersParams(wsID, keys)
@@ -44,6 +46,10 @@ func (s *Store) Upsert(ctx context.Context, wsID uuid.UUID, u contact.Upsert) (r
 				Email: r.Email, ExternalSource: r.ExternalSource, ExternalID: r.ExternalID, CustomFields: r.CustomFields,
 				CreatedAt: *r.CreatedAt, UpdatedAt: *r.UpdatedAt,
 			}, true
+			q.emit(events.Contact(events.ContactCreated, row))
+			for _, k := range keys {
+				q.emit(identityEvent(events.IdentityAttached, row.ID, k, row.CreatedAt))
+			}
 			return nil
 		case len(r.Owners) == 1:
 			created = false
@@ -57,7 +63,7 @@ func (s *Store) Upsert(ctx context.Context, wsID uuid.UUID, u contact.Upsert) (r
 
 // updateOwner applies an upsert to the contact its identifiers led to, once it is locked and
 // still holds them; otherwise the transaction starts again from the look-up.
-func (s *Store) updateOwner(ctx context.Context, q *dbq.Queries, wsID, owner uuid.UUID, keys []identity.Key, u contact.Upsert) (dbq.Contact, error) {
+func (s *Store) updateOwner(ctx context.Context, q *txn, wsID, owner uuid.UUID, keys []identity.Key, u contact.Upsert) (dbq.Contact, error) {
 	cur, err := q.GetContactForUpdate(ctx, dbq.GetContactForUpdateParams{WorkspaceID: wsID, ID: owner})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return dbq.Contact{}, pg.ErrRetry // deleted since the look-up
@@ -85,8 +91,8 @@ func (s *Store) updateOwner(ctx context.Context, q *dbq.Queries, wsID, owner uui
 // Patch applies a merge patch to a contact. The contact is locked first, then the identities it
 // would take are checked: one held by another contact is a conflict, and nothing changes.
 func (s *Store) Patch(ctx context.Context, wsID, id uuid.UUID, p contact.Patch) (row dbq.Contact, err error) {
-	err = s.write(ctx, s.main, "contact.update", func(q *dbq.Queries) error {
-		cur, err := lockContact(ctx, q, wsID, id)
+	err = s.write(ctx, s.main, "contact.update", wsID, func(q *txn) error {
+		cur, err := lockContact(ctx, q.Queries, wsID, id)
 		if err != nil {
 			return err
 		}
@@ -94,7 +100,7 @@ func (s *Store) Patch(ctx context.Context, wsID, id uuid.UUID, p contact.Patch) 
 		if err != nil {
 			return err
 		}
-		if err := checkFree(ctx, q, wsID, cur.ID, movesOf(cur, next)); err != nil {
+		if err := checkFree(ctx, q.Queries, wsID, cur.ID, movesOf(cur, next)); err != nil {
 			return err
 		}
 		row, err = updateContact(ctx, q, cur, next, p.Custom)
@@ -132,8 +138,8 @@ func movesOf(cur dbq.Contact, next contact.Fields) []identity.Key {
 // kept against it and its identifiers. Its suppressions and opt-outs stay, kept against its
 // identifiers: a contact created again with one of them shows them again.
 func (s *Store) DeleteContact(ctx context.Context, wsID, id uuid.UUID) error {
-	return s.write(ctx, s.main, "contact.delete", func(q *dbq.Queries) error {
-		types, vals, err := subjectsOf(ctx, q, wsID, id, reach.SubjectTypes)
+	return s.write(ctx, s.main, "contact.delete", wsID, func(q *txn) error {
+		types, vals, err := subjectsOf(ctx, q.Queries, wsID, id, reach.SubjectTypes)
 		if err != nil {
 			return err
 		}
@@ -142,8 +148,12 @@ func (s *Store) DeleteContact(ctx context.Context, wsID, id uuid.UUID) error {
 				return err
 			}
 		}
-		_, err = q.DeleteContact(ctx, dbq.DeleteContactParams{WorkspaceID: wsID, ID: id})
-		return err
+		gone, err := q.DeleteContact(ctx, dbq.DeleteContactParams{WorkspaceID: wsID, ID: id})
+		if err != nil {
+			return err
+		}
+		q.emit(events.Contact(events.ContactDeleted, gone))
+		return nil
 	})
 }
 
@@ -186,18 +196,23 @@ func (s *Store) ContactExists(ctx context.Context, wsID, id uuid.UUID) error {
 	return err
 }
 
-// updateContact writes next over the locked row cur, moving the identities whose values changed.
-func updateContact(ctx context.Context, q *dbq.Queries, cur dbq.Contact, next contact.Fields, custom contact.CustomFields) (dbq.Contact, error) {
+// updateContact writes next over the locked row cur, moving the identities whose values changed,
+// and records what changed.
+func updateContact(ctx context.Context, q *txn, cur dbq.Contact, next contact.Fields, custom contact.CustomFields) (dbq.Contact, error) {
 	merged, err := contact.MergeCustom(cur.CustomFields, custom)
 	if err != nil {
 		return dbq.Contact{}, err
 	}
 	remove, add := contact.Moves(fieldsOf(cur), next)
 	for _, k := range remove {
-		if err := q.DeleteContactIdentity(ctx, dbq.DeleteContactIdentityParams{
+		gone, err := q.DeleteContactIdentity(ctx, dbq.DeleteContactIdentityParams{
 			WorkspaceID: cur.WorkspaceID, ContactID: cur.ID, Type: k.Type, Source: k.Source,
-		}); err != nil {
+		})
+		if err != nil {
 			return dbq.Contact{}, err
+		}
+		for _, g := range gone {
+			q.emit(events.Identity(events.IdentityDetached, cur.ID, wire.Identity(dbq.ListContactIdentitiesRow(g))))
 		}
 	}
 	for _, k := range identity.Sorted(add) {
@@ -205,11 +220,15 @@ func updateContact(ctx context.Context, q *dbq.Queries, cur dbq.Contact, next co
 			return dbq.Contact{}, err
 		}
 	}
-	return q.UpdateContact(ctx, dbq.UpdateContactParams{
+	row, err := q.UpdateContact(ctx, dbq.UpdateContactParams{
 		WorkspaceID: cur.WorkspaceID, ID: cur.ID,
 		Name: next.Name, NameKey: next.NameKey(), PhoneNumber: next.Phone, Email: next.Email,
 		ExternalSource: next.ExternalSource, ExternalID: next.ExternalID, CustomFields: merged,
 	})
+	if e, ok := events.ContactChange(cur, row); ok && err == nil {
+		q.emit(e)
+	}
+	return row, err
 }
 
 func contactNotFound(id uuid.UUID) error {

@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/events"
 	"github.com/wazapin/wazapin/internal/identity"
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/pg"
+	"github.com/wazapin/wazapin/internal/wire"
 )
 
 // takenError says an identity belongs to another contact.
@@ -46,12 +49,16 @@ func fieldOf(k identity.Key) string {
 // attach gives identity k to a contact the transaction has locked: inserted is false when the
 // contact held it already, and a *takenError says another contact holds it. Every writer attaches
 // identities through here, in identity.Sorted order.
-func attach(ctx context.Context, q *dbq.Queries, wsID, contactID uuid.UUID, k identity.Key) (inserted bool, err error) {
-	n, err := q.InsertIdentity(ctx, dbq.InsertIdentityParams{
+func attach(ctx context.Context, q *txn, wsID, contactID uuid.UUID, k identity.Key) (inserted bool, err error) {
+	at, err := q.InsertIdentity(ctx, dbq.InsertIdentityParams{
 		WorkspaceID: wsID, Type: k.Type, Source: k.Source, Value: k.Value, ContactID: contactID,
 	})
-	if err != nil || n == 1 {
-		return n == 1, err
+	if err != nil {
+		return false, err
+	}
+	if len(at) == 1 {
+		q.emit(identityEvent(events.IdentityAttached, contactID, k, at[0]))
+		return true, nil
 	}
 	owner, err := q.GetIdentityOwner(ctx, dbq.GetIdentityOwnerParams{WorkspaceID: wsID, Type: k.Type, Source: k.Source, Value: k.Value})
 	switch {
@@ -71,4 +78,11 @@ func (s *Store) Identities(ctx context.Context, wsID, id uuid.UUID) ([]dbq.ListC
 		return nil, err
 	}
 	return s.q.ListContactIdentities(ctx, dbq.ListContactIdentitiesParams{WorkspaceID: wsID, ContactID: id})
+}
+
+// identityEvent is the event of identity k attaching to or detaching from a contact.
+func identityEvent(typ string, contactID uuid.UUID, k identity.Key, createdAt time.Time) events.Event {
+	return events.Identity(typ, contactID, wire.Identity(dbq.ListContactIdentitiesRow{
+		Type: k.Type, Source: k.Source, Value: k.Value, CreatedAt: createdAt,
+	}))
 }

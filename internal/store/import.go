@@ -3,10 +3,12 @@ package store
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
 	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/events"
 	"github.com/wazapin/wazapin/internal/identity"
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/importplan"
@@ -16,9 +18,11 @@ import (
 // Import applies an import's valid lines in order, as one transaction: the contacts and
 // identities it leaves are those POST /v1/contacts would leave for the same lines sent one after
 // another (see importplan). The owners of the lines' identifiers are found and locked with a few
-// set-based statements, the plan is worked out in memory, and its writes go back with COPY.
-func (s *Store) Import(ctx context.Context, wsID uuid.UUID, lines []importplan.Line) (plan importplan.Plan, err error) {
-	err = s.write(ctx, s.planned, "contact.import", func(q *dbq.Queries) error {
+// set-based statements, the plan is worked out in memory, and its writes go back with COPY, its
+// events too: one per contact created or changed, and import.completed with the counts of the
+// request's nonBlank lines, of which rejected failed to parse.
+func (s *Store) Import(ctx context.Context, wsID uuid.UUID, lines []importplan.Line, nonBlank, rejected int) (plan importplan.Plan, err error) {
+	err = s.write(ctx, s.planned, "contact.import", wsID, func(q *txn) error {
 		importID := ids.New()
 		staged := newBatch(func(rows []dbq.StageImportKeysParams) (int64, error) { return q.StageImportKeys(ctx, rows) })
 		for _, l := range lines {
@@ -66,21 +70,31 @@ func (s *Store) Import(ctx context.Context, wsID uuid.UUID, lines []importplan.L
 			stored[c.ID] = importplan.Stored{ID: c.ID, Fields: fieldsOf(c), Custom: c.CustomFields}
 		}
 		plan = importplan.Build(lines, owners, stored, ids.New)
-		if err := writePlan(ctx, q, wsID, importID, plan); err != nil {
+		if err := writePlan(ctx, q.Queries, wsID, importID, plan, locked); err != nil {
 			return err
 		}
+		created, updated, conflict, invalid := plan.Tally()
+		q.emit(events.Import(events.ImportCounts{
+			ID: importID, Lines: nonBlank, Created: created, Updated: updated, Conflict: conflict, Invalid: invalid + rejected,
+		}))
 		return q.ClearImportStaging(ctx, dbq.ClearImportStagingParams{WorkspaceID: wsID, ImportID: importID})
 	})
 	return plan, err
 }
 
 // writePlan writes an import's outcome: new contacts by COPY, updated ones through a staged
-// table, removed identities in one statement, and then every new identity by COPY. An identity
-// another session took since the look-up fails the COPY with a unique violation, which retries
-// the import.
-func writePlan(ctx context.Context, q *dbq.Queries, wsID, importID uuid.UUID, plan importplan.Plan) error {
+// table, removed identities in one statement, every new identity by COPY, and then the events of
+// the contacts created and changed (locked holds the stored ones as they were) by COPY too. An
+// identity another session took since the look-up fails the COPY with a unique violation, which
+// retries the import.
+func writePlan(ctx context.Context, q *dbq.Queries, wsID, importID uuid.UUID, plan importplan.Plan, locked []dbq.Contact) error {
+	now, err := q.TransactionTime(ctx)
+	if err != nil {
+		return err
+	}
 	contacts := newBatch(func(rows []dbq.CopyContactsParams) (int64, error) { return q.CopyContacts(ctx, rows) })
 	var (
+		updated  []dbq.Contact
 		updates  []dbq.StageImportUpdatesParams
 		removals = dbq.RemoveImportIdentitiesParams{WorkspaceID: wsID}
 	)
@@ -113,7 +127,7 @@ func writePlan(ctx context.Context, q *dbq.Queries, wsID, importID uuid.UUID, pl
 		if _, err := q.StageImportUpdates(ctx, updates); err != nil {
 			return err
 		}
-		if _, err := q.ApplyImportUpdates(ctx, dbq.ApplyImportUpdatesParams{WorkspaceID: wsID, ImportID: importID}); err != nil {
+		if updated, err = q.ApplyImportUpdates(ctx, dbq.ApplyImportUpdatesParams{WorkspaceID: wsID, ImportID: importID}); err != nil {
 			return err
 		}
 	}
@@ -128,7 +142,50 @@ func writePlan(ctx context.Context, q *dbq.Queries, wsID, importID uuid.UUID, pl
 	}); err != nil {
 		return err
 	}
-	return identities.flush()
+	if err := identities.flush(); err != nil {
+		return err
+	}
+	return writeImportEvents(ctx, q, wsID, now, plan, locked, updated)
+}
+
+// writeImportEvents COPYs contact.created for each new contact of plan and contact.updated for
+// each stored one whose fields changed (locked as they were, updated as they are), in the plan's
+// order. Each event's JSON is made as its row is sent, so they are never all in memory.
+func writeImportEvents(ctx context.Context, q *dbq.Queries, wsID uuid.UUID, now time.Time, plan importplan.Plan, locked, updated []dbq.Contact) error {
+	before := make(map[uuid.UUID]int, len(locked))
+	for i, c := range locked {
+		before[c.ID] = i
+	}
+	after := make(map[uuid.UUID]int, len(updated))
+	for i, c := range updated {
+		after[c.ID] = i
+	}
+	out := newBatch(func(rows []dbq.CopyEventsParams) (int64, error) { return q.CopyEvents(ctx, rows) })
+	for _, c := range plan.Contacts {
+		var e events.Event
+		if c.New {
+			f := c.Fields
+			e = events.Contact(events.ContactCreated, dbq.Contact{
+				WorkspaceID: wsID, ID: c.ID, Name: f.Name, NameKey: f.NameKey(), PhoneNumber: f.Phone, Email: f.Email,
+				ExternalSource: f.ExternalSource, ExternalID: f.ExternalID, CustomFields: c.Custom, CreatedAt: now, UpdatedAt: now,
+			})
+		} else {
+			i, ok := after[c.ID]
+			if !ok {
+				continue
+			}
+			var changed bool
+			if e, changed = events.ContactChange(locked[before[c.ID]], updated[i]); !changed {
+				continue
+			}
+		}
+		if err := out.add(dbq.CopyEventsParams{
+			WorkspaceID: wsID, ID: ids.New(), Type: e.Type, ObjectID: e.ObjectID, ContactID: e.ContactID, Data: e.Data,
+		}); err != nil {
+			return err
+		}
+	}
+	return out.flush()
 }
 
 // copyChunk is how many rows one COPY sends: enough to keep COPY's speed, few enough that an

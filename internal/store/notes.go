@@ -6,15 +6,20 @@ import (
 	"github.com/google/uuid"
 
 	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/events"
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/pg"
 )
 
 // AddNote adds a note to a contact.
 func (s *Store) AddNote(ctx context.Context, wsID, contactID uuid.UUID, body string) (row dbq.Note, err error) {
-	err = s.write(ctx, s.main, "note.create", func(q *dbq.Queries) error {
+	err = s.write(ctx, s.main, "note.create", wsID, func(q *txn) error {
 		row, err = q.InsertNote(ctx, dbq.InsertNoteParams{WorkspaceID: wsID, ID: ids.New(), ContactID: contactID, Body: body})
-		return missingContact(err, contactID)
+		if err != nil {
+			return missingContact(err, contactID)
+		}
+		q.emit(events.Note(row))
+		return nil
 	})
 	return row, err
 }

@@ -7,10 +7,13 @@ package store
 import (
 	"context"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/events"
+	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/obs"
 	"github.com/wazapin/wazapin/internal/pg"
 )
@@ -26,6 +29,7 @@ type Store struct {
 	// qOneShot runs on planned, each statement planned for its values on every execution.
 	qOneShot *dbq.Queries
 	opts     Options
+	bound    feedBound
 }
 
 // Options adjust a Store.
@@ -64,11 +68,25 @@ func (s *Store) Instrument(m *obs.Metrics) {
 	}
 }
 
+// txn is a write transaction: its queries, and the events its change records.
+type txn struct {
+	*dbq.Queries
+	events []events.Event
+}
+
+// emit records events of the change, written with it when it commits, in this order.
+func (t *txn) emit(e ...events.Event) { t.events = append(t.events, e...) }
+
 // write runs fn as one transaction on pool, retried from the start when it lost a race (see
-// pg.WithTx), and commits it with whatever InTx adds. Every change goes through here.
-func (s *Store) write(ctx context.Context, pool *pgxpool.Pool, op string, fn func(q *dbq.Queries) error) error {
+// pg.WithTx), and commits it with the events fn emitted for workspace wsID and whatever InTx
+// adds. Every change goes through here.
+func (s *Store) write(ctx context.Context, pool *pgxpool.Pool, op string, wsID uuid.UUID, fn func(q *txn) error) error {
 	return pg.WithTx(ctx, pool, func(tx pgx.Tx) error {
-		if err := fn(s.q.WithTx(tx)); err != nil {
+		t := &txn{Queries: s.q.WithTx(tx)}
+		if err := fn(t); err != nil {
+			return err
+		}
+		if err := t.record(ctx, wsID); err != nil {
 			return err
 		}
 		if s.opts.InTx != nil {
@@ -76,4 +94,24 @@ func (s *Store) write(ctx context.Context, pool *pgxpool.Pool, op string, fn fun
 		}
 		return nil
 	})
+}
+
+// record writes the events emitted, as the transaction's last statement: their numbers come
+// from event_seq while the change holds its locks, so two changes of one object are numbered
+// in the order they happened.
+func (t *txn) record(ctx context.Context, wsID uuid.UUID) error {
+	if len(t.events) == 0 {
+		return nil
+	}
+	p := dbq.InsertEventsParams{
+		WorkspaceID: wsID, Ids: make([]uuid.UUID, len(t.events)), Types: make([]string, len(t.events)),
+		ObjectIds: make([]string, len(t.events)), ContactIds: make([]string, len(t.events)), Data: make([]string, len(t.events)),
+	}
+	for i, e := range t.events {
+		p.Ids[i], p.Types[i], p.ObjectIds[i], p.Data[i] = ids.New(), e.Type, e.ObjectID, string(e.Data)
+		if e.ContactID != nil {
+			p.ContactIds[i] = e.ContactID.String()
+		}
+	}
+	return t.InsertEvents(ctx, p)
 }

@@ -11,32 +11,45 @@ import (
 
 	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/events"
+	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/reach"
+	"github.com/wazapin/wazapin/internal/wire"
 )
 
 // Suppress suppresses a channel for a contact and for its identifiers that reach the channel, so
 // that the suppression outlives the contact. created says the contact showed no suppression on
 // the channel before.
 func (s *Store) Suppress(ctx context.Context, wsID, contactID uuid.UUID, channel, reason string, expiresAt *time.Time) (e reach.Entry, created bool, err error) {
-	err = s.write(ctx, s.main, "suppression.put", func(q *dbq.Queries) error {
-		types, vals, err := subjectsOf(ctx, q, wsID, contactID, reach.IdentityTypes(channel))
+	err = s.write(ctx, s.main, "suppression.put", wsID, func(q *txn) error {
+		types, vals, err := subjectsOf(ctx, q.Queries, wsID, contactID, reach.IdentityTypes(channel))
 		if err != nil {
 			return err
 		}
-		before, err := suppressionsOf(ctx, q, wsID, contactID)
+		before, err := suppressionsOf(ctx, q.Queries, wsID, contactID)
 		if err != nil {
 			return err
 		}
-		_, had := entryFor(before, channel)
+		prev, had := entryFor(before, channel)
 		if err := q.PutSuppressions(ctx, dbq.PutSuppressionsParams{
 			WorkspaceID: wsID, Channel: channel, Types: types, Vals: vals, ContactID: contactID, Reason: reason, ExpiresAt: expiresAt,
 		}); err != nil {
 			return err
 		}
-		after, err := suppressionsOf(ctx, q, wsID, contactID)
+		after, err := suppressionsOf(ctx, q.Queries, wsID, contactID)
+		if err != nil {
+			return err
+		}
 		e, _ = entryFor(after, channel)
 		created = !had
-		return err
+		var was any
+		if had {
+			was = wire.Suppression(prev)
+		}
+		if ev, ok := events.Change(events.SuppressionAdded, ids.Format(ids.Contact, contactID), &contactID, was, wire.Suppression(e)); ok {
+			q.emit(ev)
+		}
+		return nil
 	})
 	return e, created, err
 }
@@ -44,11 +57,16 @@ func (s *Store) Suppress(ctx context.Context, wsID, contactID uuid.UUID, channel
 // LiftSuppression records the lift of the suppressions of one channel that a contact and its
 // identifiers hold, with an optional reason; lifting a lifted one changes nothing.
 func (s *Store) LiftSuppression(ctx context.Context, wsID, contactID uuid.UUID, channel string, why *string) (e reach.Entry, err error) {
-	err = s.write(ctx, s.main, "suppression.lift", func(q *dbq.Queries) error {
-		types, vals, err := subjectsOf(ctx, q, wsID, contactID, reach.IdentityTypes(channel))
+	err = s.write(ctx, s.main, "suppression.lift", wsID, func(q *txn) error {
+		types, vals, err := subjectsOf(ctx, q.Queries, wsID, contactID, reach.IdentityTypes(channel))
 		if err != nil {
 			return err
 		}
+		before, err := suppressionsOf(ctx, q.Queries, wsID, contactID)
+		if err != nil {
+			return err
+		}
+		prev, _ := entryFor(before, channel)
 		for i := range types {
 			if _, err := q.LiftSuppression(ctx, dbq.LiftSuppressionParams{
 				WorkspaceID: wsID, SubjectType: types[i], Subject: vals[i], Channel: channel, LiftReason: why,
@@ -56,13 +74,17 @@ func (s *Store) LiftSuppression(ctx context.Context, wsID, contactID uuid.UUID, 
 				return err
 			}
 		}
-		rows, err := suppressionsOf(ctx, q, wsID, contactID)
+		rows, err := suppressionsOf(ctx, q.Queries, wsID, contactID)
 		if err != nil {
 			return err
 		}
 		var ok bool
 		if e, ok = entryFor(rows, channel); !ok {
 			return apperr.NotFoundf("the contact has no suppression on %s", channel)
+		}
+		if prev.LiftedAt == nil && e.LiftedAt != nil {
+			ev, _ := events.Change(events.SuppressionLifted, ids.Format(ids.Contact, contactID), &contactID, wire.Suppression(prev), wire.Suppression(e))
+			q.emit(ev)
 		}
 		return nil
 	})

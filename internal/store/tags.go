@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/events"
 	"github.com/wazapin/wazapin/internal/identity"
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/pg"
@@ -21,7 +22,7 @@ type Assignment struct {
 
 // AssignTag assigns a tag to a contact, creating the workspace tag on first use.
 func (s *Store) AssignTag(ctx context.Context, wsID, contactID uuid.UUID, name string) (out Assignment, err error) {
-	err = s.write(ctx, s.main, "tag.assign", func(q *dbq.Queries) error {
+	err = s.write(ctx, s.main, "tag.assign", wsID, func(q *txn) error {
 		tag, err := q.UpsertTag(ctx, dbq.UpsertTagParams{WorkspaceID: wsID, ID: ids.New(), Name: name, NameKey: identity.Fold(name)})
 		if err != nil {
 			return err
@@ -30,8 +31,14 @@ func (s *Store) AssignTag(ctx context.Context, wsID, contactID uuid.UUID, name s
 		if errors.Is(err, pgx.ErrNoRows) {
 			return pg.ErrRetry // assigned by a concurrent request this statement could not see yet
 		}
+		if err != nil {
+			return missingContact(err, contactID)
+		}
 		out = Assignment{Tag: dbq.ListContactTagsRow{ID: tag.ID, Name: tag.Name, AssignedAt: as.CreatedAt}, Inserted: as.Inserted}
-		return missingContact(err, contactID)
+		if out.Inserted {
+			q.emit(events.Tag(events.TagAdded, contactID, out.Tag))
+		}
+		return nil
 	})
 	return out, err
 }
@@ -50,7 +57,11 @@ func (s *Store) UnassignTag(ctx context.Context, wsID, contactID uuid.UUID, name
 	if err := s.ContactExists(ctx, wsID, contactID); err != nil {
 		return err
 	}
-	return s.write(ctx, s.main, "tag.unassign", func(q *dbq.Queries) error {
-		return q.UnassignTag(ctx, dbq.UnassignTagParams{WorkspaceID: wsID, ContactID: contactID, NameKey: nameKey})
+	return s.write(ctx, s.main, "tag.unassign", wsID, func(q *txn) error {
+		gone, err := q.UnassignTag(ctx, dbq.UnassignTagParams{WorkspaceID: wsID, ContactID: contactID, NameKey: nameKey})
+		for _, t := range gone {
+			q.emit(events.Tag(events.TagRemoved, contactID, dbq.ListContactTagsRow(t)))
+		}
+		return err
 	})
 }

@@ -27,7 +27,7 @@ func (s *Store) Workspace(ctx context.Context, id uuid.UUID) (dbq.GetWorkspaceRo
 // SetOptInChannels sets the channels on which the workspace may message only people with an
 // opt-in on record.
 func (s *Store) SetOptInChannels(ctx context.Context, id uuid.UUID, channels []string) (row dbq.GetWorkspaceRow, err error) {
-	err = s.write(ctx, s.main, "workspace.update", func(q *dbq.Queries) error {
+	err = s.write(ctx, s.main, "workspace.update", id, func(q *txn) error {
 		r, err := q.SetOptInChannels(ctx, dbq.SetOptInChannelsParams{ID: id, OptInChannels: channels})
 		row = dbq.GetWorkspaceRow(r)
 		return err
@@ -37,7 +37,7 @@ func (s *Store) SetOptInChannels(ctx context.Context, id uuid.UUID, channels []s
 
 // CreateWorkspace stores a new workspace with its first API key.
 func (s *Store) CreateWorkspace(ctx context.Context, ws dbq.CreateWorkspaceParams, key dbq.CreateAPIKeyParams) error {
-	return s.write(ctx, s.main, "workspace.create", func(q *dbq.Queries) error {
+	return s.write(ctx, s.main, "workspace.create", ws.ID, func(q *txn) error {
 		if _, err := q.CreateWorkspace(ctx, ws); err != nil {
 			return err
 		}

@@ -4,6 +4,35 @@
  */
 
 export interface paths {
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the event feed
+         * @description The workspace's events in `sequence` order, oldest first, after the `sequence` given in
+         *     `after` (0, the default, starts at the oldest event kept). `meta.next_cursor` is the
+         *     `sequence` to pass as `after` for the next page: the last event's, or `after` itself when
+         *     the page is empty, so a consumer can keep polling with it. `meta.has_more` says whether
+         *     more events were ready when the page was read. Filter by `type` (repeat it for several)
+         *     and by `contact_id`; the cursor works the same with filters.
+         *
+         *     An `after` older than what retention has deleted answers 410: the events in between are
+         *     gone, and the consumer must resynchronise (list the contacts) and start again from
+         *     `after=0` or from a later event.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/health": {
         parameters: {
             query?: never;
@@ -1122,6 +1151,304 @@ export interface components {
             errors?: components["schemas"]["FieldError"][];
             candidates?: string[];
         };
+        /**
+         * @description What changed. `contact.*`: a contact was created, updated (its event names the changed
+         *     fields with their previous values) or deleted. `identity.attached` / `identity.detached`: an
+         *     identifier now leads to a contact, or no longer does (a move between contacts is a detach
+         *     from one and an attach to the other, in one transaction). `note.created`, `tag.added`,
+         *     `tag.removed`, `consent.changed`, `suppression.added` (also when an active suppression's
+         *     reason or end changes), `suppression.lifted`. `channel.created`, `channel.updated` (its
+         *     status changed), `channel.deleted`. `import.completed`: a bulk import committed, with its
+         *     counts.
+         * @enum {string}
+         */
+        EventType: "contact.created" | "contact.updated" | "contact.deleted" | "identity.attached" | "identity.detached" | "note.created" | "tag.added" | "tag.removed" | "consent.changed" | "suppression.added" | "suppression.lifted" | "channel.created" | "channel.updated" | "channel.deleted" | "import.completed";
+        /**
+         * @description One change. `data.object` is the object as the API shows it after the change (as it was,
+         *     for deletions and removals); `data.previous_attributes`, on updates, holds the previous
+         *     values of the fields that changed. `object_id` is the object's id; identities, consents and
+         *     suppressions have none of their own and carry their contact's. Webhook deliveries POST this
+         *     same JSON.
+         */
+        Event: components["schemas"]["ContactCreatedEvent"] | components["schemas"]["ContactUpdatedEvent"] | components["schemas"]["ContactDeletedEvent"] | components["schemas"]["IdentityAttachedEvent"] | components["schemas"]["IdentityDetachedEvent"] | components["schemas"]["NoteCreatedEvent"] | components["schemas"]["TagAddedEvent"] | components["schemas"]["TagRemovedEvent"] | components["schemas"]["ConsentChangedEvent"] | components["schemas"]["SuppressionAddedEvent"] | components["schemas"]["SuppressionLiftedEvent"] | components["schemas"]["ChannelCreatedEvent"] | components["schemas"]["ChannelUpdatedEvent"] | components["schemas"]["ChannelDeletedEvent"] | components["schemas"]["ImportCompletedEvent"];
+        EventEnvelope: {
+            /**
+             * @description Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+             * @example evt_06BJ4DB5MNYV99B28A8Y819WDG
+             */
+            id: string;
+            type: components["schemas"]["EventType"];
+            /**
+             * Format: int64
+             * @description Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+             * @example 1043
+             */
+            sequence: number;
+            /** Format: date-time */
+            created_at: string;
+            /** @example ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M */
+            workspace_id: string;
+            /** @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC */
+            object_id: string;
+            /**
+             * @description The contact the change belongs to; null for channels and imports.
+             * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+             */
+            contact_id: string | null;
+        };
+        /** @description A contact was created: the contact as created. */
+        ContactCreatedEvent: components["schemas"]["EventEnvelope"] & {
+            /** @enum {string} */
+            type: "contact.created";
+            data: components["schemas"]["ContactEventData"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "contact.created";
+        };
+        /** @description A field of a contact changed: the contact after the change and the previous values of the fields that changed. */
+        ContactUpdatedEvent: components["schemas"]["EventEnvelope"] & {
+            /** @enum {string} */
+            type: "contact.updated";
+            data: components["schemas"]["ContactUpdatedEventData"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "contact.updated";
+        };
+        /** @description A contact was deleted: the contact as it was. */
+        ContactDeletedEvent: components["schemas"]["EventEnvelope"] & {
+            /** @enum {string} */
+            type: "contact.deleted";
+            data: components["schemas"]["ContactEventData"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "contact.deleted";
+        };
+        /** @description An identifier now leads to the contact in `contact_id`. */
+        IdentityAttachedEvent: components["schemas"]["EventEnvelope"] & {
+            /** @enum {string} */
+            type: "identity.attached";
+            data: components["schemas"]["IdentityEventData"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "identity.attached";
+        };
+        /** @description An identifier no longer leads to the contact in `contact_id` (it was replaced, removed or moved to another contact). */
+        IdentityDetachedEvent: components["schemas"]["EventEnvelope"] & {
+            /** @enum {string} */
+            type: "identity.detached";
+            data: components["schemas"]["IdentityEventData"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "identity.detached";
+        };
+        /** @description A note was added to a contact. */
+        NoteCreatedEvent: components["schemas"]["EventEnvelope"] & {
+            /** @enum {string} */
+            type: "note.created";
+            data: components["schemas"]["NoteEventData"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "note.created";
+        };
+        /** @description A tag was assigned to a contact. */
+        TagAddedEvent: components["schemas"]["EventEnvelope"] & {
+            /** @enum {string} */
+            type: "tag.added";
+            data: components["schemas"]["TagEventData"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tag.added";
+        };
+        /** @description A tag was removed from a contact: the tag as it was assigned. */
+        TagRemovedEvent: components["schemas"]["EventEnvelope"] & {
+            /** @enum {string} */
+            type: "tag.removed";
+            data: components["schemas"]["TagEventData"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "tag.removed";
+        };
+        /** @description A contact's consent on a channel was recorded or changed: the consent on record after the change. */
+        ConsentChangedEvent: components["schemas"]["EventEnvelope"] & {
+            /** @enum {string} */
+            type: "consent.changed";
+            data: components["schemas"]["ConsentEventData"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "consent.changed";
+        };
+        /** @description A channel was suppressed for a contact, or an active suppression's reason or end changed. */
+        SuppressionAddedEvent: components["schemas"]["EventEnvelope"] & {
+            /** @enum {string} */
+            type: "suppression.added";
+            data: components["schemas"]["SuppressionEventData"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "suppression.added";
+        };
+        /** @description A contact's suppression on a channel was lifted. */
+        SuppressionLiftedEvent: components["schemas"]["EventEnvelope"] & {
+            /** @enum {string} */
+            type: "suppression.lifted";
+            data: components["schemas"]["SuppressionEventData"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "suppression.lifted";
+        };
+        /** @description A channel was registered. */
+        ChannelCreatedEvent: components["schemas"]["EventEnvelope"] & {
+            /** @enum {string} */
+            type: "channel.created";
+            data: components["schemas"]["ChannelEventData"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "channel.created";
+        };
+        /** @description A channel's status changed after a provider call. */
+        ChannelUpdatedEvent: components["schemas"]["EventEnvelope"] & {
+            /** @enum {string} */
+            type: "channel.updated";
+            data: components["schemas"]["ChannelEventData"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "channel.updated";
+        };
+        /** @description A channel was deleted: the channel as it was. */
+        ChannelDeletedEvent: components["schemas"]["EventEnvelope"] & {
+            /** @enum {string} */
+            type: "channel.deleted";
+            data: components["schemas"]["ChannelEventData"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "channel.deleted";
+        };
+        /** @description A bulk import committed: its counts. */
+        ImportCompletedEvent: components["schemas"]["EventEnvelope"] & {
+            /** @enum {string} */
+            type: "import.completed";
+            data: components["schemas"]["ImportEventData"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "import.completed";
+        };
+        ContactEventData: {
+            object: components["schemas"]["Contact"];
+        };
+        ContactUpdatedEventData: {
+            object: components["schemas"]["Contact"];
+            previous_attributes: components["schemas"]["ContactPreviousAttributes"];
+        };
+        IdentityEventData: {
+            object: components["schemas"]["Identity"];
+        };
+        NoteEventData: {
+            object: components["schemas"]["Note"];
+        };
+        TagEventData: {
+            object: components["schemas"]["Tag"];
+        };
+        ConsentEventData: {
+            object: components["schemas"]["Consent"];
+            previous_attributes?: components["schemas"]["PreviousAttributes"];
+        };
+        SuppressionEventData: {
+            object: components["schemas"]["Suppression"];
+            previous_attributes?: components["schemas"]["PreviousAttributes"];
+        };
+        ChannelEventData: {
+            object: components["schemas"]["Channel"];
+            previous_attributes?: components["schemas"]["PreviousAttributes"];
+        };
+        ImportEventData: {
+            object: components["schemas"]["ImportSummary"];
+        };
+        /** @description The fields of the contact that changed, with their values before the change. */
+        ContactPreviousAttributes: {
+            name?: string | null;
+            phone_number?: string | null;
+            email?: string | null;
+            external_source?: string | null;
+            external_id?: string | null;
+            custom_fields?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * @description Present when the change altered an object that existed: the fields that changed, with
+         *     their values before the change (`updated_at` aside).
+         */
+        PreviousAttributes: {
+            [key: string]: unknown;
+        };
+        ImportSummary: {
+            /**
+             * @description The import's id (imports are not kept otherwise).
+             * @example imp_06BJ4DB5MNYV99B28A8Y819WDG
+             */
+            id: string;
+            lines: number;
+            created: number;
+            updated: number;
+            conflict: number;
+            invalid: number;
+        };
+        EventList: {
+            data: components["schemas"]["Event"][];
+            meta: components["schemas"]["EventPageMeta"];
+        };
+        EventPageMeta: {
+            /**
+             * @description The `sequence` to pass as `after` next (a decimal string, for JavaScript's sake).
+             * @example 1043
+             */
+            next_cursor: string;
+            has_more: boolean;
+        };
     };
     responses: {
         /** @description Every identifier that matched leads to this contact. */
@@ -1172,6 +1499,25 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description What was asked for is no longer kept. */
+        Gone: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Gone",
+                 *       "status": 410,
+                 *       "detail": "events up to sequence 1200 were deleted by retention; start again from after=0",
+                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1430,10 +1776,43 @@ export type ImportResult = components['schemas']['ImportResult'];
 export type ImportLineResult = components['schemas']['ImportLineResult'];
 export type ImportMergedLine = components['schemas']['ImportMergedLine'];
 export type ImportRejection = components['schemas']['ImportRejection'];
+export type EventType = components['schemas']['EventType'];
+export type Event = components['schemas']['Event'];
+export type EventEnvelope = components['schemas']['EventEnvelope'];
+export type ContactCreatedEvent = components['schemas']['ContactCreatedEvent'];
+export type ContactUpdatedEvent = components['schemas']['ContactUpdatedEvent'];
+export type ContactDeletedEvent = components['schemas']['ContactDeletedEvent'];
+export type IdentityAttachedEvent = components['schemas']['IdentityAttachedEvent'];
+export type IdentityDetachedEvent = components['schemas']['IdentityDetachedEvent'];
+export type NoteCreatedEvent = components['schemas']['NoteCreatedEvent'];
+export type TagAddedEvent = components['schemas']['TagAddedEvent'];
+export type TagRemovedEvent = components['schemas']['TagRemovedEvent'];
+export type ConsentChangedEvent = components['schemas']['ConsentChangedEvent'];
+export type SuppressionAddedEvent = components['schemas']['SuppressionAddedEvent'];
+export type SuppressionLiftedEvent = components['schemas']['SuppressionLiftedEvent'];
+export type ChannelCreatedEvent = components['schemas']['ChannelCreatedEvent'];
+export type ChannelUpdatedEvent = components['schemas']['ChannelUpdatedEvent'];
+export type ChannelDeletedEvent = components['schemas']['ChannelDeletedEvent'];
+export type ImportCompletedEvent = components['schemas']['ImportCompletedEvent'];
+export type ContactEventData = components['schemas']['ContactEventData'];
+export type ContactUpdatedEventData = components['schemas']['ContactUpdatedEventData'];
+export type IdentityEventData = components['schemas']['IdentityEventData'];
+export type NoteEventData = components['schemas']['NoteEventData'];
+export type TagEventData = components['schemas']['TagEventData'];
+export type ConsentEventData = components['schemas']['ConsentEventData'];
+export type SuppressionEventData = components['schemas']['SuppressionEventData'];
+export type ChannelEventData = components['schemas']['ChannelEventData'];
+export type ImportEventData = components['schemas']['ImportEventData'];
+export type ContactPreviousAttributes = components['schemas']['ContactPreviousAttributes'];
+export type PreviousAttributes = components['schemas']['PreviousAttributes'];
+export type ImportSummary = components['schemas']['ImportSummary'];
+export type EventList = components['schemas']['EventList'];
+export type EventPageMeta = components['schemas']['EventPageMeta'];
 export type ResponseResolved = components['responses']['Resolved'];
 export type ResponseBadRequest = components['responses']['BadRequest'];
 export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseNotFound = components['responses']['NotFound'];
+export type ResponseGone = components['responses']['Gone'];
 export type ResponseConflict = components['responses']['Conflict'];
 export type ResponsePayloadTooLarge = components['responses']['PayloadTooLarge'];
 export type ResponseImportTooLarge = components['responses']['ImportTooLarge'];
@@ -1450,6 +1829,92 @@ export type HeaderXRequestId = components['headers']['X-Request-Id'];
 export type HeaderRetryAfter = components['headers']['Retry-After'];
 export type $defs = Record<string, never>;
 export interface operations {
+    listEvents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The `sequence` of the last event already processed; 0 for the oldest kept.
+                 * @example 1042
+                 */
+                after?: number;
+                /**
+                 * @description Page size, 1 to 1000.
+                 * @example 100
+                 */
+                limit?: number;
+                /**
+                 * @description Only events of these types (repeat the parameter for several).
+                 * @example [
+                 *       "contact.created",
+                 *       "contact.updated"
+                 *     ]
+                 */
+                type?: components["schemas"]["EventType"][];
+                /**
+                 * @description Only the events of this contact (its own, its identities', notes', tags', consent's and suppressions').
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
+                contact_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "evt_06BJ4DB5MNYV99B28A8Y819WDG",
+                     *           "type": "contact.updated",
+                     *           "sequence": 1043,
+                     *           "created_at": "2025-05-30T17:20:14.245871Z",
+                     *           "workspace_id": "ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M",
+                     *           "object_id": "cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC",
+                     *           "contact_id": "cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC",
+                     *           "data": {
+                     *             "object": {
+                     *               "id": "cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC",
+                     *               "name": "Budi Santoso",
+                     *               "phone_number": "+6281234567890",
+                     *               "email": "budi@example.com",
+                     *               "external_source": "shopify",
+                     *               "external_id": "7012345",
+                     *               "custom_fields": {
+                     *                 "city": "Jakarta"
+                     *               },
+                     *               "created_at": "2025-05-20T16:20:14.245390Z",
+                     *               "updated_at": "2025-05-30T17:20:14.245871Z"
+                     *             },
+                     *             "previous_attributes": {
+                     *               "name": "Budi"
+                     *             }
+                     *           }
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "next_cursor": "1043",
+                     *         "has_more": false
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EventList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            410: components["responses"]["Gone"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
     getHealth: {
         parameters: {
             query?: never;
