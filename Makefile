@@ -25,16 +25,17 @@ bench: build
 	$(GO) build -o bin/bench ./bench
 	bin/bench
 
+# db first: db/rivergen writes River's migrations into db/migrations, which sqlc reads.
 generate:
-	$(GO) generate ./gen/...
+	$(GO) generate ./db/... ./gen/...
 	@cd clients/typescript && if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
 	  npm ci --ignore-scripts --no-audit --no-fund; fi
 	cd clients/typescript && npm run --silent generate
 
 # CI regenerates and fails when the committed generated code differs.
 check-generate: generate
-	@if [ -n "$$(git status --porcelain -- gen/ clients/typescript/src/schema.ts)" ]; then \
-	  git status --short -- gen/ clients/typescript/src/schema.ts; git diff --stat -- gen/ clients/typescript/src/schema.ts; \
+	@if [ -n "$$(git status --porcelain -- gen/ db/migrations/ clients/typescript/src/schema.ts)" ]; then \
+	  git status --short -- gen/ db/migrations/ clients/typescript/src/schema.ts; git diff --stat -- gen/ db/migrations/ clients/typescript/src/schema.ts; \
 	  echo "generated code is stale: run make generate and commit"; exit 1; fi
 
 # The /docs renderer, a pinned npm package checked against its published sha512 (scripts/docs-asset.sh):

@@ -8,7 +8,9 @@ import (
 )
 
 // Migrations are the golang-migrate files, embedded so the binary migrates without a separate CLI.
+// River's migrations among them (0000NN_river_*) are written by db/rivergen.
 //
+//go:generate go run ./rivergen
 //go:embed migrations/*.sql
 var Migrations embed.FS
 
