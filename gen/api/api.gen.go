@@ -92,6 +92,63 @@ func (e ConsentStatus) Valid() bool {
 	}
 }
 
+// Defines values for EventType.
+const (
+	ChannelCreated    EventType = "channel.created"
+	ChannelDeleted    EventType = "channel.deleted"
+	ChannelUpdated    EventType = "channel.updated"
+	ConsentChanged    EventType = "consent.changed"
+	ContactCreated    EventType = "contact.created"
+	ContactDeleted    EventType = "contact.deleted"
+	ContactUpdated    EventType = "contact.updated"
+	IdentityAttached  EventType = "identity.attached"
+	IdentityDetached  EventType = "identity.detached"
+	ImportCompleted   EventType = "import.completed"
+	NoteCreated       EventType = "note.created"
+	SuppressionAdded  EventType = "suppression.added"
+	SuppressionLifted EventType = "suppression.lifted"
+	TagAdded          EventType = "tag.added"
+	TagRemoved        EventType = "tag.removed"
+)
+
+// Valid indicates whether the value is a known member of the EventType enum.
+func (e EventType) Valid() bool {
+	switch e {
+	case ChannelCreated:
+		return true
+	case ChannelDeleted:
+		return true
+	case ChannelUpdated:
+		return true
+	case ConsentChanged:
+		return true
+	case ContactCreated:
+		return true
+	case ContactDeleted:
+		return true
+	case ContactUpdated:
+		return true
+	case IdentityAttached:
+		return true
+	case IdentityDetached:
+		return true
+	case ImportCompleted:
+		return true
+	case NoteCreated:
+		return true
+	case SuppressionAdded:
+		return true
+	case SuppressionLifted:
+		return true
+	case TagAdded:
+		return true
+	case TagRemoved:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HealthResponseDataStatus.
 const (
 	Ok HealthResponseDataStatus = "ok"
@@ -568,6 +625,16 @@ type ContactResponse struct {
 	Data Contact `json:"data"`
 }
 
+// EventType What changed. `contact.*`: a contact was created, updated (its event names the changed
+// fields with their previous values) or deleted. `identity.attached` / `identity.detached`: an
+// identifier now leads to a contact, or no longer does (a move between contacts is a detach
+// from one and an attach to the other, in one transaction). `note.created`, `tag.added`,
+// `tag.removed`, `consent.changed`, `suppression.added` (also when an active suppression's
+// reason or end changes), `suppression.lifted`. `channel.created`, `channel.updated` (its
+// status changed), `channel.deleted`. `import.completed`: a bulk import committed, with its
+// counts.
+type EventType string
+
 // FieldError defines model for FieldError.
 type FieldError struct {
 	// Field JSON path of the field, e.g. `phone_number` or `identifiers[1].source`.
@@ -893,6 +960,114 @@ type TagResponse struct {
 	Data Tag `json:"data"`
 }
 
+// WebhookEndpoint defines model for WebhookEndpoint.
+type WebhookEndpoint struct {
+	CreatedAt   time.Time                 `json:"created_at"`
+	Description nullable.Nullable[string] `json:"description"`
+
+	// DisabledReason Why the service stopped delivering to the endpoint (its URL answered 410 Gone, or
+	// failed for days); null while it is enabled and when it was disabled by a request.
+	DisabledReason nullable.Nullable[string] `json:"disabled_reason"`
+
+	// Enabled Whether events are delivered to it.
+	Enabled bool `json:"enabled"`
+
+	// EventTypes The event types delivered to the endpoint; null for every type.
+	EventTypes nullable.Nullable[[]EventType] `json:"event_types"`
+
+	// Id Example: we_06H2ST3E2SW3S146H7PG6JQ140
+	Id string `json:"id"`
+
+	// PreviousSecretExpiresAt After a rotation, when the previous secret stops signing deliveries; null when only
+	// the current secret signs.
+	PreviousSecretExpiresAt nullable.Nullable[time.Time] `json:"previous_secret_expires_at"`
+	UpdatedAt               time.Time                    `json:"updated_at"`
+
+	// Url Example: https://hooks.example.com/wazapin
+	Url string `json:"url"`
+}
+
+// WebhookEndpointCreate defines model for WebhookEndpointCreate.
+type WebhookEndpointCreate struct {
+	// Description What the endpoint is for; blank is the same as none.
+	//
+	// Example: CRM sync
+	Description *string `json:"description,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
+
+	// EventTypes The event types to deliver, each once; absent or null for every type.
+	EventTypes nullable.Nullable[[]EventType] `json:"event_types,omitempty"`
+
+	// Url An absolute http or https URL, without user name, password or fragment.
+	//
+	// Example: https://hooks.example.com/wazapin
+	Url string `json:"url"`
+}
+
+// WebhookEndpointList defines model for WebhookEndpointList.
+type WebhookEndpointList struct {
+	Data []WebhookEndpoint `json:"data"`
+}
+
+// WebhookEndpointPatch defines model for WebhookEndpointPatch.
+type WebhookEndpointPatch struct {
+	Description nullable.Nullable[string] `json:"description,omitempty"`
+
+	// Enabled `true` resumes deliveries and clears `disabled_reason`; `false` stops them.
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// EventTypes The event types to deliver, each once; null for every type.
+	EventTypes nullable.Nullable[[]EventType] `json:"event_types,omitempty"`
+
+	// Url Example: https://hooks.example.com/wazapin
+	Url *string `json:"url,omitempty"`
+}
+
+// WebhookEndpointResponse defines model for WebhookEndpointResponse.
+type WebhookEndpointResponse struct {
+	Data WebhookEndpoint `json:"data"`
+}
+
+// WebhookEndpointSecretResponse defines model for WebhookEndpointSecretResponse.
+type WebhookEndpointSecretResponse struct {
+	// Data The endpoint with its current signing secret, in the answers to its creation and to a rotation only.
+	Data WebhookEndpointWithSecret `json:"data"`
+}
+
+// WebhookEndpointWithSecret The endpoint with its current signing secret, in the answers to its creation and to a rotation only.
+type WebhookEndpointWithSecret struct {
+	CreatedAt   time.Time                 `json:"created_at"`
+	Description nullable.Nullable[string] `json:"description"`
+
+	// DisabledReason Why the service stopped delivering to the endpoint (its URL answered 410 Gone, or
+	// failed for days); null while it is enabled and when it was disabled by a request.
+	DisabledReason nullable.Nullable[string] `json:"disabled_reason"`
+
+	// Enabled Whether events are delivered to it.
+	Enabled bool `json:"enabled"`
+
+	// EventTypes The event types delivered to the endpoint; null for every type.
+	EventTypes nullable.Nullable[[]EventType] `json:"event_types"`
+
+	// Id Example: we_06H2ST3E2SW3S146H7PG6JQ140
+	Id string `json:"id"`
+
+	// PreviousSecretExpiresAt After a rotation, when the previous secret stops signing deliveries; null when only
+	// the current secret signs.
+	PreviousSecretExpiresAt nullable.Nullable[time.Time] `json:"previous_secret_expires_at"`
+
+	// Secret The signing secret: `whsec_` followed by the base64 of 32 random bytes. The key of
+	// the signatures is those bytes (the part after `whsec_`, base64-decoded).
+	//
+	//
+	// Example: whsec_9T2anp4Jn1eVZ/C/KlIFEi033QnkaNmsc3vOob4mjc8=
+	Secret    string    `json:"secret"`
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// Url Example: https://hooks.example.com/wazapin
+	Url string `json:"url"`
+}
+
 // Workspace defines model for Workspace.
 type Workspace struct {
 	CreatedAt time.Time `json:"created_at"`
@@ -925,6 +1100,9 @@ type ChannelID = string
 
 // ContactID defines model for ContactID.
 type ContactID = string
+
+// EndpointID defines model for EndpointID.
+type EndpointID = string
 
 // BadGateway RFC 9457 problem details.
 type BadGateway = Problem
@@ -964,6 +1142,9 @@ type Unprocessable = Problem
 
 // UnsupportedMediaType RFC 9457 problem details.
 type UnsupportedMediaType = Problem
+
+// WebhookEndpointLimit RFC 9457 problem details.
+type WebhookEndpointLimit = Problem
 
 // Resolve defines model for Resolve.
 type Resolve = ResolveRequest
@@ -1036,6 +1217,12 @@ type UpsertContactSuppressionJSONRequestBody = SuppressionCreate
 
 // AssignContactTagJSONRequestBody defines body for AssignContactTag for application/json ContentType.
 type AssignContactTagJSONRequestBody = TagAssign
+
+// CreateWebhookEndpointJSONRequestBody defines body for CreateWebhookEndpoint for application/json ContentType.
+type CreateWebhookEndpointJSONRequestBody = WebhookEndpointCreate
+
+// UpdateWebhookEndpointJSONRequestBody defines body for UpdateWebhookEndpoint for application/json ContentType.
+type UpdateWebhookEndpointJSONRequestBody = WebhookEndpointPatch
 
 // UpdateWorkspaceJSONRequestBody defines body for UpdateWorkspace for application/json ContentType.
 type UpdateWorkspaceJSONRequestBody = WorkspacePatch
@@ -1620,6 +1807,111 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
 	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListWebhookEndpoints List webhook endpoints
+	//
+	// Every webhook endpoint of the workspace, oldest first, without secrets; returned whole.
+	//
+	// Corresponds with GET /v1/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+	ListWebhookEndpoints(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWebhookEndpointWithBody Create a webhook endpoint
+	//
+	// Registers a URL to deliver the workspace's events to, and makes its signing secret. The
+	// answer is the only one that shows the secret (`secret`): keep it, and verify every delivery
+	// with it (see the webhooks tag). Secrets are stored encrypted under the server's
+	// `WAZAPIN_ENCRYPTION_KEY`; a server without one refuses (503).
+	//
+	// `url` must be an absolute `http` or `https` URL with a host, at most 2048 characters,
+	// without a user name or password (a secret in a URL ends up in logs; the signature is what
+	// proves a delivery genuine) and without a fragment; use https. On a server with
+	// `WAZAPIN_BLOCK_PRIVATE_ADDRESSES` on, a URL whose host is `localhost` or a loopback,
+	// private or link-local address is refused (422), and a name that resolves to one is
+	// refused when a delivery connects. `event_types` lists the types to deliver, each once;
+	// absent or null delivers every type, including types added later. An endpoint created
+	// with `enabled: false` gets nothing until it is enabled.
+	//
+	// A workspace has at most 20 endpoints: one more is a 409.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpointWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWebhookEndpoint Create a webhook endpoint
+	//
+	// Registers a URL to deliver the workspace's events to, and makes its signing secret. The
+	// answer is the only one that shows the secret (`secret`): keep it, and verify every delivery
+	// with it (see the webhooks tag). Secrets are stored encrypted under the server's
+	// `WAZAPIN_ENCRYPTION_KEY`; a server without one refuses (503).
+	//
+	// `url` must be an absolute `http` or `https` URL with a host, at most 2048 characters,
+	// without a user name or password (a secret in a URL ends up in logs; the signature is what
+	// proves a delivery genuine) and without a fragment; use https. On a server with
+	// `WAZAPIN_BLOCK_PRIVATE_ADDRESSES` on, a URL whose host is `localhost` or a loopback,
+	// private or link-local address is refused (422), and a name that resolves to one is
+	// refused when a delivery connects. `event_types` lists the types to deliver, each once;
+	// absent or null delivers every type, including types added later. An endpoint created
+	// with `enabled: false` gets nothing until it is enabled.
+	//
+	// A workspace has at most 20 endpoints: one more is a 409.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpoint(ctx context.Context, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteWebhookEndpoint Delete a webhook endpoint
+	//
+	// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries.
+	//
+	// Corresponds with DELETE /v1/webhook-endpoints/{endpointID} (the `DeleteWebhookEndpoint` operationId).
+	DeleteWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWebhookEndpoint Get a webhook endpoint
+	//
+	// The endpoint without its secret.
+	//
+	// Corresponds with GET /v1/webhook-endpoints/{endpointID} (the `GetWebhookEndpoint` operationId).
+	GetWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWebhookEndpointWithBody Update a webhook endpoint
+	//
+	// A JSON merge patch. A field that is absent stays as it is; `description: null` clears the
+	// description and `event_types: null` delivers every type again. `url` and `event_types`
+	// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
+	// them and clears `disabled_reason` and the record of failures that could disable the
+	// endpoint again. The secret is changed only by rotating it.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpointWithBody(ctx context.Context, endpointID EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWebhookEndpoint Update a webhook endpoint
+	//
+	// A JSON merge patch. A field that is absent stays as it is; `description: null` clears the
+	// description and `event_types: null` delivers every type again. `url` and `event_types`
+	// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
+	// them and clears `disabled_reason` and the record of failures that could disable the
+	// endpoint again. The secret is changed only by rotating it.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpoint(ctx context.Context, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
+	//
+	// Makes a new signing secret and answers it, this once. The previous secret keeps signing
+	// for 24 hours (`previous_secret_expires_at`), so receivers can move to the new one without
+	// refusing genuine deliveries: meanwhile every delivery carries two signatures in
+	// `webhook-signature`, separated by a space, the new secret's first. Rotating again within
+	// those 24 hours retires the oldest secret at once: only the current one and the new one
+	// sign. A server without `WAZAPIN_ENCRYPTION_KEY` refuses (503).
+	//
+	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+	RotateWebhookEndpointSecret(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWorkspace Read the workspace's settings
 	//
@@ -2538,6 +2830,191 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 // Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
 func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetReadinessRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListWebhookEndpoints List webhook endpoints
+//
+// Every webhook endpoint of the workspace, oldest first, without secrets; returned whole.
+//
+// Corresponds with GET /v1/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+func (c *Client) ListWebhookEndpoints(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWebhookEndpointsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWebhookEndpointWithBody Create a webhook endpoint
+//
+// Registers a URL to deliver the workspace's events to, and makes its signing secret. The
+// answer is the only one that shows the secret (`secret`): keep it, and verify every delivery
+// with it (see the webhooks tag). Secrets are stored encrypted under the server's
+// `WAZAPIN_ENCRYPTION_KEY`; a server without one refuses (503).
+//
+// `url` must be an absolute `http` or `https` URL with a host, at most 2048 characters,
+// without a user name or password (a secret in a URL ends up in logs; the signature is what
+// proves a delivery genuine) and without a fragment; use https. On a server with
+// `WAZAPIN_BLOCK_PRIVATE_ADDRESSES` on, a URL whose host is `localhost` or a loopback,
+// private or link-local address is refused (422), and a name that resolves to one is
+// refused when a delivery connects. `event_types` lists the types to deliver, each once;
+// absent or null delivers every type, including types added later. An endpoint created
+// with `enabled: false` gets nothing until it is enabled.
+//
+// A workspace has at most 20 endpoints: one more is a 409.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *Client) CreateWebhookEndpointWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookEndpointRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWebhookEndpoint Create a webhook endpoint
+//
+// Registers a URL to deliver the workspace's events to, and makes its signing secret. The
+// answer is the only one that shows the secret (`secret`): keep it, and verify every delivery
+// with it (see the webhooks tag). Secrets are stored encrypted under the server's
+// `WAZAPIN_ENCRYPTION_KEY`; a server without one refuses (503).
+//
+// `url` must be an absolute `http` or `https` URL with a host, at most 2048 characters,
+// without a user name or password (a secret in a URL ends up in logs; the signature is what
+// proves a delivery genuine) and without a fragment; use https. On a server with
+// `WAZAPIN_BLOCK_PRIVATE_ADDRESSES` on, a URL whose host is `localhost` or a loopback,
+// private or link-local address is refused (422), and a name that resolves to one is
+// refused when a delivery connects. `event_types` lists the types to deliver, each once;
+// absent or null delivers every type, including types added later. An endpoint created
+// with `enabled: false` gets nothing until it is enabled.
+//
+// A workspace has at most 20 endpoints: one more is a 409.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *Client) CreateWebhookEndpoint(ctx context.Context, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookEndpointRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteWebhookEndpoint Delete a webhook endpoint
+//
+// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries.
+//
+// Corresponds with DELETE /v1/webhook-endpoints/{endpointID} (the `DeleteWebhookEndpoint` operationId).
+func (c *Client) DeleteWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteWebhookEndpointRequest(c.Server, endpointID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWebhookEndpoint Get a webhook endpoint
+//
+// The endpoint without its secret.
+//
+// Corresponds with GET /v1/webhook-endpoints/{endpointID} (the `GetWebhookEndpoint` operationId).
+func (c *Client) GetWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWebhookEndpointRequest(c.Server, endpointID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWebhookEndpointWithBody Update a webhook endpoint
+//
+// A JSON merge patch. A field that is absent stays as it is; `description: null` clears the
+// description and `event_types: null` delivers every type again. `url` and `event_types`
+// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
+// them and clears `disabled_reason` and the record of failures that could disable the
+// endpoint again. The secret is changed only by rotating it.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
+func (c *Client) UpdateWebhookEndpointWithBody(ctx context.Context, endpointID EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWebhookEndpointRequestWithBody(c.Server, endpointID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWebhookEndpoint Update a webhook endpoint
+//
+// A JSON merge patch. A field that is absent stays as it is; `description: null` clears the
+// description and `event_types: null` delivers every type again. `url` and `event_types`
+// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
+// them and clears `disabled_reason` and the record of failures that could disable the
+// endpoint again. The secret is changed only by rotating it.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
+func (c *Client) UpdateWebhookEndpoint(ctx context.Context, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWebhookEndpointRequest(c.Server, endpointID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
+//
+// Makes a new signing secret and answers it, this once. The previous secret keeps signing
+// for 24 hours (`previous_secret_expires_at`), so receivers can move to the new one without
+// refusing genuine deliveries: meanwhile every delivery carries two signatures in
+// `webhook-signature`, separated by a space, the new secret's first. Rotating again within
+// those 24 hours retires the oldest secret at once: only the current one and the new one
+// sign. A server without `WAZAPIN_ENCRYPTION_KEY` refuses (503).
+//
+// Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+func (c *Client) RotateWebhookEndpointSecret(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateWebhookEndpointSecretRequest(c.Server, endpointID)
 	if err != nil {
 		return nil, err
 	}
@@ -3796,6 +4273,222 @@ func NewGetReadinessRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListWebhookEndpointsRequest constructs an http.Request for the ListWebhookEndpoints method
+func NewListWebhookEndpointsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateWebhookEndpointRequest calls the generic CreateWebhookEndpoint builder with application/json body
+func NewCreateWebhookEndpointRequest(server string, body CreateWebhookEndpointJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateWebhookEndpointRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateWebhookEndpointRequestWithBody constructs an http.Request for the CreateWebhookEndpoint method, with any body, and a specified content type
+func NewCreateWebhookEndpointRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteWebhookEndpointRequest constructs an http.Request for the DeleteWebhookEndpoint method
+func NewDeleteWebhookEndpointRequest(server string, endpointID EndpointID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "endpointID", endpointID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetWebhookEndpointRequest constructs an http.Request for the GetWebhookEndpoint method
+func NewGetWebhookEndpointRequest(server string, endpointID EndpointID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "endpointID", endpointID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateWebhookEndpointRequest calls the generic UpdateWebhookEndpoint builder with application/json body
+func NewUpdateWebhookEndpointRequest(server string, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateWebhookEndpointRequestWithBody(server, endpointID, "application/json", bodyReader)
+}
+
+// NewUpdateWebhookEndpointRequestWithBody constructs an http.Request for the UpdateWebhookEndpoint method, with any body, and a specified content type
+func NewUpdateWebhookEndpointRequestWithBody(server string, endpointID EndpointID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "endpointID", endpointID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRotateWebhookEndpointSecretRequest constructs an http.Request for the RotateWebhookEndpointSecret method
+func NewRotateWebhookEndpointSecretRequest(server string, endpointID EndpointID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "endpointID", endpointID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s/rotate-secret", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetWorkspaceRequest constructs an http.Request for the GetWorkspace method
 func NewGetWorkspaceRequest(server string) (*http.Request, error) {
 	var err error
@@ -4445,6 +5138,119 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error)
+
+	// ListWebhookEndpointsWithResponse List webhook endpoints
+	//
+	// Every webhook endpoint of the workspace, oldest first, without secrets; returned whole.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+	ListWebhookEndpointsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListWebhookEndpointsResponse, error)
+
+	// CreateWebhookEndpointWithBodyWithResponse Create a webhook endpoint
+	//
+	// Registers a URL to deliver the workspace's events to, and makes its signing secret. The
+	// answer is the only one that shows the secret (`secret`): keep it, and verify every delivery
+	// with it (see the webhooks tag). Secrets are stored encrypted under the server's
+	// `WAZAPIN_ENCRYPTION_KEY`; a server without one refuses (503).
+	//
+	// `url` must be an absolute `http` or `https` URL with a host, at most 2048 characters,
+	// without a user name or password (a secret in a URL ends up in logs; the signature is what
+	// proves a delivery genuine) and without a fragment; use https. On a server with
+	// `WAZAPIN_BLOCK_PRIVATE_ADDRESSES` on, a URL whose host is `localhost` or a loopback,
+	// private or link-local address is refused (422), and a name that resolves to one is
+	// refused when a delivery connects. `event_types` lists the types to deliver, each once;
+	// absent or null delivers every type, including types added later. An endpoint created
+	// with `enabled: false` gets nothing until it is enabled.
+	//
+	// A workspace has at most 20 endpoints: one more is a 409.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpointWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error)
+
+	// CreateWebhookEndpointWithResponse Create a webhook endpoint
+	//
+	// Registers a URL to deliver the workspace's events to, and makes its signing secret. The
+	// answer is the only one that shows the secret (`secret`): keep it, and verify every delivery
+	// with it (see the webhooks tag). Secrets are stored encrypted under the server's
+	// `WAZAPIN_ENCRYPTION_KEY`; a server without one refuses (503).
+	//
+	// `url` must be an absolute `http` or `https` URL with a host, at most 2048 characters,
+	// without a user name or password (a secret in a URL ends up in logs; the signature is what
+	// proves a delivery genuine) and without a fragment; use https. On a server with
+	// `WAZAPIN_BLOCK_PRIVATE_ADDRESSES` on, a URL whose host is `localhost` or a loopback,
+	// private or link-local address is refused (422), and a name that resolves to one is
+	// refused when a delivery connects. `event_types` lists the types to deliver, each once;
+	// absent or null delivers every type, including types added later. An endpoint created
+	// with `enabled: false` gets nothing until it is enabled.
+	//
+	// A workspace has at most 20 endpoints: one more is a 409.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpointWithResponse(ctx context.Context, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error)
+
+	// DeleteWebhookEndpointWithResponse Delete a webhook endpoint
+	//
+	// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/webhook-endpoints/{endpointID} (the `DeleteWebhookEndpoint` operationId).
+	DeleteWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointResponse, error)
+
+	// GetWebhookEndpointWithResponse Get a webhook endpoint
+	//
+	// The endpoint without its secret.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhook-endpoints/{endpointID} (the `GetWebhookEndpoint` operationId).
+	GetWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*GetWebhookEndpointResponse, error)
+
+	// UpdateWebhookEndpointWithBodyWithResponse Update a webhook endpoint
+	//
+	// A JSON merge patch. A field that is absent stays as it is; `description: null` clears the
+	// description and `event_types: null` delivers every type again. `url` and `event_types`
+	// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
+	// them and clears `disabled_reason` and the record of failures that could disable the
+	// endpoint again. The secret is changed only by rotating it.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, endpointID EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
+
+	// UpdateWebhookEndpointWithResponse Update a webhook endpoint
+	//
+	// A JSON merge patch. A field that is absent stays as it is; `description: null` clears the
+	// description and `event_types: null` delivers every type again. `url` and `event_types`
+	// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
+	// them and clears `disabled_reason` and the record of failures that could disable the
+	// endpoint again. The secret is changed only by rotating it.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
+
+	// RotateWebhookEndpointSecretWithResponse Rotate a webhook endpoint's secret
+	//
+	// Makes a new signing secret and answers it, this once. The previous secret keeps signing
+	// for 24 hours (`previous_secret_expires_at`), so receivers can move to the new one without
+	// refusing genuine deliveries: meanwhile every delivery carries two signatures in
+	// `webhook-signature`, separated by a space, the new secret's first. Rotating again within
+	// those 24 hours retires the oldest secret at once: only the current one and the new one
+	// sign. A server without `WAZAPIN_ENCRYPTION_KEY` refuses (503).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+	RotateWebhookEndpointSecretWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*RotateWebhookEndpointSecretResponse, error)
 
 	// GetWorkspaceWithResponse Read the workspace's settings
 	//
@@ -7690,6 +8496,657 @@ func (r GetReadinessResponse) ContentType() string {
 	return ""
 }
 
+// ListWebhookEndpointsResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookEndpoints
+type ListWebhookEndpointsResponse401Headers struct {
+	XRequestId string
+}
+
+// ListWebhookEndpointsResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookEndpoints
+type ListWebhookEndpointsResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// ListWebhookEndpointsResponseDefaultHeaders the declared response headers of an HTTP default response for ListWebhookEndpoints
+type ListWebhookEndpointsResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type ListWebhookEndpointsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpointList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListWebhookEndpointsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListWebhookEndpointsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListWebhookEndpointsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListWebhookEndpointsResponse) GetJSON200() *WebhookEndpointList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListWebhookEndpointsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListWebhookEndpointsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListWebhookEndpointsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListWebhookEndpointsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse400Headers struct {
+	XRequestId string
+}
+
+// CreateWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse401Headers struct {
+	XRequestId string
+}
+
+// CreateWebhookEndpointResponse409Headers the declared response headers of an HTTP 409 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse409Headers struct {
+	XRequestId string
+}
+
+// CreateWebhookEndpointResponse413Headers the declared response headers of an HTTP 413 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse413Headers struct {
+	XRequestId string
+}
+
+// CreateWebhookEndpointResponse422Headers the declared response headers of an HTTP 422 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse422Headers struct {
+	XRequestId string
+}
+
+// CreateWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// CreateWebhookEndpointResponseDefaultHeaders the declared response headers of an HTTP default response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type CreateWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *WebhookEndpointSecretResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *WebhookEndpointLimit
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateWebhookEndpointResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateWebhookEndpointResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateWebhookEndpointResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateWebhookEndpointResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateWebhookEndpointResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateWebhookEndpointResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CreateWebhookEndpointResponseDefaultHeaders
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateWebhookEndpointResponse) GetJSON201() *WebhookEndpointSecretResponse {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON409() *WebhookEndpointLimit {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for DeleteWebhookEndpoint
+type DeleteWebhookEndpointResponse401Headers struct {
+	XRequestId string
+}
+
+// DeleteWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for DeleteWebhookEndpoint
+type DeleteWebhookEndpointResponse404Headers struct {
+	XRequestId string
+}
+
+// DeleteWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for DeleteWebhookEndpoint
+type DeleteWebhookEndpointResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// DeleteWebhookEndpointResponseDefaultHeaders the declared response headers of an HTTP default response for DeleteWebhookEndpoint
+type DeleteWebhookEndpointResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type DeleteWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteWebhookEndpointResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeleteWebhookEndpointResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteWebhookEndpointResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *DeleteWebhookEndpointResponseDefaultHeaders
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse401Headers struct {
+	XRequestId string
+}
+
+// GetWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse404Headers struct {
+	XRequestId string
+}
+
+// GetWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// GetWebhookEndpointResponseDefaultHeaders the declared response headers of an HTTP default response for GetWebhookEndpoint
+type GetWebhookEndpointResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type GetWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpointResponse
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetWebhookEndpointResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetWebhookEndpointResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetWebhookEndpointResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetWebhookEndpointResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWebhookEndpointResponse) GetJSON200() *WebhookEndpointResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse400Headers struct {
+	XRequestId string
+}
+
+// UpdateWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse401Headers struct {
+	XRequestId string
+}
+
+// UpdateWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse404Headers struct {
+	XRequestId string
+}
+
+// UpdateWebhookEndpointResponse413Headers the declared response headers of an HTTP 413 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse413Headers struct {
+	XRequestId string
+}
+
+// UpdateWebhookEndpointResponse422Headers the declared response headers of an HTTP 422 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse422Headers struct {
+	XRequestId string
+}
+
+// UpdateWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// UpdateWebhookEndpointResponseDefaultHeaders the declared response headers of an HTTP default response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type UpdateWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpointResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *UpdateWebhookEndpointResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateWebhookEndpointResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *UpdateWebhookEndpointResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *UpdateWebhookEndpointResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *UpdateWebhookEndpointResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateWebhookEndpointResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *UpdateWebhookEndpointResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateWebhookEndpointResponse) GetJSON200() *WebhookEndpointResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RotateWebhookEndpointSecretResponse401Headers the declared response headers of an HTTP 401 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse401Headers struct {
+	XRequestId string
+}
+
+// RotateWebhookEndpointSecretResponse404Headers the declared response headers of an HTTP 404 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse404Headers struct {
+	XRequestId string
+}
+
+// RotateWebhookEndpointSecretResponse503Headers the declared response headers of an HTTP 503 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// RotateWebhookEndpointSecretResponseDefaultHeaders the declared response headers of an HTTP default response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type RotateWebhookEndpointSecretResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpointSecretResponse
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RotateWebhookEndpointSecretResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RotateWebhookEndpointSecretResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RotateWebhookEndpointSecretResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *RotateWebhookEndpointSecretResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RotateWebhookEndpointSecretResponse) GetJSON200() *WebhookEndpointSecretResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RotateWebhookEndpointSecretResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RotateWebhookEndpointSecretResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RotateWebhookEndpointSecretResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RotateWebhookEndpointSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetWorkspaceResponse401Headers the declared response headers of an HTTP 401 response for GetWorkspace
 type GetWorkspaceResponse401Headers struct {
 	XRequestId string
@@ -8671,6 +10128,167 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 		return nil, err
 	}
 	return ParseGetReadinessResponse(rsp)
+}
+
+// ListWebhookEndpointsWithResponse List webhook endpoints
+//
+// Every webhook endpoint of the workspace, oldest first, without secrets; returned whole.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+func (c *ClientWithResponses) ListWebhookEndpointsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListWebhookEndpointsResponse, error) {
+	rsp, err := c.ListWebhookEndpoints(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListWebhookEndpointsResponse(rsp)
+}
+
+// CreateWebhookEndpointWithBodyWithResponse Create a webhook endpoint
+//
+// Registers a URL to deliver the workspace's events to, and makes its signing secret. The
+// answer is the only one that shows the secret (`secret`): keep it, and verify every delivery
+// with it (see the webhooks tag). Secrets are stored encrypted under the server's
+// `WAZAPIN_ENCRYPTION_KEY`; a server without one refuses (503).
+//
+// `url` must be an absolute `http` or `https` URL with a host, at most 2048 characters,
+// without a user name or password (a secret in a URL ends up in logs; the signature is what
+// proves a delivery genuine) and without a fragment; use https. On a server with
+// `WAZAPIN_BLOCK_PRIVATE_ADDRESSES` on, a URL whose host is `localhost` or a loopback,
+// private or link-local address is refused (422), and a name that resolves to one is
+// refused when a delivery connects. `event_types` lists the types to deliver, each once;
+// absent or null delivers every type, including types added later. An endpoint created
+// with `enabled: false` gets nothing until it is enabled.
+//
+// A workspace has at most 20 endpoints: one more is a 409.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) CreateWebhookEndpointWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error) {
+	rsp, err := c.CreateWebhookEndpointWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWebhookEndpointResponse(rsp)
+}
+
+// CreateWebhookEndpointWithResponse Create a webhook endpoint
+//
+// Registers a URL to deliver the workspace's events to, and makes its signing secret. The
+// answer is the only one that shows the secret (`secret`): keep it, and verify every delivery
+// with it (see the webhooks tag). Secrets are stored encrypted under the server's
+// `WAZAPIN_ENCRYPTION_KEY`; a server without one refuses (503).
+//
+// `url` must be an absolute `http` or `https` URL with a host, at most 2048 characters,
+// without a user name or password (a secret in a URL ends up in logs; the signature is what
+// proves a delivery genuine) and without a fragment; use https. On a server with
+// `WAZAPIN_BLOCK_PRIVATE_ADDRESSES` on, a URL whose host is `localhost` or a loopback,
+// private or link-local address is refused (422), and a name that resolves to one is
+// refused when a delivery connects. `event_types` lists the types to deliver, each once;
+// absent or null delivers every type, including types added later. An endpoint created
+// with `enabled: false` gets nothing until it is enabled.
+//
+// A workspace has at most 20 endpoints: one more is a 409.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) CreateWebhookEndpointWithResponse(ctx context.Context, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error) {
+	rsp, err := c.CreateWebhookEndpoint(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWebhookEndpointResponse(rsp)
+}
+
+// DeleteWebhookEndpointWithResponse Delete a webhook endpoint
+//
+// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/webhook-endpoints/{endpointID} (the `DeleteWebhookEndpoint` operationId).
+func (c *ClientWithResponses) DeleteWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointResponse, error) {
+	rsp, err := c.DeleteWebhookEndpoint(ctx, endpointID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteWebhookEndpointResponse(rsp)
+}
+
+// GetWebhookEndpointWithResponse Get a webhook endpoint
+//
+// The endpoint without its secret.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhook-endpoints/{endpointID} (the `GetWebhookEndpoint` operationId).
+func (c *ClientWithResponses) GetWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*GetWebhookEndpointResponse, error) {
+	rsp, err := c.GetWebhookEndpoint(ctx, endpointID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWebhookEndpointResponse(rsp)
+}
+
+// UpdateWebhookEndpointWithBodyWithResponse Update a webhook endpoint
+//
+// A JSON merge patch. A field that is absent stays as it is; `description: null` clears the
+// description and `event_types: null` delivers every type again. `url` and `event_types`
+// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
+// them and clears `disabled_reason` and the record of failures that could disable the
+// endpoint again. The secret is changed only by rotating it.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, endpointID EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error) {
+	rsp, err := c.UpdateWebhookEndpointWithBody(ctx, endpointID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWebhookEndpointResponse(rsp)
+}
+
+// UpdateWebhookEndpointWithResponse Update a webhook endpoint
+//
+// A JSON merge patch. A field that is absent stays as it is; `description: null` clears the
+// description and `event_types: null` delivers every type again. `url` and `event_types`
+// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
+// them and clears `disabled_reason` and the record of failures that could disable the
+// endpoint again. The secret is changed only by rotating it.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) UpdateWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error) {
+	rsp, err := c.UpdateWebhookEndpoint(ctx, endpointID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWebhookEndpointResponse(rsp)
+}
+
+// RotateWebhookEndpointSecretWithResponse Rotate a webhook endpoint's secret
+//
+// Makes a new signing secret and answers it, this once. The previous secret keeps signing
+// for 24 hours (`previous_secret_expires_at`), so receivers can move to the new one without
+// refusing genuine deliveries: meanwhile every delivery carries two signatures in
+// `webhook-signature`, separated by a space, the new secret's first. Rotating again within
+// those 24 hours retires the oldest secret at once: only the current one and the new one
+// sign. A server without `WAZAPIN_ENCRYPTION_KEY` refuses (503).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+func (c *ClientWithResponses) RotateWebhookEndpointSecretWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*RotateWebhookEndpointSecretResponse, error) {
+	rsp, err := c.RotateWebhookEndpointSecret(ctx, endpointID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateWebhookEndpointSecretResponse(rsp)
 }
 
 // GetWorkspaceWithResponse Read the workspace's settings
@@ -12201,6 +13819,711 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 	return response, nil
 }
 
+// ParseListWebhookEndpointsResponse parses an HTTP response from a ListWebhookEndpointsWithResponse call
+func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpointsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListWebhookEndpointsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpointList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListWebhookEndpointsResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListWebhookEndpointsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListWebhookEndpointsResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateWebhookEndpointResponse parses an HTTP response from a CreateWebhookEndpointWithResponse call
+func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest WebhookEndpointSecretResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest WebhookEndpointLimit
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers CreateWebhookEndpointResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateWebhookEndpointResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateWebhookEndpointResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateWebhookEndpointResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateWebhookEndpointResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers CreateWebhookEndpointResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteWebhookEndpointResponse parses an HTTP response from a DeleteWebhookEndpointWithResponse call
+func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeleteWebhookEndpointResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteWebhookEndpointResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers DeleteWebhookEndpointResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetWebhookEndpointResponse parses an HTTP response from a GetWebhookEndpointWithResponse call
+func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpointResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetWebhookEndpointResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetWebhookEndpointResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers GetWebhookEndpointResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateWebhookEndpointResponse parses an HTTP response from a UpdateWebhookEndpointWithResponse call
+func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpointResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers UpdateWebhookEndpointResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpdateWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers UpdateWebhookEndpointResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers UpdateWebhookEndpointResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers UpdateWebhookEndpointResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateWebhookEndpointResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers UpdateWebhookEndpointResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRotateWebhookEndpointSecretResponse parses an HTTP response from a RotateWebhookEndpointSecretWithResponse call
+func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhookEndpointSecretResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RotateWebhookEndpointSecretResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpointSecretResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RotateWebhookEndpointSecretResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers RotateWebhookEndpointSecretResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers RotateWebhookEndpointSecretResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers RotateWebhookEndpointSecretResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetWorkspaceResponse parses an HTTP response from a GetWorkspaceWithResponse call
 func ParseGetWorkspaceResponse(rsp *http.Response) (*GetWorkspaceResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -12512,6 +14835,24 @@ type ServerInterface interface {
 	// GetReadiness Check readiness
 	// (GET /v1/health/ready)
 	GetReadiness(ctx echo.Context) error
+	// ListWebhookEndpoints List webhook endpoints
+	// (GET /v1/webhook-endpoints)
+	ListWebhookEndpoints(ctx echo.Context) error
+	// CreateWebhookEndpoint Create a webhook endpoint
+	// (POST /v1/webhook-endpoints)
+	CreateWebhookEndpoint(ctx echo.Context) error
+	// DeleteWebhookEndpoint Delete a webhook endpoint
+	// (DELETE /v1/webhook-endpoints/{endpointID})
+	DeleteWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error
+	// GetWebhookEndpoint Get a webhook endpoint
+	// (GET /v1/webhook-endpoints/{endpointID})
+	GetWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error
+	// UpdateWebhookEndpoint Update a webhook endpoint
+	// (PATCH /v1/webhook-endpoints/{endpointID})
+	UpdateWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error
+	// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
+	// (POST /v1/webhook-endpoints/{endpointID}/rotate-secret)
+	RotateWebhookEndpointSecret(ctx echo.Context, endpointID EndpointID) error
 	// GetWorkspace Read the workspace's settings
 	// (GET /v1/workspace)
 	GetWorkspace(ctx echo.Context) error
@@ -12989,6 +15330,88 @@ func (w *ServerInterfaceWrapper) GetReadiness(ctx echo.Context) error {
 	return err
 }
 
+// ListWebhookEndpoints converts echo context to params.
+func (w *ServerInterfaceWrapper) ListWebhookEndpoints(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListWebhookEndpoints(ctx)
+	return err
+}
+
+// CreateWebhookEndpoint converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateWebhookEndpoint(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateWebhookEndpoint(ctx)
+	return err
+}
+
+// DeleteWebhookEndpoint converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteWebhookEndpoint(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "endpointID" -------------
+	var endpointID EndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "endpointID", ctx.Param("endpointID"), &endpointID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteWebhookEndpoint(ctx, endpointID)
+	return err
+}
+
+// GetWebhookEndpoint converts echo context to params.
+func (w *ServerInterfaceWrapper) GetWebhookEndpoint(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "endpointID" -------------
+	var endpointID EndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "endpointID", ctx.Param("endpointID"), &endpointID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetWebhookEndpoint(ctx, endpointID)
+	return err
+}
+
+// UpdateWebhookEndpoint converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateWebhookEndpoint(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "endpointID" -------------
+	var endpointID EndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "endpointID", ctx.Param("endpointID"), &endpointID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateWebhookEndpoint(ctx, endpointID)
+	return err
+}
+
+// RotateWebhookEndpointSecret converts echo context to params.
+func (w *ServerInterfaceWrapper) RotateWebhookEndpointSecret(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "endpointID" -------------
+	var endpointID EndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "endpointID", ctx.Param("endpointID"), &endpointID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RotateWebhookEndpointSecret(ctx, endpointID)
+	return err
+}
+
 // GetWorkspace converts echo context to params.
 func (w *ServerInterfaceWrapper) GetWorkspace(ctx echo.Context) error {
 	var err error
@@ -13084,6 +15507,12 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/channels/:channelID", wrapper.DeleteChannel, options.OperationMiddlewares["deleteChannel"]...)
 	router.GET(options.BaseURL+"/v1/channels/:channelID", wrapper.GetChannel, options.OperationMiddlewares["getChannel"]...)
 	router.POST(options.BaseURL+"/v1/channels/:channelID/contacts/lookup", wrapper.LookupChannelContacts, options.OperationMiddlewares["lookupChannelContacts"]...)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints", wrapper.ListWebhookEndpoints, options.OperationMiddlewares["listWebhookEndpoints"]...)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints", wrapper.CreateWebhookEndpoint, options.OperationMiddlewares["createWebhookEndpoint"]...)
+	router.DELETE(options.BaseURL+"/v1/webhook-endpoints/:endpointID", wrapper.DeleteWebhookEndpoint, options.OperationMiddlewares["deleteWebhookEndpoint"]...)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints/:endpointID", wrapper.GetWebhookEndpoint, options.OperationMiddlewares["getWebhookEndpoint"]...)
+	router.PATCH(options.BaseURL+"/v1/webhook-endpoints/:endpointID", wrapper.UpdateWebhookEndpoint, options.OperationMiddlewares["updateWebhookEndpoint"]...)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints/:endpointID/rotate-secret", wrapper.RotateWebhookEndpointSecret, options.OperationMiddlewares["rotateWebhookEndpointSecret"]...)
 
 }
 
@@ -13196,6 +15625,15 @@ type UnsupportedMediaTypeApplicationProblemPlusJSONResponse struct {
 	Body Problem
 
 	Headers UnsupportedMediaTypeResponseHeaders
+}
+
+type WebhookEndpointLimitResponseHeaders struct {
+	XRequestId string
+}
+type WebhookEndpointLimitApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers WebhookEndpointLimitResponseHeaders
 }
 
 type ListChannelsRequestObject struct {
@@ -16410,6 +18848,643 @@ func (response GetReadiness503ApplicationProblemPlusJSONResponse) VisitGetReadin
 	return err
 }
 
+type ListWebhookEndpointsRequestObject struct {
+}
+
+type ListWebhookEndpointsResponseObject interface {
+	VisitListWebhookEndpointsResponse(w http.ResponseWriter) error
+}
+
+type ListWebhookEndpoints200JSONResponse WebhookEndpointList
+
+func (response ListWebhookEndpoints200JSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEndpoints401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookEndpoints401ApplicationProblemPlusJSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEndpoints503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookEndpoints503ApplicationProblemPlusJSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEndpointsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ListWebhookEndpointsdefaultApplicationProblemPlusJSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpointRequestObject struct {
+	Body *CreateWebhookEndpointJSONRequestBody
+}
+
+type CreateWebhookEndpointResponseObject interface {
+	VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type CreateWebhookEndpoint201JSONResponse WebhookEndpointSecretResponse
+
+func (response CreateWebhookEndpoint201JSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint400ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint409ApplicationProblemPlusJSONResponse struct {
+	WebhookEndpointLimitApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint409ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint413ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint422ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint503ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpointdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response CreateWebhookEndpointdefaultApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpointRequestObject struct {
+	EndpointID EndpointID `json:"endpointID"`
+}
+
+type DeleteWebhookEndpointResponseObject interface {
+	VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type DeleteWebhookEndpoint204Response struct {
+}
+
+func (response DeleteWebhookEndpoint204Response) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpoint404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpoint503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint503ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpointdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response DeleteWebhookEndpointdefaultApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpointRequestObject struct {
+	EndpointID EndpointID `json:"endpointID"`
+}
+
+type GetWebhookEndpointResponseObject interface {
+	VisitGetWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type GetWebhookEndpoint200JSONResponse WebhookEndpointResponse
+
+func (response GetWebhookEndpoint200JSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpoint404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpoint503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhookEndpoint503ApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpointdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response GetWebhookEndpointdefaultApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpointRequestObject struct {
+	EndpointID EndpointID `json:"endpointID"`
+	Body       *UpdateWebhookEndpointJSONRequestBody
+}
+
+type UpdateWebhookEndpointResponseObject interface {
+	VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type UpdateWebhookEndpoint200JSONResponse WebhookEndpointResponse
+
+func (response UpdateWebhookEndpoint200JSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint400ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint413ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint422ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint503ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpointdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response UpdateWebhookEndpointdefaultApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecretRequestObject struct {
+	EndpointID EndpointID `json:"endpointID"`
+}
+
+type RotateWebhookEndpointSecretResponseObject interface {
+	VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error
+}
+
+type RotateWebhookEndpointSecret200JSONResponse WebhookEndpointSecretResponse
+
+func (response RotateWebhookEndpointSecret200JSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret401ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret404ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret503ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecretdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response RotateWebhookEndpointSecretdefaultApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetWorkspaceRequestObject struct {
 }
 
@@ -16698,6 +19773,24 @@ type StrictServerInterface interface {
 	// GetReadiness Check readiness
 	// (GET /v1/health/ready)
 	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
+	// ListWebhookEndpoints List webhook endpoints
+	// (GET /v1/webhook-endpoints)
+	ListWebhookEndpoints(ctx context.Context, request ListWebhookEndpointsRequestObject) (ListWebhookEndpointsResponseObject, error)
+	// CreateWebhookEndpoint Create a webhook endpoint
+	// (POST /v1/webhook-endpoints)
+	CreateWebhookEndpoint(ctx context.Context, request CreateWebhookEndpointRequestObject) (CreateWebhookEndpointResponseObject, error)
+	// DeleteWebhookEndpoint Delete a webhook endpoint
+	// (DELETE /v1/webhook-endpoints/{endpointID})
+	DeleteWebhookEndpoint(ctx context.Context, request DeleteWebhookEndpointRequestObject) (DeleteWebhookEndpointResponseObject, error)
+	// GetWebhookEndpoint Get a webhook endpoint
+	// (GET /v1/webhook-endpoints/{endpointID})
+	GetWebhookEndpoint(ctx context.Context, request GetWebhookEndpointRequestObject) (GetWebhookEndpointResponseObject, error)
+	// UpdateWebhookEndpoint Update a webhook endpoint
+	// (PATCH /v1/webhook-endpoints/{endpointID})
+	UpdateWebhookEndpoint(ctx context.Context, request UpdateWebhookEndpointRequestObject) (UpdateWebhookEndpointResponseObject, error)
+	// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
+	// (POST /v1/webhook-endpoints/{endpointID}/rotate-secret)
+	RotateWebhookEndpointSecret(ctx context.Context, request RotateWebhookEndpointSecretRequestObject) (RotateWebhookEndpointSecretResponseObject, error)
 	// GetWorkspace Read the workspace's settings
 	// (GET /v1/workspace)
 	GetWorkspace(ctx context.Context, request GetWorkspaceRequestObject) (GetWorkspaceResponseObject, error)
@@ -17660,6 +20753,198 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 	return nil
 }
 
+// ListWebhookEndpoints operation middleware
+func (sh *strictHandler) ListWebhookEndpoints(ctx echo.Context) error {
+	var request ListWebhookEndpointsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhookEndpoints(ctx.Request().Context(), request.(ListWebhookEndpointsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhookEndpoints")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListWebhookEndpointsResponseObject); ok {
+		return validResponse.VisitListWebhookEndpointsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateWebhookEndpoint operation middleware
+func (sh *strictHandler) CreateWebhookEndpoint(ctx echo.Context) error {
+	var request CreateWebhookEndpointRequestObject
+
+	var body CreateWebhookEndpointJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateWebhookEndpoint(ctx.Request().Context(), request.(CreateWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateWebhookEndpoint")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateWebhookEndpointResponseObject); ok {
+		return validResponse.VisitCreateWebhookEndpointResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteWebhookEndpoint operation middleware
+func (sh *strictHandler) DeleteWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error {
+	var request DeleteWebhookEndpointRequestObject
+
+	request.EndpointID = endpointID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteWebhookEndpoint(ctx.Request().Context(), request.(DeleteWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteWebhookEndpoint")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteWebhookEndpointResponseObject); ok {
+		return validResponse.VisitDeleteWebhookEndpointResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetWebhookEndpoint operation middleware
+func (sh *strictHandler) GetWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error {
+	var request GetWebhookEndpointRequestObject
+
+	request.EndpointID = endpointID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetWebhookEndpoint(ctx.Request().Context(), request.(GetWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetWebhookEndpoint")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetWebhookEndpointResponseObject); ok {
+		return validResponse.VisitGetWebhookEndpointResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateWebhookEndpoint operation middleware
+func (sh *strictHandler) UpdateWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error {
+	var request UpdateWebhookEndpointRequestObject
+
+	request.EndpointID = endpointID
+
+	var body UpdateWebhookEndpointJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateWebhookEndpoint(ctx.Request().Context(), request.(UpdateWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateWebhookEndpoint")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateWebhookEndpointResponseObject); ok {
+		return validResponse.VisitUpdateWebhookEndpointResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RotateWebhookEndpointSecret operation middleware
+func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, endpointID EndpointID) error {
+	var request RotateWebhookEndpointSecretRequestObject
+
+	request.EndpointID = endpointID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RotateWebhookEndpointSecret(ctx.Request().Context(), request.(RotateWebhookEndpointSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RotateWebhookEndpointSecret")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RotateWebhookEndpointSecretResponseObject); ok {
+		return validResponse.VisitRotateWebhookEndpointSecretResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetWorkspace operation middleware
 func (sh *strictHandler) GetWorkspace(ctx echo.Context) error {
 	var request GetWorkspaceRequestObject
@@ -17734,282 +21019,344 @@ func (sh *strictHandler) UpdateWorkspace(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Lchs39jf4KijuboWqtOgmdbFE1VZ98jWexIrHlu3EYUoNsUESoybANEDRHK+q9mn2wfZJvsI5QDfQ",
-	"bF4lO/nPZGqqYrFvuByc+/mdL42+HE+kYEKrRvdLg32m40nG4N9PpVBM6I8jqtX5ZGJ+UtPxmObzRrdx",
-	"OWKkjzeQXM4aUeOWZlNmbkqppua/fTrR05ylV1Q3uo1O3Dnaj4/2D+LL9nG3c9SND1oncfvo6PhTI2r0",
-	"R1QIljW6jZn5HJ1MzI85o3qz55Wc5n3W6Db6I9a/kVNNBjIfmwua6qlqdBtyYl7FRSNqTCfpZu+9u7uL",
-	"zDJo2te104cLdVNfMfK42z5sdQ6P2p0DmPlUaTm+GnCWpbDsmrO80W1Mcjbm03HjLmqwMeVmaab/omL4",
-	"v+wWtfrSzI991iwXNLviqZn9VOmrdufAv1AsjRrJCR/MG1ED7xX6Kj5+8o+DTz/+8/Di8cv2Ly87b+PX",
-	"Jx+PLg+fPm1EDUHH5rH35quNqDEZScGuxHR8DeP7/rhz0u4cHB4dPz45jdesajBnf1XfTxTLNUsXV1dp",
-	"mbPULXJEuFYE14rgWpExy4csfejlz8xsu2aJov+krTjejzuX8Uk3Puoetlunceeg3bZb8W46meRMKS7F",
-	"u7Gq2Ynyet1i077mt6zR1fmU+QdZjdXqM3wQd4/arfjx487J4SdYpgnPmYJbxTTLzOIwofmAs1w1ur99",
-	"aej5xCwDTL8cSnX+d79HjYwP9FXOqJLCvcz8ZAeCP7jLjalQ02vVz/k1kNMKQg6HDKt3SYcfeA1zpErx",
-	"oRgzUcsg8OoSEm0jiZ48Pog/ORLRdGhJ5EP75cUv7fbTX44/vvv08uM/356+fl2SyC2f4Lg+yvxGTWif",
-	"LQ5tVlza7uzEcTeOWzH8zwwsZQM6zcw6Dzks5KtnbrgzdRUf/9D+4eMv/7g8/fW4ffri6OXTfxzGjzsv",
-	"jk/K0Z73x2YQcqKvuLjK2R9Tnhtm8FspBn6/g+mMGE2BDL403jKdz/fPB9oQ/5dGyszWTTQO4R3rS5Eq",
-	"oiWZUa7JNRvInBGdz7kYEjqkXJwRdsvyOTmKD0if5jlninDdAgqE89zotg11uMEgYav+iI1hhcZc8PF0",
-	"3OjGkaNILjQbsrxhRvrL/lv2x5Qpvf8qXRyfWf8cr3+nCE+7RI8YSfyHEvipn3EjW0HAzkZMEK4JV6Rt",
-	"ZtbunJBbrvh1xsj5u6evXvVEf0Rz2tcsVxGResTyGVeMSMHgZYrltywnY5qyFnkOs8+Zmhj57S1BRKhI",
-	"CSWTXF5nbExyNmFUq57gmlBFEjvuK54mrZ7w18us1tXNwfj0j87nx/2j2/b1iTi86gwaK9eRfv6JiaEe",
-	"NbrtzkmxlkrnXAyRiCc0p2Om7cY/Rd7y6tnisp4Ty3gIT0kz6Y+u/v//9/9L9oJNbfRH5gg9//jpzafD",
-	"i8uDZ88+vDmKT3+9uPxw9NywTW7eNKF6VBJov/jkqplUR16ItyVDxYt2qELXjnWdSKgbbPHRbQZ7hzcz",
-	"pZ/IlDN7xJTMboEvmJcaJmaY1mSS8T4183j0L2CdocKIfDlgN+cEfiQoqwgXhJJM9mlG1IRlGQdxVvCg",
-	"Dfl9HHJ7MwNljjTNXvkvCMcxo1c8tQT+DsWv1SfMuNINhgFv8IZRkTrRl0aNfLfP+rpB+YZCRzCTuPM3",
-	"6f/M2aDRbfwfj0r1/BFeVY/s5liGUe5gud34C55vWIgnNH1JNZvR+Yottcf++8rWIgVr1HvcKVt5lJCn",
-	"TXJ5y1OWk5z9i/U1S5Gt4Qu+U6SfM1hnmqkzAmq7uWEMW5QzFEP+I42CTlHBWs5ynM5/FHeMDqfhQD2h",
-	"KXFrUGwLvZZT3b3OqLhpbLz+b3CdcOEXuXs5w2IF+nKapURII45Izmh/xNKIDCjPzH/lJktkuIMnA6tC",
-	"pm689vZHwb0w6Cc0ddSzNTnA569p+sax5upB+2NqxEvBuYkcwKxmuRRDZ5WVWocjrIyPuSbjqYI1ooJY",
-	"kUoGuRyj1OvEhkmzPJf2XILS7p5tRI0xU4oOzb6ufY/REbekpsM4DqnJLWE9Nd1FjTHNzHxZ+o93P1+E",
-	"y/TaXSJwrW5FxsEthGoiBwPFNGmfdAkXtzTjKSnEPvnu7juSSXnDcZXJNRtyIcxfckDw7d9gylNxI+RM",
-	"vGZomoSUMYZfUSGBs0RSyRSci5T1M5qz2oUQY8qM6mPuowTejybgGWGfJ3hujIyRAxJYcxEBay0iHvP1",
-	"/kBmHREjPCMSmFS1VGaGERDZNx3SNyFYOKOXcC3cORh9eJKBKOE9tXtGx6w8zXiz1TjqF5eOWf0JDp79",
-	"BqvwEGIgPN0RoRuQvrmrsrIgGii5pqllqjLvCaPyldz1jCS4mgkQjYIvWP8I1QTsM9TVH0x4PJVikPH+",
-	"rqIjL1VLn8Lsz2Q2kooRTwMjGaOpYdt6Jp3mrHya61ORcmOxG4parzfbG37sfHz65PDi7fNn5/G79uNf",
-	"P3z68eX58Unj96gkYrOWdSPpkJQPBiw3ppk3oq0J87QkzGJRl3NW8JRVlk0Q/Llm2a5ZZojpL7Fw5Vjq",
-	"lu7MHIORkVQzqkD7Qbfe11zPh1L26mdZN8ekXO6EZFxpOKvjB9XrnhtWsJuGv7Vq7XHVVwLlF3mHbgYc",
-	"xldTss/FHF0cBFhfRKjynBbNozgmM65HREiCFAn6EBVkKgrhbHTvac72HnT5rXlxycdMTvWfYGmlHK0M",
-	"KtSM5bAKXJAjtYvpdFjur50XcRP71uZTZVpcEM3H7EG37tV4InN9KeVPNB+yXa2iuWYVv8PP5jwcH5LX",
-	"/EmtnmS271qmc6PfZubTRkegArYVHyNoGckBGDMwzB14Y/ug3E47d/JcaK7n5FJKgrNeKnsyLmon1o7j",
-	"KI5jgtfr5leMmWh6w0AnGUulzZPFg2dETTKureqSsW88vQcTBThProg0a2PVf64V7qDqGlXObLW/z7jH",
-	"oOiNwU9tfrTL2hNCin0YJi5Ui7wLFgpcJYoJdBtMaK4VfJYOjEFIBTDJB9b+LqR+Iaci3fGI9OuCqReS",
-	"qGl/VBtQLdih9Zn21igqvQawigGMcQcdwmN7F1KTF/Y9Sw5GrTJ7IT21gIyp7o8qYcrCSioUM3sb6ASh",
-	"Ive1J/EQ5O820CyHsWCBRY+4KiNND8qs39B5Jmm6O7femAW3KxwYbTNz97dlUg/Eouqm2UYGZGZbnaed",
-	"IDz2oBtoPdjp/eMLr/F0ket5EGgAnVAtib3+nZyxKjkjaoyZtvE55FzbRGI2CMU8kXoU2E11HPLvrbrv",
-	"Vn3taNX24SqMR9XxJoxIe0JTj6gTiSm4XSCgDyLFCsyWmf57Qad6JHP+b5beUwqMuVLgLM8L3/r5m1fk",
-	"hs27qGJhDPyX/fMJ3/+Rzc2N5/bj8JUuecJoDs7jreV1uxQMwZS+mjB4vXS2D8rn3wt6S3lGrzN2D33R",
-	"UAVe8dJYpCRjpzPaG2rtq8X7iETZrujYKVqaGytE53NMENnFXPZk+zuW3/I+I/7sl2qQhtNdU1WTpeOu",
-	"kD4VYehwqSW5/BFvdkSNZK6z+becpZDPRT+fA/n9yOYL+jIrrhoaBH9N4f8oY6BL5s2Vy28ZUUWEJB/P",
-	"P52/eXVx9fzi6dtf31y++vni6sfnv0ZESXOK7dpAfqE5AFPF6j52RhTTYE41DzokpyKVYwIWvtFuzSof",
-	"H+7ZYLXSdBerfPf11KWLaQnR1PtM1lNO/XN/Kvk8lPZricTuf2rliZCzLljpyw9PtGRVwGznqicMl0EG",
-	"kzKIEAy44GoEbMYu0pm510vFymj/BoTZgA+nOTBCuCwnzP4lGEtVTzSTenJO/FOiIjIbsdx8zWa6jVg2",
-	"UUSKbE6kMBYZeCYU03utnki8FLqEKDpXZCRnZEzFnKj1CXQLLoVKRt4qIeHfWpMst618meSyz5TaTcIE",
-	"p8BXy8poM8pG37Soj19Wwsc1QeKaN+0Szex0fF3Bm741Jb+ezvDBMA5ls1ZwOrC6CyFIc2gwBvnAyoSa",
-	"TiYy1yx9zVJOXZz6Hnteeie5IhfPMNLMBGh6T/G1++YzXeK/+fO+SM1bI9jZXkOzz/pRX932Grs4BY78",
-	"/SxmSGCK5BLj69/AJWCmwpEFjeHT5psVjgQu3Afc02IOfnYnGPq5+ai2yYi+EfilMZD5GEwjYyXtW6FW",
-	"yWlEy+xLNfXzh/Y/4n88fvHDrz88Pv/Hh8vnn06fHHSe/xLXvQCNti+LFyYZ1ZDFtG7d3X135W6vfsIu",
-	"wDu8uXjsCnLjivmHW/hxxKw2C/dCBDWjSoPycj3HuJhNQqNZZjavdgHFNLNqOqaLLma0+snZYBbalI1i",
-	"PYpp1g08KAT4vXi/vP4X62szVzv5p3AXnOU05WaSNHvjUcOAZopFiwRSqIhLn8R5VVYv55rtGyF55idO",
-	"pGxiLD4rkd0ESVOxyokIc3YN/+FXN0a9bSjWz5mZttEorqa54TYjrSeq++jRjI5oK/Q+KFte0XU59WZJ",
-	"wjWKGp/3h3Lf/mj4T+stnb22gsaj2JLoXxt1zZVvleLLz7uO4+ghSLxCH4uk4W/Riu3/iWNKYri/zhvE",
-	"NRtveoq8BaR5TucLY4SXrhqKlDfTyU9c3Cyeujc5K/PyPSWPUHWDCmDGxY0hjnAiciZYfmU9GFe8pjzg",
-	"hcxJ0rfJCwm6ZV2IAJwiciYwyQf8O6061lVym/DdiRkUS5Nu+TzwC6o1qLlm3Ek5uOSMJDTLGU3nV8WT",
-	"XBP7m3n0rCfKwcJFzIEA7dHGn4rhN5Pq9BO0n4BnsQHEtXJm3imkuyvpGoMurAUr1wBJ+owkQuorCPkk",
-	"lYj4jZAzsAlxubBqQUzHhgJwUo2oEc7SUGuZPVIOBf6wn/EIZwmLtJuwlsDe5BJinrWFIsXZneBdRi8J",
-	"pqcYFG6cEcO/izIRNIMFBF2qjD0kSK6urqeKC6bgzyVS4FrKjFHhM5k18iJqTHhfT3PL+r5sKV8c//De",
-	"EQVjXbusXnrzFoIkK047MmF3VyX/BM4Lqrl4ioAm0ENZLVysnFqkWO/Yemvr2xAq4OS/LXqJ45N2Z9/8",
-	"vf/45LRtFqTgjgt7MaafX+FF4PdjLtyfa3hkOKINFt26eB+EgxfvDMXhfbi5fdmihrmCI1+u3lKuApuu",
-	"tV6XMhoDV1rVf6o0QGUpu+vphYvJVK98iw2C1UoJR+sb7wSIwrtq/KL69eet9vFh7QcnJafb+JuOO95F",
-	"Np6xNSvBRYqqBrrdgqgIk7jRRT4xrCCo9bS+kZKyJRm/WybajcLKxTAhU6F5ZpXZXOlQ/QctV4CQF5AH",
-	"l7hcEbiMhD2T+Q1Lo55Ipl4swt25orKnVPEikkwFOM/MRrlHuS4LYXpisRIGPGR8bP4x1aGottPD3cGh",
-	"N6LGNIyVeJ+skc+RwzOoOf4+UMGmFma/NFdX7TQq6FwMPb10F4PWBetqDMCcOTURlVKqiJsRaVIouYkI",
-	"JTdsPpN5SnI2yeZRmU22txHP2tCExTGUJqwfzNxsqpUTURZ/ldYlLkUU7FuwqsF3a48TjvMhzA1LVLsL",
-	"KHzBm+m2ykqFapf4BXyqGPJbJswpm3E9SnM6E2fEqjrKaS9mU1yhh7VqljoNVhCpZ2N2am3MnehpCx0b",
-	"H7wnl3Z7u+Vellza8S8PfAT/Kad6GY9y+XH3d4ItpERs7hl5kTO2D14PV7hktUBywyaasM+0r7N5jYKx",
-	"qbfC5mJ82URb8jIzAp9emaSx+UtKEi1fVOY/rH3PwhjWJX8sdSyut6A207PKsSzYCGs/cW/uHDgCKxoW",
-	"bPDiykeV7JKQSLdm4+a07OY03P1wvAbgGYhUX8/hP1yExh++9QylLvhitUQbnSuSs7G8ZWmL/MjmitCc",
-	"YVnq8aGP4nCGNZuKCPArubTpY5KxW5YpyNIzgkaBCwWXRCGAgzupUEI34JrQnjg+3L/mmgwySTVpGv4v",
-	"p5rkxm7lWLPyb5bLPSjQ91K0iT8gWhhAN4xNFKG6J9ydZp44lOND8iN/UlY+2rWoAEbUpWftykHKE1CX",
-	"2OVLoqPDHflL8JKjzfjLolXmbiJqrjQbR27fYTP3/03i/VNyRVpknzQzOWP5fp8qllaAIRaStRZZS3mz",
-	"yzlbK45XM5tzMS/wGs6IMHwiM0q3GT4wIhc6KvJ9v1NOsyCIDrOGVS2ymWWH/WF0NhCyCzpbmVC30u1N",
-	"h+y1ua9WL7DvWMGu3lDdH/2Z3Kq5ii3tWWdiP2M0VxYq54bNW+TSpQirnpADkrz5+d0leXTbfuSK3BIy",
-	"kpl1si6RPVsf7urx3VZdqJ7cXTSFtc+4g1c9ZlvL+PW+jWVEdW9NF0/EppruC0OIRblh+EGbE1FlIhBd",
-	"h+pla17AfRFhrWGLJP5KJMZGSbwU4d/av7dwO5Ja11KRbvFljb6CQysfqJvaD4xmerR+PcNf1aLOf3OP",
-	"KMGm+1BmWW/JUJbJqbf2qxhMSMwHE8MdEu9cJRtLJG1zNFbRXjkFyHa481LUthIY/noFuASr182lkbht",
-	"89x/UZHv7oFSOofhgn7L01qLDr+k5w9j0m2lXgzMMfL3zUt3bd1vu/R8YbNqvNClogB3kSYqC7CqEfF0",
-	"HITF2Gttt7FrkwrcWB9AZyi2cWdHT7BwHsE5GqsjKEdutYQF3rufuGCbhTXuY7RmXNTscXv/GjbPXPUQ",
-	"vvyAuCsdquLkLY9SfxxRXatbzMB3PKK3zKZhWr8zfB0KvpuduG1ERyeOUWl2RxqppLQn1zNmmLDnc1wT",
-	"FMC9QE3rJ7tWX2svGM0zzvKroii3hhPgLVg1WvHmoZPfLgnkP+OalDnxRYXFYkzR27+q5uxIpAYRsWZh",
-	"Ay4bzmj5+r6FcIOtBag6Q0ssiy8rQqHVUbtUzg25gKf2rFiCBzwlyzWbEr+0ZCW2lsPPYNiU0u3LVqtG",
-	"bhvuo2oW74Cw7sbM03+q7nAVkDSLa+iOf+1Ft2S1F5ccsYuwLJvkjKbLts9whFVHFd8AZzKjkD4uhedp",
-	"oSI4zO4swzl11FOe5Z6whzkyFIYP5CnLI+SPGkBiAuaAxtpmErDK42pOgAsI1vgrLeioDRiaj1cG2dpu",
-	"ICUzqB2HIRS1bBjw0WV8kHqY07WLSHUti1w/ZE9W14zZyabNeKjnKvXkWpC6VHIDtxwVgvT2q+7MLYQu",
-	"a6BMx+6eooTmhosUVU8XegKUghJDWvmi2VOsES/aaUG3koOzOO+bXzXL2DCnY5iV0tT+23ydiSH4m4GP",
-	"1elJF1LXsCqo4a7jqqGgXry8czLyBp70QCraKvM1Kq6Z3U7+b7cAVdamCbC2KITq8BzBrYUU0hqPYmV2",
-	"8LFlw38A7Rz2+Fu788xH7ycLcdibysBioAvfEuyzvupPcyXzHZLtvIdrP+tlA1eP7dWwQFQtfnJJeld0",
-	"wmsPpKtIWPQ9vHhKTg+PHhdYTliooRYTaUN1rwZEqEBYtrJVV2C3F0Dd6rTd5WqjqyCpubXUKMNh/SwY",
-	"YULnczJhZdVtUSbzAOqnX3qyDnY8IjRTsih2qcEgx6KNM/LHVGooHwOHUM6MIINKMLdLa3KQaywHLHf5",
-	"stz/UJUy79++IjkDSLU+I4KOIWaFmUhAKObBM5J4BTJJmZxtSyOgzA3yl7ON/Qw41GhVpsFbzDniWb2P",
-	"p8w5Wl0jX77EyyhZl5dYJiT6kDFlwbyQMz81WEjBEHeyKSEda0YVSVnG9EKUaT2owfpIue+Z3MwBaK0a",
-	"m8NVl9QCGeVckzGdk2tm1Q9W1Go4JUTIWX3O5NLc+DJbDao6Z6O5+4ytBXWf8rWXcqxRw2k4oIWVSR4u",
-	"gxy2tI4b+t01tqASr2lHjS5RLGgUjrHGnRGOIGosjrWe1r1suhqrxrBmXWiA4e5EhA8IFfP16ek7JeZt",
-	"Ebd5wCSkJWlp61Zxtzz1e+Qe8hCWZQvfpzugQTb5VunkZS6fP4r1S/QgWeUBn97ZibvsCNaeAuyM49s+",
-	"ztBXWpFMiiFTevPT4PfH+bJTGd82XPldwc8W+LNaz6q8tXmLD5jjxgUezB0yjQr/lLcK7o3BtOp3LeiY",
-	"sN1he8gT09nqvKw/JSGyzv1Cv6W1FL6kwBb6sgb/ts7PbB+O/EzBHVZw5TK5AW4WRV1h0L2bwj/DmGq4",
-	"GHpN8GZ5uGZJnOxcuZwxGxwbyDyoKFE2UEb6VDG4Ct9Se1tn1GwVIK09/mtIgNCA13GbLAqYEapapFa5",
-	"GlQ6cq1YNljPER9gN77+CtbGK1zTtIX6T8OBELEjKTldAiV9E2q2o8AR8VYaKiihvVm91vuNaxUeVlCt",
-	"NvEr1jwwnZHMUizNCkSvlKTJPewno7mxPQsL1BNyqjN+ayH0i1JTgSjdm7vJF5lIbaTIa0+3gaLq9a7b",
-	"dUHvIbcfsIijXozb0+DPM1yjkB62SxL2prRbovDuh2eDg/Bw+7RuzdeszQN4YQObdFcNe3FmHoOvdGq8",
-	"llPRt2GP8SSjXODPmexjIXcZAhlTMaVZrSwIvngfVWqVTb50vpd0WCMe/PaQ9wozLEUyWZHJ7399yZDP",
-	"4ZYtT9JifvItn4TRhOPDjWrDl4zqAWjYbMfOtHtJh/ejIPj6pl8LOnzeP7Ws2s2z3oVsroX6KXHVBJT0",
-	"5RQ83H2ZMihsyBlNCa8kf0N/wrWVNes6iG6O2LPQXbQ6M8uxVQWzGrx/1u2HSGoTJieZTTaigsiJ3ueA",
-	"J5mzvsw39+PXyYo1lmB5Oiv7tDi/tTHDgnB2yUSvWc2d51waxqc1C7B83Pc7ZOW52fCoAahxf5pzPX9n",
-	"3oGfOp/wH9n8fKpH9WdlkvMxNYehqIuOSFLgx3bJ7N83V71pHB/0oYIohX8z+xPiB+FPCVjPk5wL7fJy",
-	"jYpqnjKKPzR1dQ1BMWpTgg4X3/NQxGDcZj0RsHb5DEBLtriwRagoqUW93WI2ZqywFWCkOMxcO7iR1rZ/",
-	"MRcDWRcLMpbh/kgqDaB33HCLMRMaEcqsC+Ij/TedcEGsb0OZSSAwzNO3r0kfgD8HhBb4CvtQK98TZTaD",
-	"gy5qFYg4CtKgwTagQgrep1nZP9QB37vWwoFN7AKiPWEME0WadLEpqldgE3kDK+HMEWkEyrZtCzkqCE/x",
-	"4SL1tycw9xfh+KlynU73bEzomvZviJYAa+pyWHqiJ8COF5rl1mWZyv60XFUHsJoSqknyKJV9lWCpGTBM",
-	"b4fwBjlhgk54a07HWWLu64nyx38pKZIzjEXhdo0R6tLMw4EQmzE9leIWEXtVtyf2AW3Z/N2n2rJg/zQV",
-	"tGepDEJcS2i1eu9ei5xbGmcWMxOKXAiRM1HKg7MC0sgvc+IwcoAFPYwPWyR5+RwzV0dQRwDzr/74CPCG",
-	"EvMFM3UipJ31vutOR66hFy8IUSicaCbLAQlhSfciwj732QQ9KRbMUA7MNxazaR9h6b/dxUJSG5nZ19m8",
-	"G3asu5bp/DtVbVxn3mx71xmSHnNlKFiTRIwpS/YM1VByGMcuXsv1GdHsc9nk8/3li/2TQnuAUb//qUw0",
-	"Me9vJj2zR3Gc7GEvvMyQjXmwfUzUNM/l0FADU306YXh3ej0YJLYHSJbJGTYHgCv9OE724V+DwSDZi8wX",
-	"sCEwoCAKpnTZoeb4cGWpJWkedjp+KBoi+Xuwh++m/T5Tyt/DWU4nEwbHNfnSA0HTa3RJq9W6S1rkjWE6",
-	"FPPiYAxpCvvWA1+lufFLz8/TML/0GkjGckL/mDKk5F6D/D/gZbtDspsqEBOKaTLBT5gz2kygiiuJSIKv",
-	"s0sh2IxBxWiudMtwjlxHxJhYaTGwZllAEBFNhypyMT4VBTlee5ao9DQXILRkxmBtIHsB12RZugdpJsuA",
-	"PJM9e/KhLiUiCQToExh+gpE48yu+yB49r2t5RCbZVJV4pU1bgmSVvD1wr5bIpq5LmHKEEvRwa3pJJvik",
-	"XZw5cUl4qkXCVpDmUBzGcVTkf2CRr3n/YacTlQ+Sw/g0IrabKvCYw/gwcpQKTB9ZkQfWedg+inx6hjZE",
-	"lpFha4/D9kHX9jQx43XNTGA3bbcp83zQ1gmrSJZyENzU+o7yVNQnlbTIOyZSMpfTHDhsc1lTe0L8tvZC",
-	"EmC6as/cDoUAXBsax7berD+SLD3zut8Hne9vgLWzFrHpR7As2OGeLPa3726Q92Jm/nHEM/zQSvho1+uz",
-	"Fj+aLIGPBqpz4ZTIahYlGiu+S5Gj+MAeCh/VuWtnvwLMGd4PeM4EnkTJd/T5s3v1mWHgnz+TGc8yOAul",
-	"73RG5wUW9D55E9iD5mzX1QhPleOVy8uEwRub+G1FQEpC3/jSMMNul9YY5Yokr55hkVrow09a5DnESmBI",
-	"OufjsaUVGzICCqOK7XPDwxQ3uk82b5HnRSUVaHX4vFeuhO5gB9tbp202osYtyy2mZ7sVt2K0REEHanQb",
-	"B624ddCIoIE/WBNwtqwdav4eMr0se9klubh2vG5ZIiKztODgUSFZA1D7CksG89FS1Ku00W38xJV29nCj",
-	"0kW+E8ebd+wprbHflvRx6YQ9TQ5O409FT5VVTQ9L62YJwGmJX1qXqOiSPgIoqRqoXTvO4/24fRmfdg87",
-	"3c5x6+Rxu3MUf4L+KfWTavuTOj5uH1Um9eLx6emHw4sPL384ePLp+OLx5YdPBy8+vi0n9Q4xoIktzKib",
-	"TJBi6c2ohMmqmQ/oBb9vjBvtI7IubdmyjBShO8th3F72kYKsHgX9Tu6ixlF8sNFDRdOA0nO1/jmbOglZ",
-	"V65rgplgAaNvTjUdKs9/rhpmySZS6bpa2SFXGsNOzO/2D3RleNM1G3EQyPZtxpwsT2NiVUMHQgw8e25+",
-	"7AmrhbAU5K+PQxy5gLFtmsFS0jx//m6/c3S8//Lpa2L0Nb/VwHeqJ5b1EEAAVmFES8kZZE4yORyy1JhF",
-	"Vn4WPj5R6dXREzkbTBUDGYM9NbwZkuZRfLCH0AGOVqBZhiIlZB2F7jrK5Wmi2g5rCkG5vhwXnRQDNDsF",
-	"ZqJLT1bWIGU890cApmNSZQOJsXA+nv9wvm/ohGpQOgpG8sPl5Rti7zwD1fJLrwBy7jUi0nNIz/iHRW/u",
-	"Ne4S0kzsX0kArZXYPxK0EJLao2yFdjGOJ/YamMVO8SJwpknzZ7H/Jmdjbpb+/A0qS8VcwGP05N0ba7gT",
-	"rvfO6mYBdsqVljcMRo9yLRQIGDN76kWTQB95YssHtmjf5qZ6biRgtXFJ7aSDbtUVkG9v6IYdnZ+/3Lcf",
-	"28cfl2BvX4fY23c7813DRpxUqTQzr1JWKXyWTqdADp/REd2/AYfdPbDDdxeQW/RbCTHb70Jvqs6n7G5B",
-	"gWjvokD8RfWH9dJ225Vc1SPNY6FWusbrBd4Tmrqkt10F8mF7A4Fc7chpnut0NvmY38DlzxD/ToaXMrpe",
-	"B7iLAhX90Rf7r1fP7lAxyJiuyed5xpVVB1SQoG5k1UDmQ6YVCDaPHbTIq8LJQhCSnOhRLqfDUfAKpenc",
-	"5qfwAmVdLWr0z2BoPgMPTuRhzaCxJGB3Je4Q37r6oaKT8J+x7TjFdZse1ZthvjbjFKOFTXTuKHQcLXCI",
-	"hGiWZdB2CVpEU6V7IlBvyIwJXSeRXzK9dDfj/yD+ei/77Ouy3v/IM/GS6fUHYkJzOmaa2f5XdV8pb3GL",
-	"++pZAyzPZRy09CpmAPsNcd2dP7TMXLuAPlxP374m+BXShGxBrurcm7azd7LXxSAXVTcVM8/admCmFNzA",
-	"VihBb4BaKPfI2mezEXftA9BpCy48/NVikbd6Ah2jcVz41hZihZ6jLeM3DL2E2AuOZYqdQajPrzucTKGw",
-	"vSfgn7b0Puj74eKcGzQyKIoXjCX2EZyQPUCW7zW6xGiASbTYJ4F7LUeoIpQkcDUp/ecWTNP/ck8sfFpJ",
-	"QqHSCOOv2S0j13OLYY6f4yI14tXYsfgLXHQNTMpeJT1BScoHUGCoyyxkZS1jwMVD2wxW8jtFoJdKy7F4",
-	"KC0sO6GgUQ290NCInQmI4dpG/TlT2nlMrqnuj8hQgnO6CMUWNIaExyx1uFhMX4r+NM+Z6M8L0gEPqbtB",
-	"8zHzOwe+efvzh1fPnr+9unz1+vnP7y+TqHC7Hqm9rt8lyh0JD0ydyBy8vy7OqXriKO5EQFlwO6IIBArO",
-	"d4E0JEdxxywSF0OipPekdX6rTM7IUXxYJ+2wEYAzNezx3NUOLZt82HTysOXGsj4bp6enp/txHMeN7f1n",
-	"QTuSjWyknZ2sXrXo+gJO14QCF8L2klicv2sTUUhl2yTnbn0ja6/hQ9BnxqYVVdti+w1jwHoqej7U9K72",
-	"52puLudj3+4mVNm/mgmVTX2Wzck8bp8u5oQftQPc0bUaNk2pUTx+XuTdJeMVxOfg39Qk3FaV+dY2ZGej",
-	"ZXjpPB676VpHm6yC/cal7dd7XxXtXN2UKlrJtKHuPczKXG3FOja6LND0LhD9KqrkBvxYzSnoQnEKScZM",
-	"05aXqJAYOWdGNaFDRqjqCZdyYGT8kGHah3ngzNYEQY2QrReGRobmyVYZW3OAPTMIvFLSzzi2N8huVE+A",
-	"gkaHTBE6mTCau4AnWGfwYas2mPsLv/eEUa1K3J8WecEzcOv35fjaocv1xPnFs1oBxZX25FJFb600jjPL",
-	"oPi/mcV+7sRxkBt7FNs8vj+mLJ+XhhSE7xs+fynIyDwypp/5eDq2qLNjLvCvdlSDJFRnzGIOyZLtQ6WX",
-	"3XI5VbgbQTbv+af+6Er0s8vZs865Opf/GqXPf5016udhYUb8iSxke9c02xvwz0QxmvdH0UK8NnLUYj4B",
-	"EXWJOjKkyRGapjlTilSq6qzabjU9l5dXtIPF2kWWD9EFw7B3hkcjLhpfJrFBEhlM1+qrxshQqJRXEv6a",
-	"KR9yc6pAq5MTzLwl30c2vyEiKVUj+K80t02o0UtHTDG1B7gdPYEBbFXJxAb1l/GcuA9gNkjGKKC8xwjz",
-	"DCnZC3F4C9MdwrSD+Fyyl38E27gGYXxxW38W2bwMalhoLaMP0iFxBQikaf5CTRpmXBOtr9RBYkVB3Xg1",
-	"HW5HeOEIC3gwDZlothkSNyaZ0lRo0nz74ik5ODg4rYzIuVMO4ss47sL/Py0ZoqtkcmXN5WA3Krr6/T6q",
-	"JDbAo0q/sXiDfkAD2HehsTvWjMWWZWHrymj/QehNancOPjVqWpQstgWwUOC14P4B2LcP2L+A4u2hFG+m",
-	"H1fV0zXKrl8jt3LOZpdcoXWA24QRg7uoMZY5M5ugancBToq5peyq1QTx8H+39/7ejQfbjWVy7W6b+JjX",
-	"sWCJdg9bKgee+/4b6vF/Tq4FwAGCMC9m7Sur7qflaRfn2kg05D9+pj0INzStuxVA+YgkQLgI7pNU6NEo",
-	"o0Nw3PUEZtIFYOekCnSAfbQqaW5mWkbks5RMJ5B1ACnufkPciket66kTvNRsm524vXdmXlC05EPZh6+q",
-	"pO93A0BK8NxYQdUEGGTyAntaw5ghpf2W5ZByAum/3nlPUOHZvFEEqhfewpjXw2hSDk3+7LjNQvk9hrmO",
-	"oAkd7bt8wLKWu1Q0ESPc1jpIyAYvAM55GgCh2toLs2SQQFMulJ5Js+HALh1ldclhfOoUDhbk9Nr+OVKP",
-	"HKLlkGGWyXml9w14Vb3hGPsch9El04limCtaISZ3w2h6rSZSJ0Y5VT1B3Q/mRddM8ZRhTQdX8BbLKwlP",
-	"zxZJ91EI8C6Fv6A9oUZyFghsSDfSTIBJhV5EbUesgkX1DlZfilsgDSkqlSPLskWKjsm7Z4v0i1ptXwQK",
-	"Niurbga5HLsKlyC34k8QY1sJqDsoqjdrvpgIgxDcboqQYxthJ/9M9mlWuP7dZhVRteXTz8yYukbSLnq4",
-	"4nBc28q2bXI/tlVGcYWwxLBuKO5eN5b37v6tZ7HKB3funUTHA2z6cNG93LJcEN5b5bj4xbqbTvNhp3ch",
-	"q7M6IxSPmf0Z+oniEL+xl/F0/UNPHdzxf36mCh41RKo2hF5qD/XqU8XXZws2ILRaq1Zd2kovI+Jt+diq",
-	"orPP+yLFkpwuCAWsN4PiKJCGiPDNaH9klSqQLFhCZs5NPs2wN0Fdr4cmElzkzbaCD9QTNSCuey3yfmJD",
-	"pl4Fi21L95o/gZE5gKrmYfuAXLO5FClh3Kh/e27AgPpdACDDk83DOHZ3QzqljwBvVBx1wycTqA0wikiJ",
-	"7W4WDUp2LIq4WSzbdRlreCK/nWYhf23xGJTdallfxpfAy67RDwX9Mbr+OqnIa/iCviBbM0Jtz2DzJSie",
-	"gtKPAVWa5S1ybntqQJVFzTKvwKf3sehJoYrif1WoqjZd8DbwjaFiaFF43KtBFZSCVZXAUuuKwm6DqMr6",
-	"Tc+ctqqgkg0q8WBNfUD0ZClMPniN53JKFGM2SJ/LmSLXrG/2CjzcLFcSy2HOPYB5cBBhrVdzHNSCQQWv",
-	"q/DCakso8KK2KgwKnsrV34M6GFVC6EsBbm3zNJwnqFByoWLIKfIaTrjYs10eqglwojP0gxIsmlJkKEk4",
-	"h+U0UKdakyZaOHBuxzQF2gwWcmEW1DpVgYtHpVpeauW4cVYZd8r5GaA2mWeLpTZvxh4xmoLPtbQqQtqY",
-	"UIQb47ltZ9dyBxZqYgr+wFHN1zkVivYxzMEHYbEXxMWjwmSANHXzoNOysZB5KjSeuZIxUrWiyY0tEzO8",
-	"qAsVAxR6tQ+wBLacMCxxKK3BeoxIYo8ePlTE2xd6HKCVaMi7J9yHyPfFfd8XW0O+d3Rc5IdY0pIDY+n6",
-	"DTFaJLEdB5KeKPIgSkytgfWer2zDALV62DfBmYnAFwc8Yz2hZ7zvuE1BFF7JG6RA1Bko+Mat8wictAsx",
-	"Sr70AnUay3JDXR8T7c0i4FUwEPBHsEHw1wUzxN4RGhx4r7U5KnfwFK86cwUvB6aArSM2xhDea+2hXuPu",
-	"ridq5xIvzKTujRlMydxvRrH0ZfCq6nqcKzbpNe5gp2rc3ddc0LymtdxXy6Pwm8nEXu+Yttcqpl10hjmo",
-	"tnjZPg0j7Ob0W/t310eog/5811Dlty8FtPxvRY/FatPlol1Qg9uCUyxnDmQsOD3xGwf+I/67yKrnS5Cy",
-	"Yk1s7AGbrmy9CDiYtp/7ade9muux6bs63rtccxQzxqLJSntzK6rS9ajGiIKeZSM6mTCBLi7IeTMj+eul",
-	"6uNsAvunfbTJtxTWx7D0NUs5de3/vrkZhOMvVQ5wAqG94tlB1thZtIK8BNOlVpCr3AGUZ0IzTpcYKkWW",
-	"aHexKxPqZDiTniinFzksFQzWupZrKfOUnwKecopq+/Vcs31Uwvo0w3Zh5ILNegLTHxRRI1AcIG/cDqpF",
-	"LiT4ba9B9A6gUB49kuVENkjGTaKeQJUXcmCp1/OnSEDJKaS96hEVNamjakVe3zJPYT1huFs4U48s+nFj",
-	"CeNfTVn24fSvnTb1twckDB9JeUOmE197LQ6nJfo9jwfYn2qYAEizR1/gP3dLk6CS74875KTd2Tca0D4A",
-	"CkQkCREGIpL8X50n4W/myEb1kAV2+j1RYhe8ehZVAA8g7jOwueVhS0ZybjupotZcIE3YBJOeKKU3JYed",
-	"zlkhwIu0F6qNXRlmvlionsNl1SZ485P5G4uvvDLH6XwlutXZlvkoC9koXpQXUigmVI9K/7tDgA51w1Vp",
-	"H/dPmsDk0T/Fe3tZyZJ3+fk8zAz6hlUr/0NYia11sUt3Pa8quBv4U/Nq45/l+oQ50JQoBpUfCEVjExPR",
-	"EO7T8YTyoWiRF9IWj5Qul6jwHZKmYwi+9xPAfxShyvHAM8wtbIMH1GWnRQByY91/s1WNdHoiscpAQoSc",
-	"WW5mjHwdkdlo3kUHZ1I2vEm6hIq6bhdNw54Q0xl8JAQBkdO9ar8eCwZfINKoak+jqOL/LXocRYiHXvoV",
-	"awDBEenHrKr3zbNyBlCtDzUcoOfALBE/S2iOiPUQXE6Ktj5W4VvZ5obQMUSh0YOmHGConGp8WdkXyL6t",
-	"FBaoaPkAo3Ck3YubyZvzy6c/gAZXPGRBsCrwnBbhoWawzsBzX7ELyXKGlwTDwLfwI8G1kqNoxixlhOr4",
-	"zHo+FwD+y1f1BIL8dyuuJOoaUoV8zQd+hspXFRBgZFN0gzImMc2yFvlZWKT3MfaixBOgq96+2mD2iPVv",
-	"gr4x9yg7KWDE/Z6XAcr9b4VwclLMhnQrQdqouK9olmnvU1zz/xWiGyx9Z6W0YYvyhbr+RV+7sAVbTWHR",
-	"xWLtR9jVZrNF9BuN2ZqRwmMQ9PKqNOjyMd23+Ho1A8DzoVRAzW2XnEra2kHcPWq34sePOyeHnzBb1est",
-	"FzTKqia8HXXjg9ZJ3D46Ov5U9qnqNqCYVk41gVpcb/rI5riotqBb73ypXYoNqNTfDKuwucHU9ViDrcAa",
-	"oYeijupx2H1Iux6k1WVANiQAdUChamBYGaoHUCr4NzjEw2mJ5+qm1JU8paKm+2Bd4XSgIdYpkGifLtUd",
-	"X0C8x2iPznK7EXIW6jfXUw1yPFCPUoch4TVFwVw8GynpCWrk/FCAm4ZiMzIXfraxQDrMGeuSThwjBOIC",
-	"srHX4EmVPSchoOgbraRZ+LUy7ipfpWJBg6i9yNifXptK+94Ik/Us5vW8J1z4caFcV6F27LBEEa+0muC3",
-	"1yLnIkzvDFRpBCLm2mgXmF9XpxdY59Hfvqu/fVdb4MxghXpgdIZNbdb7rb7Yf60DnYHfw6BrkRXgI/gK",
-	"qS2Qry25GaOH2mH6LrRuj3oCuiXVtFAWElEHILVlRvNUYeK079MxMwRzVLHslgHi27zugFnIGu98/Q1Z",
-	"40HWrMr6WgVZU08KuIdUufSI5tLUeWdJeik4PWEzHSDBeO+sRDqvI9pHJfElDuo6c+iRY+DNmNptM6N6",
-	"wrOJreW21k3ZuLdDzy3wn+3S+y8Am/F54dIqkO2QYBy1IRKM63BS9VFDuiIWPMA9LXKOB6BI26LX4CdB",
-	"ZwNVmNhzRqi9rVIU0c8YzSH7r7aqQvllFViVubyy4qxSmdGFG5KegI8gB4U25uTpiAqIxC05s65ZoJ80",
-	"Zz5hdUIPcAVrpwWbYYDBBg5cpGERMqUAIPcqTygoawXcv1mLhUobQMMKShYgd5JBVaVdxKIc5wx/sak9",
-	"Y7s+Kije/U75s1NldhF+0ewrbHDRyztjNJDDJbTpPNAFm4edzl4dq3kPOQT3rHFYk6gf2ZoFC4RhyxXQ",
-	"nvVLDcg7YBJbcR/s+vNVU2juUXIYFCsE8/5G5YVmSXeqMDzejw8u40633e7Gp62j9kknPvz08MLBJciF",
-	"QuJvM+B/hBmAvGPb1H1fhbK6eZGxcbcDWFopImvhIMoEDxdxsJaECxwA3kgYmvWd2oth2X4AH1wfmN2u",
-	"eRgI92kddAnTZYDLt4DAn5HahBjfdePHViKHw2ZMmaZzAuxhEyNwQzQTz9laAmlxLDgUcrYHTSOoIu6+",
-	"M9KJ22XfriKAAkaTYBBy8+JGUelywVximxKftsir1W2TQa+wvy+USFikrkoUrIvhlkohZgBNiuEh9DRh",
-	"8SO828ayFK5gJUvcIU+497n8Xhidhb3w+j+pEbi1aoMwb6ZOsX9qHb33kLjb+b43ZttmWG+m+uuUwXlu",
-	"/nXWiLnPAQ1uJ3jMkxtYJcAAcjl7iKq3v+q0/pxat784otY395b1ZZ76gfVaYFJLQhsJzOVgVz4RAJdU",
-	"E0ZvVNF4wesFDuyz4NMQdcFMziKpwHVRMNJCZizME7ACIcgMWMnNq16aJhUF57VNR22HCOiOEAIcIWT0",
-	"YkAdurSqvTVYVk/dsj1cGLc+SNm+jB9340738KjVbj8+iDtgFhTRchc9rLcpah92XB7Nhgprl1O9FCCk",
-	"5m0QYdwiulob5l9lD+0enV0NcxK8dxtwQtz3ZaAlFY6p6k7Bf7LfCiFM/Nqy8pws8qX7OK9W8bTSj7qm",
-	"V1Tp4TGMzQ/SuSmEXaO6i4ykCd279iwWR080vUZYe9EKJIzSYQwwmQtg9s64wDRz1eqJt0FzqjNPgRxR",
-	"RQZstoZnlcD5X7l1Vb0vY9PUj11eWk2iWASu2PK9Nb4S9ynPz1J+sPC3LPmOj8P+uBXHB6ftE2/8iJRa",
-	"vq6yJpvzJ7vH89WNqQq6tygZtcT+X8WnuH82HtjPvopVQYxxne5lx2jjkT7YaLUqZrGdKQ0DnRlXutsT",
-	"y/BIqSq6nhYKnrkBkLiWgpBiNuQq1nMB0/yvhP/kFx8/ZoPrd9mvNz++PTp/f3J9vjv85+8PxrivwTsA",
-	"8KFGdU5ZxoE1IPbCEZkYrWq79Lal7PWk7PjXRh0UXmjoGd54+KHz+vDilx9/iC8//POfP1wcvPgYv34J",
-	"rNQO8xxg3hHIV434ZIKdhR5ofI9L9n/yuF0zvmdPjl5f/Prh9PRJ5+T85NeT9unHZy/XYRVuyrLN2dgE",
-	"BA+O/1/b7v7z+biwjMaxcPz73nHSeqS9NFWEkkHO2D607jYfq+iPZ0WLcJdSjkgA4AB0CCpxHMdeL9/W",
-	"atwwQy/38fKtOlJbEe036Gz2lz7+Wy3WOj+b+drfTrU/M5s1TQmFbahhH6tUOD8DbKUm59f+PLwnbVev",
-	"WeRVJxlrFfJEMymGTOmeMPodF0Nj32a2Z7hz1wHkTIolJFi/mZTZ/wnYpEbNtHg3tvGMcgVPPYGpIxZv",
-	"CCuvcRhdAhUHyRqd8p2/7g+mF+EQiqKHTT1tYEQext04bh124rj9+BPogWUxRGAH+kDX9TUu66sCAKVi",
-	"oK9coQS683B1vfKLoo7iWk5FH0ooVvjFwhkYBcytB8Yjy+VQY7V6McKSjGhlZcjK8p6qg2DbiVcKSFbM",
-	"vlJFsrnV7ZHiKs9gkCtae6ptBaA5iAp7+NszkeCZ+K+yyVV4wB1PDn7+Opqd20/saWAdcVU2bZtUIq+2",
-	"HZjXh5TPeqI23q1GcsZSImQgJsKayaWxb9KE0syeoJmSxObBBeBzA73XIh9tLlfAp3VFMmHlItZ24qEC",
-	"uDr3qTPz3uAFtsgGcMMw6KJKSC0jBVx6nCXu+qQxxfIaxn4vjNyBzF9KmYYgsu9hYm42ATBshbfVMxAA",
-	"pzXvOL/kY1b3bkpsA4KaNzu2XiMZHlclwwLn3gJ/1lvCr4lBWyn+Wxmp9ob0bqwaO81lnRLt0/H9Y/B/",
-	"9dn9HYr/860Gt30VOVGXwVaRW5uaFGEq27Kilp/4wBZ0+c+ih9KrjQeevC6MbiSAdSzbgDp24EGG1LLg",
-	"rQMrgTDKbgEMcqpcL0ifWhdU/Z6o6PoRSQoNzqZBe0pe0iJmglwMAeFxYBEQF2EvD+NDm4gW5pKp1YK1",
-	"3tIY1AuklT7sj6P5wuy5M3pI07l8OoHDp9ISJ2f7Xjl/sWFToQF8o851bGXFNi2Hfn+odOalFtNfx0RY",
-	"t6Se8VDaaZ3L+LRGGq83JyrPfm1ZEFnq+ts1XDEnBsacUMHZfXgbYtMUYYkss8ob5CA8+3hmvlGO8CoR",
-	"hCu1wpsF1YpFK7Jq1gQaRaLPAjvXzKV0XWEeQ2uVj+fSjOLhfDt2tLUJAB1wAR+14/hx4QLWdIge4Ljz",
-	"5OPF5fMP8Q/PXx/9cnry8aT94aPPfhXLMpajx2TVV9roaD55fBAvfOXg04f2y4tf2u2nvxx/fPfp5cd/",
-	"vj19/br8yi2fbOOUuKTDVc6IcuvoUC3s0n+Vo0EjlTnmAP/9Oo6FpxaSOQQ00nRoFBKI6JOpYi1yWTT2",
-	"Ayz6nI/HRseCsPjxoac6YBYRwAH0xGL7v66FNTcvLlqjANRlFVPOpc63yDkQBupaZmSIEcVLO76gnBIk",
-	"CbB3uz6IFngqXG5C0SKkrKMGKG7wZfSEYLOsfG1t6iUOquQK9wmA+cdpi8OEQ/g6hrSb+1o785IOP/Bt",
-	"0rwv6XCdLmE2eUYX93dHs/mvMRd/Dn8bx38WQIzZBMdGZK1VbJntOlXk0RdNhyst4FcpG0+kIdIz0kGw",
-	"FChyknmBALNAHCEEA1xH3DW0WBdVk/eC1jGidfgLjjIdw6zXmv6TZe5bqE22pAAoeCuI4aHVcdcmlzSr",
-	"EnJ5e9xQ+9aFxNkQNtXS84jRTI+W6tE/8VsmmFIljhD03AaXDeBg59D0D06xk6wR4Afa+yx4nws/uMYb",
-	"CESCtemCyLw/YkrnVMucpBL9JSRnStNcExzi3H5PkXSao+wvunjIqYYu4xcA/yNkT5y/eUVu2LxF3itW",
-	"Ylrgmx6BEIEO5inr85SV5YYSQD6JzulgwPtkxHIW6AxH8QGAaWcsbCNSIvlCOKU+hPCS6R9wtR/KsVHW",
-	"FNxsIaRwEGvt9yW728Ivsf40B+DU334PmlyNWP+GZJZqvINj6azgo/5WLKW+Ipjk0ZuDSh8y7bAfVTeg",
-	"rbJLknUd2q5VXFm/Sk8YOuLWw4YtKgj7PGF9rVpmj22w/y3T+Xz/fKBZnpBNdj1yxGG+OuZD3HxUka/Z",
-	"yEFC4xe/g3IgBGGwU3O4ZPgkJDWYORgrtSfUaKpTORPgLLxmw6mArkZ4hogRwOSaZlT0zfu0nEDvKcBp",
-	"tli1uthVvN7qicrJSKwfFLG+cA8JFLKUZ4u4o1VP4W8BGxr3/q9N5Gak85Yna5YMzSKSfV+nSeKmhjG2",
-	"1+W+L+x50OCZaexhGdBUQKsFCZHDs+AMIM7ZUWljYIZZzv64ujkYn/7R+fy4f3Tbvj4Rh1cHsVd9dBQf",
-	"RA3NNQiTdyy/5X1GfDFauGEhl60LuYCw7GlOubG5wsm+G0012E2GMpfOzo7ajL9y//rhdwYPMPyNyeYN",
-	"bnZ9p0UIlqfzM5Lg7ArQ4bkR0iNGU1AHvjQ8xrHsg/buR/6td1Hjl32r4u+/Stc9Gtxr+1qvZMu5dzaX",
-	"8eVC11zpWvM00hFzHMFDl4lKkCrFYMNrVNWXTH8svnZvAzUY+Eqrrvzo5nRRPLNObBbDaP3Paev9FjAZ",
-	"K1hvbt88WimXGDXgWmimBQRrD8rRtStBXlYSkZF7FtEBOxlOmJxkzEX4LIRBT0hhw3mk6WNzFgLfx+RG",
-	"GMwZV2wPykKCxoRmSC1ygd0Xe8Ku3nKwoJBOd/TqVBYGVrSsMVVjNCy2pMevAwb0lzxRhKoip/NvkNyH",
-	"60sLS7rt+a9Imy+N8wn/kc3Pp8aY/O13Y+Y+YTRnefGLEUhowdVEpUuLwyYem39bPpHK/hQdskaePJIT",
-	"JuiEt+Z0nO2VKjBoUbKPNU7QfwRtg54YSnJN+zfYuv6MJGN6w0g+FYn7ihRkpPWk++hRu/O4FbfiVrt7",
-	"Ep/EyA+muVFjHoHP3K5EfZMIIQW0dyqafyOvapHlnX+hMbgIUHk5ZANEtq+K7gnA1jMPV7pcVDuzRAjP",
-	"C5CfjOb9kddGFhHUzCV0TgFsS4SoOIqxABtYz0kz7N7vlQdHWAu8V6lHpmFPeRcRdNWJi06PF0V7nKDT",
-	"VLmVfrrHXE4h5aPoXdqkHlZy5LrnQBagwxmxi2QuwoghidzOB5rzF1PaiwoIuRshZ4h9pwgHLMDFlmG2",
-	"qZZroglFjUykE8mFJlPoEAKoO5n5FwSq/CXJC+DghRUJinSUxcxw0UrIl/frKlvlO7EEYPGNP9FrI2t9",
-	"X17R0Iucg8/JwwOsdLDAXrtFX08v9nOGcZ+eQETqxZAOPHzD2MQ2aQ2DO8FywHlaHPlH64+h68GfqNdV",
-	"wyErAGyi1+zD7DBi2xYoUEWyv8OGaJGnJT7WpghNNZ1KFtJpSdMcsIW8J02He12vpwiRU21M7qAYtnqa",
-	"AJVgcbmeOrWqXK/xVCGueGW5mn5ySERs4mYELfMyyoX5d6vV2osgSWwoZdoThm95eaOGdvwEgQoNYR9l",
-	"3/QNSjkE9rQDLwzyx65NFd5o0TdLZe6JYvGdhtUNeKeyrf+veKrOiBqriNxK3mcRyfuqcusZso2uw0+g",
-	"aYqZ12fEImja5e+Go86kYHst8qwOn8vhcHkQCT2xCmSr2sXZIW7hzWdESCtbHK+XOcEeigXqKHxNLALA",
-	"IyLnIiCohj5HYML5hEsBar4JR2mhp8/Agxgjcib2sBn5QiYeOIcxFy+g8SDrZZHQz9WNc2ZZ31a38N06",
-	"yphOyuZJm2L+EyFnUU8A0ysbJVUYt9cLoN6J7zQmV3W9zkj2WHipWS2++sk0u7GM2FMh5KC2hWbk5h80",
-	"0Pe65mM3KsF6wuuLbc111AKK1t7Q3tm1JQ8Ww3bnrOFEUgjWR+eXljWdJpWR3R/Pfzjfd006M0YKmT2k",
-	"ms3oHJtFFb8+mSrwWoBXf88C/OVcs32wFfs5g22mmYOtUze8KDQrP4zFmcHRDvmrPcZ1ktT5QrEpqPWi",
-	"oGcUq+MC9yve5wc11JnnOQXvnbFhik9bJ8zd73f/OwAA//8=",
+	"7L2LUiNH9jf4Khna3TCsC1ESggYR/4iPpumL7cYM0I3dloNKqlIoh1KmXJlCreklYp9mH2yf5Is8J7Mq",
+	"q1S6Ad32zHhiItyU6pKXk+d+zu9LI5bDkRRMaNXofmmwz3Q4Shn8+1gKxYS+GlCtjkYjc0mNh0OaTRvd",
+	"xuWAkRhvIJmcNILGPU3HzNyUUE3Nf2M60uOMJddUN7qNdtje3Qp3t3bCy9Zet73bDXea+2Frd3fvUyNo",
+	"xAMqBEsb3cbEfI6ORuZixqhe7Xklx1nMGt1GPGDxnRxr0pfZ0PygqR6rRrchR+ZVXDSCxniUrPbeh4eH",
+	"wCyDprGunT78UDf1BSMPu61Os93ZbbV3YOZjpeXwus9ZmsCya86yRrcxytiQj4eNh6DBhpSbpRn/k4rb",
+	"/2W3qBlLMz/2WbNM0PSaJ2b2Y6WvW+0d/4d8adRAjnh/2ggaeK/Q1+Heyx92Pv34j87pizetX960z8P3",
+	"+1e7l53j40bQEHRoHvtgvtoIGqOBFOxajIc3ML7v99r7rfZOZ3fvxf5BuGRVS3P2V/XDSLFMs2R2dZWW",
+	"GUvcIgeEa0VwrQiuFRmy7JYlz738qZlt1yxR8J+0FXtbYfsy3O+Gu91Oq3kQtndaLbsVF+PRKGNKcSku",
+	"hqpmJ4rf6xabxprfs0ZXZ2PmH2Q1VIvP8E7Y3W01wxcv2vudT7BMI54xBbeKcZqaxWFC8z5nmWp0f/vS",
+	"0NORWQaYfjGU6vwffg8aKe/r64xRJYV7mblkB4IX3M+NsVDjGxVn/AbIaQEhl4cMq3dJbz/yGuZIleK3",
+	"YshELYPAX+eQaAtJdP/FTvjJkYimt5ZEPrbenP7Sah3/snd18enN1T/OD96/L0jkno9wXFfsZiDl3YlI",
+	"RpKLGvbF3C+rHaC9rbB12Qq7ofl/M4T/mdElzKzcSHNYyuPz90RNRWx+4IrepCypbAMTcNXRC7tnQl+b",
+	"jTVb3LDHvWkHYAjIXrG74l1JWMrMld/tEk3Ydbj3tn1xuXPSvrjauWh19t6+OHuz98M/Wh1zKkYZu+dy",
+	"rK4VizOmr2fprf7c1E57nBkaH2g9Ut3tbbPSqumxg+0J/RcdcWH3QmZ3akRjNrsLk/yn9fjY7Db06Tg1",
+	"NH+LO/HulSOdiTLr0np79csPlwe/7rUOXu++Of6hE75ov97bLyjnKB6aQciRvubiOmN/jHlm9um3QiT/",
+	"/gDTGTCawJH80jhnOptuHfW1YURfKsRwwWIpEkW0JBPKNblhfZkxorMpF7eE3lIuDgm7Z9mU7IY7JKZZ",
+	"xpkiXDeBG8BiNrotc1LdYJBoVDxgQ1ihIRd8OB42umHguAMXmt2yrGFG+svWOftjzJTeepfMjs+sf4a/",
+	"f6cIT7pEDxiJ/IciuBSn3Og5oOxMBkwQrglXpGVm1mrvk3uu+E3KyNHF8bt3PREPaEZjzTIVEKkHLJtw",
+	"xYgUDF6mWHbPMjKkCWuSE5h9xtTI6FLeEgSEioRQMsrkTcqGJGMjRrXqCa4JVSSy477mSdTsCX+9zGpd",
+	"3+0MD/5of34R7963bvZF57rdbyxcR/r5JyZu9aDRbbX387VUOuPiFol4RDM6ZNpu/DHy+XevZpf1iFgh",
+	"QHhCNqJ4cP3//7//X7RZ2tRGPDDs7OTq09mnzunlzqtXH892w4NfTy8/7p6Yw8rNm0ZUDwoCjfNPLppJ",
+	"deS5qjFnqPijHarQtWNdJp7rBpt/dL3BOn5dP9oJMvWcd+OwJ6xu1MvYYc2gWfHxdUb9gDczpV/KhDPL",
+	"GJRM74GbmaVgKIHoaJTymJr5bP8ThELZ5EDJXmKSRwQuEtR2CBeEklTGNCVqxNKUg0KUc84VNYawrC+Y",
+	"GSjDiGj6zn9BeRwTes0TeywvUIGzGqkZV7LCMOAN3jAqekvwpVGjIdpnfe2yeEOuZZpJPPib9H9mrN/o",
+	"Nv6P7cLA28Zf1bbdHMvmih0sthuvIFeChXhJkzdUswmdLthSy6y+r2wtUrJGzdnxhoUMADnxKJP3PGEZ",
+	"ydg/WaxZgswYX/CdInHGYJ1pqg4JGH7mhiFsUcZQePqPNHI6RRV9PqN0VuNu2DZWgIYD9ZImxK1Bvi30",
+	"Ro519yal4q6x8vqf4Trhws/KpGKG+QrEcpwmREgjREnGaDxgSUD6lKfmv3KVJTLcwZPcVdFYN157+3bp",
+	"Xhj0S5o46lmbHODzNzQ5cwKletD+GBuhmMsbIvswq0kmxa2z6wtdyRFWyodck+FYwRpRQawiQPqZHKKs",
+	"boeG8bEsk/Zcgtnnnm0EjSFTit6afV36HmNlrElNnTAsU5NbwnpqeggaQ5qa+bLkh4ufT8vL9N79ROC3",
+	"uhUZlm4hVBPZ7yumSWu/S7i4pylPSK6skO8eviOplHccV5ncsFsuhPlL9gm+/RtMeSzuhJyI9wyN2zJl",
+	"DOEqqlFwlkgimYJzkbA4pRmrXQgxpMwobOY+SuD96EQ4JOzzCM+NkTGyT0r+gICAvR8Qj/l6fyCzDoiR",
+	"ngEpGeW1VGaGUSKybzqkb0KwcEYv4bfyzsHoyycZiBLeU7tndMiK04w3W42jfnHpkNWf4NKz32AVnkMM",
+	"lE93QOgKpG/uqqwsiAZKbmhimarMesLofAV3PSQRrmYERKPgC9bDRjUBqxItjGcTHsdS9FMeP1Z0ZIVq",
+	"6VOYvUwmA6kY8TQwkjKaGLatJ9Lp+8qnuZiKhBvLH10Qy7R9e8OP7avjl53T85NXR+FF68WvHz/9+OZo",
+	"b7/xe1AQsVnLupG0ScL7fZYZg9Ib0dqEeVAQZr6o8zkr+ForyyYIXq5ZthuWGmL6SyxcMZa6pTs0x2Bg",
+	"JNWEKtB+0DH8NdfzuZS9+lnWzTEqljsiKVcazurwWfW6E8MKHqfhr61ae1z1nUD5RS7QOYLD+GpK9pGY",
+	"omOGAOsLCFWeq2VjNwzJhOsBEZIgRYI+RAUZi1w4G917nLHNZ11+a15c8iGTY/0nWFoJRyuDCjVhGawC",
+	"F2RXPcZ06hT7a+dF3MS+tflUmRYXRPMhe9atezccyUxfSvkTzW7ZY62iqWYVv8PP5jzsdch7/rJWTzLb",
+	"dyOTqdFvU/NpoyNQAduKjxG0jGQfjBkY5iN4Y2un2E47d3IiNNdTciklwVnPlT0pF7UTa4VhEIYhwd/r",
+	"5pePmWh6x0AnGUqlzZP5g4dEjVKureqSsm88vWcTBThProg0a2PVf64V7qDqGlXObLW/z7jHoOgNwbtu",
+	"Ltpl7QkhxRYMExeqSS5KCwWuEsUEug1GNNMKPkv7xiCkApjkM2t/p1K/lmORPPKIxHXh+FNJ1Dge1Ibk",
+	"c3ZoPb29JYpKrwGsog9jfIQO4bG9U6nJa/ueOQejVpk9lZ5aQIZUx4NKoDu3knLFzN4GOkFZkfvak3gO",
+	"8ncbaJbDWLDAogdcFfGxZ2XWZ3SaSpo8nluvzIJbFQ6Mtpm5+9syqWdiUXXTbCEDMrOtztNOEB571g20",
+	"Huzk6fGF93i6yM20FGgAnVAx8Xd6z9rpPUFjyLSNKiLnWicSs0Io5qXUg5LdVMch/96qp27V145WrR+u",
+	"wnhUHW/COLonNPWAOpGYgNsF0hBApLj8ETP9D4KO9UBm/F8seaIUGHKlwFme5b71o7N35I5Nu6hiYeT+",
+	"l62jEd/6kU3NjUf24/CVLnnJaAbO47XldasQDKUpfTVh8H7ubJ+Vz38Q9J7ylN6k7An6oqEK/MVLvpGS",
+	"DJ3OaG+ota9m7yMSZbuiQ6doaW6sEJ1NMa3lMeayJ9svWHbPY0b82c/VIA2nu6GqJrfI/UJiKsqhw7mW",
+	"5PxHvNkRNZCZTqffcpZCnog4mwL5/cimM/oyy381NAj+mtz/UcRAwd5xSRSYBqbmrAVXLlNnQBURklwd",
+	"fTo6e3d6fXJ6fP7r2eW7n0+vfzz5NSBKmpNt1wuyVs2hGCtWOwCZVb9/SBTTYHVt7LRJRkUihwQcAUYJ",
+	"Npux19m0MW2l6WOM98cvuy48UXNoq961spzA6p/7U6nsuZRkSzeWJBIrdoScdMGYn3/GgjmrAtY9Vz1h",
+	"mBHyoYRBIKHPBVcD4EZ2kQ7NvV6eWUrjO5B5fX47zoBfws9yxOxfgrFE9cRGVE/hkX+Yak9QQCYDlpkR",
+	"2NS+AUtHikiRTokUMYOkNThPerPZE5GXNBgRRaeKDOSEDKmYmjcuSxmccUdUchAXCRj/1pr0wHVl0yiT",
+	"MVPqcdKpdDR8la6IVKNc9c2S+thnJfRcE2CuedNjIqHttq9neNO3ZujX0zc+Gm6ibMYLTgdWdyZ8aU4S",
+	"xi+fWRFR49FIZpol71nCqYtxP2HPC88mV+T0FUapmQAt8Rhfu2U+0yX+mz9vicS8NYCd7TU0+6y3Y3Xf",
+	"azzGobDr72c+QwJTJJcYm/8G7gQzFY58aQifNt+ssClw/z7rnlZS5H+CJKAn7mnhsAK9wXmr2+FM7qY6",
+	"JJjBjpnBktiENet1/brhy2fav2KyNM0YTaY4aYXMfGbG5hduzLIp2WiHzxk6yyfkJyeDxyczFKRtVqrv",
+	"DfjS6MtsCDayMZe3rNpSSW5FE/1LNXP5beuH8IcXr9/++vbF0Q8fL08+HbzcaZ/8Eta9AK33L7M/jFKq",
+	"IZ1t2Sa4+x6KzV78hF2AC7w5f+wakiTz+Zf382rArFkD90IoPaVKg3p6M8UAqc1GpGlqNq92AcU4tfYa",
+	"5g3P5jj7tQXgH7C5O/l65NOsG3ippuj3/P3y5p8s1maudvLHcBcc4iThZpI0PfOooU9TxYJZAnGq+vwn",
+	"cV6V1cu4ZltG5Tn0M2gSNjKmv9W53ATJhmIV9lZO3jaMh1/fGTungUpWI2gYnfG6XHcyoQPaLLuhlK3U",
+	"6rqSELMk5TUKGp+3buWWvWjYWfOcTt5brcGj2ILo3xuF3FWCFrqIXzYQhsFzkHiFPmZJw9+iBdv/E8fc",
+	"1PL+Orcg12y46inyFpBmGZ3OjBFeumgoUt6NRz9xcTd76s4yVpSVeGo8oeoOVfyUi7tmo0qociJYdm1d",
+	"Wde8prrltcxIFFsxEKF/3sWKwDsmJwKzvcDR16xjXQW3Kb87MoNiSdQtngd+QbUGQ8aMOyoGFx2SyAqI",
+	"6/xJrnOhMaHqsCeKwcKPmAwDpoAVifnwN6Lq9CO0kIFnsT4EODNm3imkuyvqGiu+XFZarAGS9CGJhNTX",
+	"EPuLKqkRd0JOwBGAy4VFN2I8NBSAk2oEjfIssVjNyeFiKPCH/YxHOHNYpN2EpQR2lkkIftfWOeVnd4R3",
+	"GVFcmp5iUHd0SAz/zquc0PchIPpWZexlguTq+masuGAK/pwjBW6kTBkVPpNZIi+CxojHepxZ1vdlTfni",
+	"+If3jqA01qXL6uW5ryFI0vy0IxN2d1USkeC8oM2CpwhoAl3V1RroyqlFivWOrbe2vkGoSpz8t9lwQbjf",
+	"am+Zv7de7B+0oJzScceZvRjSz+/wR+D3Qy7cn0t4ZHlEKyy69fU/CwfP31kWh0/h5vZlsxrmAo58uXhL",
+	"uSoZ6M3lupTRGLjSqv5ThTdBFrK7nl64GI31wrfYaGitlHC0vvJOgCh8qAayql8/abb2OrUfHBWcbuVv",
+	"Ou74ENjA1tqsBBcpqHpb7BYEebzMjS7wiWEBQS2n9ZWUlDXJ+GKeaDcKKxe3ERkLzVOrzGZKl9V/0HIF",
+	"CHkBCZGRSxqCn5GwjXnIkqAnorEXlHJ3LijxKlS8gERjAe5Rs1HuUa6LiqiemC2JAh8oH5p/jHVZVNvp",
+	"4e7g0BtBY1wOmnmfrJHPgWuNUnP8/Z4nq1qYcWGuLtppVNC5uPX00scYtC5qW2MAZsypiaiUUkXcjMgG",
+	"hdqrgFByx6YTmSUkY6N0GhRphZsr8awVTVgcQ2HC+lHt1aZaORFFFWBhXeJSBKV9K61q6bu1xwnH+Rzm",
+	"hiWqxwsofMHZeF1lpUK1c/wCPlXc8nsmIJjF9SDJ6EQcEqvqKKe9mE1xFT/WqpnrNFhApJ6N2a61MR9F",
+	"T2vo2PjgE7m029s197Lg0o5/eX2M8J9yrOfxKJco+XQn2ExuzOqekdcZY1vg9XAVbFYLJHdspAn7TGOd",
+	"TmsUjFW9FTYp58sq2pKXolPy6RXZOqu/pCDR4kVFIszS98yMYVkW0FzH4nILajU9qxjLjI2w9BNP5s4l",
+	"R2BFw4INnl35oJJmVCbStdm4OS2Pcxo+/nC8hx5WkLJwM4X/cFE2/vCthyh1wRerJdroXJGMDeU9S5rk",
+	"RzZVhGYM65P3On4TkkMs3lVEgF/J5c/vkZTds1RBuqYRNBjbxSVR2H/EnVSopexzTWhP7HW2brgm/VRS",
+	"TTYM/5djTTJjt3IsXvoXy+QmdGrwcvWJPyCaG0B3jI0Uobon3J1mnjiUvQ75kb8sSmDtWlT6ndTl6T2W",
+	"gxQnoC7Dz5dEu51H8pfSS3ZX4y+zVpm7iaip0mwYuH2Hzdz6Fwm3Dsg1aZItspHKCcu2YqpYUukQMpO1",
+	"N8taiptd8uFScbyY2RyJad6445AIwydSo3Sb4QMjcnHAPLT0nXKaBcHmRktY1SybmXfYn0dnAyE7o7MV",
+	"mZUL3d70lr0399XqBfYdC9jVGdXx4M/kVhuL2NKmdSbGKaOZsp2e7ti0SS5drrjqCdkn0dnPF5dk+761",
+	"7aodIzKQqXWyzpE9ax/u6vFdV12ontzHaApLn3EHr3rM1pbxy30b84jqyZounohVNd2Teya0S6eomh5U",
+	"u3LeZh5QaP7fUdeTIGCkoqQPiJXyZINrIDihvap2+6aesME5qPHUA8Yz4nrDWVG5aUwb21+uSSKb4zlt",
+	"uvhGRLa9qwmzV7uEip7wspCFnBTJx7RoZinNTySV4pZlWMe/QYk5M+SG6QljIi/7NceJEvxCT0ALEijQ",
+	"Eokxu3E8zuCCIElgGChkFGRUKBpjcBHiGsy11YsCEml626RJYv7oCfjLnlrzozX1mnbFzCWvC6R9jmzQ",
+	"VEkMFZixQB9Iv1vkd6onsPmfmTATid0BtVl5H7ZmjMwWo43uD9Rdslsbwd72hI1S2xFuejfafTOvQ7eE",
+	"Ed8jvAYldOP0zmXexHI45BpIB6gBXh3LsdCq7DZ6TGNC18DSIxz/miMbjAYx79X53th/253BT/gb0wga",
+	"M/tSuYZrW7TY9WdQXlnvijeDygrWmpqvzXnKS8fLPMPmqFWPNmQ7QScK6yGA+wLCmrdNEvnMLDLEE3nl",
+	"Hr+1fm8iR41qvcN5+tuXJSYHDq14oI47vWU01YPlLLF8Vc2a7XdPCPStykqLipk1dYJ5qua5/Soe8sh8",
+	"MDIcKfJEY7SyUqktk18kPoopgEh48PKI19L5/PUq9ZhZvG5ODlWOvXXs29olr0W18/nPmKi8/qS8s4f/",
+	"ebwya1kIfXOM/H3zSheaT9suPZ3ZrJpAUqHrw11kA/V9WNWAeGYKtjjabK63sUvzgtxYn0Htz7fx0b7a",
+	"0sJ5BOdorI6gHLnVEhbw6Z+4YKtFJp/id0q5qNnj1tYNbJ751evW6Oe0uDLQaqfW+YkmoAHWmQcTCP8M",
+	"6D2zufI2dARfB1G+0Q5bRnS0Q8w0zI90Lv+c3FvKmGHCXthgSVwP9wKNpZ/sWn2tvWA0SznLrvMGCzWc",
+	"AG/BDgAVhzzG6eySQN2KVaDz+qa8Wm42LcDbv6rx60ikpidvzcKWuGx5RvPX9xwihrauqxrPKPoSfVmQ",
+	"zVAdtUutX5ELeGrPgiV4xlMyX7MpupkXrMTW5flJSKtSun3ZYtXIbcNTrMX8HZCZsTLz9J+qO1x5e7HZ",
+	"NXTHv/ZHt2S1P845YqflFhskYzSZt32GIyw6qvgGOJMphRofKTxTl4rSYXZnGc6po57iLPeEPcxgEuID",
+	"WWIsRGv4SlVhDmjyrCYBqzyu5gS4mH5NyMG2vbYxf/PxyiCb6w2kYAa14zCEouYNAz46jw96Rnv9IlJd",
+	"yyKXD9mT1TVjdrJpNR7qRTs8uVbKPiy4gVuOCkF6+1V35mayD2raUw/dPXnp4x0XCaqeLnoMHWcK+1T5",
+	"otlTrBE9wmlB95JDvCeLzVXNUnab0SHMSmlq/22+zsQthIyAj9XpSadS17Aq6MdRx1XLgnr250fXE6wQ",
+	"DCtJRdsxZImKa2b3qBCWW4Aqa9MEWFtQbrvkxXKaM1ngNUGByuzgY/OG/wzaOezxt/bIm48+TRbisFeV",
+	"gflAZ74l2Gd9HY8zJbNH5Mt6D9d+1kvorx7b69u8O3Z+yeXZXtMRrz2QrsJo1vfw+pgcdHZf5H35sMhK",
+	"zebCl9W9moZweY9/K1t1BfhhpkFnnbY7X2101V81txYaZXlYPwtGmNDZlIxY0UEhL1t8BvXTLx5bBnwR",
+	"EPDkuuLDGhQMrLs6JH+MpWaE23qFjBlBBpW5bpeWlBHUWA5YsPZlvv+hKmU+nL8jGYP2mDEjgg4h7IzJ",
+	"hEAo5sFDEnkFb1FRX2H9xlB2DCUI6cp+BhxqsChZ6BzTBnla7+Mp0gYX9zspXuIlhS1LLS5yiv32X0X8",
+	"QciJn90vpGA29iAho3JClYt5rAuAsUKyi++ZXM0BaK0am4ZZl5cGRSG2oPCGWfWD5eVWTgkRclKf9jy3",
+	"vKVIOIVYzWQwdZ+xBfvuU772Uoy18MCDFlbkabkiENjSOm7oY22tQSUehFeNLpEvaFAeY407ozyCPN6w",
+	"lNa9hNgaq8awZp1rgOXdCQjvEyqmyytMHpVbu0bo9RnzCOdkli5bxceVmjwhfZiXW2yt4ft0B7RUELJW",
+	"RUiRjuuPYvkSPUthSIlPP9qJO+8I1p6C2fioM/SVVhgLVnr10+Cjl315VCXuOlz5IudnM/xZLWdV3tqc",
+	"4wPmuHGBB/MRyYK5f8pbBffG0rTqd62EfrPeYXvOE9Ne67wsPyXlLmlPy94orKXyS/I+cV+W9DKv8zPb",
+	"hwM/2fcRK7hwmdwAV4uiLjDoLsbwz3JMtbwYeknwZn64Zk6c7Ei5tE8bHOvLrFQUpmygjMRUMfgVvqU2",
+	"106KWytAWnv8l5AAoSVex22+N/TwUdU608qvpWJlrhVL+8s54jPsxtdfwdp4hYNQnSnhNhwIWiiRqOB0",
+	"EVTljqjZjrzZk7fSUAQNWR/1Wu83Ljd6XkG12MSvWPPAdAYyTbC6siR6pSQb3OvjZzQ3tmnbufWEHOuU",
+	"37vEMVctLhBxYXU3+SwTqY0UeWC1KyiqHpLtYxf0CXL7Geuw6sW4PQ3+PMtrVKaH9fL8vSk9Ltf/8Ydn",
+	"hYPwfPu0bM2XrM0zeGFLNuljNezZmXkMvoLbfCPHIrZhj+EopVzg5VTG2IuhCIEMqRjTtFYWlL74FFVq",
+	"kU0+d76X9LZGPPhg0U8KM8xtRrSgGMf/+pwhH8Eta56k2RKDez4qRxP2Oiu1d5gzqmegYbMdj6bdS3r7",
+	"NAqCr6/6tRq876cnmJUE7QqSaQbze9ZpN82bU/IYipxGI5aQhBlpm9kCIu3Bk2Mq94fzn4o8n04rJG8g",
+	"aUxmPWErvo0unNCp2sw1S54yq1pazHFsEWM1TvB22uFieytXo7qo6MBTaxyO+Ty/JGSfY1GWnR1WuXBd",
+	"r5aVkNBr83ggnR1uKL/RXy47e7AMILpt7l/Zzipy8R/mLkGutlSTl5YBDte0cZgPyD5jGdnmApnU0C8r",
+	"KDz6ee4+vgZoShHDkQw5Ocpiyjc5pEinPQG63TjLENwbH+a3wuZBPE6zWl89smDy/lIux5VfqZwSu934",
+	"C1kms4KKZ4/uwu1ZT+eqsKZH6V0VTlSTJVhiGlyZI3CI0WvzV67new2NivU+Pn9P1FTEZfGzW1vfVjr4",
+	"trnPvB5Ha51pLR2xBtgRyBh+h4TeoNc8e76TXXI6LTzmQWMs+B9jZm8HaOicXquVfWaoMh1rRgz9mhED",
+	"HRvmjekycqzJWLHMwZNSpaCPhMxIP6O3Q+sSWu8clCqlOvvLDoYZ+wpE+gzKQ1UiP1qRqLzoMUV/leNT",
+	"JfLHS7vIPBCRjKnxsJBLnGEFr638iyrMJTokEQwzssza4Rh+nRP0Vzs3z07fyyjmaWroDB0/km4vQIw8",
+	"61iuuB7gax89Ku8V5kil6c996K293smeKQDK31jTAsxqJnhPl0STgWLxdUT6Mk3lBNVRwJSC3v9E9kkF",
+	"GAALaO/YlMg+ajHmnVSPM6ZQ2EnFLIbAhkN2s62T3NcC+/qthMUyYclmpay+gfcdXLapGHV+EC328dP2",
+	"8faP6bvXJzzc2fmHuKOnQxXv3P8sbzrDf8b7/7NUKbGrMrsrv9c1F86FuavMK3S10goGLoEaDQSFSrYt",
+	"CuVSACeC+kunPIL6B/gvV67K/LnsJVAIrrFQfV7ijfmt7NXPpSMlUHyYTYnZFDAeMkYTwitV7+9erdKq",
+	"eKKgVfHbq19+uDz4da918Hr3zfEPnfBF+/Xe/lqtiuVIX3NxXWxmdWbHDh+gjNoGORM2WQIBAUZMjlJb",
+	"okEFkSO9BQWrJGOxzFbPfqrzsC2JnxU+jco+zc5vaaZlTjiPkcY1q/noORfhxIOaBZg/7ify4fzcrMh3",
+	"AdYrHmdcTy/MO/BTRyP+I5sejfWg/qyMMj6k5jDkDeECEuUISl0y+dfddW8chjsxtE5J4N/MXkLugJci",
+	"iDmOMi60q2bUloVOoF15giqB+TDmuhWwW/n3vF7qMG6zngjZNH8GYHNYZKQ8wS6qxX1aYzZmrLAVoC05",
+	"1Cg7OKNUYMN2LvqyLoNOsbS/NZBKA3QDN9zC6N6WN2Lg9goVEHLsCtGPzt5hR1xjLMUAc9MnNG8suQVN",
+	"AnuiyAF3PZuLyn0VOVMspkIKHtPUtnaBDoCYM3No1bRSJNGlkfbEQKYJlMv7DBSazXidRQJvYAWgH7ZY",
+	"hX51EBPEznUJPpwXTPYEVkwiICVV5AIrWjdtJt0Nje+MODFfd5n/PdETEP0UmmU20SOR8bhYVQcnlBCq",
+	"SbSdyFhF2GMHGKa3Q3iDHDFBR7w5pcM0Mvf1RHHxn6hDC5nXgAwRxcXMw8FwmTEdS3GPmFWq2xNbgDdm",
+	"/o6ptizYP0057Vkqg8TAObRavXezSY4sjTML/QK19ITIiSjkwWHey9nv78Jh5IB40wk7TRK9OcF6vwFU",
+	"X8P8qxe3odFyZL5gpk6EtLPeIudFIRUYIhlDNMqNaD6sBizpZkDY55iN0JlgITmMikVqahC3sTTe7mIu",
+	"qY3MjHU67RJKhgyI0+GDfqcI8k9Mu4TelYQkLE7N0xuUDLkyFKxJJIaURZvY/KEThi7LletDotlnjQ2Z",
+	"bhj5cPl6az/XHmDUH34q0vPN+zeintmjMIygqwUlqSEb82Brj6hxlslbQw1MxXTE8O7kpt+PLApuoZLC",
+	"L3EYRlvwr36/H20G5gswf8TyEEzpAvVir7OwxxTZ6LTbfgIv5D9vwh5ejOOYKeXv4SSj4CvmgkRfeiBo",
+	"eo0uaTabD1GTnBmmQ7GaCMaQJLBvPcjwMDd+6fnZ7eZKr4FkLEf0jzFDSu41yP8DFuMDkt1YgZhQTJMR",
+	"fsKc0Y0I2tdAfwp4nV0KwSYMWmVlSjcN58h0QG7kGGq5cGAbRdl1QDS9VYHLjFRBqTJm0xKVHmcChJZM",
+	"GawN5HzjmsxLkicb0TzokmjTnnyo5g9IBGnNEQw/wvxFcxVfZI9ekUweBWSUjlWBurNhGzdYJW8TDO0C",
+	"n8fh5CtHKFGRrR+RDS81H5903TGIK11STfKepkaOsASPMVfmSAR51jy2bDHv77TbQfEg6YQHARmLO2FY",
+	"kOExnbATOEoFpo+syIOc6bR2A5+eAYjbMjIEt+20droW1deM18H5wm5avHXzfAnYHGvv53IQ3FRbEoda",
+	"GYlpZr0o9an4TXLBREKmcpwBh92ABmCt9j6554obsX50cfzunRl3UawTQAd8w3TVprkdyqc5+OQwOMLi",
+	"gWTJIXaSmXDFfCSxIeCvS8GaxBZtwLJkbMSotuiWPqV0V6gWMDO/gkjNYvTBIGeZ9dBoZA4yGlCdi+wE",
+	"VrMoMIWcxbgb7thD4WOTde3sF0CSwfsBlYzAkyj5dj9/dq8+NAz882cy4WkKZ6HwRE/oNEc02yJnJXvQ",
+	"nO265mhj5Xjl/P5okMMS+cC6ICUNwXuG2QR8BNYY5YpE715ha49y5lPUJCeQYQZD0hkfDi2t2EQ7oDCq",
+	"2BY3PExxo/uk0yY5yftPgFaHz3tNHtDd4OCK6rTNRtC4Z5kFM2k1w2aIlijoQI1uY6cZNncaQWNE9QCs",
+	"CThb1g41f9/WeWDwnLnSAKvs5ssSEJkmOQcvvNZeR+rDKksG89FS1Luk0W38xJV29jDWW8KZhjG1w3B1",
+	"zOrCGvttDpJxu4zqu3MQfspRhQfX4d7Lk6tPZ586p5c7r159PNsND349vfy4exIW1s0cZJcCuKWuvMul",
+	"ypd6aNdgDNlx7m2FrcvwoNtpd9t7zf0XrfZu+Am8ZvWTavmT2ttr7VYm9frFwcHHzunHN293Xn7aO31x",
+	"+fHTzuur82JSF4hkRmw5e91kSoVp3oyK/uA18wG94PeV0bN8KJq5oMXzSBH8U52wNe8jOVltlxB/H4LG",
+	"briz0kM5HmbhuVr+nC04g1oVBwhqJpgjRGLPKuVlHamGWbKRVLquw9AtVxqT9bx28JauDG+6YQMOAtk1",
+	"pyKRdxojqxo69CXg2VNzsSesFmKTA3wApsCl2VrYWJaQjaOTi6327t7Wm+P3xOhrPormd6on5sFjIvKM",
+	"MKKl4AwyI6m8hbZ1R05+5j4+UUGr7YmM9ccKAxiIIOtDxm7shjub6PJ1tAI4sIoUvfop4EsrV92Gajus",
+	"KaQyxhJbcZtbSm38FZiJrqhTWYOU8cwfAZiOUZUNQC+1q6O3R1uGTqgGpSNnJG8vL8+IvfMQVMsvvRzB",
+	"qtcISM9BXOEfFraq13iIyEZk/4pKPcUj+0eEFkJUe5St0M7H8dL+BmZx3lQPzjTZ+FlsnWVsyM3SH52h",
+	"spTPBTxGLy/OrOFOuN48rJsF2CnXWt4xGD3KtbJAwIj3sZeDB/rIS1t0vZowwDptO50jIwGrmLy1k/aR",
+	"eKvoZt7QDTs6OnqzZT+2hRfngI7dlEHHHh7Ndw0bcVKlNJ2jGcoqhM/c6eSQaRM6oFt34LB7Amja4wXk",
+	"GlDCZbC6h7I31YYNKwpE6zEKxF9Uf1gubdddydyvPQey0kkRlK7hcoH3kiauVOixArnTWkEgn9FpKmly",
+	"KeVPNMPWtZ12e5WP+TDEf4b4dzK8kNH1OsBDUFLRt7/Yf7179YCKQcp0TRXEK66sOqBKZb1GVvVldsu0",
+	"cvE+xw6a5F3uZCGIxUb0IJPj20HpFUrTqc3q5zm8nJrV6F/B0HwGXjqRnZpB2+axj6cZfOvih06lfg0g",
+	"cn/GtuMUl216UG+G+dqMU4xmNtG5o9BxNMMhIqJZmgJ4uHk0pUr3REm9IRMmdJ1EfsP03N0M/4P465Ps",
+	"s6/Lev8jz8QbppcfiBHN6JBpZlHc675S3OIW992rBlie8zho4VVMAe8M4rqP/tA8c+0U0OSPz98T/ArZ",
+	"gBorrurcmxlWpEabXQxyUXVXMfOsbQdmSs4NXP40jQf1GHaBtc8mA+5wE9FpCy48vGpB2Jo9gY7RMMx9",
+	"azOxQs/RlvI7hl7CCaBhsVSxQwj1+d1aRmNIOukJ+KdtWFYCPM1TTpcjOOYl38YSuwInZA8g9XqNLoHs",
+	"umAWIJJ7WKtUEUoi+DUq/Oc2L9z/ck/MfFpJQqE/A8Zf03uGyUdUu89xkRjxauxYvAI/OuTWAqS1JyhJ",
+	"eB/asuiidlNZyxgaWHdtkq7Opt8pAiCyTcfioSFLAQGLRrVr3Q4jhxguUosZrHYekxuq4wG5leCczkOx",
+	"OY0h4TFLHS4WE0uB2UTxNCcd8JC6GzQfsp7YyK3+s/OfP757dXJ+ffnu/cnPHy6jIHe77qrNrg+P7Y6E",
+	"hyIHKa7oRkW/cE/shu0AG7Wb27H3WknB+a4kDclu2DaLBHlP0nvSOr9VKidkN+zUSTtEQHSmhj2ej7VD",
+	"C3RTW4RbxhqdBzB6cHBwsBWGYdhY339WwmFdyUZ6tJPV67GzvO2NQ9/EhbAgmrPzd/iYuVS26MAzqA2z",
+	"j3pIlyWAXZtWZHUEh81SQsoF6ykHu2yU3wy+V2+u5uZiPvbtbkKV/auZUIFmPG9O5nH7dD4n/Kgd4CNd",
+	"q2W02BrF4+dZ3l0wXkF8Dv5NTcJ1VZlvbUO2V1qGN87j8Thda3eVVbDfuORDJsf6ySrakborVLSCaUO3",
+	"sHJW5mIr1rHReYGmi5LoV0ElN+DHak5BF+ohSDRkmja9RIXIyDkzqhG9ZYSqnnApB0bG3zJM+zAPHNpy",
+	"N8h3t12WjFEETzaL2Jprc4olcpTEKUdcx/ROYTqxeUAROhoxmrmAp03AVdKpDeb+3O89YlSroltqk7zm",
+	"Kbj1Yzm8cT25e+Lo9FWtgOJKe3KpordWEPPNMij+L2ZBr9phWMqN3Q1tHt8fY5ZNC0MKwvcNn7/kZGQe",
+	"GdLPfDgeWridIRf4Vyuo6b9aZ8xiDsmc7SuVqcFulLJ5jz7Fg2sRp5eTV+0jdST/OUhOfp006udhmzP6",
+	"E5nJup5Zs4z1+WeiGM3iQTATrw0ctWBdjsyg7bCYYpocoUmSMaVIpReJVdutpufy8hwWrO34wrJbdMEw",
+	"BA31aMRF44skNkgig+lafdUYGQqV8krC30bCb7k5VaDVyRFm3pLvA5vfEJCEqgH8V5rbRtTopQOmmNqE",
+	"boc9gQFsVcnExtx7nhH3AcwGSRkFeLsQ8a0gJXsmDm/xySqJ9EZ8ztnLP0rbuARabXZbfxbptAhq2IbE",
+	"Rh+kt8SVbZMN8xdq0jDjmmh9pXsM1mHXjVfT2/UIrzzCvKkylLM5FGhuTDKlqdBk4/z1MdnZ2TmojMi5",
+	"U3bCyzDswv8/zRmiq0V0zaCKwa7UquL3p6iSiPxPlT6zXdr9gAaw71xjd6wZW9QU7YAWRvt3yt6kVnvn",
+	"U6MGm3UWD9FioNWiGpZQznykwhn4Mg/bZTX9uKqeLlF2/dLZhXM2u+TaU5W63WLE4CFoDGXGzCao2l2A",
+	"k2JuKeDEN0A8/E9r8+/deLbdmCfXHtaJj3lQjXO0e9hS2ffc999Qj/9zci2giToI83zWvrLqLs1PuzjS",
+	"RqIh//Ez7UG4oWndrcBwBSQCwsWWqFGFHo0yeguOu57ATLoSRBSptodDAPFKmpuZlhH5LCHjEWQdQIp7",
+	"4WQitOJR84EAeaHZbrTD1uaheQFNU6/3nH1VJX2/W2rjD54bByMI4DHkNeIFwpghpf2eZZByAum/3nmP",
+	"UOFZHSET1QtvYczrYTQJTyDdEcdtFip3+EF9WwDo+zR2+YBFB6xC0URkJVvrICEbPIeF4kkJPsLWXpgl",
+	"gwSaYqH0RJoNB3bpKKtLOuFBjp9Yyum1wMFSDxwOwC3DLJOjCugveFW94Rj7HIfRJeORYpgrWiEmd8Ng",
+	"fKNGUkdGOVU9Qd0F86IbpnjCsKaDK3iL5ZWEJ4ezpLtdhsWSwl/QnlADOSkJbEg30kyASeVqEnHEqrSo",
+	"3sGKpbgH0pCiUjkyL1vEdmJ8SrZInHda8EWgYJOi6gYQJS9ySVLkVvwJYmwtAfUAvTbMms8mwiBwkZsi",
+	"5NgG2OMllTFNc9e/26w8qjZ/+qkZU9dI2lkPV1ge17qybZ3cj3WVUVwhLDGsG4q7143lg7t/7Vks8sEd",
+	"eSfR8QCbPozOd5qzXBDea+W4+MW6q07zead3KquzOiQUj9ksRu039jIeLH/o2IHE/OdnquBRQ3wfQ+iF",
+	"9lCvPlV8fbZgA0KrtWrVpa30MiLelo8tKjr7vCUSLMnpglDAejMojgJpiLhIDKB/c2FrS8jMucnGKSK6",
+	"1SHkbSDBBd5sK11VfajiHPpis0k+jGzI1KtgsXj87/lLGJlr67vRae2QGzaVIiGMG/Vv0w0YsJJy2Bh4",
+	"cqMThu5uSKf0cbOMiqPu+GgEtQFGESkQscyiQcmOxV4CCGTsCCUs6jH7TGOdTh1+BYgAWzwGZbda1pfx",
+	"RfCyG/RDAapg118nFXgwmRZ2GWtGoB7CfgmKp6D0o0+VZlmTHFkkQqiyqFnmBahePoIXyVVR/K8qq6ob",
+	"Lnhb8o2hYmh7l7pXY780wapKYKF1BVZkEguPPayivTttVUElG1TiwZr6MFLRXHAx8BpP5ZgoxmyQPpMT",
+	"RW5YbPYKPNwsUxLLYY48WC5wEGGt18awVAsGFbyuwgurLaHAi9qqMCh4KlZ/E+pgVAE8JgW4tc3TcJ6g",
+	"QsmFiiGnyIPpc7FnuzxUE+BEh+gHJVg0pcitJOU5zKeBOtWabKCFA+d2SBOgzdJCzsyCWqcqcPGgUMsL",
+	"rRw3zirjTjk/hF635tl8qc2bEVlTU/C5FlZFmTZGFJs088zi+DfdgYWamJw/cFXFIu8S3i8Xe0FcPMhN",
+	"BkhTNw86LRsLmceumV7BGKlaAA1qy8QML+pCxQCCh/exBLaYMCxxWVqD9RiQKEcc74NH3FLjDDIcWomG",
+	"vHvCfYh8n9/3fb415HtHx3l+iCUt2TeWrg8j2CSRxWmLesKDsHediPvWe74QvA5q9RBtzpmJwBf7PGU9",
+	"oSc8dtwmJwqv5A1SIOoMFHzj2nkETtqVe5R86ZXUaSzLLev6mGhvFgF/BQMBL4INgldnzBB7R9ngwHut",
+	"zVG5gyf4qzNX8OeSKWDriI0xhPdae6jXeHjoidq5hDMzqXtjClMy95tRzH0ZvKq6HkeKjXqNB9ipGnf3",
+	"DRc0qwHk/mp5FD4EZ+ghbrY8gM1Wjqe5UwXGXD8No4yB+1vrd4e+2kZ/voOh/O1LDsj1W45MX7bmPJDV",
+	"BrcFp1jOXJKx4PTEb+z4j/jvIoueL1o752tiYw8IVbn2IuBgWn7up133aq7Hqu9qe+9ykJJmjDk0ZWt1",
+	"K6qCFVtjREEPxwEdjZhAFxfkvJmR/PVS9XE2JfuntbvKtxTWx7DkPUs4dW3lvrkZhOMvVA5wAqG94tlB",
+	"1tiZtYK8BNO5VpCr3AFsHEJTTucYKnmWaHcWyxZ1MpxJTxTTC1wvFdsozQJVJ8xTfvKm/mNU22+mmm2h",
+	"EhbTFEGWySmb9ASmPyiiBqA4QN64HVSTnErw296A6O1DoTx6JIuJrJCMGwU9gSov5MBSDyk1T0DJKKS9",
+	"6gEVNamjakFe3zxPYT1huFs4U9sWM6Yxh/Evpiz7cPLXTpv62wNSDh9JeUfGI197zQ+nJfpNjwfYSzVM",
+	"AKTZ9hf4z8PcJKjo+7022W+1t4wGtAUNBQISlTsMBCT6v9ovy9fMkQ3qWxbY6fdE0bvg3aug0vAA4j59",
+	"m1teBrInR2gbWq057zRhE0x6opDelHTa7cNcgOdpL1Qbu7Kc+WJb9XTmVZvgzS+nZxaVZmGO09HC7laH",
+	"a+ajzGSjeFFeSKEYUT0o/O8ON6esGy5K+3h60gQmj/4p3tvLSpa8y8/n5cygb1i18m/CSmyti126m2lV",
+	"wV3Bn5pV4VLn6xPmQFOiGFR+YCsam5iIhnBMhyPKb0WTvJa2eKRwuQS57xD7oRqG4Hs/bf9gqhwPPMTc",
+	"whZ4QF12WgBNbqz7b7IIfrQnIqsMRETIieVmxsjXAZkMpl10cEYFTGjUJVTUYQRuGPaESDjgIyHYhj3Z",
+	"rKKcWgitvCONqiLBBhX/b44MGyCKVOFXrIFRwk4/ZlW9bx4WM4BqfajhAD0HZon9s4Tm2HQfgstRDoZq",
+	"Fb6F4KCEDiEKjR405RqGyrHGlxVoqvZthbBARctvMApH2r14Izo7ujx+Cxpc/pBtglVpz2k7PNQM1hl4",
+	"7it2IVnG8CfBMPAt/EhwreRw0BZaygDV8Yn1fM7AohWv6gmERutWXEnUwfiW+ZoPlwOVr6pEgIFN0S2V",
+	"MYlxmjbJz8LiYw0Rwd+22a16+2qD2QMW35XQNp9QdpKDL+U1jxUsKCNJrXByUsyGdCtB2iC/z6HDufsU",
+	"1/x/lbsbzH1npbRhjfKFOtTXr13YggC9WHQxW/tRxgJdbRF9eGZbM5J7DEoIyBVYYx/oY42vVzMAPB9K",
+	"BQrKYotW0tZ2wu5uqxm+eNHe73zCbFUPkbsEL1xNeNvthjvN/bC1u7v3qUD37TagmFaONYFaXG/6yOa4",
+	"qAJ3L3e+1C7FClTqb4ZV2Nxg6pCpYSuwRui5qKN6HB4/pMcepMVlQDYkAHVAZdXAsDJUD6BU8O/mEM+n",
+	"JR6pu0JX8pSKGsz2usLpkoZYp0CifTpXd3wN8R6jPTrL7U7ISVm/uRlrkOMl9ShxPSQ8KEnMxbORkp6g",
+	"Rs7fCnDTUIRwduFnGwuktxljXdIOQ2yBONPZ2IPFVQVSPwQUfaOVbOR+rZS7ylepWAlWdzMw9qcH7m/f",
+	"G2Cynu15Pe0JF36cKdd1aAG2lyj2K60m+G02yZEop3eWVGlsRMy10S4wv65OL7DOo799V3/7rtboM4MV",
+	"6iWjswwFutxv9cX+a1nTGbheDrrmWQF+B18htW3ka0tuhuihdj19MVfba+sb9ISS3mu8lAAhsesApLZM",
+	"aJZYpA/fp2NmCOaoYuk9g45v07oDZlvWeOfr75Y1XsuaRVlfi1rW1JMC7iFVLj1iY27qvLMkvRScnrCZ",
+	"DpBgvHlYdDqvI9rtgvgi1+o6dd0jh8CbMbXbZkb1hGcTW8ttqZuy8WSHnlvgP9ul91/QbMbnhXOrQNbr",
+	"BOOoDTvBOISTqo8a0hWx4AHuaZIjPAB52pbFrkNnA1WY2HNIqL2tUhQBaGGQ/VdbVaH8sgqsypxfWXFY",
+	"qczowg1RT1hIMsBMoGnaJMcDKiASN+fMOoh1P2nOfMLqhF7DFaydFmyCAQYbOHCRhtmWKXkDcq/yhIKy",
+	"lrf7N2sxU2kD3bBKJQuQO8mgqtIuYl6Oc4hXbGrP0K6PKhXvfqf82akiuwi/aPYVNhiUdvBHMlqSw0Vr",
+	"02lJF9zotNubdazmA+QQPLHGYUmifmBrFmwjDFuugPasX2pALoBJrMV9EPXnq6bQPKHksFSsUJr3Nyov",
+	"NEv6qArDva1w5zJsd1utbnjQ3G3tt8POp+cXDi5Briwk/jYD/i3MAOQd66bu+yqU1c3zjI2HRzRLK0Rk",
+	"bTuIIsHDRRysJeECB9BvpFlB3Cuc2rNh2bjUPrg+MLseeBgI93Fd6xKmiwCXbwGBPyOxCTG+68aPrQSu",
+	"D5sxZTacE2ATQYzADbERec7WopGWRf8WcrLpELrdfYekHbYK3K48gAJGk2AQcvPiRkHhcsFcYpsSnzTJ",
+	"u/qoSpGMn+TXZ0okbKeuShSsi+GWSiFmqTUphofQ04TFj/BuG8tSuIKVLHHXecK9z+X3wuhs2wsP/0kN",
+	"wK1VG4Q5GzvF/tg6ep8gcdfzfa/Mts2wzsb665TBeW7+ZdaIuc81GlxP8JgnV7BKgAFkcvIcVW9/1Wn9",
+	"ObVuf/GOWt/cWxbLLPED67WNSS0JrSQw5ze78okAuKQaMXqncuCFvG5BYGpGzqch6oKZnHlSgUNRMNJC",
+	"pqycJ2AFQikzYCE3r3ppNqjIOa8FHbUIEYCOUG5whC2jZwPqgNKqNpf0sjp2y/Z8Ydz6IGXrMnzRDdvd",
+	"zm6z1XqxE7bBLMij5S56WG9T1D7suDyaDRXWLsd6boOQmrdBhHGN6GptmH+RPfT46OziNiel967TnBD3",
+	"fV7TkgrHVHWn4D/Zb4UtTPzasuKczPKlpzivFvG0wo+6BCuq8PAYxuYH6dwUyqhR3VlGsgHoXZu2F0dP",
+	"bHhAWJvBgk4YhcMY2mTONLN3xgWmmatmT5yXwKkOPQVyQBXps8kSnlU0zv/K0FX1voxVUz8e89JqEsVs",
+	"44o131vjK3Gf8vwsxQdzf8uc7/h92F80w3DnoLXvjR87pRavq6zJ6vzJ7vF0MTBVTve2S0Ytsf9X8Snu",
+	"n41n9rMvYlUQY1yme9kx2nik32y0WhUzC2dKy4HOlCvd7Yl5/UipylFPcwXP3ACduOY2IcVsyEWs5xSm",
+	"+V/Z/pOfXl2l/ZuL9Ne7H893jz7s3xw9vv3n78/GuG/AOwDtQ43qnLCUA2vA3gu7ZGS0qvXS2+ay1/0C",
+	"8a+FOii80NAzvLHzsf2+c/rLj2/Dy4//+Mfb053XV+H7N8BK7TCPoM07NvJVAz4aIbLQM43vRcH+91+0",
+	"asb36uXu+9NfPx4cvGzvH+3/ut86uHr1ZlmvwlVZtjkbqzTBg+P/17a7/3w+LiyjcSwc/35ynLS+016S",
+	"KEJJP2NsC6C7zccq+uNhDhHuUsqxEwA4AF0HlTAMQw/Lt7m4b5ihl6d4+RYdqbWI9hsgm/2lj/9ai7XM",
+	"z2a+9rdT7c/MZk0SQmEbatjHIhXOzwBbqMn5tT/P70l7rNcs8KqTjLUKeaKpFLdM6Z4w+h0Xt8a+TS1m",
+	"uHPXQcuZBEtIsH4zKrL/I7BJjZpp+91Y4BnlCp56AlNHbL8hrLzGYXQJVBxES3TKC3/dn00vwiHkRQ+r",
+	"etrAiOyE3TBsdtph2HrxCfTAohiiZAf6ja7ra1yWVwVAl4q+vnaFEujOw9X1yi/yOoobORYxlFAs8IuV",
+	"Z2AUMLceGI8slkMN1eLFKJdkBAsrQxaW91QdBOtOvFJAsmD2lSqS1a1ujxQXeQZLuaK1p9pWAJqDqBDD",
+	"356JCM/Ef5VNrsoH3PHk0uWvo9m5/URMA+uIq7JpC1KJvNoiMC8PKR/2RG28Ww3khCVEyJKYKNdMzo19",
+	"kw0ozewJmipJbB5cqflcX282yZXN5SrxaV2RTFi5iLWdeKigXZ371KF5b+kFtsgG+oZh0EUVLbWMFHDp",
+	"cZa465PGFMtqGPuTeuT2ZfZGyqTcRPYDTMzNptQYtsLb6hkINKc17zi65ENW925KLABBzZsdW6+RDC+q",
+	"kmGGc6/Rf9Zbwq/Zg7ZS/LcwUu0N6WKoGo+ayzIl2qfjp8fg/+qz+zsU/+dbDW77KnKiLoOtIrdWNSnK",
+	"qWzzilp+4n1b0OU/ix5KrzYeePKyMLqRANaxbAPqiMCDDKlpm7f2rQTCKLttYJBR5bAgfWqdUfV7oqLr",
+	"ByTKNTibBu0peVGTmAlycQsdHvu2A+Js28tO2LGJaOVcMrVYsNZbGv16gbTQh301mM7Mnjujh2w4l0+7",
+	"5PCpQOJkbMsr5883bCw0NN+ocx1bWbEO5NDvz5XOPNdi+uuYCMuW1DMeCjutfRke1Ejj5eZE5dmvLQsC",
+	"S11/u4Yr5kTfmBOqdHaf34ZYNUVYIsus8gbZL599PDPfKEd4kQjClVrgzYJqxRyKrJo1gUaRiFnJzjVz",
+	"KVxXmMfQXOTjuTSjeD7fjh1tbQJAG1zAu60wfJG7gDW9RQ9w2H55dXp58jF8e/J+95eD/av91scrn/0q",
+	"lqYsQ4/Joq+00NG8/2InnPnKzqePrTenv7Rax7/sXV18enP1j/OD9++Lr9zz0TpOiUt6u8gZUWwdvVUz",
+	"u/Rf5WjQSGWOOcB/v45j4di2ZC43NNL01igkENEnY8Wa5DIH9oNe9BkfDo2OBWHxvY6nOmAWEbQD6IlZ",
+	"+L+ubWtuXpxDo0Cry2pPOZc63yRHQBioa5mRYY8oXtjxOeUUTZKg927Xb6IFngqXm5BDhBR11NCKG3wZ",
+	"PSHYJC1eW5t6iYMquMJTAmD+cVrjMOEQvo4h7ea+1M68pLcf+Tpp3pf0dpkuYTZ5Qmf395Fm819jLv4c",
+	"/jaO/6wGMWYTHBuRtVaxZbbLVJHtL5reLrSA3yVsOJKGSA9JG5ulQJGTzPIOMDPEUW7BAL9j3zW0WGdV",
+	"kw+C1jGiZf0XHGU6hlmvNf0ny9xzqE22pABd8BYQw3Or4w4ml2xUJeR8eNyy9q1zibNi21RLzwNGUz2Y",
+	"q0f/xO+ZYEoVfYQAcxtcNtAHOwPQPzjFTrIG0D/Q3meb97nwgwPewEYkWJsuiMziAVM6o1pmJJHoLyEZ",
+	"U5pmmuAQp/Z7iiTjDGV/juIhxxpQxk+h/Y+QPXF09o7csWmTfFCs6GmBb9oGIQII5gmLecKKckMJTT6J",
+	"zmi/z2MyYBkr6Qy74Q40005ZGUak6OQL4ZT6EMIbpt/iaj+XY6OoKbhbQ0jhIJba73N2t4lfYvE4g8ap",
+	"v/1eArkasPiOpJZqvINj6Szno/5WzKW+PJjk0ZtrlX7LtOv9qLol2ipQkqzr0KJWcWX9Kj1h6IhbDxtC",
+	"VBD2ecRirZpmj22w/5zpbLp11Ncsi8gqux444jBfHfJb3HxUkW/YwLWExi9+B+VA2ITBTs31JcMnIanB",
+	"zMFYqT2hBmOdyIkAZ+ENux0LQDXCM0SMACY3NKUiNu/TcgTYU9Cn2faq1fmu4u/NnqicjMj6QbHXF+4h",
+	"gUKW4mwRd7TqKfwcekPj3v+1idyMdNr0ZM2codmOZN/XaZK4qeUY2/ti32f2vATwzDRiWJZoqkSrOQmR",
+	"zmHpDGCfs93CxsAMs4z9cX23Mzz4o/35Rbx737rZF53rndCrPtoNd4KG5hqEyQXL7nnMiC9Gczcs5LJ1",
+	"IRcQlj3JKDc2V3myF4OxBrvJUObc2dlRm/FX7l8+/Hb/GYa/Mtmc4WbXIy1CsDyZHpIIZ5c3HZ4aIT1g",
+	"NAF14EvDYxzzPmjv3vZvfQgav2xZFX/rXbLs0dK9Ftd6IVvOvLM5jy9P2M1AyrstJpKR5IvKLrFQw95P",
+	"3P0u5TzXWcslG0HerkWxOGNareZsu8KvnOSD+prlQZAB1bJx7mYI//vUqJLD8fl7oqYiNj9wsGCSSsIP",
+	"E3DV6WLsngl9Dc2+vdKNpkPKyZNFmw7jprhiK0Abv1t/3IRdh3tv2xeXOyfti6udi1Zn7+2Lszd7P/yj",
+	"1TGn3eX7X+MiX9enee1chvvd1m43bDdbrc7uDuS9z40W1NyamfM90HqkutvbZn9U00sA257Qf9ERVOIv",
+	"WOZWd2fRMuNKziwwcJWc5PIO1p1WSN5g4CVffBv0Ka2+C91Ul/KX04Pdvd33F2fnLy8+vj9YtpT4mvoV",
+	"61yG7RkKKq+YTJPSesEKruM/rZyKxRVVSw9q898Mh746IZ+r2d8WodCfs1uuNKiJ5MP5T2gNQInJDJQF",
+	"0A42q0df5h3D1hrODYm0AcZ6T9hOvxZkD4A582QjbJRhYe4ypslGhP+INrvQnAPA1c1H7lnG+1PbCsvV",
+	"vlgkVq7JhmKo0LmZGhNys0kukKtiUy4E8WEizqYjgPEE/ALtKfc9EV0dfTo6e3d6fXJ6fP7r2eW7n0+v",
+	"fzz5NToEwAMQ245jm1lkrD9WTJGN3XBnExrMR+MsjchwrBDIRBB6o2Q61oxEhtChhRn8S0Wwzhi1JwNp",
+	"hEERbe7s+z5jnCh09SJjZRQegOnMIF93IrOEbFC3hADUYt7MRKLIeGQupPJWYWGD2SKqx9gVfwKO4lEG",
+	"TchoUVJ0y8SYC4a99osv9zN6OwR3zVgxAnNokp9FeWW8JXz508/HP16fnb/7eHR5cn306tX5ycXFyUVE",
+	"pAjsGDEN2UzejCcCSHDzFyyT0eLl6IbGd4EZJb+3eMEpF3dbiB5OkwSSOSCxASGhoM+Za9gC62Tz+qAL",
+	"KZQLm53jqifcI2BTefOPpRBo/EQen4y8JryIUVGcES9+dtgTttWezLDyzt6jLPWaZwPCRZyOwRyxeBdJ",
+	"whJEkIXGkTlfsqLC0npkGblLwyDQ18YBRmISIKYa2hst3H/hM4MEv5zOCnaBsMeAf+p6381HxK+w2idl",
+	"/dE0vUQ55GvSyKVh+X09epmQpWmKzFEOWc1bj13PCJuHYthRWU2fo9M8j7aysorw8Fih9w1KfP7rVETb",
+	"dwN+gEYYisXXB5dtKkadH0SLffy0fbz9Y/ru9QkPd3b+Ie7o6VDFO/c/y5vO8J/x/v/M1SNrF211Inkk",
+	"jaBQXObwcowhKBrsluV7AOLbOqMM5/vrwenPaIRD/l8ErU9ndMJ6lXCeqbv9xf1zSYPuC3CvWTHHWd6S",
+	"w7NIEq8HW4DE5FQz65UsHm/OaaBdJ3T+bqRdNNJebbcXdNTO98vpfMU+Neucm0s3ZN2oej7yZZHo6pcf",
+	"zQtX5YL/+b2rV6We9SJ9JzkH+Ur9qyPvTbaxNCn6SveE97Nt1lwoFe7+GgUdizGbBM256oNRT/RlmsoJ",
+	"sLlsnDLI3AbFhEvzWFVNVxUWeejdYpSdyBgo4yFT0DtzCF+004gqylKU9yHCXG7z5T7l6ThzfbBjiAjZ",
+	"x3AZClaM87osbG6bbY7dQ1Po6p1JDQGXOT0ssevrc9oAsPBgw5T19SNo4f3h/KfA7g1sgjWhhDG/CjKa",
+	"p8Zb1XLW4bVM0bpvl3Qt3KDy+M7hmi/6sB2HcyrwmLl9SEoi0R9tSet9vOr/dfpg/8X5suEErrD578yh",
+	"v0Aj6GdUObeBDbEtZ3l9eaLsqfV7vgfvJQU+U7Zv0IVkY+dGay0MHWCfeRchezs2E7bvMAIiI+0OGchx",
+	"BiAkcw3MaBMC1xmLGUqhmApANXBqtBmaFMxpZdZvZQZqHXUe/+mSIaM26l52lpKYZqicT2ThBlSEi56I",
+	"3Ebk16OAKGbWUmOKMSU2euUGhNP4TtnWY+TciYyiJzKHRtBSsWIdMqZ5ZtNpbRzMLbaGpe2iDIIkq3GW",
+	"YbdUlks8uxQ9oQBe9qjqk53nvp1x1M6CYAGt1VrKja+II/BfHVyruFRe3Pzy9vuRTn6d3NwcnZ/dbH//",
+	"9mL4avBCvLlvibv06tMo2+dn74bj7yf/85VCc9/cpTLLdua5Vf4zswzh1NWIje8cW10sP5xXe2Hhi5cv",
+	"OmAuX8fDfvE9XAzSMVS9uZt/7ckKVWngizWq/M41iNM9s4wg/x2DneeAmFgJSbp986klXzi0WmsNzxl8",
+	"aS/GYwu4LP58QURDOnV4CyisRkyOUubqby3AQE9I4Qy0DR85M1cpfMRsBKmccMU2oWmjbXegcpjJJjk1",
+	"cvBmaixaWL0FhlmJTh9Zc1FZGFjRogO0GqIzYE16/Iomyl/tRP1phsl/uGsblnTd81/JBfvSOBrxH9n0",
+	"aKwHje5vvz8EXxovGc1Yll/53TwA+dU1NeNFPrBNYzD/tnwikfEYy6WMPNmWIyboiDendJhuFgmqkOMo",
+	"Y+xA+p3KM3d74laSGxrfGd2f60MSDekdI9lYRO4rUkDovbu93Wq/aIbNsNnq7of7IfID1HS2weCxK1Hb",
+	"o5YKKXhMU4KAVSyzvKpJbPBAZmQMPV7KsHZUlDBzOdTqB5BKR7juCUC+Mw/fTMttt7mAZ11NW4DguQDI",
+	"yWgWD3Lc28Dim5mfUBcFUJUAMWsUYyXkXj0lG/Ad28878Jt3B9ipe7PSLTyfEC6Zq9d1vYNnSxJeu6xV",
+	"m0JSgvI31/1mDFM5hoYMxEH7blAPyTgg1K6LzHrCoYDYRTI/woihxZudj/lXMaXNImPwTsgJ+ugU4YDU",
+	"d/bzRQWsEnuRRy77BloO564TzH8BTJw0sUklpSXJcljfmRUptdBUFtHC1RJDNzu/63GzeCc26Jt940/0",
+	"xshav9LGzcLYeZre+mh95UpICCHl7VVKlZmHWJXZE4gXPVtwCQ9DqpEeMJ5VSi9LywHnaXbkV7Zagi6H",
+	"Zip6jmxEDvcAM4JyMIfI7DAiz+YYTXkrPofc0CTHBXrVqvhJM72uemKm2VWRSFXqSqLp7WbX6TaQ+zTW",
+	"Kb8vY/JWTxNgBswu17FTq4r1gmwpWzrgL9eG37ohILatUkCMtEgpF+bfzWZzM4AWLrdSJj1h+JbX1Ql8",
+	"BF75foWGRixTcDVPTC81WoQ6NIsBjvyxa7NrVlr01RqN9US++E7D6pZ4J8ZIEXTgkKihCsi95DELSBar",
+	"yq2HyDa6Dt3AJkgxdUgsvqVd/m551KkUbLNJXtWhZzmULA/AoCcWQWBV0LNyPCy8+ZAIaWWL4/UyI3w4",
+	"kpnOMUHha2IWnl3aFK4qXKcukhB9wqUABL8BR6kEKW/EQd8DACNyIjYNsdT0yYHSLeyUU6LxUk+KWUI/",
+	"Uneu1MRWnnTzyipHGeORmUwrCMNwZUR+IuQk6AlgetBkOoCU+zLj9pD660vsnMY0k/c6x0j2WHihWc2+",
+	"+uU4vbOM2FMhZL+AtYdawtNXP1z8fBq4+YchrEDKBVOAuGH1ocCoDeDv0xkVisYa2qcAtaEWkLF/stjQ",
+	"oXnWmE0y05VtQsqq40SY5occTno9QEaZvOcJAhSRq6O3R1uG41DNb1JGcpl9SzWb0Cm6RPOrL8cKagqg",
+	"5m7Twu9lXLMtsBXjjME209SByqk7nreBLT6MrZNLR7vMX+0xrplWXhXg+Az4ledl8d5MydvLyzMCugNi",
+	"D0zJgI5GTJTzEAdU9QTFWBxEsvJInEKEQPO2DS+COhYppGZqa1MrObQppbTq8uqJCF2AEcG4KjqdoVCI",
+	"KrbXMRS00yYZFYkckpsp4CqgnwyW1TZHcKY1KM/KMikX+QXNDyOb0MfFz24gq2RIQirlqyLU54WAf7vQ",
+	"VCQ0S4h1DKrfN5y7cTKZNJX92bmwmrEcbhotI+Z9a9U2e+LEcAVL+oW7fpAxRmyRS7cntkjuredJ1C32",
+	"AkAxgkLPk8KeEao1G460n9LN9WHpTUZUKk2Ho6hbdLp0zxnNY0gTSFo1CyZFoojiwvKKD4J/Jmwk40H5",
+	"nUUsoUui+1awaG/NX2/fHx1vXbw9au/uEdnvCUKiL8VMH5pfZgb70PxyI5PpQ4Q9kKFpu6ENUAfMPwJD",
+	"0fYAGNX5jk1ZYt5cgHC4MAbQVNc2xjRWD8RxHVkGdqxbCYtlYhSw1354B2+m5s05gZk34a7ZDp2VuEt9",
+	"eMWuTBFhcaEP8+484iQFoAk5UuEqjwRhKrOY5liUoPcypN1L6fLoi2Rn1KbGmlXSw6XL/M/oxK4syrIR",
+	"zRSaHfgozRhYflwAdpSmhivwoYVLwriLVcZg00ifZigEpnKckTiV8R3Z6BsWNeRijCebTkENhhapmDoB",
+	"HrGpzWKfOW0k5TcZhfOSSADhh2Pjn9ipLSJMGSKgxAw0WmRjRt6a83ZvM6D1wCi7hsI3zDLrHGcDxmxL",
+	"GiaGI6ZSaTTsE5aM0UfFzDb6p9RwUnwEs/3bnz8TrOEjSkpxiDuGVgTcGIB5KMCuNbZbxnNVy6aInyD7",
+	"NqtvtNRRJofctomBzkC2v989c3Cmso+S1AriLt6GRGKpzrGRSBnCEjGLyiLAz2ooJ7QAWmxPbEB7XXS0",
+	"uba3ChL9Z2qSoMd4n/LUAv4ldKo2gfXO5M6g4W9LC80EZzJizGE4O7o8fksqSfKl1Jo8m8XpMS6eUGON",
+	"umpfpGFbJ4i1v9j/vVRgjPf5Zfvq0KsNhvpUlngqlC0zfPj94X8HAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

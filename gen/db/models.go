@@ -72,6 +72,17 @@ type ContactTag struct {
 	CreatedAt   time.Time
 }
 
+type Event struct {
+	WorkspaceID uuid.UUID
+	Seq         int64
+	ID          uuid.UUID
+	Type        string
+	ObjectID    string
+	ContactID   *uuid.UUID
+	Data        []byte
+	CreatedAt   time.Time
+}
+
 type ImportKey struct {
 	WorkspaceID uuid.UUID
 	ImportID    uuid.UUID
@@ -126,6 +137,39 @@ type Tag struct {
 	Name        string
 	NameKey     string
 	CreatedAt   time.Time
+}
+
+type WebhookDelivery struct {
+	WorkspaceID    uuid.UUID
+	ID             uuid.UUID
+	EndpointID     uuid.UUID
+	EventSeq       int64
+	EventID        uuid.UUID
+	EventType      string
+	Status         string
+	Attempts       int32
+	LastStatusCode *int32
+	LastError      *string
+	LastAttemptAt  *time.Time
+	NextAttemptAt  *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+type WebhookEndpoint struct {
+	WorkspaceID         uuid.UUID
+	ID                  uuid.UUID
+	Url                 string
+	Description         *string
+	EventTypes          []string
+	Enabled             bool
+	DisabledReason      *string
+	Secret              []byte
+	PreviousSecret      []byte
+	PreviousSecretUntil *time.Time
+	FailingSince        *time.Time
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
 }
 
 type Workspace struct {
