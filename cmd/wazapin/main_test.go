@@ -149,3 +149,47 @@ func TestReadmeListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockPrivateAddressesSetting reads the one setting that guards providers and webhook
+// endpoints, and its former name as a deprecated alias.
+func TestBlockPrivateAddressesSetting(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		env           map[string]string
+		block         bool
+		deprecated    bool
+		wantErrNaming string
+	}{
+		{"unset", nil, false, false, ""},
+		{"on", map[string]string{"WAZAPIN_BLOCK_PRIVATE_ADDRESSES": "true"}, true, false, ""},
+		{"off", map[string]string{"WAZAPIN_BLOCK_PRIVATE_ADDRESSES": "0"}, false, false, ""},
+		{"former name on", map[string]string{"WAZAPIN_PROVIDER_BLOCK_PRIVATE": "1"}, true, true, ""},
+		{"former name off", map[string]string{"WAZAPIN_PROVIDER_BLOCK_PRIVATE": "false"}, false, true, ""},
+		{"both agree", map[string]string{"WAZAPIN_BLOCK_PRIVATE_ADDRESSES": "true", "WAZAPIN_PROVIDER_BLOCK_PRIVATE": "1"}, true, true, ""},
+		{"both disagree", map[string]string{"WAZAPIN_BLOCK_PRIVATE_ADDRESSES": "false", "WAZAPIN_PROVIDER_BLOCK_PRIVATE": "true"}, false, false, "WAZAPIN_BLOCK_PRIVATE_ADDRESSES"},
+		{"bad value", map[string]string{"WAZAPIN_BLOCK_PRIVATE_ADDRESSES": "yes"}, false, false, "WAZAPIN_BLOCK_PRIVATE_ADDRESSES"},
+		{"bad former value", map[string]string{"WAZAPIN_PROVIDER_BLOCK_PRIVATE": "on"}, false, false, "WAZAPIN_PROVIDER_BLOCK_PRIVATE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &Main{Getenv: func(k string) string {
+				if k == "DATABASE_URL" {
+					return "postgres://unused"
+				}
+				return tc.env[k]
+			}}
+			c, err := m.config()
+			if tc.wantErrNaming != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErrNaming) {
+					t.Fatalf("err %v, want one naming %s", err, tc.wantErrNaming)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.server.BlockPrivateAddresses != tc.block || (c.deprecated != "") != tc.deprecated {
+				t.Errorf("block %v, deprecated %q; want %v, %v", c.server.BlockPrivateAddresses, c.deprecated, tc.block, tc.deprecated)
+			}
+		})
+	}
+}

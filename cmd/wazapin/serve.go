@@ -42,6 +42,7 @@ type serveConfig struct {
 	logFormat, logLevel                       string
 	grace, shutdownTimeout                    time.Duration
 	server                                    server.Config
+	deprecated                                string // a warning about a setting's former name
 }
 
 // config reads serve's settings, naming the variable whose value cannot be used.
@@ -91,14 +92,43 @@ func (m *Main) config() (serveConfig, error) {
 		}
 		c.server.Secrets = box
 	}
-	switch v := m.Getenv("WAZAPIN_PROVIDER_BLOCK_PRIVATE"); v {
-	case "", "0", "false":
-	case "1", "true":
-		c.server.BlockPrivateProviders = true
-	default:
-		return c, fmt.Errorf("WAZAPIN_PROVIDER_BLOCK_PRIVATE must be true or false, not %q", v)
+	if c.server.BlockPrivateAddresses, c.deprecated, err = m.blockPrivate(); err != nil {
+		return c, err
 	}
 	return c, nil
+}
+
+// blockPrivate reads WAZAPIN_BLOCK_PRIVATE_ADDRESSES, or its former name
+// WAZAPIN_PROVIDER_BLOCK_PRIVATE (from when it guarded channel providers alone), saying so in
+// deprecated. Both set to different values is an error: one of them would be ignored.
+func (m *Main) blockPrivate() (block bool, deprecated string, err error) {
+	read := func(name string) (set, on bool, err error) {
+		switch v := m.Getenv(name); v {
+		case "":
+			return false, false, nil
+		case "0", "false":
+			return true, false, nil
+		case "1", "true":
+			return true, true, nil
+		default:
+			return true, false, fmt.Errorf("%s must be true or false, not %q", name, v)
+		}
+	}
+	const name, former = "WAZAPIN_BLOCK_PRIVATE_ADDRESSES", "WAZAPIN_PROVIDER_BLOCK_PRIVATE"
+	set, on, err := read(name)
+	if err != nil {
+		return false, "", err
+	}
+	formerSet, formerOn, err := read(former)
+	switch {
+	case err != nil:
+		return false, "", err
+	case formerSet && set && formerOn != on:
+		return false, "", fmt.Errorf("%s and %s (its former name) disagree; set only %s", name, former, name)
+	case formerSet:
+		deprecated = former + " is deprecated: it is read as " + name + ", which also guards webhook endpoints; rename it"
+	}
+	return on || formerOn, deprecated, nil
 }
 
 func (m *Main) serve(ctx context.Context, args []string) error {
@@ -125,7 +155,10 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	cfg.server.Log = log
 	if cfg.server.Secrets == nil {
-		log.Warn("WAZAPIN_ENCRYPTION_KEY is not set: channels cannot be created or used")
+		log.Warn("WAZAPIN_ENCRYPTION_KEY is not set: channels cannot be created or used, nor webhook endpoints created or their secrets rotated")
+	}
+	if cfg.deprecated != "" {
+		log.Warn(cfg.deprecated)
 	}
 	if err := pg.Migrate(cfg.databaseURL, 0); err != nil {
 		return fmt.Errorf("migrate: %w", err)

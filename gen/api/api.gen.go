@@ -1784,6 +1784,114 @@ type TagResponse struct {
 	Data Tag `json:"data"`
 }
 
+// WebhookEndpoint defines model for WebhookEndpoint.
+type WebhookEndpoint struct {
+	CreatedAt   time.Time                 `json:"created_at"`
+	Description nullable.Nullable[string] `json:"description"`
+
+	// DisabledReason Why the service stopped delivering to the endpoint (its URL answered 410 Gone, or
+	// failed for days); null while it is enabled and when it was disabled by a request.
+	DisabledReason nullable.Nullable[string] `json:"disabled_reason"`
+
+	// Enabled Whether events are delivered to it.
+	Enabled bool `json:"enabled"`
+
+	// EventTypes The event types delivered to the endpoint; null for every type.
+	EventTypes nullable.Nullable[[]EventType] `json:"event_types"`
+
+	// Id Example: we_06H2ST3E2SW3S146H7PG6JQ140
+	Id string `json:"id"`
+
+	// PreviousSecretExpiresAt After a rotation, when the previous secret stops signing deliveries; null when only
+	// the current secret signs.
+	PreviousSecretExpiresAt nullable.Nullable[time.Time] `json:"previous_secret_expires_at"`
+	UpdatedAt               time.Time                    `json:"updated_at"`
+
+	// Url Example: https://hooks.example.com/wazapin
+	Url string `json:"url"`
+}
+
+// WebhookEndpointCreate defines model for WebhookEndpointCreate.
+type WebhookEndpointCreate struct {
+	// Description What the endpoint is for; blank is the same as none.
+	//
+	// Example: CRM sync
+	Description *string `json:"description,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
+
+	// EventTypes The event types to deliver, each once; absent or null for every type.
+	EventTypes nullable.Nullable[[]EventType] `json:"event_types,omitempty"`
+
+	// Url An absolute http or https URL, without user name, password or fragment.
+	//
+	// Example: https://hooks.example.com/wazapin
+	Url string `json:"url"`
+}
+
+// WebhookEndpointList defines model for WebhookEndpointList.
+type WebhookEndpointList struct {
+	Data []WebhookEndpoint `json:"data"`
+}
+
+// WebhookEndpointPatch defines model for WebhookEndpointPatch.
+type WebhookEndpointPatch struct {
+	Description nullable.Nullable[string] `json:"description,omitempty"`
+
+	// Enabled `true` resumes deliveries and clears `disabled_reason`; `false` stops them.
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// EventTypes The event types to deliver, each once; null for every type.
+	EventTypes nullable.Nullable[[]EventType] `json:"event_types,omitempty"`
+
+	// Url Example: https://hooks.example.com/wazapin
+	Url *string `json:"url,omitempty"`
+}
+
+// WebhookEndpointResponse defines model for WebhookEndpointResponse.
+type WebhookEndpointResponse struct {
+	Data WebhookEndpoint `json:"data"`
+}
+
+// WebhookEndpointSecretResponse defines model for WebhookEndpointSecretResponse.
+type WebhookEndpointSecretResponse struct {
+	// Data The endpoint with its current signing secret, in the answers to its creation and to a rotation only.
+	Data WebhookEndpointWithSecret `json:"data"`
+}
+
+// WebhookEndpointWithSecret The endpoint with its current signing secret, in the answers to its creation and to a rotation only.
+type WebhookEndpointWithSecret struct {
+	CreatedAt   time.Time                 `json:"created_at"`
+	Description nullable.Nullable[string] `json:"description"`
+
+	// DisabledReason Why the service stopped delivering to the endpoint (its URL answered 410 Gone, or
+	// failed for days); null while it is enabled and when it was disabled by a request.
+	DisabledReason nullable.Nullable[string] `json:"disabled_reason"`
+
+	// Enabled Whether events are delivered to it.
+	Enabled bool `json:"enabled"`
+
+	// EventTypes The event types delivered to the endpoint; null for every type.
+	EventTypes nullable.Nullable[[]EventType] `json:"event_types"`
+
+	// Id Example: we_06H2ST3E2SW3S146H7PG6JQ140
+	Id string `json:"id"`
+
+	// PreviousSecretExpiresAt After a rotation, when the previous secret stops signing deliveries; null when only
+	// the current secret signs.
+	PreviousSecretExpiresAt nullable.Nullable[time.Time] `json:"previous_secret_expires_at"`
+
+	// Secret The signing secret: `whsec_` followed by the base64 of 32 random bytes. The key of
+	// the signatures is those bytes (the part after `whsec_`, base64-decoded).
+	//
+	//
+	// Example: whsec_9T2anp4Jn1eVZ/C/KlIFEi033QnkaNmsc3vOob4mjc8=
+	Secret    string    `json:"secret"`
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// Url Example: https://hooks.example.com/wazapin
+	Url string `json:"url"`
+}
+
 // Workspace defines model for Workspace.
 type Workspace struct {
 	CreatedAt time.Time `json:"created_at"`
@@ -1816,6 +1924,9 @@ type ChannelID = string
 
 // ContactID defines model for ContactID.
 type ContactID = string
+
+// EndpointID defines model for EndpointID.
+type EndpointID = string
 
 // BadGateway RFC 9457 problem details.
 type BadGateway = Problem
@@ -1858,6 +1969,9 @@ type Unprocessable = Problem
 
 // UnsupportedMediaType RFC 9457 problem details.
 type UnsupportedMediaType = Problem
+
+// WebhookEndpointLimit RFC 9457 problem details.
+type WebhookEndpointLimit = Problem
 
 // Resolve defines model for Resolve.
 type Resolve = ResolveRequest
@@ -1945,6 +2059,12 @@ type UpsertContactSuppressionJSONRequestBody = SuppressionCreate
 
 // AssignContactTagJSONRequestBody defines body for AssignContactTag for application/json ContentType.
 type AssignContactTagJSONRequestBody = TagAssign
+
+// CreateWebhookEndpointJSONRequestBody defines body for CreateWebhookEndpoint for application/json ContentType.
+type CreateWebhookEndpointJSONRequestBody = WebhookEndpointCreate
+
+// UpdateWebhookEndpointJSONRequestBody defines body for UpdateWebhookEndpoint for application/json ContentType.
+type UpdateWebhookEndpointJSONRequestBody = WebhookEndpointPatch
 
 // UpdateWorkspaceJSONRequestBody defines body for UpdateWorkspace for application/json ContentType.
 type UpdateWorkspaceJSONRequestBody = WorkspacePatch
@@ -3115,6 +3235,111 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
 	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListWebhookEndpoints List webhook endpoints
+	//
+	// Every webhook endpoint of the workspace, oldest first, without secrets; returned whole.
+	//
+	// Corresponds with GET /v1/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+	ListWebhookEndpoints(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWebhookEndpointWithBody Create a webhook endpoint
+	//
+	// Registers a URL to deliver the workspace's events to, and makes its signing secret. The
+	// answer is the only one that shows the secret (`secret`): keep it, and verify every delivery
+	// with it (see the webhooks tag). Secrets are stored encrypted under the server's
+	// `WAZAPIN_ENCRYPTION_KEY`; a server without one refuses (503).
+	//
+	// `url` must be an absolute `http` or `https` URL with a host, at most 2048 characters,
+	// without a user name or password (a secret in a URL ends up in logs; the signature is what
+	// proves a delivery genuine) and without a fragment; use https. On a server with
+	// `WAZAPIN_BLOCK_PRIVATE_ADDRESSES` on, a URL whose host is `localhost` or a loopback,
+	// private or link-local address is refused (422), and a name that resolves to one is
+	// refused when a delivery connects. `event_types` lists the types to deliver, each once;
+	// absent or null delivers every type, including types added later. An endpoint created
+	// with `enabled: false` gets nothing until it is enabled.
+	//
+	// A workspace has at most 20 endpoints: one more is a 409.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpointWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateWebhookEndpoint Create a webhook endpoint
+	//
+	// Registers a URL to deliver the workspace's events to, and makes its signing secret. The
+	// answer is the only one that shows the secret (`secret`): keep it, and verify every delivery
+	// with it (see the webhooks tag). Secrets are stored encrypted under the server's
+	// `WAZAPIN_ENCRYPTION_KEY`; a server without one refuses (503).
+	//
+	// `url` must be an absolute `http` or `https` URL with a host, at most 2048 characters,
+	// without a user name or password (a secret in a URL ends up in logs; the signature is what
+	// proves a delivery genuine) and without a fragment; use https. On a server with
+	// `WAZAPIN_BLOCK_PRIVATE_ADDRESSES` on, a URL whose host is `localhost` or a loopback,
+	// private or link-local address is refused (422), and a name that resolves to one is
+	// refused when a delivery connects. `event_types` lists the types to deliver, each once;
+	// absent or null delivers every type, including types added later. An endpoint created
+	// with `enabled: false` gets nothing until it is enabled.
+	//
+	// A workspace has at most 20 endpoints: one more is a 409.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpoint(ctx context.Context, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteWebhookEndpoint Delete a webhook endpoint
+	//
+	// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries.
+	//
+	// Corresponds with DELETE /v1/webhook-endpoints/{endpointID} (the `DeleteWebhookEndpoint` operationId).
+	DeleteWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetWebhookEndpoint Get a webhook endpoint
+	//
+	// The endpoint without its secret.
+	//
+	// Corresponds with GET /v1/webhook-endpoints/{endpointID} (the `GetWebhookEndpoint` operationId).
+	GetWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWebhookEndpointWithBody Update a webhook endpoint
+	//
+	// A JSON merge patch. A field that is absent stays as it is; `description: null` clears the
+	// description and `event_types: null` delivers every type again. `url` and `event_types`
+	// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
+	// them and clears `disabled_reason` and the record of failures that could disable the
+	// endpoint again. The secret is changed only by rotating it.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpointWithBody(ctx context.Context, endpointID EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateWebhookEndpoint Update a webhook endpoint
+	//
+	// A JSON merge patch. A field that is absent stays as it is; `description: null` clears the
+	// description and `event_types: null` delivers every type again. `url` and `event_types`
+	// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
+	// them and clears `disabled_reason` and the record of failures that could disable the
+	// endpoint again. The secret is changed only by rotating it.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpoint(ctx context.Context, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
+	//
+	// Makes a new signing secret and answers it, this once. The previous secret keeps signing
+	// for 24 hours (`previous_secret_expires_at`), so receivers can move to the new one without
+	// refusing genuine deliveries: meanwhile every delivery carries two signatures in
+	// `webhook-signature`, separated by a space, the new secret's first. Rotating again within
+	// those 24 hours retires the oldest secret at once: only the current one and the new one
+	// sign. A server without `WAZAPIN_ENCRYPTION_KEY` refuses (503).
+	//
+	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+	RotateWebhookEndpointSecret(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetWorkspace Read the workspace's settings
 	//
 	// The workspace the API key belongs to, with its settings.
@@ -4058,6 +4283,191 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 // Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
 func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetReadinessRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListWebhookEndpoints List webhook endpoints
+//
+// Every webhook endpoint of the workspace, oldest first, without secrets; returned whole.
+//
+// Corresponds with GET /v1/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+func (c *Client) ListWebhookEndpoints(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWebhookEndpointsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWebhookEndpointWithBody Create a webhook endpoint
+//
+// Registers a URL to deliver the workspace's events to, and makes its signing secret. The
+// answer is the only one that shows the secret (`secret`): keep it, and verify every delivery
+// with it (see the webhooks tag). Secrets are stored encrypted under the server's
+// `WAZAPIN_ENCRYPTION_KEY`; a server without one refuses (503).
+//
+// `url` must be an absolute `http` or `https` URL with a host, at most 2048 characters,
+// without a user name or password (a secret in a URL ends up in logs; the signature is what
+// proves a delivery genuine) and without a fragment; use https. On a server with
+// `WAZAPIN_BLOCK_PRIVATE_ADDRESSES` on, a URL whose host is `localhost` or a loopback,
+// private or link-local address is refused (422), and a name that resolves to one is
+// refused when a delivery connects. `event_types` lists the types to deliver, each once;
+// absent or null delivers every type, including types added later. An endpoint created
+// with `enabled: false` gets nothing until it is enabled.
+//
+// A workspace has at most 20 endpoints: one more is a 409.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *Client) CreateWebhookEndpointWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookEndpointRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateWebhookEndpoint Create a webhook endpoint
+//
+// Registers a URL to deliver the workspace's events to, and makes its signing secret. The
+// answer is the only one that shows the secret (`secret`): keep it, and verify every delivery
+// with it (see the webhooks tag). Secrets are stored encrypted under the server's
+// `WAZAPIN_ENCRYPTION_KEY`; a server without one refuses (503).
+//
+// `url` must be an absolute `http` or `https` URL with a host, at most 2048 characters,
+// without a user name or password (a secret in a URL ends up in logs; the signature is what
+// proves a delivery genuine) and without a fragment; use https. On a server with
+// `WAZAPIN_BLOCK_PRIVATE_ADDRESSES` on, a URL whose host is `localhost` or a loopback,
+// private or link-local address is refused (422), and a name that resolves to one is
+// refused when a delivery connects. `event_types` lists the types to deliver, each once;
+// absent or null delivers every type, including types added later. An endpoint created
+// with `enabled: false` gets nothing until it is enabled.
+//
+// A workspace has at most 20 endpoints: one more is a 409.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *Client) CreateWebhookEndpoint(ctx context.Context, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookEndpointRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteWebhookEndpoint Delete a webhook endpoint
+//
+// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries.
+//
+// Corresponds with DELETE /v1/webhook-endpoints/{endpointID} (the `DeleteWebhookEndpoint` operationId).
+func (c *Client) DeleteWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteWebhookEndpointRequest(c.Server, endpointID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetWebhookEndpoint Get a webhook endpoint
+//
+// The endpoint without its secret.
+//
+// Corresponds with GET /v1/webhook-endpoints/{endpointID} (the `GetWebhookEndpoint` operationId).
+func (c *Client) GetWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWebhookEndpointRequest(c.Server, endpointID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWebhookEndpointWithBody Update a webhook endpoint
+//
+// A JSON merge patch. A field that is absent stays as it is; `description: null` clears the
+// description and `event_types: null` delivers every type again. `url` and `event_types`
+// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
+// them and clears `disabled_reason` and the record of failures that could disable the
+// endpoint again. The secret is changed only by rotating it.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
+func (c *Client) UpdateWebhookEndpointWithBody(ctx context.Context, endpointID EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWebhookEndpointRequestWithBody(c.Server, endpointID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateWebhookEndpoint Update a webhook endpoint
+//
+// A JSON merge patch. A field that is absent stays as it is; `description: null` clears the
+// description and `event_types: null` delivers every type again. `url` and `event_types`
+// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
+// them and clears `disabled_reason` and the record of failures that could disable the
+// endpoint again. The secret is changed only by rotating it.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
+func (c *Client) UpdateWebhookEndpoint(ctx context.Context, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWebhookEndpointRequest(c.Server, endpointID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
+//
+// Makes a new signing secret and answers it, this once. The previous secret keeps signing
+// for 24 hours (`previous_secret_expires_at`), so receivers can move to the new one without
+// refusing genuine deliveries: meanwhile every delivery carries two signatures in
+// `webhook-signature`, separated by a space, the new secret's first. Rotating again within
+// those 24 hours retires the oldest secret at once: only the current one and the new one
+// sign. A server without `WAZAPIN_ENCRYPTION_KEY` refuses (503).
+//
+// Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+func (c *Client) RotateWebhookEndpointSecret(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateWebhookEndpointSecretRequest(c.Server, endpointID)
 	if err != nil {
 		return nil, err
 	}
@@ -5406,6 +5816,222 @@ func NewGetReadinessRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListWebhookEndpointsRequest constructs an http.Request for the ListWebhookEndpoints method
+func NewListWebhookEndpointsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateWebhookEndpointRequest calls the generic CreateWebhookEndpoint builder with application/json body
+func NewCreateWebhookEndpointRequest(server string, body CreateWebhookEndpointJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateWebhookEndpointRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateWebhookEndpointRequestWithBody constructs an http.Request for the CreateWebhookEndpoint method, with any body, and a specified content type
+func NewCreateWebhookEndpointRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteWebhookEndpointRequest constructs an http.Request for the DeleteWebhookEndpoint method
+func NewDeleteWebhookEndpointRequest(server string, endpointID EndpointID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "endpointID", endpointID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetWebhookEndpointRequest constructs an http.Request for the GetWebhookEndpoint method
+func NewGetWebhookEndpointRequest(server string, endpointID EndpointID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "endpointID", endpointID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateWebhookEndpointRequest calls the generic UpdateWebhookEndpoint builder with application/json body
+func NewUpdateWebhookEndpointRequest(server string, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateWebhookEndpointRequestWithBody(server, endpointID, "application/json", bodyReader)
+}
+
+// NewUpdateWebhookEndpointRequestWithBody constructs an http.Request for the UpdateWebhookEndpoint method, with any body, and a specified content type
+func NewUpdateWebhookEndpointRequestWithBody(server string, endpointID EndpointID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "endpointID", endpointID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRotateWebhookEndpointSecretRequest constructs an http.Request for the RotateWebhookEndpointSecret method
+func NewRotateWebhookEndpointSecretRequest(server string, endpointID EndpointID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "endpointID", endpointID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s/rotate-secret", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetWorkspaceRequest constructs an http.Request for the GetWorkspace method
 func NewGetWorkspaceRequest(server string) (*http.Request, error) {
 	var err error
@@ -6073,6 +6699,119 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error)
+
+	// ListWebhookEndpointsWithResponse List webhook endpoints
+	//
+	// Every webhook endpoint of the workspace, oldest first, without secrets; returned whole.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+	ListWebhookEndpointsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListWebhookEndpointsResponse, error)
+
+	// CreateWebhookEndpointWithBodyWithResponse Create a webhook endpoint
+	//
+	// Registers a URL to deliver the workspace's events to, and makes its signing secret. The
+	// answer is the only one that shows the secret (`secret`): keep it, and verify every delivery
+	// with it (see the webhooks tag). Secrets are stored encrypted under the server's
+	// `WAZAPIN_ENCRYPTION_KEY`; a server without one refuses (503).
+	//
+	// `url` must be an absolute `http` or `https` URL with a host, at most 2048 characters,
+	// without a user name or password (a secret in a URL ends up in logs; the signature is what
+	// proves a delivery genuine) and without a fragment; use https. On a server with
+	// `WAZAPIN_BLOCK_PRIVATE_ADDRESSES` on, a URL whose host is `localhost` or a loopback,
+	// private or link-local address is refused (422), and a name that resolves to one is
+	// refused when a delivery connects. `event_types` lists the types to deliver, each once;
+	// absent or null delivers every type, including types added later. An endpoint created
+	// with `enabled: false` gets nothing until it is enabled.
+	//
+	// A workspace has at most 20 endpoints: one more is a 409.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpointWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error)
+
+	// CreateWebhookEndpointWithResponse Create a webhook endpoint
+	//
+	// Registers a URL to deliver the workspace's events to, and makes its signing secret. The
+	// answer is the only one that shows the secret (`secret`): keep it, and verify every delivery
+	// with it (see the webhooks tag). Secrets are stored encrypted under the server's
+	// `WAZAPIN_ENCRYPTION_KEY`; a server without one refuses (503).
+	//
+	// `url` must be an absolute `http` or `https` URL with a host, at most 2048 characters,
+	// without a user name or password (a secret in a URL ends up in logs; the signature is what
+	// proves a delivery genuine) and without a fragment; use https. On a server with
+	// `WAZAPIN_BLOCK_PRIVATE_ADDRESSES` on, a URL whose host is `localhost` or a loopback,
+	// private or link-local address is refused (422), and a name that resolves to one is
+	// refused when a delivery connects. `event_types` lists the types to deliver, each once;
+	// absent or null delivers every type, including types added later. An endpoint created
+	// with `enabled: false` gets nothing until it is enabled.
+	//
+	// A workspace has at most 20 endpoints: one more is a 409.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+	CreateWebhookEndpointWithResponse(ctx context.Context, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error)
+
+	// DeleteWebhookEndpointWithResponse Delete a webhook endpoint
+	//
+	// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/webhook-endpoints/{endpointID} (the `DeleteWebhookEndpoint` operationId).
+	DeleteWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointResponse, error)
+
+	// GetWebhookEndpointWithResponse Get a webhook endpoint
+	//
+	// The endpoint without its secret.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhook-endpoints/{endpointID} (the `GetWebhookEndpoint` operationId).
+	GetWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*GetWebhookEndpointResponse, error)
+
+	// UpdateWebhookEndpointWithBodyWithResponse Update a webhook endpoint
+	//
+	// A JSON merge patch. A field that is absent stays as it is; `description: null` clears the
+	// description and `event_types: null` delivers every type again. `url` and `event_types`
+	// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
+	// them and clears `disabled_reason` and the record of failures that could disable the
+	// endpoint again. The secret is changed only by rotating it.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, endpointID EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
+
+	// UpdateWebhookEndpointWithResponse Update a webhook endpoint
+	//
+	// A JSON merge patch. A field that is absent stays as it is; `description: null` clears the
+	// description and `event_types: null` delivers every type again. `url` and `event_types`
+	// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
+	// them and clears `disabled_reason` and the record of failures that could disable the
+	// endpoint again. The secret is changed only by rotating it.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
+	UpdateWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
+
+	// RotateWebhookEndpointSecretWithResponse Rotate a webhook endpoint's secret
+	//
+	// Makes a new signing secret and answers it, this once. The previous secret keeps signing
+	// for 24 hours (`previous_secret_expires_at`), so receivers can move to the new one without
+	// refusing genuine deliveries: meanwhile every delivery carries two signatures in
+	// `webhook-signature`, separated by a space, the new secret's first. Rotating again within
+	// those 24 hours retires the oldest secret at once: only the current one and the new one
+	// sign. A server without `WAZAPIN_ENCRYPTION_KEY` refuses (503).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+	RotateWebhookEndpointSecretWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*RotateWebhookEndpointSecretResponse, error)
 
 	// GetWorkspaceWithResponse Read the workspace's settings
 	//
@@ -9430,6 +10169,657 @@ func (r GetReadinessResponse) ContentType() string {
 	return ""
 }
 
+// ListWebhookEndpointsResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookEndpoints
+type ListWebhookEndpointsResponse401Headers struct {
+	XRequestId string
+}
+
+// ListWebhookEndpointsResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookEndpoints
+type ListWebhookEndpointsResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// ListWebhookEndpointsResponseDefaultHeaders the declared response headers of an HTTP default response for ListWebhookEndpoints
+type ListWebhookEndpointsResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type ListWebhookEndpointsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpointList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListWebhookEndpointsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListWebhookEndpointsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListWebhookEndpointsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListWebhookEndpointsResponse) GetJSON200() *WebhookEndpointList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListWebhookEndpointsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListWebhookEndpointsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListWebhookEndpointsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListWebhookEndpointsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse400Headers struct {
+	XRequestId string
+}
+
+// CreateWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse401Headers struct {
+	XRequestId string
+}
+
+// CreateWebhookEndpointResponse409Headers the declared response headers of an HTTP 409 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse409Headers struct {
+	XRequestId string
+}
+
+// CreateWebhookEndpointResponse413Headers the declared response headers of an HTTP 413 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse413Headers struct {
+	XRequestId string
+}
+
+// CreateWebhookEndpointResponse422Headers the declared response headers of an HTTP 422 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse422Headers struct {
+	XRequestId string
+}
+
+// CreateWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// CreateWebhookEndpointResponseDefaultHeaders the declared response headers of an HTTP default response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type CreateWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *WebhookEndpointSecretResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *WebhookEndpointLimit
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateWebhookEndpointResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateWebhookEndpointResponse401Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateWebhookEndpointResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateWebhookEndpointResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateWebhookEndpointResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateWebhookEndpointResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CreateWebhookEndpointResponseDefaultHeaders
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateWebhookEndpointResponse) GetJSON201() *WebhookEndpointSecretResponse {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON409() *WebhookEndpointLimit {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for DeleteWebhookEndpoint
+type DeleteWebhookEndpointResponse401Headers struct {
+	XRequestId string
+}
+
+// DeleteWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for DeleteWebhookEndpoint
+type DeleteWebhookEndpointResponse404Headers struct {
+	XRequestId string
+}
+
+// DeleteWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for DeleteWebhookEndpoint
+type DeleteWebhookEndpointResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// DeleteWebhookEndpointResponseDefaultHeaders the declared response headers of an HTTP default response for DeleteWebhookEndpoint
+type DeleteWebhookEndpointResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type DeleteWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteWebhookEndpointResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeleteWebhookEndpointResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteWebhookEndpointResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *DeleteWebhookEndpointResponseDefaultHeaders
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse401Headers struct {
+	XRequestId string
+}
+
+// GetWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse404Headers struct {
+	XRequestId string
+}
+
+// GetWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// GetWebhookEndpointResponseDefaultHeaders the declared response headers of an HTTP default response for GetWebhookEndpoint
+type GetWebhookEndpointResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type GetWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpointResponse
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetWebhookEndpointResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetWebhookEndpointResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetWebhookEndpointResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetWebhookEndpointResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetWebhookEndpointResponse) GetJSON200() *WebhookEndpointResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse400Headers struct {
+	XRequestId string
+}
+
+// UpdateWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse401Headers struct {
+	XRequestId string
+}
+
+// UpdateWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse404Headers struct {
+	XRequestId string
+}
+
+// UpdateWebhookEndpointResponse413Headers the declared response headers of an HTTP 413 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse413Headers struct {
+	XRequestId string
+}
+
+// UpdateWebhookEndpointResponse422Headers the declared response headers of an HTTP 422 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse422Headers struct {
+	XRequestId string
+}
+
+// UpdateWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// UpdateWebhookEndpointResponseDefaultHeaders the declared response headers of an HTTP default response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type UpdateWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpointResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *UpdateWebhookEndpointResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UpdateWebhookEndpointResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *UpdateWebhookEndpointResponse404Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *UpdateWebhookEndpointResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *UpdateWebhookEndpointResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UpdateWebhookEndpointResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *UpdateWebhookEndpointResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateWebhookEndpointResponse) GetJSON200() *WebhookEndpointResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateWebhookEndpointResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RotateWebhookEndpointSecretResponse401Headers the declared response headers of an HTTP 401 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse401Headers struct {
+	XRequestId string
+}
+
+// RotateWebhookEndpointSecretResponse404Headers the declared response headers of an HTTP 404 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse404Headers struct {
+	XRequestId string
+}
+
+// RotateWebhookEndpointSecretResponse503Headers the declared response headers of an HTTP 503 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// RotateWebhookEndpointSecretResponseDefaultHeaders the declared response headers of an HTTP default response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type RotateWebhookEndpointSecretResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpointSecretResponse
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RotateWebhookEndpointSecretResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RotateWebhookEndpointSecretResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RotateWebhookEndpointSecretResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *RotateWebhookEndpointSecretResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RotateWebhookEndpointSecretResponse) GetJSON200() *WebhookEndpointSecretResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RotateWebhookEndpointSecretResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RotateWebhookEndpointSecretResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RotateWebhookEndpointSecretResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RotateWebhookEndpointSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetWorkspaceResponse401Headers the declared response headers of an HTTP 401 response for GetWorkspace
 type GetWorkspaceResponse401Headers struct {
 	XRequestId string
@@ -10435,6 +11825,167 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 		return nil, err
 	}
 	return ParseGetReadinessResponse(rsp)
+}
+
+// ListWebhookEndpointsWithResponse List webhook endpoints
+//
+// Every webhook endpoint of the workspace, oldest first, without secrets; returned whole.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhook-endpoints (the `ListWebhookEndpoints` operationId).
+func (c *ClientWithResponses) ListWebhookEndpointsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListWebhookEndpointsResponse, error) {
+	rsp, err := c.ListWebhookEndpoints(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListWebhookEndpointsResponse(rsp)
+}
+
+// CreateWebhookEndpointWithBodyWithResponse Create a webhook endpoint
+//
+// Registers a URL to deliver the workspace's events to, and makes its signing secret. The
+// answer is the only one that shows the secret (`secret`): keep it, and verify every delivery
+// with it (see the webhooks tag). Secrets are stored encrypted under the server's
+// `WAZAPIN_ENCRYPTION_KEY`; a server without one refuses (503).
+//
+// `url` must be an absolute `http` or `https` URL with a host, at most 2048 characters,
+// without a user name or password (a secret in a URL ends up in logs; the signature is what
+// proves a delivery genuine) and without a fragment; use https. On a server with
+// `WAZAPIN_BLOCK_PRIVATE_ADDRESSES` on, a URL whose host is `localhost` or a loopback,
+// private or link-local address is refused (422), and a name that resolves to one is
+// refused when a delivery connects. `event_types` lists the types to deliver, each once;
+// absent or null delivers every type, including types added later. An endpoint created
+// with `enabled: false` gets nothing until it is enabled.
+//
+// A workspace has at most 20 endpoints: one more is a 409.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) CreateWebhookEndpointWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error) {
+	rsp, err := c.CreateWebhookEndpointWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWebhookEndpointResponse(rsp)
+}
+
+// CreateWebhookEndpointWithResponse Create a webhook endpoint
+//
+// Registers a URL to deliver the workspace's events to, and makes its signing secret. The
+// answer is the only one that shows the secret (`secret`): keep it, and verify every delivery
+// with it (see the webhooks tag). Secrets are stored encrypted under the server's
+// `WAZAPIN_ENCRYPTION_KEY`; a server without one refuses (503).
+//
+// `url` must be an absolute `http` or `https` URL with a host, at most 2048 characters,
+// without a user name or password (a secret in a URL ends up in logs; the signature is what
+// proves a delivery genuine) and without a fragment; use https. On a server with
+// `WAZAPIN_BLOCK_PRIVATE_ADDRESSES` on, a URL whose host is `localhost` or a loopback,
+// private or link-local address is refused (422), and a name that resolves to one is
+// refused when a delivery connects. `event_types` lists the types to deliver, each once;
+// absent or null delivers every type, including types added later. An endpoint created
+// with `enabled: false` gets nothing until it is enabled.
+//
+// A workspace has at most 20 endpoints: one more is a 409.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) CreateWebhookEndpointWithResponse(ctx context.Context, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error) {
+	rsp, err := c.CreateWebhookEndpoint(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateWebhookEndpointResponse(rsp)
+}
+
+// DeleteWebhookEndpointWithResponse Delete a webhook endpoint
+//
+// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/webhook-endpoints/{endpointID} (the `DeleteWebhookEndpoint` operationId).
+func (c *ClientWithResponses) DeleteWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointResponse, error) {
+	rsp, err := c.DeleteWebhookEndpoint(ctx, endpointID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteWebhookEndpointResponse(rsp)
+}
+
+// GetWebhookEndpointWithResponse Get a webhook endpoint
+//
+// The endpoint without its secret.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhook-endpoints/{endpointID} (the `GetWebhookEndpoint` operationId).
+func (c *ClientWithResponses) GetWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*GetWebhookEndpointResponse, error) {
+	rsp, err := c.GetWebhookEndpoint(ctx, endpointID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetWebhookEndpointResponse(rsp)
+}
+
+// UpdateWebhookEndpointWithBodyWithResponse Update a webhook endpoint
+//
+// A JSON merge patch. A field that is absent stays as it is; `description: null` clears the
+// description and `event_types: null` delivers every type again. `url` and `event_types`
+// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
+// them and clears `disabled_reason` and the record of failures that could disable the
+// endpoint again. The secret is changed only by rotating it.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, endpointID EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error) {
+	rsp, err := c.UpdateWebhookEndpointWithBody(ctx, endpointID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWebhookEndpointResponse(rsp)
+}
+
+// UpdateWebhookEndpointWithResponse Update a webhook endpoint
+//
+// A JSON merge patch. A field that is absent stays as it is; `description: null` clears the
+// description and `event_types: null` delivers every type again. `url` and `event_types`
+// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
+// them and clears `disabled_reason` and the record of failures that could disable the
+// endpoint again. The secret is changed only by rotating it.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
+func (c *ClientWithResponses) UpdateWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error) {
+	rsp, err := c.UpdateWebhookEndpoint(ctx, endpointID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateWebhookEndpointResponse(rsp)
+}
+
+// RotateWebhookEndpointSecretWithResponse Rotate a webhook endpoint's secret
+//
+// Makes a new signing secret and answers it, this once. The previous secret keeps signing
+// for 24 hours (`previous_secret_expires_at`), so receivers can move to the new one without
+// refusing genuine deliveries: meanwhile every delivery carries two signatures in
+// `webhook-signature`, separated by a space, the new secret's first. Rotating again within
+// those 24 hours retires the oldest secret at once: only the current one and the new one
+// sign. A server without `WAZAPIN_ENCRYPTION_KEY` refuses (503).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
+func (c *ClientWithResponses) RotateWebhookEndpointSecretWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*RotateWebhookEndpointSecretResponse, error) {
+	rsp, err := c.RotateWebhookEndpointSecret(ctx, endpointID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateWebhookEndpointSecretResponse(rsp)
 }
 
 // GetWorkspaceWithResponse Read the workspace's settings
@@ -14086,6 +15637,711 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 	return response, nil
 }
 
+// ParseListWebhookEndpointsResponse parses an HTTP response from a ListWebhookEndpointsWithResponse call
+func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpointsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListWebhookEndpointsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpointList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListWebhookEndpointsResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListWebhookEndpointsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListWebhookEndpointsResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateWebhookEndpointResponse parses an HTTP response from a CreateWebhookEndpointWithResponse call
+func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest WebhookEndpointSecretResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest WebhookEndpointLimit
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers CreateWebhookEndpointResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateWebhookEndpointResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateWebhookEndpointResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateWebhookEndpointResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateWebhookEndpointResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers CreateWebhookEndpointResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteWebhookEndpointResponse parses an HTTP response from a DeleteWebhookEndpointWithResponse call
+func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeleteWebhookEndpointResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteWebhookEndpointResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers DeleteWebhookEndpointResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetWebhookEndpointResponse parses an HTTP response from a GetWebhookEndpointWithResponse call
+func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpointResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetWebhookEndpointResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetWebhookEndpointResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers GetWebhookEndpointResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateWebhookEndpointResponse parses an HTTP response from a UpdateWebhookEndpointWithResponse call
+func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpointResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers UpdateWebhookEndpointResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers UpdateWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers UpdateWebhookEndpointResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 413:
+		var headers UpdateWebhookEndpointResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers UpdateWebhookEndpointResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers UpdateWebhookEndpointResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers UpdateWebhookEndpointResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRotateWebhookEndpointSecretResponse parses an HTTP response from a RotateWebhookEndpointSecretWithResponse call
+func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhookEndpointSecretResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RotateWebhookEndpointSecretResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpointSecretResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RotateWebhookEndpointSecretResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers RotateWebhookEndpointSecretResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers RotateWebhookEndpointSecretResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers RotateWebhookEndpointSecretResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetWorkspaceResponse parses an HTTP response from a GetWorkspaceWithResponse call
 func ParseGetWorkspaceResponse(rsp *http.Response) (*GetWorkspaceResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -14400,6 +16656,24 @@ type ServerInterface interface {
 	// GetReadiness Check readiness
 	// (GET /v1/health/ready)
 	GetReadiness(ctx echo.Context) error
+	// ListWebhookEndpoints List webhook endpoints
+	// (GET /v1/webhook-endpoints)
+	ListWebhookEndpoints(ctx echo.Context) error
+	// CreateWebhookEndpoint Create a webhook endpoint
+	// (POST /v1/webhook-endpoints)
+	CreateWebhookEndpoint(ctx echo.Context) error
+	// DeleteWebhookEndpoint Delete a webhook endpoint
+	// (DELETE /v1/webhook-endpoints/{endpointID})
+	DeleteWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error
+	// GetWebhookEndpoint Get a webhook endpoint
+	// (GET /v1/webhook-endpoints/{endpointID})
+	GetWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error
+	// UpdateWebhookEndpoint Update a webhook endpoint
+	// (PATCH /v1/webhook-endpoints/{endpointID})
+	UpdateWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error
+	// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
+	// (POST /v1/webhook-endpoints/{endpointID}/rotate-secret)
+	RotateWebhookEndpointSecret(ctx echo.Context, endpointID EndpointID) error
 	// GetWorkspace Read the workspace's settings
 	// (GET /v1/workspace)
 	GetWorkspace(ctx echo.Context) error
@@ -14916,6 +17190,88 @@ func (w *ServerInterfaceWrapper) GetReadiness(ctx echo.Context) error {
 	return err
 }
 
+// ListWebhookEndpoints converts echo context to params.
+func (w *ServerInterfaceWrapper) ListWebhookEndpoints(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListWebhookEndpoints(ctx)
+	return err
+}
+
+// CreateWebhookEndpoint converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateWebhookEndpoint(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateWebhookEndpoint(ctx)
+	return err
+}
+
+// DeleteWebhookEndpoint converts echo context to params.
+func (w *ServerInterfaceWrapper) DeleteWebhookEndpoint(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "endpointID" -------------
+	var endpointID EndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "endpointID", ctx.Param("endpointID"), &endpointID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.DeleteWebhookEndpoint(ctx, endpointID)
+	return err
+}
+
+// GetWebhookEndpoint converts echo context to params.
+func (w *ServerInterfaceWrapper) GetWebhookEndpoint(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "endpointID" -------------
+	var endpointID EndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "endpointID", ctx.Param("endpointID"), &endpointID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetWebhookEndpoint(ctx, endpointID)
+	return err
+}
+
+// UpdateWebhookEndpoint converts echo context to params.
+func (w *ServerInterfaceWrapper) UpdateWebhookEndpoint(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "endpointID" -------------
+	var endpointID EndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "endpointID", ctx.Param("endpointID"), &endpointID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UpdateWebhookEndpoint(ctx, endpointID)
+	return err
+}
+
+// RotateWebhookEndpointSecret converts echo context to params.
+func (w *ServerInterfaceWrapper) RotateWebhookEndpointSecret(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "endpointID" -------------
+	var endpointID EndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "endpointID", ctx.Param("endpointID"), &endpointID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RotateWebhookEndpointSecret(ctx, endpointID)
+	return err
+}
+
 // GetWorkspace converts echo context to params.
 func (w *ServerInterfaceWrapper) GetWorkspace(ctx echo.Context) error {
 	var err error
@@ -15012,6 +17368,12 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.DELETE(options.BaseURL+"/v1/channels/:channelID", wrapper.DeleteChannel, options.OperationMiddlewares["deleteChannel"]...)
 	router.GET(options.BaseURL+"/v1/channels/:channelID", wrapper.GetChannel, options.OperationMiddlewares["getChannel"]...)
 	router.POST(options.BaseURL+"/v1/channels/:channelID/contacts/lookup", wrapper.LookupChannelContacts, options.OperationMiddlewares["lookupChannelContacts"]...)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints", wrapper.ListWebhookEndpoints, options.OperationMiddlewares["listWebhookEndpoints"]...)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints", wrapper.CreateWebhookEndpoint, options.OperationMiddlewares["createWebhookEndpoint"]...)
+	router.DELETE(options.BaseURL+"/v1/webhook-endpoints/:endpointID", wrapper.DeleteWebhookEndpoint, options.OperationMiddlewares["deleteWebhookEndpoint"]...)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints/:endpointID", wrapper.GetWebhookEndpoint, options.OperationMiddlewares["getWebhookEndpoint"]...)
+	router.PATCH(options.BaseURL+"/v1/webhook-endpoints/:endpointID", wrapper.UpdateWebhookEndpoint, options.OperationMiddlewares["updateWebhookEndpoint"]...)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints/:endpointID/rotate-secret", wrapper.RotateWebhookEndpointSecret, options.OperationMiddlewares["rotateWebhookEndpointSecret"]...)
 
 }
 
@@ -15133,6 +17495,15 @@ type UnsupportedMediaTypeApplicationProblemPlusJSONResponse struct {
 	Body Problem
 
 	Headers UnsupportedMediaTypeResponseHeaders
+}
+
+type WebhookEndpointLimitResponseHeaders struct {
+	XRequestId string
+}
+type WebhookEndpointLimitApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers WebhookEndpointLimitResponseHeaders
 }
 
 type ListChannelsRequestObject struct {
@@ -18457,6 +20828,643 @@ func (response GetReadiness503ApplicationProblemPlusJSONResponse) VisitGetReadin
 	return err
 }
 
+type ListWebhookEndpointsRequestObject struct {
+}
+
+type ListWebhookEndpointsResponseObject interface {
+	VisitListWebhookEndpointsResponse(w http.ResponseWriter) error
+}
+
+type ListWebhookEndpoints200JSONResponse WebhookEndpointList
+
+func (response ListWebhookEndpoints200JSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEndpoints401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookEndpoints401ApplicationProblemPlusJSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEndpoints503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookEndpoints503ApplicationProblemPlusJSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEndpointsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ListWebhookEndpointsdefaultApplicationProblemPlusJSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpointRequestObject struct {
+	Body *CreateWebhookEndpointJSONRequestBody
+}
+
+type CreateWebhookEndpointResponseObject interface {
+	VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type CreateWebhookEndpoint201JSONResponse WebhookEndpointSecretResponse
+
+func (response CreateWebhookEndpoint201JSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint400ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint409ApplicationProblemPlusJSONResponse struct {
+	WebhookEndpointLimitApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint409ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint413ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint422ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint503ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpointdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response CreateWebhookEndpointdefaultApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpointRequestObject struct {
+	EndpointID EndpointID `json:"endpointID"`
+}
+
+type DeleteWebhookEndpointResponseObject interface {
+	VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type DeleteWebhookEndpoint204Response struct {
+}
+
+func (response DeleteWebhookEndpoint204Response) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpoint404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpoint503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint503ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpointdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response DeleteWebhookEndpointdefaultApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpointRequestObject struct {
+	EndpointID EndpointID `json:"endpointID"`
+}
+
+type GetWebhookEndpointResponseObject interface {
+	VisitGetWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type GetWebhookEndpoint200JSONResponse WebhookEndpointResponse
+
+func (response GetWebhookEndpoint200JSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpoint404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpoint503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhookEndpoint503ApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpointdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response GetWebhookEndpointdefaultApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpointRequestObject struct {
+	EndpointID EndpointID `json:"endpointID"`
+	Body       *UpdateWebhookEndpointJSONRequestBody
+}
+
+type UpdateWebhookEndpointResponseObject interface {
+	VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type UpdateWebhookEndpoint200JSONResponse WebhookEndpointResponse
+
+func (response UpdateWebhookEndpoint200JSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint400ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint413ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint422ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint503ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpointdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response UpdateWebhookEndpointdefaultApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecretRequestObject struct {
+	EndpointID EndpointID `json:"endpointID"`
+}
+
+type RotateWebhookEndpointSecretResponseObject interface {
+	VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error
+}
+
+type RotateWebhookEndpointSecret200JSONResponse WebhookEndpointSecretResponse
+
+func (response RotateWebhookEndpointSecret200JSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret401ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret404ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret503ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecretdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response RotateWebhookEndpointSecretdefaultApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetWorkspaceRequestObject struct {
 }
 
@@ -18748,6 +21756,24 @@ type StrictServerInterface interface {
 	// GetReadiness Check readiness
 	// (GET /v1/health/ready)
 	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
+	// ListWebhookEndpoints List webhook endpoints
+	// (GET /v1/webhook-endpoints)
+	ListWebhookEndpoints(ctx context.Context, request ListWebhookEndpointsRequestObject) (ListWebhookEndpointsResponseObject, error)
+	// CreateWebhookEndpoint Create a webhook endpoint
+	// (POST /v1/webhook-endpoints)
+	CreateWebhookEndpoint(ctx context.Context, request CreateWebhookEndpointRequestObject) (CreateWebhookEndpointResponseObject, error)
+	// DeleteWebhookEndpoint Delete a webhook endpoint
+	// (DELETE /v1/webhook-endpoints/{endpointID})
+	DeleteWebhookEndpoint(ctx context.Context, request DeleteWebhookEndpointRequestObject) (DeleteWebhookEndpointResponseObject, error)
+	// GetWebhookEndpoint Get a webhook endpoint
+	// (GET /v1/webhook-endpoints/{endpointID})
+	GetWebhookEndpoint(ctx context.Context, request GetWebhookEndpointRequestObject) (GetWebhookEndpointResponseObject, error)
+	// UpdateWebhookEndpoint Update a webhook endpoint
+	// (PATCH /v1/webhook-endpoints/{endpointID})
+	UpdateWebhookEndpoint(ctx context.Context, request UpdateWebhookEndpointRequestObject) (UpdateWebhookEndpointResponseObject, error)
+	// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
+	// (POST /v1/webhook-endpoints/{endpointID}/rotate-secret)
+	RotateWebhookEndpointSecret(ctx context.Context, request RotateWebhookEndpointSecretRequestObject) (RotateWebhookEndpointSecretResponseObject, error)
 	// GetWorkspace Read the workspace's settings
 	// (GET /v1/workspace)
 	GetWorkspace(ctx context.Context, request GetWorkspaceRequestObject) (GetWorkspaceResponseObject, error)
@@ -19735,6 +22761,198 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 	return nil
 }
 
+// ListWebhookEndpoints operation middleware
+func (sh *strictHandler) ListWebhookEndpoints(ctx echo.Context) error {
+	var request ListWebhookEndpointsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhookEndpoints(ctx.Request().Context(), request.(ListWebhookEndpointsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhookEndpoints")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListWebhookEndpointsResponseObject); ok {
+		return validResponse.VisitListWebhookEndpointsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateWebhookEndpoint operation middleware
+func (sh *strictHandler) CreateWebhookEndpoint(ctx echo.Context) error {
+	var request CreateWebhookEndpointRequestObject
+
+	var body CreateWebhookEndpointJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateWebhookEndpoint(ctx.Request().Context(), request.(CreateWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateWebhookEndpoint")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateWebhookEndpointResponseObject); ok {
+		return validResponse.VisitCreateWebhookEndpointResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// DeleteWebhookEndpoint operation middleware
+func (sh *strictHandler) DeleteWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error {
+	var request DeleteWebhookEndpointRequestObject
+
+	request.EndpointID = endpointID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteWebhookEndpoint(ctx.Request().Context(), request.(DeleteWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteWebhookEndpoint")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(DeleteWebhookEndpointResponseObject); ok {
+		return validResponse.VisitDeleteWebhookEndpointResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetWebhookEndpoint operation middleware
+func (sh *strictHandler) GetWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error {
+	var request GetWebhookEndpointRequestObject
+
+	request.EndpointID = endpointID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetWebhookEndpoint(ctx.Request().Context(), request.(GetWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetWebhookEndpoint")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetWebhookEndpointResponseObject); ok {
+		return validResponse.VisitGetWebhookEndpointResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UpdateWebhookEndpoint operation middleware
+func (sh *strictHandler) UpdateWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error {
+	var request UpdateWebhookEndpointRequestObject
+
+	request.EndpointID = endpointID
+
+	var body UpdateWebhookEndpointJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateWebhookEndpoint(ctx.Request().Context(), request.(UpdateWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateWebhookEndpoint")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UpdateWebhookEndpointResponseObject); ok {
+		return validResponse.VisitUpdateWebhookEndpointResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RotateWebhookEndpointSecret operation middleware
+func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, endpointID EndpointID) error {
+	var request RotateWebhookEndpointSecretRequestObject
+
+	request.EndpointID = endpointID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RotateWebhookEndpointSecret(ctx.Request().Context(), request.(RotateWebhookEndpointSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RotateWebhookEndpointSecret")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RotateWebhookEndpointSecretResponseObject); ok {
+		return validResponse.VisitRotateWebhookEndpointSecretResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // GetWorkspace operation middleware
 func (sh *strictHandler) GetWorkspace(ctx echo.Context) error {
 	var request GetWorkspaceRequestObject
@@ -19809,343 +23027,397 @@ func (sh *strictHandler) UpdateWorkspace(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Jchu31j/4KijOTIWa26Kb1GKJqq/qo9coiRVdS7EShyk1xAZJXDUBpgGK5vWoap5mHmye5F84B+hG",
-	"L9wk2c7/frl1q2I1e8FycPbzO58bAzmZSsGEVo3u5wb7RCfThMG/X0qhmNBXY6pVbzo1l9RsMqHpotFt",
-	"XI4ZGeANJJXzRtC4o8mMmZtiqqn574BO9Sxl8TXVjW6jE3YOdsOD3b3wsn3Y7Rx0w73WUdg+ODj82Aga",
-	"gzEVgiWNbmNuPkenU3MxZVRv9rySs3TAGt3GYMwGt3KmyVCmE/ODpnqmGt2GnJpXcdEIGrNpvNl77+/v",
-	"A7MMmg507fThh7qprxh52G3vtzr7B+3OHsx8prScXA85S2JYds1Z2ug2pimb8NmkcR802IRyszSzf1Ex",
-	"+m+7Ra2BNPNjnzRLBU2ueWxmP1P6ut3Z83/IlkaN5ZQPF42ggfcKfR0evvhh7+OP/9w/e/62/evbzvvw",
-	"3dHVweX+y5eNoCHoxDz2i/lqI2hMx1KwazGb3MD4/nHYOWp39vYPDp8fHYdrVrUwZ39Vf5kqlmoWV1dX",
-	"aZmy2C1yQLhWBNeK4FqRCUtHLH7q5U/MbLtmiYL/pK043A07l+FRNzzo7rdbx2Fnr922W3Exm05TphSX",
-	"4mKianYi/71uselA8zvW6Op0xvyDrCZq9RneC7sH7Vb4/HnnaP8jLNOUp0zBrWKWJGZxmNB8yFmqGt3f",
-	"Pzf0YmqWAaafD6U8//s/gkbCh/o6ZVRJ4V5mLtmB4AX3c2Mm1OxGDVJ+A+S0gpCLQ4bVu6SjD7yGOVKl",
-	"+EhMmKhlEPjrEhJtI4kePd8LPzoS0XRkSeRD++3Zr+32y18Pry4+vr365/vjd+9yErnjUxzXlUxv1ZQO",
-	"WHVo8+yn7c5OGHbDsBXC/8zAYjaks8Ss84jDQp6+csOdq+vw8Pv291e//nB5/Nth+/jNwduXP+yHzztv",
-	"Do/y0fYGEzMIOdXXXFyn7M8ZTw0z+D0XA3/cw3TGjMZABp8b75lOF7u9oTbE/7kRM7N1U41DuGADKWJF",
-	"tCRzyjW5YUOZMqLTBRcjQkeUixPC7li6IAfhHhnQNOVMEa5bQIFwnhvdtqEONxgkbDUYswms0IQLPplN",
-	"Gt0wcBTJhWYjljbMSH/dfc/+nDGld0/j6vjM+qf4+3eK8LhL9JiRyH8ogkuDhBvZCgJ2PmaCcE24Im0z",
-	"s3bniNxxxW8SRnoXL09P+2IwpikdaJaqgEg9ZumcK0akYPAyxdI7lpIJjVmLvIbZp0xNjfz2liAgVMSE",
-	"kmkqbxI2ISmbMqpVX3BNqCKRHfc1j6NWX/jrZVbr+nZvcvxn59PzwcFd++ZI7F93ho2V60g//cTESI8b",
-	"3XbnKFtLpVMuRkjEU5rSCdN2418ibzl9VV3WHrGMh/CYNKPB+Pr//3//v2insKmNwdgcoddXH88/7p9d",
-	"7r169eH8IDz+7ezyw8Frwza5edOU6nFOoIPsk6tmUh55Jt6WDBV/tEMVunas60RC3WCzj24z2Hu8mSn9",
-	"Qsac2SOmZHIHfMG81DAxw7Sm04QPqJnHs38B6ywqjMiXC+ymR+AiQVlFuCCUJHJAE6KmLEk4iLOMB23I",
-	"78MitzczUOZI0+TUf0FxHHN6zWNL4Bcofq0+YcYVbzAMeIM3jJLUCT43auS7fdbXDfI3ZDqCmcS9v0n/",
-	"Z8qGjW7j/3iWq+fP8Ff1zG6OZRj5DubbjVfwfMNCvKDxW6rZnC5WbKk99v8obS1SsEa9x52ylUcJedo0",
-	"lXc8ZilJ2b/YQLMY2Rq+4DtFBimDdaaJOiGgtpsbJrBFKUMx5D/SyOgUFazlLMfp/Adhx+hwGg7UCxoT",
-	"twbZttAbOdPdm4SK28bG63+O64QLX+Xu+QyzFRjIWRITIY04IimjgzGLAzKkPDH/lZsskeEOngwsC5m6",
-	"8drbnxXuhUG/oLGjnq3JAT5/Q+Nzx5rLB+3PmREvGecmcgizmqdSjJxVlmsdjrASPuGaTGYK1ogKYkUq",
-	"GaZyglKvExomzdJU2nMJSrt7thE0JkwpOjL7uvY9Rkfckpr2w7BITW4J66npPmhMaGLmy+IfLn4+Ky7T",
-	"O/cTgd/qVmRSuIVQTeRwqJgm7aMu4eKOJjwmmdgn391/RxIpbzmuMrlhIy6E+UsOCb79K0x5Jm6FnIt3",
-	"DE2TImVM4CoqJHCWSCyZgnMRs0FCU1a7EGJCmVF9zH2UwPvRBDwh7NMUz42RMXJICtZcQMBaC4jHfL0/",
-	"kFkHxAjPgBRMqloqM8MoENlXHdJXIVg4o5fwW3HnYPTFkwxECe+p3TM6YflpxputxlG/uHTC6k9w4dmv",
-	"sApPIQaKpzsgdAPSN3eVVhZEAyU3NLZMVaZ9YVS+nLuekAhXMwKiUfAF6x+hmoB9hrr6kwmPl1IMEz54",
-	"qOhIc9XSpzB7mczHUjHiaWAkYTQ2bFvPpdOclU9zAypibix2Q1Hr9WZ7w4+dq5cv9s/ev37VCy/az3/7",
-	"8PHHt73Do8YfQU7EZi3rRtIhMR8OWWpMM29EWxPmcU6Y2aIu56zgKSstmyB4uWbZblhiiOkvsXD5WOqW",
-	"7sQcg7GRVHOqQPtBt96XXM+nUvbqZ1k3xyhf7ogkXGk4q5Mn1eteG1bwMA1/a9Xa46qnAuUXuUA3Aw7j",
-	"iynZPbFAFwcB1hcQqjynRfMgDMmc6zERkiBFgj5EBZmJTDgb3XuWsp0nXX5rXlzyCZMz/Q0srZijlUGF",
-	"mrMUVoELcqAeYjrt5/tr50XcxL62+VSaFhdE8wl72q2znotHbBi7M98gs6nhAMq8XwwYaXcMObKUkZgl",
-	"zJDezYKkzHyES3FClKapRr8kmih0qFn6X+ED+F/bO5Jv0WPyhfbpakw1MGuqbs1hkinq58QwQJaSWzbV",
-	"T7o9p5OpTPWllD/RdMQearQuNCu5hX427Opwn7zjL2rVWHO6bmS8MNNLzKeNCkcFnDp8jKDhKodga8Iw",
-	"H7J1e/nW2bmT10JzvSCXUhKc9VLVIOGidmLtMAzCMCT4e938sjETTW8ZqIwTqbR5MnvwhKhpwrXVLBP2",
-	"laf3ZJIa58kVkWZtrHXGtcIdVF2jaZut9vcZ9xj08AmEEcxFu6x9IaTYhWHiQrXIRWGhwJOlmECvzpSm",
-	"WsFn4YQTKkCGPbFyfib1GzkT8QOPyKAu1n0miZoNxrXx7kxaWZd2f40e2W8AJx/CGB+g4nlS6Uxq8sa+",
-	"Z8nBqLU1zqSntZEJ1YNxKYqcGbGZ3mxvA5WtqGd/6Uk8Bfm7DTTLMUsHDCTomKs8EPikzPqcLhJJ44dz",
-	"641ZcLvEgdF0Nnd/XSb1RCyqbpptZEBmtuV52gnCY0+6gTbAED8+/PMOT5fRefw4EKjsaklo/O/cmVW5",
-	"M0FjwrQNnyLn2iZQtkGk7IXU44JZW8ch/96qx27Vlw4mbh9NxHBhHW/ChAFPaGqj/9tJgVcM8i1ApFiB",
-	"2TLT/0XQmR7LlP+bxY+UAhOuFMQy0iz00Ts/Jbds0UUVC1MUft3tTfnuj2xhbuzZj8NXuuQFoyn49reW",
-	"1+1cMBSm9MWEwbuls31SPv+LoHeUJ/QmYY/QF9GSLWUZSUkmTme0N9TaV9X7iETZrujEKVqaGytEpwu0",
-	"kx/izfBk+wVL7/iAEX/2SzVIw+luqKpJonK/kAEVxcjuUkty+SPe7Igay1Qni685SyFfi0G6APL7kS0q",
-	"+jLLfjU0CPZ+5p7KQ9RL5s2VSz8aU3ASXPU+9s5Pz65fn718/9v55enPZ9c/vv4tIEqaU2zXBtI/zQGY",
-	"KVb3sROimAZzqrnXISkVsZwQsPCNdmtW+XB/x+YSgI/la66nzj2AS4im3qW1nnLqn/um5PNU2q8lErv/",
-	"sZUnQs67YKUvPzzBklUBs52rvjBcBhlMzCCAM+SCqzGwGbtIJ+ZeL1MuoYNbEGZDPpqlwAjhZzll9i/B",
-	"WKz6ohnVk3PknxIVkPmYpeZrNhFxzJKpIlIkCyKFscjAM6GY3mn1ReRlOEZE0YUiYzknEyoWRK3Pb6y4",
-	"FEoJk6uEhH9rTS7jtvJlmsoBU+phEqZwCny1LE8GQNnomxb14eVSdL8mhl/zpocEmzsdX1fwpm9NyS+n",
-	"M3wwjEPZpCKcDkUXcylCbA4NhoifWJlQs+lUpprF71jMqUsjeMSe595JrsjZK0wEYAI0vZf42l3zmS7x",
-	"3/xpV8TmrQHsbL+h2Sf9bKDu+o2HOAUO/P3MZkhgiuQS0x++gkvATIUjC5rAp803SxwJXLhPuKfZHPzk",
-	"WzD0U/NRbXNFfSPwc2Mo0wmYRsZK2rVCrZRyipbZ53Jm7vftH8Ifnr/5/rfvn/d++HD5+uPxi73O61/D",
-	"uheg0fa5+sM0oRqSzNatu7vvPt/t1U/YBbjAm7PHriF1MZt/OVDCrDYL90LMJKFKg/Jys8Cwpc0RpEli",
-	"Nq92AcUssWo6ZvNWE4793HkwC21GTbYe2TTrBl6o0/gje7+8+RcbaDNXO/mXcBec5TjmZpI0OfeoYUgT",
-	"xYIqgWQq4tIncV6l1Uu5ZrtGSJ74eS0xmxqLz0pkN0HSVKx0Ioop1Yb/8Otbo942FBukzEzbaBTXs9Rw",
-	"m7HWU9V99mxOx7RV9D4oW/3SdSUPZkmKaxQ0Pu2O5K69aPhP6z2dv7OCxqPYnOjfGXXNVdfl4stPiw/D",
-	"4ClIvEQfVdLwt2jt9sev7xxDT5KfhyBoV40Dbn8t7lgipwxcG0X6cN6kDQ4fvOqVuT/bgM8NJmYTyGDB",
-	"e1qWlL2JLDknNnsNvl+d9R/B0hoDc4xTNuJKs5TFLW+FXmGQ9y++QjYU/YVXyH6l6yc1G9HNIXbsr1o+",
-	"6Ip0sd/abPJwOlJ2x+VMXVOtU34zszHf1TIYH+nlT5QXwg5jxdn4iWM2df3Occ0maotZOJUiTemiMpgl",
-	"25EPRcrb2fQnLm6rEuk8ZXlJkWcA2VC+liTh4tYwztI+zAVLr61375rXVDa9kSmJBjbvKsKQhQufgcNQ",
-	"zgXmJ4Lvs1Un1nNJXHx3ZAbF4qibP4/5B1qDCWjGHeWDi05IRJOU0XhxnT3JNbHXzKMnfZEPFn7E9C2w",
-	"rGxsNht+MypPP0LfAshzNoSYb8rMO4V0d0VdImSpjDVfA2T3JyQSUl9DODQqJfPcCjkHfwkuFxZc2YOM",
-	"k2oEjeIsDSfPE9/yocAf9jPrD73dhLUEdp5KyAeorXHL5NoU7zIHvzA9xaDm7IQY3SarcEMXkYCAZFnp",
-	"KRIkV9c3M8UFU/DnEg3pRsqEUeEL4DW6VNCY8oGepVYt+Lyl7uVkq/eOoDDWtcvqVWZsoWQl2WlHBcXd",
-	"VWLQcF7QBMRTBDSB3vtyzXXp1CLFesfWW1vfvlYFLef3agQlPGp3ds3fu8+PjttmQTLuWNmLCf10ij+C",
-	"LjThwv25hkcWR7TBotvwx5Nw8OydRVXxMdzcvqxqfa3gyJert5Srgr+jtd7OMNo0V1rVfyp3zshcr62n",
-	"Fy6mM73yLTZAXCslHK1vvBMgCu/Lsb3y11+32of7tR+c5pxu42867ngf2Fjf1qwEFykoO6/sFgRZCNGN",
-	"LvCJYQVBraf1jZSULcn4YploN8YcF6OIzITmiTX0UqWLpjFYgAKEvIAU3sjlUcHPSNhzmd6yOOiLaObF",
-	"6dydK4oSc/MnINFMgGPZbJR7lOu8hq8vqkV84D3mE/OPmS6Kajs93B0ceiNozIpxRO+TNfI5W8NfMPb8",
-	"F7cubIT8y1kX3ynnT7HFAhkplLwpWK2i7GqVGKePTrOp32qQO8FWrRaa/VyMPI3+IW4ylwJQ41ZKmVOw",
-	"UZ2nirgZkSaFOsuAUHLLFnOZxiRl02QR5DmqOxtx+w0dYziG3DHmp0hsNtUSYeQVv7nPCpciKOxbYVUL",
-	"361lRDjOl0gz3+IQ4QBWHyK8p+XKYL7AIUIh8Z3KiEcKw0ULvo2BTGNka3Yg3QK5SWHv8Vgr3ugfuseb",
-	"9fbwfhOzHr/9FGZ9PosHKoL4gvPZtkZBicct8U37PGTE75gw2z7nehyndC5OiDUplLMSzBF2taDWe7DU",
-	"cb2CpXl+zk6tn/NB3GcLWxYffKQ25PZ2y73MtSF38D18MvynnOl6XSDP0X58IKaSlre5d/5NytgueN5d",
-	"bbO1tqD8g7BPdKCTRY0iv6nH3OYDft7EKvGyAwtxpTxRcPOX5CSavyjPwVv7nsoY1iUgLg1urfdUbGbP",
-	"5GOp2OJrP/FoWV4IRpUsGdjg6soHpQzHIpFuLfTNaXlY4Orhh+MdYNNBttTNAv7DRdHJgm89QR0N4oFa",
-	"oi+MGwE8kXcsbpEf2UIRmjJErjjc94GeThDWQREB/ltXunNIEnbHEgWZ4kbQKHBV4pIoxHhyJxWq7Idc",
-	"E9oXh/u7N1yTYSKpJk3D/+VMk1TOwH4xn/83S+UOYPh4ZULEHxDNHA23jE0Vobov3J1mnjiUw33yI3+R",
-	"gyPYtShhStWlCD+Ug+QnoC652JdEB/sP5C+Flxxsxl+q3g93E1ELpdkkcPsOm7n7bxLuHpNr0iK7pJnI",
-	"OUt3B1SxuIQdVUkYrrKW/GaX97xWHK9mNj2xyCCdTogwfCIxxq0ZPjAil76Q1Zx8p5xmQRBAbg2rqrKZ",
-	"1Yf9G2n4ZgDrNHzIkP6CYUp7BsEoxK90C+GY/HrLW7ZvGLvcYtm+YOzSW7Zi7DJfNj92WR70w40c0Oe2",
-	"s03MI09jm+DHy7ZJXryw0sSiI/bO3Fer/9p3rJjBOdWD8beUys1V4nfHBqcGCaOpsqiRt2zRIpeuHEv1",
-	"hRyS6Pzni0vy7K79zOE9RGQsExu0W6JjbS3EymJqW7W4LKEeohGvfcYJmLI42VqXXe8rX0pUVbt/HYVV",
-	"BbHNNbJmbiF8Yj0iAaJM6DHjqdPEXDau5w55FPlWpvhgm+iLbvZX3NxHm+u1vHaVuY4w1fG31Sj8AayT",
-	"kF/O/57BgOV6ftk9iIKy5BQErR/DL3g03Xmxx8seNv90tZas/pNI2ge5E5dzlyWSu/4rdVSW0VVxwX8W",
-	"GRshkdmlFj4SGRkFmY7wp0ut6J2fEjWWc9BSKlvQzLSXoC+GMkUVh0uhbJXMRN7RRO2c2E/VjD0KiBQE",
-	"yUsFIOFUYVv7Yv2+kghHfc3j0jwAD/nEq/kKnGsShtgXHhC5ImN6xyBVxH6Mp0TOBcxlQNN0Ya9l3u4W",
-	"uWI3YylvzcT5HQPMY5DbesxVX0C92Q8XP5+h0I652YkJF1QjpNKETqfmEBkWXko0XB0zK1gjQSUHb/XD",
-	"BZ08qITYVj9c4FpBJbSw2qVZCJMEFatl9SEpz7mku69+uDznElvbnFE2HIK8XrRcptiyx0/tjT17X+UF",
-	"MdvsBa9Y6QUQb2uZJ1ZOHiFuXrrb3ONCarZu0c+kZqUV945Ki8bx8mc98P+eua/uBYicv8EbfoIb3Ss0",
-	"Ha3+9iUdFb5pHrCq94pH3uMd+NB9pl4tzrCOG5jrfdCQgm0gouvo1QjqLUXyps8USHvdM/UkuelTRTpc",
-	"91SFhNY9UNy7De4ubdtGYZUCD1r3TD0lb/GUT71rB1jD2zd8Zju6qREDaymgjpPc/+H0jEwh3TqXLLeC",
-	"Mq0iT5q1trJf9QjCGPmf2hLdfq1F8fCqo+K8fhH8zxkjU5YSAHA7IfOqmuAhDET2510eR1CynLIBM/cp",
-	"ErN4hmVojNwsyi0lGuwO57z/6sXBu7PfPhwfv+gc9Y5+O2ofX716WzfeTFF6bEDJodHVqJhpbIZedsxa",
-	"LDuIApARnRq1cEqVcotAsTRVm+mr2QQt3iFjeT4Aty8pttUI9/e8QDEX+nC/UW2ikZs2a62rS8vts8FX",
-	"Vgs6kZjF+uHozd778KrzsnN2/Oqfh//c+639brPolbWTslUsRaAK3/Z3bW1CHkzhCbx4mSx8iA8PHn6w",
-	"I6/4dGUaY6quJzL1a/X8lGz2SV8PZqmSaT3HidyaA60BBXrkZx4nTUpiNuATmliQ6AB40A/0jl7A275T",
-	"RNFbVoqRGFJcu/v++IJ8LkvXwdW81qAl5uaP02f/76jr2dGerz6wJlZMmlzbY+ShO9s39YW1rjwvVMm8",
-	"3iHOzIMPV3ThiDzzrjoF1wxL9IUH9yLkPEd5oXlLLpl6mI+AZ92kxEh5csP0nDGRwd8aQ48S/EJfAM4l",
-	"IOGJmFBhqzhcegmUXgSEC+xek1Kh6ADL+aBaIlOHo4BEmY4ZBX0ReQqk+bFk8JhLFb04Ik2aKIkFCGYs",
-	"0M3K73n1neoLbBVlJmwkAb5P7ZTeh2pyZLa4aCDCWIqWWwR72xfFPMYd70a7b+Z1ZRMCCOdmlty68uiB",
-	"nEy41plPEl49kDOhVTEZtWzFVa2rqrFWZ0TV2UUlW8XX/4uqfdUSrbNXak2QoGJ7V23iqoldY4TVJda8",
-	"Mecpg1Au8jELJFA+2lCSDojsvscjIKw1apHI93pGhngiD1fr9/YfLXS1RrU55xlGwec1TAqHlj9Qx52+",
-	"ZzTR4/W+0+JVVU1Sun1E+dCmPtccmmzLyNCywPp7+1U85JH5ILieIs9HHm0cQt9EN8mn4BSUDNdlqwh3",
-	"jbcWX7R63S7rPcO2XMCCxHmNNl0lQSUhh9efFGdjPk0O2lb5EEa2F/bN8xe2HrddelHZrJrylDyzAe4i",
-	"TcxugFUNiJeUga0+dlrbbezaSvx6r8BXjUm4IayMRlSFxpPHIwRZpqT4wQguCqWhLX8Ri06Sv/AiZlL2",
-	"Sy+iU+c2WUqjw9h88WlCB0b9sDIeAZPvMP2nVE27U9iBRwd1Ml60Rf6Ee+YJTK/88w/N7i4wH2/vHZ+u",
-	"Y8qOZdcy5zr3z9clbRjBasJer5A9NlhZqyAjlphVjfPVejwVwmsuLNjbNqQID/7EBduswvMxbqCEixqp",
-	"1t69AXFlfvX6NPrYAA5huOqoWVawDzZvXVrMHMroIHiHaG22BA++DsZLsxO2Df/ohCHa7E6JyTT+jQPc",
-	"MGGviGiNOwb3ApOEfrJr9aX2gtE04Sy9zrD7a3QfvAXB5UsFFzamiksCMInWZZBBZ2ZArNXy6oqjLXcY",
-	"ORKp6Wtbs7AFvbI4o+Xr+x4qLy1kaLleJe9I9HlFVXh51A7xbUOe7Rl6K5bgCU/Jclsu70Lt8UaEfPXB",
-	"HDaldPuy1cag24bHJNJk74AK941Fnf9U3eHKGotV1zCLgdb96Jas9sclR+ys2L2BpIzGy7bPcIRVRxXf",
-	"AGcyoYAyiTV1Lh9GFA6zO8twTh315Ge5L+xhBicYPpDGLM0SzqQqMQd08mymr5R5XM0JcLXRNSUltnW0",
-	"rZ02Hy8NsrXdQHJmUDsOQyhq2TDgo8v4oOemrF9EqmtZ5Pohe7K6ZsxZlsJGPNSrZvHkWgHFJecGbjlK",
-	"BOnt1/Iz5zSTJz10S8KEqHNBNg9p2vAf1LAIqbE2LGtQXnLK88l0yxDZZge/+tPm2wRLv+Ve1e1DpSa8",
-	"pjH4xN2TVePechGj08NVaUJTGS8RyleRPJeOmijPdriTHOJW6cBc1Sxho5ROYMRKU/tv83VmjD874Vrr",
-	"4kzqGpEBLTfqpFtRYXrCKO4GYbuCdmKbgqxxruRpEFu6Ht0ClEWMJiBigmJnJa9mqlVB/KspvinNDj62",
-	"evjfwuwzX19p9BXiA09v8JnXIypYbHGeaaEdQXF8DzT0gP63sO/M/U/gZsDPfuUiDfPRx6mJtau1VD1c",
-	"HkYuBYq3hOTyHq79rIenWeak16OsZXx2yUF5XdMpr+WR2xQg1JWpVDD6XBZ1AniTRp20mb+gxgAgkEvB",
-	"rkm5RZWnL1ZXKpBmlJfSRoQqHrMdVCyrK2ZBi6uRljcvyfH+wfOsGydiOauaMoiCqbc814i7yXiWFqgW",
-	"lba8dZbucpPRgUzX3Jpbk9V0bCZ0uoBsIdeYI0PSfgLT00enrlsUf/4Bgbi1w8M2yxP5CM4RQVznE/Ln",
-	"zDBGbukpZUYhA7B4t0troBhrvAaIiP15ebSlzJt/eX9KUgZNcQeMCDqBkmIEZAJCMQ+ekMjD0I5y+rdR",
-	"ckDCBxjHZOOoCg41WAUE8R6hl3hSH9HKAYRWt9HJX+IBfmyTUuf54TPvu5BzHyER8t0x00KmNp3fZXjs",
-	"PHWKHS/EYTcLd1qPhoWyqsMcgVAA12RCF+SGWZWXZXDOTvEVcl4PHbcUIjQH7YLMlPl44T5j20W4T/ka",
-	"cz7WPN8AtPocg8MBacKW1rF7Txvfhkq8zNMa/TVb0KA4xhpXZnEEWXbFWlr3oLFqPBqGNWsf8MfbnYDw",
-	"IaFisR6l80EoW1tUoD0hRswSjKl1q/gwuM5HAInxYue2LaJU7oAWQDW3QtXMgbn8UaxfoicB1yzw6QeH",
-	"25YdwdpTUM0Gc04+pRWGSpXe/DSwT1OeMrXqMDwhV77I+FmFP6v1rMpbm/f4gDlu3GYRPwAIJvNNe6vg",
-	"3liYVv2u2S51DzlsT3liOludl/WnpNh873FFrbk5WHxJ1n6w1lvnadJ1MSb7cOADOT1gBVcukxvgZjlj",
-	"KyzWixn8s5hBVlwMvSbMvjywviQrqKccpI9NBRrKtACsq2xaEBlQxeBX+Jba2RrwZKt0sNrjv4YECC3w",
-	"Om6xvKCtlCpjdZd+LWaKaMWS4XqO+AS78eVXsDZWiaKhBgbfcCBs6hXlnC4CZPMpNduRtRrzVhqA5CHH",
-	"tV7r/crAo08rqFab+CVrHpjOWCYxFpEURK+UpMm99pBGc2M7tnNgX8iZTvidS5N3iPtw/2SLEFmVidRG",
-	"iYf6Opeka1cDN/dRC/oIuf2EiKz1YtyeBn+exTUq0sN2GG71lX1f1bftDWGli7uax/5le6zkNisIlmJx",
-	"xpJyBlJXzYCAC940H4aY93A2tQHLeboTsY6611Dho6MIBdv/G4DbLql6/csfKVsG8iVBkX2BUwFGdiK6",
-	"vISPju+UCOJhpm2V0L1lnAk1uzGTvmEYD52JgY1fT6YJ5QIvJ3KAjWTyvIMJFTOa1CphhS8+xoZZ5Qxb",
-	"Ot9LOqrRy5TiI/EUMeWlXQZXIJz6X18y5G8lwi7paOU5y8u1nv54aTrCyKxdnmpw1iwM/LilxKkCWt7x",
-	"aTGmfri/UdOeJdv1aF5vqHQL1nxJR0/AT+CjD+UjZbSGvxyZukrCL0eoro4BSlUzSsUQq7knA1PKSLqV",
-	"rdxj+GAdsSzdpytXeP40dVgWjfUa0ViXRSDNb0X3BnFYwRQT69MFGciYQcpXymhMeAna9fTVJj1hoXD/",
-	"+/b3V7/+cHn822H7+M3B25c/7IfPO28Oj7bqCSun+pqL63xNyzN76QArwOTM6vkheGSjRtire8rkNLF5",
-	"6lQQOdW7UKdsuyFs7BurU4DXOBJzGVPap+r81qY5ZYTzEPzNmtV88Jxzv+pxzQIsH/fjDll+bjY8agCh",
-	"MZilXC8uzDvwU70p/5EtejM9rj8r05RPqDkMWXehgES/7vamfPdHtuiS+b9vr/uzMNwbAD54DP9m9hJ2",
-	"qMVLEThfpykX2hWxGj5knjIcaEJjwJnk5sMY9HfE0m1k3/P6VMO4zXq+YDRl6fIZgJOld35qMVIx0yDq",
-	"2c5F0GO3S/AlW8zGjBW2Anxc8HQ+uLHWU2yGzcVQ1qUSKJYMd8dSaWirzg23mDChsQe29WBf0X/TKRfk",
-	"pcMf6J2fIvN++f4dGciUIYqh61K2Cx2n+iJPwHTNcXPABpXB1Q2okIIPaGLxy6GdFAYPTyxKbMGl6hKG",
-	"+gIh85q0wEABUd2Dzw68gdlbzCVwhUILH3COYjOfGB/O6mT7AgtliZoNxma3LrCQecemFNzQwa1RvszX",
-	"nfrVF30BbmChWWodBrEczPJV5Yoolhp5SDWJnsVyoKLAgjpyRbwdwhvklAk65a0FnSQRYvflF/+lpIhO",
-	"fOi+CRGMxcrMwxIbjOmlFEYR4FKobl/sEkN35m8A2AEW7J+mjPYslUGGxBJaLd+70yI9S+NMIacHCAUC",
-	"kIKZPDjJShl9rBwOI1dzlpL9cL9ForevsehpDEX3MP/yxWfQtTMyXzBTJ0LaWe+S93k1CWeYNw0oA81o",
-	"ect7WNKdgLBPAzZFR7xtly+H5hvVQqxnmJdtdzGT1EZmDnSy6BJKJgyIU9su9MY0Bv6J+SfQCI2QmA0S",
-	"83STkglXhoI1icSEsmgHMT/2w9Cl+3B9QjT7pLHrwA0jv1y+2T3KtAcY9S8/5bmx5v3NqG/2KAwjADOh",
-	"JDFkYx5sHxI1S1M5MtTA1IBOGd4d3wyHEeR8DGWSyDmLyc2CwC+DMIx24V/D4TDaCcwXYP7YZ18wpVWW",
-	"qXu4v7KRAmnudzp+JhMkgu3AHl7MBgOmlL+H85ROpwyOa/S5D4Km3+iSVqt1H7XIuWE6FEsqYAxxDPvW",
-	"h1CXufFz389jNFf6DSRjOaV/zhhScr9B/h8I0twj2c0UiAnFNJniJ8wZbUaAXQ2wJPA6uxSCzRn0g0iV",
-	"bhnOkeqA3MgZFLTgwJo+OqemIw+jMyikpe9YotKzVIDQkgmDtYHkN1yTZdmCpBn51G1//QdSuT35AOIQ",
-	"kAjyuyIYfoSJHOYqvsgevTyrLgrINJkpEmGKX0SaFq/DKnk74EQFvweu1JDyZJYy5QglytMWI9L0chTx",
-	"SVeuTVxNgGqRdzQxcoTFeIy5MkciyNIHMR3TvH+/0wnyB8l+eByQmbgVhgUZHrMf7geOUoHpIyuasJhT",
-	"SJ8j++2DwKdneQepVvB22HGy397rkjZ5x18gSJIZERJpYOjdXDfPt8MwCMPQljUB5MJSDoKbauuCUCsD",
-	"AFYgfFGfk9giF0zEZCFnCNrahC4X7c4RueOKG7Heu3h5emrGnWfKB9BO2TBdtWNuhxpSrg2NxzBqNhhL",
-	"Fp/k1SUYKDKCKyUTegusnbWIzV6FZUnZlFHtYM08SulukDZpZn415gl+yBzpGwqzFzbjLOsS6VimExRc",
-	"QBct8NIbpUJKkMZM2MT1IRdcjYHqXDQ+sJqFUXaROPFdihyEe/ZQvGc6Xez2AB2ra2c/kAJTCecUmlxj",
-	"2m+64GIE7x9RLloEnkTJd/Dpk3v1iWHgnz6ROU8SOAt56G1OF/ZZswrnBXsQa32qHUCMGjRa0wQEgnlR",
-	"6MVxQUoagvcMsznUwFljlCsSnb5CRJdiCDhqkdcQaoch6ZRPJpZWbMYBUBhVbJcbHqa40X2SRYu8zmBH",
-	"QKvD5z1sD5sXjWmwjTptsxE07liqbPFoK2yFaImCDtToNvZaYWuvETSmVI/BmoCzZe1Q8/eI6WWFb84j",
-	"bZXdbFkCIpM44+BBJlm99qYnZZYM5qOlqNO40W38xJV29jAWncGZhjF1wtBVQTu/UEkLKZjwzhr7veiP",
-	"aHTCzsFueLDbCS/bh91O2G3vtzr7B3vH4ccG+gEag/F1ePji9dXH84/7Z5d7r159OD8Ij387u/xw8DrM",
-	"rZt3lIuyrmwWNcvor0vkdzmDhYasePF6MGaD2+I4D3fD9mV43N3vdDuHraPn7c5B+BGcW/WTavuTOjxs",
-	"H5Qm9eb58fGH/bMPb7/fe/Hx8Oz55YePe2+u3ueTuphNAbTA1vTWTaZQguDNKG82WzMf0Av+uLfG16Yt",
-	"X8EZCQbZNqQI3rD9sL3sIxlZPfvF74R7HzQOwr2NHrqjHMPluedq/XM28x6Sdm1BJBB8BlmKUGXKCwqq",
-	"hlmyqVS6DlhqxJV2AJp581mkK8ObbtiYg0B2mGQk8k5jZFVDrtmu4b3AsxfmYl9YLcQGduH9lhACl2/E",
-	"xCBdTAEosPf6YrdzcLj79uU7YvS11JN936m+iK56H3vnp2fXr89evv/t/PL057PrH1//Fu1gOzAjWnLO",
-	"IFOSyBGgFfac/Mx8fMJ91kzPmFAiZcOZYiBjYGA+vyHNg3BvBxumOFpRmqZakbzxM8DE6qypL6rtsKaQ",
-	"0zGQ2G/S3FJo8KvATHTlO8p1GeCpPwIwHaMyGwAIvave971dQydUg9KRMZLvLy/Pib3zBFTLz/2Gke3X",
-	"szTpNwLSb9Apvzazhz8UKr39xn1EmpH9Kyo0zozsHxFaCFHtUbZCOxvHC/sbmMUZliKcadL8Weyep2zC",
-	"zdL3zlFZyuYCHqMXF+fWcCdc75zUzQLslGstbxmMHuVaUSBgIsBLL0QO+sgLW/G4mTDAIkk7nZ6RgJ+9",
-	"I3i5bNINL8/L21PMv8qHbthRr/d2135sFy8G2WStX0l1nz2b0xva8tu/3T+Y7xo24qRKYTq9CmXlwmfp",
-	"dJCezMfomO7egsOudvzj4vgDR32NbsYH7x8jIIHXbyUibKrIfdGbqtMZu68oEO2HKBB/Uf1hvbTddiUz",
-	"v3aNwPVYqJWu4XqB94LGLmf6oQJ5v72BQD6ni0TS+FLKn2iKfav2O51NPjZNpTnITpR/dfHvZHguo+t1",
-	"gPugoKI/+2z/dfrqHhWDhOmadNBXXFl1QBXqm4ysGsp0xLRCSKqcHbTIaeZkMczoFmB9UjkbjQuvUJou",
-	"bHpj3uhEVTV6BI/3GXjhRO7XDNpiBj+cZvCtqx86k/qNnIlvo/XhFNdtelBvhvnajFOMKpvo3FHoOKpw",
-	"iIholiRkLOfwaEKV7ouCekPmTOg6ifyW6aW7Gf4H8ddH2WdflvX+R56Jt0yvPxBTmtIJ05DVvSQdJL/F",
-	"Le7pK2xAsYyD5l7FRMrb2RTiug/+0DJz7Uya+b18/47gV0gTks25qnNvpliaE+10MchF1W3JzLO2HZgp",
-	"GTewBa6MDsZZeE8ZLu1OQWDts/mYD8Z5UC9GFx5enaZyyMFfjo7RMMx8a5VYoedoS/gtQy/hfMxSRlii",
-	"2AmE+vyy9ekMMJH6Av5pUZuKuJ42zmnNzELzQzkX+KMLTNraN2OJXYETst8wMqvf6BKjAUYBrgVMlAwN",
-	"bUNgyILCGjOFkgh+jXL/eQl31Hy5LyqfVpJQKFTF+GtyB303YJj2c1zERrwaOxavwI80gfCb17ykLyiJ",
-	"+RDq03VexKKsZQy5QGibwUp+p0hkJtlyLB4q0yPnvEeWnyH2w8ghhmu74KVMaecxuaF6MCYjCc7pLBSb",
-	"0RgSHrPU4WIxAykGszRlYrDISAc8pO4GzSesL5qZ1X/+/ucPp69ev7++PH33+udfLqMgc7seqJ0u+rTx",
-	"i+5IzERWd0xkCt5fF+dUfXEQdgLE5ze3IwBVQcH5riANyUHYMYvExYgo6T1pnd8qkXNyEO7XSbuf4Kw6",
-	"U8Mez4faoeafZueyaiQPoh14XaWGKDxqd3aPj4+Pd8MwDBvb+89g+JkSvomN9GAnqwc2sL7+H2BDMgQS",
-	"YAZ1NVS4WjkYfAM10mpXz+qjlo1BhpDKbOcsrcjqCK4B+ZQP9Cy19i5YT678q9sovhl8r95czc35fOzb",
-	"3YRK+1czISH19dAJ3do5mcft09mc8KN2gA90rVrSWK54/Fzl3TnjFcTn4F/VJNxWlfnaNmRno2V46zwe",
-	"D9O1DjZZBfuNSz5hcqYfraL11K1XkpAxbYBNKWZlrrZiHRtdFmi6KIh+FZRyA34s5xR0sTlPNGGatrxE",
-	"hcjIOTOqKR0xQlVfuJQDI+NHDNM+zAMntqQUSkwt3IQxiuDJVh5bc1iPcwi8UjJIOGAl0eRWAcYRPKAI",
-	"nU4ZTV3AE6wz+LBVG8z9md97yqhWXkI6ecMTcOsP5OTGARP3Re/sVa2A4kp7cqmkt5agncwyKP5vFhBQ",
-	"7TphWMiNPQhtHt+fM5YuckMKwvcNn79kZGQemdBPfDKb2F7bEy7wr3ZQg25YZ8xiDsmS7Ss07oXdKGTz",
-	"9j4OxtdikFzOX3V6qif/NY5f/zZv1M8ja6aUT6SSwf25Coc15J+IYjQdjINKvDZw1GI+ARF1iToypMkR",
-	"GscpU4qUirKt2m41PZeXJxxgOJa+s3SELhimyAgqS3NMVxuNz5PYIIkMpmv1VWNkKFTKSwl/zZiPuDlV",
-	"oNXJKWbekn8ENr8hIDFVY/ivNLdNqdFLx0wxtQOwT32BAWxVysS+cW1v3QcwGyRhNDaqV4jN7SEluxKH",
-	"x2i67ReU7a4Rn0v28s/CNpYbvq/d1p9FssiDGhaV1eiDkF5v60Sa5i/UpGHGNdH6Uhk9ln/UjVfT0XaE",
-	"VxxhhiyrIRMt73MHGJpCk+b7Ny/J3t7ecWlEzp2yF16GYRf+/3HJEF0hrEPFyAe7Uc3uH49RJeEJw3HP",
-	"LVS1H9AA9p1p7I41Y61+jouwMtq/V/QmtTt7ZhUq7fA1wBQ0pimb8NnE63nfmBlF8b+LsY9Cl3t42XW7",
-	"s9eoaWfvtfTZTD8uq6drlF2/xHrlnM0uOZyOAq4hRgzug8ZEpsxsgqrdBTgp5hZLg1yTJoiH/2rv/L0b",
-	"T7Yby+Ta/TbxMeQdy1IofnZ6kRx67vuvqMd/m1wLQDAGYZ7N2ldW3aXlaRc9bSQa8h8/0x6EG5rW3VL3",
-	"tYBEQLiIDReV6NEooyNw3PUFZtIVOoORMk6O0QVEOc3NTMuIfBaT2RSyDiDFPXcyEVryqPn9H3mu2TY7",
-	"YXvnxLyAJokHwmNfVUrf7xawzMFz47pHQgcN8gYRQWHMkNJ+x1JIOYH0X++8R6jwQCL8zQL+06Q2LV4D",
-	"GKFRzXlWHLeD6oW3MOb1MJqYx5DuiOM2C5U5/LQkXAe2ZZDLB8zLr3NFExtq2VoHCdngWTcwHhcw9G3t",
-	"hVkySKDJF0rPJfYiSrOPqC7ZD4+ztpmFnF6ckZB67EC4RwyzTLIScXLL2FShV9UbjrHPcRhdMpsqhrmi",
-	"JWJyN4xnN2oqdWSUU9UX1F0wL7phiscMazq4grdYXkl4fFIl3WfFbmgOqA8H2xdqLOcFgQ3pRpoJMKnQ",
-	"i6jtiFVhUb2DNZDiDkhDilLlyLJsEQtJ9ZhskUEGQOGLQMHmedUNVGdeZJIkz634BmJsKwF1D5gsZs2r",
-	"iTDYvcVNEXJsA3MeKUnkgCaZ699tVhZVWz79xIypayRt1cMVFse1rWzbJvdjW2UUVwhLDOuG4u7NO/Lb",
-	"+7eexSofXM87iY4H2PRhdL7TjOWC8N4qx8Uv1t10mk87vTNZntUJoXjMqq2Jv7KX8Xj9Qy9d94X//EwV",
-	"PGrY5MQQeq491KtPJV+fLdiA0GqtWnVpK72MiLflY6uKzj7tihhLcrogFLDeDHHJp7YzDQb/rFIFkgVL",
-	"yMy5SWcJtrWqaxPWRIILvNmW4OX8DtUZBvhOi/wytSFTr4LFfM6Wt0zB4Yclds399h65YQspYsK4Uf92",
-	"3IChYUzWswGebO6Hobsb0in95kFGxVG3fDqF2gCjiORtgcyiQcmObUADna/BdLM1PAFhn+hAJwsH5A0i",
-	"wBaPQdmtlvVlfBG87Ab9UNBareuvkwq87qi22zbWjFCL/W6+BMVTUPoxpEqztEV6th0bVFnULPOK1kZ+",
-	"GyOSqaL4X1VUVZsueFvwjdlekrgQ7tWgCkrBykpgrnUFVmQ6AHxskePpsk5bVVDJBpV4sKZ+L51oaYcl",
-	"8Bov5IwoxmyQPpVzRW7YwOwVeLhZqiSWw/S83kTgIMJar+akUAsGFbyuwgurLaHAi9qqMCh4yld/B+pg",
-	"VN59SQpwa5un4TxBhZILFUNOkderzMWe7fJQTYATnaAflGDRlCIjSYpzWE4Ddao1aaKFA+d2QmOgzcJC",
-	"VmZBrVMVuHiQq+W5Vo4bZ5Vxp5yfAOifeTZbavNmbC+oKfhcc6uiSBtTimiVPMWyONVyBxZqYjL+wFW5",
-	"BX2X8GGx2Avi4kFmMkCaunnQadlYyDwTtgVSzhipWtEf0ZaJGV7UhYoB7BmPEG/ehGGJi9IarMeARFmj",
-	"+SF4xC01VtpjoZVoyLsv3IfIP7L7/pFtDfmHo+MsP8SSlhwaS9fvpdYikW1WFfVFlgeRQzIOrfd8ZQcv",
-	"qNXD7lXOTAS+OOQJ6ws95wPHbTKi8EreIAWizkBx7VG3zCNw0q6IUfK5X1CnsSy3qOtjor1ZBPwVDAS8",
-	"CDYIXq2YIfaOosGB91qbo3QHj/FXZ67gzwVTwNYRG2MI77X2UL9xf98XtXMJKzOpe2MCUzL3m1EsfRm8",
-	"qrwePcWm/cY97FSNu/uGC5rW9GH/YnkUfku00OuA1vaajbWz3mJ75e6A26dhFBuB/t7+w7Wg7KA/3/Xi",
-	"+/1z1pnk98+263+3aM15nSYb3BacYjlzQcaC0xO/sec/4r+LrHo+R17M1sTGHrBf39aLgINp+7mfdt3L",
-	"uR6bvqvjvcv1ajNjzBq/tTe3okoNM2uMKGh3O6bTKbPgZpDzZkby10vVx9kU7J/2wSbfUlgfw+J3LObU",
-	"9cr/6mbQqWvpbFUOcAKhveLZQdbYqVpBXoLpUivIVe5AkwBCE06XGCpZlmi32tATdTKcSV/k0wsclgoG",
-	"a1233ph5yk+GbjxDtf1modkuKmEDmmCnWXLG5n2B6Q+KqDEoDpA3bgfVImcS/LY3IHqHUCiPHsl8Ihsk",
-	"40ZBX6DKCzmw1GtTmCWgpBTSXvWYiprUUbUir2+Zp7CeMNwtnKlnFjy/sYTxr6Ys+3D8106b+tsDUgwf",
-	"SXlLZlNfe80OpyX6HY8H2Es1TACk2bPP8J/7pUlQ0T8OO+So3dk1GtAuAAoEJCoiDAQk+r86L4rXzJEN",
-	"6iEL7PT7IscuOH0VlAAPIO4ztLnlxW7epIe2odWaM6QJm2DSF7n0pmS/0znJBHiW9kK1sSuLmS8Wqmd/",
-	"WbUJ3vxicW7h+VfmOPVWoludbJmPUslG8aK8kEIxpXqc+99dA4Gibrgq7ePxSROYPPpNvLeXpSx5l5/P",
-	"i5lBX7Fq5X8TVmJrXezS3SzKCu4G/tS03DduuT5hDjQlikHlB0LR2MRENIQHdDKlfCRa5I20xSO5yyXI",
-	"fIek6RiC7/0E8B9FALUUGN4J5ha2wQPqstMCALmx7r/5qj5sfRFZZSAiQs4tNzNGvg7IfLzoooMzyrHn",
-	"o2491jxpGvaEoNngIyGI8h7vlNu92V4iGSKNKrfEC0r+36xFXoDtNHK/Yk0/CUT6MavqffMknwFU60MN",
-	"B+g5MEvEzxKaY8MTCC5HWVc4q/Ct7JJG6ASi0OhBUw4wVM40vixvK2fflgsLVLR8gFE40u7Fzei8d/ny",
-	"e9DgsocsCFYJntMiPNQM1hl47it2IVnK8CfBMPAt/EhwreQAogK7Rwaojs+t57PSHyZ/VV9gj5huyZVE",
-	"XT/DIl/z4cuh8lUVCND1OC2UMYlZkrTIz8I2Cplg+2w8Abrs7asNZo/Z4LbQduwRZSdZbwS/TXehScrv",
-	"mXByUsyGdEtB2iC7L+vvbe9TXPP/LqIbLH1nqbRhi/KFuvZ3X7qwBTsVYtFFtfaj2BRts0X0+1TampHM",
-	"Y1BoBVnq7+g3qtji6+UMAM+HUoLmt03WSmlre2H3oN0Knz/vHO1/xGxVrzVpoc9iOeHtoBvutY7C9sHB",
-	"4ce8zWG3AcW0cqYJ1OJ600c2x0W5g+l650vtUmxApf5mWIXNDaauRSdsBdYIPRV1lI/Dw4f00IO0ugzI",
-	"hgSgDqioGhhWhuoBlAr+DQ7xdFpiT93mupKnVNQ0r60rnC5oiHUKJNqnS3XHN9jShyaJs9xuhZwX9Zub",
-	"mQY5XlCPYoch4fXUwlw8GynpC2rk/EiAm4ZiL0sXfraxQDpKGeuSThgiBGIF2djrD6jylsUQUPSNVtLM",
-	"/FoJd5WvUrFCf8GdwNifXpdj+94Ak/Us5vWiL1z4sVKuq1A7dliiiFdaTvDbaZGeKKZ3FlRpBCLm2mgX",
-	"mF9XpxdY59Hfvqu/fVdb4MxghXrB6Cz2RFvvt/ps/7UOdAauF4OuWVaAj+ArpLZAvrbkZoIeaofpi7na",
-	"Hqxv0BfQbK+mA7+QiDoAqS1zmsYKE6d9n46ZIZijiiV3DBDfFnUHzELWeOfrb8gaD7JmVdbXKsiaelLA",
-	"PaTKpUc0l6bOO0vSS8HpC5vpAAnGOyc50nkd0T7LiS9yUNeJQ4+cAG/G1G6bGdUXnk1sLbe1bsrGox16",
-	"boG/tUvvfwDYjM8Ll1aBbIcE46gNkWBch5OyjxrSFbHgAe5pkR4egCxti96AnwSdDdjwhwMkMt5WKooY",
-	"JIymkP1XW1Wh/LIKrMpcXllxUqrM6MINUV/AR5CDmoPTIi/HVEAkbsmZdb1m/aQ58wmrE3qAK1g7Ldgc",
-	"Aww2cOAiDVXIlAyA3Ks8oaCsZXD/Zi0qlTaAhlUoWYDcSQZVlXYRs3KcE7xiU3smdn1UoXj3O+XPTuXZ",
-	"RfhFs6+wwaC0gz+S0YIczqFNFwVdsLnf6ezUsZpfIIfgkTUOaxL1A1uzYIEwbLkC2rN+qQG5ACaxFffB",
-	"rj9fNIXmESWHhWKFwry/UnmhWdIHVRge7oZ7l2Gn2253w+PWQfuoE+5/fHrh4BLkikLibzPgfwszAHnH",
-	"tqn7vgpldfMsY+P+AWBpuYishYPIEzxcxMFaEi5wAHgjxdCs79SuhmUHBfjg+sDsds3DQLjP6qBLmM4D",
-	"XL4FBP6M2CbE+K4bP7YSOBw2Y8o0nRNgB5sYgRuiGXnO1hxIi2PBoZDzHdca0N13QjphO+/blQVQwGgS",
-	"DEJuXtwoyF0umEtsU+LjFjld3XUf9Ap7vVIiYZG6SlGwLoZbSoWYBWhSDA+hpwmLH+HdNpalcAVLWeIO",
-	"ecK9z+X3wugs7IXX/0mNwa1VG4Q5nznF/qV19D5C4m7n+96YbZthnc/0lymD89z866wRc58DGtxO8Jgn",
-	"N7BKgAGkcv4UVW9/1Wl9m1q3vzii1lf3lg1kGvuB9VpgUktCGwnM5WBXPhEAl1RTRm9V1nghq1sQmJqR",
-	"8WmIumAmZ5ZU4LooGGkhE1bME7ACoZAZsJKbl700TSoyzmubjtoOEdAdoQhwhJDR1YA6dGlVO2uwrF66",
-	"ZXu6MG59kLJ9GT7vhp3u/kGr3X6+F3bALMii5S56WG9T1D7suDyaDSXWLmd6KUBIzdsgwrhFdLU2zL/K",
-	"Hnp4dHY1zEnhvduAE+K+LwMtKXFMVXcK/pP9Vghh4teW5eekypce47xaxdNyP+qaXlG5h8cwNj9I56ZQ",
-	"7BrVrTKSJnTv2rFYHH3R9Bph7QQrkDByhzHAZFbA7J1xgWnmqtUX7wvNqU48BXJMFRmy+RqelQPnf+HW",
-	"VfW+jE1TPx7y0nISRRW4Ysv31vhK3Kc8P0v+wczfsuQ7Pg7781YY7h23j7zxI1Jq/rrSmmzOn+weL1Y3",
-	"psro3qJk1BL7/yg+xf2z8cR+9lWsCmKM63QvO0Ybj/TBRstVMdV2prQY6Ey40t2+WIZHSlXW9TRT8MwN",
-	"gMS1FIQUsyFXsZ4zmOb/SPhPfnZ1lQxvLpLfbn98f9D75eim93D4zz+ejHHfgHcA4EON6hyzhANrQOyF",
-	"AzI1WtV26W1L2etR3vGvjToovNDQM7xx/0Pn3f7Zrz9+H15++Oc/vz/be3MVvnsLrNQOswcw7wjkq8Z8",
-	"OsXOQk80vuc5+z963q4Z36sXB+/OfvtwfPyic9Q7+u2ofXz16u06rMJNWbY5G5uA4MHx/2vb3d+ejwvL",
-	"aBwLx78fHSetR9qLY0UoGaaM7ULrbvOxkv54krUIdynliAQADkCHoBKGYej18m2txg0z9PIYL9+qI7UV",
-	"0X6FzmZ/6eO/1WKt87OZr/3tVPuW2axxTChsQw37WKXC+RlgKzU5v/bn6T1pD/WaBV51krFWIU80kWLE",
-	"lO4Lo99xMTL2bWJ7hjt3HUDOxFhCgvWbUZ79H4FNatRMi3djG88oV/DUF5g6YvGGsPIah9ElUHEQrdEp",
-	"L/x1fzK9CIeQFT1s6mkDI3I/7IZha78Thu3nH0EPzIshCnagD3RdX+OyvioAUCqG+toVSqA7D1fXK7/I",
-	"6ihu5EwMoIRihV+sOAOjgLn1wHhkvhxqolYvRrEkI1hZGbKyvKfsINh24qUCkhWzL1WRbG51e6S4yjNY",
-	"yBWtPdW2AtAcRIU9/O2ZiPBM/I+yyVXxgDueXLj8ZTQ7t5/Y08A64sps2japRF5tOzCvDymf9EVtvFuN",
-	"5ZzFRMiCmCjWTC6NfZMmlGb2BU2UJDYPrgA+N9Q7LXJlc7kKfFqXJBNWLmJtJx4qgKtznzox7y28wBbZ",
-	"AG4YBl1UDqllpIBLj7PEXZ80plhaw9gfhZE7lOlbKeMiiOwvMDE3mwIwbIm31TMQAKc17+hd8gmrezcl",
-	"tgFBzZsdW6+RDM/LkqHCubfAn/WW8Eti0JaK/1ZGqr0hXUxU40FzWadE+3T8+Bj8X312f4fiv73V4Lav",
-	"JCfqMthKcmtTk6KYyrasqOUnPrQFXf6z6KH0auOBJ68LoxsJYB3LNqCOHXiQIbUseOvQSiCMslsAg5Qq",
-	"1wvSp9aKqt8XJV0/IFGmwdk0aE/Ji1rETJCLESA8Di0CYhX2cj/ct4loxVwytVqw1lsaw3qBtNKHfTVe",
-	"VGbPndFDms7l0yk4fEotcVK265XzZxs2ExrAN+pcx1ZWbNNy6I+nSmdeajH9dUyEdUvqGQ+5nda5DI9r",
-	"pPF6c6L07JeWBYGlrr9dwyVzYmjMCVU4u09vQ2yaIiyRZZZ5gxwWzz6ema+UI7xKBOFKrfBmQbVi1oqs",
-	"nDWBRpEYsIKda+aSu64wj6G1ysdzaUbxdL4dO9raBIAOuIAP2mH4PHMBazpCD3DYeXF1dvn6Q/j963cH",
-	"vx4fXR21P1z57FexJGEpekxWfaWNjuaj53th5St7Hz+035792m6//PXw6uLj26t/vj9+9y7/yh2fbuOU",
-	"uKSjVc6IfOvoSFV26X+Uo0EjlTnmAP/9Mo6FlxaSuQhopOnIKCQQ0SczxVrkMmvsB1j0KZ9MjI4FYfHD",
-	"fU91wCwigAPoi2r7v66FNTcvzlqjANRlGVPOpc63SA8IA3UtMzLEiOK5HZ9RTg6SBNi7XR9ECzwVLjch",
-	"axGS11EDFDf4MvpCsHmSv7Y29RIHlXOFxwTA/OO0xWHCIXwZQ9rNfa2deUlHH/g2ad6XdLROlzCbPKfV",
-	"/X2g2fzXmIs/h7+N428FEGM2wbERWWsVW2a7ThV59lnT0UoL+DRmk6k0RHpCOgiWAkVOMs0QYCrEUYRg",
-	"gN8Rdw0t1qpq8ougdYxoHf6Co0zHMOu1pv9kmfseapMtKQAK3gpieGp13LXJJc2yhFzeHreofetM4mwI",
-	"m2rpmd2tra3wEUDwdiObI2V4kRiwKGuM46VmBlmHXebfiZ0XueiLCH6PSDNEaEi7d4Gh61QrZwHbd8Jn",
-	"QfrvtOry3LitKfc+pSX2NKeKuG9V8gW7eYYgfOE7hf0l7f32pKEK4FqTm2+xyVQvbCfygRRqNmEpGVAB",
-	"9XVkKlGLsTgdbsBjqq4nMmUZVKXtWDmxOKJmXecsZQRlXOYjwq6xFJF2XW9zowVHZk8j0sQG6Ea1MRNU",
-	"7I6lNNnpC0QeJz6mIib74KrhvuaZmTDcIXZOd9CRbiXMNlh48DkGjQwbg2AMVVmBSgbx0Q5xZXNquWF6",
-	"zrDpZl+MoB+QSy7PFnAyg/iMWojBOJWCK0aagDjlt0RCPEwgEluNaM6qo6f/CgEywR5fbE8Eg1gWqX99",
-	"Z3P/V/rMLotUbLMqc7rJFBMrz1h8QsKM3CwNg+7qH+Z2uN+pd5bBXOrzRcMgb67BhT7cb3gZo+EmGaPl",
-	"JNZ2WMpibYfbp7HCM1keq3nltoms0K3bEgwusGIWGtdROJ4Gu08FYi+MP0uLbrkuFFkiVsv1j/gDfHmJ",
-	"jLPEgdqW42bU/ny5ZhO1TgkEmnL9FSb00yk+1Ml3h6YpXYBqrxfA1qFGaMmaeAcpc5Y7ZDbbQCooIUN9",
-	"Z6GhvgNsKPMfW9LyXRUS6ruShFmPEVmXGJznuX2d5OAvlljnfMbYCW8pGEanWJOxdxzWgmEMAFu68QO9",
-	"pammfuPSm1nMV/YtfR6Cv/gp4TFezGJOLqjQUsnHNOEur5pRh2yG+TXVOuU3M1sz4H0Y1C0YLrvTq7IW",
-	"A7v2G+6tY8vAT/eyI1Y+8EEjU2PwxXNl3/vD0Zu99+FV52Xn7PjVPw//ufdb+10hc9oJ7iyAUGw0bj67",
-	"hYkI3GGTbGo8818ZDnSD77yV4lsVFdM454ZkyJgPOWUV2cxQGzOa6PFSxfYno4kypXKATCNKkL1Cg5cU",
-	"ulmDOHeKTQDKj73PolK7vBrXUQ4R9hB0SRCZDsZM6ZRqmZJYYiDQ6Digv+AQF/Z7isSzFJ1aWXs6OdN0",
-	"xFrkDHAtheyL3vkpuWWLFvlFsRysDd/0DJQQUH1jNuAxy3E0JKDXE53S4ZAPyJilrOAMOwj3oEtMwor9",
-	"8fIWFZAnVJ8b85bp73G1nypilxfL3m5xtHAQawNTS3a3hV9ig1kKXPv3PwrdW8dscEsSSzUe3Vk6K9Ed",
-	"bsVS6suypDx6cz2ARkw7UHPVLdBW3v7TxsRtO1buzKW+MHTEbegYe68R9mnKBlq1zB7bLNb3TKeL3R7q",
-	"9pvseuCIw3x1wke4+ej7vWFj1+sEv/gd1LkjupidmgPcxSchW9fMQYoB6ws1nulYztGWuGGjmQDTCs8Q",
-	"SSSNyQ1NqBiY92k5haaq0IDENmHQ2a7i762+KJ2MyAb4EcQW95BAhXZ+tog7WvUU/h6anuDe/7WJ3Ix0",
-	"0fJY9JKhWajdf9S5SHFTi8lj7/J9r+y5n0wWM406ToGmCrSakRDZPymcAQTwPcid5yisU/bn9e3e5PjP",
-	"zqfng4O79s2R2L/eC72y+oPQyH6uQYe9YOkdHzDiS59c+b6RM92FIhdY9jilXBj9tDDZi/FMQ0DAUObS",
-	"2dlRm/GX7l8//M7wCYa/Mdmc42bXtxDX6HM4IRHOLnNRLIxtMGY0Brv4c8NjHMs+aO9+5t96HzR+3bXK",
-	"ye5pvO7Rwr339+vZcuqdzWV8OVP/NvN1AW1bjuDBJgY5+qpisOE1Pti3TF9lX3t05KUw8JXhivyjm9NF",
-	"9sw6sZkN4+FO4G+nMfouTLdvHq3kS4yu3VrM0UprFg+j3PXhQ16WE5GRexaqDFt0T5mcJsylrllsrr6Q",
-	"wuapkaYPOp8JfL/ZDOK7z7liO1DvXOi4bYbUImfYVrwv7OotR8Es0ukDw5WlhYEVzcFT1AQ95lvS45dB",
-	"ufxLnihCVVas9Hf3hyc7/QCuy7Y9/yVp87nRm/If2aI3M8bk73/cB58bLxhNWZpdMQIJLbglrmOrJWBF",
-	"nfm35ROxHMww08DIk2dyygSd8taCTpKdXAUGLUoOsHgfGuuhbdAXI0lu6ODWWHdcn5BoQm8ZSWcicl+R",
-	"goy1nnafPWt3nrfCVthqd4/CoxD5wSw1aswz8HXYlajvfiakgL6l6N6CJv+GV7UIJotg12/F0hIiNBWF",
-	"dhMc0lwD2zBQ9wWARpuHS+3byi0HA+w7AY5LRtPBOAsGBBYa2PyEQQjAIwwQ7lExVmh6oRekCd+xUDiB",
-	"j3sTIMjNTgloJ5sQLlnR3alqXLZvsr6PhRaq+Vb6ecwLOYNc5qwpf5N6TUAC1xYSylscgJ5dJPMjjBiq",
-	"I+18zL/yKe0EGTbyrZBzBHVWhAPIdbUXru0W67rDQ0yIiXgqudBkBq3vwN0MoSDIwPKXJM06YlRWpFB9",
-	"riwYnEvDg0JQHzCklb8Ta1urb/yJ3hhZ6weps061pAfBVA/outSaTUBWUNaw3ktqOsGEpr7AVivVXCV4",
-	"GEJ8esx4WspaKiwHnKfqyK+sP4auRzWlXrs4BxkGwS2vi53ZYWzakMGbZlWsDvSsRV7mwK+bQo/WtOCr",
-	"1ImRpjlglYR+TUc7Xa9ZHpEzbUzuAspL+TQB3FZ1uV46tSpfLwgSWueEv1xNP+s5ILYiKYBe0Anlwvy7",
-	"1WrtBBA3GkkZ94XhW15BlKEdP/O1RENTliq4mpm+hRplgc2awQuD/LFra+A2WvTNavT6Ilt8p2F1C7wT",
-	"fUOI13VC1EQF5E7yAQtIOlClW0+QbXQdMBiNYywpPCEWGt4uf7c46kQKttMir+qAZx3ArIf91Rer0GNL",
-	"wLMZlCzefEKEtLLF8XqZEmwOnsHpw9dEtbMRQs1Xke41NPAEE84nXAo9lJpwlCrNKocedi6Rc7FjiKWm",
-	"xAScw1hkUqDxQjp3ldB76tY5s6xvq5v5bh1lzKZ5V9BNm1kRIecBZgJ4HUBLjNtrclWfneI0Jhf4Xmck",
-	"eyw816yqr34xS24tI/ZUCDms7Q0fuPmHIaxAYux9AKuz+hC2WRWsL3RKhaIDDZUHQG2oBaTsX2xg6NA8",
-	"a8wm6IZfWAzbdr6GE0kh2ACdX1rWtFBXRnZf9b7v7bru8wkjmcweUc3mdIGpLtnVFzMFXgvw6u9Y5OqU",
-	"a7YLtuIgZbDNNHF4zOqWZwgK+YcRdaRwtIv81R7jmmkh2NrAKsqyoivHVNMgByq1KbmgGnirnEF4wXuM",
-	"5toXgIzNFUmkVd3chQLqKc2+bU5szGNgowM5mXDdzenAMpCgLxx4ft6TLMO2Ag9dRqO2GQ52lkXbasfT",
-	"E+PAP0N9QbUGR7e9Bf/wGyzlXZWCUpV8ZvvDKQMCUi3y2pxaiEn1xYCmKbcCEGObbsXM2ck5XpYxhQOG",
-	"JJzMkY3xrQjN/YVtIlKTh2WTX8SCoOZmFsruW5a10xdTlnIZk2Z01fvYOz89u3794fXZ5fX715evzy5P",
-	"fz6LArIXkth8aCYSpuzgwYMgU3QP5n6IFrnQ1hFfyMGqJsoYjTdLkoEVgyQtrr08rS7cNWLanltI4+kL",
-	"eEGAdKRu+XRqNogOUqmUi6hh9xCOkQces5a/OpmANEx2TG0pAU0Sr0uRArNrIWepBTcY0amCpKkFPIf8",
-	"PWUzAA2BDKa5zIr87HTheOA+Y58+/HJ+fnCf4KVjOp2yLNFzaFRBpAcq7IpJMXBmjHfkjIiCnsmzJCZK",
-	"8ySxp4ZQoibYcdBaU2OqjB5vBqykzX+bZ0l1ipgRUHMUJ3IC5JrRIU/d8cR3Z7DwhtHvpjMBOfg+I2hS",
-	"ktB0xOw52LG1+kCrxlTtC1S4uDZDwjSzTI/IlTxXpO9S11r20EZ5wn6mjSgL1w++MC/Eat7QF9Qe5lLj",
-	"TWxVBWMsIAJEpcwhVLhLuQSReVnWv8Z8VssZMI8mLpovnVMeM7fveT0HcqcdGwQzhwYH0wJ1FaYKQ1yi",
-	"+qAE83gbxK+wr5Gbjq04LUgCGyOvsahcTMwMKPOmY4QM4X8KYTi8zw9uqxMvggZRHBZ7aoB1xt//cf+/",
-	"AgAA//8=",
+	"7P2Lcts49gcIvwpK37cVe5tWKPkSW66p+juOc+nuuN2xk3Rn1GVCJCRhTAFqArKiybpqn2YfbJ9kC+cA",
+	"JEhRN9tJ+j/TU1PVMcULcHBwcK6/86URy9FYCia0anS+NNhnOhqnDP59KoViQn8cUq1OxmNzSU1GI5rN",
+	"Gp3G1ZCRGG8gmZw2gsYtTSfM3JRQTc1/YzrWk4wl11Q3Oo122N7fCfd3dsOr1kGnvd8Jd5uHYWt//+BT",
+	"I2jEQyoESxudxtR8jo7H5mLGqF7veSUnWcwanUY8ZPGNnGjSl9nI/KCpnqhGpyHH5lVcNILGZJys9967",
+	"u7vAkEHTWNdOH36om/qSkYed1l6zvbffau/CzCdKy9F1n7M0AbJrzrJGpzHO2IhPRo27oMFGlBvSTP5F",
+	"xeB/7BI1Y2nmxz5rlgmaXvPEzH6i9HWrvev/kJNGDeWY92eNoIH3Cn0dHjz/cffTT7/unT971frtVftd",
+	"+Pbw4/7V3ulpI2gIOjKPvTdfbQSN8VAKdi0mox6M74eD9mGrvbu3f/Ds8ChcQdXSnH2qvh8rlmmWzFNX",
+	"aZmxxBE5IFwrgrQiSCsyYtmAJY9N/tTMtmNIFPwnLcXBTti+Cg874X5nr9U8Ctu7rZZdisvJeJwxpbgU",
+	"lyNVsxLF73XEprHmt6zR0dmE+RtZjdTyPbwbdvZbzfDZs/bh3icg05hnTMGtYpKmhjhMaN7nLFONzj+/",
+	"NPRsbMgA0y+GUp3/3R9BI+V9fZ0xqqRwLzOX7EDwgvu5MRFq0lNxxnvATksYuTxkoN4VHXzgNcKRKsUH",
+	"YsRErYDAXxewaAtZ9PDZbvjJsYimA8siH1qvzn9rtU5/O/h4+enVx1/fHb19W7DILR/juD6y3lDKmzOR",
+	"jCUXNeKLuV/W20AHO2HrqhV2QvP/Zgj/M6NLmKHcWHMg5em7t0TNRGx+4Ir2UpZUloEJuOr4hd0yoa/N",
+	"wpolbtjt3rQDMAxkr9hV8a4kLGXmyh+WRFN2HR68bl9e7Z61Lz/uXrb2Dl4/u3h18OOvrT2zK8YZu+Vy",
+	"oq4VizOmr+f5rX7f1E57khkeH2o9Vp2nTw2lVdMTB0+n9N90zIVdC5ndqDGN2fwqTPOfNpNj88vQp5PU",
+	"8PwAV+LNC8c6U2Xo0nr98bcfr45+P2gdvdx/dfrjXvis/fLgsOCck3hkBiHH+pqL64z9OeGZWad/Fkfy",
+	"H3cwnSGjCWzJL413TGeznZO+NoLoS4UZLlksRaKIlmRKuSY91pcZIzqbcTEgdEC5OCbslmUzsh/ukphm",
+	"GWeKcN0EaQDEbHRaZqe6wSDTqHjIRkChERd8NBk1OmHgpAMXmg1Y1jAj/W3nHftzwpTeeZPMj8/QP8Pf",
+	"nyjCkw7RQ0Yi/6EILsUpN3oOKDvTIROEa8IVaZmZtdqH5JYr3ksZObk8ffOmK+IhzWisWaYCIvWQZVOu",
+	"GJGCwcsUy25ZRkY0YU1yBrPPmBobXcojQUCoSAgl40z2UjYiGRszqlVXcE2oIpEd9zVPomZX+PQy1Lq+",
+	"2R0d/dn+/Czev231DsXedbvfWEpH+vlnJgZ62Oi02oc5LZXOuBggE49pRkdM24U/RTn/5sU8WU+IPQQI",
+	"T8hWFA+v/9//+/+JtkuL2oiHRpydffx08Wnv/Gr3xYsPF/vh0e/nVx/2z8xm5eZNY6qHBYPG+SeXzaQ6",
+	"8lzVWDBU/NEOVejasa46nusGm390s8E6eV0/2ikK9Vx247CnrG7Uq8RhzaBZ8fFNRn2HNzOln8uEMysY",
+	"lExvQZoZUjA8geh4nPKYmvk8/RccCmWTA0/2kpA8IXCRoLZDuCCUpDKmKVFjlqYcFKJccq6pMYRlfcHM",
+	"QBlBRNM3/gvK45jSa57YbXmJCpzVSM24kjWGAW/whlHRW4IvjRoN0T7ra5fFG3It00zizl+k/3/G+o1O",
+	"4//3tDDwnuKv6qldHCvmihUslhuvoFQCQjynySuq2ZTOliypFVY/VJYWOVmj5uxkw1IBgJJ4nMlbnrCM",
+	"ZOxfLNYsQWGML3iiSJwxoDNN1TEBw8/cMIIlyhgenv4jjZxPUUVfLCid1bgfto0VoGFDPacJcTTIl4X2",
+	"5ER3eikVN4216X+BdELCz59JxQxzCsRykiZESHOIkozReMiSgPQpT81/5TokMtLBO7mrR2PdeO3tT0v3",
+	"wqCf08Rxz8bsAJ/v0eTCHSjVjfbnxByK+XlDZB9mNc2kGDi7vtCVHGOlfMQ1GU0U0IgKYhUB0s/kCM/q",
+	"dmgEH8syafclmH3u2UbQGDGl6MCs68r3GCtjQ27aC8MyNzkS1nPTXdAY0dTMlyU/Xv5yXibTW/cTgd/q",
+	"KDIq3UKoJrLfV0yT1mGHcHFLU56QXFkhT+6ekFTKG45UJj024EKYv2Sf4Nu/wZQn4kbIqXjL0Lgtc8YI",
+	"rqIaBXuJJJIp2BcJi1OasVpCiBFlRmEz91EC70cnwjFhn8e4b8wZI/uk5A8ICNj7AfGEr/cHCuuAmNMz",
+	"ICWjvJbLzDBKTPZNh/RNGBb26BX8Vl45GH15JwNTwntq14yOWLGb8WarcdQTl45Y/Q4uPfsNqPAYx0B5",
+	"dweErsH65q4KZeFooKRHEytUZdYVRucrpOsxiZCaETCNgi9YDxvVBKxKtDAe7fA4laKf8vi+R0dWqJY+",
+	"h9nLZDqUihFPAyMpo4kR23oqnb6vfJ6LqUi4sfzRBbFK27c3/NT+ePp87/zd2YuT8LL17PcPn356dXJw",
+	"2PgjKJjY0LJuJG2S8H6fZcag9Ea0MWMeFYyZE3WxZAVfa4VsguDlGrL1WGqY6S9BuGIsdaQ7NttgaE6q",
+	"KVWg/aBj+GvS87GUvfpZ1s0xKsgdkZQrDXt19Kh63ZkRBffT8DdWrT2p+kbg+UUu0TmCw/hqSvaJmKFj",
+	"hoDoCwhVnqtlaz8MyZTrIRGSIEeCPkQFmYj8cDa69yRj249KfmteXPERkxP9HSythKOVQYWasgyowAXZ",
+	"V/cxnfaK9bXzIm5i39p8qkyLC6L5iD3u0lnPxQMWDHzhikzGRgIo834RM9JqG3ZkGSPW4U16M5Ix8xEu",
+	"xTFRmmYavalootC+Ztk/wnvIv5a3JV+hx+QrrdPHIdUgrKm6MZtJZqifEyMAWUZu2Fg/6vK8GY1lpq+k",
+	"/JlmA3Zfo3WmWcUt9IsRVwd75C1/XqvGmt3Vk8nMTC81nzYqHBWw6/Axgoar7IOtCcO8z9LtFktn507O",
+	"hOZ6Rq6kJDjrhapBykXtxFphGIRhSPD3uvnlYyaa3jBQGUdSafNk/uAxUeOUa6tZpuwbT+/RTmqcJ1dE",
+	"GtpY64xrhSuoOkbTNkvtrzOuMejhIwh+mIuWrF0hpNiBYSKhmuSyRCjwZCkm0KszpplW8FnY4YQKOMMe",
+	"WTk/l/qlnIjknlskrsuWOJdETeJhbcZEflpZR3x3hR7ZbYAk78MY76HieafSudTkpX3Pgo1Ra2ucS09r",
+	"IyOq42ElDyE3YnO92d4GKltZz/7ak3gM9ncLaMgxyWIGJ+iQqyJ8+ajC+oLOUkmT+0vrtUVwqyKB0XQ2",
+	"d39bIfVIIqpumi0UQGa21XnaCcJjj7qANsCQPDz88xZ3l9F5/DgQqOyKib+zrzbOvgoaI6Zt0Bcl1yaB",
+	"sjUiZc+lHpbM2joJ+fdSPXSpvnYwcfNoIoYL62QTpjl4h6Y2+r+dFHjFIEsEjhSX3mOm/17QiR7KjP+b",
+	"JQ88BUZcKYhlZHno4+TiDblhsw6qWJhY8dvOyZjv/MRm5sYT+3H4Soc8ZzQD3/7G53WrOBhKU/pqh8Hb",
+	"hbN9VDn/XtBbylPaS9kD9EW0ZCu5UVKSkdMZ7Q219tX8fUTi2a7oyClamhsrRGcztJPv483wzvZLlt3y",
+	"mBF/9gs1SCPpelTVpH65X0hMRTmyu9CSXPyINzuihjLT6exbzlLIMxFnM2C/n9hsTl9m+a+GB8Hez91T",
+	"RYga7B2X44JZemoBLbhyiVRDCo6DjyefTi7enF+fnZ+++/3i6s0v59c/nf0eECXNzrb0gqRisykmitUO",
+	"QGbV7x8TxTRYXVu7bZJRkcgRAUeAUYLNYhzsbduUA3DFfEuy68JRuIC36j1fqxms/rnvymWPpSRbvrEs",
+	"kdhjR8hpB4z5xXssWEAVsO656gojjFAOJQziPH0uuBqCNLJEOjb3emmAKY1v4Mzr88EkA3kJP8sxs38J",
+	"xhLVFVtRPYdH/maq3UEBmQ5ZZkZgMy+HLB0rIkU6I1LEDHIKYT/p7WZXRF5OZ0QUnSkylFMyomJm3rgq",
+	"o3POHVFJEV12wPi31mRvbno2jTMZM6XudzqVtoav0hWJBHiu+mZJfWi6khlQE/+vedN9AtXttq9neNO3",
+	"ZujX0zc+GGmibEISToeie7oSXTY7CcPLj6yIqMl4LDPNkrcs4dSlIDxgzQvPJlfk/AUmETABWuIpvnbH",
+	"fKZD/Dd/3hGJeWsAK9ttaPZZP43VbbdxH4fCvr+e+QwJTJFcYerEN3AnmKlwlEsj+LT5ZkVMgfv3Ude0",
+	"UsHwM+RoPXBNC4cV6A3OW90O51Jr1bGNt2DitiQ2n9B6Xb9udPmR1q+YLE0zRpMZTlqhMJ+bsfmFG7Ns",
+	"Rrba4WNGNvMJ+bnj4PHJDAdpmzTsewO+NPoyG4GNbMzlHau2VHKP0UT/Uk0sf936Mfzx2cvXv79+dvLj",
+	"h6uzT0fPd9tnv4V1L0Dr/cv8D+OUasg2XLUI7r67YrGXP2EJcIk3549dQw5rPv9qxIxZswbuheBZSpUG",
+	"9bQ3w/i1TRalaWoWr5aAYpJaew3TuudT0P3SD/AP2NSqnB75NOsGXir5+iN/v+z9i8XazNVO/hTugk2c",
+	"JNxMkqYXHjf0aapYMM8gTlVf/CTOq0K9jGu2Y1SeYz/BKWFjY/pbnctNkGwpVhFv5dx6I3j49Y2xcxqo",
+	"ZDWChtEZr8tlQVM6pM2yG0rZQrqOq9gxJCnTKGh83hnIHXvRiLPmOzp9a7UGj2MLpn9rFHJXqFvoIn5V",
+	"RxgGj8HiFf6YZw1/iVYuf3J26yR5mv7SB61p2Tjg9jNxy1I5ZuDjKvOHcyuusfngVS/M/fkCfGkwMRlB",
+	"KhPek5eh/bFqn9g0Rvj+/Kz/CBaWyJhtnLEBV5plLGl6FHqB0f6/OIW8IryvSCH7lY6f3W5PqylVPtWK",
+	"Qc+dLvZb600edocrGKRaZ7w3scH/5QcyPnJSPFElhB3Gkr3xM8e0+vqV45qN1AazcPpFltHZ3GAWLEcx",
+	"FClvJuOfubiZP5EuMlZUxHkmrs3p0JKkXNw0G1UhLqeCZdfWzXvNawrzXsqMRLFVkSKMXbk4KniO5VRg",
+	"oio4wZt1x3pxEpffHZlBsSTqFM9jIorWYOSbcUfF4KJjElnl6Tp/kutcoZpSddwVxWDhR8zjAzPZqov5",
+	"8Lei6vQj9B7Bec76EPzPmHmnkO6uqEOErFTEFzRAcX9MIiH1NcTFo0pW142QU3CSIbmwXtBuZJxUI2iU",
+	"Z4l1tk5HLYYCf9jPrN70dhFWMthFJiExpLZEMz/XxniX2fil6SkGJZPHxOg2eYEm+gUFRKarSk+ZIbm6",
+	"7k0UF0zBnws0pJ6UKaPCP4BX6FJBY8xjPcmsWvBlQ93Lna3eO4LSWFeS1SvR2UDJSvPdjgqKu6sioGG/",
+	"oD2Puwh4AsM4VfiGyq5FjvW2rUdb31miSlrOP+dDaeFhq71j/t55dnjUgkpwJx3n1mJEP7/BH0EXGnHh",
+	"/lwhI8sjWoPoNg72KBI8f2dZVXyINLcvm7e+lkjkq+VLylXJedVcbWcYbZorreo/VXjaZKHX1vMLF+OJ",
+	"XvoWmylQe0o4Xl97JeAovKsGeatfP2u2DvZqPzguJN3a33TS8S6wQd+NRQkSKah6Iu0SBHks2Y0u8Jlh",
+	"CUOt5vW1lJQN2fhy0dFujDkuBhGZCM1Ta+hlSpdNY7AABRzyAnK5I5dQBz8jY09ldsOSoCuiiRewdXcu",
+	"qU4tzJ+ARBMBoQOzUO5Rrotizq6Yr+aE+AAfmX9MdPmottPD1cGhN4LGpBxQ9j5Zcz7nNHyPSQh/cevC",
+	"gX58NeviiXL+FFs1krNCxZuCZUvKUqsiOH2gq3X9VnHhBFtGLTT7uRh4Gv193GQuF6TGrZQxp2CjOk8V",
+	"cTMiWxQKbgNCyQ2bTWWWkIyN01lQJCtvryXt13SM4RgKx5ifK7PeVCuMUZR+Fz4rJEVQWrcSVUvfrRVE",
+	"OM5T5JnvsYlwAMs3Ed7TdPVQX2ET4SHxROXMI4WRoiXfRiyzBMWaHUinxG5S2Hs80Yo3+pvu4Wa93bzf",
+	"xazHbz+GWV/M4p6KIL7gYrKpUVCRcQt8074MGfBbJiChguthktGpOCbWpFDOSjBb2BUFW+/BQsf1EpHm",
+	"+TnbtX7Oe0mfDWxZfPCB2pBb2w3XstCG3Mb3oA7xn3Ki63WBIln/4YGYufzM9b3zLzPGdsDz7orcrbUF",
+	"dUCEfaaxTmc1ivy6HnObGPplHavESxMtxZWKjNH1X1KwaPGiIhlz5XvmxrAqE3VhcGu1p2I9e6YYy5wt",
+	"vvITDz7LS8GoiiUDCzxP+aCS6lpm0o0PfbNb7he4uv/meAswl5A215vBf7goO1nwrceoo0E8UEv0hXFz",
+	"AI/kLUua5Cc2U4RmDCFMDvZ8nLJjxPdQRID/1tVwHZCU3bJUQcmAOWgwvwhJohCizO1UgFvoc01oVxzs",
+	"7fS4Jv1UUk22jPyXE00yOQH7xXz+3yyT2wDm5NWLEX9ANHc03DA2VoTqrnB3mnniUA72yE/8eYGSYWlR",
+	"gUSryxW/rwQpdkBdlrl/Eu3v3VO+lF6yv558mfd+uJuIminNRoFbd1jMnX+TcOeIXJMm2SFbqZyybCem",
+	"iiUVELG5zPF50VLc7BLgVx7Hy4XNiZjl2F7HRBg5kRrj1gwfBJHLRcnTG54op1kQxD9cIarmxczyzf6d",
+	"NHwzgFUafgkt86tp+GgU4lc6pXBMcb3pke07xi43INtXjF16ZCvHLguy+bHL6qDvb+SAPreZbWIeeRzb",
+	"BD9etU2KKpalJhYdsLfmvlr9175jyQwuqI6H3/NU3lp2/G7b4FScMpopC3p6w2ZNcuXq8lRXyD6JLn65",
+	"vCJPb1tPHfBHRIYytUG7BTrWxodY9ZjaVC2unlD30YhXPuMOmOpxsrEuu9pXvpCp5u3+VRw2fxDbXCNr",
+	"5pbCJ9YjEiDciB4ynjlNzKVWe+6QB7Hv3BTvbRN91cX+hov7YHO9VtYuM9cR8T75vhqFP4BVJ+TX87/n",
+	"eHCFnl91D+JBWXEKgtaP4Rfcmm6/2O1lN5u/u5oLqP8oJ+293ImLpcuCk7v+K3VclvNVmeC/iFyMkMis",
+	"UhMficwZBZmO8KdLrTi5eEPUUE5BS5lbgq1cewm6oi8zVHG4FMrWQY3kLU3V9rH9VM3Yo4BIQZC9VAAn",
+	"nCota1esXlcS4aiveVKZB8B5H3vFf4FzTcIQu8LraaDIkN4ySBWxH+MZkVMBc4lpls3stdzb3SQ2Nd1M",
+	"nN8ygOyGc1sPueoKKDz88fKXczy0E25WYsQF1YitNaLjsdlERoRXEg2Xx8xK1kgwl4O3/OGSTh7MhdiW",
+	"P1ySWsFcaGG5S7MUJgnmrJblm6Q654ruvvzh6pwrYm19QdlwzSj0rOkyxRY9/sbeeGLvm3tBwtZ7wQtW",
+	"eQHE25rmiaWTR6yjU3ebe1xIzVYR/VxqVqG4t1WaNEkWP+v1ETkx99W9AJtwrPGGn+FG9wpNB8u/fUUH",
+	"pW+aB6zqveSRd3gHPnSXq1ezcyzoB+F6FzSkYGsc0XX8ag7qDY/kdZ8psfaqZ+pZct2nyny46qk5Flr1",
+	"QHnt1ri7smxrhVVKMmjVM/WcvMFTPveuHGCNbF/zmc34puYYWMkBdZLk7g+nZ+QK6ca5ZIUVlGsVRdKs",
+	"tZXn6lpR/qkNmzOstCjuX3VUntd7wf+cMDJmGQEkv+O8wspTEzyoicj+vMOTCOrUMxYzc58iCUsmWNnG",
+	"SG9W7YjSYLc4570Xz/ffnv/+4ejoefvw5PD3w9bRxxev6sabK0oPDSg5WMIaFTNLzNCrjlkLaghRADKg",
+	"Y6MWjqlSjggU64y1mb6ajNDi7TNW5ANw+5JyV5hwb9cLFHOhD/Ya8z1gCtNmpXV1ZaV9Pvg5akEjHUOs",
+	"Hw9f7r4LP7ZP2+dHL349+HX399bb9aJX1k7KqViJQJW+7a/ayoQ8mMIjePHys/A+Pjx4+N6OvPLTc9MY",
+	"UnU9kplfq+enZLPP+jqeZEpm9RIncjQHXgMO9NjPPE62KElYzEc0tWjhAcigH+ktvYS3PVFE0RtWiZEY",
+	"Vly5+v74gmIuC+ngCphrYDML88fps/9n1PHsaM9XH1gTKyFbXNtt5MF82zd1hbWuPC9UxbzeJs7Mgw/P",
+	"6cIReepddQquGZboCg/3R8hpAfdDi+5+MvPAPwHYfIsSc8qTHtNTxkSOg2wMPUrwC10BgKcAiSgSQoWt",
+	"4nDpJVB6ERAusIY3o0LRGMv5oFoiV4ejgES5jhkFXRF5CqT5sWLwmEtzenFEtmiqJBYgmLFAYzy/fd4T",
+	"1RXYDc1M2JwE+D61XXkfqsmRWeKygQhjKVtuEaxtV5TzGLe9G+26mddVTQhgnN4kvXG17rEcjbjWuU8S",
+	"Xh3LidCqnIx6n05tdUZUnV1UsVV8/b+s2s9bonX2Sq0JEszZ3vM28byJXWOE1SXWvDT7KcfSLssxiwpR",
+	"3dqALwDQ/L7HIyCsOWiSyPd6RoZ5Ig9g7Z+tP5roao1qc85zwIkvK4QUDq14oE46vWY01cPVvtPyVTWf",
+	"pHTzgPKhdX2uBUbdhpGhRYH1d/aruMkj80FwPUWejzxaO4S+jm5STMEpKDlyz0YR7hpvLb5oOd2u6j3D",
+	"tlzAogV6PXtdJcFcQg6v3ynOxnycHLSN8iHM2V5aN89f2HzYcunZ3GLVlKcUmQ1wF9nC7AagakC8pAzs",
+	"+bLd3GxhV1bi13sFvmlMwg1haTRi/tB49HiEIIuUFD8YwUWpNLTpE7HsJPkLEzE/Zb82EZ06tw4pjQ5j",
+	"88XHKY2N+mHPeETOvsX0n0o17XZpBR4c1Mll0Qb5E+6ZRzC9is/fN7u7JHy8tXdyuk4oO5FdK5zr3D/f",
+	"lrVhBMsZe7VC9tBgZa2CjGhxVjUuqPVwLoTXXFo4v01YER78mQu2XoXnQ9xAKRc1p1prpwfHlfnVa9jp",
+	"YwM4qOl5R82ign2weevSYqZQRgfBO8TjsyV48HUwXrbaYcvIj3aIaEa5EpNr/GsHuGHCXhHRCncMrgUm",
+	"Cf1safW11oLRLOUsu86bONToPngLdhmoFFzYmCqSBLAxrcsgx1DNEXnny6vnHG2Fw8ixSE1b5hrClvTK",
+	"8owW0/cdVF5a7NhqvUrRmurLkqrw6qgdfN+aMtsz9JaQ4BF3yWJbrmho78lGxP71wRzW5XT7suXGoFuG",
+	"hyTS5O+ACve1jzr/qbrNlXeYm6dhHgOt+9GRrPbHBVvsvNzGg2SMJouWz0iEZVsV3wB7MqWAI4o1dS4f",
+	"RpQ2s9vLsE8d9xR7uSvsZgYnGD6QJSzLE86kqggHdPKsp69UZVzNDnC10TUlJbbzua2dNh+vDLK52UAK",
+	"YVA7DsMoatEw4KOL5KDnpqwnItW1InL1kL2zumbMeZbCWjLUq2bxzrUSikshDRw5KgzprdfiPec0k0fd",
+	"dAvChKhzQTYP2bLhP6hhEVJjbVjeX7/ilOej8YYhsvU2/vxP6y8TkH7Dtapbh7ma8JpO8SN3T16Ne8NF",
+	"gk4PV6UJ3YW8RChfRfJcOmqkPNvhVnKIW2WxuapZygYZHcGIlab23+brzBh/dsK11sW51DVHBvReqTvd",
+	"ygrTI0Zx1wjblbQT2x1mhXOlSIPY0PXoCFA9YjSBIyYot9jyaqaac4h/NcU3ldnBx5YP/3uYfebrS42+",
+	"Unzg8Q0+83pEBUsskjct9aUoj++ehh7w/wb2nbn/EdwM+NlvXKRhPvowNbGWWgvVw8Vh5EqgeENILu/h",
+	"2s96eJpVSXo9wCaYnr88h/K6pmNeKyM3KUCoK1OZw+hzWdQp4E0addJm/oIaA4BALgW7JuUWVZ6uWF6p",
+	"QLaiopQ2IlTxhG2jYjlPMYtgPB9peXlKjvb2n+VtWRHEWdWUQZRMvcW5RtxNxrO0QLWY689cZ+kuNhkd",
+	"unTNrYU1OZ+OzYTOZpAt5Dq05LDoj2B6+uDUdUTx5x8QiFs7cHNDnshHcI4I4jofkz8nRjByy08ZMwoZ",
+	"IP+7VVoBxVjjNUBA7C+Loy1V2fz+3RuSMeiOHDMi6AhKihGQCRjFPHhMIg9QOyr430bJoa0BwDima0dV",
+	"cKjBMiCIdwi9xNP6iFYBILS8n1LxEg/wY5OUOs8Pn3vfhZz6CImQ746ZFjKz6fwuw2P7sVPseCkOu164",
+	"03o0LJRVHeYIhAIsYHmPWZWX5XDOTvEVcloPHbcQIrQA7YLMlOlw5j5jG4K4T/kaczHWIt8AtPoCg8MB",
+	"acKS1ol7TxvfhEu8zNMa/TUnaFAeY40rszyCPLtiJa970Fg1Hg0jmrUP+OOtTkB4n1AxW43SeS+UrQ0q",
+	"0B4RI2YBxtQqKt4PrvMBQGK83MJvgyiV26AlUM2NUDULYC5/FKtJ9CjgmiU5fe9w26ItWLsL5rPBnJNP",
+	"aYWhUqXX3w3s85hnTC3bDI8olS9zeTYnn9VqUeXR5h0+YLYbt1nE9wCCyX3THhXcG0vTql81267wPpvt",
+	"MXdMe6P9snqXlLswPqyotTAHyy/J+1DWeus8TbouxmQfDnwgp3tQcCmZ3ADXyxlbYrFeTuCf5QyyMjH0",
+	"ijD74sD6gqygE+UgfWwqUF9mJWBdZdOCSEwVg1/hW2p7Y8CTjdLBarf/ChYgtCTruMXygh5hqorVXfm1",
+	"nCmiFUv7qyXiI6zG16dgbawSj4YaGHwjgaBFG4kKSRcBsvmYmuXIm8l5lAYgechxrdd6vzHw6OMeVMtN",
+	"/Io1D0JnKNMEi0hKR6+UZIt7fUKN5sa2bbvIrpATnfJblybvEPfh/tEGIbJ5IVIbJe7r6+IkXUkNXNwH",
+	"EfQB5/YjIrLWH+N2N/jzLNOozA+bYbjVV/Z9U9+2N4SlLu75PPav22OlsFnhYCkXZywoZyB11QwIuOBN",
+	"836IefcXU2uInMfbEau4ewUXPjiKULL9vwO47YKq17/8lrJlIF8TFNk/cOaAkd0RXSXhg+M7FYa4n2k7",
+	"z+geGSdCTXpm0j2G8dCJiG38ejROKRd4OZUxNpIp8g5GVExoWquElb74EBtmmTNs4Xyv6KBGL1OKD8Rj",
+	"xJQXdhlcgnDqf33BkL/XEXZFB0v3WVGu9fjbS9MBRmYteeaDs4Yw8OOGJ848oOUtH5dj6gd7azXtWbBc",
+	"D5b1hks3EM1XdPAI8gQ+el85UkVr+Muxqask/HqM6uoYoFQ151QMsZp7cjClnKWbOeUeIgfrmGXhOlV6",
+	"7T5ONVaJImsYNgmHZtWJZwxVYz6zvHc6jwH/eDxmSY6vgNjC5g7X0xbrnt+/+7lIEd9rheQVVFjJrCts",
+	"0xVAsaIztZ07JnjKrGeCCRgVdmmzDgsIltnhYvdVB1+/DKfRs4rxnYvDWhY2gWbMzQ5FHdf1Vj3cf22u",
+	"L0oBh9pvuKH8Rp9cHvIGQlSa+9d205VgFBaQILd658AV2HV48Lp9ebV71r78uHvZ2jt4/ezi1cGPv7b2",
+	"wvpOSlbTxQ6s12Wtv7IbbVOXTGpo5xoUAeG80B1fAzyliNmIhp0K5A7fYyVFOoMkCBJPsszQ1T3MB8Km",
+	"0N7PMN/cug4atrlcQUrXftbsaOX3n306pf+mYy7Ww6rAhnM+IctsVnDx/NZdujybmewV0XQvY7IiiWoK",
+	"TEpCgyuzBY4x4c4hy4GbyOspWND79N1bomYiLusK+7XQ16WNb/vrLWozuNGe1tIxa4BN+aSI2TGhPQy6",
+	"Zo+3s0sxi6XbPGhMABPH3m7uKPh1rniQ9pRMJ5oRw79mxMDHRnhj2pGcaDJRLAMAiwA8oNCQSGakn9HB",
+	"qAoRs9Y+KIHL7h2u2hhm7Gsw6SOoXdUT+d4qWOVF98FJrmyfKpPf/7SLzAORRf5RPk4SgC8iWHJUES7R",
+	"MYlgmJEV1uCUbXytHfRX2zePzt+rOOZhaugcH9+Tby/hGHnUsXzkeoivvfeovFesbdrM7+w5tIz8jTVd",
+	"OK1mgvd0SDQdKhZfR6Qv01ROUR0151WPKobdHnbbJKMikSPSm2mmEHP8hs2I7KMWY95J9SRjCg87qRje",
+	"SrZARaKZQ4F1Xwvs63cSFsuEJduVjhsNvO/oqk3FeO9H0WIfPj09ffpT+ublGQ93d38VN/R8pOLd219k",
+	"b2/0r/jwHyuVEkuVNYyvK/8wdzA2ha5WomDgau/QQFCoZFsEJS4RBhZ8DE55BPUPbLSPDq7rsewlUAiu",
+	"sYfForxN81s5KJyfjhTLkbMZMYsCxkPGaEJ4pSHGmxeNNboNAdzZ69brj7/9eHX0+0Hr6OX+q9Mf98Jn",
+	"7ZcHh8s6gsyjz431NRfXxWJWZ3bqYP4gUJejoEHKnc21A6qTMZPj1Fb3UkHkWO8AupPtIbe2YK4LG6xI",
+	"vyg8c5V1mp/fyuKQnHHucxrXUPPecy6yUY5qCLB43A+Uw/m+WVPuAvBgPMm4nl2ad+CnTsb8JzY7mehh",
+	"/V4ZZ3xEzWbIe7IGJPpt52TMd35isw6Z/vvmujsJw90Yuiol8G9mL6F0wEsRpKyMMy60g/7RVoROqSIj",
+	"mqBKYD6MqdKOWTqN/HvFjqEwbkPP54xmLFs8A7A5Ti7e2M4SmJ8dndh+ryCNOgRfssFszFhhKUBbgqeL",
+	"wRmlonF3BwVxfVmXgK1Y2t8ZSqWN/kK4kRZG97ayEfN+PqICQk4datvJxRt0eRljKZYZQ+x319t5B/r0",
+	"dkVRtja2pRQFzJ3KQb5jKqTgMU1t1ydowospl8dWTSslorgyi65AoPEtWhKg0IfKazoUeAOzt5hLkEAC",
+	"jU8hpQRboCb4cI4u1BUIL0TUJB6a1bpE+Kdtm4jdo/GNOU7M153Tuiu6ApJnhGaZDbMmMp4UVOUKfF4s",
+	"IVST6GkiYxUFFgqfG705XyG8QY6ZoGPenNFRGiHieXHxX6hDe4DnIyIYS4zS7ZgNxnQqhdFfuRSq0xU7",
+	"xPCd+RtgSUEE+7sp5z3LZZBXvoBXq/duN8mJ5XGmUNID8BwBIPb8PDjOAWB8hFEOIzeHN9kL95okenWG",
+	"UBFDgCqD+VcvPjXn4iwyXzBTJ0LaWe+Qd0UNPhgiGWK5k63IMDMTesco9B1Cx4jQyqV4CiTdDgj7HLMx",
+	"OhPOX8BTRsUiNfAVT7Ga1a5iflKbMzPW6axDKBkxYE7Q5WQye6IIyk/M2of20YQkLE7N01uUjLgyHKxJ",
+	"JEaURduIlLgXhq5Igutjotlnjb3aeoy8v3q5c5hrDzDq9z8XFYXm/VtR16xRGEYAAUlJatjGPNg6IGqS",
+	"ZXJguIGpmI4Z3p30+v0IMuV9lRR+icMw2oF/9fv9aDswX4D5wwyh+5zK6xsP9pa2nyNbe+22X/8B5TPb",
+	"sIaXkzhmSvlrOM0o+Iq5INGXLhw03UaHNJvNu6hJLozQoViIDmNIEli3LiQImhu/dP3qL3Ol20A2lmP6",
+	"54QhJ3cb5P8Ci/EO2W6i4JhQTJMxfsLs0a0IOv4AmCO8zpJCsCmDLnqZ0k0jOTIdkJ6cAAwADmzL72mg",
+	"6cDrbBCUinm3LVPpSSbg0JIpA9pAyRDSZFGNFdmKfO62v/6AXG53PkDfBSSCqpgIhh9h+ru5ii+yW6+o",
+	"RYoCMk4nikRYGBWRLYtyaJW8bTC0IVqMlOpTnhq7xDFKVBR7RWTLq+zCJx3IFXGV1KpJ3tLUnCMswW3M",
+	"ldkSQV50hUVs5v177XZQPEj2wqOATMSNMCLIyJi9cC9wnApCH0XRiCWcgluA7LX2A5+f5S0UqMDbYcXJ",
+	"Xmu3Q1rkLX+O0LJmRMikgeF3c9083wrDIAxDCwYBQHULJQguqkVTQK0M2lagF6W+kqtJLplIyExOsNXF",
+	"FvQGbLUPyS1X3BzrJ5enb96YcRf1xYGRkiB01ba5HZB3OPjkMDjC4qFkyXFRk58HawyZ6A2IdtYktuYP",
+	"yJKxMaPagUF7nNJZo9jMzPwjRGrMh8yWNlapUQ9snU7eW9+JTHdQGJuPjyAGBEqFlHAaM2HLfftccDUE",
+	"rnORncBqFkbZdZYhWoz74a7dFO+YzmY7EG2IOnb2sRRYgDWlXOfFktmMiwG8f0C5aBJ4Ek++/c+f3auP",
+	"jQD//JlMeZrCXig80VM6s88aKlyU7EFESJjvm2jUoMGK1omQAhmFXvYrnJKG4T3DbAo+AmuMckWiNy8Q",
+	"B7OcOBs1yRkkKMOQdMZHI8srNk8bOIwqtsONDFPc6D7prEnOcrBG0OrweQ8R0VaTYvFgo07bbASNW5Yp",
+	"C7nTDJshWqKgAzU6jd1m2NxtBI0x1UOwJmBvWTvU/D2o88DgPnN5PFbZzckSEJkmuQQvvNaFAaKOqyIZ",
+	"zEfLUW+SRqfxM1fa2cMI1QF7GsbUDkOHHeWi6RUtpGTCO2vsn2V/RKMdtvd3wv2ddnjVOui0w05rr9ne",
+	"2989Cj810A/QiIfX4cHzs4+fLj7tnV/tvnjx4WI/PPr9/OrD/llYWDdvKRdVXdkQNa+Drit/dpVWZh4C",
+	"4Ubcxet4yOKb8jgPdsLWVXjU2Wt32gfNw2et9n74Cbxm9ZNq+ZM6OGjtVyb18tnR0Ye98w+vXu8+/3Rw",
+	"/uzqw6fdlx/fFZO6nIwB6s0iIdVNplS47c1ozKDFbf18QC/4484aX6uLMZAJIJYABtkmrAj+qb2wtegj",
+	"OVs9fS+o1dFZYh7aD3fXeuiWcvRgF56r1c/ZemUodbQwMsDweaMHBHhWXiqlahiSjaXSdXC8A660azsw",
+	"zuQtTxAeUiAWEOmxIYcD2SE5k8jbjZFVDblmO0b2gsyemYtdYbUQmxwA77eMELgqDSbibDYGePWTs8ud",
+	"9v7BzqvTt8Toa5l39j1RXRF9PPl0cvHm/Prs/PTd7xdXb345v/7p7PdoG5som6OlkAwyI6kcAMb7iTs/",
+	"cx+fcJ810zMmlMhYf6IwgAED8+UN2doPd7fR5et4RWmaaUUiy6yopXGtXHE0qu1AU8iEjyV26Te3FDSm",
+	"aarATHSgB8r1ZuOZPwIwHaOqGADg8Y8nr092DJ9QDUpHLkheX11dEHvnMaiWX7oNc7ZfT7K02whIt0HH",
+	"/NrMHv5QqPR2G3cR2YrsX5E72YAykf0jQgshqt3K9tDOx/Hc/gZmcY5AD3uabP0idi4yNuKG9CcXqCzl",
+	"cwGP0fPLC2u4E663j+tmAXbKtZY3DEaP51r5QMCI96mXWAz6yHOLE7PeYYDQMnY6J+YE/OJtwatFk254",
+	"1THemmLVSjF0I45OTl7t2I/t4MUgn6wXrJrSHvVjVYXjeGO5a8SIO1VK0zmZ46zi8Fk4HeQn8zE6pDs3",
+	"4LCrHf+wPP7AcV+jk8vBu4cckCDrNzoibE7EXdmbasOGFQWidR8F4i+qP6w+bTelZO7XrjlwPRFqT9dw",
+	"9YH3nCau0vS+B/Jea40D+YLOUkmTKyl/phl2+91rt9f52DiTZiO7o/ybH//uDC/O6Hod4C4oqehPv9h/",
+	"vXlxh4pBynRNEd0Lrqw6oEqoEOas6stswLRy8T4nDprkTe5kMcLoBsBQMzkZDEuvUJrObFFY0R5SzWv0",
+	"2HLLF+ClHblXM2jbaeX+PINvXf7QudQv5UR8H60Pp7hq0YN6M8zXZpxiNLeIzh2FjqM5CRERzdKUDOUU",
+	"Hk2p0l1RUm/IlAlddyK/Ynrhaob/QfL1QfbZ1xW9/5F74hXTqzfEmGZ0xDTUwi7INCluccR98wLb9i2S",
+	"oIVXMZXyZjKGuO69P7TIXDuXZn6n794S/ArZghJdrurcmxkCGkTbHQxyUXVTMfOsbQdmSi4NXP40jYd5",
+	"eE8ZKe12QWDts+mQx8MiqJegCw+vjjPZ5+AvR8doGOa+tblYoedoS/kNQy/hdMgyRliq2DGE+nywr/EE",
+	"kk66Av5psW7L3RBcyimamaWW8XIq8EcXmLSIIcYS+whOyG7DnFndRodAdp1NZoOJkr7hbQgM2VYaxkyh",
+	"JIJfo8J/XunWYL7cFXOfVpJQgPfB+Gt6yzD5iGr3OS4Sc7waOxavwI80hfCb1/KxKyhJeB9QvXRR+q+s",
+	"ZQwVFB2bpKuz2RNFIjPJphPxgOcVOec9ivy8zxmMHGK4tnd4xpR2HpMe1fGQDCQ4p/NQbM5jyHjMcoeL",
+	"xcRSYDZRPMtZBzyk7gbNR6wrtnKr/+LdLx/evDh7d3315u3ZL++voiB3u+6r7Q76tPGLbktMRI7WBCmu",
+	"6EZFv3BX7IftALuamdsRtrek4DwpnYZkP2wbIkHek/SetM5vlcop2Q/36k67n2GvOlPDbs/72qHmn2bl",
+	"cgwHr7EVyLo55IXwsNXeOTo6OtoJwzBsbO4/g+HnSvg6NtK9naweRNtq1DQAW8xxG0EY1CFPILWKFloN",
+	"1EihBMIjXt2jVoxBhpDKbec8rcjqCO//RcGGGvNYTzJr74L15EAzOo3ym8H36s3V3FzMx77dTaiyfjUT",
+	"ElJf992hWzsn87h9Op8TftQO8J6uVcsaixWPX+ZldyF4BfEl+Dc1CTdVZb61DdleiwyvnMfjfrrW/jpU",
+	"sN+44iMmJ/rBKtqJuvEKuXOhDWCT5azM5VasE6OLAk2XpaNfBZXcgJ+qOQUdbGkajZimTS9RITLnnBnV",
+	"mA4YoaorXMqBOeMHDNM+zAPHttwN8t0tSJ8xiuDJZhFbcwj5WCJHSZxyQJil6Y3CdGLzgCJ0PGY0cwFP",
+	"m4CrpFMbzP2533vMqFZeGS95yVNw68dy1HPtXLri5PxF7QHFlfbOpYreWgHENWRQ/N8sIKDatcOwlBu7",
+	"H9o8vj8nLJsVhhSE7xu+fMnZyDwyop/5aDJqdNoWBQ//agU1mPB1xizmkCxYvlKZGqxGKZv35FM8vBZx",
+	"ejV90T5RJ/Jfw+Ts92mjfh55C9piInNZ11/mQYT7/DNRjGbxMJiL1waOW7AuR2YAdiBmmCZHaJJkTClS",
+	"gbKyarvV9FxennBtlhAwjGUDdMEwRQaAx1N0wrDR+CKJDZLIYLpWXzVGhkKlvJLwt5XwATe7CrQ6OcbM",
+	"W/JDYPMbApJQNYT/SnPbmBq9dMgUU9sAltsVGMBWlUxszL3nGXEfwGyQlNHEqF6h2WA2JXsuDo/R9Goi",
+	"vTk+F6zln6VlLFV61AG/z4MQp7MiqGF7WRh9EIqSbXX9lvkLNWmYcU20vgI+hkXzdePVdLAZ45VHmPfj",
+	"gHI2rzs4dB4Qmmy9e3lKdnd3jyojcu6U3fAqDDvw/08LhuhqER2WYDHYtZCO/niIKglPGIl7YRv8+AEN",
+	"EN+5xu5EMyKcFWhyS6P9u2VvUqu9a6iAGbTXCPYNqwLgbo1xxkZ8AuEZRFDrNCZGUfyfcuzDbyXXgZdd",
+	"t9q7/g8OgtVrhLqeflxVT1cou37p7NI5m1Vy6IYlNHiMGNwFjZHMmFkEVbsKsFPMLZYHuSZbcDz8o7X9",
+	"92o82mosOtfuNomPoexYlELxi9OLZN9z339DPf775FpA3xc4zPNZ+8qqu7Q47eJEmxMN5Y+faQ+HG5rW",
+	"nUrP6oBEwLiIqB1V+NEoowNw3HUFZtKV+imTKrqo0QVENc3NTMsc+SwhkzFkHUCKe+FkIrTiUfO75vNC",
+	"s91qh63tY/MCmqYedKl9VSV9v1PqAAWeG9dzH/oOkpfYRwHGDCnttyyDlBNI//X2e4QKDyTC92bwny1q",
+	"0+I1QLgb1ZznkCLbqF54hDGvh9EkPIF0Rxy3IVTu8IP6tsA2WnX5gAVoVaFoYhtiW+sgIRs876HMk1Ln",
+	"MVt7YUgGCTQFofRUYgfXLP+I6pC98MgpHKyU04szElIPXeuiAcMskxxYi9wwNlboVfWGY+xzHEaHTMaK",
+	"Ya5ohZncDcNJT42ljoxyqrqCugvmRT2meMKwpoMreIuVlYQnx/Os+7TcQ9rBm+Ngu0IN5bR0YEO6kWYC",
+	"TCpXk4gjViWiehsrluIWWAOqD/3KkUXZIhbI9yHZInGOtOAfgYJNi6obwLS5zE+SIrfiOxxjGx1Qd4C1",
+	"YWg+nwiDPS/dFCHHNkCMl1TGNM1d/26x8qja4umnZkwdc9LOe7jC8rg2Pds2yf3YVBlFCmGJYd1Q3L1u",
+	"LO/d/RvPYpkP7sTbiU4G2PRhdL7TXOTC4b1RjotfrLvuNB93eueyOqtjQnGb2ctmgnaI39jLeLT6oVPX",
+	"s+4/P1MFtxq2hjSMXmgP9epTxddnCzYgtFqrVl3ZSi9zxNvysWVFZ593RIIlOR04FLDeDLs5jW0/Twz+",
+	"WaUKThYsITP7Jpuk2Ay4rrnyFjJc4M22AsrdFTWdk7ab5P3Yhky9ChbzOVveMgaHH5bYbe21dkmPzaRI",
+	"CONG/dt2A4Y2m3mnO3hyay8M3d2QTum3XDUqjrrh4zHUBhhFpGimaogGJTu2bachFpputoYnIOwzjXU6",
+	"c+2P4AiwxWNQdqtlfRlfBC/roR8KGlJ3fDqpgBT1WugLsjUj1HbMMl+C4iko/ehTpVnWJCe2iTVUWdSQ",
+	"eUlDWL/5K8lVUfyvKquqWy54W/KN2Q78SAj3asRLE6yqBBZaV2CPTNc2DBuLerqs01YVVLJBJR7Q1O9A",
+	"Gi3sSwte45mcEMWYDdJncqpIj8VmrcDDzTIlsRzmxOvoCg4irPXaGpVqwaCC11V4YbUlFHhRWxUGBU8F",
+	"9behDkYVPWulALe2eRr2E1QouVAx5BR5HZ5d7NmSh2oCkugY/aAEi6YUGUhSnsNiHqhTrckWWjiwb0c0",
+	"Ad4sEXJuFtQ6VUGKB4VaXmjluHBWGXfK+TFApZtnc1KbN2NTdk3B51pYFWXeGFPE+OcZlsWpptuwUBOT",
+	"yweOar7OqFA0xjAH75eLvSAuHuQmA6Spmwedlo2FzBMHplcIRqqWdJW3ZWJGFnWgYsDsosgCY3sTBhKX",
+	"T2uwHgPiWuDhQ3m8fa6pMFqJhr27wn2I/JDf90O+NOQHx8d5fohlLdk3lq7fgbpJItviN+qKPA+iALLv",
+	"W+/50r7HUKuHPX+dmQhysc9T1hV6ymMnbXKm8EreIAWizkDBN26cR+BOuzJGyZduSZ3Gstyyro+J9oYI",
+	"+CsYCHgRbBC8OmeG2DvKBgfea22Oyh08wV+duYI/l0wBW0dsjCG819pD3cbdXVfUziWcm0ndG1OYkrnf",
+	"jGLhy+BVVXqcKDbuNu5gpWrc3T0uaDar8XV/rTwKv5F06PWNbnktmlt5R+bdak/1zdMwUDrmz7f+cI37",
+	"2+jPdx3M//kl7+f4zy8NoL8xaX1rzuvP3+C24BTLmUtnLDg98Ru7/iP+u8iy5wu8+pwmNvaAXc43JgIO",
+	"puXnflq6V3M91n1X23uX63Btxpi3y26tb0Xlzf4XGlGA4Tik4zGzkNCQ82ZG8tdL1cfZlOyf1v4631JY",
+	"H8OStyzh1MHKfXMzCMdfqBzgBEJ7xbODrLEzbwV5CaYLrSBXuQOt1QhNOV1gqORZop3ifHLaA+pkOJOu",
+	"KKYXOCwVC5SG/h6ZME/5yXvCTFBt780020ElLKYpWGlNcs6mXYHpD4qoISgOkDduB9Uk5xL8tj04evtQ",
+	"KI8eyWIiayTjRkFXoMoLObDUa+6eJ6BkFNJe9ZCKmtRRtSSvb5GnsJ4x3C2cqae25VhjgeBfzln24eSv",
+	"nTb1twekHD6S8oZMxr72mm9Oy/Tbngywl2qEAJxmT7/Af+4WJkFFPxy0yWGrvWM0oB0AFAhIVEYYCEj0",
+	"f7Sfl6+ZLRvUQxbY6XdFgV3w5kVQATyAuE/f5pY7+WAzk07QNrRac440YRNMuqI4vSnZa7eP8wM8T3uh",
+	"2tiV5cwXC9Wzt6jaBG9+PruwTc2W5jidLEW3Ot4wH2UuG8WL8kIKxZjqYeF/d23XyrrhsrSPhydNYPLo",
+	"d/HeXlWy5F1+Pi9nBn3DqpX/JaLE1rpY0vVmVQV3DX9qVu22vVifMBuaEsWg8gOhaGxiIhrCMR2NKR+I",
+	"JnkpbfFI4XIJct8h4qEageB7Py1+MPR6AIF3jLmFLfCAuuy0AEBurPtvuqx7dVdEVhmIiJBTK82Mka8D",
+	"Mh3OOujgjIqOXVGnvkMX2TLiCVsNgY+EIAx7sl1tkm07MOaINKraSDyo+H/zxuIBNiEs/Io1XfgQ6cdQ",
+	"1fvmcTEDqNaHGg7Qc2CWiJ8lNEfQfQguR3kvbavwLe0tTegIotDoQVMOMFRONL6saMZt31YcFqho+QCj",
+	"sKXdi7eii5Or09egweUPWRCsCjynRXioGawz8NxXLCFZxvAnwTDwLfxIcO3J4VpbaCkDVMen1vM511Wz",
+	"eFVXYGfNTsWVRF0X+LJc85s+QeWrKjFgYFN0S2VMYpKmTfKLsO0VRwBg6WB2q96+2mD2kMU3pWbNDyg7",
+	"yTvK5TWPlVaC5iS1h5M7xWxItxKkDfL7XHNRd5/imv9PGd1g4TsrpQ0blC/UNQ3/2oUt2N8diy7maz/K",
+	"raTXI6Lf3d/WjOQeg1ID/UpXfL/RxwZfr2YAeD6USkMz25q6kra2G3b2W83w2bP24d4nzFaNi7b3pe70",
+	"1YS3/U642zwMW/v7B5+K5vCdBhTTyokmUIvrTR/FHMd+rRs5X2pJsQaX+othFTY3mOKXylJgjdBjcUd1",
+	"O9x/SPfdSMvLgGxIAOqAyqqBEWWoHkCp4N/gEI+nJZ6om0JX8pSKeaWptnC6pCHWKZBony7UHV9iI1Sa",
+	"ps5yuxFyWtZvehMN53hJPUochoTXiRhz8WykpCuoOecHAtw0VBFImLPhZxsLpIOMsQ5phyFCIM4hG3td",
+	"1VWuj2FA0TdayVbu10q5q3yVipW6sm8Hxv7ED0HepH1vgMl6FvN61hUu/DhXruu6BVgsUcQrrSb4bTfJ",
+	"iSind5ZUaQQi5tpoF5hfV6cXWOfR376rv31XG+DMYIV6yegsd5Je7bf6Yv+1CnQGrpeDrnlWgI/gK6S2",
+	"QL625GaEHmqH6Yu52h6sb9AVSnqv8VIChETUAUhtmdIssZ0+fJ+OmSGYo4qltwwQ32Z1G8xC1nj762/I",
+	"Gg+yZlnW1zLImnpWwDWkyqVHbC1MnXeWpJeC0xU20wESjLePC6TzOqZ9WjBf5KCuU4ceOQLZjKndNjOq",
+	"Kzyb2FpuK92UjQc79ByBv7dL778AbMaXhQurQDZDgnHchkgwrsNJ1UcN6YpY8AD3NMkJboA8bcv2rkNn",
+	"A7ZJ5QCJjLdViiKgWxhk/9VWVSi/rAKrMhdXVhxXKjM6cEPUFbYlGfRMoGnaJKdDKiASt2DPWp9OKWnO",
+	"fMLqhB7gCtZOCzbFAIMNHLhIwzxkSg5A7lWeUFDWcrh/Q4u5ShtAwyqVLEDuJIOqSkvEvBznGK/Y1J6R",
+	"pY8qFe8+Uf7sVJFdhF806woLDEo7+CMZLZ3DBbTprKQLbu2129t1ouY95BA8sMZhRaJ+YGsWLBCGLVdA",
+	"e9YvNSCXICQ2kj7Y9eerptA8oOSwVKxQmvc3Ki80JL1XheHBTrh7FbY7rVYnPGrutw7b4d6nxz8cXIJc",
+	"+ZD42wz4X2EGoOzYNHXfV6Gsbp5nbNzdAyytOCJr4SCKBA8XcbCWhAscAN5Is9Jxr3Bqz4dl4xJ8cH1g",
+	"drPmYXC4T+qgS5guAly+BQT+jMQmxPiuGz+2EjgcNmPKbDknwDY2MQI3xFbkOVsLIC3b/VvI6bbr0O3u",
+	"OybtsFX07coDKGA0CQYhNy9uFBQuF8wltinxSZO8qY+qFMn4SX59rkTCInVVomAdDLdUCjFL0KQYHkJP",
+	"ExY/wrttLEshBStZ4g55wr3P5ffC6Czshdf/SQ3BrVUbhLmYOMX+1Dp6H3Dibub7Xltsm2FdTPTXKYPz",
+	"3PyrrBFznwMa3OzgMU+uYZWAAMjk9DGq3v6q0/o+tW5/cUStb+4ti2WW+IH1WmBSy0JrHZiLwa58JgAp",
+	"qcaM3qi88UJetyAwNSOX0xB1wUzOPKnAdVEwp4VMWTlPwB4IpcyApdK86qXZoiKXvLbpqO0QAd0RygBH",
+	"CBk9H1CHLq1qewWW1akj2+OFceuDlK2r8FknbHf29put1rPdsA1mQR4td9HDepui9mEn5dFsqIh2OdEL",
+	"AUJq3gYRxg2iq7Vh/mX20P2js8thTkrv3QScENd9EWhJRWKqul3wn+y3QggTv7as2CfzcukhzqtlMq3w",
+	"o67oFVV4eIxg84N0bgrlrlGdeUGyBd27ti0WR1dseY2wtoMlSBiFwxhgMufA7J1xgWnmqtkV70rNqY49",
+	"BXJIFemz6QqZVQDnf+XWVfW+jHVTP+7z0moSxTxwxYbvrfGVuE95fpbig7m/ZcF3fBz2Z80w3D1qHXrj",
+	"R6TU4nUVmqwvn+waz5Y3psr53qJk1DL7f5Wc4v7eeGQ/+zJRBTHGVbqXHaONR/pgo9WqmPl2prQc6Ey5",
+	"0p2uWIRHSlXe9TRX8MwNgMS1EIQUsyGXiZ5zmOZ/JfwnP//4Me33LtPfb356t3/y/rB3cn/4zz8eTXD3",
+	"wDsA8KFGdU5YykE0IPbCPhkbrWqz9LaF4vWw6PjXQh0UXmj4Gd6496H9du/8t59eh1cffv319fnuy4/h",
+	"21cgSu0wTwDmHYF81ZCPx9hZ6JHG96wQ/4fPWjXje/F8/+357x+Ojp63D08Ofz9sHX188WoVVuG6Itvs",
+	"jXVA8GD7/7Xt7u8vx4UVNE6E498PjpPWI+0liSKU9DPGdqB1t/lYRX88zluEu5RyRAIAB6BDUAnDMPR6",
+	"+TaX44YZfnmIl2/ZltqIab9BZ7O/9PbfiFir/Gzma3871b5nNmuSEArLUCM+lqlwfgbYUk3Or/15fE/a",
+	"fb1mgVedZKxVyBNNpRgwpbvC6HdcDIx9m9qe4c5dB5AzCZaQYP1mVGT/R2CTGjXT4t3YxjPKFTx1BaaO",
+	"WLwhrLzGYXQIVBxEK3TKS5/uj6YX4RDyood1PW1gRO6FnTBs7rXDsPXsE+iBRTFEyQ70ga7ra1xWVwUA",
+	"SkVfX7tCCXTnIXW98ou8jqInJyKGEoolfrHyDIwC5uiB8ciCHGqklhOjXJIRLK0MWVreU3UQbDrxSgHJ",
+	"ktlXqkjWt7o9VlzmGSzlitbualsBaDaiwh7+dk9EuCf+q2xyVd7gTiaXLn8dzc6tJ/Y0sI64qpi2TSpR",
+	"VtsOzKtDysddURvvVkM5ZQkRsnRMlGsmF8a+yRaUZnYFTZUkNg+uBD7X19tN8tHmcpXktK6cTFi5iLWd",
+	"uKkArs596ti8t/QCW2QDuGEYdFEFpJY5BVx6nGXu+qQxxbIawf4gjNy+zF5JmZRBZN/DxNxsSsCwFdlW",
+	"L0AAnNa84+SKj1jduymxDQhq3uzEes3J8Kx6MsxJ7g3wZz0Sfk0M2krx39JItTeky5Fq3Gsuq5Ron48f",
+	"HoP/q8/u71D897ca3PJVzom6DLbKubWuSVFOZVtU1PIz79uCLv9Z9FB6tfEgk1eF0c0JYB3LNqCOHXhQ",
+	"IDUteGvfnkAYZbcABhlVrhekz61zqn5XVHT9gES5BmfToD0lL2oSM0EuBoDw2LcIiPOwl3vhnk1EK+eS",
+	"qeUHa72l0a8/kJb6sD8OZ3Oz587oIVvO5dMuOXwqLXEytuOV8+cLNhEawDfqXMf2rNik5dAfj5XOvNBi",
+	"+uuYCKtI6hkPhZ3WvgqPak7j1eZE5dmvfRYElrv+dg1XzIm+MSdUae8+vg2xboqwRJFZlQ2yX977uGe+",
+	"UY7wsiMIKbXEmwXVinkrsmrWBBpFImYlO9fMpXBdYR5Dc5mP58qM4vF8O3a0tQkAbXAB77fC8FnuAtZ0",
+	"gB7gsP384/nV2Yfw9dnb/d+ODj8etj589MWvYmnKMvSYLPtKCx3Nh892w7mv7H760Hp1/lurdfrbwcfL",
+	"T68+/vru6O3b4iu3fLyJU+KKDpY5I4qlowM1t0r/VY4GjVzmhAP89+s4Fk4tJHMZ0EjTgVFIIKJPJoo1",
+	"yVXe2A+w6DM+GhkdC8LiB3ue6oBZRAAH0BXz7f86FtbcvDhvjQJQl1VMOZc63yQnwBioa5mRIUYUL+z4",
+	"nHMKkCTA3u34IFrgqXC5CXmLkKKOGqC4wZfRFYJN0+K1tamXOKhCKjwkAOZvpw02Ew7h6xjSbu4r7cwr",
+	"OvjAN0nzvqKDVbqEWeQpnV/fe5rNf425+HP42zj+XgAxZhGcGJG1VrEVtqtUkadfNB0stYDfJGw0loZJ",
+	"j0kbwVKgyElmOQLMHHOUIRjgd8RdQ4t1XjV5L2idIFqFv+A40wnMeq3pP/nMfQe1yZYVAAVvCTM8tjru",
+	"2uSSreoJubg9bln71vmJsyZsquVndruytsJHAMHbzdkcKSOLRMyivDGOl5oZ5B12mX8ndl7koisi+D0i",
+	"WyFCQ9q1CwxfZ1o5C9i+Ez4Lp/92sy7Pjduacu9TWmJPc6qI+9ZcvmCnyBCELzxR2F/S3m93GqoArjW5",
+	"+RYbjfXMdiKPpVCTEctITAXU15GxRC3G4nS4AQ+puh7JjOVQlbZj5cjiiBq6TlnGCJ5xuY8Iu8ZSRNp1",
+	"vc2NFhyZNY3IFjZAN6qNmaBityyj6XZXIPI48TEVMdkHqYbrWmRmwnD72DndQUc6SphlsPDgUwwaGTEG",
+	"wRiq8gKVHOKjFSJlC27pMT1l2HSzKwbQD8gll+cEHE0gPqNmIh5mUnDFyBYgTvktkRAPE5jEViOaver4",
+	"6R8hQCbY7YvtiWAQiyL1Z7c293+pz+yqzMU2q7Lgm1wxsecZS45JmLOb5WHQXf3N3Ar32vXOMphLfb5o",
+	"GBTNNbjQB3sNL2M0XCdjtJrE2gorWaytcPM0Vngmz2M1r9w0kRW6dVuGQQIrZqFxHYfjbrDrVGL20vjz",
+	"tOim60KRJ2I1Xf+IP8CXl8okTxyobTluRu3Pl2s2UquUQOAp119hRD+/wYfaxerQLKMzUO31DMQ61Agt",
+	"oIm3kXJnuUNmsw2kggoy1BMLDfUEsKHMf2xJy5N5SKgnlRNmNUZkXWJwkef2bZKDv1pinfMZYye8hWAY",
+	"7XJNxu5RWAuGEQO2dONHekMzTf3Gpb1Jwpf2LX0Wgr/4MeExnk8STi6p0FLJhzThrlLNqEM2w/yaap3x",
+	"3sTWDHgfBnULhstu9bKsxcDSfs21dWIZ5OluvsWqGz5o5GoMvniq7Ht/PHy5+y782D5tnx+9+PXg193f",
+	"W29LmdPu4M4DCOVG4+azG5iIIB3WyabGPf+N4UDX+M4rKb5XUTFNCmlI+oz5kFNWkc0NtSGjqR4uVGx/",
+	"NpooU6oAyDRHCYpXaPCSQTdrOM6dYhOA8mPvs6jULq/GdZRDhD0EXRJEZvGQKZ1RLTOSSAwEGh0H9Bcc",
+	"4sx+T5FkkqFTK29PJyeaDliTnAOupZBdcXLxhtywWZO8V6wAa8M3PQUlBFTfhMU8YQWOhgT0eqIz2u/z",
+	"mAxZxkrOsP1wF7rEpKzcH69oUQF5QvW5Ma+Yfo3UfqyIXVEse7PB1sJBrAxMLVjdJn6JxZMMpPY//yh1",
+	"bx2y+Iaklms8vrN8VuE7XIqF3JdnSXn85noADZh2oOaqU+Ktov2njYnbdqzcmUtdYfiI29Ax9l4j7POY",
+	"xVo1zRrbLNZ3TGeznRPU7ddZ9cAxh/nqiA9w8dH322ND1+sEv/gE6twRXcxOzQHu4pOQrWvmIEXMukIN",
+	"JzqRU7QlemwwEWBa4R4iqaQJ6dGUiti8T8sxNFWFBiS2CYPOVxV/b3ZFZWdENsCPILa4hgQqtIu9RdzW",
+	"qufwd9D0BNf+r83kZqSzpieiFwzNQu3+UOcixUUtJ4+9LdZ9bs39ZLKEadRxSjxV4tWchcjecWkPIIDv",
+	"fuE8x8M6Y39e3+yOjv5sf34W79+2eodi73o39Mrq90Nz9nMNOuwly255zIh/+hTKd09OdAeKXIDsSUa5",
+	"MPppabKXw4mGgIDhzIWzs6M246/cv3r47f4jDH9ttrnAxa5vIa7R53BMIpxd7qKYGdtgyGgCdvGXhic4",
+	"Fn3Q3v3Uv/UuaPy2Y5WTnTfJqkdL997drRbLmbc3F8nlKesNpbzZYSIZS77M54UVyPZ+4u53Vn+uRlYd",
+	"Xg6HULE4Y1qtF0X+iF85ywf1NeveIbW/ZRM4myH8D2yecgTw3VuiZiI2P3BwzSeVTHYm4KqznEHzugZT",
+	"fT3ju7hiPUfGHEelnF2HB6/bl1e7Z+3Lj7uXrb2D188uXh38+Gtrz+z23MxAIl/X1y/sXoWHndZ+J2w3",
+	"W629/V0o6FyYBlNza2b291Drseo8fWrWRzU9U+3plP6bjgFiagmZW53dZWRGSs4RGKRKznJ5a5a9Vkhe",
+	"YUZRTnxrjJSo73KSqqT87fxo/2D/7eXFu+eXH94erSIlvqaeYntXYXuOg8oUk2lSohdQcJPEgMquWA4V",
+	"sHKj3j9q8X0C/9UJ+VLN/mZjELUR/HdswJUGNZG8f/czWgNQOz3Xo826lbR0QfobhphxLr6OvAFRqK6w",
+	"LSxs92joOJ9n0SMCnO3fnDFNtiL8R7TdQa841/iRW5bx/sxivLqi7q6wznKypRgqdG6mRNPBdpNcolRF",
+	"tFnsTslEnM3G0J9eJM4ms8p9V0QfTz6dXLw5vz47P333+8XVm1/Or386+z06hk5ecGw7iW1mkbH+RDFF",
+	"tvbD3W1wf0eTLI3QKd1jUILWUzKdaEYiw+jgaIZ/qQjojOmoZCgh+pGnUe4d+skQOFGAqyUTZRQe6D+f",
+	"QaxiKrOEbFFHQuhAaN7MRKLIZGwupHKg0IlvlojqCbZ7mkIGxDgDdF1a1MoPmJhwwdBpXny5n9HBCOKQ",
+	"E8UIzKFJfhFlyngkfP7zL6c/XV+8e/Ph5Ors+uTFi3dnl5dnlxGRIrBjxPo6M3kzniiVMU3NX0Amo8XL",
+	"cY/GN4EZJb8Fwxlaqd/swK2EJglkKUPGLvY6BQBfh0QIdLIFKwCvDzg4ZuW46gr3CNhU3vxjKQQaP5En",
+	"JyOvuwR6mIs94iWGHXeFxZCWGUJK2HuU5V7zbEC4iNMJmCO2kVuSsARjD4CInssle1RYXo+sIHf5xQQA",
+	"G10ndKxuwRoaeyPGZLxgMFSu5HxWiIsOkAXCSg7UubY7FgynImofVM5C0/QKzyFfk0YpDeT39ehVhyxN",
+	"UxSOcsRq3nrqwNBsgrURR2U1fYFO8zjaytoqwt19D71vULv+X6ciWkA5+AEQ3hSLr4+u2lSM934ULfbh",
+	"09PTpz+lb16e8XB391dxQ89HKt69/UX29kb/ig//sVCPrCXa+kxyTx7BQ3GVw8sJhqDoHFE+3wM4vq0z",
+	"yki+b5yTtAbE9JxGOOL/DXDTKAQIndMJ61XCRabu0y/unys6z1yCe80ec5zlWHOeRZJ44MIYd1RONbNe",
+	"yeLx5oLOMHWHzt8dYooOMeut9pJWMfl6OZ2vWKdmnXNz5YJsmi6aj3xVimX1y/eWhetKwf/8pizrcs9m",
+	"KWxnuQT5So1ZIu9NtmMKKRqmdIX3s+1CUigV7v4aBR2zhJoEzbnqg1FX9GWayimIuWySMsiyAMWES/NY",
+	"VU1XFRF57N1ilJ3IGCiTEVOQMjaCL9ppRBVlKcpzoLBI0Xy5T3k6yVyDlxgiQvYxJEMhinFeV4XNbcso",
+	"ERY/hXY1mdQQcFkAzo7tDB7TBgDCgw1T1tdPoDfN+3c/B3ZtMIiLJpQw5lfBRovUeKtazju8Vilat+2S",
+	"roULVB7fO7jmH31FAqOy/ni3fKUj0R9tSeu9v+r/dRq8/MXlspEEDrHn75T4v0CHk0dUOZ+CGGI7zvL6",
+	"8sCzp9bv+Ra8lxTkTNm+QReSjZ0brbUwdEB85vCY9nbskmHfYQ6IjLT3yFBOMuiut9DAjLYhcJ2xmOEp",
+	"FFMB7bqcGm2GJgVzWpn1W5mBWkedJ386ZMSojbqXnaUkphkq51NZuAEVplW7hcivRwFRzNBSY+0cJTZ6",
+	"5QaE03iiLKYueeeOjKLZB4f8Z6lYQYeMaZ7ZOjEbB3PE1kDaDp5BNt84wzYALD/xLCm6wgzU6AgVn+wi",
+	"9+2co3a+uyvwWq2l3PiKDbL+q4NrFZfKs95vr38Y6+T3aa938u6i9/SH15ejF8Nn4tVtS9ykHz+Ns0N+",
+	"8WY0+WH6j68UmvvmLpV5sbPIrfKfWT4Du67m2HjixOry88N5tderRAERYvN1vKaGvoeLQTqGqjd38689",
+	"WKEqDXy5RpXfuQFzumdWMeT/xmBnns/phyTduvnckhMOrdZawzOSY33NxbVTmP0Yj0UmULgTCyYa0Zlr",
+	"JIaH1ZjJccocsIztnNUVUjgDbctvCZ+rFJGQ1zbBPsLu61Ou2DagkVscL5X3T2+Sc3MO9mbGogXqLTHM",
+	"Snx6z2LiCmGAokVrEzVCZ8CG/PgVTZS/2o76bobJf7hrG0i66f6v5IJ9aZyM+U9sdjLRw0bnn3/cBV8a",
+	"zxnNWJZf+cM8APnVCwq7rOKJaQzm31ZOJDKeIA6AOU+eyjETdMybMzpKt4sEVchxlDFC6z9ReeZuVwwk",
+	"6dH4xuj+XB+TaERvGMkmInJfkQJC752nT1vtZ82wGTZbncPwMER5gJrOUzB4LCVqmy9QIQWPaUqw+IRl",
+	"VlY1iQ0eyIxMALyw3K+ZCr9/vRFVQ6oCSKUjXHcFtHQ2D/dm5X4yXMCzDqwhAKmGZUWMZvEwL9ULbONe",
+	"8xPqotAtMMBmjIo5uybv9bEF37GNagK/K02ALWi2K21w8gkhycrFSKqmoOqly1q1KSSOHvlS+ihjMzkB",
+	"pDHsj68l2SoIaIZELV1k1hWuvZ0lkvkRRgzYxXY+5l/FlLaLjMEbIafoo1OEQwvqi18uK13YscmOq3TF",
+	"is3cdYL5L1AMBoWagI/ik8TmTNRRpIQNr2yrNgeSAzDNfjuPZvFORJ6ef+PPtGfOWr+E3M3C2HmaDvw2",
+	"1GWIDwgh5biBJciRY4Qb6QqAEiHzSCLwMKQa6SHjWQVTpEQO2E/zI/9oqyXo6p6jBZjeVuQaemFGUN6l",
+	"LDIrDH1Ii+ajOca0a0nWJKdFW9Z1G4POgbh2xRyKa5FIVYLb03Sw3XG6DeQ+TXTKbU/uRbsJmmHNk+vU",
+	"qVUFvSBbypYO+OTa8jHJAmLxQgNiTouUcmH+3Ww2twOo6hxImXSFkVseXCn4CDxcqgoPjVmm4GqemF5C",
+	"EAeABYkedJSPHZtdsxbR10PQ7Yqc+E7D6pRkJ8ZIsZvWMVEjFZBbyWMWkCxWlVuPUWx0XNsumyDF1DGx",
+	"jdst+TvlUadSsO0meVHXFta1f/U6c3XFst6ulbaweaNXvPmYCGnPFifrZUb4aCwznTe7h68J/6gBotlG",
+	"8PN96HWRhOgzrpnXgGzBVvKnxM1x0Pc62xI5FduGWWoAIKF0CyEgSzxeAlubZ/QTdeNKTWzlSSevrHKc",
+	"MRlDLXUQhmGJYq7ypVZ2CDkNsE6fQ/eUAFLuy4K7sDcWYEc4jWku73WBkeyJ8EKzmn/180l6YwWxp0LI",
+	"fi7Mscr+/MWPl7+cB27+YQgUSLlgClrJWX0oMGoD+Pt0RoWisQZcQOA21AIy9i8WGz40zxqzSWa6skzI",
+	"WXWSCNP8UMJJD9xunMlbnmDnTfLx5PXJjpE4VPNeykh+Zg+oZlM6Q5dofvX5REFNAdTcbdu+0hnXbAds",
+	"xThjsMw0dd2S1Q3P+xsUH8aeIKWtXZavdhvXTAsz52KrKMs5XTmhmgZFG1ELmAWqgUflvMEWvMdorl0h",
+	"MHGSpNKqbu5CqScpzb9tdmzCExCjsRyNuO4UfGAFSNAVrrX9Vo6rlbvWIUaW8yhWSNsYJ9pW256emAT+",
+	"HuoKqjWUodlb8I/AtRtDeDh7TgUVDPvc9oddBgykmuTM7FpwrXZF7k0fMoKVx45iZu8UEi8PB+KAMUfY",
+	"lZlhJnWE5j4Wmo3qUFIsNIWYkSI/w65bjqnRFWOWcZmQrcIJ/uHs/Or63dnV2fnVm1/Oo4DshiQxH5qI",
+	"lCk7ePAgyAyLdwo/RJNcalsmV0JImYexMBpvDmEBFAMIFa49FJUO3DVg2u5bSHTtCnhBgHykbvh4bBaI",
+	"xplUytW7wuozjnWBPGFNnzr5AWmE7JBaoD+apl2Rs7wCs2sG8QdoPTCgY8yGnsFzKN8zNoGWHhBpmMoi",
+	"Q7RfbA9c566Ap+DLxf7BdYKXDul4zHIYpr5RBZEfjCp/iyGN2Jkx3pYzR1QevVeap6ndNYQSNaJpanR0",
+	"tKaGVBk93gxY5UGiHPJGETMCarbiSI6AXXM+5JnbnvjuvGm7EfQ72USAK9oXBFuUpDQbMLsPti2SPvCq",
+	"MVW7Ik87ZiJBEJhcjyiUPAehH1UCDVEBp5drI8o20wdfmFcAbd7QFdRuZjgpih0PadM4xhJef1SJfqDC",
+	"XQmAROZlXeHpB1pOQHhsIdH80znjCXPrXqAtonTatiWqZtPgYJqgrsJUYYgLVB88wTzZBtWlmAPjpmPz",
+	"vEsnga1grzkHXFDV6ZsQX1xUzdGbkddXVxcEbEiUZI6Ty/noQ2pEK+ZkFGX1mMQOq2betuVl0lhZw7X1",
+	"rSo5sqUFtBr66IoIQ0ERwfwa3M9QMEoVO9gz23G3TTIqEjkivRlIcoyXwPFqF8W5WMGJoqyy6jKAwAOA",
+	"GS4AVOtnuZF1MuUdh7uUDy8V6J+XmoqEZgmxASL1x5YLO02n06ayP7tQhuGNbWNtxrxvvZvNroBzxqpA",
+	"Rdh2mDFGbLFjpyt2SB615UnkISdB18/Ak1rCihqqNRuNtV/aw/Vx6U3GZFKajsZRp4CScs8ZC3REEyhe",
+	"MASTIlFEcWF1xveCfyZsLONh+Z1FTLlDottWsGxtzV+v356c7ly+PmnvHxDZ7wpCoi/FTO+aX+YGe9f8",
+	"0pPJ7C7CJk/Qlc7wBqgj5h8BASAs2ADJdmBUW5aYNxddRl04G3iq40CD3AHu2DKwY91JWCwTI+Jf+mF+",
+	"vJmaN+cMZt6Eq+YEZzn+Xh9mt5QpIu0uBG7enatHUkC7ZMcqXOUZAVjSIlwn3BFCqTLk3Svp6qmKohe0",
+	"qieaVcqEpKsAy+jUUhZtmjHNFLqf8FFzKHLdFVyAUqWpkQp8ZCG7MP5ujXJYNNKnVq8xRzOJUxnfkK2+",
+	"EVEjLia4s+kM3CHQAwZT6KyqhNVMc7uNpLyXUdgviTR6AG4bf8fObDF5yrDFa8w6xcFs7C6z325tJQxg",
+	"l8FpvWXIrPNGojBmW9o2NRLR6MTo4E1YMsFYBQMgNW+XGkmKj2DVV/vzZ4K13ERJKY5xxdCbBDcG4CYU",
+	"4N/kiuiM5ya3LRU6swd+Bq32jB424hYH1wLsQQODW9jLxsaQfTyd7MHVKTSXkeM6J0YKRat8BPjZbeXE",
+	"RqM6yK7Ygv5BGHBxfX0UFHzN1aYCdF6f8tRaD0Y93QbRO5dDiQ5gW2IOanI1M9JshouTq9PXpFIsVUqx",
+	"zLManT3r4so1XkmH+oA8bOvFEQMCG9yVgCbwPh++RR17GBGAU8ASz5S25eZ3f9z9fwEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

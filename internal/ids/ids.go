@@ -17,8 +17,11 @@ const (
 	Tag       = "tag"
 	Workspace = "ws"
 	Channel   = "ch"
-	Event     = "evt"
 	Import    = "imp"
+	// WebhookEndpoint, Delivery and Event belong to webhooks and the event feed.
+	WebhookEndpoint = "we"
+	Delivery        = "whd"
+	Event           = "evt"
 )
 
 var enc = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)

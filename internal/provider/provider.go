@@ -8,13 +8,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
-	"net/netip"
-	"syscall"
-	"time"
 
 	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/netguard"
 )
 
 // Platforms a channel can be on.
@@ -82,35 +79,10 @@ func New(platform string, credentials json.RawMessage, opts Options) (Provider, 
 }
 
 // NewClient returns the HTTP client for talking to providers. With blockPrivate it refuses to
-// connect to loopback, private, link-local and unspecified addresses, whatever name resolves to
-// them, so a channel's base_url cannot reach the server's own network.
+// connect to loopback, private, link-local and other non-public addresses, whatever name resolves
+// to them (see internal/netguard), so a channel's base_url cannot reach the server's own network.
 func NewClient(blockPrivate bool) *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+	t := netguard.Transport(blockPrivate)
 	t.MaxIdleConnsPerHost = 64
-	if blockPrivate {
-		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: refusePrivate}
-		t.DialContext = d.DialContext
-		t.Proxy = nil // a proxy would connect on our behalf, past the check
-	}
 	return &http.Client{Transport: t}
-}
-
-// ErrPrivateAddress is the dial error for a refused address.
-var ErrPrivateAddress = errors.New("provider address is loopback, private or link-local")
-
-func refusePrivate(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return err
-	}
-	ip = ip.Unmap()
-	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
-		return ErrPrivateAddress
-	}
-	return nil
 }

@@ -40,7 +40,7 @@ const (
 )
 
 var errNoSecrets = apperr.New(apperr.Unavailable,
-	"this server has no WAZAPIN_ENCRYPTION_KEY, so it cannot store or use channel credentials; set one (32 random bytes in base64) and restart")
+	"this server has no WAZAPIN_ENCRYPTION_KEY, so it cannot store or use channel credentials or webhook secrets; set one (32 random bytes in base64) and restart")
 
 // CreateChannel validates a channel's credentials for its platform and stores them sealed.
 func (s *Server) CreateChannel(ctx context.Context, req api.CreateChannelRequestObject) (api.CreateChannelResponseObject, error) {

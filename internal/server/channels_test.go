@@ -384,20 +384,11 @@ func TestOtherWorkspacesChannelsAreNotFound(t *testing.T) {
 	fake := providertest.NewGateway(t, providertest.Config{})
 	ch := e.channel(api.WhatsappGateway, fake.Credentials())
 	other, _ := e.workspace("Other", "ID")
-	for _, tc := range []struct{ method, path, body string }{
+	e.wantNotFoundAs(t, other.APIKey, ch.Id, []request{
 		{"GET", "/v1/channels/" + ch.Id, ""},
 		{"DELETE", "/v1/channels/" + ch.Id, ""},
 		{"POST", "/v1/channels/" + ch.Id + "/contacts/lookup", `{"phone_numbers": ["+6281234567890"]}`},
-	} {
-		t.Run(tc.method+" "+strings.Replace(tc.path, ch.Id, "{id}", 1), func(t *testing.T) {
-			var b []byte
-			if tc.body != "" {
-				b = []byte(tc.body)
-			}
-			status, body := e.do(tc.method, tc.path, b, "X-Api-Key", other.APIKey)
-			wantStatus(t, status, 404, body)
-		})
-	}
+	})
 	_, body := e.do("GET", "/v1/channels", nil, "X-Api-Key", other.APIKey)
 	if strings.Contains(string(body), ch.Id) {
 		t.Errorf("another workspace lists the channel: %s", body)
@@ -406,6 +397,25 @@ func TestOtherWorkspacesChannelsAreNotFound(t *testing.T) {
 		t.Errorf("another workspace reached the provider %d times", n)
 	}
 	e.getChannel(ch.Id) // still there
+}
+
+// request is a raw request of a table of cases; an empty body is none.
+type request struct{ method, path, body string }
+
+// wantNotFoundAs sends each request with another workspace's key and insists on a 404; id, the
+// resource they are about, is written {id} in the subtests' names.
+func (e *env) wantNotFoundAs(t *testing.T, key, id string, requests []request) {
+	t.Helper()
+	for _, r := range requests {
+		t.Run(r.method+" "+strings.Replace(r.path, id, "{id}", 1), func(t *testing.T) {
+			var b []byte
+			if r.body != "" {
+				b = []byte(r.body)
+			}
+			status, body := e.do(r.method, r.path, b, "X-Api-Key", key)
+			wantStatus(t, status, 404, body)
+		})
+	}
 }
 
 func orEmpty[T any](n interface {

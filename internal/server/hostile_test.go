@@ -55,6 +55,7 @@ func TestHostileRequests(t *testing.T) {
 	f.contactSchema = doc.Components.Schemas["ContactCreate"].Value
 	f.contactID = f.freshContact()
 	f.channelID = f.freshChannel()
+	f.endpointID = f.freshEndpoint()
 
 	var ops []fuzzOp
 	for _, path := range doc.Paths.InMatchingOrder() {
@@ -107,6 +108,7 @@ type fuzzer struct {
 	contactSchema      *openapi3.Schema
 	contactID          string
 	channelID          string
+	endpointID         string
 	unique             int
 	failures           int
 	statuses           map[int]int
@@ -128,6 +130,23 @@ func (f *fuzzer) freshContact() string {
 
 func (f *fuzzer) freshChannel() string {
 	return f.e.channel(api.WhatsappGateway, f.gateway.Credentials()).Id
+}
+
+// freshEndpoint makes a webhook endpoint, deleting the oldest when the workspace has as many as
+// it may (random creations fill it).
+func (f *fuzzer) freshEndpoint() string {
+	body := []byte(`{"url": "https://hooks.example.com/fuzz"}`)
+	status, answer := f.e.do("POST", "/v1/webhook-endpoints", body)
+	if status == http.StatusConflict {
+		list, _ := f.e.c.ListWebhookEndpointsWithResponse(bg)
+		f.e.do("DELETE", "/v1/webhook-endpoints/"+list.JSON200.Data[0].Id, nil)
+		status, answer = f.e.do("POST", "/v1/webhook-endpoints", body)
+	}
+	var res api.WebhookEndpointSecretResponse
+	if err := json.Unmarshal(answer, &res); status != http.StatusCreated || err != nil {
+		f.t.Fatalf("fresh webhook endpoint: %d %s", status, answer)
+	}
+	return res.Data.Id
 }
 
 func (f *fuzzer) next() int {
@@ -179,6 +198,8 @@ func (f *fuzzer) send(op fuzzOp) {
 			f.contactID = f.freshContact()
 		case "/v1/channels/{channelID}":
 			f.channelID = f.freshChannel()
+		case "/v1/webhook-endpoints/{endpointID}":
+			f.endpointID = f.freshEndpoint()
 		}
 	}
 }
@@ -318,6 +339,8 @@ func (f *fuzzer) params(op fuzzOp) map[string]string {
 			out[p.Name] = f.contactID
 		case p.Name == "channelID":
 			out[p.Name] = f.channelID
+		case p.Name == "endpointID":
+			out[p.Name] = f.endpointID
 		case p.Name == "phone":
 			out[p.Name] = fmt.Sprintf("+62857%08d", f.rng.IntN(f.unique+1))
 		case p.In == openapi3.ParameterInQuery && f.rng.IntN(2) == 0:
@@ -351,7 +374,7 @@ func (f *fuzzer) params(op fuzzOp) map[string]string {
 var hostileTexts = []string{
 	"abc", "-1", "0", "1.5", "1e400", "99999999999999999999", "", " ", "%00", "a%00b", "%ff", "%C0%80", "%ED%A0%80",
 	"%zz", "..%2F..", "%2F", "é😀", "\u202e", "'; DROP TABLE contacts; --", "true", "null", "[]", "{}",
-	"cnt_", "cnt_00000000000000000000000000", "ch_06BEWZPZ4NT3DDVP509YNTV5E0", "+", "0812-3456-7890", strings.Repeat("9", 5000),
+	"cnt_", "cnt_00000000000000000000000000", "ch_06BEWZPZ4NT3DDVP509YNTV5E0", "we_06H2ST3E2SW3S146H7PG6JQ140", "+", "0812-3456-7890", strings.Repeat("9", 5000),
 }
 
 // hostileParam picks a parameter of op and a hostile value for it.

@@ -31,9 +31,11 @@ type Config struct {
 	ProviderTimeout time.Duration
 	// Provider tunes the provider adapters (HTTP client, concurrency per channel).
 	Provider provider.Options
-	// BlockPrivateProviders refuses provider addresses that are loopback, private or link-local,
-	// for servers whose workspaces belong to parties that must not reach its network.
-	BlockPrivateProviders bool
+	// BlockPrivateAddresses refuses channel providers and webhook endpoints on loopback, private,
+	// link-local and other non-public addresses (internal/netguard), for servers whose
+	// workspaces belong to parties that must not reach its network: webhook URLs that visibly
+	// point there are refused when stored (422), and every connection is checked when dialled.
+	BlockPrivateAddresses bool
 	// DBTimeout bounds a request's wait for the database (default 5s): past it, or while the
 	// database cannot be reached, the request answers 503 with Retry-After.
 	DBTimeout time.Duration
@@ -81,7 +83,7 @@ func New(st *store.Store, cfg Config) *Server {
 		cfg.Provider.Concurrency = 8
 	}
 	if cfg.Provider.Client == nil {
-		cfg.Provider.Client = provider.NewClient(cfg.BlockPrivateProviders)
+		cfg.Provider.Client = provider.NewClient(cfg.BlockPrivateAddresses)
 	}
 	cfg.Metrics.DeclareLookups([]string{provider.WhatsAppGateway, provider.WhatsAppBusinessAPI}, lookupOutcomes)
 	cfg.Metrics.DeclareImportOutcomes(importOutcomes...)

@@ -37,6 +37,7 @@ func TestEveryWriteCommitsWithWhatJoinsIt(t *testing.T) {
 	ch := e.channel(api.WhatsappGateway, fake.Credentials())
 	c := e.create(api.ContactCreate{PhoneNumber: ptr("+6281100000001"), Name: ptr("Ujang")})
 	path := "/v1/contacts/" + c.Id
+	hook := "/v1/webhook-endpoints/" + e.endpoint(api.WebhookEndpointCreate{Url: "https://hooks.example.com/x"}).Id
 
 	// state is everything a write may change, read directly.
 	state := func() string {
@@ -47,7 +48,8 @@ func TestEveryWriteCommitsWithWhatJoinsIt(t *testing.T) {
 			(SELECT count(*) FROM notes), (SELECT count(*) FROM contact_tags), (SELECT count(*) FROM tags),
 			(SELECT string_agg(concat_ws(',', channel, subject_type, subject, status), ';' ORDER BY channel, subject_type, subject) FROM consents),
 			(SELECT string_agg(concat_ws(',', channel, subject_type, subject, reason, lifted_at), ';' ORDER BY channel, subject_type, subject) FROM suppressions),
-			(SELECT string_agg(concat_ws(',', id, status), ';' ORDER BY id) FROM channels))`).Scan(&out); err != nil {
+			(SELECT string_agg(concat_ws(',', id, status), ';' ORDER BY id) FROM channels),
+			(SELECT string_agg(concat_ws(',', id, url, description, event_types::text, enabled, md5(secret)), ';' ORDER BY id) FROM webhook_endpoints))`).Scan(&out); err != nil {
 			t.Fatal(err)
 		}
 		return out
@@ -76,6 +78,10 @@ func TestEveryWriteCommitsWithWhatJoinsIt(t *testing.T) {
 		{"contact.link_wa_id", "POST", "/v1/channels/" + ch.Id + "/contacts/lookup", `{"phone_numbers": ["+6281100000001"], "link": true}`, 200},
 		{"contact.import", "POST", "/v1/contacts/import", "{\"phone_number\": \"+6281100000003\"}\n{\"email\": \"ujang@example.com\", \"name\": \"U\"}", 200},
 		{"channel.create", "POST", "/v1/channels", `{"name": "Second", "platform": "whatsapp_gateway", "credentials": ` + string(fake.Credentials()) + `}`, 201},
+		{"webhook_endpoint.create", "POST", "/v1/webhook-endpoints", `{"url": "https://hooks.example.com/y"}`, 201},
+		{"webhook_endpoint.update", "PATCH", hook, `{"event_types": ["contact.created"]}`, 200},
+		{"webhook_endpoint.rotate", "POST", hook + "/rotate-secret", ``, 200},
+		{"webhook_endpoint.delete", "DELETE", hook, ``, 204},
 		{"contact.delete", "DELETE", path, ``, 204},
 		{"channel.delete", "DELETE", "/v1/channels/" + ch.Id, ``, 204},
 	} {

@@ -691,6 +691,113 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhook-endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook endpoints
+         * @description Every webhook endpoint of the workspace, oldest first, without secrets; returned whole.
+         */
+        get: operations["listWebhookEndpoints"];
+        put?: never;
+        /**
+         * Create a webhook endpoint
+         * @description Registers a URL to deliver the workspace's events to, and makes its signing secret. The
+         *     answer is the only one that shows the secret (`secret`): keep it, and verify every delivery
+         *     with it (see the webhooks tag). Secrets are stored encrypted under the server's
+         *     `WAZAPIN_ENCRYPTION_KEY`; a server without one refuses (503).
+         *
+         *     `url` must be an absolute `http` or `https` URL with a host, at most 2048 characters,
+         *     without a user name or password (a secret in a URL ends up in logs; the signature is what
+         *     proves a delivery genuine) and without a fragment; use https. On a server with
+         *     `WAZAPIN_BLOCK_PRIVATE_ADDRESSES` on, a URL whose host is `localhost` or a loopback,
+         *     private or link-local address is refused (422), and a name that resolves to one is
+         *     refused when a delivery connects. `event_types` lists the types to deliver, each once;
+         *     absent or null delivers every type, including types added later. An endpoint created
+         *     with `enabled: false` gets nothing until it is enabled.
+         *
+         *     A workspace has at most 20 endpoints: one more is a 409.
+         */
+        post: operations["createWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpointID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A webhook endpoint id (`we_…`).
+                 * @example we_06H2ST3E2SW3S146H7PG6JQ140
+                 */
+                endpointID: components["parameters"]["EndpointID"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a webhook endpoint
+         * @description The endpoint without its secret.
+         */
+        get: operations["getWebhookEndpoint"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook endpoint
+         * @description Stops deliveries to the endpoint and forgets it, its secrets and its deliveries.
+         */
+        delete: operations["deleteWebhookEndpoint"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a webhook endpoint
+         * @description A JSON merge patch. A field that is absent stays as it is; `description: null` clears the
+         *     description and `event_types: null` delivers every type again. `url` and `event_types`
+         *     follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
+         *     them and clears `disabled_reason` and the record of failures that could disable the
+         *     endpoint again. The secret is changed only by rotating it.
+         */
+        patch: operations["updateWebhookEndpoint"];
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpointID}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A webhook endpoint id (`we_…`).
+                 * @example we_06H2ST3E2SW3S146H7PG6JQ140
+                 */
+                endpointID: components["parameters"]["EndpointID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a webhook endpoint's secret
+         * @description Makes a new signing secret and answers it, this once. The previous secret keeps signing
+         *     for 24 hours (`previous_secret_expires_at`), so receivers can move to the new one without
+         *     refusing genuine deliveries: meanwhile every delivery carries two signatures in
+         *     `webhook-signature`, separated by a space, the new secret's first. Rotating again within
+         *     those 24 hours retires the oldest secret at once: only the current one and the new one
+         *     sign. A server without `WAZAPIN_ENCRYPTION_KEY` refuses (503).
+         */
+        post: operations["rotateWebhookEndpointSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1150,6 +1257,75 @@ export interface components {
             message: string;
             errors?: components["schemas"]["FieldError"][];
             candidates?: string[];
+        };
+        WebhookEndpoint: {
+            /** @example we_06H2ST3E2SW3S146H7PG6JQ140 */
+            id: string;
+            /** @example https://hooks.example.com/wazapin */
+            url: string;
+            description: string | null;
+            /** @description The event types delivered to the endpoint; null for every type. */
+            event_types: components["schemas"]["EventType"][] | null;
+            /** @description Whether events are delivered to it. */
+            enabled: boolean;
+            /**
+             * @description Why the service stopped delivering to the endpoint (its URL answered 410 Gone, or
+             *     failed for days); null while it is enabled and when it was disabled by a request.
+             */
+            disabled_reason: string | null;
+            /**
+             * Format: date-time
+             * @description After a rotation, when the previous secret stops signing deliveries; null when only
+             *     the current secret signs.
+             */
+            previous_secret_expires_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** @description The endpoint with its current signing secret, in the answers to its creation and to a rotation only. */
+        WebhookEndpointWithSecret: components["schemas"]["WebhookEndpoint"] & {
+            /**
+             * @description The signing secret: `whsec_` followed by the base64 of 32 random bytes. The key of
+             *     the signatures is those bytes (the part after `whsec_`, base64-decoded).
+             * @example whsec_9T2anp4Jn1eVZ/C/KlIFEi033QnkaNmsc3vOob4mjc8=
+             */
+            secret: string;
+        };
+        WebhookEndpointCreate: {
+            /**
+             * @description An absolute http or https URL, without user name, password or fragment.
+             * @example https://hooks.example.com/wazapin
+             */
+            url: string;
+            /**
+             * @description What the endpoint is for; blank is the same as none.
+             * @example CRM sync
+             */
+            description?: string;
+            /** @description The event types to deliver, each once; absent or null for every type. */
+            event_types?: components["schemas"]["EventType"][] | null;
+            /** @default true */
+            enabled: boolean;
+        };
+        WebhookEndpointPatch: {
+            /** @example https://hooks.example.com/wazapin */
+            url?: string;
+            description?: string | null;
+            /** @description The event types to deliver, each once; null for every type. */
+            event_types?: components["schemas"]["EventType"][] | null;
+            /** @description `true` resumes deliveries and clears `disabled_reason`; `false` stops them. */
+            enabled?: boolean;
+        };
+        WebhookEndpointResponse: {
+            data: components["schemas"]["WebhookEndpoint"];
+        };
+        WebhookEndpointSecretResponse: {
+            data: components["schemas"]["WebhookEndpointWithSecret"];
+        };
+        WebhookEndpointList: {
+            data: components["schemas"]["WebhookEndpoint"][];
         };
         /**
          * @description What changed. `contact.*`: a contact was created, updated (its event names the changed
@@ -1648,7 +1824,8 @@ export interface components {
         /**
          * @description The server cannot do this now: its database cannot be reached, did not answer in time, or is
          *     too contended to finish the request; or the server lacks configuration the operation needs
-         *     (`WAZAPIN_ENCRYPTION_KEY` for channels, where retrying helps only once it is set).
+         *     (`WAZAPIN_ENCRYPTION_KEY` for channels and webhook secrets, where retrying helps only once
+         *     it is set).
          *     `Retry-After` says how many seconds to wait before trying again.
          */
         Unavailable: {
@@ -1658,6 +1835,25 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The workspace already has as many webhook endpoints as it may (20). */
+        WebhookEndpointLimit: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "detail": "a workspace has at most 20 webhook endpoints; delete one to create another",
+                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
+                 *     }
+                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1691,6 +1887,11 @@ export interface components {
          * @example ch_06BEWZPZ4NT3DDVP509YNTV5E0
          */
         ChannelID: string;
+        /**
+         * @description A webhook endpoint id (`we_…`).
+         * @example we_06H2ST3E2SW3S146H7PG6JQ140
+         */
+        EndpointID: string;
     };
     requestBodies: {
         Resolve: {
@@ -1776,6 +1977,13 @@ export type ImportResult = components['schemas']['ImportResult'];
 export type ImportLineResult = components['schemas']['ImportLineResult'];
 export type ImportMergedLine = components['schemas']['ImportMergedLine'];
 export type ImportRejection = components['schemas']['ImportRejection'];
+export type WebhookEndpoint = components['schemas']['WebhookEndpoint'];
+export type WebhookEndpointWithSecret = components['schemas']['WebhookEndpointWithSecret'];
+export type WebhookEndpointCreate = components['schemas']['WebhookEndpointCreate'];
+export type WebhookEndpointPatch = components['schemas']['WebhookEndpointPatch'];
+export type WebhookEndpointResponse = components['schemas']['WebhookEndpointResponse'];
+export type WebhookEndpointSecretResponse = components['schemas']['WebhookEndpointSecretResponse'];
+export type WebhookEndpointList = components['schemas']['WebhookEndpointList'];
 export type EventType = components['schemas']['EventType'];
 export type Event = components['schemas']['Event'];
 export type EventEnvelope = components['schemas']['EventEnvelope'];
@@ -1821,9 +2029,11 @@ export type ResponseUnsupportedMediaType = components['responses']['UnsupportedM
 export type ResponseBadGateway = components['responses']['BadGateway'];
 export type ResponseGatewayTimeout = components['responses']['GatewayTimeout'];
 export type ResponseUnavailable = components['responses']['Unavailable'];
+export type ResponseWebhookEndpointLimit = components['responses']['WebhookEndpointLimit'];
 export type ResponseError = components['responses']['Error'];
 export type ParameterContactId = components['parameters']['ContactID'];
 export type ParameterChannelId = components['parameters']['ChannelID'];
+export type ParameterEndpointId = components['parameters']['EndpointID'];
 export type RequestBodyResolve = components['requestBodies']['Resolve'];
 export type HeaderXRequestId = components['headers']['X-Request-Id'];
 export type HeaderRetryAfter = components['headers']['Retry-After'];
@@ -3329,6 +3539,257 @@ export interface operations {
             502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listWebhookEndpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every webhook endpoint of the workspace. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "we_06H2ST3E2SW3S146H7PG6JQ140",
+                     *           "url": "https://hooks.example.com/wazapin",
+                     *           "description": "CRM sync",
+                     *           "event_types": [
+                     *             "contact.created",
+                     *             "contact.updated",
+                     *             "contact.deleted"
+                     *           ],
+                     *           "enabled": true,
+                     *           "disabled_reason": null,
+                     *           "previous_secret_expires_at": "2025-06-03T08:15:02.114532Z",
+                     *           "created_at": "2025-06-01T10:00:00.000000Z",
+                     *           "updated_at": "2025-06-02T08:15:02.114532Z"
+                     *         },
+                     *         {
+                     *           "id": "we_06H2ST3E2SXN9565MSPRBSVM90",
+                     *           "url": "https://old.example.com/hooks",
+                     *           "description": null,
+                     *           "event_types": null,
+                     *           "enabled": false,
+                     *           "disabled_reason": "the endpoint answered 410 Gone",
+                     *           "previous_secret_expires_at": null,
+                     *           "created_at": "2025-06-01T11:30:00.000000Z",
+                     *           "updated_at": "2025-06-04T02:00:00.000000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    createWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEndpointCreate"];
+            };
+        };
+        responses: {
+            /** @description The endpoint, with its signing secret, shown this once. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "we_06H2ST3E2SW3S146H7PG6JQ140",
+                     *         "url": "https://hooks.example.com/wazapin",
+                     *         "description": "CRM sync",
+                     *         "event_types": [
+                     *           "contact.created",
+                     *           "contact.updated",
+                     *           "contact.deleted"
+                     *         ],
+                     *         "enabled": true,
+                     *         "disabled_reason": null,
+                     *         "previous_secret_expires_at": null,
+                     *         "created_at": "2025-06-01T10:00:00.000000Z",
+                     *         "updated_at": "2025-06-01T10:00:00.000000Z",
+                     *         "secret": "whsec_9T2anp4Jn1eVZ/C/KlIFEi033QnkaNmsc3vOob4mjc8="
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointSecretResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            409: components["responses"]["WebhookEndpointLimit"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A webhook endpoint id (`we_…`).
+                 * @example we_06H2ST3E2SW3S146H7PG6JQ140
+                 */
+                endpointID: components["parameters"]["EndpointID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    deleteWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A webhook endpoint id (`we_…`).
+                 * @example we_06H2ST3E2SW3S146H7PG6JQ140
+                 */
+                endpointID: components["parameters"]["EndpointID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    updateWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A webhook endpoint id (`we_…`).
+                 * @example we_06H2ST3E2SW3S146H7PG6JQ140
+                 */
+                endpointID: components["parameters"]["EndpointID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEndpointPatch"];
+            };
+        };
+        responses: {
+            /** @description The endpoint as changed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    rotateWebhookEndpointSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A webhook endpoint id (`we_…`).
+                 * @example we_06H2ST3E2SW3S146H7PG6JQ140
+                 */
+                endpointID: components["parameters"]["EndpointID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint, with its new signing secret, shown this once. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "id": "we_06H2ST3E2SW3S146H7PG6JQ140",
+                     *         "url": "https://hooks.example.com/wazapin",
+                     *         "description": "CRM sync",
+                     *         "event_types": [
+                     *           "contact.created",
+                     *           "contact.updated",
+                     *           "contact.deleted"
+                     *         ],
+                     *         "enabled": true,
+                     *         "disabled_reason": null,
+                     *         "previous_secret_expires_at": "2025-06-03T08:15:02.114532Z",
+                     *         "created_at": "2025-06-01T10:00:00.000000Z",
+                     *         "updated_at": "2025-06-02T08:15:02.114532Z",
+                     *         "secret": "whsec_7bXH+ptdYwbbARPb/+HSmDh7nGv1nklWZpr8iPImu+w="
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointSecretResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
     };
