@@ -25,6 +25,8 @@ var settings = []setting{
 	{"WAZAPIN_ENCRYPTION_KEY", "none: channels and webhook endpoints refused", "32 bytes in base64 or hex that seal channel credentials and webhook signing secrets (`make run` makes `.data/encryption.key`)"},
 	{"WAZAPIN_PROVIDER_TIMEOUT", "`5s`", "bound on one channel lookup's provider calls (at most 30s)"},
 	{"WAZAPIN_BLOCK_PRIVATE_ADDRESSES", "`false`", "`true` refuses channel providers and webhook endpoints on loopback, private or link-local addresses (its former name `WAZAPIN_PROVIDER_BLOCK_PRIVATE` is still read, with a warning)"},
+	{"WAZAPIN_WEBHOOK_WORKERS", "`10`", "webhook deliveries this process makes at once; `0` leaves them to `wazapin worker` processes (up to 1000)"},
+	{"WAZAPIN_EVENT_RETENTION", "`30d`", "how long events (the feed) and webhook deliveries are kept, e.g. `30d` or `72h` (1h to 3650d); a periodic job deletes older ones in batches"},
 	{"WAZAPIN_PPROF_ADDR", "off", "serve net/http/pprof on this address, e.g. `127.0.0.1:6060`"},
 	{"GOGC, GOMEMLIMIT", "`200`, `80MiB`", "Go's collector settings; the server uses these values when neither is set"},
 	{"WAZAPIN_URL, WAZAPIN_API_KEY", "`http://127.0.0.1:8080`, none", "server and key of `wazapin import`"},

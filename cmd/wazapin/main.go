@@ -23,6 +23,7 @@ const usage = `usage: wazapin <command> [flags]
 
 commands:
   serve                              serve the API (migrates first); --help lists its settings
+  worker                             deliver webhooks without serving the API; --help says more
   migrate up|down                    apply all migrations, or roll back the newest one
   workspace create --name N [--default-region ID]
                                      create a workspace; prints its id and first API key as JSON
@@ -78,6 +79,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	switch cmd {
 	case "serve":
 		return m.serve(ctx, rest)
+	case "worker":
+		return m.worker(ctx, rest)
 	case "migrate":
 		return m.migrate(rest)
 	case "workspace":

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	_ "net/http/pprof" // served only on WAZAPIN_PPROF_ADDR
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -19,6 +21,7 @@ import (
 	"github.com/wazapin/wazapin/internal/secretbox"
 	"github.com/wazapin/wazapin/internal/server"
 	"github.com/wazapin/wazapin/internal/store"
+	"github.com/wazapin/wazapin/internal/webhooks"
 )
 
 const serveHelp = `usage: wazapin serve
@@ -43,6 +46,7 @@ type serveConfig struct {
 	grace, shutdownTimeout                    time.Duration
 	server                                    server.Config
 	deprecated                                string // a warning about a setting's former name
+	webhooks                                  webhooks.Config
 }
 
 // config reads serve's settings, naming the variable whose value cannot be used.
@@ -95,7 +99,45 @@ func (m *Main) config() (serveConfig, error) {
 	if c.server.BlockPrivateAddresses, c.deprecated, err = m.blockPrivate(); err != nil {
 		return c, err
 	}
+	c.webhooks = webhooks.Config{Secrets: c.server.Secrets, BlockPrivate: c.server.BlockPrivateAddresses}
+	if c.webhooks.Workers, err = m.count("WAZAPIN_WEBHOOK_WORKERS", 10, 0, 1000); err != nil {
+		return c, err
+	}
+	if c.webhooks.Retention, err = m.days("WAZAPIN_EVENT_RETENTION", 30*24*time.Hour, time.Hour, 3650*24*time.Hour); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// count reads a whole number from lo to hi, def when unset.
+func (m *Main) count(name string, def, lo, hi int) (int, error) {
+	v := m.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s must be a whole number from %d to %d, not %q", name, lo, hi, v)
+	}
+	return n, nil
+}
+
+// days reads a duration that may also be written in days (30d), from lo to hi, def when unset.
+func (m *Main) days(name string, def, lo, hi time.Duration) (time.Duration, error) {
+	v := m.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if n, cut := strings.CutSuffix(v, "d"); cut {
+		var days int
+		days, err = strconv.Atoi(n)
+		d = time.Duration(days) * 24 * time.Hour
+	}
+	if err != nil || d < lo || d > hi {
+		return 0, fmt.Errorf("%s must be a duration from %s to %dd, such as 30d or 72h, not %q", name, lo, hi/(24*time.Hour), v)
+	}
+	return d, nil
 }
 
 // blockPrivate reads WAZAPIN_BLOCK_PRIVATE_ADDRESSES, or its former name
@@ -181,7 +223,16 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	}
 	defer planned.Close()
 	cfg.server.Metrics = obs.NewMetrics()
-	api := server.New(store.New(pool, store.Options{Planned: planned}), cfg.server)
+	st := store.New(pool, store.Options{Planned: planned})
+	api := server.New(st, cfg.server)
+	var deliveries *webhooks.Runner
+	if cfg.webhooks.Workers > 0 {
+		if deliveries, err = m.startWebhooks(ctx, planned, st, cfg, log); err != nil {
+			return err
+		}
+	} else {
+		log.Info("webhook deliveries are not run here (WAZAPIN_WEBHOOK_WORKERS=0): run `wazapin worker`")
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -226,6 +277,37 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("shutdown timed out after %s with %d requests in flight", cfg.shutdownTimeout, n)
 	}
 	log.Info("shut down: every request in flight was answered")
+	return stopWebhooks(deliveries, cfg, log)
+}
+
+// startWebhooks runs the webhook deliveries and the event retention in this process, over the
+// pool that plans for values (River's job fetches want plans for their values).
+func (m *Main) startWebhooks(ctx context.Context, pool *pgxpool.Pool, st *store.Store, cfg serveConfig, log *slog.Logger) (*webhooks.Runner, error) {
+	if cfg.webhooks.Secrets == nil {
+		log.Warn("WAZAPIN_ENCRYPTION_KEY is not set: webhook deliveries cannot be signed and will fail")
+	}
+	w := cfg.webhooks
+	w.Store, w.Log = st, log
+	r, err := webhooks.Start(context.WithoutCancel(ctx), pool, w)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("delivering webhooks", "workers", w.Workers, "event_retention", w.Retention.String())
+	return r, nil
+}
+
+// stopWebhooks lets the deliveries in flight finish, within WAZAPIN_SHUTDOWN_TIMEOUT.
+func stopWebhooks(r *webhooks.Runner, cfg serveConfig, log *slog.Logger) error {
+	if r == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := r.Stop(ctx); err != nil {
+		log.Warn("webhook deliveries in flight were cut off; they run again elsewhere or on the next start", "err", err)
+		return fmt.Errorf("stop webhook deliveries: %w", err)
+	}
+	log.Info("webhook deliveries stopped")
 	return nil
 }
 

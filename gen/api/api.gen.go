@@ -633,6 +633,42 @@ func (e TagRemovedEventType) Valid() bool {
 	}
 }
 
+// Defines values for WebhookDeliveryStatus.
+const (
+	WebhookDeliveryStatusDelivered WebhookDeliveryStatus = "delivered"
+	WebhookDeliveryStatusFailed    WebhookDeliveryStatus = "failed"
+	WebhookDeliveryStatusPending   WebhookDeliveryStatus = "pending"
+)
+
+// Valid indicates whether the value is a known member of the WebhookDeliveryStatus enum.
+func (e WebhookDeliveryStatus) Valid() bool {
+	switch e {
+	case WebhookDeliveryStatusDelivered:
+		return true
+	case WebhookDeliveryStatusFailed:
+		return true
+	case WebhookDeliveryStatusPending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookTestEventType.
+const (
+	WebhookTest WebhookTestEventType = "webhook.test"
+)
+
+// Valid indicates whether the value is a known member of the WebhookTestEventType enum.
+func (e WebhookTestEventType) Valid() bool {
+	switch e {
+	case WebhookTest:
+		return true
+	default:
+		return false
+	}
+}
+
 // Channel defines model for Channel.
 type Channel struct {
 	CreatedAt time.Time `json:"created_at"`
@@ -1111,7 +1147,7 @@ type Event struct {
 	union json.RawMessage
 }
 
-// EventEnvelope defines model for EventEnvelope.
+// EventEnvelope The members every event has; each event type's schema adds `type` and `data`.
 type EventEnvelope struct {
 	// ContactId The contact the change belongs to; null for channels and imports.
 	//
@@ -1131,16 +1167,6 @@ type EventEnvelope struct {
 	//
 	// Example: 1043
 	Sequence int64 `json:"sequence"`
-
-	// Type What changed. `contact.*`: a contact was created, updated (its event names the changed
-	// fields with their previous values) or deleted. `identity.attached` / `identity.detached`: an
-	// identifier now leads to a contact, or no longer does (a move between contacts is a detach
-	// from one and an attach to the other, in one transaction). `note.created`, `tag.added`,
-	// `tag.removed`, `consent.changed`, `suppression.added` (also when an active suppression's
-	// reason or end changes), `suppression.lifted`. `channel.created`, `channel.updated` (its
-	// status changed), `channel.deleted`. `import.completed`: a bulk import committed, with its
-	// counts.
-	Type EventType `json:"type"`
 
 	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
 	WorkspaceId string `json:"workspace_id"`
@@ -1784,6 +1810,57 @@ type TagResponse struct {
 	Data Tag `json:"data"`
 }
 
+// WebhookDelivery defines model for WebhookDelivery.
+type WebhookDelivery struct {
+	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// EndpointId Example: we_06H2ST3E2SW3S146H7PG6JQ140
+	EndpointId string `json:"endpoint_id"`
+
+	// EventId The event's id, sent as `webhook-id`.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	EventId string `json:"event_id"`
+
+	// EventSequence The event's `sequence`; 0 for a test delivery.
+	EventSequence int64 `json:"event_sequence"`
+
+	// EventType An EventType, or `webhook.test` for a test delivery.
+	//
+	// Example: contact.updated
+	EventType string `json:"event_type"`
+
+	// Id Example: whd_06H2SXA9M1VQ5W2JS0R5K6Q7C8
+	Id            string                       `json:"id"`
+	LastAttemptAt nullable.Nullable[time.Time] `json:"last_attempt_at"`
+
+	// LastError Why the last attempt failed (the answer's status and the start of its body, a timeout, a refused connection).
+	LastError nullable.Nullable[string] `json:"last_error"`
+
+	// LastStatusCode The status code of the last answer; null before the first attempt and after an attempt that got none.
+	LastStatusCode nullable.Nullable[int] `json:"last_status_code"`
+
+	// NextAttemptAt When the next attempt runs, while the delivery is pending.
+	NextAttemptAt nullable.Nullable[time.Time] `json:"next_attempt_at"`
+	Status        WebhookDeliveryStatus        `json:"status"`
+	UpdatedAt     time.Time                    `json:"updated_at"`
+}
+
+// WebhookDeliveryStatus defines model for WebhookDelivery.Status.
+type WebhookDeliveryStatus string
+
+// WebhookDeliveryList defines model for WebhookDeliveryList.
+type WebhookDeliveryList struct {
+	Data []WebhookDelivery `json:"data"`
+	Meta PageMeta          `json:"meta"`
+}
+
+// WebhookDeliveryResponse defines model for WebhookDeliveryResponse.
+type WebhookDeliveryResponse struct {
+	Data WebhookDelivery `json:"data"`
+}
+
 // WebhookEndpoint defines model for WebhookEndpoint.
 type WebhookEndpoint struct {
 	CreatedAt   time.Time                 `json:"created_at"`
@@ -1891,6 +1968,43 @@ type WebhookEndpointWithSecret struct {
 	// Url Example: https://hooks.example.com/wazapin
 	Url string `json:"url"`
 }
+
+// WebhookTestEvent The body of a test delivery (`POST /v1/webhook-endpoints/{endpointID}/test`): the event
+// envelope with type `webhook.test`, `sequence` 0, the endpoint as `object_id`, and its id
+// and URL as `data.object`. It never appears in the event feed.
+type WebhookTestEvent struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Data      struct {
+		Object struct {
+			Id  string `json:"id"`
+			Url string `json:"url"`
+		} `json:"object"`
+	} `json:"data"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64                `json:"sequence"`
+	Type     WebhookTestEventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// WebhookTestEventType defines model for WebhookTestEvent.Type.
+type WebhookTestEventType string
 
 // Workspace defines model for Workspace.
 type Workspace struct {
@@ -2027,6 +2141,32 @@ type ListEventsParams struct {
 	ContactId *string `form:"contact_id,omitempty" json:"contact_id,omitempty"`
 }
 
+// ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveriesParams struct {
+	// Limit Page size, 1 to 200.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The opaque `meta.next_cursor` of the previous page.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// DeliverEventJSONBody defines parameters for DeliverEvent.
+type DeliverEventJSONBody struct {
+	union json.RawMessage
+}
+
+// DeliverEventParams defines parameters for DeliverEvent.
+type DeliverEventParams struct {
+	// WebhookId The event's id (`evt_…`), the same on every attempt; deduplicate by it.
+	WebhookId string `json:"webhook-id"`
+
+	// WebhookTimestamp When this attempt was made, in seconds since the Unix epoch.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature One or two (during a rotation) space-separated `v1,<base64 HMAC-SHA256>` signatures.
+	WebhookSignature string `json:"webhook-signature"`
+}
+
 // CreateChannelJSONRequestBody defines body for CreateChannel for application/json ContentType.
 type CreateChannelJSONRequestBody = ChannelCreate
 
@@ -2068,6 +2208,9 @@ type UpdateWebhookEndpointJSONRequestBody = WebhookEndpointPatch
 
 // UpdateWorkspaceJSONRequestBody defines body for UpdateWorkspace for application/json ContentType.
 type UpdateWorkspaceJSONRequestBody = WorkspacePatch
+
+// DeliverEventJSONRequestBody defines body for DeliverEvent for application/json ContentType.
+type DeliverEventJSONRequestBody DeliverEventJSONBody
 
 // AsContactCreatedEvent returns the union data inside the Event as a ContactCreatedEvent
 func (t Event) AsContactCreatedEvent() (ContactCreatedEvent, error) {
@@ -2634,6 +2777,68 @@ func (t Event) MarshalJSON() ([]byte, error) {
 }
 
 func (t *Event) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsEvent returns the union data inside the DeliverEventJSONBody as a Event
+func (t DeliverEventJSONBody) AsEvent() (Event, error) {
+	var body Event
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEvent overwrites any union data inside the DeliverEventJSONBody as the provided Event
+func (t *DeliverEventJSONBody) FromEvent(v Event) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEvent performs a merge with any union data inside the DeliverEventJSONBody, using the provided Event
+func (t *DeliverEventJSONBody) MergeEvent(v Event) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsWebhookTestEvent returns the union data inside the DeliverEventJSONBody as a WebhookTestEvent
+func (t DeliverEventJSONBody) AsWebhookTestEvent() (WebhookTestEvent, error) {
+	var body WebhookTestEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWebhookTestEvent overwrites any union data inside the DeliverEventJSONBody as the provided WebhookTestEvent
+func (t *DeliverEventJSONBody) FromWebhookTestEvent(v WebhookTestEvent) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWebhookTestEvent performs a merge with any union data inside the DeliverEventJSONBody, using the provided WebhookTestEvent
+func (t *DeliverEventJSONBody) MergeWebhookTestEvent(v WebhookTestEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t DeliverEventJSONBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *DeliverEventJSONBody) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
@@ -3328,6 +3533,30 @@ type ClientInterface interface {
 	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
 	UpdateWebhookEndpoint(ctx context.Context, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListWebhookDeliveries List an endpoint's deliveries
+	//
+	// The endpoint's deliveries, newest first: one per event it was sent (and per test), with
+	// its status (`pending` while attempts remain, `delivered` after a 2xx answer, `failed`
+	// once the schedule is spent, the receiver answered 410, or the endpoint was disabled), the
+	// number of attempts, the last answer's status code and error, and when the next attempt
+	// runs. Attempts follow the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+	// 14 h, 20 h, 24 h after each failure, each varied by up to a tenth), or the receiver's
+	// `Retry-After` on 429 and 503 (at most 24 h). Deliveries are kept as long as events
+	// (`WAZAPIN_EVENT_RETENTION`). Keyset pagination as for notes.
+	//
+	// Corresponds with GET /v1/webhook-endpoints/{endpointID}/deliveries (the `ListWebhookDeliveries` operationId).
+	ListWebhookDeliveries(ctx context.Context, endpointID EndpointID, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RetryWebhookDelivery Retry a delivery
+	//
+	// Sends a delivered or failed delivery again, now, with a fresh schedule of retries should
+	// it fail (its attempts keep counting). A delivery still pending answers 409: it is tried
+	// at its `next_attempt_at` anyway. An endpoint that is disabled must be enabled first, or
+	// the attempt fails at once.
+	//
+	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry (the `RetryWebhookDelivery` operationId).
+	RetryWebhookDelivery(ctx context.Context, endpointID EndpointID, deliveryID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
 	//
 	// Makes a new signing secret and answers it, this once. The previous secret keeps signing
@@ -3339,6 +3568,16 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
 	RotateWebhookEndpointSecret(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// TestWebhookEndpoint Send a test delivery
+	//
+	// Queues a delivery of a `webhook.test` event to the endpoint, signed and retried like any
+	// other, and answers the delivery to follow in the endpoint's deliveries. The event is the
+	// same envelope as the others (see WebhookTestEvent) with `sequence` 0, and it is not in the
+	// event feed.
+	//
+	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/test (the `TestWebhookEndpoint` operationId).
+	TestWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWorkspace Read the workspace's settings
 	//
@@ -4456,6 +4695,50 @@ func (c *Client) UpdateWebhookEndpoint(ctx context.Context, endpointID EndpointI
 	return c.Client.Do(req)
 }
 
+// ListWebhookDeliveries List an endpoint's deliveries
+//
+// The endpoint's deliveries, newest first: one per event it was sent (and per test), with
+// its status (`pending` while attempts remain, `delivered` after a 2xx answer, `failed`
+// once the schedule is spent, the receiver answered 410, or the endpoint was disabled), the
+// number of attempts, the last answer's status code and error, and when the next attempt
+// runs. Attempts follow the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+// 14 h, 20 h, 24 h after each failure, each varied by up to a tenth), or the receiver's
+// `Retry-After` on 429 and 503 (at most 24 h). Deliveries are kept as long as events
+// (`WAZAPIN_EVENT_RETENTION`). Keyset pagination as for notes.
+//
+// Corresponds with GET /v1/webhook-endpoints/{endpointID}/deliveries (the `ListWebhookDeliveries` operationId).
+func (c *Client) ListWebhookDeliveries(ctx context.Context, endpointID EndpointID, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWebhookDeliveriesRequest(c.Server, endpointID, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RetryWebhookDelivery Retry a delivery
+//
+// Sends a delivered or failed delivery again, now, with a fresh schedule of retries should
+// it fail (its attempts keep counting). A delivery still pending answers 409: it is tried
+// at its `next_attempt_at` anyway. An endpoint that is disabled must be enabled first, or
+// the attempt fails at once.
+//
+// Corresponds with POST /v1/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry (the `RetryWebhookDelivery` operationId).
+func (c *Client) RetryWebhookDelivery(ctx context.Context, endpointID EndpointID, deliveryID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRetryWebhookDeliveryRequest(c.Server, endpointID, deliveryID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
 //
 // Makes a new signing secret and answers it, this once. The previous secret keeps signing
@@ -4468,6 +4751,26 @@ func (c *Client) UpdateWebhookEndpoint(ctx context.Context, endpointID EndpointI
 // Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
 func (c *Client) RotateWebhookEndpointSecret(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRotateWebhookEndpointSecretRequest(c.Server, endpointID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// TestWebhookEndpoint Send a test delivery
+//
+// Queues a delivery of a `webhook.test` event to the endpoint, signed and retried like any
+// other, and answers the delivery to follow in the endpoint's deliveries. The event is the
+// same envelope as the others (see WebhookTestEvent) with `sequence` 0, and it is not in the
+// event feed.
+//
+// Corresponds with POST /v1/webhook-endpoints/{endpointID}/test (the `TestWebhookEndpoint` operationId).
+func (c *Client) TestWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTestWebhookEndpointRequest(c.Server, endpointID)
 	if err != nil {
 		return nil, err
 	}
@@ -5998,6 +6301,120 @@ func NewUpdateWebhookEndpointRequestWithBody(server string, endpointID EndpointI
 	return req, nil
 }
 
+// NewListWebhookDeliveriesRequest constructs an http.Request for the ListWebhookDeliveries method
+func NewListWebhookDeliveriesRequest(server string, endpointID EndpointID, params *ListWebhookDeliveriesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "endpointID", endpointID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s/deliveries", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRetryWebhookDeliveryRequest constructs an http.Request for the RetryWebhookDelivery method
+func NewRetryWebhookDeliveryRequest(server string, endpointID EndpointID, deliveryID string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "endpointID", endpointID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "deliveryID", deliveryID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s/deliveries/%s/retry", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewRotateWebhookEndpointSecretRequest constructs an http.Request for the RotateWebhookEndpointSecret method
 func NewRotateWebhookEndpointSecretRequest(server string, endpointID EndpointID) (*http.Request, error) {
 	var err error
@@ -6015,6 +6432,40 @@ func NewRotateWebhookEndpointSecretRequest(server string, endpointID EndpointID)
 	}
 
 	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s/rotate-secret", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewTestWebhookEndpointRequest constructs an http.Request for the TestWebhookEndpoint method
+func NewTestWebhookEndpointRequest(server string, endpointID EndpointID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "endpointID", endpointID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhook-endpoints/%s/test", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -6799,6 +7250,34 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
 	UpdateWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
 
+	// ListWebhookDeliveriesWithResponse List an endpoint's deliveries
+	//
+	// The endpoint's deliveries, newest first: one per event it was sent (and per test), with
+	// its status (`pending` while attempts remain, `delivered` after a 2xx answer, `failed`
+	// once the schedule is spent, the receiver answered 410, or the endpoint was disabled), the
+	// number of attempts, the last answer's status code and error, and when the next attempt
+	// runs. Attempts follow the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+	// 14 h, 20 h, 24 h after each failure, each varied by up to a tenth), or the receiver's
+	// `Retry-After` on 429 and 503 (at most 24 h). Deliveries are kept as long as events
+	// (`WAZAPIN_EVENT_RETENTION`). Keyset pagination as for notes.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhook-endpoints/{endpointID}/deliveries (the `ListWebhookDeliveries` operationId).
+	ListWebhookDeliveriesWithResponse(ctx context.Context, endpointID EndpointID, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*ListWebhookDeliveriesResponse, error)
+
+	// RetryWebhookDeliveryWithResponse Retry a delivery
+	//
+	// Sends a delivered or failed delivery again, now, with a fresh schedule of retries should
+	// it fail (its attempts keep counting). A delivery still pending answers 409: it is tried
+	// at its `next_attempt_at` anyway. An endpoint that is disabled must be enabled first, or
+	// the attempt fails at once.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry (the `RetryWebhookDelivery` operationId).
+	RetryWebhookDeliveryWithResponse(ctx context.Context, endpointID EndpointID, deliveryID string, reqEditors ...RequestEditorFn) (*RetryWebhookDeliveryResponse, error)
+
 	// RotateWebhookEndpointSecretWithResponse Rotate a webhook endpoint's secret
 	//
 	// Makes a new signing secret and answers it, this once. The previous secret keeps signing
@@ -6812,6 +7291,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
 	RotateWebhookEndpointSecretWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*RotateWebhookEndpointSecretResponse, error)
+
+	// TestWebhookEndpointWithResponse Send a test delivery
+	//
+	// Queues a delivery of a `webhook.test` event to the endpoint, signed and retried like any
+	// other, and answers the delivery to follow in the endpoint's deliveries. The event is the
+	// same envelope as the others (see WebhookTestEvent) with `sequence` 0, and it is not in the
+	// event feed.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/test (the `TestWebhookEndpoint` operationId).
+	TestWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*TestWebhookEndpointResponse, error)
 
 	// GetWorkspaceWithResponse Read the workspace's settings
 	//
@@ -10722,6 +11213,230 @@ func (r UpdateWebhookEndpointResponse) ContentType() string {
 	return ""
 }
 
+// ListWebhookDeliveriesResponse400Headers the declared response headers of an HTTP 400 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse400Headers struct {
+	XRequestId string
+}
+
+// ListWebhookDeliveriesResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse401Headers struct {
+	XRequestId string
+}
+
+// ListWebhookDeliveriesResponse404Headers the declared response headers of an HTTP 404 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse404Headers struct {
+	XRequestId string
+}
+
+// ListWebhookDeliveriesResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// ListWebhookDeliveriesResponseDefaultHeaders the declared response headers of an HTTP default response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type ListWebhookDeliveriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookDeliveryList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListWebhookDeliveriesResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListWebhookDeliveriesResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListWebhookDeliveriesResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListWebhookDeliveriesResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListWebhookDeliveriesResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListWebhookDeliveriesResponse) GetJSON200() *WebhookDeliveryList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListWebhookDeliveriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListWebhookDeliveriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListWebhookDeliveriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListWebhookDeliveriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RetryWebhookDeliveryResponse401Headers the declared response headers of an HTTP 401 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse401Headers struct {
+	XRequestId string
+}
+
+// RetryWebhookDeliveryResponse404Headers the declared response headers of an HTTP 404 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse404Headers struct {
+	XRequestId string
+}
+
+// RetryWebhookDeliveryResponse409Headers the declared response headers of an HTTP 409 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse409Headers struct {
+	XRequestId string
+}
+
+// RetryWebhookDeliveryResponse503Headers the declared response headers of an HTTP 503 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// RetryWebhookDeliveryResponseDefaultHeaders the declared response headers of an HTTP default response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type RetryWebhookDeliveryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *WebhookDeliveryResponse
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RetryWebhookDeliveryResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RetryWebhookDeliveryResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RetryWebhookDeliveryResponse409Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RetryWebhookDeliveryResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *RetryWebhookDeliveryResponseDefaultHeaders
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RetryWebhookDeliveryResponse) GetJSON202() *WebhookDeliveryResponse {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RetryWebhookDeliveryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RetryWebhookDeliveryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RetryWebhookDeliveryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RetryWebhookDeliveryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RotateWebhookEndpointSecretResponse401Headers the declared response headers of an HTTP 401 response for RotateWebhookEndpointSecret
 type RotateWebhookEndpointSecretResponse401Headers struct {
 	XRequestId string
@@ -10814,6 +11529,104 @@ func (r RotateWebhookEndpointSecretResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r RotateWebhookEndpointSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// TestWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for TestWebhookEndpoint
+type TestWebhookEndpointResponse401Headers struct {
+	XRequestId string
+}
+
+// TestWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for TestWebhookEndpoint
+type TestWebhookEndpointResponse404Headers struct {
+	XRequestId string
+}
+
+// TestWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for TestWebhookEndpoint
+type TestWebhookEndpointResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// TestWebhookEndpointResponseDefaultHeaders the declared response headers of an HTTP default response for TestWebhookEndpoint
+type TestWebhookEndpointResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type TestWebhookEndpointResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *WebhookDeliveryResponse
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *TestWebhookEndpointResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *TestWebhookEndpointResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *TestWebhookEndpointResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *TestWebhookEndpointResponseDefaultHeaders
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r TestWebhookEndpointResponse) GetJSON202() *WebhookDeliveryResponse {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r TestWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r TestWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r TestWebhookEndpointResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r TestWebhookEndpointResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r TestWebhookEndpointResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r TestWebhookEndpointResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r TestWebhookEndpointResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r TestWebhookEndpointResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -11968,6 +12781,46 @@ func (c *ClientWithResponses) UpdateWebhookEndpointWithResponse(ctx context.Cont
 	return ParseUpdateWebhookEndpointResponse(rsp)
 }
 
+// ListWebhookDeliveriesWithResponse List an endpoint's deliveries
+//
+// The endpoint's deliveries, newest first: one per event it was sent (and per test), with
+// its status (`pending` while attempts remain, `delivered` after a 2xx answer, `failed`
+// once the schedule is spent, the receiver answered 410, or the endpoint was disabled), the
+// number of attempts, the last answer's status code and error, and when the next attempt
+// runs. Attempts follow the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+// 14 h, 20 h, 24 h after each failure, each varied by up to a tenth), or the receiver's
+// `Retry-After` on 429 and 503 (at most 24 h). Deliveries are kept as long as events
+// (`WAZAPIN_EVENT_RETENTION`). Keyset pagination as for notes.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhook-endpoints/{endpointID}/deliveries (the `ListWebhookDeliveries` operationId).
+func (c *ClientWithResponses) ListWebhookDeliveriesWithResponse(ctx context.Context, endpointID EndpointID, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*ListWebhookDeliveriesResponse, error) {
+	rsp, err := c.ListWebhookDeliveries(ctx, endpointID, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListWebhookDeliveriesResponse(rsp)
+}
+
+// RetryWebhookDeliveryWithResponse Retry a delivery
+//
+// Sends a delivered or failed delivery again, now, with a fresh schedule of retries should
+// it fail (its attempts keep counting). A delivery still pending answers 409: it is tried
+// at its `next_attempt_at` anyway. An endpoint that is disabled must be enabled first, or
+// the attempt fails at once.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry (the `RetryWebhookDelivery` operationId).
+func (c *ClientWithResponses) RetryWebhookDeliveryWithResponse(ctx context.Context, endpointID EndpointID, deliveryID string, reqEditors ...RequestEditorFn) (*RetryWebhookDeliveryResponse, error) {
+	rsp, err := c.RetryWebhookDelivery(ctx, endpointID, deliveryID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRetryWebhookDeliveryResponse(rsp)
+}
+
 // RotateWebhookEndpointSecretWithResponse Rotate a webhook endpoint's secret
 //
 // Makes a new signing secret and answers it, this once. The previous secret keeps signing
@@ -11986,6 +12839,24 @@ func (c *ClientWithResponses) RotateWebhookEndpointSecretWithResponse(ctx contex
 		return nil, err
 	}
 	return ParseRotateWebhookEndpointSecretResponse(rsp)
+}
+
+// TestWebhookEndpointWithResponse Send a test delivery
+//
+// Queues a delivery of a `webhook.test` event to the endpoint, signed and retried like any
+// other, and answers the delivery to follow in the endpoint's deliveries. The event is the
+// same envelope as the others (see WebhookTestEvent) with `sequence` 0, and it is not in the
+// event feed.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhook-endpoints/{endpointID}/test (the `TestWebhookEndpoint` operationId).
+func (c *ClientWithResponses) TestWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*TestWebhookEndpointResponse, error) {
+	rsp, err := c.TestWebhookEndpoint(ctx, endpointID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTestWebhookEndpointResponse(rsp)
 }
 
 // GetWorkspaceWithResponse Read the workspace's settings
@@ -16238,6 +17109,248 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 	return response, nil
 }
 
+// ParseListWebhookDeliveriesResponse parses an HTTP response from a ListWebhookDeliveriesWithResponse call
+func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliveriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListWebhookDeliveriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookDeliveryList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers ListWebhookDeliveriesResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListWebhookDeliveriesResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListWebhookDeliveriesResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListWebhookDeliveriesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListWebhookDeliveriesResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRetryWebhookDeliveryResponse parses an HTTP response from a RetryWebhookDeliveryWithResponse call
+func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliveryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RetryWebhookDeliveryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest WebhookDeliveryResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RetryWebhookDeliveryResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers RetryWebhookDeliveryResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers RetryWebhookDeliveryResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 503:
+		var headers RetryWebhookDeliveryResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers RetryWebhookDeliveryResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
 // ParseRotateWebhookEndpointSecretResponse parses an HTTP response from a RotateWebhookEndpointSecretWithResponse call
 func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhookEndpointSecretResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -16329,6 +17442,110 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 		response.Headers503 = &headers
 	case true:
 		var headers RotateWebhookEndpointSecretResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseTestWebhookEndpointResponse parses an HTTP response from a TestWebhookEndpointWithResponse call
+func ParseTestWebhookEndpointResponse(rsp *http.Response) (*TestWebhookEndpointResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &TestWebhookEndpointResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest WebhookDeliveryResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers TestWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers TestWebhookEndpointResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers TestWebhookEndpointResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers TestWebhookEndpointResponseDefaultHeaders
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -16567,6 +17784,164 @@ func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse,
 	return response, nil
 }
 
+// CallbackInitiator sends OpenAPI callback requests to target URLs.
+// Modeled on the generated Client, but with no stored Server -- the full
+// target URL is provided per-call by the caller (typically discovered
+// from a callback expression on the parent operation's request body,
+// e.g. `{$request.body#/callbackUrl}`).
+type CallbackInitiator struct {
+	// Doer for performing requests, typically a *http.Client with any
+	// customized settings, such as certificate chains.
+	Client HttpRequestDoer
+
+	// A list of callbacks for modifying requests which are generated before sending over
+	// the network.
+	RequestEditors []RequestEditorFn
+}
+
+// CallbackInitiatorOption allows setting custom parameters during construction.
+type CallbackInitiatorOption func(*CallbackInitiator) error
+
+// NewCallbackInitiator creates a new CallbackInitiator with reasonable defaults.
+func NewCallbackInitiator(opts ...CallbackInitiatorOption) (*CallbackInitiator, error) {
+	initiator := CallbackInitiator{}
+	for _, o := range opts {
+		if err := o(&initiator); err != nil {
+			return nil, err
+		}
+	}
+	if initiator.Client == nil {
+		initiator.Client = &http.Client{}
+	}
+	return &initiator, nil
+}
+
+// WithCallbackHTTPClient allows overriding the default Doer, which is
+// automatically created using http.Client. This is useful for tests.
+func WithCallbackHTTPClient(doer HttpRequestDoer) CallbackInitiatorOption {
+	return func(p *CallbackInitiator) error {
+		p.Client = doer
+		return nil
+	}
+}
+
+// WithCallbackRequestEditorFn allows setting up a callback function, which
+// will be called right before sending the callback request. This can be
+// used to mutate the request, e.g. to add signature headers.
+func WithCallbackRequestEditorFn(fn RequestEditorFn) CallbackInitiatorOption {
+	return func(p *CallbackInitiator) error {
+		p.RequestEditors = append(p.RequestEditors, fn)
+		return nil
+	}
+}
+
+func (p *CallbackInitiator) applyCallbackEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
+	for _, r := range p.RequestEditors {
+		if err := r(ctx, req); err != nil {
+			return err
+		}
+	}
+	for _, r := range additionalEditors {
+		if err := r(ctx, req); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CallbackInitiatorInterface is the interface specification for the callback initiator.
+type CallbackInitiatorInterface interface {
+	// DeliverEventWithBody fires the event callback with any body
+	DeliverEventWithBody(ctx context.Context, targetURL string, params *DeliverEventParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	DeliverEvent(ctx context.Context, targetURL string, params *DeliverEventParams, body DeliverEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+func (p *CallbackInitiator) DeliverEventWithBody(ctx context.Context, targetURL string, params *DeliverEventParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeliverEventCallbackRequestWithBody(targetURL, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyCallbackEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+func (p *CallbackInitiator) DeliverEvent(ctx context.Context, targetURL string, params *DeliverEventParams, body DeliverEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeliverEventCallbackRequest(targetURL, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyCallbackEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+// NewDeliverEventCallbackRequest builds a application/json POST request for the event callback
+func NewDeliverEventCallbackRequest(targetURL string, params *DeliverEventParams, body DeliverEventJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeliverEventCallbackRequestWithBody(targetURL, params, "application/json", bodyReader)
+}
+
+// NewDeliverEventCallbackRequestWithBody builds a POST request for the event callback with any body
+func NewDeliverEventCallbackRequestWithBody(targetURL string, params *DeliverEventParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+	_ = err
+
+	reqURL, err := url.Parse(targetURL)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, reqURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "webhook-id", params.WebhookId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("webhook-id", headerParam0)
+
+		var headerParam1 string
+
+		headerParam1, err = runtime.StyleParamWithOptions("simple", false, "webhook-timestamp", params.WebhookTimestamp, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("webhook-timestamp", headerParam1)
+
+		var headerParam2 string
+
+		headerParam2, err = runtime.StyleParamWithOptions("simple", false, "webhook-signature", params.WebhookSignature, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("webhook-signature", headerParam2)
+
+	}
+	return req, nil
+}
+
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
 	// ListChannels List channels
@@ -16671,9 +18046,18 @@ type ServerInterface interface {
 	// UpdateWebhookEndpoint Update a webhook endpoint
 	// (PATCH /v1/webhook-endpoints/{endpointID})
 	UpdateWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error
+	// ListWebhookDeliveries List an endpoint's deliveries
+	// (GET /v1/webhook-endpoints/{endpointID}/deliveries)
+	ListWebhookDeliveries(ctx echo.Context, endpointID EndpointID, params ListWebhookDeliveriesParams) error
+	// RetryWebhookDelivery Retry a delivery
+	// (POST /v1/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry)
+	RetryWebhookDelivery(ctx echo.Context, endpointID EndpointID, deliveryID string) error
 	// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
 	// (POST /v1/webhook-endpoints/{endpointID}/rotate-secret)
 	RotateWebhookEndpointSecret(ctx echo.Context, endpointID EndpointID) error
+	// TestWebhookEndpoint Send a test delivery
+	// (POST /v1/webhook-endpoints/{endpointID}/test)
+	TestWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error
 	// GetWorkspace Read the workspace's settings
 	// (GET /v1/workspace)
 	GetWorkspace(ctx echo.Context) error
@@ -17256,6 +18640,62 @@ func (w *ServerInterfaceWrapper) UpdateWebhookEndpoint(ctx echo.Context) error {
 	return err
 }
 
+// ListWebhookDeliveries converts echo context to params.
+func (w *ServerInterfaceWrapper) ListWebhookDeliveries(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "endpointID" -------------
+	var endpointID EndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "endpointID", ctx.Param("endpointID"), &endpointID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhookDeliveriesParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListWebhookDeliveries(ctx, endpointID, params)
+	return err
+}
+
+// RetryWebhookDelivery converts echo context to params.
+func (w *ServerInterfaceWrapper) RetryWebhookDelivery(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "endpointID" -------------
+	var endpointID EndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "endpointID", ctx.Param("endpointID"), &endpointID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
+	}
+
+	// ------------- Path parameter "deliveryID" -------------
+	var deliveryID string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deliveryID", ctx.Param("deliveryID"), &deliveryID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deliveryID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RetryWebhookDelivery(ctx, endpointID, deliveryID)
+	return err
+}
+
 // RotateWebhookEndpointSecret converts echo context to params.
 func (w *ServerInterfaceWrapper) RotateWebhookEndpointSecret(ctx echo.Context) error {
 	var err error
@@ -17269,6 +18709,22 @@ func (w *ServerInterfaceWrapper) RotateWebhookEndpointSecret(ctx echo.Context) e
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.RotateWebhookEndpointSecret(ctx, endpointID)
+	return err
+}
+
+// TestWebhookEndpoint converts echo context to params.
+func (w *ServerInterfaceWrapper) TestWebhookEndpoint(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "endpointID" -------------
+	var endpointID EndpointID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "endpointID", ctx.Param("endpointID"), &endpointID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TestWebhookEndpoint(ctx, endpointID)
 	return err
 }
 
@@ -17374,7 +18830,96 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/webhook-endpoints/:endpointID", wrapper.GetWebhookEndpoint, options.OperationMiddlewares["getWebhookEndpoint"]...)
 	router.PATCH(options.BaseURL+"/v1/webhook-endpoints/:endpointID", wrapper.UpdateWebhookEndpoint, options.OperationMiddlewares["updateWebhookEndpoint"]...)
 	router.POST(options.BaseURL+"/v1/webhook-endpoints/:endpointID/rotate-secret", wrapper.RotateWebhookEndpointSecret, options.OperationMiddlewares["rotateWebhookEndpointSecret"]...)
+	router.GET(options.BaseURL+"/v1/webhook-endpoints/:endpointID/deliveries", wrapper.ListWebhookDeliveries, options.OperationMiddlewares["listWebhookDeliveries"]...)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints/:endpointID/deliveries/:deliveryID/retry", wrapper.RetryWebhookDelivery, options.OperationMiddlewares["retryWebhookDelivery"]...)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints/:endpointID/test", wrapper.TestWebhookEndpoint, options.OperationMiddlewares["testWebhookEndpoint"]...)
 
+}
+
+// CallbackReceiverInterface represents handlers for receiving inbound
+// callback requests. Each callback becomes a Handle*Callback
+// method that the implementation fills in. The caller mounts the per-
+// callback echo.HandlerFunc returned by {Op}CallbackHandler at
+// whatever URL path they advertise to senders.
+type CallbackReceiverInterface interface {
+	// An event, delivered to the endpoint
+	// HandleDeliverEventCallback handles the POST callback for event.
+	HandleDeliverEventCallback(ctx echo.Context, params DeliverEventParams) error
+}
+
+// DeliverEventCallbackHandler returns the echo.HandlerFunc for the event callback.
+// Mount this at the URL path advertised to callback senders. Errors
+// during parameter binding are returned via echo.NewHTTPError so echo's
+// error-handling chain reports them as 400. Middlewares are applied in
+// the order provided -- the last argument becomes the outermost wrapper.
+func DeliverEventCallbackHandler(si CallbackReceiverInterface, middlewares ...echo.MiddlewareFunc) echo.HandlerFunc {
+	h := echo.HandlerFunc(func(ctx echo.Context) error {
+		var err error
+		_ = err
+
+		// Parameter object where we will unmarshal all parameters from the context.
+		var params DeliverEventParams
+
+		// ------------- Required header parameter "webhook-id" -------------
+		if valueList, found := ctx.Request().Header[http.CanonicalHeaderKey("webhook-id")]; found {
+			var WebhookId string
+			n := len(valueList)
+			if n != 1 {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for webhook-id, got %d", n))
+			}
+
+			err = runtime.BindStyledParameterWithOptions("simple", "webhook-id", valueList[0], &WebhookId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+			if err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook-id: %s", err))
+			}
+			params.WebhookId = WebhookId
+
+		} else {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter webhook-id is required, but not found"))
+		}
+
+		// ------------- Required header parameter "webhook-timestamp" -------------
+		if valueList, found := ctx.Request().Header[http.CanonicalHeaderKey("webhook-timestamp")]; found {
+			var WebhookTimestamp string
+			n := len(valueList)
+			if n != 1 {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for webhook-timestamp, got %d", n))
+			}
+
+			err = runtime.BindStyledParameterWithOptions("simple", "webhook-timestamp", valueList[0], &WebhookTimestamp, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+			if err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook-timestamp: %s", err))
+			}
+			params.WebhookTimestamp = WebhookTimestamp
+
+		} else {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter webhook-timestamp is required, but not found"))
+		}
+
+		// ------------- Required header parameter "webhook-signature" -------------
+		if valueList, found := ctx.Request().Header[http.CanonicalHeaderKey("webhook-signature")]; found {
+			var WebhookSignature string
+			n := len(valueList)
+			if n != 1 {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for webhook-signature, got %d", n))
+			}
+
+			err = runtime.BindStyledParameterWithOptions("simple", "webhook-signature", valueList[0], &WebhookSignature, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""})
+			if err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter webhook-signature: %s", err))
+			}
+			params.WebhookSignature = WebhookSignature
+
+		} else {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Header parameter webhook-signature is required, but not found"))
+		}
+
+		return si.HandleDeliverEventCallback(ctx, params)
+	})
+	for _, mw := range middlewares {
+		h = mw(h)
+	}
+	return h
 }
 
 type BadGatewayResponseHeaders struct {
@@ -21372,6 +22917,228 @@ func (response UpdateWebhookEndpointdefaultApplicationProblemPlusJSONResponse) V
 	return err
 }
 
+type ListWebhookDeliveriesRequestObject struct {
+	EndpointID EndpointID `json:"endpointID"`
+	Params     ListWebhookDeliveriesParams
+}
+
+type ListWebhookDeliveriesResponseObject interface {
+	VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error
+}
+
+type ListWebhookDeliveries200JSONResponse WebhookDeliveryList
+
+func (response ListWebhookDeliveries200JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries400ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries401ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries404ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries503ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveriesdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ListWebhookDeliveriesdefaultApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDeliveryRequestObject struct {
+	EndpointID EndpointID `json:"endpointID"`
+	DeliveryID string     `json:"deliveryID"`
+}
+
+type RetryWebhookDeliveryResponseObject interface {
+	VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error
+}
+
+type RetryWebhookDelivery202JSONResponse WebhookDeliveryResponse
+
+func (response RetryWebhookDelivery202JSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDelivery401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RetryWebhookDelivery401ApplicationProblemPlusJSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDelivery404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RetryWebhookDelivery404ApplicationProblemPlusJSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDelivery409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response RetryWebhookDelivery409ApplicationProblemPlusJSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDelivery503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RetryWebhookDelivery503ApplicationProblemPlusJSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDeliverydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response RetryWebhookDeliverydefaultApplicationProblemPlusJSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateWebhookEndpointSecretRequestObject struct {
 	EndpointID EndpointID `json:"endpointID"`
 }
@@ -21453,6 +23220,99 @@ type RotateWebhookEndpointSecretdefaultApplicationProblemPlusJSONResponse struct
 }
 
 func (response RotateWebhookEndpointSecretdefaultApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhookEndpointRequestObject struct {
+	EndpointID EndpointID `json:"endpointID"`
+}
+
+type TestWebhookEndpointResponseObject interface {
+	VisitTestWebhookEndpointResponse(w http.ResponseWriter) error
+}
+
+type TestWebhookEndpoint202JSONResponse WebhookDeliveryResponse
+
+func (response TestWebhookEndpoint202JSONResponse) VisitTestWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitTestWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhookEndpoint404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitTestWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhookEndpoint503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhookEndpoint503ApplicationProblemPlusJSONResponse) VisitTestWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhookEndpointdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response TestWebhookEndpointdefaultApplicationProblemPlusJSONResponse) VisitTestWebhookEndpointResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -21771,9 +23631,18 @@ type StrictServerInterface interface {
 	// UpdateWebhookEndpoint Update a webhook endpoint
 	// (PATCH /v1/webhook-endpoints/{endpointID})
 	UpdateWebhookEndpoint(ctx context.Context, request UpdateWebhookEndpointRequestObject) (UpdateWebhookEndpointResponseObject, error)
+	// ListWebhookDeliveries List an endpoint's deliveries
+	// (GET /v1/webhook-endpoints/{endpointID}/deliveries)
+	ListWebhookDeliveries(ctx context.Context, request ListWebhookDeliveriesRequestObject) (ListWebhookDeliveriesResponseObject, error)
+	// RetryWebhookDelivery Retry a delivery
+	// (POST /v1/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry)
+	RetryWebhookDelivery(ctx context.Context, request RetryWebhookDeliveryRequestObject) (RetryWebhookDeliveryResponseObject, error)
 	// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
 	// (POST /v1/webhook-endpoints/{endpointID}/rotate-secret)
 	RotateWebhookEndpointSecret(ctx context.Context, request RotateWebhookEndpointSecretRequestObject) (RotateWebhookEndpointSecretResponseObject, error)
+	// TestWebhookEndpoint Send a test delivery
+	// (POST /v1/webhook-endpoints/{endpointID}/test)
+	TestWebhookEndpoint(ctx context.Context, request TestWebhookEndpointRequestObject) (TestWebhookEndpointResponseObject, error)
 	// GetWorkspace Read the workspace's settings
 	// (GET /v1/workspace)
 	GetWorkspace(ctx context.Context, request GetWorkspaceRequestObject) (GetWorkspaceResponseObject, error)
@@ -22928,6 +24797,58 @@ func (sh *strictHandler) UpdateWebhookEndpoint(ctx echo.Context, endpointID Endp
 	return nil
 }
 
+// ListWebhookDeliveries operation middleware
+func (sh *strictHandler) ListWebhookDeliveries(ctx echo.Context, endpointID EndpointID, params ListWebhookDeliveriesParams) error {
+	var request ListWebhookDeliveriesRequestObject
+
+	request.EndpointID = endpointID
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhookDeliveries(ctx.Request().Context(), request.(ListWebhookDeliveriesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhookDeliveries")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListWebhookDeliveriesResponseObject); ok {
+		return validResponse.VisitListWebhookDeliveriesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RetryWebhookDelivery operation middleware
+func (sh *strictHandler) RetryWebhookDelivery(ctx echo.Context, endpointID EndpointID, deliveryID string) error {
+	var request RetryWebhookDeliveryRequestObject
+
+	request.EndpointID = endpointID
+	request.DeliveryID = deliveryID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RetryWebhookDelivery(ctx.Request().Context(), request.(RetryWebhookDeliveryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RetryWebhookDelivery")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RetryWebhookDeliveryResponseObject); ok {
+		return validResponse.VisitRetryWebhookDeliveryResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // RotateWebhookEndpointSecret operation middleware
 func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, endpointID EndpointID) error {
 	var request RotateWebhookEndpointSecretRequestObject
@@ -22947,6 +24868,31 @@ func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, endpointI
 		return err
 	} else if validResponse, ok := response.(RotateWebhookEndpointSecretResponseObject); ok {
 		return validResponse.VisitRotateWebhookEndpointSecretResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TestWebhookEndpoint operation middleware
+func (sh *strictHandler) TestWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error {
+	var request TestWebhookEndpointRequestObject
+
+	request.EndpointID = endpointID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TestWebhookEndpoint(ctx.Request().Context(), request.(TestWebhookEndpointRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TestWebhookEndpoint")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TestWebhookEndpointResponseObject); ok {
+		return validResponse.VisitTestWebhookEndpointResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -23027,397 +24973,428 @@ func (sh *strictHandler) UpdateWorkspace(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2Lcts49gcIvwpK37cVe5tWKPkSW66p+juOc+nuuN2xk3Rn1GVCJCRhTAFqArKiybpqn2YfbJ9kC+cA",
-	"JEhRN9tJ+j/TU1PVMcULcHBwcK6/86URy9FYCia0anS+NNhnOhqnDP59KoViQn8cUq1OxmNzSU1GI5rN",
-	"Gp3G1ZCRGG8gmZw2gsYtTSfM3JRQTc1/YzrWk4wl11Q3Oo122N7fCfd3dsOr1kGnvd8Jd5uHYWt//+BT",
-	"I2jEQyoESxudxtR8jo7H5mLGqF7veSUnWcwanUY8ZPGNnGjSl9nI/KCpnqhGpyHH5lVcNILGZJys9967",
-	"u7vAkEHTWNdOH36om/qSkYed1l6zvbffau/CzCdKy9F1n7M0AbJrzrJGpzHO2IhPRo27oMFGlBvSTP5F",
-	"xeB/7BI1Y2nmxz5rlgmaXvPEzH6i9HWrvev/kJNGDeWY92eNoIH3Cn0dHjz/cffTT7/unT971frtVftd",
-	"+Pbw4/7V3ulpI2gIOjKPvTdfbQSN8VAKdi0mox6M74eD9mGrvbu3f/Ds8ChcQdXSnH2qvh8rlmmWzFNX",
-	"aZmxxBE5IFwrgrQiSCsyYtmAJY9N/tTMtmNIFPwnLcXBTti+Cg874X5nr9U8Ctu7rZZdisvJeJwxpbgU",
-	"lyNVsxLF73XEprHmt6zR0dmE+RtZjdTyPbwbdvZbzfDZs/bh3icg05hnTMGtYpKmhjhMaN7nLFONzj+/",
-	"NPRsbMgA0y+GUp3/3R9BI+V9fZ0xqqRwLzOX7EDwgvu5MRFq0lNxxnvATksYuTxkoN4VHXzgNcKRKsUH",
-	"YsRErYDAXxewaAtZ9PDZbvjJsYimA8siH1qvzn9rtU5/O/h4+enVx1/fHb19W7DILR/juD6y3lDKmzOR",
-	"jCUXNeKLuV/W20AHO2HrqhV2QvP/Zgj/M6NLmKHcWHMg5em7t0TNRGx+4Ir2UpZUloEJuOr4hd0yoa/N",
-	"wpolbtjt3rQDMAxkr9hV8a4kLGXmyh+WRFN2HR68bl9e7Z61Lz/uXrb2Dl4/u3h18OOvrT2zK8YZu+Vy",
-	"oq4VizOmr+f5rX7f1E57khkeH2o9Vp2nTw2lVdMTB0+n9N90zIVdC5ndqDGN2fwqTPOfNpNj88vQp5PU",
-	"8PwAV+LNC8c6U2Xo0nr98bcfr45+P2gdvdx/dfrjXvis/fLgsOCck3hkBiHH+pqL64z9OeGZWad/Fkfy",
-	"H3cwnSGjCWzJL413TGeznZO+NoLoS4UZLlksRaKIlmRKuSY91pcZIzqbcTEgdEC5OCbslmUzsh/ukphm",
-	"GWeKcN0EaQDEbHRaZqe6wSDTqHjIRkChERd8NBk1OmHgpAMXmg1Y1jAj/W3nHftzwpTeeZPMj8/QP8Pf",
-	"nyjCkw7RQ0Yi/6EILsUpN3oOKDvTIROEa8IVaZmZtdqH5JYr3ksZObk8ffOmK+IhzWisWaYCIvWQZVOu",
-	"GJGCwcsUy25ZRkY0YU1yBrPPmBobXcojQUCoSAgl40z2UjYiGRszqlVXcE2oIpEd9zVPomZX+PQy1Lq+",
-	"2R0d/dn+/Czev231DsXedbvfWEpH+vlnJgZ62Oi02oc5LZXOuBggE49pRkdM24U/RTn/5sU8WU+IPQQI",
-	"T8hWFA+v/9//+/+JtkuL2oiHRpydffx08Wnv/Gr3xYsPF/vh0e/nVx/2z8xm5eZNY6qHBYPG+SeXzaQ6",
-	"8lzVWDBU/NEOVejasa46nusGm390s8E6eV0/2ikK9Vx247CnrG7Uq8RhzaBZ8fFNRn2HNzOln8uEMysY",
-	"lExvQZoZUjA8geh4nPKYmvk8/RccCmWTA0/2kpA8IXCRoLZDuCCUpDKmKVFjlqYcFKJccq6pMYRlfcHM",
-	"QBlBRNM3/gvK45jSa57YbXmJCpzVSM24kjWGAW/whlHRW4IvjRoN0T7ra5fFG3It00zizl+k/3/G+o1O",
-	"4//3tDDwnuKv6qldHCvmihUslhuvoFQCQjynySuq2ZTOliypFVY/VJYWOVmj5uxkw1IBgJJ4nMlbnrCM",
-	"ZOxfLNYsQWGML3iiSJwxoDNN1TEBw8/cMIIlyhgenv4jjZxPUUVfLCid1bgfto0VoGFDPacJcTTIl4X2",
-	"5ER3eikVN4216X+BdELCz59JxQxzCsRykiZESHOIkozReMiSgPQpT81/5TokMtLBO7mrR2PdeO3tT0v3",
-	"wqCf08Rxz8bsAJ/v0eTCHSjVjfbnxByK+XlDZB9mNc2kGDi7vtCVHGOlfMQ1GU0U0IgKYhUB0s/kCM/q",
-	"dmgEH8syafclmH3u2UbQGDGl6MCs68r3GCtjQ27aC8MyNzkS1nPTXdAY0dTMlyU/Xv5yXibTW/cTgd/q",
-	"KDIq3UKoJrLfV0yT1mGHcHFLU56QXFkhT+6ekFTKG45UJj024EKYv2Sf4Nu/wZQn4kbIqXjL0Lgtc8YI",
-	"rqIaBXuJJJIp2BcJi1OasVpCiBFlRmEz91EC70cnwjFhn8e4b8wZI/uk5A8ICNj7AfGEr/cHCuuAmNMz",
-	"ICWjvJbLzDBKTPZNh/RNGBb26BX8Vl45GH15JwNTwntq14yOWLGb8WarcdQTl45Y/Q4uPfsNqPAYx0B5",
-	"dweErsH65q4KZeFooKRHEytUZdYVRucrpOsxiZCaETCNgi9YDxvVBKxKtDAe7fA4laKf8vi+R0dWqJY+",
-	"h9nLZDqUihFPAyMpo4kR23oqnb6vfJ6LqUi4sfzRBbFK27c3/NT+ePp87/zd2YuT8LL17PcPn356dXJw",
-	"2PgjKJjY0LJuJG2S8H6fZcag9Ea0MWMeFYyZE3WxZAVfa4VsguDlGrL1WGqY6S9BuGIsdaQ7NttgaE6q",
-	"KVWg/aBj+GvS87GUvfpZ1s0xKsgdkZQrDXt19Kh63ZkRBffT8DdWrT2p+kbg+UUu0TmCw/hqSvaJmKFj",
-	"hoDoCwhVnqtlaz8MyZTrIRGSIEeCPkQFmYj8cDa69yRj249KfmteXPERkxP9HSythKOVQYWasgyowAXZ",
-	"V/cxnfaK9bXzIm5i39p8qkyLC6L5iD3u0lnPxQMWDHzhikzGRgIo834RM9JqG3ZkGSPW4U16M5Ix8xEu",
-	"xTFRmmYavalootC+Ztk/wnvIv5a3JV+hx+QrrdPHIdUgrKm6MZtJZqifEyMAWUZu2Fg/6vK8GY1lpq+k",
-	"/JlmA3Zfo3WmWcUt9IsRVwd75C1/XqvGmt3Vk8nMTC81nzYqHBWw6/Axgoar7IOtCcO8z9LtFktn507O",
-	"hOZ6Rq6kJDjrhapBykXtxFphGIRhSPD3uvnlYyaa3jBQGUdSafNk/uAxUeOUa6tZpuwbT+/RTmqcJ1dE",
-	"GtpY64xrhSuoOkbTNkvtrzOuMejhIwh+mIuWrF0hpNiBYSKhmuSyRCjwZCkm0KszpplW8FnY4YQKOMMe",
-	"WTk/l/qlnIjknlskrsuWOJdETeJhbcZEflpZR3x3hR7ZbYAk78MY76HieafSudTkpX3Pgo1Ra2ucS09r",
-	"IyOq42ElDyE3YnO92d4GKltZz/7ak3gM9ncLaMgxyWIGJ+iQqyJ8+ajC+oLOUkmT+0vrtUVwqyKB0XQ2",
-	"d39bIfVIIqpumi0UQGa21XnaCcJjj7qANsCQPDz88xZ3l9F5/DgQqOyKib+zrzbOvgoaI6Zt0Bcl1yaB",
-	"sjUiZc+lHpbM2joJ+fdSPXSpvnYwcfNoIoYL62QTpjl4h6Y2+r+dFHjFIEsEjhSX3mOm/17QiR7KjP+b",
-	"JQ88BUZcKYhlZHno4+TiDblhsw6qWJhY8dvOyZjv/MRm5sYT+3H4Soc8ZzQD3/7G53WrOBhKU/pqh8Hb",
-	"hbN9VDn/XtBbylPaS9kD9EW0ZCu5UVKSkdMZ7Q219tX8fUTi2a7oyClamhsrRGcztJPv483wzvZLlt3y",
-	"mBF/9gs1SCPpelTVpH65X0hMRTmyu9CSXPyINzuihjLT6exbzlLIMxFnM2C/n9hsTl9m+a+GB8Hez91T",
-	"RYga7B2X44JZemoBLbhyiVRDCo6DjyefTi7enF+fnZ+++/3i6s0v59c/nf0eECXNzrb0gqRisykmitUO",
-	"QGbV7x8TxTRYXVu7bZJRkcgRAUeAUYLNYhzsbduUA3DFfEuy68JRuIC36j1fqxms/rnvymWPpSRbvrEs",
-	"kdhjR8hpB4z5xXssWEAVsO656gojjFAOJQziPH0uuBqCNLJEOjb3emmAKY1v4Mzr88EkA3kJP8sxs38J",
-	"xhLVFVtRPYdH/maq3UEBmQ5ZZkZgMy+HLB0rIkU6I1LEDHIKYT/p7WZXRF5OZ0QUnSkylFMyomJm3rgq",
-	"o3POHVFJEV12wPi31mRvbno2jTMZM6XudzqVtoav0hWJBHiu+mZJfWi6khlQE/+vedN9AtXttq9neNO3",
-	"ZujX0zc+GGmibEISToeie7oSXTY7CcPLj6yIqMl4LDPNkrcs4dSlIDxgzQvPJlfk/AUmETABWuIpvnbH",
-	"fKZD/Dd/3hGJeWsAK9ttaPZZP43VbbdxH4fCvr+e+QwJTJFcYerEN3AnmKlwlEsj+LT5ZkVMgfv3Ude0",
-	"UsHwM+RoPXBNC4cV6A3OW90O51Jr1bGNt2DitiQ2n9B6Xb9udPmR1q+YLE0zRpMZTlqhMJ+bsfmFG7Ns",
-	"Rrba4WNGNvMJ+bnj4PHJDAdpmzTsewO+NPoyG4GNbMzlHau2VHKP0UT/Uk0sf936Mfzx2cvXv79+dvLj",
-	"h6uzT0fPd9tnv4V1L0Dr/cv8D+OUasg2XLUI7r67YrGXP2EJcIk3549dQw5rPv9qxIxZswbuheBZSpUG",
-	"9bQ3w/i1TRalaWoWr5aAYpJaew3TuudT0P3SD/AP2NSqnB75NOsGXir5+iN/v+z9i8XazNVO/hTugk2c",
-	"JNxMkqYXHjf0aapYMM8gTlVf/CTOq0K9jGu2Y1SeYz/BKWFjY/pbnctNkGwpVhFv5dx6I3j49Y2xcxqo",
-	"ZDWChtEZr8tlQVM6pM2yG0rZQrqOq9gxJCnTKGh83hnIHXvRiLPmOzp9a7UGj2MLpn9rFHJXqFvoIn5V",
-	"RxgGj8HiFf6YZw1/iVYuf3J26yR5mv7SB61p2Tjg9jNxy1I5ZuDjKvOHcyuusfngVS/M/fkCfGkwMRlB",
-	"KhPek5eh/bFqn9g0Rvj+/Kz/CBaWyJhtnLEBV5plLGl6FHqB0f6/OIW8IryvSCH7lY6f3W5PqylVPtWK",
-	"Qc+dLvZb600edocrGKRaZ7w3scH/5QcyPnJSPFElhB3Gkr3xM8e0+vqV45qN1AazcPpFltHZ3GAWLEcx",
-	"FClvJuOfubiZP5EuMlZUxHkmrs3p0JKkXNw0G1UhLqeCZdfWzXvNawrzXsqMRLFVkSKMXbk4KniO5VRg",
-	"oio4wZt1x3pxEpffHZlBsSTqFM9jIorWYOSbcUfF4KJjElnl6Tp/kutcoZpSddwVxWDhR8zjAzPZqov5",
-	"8Lei6vQj9B7Bec76EPzPmHmnkO6uqEOErFTEFzRAcX9MIiH1NcTFo0pW142QU3CSIbmwXtBuZJxUI2iU",
-	"Z4l1tk5HLYYCf9jPrN70dhFWMthFJiExpLZEMz/XxniX2fil6SkGJZPHxOg2eYEm+gUFRKarSk+ZIbm6",
-	"7k0UF0zBnws0pJ6UKaPCP4BX6FJBY8xjPcmsWvBlQ93Lna3eO4LSWFeS1SvR2UDJSvPdjgqKu6sioGG/",
-	"oD2Puwh4AsM4VfiGyq5FjvW2rUdb31miSlrOP+dDaeFhq71j/t55dnjUgkpwJx3n1mJEP7/BH0EXGnHh",
-	"/lwhI8sjWoPoNg72KBI8f2dZVXyINLcvm7e+lkjkq+VLylXJedVcbWcYbZorreo/VXjaZKHX1vMLF+OJ",
-	"XvoWmylQe0o4Xl97JeAovKsGeatfP2u2DvZqPzguJN3a33TS8S6wQd+NRQkSKah6Iu0SBHks2Y0u8Jlh",
-	"CUOt5vW1lJQN2fhy0dFujDkuBhGZCM1Ta+hlSpdNY7AABRzyAnK5I5dQBz8jY09ldsOSoCuiiRewdXcu",
-	"qU4tzJ+ARBMBoQOzUO5Rrotizq6Yr+aE+AAfmX9MdPmottPD1cGhN4LGpBxQ9j5Zcz7nNHyPSQh/cevC",
-	"gX58NeviiXL+FFs1krNCxZuCZUvKUqsiOH2gq3X9VnHhBFtGLTT7uRh4Gv193GQuF6TGrZQxp2CjOk8V",
-	"cTMiWxQKbgNCyQ2bTWWWkIyN01lQJCtvryXt13SM4RgKx5ifK7PeVCuMUZR+Fz4rJEVQWrcSVUvfrRVE",
-	"OM5T5JnvsYlwAMs3Ed7TdPVQX2ET4SHxROXMI4WRoiXfRiyzBMWaHUinxG5S2Hs80Yo3+pvu4Wa93bzf",
-	"xazHbz+GWV/M4p6KIL7gYrKpUVCRcQt8074MGfBbJiChguthktGpOCbWpFDOSjBb2BUFW+/BQsf1EpHm",
-	"+TnbtX7Oe0mfDWxZfPCB2pBb2w3XstCG3Mb3oA7xn3Ki63WBIln/4YGYufzM9b3zLzPGdsDz7orcrbUF",
-	"dUCEfaaxTmc1ivy6HnObGPplHavESxMtxZWKjNH1X1KwaPGiIhlz5XvmxrAqE3VhcGu1p2I9e6YYy5wt",
-	"vvITDz7LS8GoiiUDCzxP+aCS6lpm0o0PfbNb7he4uv/meAswl5A215vBf7goO1nwrceoo0E8UEv0hXFz",
-	"AI/kLUua5Cc2U4RmDCFMDvZ8nLJjxPdQRID/1tVwHZCU3bJUQcmAOWgwvwhJohCizO1UgFvoc01oVxzs",
-	"7fS4Jv1UUk22jPyXE00yOQH7xXz+3yyT2wDm5NWLEX9ANHc03DA2VoTqrnB3mnniUA72yE/8eYGSYWlR",
-	"gUSryxW/rwQpdkBdlrl/Eu3v3VO+lF6yv558mfd+uJuIminNRoFbd1jMnX+TcOeIXJMm2SFbqZyybCem",
-	"iiUVELG5zPF50VLc7BLgVx7Hy4XNiZjl2F7HRBg5kRrj1gwfBJHLRcnTG54op1kQxD9cIarmxczyzf6d",
-	"NHwzgFUafgkt86tp+GgU4lc6pXBMcb3pke07xi43INtXjF16ZCvHLguy+bHL6qDvb+SAPreZbWIeeRzb",
-	"BD9etU2KKpalJhYdsLfmvlr9175jyQwuqI6H3/NU3lp2/G7b4FScMpopC3p6w2ZNcuXq8lRXyD6JLn65",
-	"vCJPb1tPHfBHRIYytUG7BTrWxodY9ZjaVC2unlD30YhXPuMOmOpxsrEuu9pXvpCp5u3+VRw2fxDbXCNr",
-	"5pbCJ9YjEiDciB4ynjlNzKVWe+6QB7Hv3BTvbRN91cX+hov7YHO9VtYuM9cR8T75vhqFP4BVJ+TX87/n",
-	"eHCFnl91D+JBWXEKgtaP4Rfcmm6/2O1lN5u/u5oLqP8oJ+293ImLpcuCk7v+K3VclvNVmeC/iFyMkMis",
-	"UhMficwZBZmO8KdLrTi5eEPUUE5BS5lbgq1cewm6oi8zVHG4FMrWQY3kLU3V9rH9VM3Yo4BIQZC9VAAn",
-	"nCota1esXlcS4aiveVKZB8B5H3vFf4FzTcIQu8LraaDIkN4ySBWxH+MZkVMBc4lpls3stdzb3SQ2Nd1M",
-	"nN8ygOyGc1sPueoKKDz88fKXczy0E25WYsQF1YitNaLjsdlERoRXEg2Xx8xK1kgwl4O3/OGSTh7MhdiW",
-	"P1ySWsFcaGG5S7MUJgnmrJblm6Q654ruvvzh6pwrYm19QdlwzSj0rOkyxRY9/sbeeGLvm3tBwtZ7wQtW",
-	"eQHE25rmiaWTR6yjU3ebe1xIzVYR/VxqVqG4t1WaNEkWP+v1ETkx99W9AJtwrPGGn+FG9wpNB8u/fUUH",
-	"pW+aB6zqveSRd3gHPnSXq1ezcyzoB+F6FzSkYGsc0XX8ag7qDY/kdZ8psfaqZ+pZct2nyny46qk5Flr1",
-	"QHnt1ri7smxrhVVKMmjVM/WcvMFTPveuHGCNbF/zmc34puYYWMkBdZLk7g+nZ+QK6ca5ZIUVlGsVRdKs",
-	"tZXn6lpR/qkNmzOstCjuX3VUntd7wf+cMDJmGQEkv+O8wspTEzyoicj+vMOTCOrUMxYzc58iCUsmWNnG",
-	"SG9W7YjSYLc4570Xz/ffnv/+4ejoefvw5PD3w9bRxxev6sabK0oPDSg5WMIaFTNLzNCrjlkLaghRADKg",
-	"Y6MWjqlSjggU64y1mb6ajNDi7TNW5ANw+5JyV5hwb9cLFHOhD/Ya8z1gCtNmpXV1ZaV9Pvg5akEjHUOs",
-	"Hw9f7r4LP7ZP2+dHL349+HX399bb9aJX1k7KqViJQJW+7a/ayoQ8mMIjePHys/A+Pjx4+N6OvPLTc9MY",
-	"UnU9kplfq+enZLPP+jqeZEpm9RIncjQHXgMO9NjPPE62KElYzEc0tWjhAcigH+ktvYS3PVFE0RtWiZEY",
-	"Vly5+v74gmIuC+ngCphrYDML88fps/9n1PHsaM9XH1gTKyFbXNtt5MF82zd1hbWuPC9UxbzeJs7Mgw/P",
-	"6cIReepddQquGZboCg/3R8hpAfdDi+5+MvPAPwHYfIsSc8qTHtNTxkSOg2wMPUrwC10BgKcAiSgSQoWt",
-	"4nDpJVB6ERAusIY3o0LRGMv5oFoiV4ejgES5jhkFXRF5CqT5sWLwmEtzenFEtmiqJBYgmLFAYzy/fd4T",
-	"1RXYDc1M2JwE+D61XXkfqsmRWeKygQhjKVtuEaxtV5TzGLe9G+26mddVTQhgnN4kvXG17rEcjbjWuU8S",
-	"Xh3LidCqnIx6n05tdUZUnV1UsVV8/b+s2s9bonX2Sq0JEszZ3vM28byJXWOE1SXWvDT7KcfSLssxiwpR",
-	"3dqALwDQ/L7HIyCsOWiSyPd6RoZ5Ig9g7Z+tP5roao1qc85zwIkvK4QUDq14oE46vWY01cPVvtPyVTWf",
-	"pHTzgPKhdX2uBUbdhpGhRYH1d/aruMkj80FwPUWejzxaO4S+jm5STMEpKDlyz0YR7hpvLb5oOd2u6j3D",
-	"tlzAogV6PXtdJcFcQg6v3ynOxnycHLSN8iHM2V5aN89f2HzYcunZ3GLVlKcUmQ1wF9nC7AagakC8pAzs",
-	"+bLd3GxhV1bi13sFvmlMwg1haTRi/tB49HiEIIuUFD8YwUWpNLTpE7HsJPkLEzE/Zb82EZ06tw4pjQ5j",
-	"88XHKY2N+mHPeETOvsX0n0o17XZpBR4c1Mll0Qb5E+6ZRzC9is/fN7u7JHy8tXdyuk4oO5FdK5zr3D/f",
-	"lrVhBMsZe7VC9tBgZa2CjGhxVjUuqPVwLoTXXFo4v01YER78mQu2XoXnQ9xAKRc1p1prpwfHlfnVa9jp",
-	"YwM4qOl5R82ign2weevSYqZQRgfBO8TjsyV48HUwXrbaYcvIj3aIaEa5EpNr/GsHuGHCXhHRCncMrgUm",
-	"Cf1safW11oLRLOUsu86bONToPngLdhmoFFzYmCqSBLAxrcsgx1DNEXnny6vnHG2Fw8ixSE1b5hrClvTK",
-	"8owW0/cdVF5a7NhqvUrRmurLkqrw6qgdfN+aMtsz9JaQ4BF3yWJbrmho78lGxP71wRzW5XT7suXGoFuG",
-	"hyTS5O+ACve1jzr/qbrNlXeYm6dhHgOt+9GRrPbHBVvsvNzGg2SMJouWz0iEZVsV3wB7MqWAI4o1dS4f",
-	"RpQ2s9vLsE8d9xR7uSvsZgYnGD6QJSzLE86kqggHdPKsp69UZVzNDnC10TUlJbbzua2dNh+vDLK52UAK",
-	"YVA7DsMoatEw4KOL5KDnpqwnItW1InL1kL2zumbMeZbCWjLUq2bxzrUSikshDRw5KgzprdfiPec0k0fd",
-	"dAvChKhzQTYP2bLhP6hhEVJjbVjeX7/ilOej8YYhsvU2/vxP6y8TkH7Dtapbh7ma8JpO8SN3T16Ne8NF",
-	"gk4PV6UJ3YW8RChfRfJcOmqkPNvhVnKIW2WxuapZygYZHcGIlab23+brzBh/dsK11sW51DVHBvReqTvd",
-	"ygrTI0Zx1wjblbQT2x1mhXOlSIPY0PXoCFA9YjSBIyYot9jyaqaac4h/NcU3ldnBx5YP/3uYfebrS42+",
-	"Unzg8Q0+83pEBUsskjct9aUoj++ehh7w/wb2nbn/EdwM+NlvXKRhPvowNbGWWgvVw8Vh5EqgeENILu/h",
-	"2s96eJpVSXo9wCaYnr88h/K6pmNeKyM3KUCoK1OZw+hzWdQp4E0addJm/oIaA4BALgW7JuUWVZ6uWF6p",
-	"QLaiopQ2IlTxhG2jYjlPMYtgPB9peXlKjvb2n+VtWRHEWdWUQZRMvcW5RtxNxrO0QLWY689cZ+kuNhkd",
-	"unTNrYU1OZ+OzYTOZpAt5Dq05LDoj2B6+uDUdUTx5x8QiFs7cHNDnshHcI4I4jofkz8nRjByy08ZMwoZ",
-	"IP+7VVoBxVjjNUBA7C+Loy1V2fz+3RuSMeiOHDMi6AhKihGQCRjFPHhMIg9QOyr430bJoa0BwDima0dV",
-	"cKjBMiCIdwi9xNP6iFYBILS8n1LxEg/wY5OUOs8Pn3vfhZz6CImQ746ZFjKz6fwuw2P7sVPseCkOu164",
-	"03o0LJRVHeYIhAIsYHmPWZWX5XDOTvEVcloPHbcQIrQA7YLMlOlw5j5jG4K4T/kaczHWIt8AtPoCg8MB",
-	"acKS1ol7TxvfhEu8zNMa/TUnaFAeY40rszyCPLtiJa970Fg1Hg0jmrUP+OOtTkB4n1AxW43SeS+UrQ0q",
-	"0B4RI2YBxtQqKt4PrvMBQGK83MJvgyiV26AlUM2NUDULYC5/FKtJ9CjgmiU5fe9w26ItWLsL5rPBnJNP",
-	"aYWhUqXX3w3s85hnTC3bDI8olS9zeTYnn9VqUeXR5h0+YLYbt1nE9wCCyX3THhXcG0vTql81267wPpvt",
-	"MXdMe6P9snqXlLswPqyotTAHyy/J+1DWeus8TbouxmQfDnwgp3tQcCmZ3ADXyxlbYrFeTuCf5QyyMjH0",
-	"ijD74sD6gqygE+UgfWwqUF9mJWBdZdOCSEwVg1/hW2p7Y8CTjdLBarf/ChYgtCTruMXygh5hqorVXfm1",
-	"nCmiFUv7qyXiI6zG16dgbawSj4YaGHwjgaBFG4kKSRcBsvmYmuXIm8l5lAYgechxrdd6vzHw6OMeVMtN",
-	"/Io1D0JnKNMEi0hKR6+UZIt7fUKN5sa2bbvIrpATnfJblybvEPfh/tEGIbJ5IVIbJe7r6+IkXUkNXNwH",
-	"EfQB5/YjIrLWH+N2N/jzLNOozA+bYbjVV/Z9U9+2N4SlLu75PPav22OlsFnhYCkXZywoZyB11QwIuOBN",
-	"836IefcXU2uInMfbEau4ewUXPjiKULL9vwO47YKq17/8lrJlIF8TFNk/cOaAkd0RXSXhg+M7FYa4n2k7",
-	"z+geGSdCTXpm0j2G8dCJiG38ejROKRd4OZUxNpIp8g5GVExoWquElb74EBtmmTNs4Xyv6KBGL1OKD8Rj",
-	"xJQXdhlcgnDqf33BkL/XEXZFB0v3WVGu9fjbS9MBRmYteeaDs4Yw8OOGJ848oOUtH5dj6gd7azXtWbBc",
-	"D5b1hks3EM1XdPAI8gQ+el85UkVr+Muxqask/HqM6uoYoFQ151QMsZp7cjClnKWbOeUeIgfrmGXhOlV6",
-	"7T5ONVaJImsYNgmHZtWJZwxVYz6zvHc6jwH/eDxmSY6vgNjC5g7X0xbrnt+/+7lIEd9rheQVVFjJrCts",
-	"0xVAsaIztZ07JnjKrGeCCRgVdmmzDgsIltnhYvdVB1+/DKfRs4rxnYvDWhY2gWbMzQ5FHdf1Vj3cf22u",
-	"L0oBh9pvuKH8Rp9cHvIGQlSa+9d205VgFBaQILd658AV2HV48Lp9ebV71r78uHvZ2jt4/ezi1cGPv7b2",
-	"wvpOSlbTxQ6s12Wtv7IbbVOXTGpo5xoUAeG80B1fAzyliNmIhp0K5A7fYyVFOoMkCBJPsszQ1T3MB8Km",
-	"0N7PMN/cug4atrlcQUrXftbsaOX3n306pf+mYy7Ww6rAhnM+IctsVnDx/NZdujybmewV0XQvY7IiiWoK",
-	"TEpCgyuzBY4x4c4hy4GbyOspWND79N1bomYiLusK+7XQ16WNb/vrLWozuNGe1tIxa4BN+aSI2TGhPQy6",
-	"Zo+3s0sxi6XbPGhMABPH3m7uKPh1rniQ9pRMJ5oRw79mxMDHRnhj2pGcaDJRLAMAiwA8oNCQSGakn9HB",
-	"qAoRs9Y+KIHL7h2u2hhm7Gsw6SOoXdUT+d4qWOVF98FJrmyfKpPf/7SLzAORRf5RPk4SgC8iWHJUES7R",
-	"MYlgmJEV1uCUbXytHfRX2zePzt+rOOZhaugcH9+Tby/hGHnUsXzkeoivvfeovFesbdrM7+w5tIz8jTVd",
-	"OK1mgvd0SDQdKhZfR6Qv01ROUR0151WPKobdHnbbJKMikSPSm2mmEHP8hs2I7KMWY95J9SRjCg87qRje",
-	"SrZARaKZQ4F1Xwvs63cSFsuEJduVjhsNvO/oqk3FeO9H0WIfPj09ffpT+ublGQ93d38VN/R8pOLd219k",
-	"b2/0r/jwHyuVEkuVNYyvK/8wdzA2ha5WomDgau/QQFCoZFsEJS4RBhZ8DE55BPUPbLSPDq7rsewlUAiu",
-	"sYfForxN81s5KJyfjhTLkbMZMYsCxkPGaEJ4pSHGmxeNNboNAdzZ69brj7/9eHX0+0Hr6OX+q9Mf98Jn",
-	"7ZcHh8s6gsyjz431NRfXxWJWZ3bqYP4gUJejoEHKnc21A6qTMZPj1Fb3UkHkWO8AupPtIbe2YK4LG6xI",
-	"vyg8c5V1mp/fyuKQnHHucxrXUPPecy6yUY5qCLB43A+Uw/m+WVPuAvBgPMm4nl2ad+CnTsb8JzY7mehh",
-	"/V4ZZ3xEzWbIe7IGJPpt52TMd35isw6Z/vvmujsJw90Yuiol8G9mL6F0wEsRpKyMMy60g/7RVoROqSIj",
-	"mqBKYD6MqdKOWTqN/HvFjqEwbkPP54xmLFs8A7A5Ti7e2M4SmJ8dndh+ryCNOgRfssFszFhhKUBbgqeL",
-	"wRmlonF3BwVxfVmXgK1Y2t8ZSqWN/kK4kRZG97ayEfN+PqICQk4datvJxRt0eRljKZYZQ+x319t5B/r0",
-	"dkVRtja2pRQFzJ3KQb5jKqTgMU1t1ydowospl8dWTSslorgyi65AoPEtWhKg0IfKazoUeAOzt5hLkEAC",
-	"jU8hpQRboCb4cI4u1BUIL0TUJB6a1bpE+Kdtm4jdo/GNOU7M153Tuiu6ApJnhGaZDbMmMp4UVOUKfF4s",
-	"IVST6GkiYxUFFgqfG705XyG8QY6ZoGPenNFRGiHieXHxX6hDe4DnIyIYS4zS7ZgNxnQqhdFfuRSq0xU7",
-	"xPCd+RtgSUEE+7sp5z3LZZBXvoBXq/duN8mJ5XGmUNID8BwBIPb8PDjOAWB8hFEOIzeHN9kL95okenWG",
-	"UBFDgCqD+VcvPjXn4iwyXzBTJ0LaWe+Qd0UNPhgiGWK5k63IMDMTesco9B1Cx4jQyqV4CiTdDgj7HLMx",
-	"OhPOX8BTRsUiNfAVT7Ga1a5iflKbMzPW6axDKBkxYE7Q5WQye6IIyk/M2of20YQkLE7N01uUjLgyHKxJ",
-	"JEaURduIlLgXhq5Igutjotlnjb3aeoy8v3q5c5hrDzDq9z8XFYXm/VtR16xRGEYAAUlJatjGPNg6IGqS",
-	"ZXJguIGpmI4Z3p30+v0IMuV9lRR+icMw2oF/9fv9aDswX4D5wwyh+5zK6xsP9pa2nyNbe+22X/8B5TPb",
-	"sIaXkzhmSvlrOM0o+Iq5INGXLhw03UaHNJvNu6hJLozQoViIDmNIEli3LiQImhu/dP3qL3Ol20A2lmP6",
-	"54QhJ3cb5P8Ci/EO2W6i4JhQTJMxfsLs0a0IOv4AmCO8zpJCsCmDLnqZ0k0jOTIdkJ6cAAwADmzL72mg",
-	"6cDrbBCUinm3LVPpSSbg0JIpA9pAyRDSZFGNFdmKfO62v/6AXG53PkDfBSSCqpgIhh9h+ru5ii+yW6+o",
-	"RYoCMk4nikRYGBWRLYtyaJW8bTC0IVqMlOpTnhq7xDFKVBR7RWTLq+zCJx3IFXGV1KpJ3tLUnCMswW3M",
-	"ldkSQV50hUVs5v177XZQPEj2wqOATMSNMCLIyJi9cC9wnApCH0XRiCWcgluA7LX2A5+f5S0UqMDbYcXJ",
-	"Xmu3Q1rkLX+O0LJmRMikgeF3c9083wrDIAxDCwYBQHULJQguqkVTQK0M2lagF6W+kqtJLplIyExOsNXF",
-	"FvQGbLUPyS1X3BzrJ5enb96YcRf1xYGRkiB01ba5HZB3OPjkMDjC4qFkyXFRk58HawyZ6A2IdtYktuYP",
-	"yJKxMaPagUF7nNJZo9jMzPwjRGrMh8yWNlapUQ9snU7eW9+JTHdQGJuPjyAGBEqFlHAaM2HLfftccDUE",
-	"rnORncBqFkbZdZYhWoz74a7dFO+YzmY7EG2IOnb2sRRYgDWlXOfFktmMiwG8f0C5aBJ4Ek++/c+f3auP",
-	"jQD//JlMeZrCXig80VM6s88aKlyU7EFESJjvm2jUoMGK1omQAhmFXvYrnJKG4T3DbAo+AmuMckWiNy8Q",
-	"B7OcOBs1yRkkKMOQdMZHI8srNk8bOIwqtsONDFPc6D7prEnOcrBG0OrweQ8R0VaTYvFgo07bbASNW5Yp",
-	"C7nTDJshWqKgAzU6jd1m2NxtBI0x1UOwJmBvWTvU/D2o88DgPnN5PFbZzckSEJkmuQQvvNaFAaKOqyIZ",
-	"zEfLUW+SRqfxM1fa2cMI1QF7GsbUDkOHHeWi6RUtpGTCO2vsn2V/RKMdtvd3wv2ddnjVOui0w05rr9ne",
-	"2989Cj810A/QiIfX4cHzs4+fLj7tnV/tvnjx4WI/PPr9/OrD/llYWDdvKRdVXdkQNa+Drit/dpVWZh4C",
-	"4Ubcxet4yOKb8jgPdsLWVXjU2Wt32gfNw2et9n74Cbxm9ZNq+ZM6OGjtVyb18tnR0Ye98w+vXu8+/3Rw",
-	"/uzqw6fdlx/fFZO6nIwB6s0iIdVNplS47c1ozKDFbf18QC/4484aX6uLMZAJIJYABtkmrAj+qb2wtegj",
-	"OVs9fS+o1dFZYh7aD3fXeuiWcvRgF56r1c/ZemUodbQwMsDweaMHBHhWXiqlahiSjaXSdXC8A660azsw",
-	"zuQtTxAeUiAWEOmxIYcD2SE5k8jbjZFVDblmO0b2gsyemYtdYbUQmxwA77eMELgqDSbibDYGePWTs8ud",
-	"9v7BzqvTt8Toa5l39j1RXRF9PPl0cvHm/Prs/PTd7xdXb345v/7p7PdoG5som6OlkAwyI6kcAMb7iTs/",
-	"cx+fcJ810zMmlMhYf6IwgAED8+UN2doPd7fR5et4RWmaaUUiy6yopXGtXHE0qu1AU8iEjyV26Te3FDSm",
-	"aarATHSgB8r1ZuOZPwIwHaOqGADg8Y8nr092DJ9QDUpHLkheX11dEHvnMaiWX7oNc7ZfT7K02whIt0HH",
-	"/NrMHv5QqPR2G3cR2YrsX5E72YAykf0jQgshqt3K9tDOx/Hc/gZmcY5AD3uabP0idi4yNuKG9CcXqCzl",
-	"cwGP0fPLC2u4E663j+tmAXbKtZY3DEaP51r5QMCI96mXWAz6yHOLE7PeYYDQMnY6J+YE/OJtwatFk254",
-	"1THemmLVSjF0I45OTl7t2I/t4MUgn6wXrJrSHvVjVYXjeGO5a8SIO1VK0zmZ46zi8Fk4HeQn8zE6pDs3",
-	"4LCrHf+wPP7AcV+jk8vBu4cckCDrNzoibE7EXdmbasOGFQWidR8F4i+qP6w+bTelZO7XrjlwPRFqT9dw",
-	"9YH3nCau0vS+B/Jea40D+YLOUkmTKyl/phl2+91rt9f52DiTZiO7o/ybH//uDC/O6Hod4C4oqehPv9h/",
-	"vXlxh4pBynRNEd0Lrqw6oEqoEOas6stswLRy8T4nDprkTe5kMcLoBsBQMzkZDEuvUJrObFFY0R5SzWv0",
-	"2HLLF+ClHblXM2jbaeX+PINvXf7QudQv5UR8H60Pp7hq0YN6M8zXZpxiNLeIzh2FjqM5CRERzdKUDOUU",
-	"Hk2p0l1RUm/IlAlddyK/Ynrhaob/QfL1QfbZ1xW9/5F74hXTqzfEmGZ0xDTUwi7INCluccR98wLb9i2S",
-	"oIVXMZXyZjKGuO69P7TIXDuXZn6n794S/ArZghJdrurcmxkCGkTbHQxyUXVTMfOsbQdmSi4NXP40jYd5",
-	"eE8ZKe12QWDts+mQx8MiqJegCw+vjjPZ5+AvR8doGOa+tblYoedoS/kNQy/hdMgyRliq2DGE+nywr/EE",
-	"kk66Av5psW7L3RBcyimamaWW8XIq8EcXmLSIIcYS+whOyG7DnFndRodAdp1NZoOJkr7hbQgM2VYaxkyh",
-	"JIJfo8J/XunWYL7cFXOfVpJQgPfB+Gt6yzD5iGr3OS4Sc7waOxavwI80hfCb1/KxKyhJeB9QvXRR+q+s",
-	"ZQwVFB2bpKuz2RNFIjPJphPxgOcVOec9ivy8zxmMHGK4tnd4xpR2HpMe1fGQDCQ4p/NQbM5jyHjMcoeL",
-	"xcRSYDZRPMtZBzyk7gbNR6wrtnKr/+LdLx/evDh7d3315u3ZL++voiB3u+6r7Q76tPGLbktMRI7WBCmu",
-	"6EZFv3BX7IftALuamdsRtrek4DwpnYZkP2wbIkHek/SetM5vlcop2Q/36k67n2GvOlPDbs/72qHmn2bl",
-	"cgwHr7EVyLo55IXwsNXeOTo6OtoJwzBsbO4/g+HnSvg6NtK9naweRNtq1DQAW8xxG0EY1CFPILWKFloN",
-	"1EihBMIjXt2jVoxBhpDKbec8rcjqCO//RcGGGvNYTzJr74L15EAzOo3ym8H36s3V3FzMx77dTaiyfjUT",
-	"ElJf992hWzsn87h9Op8TftQO8J6uVcsaixWPX+ZldyF4BfEl+Dc1CTdVZb61DdleiwyvnMfjfrrW/jpU",
-	"sN+44iMmJ/rBKtqJuvEKuXOhDWCT5azM5VasE6OLAk2XpaNfBZXcgJ+qOQUdbGkajZimTS9RITLnnBnV",
-	"mA4YoaorXMqBOeMHDNM+zAPHttwN8t0tSJ8xiuDJZhFbcwj5WCJHSZxyQJil6Y3CdGLzgCJ0PGY0cwFP",
-	"m4CrpFMbzP2533vMqFZeGS95yVNw68dy1HPtXLri5PxF7QHFlfbOpYreWgHENWRQ/N8sIKDatcOwlBu7",
-	"H9o8vj8nLJsVhhSE7xu+fMnZyDwyop/5aDJqdNoWBQ//agU1mPB1xizmkCxYvlKZGqxGKZv35FM8vBZx",
-	"ejV90T5RJ/Jfw+Ts92mjfh55C9piInNZ11/mQYT7/DNRjGbxMJiL1waOW7AuR2YAdiBmmCZHaJJkTClS",
-	"gbKyarvV9FxennBtlhAwjGUDdMEwRQaAx1N0wrDR+CKJDZLIYLpWXzVGhkKlvJLwt5XwATe7CrQ6OcbM",
-	"W/JDYPMbApJQNYT/SnPbmBq9dMgUU9sAltsVGMBWlUxszL3nGXEfwGyQlNHEqF6h2WA2JXsuDo/R9Goi",
-	"vTk+F6zln6VlLFV61AG/z4MQp7MiqGF7WRh9EIqSbXX9lvkLNWmYcU20vgI+hkXzdePVdLAZ45VHmPfj",
-	"gHI2rzs4dB4Qmmy9e3lKdnd3jyojcu6U3fAqDDvw/08LhuhqER2WYDHYtZCO/niIKglPGIl7YRv8+AEN",
-	"EN+5xu5EMyKcFWhyS6P9u2VvUqu9a6iAGbTXCPYNqwLgbo1xxkZ8AuEZRFDrNCZGUfyfcuzDbyXXgZdd",
-	"t9q7/g8OgtVrhLqeflxVT1cou37p7NI5m1Vy6IYlNHiMGNwFjZHMmFkEVbsKsFPMLZYHuSZbcDz8o7X9",
-	"92o82mosOtfuNomPoexYlELxi9OLZN9z339DPf775FpA3xc4zPNZ+8qqu7Q47eJEmxMN5Y+faQ+HG5rW",
-	"nUrP6oBEwLiIqB1V+NEoowNw3HUFZtKV+imTKrqo0QVENc3NTMsc+SwhkzFkHUCKe+FkIrTiUfO75vNC",
-	"s91qh63tY/MCmqYedKl9VSV9v1PqAAWeG9dzH/oOkpfYRwHGDCnttyyDlBNI//X2e4QKDyTC92bwny1q",
-	"0+I1QLgb1ZznkCLbqF54hDGvh9EkPIF0Rxy3IVTu8IP6tsA2WnX5gAVoVaFoYhtiW+sgIRs876HMk1Ln",
-	"MVt7YUgGCTQFofRUYgfXLP+I6pC98MgpHKyU04szElIPXeuiAcMskxxYi9wwNlboVfWGY+xzHEaHTMaK",
-	"Ya5ohZncDcNJT42ljoxyqrqCugvmRT2meMKwpoMreIuVlYQnx/Os+7TcQ9rBm+Ngu0IN5bR0YEO6kWYC",
-	"TCpXk4gjViWiehsrluIWWAOqD/3KkUXZIhbI9yHZInGOtOAfgYJNi6obwLS5zE+SIrfiOxxjGx1Qd4C1",
-	"YWg+nwiDPS/dFCHHNkCMl1TGNM1d/26x8qja4umnZkwdc9LOe7jC8rg2Pds2yf3YVBlFCmGJYd1Q3L1u",
-	"LO/d/RvPYpkP7sTbiU4G2PRhdL7TXOTC4b1RjotfrLvuNB93eueyOqtjQnGb2ctmgnaI39jLeLT6oVPX",
-	"s+4/P1MFtxq2hjSMXmgP9epTxddnCzYgtFqrVl3ZSi9zxNvysWVFZ593RIIlOR04FLDeDLs5jW0/Twz+",
-	"WaUKThYsITP7Jpuk2Ay4rrnyFjJc4M22AsrdFTWdk7ab5P3Yhky9ChbzOVveMgaHH5bYbe21dkmPzaRI",
-	"CONG/dt2A4Y2m3mnO3hyay8M3d2QTum3XDUqjrrh4zHUBhhFpGimaogGJTu2bachFpputoYnIOwzjXU6",
-	"c+2P4AiwxWNQdqtlfRlfBC/roR8KGlJ3fDqpgBT1WugLsjUj1HbMMl+C4iko/ehTpVnWJCe2iTVUWdSQ",
-	"eUlDWL/5K8lVUfyvKquqWy54W/KN2Q78SAj3asRLE6yqBBZaV2CPTNc2DBuLerqs01YVVLJBJR7Q1O9A",
-	"Gi3sSwte45mcEMWYDdJncqpIj8VmrcDDzTIlsRzmxOvoCg4irPXaGpVqwaCC11V4YbUlFHhRWxUGBU8F",
-	"9behDkYVPWulALe2eRr2E1QouVAx5BR5HZ5d7NmSh2oCkugY/aAEi6YUGUhSnsNiHqhTrckWWjiwb0c0",
-	"Ad4sEXJuFtQ6VUGKB4VaXmjluHBWGXfK+TFApZtnc1KbN2NTdk3B51pYFWXeGFPE+OcZlsWpptuwUBOT",
-	"yweOar7OqFA0xjAH75eLvSAuHuQmA6Spmwedlo2FzBMHplcIRqqWdJW3ZWJGFnWgYsDsosgCY3sTBhKX",
-	"T2uwHgPiWuDhQ3m8fa6pMFqJhr27wn2I/JDf90O+NOQHx8d5fohlLdk3lq7fgbpJItviN+qKPA+iALLv",
-	"W+/50r7HUKuHPX+dmQhysc9T1hV6ymMnbXKm8EreIAWizkDBN26cR+BOuzJGyZduSZ3Gstyyro+J9oYI",
-	"+CsYCHgRbBC8OmeG2DvKBgfea22Oyh08wV+duYI/l0wBW0dsjCG819pD3cbdXVfUziWcm0ndG1OYkrnf",
-	"jGLhy+BVVXqcKDbuNu5gpWrc3T0uaDar8XV/rTwKv5F06PWNbnktmlt5R+bdak/1zdMwUDrmz7f+cI37",
-	"2+jPdx3M//kl7+f4zy8NoL8xaX1rzuvP3+C24BTLmUtnLDg98Ru7/iP+u8iy5wu8+pwmNvaAXc43JgIO",
-	"puXnflq6V3M91n1X23uX63Btxpi3y26tb0Xlzf4XGlGA4Tik4zGzkNCQ82ZG8tdL1cfZlOyf1v4631JY",
-	"H8OStyzh1MHKfXMzCMdfqBzgBEJ7xbODrLEzbwV5CaYLrSBXuQOt1QhNOV1gqORZop3ifHLaA+pkOJOu",
-	"KKYXOCwVC5SG/h6ZME/5yXvCTFBt780020ElLKYpWGlNcs6mXYHpD4qoISgOkDduB9Uk5xL8tj04evtQ",
-	"KI8eyWIiayTjRkFXoMoLObDUa+6eJ6BkFNJe9ZCKmtRRtSSvb5GnsJ4x3C2cqae25VhjgeBfzln24eSv",
-	"nTb1twekHD6S8oZMxr72mm9Oy/Tbngywl2qEAJxmT7/Af+4WJkFFPxy0yWGrvWM0oB0AFAhIVEYYCEj0",
-	"f7Sfl6+ZLRvUQxbY6XdFgV3w5kVQATyAuE/f5pY7+WAzk07QNrRac440YRNMuqI4vSnZa7eP8wM8T3uh",
-	"2tiV5cwXC9Wzt6jaBG9+PruwTc2W5jidLEW3Ot4wH2UuG8WL8kIKxZjqYeF/d23XyrrhsrSPhydNYPLo",
-	"d/HeXlWy5F1+Pi9nBn3DqpX/JaLE1rpY0vVmVQV3DX9qVu22vVifMBuaEsWg8gOhaGxiIhrCMR2NKR+I",
-	"JnkpbfFI4XIJct8h4qEageB7Py1+MPR6AIF3jLmFLfCAuuy0AEBurPtvuqx7dVdEVhmIiJBTK82Mka8D",
-	"Mh3OOujgjIqOXVGnvkMX2TLiCVsNgY+EIAx7sl1tkm07MOaINKraSDyo+H/zxuIBNiEs/Io1XfgQ6cdQ",
-	"1fvmcTEDqNaHGg7Qc2CWiJ8lNEfQfQguR3kvbavwLe0tTegIotDoQVMOMFRONL6saMZt31YcFqho+QCj",
-	"sKXdi7eii5Or09egweUPWRCsCjynRXioGawz8NxXLCFZxvAnwTDwLfxIcO3J4VpbaCkDVMen1vM511Wz",
-	"eFVXYGfNTsWVRF0X+LJc85s+QeWrKjFgYFN0S2VMYpKmTfKLsO0VRwBg6WB2q96+2mD2kMU3pWbNDyg7",
-	"yTvK5TWPlVaC5iS1h5M7xWxItxKkDfL7XHNRd5/imv9PGd1g4TsrpQ0blC/UNQ3/2oUt2N8diy7maz/K",
-	"raTXI6Lf3d/WjOQeg1ID/UpXfL/RxwZfr2YAeD6USkMz25q6kra2G3b2W83w2bP24d4nzFaNi7b3pe70",
-	"1YS3/U642zwMW/v7B5+K5vCdBhTTyokmUIvrTR/FHMd+rRs5X2pJsQaX+othFTY3mOKXylJgjdBjcUd1",
-	"O9x/SPfdSMvLgGxIAOqAyqqBEWWoHkCp4N/gEI+nJZ6om0JX8pSKeaWptnC6pCHWKZBony7UHV9iI1Sa",
-	"ps5yuxFyWtZvehMN53hJPUochoTXiRhz8WykpCuoOecHAtw0VBFImLPhZxsLpIOMsQ5phyFCIM4hG3td",
-	"1VWuj2FA0TdayVbu10q5q3yVipW6sm8Hxv7ED0HepH1vgMl6FvN61hUu/DhXruu6BVgsUcQrrSb4bTfJ",
-	"iSind5ZUaQQi5tpoF5hfV6cXWOfR376rv31XG+DMYIV6yegsd5Je7bf6Yv+1CnQGrpeDrnlWgI/gK6S2",
-	"QL625GaEHmqH6Yu52h6sb9AVSnqv8VIChETUAUhtmdIssZ0+fJ+OmSGYo4qltwwQ32Z1G8xC1nj762/I",
-	"Gg+yZlnW1zLImnpWwDWkyqVHbC1MnXeWpJeC0xU20wESjLePC6TzOqZ9WjBf5KCuU4ceOQLZjKndNjOq",
-	"Kzyb2FpuK92UjQc79ByBv7dL778AbMaXhQurQDZDgnHchkgwrsNJ1UcN6YpY8AD3NMkJboA8bcv2rkNn",
-	"A7ZJ5QCJjLdViiKgWxhk/9VWVSi/rAKrMhdXVhxXKjM6cEPUFbYlGfRMoGnaJKdDKiASt2DPWp9OKWnO",
-	"fMLqhB7gCtZOCzbFAIMNHLhIwzxkSg5A7lWeUFDWcrh/Q4u5ShtAwyqVLEDuJIOqSkvEvBznGK/Y1J6R",
-	"pY8qFe8+Uf7sVJFdhF806woLDEo7+CMZLZ3DBbTprKQLbu2129t1ouY95BA8sMZhRaJ+YGsWLBCGLVdA",
-	"e9YvNSCXICQ2kj7Y9eerptA8oOSwVKxQmvc3Ki80JL1XheHBTrh7FbY7rVYnPGrutw7b4d6nxz8cXIJc",
-	"+ZD42wz4X2EGoOzYNHXfV6Gsbp5nbNzdAyytOCJr4SCKBA8XcbCWhAscAN5Is9Jxr3Bqz4dl4xJ8cH1g",
-	"drPmYXC4T+qgS5guAly+BQT+jMQmxPiuGz+2EjgcNmPKbDknwDY2MQI3xFbkOVsLIC3b/VvI6bbr0O3u",
-	"OybtsFX07coDKGA0CQYhNy9uFBQuF8wltinxSZO8qY+qFMn4SX59rkTCInVVomAdDLdUCjFL0KQYHkJP",
-	"ExY/wrttLEshBStZ4g55wr3P5ffC6Czshdf/SQ3BrVUbhLmYOMX+1Dp6H3Dibub7Xltsm2FdTPTXKYPz",
-	"3PyrrBFznwMa3OzgMU+uYZWAAMjk9DGq3v6q0/o+tW5/cUStb+4ti2WW+IH1WmBSy0JrHZiLwa58JgAp",
-	"qcaM3qi88UJetyAwNSOX0xB1wUzOPKnAdVEwp4VMWTlPwB4IpcyApdK86qXZoiKXvLbpqO0QAd0RygBH",
-	"CBk9H1CHLq1qewWW1akj2+OFceuDlK2r8FknbHf29put1rPdsA1mQR4td9HDepui9mEn5dFsqIh2OdEL",
-	"AUJq3gYRxg2iq7Vh/mX20P2js8thTkrv3QScENd9EWhJRWKqul3wn+y3QggTv7as2CfzcukhzqtlMq3w",
-	"o67oFVV4eIxg84N0bgrlrlGdeUGyBd27ti0WR1dseY2wtoMlSBiFwxhgMufA7J1xgWnmqtkV70rNqY49",
-	"BXJIFemz6QqZVQDnf+XWVfW+jHVTP+7z0moSxTxwxYbvrfGVuE95fpbig7m/ZcF3fBz2Z80w3D1qHXrj",
-	"R6TU4nUVmqwvn+waz5Y3psr53qJk1DL7f5Wc4v7eeGQ/+zJRBTHGVbqXHaONR/pgo9WqmPl2prQc6Ey5",
-	"0p2uWIRHSlXe9TRX8MwNgMS1EIQUsyGXiZ5zmOZ/JfwnP//4Me33LtPfb356t3/y/rB3cn/4zz8eTXD3",
-	"wDsA8KFGdU5YykE0IPbCPhkbrWqz9LaF4vWw6PjXQh0UXmj4Gd6496H9du/8t59eh1cffv319fnuy4/h",
-	"21cgSu0wTwDmHYF81ZCPx9hZ6JHG96wQ/4fPWjXje/F8/+357x+Ojp63D08Ofz9sHX188WoVVuG6Itvs",
-	"jXVA8GD7/7Xt7u8vx4UVNE6E498PjpPWI+0liSKU9DPGdqB1t/lYRX88zluEu5RyRAIAB6BDUAnDMPR6",
-	"+TaX44YZfnmIl2/ZltqIab9BZ7O/9PbfiFir/Gzma3871b5nNmuSEArLUCM+lqlwfgbYUk3Or/15fE/a",
-	"fb1mgVedZKxVyBNNpRgwpbvC6HdcDIx9m9qe4c5dB5AzCZaQYP1mVGT/R2CTGjXT4t3YxjPKFTx1BaaO",
-	"WLwhrLzGYXQIVBxEK3TKS5/uj6YX4RDyood1PW1gRO6FnTBs7rXDsPXsE+iBRTFEyQ70ga7ra1xWVwUA",
-	"SkVfX7tCCXTnIXW98ou8jqInJyKGEoolfrHyDIwC5uiB8ciCHGqklhOjXJIRLK0MWVreU3UQbDrxSgHJ",
-	"ktlXqkjWt7o9VlzmGSzlitbualsBaDaiwh7+dk9EuCf+q2xyVd7gTiaXLn8dzc6tJ/Y0sI64qpi2TSpR",
-	"VtsOzKtDysddURvvVkM5ZQkRsnRMlGsmF8a+yRaUZnYFTZUkNg+uBD7X19tN8tHmcpXktK6cTFi5iLWd",
-	"uKkArs596ti8t/QCW2QDuGEYdFEFpJY5BVx6nGXu+qQxxbIawf4gjNy+zF5JmZRBZN/DxNxsSsCwFdlW",
-	"L0AAnNa84+SKj1jduymxDQhq3uzEes3J8Kx6MsxJ7g3wZz0Sfk0M2krx39JItTeky5Fq3Gsuq5Ron48f",
-	"HoP/q8/u71D897ca3PJVzom6DLbKubWuSVFOZVtU1PIz79uCLv9Z9FB6tfEgk1eF0c0JYB3LNqCOHXhQ",
-	"IDUteGvfnkAYZbcABhlVrhekz61zqn5XVHT9gES5BmfToD0lL2oSM0EuBoDw2LcIiPOwl3vhnk1EK+eS",
-	"qeUHa72l0a8/kJb6sD8OZ3Oz587oIVvO5dMuOXwqLXEytuOV8+cLNhEawDfqXMf2rNik5dAfj5XOvNBi",
-	"+uuYCKtI6hkPhZ3WvgqPak7j1eZE5dmvfRYElrv+dg1XzIm+MSdUae8+vg2xboqwRJFZlQ2yX977uGe+",
-	"UY7wsiMIKbXEmwXVinkrsmrWBBpFImYlO9fMpXBdYR5Dc5mP58qM4vF8O3a0tQkAbXAB77fC8FnuAtZ0",
-	"gB7gsP384/nV2Yfw9dnb/d+ODj8etj589MWvYmnKMvSYLPtKCx3Nh892w7mv7H760Hp1/lurdfrbwcfL",
-	"T68+/vru6O3b4iu3fLyJU+KKDpY5I4qlowM1t0r/VY4GjVzmhAP89+s4Fk4tJHMZ0EjTgVFIIKJPJoo1",
-	"yVXe2A+w6DM+GhkdC8LiB3ue6oBZRAAH0BXz7f86FtbcvDhvjQJQl1VMOZc63yQnwBioa5mRIUYUL+z4",
-	"nHMKkCTA3u34IFrgqXC5CXmLkKKOGqC4wZfRFYJN0+K1tamXOKhCKjwkAOZvpw02Ew7h6xjSbu4r7cwr",
-	"OvjAN0nzvqKDVbqEWeQpnV/fe5rNf425+HP42zj+XgAxZhGcGJG1VrEVtqtUkadfNB0stYDfJGw0loZJ",
-	"j0kbwVKgyElmOQLMHHOUIRjgd8RdQ4t1XjV5L2idIFqFv+A40wnMeq3pP/nMfQe1yZYVAAVvCTM8tjru",
-	"2uSSreoJubg9bln71vmJsyZsquVndruytsJHAMHbzdkcKSOLRMyivDGOl5oZ5B12mX8ndl7koisi+D0i",
-	"WyFCQ9q1CwxfZ1o5C9i+Ez4Lp/92sy7Pjduacu9TWmJPc6qI+9ZcvmCnyBCELzxR2F/S3m93GqoArjW5",
-	"+RYbjfXMdiKPpVCTEctITAXU15GxRC3G4nS4AQ+puh7JjOVQlbZj5cjiiBq6TlnGCJ5xuY8Iu8ZSRNp1",
-	"vc2NFhyZNY3IFjZAN6qNmaBityyj6XZXIPI48TEVMdkHqYbrWmRmwnD72DndQUc6SphlsPDgUwwaGTEG",
-	"wRiq8gKVHOKjFSJlC27pMT1l2HSzKwbQD8gll+cEHE0gPqNmIh5mUnDFyBYgTvktkRAPE5jEViOaver4",
-	"6R8hQCbY7YvtiWAQiyL1Z7c293+pz+yqzMU2q7Lgm1wxsecZS45JmLOb5WHQXf3N3Ar32vXOMphLfb5o",
-	"GBTNNbjQB3sNL2M0XCdjtJrE2gorWaytcPM0Vngmz2M1r9w0kRW6dVuGQQIrZqFxHYfjbrDrVGL20vjz",
-	"tOim60KRJ2I1Xf+IP8CXl8okTxyobTluRu3Pl2s2UquUQOAp119hRD+/wYfaxerQLKMzUO31DMQ61Agt",
-	"oIm3kXJnuUNmsw2kggoy1BMLDfUEsKHMf2xJy5N5SKgnlRNmNUZkXWJwkef2bZKDv1pinfMZYye8hWAY",
-	"7XJNxu5RWAuGEQO2dONHekMzTf3Gpb1Jwpf2LX0Wgr/4MeExnk8STi6p0FLJhzThrlLNqEM2w/yaap3x",
-	"3sTWDHgfBnULhstu9bKsxcDSfs21dWIZ5OluvsWqGz5o5GoMvniq7Ht/PHy5+y782D5tnx+9+PXg193f",
-	"W29LmdPu4M4DCOVG4+azG5iIIB3WyabGPf+N4UDX+M4rKb5XUTFNCmlI+oz5kFNWkc0NtSGjqR4uVGx/",
-	"NpooU6oAyDRHCYpXaPCSQTdrOM6dYhOA8mPvs6jULq/GdZRDhD0EXRJEZvGQKZ1RLTOSSAwEGh0H9Bcc",
-	"4sx+T5FkkqFTK29PJyeaDliTnAOupZBdcXLxhtywWZO8V6wAa8M3PQUlBFTfhMU8YQWOhgT0eqIz2u/z",
-	"mAxZxkrOsP1wF7rEpKzcH69oUQF5QvW5Ma+Yfo3UfqyIXVEse7PB1sJBrAxMLVjdJn6JxZMMpPY//yh1",
-	"bx2y+Iaklms8vrN8VuE7XIqF3JdnSXn85noADZh2oOaqU+Ktov2njYnbdqzcmUtdYfiI29Ax9l4j7POY",
-	"xVo1zRrbLNZ3TGeznRPU7ddZ9cAxh/nqiA9w8dH322ND1+sEv/gE6twRXcxOzQHu4pOQrWvmIEXMukIN",
-	"JzqRU7QlemwwEWBa4R4iqaQJ6dGUiti8T8sxNFWFBiS2CYPOVxV/b3ZFZWdENsCPILa4hgQqtIu9RdzW",
-	"qufwd9D0BNf+r83kZqSzpieiFwzNQu3+UOcixUUtJ4+9LdZ9bs39ZLKEadRxSjxV4tWchcjecWkPIIDv",
-	"fuE8x8M6Y39e3+yOjv5sf34W79+2eodi73o39Mrq90Nz9nMNOuwly255zIh/+hTKd09OdAeKXIDsSUa5",
-	"MPppabKXw4mGgIDhzIWzs6M246/cv3r47f4jDH9ttrnAxa5vIa7R53BMIpxd7qKYGdtgyGgCdvGXhic4",
-	"Fn3Q3v3Uv/UuaPy2Y5WTnTfJqkdL997drRbLmbc3F8nlKesNpbzZYSIZS77M54UVyPZ+4u53Vn+uRlYd",
-	"Xg6HULE4Y1qtF0X+iF85ywf1NeveIbW/ZRM4myH8D2yecgTw3VuiZiI2P3BwzSeVTHYm4KqznEHzugZT",
-	"fT3ju7hiPUfGHEelnF2HB6/bl1e7Z+3Lj7uXrb2D188uXh38+Gtrz+z23MxAIl/X1y/sXoWHndZ+J2w3",
-	"W629/V0o6FyYBlNza2b291Drseo8fWrWRzU9U+3plP6bjgFiagmZW53dZWRGSs4RGKRKznJ5a5a9Vkhe",
-	"YUZRTnxrjJSo73KSqqT87fxo/2D/7eXFu+eXH94erSIlvqaeYntXYXuOg8oUk2lSohdQcJPEgMquWA4V",
-	"sHKj3j9q8X0C/9UJ+VLN/mZjELUR/HdswJUGNZG8f/czWgNQOz3Xo826lbR0QfobhphxLr6OvAFRqK6w",
-	"LSxs92joOJ9n0SMCnO3fnDFNtiL8R7TdQa841/iRW5bx/sxivLqi7q6wznKypRgqdG6mRNPBdpNcolRF",
-	"tFnsTslEnM3G0J9eJM4ms8p9V0QfTz6dXLw5vz47P333+8XVm1/Or386+z06hk5ecGw7iW1mkbH+RDFF",
-	"tvbD3W1wf0eTLI3QKd1jUILWUzKdaEYiw+jgaIZ/qQjojOmoZCgh+pGnUe4d+skQOFGAqyUTZRQe6D+f",
-	"QaxiKrOEbFFHQuhAaN7MRKLIZGwupHKg0IlvlojqCbZ7mkIGxDgDdF1a1MoPmJhwwdBpXny5n9HBCOKQ",
-	"E8UIzKFJfhFlyngkfP7zL6c/XV+8e/Ph5Ors+uTFi3dnl5dnlxGRIrBjxPo6M3kzniiVMU3NX0Amo8XL",
-	"cY/GN4EZJb8Fwxlaqd/swK2EJglkKUPGLvY6BQBfh0QIdLIFKwCvDzg4ZuW46gr3CNhU3vxjKQQaP5En",
-	"JyOvuwR6mIs94iWGHXeFxZCWGUJK2HuU5V7zbEC4iNMJmCO2kVuSsARjD4CInssle1RYXo+sIHf5xQQA",
-	"G10ndKxuwRoaeyPGZLxgMFSu5HxWiIsOkAXCSg7UubY7FgynImofVM5C0/QKzyFfk0YpDeT39ehVhyxN",
-	"UxSOcsRq3nrqwNBsgrURR2U1fYFO8zjaytoqwt19D71vULv+X6ciWkA5+AEQ3hSLr4+u2lSM934ULfbh",
-	"09PTpz+lb16e8XB391dxQ89HKt69/UX29kb/ig//sVCPrCXa+kxyTx7BQ3GVw8sJhqDoHFE+3wM4vq0z",
-	"yki+b5yTtAbE9JxGOOL/DXDTKAQIndMJ61XCRabu0y/unys6z1yCe80ec5zlWHOeRZJ44MIYd1RONbNe",
-	"yeLx5oLOMHWHzt8dYooOMeut9pJWMfl6OZ2vWKdmnXNz5YJsmi6aj3xVimX1y/eWhetKwf/8pizrcs9m",
-	"KWxnuQT5So1ZIu9NtmMKKRqmdIX3s+1CUigV7v4aBR2zhJoEzbnqg1FX9GWayimIuWySMsiyAMWES/NY",
-	"VU1XFRF57N1ilJ3IGCiTEVOQMjaCL9ppRBVlKcpzoLBI0Xy5T3k6yVyDlxgiQvYxJEMhinFeV4XNbcso",
-	"ERY/hXY1mdQQcFkAzo7tDB7TBgDCgw1T1tdPoDfN+3c/B3ZtMIiLJpQw5lfBRovUeKtazju8Vilat+2S",
-	"roULVB7fO7jmH31FAqOy/ni3fKUj0R9tSeu9v+r/dRq8/MXlspEEDrHn75T4v0CHk0dUOZ+CGGI7zvL6",
-	"8sCzp9bv+Ra8lxTkTNm+QReSjZ0brbUwdEB85vCY9nbskmHfYQ6IjLT3yFBOMuiut9DAjLYhcJ2xmOEp",
-	"FFMB7bqcGm2GJgVzWpn1W5mBWkedJ386ZMSojbqXnaUkphkq51NZuAEVplW7hcivRwFRzNBSY+0cJTZ6",
-	"5QaE03iiLKYueeeOjKLZB4f8Z6lYQYeMaZ7ZOjEbB3PE1kDaDp5BNt84wzYALD/xLCm6wgzU6AgVn+wi",
-	"9+2co3a+uyvwWq2l3PiKDbL+q4NrFZfKs95vr38Y6+T3aa938u6i9/SH15ejF8Nn4tVtS9ykHz+Ns0N+",
-	"8WY0+WH6j68UmvvmLpV5sbPIrfKfWT4Du67m2HjixOry88N5tderRAERYvN1vKaGvoeLQTqGqjd38689",
-	"WKEqDXy5RpXfuQFzumdWMeT/xmBnns/phyTduvnckhMOrdZawzOSY33NxbVTmP0Yj0UmULgTCyYa0Zlr",
-	"JIaH1ZjJccocsIztnNUVUjgDbctvCZ+rFJGQ1zbBPsLu61Ou2DagkVscL5X3T2+Sc3MO9mbGogXqLTHM",
-	"Snx6z2LiCmGAokVrEzVCZ8CG/PgVTZS/2o76bobJf7hrG0i66f6v5IJ9aZyM+U9sdjLRw0bnn3/cBV8a",
-	"zxnNWJZf+cM8APnVCwq7rOKJaQzm31ZOJDKeIA6AOU+eyjETdMybMzpKt4sEVchxlDFC6z9ReeZuVwwk",
-	"6dH4xuj+XB+TaERvGMkmInJfkQJC752nT1vtZ82wGTZbncPwMER5gJrOUzB4LCVqmy9QIQWPaUqw+IRl",
-	"VlY1iQ0eyIxMALyw3K+ZCr9/vRFVQ6oCSKUjXHcFtHQ2D/dm5X4yXMCzDqwhAKmGZUWMZvEwL9ULbONe",
-	"8xPqotAtMMBmjIo5uybv9bEF37GNagK/K02ALWi2K21w8gkhycrFSKqmoOqly1q1KSSOHvlS+ihjMzkB",
-	"pDHsj68l2SoIaIZELV1k1hWuvZ0lkvkRRgzYxXY+5l/FlLaLjMEbIafoo1OEQwvqi18uK13YscmOq3TF",
-	"is3cdYL5L1AMBoWagI/ik8TmTNRRpIQNr2yrNgeSAzDNfjuPZvFORJ6ef+PPtGfOWr+E3M3C2HmaDvw2",
-	"1GWIDwgh5biBJciRY4Qb6QqAEiHzSCLwMKQa6SHjWQVTpEQO2E/zI/9oqyXo6p6jBZjeVuQaemFGUN6l",
-	"LDIrDH1Ii+ajOca0a0nWJKdFW9Z1G4POgbh2xRyKa5FIVYLb03Sw3XG6DeQ+TXTKbU/uRbsJmmHNk+vU",
-	"qVUFvSBbypYO+OTa8jHJAmLxQgNiTouUcmH+3Ww2twOo6hxImXSFkVseXCn4CDxcqgoPjVmm4GqemF5C",
-	"EAeABYkedJSPHZtdsxbR10PQ7Yqc+E7D6pRkJ8ZIsZvWMVEjFZBbyWMWkCxWlVuPUWx0XNsumyDF1DGx",
-	"jdst+TvlUadSsO0meVHXFta1f/U6c3XFst6ulbaweaNXvPmYCGnPFifrZUb4aCwznTe7h68J/6gBotlG",
-	"8PN96HWRhOgzrpnXgGzBVvKnxM1x0Pc62xI5FduGWWoAIKF0CyEgSzxeAlubZ/QTdeNKTWzlSSevrHKc",
-	"MRlDLXUQhmGJYq7ypVZ2CDkNsE6fQ/eUAFLuy4K7sDcWYEc4jWku73WBkeyJ8EKzmn/180l6YwWxp0LI",
-	"fi7Mscr+/MWPl7+cB27+YQgUSLlgClrJWX0oMGoD+Pt0RoWisQZcQOA21AIy9i8WGz40zxqzSWa6skzI",
-	"WXWSCNP8UMJJD9xunMlbnmDnTfLx5PXJjpE4VPNeykh+Zg+oZlM6Q5dofvX5REFNAdTcbdu+0hnXbAds",
-	"xThjsMw0dd2S1Q3P+xsUH8aeIKWtXZavdhvXTAsz52KrKMs5XTmhmgZFG1ELmAWqgUflvMEWvMdorl0h",
-	"MHGSpNKqbu5CqScpzb9tdmzCExCjsRyNuO4UfGAFSNAVrrX9Vo6rlbvWIUaW8yhWSNsYJ9pW256emAT+",
-	"HuoKqjWUodlb8I/AtRtDeDh7TgUVDPvc9oddBgykmuTM7FpwrXZF7k0fMoKVx45iZu8UEi8PB+KAMUfY",
-	"lZlhJnWE5j4Wmo3qUFIsNIWYkSI/w65bjqnRFWOWcZmQrcIJ/uHs/Or63dnV2fnVm1/Oo4DshiQxH5qI",
-	"lCk7ePAgyAyLdwo/RJNcalsmV0JImYexMBpvDmEBFAMIFa49FJUO3DVg2u5bSHTtCnhBgHykbvh4bBaI",
-	"xplUytW7wuozjnWBPGFNnzr5AWmE7JBaoD+apl2Rs7wCs2sG8QdoPTCgY8yGnsFzKN8zNoGWHhBpmMoi",
-	"Q7RfbA9c566Ap+DLxf7BdYKXDul4zHIYpr5RBZEfjCp/iyGN2Jkx3pYzR1QevVeap6ndNYQSNaJpanR0",
-	"tKaGVBk93gxY5UGiHPJGETMCarbiSI6AXXM+5JnbnvjuvGm7EfQ72USAK9oXBFuUpDQbMLsPti2SPvCq",
-	"MVW7Ik87ZiJBEJhcjyiUPAehH1UCDVEBp5drI8o20wdfmFcAbd7QFdRuZjgpih0PadM4xhJef1SJfqDC",
-	"XQmAROZlXeHpB1pOQHhsIdH80znjCXPrXqAtonTatiWqZtPgYJqgrsJUYYgLVB88wTzZBtWlmAPjpmPz",
-	"vEsnga1grzkHXFDV6ZsQX1xUzdGbkddXVxcEbEiUZI6Ty/noQ2pEK+ZkFGX1mMQOq2betuVl0lhZw7X1",
-	"rSo5sqUFtBr66IoIQ0ERwfwa3M9QMEoVO9gz23G3TTIqEjkivRlIcoyXwPFqF8W5WMGJoqyy6jKAwAOA",
-	"GS4AVOtnuZF1MuUdh7uUDy8V6J+XmoqEZgmxASL1x5YLO02n06ayP7tQhuGNbWNtxrxvvZvNroBzxqpA",
-	"Rdh2mDFGbLFjpyt2SB615UnkISdB18/Ak1rCihqqNRuNtV/aw/Vx6U3GZFKajsZRp4CScs8ZC3REEyhe",
-	"MASTIlFEcWF1xveCfyZsLONh+Z1FTLlDottWsGxtzV+v356c7ly+PmnvHxDZ7wpCoi/FTO+aX+YGe9f8",
-	"0pPJ7C7CJk/Qlc7wBqgj5h8BASAs2ADJdmBUW5aYNxddRl04G3iq40CD3AHu2DKwY91JWCwTI+Jf+mF+",
-	"vJmaN+cMZt6Eq+YEZzn+Xh9mt5QpIu0uBG7enatHUkC7ZMcqXOUZAVjSIlwn3BFCqTLk3Svp6qmKohe0",
-	"qieaVcqEpKsAy+jUUhZtmjHNFLqf8FFzKHLdFVyAUqWpkQp8ZCG7MP5ujXJYNNKnVq8xRzOJUxnfkK2+",
-	"EVEjLia4s+kM3CHQAwZT6KyqhNVMc7uNpLyXUdgviTR6AG4bf8fObDF5yrDFa8w6xcFs7C6z325tJQxg",
-	"l8FpvWXIrPNGojBmW9o2NRLR6MTo4E1YMsFYBQMgNW+XGkmKj2DVV/vzZ4K13ERJKY5xxdCbBDcG4CYU",
-	"4N/kiuiM5ya3LRU6swd+Bq32jB424hYH1wLsQQODW9jLxsaQfTyd7MHVKTSXkeM6J0YKRat8BPjZbeXE",
-	"RqM6yK7Ygv5BGHBxfX0UFHzN1aYCdF6f8tRaD0Y93QbRO5dDiQ5gW2IOanI1M9JshouTq9PXpFIsVUqx",
-	"zLManT3r4so1XkmH+oA8bOvFEQMCG9yVgCbwPh++RR17GBGAU8ASz5S25eZ3f9z9fwEAAP//",
+	"7L2Lcts41i76KijtfSr2aVqhZNmx5Zqq30mcxEnHcdtO0p1RlwmJkIQxBWgIyIomJ1X7afaD/U9yCmsB",
+	"JEhRN9u5/DM91TWRJV6AhYWFdf3Wl1pPjsZSMKFVrf2lxj7T0Thh8PmZFIoJ/XFItToej81XajIa0XRW",
+	"a9euhoz08AKSymktqN3SZMLMRTHV1Pzbo2M9SVl8TXWtXWuGzb2dcG9nN7xq7Lebe+1wt34QNvb29j/V",
+	"glpvSIVgSa1dm5rX0fHYfJkyqte7X8lJ2mO1dq03ZL0bOdGkL9OR+UFTPVG1dk2OzaO4qAW1yThe77lf",
+	"v34NDBk07enK6cMPVVNfMvKw3WjVm629RnMXZj5RWo6u+5wlMZBdc5bW2rVxykZ8Mqp9DWpsRLkhzeQf",
+	"VAz+yy5RvSfN/NhnzVJBk2sem9lPlL5uNHf9HzLSqKEc8/6sFtTwWqGvw/2nr3c/vfmtdfbkZeP3l82L",
+	"8O3Bx72r1rNntaAm6Mjc9t68tRbUxkMp2LWYjLowvl/2mweN5m5rb//JwWG4gqqFOftUfT9WLNUsnqeu",
+	"0jJlsSNyQLhWBGlFkFZkxNIBix+a/ImZbduQKPh3Wor9nbB5FR60w712q1E/DJu7jYZdisvJeJwypbgU",
+	"lyNVsRL571XEpj3Nb1mtrdMJ8zeyGqnle3g3bO816uGTJ82D1icg05inTMGlYpIkhjhMaN7nLFW19t+/",
+	"1PRsbMgA08+HUp7/1z+DWsL7+jplVEnhHma+sgPBL9zPtYlQk67qpbwL7LSEkYtDBupd0cEHXiEcqVJ8",
+	"IEZMVAoI/HUBizaQRQ+e7IafHItoOrAs8qHx8uz3RuPZ7/sfLz+9/PjbxeHbtzmL3PIxjusj6w6lvDkR",
+	"8VhyUSG+mPtlvQ20vxM2rhphOzT/1UP4nxldzAzlxpoDKZ9dvCVqJnrmB65oN2FxaRmYgG8dv7BbJvS1",
+	"WVizxDW73et2AIaB7Dd2VbxvYpYw882flkRTdh3uv2peXu2eNC8/7l42Wvuvnpy/3H/9W6NldsU4Zbdc",
+	"TtS1Yr2U6et5fqveN5XTnqSGx4daj1X78WNDaVX3xMHjKf0XHXNh10KmN2pMe2x+FabZT5vJsfll6NNJ",
+	"Ynh+gCtx+tyxzlQZujReffz99dXhH/uNwxd7L5+9boVPmi/2D3LOOe6NzCDkWF9zcZ2yf054atbp7/mR",
+	"/OdXmM6Q0Ri25JfaBdPpbOe4r40g+lJihkvWkyJWREsypVyTLuvLlBGdzrgYEDqgXBwRdsvSGdkLd0mP",
+	"pilninBdB2kAxKy1G2anusEg06jekI2AQiMu+GgyqrXDwEkHLjQbsLRmRvr7zgX754QpvXMaz4/P0D/F",
+	"3x8pwuM20UNGIv+mCL7qJdzoOaDsTIdMEK4JV6RhZtZoHpBbrng3YeT48tnpaUf0hjSlPc1SFRCphyyd",
+	"csWIFAweplh6y1IyojGrkxOYfcrU2OhSHgkCQkVMKBmnspuwEUnZmFGtOoJrQhWJ7LiveRzVO8Knl6HW",
+	"9c3u6PCfzc9Penu3je6BaF03+7WldKSff2VioIe1dqN5kNFS6ZSLATLxmKZ0xLRd+Gco50+fz5P1mNhD",
+	"gPCYbEW94fV//5//G20XFrXWGxpxdvLx0/mn1tnV7vPnH873wsM/zq4+7J2YzcrNk8ZUD3MG7WWvXDaT",
+	"8sgzVWPBUPFHO1ShK8e66niuGmz20s0G6+R19WinKNQz2Y3DnrKqUa8ShxWDZvnLNxn1V7yYKf1UxpxZ",
+	"waBkcgvSzJCC4QlEx+OE96iZz+N/wKFQNDnwZC8IyWMCXxLUdggXhJJE9mhC1JglCQeFKJOca2oMYVFf",
+	"MDNQRhDR5NR/QHEcU3rNY7stL1GBsxqpGVe8xjDgCd4wSnpL8KVWoSHae33tMn9CpmWaSXz1F+l/p6xf",
+	"a9f+1+PcwHuMv6rHdnGsmMtXMF9u/AalEhDiKY1fUs2mdLZkSa2w+qW0tMjJGjVnJxuWCgCUxONU3vKY",
+	"pSRl/2A9zWIUxviAR4r0UgZ0pok6ImD4mQtGsEQpw8PTv6WW8Smq6IsFpbMa98KmsQI0bKinNCaOBtmy",
+	"0K6c6HY3oeKmtjb9z5FOSPj5MymfYUaBnpwkMRHSHKIkZbQ3ZHFA+pQn5l+5DomMdPBO7vLRWDVee/nj",
+	"wrUw6Kc0dtyzMTvA67s0PncHSnmj/XNiDsXsvCGyD7OaplIMnF2f60qOsRI+4pqMJgpoRAWxigDpp3KE",
+	"Z3UzNIKPpam0+xLMPndvLaiNmFJ0YNZ15XOMlbEhN7XCsMhNjoTV3PQ1qI1oYubL4teX786KZHrrfiLw",
+	"WxVFRoVLCNVE9vuKadI4aBMubmnCY5IpK+TR10ckkfKGI5VJlw24EOYv2Sf49O8w5Ym4EXIq3jI0bouc",
+	"MYJvUY2CvURiyRTsi5j1EpqySkKIEWVGYTPXUQLPRyfCEWGfx7hvzBkj+6TgDwgI2PsB8YSv9wcK64CY",
+	"0zMgBaO8ksvMMApM9l2H9F0YFvboFfxWXDkYfXEnA1PCcyrXjI5YvpvxYqtxVBOXjlj1Di7c+x2o8BDH",
+	"QHF3B4SuwfrmqhJl4WigpEtjK1Rl2hFG58ul6xGJkJoRMI2CN1gPG9UErEq0MB7s8HgmRT/hvbseHWmu",
+	"WvocZr8m06FUjHgaGEkYjY3Y1lPp9H3l81yPipgbyx9dEKu0fXvBm+bHZ09bZxcnz4/Dy8aTPz58evPy",
+	"eP+g9meQM7GhZdVImiTm/T5LjUHpjWhjxjzMGTMj6mLJCr7WEtkEwa8ryNZliWGmn4Jw+ViqSHdktsHQ",
+	"nFRTqkD7Qcfwt6TnQyl71bOsmmOUkzsiCVca9uroQfW6EyMK7qbhb6xae1L1VOD5RS7ROYLD+GZK9rGY",
+	"oWOGgOgLCFWeq2VrLwzJlOshEZIgR4I+RAWZiOxwNrr3JGXbD0p+a15c8RGTE/0DLK2Yo5VBhZqyFKjA",
+	"BdlTdzGdWvn62nkRN7HvbT6VpsUF0XzEHnbprOfiHgsGvnBFJmMjAZR5vugx0mgadmQpI9bhTbozkjLz",
+	"Ei7FEVGaphq9qWii0L5m6d/CO8i/hrclX6LH5But08ch1SCsqboxm0mmqJ8TIwBZSm7YWD/o8pyOxjLV",
+	"V1L+StMBu6vROtOs5BZ6Z8TVfou85U8r1Vizu7oynpnpJebVRoWjAnYd3kbQcJV9sDVhmHdZut186ezc",
+	"yYnQXM/IlZQEZ71QNUi4qJxYIwyDMAwJ/l41v2zMRNMbBirjSCpt7sxuPCJqnHBtNcuEfefpPdhJjfPk",
+	"ikhDG2udca1wBVXbaNpmqf11xjUGPXwEwQ/zpSVrRwgpdmCYSKg6uSwQCjxZign06oxpqhW8FnY4oQLO",
+	"sAdWzs+kfiEnIr7jFulVZUucSaImvWFlxkR2WllHfGeFHtmpgSTvwxjvoOJ5p9KZ1OSFfc6CjVFpa5xJ",
+	"T2sjI6p7w1IeQmbEZnqzvQxUtqKe/a0n8RDs7xbQkGOS9hicoEOu8vDlgwrrczpLJI3vLq3XFsGNkgRG",
+	"09lc/X2F1AOJqKppNlAAmdmW52knCLc96ALaAEN8//DPW9xdRufx40Cgsism/sq+2jj7KqiNmLZBX5Rc",
+	"mwTK1oiUPZV6WDBrqyTkX0t136X61sHEzaOJGC6skk2Y5uAdmtro/3ZS4BWDLBE4Ulx6j5n+e0EneihT",
+	"/i8W3/MUGHGlIJaRZqGP4/NTcsNmbVSxMLHi953jMd95w2bmwmP7cnhLmzxlNAXf/sbndSM/GApT+maH",
+	"wduFs31QOf9e0FvKE9pN2D30RbRkS7lRUpKR0xntBZX21fx1ROLZrujIKVqaGytEpzO0k+/izfDO9kuW",
+	"3vIeI/7sF2qQRtJ1qapI/XK/kB4VxcjuQkty8S3e7IgaylQns+85SyFPRC+dAfu9YbM5fZllvxoeBHs/",
+	"c0/lIWqwd1yOC2bpqQW04MolUg0pOA4+Hn86Pj89uz45e3bxx/nV6buz6zcnfwRESbOzLb0gqdhsioli",
+	"lQOQafn9R0QxDVbX1m6TpFTEckTAEWCUYLMY+61tm3IArpjvSXadOwoX8Fa152s1g1Xf90O57KGUZMs3",
+	"liVie+wIOW2DMb94jwULqALWPVcdYYQRyqGYQZynzwVXQ5BGlkhH5lovDTChvRs48/p8MElBXsLPcszs",
+	"X4KxWHXEVlTN4ZG/mSp3UECmQ5aaEdjMyyFLxopIkcyIFD0GOYWwn/R2vSMiL6czIorOFBnKKRlRMTNP",
+	"XJXROeeOKKWILjtg/Esrsjc3PZvGqewxpe52OhW2hq/S5YkEeK76Zkl1aLqUGVAR/6940l0C1c2mr2d4",
+	"07dm6LfTNz4YaaJsQhJOh6J7uhRdNjsJw8sPrIioyXgsU83ityzm1KUg3GPNc88mV+TsOSYRMAFa4jN8",
+	"7I55TZv4T/68I2Lz1ABWtlPT7LN+3FO3ndpdHAp7/npmMyQwRXKFqRPfwZ1gpsJRLo3g1eadJTEF7t8H",
+	"XdNSBcOvkKN1zzXNHVagNzhvdTOcS61VRzbegonbkth8Qut1/bbR5Qdav3yyNEkZjWc4aYXCfG7G5hdu",
+	"zLIZ2WqGDxnZzCbk546Dxyc1HKRt0rDvDfhS68t0BDayMZd3rNpSyj1GE/1LObH8VeN1+PrJi1d/vHpy",
+	"/PrD1cmnw6e7zZPfw6oHoPX+Zf6HcUI1ZBuuWgR33dd8sZffYQlwiRdnt11DDms2/3LEjFmzBq6F4FlC",
+	"lQb1tDvD+LVNFqVJYhavkoBiklh7DdO651PQ/dIP8A/Y1KqMHtk0qwZeKPn6M3u+7P6D9bSZq538M7gK",
+	"NnEcczNJmpx73NCniWLBPIM4VX3xnTivEvVSrtmOUXmO/ASnmI2N6W91LjdBsqVYSbwVc+uN4OHXN8bO",
+	"qaGSVQtqRme8LpYFTemQ1otuKGUL6dquYseQpEijoPZ5ZyB37JdGnNUv6PSt1Ro8js2Z/q1RyF2hbq6L",
+	"+FUdYRg8BIuX+GOeNfwlWrn88cmtk+RJ8q4PWtOyccDlJ+KWJXLMwMdV5A/nVlxj88GjnpvrswX4UmNi",
+	"MoJUJrwmK0P7c9U+sWmM8P75Wf8ZLCyRMds4ZQOuNEtZXPco9Byj/T85hbwivG9IIfuWtp/dbk+rKVU+",
+	"1fJBz50u9l3rTR52hysYpFqnvDuxwf/lBzLecpzfUSaEHcaSvfErx7T66pXjmo3UBrNw+kWa0tncYBYs",
+	"Rz4UKW8m41+5uJk/kc5TllfEeSauzenQkiRc3NRrZSEup4Kl19bNe80rCvNeyJREPasiRRi7cnFU8BzL",
+	"qcBEVXCC16uO9fwkLj47MoNicdTO78dEFK3ByDfjjvLBRUckssrTdXYn15lCNaXqqCPywcKPmMcHZrJV",
+	"F7Phb0Xl6UfoPYLznPUh+J8y80wh3VVRmwhZqojPaYDi/ohEQupriItHpayuGyGn4CRDcmG9oN3IOKla",
+	"UCvOEutsnY6aDwX+sK9ZventIqxksPNUQmJIZYlmdq6N8Sqz8QvTUwxKJo+I0W2yAk30CwqITJeVniJD",
+	"cnXdnSgumII/F2hIXSkTRoV/AK/QpYLamPf0JLVqwZcNdS93tnrPCApjXUlWr0RnAyUryXY7KijuqpKA",
+	"hv2C9jzuIuAJDOOU4RtKuxY51tu2Hm19Z4kqaDl/nw+lhQeN5o75e+fJwWEDKsGddJxbixH9fIo/gi40",
+	"4sL9uUJGFke0BtFtHOxBJHj2zKKqeB9pbh82b30tkchXy5eUq4Lzqr7azjDaNFdaVb8q97TJXK+t5hcu",
+	"xhO99Ck2U6DylHC8vvZKwFH4tRzkLb/9pN7Yb1W+cJxLurXf6aTj18AGfTcWJUikoOyJtEsQZLFkN7rA",
+	"Z4YlDLWa19dSUjZk48tFR7sx5rgYRGQiNE+soZcqXTSNwQIUcMgLyOWOXEId/IyMPZXpDYuDjogmXsDW",
+	"XbmkOjU3fwISTQSEDsxCuVu5zos5O2K+mhPiA3xkPkx08ai208PVwaHXgtqkGFD2XllxPmc0fI9JCD+5",
+	"deFAP76ZdfFIOX+KrRrJWKHkTcGyJWWpVRKcPtDVun6rXu4EW0YtNPu5GHga/V3cZC4XpMKtlDKnYKM6",
+	"TxVxMyJbFApuA0LJDZtNZRqTlI2TWZAnK2+vJe3XdIzhGHLHmJ8rs95US4yRl37nPiskRVBYtwJVC++t",
+	"FEQ4zmfIMz9iE+EAlm8ivKbu6qG+wSbCQ+KRyphHCiNFC76NnkxjFGt2IO0Cu0lhr/FEK17ob7r7m/V2",
+	"8/4Qsx7f/RBmfT6LOyqC+IDzyaZGQUnGLfBN+zJkwG+ZgIQKrodxSqfiiFiTQjkrwWxhVxRsvQcLHddL",
+	"RJrn52xW+jnvJH02sGXxxntqQ25tN1zLXBtyG9+DOsSPcqKrdYE8Wf/+gZi5/Mz1vfMvUsZ2wPPuityt",
+	"tQV1QIR9pj2dzCoU+XU95jYx9Ms6VomXJlqIK+UZo+s/JGfR/EF5MubK58yNYVUm6sLg1mpPxXr2TD6W",
+	"OVt85SvufZYXglElSwYWeJ7yQSnVtcikGx/6ZrfcLXB1983xFmAuIW2uO4N/uCg6WfCpR6ijQTxQS/SF",
+	"cXMAj+Qti+vkDZspQlOGECb7LR+n7AjxPRQR4L91NVz7JGG3LFFQMmAOGswvQpIohChzOxXgFvpcE9oR",
+	"+62dLtekn0iqyZaR/3KiSSonYL+Y1/+LpXIbwJy8ejHiD4hmjoYbxsaKUN0R7kozTxzKfou84U9zlAxL",
+	"ixIkWlWu+F0lSL4DqrLM/ZNor3VH+VJ4yN568mXe++EuImqmNBsFbt1hMXf+RcKdQ3JN6mSHbCVyytKd",
+	"HlUsLoGIzWWOz4uW/GKXAL/yOF4ubI7FLMP2OiLCyInEGLdm+CCIXC5Klt7wSDnNgiD+4QpRNS9mlm/2",
+	"H6ThmwGs0vALaJnfTMNHoxDf0i6EY/Lv6x7ZfmDscgOyfcPYpUe2YuwyJ5sfuywP+u5GDuhzm9km5paH",
+	"sU3w5WXbJK9iWWpi0QF7a66r1H/tM5bM4Jzq3vBHnspby47fbRuc6iWMpsqCnt6wWZ1cubo81RGyT6Lz",
+	"d5dX5PFt47ED/ojIUCY2aLdAx9r4ECsfU5uqxeUT6i4a8cp73AFTPk421mVX+8oXMtW83b+Kw+YPYptr",
+	"ZM3cQvjEekQChBvRQ8ZTp4m51GrPHXIv9p2b4p1tom+62N9xce9trlfK2mXmOiLexz9Wo/AHsOqE/Hb+",
+	"9wwPLtfzy+5BPChLTkHQ+jH8glvT7Re7vexm83dXfQH1H+SkvZM7cbF0WXByV7+lissyvioS/J3IxAiJ",
+	"zCrV8ZbInFGQ6Qh/utSK4/NTooZyClrK3BJsZdpL0BF9maKKw6VQtg5qJG9poraP7Ksqxh4FRAqC7KUC",
+	"OOFUYVk7YvW6kghHfc3j0jwAzvvIK/4LnGsShtgRXk8DRYb0lkGqiH0ZT4mcCphLj6bpzH6XebvrxKam",
+	"m4nzWwaQ3XBu6yFXHQGFh68v353hoR1zsxIjLqhGbK0RHY/NJjIivJRouDxmVrBGgrkcvOU3F3TyYC7E",
+	"tvzmgtQK5kILy12ahTBJMGe1LN8k5TmXdPflN5fnXBJr6wvKmmtGoWd1lym26PZTe+GxvW7uATFb7wHP",
+	"WekBEG+rmzuWTh6xjp65y9ztQmq2iuhnUrMSxb2tUqdxvPher4/Isbmu6gHYhGONJ/wKF7pHaDpY/u4r",
+	"Oii809xgVe8lt1zgFXjT10y9mp1hQT8I169BTQq2xhFdxa/moN7wSF73ngJrr7qnmiXXvavIh6vummOh",
+	"VTcU126Nq0vLtlZYpSCDVt1Tzckb3OVz78oBVsj2Ne/ZjG8qjoGVHFAlSb7+6fSMTCGtdEAiYq0zdgHc",
+	"jgypOsKcQfzbbLFHyiHa0jhWJDLfRXD6gvoQVRg+KzLVchsr01nylFxric9VzaJ0VRu2flhpr9y9pqk4",
+	"r/eC/3PCyJilSLqjrH7LU0I8IIvI/rzD4wiq4FPWY+Y6RWIWT7BujpHurNxvpcZucc6t50/33p798eHw",
+	"8Gnz4Pjgj4PG4cfnL6vGm6lh9w1XOdDDCgU2jc3Qy25fC5kIMQYyoGOjdI6pUo4IFKuYtZm+mozQnu4z",
+	"lmcbcPuQYs+ZsLXrhaG50Put2nyHmaCWjWVu8tB1x8z99cGL3YvwY/NZ8+zw+W/7v+3+0Xi7Xqgro0Yp",
+	"TlV4qU/9lWl7sGsfwNeXnZh38fTBzXd29xXvnpvGkKrrkUz9ij4/cZt91te9SapkWi05Ikdz4BngJI+N",
+	"zO1ki5KY9fiIJhZTPABZ8pre0kt4mpFn9IaVIimGpVYuuz++IJ/LQjq4MucKcM3cSHJa7/8btT1r2/Po",
+	"B9YQi8kW13Y7eGDg9kkdYW0wz1dVMsK3iTMG4cVzGnNEHnvfOjXYDEt0hIcOJOQ0BwWieQ9AmXoQoQB/",
+	"vkWJ0QVIl+kpYyJDSzbmICX4ho4AWFQAThQxocLWergkFCjQCAgXWOmbUqFoD4v+oKYiU5qjgESZJhoF",
+	"HRF5aqb5sWQWma/mtOeIbNFESSxTMGOB9nl+k71HqiOwZ5qZsJHo+Dy1XXoeKtORWeKiGQljKdp3Eaxt",
+	"RxSzHbe9C+26mceVDQ1gnO4kuXEV8T05GnGtM88lPLonJ0KrYsrqXfq5VZlaVdZTyaLxrYSiATBvr1ZZ",
+	"NZWGSjBnoc9bzvOGeIWpVpV+88LspwxxuyjHLHZEeWsDCgEA+Pt+kYCw+qBOIt83GhnmiTwYtr83/qyj",
+	"QzaqzEzPYCm+rBBSOLT8hirp9IrRRA9Xe1iL36r5VKabexQZreuZzZHsNowfLQq/X9i34ia3Ci1XJPI8",
+	"6dHagXbnnF1tqpkpXFmjNcP32SgOXuHTxQctp9tVtf/YFhVYTEGvs6+rN5hL2+HVO8VZog+TqbZR1oQ5",
+	"2wvr5nkV6/dbLj2bW6yKIpY8/wGuIluYAwFUDYiXuoGdYbbrmy3synr9at/Bd41cuCEsjVnMHxoPHrUQ",
+	"ZJGS4ocsuCgUkNZ9IhZdKT8xEbNT9lsT0alz65DS6DA2q3yc0J5RP+wZj/jat5gkVKq53S6swL1DP5ks",
+	"2iDLwt3zAKZX/vq75oAXhI+39k5OVwllJ7IrhXOVk+j7sjaMYDljr1bI7hvSrFSQEVPOqsY5te7PhfCY",
+	"Swv6twkrwo2/csHWqwO9jzsn4aLiVGvsdOG4Mr96bT19BAEHSD3vcFlU1g82b1XyzBSK7SDEh6h9tlAP",
+	"3g7Gy1YzbBj50QwR8yhTYjKNf+0wOEzYKzVa4Y7BtcBUol8trb7VWjCaJpyl11mrhwrdBy/BXgSlsgwb",
+	"eUWSAIKmdRlkSKsZbu98Eba3fmWHkWORiubNFYQt6JXFGS2m7wXUZ1qE2XJVS97A6suS2vHyqB3I35oy",
+	"2zP0lpDgAXfJYlsub3vvyUZECPYhH9bldPuw5cagW4b7pNtkz4A6+LWPOv+uqs2V9aGbp2EWKa360ZGs",
+	"8scFW+ys2OyDpIzGi5bPSIRlWxWfAHsyoYA2ipV3LmtGFDaz28uwTx335Hu5I+xmBicY3pDGLM3S0qQq",
+	"CQd08qynr5RlXMUOcBXUFYUntj+6rbA2Ly8Nsr7ZQHJhUDkOwyhq0TDgpYvkoOemrCYi1ZUicvWQvbO6",
+	"YsxZLsNaMtSrefHOtQLWSy4NHDlKDOmt1+I95zSTB910C8J9qHNBzg/ZsmE8qHQRUmMFWdaFv+SU56Px",
+	"hqGu9Tb+/E/rLxOQfsO1qlqHucrxin7yI3dNVrN7w0WMTg9Xywk9iLx0KV9F8lw6aqQ82+FWcohbpT3z",
+	"rWYJG6R0BCNWmtrP5u3MGH92wpXWxZnUFUcGdGipOt2KCtMDRmPXiNcVtBPbQ2aFcyVPltjQ9egIUD5i",
+	"NIEjJig24vIqq+pzuIAVJTql2cHLlg//R5h95u1Ljb5CfODhDT7zeMQOiy3eNy10ryiO746GHvD/Bvad",
+	"uf4B3Az42u9cymFeej81sZJaC9XDxWHkUqB4Q+Au7+bK13qom2VJej3AVpmevzwD/LqmY14pIzcpU6gq",
+	"ZplD8nO51gmgUhp10uYHgxoDsEEuUbsiMRdVno5YXs9AtqK84DYiVPGYbaNiOU8xi3M8H2l58Ywctvae",
+	"ZM1bEepZVeQMFUy9xTlD3E3Gs7RAtZjr4lxl6S42GR0GdcWluTU5n7TNhE5nkPXj+rhk4OkPYHr6ENZV",
+	"RPHnHxCIWzsIdEOeyMd5jgiiPx+Rf06MYOSWn1JmFDLoD+BWaQVgY4XXAGGzvyyOtpRl8/uLU5Iy6KHc",
+	"Y0TQERQeI2wTMIq58YhEHux2lPO/jZJD8wMAe0zWjqrgUINlcBEXCNDEk+qIVg4ztLzrUv4QDxZkk9Q4",
+	"zw+fed+FnPo4ipAVj5kWMrVJ/y7DY/uhU+V4IQ67XrjTejQs4FUVMgmEAiyseZdZlZdloM9O8RVyWg0w",
+	"txBINIf2gsyU6XDmXmPbhrhX+RpzPtY83wC0+hypw8FtwpJWiXtPG9+ES7z81Ar9NSNoUBxjhSuzOIIs",
+	"u2Ilr3sAWhUeDSOatQ8L5K1OQHifUDFbjeV5JyyuDerUHhBJZgES1Soq3g3U8x5wY7zY6G+DKJXboAXo",
+	"zY2wN3P4Ln8Uq0n0IBCcBTl953Dboi1YuQvms8Gck09phaFSpdffDezzmKdMLdsMDyiVLzN5Nief1WpR",
+	"5dHmAm8w243bbOA7wMVkvmmPCu6JhWlVr5ptaniXzfaQO6a50X5ZvUuKvRrvV/qam4PFh2TdKiu9dZ4m",
+	"XRVjsjcHPtzTHSi4lExugOvljC2xWC8n8LGYQVYkhl4RZl8cWF+QFXSsHPCPTQXqy7QAv6tsWhDpUcXg",
+	"V3iX2t4YFmWjdLDK7b+CBQgtyDpuEb+gk5gqI3qXfi1mimjFkv5qifgAq/HtKVgZq8SjoQIs30ggaORG",
+	"olzSRYB/PqZmObKWcx6lAW4eclyrtd7vDE/6sAfVchO/ZM2D0BnKJMZikMLRKyXZ4l43UaO5sW3bVLIj",
+	"5EQn/NalyTtcfrh+tEGIbF6IVEaJ+/o6P0lXUgMX914Evce5/YC4rdXHuN0N/jyLNCryw2ZIb9X1f9/V",
+	"t+0NYamLez6P/dt2YsltVjhYisUZC8oZSFU1A8IyeNO8G67e3cXUGiLn4XbEKu5ewYX3jiIUbP8fAIG7",
+	"oDb2p99StgzkW0In+wfOHHyyO6LLJLx3fKfEEHczbecZ3SPjRKhJ10y6yzAeOhE9G78ejRPKBX6dyB62",
+	"m8nzDkZUTGhSqYQV3ngfG2aZM2zhfK/ooEIvU4oPxEPElBf2IlyCg+q/fcGQf9QRdkUHS/dZXq718NtL",
+	"0wFGZi155oOzhjDw44Ynzjzs5S0fF2Pq+621WvssWK57y3rDpRuI5is6eAB5Ai+9qxwpYzr8dGzqKgm/",
+	"HaO6OgYoVc04FUOs5poMcilj6XpGufvIwSpmWbhOFvboOQIOVMSuqNZsNNZqaXLXZoahbU47X1/PrsP9",
+	"V83Lq92T5uXH3ctGa//Vk/OX+69/a7Qq+7xCWfPCuBj8auOcLsTpQyjcFyIB374Y38AfQ16EfkRCq2ZD",
+	"cMQiPcwKGPmLwQnwnQsipIJkFeSgu7vJ1s2bokVv9cJ9c3W8K+HLp8MY1+z348O3jQ+/7X1svr4ML/be",
+	"7P/25NlBZQEBVfraMtW9TFl4EHOltuUY4QwrAihgX8PLXDOeLfMD1g3krWIcBJ3SNNVE9qHEoyvjWWBI",
+	"xkdMTrT5mLL+RGHHLMF6WRvZ9QbrOuvKmC1qx4WV3DLO8ntxBjBa6zrzsi6wE5KbH1TCY6sbkX0JrpCB",
+	"1Av75s3zGOS6FFdoQW8IAE9wb0onQgVkOuQJDs7xGOGK2DZHd+1gHFSUEeedk+yLgGFxjSv1zIfBqveF",
+	"lyeACjtzTjR4MddMnFbwRIGn53fK/Mps5gIpifoH0BDKh8f3Ti4rvf9+x+bcZDY8Ql1T+4cpaC7suDV8",
+	"gzFX5vfY8ydWi0TF0lveg0YD4zGLM6ghBPE3VzgWR+iQ9xe/5lVWrUZIXkKRskw7wgpUgIukM7Wd+faN",
+	"CEDnPhMwKmyHan3+kG9ih4ttzl2fmGWAyL7+ALcuzgyxCEI0zYQQWgtcVzvG862rlpzikF6kik/0yeWB",
+	"UCE8lrl+7UhXjv3ydSEJsk11b8UpcxZhq/ProuOspFbY7mmp1NA3PchzqjKsGHwM8JQiRpc17JSDWPlB",
+	"HymSGeQRkt4kTQ1d3c18IGwVyt3OiM0FfFCzXVxzUro+72ZHK7/R++Mp/Rcdc7HeMYGdXX1CFtks5+L5",
+	"rbt0ee4k8p1oupM/tiSJKmo0C0KDK7MFjjBn3UG4QqTFa96b0/vZxVuiZqJXNLf3KntMFDa+bWS7qJ/v",
+	"RntaS8esASLZSdFjR4R2MW8pfbidXQj7L93mQW0C8HD2cnNFzq9zij/tKplMNCOGf82IgY+N8MbMXTnR",
+	"ZKJYChhQAQQRofOfTEk/pYNRGS1trX1QQHFvHazaGGbsazDpw+kl2Yl8Zy9G6UF3aUhQ2j5lJr/7aReZ",
+	"GyILgqd8yEBAOcauBFFJuERHJIJhRlZYQ1yz9q120M+2bx6cv1dxzIOopDkf35FvL+EYedCxfOR6iI+9",
+	"86i8R6ztHZzf2XOAU9kTK+xrq5ngNW0STYeK9a4j0pdJIqeojprzqksVw7ZKu02SUhHLEenONFPY3OOG",
+	"zYjsoxZjnkn1JGUKDzupGF6KjoYxTR3cuntbYB+/EzNj9sXbpdZWNbzu8KpJxbj1WjTYh0+Pnz1+k5y+",
+	"OOHh7u5v4oaejVRv9/ad7LZG/+gd/G2lUmKpsob/8so/zB0SXK6rFSgYuPJ1NBAUKtkWhJBLxFsHN71T",
+	"HkH9q3vMcMWU/kYe4kWO9nJiX2XYxgqMNVW9lUlnS5z1Zee077R7cO+0Wd2ujGfYpqHgCyRbOdaG85I6",
+	"RlCPv7iPp8+/PgZ/4jZ6suEU6Ahm18OWRs/GrOR+DHwgzjAoKo1U+cD/2IXOMBKPO8J8BiNUFdsc1Mmp",
+	"JsIcLISOx3DaWW7Eg6nPGLTYMbzm0FUfyjYH5fMaG5MtKrMxvxVz+DJNjCJ6TDpDV58xVFNGY8JLXc5O",
+	"n6/lg1XG+mu8+vj766vDP/Ybhy/2Xj573QqfNF/sHyxr8zYP+jvW11xc5/xVntkzh64MeVUZaC1USNjS",
+	"CNjhZMzkOLHMQAWRY70DYJy2MfDaSkBVlseKbNk8kFpap/n5razlzRjnLppfBTXvPOc8efiwggCLx33P",
+	"Mz/bN2ue8YD33JukXM8uzTPwVcdj/obNjid6WL1XxikfUbMZskb7AYl+3zke8503bNYm03/dXHcmYbjb",
+	"g1aZMXxm9is8ifCrCDKMxykX2iE1antcT6kiIxqj+mlejJVtjlnatex9+Y6hMG5Dz6eMpixdPAOwb4/P",
+	"T227MCvRjm0Tfzj52gQfssFszFhhKUAzh7vzwRkFtvb1K+AX9GVVvZxiSX9nKJU2ujLhRloYO8+ewxhe",
+	"+IjKLnnmQHaPz09RrhvDvCdThieFsfPV8Xi8AyGHjshRBsa28jVHJVZZ55YeFVLwHk1sK0+WGnMFKmSO",
+	"rElQyBt2VbEdgd1jtmhBgEJzUa+TZOANzF5ivoJ8X+hmDxnA2Nc+xpszMMiOQDRIoia9oVmtS0Tr3LZ1",
+	"c13auzGqi3m7i4t1REdArrPQLLVZcbHsTXKqcgX+VRYTqkn0OJY9ZU8zEJjeCuEFcswEHfP6jI6SCNvY",
+	"5F/+A+01r4vNiAjGYmPgOWaDMT2Twpx4XArV7ogdYvjO/A1o8CCC/d2U8Z7lMigDXMCr5Wu36+TY8jhT",
+	"KOkBJ5hAd53sPDjK8Pp8YHcOIzeKImmFrTqJXp6gtjEEZFnbH6D45WNzLs4i8wYzdSKknfUOucghk8Do",
+	"TbFBD9mKDDMzoXeM8dg2ygEA43MpHgNJtwPCPvfYGB1XZ8/hLqPOkwq0sccIPmJXMTupzZnZ08msTaht",
+	"ioB2g4xnee8DKLIUUpsnx6yXmLu3KBlxZThYk0iMKIu2Edi6FYauppXrI6LZZ40NeLuMvL96sXOQaQ8w",
+	"6ve/5gAQ5vlbUcesURhGgNhNSWLYxtzY2CdqkqZyYLiBqR4dM7w67vb7ERQ2+uYP/NILw2gHPvX7/Wg7",
+	"MG+A+aPyKJjSKoOj2G8t7SlMtlrNpl+uC9XO27CGl5Nejynlr+E0pRCX4IJEXzpw0HRqbVKv179GdXJu",
+	"hA5F3CAYQxzDunUgSGQu/NLxi/XNN50asrEc039OGHJyp0b+P/BOfEW2myg4JhTTZIyvMHt0K4I2joC9",
+	"DY+zpBBsyqA1cqp03UiOVAekKyeA2oQD2/IbVWk68NpVBQXslW3LVHqSCji0ZMKANlDhjTRZVBJPtiKf",
+	"u+2vvyCX250PSMUBiaCIOYLhRxh0NN/ig+zWy0vHo4CMk4kiEdaxR2TLglJbJW8bnDqQ3IeU6lOeGBvY",
+	"MUqU1+ZHZMsrxMc7HSYpccA3qk7e0sScIyzGbcyV2RJBViOPmAPm+a1mM8hvJK3wMCATcSOMCDIyphW2",
+	"AsepIPRRFI1YzClaJq3GXuDzs7yFemJ4Oqw4aTV226RB3vKn2AnAjAiZNDD8br439zfCMAjD0GJ3Aa7w",
+	"QgmCi2rBr1Arg15k6LGrLryvk0smYjKTE+xftgUNnxvNA3LLFTfH+vHls9NTM+4cDiYwUhKErto2lwNQ",
+	"Igf/LwbiWG8oWXyUQyhlgUFDJnoDop3ViYVoALKkbMyodj04PE5pr4ENYGb+MU8MoJp2Kcxe2LJqKE9m",
+	"cZCJTHdQGIuOjzCdxSgVUsJpzIRFZ+lzwdUQuM5FEQOrWRhl13kh0DuxF+7aTXHBdDrbgchW1Laz70mB",
+	"9fJTynWWZZHOuBjA8weUizqBO/Hk2/v82T36yAjwz5/JlCcJ7IU86jGlM3uvocJ5wR5EQKv5ZthGDRqs",
+	"6IcNFStR6BUrwSlpGN4zzKbgj7LGKFckOn2OsOXFOqeoTk6gngyGpFM+GllesWV1wGFUsR1uZJjiRvdJ",
+	"ZnVykmFrg1aH93sA1hb8A7EealXaZi2o3bJUWYTEelgP0RIFHajWru3Ww/puLaiNqR6CNQF7y9qh5u9B",
+	"lbcP95lLu7bKbkaWgMgkziR4HiHJDRB1VBbJYD5ajjqNa+3ar1xpZw8jshrsaRhTMwwd1KdzbZW0kIIJ",
+	"76yxvxf9EbVm2NzbCfd2muFVY7/dDNuNVr3Z2ts9DD/V0A9Q6w2vw/2nJx8/nX9qnV3tPn/+4XwvPPzj",
+	"7OrD3kmYWzdvKRdlXdkQNYOtqUKrcUk3NZvthB0VbMLKkPVuiuPc3wkbV+Fhu9VsN/frB08azb3wE/jn",
+	"qifV8Ce1v9/YK03qxZPDww+tsw8vX+0+/bR/9uTqw6fdFx8v8kldTsaAzGuBK6smU8DZ8WaUZw9VzAf0",
+	"gj+/WuNrde0sMgHErcAg24QVwRfaChuLXpKx1eP3glodncXmpr1wd62bbinHaEnuuVp9n4WXAWQKi/oH",
+	"DJ/118J+HMqrfFE1Q7KxVLqqe8KAK+26PY1TectjRPO2WXSky4YcDmTXeINE3m6MrGrINdsxshdk9sx8",
+	"2RFWC7GJKPB8ywiBK6plopfOxtAN5/jkcqe5t7/z8tlbYvS11Dv7HqmOiD4efzo+Pz27Pjl7dvHH+dXp",
+	"u7PrNyd/RNsgDdHdmEkGmZJEDqAlz7E7PzMfn3CvNdMzJpTA5EE4Y2BgvrwhW3vh7jaGFxyvQDKiIpFl",
+	"1ihzi9o8QVTbgaZQuNiTI+ZyF3Ma0yRRYCY6jKos25Gn/gjAdIzKYgD6xHw8fnW8Y/iEalA6MkHy6urq",
+	"nNgrj0C1/NKpmbP9epImnVpAOjU65tdm9vCHQqW3U/saka3I/hW5kw0oE9k/IrQQosqtbA/tbBxP7W9g",
+	"FmcNg2BPk613Yuc8ZSNuSH98jspSNhfwGD29PLeGO+F6+6hqFmCnXGt5w2D0eK4VDwTMrnjm1YGBPvLU",
+	"wvqtdxggEqCdzrE5Ab94W/Bq0aRrXjGzt6ZYZJwP3Yij4+OXO/ZlO/hlkE3WC4xOaZf6cdHccbyx3DVi",
+	"xJ0qhekcz3FWfvgsnA7yk3kZHdKdG3DYVY5/WBx/4Liv1s7k4Nf7HJAg6zc6Imz+zdeiN9WGqEsKROMu",
+	"CsRPqj+sPm03pWTm1644cD0Rak/XcPWB95TGDhjkrgdyq7HGgXxOZ4mk8ZWUv9J0AIdyq9lc52XjVJqN",
+	"7I7y7378uzM8P6OrdYCvQUFFf/zFfjp9/hUVg4Tpivz351xZdUAVQLzMWdWX6YBp5WLLThzUyWnmZDHC",
+	"6Aaw61M5GQwLj1CazmwNf97zW81r9NhH1RfghR3Zqhi0bYx3d57Bpy6/6UzqF3IifozWh1NctehBtRnm",
+	"azNOMZpbROeOQsfRnISIiGZJQoZyCrcmVOmOKKg3ZMqErjqRXzK9cDXDfyP5ei/77NuK3n/LPfGS6dUb",
+	"YkxTOmIaoEsWZLTklzjinj7HXsyLJGjuVUykvJmMIa575xctMtfOpJnfs4u3BN9CtqCMiKsq92aK+FOY",
+	"D8IVoeqmZOZZ2w7MlEwauFx92htm4T1lpLTbBYG1z6ZD3hvmQb0YXXj47TiVfQ7+cnSMhmHmW5uLFXqO",
+	"toTfMPQSTocsZYQlih1BqM/HZh1PIMGpI+CjbU1QbF7l0pvRzMyBOKkmcirwRxeYtABvxhL7CE7ITs2c",
+	"WZ1am0Amp02chImSvuFtCAzZzmfGTKEkgl+j3H9eaq5l3twRc69WklBAY8T4a3LLMNGNavc6LmJzvBo7",
+	"Fr+BH2kC4Tev03ZHUBLzPoCw6hypSVnLGApebV6QoeQjRSIzyboT8QC/GjnnPYr8rC0tjBxiuLYaL2VK",
+	"O49Jl+rekAwkOKezUGzGY8h4zHKHi8X0pMDMtd4sYx3wkLoLNB+xjtjKrP7zi3cfTp+fXFxfnb49eff+",
+	"Kgoyt+ue2m6jTxvf6LbERGTgmpBOjW5U9At3xF7YDLAJrbkcuywUFJxHhdOQ7IVNQyTIsZPendb5rRI5",
+	"JXthq+q0+xX2qjM17Pa8qx1qPpqVyyC3vD6kIOvmgLLCg0Zz5/Dw8HAnDMOwtrn/DIafKeHr2Eh3drJ6",
+	"iLqrQW4BGzuD2QZhUAUUhtTKO57WUCOFchuPeFW3WjEGGUIqs52ztCKrI7z/BwUbasx7epJaexesJ4dx",
+	"1q4Vnwy+V2+u5uJ8PvbpbkKl9auYkJD6uu8O3co5mdvt3dmc8KV2gHd0rVrWWKx4vJuX3bngFcSX4N/V",
+	"JNxUlfneNmRzLTK8dB6Pu+lae+tQwb7jCmut762iHasbD3cnE9qADV7MylxuxToxuijQdFk4+lVQyg14",
+	"U84paGMH+mjENK17iQqROefMqMZ0wAhVHeFSDswZP2A6K7g+sqWVUFthMZWhStzcWc9ja66hEZZjUtJL",
+	"ODQEoMmNwtR1c4OyybMu4GmTvZV0aoO5PvN7jxnVykNdIS94Am79nhx1Xfe9jjg+e155QHGlvXOppLeW",
+	"+hcYMij+LxYQUO2aYVjIjd0LbR7fPycsneWGFITva758ydjI3DKin/loMqq1mxa0GP9qBBUtfKqMWcwh",
+	"WbB8hZJIWI1CNu/xp97wWvSSq+nz5rE6lv8Yxid/TGvV87C9JvyJzCWCf5nv+dDnn4liNO0Ng7l4beC4",
+	"BWvAZArYVGKGaXKExnHKlCIl5FGrtltNz+XlCdcVE/FdWTpAFwxTZADwiXnjMhuNz5PYIIkMpmv1VWNk",
+	"KFTKSwl/WzEfcLOrQKuTY8y8Jb8ENr8hIDFVQ/hXmsvG1OilQ6aY2obeBh2BAWxVysTGOg+eEvcCzAZJ",
+	"GI2N6hWaDWZTsufi8BhNLxdtmONzwVr+s7CMhaqiqj498z0jklke1LCtx4w+CBgyFgxpy/yFmjTMuCJa",
+	"X8KKRYyjqvFqOtiM8YojzNqnQekk1r7AgKFRlNBk6+LFM7K7u3tYGpFzp+yGV2HYhv8+LRiiq3t10M/5",
+	"YNcCdvjzPqok3GEk7rntx+gHNEB8Zxq7E80ISJuD/y6N9u8WvUmN5q6hAmbQXmNvFlgVwOKtjVM24hMI",
+	"zyDgbbs2MYrifxVjH37n3zY87LrR3PV/cIj5Xt/69fTjsnq6Qtn1y7SXztmskoOPKDTvwYjB16A2kikz",
+	"i6AqVwF2irnE8iDXZAuOh781tv9ajQdbjUXn2tdN4mMoOxalULxzepHse+7776jH/5hcC2jTB4d5Nmtf",
+	"WXVfLU67ONbmREP542faw+GGpnWbRD6LRAGJgHGxAUpU4kejjA7AcdcRmEnncXKE2Qs+ELPRBUQ5zc1M",
+	"yxz5LCaTMWQdQIp77mQitORRa3vqBM81261m2Ng+Mg+gSeIhzdtHldL324WGneC5sQfVFrSJJi+w7RWM",
+	"GVLab1kKKSeQ/uvt9wgVHkiE787gny1q0+I1dNwxqjnPEOC2bUFbThjzeBhNzGNId8RxG0JlDj+opQxs",
+	"X3yXD5hjjOaK5hAAWWytg4RscLcqhMeFRrG29sKQDBJockLpqcSG+2n2EtUmrfDQKRyskNOLMxJSD12n",
+	"yQHDLJMMB5XcMDZW6FX1hmPscxxGm0zGimGuaImZ3AXDSVeNpY6Mcqo6grovzIO6TPGYYU0HV/AUKysJ",
+	"j4/mWfdxgVezbjQ42I5QQzktHNiQbqSZAJPK1b/iiFWBqN7G6klxC6wBla5+5ciibBHbd+E+2SK9DNXD",
+	"PwIFm+ZVNwBBeJmdJHluxQ84xjY6oL4Crouh+XwiDLYod1OEHNsA8YQS2aNJ5vp3i5VF1RZPPzFjapuT",
+	"dt7DFRbHtenZtknux6bKKFIISwyrhuKudWN5767feBbLfHDH3k50MsCmD6PznWYiFw7vjXJc/GLddaf5",
+	"sNM7k+VZHRGK28x+bSZoh/idvYyHq2965loM//tnquBWw07ehtFz7aFafSr5+mzBBoRWK9WqrIieK1c+",
+	"tqzo7POOiLEkpw2HAtabYfPNsW2/jsE/q1TByYIlZGbfpJOEwYkzH3yNyBYyXODNttRDpSMqGl1u18n7",
+	"sQ2ZehUs5nW2vGUMDj8ssdtqNXZJl82kiAnjRv3bdgOGruhZY2K4c6sVhu5qSKf0O+QbFUfd8PEYagOM",
+	"IpL3vjdEg5Id22XdEMsBWkKtSkDYZ9rTycx1q4QjwBaPQdmtltVlfBE8rIt+qKmcJDZKmftt83ot9AXZ",
+	"mhFqoTbNm6B4Cko/+lRpltbJMXaFxyqLCjIv6d/v9+onmSqK/6qiqrrlgrcF3xgqhrZTiXs0YvMJVlYC",
+	"c60rsEem6/KKfeA9XdZpqwoq2aASD2jqN4yPnFZo5u1PS4HXeCYnRDFmg/SpnCrSZT2zVuDhZqmSWA5z",
+	"7DXgBwcR1nptjQq1YFDB6yq8sNoSCryorQqDgqec+ttQB6OIa2lvlDFudLYpApJghZILFUNOEc/J6mLP",
+	"ljxUE5BER+gHJVg0pchAkuIcFvNAlWpNttDCgX07ojHwZoGQc7Og1qkKUjzI1fJcK8eFs8q4U86PoLON",
+	"uTcjtXky7AGiKfhcc6uiyBtjii2ZeIplcaruNizUxGTygaOar1MqFO1hmIP3i8VeEBcPMpMB0tTNjU7L",
+	"xkLmiQNuzAUjVZX7GSdgy8SMLGpDxYDZRQ7q2JswkLh4WoP1GBDXsRhvyuLtmRPTvz6EPkEd4V5Efsmu",
+	"+yVbGvKL4+MsP8SyluwbS3fHE4d1EqVMTRKtoo7I8iDyvkN96z3Pd0kuNrJXQ63e6ciV3WVysc8T1hF6",
+	"yntO2mRM4ZW8QQpElYGCT9w4j8CddkWMki+dgjqNZblFXR8T7Q0R8FcwEPBLsEHw2zkzxF5RNDjwWmtz",
+	"lK7gMf7qzBX8uWAK2DpiYwzhtdYe6tS+fu2IyrmEczOpemICUzLXm1EsfBg8qkyPY8XGndpXWKkKd3eX",
+	"C5rOKnzd3yqPAu5AlbIdBrlu3sj7fpjPwOe19m5Q8w+Qu6RhoHTM7m/8iQ+vtZvoz0c5CU927bf//qUG",
+	"9DcmrW/NmcFAIbMx9mzBKZYzF85YcHriO3b9W/xnkWX35+2FMprY2IPZ83cgAg6m4ed+WrqXcz3WfVbT",
+	"e5YDfjdjdJ/bjfWtKBQZy4wowAsd0vGY2Q4ekPNmRvLzperjbAr2T2NvnXcprI9h8VsWc+ogDL+7GYTj",
+	"z1UOcAKhveLZQdbYmbeCvATThVaQq9yBTriEJpwuMFSyLNF2fj457QF1MpxJR+TTCxyWigXlQ3+PjJmn",
+	"/GQt/CyGf3em2Q4qYT2agJVWJ2ds2hGY/qCIGoLiAHnjdlB1cibBb9uFoxcR/tEjmU9kjWTcKOgIVHkh",
+	"B5YSDyXHJaCkFNJe9ZCKitRRtSSvb5GnsJox3CWcqce2Q2xtgeBfzln25vjnTpv6ywNSDB9JeUMmY197",
+	"zTanZfptTwbYryqEAJxmj7/AP18XJkFFv+w3yUGjuWM0oB0AFAhIVEQYCEj0/zSfFr8zWzaohiyw0++I",
+	"HLvg9HlQAjyAuE+fu94dKB9sZtIx2oZWa86QJmyCSUfkpzclrWbzKDvAs7QXqo1dWcx8sVA9rUXVJnjx",
+	"09m57UG7NMfpeCm61dGG+Shz2ShelBdSKMZUD3P/u+uSW9QNl6V93D9pApNHf4j39qqUJe/y83kxM+g7",
+	"Vq38DxElttbFkq47Kyu4a/hTU7/p/nJ9wmxoShSDyg+EorGJiWgI9+hoTPlA1MkLaYtHcpdLkPkOEXvX",
+	"CATf+2mxqqE1Fwi8I8wtbIAH1GWnBQByY91/rkyFa8C47DKHgGTM7o6IrDIQESGnVpoZI18HZDqctdHB",
+	"GeUNVqN2dUNVsmXEE3aGBB8JQcj/eDuLU9pMVtswO0OksT2zfSIU/b8Wz07LAHtG537FiqbJiPRjqOq9",
+	"8yifAVTrQw0H6DkwS8TPEppjgwcILkdyrFl8LSfaKnwJBaxZC4FVnhQdQRQaPWjKAYbKicaHCXltb7RP",
+	"yw8LVLR8gFHY0u7BW9H58dWzV4hp626yIFgleE6L8FAxWGfgubdYQrKU4U+CYeBb+JHgypPDtVHRUgao",
+	"jk+t53OuCXr+qI7ARujtkiuJEiylLdUd+T06ofJVFRgwsCm6hTImMUmSOnknbDfsEQBYOkjnsrevMpg9",
+	"ZL2bC3+b36PsJGsAnNU8ljo/m5PUHk7uFLMh3VKQNsiuc73g3XWKa/5fRXSDhc8slTZsUL7gU+R7FbYo",
+	"uAWLLuZrP3ihjf96RKxl9U1ZzUjmMcg5qxb4XXZxgHlTmQ3eXs4A8Hwopf6zmPxZTlvbDdt7jXr45Enz",
+	"oPUJs1Uzsnyp9ehYT9IFCW977XC3fhA29vb2P5nnu+QFKKaVE02gFtebPoo5ju31N3K+VJJiDS71F8Mq",
+	"bG4w+S+lpcAaoYfijvJ2uPuQ7rqRlpcB2ZAA1AEVVQMjylA9gFLBv8AhHk5LPFY3ua7kKRXzSlNl4XRB",
+	"Q6xSINE+Xag7vsC+9TRJnOV2I+S0qN90JxrO8YJ6FDsMiVwHsrl4NlLSEdSc8wMBbhqqCCTM2fCzjQXS",
+	"QcpYmzTDECEQ55CN88cyleljGFD0jVaylfm1Eu4qX6Vi/v3xdmDsT3wR5E3a5waYrGcxr2cd4cKPc+W6",
+	"rjOFxRJFvNJygt92nRyLYnpnQZVGIGKujXaB+XVVeoF1Hv3lu/rLd7UBzgxWqBeMTl/9W8dv9cV+WgU6",
+	"A98Xg65ZVoCP4CuktkC+tuRmhB5qh+mLudoerG/QEUp6j/FSAoRE1AFIbZnSNLZdZXyfjpkhmKOKJbcM",
+	"EN9mVRvMQtZ4++svyBoPsmZZ1tcyyJpqVsA1pMqlR2wtTJ13lqSXgtMRNtMBEoy3j3Kk8yqmfZwzX+Sg",
+	"rhOHHjkC2Yyp3TYzqiM8m9habivdlLV7O/QcgX+0S+8/AGzGl4ULq0A2Q4Jx3IZIMK7DSdlHDemKWPAA",
+	"19TJMW6ALG3L9klEZwN2tecAiYyXlYoioDMdZP9VVlUov6wCqzIXV1YclSoz2nBB1BG2/R30TKBJUifP",
+	"hlRAJG7BnrU+nULSnHmF1Qk9wBWsnRZsigEGGzhwkYZ5yJQMgNyrPKGgrGVw/4YWc5U2gIZVKFmA3EkG",
+	"VZWWiFk5zhF+Y1N7RpY+qlC8+0j5s1N5dhG+0awrLDAo7eCPZLRwDufQprOCLrjVaja3q0TNe8ghuGeN",
+	"w4pE/cDWLFggDFuugPasX2pALkFIbCR9sOvPN02huUfJYaFYoTDv71ReaEh6pwrD/Z1w9ypsthuNdnhY",
+	"32scNMPWp4c/HFyCXPGQ+MsM+B9hBqDs2DR131ehrG6eZWx8vQNYWn5EVsJB5AkeLuJgLQkXOAC8kXqp",
+	"u2Pu1J4Py/YK8MHVgdnNmofB4T6pgi5hOg9w+RYQ+DNimxDju2782ErgcNiMKbPlnADb2MQI3BBbkeds",
+	"zYG0bKd5Iafbrhu8u+6INMNG3rcrC6CA0SQYhNy8uFGQu1wwl9imxMfQGrAqqpIn48fZ93MlEhapqxQF",
+	"a2O4pVSIWYAmxfAQepqw+BGebWNZCilYyhJ3yBPueS6/F0ZnYS+8/k9qCG6tyiDM+cQp9s+so/ceJ+5m",
+	"vu+1xbYZ1vlEf5syOM/Nv8oaMdc5oMHNDh5z5xpWCQiAVE4fourtZ53Wj6l1+8kRtb67t6wn09gPrFcC",
+	"k1oWWuvAXAx25TMBSEk1ZvRGZY0XsroFgakZmZyGqAtmcmZJBa6LgjktZMKKeQL2QChkBiyV5mUvzRYV",
+	"meS1TUdthwjojlAEOELI6PmAOnRpVdsrsKyeObI9XBi3OkjZuAqftMNmu7VXbzSe7IZNMAuyaLmLHlbb",
+	"FJU3OymPZkNJtMuJXggQUvE0iDBuEF2tDPMvs4fuHp1dDnNSeO4m4IS47otAS0oSU1Xtgn9nvxVCmPi1",
+	"Zfk+mZdL93FeLZNpuR91Ra+o3MNjBJsfpHNTKHaNas8Lki3o3rVtsTg6YstrhLUdLEHCyB3GAJM5B2bv",
+	"jAtMM1f1jrgoNKc68hTIIVWkz6YrZFYOnP+NW1dV+zLWTf24y0PLSRTzwBUbPrfCV+Je5flZ8hdm/pYF",
+	"7/Fx2J/Uw3D3sHHgjR+RUvPHlWiyvnyyazxb3pgq43uLklHJ7P9Rcor7e+OB/ezLRBXEGFfpXnaMNh7p",
+	"g42Wq2Lm25nSYqAz4Uq3O2IRHilVWdfTTMEzFwAS10IQUsyGXCZ6zmCa/5Hwn/zs48ek371M/rh5c7F3",
+	"/P6ge3x3+M8/H0xwd8E7APChRnWOWcJBNCD2wh4ZG61qs/S2heL1IO/410AdFB5o+Bme2PrQfNs6+/3N",
+	"q/Dqw2+/vTrbffExfPsSRKkd5jHAvCOQrxry8Rg7Cz3Q+J7k4v/gSaNifM+f7r09++PD4eHT5sHxwR8H",
+	"jcOPz1+uwipcV2SbvbEOCB5s/5/b7v7xclxYQeNEOP597zhpNdJeHCtCST9lbAdad5uXlfTHo6xFuEsp",
+	"RyQAcAA6BJUwDEOvl299OW6Y4Zf7ePmWbamNmPY7dDb7qbf/RsRa5Wczb/vLqfYjs1njmFBYhgrxsUyF",
+	"8zPAlmpyfu3Pw3vS7uo1C7zqJGOtQp5oIsWAKd0RRr/jYmDs28T2DHfuOoCcibGEBOs3ozz7PwKb1KiZ",
+	"Fu/GNp5RruCpIzB1xOINYeU1DqNNoOIgWqFTXvp0fzC9CIeQFT2s62kDI7IVtsOw3mqGYePJJ9AD82KI",
+	"gh3oA11X17isrgoAlIq+vnaFEujOQ+p65RdZHUVXTkQPSiiW+MWKMzAKmKMHxiNzcqiRWk6MYklGsLQy",
+	"ZGl5T9lBsOnESwUkS2ZfqiJZ3+r2WHGZZ7CQK1q5q20FoNmICnv42z0R4Z74j7LJVXGDO5lc+PrbaHZu",
+	"PbGngXXElcW0bVKJstp2YF4dUj7qiMp4txrKKYuJkIVjolgzuTD2TbagNLMjaKIksXlwBfC5vt6uk482",
+	"l6sgp3XpZMLKRaztxE0FcHXuVUfmuYUH2CIbwA3DoIvKIbXMKeDS4yxzVyeNKZZWCPZ7YeT2ZfpSyrgI",
+	"IvseJuZmUwCGLcm2agEC4LTmGcdXfMSqnk2JbUBQ8WQn1itOhiflk2FOcm+AP+uR8Fti0JaK/5ZGqr0h",
+	"XY5U7U5zWaVE+3x8/xj8zz67v0LxP95qcMtXOieqMthK59a6JkUxlW1RUcuvvG8Luvx70UPp1caDTF4V",
+	"RjcngHUs24A6duBBgVS34K19ewJhlN0CGKRUuV6QPrfOqfodUdL1AxJlGpxNg/aUvKhOzAS5GADCY98i",
+	"IM7DXrbClk1EK+aSqeUHa7Wl0a8+kJb6sD8OZ3Oz587oIVvO5dMsOHxKLXFStuOV82cLNhEawDeqXMf2",
+	"rNik5dCfD5XOvNBi+nlMhFUk9YyH3E5rXoWHFafxanOidO+3PgsCy11/uYZL5kTfmBOqsHcf3oZYN0VY",
+	"osgsywbZL+593DPfKUd42RGElFrizYJqxawVWTlrAo0i0WMFO9fMJXddYR5DfZmP58qM4uF8O3a0lQkA",
+	"TXAB7zXC8EnmAtZ0gB7gsPn049nVyYfw1cnbvd8PDz4eND589MWvYknCUvSYLHtLAx3NB092w7m37H76",
+	"0Hh59nuj8ez3/Y+Xn15+/O3i8O3b/C23fLyJU+KKDpY5I/KlowM1t0r/UY4GjVzmhAP8+20cC88sJHMR",
+	"0EjTgVFIIKJPJorVyVXW2A+w6FM+GhkdC8Li+y1PdcAsIoAD6Ij59n9tC2tuHpy1RgGoyzKmnEudr5Nj",
+	"YAzUtczIECOK53Z8xjk5SBJg77Z9EC3wVLjchKxFSF5HDVDc4MvoCMGmSf7YytRLHFQuFe4TAPO30wab",
+	"CYfwbQxpN/eVduYVHXzgm6R5X9HBKl3CLPKUzq/vHc3mn2Mu/hz+Mo5/FECMWQQnRmSlVWyF7SpV5PEX",
+	"TQdLLeDTmI3G0jDpEWkiWAoUOck0Q4CZY44iBAP8jrhraLHOqybvBa0SRKvwFxxnOoFZrTX9O5+5F1Cb",
+	"bFkBUPCWMMNDq+OuTS7ZKp+Qi9vjFrVvnZ04a8KmWn5mtytrK3wEELzcnM2RMrJI9FiUNcbxUjODrMMu",
+	"86/EzotcdEQEv0dkK0RoSLt2geHrVCtnAdtnwmvh9N+uV+W5cVtT7r1KS+xpThVx75rLF2znGYLwhkcK",
+	"+0va6+1OQxXAtSY372KjsZ7ZTuQ9KdRkxFLSowLq68hYohZjcTrcgIdUXY9kyjKoStuxcmRxRA1dpyxl",
+	"BM+4zEeEXWMpIu263uZGC47MmkZkCxugG9XGTFCxW5bSZLsjEHmc+JiKmOyDVMN1zTMzYbh97JzuoCMd",
+	"JcwyWHjwKQaNjBiDYAxVWYFKBvHRCJGyObd0mZ4ybLrZEQPoB+SSyzMCjiYQn1Ez0RumUnDFyBYgTvkt",
+	"kRAPE5jEViOaver46W8hQCbY7YvtiWAQiyL1J7c293+pz+yqyMU2qzLnm0wxsecZi49ImLGb5WHQXf3N",
+	"3AhbzWpnGcylOl80DPLmGlzo/VbNyxgN18kYLSexNsJSFmsj3DyNFe7J8ljNIzdNZIVu3ZZhkMCKWWhc",
+	"x+G4G+w6FZi9MP4sLbruulBkiVh11z/iT/DlJTLOEgcqW46bUfvz5ZqN1ColEHjK9VcY0c+neFMzXx2a",
+	"pnQGqr2egViHGqEFNPE2UuYsd8hstoFUUEKGemShoR4BNpT5x5a0PJqHhHpUOmFWY0RWJQbneW7fJzn4",
+	"myXWOZ8xdsJbCIbRLNZk7B6GlWAYPcCWrr2mNzTV1G9c2p3EfGnf0ich+IsfEh7j6STm5JIKLZW8TxPu",
+	"MtWMOmQzzK+p1invTmzNgPdiULdguOxWL8taDCzt11xbJ5ZBnu5mW6y84YNapsbgg6fKPvf1wYvdi/Bj",
+	"81nz7PD5b/u/7f7ReFvInHYHdxZAKDYaN6/dwEQE6bBONjXu+e8MB7rGe15K8aOKimmcS0PSZ8yHnLKK",
+	"bGaoDRlN9HChYvur0USZUjlApjlKULxCg5cUulnDce4UmwCUH3udRaV2eTWuoxwi7CHokiAy7Q2Z0inV",
+	"MiWxxECg0XFAf8Ehzuz7FIknKTq1svZ0cqLpgNXJGeBaCtkRx+en5IbN6uS9YjlYGz7pMSghoPrGrMdj",
+	"luNoSECvJzql/T7vkSFLWcEZthfuQpeYhBX74+UtKiBPqDo35iXTr5DaDxWxy4tlbzbYWjiIlYGpBatb",
+	"xzex3iQFqf33PwvdW4esd0MSyzUe31k+K/EdLsVC7suypDx+cz2ABkw7UHPVLvBW3v7TxsRtO1buzKWO",
+	"MHzEbegYe68R9nnMelrVzRrbLNYLptPZzjHq9uuseuCYw7x1xAe4+Oj77bKh63WCb3wEde6ILman5gB3",
+	"8U7I1jVzkKLHOkINJzqWU7QlumwwEWBa4R4iiaQx6dKEip55npZjaKoKDUhsEwadrSr+Xu+I0s6IbIAf",
+	"QWxxDQlUaOd7i7itVc3hF9D0BNf+52ZyM9JZ3RPRC4ZmoXZ/qXKR4qIWk8fe5us+t+Z+MlnMNOo4BZ4q",
+	"8GrGQqR1VNgDCOC7lzvP8bBO2T+vb3ZHh/9sfn7S27ttdA9E63o39Mrq90Jz9nMNOuwlS295jxH/9MmV",
+	"766c6DYUuQDZ45RyYfTTwmQvhxMNAQHDmQtnZ0dtxl+6fvXwm/0HGP7abHOOi13dQlyjz+GIRDi7zEUx",
+	"M7bBkNEY7OIvNU9wLHqhvfqxf+nXoPb7jlVOdk7jVbcWrv36dbVYTr29uUguT1l3KOXNDhPxWPJlPi+s",
+	"QLbXE3e9s/ozNbLs8HI4hIr1UqbVelHkj/iWk2xQ37LuHVL7GzaBsx7C/8DmKUYAL94SNRM98wMH13xc",
+	"ymRnAr51ljNoXtdgqq9nfOffWM+RMcdRKWfX4f6r5uXV7knz8uPuZaO1/+rJ+cv91781Wma3Z2YGEvm6",
+	"un5h9yo8aDf22mGz3mi09nahoHNhGkzFpanZ30Otx6r9+LFZH1X3TLXHU/ovOgaIqSVkbrR3l5EZKTlH",
+	"YJAqGctlrVlajZC8xIyijPjWGClQ3+UklUn5+9nh3v7e28vzi6eXH94eriIlPqaaYq2rsDnHQUWKySQu",
+	"0AsouEliQGlXLIcKWLlR7x61+DGB//KEfKlmf7MxCBvB79Ek6dLeDUgM4Afz4cv/dq1xujKe/a/Hk9Ri",
+	"DVbG/T+6vMuMjCnrMX7LVBshQsDm8trvB7nnGLB4bRk/XNcRxjh7pAJiw0jmvktNRUzTmNjVVWRLMVTe",
+	"3KyIpkY1lCmhHRHZb+uaKR3ZAQBuTXfmtcCck+uPv7iPEJozN9c74hj7bzQ/fwZBzQVp7Nle0+oo0yDN",
+	"qZsCyIrLg9xvkTf8qeMp3JDoWu/LJJFT0BxTFvOU9Sq9zLZuHcz+dfzMNhBBeEy2Inarr//7//zfaNuj",
+	"tnStHKjWbDTWRyRm8QQPBWjYzkvQjiv9LeDRw8M3dxY5uoJLb/24UjDPWM7MseOFWMaIxgy6n9glINA1",
+	"Byb5XvDPhI1lb1icRuNJ62C/2Wo1WquGrPnIWNij8f1G/k4wqAucSrKVmeap1LC22wRky45iZkU1i0l0",
+	"2wg6kzDc7Rl9d79FXr09frZz+eq4ubcP37MItgPVk5SpUlivEQzC4dvDS3Xyy7ur89dXL/VjPTp9oy9n",
+	"n5KT3cmL1ye/fkjOTt/9+rrx7uRvqwiQvWbzToqbZKzkj5KCvesvDIQWXF9waq4h/K+Yjc6Yg2PtjJZS",
+	"/buYwY63zXdGjIoMSILFR3Cs2iNYFYTfEaFihj3poaqUK6JTngFgQmCpXs4lELh3g/wNLnzuHlstyCtN",
+	"uAFXGkx98v7iV/TowEPn+mza0ICWLtHqhiHup8uRwvMdMgmM4AJKcNspRiSzvBIKUTxtD/6UabIV4Ydo",
+	"u42RTa7xJbcs5f2ZFUMOmKMjbMBzgVyvk0vUjBExHDsMM9FLZ2OzfSYidn4166DpiOjj8afj89Oz65Oz",
+	"Zxd/nF+dvju7fnPyR3QE3RjB9HJat5lFyvoTxRTZ2gt3tyGEGU3SJMLAYpdBGXFXyWSiGYmMsgLBQvik",
+	"IqAzlhSQoYQIdpYK3zrwE9pwogA5TibKGK0gllOIN09lGpMt6kgIXWTNk5kRcpOx+SKRA3fkuH1qFmQK",
+	"WWzjFBDSaY53MmBiwgXDwGf+5n5KByPIJZkoRmAOdfJOFCnjkfDpr++evbk+vzj9cHx1cn38/PnFyeXl",
+	"yWVEpAjsGLFG2kzejCdKZI8m5i8gEyWJlGOjZgRmlPwWnJ8pgILtwKWExjFUmkDVBfarBhB2hyYLdLJF",
+	"h9AiBbDMzMpx1RHuFvCLefPvSSHQgRV5um7kdQjCKGG+R7zk3qOOsH0AZIqwQPYaZbnX3GsOol4yAZeS",
+	"bcYZxyy225yYje2UIqvuW16PrDLuakQIgO7aWg9boYh1kPZCjKt7CT1QfZjxWa7yodIFqQEOmL+ywyEM",
+	"p6Qu36skkSbJFdoSvjcENW1mdZjMF7LKUKJJgkJSjljFU585QEtbJGPEUdHVssAufRiLc20z7+tdDZfv",
+	"gD/yH2fmW1BQ+AFQOhXrXR9eNakYt16LBvvw6fGzx2+S0xcnPNzd/U3c0LOR6u3evpPd1ugfvYO/LfQF",
+	"VBJtfSa5I4/gobgqaOEEQ5B3/yme7wEc31bTNpLvO+eVrtEmYM6qH/H/hJYBKAQInbPrF2iDC9yVBbN2",
+	"WZrpJYRI7DHHmSoroQ4WwALEY+6IcqqZjSzlt9cXdPeqOnT+6vKVd/lab7WXtPvK1svpfPk61asCVCsX",
+	"ZNOU/2zkq9Lky2++syxcVwr++zfWWpd7NktDPskkyDdqrhV5T7Jdr0je9KojvJ9tJ6lcqXDXVyjoaHbX",
+	"CZpz5RujjkBfHIi5dGKMedlHVZ1Lc1tZTVclEXnkXWKUncgYKJMRU5D2O4I32mlEJWUpyvJYsdDcvLlP",
+	"eTJJXZOuHkT17W1IhlwU47yucpvblsJja5MEWo6hy8m15FrQzuohbQAgPNgwRX39GPqLvb/4NbBrgz5Z",
+	"NKGEMb9yNlqkxlvVcj5osUrRum0WdC1coOL4LuA7/+jLk9Cdd9ctX9kvk422oPXeXfX/Nk26fnK5bCSB",
+	"Q137q6zpJ+hS9YAq5+N8Wy2tFnG3PPIFbBETGp0bY5eb7/otwYmyZcSp+UkzpbcD68UC1QdSJchWNMbs",
+	"H5e5ZMMK0H2RchGYQ8j6XyMrAKjnBQ5IZOQzi6OOkC7mYPg+niTgbFFjcOJakc7A6eoHYoOsKWOmoFGV",
+	"yRWM1HSEBd+X/Wx8QV40gI97lM2pJ2MG5whUqaK7LKv/gGoV+5COSCdC1cmxm7N38M3H17JZbe0RFZA9",
+	"MjLk2Q3x3yYZmu+GAWmEZBh0RKNl/miG8P8tMrTEA1+aPdKsZ+2WgjO8OyOTMZbNGdk13M5I4wgHTtxC",
+	"tpkUpNU8hBnuhbse3kiLDLfr5Lknu1MHE5m3N0dnd0ds5Z7hDydnV9cXJ1cnZ1en786i7Tp5UwUx3scq",
+	"O6YWVYJYquUD+AsM/CcCA3ebqNZubpTO7/bo9Vp+J1RL1ktSx2vL2ee5YlOZg46jGMY4jN+PD982Pvy2",
+	"97H5+jK82Huz/9uTZwe1oGZkxLWdceUk99qNw3q422iEMEm4HkTHwgSSvXC3TSZjpVNGR2RSSCyD21ES",
+	"XfegIgay0YB3loxib6/d9D1lWTqjlc8rKggKc3ggoPLiHp6tk2XvOzr+QqeZw6AQ1ef5NzBHN1VCHn9x",
+	"ESLzfWrOmM07afojCObt4CwGBckYZt9CMka5c+aK7VxRrZsPfdMI/QI4UAgvUi/yLFOCao7XOGEA6pGQ",
+	"U4edRvopU8NcT5B9YghpTl9MRjeaFzwHS80yVQuiwYBOxcVgu048UinNk4RYGeB1fT9s21AYBNI7gqJD",
+	"KyqJGWNPz6Z0Vgy7ObdDZr25kK611lwOpkyxUNelmpihQ4ANPOIVJz/oJiWxMe85a26UDLGBhFplWDmq",
+	"BjlBwWPwEzcA/gFlQdowd0ar+9g44GphOy669OWe/rXKvfoWMjQo+FKKMRwMk9sdw8EGccEccBFlmpu9",
+	"HLu52md0hFFxjRotJymYSQuDaNE2FFg4JV1B6TqgH9hQgRmaMdGs59nG5s1AbTKCdxS0Ia0GTbFiQgjp",
+	"0RQDEFPpZT5h+f9cqlIUkDyXqmsW1GZZuwHhNB4p2/uJXDi3WN6UlkOdvlQsp0PKNE9tdo/N13bERqnQ",
+	"Rj+brYtPsV0ly7x6lhQdYQZqBF0p72RRispcMsq86AFeq4wG1r5hI/f/6CTwUtj4Sff3V7+MdfzHtNs9",
+	"vjjvPv7l1eXo+fCJeHnbEDfJx0/j9ICfn44mv0z/9o1SyL972Hhe7CwKHf97wrzArqtwjT1yYvU+54dm",
+	"6lsdG79N2KSYGCb7hJLKLOlSxDdLwzZCDRW8mCT8xki5WQcr9YLC4aM93cM8zbqZLCRbpUmAR5R16Nlw",
+	"D+QrM3HLEjlmLkMcXmeTv8u5ntu2QDHH2ggDG5N20EQ4ho7Ii4CrhKt54sqA6A9T66A9yZxu9++87YyB",
+	"Am5Cb+LLN5pLkVsPmgg4yxZwki5LpBhgTmyeLsOgPk9Vx86zt907OlMY+PLwTHblBqeAu2cVi/1PrH7J",
+	"Cvz9/Ga3bj63ZIRDn0NlFDuSY33NxbWzrv2EUQtVq/DIy5loRGcWGdfmRo+ZHCfMIY0TOdY7RseUwkV7",
+	"t6BAmnZ5wvUsE5+RkNcWcSVCeTflim1De0rb2MHVIhtN9swonN1ZR1jqLYnyFvj0juiSJcIARfNe12qE",
+	"rpwN+fEbxjt/th31w6Kc/+Z5ckDSTfd/qTj4S+14zN+w2fFED2vtv//5NfhSe8poytLsmz/NDQC4saAC",
+	"y1p4WBNhPls5EcveBIFhzXnyWI6ZoGNen9FRsp0jFoDqJHsYXnmkMiiHjhhI0qW9G6NPcX1EohG9YSSd",
+	"iMi9RQrI428/ftxoPqmH9bDeaB+EByHKAzQpHoOKaClR2Y2XCil4jyYE0YigYs/IqjqxmYgyJRPoZuP1",
+	"5zYGt5h5TRaMqBpSFUA5HOG6I7rgBpUAPVdoMM4F3OvQewOQaogzxWjaG2bYbQFmE8FPaPQZao1Aw+sI",
+	"ow+yYvPnLXiP7Vwe+G3KA+xJvl3qi55NCElWRKdSFT7eFw7GwNajOHpkS+m3nZjJCbSegPeZ123lBDRD",
+	"opYuMu2Ij0aiHo/HlkjmRxgxNLOz8zGf8ilt5yXkN0JOMeFHEW7027zcMcMfxa7rDvqQWFXb+kuxmAbQ",
+	"wQC5DwCzfZLYAowqihSahQJT0hw1HQKyfiy/nj8TWxHOP/FX2jVnrY8p6mZRJ8eAfZlrbCXMZ9D9s0Yy",
+	"BQzqI8Sf7gjAlibz0NJwM3iq9ZDxtAQyXSAH7KfK2kVAMcmXmQ5ShlPoOhB9HFbeXWXLaB4svuYCy4vw",
+	"LzkBt9t0yFKG/G4D/LbpYI+O9SRlZpei4uDgrhd2SXTfV3X16oi5tl55VVah/4qmg+22022gkGqijXpe",
+	"aMpd3k3K1fGVnEZOrcrpBX56iyXjk2vLb1IRENtAKiDmtEgoF+ZzvV7fDiBwP5Ay7ggjt7z+VeCM8xoV",
+	"lHhozFIF32ZIJYWWkoC4K9GURPno4hNrEX29lmodkRHfaVjtguzEhGsQDOqIqJEKyK3kPRaQtKdKlx6h",
+	"2GjjPx1hq62YOkIVM9Nq28VRJ1IwzKxg4C71f0QPsjmNsiXrCLfZcr8qeEQhfUCqokjEmkFuCXZEhLRn",
+	"i5P1MiV8NJapeS5mUMLbhH/UANFG0taDOeigTBTnFY0+41LICdmCreRPiZvjoJ9PDQASIURV0REIsLyw",
+	"J1CBxwvdNyoig+rGYQ9ZKKJ2BrXlOAMzYxpBGIYFijkopErZIeQ0wOpyDu20A8BgKQru3N5YACbsNKY5",
+	"IIQFRrInwnPNav7RTyfJjRXEngoh+5kwR9jVs+evL9+dBW7+YQgUSLhgqggfwAU61nVKhaI9DY1igNtQ",
+	"C0jZP1hPg6cKajsNE5WWCTmrShJhzSBKOOl1Oxmn8pbH4H+i5OPxq+MdI3Go5t2EkezMHlDNpnSGsYfs",
+	"26cTBSAzAMJmPVXTlGu2A7ZiL2WwzDSxPQ+ouuFZw9v8xdgkurC1i/LVbuOKaWEZXs8qynJOV46ppkHG",
+	"385dB6qBR2XniMPnGM21IwRWYZJEWtXNfZE9zDYNc0o61STmMYjRnhyNuG7nfGAFSNAR1mNOtrJGC1kM",
+	"CxJuMx5FyEybMI221banJ8aBv4c6gmoNuGT2EvzDgp4Gtl+IPaeCUlPTzPaHXQYMpOrkxOxai12Rha2G",
+	"jCAUpaOY2Tu5xMtyi3HAWHDscMcwUy1Ccx+Rx0ZVsNkWq1jMSF7sYdctA1nuiDFLuYzJ4rQ3SOuLzYsm",
+	"ImHKDh48CDJFNKfcD1Enl9riphUgs+dxjY3Gm2EaA8UAU5trD1a7DVcNmLb7FqpmrX82QD5SN3w8NgtE",
+	"e6lUygEgwuozjkBxPGZ1nzrZAWmE7JDazi80SToiY3kFZtcMAn3Qi3ZAx1haPYP7UL6nbAI9niGkN5V5",
+	"uWnfA9WAde4IuAvenO8fXCd46JCOxyzD5e8bVRD5gdrif4ifuMqFfMuZIyorBcAMCdw1hBI1oklidHS0",
+	"poZUGT3eDFhl0dgMA10RMwJqtuJIjoBdMz7kqdue+GwnhiB7ciedCIj5+IJgi5KEpgNm98G2ba0KvGpM",
+	"1Y7IapiZiBEVPNMjciXP9VSNShG9KO+vkmkjymb7gi/MQ8Q0T+gIajcznBT5jodkEBxjoYFrVAozosJd",
+	"ijRG5mEd4ekHWk5AeGwh0fzTOeUxc+uet99B6bRtMQvNpsHB1EFdhanCEBeoPniCebINQGOwoMZNxxaN",
+	"F04CC2lacQ646JPTNyGQvwgaojsjr66uzgnYkCjJHCcXs2yG1IhWLPDIcVaxIh5WzTxtyyvLsbLGqFzg",
+	"W1VyZHEKaDnG2BERxlwjG0zC/QwIggiXIvtkt0lSKmI5It0ZSHIMTMLxahcli1BJo9tZZdWVE4EHwCG0",
+	"OPXc4V+sU3bvONzlIHvp1X+fy6/+c8vFd6fTaV3Zn10ow/DGtrE2e7xvvZv1joBzxqpAeX7EMGWMWPS7",
+	"dkfsZFG9HR5HHpQ+wAItgQLycUK4Pio8KQPFidp5bvnGkDzFZ+bJG22Av1m2tuYvDxGHyH5HEBJ9yWf6",
+	"tf5lbrBf61+6Mp59jbDrv/kMvAHqiPkQEOiMABsg3g6Masti8+RM9GR5I8BTbYci7w5wx5aBHetOzHoy",
+	"NiL+hZ9PYwsJzJMzBjNPwlVzgrOY6FKdz2Ipk6e0uFwT8+xMPZKCGaPMsQpXWeoN4mOImSXqCHtrMeTd",
+	"K+nAWagXYDRiaqJZCXNEOjiZlE4tZdGm+f/pOmOehmEgCv8Vj0HqxEgmhJAYGRjLYNpGskhslITSDP3v",
+	"6N17bpy03RupknN3z5d73/34fmD7iY+iKIZxG0M0UTV6ZIXQaYcDB110KbdDc42XrkFpdrs27b5d1SBF",
+	"dSH+MrL9ZO0QWwpOP56kUn3HzdCGr95bvOwTdADDpozYSXTR9gAFw+GeS2HGvQvxdhRWw5ZZWLWuvH0U",
+	"n3TG9p/FyflDRoQmZoN3BdoqoxSZlI9wsvLxdMrujiGlWPPE2E2SDyX11N2b23gh96qCD0mSRuiwLmgx",
+	"mjau2Ebbo8Uy7hipYXVS4XqalUuX37qcRmahtR60nK1yS5ckpEPaxsoWyvODS170Phg95gpWuCmGUPEU",
+	"5OmDpd4rQyYbwGKOmkxe2ywRDO/PHy9vbkVeWfg1LxbJJRDrZlcyY4D5DgsgSigw7SIL8jB/V/K8h7qA",
+	"Bhu49rAvrtLij54/z/8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

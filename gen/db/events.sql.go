@@ -49,6 +49,32 @@ func (q *Queries) DeleteExpiredEvents(ctx context.Context, arg DeleteExpiredEven
 	return count, err
 }
 
+const deliverTransactionEvents = `-- name: DeliverTransactionEvents :exec
+WITH d AS (
+    INSERT INTO webhook_deliveries (workspace_id, id, endpoint_id, event_seq, event_id, event_type, next_attempt_at)
+    SELECT e.workspace_id, uuid_v7(), w.id, e.seq, e.id, e.type, now()
+    FROM events e JOIN webhook_endpoints w ON w.workspace_id = e.workspace_id
+    WHERE e.workspace_id = $1 AND e.seq > $2 AND e.xmin = pg_current_xact_id()::xid
+      AND w.enabled AND (w.event_types IS NULL OR e.type = ANY (w.event_types))
+    RETURNING webhook_deliveries.workspace_id, webhook_deliveries.id
+)
+INSERT INTO river_job (args, kind, max_attempts, queue)
+SELECT jsonb_build_object('workspace_id', d.workspace_id, 'delivery_id', d.id), 'webhook_delivery', 25, 'webhooks'
+FROM d
+`
+
+type DeliverTransactionEventsParams struct {
+	WorkspaceID uuid.UUID
+	Floor       int64
+}
+
+// DeliverTransactionEvents queues, as InsertEvents does, the deliveries of the events this
+// transaction wrote with numbers above floor (an import's COPY).
+func (q *Queries) DeliverTransactionEvents(ctx context.Context, arg DeliverTransactionEventsParams) error {
+	_, err := q.db.Exec(ctx, deliverTransactionEvents, arg.WorkspaceID, arg.Floor)
+	return err
+}
+
 const eventHorizon = `-- name: EventHorizon :one
 SELECT coalesce((SELECT deleted_through FROM event_horizons WHERE workspace_id = $1), 0)::bigint AS deleted_through
 `
@@ -74,10 +100,22 @@ func (q *Queries) EventSeqIssued(ctx context.Context) (int64, error) {
 }
 
 const insertEvents = `-- name: InsertEvents :exec
-INSERT INTO events (workspace_id, id, type, object_id, contact_id, data)
-SELECT $1, e.id, e.type, e.object_id, NULLIF(e.contact_id, '')::uuid, e.data::json
-FROM (SELECT unnest($2::uuid[]) AS id, unnest($3::text[]) AS type, unnest($4::text[]) AS object_id,
-             unnest($5::text[]) AS contact_id, unnest($6::text[]) AS data) AS e
+WITH ev AS (
+    INSERT INTO events (workspace_id, id, type, object_id, contact_id, data)
+    SELECT $1, e.id, e.type, e.object_id, NULLIF(e.contact_id, '')::uuid, e.data::json
+    FROM (SELECT unnest($2::uuid[]) AS id, unnest($3::text[]) AS type, unnest($4::text[]) AS object_id,
+                 unnest($5::text[]) AS contact_id, unnest($6::text[]) AS data) AS e
+    RETURNING events.workspace_id, events.seq, events.id, events.type
+), d AS (
+    INSERT INTO webhook_deliveries (workspace_id, id, endpoint_id, event_seq, event_id, event_type, next_attempt_at)
+    SELECT ev.workspace_id, uuid_v7(), w.id, ev.seq, ev.id, ev.type, now()
+    FROM ev JOIN webhook_endpoints w ON w.workspace_id = ev.workspace_id
+    WHERE w.enabled AND (w.event_types IS NULL OR ev.type = ANY (w.event_types))
+    RETURNING webhook_deliveries.workspace_id, webhook_deliveries.id
+)
+INSERT INTO river_job (args, kind, max_attempts, queue)
+SELECT jsonb_build_object('workspace_id', d.workspace_id, 'delivery_id', d.id), 'webhook_delivery', 25, 'webhooks'
+FROM d
 `
 
 type InsertEventsParams struct {
@@ -91,7 +129,10 @@ type InsertEventsParams struct {
 
 // InsertEvents writes a change's events in the order given; each takes its number from
 // event_seq as it is inserted, so the change must have written its own rows first (it holds its
-// transaction id, and its locks, before it takes a number: see internal/events.Watermark).
+// transaction id, and its locks, before it takes a number: see store.feedBound). Each event is
+// then queued for delivery to every enabled endpoint of the workspace that wants its type: a
+// webhook_deliveries row and a River job (kind webhook_delivery, queue webhooks), in the same
+// transaction as the event.
 func (q *Queries) InsertEvents(ctx context.Context, arg InsertEventsParams) error {
 	_, err := q.db.Exec(ctx, insertEvents,
 		arg.WorkspaceID,
@@ -240,4 +281,17 @@ func (q *Queries) TransactionTime(ctx context.Context) (time.Time, error) {
 	var now time.Time
 	err := row.Scan(&now)
 	return now, err
+}
+
+const wantsEvents = `-- name: WantsEvents :one
+SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE workspace_id = $1 AND enabled) AS wants
+`
+
+// WantsEvents says whether a workspace has an enabled webhook endpoint: an import queues the
+// deliveries of the events it COPYs only then.
+func (q *Queries) WantsEvents(ctx context.Context, workspaceID uuid.UUID) (bool, error) {
+	row := q.db.QueryRow(ctx, wantsEvents, workspaceID)
+	var wants bool
+	err := row.Scan(&wants)
+	return wants, err
 }

@@ -117,6 +117,15 @@ type Note struct {
 	CreatedAt   time.Time
 }
 
+type RiverJob struct {
+	ID          int64
+	Args        []byte
+	Kind        string
+	MaxAttempts int16
+	Queue       string
+	ScheduledAt time.Time
+}
+
 type SchemaMigration struct {
 	Version int64
 	Dirty   bool

@@ -19,7 +19,6 @@ import (
 	"github.com/wazapin/wazapin/internal/apperr"
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/netguard"
-	"github.com/wazapin/wazapin/internal/secretbox"
 	"github.com/wazapin/wazapin/internal/store"
 	"github.com/wazapin/wazapin/internal/tenant"
 	"github.com/wazapin/wazapin/internal/webhooksign"
@@ -57,7 +56,7 @@ func (s *Server) CreateWebhookEndpoint(ctx context.Context, req api.CreateWebhoo
 	row, err := s.store.CreateWebhookEndpoint(ctx, store.NewWebhookEndpoint{
 		WorkspaceID: ws.ID, ID: id, URL: u, Description: description, EventTypes: types,
 		Enabled: b.Enabled == nil || *b.Enabled,
-		Secret:  s.cfg.Secrets.Seal(key, webhookAD(ws.ID, id)),
+		Secret:  webhooksign.Seal(s.cfg.Secrets, ws.ID, id, key),
 	})
 	if err != nil {
 		return nil, err
@@ -148,7 +147,7 @@ func (s *Server) RotateWebhookEndpointSecret(ctx context.Context, req api.Rotate
 		return nil, errNoSecrets
 	}
 	key := webhooksign.NewKey()
-	row, err := s.store.RotateWebhookSecret(ctx, ws.ID, id, s.cfg.Secrets.Seal(key, webhookAD(ws.ID, id)))
+	row, err := s.store.RotateWebhookSecret(ctx, ws.ID, id, webhooksign.Seal(s.cfg.Secrets, ws.ID, id, key))
 	if err != nil {
 		return nil, err
 	}
@@ -165,33 +164,7 @@ func (s *Server) WebhookSigningKeys(ctx context.Context, wsID, id uuid.UUID) ([]
 	if err != nil {
 		return nil, err
 	}
-	return OpenWebhookKeys(s.cfg.Secrets, wsID, id, sealed)
-}
-
-// OpenWebhookKeys opens an endpoint's sealed secrets, as Store.WebhookSigningSecrets returns
-// them, into the keys that sign its deliveries, in the same order. It is for a delivery worker
-// that holds the encryption key (WAZAPIN_ENCRYPTION_KEY) but no Server. A secret that does not
-// open (the key was changed) is an error that names the endpoint and never the secret.
-func OpenWebhookKeys(box *secretbox.Box, wsID, id uuid.UUID, sealed [][]byte) ([][]byte, error) {
-	keys := make([][]byte, len(sealed))
-	for i, sec := range sealed {
-		key, err := box.Open(sec, webhookAD(wsID, id))
-		if err != nil {
-			return nil, fmt.Errorf("webhook endpoint %s: its signing secret does not open with this server's encryption key (was WAZAPIN_ENCRYPTION_KEY changed?): %w",
-				ids.Format(ids.WebhookEndpoint, id), err)
-		}
-		keys[i] = key
-	}
-	return keys, nil
-}
-
-// webhookAD binds a sealed signing key to its endpoint. Its prefix sets it apart from channelAD,
-// so a channel's sealed credentials never open as an endpoint's key, nor the reverse.
-func webhookAD(wsID, id uuid.UUID) []byte {
-	ad := make([]byte, 0, len("webhook_endpoint:")+2*len(id))
-	ad = append(ad, "webhook_endpoint:"...)
-	ad = append(ad, wsID[:]...)
-	return append(ad, id[:]...)
+	return webhooksign.Open(s.cfg.Secrets, wsID, id, sealed)
 }
 
 // webhookURL checks an endpoint's URL and returns it as sent. A URL that visibly points into a

@@ -283,7 +283,7 @@ func TestRotateWebhookSecret(t *testing.T) {
 	k1 := keyOf(t, ep.Secret)
 
 	// signing says which keys sign now, through the server's helper and through the store and
-	// OpenWebhookKeys (as a worker without a Server would), and insists they agree.
+	// webhooksign.Open (as a worker without a Server would), and insists they agree.
 	signing := func() [][]byte {
 		t.Helper()
 		keys, err := e.srv.WebhookSigningKeys(bg, wsID, id)
@@ -294,7 +294,7 @@ func TestRotateWebhookSecret(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		opened, err := server.OpenWebhookKeys(box, wsID, id, sealed)
+		opened, err := webhooksign.Open(box, wsID, id, sealed)
 		if err != nil || !slices.EqualFunc(opened, keys, bytes.Equal) {
 			t.Fatalf("the store's secrets open to %x, the server's keys are %x (%v)", opened, keys, err)
 		}
@@ -366,7 +366,7 @@ func TestRotateWebhookSecret(t *testing.T) {
 			t.Errorf("sealed secrets of another workspace's endpoint: %v", err)
 		}
 		sealed, _ := st.WebhookSigningSecrets(bg, wsID, id)
-		if _, err := server.OpenWebhookKeys(box, otherID, id, sealed); !errors.Is(err, secretbox.ErrOpen) {
+		if _, err := webhooksign.Open(box, otherID, id, sealed); !errors.Is(err, secretbox.ErrOpen) {
 			t.Errorf("a secret opened bound to another workspace: %v", err)
 		}
 	})

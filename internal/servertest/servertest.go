@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/wazapin/wazapin/internal/store"
 	"github.com/wazapin/wazapin/internal/tenant"
 	"github.com/wazapin/wazapin/internal/testdb"
+	"github.com/wazapin/wazapin/internal/webhooks"
 )
 
 // Env is a running server and the workspace a test acts as.
@@ -35,6 +37,8 @@ type Env struct {
 type Setup struct {
 	Server server.Config
 	Store  store.Options
+	// Webhooks, when set, runs the webhook workers too (Store and Secrets are filled in).
+	Webhooks *webhooks.Config
 }
 
 // Start serves the API over a fresh database until the test ends. configure may adjust the
@@ -59,6 +63,18 @@ func Start(t testing.TB, configure ...func(*Setup)) *Env {
 	}
 	st := store.New(pool, setup.Store)
 	srv := server.New(st, setup.Server)
+	if w := setup.Webhooks; w != nil {
+		w.Store, w.Secrets = st, setup.Server.Secrets
+		runner, err := webhooks.Start(ctx, pool, *w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = runner.Stop(sctx)
+		})
+	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	ws, err := tenant.Create(ctx, pool, "Acme", "ID")

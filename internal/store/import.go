@@ -150,7 +150,8 @@ func writePlan(ctx context.Context, q *dbq.Queries, wsID, importID uuid.UUID, pl
 
 // writeImportEvents COPYs contact.created for each new contact of plan and contact.updated for
 // each stored one whose fields changed (locked as they were, updated as they are), in the plan's
-// order. Each event's JSON is made as its row is sent, so they are never all in memory.
+// order, and queues their webhook deliveries. Each event's JSON is made as its row is sent, so
+// they are never all in memory.
 func writeImportEvents(ctx context.Context, q *dbq.Queries, wsID uuid.UUID, now time.Time, plan importplan.Plan, locked, updated []dbq.Contact) error {
 	before := make(map[uuid.UUID]int, len(locked))
 	for i, c := range locked {
@@ -159,6 +160,10 @@ func writeImportEvents(ctx context.Context, q *dbq.Queries, wsID uuid.UUID, now 
 	after := make(map[uuid.UUID]int, len(updated))
 	for i, c := range updated {
 		after[c.ID] = i
+	}
+	floor, err := q.EventSeqIssued(ctx)
+	if err != nil {
+		return err
 	}
 	out := newBatch(func(rows []dbq.CopyEventsParams) (int64, error) { return q.CopyEvents(ctx, rows) })
 	for _, c := range plan.Contacts {
@@ -185,7 +190,15 @@ func writeImportEvents(ctx context.Context, q *dbq.Queries, wsID uuid.UUID, now 
 			return err
 		}
 	}
-	return out.flush()
+	if err := out.flush(); err != nil {
+		return err
+	}
+	// The events COPYed are queued for delivery as InsertEvents queues the others, in one
+	// statement, when the workspace has an endpoint to deliver to.
+	if wants, err := q.WantsEvents(ctx, wsID); err != nil || !wants {
+		return err
+	}
+	return q.DeliverTransactionEvents(ctx, dbq.DeliverTransactionEventsParams{WorkspaceID: wsID, Floor: floor})
 }
 
 // copyChunk is how many rows one COPY sends: enough to keep COPY's speed, few enough that an

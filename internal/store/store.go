@@ -71,6 +71,7 @@ func (s *Store) Instrument(m *obs.Metrics) {
 // txn is a write transaction: its queries, and the events its change records.
 type txn struct {
 	*dbq.Queries
+	tx     pgx.Tx
 	events []events.Event
 }
 
@@ -82,7 +83,7 @@ func (t *txn) emit(e ...events.Event) { t.events = append(t.events, e...) }
 // adds. Every change goes through here.
 func (s *Store) write(ctx context.Context, pool *pgxpool.Pool, op string, wsID uuid.UUID, fn func(q *txn) error) error {
 	return pg.WithTx(ctx, pool, func(tx pgx.Tx) error {
-		t := &txn{Queries: s.q.WithTx(tx)}
+		t := &txn{Queries: s.q.WithTx(tx), tx: tx}
 		if err := fn(t); err != nil {
 			return err
 		}

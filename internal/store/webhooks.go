@@ -127,7 +127,7 @@ func (s *Store) DeleteWebhookEndpoint(ctx context.Context, wsID, id uuid.UUID) e
 
 // WebhookSigningSecrets returns the sealed secrets that sign deliveries to an endpoint now: its
 // current secret, then its previous one while a rotation lasts (24 hours). They open with the
-// server's encryption key, bound to the workspace and endpoint (server.OpenWebhookKeys).
+// server's encryption key, bound to the workspace and endpoint (webhooksign.Open).
 func (s *Store) WebhookSigningSecrets(ctx context.Context, wsID, id uuid.UUID) ([][]byte, error) {
 	row, err := s.q.WebhookSigningSecrets(ctx, dbq.WebhookSigningSecretsParams{WorkspaceID: wsID, ID: id})
 	if err != nil {

@@ -798,6 +798,102 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhook-endpoints/{endpointID}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A webhook endpoint id (`we_…`).
+                 * @example we_06H2ST3E2SW3S146H7PG6JQ140
+                 */
+                endpointID: components["parameters"]["EndpointID"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List an endpoint's deliveries
+         * @description The endpoint's deliveries, newest first: one per event it was sent (and per test), with
+         *     its status (`pending` while attempts remain, `delivered` after a 2xx answer, `failed`
+         *     once the schedule is spent, the receiver answered 410, or the endpoint was disabled), the
+         *     number of attempts, the last answer's status code and error, and when the next attempt
+         *     runs. Attempts follow the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+         *     14 h, 20 h, 24 h after each failure, each varied by up to a tenth), or the receiver's
+         *     `Retry-After` on 429 and 503 (at most 24 h). Deliveries are kept as long as events
+         *     (`WAZAPIN_EVENT_RETENTION`). Keyset pagination as for notes.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A webhook endpoint id (`we_…`).
+                 * @example we_06H2ST3E2SW3S146H7PG6JQ140
+                 */
+                endpointID: components["parameters"]["EndpointID"];
+                /**
+                 * @description A delivery id (`whd_…`).
+                 * @example whd_06H2SXA9M1VQ5W2JS0R5K6Q7C8
+                 */
+                deliveryID: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry a delivery
+         * @description Sends a delivered or failed delivery again, now, with a fresh schedule of retries should
+         *     it fail (its attempts keep counting). A delivery still pending answers 409: it is tried
+         *     at its `next_attempt_at` anyway. An endpoint that is disabled must be enabled first, or
+         *     the attempt fails at once.
+         */
+        post: operations["retryWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpointID}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A webhook endpoint id (`we_…`).
+                 * @example we_06H2ST3E2SW3S146H7PG6JQ140
+                 */
+                endpointID: components["parameters"]["EndpointID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test delivery
+         * @description Queues a delivery of a `webhook.test` event to the endpoint, signed and retried like any
+         *     other, and answers the delivery to follow in the endpoint's deliveries. The event is the
+         *     same envelope as the others (see WebhookTestEvent) with `sequence` 0, and it is not in the
+         *     event feed.
+         */
+        post: operations["testWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1347,13 +1443,13 @@ export interface components {
          *     same JSON.
          */
         Event: components["schemas"]["ContactCreatedEvent"] | components["schemas"]["ContactUpdatedEvent"] | components["schemas"]["ContactDeletedEvent"] | components["schemas"]["IdentityAttachedEvent"] | components["schemas"]["IdentityDetachedEvent"] | components["schemas"]["NoteCreatedEvent"] | components["schemas"]["TagAddedEvent"] | components["schemas"]["TagRemovedEvent"] | components["schemas"]["ConsentChangedEvent"] | components["schemas"]["SuppressionAddedEvent"] | components["schemas"]["SuppressionLiftedEvent"] | components["schemas"]["ChannelCreatedEvent"] | components["schemas"]["ChannelUpdatedEvent"] | components["schemas"]["ChannelDeletedEvent"] | components["schemas"]["ImportCompletedEvent"];
+        /** @description The members every event has; each event type's schema adds `type` and `data`. */
         EventEnvelope: {
             /**
              * @description Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
              * @example evt_06BJ4DB5MNYV99B28A8Y819WDG
              */
             id: string;
-            type: components["schemas"]["EventType"];
             /**
              * Format: int64
              * @description Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
@@ -1624,6 +1720,67 @@ export interface components {
              */
             next_cursor: string;
             has_more: boolean;
+        };
+        WebhookDelivery: {
+            /** @example whd_06H2SXA9M1VQ5W2JS0R5K6Q7C8 */
+            id: string;
+            /** @example we_06H2ST3E2SW3S146H7PG6JQ140 */
+            endpoint_id: string;
+            /**
+             * @description The event's id, sent as `webhook-id`.
+             * @example evt_06BJ4DB5MNYV99B28A8Y819WDG
+             */
+            event_id: string;
+            /**
+             * @description An EventType, or `webhook.test` for a test delivery.
+             * @example contact.updated
+             */
+            event_type: string;
+            /**
+             * Format: int64
+             * @description The event's `sequence`; 0 for a test delivery.
+             */
+            event_sequence: number;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "failed";
+            attempts: number;
+            /** @description The status code of the last answer; null before the first attempt and after an attempt that got none. */
+            last_status_code: number | null;
+            /** @description Why the last attempt failed (the answer's status and the start of its body, a timeout, a refused connection). */
+            last_error: string | null;
+            /** Format: date-time */
+            last_attempt_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the next attempt runs, while the delivery is pending.
+             */
+            next_attempt_at: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        WebhookDeliveryResponse: {
+            data: components["schemas"]["WebhookDelivery"];
+        };
+        WebhookDeliveryList: {
+            data: components["schemas"]["WebhookDelivery"][];
+            meta: components["schemas"]["PageMeta"];
+        };
+        /**
+         * @description The body of a test delivery (`POST /v1/webhook-endpoints/{endpointID}/test`): the event
+         *     envelope with type `webhook.test`, `sequence` 0, the endpoint as `object_id`, and its id
+         *     and URL as `data.object`. It never appears in the event feed.
+         */
+        WebhookTestEvent: components["schemas"]["EventEnvelope"] & {
+            /** @enum {string} */
+            type: "webhook.test";
+            data: {
+                object: {
+                    id: string;
+                    url: string;
+                };
+            };
         };
     };
     responses: {
@@ -2016,6 +2173,10 @@ export type PreviousAttributes = components['schemas']['PreviousAttributes'];
 export type ImportSummary = components['schemas']['ImportSummary'];
 export type EventList = components['schemas']['EventList'];
 export type EventPageMeta = components['schemas']['EventPageMeta'];
+export type WebhookDelivery = components['schemas']['WebhookDelivery'];
+export type WebhookDeliveryResponse = components['schemas']['WebhookDeliveryResponse'];
+export type WebhookDeliveryList = components['schemas']['WebhookDeliveryList'];
+export type WebhookTestEvent = components['schemas']['WebhookTestEvent'];
 export type ResponseResolved = components['responses']['Resolved'];
 export type ResponseBadRequest = components['responses']['BadRequest'];
 export type ResponseUnauthorized = components['responses']['Unauthorized'];
@@ -3785,6 +3946,138 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["WebhookEndpointSecretResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Page size, 1 to 200.
+                 * @example 50
+                 */
+                limit?: number;
+                /**
+                 * @description The opaque `meta.next_cursor` of the previous page.
+                 * @example AZciNWWlfbSlYkKR5AU8bA
+                 */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description A webhook endpoint id (`we_…`).
+                 * @example we_06H2ST3E2SW3S146H7PG6JQ140
+                 */
+                endpointID: components["parameters"]["EndpointID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of deliveries. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": [
+                     *         {
+                     *           "id": "whd_06H2SXA9M1VQ5W2JS0R5K6Q7C8",
+                     *           "endpoint_id": "we_06H2ST3E2SW3S146H7PG6JQ140",
+                     *           "event_id": "evt_06BJ4DB5MNYV99B28A8Y819WDG",
+                     *           "event_type": "contact.updated",
+                     *           "event_sequence": 1043,
+                     *           "status": "pending",
+                     *           "attempts": 2,
+                     *           "last_status_code": 503,
+                     *           "last_error": "the endpoint answered 503: upstream unavailable",
+                     *           "last_attempt_at": "2025-05-30T17:25:19.031101Z",
+                     *           "next_attempt_at": "2025-05-30T17:55:20.000000Z",
+                     *           "created_at": "2025-05-30T17:20:14.245871Z",
+                     *           "updated_at": "2025-05-30T17:25:19.031101Z"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "next_cursor": null
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    retryWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A webhook endpoint id (`we_…`).
+                 * @example we_06H2ST3E2SW3S146H7PG6JQ140
+                 */
+                endpointID: components["parameters"]["EndpointID"];
+                /**
+                 * @description A delivery id (`whd_…`).
+                 * @example whd_06H2SXA9M1VQ5W2JS0R5K6Q7C8
+                 */
+                deliveryID: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery, pending again. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    testWebhookEndpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A webhook endpoint id (`we_…`).
+                 * @example we_06H2ST3E2SW3S146H7PG6JQ140
+                 */
+                endpointID: components["parameters"]["EndpointID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The test delivery, pending. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryResponse"];
                 };
             };
             401: components["responses"]["Unauthorized"];
