@@ -212,15 +212,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		debug.SetGCPercent(200)
 		debug.SetMemoryLimit(80 << 20)
 	}
-	pool, err := m.openPool(ctx, cfg, pg.GenericPlans)
+	pool, planned, err := m.openPools(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	planned, err := m.openPool(ctx, cfg, pg.CustomPlans)
-	if err != nil {
-		return err
-	}
 	defer planned.Close()
 	cfg.server.Metrics = obs.NewMetrics()
 	st := store.New(pool, store.Options{Planned: planned})
@@ -309,6 +305,19 @@ func stopWebhooks(r *webhooks.Runner, cfg serveConfig, log *slog.Logger) error {
 	}
 	log.Info("webhook deliveries stopped")
 	return nil
+}
+
+// openPools opens the two pools of the store: one whose statements run on generic plans, and one
+// whose sessions plan each statement for its values (see pg.Plans).
+func (m *Main) openPools(ctx context.Context, cfg serveConfig) (pool, planned *pgxpool.Pool, err error) {
+	if pool, err = m.openPool(ctx, cfg, pg.GenericPlans); err != nil {
+		return nil, nil, err
+	}
+	if planned, err = m.openPool(ctx, cfg, pg.CustomPlans); err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	return pool, planned, nil
 }
 
 // openPool connects a pool whose connecting is bounded by the database timeout.

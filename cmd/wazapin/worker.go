@@ -49,15 +49,11 @@ func (m *Main) worker(ctx context.Context, args []string) error {
 	if err := pg.Migrate(cfg.databaseURL, 0); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	pool, err := m.openPool(ctx, cfg, pg.GenericPlans)
+	pool, planned, err := m.openPools(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	planned, err := m.openPool(ctx, cfg, pg.CustomPlans)
-	if err != nil {
-		return err
-	}
 	defer planned.Close()
 	runner, err := m.startWebhooks(ctx, planned, store.New(pool, store.Options{Planned: planned}), cfg, log)
 	if err != nil {

@@ -198,7 +198,6 @@ func TestWebhookDeliveriesAreSignedEvents(t *testing.T) {
 	})
 }
 
-
 // waitDeliveries waits until an endpoint has n deliveries that all satisfy done.
 func (e *env) waitDeliveries(endpointID string, n int, done func(api.WebhookDelivery) bool) []api.WebhookDelivery {
 	e.t.Helper()
