@@ -1,6 +1,7 @@
 package webhooksign
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -18,6 +19,9 @@ func Seal(box *secretbox.Box, wsID, id uuid.UUID, key []byte) []byte {
 // keys that sign its deliveries, in the same order. A secret that does not open (the encryption
 // key was changed) is an error that names the endpoint and never the secret.
 func Open(box *secretbox.Box, wsID, id uuid.UUID, sealed [][]byte) ([][]byte, error) {
+	if box == nil {
+		return nil, errors.New("this server has no WAZAPIN_ENCRYPTION_KEY to open the endpoint's signing secret with")
+	}
 	keys := make([][]byte, len(sealed))
 	for i, sec := range sealed {
 		key, err := box.Open(sec, ad(wsID, id))

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/wazapin/wazapin/internal/webhooksign"
 )
 
@@ -50,5 +52,11 @@ func TestTwoKeysSignTwice(t *testing.T) {
 		parts[0] != webhooksign.Signature([][]byte{current}, "evt_1", 1700000000, body) ||
 		parts[1] != webhooksign.Signature([][]byte{previous}, "evt_1", 1700000000, body) {
 		t.Errorf("signature %q", both)
+	}
+}
+
+func TestOpenWithoutAKeyIsAnError(t *testing.T) {
+	if _, err := webhooksign.Open(nil, uuid.New(), uuid.New(), [][]byte{[]byte("sealed")}); err == nil {
+		t.Error("opened a secret without an encryption key")
 	}
 }
