@@ -1,7 +1,10 @@
 -- CreateUnlessHeld creates a contact holding keys (in identity.Compare order) unless a stored
 -- contact holds one of them, and answers the holders: a new contact in one statement when its
 -- identifiers are new (the first message from a new number), or the owners to decide with. A
--- key taken by another transaction meanwhile fails the statement with a unique violation.
+-- key taken by another transaction meanwhile fails the statement with a unique violation. The
+-- new contact's rows are stamped with @now, the time its events (ev_*, made beforehand with it)
+-- carry, and the events are written by the same statement, after the contact: one round trip
+-- for the commonest write.
 -- name: CreateUnlessHeld :one
 WITH k AS (
     SELECT unnest(@types::text[]) AS type, unnest(@sources::text[]) AS source, unnest(@vals::text[]) AS value
@@ -14,17 +17,33 @@ WITH k AS (
         LIMIT 1
     ) AS i
 ), c AS (
-    INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields)
-    SELECT @workspace_id, @id, @name, @name_key, @phone_number, @email, @external_source, @external_id, @custom_fields
+    INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields,
+                          created_at, updated_at)
+    SELECT @workspace_id, @id, @name, @name_key, @phone_number, @email, @external_source, @external_id, @custom_fields,
+           @now, @now
     WHERE NOT EXISTS (SELECT 1 FROM held)
     RETURNING *
 ), i AS (
-    INSERT INTO contact_identities (workspace_id, type, source, value, contact_id)
-    SELECT c.workspace_id, k.type, k.source, k.value, c.id FROM c, k
+    INSERT INTO contact_identities (workspace_id, type, source, value, contact_id, created_at)
+    SELECT c.workspace_id, k.type, k.source, k.value, c.id, @now FROM c, k
+), ev AS (
+    -- Rows of c exist only once the contact is written, so the statement holds its transaction id
+    -- before its events take their numbers (see store.feedBound).
+    INSERT INTO events (workspace_id, id, type, object_id, contact_id, data)
+    SELECT c.workspace_id, e.id, e.type, e.object_id, c.id, e.data::json
+    FROM c
+    CROSS JOIN (SELECT unnest(@ev_ids::uuid[]) AS id, unnest(@ev_types::text[]) AS type,
+                       unnest(@ev_object_ids::text[]) AS object_id, unnest(@ev_data::text[]) AS data) AS e
+    RETURNING events.seq, events.id, events.type
+), queued AS (
+    -- As InsertEvents: deliveries only for a workspace with an enabled endpoint.
+    SELECT queue_deliveries(@workspace_id, array_agg(ev.seq ORDER BY ev.seq), array_agg(ev.id ORDER BY ev.seq), array_agg(ev.type ORDER BY ev.seq)) AS n
+    FROM ev
+    HAVING count(*) > 0 AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.workspace_id = @workspace_id AND w.enabled)
 )
 SELECT (SELECT coalesce(array_agg(held.contact_id ORDER BY held.contact_id), '{}') FROM held)::uuid[] AS owners,
        c.workspace_id, c.id, c.name, c.name_key, c.phone_number, c.email, c.external_source, c.external_id,
-       c.custom_fields, c.created_at, c.updated_at
+       c.custom_fields, c.created_at, c.updated_at, coalesce((SELECT queued.n FROM queued), 0)::integer AS deliveries
 FROM (SELECT 1) AS one
 LEFT JOIN c ON true;
 

@@ -1,51 +1,36 @@
 -- InsertEvents writes a change's events in the order given; each takes its number from
 -- event_seq as it is inserted, so the change must have written its own rows first (it holds its
--- transaction id, and its locks, before it takes a number: see store.feedBound). Each event is
--- then queued for delivery to every enabled endpoint of the workspace that wants its type: a
--- webhook_deliveries row and a River job (kind webhook_delivery, queue webhooks), in the same
--- transaction as the event.
+-- transaction id, and its locks, before it takes a number: see store.feedBound). When the
+-- workspace has an enabled webhook endpoint, the events are queued for delivery in the same
+-- statement (queue_deliveries, migration 000017).
 -- name: InsertEvents :exec
 WITH ev AS (
     INSERT INTO events (workspace_id, id, type, object_id, contact_id, data)
     SELECT @workspace_id, e.id, e.type, e.object_id, NULLIF(e.contact_id, '')::uuid, e.data::json
     FROM (SELECT unnest(@ids::uuid[]) AS id, unnest(@types::text[]) AS type, unnest(@object_ids::text[]) AS object_id,
                  unnest(@contact_ids::text[]) AS contact_id, unnest(@data::text[]) AS data) AS e
-    RETURNING events.workspace_id, events.seq, events.id, events.type
-), d AS (
-    INSERT INTO webhook_deliveries (workspace_id, id, endpoint_id, event_seq, event_id, event_type, next_attempt_at)
-    SELECT ev.workspace_id, uuid_v7(), w.id, ev.seq, ev.id, ev.type, now()
-    FROM ev JOIN webhook_endpoints w ON w.workspace_id = ev.workspace_id
-    WHERE w.enabled AND (w.event_types IS NULL OR ev.type = ANY (w.event_types))
-    RETURNING webhook_deliveries.workspace_id, webhook_deliveries.id
+    RETURNING events.seq, events.id, events.type
 )
-INSERT INTO river_job (args, kind, max_attempts, queue)
-SELECT jsonb_build_object('workspace_id', d.workspace_id, 'delivery_id', d.id), 'webhook_delivery', 25, 'webhooks'
-FROM d;
+SELECT queue_deliveries(@workspace_id, array_agg(ev.seq ORDER BY ev.seq), array_agg(ev.id ORDER BY ev.seq), array_agg(ev.type ORDER BY ev.seq))
+FROM ev
+HAVING EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.workspace_id = @workspace_id AND w.enabled);
 
 -- CopyEvents writes an import's events; COPY numbers them from event_seq in the order sent.
 -- name: CopyEvents :copyfrom
 INSERT INTO events (workspace_id, id, type, object_id, contact_id, data)
 VALUES (@workspace_id, @id, @type, @object_id, @contact_id, @data);
 
--- WantsEvents says whether a workspace has an enabled webhook endpoint: an import queues the
--- deliveries of the events it COPYs only then.
+-- WantsEvents says whether a workspace has an enabled webhook endpoint: only then does an import
+-- queue the deliveries of the events it COPYed.
 -- name: WantsEvents :one
 SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE workspace_id = @workspace_id AND enabled) AS wants;
 
--- DeliverTransactionEvents queues, as InsertEvents does, the deliveries of the events this
--- transaction wrote with numbers above floor (an import's COPY).
--- name: DeliverTransactionEvents :exec
-WITH d AS (
-    INSERT INTO webhook_deliveries (workspace_id, id, endpoint_id, event_seq, event_id, event_type, next_attempt_at)
-    SELECT e.workspace_id, uuid_v7(), w.id, e.seq, e.id, e.type, now()
-    FROM events e JOIN webhook_endpoints w ON w.workspace_id = e.workspace_id
-    WHERE e.workspace_id = @workspace_id AND e.seq > @floor AND e.xmin = pg_current_xact_id()::xid
-      AND w.enabled AND (w.event_types IS NULL OR e.type = ANY (w.event_types))
-    RETURNING webhook_deliveries.workspace_id, webhook_deliveries.id
-)
-INSERT INTO river_job (args, kind, max_attempts, queue)
-SELECT jsonb_build_object('workspace_id', d.workspace_id, 'delivery_id', d.id), 'webhook_delivery', 25, 'webhooks'
-FROM d;
+-- QueueTransactionEvents queues the deliveries of the events this transaction wrote with numbers
+-- above floor (an import's COPY).
+-- name: QueueTransactionEvents :exec
+SELECT queue_deliveries(@workspace_id, array_agg(e.seq ORDER BY e.seq), array_agg(e.id ORDER BY e.seq), array_agg(e.type ORDER BY e.seq))
+FROM events e
+WHERE e.workspace_id = @workspace_id AND e.seq > @floor AND e.xmin = pg_current_xact_id()::xid;
 
 -- TransactionTime is now() of the transaction: the created_at and updated_at its rows get.
 -- name: TransactionTime :one

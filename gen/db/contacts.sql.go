@@ -40,17 +40,33 @@ WITH k AS (
         LIMIT 1
     ) AS i
 ), c AS (
-    INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields)
-    SELECT $4, $5, $6, $7, $8, $9, $10, $11, $12
+    INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields,
+                          created_at, updated_at)
+    SELECT $4, $5, $6, $7, $8, $9, $10, $11, $12,
+           $13, $13
     WHERE NOT EXISTS (SELECT 1 FROM held)
     RETURNING workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at
 ), i AS (
-    INSERT INTO contact_identities (workspace_id, type, source, value, contact_id)
-    SELECT c.workspace_id, k.type, k.source, k.value, c.id FROM c, k
+    INSERT INTO contact_identities (workspace_id, type, source, value, contact_id, created_at)
+    SELECT c.workspace_id, k.type, k.source, k.value, c.id, $13 FROM c, k
+), ev AS (
+    -- Rows of c exist only once the contact is written, so the statement holds its transaction id
+    -- before its events take their numbers (see store.feedBound).
+    INSERT INTO events (workspace_id, id, type, object_id, contact_id, data)
+    SELECT c.workspace_id, e.id, e.type, e.object_id, c.id, e.data::json
+    FROM c
+    CROSS JOIN (SELECT unnest($14::uuid[]) AS id, unnest($15::text[]) AS type,
+                       unnest($16::text[]) AS object_id, unnest($17::text[]) AS data) AS e
+    RETURNING events.seq, events.id, events.type
+), queued AS (
+    -- As InsertEvents: deliveries only for a workspace with an enabled endpoint.
+    SELECT queue_deliveries($4, array_agg(ev.seq ORDER BY ev.seq), array_agg(ev.id ORDER BY ev.seq), array_agg(ev.type ORDER BY ev.seq)) AS n
+    FROM ev
+    HAVING count(*) > 0 AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.workspace_id = $4 AND w.enabled)
 )
 SELECT (SELECT coalesce(array_agg(held.contact_id ORDER BY held.contact_id), '{}') FROM held)::uuid[] AS owners,
        c.workspace_id, c.id, c.name, c.name_key, c.phone_number, c.email, c.external_source, c.external_id,
-       c.custom_fields, c.created_at, c.updated_at
+       c.custom_fields, c.created_at, c.updated_at, coalesce((SELECT queued.n FROM queued), 0)::integer AS deliveries
 FROM (SELECT 1) AS one
 LEFT JOIN c ON true
 `
@@ -68,6 +84,11 @@ type CreateUnlessHeldParams struct {
 	ExternalSource *string
 	ExternalID     *string
 	CustomFields   []byte
+	Now            time.Time
+	EvIds          []uuid.UUID
+	EvTypes        []string
+	EvObjectIds    []string
+	EvData         []string
 }
 
 type CreateUnlessHeldRow struct {
@@ -83,12 +104,16 @@ type CreateUnlessHeldRow struct {
 	CustomFields   []byte
 	CreatedAt      *time.Time
 	UpdatedAt      *time.Time
+	Deliveries     int32
 }
 
 // CreateUnlessHeld creates a contact holding keys (in identity.Compare order) unless a stored
 // contact holds one of them, and answers the holders: a new contact in one statement when its
 // identifiers are new (the first message from a new number), or the owners to decide with. A
-// key taken by another transaction meanwhile fails the statement with a unique violation.
+// key taken by another transaction meanwhile fails the statement with a unique violation. The
+// new contact's rows are stamped with @now, the time its events (ev_*, made beforehand with it)
+// carry, and the events are written by the same statement, after the contact: one round trip
+// for the commonest write.
 func (q *Queries) CreateUnlessHeld(ctx context.Context, arg CreateUnlessHeldParams) (CreateUnlessHeldRow, error) {
 	row := q.db.QueryRow(ctx, createUnlessHeld,
 		arg.Types,
@@ -103,6 +128,11 @@ func (q *Queries) CreateUnlessHeld(ctx context.Context, arg CreateUnlessHeldPara
 		arg.ExternalSource,
 		arg.ExternalID,
 		arg.CustomFields,
+		arg.Now,
+		arg.EvIds,
+		arg.EvTypes,
+		arg.EvObjectIds,
+		arg.EvData,
 	)
 	var i CreateUnlessHeldRow
 	err := row.Scan(
@@ -118,6 +148,7 @@ func (q *Queries) CreateUnlessHeld(ctx context.Context, arg CreateUnlessHeldPara
 		&i.CustomFields,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Deliveries,
 	)
 	return i, err
 }

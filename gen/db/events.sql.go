@@ -49,32 +49,6 @@ func (q *Queries) DeleteExpiredEvents(ctx context.Context, arg DeleteExpiredEven
 	return count, err
 }
 
-const deliverTransactionEvents = `-- name: DeliverTransactionEvents :exec
-WITH d AS (
-    INSERT INTO webhook_deliveries (workspace_id, id, endpoint_id, event_seq, event_id, event_type, next_attempt_at)
-    SELECT e.workspace_id, uuid_v7(), w.id, e.seq, e.id, e.type, now()
-    FROM events e JOIN webhook_endpoints w ON w.workspace_id = e.workspace_id
-    WHERE e.workspace_id = $1 AND e.seq > $2 AND e.xmin = pg_current_xact_id()::xid
-      AND w.enabled AND (w.event_types IS NULL OR e.type = ANY (w.event_types))
-    RETURNING webhook_deliveries.workspace_id, webhook_deliveries.id
-)
-INSERT INTO river_job (args, kind, max_attempts, queue)
-SELECT jsonb_build_object('workspace_id', d.workspace_id, 'delivery_id', d.id), 'webhook_delivery', 25, 'webhooks'
-FROM d
-`
-
-type DeliverTransactionEventsParams struct {
-	WorkspaceID uuid.UUID
-	Floor       int64
-}
-
-// DeliverTransactionEvents queues, as InsertEvents does, the deliveries of the events this
-// transaction wrote with numbers above floor (an import's COPY).
-func (q *Queries) DeliverTransactionEvents(ctx context.Context, arg DeliverTransactionEventsParams) error {
-	_, err := q.db.Exec(ctx, deliverTransactionEvents, arg.WorkspaceID, arg.Floor)
-	return err
-}
-
 const eventHorizon = `-- name: EventHorizon :one
 SELECT coalesce((SELECT deleted_through FROM event_horizons WHERE workspace_id = $1), 0)::bigint AS deleted_through
 `
@@ -105,17 +79,11 @@ WITH ev AS (
     SELECT $1, e.id, e.type, e.object_id, NULLIF(e.contact_id, '')::uuid, e.data::json
     FROM (SELECT unnest($2::uuid[]) AS id, unnest($3::text[]) AS type, unnest($4::text[]) AS object_id,
                  unnest($5::text[]) AS contact_id, unnest($6::text[]) AS data) AS e
-    RETURNING events.workspace_id, events.seq, events.id, events.type
-), d AS (
-    INSERT INTO webhook_deliveries (workspace_id, id, endpoint_id, event_seq, event_id, event_type, next_attempt_at)
-    SELECT ev.workspace_id, uuid_v7(), w.id, ev.seq, ev.id, ev.type, now()
-    FROM ev JOIN webhook_endpoints w ON w.workspace_id = ev.workspace_id
-    WHERE w.enabled AND (w.event_types IS NULL OR ev.type = ANY (w.event_types))
-    RETURNING webhook_deliveries.workspace_id, webhook_deliveries.id
+    RETURNING events.seq, events.id, events.type
 )
-INSERT INTO river_job (args, kind, max_attempts, queue)
-SELECT jsonb_build_object('workspace_id', d.workspace_id, 'delivery_id', d.id), 'webhook_delivery', 25, 'webhooks'
-FROM d
+SELECT queue_deliveries($1, array_agg(ev.seq ORDER BY ev.seq), array_agg(ev.id ORDER BY ev.seq), array_agg(ev.type ORDER BY ev.seq))
+FROM ev
+HAVING EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.workspace_id = $1 AND w.enabled)
 `
 
 type InsertEventsParams struct {
@@ -129,10 +97,9 @@ type InsertEventsParams struct {
 
 // InsertEvents writes a change's events in the order given; each takes its number from
 // event_seq as it is inserted, so the change must have written its own rows first (it holds its
-// transaction id, and its locks, before it takes a number: see store.feedBound). Each event is
-// then queued for delivery to every enabled endpoint of the workspace that wants its type: a
-// webhook_deliveries row and a River job (kind webhook_delivery, queue webhooks), in the same
-// transaction as the event.
+// transaction id, and its locks, before it takes a number: see store.feedBound). When the
+// workspace has an enabled webhook endpoint, the events are queued for delivery in the same
+// statement (queue_deliveries, migration 000017).
 func (q *Queries) InsertEvents(ctx context.Context, arg InsertEventsParams) error {
 	_, err := q.db.Exec(ctx, insertEvents,
 		arg.WorkspaceID,
@@ -252,6 +219,24 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Event
 	return items, nil
 }
 
+const queueTransactionEvents = `-- name: QueueTransactionEvents :exec
+SELECT queue_deliveries($1, array_agg(e.seq ORDER BY e.seq), array_agg(e.id ORDER BY e.seq), array_agg(e.type ORDER BY e.seq))
+FROM events e
+WHERE e.workspace_id = $1 AND e.seq > $2 AND e.xmin = pg_current_xact_id()::xid
+`
+
+type QueueTransactionEventsParams struct {
+	WorkspaceID uuid.UUID
+	Floor       int64
+}
+
+// QueueTransactionEvents queues the deliveries of the events this transaction wrote with numbers
+// above floor (an import's COPY).
+func (q *Queries) QueueTransactionEvents(ctx context.Context, arg QueueTransactionEventsParams) error {
+	_, err := q.db.Exec(ctx, queueTransactionEvents, arg.WorkspaceID, arg.Floor)
+	return err
+}
+
 const snapshotBounds = `-- name: SnapshotBounds :one
 SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
        pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax
@@ -287,8 +272,8 @@ const wantsEvents = `-- name: WantsEvents :one
 SELECT EXISTS (SELECT 1 FROM webhook_endpoints WHERE workspace_id = $1 AND enabled) AS wants
 `
 
-// WantsEvents says whether a workspace has an enabled webhook endpoint: an import queues the
-// deliveries of the events it COPYs only then.
+// WantsEvents says whether a workspace has an enabled webhook endpoint: only then does an import
+// queue the deliveries of the events it COPYed.
 func (q *Queries) WantsEvents(ctx context.Context, workspaceID uuid.UUID) (bool, error) {
 	row := q.db.QueryRow(ctx, wantsEvents, workspaceID)
 	var wants bool

@@ -215,7 +215,17 @@ func Moves(old, next Fields) (remove, add []identity.Key) {
 }
 
 func (f Fields) keys() []identity.Key {
-	var keys []identity.Key
+	// Sized exactly: an import keeps the keys of each of up to 100,000 contacts at once.
+	n := 0
+	for _, p := range []*string{f.Phone, f.Email, f.ExternalID} {
+		if p != nil {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	keys := make([]identity.Key, 0, n)
 	if f.Phone != nil {
 		keys = append(keys, identity.Key{Type: identity.Phone, Value: *f.Phone})
 	}

@@ -60,11 +60,14 @@ type Event struct {
 // Contact is a contact.created or contact.deleted event: the contact as created, or as it was
 // when it was deleted.
 func Contact(typ string, c dbq.Contact) Event {
-	b := make([]byte, 0, 512)
+	return Event{Type: typ, ObjectID: ids.Format(ids.Contact, c.ID), ContactID: &c.ID, Data: AppendContactData(make([]byte, 0, 512), c)}
+}
+
+// AppendContactData appends the data of a contact.created or contact.deleted event.
+func AppendContactData(b []byte, c dbq.Contact) []byte {
 	b = append(b, `{"object":`...)
 	b = wire.AppendContact(b, c)
-	b = append(b, '}')
-	return Event{Type: typ, ObjectID: ids.Format(ids.Contact, c.ID), ContactID: &c.ID, Data: b}
+	return append(b, '}')
 }
 
 // ContactChange is the contact.updated event of a change from before to after; ok is false when

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -29,13 +30,25 @@ func (s *Store) Upsert(ctx context.Context, wsID uuid.UUID, u contact.Upsert) (r
 		return row, false, err
 	}
 	err = s.write(ctx, s.main, "contact.upsert", wsID, func(q *txn) error {
+		// The contact it would create, and its events, which the same statement writes.
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		fresh := dbq.Contact{
+			WorkspaceID: wsID, ID: ids.New(), Name: u.Name, NameKey: u.NameKey(), PhoneNumber: u.Phone, Email: u.Email,
+			ExternalSource: u.ExternalSource, ExternalID: u.ExternalID, CustomFields: custom, CreatedAt: now, UpdatedAt: now,
+		}
+		evs := []events.Event{events.Contact(events.ContactCreated, fresh)}
+		for _, k := range keys {
+			evs = append(evs, identityEvent(events.IdentityAttached, fresh.ID, k, now))
+		}
+		ev := eventColumns(evs)
 		// A unique violation here means another transaction took an identifier first: the
 		// retry finds its owner.
 		k := ownersParams(wsID, keys)
 		r, err := q.CreateUnlessHeld(ctx, dbq.CreateUnlessHeldParams{
-			WorkspaceID: wsID, ID: ids.New(), Name: u.Name, NameKey: u.NameKey(), PhoneNumber: u.Phone, Email: u.Email,
-			ExternalSource: u.ExternalSource, ExternalID: u.ExternalID, CustomFields: custom,
+			WorkspaceID: wsID, ID: fresh.ID, Name: u.Name, NameKey: u.NameKey(), PhoneNumber: u.Phone, Email: u.Email,
+			ExternalSource: u.ExternalSource, ExternalID: u.ExternalID, CustomFields: custom, Now: now,
 			Types: k.Types, Sources: k.Sources, Vals: k.Vals,
+			EvIds: ev.Ids, EvTypes: ev.Types, EvObjectIds: ev.ObjectIds, EvData: ev.Data,
 		})
 		switch {
 		case err != nil:
@@ -46,10 +59,6 @@ func (s *Store) Upsert(ctx context.Context, wsID uuid.UUID, u contact.Upsert) (r
 				Email: r.Email, ExternalSource: r.ExternalSource, ExternalID: r.ExternalID, CustomFields: r.CustomFields,
 				CreatedAt: *r.CreatedAt, UpdatedAt: *r.UpdatedAt,
 			}, true
-			q.emit(events.Contact(events.ContactCreated, row))
-			for _, k := range keys {
-				q.emit(identityEvent(events.IdentityAttached, row.ID, k, row.CreatedAt))
-			}
 			return nil
 		case len(r.Owners) == 1:
 			created = false

@@ -165,13 +165,27 @@ func writeImportEvents(ctx context.Context, q *dbq.Queries, wsID uuid.UUID, now 
 	if err != nil {
 		return err
 	}
-	out := newBatch(func(rows []dbq.CopyEventsParams) (int64, error) { return q.CopyEvents(ctx, rows) })
+	// The events of a chunk are written into one buffer, reused from chunk to chunk: an import
+	// runs near the server's memory limit, where every object allocated makes the collector work.
+	var (
+		rows = make([]dbq.CopyEventsParams, 0, eventChunk)
+		buf  = make([]byte, 0, eventChunk*640)
+	)
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		_, err := q.CopyEvents(ctx, rows)
+		clear(rows)
+		rows, buf = rows[:0], buf[:0]
+		return err
+	}
 	for _, c := range plan.Contacts {
-		var e events.Event
+		start, typ := len(buf), events.ContactCreated
 		if c.New {
 			f := c.Fields
-			e = events.Contact(events.ContactCreated, dbq.Contact{
-				WorkspaceID: wsID, ID: c.ID, Name: f.Name, NameKey: f.NameKey(), PhoneNumber: f.Phone, Email: f.Email,
+			buf = events.AppendContactData(buf, dbq.Contact{
+				WorkspaceID: wsID, ID: c.ID, Name: f.Name, PhoneNumber: f.Phone, Email: f.Email,
 				ExternalSource: f.ExternalSource, ExternalID: f.ExternalID, CustomFields: c.Custom, CreatedAt: now, UpdatedAt: now,
 			})
 		} else {
@@ -179,27 +193,35 @@ func writeImportEvents(ctx context.Context, q *dbq.Queries, wsID uuid.UUID, now 
 			if !ok {
 				continue
 			}
-			var changed bool
-			if e, changed = events.ContactChange(locked[before[c.ID]], updated[i]); !changed {
+			e, changed := events.ContactChange(locked[before[c.ID]], updated[i])
+			if !changed {
 				continue
 			}
+			buf, typ = append(buf, e.Data...), e.Type
 		}
-		if err := out.add(dbq.CopyEventsParams{
-			WorkspaceID: wsID, ID: ids.New(), Type: e.Type, ObjectID: e.ObjectID, ContactID: e.ContactID, Data: e.Data,
-		}); err != nil {
-			return err
+		rows = append(rows, dbq.CopyEventsParams{
+			WorkspaceID: wsID, ID: ids.New(), Type: typ, ObjectID: ids.Format(ids.Contact, c.ID), ContactID: &c.ID,
+			Data: buf[start:len(buf):len(buf)],
+		})
+		if len(rows) == eventChunk {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
-	if err := out.flush(); err != nil {
+	if err := flush(); err != nil {
 		return err
 	}
-	// The events COPYed are queued for delivery as InsertEvents queues the others, in one
-	// statement, when the workspace has an endpoint to deliver to.
+	// The events COPYed are queued for delivery as InsertEvents queues the others, when the
+	// workspace has an endpoint to deliver to.
 	if wants, err := q.WantsEvents(ctx, wsID); err != nil || !wants {
 		return err
 	}
-	return q.DeliverTransactionEvents(ctx, dbq.DeliverTransactionEventsParams{WorkspaceID: wsID, Floor: floor})
+	return q.QueueTransactionEvents(ctx, dbq.QueueTransactionEventsParams{WorkspaceID: wsID, Floor: floor})
 }
+
+// eventChunk is how many events one COPY of an import's events sends.
+const eventChunk = 2000
 
 // copyChunk is how many rows one COPY sends: enough to keep COPY's speed, few enough that an
 // import never holds all its rows twice.

@@ -104,15 +104,23 @@ func (t *txn) record(ctx context.Context, wsID uuid.UUID) error {
 	if len(t.events) == 0 {
 		return nil
 	}
+	p := eventColumns(t.events)
+	p.WorkspaceID = wsID
+	return t.InsertEvents(ctx, p)
+}
+
+// eventColumns splits events into the parallel arrays the statements that write them unnest,
+// each with a fresh id.
+func eventColumns(evs []events.Event) dbq.InsertEventsParams {
 	p := dbq.InsertEventsParams{
-		WorkspaceID: wsID, Ids: make([]uuid.UUID, len(t.events)), Types: make([]string, len(t.events)),
-		ObjectIds: make([]string, len(t.events)), ContactIds: make([]string, len(t.events)), Data: make([]string, len(t.events)),
+		Ids: make([]uuid.UUID, len(evs)), Types: make([]string, len(evs)),
+		ObjectIds: make([]string, len(evs)), ContactIds: make([]string, len(evs)), Data: make([]string, len(evs)),
 	}
-	for i, e := range t.events {
+	for i, e := range evs {
 		p.Ids[i], p.Types[i], p.ObjectIds[i], p.Data[i] = ids.New(), e.Type, e.ObjectID, string(e.Data)
 		if e.ContactID != nil {
 			p.ContactIds[i] = e.ContactID.String()
 		}
 	}
-	return t.InsertEvents(ctx, p)
+	return p
 }

@@ -1,0 +1,1 @@
+DROP FUNCTION queue_deliveries(uuid, bigint[], uuid[], text[]);
