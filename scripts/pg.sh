@@ -37,16 +37,18 @@ as_owner() {
 
 running() { [ -f "$dir/data/PG_VERSION" ] && as_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; }
 
-# The port the cluster had before, when it is still free, so that a restart keeps its URL.
+# The port the cluster had before, when it is still free, so that a restart keeps its URL. New
+# ports come from below Linux's ephemeral range (32768-60999): a port in it can be taken, while
+# a cluster is stopped, by any outgoing connection or listener on port 0 of the machine.
 free_port() {
   local p
-  for p in $(cat "$dir/port" 2>/dev/null) $(seq 54329 54529); do
+  for p in $(cat "$dir/port" 2>/dev/null) $(seq 15432 15632); do
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return
     fi
   done
-  die "no free port between 54329 and 54529"
+  die "no free port between 15432 and 15632"
 }
 
 # As root the cluster runs as "postgres", which cannot reach a checkout under a private home

@@ -28,7 +28,7 @@ type privateCluster struct {
 // the test ends. Its folder is one the unprivileged postgres user can reach, so that pg.sh, when
 // run as root, keeps it there.
 //
-// pg.sh starts a cluster on the lowest free port from 54329, so a cluster started while another
+// pg.sh starts a cluster on the lowest free port from 15432, so a cluster started while another
 // is stopped may take that one's port, and the stopped one come back on another. Test processes
 // running side by side (two `make test` at once) therefore take turns, under a lock held from
 // the start of the cluster to its end.
@@ -69,7 +69,8 @@ func (c *privateCluster) start() string {
 		if ee, ok := err.(*exec.ExitError); ok {
 			stderr = ee.Stderr
 		}
-		c.t.Fatalf("pg.sh start: %v\n%s", err, stderr)
+		log, _ := os.ReadFile(filepath.Join(c.dir, "postgres.log"))
+		c.t.Fatalf("pg.sh start: %v\n%s\npostgres.log:\n%s", err, stderr, log)
 	}
 	url := strings.TrimSpace(string(out))
 	if c.url != "" && url != c.url {
