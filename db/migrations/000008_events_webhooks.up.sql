@@ -6,7 +6,7 @@
 -- runs while the change still holds its row locks, so two changes of one object get their
 -- numbers in the order they happened. Numbers are shared by all workspaces, so a workspace sees
 -- gaps. The feed shows an event only once every transaction that could still commit a smaller
--- number has ended (see internal/events), so a consumer resuming after a number misses nothing.
+-- number has ended (see store.feedBound), so a consumer resuming after a number misses nothing.
 CREATE SEQUENCE event_seq AS bigint;
 
 CREATE TABLE events (

@@ -59,11 +59,13 @@ SELECT * FROM webhook_deliveries
 WHERE workspace_id = @workspace_id AND endpoint_id = @endpoint_id AND id = @id;
 
 -- RequeueDelivery makes a finished delivery pending again and queues an attempt now; it answers
--- nothing for a delivery still pending.
+-- nothing for a delivery still pending, unless its attempt is overdue by more than 10 minutes
+-- (its job was given up, after the database failed it again and again).
 -- name: RequeueDelivery :one
 WITH d AS (
     UPDATE webhook_deliveries u SET status = 'pending', next_attempt_at = now(), updated_at = now()
-    WHERE u.workspace_id = @workspace_id AND u.endpoint_id = @endpoint_id AND u.id = @id AND u.status <> 'pending'
+    WHERE u.workspace_id = @workspace_id AND u.endpoint_id = @endpoint_id AND u.id = @id
+      AND (u.status <> 'pending' OR u.next_attempt_at < now() - interval '10 minutes')
     RETURNING u.*
 ), j AS (
     INSERT INTO river_job (args, kind, max_attempts, queue)

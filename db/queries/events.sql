@@ -61,11 +61,16 @@ SELECT coalesce((SELECT deleted_through FROM event_horizons WHERE workspace_id =
 -- name: EventSeqIssued :one
 SELECT coalesce(pg_sequence_last_value('event_seq'::regclass), 0)::bigint AS issued;
 
--- SnapshotBounds are the oldest transaction still running (xmin) and the next transaction id to
--- be assigned (xmax) when the statement starts.
--- name: SnapshotBounds :one
-SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
-       pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax;
+-- NewTransactionID assigns the statement a transaction id and answers it: an id greater than
+-- every one assigned before (the snapshot's xmax is not: it is one past the newest transaction
+-- that ended, and transactions still running may hold ids above it). Run alone, it commits at once.
+-- name: NewTransactionID :one
+SELECT pg_current_xact_id()::text::bigint AS xid;
+
+-- OldestRunningXid is the oldest transaction id still running (the snapshot's xmin): every id
+-- below it has ended.
+-- name: OldestRunningXid :one
+SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin;
 
 -- DeleteExpiredEvents deletes up to max_rows events created before a time, the oldest first as
 -- they lie in the table, and records in event_horizons the newest number deleted per workspace.

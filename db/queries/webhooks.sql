@@ -42,13 +42,14 @@ FROM webhook_endpoints
 WHERE workspace_id = @workspace_id AND id = @id
 FOR NO KEY UPDATE;
 
--- UpdateWebhookEndpoint writes an endpoint's settings as patched. Enabling it clears why the
--- service disabled it and the run of failures that would disable it again.
+-- UpdateWebhookEndpoint writes an endpoint's settings as patched. Enabling a disabled one clears
+-- why the service disabled it and the run of failures that would disable it again; other edits
+-- of an enabled one leave its run of failures counting.
 -- name: UpdateWebhookEndpoint :one
 UPDATE webhook_endpoints SET
     url = @url, description = @description, event_types = @event_types, enabled = @enabled,
     disabled_reason = CASE WHEN @enabled::boolean THEN NULL ELSE disabled_reason END,
-    failing_since   = CASE WHEN @enabled::boolean THEN NULL ELSE failing_since END,
+    failing_since   = CASE WHEN @enabled::boolean AND NOT enabled THEN NULL ELSE failing_since END,
     updated_at = now()
 WHERE workspace_id = @workspace_id AND id = @id
 RETURNING id, url, description, event_types, enabled, disabled_reason,

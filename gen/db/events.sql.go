@@ -219,6 +219,33 @@ func (q *Queries) ListEvents(ctx context.Context, arg ListEventsParams) ([]Event
 	return items, nil
 }
 
+const newTransactionID = `-- name: NewTransactionID :one
+SELECT pg_current_xact_id()::text::bigint AS xid
+`
+
+// NewTransactionID assigns the statement a transaction id and answers it: an id greater than
+// every one assigned before (the snapshot's xmax is not: it is one past the newest transaction
+// that ended, and transactions still running may hold ids above it). Run alone, it commits at once.
+func (q *Queries) NewTransactionID(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, newTransactionID)
+	var xid int64
+	err := row.Scan(&xid)
+	return xid, err
+}
+
+const oldestRunningXid = `-- name: OldestRunningXid :one
+SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin
+`
+
+// OldestRunningXid is the oldest transaction id still running (the snapshot's xmin): every id
+// below it has ended.
+func (q *Queries) OldestRunningXid(ctx context.Context) (int64, error) {
+	row := q.db.QueryRow(ctx, oldestRunningXid)
+	var xmin int64
+	err := row.Scan(&xmin)
+	return xmin, err
+}
+
 const queueTransactionEvents = `-- name: QueueTransactionEvents :exec
 SELECT queue_deliveries($1, array_agg(e.seq ORDER BY e.seq), array_agg(e.id ORDER BY e.seq), array_agg(e.type ORDER BY e.seq))
 FROM events e
@@ -235,25 +262,6 @@ type QueueTransactionEventsParams struct {
 func (q *Queries) QueueTransactionEvents(ctx context.Context, arg QueueTransactionEventsParams) error {
 	_, err := q.db.Exec(ctx, queueTransactionEvents, arg.WorkspaceID, arg.Floor)
 	return err
-}
-
-const snapshotBounds = `-- name: SnapshotBounds :one
-SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
-       pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax
-`
-
-type SnapshotBoundsRow struct {
-	Xmin int64
-	Xmax int64
-}
-
-// SnapshotBounds are the oldest transaction still running (xmin) and the next transaction id to
-// be assigned (xmax) when the statement starts.
-func (q *Queries) SnapshotBounds(ctx context.Context) (SnapshotBoundsRow, error) {
-	row := q.db.QueryRow(ctx, snapshotBounds)
-	var i SnapshotBoundsRow
-	err := row.Scan(&i.Xmin, &i.Xmax)
-	return i, err
 }
 
 const transactionTime = `-- name: TransactionTime :one

@@ -310,7 +310,7 @@ const updateWebhookEndpoint = `-- name: UpdateWebhookEndpoint :one
 UPDATE webhook_endpoints SET
     url = $1, description = $2, event_types = $3, enabled = $4,
     disabled_reason = CASE WHEN $4::boolean THEN NULL ELSE disabled_reason END,
-    failing_since   = CASE WHEN $4::boolean THEN NULL ELSE failing_since END,
+    failing_since   = CASE WHEN $4::boolean AND NOT enabled THEN NULL ELSE failing_since END,
     updated_at = now()
 WHERE workspace_id = $5 AND id = $6
 RETURNING id, url, description, event_types, enabled, disabled_reason,
@@ -340,8 +340,9 @@ type UpdateWebhookEndpointRow struct {
 	UpdatedAt           time.Time
 }
 
-// UpdateWebhookEndpoint writes an endpoint's settings as patched. Enabling it clears why the
-// service disabled it and the run of failures that would disable it again.
+// UpdateWebhookEndpoint writes an endpoint's settings as patched. Enabling a disabled one clears
+// why the service disabled it and the run of failures that would disable it again; other edits
+// of an enabled one leave its run of failures counting.
 func (q *Queries) UpdateWebhookEndpoint(ctx context.Context, arg UpdateWebhookEndpointParams) (UpdateWebhookEndpointRow, error) {
 	row := q.db.QueryRow(ctx, updateWebhookEndpoint,
 		arg.Url,

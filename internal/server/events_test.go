@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/wazapin/wazapin/gen/api"
 	"github.com/wazapin/wazapin/internal/events"
 	"github.com/wazapin/wazapin/internal/provider/providertest"
@@ -389,5 +391,55 @@ func TestFeedWaitsForAnEarlierNumberStillUncommitted(t *testing.T) {
 	got, _ := e.feedUntil(after, 3, nil)
 	if got[0].ObjectID != first.Id || got[0].Sequence <= seen[len(seen)-1].Sequence {
 		t.Errorf("the slow change's event is not first: %v", typesOf(got))
+	}
+}
+
+// TestFeedWaitsForAnEarlierNumberWithALaterTransactionID: T2 takes its transaction id, then T1
+// takes a later id and an earlier event number, then T2 takes the next number and commits. A
+// snapshot then shows no running transaction below its xmax (T1's id is above it), yet T1 may
+// still commit number n1 < n2: the feed must wait for T1 all the same.
+func TestFeedWaitsForAnEarlierNumberWithALaterTransactionID(t *testing.T) {
+	e := newEnv(t)
+	a := e.create(api.ContactCreate{Email: ptr("a@example.com")})
+	b := e.create(api.ContactCreate{Email: ptr("b@example.com")})
+	_, after := e.feedUntil(0, 4, nil)
+	begin := func(email string) pgx.Tx {
+		tx, err := e.pool.Begin(bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = tx.Rollback(bg) })
+		if _, err := tx.Exec(bg, `UPDATE contacts SET name = 'x' WHERE email = $1`, email); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	event := func(tx pgx.Tx, c api.Contact) {
+		object, err := json.Marshal(map[string]api.Contact{"object": c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(bg, `INSERT INTO events (workspace_id, id, type, object_id, contact_id, data)
+			SELECT workspace_id, gen_random_uuid(), 'contact.created', $1, id, $2 FROM contacts WHERE email = $3`,
+			c.Id, string(object), c.Email.MustGet()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t2 := begin("b@example.com") // the earlier transaction id
+	t1 := begin("a@example.com") // the later one
+	event(t1, a)                 // the earlier number
+	event(t2, b)
+	if err := t2.Commit(bg); err != nil {
+		t.Fatal(err)
+	}
+	if p := e.feed(after, nil); len(p.Data) != 0 {
+		t.Fatalf("the feed shows %v while a transaction holding an earlier number runs", typesOf(p.Data))
+	}
+	if err := t1.Commit(bg); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.feedUntil(after, 2, nil)
+	if got[0].ObjectID != a.Id || got[1].ObjectID != b.Id {
+		t.Errorf("events %v %v, want a's then b's", got[0].ObjectID, got[1].ObjectID)
 	}
 }

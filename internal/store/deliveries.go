@@ -64,6 +64,7 @@ type Outcome struct {
 // the endpoint is disabled now, and then a pending delivery failed instead.
 func (s *Store) RecordAttempt(ctx context.Context, wsID, id, endpointID uuid.UUID, o Outcome, disableAfter time.Duration, finish func(context.Context, pgx.Tx) error) (enabled bool, err error) {
 	err = s.write(ctx, s.main, "webhook_delivery.attempt", wsID, func(q *txn) error {
+		o := o // each attempt of the transaction decides afresh
 		enabled = true
 		if o.Status == "delivered" {
 			if err := q.EndpointDelivered(ctx, dbq.EndpointDeliveredParams{WorkspaceID: wsID, ID: endpointID}); err != nil {
@@ -126,6 +127,9 @@ func (s *Store) RetryDelivery(ctx context.Context, wsID, endpointID, id uuid.UUI
 			}
 			if err != nil {
 				return err
+			}
+			if cur.Status != "pending" || cur.NextAttemptAt == nil {
+				return pg.ErrRetry // finished meanwhile: it can be queued again now
 			}
 			return apperr.New(apperr.Conflict, "delivery %s is pending: its next attempt runs at %s", ids.Format(ids.Delivery, id), cur.NextAttemptAt.UTC().Format(time.RFC3339))
 		}

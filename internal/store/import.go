@@ -73,6 +73,13 @@ func (s *Store) Import(ctx context.Context, wsID uuid.UUID, lines []importplan.L
 		if err := writePlan(ctx, q.Queries, wsID, importID, plan, locked); err != nil {
 			return err
 		}
+		if len(lines) == 0 {
+			// Nothing was written, and the transaction must hold its id before its event takes a
+			// number (see feedBound).
+			if _, err := q.NewTransactionID(ctx); err != nil {
+				return err
+			}
+		}
 		created, updated, conflict, invalid := plan.Tally()
 		q.emit(events.Import(events.ImportCounts{
 			ID: importID, Lines: nonBlank, Created: created, Updated: updated, Conflict: conflict, Invalid: invalid + rejected,
