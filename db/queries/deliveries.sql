@@ -58,12 +58,13 @@ LIMIT @max_rows;
 SELECT * FROM webhook_deliveries
 WHERE workspace_id = @workspace_id AND endpoint_id = @endpoint_id AND id = @id;
 
--- RequeueDelivery makes a finished delivery pending again and queues an attempt now; it answers
+-- RequeueDelivery makes a finished delivery pending again, with the schedule of retries from its
+-- start (attempts counts from 0 again), and queues an attempt now; it answers
 -- nothing for a delivery still pending, unless its attempt is overdue by more than 10 minutes
 -- (its job was given up, after the database failed it again and again).
 -- name: RequeueDelivery :one
 WITH d AS (
-    UPDATE webhook_deliveries u SET status = 'pending', next_attempt_at = now(), updated_at = now()
+    UPDATE webhook_deliveries u SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
     WHERE u.workspace_id = @workspace_id AND u.endpoint_id = @endpoint_id AND u.id = @id
       AND (u.status <> 'pending' OR u.next_attempt_at < now() - interval '10 minutes')
     RETURNING u.*

@@ -362,7 +362,7 @@ func (q *Queries) RecordDeliveryAttempt(ctx context.Context, arg RecordDeliveryA
 
 const requeueDelivery = `-- name: RequeueDelivery :one
 WITH d AS (
-    UPDATE webhook_deliveries u SET status = 'pending', next_attempt_at = now(), updated_at = now()
+    UPDATE webhook_deliveries u SET status = 'pending', attempts = 0, next_attempt_at = now(), updated_at = now()
     WHERE u.workspace_id = $1 AND u.endpoint_id = $2 AND u.id = $3
       AND (u.status <> 'pending' OR u.next_attempt_at < now() - interval '10 minutes')
     RETURNING u.workspace_id, u.id, u.endpoint_id, u.event_seq, u.event_id, u.event_type, u.status, u.attempts, u.last_status_code, u.last_error, u.last_attempt_at, u.next_attempt_at, u.created_at, u.updated_at
@@ -397,7 +397,8 @@ type RequeueDeliveryRow struct {
 	UpdatedAt      time.Time
 }
 
-// RequeueDelivery makes a finished delivery pending again and queues an attempt now; it answers
+// RequeueDelivery makes a finished delivery pending again, with the schedule of retries from its
+// start (attempts counts from 0 again), and queues an attempt now; it answers
 // nothing for a delivery still pending, unless its attempt is overdue by more than 10 minutes
 // (its job was given up, after the database failed it again and again).
 func (q *Queries) RequeueDelivery(ctx context.Context, arg RequeueDeliveryParams) (RequeueDeliveryRow, error) {

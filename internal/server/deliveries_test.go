@@ -259,14 +259,25 @@ func TestDeliveryFailures(t *testing.T) {
 		if n := len(r.requests()); n != len(fastRetries)+1 {
 			t.Errorf("%d attempts", n)
 		}
-		t.Run("and is sent again by hand", func(t *testing.T) {
-			r.answer = nil
+		t.Run("and is sent again by hand, with a fresh schedule", func(t *testing.T) {
+			spent := len(r.requests())
+			r.mu.Lock()
+			r.answer = func(n int, _ delivered) (int, http.Header) {
+				if n == spent+1 {
+					return http.StatusServiceUnavailable, nil // the first manual attempt fails too
+				}
+				return http.StatusOK, nil
+			}
+			r.mu.Unlock()
 			res, err := e.c.RetryWebhookDeliveryWithResponse(bg, ep.Id, ds[0].Id)
 			if err != nil {
 				t.Fatal(err)
 			}
 			wantStatus(t, res.StatusCode(), 202, res.Body)
-			e.waitDeliveries(ep.Id, 1, func(d api.WebhookDelivery) bool { return d.Status == api.WebhookDeliveryStatusDelivered })
+			again := e.waitDeliveries(ep.Id, 1, func(d api.WebhookDelivery) bool { return d.Status == api.WebhookDeliveryStatusDelivered })
+			if again[0].Attempts != 2 {
+				t.Errorf("after a manual retry: %s", mustJSON(again[0]))
+			}
 			res, _ = e.c.RetryWebhookDeliveryWithResponse(bg, ep.Id, "whd_06H2SXA9M1VQ5W2JS0R5K6Q7C8")
 			wantStatus(t, res.StatusCode(), 404, res.Body)
 		})

@@ -854,8 +854,9 @@ export interface paths {
         /**
          * Retry a delivery
          * @description Sends a delivered or failed delivery again, now, with a fresh schedule of retries should
-         *     it fail (its attempts keep counting). A delivery still pending answers 409: it is tried
-         *     at its `next_attempt_at` anyway. An endpoint that is disabled must be enabled first, or
+         *     it fail: its `attempts` count from 0 again. A delivery still pending answers 409: it is
+         *     tried at its `next_attempt_at` anyway (unless that is more than 10 minutes past, which
+         *     means its job was given up; then it is queued again). An endpoint that is disabled must be enabled first, or
          *     the attempt fails at once.
          */
         post: operations["retryWebhookDelivery"];
