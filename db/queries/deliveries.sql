@@ -1,11 +1,10 @@
 -- Webhook deliveries: one per event and endpoint, attempted by River jobs (internal/webhooks).
 
--- DeliveryAttempt reads what an attempt needs: the delivery, its endpoint's URL and sealed
--- secrets (the previous one only while it still signs), and the endpoint's state.
+-- DeliveryAttempt reads what an attempt needs: the delivery, its endpoint's URL and state. The
+-- secrets that sign it come from WebhookSigningSecrets, the one rule for which keys sign.
 -- name: DeliveryAttempt :one
 SELECT d.endpoint_id, d.status, d.attempts, d.event_seq, d.event_id, d.event_type, d.created_at,
-       w.url, w.enabled, w.secret,
-       (CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END)::bytea AS previous_secret
+       w.url, w.enabled
 FROM webhook_deliveries d
 JOIN webhook_endpoints w ON w.workspace_id = d.workspace_id AND w.id = d.endpoint_id
 WHERE d.workspace_id = @workspace_id AND d.id = @id;

@@ -34,8 +34,7 @@ func (q *Queries) DeleteExpiredDeliveries(ctx context.Context, arg DeleteExpired
 const deliveryAttempt = `-- name: DeliveryAttempt :one
 
 SELECT d.endpoint_id, d.status, d.attempts, d.event_seq, d.event_id, d.event_type, d.created_at,
-       w.url, w.enabled, w.secret,
-       (CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END)::bytea AS previous_secret
+       w.url, w.enabled
 FROM webhook_deliveries d
 JOIN webhook_endpoints w ON w.workspace_id = d.workspace_id AND w.id = d.endpoint_id
 WHERE d.workspace_id = $1 AND d.id = $2
@@ -47,22 +46,20 @@ type DeliveryAttemptParams struct {
 }
 
 type DeliveryAttemptRow struct {
-	EndpointID     uuid.UUID
-	Status         string
-	Attempts       int32
-	EventSeq       int64
-	EventID        uuid.UUID
-	EventType      string
-	CreatedAt      time.Time
-	Url            string
-	Enabled        bool
-	Secret         []byte
-	PreviousSecret []byte
+	EndpointID uuid.UUID
+	Status     string
+	Attempts   int32
+	EventSeq   int64
+	EventID    uuid.UUID
+	EventType  string
+	CreatedAt  time.Time
+	Url        string
+	Enabled    bool
 }
 
 // Webhook deliveries: one per event and endpoint, attempted by River jobs (internal/webhooks).
-// DeliveryAttempt reads what an attempt needs: the delivery, its endpoint's URL and sealed
-// secrets (the previous one only while it still signs), and the endpoint's state.
+// DeliveryAttempt reads what an attempt needs: the delivery, its endpoint's URL and state. The
+// secrets that sign it come from WebhookSigningSecrets, the one rule for which keys sign.
 func (q *Queries) DeliveryAttempt(ctx context.Context, arg DeliveryAttemptParams) (DeliveryAttemptRow, error) {
 	row := q.db.QueryRow(ctx, deliveryAttempt, arg.WorkspaceID, arg.ID)
 	var i DeliveryAttemptRow
@@ -76,8 +73,6 @@ func (q *Queries) DeliveryAttempt(ctx context.Context, arg DeliveryAttemptParams
 		&i.CreatedAt,
 		&i.Url,
 		&i.Enabled,
-		&i.Secret,
-		&i.PreviousSecret,
 	)
 	return i, err
 }

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -78,9 +77,9 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[DeliveryArgs])
 	case a.Gone:
 		return w.cfg.Store.FinishDelivery(ctx, ws, id, "the event is no longer kept (retention deleted it)", complete)
 	}
-	sealed := [][]byte{a.Secret}
-	if a.PreviousSecret != nil {
-		sealed = append(sealed, a.PreviousSecret)
+	sealed, err := w.cfg.Store.WebhookSigningSecrets(ctx, ws, a.EndpointID)
+	if err != nil {
+		return err // the endpoint went meanwhile: the next try finds its delivery gone
 	}
 	var res result
 	keys, err := webhooksign.Open(w.cfg.Secrets, ws, a.EndpointID, sealed)
@@ -198,11 +197,8 @@ func snippet(b []byte) string {
 	if len(b) > max {
 		b = b[:max]
 	}
-	s := strings.ToValidUTF8(string(b), "")
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return strings.Join(strings.Fields(s), " ")
+	// ToValidUTF8 also drops a rune the cut above split.
+	return strings.Join(strings.Fields(strings.ToValidUTF8(string(b), "")), " ")
 }
 
 // retryAfter reads a Retry-After header (seconds or an HTTP date), bounded.
