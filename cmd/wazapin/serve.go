@@ -209,11 +209,11 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 		// The live heap of request traffic is a few MiB; collecting at 3× it instead of 2× cuts GC
 		// work, and the soft limit makes the collector work harder, not the heap grow, during
 		// bulk imports, keeping the resident set under the 150 MiB it is allowed. A 100,000-line
-		// import holds about 80 MiB live at its peak: a limit at or below that has the collector
-		// run without pause (it doubled the import's CPU), 100 MiB leaves it room, and the import's
-		// resident set stays near 143 MiB (docs/PERFORMANCE.md).
+		// import holds about 80 MiB live at its peak: the nearer the limit to that, the more often
+		// the collector runs (at 100 MiB it took a third of the import's server CPU); at 120 MiB
+		// the import's resident set peaks near 146 MiB (docs/PERFORMANCE.md).
 		debug.SetGCPercent(200)
-		debug.SetMemoryLimit(100 << 20)
+		debug.SetMemoryLimit(120 << 20)
 	}
 	pool, planned, err := m.openPools(ctx, cfg)
 	if err != nil {
