@@ -58,7 +58,10 @@ WITH matches AS (
         LIMIT 1
     ) AS i
     UNION ALL
-    SELECT unnest(@id_ords::int[]), unnest(@ids::uuid[])
+    -- A merged contact's id stands for the contact it was merged into.
+    SELECT u.ord, coalesce(r.contact_id, u.id)
+    FROM (SELECT unnest(@id_ords::int[]) AS ord, unnest(@ids::uuid[]) AS id) AS u
+    LEFT JOIN contact_redirects r ON r.workspace_id = @workspace_id AND r.id = u.id
 )
 SELECT m.ord::int AS ord, c.*
 FROM matches m

@@ -27,7 +27,11 @@ WITH k AS (
         SELECT g.ord, 0, c.id
         FROM given g
         CROSS JOIN LATERAL (
-            SELECT id FROM contacts WHERE workspace_id = @workspace_id AND id = g.id LIMIT 1
+            -- A merged contact's id stands for the contact it was merged into.
+            SELECT id FROM contacts
+            WHERE workspace_id = @workspace_id
+              AND id = coalesce((SELECT r.contact_id FROM contact_redirects r WHERE r.workspace_id = @workspace_id AND r.id = g.id), g.id)
+            LIMIT 1
         ) AS c
     ) AS m
     ORDER BY m.ord, m.pos

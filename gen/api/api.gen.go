@@ -183,6 +183,36 @@ func (e ContactDeletedEventType) Valid() bool {
 	}
 }
 
+// Defines values for ContactMergedEventType.
+const (
+	ContactMergedEventTypeContactMerged ContactMergedEventType = "contact.merged"
+)
+
+// Valid indicates whether the value is a known member of the ContactMergedEventType enum.
+func (e ContactMergedEventType) Valid() bool {
+	switch e {
+	case ContactMergedEventTypeContactMerged:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ContactUnmergedEventType.
+const (
+	ContactUnmergedEventTypeContactUnmerged ContactUnmergedEventType = "contact.unmerged"
+)
+
+// Valid indicates whether the value is a known member of the ContactUnmergedEventType enum.
+func (e ContactUnmergedEventType) Valid() bool {
+	switch e {
+	case ContactUnmergedEventTypeContactUnmerged:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ContactUpdatedEventType.
 const (
 	ContactUpdatedEventTypeContactUpdated ContactUpdatedEventType = "contact.updated"
@@ -206,6 +236,8 @@ const (
 	EventTypeConsentChanged    EventType = "consent.changed"
 	EventTypeContactCreated    EventType = "contact.created"
 	EventTypeContactDeleted    EventType = "contact.deleted"
+	EventTypeContactMerged     EventType = "contact.merged"
+	EventTypeContactUnmerged   EventType = "contact.unmerged"
 	EventTypeContactUpdated    EventType = "contact.updated"
 	EventTypeIdentityAttached  EventType = "identity.attached"
 	EventTypeIdentityDetached  EventType = "identity.detached"
@@ -231,6 +263,10 @@ func (e EventType) Valid() bool {
 	case EventTypeContactCreated:
 		return true
 	case EventTypeContactDeleted:
+		return true
+	case EventTypeContactMerged:
+		return true
+	case EventTypeContactUnmerged:
 		return true
 	case EventTypeContactUpdated:
 		return true
@@ -438,6 +474,30 @@ func (e MessagingChannel) Valid() bool {
 	case MessagingChannelVoice:
 		return true
 	case MessagingChannelWhatsapp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NotRestoredKind.
+const (
+	NotRestoredKindField    NotRestoredKind = "field"
+	NotRestoredKindIdentity NotRestoredKind = "identity"
+	NotRestoredKindNote     NotRestoredKind = "note"
+	NotRestoredKindTag      NotRestoredKind = "tag"
+)
+
+// Valid indicates whether the value is a known member of the NotRestoredKind enum.
+func (e NotRestoredKind) Valid() bool {
+	switch e {
+	case NotRestoredKindField:
+		return true
+	case NotRestoredKindIdentity:
+		return true
+	case NotRestoredKindNote:
+		return true
+	case NotRestoredKindTag:
 		return true
 	default:
 		return false
@@ -961,8 +1021,11 @@ type Contact struct {
 	ExternalSource nullable.Nullable[string] `json:"external_source"`
 
 	// Id Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
-	Id   string                    `json:"id"`
-	Name nullable.Nullable[string] `json:"name"`
+	Id string `json:"id"`
+
+	// MergedIds The contacts merged into this one (directly, or into a contact merged into it); their ids answer for it.
+	MergedIds []string                  `json:"merged_ids"`
+	Name      nullable.Nullable[string] `json:"name"`
 
 	// PhoneNumber E.164.
 	//
@@ -1073,6 +1136,36 @@ type ContactList struct {
 	Meta PageMeta  `json:"meta"`
 }
 
+// ContactMergedEvent Contacts were merged into one: the survivor after the merge, the merged ids and the merge id. The merged contacts are gone from lists; their identifiers, notes and tags are the survivor's.
+type ContactMergedEvent struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Data      MergeEventData            `json:"data"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64                  `json:"sequence"`
+	Type     ContactMergedEventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// ContactMergedEventType defines model for ContactMergedEvent.Type.
+type ContactMergedEventType string
+
 // ContactPatch defines model for ContactPatch.
 type ContactPatch struct {
 	// CustomFields Merged key by key (a key set to null is removed); null clears every key. The limits
@@ -1099,6 +1192,36 @@ type ContactPreviousAttributes struct {
 type ContactResponse struct {
 	Data Contact `json:"data"`
 }
+
+// ContactUnmergedEvent A merge was undone: the survivor after the undo, the merged ids, the merge id and the restored contacts.
+type ContactUnmergedEvent struct {
+	// ContactId The contact the change belongs to; null for channels and imports.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId nullable.Nullable[string] `json:"contact_id"`
+	CreatedAt time.Time                 `json:"created_at"`
+	Data      UnmergeEventData          `json:"data"`
+
+	// Id Unique per event; webhook deliveries send it as `webhook-id`, so receivers deduplicate by it.
+	//
+	// Example: evt_06BJ4DB5MNYV99B28A8Y819WDG
+	Id string `json:"id"`
+
+	// ObjectId Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ObjectId string `json:"object_id"`
+
+	// Sequence Orders the workspace's events (with gaps); pass it as `after` to resume the feed after this event.
+	//
+	// Example: 1043
+	Sequence int64                    `json:"sequence"`
+	Type     ContactUnmergedEventType `json:"type"`
+
+	// WorkspaceId Example: ws_06BJ3ZJ8F3R0W2C2N9DQ6Q3Y1M
+	WorkspaceId string `json:"workspace_id"`
+}
+
+// ContactUnmergedEventType defines model for ContactUnmergedEvent.Type.
+type ContactUnmergedEventType string
 
 // ContactUpdatedEvent A field of a contact changed: the contact after the change and the previous values of the fields that changed.
 type ContactUpdatedEvent struct {
@@ -1195,7 +1318,8 @@ type EventPageMeta struct {
 // `tag.removed`, `consent.changed`, `suppression.added` (also when an active suppression's
 // reason or end changes), `suppression.lifted`. `channel.created`, `channel.updated` (its
 // status changed), `channel.deleted`. `import.completed`: a bulk import committed, with its
-// counts.
+// counts. `contact.merged` / `contact.unmerged`: contacts were merged into one, or a merge
+// was undone.
 type EventType string
 
 // FieldError defines model for FieldError.
@@ -1429,8 +1553,103 @@ type ImportSummary struct {
 	Updated int    `json:"updated"`
 }
 
+// LostValue A value of a merged contact that the survivor does not show after the merge.
+type LostValue struct {
+	// ContactId Example: cnt_06BK2WCB4NREDA0S17YVZKGA68
+	ContactId string `json:"contact_id"`
+
+	// Field `name`, `phone_number`, `email`, `external_id` (as `source:id`), or `custom_fields.<key>`.
+	//
+	// Example: custom_fields.tier
+	Field string `json:"field"`
+
+	// Value The value that lost, as the contact had it.
+	//
+	// Example: silver
+	Value interface{} `json:"value"`
+}
+
+// Merge defines model for Merge.
+type Merge struct {
+	// ContactId The survivor.
+	//
+	// Example: cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+	ContactId string    `json:"contact_id"`
+	CreatedAt time.Time `json:"created_at"`
+
+	// DryRun True in the answer of a dry run, which kept nothing.
+	DryRun bool `json:"dry_run"`
+
+	// Id Example: mrg_06BK4Q1ZJ8W6K1A3Y0G1E2B7RM
+	Id        string      `json:"id"`
+	Lost      []LostValue `json:"lost"`
+	MergedIds []string    `json:"merged_ids"`
+
+	// NotRestored After an undo, what it could not restore (empty when it restored everything).
+	NotRestored nullable.Nullable[[]NotRestored] `json:"not_restored"`
+	UndoneAt    nullable.Nullable[time.Time]     `json:"undone_at"`
+}
+
+// MergeEventData defines model for MergeEventData.
+type MergeEventData struct {
+	// MergeId Example: mrg_06BK4Q1ZJ8W6K1A3Y0G1E2B7RM
+	MergeId   string   `json:"merge_id"`
+	MergedIds []string `json:"merged_ids"`
+	Object    Contact  `json:"object"`
+}
+
+// MergeList defines model for MergeList.
+type MergeList struct {
+	Data []Merge `json:"data"`
+}
+
+// MergeRequest defines model for MergeRequest.
+type MergeRequest struct {
+	// ContactIds The contacts to merge into this one, in the order they fill what it lacks.
+	ContactIds []string `json:"contact_ids"`
+
+	// DryRun Answer what the merge would do, and change nothing.
+	DryRun *bool `json:"dry_run,omitempty"`
+}
+
+// MergeResponse defines model for MergeResponse.
+type MergeResponse struct {
+	Data MergeResult `json:"data"`
+}
+
+// MergeResult defines model for MergeResult.
+type MergeResult struct {
+	Contact Contact `json:"contact"`
+	Merge   Merge   `json:"merge"`
+}
+
+// MergeSingle defines model for MergeSingle.
+type MergeSingle struct {
+	Data Merge `json:"data"`
+}
+
 // MessagingChannel A messaging channel kind, for consent and suppressions.
 type MessagingChannel string
+
+// NotRestored Something an undo could not give back to a restored contact.
+type NotRestored struct {
+	// ContactId The restored contact it belonged to.
+	//
+	// Example: cnt_06BK2WCB4NREDA0S17YVZKGA68
+	ContactId string          `json:"contact_id"`
+	Kind      NotRestoredKind `json:"kind"`
+
+	// Reason Example: now held by contact cnt_06BM1K2D9T4Z7H3Q8P0R5S6V2W
+	Reason string `json:"reason"`
+
+	// Value The identifier (`type:value`, or `external_id:source:value`), note id, tag id, or field name.
+	//
+	// Example: phone:+6281234567891
+	Value string `json:"value"`
+}
+
+// NotRestoredKind defines model for NotRestored.Kind.
+type NotRestoredKind string
 
 // Note defines model for Note.
 type Note struct {
@@ -1810,6 +2029,29 @@ type TagResponse struct {
 	Data Tag `json:"data"`
 }
 
+// UndoResponse defines model for UndoResponse.
+type UndoResponse struct {
+	Data UndoResult `json:"data"`
+}
+
+// UndoResult defines model for UndoResult.
+type UndoResult struct {
+	Contact Contact `json:"contact"`
+	Merge   Merge   `json:"merge"`
+
+	// Restored The merged contacts, restored, in the merge's order.
+	Restored []Contact `json:"restored"`
+}
+
+// UnmergeEventData defines model for UnmergeEventData.
+type UnmergeEventData struct {
+	// MergeId Example: mrg_06BK4Q1ZJ8W6K1A3Y0G1E2B7RM
+	MergeId   string    `json:"merge_id"`
+	MergedIds []string  `json:"merged_ids"`
+	Object    Contact   `json:"object"`
+	Restored  []Contact `json:"restored"`
+}
+
 // WebhookDelivery defines model for WebhookDelivery.
 type WebhookDelivery struct {
 	Attempts  int       `json:"attempts"`
@@ -2042,6 +2284,9 @@ type ContactID = string
 // EndpointID defines model for EndpointID.
 type EndpointID = string
 
+// MergeID defines model for MergeID.
+type MergeID = string
+
 // BadGateway RFC 9457 problem details.
 type BadGateway = Problem
 
@@ -2062,6 +2307,9 @@ type Gone = Problem
 
 // ImportTooLarge RFC 9457 problem details.
 type ImportTooLarge = Problem
+
+// MergeConflict RFC 9457 problem details.
+type MergeConflict = Problem
 
 // NotFound RFC 9457 problem details.
 type NotFound = Problem
@@ -2190,6 +2438,9 @@ type UpdateContactJSONRequestBody = ContactPatch
 
 // PutContactConsentJSONRequestBody defines body for PutContactConsent for application/json ContentType.
 type PutContactConsentJSONRequestBody = ConsentPut
+
+// MergeContactsJSONRequestBody defines body for MergeContacts for application/json ContentType.
+type MergeContactsJSONRequestBody = MergeRequest
 
 // CreateContactNoteJSONRequestBody defines body for CreateContactNote for application/json ContentType.
 type CreateContactNoteJSONRequestBody = NoteCreate
@@ -2722,6 +2973,74 @@ func (t *Event) MergeImportCompletedEvent(v ImportCompletedEvent) error {
 	return err
 }
 
+// AsContactMergedEvent returns the union data inside the Event as a ContactMergedEvent
+func (t Event) AsContactMergedEvent() (ContactMergedEvent, error) {
+	var body ContactMergedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromContactMergedEvent overwrites any union data inside the Event as the provided ContactMergedEvent
+func (t *Event) FromContactMergedEvent(v ContactMergedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"contact.merged"}`))
+	t.union = b
+	return err
+}
+
+// MergeContactMergedEvent performs a merge with any union data inside the Event, using the provided ContactMergedEvent
+func (t *Event) MergeContactMergedEvent(v ContactMergedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"contact.merged"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsContactUnmergedEvent returns the union data inside the Event as a ContactUnmergedEvent
+func (t Event) AsContactUnmergedEvent() (ContactUnmergedEvent, error) {
+	var body ContactUnmergedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromContactUnmergedEvent overwrites any union data inside the Event as the provided ContactUnmergedEvent
+func (t *Event) FromContactUnmergedEvent(v ContactUnmergedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"contact.unmerged"}`))
+	t.union = b
+	return err
+}
+
+// MergeContactUnmergedEvent performs a merge with any union data inside the Event, using the provided ContactUnmergedEvent
+func (t *Event) MergeContactUnmergedEvent(v ContactUnmergedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"contact.unmerged"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
 func (t Event) Discriminator() (string, error) {
 	var discriminator struct {
 		Discriminator string `json:"type"`
@@ -2748,6 +3067,10 @@ func (t Event) ValueByDiscriminator() (interface{}, error) {
 		return t.AsContactCreatedEvent()
 	case "contact.deleted":
 		return t.AsContactDeletedEvent()
+	case "contact.merged":
+		return t.AsContactMergedEvent()
+	case "contact.unmerged":
+		return t.AsContactUnmergedEvent()
 	case "contact.updated":
 		return t.AsContactUpdatedEvent()
 	case "identity.attached":
@@ -3295,6 +3618,90 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/contacts/{contactID}/identities (the `ListContactIdentities` operationId).
 	ListContactIdentities(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// MergeContactsWithBody Merge contacts into this one
+	//
+	// Merges the contacts `contact_ids` names (1 to 10, none of them this one) into this contact,
+	// the survivor, in one transaction, and answers the survivor and the merge (`mrg_…`). An id
+	// that was itself merged away stands for the contact it leads to now, this one included: a
+	// merge into a merged contact merges into its survivor. `dry_run: true` answers the same body
+	// and changes nothing (its merge id is not kept).
+	//
+	// What a merge does:
+	// - Every identifier of every merged contact leads to the survivor afterwards; the survivor
+	//   then holds several identifiers of one type (see `POST /v1/contacts` for how writes treat
+	//   them).
+	// - Display fields: the survivor's `name`, `phone_number`, `email` and external id (source
+	//   and id together) win; the others fill the ones the survivor lacks, in the order of
+	//   `contact_ids`.
+	// - `custom_fields`: the survivor's value wins per key; the others fill missing keys, in
+	//   order. A merge whose custom fields would break their limits is a 422 and changes nothing.
+	// - Notes and tags move to the survivor (tags as a union).
+	// - Consent per channel: the most recent decision (by `captured_at`) among the contacts is
+	//   the survivor's. Opt-outs and suppressions kept against identifiers move with their
+	//   identifiers; the survivor also takes every active suppression kept against a merged
+	//   contact itself. Merging never lifts a suppression.
+	// - `lost` lists every value that lost: a display field or custom field of a merged contact
+	//   whose value is not the survivor's afterwards. Identifiers never lose: they all lead to
+	//   the survivor.
+	// - The merged contacts leave lists and search; their ids keep answering for the survivor
+	//   (GET, PATCH, DELETE, sub-resources, resolve by `contact_id`), and the survivor lists
+	//   them in `merged_ids`.
+	//
+	// One `contact.merged` event records it. Contacts are locked in id order, so concurrent
+	// merges and writes of the same contacts wait for each other; an upsert that races a merge
+	// lands on the contact before the merge and is carried, or on the survivor.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
+	MergeContactsWithBody(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MergeContacts Merge contacts into this one
+	//
+	// Merges the contacts `contact_ids` names (1 to 10, none of them this one) into this contact,
+	// the survivor, in one transaction, and answers the survivor and the merge (`mrg_…`). An id
+	// that was itself merged away stands for the contact it leads to now, this one included: a
+	// merge into a merged contact merges into its survivor. `dry_run: true` answers the same body
+	// and changes nothing (its merge id is not kept).
+	//
+	// What a merge does:
+	// - Every identifier of every merged contact leads to the survivor afterwards; the survivor
+	//   then holds several identifiers of one type (see `POST /v1/contacts` for how writes treat
+	//   them).
+	// - Display fields: the survivor's `name`, `phone_number`, `email` and external id (source
+	//   and id together) win; the others fill the ones the survivor lacks, in the order of
+	//   `contact_ids`.
+	// - `custom_fields`: the survivor's value wins per key; the others fill missing keys, in
+	//   order. A merge whose custom fields would break their limits is a 422 and changes nothing.
+	// - Notes and tags move to the survivor (tags as a union).
+	// - Consent per channel: the most recent decision (by `captured_at`) among the contacts is
+	//   the survivor's. Opt-outs and suppressions kept against identifiers move with their
+	//   identifiers; the survivor also takes every active suppression kept against a merged
+	//   contact itself. Merging never lifts a suppression.
+	// - `lost` lists every value that lost: a display field or custom field of a merged contact
+	//   whose value is not the survivor's afterwards. Identifiers never lose: they all lead to
+	//   the survivor.
+	// - The merged contacts leave lists and search; their ids keep answering for the survivor
+	//   (GET, PATCH, DELETE, sub-resources, resolve by `contact_id`), and the survivor lists
+	//   them in `merged_ids`.
+	//
+	// One `contact.merged` event records it. Contacts are locked in id order, so concurrent
+	// merges and writes of the same contacts wait for each other; an upsert that races a merge
+	// lands on the contact before the merge and is carried, or on the survivor.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
+	MergeContacts(ctx context.Context, contactID ContactID, body MergeContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListContactMerges A contact's merge history
+	//
+	// The merges the contact took part in, as survivor or merged, and those of the contacts
+	// merged into it, newest first (at most 100).
+	//
+	// Corresponds with GET /v1/contacts/{contactID}/merges (the `ListContactMerges` operationId).
+	ListContactMerges(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListContactNotes List a contact's notes
 	//
 	// The contact's notes, newest first, with the same keyset pagination as the contact list:
@@ -3439,6 +3846,32 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
 	GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetMerge Get a merge
+	//
+	// Corresponds with GET /v1/merges/{mergeID} (the `GetMerge` operationId).
+	GetMerge(ctx context.Context, mergeID MergeID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UndoMerge Undo a merge
+	//
+	// Restores each merged contact under its own id, with its display fields and custom fields
+	// as they were before the merge, and moves back what it brought that is still on the
+	// survivor: its identifiers, notes and tags (a tag both had stays on both). The survivor
+	// keeps what changed on it since the merge; a display field or custom field the merge filled
+	// and nobody changed since is emptied again, and a consent the merge decided goes back to
+	// what the survivor had. A restored contact's display field whose identifier could not come
+	// back is emptied. `not_restored` lists what could not be restored and why (an identifier
+	// since moved to another contact or deleted, a note deleted, a tag deleted).
+	//
+	// Suppressions stay on both sides: the survivor and every restored contact keep, kept against
+	// themselves, every suppression that was active on the survivor before the undo.
+	//
+	// Undo in reverse order: a merge whose survivor was itself merged away since answers 409
+	// until that later merge is undone; a merge undone already, or whose survivor was deleted,
+	// answers 409 too. One `contact.unmerged` event records it.
+	//
+	// Corresponds with POST /v1/merges/{mergeID}/undo (the `UndoMerge` operationId).
+	UndoMerge(ctx context.Context, mergeID MergeID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListWebhookEndpoints List webhook endpoints
 	//
@@ -4248,6 +4681,120 @@ func (c *Client) ListContactIdentities(ctx context.Context, contactID ContactID,
 	return c.Client.Do(req)
 }
 
+// MergeContactsWithBody Merge contacts into this one
+//
+// Merges the contacts `contact_ids` names (1 to 10, none of them this one) into this contact,
+// the survivor, in one transaction, and answers the survivor and the merge (`mrg_…`). An id
+// that was itself merged away stands for the contact it leads to now, this one included: a
+// merge into a merged contact merges into its survivor. `dry_run: true` answers the same body
+// and changes nothing (its merge id is not kept).
+//
+// What a merge does:
+//   - Every identifier of every merged contact leads to the survivor afterwards; the survivor
+//     then holds several identifiers of one type (see `POST /v1/contacts` for how writes treat
+//     them).
+//   - Display fields: the survivor's `name`, `phone_number`, `email` and external id (source
+//     and id together) win; the others fill the ones the survivor lacks, in the order of
+//     `contact_ids`.
+//   - `custom_fields`: the survivor's value wins per key; the others fill missing keys, in
+//     order. A merge whose custom fields would break their limits is a 422 and changes nothing.
+//   - Notes and tags move to the survivor (tags as a union).
+//   - Consent per channel: the most recent decision (by `captured_at`) among the contacts is
+//     the survivor's. Opt-outs and suppressions kept against identifiers move with their
+//     identifiers; the survivor also takes every active suppression kept against a merged
+//     contact itself. Merging never lifts a suppression.
+//   - `lost` lists every value that lost: a display field or custom field of a merged contact
+//     whose value is not the survivor's afterwards. Identifiers never lose: they all lead to
+//     the survivor.
+//   - The merged contacts leave lists and search; their ids keep answering for the survivor
+//     (GET, PATCH, DELETE, sub-resources, resolve by `contact_id`), and the survivor lists
+//     them in `merged_ids`.
+//
+// One `contact.merged` event records it. Contacts are locked in id order, so concurrent
+// merges and writes of the same contacts wait for each other; an upsert that races a merge
+// lands on the contact before the merge and is carried, or on the survivor.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
+func (c *Client) MergeContactsWithBody(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMergeContactsRequestWithBody(c.Server, contactID, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MergeContacts Merge contacts into this one
+//
+// Merges the contacts `contact_ids` names (1 to 10, none of them this one) into this contact,
+// the survivor, in one transaction, and answers the survivor and the merge (`mrg_…`). An id
+// that was itself merged away stands for the contact it leads to now, this one included: a
+// merge into a merged contact merges into its survivor. `dry_run: true` answers the same body
+// and changes nothing (its merge id is not kept).
+//
+// What a merge does:
+//   - Every identifier of every merged contact leads to the survivor afterwards; the survivor
+//     then holds several identifiers of one type (see `POST /v1/contacts` for how writes treat
+//     them).
+//   - Display fields: the survivor's `name`, `phone_number`, `email` and external id (source
+//     and id together) win; the others fill the ones the survivor lacks, in the order of
+//     `contact_ids`.
+//   - `custom_fields`: the survivor's value wins per key; the others fill missing keys, in
+//     order. A merge whose custom fields would break their limits is a 422 and changes nothing.
+//   - Notes and tags move to the survivor (tags as a union).
+//   - Consent per channel: the most recent decision (by `captured_at`) among the contacts is
+//     the survivor's. Opt-outs and suppressions kept against identifiers move with their
+//     identifiers; the survivor also takes every active suppression kept against a merged
+//     contact itself. Merging never lifts a suppression.
+//   - `lost` lists every value that lost: a display field or custom field of a merged contact
+//     whose value is not the survivor's afterwards. Identifiers never lose: they all lead to
+//     the survivor.
+//   - The merged contacts leave lists and search; their ids keep answering for the survivor
+//     (GET, PATCH, DELETE, sub-resources, resolve by `contact_id`), and the survivor lists
+//     them in `merged_ids`.
+//
+// One `contact.merged` event records it. Contacts are locked in id order, so concurrent
+// merges and writes of the same contacts wait for each other; an upsert that races a merge
+// lands on the contact before the merge and is carried, or on the survivor.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
+func (c *Client) MergeContacts(ctx context.Context, contactID ContactID, body MergeContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMergeContactsRequest(c.Server, contactID, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListContactMerges A contact's merge history
+//
+// The merges the contact took part in, as survivor or merged, and those of the contacts
+// merged into it, newest first (at most 100).
+//
+// Corresponds with GET /v1/contacts/{contactID}/merges (the `ListContactMerges` operationId).
+func (c *Client) ListContactMerges(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListContactMergesRequest(c.Server, contactID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListContactNotes List a contact's notes
 //
 // The contact's notes, newest first, with the same keyset pagination as the contact list:
@@ -4523,6 +5070,52 @@ func (c *Client) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (
 // Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
 func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetReadinessRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetMerge Get a merge
+//
+// Corresponds with GET /v1/merges/{mergeID} (the `GetMerge` operationId).
+func (c *Client) GetMerge(ctx context.Context, mergeID MergeID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetMergeRequest(c.Server, mergeID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UndoMerge Undo a merge
+//
+// Restores each merged contact under its own id, with its display fields and custom fields
+// as they were before the merge, and moves back what it brought that is still on the
+// survivor: its identifiers, notes and tags (a tag both had stays on both). The survivor
+// keeps what changed on it since the merge; a display field or custom field the merge filled
+// and nobody changed since is emptied again, and a consent the merge decided goes back to
+// what the survivor had. A restored contact's display field whose identifier could not come
+// back is emptied. `not_restored` lists what could not be restored and why (an identifier
+// since moved to another contact or deleted, a note deleted, a tag deleted).
+//
+// Suppressions stay on both sides: the survivor and every restored contact keep, kept against
+// themselves, every suppression that was active on the survivor before the undo.
+//
+// Undo in reverse order: a merge whose survivor was itself merged away since answers 409
+// until that later merge is undone; a merge undone already, or whose survivor was deleted,
+// answers 409 too. One `contact.unmerged` event records it.
+//
+// Corresponds with POST /v1/merges/{mergeID}/undo (the `UndoMerge` operationId).
+func (c *Client) UndoMerge(ctx context.Context, mergeID MergeID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUndoMergeRequest(c.Server, mergeID)
 	if err != nil {
 		return nil, err
 	}
@@ -5586,6 +6179,87 @@ func NewListContactIdentitiesRequest(server string, contactID ContactID) (*http.
 	return req, nil
 }
 
+// NewMergeContactsRequest calls the generic MergeContacts builder with application/json body
+func NewMergeContactsRequest(server string, contactID ContactID, body MergeContactsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewMergeContactsRequestWithBody(server, contactID, "application/json", bodyReader)
+}
+
+// NewMergeContactsRequestWithBody constructs an http.Request for the MergeContacts method, with any body, and a specified content type
+func NewMergeContactsRequestWithBody(server string, contactID ContactID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactID", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/contacts/%s/merge", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListContactMergesRequest constructs an http.Request for the ListContactMerges method
+func NewListContactMergesRequest(server string, contactID ContactID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "contactID", contactID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/contacts/%s/merges", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListContactNotesRequest constructs an http.Request for the ListContactNotes method
 func NewListContactNotesRequest(server string, contactID ContactID, params *ListContactNotesParams) (*http.Request, error) {
 	var err error
@@ -6114,6 +6788,74 @@ func NewGetReadinessRequest(server string) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetMergeRequest constructs an http.Request for the GetMerge method
+func NewGetMergeRequest(server string, mergeID MergeID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "mergeID", mergeID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/merges/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUndoMergeRequest constructs an http.Request for the UndoMerge method
+func NewUndoMergeRequest(server string, mergeID MergeID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "mergeID", mergeID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/merges/%s/undo", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -6992,6 +7734,92 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/contacts/{contactID}/identities (the `ListContactIdentities` operationId).
 	ListContactIdentitiesWithResponse(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*ListContactIdentitiesResponse, error)
 
+	// MergeContactsWithBodyWithResponse Merge contacts into this one
+	//
+	// Merges the contacts `contact_ids` names (1 to 10, none of them this one) into this contact,
+	// the survivor, in one transaction, and answers the survivor and the merge (`mrg_…`). An id
+	// that was itself merged away stands for the contact it leads to now, this one included: a
+	// merge into a merged contact merges into its survivor. `dry_run: true` answers the same body
+	// and changes nothing (its merge id is not kept).
+	//
+	// What a merge does:
+	// - Every identifier of every merged contact leads to the survivor afterwards; the survivor
+	//   then holds several identifiers of one type (see `POST /v1/contacts` for how writes treat
+	//   them).
+	// - Display fields: the survivor's `name`, `phone_number`, `email` and external id (source
+	//   and id together) win; the others fill the ones the survivor lacks, in the order of
+	//   `contact_ids`.
+	// - `custom_fields`: the survivor's value wins per key; the others fill missing keys, in
+	//   order. A merge whose custom fields would break their limits is a 422 and changes nothing.
+	// - Notes and tags move to the survivor (tags as a union).
+	// - Consent per channel: the most recent decision (by `captured_at`) among the contacts is
+	//   the survivor's. Opt-outs and suppressions kept against identifiers move with their
+	//   identifiers; the survivor also takes every active suppression kept against a merged
+	//   contact itself. Merging never lifts a suppression.
+	// - `lost` lists every value that lost: a display field or custom field of a merged contact
+	//   whose value is not the survivor's afterwards. Identifiers never lose: they all lead to
+	//   the survivor.
+	// - The merged contacts leave lists and search; their ids keep answering for the survivor
+	//   (GET, PATCH, DELETE, sub-resources, resolve by `contact_id`), and the survivor lists
+	//   them in `merged_ids`.
+	//
+	// One `contact.merged` event records it. Contacts are locked in id order, so concurrent
+	// merges and writes of the same contacts wait for each other; an upsert that races a merge
+	// lands on the contact before the merge and is carried, or on the survivor.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
+	MergeContactsWithBodyWithResponse(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MergeContactsResponse, error)
+
+	// MergeContactsWithResponse Merge contacts into this one
+	//
+	// Merges the contacts `contact_ids` names (1 to 10, none of them this one) into this contact,
+	// the survivor, in one transaction, and answers the survivor and the merge (`mrg_…`). An id
+	// that was itself merged away stands for the contact it leads to now, this one included: a
+	// merge into a merged contact merges into its survivor. `dry_run: true` answers the same body
+	// and changes nothing (its merge id is not kept).
+	//
+	// What a merge does:
+	// - Every identifier of every merged contact leads to the survivor afterwards; the survivor
+	//   then holds several identifiers of one type (see `POST /v1/contacts` for how writes treat
+	//   them).
+	// - Display fields: the survivor's `name`, `phone_number`, `email` and external id (source
+	//   and id together) win; the others fill the ones the survivor lacks, in the order of
+	//   `contact_ids`.
+	// - `custom_fields`: the survivor's value wins per key; the others fill missing keys, in
+	//   order. A merge whose custom fields would break their limits is a 422 and changes nothing.
+	// - Notes and tags move to the survivor (tags as a union).
+	// - Consent per channel: the most recent decision (by `captured_at`) among the contacts is
+	//   the survivor's. Opt-outs and suppressions kept against identifiers move with their
+	//   identifiers; the survivor also takes every active suppression kept against a merged
+	//   contact itself. Merging never lifts a suppression.
+	// - `lost` lists every value that lost: a display field or custom field of a merged contact
+	//   whose value is not the survivor's afterwards. Identifiers never lose: they all lead to
+	//   the survivor.
+	// - The merged contacts leave lists and search; their ids keep answering for the survivor
+	//   (GET, PATCH, DELETE, sub-resources, resolve by `contact_id`), and the survivor lists
+	//   them in `merged_ids`.
+	//
+	// One `contact.merged` event records it. Contacts are locked in id order, so concurrent
+	// merges and writes of the same contacts wait for each other; an upsert that races a merge
+	// lands on the contact before the merge and is carried, or on the survivor.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
+	MergeContactsWithResponse(ctx context.Context, contactID ContactID, body MergeContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*MergeContactsResponse, error)
+
+	// ListContactMergesWithResponse A contact's merge history
+	//
+	// The merges the contact took part in, as survivor or merged, and those of the contacts
+	// merged into it, newest first (at most 100).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/contacts/{contactID}/merges (the `ListContactMerges` operationId).
+	ListContactMergesWithResponse(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*ListContactMergesResponse, error)
+
 	// ListContactNotesWithResponse List a contact's notes
 	//
 	// The contact's notes, newest first, with the same keyset pagination as the contact list:
@@ -7152,6 +7980,36 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/health/ready (the `GetReadiness` operationId).
 	GetReadinessWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetReadinessResponse, error)
+
+	// GetMergeWithResponse Get a merge
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/merges/{mergeID} (the `GetMerge` operationId).
+	GetMergeWithResponse(ctx context.Context, mergeID MergeID, reqEditors ...RequestEditorFn) (*GetMergeResponse, error)
+
+	// UndoMergeWithResponse Undo a merge
+	//
+	// Restores each merged contact under its own id, with its display fields and custom fields
+	// as they were before the merge, and moves back what it brought that is still on the
+	// survivor: its identifiers, notes and tags (a tag both had stays on both). The survivor
+	// keeps what changed on it since the merge; a display field or custom field the merge filled
+	// and nobody changed since is emptied again, and a consent the merge decided goes back to
+	// what the survivor had. A restored contact's display field whose identifier could not come
+	// back is emptied. `not_restored` lists what could not be restored and why (an identifier
+	// since moved to another contact or deleted, a note deleted, a tag deleted).
+	//
+	// Suppressions stay on both sides: the survivor and every restored contact keep, kept against
+	// themselves, every suppression that was active on the survivor before the undo.
+	//
+	// Undo in reverse order: a merge whose survivor was itself merged away since answers 409
+	// until that later merge is undone; a merge undone already, or whose survivor was deleted,
+	// answers 409 too. One `contact.unmerged` event records it.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/merges/{mergeID}/undo (the `UndoMerge` operationId).
+	UndoMergeWithResponse(ctx context.Context, mergeID MergeID, reqEditors ...RequestEditorFn) (*UndoMergeResponse, error)
 
 	// ListWebhookEndpointsWithResponse List webhook endpoints
 	//
@@ -9509,6 +10367,258 @@ func (r ListContactIdentitiesResponse) ContentType() string {
 	return ""
 }
 
+// MergeContactsResponse400Headers the declared response headers of an HTTP 400 response for MergeContacts
+type MergeContactsResponse400Headers struct {
+	XRequestId string
+}
+
+// MergeContactsResponse401Headers the declared response headers of an HTTP 401 response for MergeContacts
+type MergeContactsResponse401Headers struct {
+	XRequestId string
+}
+
+// MergeContactsResponse404Headers the declared response headers of an HTTP 404 response for MergeContacts
+type MergeContactsResponse404Headers struct {
+	XRequestId string
+}
+
+// MergeContactsResponse409Headers the declared response headers of an HTTP 409 response for MergeContacts
+type MergeContactsResponse409Headers struct {
+	XRequestId string
+}
+
+// MergeContactsResponse413Headers the declared response headers of an HTTP 413 response for MergeContacts
+type MergeContactsResponse413Headers struct {
+	XRequestId string
+}
+
+// MergeContactsResponse422Headers the declared response headers of an HTTP 422 response for MergeContacts
+type MergeContactsResponse422Headers struct {
+	XRequestId string
+}
+
+// MergeContactsResponse503Headers the declared response headers of an HTTP 503 response for MergeContacts
+type MergeContactsResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// MergeContactsResponseDefaultHeaders the declared response headers of an HTTP default response for MergeContacts
+type MergeContactsResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type MergeContactsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MergeResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *MergeConflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *MergeContactsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *MergeContactsResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *MergeContactsResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *MergeContactsResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *MergeContactsResponse413Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *MergeContactsResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *MergeContactsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *MergeContactsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r MergeContactsResponse) GetJSON200() *MergeResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r MergeContactsResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r MergeContactsResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r MergeContactsResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r MergeContactsResponse) GetApplicationproblemJSON409() *MergeConflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r MergeContactsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r MergeContactsResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r MergeContactsResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r MergeContactsResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r MergeContactsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r MergeContactsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r MergeContactsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r MergeContactsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListContactMergesResponse401Headers the declared response headers of an HTTP 401 response for ListContactMerges
+type ListContactMergesResponse401Headers struct {
+	XRequestId string
+}
+
+// ListContactMergesResponse404Headers the declared response headers of an HTTP 404 response for ListContactMerges
+type ListContactMergesResponse404Headers struct {
+	XRequestId string
+}
+
+// ListContactMergesResponse503Headers the declared response headers of an HTTP 503 response for ListContactMerges
+type ListContactMergesResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// ListContactMergesResponseDefaultHeaders the declared response headers of an HTTP default response for ListContactMerges
+type ListContactMergesResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type ListContactMergesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MergeList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListContactMergesResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListContactMergesResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListContactMergesResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListContactMergesResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListContactMergesResponse) GetJSON200() *MergeList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListContactMergesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListContactMergesResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListContactMergesResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ListContactMergesResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListContactMergesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListContactMergesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListContactMergesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListContactMergesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListContactNotesResponse400Headers the declared response headers of an HTTP 400 response for ListContactNotes
 type ListContactNotesResponse400Headers struct {
 	XRequestId string
@@ -10657,6 +11767,216 @@ func (r GetReadinessResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetReadinessResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetMergeResponse401Headers the declared response headers of an HTTP 401 response for GetMerge
+type GetMergeResponse401Headers struct {
+	XRequestId string
+}
+
+// GetMergeResponse404Headers the declared response headers of an HTTP 404 response for GetMerge
+type GetMergeResponse404Headers struct {
+	XRequestId string
+}
+
+// GetMergeResponse503Headers the declared response headers of an HTTP 503 response for GetMerge
+type GetMergeResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// GetMergeResponseDefaultHeaders the declared response headers of an HTTP default response for GetMerge
+type GetMergeResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type GetMergeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MergeSingle
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetMergeResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetMergeResponse404Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetMergeResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetMergeResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetMergeResponse) GetJSON200() *MergeSingle {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetMergeResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetMergeResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetMergeResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetMergeResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetMergeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetMergeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetMergeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetMergeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UndoMergeResponse401Headers the declared response headers of an HTTP 401 response for UndoMerge
+type UndoMergeResponse401Headers struct {
+	XRequestId string
+}
+
+// UndoMergeResponse404Headers the declared response headers of an HTTP 404 response for UndoMerge
+type UndoMergeResponse404Headers struct {
+	XRequestId string
+}
+
+// UndoMergeResponse409Headers the declared response headers of an HTTP 409 response for UndoMerge
+type UndoMergeResponse409Headers struct {
+	XRequestId string
+}
+
+// UndoMergeResponse503Headers the declared response headers of an HTTP 503 response for UndoMerge
+type UndoMergeResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// UndoMergeResponseDefaultHeaders the declared response headers of an HTTP default response for UndoMerge
+type UndoMergeResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type UndoMergeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UndoResponse
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *MergeConflict
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *UndoMergeResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *UndoMergeResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *UndoMergeResponse409Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *UndoMergeResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *UndoMergeResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UndoMergeResponse) GetJSON200() *UndoResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UndoMergeResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UndoMergeResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UndoMergeResponse) GetApplicationproblemJSON409() *MergeConflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UndoMergeResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r UndoMergeResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r UndoMergeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UndoMergeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UndoMergeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UndoMergeResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12398,6 +13718,110 @@ func (c *ClientWithResponses) ListContactIdentitiesWithResponse(ctx context.Cont
 	return ParseListContactIdentitiesResponse(rsp)
 }
 
+// MergeContactsWithBodyWithResponse Merge contacts into this one
+//
+// Merges the contacts `contact_ids` names (1 to 10, none of them this one) into this contact,
+// the survivor, in one transaction, and answers the survivor and the merge (`mrg_…`). An id
+// that was itself merged away stands for the contact it leads to now, this one included: a
+// merge into a merged contact merges into its survivor. `dry_run: true` answers the same body
+// and changes nothing (its merge id is not kept).
+//
+// What a merge does:
+//   - Every identifier of every merged contact leads to the survivor afterwards; the survivor
+//     then holds several identifiers of one type (see `POST /v1/contacts` for how writes treat
+//     them).
+//   - Display fields: the survivor's `name`, `phone_number`, `email` and external id (source
+//     and id together) win; the others fill the ones the survivor lacks, in the order of
+//     `contact_ids`.
+//   - `custom_fields`: the survivor's value wins per key; the others fill missing keys, in
+//     order. A merge whose custom fields would break their limits is a 422 and changes nothing.
+//   - Notes and tags move to the survivor (tags as a union).
+//   - Consent per channel: the most recent decision (by `captured_at`) among the contacts is
+//     the survivor's. Opt-outs and suppressions kept against identifiers move with their
+//     identifiers; the survivor also takes every active suppression kept against a merged
+//     contact itself. Merging never lifts a suppression.
+//   - `lost` lists every value that lost: a display field or custom field of a merged contact
+//     whose value is not the survivor's afterwards. Identifiers never lose: they all lead to
+//     the survivor.
+//   - The merged contacts leave lists and search; their ids keep answering for the survivor
+//     (GET, PATCH, DELETE, sub-resources, resolve by `contact_id`), and the survivor lists
+//     them in `merged_ids`.
+//
+// One `contact.merged` event records it. Contacts are locked in id order, so concurrent
+// merges and writes of the same contacts wait for each other; an upsert that races a merge
+// lands on the contact before the merge and is carried, or on the survivor.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
+func (c *ClientWithResponses) MergeContactsWithBodyWithResponse(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MergeContactsResponse, error) {
+	rsp, err := c.MergeContactsWithBody(ctx, contactID, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMergeContactsResponse(rsp)
+}
+
+// MergeContactsWithResponse Merge contacts into this one
+//
+// Merges the contacts `contact_ids` names (1 to 10, none of them this one) into this contact,
+// the survivor, in one transaction, and answers the survivor and the merge (`mrg_…`). An id
+// that was itself merged away stands for the contact it leads to now, this one included: a
+// merge into a merged contact merges into its survivor. `dry_run: true` answers the same body
+// and changes nothing (its merge id is not kept).
+//
+// What a merge does:
+//   - Every identifier of every merged contact leads to the survivor afterwards; the survivor
+//     then holds several identifiers of one type (see `POST /v1/contacts` for how writes treat
+//     them).
+//   - Display fields: the survivor's `name`, `phone_number`, `email` and external id (source
+//     and id together) win; the others fill the ones the survivor lacks, in the order of
+//     `contact_ids`.
+//   - `custom_fields`: the survivor's value wins per key; the others fill missing keys, in
+//     order. A merge whose custom fields would break their limits is a 422 and changes nothing.
+//   - Notes and tags move to the survivor (tags as a union).
+//   - Consent per channel: the most recent decision (by `captured_at`) among the contacts is
+//     the survivor's. Opt-outs and suppressions kept against identifiers move with their
+//     identifiers; the survivor also takes every active suppression kept against a merged
+//     contact itself. Merging never lifts a suppression.
+//   - `lost` lists every value that lost: a display field or custom field of a merged contact
+//     whose value is not the survivor's afterwards. Identifiers never lose: they all lead to
+//     the survivor.
+//   - The merged contacts leave lists and search; their ids keep answering for the survivor
+//     (GET, PATCH, DELETE, sub-resources, resolve by `contact_id`), and the survivor lists
+//     them in `merged_ids`.
+//
+// One `contact.merged` event records it. Contacts are locked in id order, so concurrent
+// merges and writes of the same contacts wait for each other; an upsert that races a merge
+// lands on the contact before the merge and is carried, or on the survivor.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
+func (c *ClientWithResponses) MergeContactsWithResponse(ctx context.Context, contactID ContactID, body MergeContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*MergeContactsResponse, error) {
+	rsp, err := c.MergeContacts(ctx, contactID, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMergeContactsResponse(rsp)
+}
+
+// ListContactMergesWithResponse A contact's merge history
+//
+// The merges the contact took part in, as survivor or merged, and those of the contacts
+// merged into it, newest first (at most 100).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/contacts/{contactID}/merges (the `ListContactMerges` operationId).
+func (c *ClientWithResponses) ListContactMergesWithResponse(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*ListContactMergesResponse, error) {
+	rsp, err := c.ListContactMerges(ctx, contactID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListContactMergesResponse(rsp)
+}
+
 // ListContactNotesWithResponse List a contact's notes
 //
 // The contact's notes, newest first, with the same keyset pagination as the contact list:
@@ -12641,6 +14065,48 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 		return nil, err
 	}
 	return ParseGetReadinessResponse(rsp)
+}
+
+// GetMergeWithResponse Get a merge
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/merges/{mergeID} (the `GetMerge` operationId).
+func (c *ClientWithResponses) GetMergeWithResponse(ctx context.Context, mergeID MergeID, reqEditors ...RequestEditorFn) (*GetMergeResponse, error) {
+	rsp, err := c.GetMerge(ctx, mergeID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetMergeResponse(rsp)
+}
+
+// UndoMergeWithResponse Undo a merge
+//
+// Restores each merged contact under its own id, with its display fields and custom fields
+// as they were before the merge, and moves back what it brought that is still on the
+// survivor: its identifiers, notes and tags (a tag both had stays on both). The survivor
+// keeps what changed on it since the merge; a display field or custom field the merge filled
+// and nobody changed since is emptied again, and a consent the merge decided goes back to
+// what the survivor had. A restored contact's display field whose identifier could not come
+// back is emptied. `not_restored` lists what could not be restored and why (an identifier
+// since moved to another contact or deleted, a note deleted, a tag deleted).
+//
+// Suppressions stay on both sides: the survivor and every restored contact keep, kept against
+// themselves, every suppression that was active on the survivor before the undo.
+//
+// Undo in reverse order: a merge whose survivor was itself merged away since answers 409
+// until that later merge is undone; a merge undone already, or whose survivor was deleted,
+// answers 409 too. One `contact.unmerged` event records it.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/merges/{mergeID}/undo (the `UndoMerge` operationId).
+func (c *ClientWithResponses) UndoMergeWithResponse(ctx context.Context, mergeID MergeID, reqEditors ...RequestEditorFn) (*UndoMergeResponse, error) {
+	rsp, err := c.UndoMerge(ctx, mergeID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUndoMergeResponse(rsp)
 }
 
 // ListWebhookEndpointsWithResponse List webhook endpoints
@@ -15283,6 +16749,282 @@ func ParseListContactIdentitiesResponse(rsp *http.Response) (*ListContactIdentit
 	return response, nil
 }
 
+// ParseMergeContactsResponse parses an HTTP response from a MergeContactsWithResponse call
+func ParseMergeContactsResponse(rsp *http.Response) (*MergeContactsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &MergeContactsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MergeResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest MergeConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers MergeContactsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers MergeContactsResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers MergeContactsResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers MergeContactsResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers MergeContactsResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 422:
+		var headers MergeContactsResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers MergeContactsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers MergeContactsResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListContactMergesResponse parses an HTTP response from a ListContactMergesWithResponse call
+func ParseListContactMergesResponse(rsp *http.Response) (*ListContactMergesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListContactMergesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MergeList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListContactMergesResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListContactMergesResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListContactMergesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListContactMergesResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListContactNotesResponse parses an HTTP response from a ListContactNotesWithResponse call
 func ParseListContactNotesResponse(rsp *http.Response) (*ListContactNotesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -16507,6 +18249,231 @@ func ParseGetReadinessResponse(rsp *http.Response) (*GetReadinessResponse, error
 			headers.XRequestId = value
 		}
 		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetMergeResponse parses an HTTP response from a GetMergeWithResponse call
+func ParseGetMergeResponse(rsp *http.Response) (*GetMergeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetMergeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MergeSingle
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetMergeResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetMergeResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetMergeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers GetMergeResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUndoMergeResponse parses an HTTP response from a UndoMergeWithResponse call
+func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UndoMergeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UndoResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest MergeConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers UndoMergeResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers UndoMergeResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers UndoMergeResponse409Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 503:
+		var headers UndoMergeResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers UndoMergeResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
 	}
 
 	return response, nil
@@ -18002,6 +19969,12 @@ type ServerInterface interface {
 	// ListContactIdentities List a contact's identities
 	// (GET /v1/contacts/{contactID}/identities)
 	ListContactIdentities(ctx echo.Context, contactID ContactID) error
+	// MergeContacts Merge contacts into this one
+	// (POST /v1/contacts/{contactID}/merge)
+	MergeContacts(ctx echo.Context, contactID ContactID) error
+	// ListContactMerges A contact's merge history
+	// (GET /v1/contacts/{contactID}/merges)
+	ListContactMerges(ctx echo.Context, contactID ContactID) error
 	// ListContactNotes List a contact's notes
 	// (GET /v1/contacts/{contactID}/notes)
 	ListContactNotes(ctx echo.Context, contactID ContactID, params ListContactNotesParams) error
@@ -18035,6 +20008,12 @@ type ServerInterface interface {
 	// GetReadiness Check readiness
 	// (GET /v1/health/ready)
 	GetReadiness(ctx echo.Context) error
+	// GetMerge Get a merge
+	// (GET /v1/merges/{mergeID})
+	GetMerge(ctx echo.Context, mergeID MergeID) error
+	// UndoMerge Undo a merge
+	// (POST /v1/merges/{mergeID}/undo)
+	UndoMerge(ctx echo.Context, mergeID MergeID) error
 	// ListWebhookEndpoints List webhook endpoints
 	// (GET /v1/webhook-endpoints)
 	ListWebhookEndpoints(ctx echo.Context) error
@@ -18352,6 +20331,38 @@ func (w *ServerInterfaceWrapper) ListContactIdentities(ctx echo.Context) error {
 	return err
 }
 
+// MergeContacts converts echo context to params.
+func (w *ServerInterfaceWrapper) MergeContacts(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "contactID" -------------
+	var contactID ContactID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "contactID", ctx.Param("contactID"), &contactID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter contactID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.MergeContacts(ctx, contactID)
+	return err
+}
+
+// ListContactMerges converts echo context to params.
+func (w *ServerInterfaceWrapper) ListContactMerges(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "contactID" -------------
+	var contactID ContactID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "contactID", ctx.Param("contactID"), &contactID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter contactID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListContactMerges(ctx, contactID)
+	return err
+}
+
 // ListContactNotes converts echo context to params.
 func (w *ServerInterfaceWrapper) ListContactNotes(ctx echo.Context) error {
 	var err error
@@ -18575,6 +20586,38 @@ func (w *ServerInterfaceWrapper) GetReadiness(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetReadiness(ctx)
+	return err
+}
+
+// GetMerge converts echo context to params.
+func (w *ServerInterfaceWrapper) GetMerge(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "mergeID" -------------
+	var mergeID MergeID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "mergeID", ctx.Param("mergeID"), &mergeID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter mergeID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetMerge(ctx, mergeID)
+	return err
+}
+
+// UndoMerge converts echo context to params.
+func (w *ServerInterfaceWrapper) UndoMerge(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "mergeID" -------------
+	var mergeID MergeID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "mergeID", ctx.Param("mergeID"), &mergeID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter mergeID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.UndoMerge(ctx, mergeID)
 	return err
 }
 
@@ -18823,6 +20866,10 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/contacts/:contactID/suppressions", wrapper.ListContactSuppressions, options.OperationMiddlewares["listContactSuppressions"]...)
 	router.POST(options.BaseURL+"/v1/contacts/:contactID/suppressions", wrapper.UpsertContactSuppression, options.OperationMiddlewares["upsertContactSuppression"]...)
 	router.DELETE(options.BaseURL+"/v1/contacts/:contactID/suppressions/:channel", wrapper.LiftContactSuppression, options.OperationMiddlewares["liftContactSuppression"]...)
+	router.POST(options.BaseURL+"/v1/contacts/:contactID/merge", wrapper.MergeContacts, options.OperationMiddlewares["mergeContacts"]...)
+	router.GET(options.BaseURL+"/v1/contacts/:contactID/merges", wrapper.ListContactMerges, options.OperationMiddlewares["listContactMerges"]...)
+	router.GET(options.BaseURL+"/v1/merges/:mergeID", wrapper.GetMerge, options.OperationMiddlewares["getMerge"]...)
+	router.POST(options.BaseURL+"/v1/merges/:mergeID/undo", wrapper.UndoMerge, options.OperationMiddlewares["undoMerge"]...)
 	router.GET(options.BaseURL+"/v1/channels", wrapper.ListChannels, options.OperationMiddlewares["listChannels"]...)
 	router.POST(options.BaseURL+"/v1/channels", wrapper.CreateChannel, options.OperationMiddlewares["createChannel"]...)
 	router.DELETE(options.BaseURL+"/v1/channels/:channelID", wrapper.DeleteChannel, options.OperationMiddlewares["deleteChannel"]...)
@@ -18987,6 +21034,15 @@ type ImportTooLargeApplicationProblemPlusJSONResponse struct {
 	Body Problem
 
 	Headers ImportTooLargeResponseHeaders
+}
+
+type MergeConflictResponseHeaders struct {
+	XRequestId string
+}
+type MergeConflictApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers MergeConflictResponseHeaders
 }
 
 type NotFoundResponseHeaders struct {
@@ -21241,6 +23297,261 @@ func (response ListContactIdentitiesdefaultApplicationProblemPlusJSONResponse) V
 	return err
 }
 
+type MergeContactsRequestObject struct {
+	ContactID ContactID `json:"contactID"`
+	Body      *MergeContactsJSONRequestBody
+}
+
+type MergeContactsResponseObject interface {
+	VisitMergeContactsResponse(w http.ResponseWriter) error
+}
+
+type MergeContacts200JSONResponse MergeResponse
+
+func (response MergeContacts200JSONResponse) VisitMergeContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MergeContacts400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response MergeContacts400ApplicationProblemPlusJSONResponse) VisitMergeContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MergeContacts401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response MergeContacts401ApplicationProblemPlusJSONResponse) VisitMergeContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MergeContacts404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response MergeContacts404ApplicationProblemPlusJSONResponse) VisitMergeContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MergeContacts409ApplicationProblemPlusJSONResponse struct {
+	MergeConflictApplicationProblemPlusJSONResponse
+}
+
+func (response MergeContacts409ApplicationProblemPlusJSONResponse) VisitMergeContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MergeContacts413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response MergeContacts413ApplicationProblemPlusJSONResponse) VisitMergeContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MergeContacts422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response MergeContacts422ApplicationProblemPlusJSONResponse) VisitMergeContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MergeContacts503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response MergeContacts503ApplicationProblemPlusJSONResponse) VisitMergeContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MergeContactsdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response MergeContactsdefaultApplicationProblemPlusJSONResponse) VisitMergeContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContactMergesRequestObject struct {
+	ContactID ContactID `json:"contactID"`
+}
+
+type ListContactMergesResponseObject interface {
+	VisitListContactMergesResponse(w http.ResponseWriter) error
+}
+
+type ListContactMerges200JSONResponse MergeList
+
+func (response ListContactMerges200JSONResponse) VisitListContactMergesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContactMerges401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactMerges401ApplicationProblemPlusJSONResponse) VisitListContactMergesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContactMerges404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactMerges404ApplicationProblemPlusJSONResponse) VisitListContactMergesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContactMerges503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactMerges503ApplicationProblemPlusJSONResponse) VisitListContactMergesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContactMergesdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ListContactMergesdefaultApplicationProblemPlusJSONResponse) VisitListContactMergesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListContactNotesRequestObject struct {
 	ContactID ContactID `json:"contactID"`
 	Params    ListContactNotesParams
@@ -22373,6 +24684,209 @@ func (response GetReadiness503ApplicationProblemPlusJSONResponse) VisitGetReadin
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMergeRequestObject struct {
+	MergeID MergeID `json:"mergeID"`
+}
+
+type GetMergeResponseObject interface {
+	VisitGetMergeResponse(w http.ResponseWriter) error
+}
+
+type GetMerge200JSONResponse MergeSingle
+
+func (response GetMerge200JSONResponse) VisitGetMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMerge401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetMerge401ApplicationProblemPlusJSONResponse) VisitGetMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMerge404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetMerge404ApplicationProblemPlusJSONResponse) VisitGetMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMerge503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetMerge503ApplicationProblemPlusJSONResponse) VisitGetMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMergedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response GetMergedefaultApplicationProblemPlusJSONResponse) VisitGetMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UndoMergeRequestObject struct {
+	MergeID MergeID `json:"mergeID"`
+}
+
+type UndoMergeResponseObject interface {
+	VisitUndoMergeResponse(w http.ResponseWriter) error
+}
+
+type UndoMerge200JSONResponse UndoResponse
+
+func (response UndoMerge200JSONResponse) VisitUndoMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UndoMerge401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UndoMerge401ApplicationProblemPlusJSONResponse) VisitUndoMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UndoMerge404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UndoMerge404ApplicationProblemPlusJSONResponse) VisitUndoMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UndoMerge409ApplicationProblemPlusJSONResponse struct {
+	MergeConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UndoMerge409ApplicationProblemPlusJSONResponse) VisitUndoMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UndoMerge503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UndoMerge503ApplicationProblemPlusJSONResponse) VisitUndoMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UndoMergedefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response UndoMergedefaultApplicationProblemPlusJSONResponse) VisitUndoMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -23587,6 +26101,12 @@ type StrictServerInterface interface {
 	// ListContactIdentities List a contact's identities
 	// (GET /v1/contacts/{contactID}/identities)
 	ListContactIdentities(ctx context.Context, request ListContactIdentitiesRequestObject) (ListContactIdentitiesResponseObject, error)
+	// MergeContacts Merge contacts into this one
+	// (POST /v1/contacts/{contactID}/merge)
+	MergeContacts(ctx context.Context, request MergeContactsRequestObject) (MergeContactsResponseObject, error)
+	// ListContactMerges A contact's merge history
+	// (GET /v1/contacts/{contactID}/merges)
+	ListContactMerges(ctx context.Context, request ListContactMergesRequestObject) (ListContactMergesResponseObject, error)
 	// ListContactNotes List a contact's notes
 	// (GET /v1/contacts/{contactID}/notes)
 	ListContactNotes(ctx context.Context, request ListContactNotesRequestObject) (ListContactNotesResponseObject, error)
@@ -23620,6 +26140,12 @@ type StrictServerInterface interface {
 	// GetReadiness Check readiness
 	// (GET /v1/health/ready)
 	GetReadiness(ctx context.Context, request GetReadinessRequestObject) (GetReadinessResponseObject, error)
+	// GetMerge Get a merge
+	// (GET /v1/merges/{mergeID})
+	GetMerge(ctx context.Context, request GetMergeRequestObject) (GetMergeResponseObject, error)
+	// UndoMerge Undo a merge
+	// (POST /v1/merges/{mergeID}/undo)
+	UndoMerge(ctx context.Context, request UndoMergeRequestObject) (UndoMergeResponseObject, error)
 	// ListWebhookEndpoints List webhook endpoints
 	// (GET /v1/webhook-endpoints)
 	ListWebhookEndpoints(ctx context.Context, request ListWebhookEndpointsRequestObject) (ListWebhookEndpointsResponseObject, error)
@@ -24290,6 +26816,79 @@ func (sh *strictHandler) ListContactIdentities(ctx echo.Context, contactID Conta
 	return nil
 }
 
+// MergeContacts operation middleware
+func (sh *strictHandler) MergeContacts(ctx echo.Context, contactID ContactID) error {
+	var request MergeContactsRequestObject
+
+	request.ContactID = contactID
+
+	var body MergeContactsJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.MergeContacts(ctx.Request().Context(), request.(MergeContactsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "MergeContacts")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(MergeContactsResponseObject); ok {
+		return validResponse.VisitMergeContactsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// ListContactMerges operation middleware
+func (sh *strictHandler) ListContactMerges(ctx echo.Context, contactID ContactID) error {
+	var request ListContactMergesRequestObject
+
+	request.ContactID = contactID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListContactMerges(ctx.Request().Context(), request.(ListContactMergesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListContactMerges")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListContactMergesResponseObject); ok {
+		return validResponse.VisitListContactMergesResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // ListContactNotes operation middleware
 func (sh *strictHandler) ListContactNotes(ctx echo.Context, contactID ContactID, params ListContactNotesParams) error {
 	var request ListContactNotesRequestObject
@@ -24628,6 +27227,56 @@ func (sh *strictHandler) GetReadiness(ctx echo.Context) error {
 		return err
 	} else if validResponse, ok := response.(GetReadinessResponseObject); ok {
 		return validResponse.VisitGetReadinessResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetMerge operation middleware
+func (sh *strictHandler) GetMerge(ctx echo.Context, mergeID MergeID) error {
+	var request GetMergeRequestObject
+
+	request.MergeID = mergeID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMerge(ctx.Request().Context(), request.(GetMergeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMerge")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetMergeResponseObject); ok {
+		return validResponse.VisitGetMergeResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// UndoMerge operation middleware
+func (sh *strictHandler) UndoMerge(ctx echo.Context, mergeID MergeID) error {
+	var request UndoMergeRequestObject
+
+	request.MergeID = mergeID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.UndoMerge(ctx.Request().Context(), request.(UndoMergeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UndoMerge")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(UndoMergeResponseObject); ok {
+		return validResponse.VisitUndoMergeResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -24977,429 +27626,477 @@ func (sh *strictHandler) UpdateWorkspace(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2Lcts4FiYAvwpKu3/F/ptWKFl2bLmmap3ESZx0HLftJN0ZdZmQCEkYU4CagKxo8qdqn2YfbJ/kL5wD",
-	"kCBF3WznsjM91TWRJV5wOTj3850vtZ4cjaVgQqta+0uNfaajccLg8zMpFBP645BqdTwem6/UZDSi6azW",
-	"rl0NGenhBSSV01pQu6XJhJmLYqqp+bdHx3qSsvia6lq71gybezvh3s5ueNXYbzf32uFu/SBs7O3tf6oF",
-	"td6QCsGSWrs2Na+j47H5MmVUr3e/kpO0x2rtWm/IejdyoklfpiPzg6Z6omrtmhybR3FRC2qTcbzec79+",
-	"/RqYZdC0pyunDz9UTX3JyMN2o1VvtvYazV2Y+URpObruc5bEsOyas7TWro1TNuKTUe1rUGMjys3STP5F",
-	"xeB/2S2q96SZH/usWSpocs1jM/uJ0teN5q7/Q7Y0aijHvD+rBTW8VujrcP/p691Pb35rnT152fj9ZfMi",
-	"fHvwce+q9exZLagJOjK3vTdvrQW18VAKdi0moy6M75f95kGjudva239ycBiuWNXCnP1VfT9WLNUsnl9d",
-	"pWXKYrfIAeFaEVwrgmtFRiwdsPihlz8xs22bJQr+k7ZifydsXoUH7XCv3WrUD8PmbqNht+JyMh6nTCku",
-	"xeVIVexE/nvVYtOe5res1tbphPkHWY3U8jO8G7b3GvXwyZPmQesTLNOYp0zBpWKSJGZxmNC8z1mqau1/",
-	"fqnp2dgsA0w/H0p5/l//DGoJ7+vrlFElhXuY+coOBL9wP9cmQk26qpfyLpDTEkIuDhlW74oOPvAK5kiV",
-	"4gMxYqKSQeCvC0i0gSR68GQ3/ORIRNOBJZEPjZdnvzcaz37f/3j56eXH3y4O377NSeSWj3FcH1l3KOXN",
-	"iYjHkosK9sXcL+sdoP2dsHHVCNuh+a8ewv/M6GJmVm6sOSzls4u3RM1Ez/zAFe0mLC5tAxPwraMXdsuE",
-	"vjYba7a4Zo973Q7AEJD9xu6K903MEma++dMu0ZRdh/uvmpdXuyfNy4+7l43W/qsn5y/3X//WaJlTMU7Z",
-	"LZcTda1YL2X6ep7eqs9N5bQnqaHxodZj1X782Ky0qnvs4PGU/puOubB7IdMbNaY9Nr8L0+ynzfjY/Db0",
-	"6SQxND/AnTh97khnqsy6NF59/P311eEf+43DF3svn71uhU+aL/YPcso57o3MIORYX3NxnbK/Jjw1+/TP",
-	"XCT/+RWmM2Q0hiP5pXbBdDrbOe5rw4i+lIjhkvWkiBXRkkwp16TL+jJlRKczLgaEDigXR4TdsnRG9sJd",
-	"0qNpypkiXNeBG8Bi1toNc1LdYJBoVG/IRrBCIy74aDKqtcPAcQcuNBuwtGZG+vvOBftrwpTeOY3nx2fW",
-	"P8XfHynC4zbRQ0Yi/6YIvuol3Og5oOxMh0wQrglXpGFm1mgekFuueDdh5Pjy2elpR/SGNKU9zVIVEKmH",
-	"LJ1yxYgUDB6mWHrLUjKiMauTE5h9ytTY6FLeEgSEiphQMk5lN2EjkrIxo1p1BNeEKhLZcV/zOKp3hL9e",
-	"ZrWub3ZHh381Pz/p7d02ugeidd3s15auI/38KxMDPay1G82DbC2VTrkYIBGPaUpHTNuNf4Z8/vT5/LIe",
-	"EysECI/JVtQbXv/f//1/ou3CptZ6Q8POTj5+Ov/UOrvaff78w/leePjH2dWHvRNzWLl50pjqYU6gveyV",
-	"y2ZSHnmmaiwYKv5ohyp05VhXieeqwWYv3Wywjl9Xj3aKTD3j3TjsKasa9Sp2WDFolr98k1F/xYuZ0k9l",
-	"zJllDEomt8DNzFIwlEB0PE54j5r5PP4XCIWiyYGSvcAkjwl8SVDbIVwQShLZowlRY5YkHBSijHOuqTGE",
-	"RX3BzEAZRkSTU/8BxXFM6TWP7bG8RAXOaqRmXPEaw4AneMMo6S3Bl1qFhmjv9bXL/AmZlmkm8dXfpP+Z",
-	"sn6tXfsfj3MD7zH+qh7bzbFsLt/BfLvxG+RKsBBPafySajalsyVbapnVL6WtRUrWqDk73rCUASAnHqfy",
-	"lscsJSn7F+tpFiMzxgc8UqSXMlhnmqgjAoafuWAEW5QyFJ7+LbWMTlFFX8wondW4FzaNFaDhQD2lMXFr",
-	"kG0L7cqJbncTKm5qa6//Oa4TLvy8TMpnmK1AT06SmAhphChJGe0NWRyQPuWJ+Veus0SGO3iSuywaq8Zr",
-	"L39cuBYG/ZTGjno2Jgd4fZfG506glA/aXxMjFDN5Q2QfZjVNpRg4uz7XlRxhJXzENRlNFKwRFcQqAqSf",
-	"yhHK6mZoGB9LU2nPJZh97t5aUBsxpejA7OvK5xgrY0NqaoVhkZrcElZT09egNqKJmS+LX1++Oysu01v3",
-	"E4HfqlZkVLiEUE1kv6+YJo2DNuHiliY8JpmyQh59fUQSKW84rjLpsgEXwvwl+wSf/h2mPBE3Qk7FW4bG",
-	"bZEyRvAtqlFwlkgsmYJzEbNeQlNWuRBiRJlR2Mx1lMDz0YlwRNjnMZ4bI2NknxT8AQEBez8gHvP1/kBm",
-	"HRAjPQNSMMorqcwMo0Bk33VI34Vg4YxewW/FnYPRF08yECU8p3LP6IjlpxkvthpH9eLSEas+wYV7v8Mq",
-	"PIQYKJ7ugNA1SN9cVVpZEA2UdGlsmapMO8LofDl3PSIRrmYERKPgDdbDRjUBqxItjAcTHs+k6Ce8d1fR",
-	"keaqpU9h9msyHUrFiKeBkYTR2LBtPZVO31c+zfWoiLmx/NEFsUrbtxe8aX589rR1dnHy/Di8bDz548On",
-	"Ny+P9w9qfwY5EZu1rBpJk8S832epMSi9EW1MmIc5YWaLupizgq+1tGyC4NcVy9ZliSGmn2Lh8rFULd2R",
-	"OQZDI6mmVIH2g47hb7meD6XsVc+yao5RvtwRSbjScFZHD6rXnRhWcDcNf2PV2uOqpwLlF7lE5wgO45sp",
-	"2cdiho4ZAqwvIFR5rpatvTAkU66HREiCFAn6EBVkIjLhbHTvScq2H3T5rXlxxUdMTvQPsLRijlYGFWrK",
-	"UlgFLsieuovp1Mr3186LuIl9b/OpNC0uiOYj9rBbZz0X99gw8IUrMhkbDqDM80WPkUbTkCNLGbEOb9Kd",
-	"kZSZl3ApjojSNNXoTUUThfY1S/8R3oH/Nbwj+RI9Jt9onz4OqQZmTdWNOUwyRf2cGAbIUnLDxvpBt+d0",
-	"NJapvpLyV5oO2F2N1plmJbfQO8Ou9lvkLX9aqcaa09WV8cxMLzGvNiocFXDq8DaChqvsg60Jw7zL1u3m",
-	"W2fnTk6E5npGrqQkOOuFqkHCReXEGmEYhGFI8Peq+WVjJpreMFAZR1Jpc2d24xFR44Rrq1km7DtP78Ek",
-	"Nc6TKyLN2ljrjGuFO6jaRtM2W+3vM+4x6OEjCH6YL+2ydoSQYgeGiQtVJ5eFhQJPlmICvTpjmmoFr4UT",
-	"TqgAGfbAyvmZ1C/kRMR3PCK9qmyJM0nUpDeszJjIpJV1xHdW6JGdGnDyPozxDiqeJ5XOpCYv7HMWHIxK",
-	"W+NMelobGVHdG5byEDIjNtOb7WWgshX17G89iYcgf7eBZjkmaY+BBB1ylYcvH5RZn9NZIml8d269Ngtu",
-	"lDgwms7m6u/LpB6IRVVNs4EMyMy2PE87QbjtQTfQBhji+4d/3uLpMjqPHwcClV0x8Xf21cbZV0FtxLQN",
-	"+iLn2iRQtkak7KnUw4JZW8Uh/96q+27Vtw4mbh5NxHBhFW/CNAdPaGqj/9tJgVcMskRApLj0HjP994JO",
-	"9FCm/N8svqcUGHGlIJaRZqGP4/NTcsNmbVSxMLHi953jMd95w2bmwmP7cnhLmzxlNAXf/sbyupELhsKU",
-	"vpkweLtwtg/K598Lekt5QrsJu4e+iJZsKTdKSjJyOqO9oNK+mr+OSJTtio6coqW5sUJ0OkM7+S7eDE+2",
-	"X7L0lvcY8We/UIM0nK5LVUXql/uF9KgoRnYXWpKLb/FmR9RQpjqZfc9ZCnkieukMyO8Nm83pyyz71dAg",
-	"2PuZeyoPUYO943JcMEtPLVgLrlwi1ZCC4+Dj8afj89Oz65OzZxd/nF+dvju7fnPyR0CUNCfbrhckFZtD",
-	"MVGscgAyLb//iCimwera2m2SlIpYjgg4AowSbDZjv7VtUw7AFfM9l13njsIFtFXt+VpNYNX3/VAqeygl",
-	"2dKNJYnYih0hp20w5hefsWDBqoB1z1VHGGaEfChmEOfpc8HVELiRXaQjc62XBpjQ3g3IvD4fTFLgl/Cz",
-	"HDP7l2AsVh2xFVVTeOQfpsoTFJDpkKVmBDbzcsiSsSJSJDMiRY9BTiGcJ71d74jIy+mMiKIzRYZySkZU",
-	"zMwTV2V0zrkjSimiywSMf2lF9uamsmmcyh5T6m7SqXA0fJUuTyRAueqbJdWh6VJmQEX8v+JJdwlUN5u+",
-	"nuFN35qh307f+GC4ibIJSTgdiu7pUnTZnCQMLz+wIqIm47FMNYvfsphTl4Jwjz3PPZtckbPnmETABGiJ",
-	"z/CxO+Y1beI/+fOOiM1TA9jZTk2zz/pxT912andxKOz5+5nNkMAUyRWmTnwHd4KZCke+NIJXm3eW2BS4",
-	"fx90T0sVDL9CjtY99zR3WIHe4LzVzXAutVYd2XgLJm5LYvMJrdf120aXH2j/8snSJGU0nuGkFTLzuRmb",
-	"X7gxy2Zkqxk+ZGQzm5CfOw4en9RQkLZJw7434EutL9MR2MjGXN6xaksp9xhN9C/lxPJXjdfh6ycvXv3x",
-	"6snx6w9XJ58On+42T34Pqx6A1vuX+R/GCdWQbbhqE9x1X/PNXn6HXYBLvDi77RpyWLP5lyNmzJo1cC0E",
-	"zxKqNKin3RnGr22yKE0Ss3mVCygmibXXMK17PgXdL/0A/4BNrcrWI5tm1cALJV9/Zs+X3X+xnjZztZN/",
-	"BlfBIY5jbiZJk3OPGvo0USyYJxCnqi++E+dVWr2Ua7ZjVJ4jP8EpZmNj+ludy02QbClWYm/F3HrDePj1",
-	"jbFzaqhk1YKa0Rmvi2VBUzqk9aIbStlCurar2DFLUlyjoPZ5ZyB37JeGndUv6PSt1Ro8is2J/q1RyF2h",
-	"bq6L+FUdYRg8BImX6GOeNPwtWrn98cmt4+RJ8q4PWtOyccDlJ+KWJXLMwMdVpA/nVlzj8MGjnpvrsw34",
-	"UmNiMoJUJrwmK0P7c9U5sWmM8P75Wf8ZLCyRMcc4ZQOuNEtZXPdW6DlG+3/yFfKK8L7hCtm3tP3sdiut",
-	"plT5q5YPek662HetN3k4Ha5gkGqd8u7EBv+XC2S85Ti/o7wQdhhLzsavHNPqq3eOazZSG8zC6RdpSmdz",
-	"g1mwHflQpLyZjH/l4mZeIp2nLK+I80xcm9OhJUm4uKnXykxcTgVLr62b95pXFOa9kCmJelZFijB25eKo",
-	"4DmWU4GJquAEr1eJ9VwSF58dmUGxOGrn92MiitZg5JtxR/ngoiMSWeXpOruT60yhmlJ11BH5YOFHzOMD",
-	"M9mqi9nwt6Ly9CP0HoE8Z30I/qfMPFNId1XUJkKWKuLzNUB2f0QiIfU1xMWjUlbXjZBTcJLhcmG9oD3I",
-	"OKlaUCvOEutsnY6aDwX+sK9ZfejtJqwksPNUQmJIZYlmJtfGeJU5+IXpKQYlk0fE6DZZgSb6BQVEpstK",
-	"T5EgubruThQXTMGfCzSkrpQJo8IXwCt0qaA25j09Sa1a8GVD3cvJVu8ZQWGsK5fVK9HZQMlKstOOCoq7",
-	"qsSg4bygPY+nCGgCwzhl+IbSqUWK9Y6tt7a+s0QVtJx/zofSwoNGc8f8vfPk4LABleCOO87txYh+PsUf",
-	"QRcaceH+XMEjiyNaY9FtHOxBOHj2zKKqeB9ubh82b30t4chXy7eUq4Lzqr7azjDaNFdaVb8q97TJXK+t",
-	"phcuxhO99Ck2U6BSSjhaX3snQBR+LQd5y28/qTf2W5UvHOecbu13Ou74NbBB341ZCS5SUPZE2i0Isliy",
-	"G13gE8MSglpN62spKRuS8eUi0W6MOS4GEZkIzRNr6KVKF01jsAAFCHkBudyRS6iDn5GwpzK9YXHQEdHE",
-	"C9i6K5dUp+bmT0CiiYDQgdkodyvXeTFnR8xXc0J8gI/Mh4kuimo7PdwdHHotqE2KAWXvlRXyOVvD95iE",
-	"8JNbFw7045tZF4+U86fYqpGMFEreFCxbUna1SozTB7pa12/Vy51gy1YLzX4uBp5Gfxc3mcsFqXArpcwp",
-	"2KjOU0XcjMgWhYLbgFByw2ZTmcYkZeNkFuTJyttrcfs1HWM4htwx5ufKrDfVEmHkpd+5zwqXIijsW2FV",
-	"C++tZEQ4zmdIMz/iEOEAlh8ivKbu6qG+wSFCIfFIZcQjheGiBd9GT6YxsjU7kHaB3KSw13isFS/0D939",
-	"zXp7eH+IWY/vfgizPp/FHRVBfMD5ZFOjoMTjFvimfR4y4LdMQEIF18M4pVNxRKxJoZyVYI6wKwq23oOF",
-	"juslLM3zczYr/Zx34j4b2LJ44z21Ibe3G+5lrg25g+9BHeJHOdHVukCerH//QMxcfub63vkXKWM74Hl3",
-	"Re7W2oI6IMI+055OZhWK/Loec5sY+mUdq8RLEy3ElfKM0fUfkpNo/qA8GXPlc+bGsCoTdWFwa7WnYj17",
-	"Jh/LnC2+8hX3luWFYFTJkoENnl/5oJTqWiTSjYW+OS13C1zd/XC8BZhLSJvrzuAfLopOFnzqEepoEA/U",
-	"En1h3AjgkbxlcZ28YTNFaMoQwmS/5eOUHSG+hyIC/LeuhmufJOyWJQpKBoygwfwiXBKFEGXupALcQp9r",
-	"Qjtiv7XT5Zr0E0k12TL8X040SeUE7Bfz+n+zVG4DmJNXL0b8AdHM0XDD2FgRqjvCXWnmiUPZb5E3/GmO",
-	"kmHXogSJVpUrflcOkp+AqixzXxLtte7IXwoP2VuPv8x7P9xFRM2UZqPA7Tts5s6/SbhzSK5JneyQrURO",
-	"WbrTo4rFJRCxuczxedaSX+wS4FeK4+XM5ljMMmyvIyIMn0iMcWuGD4zI5aJk6Q2PlNMsCOIfrmBV82xm",
-	"+WH/QRq+GcAqDb+AlvnNNHw0CvEt7UI4Jv++7i3bD4xdbrBs3zB26S1bMXaZL5sfuywP+u5GDuhzm9km",
-	"5paHsU3w5WXbJK9iWWpi0QF7a66r1H/tM5bM4Jzq3vBHSuWtZeJ32wanegmjqbKgpzdsVidXri5PdYTs",
-	"k+j83eUVeXzbeOyAPyIylIkN2i3QsTYWYmUxtalaXJZQd9GIV97jBExZnGysy672lS8kqnm7fxWFzQti",
-	"m2tkzdxC+MR6RAKEG9FDxlOnibnUas8dci/ynZvinW2ib7rZ33Fz722uV/LaZeY6It7HP1aj8AewSkJ+",
-	"O/97hgeX6/ll9yAKypJTELR+DL/g0XTnxR4ve9j801VfsPoPImnv5E5czF0WSO7qt1RRWUZXxQV/JzI2",
-	"QiKzS3W8JTIyCjId4U+XWnF8fkrUUE5BS5nbgq1Mewk6oi9TVHG4FMrWQY3kLU3U9pF9VcXYo4BIQZC8",
-	"VAASThW2tSNW7yuJcNTXPC7NA+C8j7ziv8C5JmGIHeH1NFBkSG8ZpIrYl/GUyKmAufRoms7sd5m3u05s",
-	"arqZOL9lANkNclsPueoIKDx8ffnuDIV2zM1OjLigGrG1RnQ8NofIsPBSouHymFnBGgnmcvCW31zQyYO5",
-	"ENvymwtcK5gLLSx3aRbCJMGc1bL8kJTnXNLdl99cnnOJra3PKGuuGYWe1V2m2KLbT+2Fx/a6uQfEbL0H",
-	"PGelB0C8rW7uWDp5xDp65i5ztwup2apFP5OalVbcOyp1GseL7/X6iByb66oegE041njCr3Che4Smg+Xv",
-	"vqKDwjvNDVb1XnLLBV6BN33N1KvZGRb0A3P9GtSkYGuI6Cp6NYJ6Q5G87j0F0l51TzVJrntXkQ5X3TVH",
-	"QqtuKO7dGleXtm2tsEqBB626p5qSN7jLp96VA6zg7WvesxndVIiBlRRQxUm+/un0jEwhrXRAImKtM3YB",
-	"3I4MqTrCnEH82xyxR8oh2tI4ViQy30UgfUF9iCoMnxWZarmNlekseUqutcTnqmaRu6oNWz+stFfuXtNU",
-	"nNd7wf+aMDJmKS7dUVa/5SkhHpBFZH/e4XEEVfAp6zFznSIxiydYN8dId1but1Jjtzjn1vOne2/P/vhw",
-	"ePi0eXB88MdB4/Dj85dV483UsPuGqxzoYYUCm8Zm6GW3r4VMhBgDGdCxUTrHVCm3CBSrmLWZvpqM0J7u",
-	"M5ZnG3D7kGLPmbC164WhudD7rdp8h5mglo1lbvLQdcfM/fXBi92L8GPzWfPs8Plv+7/t/tF4u16oK1uN",
-	"Upyq8FJ/9Vem7cGpfQBfXyYx7+Lpg5vv7O4r3j03jSFV1yOZ+hV9fuI2+6yve5NUybSac0RuzYFmgJI8",
-	"MjK3ky1KYtbjI5pYTPEAeMlreksv4WmGn9EbVoqkGJJaue3++IJ8LgvXwZU5V4Br5kaS03r/v1Hbs7Y9",
-	"j35gDbGYbHFtj4MHBm6f1BHWBvN8VSUjfJs4YxBePKcxR+Sx961Tg82wREd46EBCTnNQIJr3AJSpBxEK",
-	"8OdblBhdgHSZnjImMrRkYw5Sgm/oCIBFBeBEERMqbK2HS0KBAo2AcIGVvikVivaw6A9qKjKlOQpIlGmi",
-	"UdARkadmmh9LZpH5ak57jsgWTZTEMgUzFmif5zfZe6Q6AnummQkbjo7PU9ul56EyHZktLpqRMJaifRfB",
-	"3nZEMdtx27vQ7pt5XNnQAMLpTpIbVxHfk6MR1zrzXMKje3IitCqmrN6ln1uVqVVlPZUsGt9KKBoA8/Zq",
-	"lVVTaagEcxb6vOU8b4hXmGpV6TcvzHnKELeLfMxiR5SPNqAQAIC/7xcJCKsP6iTyfaORIZ7Ig2H7Z+PP",
-	"Ojpko8rM9AyW4ssKJoVDy2+o4k6vGE30cLWHtfitmk9lurlHkdG6ntkcyW7D+NGi8PuFfSsecqvQckUi",
-	"z5MerR1od87Z1aaamcKVNVozfJ+N4uAVPl180PJ1u6r2H9uiAosp6HX2dfUGc2k7vPqkOEv0YTLVNsqa",
-	"MLK9sG+eV7F+v+3Ss7nNqihiyfMf4CqyhTkQsKoB8VI3sDPMdn2zjV1Zr1/tO/iukQs3hKUxi3mh8eBR",
-	"C0EWKSl+yIKLQgFp3V/EoivlJ17ETMp+60V06tw6S2l0GJtVPk5oz6gfVsYjvvYtJgmVam63Cztw79BP",
-	"xos2yLJw9zyA6ZW//q454AXm4+2949NVTNmx7ErmXOUk+r6kDSNYTtirFbL7hjQrFWTElLOqcb5a96dC",
-	"eMylBf3bhBThxl+5YOvVgd7HnZNwUSHVGjtdEFfmV6+tp48g4ACp5x0ui8r6weatSp6ZQrEdhPgQtc8W",
-	"6sHbwXjZaoYNwz+aIWIeZUpMpvGvHQaHCXulRivcMbgXmEr0q12rb7UXjKYJZ+l11uqhQvfBS7AXQaks",
-	"w0ZecUkAQdO6DDKk1Qy3d74I29u/ssPIkUhF8+aKhS3olcUZLV7fC6jPtAiz5aqWvIHVlyW14+VRO5C/",
-	"NXm2Z+gtWYIHPCWLbbm87b3HGxEh2Id8WJfS7cOWG4NuG+6TbpM9A+rg1xZ1/l1VhyvrQze/hlmktOpH",
-	"t2SVPy44YmfFZh8kZTRetH2GIyw7qvgEOJMJBbRRrLxzWTOicJjdWYZz6qgnP8sdYQ8zOMHwhjRmaZaW",
-	"JlWJOaCTZz19pczjKk6Aq6CuKDyx/dFthbV5eWmQ9c0GkjODynEYQlGLhgEvXcQHPTdl9SJSXckiVw/Z",
-	"k9UVY85yGdbioV7NiyfXClgvOTdwy1EiSG+/Fp85p5k86KFbEO5DnQtyfsiWDeNBpYuQGivIsi78Jac8",
-	"H403DHWtd/Dnf1p/m2DpN9yrqn2Yqxyv6Cc/ctdkNbs3XMTo9HC1nNCDyEuX8lUkz6WjRsqzHW4lh7hV",
-	"2jPfapawQUpHMGKlqf1s3s6M8WcnXGldnEldITKgQ0uVdCsqTA8YjV0jXlfQTmwPmRXOlTxZYkPXo1uA",
-	"sojRBERMUGzE5VVW1edwAStKdEqzg5ctH/6PMPvM25cafYX4wMMbfObxiB0WW7xvWuheURzfHQ09oP8N",
-	"7Dtz/QO4GfC137mUw7z0fmpi5WotVA8Xh5FLgeINgbu8mytf66Fuljnp9QBbZXr+8gzw65qOeSWP3KRM",
-	"oaqYZQ7Jz+VaJ4BKadRJmx8MagzABrlE7YrEXFR5OmJ5PQPZivKC24hQxWO2jYrl/IpZnOP5SMuLZ+Sw",
-	"tfcka96KUM+qImeoYOotzhnibjKepQWqxVwX5ypLd7HJ6DCoKy7Nrcn5pG0mdDqDrB/XxyUDT38A09OH",
-	"sK5aFH/+AYG4tYNAN8sT+TjPEUH05yPy18QwRm7pKWVGIYP+AG6XVgA2VngNEDb7y+JoS5k3v784JSmD",
-	"Hso9RgQdQeExwjYBoZgbj0jkwW5HOf3bKDk0PwCwx2TtqAoONVgGF3GBAE08qY5o5TBDy7su5Q/xYEE2",
-	"SY3z/PCZ913IqY+jCFnxmGkhU5v07zI8th86VY4X4rDrhTutR8MCXlUhk0AowMKad5lVeVkG+uwUXyGn",
-	"1QBzC4FEc2gvyEyZDmfuNbZtiHuVrzHnY83zDUCrz5E6HNwmbGkVu/e08U2oxMtPrdBfswUNimOscGUW",
-	"R5BlV6ykdQ9Aq8KjYViz9mGBvN0JCO8TKmarsTzvhMW1QZ3aAyLJLECiWrWKdwP1vAfcGC82+tsgSuUO",
-	"aAF6cyPszRy+yx/F6iV6EAjOAp++c7ht0RGsPAXz2WDOyae0wlCp0uufBvZ5zFOmlh2GB+TKlxk/m+PP",
-	"ajWr8tbmAm8wx43bbOA7wMVkvmlvFdwTC9Oq3jXb1PAuh+0hT0xzo/Oy+pQUezXer/Q1NweLD8m6VVZ6",
-	"6zxNuirGZG8OfLinO6zg0mVyA1wvZ2yJxXo5gY/FDLLiYugVYfbFgfUFWUHHygH/2FSgvkwL8LvKpgWR",
-	"HlUMfoV3qe2NYVE2SgerPP4rSIDQAq/jFvELOompMqJ36ddipohWLOmv5ogPsBvffgUrY5UoGirA8g0H",
-	"gkZuJMo5XQT452NqtiNrOeetNMDNQ45rtdb7neFJH1ZQLTfxS9Y8MJ2hTGIsBimIXinJFve6iRrNjW3b",
-	"ppIdISc64bcuTd7h8sP1ow1CZPNMpDJK3NfXuSRduRq4ufda0HvI7QfEba0W4/Y0+PMsrlGRHjZDequu",
-	"//uuvm1vCEtd3PN57N+2E0tus4JgKRZnLChnIFXVDAjL4E3zbrh6d2dTa7CchzsRq6h7BRXeO4pQsP1/",
-	"AATugtrYn/5I2TKQbwmd7AucOfhkJ6LLS3jv+E6JIO5m2s4TureME6EmXTPpLsN46ET0bPx6NE4oF/h1",
-	"InvYbibPOxhRMaFJpRJWeON9bJhlzrCF872igwq9TCk+EA8RU17Yi3AJDqr/9gVD/lEi7IoOlp6zvFzr",
-	"4Y+XpgOMzNrlmQ/OmoWBHzeUOPOwl7d8XIyp77fWau2zYLvuzesNlW7Amq/o4AH4Cbz0rnykjOnw05Gp",
-	"qyT8doTq6higVDWjVAyxmmsyyKWMpOvZyt2HD1YRy8J9srBHzxFwoCJ2RbVmo7FWS5O7NjMMbXPa+fp6",
-	"dh3uv2peXu2eNC8/7l42Wvuvnpy/3H/9W6NV2ecVypoXxsXgVxvndCFOH0LhvhAJ+PbF+Ab+GPIi9CMS",
-	"WjUbgiMW6WFWwMhfDE6A71wQIRUkqyAH3d1Ntm7eFC16qxfum6vjXQlfPh3GuGe/Hx++bXz4be9j8/Vl",
-	"eLH3Zv+3J88OKgsIqNLXlqjuZcrCg5grtS3HCGdYEUAB+xpe5prxbJkfsG4gbxXjIOiUpqkmsg8lHl0Z",
-	"zwKzZHzE5ESbjynrTxR2zBKsl7WRXW+wrrOujNmidlxYyS3jLL8XZwCjta4zL+sCOyG5+UElPLa6EdmX",
-	"4AoZSL2wb948jUGuS3GHFvSGAPAE96Z0IlRApkOe4OAcjRGuiG1zdNcOxkFFGXHeOcm+CAgW97hSz3wY",
-	"rHqfeXkMqHAy51iDF3PN2GkFTRRoev6kzO/MZi6QEqt/AA2hLDy+d3JZ6f33E5tzk9lQhLqm9g9T0Fw4",
-	"cWv4BmOuzO+x50+sZomKpbe8B40GxmMWZ1BDCOJvrnAkjtAh7y9+zausWo2QvIQiZZl2hGWoABdJZ2o7",
-	"8+0bFoDOfSZgVNgO1fr8Id/EDhfbnLs+McsAkX39AW5dnBliEYRomjEhtBa4rnaM50dXLZHikF6kik/0",
-	"l8sDoUJ4LHP92pGuHPvl68IlyA7VvRWnzFmErc6vi46zklphu6elUkPf9CDPqcqwYvAxQFOKGF3WkFMO",
-	"YuUHfaRIZpBHSHqTNDXr6m7mA2GrUO4mIzZn8EHNdnHNl9L1eTcnWvmN3h9P6b/pmIv1xAR2dvUXskhm",
-	"ORXPH92l23Mnlu9Y0538sSVOVFGjWWAaXJkjcIQ56w7CFSItXvPefL2fXbwlaiZ6RXN7r7LHROHg20a2",
-	"i/r5bnSmtXTEGiCSnRQ9dkRoF/OW0oc72YWw/9JjHtQmAA9nLzdX5PQ6p/jTrpLJRDNi6NeMGOjYMG/M",
-	"3JUTTSaKpYABFUAQETr/yZT0UzoYldHS1joHBRT31sGqg2HGvgaRPpxekknkO3sxSg+6S0OC0vEpE/nd",
-	"pV1kbogsCJ7yIQMB5Ri7EkQl5hIdkQiGGVlmDXHN2rc6QT/buXlw+l5FMQ+ikuZ0fEe6vQQx8qBj+cj1",
-	"EB9751F5j1jbOzh/sucAp7InVtjXVjPBa9okmg4V611HpC+TRE5RHTXyqksVw7ZKu02SUhHLEenONFPY",
-	"3OOGzYjsoxZjnkn1JGUKhZ1UDC9FR8OYpg5u3b0tsI/fiZkx++LtUmurGl53eNWkYtx6LRrsw6fHzx6/",
-	"SU5fnPBwd/c3cUPPRqq3e/tOdlujf/UO/rFSKbGrsob/8soX5g4JLtfVCisYuPJ1NBAUKtkWhJBLxFsH",
-	"N71THkH9q3vEcMWU/kYe4kWO9nJiX2XYxjKMNVW9lUlnS5z1Zee077R7cO+02d2ujGfYpqHgCyRbOdaG",
-	"85I6QlCPv7iPp8+/PgZ/4jZ6skEKdASz+2FLo2djVnI/Bj4QZxgUlUaqfOB/7EJnCInHHWE+gxGqim0O",
-	"6uRUE2EEC6HjMUg7S40omPqMQYsdQ2sOXfWhbHNQPq+xMdmiMhvzWzGHL9PEKKLHpDN09RlDNWU0JrzU",
-	"5ez0+Vo+WGWsv8arj7+/vjr8Y79x+GLv5bPXrfBJ88X+wbI2b/Ogv2N9zcV1Tl/lmT1z6MqQV5WB1kKF",
-	"hC2NgBNOxkyOE0sMVBA51jsAxmkbA6+tBFRleazIls0DqaV9mp/fylrejHDuovlVrOad55wnDx9WLMDi",
-	"cd9T5mfnZk0ZD3jPvUnK9ezSPANfdTzmb9jseKKH1WdlnPIRNYcha7QfkOj3neMx33nDZm0y/ffNdWcS",
-	"hrs9aJUZw2dmv0JJhF9FkGE8TrnQDqlRW3E9pYqMaIzqp3kxVrY5YmnXsvflJ4bCuM16PmU0ZeniGYB9",
-	"e3x+atuFWY52bJv4g+RrE3zIBrMxY4WtAM0c7s4HZxTY2tevgF/Ql1X1cool/Z2hVNroyoQbbmHsPCuH",
-	"MbzwEZVd8syB7B6fnyJfN4Z5T6YMJYWx89XxeLwDIYeOyFEGxrbyNUclVlnnlh4VUvAeTWwrT5YacwUq",
-	"ZI6sSVDIG3ZVsR2B3WO2aIGBQnNRr5Nk4A3MXmK+gnxf6GYPGcDY1z7GmzMwyI5ANEiiJr2h2a1LROvc",
-	"tnVzXdq7MaqLebuLi3VER0Cus9AstVlxsexN8lXlCvyrLCZUk+hxLHvKSjNgmN4O4QVyzAQd8/qMjpII",
-	"29jkX/4L7TWvi82ICMZiY+A5YoMxPZPCSDwuhWp3xA4xdGf+BjR4YMH+acpoz1IZlAEuoNXytdt1cmxp",
-	"nCnk9IATTKC7TiYPjjK8Ph/YncPIjaJIWmGrTqKXJ6htDAFZ1vYHKH752MjFWWTeYKZOhLSz3iEXOWQS",
-	"GL0pNughW5EhZib0jjEe20Y5AGB8LsVjWNLtgLDPPTZGx9XZc7jLqPOkAm3sMYKP2F3MJLWRmT2dzNqE",
-	"2qYIaDfIeJb3PoAiSyG1eXLMeom5e4uSEVeGgjWJxIiyaBuBrVth6GpauT4imn3W2IC3y8j7qxc7B5n2",
-	"AKN+/2sOAGGevxV1zB6FYQSI3ZQkhmzMjY19oiZpKgeGGpjq0THDq+Nuvx9BYaNv/sAvvTCMduBTv9+P",
-	"tgPzBpg/Ko+CKa0yOIr91tKewmSr1Wz65bpQ7bwNe3g56fWYUv4eTlMKcQkuSPSlA4KmU2uTer3+NaqT",
-	"c8N0KOIGwRjiGPatA0Eic+GXjl+sb77p1JCM5Zj+NWFIyZ0a+f+Bd+Irkt1EgZhQTJMxvsKc0a0I2jgC",
-	"9jY8zi6FYFMGrZFTpeuGc6Q6IF05AdQmHNiW36hK04HXriooYK9sW6LSk1SA0JIJg7WBCm9ck0Ul8WQr",
-	"8qnb/voLUrk9+YBUHJAIipgjGH6EQUfzLT7IHr28dDwKyDiZKBJhHXtEtiwotVXytsGpA8l9uFJ9yhNj",
-	"AztCifLa/IhseYX4eKfDJCUO+EbVyVuaGDnCYjzGXJkjEWQ18og5YJ7fajaD/EbSCg8DMhE3wrAgw2Na",
-	"YStwlApMH1nRiMWcomXSauwFPj3LW6gnhqfDjpNWY7dNGuQtf4qdAMyIkEgDQ+/me3N/IwyDMAwtdhfg",
-	"Ci/kILipFvwKtTLoRYYeu+rC+zq5ZCImMznB/mVb0PC50Twgt1xxI9aPL5+dnppx53AwgeGSwHTVtrkc",
-	"gBI5+H8xEMd6Q8nioxxCKQsMmmWiN8DaWZ1YiAZYlpSNGdWuB4dHKe01sAHMzD/miQFU0y6F2QtbVg3l",
-	"ySwOMpbpBIWx6PgI01mMUiElSGMmLDpLnwuuhkB1LooYWM3CKLvOC4Heib1w1x6KC6bT2Q5EtqK2nX1P",
-	"CqyXn1KusyyLdMbFAJ4/oFzUCdyJkm/v82f36CPDwD9/JlOeJHAW8qjHlM7svWYVzgv2IAJazTfDNmrQ",
-	"YEU/bKhYiUKvWAmkpCF4zzCbgj/KGqNckej0OcKWF+ucojo5gXoyGJJO+WhkacWW1QGFUcV2uOFhihvd",
-	"J5nVyUmGrQ1aHd7vAVhb8A/EeqhVaZu1oHbLUmUREuthPURLFHSgWru2Ww/ru7WgNqZ6CNYEnC1rh5q/",
-	"B1XePjxnLu3aKrvZsgREJnHGwfMISW6AqKMySwbz0VLUaVxr137lSjt7GJHV4EzDmJph6KA+nWurpIUU",
-	"THhnjf2z6I+oNcPm3k64t9MMrxr77WbYbrTqzdbe7mH4qYZ+gFpveB3uPz35+On8U+vsavf58w/ne+Hh",
-	"H2dXH/ZOwty6eUu5KOvKZlEz2JoqtBqXdFOz2U7YUcEmrAxZ76Y4zv2dsHEVHrZbzXZzv37wpNHcCz+B",
-	"f656Ug1/Uvv7jb3SpF48OTz80Dr78PLV7tNP+2dPrj582n3x8SKf1OVkDMi8FriyajIFnB1vRnn2UMV8",
-	"QC/486s1vlbXziIRQNwKDLJNSBF8oa2wseglGVk9fi+o1dFZbG7aC3fXuumWcoyW5J6r1fdZeBlAprCo",
-	"f0DwWX8t7MehvMoXVTNLNpZKV3VPGHClXbencSpveYxo3jaLjnTZkINAdo03SOSdxsiqhlyzHcN7gWfP",
-	"zJcdYbUQm4gCz7eEELiiWiZ66WwM3XCOTy53mnv7Oy+fvSVGX0s92fdIdUT08fjT8fnp2fXJ2bOLP86v",
-	"Tt+dXb85+SPaBm6I7saMM8iUJHIALXmOnfzMfHzCvdZMz5hQApMHQcbAwHx+Q7b2wt1tDC84WoFkREUi",
-	"S6xR5ha1eYKotsOaQuFiT46Yy13M15gmiQIz0WFUZdmOPPVHAKZjVGYD0Cfm4/Gr4x1DJ1SD0pExkldX",
-	"V+fEXnkEquWXTs3I9utJmnRqAenU6Jhfm9nDHwqV3k7ta0S2IvtX5CQbrExk/4jQQogqj7IV2tk4ntrf",
-	"wCzOGgbBmSZb78TOecpG3Cz98TkqS9lcwGP09PLcGu6E6+2jqlmAnXKt5Q2D0aNcKwoEzK545tWBgT7y",
-	"1ML6rScMEAnQTufYSMAv3hG8WjTpmlfM7O0pFhnnQzfs6Pj45Y592Q5+GWST9QKjU9qlflw0dxxvzHcN",
-	"G3FSpTCd4znKyoXPwukgPZmX0SHduQGHXeX4h8XxB476au2MD369j4AEXr+RiLD5N1+L3lQboi4pEI27",
-	"KBA/qf6wWtpuupKZX7tC4Hos1ErXcLXAe0pjBwxyV4HcaqwhkM/pLJE0vpLyV5oOQCi3ms11XjZOpTnI",
-	"TpR/d/HvZHguo6t1gK9BQUV//MV+On3+FRWDhOmK/PfnXFl1QBVAvIys6st0wLRysWXHDurkNHOyGGZ0",
-	"A9j1qZwMhoVHKE1ntoY/7/mt5jV67KPqM/DCiWxVDNo2xrs7zeBTl990JvULORE/RuvDKa7a9KDaDPO1",
-	"GacYzW2ic0eh42iOQ0REsyQhQzmFWxOqdEcU1BsyZUJXSeSXTC/czfA/iL/eyz77tqz3P/JMvGR69YEY",
-	"05SOmAbokgUZLfklbnFPn2Mv5kUcNPcqJlLeTMYQ173zixaZa2fSzO/ZxVuCbyFbUEbEVZV7M0X8KcwH",
-	"4YpQdVMy86xtB2ZKxg1crj7tDbPwnjJc2p2CwNpn0yHvDfOgXowuPPx2nMo+B385OkbDMPOtzcUKPUdb",
-	"wm8YegmnQ5YywhLFjiDU52OzjieQ4NQR8NG2Jig2r3LpzWhm5kCcVBM5FfijC0xagDdjiX0EJ2SnZmRW",
-	"p9YmkMlpEydhoqRvaBsCQ7bzmTFTKIng1yj3n5eaa5k3d8Tcq5UkFNAYMf6a3DJMdKPavY6L2IhXY8fi",
-	"N/AjTSD85nXa7ghKYt4HEFadIzUpaxlDwavNCzIr+UiRyEyy7lg8wK9GznmPLD9rSwsjhxiurcZLmdLO",
-	"Y9KlujckAwnO6SwUm9EYEh6z1OFiMT0pMHOtN8tIBzyk7gLNR6wjtjKr//zi3YfT5ycX11enb0/evb+K",
-	"gsztuqe22+jTxje6IzERGbgmpFOjGxX9wh2xFzYDbEJrLscuCwUF51FBGpK9sGkWCXLspHendX6rRE7J",
-	"Xtiqkna/wll1poY9nne1Q81Hs3MZ5JbXhxR43RxQVnjQaO4cHh4e7oRhGNY295/B8DMlfB0b6c5OVg9R",
-	"dzXILWBjZzDbwAyqgMJwtfKOpzXUSKHcxlu8qlstG4MMIZXZzllakdUR3v+Lgg015j09Sa29C9aTwzhr",
-	"14pPBt+rN1dzcT4f+3Q3odL+VUxISH3dd0K3ck7mdnt3Nid8qR3gHV2rljQWKx7v5nl3zngF8Tn4dzUJ",
-	"N1VlvrcN2VxrGV46j8fddK29dVbBvuMKa63vraIdqxsPdydj2oANXszKXG7FOja6KNB0WRD9KijlBrwp",
-	"5xS0sQN9NGKa1r1EhcjIOTOqMR0wQlVHuJQDI+MHTGcF10e2tBJqKyymMlSJmzvreWzNNTTCckxKegmH",
-	"hgA0uVGYum5uUDZ51gU8bbK3kk5tMNdnfu8xo1p5qCvkBU/Ard+To67rvtcRx2fPKwUUV9qTSyW9tdS/",
-	"wCyD4v9mAQHVrhmGhdzYvdDm8f01YeksN6QgfF/z+UtGRuaWEf3MR5NRrd20oMX4VyOoaOFTZcxiDsmC",
-	"7SuURMJuFLJ5jz/1hteil1xNnzeP1bH81zA++WNaq56H7TXhT2QuEfzLfM+HPv9MFKNpbxjMxWsDRy1Y",
-	"AyZTwKYSM0yTIzSOU6YUKSGPWrXdanouL0+4rpiI78rSAbpgmCIDgE/MG5fZaHyexAZJZDBdq68aI0Oh",
-	"Ul5K+NuK+YCbUwVanRxj5i35JbD5DQGJqRrCv9JcNqZGLx0yxdQ29DboCAxgq1ImNtZ58JS4F2A2SMJo",
-	"bFSv0Bwwm5I9F4fHaHq5aMOIzwV7+VdhGwtVRVV9euZ7RiSzPKhhW48ZfRAwZCwY0pb5CzVpmHFFtL6E",
-	"FYsYR1Xj1XSwGeEVR5i1T4PSSax9gQFDoyihydbFi2dkd3f3sDQi507ZDa/CsA3/fVowRFf36qCf88Gu",
-	"Bezw531USbjDcNxz24/RD2gA+840dseaEZA2B/9dGu3fLXqTGs1dswqYQXuNvVlgVwCLtzZO2YhPIDyD",
-	"gLft2sQoiv+rGPvwO/+24WHXjeau/4NDzPf61q+nH5fV0xXKrl+mvXTOZpccfESheQ9GDL4GtZFMmdkE",
-	"VbkLcFLMJZYGuSZbIB7+0dj+ezcebDcWybWvm8THkHcsSqF45/Qi2ffc999Rj/8xuRbQpg+EeTZrX1l1",
-	"Xy1OuzjWRqIh//Ez7UG4oWndJpFPIlFAIiBcbIASlejRKKMDcNx1BGbSeZQcYfaCD8RsdAFRTnMz0zIi",
-	"n8VkMoasA0hxz51MhJY8am1PneC5ZrvVDBvbR+YBNEk8pHn7qFL6frvQsBM8N1ZQbUGbaPIC217BmCGl",
-	"/ZalkHIC6b/eeY9Q4YFE+O4M/tmiNi1eQ8cdo5rzDAFu2xa05QtjHg+jiXkM6Y44brNQmcMPaikD2xff",
-	"5QPmGKO5ojkEQBZb6yAhG9ztCuFxoVGsrb0wSwYJNPlC6anEhvtp9hLVJq3w0CkcrJDTizMSUg9dp8kB",
-	"wyyTDAeV3DA2VuhV9YZj7HMcRptMxophrmiJmNwFw0lXjaWOjHKqOoK6L8yDukzxmGFNB1fwFMsrCY+P",
-	"5kn3cYFWs240ONiOUEM5LQhsSDfSTIBJ5epfccSqsKjewepJcQukAZWufuXIomwR23fhPtkivQzVwxeB",
-	"gk3zqhuAILzMJEmeW/EDxNhGAuor4LqYNZ9PhMEW5W6KkGMbIJ5QIns0yVz/brOyqNri6SdmTG0jaec9",
-	"XGFxXJvKtk1yPzZVRnGFsMSwaijuWjeW9+76jWexzAd37J1ExwNs+jA632nGckF4b5Tj4hfrrjvNh53e",
-	"mSzP6ohQPGb2azNBO8Tv7GU8XH3TM9di+D8/UwWPGnbyNoSeaw/V6lPJ12cLNiC0WqlWZUX0XLnysWVF",
-	"Z593RIwlOW0QClhvhs03x7b9Ogb/rFIFkgVLyMy5SScJA4kzH3yNyBYSXODNttRDpSMqGl1u18n7sQ2Z",
-	"ehUs5nW2vGUMDj8ssdtqNXZJl82kiAnjRv3bdgOGruhZY2K4c6sVhu5qSKf0O+QbFUfd8PEYagOMIpL3",
-	"vjeLBiU7tsu6WSwHaAm1KgFhn2lPJzPXrRJEgC0eg7JbLavL+CJ4WBf9UFM5SWyUMvfb5vVa6AuyNSPU",
-	"Qm2aN0HxFJR+9KnSLK2TY+wKj1UWFcu8pH+/36ufZKoo/quKquqWC94WfGOoGNpOJe7RiM0nWFkJzLWu",
-	"wIpM1+UV+8B7uqzTVhVUskElHqyp3zA+clqhmbc/LQVe45mcEMWYDdKncqpIl/XMXoGHm6VKYjnMsdeA",
-	"HxxEWOu1NSrUgkEFr6vwwmpLKPCitioMCp7y1d+GOhhFXEt7o4xxo7NNEZAEK5RcqBhyini+rC72bJeH",
-	"agKc6Aj9oASLphQZSFKcw2IaqFKtyRZaOHBuRzQG2iws5NwsqHWqAhcPcrU818px46wy7pTzI+hsY+7N",
-	"lto8Gc4A0RR8rrlVUaSNMcWWTDzFsjhVdwcWamIy/sBRzdcpFYr2MMzB+8ViL4iLB5nJAGnq5kanZWMh",
-	"88QBN+aMkarK84wTsGVihhe1oWLAnCIHdexNGJa4KK3BegyI61iMN2Xx9syJ6V8fQp+gjnAvIr9k1/2S",
-	"bQ35xdFxlh9iSUv2jaW747HDOolSpiaJVlFHZHkQed+hvvWe56ckZxvZq6FW73Tkyu4yvtjnCesIPeU9",
-	"x20yovBK3iAFospAwSdunEfgpF0Ro+RLp6BOY1luUdfHRHuzCPgrGAj4Jdgg+O2cGWKvKBoceK21OUpX",
-	"8Bh/deYK/lwwBWwdsTGG8FprD3VqX792ROVcwrmZVD0xgSmZ680oFj4MHlVej2PFxp3aV9ipCnd3lwua",
-	"zip83d8qjwLuQJWyHQa5bt7I+36Yz0DntfZuUPMFyF3SMJA7Zvc3/sSH19pN9Ocjn4Qnu/bb//xSg/U3",
-	"Jq1vzZnBQCGzMfZswSmWMxdkLDg98R27/i3+s8iy+/P2Qtma2NiDOfN3WAQcTMPP/bTrXs71WPdZTe9Z",
-	"DvjdjNF9bjfWt6KQZSwzogAvdEjHY2Y7eEDOmxnJz5eqj7Mp2D+NvXXepbA+hsVvWcypgzD87mYQjj9X",
-	"OcAJhPaKZwdZY2feCvISTBdaQa5yBzrhEppwusBQybJE27l8ctoD6mQ4k47Ipxc4LBULyof+HhkzT/nJ",
-	"WvhZDP/uTLMdVMJ6NAErrU7O2LQjMP1BETUExQHyxu2g6uRMgt+2C6IXEf7RI5lPZI1k3CjoCFR5IQeW",
-	"Eg8lxyWgpBTSXvWQiorUUbUkr2+Rp7CaMNwlnKnHtkNsbQHjX05Z9ub4506b+tsDUgwfSXlDJmNfe80O",
-	"pyX6bY8H2K8qmABIs8df4J+vC5Ogol/2m+Sg0dwxGtAOAAoEJCoiDAQk+v80nxa/M0c2qIYssNPviBy7",
-	"4PR5UAI8gLhPn7veHcgfbGbSMdqGVmvOkCZsgklH5NKbklazeZQJ8CzthWpjVxYzXyxUT2tRtQle/HR2",
-	"bnvQLs1xOl6KbnW0YT7KXDaKF+WFFIox1cPc/+665BZ1w2VpH/dPmsDk0R/ivb0qZcm7/HxezAz6jlUr",
-	"/4+wElvrYpeuOysruGv4U1O/6f5yfcIcaEoUg8oPhKKxiYloCPfoaEz5QNTJC2mLR3KXS5D5DhF71zAE",
-	"3/tpsaqhNRcwvCPMLWyAB9RlpwUAcmPdf65MhWvAuOwyh4BkzO6OiKwyEBEhp5abGSNfB2Q6nLXRwRnl",
-	"DVajdnVDVbJl2BN2hgQfCUHI/3g7i1PaTFbbMDtDpLE9s/1FKPp/LZ6dlgH2jM79ihVNkxHpx6yq986j",
-	"fAZQrQ81HKDnwCwRP0tojg0eILgcybFm8bWcaKvwJRSwZi0EVnlSdARRaPSgKQcYKicaHybktb3RPi0X",
-	"Fqho+QCjcKTdg7ei8+OrZ68Q09bdZEGwSvCcFuGhYrDOwHNvsQvJUoY/CYaBb+FHgislh2ujoqUMUB2f",
-	"Ws/nXBP0/FEdgY3Q2yVXEiVYSluqO/J7dELlqyoQYGBTdAtlTGKSJHXyTthu2CMAsHSQzmVvX2Uwe8h6",
-	"Nxf+Mb9H2UnWADireSx1fjaS1AonJ8VsSLcUpA2y61wveHed4pr/ryK6wcJnlkobNihf8FfkexW2KLgF",
-	"iy7maz94oY3/eotYy+qbspqRzGOQU1Yt8Lvs4gDzpjIbvL2cAeD5UEr9ZzH5s5y2thu29xr18MmT5kHr",
-	"E2arZsvypdajYz1JFyS87bXD3fpB2Njb2/9knu+SF6CYVk40gVpcb/rI5ji219/I+VK5FGtQqb8ZVmFz",
-	"g8l/KW0F1gg9FHWUj8Pdh3TXg7S8DMiGBKAOqKgaGFaG6gGUCv4NDvFwWuKxusl1JU+pmFeaKgunCxpi",
-	"lQKJ9ulC3fEF9q2nSeIstxshp0X9pjvRIMcL6lHsMCRyHcjm4tlISUdQI+cHAtw0VBFImLPhZxsLpIOU",
-	"sTZphiFCIM4hG+ePZSrTxzCg6ButZCvzayXcVb5Kxfz74+3A2J/4IsibtM8NMFnPYl7POsKFH+fKdV1n",
-	"Coslinil5QS/7To5FsX0zoIqjUDEXBvtAvPrqvQC6zz623f1t+9qA5wZrFAvGJ2++reO3+qL/bQKdAa+",
-	"LwZds6wAH8FXSG2BfG3JzQg91A7TF3O1PVjfoCOU9B7jpQQIiagDkNoypWlsu8r4Ph0zQzBHFUtuGSC+",
-	"zaoOmIWs8c7X35A1HmTNsqyvZZA11aSAe0iVS4/YWpg67yxJLwWnI2ymAyQYbx/lSOdVRPs4J77IQV0n",
-	"Dj1yBLwZU7ttZlRHeDaxtdxWuilr93bouQX+0S69/wKwGZ8XLqwC2QwJxlEbIsG4DidlHzWkK2LBA1xT",
-	"J8d4ALK0LdsnEZ0N2NWeAyQyXlYqioDOdJD9V1lVofyyCqzKXFxZcVSqzGjDBVFH2PZ30DOBJkmdPBtS",
-	"AZG4BWfW+nQKSXPmFVYn9ABXsHZasCkGGGzgwEUa5iFTMgByr/KEgrKWwf2btZirtAE0rELJAuROMqiq",
-	"tIuYleMc4Tc2tWdk10cVincfKX92Ks8uwjeafYUNBqUd/JGMFuRwDm06K+iCW61mc7uK1byHHIJ71jis",
-	"SNQPbM2CBcKw5Qpoz/qlBuQSmMRG3Ae7/nzTFJp7lBwWihUK8/5O5YVmSe9UYbi/E+5ehc12o9EOD+t7",
-	"jYNm2Pr08MLBJcgVhcTfZsD/E2YA8o5NU/d9Fcrq5lnGxtc7gKXlIrISDiJP8HARB2tJuMAB4I3US90d",
-	"c6f2fFi2V4APrg7MbtY8DIT7pAq6hOk8wOVbQODPiG1CjO+68WMrgcNhM6bMlnMCbGMTI3BDbEWeszUH",
-	"0rKd5oWcbrtu8O66I9IMG3nfriyAAkaTYBBy8+JGQe5ywVximxIfQ2vAqqhKnowfZ9/PlUhYpK5SFKyN",
-	"4ZZSIWYBmhTDQ+hpwuJHeLaNZSlcwVKWuEOecM9z+b0wOgt74fV/UkNwa1UGYc4nTrF/Zh2995C4m/m+",
-	"12bbZljnE/1tyuA8N/8qa8Rc54AGNxM85s41rBJgAKmcPkTV2886rR9T6/aTI2p9d29ZT6axH1ivBCa1",
-	"JLSWwFwMduUTAXBJNWb0RmWNF7K6BYGpGRmfhqgLZnJmSQWui4KRFjJhxTwBKxAKmQFLuXnZS7NFRcZ5",
-	"bdNR2yECuiMUAY4QMno+oA5dWtX2CiyrZ27ZHi6MWx2kbFyFT9phs93aqzcaT3bDJpgFWbTcRQ+rbYrK",
-	"mx2XR7OhxNrlRC8ECKl4GkQYN4iuVob5l9lDd4/OLoc5KTx3E3BC3PdFoCUljqmqTsF/st8KIUz82rL8",
-	"nMzzpfs4r5bxtNyPuqJXVO7hMYzND9K5KRS7RrXnGckWdO/atlgcHbHlNcLaDpYgYeQOY4DJnAOzd8YF",
-	"ppmrekdcFJpTHXkK5JAq0mfTFTwrB87/xq2rqn0Z66Z+3OWh5SSKeeCKDZ9b4Stxr/L8LPkLM3/Lgvf4",
-	"OOxP6mG4e9g48MaPSKn540prsj5/sns8W96YKqN7i5JRSez/VXyK+2fjgf3sy1gVxBhX6V52jDYe6YON",
-	"lqti5tuZ0mKgM+FKtztiER4pVVnX00zBMxcAEtdCEFLMhlzGes5gmv+V8J/87OPHpN+9TP64eXOxd/z+",
-	"oHt8d/jPPx+McXfBOwDwoUZ1jlnCgTUg9sIeGRutarP0toXs9SDv+NdAHRQeaOgZntj60HzbOvv9zavw",
-	"6sNvv706233xMXz7ElipHeYxwLwjkK8a8vEYOws90Pie5Oz/4EmjYnzPn+69Pfvjw+Hh0+bB8cEfB43D",
-	"j89frsIqXJdlm7OxDggeHP+f2+7+8XxcWEbjWDj+fe84aTXSXhwrQkk/ZWwHWnebl5X0x6OsRbhLKUck",
-	"AHAAOgSVMAxDr5dvfTlumKGX+3j5lh2pjYj2O3Q2+6mP/0aLtcrPZt72t1PtR2azxjGhsA0V7GOZCudn",
-	"gC3V5Pzan4f3pN3VaxZ41UnGWoU80USKAVO6I4x+x8XA2LeJ7Rnu3HUAORNjCQnWb0Z59n8ENqlRMy3e",
-	"jW08o1zBU0dg6ojFG8LKaxxGm0DFQbRCp7z01/3B9CIcQlb0sK6nDYzIVtgOw3qrGYaNJ59AD8yLIQp2",
-	"oA90XV3jsroqAFAq+vraFUqgOw9X1yu/yOoounIielBCscQvVpyBUcDcemA8Ml8ONVLLF6NYkhEsrQxZ",
-	"Wt5TdhBsOvFSAcmS2ZeqSNa3uj1SXOYZLOSKVp5qWwFoDqLCHv72TER4Jv6rbHJVPOCOJxe+/jaandtP",
-	"7GlgHXFlNm2bVCKvth2YV4eUjzqiMt6thnLKYiJkQUwUayYXxr7JFpRmdgRNlCQ2D64APtfX23Xy0eZy",
-	"Ffi0LkkmrFzE2k48VABX5151ZJ5beIAtsgHcMAy6qBxSy0gBlx5nibs6aUyxtIKx3wsjty/Tl1LGRRDZ",
-	"9zAxN5sCMGyJt1UzEACnNc84vuIjVvVsSmwDgoonO7ZeIRmelCXDHOfeAH/WW8JviUFbKv5bGqn2hnQ5",
-	"UrU7zWWVEu3T8f1j8D/77P4Oxf94q8FtX0lOVGWwleTWuiZFMZVtUVHLr7xvC7r8e9FD6dXGA09eFUY3",
-	"EsA6lm1AHTvwIEOqW/DWvpVAGGW3AAYpVa4XpE+tc6p+R5R0/YBEmQZn06A9JS+qEzNBLgaA8Ni3CIjz",
-	"sJetsGUT0Yq5ZGq5YK22NPrVAmmpD/vjcDY3e+6MHrLlXD7NgsOn1BInZTteOX+2YROhAXyjynVsZcUm",
-	"LYf+fKh05oUW089jIqxaUs94yO205lV4WCGNV5sTpXu/tSwILHX97RoumRN9Y06owtl9eBti3RRhiSyz",
-	"zBtkv3j28cx8pxzhZSIIV2qJNwuqFbNWZOWsCTSKRI8V7Fwzl9x1hXkM9WU+nisziofz7djRViYANMEF",
-	"vNcIwyeZC1jTAXqAw+bTj2dXJx/CVydv934/PPh40Pjw0We/iiUJS9FjsuwtDXQ0HzzZDefesvvpQ+Pl",
-	"2e+NxrPf9z9efnr58beLw7dv87fc8vEmTokrOljmjMi3jg7U3C79VzkaNFKZYw7w77dxLDyzkMxFQCNN",
-	"B0YhgYg+mShWJ1dZYz/Aok/5aGR0LAiL77c81QGziAAOoCPm2/+1Lay5eXDWGgWgLsuYci51vk6OgTBQ",
-	"1zIjQ4wontvxGeXkIEmAvdv2QbTAU+FyE7IWIXkdNUBxgy+jIwSbJvljK1MvcVA5V7hPAMw/ThscJhzC",
-	"tzGk3dxX2plXdPCBb5LmfUUHq3QJs8lTOr+/dzSbf465+HP42zj+UQAxZhMcG5GVVrFltqtUkcdfNB0s",
-	"tYBPYzYaS0OkR6SJYClQ5CTTDAFmjjiKEAzwO+KuocU6r5q8F7SKEa3CX3CU6Rhmtdb0nyxzL6A22ZIC",
-	"oOAtIYaHVsddm1yyVZaQi9vjFrVvnUmcNWFTLT2z25W1FT4CCF5uZHOkDC8SPRZljXG81Mwg67DL/Cux",
-	"8yIXHRHB7xHZChEa0u5dYOg61cpZwPaZ8FqQ/tv1qjw3bmvKvVdpiT3NqSLuXXP5gu08QxDe8Ehhf0l7",
-	"vT1pqAK41uTmXWw01jPbibwnhZqMWEp6VEB9HRlL1GIsTocb8JCq65FMWQZVaTtWjiyOqFnXKUsZQRmX",
-	"+YiwayxFpF3X29xowZHZ04hsYQN0o9qYCSp2y1KabHcEIo8TH1MRk31w1XBf88xMGG4fO6c76Ei3EmYb",
-	"LDz4FINGho1BMIaqrEAlg/hohLiyObV0mZ4ybLrZEQPoB+SSy7MFHE0gPqNmojdMpeCKkS1AnPJbIiEe",
-	"JhCJrUY0Z9XR0z9CgEywxxfbE8EgFkXqT25t7v9Sn9lVkYptVmVON5liYuUZi49ImJGbpWHQXf3D3Ahb",
-	"zWpnGcylOl80DPLmGlzo/VbNyxgN18kYLSexNsJSFmsj3DyNFe7J8ljNIzdNZIVu3ZZgcIEVs9C4jsLx",
-	"NNh9KhB7YfxZWnTddaHIErHqrn/En+DLS2ScJQ5Uthw3o/bnyzUbqVVKINCU668wop9P8aZmvjs0TekM",
-	"VHs9A7YONUIL1sQ7SJmz3CGz2QZSQQkZ6pGFhnoE2FDmH1vS8mgeEupRScKsxoisSgzO89y+T3LwN0us",
-	"cz5j7IS3EAyjWazJ2D0MK8EweoAtXXtNb2iqqd+4tDuJ+dK+pU9C8Bc/JDzG00nMySUVWip5nybc5VUz",
-	"6pDNML+mWqe8O7E1A96LQd2C4bJbvSxrMbBrv+beOrYM/HQ3O2LlAx/UMjUGHzxV9rmvD17sXoQfm8+a",
-	"Z4fPf9v/bfePxttC5rQT3FkAodho3Lx2AxMRuMM62dR45r8zHOga73kpxY8qKqZxzg1JnzEfcsoqspmh",
-	"NmQ00cOFiu2vRhNlSuUAmUaUIHuFBi8pdLMGce4UmwCUH3udRaV2eTWuoxwi7CHokiAy7Q2Z0inVMiWx",
-	"xECg0XFAf8Ehzuz7FIknKTq1svZ0cqLpgNXJGeBaCtkRx+en5IbN6uS9YjlYGz7pMSghoPrGrMdjluNo",
-	"SECvJzql/T7vkSFLWcEZthfuQpeYhBX74+UtKiBPqDo35iXTr3C1HypilxfL3mxwtHAQKwNTC3a3jm9i",
-	"vUkKXPuffxa6tw5Z74Yklmo8urN0VqI73IqF1JdlSXn05noADZh2oOaqXaCtvP2njYnbdqzcmUsdYeiI",
-	"29Ax9l4j7POY9bSqmz22WawXTKeznWPU7dfZ9cARh3nriA9w89H322VD1+sE3/gI6twRXcxOzQHu4p2Q",
-	"rWvmIEWPdYQaTnQsp2hLdNlgIsC0wjNEEklj0qUJFT3zPC3H0FQVGpDYJgw621X8vd4RpZMR2QA/gtji",
-	"HhKo0M7PFnFHq5rCL6DpCe79z03kZqSzuseiFwzNQu3+UuUixU0tJo+9zfd9bs/9ZLKYadRxCjRVoNWM",
-	"hEjrqHAGEMB3L3eeo7BO2V/XN7ujw7+an5/09m4b3QPRut4NvbL6vdDIfq5Bh71k6S3vMeJLn1z57sqJ",
-	"bkORCyx7nFIujH5amOzlcKIhIGAoc+Hs7KjN+EvXrx5+s/8Aw1+bbM5xs6tbiGv0ORyRCGeXuShmxjYY",
-	"MhqDXfyl5jGORS+0Vz/2L/0a1H7fscrJzmm86tbCtV+/rmbLqXc2F/HlKesOpbzZYSIeS77M54UVyPZ6",
-	"4q53Vn+mRpYdXg6HULFeyrRaL4r8Ed9ykg3qW9a9Q2p/wyZw1kP4H9g8xQjgxVuiZqJnfuDgmo9LmexM",
-	"wLfOcgbN6xpM9fWM7/wb6zky5jgq5ew63H/VvLzaPWlefty9bLT2Xz05f7n/+rdGy5z2zMzARb6url/Y",
-	"vQoP2o29dtisNxqtvV0o6FyYBlNxaWrO91DrsWo/fmz2R9U9U+3xlP6bjgFiaskyN9q7y5YZV3JugYGr",
-	"ZCSXtWZpNULyEjOKssW3xkhh9V1OUnkpfz873Nvfe3t5fvH08sPbw1VLiY+pXrHWVdico6DiiskkLqwX",
-	"rOAmiQGlU7EcKmDlQb171OLHBP7LE/K5mv3NxiBsBL9Hk6RLezfAMYAezIcv/9O1xunKePY/Hk9SizVY",
-	"Gff/6PIus2VMWY/xW6baCBECNpfXfj/IPceAxWvL+OG6jjDG2SMVEBtGMvddaipimsbE7q4iW4qh8uZm",
-	"RTQ1qqFMCe2IyH5b10zpyA4AcGu6M68F5hxff/zFfYTQnLm53hHH2H+j+fkzMGouSGPP9ppWR5kGaaRu",
-	"CiArLg9yv0Xe8KeOpvBAomu9L5NETkFzTFnMU9ar9DLbunUw+9fxM9tABOEx2YrYrb7+v//7/0Tb3mpL",
-	"18qBas1GY31EYhZPUChAw3ZegnZc6W8Bjx4K39xZ5NYVXHrrx5WCecJyZo4dL8QyRjRm0P3EbgGBrjkw",
-	"yfeCfyZsLHvD4jQaT1oH+81Wq9FaNWTNR8bCHo3vN/J3gkFd4FSSrcw0T6WGvd0mwFt2FDM7qllMottG",
-	"0JmE4W7P6Lv7LfLq7fGznctXx829ffieRXAcqJ6kTJXCeo1gEA7fHl6qk1/eXZ2/vnqpH+vR6Rt9OfuU",
-	"nOxOXrw++fVDcnb67tfXjXcn/1i1ANlrNu+kuEnGSv4oKdi7/sJAaMH1BVJzDeZ/xWx0xgiOtTNaSvXv",
-	"YgYn3jbfGTEqMiAJFh+BWLUiWBWY3xGhYoY96aGqlCuiU54BYEJgqV7OJRB4doP8DS587h5bzcgrTbgB",
-	"VxpMffL+4lf06MBD5/ps2tCAli7R6oYh7qfLkUL5DpkEhnHBSnDbKUYks7wSClE8bQ/+lGmyFeGHaLuN",
-	"kU2u8SW3LOX9mWVDDpijI2zAcwFfr5NL1IwRMRw7DDPRS2djc3wmInZ+Neug6Yjo4/Gn4/PTs+uTs2cX",
-	"f5xfnb47u35z8kd0BN0YwfRyWreZRcr6E8UU2doLd7chhBlN0iTCwGKXQRlxV8lkohmJjLICwUL4pCJY",
-	"ZywpIEMJEewsFb514Ce04UQBcpxMlDFagS2nEG+eyjQmW9QtIXSRNU9mhslNxuaLRA6cyHHn1GzIFLLY",
-	"xikgpNMc72TAxIQLhoHP/M39lA5GkEsyUYzAHOrknSiujLeET3999+zN9fnF6Yfjq5Pr4+fPL04uL08u",
-	"IyJFYMeINdJm8mY8USJ7NDF/wTJRkkg5NmpGYEbJb8H5mQIo2A5cSmgcQ6UJVF1gv2oAYXdosrBOtugQ",
-	"WqQAlpnZOa46wt0CfjFv/j0pBDqwIk/XjbwOQRglzM+Il9x71BG2D4BMERbIXqMs9Zp7jSDqJRNwKdlm",
-	"nHHMYnvMiTnYTimy6r6l9cgq465GhADorq31sBWKWAdpL8S4upfQA9WHGZ3lKh8qXZAa4ID5KzscwnBK",
-	"6vK9ShJpklyhLeF7Q1DTZlaHyXwhqwwlmiTIJOWIVTz1mQO0tEUyhh0VXS0L7NKHsTjXNvO+3tVw+Q74",
-	"I/91Zr4FBYUfAKVTsd714VWTinHrtWiwD58eP3v8Jjl9ccLD3d3fxA09G6ne7u072W2N/tU7+MdCX0Dl",
-	"oq1PJHekERSKq4IWjjEEefefonwPQHxbTdtwvu+cV7pGm4A5q37E/xtaBiATIHTOrl+gDS5wVxbM2mVp",
-	"ppcQIrFijjNVVkIdLIAFiMfcEeVUMxtZym+vL+juVSV0/u7ylXf5Wm+3l7T7yvbL6Xz5PtWrAlQrN2TT",
-	"lP9s5KvS5MtvvjMvXJcL/uc31lqXejZLQz7JOMg3aq4VeU+yXa9I3vSqI7yfbSepXKlw11co6Gh21wma",
-	"c+Ubo45AXxywuXRijHnZR1WdS3NbWU1XJRZ55F1ilJ3IGCiTEVOQ9juCN9ppRCVlKcryWLHQ3Ly5T3ky",
-	"SV2Trh5E9e1tuAw5K8Z5XeU2ty2Fx9YmCbQcQ5eTa8m1oJ3VQ9oAsPBgwxT19WPoL/b+4tfA7g36ZNGE",
-	"Esb8yslokRpvVcv5oMUqReu2WdC1cIOK47uA73zRlyehO++u276yXyYbbUHrvbvq/22adP3kfNlwAoe6",
-	"9ndZ00/QpeoBVc7H+bFaWi3ibnnkM9giJjQ6N8YuN9/1WwKJsmXYqflJM6W3A+vFAtUHUiXIVjTG7B+X",
-	"uWTDCtB9kXIRGCFk/a+RZQDU8wIHJDL8mcVRR0gXczB0H08ScLaoMThxLUtn4HT1A7FB1pQxU9CoyvgK",
-	"Rmo6woLvy342viAvGsDHPcrm1JMxAzkCVaroLsvqP6BaxT6kI9KJUHVy7ObsCb75+Fo2q609ogKyR0Zm",
-	"eXZD/LdJhua7YUAaIRkGHdFomT+aIfx/iwzt4oEvzYo061m7peAM787IZIxlc4Z3DbezpXELB07cQraZ",
-	"FKTVPIQZ7oW7Ht5Iiwy36+S5x7tTBxOZtzdHZ3dHbOWe4Q8nZ1fXFydXJ2dXp+/Oou06eVMFMd7HKjum",
-	"FlWC2FXLB/A3GPhPBAbuDlGt3dwond+d0eu1/E6olqyXpI7XlrPPc8WmMgcdRzGMcRi/Hx++bXz4be9j",
-	"8/VleLH3Zv+3J88OakHN8IhrO+PKSe61G4f1cLfRCGGScD2wjoUJJHvhbptMxkqnjI7IpJBYBrcjJ7ru",
-	"QUUMZKMB7SwZxd5eu+l7yrJ0RsufV1QQFObwQEDlxTM8WyfL3nd0/I1OM4dBIarl+TcwRzdVQh5/cREi",
-	"831qZMzmnTT9EQTzdnAWg4JkDHNuIRmj3DlzxXGuqNbNh75phH4BHCiEF6kXeZYpQTXHa5wwAPVIyKnD",
-	"TiP9lKlhrifIPjELaaQvJqMbzQueg4nokWPDEUJTYaFl6MxYb8GU5klCLCfwer8fttFV0BE2no5urajE",
-	"bIxVPZvSGdmaiIQplfkdRpjvTYVRWkZcTDQDEGcdEAswikF+89B/yS6oZlh0PBlDzNUBk/41YRMXz98u",
-	"xvjcuzJT0cWPrWnoEj5lilXBLq/FrBNE88D9XqFmgCJU4lHzbrrmRpkXG7DDVVac27wg3zfY15+42/AP",
-	"qEHS5iRla3Ufgwr8OmzHhbK+3NOZV8kY3kI6CAXHTTFghDF5ezA5GDwucgT+qExNtJdj61j7jI4w+rTR",
-	"2eUkBZtsYcQu2oZqDmcRKKiTB6gFG5cwQzP2oHVz20QAM1Cb+eDJnTbk8KDdV8w+IT2aYrRjKr00K8Qa",
-	"mMuLigKSJ251zYbalG43IJzGI2UbTZEL54PLO+ByAAWQiuXrkDLNU5tKZJPD3WIjV2ijU88W4afYG5Nl",
-	"LkS7FB1hBmr4aSnJZVE+zFzmyzzrAVqrDD3WvmHX+P/qjPNSjPpJ9/dXv4x1/Me02z2+OO8+/uXV5ej5",
-	"8Il4edsQN8nHT+P0gJ+fjia/TP/xjfLVv3uMep7tLIpT/2diysCpq/DDPXJs9T7yQzP1rcTGb0Y7KmSh",
-	"yT6hpDIluxReznK+DVNDbTImCb8xXG7WwbLAoCB8tKd7mKdZn5bFf6u0P1BEWe+hjS1BcjQTtyyRY+bS",
-	"0eF1NtO8nFi6bashc2CPMLABcIeDhGPoiLziuIq5mieujL7+MLUOeqHM6Xb/ycfOWEPgk/QmvvyguXy8",
-	"9XCQgLJstSjpskSKASbg5rk5DIoBVXWgPnvbvUNBhYEvjwVlV24gBdw9q0js/8VSmwxNwE+mdvvmU0u2",
-	"cOjgqAyZR3Ksr7m4dqa8n51qcXEViryciEZ0ZmF4bSL2mMlxwhysOZFjvWN0TClcaHkLqrFplydczzL2",
-	"GQl5beFdIuR3U67YNvTCtF0kXOGz0WTPjMLZnXWEXb0lIeUCnd4RyrK0MLCieWNtNUK/0Yb0+A2Dqz/b",
-	"ifphIdX/8KQ8WNJNz3+pEvlL7XjM37DZ8UQPa+1//vk1+FJ7ymjK0uybP80NgO6xoNzLWnhYgGE+Wz4R",
-	"y94EUWiNPHksx0zQMa/P6CjZzuERQHWSPYzlPFIZbkRHDCTp0t6N0ae4PiLRiN4wkk5E5N4iBRQNtB8/",
-	"bjSf1MN6WG+0D8KDEPkBmhSPQUW0K1HZ+pcKKXiPJgShj6A80PCqOrFpjzIlE2id4zUDNwa3mHkdHQyr",
-	"GlIVQO0d4bojuuBzlYBzV+hmzgXc66CCA+BqCGrFaNobZkBxAaYuwU9o9JnVGoGG1xFGH2TFTtNb8B7b",
-	"Jj3we6IH2AB9u9SEPZsQLlkRCktVOJRfOMwEW/zi1iPbSr/HxUxOoM8FvM+8bitfQDMkatdFph3x0XDU",
-	"4/HYLpL5EUYMnfPsfMynfErbeb36jZBTzC5ShBv9Nq+tzMBOscW7w1kkVtW2/lKs3AEoMoAJBHRuf0ls",
-	"tUfVihQ6kwJR0hyiHaK/fuJAPX8m9j2cf+KvtGtkrQ9g6mZRJ8cAtJlrbCWAadD9s641BcDrIwS77ggA",
-	"sibzONZwMxRJ6SHjaQnRurAccJ4qCyUBMiXfZjpIGU6h6xD7cVh5K5cto3mw+JoLrGXCv+QE3G7TIUsZ",
-	"0rvNJrAdDnt0rCcpM6cUFQeHrb2wJaP7vqqFWEfM9RDLS8AKzV40HWy3nW4DVVsTbdTzQgfw8mlSrmiw",
-	"5DRyalW+XuCnt8A1/nJt+R0xAmK7VQXESIuEcmE+1+v17QCyBAZSxh1h+JbXLAuccV5XhBINjVmq4NsM",
-	"FqXQvxLgfSWaksgfbRhkvUVfr39bR2SL7zSsdoF3YnY3MAZ1RNRIBeRW8h4LSNpTpUuPkG208Z+OsKVd",
-	"TB2hiplpte3iqBMpGKZxMHCX+j+iB9lIo2zLOsIdttyvCh5RyFWQqsgSsUCR2wU7IkJa2eJ4vUwJH41l",
-	"ap6L6ZrwNuGLGli0kbTFZw6nKGPFefmkT7gUElC24Cj5U+JGHPTzqQEa47Yhlor2QwAchg2ICjReaPVR",
-	"EYZUNw7oyOIetTNcL0cZmIbTCMIwLKyYw12q5B1CTgMsZefQuzsAwJci487tjQXIxU5jmkNdWGAkeyw8",
-	"16zmH/10ktxYRuypELKfMXMMPZ49f3357ixw8w9DWIGEC6aKWAVcoGNdp1Qo2tPQlQaoDbWAlP2L9TR4",
-	"qqCQ1BBRaZuQsqo4ERYoIoeTXmuVcSpveQz+J0o+Hr863jEch2reTRjJZPaAajalM4w9ZN8+nShAtAHE",
-	"N+upmqZcsx2wFXspg22miW2wQNUNz7rr5i/GjtSFo13kr/YYV0wLa/56VlGWc7pyTDUNMvp27jpQDbxV",
-	"do44fI7RXDtCYMknSaRV3dwX2cNshzKnpFNNYh4DG+3J0Yjrdk4HloEEHWE95mQr6+qQxbAguzejUcTn",
-	"tNnZaFtte3piHPhnqCOo1gCCZi/BPyzCamCbk1g5FZQ6qGa2P5wyICBVJyfm1FqgjCxsNWQEcS/dipmz",
-	"k3O8LJEZB4zVzQ7kDNPiIjT3EeZsVIXRbYGRxYzklSV23zJE544Ys5TLmCzOsYMcwti8KIvOM4IeBJki",
-	"dFTuh6iTS21B2gr43PMgykbjzQCUYcUAwJtrD8O7DVcNmLbnFkp0rX82QDpSN3w8NhtEe6lUyqEtwu4z",
-	"jqh0PGZ1f3UyAWmY7JDaNjM0SToiI3kFZtcMAn3Q+HZAx1jHPYP7kL+nbAINpSGkN5V5bWvfQ/CAfe4I",
-	"uAvenJ8f3Cd46JCOxyxrAtA3qiDSA7VIAxA/cWUS+ZEzIiqrO8BEDDw1hBI1oklidHS0poZUGT3eDFhl",
-	"0dgMcF0RMwJqjuJIjoBcMzrkqTue+GzHhiBVcyedCIj5+Ixgi5KEpgNmz8G27eMKtGpM1Y7ICqaZiBGC",
-	"PNMjciXPNXCNShG9KG/mkmkjyqYWgy/Mg980T+gIag8zSIr8xEMyCI6x0C02KoUZUeEuRRoj87CO8PQD",
-	"LSfAPLZw0XzpnPKYuX3Pe/0gd9q2AInm0OBg6qCuwlRhiAtUH5RgHm8DhBqs3nHTsRXqBUlg8VMr5ICL",
-	"Pjl9EwL5i3AoujPy6urqnIANiZzMUXIxy2ZIDWvFapIc1BXL72HXzNO2vBogy2uMygW+VSVHFhSBlmOM",
-	"HRFhzDWywSQ8zwBXiNgssk92mySlIpYj0p0BJ8fAJIhXuylZhEoa3c4qq652CTwADg7GqecObGOdGn9H",
-	"4S7h2cvl/udcMvefWy6+O51O68r+7EIZhja2jbXZ433r3ax3BMgZqwLl+RHDlDFiofbaHbGTRfV2eBx5",
-	"uP2AQbQEd8gHJeH6qPCkDIEnaueJ7Bvj/xSfmSdvtAFrZ9nemr88+B0i+x1BSPQln+nX+pe5wX6tf+nK",
-	"ePY1gsNKzGegDVBHzIeAQBsGOADxdmBUWxabJ2esJ8sbAZpqO8h6J8AdWQZ2rDsx68nYsPgXfj6NrVow",
-	"T84IzDwJd80xzmKiS3U+i12ZPKXl/0/XGfM0DANR+K9kTKVMjGRCCImRoWMZTOtIFokPJaFthv539O6d",
-	"EyctO0ZV7Lt7Z999l2pN8L9neSTRIylLRyUMc+kNYRxxso/acZCX59ndSyLBuOyBEW7qd/QbwIkkdk3v",
-	"LvZlmdP8uH7g9ROXIiiG8RBDVFE1OniF0NnACBa6WFKum1Y0znQNQnNxbOX4XZQNXJTVB1aQJLu5QJDN",
-	"fyaV6n9aJ9rw1Tu1l5NAB9BscoudDGXaeigYFvfMgRl5F+zt7LOKRY3WpdNH8cn2WH+zQXku8IjQxLzg",
-	"3VC9ciuFJ+USlnE+Xa+plWQQiTV3jLdJ1vQiPXV39ZhlVLxZwIckkRE6rAs2hc3Gu+j43LPaMnIMaRid",
-	"LHA9L8qlS6cuuZFFaG0LLZe+vHVLJqSDHGKp0+v54JKmyg+KqrkjI1ZZxStWQZ7u1PXedX/yAtgApyqT",
-	"tz2dMIaPl/3re7HBvKyaQ+d+zDV96+GtZGIO8wwbrZQEYvamrDDH/LscHj7UGaFYKbn+lKXSBju9fd7+",
-	"AgAA//8=",
+	"7L2Lcts4tjb6Kij9/6nYZ2iFkmXHlmuqtuM417aTtp24k1GXCYuQhDEFqAnIiiYnVf/T/A+2n+QU1gJI",
+	"kKJuviS9Z3rX1G5HvAELCwvr+q1vta4cjqRgQqta+1uNfaXDUcLg7yMpFBP6ckC1OhyNzE9qPBzSdFpr",
+	"1y4GjHTxBpLKSS2o3dJkzMxNMdXU/LdLR3qcsviK6lq71gybO1vhztZ2eNHYbTd32uF2fS9s7OzsfqkF",
+	"te6ACsGSWrs2MZ+jo5H5MWVUr/a8kuO0y2rtWnfAujdyrElPpkNzQVM9VrV2TY7Mq7ioBbXxKF7tvd+/",
+	"fw8MGTTt6srpw4WqqS8YedhutOrN1k6juQ0zHysth1c9zpIYyK45S2vt2ihlQz4e1r4HNTak3JBm/E8q",
+	"+v9ll6jelWZ+7KtmqaDJFY/N7MdKXzWa2/6FjDRqIEe8N60FNbxX6Ktw9/nb7S/vfm2dPnvV+O1V8yw8",
+	"2bvcuWgdHdWC2pClfUMyM6x//B7UBB2a13w0o6gFtdFACnYlxsNrGO/fdpt7jeZ2a2f32d5+uITKBRr4",
+	"VP44UizVLJ6lttIyZbEjekC4VgRpR5B2BMf70MuRmNm2DcmCf+el2d0KmxfhXjvcabca9f2wud1o2KU5",
+	"H49GKVOKS3E+VBUrk1+vIj7tan7Lam2djpm/0dVQLd7j22F7p1EPnz1r7rW+ANlGPGUKbhXjJDHEYkLz",
+	"HmepocO3mp6ODBlg+vlQyvP//ntQS3hPX6WMKincy8xPdiD4g7tcGws1vlbdlF8Dey1g7OKQgXoXtP+J",
+	"VwhPqhTviyETlQIEr85h2Qay7N6z7fCLYxlN+5ZlPjVenf7WaBz9tnt5/uXV5a9n+ycntYxFbvkIx3XJ",
+	"rgdS3hyLeCS5qBBvzF1ZbUPtboWNi0bYDs3/6iH8nxldzAzlRpoDKY/OToiaiq65wBW9TlhcWgYm4FfH",
+	"L+yWCX1lFtYscc1u/7odgGEg+4tdFe+XmCXM/PK7JdGEXYW7r5vnF9vHzfPL7fNGa/f1sw+vdt/+2miZ",
+	"XTFK2S2XY3WlWDdl+mqW36r3TeW0x6nh8YHWI9V++tRQWtU98fB0Qv9FR1zYtZDpjRrRLptdhUl2aT25",
+	"NrsMPTpODM/3cSXevHCsM1GGLo3Xl7+9vdj/vNvYf7nz6uhtK3zWfLm7l3POYXdoBiFH+oqLq5T9Meap",
+	"Wad/5Ef2799hOgNGY9iS32pnTKfTrcOeNoLoW4kZzllXilgRLcmEck2uWU+mjOh0ykWf0D7l4oCwW5ZO",
+	"yU64Tbo0TTlThOs6SAMgZq3dMDvVDQaZRnUHbAgUGnLBh+NhrR0GTjpwoVmfpTUz0t+2ztgfY6b01pt4",
+	"dnyG/ilef6IIj9tEDxiJ/Ici+KmbcKMHgTI0GTBBuCZckYaZWaO5R2654tcJI4fnR2/edER3QFPa1SxV",
+	"AZF6wNIJV4xIweBliqW3LCVDGrM6OYbZp0yNjK7lkSAgVMSEklEqrxM2JCkbMapVR3BNqCKRHfcVj6N6",
+	"R/j0MtS6utke7v/R/Pqsu3PbuN4Tratmr7aQjvTrL0z09aDWbjT3MloqnXLRRyYe0ZQOmbYLf4Ry/s2L",
+	"WbIeEnsIEB6Tjag7uPrv//N/o83Cota6AyPOji+/fPjSOr3YfvHi04edcP/z6cWnnWOzWbl504jqQc6g",
+	"3eyTi2ZSHnmmeswZKl60QxXajpUY3uAxkT1Cs3vwVCZcaEmogJUlVKgJS5VRR5FV3Pt0R0yoKjyzYXQa",
+	"HhvW4QLuvpbxdLO8fku1gyraZHNcjzbueKgmzgTPkOyoQCpNWNWCLpO+FYNm+cfXG/WJIWr1kIHeOM5h",
+	"2q8aqPk53H3+rvVr48vbvcvdd43D7c/hq8Zx8/mzs5PqkQ7tB9cZ5ne8mSn9XMacWXGpZHILMt6sGMNz",
+	"mY5GCe9SM4en/4Sjsmioob5TODoOCfxIUAc07ERJIrs0IWrEkoSDmpidJyvqUWFRizIzUEY80+SN/4Li",
+	"OCb0isdWWJ2jmmv1djOueIVhwBu8YZS0ueBbrUKPts/6Onj+hkwXN5P47i/S/05Zr9au/a+nuVn8FK+q",
+	"p3ZxrPDPVzBfbvwFZTUQ4jmNX1HNJnS6YEmtCP9baWmRezXaF05iLhSLeD6NUnnLY5aSlP2TdTWLUe7g",
+	"C54o0k0Z0Jkm6oCAuWxuGMISpQxVCv+RWsanaMjMPz6crb0TNo2tpGE7PacxcTTIloVey7FuXydU3NRW",
+	"pv8HpBMSfvakzmeYUaArx0lMhDSqBUkZ7Q5YHJAe5Yn5r1yFREY2ePpMWWGoGq+9/WnhXhj0cxo77lmb",
+	"HeDz1zT+4I7Z8kb7Y2xUhewUNkeTmdUklaLvvCG5BukYK+FDrslwrIBGVBCrHpFeKoeowTRDI59Zmkq7",
+	"L8E4ds+CNaoU7YMcXPYeY3utyU2tMCxykyNhNTd9D2pDmpj5svjt+fvTIplO3CUC16ooMizcQqgmstdT",
+	"TJPGXptwcUsTHpNMhSNPvj8hiZQ3HKlMrlmfC2H+JXsE3/4DpjwWN0JOxAlDk7/IGUP4FZVL2EsklkzB",
+	"vohZN6EpqySEGFJmdBFzHyXwfnS1HBD2dYT7xpwxskcKXpOAgFckIJ7w9f6Bwjog5ugMSMFVUcllZhgF",
+	"JvuhQ/ohDAt79AKuFVcORl/cycCU8J7KNaNDlu9mvNlqHNXEpUNWvYMLz/4AKjzEMVDc3QGhK7C+uatE",
+	"WTgaKLmmsRWqMu0Io/Dl0vWAREjNCJhGwResH5JqArY26u0PdngcSdFLePeuR0eaq5Y+h9mfyWQgldGL",
+	"Mw2MJIzGRmzriXRWi/J5rktFzGOqrWNmmVFib3jXvDx63jo9O35xGJ43nn3+9OXdq8PdvdrvQc7EelA9",
+	"kiaJea/HUmNmeyNamzH3c8bMiDpfsoJHukQ2QfDnCrJds8Qw05+CcPlYqkh3YLbBwJxUxhA12g+6zx+T",
+	"ng+l7FXPsmqOUU7uiCRcadirwwfV646NKLibhr+2au1J1TcCzy9yji4jHMajKdmHYoruKgKiLyBUeQ6o",
+	"jZ0wJBOuB0RIghwJ+hAVZCyyw9no3uOUbT4o+a15ccGHTI71T7C0Yo5WBjp7gApckB11F9Opla+vnRdx",
+	"E/vR5lNpWlwQzYfsYZfOei7usWAQIVBkPDISQJn3iy4jjaZhR5YyYsMA5HpKUmY+wqU4IErTVKOPGU0U",
+	"2tMs/Xt4B/nX8LbkK/SYPNI6XQ6oBmFN1Y3ZTDJF/ZwYAchScsNG+kGX581wJFN9IeUvNO2zuxqtU81K",
+	"bqH3RlzttsgJf16pxjrfp5leYj5tVDiKPlF8jKDhKntga8Iw77J02/nS2bmTY6G5npILKQnOeq5qkHBR",
+	"ObFGGAZhGBK8XjW/bMxE0xsGKuNQKm2ezB48IGqUcG01y4T94Ok92EmN8+SKSEMba51xrXAFVdto2map",
+	"/XXGNQY9fAghIfOjJWtHCCm2YJhIqDo5LxAKPFmKCfTqjGiqFXwWdrhzzD+wcg4e53tq6IolvSI3YfTH",
+	"hQyMoRGDMgwhM7BpxuktvzWnbJIyGk8rmc0931miSnZqZpX8gMTMk3O01E7NG8Ajq+MilrPKuIglkWMQ",
+	"BzKNwZNQLVQygpVjLzNTPWm8a77Yv2h9efZ6+9e9D+HZzvnup+Zlp0YUF10WmPMEgwkdFzI4abzbPgyf",
+	"7xw9e7F/3Hi5/Wrn9bO3++86tQMcoTbiG5/p8VTp/yG6No5YpjiJLhXWoRrDprKH0QGJkNARUXSqyGQw",
+	"fdCT6FTql3Is4jvurW5VEtepJGrcHVQmcs3dPPO3gCFLD8Z4h3X11L5TqclL+545u6DSmD+VnllEhlR3",
+	"B6V0qMxLlPM73gY2UdGQfexJPAR3ugU05BinXYZhU67yrIkH5cEPdJpIGt9dHVpZx2mUVBz0TZm7f6wW",
+	"8EASpGqaDTzhzWzL87QThMcedAFtBC++f3z1BHeXOQT8QCvYxIqJv5JC750Uaj6lbe4JSrJ1ItMrhKaf",
+	"Sz0o+JGqJOZfS/fQS/fY0fz1w/kYr6+SXah/e4cqanB273uaOFfuQK2b6X8UdKwHMuX/YvE9T4khVwqC",
+	"iWkWezz88IbcsGkbbRzM9/pt63DEt96xqbnx0H4cvtImzxlNQSVe+zxv5AdHYUqPdliczJ3tg54DHwW9",
+	"pTyh1wm7hz6JrqRSyqaUZOh0SntDpS0yex+RePYrOnSKmOZMHRCdTtFRdRd3onf2n7P0lncZ8Wc/V8M0",
+	"ku+aqoqMVHfFswRsasVcq2v+I97siBrIVCfTHzlLIY9FN50C+71j0xl9mmVXDQ+Cwy3zD+c5IuBwcLlw",
+	"mDys5tCCK5ffOaDgubs8/HL44c3p1fHp0dnnDxdv3p9evTv+HBAlzc629ILaB7DAFKscgDFoi98/IIpp",
+	"cHtsbDdJSkUshwQ8cUZJNoux29q0OT/gC/2RZNe5p34Ob1W7npczWPVzP5XLHkqJtnxjWSK2x46QkzZ4",
+	"0+bvsWAOVcC9xlVHGGGEcihmEGjtccHVAKSRJdIBsfmrdhQJ7d7Amdfj/XEK8hIuyxGz/xKMxaojNqJq",
+	"Do/8zVS5gwIyGbDUjMAmhA9YMlJEimRKpOgySHWG/aQ36x0Reanm1gcxkBMypGJq3rgs0XzGH1jKXF90",
+	"wPi3ViSVr3s2jVLZZUrd7XQqbA1fpcszefBc9c2W6tyQUmpORQJOxZvukinSbPp6hjd9a6Y+nr7xyUgT",
+	"ZTMCcToU40Ol9A6zkzC/44EVETUejWSqWXzCYk5dDtA91jwPLXBFTl9gFg8ToCUe4Wu3zGfaxH/z1y0R",
+	"m7cGsLKdmmZf9dOuuu3U7uJw2PHXM5shgSmSC8xd+gHuBjMVm0g/hE+bb5bEFMRfHnRNS4VVv0CS5D3X",
+	"NHdogd7gwkXNcCYFXx3YgCfWk0hiE3pt2ONxXc4PtH75ZG1UASetUJjPzNhc4cYsm5KNZviQqQXZhPyS",
+	"FvAIpYaDtM3a970D32o9mQ7BRjbm8pZVW0rJ/2iyfyvXu7xuvA3fPnv5+vPrZ4dvP10cf9l/vt08/i2s",
+	"egFa799mL4wSqiHdd9kiuPu+54u9+AlLgHO8OXvsCpLIs/mXQ9bMmjVwL8RdEqo0qKfXU0wgsdnaNEnM",
+	"4lUSUIwTa69hXcVs0YdfkQb+AZvbmNEjm2bVwAuVqL9n75fX/2RdbeZqJ38Ed8EmjmNuJkmTDx439Gii",
+	"WDDLIE5Vn/8kzqtEvZRrtmVUngM/wzBmI2P6W53LTZBsKFYSb8XSFiN4+NWNsXNqqGTVgprRGa+K1YoT",
+	"OqD1oltK2fretiskNCQp0iiofd3qyy37oxFn9TM6ObFag8exOdOfGIXc4QvkuohfbBaGwUOweIk/ZlnD",
+	"X6Klyx8f3zpJniTve6A1LRoH3H4sblkiRwx8XEX+cG7GFTYfvOqFuT9bgG81JsZDyCXEe7Lq2N+X7ROb",
+	"Rwzfn53178Hcyj2zjVPW50qzlMV1j0IvMN3mT04hrzb4ESlkv9L2y0vsaTWhyqdaPuiZ08V+a7XJw+5w",
+	"dcxU65Rfj232zeIDGR85zJ8oE8IOY8He+IVjXUv1ynHNhmqNWTj9Ik3pdGYwc5YjH4qUN+PRL1zczJ5I",
+	"H1KWF+p6Jq5NqtKSJFzc1GtlIS4ngqVX1s17xSvqhV/KlERdqyJFQaHeEzzHciIwUxyc4PWqYz0/iYvv",
+	"jsygWBy18+cxE0xrMPLNuKN8cNEBiazydJU9yXWmUE2oOuiIfLBwERNpwUx25atu+BtRefoReo/gPGc9",
+	"yL5JmXmnkO6uqE2ELAF35DRAcX9AIiH1FcTNo1Ja5Y2QE3CSIbmwDNZuZJxULagVZ4nl/05HzYcC/7Cf",
+	"Wb7p7SIsZbAPqYTMrMrK8excG+FdZuMXpqcYVHIfEKPbZHXj6BcUELkuKz1FhuTq6nqsuGAK/jlHQ7qW",
+	"MmFU+AfwEl0qqI14V49TqxZ8W1P3cmer946gMNalZPVq5NZQspJst6OC4u4qCWjYL2jP4y4CnsgSqorM",
+	"Wty1yLHetvVo6ztLVEHL+cdsKC3cazS3zL+3nu3tNwCgwknHmbUY0q9v8CLoQkMu3D+XyMjiiFYguo2D",
+	"PYgEz95ZVBXvI83ty2atrwUS+WLxknJVcF7Vl9sZRpvmSqvqT+WeNpnrtdX8wsVorBe+xWYSVJ4SjtdX",
+	"Xgk4Cr+Xg7zlrx/XG7utyg+Ockm38jeddPwe2KDv2qIEiRSUPZF2CYIsluxGF/jMsIChlvP6SkrKmmx8",
+	"Pu9oN8YcF/2IjIXmiTX0UqWLpjFYgAIOeQHFFJHLaIXLyNgTmd6wOOiIaOwFbN2dC8rDc/MnINFYQOjA",
+	"LJR7lOu8mrojZsupIT7Ah+aPsS4e1XZ6uDo49FpQGxcDyt4nK87njIYfMQnhT25dOCyiR7MunijnT7Fl",
+	"WxkrlLwpWDeoLLVKgtPH51vVb9XNnWCLqIVmPxd9T6O/i5vM5YJUuJVS5hRsVOepIm5GZINCxXtAKLlh",
+	"04lMY5KyUTIN8mqBzZWk/YqOMRxD7hjzc2VWm2qJMXLshdxnhaQICutWoGrhu5WCCMd5hDzzMzYRDmDx",
+	"JsJ76q4g8RE2ER4ST1TGPFIYKVrwbXRlGqNYswNpF9hNCnuPJ1rxRn/T3d+st5v3p5j1+O2HMOvzWdxR",
+	"EcQXfBivaxSUZNwc37QvQ/r8lglIqOB6EKd0Ig6INSmysguzhV1VvvUezHVcLxBpnp+zWennvJP0WcOW",
+	"xQfvqQ25tV1zLXNtyG18D6EV/5RjXa0L5Mn89w/EzORrru6df5kytgWed4cyYa0tKMQj7Cvt6mRaociv",
+	"6jG3iaLfVrFKvLTRQlwpzyBd/SU5i+YvypMxl75nZgzLMlNnjV4vVbXKRHLl3YUSHrDnIOMp5ikzpMcM",
+	"F4BjqwRp43oTtGqeEh4rlx4DZZWwXPOt8qIYW8e1spoBlhNvxnmw9BP3Vj4K0bOS6QUcOcsqQSk3t7ir",
+	"Cgu6tspilu1uYbe7b+0T5JIbNiXXU/iPZbHMn4BvPUANE6KZWqInjxv1YShvWVwn79hUEZoyREDabfng",
+	"jwcID6SIAO+zKwHdJQm7ZYmCggjDX5gdhSRRiPvo5AygtfS4JrQjdltb11yTXiKpJhvm9JJjTVI5BuvL",
+	"fP5fLJWbgAXnlZsSf0D5NrlhbKQI1R3h7jTzxKHstsg7/jwH2bG0KOEUVmW+31X+5duhKmfeP0d3WneU",
+	"joWX7KwmHWcFk7uJqKnSbBi4dYfF3PoXCbf2yRWpky2ykcgJS7e6VLG4hEA4k/c+G/XPb3bp+0uVicWS",
+	"51BMM2jAAyKM0EiMaW6GD1LJZdJkyRlPlNOLCILKLpFbszJn8Wb/SfaJGcAy+6QAQfxo9gmatPiVdiGY",
+	"lP9e98j2EyOva5DtESOvHtmKkdecbH7ktTzou5tooI2uZ1mZRx7GssKPz6okrgZnoYFI++zE3Fepvdt3",
+	"LJgBHpM/gePgwyvxm+0K8NDsduQ0UMAY8ZVKKVi7VJyfeQjgviD/M7Z6Z5z/RHiM6ML2hkzVNVpE36i3",
+	"AFcCSEa58ppVsUECJ7PvpH18zB/NkwL3f6C6O/iZatXGIv1p08ZGuwmjqbJQ4DdsigRC/IiOkD0SfXh/",
+	"fkGe3jaeOnJFZCATGzOeozGvrYWU9Yx1rbKyinEXg2zpM05DKOsDa1smy0M186RChdtpGYfNalI21c16",
+	"WQrRO+uQCxBuCreAVaVdZr/njbsX+85M8c4m+aMu9g9c3Ht7iyoPy0XeIugLI4Y/66ixn17psBmLRzpu",
+	"HHC50W3GIl50xpjL5SMmKJwv2YGTsmJwvHA0/MRQ2+wAlhL+0SJuGQRrbhuXAwKoXJbCABmRnd/eiSgr",
+	"0ax88wXaPOo/iHZ6pwDCfIE+R9ut/krVxs74qkjw9yKT3CQyq1THRyKjFkBuM/zTJVMdfnhD1EBOQLOf",
+	"WYKNTOMPOqInUzQLuBTKVj4O5S1N1OaB/VTF2KOASEGQvVQASoUqLGtHLF9XEuGor3hcmgf0FTnwyn0D",
+	"F4yAIXaE11xJkQG9ZZAcZj/GUyInAubSpWk6tb9l8a06scUoZuL8lkHvEFCV9ICrjoBS47fn709RT4q5",
+	"WYkhF1QjnOWQjkZmE5lTs5RavDhKXrDgg5ms28UPF+zYYCaovvjhgtQKZoKJi4MYhcBoMGPpL94k5TmX",
+	"7N3FD5fnXDReFj/rG2HB7FG0RMgWDtbZdkqri+ia68elp3WXlTrv8Tf2xkN738wLYrbaC16w0gsgtl83",
+	"TywkOwIbHrnb3OPGdlq23KdSs9Jae5u0TuN4/rNeK7VDc1/VC7AP2Qpv+AVudK/QtL/42xe0X/imecDa",
+	"WQseOcM78KHvmS49PUXwEBDr34OaFGwF5aBqpxgVYU1lYNVnCptq2TPVLLnqU0U+XPbUDAste6C4divc",
+	"XVq2lUK4Bem37JlqTl7jKZ97lw6w4lRZ8Zn1+KbiAFrKAVWSZEUG9SX3qvugIK+//+40qUzlrgxLIAy+",
+	"86AAYi4ZUHWAedD4b7OVnygHk0/jWJHI/BaBfgEKUlRhTS/Jvs0N90wry8sMrHtnBgkApbiqr9f2aqkR",
+	"fPc6zeK8Pgr+x5iREUuRdAdZTaqnZnngPJG9vMXjCJA9UtZl5j5FYhaPsRaYketpubVdjd3inFsvnu+c",
+	"nH7+tL//vLl3uPd5r7F/+eJV1XgzRfO+IXiHpFyhoqexGXo5GGRxmCHySPp0ZNTqEVXKEYEiMoM201fj",
+	"ITppeozlGVTcvqTY3i9sbXupNVzo3VZttplfUMvGMjN5aHBo5v527+X2WXjZPGqe7r/4dffX7c+Nk9Wi",
+	"4Rk1StHrwkd96i9NRYZd+wARgOxkvov/Hx6+cxCg+PTMNAZUXQ1l6lcp+8Uo7Ku+6o5TJdNqyRE5mgPP",
+	"ACd5bGQeJxuUxKzLhzSxjUoCkCVv6S09h7cZeUZvWCm+alhq6bL74wvyucylg4NuqEDszs1Ap13/v1Hb",
+	"8yd4cb7AmpoxNgNEyZx3GLFv6ghrZXoO0JKbYZM4cxc+PKOZR+Sp96tTt82wREd4iGdCTnKgM5q3X5ap",
+	"hzsOPVU2KDE6B7lmesKYyAMXXBFK8AsdAcELAI4VMaHC1q+5xDooOgsIF4hekFKhaBcLmaFOLFPOo4BE",
+	"mcYbBR0ReeqsuVgy/MxPM1p6RDZooiSWXpmxQKdiv5/xE9UR2J7WTNhIdHyf2iy9D5X2yCxx0VCGsRQt",
+	"2AjWtiOKGdyb3o123czrygYNMM71OLlxKB9dORxyrTN3OLy6K8dCK4/hUGmARS8biFE7X6qqYJbthgO/",
+	"Ys9KdEAWk/zv0pi3ymCssgFLdplv6xTNmFl7v8o2qzS3ghkPx6znYdaRUWFwzhjvwSre4aD20uzorJFI",
+	"UZJaRJ6ycAFsF+hL5PueAsLq/TqJfJd/ZNYw8sKE/2j8Xsc4Q1SvTsCzYD/flohJHFr+QJV8fM1oogfL",
+	"AwfFX9VsgujNPUo3Vw045Hiha4ZF56UFndmvopixKjVXJPICRNHKCUDOAb7cKDVTuLDmeYaatlZ+ToXf",
+	"HF+0mG4X1T56W6plkVuzntF5FddMbiGv3inO5n6Y/N+1srmMdlFYN89zW7/fcunpzGJVlAbmeVlwF9nA",
+	"3CygakC8lDJseLdZX29hl6KgVHtJfmh0yA1hYVxo9mB58MiQIPPUpEKfZ1Eoy6/7RCw6jf7ERMxO4scm",
+	"olMoVyGl0aJsrc4ooV2jAFk9ANuG3GLyYgnJYLOwAvcOr2WyaI3sL/fMAxh/+efvWllTED7e2js5XSWU",
+	"nciuFM5V7rAfy9owgsWMXVbaHj5sXKmiI1KnVc5zat2fC+E15xZKdR1WhAd/4YKtVl1/H4dSwkXFqdbY",
+	"uobjylz1upX7uCyuDcCsy2ceWApY3VU5YRMoYYYwKhZ72PJn+DqYTxvNsGHkRzNEJLlMicmsgpVTDWDC",
+	"XgHnEocQrgW6hH+xtHqstWA0TThLr7IOVhW6D96CLZZKxW42uo0kAVxi67TI8KszNPTZIhpv/couK8ci",
+	"5TurCVvQK4szmk/fM6h6t7jd5VrBvC/ntzVqfxx06ooy2zP0FpDgAXfJfFvOkJU63EknGxF33QfSWZXT",
+	"7csWG4NuGe6TRZa9A9BFVj7q/KeqNlfWvGuWhllMuOqiI1nlxTlb7LTYw4ykjMbzlg9KpxZsVXwD7MmE",
+	"AoYz1jO7zCRR2MxuL8M+ddyT7+WOsJsZ3HD4QBqzNMu2lKokHNARtJq+UpZxFTvA4VJUVMdB9CrDrTAf",
+	"Lw2yvt5AcmFQOQ7DKGreMOCj8+Sg5yitJiLVlSJy+ZC9s7pizFnWxkoy1KvF8861AoJWLg0cOUoM6a3X",
+	"/D3nNJMH3XRzAo6oc0FeFdmwgURIghdSY10u2AMTrsphAT4crRlsW23jz15afZmA9GuuVdU6/CKV/lTt",
+	"Vzi0rgRIcSwWHSCjFvJMs/bpaiAn5cqGZeHhGZVlXlPrClrP8YFGgg5ZFJTcnQGJwHCBP3x3zQZVJEKX",
+	"T5vH0SY4t6NCSni9Mw7D7e4Nm8IfrOSbK94LJY4Vo13gw0Fqo7SWSgculdHRfEDjmTiw4sltBXc452tB",
+	"E5rvogO5ewcALbv2a4bjHyT8HqfTq3QsKgaWjplTgWzdNjBwbE6IsQjIZMC7A9zwts35HCCuEmfaXo7v",
+	"Wr82vrzdu9x91zjc/hy+ahw3nz87O6k0bCTa8StJ8XwjVoZs/bL3NarPpb5yudwVG9z2PbWZ4RPDeT6c",
+	"k0sDJxtsONLTDIkwyw6HrBEg4ebKp9WpNJoWjuj73NyM/OCCkNIi1rgDAHRhWxQq0B1b2cUrl6RngymR",
+	"du6mWmDBw3ev7s9ld+WNByliDPJpFEYylyAP4NtCaXVnxxY8fjckyZxvlsFPaOmKKnwAisAJJtD5zF9T",
+	"0uOA8YlbD7qnFLbSfU5GHyFyEUCkYWz+x5jZy2YblSXsQuRM29zeqQS2IAWkiJErNIuOLxK4ZZwrj9QL",
+	"VvE+xqJ7xVq2ov/QvANzjdKLoTt5V2D4agq5fTd/tOdc9JP70Ggd6pTQ3SqUyqG7J8PVuuEixhCaw1uC",
+	"Rt1egYPvcPMChGqoPE/0reSQh5V2za+aJayf0iHov0pT+7f5OhN9UM7AO1Hlq/bPqJkZnMshAy52J6d3",
+	"YPb5LSPXtHuDSTHlMqr1syTLb8jRmCGIUal5rSEhDOWrAjs2swKzKGpOx64ilecnysYh5IQMWAJNULPS",
+	"qIXNs9fUlL3Q0AbEzdtwc4RKu6fXt61Gj5c3sQaa8DggmvbhvzK1hVzGXCiSEwyHdiEc3liOz+erFkDe",
+	"PIRqaVW1cU6lrtih0Ne36iwvss0D5rOuqzzZzsNLgsN5WvuaB64jQNlFpgm4yIICYI2PWFOf6RZRAX1S",
+	"mh18bPHwf0bYynx9YdCqkAP18AEr2DKAKB/bLnC00NO0OL47BqqA/9eIT5n7H0CVxM/+YIgM89H7aS6V",
+	"1Jp7KM9PxC2l2q4J5+49XPlZrxdL+ey+6lPNJqB6Zj85GPgrOuKVR8066AFVGBMz/R1cPW4CvUrMcW5r",
+	"SMEHA2DSrpi3ongTXbYdsRhmgGxEOZBZRKjiMdtEx/gsxWz3q9lMsZdHZL+184zYnmAEG4CpCn2iEKqa",
+	"X3XB3WS8SBG4RvOu1wmjTsVY3ah0nckqbs2jYbOFvUzodAp1E667b9ZS7wFCZ35js2olK59/QCDz1zXG",
+	"M+SJ/O5fEcGeYAfkjzHoEpafUjaSqQat0K3SkjYeFVFPbKb2bX62WFk2fzx7Q1LWYykTXWZUGAB0QzBv",
+	"YBTz4AGJvGZsUc7/Ns8YWmJCC5Bk5awwHGqwCET0DGG7eVKdkZeDTy/uxZ2/xAOLXae4yFMWs+whISd+",
+	"dw2onMZcdYB49JGiNh+62IgX8khXS9e0mraFQa/Cq4VUJtvs7ppZI4tlrcCcqSXkpNrbObe9TA74Dsry",
+	"ZDB1n7HNZN2nfBstH2ueUw1RiRy/1TVhgSWtEvee/bcOl3iVhBX6a0bQoDjGilSM4giyDPKlvO7BqldE",
+	"ZI1o1j5YtLc6AeE9QsV0eYeXOyG0rwEf84D4wnPwyZdR8Y4OuruD0HtH35pZdm6DFhqyrNWRJQd190ex",
+	"nEQP0pilIKfv7FWdtwUrd8FsPY1LUlBaYaqn0qvvBvZ1xFOm7hEkWEcqn2fybEY+q+WiyqPNGT5gthu3",
+	"9ZR3wOTNcms8Krg3FqZVvWpKJrd39IY/5I5prrVflu8SO60HQaTKzcFSAIdqRKJY7KKqzpGzDwc+CPgd",
+	"KLiQTG6Aq9W8LLBYz8fwZ7ECpkgMvSRNeH5i8Bw/36FygMq2lKEn00JTJmXLGkiXKgZX4Vtqc2242bXK",
+	"WSq3/zIvJS3IOm5x4KG/vCr3eStdLWa6a8WS3nKJ+ACr8fgUrMy1xKOhooWikUDQ3p9EuaSLoCveiJrl",
+	"gEZDg+KpAk0IoY6vWuv9wU1rHvagWmzil6x5EDoDmcQYjCwcvVKSDRuYhNw/o7mxTQAk4Loj5Fgn/JYV",
+	"k1FQcx2ukeI3K0Qqs1x7+io/SZdSAxf3XgS9x7n9gN18qo9xuxv8eRZpVOSH9RD0q5Fafqhv2xvCQhf3",
+	"bK3u4/bnzW1WOFiK5e1zCsJJVT04Qvd507xbv4K7i6kVRM7D7Yhl3L2EC+8dRSjY/j+hMdIcFKM//Zay",
+	"pe6P2VDLP3Bmmmq5I7pMwnvHd0oMcTfTdpbRPTKOhRpfm0lfM4yHjkXX5t8ORwnlAn9OZBebEOd500Mq",
+	"xjSpVMIKX7yPDbPIGTZ3vhe0X6GXKcX74iFiyjk48erNZvyvzxnyzzrCLmh/4T7LISkefntp2sfIrCXP",
+	"bHDWEAYurnnizLYTueWjYkx9t7VSw+c5y3VvWW+4dA3RfEH7DyBP4KN3lSNl9L0/HZs6tJTHY1RXhw1g",
+	"PxmnYojV3JPB8mYsXc8odx85WMUsc9fpo4jl/T5n37BWYqH3zA/OK4QSnjnJbhX9JoIsKS1LZ4U7nqg1",
+	"S63mtiiZm+iYjXNRzuMMLPv/9Mzr4vo8KGmXZHF7X66itMWQfoHYhhVBXqo1G460WljFtZ4HRcQjycVs",
+	"3dCEXYW7r5vnF9vHzfPL7fNGa/f1sw+vdt/+2miFlW8y/DE3gAxXbUKAywXw0Rrvi8aIX58PpeiPIce7",
+	"OyChtUchimhBJaeFFqPzcRDxm3NSCQTJwOowi9JOtm6+FM37qhcXnwH1Wtr9cTKIcc1+O9w/aXz6deey",
+	"+fY8PNt5t/vrs6PKdNWEKn1lmepePh94EXOYWuVg+hRL/yk034OPuV7mG3lVUd5p2+H5K01TTWQPsByu",
+	"ZTwNDMn4kMmxDiAbuDdWKEgFs+B1Kw8Wv3XVlfEcbnGgcTLOCnlxBjBa62P20pOwkbybH4DuuXIg9yP4",
+	"DPtSQ37EgqF6PAZJYcUVmtNaF3Aa3ZfSsVBQmZXg4ByPEa6I7RI/t4/uGsHs2cbz9kPAsLjGlQbZw3TO",
+	"9IWXJ4AKO3NGNHjJCZk4reCJAk/P7pTZlVnPV1gS9Q+gSpcPjx+dhVn6/v0UvpnJrKr12QePLWc8DHJZ",
+	"Ycet4ESPuTLXY8/xXi0SFUtveRc6nY5GLM5QjbGLqLnDsTiilH48+yWHU2k1QvLKwkZ2hBWo0HuDTtVm",
+	"FgQzIgCjYEzAqEA2ueAYJGbZ4ZLrKUhVbLO9qKGXrz/Ao/NTqCxYMU0zIYRmNdfVEaR866oFpzjk4ani",
+	"G31yeXjXiMRt7l9Zkc5hZlcoqLy34pR5VRXrpkxfFT3MlRWmJJWamp+CPPkwg6XF1wBPKWKMPsNOOV62",
+	"Hx2VIplCwi3pjtPU0NU9zPvCwk3c7YxYX8AHtXFaakE70Hqk2k+fmh2t6l4r2qcT+i864mK1Y8K8t7iJ",
+	"i2yWc/Hs1l24PHcS+U403SlwUZJEFWBMBaHBldkCB1jc4frhQEiSqkwJyel9dHZC1FR0i36pncomt4WN",
+	"b6sZC7xw1z2tpWPWAEHzpeiyA0KvMcEvfbidXciPWbjNqws6Lb/OKP70WslkrBkx/GtGDHxshDemuMux",
+	"JmPFUiiRCiDaPpEpxNt7Ke0Py8DsK+2DQhfC1t6yjWHGvgKTPpxekp3Id3b3lV50l4aape1TZvK7n3aR",
+	"eSCyePvK704AxbrYVTMqCZfogEQwzMgKa0gAqD3WDvqz7ZsH5+9lHPMgKmnOx3fk23M4Rh50LJdcD/C1",
+	"dx6V94qV3eizO3sGWTp7Y4V9bTUTvKdNoslAse5VRHoySeQE1VFzXl1TxbCv+3aTpFTEckiup5opbE57",
+	"w6ZE9lCLMe+kepwyhYedVAxvRUfDiKaud537WmBfvxUzY/bFm6Xe+jW8b/+iScWo9VY02KcvT4+evkve",
+	"vDzm4fb2r+KGng5Vd/v2vbxuDf/Z3fv7UqXEUmUFR/+Ff5g70PlcVytQMCiCtChUsm2/Ay6xeR1WUVvl",
+	"EdS/uscMF0zpRwqlzItIlTNgK/29VmCsqOotzc5cENUqR3F8p92Dh3HM6l7LeIp4OgVfINnIQTWdl9Qx",
+	"gnr6zf355sX3p+BP3MSQD5wCHcHselgMtOmIldyPgd/zIwyKSiNVfhdFhJswjMTjjjB/gxGqij0j6+SN",
+	"JsIcLISORnDaWW7Eg6nHGLSINrzmGrk8lG0OyudVyvpz0+PxWjHZNdPEKMLEplN09RlDNWU0JlwUlbA3",
+	"L1bywSpj/TVeX/729mL/825j/+XOq6O3rfBZ82U1YsCc2D1U9lxxcZXzV3lmR66REyQgZv1xoJTI1hDB",
+	"DicjJkeJZQYqiBzpLej7QVLWlenqRYFV6VBL0srzjIPSOs3Ob2nRe8Y4d9H8Kqh55znnWfb7FQSYP+57",
+	"nvnZvlnxjIfWUt1xyvX03LwDP3U44u/Y9HCsB9V7ZZTyITWbIWWQCEmTgES/bR2O+NY7Nm2Tyb9urjLc",
+	"NiMTALrN/oQnkUVzg1T8UcqFdi0ZtD2uJ1SRIY1R/TQfxhJQxyztWva9fMdQGLeh53NGU5bOnwHYt4cf",
+	"3th291aimftlyv8FJ1+b4EvWmI0ZKywFaObwdD44o8DWvn8HoMKerCosVSzpbQ2k0kZXJtxIC2Pn2XMY",
+	"wwuXqOySIwd6dPjhDcp1Y5h3ZWqhA42drw5Hoy0IOXREDgAzsiXieT8albXB7VIhBe/ShCCwHkuNuQKl",
+	"ZAfWJCgk2Lvy8Y7AVrwbtCBAjXynYkrUiCUJNITKB2ZvMT9BYnwAyKhDyhP4i8f4cNb1oSOw7QNR4+7A",
+	"rNY5tuXYtAWmDgDGfN3FxTqiI6AoQGiW2vTRWHbHOVW5Av8qiwnVJHoay66ypxkITG+F8AY5YoKOeH1K",
+	"h0mEPYHzH/+J9prXEnhIBGOxMfAcs8GYjqQwJx6XQrU7YosYvjP/hsZzIIL93VRGQIR62Tm8Wr53s04O",
+	"LY8zhZIeWhIRaFWcnQcHGTC/30OOw8gBZ6oVtuokenWM2sYAWsjYVoTFH5+ac3EamS+YqRMh7ay3yFmO",
+	"jQxGb4rdjslGZJiZCb1ljMe2UQ6gBx+X4imQdDMg7GuXjdBxdfoCnjLqPKmAFX+KKKN2FbOT2pyZXZ1M",
+	"2wCrCcyprWqVt1l0cJrmzTHrJubpDUqGXBkO1iQSQ8qiTeyh1QpDV/zN9QHR7Ksmw7GC8tyPFy+39jLt",
+	"AUb98ZccKcW8fyPqmDUKw2gTWzolhm3Mg41dosZpKvuGG5jq0hHDu+PrXi+CCmDf/IEr3TCMtuCvXq8X",
+	"bQbmCzB/VB4FU1pluC27LZKwW6MVGFFhDiV0QeChoMhGq9n069oBFmAT1vB83O0ypfw1nKQU4hJckOhb",
+	"Bw6aTq1N6vX696hOPhihQxEgGMYQx7BuHQgSmRu/dXxUC/NLp4ZsLEf0jzFDTu7UyP8H3onvyHZjBceE",
+	"YpqM8BNmj25ECR9y0F3xdZYUgk0M54EsrBvJkeqAXMsxwDPjwDb8rt+a9r3e30EBFmvTMpUepwIOLZkw",
+	"oA1AISBN5mFHkI3I52579W/I5XbnQ0uigERQ7R/B8CMMOppf8UV26+UYC1FARslYkQgBHyKyYbtPWSVv",
+	"E5w6kAWLlOpRnhgb2DFKlINYRGTDQ6zAJx1GFXEIt6pOTmhizhEW4zbmymyJIAOTQHAO8/5WsxnkD5JW",
+	"uB+QsbgRRgQZGdMKW4HjVBD6KIqGLOYULZNWYyfw+VneQuE9vB1WnLQa223SICf8OTYdNCNCJg0Mv5vf",
+	"zfONMAzCMLQg3dBAaK4EwUW1KNeolUFjd/TYVSNU1Mk5EzGZyjE2g99omDOp0dwjt1xxc6wfnh+9eWPG",
+	"neMmBUZKgtBVm+Z26IjAwf+LgTjWHUgWH+RYyVlg0JCJ3oBoZ3VisUyALCkbMcQ3NJqNxyntFUA0zMwv",
+	"88QAquk1hdkLiz8AdfwsDnIEYntQGIuODzGdxSgVUsJpzISFMepxwdUAuM5FEQOrWRhl13kh0DuxE27b",
+	"TXHGdDrdgshW1Laz70qBwBITCgBtmGWRTrnow/v7lIs6gSfx5Nv5+tW9+sAI8K9fyYQnCeyFPOoxoVP7",
+	"rKHCh4I9iMjVWdcnLQmWSRo1qD/Tg9WaM9a0hNKuKPSq+uCUNAzvGWYT8EdZY5QrEr15gf3JigWBUZ0c",
+	"Q+ElDEmnfDi0vGLrT4HDqGJb3MgwxY3uk0zr5DhrogVaHT7vdaqyKDkIilKr0jZrQe2Wpcq2QqiH9RAt",
+	"UdCBau3adj2sb9eC2ojqAVgTsLesHWr+3a/y9uE+c/UJVtnNyBIQmcSZBM8jJLkBog7KIhnMR8tRb+Ja",
+	"u/YLV9rZw5hlB3saxtQMQ5fz6VxbJS2kYMI7a+wfRX9ErRk2d7bCna1meNHYbTfDdqNVb7Z2tvfDLzX0",
+	"A9S6g6tw9/nx5ZcPX1qnF9svXnz6sBPufz69+LRzHObWzQnloqwrG6Jm+E5VsE4u6aZms52wvaJNWBmw",
+	"7k1xnLtbYeMi3G+3mu3mbn3vWaO5E34B/1z1pBr+pHZ3GzulSb18tr//qXX66dXr7edfdk+fXXz6sv3y",
+	"8iyf1Pl4BC14bIeKqskUAKm8GeXZQxXzAb3g9+/W+FpeZI5MAHErMMjWYUXwhbbCxryPZGz19KOgVkdH",
+	"1OWdcHulh24px2hJ7rla/pzFYQIIFwvvDwyftfJGWEnllYipmiHZyOJll9sk9rnSrrH0KJW3PMa2XTaL",
+	"jlyzAYcD2XXhJJG3GyOrGnLNtozsbSPuLk1ZR1gtxCaiwPstIwSu+pyJbjodQePdw+PzrebO7taroxNi",
+	"9LXUO/ueqI6ILg+/HH54c3p1fHp09vnDxZv3p1fvjj9HmyAN0d2YSQaZkkT2ofvvoTs/Mx+fcJ810zMm",
+	"lMDkQThjEJPbmyHZ2Am3NzG84HgFkhEViSyzRplb1OYJotoONIUK364cMpe7mNOYJokCM9GBuWXZjjz1",
+	"RwCmY1QWA9CS9vLw9eGW4ROqQenIBMnri4sPxN55AKrlt07NnO1X4zTp1ALSqdERvzKzh38oVHo7te8R",
+	"2YjsvyJ3sgFlIvuPCC2EqHIr20M7G8dzew3M4gzAGfY02Xgvtj6kbMgN6Q8/oLKUzQU8Rs/PP1jDnXC9",
+	"eVA1C7BTrrS8YTB6PNeKBwJmVxx5BZOgjzy3+JerHQYImWmnc2hOwG/eFryYN+maV/XvrSlW4+dDN+Lo",
+	"8PDVlv3YFv4YZJP1AqMTek39uGjuOF5b7hox4k6VwnQOZzgrP3zmTgf5yXyMDujWDTjsKsc/KI4/cNxX",
+	"a2dy8Pt9DkiQ9WsdETb/5nvRm2pD1CUFonEXBeJPqj8sP23XpWTm1644cD0Rak/XcPmB95zGDkHnrgdy",
+	"q7HCgfyBThNJ4wspf6G2cqfVbK7ysVEqzUZ2R/kPP/7dGZ6f0dU6wPegoKI//Wb/evPiOyoGCdMV+e8v",
+	"uLLqgCqg3ZmzqifTPtPKxZadOKiTN5mTxQijG2hSl8pxf1B4hdJ0asEueNYrVM1q9C9gaL4AL+zIVsWg",
+	"bQ/+u/MMvnXxQ6dSv5Rj8XO0PpziskUPqs0wX5txitHMIjp3FDqOZiRERDRLEjKQE3g0oUp3REG9IRMm",
+	"dNWJ/IrpuasZ/hvJ13vZZ48rev8t98QrppdviBFN6ZBpwPiZk9GS3+KI++ZFDSzPeRI09yomUt6MRxDX",
+	"vfOH5plrp9LM7+jshOBXyAaUEXFV5d5MEagN80G4IlTdlMw8a9uBmZJJA5erT7uDLLynjJR2uyCw9hn2",
+	"esqCejG68PDXUSp7HPzl6BgNw8y3NhMr9BxtCb9h6CWcDFjKCEsUO4BQnw9iPBpDglNHwJ+2MLbYpdql",
+	"Nxf7OwCx5ETgRReYtEiIxhK7BCdkp2bOrE6tTSCT0yZOwkRJz/A2BIZsi3NjplASwdUo95+XumibL3fE",
+	"zKeVJBRgSzH+mtwyTHSj2n2Oi9gcr8aOxV/gIk0g/Ga7VRjzrCMoiXkP0Ip1DmmmrGUMleE2L8hQ8oki",
+	"kZlk3Yl4wCmOnPMeRb4Rgc6InQiI4dpqvJQp7Twm11R3B6QvwTmdhWIzHkPGY5Y7XCymKwVmrnWnGeuA",
+	"h9TdoPmQdcRGZvV/OHv/6c2L47Orizcnx+8/XkRB5nbdUZtt9GnjF92WGIsMhRbSqdGNin7hjtgJmwFw",
+	"FtyO7RQLCs6TwmlIdsKmIRLk2EnvSev8VomckJ2wVXXa/QJ71Zkadnve1Q41f5qVy7DpvA58IOtmEOXC",
+	"vUZza39/f38rDMOwtr7/DIafKeGr2Eh3drJ60NPL0aABRD7DowdhUIWoh9T6lp/KqJFCuY1HvKpHrRiD",
+	"DCGV2c5ZWpHVET7+k4INNeJdPU6tvQvWkwMDbNeKbwbfqzdXc3M+H/t2N6HS+lVMSEh91XOHbuWczOP2",
+	"6WxO+FE7wDu6Vi1rzFc83s/K7lzwCuJL8B9qEq6ryvxoG7K5EhleOY/H3XStnVWoYL9xgbXW91bRDtWN",
+	"B1CVCW0A0S9mZS62Yp0YnRdoOi8c/Soo5Qa8K+cUtKH2hkRDpmndS1SIzDlnRjWifUao6giXcmDO+D7T",
+	"WcH1gS2thNoKCz4OVeLmyXoeW3Odi7Eck5JuwqFzBk1uFKaumweUTZ51AU+b7K2kUxvM/Znfe8SoVh48",
+	"EXnJE3Drd+Xw2rXZ74jD0xeVBxRX2juXSnprqdGHIYPi/2IBAdWuGYaF3Nid0Obx/TFm6TQ3pCB8X/Pl",
+	"S8ZG5pEh/cqH42Gt3bTo3vivRlDRq7fKmMUckjnLVyiJhNUoZPMefukOrkQ3uZi8aB6qQ/nPQXz8eVKr",
+	"nodtyuJPZCYR/Ntsc5Qe/0oUo2l3EMzEawPHLVgDJlMAcRNTTJMjNI5TphQpQfRatd31r7V5ecK2YrZA",
+	"yCztowuGKeif5vGIi8bnSWyQRAbTtfqqMTIUKuWlhL+NmPe52VWg1ckRZt6SvwU2vyEgMVUD+K80t42o",
+	"0UsHTDG1CU1AOgID2KqUiY11Hjwl7gOYDZIwGhvVKzQbzKZkz8ThMZpeLtowx+ectfyjsIyFqqKqhlaz",
+	"zVWSaR7UsD3GjT4IYEsWNWzD/As1aZhxRbS+BKqMYGBV48V+cWswXnGEWZ90KJ10XaS5McmUpkKTjbOX",
+	"R2R7e3u/NCLnTtkOL8KwDf/7MmeIru7VYaTng10J2OH3+6iS8ISRuEZGlQMaIL4zjd2JZkRuzlGyF0b7",
+	"t4vepEZz21Ch0JoaVgVAq2ujlA35GMIziAzdro2NovhfxdiH11DP9rm+ajS3/QuutURNYSZs5sFaph/7",
+	"EEr/+H1WXV2i/Ppl2wtpYFbNwUkUul5hBOF7UBvKlJlFUZWrAjvH3GJ5kmuyAcfF3xubf63Oo63OvHPv",
+	"+zrxM5Qt81Is3ju9SfY89/4P1PN/Ti4GdFiFwz6bta/Mup/mp2UcanPioXzyM/Hh8EPTuz2/+X6hTyfy",
+	"p1FW++DY6wjMtPMb9GN2g49obnQFUU6DM9MyKgGLyXgEWQmQAp87oQgtedzanrrBc813oxk2Ng/MC2iS",
+	"eC0b7KtK6f1t2xkuf487yDaaYbhpdF3oHwdjhpT3W5ZCSgqkB3v7P7Ltk2/Y1Cga5j8b1KbNa2hdZVR3",
+	"nkEpbtqCt5ww5vUwmphjU1octyFU5hCEWsvAKOUJ7bp8wRysN1dEBwDYYmshJGSLu1UhPHaKK6LGY22G",
+	"IRkk2OSE0hNpFhzEp+OsNmmF+04hYYWcX5yRbRVtcbQxCyUDFCY3jI0Uel294Rj73XZ8JeORYphLWmIm",
+	"d8NgfK1GUkdGeVUdQd0P5kXXTPGYYc0HV/AWKzsJjw9mWfdpgVeztk442I5QAzkpHOiQjqSZAJPL1cfi",
+	"iFWBqN7G6kpxC6wBlbB+Zcm8bBIPN/Gu2STdDPXDPxIFm+RVOYDleZ6dLHnuxU841tY6oL4D7ouh+Wyi",
+	"DBA/myLk4AaIN5TILk2y0IBbrCzqNn/6iRlT25y8sx6wsDiudc+2dXJD1lVWkUJYglg1FHevG8tHd//a",
+	"s1jkozv0dqKTATa9GJ3zNBO5cHivlQPjF/OuOs2Hnd6pLM/qgFDcZvZnM0E7xB/shdxf/tCRjcn8B2Sy",
+	"4FYzxxlujFx7qFafSr5AW9ABoddKtSorsufKlZctKkr7uiViLNlpw6GA9WjYxdachgmH85t2B1apgpMF",
+	"S8zMvknHCYMTZzY4G5ENZLjAm22pGVFHVHSM3ayTjyMbUvUqXMznbPnLCByCWIK30Wpsk2s2lSImjBv1",
+	"b9MN2DyXd/iGJzdaYejuhnRLhIqyX0gZUTd8NILaAaOIQMtFvDYaJVDSA458DI45wEuoZQkI+0q7Opm6",
+	"tq9wBNjiMijL1bK6zC+Cl12jn2oix4mNYuZ+3byeC31FtqaEWihO8yUoroLSkB5VmqV1cggjt1UYFWT2",
+	"9Fajp9A04XbBMyUWFTaniuJ/VVFV3XDB3YLvDBVD2/LHvRqx+wQrK4G51hXYI9O1S7bI0bku67RVBZVu",
+	"UKkHNLWGJixV5LRCM29/Wgq8ylM5JooxG8RP5USRa9Y1awUecJYqieUyln7On+JqwTaGhVoxqPB1FWBY",
+	"jQkFYNRWjUFBVE79TaiTUTYYi/1VudHZJghYghVMLpQMOUc8J6uLTVvyUE1AEh2gn5RgUZUifUmKc5jP",
+	"A1WqNdlw8NzmCo2BNwuEnJkFtU5XkOJBrpbnWjkunFXGnXJ+AC2izLMZqc2bYQ8QTcEnm1sVRd4YUext",
+	"xlMsm1N1t2GhZiaTDxzVfJ1SoWgXwyC8VywGg7h5kJkMkMZuHnRaNhY6jx2wYy4YqarczzgBW0ZmZFEb",
+	"KgrMLnJQyN6EgcTF0xqsx4C41t/4UBaPz5yc/v0hNNzqCPch8rfsvr9lS0P+5vg4yx+xrCV7xtLd8sRh",
+	"nUQp4MmrqCOyPIm8gVfPetfzXZKLjezTUMv3ZujK8jK52OMJ6wg94V0nbTKm8EriIEWiykDBN66dZ+BO",
+	"uyKGybdOQZ3Gst2iro+J+IYIeBUMBPwRbBD8dcYMsXcUDQ6819ocpTt4jFeduYKXC6aArTM2xhDea+2h",
+	"Tu37946onEs4M5OqNyYwJXO/GcXcl8GryvQ4VGzUqX2Hlapwh19zQdNphS/8sfIs4AlUKdthkOvmjbyB",
+	"jvkb+LzW3s48lfaH9dM0UDpmzzd+x5fX2k3096OchDe7Pvb/+FYD+huT1rfmzGCg0NkYe7YgFcudC2cs",
+	"OD3xG9v+I/67yKLn8z5dGU1sbMLs+TsQAQfT8HNDLd3LuSCrvqvpvcsBw5sxur/bjdWtKBQZi4wowBMd",
+	"0NGI2VY4kBNnRvLnS+XH2RTsn8bOKt9SWD/D4hMWc+ogDn+4GYTjz1UOcAKhveLZQdbYmbWCvATUuVaQ",
+	"q+yBltKEJpzOMVSyLNJ2fj457QF1MpxJR+TTCxzWigXtQ3+PjJmn/GS9MC3G//VUsy1Uwro0ASutTk7Z",
+	"pCMwPUIRNQDFAfLK7aDq5FSC3/Yajl7sAIAeyXwiKyTrRkFHoMoLObKUeCg6LkElpZAWqwdUVKSWqgV5",
+	"f/M8hdWM4W7hTD21rZZrcwT/Ys6yD8d/7rSqvzwgxfCRlDdkPPK112xzWqbf9GSA/alCCMBp9vQb/Of7",
+	"3CSp6G+7TbLXaG4ZDWgLAAcCEhURCAIS/T/N58XfzJYNqiEN7PQ7Isc2ePMiKAEiQNynx11vD5QPNnPp",
+	"EG1DqzVnSBQ2AaUj8tObklazeZAd4FlaDNXGrixmxlgon9a8ahS8+fn0g23mvDAH6nAh+tXBmvkqM9kq",
+	"XpQXUixGVA9y/7trN13UDRelhdw/qQKTS3+K9/ailEXv8vd5MXPoB1a1/A8RJbYWxpLuelpWcFfwp9r8",
+	"eVASlugTZkNTohhUhiBUjU1cREO4S4cjyvuiTl5KW1ySu1yCzHeI2LxGIPjeT4tlDT3uQOAdYO5hAzyg",
+	"LnstABAc6/5zZSxcAwbmNXMIScbs7ojIKgMREXJipZkx8nVAJoNpGx2cUd6pOGpXdyYmG0Y8YYtV8JEQ",
+	"bAkQb2ZxSpvpajvPZ4g1tvm8T4Si/9fi3WkZYPP13K9Y0X0ckYAMVb1vHuQzgGp+qPEAPQdmifhaQnNs",
+	"AAHB5UiONIuv5FhbhS+hgEVrIbLKk6JDiEKjB005QFE51vgyIa/sg/Zt+WGBipYPQApb2r14I/pweHH0",
+	"GjFv3UMWJKsE32kRICoG6ww89xVLSJYyvCQYBr6FHwmuPDlcmxUtZYDq+MR6Ps2azlnQjuBasaTXLrmS",
+	"KMFS21Jdkt/sFipjVYEBA5vCWyhzEuMkqZP3wraVHwLApYN8Lnv7KoPZA9a9OfO3+T3KUrJO2llNZKmF",
+	"ujlJ7eHkTjEb0i0FaYPsPoxi5/cprvl/FdEP5r6zVPqwRnmDT5EfVfii4BEsypitDcnJ6J3wS4hYy+qf",
+	"spqSzGOQc1Yt8NtV4wDzpjNrfL2cAeD5UEqNnDE5tJy2th22dxr18Nmz5l7rC2azZmT5VuvSkR6ncxLe",
+	"dtrhdn0vbOzs7H4x73fJC1BsK8eaQK2uN30UcxxAqNdzvlSSYgUu9RfDKmxuMPmV0lJgDdFDcUd5O9x9",
+	"SHfdSIvLhGxIAOqEiqqBEWWoHkAp4V/gEQ+nJR6qm1xX8pSKWaWpsrC6oCFWKZBon87VHV9CvMdoj85y",
+	"uxFyUtRvrscazvGCehQ7jIlcB7K5eDZS0hHUnPN9AW4aqggkzNnws40F0n7KWJs0wxAhEmeQj/PXMpXp",
+	"YxhQ9I1WspH5tRLuKmOlYv7z8WZg7E/8EORN2vcGmKxnMbGnHeHCjzPlvK5zhcUaRTzTcoLfZp0cimJ6",
+	"Z0GVRqBiro12gfl1VXqBdR795bv6y3e1Bg4NVrAXjE5f/VvFb/XN/rUMlAZ+LwZds6wAH+FXSG2Bfm1J",
+	"zhA91A7zF3O1PdjfoCOU9F7jpQQIiagEkNoyoWlsu874Ph0zQzBHFUtuGSDCTas2mIW08btv/wVpk0Pa",
+	"LMr6WgRpU80KuIZUufSIjbmp886S9FJwOsJmOkCC8eZBjoRexbRPc+aLHBR24tAlhyCbMbXbZkZ1hGcT",
+	"W8ttqZuydm+H3pKm9z/MpfcfAEbjy8K5VSDrIcU4bkOkGNcBpeyjhnRFLHiAe+rkEDdAlrZl+yiis4Eq",
+	"TOw5INTeViqKgM51kP1XWVWh/LIKrNqcX1lxUKrMaMMNUUfY9njQU4EmSZ0cDaiASNycPWt9OoWkOfMJ",
+	"qxN6gCxYWy3YBAMMNnDgIg2zkCoZQLlXeUJBWcvaARhazFTaAFpWoWQBcicZVF1aImblOAf4i03tGVr6",
+	"qEJx7xPlz07l2UX4RbOusMCgtIM/ktHCOZxDn04LuuBGq9ncrBI1HyGH4J41DksS9QNbs2CBMmy5Atqz",
+	"fqkBOQchsZb0wa5Aj5pCc48SxEKxQmHeP6nc0JD4ThWHu1vh9kXYbDca7XC/vtPYa4atLw9/WLiEueKh",
+	"8ZdZ8D/CLEBZsm4qv69SWV09y+D4fgdwtfzIrISPyBM+XATCWhYukAD4JPVSN8jcyT0bpu0W4IarA7Xr",
+	"NRuDw35cBXXCdB7w8i0i8G/ENkHGd+X4sZbA4bYZ02bDOQU2sekRuCU2Is/5mgNv2c70Qk42Xfd4d98B",
+	"aYaNvM9XFlABI0owCMF5caQgd8FgbrFNkY+hlWBVlCVPzo+z32dKJiyyVykq1sbwS6kwswBliuEi9Dxh",
+	"MSS828a2FFKwlDXukCrc+1y+L4zOwmR4/aLUANxclUGZD2On6B9Zx+89TuD1fOEri20zrA9j/ThlcZ7b",
+	"f5l1Yu5zwITrHTzmyRWsFBAAqZw8RBXcn3VaP6f27U+OwPXDvWddmcZ+oL0SyNSy0EoH5nxwLJ8JQEqq",
+	"EaM3KmvUkNUxCEzVyOQ0RGEwszNLMnBdF8xpIRNWzBuwB0IhU2ChNC97bTaoyCSvbVJqO0pAN4UiIBJC",
+	"TM8G2KGrq9pcgn115Mj2cGHd6qBl4yJ81g6b7dZOvdF4th02wUzIoucumlhtY1Q+7KQ8mhEl0S7Hei5g",
+	"SMXbIOK4RrS1Muy/yD66e7R2MexJ4b3rgBnius8DMSlJTFW1C/6d/VgIaeLXmuX7ZFYu3ceZtUim5X7V",
+	"Jb2lco+PEWx+0M5Nodhlqj0rSDag29emxeboiA2vcdZmsAAZI3cgA6zmDPi9My4w7VzVO+Ks0MzqwFMg",
+	"B1SRHpsskVk50P4jt7qq9m2smgpyl5eWkypmgSzWfG+F78R9yvO75B/M/C9zvuPjtj+rh+H2fmPPGz8i",
+	"q+avK9Fkdflk13i6uJFVxvcWNaOS2f+j5BT398YD+90XiSpwtd3LRzEXAP4EPe1+BbwPfK4iCzVo+1GG",
+	"QbFLMdj9UrBNwgXIRK4yPkGLXI3TW34rbUpusTY4KBTY+3dnYg/DDRvRMO1f/ff/+b82G4HH5uUUfQSY",
+	"FOnK1+mETonSVMSz2qeXA0uEnATZ8AkX3WQcs7hNaEfgN2FC1L02A/xAesFFaNBlB1wnUZxOr9KxsCDv",
+	"xWlZdIJpR1QUZpMN8yb71dhlmRqldhNB5CGcYG+IJcMGXsfl3JLMi18acuHEygmcxZwPChcQkIoJm6yq",
+	"zCvhVMo1aItfCw1WNxRjlVXZhvYDYw6mHOLqRtrZdw+x4dcLrkYJnRIXsPFH8USRyDBeFMwN00B/U+/Q",
+	"3LAFv7YvLc9DIptkwsWBn6fT4wk65KRgJcZLaPdGlZLEbMtof1tgy7Ji2GpmChgNmnCh4Ei/YdPZUQy5",
+	"gh6gN2yqAouwYBsQHNolxzqYYkE+Fr1fp4zeFOryszKWKgQAGPSp1BbZAlILhvKWzTDHBlwCnIGx4FLg",
+	"glm1FuaS+b5gk0oFppS5GLMux0T26ykp+Pk2M5vNkzXcIqD5dKuT984xVk6mKJp6hfwyMw+XNcWBjb3L",
+	"ByXmT5QEyANlt0xFIn7hS04OYEu5DFGFJb06MSLUrCBCJye8B8DJ3quQVxKptIvg40e9YKG52DZ2pr8n",
+	"ILznrTrmehd3NyA4AH/g26zwKDGin2DiZ7nZIUvFXJ/FJHFoFeV1yRAfigNQNjhoUxMyoMIDy5ZGab1h",
+	"bGTloSGUE8u+yNl4dXwREMjRD8iL41+OL44DosbXWymzDWcDv6OFn7S+mSvJ+S42o3HiBjqM5+GqCITq",
+	"e8Gyt9TxYmTWRTinAHbJyEC2sd1t9wYblvPYQdMomfee0PbsQDpYyecDxOXYvpSDVYreEImBWypy4B6q",
+	"SQqYLnbBOyKBI60IVpc1L85OSgvYgu2mY4f9XFrHGf0ftICHaCThiUjQjTCI+K55efS8dXp2/OIwPG88",
+	"+/zpy7tXh7t7a3SOgAE+fuJ8IY/lYSKyLipd68sk/rOgwy5dmHI4d6y5EvTOMd3WRbiHMM/10Pxf44uh",
+	"RKbWrpcwX204VXwiqFmVLO+AYT5gVEkz99avjS9v9y533zUOtz+HrxrHzefPzk5qQS0BTXkOIsM8kgUZ",
+	"vgRQLrfSEN5wHijD8tcVeKsOzOTXBSS3Fp1i7QWW+iplWHXu/HxjEZvlzZs1rrtBF4cJispnLrWCorr/",
+	"bxCOdwL1PyUmD/P1tLrMGEQ3jrOV8XRcEmywNy0KNQxnrFaipbwhI5pqwgVARWXMJlOrsjg2M9pS0aeh",
+	"7MEdO8Ou2N2DbGS4dmG4zOmPFvXdnGdr7LVFzmUkT6lDyb+xo+bQ89GgGjTgRrBNq1jvsZw0kBi+LEBm",
+	"B2mTyP31KUOZ3JT7ybhSk8ys50q3O2JekxmqSNZXxinc5gaAT5/bWQZLWBexN5iP/5k9Xfjp5WXSuz5P",
+	"Pt+8O9s5/Lh3fXj3ni6/P5h3/Rq0dOgJY2y6mCUcbVo4ZHfIyGiW91axUPXdy1Tf3QYGCuGFhp/hja1P",
+	"zZPW6W/vXocXn3799fXp9svL8OQVaD92mIfQuw+7M6kBH42wXfQDje9ZrprvPWtUjO/F852T08+f9vef",
+	"N/cO9z7vNfYvX7xa1nBiVSXI7I1VOhfA9v9zazk/39kurKBxAhz/fe/k9ur2CHFsLO1eytiWNkLSfKwU",
+	"5EMXkkP7BRAZgG8EF3auHoQh6Q5oSrvm4/XFYO+GX+5jbS/aUmsx7Q9oV/+n3v5rEWuZlWO+9lfm088s",
+	"QY5jQmEZKsTHIhXO9zQv1OR8P/HDpzvdNbUp8CBlpGBY3JtI0WdKd4TR77jobwbQBLmQUwVRghhxP9CZ",
+	"HOWQDREkDhg10/oTs8CbRanpCKz3sSDRCJeHw2gTcLxES3TKc5/uD6YX4RAy38+q6VDg4GuBI6nVDMPG",
+	"sy+gB+YIFoVgvd+9rBqYZDmUA0CL9vSVQ7dAXwxS18PMyMAvruVYdAH3YkHyUnEGRgFz9MCk8ZwcaqgW",
+	"E6OIoxEshPNYiMlSzuJYd+Il1I8Fsy9Bf6zuaPZYcZGFXSjwrdzVFrYJI4wDesvcnohwT/xHJU6o4gZ3",
+	"Mrnw8+Nodm49sVGlzZYqi2kjS/NgTG8mZbQ67/+gIyqLEtRATlhMhCwcE0Wgq7kFCmQD8LQ6AkKUtnix",
+	"0DGgpzfr5NIW4BXktC6dTBjBR0Au3FTQY8B9CgJOhRfYoDeAvbsgWIaDbk4BV9Nombu60k+xtEKw36ux",
+	"UU+mr6SMi51/PsLE3GwK3XxKsq1agEBHIfOOwws+ZFXvpsR2lax4sxPrFSfDs/LJMCO513CseyR8zMZB",
+	"JcSmheUE3pDOh6p2p7ksDxXkfHz/Qok/++z+qpf4+VaDW77SOVFVZlg6t1Y1KYr1hvOQSH6BBJKSLLdp",
+	"BB6gIcjkZbUO5gSwjmVb9YBtlVEg1W3HnZ49gbAUwqJOplSxuD1zpsyo+h1R0vUDEmUanK1d95S8qE7M",
+	"BLnoQ1uOnm1bMdurpBW2bLVgseBPLT5Yqy2NXvWBtNCHfTmYzsyeO6Mnjwg1Cw6fUp/jlG15GIzZgo2F",
+	"hihulevYnhXr9JH+/aGSH+ZaTH8eE2EZST3jIbfTmhfhfsVpvNycKD372GdBYLnrL9dwyZzo6WJG3aPY",
+	"EKvWcUsUmWXZIHvFvY975gcVci86gpBSC7xZNtnT9pcvl7agUSS6rGDnmrnkrissNqkv8vFcmFE8nG/H",
+	"jrYyOasJLuCdRhg+y1zAmvbRAxw2n1+eXhx/Cl8fn+z8tr93udf4dOmLX8WShKXoMVn0lQY6mveebYcz",
+	"X9n+8qnx6vS3RuPot93L8y+vLn892z85yb9yy0frOCUuaH+RMyJfOtpXM6v0H+Vo0MhlTjjAfx/HsXBk",
+	"+2gVUag17RuFBLNGxorVyQXt2xIKaCCY8uHQ6FgQFt9teaoDZqcAhmNHdKliW1woJhQ3Z3IybdtedObF",
+	"WT9b6E9SbgTg8A3q5BAYA3UtMzIE9ua5HZ9xTo5sDQ2T2j7yOXgqXG5C1tc1B7+D/mngy+gIwSZJ/trK",
+	"VBkcVC4V7hMA87fTGpsJh/A4hrSb+1I784L2P/F1avEvaH+ZLmEWeUJn1/eOZvOfYy7+HP4yjn8Wqq9Z",
+	"BCdGZKVVbIXtMlXk6TdN+wst4DcxG46kYdID0kSEW0CikWlW2zDDHEXcTLhu68LAYp1VTT4KWiWIloFm",
+	"Os50ArNaa/p3PnPPAFDOsgK0LljADA+tjmt7mpKN8glZsrzNkVCpfevsxFmx143lZygNWaxH+7CteDtU",
+	"nigji0SXRVk3Y69+NvByob07+/yWCagGi+B6RDZC7Odh1y4wfJ1q5Sxg+04sYMHSwao8N26BAL1PaQnB",
+	"XUgYtN+ayRds5xmC8IUnoGZm99udhioARhD6oIaw4UhPoUYGeESNhywlXSqwImgkUYux4KpuwAOqroYy",
+	"ZVl/EYa4pkPb/MXQdcJSRvCMy3xE8NEJxfZIdfKSJ4aw11MSmTWNyEbKRoxCFaiZoK1s3MSSzFJNESb7",
+	"INVwXfPMTBhuD96uXL8PRwmzDLan2wSDRkaMQTCGqgxFJMNlbYRI2ZxbrpmeMCaMstgRfWji7HLjMwIO",
+	"xxCfUVPRHaRScMXIBsCE+xnN2MQEmMRCRpm96vjp7yHgXNrtiz2lYRDzIvXHtxagYaHP7KLIxTarMueb",
+	"TDGx5xmLD0iYsZvlYdBd/c3cCFvNamcZzKU6XzQM8o6oXOjdVs3LGA1XyRgtJ7E2wlIWayNcP40Vnsny",
+	"WM0r101kfS+SqWMYJLBitp+R43DcDXadCsxeGH9Wu153rUOzRKy6a/r5O/jyEhlniQNVE4ZR+/Plmg3V",
+	"MiUQeMo1xRzSr2/woWa+OjRN6RRUez0FsQ5ALnNo4m2kzFnu4PRt1++gBOf9xOJ5PwFAb/MfizvyZLb0",
+	"9EnphFne2KMqMTjPc/sxycGPlljnfMby+p9sQb1cs1gvt70fVtbLdaEhWO0tvaGppn6Z3PU45gur5J6F",
+	"4C9+TEzT5+OYk3MqtFTybjVw1VQ06pHNOL+iWqf8emxrCLwPg/oFw2e3elEWY2DXYsW1dmIa5Ot2tuXK",
+	"AiCoZWoNvnii7Hvf7r3cPgsvm0fN0/0Xv+7+uv25cVLIpHYHeRZQKKRW18xn1zAZQVqskl2NMuAH93RZ",
+	"4TuvpPhZSHA0zqUj6THm44ZbxTYz3AaMJnowV9H9xWimTKm8ywnUkIO4hS696RPljnen6ASgDNn7bGsx",
+	"l2dj5Mg1VQzbJCBytiAy7Q6Y0inVMgXIC7C2Uob6DA5xar+nSDxO0cnlXkbkWNM+q5NTaE4iZEccfnhD",
+	"bti0Tj4qliPu45ueglICqnDMujxmOfiphBaERKe01+NdMmApKzjHdsJtaPWbYEZlNoC8zyjkDVXnyrxi",
+	"+jVS+6EieDnC2c0aWwsHsTRQNWd16/gl1h2nIMWN4MyZDxrCkcRyjcd3ls9KfIdLMZf7sqwpj99cI+c+",
+	"064znWoXeCtbLRcjx4kDVoZGg8jwEbehZGygT9jXEetqVTdrbLNaz5hOp1uHqOuvsuqBYw5AeOF9XHz0",
+	"BV+zgWtYi198AuCECBFvp+a6JuGTkL1r5iBFl3WEGox1LCdoW1yz/liAqYV7iCSSxuSaJlR0zfu0HCng",
+	"ZbNTPNgAR0Nzvd4RpZ0R2YA/diLCNSQAq5fvLeK2VjWHn0HnWlz7PzeTm5FO656InjM02y/pb1UuU1zU",
+	"YjLZSb7uM2vuJ5fFTKPOU+CpAq9mLERaB4U9gF2YdnJnOh7WKfvj6mZ7uP9H8+uz7s5t43pPtK62Qw8L",
+	"cSc0Zz/XoNOes/SWdxnxT59cGb+WY92Gohcge5xSLoy+Wpjs+WCsIUBgOHPu7OyozfhL9y8ffrP3AMNf",
+	"mW0+4GJX8cspHEk0nh6QCGeXuSymxlYYMBqDnfyt5gmOeR+0dz/1b/0e1H7bssrJ1pt42aOFe79/Xy6W",
+	"U29vzpPLWDj79Bv813ZRsrJ5Zq9DZfKjlz6fc9FP2MLi53//NjBDS+p71zef4Lrm1c3lBX86FrFcH30u",
+	"f++8EOoZok8oTDEooZaNofGztdsJd2lscKwXgMMQ6MoHx+oILJWeopuwjJFjA63QFeWadm9s611NrgFT",
+	"U2fdbJTmWXl0Rzg8gfZs2Y0oQmptoG/8WuoBINTjESoF/LKJoYoc+wjx4GEMthDH3Mo1gaam+bAPlsJD",
+	"5ShAPZ4kLEbPppBQs+jejW+1vlnu8OQ9sHmL4exehQpxTPrSkUtLo9TQIsiUmWidHBKHKOLF5IuDnpRw",
+	"7kkXlDejNnXlkHUEfCMfX51EPlKJQ9BCemWPgsZlvwzYS4Op0aUKzZNx5tAtqKoZjzE00D8b2Oox/99m",
+	"Qe0/EZTPr1mCFXYLTBSPWQnODsHqoCq7TCBwhQeFOi/wodt+b4HrzFOuOIPol6v1Kn7MY3izdWG4H0Us",
+	"CRckNa9TFtiunaEK4qpkb5gHqwgUzLuK7XcEVhcghhl4kS2MoSKIJXOQfQL/7TzAED+o+KojueHd7DNE",
+	"S4nVaRli11jMxeyqKkoQsXz0s8l8ZHUEHKsFltlBlbBwcqkHS/lnh7n58c1gDF8vOA3tmTZh1wMpb7aY",
+	"iEeSLwrkIaymvZ+4+10oI/OFlaN4riOWYt2UabVaatwlfuU4G9RjIi5DvWIj9DGywBdbSms6OyFqKrrm",
+	"Aod8g7hUnscE/OrCAbD9riD+sFpEIf/F7vXa79a/OWFX4e7r5vnF9nHz/HL7vNHaff3sw6vdt782WsZk",
+	"yXylSOSr6qLM7Ytwr93YaYfNeqPR2tkGlIq5ub0Vt6bGSBloPVLtp0/N+qi6539+OqH/oiNobrKAzI32",
+	"9iIyIyVnCAymUcZyKABZTFqNkLzCNOmM+NajWqC+S7Quk/K30/2d3Z2T8w9nz88/newvI6WFApsH5Nac",
+	"4aAixWQSF+gFFFwn27G0KxaDVC/dqHcXmT8nm7E8Id80s9eslm916i5NEqMzgcQAfjB/fPvf1pCuG+3v",
+	"fz0dp7bLVaUmfunUuYyMKesyfmv0GACnv3W4r/atQR4Oh66QFpsI7uuIHmPxExUQmxtjnjvXVMQ0jYld",
+	"XYXIwbBU7hdN+5ugF9COiOyvdc2Udoc8qKbXUw9veEauP/3m/oR8I/NwvSMOsRN88+tXENRckMaOEdVS",
+	"ZPDH1nWQAliyK+7YbZF3/LnjKdyQqFX3ZJLICbi/UhbzlHUrFQ8LxgOxi1WC5za7AvCMI3arEfPao7Z0",
+	"TcWp1kZDPiAxi8d4KAAyKi81FVsaNIIwJXoQ8jiloyvEKVdPlglmGcv5au14Qckb0pgBxLJdAs/U+Sj4",
+	"V8JGsjsoTqPxrLW322y1Gq1lQ9Z8yJSmw9H9Rm60TZkSPZFkI4svpFLD2m4SkC1bipkV1Swm0W0j6IzD",
+	"cLt7TRXbbZHXJ4dHW+evD5s7u/A7i2A7UD1OmSrlKjWCfjg42T9Xx397f/Hh7cUr/VQP37zT59MvyfH2",
+	"+OXb418+Jadv3v/ytvH++O/LCJB9Zr08p3XTcPNXScHe9+a6BArxOzg1VxD+F8ymnJiDY+U03RKoj5jC",
+	"jsdtS4aMigwdi8UHcKzaI1gVhN8BoWKKyOwAlcEV0WlmKqOdUy8nSArcu0H+BZcT6F5bLcgr/dB9rjTE",
+	"K8jHs18wLAUvLR5teZqZli57/IZhxzmX+I3nO/gcnEllk8CIFMk0L+/G/nEoCs0jZCPCP6LNNqZrcY0f",
+	"uWUp702tGHJoYx1hDZU5cr1OzlEzxt61aPMw0U2nI7N90NujvShTR0SXh18OP7w5vTo+PTr7/OHizfvT",
+	"q3fHnyNjUlr/sdO6zSxS1hsrpsjGTriNJno0TpMIs6WuGWCjXCuZjDUjkVFWIAMK/lIR0BnrJMlAQlpe",
+	"Vt/X2vOz9HGi0PyWjBVLMR1RppBEN5FpTDaoIyEXdgWZEXLjkfkhkX135Lh9ahZkAqn5oxS8UjQHcesz",
+	"MeaCYTZX/uVeSvtDSJAdK0ZgDsZALlLGI+HzX94fvbv6cPbm0+HF8dXhixdnx+fnx+cRgSYMOHswxs3k",
+	"zXiiRHZpMgDMcqiCTaQcGTUjMKPktxDBTaEdzRbcSmgcQ/kslJL2oDIB2gE71xLQySIpAI439CSA5guq",
+	"I9wjENzz5t+VQmAULvJ0XecFglRgSH3K94hXsXTQEbYjtUwR69De4xDYzbOBbf4A/RvhXTSOWWy3OTEb",
+	"2ylFVt23vB5ZZdwVvhJo9+h6OqBjBMEd7I2YLOhlKQOkQsZnucqHShfkO7oW0VXKBZaglNTle+Es0CS5",
+	"QFvCD+mgps2sDpMFdJYZSjRJUEjKIat465FrpWYrf404KsaL5tilD2Nxrmzmfb+r4fIDQNX+48x8244O",
+	"LkB/OMW6V/sXTSpGrbeiwT59eXr09F3y5uUxD7e3fxU39HSoutu37+V1a/jP7t7f5/oCKom2OpPckUfw",
+	"UFzmNXSCwYuBFM/3AI5v4SCXuz8af24FV+GMVT/k/wnA2CgECJ2x6+dog3PclQWzdlHtzDnkedhjjjNV",
+	"VkId1pFtTYwJscqpZjY9Jn981m/5Aj5cdegsK53BJ+N/59AsTnHl1Q7m15Jk6+V0vnyd6lVZNksXZN06",
+	"xmzky2r/yl++syxcVQr++8f2V+We9QLyx5kEwZg81d1BhdWMDj0MPsE9dXKYBZip7V0PSjXGtSFUSLiC",
+	"JJjsTW3QtyOHYAYRdO8y4sJ4SoW7v0JBR7O7TtCcKz8YdQT64jCcNk6w5Q4oJlyax8pquiqJyAPvFmzd",
+	"ljI1HjKFcVjML8BpRCVlKfLieNBtWfZIj/JknDKLGochavsYkiEXxTivi9zmtvg+mAOQTMn11LqcRH9e",
+	"ZBOUmYe0AYDwYMMU9fVDItjEWIouJI0+WTShhDG/cjaap8Zb1XI2aLFM0bptFnQtXKDi+M7gN//oyyvr",
+	"nHfXLV/ZL5ONtqD13l31/wB761Hqy/+8ctlIAgcl+1et9s9TOVEkPKzK+TTfVgtLYN0jT3wBW2x0gc6N",
+	"kSs4NIfHhCqM7WwYcWouaab0ZmC9WKD6QL4n2YhGmMLs0q9tWEGRlA0hjynK/K+RFQDU8wIHJDLymcVR",
+	"R0gXczB8H48TcLaoEThxrUhn4HT1A7EWAdlX0KjK5ApGajrCtn2WvWx8QV4Jia97ks2pK2Ps2wbQG4HN",
+	"X7JFrVCCa1/SEelYqDo5dHP2Dr7Z+Fo2q40dogKyQ4aGPNsh/rdJBua3QUAaIRkEHdFomX80Q/j/LTKw",
+	"xANfmj3SrGftloIz/HpKxiPEAjCya7CZkcYRDpy4hZR5KUiruQ8z3Am3PRC1Fhls1skLT3anDvtaAYS1",
+	"+S86uztiI/cMfzo+vbg6O744Pr148/402qyTd1V9U3oIHcDUvPJWS7V8AH91OPkTdThxm6jWbq5Vo+j2",
+	"6NVKfidUS1artMN7yyV0uWJTWUiHoxjEOIzfDvdPGp9+3blsvj0Pz3be7f767GivFtSMjLiyM66c5E67",
+	"sV8PtxsN7HEH94PomJtAshNut8l4pHTK6JCMC9nx8DhKoqsulPlCSj3wzoJR7Oy0m76nLKvJsPJ5SRlk",
+	"YQ4P1H2luIenq5QK+o6OvyD3ZoC1RPV5/gjm6LpKyNNvLkJkfk/NGbN+hro/gmDWDs5iUJCMYfYtNiAv",
+	"CM2l27kCgiQf+roR+jkY5xBepP8/e1f33DZuxP8VzL1EmtCKkz4kI08fnN5d0/aapkk6aXvMmJAIWTiT",
+	"AEuQ1nE8/t87+4EPUnQ+mktzzfQpji2BILC7WOz+9rdJ5tm2gtycpBsUwbyx7TknOnetcvvoJ9idgIWE",
+	"05cq6sDzwnEI8l54M1wQ3yaxR5z6a2yyYAScZ0uQ4oXXFCrIDefTKaxVTIwN3KqHgxzEojeVci7EHWqC",
+	"NUsDTkutTd8p7EzRZYJZ0ynJD4P+ZDfomhGTSt+cUVdzSsj9q1e9z+cvxzk+/6xwVfT5Y74aesCnbYnq",
+	"xONaYJ0wm4fh9xk3Ax2hiY06DtM9+sXgyJNHve8W5zcvi/uG+/orQxx/UbAxbmGSnf6UCxXGddSJT2Xd",
+	"fGIwb9Yw/BnhIBIDN+OEEeXkWTE1Xnh85gjjUcFN5I9TkQqPkRvwp8Fnt32Ld7I7M3bFEktS/Y3AIflP",
+	"2nIepgb3QQ5zMxAAJsrIh+TcWSOGh+59Y/QJ97t2CNeKMCsiUDrCRRWZiMCtDWwoQ7r9hOg17jnunCle",
+	"+hgcAYAIQgjqb52K69CqTrcMJWJwuF9ssgprCuoxs1CLuASjQgiRlyI3MFGwpxOQy114mCPky7HpQVmb",
+	"TT3+YkW5/0ecj2Hkkxz1483fn91vuvIfh83m/OWLzYP7z17V3+4fm99fPzRX1Zt/Nu0T/eIPdX//8NvP",
+	"hFf/r+eoj83OXXnqr5MoD7VuJg53z5vVTzk/OuU+17HxV/CORig0uxNSzEKyJ+nlgPkGo0beZCkqfQVW",
+	"bsip4i4bHT5d4nvAaBzTYlLb2fsHHVEcPeTcEoKjlblWlW2Uh6Pj4xhpPgWWLpnSIbKVnWacAPfkjpor",
+	"PyNtypxxhRHfm339Ym4dNng78u2+ZrWD2xDGJJMXf7eieTzeh5E7omQx5YXYqMqaSwLgRmyOQkYDN5+o",
+	"D0/75FTQaOLvzgWFT37EKeC/8z4R+18stQmUSCmY2u9bKi1h4SjAMZsyL2zTXWhz4a/yKTqVyf4dHXlR",
+	"iGo5cG8BBmI3yjaV8r1ahG26E/AxrfGp5QVSysiNrnQ3BPNZGHvBRdsF2buDdmqJDb65NZZnbwFP9jk4",
+	"nJshN7x670gpj+T0P+TnniwMruhedk42DbhINcWNPlIeP2Ny9demUV8spfqVg/JwST9W/yd0KjffnDf6",
+	"T2o477v9N+sf395mN988VbJVbfjNW/gCUpTdUe7FNzwqwICf2U6UdtsTtT6cJw9so4xs9GqQdbWMHE/o",
+	"Otkt5XLuuUB+lZtL66kahO7ORFHLKyXa3hT+KdZg0cD6wYOHjx6vTlenq4frJ6dPTske0JXiAbqIvBJz",
+	"s99KY43eyoppKLA8EGzVSjDs0baix36AkSMaL9xmSBkgNPZ1yrD2TuguNxuMuVok70WyRcEJVW3wu77/",
+	"QYZWjZg6lWy3+6SKHm01/okufbBaNXp4uQF/UHFoF6lAB7HA52QCaScz4akkiXhEXuhyySQHWB+YMqDT",
+	"ko35Pd1MQPl7T/w04X8IW5k27hpsj8278HnwuEVcQI2EFLQuts3NG7Co503DiwR/xBljO2B+H/gpvtIy",
+	"1qtfGXsgdJETGvzbWFsZGNwra6/6xpNHC3a1OV6a8LQg9zG2HEmXhKs95lZk1G4dhVLGvjOY/U2BA6s4",
+	"JjVzPh7xB7mBszZlZfdvsRLnxMoSPLZJ1wz0/UMrvlEXjzPq4JEb7M4hjptz4JexSKrbK91O2nSMlgP1",
+	"abZQEtlI4jbLy1bRK2x8GyKaVuxPtwDPQ5UX2lAtE/3P9hh2O+xVq0jeGU3ArCFb2XR9q0BLme2FG4bc",
+	"2Wfa/36uL2pujhqjxhKwUQe7Tl4u1963waqtvgP33I2Y8yfa5HzR4CRo5N2quF4Yp2cumHS5Fmmbr0xw",
+	"C85MwGlRSW3g59VqtcwQJXBpbZkbsFtJB1AMxiUELBMZalTr8LeB223KDsSfhLUC+8hpkA9b9A9rSpub",
+	"sPjew1qPbCehu9EwuDPhapeJa6u3KhPt1k0+ekZmY03/5IZLu5Q7E8yZw8u/Hs+6skYRjENhuDT9I0WQ",
+	"4TQKW5Ybr2wxrooRUcQqjGmCHBcoal6wM2Esny3e1ttW6LqxLYxLcE18WkoCRItG1E8zFEBdLJ9MBVci",
+	"AGWBqpS+kobjYBdfDamqliAsMz0Vkf2UuiqOZHzUv+xY0F/JwbsHyOAd7BkiZBhJ5axZM2IXEavaUGVd",
+	"NuIFCnk/jGqqQ24WRdkOF+AXLDOhS5YptGNgF/GElWKv4cQaKDqCLDTiJdn0e8TOQ+2NOvIISg23B5fD",
+	"FIiKLX1b5mWZSbe6K89bxCSV60DC6jWA4EYPs9PT05FkeJLMWRtp7CGjkn29A1XMkJ1vfEDFe9UdbSe8",
+	"Z3jELnFHMCA5qqIHeTz007664gMncZXsLm4ypliff/vHV395nvn3Pz3FFai0UW7MyaANJRC6Vhontx22",
+	"FMRN99xTP6lthxE5LJgFZZmII2nQnMWlQkyy5Dbpi9e09lqXGGeT4s35s/MTsKyy05tKieCbXMpOHeRA",
+	"Ehl++7R3SD+I9LwckTu0ulMneCfetgq3WVZMiyTdFdkVMA7xwUjtODZh43OEzdXMa1Ft45YvBPboTlDK",
+	"TmZBj31YEl2gZJV9wJHGAQ89N4ZKW0Vl2UX1vwiDcXtZfxmRnSh1YEKrdbeOcsCGMssNZwbEIrTkCrk6",
+	"RDEHGWV2vC4hllsm/nCZpTqUG9l1yFjLH6H/MLVdxp3l+DzOJu3vQ4wDtQwFyK3Ed6C1TAgS0nN7JYik",
+	"3K8Y6E607AGwTROmKm7PSEvwv4LCGsRJW881WOGuFmYQsYKG9y2048hNo1ptS3E3lhCxkiU8KKAQlKBI",
+	"iW2J5zPGW1biVceca6PmKscdMMCzD90vcMWw+4rukgYsa/zUpepYb7EUmePQGcmRu9JNg9R029Y656mx",
+	"cfeVJgphXapVujrBEQAju5fcI1BWVW6CyDu8Xg6Y0NzLayUuZUP16gN+j86xVvUOHw7+zsHGGt5dwlSC",
+	"+5wb/BY+OeoP7RMOupdNo0IHpx24vCQPkhkVME/ky0GiysFRHOorCHBCWiOkcLWsKriL0K1xLx3cV2DC",
+	"LmSdQ7ccJ2AGElSxtjWKa5BD3Xr1pLG9GUJI6knbG8xtpYZgIUUlkQEP9WDJTfhRVuFK7hnzdIekACjh",
+	"wV+KzqynsysmmcsiduILXpdjCDXG/BKudBghN5KVGU+KqPEIeqE5jlr9F5N0Kl0sJhnVAgbLTeIHdbZH",
+	"47GgRUtP51aXyu97JIUk67RkNmtQGprMCt1yfFWc4h0uHp1giW1DJh6qUvKvw5X4o5OAye5nzgGfZfN+",
+	"NQIW7uLb2Azi2evXLwTelT3ZKEnyGE20l2BaqWomMvATzQDuGoy2SGqd2NaAa4kxZGdrJn+Q01xqbgrK",
+	"LRecNCN9Rm5p4qCxO/GbR6KVprS12AxoySkBi8crb0rIxFnwYdkp9zVaGOnwtDf+GuJJRT6Ey8BLuAd2",
+	"J5j1H49A628XPo99OBxWjv/sUzYgG0u4VW/1jqO4q9zgOcMuUMSB7FulBPMir3NzErKXJ7oskqZLyLX0",
+	"Dn6llHxFd2ejkQLTULGOgP2P5jkajxlBKmvkFHrX3sL/EpohYXe5EaK4iW96u7o5muzt6mZjy+G2QGUV",
+	"SA4LsoHuCPyQCeyhhQpQLjNwbVUJIwfTE/AxKFNr32/IH+BeLDOe60mptrYEE/99ihvi6gwYOQgYjES7",
+	"5g3nGNAzj9vhlYnQHY+pgbGDe8RspF5UtAsQIyIdMQMvak1dWBXJ7mvrGW9kkkgFM9V3akLkYj1HTysP",
+	"vLJ0p2lk6yjMRl+FQ1F3udEGnapOglXQNXMTE6CHgw+4aWIn2a+Bo1lsK7u9EosdmCjGQWbgkiwDEJKK",
+	"HNlVOrujRKTSm1aivpQW/ABSm1RjB+adrxR4MARiCgcz3LtA365VgszE03ohMfk/8B7jnJl86AAWEXxi",
+	"CmRP2MtSLQVLSl+ha+ujn3/2JTPOWnNGO0ZRMy7usS353dk8Z5P4jg98cElsB35YrbmFLvfmg1/D2/Ed",
+	"w+7odOKDax09l9pLnTcj0dGaAkpj/eG49BRcB5ubBSgeJ5ZIFMHG/u3lD8cMkFmC7IVvgXu6RNN7VOVK",
+	"gW5mo0c3eVq7Csrw4vz1756JCZ3NqAg21J2OWcZmo6++QQTJMFPLU7sIqsEZ9aSgz6WdXtxZ0k4CWxqo",
+	"MrlKMzP97dvbfwcAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -45,7 +45,7 @@ WITH k AS (
     SELECT $4, $5, $6, $7, $8, $9, $10, $11, $12,
            $13, $13
     WHERE NOT EXISTS (SELECT 1 FROM held)
-    RETURNING workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at
+    RETURNING workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at, merged_ids
 ), i AS (
     INSERT INTO contact_identities (workspace_id, type, source, value, contact_id, created_at)
     SELECT c.workspace_id, k.type, k.source, k.value, c.id, $13 FROM c, k
@@ -156,7 +156,7 @@ func (q *Queries) CreateUnlessHeld(ctx context.Context, arg CreateUnlessHeldPara
 const deleteContact = `-- name: DeleteContact :one
 DELETE FROM contacts
 WHERE workspace_id = $1 AND id = $2
-RETURNING workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at
+RETURNING workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at, merged_ids
 `
 
 type DeleteContactParams struct {
@@ -179,12 +179,13 @@ func (q *Queries) DeleteContact(ctx context.Context, arg DeleteContactParams) (C
 		&i.CustomFields,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.MergedIds,
 	)
 	return i, err
 }
 
 const getContact = `-- name: GetContact :one
-SELECT workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at FROM contacts
+SELECT workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at, merged_ids FROM contacts
 WHERE workspace_id = $1 AND id = $2
 `
 
@@ -208,12 +209,13 @@ func (q *Queries) GetContact(ctx context.Context, arg GetContactParams) (Contact
 		&i.CustomFields,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.MergedIds,
 	)
 	return i, err
 }
 
 const getContactForUpdate = `-- name: GetContactForUpdate :one
-SELECT workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at FROM contacts
+SELECT workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at, merged_ids FROM contacts
 WHERE workspace_id = $1 AND id = $2
 FOR NO KEY UPDATE
 `
@@ -240,12 +242,13 @@ func (q *Queries) GetContactForUpdate(ctx context.Context, arg GetContactForUpda
 		&i.CustomFields,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.MergedIds,
 	)
 	return i, err
 }
 
 const listContacts = `-- name: ListContacts :many
-SELECT c.workspace_id, c.id, c.name, c.name_key, c.phone_number, c.email, c.external_source, c.external_id, c.custom_fields, c.created_at, c.updated_at FROM contacts c
+SELECT c.workspace_id, c.id, c.name, c.name_key, c.phone_number, c.email, c.external_source, c.external_id, c.custom_fields, c.created_at, c.updated_at, c.merged_ids FROM contacts c
 WHERE c.workspace_id = $1
   AND c.id < $2
   AND ($3::timestamptz IS NULL OR c.updated_at >= $3)
@@ -301,6 +304,7 @@ func (q *Queries) ListContacts(ctx context.Context, arg ListContactsParams) ([]C
 			&i.CustomFields,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.MergedIds,
 		); err != nil {
 			return nil, err
 		}
@@ -313,7 +317,7 @@ func (q *Queries) ListContacts(ctx context.Context, arg ListContactsParams) ([]C
 }
 
 const searchContacts = `-- name: SearchContacts :many
-SELECT c.workspace_id, c.id, c.name, c.name_key, c.phone_number, c.email, c.external_source, c.external_id, c.custom_fields, c.created_at, c.updated_at FROM contacts c
+SELECT c.workspace_id, c.id, c.name, c.name_key, c.phone_number, c.email, c.external_source, c.external_id, c.custom_fields, c.created_at, c.updated_at, c.merged_ids FROM contacts c
 WHERE c.workspace_id = $1
   AND c.id IN (
         (SELECT n.id FROM contacts n
@@ -391,6 +395,7 @@ func (q *Queries) SearchContacts(ctx context.Context, arg SearchContactsParams) 
 			&i.CustomFields,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.MergedIds,
 		); err != nil {
 			return nil, err
 		}
@@ -413,7 +418,7 @@ UPDATE contacts SET
     custom_fields = $7,
     updated_at = now()
 WHERE workspace_id = $8 AND id = $9
-RETURNING workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at
+RETURNING workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at, merged_ids
 `
 
 type UpdateContactParams struct {
@@ -455,6 +460,7 @@ func (q *Queries) UpdateContact(ctx context.Context, arg UpdateContactParams) (C
 		&i.CustomFields,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.MergedIds,
 	)
 	return i, err
 }

@@ -113,7 +113,7 @@ func (q *Queries) FindIdentityOwners(ctx context.Context, arg FindIdentityOwners
 }
 
 const getContactByIdentity = `-- name: GetContactByIdentity :one
-SELECT c.workspace_id, c.id, c.name, c.name_key, c.phone_number, c.email, c.external_source, c.external_id, c.custom_fields, c.created_at, c.updated_at FROM contact_identities i
+SELECT c.workspace_id, c.id, c.name, c.name_key, c.phone_number, c.email, c.external_source, c.external_id, c.custom_fields, c.created_at, c.updated_at, c.merged_ids FROM contact_identities i
 JOIN contacts c ON c.workspace_id = i.workspace_id AND c.id = i.contact_id
 WHERE i.workspace_id = $1 AND i.type = $2 AND i.source = $3 AND i.value = $4
 `
@@ -145,6 +145,7 @@ func (q *Queries) GetContactByIdentity(ctx context.Context, arg GetContactByIden
 		&i.CustomFields,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.MergedIds,
 	)
 	return i, err
 }
@@ -271,12 +272,15 @@ WITH matches AS (
         LIMIT 1
     ) AS i
     UNION ALL
-    SELECT unnest($6::int[]), unnest($7::uuid[])
+    -- A merged contact's id stands for the contact it was merged into.
+    SELECT u.ord, coalesce(r.contact_id, u.id)
+    FROM (SELECT unnest($6::int[]) AS ord, unnest($7::uuid[]) AS id) AS u
+    LEFT JOIN contact_redirects r ON r.workspace_id = $1 AND r.id = u.id
 )
-SELECT m.ord::int AS ord, c.workspace_id, c.id, c.name, c.name_key, c.phone_number, c.email, c.external_source, c.external_id, c.custom_fields, c.created_at, c.updated_at
+SELECT m.ord::int AS ord, c.workspace_id, c.id, c.name, c.name_key, c.phone_number, c.email, c.external_source, c.external_id, c.custom_fields, c.created_at, c.updated_at, c.merged_ids
 FROM matches m
 CROSS JOIN LATERAL (
-    SELECT workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at FROM contacts x WHERE x.workspace_id = $1 AND x.id = m.contact_id LIMIT 1
+    SELECT workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at, merged_ids FROM contacts x WHERE x.workspace_id = $1 AND x.id = m.contact_id LIMIT 1
 ) AS c
 ORDER BY m.ord
 `
@@ -304,6 +308,7 @@ type ResolveIdentifiersRow struct {
 	CustomFields   []byte
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	MergedIds      []uuid.UUID
 }
 
 // ResolveIdentifiers answers, in one statement, which contact each identifier key leads to. A key
@@ -340,6 +345,7 @@ func (q *Queries) ResolveIdentifiers(ctx context.Context, arg ResolveIdentifiers
 			&i.CustomFields,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.MergedIds,
 		); err != nil {
 			return nil, err
 		}

@@ -24,7 +24,7 @@ UPDATE contacts c SET
 FROM import_updates u
 WHERE u.workspace_id = $1 AND u.import_id = $2
   AND c.workspace_id = u.workspace_id AND c.id = u.contact_id
-RETURNING c.workspace_id, c.id, c.name, c.name_key, c.phone_number, c.email, c.external_source, c.external_id, c.custom_fields, c.created_at, c.updated_at
+RETURNING c.workspace_id, c.id, c.name, c.name_key, c.phone_number, c.email, c.external_source, c.external_id, c.custom_fields, c.created_at, c.updated_at, c.merged_ids
 `
 
 type ApplyImportUpdatesParams struct {
@@ -54,6 +54,7 @@ func (q *Queries) ApplyImportUpdates(ctx context.Context, arg ApplyImportUpdates
 			&i.CustomFields,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.MergedIds,
 		); err != nil {
 			return nil, err
 		}
@@ -148,7 +149,7 @@ func (q *Queries) ImportKeyOwners(ctx context.Context, arg ImportKeyOwnersParams
 }
 
 const lockContacts = `-- name: LockContacts :many
-SELECT workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at FROM contacts
+SELECT workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at, merged_ids FROM contacts
 WHERE workspace_id = $1 AND id = ANY($2::uuid[])
 ORDER BY id
 FOR NO KEY UPDATE
@@ -181,6 +182,7 @@ func (q *Queries) LockContacts(ctx context.Context, arg LockContactsParams) ([]C
 			&i.CustomFields,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.MergedIds,
 		); err != nil {
 			return nil, err
 		}

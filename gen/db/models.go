@@ -54,6 +54,7 @@ type Contact struct {
 	CustomFields   []byte
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	MergedIds      []uuid.UUID
 }
 
 type ContactIdentity struct {
@@ -63,6 +64,13 @@ type ContactIdentity struct {
 	Value       string
 	ContactID   uuid.UUID
 	CreatedAt   time.Time
+}
+
+type ContactRedirect struct {
+	WorkspaceID uuid.UUID
+	ID          uuid.UUID
+	ContactID   uuid.UUID
+	MergeID     uuid.UUID
 }
 
 type ContactTag struct {
@@ -107,6 +115,19 @@ type ImportUpdate struct {
 	ExternalSource *string
 	ExternalID     *string
 	CustomFields   []byte
+}
+
+type Merge struct {
+	WorkspaceID uuid.UUID
+	ID          uuid.UUID
+	ContactID   uuid.UUID
+	MergedIds   []uuid.UUID
+	ContactIds  []uuid.UUID
+	Lost        []byte
+	Record      []byte
+	CreatedAt   time.Time
+	UndoneAt    *time.Time
+	NotRestored []byte
 }
 
 type Note struct {

@@ -36,13 +36,15 @@ const (
 	ChannelUpdated    = "channel.updated"
 	ChannelDeleted    = "channel.deleted"
 	ImportCompleted   = "import.completed"
+	ContactMerged     = "contact.merged"
+	ContactUnmerged   = "contact.unmerged"
 )
 
 // Types lists every event type.
 var Types = []string{
 	ContactCreated, ContactUpdated, ContactDeleted, IdentityAttached, IdentityDetached, NoteCreated,
 	TagAdded, TagRemoved, ConsentChanged, SuppressionAdded, SuppressionLifted,
-	ChannelCreated, ChannelUpdated, ChannelDeleted, ImportCompleted,
+	ChannelCreated, ChannelUpdated, ChannelDeleted, ImportCompleted, ContactMerged, ContactUnmerged,
 }
 
 // Event is one change, ready to be written with it.
@@ -68,6 +70,36 @@ func AppendContactData(b []byte, c dbq.Contact) []byte {
 	b = append(b, `{"object":`...)
 	b = wire.AppendContact(b, c)
 	return append(b, '}')
+}
+
+// Merge is a contact.merged event, or a contact.unmerged one with the contacts the undo restored:
+// the survivor after the change, the merge's id and the ids it merged.
+func Merge(typ string, survivor dbq.Contact, mergeID uuid.UUID, merged []uuid.UUID, restored []dbq.Contact) Event {
+	b := make([]byte, 0, 600*(1+len(restored)))
+	b = append(b, `{"object":`...)
+	b = wire.AppendContact(b, survivor)
+	b = append(b, `,"merge_id":`...)
+	b = wire.AppendID(b, ids.Merge, mergeID)
+	b = append(b, `,"merged_ids":[`...)
+	for i, id := range merged {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = wire.AppendID(b, ids.Contact, id)
+	}
+	b = append(b, ']')
+	if typ == ContactUnmerged {
+		b = append(b, `,"restored":[`...)
+		for i, c := range restored {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = wire.AppendContact(b, c)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, '}')
+	return Event{Type: typ, ObjectID: ids.Format(ids.Contact, survivor.ID), ContactID: &survivor.ID, Data: b}
 }
 
 // ContactChange is the contact.updated event of a change from before to after; ok is false when

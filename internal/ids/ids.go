@@ -22,6 +22,7 @@ const (
 	WebhookEndpoint = "we"
 	Delivery        = "whd"
 	Event           = "evt"
+	Merge           = "mrg"
 )
 
 var enc = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)

@@ -75,6 +75,6 @@ func resolvedContact(r dbq.ResolveIdentifiersRow) dbq.Contact {
 	return dbq.Contact{
 		WorkspaceID: r.WorkspaceID, ID: r.ID, Name: r.Name, NameKey: r.NameKey, PhoneNumber: r.PhoneNumber,
 		Email: r.Email, ExternalSource: r.ExternalSource, ExternalID: r.ExternalID,
-		CustomFields: r.CustomFields, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		CustomFields: r.CustomFields, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, MergedIds: r.MergedIds,
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	dbq "github.com/wazapin/wazapin/gen/db"
 )
 
@@ -25,6 +27,8 @@ func TestResolvedContactCarriesEveryColumn(t *testing.T) {
 			f.Set(reflect.ValueOf(time.Unix(int64(1_000_000*(i+1)), 0)))
 		case int32:
 			f.SetInt(int64(i + 1))
+		case []uuid.UUID:
+			f.Set(reflect.ValueOf([]uuid.UUID{{byte(i + 1)}}))
 		default:
 			if f.Kind() != reflect.Array {
 				t.Fatalf("%s: a %s the test cannot fill; teach it", name, f.Type())

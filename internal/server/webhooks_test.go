@@ -185,7 +185,7 @@ func TestWebhookEndpointRejects(t *testing.T) {
 		{"fragment", `{"url": "https://example.com/hooks#top"}`, 422, []string{"url"}},
 		{"space", `{"url": "https://example.com/my hooks"}`, 422, []string{"url"}},
 		{"port out of range", `{"url": "https://example.com:70000/hooks"}`, 422, []string{"url"}},
-		{"unknown event type", `{` + ok + `, "event_types": ["contact.created", "contact.merged"]}`, 422, []string{"event_types[1]"}},
+		{"unknown event type", `{` + ok + `, "event_types": ["contact.created", "contact.exploded"]}`, 422, []string{"event_types[1]"}},
 		{"event type twice", `{` + ok + `, "event_types": ["tag.added", "note.created", "tag.added"]}`, 422, []string{"event_types[2]"}},
 		{"no event types", `{` + ok + `, "event_types": []}`, 422, []string{"event_types"}},
 		{"description too long", `{` + ok + `, "description": "` + strings.Repeat("d", 501) + `"}`, 422, []string{"description"}},

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/oapi-codegen/nullable"
 
 	"github.com/wazapin/wazapin/gen/api"
@@ -24,10 +25,14 @@ func generated(t testing.TB, c dbq.Contact) []byte {
 		}
 		return nullable.NewNullableWithValue(*s)
 	}
+	merged := []string{}
+	for _, id := range c.MergedIds {
+		merged = append(merged, ids.Format(ids.Contact, id))
+	}
 	b, err := json.Marshal(api.ContactResponse{Data: api.Contact{
 		Id: ids.Format(ids.Contact, c.ID), Name: n(c.Name), PhoneNumber: n(c.PhoneNumber), Email: n(c.Email),
 		ExternalSource: n(c.ExternalSource), ExternalId: n(c.ExternalID), CustomFields: c.CustomFields,
-		CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
+		MergedIds: merged, CreatedAt: c.CreatedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(),
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +68,7 @@ func TestContactJSONMatchesTheGeneratedType(t *testing.T) {
 		"nulls":        {ID: ids.New(), CustomFields: []byte(`{}`), CreatedAt: at, UpdatedAt: at.Add(time.Second)},
 		"escapes":      {ID: ids.New(), Name: s("a\"b\\c\n\t<x>&\u2028\x01é😀\xff"), CustomFields: []byte(`{"k": "<b>"}`), CreatedAt: at, UpdatedAt: at},
 		"round second": {ID: ids.New(), CustomFields: []byte(`{}`), CreatedAt: at.Truncate(time.Second), UpdatedAt: at},
+		"merged ids":   {ID: ids.New(), CustomFields: []byte(`{}`), MergedIds: []uuid.UUID{ids.New(), ids.New()}, CreatedAt: at, UpdatedAt: at},
 	} {
 		t.Run(name, func(t *testing.T) {
 			sameJSON(t, handWritten(c), generated(t, c))

@@ -25,6 +25,14 @@ type NewConsent struct {
 // identifiers that reach the channel. created says the contact showed no consent on the channel
 // before.
 func (s *Store) PutConsent(ctx context.Context, wsID, contactID uuid.UUID, c NewConsent) (out reach.Consent, created bool, err error) {
+	err = s.follow(ctx, wsID, contactID, func(id uuid.UUID) (err error) {
+		out, created, err = s.putConsent(ctx, wsID, id, c)
+		return err
+	})
+	return out, created, err
+}
+
+func (s *Store) putConsent(ctx context.Context, wsID, contactID uuid.UUID, c NewConsent) (out reach.Consent, created bool, err error) {
 	err = s.write(ctx, s.main, "consent.put", wsID, func(q *txn) error {
 		types, vals, err := subjectsOf(ctx, q.Queries, wsID, contactID, reach.IdentityTypes(c.Channel))
 		if err != nil {
@@ -60,7 +68,15 @@ func (s *Store) PutConsent(ctx context.Context, wsID, contactID uuid.UUID, c New
 }
 
 // Consents lists, per channel, the latest consent kept against a contact or its identifiers.
-func (s *Store) Consents(ctx context.Context, wsID, contactID uuid.UUID) ([]reach.Consent, error) {
+func (s *Store) Consents(ctx context.Context, wsID, contactID uuid.UUID) (rows []reach.Consent, err error) {
+	err = s.follow(ctx, wsID, contactID, func(id uuid.UUID) (err error) {
+		rows, err = s.consents(ctx, wsID, id)
+		return err
+	})
+	return rows, err
+}
+
+func (s *Store) consents(ctx context.Context, wsID, contactID uuid.UUID) ([]reach.Consent, error) {
 	if err := s.ContactExists(ctx, wsID, contactID); err != nil {
 		return nil, err
 	}

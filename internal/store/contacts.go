@@ -100,7 +100,12 @@ func (s *Store) updateOwner(ctx context.Context, q *txn, wsID, owner uuid.UUID, 
 // Patch applies a merge patch to a contact. The contact is locked first, then the identities it
 // would take are checked: one held by another contact is a conflict, and nothing changes.
 func (s *Store) Patch(ctx context.Context, wsID, id uuid.UUID, p contact.Patch) (row dbq.Contact, err error) {
-	err = s.write(ctx, s.main, "contact.update", wsID, func(q *txn) error {
+	err = s.follow(ctx, wsID, id, func(id uuid.UUID) error { return s.patch(ctx, wsID, id, p, &row) })
+	return row, err
+}
+
+func (s *Store) patch(ctx context.Context, wsID, id uuid.UUID, p contact.Patch, row *dbq.Contact) error {
+	return s.write(ctx, s.main, "contact.update", wsID, func(q *txn) error {
 		cur, err := lockContact(ctx, q.Queries, wsID, id)
 		if err != nil {
 			return err
@@ -112,14 +117,13 @@ func (s *Store) Patch(ctx context.Context, wsID, id uuid.UUID, p contact.Patch) 
 		if err := checkFree(ctx, q.Queries, wsID, cur.ID, movesOf(cur, next)); err != nil {
 			return err
 		}
-		row, err = updateContact(ctx, q, cur, next, p.Custom)
+		*row, err = updateContact(ctx, q, cur, next, p.Custom)
 		var taken *takenError
 		if errors.As(err, &taken) {
 			return pg.ErrRetry // taken since checkFree: the next attempt names the owner
 		}
 		return err
 	})
-	return row, err
 }
 
 // checkFree refuses identities another contact holds, naming the first.
@@ -147,6 +151,10 @@ func movesOf(cur dbq.Contact, next contact.Fields) []identity.Key {
 // kept against it and its identifiers. Its suppressions and opt-outs stay, kept against its
 // identifiers: a contact created again with one of them shows them again.
 func (s *Store) DeleteContact(ctx context.Context, wsID, id uuid.UUID) error {
+	return s.follow(ctx, wsID, id, func(id uuid.UUID) error { return s.deleteContact(ctx, wsID, id) })
+}
+
+func (s *Store) deleteContact(ctx context.Context, wsID, id uuid.UUID) error {
 	return s.write(ctx, s.main, "contact.delete", wsID, func(q *txn) error {
 		types, vals, err := subjectsOf(ctx, q.Queries, wsID, id, reach.SubjectTypes)
 		if err != nil {
@@ -167,11 +175,14 @@ func (s *Store) DeleteContact(ctx context.Context, wsID, id uuid.UUID) error {
 }
 
 // Contact returns one contact.
-func (s *Store) Contact(ctx context.Context, wsID, id uuid.UUID) (dbq.Contact, error) {
-	row, err := s.q.GetContact(ctx, dbq.GetContactParams{WorkspaceID: wsID, ID: id})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return row, contactNotFound(id)
-	}
+func (s *Store) Contact(ctx context.Context, wsID, id uuid.UUID) (row dbq.Contact, err error) {
+	err = s.follow(ctx, wsID, id, func(id uuid.UUID) error {
+		row, err = s.q.GetContact(ctx, dbq.GetContactParams{WorkspaceID: wsID, ID: id})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return contactNotFound(id)
+		}
+		return err
+	})
 	return row, err
 }
 
@@ -241,7 +252,44 @@ func updateContact(ctx context.Context, q *txn, cur dbq.Contact, next contact.Fi
 }
 
 func contactNotFound(id uuid.UUID) error {
-	return apperr.NotFoundf("contact %q not found", ids.Format(ids.Contact, id))
+	return &missingContactError{id: id, err: apperr.NotFoundf("contact %q not found", ids.Format(ids.Contact, id))}
+}
+
+// missingContactError is the 404 of an id that names no contact, or none any more: the id of a
+// contact merged into another then leads to it (see follow).
+type missingContactError struct {
+	id  uuid.UUID
+	err *apperr.Error
+}
+
+func (e *missingContactError) Error() string { return e.err.Error() }
+func (e *missingContactError) Unwrap() error { return e.err }
+
+// maxFollow bounds the redirects one request follows. Redirects point at contacts that exist, so
+// one is enough unless merges run meanwhile.
+const maxFollow = 5
+
+// follow runs fn on the contact id names and, when fn finds no such contact because it was
+// merged into another, again on the contact the id leads to now: a merged id answers for its
+// survivor. The common request, whose contact exists, pays nothing for it.
+func (s *Store) follow(ctx context.Context, wsID, id uuid.UUID, fn func(id uuid.UUID) error) error {
+	err := fn(id)
+	for range maxFollow {
+		var missing *missingContactError
+		if !errors.As(err, &missing) || missing.id != id {
+			return err
+		}
+		to, lookErr := s.q.GetRedirect(ctx, dbq.GetRedirectParams{WorkspaceID: wsID, ID: id})
+		if errors.Is(lookErr, pgx.ErrNoRows) {
+			return err
+		}
+		if lookErr != nil {
+			return lookErr
+		}
+		id = to.ContactID
+		err = fn(id)
+	}
+	return err
 }
 
 func fieldsOf(c dbq.Contact) contact.Fields {

@@ -73,7 +73,15 @@ func attach(ctx context.Context, q *txn, wsID, contactID uuid.UUID, k identity.K
 }
 
 // Identities lists every identity that leads to a contact.
-func (s *Store) Identities(ctx context.Context, wsID, id uuid.UUID) ([]dbq.ListContactIdentitiesRow, error) {
+func (s *Store) Identities(ctx context.Context, wsID, id uuid.UUID) (rows []dbq.ListContactIdentitiesRow, err error) {
+	err = s.follow(ctx, wsID, id, func(id uuid.UUID) (err error) {
+		rows, err = s.identities(ctx, wsID, id)
+		return err
+	})
+	return rows, err
+}
+
+func (s *Store) identities(ctx context.Context, wsID, id uuid.UUID) ([]dbq.ListContactIdentitiesRow, error) {
 	if err := s.ContactExists(ctx, wsID, id); err != nil {
 		return nil, err
 	}

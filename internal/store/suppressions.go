@@ -21,6 +21,14 @@ import (
 // that the suppression outlives the contact. created says the contact showed no suppression on
 // the channel before.
 func (s *Store) Suppress(ctx context.Context, wsID, contactID uuid.UUID, channel, reason string, expiresAt *time.Time) (e reach.Entry, created bool, err error) {
+	err = s.follow(ctx, wsID, contactID, func(id uuid.UUID) (err error) {
+		e, created, err = s.suppress(ctx, wsID, id, channel, reason, expiresAt)
+		return err
+	})
+	return e, created, err
+}
+
+func (s *Store) suppress(ctx context.Context, wsID, contactID uuid.UUID, channel, reason string, expiresAt *time.Time) (e reach.Entry, created bool, err error) {
 	err = s.write(ctx, s.main, "suppression.put", wsID, func(q *txn) error {
 		types, vals, err := subjectsOf(ctx, q.Queries, wsID, contactID, reach.IdentityTypes(channel))
 		if err != nil {
@@ -57,6 +65,14 @@ func (s *Store) Suppress(ctx context.Context, wsID, contactID uuid.UUID, channel
 // LiftSuppression records the lift of the suppressions of one channel that a contact and its
 // identifiers hold, with an optional reason; lifting a lifted one changes nothing.
 func (s *Store) LiftSuppression(ctx context.Context, wsID, contactID uuid.UUID, channel string, why *string) (e reach.Entry, err error) {
+	err = s.follow(ctx, wsID, contactID, func(id uuid.UUID) (err error) {
+		e, err = s.liftSuppression(ctx, wsID, id, channel, why)
+		return err
+	})
+	return e, err
+}
+
+func (s *Store) liftSuppression(ctx context.Context, wsID, contactID uuid.UUID, channel string, why *string) (e reach.Entry, err error) {
 	err = s.write(ctx, s.main, "suppression.lift", wsID, func(q *txn) error {
 		types, vals, err := subjectsOf(ctx, q.Queries, wsID, contactID, reach.IdentityTypes(channel))
 		if err != nil {
@@ -92,7 +108,15 @@ func (s *Store) LiftSuppression(ctx context.Context, wsID, contactID uuid.UUID, 
 }
 
 // Suppressions lists, per channel, the suppression that speaks for a contact (see reach.Effective).
-func (s *Store) Suppressions(ctx context.Context, wsID, contactID uuid.UUID) ([]reach.Entry, error) {
+func (s *Store) Suppressions(ctx context.Context, wsID, contactID uuid.UUID) (rows []reach.Entry, err error) {
+	err = s.follow(ctx, wsID, contactID, func(id uuid.UUID) (err error) {
+		rows, err = s.suppressions(ctx, wsID, id)
+		return err
+	})
+	return rows, err
+}
+
+func (s *Store) suppressions(ctx context.Context, wsID, contactID uuid.UUID) ([]reach.Entry, error) {
 	if err := s.ContactExists(ctx, wsID, contactID); err != nil {
 		return nil, err
 	}

@@ -22,6 +22,14 @@ type Assignment struct {
 
 // AssignTag assigns a tag to a contact, creating the workspace tag on first use.
 func (s *Store) AssignTag(ctx context.Context, wsID, contactID uuid.UUID, name string) (out Assignment, err error) {
+	err = s.follow(ctx, wsID, contactID, func(id uuid.UUID) (err error) {
+		out, err = s.assignTag(ctx, wsID, id, name)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) assignTag(ctx context.Context, wsID, contactID uuid.UUID, name string) (out Assignment, err error) {
 	err = s.write(ctx, s.main, "tag.assign", wsID, func(q *txn) error {
 		tag, err := q.UpsertTag(ctx, dbq.UpsertTagParams{WorkspaceID: wsID, ID: ids.New(), Name: name, NameKey: identity.Fold(name)})
 		if err != nil {
@@ -44,7 +52,15 @@ func (s *Store) AssignTag(ctx context.Context, wsID, contactID uuid.UUID, name s
 }
 
 // Tags lists the tags assigned to a contact.
-func (s *Store) Tags(ctx context.Context, wsID, contactID uuid.UUID) ([]dbq.ListContactTagsRow, error) {
+func (s *Store) Tags(ctx context.Context, wsID, contactID uuid.UUID) (rows []dbq.ListContactTagsRow, err error) {
+	err = s.follow(ctx, wsID, contactID, func(id uuid.UUID) (err error) {
+		rows, err = s.tags(ctx, wsID, id)
+		return err
+	})
+	return rows, err
+}
+
+func (s *Store) tags(ctx context.Context, wsID, contactID uuid.UUID) ([]dbq.ListContactTagsRow, error) {
 	if err := s.ContactExists(ctx, wsID, contactID); err != nil {
 		return nil, err
 	}
@@ -54,6 +70,10 @@ func (s *Store) Tags(ctx context.Context, wsID, contactID uuid.UUID) ([]dbq.List
 // UnassignTag removes a tag (by its case-folded name) from a contact; removing one that is not
 // assigned is not an error.
 func (s *Store) UnassignTag(ctx context.Context, wsID, contactID uuid.UUID, nameKey string) error {
+	return s.follow(ctx, wsID, contactID, func(id uuid.UUID) error { return s.unassignTag(ctx, wsID, id, nameKey) })
+}
+
+func (s *Store) unassignTag(ctx context.Context, wsID, contactID uuid.UUID, nameKey string) error {
 	if err := s.ContactExists(ctx, wsID, contactID); err != nil {
 		return err
 	}

@@ -33,7 +33,14 @@ func AppendContact(b []byte, c dbq.Contact) []byte {
 	b = AppendNullString(b, c.ExternalSource)
 	b = append(b, `,"id":`...)
 	b = AppendID(b, ids.Contact, c.ID)
-	b = append(b, `,"name":`...)
+	b = append(b, `,"merged_ids":[`...)
+	for i, id := range c.MergedIds {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendID(b, ids.Contact, id)
+	}
+	b = append(b, `],"name":`...)
 	b = AppendNullString(b, c.Name)
 	b = append(b, `,"phone_number":`...)
 	b = AppendNullString(b, c.PhoneNumber)

@@ -295,7 +295,8 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -338,7 +339,8 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -366,7 +368,8 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -397,7 +400,8 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -430,7 +434,8 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -461,7 +466,8 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -496,7 +502,8 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -524,7 +531,8 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -560,7 +568,8 @@ export interface paths {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -583,6 +592,153 @@ export interface paths {
          *     when the contact has no suppression on the channel.
          */
         delete: operations["liftContactSuppression"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/contacts/{contactID}/merge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
+                contactID: components["parameters"]["ContactID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Merge contacts into this one
+         * @description Merges the contacts `contact_ids` names (1 to 10, none of them this one) into this contact,
+         *     the survivor, in one transaction, and answers the survivor and the merge (`mrg_…`). An id
+         *     that was itself merged away stands for the contact it leads to now, this one included: a
+         *     merge into a merged contact merges into its survivor. `dry_run: true` answers the same body
+         *     and changes nothing (its merge id is not kept).
+         *
+         *     What a merge does:
+         *     - Every identifier of every merged contact leads to the survivor afterwards; the survivor
+         *       then holds several identifiers of one type (see `POST /v1/contacts` for how writes treat
+         *       them).
+         *     - Display fields: the survivor's `name`, `phone_number`, `email` and external id (source
+         *       and id together) win; the others fill the ones the survivor lacks, in the order of
+         *       `contact_ids`.
+         *     - `custom_fields`: the survivor's value wins per key; the others fill missing keys, in
+         *       order. A merge whose custom fields would break their limits is a 422 and changes nothing.
+         *     - Notes and tags move to the survivor (tags as a union).
+         *     - Consent per channel: the most recent decision (by `captured_at`) among the contacts is
+         *       the survivor's. Opt-outs and suppressions kept against identifiers move with their
+         *       identifiers; the survivor also takes every active suppression kept against a merged
+         *       contact itself. Merging never lifts a suppression.
+         *     - `lost` lists every value that lost: a display field or custom field of a merged contact
+         *       whose value is not the survivor's afterwards. Identifiers never lose: they all lead to
+         *       the survivor.
+         *     - The merged contacts leave lists and search; their ids keep answering for the survivor
+         *       (GET, PATCH, DELETE, sub-resources, resolve by `contact_id`), and the survivor lists
+         *       them in `merged_ids`.
+         *
+         *     One `contact.merged` event records it. Contacts are locked in id order, so concurrent
+         *     merges and writes of the same contacts wait for each other; an upsert that races a merge
+         *     lands on the contact before the merge and is carried, or on the survivor.
+         */
+        post: operations["mergeContacts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/contacts/{contactID}/merges": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
+                contactID: components["parameters"]["ContactID"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A contact's merge history
+         * @description The merges the contact took part in, as survivor or merged, and those of the contacts
+         *     merged into it, newest first (at most 100).
+         */
+        get: operations["listContactMerges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/merges/{mergeID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A merge id (`mrg_…`).
+                 * @example mrg_06BK4Q1ZJ8W6K1A3Y0G1E2B7RM
+                 */
+                mergeID: components["parameters"]["MergeID"];
+            };
+            cookie?: never;
+        };
+        /** Get a merge */
+        get: operations["getMerge"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/merges/{mergeID}/undo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A merge id (`mrg_…`).
+                 * @example mrg_06BK4Q1ZJ8W6K1A3Y0G1E2B7RM
+                 */
+                mergeID: components["parameters"]["MergeID"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Undo a merge
+         * @description Restores each merged contact under its own id, with its display fields and custom fields
+         *     as they were before the merge, and moves back what it brought that is still on the
+         *     survivor: its identifiers, notes and tags (a tag both had stays on both). The survivor
+         *     keeps what changed on it since the merge; a display field or custom field the merge filled
+         *     and nobody changed since is emptied again, and a consent the merge decided goes back to
+         *     what the survivor had. A restored contact's display field whose identifier could not come
+         *     back is emptied. `not_restored` lists what could not be restored and why (an identifier
+         *     since moved to another contact or deleted, a note deleted, a tag deleted).
+         *
+         *     Suppressions stay on both sides: the survivor and every restored contact keep, kept against
+         *     themselves, every suppression that was active on the survivor before the undo.
+         *
+         *     Undo in reverse order: a merge whose survivor was itself merged away since answers 409
+         *     until that later merge is undone; a merge undone already, or whose survivor was deleted,
+         *     answers 409 too. One `contact.unmerged` event records it.
+         */
+        post: operations["undoMerge"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -942,6 +1098,8 @@ export interface components {
             custom_fields: {
                 [key: string]: unknown;
             };
+            /** @description The contacts merged into this one (directly, or into a contact merged into it); their ids answer for it. */
+            merged_ids: string[];
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -1424,6 +1582,88 @@ export interface components {
         WebhookEndpointList: {
             data: components["schemas"]["WebhookEndpoint"][];
         };
+        MergeRequest: {
+            /** @description The contacts to merge into this one, in the order they fill what it lacks. */
+            contact_ids: string[];
+            /**
+             * @description Answer what the merge would do, and change nothing.
+             * @default false
+             */
+            dry_run: boolean;
+        };
+        /** @description A value of a merged contact that the survivor does not show after the merge. */
+        LostValue: {
+            /**
+             * @description `name`, `phone_number`, `email`, `external_id` (as `source:id`), or `custom_fields.<key>`.
+             * @example custom_fields.tier
+             */
+            field: string;
+            /** @example cnt_06BK2WCB4NREDA0S17YVZKGA68 */
+            contact_id: string;
+            /**
+             * @description The value that lost, as the contact had it.
+             * @example silver
+             */
+            value: unknown;
+        };
+        /** @description Something an undo could not give back to a restored contact. */
+        NotRestored: {
+            /**
+             * @description The restored contact it belonged to.
+             * @example cnt_06BK2WCB4NREDA0S17YVZKGA68
+             */
+            contact_id: string;
+            /** @enum {string} */
+            kind: "identity" | "note" | "tag" | "field";
+            /**
+             * @description The identifier (`type:value`, or `external_id:source:value`), note id, tag id, or field name.
+             * @example phone:+6281234567891
+             */
+            value: string;
+            /** @example now held by contact cnt_06BM1K2D9T4Z7H3Q8P0R5S6V2W */
+            reason: string;
+        };
+        Merge: {
+            /** @example mrg_06BK4Q1ZJ8W6K1A3Y0G1E2B7RM */
+            id: string;
+            /**
+             * @description The survivor.
+             * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+             */
+            contact_id: string;
+            merged_ids: string[];
+            /** @description True in the answer of a dry run, which kept nothing. */
+            dry_run: boolean;
+            lost: components["schemas"]["LostValue"][];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            undone_at: string | null;
+            /** @description After an undo, what it could not restore (empty when it restored everything). */
+            not_restored: components["schemas"]["NotRestored"][] | null;
+        };
+        MergeResult: {
+            contact: components["schemas"]["Contact"];
+            merge: components["schemas"]["Merge"];
+        };
+        MergeResponse: {
+            data: components["schemas"]["MergeResult"];
+        };
+        MergeSingle: {
+            data: components["schemas"]["Merge"];
+        };
+        MergeList: {
+            data: components["schemas"]["Merge"][];
+        };
+        UndoResult: {
+            contact: components["schemas"]["Contact"];
+            /** @description The merged contacts, restored, in the merge's order. */
+            restored: components["schemas"]["Contact"][];
+            merge: components["schemas"]["Merge"];
+        };
+        UndoResponse: {
+            data: components["schemas"]["UndoResult"];
+        };
         /**
          * @description What changed. `contact.*`: a contact was created, updated (its event names the changed
          *     fields with their previous values) or deleted. `identity.attached` / `identity.detached`: an
@@ -1432,10 +1672,11 @@ export interface components {
          *     `tag.removed`, `consent.changed`, `suppression.added` (also when an active suppression's
          *     reason or end changes), `suppression.lifted`. `channel.created`, `channel.updated` (its
          *     status changed), `channel.deleted`. `import.completed`: a bulk import committed, with its
-         *     counts.
+         *     counts. `contact.merged` / `contact.unmerged`: contacts were merged into one, or a merge
+         *     was undone.
          * @enum {string}
          */
-        EventType: "contact.created" | "contact.updated" | "contact.deleted" | "identity.attached" | "identity.detached" | "note.created" | "tag.added" | "tag.removed" | "consent.changed" | "suppression.added" | "suppression.lifted" | "channel.created" | "channel.updated" | "channel.deleted" | "import.completed";
+        EventType: "contact.created" | "contact.updated" | "contact.deleted" | "identity.attached" | "identity.detached" | "note.created" | "tag.added" | "tag.removed" | "consent.changed" | "suppression.added" | "suppression.lifted" | "channel.created" | "channel.updated" | "channel.deleted" | "import.completed" | "contact.merged" | "contact.unmerged";
         /**
          * @description One change. `data.object` is the object as the API shows it after the change (as it was,
          *     for deletions and removals); `data.previous_attributes`, on updates, holds the previous
@@ -1443,7 +1684,7 @@ export interface components {
          *     suppressions have none of their own and carry their contact's. Webhook deliveries POST this
          *     same JSON.
          */
-        Event: components["schemas"]["ContactCreatedEvent"] | components["schemas"]["ContactUpdatedEvent"] | components["schemas"]["ContactDeletedEvent"] | components["schemas"]["IdentityAttachedEvent"] | components["schemas"]["IdentityDetachedEvent"] | components["schemas"]["NoteCreatedEvent"] | components["schemas"]["TagAddedEvent"] | components["schemas"]["TagRemovedEvent"] | components["schemas"]["ConsentChangedEvent"] | components["schemas"]["SuppressionAddedEvent"] | components["schemas"]["SuppressionLiftedEvent"] | components["schemas"]["ChannelCreatedEvent"] | components["schemas"]["ChannelUpdatedEvent"] | components["schemas"]["ChannelDeletedEvent"] | components["schemas"]["ImportCompletedEvent"];
+        Event: components["schemas"]["ContactCreatedEvent"] | components["schemas"]["ContactUpdatedEvent"] | components["schemas"]["ContactDeletedEvent"] | components["schemas"]["IdentityAttachedEvent"] | components["schemas"]["IdentityDetachedEvent"] | components["schemas"]["NoteCreatedEvent"] | components["schemas"]["TagAddedEvent"] | components["schemas"]["TagRemovedEvent"] | components["schemas"]["ConsentChangedEvent"] | components["schemas"]["SuppressionAddedEvent"] | components["schemas"]["SuppressionLiftedEvent"] | components["schemas"]["ChannelCreatedEvent"] | components["schemas"]["ChannelUpdatedEvent"] | components["schemas"]["ChannelDeletedEvent"] | components["schemas"]["ImportCompletedEvent"] | components["schemas"]["ContactMergedEvent"] | components["schemas"]["ContactUnmergedEvent"];
         /** @description The members every event has; each event type's schema adds `type` and `data`. */
         EventEnvelope: {
             /**
@@ -1648,6 +1889,43 @@ export interface components {
              * @enum {string}
              */
             type: "import.completed";
+        };
+        /** @description Contacts were merged into one: the survivor after the merge, the merged ids and the merge id. The merged contacts are gone from lists; their identifiers, notes and tags are the survivor's. */
+        ContactMergedEvent: components["schemas"]["EventEnvelope"] & {
+            /** @enum {string} */
+            type: "contact.merged";
+            data: components["schemas"]["MergeEventData"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "contact.merged";
+        };
+        /** @description A merge was undone: the survivor after the undo, the merged ids, the merge id and the restored contacts. */
+        ContactUnmergedEvent: components["schemas"]["EventEnvelope"] & {
+            /** @enum {string} */
+            type: "contact.unmerged";
+            data: components["schemas"]["UnmergeEventData"];
+        } & {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "contact.unmerged";
+        };
+        MergeEventData: {
+            object: components["schemas"]["Contact"];
+            /** @example mrg_06BK4Q1ZJ8W6K1A3Y0G1E2B7RM */
+            merge_id: string;
+            merged_ids: string[];
+        };
+        UnmergeEventData: {
+            object: components["schemas"]["Contact"];
+            /** @example mrg_06BK4Q1ZJ8W6K1A3Y0G1E2B7RM */
+            merge_id: string;
+            merged_ids: string[];
+            restored: components["schemas"]["Contact"][];
         };
         ContactEventData: {
             object: components["schemas"]["Contact"];
@@ -1865,6 +2143,16 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The merge or undo cannot be done as asked; `detail` says why. */
+        MergeConflict: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The body is larger than 1 MiB, the limit of a JSON request body. */
         PayloadTooLarge: {
             headers: {
@@ -2036,10 +2324,16 @@ export interface components {
     };
     parameters: {
         /**
-         * @description A contact id (`cnt_…`).
+         * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+         *     was merged into (its id is in the body).
          * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
          */
         ContactID: string;
+        /**
+         * @description A merge id (`mrg_…`).
+         * @example mrg_06BK4Q1ZJ8W6K1A3Y0G1E2B7RM
+         */
+        MergeID: string;
         /**
          * @description A channel id (`ch_…`).
          * @example ch_06BEWZPZ4NT3DDVP509YNTV5E0
@@ -2142,6 +2436,16 @@ export type WebhookEndpointPatch = components['schemas']['WebhookEndpointPatch']
 export type WebhookEndpointResponse = components['schemas']['WebhookEndpointResponse'];
 export type WebhookEndpointSecretResponse = components['schemas']['WebhookEndpointSecretResponse'];
 export type WebhookEndpointList = components['schemas']['WebhookEndpointList'];
+export type MergeRequest = components['schemas']['MergeRequest'];
+export type LostValue = components['schemas']['LostValue'];
+export type NotRestored = components['schemas']['NotRestored'];
+export type Merge = components['schemas']['Merge'];
+export type MergeResult = components['schemas']['MergeResult'];
+export type MergeResponse = components['schemas']['MergeResponse'];
+export type MergeSingle = components['schemas']['MergeSingle'];
+export type MergeList = components['schemas']['MergeList'];
+export type UndoResult = components['schemas']['UndoResult'];
+export type UndoResponse = components['schemas']['UndoResponse'];
 export type EventType = components['schemas']['EventType'];
 export type Event = components['schemas']['Event'];
 export type EventEnvelope = components['schemas']['EventEnvelope'];
@@ -2160,6 +2464,10 @@ export type ChannelCreatedEvent = components['schemas']['ChannelCreatedEvent'];
 export type ChannelUpdatedEvent = components['schemas']['ChannelUpdatedEvent'];
 export type ChannelDeletedEvent = components['schemas']['ChannelDeletedEvent'];
 export type ImportCompletedEvent = components['schemas']['ImportCompletedEvent'];
+export type ContactMergedEvent = components['schemas']['ContactMergedEvent'];
+export type ContactUnmergedEvent = components['schemas']['ContactUnmergedEvent'];
+export type MergeEventData = components['schemas']['MergeEventData'];
+export type UnmergeEventData = components['schemas']['UnmergeEventData'];
 export type ContactEventData = components['schemas']['ContactEventData'];
 export type ContactUpdatedEventData = components['schemas']['ContactUpdatedEventData'];
 export type IdentityEventData = components['schemas']['IdentityEventData'];
@@ -2184,6 +2492,7 @@ export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseNotFound = components['responses']['NotFound'];
 export type ResponseGone = components['responses']['Gone'];
 export type ResponseConflict = components['responses']['Conflict'];
+export type ResponseMergeConflict = components['responses']['MergeConflict'];
 export type ResponsePayloadTooLarge = components['responses']['PayloadTooLarge'];
 export type ResponseImportTooLarge = components['responses']['ImportTooLarge'];
 export type ResponseUnprocessable = components['responses']['Unprocessable'];
@@ -2194,6 +2503,7 @@ export type ResponseUnavailable = components['responses']['Unavailable'];
 export type ResponseWebhookEndpointLimit = components['responses']['WebhookEndpointLimit'];
 export type ResponseError = components['responses']['Error'];
 export type ParameterContactId = components['parameters']['ContactID'];
+export type ParameterMergeId = components['parameters']['MergeID'];
 export type ParameterChannelId = components['parameters']['ChannelID'];
 export type ParameterEndpointId = components['parameters']['EndpointID'];
 export type RequestBodyResolve = components['requestBodies']['Resolve'];
@@ -2262,6 +2572,7 @@ export interface operations {
                      *               "custom_fields": {
                      *                 "city": "Jakarta"
                      *               },
+                     *               "merged_ids": [],
                      *               "created_at": "2025-05-20T16:20:14.245390Z",
                      *               "updated_at": "2025-05-30T17:20:14.245871Z"
                      *             },
@@ -2763,7 +3074,8 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -2793,7 +3105,8 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -2821,7 +3134,8 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -2862,6 +3176,7 @@ export interface operations {
                      *         "custom_fields": {
                      *           "lang": "id"
                      *         },
+                     *         "merged_ids": [],
                      *         "created_at": "2025-05-30T16:20:14.245123Z",
                      *         "updated_at": "2025-06-03T02:11:09.518204Z"
                      *       }
@@ -2886,7 +3201,8 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -2954,7 +3270,8 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -3006,7 +3323,8 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -3058,7 +3376,8 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -3104,7 +3423,8 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -3155,7 +3475,8 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -3188,7 +3509,8 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -3245,7 +3567,8 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -3297,7 +3620,8 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -3365,7 +3689,8 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -3417,7 +3742,8 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description A contact id (`cnt_…`).
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contactID: components["parameters"]["ContactID"];
@@ -3463,6 +3789,190 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    mergeContacts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
+                contactID: components["parameters"]["ContactID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "contact_ids": [
+                 *         "cnt_06BK2WCB4NREDA0S17YVZKGA68"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["MergeRequest"];
+            };
+        };
+        responses: {
+            /** @description The survivor after the merge, and the merge. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "data": {
+                     *         "contact": {
+                     *           "id": "cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC",
+                     *           "name": "Ujang Sutisna",
+                     *           "phone_number": "+6281234567890",
+                     *           "email": "ujang@example.com",
+                     *           "external_source": "shopify",
+                     *           "external_id": "cust_123",
+                     *           "custom_fields": {
+                     *             "tier": "gold",
+                     *             "lang": "id"
+                     *           },
+                     *           "merged_ids": [
+                     *             "cnt_06BK2WCB4NREDA0S17YVZKGA68"
+                     *           ],
+                     *           "created_at": "2025-05-30T16:20:14.245123Z",
+                     *           "updated_at": "2025-06-04T08:00:00.000001Z"
+                     *         },
+                     *         "merge": {
+                     *           "id": "mrg_06BK4Q1ZJ8W6K1A3Y0G1E2B7RM",
+                     *           "contact_id": "cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC",
+                     *           "merged_ids": [
+                     *             "cnt_06BK2WCB4NREDA0S17YVZKGA68"
+                     *           ],
+                     *           "dry_run": false,
+                     *           "lost": [
+                     *             {
+                     *               "field": "name",
+                     *               "contact_id": "cnt_06BK2WCB4NREDA0S17YVZKGA68",
+                     *               "value": "Ujang"
+                     *             },
+                     *             {
+                     *               "field": "custom_fields.tier",
+                     *               "contact_id": "cnt_06BK2WCB4NREDA0S17YVZKGA68",
+                     *               "value": "silver"
+                     *             }
+                     *           ],
+                     *           "created_at": "2025-06-04T08:00:00.000001Z",
+                     *           "undone_at": null,
+                     *           "not_restored": null
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["MergeResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["MergeConflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listContactMerges: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
+                 *     was merged into (its id is in the body).
+                 * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
+                 */
+                contactID: components["parameters"]["ContactID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The merges, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MergeList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getMerge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A merge id (`mrg_…`).
+                 * @example mrg_06BK4Q1ZJ8W6K1A3Y0G1E2B7RM
+                 */
+                mergeID: components["parameters"]["MergeID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The merge. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MergeSingle"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    undoMerge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A merge id (`mrg_…`).
+                 * @example mrg_06BK4Q1ZJ8W6K1A3Y0G1E2B7RM
+                 */
+                mergeID: components["parameters"]["MergeID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The survivor and the restored contacts, and the merge with its undo. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UndoResponse"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["MergeConflict"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };

@@ -1,0 +1,3 @@
+DROP TABLE merges;
+DROP TABLE contact_redirects;
+ALTER TABLE contacts DROP COLUMN merged_ids;
