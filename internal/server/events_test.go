@@ -95,6 +95,7 @@ func TestEveryChangeRecordsItsEvent(t *testing.T) {
 		budi   api.Contact
 		seen   = map[string]bool{}
 		ch     api.Channel
+		merge  string
 		before = time.Now().Add(-time.Minute)
 	)
 	steps := []struct {
@@ -176,6 +177,20 @@ func TestEveryChangeRecordsItsEvent(t *testing.T) {
 			}
 			wantStatus(t, res.StatusCode(), 200, res.Body)
 		}, []string{"identity.detached", "identity.attached", "contact.updated"}},
+		{"another contact merged into it, and a dry run that records nothing", func() {
+			other := e.create(api.ContactCreate{Name: ptr("Budi S"), Email: ptr("budi.s@example.com")})
+			_, after = e.feedUntil(after, 2, nil)
+			dry := true
+			res, _ := e.c.MergeContactsWithResponse(bg, budi.Id, api.MergeRequest{ContactIds: []string{other.Id}, DryRun: &dry})
+			wantStatus(t, res.StatusCode(), 200, res.Body)
+			res, _ = e.c.MergeContactsWithResponse(bg, budi.Id, api.MergeRequest{ContactIds: []string{other.Id}})
+			wantStatus(t, res.StatusCode(), 200, res.Body)
+			merge = res.JSON200.Data.Merge.Id
+		}, []string{"contact.merged"}},
+		{"the merge undone", func() {
+			res, _ := e.c.UndoMergeWithResponse(bg, merge)
+			wantStatus(t, res.StatusCode(), 200, res.Body)
+		}, []string{"contact.unmerged"}},
 		{"the contact deleted", func() {
 			res, _ := e.c.DeleteContactWithResponse(bg, budi.Id)
 			wantStatus(t, res.StatusCode(), 204, res.Body)
