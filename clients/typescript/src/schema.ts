@@ -694,7 +694,11 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** Get a merge */
+        /**
+         * Get a merge
+         * @description A merge: its survivor, the contacts it merged, the values that lost, and, once undone, when
+         *     and what could not be restored. A dry run's merge is not kept.
+         */
         get: operations["getMerge"];
         put?: never;
         post?: never;
