@@ -3036,13 +3036,19 @@ type ClientInterface interface {
 	// - none belongs to a stored contact: a contact is created (201);
 	// - all that match belong to one contact: that contact is updated (200). Fields given
 	//   overwrite, `custom_fields` merge key by key (a key set to null is removed), and identifiers
-	//   that did not match are attached to it, replacing the contact's previous phone, email, or
-	//   external id of the same source;
+	//   that did not match are attached to it, replacing the phone, email, or external id of the
+	//   same source that the contact showed. An identifier the contact holds already becomes the
+	//   one it shows and detaches nothing (see below);
 	// - they belong to two or more contacts: 409 with the `candidates`, and nothing changes.
 	//
 	// A contact keeps one external id per source: upserting with `external_source: hubspot` adds
 	// a hubspot id beside an existing shopify id; `external_source`/`external_id` on the contact
 	// show the last one written. Concurrent upserts of the same identifier converge on one contact.
+	//
+	// A contact merged from others may hold several phones, emails, or external ids of one
+	// source, and shows one of each. A new value replaces only the one shown (a new id of
+	// another source than the one shown replaces that source's ids); the others keep leading
+	// to the contact.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3056,13 +3062,19 @@ type ClientInterface interface {
 	// - none belongs to a stored contact: a contact is created (201);
 	// - all that match belong to one contact: that contact is updated (200). Fields given
 	//   overwrite, `custom_fields` merge key by key (a key set to null is removed), and identifiers
-	//   that did not match are attached to it, replacing the contact's previous phone, email, or
-	//   external id of the same source;
+	//   that did not match are attached to it, replacing the phone, email, or external id of the
+	//   same source that the contact showed. An identifier the contact holds already becomes the
+	//   one it shows and detaches nothing (see below);
 	// - they belong to two or more contacts: 409 with the `candidates`, and nothing changes.
 	//
 	// A contact keeps one external id per source: upserting with `external_source: hubspot` adds
 	// a hubspot id beside an existing shopify id; `external_source`/`external_id` on the contact
 	// show the last one written. Concurrent upserts of the same identifier converge on one contact.
+	//
+	// A contact merged from others may hold several phones, emails, or external ids of one
+	// source, and shows one of each. A new value replaces only the one shown (a new id of
+	// another source than the one shown replaces that source's ids); the others keep leading
+	// to the contact.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3229,7 +3241,11 @@ type ClientInterface interface {
 	// the new value; a value that already belongs to another contact is a 409 naming it.
 	// `external_source` and `external_id` are set or cleared together; clearing them removes the
 	// contact's external ids of every source. A patch may not leave a contact without any
-	// identifier (422).
+	// identifier (422). A contact merged from others may hold several phones, emails, or external
+	// ids of one source, and shows one of each: setting a field to one it holds only changes
+	// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
+	// the one shown and no other; a new external id detaches the id shown when it is of the
+	// source shown, otherwise the contact's ids of its source.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3244,7 +3260,11 @@ type ClientInterface interface {
 	// the new value; a value that already belongs to another contact is a 409 naming it.
 	// `external_source` and `external_id` are set or cleared together; clearing them removes the
 	// contact's external ids of every source. A patch may not leave a contact without any
-	// identifier (422).
+	// identifier (422). A contact merged from others may hold several phones, emails, or external
+	// ids of one source, and shows one of each: setting a field to one it holds only changes
+	// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
+	// the one shown and no other; a new external id detaches the id shown when it is of the
+	// source shown, otherwise the contact's ids of its source.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3290,7 +3310,8 @@ type ClientInterface interface {
 	//
 	// Every identity that leads to the contact, oldest first: its phone number (E.164), email
 	// (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
-	// Returned whole; a contact has few.
+	// A contact merged from others may hold several phone numbers, emails, and external ids of
+	// one source; its fields show one of each. Returned whole; a contact has few.
 	//
 	// Corresponds with GET /v1/contacts/{contactID}/identities (the `ListContactIdentities` operationId).
 	ListContactIdentities(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3809,13 +3830,19 @@ func (c *Client) ListContacts(ctx context.Context, params *ListContactsParams, r
 //   - none belongs to a stored contact: a contact is created (201);
 //   - all that match belong to one contact: that contact is updated (200). Fields given
 //     overwrite, `custom_fields` merge key by key (a key set to null is removed), and identifiers
-//     that did not match are attached to it, replacing the contact's previous phone, email, or
-//     external id of the same source;
+//     that did not match are attached to it, replacing the phone, email, or external id of the
+//     same source that the contact showed. An identifier the contact holds already becomes the
+//     one it shows and detaches nothing (see below);
 //   - they belong to two or more contacts: 409 with the `candidates`, and nothing changes.
 //
 // A contact keeps one external id per source: upserting with `external_source: hubspot` adds
 // a hubspot id beside an existing shopify id; `external_source`/`external_id` on the contact
 // show the last one written. Concurrent upserts of the same identifier converge on one contact.
+//
+// A contact merged from others may hold several phones, emails, or external ids of one
+// source, and shows one of each. A new value replaces only the one shown (a new id of
+// another source than the one shown replaces that source's ids); the others keep leading
+// to the contact.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3839,13 +3866,19 @@ func (c *Client) CreateContactWithBody(ctx context.Context, contentType string, 
 //   - none belongs to a stored contact: a contact is created (201);
 //   - all that match belong to one contact: that contact is updated (200). Fields given
 //     overwrite, `custom_fields` merge key by key (a key set to null is removed), and identifiers
-//     that did not match are attached to it, replacing the contact's previous phone, email, or
-//     external id of the same source;
+//     that did not match are attached to it, replacing the phone, email, or external id of the
+//     same source that the contact showed. An identifier the contact holds already becomes the
+//     one it shows and detaches nothing (see below);
 //   - they belong to two or more contacts: 409 with the `candidates`, and nothing changes.
 //
 // A contact keeps one external id per source: upserting with `external_source: hubspot` adds
 // a hubspot id beside an existing shopify id; `external_source`/`external_id` on the contact
 // show the last one written. Concurrent upserts of the same identifier converge on one contact.
+//
+// A contact merged from others may hold several phones, emails, or external ids of one
+// source, and shows one of each. A new value replaces only the one shown (a new id of
+// another source than the one shown replaces that source's ids); the others keep leading
+// to the contact.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4122,7 +4155,11 @@ func (c *Client) GetContact(ctx context.Context, contactID ContactID, reqEditors
 // the new value; a value that already belongs to another contact is a 409 naming it.
 // `external_source` and `external_id` are set or cleared together; clearing them removes the
 // contact's external ids of every source. A patch may not leave a contact without any
-// identifier (422).
+// identifier (422). A contact merged from others may hold several phones, emails, or external
+// ids of one source, and shows one of each: setting a field to one it holds only changes
+// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
+// the one shown and no other; a new external id detaches the id shown when it is of the
+// source shown, otherwise the contact's ids of its source.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4147,7 +4184,11 @@ func (c *Client) UpdateContactWithBody(ctx context.Context, contactID ContactID,
 // the new value; a value that already belongs to another contact is a 409 naming it.
 // `external_source` and `external_id` are set or cleared together; clearing them removes the
 // contact's external ids of every source. A patch may not leave a contact without any
-// identifier (422).
+// identifier (422). A contact merged from others may hold several phones, emails, or external
+// ids of one source, and shows one of each: setting a field to one it holds only changes
+// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
+// the one shown and no other; a new external id detaches the id shown when it is of the
+// source shown, otherwise the contact's ids of its source.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4233,7 +4274,8 @@ func (c *Client) ListContactConsents(ctx context.Context, contactID ContactID, r
 //
 // Every identity that leads to the contact, oldest first: its phone number (E.164), email
 // (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
-// Returned whole; a contact has few.
+// A contact merged from others may hold several phone numbers, emails, and external ids of
+// one source; its fields show one of each. Returned whole; a contact has few.
 //
 // Corresponds with GET /v1/contacts/{contactID}/identities (the `ListContactIdentities` operationId).
 func (c *Client) ListContactIdentities(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6723,13 +6765,19 @@ type ClientWithResponsesInterface interface {
 	// - none belongs to a stored contact: a contact is created (201);
 	// - all that match belong to one contact: that contact is updated (200). Fields given
 	//   overwrite, `custom_fields` merge key by key (a key set to null is removed), and identifiers
-	//   that did not match are attached to it, replacing the contact's previous phone, email, or
-	//   external id of the same source;
+	//   that did not match are attached to it, replacing the phone, email, or external id of the
+	//   same source that the contact showed. An identifier the contact holds already becomes the
+	//   one it shows and detaches nothing (see below);
 	// - they belong to two or more contacts: 409 with the `candidates`, and nothing changes.
 	//
 	// A contact keeps one external id per source: upserting with `external_source: hubspot` adds
 	// a hubspot id beside an existing shopify id; `external_source`/`external_id` on the contact
 	// show the last one written. Concurrent upserts of the same identifier converge on one contact.
+	//
+	// A contact merged from others may hold several phones, emails, or external ids of one
+	// source, and shows one of each. A new value replaces only the one shown (a new id of
+	// another source than the one shown replaces that source's ids); the others keep leading
+	// to the contact.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6743,13 +6791,19 @@ type ClientWithResponsesInterface interface {
 	// - none belongs to a stored contact: a contact is created (201);
 	// - all that match belong to one contact: that contact is updated (200). Fields given
 	//   overwrite, `custom_fields` merge key by key (a key set to null is removed), and identifiers
-	//   that did not match are attached to it, replacing the contact's previous phone, email, or
-	//   external id of the same source;
+	//   that did not match are attached to it, replacing the phone, email, or external id of the
+	//   same source that the contact showed. An identifier the contact holds already becomes the
+	//   one it shows and detaches nothing (see below);
 	// - they belong to two or more contacts: 409 with the `candidates`, and nothing changes.
 	//
 	// A contact keeps one external id per source: upserting with `external_source: hubspot` adds
 	// a hubspot id beside an existing shopify id; `external_source`/`external_id` on the contact
 	// show the last one written. Concurrent upserts of the same identifier converge on one contact.
+	//
+	// A contact merged from others may hold several phones, emails, or external ids of one
+	// source, and shows one of each. A new value replaces only the one shown (a new id of
+	// another source than the one shown replaces that source's ids); the others keep leading
+	// to the contact.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6922,7 +6976,11 @@ type ClientWithResponsesInterface interface {
 	// the new value; a value that already belongs to another contact is a 409 naming it.
 	// `external_source` and `external_id` are set or cleared together; clearing them removes the
 	// contact's external ids of every source. A patch may not leave a contact without any
-	// identifier (422).
+	// identifier (422). A contact merged from others may hold several phones, emails, or external
+	// ids of one source, and shows one of each: setting a field to one it holds only changes
+	// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
+	// the one shown and no other; a new external id detaches the id shown when it is of the
+	// source shown, otherwise the contact's ids of its source.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6937,7 +6995,11 @@ type ClientWithResponsesInterface interface {
 	// the new value; a value that already belongs to another contact is a 409 naming it.
 	// `external_source` and `external_id` are set or cleared together; clearing them removes the
 	// contact's external ids of every source. A patch may not leave a contact without any
-	// identifier (422).
+	// identifier (422). A contact merged from others may hold several phones, emails, or external
+	// ids of one source, and shows one of each: setting a field to one it holds only changes
+	// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
+	// the one shown and no other; a new external id detaches the id shown when it is of the
+	// source shown, otherwise the contact's ids of its source.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6985,7 +7047,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Every identity that leads to the contact, oldest first: its phone number (E.164), email
 	// (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
-	// Returned whole; a contact has few.
+	// A contact merged from others may hold several phone numbers, emails, and external ids of
+	// one source; its fields show one of each. Returned whole; a contact has few.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -12021,13 +12084,19 @@ func (c *ClientWithResponses) ListContactsWithResponse(ctx context.Context, para
 //   - none belongs to a stored contact: a contact is created (201);
 //   - all that match belong to one contact: that contact is updated (200). Fields given
 //     overwrite, `custom_fields` merge key by key (a key set to null is removed), and identifiers
-//     that did not match are attached to it, replacing the contact's previous phone, email, or
-//     external id of the same source;
+//     that did not match are attached to it, replacing the phone, email, or external id of the
+//     same source that the contact showed. An identifier the contact holds already becomes the
+//     one it shows and detaches nothing (see below);
 //   - they belong to two or more contacts: 409 with the `candidates`, and nothing changes.
 //
 // A contact keeps one external id per source: upserting with `external_source: hubspot` adds
 // a hubspot id beside an existing shopify id; `external_source`/`external_id` on the contact
 // show the last one written. Concurrent upserts of the same identifier converge on one contact.
+//
+// A contact merged from others may hold several phones, emails, or external ids of one
+// source, and shows one of each. A new value replaces only the one shown (a new id of
+// another source than the one shown replaces that source's ids); the others keep leading
+// to the contact.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12047,13 +12116,19 @@ func (c *ClientWithResponses) CreateContactWithBodyWithResponse(ctx context.Cont
 //   - none belongs to a stored contact: a contact is created (201);
 //   - all that match belong to one contact: that contact is updated (200). Fields given
 //     overwrite, `custom_fields` merge key by key (a key set to null is removed), and identifiers
-//     that did not match are attached to it, replacing the contact's previous phone, email, or
-//     external id of the same source;
+//     that did not match are attached to it, replacing the phone, email, or external id of the
+//     same source that the contact showed. An identifier the contact holds already becomes the
+//     one it shows and detaches nothing (see below);
 //   - they belong to two or more contacts: 409 with the `candidates`, and nothing changes.
 //
 // A contact keeps one external id per source: upserting with `external_source: hubspot` adds
 // a hubspot id beside an existing shopify id; `external_source`/`external_id` on the contact
 // show the last one written. Concurrent upserts of the same identifier converge on one contact.
+//
+// A contact merged from others may hold several phones, emails, or external ids of one
+// source, and shows one of each. A new value replaces only the one shown (a new id of
+// another source than the one shown replaces that source's ids); the others keep leading
+// to the contact.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12292,7 +12367,11 @@ func (c *ClientWithResponses) GetContactWithResponse(ctx context.Context, contac
 // the new value; a value that already belongs to another contact is a 409 naming it.
 // `external_source` and `external_id` are set or cleared together; clearing them removes the
 // contact's external ids of every source. A patch may not leave a contact without any
-// identifier (422).
+// identifier (422). A contact merged from others may hold several phones, emails, or external
+// ids of one source, and shows one of each: setting a field to one it holds only changes
+// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
+// the one shown and no other; a new external id detaches the id shown when it is of the
+// source shown, otherwise the contact's ids of its source.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12313,7 +12392,11 @@ func (c *ClientWithResponses) UpdateContactWithBodyWithResponse(ctx context.Cont
 // the new value; a value that already belongs to another contact is a 409 naming it.
 // `external_source` and `external_id` are set or cleared together; clearing them removes the
 // contact's external ids of every source. A patch may not leave a contact without any
-// identifier (422).
+// identifier (422). A contact merged from others may hold several phones, emails, or external
+// ids of one source, and shows one of each: setting a field to one it holds only changes
+// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
+// the one shown and no other; a new external id detaches the id shown when it is of the
+// source shown, otherwise the contact's ids of its source.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12385,7 +12468,8 @@ func (c *ClientWithResponses) ListContactConsentsWithResponse(ctx context.Contex
 //
 // Every identity that leads to the contact, oldest first: its phone number (E.164), email
 // (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
-// Returned whole; a contact has few.
+// A contact merged from others may hold several phone numbers, emails, and external ids of
+// one source; its fields show one of each. Returned whole; a contact has few.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -24977,429 +25061,433 @@ func (sh *strictHandler) UpdateWorkspace(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2Lcts4FiYAvwpKu3/F/ptWKFl2bLmmap3ESZx0HLftJN0ZdZmQCEkYU4CagKxo8qdqn2YfbJ/kL5wD",
-	"kCBF3WznsjM91TWRJV5wOTj3850vtZ4cjaVgQqta+0uNfaajccLg8zMpFBP645BqdTwem6/UZDSi6azW",
-	"rl0NGenhBSSV01pQu6XJhJmLYqqp+bdHx3qSsvia6lq71gybezvh3s5ueNXYbzf32uFu/SBs7O3tf6oF",
-	"td6QCsGSWrs2Na+j47H5MmVUr3e/kpO0x2rtWm/IejdyoklfpiPzg6Z6omrtmhybR3FRC2qTcbzec79+",
-	"/RqYZdC0pyunDz9UTX3JyMN2o1VvtvYazV2Y+URpObruc5bEsOyas7TWro1TNuKTUe1rUGMjys3STP5F",
-	"xeB/2S2q96SZH/usWSpocs1jM/uJ0teN5q7/Q7Y0aijHvD+rBTW8VujrcP/p691Pb35rnT152fj9ZfMi",
-	"fHvwce+q9exZLagJOjK3vTdvrQW18VAKdi0moy6M75f95kGjudva239ycBiuWNXCnP1VfT9WLNUsnl9d",
-	"pWXKYrfIAeFaEVwrgmtFRiwdsPihlz8xs22bJQr+k7ZifydsXoUH7XCv3WrUD8PmbqNht+JyMh6nTCku",
-	"xeVIVexE/nvVYtOe5res1tbphPkHWY3U8jO8G7b3GvXwyZPmQesTLNOYp0zBpWKSJGZxmNC8z1mqau1/",
-	"fqnp2dgsA0w/H0p5/l//DGoJ7+vrlFElhXuY+coOBL9wP9cmQk26qpfyLpDTEkIuDhlW74oOPvAK5kiV",
-	"4gMxYqKSQeCvC0i0gSR68GQ3/ORIRNOBJZEPjZdnvzcaz37f/3j56eXH3y4O377NSeSWj3FcH1l3KOXN",
-	"iYjHkosK9sXcL+sdoP2dsHHVCNuh+a8ewv/M6GJmVm6sOSzls4u3RM1Ez/zAFe0mLC5tAxPwraMXdsuE",
-	"vjYba7a4Zo973Q7AEJD9xu6K903MEma++dMu0ZRdh/uvmpdXuyfNy4+7l43W/qsn5y/3X//WaJlTMU7Z",
-	"LZcTda1YL2X6ep7eqs9N5bQnqaHxodZj1X782Ky0qnvs4PGU/puOubB7IdMbNaY9Nr8L0+ynzfjY/Db0",
-	"6SQxND/AnTh97khnqsy6NF59/P311eEf+43DF3svn71uhU+aL/YPcso57o3MIORYX3NxnbK/Jjw1+/TP",
-	"XCT/+RWmM2Q0hiP5pXbBdDrbOe5rw4i+lIjhkvWkiBXRkkwp16TL+jJlRKczLgaEDigXR4TdsnRG9sJd",
-	"0qNpypkiXNeBG8Bi1toNc1LdYJBoVG/IRrBCIy74aDKqtcPAcQcuNBuwtGZG+vvOBftrwpTeOY3nx2fW",
-	"P8XfHynC4zbRQ0Yi/6YIvuol3Og5oOxMh0wQrglXpGFm1mgekFuueDdh5Pjy2elpR/SGNKU9zVIVEKmH",
-	"LJ1yxYgUDB6mWHrLUjKiMauTE5h9ytTY6FLeEgSEiphQMk5lN2EjkrIxo1p1BNeEKhLZcV/zOKp3hL9e",
-	"ZrWub3ZHh381Pz/p7d02ugeidd3s15auI/38KxMDPay1G82DbC2VTrkYIBGPaUpHTNuNf4Z8/vT5/LIe",
-	"EysECI/JVtQbXv/f//1/ou3CptZ6Q8POTj5+Ov/UOrvaff78w/leePjH2dWHvRNzWLl50pjqYU6gveyV",
-	"y2ZSHnmmaiwYKv5ohyp05VhXieeqwWYv3Wywjl9Xj3aKTD3j3TjsKasa9Sp2WDFolr98k1F/xYuZ0k9l",
-	"zJllDEomt8DNzFIwlEB0PE54j5r5PP4XCIWiyYGSvcAkjwl8SVDbIVwQShLZowlRY5YkHBSijHOuqTGE",
-	"RX3BzEAZRkSTU/8BxXFM6TWP7bG8RAXOaqRmXPEaw4AneMMo6S3Bl1qFhmjv9bXL/AmZlmkm8dXfpP+Z",
-	"sn6tXfsfj3MD7zH+qh7bzbFsLt/BfLvxG+RKsBBPafySajalsyVbapnVL6WtRUrWqDk73rCUASAnHqfy",
-	"lscsJSn7F+tpFiMzxgc8UqSXMlhnmqgjAoafuWAEW5QyFJ7+LbWMTlFFX8wondW4FzaNFaDhQD2lMXFr",
-	"kG0L7cqJbncTKm5qa6//Oa4TLvy8TMpnmK1AT06SmAhphChJGe0NWRyQPuWJ+Veus0SGO3iSuywaq8Zr",
-	"L39cuBYG/ZTGjno2Jgd4fZfG506glA/aXxMjFDN5Q2QfZjVNpRg4uz7XlRxhJXzENRlNFKwRFcQqAqSf",
-	"yhHK6mZoGB9LU2nPJZh97t5aUBsxpejA7OvK5xgrY0NqaoVhkZrcElZT09egNqKJmS+LX1++Oysu01v3",
-	"E4HfqlZkVLiEUE1kv6+YJo2DNuHiliY8JpmyQh59fUQSKW84rjLpsgEXwvwl+wSf/h2mPBE3Qk7FW4bG",
-	"bZEyRvAtqlFwlkgsmYJzEbNeQlNWuRBiRJlR2Mx1lMDz0YlwRNjnMZ4bI2NknxT8AQEBez8gHvP1/kBm",
-	"HRAjPQNSMMorqcwMo0Bk33VI34Vg4YxewW/FnYPRF08yECU8p3LP6IjlpxkvthpH9eLSEas+wYV7v8Mq",
-	"PIQYKJ7ugNA1SN9cVVpZEA2UdGlsmapMO8LofDl3PSIRrmYERKPgDdbDRjUBqxItjAcTHs+k6Ce8d1fR",
-	"keaqpU9h9msyHUrFiKeBkYTR2LBtPZVO31c+zfWoiLmx/NEFsUrbtxe8aX589rR1dnHy/Di8bDz548On",
-	"Ny+P9w9qfwY5EZu1rBpJk8S832epMSi9EW1MmIc5YWaLupizgq+1tGyC4NcVy9ZliSGmn2Lh8rFULd2R",
-	"OQZDI6mmVIH2g47hb7meD6XsVc+yao5RvtwRSbjScFZHD6rXnRhWcDcNf2PV2uOqpwLlF7lE5wgO45sp",
-	"2cdiho4ZAqwvIFR5rpatvTAkU66HREiCFAn6EBVkIjLhbHTvScq2H3T5rXlxxUdMTvQPsLRijlYGFWrK",
-	"UlgFLsieuovp1Mr3186LuIl9b/OpNC0uiOYj9rBbZz0X99gw8IUrMhkbDqDM80WPkUbTkCNLGbEOb9Kd",
-	"kZSZl3ApjojSNNXoTUUThfY1S/8R3oH/Nbwj+RI9Jt9onz4OqQZmTdWNOUwyRf2cGAbIUnLDxvpBt+d0",
-	"NJapvpLyV5oO2F2N1plmJbfQO8Ou9lvkLX9aqcaa09WV8cxMLzGvNiocFXDq8DaChqvsg60Jw7zL1u3m",
-	"W2fnTk6E5npGrqQkOOuFqkHCReXEGmEYhGFI8Peq+WVjJpreMFAZR1Jpc2d24xFR44Rrq1km7DtP78Ek",
-	"Nc6TKyLN2ljrjGuFO6jaRtM2W+3vM+4x6OEjCH6YL+2ydoSQYgeGiQtVJ5eFhQJPlmICvTpjmmoFr4UT",
-	"TqgAGfbAyvmZ1C/kRMR3PCK9qmyJM0nUpDeszJjIpJV1xHdW6JGdGnDyPozxDiqeJ5XOpCYv7HMWHIxK",
-	"W+NMelobGVHdG5byEDIjNtOb7WWgshX17G89iYcgf7eBZjkmaY+BBB1ylYcvH5RZn9NZIml8d269Ngtu",
-	"lDgwms7m6u/LpB6IRVVNs4EMyMy2PE87QbjtQTfQBhji+4d/3uLpMjqPHwcClV0x8Xf21cbZV0FtxLQN",
-	"+iLn2iRQtkak7KnUw4JZW8Uh/96q+27Vtw4mbh5NxHBhFW/CNAdPaGqj/9tJgVcMskRApLj0HjP994JO",
-	"9FCm/N8svqcUGHGlIJaRZqGP4/NTcsNmbVSxMLHi953jMd95w2bmwmP7cnhLmzxlNAXf/sbyupELhsKU",
-	"vpkweLtwtg/K598Lekt5QrsJu4e+iJZsKTdKSjJyOqO9oNK+mr+OSJTtio6coqW5sUJ0OkM7+S7eDE+2",
-	"X7L0lvcY8We/UIM0nK5LVUXql/uF9KgoRnYXWpKLb/FmR9RQpjqZfc9ZCnkieukMyO8Nm83pyyz71dAg",
-	"2PuZeyoPUYO943JcMEtPLVgLrlwi1ZCC4+Dj8afj89Oz65OzZxd/nF+dvju7fnPyR0CUNCfbrhckFZtD",
-	"MVGscgAyLb//iCimwera2m2SlIpYjgg4AowSbDZjv7VtUw7AFfM9l13njsIFtFXt+VpNYNX3/VAqeygl",
-	"2dKNJYnYih0hp20w5hefsWDBqoB1z1VHGGaEfChmEOfpc8HVELiRXaQjc62XBpjQ3g3IvD4fTFLgl/Cz",
-	"HDP7l2AsVh2xFVVTeOQfpsoTFJDpkKVmBDbzcsiSsSJSJDMiRY9BTiGcJ71d74jIy+mMiKIzRYZySkZU",
-	"zMwTV2V0zrkjSimiywSMf2lF9uamsmmcyh5T6m7SqXA0fJUuTyRAueqbJdWh6VJmQEX8v+JJdwlUN5u+",
-	"nuFN35qh307f+GC4ibIJSTgdiu7pUnTZnCQMLz+wIqIm47FMNYvfsphTl4Jwjz3PPZtckbPnmETABGiJ",
-	"z/CxO+Y1beI/+fOOiM1TA9jZTk2zz/pxT912andxKOz5+5nNkMAUyRWmTnwHd4KZCke+NIJXm3eW2BS4",
-	"fx90T0sVDL9CjtY99zR3WIHe4LzVzXAutVYd2XgLJm5LYvMJrdf120aXH2j/8snSJGU0nuGkFTLzuRmb",
-	"X7gxy2Zkqxk+ZGQzm5CfOw4en9RQkLZJw7434EutL9MR2MjGXN6xaksp9xhN9C/lxPJXjdfh6ycvXv3x",
-	"6snx6w9XJ58On+42T34Pqx6A1vuX+R/GCdWQbbhqE9x1X/PNXn6HXYBLvDi77RpyWLP5lyNmzJo1cC0E",
-	"zxKqNKin3RnGr22yKE0Ss3mVCygmibXXMK17PgXdL/0A/4BNrcrWI5tm1cALJV9/Zs+X3X+xnjZztZN/",
-	"BlfBIY5jbiZJk3OPGvo0USyYJxCnqi++E+dVWr2Ua7ZjVJ4jP8EpZmNj+ludy02QbClWYm/F3HrDePj1",
-	"jbFzaqhk1YKa0Rmvi2VBUzqk9aIbStlCurar2DFLUlyjoPZ5ZyB37JeGndUv6PSt1Ro8is2J/q1RyF2h",
-	"bq6L+FUdYRg8BImX6GOeNPwtWrn98cmt4+RJ8q4PWtOyccDlJ+KWJXLMwMdVpA/nVlzj8MGjnpvrsw34",
-	"UmNiMoJUJrwmK0P7c9U5sWmM8P75Wf8ZLCyRMcc4ZQOuNEtZXPdW6DlG+3/yFfKK8L7hCtm3tP3sdiut",
-	"plT5q5YPek662HetN3k4Ha5gkGqd8u7EBv+XC2S85Ti/o7wQdhhLzsavHNPqq3eOazZSG8zC6RdpSmdz",
-	"g1mwHflQpLyZjH/l4mZeIp2nLK+I80xcm9OhJUm4uKnXykxcTgVLr62b95pXFOa9kCmJelZFijB25eKo",
-	"4DmWU4GJquAEr1eJ9VwSF58dmUGxOGrn92MiitZg5JtxR/ngoiMSWeXpOruT60yhmlJ11BH5YOFHzOMD",
-	"M9mqi9nwt6Ly9CP0HoE8Z30I/qfMPFNId1XUJkKWKuLzNUB2f0QiIfU1xMWjUlbXjZBTcJLhcmG9oD3I",
-	"OKlaUCvOEutsnY6aDwX+sK9ZfejtJqwksPNUQmJIZYlmJtfGeJU5+IXpKQYlk0fE6DZZgSb6BQVEpstK",
-	"T5EgubruThQXTMGfCzSkrpQJo8IXwCt0qaA25j09Sa1a8GVD3cvJVu8ZQWGsK5fVK9HZQMlKstOOCoq7",
-	"qsSg4bygPY+nCGgCwzhl+IbSqUWK9Y6tt7a+s0QVtJx/zofSwoNGc8f8vfPk4LABleCOO87txYh+PsUf",
-	"QRcaceH+XMEjiyNaY9FtHOxBOHj2zKKqeB9ubh82b30t4chXy7eUq4Lzqr7azjDaNFdaVb8q97TJXK+t",
-	"phcuxhO99Ck2U6BSSjhaX3snQBR+LQd5y28/qTf2W5UvHOecbu13Ou74NbBB341ZCS5SUPZE2i0Isliy",
-	"G13gE8MSglpN62spKRuS8eUi0W6MOS4GEZkIzRNr6KVKF01jsAAFCHkBudyRS6iDn5GwpzK9YXHQEdHE",
-	"C9i6K5dUp+bmT0CiiYDQgdkodyvXeTFnR8xXc0J8gI/Mh4kuimo7PdwdHHotqE2KAWXvlRXyOVvD95iE",
-	"8JNbFw7045tZF4+U86fYqpGMFEreFCxbUna1SozTB7pa12/Vy51gy1YLzX4uBp5Gfxc3mcsFqXArpcwp",
-	"2KjOU0XcjMgWhYLbgFByw2ZTmcYkZeNkFuTJyttrcfs1HWM4htwx5ufKrDfVEmHkpd+5zwqXIijsW2FV",
-	"C++tZEQ4zmdIMz/iEOEAlh8ivKbu6qG+wSFCIfFIZcQjheGiBd9GT6YxsjU7kHaB3KSw13isFS/0D939",
-	"zXp7eH+IWY/vfgizPp/FHRVBfMD5ZFOjoMTjFvimfR4y4LdMQEIF18M4pVNxRKxJoZyVYI6wKwq23oOF",
-	"juslLM3zczYr/Zx34j4b2LJ44z21Ibe3G+5lrg25g+9BHeJHOdHVukCerH//QMxcfub63vkXKWM74Hl3",
-	"Re7W2oI6IMI+055OZhWK/Loec5sY+mUdq8RLEy3ElfKM0fUfkpNo/qA8GXPlc+bGsCoTdWFwa7WnYj17",
-	"Jh/LnC2+8hX3luWFYFTJkoENnl/5oJTqWiTSjYW+OS13C1zd/XC8BZhLSJvrzuAfLopOFnzqEepoEA/U",
-	"En1h3AjgkbxlcZ28YTNFaMoQwmS/5eOUHSG+hyIC/LeuhmufJOyWJQpKBoygwfwiXBKFEGXupALcQp9r",
-	"Qjtiv7XT5Zr0E0k12TL8X040SeUE7Bfz+n+zVG4DmJNXL0b8AdHM0XDD2FgRqjvCXWnmiUPZb5E3/GmO",
-	"kmHXogSJVpUrflcOkp+AqixzXxLtte7IXwoP2VuPv8x7P9xFRM2UZqPA7Tts5s6/SbhzSK5JneyQrURO",
-	"WbrTo4rFJRCxuczxedaSX+wS4FeK4+XM5ljMMmyvIyIMn0iMcWuGD4zI5aJk6Q2PlNMsCOIfrmBV82xm",
-	"+WH/QRq+GcAqDb+AlvnNNHw0CvEt7UI4Jv++7i3bD4xdbrBs3zB26S1bMXaZL5sfuywP+u5GDuhzm9km",
-	"5paHsU3w5WXbJK9iWWpi0QF7a66r1H/tM5bM4Jzq3vBHSuWtZeJ32wanegmjqbKgpzdsVidXri5PdYTs",
-	"k+j83eUVeXzbeOyAPyIylIkN2i3QsTYWYmUxtalaXJZQd9GIV97jBExZnGysy672lS8kqnm7fxWFzQti",
-	"m2tkzdxC+MR6RAKEG9FDxlOnibnUas8dci/ynZvinW2ib7rZ33Fz722uV/LaZeY6It7HP1aj8AewSkJ+",
-	"O/97hgeX6/ll9yAKypJTELR+DL/g0XTnxR4ve9j801VfsPoPImnv5E5czF0WSO7qt1RRWUZXxQV/JzI2",
-	"QiKzS3W8JTIyCjId4U+XWnF8fkrUUE5BS5nbgq1Mewk6oi9TVHG4FMrWQY3kLU3U9pF9VcXYo4BIQZC8",
-	"VAASThW2tSNW7yuJcNTXPC7NA+C8j7ziv8C5JmGIHeH1NFBkSG8ZpIrYl/GUyKmAufRoms7sd5m3u05s",
-	"arqZOL9lANkNclsPueoIKDx8ffnuDIV2zM1OjLigGrG1RnQ8NofIsPBSouHymFnBGgnmcvCW31zQyYO5",
-	"ENvymwtcK5gLLSx3aRbCJMGc1bL8kJTnXNLdl99cnnOJra3PKGuuGYWe1V2m2KLbT+2Fx/a6uQfEbL0H",
-	"PGelB0C8rW7uWDp5xDp65i5ztwup2apFP5OalVbcOyp1GseL7/X6iByb66oegE041njCr3Che4Smg+Xv",
-	"vqKDwjvNDVb1XnLLBV6BN33N1KvZGRb0A3P9GtSkYGuI6Cp6NYJ6Q5G87j0F0l51TzVJrntXkQ5X3TVH",
-	"QqtuKO7dGleXtm2tsEqBB626p5qSN7jLp96VA6zg7WvesxndVIiBlRRQxUm+/un0jEwhrXRAImKtM3YB",
-	"3I4MqTrCnEH82xyxR8oh2tI4ViQy30UgfUF9iCoMnxWZarmNlekseUqutcTnqmaRu6oNWz+stFfuXtNU",
-	"nNd7wf+aMDJmKS7dUVa/5SkhHpBFZH/e4XEEVfAp6zFznSIxiydYN8dId1but1Jjtzjn1vOne2/P/vhw",
-	"ePi0eXB88MdB4/Dj85dV483UsPuGqxzoYYUCm8Zm6GW3r4VMhBgDGdCxUTrHVCm3CBSrmLWZvpqM0J7u",
-	"M5ZnG3D7kGLPmbC164WhudD7rdp8h5mglo1lbvLQdcfM/fXBi92L8GPzWfPs8Plv+7/t/tF4u16oK1uN",
-	"Upyq8FJ/9Vem7cGpfQBfXyYx7+Lpg5vv7O4r3j03jSFV1yOZ+hV9fuI2+6yve5NUybSac0RuzYFmgJI8",
-	"MjK3ky1KYtbjI5pYTPEAeMlreksv4WmGn9EbVoqkGJJaue3++IJ8LgvXwZU5V4Br5kaS03r/v1Hbs7Y9",
-	"j35gDbGYbHFtj4MHBm6f1BHWBvN8VSUjfJs4YxBePKcxR+Sx961Tg82wREd46EBCTnNQIJr3AJSpBxEK",
-	"8OdblBhdgHSZnjImMrRkYw5Sgm/oCIBFBeBEERMqbK2HS0KBAo2AcIGVvikVivaw6A9qKjKlOQpIlGmi",
-	"UdARkadmmh9LZpH5ak57jsgWTZTEMgUzFmif5zfZe6Q6AnummQkbjo7PU9ul56EyHZktLpqRMJaifRfB",
-	"3nZEMdtx27vQ7pt5XNnQAMLpTpIbVxHfk6MR1zrzXMKje3IitCqmrN6ln1uVqVVlPZUsGt9KKBoA8/Zq",
-	"lVVTaagEcxb6vOU8b4hXmGpV6TcvzHnKELeLfMxiR5SPNqAQAIC/7xcJCKsP6iTyfaORIZ7Ig2H7Z+PP",
-	"Ojpko8rM9AyW4ssKJoVDy2+o4k6vGE30cLWHtfitmk9lurlHkdG6ntkcyW7D+NGi8PuFfSsecqvQckUi",
-	"z5MerR1od87Z1aaamcKVNVozfJ+N4uAVPl180PJ1u6r2H9uiAosp6HX2dfUGc2k7vPqkOEv0YTLVNsqa",
-	"MLK9sG+eV7F+v+3Ss7nNqihiyfMf4CqyhTkQsKoB8VI3sDPMdn2zjV1Zr1/tO/iukQs3hKUxi3mh8eBR",
-	"C0EWKSl+yIKLQgFp3V/EoivlJ17ETMp+60V06tw6S2l0GJtVPk5oz6gfVsYjvvYtJgmVam63Cztw79BP",
-	"xos2yLJw9zyA6ZW//q454AXm4+2949NVTNmx7ErmXOUk+r6kDSNYTtirFbL7hjQrFWTElLOqcb5a96dC",
-	"eMylBf3bhBThxl+5YOvVgd7HnZNwUSHVGjtdEFfmV6+tp48g4ACp5x0ui8r6weatSp6ZQrEdhPgQtc8W",
-	"6sHbwXjZaoYNwz+aIWIeZUpMpvGvHQaHCXulRivcMbgXmEr0q12rb7UXjKYJZ+l11uqhQvfBS7AXQaks",
-	"w0ZecUkAQdO6DDKk1Qy3d74I29u/ssPIkUhF8+aKhS3olcUZLV7fC6jPtAiz5aqWvIHVlyW14+VRO5C/",
-	"NXm2Z+gtWYIHPCWLbbm87b3HGxEh2Id8WJfS7cOWG4NuG+6TbpM9A+rg1xZ1/l1VhyvrQze/hlmktOpH",
-	"t2SVPy44YmfFZh8kZTRetH2GIyw7qvgEOJMJBbRRrLxzWTOicJjdWYZz6qgnP8sdYQ8zOMHwhjRmaZaW",
-	"JlWJOaCTZz19pczjKk6Aq6CuKDyx/dFthbV5eWmQ9c0GkjODynEYQlGLhgEvXcQHPTdl9SJSXckiVw/Z",
-	"k9UVY85yGdbioV7NiyfXClgvOTdwy1EiSG+/Fp85p5k86KFbEO5DnQtyfsiWDeNBpYuQGivIsi78Jac8",
-	"H403DHWtd/Dnf1p/m2DpN9yrqn2Yqxyv6Cc/ctdkNbs3XMTo9HC1nNCDyEuX8lUkz6WjRsqzHW4lh7hV",
-	"2jPfapawQUpHMGKlqf1s3s6M8WcnXGldnEldITKgQ0uVdCsqTA8YjV0jXlfQTmwPmRXOlTxZYkPXo1uA",
-	"sojRBERMUGzE5VVW1edwAStKdEqzg5ctH/6PMPvM25cafYX4wMMbfObxiB0WW7xvWuheURzfHQ09oP8N",
-	"7Dtz/QO4GfC137mUw7z0fmpi5WotVA8Xh5FLgeINgbu8mytf66Fuljnp9QBbZXr+8gzw65qOeSWP3KRM",
-	"oaqYZQ7Jz+VaJ4BKadRJmx8MagzABrlE7YrEXFR5OmJ5PQPZivKC24hQxWO2jYrl/IpZnOP5SMuLZ+Sw",
-	"tfcka96KUM+qImeoYOotzhnibjKepQWqxVwX5ypLd7HJ6DCoKy7Nrcn5pG0mdDqDrB/XxyUDT38A09OH",
-	"sK5aFH/+AYG4tYNAN8sT+TjPEUH05yPy18QwRm7pKWVGIYP+AG6XVgA2VngNEDb7y+JoS5k3v784JSmD",
-	"Hso9RgQdQeExwjYBoZgbj0jkwW5HOf3bKDk0PwCwx2TtqAoONVgGF3GBAE08qY5o5TBDy7su5Q/xYEE2",
-	"SY3z/PCZ913IqY+jCFnxmGkhU5v07zI8th86VY4X4rDrhTutR8MCXlUhk0AowMKad5lVeVkG+uwUXyGn",
-	"1QBzC4FEc2gvyEyZDmfuNbZtiHuVrzHnY83zDUCrz5E6HNwmbGkVu/e08U2oxMtPrdBfswUNimOscGUW",
-	"R5BlV6ykdQ9Aq8KjYViz9mGBvN0JCO8TKmarsTzvhMW1QZ3aAyLJLECiWrWKdwP1vAfcGC82+tsgSuUO",
-	"aAF6cyPszRy+yx/F6iV6EAjOAp++c7ht0RGsPAXz2WDOyae0wlCp0uufBvZ5zFOmlh2GB+TKlxk/m+PP",
-	"ajWr8tbmAm8wx43bbOA7wMVkvmlvFdwTC9Oq3jXb1PAuh+0hT0xzo/Oy+pQUezXer/Q1NweLD8m6VVZ6",
-	"6zxNuirGZG8OfLinO6zg0mVyA1wvZ2yJxXo5gY/FDLLiYugVYfbFgfUFWUHHygH/2FSgvkwL8LvKpgWR",
-	"HlUMfoV3qe2NYVE2SgerPP4rSIDQAq/jFvELOompMqJ36ddipohWLOmv5ogPsBvffgUrY5UoGirA8g0H",
-	"gkZuJMo5XQT452NqtiNrOeetNMDNQ45rtdb7neFJH1ZQLTfxS9Y8MJ2hTGIsBimIXinJFve6iRrNjW3b",
-	"ppIdISc64bcuTd7h8sP1ow1CZPNMpDJK3NfXuSRduRq4ufda0HvI7QfEba0W4/Y0+PMsrlGRHjZDequu",
-	"//uuvm1vCEtd3PN57N+2E0tus4JgKRZnLChnIFXVDAjL4E3zbrh6d2dTa7CchzsRq6h7BRXeO4pQsP1/",
-	"AATugtrYn/5I2TKQbwmd7AucOfhkJ6LLS3jv+E6JIO5m2s4TureME6EmXTPpLsN46ET0bPx6NE4oF/h1",
-	"InvYbibPOxhRMaFJpRJWeON9bJhlzrCF872igwq9TCk+EA8RU17Yi3AJDqr/9gVD/lEi7IoOlp6zvFzr",
-	"4Y+XpgOMzNrlmQ/OmoWBHzeUOPOwl7d8XIyp77fWau2zYLvuzesNlW7Amq/o4AH4Cbz0rnykjOnw05Gp",
-	"qyT8doTq6higVDWjVAyxmmsyyKWMpOvZyt2HD1YRy8J9srBHzxFwoCJ2RbVmo7FWS5O7NjMMbXPa+fp6",
-	"dh3uv2peXu2eNC8/7l42Wvuvnpy/3H/9W6NV2ecVypoXxsXgVxvndCFOH0LhvhAJ+PbF+Ab+GPIi9CMS",
-	"WjUbgiMW6WFWwMhfDE6A71wQIRUkqyAH3d1Ntm7eFC16qxfum6vjXQlfPh3GuGe/Hx++bXz4be9j8/Vl",
-	"eLH3Zv+3J88OKgsIqNLXlqjuZcrCg5grtS3HCGdYEUAB+xpe5prxbJkfsG4gbxXjIOiUpqkmsg8lHl0Z",
-	"zwKzZHzE5ESbjynrTxR2zBKsl7WRXW+wrrOujNmidlxYyS3jLL8XZwCjta4zL+sCOyG5+UElPLa6EdmX",
-	"4AoZSL2wb948jUGuS3GHFvSGAPAE96Z0IlRApkOe4OAcjRGuiG1zdNcOxkFFGXHeOcm+CAgW97hSz3wY",
-	"rHqfeXkMqHAy51iDF3PN2GkFTRRoev6kzO/MZi6QEqt/AA2hLDy+d3JZ6f33E5tzk9lQhLqm9g9T0Fw4",
-	"cWv4BmOuzO+x50+sZomKpbe8B40GxmMWZ1BDCOJvrnAkjtAh7y9+zausWo2QvIQiZZl2hGWoABdJZ2o7",
-	"8+0bFoDOfSZgVNgO1fr8Id/EDhfbnLs+McsAkX39AW5dnBliEYRomjEhtBa4rnaM50dXLZHikF6kik/0",
-	"l8sDoUJ4LHP92pGuHPvl68IlyA7VvRWnzFmErc6vi46zklphu6elUkPf9CDPqcqwYvAxQFOKGF3WkFMO",
-	"YuUHfaRIZpBHSHqTNDXr6m7mA2GrUO4mIzZn8EHNdnHNl9L1eTcnWvmN3h9P6b/pmIv1xAR2dvUXskhm",
-	"ORXPH92l23Mnlu9Y0538sSVOVFGjWWAaXJkjcIQ56w7CFSItXvPefL2fXbwlaiZ6RXN7r7LHROHg20a2",
-	"i/r5bnSmtXTEGiCSnRQ9dkRoF/OW0oc72YWw/9JjHtQmAA9nLzdX5PQ6p/jTrpLJRDNi6NeMGOjYMG/M",
-	"3JUTTSaKpYABFUAQETr/yZT0UzoYldHS1joHBRT31sGqg2HGvgaRPpxekknkO3sxSg+6S0OC0vEpE/nd",
-	"pV1kbogsCJ7yIQMB5Ri7EkQl5hIdkQiGGVlmDXHN2rc6QT/buXlw+l5FMQ+ikuZ0fEe6vQQx8qBj+cj1",
-	"EB9751F5j1jbOzh/sucAp7InVtjXVjPBa9okmg4V611HpC+TRE5RHTXyqksVw7ZKu02SUhHLEenONFPY",
-	"3OOGzYjsoxZjnkn1JGUKhZ1UDC9FR8OYpg5u3b0tsI/fiZkx++LtUmurGl53eNWkYtx6LRrsw6fHzx6/",
-	"SU5fnPBwd/c3cUPPRqq3e/tOdlujf/UO/rFSKbGrsob/8soX5g4JLtfVCisYuPJ1NBAUKtkWhJBLxFsH",
-	"N71THkH9q3vEcMWU/kYe4kWO9nJiX2XYxjKMNVW9lUlnS5z1Zee077R7cO+02d2ujGfYpqHgCyRbOdaG",
-	"85I6QlCPv7iPp8+/PgZ/4jZ6skEKdASz+2FLo2djVnI/Bj4QZxgUlUaqfOB/7EJnCInHHWE+gxGqim0O",
-	"6uRUE2EEC6HjMUg7S40omPqMQYsdQ2sOXfWhbHNQPq+xMdmiMhvzWzGHL9PEKKLHpDN09RlDNWU0JrzU",
-	"5ez0+Vo+WGWsv8arj7+/vjr8Y79x+GLv5bPXrfBJ88X+wbI2b/Ogv2N9zcV1Tl/lmT1z6MqQV5WB1kKF",
-	"hC2NgBNOxkyOE0sMVBA51jsAxmkbA6+tBFRleazIls0DqaV9mp/fylrejHDuovlVrOad55wnDx9WLMDi",
-	"cd9T5mfnZk0ZD3jPvUnK9ezSPANfdTzmb9jseKKH1WdlnPIRNYcha7QfkOj3neMx33nDZm0y/ffNdWcS",
-	"hrs9aJUZw2dmv0JJhF9FkGE8TrnQDqlRW3E9pYqMaIzqp3kxVrY5YmnXsvflJ4bCuM16PmU0ZeniGYB9",
-	"e3x+atuFWY52bJv4g+RrE3zIBrMxY4WtAM0c7s4HZxTY2tevgF/Ql1X1cool/Z2hVNroyoQbbmHsPCuH",
-	"MbzwEZVd8syB7B6fnyJfN4Z5T6YMJYWx89XxeLwDIYeOyFEGxrbyNUclVlnnlh4VUvAeTWwrT5YacwUq",
-	"ZI6sSVDIG3ZVsR2B3WO2aIGBQnNRr5Nk4A3MXmK+gnxf6GYPGcDY1z7GmzMwyI5ANEiiJr2h2a1LROvc",
-	"tnVzXdq7MaqLebuLi3VER0Cus9AstVlxsexN8lXlCvyrLCZUk+hxLHvKSjNgmN4O4QVyzAQd8/qMjpII",
-	"29jkX/4L7TWvi82ICMZiY+A5YoMxPZPCSDwuhWp3xA4xdGf+BjR4YMH+acpoz1IZlAEuoNXytdt1cmxp",
-	"nCnk9IATTKC7TiYPjjK8Ph/YncPIjaJIWmGrTqKXJ6htDAFZ1vYHKH752MjFWWTeYKZOhLSz3iEXOWQS",
-	"GL0pNughW5EhZib0jjEe20Y5AGB8LsVjWNLtgLDPPTZGx9XZc7jLqPOkAm3sMYKP2F3MJLWRmT2dzNqE",
-	"2qYIaDfIeJb3PoAiSyG1eXLMeom5e4uSEVeGgjWJxIiyaBuBrVth6GpauT4imn3W2IC3y8j7qxc7B5n2",
-	"AKN+/2sOAGGevxV1zB6FYQSI3ZQkhmzMjY19oiZpKgeGGpjq0THDq+Nuvx9BYaNv/sAvvTCMduBTv9+P",
-	"tgPzBpg/Ko+CKa0yOIr91tKewmSr1Wz65bpQ7bwNe3g56fWYUv4eTlMKcQkuSPSlA4KmU2uTer3+NaqT",
-	"c8N0KOIGwRjiGPatA0Eic+GXjl+sb77p1JCM5Zj+NWFIyZ0a+f+Bd+Irkt1EgZhQTJMxvsKc0a0I2jgC",
-	"9jY8zi6FYFMGrZFTpeuGc6Q6IF05AdQmHNiW36hK04HXriooYK9sW6LSk1SA0JIJg7WBCm9ck0Ul8WQr",
-	"8qnb/voLUrk9+YBUHJAIipgjGH6EQUfzLT7IHr28dDwKyDiZKBJhHXtEtiwotVXytsGpA8l9uFJ9yhNj",
-	"AztCifLa/IhseYX4eKfDJCUO+EbVyVuaGDnCYjzGXJkjEWQ18og5YJ7fajaD/EbSCg8DMhE3wrAgw2Na",
-	"YStwlApMH1nRiMWcomXSauwFPj3LW6gnhqfDjpNWY7dNGuQtf4qdAMyIkEgDQ+/me3N/IwyDMAwtdhfg",
-	"Ci/kILipFvwKtTLoRYYeu+rC+zq5ZCImMznB/mVb0PC50Twgt1xxI9aPL5+dnppx53AwgeGSwHTVtrkc",
-	"gBI5+H8xEMd6Q8nioxxCKQsMmmWiN8DaWZ1YiAZYlpSNGdWuB4dHKe01sAHMzD/miQFU0y6F2QtbVg3l",
-	"ySwOMpbpBIWx6PgI01mMUiElSGMmLDpLnwuuhkB1LooYWM3CKLvOC4Heib1w1x6KC6bT2Q5EtqK2nX1P",
-	"CqyXn1KusyyLdMbFAJ4/oFzUCdyJkm/v82f36CPDwD9/JlOeJHAW8qjHlM7svWYVzgv2IAJazTfDNmrQ",
-	"YEU/bKhYiUKvWAmkpCF4zzCbgj/KGqNckej0OcKWF+ucojo5gXoyGJJO+WhkacWW1QGFUcV2uOFhihvd",
-	"J5nVyUmGrQ1aHd7vAVhb8A/EeqhVaZu1oHbLUmUREuthPURLFHSgWru2Ww/ru7WgNqZ6CNYEnC1rh5q/",
-	"B1XePjxnLu3aKrvZsgREJnHGwfMISW6AqKMySwbz0VLUaVxr137lSjt7GJHV4EzDmJph6KA+nWurpIUU",
-	"THhnjf2z6I+oNcPm3k64t9MMrxr77WbYbrTqzdbe7mH4qYZ+gFpveB3uPz35+On8U+vsavf58w/ne+Hh",
-	"H2dXH/ZOwty6eUu5KOvKZlEz2JoqtBqXdFOz2U7YUcEmrAxZ76Y4zv2dsHEVHrZbzXZzv37wpNHcCz+B",
-	"f656Ug1/Uvv7jb3SpF48OTz80Dr78PLV7tNP+2dPrj582n3x8SKf1OVkDMi8FriyajIFnB1vRnn2UMV8",
-	"QC/486s1vlbXziIRQNwKDLJNSBF8oa2wseglGVk9fi+o1dFZbG7aC3fXuumWcoyW5J6r1fdZeBlAprCo",
-	"f0DwWX8t7MehvMoXVTNLNpZKV3VPGHClXbencSpveYxo3jaLjnTZkINAdo03SOSdxsiqhlyzHcN7gWfP",
-	"zJcdYbUQm4gCz7eEELiiWiZ66WwM3XCOTy53mnv7Oy+fvSVGX0s92fdIdUT08fjT8fnp2fXJ2bOLP86v",
-	"Tt+dXb85+SPaBm6I7saMM8iUJHIALXmOnfzMfHzCvdZMz5hQApMHQcbAwHx+Q7b2wt1tDC84WoFkREUi",
-	"S6xR5ha1eYKotsOaQuFiT46Yy13M15gmiQIz0WFUZdmOPPVHAKZjVGYD0Cfm4/Gr4x1DJ1SD0pExkldX",
-	"V+fEXnkEquWXTs3I9utJmnRqAenU6Jhfm9nDHwqV3k7ta0S2IvtX5CQbrExk/4jQQogqj7IV2tk4ntrf",
-	"wCzOGgbBmSZb78TOecpG3Cz98TkqS9lcwGP09PLcGu6E6+2jqlmAnXKt5Q2D0aNcKwoEzK545tWBgT7y",
-	"1ML6rScMEAnQTufYSMAv3hG8WjTpmlfM7O0pFhnnQzfs6Pj45Y592Q5+GWST9QKjU9qlflw0dxxvzHcN",
-	"G3FSpTCd4znKyoXPwukgPZmX0SHduQGHXeX4h8XxB476au2MD369j4AEXr+RiLD5N1+L3lQboi4pEI27",
-	"KBA/qf6wWtpuupKZX7tC4Hos1ErXcLXAe0pjBwxyV4HcaqwhkM/pLJE0vpLyV5oOQCi3ms11XjZOpTnI",
-	"TpR/d/HvZHguo6t1gK9BQUV//MV+On3+FRWDhOmK/PfnXFl1QBVAvIys6st0wLRysWXHDurkNHOyGGZ0",
-	"A9j1qZwMhoVHKE1ntoY/7/mt5jV67KPqM/DCiWxVDNo2xrs7zeBTl990JvULORE/RuvDKa7a9KDaDPO1",
-	"GacYzW2ic0eh42iOQ0REsyQhQzmFWxOqdEcU1BsyZUJXSeSXTC/czfA/iL/eyz77tqz3P/JMvGR69YEY",
-	"05SOmAbokgUZLfklbnFPn2Mv5kUcNPcqJlLeTMYQ173zixaZa2fSzO/ZxVuCbyFbUEbEVZV7M0X8KcwH",
-	"4YpQdVMy86xtB2ZKxg1crj7tDbPwnjJc2p2CwNpn0yHvDfOgXowuPPx2nMo+B385OkbDMPOtzcUKPUdb",
-	"wm8YegmnQ5YywhLFjiDU52OzjieQ4NQR8NG2Jig2r3LpzWhm5kCcVBM5FfijC0xagDdjiX0EJ2SnZmRW",
-	"p9YmkMlpEydhoqRvaBsCQ7bzmTFTKIng1yj3n5eaa5k3d8Tcq5UkFNAYMf6a3DJMdKPavY6L2IhXY8fi",
-	"N/AjTSD85nXa7ghKYt4HEFadIzUpaxlDwavNCzIr+UiRyEyy7lg8wK9GznmPLD9rSwsjhxiurcZLmdLO",
-	"Y9KlujckAwnO6SwUm9EYEh6z1OFiMT0pMHOtN8tIBzyk7gLNR6wjtjKr//zi3YfT5ycX11enb0/evb+K",
-	"gsztuqe22+jTxje6IzERGbgmpFOjGxX9wh2xFzYDbEJrLscuCwUF51FBGpK9sGkWCXLspHendX6rRE7J",
-	"Xtiqkna/wll1poY9nne1Q81Hs3MZ5JbXhxR43RxQVnjQaO4cHh4e7oRhGNY295/B8DMlfB0b6c5OVg9R",
-	"dzXILWBjZzDbwAyqgMJwtfKOpzXUSKHcxlu8qlstG4MMIZXZzllakdUR3v+Lgg015j09Sa29C9aTwzhr",
-	"14pPBt+rN1dzcT4f+3Q3odL+VUxISH3dd0K3ck7mdnt3Nid8qR3gHV2rljQWKx7v5nl3zngF8Tn4dzUJ",
-	"N1VlvrcN2VxrGV46j8fddK29dVbBvuMKa63vraIdqxsPdydj2oANXszKXG7FOja6KNB0WRD9KijlBrwp",
-	"5xS0sQN9NGKa1r1EhcjIOTOqMR0wQlVHuJQDI+MHTGcF10e2tBJqKyymMlSJmzvreWzNNTTCckxKegmH",
-	"hgA0uVGYum5uUDZ51gU8bbK3kk5tMNdnfu8xo1p5qCvkBU/Ard+To67rvtcRx2fPKwUUV9qTSyW9tdS/",
-	"wCyD4v9mAQHVrhmGhdzYvdDm8f01YeksN6QgfF/z+UtGRuaWEf3MR5NRrd20oMX4VyOoaOFTZcxiDsmC",
-	"7SuURMJuFLJ5jz/1hteil1xNnzeP1bH81zA++WNaq56H7TXhT2QuEfzLfM+HPv9MFKNpbxjMxWsDRy1Y",
-	"AyZTwKYSM0yTIzSOU6YUKSGPWrXdanouL0+4rpiI78rSAbpgmCIDgE/MG5fZaHyexAZJZDBdq68aI0Oh",
-	"Ul5K+NuK+YCbUwVanRxj5i35JbD5DQGJqRrCv9JcNqZGLx0yxdQ29DboCAxgq1ImNtZ58JS4F2A2SMJo",
-	"bFSv0Bwwm5I9F4fHaHq5aMOIzwV7+VdhGwtVRVV9euZ7RiSzPKhhW48ZfRAwZCwY0pb5CzVpmHFFtL6E",
-	"FYsYR1Xj1XSwGeEVR5i1T4PSSax9gQFDoyihydbFi2dkd3f3sDQi507ZDa/CsA3/fVowRFf36qCf88Gu",
-	"Bezw531USbjDcNxz24/RD2gA+840dseaEZA2B/9dGu3fLXqTGs1dswqYQXuNvVlgVwCLtzZO2YhPIDyD",
-	"gLft2sQoiv+rGPvwO/+24WHXjeau/4NDzPf61q+nH5fV0xXKrl+mvXTOZpccfESheQ9GDL4GtZFMmdkE",
-	"VbkLcFLMJZYGuSZbIB7+0dj+ezcebDcWybWvm8THkHcsSqF45/Qi2ffc999Rj/8xuRbQpg+EeTZrX1l1",
-	"Xy1OuzjWRqIh//Ez7UG4oWndJpFPIlFAIiBcbIASlejRKKMDcNx1BGbSeZQcYfaCD8RsdAFRTnMz0zIi",
-	"n8VkMoasA0hxz51MhJY8am1PneC5ZrvVDBvbR+YBNEk8pHn7qFL6frvQsBM8N1ZQbUGbaPIC217BmCGl",
-	"/ZalkHIC6b/eeY9Q4YFE+O4M/tmiNi1eQ8cdo5rzDAFu2xa05QtjHg+jiXkM6Y44brNQmcMPaikD2xff",
-	"5QPmGKO5ojkEQBZb6yAhG9ztCuFxoVGsrb0wSwYJNPlC6anEhvtp9hLVJq3w0CkcrJDTizMSUg9dp8kB",
-	"wyyTDAeV3DA2VuhV9YZj7HMcRptMxophrmiJmNwFw0lXjaWOjHKqOoK6L8yDukzxmGFNB1fwFMsrCY+P",
-	"5kn3cYFWs240ONiOUEM5LQhsSDfSTIBJ5epfccSqsKjewepJcQukAZWufuXIomwR23fhPtkivQzVwxeB",
-	"gk3zqhuAILzMJEmeW/EDxNhGAuor4LqYNZ9PhMEW5W6KkGMbIJ5QIns0yVz/brOyqNri6SdmTG0jaec9",
-	"XGFxXJvKtk1yPzZVRnGFsMSwaijuWjeW9+76jWexzAd37J1ExwNs+jA632nGckF4b5Tj4hfrrjvNh53e",
-	"mSzP6ohQPGb2azNBO8Tv7GU8XH3TM9di+D8/UwWPGnbyNoSeaw/V6lPJ12cLNiC0WqlWZUX0XLnysWVF",
-	"Z593RIwlOW0QClhvhs03x7b9Ogb/rFIFkgVLyMy5SScJA4kzH3yNyBYSXODNttRDpSMqGl1u18n7sQ2Z",
-	"ehUs5nW2vGUMDj8ssdtqNXZJl82kiAnjRv3bdgOGruhZY2K4c6sVhu5qSKf0O+QbFUfd8PEYagOMIpL3",
-	"vjeLBiU7tsu6WSwHaAm1KgFhn2lPJzPXrRJEgC0eg7JbLavL+CJ4WBf9UFM5SWyUMvfb5vVa6AuyNSPU",
-	"Qm2aN0HxFJR+9KnSLK2TY+wKj1UWFcu8pH+/36ufZKoo/quKquqWC94WfGOoGNpOJe7RiM0nWFkJzLWu",
-	"wIpM1+UV+8B7uqzTVhVUskElHqyp3zA+clqhmbc/LQVe45mcEMWYDdKncqpIl/XMXoGHm6VKYjnMsdeA",
-	"HxxEWOu1NSrUgkEFr6vwwmpLKPCitioMCp7y1d+GOhhFXEt7o4xxo7NNEZAEK5RcqBhyini+rC72bJeH",
-	"agKc6Aj9oASLphQZSFKcw2IaqFKtyRZaOHBuRzQG2iws5NwsqHWqAhcPcrU818px46wy7pTzI+hsY+7N",
-	"lto8Gc4A0RR8rrlVUaSNMcWWTDzFsjhVdwcWamIy/sBRzdcpFYr2MMzB+8ViL4iLB5nJAGnq5kanZWMh",
-	"88QBN+aMkarK84wTsGVihhe1oWLAnCIHdexNGJa4KK3BegyI61iMN2Xx9syJ6V8fQp+gjnAvIr9k1/2S",
-	"bQ35xdFxlh9iSUv2jaW747HDOolSpiaJVlFHZHkQed+hvvWe56ckZxvZq6FW73Tkyu4yvtjnCesIPeU9",
-	"x20yovBK3iAFospAwSdunEfgpF0Ro+RLp6BOY1luUdfHRHuzCPgrGAj4Jdgg+O2cGWKvKBoceK21OUpX",
-	"8Bh/deYK/lwwBWwdsTGG8FprD3VqX792ROVcwrmZVD0xgSmZ680oFj4MHlVej2PFxp3aV9ipCnd3lwua",
-	"zip83d8qjwLuQJWyHQa5bt7I+36Yz0DntfZuUPMFyF3SMJA7Zvc3/sSH19pN9Ocjn4Qnu/bb//xSg/U3",
-	"Jq1vzZnBQCGzMfZswSmWMxdkLDg98R27/i3+s8iy+/P2Qtma2NiDOfN3WAQcTMPP/bTrXs71WPdZTe9Z",
-	"DvjdjNF9bjfWt6KQZSwzogAvdEjHY2Y7eEDOmxnJz5eqj7Mp2D+NvXXepbA+hsVvWcypgzD87mYQjj9X",
-	"OcAJhPaKZwdZY2feCvISTBdaQa5yBzrhEppwusBQybJE27l8ctoD6mQ4k47Ipxc4LBULyof+HhkzT/nJ",
-	"WvhZDP/uTLMdVMJ6NAErrU7O2LQjMP1BETUExQHyxu2g6uRMgt+2C6IXEf7RI5lPZI1k3CjoCFR5IQeW",
-	"Eg8lxyWgpBTSXvWQiorUUbUkr2+Rp7CaMNwlnKnHtkNsbQHjX05Z9ub4506b+tsDUgwfSXlDJmNfe80O",
-	"pyX6bY8H2K8qmABIs8df4J+vC5Ogol/2m+Sg0dwxGtAOAAoEJCoiDAQk+v80nxa/M0c2qIYssNPviBy7",
-	"4PR5UAI8gLhPn7veHcgfbGbSMdqGVmvOkCZsgklH5NKbklazeZQJ8CzthWpjVxYzXyxUT2tRtQle/HR2",
-	"bnvQLs1xOl6KbnW0YT7KXDaKF+WFFIox1cPc/+665BZ1w2VpH/dPmsDk0R/ivb0qZcm7/HxezAz6jlUr",
-	"/4+wElvrYpeuOysruGv4U1O/6f5yfcIcaEoUg8oPhKKxiYloCPfoaEz5QNTJC2mLR3KXS5D5DhF71zAE",
-	"3/tpsaqhNRcwvCPMLWyAB9RlpwUAcmPdf65MhWvAuOwyh4BkzO6OiKwyEBEhp5abGSNfB2Q6nLXRwRnl",
-	"DVajdnVDVbJl2BN2hgQfCUHI/3g7i1PaTFbbMDtDpLE9s/1FKPp/LZ6dlgH2jM79ihVNkxHpx6yq986j",
-	"fAZQrQ81HKDnwCwRP0tojg0eILgcybFm8bWcaKvwJRSwZi0EVnlSdARRaPSgKQcYKicaHybktb3RPi0X",
-	"Fqho+QCjcKTdg7ei8+OrZ68Q09bdZEGwSvCcFuGhYrDOwHNvsQvJUoY/CYaBb+FHgislh2ujoqUMUB2f",
-	"Ws/nXBP0/FEdgY3Q2yVXEiVYSluqO/J7dELlqyoQYGBTdAtlTGKSJHXyTthu2CMAsHSQzmVvX2Uwe8h6",
-	"Nxf+Mb9H2UnWADireSx1fjaS1AonJ8VsSLcUpA2y61wveHed4pr/ryK6wcJnlkobNihf8FfkexW2KLgF",
-	"iy7maz94oY3/eotYy+qbspqRzGOQU1Yt8Lvs4gDzpjIbvL2cAeD5UEr9ZzH5s5y2thu29xr18MmT5kHr",
-	"E2arZsvypdajYz1JFyS87bXD3fpB2Njb2/9knu+SF6CYVk40gVpcb/rI5ji219/I+VK5FGtQqb8ZVmFz",
-	"g8l/KW0F1gg9FHWUj8Pdh3TXg7S8DMiGBKAOqKgaGFaG6gGUCv4NDvFwWuKxusl1JU+pmFeaKgunCxpi",
-	"lQKJ9ulC3fEF9q2nSeIstxshp0X9pjvRIMcL6lHsMCRyHcjm4tlISUdQI+cHAtw0VBFImLPhZxsLpIOU",
-	"sTZphiFCIM4hG+ePZSrTxzCg6ButZCvzayXcVb5Kxfz74+3A2J/4IsibtM8NMFnPYl7POsKFH+fKdV1n",
-	"Coslinil5QS/7To5FsX0zoIqjUDEXBvtAvPrqvQC6zz623f1t+9qA5wZrFAvGJ2++reO3+qL/bQKdAa+",
-	"LwZds6wAH8FXSG2BfG3JzQg91A7TF3O1PVjfoCOU9B7jpQQIiagDkNoypWlsu8r4Ph0zQzBHFUtuGSC+",
-	"zaoOmIWs8c7X35A1HmTNsqyvZZA11aSAe0iVS4/YWpg67yxJLwWnI2ymAyQYbx/lSOdVRPs4J77IQV0n",
-	"Dj1yBLwZU7ttZlRHeDaxtdxWuilr93bouQX+0S69/wKwGZ8XLqwC2QwJxlEbIsG4DidlHzWkK2LBA1xT",
-	"J8d4ALK0LdsnEZ0N2NWeAyQyXlYqioDOdJD9V1lVofyyCqzKXFxZcVSqzGjDBVFH2PZ30DOBJkmdPBtS",
-	"AZG4BWfW+nQKSXPmFVYn9ABXsHZasCkGGGzgwEUa5iFTMgByr/KEgrKWwf2btZirtAE0rELJAuROMqiq",
-	"tIuYleMc4Tc2tWdk10cVincfKX92Ks8uwjeafYUNBqUd/JGMFuRwDm06K+iCW61mc7uK1byHHIJ71jis",
-	"SNQPbM2CBcKw5Qpoz/qlBuQSmMRG3Ae7/nzTFJp7lBwWihUK8/5O5YVmSe9UYbi/E+5ehc12o9EOD+t7",
-	"jYNm2Pr08MLBJcgVhcTfZsD/E2YA8o5NU/d9Fcrq5lnGxtc7gKXlIrISDiJP8HARB2tJuMAB4I3US90d",
-	"c6f2fFi2V4APrg7MbtY8DIT7pAq6hOk8wOVbQODPiG1CjO+68WMrgcNhM6bMlnMCbGMTI3BDbEWeszUH",
-	"0rKd5oWcbrtu8O66I9IMG3nfriyAAkaTYBBy8+JGQe5ywVximxIfQ2vAqqhKnowfZ9/PlUhYpK5SFKyN",
-	"4ZZSIWYBmhTDQ+hpwuJHeLaNZSlcwVKWuEOecM9z+b0wOgt74fV/UkNwa1UGYc4nTrF/Zh2995C4m/m+",
-	"12bbZljnE/1tyuA8N/8qa8Rc54AGNxM85s41rBJgAKmcPkTV2886rR9T6/aTI2p9d29ZT6axH1ivBCa1",
-	"JLSWwFwMduUTAXBJNWb0RmWNF7K6BYGpGRmfhqgLZnJmSQWui4KRFjJhxTwBKxAKmQFLuXnZS7NFRcZ5",
-	"bdNR2yECuiMUAY4QMno+oA5dWtX2CiyrZ27ZHi6MWx2kbFyFT9phs93aqzcaT3bDJpgFWbTcRQ+rbYrK",
-	"mx2XR7OhxNrlRC8ECKl4GkQYN4iuVob5l9lDd4/OLoc5KTx3E3BC3PdFoCUljqmqTsF/st8KIUz82rL8",
-	"nMzzpfs4r5bxtNyPuqJXVO7hMYzND9K5KRS7RrXnGckWdO/atlgcHbHlNcLaDpYgYeQOY4DJnAOzd8YF",
-	"ppmrekdcFJpTHXkK5JAq0mfTFTwrB87/xq2rqn0Z66Z+3OWh5SSKeeCKDZ9b4Stxr/L8LPkLM3/Lgvf4",
-	"OOxP6mG4e9g48MaPSKn540prsj5/sns8W96YKqN7i5JRSez/VXyK+2fjgf3sy1gVxBhX6V52jDYe6YON",
-	"lqti5tuZ0mKgM+FKtztiER4pVVnX00zBMxcAEtdCEFLMhlzGes5gmv+V8J/87OPHpN+9TP64eXOxd/z+",
-	"oHt8d/jPPx+McXfBOwDwoUZ1jlnCgTUg9sIeGRutarP0toXs9SDv+NdAHRQeaOgZntj60HzbOvv9zavw",
-	"6sNvv706233xMXz7ElipHeYxwLwjkK8a8vEYOws90Pie5Oz/4EmjYnzPn+69Pfvjw+Hh0+bB8cEfB43D",
-	"j89frsIqXJdlm7OxDggeHP+f2+7+8XxcWEbjWDj+fe84aTXSXhwrQkk/ZWwHWnebl5X0x6OsRbhLKUck",
-	"AHAAOgSVMAxDr5dvfTlumKGX+3j5lh2pjYj2O3Q2+6mP/0aLtcrPZt72t1PtR2azxjGhsA0V7GOZCudn",
-	"gC3V5Pzan4f3pN3VaxZ41UnGWoU80USKAVO6I4x+x8XA2LeJ7Rnu3HUAORNjCQnWb0Z59n8ENqlRMy3e",
-	"jW08o1zBU0dg6ojFG8LKaxxGm0DFQbRCp7z01/3B9CIcQlb0sK6nDYzIVtgOw3qrGYaNJ59AD8yLIQp2",
-	"oA90XV3jsroqAFAq+vraFUqgOw9X1yu/yOoounIielBCscQvVpyBUcDcemA8Ml8ONVLLF6NYkhEsrQxZ",
-	"Wt5TdhBsOvFSAcmS2ZeqSNa3uj1SXOYZLOSKVp5qWwFoDqLCHv72TER4Jv6rbHJVPOCOJxe+/jaandtP",
-	"7GlgHXFlNm2bVCKvth2YV4eUjzqiMt6thnLKYiJkQUwUayYXxr7JFpRmdgRNlCQ2D64APtfX23Xy0eZy",
-	"Ffi0LkkmrFzE2k48VABX5151ZJ5beIAtsgHcMAy6qBxSy0gBlx5nibs6aUyxtIKx3wsjty/Tl1LGRRDZ",
-	"9zAxN5sCMGyJt1UzEACnNc84vuIjVvVsSmwDgoonO7ZeIRmelCXDHOfeAH/WW8JviUFbKv5bGqn2hnQ5",
-	"UrU7zWWVEu3T8f1j8D/77P4Oxf94q8FtX0lOVGWwleTWuiZFMZVtUVHLr7xvC7r8e9FD6dXGA09eFUY3",
-	"EsA6lm1AHTvwIEOqW/DWvpVAGGW3AAYpVa4XpE+tc6p+R5R0/YBEmQZn06A9JS+qEzNBLgaA8Ni3CIjz",
-	"sJetsGUT0Yq5ZGq5YK22NPrVAmmpD/vjcDY3e+6MHrLlXD7NgsOn1BInZTteOX+2YROhAXyjynVsZcUm",
-	"LYf+fKh05oUW089jIqxaUs94yO205lV4WCGNV5sTpXu/tSwILHX97RoumRN9Y06owtl9eBti3RRhiSyz",
-	"zBtkv3j28cx8pxzhZSIIV2qJNwuqFbNWZOWsCTSKRI8V7Fwzl9x1hXkM9WU+nisziofz7djRViYANMEF",
-	"vNcIwyeZC1jTAXqAw+bTj2dXJx/CVydv934/PPh40Pjw0We/iiUJS9FjsuwtDXQ0HzzZDefesvvpQ+Pl",
-	"2e+NxrPf9z9efnr58beLw7dv87fc8vEmTokrOljmjMi3jg7U3C79VzkaNFKZYw7w77dxLDyzkMxFQCNN",
-	"B0YhgYg+mShWJ1dZYz/Aok/5aGR0LAiL77c81QGziAAOoCPm2/+1Lay5eXDWGgWgLsuYci51vk6OgTBQ",
-	"1zIjQ4wontvxGeXkIEmAvdv2QbTAU+FyE7IWIXkdNUBxgy+jIwSbJvljK1MvcVA5V7hPAMw/ThscJhzC",
-	"tzGk3dxX2plXdPCBb5LmfUUHq3QJs8lTOr+/dzSbf465+HP42zj+UQAxZhMcG5GVVrFltqtUkcdfNB0s",
-	"tYBPYzYaS0OkR6SJYClQ5CTTDAFmjjiKEAzwO+KuocU6r5q8F7SKEa3CX3CU6Rhmtdb0nyxzL6A22ZIC",
-	"oOAtIYaHVsddm1yyVZaQi9vjFrVvnUmcNWFTLT2z25W1FT4CCF5uZHOkDC8SPRZljXG81Mwg67DL/Cux",
-	"8yIXHRHB7xHZChEa0u5dYOg61cpZwPaZ8FqQ/tv1qjw3bmvKvVdpiT3NqSLuXXP5gu08QxDe8Ehhf0l7",
-	"vT1pqAK41uTmXWw01jPbibwnhZqMWEp6VEB9HRlL1GIsTocb8JCq65FMWQZVaTtWjiyOqFnXKUsZQRmX",
-	"+YiwayxFpF3X29xowZHZ04hsYQN0o9qYCSp2y1KabHcEIo8TH1MRk31w1XBf88xMGG4fO6c76Ei3EmYb",
-	"LDz4FINGho1BMIaqrEAlg/hohLiyObV0mZ4ybLrZEQPoB+SSy7MFHE0gPqNmojdMpeCKkS1AnPJbIiEe",
-	"JhCJrUY0Z9XR0z9CgEywxxfbE8EgFkXqT25t7v9Sn9lVkYptVmVON5liYuUZi49ImJGbpWHQXf3D3Ahb",
-	"zWpnGcylOl80DPLmGlzo/VbNyxgN18kYLSexNsJSFmsj3DyNFe7J8ljNIzdNZIVu3ZZgcIEVs9C4jsLx",
-	"NNh9KhB7YfxZWnTddaHIErHqrn/En+DLS2ScJQ5Uthw3o/bnyzUbqVVKINCU668wop9P8aZmvjs0TekM",
-	"VHs9A7YONUIL1sQ7SJmz3CGz2QZSQQkZ6pGFhnoE2FDmH1vS8mgeEupRScKsxoisSgzO89y+T3LwN0us",
-	"cz5j7IS3EAyjWazJ2D0MK8EweoAtXXtNb2iqqd+4tDuJ+dK+pU9C8Bc/JDzG00nMySUVWip5nybc5VUz",
-	"6pDNML+mWqe8O7E1A96LQd2C4bJbvSxrMbBrv+beOrYM/HQ3O2LlAx/UMjUGHzxV9rmvD17sXoQfm8+a",
-	"Z4fPf9v/bfePxttC5rQT3FkAodho3Lx2AxMRuMM62dR45r8zHOga73kpxY8qKqZxzg1JnzEfcsoqspmh",
-	"NmQ00cOFiu2vRhNlSuUAmUaUIHuFBi8pdLMGce4UmwCUH3udRaV2eTWuoxwi7CHokiAy7Q2Z0inVMiWx",
-	"xECg0XFAf8Ehzuz7FIknKTq1svZ0cqLpgNXJGeBaCtkRx+en5IbN6uS9YjlYGz7pMSghoPrGrMdjluNo",
-	"SECvJzql/T7vkSFLWcEZthfuQpeYhBX74+UtKiBPqDo35iXTr3C1HypilxfL3mxwtHAQKwNTC3a3jm9i",
-	"vUkKXPuffxa6tw5Z74Yklmo8urN0VqI73IqF1JdlSXn05noADZh2oOaqXaCtvP2njYnbdqzcmUsdYeiI",
-	"29Ax9l4j7POY9bSqmz22WawXTKeznWPU7dfZ9cARh3nriA9w89H322VD1+sE3/gI6twRXcxOzQHu4p2Q",
-	"rWvmIEWPdYQaTnQsp2hLdNlgIsC0wjNEEklj0qUJFT3zPC3H0FQVGpDYJgw621X8vd4RpZMR2QA/gtji",
-	"HhKo0M7PFnFHq5rCL6DpCe79z03kZqSzuseiFwzNQu3+UuUixU0tJo+9zfd9bs/9ZLKYadRxCjRVoNWM",
-	"hEjrqHAGEMB3L3eeo7BO2V/XN7ujw7+an5/09m4b3QPRut4NvbL6vdDIfq5Bh71k6S3vMeJLn1z57sqJ",
-	"bkORCyx7nFIujH5amOzlcKIhIGAoc+Hs7KjN+EvXrx5+s/8Aw1+bbM5xs6tbiGv0ORyRCGeXuShmxjYY",
-	"MhqDXfyl5jGORS+0Vz/2L/0a1H7fscrJzmm86tbCtV+/rmbLqXc2F/HlKesOpbzZYSIeS77M54UVyPZ6",
-	"4q53Vn+mRpYdXg6HULFeyrRaL4r8Ed9ykg3qW9a9Q2p/wyZw1kP4H9g8xQjgxVuiZqJnfuDgmo9LmexM",
-	"wLfOcgbN6xpM9fWM7/wb6zky5jgq5ew63H/VvLzaPWlefty9bLT2Xz05f7n/+rdGy5z2zMzARb6url/Y",
-	"vQoP2o29dtisNxqtvV0o6FyYBlNxaWrO91DrsWo/fmz2R9U9U+3xlP6bjgFiaskyN9q7y5YZV3JugYGr",
-	"ZCSXtWZpNULyEjOKssW3xkhh9V1OUnkpfz873Nvfe3t5fvH08sPbw1VLiY+pXrHWVdico6DiiskkLqwX",
-	"rOAmiQGlU7EcKmDlQb171OLHBP7LE/K5mv3NxiBsBL9Hk6RLezfAMYAezIcv/9O1xunKePY/Hk9SizVY",
-	"Gff/6PIus2VMWY/xW6baCBECNpfXfj/IPceAxWvL+OG6jjDG2SMVEBtGMvddaipimsbE7q4iW4qh8uZm",
-	"RTQ1qqFMCe2IyH5b10zpyA4AcGu6M68F5hxff/zFfYTQnLm53hHH2H+j+fkzMGouSGPP9ppWR5kGaaRu",
-	"CiArLg9yv0Xe8KeOpvBAomu9L5NETkFzTFnMU9ar9DLbunUw+9fxM9tABOEx2YrYrb7+v//7/0Tb3mpL",
-	"18qBas1GY31EYhZPUChAw3ZegnZc6W8Bjx4K39xZ5NYVXHrrx5WCecJyZo4dL8QyRjRm0P3EbgGBrjkw",
-	"yfeCfyZsLHvD4jQaT1oH+81Wq9FaNWTNR8bCHo3vN/J3gkFd4FSSrcw0T6WGvd0mwFt2FDM7qllMottG",
-	"0JmE4W7P6Lv7LfLq7fGznctXx829ffieRXAcqJ6kTJXCeo1gEA7fHl6qk1/eXZ2/vnqpH+vR6Rt9OfuU",
-	"nOxOXrw++fVDcnb67tfXjXcn/1i1ANlrNu+kuEnGSv4oKdi7/sJAaMH1BVJzDeZ/xWx0xgiOtTNaSvXv",
-	"YgYn3jbfGTEqMiAJFh+BWLUiWBWY3xGhYoY96aGqlCuiU54BYEJgqV7OJRB4doP8DS587h5bzcgrTbgB",
-	"VxpMffL+4lf06MBD5/ps2tCAli7R6oYh7qfLkUL5DpkEhnHBSnDbKUYks7wSClE8bQ/+lGmyFeGHaLuN",
-	"kU2u8SW3LOX9mWVDDpijI2zAcwFfr5NL1IwRMRw7DDPRS2djc3wmInZ+Neug6Yjo4/Gn4/PTs+uTs2cX",
-	"f5xfnb47u35z8kd0BN0YwfRyWreZRcr6E8UU2doLd7chhBlN0iTCwGKXQRlxV8lkohmJjLICwUL4pCJY",
-	"ZywpIEMJEewsFb514Ce04UQBcpxMlDFagS2nEG+eyjQmW9QtIXSRNU9mhslNxuaLRA6cyHHn1GzIFLLY",
-	"xikgpNMc72TAxIQLhoHP/M39lA5GkEsyUYzAHOrknSiujLeET3999+zN9fnF6Yfjq5Pr4+fPL04uL08u",
-	"IyJFYMeINdJm8mY8USJ7NDF/wTJRkkg5NmpGYEbJb8H5mQIo2A5cSmgcQ6UJVF1gv2oAYXdosrBOtugQ",
-	"WqQAlpnZOa46wt0CfjFv/j0pBDqwIk/XjbwOQRglzM+Il9x71BG2D4BMERbIXqMs9Zp7jSDqJRNwKdlm",
-	"nHHMYnvMiTnYTimy6r6l9cgq465GhADorq31sBWKWAdpL8S4upfQA9WHGZ3lKh8qXZAa4ID5KzscwnBK",
-	"6vK9ShJpklyhLeF7Q1DTZlaHyXwhqwwlmiTIJOWIVTz1mQO0tEUyhh0VXS0L7NKHsTjXNvO+3tVw+Q74",
-	"I/91Zr4FBYUfAKVTsd714VWTinHrtWiwD58eP3v8Jjl9ccLD3d3fxA09G6ne7u072W2N/tU7+MdCX0Dl",
-	"oq1PJHekERSKq4IWjjEEefefonwPQHxbTdtwvu+cV7pGm4A5q37E/xtaBiATIHTOrl+gDS5wVxbM2mVp",
-	"ppcQIrFijjNVVkIdLIAFiMfcEeVUMxtZym+vL+juVSV0/u7ylXf5Wm+3l7T7yvbL6Xz5PtWrAlQrN2TT",
-	"lP9s5KvS5MtvvjMvXJcL/uc31lqXejZLQz7JOMg3aq4VeU+yXa9I3vSqI7yfbSepXKlw11co6Gh21wma",
-	"c+Ubo45AXxywuXRijHnZR1WdS3NbWU1XJRZ55F1ilJ3IGCiTEVOQ9juCN9ppRCVlKcryWLHQ3Ly5T3ky",
-	"SV2Trh5E9e1tuAw5K8Z5XeU2ty2Fx9YmCbQcQ5eTa8m1oJ3VQ9oAsPBgwxT19WPoL/b+4tfA7g36ZNGE",
-	"Esb8yslokRpvVcv5oMUqReu2WdC1cIOK47uA73zRlyehO++u276yXyYbbUHrvbvq/22adP3kfNlwAoe6",
-	"9ndZ00/QpeoBVc7H+bFaWi3ibnnkM9giJjQ6N8YuN9/1WwKJsmXYqflJM6W3A+vFAtUHUiXIVjTG7B+X",
-	"uWTDCtB9kXIRGCFk/a+RZQDU8wIHJDL8mcVRR0gXczB0H08ScLaoMThxLUtn4HT1A7FB1pQxU9CoyvgK",
-	"Rmo6woLvy342viAvGsDHPcrm1JMxAzkCVaroLsvqP6BaxT6kI9KJUHVy7ObsCb75+Fo2q609ogKyR0Zm",
-	"eXZD/LdJhua7YUAaIRkGHdFomT+aIfx/iwzt4oEvzYo061m7peAM787IZIxlc4Z3DbezpXELB07cQraZ",
-	"FKTVPIQZ7oW7Ht5Iiwy36+S5x7tTBxOZtzdHZ3dHbOWe4Q8nZ1fXFydXJ2dXp+/Oou06eVMFMd7HKjum",
-	"FlWC2FXLB/A3GPhPBAbuDlGt3dwond+d0eu1/E6olqyXpI7XlrPPc8WmMgcdRzGMcRi/Hx++bXz4be9j",
-	"8/VleLH3Zv+3J88OakHN8IhrO+PKSe61G4f1cLfRCGGScD2wjoUJJHvhbptMxkqnjI7IpJBYBrcjJ7ru",
-	"QUUMZKMB7SwZxd5eu+l7yrJ0RsufV1QQFObwQEDlxTM8WyfL3nd0/I1OM4dBIarl+TcwRzdVQh5/cREi",
-	"831qZMzmnTT9EQTzdnAWg4JkDHNuIRmj3DlzxXGuqNbNh75phH4BHCiEF6kXeZYpQTXHa5wwAPVIyKnD",
-	"TiP9lKlhrifIPjELaaQvJqMbzQueg4nokWPDEUJTYaFl6MxYb8GU5klCLCfwer8fttFV0BE2no5urajE",
-	"bIxVPZvSGdmaiIQplfkdRpjvTYVRWkZcTDQDEGcdEAswikF+89B/yS6oZlh0PBlDzNUBk/41YRMXz98u",
-	"xvjcuzJT0cWPrWnoEj5lilXBLq/FrBNE88D9XqFmgCJU4lHzbrrmRpkXG7DDVVac27wg3zfY15+42/AP",
-	"qEHS5iRla3Ufgwr8OmzHhbK+3NOZV8kY3kI6CAXHTTFghDF5ezA5GDwucgT+qExNtJdj61j7jI4w+rTR",
-	"2eUkBZtsYcQu2oZqDmcRKKiTB6gFG5cwQzP2oHVz20QAM1Cb+eDJnTbk8KDdV8w+IT2aYrRjKr00K8Qa",
-	"mMuLigKSJ251zYbalG43IJzGI2UbTZEL54PLO+ByAAWQiuXrkDLNU5tKZJPD3WIjV2ijU88W4afYG5Nl",
-	"LkS7FB1hBmr4aSnJZVE+zFzmyzzrAVqrDD3WvmHX+P/qjPNSjPpJ9/dXv4x1/Me02z2+OO8+/uXV5ej5",
-	"8Il4edsQN8nHT+P0gJ+fjia/TP/xjfLVv3uMep7tLIpT/2diysCpq/DDPXJs9T7yQzP1rcTGb0Y7KmSh",
-	"yT6hpDIluxReznK+DVNDbTImCb8xXG7WwbLAoCB8tKd7mKdZn5bFf6u0P1BEWe+hjS1BcjQTtyyRY+bS",
-	"0eF1NtO8nFi6bashc2CPMLABcIeDhGPoiLziuIq5mieujL7+MLUOeqHM6Xb/ycfOWEPgk/QmvvyguXy8",
-	"9XCQgLJstSjpskSKASbg5rk5DIoBVXWgPnvbvUNBhYEvjwVlV24gBdw9q0js/8VSmwxNwE+mdvvmU0u2",
-	"cOjgqAyZR3Ksr7m4dqa8n51qcXEViryciEZ0ZmF4bSL2mMlxwhysOZFjvWN0TClcaHkLqrFplydczzL2",
-	"GQl5beFdIuR3U67YNvTCtF0kXOGz0WTPjMLZnXWEXb0lIeUCnd4RyrK0MLCieWNtNUK/0Yb0+A2Dqz/b",
-	"ifphIdX/8KQ8WNJNz3+pEvlL7XjM37DZ8UQPa+1//vk1+FJ7ymjK0uybP80NgO6xoNzLWnhYgGE+Wz4R",
-	"y94EUWiNPHksx0zQMa/P6CjZzuERQHWSPYzlPFIZbkRHDCTp0t6N0ae4PiLRiN4wkk5E5N4iBRQNtB8/",
-	"bjSf1MN6WG+0D8KDEPkBmhSPQUW0K1HZ+pcKKXiPJgShj6A80PCqOrFpjzIlE2id4zUDNwa3mHkdHQyr",
-	"GlIVQO0d4bojuuBzlYBzV+hmzgXc66CCA+BqCGrFaNobZkBxAaYuwU9o9JnVGoGG1xFGH2TFTtNb8B7b",
-	"Jj3we6IH2AB9u9SEPZsQLlkRCktVOJRfOMwEW/zi1iPbSr/HxUxOoM8FvM+8bitfQDMkatdFph3x0XDU",
-	"4/HYLpL5EUYMnfPsfMynfErbeb36jZBTzC5ShBv9Nq+tzMBOscW7w1kkVtW2/lKs3AEoMoAJBHRuf0ls",
-	"tUfVihQ6kwJR0hyiHaK/fuJAPX8m9j2cf+KvtGtkrQ9g6mZRJ8cAtJlrbCWAadD9s641BcDrIwS77ggA",
-	"sibzONZwMxRJ6SHjaQnRurAccJ4qCyUBMiXfZjpIGU6h6xD7cVh5K5cto3mw+JoLrGXCv+QE3G7TIUsZ",
-	"0rvNJrAdDnt0rCcpM6cUFQeHrb2wJaP7vqqFWEfM9RDLS8AKzV40HWy3nW4DVVsTbdTzQgfw8mlSrmiw",
-	"5DRyalW+XuCnt8A1/nJt+R0xAmK7VQXESIuEcmE+1+v17QCyBAZSxh1h+JbXLAuccV5XhBINjVmq4NsM",
-	"FqXQvxLgfSWaksgfbRhkvUVfr39bR2SL7zSsdoF3YnY3MAZ1RNRIBeRW8h4LSNpTpUuPkG208Z+OsKVd",
-	"TB2hiplpte3iqBMpGKZxMHCX+j+iB9lIo2zLOsIdttyvCh5RyFWQqsgSsUCR2wU7IkJa2eJ4vUwJH41l",
-	"ap6L6ZrwNuGLGli0kbTFZw6nKGPFefmkT7gUElC24Cj5U+JGHPTzqQEa47Yhlor2QwAchg2ICjReaPVR",
-	"EYZUNw7oyOIetTNcL0cZmIbTCMIwLKyYw12q5B1CTgMsZefQuzsAwJci487tjQXIxU5jmkNdWGAkeyw8",
-	"16zmH/10ktxYRuypELKfMXMMPZ49f3357ixw8w9DWIGEC6aKWAVcoGNdp1Qo2tPQlQaoDbWAlP2L9TR4",
-	"qqCQ1BBRaZuQsqo4ERYoIoeTXmuVcSpveQz+J0o+Hr863jEch2reTRjJZPaAajalM4w9ZN8+nShAtAHE",
-	"N+upmqZcsx2wFXspg22miW2wQNUNz7rr5i/GjtSFo13kr/YYV0wLa/56VlGWc7pyTDUNMvp27jpQDbxV",
-	"do44fI7RXDtCYMknSaRV3dwX2cNshzKnpFNNYh4DG+3J0Yjrdk4HloEEHWE95mQr6+qQxbAguzejUcTn",
-	"tNnZaFtte3piHPhnqCOo1gCCZi/BPyzCamCbk1g5FZQ6qGa2P5wyICBVJyfm1FqgjCxsNWQEcS/dipmz",
-	"k3O8LJEZB4zVzQ7kDNPiIjT3EeZsVIXRbYGRxYzklSV23zJE544Ys5TLmCzOsYMcwti8KIvOM4IeBJki",
-	"dFTuh6iTS21B2gr43PMgykbjzQCUYcUAwJtrD8O7DVcNmLbnFkp0rX82QDpSN3w8NhtEe6lUyqEtwu4z",
-	"jqh0PGZ1f3UyAWmY7JDaNjM0SToiI3kFZtcMAn3Q+HZAx1jHPYP7kL+nbAINpSGkN5V5bWvfQ/CAfe4I",
-	"uAvenJ8f3Cd46JCOxyxrAtA3qiDSA7VIAxA/cWUS+ZEzIiqrO8BEDDw1hBI1oklidHS0poZUGT3eDFhl",
-	"0dgMcF0RMwJqjuJIjoBcMzrkqTue+GzHhiBVcyedCIj5+Ixgi5KEpgNmz8G27eMKtGpM1Y7ICqaZiBGC",
-	"PNMjciXPNXCNShG9KG/mkmkjyqYWgy/Mg980T+gIag8zSIr8xEMyCI6x0C02KoUZUeEuRRoj87CO8PQD",
-	"LSfAPLZw0XzpnPKYuX3Pe/0gd9q2AInm0OBg6qCuwlRhiAtUH5RgHm8DhBqs3nHTsRXqBUlg8VMr5ICL",
-	"Pjl9EwL5i3AoujPy6urqnIANiZzMUXIxy2ZIDWvFapIc1BXL72HXzNO2vBogy2uMygW+VSVHFhSBlmOM",
-	"HRFhzDWywSQ8zwBXiNgssk92mySlIpYj0p0BJ8fAJIhXuylZhEoa3c4qq652CTwADg7GqecObGOdGn9H",
-	"4S7h2cvl/udcMvefWy6+O51O68r+7EIZhja2jbXZ433r3ax3BMgZqwLl+RHDlDFiofbaHbGTRfV2eBx5",
-	"uP2AQbQEd8gHJeH6qPCkDIEnaueJ7Bvj/xSfmSdvtAFrZ9nemr88+B0i+x1BSPQln+nX+pe5wX6tf+nK",
-	"ePY1gsNKzGegDVBHzIeAQBsGOADxdmBUWxabJ2esJ8sbAZpqO8h6J8AdWQZ2rDsx68nYsPgXfj6NrVow",
-	"T84IzDwJd80xzmKiS3U+i12ZPKXl/0/XGfM0DANR+K9kTKVMjGRCCImRoWMZTOtIFokPJaFthv539O6d",
-	"EyctO0ZV7Lt7Z999l2pN8L9neSTRIylLRyUMc+kNYRxxso/acZCX59ndSyLBuOyBEW7qd/QbwIkkdk3v",
-	"LvZlmdP8uH7g9ROXIiiG8RBDVFE1OniF0NnACBa6WFKum1Y0znQNQnNxbOX4XZQNXJTVB1aQJLu5QJDN",
-	"fyaV6n9aJ9rw1Tu1l5NAB9BscoudDGXaeigYFvfMgRl5F+zt7LOKRY3WpdNH8cn2WH+zQXku8IjQxLzg",
-	"3VC9ciuFJ+USlnE+Xa+plWQQiTV3jLdJ1vQiPXV39ZhlVLxZwIckkRE6rAs2hc3Gu+j43LPaMnIMaRid",
-	"LHA9L8qlS6cuuZFFaG0LLZe+vHVLJqSDHGKp0+v54JKmyg+KqrkjI1ZZxStWQZ7u1PXedX/yAtgApyqT",
-	"tz2dMIaPl/3re7HBvKyaQ+d+zDV96+GtZGIO8wwbrZQEYvamrDDH/LscHj7UGaFYKbn+lKXSBju9fd7+",
-	"AgAA//8=",
+	"7P2Lchs50iaAvgqCuycsnS7RRYqSJSomYmVbvrZltaS2uz3sUIEsUMSoCFQXQNEcH0fs0+yD7ZOcQCZQ",
+	"hSoWb5Js9870HxN/y6wbkEgk8vrll8ZAjlMpmNCq0f3SYJ/pOE0Y/P1MCsWE/jiiWh2nqflJTcZjms0a",
+	"3cbliJEB3kAyOW0EjVuaTJi5Kaaamv8OaKonGYuvqG50G+2wvbcT7u3shpet/W57rxvuNg/C1t7e/qdG",
+	"0BiMqBAsaXQbU/M5mqbmx4xRvd7zSk6yAWt0G4MRG9zIiSZDmY3NBU31RDW6DZmaV3HRCBqTNF7vvV+/",
+	"fg0MGTQd6Nrpw4W6qS8ZedhtdZrtzl6rvQsznygtx1dDzpIYyK45yxrdRpqxMZ+MG1+DBhtTbkgz+RcV",
+	"1//LLlFzIM382GfNMkGTKx6b2U+Uvmq1d/0LOWnUSKZ8OGsEDbxX6Ktw/+mb3U9vf+mcPnnZ+u1l+zx8",
+	"d/Bx77Lz7FkjaAg6No/9ar7aCBrpSAp2JSbjPozvp/32Qau929nbf3JwGK6gamnOPlV/TRXLNIvnqau0",
+	"zFjsiBwQrhVBWhGkFRmz7JrFD03+xMy2a0gU/Cctxf5O2L4MD7rhXrfTah6G7d1Wyy7FxSRNM6YUl+Ji",
+	"rGpWorheR2w60PyWNbo6mzB/I6uxWr6Hd8PuXqsZPnnSPuh8AjKlPGMKbhWTJDHEYULzIWeZanT/+aWh",
+	"Z6khA0y/GEp1/l//CBoJH+qrjFElhXuZ+ckOBH9wlxsToSZ9Nch4H9hpCSOXhwzUu6TXH3iNcKRK8Wsx",
+	"ZqJWQODVBSzaQhY9eLIbfnIsoum1ZZEPrZenv7Vaz37b/3jx6eXHX84P370rWOSWpziuj6w/kvLmRMSp",
+	"5KJGfDF3Zb0NtL8Tti5bYTc0/2uG8H9mdDEzlEs1B1I+O39H1EwMzAWuaD9hcWUZmIBfHb+wWyb0lVlY",
+	"s8QNu92bdgCGgewvdlW8X2KWMPPLH5ZEU3YV7r9qX1zunrQvPu5etDr7r56cvdx/80urY3ZFmrFbLifq",
+	"SrFBxvTVPL/V75vaaU8yw+MjrVPVffzYUFo1PXHweEr/TVMu7FrI7EaldMDmV2GaX9pMjs0vw5BOEsPz",
+	"17gSr5871pkqQ5fWq4+/vbk8/H2/dfhi7+WzN53wSfvF/kHBOceDsRmETPUVF1cZ+3PCM7NO/yyO5D++",
+	"wnRGjMawJb80zpnOZjvHQ20E0ZcKM1ywgRSxIlqSKeWa9NlQZozobMbFNaHXlIsjwm5ZNiN74S4Z0Czj",
+	"TBGumyANgJiNbsvsVDcYZBo1GLExUGjMBR9Pxo1uGDjpwIVm1yxrmJH+tnPO/pwwpXdex/PjM/TP8Poj",
+	"RXjcJXrESOQ/FMFPg4QbPQeUnemICcI14Yq0zMxa7QNyyxXvJ4wcXzx7/bonBiOa0YFmmQqI1COWTbli",
+	"RAoGL1Msu2UZGdOYNckJzD5jKjW6lEeCgFARE0rSTPYTNiYZSxnVqie4JlSRyI77isdRsyd8ehlqXd3s",
+	"jg//bH9+Mti7bfUPROeqPWwspSP9/DMT13rU6LbaBzktlc64uEYmTmlGx0zbhX+Gcv7183myHhN7CBAe",
+	"k61oMLr6v//7/0TbpUVtDEZGnJ18/HT2qXN6ufv8+YezvfDw99PLD3snZrNy86aU6lHBoIP8k8tmUh15",
+	"rmosGCpetEMVunasq47nusHmH91ssE5e1492ikI9l9047CmrG/UqcVgzaFZ8fJNRf8WbmdJPZcyZFQxK",
+	"JrcgzQwpGJ5ANE0TPqBmPo//BYdC2eTAk70kJI8J/EhQ2yFcEEoSOaAJUSlLEg4KUS4519QYwrK+YGag",
+	"jCCiyWv/BeVxTOkVj+22vEAFzmqkZlzxGsOAN3jDqOgtwZdGjYZon/W1y+INuZZpJvHVX6T/mbFho9v4",
+	"H48LA+8xXlWP7eJYMVesYLHc+AtKJSDEUxq/pJpN6WzJklph9VNlaZGTNWrOTjYsFQAoidNM3vKYZSRj",
+	"/2IDzWIUxviCR4oMMgZ0pok6ImD4mRvGsEQZw8PTf6SR8ymq6IsFpbMa98K2sQI0bKinNCaOBvmy0L6c",
+	"6G4/oeKmsTb9z5BOSPj5M6mYYU6BgZwkMRHSHKIkY3QwYnFAhpQn5r9yHRIZ6eCd3NWjsW689vbHpXth",
+	"0E9p7LhnY3aAz/dpfOYOlOpG+3NiDsX8vCFyCLOaZlJcO7u+0JUcYyV8zDUZTxTQiApiFQEyzOQYz+p2",
+	"aAQfyzJp9yWYfe7ZRtAYM6XotVnXle8xVsaG3NQJwzI3ORLWc9PXoDGmiZkvi99cvD8tk+mdu0TgWh1F",
+	"xqVbCNVEDoeKadI66BIubmnCY5IrK+TR10ckkfKGI5VJn11zIcy/5JDg27/DlCfiRsipeMfQuC1zxhh+",
+	"RTUK9hKJJVOwL2I2SGjGagkhxpQZhc3cRwm8H50IR4R9TnHfmDNGDknJHxAQsPcD4glf7x8orANiTs+A",
+	"lIzyWi4zwygx2Xcd0ndhWNijl3CtvHIw+vJOBqaE99SuGR2zYjfjzVbjqCcuHbP6HVx69jtQ4SGOgfLu",
+	"Dghdg/XNXRXKwtFASZ/GVqjKrCeMzldI1yMSITUjYBoFX7AeNqoJWJVoYTzY4fFMimHCB3c9OrJCtfQ5",
+	"zP5MpiOpGPE0MJIwGhuxrafS6fvK57kBFTE3lj+6IFZp+/aGt+2Pz552Ts9Pnh+HF60nv3/49Pbl8f5B",
+	"44+gYGJDy7qRtEnMh0OWGYPSG9HGjHlYMGZO1MWSFXytFbIJgj/XkK3PEsNMfwnCFWOpI92R2QYjc1JN",
+	"qQLtBx3D35KeD6Xs1c+ybo5RQe6IJFxp2KvjB9XrTowouJuGv7Fq7UnV1wLPL3KBzhEcxjdTso/FDB0z",
+	"BERfQKjyXC1be2FIplyPiJAEORL0ISrIROSHs9G9JxnbflDyW/Piko+ZnOgfYGnFHK0MKtSUZUAFLsie",
+	"uovp1CnW186LuIl9b/OpMi0uiOZj9rBLZz0X91gw8IUrMkmNBFDm/WLASKtt2JFljFiHN+nPSMbMR7gU",
+	"R0Rpmmn0pqKJQoeaZf8I7yD/Wt6WfIkek2+0Th9HVIOwpurGbCaZoX5OjABkGblhqX7Q5Xk9TmWmL6X8",
+	"mWbX7K5G60yzilvovRFX+x3yjj+tVWPN7urLeGaml5hPGxWOCth1+BhBw1UOwdaEYd5l6XaLpbNzJydC",
+	"cz0jl1ISnPVC1SDhonZirTAMwjAkeL1ufvmYiaY3DFTGsVTaPJk/eERUmnBtNcuEfefpPdhJjfPkikhD",
+	"G2udca1wBVXXaNpmqf11xjUGPXwMwQ/zoyVrTwgpdmCYSKgmuSgRCjxZign06qQ00wo+CzucUAFn2AMr",
+	"56dSv5ATEd9xiwzqsiVOJVGTwag2YyI/rawjvrdCj+w1QJIPYYx3UPG8U+lUavLCvmfBxqi1NU6lp7WR",
+	"MdWDUSUPITdic73Z3gYqW1nP/taTeAj2dwtoyDHJBgxO0BFXRfjyQYX1GZ0lksZ3l9Zri+BWRQKj6Wzu",
+	"/r5C6oFEVN00WyiAzGyr87QThMcedAFtgCG+f/jnHe4uo/P4cSBQ2RUTf2dfbZx9FTTGTNugL0quTQJl",
+	"a0TKnko9Kpm1dRLy76W671J962Di5tFEDBfWySZMc/AOTW30fzsp8IpBlggcKS69x0z/V0EneiQz/m8W",
+	"3/MUGHOlIJaR5aGP47PX5IbNuqhiYWLFbzvHKd95y2bmxmP7cfhKlzxlNAPf/sbndas4GEpT+maHwbuF",
+	"s31QOf+roLeUJ7SfsHvoi2jJVnKjpCRjpzPaG2rtq/n7iMSzXdGxU7Q0N1aIzmZoJ9/Fm+Gd7Rcsu+UD",
+	"RvzZL9QgjaTrU1WT+uWukAEV5cjuQkty8SPe7IgayUwns+85SyFPxCCbAfu9ZbM5fZnlVw0Pgr2fu6eK",
+	"EDXYOy7HBbP01AJacOUSqUYUHAcfjz8dn70+vTo5fXb++9nl6/enV29Pfg+IkmZnW3pBUrHZFBPFagcg",
+	"s+r3j4hiGqyurd02yaiI5ZiAI8AowWYx9jvbNuUAXDHfk+y6cBQu4K16z9dqBqt/7ody2UMpyZZvLEvE",
+	"9tgRctoFY37xHgsWUAWse656wggjlEMxgzjPkAuuRiCNLJGOzL1eGmBCBzdw5g359SQDeQmXZcrsvwRj",
+	"seqJraiewyN/M9XuoIBMRywzI7CZlyOWpIpIkcyIFAMGOYWwn/R2syciL6czIorOFBnJKRlTMTNvXJXR",
+	"OeeOqKSILjtg/Ftrsjc3PZvSTA6YUnc7nUpbw1fpikQCPFd9s6Q+NF3JDKiJ/9e86S6B6nbb1zO86Vsz",
+	"9NvpGx+MNFE2IQmnQ9E9XYkum52E4eUHVkTUJE1lpln8jsWcuhSEe6x54dnkipw+xyQCJkBLfIav3TGf",
+	"6RL/zZ93RGzeGsDK9hqafdaPB+q217iLQ2HPX898hgSmSC4xdeI7uBPMVDjKpTF82nyzIqbA/fuga1qp",
+	"YPgZcrTuuaaFwwr0BuetbodzqbXqyMZbMHFbEptPaL2u3za6/EDrV0yWJhmj8QwnrVCYz83YXOHGLJuR",
+	"rXb4kJHNfEJ+7jh4fDLDQdomDfvegC+NoczGYCMbc3nHqi2V3GM00b9UE8tftd6Eb568ePX7qyfHbz5c",
+	"nnw6fLrbPvktrHsBWu9f5i+kCdWQbbhqEdx9X4vFXv6EJcAF3pw/dgU5rPn8qxEzZs0auBeCZwlVGtTT",
+	"/gzj1zZZlCaJWbxaAopJYu01TOueT0H3Sz/AP2BTq3J65NOsG3ip5OuP/P2y/y820GaudvLP4C7YxHHM",
+	"zSRpcuZxw5AmigXzDOJU9cVP4rwq1Mu4ZjtG5TnyE5xilhrT3+pcboJkS7GKeCvn1hvBw69ujJ3TQCWr",
+	"ETSMznhVLgua0hFtlt1QyhbSdV3FjiFJmUZB4/POtdyxPxpx1jyn03dWa/A4tmD6d0Yhd4W6hS7iV3WE",
+	"YfAQLF7hj3nW8Jdo5fLHJ7dOkifJ+yFoTcvGAbefiFuWyJSBj6vMH86tuMbmg1c9N/fnC/ClwcRkDKlM",
+	"eE9ehvbHqn1i0xjh+/Oz/iNYWCJjtnHGrrnSLGNx06PQc4z2/8Up5BXhfUMK2a90/ex2e1pNqfKpVgx6",
+	"7nSx31pv8rA7XMEg1Trj/YkN/i8/kPGR4+KJKiHsMJbsjZ85ptXXrxzXbKw2mIXTL7KMzuYGs2A5iqFI",
+	"eTNJf+biZv5EOstYURHnmbg2p0NLknBx02xUhbicCpZdWTfvFa8pzHshMxINrIoUYezKxVHBcyynAhNV",
+	"wQnerDvWi5O4/O7IDIrFUbd4HhNRtAYj34w7KgYXHZHIKk9X+ZNc5wrVlKqjnigGCxcxjw/MZKsu5sPf",
+	"iqrTj9B7BOc5G0LwP2PmnUK6u6IuEbJSEV/QAMX9EYmE1FcQF48qWV03Qk7BSYbkwnpBu5FxUo2gUZ4l",
+	"1tk6HbUYCvzDfmb1preLsJLBzjIJiSG1JZr5uZbiXWbjl6anGJRMHhGj2+QFmugXFBCZrio9ZYbk6qo/",
+	"UVwwBf9coCH1pUwYFf4BvEKXChopH+hJZtWCLxvqXu5s9d4RlMa6kqxeic4GSlaS73ZUUNxdFQEN+wXt",
+	"edxFwBMYxqnCN1R2LXKst2092vrOElXScv45H0oLD1rtHfPvnScHhy2oBHfScW4txvTza7wIutCYC/fP",
+	"FTKyPKI1iG7jYA8iwfN3llXF+0hz+7J562uJRL5cvqRclZxXzdV2htGmudKq/lOFp00Wem09v3CRTvTS",
+	"t9hMgdpTwvH62isBR+HXapC3+vWTZmu/U/vBtJB0a3/TScevgQ36bixKkEhB1RNplyDIY8ludIHPDEsY",
+	"ajWvr6WkbMjGF4uOdmPMcXEdkYnQPLGGXqZ02TQGC1DAIS8glztyCXVwGRl7KrMbFgc9EU28gK27c0l1",
+	"amH+BCSaCAgdmIVyj3JdFHP2xHw1J8QH+Nj8MdHlo9pOD1cHh94IGpNyQNn7ZM35nNPwV0xC+ItbFw70",
+	"45tZF4+U86fYqpGcFSreFCxbUpZaFcHpA12t67caFE6wZdRCs5+La0+jv4ubzOWC1LiVMuYUbFTnqSJu",
+	"RmSLQsFtQCi5YbOpzGKSsTSZBUWy8vZa0n5NxxiOoXCM+bky6021whhF6Xfhs0JSBKV1K1G19N1aQYTj",
+	"fIY88yM2EQ5g+SbCe5quHuobbCI8JB6pnHmkMFK05NsYyCxGsWYH0i2xmxT2Hk+04o3+pru/WW837w8x",
+	"6/HbD2HWF7O4oyKILzibbGoUVGTcAt+0L0Ou+S0TkFDB9SjO6FQcEWtSKGclmC3sioKt92Ch43qJSPP8",
+	"nO1aP+edpM8Gtiw+eE9tyK3thmtZaENu43tQh/innOh6XaBI1r9/IGYuP3N97/yLjLEd8Ly7IndrbUEd",
+	"EGGf6UAnsxpFfl2PuU0M/bKOVeKliZbiSkXG6PovKVi0eFGRjLnyPXNjWJWJujC4tdpTsZ49U4xlzhZf",
+	"+Yl7n+WlYFTFkoEFnqd8UEl1LTPpxoe+2S13C1zdfXO8A5hLSJvrz+A/XJSdLPjWI9TRIB6oJfrCuDmA",
+	"x/KWxU3yls0UoRlDCJP9jo9TdoT4HooI8N+6Gq59krBbligoGTAHDeYXIUkUQpS5nQpwC0OuCe2J/c5O",
+	"n2syTCTVZMvIfznRJJMTsF/M5//NMrkNYE5evRjxB0RzR8MNY6kiVPeEu9PME4ey3yFv+dMCJcPSogKJ",
+	"VpcrflcJUuyAuixz/yTa69xRvpResreefJn3fribiJopzcaBW3dYzJ1/k3DnkFyRJtkhW4mcsmxnQBWL",
+	"KyBic5nj86KluNklwK88jpcLm2Mxy7G9jogwciIxxq0ZPggil4uSpzc8Uk6zIIh/uEJUzYuZ5Zv9B2n4",
+	"ZgCrNPwSWuY30/DRKMSvdEvhmOL3pke2Hxi73IBs3zB26ZGtHLssyObHLquDvruRA/rcZraJeeRhbBP8",
+	"eNU2KapYlppY9Jq9M/fV6r/2HUtmcEb1YPQjT+WtZcfvtg1ODRJGM2VBT2/YrEkuXV2e6gk5JNHZ+4tL",
+	"8vi29dgBf0RkJBMbtFugY218iFWPqU3V4uoJdReNeOUz7oCpHicb67KrfeULmWre7l/FYfMHsc01smZu",
+	"KXxiPSIBwo3oEeOZ08RcarXnDrkX+85N8c420Tdd7O+4uPc212tl7TJzHRHv4x+rUfgDWHVCfjv/e44H",
+	"V+j5VfcgHpQVpyBo/Rh+wa3p9ovdXnaz+buruYD6D3LS3smduFi6LDi5679Sx2U5X5UJ/l7kYoREZpWa",
+	"+EhkzijIdIR/utSK47PXRI3kFLSUuSXYyrWXoCeGMkMVh0uhbB3UWN7SRG0f2U/VjD0KiBQE2UsFcMKp",
+	"0rL2xOp1JRGO+orHlXkAnPeRV/wXONckDLEnvJ4GiozoLYNUEfsxnhE5FTCXAc2ymf0t93Y3iU1NNxPn",
+	"twwgu+Hc1iOuegIKD99cvD/FQzvmZiXGXFCN2FpjmqZmExkRXkk0XB4zK1kjwVwO3vKHSzp5MBdiW/5w",
+	"SWoFc6GF5S7NUpgkmLNalm+S6pwruvvyh6tzroi19QVlwzWj0LOmyxRb9Phre+OxvW/uBTFb7wXPWeUF",
+	"EG9rmieWTh6xjp6529zjQmq2iuinUrMKxb2t0qRxvPhZr4/Isbmv7gXYhGONN/wMN7pXaHq9/NuX9Lr0",
+	"TfOAVb2XPHKOd+BDX3P1anaKBf0gXL8GDSnYGkd0Hb+ag3rDI3ndZ0qsveqZepZc96kyH656ao6FVj1Q",
+	"Xrs17q4s21phlZIMWvVMPSdv8JTPvSsHWCPb13xmM76pOQZWckCdJPn6h9MzcoW01gGJiLXO2AVwOzKi",
+	"6ghzBvHfZos9Ug7RlsaxIpH5LYLTF9SHqMbwWZGpVthYuc5SpORaS3yuahalq9qw9cNKe+XuNU3lef0q",
+	"+J8TRlKWIemO8votTwnxgCwie3mHxxFUwWdswMx9isQsnmDdHCP9WbXfSoPd4pw7z5/uvTv9/cPh4dP2",
+	"wfHB7wetw4/PX9aNN1fD7huucqCHNQpsFpuhV92+FjIRYgzkmqZG6UypUo4IFKuYtZm+mozRnh4yVmQb",
+	"cPuScs+ZsLPrhaG50PudxnyHmaCRj2Vu8tB1x8z9zcGL3fPwY/tZ+/Tw+S/7v+z+3nq3Xqgrp0YlTlX6",
+	"qE/9lWl7sGsfwNeXn5h38fTBw3d295WfnpvGiKqrscz8ij4/cZt91leDSaZkVi85Ikdz4BngJI+NzONk",
+	"i5KYDfiYJhZTPABZ8obe0gt4m5Fn9IZVIimGpVYuuz++oJjLQjq4MucacM3CSHJa7/836nrWtufRD6wh",
+	"FpMtru128MDA7Zt6wtpgnq+qYoRvE2cMwofnNOaIPPZ+dWqwGZboCQ8dSMhpAQpEix6AMvMgQgH+fIsS",
+	"owuQPtNTxkSOlmzMQUrwCz0BsKgAnChiQoWt9XBJKFCgERAusNI3o0LRARb9QU1FrjRHAYlyTTQKeiLy",
+	"1ExzsWIWmZ/mtOeIbNFESSxTMGOB9nl+k71HqiewZ5qZsJHo+D61XXkfKtORWeKyGQljKdt3EaxtT5Sz",
+	"Hbe9G+26mddVDQ1gnP4kuXEV8QM5HnOtc88lvHogJ0KrcsrqXfq51ZladdZTxaLxrYSyATBvr9ZZNbWG",
+	"SjBnoc9bzvOGeI2pVpd+88LspxxxuyzHLHZEdWsDCgEA+Pt+kYCw5nWTRL5vNDLME3kwbP9s/dFEh2xU",
+	"m5mew1J8WSGkcGjFA3XS6RWjiR6t9rCWf1XzqUw39ygyWtczWyDZbRg/WhR+P7dfxU1uFVquSOR50qO1",
+	"A+3OObvaVDNTuLRGa47vs1EcvManiy9aTrfLev+xLSqwmIJeZ19XbzCXtsPrd4qzRB8mU22jrAlztpfW",
+	"zfMqNu+3XHo2t1g1RSxF/gPcRbYwBwKoGhAvdQM7w2w3N1vYlfX69b6D7xq5cENYGrOYPzQePGohyCIl",
+	"xQ9ZcFEqIG36RCy7Uv7CRMxP2W9NRKfOrUNKo8PYrPI0oQOjftgzHvG1bzFJqFJzu11agXuHfnJZtEGW",
+	"hXvmAUyv4vN3zQEvCR9v7Z2crhPKTmTXCuc6J9H3ZW0YwXLGXq2Q3TekWasgI6acVY0Lat2fC+E1Fxb0",
+	"bxNWhAd/5oKtVwd6H3dOwkXNqdba6cNxZa56bT19BAEHSD3vcFlU1g82b13yzBSK7SDEh6h9tlAPvg7G",
+	"y1Y7bBn50Q4R8yhXYnKNf+0wOEzYKzVa4Y7BtcBUop8trb7VWjCaJZxlV3mrhxrdB2/BXgSVsgwbeUWS",
+	"AIKmdRnkSKs5bu98Eba3flWHkWORmubNNYQt6ZXlGS2m7znUZ1qE2WpVS9HA6suS2vHqqB3I35oy2zP0",
+	"lpDgAXfJYluuaHvvyUZECPYhH9bldPuy5cagW4b7pNvk74A6+LWPOv+pus2V96Gbp2EeKa276EhWe3HB",
+	"FjstN/sgGaPxouUzEmHZVsU3wJ5MKKCNYuWdy5oRpc3s9jLsU8c9xV7uCbuZwQmGD2Qxy/K0NKkqwgGd",
+	"POvpK1UZV7MDXAV1TeGJ7Y9uK6zNxyuDbG42kEIY1I7DMIpaNAz46CI56Lkp64lIda2IXD1k76yuGXOe",
+	"y7CWDPVqXrxzrYT1UkgDR44KQ3rrtXjPOc3kQTfdgnAf6lyQ80O2bBgPKl2E1FhBlnfhrzjl+TjdMNS1",
+	"3safv7T+MgHpN1yrunWYqxyv6Sc/dvfkNbs3XMTo9HC1nNCDyEuX8lUkz6WjxsqzHW4lh7hVNjC/apaw",
+	"64yOYcRKU/u3+Tozxp+dcK11cSp1zZEBHVrqTreywvSA0dg14nUl7cT2kFnhXCmSJTZ0PToCVI8YTeCI",
+	"CcqNuLzKquYcLmBNiU5ldvCx5cP/EWaf+fpSo68UH3h4g8+8HrHDYov3TUvdK8rju6OhB/y/gX1n7n8A",
+	"NwN+9juXcpiP3k9NrKXWQvVwcRi5EijeELjLe7j2sx7qZlWSXl1jq0zPX54Dfl3RlNfKyE3KFOqKWeaQ",
+	"/FyudQKolEadtPnBoMYAbJBL1K5JzEWVpyeW1zOQragouI0IVTxm26hYzlPM4hzPR1pePCOHnb0nefNW",
+	"hHpWNTlDJVNvcc4Qd5PxLC1QLea6ONdZuotNRodBXXNrYU3OJ20zobMZZP24Pi45ePoDmJ4+hHUdUfz5",
+	"BwTi1g4C3ZAn8nGeI4Loz0fkz4kRjNzyU8aMQgb9AdwqrQBsrPEaIGz2l8XRlqps/vX8NckY9FAeMCLo",
+	"GAqPEbYJGMU8eEQiD3Y7KvjfRsmh+QGAPSZrR1VwqMEyuIhzBGjiSX1Eq4AZWt51qXiJBwuySWqc54fP",
+	"ve9CTn0cRciKx0wLmdmkf5fhsf3QqXK8FIddL9xpPRoW8KoOmQRCARbWvM+systy0Gen+Ao5rQeYWwgk",
+	"WkB7QWbKdDRzn7FtQ9ynfI25GGuRbwBafYHU4eA2YUnrxL2njW/CJV5+ao3+mhM0KI+xxpVZHkGeXbGS",
+	"1z0ArRqPhhHN2ocF8lYnIHxIqJitxvK8ExbXBnVqD4gkswCJahUV7wbqeQ+4MV5u9LdBlMpt0BL05kbY",
+	"mwV8lz+K1SR6EAjOkpy+c7ht0Ras3QXz2WDOyae0wlCp0uvvBvY55RlTyzbDA0rli1yezclntVpUebQ5",
+	"xwfMduM2G/gOcDG5b9qjgntjaVr1q2abGt5lsz3kjmlvtF9W75Jyr8b7lb4W5mD5JXm3ylpvnadJ18WY",
+	"7MOBD/d0BwouJZMb4Ho5Y0ss1osJ/FnOICsTQ68Isy8OrC/ICjpWDvjHpgINZVaC31U2LYgMqGJwFb6l",
+	"tjeGRdkoHax2+69gAUJLso5bxC/oJKaqiN6Vq+VMEa1YMlwtER9gNb49BWtjlXg01IDlGwkEjdxIVEi6",
+	"CPDPU2qWI28551Ea4OYhx7Ve6/3O8KQPe1AtN/Er1jwInZFMYiwGKR29UpIt7nUTNZob27ZNJXtCTnTC",
+	"b12avMPlh/vHG4TI5oVIbZR4qK+Kk3QlNXBx70XQe5zbD4jbWn+M293gz7NMozI/bIb0Vl//9119294Q",
+	"lrq45/PYv20nlsJmhYOlXJyxoJyB1FUzICyDN8274erdXUytIXIebkes4u4VXHjvKELJ9v8BELgLamP/",
+	"8lvKloF8S+hk/8CZg092R3SVhPeO71QY4m6m7Tyje2ScCDXpm0n3GcZDJ2Jg49fjNKFc4M+JHGC7mSLv",
+	"YEzFhCa1Sljpi/exYZY5wxbO95Je1+hlSvFr8RAx5YW9CJfgoPpfXzDkH3WEXdLrpfusKNd6+O2l6TVG",
+	"Zi155oOzhjBwccMTZx728pan5Zj6fmet1j4Lluvest5w6Qai+ZJeP4A8gY/eVY5UMR3+cmzqKgm/HaO6",
+	"OgYoVc05FUOs5p4cciln6WZOufvIwTpmWbhOFvboOQIO1MSuqNZsnGq1NLlrM8PQNqedr69nV+H+q/bF",
+	"5e5J++Lj7kWrs//qydnL/Te/tDq1fV6hrHlhXAyu2jinC3H6EAr3hUjAry/GN/DHUBShH5HQqtkQHLFI",
+	"D7MSRv5icAL85oIIqSB5BTno7m6yTfOlaNFXvXDfXB3vSvjy6SjGNfvt+PBd68Mvex/bby7C8723+788",
+	"eXZQW0BAlb6yTHUvUxZexFypbTVGOMOKAArY1/Ax14xny1zAuoGiVYyDoFOaZprIIZR49GU8CwzJ+JjJ",
+	"iTZ/Zmw4UdgxS7BB3kZ2vcG6zroyZovacWElt4zz/F6cAYzWus68rAvshOTmB5Xw2OpG5D+CK+Ra6oV9",
+	"8+Z5DHJdyiu0oDcEgCe4L2UToQIyHfEEB+d4jHBFbJuju3YwDmrKiIvOSfZDwLC4xrV65sNg1fvCyxNA",
+	"pZ05Jxq8mGsuTmt4osTT8ztlfmU2c4FURP0DaAjVw+N7J5dVvn+/Y3NuMhseoa6p/cMUNJd23Bq+wZgr",
+	"cz32/In1IlGx7JYPoNFAmrI4hxpCEH9zh2NxhA759fznosqq0wrJSyhSlllPWIEKcJF0prZz374RAejc",
+	"ZwJGhe1Qrc8f8k3scLHNuesTswwQ2dcf4NHFmSEWQYhmuRBCa4Hresd4sXXVklMc0otU+Y0+uTwQKoTH",
+	"MvevHekqsF++LiRBvqnurTjlziJsdX5VdpxV1ArbPS2TGvqmB0VOVY4Vg68BnlLE6LKGnQoQKz/oI0Uy",
+	"gzxCMphkmaGre5hfC1uFcrczYnMBHzRsF9eClK7Pu9nRym/0/nhK/01TLtY7JrCzq0/IMpsVXDy/dZcu",
+	"z51EvhNNd/LHViRRTY1mSWhwZbbAEeasOwhXiLR4zXsLej87f0fUTAzK5vZebY+J0sa3jWwX9fPdaE9r",
+	"6Zg1QCQ7KQbsiNA+5i1lD7ezS2H/pds8aEwAHs7ebu4o+HVO8ad9JZOJZsTwrxkx8LER3pi5KyeaTBTL",
+	"AAMqgCAidP6TGRlm9HpcRUtbax+UUNw7B6s2hhn7Gkz6cHpJfiLf2YtRedFdGhJUtk+Vye9+2kXmgciC",
+	"4CkfMhBQjrErQVQRLtERiWCYkRXWENdsfKsd9FfbNw/O36s45kFU0oKP78i3F3CMPOhYPnI9wtfeeVTe",
+	"K9b2Ds7v7DnAqfyNNfa11Uzwni6JpiPFBlcRGcokkVNUR8151aeKYVul3TbJqIjlmPRnmils7nHDZkQO",
+	"UYsx76R6kjGFh51UDG9FR0NKMwe37r4W2NfvxMyYffF2pbVVA+87vGxTkXbeiBb78Onxs8dvk9cvTni4",
+	"u/uLuKGnYzXYvX0v+53xvwYH/1iplFiqrOG/vPQPc4cEV+hqJQoGrnwdDQSFSrYFIeQS8dbBTe+UR1D/",
+	"mh4zXDKlv5GHeJGjvZrYVxu2sQJjTVVvZdLZEmd91TntO+0e3DttVrcv4xm2aSj5AslWgbXhvKSOEdTj",
+	"L+7P18+/PgZ/4jZ6suEU6Alm18OWRs9SVnE/Bj4QZxiUlUaqfOB/7EJnGInHPWH+BiNUldscNMlrTYQ5",
+	"WAhNUzjtLDfiwTRkDFrsGF5z6KoPZZuD8nmFjckWldmYa+UcvlwTo4gek83Q1WcM1YzRmPBKl7PXz9fy",
+	"wSpj/bVeffztzeXh7/utwxd7L5+96YRP2i/2D5a1eZsH/U31FRdXBX9VZ/bMoStDXlUOWgsVErY0AnY4",
+	"SZlME8sMVBCZ6h0A47SNgddWAuqyPFZkyxaB1Mo6zc9vZS1vzjh30fxqqHnnORfJw4c1BFg87nue+fm+",
+	"WfOMB7znwSTjenZh3oGfOk75WzY7nuhR/V5JMz6mZjPkjfYDEv22c5zynbds1iXTf99c9SZhuDuAVpkx",
+	"/M3sT3gS4U8RZBinGRfaITVqe1xPqSJjGqP6aT6MlW2OWbqN/HvFjqEwbkPPp4xmLFs8A7Bvj89e23Zh",
+	"VqId2yb+cPJ1Cb5kg9mYscJSgGYOTxeDMwps4+tXwC8Yyrp6OcWS4c5IKm10ZcKNtDB2nj2HMbzwEZVd",
+	"8syB7B6fvUa5bgzzgcwYnhTGzlfHaboDIYeeKFAGUlv5WqASq7xzy4AKKfiAJraVJ8uMuQIVMkfWJCjl",
+	"Dbuq2J7A7jFbtCRAobmo10ky8AZmbzE/Qb4vdLOHDGDsax/jwzkYZE8gGiRRk8HIrNYFonVu27q5Ph3c",
+	"GNXFfN3FxXqiJyDXWWiW2ay4WA4mBVW5Av8qiwnVJHocy4GypxkITG+F8AaZMkFT3pzRcRJhG5vix3+h",
+	"veZ1sRkTwVhsDDzHbDCmZ1KYE49Lobo9sUMM35l/Axo8iGB/N+W8Z7kMygAX8Gr13u0mObY8zhRKesAJ",
+	"JtBdJz8PjnK8Ph/YncPIjaJIOmGnSaKXJ6htjABZ1vYHKP/42JyLs8h8wUydCGlnvUPOC8gkMHozbNBD",
+	"tiLDzEzoHWM8do1yAMD4XIrHQNLtgLDPA5ai4+r0OTxl1HlSgzb2GMFH7CrmJ7U5Mwc6mXUJtU0R0G6Q",
+	"8azofQBFlkJq8+aYDRLz9BYlY64MB2sSiTFl0TYCW3fC0NW0cn1ENPussQFvn5FfL1/sHOTaA4z6158L",
+	"AAjz/q2oZ9YoDCNA7KYkMWxjHmztEzXJMnltuIGpAU0Z3h33h8MICht98weuDMIw2oG/hsNhtB2YL8D8",
+	"UXkUTGmVw1Hsd5b2FCZbnXbbL9eFaudtWMOLyWDAlPLXcJpRiEtwQaIvPThoeo0uaTabX6MmOTNChyJu",
+	"EIwhjmHdehAkMjd+6fnF+uaXXgPZWKb0zwlDTu41yP8PvBNfke0mCo4JxTRJ8RNmj25F0MYRsLfhdZYU",
+	"gk0ZtEbOlG4ayZHpgPTlBFCbcGBbfqMqTa+9dlVBCXtl2zKVnmQCDi2ZMKANVHgjTRaVxJOtyOdue/Un",
+	"5HK78wGpOCARFDFHMPwIg47mV3yR3XpF6XgUkDSZKBJhHXtEtiwotVXytsGpA8l9SKkh5YmxgR2jREVt",
+	"fkS2vEJ8fNJhkhIHfKOa5B1NzDnCYtzGXJktEeQ18og5YN7fabeD4kHSCQ8DMhE3woggI2M6YSdwnApC",
+	"H0XRmMWcomXSae0FPj/LW6gnhrfDipNOa7dLWuQdf4qdAMyIkEkDw+/md/N8KwyDMAwtdhfgCi+UILio",
+	"FvwKtTLoRYYeu/rC+ya5YCImMznB/mVb0PC51T4gt1xxc6wfXzx7/dqMu4CDCYyUBKGrts3tAJTIwf+L",
+	"gTg2GEkWHxUQSnlg0JCJ3oBoZ01iIRqALBlLGdWuB4fHKd01sAHMzD8WiQFU0z6F2QtbVg3lySwOcpHp",
+	"Dgpj0fExprMYpUJKOI2ZsOgsQy64GgHXuShiYDULo+w6LwR6J/bCXbspzpnOZjsQ2Yq6dvYDKbBefkq5",
+	"zrMsshkX1/D+a8pFk8CTePLtff7sXn1kBPjnz2TKkwT2QhH1mNKZfdZQ4axkDyKg1XwzbKMGXa/ohw0V",
+	"K1HoFSvBKWkY3jPMpuCPssYoVyR6/Rxhy8t1TlGTnEA9GQxJZ3w8trxiy+qAw6hiO9zIMMWN7pPMmuQk",
+	"x9YGrQ6f9wCsLfgHYj006rTNRtC4ZZmyCInNsBmiJQo6UKPb2G2Gzd1G0EipHoE1AXvL2qHm39d13j7c",
+	"Zy7t2iq7OVkCIpM4l+BFhKQwQNRRVSSD+Wg56nXc6DZ+5ko7exiR1WBPw5jaYeigPp1rq6KFlEx4Z439",
+	"s+yPaLTD9t5OuLfTDi9b+9122G11mu3O3u5h+KmBfoDGYHQV7j89+fjp7FPn9HL3+fMPZ3vh4e+nlx/2",
+	"TsLCunlHuajqyoaoOWxNHVqNS7pp2Gwn7KhgE1ZGbHBTHuf+Tti6DA+7nXa3vd88eNJq74WfwD9XP6mW",
+	"P6n9/dZeZVIvnhwefuicfnj5avfpp/3TJ5cfPu2++HheTOpikgIyrwWurJtMCWfHm1GRPVQzH9AL/vhq",
+	"ja/VtbPIBBC3AoNsE1YEX2gnbC36SM5Wj38V1OroLDYP7YW7az10SzlGSwrP1ernLLwMIFNY1D9g+Ly/",
+	"FvbjUF7li2oYkqVS6bruCddcadftKc3kLY8Rzdtm0ZE+G3E4kF3jDRJ5uzGyqiHXbMfIXpDZM/NjT1gt",
+	"xCaiwPstIwSuqJaJQTZLoRvO8cnFTntvf+fls3fE6GuZd/Y9Uj0RfTz+dHz2+vTq5PTZ+e9nl6/fn169",
+	"Pfk92gZpiO7GXDLIjCTyGlryHLvzM/fxCfdZMz1jQglMHoQzBgbmyxuytRfubmN4wfEKJCMqEllmjXK3",
+	"qM0TRLUdaAqFiwM5Zi53saAxTRIFZqLDqMqzHXnmjwBMx6gqBqBPzMfjV8c7hk+oBqUjFySvLi/PiL3z",
+	"CFTLL72GOduvJlnSawSk16ApvzKzh38oVHp7ja8R2YrsvyJ3sgFlIvuPCC2EqHYr20M7H8dTew3M4rxh",
+	"EOxpsvVe7JxlbMwN6Y/PUFnK5wIeo6cXZ9ZwJ1xvH9XNAuyUKy1vGIwez7XygYDZFc+8OjDQR55aWL/1",
+	"DgNEArTTOTYn4BdvC14umnTDK2b21hSLjIuhG3F0fPxyx35sB38M8sl6gdEp7VM/Llo4jjeWu0aMuFOl",
+	"NJ3jOc4qDp+F00F+Mh+jI7pzAw672vGPyuMPHPc1urkc/HqfAxJk/UZHhM2/+Vr2ptoQdUWBaN1FgfiL",
+	"6g+rT9tNKZn7tWsOXE+E2tM1XH3gPaWxAwa564Hcaa1xIJ/RWSJpfCnlzzS7hkO5026v87E0k2Yju6P8",
+	"ux//7gwvzuh6HeBrUFLRH3+xf71+/hUVg4Tpmvz351xZdUCVQLzMWTWU2TXTysWWnThokte5k8UIoxvA",
+	"rs/k5HpUeoXSdGZr+Iue32peo8c+qr4AL+3ITs2gbWO8u/MMvnX5Q6dSv5AT8WO0PpziqkUP6s0wX5tx",
+	"itHcIjp3FDqO5iRERDRLEjKSU3g0oUr3REm9IVMmdN2J/JLphasZ/gfJ13vZZ99W9P5H7omXTK/eECnN",
+	"6JhpgC5ZkNFS3OKI+/o59mJeJEELr2Ii5c0khbjunT+0yFw7lWZ+z87fEfwK2YIyIq7q3JsZ4k9hPghX",
+	"hKqbiplnbTswU3Jp4HL16WCUh/eUkdJuFwTWPpuO+GBUBPVidOHhr2kmhxz85egYDcPctzYXK/QcbQm/",
+	"YeglnI5YxghLFDuCUJ+PzZpOIMGpJ+BP25qg3LzKpTejmVkAcVJN5FTgRReYtABvxhL7CE7IXsOcWb1G",
+	"l0Amp02chImSoeFtCAzZzmfGTKEkgqtR4T+vNNcyX+6JuU8rSSigMWL8NbllmOhGtfscF7E5Xo0di7/A",
+	"RZpA+M3rtN0TlMR8CCCsukBqUtYyhoJXmxdkKPlIkchMsulEPMCvRs55jyI/b0sLI4cYrq3Gy5jSzmPS",
+	"p3owItcSnNN5KDbnMWQ8ZrnDxWIGUmDm2mCWsw54SN0Nmo9ZT2zlVv/Z+fsPr5+fnF9dvn538v7XyyjI",
+	"3a57aruLPm38otsSE5GDa0I6NbpR0S/cE3thO8AmtOZ27LJQUnAelU5Dshe2DZEgx056T1rnt0rklOyF",
+	"nbrT7mfYq87UsNvzrnao+dOsXA655fUhBVk3B5QVHrTaO4eHh4c7YRiGjc39ZzD8XAlfx0a6s5PVQ9Rd",
+	"DXIL2Ng5zDYIgzqgMKRW0fG0gRoplNt4xKt71IoxyBBSue2cpxVZHeHXf1GwoVI+0JPM2rtgPTmMs26j",
+	"/GbwvXpzNTcX87FvdxOqrF/NhITUV0N36NbOyTxun87nhB+1A7yja9WyxmLF4/287C4EryC+BP+uJuGm",
+	"qsz3tiHba5HhpfN43E3X2luHCvYbl1hrfW8V7VjdeLg7udAGbPByVuZyK9aJ0UWBpovS0a+CSm7A22pO",
+	"QRc70EdjpmnTS1SIzDlnRpXSa0ao6gmXcmDO+Gum84LrI1taCbUVFlMZqsTNk80ituYaGmE5JiWDhEND",
+	"AJrcKExdNw8omzzrAp422VtJpzaY+3O/d8qoVh7qCnnBE3DrD+S477rv9cTx6fPaA4or7Z1LFb210r/A",
+	"kEHxf7OAgGrXDsNSbuxeaPP4/pywbFYYUhC+b/jyJWcj88iYfubjybjRbVvQYvxXK6hp4VNnzGIOyYLl",
+	"K5VEwmqUsnmPPw1GV2KQXE6ft4/VsfzXKD75fdqon4ftNeFPZC4R/Mt8z4ch/0wUo9lgFMzFawPHLVgD",
+	"JjPAphIzTJMjNI4zphSpII9atd1qei4vT7iumIjvyrJrdMEwRa4BPrFoXGaj8UUSGySRwXStvmqMDIVK",
+	"eSXhbyvm19zsKtDqZIqZt+SnwOY3BCSmagT/lea2lBq9dMQUU9vQ26AnMICtKpnYWOfBM+I+gNkgCaOx",
+	"Ub1Cs8FsSvZcHB6j6dWiDXN8LljLP0vLWKoqquvTM98zIpkVQQ3beszog4AhY8GQtsy/UJOGGddE6ytY",
+	"sYhxVDdeTa83Y7zyCPP2aVA6ibUvMGBoFCU02Tp/8Yzs7u4eVkbk3Cm74WUYduF/nxYM0dW9OujnYrBr",
+	"ATv8cR9VEp4wEvfM9mP0AxogvnON3YlmBKQtwH+XRvt3y96kVnvXUAEzaK+wNwusCmDxNtKMjfkEwjMI",
+	"eNttTIyi+L/KsQ+/828XXnbVau/6Fxxivte3fj39uKqerlB2/TLtpXM2q+TgI0rNezBi8DVojGXGzCKo",
+	"2lWAnWJusTzINdmC4+Efre2/V+PBVmPRufZ1k/gYyo5FKRTvnV4kh577/jvq8T8m1wLa9MFhns/aV1bd",
+	"T4vTLo61OdFQ/viZ9nC4oWndJZHPIlFAImBcbIASVfjRKKPX4LjrCcyk8zg5wuwFH4jZ6AKimuZmpmWO",
+	"fBaTSQpZB5DiXjiZCK141LqeOsELzXarHba2j8wLaJJ4SPP2VZX0/W6pYSd4buxBtQVtoskLbHsFY4aU",
+	"9luWQcoJpP96+z1ChQcS4fsz+M8WtWnxGjruGNWc5whw27agrSCMeT2MJuYxpDviuA2hcocf1FIGti9+",
+	"3upoBOgrtrBBZnk9A+Gx1a/MuxHZGpas6HzlZq5GcgopK6W2/f4dqOUV3r+BzD10BHkJ34KZJDGDEUPe",
+	"5sgMdEsxXM4prg7k6hRroqcSe/tn+RdVl3TCQ6fbsFL6MBLPvRuRhjGhJYdcJTeMpQoduB49UpZZInTJ",
+	"JFUM01IrfOtuGE36KpU6Mnqw6gnqfjAv6jPFY4blI1zBW6xYJjw+mt8lj0vbIm98g4PtCUO6km4AmU2a",
+	"CbDeXKktjliVGv166zWQ4ha4EIpqy0UqBWGwyytCEEK6r4JaPcBGV0YzpwnylLJMpapcpaxh2hM4OVwO",
+	"XH2r1DM6GBmdXrAppmlbpnUlImb45lbzkDBbxdwI/NoTLju7YFZRuT9/FzAy3ofVJNtHeCvOy/CAU+B7",
+	"ouwYX5KuYxtf3CddZ5DDqvg6iJlkXvYEC3CRH+VFcssP0CM20hC+ArCO4cT5TCTsEe+mCEnOAQI6JXJA",
+	"kzz24lg4D2sunn5ixtQ1qs68izEsj2tT5WKT5JtNrQGkENZ41g3F3evG8qu7f+NZLHOCHnvyKRcAmL+N",
+	"0Q+an3mgPW2UZORXS687zYed3qmszuqIoCxxP5sJ2iF+Zzfv4eqHnrkez//5qUK41bCVumH0Qn2r118r",
+	"zlZbMQOx7Vq9Nkcx4MrV7y2r+vu8I2KsierCuYIFf9j9NLX97zH6arVaOG+xhs/sm2ySMDgG56PfEdlC",
+	"hgu82Vaa2PRETafR7Sb5NbUxa6+EyHzO1hel4HHFGsetTmuX9NlMipgwbs67bTdgaEufd4aGJ7c6Yeju",
+	"hnxWxOKyX8gYUTc8TaE4w6hn0KoPr6VpAjVTts29IZZDFIVTNiDsMx3oZObahcIRYKv3oO5Zy/o6yghe",
+	"1kdH4FROEhsmLhznRcEcOuNs0Q61WKfmSwHqn8mMDKnSLDNKB8wfy1xqyOwZDkZ7o1nC7YJ7Df/NW50t",
+	"gP9VZVthy0XPS85JTzFh+asRHFGAplyviwb2yHRtdq2KVhgTzlxQUEoIpZBAU79jf+R0ZTNvf1oK3PYz",
+	"OSFGCccsiczoan02MGsFIQaWKYn1SJZ+zmHliu22xqViPCihdiV2WO4KFXbUluVBxVlB/W0oRFI22o19",
+	"ObnRZKeICIMlYi5WD0ldvCCrC/5b8lBNQBId5fYHqnvXkpTnsJgH6gwOsoUmJuzbMY2BN0uEnJsFtV5t",
+	"kOJBYawUtgounDVRnMlyBK2FzLM5qc2bYQ8QTcHpXbSOKPNGSrEnFs+wLlE13YaFoqRcPnDUxXVGhaID",
+	"jDPxYbnabojavTOkoE7APOhsD6wknzjkzEIwUlW7n3ECtk7PyKIulGyYXeSwpr0JA4nLpzWY7wFxLaPx",
+	"oTzhIfci+/eH0KipJ9yHyE/5fT/lS0N+cnycJ+hY1pJDIqTY8cRhk0QZU5NEq6gn8kSUovHT0IYvil1S",
+	"iI3801As+Xrs6h5zuTjkCesJPeUDJ20KG7moOYQclDoDBd+4cSKHO+3KIDFfeiV1Guuiy7o+VjoYIuBV",
+	"MBDwR7BB8Nc5M8TeUTY48F5rc1Tu4DFedeYKXi6ZAraQ2xhDeK+1h3qNr197onYu4dxM6t6YwJTM/WYU",
+	"C18Gr6rS41ixtNf4CitVE2/oc0GzWU2w4VslssATqFJ2w6DQzVtF4xXzN/B5o7sbNPwD5C55MCgd8+db",
+	"f+DLG902BlRQTsKbXf/zf35pAP2NSetbc2YwUElujD1b8Yv15KUzFrzO+I1d/xH/XWTZ80V/p5wmNvhj",
+	"9vwdiICDafnJt5bu1WSbdd/V9t7lkPfNGN3f3db6VhSKjGVGFAC2jmiaMttCBZIOzUj+erUSOJuS/dPa",
+	"W+dbCguUWPyOxZw6DMnvbgbh+AuVA5xAaK94dpA1duatIC/Dd6EV5EqnoBUxoQmnCwyVPE23W5xPTntA",
+	"nQxn0hPF9AIHZmNREdHfI2PmKT95D0XbRKE/02wHlbABTcBKa5JTNu0JzD9RRI1AcYDEfTuoJjmV4Djv",
+	"w9GLLRbQT1tMZI1s6CjoCVR5IQmZEg+myGUAZRT8jbmjsRxpUEsSKxd5CusZw93CmXpsW/Q2Fgj+5Zxl",
+	"H47/2nlrf3tAyvE7KW/IJPW113xzWqbf9mSA/alGCMBp9vgL/Ofrwiy06Kf9NjlotXeMBrQDiA4BicoQ",
+	"DwGJ/j/tp+XfzJYN6jEj7PR7ogCPeP08qCBOQOBtyF3zFJQPNjXs2MYCUGvOoT5shk9PFKc3JZ12+yg/",
+	"wPO8I6qNXVkOSlmspM6ich+8+enszDYBXppkdrwUXuxow4SguXQgL8wOOSwp1aPC/+7aFJd1w2V5N/fP",
+	"WsHs3R/ivb2slCm4AgleTs36jmVD/4+IEltsZEnXn1UV3DX8qbZAAZSEFfqE2dCUKAalN4gFZDND0RAe",
+	"0HFK+bVokhfSVu8ULpcg9x0i+LERCL7304KFQ280EHhHmNzZAg+oSw8MAGXIuv9cnRDXELjsMwdBZczu",
+	"noisMhARIadWmhkjXwdkOpp10cEZFR1uo259R1uyZcQTtuYEHwnBngvxdh69tanEtmN5Dglkm5b7RCj7",
+	"fy2goJYBNu0u/Io1XasRaslQ1fvmUTEDgEuAIhrQc2CWCGAmNMcOGxByj2SqWXwlJ9oqfAkFsF+LQVad",
+	"FB1DbB49aMohtsqJxpcJeWUftG8rDgtUtHyEV9jS7sVb0dnx5bNXCCrsHrIoZBV8VAuxUTNYZ+C5r1hC",
+	"sozhJcEw6l3KZ6g9OVwfGy1lgOr41Ho+57rQF6/qCexE3624kijBWuZK4ZffJBVKj1WJAQObI12qIxOT",
+	"JGmS98K2Ix8DgqjD1K56+2qD2SM2uDn3t/k96n7yDsx50Wml9bY5Se3h5E4xG9KtBGmD/D7XjN/dp7jm",
+	"/6sML7HwnZXakg3qR3yKfK/KIgWPYNXLfPFNQUbvhF9BxEZeYJYX7eQeg4KzGoHf5hgHWHT12eDr1QwA",
+	"z4dSaQCM2bfVvMHdsLvXaoZPnrQPOp8wXTgny5fGgKZ6ki3IONzrhrvNg7C1t7f/ybzfJS9ANbOcaALF",
+	"0N70UcxxQPnezPlSS4o1uNRfDKuwucEUVypLgUVaD8Ud1e1w9yHddSMtr8OyIQEoxCqrBpCtA+oB1Gr+",
+	"jc7xcFrisbopdCVPqZhXmmor10saYp0CifbpQt3xBcR7jPboLLcbIadl/aY/0XCOl9Sj2IF4FDqQTYa0",
+	"kZKeoOacvxbgpqGKQBqhDT/bWCC9zhjrknYYIgblHLR08Vqmcn0MA4q+0Uq2cr9Wwl3psVTMfz7eDoz9",
+	"iR+CxFX73gBTGC3o+KwnXPhxrl7atQaxYK4IGFtNe9yGBM1SImFJlUYkaK6NdoFZh3V6gXUe/e27+tt3",
+	"tQHQD0IElIxOX/1bx2/1xf61CvUHfi8HXfOsAB9CWUhtkZRtzdMYPdQOVBmzUj1c5aAnlPRe46UECImw",
+	"D5DaMqVZbNv6+D4dM0MwRxVLbhlA7s3qNpjFDPL219+YQR5m0LKsr2WYQfWsgGtIlUuP2FpYu+AsSS8F",
+	"pydspgOkXW8fFVDzdUz7uGC+yGGNJw6+c2yT58EKxMyonvBsYmu5rXRTNu7t0HME/tEuvf8CtB9fFi4s",
+	"w9kMisdxG0LxuBYzVR81pCtixQnc0yTHuAHytC3bqBKdDVRhYs8Rofa2SlUKtAaE7L/ashbl17VgWezi",
+	"0pajSmlMF26IesL2H4SmFTRJmuTZiAqIxC3Ys9anU0qaM5+wOqGHeIPF63mxgQ0cuEjDPGZNjgDvlf5Q",
+	"UNbyfguGFnOlTgBHVirkgNxJBmWtloh5PdQR/mJTe8aWPqpUPf1IzRVWoKaKXzTrCgsMSjv4IxktncMF",
+	"tuyspAtuddptqKp+oLIP83JX90GWln10DT0s2rvlSekqhNDtBumaNiXORWdXlhC5xO4yr2BFWlGdBjZz",
+	"/iyyRVE3glVDOH33Pp+58m+it88+5ZpUc5WXU9nSFLgeVEDzfU+ucti7djlrRP+vkNNxz5qTFYUTga0h",
+	"scgwtnwE/Qt+6Qe5AKG90WmAbbC+aUrTPWpwS8UjpXl/p3pbQ9I7ldzu74S7l2G722p1w8PmXuugHXY+",
+	"Pfxh7RIWy4f232bZ/xNmGcqOTUspfJXW2kp5Bs3XO6AHFipLLT5KkXDjIkBWSrpADgDwNCvtTosgw3yY",
+	"fFDC064PlG/WTQ+UrUkdlg/TRcDRt0jBvxTbBCXflebHugIHTGhMyy3nlNnGrl5wrGxFnvO7QJbjWBYr",
+	"5HQbuqhQRdx9R6QdtopGdnlAC4xYcwoL20rfDSF3geERZksUYuiVWRflKooj4vz3uZIVC11XiUp2Mfzl",
+	"kpndm3ysXgzXoecPS3Th3Ta2qJCClax9B8Xi3ufyrWF0FgfGa4iGOgSvDYqdTZyh9cw63u9x4m4Wi1hb",
+	"bJthnU30tylL9MIuq6xDc59D3tzs4DFPrmElggDI5PQhqhD/qtP6MbWHf3GIue/uvRzILPYTHWqRei0L",
+	"rXVgLkZ/85kAy9NTRm9U3okkryMRmCqTy2mIgmFmbZ7k4dqKmNNCJqyct2EPhFKmxlJpXvWabVGRS17b",
+	"hde2TIF2IWXEL8RQn09wgLbFansFuNszR7aHC6vXB41bl+GTbtjudvaardaT3bANZkGeveCiufU2Re3D",
+	"Tsqj2VAR7XKiFyLm1LwNIr4bRLtr0y6W2UN3j5Yvx/0pvXcTtE5c90UoPhWJqep2wX+yHxExffxav2Kf",
+	"zMul+zgTl8m0wq+9onla4XEzgs0PmroplNuodecFyRa0s9u2Pqae2PI6w20HS/BaCgc+4MbOdXdwxgWm",
+	"/avmnSBPHBhg4QKD5ohlD11PFD6wI5ihjT0AiEsJAOW81DDuyNNhR1SRIZuuEJtFM4tv3E6u3p2ybjbQ",
+	"XV5azauZxzLZ8L017hr3Kc/VU3wwd/ks+I7fG+FJMwx3D1sH3vgRvbh4XYUm64tIu8az5c3i8q1ngVNq",
+	"99t/lajk/t544NDLMmkJYedV6p8dow1R+wDA1UKp+RbDtBz7TrjS3Z5YhBFMVd6JONcxzQ2AjrcQGBgT",
+	"ZJeJnlOY5n8lJC8//fgxGfYvkt9v3p7vHf960D++OyTvHw8muPvgoABIX3OCxSzhIBoQjmOPpEax2yzj",
+	"caF4PSi6cLZQDYYXGn6GN3Y+tN91Tn97+yq8/PDLL69Od198DN+9BFFqh3kMrRcQXFuNeJpit68HGt+T",
+	"QvwfPGnVjO/50713p79/ODx82j44Pvj9oHX48fnLVfih64psszfWAaaE7f/XNv1/vBwXVtA4EY7/vnfo",
+	"vB79Mo4VoWSYMbYD7fTNxyoq7FHett9VGSA4BPggHahOGIah11+7uRxKzvDLfRyNy7bURkz7HboN/qW3",
+	"/0bEWuXqM1/726/3IxOc45hQWIYa8bFMhfOTApdqcn452MM78+7quAu8gjVjbkLqcCLFNVO6J4x+x8W1",
+	"MbETm5LgPIaQchFjVRGW9EZFQUgENqlRMy0Ekm0GpVwNXE9gNpGFoMJifBxGl0ARSrRCp7zw6f5gehEO",
+	"Ia+DWdfZB0ZkJ+yGYbPTDsPWk0+gBxb1MSU70Aefry97Wl0oAsAlQ33lamfQo4jU9Spy8tKavpyIAVTV",
+	"LHHNlWdgFDBHDwyJFuRQY7WcGOUqnWBpsdDSiq+qg2DTiVdqipbMvlJYtL7V7bHiMudkKX24dlfbolCz",
+	"ERUZ0Vvm9kSEe+K/yiZX5Q3uZHLp52+j2bn1xD4j1hdYFdO2cSzKapuZtTqqfdQTtSF3BM0mQpaOiXIZ",
+	"7cLwO9mCvLeeoImSxKZGlvAIh3q7ST7a9L6SnNaVkwmz6rDcFzcVIBi6Tx2Z95ZeYOuuAEoO4z6qQFkz",
+	"p4DLmLTMXZ+3plhWI9jvBZs8lNlLKeMyrvCvMDE3mxJWcEW21QsQwCs27zi+5GNW925KbFOQmjc7sV5z",
+	"MjypngxzknsDSGKPhN8SlrhSD7o0WO4N6WKsGneayyol2ufj+6cB/NVn93c2wI+3GtzyVc6JuiS6yrm1",
+	"rklRzqZbVOf0Mx/aGj//WfRQenAJc70a6iL55gSwjmUb08euWCiQmhbPd2hPIAz0W0yLjCrXn9Xn1jlV",
+	"vycqun5AolyDs5nxnpIXNYmZIKaBu0NJsHkk1E7Ysblw5XQ2tfxgrbc0hvUH0lIf9sfRbG723Bk9ZMu5",
+	"fNolh0+lTVXGdjyEh3zBJkIDHkud69ieFZu0AfvjoTKqF1pMfx0TYRVJPeOhsNPal+FhzWm82pyoPPut",
+	"z4LActffruGKOTE05oQq7d2HtyHWzVKWKDKrskEOy3sf98x3SlNedgQhpZZ4s6CANW8PWE3cQKNIDFjJ",
+	"zjVzKVxXmMfQXObjuTSjeDjfjh1tbQJAG1zAe60wfJK7gDW9Rg9w2H768fTy5EP46uTd3m+HBx8PWh8+",
+	"+uJXsSRhGXpMln2lhY7mgye74dxXdj99aL08/a3Vevbb/seLTy8//nJ++O5d8ZVbnm7ilLik18ucEcXS",
+	"0Ws1t0r/VY4GjVzmhAP899s4Fp5ZlO4yxpWm10YhgYg+mSjWJJd5s01oT5Dx8djoWBAW3+94qgPmFAFC",
+	"RE/Mt+TsWqR78+K8Ww6gn1ZhBl32fpMcA2OgrmVGhrBhvLDjc84pcLMAjrnr46qBp8LlJuRdY4rSekBn",
+	"B19GTwg2TYrX1mZ/4qAKqXCfAJi/nTbYTDiEb2NIu7mvtDMv6fUHvkmm+SW9XqVLmEWe0vn1vaPZ/NeY",
+	"iz+Hv43jH4UZZBbBiRFZaxVbYbtKFXn8RdPrpRbw65iNU2mY9Ii0ET8H6qxkloMCzTFHGZUDriMUH1qs",
+	"86rJr4LWCaJVkByOM53ArNea/pPP3HMoV7esAKmzS5jhodVx17qabFVPyMUtq8vat85PnDWRdC0/s9uV",
+	"5R0+KAzebs7mSBlZJAYsynsleamZQd71mvl3YjdULnoigusR2QoRLdSuXWD4OtPKWcD2nfBZOP23m3V5",
+	"btzCDHif0hKCu5AwaL81ly/YLTIE4QuPEATA3W93GqoAGEG4BjWEjVM9gzZDwCNqMmYZGVCBHRhTiVqM",
+	"hW5xAx5RdTWWGcvRS20X2bGFljV0nbKMETzjch8RdnKmCL7cJC94Ygjbn5HIrGlEtjKWMgo4q2aCNsF7",
+	"uycQjJ74MJuY7INUw3UtMjNhuEN4u3Jooo4SZhksYvwUg0ZGjEEwhqq8RiZHfWmFSNmCW/pMTxk2wu2J",
+	"a2gR5fLbcwKOJxCfUTMxGGVScMXIFoCQ+V2yECIVmMQWRJq96vjpHyFAJNjtix2rYBCLIvUnt7b8YKnP",
+	"7LLMxTarsuCbXDGx5xmLj0iYs5vlYdBd/c3cCjvtemcZzKU+XzQMin4rXOj9TsPLGA3XyRitJrG2wkoW",
+	"ayvcPI0VnsnzWM0rN01khQ76lmGQwIpZtGTH4bgb7DqVmL00/jwtuukak+SJWE3XUuQP8OUlMs4TB+om",
+	"DKP258s1G6tVSiDwlGu5MaafX+ND7WJ1aJbRGaj2egZiHcqUFtDE20i5s9yB9dmeYkEFLOyRRQt7BHBh",
+	"5j+2qubRPErYo8oJsxo2tC4xuMhz+z7Jwd8ssc75jLE54kI8jna5JmP3MKzF4xgA3HjjDb2hmaZ+L9v+",
+	"JOZLW9k+CcFf/JAIHU8nMScXVGip5H0a41epZtQhm2F+RbXOeH9iawa8D4O6BcNlt3pZ1mJgab/m2jqx",
+	"DPJ0N99i1Q0fNHI1Bl88Vfa9bw5e7J6HH9vP2qeHz3/Z/2X399a7Uua0O7jzAEK5+b/57AYmIkiHdbKp",
+	"cc9/Z4TYNb7zUoofVddM40IakiFjPgqZVWRzQ23EaKJHCxXbn40mypQqMFPNUYLiFXr+ZI+UO86dYhOA",
+	"8mPvs0DlLq/GNRlE0EXE4RJEZoMRUzqjWmYklhgINDoO6C84xJn9niLxJEOnVt6xUE40vWZNcgpQp0L2",
+	"xPHZa3LDZk3yq2IFfh++6TEoIaD6xmzAY1ZAeUhoaEB0RodDPiAjlrGSM2wv3AVoqoSVWyYWXUsgT6g+",
+	"N+Yl06+Q2g8VsSvqdW822Fo4iJWBqQWr28QvscEkA6n9zz9KDX1HbHBDEss1Ht9ZPqvwHS7FQu7Ls6Q8",
+	"fnNtoa6Zdjj3qlviraIjrI2J2w693JlLPWH4iNvQMbbjI+xzygZaNc0a2yzWc6az2c4x6vbrrHrgmMN8",
+	"dcyvcfHR99tnI9f+Br/4CErtbVN7nJrDYMYnIVvXzEGKAesJNZroWE7Rluiz64kA0wr3EEkkjUmfJlQM",
+	"zPu0TKHPLvSksX05dL6qeL3ZE5WdEdkAP+Ia4xoSKBIv9hZxW6uew8+hDw6u/V+byc1IZ01PRC8YmkVf",
+	"/qnORYqLWk4ee1es+9ya+8lkMdOo45R4qsSrOQuRzlFpDyCm817hPMfDOmN/Xt3sjg//bH9+Mti7bfUP",
+	"ROdqN/Qq+/dCc/ZzDTrsBctu+YAR//QplO++nOguFLkA2eOMcmH009JkL0YTRPUznLlwdnbUZvyV+1cP",
+	"vz18gOGvzTZnuNj1XeU1+hyOSISzy10UM2MbjBiNwS7+0vAEx6IP2rsf+7d+DRq/7VjlZOd1vOrR0r1f",
+	"v64Wy5m3NxfJ5Snrj6S82WEiTiVf5vPCCmR7P3H3O6s/VyOrDi8HTanYIGNarRdF/ohfOckH9S3r3iG1",
+	"v2UTOJsh/B/YPOUI4Pk7omZiYC5wcM3HlUx2JuBXZzmD5nUFpvp6xnfxi/UcGXMclXJ2Fe6/al9c7p60",
+	"Lz7uXrQ6+6+enL3cf/NLq2N2e25mIJGv6usXdi/Dg25rrxu2m61WZ28XCjoXpsHU3JqZ/T3SOlXdx4/N",
+	"+qimZ6o9ntJ/0xRQrpaQudXdXUZmpOQcgUGq5CyXd+vptELyEjOKcuJbY6REfZeTVCXlb6eHe/t77y7O",
+	"zp9efHh3uIqU+Jp6inUuw/YcB5UpJpO4RC+g4CaJAZVdsRwqYOVGvXvU4scE/qsT8qWavWZjEDaCP6BJ",
+	"0qeDG5AYwA/mjy//03VL6st49j8eTzILd1gb9//o8i5zMmZswPgtU11EKQGbK4Wm//DWoPAcAzyzLeOH",
+	"+3rCGGePVEBsGMk8d6GpiGkWE7u6imwphsqbmxXR1KiGMiO0JyL7a1MzpSM7AIDO6c+8rqhzcv3xF/cn",
+	"hObMw82eOMaWLO3Pn0FQc0Fae7b9uDrKNUhz6maA8+LyIPc75C1/6ngKNyS61ocySeQUNMeMxTxjg1ov",
+	"s61bB7N/HT+zDUQQHpOtiN3qq//7v/9PtO1RW7ruHlRrNk71EYlZPMFDAXr48wq65Ep/C3j08PAtnEWO",
+	"ruDSWz+uFMwzljNz7HghljGmMYOGOHYJCDRSgkn+KvhnwlI5GJWn0XrSOdhvdzqtzqohaz42FvY4vd/I",
+	"3wsGdYFTSbZy0zyTGtZ2m4Bs2VHMrKhmMYluW0FvEoa7A6Pv7nfIq3fHz3YuXh239/bhdxbBdqB6kjFV",
+	"Ceu1gutw9O7wQp389P7y7M3lS/1Yj1+/1RezT8nJ7uTFm5OfPySnr9///Kb1/uQfqwiQf2bz5pqbZKwU",
+	"r5KCvR8uDISWXF9waq4h/C+Zjc6Yg2PtjJZK/buYwY63/ZjGjIocSILFR3Cs2iNYlYTfEaFiBhnbWFXK",
+	"FdEZzzE4IbDUrOYSCNy7QfEFFz53r60X5LUm3DVXGkx98uv5z+jRgZfOtV61oQEtXaLVDUPoUZcjhec7",
+	"ZBIYwQWU4LZ5kEhmRSUUAomiKDSPkK0I/4i2uxjZ5Bo/cssyPpxZMeSAOXrCBjwXyPUmuUDNGEHksek0",
+	"E4NslprtMxGx86tZB01PRB+PPx2fvT69Ojl9dv772eXr96dXb09+j46gQSeYXk7rNrPI2HCimCJbe+Hu",
+	"NoQwo0mWRBhY7DMoI+4rmUw0I5FRVhBPHdSWCOiMJQVkJCGCnafCdw78hDacKKDQk4kyRiuI5QzizVOZ",
+	"xWSLOhJCY2HzZmaE3CQ1PyTy2h05bp+aBZlCFluaAWg+LfBOrpmYcMEw8Fl8eZjR6zHkkkwUIzCHJnkv",
+	"ypTxSPj05/fP3l6dnb/+cHx5cnX8/Pn5ycXFyUVEpAjsGLFG2kzejCdK5IAm5l9AJkoSKVOjZgRmlPwW",
+	"nJ8Z4JLtwK2ExjFUmkDVBbYwB1x+B2gLdLJFh9A1R+VY+aon3CPgF/PmP5BCoAMr8nTdyGsahVHCYo94",
+	"yb1HPWFbQ1i0fHePstxrnjUH0SCZgEvJ9meNYxbbbU7MxnZKkVX3La9HVhl3NSIEcH9trYetUMQ6SHsj",
+	"xtW9hB6oPsz5rFD5UOmC1ADXq6G26SUMp6Iu36skkSbJJdoSvjcENW1mdZjcF7LKUKJJgkJSjlnNW585",
+	"TE1bJGPEUdnVssAufRiLc20z7+tdDZfvgD/yX2fmW1xSuABAoYoNrg4v21SknTeixT58evzs8dvk9YsT",
+	"Hu7u/iJu6OlYDXZv38t+Z/yvwcE/FvoCaom2PpPckUfwUFwVtHCCISgaQpXP98B27wBN20i+75xXukan",
+	"gjmrfsz/G7oWoBAgdM6uX6ANLnBXlszaZWmmFxAiscccZ6qqhDpYAItRj7kjyqlmNrJUPN5c0PCt7tD5",
+	"u/Fb0fhtvdVe0gEuXy+n8xXr1KwLUK1ckE1T/vORr0qTr375zrJwXSn4n99rbV3u2SwN+SSXIN+o31rk",
+	"vck2QiNFH7Se8C7b5mKFUuHur1HQ0exuEjTnqg9GPYG+OBBz2cQY83KIqjqX5rGqmq4qIvLIu8UoO5Ex",
+	"UCZj21FrDF+004gqylKU57Fiobn58pDyZJK5vm0DiOrbx5AMhSjGeV0WNrcthcfuKgl0oUOXk+vStqCj",
+	"1kPaAEB4sGHK+voxdBD79fznwK4N+mTRhBLG/CrYaJEab1XL+aDFKkXrtl3StXCByuM7h9/8o69IQnfe",
+	"Xbd8Vb9MPtqS1nt31f/b9An7i8tlIwkc6trfZU1/gUZZD6hyPi621dJqEffII1/AljGh0bmRutx81/IJ",
+	"TpQtI07NJc2U3g6sFwtUH0iVIFtRitk/LnPJhhWgISflIjCHkPW/RlYAUM8LHJDIyGcWRz0hXczB8H08",
+	"ScDZolJw4lqRzsDp6gdig7xPZ66gUZXLFYzU9ITF/5fDfHxBUTSAr3uUz2kgY4bQ+2Yx0V2W139AtYp9",
+	"SU9kE6Ga5NjN2Tv45uNr+ay29ogKyB4ZG/LshvjfNhmZ30YBaYVkFPREq2P+0Q7h/3fIyBIPfGn2SLOe",
+	"tVsKzvD+jExSLJszsmu0nZPGEQ6cuKVsMylIp30IM9wLdz28kQ4ZbTfJc092Zw4msuh4j87untgqPMMf",
+	"Tk4vr85PLk9OL1+/P422m+RtHcT4EKvsmFpUCWKpVgzgbzDwvxAYuNtEjW57o3R+t0ev1vI7oVqyXpI6",
+	"3lvNPi8Um9ocdBzFKMZh/HZ8+K714Ze9j+03F+H53tv9X548O2gEDSMjruyMaye5120dNsPdViuEScL9",
+	"IDoWJpDshbtdMkmVzhgdk0kpsQweR0l0NYCKGMhGA95ZMoq9vW7b95Tl6YxWPq+oICjN4YGAyst7eLZO",
+	"lr3v6PgbnWYOg0LUn+ffwBzdVAl5/MVFiMzvmTljNm/m6Y8gmLeD8xgUJGOYfQvJGNXmnSu2c021bjH0",
+	"TSP0C+BAIbxIvcizzAiqOV7jhGtQj4ScOuw0MsyYGhV6ghwSQ0hz+mIyutG84D2YiB45MRwhNBUWWobO",
+	"jPUIpjRPEmIlQVEYGh520VXQEzaejm6tqCJsjFU9m9IZ2ZqIhCmV+x3GmO9NhVFaxlxMNAMQZx0QCzCK",
+	"QX7z0n/JPqhmWHQ8SSHm6oBJ/5ywiYvnb5djfO5buano4sfWNHQJnzLDqmCX12LoBNE8cL/XqBmgCFVk",
+	"1Lybrr1R5sUG4nCVFecWLyjWDdb1L9zw+AfUIGmzk3Ja3cegAr8O23GhrC/3dObVCoZ3kA6Crd/LASOM",
+	"yduNycHgcZEj8EflaqK9HbvX2nf0hNGnjc4uJxnYZAsjdtE2VHM4i0BBnTxALdi4hBmasQetm9smApiB",
+	"2swH79zpQg4P2n3l7BMyoBlGO6bSS7NCrIG5vKgoIEXiVt8sqE3pdgPCaTxSttEUOXc+uKIJLwdQAKlY",
+	"QYeMaZ7ZVCKbHO6IjVKhi049W4SfYXtOlrsQLSl6wgzUyNNKksuifJi5zJd50QO8Vht6bHzDxvX/1Rnn",
+	"lRj1k/5vr35Kdfz7tN8/Pj/rP/7p1cX4+eiJeHnbEjfJx09pdsDPXo8nP03/8Y3y1b97jHpe7CyKU/9n",
+	"YsrArqvxwz1yYvU+54dm6lsdG78Y7aiUhSaHhJLalOxKeDnP+TZCDbXJmCT8xki5WQ/LAoPS4aM93cO8",
+	"zfq0LP5brf2BR5T1HtrYEiRHM3HLEpkyl45u219CRmI1sXTbVkMWwB5hYAPgDgcJx9ATRcVxnXA1b1wZ",
+	"ff1hah30QpnT7f6Tt52xhsAn6U18+UZz+Xjr4SABZ9lqUdJniRTXmIBb5OYwKAZU9YH6/Gv3DgWVBr48",
+	"FpTfucEp4J5ZxWL/L5ba5GgCfjK1WzefW3LCoYOjNmQeyVRfcXHlTHk/O9Xi4io88gomGtOZheG1idgp",
+	"k2nCHKw5kaneMTqmFC60vAXV2LTPE65nufiMhLyy8C4RyrspV2wbemHaLhKu8NlosqdG4ezPesJSb0lI",
+	"ucSnd4SyrBAGKFr09lZj9BttyI/fMLj6V9tRPyyk+h+elAck3XT/VyqRvzSOU/6WzY4netTo/vOPr8GX",
+	"xlNGM5blv/xhHgB0jwXlXtbCwwIM87eVE7EcTBCF1pwnj2XKBE15c0bHyXYBjwCqkxxgLOeRynEjeuJa",
+	"kj4d3Bh9iusjEo3pDSPZRETuK1JA0UD38eNW+0kzbIbNVvcgPAhRHqBJ8RhUREuJ2ta/VEjBBzQhCH0E",
+	"5YFGVjWJTXuUGZlA6xyvGbgxuMXM6+hgRNWIqgBq7wjXPdEHn6sEnLtSQ3Uu4FkHFRyAVENQK0azwSgH",
+	"igswdQkuodFnqDUGDa8njD7Iyp2mt+A7thV64HdBD7AH+3alD3w+ISRZGQpL1TiUXzjMBFv84uiRL6Xf",
+	"42ImJ9ixPYGDSpKtgoBmSNTSRWY98dFI1OM0tUQyF2HE0DnPzsf8VUxpu6hXvxFyitlFinCj3xa1lTnY",
+	"KXaZdziLxKra1l+KlTsARQYwgYDO7ZPEVnvUUaTUmRSYkhYQ7RD99RMHmsU7se/h/Bt/pn1z1voApm4W",
+	"TXIMQJuFxlYBmAbdP+9aUwK8PkKw654AIGsyj2MND0ORlB4xnlUQrUvkgP1UWygJkCnFMtPrjOEU+g6x",
+	"H4dVtHLZMpoHi6+4wFom/JecgNttOmIZQ3632QS2w+GApnqSMbNLUXFw2NoLWzK63+taiPXEXA+xogSs",
+	"1OxF0+vtrtNtoGproo16XuoAXt1NyhUNVpxGTq0q6AV+egtc45Nry++IERDbrSog5rRIKBfm72azuR1A",
+	"lsC1lHFPGLnlNcsCZ5zXFaHCQynLFPyaw6KU+lcCvK9EUxLlow2DrEf09fq39UROfKdhdUuyE7O7QTCo",
+	"I6LGKiC3kg9YQLKBqtx6hGKji//pCVvaxdQRqpi5VtstjzqRgmEaBwN3qX8RPcjmNMqXrCfcZiv8quAR",
+	"hVwFqcoiEQsUuSXYERHSni1O1suM8HEqM/NeTNeErwn/qAGijaUtPnM4RbkoLsonfcalkICyBVvJnxI3",
+	"x8GwmBqgMW4bZqlpPwTAYdiAqMTjpVYfNWFIdeOAjizuUTfH9XKcgWk4rSAMwxLFHO5SrewQchpgKTuH",
+	"3t0BAL6UBXdhbyxALnYa0xzqwgIj2RPhhWY1/+qnk+TGCmJPhZDDXJhj6PH0+ZuL96eBm38YAgUSLpgq",
+	"YxVwgY51nVGh6EBDVxrgNtQCMvYvNtDgqYJCUsNElWVCzqqTRFigiBJOeq1V0kze8hj8T5R8PH51vGMk",
+	"DtW8nzCSn9nXVLMpnWHsIf/16UQBog0gvllP1TTjmu2ArTjIGCwzTWyDBapueN5dt/gwdqQube2yfLXb",
+	"uGZaWPM3sIqynNOVY6ppkPO3c9eBauBR2Tni8D1Gc+0JgSWfJJFWdXM/5C+zHcqckk41iXkMYnQgx2Ou",
+	"uwUfWAES9IT1mJOtvKtDHsOC7N6cRxGf02Zno2217emJceDvoZ6gWgMImr0F/2ERVgPbnMSeU0Glg2pu",
+	"+8MuAwZSTXJidq0FysjDViNGEPfSUczsnULi5YnMOGCsbnYgZ5gWF6G5jzBn4zqMbguMLGakqCyx65Yj",
+	"OvdEyjIuY7I4xw5yCGPzoTw6zwh6EGSG0FGFH6JJLrQFaSvhc8+DKBuNNwdQBooBgDfXHoZ3F+66Ztru",
+	"WyjRtf7ZAPlI3fA0NQtEB5lUyqEtwuozjqh0PGZNnzr5AWmE7IjaNjM0SXoiZ3kFZtcMAn3Q+PaapljH",
+	"PYPnUL5nbAINpSGkN5VFbevQQ/CAde4JeAq+XOwfXCd46YimKcubAAyNKoj8QC3SAMRPXJlEseXMEZXX",
+	"HWAiBu4aQoka0yQxOjpaUyOqjB5vBqzyaGwOuK6IGQE1W3Esx8CuOR/yzG1PfLcTQ5CquZNNBMR8fEGw",
+	"RUlCs2tm98G27eMKvGpM1Z7IC6aZiBGCPNcjCiXPNXCNKhG9qGjmkmsjyqYWgy/Mg980b+gJajcznBTF",
+	"jodkEBxjqVtsVAkzosJdiTRG5mU94ekHWk5AeGwh0fzTOeMxc+te9PpB6bRtARLNpsHBNEFdhanCEBeo",
+	"PniCebINEGqwesdNx1aol04Ci59acw646JPTNyGQvwiHoj8jry4vzwjYkCjJHCeXs2xG1IhWrCYpQF2x",
+	"/B5Wzbxty6sBsrLGqFzgW1VybEERaDXG2BMRxlwjG0zC/QxwhYjNIodkt00yKmI5Jv0ZSHIMTMLxahcl",
+	"j1BJo9tZZdXVLoEHwMHBOPXcgW2sU+PvONwlPHu53P+cS+b+/1N2NT1uwkD0r/iYSCSHHsmpqlr12MMe",
+	"WQkWG9VqsCugy6KI/169mfEHJI3UG1GCRfB8PNtv3rwewvnuPM/nUb4ORxmwjSNWm63tZHfzXDnKMwKB",
+	"Ej/i52CMEqm9snKneKp3srrOdPtJg+iJ7lAuSmKny2akqMBTl4nI/t/6P9sxE3mjJK2dZ3OLT5n8jvJd",
+	"5ZSqb+mfrufb3cOu59ub18tak7MqXJNtEBzBRaGoDQM5gD4WgLZGY+QYeiJvhGyqDJL1IYEHsyzkWU/a",
+	"tF4jxH/L+TRStYCRo4FhJJ61EDi3RJfHfBZ5M4nSErgmGDvCI+8MFmXBVOwYqTcsxuEWeak9N/IybLsv",
+	"PijBNNkBI8LUn8nsBE580K4ZmlneLK9pfjfDyNtPfCuSop0qZx2BqqlBVLC9NIxgoossymnSVNcIrkFq",
+	"Vu3Vt7/UoUOIEn5gAUhyjARBLv4TqHT5R+nE1b4NDfmL9sAB7Da5xy4iZXo1QDBM7omJGesu+Nu7yRiL",
+	"lK0PDR2KLzLH9MwiyjMjIgIT8wbvTtUr91JEUr6FaZyfPj5CKcnovbvwjPFukhS9+IFxd/FYy0h9lYQP",
+	"SOIn4LDeShc2ae9C7XPfyZexxvAdZydJXGVCLn2wuhBGEtDaEy1TXd62JBPQwVfuQN3r+cAldJUfSarm",
+	"ThmxyBivuAvw9Eih9676kzeAReCUYPK+phPO8OPzy5fvaifzsikOjfWYW/Wth7uSQXOYbVjUSlmBmGtT",
+	"NjLH/LtcPHy8ZArFpJJrdLaUFrHT9XX9GwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
