@@ -25,13 +25,22 @@ RETURNING created_at;
 SELECT contact_id FROM contact_identities
 WHERE workspace_id = @workspace_id AND type = @type AND source = @source AND value = @value;
 
--- DeleteContactIdentity removes a contact's identities of one type and source; an empty source
--- matches every source (phone and email identities have none).
+-- DeleteContactIdentity removes a contact.Removal: the contact's identity of one type, source and
+-- value, or with an empty value its identities of that type and source; an empty source matches
+-- every source (phone and email identities have none). A non-empty unless is a value of the same
+-- type and source that the contact may hold already: then nothing is removed. Deciding it here
+-- costs no round trip of its own.
 -- name: DeleteContactIdentity :many
-DELETE FROM contact_identities
-WHERE workspace_id = @workspace_id AND contact_id = @contact_id AND type = @type
-  AND (@source::text = '' OR source = @source)
-RETURNING type, source, value, created_at;
+DELETE FROM contact_identities i
+WHERE i.workspace_id = @workspace_id AND i.contact_id = @contact_id AND i.type = @type
+  AND (@source::text = '' OR i.source = @source)
+  AND (@value::text = '' OR i.value = @value)
+  AND NOT EXISTS (
+      SELECT 1 FROM contact_identities h
+      WHERE h.workspace_id = @workspace_id AND h.type = @type AND h.source = @source
+        AND h.value = @unless::text AND h.contact_id = @contact_id
+  )
+RETURNING i.type, i.source, i.value, i.created_at;
 
 -- name: ListContactIdentities :many
 SELECT type, source, value, created_at FROM contact_identities

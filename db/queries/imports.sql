@@ -45,13 +45,14 @@ WHERE u.workspace_id = @workspace_id AND u.import_id = @import_id
 RETURNING c.*;
 
 -- RemoveImportIdentities drops the identities that updated contacts no longer hold: an empty
--- source matches every source, as in DeleteContactIdentity.
+-- value matches every value of the type and source, and an empty source every source, as in
+-- DeleteContactIdentity (the plan has settled each removal's unless already).
 -- name: RemoveImportIdentities :exec
 DELETE FROM contact_identities i
 USING (SELECT unnest(@contact_ids::uuid[]) AS contact_id, unnest(@types::text[]) AS type,
-              unnest(@sources::text[]) AS source) AS r
+              unnest(@sources::text[]) AS source, unnest(@vals::text[]) AS value) AS r
 WHERE i.workspace_id = @workspace_id AND i.contact_id = r.contact_id AND i.type = r.type
-  AND (r.source = '' OR i.source = r.source);
+  AND (r.source = '' OR i.source = r.source) AND (r.value = '' OR i.value = r.value);
 
 -- name: CopyIdentities :copyfrom
 INSERT INTO contact_identities (workspace_id, type, source, value, contact_id)

@@ -3359,13 +3359,19 @@ type ClientInterface interface {
 	// - none belongs to a stored contact: a contact is created (201);
 	// - all that match belong to one contact: that contact is updated (200). Fields given
 	//   overwrite, `custom_fields` merge key by key (a key set to null is removed), and identifiers
-	//   that did not match are attached to it, replacing the contact's previous phone, email, or
-	//   external id of the same source;
+	//   that did not match are attached to it, replacing the phone, email, or external id of the
+	//   same source that the contact showed. An identifier the contact holds already becomes the
+	//   one it shows and detaches nothing (see below);
 	// - they belong to two or more contacts: 409 with the `candidates`, and nothing changes.
 	//
 	// A contact keeps one external id per source: upserting with `external_source: hubspot` adds
 	// a hubspot id beside an existing shopify id; `external_source`/`external_id` on the contact
 	// show the last one written. Concurrent upserts of the same identifier converge on one contact.
+	//
+	// A contact merged from others may hold several phones, emails, or external ids of one
+	// source, and shows one of each. A new value replaces only the one shown (a new id of
+	// another source than the one shown replaces that source's ids); the others keep leading
+	// to the contact.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3379,13 +3385,19 @@ type ClientInterface interface {
 	// - none belongs to a stored contact: a contact is created (201);
 	// - all that match belong to one contact: that contact is updated (200). Fields given
 	//   overwrite, `custom_fields` merge key by key (a key set to null is removed), and identifiers
-	//   that did not match are attached to it, replacing the contact's previous phone, email, or
-	//   external id of the same source;
+	//   that did not match are attached to it, replacing the phone, email, or external id of the
+	//   same source that the contact showed. An identifier the contact holds already becomes the
+	//   one it shows and detaches nothing (see below);
 	// - they belong to two or more contacts: 409 with the `candidates`, and nothing changes.
 	//
 	// A contact keeps one external id per source: upserting with `external_source: hubspot` adds
 	// a hubspot id beside an existing shopify id; `external_source`/`external_id` on the contact
 	// show the last one written. Concurrent upserts of the same identifier converge on one contact.
+	//
+	// A contact merged from others may hold several phones, emails, or external ids of one
+	// source, and shows one of each. A new value replaces only the one shown (a new id of
+	// another source than the one shown replaces that source's ids); the others keep leading
+	// to the contact.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3552,7 +3564,11 @@ type ClientInterface interface {
 	// the new value; a value that already belongs to another contact is a 409 naming it.
 	// `external_source` and `external_id` are set or cleared together; clearing them removes the
 	// contact's external ids of every source. A patch may not leave a contact without any
-	// identifier (422).
+	// identifier (422). A contact merged from others may hold several phones, emails, or external
+	// ids of one source, and shows one of each: setting a field to one it holds only changes
+	// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
+	// the one shown and no other; a new external id detaches the id shown when it is of the
+	// source shown, otherwise the contact's ids of its source.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3567,7 +3583,11 @@ type ClientInterface interface {
 	// the new value; a value that already belongs to another contact is a 409 naming it.
 	// `external_source` and `external_id` are set or cleared together; clearing them removes the
 	// contact's external ids of every source. A patch may not leave a contact without any
-	// identifier (422).
+	// identifier (422). A contact merged from others may hold several phones, emails, or external
+	// ids of one source, and shows one of each: setting a field to one it holds only changes
+	// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
+	// the one shown and no other; a new external id detaches the id shown when it is of the
+	// source shown, otherwise the contact's ids of its source.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3613,7 +3633,8 @@ type ClientInterface interface {
 	//
 	// Every identity that leads to the contact, oldest first: its phone number (E.164), email
 	// (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
-	// Returned whole; a contact has few.
+	// A contact merged from others may hold several phone numbers, emails, and external ids of
+	// one source; its fields show one of each. Returned whole; a contact has few.
 	//
 	// Corresponds with GET /v1/contacts/{contactID}/identities (the `ListContactIdentities` operationId).
 	ListContactIdentities(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4245,13 +4266,19 @@ func (c *Client) ListContacts(ctx context.Context, params *ListContactsParams, r
 //   - none belongs to a stored contact: a contact is created (201);
 //   - all that match belong to one contact: that contact is updated (200). Fields given
 //     overwrite, `custom_fields` merge key by key (a key set to null is removed), and identifiers
-//     that did not match are attached to it, replacing the contact's previous phone, email, or
-//     external id of the same source;
+//     that did not match are attached to it, replacing the phone, email, or external id of the
+//     same source that the contact showed. An identifier the contact holds already becomes the
+//     one it shows and detaches nothing (see below);
 //   - they belong to two or more contacts: 409 with the `candidates`, and nothing changes.
 //
 // A contact keeps one external id per source: upserting with `external_source: hubspot` adds
 // a hubspot id beside an existing shopify id; `external_source`/`external_id` on the contact
 // show the last one written. Concurrent upserts of the same identifier converge on one contact.
+//
+// A contact merged from others may hold several phones, emails, or external ids of one
+// source, and shows one of each. A new value replaces only the one shown (a new id of
+// another source than the one shown replaces that source's ids); the others keep leading
+// to the contact.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4275,13 +4302,19 @@ func (c *Client) CreateContactWithBody(ctx context.Context, contentType string, 
 //   - none belongs to a stored contact: a contact is created (201);
 //   - all that match belong to one contact: that contact is updated (200). Fields given
 //     overwrite, `custom_fields` merge key by key (a key set to null is removed), and identifiers
-//     that did not match are attached to it, replacing the contact's previous phone, email, or
-//     external id of the same source;
+//     that did not match are attached to it, replacing the phone, email, or external id of the
+//     same source that the contact showed. An identifier the contact holds already becomes the
+//     one it shows and detaches nothing (see below);
 //   - they belong to two or more contacts: 409 with the `candidates`, and nothing changes.
 //
 // A contact keeps one external id per source: upserting with `external_source: hubspot` adds
 // a hubspot id beside an existing shopify id; `external_source`/`external_id` on the contact
 // show the last one written. Concurrent upserts of the same identifier converge on one contact.
+//
+// A contact merged from others may hold several phones, emails, or external ids of one
+// source, and shows one of each. A new value replaces only the one shown (a new id of
+// another source than the one shown replaces that source's ids); the others keep leading
+// to the contact.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4558,7 +4591,11 @@ func (c *Client) GetContact(ctx context.Context, contactID ContactID, reqEditors
 // the new value; a value that already belongs to another contact is a 409 naming it.
 // `external_source` and `external_id` are set or cleared together; clearing them removes the
 // contact's external ids of every source. A patch may not leave a contact without any
-// identifier (422).
+// identifier (422). A contact merged from others may hold several phones, emails, or external
+// ids of one source, and shows one of each: setting a field to one it holds only changes
+// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
+// the one shown and no other; a new external id detaches the id shown when it is of the
+// source shown, otherwise the contact's ids of its source.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4583,7 +4620,11 @@ func (c *Client) UpdateContactWithBody(ctx context.Context, contactID ContactID,
 // the new value; a value that already belongs to another contact is a 409 naming it.
 // `external_source` and `external_id` are set or cleared together; clearing them removes the
 // contact's external ids of every source. A patch may not leave a contact without any
-// identifier (422).
+// identifier (422). A contact merged from others may hold several phones, emails, or external
+// ids of one source, and shows one of each: setting a field to one it holds only changes
+// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
+// the one shown and no other; a new external id detaches the id shown when it is of the
+// source shown, otherwise the contact's ids of its source.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4669,7 +4710,8 @@ func (c *Client) ListContactConsents(ctx context.Context, contactID ContactID, r
 //
 // Every identity that leads to the contact, oldest first: its phone number (E.164), email
 // (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
-// Returned whole; a contact has few.
+// A contact merged from others may hold several phone numbers, emails, and external ids of
+// one source; its fields show one of each. Returned whole; a contact has few.
 //
 // Corresponds with GET /v1/contacts/{contactID}/identities (the `ListContactIdentities` operationId).
 func (c *Client) ListContactIdentities(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7471,13 +7513,19 @@ type ClientWithResponsesInterface interface {
 	// - none belongs to a stored contact: a contact is created (201);
 	// - all that match belong to one contact: that contact is updated (200). Fields given
 	//   overwrite, `custom_fields` merge key by key (a key set to null is removed), and identifiers
-	//   that did not match are attached to it, replacing the contact's previous phone, email, or
-	//   external id of the same source;
+	//   that did not match are attached to it, replacing the phone, email, or external id of the
+	//   same source that the contact showed. An identifier the contact holds already becomes the
+	//   one it shows and detaches nothing (see below);
 	// - they belong to two or more contacts: 409 with the `candidates`, and nothing changes.
 	//
 	// A contact keeps one external id per source: upserting with `external_source: hubspot` adds
 	// a hubspot id beside an existing shopify id; `external_source`/`external_id` on the contact
 	// show the last one written. Concurrent upserts of the same identifier converge on one contact.
+	//
+	// A contact merged from others may hold several phones, emails, or external ids of one
+	// source, and shows one of each. A new value replaces only the one shown (a new id of
+	// another source than the one shown replaces that source's ids); the others keep leading
+	// to the contact.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7491,13 +7539,19 @@ type ClientWithResponsesInterface interface {
 	// - none belongs to a stored contact: a contact is created (201);
 	// - all that match belong to one contact: that contact is updated (200). Fields given
 	//   overwrite, `custom_fields` merge key by key (a key set to null is removed), and identifiers
-	//   that did not match are attached to it, replacing the contact's previous phone, email, or
-	//   external id of the same source;
+	//   that did not match are attached to it, replacing the phone, email, or external id of the
+	//   same source that the contact showed. An identifier the contact holds already becomes the
+	//   one it shows and detaches nothing (see below);
 	// - they belong to two or more contacts: 409 with the `candidates`, and nothing changes.
 	//
 	// A contact keeps one external id per source: upserting with `external_source: hubspot` adds
 	// a hubspot id beside an existing shopify id; `external_source`/`external_id` on the contact
 	// show the last one written. Concurrent upserts of the same identifier converge on one contact.
+	//
+	// A contact merged from others may hold several phones, emails, or external ids of one
+	// source, and shows one of each. A new value replaces only the one shown (a new id of
+	// another source than the one shown replaces that source's ids); the others keep leading
+	// to the contact.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7670,7 +7724,11 @@ type ClientWithResponsesInterface interface {
 	// the new value; a value that already belongs to another contact is a 409 naming it.
 	// `external_source` and `external_id` are set or cleared together; clearing them removes the
 	// contact's external ids of every source. A patch may not leave a contact without any
-	// identifier (422).
+	// identifier (422). A contact merged from others may hold several phones, emails, or external
+	// ids of one source, and shows one of each: setting a field to one it holds only changes
+	// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
+	// the one shown and no other; a new external id detaches the id shown when it is of the
+	// source shown, otherwise the contact's ids of its source.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7685,7 +7743,11 @@ type ClientWithResponsesInterface interface {
 	// the new value; a value that already belongs to another contact is a 409 naming it.
 	// `external_source` and `external_id` are set or cleared together; clearing them removes the
 	// contact's external ids of every source. A patch may not leave a contact without any
-	// identifier (422).
+	// identifier (422). A contact merged from others may hold several phones, emails, or external
+	// ids of one source, and shows one of each: setting a field to one it holds only changes
+	// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
+	// the one shown and no other; a new external id detaches the id shown when it is of the
+	// source shown, otherwise the contact's ids of its source.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7733,7 +7795,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Every identity that leads to the contact, oldest first: its phone number (E.164), email
 	// (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
-	// Returned whole; a contact has few.
+	// A contact merged from others may hold several phone numbers, emails, and external ids of
+	// one source; its fields show one of each. Returned whole; a contact has few.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -13350,13 +13413,19 @@ func (c *ClientWithResponses) ListContactsWithResponse(ctx context.Context, para
 //   - none belongs to a stored contact: a contact is created (201);
 //   - all that match belong to one contact: that contact is updated (200). Fields given
 //     overwrite, `custom_fields` merge key by key (a key set to null is removed), and identifiers
-//     that did not match are attached to it, replacing the contact's previous phone, email, or
-//     external id of the same source;
+//     that did not match are attached to it, replacing the phone, email, or external id of the
+//     same source that the contact showed. An identifier the contact holds already becomes the
+//     one it shows and detaches nothing (see below);
 //   - they belong to two or more contacts: 409 with the `candidates`, and nothing changes.
 //
 // A contact keeps one external id per source: upserting with `external_source: hubspot` adds
 // a hubspot id beside an existing shopify id; `external_source`/`external_id` on the contact
 // show the last one written. Concurrent upserts of the same identifier converge on one contact.
+//
+// A contact merged from others may hold several phones, emails, or external ids of one
+// source, and shows one of each. A new value replaces only the one shown (a new id of
+// another source than the one shown replaces that source's ids); the others keep leading
+// to the contact.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13376,13 +13445,19 @@ func (c *ClientWithResponses) CreateContactWithBodyWithResponse(ctx context.Cont
 //   - none belongs to a stored contact: a contact is created (201);
 //   - all that match belong to one contact: that contact is updated (200). Fields given
 //     overwrite, `custom_fields` merge key by key (a key set to null is removed), and identifiers
-//     that did not match are attached to it, replacing the contact's previous phone, email, or
-//     external id of the same source;
+//     that did not match are attached to it, replacing the phone, email, or external id of the
+//     same source that the contact showed. An identifier the contact holds already becomes the
+//     one it shows and detaches nothing (see below);
 //   - they belong to two or more contacts: 409 with the `candidates`, and nothing changes.
 //
 // A contact keeps one external id per source: upserting with `external_source: hubspot` adds
 // a hubspot id beside an existing shopify id; `external_source`/`external_id` on the contact
 // show the last one written. Concurrent upserts of the same identifier converge on one contact.
+//
+// A contact merged from others may hold several phones, emails, or external ids of one
+// source, and shows one of each. A new value replaces only the one shown (a new id of
+// another source than the one shown replaces that source's ids); the others keep leading
+// to the contact.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13621,7 +13696,11 @@ func (c *ClientWithResponses) GetContactWithResponse(ctx context.Context, contac
 // the new value; a value that already belongs to another contact is a 409 naming it.
 // `external_source` and `external_id` are set or cleared together; clearing them removes the
 // contact's external ids of every source. A patch may not leave a contact without any
-// identifier (422).
+// identifier (422). A contact merged from others may hold several phones, emails, or external
+// ids of one source, and shows one of each: setting a field to one it holds only changes
+// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
+// the one shown and no other; a new external id detaches the id shown when it is of the
+// source shown, otherwise the contact's ids of its source.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13642,7 +13721,11 @@ func (c *ClientWithResponses) UpdateContactWithBodyWithResponse(ctx context.Cont
 // the new value; a value that already belongs to another contact is a 409 naming it.
 // `external_source` and `external_id` are set or cleared together; clearing them removes the
 // contact's external ids of every source. A patch may not leave a contact without any
-// identifier (422).
+// identifier (422). A contact merged from others may hold several phones, emails, or external
+// ids of one source, and shows one of each: setting a field to one it holds only changes
+// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
+// the one shown and no other; a new external id detaches the id shown when it is of the
+// source shown, otherwise the contact's ids of its source.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13714,7 +13797,8 @@ func (c *ClientWithResponses) ListContactConsentsWithResponse(ctx context.Contex
 //
 // Every identity that leads to the contact, oldest first: its phone number (E.164), email
 // (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
-// Returned whole; a contact has few.
+// A contact merged from others may hold several phone numbers, emails, and external ids of
+// one source; its fields show one of each. Returned whole; a contact has few.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -27638,478 +27722,482 @@ func (sh *strictHandler) UpdateWorkspace(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Lcts4tjb6Kij9/6nYZ2iFkmXHlmuqtuM417aTtp24k1GXCYuQhDEFqAnIiiYnVf/T/A+2n+QU1gJI",
-	"kKJuviS9Z3rX1G5HvAELCwvr+q1vta4cjqRgQqta+1uNfaXDUcLg7yMpFBP6ckC1OhyNzE9qPBzSdFpr",
-	"1y4GjHTxBpLKSS2o3dJkzMxNMdXU/LdLR3qcsviK6lq71gybO1vhztZ2eNHYbTd32uF2fS9s7OzsfqkF",
-	"te6ACsGSWrs2MZ+jo5H5MWVUr/a8kuO0y2rtWnfAujdyrElPpkNzQVM9VrV2TY7Mq7ioBbXxKF7tvd+/",
-	"fw8MGTTt6srpw4WqqS8YedhutOrN1k6juQ0zHysth1c9zpIYyK45S2vt2ihlQz4e1r4HNTak3JBm/E8q",
-	"+v9ll6jelWZ+7KtmqaDJFY/N7MdKXzWa2/6FjDRqIEe8N60FNbxX6Ktw9/nb7S/vfm2dPnvV+O1V8yw8",
-	"2bvcuWgdHdWC2pClfUMyM6x//B7UBB2a13w0o6gFtdFACnYlxsNrGO/fdpt7jeZ2a2f32d5+uITKBRr4",
-	"VP44UizVLJ6lttIyZbEjekC4VgRpR5B2BMf70MuRmNm2DcmCf+el2d0KmxfhXjvcabca9f2wud1o2KU5",
-	"H49GKVOKS3E+VBUrk1+vIj7tan7Lam2djpm/0dVQLd7j22F7p1EPnz1r7rW+ANlGPGUKbhXjJDHEYkLz",
-	"HmepocO3mp6ODBlg+vlQyvP//ntQS3hPX6WMKincy8xPdiD4g7tcGws1vlbdlF8Dey1g7OKQgXoXtP+J",
-	"VwhPqhTviyETlQIEr85h2Qay7N6z7fCLYxlN+5ZlPjVenf7WaBz9tnt5/uXV5a9n+ycntYxFbvkIx3XJ",
-	"rgdS3hyLeCS5qBBvzF1ZbUPtboWNi0bYDs3/6iH8nxldzAzlRpoDKY/OToiaiq65wBW9TlhcWgYm4FfH",
-	"L+yWCX1lFtYscc1u/7odgGEg+4tdFe+XmCXM/PK7JdGEXYW7r5vnF9vHzfPL7fNGa/f1sw+vdt/+2miZ",
-	"XTFK2S2XY3WlWDdl+mqW36r3TeW0x6nh8YHWI9V++tRQWtU98fB0Qv9FR1zYtZDpjRrRLptdhUl2aT25",
-	"NrsMPTpODM/3cSXevHCsM1GGLo3Xl7+9vdj/vNvYf7nz6uhtK3zWfLm7l3POYXdoBiFH+oqLq5T9Meap",
-	"Wad/5Ef2799hOgNGY9iS32pnTKfTrcOeNoLoW4kZzllXilgRLcmEck2uWU+mjOh0ykWf0D7l4oCwW5ZO",
-	"yU64Tbo0TTlThOs6SAMgZq3dMDvVDQaZRnUHbAgUGnLBh+NhrR0GTjpwoVmfpTUz0t+2ztgfY6b01pt4",
-	"dnyG/ilef6IIj9tEDxiJ/Ici+KmbcKMHgTI0GTBBuCZckYaZWaO5R2654tcJI4fnR2/edER3QFPa1SxV",
-	"AZF6wNIJV4xIweBliqW3LCVDGrM6OYbZp0yNjK7lkSAgVMSEklEqrxM2JCkbMapVR3BNqCKRHfcVj6N6",
-	"R/j0MtS6utke7v/R/Pqsu3PbuN4Tratmr7aQjvTrL0z09aDWbjT3MloqnXLRRyYe0ZQOmbYLf4Ry/s2L",
-	"WbIeEnsIEB6Tjag7uPrv//N/o83Cota6AyPOji+/fPjSOr3YfvHi04edcP/z6cWnnWOzWbl504jqQc6g",
-	"3eyTi2ZSHnmmeswZKl60QxXajpUY3uAxkT1Cs3vwVCZcaEmogJUlVKgJS5VRR5FV3Pt0R0yoKjyzYXQa",
-	"HhvW4QLuvpbxdLO8fku1gyraZHNcjzbueKgmzgTPkOyoQCpNWNWCLpO+FYNm+cfXG/WJIWr1kIHeOM5h",
-	"2q8aqPk53H3+rvVr48vbvcvdd43D7c/hq8Zx8/mzs5PqkQ7tB9cZ5ne8mSn9XMacWXGpZHILMt6sGMNz",
-	"mY5GCe9SM4en/4Sjsmioob5TODoOCfxIUAc07ERJIrs0IWrEkoSDmpidJyvqUWFRizIzUEY80+SN/4Li",
-	"OCb0isdWWJ2jmmv1djOueIVhwBu8YZS0ueBbrUKPts/6Onj+hkwXN5P47i/S/05Zr9au/a+nuVn8FK+q",
-	"p3ZxrPDPVzBfbvwFZTUQ4jmNX1HNJnS6YEmtCP9baWmRezXaF05iLhSLeD6NUnnLY5aSlP2TdTWLUe7g",
-	"C54o0k0Z0Jkm6oCAuWxuGMISpQxVCv+RWsanaMjMPz6crb0TNo2tpGE7PacxcTTIloVey7FuXydU3NRW",
-	"pv8HpBMSfvakzmeYUaArx0lMhDSqBUkZ7Q5YHJAe5Yn5r1yFREY2ePpMWWGoGq+9/WnhXhj0cxo77lmb",
-	"HeDz1zT+4I7Z8kb7Y2xUhewUNkeTmdUklaLvvCG5BukYK+FDrslwrIBGVBCrHpFeKoeowTRDI59Zmkq7",
-	"L8E4ds+CNaoU7YMcXPYeY3utyU2tMCxykyNhNTd9D2pDmpj5svjt+fvTIplO3CUC16ooMizcQqgmstdT",
-	"TJPGXptwcUsTHpNMhSNPvj8hiZQ3HKlMrlmfC2H+JXsE3/4DpjwWN0JOxAlDk7/IGUP4FZVL2EsklkzB",
-	"vohZN6EpqySEGFJmdBFzHyXwfnS1HBD2dYT7xpwxskcKXpOAgFckIJ7w9f6Bwjog5ugMSMFVUcllZhgF",
-	"JvuhQ/ohDAt79AKuFVcORl/cycCU8J7KNaNDlu9mvNlqHNXEpUNWvYMLz/4AKjzEMVDc3QGhK7C+uatE",
-	"WTgaKLmmsRWqMu0Io/Dl0vWAREjNCJhGwResH5JqArY26u0PdngcSdFLePeuR0eaq5Y+h9mfyWQgldGL",
-	"Mw2MJIzGRmzriXRWi/J5rktFzGOqrWNmmVFib3jXvDx63jo9O35xGJ43nn3+9OXdq8PdvdrvQc7EelA9",
-	"kiaJea/HUmNmeyNamzH3c8bMiDpfsoJHukQ2QfDnCrJds8Qw05+CcPlYqkh3YLbBwJxUxhA12g+6zx+T",
-	"ng+l7FXPsmqOUU7uiCRcadirwwfV646NKLibhr+2au1J1TcCzy9yji4jHMajKdmHYoruKgKiLyBUeQ6o",
-	"jZ0wJBOuB0RIghwJ+hAVZCyyw9no3uOUbT4o+a15ccGHTI71T7C0Yo5WBjp7gApckB11F9Opla+vnRdx",
-	"E/vR5lNpWlwQzYfsYZfOei7usWAQIVBkPDISQJn3iy4jjaZhR5YyYsMA5HpKUmY+wqU4IErTVKOPGU0U",
-	"2tMs/Xt4B/nX8LbkK/SYPNI6XQ6oBmFN1Y3ZTDJF/ZwYAchScsNG+kGX581wJFN9IeUvNO2zuxqtU81K",
-	"bqH3RlzttsgJf16pxjrfp5leYj5tVDiKPlF8jKDhKntga8Iw77J02/nS2bmTY6G5npILKQnOeq5qkHBR",
-	"ObFGGAZhGBK8XjW/bMxE0xsGKuNQKm2ezB48IGqUcG01y4T94Ok92EmN8+SKSEMba51xrXAFVdto2map",
-	"/XXGNQY9fAghIfOjJWtHCCm2YJhIqDo5LxAKPFmKCfTqjGiqFXwWdrhzzD+wcg4e53tq6IolvSI3YfTH",
-	"hQyMoRGDMgwhM7BpxuktvzWnbJIyGk8rmc0931miSnZqZpX8gMTMk3O01E7NG8Ajq+MilrPKuIglkWMQ",
-	"BzKNwZNQLVQygpVjLzNTPWm8a77Yv2h9efZ6+9e9D+HZzvnup+Zlp0YUF10WmPMEgwkdFzI4abzbPgyf",
-	"7xw9e7F/3Hi5/Wrn9bO3++86tQMcoTbiG5/p8VTp/yG6No5YpjiJLhXWoRrDprKH0QGJkNARUXSqyGQw",
-	"fdCT6FTql3Is4jvurW5VEtepJGrcHVQmcs3dPPO3gCFLD8Z4h3X11L5TqclL+545u6DSmD+VnllEhlR3",
-	"B6V0qMxLlPM73gY2UdGQfexJPAR3ugU05BinXYZhU67yrIkH5cEPdJpIGt9dHVpZx2mUVBz0TZm7f6wW",
-	"8EASpGqaDTzhzWzL87QThMcedAFtBC++f3z1BHeXOQT8QCvYxIqJv5JC750Uaj6lbe4JSrJ1ItMrhKaf",
-	"Sz0o+JGqJOZfS/fQS/fY0fz1w/kYr6+SXah/e4cqanB273uaOFfuQK2b6X8UdKwHMuX/YvE9T4khVwqC",
-	"iWkWezz88IbcsGkbbRzM9/pt63DEt96xqbnx0H4cvtImzxlNQSVe+zxv5AdHYUqPdliczJ3tg54DHwW9",
-	"pTyh1wm7hz6JrqRSyqaUZOh0SntDpS0yex+RePYrOnSKmOZMHRCdTtFRdRd3onf2n7P0lncZ8Wc/V8M0",
-	"ku+aqoqMVHfFswRsasVcq2v+I97siBrIVCfTHzlLIY9FN50C+71j0xl9mmVXDQ+Cwy3zD+c5IuBwcLlw",
-	"mDys5tCCK5ffOaDgubs8/HL44c3p1fHp0dnnDxdv3p9evTv+HBAlzc629ILaB7DAFKscgDFoi98/IIpp",
-	"cHtsbDdJSkUshwQ8cUZJNoux29q0OT/gC/2RZNe5p34Ob1W7npczWPVzP5XLHkqJtnxjWSK2x46QkzZ4",
-	"0+bvsWAOVcC9xlVHGGGEcihmEGjtccHVAKSRJdIBsfmrdhQJ7d7Amdfj/XEK8hIuyxGz/xKMxaojNqJq",
-	"Do/8zVS5gwIyGbDUjMAmhA9YMlJEimRKpOgySHWG/aQ36x0Reanm1gcxkBMypGJq3rgs0XzGH1jKXF90",
-	"wPi3ViSVr3s2jVLZZUrd7XQqbA1fpcszefBc9c2W6tyQUmpORQJOxZvukinSbPp6hjd9a6Y+nr7xyUgT",
-	"ZTMCcToU40Ol9A6zkzC/44EVETUejWSqWXzCYk5dDtA91jwPLXBFTl9gFg8ToCUe4Wu3zGfaxH/z1y0R",
-	"m7cGsLKdmmZf9dOuuu3U7uJw2PHXM5shgSmSC8xd+gHuBjMVm0g/hE+bb5bEFMRfHnRNS4VVv0CS5D3X",
-	"NHdogd7gwkXNcCYFXx3YgCfWk0hiE3pt2ONxXc4PtH75ZG1UASetUJjPzNhc4cYsm5KNZviQqQXZhPyS",
-	"FvAIpYaDtM3a970D32o9mQ7BRjbm8pZVW0rJ/2iyfyvXu7xuvA3fPnv5+vPrZ4dvP10cf9l/vt08/i2s",
-	"egFa799mL4wSqiHdd9kiuPu+54u9+AlLgHO8OXvsCpLIs/mXQ9bMmjVwL8RdEqo0qKfXU0wgsdnaNEnM",
-	"4lUSUIwTa69hXcVs0YdfkQb+AZvbmNEjm2bVwAuVqL9n75fX/2RdbeZqJ38Ed8EmjmNuJkmTDx439Gii",
-	"WDDLIE5Vn/8kzqtEvZRrtmVUngM/wzBmI2P6W53LTZBsKFYSb8XSFiN4+NWNsXNqqGTVgprRGa+K1YoT",
-	"OqD1oltK2fretiskNCQp0iiofd3qyy37oxFn9TM6ObFag8exOdOfGIXc4QvkuohfbBaGwUOweIk/ZlnD",
-	"X6Klyx8f3zpJniTve6A1LRoH3H4sblkiRwx8XEX+cG7GFTYfvOqFuT9bgG81JsZDyCXEe7Lq2N+X7ROb",
-	"Rwzfn53178Hcyj2zjVPW50qzlMV1j0IvMN3mT04hrzb4ESlkv9L2y0vsaTWhyqdaPuiZ08V+a7XJw+5w",
-	"dcxU65Rfj232zeIDGR85zJ8oE8IOY8He+IVjXUv1ynHNhmqNWTj9Ik3pdGYwc5YjH4qUN+PRL1zczJ5I",
-	"H1KWF+p6Jq5NqtKSJFzc1GtlIS4ngqVX1s17xSvqhV/KlERdqyJFQaHeEzzHciIwUxyc4PWqYz0/iYvv",
-	"jsygWBy18+cxE0xrMPLNuKN8cNEBiazydJU9yXWmUE2oOuiIfLBwERNpwUx25atu+BtRefoReo/gPGc9",
-	"yL5JmXmnkO6uqE2ELAF35DRAcX9AIiH1FcTNo1Ja5Y2QE3CSIbmwDNZuZJxULagVZ4nl/05HzYcC/7Cf",
-	"Wb7p7SIsZbAPqYTMrMrK8excG+FdZuMXpqcYVHIfEKPbZHXj6BcUELkuKz1FhuTq6nqsuGAK/jlHQ7qW",
-	"MmFU+AfwEl0qqI14V49TqxZ8W1P3cmer946gMNalZPVq5NZQspJst6OC4u4qCWjYL2jP4y4CnsgSqorM",
-	"Wty1yLHetvVo6ztLVEHL+cdsKC3cazS3zL+3nu3tNwCgwknHmbUY0q9v8CLoQkMu3D+XyMjiiFYguo2D",
-	"PYgEz95ZVBXvI83ty2atrwUS+WLxknJVcF7Vl9sZRpvmSqvqT+WeNpnrtdX8wsVorBe+xWYSVJ4SjtdX",
-	"Xgk4Cr+Xg7zlrx/XG7utyg+Ockm38jeddPwe2KDv2qIEiRSUPZF2CYIsluxGF/jMsIChlvP6SkrKmmx8",
-	"Pu9oN8YcF/2IjIXmiTX0UqWLpjFYgAIOeQHFFJHLaIXLyNgTmd6wOOiIaOwFbN2dC8rDc/MnINFYQOjA",
-	"LJR7lOu8mrojZsupIT7Ah+aPsS4e1XZ6uDo49FpQGxcDyt4nK87njIYfMQnhT25dOCyiR7MunijnT7Fl",
-	"WxkrlLwpWDeoLLVKgtPH51vVb9XNnWCLqIVmPxd9T6O/i5vM5YJUuJVS5hRsVOepIm5GZINCxXtAKLlh",
-	"04lMY5KyUTIN8mqBzZWk/YqOMRxD7hjzc2VWm2qJMXLshdxnhaQICutWoGrhu5WCCMd5hDzzMzYRDmDx",
-	"JsJ76q4g8RE2ER4ST1TGPFIYKVrwbXRlGqNYswNpF9hNCnuPJ1rxRn/T3d+st5v3p5j1+O2HMOvzWdxR",
-	"EcQXfBivaxSUZNwc37QvQ/r8lglIqOB6EKd0Ig6INSmysguzhV1VvvUezHVcLxBpnp+zWennvJP0WcOW",
-	"xQfvqQ25tV1zLXNtyG18D6EV/5RjXa0L5Mn89w/EzORrru6df5kytgWed4cyYa0tKMQj7Cvt6mRaociv",
-	"6jG3iaLfVrFKvLTRQlwpzyBd/SU5i+YvypMxl75nZgzLMlNnjV4vVbXKRHLl3YUSHrDnIOMp5ikzpMcM",
-	"F4BjqwRp43oTtGqeEh4rlx4DZZWwXPOt8qIYW8e1spoBlhNvxnmw9BP3Vj4K0bOS6QUcOcsqQSk3t7ir",
-	"Cgu6tspilu1uYbe7b+0T5JIbNiXXU/iPZbHMn4BvPUANE6KZWqInjxv1YShvWVwn79hUEZoyREDabfng",
-	"jwcID6SIAO+zKwHdJQm7ZYmCggjDX5gdhSRRiPvo5AygtfS4JrQjdltb11yTXiKpJhvm9JJjTVI5BuvL",
-	"fP5fLJWbgAXnlZsSf0D5NrlhbKQI1R3h7jTzxKHstsg7/jwH2bG0KOEUVmW+31X+5duhKmfeP0d3WneU",
-	"joWX7KwmHWcFk7uJqKnSbBi4dYfF3PoXCbf2yRWpky2ykcgJS7e6VLG4hEA4k/c+G/XPb3bp+0uVicWS",
-	"51BMM2jAAyKM0EiMaW6GD1LJZdJkyRlPlNOLCILKLpFbszJn8Wb/SfaJGcAy+6QAQfxo9gmatPiVdiGY",
-	"lP9e98j2EyOva5DtESOvHtmKkdecbH7ktTzou5tooI2uZ1mZRx7GssKPz6okrgZnoYFI++zE3Fepvdt3",
-	"LJgBHpM/gePgwyvxm+0K8NDsduQ0UMAY8ZVKKVi7VJyfeQjgviD/M7Z6Z5z/RHiM6ML2hkzVNVpE36i3",
-	"AFcCSEa58ppVsUECJ7PvpH18zB/NkwL3f6C6O/iZatXGIv1p08ZGuwmjqbJQ4DdsigRC/IiOkD0SfXh/",
-	"fkGe3jaeOnJFZCATGzOeozGvrYWU9Yx1rbKyinEXg2zpM05DKOsDa1smy0M186RChdtpGYfNalI21c16",
-	"WQrRO+uQCxBuCreAVaVdZr/njbsX+85M8c4m+aMu9g9c3Ht7iyoPy0XeIugLI4Y/66ixn17psBmLRzpu",
-	"HHC50W3GIl50xpjL5SMmKJwv2YGTsmJwvHA0/MRQ2+wAlhL+0SJuGQRrbhuXAwKoXJbCABmRnd/eiSgr",
-	"0ax88wXaPOo/iHZ6pwDCfIE+R9ut/krVxs74qkjw9yKT3CQyq1THRyKjFkBuM/zTJVMdfnhD1EBOQLOf",
-	"WYKNTOMPOqInUzQLuBTKVj4O5S1N1OaB/VTF2KOASEGQvVQASoUqLGtHLF9XEuGor3hcmgf0FTnwyn0D",
-	"F4yAIXaE11xJkQG9ZZAcZj/GUyInAubSpWk6tb9l8a06scUoZuL8lkHvEFCV9ICrjoBS47fn709RT4q5",
-	"WYkhF1QjnOWQjkZmE5lTs5RavDhKXrDgg5ms28UPF+zYYCaovvjhgtQKZoKJi4MYhcBoMGPpL94k5TmX",
-	"7N3FD5fnXDReFj/rG2HB7FG0RMgWDtbZdkqri+ia68elp3WXlTrv8Tf2xkN738wLYrbaC16w0gsgtl83",
-	"TywkOwIbHrnb3OPGdlq23KdSs9Jae5u0TuN4/rNeK7VDc1/VC7AP2Qpv+AVudK/QtL/42xe0X/imecDa",
-	"WQseOcM78KHvmS49PUXwEBDr34OaFGwF5aBqpxgVYU1lYNVnCptq2TPVLLnqU0U+XPbUDAste6C4divc",
-	"XVq2lUK4Bem37JlqTl7jKZ97lw6w4lRZ8Zn1+KbiAFrKAVWSZEUG9SX3qvugIK+//+40qUzlrgxLIAy+",
-	"86AAYi4ZUHWAedD4b7OVnygHk0/jWJHI/BaBfgEKUlRhTS/Jvs0N90wry8sMrHtnBgkApbiqr9f2aqkR",
-	"fPc6zeK8Pgr+x5iREUuRdAdZTaqnZnngPJG9vMXjCJA9UtZl5j5FYhaPsRaYketpubVdjd3inFsvnu+c",
-	"nH7+tL//vLl3uPd5r7F/+eJV1XgzRfO+IXiHpFyhoqexGXo5GGRxmCHySPp0ZNTqEVXKEYEiMoM201fj",
-	"ITppeozlGVTcvqTY3i9sbXupNVzo3VZttplfUMvGMjN5aHBo5v527+X2WXjZPGqe7r/4dffX7c+Nk9Wi",
-	"4Rk1StHrwkd96i9NRYZd+wARgOxkvov/Hx6+cxCg+PTMNAZUXQ1l6lcp+8Uo7Ku+6o5TJdNqyRE5mgPP",
-	"ACd5bGQeJxuUxKzLhzSxjUoCkCVv6S09h7cZeUZvWCm+alhq6bL74wvyucylg4NuqEDszs1Ap13/v1Hb",
-	"8yd4cb7AmpoxNgNEyZx3GLFv6ghrZXoO0JKbYZM4cxc+PKOZR+Sp96tTt82wREd4iGdCTnKgM5q3X5ap",
-	"hzsOPVU2KDE6B7lmesKYyAMXXBFK8AsdAcELAI4VMaHC1q+5xDooOgsIF4hekFKhaBcLmaFOLFPOo4BE",
-	"mcYbBR0ReeqsuVgy/MxPM1p6RDZooiSWXpmxQKdiv5/xE9UR2J7WTNhIdHyf2iy9D5X2yCxx0VCGsRQt",
-	"2AjWtiOKGdyb3o123czrygYNMM71OLlxKB9dORxyrTN3OLy6K8dCK4/hUGmARS8biFE7X6qqYJbthgO/",
-	"Ys9KdEAWk/zv0pi3ymCssgFLdplv6xTNmFl7v8o2qzS3ghkPx6znYdaRUWFwzhjvwSre4aD20uzorJFI",
-	"UZJaRJ6ycAFsF+hL5PueAsLq/TqJfJd/ZNYw8sKE/2j8Xsc4Q1SvTsCzYD/flohJHFr+QJV8fM1oogfL",
-	"AwfFX9VsgujNPUo3Vw045Hiha4ZF56UFndmvopixKjVXJPICRNHKCUDOAb7cKDVTuLDmeYaatlZ+ToXf",
-	"HF+0mG4X1T56W6plkVuzntF5FddMbiGv3inO5n6Y/N+1srmMdlFYN89zW7/fcunpzGJVlAbmeVlwF9nA",
-	"3CygakC8lDJseLdZX29hl6KgVHtJfmh0yA1hYVxo9mB58MiQIPPUpEKfZ1Eoy6/7RCw6jf7ERMxO4scm",
-	"olMoVyGl0aJsrc4ooV2jAFk9ANuG3GLyYgnJYLOwAvcOr2WyaI3sL/fMAxh/+efvWllTED7e2js5XSWU",
-	"nciuFM5V7rAfy9owgsWMXVbaHj5sXKmiI1KnVc5zat2fC+E15xZKdR1WhAd/4YKtVl1/H4dSwkXFqdbY",
-	"uobjylz1upX7uCyuDcCsy2ceWApY3VU5YRMoYYYwKhZ72PJn+DqYTxvNsGHkRzNEJLlMicmsgpVTDWDC",
-	"XgHnEocQrgW6hH+xtHqstWA0TThLr7IOVhW6D96CLZZKxW42uo0kAVxi67TI8KszNPTZIhpv/couK8ci",
-	"5TurCVvQK4szmk/fM6h6t7jd5VrBvC/ntzVqfxx06ooy2zP0FpDgAXfJfFvOkJU63EknGxF33QfSWZXT",
-	"7csWG4NuGe6TRZa9A9BFVj7q/KeqNlfWvGuWhllMuOqiI1nlxTlb7LTYw4ykjMbzlg9KpxZsVXwD7MmE",
-	"AoYz1jO7zCRR2MxuL8M+ddyT7+WOsJsZ3HD4QBqzNMu2lKokHNARtJq+UpZxFTvA4VJUVMdB9CrDrTAf",
-	"Lw2yvt5AcmFQOQ7DKGreMOCj8+Sg5yitJiLVlSJy+ZC9s7pizFnWxkoy1KvF8861AoJWLg0cOUoM6a3X",
-	"/D3nNJMH3XRzAo6oc0FeFdmwgURIghdSY10u2AMTrsphAT4crRlsW23jz15afZmA9GuuVdU6/CKV/lTt",
-	"Vzi0rgRIcSwWHSCjFvJMs/bpaiAn5cqGZeHhGZVlXlPrClrP8YFGgg5ZFJTcnQGJwHCBP3x3zQZVJEKX",
-	"T5vH0SY4t6NCSni9Mw7D7e4Nm8IfrOSbK94LJY4Vo13gw0Fqo7SWSgculdHRfEDjmTiw4sltBXc452tB",
-	"E5rvogO5ewcALbv2a4bjHyT8HqfTq3QsKgaWjplTgWzdNjBwbE6IsQjIZMC7A9zwts35HCCuEmfaXo7v",
-	"Wr82vrzdu9x91zjc/hy+ahw3nz87O6k0bCTa8StJ8XwjVoZs/bL3NarPpb5yudwVG9z2PbWZ4RPDeT6c",
-	"k0sDJxtsONLTDIkwyw6HrBEg4ebKp9WpNJoWjuj73NyM/OCCkNIi1rgDAHRhWxQq0B1b2cUrl6RngymR",
-	"du6mWmDBw3ev7s9ld+WNByliDPJpFEYylyAP4NtCaXVnxxY8fjckyZxvlsFPaOmKKnwAisAJJtD5zF9T",
-	"0uOA8YlbD7qnFLbSfU5GHyFyEUCkYWz+x5jZy2YblSXsQuRM29zeqQS2IAWkiJErNIuOLxK4ZZwrj9QL",
-	"VvE+xqJ7xVq2ov/QvANzjdKLoTt5V2D4agq5fTd/tOdc9JP70Ggd6pTQ3SqUyqG7J8PVuuEixhCaw1uC",
-	"Rt1egYPvcPMChGqoPE/0reSQh5V2za+aJayf0iHov0pT+7f5OhN9UM7AO1Hlq/bPqJkZnMshAy52J6d3",
-	"YPb5LSPXtHuDSTHlMqr1syTLb8jRmCGIUal5rSEhDOWrAjs2swKzKGpOx64ilecnysYh5IQMWAJNULPS",
-	"qIXNs9fUlL3Q0AbEzdtwc4RKu6fXt61Gj5c3sQaa8DggmvbhvzK1hVzGXCiSEwyHdiEc3liOz+erFkDe",
-	"PIRqaVW1cU6lrtih0Ne36iwvss0D5rOuqzzZzsNLgsN5WvuaB64jQNlFpgm4yIICYI2PWFOf6RZRAX1S",
-	"mh18bPHwf0bYynx9YdCqkAP18AEr2DKAKB/bLnC00NO0OL47BqqA/9eIT5n7H0CVxM/+YIgM89H7aS6V",
-	"1Jp7KM9PxC2l2q4J5+49XPlZrxdL+ey+6lPNJqB6Zj85GPgrOuKVR8066AFVGBMz/R1cPW4CvUrMcW5r",
-	"SMEHA2DSrpi3ongTXbYdsRhmgGxEOZBZRKjiMdtEx/gsxWz3q9lMsZdHZL+184zYnmAEG4CpCn2iEKqa",
-	"X3XB3WS8SBG4RvOu1wmjTsVY3ah0nckqbs2jYbOFvUzodAp1E667b9ZS7wFCZ35js2olK59/QCDz1zXG",
-	"M+SJ/O5fEcGeYAfkjzHoEpafUjaSqQat0K3SkjYeFVFPbKb2bX62WFk2fzx7Q1LWYykTXWZUGAB0QzBv",
-	"YBTz4AGJvGZsUc7/Ns8YWmJCC5Bk5awwHGqwCET0DGG7eVKdkZeDTy/uxZ2/xAOLXae4yFMWs+whISd+",
-	"dw2onMZcdYB49JGiNh+62IgX8khXS9e0mraFQa/Cq4VUJtvs7ppZI4tlrcCcqSXkpNrbObe9TA74Dsry",
-	"ZDB1n7HNZN2nfBstH2ueUw1RiRy/1TVhgSWtEvee/bcOl3iVhBX6a0bQoDjGilSM4giyDPKlvO7BqldE",
-	"ZI1o1j5YtLc6AeE9QsV0eYeXOyG0rwEf84D4wnPwyZdR8Y4OuruD0HtH35pZdm6DFhqyrNWRJQd190ex",
-	"nEQP0pilIKfv7FWdtwUrd8FsPY1LUlBaYaqn0qvvBvZ1xFOm7hEkWEcqn2fybEY+q+WiyqPNGT5gthu3",
-	"9ZR3wOTNcms8Krg3FqZVvWpKJrd39IY/5I5prrVflu8SO60HQaTKzcFSAIdqRKJY7KKqzpGzDwc+CPgd",
-	"KLiQTG6Aq9W8LLBYz8fwZ7ECpkgMvSRNeH5i8Bw/36FygMq2lKEn00JTJmXLGkiXKgZX4Vtqc2242bXK",
-	"WSq3/zIvJS3IOm5x4KG/vCr3eStdLWa6a8WS3nKJ+ACr8fgUrMy1xKOhooWikUDQ3p9EuaSLoCveiJrl",
-	"gEZDg+KpAk0IoY6vWuv9wU1rHvagWmzil6x5EDoDmcQYjCwcvVKSDRuYhNw/o7mxTQAk4Loj5Fgn/JYV",
-	"k1FQcx2ukeI3K0Qqs1x7+io/SZdSAxf3XgS9x7n9gN18qo9xuxv8eRZpVOSH9RD0q5Fafqhv2xvCQhf3",
-	"bK3u4/bnzW1WOFiK5e1zCsJJVT04Qvd507xbv4K7i6kVRM7D7Yhl3L2EC+8dRSjY/j+hMdIcFKM//Zay",
-	"pe6P2VDLP3Bmmmq5I7pMwnvHd0oMcTfTdpbRPTKOhRpfm0lfM4yHjkXX5t8ORwnlAn9OZBebEOd500Mq",
-	"xjSpVMIKX7yPDbPIGTZ3vhe0X6GXKcX74iFiyjk48erNZvyvzxnyzzrCLmh/4T7LISkefntp2sfIrCXP",
-	"bHDWEAYurnnizLYTueWjYkx9t7VSw+c5y3VvWW+4dA3RfEH7DyBP4KN3lSNl9L0/HZs6tJTHY1RXhw1g",
-	"PxmnYojV3JPB8mYsXc8odx85WMUsc9fpo4jl/T5n37BWYqH3zA/OK4QSnjnJbhX9JoIsKS1LZ4U7nqg1",
-	"S63mtiiZm+iYjXNRzuMMLPv/9Mzr4vo8KGmXZHF7X66itMWQfoHYhhVBXqo1G460WljFtZ4HRcQjycVs",
-	"3dCEXYW7r5vnF9vHzfPL7fNGa/f1sw+vdt/+2miFlW8y/DE3gAxXbUKAywXw0Rrvi8aIX58PpeiPIce7",
-	"OyChtUchimhBJaeFFqPzcRDxm3NSCQTJwOowi9JOtm6+FM37qhcXnwH1Wtr9cTKIcc1+O9w/aXz6deey",
-	"+fY8PNt5t/vrs6PKdNWEKn1lmepePh94EXOYWuVg+hRL/yk034OPuV7mG3lVUd5p2+H5K01TTWQPsByu",
-	"ZTwNDMn4kMmxDiAbuDdWKEgFs+B1Kw8Wv3XVlfEcbnGgcTLOCnlxBjBa62P20pOwkbybH4DuuXIg9yP4",
-	"DPtSQ37EgqF6PAZJYcUVmtNaF3Aa3ZfSsVBQmZXg4ByPEa6I7RI/t4/uGsHs2cbz9kPAsLjGlQbZw3TO",
-	"9IWXJ4AKO3NGNHjJCZk4reCJAk/P7pTZlVnPV1gS9Q+gSpcPjx+dhVn6/v0UvpnJrKr12QePLWc8DHJZ",
-	"Ycet4ESPuTLXY8/xXi0SFUtveRc6nY5GLM5QjbGLqLnDsTiilH48+yWHU2k1QvLKwkZ2hBWo0HuDTtVm",
-	"FgQzIgCjYEzAqEA2ueAYJGbZ4ZLrKUhVbLO9qKGXrz/Ao/NTqCxYMU0zIYRmNdfVEaR866oFpzjk4ani",
-	"G31yeXjXiMRt7l9Zkc5hZlcoqLy34pR5VRXrpkxfFT3MlRWmJJWamp+CPPkwg6XF1wBPKWKMPsNOOV62",
-	"Hx2VIplCwi3pjtPU0NU9zPvCwk3c7YxYX8AHtXFaakE70Hqk2k+fmh2t6l4r2qcT+i864mK1Y8K8t7iJ",
-	"i2yWc/Hs1l24PHcS+U403SlwUZJEFWBMBaHBldkCB1jc4frhQEiSqkwJyel9dHZC1FR0i36pncomt4WN",
-	"b6sZC7xw1z2tpWPWAEHzpeiyA0KvMcEvfbidXciPWbjNqws6Lb/OKP70WslkrBkx/GtGDHxshDemuMux",
-	"JmPFUiiRCiDaPpEpxNt7Ke0Py8DsK+2DQhfC1t6yjWHGvgKTPpxekp3Id3b3lV50l4aape1TZvK7n3aR",
-	"eSCyePvK704AxbrYVTMqCZfogEQwzMgKa0gAqD3WDvqz7ZsH5+9lHPMgKmnOx3fk23M4Rh50LJdcD/C1",
-	"dx6V94qV3eizO3sGWTp7Y4V9bTUTvKdNoslAse5VRHoySeQE1VFzXl1TxbCv+3aTpFTEckiup5opbE57",
-	"w6ZE9lCLMe+kepwyhYedVAxvRUfDiKaud537WmBfvxUzY/bFm6Xe+jW8b/+iScWo9VY02KcvT4+evkve",
-	"vDzm4fb2r+KGng5Vd/v2vbxuDf/Z3fv7UqXEUmUFR/+Ff5g70PlcVytQMCiCtChUsm2/Ay6xeR1WUVvl",
-	"EdS/uscMF0zpRwqlzItIlTNgK/29VmCsqOotzc5cENUqR3F8p92Dh3HM6l7LeIp4OgVfINnIQTWdl9Qx",
-	"gnr6zf355sX3p+BP3MSQD5wCHcHselgMtOmIldyPgd/zIwyKSiNVfhdFhJswjMTjjjB/gxGqij0j6+SN",
-	"JsIcLISORnDaWW7Eg6nHGLSINrzmGrk8lG0OyudVyvpz0+PxWjHZNdPEKMLEplN09RlDNWU0JlwUlbA3",
-	"L1bywSpj/TVeX/729mL/825j/+XOq6O3rfBZ82U1YsCc2D1U9lxxcZXzV3lmR66REyQgZv1xoJTI1hDB",
-	"DicjJkeJZQYqiBzpLej7QVLWlenqRYFV6VBL0srzjIPSOs3Ob2nRe8Y4d9H8Kqh55znnWfb7FQSYP+57",
-	"nvnZvlnxjIfWUt1xyvX03LwDP3U44u/Y9HCsB9V7ZZTyITWbIWWQCEmTgES/bR2O+NY7Nm2Tyb9urjLc",
-	"NiMTALrN/oQnkUVzg1T8UcqFdi0ZtD2uJ1SRIY1R/TQfxhJQxyztWva9fMdQGLeh53NGU5bOnwHYt4cf",
-	"3th291aimftlyv8FJ1+b4EvWmI0ZKywFaObwdD44o8DWvn8HoMKerCosVSzpbQ2k0kZXJtxIC2Pn2XMY",
-	"wwuXqOySIwd6dPjhDcp1Y5h3ZWqhA42drw5Hoy0IOXREDgAzsiXieT8albXB7VIhBe/ShCCwHkuNuQKl",
-	"ZAfWJCgk2Lvy8Y7AVrwbtCBAjXynYkrUiCUJNITKB2ZvMT9BYnwAyKhDyhP4i8f4cNb1oSOw7QNR4+7A",
-	"rNY5tuXYtAWmDgDGfN3FxTqiI6AoQGiW2vTRWHbHOVW5Av8qiwnVJHoay66ypxkITG+F8AY5YoKOeH1K",
-	"h0mEPYHzH/+J9prXEnhIBGOxMfAcs8GYjqQwJx6XQrU7YosYvjP/hsZzIIL93VRGQIR62Tm8Wr53s04O",
-	"LY8zhZIeWhIRaFWcnQcHGTC/30OOw8gBZ6oVtuokenWM2sYAWsjYVoTFH5+ac3EamS+YqRMh7ay3yFmO",
-	"jQxGb4rdjslGZJiZCb1ljMe2UQ6gBx+X4imQdDMg7GuXjdBxdfoCnjLqPKmAFX+KKKN2FbOT2pyZXZ1M",
-	"2wCrCcyprWqVt1l0cJrmzTHrJubpDUqGXBkO1iQSQ8qiTeyh1QpDV/zN9QHR7Ksmw7GC8tyPFy+39jLt",
-	"AUb98ZccKcW8fyPqmDUKw2gTWzolhm3Mg41dosZpKvuGG5jq0hHDu+PrXi+CCmDf/IEr3TCMtuCvXq8X",
-	"bQbmCzB/VB4FU1pluC27LZKwW6MVGFFhDiV0QeChoMhGq9n069oBFmAT1vB83O0ypfw1nKQU4hJckOhb",
-	"Bw6aTq1N6vX696hOPhihQxEgGMYQx7BuHQgSmRu/dXxUC/NLp4ZsLEf0jzFDTu7UyP8H3onvyHZjBceE",
-	"YpqM8BNmj25ECR9y0F3xdZYUgk0M54EsrBvJkeqAXMsxwDPjwDb8rt+a9r3e30EBFmvTMpUepwIOLZkw",
-	"oA1AISBN5mFHkI3I52579W/I5XbnQ0uigERQ7R/B8CMMOppf8UV26+UYC1FARslYkQgBHyKyYbtPWSVv",
-	"E5w6kAWLlOpRnhgb2DFKlINYRGTDQ6zAJx1GFXEIt6pOTmhizhEW4zbmymyJIAOTQHAO8/5WsxnkD5JW",
-	"uB+QsbgRRgQZGdMKW4HjVBD6KIqGLOYULZNWYyfw+VneQuE9vB1WnLQa223SICf8OTYdNCNCJg0Mv5vf",
-	"zfONMAzCMLQg3dBAaK4EwUW1KNeolUFjd/TYVSNU1Mk5EzGZyjE2g99omDOp0dwjt1xxc6wfnh+9eWPG",
-	"neMmBUZKgtBVm+Z26IjAwf+LgTjWHUgWH+RYyVlg0JCJ3oBoZ3VisUyALCkbMcQ3NJqNxyntFUA0zMwv",
-	"88QAquk1hdkLiz8AdfwsDnIEYntQGIuODzGdxSgVUsJpzISFMepxwdUAuM5FEQOrWRhl13kh0DuxE27b",
-	"TXHGdDrdgshW1Laz70qBwBITCgBtmGWRTrnow/v7lIs6gSfx5Nv5+tW9+sAI8K9fyYQnCeyFPOoxoVP7",
-	"rKHCh4I9iMjVWdcnLQmWSRo1qD/Tg9WaM9a0hNKuKPSq+uCUNAzvGWYT8EdZY5QrEr15gf3JigWBUZ0c",
-	"Q+ElDEmnfDi0vGLrT4HDqGJb3MgwxY3uk0zr5DhrogVaHT7vdaqyKDkIilKr0jZrQe2Wpcq2QqiH9RAt",
-	"UdCBau3adj2sb9eC2ojqAVgTsLesHWr+3a/y9uE+c/UJVtnNyBIQmcSZBM8jJLkBog7KIhnMR8tRb+Ja",
-	"u/YLV9rZw5hlB3saxtQMQ5fz6VxbJS2kYMI7a+wfRX9ErRk2d7bCna1meNHYbTfDdqNVb7Z2tvfDLzX0",
-	"A9S6g6tw9/nx5ZcPX1qnF9svXnz6sBPufz69+LRzHObWzQnloqwrG6Jm+E5VsE4u6aZms52wvaJNWBmw",
-	"7k1xnLtbYeMi3G+3mu3mbn3vWaO5E34B/1z1pBr+pHZ3GzulSb18tr//qXX66dXr7edfdk+fXXz6sv3y",
-	"8iyf1Pl4BC14bIeKqskUAKm8GeXZQxXzAb3g9+/W+FpeZI5MAHErMMjWYUXwhbbCxryPZGz19KOgVkdH",
-	"1OWdcHulh24px2hJ7rla/pzFYQIIFwvvDwyftfJGWEnllYipmiHZyOJll9sk9rnSrrH0KJW3PMa2XTaL",
-	"jlyzAYcD2XXhJJG3GyOrGnLNtozsbSPuLk1ZR1gtxCaiwPstIwSu+pyJbjodQePdw+PzrebO7taroxNi",
-	"9LXUO/ueqI6ILg+/HH54c3p1fHp09vnDxZv3p1fvjj9HmyAN0d2YSQaZkkT2ofvvoTs/Mx+fcJ810zMm",
-	"lMDkQThjEJPbmyHZ2Am3NzG84HgFkhEViSyzRplb1OYJotoONIUK364cMpe7mNOYJokCM9GBuWXZjjz1",
-	"RwCmY1QWA9CS9vLw9eGW4ROqQenIBMnri4sPxN55AKrlt07NnO1X4zTp1ALSqdERvzKzh38oVHo7te8R",
-	"2YjsvyJ3sgFlIvuPCC2EqHIr20M7G8dzew3M4gzAGfY02Xgvtj6kbMgN6Q8/oLKUzQU8Rs/PP1jDnXC9",
-	"eVA1C7BTrrS8YTB6PNeKBwJmVxx5BZOgjzy3+JerHQYImWmnc2hOwG/eFryYN+maV/XvrSlW4+dDN+Lo",
-	"8PDVlv3YFv4YZJP1AqMTek39uGjuOF5b7hox4k6VwnQOZzgrP3zmTgf5yXyMDujWDTjsKsc/KI4/cNxX",
-	"a2dy8Pt9DkiQ9WsdETb/5nvRm2pD1CUFonEXBeJPqj8sP23XpWTm1644cD0Rak/XcPmB95zGDkHnrgdy",
-	"q7HCgfyBThNJ4wspf6G2cqfVbK7ysVEqzUZ2R/kPP/7dGZ6f0dU6wPegoKI//Wb/evPiOyoGCdMV+e8v",
-	"uLLqgCqg3ZmzqifTPtPKxZadOKiTN5mTxQijG2hSl8pxf1B4hdJ0asEueNYrVM1q9C9gaL4AL+zIVsWg",
-	"bQ/+u/MMvnXxQ6dSv5Rj8XO0PpziskUPqs0wX5txitHMIjp3FDqOZiRERDRLEjKQE3g0oUp3REG9IRMm",
-	"dNWJ/IrpuasZ/hvJ13vZZ48rev8t98QrppdviBFN6ZBpwPiZk9GS3+KI++ZFDSzPeRI09yomUt6MRxDX",
-	"vfOH5plrp9LM7+jshOBXyAaUEXFV5d5MEagN80G4IlTdlMw8a9uBmZJJA5erT7uDLLynjJR2uyCw9hn2",
-	"esqCejG68PDXUSp7HPzl6BgNw8y3NhMr9BxtCb9h6CWcDFjKCEsUO4BQnw9iPBpDglNHwJ+2MLbYpdql",
-	"Nxf7OwCx5ETgRReYtEiIxhK7BCdkp2bOrE6tTSCT0yZOwkRJz/A2BIZsi3NjplASwdUo95+XumibL3fE",
-	"zKeVJBRgSzH+mtwyTHSj2n2Oi9gcr8aOxV/gIk0g/Ga7VRjzrCMoiXkP0Ip1DmmmrGUMleE2L8hQ8oki",
-	"kZlk3Yl4wCmOnPMeRb4Rgc6InQiI4dpqvJQp7Twm11R3B6QvwTmdhWIzHkPGY5Y7XCymKwVmrnWnGeuA",
-	"h9TdoPmQdcRGZvV/OHv/6c2L47Orizcnx+8/XkRB5nbdUZtt9GnjF92WGIsMhRbSqdGNin7hjtgJmwFw",
-	"FtyO7RQLCs6TwmlIdsKmIRLk2EnvSev8VomckJ2wVXXa/QJ71Zkadnve1Q41f5qVy7DpvA58IOtmEOXC",
-	"vUZza39/f38rDMOwtr7/DIafKeGr2Eh3drJ60NPL0aABRD7DowdhUIWoh9T6lp/KqJFCuY1HvKpHrRiD",
-	"DCGV2c5ZWpHVET7+k4INNeJdPU6tvQvWkwMDbNeKbwbfqzdXc3M+H/t2N6HS+lVMSEh91XOHbuWczOP2",
-	"6WxO+FE7wDu6Vi1rzFc83s/K7lzwCuJL8B9qEq6ryvxoG7K5EhleOY/H3XStnVWoYL9xgbXW91bRDtWN",
-	"B1CVCW0A0S9mZS62Yp0YnRdoOi8c/Soo5Qa8K+cUtKH2hkRDpmndS1SIzDlnRjWifUao6giXcmDO+D7T",
-	"WcH1gS2thNoKCz4OVeLmyXoeW3Odi7Eck5JuwqFzBk1uFKaumweUTZ51AU+b7K2kUxvM/Znfe8SoVh48",
-	"EXnJE3Drd+Xw2rXZ74jD0xeVBxRX2juXSnprqdGHIYPi/2IBAdWuGYaF3Nid0Obx/TFm6TQ3pCB8X/Pl",
-	"S8ZG5pEh/cqH42Gt3bTo3vivRlDRq7fKmMUckjnLVyiJhNUoZPMefukOrkQ3uZi8aB6qQ/nPQXz8eVKr",
-	"nodtyuJPZCYR/Ntsc5Qe/0oUo2l3EMzEawPHLVgDJlMAcRNTTJMjNI5TphQpQfRatd31r7V5ecK2YrZA",
-	"yCztowuGKeif5vGIi8bnSWyQRAbTtfqqMTIUKuWlhL+NmPe52VWg1ckRZt6SvwU2vyEgMVUD+K80t42o",
-	"0UsHTDG1CU1AOgID2KqUiY11Hjwl7gOYDZIwGhvVKzQbzKZkz8ThMZpeLtowx+ectfyjsIyFqqKqhlaz",
-	"zVWSaR7UsD3GjT4IYEsWNWzD/As1aZhxRbS+BKqMYGBV48V+cWswXnGEWZ90KJ10XaS5McmUpkKTjbOX",
-	"R2R7e3u/NCLnTtkOL8KwDf/7MmeIru7VYaTng10J2OH3+6iS8ISRuEZGlQMaIL4zjd2JZkRuzlGyF0b7",
-	"t4vepEZz21Ch0JoaVgVAq2ujlA35GMIziAzdro2NovhfxdiH11DP9rm+ajS3/QuutURNYSZs5sFaph/7",
-	"EEr/+H1WXV2i/Ppl2wtpYFbNwUkUul5hBOF7UBvKlJlFUZWrAjvH3GJ5kmuyAcfF3xubf63Oo63OvHPv",
-	"+zrxM5Qt81Is3ju9SfY89/4P1PN/Ti4GdFiFwz6bta/Mup/mp2UcanPioXzyM/Hh8EPTuz2/+X6hTyfy",
-	"p1FW++DY6wjMtPMb9GN2g49obnQFUU6DM9MyKgGLyXgEWQmQAp87oQgtedzanrrBc813oxk2Ng/MC2iS",
-	"eC0b7KtK6f1t2xkuf487yDaaYbhpdF3oHwdjhpT3W5ZCSgqkB3v7P7Ltk2/Y1Cga5j8b1KbNa2hdZVR3",
-	"nkEpbtqCt5ww5vUwmphjU1octyFU5hCEWsvAKOUJ7bp8wRysN1dEBwDYYmshJGSLu1UhPHaKK6LGY22G",
-	"IRkk2OSE0hNpFhzEp+OsNmmF+04hYYWcX5yRbRVtcbQxCyUDFCY3jI0Uel294Rj73XZ8JeORYphLWmIm",
-	"d8NgfK1GUkdGeVUdQd0P5kXXTPGYYc0HV/AWKzsJjw9mWfdpgVeztk442I5QAzkpHOiQjqSZAJPL1cfi",
-	"iFWBqN7G6kpxC6wBlbB+Zcm8bBIPN/Gu2STdDPXDPxIFm+RVOYDleZ6dLHnuxU841tY6oL4D7ouh+Wyi",
-	"DBA/myLk4AaIN5TILk2y0IBbrCzqNn/6iRlT25y8sx6wsDiudc+2dXJD1lVWkUJYglg1FHevG8tHd//a",
-	"s1jkozv0dqKTATa9GJ3zNBO5cHivlQPjF/OuOs2Hnd6pLM/qgFDcZvZnM0E7xB/shdxf/tCRjcn8B2Sy",
-	"4FYzxxlujFx7qFafSr5AW9ABoddKtSorsufKlZctKkr7uiViLNlpw6GA9WjYxdachgmH85t2B1apgpMF",
-	"S8zMvknHCYMTZzY4G5ENZLjAm22pGVFHVHSM3ayTjyMbUvUqXMznbPnLCByCWIK30Wpsk2s2lSImjBv1",
-	"b9MN2DyXd/iGJzdaYejuhnRLhIqyX0gZUTd8NILaAaOIQMtFvDYaJVDSA458DI45wEuoZQkI+0q7Opm6",
-	"tq9wBNjiMijL1bK6zC+Cl12jn2oix4mNYuZ+3byeC31FtqaEWihO8yUoroLSkB5VmqV1cggjt1UYFWT2",
-	"9Fajp9A04XbBMyUWFTaniuJ/VVFV3XDB3YLvDBVD2/LHvRqx+wQrK4G51hXYI9O1S7bI0bku67RVBZVu",
-	"UKkHNLWGJixV5LRCM29/Wgq8ylM5JooxG8RP5USRa9Y1awUecJYqieUyln7On+JqwTaGhVoxqPB1FWBY",
-	"jQkFYNRWjUFBVE79TaiTUTYYi/1VudHZJghYghVMLpQMOUc8J6uLTVvyUE1AEh2gn5RgUZUifUmKc5jP",
-	"A1WqNdlw8NzmCo2BNwuEnJkFtU5XkOJBrpbnWjkunFXGnXJ+AC2izLMZqc2bYQ8QTcEnm1sVRd4YUext",
-	"xlMsm1N1t2GhZiaTDxzVfJ1SoWgXwyC8VywGg7h5kJkMkMZuHnRaNhY6jx2wYy4YqarczzgBW0ZmZFEb",
-	"KgrMLnJQyN6EgcTF0xqsx4C41t/4UBaPz5yc/v0hNNzqCPch8rfsvr9lS0P+5vg4yx+xrCV7xtLd8sRh",
-	"nUQp4MmrqCOyPIm8gVfPetfzXZKLjezTUMv3ZujK8jK52OMJ6wg94V0nbTKm8EriIEWiykDBN66dZ+BO",
-	"uyKGybdOQZ3Gst2iro+J+IYIeBUMBPwRbBD8dcYMsXcUDQ6819ocpTt4jFeduYKXC6aArTM2xhDea+2h",
-	"Tu37946onEs4M5OqNyYwJXO/GcXcl8GryvQ4VGzUqX2Hlapwh19zQdNphS/8sfIs4AlUKdthkOvmjbyB",
-	"jvkb+LzW3s48lfaH9dM0UDpmzzd+x5fX2k3096OchDe7Pvb/+FYD+huT1rfmzGCg0NkYe7YgFcudC2cs",
-	"OD3xG9v+I/67yKLn8z5dGU1sbMLs+TsQAQfT8HNDLd3LuSCrvqvpvcsBw5sxur/bjdWtKBQZi4wowBMd",
-	"0NGI2VY4kBNnRvLnS+XH2RTsn8bOKt9SWD/D4hMWc+ogDn+4GYTjz1UOcAKhveLZQdbYmbWCvATUuVaQ",
-	"q+yBltKEJpzOMVSyLNJ2fj457QF1MpxJR+TTCxzWigXtQ3+PjJmn/GS9MC3G//VUsy1Uwro0ASutTk7Z",
-	"pCMwPUIRNQDFAfLK7aDq5FSC3/Yajl7sAIAeyXwiKyTrRkFHoMoLObKUeCg6LkElpZAWqwdUVKSWqgV5",
-	"f/M8hdWM4W7hTD21rZZrcwT/Ys6yD8d/7rSqvzwgxfCRlDdkPPK112xzWqbf9GSA/alCCMBp9vQb/Of7",
-	"3CSp6G+7TbLXaG4ZDWgLAAcCEhURCAIS/T/N58XfzJYNqiEN7PQ7Isc2ePMiKAEiQNynx11vD5QPNnPp",
-	"EG1DqzVnSBQ2AaUj8tObklazeZAd4FlaDNXGrixmxlgon9a8ahS8+fn0g23mvDAH6nAh+tXBmvkqM9kq",
-	"XpQXUixGVA9y/7trN13UDRelhdw/qQKTS3+K9/ailEXv8vd5MXPoB1a1/A8RJbYWxpLuelpWcFfwp9r8",
-	"eVASlugTZkNTohhUhiBUjU1cREO4S4cjyvuiTl5KW1ySu1yCzHeI2LxGIPjeT4tlDT3uQOAdYO5hAzyg",
-	"LnstABAc6/5zZSxcAwbmNXMIScbs7ojIKgMREXJipZkx8nVAJoNpGx2cUd6pOGpXdyYmG0Y8YYtV8JEQ",
-	"bAkQb2ZxSpvpajvPZ4g1tvm8T4Si/9fi3WkZYPP13K9Y0X0ckYAMVb1vHuQzgGp+qPEAPQdmifhaQnNs",
-	"AAHB5UiONIuv5FhbhS+hgEVrIbLKk6JDiEKjB005QFE51vgyIa/sg/Zt+WGBipYPQApb2r14I/pweHH0",
-	"GjFv3UMWJKsE32kRICoG6ww89xVLSJYyvCQYBr6FHwmuPDlcmxUtZYDq+MR6Ps2azlnQjuBasaTXLrmS",
-	"KMFS21Jdkt/sFipjVYEBA5vCWyhzEuMkqZP3wraVHwLApYN8Lnv7KoPZA9a9OfO3+T3KUrJO2llNZKmF",
-	"ujlJ7eHkTjEb0i0FaYPsPoxi5/cprvl/FdEP5r6zVPqwRnmDT5EfVfii4BEsypitDcnJ6J3wS4hYy+qf",
-	"spqSzGOQc1Yt8NtV4wDzpjNrfL2cAeD5UEqNnDE5tJy2th22dxr18Nmz5l7rC2azZmT5VuvSkR6ncxLe",
-	"dtrhdn0vbOzs7H4x73fJC1BsK8eaQK2uN30UcxxAqNdzvlSSYgUu9RfDKmxuMPmV0lJgDdFDcUd5O9x9",
-	"SHfdSIvLhGxIAOqEiqqBEWWoHkAp4V/gEQ+nJR6qm1xX8pSKWaWpsrC6oCFWKZBon87VHV9CvMdoj85y",
-	"uxFyUtRvrscazvGCehQ7jIlcB7K5eDZS0hHUnPN9AW4aqggkzNnws40F0n7KWJs0wxAhEmeQj/PXMpXp",
-	"YxhQ9I1WspH5tRLuKmOlYv7z8WZg7E/8EORN2vcGmKxnMbGnHeHCjzPlvK5zhcUaRTzTcoLfZp0cimJ6",
-	"Z0GVRqBiro12gfl1VXqBdR795bv6y3e1Bg4NVrAXjE5f/VvFb/XN/rUMlAZ+LwZds6wAH+FXSG2Bfm1J",
-	"zhA91A7zF3O1PdjfoCOU9F7jpQQIiagEkNoyoWlsu874Ph0zQzBHFUtuGSDCTas2mIW08btv/wVpk0Pa",
-	"LMr6WgRpU80KuIZUufSIjbmp886S9FJwOsJmOkCC8eZBjoRexbRPc+aLHBR24tAlhyCbMbXbZkZ1hGcT",
-	"W8ttqZuydm+H3pKm9z/MpfcfAEbjy8K5VSDrIcU4bkOkGNcBpeyjhnRFLHiAe+rkEDdAlrZl+yiis4Eq",
-	"TOw5INTeViqKgM51kP1XWVWh/LIKrNqcX1lxUKrMaMMNUUfY9njQU4EmSZ0cDaiASNycPWt9OoWkOfMJ",
-	"qxN6gCxYWy3YBAMMNnDgIg2zkCoZQLlXeUJBWcvaARhazFTaAFpWoWQBcicZVF1aImblOAf4i03tGVr6",
-	"qEJx7xPlz07l2UX4RbOusMCgtIM/ktHCOZxDn04LuuBGq9ncrBI1HyGH4J41DksS9QNbs2CBMmy5Atqz",
-	"fqkBOQchsZb0wa5Aj5pCc48SxEKxQmHeP6nc0JD4ThWHu1vh9kXYbDca7XC/vtPYa4atLw9/WLiEueKh",
-	"8ZdZ8D/CLEBZsm4qv69SWV09y+D4fgdwtfzIrISPyBM+XATCWhYukAD4JPVSN8jcyT0bpu0W4IarA7Xr",
-	"NRuDw35cBXXCdB7w8i0i8G/ENkHGd+X4sZbA4bYZ02bDOQU2sekRuCU2Is/5mgNv2c70Qk42Xfd4d98B",
-	"aYaNvM9XFlABI0owCMF5caQgd8FgbrFNkY+hlWBVlCVPzo+z32dKJiyyVykq1sbwS6kwswBliuEi9Dxh",
-	"MSS828a2FFKwlDXukCrc+1y+L4zOwmR4/aLUANxclUGZD2On6B9Zx+89TuD1fOEri20zrA9j/ThlcZ7b",
-	"f5l1Yu5zwITrHTzmyRWsFBAAqZw8RBXcn3VaP6f27U+OwPXDvWddmcZ+oL0SyNSy0EoH5nxwLJ8JQEqq",
-	"EaM3KmvUkNUxCEzVyOQ0RGEwszNLMnBdF8xpIRNWzBuwB0IhU2ChNC97bTaoyCSvbVJqO0pAN4UiIBJC",
-	"TM8G2KGrq9pcgn115Mj2cGHd6qBl4yJ81g6b7dZOvdF4th02wUzIoucumlhtY1Q+7KQ8mhEl0S7Hei5g",
-	"SMXbIOK4RrS1Muy/yD66e7R2MexJ4b3rgBnius8DMSlJTFW1C/6d/VgIaeLXmuX7ZFYu3ceZtUim5X7V",
-	"Jb2lco+PEWx+0M5Nodhlqj0rSDag29emxeboiA2vcdZmsAAZI3cgA6zmDPi9My4w7VzVO+Ks0MzqwFMg",
-	"B1SRHpsskVk50P4jt7qq9m2smgpyl5eWkypmgSzWfG+F78R9yvO75B/M/C9zvuPjtj+rh+H2fmPPGz8i",
-	"q+avK9Fkdflk13i6uJFVxvcWNaOS2f+j5BT398YD+90XiSpwtd3LRzEXAP4EPe1+BbwPfK4iCzVo+1GG",
-	"QbFLMdj9UrBNwgXIRK4yPkGLXI3TW34rbUpusTY4KBTY+3dnYg/DDRvRMO1f/ff/+b82G4HH5uUUfQSY",
-	"FOnK1+mETonSVMSz2qeXA0uEnATZ8AkX3WQcs7hNaEfgN2FC1L02A/xAesFFaNBlB1wnUZxOr9KxsCDv",
-	"xWlZdIJpR1QUZpMN8yb71dhlmRqldhNB5CGcYG+IJcMGXsfl3JLMi18acuHEygmcxZwPChcQkIoJm6yq",
-	"zCvhVMo1aItfCw1WNxRjlVXZhvYDYw6mHOLqRtrZdw+x4dcLrkYJnRIXsPFH8USRyDBeFMwN00B/U+/Q",
-	"3LAFv7YvLc9DIptkwsWBn6fT4wk65KRgJcZLaPdGlZLEbMtof1tgy7Ji2GpmChgNmnCh4Ei/YdPZUQy5",
-	"gh6gN2yqAouwYBsQHNolxzqYYkE+Fr1fp4zeFOryszKWKgQAGPSp1BbZAlILhvKWzTDHBlwCnIGx4FLg",
-	"glm1FuaS+b5gk0oFppS5GLMux0T26ykp+Pk2M5vNkzXcIqD5dKuT984xVk6mKJp6hfwyMw+XNcWBjb3L",
-	"ByXmT5QEyANlt0xFIn7hS04OYEu5DFGFJb06MSLUrCBCJye8B8DJ3quQVxKptIvg40e9YKG52DZ2pr8n",
-	"ILznrTrmehd3NyA4AH/g26zwKDGin2DiZ7nZIUvFXJ/FJHFoFeV1yRAfigNQNjhoUxMyoMIDy5ZGab1h",
-	"bGTloSGUE8u+yNl4dXwREMjRD8iL41+OL44DosbXWymzDWcDv6OFn7S+mSvJ+S42o3HiBjqM5+GqCITq",
-	"e8Gyt9TxYmTWRTinAHbJyEC2sd1t9wYblvPYQdMomfee0PbsQDpYyecDxOXYvpSDVYreEImBWypy4B6q",
-	"SQqYLnbBOyKBI60IVpc1L85OSgvYgu2mY4f9XFrHGf0ftICHaCThiUjQjTCI+K55efS8dXp2/OIwPG88",
-	"+/zpy7tXh7t7a3SOgAE+fuJ8IY/lYSKyLipd68sk/rOgwy5dmHI4d6y5EvTOMd3WRbiHMM/10Pxf44uh",
-	"RKbWrpcwX204VXwiqFmVLO+AYT5gVEkz99avjS9v9y533zUOtz+HrxrHzefPzk5qQS0BTXkOIsM8kgUZ",
-	"vgRQLrfSEN5wHijD8tcVeKsOzOTXBSS3Fp1i7QWW+iplWHXu/HxjEZvlzZs1rrtBF4cJispnLrWCorr/",
-	"bxCOdwL1PyUmD/P1tLrMGEQ3jrOV8XRcEmywNy0KNQxnrFaipbwhI5pqwgVARWXMJlOrsjg2M9pS0aeh",
-	"7MEdO8Ou2N2DbGS4dmG4zOmPFvXdnGdr7LVFzmUkT6lDyb+xo+bQ89GgGjTgRrBNq1jvsZw0kBi+LEBm",
-	"B2mTyP31KUOZ3JT7ybhSk8ys50q3O2JekxmqSNZXxinc5gaAT5/bWQZLWBexN5iP/5k9Xfjp5WXSuz5P",
-	"Pt+8O9s5/Lh3fXj3ni6/P5h3/Rq0dOgJY2y6mCUcbVo4ZHfIyGiW91axUPXdy1Tf3QYGCuGFhp/hja1P",
-	"zZPW6W/vXocXn3799fXp9svL8OQVaD92mIfQuw+7M6kBH42wXfQDje9ZrprvPWtUjO/F852T08+f9vef",
-	"N/cO9z7vNfYvX7xa1nBiVSXI7I1VOhfA9v9zazk/39kurKBxAhz/fe/k9ur2CHFsLO1eytiWNkLSfKwU",
-	"5EMXkkP7BRAZgG8EF3auHoQh6Q5oSrvm4/XFYO+GX+5jbS/aUmsx7Q9oV/+n3v5rEWuZlWO+9lfm088s",
-	"QY5jQmEZKsTHIhXO9zQv1OR8P/HDpzvdNbUp8CBlpGBY3JtI0WdKd4TR77jobwbQBLmQUwVRghhxP9CZ",
-	"HOWQDREkDhg10/oTs8CbRanpCKz3sSDRCJeHw2gTcLxES3TKc5/uD6YX4RAy38+q6VDg4GuBI6nVDMPG",
-	"sy+gB+YIFoVgvd+9rBqYZDmUA0CL9vSVQ7dAXwxS18PMyMAvruVYdAH3YkHyUnEGRgFz9MCk8ZwcaqgW",
-	"E6OIoxEshPNYiMlSzuJYd+Il1I8Fsy9Bf6zuaPZYcZGFXSjwrdzVFrYJI4wDesvcnohwT/xHJU6o4gZ3",
-	"Mrnw8+Nodm49sVGlzZYqi2kjS/NgTG8mZbQ67/+gIyqLEtRATlhMhCwcE0Wgq7kFCmQD8LQ6AkKUtnix",
-	"0DGgpzfr5NIW4BXktC6dTBjBR0Au3FTQY8B9CgJOhRfYoDeAvbsgWIaDbk4BV9Nombu60k+xtEKw36ux",
-	"UU+mr6SMi51/PsLE3GwK3XxKsq1agEBHIfOOwws+ZFXvpsR2lax4sxPrFSfDs/LJMCO513CseyR8zMZB",
-	"JcSmheUE3pDOh6p2p7ksDxXkfHz/Qok/++z+qpf4+VaDW77SOVFVZlg6t1Y1KYr1hvOQSH6BBJKSLLdp",
-	"BB6gIcjkZbUO5gSwjmVb9YBtlVEg1W3HnZ49gbAUwqJOplSxuD1zpsyo+h1R0vUDEmUanK1d95S8qE7M",
-	"BLnoQ1uOnm1bMdurpBW2bLVgseBPLT5Yqy2NXvWBtNCHfTmYzsyeO6Mnjwg1Cw6fUp/jlG15GIzZgo2F",
-	"hihulevYnhXr9JH+/aGSH+ZaTH8eE2EZST3jIbfTmhfhfsVpvNycKD372GdBYLnrL9dwyZzo6WJG3aPY",
-	"EKvWcUsUmWXZIHvFvY975gcVci86gpBSC7xZNtnT9pcvl7agUSS6rGDnmrnkrissNqkv8vFcmFE8nG/H",
-	"jrYyOasJLuCdRhg+y1zAmvbRAxw2n1+eXhx/Cl8fn+z8tr93udf4dOmLX8WShKXoMVn0lQY6mveebYcz",
-	"X9n+8qnx6vS3RuPot93L8y+vLn892z85yb9yy0frOCUuaH+RMyJfOtpXM6v0H+Vo0MhlTjjAfx/HsXBk",
-	"+2gVUag17RuFBLNGxorVyQXt2xIKaCCY8uHQ6FgQFt9teaoDZqcAhmNHdKliW1woJhQ3Z3IybdtedObF",
-	"WT9b6E9SbgTg8A3q5BAYA3UtMzIE9ua5HZ9xTo5sDQ2T2j7yOXgqXG5C1tc1B7+D/mngy+gIwSZJ/trK",
-	"VBkcVC4V7hMA87fTGpsJh/A4hrSb+1I784L2P/F1avEvaH+ZLmEWeUJn1/eOZvOfYy7+HP4yjn8Wqq9Z",
-	"BCdGZKVVbIXtMlXk6TdN+wst4DcxG46kYdID0kSEW0CikWlW2zDDHEXcTLhu68LAYp1VTT4KWiWIloFm",
-	"Os50ArNaa/p3PnPPAFDOsgK0LljADA+tjmt7mpKN8glZsrzNkVCpfevsxFmx143lZygNWaxH+7CteDtU",
-	"nigji0SXRVk3Y69+NvByob07+/yWCagGi+B6RDZC7Odh1y4wfJ1q5Sxg+04sYMHSwao8N26BAL1PaQnB",
-	"XUgYtN+ayRds5xmC8IUnoGZm99udhioARhD6oIaw4UhPoUYGeESNhywlXSqwImgkUYux4KpuwAOqroYy",
-	"ZVl/EYa4pkPb/MXQdcJSRvCMy3xE8NEJxfZIdfKSJ4aw11MSmTWNyEbKRoxCFaiZoK1s3MSSzFJNESb7",
-	"INVwXfPMTBhuD96uXL8PRwmzDLan2wSDRkaMQTCGqgxFJMNlbYRI2ZxbrpmeMCaMstgRfWji7HLjMwIO",
-	"xxCfUVPRHaRScMXIBsCE+xnN2MQEmMRCRpm96vjp7yHgXNrtiz2lYRDzIvXHtxagYaHP7KLIxTarMueb",
-	"TDGx5xmLD0iYsZvlYdBd/c3cCFvNamcZzKU6XzQM8o6oXOjdVs3LGA1XyRgtJ7E2wlIWayNcP40Vnsny",
-	"WM0r101kfS+SqWMYJLBitp+R43DcDXadCsxeGH9Wu153rUOzRKy6a/r5O/jyEhlniQNVE4ZR+/Plmg3V",
-	"MiUQeMo1xRzSr2/woWa+OjRN6RRUez0FsQ5ALnNo4m2kzFnu4PRt1++gBOf9xOJ5PwFAb/MfizvyZLb0",
-	"9EnphFne2KMqMTjPc/sxycGPlljnfMby+p9sQb1cs1gvt70fVtbLdaEhWO0tvaGppn6Z3PU45gur5J6F",
-	"4C9+TEzT5+OYk3MqtFTybjVw1VQ06pHNOL+iWqf8emxrCLwPg/oFw2e3elEWY2DXYsW1dmIa5Ot2tuXK",
-	"AiCoZWoNvnii7Hvf7r3cPgsvm0fN0/0Xv+7+uv25cVLIpHYHeRZQKKRW18xn1zAZQVqskl2NMuAH93RZ",
-	"4TuvpPhZSHA0zqUj6THm44ZbxTYz3AaMJnowV9H9xWimTKm8ywnUkIO4hS696RPljnen6ASgDNn7bGsx",
-	"l2dj5Mg1VQzbJCBytiAy7Q6Y0inVMgXIC7C2Uob6DA5xar+nSDxO0cnlXkbkWNM+q5NTaE4iZEccfnhD",
-	"bti0Tj4qliPu45ueglICqnDMujxmOfiphBaERKe01+NdMmApKzjHdsJtaPWbYEZlNoC8zyjkDVXnyrxi",
-	"+jVS+6EieDnC2c0aWwsHsTRQNWd16/gl1h2nIMWN4MyZDxrCkcRyjcd3ls9KfIdLMZf7sqwpj99cI+c+",
-	"064znWoXeCtbLRcjx4kDVoZGg8jwEbehZGygT9jXEetqVTdrbLNaz5hOp1uHqOuvsuqBYw5AeOF9XHz0",
-	"BV+zgWtYi198AuCECBFvp+a6JuGTkL1r5iBFl3WEGox1LCdoW1yz/liAqYV7iCSSxuSaJlR0zfu0HCng",
-	"ZbNTPNgAR0Nzvd4RpZ0R2YA/diLCNSQAq5fvLeK2VjWHn0HnWlz7PzeTm5FO656InjM02y/pb1UuU1zU",
-	"YjLZSb7uM2vuJ5fFTKPOU+CpAq9mLERaB4U9gF2YdnJnOh7WKfvj6mZ7uP9H8+uz7s5t43pPtK62Qw8L",
-	"cSc0Zz/XoNOes/SWdxnxT59cGb+WY92Gohcge5xSLoy+Wpjs+WCsIUBgOHPu7OyozfhL9y8ffrP3AMNf",
-	"mW0+4GJX8cspHEk0nh6QCGeXuSymxlYYMBqDnfyt5gmOeR+0dz/1b/0e1H7bssrJ1pt42aOFe79/Xy6W",
-	"U29vzpPLWDj79Bv813ZRqpTNFq6oXcDFCkpwPzqrxTa/A3OoHAInwM65RrwRxCIIrFcJAFWwZa2R9ZmU",
-	"RfyCOjkkcTol6VhkJcAejNYcyQR11I9eqH3ORT9hC0u1//2b1gwtqe9djX2CXJjXYpfZ86nhm/Wx8vL3",
-	"zgv4niGvKUyIKGGsjaFNtfUyEO6S7kAJKcCcISyXD+XVEVjYPUWnZhnRx4aFoYfLNe3e2EbBmlwDAqjO",
-	"eu8ozbNi7o5w+689WyQkigBgG+jJv5Z6AHj6eOBLAb9sYmAlR2pC9HrciVg2ZG7lmkAL1nzYB0vBrHLM",
-	"oh5PEhbjHhcSKizdu/Gt1pPMHfq9B41vEafdq1B9j0lfOnJpaVQwWoTEMhM1MsPJDy+DoDjoSQmV3xM/",
-	"XTlkHQHfyMdXJ5GPq+LwvuZLLkSKGkyN5ldo9Ywzh95GVa2DjFmE3uTA1rr5/zYLav+JEIJ+hRWssFtg",
-	"onjMSuB7CK0HNeRlAoHjPihUpYHH33anC1wfoXJ9HMTqXGVa8WMew5utC8P9KGJJuCCpeZ2yMHztDAMR",
-	"VyV7wzwQSKBg3gNtvyOwFgKPG/B5Z0cFnjYH2Sfw385fDdGOiq86khvezT5DtJRYS5fhi43FXISxqhIK",
-	"EctHP5vMR1bH67E6a5kdVAm5J5d6sJR/dlCeH9+6xvD1gtPQnmkTdj2Q8maLiXgk+aKwI4KA2vuJu98F",
-	"XjLPXTnm6Pp3KdZNmVarJfJd4leOs0E9Jj40VFc2Qh/RCzzHpSSssxOipqJrLnDIjohLxYRMwK8ueAHb",
-	"7wqiJavFP/Jf7F6v/W69sRN2Fe6+bp5fbB83zy+3zxut3dfPPrzafftro2UMrMyzi0S+qi4h3b4I99qN",
-	"nXbYrDcarZ1twNSYm4lccWtqTKqB1iPVfvrUrI+qe97ypxP6LzqCViwLyNxoby8iM1JyhsBgyGUshwKQ",
-	"xaTVCMkrTOrOiG/9vwXqu7TwMil/O93f2d05Of9w9vz808n+MlJa4LJ5sHPNGQ4qUkwmcYFeQMF1cjNL",
-	"u2IxpPbSjXp3kflzci/LE/INSXvNavlWp+7SJDE6E0gM4Afzx7f/bc3+utH+/tfTcWp7clVq4pdOncvI",
-	"mLIu47dGjwEo/VuHUmvfGuTBe+hhaZGU4L6O6DEWP1EBsZk85rlzTUVM05jY1VWIcwxL5X7RtL8JegHt",
-	"iMj+WtdMaXfIg2p6PfXQkWfk+tNv7k/IjjIP1zviEPvWN79+BUHNBWnsGFEtRQbWbB0dKUA7u1KU3RZ5",
-	"x587nsINiVp1TyaJnICzLmUxT1m3UvGw0EEQaVkl1G9zQQB9OWK3GhG6PWpL1wKdam005AMSs3iMhwLg",
-	"uPJSC7SlIS4IqqK/I4+qOrpCVHX11J5glrGcZ9mOF5S8IY0ZAELbJfBMnY+CfyVsJLuD4jQaz1p7u81W",
-	"q9FaNmTNh0xpOhzdb+RG25Qp0RNJNrJoSCo1rO0mAdmypZhZUc1iEt02gs44DLe711Sx3RZ5fXJ4tHX+",
-	"+rC5swu/swi2A9XjlKlSZlUj6IeDk/1zdfy39xcf3l680k/18M07fT79khxvj1++Pf7lU3L65v0vbxvv",
-	"j/++jADZZ9bLylo3aTh/lRTsfW+uS6AQbYRTcwXhf8Fsgow5OFZOKi55z8QUdjxuWzJkVGRYXiw+gGPV",
-	"HsGqIPwOCBVTxJEHYA+uiE4zUxntnHo5nVPg3g3yL7gMRvfaakFe6TXvc6UhukI+nv2CQTR4afFoy5Pi",
-	"tHS57jcM++O5NHU838Hn4Ewqm7JGpEimeTE6drtDUWgeIRsR/hFttjG5jKMzkdyylPemVgw5bLSOsIbK",
-	"HLleJ+eoGWOnXbR5mOim05HZPujt0V5MrCOiy8Mvhx/enF4dnx6dff5w8eb96dW748+RMSmtt9tp3WYW",
-	"KeuNFVNkYyfcRhM9GqdJhLld1wyQXK6VTMaakcgoK5CvBX+pCOiMVZ1kgG7TrBqxtefXFOBEoVUvGSuW",
-	"YvKkTCHlbyLTmGxQR0Iu7AoyI+TGI/NDIvvuyHH71CzIBAoJRil4pWgOOddnYswFw9yz/Mu9lPaHkM47",
-	"VozAHIyBXKSMR8Lnv7w/enf14ezNp8OL46vDFy/Ojs/Pj88jAi0jcPZgjJvJm/FEiezSZAAI61Czm0g5",
-	"MmpGYEbJbyHenELznC24ldA4hmJfKHztQR0FNC92riWgk8V9ANRx6KAArSJUR7hHIBTpzb8rhcCYYeTp",
-	"us4LBInLkKiV7xGvvuqgI2z/bJkiMqO9x+HFm2cD26oCuk3Cu2gcs9huc2I2tlOKrLpveT2yyrgr0yXQ",
-	"nNJ1oEDHCEJR2BsxtdHLqQYAiIzPcpUPlS7IznQNrauUCyyYKanL90KFoElygbaEH4BCTZtZHSYLPy0z",
-	"lGiSoJCUQ1bx1iPX+M3WKRtxVIxuzbFLH8biXNnM+35Xw+UHQMD9x5n5tnkeXIBudop1r/YvmlSMWm9F",
-	"g3368vTo6bvkzctjHm5v/ypu6OlQdbdv38vr1vCf3b2/z/UFVBJtdSa5I4/gobjMa+gEgxcDKZ7vARzf",
-	"wgFEd380Wt4KrsIZq37I/xNgvFEIEDpj18/RBue4Kwtm7aJKn3PISrHHHGeqrIQ6ZCbbSBnTd5VTzWwy",
-	"T/74rN/yBXy46tBZVuiDT8b/zqFZnOLKqx3Mr3zJ1svpfPk61asi70sXZN2qy2zkyyoVy1++syxcVQr+",
-	"+8f2V+We9QLyx5kEwZg81d1BVc4JOPQw+AT31MlhFmCmttM+KNUY14ZQIeEKUnayN7VB344c3hpE0L3L",
-	"iGLjKRXu/goFHc3uOkFzrvxg1BHoi8Nw2jjBBkGgmHBpHiur6aokIg+8W7DRXMrUeMgUxmExvwCnEZWU",
-	"pciL40FvaNkjPcqTcepycDBEbR9DMuSiGOd1kdvcFo0IcwCSKbmeWpeT6M+LbIIy85A2ABAebJiivn5I",
-	"BJsYS9GFpNEniyaUMOZXzkbz1HirWs4GLZYpWrfNgq6FC1Qc3xn85h99eR2g8+665Sv7ZbLRFrTeu6v+",
-	"H2BvPUo1/J9XLhtJ4IBv/6os/3kqJ4qEh1U5n+bbamHBrnvkiS9gi2050LkxcuWR5vCYUIWxnQ0jTs0l",
-	"zZTeDKwXC1QfyE4lG9EIE65dsrgNKyiSsiHkMUWZ/zWyAoB6XuCAREY+szjqCOliDobv43ECzhY1Aieu",
-	"FekMnK5+INbiNfsKGlWZXMFITUfYJtWyl40vyOs28XVPsjl1ZYxd5gAoJLD5S7YEFwqG7Us6Ih0LVSeH",
-	"bs7ewTcbX8tmtbFDVEB2yNCQZzvE/zbJwPw2CEgjJIOgIxot849mCP+/RQaWeOBLs0ea9azdUnCGX0/J",
-	"eITIBUZ2DTYz0jjCgRO3kOAvBWk192GGO+G2B/nWIoPNOnnhye7UIXUrANw2/0Vnd0ds5J7hT8enF1dn",
-	"xxfHpxdv3p9Gm3XyrqrLSw+BDpiaV4xrqZYP4K9+LH+ifixuE9XazbUqKt0evVrJ74RqyWp1gXhvueAv",
-	"V2wqy/5wFIMYh/Hb4f5J49OvO5fNt+fh2c673V+fHe3VgpqREVd2xpWT3Gk39uvhdqOBHfngfhAdcxNI",
-	"dsLtNhmPlE4ZHZJxIZcfHkdJdNWFomQoAADeWTCKnZ120/eUZRUkVj4vKdoszOGBesUU9/B0lcJG39Hx",
-	"F0DgDAyYqD7PH8EcXVcJefrt/2fv2prbxq3wX8HkJdKEVpz0IRl5+uDspWm7TdMknbRdZixIhCysSYAl",
-	"SGs5Hv/3zrngQopK4mbTbDP7FMeWQBDAOTiX73zHZ4jg9w3cMXdHqKczyA794JCDQjAGyC21Sx8ozQ+K",
-	"8wRhSpz6XTP0RxjZMb0ok8yzbQSZOUnvKoJ5Y5N2TnRuG+V20U6wWwELCbcv1f+B5YXjEOR95dXwithB",
-	"ievi1LuxyYIRcJ41QYoXXlKoIDecT6ew1mqkbMCr7veyF7POlMq5EHeoCNYsDRgtlTZdq7CPRpsJ5nin",
-	"JD8M+pNdo2lGvC9dfUY92Ckh9+9OdT6fPx/m+Pyzgqvo88fsGnrAp22ImMXjWmCdMJuH4fcJMwMNoZGO",
-	"OgzTPf7F4MijR33Ii/Obl8V9w339lSGOvyjYGLcwyU5/ikOFcR114lNZN58YzJtUDH9BOIjEwM0wYUQ5",
-	"eRZMjQ6PzxxhPCqYifxxKlLhMXID9jTY7LZr0Cc7mrFbzbGA1nsEDqmK0gb5MDXwBznMzUAAmCgjH5J7",
-	"Z4kYHvL7hugT7s7tEK4VYVZE93SAi1plIgK31rChDOn2E6LXuO+4z6d45WNwBAAiCCGIv3UqrkOjWt0w",
-	"lIjB4X6xSSssKajHPEgN4hKMCiFEXorcwERBn45ALsfwMAfIl0PVg2dtMvX4i5UQ/4Y4H8LIRznqJ+t/",
-	"PH9Qt8U/9+v1+auX64cPnr+uvt09MX+4fmSuyrf/qpun+uUfq+7B/vefCa/+P89RH6qdY3nqr5PWD6Vu",
-	"Ig5336vVT7k/WuU+17XxN7COBig0uxVSTEKyR+nlgPkGpUbWZCFKfQVars+p4i4bXD5tYnvAaBzTYgre",
-	"Sf+DriiOHnJuCcHRylyr0tbKw9HxcYw0HwNL50xAEbnVTjNOgPtCZ82Vn5HkZUq5wogfzL5+MbMO29Ed",
-	"2HZfs9iBN4QxyeTF3y9oHo/3cVSUeLKYoEOsVWnNJQFwIzZHIf+Cm07Uh6d9cipoMPH354LCJ+9wC/jv",
-	"fOiI/T+W2gQCpxRM7fctPS1h4SjAMZkyX9m6vdDmwrvyKTqVWxM4uvLiIapkz50QGIhdK1uXyneWEbZu",
-	"T8DGtManlmdIgCPXutRtH9TnytgLLtpekb7ba6fm2I6cG3l5rhmwZF+Awbnuc8Or956U8uCc/pds4qOF",
-	"wRXdydbJugYTqaK40R3P42dMrv7aJOqLpVS/clAeLuld5X9E/nJz77zWf1b9edfu7i1/fHeb3dx7pmSj",
-	"mvCbd/AFJFQ7Uu7FHh4VYMDPrCcKu+moEQDcJw9trYys9aKXVTmPjFRoOtkN5XLuu0DVlZtL66kahG7P",
-	"xKqSV0o0nVn5p1iDRQPLhw8fPX6yOF2cLh4tn54+PSV9QC7FQzQReSWmZr+Rxhq9kSXTUGB5IOiqhWDY",
-	"o21Eh90LI6M1OtymTxkgNHahyrD2Tug2N2uMuVqkGkZqSMEJVW3wu75bQ4ZajXhFlWw2u6SKHnU1/omc",
-	"PlitCi283IA9qDi0i8SlvZjhczKBJJmZ8MSXRDwiL3QxZ5IDrA9M+dppyYZspG4ioPy9p6ka8T+ErUzb",
-	"jPW2w1Zj+Dx43CwuoEZCCloX2+TmLWjU87rmRYI/4oyxeTG/D/wUX2ke69WvjN0TusgJDfZtrK0MfPOl",
-	"tVdd7amuBZvaHC9NeFqQqRkbpKRLwtUeUysyaA6Ph1LGLjmY/U2BA4s4JrWePhzxB7mGuzblkPdvsRDn",
-	"xMoSLLZRjw+0/UPjwEHPkTPqN5Ib7CUiDluJ4JexSKrdKd2MmooMlgPlabJQEtlI4jbLy0bRK6x90ySa",
-	"VuymNwPLQxUX2lAtE/3Pdhh22+9Uo+i8M5qAWUM2sm47pHj6htleuL3J0a7Y/vdTXVxzc9DGNZaADfrt",
-	"tfJyvvS2DVZtdS2Y527A8z+SJueLBkdBI29WxfXCOD1zwaTLNUubkmWCG4ZmAm6LUmoDPy8Wi3mGKIFL",
-	"a4vcgN5K+pViMC4hYBmdoVo1Dn8bmOjG7ED8SVgr0I+cBvm4Rf+4Frq5CYvvLazlQHcSuhsVgzsTrnKZ",
-	"uLZ6ozLRbNzoo2ekNpb0T264tEu5M8GcObz8y+GsS2sUwTgUhkvTP1IEGW6jsGW58cIW46oYEUWswpAm",
-	"yHGBouYFOxPG8t3idb1thK5q28C4BNfEp6UkQLRoRP00QQHUxvLJ9OBKBKDMUJTSV9JwHWzjqyFV1RwO",
-	"y0QHSORqpR6QgzM+6LZ2eNBfy96bB8g3HonfZKM8kspZs2TELiJWtaHKumzACxTyfhjVVPvczFZF01+A",
-	"XTDPhC74TKEeA72IN6wUOw03Vk/REWShEa9Ip98ndh5qxtSSRVBo8B5cDlMgKrb0bZmXZSLd6q48bxFT",
-	"ai4DZayXAIIbPcpOT08HJ8NTek7qSGP3GZXs6y2IYoZcgsMLKvpVR5pkeMvwgF3iSDAguaqiBXk49LOu",
-	"vOILJzGV7DZuMqZYX3z7p9d/fZH59z89xRUotVFuyMmgDSUQ2kYaJzctNkDETffcUz+pTYsROSyYBWEZ",
-	"HUeSoCmNS4WYpMlt0sWvbuy1LjDOJsXb8+fnJ6BZZavXpRLBNrmUrdrLnk5k+O2zziFZIpIJc0Ru3+hW",
-	"naBPvGkUbrMsmRZJuivSK6Ac4oORiHKowob3CKuridei2sYNOwT2wCcoZCuzIMc+LIkmULLKPuBI44CF",
-	"nhtDpa3IwiiIiI1+EQbjZrjeGZGtKHRgQqt0u4zngBVllhvODIhZaCAWcnXM/chnlNnx2oRYbp7Yw0WW",
-	"ylBuZNsivy5/hP7D1HYZ98Hj+zgbNesPMQ6UMjxAbiG+A6llQpCQntspQZTqfsVAdqJmD4BtmjBVcXv+",
-	"XIL/rSisQQy61VQ7GO7BYXoRK2h430LzkNzUqtG2EMexhIiVLOBBAYWgBEVKbEOspDHeshCvW+ZcG7SC",
-	"OezXAZZ96NWBK4a9YnSbtItZ4qcuVctyi6XIHIfO6By5K13XSE23aaxznsgbd19pIjzWhVqkqxMMAVCy",
-	"O8kdDWVZ5iYceYfuZY8JzZ28VuJS1lSv3uP36B5rVOfw4WDv7G2s4d0mTCW4z7nBb+GTo/zQPuGgO1nX",
-	"KvSb2oLJS+dBMqMCcZdyOUgUObiKQ30FAU5IaoQUrpJlCb4IeY076cBfgQm7kHUOvX2cgBlIEMXKVnhc",
-	"wznUjRdPGturIYSknjSdwdxWqghmUpQSGfBQDuboxfFZBZfcM+bpFkkB8IQHeykas57ObjXKXK5i38Bg",
-	"dTmGUGPML2F2hxFyI1mY8aaIEo+gF5pjeJhNCfZY45BjMcqormCw3CR2UGs7VB4zWrT0dm50ofy+R1JI",
-	"0k5z5t4GoaHJLNAsx1fFKR4x8egGS3QbMvFQlZJ/Ha7EH9wETM0/cQ/4LJu3qxGwcIxvY92L52/evBTo",
-	"K3uyUTrJQzTRToJqpaqZ2C+AaAZw12C0WVLrxLoGTEuMITtbMfmDHOdSc7Oi3PKKk2Ykz8iETRw0dit+",
-	"91g00hS2EuseNTklYPF65U0JmTgLNiwb5b5GCyMdnvbGuyGeVORjuAz8CffA7gSz/uMBaP3dzOex9/v9",
-	"wvGffcoGzsYcvOqN3nIUd5EbvGfYBIo4kF2jlGAW52VuTkL28kQXq6RFFHItvYdfKSVf0e3ZYKTANLRa",
-	"RsD+nXmOhmNGkMoSOYXet7fwv4RmSNhtboRY3cQ3vV3cHEz2dnGztkV/u0JhFUgOC2cDzRH4IRPY8QsF",
-	"oJhnYNqqAkYOqifgY/BMLX13JH+B+2OZ8VxPCrWxBaj471PcEFdnwMjhgMFItGtecQ4BPdO4HV6ZCN3x",
-	"mBoYO5hHzEbqj4p2AWJEpCOm50WtqGesorP7xnrGG5kkUkFNda0aEblYz9HTyD2vLPk0tWwchdnoq3Ap",
-	"6jY32qBR1UrQCrpibmIC9HDwATdNbCXbNXA1i01pN1ditgUVxTjIDEySeQBCUpEjm0pnR0pESr1uJMpL",
-	"YcEOILFJJbZnlvxSgQVDIKZwMYPfBfJ2rRJkJt7WM4nJ/573GOfM5EN70IhgE1Mge8RelkopaFL6Crmt",
-	"j3/+2ZfMOGvNGe0YRc24uMc2ZHdn05xN4ju+8MEksS3YYZXmhr/cSRB+DW/HPobd0u3EF9cyWi6VP3Ve",
-	"jURDawwojfWHw9JTMB1sbmYgeJxYoqMIOvbvr344ZIDMEmQvfAvM0zmq3oMqVwp0M3c+msnj2lUQhpfn",
-	"b755LkZ0NoMi2FB3OmQZm4y++nYWdIaZCJ+aW1ANzqCDBn0u7UvjzpLmF9iAQRWJK808+rfvbv8TAAD/",
-	"/w==",
+	"7L2Lcts4tjb6Kij9/6nYZ2iFkmXHlmuqtuM417aTtp2kk1GXCYmQhDEFqAnIiiYnVf/T/A+2n+QU1gJI",
+	"kKJutpP0nuldU7sd8QYsLCys67e+1npyNJaCCa1q7a819oWOxgmDv0+kUEzoj0Oq1fF4bH5Sk9GIprNa",
+	"u3Y1ZKSHN5BUTmtB7ZYmE2Zuiqmm5r89OtaTlMXXVNfatWbY3NsJ93Z2w6vGfru51w536wdhY29v/3Mt",
+	"qPWGVAiW1Nq1qfkcHY/Njymjer3nlZykPVZr13pD1ruRE036Mh2ZC5rqiaq1a3JsXsVFLahNxvF67/32",
+	"7VtgyKBpT1dOHy5UTX3JyMN2o1VvtvYazV2Y+URpObruc5bEQHbNWVpr18YpG/HJqPYtqLER5YY0k39S",
+	"Mfgvu0T1njTzY180SwVNrnlsZj9R+rrR3PUvZKRRQznm/VktqOG9Ql+H+09f735+82vr/MmLxm8vmhfh",
+	"2cHHvavWyUktqI1YOjAkM8P6x+9BTdCRec17M4paUBsPpWDXYjLqwnj/tt88aDR3W3v7Tw4OwxVULtDA",
+	"p/L7sWKpZvE8tZWWKYsd0QPCtSJIO4K0Izjeh16OxMy2bUgW/Dsvzf5O2LwKD9rhXrvVqB+Gzd1Gwy7N",
+	"5WQ8TplSXIrLkapYmfx6FfFpT/NbVmvrdML8ja5Gavke3w3be416+ORJ86D1Gcg25ilTcKuYJIkhFhOa",
+	"9zlLDR2+1vRsbMgA08+HUp7/t9+DWsL7+jplVEnhXmZ+sgPBH9zl2kSoSVf1Ut4F9lrC2MUhA/Wu6OAD",
+	"rxCeVCk+ECMmKgUIXl3Asg1k2YMnu+FnxzKaDizLfGi8OP+t0Tj5bf/j5ecXH3+9ODw7q2UscsvHOK6P",
+	"rDuU8uZUxGPJRYV4Y+7KehtqfydsXDXCdmj+Vw/h/8zoYmYoN9YcSHlycUbUTPTMBa5oN2FxaRmYgF8d",
+	"v7BbJvS1WVizxDW7/et2AIaB7C92VbxfYpYw88vvlkRTdh3uv2xeXu2eNi8/7l42Wvsvn7x7sf/610bL",
+	"7Ipxym65nKhrxXop09fz/Fa9byqnPUkNjw+1Hqv248eG0qruiYfHU/ovOubCroVMb9SY9tj8KkyzS5vJ",
+	"tfll6NNJYnh+gCvx6pljnakydGm8/Pjb66vDT/uNw+d7L05et8Inzef7BznnHPdGZhByrK+5uE7ZHxOe",
+	"mnX6R35k//4NpjNkNIYt+bV2wXQ62znuayOIvpaY4ZL1pIgV0ZJMKdeky/oyZUSnMy4GhA4oF0eE3bJ0",
+	"RvbCXdKjacqZIlzXQRoAMWvthtmpbjDINKo3ZCOg0IgLPpqMau0wcNKBC80GLK2Zkf62c8H+mDCld17F",
+	"8+Mz9E/x+iNFeNwmeshI5D8UwU+9hBs9CJSh6ZAJwjXhijTMzBrNA3LLFe8mjBxfnrx61RG9IU1pT7NU",
+	"BUTqIUunXDEiBYOXKZbespSMaMzq5BRmnzI1NrqWR4KAUBETSsap7CZsRFI2ZlSrjuCaUEUiO+5rHkf1",
+	"jvDpZah1fbM7Ovyj+eVJb++20T0Qretmv7aUjvTLL0wM9LDWbjQPMloqnXIxQCYe05SOmLYLf4Jy/tWz",
+	"ebIeE3sIEB6Trag3vP7v//N/o+3CotZ6QyPOTj9+fve5dX61++zZh3d74eGn86sPe6dms3LzpjHVw5xB",
+	"e9knl82kPPJM9VgwVLxohyq0HSsxvMFjIvuEZvfgqUy40JJQAStLqFBTliqjjiKruPfpjphSVXhmy+g0",
+	"PDaswwXc3ZXxbLu8fiu1gyraZHPcjDbueKgmzhTPkOyoQCpNWdWCrpK+FYNm+cc3G/WZIWr1kIHeOM5R",
+	"OqgaqPk53H/6pvVr4/Prg4/7bxrHu5/CF43T5tMnF2fVIx3ZD24yzG94M1P6qYw5s+JSyeQWZLxZMYbn",
+	"Mh2PE96jZg6P/wlHZdFQQ32ncHQcE/iRoA5o2ImSRPZoQtSYJQkHNTE7T9bUo8KiFmVmoIx4pskr/wXF",
+	"cUzpNY+tsLpENdfq7WZc8RrDgDd4wyhpc8HXWoUebZ/1dfD8DZkubibxzV+k/52yfq1d+1+Pc7P4MV5V",
+	"j+3iWOGfr2C+3PgLymogxFMav6CaTelsyZJaEf630tIi92q0L5zEXCoW8Xwap/KWxywlKfsn62kWo9zB",
+	"FzxSpJcyoDNN1BEBc9ncMIIlShmqFP4jtYxP0ZBZfHw4W3svbBpbScN2ekpj4miQLQvtyoludxMqbmpr",
+	"0/8d0gkJP39S5zPMKNCTkyQmQhrVgqSM9oYsDkif8sT8V65DIiMbPH2mrDBUjdfe/rhwLwz6KY0d92zM",
+	"DvD5Lo3fuWO2vNH+mBhVITuFzdFkZjVNpRg4b0iuQTrGSviIazKaKKARFcSqR6SfyhFqMM3QyGeWptLu",
+	"SzCO3bNgjSpFByAHV73H2F4bclMrDIvc5EhYzU3fgtqIJma+LH59+fa8SKYzd4nAtSqKjAq3EKqJ7PcV",
+	"06Rx0CZc3NKExyRT4cijb49IIuUNRyqTLhtwIcy/ZJ/g23/AlCfiRsipOGNo8hc5YwS/onIJe4nEkinY",
+	"FzHrJTRllYQQI8qMLmLuowTej66WI8K+jHHfmDNG9knBaxIQ8IoExBO+3j9QWAfEHJ0BKbgqKrnMDKPA",
+	"ZD90SD+EYWGPXsG14srB6Is7GZgS3lO5ZnTE8t2MN1uNo5q4dMSqd3Dh2R9AhYc4Boq7OyB0DdY3d5Uo",
+	"C0cDJV0aW6Eq044wCl8uXY9IhNSMgGkUfMH6IakmYGuj3v5gh8eJFP2E9+56dKS5aulzmP2ZTIdSGb04",
+	"08BIwmhsxLaeSme1KJ/nelTEPKbaOmZWGSX2hjfNjydPW+cXp8+Ow8vGk08fPr95cbx/UPs9yJlYD6tH",
+	"0iQx7/dZasxsb0QbM+ZhzpgZURdLVvBIl8gmCP5cQbYuSwwz/SkIl4+linRHZhsMzUllDFGj/aD7/HvS",
+	"86GUvepZVs0xyskdkYQrDXt19KB63akRBXfT8DdWrT2p+krg+UUu0WWEw/huSvaxmKG7ioDoCwhVngNq",
+	"ay8MyZTrIRGSIEeCPkQFmYjscDa69yRl2w9KfmteXPERkxP9EyytmKOVgc4eoAIXZE/dxXRq5etr50Xc",
+	"xH60+VSaFhdE8xF72KWznot7LBhECBSZjI0EUOb9osdIo2nYkaWM2DAA6c5IysxHuBRHRGmaavQxo4lC",
+	"+5qlfw/vIP8a3pZ8gR6T77ROH4dUg7Cm6sZsJpmifk6MAGQpuWFj/aDL82o0lqm+kvIXmg7YXY3WmWYl",
+	"t9BbI672W+SMP61UY53v00wvMZ82KhxFnyg+RtBwlX2wNWGYd1m63Xzp7NzJqdBcz8iVlARnvVA1SLio",
+	"nFgjDIMwDAler5pfNmai6Q0DlXEklTZPZg8eETVOuLaaZcJ+8PQe7KTGeXJFpKGNtc64VriCqm00bbPU",
+	"/jrjGoMePoKQkPnRkrUjhBQ7MEwkVJ1cFggFnizFBHp1xjTVCj4LO9w55h9YOQeP8z01dMWSfpGbMPrj",
+	"QgbG0IhBGYaQGdg0k/SW35pTNkkZjWeVzOae76xQJTs1s0p+QGLuyQVaaqfmDeA7q+MilvPKuIglkRMQ",
+	"BzKNwZNQLVQygpVjL3NTPWu8aT47vGp9fvJy99eDd+HF3uX+h+bHTo0oLnosMOcJBhM6LmRw1nizexw+",
+	"3Tt58uzwtPF898XeyyevD990akc4Qm3ENz7T56nS/0N0bRyxTHESPSqsQzWGTWUPoyMSIaEjouhMkelw",
+	"9qAn0bnUz+VExHfcW72qJK5zSdSkN6xM5Fq4eRZvAUOWPozxDuvqqX3nUpPn9j0LdkGlMX8uPbOIjKju",
+	"DUvpUJmXKOd3vA1soqIh+70n8RDc6RbQkGOS9hiGTbnKsyYelAff0VkiaXx3dWhtHadRUnHQN2Xu/rFa",
+	"wANJkKppNvCEN7Mtz9NOEB570AW0Ebz4/vHVM9xd5hDwA61gEysm/koKvXdSqPmUtrknKMk2iUyvEZp+",
+	"KvWw4Eeqkph/Ld1DL933juZvHs7HeH2V7EL92ztUUYOze9/TxLlyB2rdTP+9oBM9lCn/F4vveUqMuFIQ",
+	"TEyz2OPxu1fkhs3aaONgvtdvO8djvvOGzcyNx/bj8JU2ecpoCirxxud5Iz84ClP6bofF2cLZPug58F7Q",
+	"W8oT2k3YPfRJdCWVUjalJCOnU9obKm2R+fuIxLNf0ZFTxDRn6ojodIaOqru4E72z/5Klt7zHiD/7hRqm",
+	"kXxdqioyUt0VzxKwqRULra7Fj3izI2ooU53MfuQshTwVvXQG7PeGzeb0aZZdNTwIDrfMP5zniIDDweXC",
+	"YfKwWkALrlx+55CC5+7j8efjd6/Or0/PTy4+vbt69fb8+s3pp4AoaXa2pRfUPoAFpljlAIxBW/z+EVFM",
+	"g9tja7dJUipiOSLgiTNKslmM/da2zfkBX+iPJLvOPfULeKva9byawaqf+6lc9lBKtOUbyxKxPXaEnLbB",
+	"m7Z4jwULqALuNa46wggjlEMxg0BrnwuuhiCNLJGOiM1ftaNIaO8Gzrw+H0xSkJdwWY6Z/ZdgLFYdsRVV",
+	"c3jkb6bKHRSQ6ZClZgQ2IXzIkrEiUiQzIkWPQaoz7Ce9Xe+IyEs1tz6IoZySERUz88ZVieZz/sBS5vqy",
+	"A8a/tSKpfNOzaZzKHlPqbqdTYWv4Kl2eyYPnqm+2VOeGlFJzKhJwKt50l0yRZtPXM7zpWzP1++kbH4w0",
+	"UTYjEKdDMT5USu8wOwnzOx5YEVGT8VimmsVnLObU5QDdY83z0AJX5PwZZvEwAVriCb52x3ymTfw3f9kR",
+	"sXlrACvbqWn2RT/uqdtO7S4Ohz1/PbMZEpgiucLcpR/gbjBTsYn0I/i0+WZJTEH85UHXtFRY9QskSd5z",
+	"TXOHFugNLlzUDOdS8NWRDXhiPYkkNqHXhj2+r8v5gdYvn6yNKuCkFQrzuRmbK9yYZTOy1QwfMrUgm5Bf",
+	"0gIeodRwkLZZ+7534GutL9MR2MjGXN6xaksp+R9N9q/lepeXjdfh6yfPX356+eT49Yer08+HT3ebp7+F",
+	"VS9A6/3r/IVxQjWk+65aBHfft3yxlz9hCXCJN2ePXUMSeTb/csiaWbMG7oW4S0KVBvW0O8MEEputTZPE",
+	"LF4lAcUksfYa1lXMF334FWngH7C5jRk9smlWDbxQifp79n7Z/SfraTNXO/kTuAs2cRxzM0mavPO4oU8T",
+	"xYJ5BnGq+uIncV4l6qVcsx2j8hz5GYYxGxvT3+pcboJkS7GSeCuWthjBw69vjJ1TQyWrFtSMznhdrFac",
+	"0iGtF91Sytb3tl0hoSFJkUZB7cvOQO7YH404q1/Q6ZnVGjyOzZn+zCjkDl8g10X8YrMwDB6CxUv8Mc8a",
+	"/hKtXP749NZJ8iR52wetadk44PZTccsSOWbg4yryh3MzrrH54FXPzP3ZAnytMTEZQS4h3pNVx/6+ap/Y",
+	"PGL4/vysfw8WVu6ZbZyyAVeapSyuexR6huk2f3IKebXB35FC9ittv7zEnlZTqnyq5YOeO13st9abPOwO",
+	"V8dMtU55d2Kzb5YfyPjIcf5EmRB2GEv2xi8c61qqV45rNlIbzMLpF2lKZ3ODWbAc+VCkvJmMf+HiZv5E",
+	"epeyvFDXM3FtUpWWJOHipl4rC3E5FSy9tm7ea15RL/xcpiTqWRUpCgr1nuA5llOBmeLgBK9XHev5SVx8",
+	"d2QGxeKonT+PmWBag5Fvxh3lg4uOSGSVp+vsSa4zhWpK1VFH5IOFi5hIC2ayK191w9+KytOP0HsE5znr",
+	"Q/ZNysw7hXR3RW0iZAm4I6cBivsjEgmpryFuHpXSKm+EnIKTDMmFZbB2I+OkakGtOEss/3c6aj4U+If9",
+	"zOpNbxdhJYO9SyVkZlVWjmfn2hjvMhu/MD3FoJL7iBjdJqsbR7+ggMh1WekpMiRX192J4oIp+OcCDakr",
+	"ZcKo8A/gFbpUUBvznp6kVi34uqHu5c5W7x1BYawryerVyG2gZCXZbkcFxd1VEtCwX9Cex10EPJElVBWZ",
+	"tbhrkWO9bevR1neWqIKW84/5UFp40GjumH/vPDk4bABAhZOOc2sxol9e4UXQhUZcuH+ukJHFEa1BdBsH",
+	"exAJnr2zqCreR5rbl81bX0sk8tXyJeWq4Lyqr7YzjDbNlVbVn8o9bTLXa6v5hYvxRC99i80kqDwlHK+v",
+	"vRJwFH4rB3nLXz+tN/ZblR8c55Ju7W866fgtsEHfjUUJEikoeyLtEgRZLNmNLvCZYQlDreb1tZSUDdn4",
+	"ctHRbow5LgYRmQjNE2vopUoXTWOwAAUc8gKKKSKX0QqXkbGnMr1hcdAR0cQL2Lo7l5SH5+ZPQKKJgNCB",
+	"WSj3KNd5NXVHzJdTQ3yAj8wfE108qu30cHVw6LWgNikGlL1PVpzPGQ3fYxLCn9y6cFhE3826eKScP8WW",
+	"bWWsUPKmYN2gstQqCU4fn29dv1Uvd4Itoxaa/VwMPI3+Lm4ylwtS4VZKmVOwUZ2nirgZkS0KFe8BoeSG",
+	"zaYyjUnKxsksyKsFtteS9ms6xnAMuWPMz5VZb6olxsixF3KfFZIiKKxbgaqF71YKIhznCfLMz9hEOIDl",
+	"mwjvqbuCxO+wifCQeKQy5pHCSNGCb6Mn0xjFmh1Iu8BuUth7PNGKN/qb7v5mvd28P8Wsx28/hFmfz+KO",
+	"iiC+4N1kU6OgJOMW+KZ9GTLgt0xAQgXXwzilU3FErEmRlV2YLeyq8q33YKHjeolI8/yczUo/552kzwa2",
+	"LD54T23Ire2Ga5lrQ27jewit+Kec6GpdIE/mv38gZi5fc33v/POUsR3wvDuUCWttQSEeYV9oTyezCkV+",
+	"XY+5TRT9uo5V4qWNFuJKeQbp+i/JWTR/UZ6MufI9c2NYlZk6b/R6qapVJpIr7y6U8IA9BxlPMU+ZIT1m",
+	"uAAcWyVIG9fboFXzlPBYufQYKKuE5VpslRfF2CaulfUMsJx4c86DlZ+4t/JRiJ6VTC/gyHlWCUq5ucVd",
+	"VVjQjVUWs2x3C7vdfWufIZfcsBnpzuA/lsUyfwK+9Qg1TIhmaomePG7Uh5G8ZXGdvGEzRWjKEAFpv+WD",
+	"Px4hPJAiArzPrgR0nyTsliUKCiIMf2F2FJJEIe6jkzOA1tLnmtCO2G/tdLkm/URSTbbM6SUnmqRyAtaX",
+	"+fy/WCq3AQvOKzcl/oDybXLD2FgRqjvC3WnmiUPZb5E3/GkOsmNpUcIprMp8v6v8y7dDVc68f47ute4o",
+	"HQsv2VtPOs4LJncTUTOl2Shw6w6LufMvEu4ckmtSJztkK5FTlu70qGJxCYFwLu99Puqf3+zS91cqE8sl",
+	"z7GYZdCAR0QYoZEY09wMH6SSy6TJkjMeKacXEQSVXSG35mXO8s3+k+wTM4BV9kkBgvi72Sdo0uJX2oVg",
+	"Uv573SPbT4y8bkC27xh59chWjLzmZPMjr+VB391EA210M8vKPPIwlhV+fF4lcTU4Sw1EOmBn5r5K7d2+",
+	"Y8kM8Jj8CRwHH16L32xXgIdmtxOngQLGiK9USsHapeL8zEMA9wX5n7HVO+P8J8JjRBe2N2SqrtEiBka9",
+	"BbgSQDLKldesig0SOJl9Jx3gY/5oHhW4/x3VveHPVKu2lulP2zY22ksYTZWFAr9hMyQQ4kd0hOyT6N3b",
+	"yyvy+Lbx2JErIkOZ2JjxAo15Yy2krGdsapWVVYy7GGQrn3EaQlkf2NgyWR2qWSQVKtxOqzhsXpOyqW7W",
+	"y1KI3lmHXIBwU7gFrCrtMvs9b9y92Hduinc2yb/rYv/Axb23t6jysFzmLYK+MGL0s44a++m1DpuJ+E7H",
+	"jQMuN7rNRMTLzhhzuXzEBIXzJTtwUlYMjheOhp8YapsfwErCf7eIWwbBmtvG5YAAKpelMEBGZOe3dyLK",
+	"SjQr33yBtoj6D6Kd3imAsFigL9B2q79StbEzvioS/K3IJDeJzCrV8ZHIqAWQ2wz/dMlUx+9eETWUU9Ds",
+	"55ZgK9P4g47oyxTNAi6FspWPI3lLE7V9ZD9VMfYoIFIQZC8VgFKhCsvaEavXlUQ46msel+YBfUWOvHLf",
+	"wAUjYIgd4TVXUmRIbxkkh9mP8ZTIqYC59GiazuxvWXyrTmwxipk4v2XQOwRUJT3kqiOg1Pj15dtz1JNi",
+	"blZixAXVCGc5ouOx2UTm1CylFi+Pkhcs+GAu63b5wwU7NpgLqi9/uCC1grlg4vIgRiEwGsxZ+ss3SXnO",
+	"JXt3+cPlOReNl+XP+kZYMH8UrRCyhYN1vp3S+iK65vpx6VndZaUuevyVvfHY3jf3gpit94JnrPQCiO3X",
+	"zRNLyY7AhifuNve4sZ1WLfe51Ky01t4mrdM4Xvys10rt2NxX9QLsQ7bGG36BG90rNB0s//YVHRS+aR6w",
+	"dtaSRy7wDnzoW6ZLz84RPATE+regJgVbQzmo2ilGRdhQGVj3mcKmWvVMNUuu+1SRD1c9NcdCqx4ort0a",
+	"d5eWba0QbkH6rXqmmpM3eMrn3pUDrDhV1nxmM76pOIBWckCVJFmTQX3Jve4+KMjrb787TSpTuSvDEgiD",
+	"7zwogJhLhlQdYR40/tts5UfKweTTOFYkMr9FoF+AghRVWNMrsm9zwz3TyvIyA+vemUMCQCmu6pu1vVpp",
+	"BN+9TrM4r/eC/zFhZMxSJN1RVpPqqVkeOE9kL+/wOAJkj5T1mLlPkZjFE6wFZqQ7K7e2q7FbnHPr2dO9",
+	"s/NPHw4PnzYPjg8+HTQOPz57UTXeTNG8bwjeISlXqOhpbIZeDgZZHGaIPJIBHRu1ekyVckSgiMygzfTV",
+	"ZIROmj5jeQYVty8ptvcLW7teag0Xer9Vm2/mF9SyscxNHhocmrm/Pni+exF+bJ40zw+f/br/6+6nxtl6",
+	"0fCMGqXodeGjPvVXpiLDrn2ACEB2Mt/F/w8P3zkIUHx6bhpDqq5HMvWrlP1iFPZFX/cmqZJpteSIHM2B",
+	"Z4CTPDYyj5MtSmLW4yOa2EYlAciS1/SWXsLbjDyjN6wUXzUstXLZ/fEF+VwW0sFBN1QgdudmoNOu/9+o",
+	"7fkTvDhfYE3NGJsBomTOO4zYN3WEtTI9B2jJzbBNnLkLH57TzCPy2PvVqdtmWKIjPMQzIac50BnN2y/L",
+	"1MMdh54qW5QYnYN0mZ4yJvLABVeEEvxCR0DwAoBjRUyosPVrLrEOis4CwgWiF6RUKNrDQmaoE8uU8ygg",
+	"UabxRkFHRJ46ay6WDD/z05yWHpEtmiiJpVdmLNCp2O9n/Eh1BLanNRM2Eh3fp7ZL70OlPTJLXDSUYSxF",
+	"CzaCte2IYgb3tnejXTfzurJBA4zTnSQ3DuWjJ0cjrnXmDodX9+REaOUxHCoNsOhlAzFq50tVFcyy3XDg",
+	"V+xZiQ7IYpL/XRrzVhmMVTZgyS7zbZ2iGTNv71fZZpXmVjDn4Zj3PMw7MioMzjnjPVjHOxzUnpsdnTUS",
+	"KUpSi8hTFi6A7QJ9iXzfU0BYfVAnke/yj8waRl6Y8B+N3+sYZ4jq1Ql4Fuzn6woxiUPLH6iSjy8ZTfRw",
+	"deCg+KuaTxC9uUfp5roBhxwvdMOw6KK0oAv7VRQzVqXmikRegChaOwHIOcBXG6VmClfWPM9Q0zbKz6nw",
+	"m+OLltPtqtpHb0u1LHJr1jM6r+Kayy3k1TvF2dwPk/+7UTaX0S4K6+Z5buv3Wy49m1usitLAPC8L7iJb",
+	"mJsFVA2Il1KGDe+265st7EoUlGovyQ+NDrkhLI0LzR8sDx4ZEmSRmlTo8ywKZfl1n4hFp9GfmIjZSfy9",
+	"iegUynVIabQoW6szTmjPKEBWD8C2IbeYvFhCMtgurMC9w2uZLNog+8s98wDGX/75u1bWFISPt/ZOTlcJ",
+	"ZSeyK4VzlTvsx7I2jGA5Y5eVtocPG1eq6IjUaZXznFr350J4zaWFUt2EFeHBX7hg61XX38ehlHBRcao1",
+	"drpwXJmrXrdyH5fFtQGYd/ksAksBq7sqJ2wKJcwQRsViD1v+DF8H82mrGTaM/GiGiCSXKTGZVbB2qgFM",
+	"2CvgXOEQwrVAl/Avllbfay0YTRPO0uusg1WF7oO3YIulUrGbjW4jSQCX2DotMvzqDA19vojGW7+yy8qx",
+	"SPnOasIW9MrijBbT9wKq3i1ud7lWMO/L+XWD2h8HnbqmzPYMvSUkeMBdstiWM2SlDnfSyUbEXfeBdNbl",
+	"dPuy5cagW4b7ZJFl7wB0kbWPOv+pqs2VNe+ap2EWE6666EhWeXHBFjsv9jAjKaPxouWD0qklWxXfAHsy",
+	"oYDhjPXMLjNJFDaz28uwTx335Hu5I+xmBjccPpDGLM2yLaUqCQd0BK2nr5RlXMUOcLgUFdVxEL3KcCvM",
+	"x0uDrG82kFwYVI7DMIpaNAz46CI56DlKq4lIdaWIXD1k76yuGHOWtbGWDPVq8bxzrYCglUsDR44SQ3rr",
+	"tXjPOc3kQTfdgoAj6lyQV0W2bCARkuCF1FiXC/bAlKtyWICPxhsG29bb+POX1l8mIP2Ga1W1Dr9IpT9U",
+	"+xWOrSsBUhyLRQfIqIU806x9uhrKabmyYVV4eE5lWdTUuoLWC3ygkaAjFgUld2dAIjBc4A/fXbNFFYnQ",
+	"5dPmcbQNzu2okBJe70zCcLd3w2bwByv55or3QoljxWiX+HCQ2iitpdKBS2V0NB/SeC4OrHhyW8Edzvla",
+	"0IQWu+hA7t4BQMuu/Ybh+AcJv8fp7DqdiIqBpRPmVCBbtw0MHJsTYiICMh3y3hA3vG1zvgCIq8SZtpfj",
+	"m9avjc+vDz7uv2kc734KXzROm0+fXJxVGjYS7fi1pHi+EStDtn7Z+wbV51Jfu1zuig1u+57azPCp4Twf",
+	"zsmlgZMtNhrrWYZEmGWHQ9YIkHB77dPqXBpNC0f0bWFuRn5wQUhpGWvcAQC6sC0KFeiOrezilUvSs8GU",
+	"SLtwUy2x4OG71/fnsrvyxoMUMQb5NAojWUiQB/BtobS6s2MLHr8bkmTON6vgJ7R0RRU+AEXgBBPofOav",
+	"GelzwPjErQfdUwpb6T4no48QuQwg0jA2/2PC7GWzjcoSdilypm1u71QCW5ACUsTIFZpFx5cJ3DLOlUfq",
+	"Jat4H2PRvWIjW9F/aNGBuUHpxcidvGswfDWF3L5bPNpLLgbJfWi0CXVK6G4VSuXI3ZPhat1wEWMIzeEt",
+	"QaNur8DBd7h5AUI1Up4n+lZyyMNKe+ZXzRI2SOkI9F+lqf3bfJ2JAShn4J2o8lX7Z9TcDC7liAEXu5PT",
+	"OzAH/JaRLu3dYFJMuYxq8yzJ8htyNGYIYlRqXhtICEP5qsCOzazALIqa07GrSOX5ibJxCDklQ5ZAE9Ss",
+	"NGpp8+wNNWUvNLQFcfM23Byh0u7p9W2r0ePlbayBJjwOiKYD+K9MbSGXMReK5ATDoV0IhzdW4/P5qgWQ",
+	"Nw+hWlpVbZxzqSt2KPT1rTrLi2zzgPmsmypPtvPwiuBwnta+4YHrCFB2kWkCLrKgAFjjI9bU57pFVECf",
+	"lGYHH1s+/J8RtjJfXxq0KuRAPXzACrYMIMrHtgscLfQ0LY7vjoEq4P8N4lPm/gdQJfGzPxgiw3z0fppL",
+	"JbUWHsqLE3FLqbYbwrl7D1d+1uvFUj67rwdUsymontlPDgb+mo555VGzCXpAFcbEXH8HV4+bQK8Sc5zb",
+	"GlLwwQCYtCvmrSjeRJdtRyyHGSBbUQ5kFhGqeMy20TE+TzHb/Wo+U+z5CTls7T0hticYwQZgqkKfKISq",
+	"FlddcDcZL1IErtG863XCqFMx1jcqXWeyilvzaNh8YS8TOp1B3YTr7pu11HuA0Jnf2KxaycrnHxDI/HWN",
+	"8Qx5Ir/7V0SwJ9gR+WMCuoTlp5SNZapBK3SrtKKNR0XUE5upfV2cLVaWze8vXpGU9VnKRI8ZFQYA3RDM",
+	"GxjFPHhEIq8ZW5Tzv80zhpaY0AIkWTsrDIcaLAMRvUDYbp5UZ+Tl4NPLe3HnL/HAYjcpLvKUxSx7SMip",
+	"310DKqcxVx0gHn2kqO2HLjbihTzS9dI1raZtYdCr8Gohlck2u+sya2SxrBWYM7WEnFZ7Oxe2l8kB30FZ",
+	"ng5n7jO2maz7lG+j5WPNc6ohKpHjt7omLLCkVeLes/824RKvkrBCf80IGhTHWJGKURxBlkG+ktc9WPWK",
+	"iKwRzdoHi/ZWJyC8T6iYre7wcieE9g3gYx4QX3gBPvkqKt7RQXd3EHrv6Nswy85t0EJDlo06suSg7v4o",
+	"VpPoQRqzFOT0nb2qi7Zg5S6Yr6dxSQpKK0z1VHr93cC+jHnK1D2CBJtI5ctMns3JZ7VaVHm0ucAHzHbj",
+	"tp7yDpi8WW6NRwX3xsK0qldNyeT2jt7wh9wxzY32y+pdYqf1IIhUuTlYCuBQjUgUy11U1Tly9uHABwG/",
+	"AwWXkskNcL2alyUW6+UE/ixWwBSJoVekCS9ODF7g5ztWDlDZljL0ZVpoyqRsWQPpUcXgKnxLbW8MN7tR",
+	"OUvl9l/lpaQFWcctDjz0l1flPm+lq8VMd61Y0l8tER9gNb4/BStzLfFoqGihaCQQtPcnUS7pIuiKN6Zm",
+	"OaDR0LB4qkATQqjjq9Z6f3DTmoc9qJab+CVrHoTOUCYxBiMLR6+UZMsGJiH3z2hubBsACbjuCDnRCb9l",
+	"xWQU1FxHG6T4zQuRyizXvr7OT9KV1MDFvRdB73FuP2A3n+pj3O4Gf55FGhX5YTME/Wqklh/q2/aGsNTF",
+	"PV+r+3378+Y2KxwsxfL2BQXhpKoeHKH7vGnerV/B3cXUGiLn4XbEKu5ewYX3jiIUbP+f0BhpAYrRn35L",
+	"2VL379lQyz9w5ppquSO6TMJ7x3dKDHE303ae0T0yToSadM2kuwzjoRPRs/m3o3FCucCfE9nDJsR53vSI",
+	"iglNKpWwwhfvY8Msc4YtnO8VHVToZUrxgXiImHIOTrx+sxn/6wuG/LOOsCs6WLrPckiKh99emg4wMmvJ",
+	"Mx+cNYSBixueOPPtRG75uBhT32+t1fB5wXLdW9YbLt1ANF/RwQPIE/joXeVIGX3vT8emDi3l+zGqq8MG",
+	"sJ+MUzHEau7JYHkzlq5nlLuPHKxiloXr9F7E8n6fs2/YKLHQe+YH5xVCCc+CZLeKfhNBlpSWpbPCHY/U",
+	"hqVWC1uULEx0zMa5LOdxDpb9f3rmdXF9HpS0K7K4vS9XUdpiSD9DbMOKIC/Vmo3GWi2t4trMgyLiseRi",
+	"vm5oyq7D/ZfNy6vd0+blx93LRmv/5ZN3L/Zf/9pohZVvMvyxMIAMV21CgMsF8NEa74vGiF9fDKXojyHH",
+	"uzsiobVHIYpoQSVnhRaji3EQ8ZsLUgkEycDqMIvSTrZuvhQt+qoXF58D9VrZ/XE6jHHNfjs+PGt8+HXv",
+	"Y/P1ZXix92b/1ycnlemqCVX62jLVvXw+8CLmMLXKwfQZlv5TaL4HH3O9zLfyqqK807bD81eapprIPmA5",
+	"dGU8CwzJ+IjJiQ4gG7g/UShIBbPgdWsPFr913ZPxAm5xoHEyzgp5cQYwWutj9tKTsJG8mx+A7rlyIPcj",
+	"+AwHUkN+xJKhejwGSWHFFVrQWhdwGt2X0olQUJmV4OAcjxGuiO0Sv7CP7gbB7PnG8/ZDwLC4xpUG2cN0",
+	"zvSFlyeACjtzTjR4yQmZOK3giQJPz++U+ZXZzFdYEvUPoEqXD48fnYVZ+v79FL65yayr9dkHTy1nPAxy",
+	"WWHHreFEj7ky12PP8V4tEhVLb3kPOp2OxyzOUI2xi6i5w7E4opS+v/glh1NpNULywsJGdoQVqNB7g87U",
+	"dhYEMyIAo2BMwKhANrngGCRm2eGS7gykKrbZXtbQy9cf4NHFKVQWrJimmRBCs5rr6ghSvnXVklMc8vBU",
+	"8Y0+uTy8a0TiNvevrUjnMLNrFFTeW3HKvKqK9VKmr4se5soKU5JKTc1PQZ58mMHS4muApxQxRp9hpxwv",
+	"24+OSpHMIOGW9CZpaujqHuYDYeEm7nZGbC7gg9okLbWgHWo9Vu3Hj82OVnWvFe3jKf0XHXOx3jFh3lvc",
+	"xEU2y7l4fusuXZ47iXwnmu4UuChJogowpoLQ4MpsgSMs7nD9cCAkSVWmhOT0Prk4I2omekW/1F5lk9vC",
+	"xrfVjAVeuOue1tIxa4Cg+VL02BGhXUzwSx9uZxfyY5Zu8+qCTsuvc4o/7SqZTDQjhn/NiIGPjfDGFHc5",
+	"0WSiWAolUgFE26cyhXh7P6WDURmYfa19UOhC2DpYtTHM2Ndg0ofTS7IT+c7uvtKL7tJQs7R9ykx+99Mu",
+	"Mg9EFm9f+d0JoFgXu2pGJeESHZEIhhlZYQ0JALXvtYP+bPvmwfl7Fcc8iEqa8/Ed+fYSjpEHHctHrof4",
+	"2juPynvF2m70+Z09hyydvbHCvraaCd7TJtF0qFjvOiJ9mSRyiuqoOa+6VDHs677bJCkVsRyR7kwzhc1p",
+	"b9iMyD5qMeadVE9SpvCwk4rhrehoGNPU9a5zXwvs63diZsy+eLvUW7+G9x1eNakYt16LBvvw+fHJ4zfJ",
+	"q+enPNzd/VXc0POR6u3evpXd1uifvYO/r1RKLFXWcPRf+Ye5A53PdbUCBYMiSItCJdv2O+ASm9dhFbVV",
+	"HkH9q3vMcMWU/k6hlEURqXIGbKW/1wqMNVW9ldmZS6Ja5SiO77R78DCOWd2ujGeIp1PwBZKtHFTTeUkd",
+	"I6jHX92fr559ewz+xG0M+cAp0BHMrofFQJuNWcn9GPg9P8KgqDRS5XdRRLgJw0g87gjzNxihqtgzsk5e",
+	"aSLMwULoeAynneVGPJj6jEGLaMNrrpHLQ9nmoHxep2ywMD0erxWTXTNNjCJMbDpDV58xVFNGY8JFUQl7",
+	"9WwtH6wy1l/j5cffXl8dftpvHD7fe3HyuhU+aT6vRgxYELuHyp5rLq5z/irP7MQ1coIExKw/DpQS2Roi",
+	"2OFkzOQ4scxABZFjvQN9P0jKejJdvyiwKh1qRVp5nnFQWqf5+a0ses8Y5y6aXwU17zznPMv+sIIAi8d9",
+	"zzM/2zdrnvHQWqo3SbmeXZp34KeOx/wNmx1P9LB6r4xTPqJmM6QMEiFpEpDot53jMd95w2ZtMv3XzXWG",
+	"22ZkAkC32Z/wJLJobpCKP0650K4lg7bH9ZQqMqIxqp/mw1gC6pilXcu+l+8YCuM29HzKaMrSxTMA+/b4",
+	"3Svb7t5KNHO/TPm/4ORrE3zJBrMxY4WlAM0cns4HZxTY2rdvAFTYl1WFpYol/Z2hVNroyoQbaWHsPHsO",
+	"Y3jhIyq75MSBHh2/e4Vy3RjmPZla6EBj56vj8XgHQg4dkQPAjG2JeN6PRmVtcHtUSMF7NCEIrMdSY65A",
+	"KdmRNQkKCfaufLwjsBXvFi0IUCPfqZgRNWZJAg2h8oHZW8xPkBgfADLqiPIE/uIxPpx1fegIbPtA1KQ3",
+	"NKt1iW05tm2BqQOAMV93cbGO6AgoChCapTZ9NJa9SU5VrsC/ymJCNYkex7Kn7GkGAtNbIbxBjpmgY16f",
+	"0VESYU/g/Md/or3mtQQeEcFYbAw8x2wwphMpzInHpVDtjtghhu/Mv6HxHIhgfzeVERChXnYBr5bv3a6T",
+	"Y8vjTKGkh5ZEBFoVZ+fBUQbM7/eQ4zBywJlqha06iV6corYxhBYythVh8cfH5lycReYLZupESDvrHXKR",
+	"YyOD0Ztit2OyFRlmZkLvGOOxbZQD6MHHpXgMJN0OCPvSY2N0XJ0/g6eMOk8qYMUfI8qoXcXspDZnZk8n",
+	"szbAagJzaqta5W0WHZymeXPMeol5eouSEVeGgzWJxIiyaBt7aLXC0BV/c31ENPuiyWiioDz3/dXznYNM",
+	"e4BRv/8lR0ox79+KOmaNwjDaxpZOiWEb82Bjn6hJmsqB4QamenTM8O642+9HUAHsmz9wpReG0Q781e/3",
+	"o+3AfAHmj8qjYEqrDLdlv0USdmu0AiMqzKGELgg8FBTZajWbfl07wAJswxpeTno9ppS/htOUQlyCCxJ9",
+	"7cBB06m1Sb1e/xbVyTsjdCgCBMMY4hjWrQNBInPj146PamF+6dSQjeWY/jFhyMmdGvn/wDvxDdluouCY",
+	"UEyTMX7C7NGtKOEjDrorvs6SQrCp4TyQhXUjOVIdkK6cADwzDmzL7/qt6cDr/R0UYLG2LVPpSSrg0JIJ",
+	"A9oAFALSZBF2BNmKfO62V/+GXG53PrQkCkgE1f4RDD/CoKP5FV9kt16OsRAFZJxMFIkQ8CEiW7b7lFXy",
+	"tsGpA1mwSKk+5YmxgR2jRDmIRUS2PMQKfNJhVBGHcKvq5Iwm5hxhMW5jrsyWCDIwCQTnMO9vNZtB/iBp",
+	"hYcBmYgbYUSQkTGtsBU4TgWhj6JoxGJO0TJpNfYCn5/lLRTew9thxUmrsdsmDXLGn2LTQTMiZNLA8Lv5",
+	"3TzfCMMgDEML0g0NhBZKEFxUi3KNWhk0dkePXTVCRZ1cMhGTmZxgM/ithjmTGs0DcssVN8f68eXJq1dm",
+	"3DluUmCkJAhdtW1uh44IHPy/GIhjvaFk8VGOlZwFBg2Z6A2IdlYnFssEyJKyMUN8Q6PZeJzSXgNEw8z8",
+	"Y54YQDXtUpi9sPgDUMfP4iBHILYHhbHo+AjTWYxSISWcxkxYGKM+F1wNgetcFDGwmoVRdp0XAr0Te+Gu",
+	"3RQXTKezHYhsRW07+54UCCwxpQDQhlkW6YyLAbx/QLmoE3gST769L1/cq4+MAP/yhUx5ksBeyKMeUzqz",
+	"zxoqvCvYg4hcnXV90pJgmaRRgwZzPVitOWNNSyjtikKvqg9OScPwnmE2BX+UNUa5ItGrZ9ifrFgQGNXJ",
+	"KRRewpB0ykcjyyu2/hQ4jCq2w40MU9zoPsmsTk6zJlqg1eHzXqcqi5KDoCi1Km2zFtRuWapsK4R6WA/R",
+	"EgUdqNau7dbD+m4tqI2pHoI1AXvL2qHm34Mqbx/uM1efYJXdjCwBkUmcSfA8QpIbIOqoLJLBfLQc9Squ",
+	"tWu/cKWdPYxZdrCnYUzNMHQ5n861VdJCCia8s8b+UfRH1Jphc28n3NtphleN/XYzbDda9WZrb/cw/FxD",
+	"P0CtN7wO95+efvz87nPr/Gr32bMP7/bCw0/nVx/2TsPcujmjXJR1ZUPUDN+pCtbJJd3UbLYTtle0CStD",
+	"1rspjnN/J2xchYftVrPd3K8fPGk098LP4J+rnlTDn9T+fmOvNKnnTw4PP7TOP7x4ufv08/75k6sPn3ef",
+	"f7zIJ3U5GUMLHtuhomoyBUAqb0Z59lDFfEAv+P2bNb5WF5kjE0DcCgyyTVgRfKGtsLHoIxlbPX4vqNXR",
+	"EXV5L9xd66FbyjFaknuuVj9ncZgAwsXC+wPDZ628EVZSeSViqmZINrZ42eU2iQOutGssPU7lLY+xbZfN",
+	"oiNdNuRwILsunCTydmNkVUOu2Y6RvW3E3aUp6wirhdhEFHi/ZYTAVZ8z0UtnY2i8e3x6udPc2995cXJG",
+	"jL6WemffI9UR0cfjz8fvXp1fn56fXHx6d/Xq7fn1m9NP0TZIQ3Q3ZpJBpiSRA+j+e+zOz8zHJ9xnzfSM",
+	"CSUweRDOGMTk9mZItvbC3W0MLzhegWRERSLLrFHmFrV5gqi2A02hwrcnR8zlLuY0pkmiwEx0YG5ZtiNP",
+	"/RGA6RiVxQC0pP14/PJ4x/AJ1aB0ZILk5dXVO2LvPALV8munZs7260madGoB6dTomF+b2cM/FCq9ndq3",
+	"iGxF9l+RO9mAMpH9R4QWQlS5le2hnY3jqb0GZnEG4Ax7mmy9FTvvUjbihvTH71BZyuYCHqOnl++s4U64",
+	"3j6qmgXYKdda3jAYPZ5rxQMBsytOvIJJ0EeeWvzL9Q4DhMy00zk2J+BXbwteLZp0zav699YUq/HzoRtx",
+	"dHz8Ysd+bAd/DLLJeoHRKe1SPy6aO443lrtGjLhTpTCd4znOyg+fhdNBfjIfo0O6cwMOu8rxD4vjDxz3",
+	"1dqZHPx2nwMSZP1GR4TNv/lW9KbaEHVJgWjcRYH4k+oPq0/bTSmZ+bUrDlxPhNrTNVx94D2lsUPQueuB",
+	"3GqscSC/o7NE0vhKyl+ordxpNZvrfGycSrOR3VH+w49/d4bnZ3S1DvAtKKjoj7/av149+4aKQcJ0Rf77",
+	"M66sOqAKaHfmrOrLdMC0crFlJw7q5FXmZDHC6Aaa1KVyMhgWXqE0nVmwC571ClXzGv0zGJovwAs7slUx",
+	"aNuD/+48g29d/tC51M/lRPwcrQ+nuGrRg2ozzNdmnGI0t4jOHYWOozkJERHNkoQM5RQeTajSHVFQb8iU",
+	"CV11Ir9geuFqhv9G8vVe9tn3Fb3/lnviBdOrN8SYpnTENGD8LMhoyW9xxH31rAaW5yIJmnsVEylvJmOI",
+	"6975Q4vMtXNp5ndycUbwK2QLyoi4qnJvpgjUhvkgXBGqbkpmnrXtwEzJpIHL1ae9YRbeU0ZKu10QWPsM",
+	"ez1lQb0YXXj46ziVfQ7+cnSMhmHmW5uLFXqOtoTfMPQSTocsZYQlih1BqM8HMR5PIMGpI+BPWxhb7FLt",
+	"0puL/R2AWHIq8KILTFokRGOJfQQnZKdmzqxOrU0gk9MmTsJESd/wNgSGbItzY6ZQEsHVKPefl7pomy93",
+	"xNynlSQUYEsx/prcMkx0o9p9jovYHK/GjsVf4CJNIPxmu1UY86wjKIl5H9CKdQ5ppqxlDJXhNi/IUPKR",
+	"IpGZZN2JeMApjpzzHkW+EYHOiJ0KiOHaaryUKe08Jl2qe0MykOCczkKxGY8h4zHLHS4W05MCM9d6s4x1",
+	"wEPqbtB8xDpiK7P63128/fDq2enF9dWrs9O376+iIHO77qntNvq08YtuS0xEhkIL6dToRkW/cEfshc0A",
+	"OAtux3aKBQXnUeE0JHth0xAJcuyk96R1fqtETsle2Ko67X6BvepMDbs972qHmj/NymXYdF4HPpB1c4hy",
+	"4UGjuXN4eHi4E4ZhWNvcfwbDz5TwdWykOztZPejp1WjQACKf4dGDMKhC1ENqfc1PZdRIodzGI17Vo1aM",
+	"QYaQymznLK3I6gjv/0nBhhrznp6k1t4F68mBAbZrxTeD79Wbq7k5n499u5tQaf0qJiSkvu67Q7dyTuZx",
+	"+3Q2J/yoHeAdXauWNRYrHm/nZXcueAXxJfgPNQk3VWV+tA3ZXIsML5zH42661t46VLDfuMJa63uraMfq",
+	"xgOoyoQ2gOgXszKXW7FOjC4KNF0Wjn4VlHID3pRzCtpQe0OiEdO07iUqROacM6Ma0wEjVHWESzkwZ/yA",
+	"6azg+siWVkJthQUfhypx82Q9j625zsVYjklJL+HQOYMmNwpT180DyibPuoCnTfZW0qkN5v7M7z1mVCsP",
+	"nog85wm49Xty1HVt9jvi+PxZ5QHFlfbOpZLeWmr0Ycig+L9YQEC1a4ZhITd2L7R5fH9MWDrLDSkI39d8",
+	"+ZKxkXlkRL/w0WRUazctujf+qxFU9OqtMmYxh2TB8hVKImE1Ctm8x597w2vRS66mz5rH6lj+cxiffprW",
+	"qudhm7L4E5lLBP863xylz78QxWjaGwZz8drAcQvWgMkUQNzEDNPkCI3jlClFShC9Vm13/WttXp6wrZgt",
+	"EDJLB+iCYQr6p3k84qLxeRIbJJHBdK2+aowMhUp5KeFvK+YDbnYVaHVyjJm35G+BzW8ISEzVEP4rzW1j",
+	"avTSIVNMbUMTkI7AALYqZWJjnQdPifsAZoMkjMZG9QrNBrMp2XNxeIyml4s2zPG5YC3/KCxjoaqoqqHV",
+	"fHOVZJYHNWyPcaMPAtiSRQ3bMv9CTRpmXBGtL4EqIxhY1XixX9wGjFccYdYnHUonXRdpbkwypanQZOvi",
+	"+QnZ3d09LI3IuVN2w6swbMP/Pi8Yoqt7dRjp+WDXAnb4/T6qJDxhJK6RUeWABojvTGN3ohmRm3OU7KXR",
+	"/t2iN6nR3DVUKLSmhlUB0OraOGUjPoHwDCJDt2sToyj+VzH24TXUs32urxvNXf+Cay1RU5gJm3mwVunH",
+	"PoTSP36fV1dXKL9+2fZSGphVc3ASha5XGEH4FtRGMmVmUVTlqsDOMbdYnuSabMFx8ffG9l+r891WZ9G5",
+	"922T+BnKlkUpFm+d3iT7nnv/B+r5PycXAzqswmGfzdpXZt1Pi9MyjrU58VA++Zn4cPih6d1e3Hy/0KcT",
+	"+dMoqwNw7HUEZtr5Dfoxu8FHNDe6giinwZlpGZWAxWQyhqwESIHPnVCEljxubU/d4Lnmu9UMG9tH5gU0",
+	"SbyWDfZVpfT+tu0Ml7/HHWRbzTDcNrou9I+DMUPK+y1LISUF0oO9/R/Z9sk3bGYUDfOfLWrT5jW0rjKq",
+	"O8+gFLdtwVtOGPN6GE3MsSktjtsQKnMIQq1lYJTyhPaynmFDQGexhQ8yzeodCI+t/mXejRDxsGR5Czk3",
+	"czWUU0hpET5P+HegFph7B3sy8+AR5CV8C2aaxAxGrFznaLKlGC7nFFcHcnnyNdFTaUYOktoxcZu0wkOn",
+	"+7BCejESz70bIbsx4SXDLiY3jI0VOng9eoxZaonQJpOxYpi2WuJbd8Nw0lVjqSOjJ6uOoO4H86IuUzxm",
+	"WF7CFbzFimnC46P5XfK4sC2yDlI42I4wpCvoDpD5pJkA686V4uKIs84ksKTeevWkuAUuhKLbYhFLThiL",
+	"CwlYnpAOrKCWD5oMKKO50wR5SlmmUmWuUtZw7QicHC4Hrr5V+hntDY3OL9gU07gt07oSEuimLhg8JMxW",
+	"MTcCv3aEy97OmVWU7s/eBYyM92G1yfYR3orzMjzgFPyOKDrOl6TzeMCVd03n6WWwK75OYiaZlUXBAlxm",
+	"R3ue/PIT9IqNNIRvALxjOHE+UwlYMpsiJEEHCPiUyB5NstiMY+Es7Ll4+okZU9uoPvMuyLA4rk2Vi02S",
+	"cza1FpBCWANaNRR3rxvLe3f/xrNY5iQ99uRTJgAwvxujIzQ780B72igJya+mXneaDzu9c1me1RFBWeJ+",
+	"NhO0Q/zBbuDD1Q+d2KDYf0AqEW41c5DgxsjVt2r9teSMtRU1EPuu1GszlAOuXH3fsqrALzsixpqpNpwr",
+	"WBCIbYSNjpBw0Klob2i1WjhvscbP7Jt0kjA4Buej4xHZQoYLvNmWukF1REXL3u06eT+2MW2vxMh8ztYf",
+	"jcEjizWQW63GLumymRQxYdycd9tuwOa5vMU6PLnVCkN3N+S7IlaX/ULKiLrh4zEUbxj1DHpe4rXxOIGa",
+	"KoikYHTSIY7CKRsQ9oX2dDJzfXfhCLDVfVAXrWV1nWUEL+uio3AqJ4kNI+eO9bygDp11tqiHWixU86UA",
+	"9c9kRvpUaZYapQPmj2UwFWT2DAejvdE04XbBMytCQn2lswXwv6poK2y56HrBeekpJix7NYInCtCUq3XR",
+	"wB6Zrl+1VdFyY8KZCwpKDaFUEmhqLX1Yqsjpymbe/rQUuPVnckKMEo5ZFKnR1bqsZ9YKQhAsVRLrlSz9",
+	"nEPLFeNtjQrFelBi7UrwsBwWKvCoLduDirSc+ttQqKRsNBwb3HKjyU4RMQZLyFwsH5K+eE5WlxxgyUM1",
+	"AUl0lNkfqO4NJCnOYTEPVBkcZMvho5srNAbeLBBybhbUer1Bige5sZLbKrhw1kRxJssR9Ogyz2akNm+G",
+	"PUA0Bad43oOlyBtjis3leIp1i6ruNiwULWXygaMurlMqFO1hHIr3i9V4fdTunSEFdQTmQWd7YKX5xCFr",
+	"5oKRqsr9jBOwdXxGFrWhpMPsIodF7U0YSFw8rcF8D4jrvY4PZQkRmZfZvz+Ejmcd4T5E/pbd97dsacjf",
+	"HB9nCTyWtWSfCCl2PHFYJ1EKgP4q6ogsUSXvoNa34Y18l+RiI/s0FFO+Grm6yEwu9nnCOkJPec9Jm9xG",
+	"zmsSIUelykDBN26c6OFOuyKIzNdOQZ3Guumiro+VEIYIeBUMBPwRbBD8dc4MsXcUDQ6819ocpTt4jFed",
+	"uYKXC6aALfQ2xhDea+2hTu3bt46onEs4N5OqNyYwJXO/GcXCl8GryvQ4VmzcqX2DlaqIR3S5oOmsIhjx",
+	"vRJd4AlUKdthkOvmjbyDkfkb+LzW3s1cxfaHzfNkUDpmzzd+x5fX2k0MuKCchDdjXTn8CfQ3Jq1vzZnB",
+	"QKW5MfZsRTDWmxfOWPA64zd2/Uf8d5Flz+eN0jKa2OCQ2fN3IAIOpuEn51q6l5Nx1n1X03uXQ+Y3Y3R/",
+	"txvrW1EoMpYZUQDoOqTjMbO9iCAp0Yzkz1dLgbMp2D+NvXW+pbCAicVnLObUYUz+cDMIx5+rHOAEQnvF",
+	"s4OssTNvBXkZwAutIFdaBT29CU04XWCoZGm87fx8ctoD6mQ4k47Ipxc4sBuLmoj+HhkzT/nJmpHaJgvd",
+	"mWY7qIT1aAJWWp2cs2lHYH6KImoIigMk9ttB1cm5BMd5F45ebMGAftp8ImtkS0dBR6DKC0nKlHgwRi5D",
+	"KKXgb8wcjcVIg1qSeLnIU1jNGO4WztRj2+u6tkDwL+cs+3D8585r+8sDUozfSXlDJmNfe802p2X6bU8G",
+	"2J8qhACcZo+/wn++LcxSi/623yQHjeaO0YB2APEhIFERAiIg0f/TfFr8zWzZoBpTwk6/I3JwiVfPghIi",
+	"BQTe+tw1V0H5YFPHjm0sALXmDArEZgB1RH56U9JqNo+yAzzLS6La2JXFoJTFUmotKgfCm5/O3tlu2kuT",
+	"0I6Xwo8dbZgwNJcu5IXZIcdlTPUw97+7ft9F3XBZXs79s1owu/eneG+vSmUMroCCF1O3fmBZ0f8QUWKL",
+	"kSzpurOygruGP9UWMICSsEKfMBuaEsWgNAexgmzmKBrCPToaUz4QdfJc2uqe3OUSZL5DBEc2AsH3flow",
+	"cWgyCALvCJM/G+ABdemDAaAQWfefqyPiGgKXXeYgqozZ3RGRVQYiIuTUSjNj5OuATIezNjo4o7xVdNSu",
+	"bg1Ntox4wh634CMh2JMh3s6itzbV2Lb+zyCDbPd/nwhF/68FHNQywO73uV+xov07QjEZqnrfPMpnAHAK",
+	"UGQDeg7MEgHOhObYgQNC7pEcaxZfy4m2Cl9CAQzYYpSVJ0VHEJtHD5pyiK5yovFlQl7bB+3b8sMCFS0f",
+	"ARa2tHvxVvTu+OrkJYIOu4csSlkJP9VCcFQM1hl47iuWkCxleEkwjHoX8hkqTw7X50ZLGaA6PrWeT7Om",
+	"Cxa0I7hWLOm3S64kSrDWuVQY5ncbhtJkVWDAwOZQF+rMxCRJ6uStsH39R4Aw6jC3y96+ymD2kPVuLvxt",
+	"fo+6oKyVeVaUWuphb05Sezi5U8yGdEtB2iC7D6PY+X2Ka/5fRfiJhe8s1Z5sUF/iU+RHVR4peASrYuaL",
+	"c3Iyeif8CiLWsgK0rKgn8xjknFUL/H7hOMC8688GXy9nAHg+lFInbczOLecN7obtvUY9fPKkedD6jOnE",
+	"GVm+1np0rCfpgozDvXa4Wz8IG3t7+5/N+13yAlQ7y4kmUCztTR/FHAcU8M2cL5WkWINL/cWwCpsbTH6l",
+	"tBRYxPVQ3FHeDncf0l030vI6LRsSgEKtomoA2TqgHkAt51/oHQ+nJR6rm1xX8pSKeaWpsrK9oCFWKZBo",
+	"ny7UHZ9DvMdoj85yuxFyWtRvuhMN53hBPYodyEeuA9lkSBsp6QhqzvmBADcNVQTSCG342cYC6SBlrE2a",
+	"YYgYlXPQ0/lrmcr0MQwo+kYr2cr8Wgl3pclSMf/5eDsw9id+CBJX7XsDTGG0oOSzjnDhx7l6atc6xIK9",
+	"IqBsOe1xGxI0C4mEBVUakaK5NtoFZh1W6QXWefSX7+ov39UGQEAIIVAwOn31bx2/1Vf71ypUIPi9GHTN",
+	"sgJ8iGUhtUVatjVRI/RQO9BlzEr1cJeDjlDSe42XEiAkwkJAasuUprFt++P7dMwMwRxVLLllAMk3q9pg",
+	"FlPIb3/+F6ZQjim0LOtrGaZQNSvgGlLl0iO2FtYuOEvSS8HpCJvpAGnX20c5FH0V0z7OmS9yWOSJg/cc",
+	"2eR5sAIxM6ojPJvYWm4r3ZS1ezv0HIF/tkvvPwANyJeFC8twNoPqcdyGUD2uBU3ZRw3pilhxAvfUyTFu",
+	"gCxtyzayRGcDVZjYc0Sova1UlQKtAyH7r7KsRfl1LVg2u7i05ahUGtOGG6KOsP0JoakFTZI6ORlSAZG4",
+	"BXvW+nQKSXPmE1Yn9BBxsLg9KzawgQMXaZjHtMkQ4r3SHwrKWtaPwdBirtQJ4MoKhRyQO8mg7NUSMauH",
+	"OsJfbGrPyNJHFaqrH6m5wgrUVPGLZl1hgUFpB38ko4VzOMeenRV0wa1WswlV1w9U9mFe7uo+yNKyj7ah",
+	"h0WDtzwpXYUQut0gXdOmxLno7MoSIpfYXeQVrEjLq9PAZs6eRbbI60awagin797nM1f2TfT22adcE2uu",
+	"snIqW5oC14MSqL7vyVUOm9cuZ4Xofw85HfesOVlROBHYGhKLHGPLR9C/4Jd+kEsQ2hudBtgm67umNN2j",
+	"JrdQPFKY90+qvzUkvlMJ7v5OuHsVNtuNRjs8rO81Dpph6/PDH94ugbF4iP9lpv2PMNNQlmxaWuGruNZ2",
+	"yjJqvt0BbTBXYSrxVPIEHBcRslLTBXYAsKdeao+aBx3mw+a9Av52deB8s+57oHxNqrB/mM4DkL6FCv6m",
+	"2CYs+a41P/YVOCBDY2puOSfNNnYBg2NmK/Kc4TkSHccyWSGn29B1hSri7jsizbCRN77LAlxg1JpTWdjW",
+	"+24ImUsMjzRbshBDb82qqFdeLBFnv8+VsFiou1KUso3hMJfc7N7kY/ti+A49gViyC++2sUaFFCxl8Tvo",
+	"Fvc+l38No7O4MV4DNdQpeGWQ7N3EGV4n1hF/jxN4s9jE2mLbDOvdRH+fMkUvDLPKWjT3OaTOzQ4e8+Qa",
+	"ViMIgFROH6Iq8c86rZ9Ti/gnh6T74d7MnkxjP/GhEtnXstBaB+ZitDifCbBcfczojco6l2R1JQJTZzI5",
+	"DVExzLTNkj5cGxJzWsiEFfM47IFQyNxYKs3LXrQtKjLJa7v22hYr0F6kiBCGmOvzCQ/Q5lhtrwCDO3Fk",
+	"e7gwe3UQuXEVPmmHzXZrr95oPNkNm2AmZNkMLrpbbWNUPuykPJoRJdEuJ3ohgk7F2yACvEH0uzINY5l9",
+	"dPfo+XIcoMJ7N0H3xHVfhOpTkpiqahf8O/sVEePHr/3L98m8XLqPc3GZTMv93CuareUeOCPY/CCqm0Kx",
+	"7Vp7XpBsQfu7betz6ogtr5PcdrAEvyV36APO7Fw3CGdcYBmAqt8JAsWBB+YuMWimWPTYdUTuEzuCGdpY",
+	"BIC6FABRLgoN5o48HXZIFemz6QqxmTe/+M7t56rdK+tmB93lpeU8m3lskw3fW+G+cZ/yXD/5BzMX0ILv",
+	"+L0UntTDcPewceCNH9GO89eVaLK+iLRrPFveXC7behZIpXK//UeJSu7vjQcOxSyTliBM7uUmWdiU4QyD",
+	"Lz4ogt+MQEUW/tP2iA2DYudwcD1IwbYJR/AjrjI+QaeAmqS3/FbaLO1iuXhQwFzw784kL0agtqJROrj+",
+	"7//zf22CCo/Nyym6KTBP1klcOqUzojQV8bwC7KVFEyGnQTZ8wkUvmcQsbhPaEfhNmBB1ry3IdYUXwetu",
+	"B1wnUZzOrtOJsI0XitOygBWzjqio1Sdb5k32q7FLPDZ69TY2doAIk70hlgyb6p2W042ywE5pyIVDMydw",
+	"loZwVLiAIHFM2ECKO6t8Jd6GaKDpMaCuVRXqG9qbwwmw7BTRRtrZd4+wCd8zrsYJnREXw/NH8UiRyDBe",
+	"FCyM3JWOSbJla8Btr2ieR8m2yZSLAmpXnyeJA/wqMV5CezeqlDdo27j72wLbCBYjmXNTwADhlAsFWsUN",
+	"m82PYsQV9OW9YTMVWNAN2xTk2C45lkYVMRoQB6GbMnpTgGrIKpuqQCFg0OdSW7ATyDYZyVs2xxxbcAmg",
+	"JyaCS4ELZjVrmEvmfoNNKhVYc+ZizHocaxu6M1JwNW5nZqMna7hFJfTpVidvnW+unF9TtDYLKYdmHi6R",
+	"jgMbe5ePSsyfKAkoGMpumYrajMKXnBzANo8ZyA5L+nViRKhZQYQzT3gfwMy9VyGvJFJpl9SBH/Xix+Zi",
+	"25i6/p6AiK+36pj+X9zdAOoB/IFvs8KjxIh+zpGf+GiHLBVzvU+TxAGYlNclAwEpDkDZeLHNVsnAQ48s",
+	"WxoFFkDyUB4aQjmx7IucrRenVwGBso2APDv95fTqNCBq0t1JmW0CHfhdZvw6hu1cT893sRmNEzfQ9T+P",
+	"mEUgVN8Klr2ljhcjsy7C+SWwc00GfI8tqHs3gIwDWTiIVqRk3g9G27MD6WAln4+kmONtUw6GMTpkXLRY",
+	"5FhOVJMUYH7sgndEAkdaEdUxayienZQWwwdbwMcOj720jnP6P2gBD9HcxRORoBthHPNN8+PJ09b5xemz",
+	"4/Cy8eTTh89vXhzvH2zQzQUG+P1rKQqpTQ8TFHaB8dpAJvGfBbF55cKUI8oTzZWgdw4rt67CA4Rer4fm",
+	"/xqfDSUytXazGopqw6niE0HNqmR5VxrzAaNKmrm3fm18fn3wcf9N43j3U/iicdp8+uTirBbUEtCUF4B0",
+	"LCJZkEGOAOVyKw0RLxfhdKx+XYG36sBMfqlIcmsBSzZeYKmvU4ZABM7VOBGxWd68geqmG3R5pKKofOZS",
+	"Kyiq+/8GGQFOoP6npAXAfD2tLjMG0Y3jbGU8HVfEO+xNy6IdozmrlWgpb8iYpppwAehhGbPJ1Kosjs2M",
+	"tlT0aSh7cMfOsCt23CFbGdRhGK6KO6BFfTfn2QZ7bZl/G8lT6hr0b+yoOfZ8NKgGDbkRbLMq1vteThqo",
+	"FVgVo7ODtHUF/vqU0W1uyj2eXPVRZtZzpdsdsajxE1Uk6/XkFG5zA7Q0WNjtCaual7E3mI//mX2W+PnH",
+	"j0m/e5l8unlzsXf8/qB7fPc+S78/mHe9C1o69GkyNl3MEo42LRyye2RsNMt7q1io+h5kqu9+A2OV8ELD",
+	"z/DG1ofmWev8tzcvw6sPv/768nz3+cfw7AVoP3aYx9BPEzumqSEfj7GF+wON70mumh88aVSM79nTvbPz",
+	"Tx8OD582D44PPh00Dj8+e7GqCcy6SpDZG+t0E4Ht/+fWcn6+s11YQeMEOP773vUO1S1L4thY2v2UsR1t",
+	"hKT5WCnOiC4kBwANuEKA6Aku7Fw9CEPSG9KU9szH68vx/w2/3MfaXralNmLaTVDqG3czrP/U238jYq2y",
+	"cszX/kq++plV6XFMKCxDhfhYpsL5nualmpzvJ374jKu7ZlcFHsqQFAzrvRMpBkzpjjD6HReD7QAakxfS",
+	"uiBKECMUDDqToxzFI4LEAaNmWn9iFnizwEUdgSVgFjccERRxGG0CjpdohU556dP9wfQiHELm+1k3Iwsc",
+	"fC1wJLWaYdh48hn0wBzUpBCs9zsKVmPVrEb3ALTZvr52gCfoi0HqejAqGR5KV05ED6BQluRPFWdgFDBH",
+	"D8xbz8mhRmo5MYrQKsFShJelMD3lLI5NJ14Cglky+xIazPqOZo8Vl1nYhZrvyl1tkbwwwjikt8ztiQj3",
+	"xH9U4oQqbnAnkws/fx/Nzq0nNo+1CVtlMW1kaR6M6c9lrVaXHhx1RGVdBHY6I0IWjoki9tnCGgmyBcWK",
+	"HQEhSlvPWmgi0dfbdfLR1mQW5LQunUwYwUeMNtxU0HbCfQoCToUX2KA34P+7IFgGjW9OAVfmapm7uthQ",
+	"sbRCsN+r11Vfpi+kjIvNoN7DxNxsCg2eSrKtWoBAkynzjuMrPmJV76bEdnqteLMT6xUnw5PyyTAnuTdw",
+	"rHsk/J69pEogXksrGrwhXY5U7U5zWR0qyPn4/rUaf/bZ/VWy8fOtBrd8pXOiqtKxdG6ta1IUSx4XgdP8",
+	"AgkkJVlu0wg8jMu5BptV5RbmBLCOZVt4ga3OUSDVbROmvj2BsBrDApGmVLG4PXemzKn6HVHS9QMSZRqc",
+	"hTPwlLyoTswEsXbfHUqCzbevaYUtW7BYrDlUyw/WakujX30gLfVhfxzO5mbPndGTR4SaBYdPqfd4ynY8",
+	"WM5swSZCQxS3ynVsz4pNerv//lDJDwstpj+PibCKpJ7xkNtpzavwsOI0Xm1OlJ793mdBYLnrL9dwyZzo",
+	"62JG3XexIdYtJZcoMsuyQfaLex/3zA+qJV92BCGllnizbLKn4gPbnaWQ7Y9Gkeixgp1r5pK7rrDYpL7M",
+	"x3NlRvFwvh072srkrCa4gPcaYfgkcwFrOkAPcNh8+vH86vRD+PL0bO+3w4OPB40PH33xq1iSsBQ9Jsu+",
+	"0kBH88GT3XDuK7ufPzRenP/WaJz8tv/x8vOLj79eHJ6d5V+55eNNnBJXdLDMGZEvHR2ouVX6j3I0aOQy",
+	"Jxzgv9/HsXBiW6sVgck1HRiFBLNGJorVyRUd2BIK6CmZ8tHI6FgQFt9veaoDZqcArGdH9KhiO1woJhQ3",
+	"Z3Iya9v2hObFWYtjaFlT7g3hIBbq5BgYA3UtMzLEeue5HZ9xTg52Dj202j4YPngqXG5C1uo3x0OElnrg",
+	"y+gIwaZJ/trKVBkcVC4V7hMA87fTBpsJh/B9DGk395V25hUdfOCbwAFc0cEqXcIs8pTOr+8dzeY/x1z8",
+	"OfxlHP8soGezCE6MyEqr2ArbVarI46+aDpZawK9iNhpLw6RHpImgxwCGI9OstmGOOYpQqnDd1oWBxTqv",
+	"mrwXtEoQrcJRdZzpBGa11vTvfOZeAMagZQWob17CDA+tjmt7mpKt8glZsrzNkVCpfevsxFmz/ZHlZygN",
+	"Wa5H+0i+eDtUnigji0SPRVmDa69+NvByob07B/yWCagGi+B6RLZCbPFi1y4wfJ1q5Sxg+04sYMHSwao8",
+	"N26xIb1PaQnBXUgYtN+ayxds5xmC8IVHiNzo7rc7DVUAjCAMQA1ho7GeQY0M8IiajFhKelRgRdBYohZj",
+	"8XbdgIdUXY9kyrKWMwyhbke2H5Ch65SljOAZl/mI4KNTih2z6uQ5TwxhuzMSmTWNyFbKxoxCFaiZoK1s",
+	"3MaSzFJNESb7INVwXfPMTBhuH96uXAsYRwmzDLbN3xSDRkaMQTCGqgzIJIPqbYRI2ZxbukxPGRNGWeyI",
+	"AfT1drnxGQFHE4jPqJnoDVMpuGJkC5Dj/Yxm7GsDTGJRq8xedfz09xBwLe32xTbjMIhFkfrTW4sRsdRn",
+	"dlXkYptVmfNNppjY84zFRyTM2M3yMOiu/mZuhK1mtbMM5lKdLxoGeZNcLvR+q+ZljIbrZIyWk1gbYSmL",
+	"tRFunsYKz2R5rOaVmyayvhXJzDEMElgx2+LKcTjuBrtOBWYvjD+rXa+7brJZIlbd9YH9HXx5iYyzxIGq",
+	"CcOo/flyzUZqlRIIPOX6pI7ol1f4UDNfHZqmdAaqvZ6BWAcsmQU08TZS5ix3HRZsI/ighPD+yEK8PwKM",
+	"d/MfC33yaL709FHphFnd66UqMTjPc/sxycHfLbHO+Yxl959sSb1cs1gvt3sYVtbL9aBHXO01vaGppn6Z",
+	"XHcS86VVck9C8Bd/T1jVp5OYk0sqtFTybjVw1VQ06pHNOL+mWqe8O7E1BN6HQf2C4bNbvSyLMbBrseZa",
+	"OzEN8nU323JlARDUMrUGXzxV9r2vD57vXoQfmyfN88Nnv+7/uvupcVbIpHYHeRZQKKRW18xnNzAZQVqs",
+	"k12NMuAHt/lZ4zsvpPhZYHQ0zqUj6TPmQ8lbxTYz3IaMJnq4UNH9xWimTKm88Q3UkIO4hcbN6SPljnen",
+	"6ASgDNn7bLc5l2dj5EiXKoadMxBMXRCZ9oZM6ZRqmQLkBVhbKUN9Boc4s99TJJ6k6ORyLyNyoumA1ck5",
+	"9KsRsiOO370iN2xWJ+8Vy5sw4Jseg1ICqnDMejxmOf6qhK6URKe03+c9MmQpKzjH9sJdwBdPMKMyG0De",
+	"ehbyhqpzZV4w/RKp/VARvBxk7WaDrYWDWBmoWrC6dfwS601SkOJGcObMBz0CSWK5xuM7y2clvsOlWMh9",
+	"WdaUx2+ut/eAadesULULvJWtlouR48QBK0OjQWT4iNtQcpcLmkKSE+tpVTdrbLNaL5hOZzvHqOuvs+qB",
+	"Yw5AeOEDXHz0BXfZ0PUwxi8+AnxE7Bpgp+YaaeGTkL1r5iBFj3WEGk50LKdoW3TZYCLA1MI9RBJJY9Kl",
+	"CRU98z4txwp42ewUDzbA0dBcr3dEaWdENuCPzalwDQkg++V7i7itVc3hF9DMGNf+z83kZqSzuieiFwzN",
+	"ttD6W5XLFBe1mEx2lq/73Jr7yWUx06jzFHiqwKsZC5HWUWEPYGOuvdyZjod1yv64vtkdHf7R/PKkt3fb",
+	"6B6I1vVu6MEx7oXm7OcadNpLlt7yHiP+6ZMr41050W0oegGyxynlwuirhcleDifYmsFw5sLZ2VGb8Zfu",
+	"Xz38Zv8Bhr8227zDxa7il3M4kmg8OyIRzi5zWcyMrTBkNAY7+WvNExyLPmjvfuzf+i2o/bZjlZOdV/Gq",
+	"Rwv3fvu2Wiyn3t5cJJexcPbxV/ivbaxVKZstXFG7gIsVlOB+dFaLbX4H5lA5BE6AzZSNeCOIRRBYrxIA",
+	"qmAXYyPrMymL+AV1ckzidEbSichKgD0YrQWSCeqov3uh9iUXg4QtLdX+9+9jNLKkvnc19hlyYV6LXWbP",
+	"x4ZvNsfKy9+7KOB7gbymMCGihLE2gc7l1stAuEu6AyWkAHOGsFw+lFdHYGH3DJ2aZUQfGxaGtj5d2rux",
+	"vaM16QIIqc7aMSnNs2LujnD7rz1fJCSKAGBb6MnvSj0ESH888KWAX7YxsJIjNSGAPu5ELBsyt3JNoCtv",
+	"PuyjlWBWOWZRnycJi3GPCwkVlu7d+FbrSeYOgN9D57eg1+5VqL7HZCAdubQ0KhgtQmKZiRqZ4eSHl0FQ",
+	"HPS01BjAEz89OWIdAd/Ix1cnkY+r4vC+FksuRIoazozmV+j+jTOHdldV3aSMWYTe5MDWuvn/Ngtq/4kQ",
+	"gn6FFaywW2CieMxK4HsIrQc15GUCgeM+KFSlgcffNiwMXGupcn0cxOpcZVrxYx7Dm60Lw30vYkm4IKl5",
+	"nbIwfO0MAxFXJXvDIhBIoGDeFu+wI7AWAo8b8HlnRwWeNkfZJ/Dfzl8N0Y6KrzqSG97NPkO0lFhLl+GL",
+	"TcRChLGqEgoRy+9+NpmPrI/XY3XWMjuoEnJPLvVgKf/soDw/vnuO4eslp6E906asO5TyZoeJeCz5srAj",
+	"goDa+4m73wVeMs9dOeboWrop1kuZVusl8n3Er5xmg/qe+NBQXdkIfUQv8ByXkrAuzoiaiZ65wCE7Ii4V",
+	"EzIBv7rgBWy/a4iWrBf/yH+xe732u/XGTtl1uP+yeXm1e9q8/Lh72Wjtv3zy7sX+618bLWNgZZ5dJPJ1",
+	"dQnp7lV40G7stcNmvdFo7e0CpsbCTOSKW1NjUg21Hqv248dmfVTd85Y/ntJ/0TF0g1lC5kZ7dxmZkZJz",
+	"BAZDLmM5FIAsJq1GSF5gUndGfOv/LVDfpYWXSfnb+eHe/t7Z5buLp5cfzg5XkdICly2CnWvOcVCRYjKJ",
+	"C/QCCm6Sm1naFcshtVdu1LuLzJ+Te1mekG9I2mtWy7c6dY8midGZQGIAP5g/vv5va/bXjfb3vx5PUtsW",
+	"rFIT/+jUuYyMKesxfmv0GEDzv3UotfatQR68h7amFkkJ7uuIPmPxIxUQm8ljnrvUVMQ0jYldXYU4x7BU",
+	"7hdNB9ugF9COiOyvdc2Udoc8qKbdmYeOPCfXH391f0J2lHm43hHHsJVI88sXENRckMaeEdVSZGDN1tGR",
+	"ArSzK0XZb5E3/KnjKdyQqFX3ZZLIKTjrUhbzlPUqFQ8LHQSRlnVC/TYXBNCXI3arEaHbo7Z0XfGp1kZD",
+	"PiIxiyd4KACOKy91YVsZ4oKgKvo78qiqoytEVddP7QnmGct5lu14Qckb0ZgBILRdAs/UeS/4F8LGsjcs",
+	"TqPxpHWw32y1Gq1VQ9Z8xJSmo/H9Rm60TZkSPZVkK4uGpFLD2m4TkC07ipkV1Swm0W0j6EzCcLfXpYrt",
+	"t8jLs+OTncuXx829ffidRbAdqJ6kTJUyqxrBIByeHV6q07+9vXr3+uqFfqxHr97oy9nn5HR38vz16S8f",
+	"kvNXb3953Xh7+vdVBMg+s1lW1qZJw/mrpGBv+wtdAoVoI5yaawj/K2YTZMzBsXZSccl7Jmaw43HbkhGj",
+	"IsPyYvERHKv2CFYF4XdEqJghjjwAe3BFdJqZymjn1MvpnAL3bpB/wWUwutdWC/JKr/mAKw3RFfL+4hcM",
+	"osFLi0dbnhSnpct1v2HYos+lqeP5Dj4HZ1LZlDXs6JsVo2PDPRSF5hGyFeEf0XYbk8s4OhPJLUt5f2bF",
+	"kMNG6whrqCyQ63VyiZoxNl9Gm4eJXjobm+2D3h7txcQ6Ivp4/Pn43avz69Pzk4tP765evT2/fnP6KTIm",
+	"pfV2O63bzCJl/YliimzthbtookeTNIkwt6vLAMmlq2Qy0YxERlnBPsSgtkRAZ6zqJEN0m2bViK0Dv6YA",
+	"Jwrdm8lEsRSTJ2UKKX9TmcZkizoScmFXkBkhNxmbHxI5cEeO26dmQaZQSDBOwStFc8i5ARMTLhjmnuVf",
+	"7qd0MIJ03oliBOZgDOQiZTwSPv3l7cmb63cXrz4cX51eHz97dnF6eXl6GRFoGYGzB2PcTN6MJ0pkjyZD",
+	"QFiHmt1EyrFRMwIzSn4L8eYU+vfswK2ExjEU+0Lhax/qKKCftXMtAZ0s7gOgjqusx7TqCPcIhCK9+fek",
+	"EBgzjDxd13mBIHEZErXyPeLVVx11hG2pbrtMu3scXrx5NrCtKqDhJbyLxjGL7TYnZmM7pciq+5bXI6uM",
+	"uzJdAv0xXQcKdIwgFIW9EVMbvZxqAIDI+CxX+VDpguxM1+O8SrnAgpmSunwvVAiaJFdoS/gBKNS0mdVh",
+	"svDTKkOJJgkKSTliFW89cb3nbJ2yEUfF6NYCu/RhLM61zbxvdzVcfgAE3H+cmW/798EFaKinWO/68KpJ",
+	"xbj1WjTYh8+PTx6/SV49P+Xh7u6v4oaej1Rv9/at7LZG/+wd/H2hL6CSaOszyR15BA/FVV5DJxi8GEjx",
+	"fA9s13sLEN370Wh5a7gK56z6Ef9PgPFGIUDonF2/QBtc4K4smLXLKn0uISvFHnOcqbIS6pCZbC9nTN9V",
+	"TjWzyTz54/N+y2fw4apDZ1WhDz4Z/zuHZnGKa692sLjyJVsvp/Pl61SviryvXJBNqy6zka+qVCx/+c6y",
+	"cF0p+O8f21+XezYLyJ9mEgRj8lT3hlU5J+DQw+AT3FMnx1mAmdpm/6BUY1wbQoWEK0jZyd7UBn07cnhr",
+	"EEH3LiOKjadUuPsrFHQ0u+sEzbnyg1FHoC8Ow2mTBBsEgWLCpXmsrKarkog88m7BRnMpU5MRUxiHxfwC",
+	"nEZUUpYiL44H7alln/QpTyapy8HBELV9DMmQi2Kc11Vuc1s0IswBSGakO7MuJzFYFNkEZeYhbQAgPNgw",
+	"RX39mAg2NZaiC0mjTxZNKGHMr5yNFqnxVrWcD1qsUrRumwVdCxeoOL4L+M0/+vI6QOfddctX9stkoy1o",
+	"vXdX/d/B3vou1fB/XrlsJIEDvv2rsvznqZwoEh5W5Xycb6ulBbvukUe+gC225UDnxtiVR5rDY0oVxna2",
+	"jDg1lzRTejuwXixQfSA7lWxFY0y4dsniNqygSMpGkMcUZf7XyAoA6nmBAxIZ+cziqCOkizkYvo8nCThb",
+	"1BicuFakM3C6+oFYi9fsK2hUZXIFIzUdYftky342viCv28TXPcrm1JMxdpkDoJDA5i/ZElwoGLYv6Yh0",
+	"IlSdHLs5ewfffHwtm9XWHlEB2SMjQ57dEP/bJEPz2zAgjZAMg45otMw/miH8/xYZWuKBL80eadazdkvB",
+	"Gd6dkckYkQuM7BpuZ6RxhAMnbiHBXwrSah7CDPfCXQ/yrUWG23XyzJPdqUPqVgC4bf6Lzu6O2Mo9wx9O",
+	"z6+uL06vTs+vXr09j7br5E1Vl5c+Ah0wtagY11ItH8Bf/Vj+RP1Y3Caq/f/sXVtz28YV/is7fjE5gWhK",
+	"GdcONX1QbnVzq2O7ddrAIy6JpbgRuItiATMYjf9751z2AhC0pTpu0kyeLEvkYrG75+y5fOc7i7M7VVR6",
+	"Gb28VdyJzJLb1QXSZ4cFf9GwGS37o1lsC5rGDxeffHv6j+8fvjz76vn82cOv//T9o88e38vugY645Dce",
+	"fcmHi9NPZvOPT0+pIx9+HlXHUQDJw/nHC9FWrqmV3Im2h+XHr5MmulxjUTIWAODZecssHj5cnKWRslBB",
+	"wvr5HUWbvXf4hXrF9GW4u01hYxro+IMg8IAGzIzf5x/AHb2rEfLgxmeI4Pc13DF3R6inM8gO/eCQg0Iw",
+	"BsgttUvvKc13ivMIYUqc+l0z9EcY2TG9KJPMs60FmTlJ7yqCeWOTdk50bmrlttFOsBsBCwm3L9X/geWF",
+	"4xDkfenV8JLYQYnrYu7d2GTBCDjPmiDFCy8oVJAbzqdTWGs5UDbgVXd72YlJa0rlXIg77AjWLA0YLTtt",
+	"2kZhH40mE8zxTkl+GPQnu0LTjHhf2uqcerBTQu7frWp9Pn/az/H5ZwVX0eeP2TX0gE9bEzGLx7XAOmE2",
+	"D8PvI2YGGkIDHXUYpjv7xeDIg0e9y4vzm5fFfcN9/Y0hjn9VsDFuYZKdfh+HCuM66sSnsm7eM5g3qhi+",
+	"RTiIxMBNP2FEOXkWTI0Oj88cYTwqmIn8cSpS4TFyA/Y02Oy2rdEnO5qxW06xgNZ7BA6pitIG+TA18Ac5",
+	"zM1AAJgoIx+Se2eBGB7y+/roE+7O7RCuFWFWRPd0gItaZiICt1awoQzp9hOi17jvuM+neOZjcAQAIggh",
+	"iL91Kq5DrRpdM5SIweF+sUkrLCioxzxINeISjAohRF6K3MBEQZ8OQC7H8DAHyJdD1YNnbTT1+IuVEP+B",
+	"OO/DyAc56kerH558VDXFP/er1cWzp6sHHz15vvt8+8j85fWpuS5f/quqH+unf921H+3//IHw6v/zHPWh",
+	"2jmWp/590vqh1I3E4e57tfo+90ej3Ie6Nr4H66iHQrMbIcUoJHuQXg6Yb1BqZE0WotTXoOW6nCrust7l",
+	"0yS2B4zGMS2m4B31P+iK4ugh55YQHK3Ma1XaSnk4Oj6OkeZDYOmUCSgit9o84wS4L3TWXPkZSV7GlCuM",
+	"+M7s669m1mE7ugPb7vcsduANYUwyefG3C5rH492OihJPFhN0iJUqrbkiAG7E5ijkX3DjifrwtPdOBfUm",
+	"/vZcUPjkHW4B/513HbH/x1KbQOCUgqn9vqWnJSwcBThGU+ZLWzWX2lx6Vz5Fp3JrAkdXXjxEO9lxJwQG",
+	"YlfKVqXynWWErZoTsDGt8anlCRLgyJUuddMF9bk09pKLtpek7/baqSm2I+dGXp5rBizZ78DgXHW54dV7",
+	"S0q5d07/SzbxwcLgim5l42RVgYm0o7jRHc/jB0yu/tYk6ldLqf7OQXm4pHeV/wH5y829i0p/rbqLttne",
+	"W/z46k12c+9TJWtVh9+8gi8godqRci/28KgAA35mPVHYdUuNAOA+eWArZWSlZ53cldPISIWmk11TLue+",
+	"C1RdubmynqpB6OZcLHfyWom6NUv/FGuwaGDx4MHp2aPZfDafnS4ezx/PSR+QS/EATUReibHZr6WxRq9l",
+	"yTQUWB4IumomGPZoa9Fi98LIaI0Ot+lSBgiNXagyrL0TusnNCmOuFqmGkRpScEJVG/yu79aQoVYjXlEl",
+	"6/U2qaJHXY1/IqcPVmuHFl5uwB5UHNpF4tJOTPA5mUCSzEx44ksiHpGXupgyyQHWB6Z87bRkfTZSNxJQ",
+	"/tLTVA34H8JWpm3GOttiqzF8HjxuEhdQIyEFrYutc/MSNOpFVfEiwR9xxti8mN8HfoqvNI316tfG7gld",
+	"5IQG+zbWVga++dLa67byVNeCTW2OlyY8LcjUjA1S0iXhao+xFek1h8dDKWOXHMz+psCBWRyTWk8fjviN",
+	"XMFdm3LI+7eYiQtiZQkW26DHB9r+oXFgr+fIOfUbyQ32EhGHrUTwy1gk1WyVrgdNRXrLgfI0WiiJbCRx",
+	"m+VVregVVr5pEk0rdtObgOWhikttqJaJ/mdbDLvtt6pWdN4ZTcCsIWtZNS1SPH3GbC/c3uRoV2z/+7Eu",
+	"rrk5aOMaS8B6/fYaeTVdeNsGq7baBsxz1+P5H0iT80WDg6CRN6viemGcnrlg0uWapE3JMsENQzMBt0Up",
+	"tYGfZ7PZNEOUwJW1RW5AbyX9SjEYlxCwDM5QpWqHvw1MdEN2IP4krBXoR06D3G7Rb9dCNzdh8b2Ftejp",
+	"TkJ3o2Jw58LtXCZeW71WmajXbvDRc1IbC/onN1zapdy5YM4cXv5Ff9alNYpgHArDpekfKYIMt1HYstx4",
+	"YYtxVYyIIlahTxPkuEBR84KdC2P5bvG63tZC7ypbw7gE18SnpSRAtGhE/TRCAdTE8sn04EoEoExQlNJX",
+	"0nAdbOKrIVXVFA7LSAdI5GqlHpC9M97rtnZ40J/LzpsHyDceid9krTySylmzYMQuIla1ocq6rMcLFPJ+",
+	"GNVU+9xMlkXdXYJdMM2ELvhMoR4DvYg3rBRbDTdWR9ERZKERz0in3yd2HmrG1JBFUGjwHlwOUyAqtvRt",
+	"mZdlJN3qrj1vEVNqLgJlrJcAghudZvP5vHcyPKXnqI40dp9Ryb7egChmyCXYv6CiX3WkSYa3DA/YJY4E",
+	"A5KrKlqQh0N/2pbXfOEkppLdxE3GFOt3n3/1/G/fZf7953NcgVIb5fqcDNpQAqGppXFy3WADRNx0zz31",
+	"k1o3GJHDglkQlsFxJAka07hUiEma3CZd/KravtYFxtmkeHnx5OIENKts9KpUItgmV7JRe9nRiQy//bR1",
+	"SJaIZMIckdvXulEn6BOva4XbLEumRZLumvQKKIf4YCSi7Kuw/j3C6mrktai2cc0OgT3wCQrZyCzIsQ9L",
+	"ogmUrLIPONI4YKHnxlBpK7IwCiJio1+EwbgZrndGZCMKHZjQdrpZxHPAijLLDWcGxCQ0EAu5OuZ+5DPK",
+	"7HhNQiw3TezhIktlKDeyaZBflz9C/2Fqu4z74PF9nA2a9YcYB0oZHiA3E1+A1DIhSEjPbZUgSnW/YiA7",
+	"UbMHwDZNmKq4PX8uwf+WFNYgBt3dWDsY7sFhOhEraHjfQvOQ3FSq1rYQx7GEiJUs4EEBhaAERUpsTayk",
+	"Md4yE88b5lzrtYI57NcBln3o1YErhr1idJO0i1ngp65Uw3KLpcgch87oHLlrXVVITbeurXOeyBt3X2ki",
+	"PNaFmqWrEwwBULJbyR0NZVnmJhx5h+5lhwnNrXytxJWsqF69w+/RPVar1uHDwd7Z21jDu0mYSnCfc4Pf",
+	"widH+aF9wkG3sqpU6De1AZOXzoNkRgXiLuVykChycBWH+goCnJDUCCncTpYl+CLkNW6lA38FJuxC1jn0",
+	"9nECZiBBFHd2h8c1nENde/Gksb0aQkjqSd0azG2limAiRSmRAQ/lYIpeHJ9VcMk9Y55ukBQAT3iwl6Ix",
+	"6+nsloPM5TL2DQxWl2MINcb8EmZ3GCE3koUZb4oo8Qh6oTmGh9mUYI81DjkWg4zqEgbLTWIHNbZF5TGh",
+	"RUtv51oXyu97JIUk7TRl7m0QGprMDM1yfFWc4hETj26wRLchEw9VKfnX4Ur83k3A1Pwj94DPsnm7GgEL",
+	"x/g2Vp148uLFU4G+sicbpZPcRxNtJahWqpqJ/QKIZgB3DUabJLVOrGvAtMQYsrM7Jn+Qw1xqbpaUW15y",
+	"0ozkGZmwiYPGbsTHZ6KWprA7sepQk1MCFq9X3pSQibNgw7JR7mu0MNLhaW+8G+JJRW7DZeBPuAd2J5j1",
+	"Hw9A668mPo+93+9njv/sUzZwNqbgVa/1hqO4s9zgPcMmUMSBbGulBLM4L3JzErKXJ7pYJi2ikGvpLfxK",
+	"KfmKbs57IwWmoeUiAvbvzHPUHzOCVBbIKfS2vYX/JTRDwm5yI8TyJr7pm9nNwWTfzG5WtujeLFFYBZLD",
+	"wtlAcwR+yAR2/EIBKKYZmLaqgJGD6gn4GDxTC98dyV/g/lhmPNeTQq1tASr+yxQ3xNUZMHI4YDAS7ZpX",
+	"nH1Azzhuh1cmQnc8pgbGDuYRs5H6o6JdgBgR6YjpeFF31DNW0dl9YT3jjUwSqaCm2kYNiFys5+ip5Z5X",
+	"lnyaStaOwmz0VbgUdZMbbdCoaiRoBb1jbmIC9HDwATdNbCTbNXA1i3Vp19disgEVxTjIDEySaQBCUpEj",
+	"m0rnR0pESr2qJcpLYcEOILFJJbZjlvxSgQVDIKZwMYPfBfL2WiXITLytJxKT/x3vMc6ZyYf2oBHBJqZA",
+	"9oC9LJVS0KT0FXJbz37+2ZfMOGvNOe0YRc24uMfWZHdn45xN4gu+8MEksQ3YYTvNDX+5kyD8Gt6OfQy7",
+	"oduJL65FtFx2/tR5NRINrSGgNNYf9ktPwXSwuZmA4HFiiY4i6Ni/P/vmkAEyS5C98C0wT6eoeg+qXCnQ",
+	"zdz5aCYPa1dBGJ5evPjsiRjQ2fSKYEPdaZ9lbDT66ttZ0BlmInxqbkE1OL0OGvS5tC+NO0+aX2ADBlUk",
+	"rjTz6L959eY/AQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

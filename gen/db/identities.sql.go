@@ -13,10 +13,16 @@ import (
 )
 
 const deleteContactIdentity = `-- name: DeleteContactIdentity :many
-DELETE FROM contact_identities
-WHERE workspace_id = $1 AND contact_id = $2 AND type = $3
-  AND ($4::text = '' OR source = $4)
-RETURNING type, source, value, created_at
+DELETE FROM contact_identities i
+WHERE i.workspace_id = $1 AND i.contact_id = $2 AND i.type = $3
+  AND ($4::text = '' OR i.source = $4)
+  AND ($5::text = '' OR i.value = $5)
+  AND NOT EXISTS (
+      SELECT 1 FROM contact_identities h
+      WHERE h.workspace_id = $1 AND h.type = $3 AND h.source = $4
+        AND h.value = $6::text AND h.contact_id = $2
+  )
+RETURNING i.type, i.source, i.value, i.created_at
 `
 
 type DeleteContactIdentityParams struct {
@@ -24,6 +30,8 @@ type DeleteContactIdentityParams struct {
 	ContactID   uuid.UUID
 	Type        string
 	Source      string
+	Value       string
+	Unless      string
 }
 
 type DeleteContactIdentityRow struct {
@@ -33,14 +41,19 @@ type DeleteContactIdentityRow struct {
 	CreatedAt time.Time
 }
 
-// DeleteContactIdentity removes a contact's identities of one type and source; an empty source
-// matches every source (phone and email identities have none).
+// DeleteContactIdentity removes a contact.Removal: the contact's identity of one type, source and
+// value, or with an empty value its identities of that type and source; an empty source matches
+// every source (phone and email identities have none). A non-empty unless is a value of the same
+// type and source that the contact may hold already: then nothing is removed. Deciding it here
+// costs no round trip of its own.
 func (q *Queries) DeleteContactIdentity(ctx context.Context, arg DeleteContactIdentityParams) ([]DeleteContactIdentityRow, error) {
 	rows, err := q.db.Query(ctx, deleteContactIdentity,
 		arg.WorkspaceID,
 		arg.ContactID,
 		arg.Type,
 		arg.Source,
+		arg.Value,
+		arg.Unless,
 	)
 	if err != nil {
 		return nil, err

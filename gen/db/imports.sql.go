@@ -197,25 +197,28 @@ func (q *Queries) LockContacts(ctx context.Context, arg LockContactsParams) ([]C
 const removeImportIdentities = `-- name: RemoveImportIdentities :exec
 DELETE FROM contact_identities i
 USING (SELECT unnest($1::uuid[]) AS contact_id, unnest($2::text[]) AS type,
-              unnest($3::text[]) AS source) AS r
-WHERE i.workspace_id = $4 AND i.contact_id = r.contact_id AND i.type = r.type
-  AND (r.source = '' OR i.source = r.source)
+              unnest($3::text[]) AS source, unnest($4::text[]) AS value) AS r
+WHERE i.workspace_id = $5 AND i.contact_id = r.contact_id AND i.type = r.type
+  AND (r.source = '' OR i.source = r.source) AND (r.value = '' OR i.value = r.value)
 `
 
 type RemoveImportIdentitiesParams struct {
 	ContactIds  []uuid.UUID
 	Types       []string
 	Sources     []string
+	Vals        []string
 	WorkspaceID uuid.UUID
 }
 
 // RemoveImportIdentities drops the identities that updated contacts no longer hold: an empty
-// source matches every source, as in DeleteContactIdentity.
+// value matches every value of the type and source, and an empty source every source, as in
+// DeleteContactIdentity (the plan has settled each removal's unless already).
 func (q *Queries) RemoveImportIdentities(ctx context.Context, arg RemoveImportIdentitiesParams) error {
 	_, err := q.db.Exec(ctx, removeImportIdentities,
 		arg.ContactIds,
 		arg.Types,
 		arg.Sources,
+		arg.Vals,
 		arg.WorkspaceID,
 	)
 	return err

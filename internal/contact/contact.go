@@ -185,30 +185,62 @@ func (p Patch) Apply(cur Fields) (Fields, error) {
 	return next, nil
 }
 
+// Removal is an identity a change detaches from a contact. Key names it: with a Value, that one
+// identity; with none, every identity of Key's type and, when Key.Source is set, of that source.
+// Unless, when not empty, is a value of Key's type and source: the removal does nothing when the
+// contact holds that identity already.
+//
+// Why: after a merge a contact may hold several identifiers of one type while its field shows one
+// of them. A write naming one it holds only changes which one it shows and detaches nothing; a
+// write naming a new one replaces the one shown, and that one only. For a contact that never
+// merged (one phone, one email, one external id per source) this is the same as detaching every
+// identity of the field's type (of the new id's source, for external ids).
+type Removal struct {
+	Key    identity.Key
+	Unless string
+}
+
+// Kept is the identity whose presence cancels the removal; ok is false when none does.
+func (r Removal) Kept() (k identity.Key, ok bool) {
+	return identity.Key{Type: r.Key.Type, Source: r.Key.Source, Value: r.Unless}, r.Unless != ""
+}
+
 // Moves lists the identity changes that take a contact from old to next: the identities to
-// remove (matched by type and source; an external_id key with no source stands for every source)
-// and the ones to attach. A contact keeps one phone, one email, and one external id per source;
-// ids of other sources stay when the external id changes, and all go when it is cleared.
-func Moves(old, next Fields) (remove, add []identity.Key) {
+// remove, before any is attached, and the ones to attach (the contact may hold them already).
+//   - phone and email: a new value detaches the one old shows, unless the contact holds the new
+//     value already; clearing detaches the one old shows.
+//   - external id: one per source. A new id of the source old shows detaches the id old shows; an
+//     id of another source detaches the contact's ids of that source; either way nothing is
+//     detached when the contact holds the new id already. Ids of other sources stay. Clearing
+//     detaches every external id.
+func Moves(old, next Fields) (remove []Removal, add []identity.Key) {
 	if !eq(old.Phone, next.Phone) {
-		remove = append(remove, identity.Key{Type: identity.Phone})
+		if old.Phone != nil {
+			remove = append(remove, Removal{Key: identity.Key{Type: identity.Phone, Value: *old.Phone}, Unless: deref(next.Phone)})
+		}
 		if next.Phone != nil {
 			add = append(add, identity.Key{Type: identity.Phone, Value: *next.Phone})
 		}
 	}
-	if !eq(lower(old.Email), lower(next.Email)) {
-		remove = append(remove, identity.Key{Type: identity.Email})
-		if next.Email != nil {
-			add = append(add, identity.Key{Type: identity.Email, Value: identity.Fold(*next.Email)})
+	if oldEmail, nextEmail := lower(old.Email), lower(next.Email); !eq(oldEmail, nextEmail) {
+		if oldEmail != nil {
+			remove = append(remove, Removal{Key: identity.Key{Type: identity.Email, Value: *oldEmail}, Unless: deref(nextEmail)})
+		}
+		if nextEmail != nil {
+			add = append(add, identity.Key{Type: identity.Email, Value: *nextEmail})
 		}
 	}
 	if !eq(old.ExternalSource, next.ExternalSource) || !eq(old.ExternalID, next.ExternalID) {
 		switch {
 		case next.ExternalID != nil:
-			remove = append(remove, identity.Key{Type: identity.ExternalID, Source: *next.ExternalSource})
+			gone := identity.Key{Type: identity.ExternalID, Source: *next.ExternalSource}
+			if eq(old.ExternalSource, next.ExternalSource) {
+				gone.Value = *old.ExternalID
+			}
+			remove = append(remove, Removal{Key: gone, Unless: *next.ExternalID})
 			add = append(add, identity.Key{Type: identity.ExternalID, Source: *next.ExternalSource, Value: *next.ExternalID})
 		case old.ExternalID != nil:
-			remove = append(remove, identity.Key{Type: identity.ExternalID})
+			remove = append(remove, Removal{Key: identity.Key{Type: identity.ExternalID}})
 		}
 	}
 	return remove, add
@@ -417,6 +449,13 @@ func numbersInRange(v json.RawMessage) bool {
 
 func eq(a, b *string) bool {
 	return (a == nil) == (b == nil) && (a == nil || *a == *b)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func lower(s *string) *string {

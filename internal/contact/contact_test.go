@@ -178,35 +178,72 @@ func TestPatchCustomFieldsNullResets(t *testing.T) {
 	}
 }
 
+// TestMoves pins the rule of contact.Moves. A removal names the identity the field shows, unless
+// it stands for several (an external id of another source, or clearing the external id), and a
+// new value the contact holds already (after a merge, several of one type) cancels it.
 func TestMoves(t *testing.T) {
-	base := contact.Fields{Phone: s("+6281234567890"), Email: s("a@b.co"), ExternalSource: s("shopify"), ExternalID: s("1")}
+	base := contact.Fields{Phone: s("+6281234567890"), Email: s("A@b.co"), ExternalSource: s("shopify"), ExternalID: s("1")}
 	with := func(f func(*contact.Fields)) contact.Fields { c := base; f(&c); return c }
+	phone := func(v string) identity.Key { return identity.Key{Type: identity.Phone, Value: v} }
+	email := func(v string) identity.Key { return identity.Key{Type: identity.Email, Value: v} }
+	ext := func(source, v string) identity.Key {
+		return identity.Key{Type: identity.ExternalID, Source: source, Value: v}
+	}
 	tests := []struct {
-		name        string
-		next        contact.Fields
-		remove, add []identity.Key
+		name   string
+		old    *contact.Fields // base when nil
+		next   contact.Fields
+		remove []contact.Removal
+		add    []identity.Key
 	}{
-		{"nothing changes", base, nil, nil},
-		{"email case only", with(func(c *contact.Fields) { c.Email = s("A@B.CO") }), nil, nil},
-		{"new phone", with(func(c *contact.Fields) { c.Phone = s("+6281122223333") }),
-			[]identity.Key{{Type: identity.Phone}}, []identity.Key{{Type: identity.Phone, Value: "+6281122223333"}}},
-		{"phone cleared", with(func(c *contact.Fields) { c.Phone = nil }), []identity.Key{{Type: identity.Phone}}, nil},
-		{"email set", with(func(c *contact.Fields) { c.Email = s("z@b.co") }),
-			[]identity.Key{{Type: identity.Email}}, []identity.Key{{Type: identity.Email, Value: "z@b.co"}}},
-		{"same source, new id", with(func(c *contact.Fields) { c.ExternalID = s("2") }),
-			[]identity.Key{{Type: identity.ExternalID, Source: "shopify"}}, []identity.Key{{Type: identity.ExternalID, Source: "shopify", Value: "2"}}},
-		{"other source keeps the old one", with(func(c *contact.Fields) { c.ExternalSource, c.ExternalID = s("crm"), s("9") }),
-			[]identity.Key{{Type: identity.ExternalID, Source: "crm"}}, []identity.Key{{Type: identity.ExternalID, Source: "crm", Value: "9"}}},
-		{"external cleared removes every source", with(func(c *contact.Fields) { c.ExternalSource, c.ExternalID = nil, nil }),
-			[]identity.Key{{Type: identity.ExternalID}}, nil},
+		{name: "nothing changes", next: base},
+		{name: "email case only", next: with(func(c *contact.Fields) { c.Email = s("a@B.CO") })},
+		{name: "new phone replaces the one shown, unless held", next: with(func(c *contact.Fields) { c.Phone = s("+6281122223333") }),
+			remove: []contact.Removal{{Key: phone("+6281234567890"), Unless: "+6281122223333"}}, add: []identity.Key{phone("+6281122223333")}},
+		{name: "phone cleared detaches the one shown", next: with(func(c *contact.Fields) { c.Phone = nil }),
+			remove: []contact.Removal{{Key: phone("+6281234567890")}}},
+		{name: "phone set where none was shown", old: &contact.Fields{Email: s("a@b.co")}, next: contact.Fields{Email: s("a@b.co"), Phone: s("+6281122223333")},
+			add: []identity.Key{phone("+6281122223333")}},
+		{name: "email set: folded values", next: with(func(c *contact.Fields) { c.Email = s("Z@b.co") }),
+			remove: []contact.Removal{{Key: email("a@b.co"), Unless: "z@b.co"}}, add: []identity.Key{email("z@b.co")}},
+		{name: "email cleared detaches the one shown", next: with(func(c *contact.Fields) { c.Email = nil }),
+			remove: []contact.Removal{{Key: email("a@b.co")}}},
+		{name: "same source, new id replaces the id shown", next: with(func(c *contact.Fields) { c.ExternalID = s("2") }),
+			remove: []contact.Removal{{Key: ext("shopify", "1"), Unless: "2"}}, add: []identity.Key{ext("shopify", "2")}},
+		{name: "other source: its ids go, the old one stays", next: with(func(c *contact.Fields) { c.ExternalSource, c.ExternalID = s("crm"), s("9") }),
+			remove: []contact.Removal{{Key: ext("crm", ""), Unless: "9"}}, add: []identity.Key{ext("crm", "9")}},
+		{name: "external id set where none was shown", old: &contact.Fields{Phone: s("+6281234567890")},
+			next:   contact.Fields{Phone: s("+6281234567890"), ExternalSource: s("crm"), ExternalID: s("9")},
+			remove: []contact.Removal{{Key: ext("crm", ""), Unless: "9"}}, add: []identity.Key{ext("crm", "9")}},
+		{name: "external cleared removes every source", next: with(func(c *contact.Fields) { c.ExternalSource, c.ExternalID = nil, nil }),
+			remove: []contact.Removal{{Key: identity.Key{Type: identity.ExternalID}}}},
+		{name: "everything at once", next: contact.Fields{Phone: s("+6281122223333"), Email: s("z@b.co"), ExternalSource: s("shopify"), ExternalID: s("2")},
+			remove: []contact.Removal{
+				{Key: phone("+6281234567890"), Unless: "+6281122223333"}, {Key: email("a@b.co"), Unless: "z@b.co"}, {Key: ext("shopify", "1"), Unless: "2"},
+			},
+			add: []identity.Key{phone("+6281122223333"), email("z@b.co"), ext("shopify", "2")}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			remove, add := contact.Moves(base, tc.next)
+			old := base
+			if tc.old != nil {
+				old = *tc.old
+			}
+			remove, add := contact.Moves(old, tc.next)
 			if !slices.Equal(remove, tc.remove) || !slices.Equal(add, tc.add) {
 				t.Errorf("Moves = %v, %v; want %v, %v", remove, add, tc.remove, tc.add)
 			}
 		})
+	}
+}
+
+func TestRemovalKept(t *testing.T) {
+	r := contact.Removal{Key: identity.Key{Type: identity.ExternalID, Source: "crm"}, Unless: "9"}
+	if k, ok := r.Kept(); !ok || k != (identity.Key{Type: identity.ExternalID, Source: "crm", Value: "9"}) {
+		t.Errorf("Kept = %v, %v", k, ok)
+	}
+	if _, ok := (contact.Removal{Key: identity.Key{Type: identity.Phone, Value: "+6281234567890"}}).Kept(); ok {
+		t.Error("a removal without Unless is kept by nothing")
 	}
 }
 

@@ -54,8 +54,10 @@ type Contact struct {
 	New    bool
 	Fields contact.Fields
 	Custom json.RawMessage
-	// Remove are the identities to delete from a stored contact before any is inserted, in the
-	// form of contact.Moves: type and source, an empty source standing for every source.
+	// Remove are the identities to delete from a stored contact before any is inserted, each as
+	// the Key of a contact.Removal: one identity when Value is set, otherwise every identity of
+	// the type and (when set) source. Their Unless is settled here, in line order, so the store
+	// deletes them all.
 	Remove []identity.Key
 }
 
@@ -171,7 +173,17 @@ func Build(lines []Line, owners map[identity.Key]uuid.UUID, stored map[uuid.UUID
 			}
 			next := u.Apply(st.c.Fields)
 			remove, add := contact.Moves(st.c.Fields, next)
-			for _, p := range remove {
+			for _, r := range remove {
+				// The value Unless names is one of the line's identifiers: when this contact holds
+				// it, in the database or from an earlier line, it is among st.keys.
+				if kept, ok := r.Kept(); ok && slices.Contains(st.keys, kept) {
+					continue
+				}
+				p := r.Key
+				// An identity an earlier line attached is not in the database: nothing to delete
+				// there. Skipping it keeps Remove to a few keys however many lines change the
+				// contact.
+				mayBeStored := p.Value == "" || slices.Contains(st.orig, p) || !slices.Contains(st.keys, p)
 				st.keys = slices.DeleteFunc(st.keys, func(k identity.Key) bool {
 					if matches(p, k) {
 						delete(owner, k)
@@ -179,7 +191,7 @@ func Build(lines []Line, owners map[identity.Key]uuid.UUID, stored map[uuid.UUID
 					}
 					return false
 				})
-				if !st.c.New && !slices.Contains(st.c.Remove, p) {
+				if !st.c.New && mayBeStored && !slices.Contains(st.c.Remove, p) {
 					st.c.Remove = append(st.c.Remove, p)
 				}
 			}
@@ -223,7 +235,7 @@ func Build(lines []Line, owners map[identity.Key]uuid.UUID, stored map[uuid.UUID
 	return plan
 }
 
-// matches tells whether a removal of contact.Moves takes identity k.
+// matches tells whether the Key p of a contact.Removal takes identity k.
 func matches(p, k identity.Key) bool {
-	return p.Type == k.Type && (p.Source == "" || p.Source == k.Source)
+	return p.Type == k.Type && (p.Source == "" || p.Source == k.Source) && (p.Value == "" || p.Value == k.Value)
 }

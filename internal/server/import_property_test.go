@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/wazapin/wazapin/gen/api"
 	"github.com/wazapin/wazapin/internal/ids"
+	"github.com/wazapin/wazapin/internal/tenant"
 )
 
 // TestImportEqualsUpsertsOneByOne generates random batches of lines (identifiers shared and
@@ -38,6 +40,86 @@ func TestImportEqualsUpsertsOneByOne(t *testing.T) {
 				b, seed, strings.Join(stored, "\n"), strings.Join(lines, "\n"))
 		}
 	}
+}
+
+// TestImportEqualsUpsertsOnMergedContacts is TestImportEqualsUpsertsOneByOne on stored contacts
+// that hold several identifiers of one type, as a merge leaves them: before the lines, each stored
+// contact is given (with SQL, in both workspaces alike) a few more phones, emails or external ids
+// of the people the lines name, of the types it shows. WAZAPIN_IMPORT_MERGED_BATCHES sets the
+// number of batches (default 200).
+func TestImportEqualsUpsertsOnMergedContacts(t *testing.T) {
+	batches := envInt(t, "WAZAPIN_IMPORT_MERGED_BATCHES", 200)
+	seed := uint64(envInt(t, "WAZAPIN_IMPORT_SEED", int(rand.Uint32())))
+	t.Logf("WAZAPIN_IMPORT_SEED=%d WAZAPIN_IMPORT_MERGED_BATCHES=%d", seed, batches)
+	var e *env
+	for b := range batches {
+		if b%100 == 0 {
+			e = newEnv(t)
+		}
+		r := rand.New(rand.NewPCG(seed, uint64(b)))
+		stored := genLines(r, 1+r.IntN(4), false)
+		lines := genLines(r, 1+r.IntN(25), true)
+		var merged []string
+		merge := func(wsI, wsU tenant.Created, twins map[string]string) {
+			merged = e.mergeAlike(r, wsI, wsU, twins)
+		}
+		if !e.importMatchesUpserts(b, stored, lines, merge) {
+			t.Fatalf("batch %d differs (WAZAPIN_IMPORT_SEED=%d); stored contacts made by:\n%s\nidentities added:\n%s\nlines:\n%s",
+				b, seed, strings.Join(stored, "\n"), strings.Join(merged, "\n"), strings.Join(lines, "\n"))
+		}
+	}
+}
+
+// mergeAlike gives each stored contact of wsI and its twin in wsU the same few identities that no
+// contact holds, of the types the contact shows, and lists them.
+func (e *env) mergeAlike(r *rand.Rand, wsI, wsU tenant.Created, twins map[string]string) []string {
+	e.t.Helper()
+	idI, _ := ids.Parse(ids.Workspace, wsI.WorkspaceID)
+	idU, _ := ids.Parse(ids.Workspace, wsU.WorkspaceID)
+	var added []string
+	for _, a := range sorted(slices.Collect(maps.Keys(twins))) {
+		cI, _ := ids.Parse(ids.Contact, a)
+		cU, _ := ids.Parse(ids.Contact, twins[a])
+		var phone, email, external bool
+		if err := e.pool.QueryRow(bg, `SELECT phone_number IS NOT NULL, email IS NOT NULL, external_id IS NOT NULL
+			FROM contacts WHERE workspace_id = $1 AND id = $2`, idI, cI).Scan(&phone, &email, &external); err != nil {
+			e.t.Fatal(err)
+		}
+		for range r.IntN(4) {
+			var typ, source, value string
+			switch r.IntN(3) {
+			case 0:
+				typ, value = "phone", fmt.Sprintf("+628112233440%d", r.IntN(5))
+				if !phone {
+					continue
+				}
+			case 1:
+				typ, value = "email", fmt.Sprintf("u%d@example.com", r.IntN(4))
+				if !email {
+					continue
+				}
+			default:
+				typ, source, value = "external_id", []string{"shopify", "hubspot"}[r.IntN(2)], fmt.Sprintf("c%d", r.IntN(3))
+				if !external {
+					continue
+				}
+			}
+			insert := `INSERT INTO contact_identities (workspace_id, type, source, value, contact_id)
+				VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`
+			tag, err := e.pool.Exec(bg, insert, idI, typ, source, value, cI)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			if tag.RowsAffected() == 0 {
+				continue // held already, by this contact or another
+			}
+			if tag, err := e.pool.Exec(bg, insert, idU, typ, source, value, cU); err != nil || tag.RowsAffected() != 1 {
+				e.t.Fatalf("the twin took %s:%s:%s differently: %v", typ, source, value, err)
+			}
+			added = append(added, a+" "+typ+":"+source+":"+value)
+		}
+	}
+	return added
 }
 
 // genLines makes n NDJSON lines over a small set of people, so that lines meet.
@@ -109,7 +191,10 @@ type lineAnswer struct {
 	fields     []string // invalid
 }
 
-func (e *env) importMatchesUpserts(batch int, stored, lines []string) bool {
+// importMatchesUpserts makes the stored contacts in two fresh workspaces, lets each merge (when
+// given) change them alike, and compares the lines sent as an import to one workspace with the
+// same lines sent one by one to the other.
+func (e *env) importMatchesUpserts(batch int, stored, lines []string, merge ...func(wsI, wsU tenant.Created, twins map[string]string)) bool {
 	t := e.t
 	t.Helper()
 	wsI, _ := e.workspace(fmt.Sprintf("import %d", batch), "ID")
@@ -133,6 +218,9 @@ func (e *env) importMatchesUpserts(batch int, stored, lines []string) bool {
 			t.Errorf("stored contacts differ for %s: %+v %+v", l, a, b)
 			return false
 		}
+	}
+	for _, m := range merge {
+		m(wsI, wsU, same)
 	}
 
 	imported := e.importAs(wsI.APIKey, lines)

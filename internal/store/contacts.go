@@ -126,7 +126,8 @@ func (s *Store) patch(ctx context.Context, wsID, id uuid.UUID, p contact.Patch, 
 	})
 }
 
-// checkFree refuses identities another contact holds, naming the first.
+// checkFree refuses identities another contact holds, naming the first; those the contact holds
+// itself (after a merge, several of one type) are free to it.
 func checkFree(ctx context.Context, q *dbq.Queries, wsID, self uuid.UUID, add []identity.Key) error {
 	for _, k := range add {
 		owner, err := q.GetIdentityOwner(ctx, dbq.GetIdentityOwnerParams{WorkspaceID: wsID, Type: k.Type, Source: k.Source, Value: k.Value})
@@ -216,17 +217,20 @@ func (s *Store) ContactExists(ctx context.Context, wsID, id uuid.UUID) error {
 	return err
 }
 
-// updateContact writes next over the locked row cur, moving the identities whose values changed,
-// and records what changed.
+// updateContact writes next over the locked row cur, moving the identities whose values changed
+// (contact.Moves: a field set to a value the contact holds already detaches nothing), and records
+// what changed.
 func updateContact(ctx context.Context, q *txn, cur dbq.Contact, next contact.Fields, custom contact.CustomFields) (dbq.Contact, error) {
 	merged, err := contact.MergeCustom(cur.CustomFields, custom)
 	if err != nil {
 		return dbq.Contact{}, err
 	}
 	remove, add := contact.Moves(fieldsOf(cur), next)
-	for _, k := range remove {
+	for _, r := range remove {
+		// The statement itself checks r.Unless: a value the contact holds already cancels it.
 		gone, err := q.DeleteContactIdentity(ctx, dbq.DeleteContactIdentityParams{
-			WorkspaceID: cur.WorkspaceID, ContactID: cur.ID, Type: k.Type, Source: k.Source,
+			WorkspaceID: cur.WorkspaceID, ContactID: cur.ID, Type: r.Key.Type, Source: r.Key.Source,
+			Value: r.Key.Value, Unless: r.Unless,
 		})
 		if err != nil {
 			return dbq.Contact{}, err
@@ -235,6 +239,7 @@ func updateContact(ctx context.Context, q *txn, cur dbq.Contact, next contact.Fi
 			q.emit(events.Identity(events.IdentityDetached, cur.ID, wire.Identity(dbq.ListContactIdentitiesRow(g))))
 		}
 	}
+	// A value the contact held already (it only shows it now) is left as it is by attach.
 	for _, k := range identity.Sorted(add) {
 		if _, err := attach(ctx, q, cur.WorkspaceID, cur.ID, k); err != nil {
 			return dbq.Contact{}, err

@@ -125,6 +125,7 @@ func writePlan(ctx context.Context, q *dbq.Queries, wsID, importID uuid.UUID, pl
 			removals.ContactIds = append(removals.ContactIds, c.ID)
 			removals.Types = append(removals.Types, k.Type)
 			removals.Sources = append(removals.Sources, k.Source)
+			removals.Vals = append(removals.Vals, k.Value)
 		}
 	}
 	if err := contacts.flush(); err != nil {

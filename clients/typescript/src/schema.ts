@@ -103,13 +103,19 @@ export interface paths {
          *     - none belongs to a stored contact: a contact is created (201);
          *     - all that match belong to one contact: that contact is updated (200). Fields given
          *       overwrite, `custom_fields` merge key by key (a key set to null is removed), and identifiers
-         *       that did not match are attached to it, replacing the contact's previous phone, email, or
-         *       external id of the same source;
+         *       that did not match are attached to it, replacing the phone, email, or external id of the
+         *       same source that the contact showed. An identifier the contact holds already becomes the
+         *       one it shows and detaches nothing (see below);
          *     - they belong to two or more contacts: 409 with the `candidates`, and nothing changes.
          *
          *     A contact keeps one external id per source: upserting with `external_source: hubspot` adds
          *     a hubspot id beside an existing shopify id; `external_source`/`external_id` on the contact
          *     show the last one written. Concurrent upserts of the same identifier converge on one contact.
+         *
+         *     A contact merged from others may hold several phones, emails, or external ids of one
+         *     source, and shows one of each. A new value replaces only the one shown (a new id of
+         *     another source than the one shown replaces that source's ids); the others keep leading
+         *     to the contact.
          */
         post: operations["createContact"];
         delete?: never;
@@ -328,7 +334,11 @@ export interface paths {
          *     the new value; a value that already belongs to another contact is a 409 naming it.
          *     `external_source` and `external_id` are set or cleared together; clearing them removes the
          *     contact's external ids of every source. A patch may not leave a contact without any
-         *     identifier (422).
+         *     identifier (422). A contact merged from others may hold several phones, emails, or external
+         *     ids of one source, and shows one of each: setting a field to one it holds only changes
+         *     which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
+         *     the one shown and no other; a new external id detaches the id shown when it is of the
+         *     source shown, otherwise the contact's ids of its source.
          */
         patch: operations["updateContact"];
         trace?: never;
@@ -351,7 +361,8 @@ export interface paths {
          * List a contact's identities
          * @description Every identity that leads to the contact, oldest first: its phone number (E.164), email
          *     (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
-         *     Returned whole; a contact has few.
+         *     A contact merged from others may hold several phone numbers, emails, and external ids of
+         *     one source; its fields show one of each. Returned whole; a contact has few.
          */
         get: operations["listContactIdentities"];
         put?: never;
