@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -11,14 +13,24 @@ import (
 	"github.com/wazapin/wazapin/internal/wire"
 )
 
+// maxMerged bounds the contacts one merge folds into its survivor, and so what one merge locks.
+const maxMerged = 10
+
 // MergeContacts merges other contacts into one (see mergeContacts in openapi.yaml).
 func (s *Server) MergeContacts(ctx context.Context, req api.MergeContactsRequestObject) (api.MergeContactsResponseObject, error) {
 	ws, id, err := contactScope(ctx, req.ContactID)
 	if err != nil {
 		return nil, err
 	}
-	others := make([]uuid.UUID, len(req.Body.ContactIds))
+	n := len(req.Body.ContactIds)
+	if n < 1 || n > maxMerged {
+		return nil, apperr.InvalidField("contact_ids", fmt.Sprintf("must list 1 to %d contacts", maxMerged))
+	}
+	others := make([]uuid.UUID, n)
 	for i, raw := range req.Body.ContactIds {
+		if slices.Contains(req.Body.ContactIds[:i], raw) {
+			return nil, apperr.InvalidField(fmt.Sprintf("contact_ids[%d]", i), "is listed twice")
+		}
 		other, ok := ids.Parse(ids.Contact, raw)
 		if !ok {
 			// An id that cannot be one of ours names no contact of the workspace.

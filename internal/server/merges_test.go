@@ -343,6 +343,7 @@ func TestMergeAndUndo(t *testing.T) {
 		if sv.ExternalId.IsSpecified() && !sv.ExternalId.IsNull() || len(sv.MergedIds) != 0 {
 			t.Errorf("survivor after undo %+v: the filled external id and merged_ids should be gone", sv)
 		}
+		custom = nil
 		_ = json.Unmarshal(sv.CustomFields, &custom)
 		if want := map[string]string{"tier": "gold", "lang": "id"}; !mapsEqual(custom, want) {
 			t.Errorf("survivor custom_fields %v, want %v", custom, want)
