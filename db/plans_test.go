@@ -34,6 +34,13 @@ var wholeTableReads = map[string]string{
 	"LockContacts":           "left to PostgreSQL's choice: an import batch can hold most of the contacts",
 	"RemoveImportIdentities": "left to PostgreSQL's choice: an import batch can hold most of the contacts",
 	"SearchContacts":         "planned for its values: without the prefix, no index range can be chosen",
+	// A merge names at most 11 contacts; its statements take them as arrays.
+	"ContactSubjectConsents": "a merge or an undo runs on the pool left to PostgreSQL's choice: planned for the handful of contacts it names",
+	"DeleteContacts":         "a merge or an undo runs on the pool left to PostgreSQL's choice: planned for the handful of contacts it names",
+	"LockContactsForMerge":   "a merge or an undo runs on the pool left to PostgreSQL's choice: planned for the handful of contacts it names",
+	"MoveNotes":              "a merge or an undo runs on the pool left to PostgreSQL's choice: planned for the handful of contacts it names",
+	"NotesOfContacts":        "a merge or an undo runs on the pool left to PostgreSQL's choice: planned for the handful of contacts it names",
+	"TagsOfContacts":         "a merge or an undo runs on the pool left to PostgreSQL's choice: planned for the handful of contacts it names",
 }
 
 // seedContacts is how many contacts the small workspace holds: past the size where the

@@ -86,7 +86,7 @@ type redirectRecord struct {
 // Merge merges others into survivor (see mergeContacts in openapi.yaml). A dry run answers the
 // same and keeps nothing.
 func (s *Store) Merge(ctx context.Context, wsID, survivor uuid.UUID, others []uuid.UUID, dryRun bool) (out Merged, err error) {
-	err = s.write(ctx, s.main, "contact.merge", wsID, func(q *txn) error {
+	err = s.write(ctx, s.planned, "contact.merge", wsID, func(q *txn) error {
 		out, err = mergeContacts(ctx, q, wsID, survivor, others)
 		if err == nil && dryRun {
 			return errDryRun
@@ -441,7 +441,7 @@ type NotRestored struct {
 
 // Undo undoes a merge (see undoMerge in openapi.yaml).
 func (s *Store) Undo(ctx context.Context, wsID, mergeID uuid.UUID) (out Undone, err error) {
-	err = s.write(ctx, s.main, "contact.unmerge", wsID, func(q *txn) error {
+	err = s.write(ctx, s.planned, "contact.unmerge", wsID, func(q *txn) error {
 		out, err = undoMerge(ctx, q, wsID, mergeID)
 		return err
 	})
