@@ -123,8 +123,15 @@ func mergeContacts(ctx context.Context, q *txn, wsID, survivorRef uuid.UUID, oth
 		mergedIDs = append(mergedIDs, id)
 	}
 	if len(mergedIDs) == 0 {
+		// Every id leads to one contact already. Name one that was merged away: the other asked
+		// for, or, when the contact asked to survive was itself merged into that other (the
+		// losing one of two opposite merges of a pair), the contact asked to survive.
+		gone := otherRefs[0]
+		if gone == sid {
+			gone = survivorRef
+		}
 		return Merged{}, apperr.New(apperr.Conflict, "contact %q is merged into contact %q already",
-			ids.Format(ids.Contact, otherRefs[0]), ids.Format(ids.Contact, sid))
+			ids.Format(ids.Contact, gone), ids.Format(ids.Contact, sid))
 	}
 	all := append([]uuid.UUID{sid}, mergedIDs...)
 	rows, err := lockContacts(ctx, q, wsID, all, asked)
