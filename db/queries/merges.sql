@@ -145,3 +145,9 @@ SELECT * FROM merges
 WHERE workspace_id = @workspace_id AND contact_ids && @ids::uuid[]
 ORDER BY created_at DESC, id DESC
 LIMIT 100;
+
+-- StandingMergesInto lists the records of the merges into a contact that are not undone, but one.
+-- name: StandingMergesInto :many
+SELECT record FROM merges
+WHERE workspace_id = @workspace_id AND contact_ids @> ARRAY[@contact_id::uuid] AND contact_id = @contact_id
+  AND undone_at IS NULL AND id <> @id;

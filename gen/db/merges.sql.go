@@ -851,6 +851,39 @@ func (q *Queries) SetMergedContact(ctx context.Context, arg SetMergedContactPara
 	return i, err
 }
 
+const standingMergesInto = `-- name: StandingMergesInto :many
+SELECT record FROM merges
+WHERE workspace_id = $1 AND contact_ids @> ARRAY[$2::uuid] AND contact_id = $2
+  AND undone_at IS NULL AND id <> $3
+`
+
+type StandingMergesIntoParams struct {
+	WorkspaceID uuid.UUID
+	ContactID   uuid.UUID
+	ID          uuid.UUID
+}
+
+// StandingMergesInto lists the records of the merges into a contact that are not undone, but one.
+func (q *Queries) StandingMergesInto(ctx context.Context, arg StandingMergesIntoParams) ([][]byte, error) {
+	rows, err := q.db.Query(ctx, standingMergesInto, arg.WorkspaceID, arg.ContactID, arg.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items [][]byte
+	for rows.Next() {
+		var record []byte
+		if err := rows.Scan(&record); err != nil {
+			return nil, err
+		}
+		items = append(items, record)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const tagsOfContacts = `-- name: TagsOfContacts :many
 SELECT contact_id, tag_id FROM contact_tags
 WHERE workspace_id = $1 AND contact_id = ANY($2::uuid[])

@@ -2,9 +2,11 @@ package server_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -540,4 +542,178 @@ func mapsEqual(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestResolveConflictLeadsToMerge is README's flow: resolve answers 409 with the candidates, a
+// merge of them makes the same identifiers resolve, and the merged id keeps working everywhere.
+func TestResolveConflictLeadsToMerge(t *testing.T) {
+	e := newEnv(t)
+	a := e.create(api.ContactCreate{Name: ptr("Siti"), PhoneNumber: ptr("+6281300000001")})
+	b := e.create(api.ContactCreate{Name: ptr("Siti Aminah"), Email: ptr("siti@example.com")})
+	req := api.ResolveRequest{Identifiers: []api.Identifier{
+		{Type: api.IdentifierTypePhone, Value: "081300000001"}, {Type: api.IdentifierTypeEmail, Value: "SITI@example.com"},
+	}}
+	res, _ := e.c.ResolveContactWithResponse(bg, req)
+	wantStatus(t, res.StatusCode(), http.StatusConflict, res.Body)
+	p := problem(t, http.StatusConflict, res.Body)
+	if p.Candidates == nil || !slices.Equal(sorted(*p.Candidates), sorted([]string{a.Id, b.Id})) {
+		t.Fatalf("candidates %v, want both contacts", p.Candidates)
+	}
+	m := e.merge((*p.Candidates)[0], false, (*p.Candidates)[1])
+	res, _ = e.c.ResolveContactWithResponse(bg, req)
+	wantStatus(t, res.StatusCode(), http.StatusOK, res.Body)
+	survivor, merged := m.Contact.Id, m.Merge.MergedIds[0]
+	if res.JSON200.Data.Id != survivor {
+		t.Errorf("resolved to %s, want the survivor %s", res.JSON200.Data.Id, survivor)
+	}
+
+	t.Run("the merged id answers for the survivor on every sub-resource", func(t *testing.T) {
+		e.note(merged, "written through the merged id")
+		e.tag(merged, "Returning")
+		e.consent(merged, api.MessagingChannelEmail, api.ConsentStatusOptedIn, time.Now())
+		res, _ := e.c.UpsertContactSuppressionWithResponse(bg, merged, api.SuppressionCreate{Channel: api.MessagingChannelSms, Reason: api.SuppressionReasonBounced})
+		wantStatus(t, res.StatusCode(), http.StatusCreated, res.Body)
+		if !slices.Contains(e.notes(survivor), "written through the merged id") || !slices.Contains(e.tags(survivor), "Returning") ||
+			e.consentOn(survivor, api.MessagingChannelEmail) != "opted_in" || !activeOn(e.suppressions(survivor), api.MessagingChannelSms) {
+			t.Errorf("writes through the merged id did not reach the survivor")
+		}
+		r := e.reachability("sms", "contact_id:"+merged)
+		if r[0].ContactId.MustGet() != survivor || verdict(r[0]) == "ok" {
+			t.Errorf("reachability of the merged id: %+v", r[0])
+		}
+	})
+	t.Run("search and lists show the survivor alone", func(t *testing.T) {
+		res, _ := e.c.ListContactsWithResponse(bg, &api.ListContactsParams{Q: ptr("siti")})
+		wantStatus(t, res.StatusCode(), http.StatusOK, res.Body)
+		if len(res.JSON200.Data) != 1 || res.JSON200.Data[0].Id != survivor {
+			t.Errorf("search found %+v", res.JSON200.Data)
+		}
+	})
+	t.Run("deleting through the merged id deletes the survivor, and both ids are gone", func(t *testing.T) {
+		res, _ := e.c.DeleteContactWithResponse(bg, merged)
+		wantStatus(t, res.StatusCode(), http.StatusNoContent, res.Body)
+		for _, id := range []string{survivor, merged} {
+			res, _ := e.c.GetContactWithResponse(bg, id)
+			wantStatus(t, res.StatusCode(), http.StatusNotFound, res.Body)
+		}
+		r, _ := e.c.UndoMergeWithResponse(bg, m.Merge.Id)
+		wantStatus(t, r.StatusCode(), http.StatusConflict, r.Body)
+	})
+}
+
+// TestMergeKeepsTheStrongerRecord pins the rules a merge and its undo apply when both sides hold
+// something on one channel or one tag: the most recent consent kept against a contact itself, the
+// longest lasting suppression, and tags that another merge or a removal changed since.
+func TestMergeKeepsTheStrongerRecord(t *testing.T) {
+	e := newEnv(t)
+	now := time.Now().UTC()
+	t.Run("consent kept against the contacts themselves: the most recent decision", func(t *testing.T) {
+		a := e.create(api.ContactCreate{Email: ptr("consent-a@example.com")})
+		b := e.create(api.ContactCreate{Email: ptr("consent-b@example.com")})
+		// telegram reaches no identifier: the consent is kept against the contact alone.
+		e.consent(a.Id, api.MessagingChannelTelegram, api.ConsentStatusOptedIn, now.Add(-2*time.Hour))
+		e.consent(b.Id, api.MessagingChannelTelegram, api.ConsentStatusOptedOut, now.Add(-time.Hour))
+		m := e.merge(a.Id, false, b.Id)
+		if got := e.consentOn(a.Id, api.MessagingChannelTelegram); got != "opted_out" {
+			t.Errorf("telegram after the merge: %q, want the later opted_out", got)
+		}
+		e.undo(m.Merge.Id)
+		if got := e.consentOn(a.Id, api.MessagingChannelTelegram); got != "opted_in" {
+			t.Errorf("telegram of the survivor after the undo: %q, want its own opted_in", got)
+		}
+	})
+	t.Run("suppressions: the longest lasting one, never an earlier end", func(t *testing.T) {
+		a := e.create(api.ContactCreate{Email: ptr("supp-a@example.com")})
+		b := e.create(api.ContactCreate{Email: ptr("supp-b@example.com")})
+		soon := now.Add(time.Hour)
+		res, _ := e.c.UpsertContactSuppressionWithResponse(bg, a.Id, api.SuppressionCreate{Channel: "line", Reason: api.SuppressionReasonManual, ExpiresAt: &soon})
+		wantStatus(t, res.StatusCode(), http.StatusCreated, res.Body)
+		res, _ = e.c.UpsertContactSuppressionWithResponse(bg, b.Id, api.SuppressionCreate{Channel: "line", Reason: api.SuppressionReasonUnsubscribed})
+		wantStatus(t, res.StatusCode(), http.StatusCreated, res.Body)
+		m := e.merge(a.Id, false, b.Id)
+		check := func(when, id string) {
+			for _, s := range e.suppressions(id) {
+				if s.Channel == "line" && (!s.Active || !s.ExpiresAt.IsNull()) {
+					t.Errorf("%s: line suppression of %s %+v, want active for good", when, id, s)
+				}
+			}
+		}
+		check("after the merge", a.Id)
+		e.undo(m.Merge.Id)
+		check("after the undo", a.Id)
+		check("after the undo", b.Id)
+	})
+	t.Run("tags the survivor lost since, and tags another merge brought too", func(t *testing.T) {
+		s := e.create(api.ContactCreate{Email: ptr("tags-s@example.com")})
+		x := e.create(api.ContactCreate{Email: ptr("tags-x@example.com")})
+		y := e.create(api.ContactCreate{Email: ptr("tags-y@example.com")})
+		e.tag(x.Id, "VIP")
+		e.tag(x.Id, "Lapsed")
+		e.tag(y.Id, "VIP")
+		mx := e.merge(s.Id, false, x.Id)
+		e.merge(s.Id, false, y.Id)
+		res, _ := e.c.UnassignContactTagWithResponse(bg, s.Id, "lapsed")
+		wantStatus(t, res.StatusCode(), http.StatusNoContent, res.Body)
+		u := e.undo(mx.Merge.Id)
+		if got := e.tags(s.Id); !slices.Equal(got, []string{"VIP"}) {
+			t.Errorf("survivor tags %v, want VIP (y's merge still brings it)", got)
+		}
+		if got := e.tags(x.Id); !slices.Equal(got, []string{"VIP"}) {
+			t.Errorf("restored tags %v, want VIP only (Lapsed was removed from the survivor)", got)
+		}
+		nr := u.Merge.NotRestored.MustGet()
+		if len(nr) != 1 || nr[0].Kind != api.NotRestoredKindTag {
+			t.Errorf("not_restored %+v, want the Lapsed tag", nr)
+		}
+	})
+	t.Run("the survivor showing a merged phone shows its own again after the undo", func(t *testing.T) {
+		a := e.create(api.ContactCreate{PhoneNumber: ptr("+6281400000001")})
+		b := e.create(api.ContactCreate{PhoneNumber: ptr("+6281400000002")})
+		m := e.merge(a.Id, false, b.Id)
+		e.patch(a.Id, `{"phone_number":"+6281400000002"}`)
+		u := e.undo(m.Merge.Id)
+		if got := u.Contact.PhoneNumber; !got.IsSpecified() || got.IsNull() || got.MustGet() != "+6281400000001" {
+			t.Errorf("survivor phone_number %+v, want its own +6281400000001", got)
+		}
+	})
+}
+
+// TestTagWritesRacingAMerge assigns and removes tags through a contact while it is merged away:
+// each write lands on the contact or on its survivor, and nothing deadlocks.
+func TestTagWritesRacingAMerge(t *testing.T) {
+	e := newEnv(t)
+	for round := range 15 {
+		a := e.create(api.ContactCreate{Email: ptr(fmt.Sprintf("race-a%d@example.com", round))})
+		b := e.create(api.ContactCreate{Email: ptr(fmt.Sprintf("race-b%d@example.com", round))})
+		e.tag(b.Id, "Old")
+		e.tag(a.Id, "Shared")
+		var wg sync.WaitGroup
+		statuses := make([]int, 4)
+		wg.Go(func() {
+			res, _ := e.c.MergeContactsWithResponse(bg, a.Id, api.MergeRequest{ContactIds: []string{b.Id}})
+			statuses[0] = res.StatusCode()
+		})
+		wg.Go(func() {
+			res, _ := e.c.AssignContactTagWithResponse(bg, b.Id, api.TagAssign{Name: "New"})
+			statuses[1] = res.StatusCode()
+		})
+		wg.Go(func() {
+			res, _ := e.c.AssignContactTagWithResponse(bg, b.Id, api.TagAssign{Name: "Shared"})
+			statuses[2] = res.StatusCode()
+		})
+		wg.Go(func() {
+			res, _ := e.c.UnassignContactTagWithResponse(bg, b.Id, "old")
+			statuses[3] = res.StatusCode()
+		})
+		wg.Wait()
+		if statuses[0] != http.StatusOK || statuses[1] >= 300 || statuses[2] >= 300 || statuses[3] != http.StatusNoContent {
+			t.Fatalf("round %d: statuses %v", round, statuses)
+		}
+		if got := e.tags(a.Id); !slices.Equal(got, []string{"New", "Shared"}) {
+			t.Fatalf("round %d: survivor tags %v, want New and Shared (Old removed)", round, got)
+		}
+	}
+	if n := e.deadlocks(); n != 0 {
+		t.Errorf("%d deadlocks", n)
+	}
 }

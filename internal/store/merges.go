@@ -138,6 +138,15 @@ func mergeContacts(ctx context.Context, q *txn, wsID, survivorRef uuid.UUID, oth
 	if err != nil {
 		return Merged{}, err
 	}
+	// An undo may have restored a contact between the look-up and the locks: its id then names
+	// itself again, and the contact locked is not the one asked for.
+	for live, ref := range asked {
+		if now, err := liveID(ctx, q, wsID, ref); err != nil {
+			return Merged{}, err
+		} else if now != live {
+			return Merged{}, pg.ErrRetry
+		}
+	}
 	cur := rows[sid]
 	sides := make([]merge.Side, len(mergedIDs))
 	for i, id := range mergedIDs {
@@ -364,33 +373,53 @@ func putOwnConsent(ctx context.Context, q *txn, wsID, contactID uuid.UUID, chann
 	})
 }
 
-// mergeSuppressions gives the survivor every active suppression kept against a merged contact
-// itself, on each channel it has none of its own: merging never lifts one. Those kept against
-// identifiers moved with them.
+// mergeSuppressions gives the survivor, kept against itself, the longest lasting active
+// suppression kept against any of the contacts themselves on each channel, unless its own lasts
+// as long: merging never lifts one, nor brings its end closer. Those kept against identifiers
+// moved with them.
 func mergeSuppressions(ctx context.Context, q *txn, wsID, sid uuid.UUID, all []uuid.UUID) error {
 	rows, err := q.ContactSubjectSuppressions(ctx, dbq.ContactSubjectSuppressionsParams{WorkspaceID: wsID, Subjects: subjectsFor(all)})
 	if err != nil {
 		return err
 	}
-	has := map[string]bool{}
+	longest := map[string]dbq.Suppression{}
+	var channels []string
 	for _, r := range rows {
-		if r.Subject == sid.String() {
-			has[r.Channel] = true
+		l, ok := longest[r.Channel]
+		if !ok {
+			channels = append(channels, r.Channel)
+		}
+		// The survivor's own wins a tie, so that nothing is written for it.
+		if !ok || outlasts(r.ExpiresAt, l.ExpiresAt) || (r.Subject == sid.String() && !outlasts(l.ExpiresAt, r.ExpiresAt)) {
+			longest[r.Channel] = r
 		}
 	}
-	for _, r := range rows {
-		if has[r.Channel] {
+	slices.Sort(channels)
+	for _, ch := range channels {
+		r := longest[ch]
+		if r.Subject == sid.String() {
 			continue
 		}
-		has[r.Channel] = true
 		if err := q.PutSuppressions(ctx, dbq.PutSuppressionsParams{
-			WorkspaceID: wsID, Channel: r.Channel, Types: []string{reach.Contact}, Vals: []string{sid.String()},
+			WorkspaceID: wsID, Channel: ch, Types: []string{reach.Contact}, Vals: []string{sid.String()},
 			ContactID: sid, Reason: r.Reason, ExpiresAt: r.ExpiresAt,
 		}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// outlasts tells whether a suppression ending at a lasts longer than one ending at b (nil: for
+// good).
+func outlasts(a, b *time.Time) bool {
+	switch {
+	case a == nil:
+		return b != nil
+	case b == nil:
+		return false
+	}
+	return a.After(*b)
 }
 
 func subjectsFor(contacts []uuid.UUID) []string {
@@ -492,6 +521,30 @@ func undoMerge(ctx context.Context, q *txn, wsID, mergeID uuid.UUID) (Undone, er
 	if err != nil {
 		return Undone{}, err
 	}
+	tagged, err := q.TagsOfContacts(ctx, dbq.TagsOfContactsParams{WorkspaceID: wsID, Ids: []uuid.UUID{sid}})
+	if err != nil {
+		return Undone{}, err
+	}
+	onSurvivor := make([]uuid.UUID, len(tagged))
+	for i, t := range tagged {
+		onSurvivor[i] = t.TagID
+	}
+	// A tag leaves the survivor when only this merge brought it: not its own before the merge,
+	// nor brought by another merge into it that stands.
+	keep := slices.Clone(rec.Survivor.Tags)
+	others, err := q.StandingMergesInto(ctx, dbq.StandingMergesIntoParams{WorkspaceID: wsID, ContactID: sid, ID: mergeID})
+	if err != nil {
+		return Undone{}, err
+	}
+	for _, raw := range others {
+		var o mergeRecord
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return Undone{}, err
+		}
+		for _, mr := range o.Merged {
+			keep = append(keep, mr.Tags...)
+		}
+	}
 	var (
 		lost     []NotRestored
 		mergedID []uuid.UUID
@@ -499,13 +552,13 @@ func undoMerge(ctx context.Context, q *txn, wsID, mergeID uuid.UUID) (Undone, er
 	)
 	for _, mr := range rec.Merged {
 		mergedID = append(mergedID, mr.ID)
-		l, err := restoreMerged(ctx, q, wsID, sid, mr)
+		l, err := restoreMerged(ctx, q, wsID, sid, mr, onSurvivor)
 		if err != nil {
 			return Undone{}, err
 		}
 		lost = append(lost, l...)
 		for _, t := range mr.Tags {
-			if !slices.Contains(rec.Survivor.Tags, t) && !slices.Contains(brought, t) {
+			if !slices.Contains(keep, t) && !slices.Contains(brought, t) {
 				brought = append(brought, t)
 			}
 		}
@@ -575,7 +628,7 @@ func undoMerge(ctx context.Context, q *txn, wsID, mergeID uuid.UUID) (Undone, er
 
 // restoreMerged puts a merged contact back with its fields as they were, and moves back what it
 // brought that the survivor still has; it answers what it could not restore.
-func restoreMerged(ctx context.Context, q *txn, wsID, sid uuid.UUID, mr mergedRecord) ([]NotRestored, error) {
+func restoreMerged(ctx context.Context, q *txn, wsID, sid uuid.UUID, mr mergedRecord, onSurvivor []uuid.UUID) ([]NotRestored, error) {
 	custom := mr.CustomFields
 	if len(custom) == 0 {
 		custom = json.RawMessage(`{}`)
@@ -620,7 +673,7 @@ func restoreMerged(ctx context.Context, q *txn, wsID, sid uuid.UUID, mr mergedRe
 	for _, name := range cleared {
 		lost = append(lost, NotRestored{Contact: mr.ID, Kind: "field", Value: name, Reason: "its identifier could not be restored, so the field is empty"})
 	}
-	if len(cleared) > 0 {
+	if kept != f {
 		if _, err := q.UpdateContact(ctx, dbq.UpdateContactParams{
 			WorkspaceID: wsID, ID: mr.ID, Name: kept.Name, NameKey: kept.NameKey(), PhoneNumber: kept.Phone, Email: kept.Email,
 			ExternalSource: kept.ExternalSource, ExternalID: kept.ExternalID, CustomFields: custom,
@@ -639,22 +692,25 @@ func restoreMerged(ctx context.Context, q *txn, wsID, sid uuid.UUID, mr mergedRe
 			}
 		}
 	}
-	if len(mr.Tags) > 0 {
-		back, err := q.AddContactTags(ctx, dbq.AddContactTagsParams{WorkspaceID: wsID, ContactID: mr.ID, TagIds: mr.Tags})
-		if err != nil {
-			return nil, err
+	var still []uuid.UUID
+	for _, t := range mr.Tags {
+		if slices.Contains(onSurvivor, t) {
+			still = append(still, t)
+		} else {
+			lost = append(lost, NotRestored{Contact: mr.ID, Kind: "tag", Value: ids.Format(ids.Tag, t), Reason: "the survivor no longer has the tag"})
 		}
-		for _, t := range mr.Tags {
-			if !slices.Contains(back, t) {
-				lost = append(lost, NotRestored{Contact: mr.ID, Kind: "tag", Value: ids.Format(ids.Tag, t), Reason: "the tag was deleted"})
-			}
+	}
+	if len(still) > 0 {
+		if _, err := q.AddContactTags(ctx, dbq.AddContactTagsParams{WorkspaceID: wsID, ContactID: mr.ID, TagIds: still}); err != nil {
+			return nil, err
 		}
 	}
 	return lost, nil
 }
 
-// keepHeld empties the display fields of a contact whose identifier it does not hold: a display
-// field always names an identifier that leads to its contact.
+// keepHeld makes each display field of a contact name an identifier it holds: one whose
+// identifier it no longer holds shows another of that type it holds (the oldest), or is emptied,
+// and cleared names those emptied.
 func keepHeld(ctx context.Context, q *txn, wsID, id uuid.UUID, f contact.Fields) (contact.Fields, []string, error) {
 	held, err := q.ListContactIdentities(ctx, dbq.ListContactIdentitiesParams{WorkspaceID: wsID, ContactID: id})
 	if err != nil {
@@ -665,18 +721,37 @@ func keepHeld(ctx context.Context, q *txn, wsID, id uuid.UUID, f contact.Fields)
 			return h.Type == k.Type && h.Source == k.Source && h.Value == k.Value
 		})
 	}
+	other := func(typ string) (dbq.ListContactIdentitiesRow, bool) {
+		i := slices.IndexFunc(held, func(h dbq.ListContactIdentitiesRow) bool { return h.Type == typ })
+		if i < 0 {
+			return dbq.ListContactIdentitiesRow{}, false
+		}
+		return held[i], true
+	}
 	var cleared []string
 	if f.Phone != nil && !has(identity.Key{Type: identity.Phone, Value: *f.Phone}) {
 		f.Phone = nil
-		cleared = append(cleared, merge.Phone)
+		if h, ok := other(identity.Phone); ok {
+			f.Phone = &h.Value
+		} else {
+			cleared = append(cleared, merge.Phone)
+		}
 	}
 	if f.Email != nil && !has(identity.Key{Type: identity.Email, Value: identity.Fold(*f.Email)}) {
 		f.Email = nil
-		cleared = append(cleared, merge.Email)
+		if h, ok := other(identity.Email); ok {
+			f.Email = &h.Value
+		} else {
+			cleared = append(cleared, merge.Email)
+		}
 	}
 	if f.ExternalID != nil && f.ExternalSource != nil && !has(identity.Key{Type: identity.ExternalID, Source: *f.ExternalSource, Value: *f.ExternalID}) {
 		f.ExternalSource, f.ExternalID = nil, nil
-		cleared = append(cleared, merge.External)
+		if h, ok := other(identity.ExternalID); ok {
+			f.ExternalSource, f.ExternalID = &h.Source, &h.Value
+		} else {
+			cleared = append(cleared, merge.External)
+		}
 	}
 	return f, cleared, nil
 }
@@ -729,7 +804,7 @@ func keepSuppressed(ctx context.Context, q *txn, wsID, id uuid.UUID, want []reac
 		return err
 	}
 	for _, e := range want {
-		if slices.ContainsFunc(has, func(h reach.Entry) bool { return h.Channel == e.Channel }) {
+		if slices.ContainsFunc(has, func(h reach.Entry) bool { return h.Channel == e.Channel && !outlasts(e.ExpiresAt, h.ExpiresAt) }) {
 			continue
 		}
 		if err := q.PutSuppressions(ctx, dbq.PutSuppressionsParams{

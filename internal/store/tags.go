@@ -31,6 +31,12 @@ func (s *Store) AssignTag(ctx context.Context, wsID, contactID uuid.UUID, name s
 
 func (s *Store) assignTag(ctx context.Context, wsID, contactID uuid.UUID, name string) (out Assignment, err error) {
 	err = s.write(ctx, s.main, "tag.assign", wsID, func(q *txn) error {
+		// The contact first, then the tag, as a merge takes them: an assignment and a merge of
+		// the same contact wait for each other instead of deadlocking, and one that waited for
+		// a merge finds the contact gone and follows it.
+		if _, err := lockContact(ctx, q.Queries, wsID, contactID); err != nil {
+			return err
+		}
 		tag, err := q.UpsertTag(ctx, dbq.UpsertTagParams{WorkspaceID: wsID, ID: ids.New(), Name: name, NameKey: identity.Fold(name)})
 		if err != nil {
 			return err
@@ -74,10 +80,12 @@ func (s *Store) UnassignTag(ctx context.Context, wsID, contactID uuid.UUID, name
 }
 
 func (s *Store) unassignTag(ctx context.Context, wsID, contactID uuid.UUID, nameKey string) error {
-	if err := s.ContactExists(ctx, wsID, contactID); err != nil {
-		return err
-	}
 	return s.write(ctx, s.main, "tag.unassign", wsID, func(q *txn) error {
+		// Locked, so that a merge cannot take the contact's tags away between the look-up and
+		// the delete (which would then remove nothing and answer as if it had).
+		if _, err := lockContact(ctx, q.Queries, wsID, contactID); err != nil {
+			return err
+		}
 		gone, err := q.UnassignTag(ctx, dbq.UnassignTagParams{WorkspaceID: wsID, ContactID: contactID, NameKey: nameKey})
 		for _, t := range gone {
 			q.emit(events.Tag(events.TagRemoved, contactID, dbq.ListContactTagsRow(t)))

@@ -2548,7 +2548,10 @@ export interface operations {
                  */
                 type?: components["schemas"]["EventType"][];
                 /**
-                 * @description Only the events of this contact (its own, its identities', notes', tags', consent's and suppressions').
+                 * @description Only the events of this contact (its own, its identities', notes', tags', consent's and
+                 *     suppressions'). The id is matched as the events were recorded: a merged contact's id
+                 *     finds its events up to the merge; later ones, `contact.merged` included, carry the
+                 *     survivor's.
                  * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
                  */
                 contact_id?: string;
