@@ -2284,6 +2284,12 @@ type ContactID = string
 // EndpointID defines model for EndpointID.
 type EndpointID = string
 
+// IfMatch defines model for IfMatch.
+type IfMatch = string
+
+// IfNoneMatch defines model for IfNoneMatch.
+type IfNoneMatch = string
+
 // MergeID defines model for MergeID.
 type MergeID = string
 
@@ -2316,6 +2322,9 @@ type NotFound = Problem
 
 // PayloadTooLarge RFC 9457 problem details.
 type PayloadTooLarge = Problem
+
+// PreconditionFailed RFC 9457 problem details.
+type PreconditionFailed = Problem
 
 // Resolved defines model for Resolved.
 type Resolved = ResolveResponse
@@ -2357,6 +2366,30 @@ type ListContactsParams struct {
 
 	// UpdatedSince Only contacts updated at or after this instant (RFC 3339).
 	UpdatedSince *time.Time `form:"updated_since,omitempty" json:"updated_since,omitempty"`
+}
+
+// DeleteContactParams defines parameters for DeleteContact.
+type DeleteContactParams struct {
+	// IfMatch Change the contact only if its `ETag` is one of these (comma-separated), or `*` for any
+	// existing contact; otherwise 412 and nothing changes. Checked under the contact's row lock,
+	// so of two clients that read the same version and both write with its ETag, exactly one
+	// succeeds.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// GetContactParams defines parameters for GetContact.
+type GetContactParams struct {
+	// IfNoneMatch Answer 304 with no body when the contact's `ETag` is one of these (comma-separated), or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// UpdateContactParams defines parameters for UpdateContact.
+type UpdateContactParams struct {
+	// IfMatch Change the contact only if its `ETag` is one of these (comma-separated), or `*` for any
+	// existing contact; otherwise 412 and nothing changes. Checked under the contact's row lock,
+	// so of two clients that read the same version and both write with its ETag, exactly one
+	// succeeds.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
 // ListContactNotesParams defines parameters for ListContactNotes.
@@ -3545,19 +3578,21 @@ type ClientInterface interface {
 	// DeleteContact Delete a contact
 	//
 	// Deletes the contact with its identities, notes, tag assignments, consents and suppressions,
-	// so its identifiers lead nowhere afterwards. The workspace's tags themselves stay.
+	// so its identifiers lead nowhere afterwards. The workspace's tags themselves stay. With
+	// `If-Match`, only the version it names is deleted (412 otherwise).
 	//
 	// Corresponds with DELETE /v1/contacts/{contactID} (the `DeleteContact` operationId).
-	DeleteContact(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DeleteContact(ctx context.Context, contactID ContactID, params *DeleteContactParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetContact Get a contact by id
 	//
 	// The contact with its identifiers as fields (`phone_number`, `email`, and the external id
 	// written last); `GET /v1/contacts/{contactID}/identities` lists all of them. An id of another
-	// workspace answers 404.
+	// workspace answers 404. The answer carries the contact's `ETag`; with `If-None-Match` naming
+	// it, 304 and no body.
 	//
 	// Corresponds with GET /v1/contacts/{contactID} (the `GetContact` operationId).
-	GetContact(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetContact(ctx context.Context, contactID ContactID, params *GetContactParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateContactWithBody Update a contact
 	//
@@ -3571,12 +3606,13 @@ type ClientInterface interface {
 	// ids of one source, and shows one of each: setting a field to one it holds only changes
 	// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
 	// the one shown and no other; a new external id detaches the id shown when it is of the
-	// source shown, otherwise the contact's ids of its source.
+	// source shown, otherwise the contact's ids of its source. With `If-Match`, only the version
+	// it names is changed (412 otherwise). The answer carries the new `ETag`.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PATCH /v1/contacts/{contactID} (the `UpdateContact` operationId).
-	UpdateContactWithBody(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	UpdateContactWithBody(ctx context.Context, contactID ContactID, params *UpdateContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateContact Update a contact
 	//
@@ -3590,12 +3626,13 @@ type ClientInterface interface {
 	// ids of one source, and shows one of each: setting a field to one it holds only changes
 	// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
 	// the one shown and no other; a new external id detaches the id shown when it is of the
-	// source shown, otherwise the contact's ids of its source.
+	// source shown, otherwise the contact's ids of its source. With `If-Match`, only the version
+	// it names is changed (412 otherwise). The answer carries the new `ETag`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PATCH /v1/contacts/{contactID} (the `UpdateContact` operationId).
-	UpdateContact(ctx context.Context, contactID ContactID, body UpdateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	UpdateContact(ctx context.Context, contactID ContactID, params *UpdateContactParams, body UpdateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PutContactConsentWithBody Record consent on a channel
 	//
@@ -4552,11 +4589,12 @@ func (c *Client) ResolveContact(ctx context.Context, body ResolveContactJSONRequ
 // DeleteContact Delete a contact
 //
 // Deletes the contact with its identities, notes, tag assignments, consents and suppressions,
-// so its identifiers lead nowhere afterwards. The workspace's tags themselves stay.
+// so its identifiers lead nowhere afterwards. The workspace's tags themselves stay. With
+// `If-Match`, only the version it names is deleted (412 otherwise).
 //
 // Corresponds with DELETE /v1/contacts/{contactID} (the `DeleteContact` operationId).
-func (c *Client) DeleteContact(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteContactRequest(c.Server, contactID)
+func (c *Client) DeleteContact(ctx context.Context, contactID ContactID, params *DeleteContactParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteContactRequest(c.Server, contactID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4571,11 +4609,12 @@ func (c *Client) DeleteContact(ctx context.Context, contactID ContactID, reqEdit
 //
 // The contact with its identifiers as fields (`phone_number`, `email`, and the external id
 // written last); `GET /v1/contacts/{contactID}/identities` lists all of them. An id of another
-// workspace answers 404.
+// workspace answers 404. The answer carries the contact's `ETag`; with `If-None-Match` naming
+// it, 304 and no body.
 //
 // Corresponds with GET /v1/contacts/{contactID} (the `GetContact` operationId).
-func (c *Client) GetContact(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetContactRequest(c.Server, contactID)
+func (c *Client) GetContact(ctx context.Context, contactID ContactID, params *GetContactParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetContactRequest(c.Server, contactID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4598,13 +4637,14 @@ func (c *Client) GetContact(ctx context.Context, contactID ContactID, reqEditors
 // ids of one source, and shows one of each: setting a field to one it holds only changes
 // which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
 // the one shown and no other; a new external id detaches the id shown when it is of the
-// source shown, otherwise the contact's ids of its source.
+// source shown, otherwise the contact's ids of its source. With `If-Match`, only the version
+// it names is changed (412 otherwise). The answer carries the new `ETag`.
 //
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PATCH /v1/contacts/{contactID} (the `UpdateContact` operationId).
-func (c *Client) UpdateContactWithBody(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpdateContactRequestWithBody(c.Server, contactID, contentType, body)
+func (c *Client) UpdateContactWithBody(ctx context.Context, contactID ContactID, params *UpdateContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateContactRequestWithBody(c.Server, contactID, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4627,13 +4667,14 @@ func (c *Client) UpdateContactWithBody(ctx context.Context, contactID ContactID,
 // ids of one source, and shows one of each: setting a field to one it holds only changes
 // which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
 // the one shown and no other; a new external id detaches the id shown when it is of the
-// source shown, otherwise the contact's ids of its source.
+// source shown, otherwise the contact's ids of its source. With `If-Match`, only the version
+// it names is changed (412 otherwise). The answer carries the new `ETag`.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PATCH /v1/contacts/{contactID} (the `UpdateContact` operationId).
-func (c *Client) UpdateContact(ctx context.Context, contactID ContactID, body UpdateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpdateContactRequest(c.Server, contactID, body)
+func (c *Client) UpdateContact(ctx context.Context, contactID ContactID, params *UpdateContactParams, body UpdateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateContactRequest(c.Server, contactID, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5994,7 +6035,7 @@ func NewResolveContactRequestWithBody(server string, contentType string, body io
 }
 
 // NewDeleteContactRequest constructs an http.Request for the DeleteContact method
-func NewDeleteContactRequest(server string, contactID ContactID) (*http.Request, error) {
+func NewDeleteContactRequest(server string, contactID ContactID, params *DeleteContactParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6024,11 +6065,26 @@ func NewDeleteContactRequest(server string, contactID ContactID) (*http.Request,
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewGetContactRequest constructs an http.Request for the GetContact method
-func NewGetContactRequest(server string, contactID ContactID) (*http.Request, error) {
+func NewGetContactRequest(server string, contactID ContactID, params *GetContactParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6058,22 +6114,37 @@ func NewGetContactRequest(server string, contactID ContactID) (*http.Request, er
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewUpdateContactRequest calls the generic UpdateContact builder with application/json body
-func NewUpdateContactRequest(server string, contactID ContactID, body UpdateContactJSONRequestBody) (*http.Request, error) {
+func NewUpdateContactRequest(server string, contactID ContactID, params *UpdateContactParams, body UpdateContactJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewUpdateContactRequestWithBody(server, contactID, "application/json", bodyReader)
+	return NewUpdateContactRequestWithBody(server, contactID, params, "application/json", bodyReader)
 }
 
 // NewUpdateContactRequestWithBody constructs an http.Request for the UpdateContact method, with any body, and a specified content type
-func NewUpdateContactRequestWithBody(server string, contactID ContactID, contentType string, body io.Reader) (*http.Request, error) {
+func NewUpdateContactRequestWithBody(server string, contactID ContactID, params *UpdateContactParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6104,6 +6175,21 @@ func NewUpdateContactRequestWithBody(server string, contactID ContactID, content
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -7701,23 +7787,25 @@ type ClientWithResponsesInterface interface {
 	// DeleteContactWithResponse Delete a contact
 	//
 	// Deletes the contact with its identities, notes, tag assignments, consents and suppressions,
-	// so its identifiers lead nowhere afterwards. The workspace's tags themselves stay.
+	// so its identifiers lead nowhere afterwards. The workspace's tags themselves stay. With
+	// `If-Match`, only the version it names is deleted (412 otherwise).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/contacts/{contactID} (the `DeleteContact` operationId).
-	DeleteContactWithResponse(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*DeleteContactResponse, error)
+	DeleteContactWithResponse(ctx context.Context, contactID ContactID, params *DeleteContactParams, reqEditors ...RequestEditorFn) (*DeleteContactResponse, error)
 
 	// GetContactWithResponse Get a contact by id
 	//
 	// The contact with its identifiers as fields (`phone_number`, `email`, and the external id
 	// written last); `GET /v1/contacts/{contactID}/identities` lists all of them. An id of another
-	// workspace answers 404.
+	// workspace answers 404. The answer carries the contact's `ETag`; with `If-None-Match` naming
+	// it, 304 and no body.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/contacts/{contactID} (the `GetContact` operationId).
-	GetContactWithResponse(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*GetContactResponse, error)
+	GetContactWithResponse(ctx context.Context, contactID ContactID, params *GetContactParams, reqEditors ...RequestEditorFn) (*GetContactResponse, error)
 
 	// UpdateContactWithBodyWithResponse Update a contact
 	//
@@ -7731,12 +7819,13 @@ type ClientWithResponsesInterface interface {
 	// ids of one source, and shows one of each: setting a field to one it holds only changes
 	// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
 	// the one shown and no other; a new external id detaches the id shown when it is of the
-	// source shown, otherwise the contact's ids of its source.
+	// source shown, otherwise the contact's ids of its source. With `If-Match`, only the version
+	// it names is changed (412 otherwise). The answer carries the new `ETag`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /v1/contacts/{contactID} (the `UpdateContact` operationId).
-	UpdateContactWithBodyWithResponse(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateContactResponse, error)
+	UpdateContactWithBodyWithResponse(ctx context.Context, contactID ContactID, params *UpdateContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateContactResponse, error)
 
 	// UpdateContactWithResponse Update a contact
 	//
@@ -7750,12 +7839,13 @@ type ClientWithResponsesInterface interface {
 	// ids of one source, and shows one of each: setting a field to one it holds only changes
 	// which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
 	// the one shown and no other; a new external id detaches the id shown when it is of the
-	// source shown, otherwise the contact's ids of its source.
+	// source shown, otherwise the contact's ids of its source. With `If-Match`, only the version
+	// it names is changed (412 otherwise). The answer carries the new `ETag`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /v1/contacts/{contactID} (the `UpdateContact` operationId).
-	UpdateContactWithResponse(ctx context.Context, contactID ContactID, body UpdateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateContactResponse, error)
+	UpdateContactWithResponse(ctx context.Context, contactID ContactID, params *UpdateContactParams, body UpdateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateContactResponse, error)
 
 	// PutContactConsentWithBodyWithResponse Record consent on a channel
 	//
@@ -9766,6 +9856,11 @@ type DeleteContactResponse404Headers struct {
 	XRequestId string
 }
 
+// DeleteContactResponse412Headers the declared response headers of an HTTP 412 response for DeleteContact
+type DeleteContactResponse412Headers struct {
+	XRequestId string
+}
+
 // DeleteContactResponse503Headers the declared response headers of an HTTP 503 response for DeleteContact
 type DeleteContactResponse503Headers struct {
 	RetryAfter int
@@ -9784,6 +9879,8 @@ type DeleteContactResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -9792,6 +9889,8 @@ type DeleteContactResponse struct {
 	Headers401 *DeleteContactResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeleteContactResponse404Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *DeleteContactResponse412Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *DeleteContactResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -9806,6 +9905,11 @@ func (r DeleteContactResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteContactResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r DeleteContactResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -9847,6 +9951,16 @@ func (r DeleteContactResponse) ContentType() string {
 	return ""
 }
 
+// GetContactResponse200Headers the declared response headers of an HTTP 200 response for GetContact
+type GetContactResponse200Headers struct {
+	ETag string
+}
+
+// GetContactResponse304Headers the declared response headers of an HTTP 304 response for GetContact
+type GetContactResponse304Headers struct {
+	ETag string
+}
+
 // GetContactResponse401Headers the declared response headers of an HTTP 401 response for GetContact
 type GetContactResponse401Headers struct {
 	XRequestId string
@@ -9881,6 +9995,10 @@ type GetContactResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetContactResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetContactResponse304Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetContactResponse401Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
@@ -9945,6 +10063,11 @@ func (r GetContactResponse) ContentType() string {
 	return ""
 }
 
+// UpdateContactResponse200Headers the declared response headers of an HTTP 200 response for UpdateContact
+type UpdateContactResponse200Headers struct {
+	ETag string
+}
+
 // UpdateContactResponse400Headers the declared response headers of an HTTP 400 response for UpdateContact
 type UpdateContactResponse400Headers struct {
 	XRequestId string
@@ -9962,6 +10085,11 @@ type UpdateContactResponse404Headers struct {
 
 // UpdateContactResponse409Headers the declared response headers of an HTTP 409 response for UpdateContact
 type UpdateContactResponse409Headers struct {
+	XRequestId string
+}
+
+// UpdateContactResponse412Headers the declared response headers of an HTTP 412 response for UpdateContact
+type UpdateContactResponse412Headers struct {
 	XRequestId string
 }
 
@@ -9999,6 +10127,8 @@ type UpdateContactResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -10007,6 +10137,8 @@ type UpdateContactResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateContactResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *UpdateContactResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -10015,6 +10147,8 @@ type UpdateContactResponse struct {
 	Headers404 *UpdateContactResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *UpdateContactResponse409Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *UpdateContactResponse412Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *UpdateContactResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -10048,6 +10182,11 @@ func (r UpdateContactResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r UpdateContactResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r UpdateContactResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -13661,13 +13800,14 @@ func (c *ClientWithResponses) ResolveContactWithResponse(ctx context.Context, bo
 // DeleteContactWithResponse Delete a contact
 //
 // Deletes the contact with its identities, notes, tag assignments, consents and suppressions,
-// so its identifiers lead nowhere afterwards. The workspace's tags themselves stay.
+// so its identifiers lead nowhere afterwards. The workspace's tags themselves stay. With
+// `If-Match`, only the version it names is deleted (412 otherwise).
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /v1/contacts/{contactID} (the `DeleteContact` operationId).
-func (c *ClientWithResponses) DeleteContactWithResponse(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*DeleteContactResponse, error) {
-	rsp, err := c.DeleteContact(ctx, contactID, reqEditors...)
+func (c *ClientWithResponses) DeleteContactWithResponse(ctx context.Context, contactID ContactID, params *DeleteContactParams, reqEditors ...RequestEditorFn) (*DeleteContactResponse, error) {
+	rsp, err := c.DeleteContact(ctx, contactID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13678,13 +13818,14 @@ func (c *ClientWithResponses) DeleteContactWithResponse(ctx context.Context, con
 //
 // The contact with its identifiers as fields (`phone_number`, `email`, and the external id
 // written last); `GET /v1/contacts/{contactID}/identities` lists all of them. An id of another
-// workspace answers 404.
+// workspace answers 404. The answer carries the contact's `ETag`; with `If-None-Match` naming
+// it, 304 and no body.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/contacts/{contactID} (the `GetContact` operationId).
-func (c *ClientWithResponses) GetContactWithResponse(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*GetContactResponse, error) {
-	rsp, err := c.GetContact(ctx, contactID, reqEditors...)
+func (c *ClientWithResponses) GetContactWithResponse(ctx context.Context, contactID ContactID, params *GetContactParams, reqEditors ...RequestEditorFn) (*GetContactResponse, error) {
+	rsp, err := c.GetContact(ctx, contactID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13703,13 +13844,14 @@ func (c *ClientWithResponses) GetContactWithResponse(ctx context.Context, contac
 // ids of one source, and shows one of each: setting a field to one it holds only changes
 // which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
 // the one shown and no other; a new external id detaches the id shown when it is of the
-// source shown, otherwise the contact's ids of its source.
+// source shown, otherwise the contact's ids of its source. With `If-Match`, only the version
+// it names is changed (412 otherwise). The answer carries the new `ETag`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /v1/contacts/{contactID} (the `UpdateContact` operationId).
-func (c *ClientWithResponses) UpdateContactWithBodyWithResponse(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateContactResponse, error) {
-	rsp, err := c.UpdateContactWithBody(ctx, contactID, contentType, body, reqEditors...)
+func (c *ClientWithResponses) UpdateContactWithBodyWithResponse(ctx context.Context, contactID ContactID, params *UpdateContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateContactResponse, error) {
+	rsp, err := c.UpdateContactWithBody(ctx, contactID, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13728,13 +13870,14 @@ func (c *ClientWithResponses) UpdateContactWithBodyWithResponse(ctx context.Cont
 // ids of one source, and shows one of each: setting a field to one it holds only changes
 // which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
 // the one shown and no other; a new external id detaches the id shown when it is of the
-// source shown, otherwise the contact's ids of its source.
+// source shown, otherwise the contact's ids of its source. With `If-Match`, only the version
+// it names is changed (412 otherwise). The answer carries the new `ETag`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /v1/contacts/{contactID} (the `UpdateContact` operationId).
-func (c *ClientWithResponses) UpdateContactWithResponse(ctx context.Context, contactID ContactID, body UpdateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateContactResponse, error) {
-	rsp, err := c.UpdateContact(ctx, contactID, body, reqEditors...)
+func (c *ClientWithResponses) UpdateContactWithResponse(ctx context.Context, contactID ContactID, params *UpdateContactParams, body UpdateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateContactResponse, error) {
+	rsp, err := c.UpdateContact(ctx, contactID, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -16133,6 +16276,13 @@ func ParseDeleteContactResponse(rsp *http.Response) (*DeleteContactResponse, err
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16170,6 +16320,16 @@ func ParseDeleteContactResponse(rsp *http.Response) (*DeleteContactResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 412:
+		var headers DeleteContactResponse412Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers412 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeleteContactResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -16223,6 +16383,9 @@ func ParseGetContactResponse(rsp *http.Response) (*GetContactResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case rsp.StatusCode == 304:
+		break // No content-type
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16254,6 +16417,26 @@ func ParseGetContactResponse(rsp *http.Response) (*GetContactResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers GetContactResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetContactResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers304 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetContactResponse401Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16355,6 +16538,13 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16386,6 +16576,16 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateContactResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers UpdateContactResponse400Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16426,6 +16626,16 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers409 = &headers
+	case rsp.StatusCode == 412:
+		var headers UpdateContactResponse412Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers412 = &headers
 	case rsp.StatusCode == 413:
 		var headers UpdateContactResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -20052,13 +20262,13 @@ type ServerInterface interface {
 	ResolveContact(ctx echo.Context) error
 	// DeleteContact Delete a contact
 	// (DELETE /v1/contacts/{contactID})
-	DeleteContact(ctx echo.Context, contactID ContactID) error
+	DeleteContact(ctx echo.Context, contactID ContactID, params DeleteContactParams) error
 	// GetContact Get a contact by id
 	// (GET /v1/contacts/{contactID})
-	GetContact(ctx echo.Context, contactID ContactID) error
+	GetContact(ctx echo.Context, contactID ContactID, params GetContactParams) error
 	// UpdateContact Update a contact
 	// (PATCH /v1/contacts/{contactID})
-	UpdateContact(ctx echo.Context, contactID ContactID) error
+	UpdateContact(ctx echo.Context, contactID ContactID, params UpdateContactParams) error
 	// PutContactConsent Record consent on a channel
 	// (PUT /v1/contacts/{contactID}/consent/{channel})
 	PutContactConsent(ctx echo.Context, contactID ContactID, channel MessagingChannel) error
@@ -20337,8 +20547,28 @@ func (w *ServerInterfaceWrapper) DeleteContact(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter contactID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteContactParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.DeleteContact(ctx, contactID)
+	err = w.Handler.DeleteContact(ctx, contactID, params)
 	return err
 }
 
@@ -20353,8 +20583,28 @@ func (w *ServerInterfaceWrapper) GetContact(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter contactID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetContactParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetContact(ctx, contactID)
+	err = w.Handler.GetContact(ctx, contactID, params)
 	return err
 }
 
@@ -20369,8 +20619,28 @@ func (w *ServerInterfaceWrapper) UpdateContact(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter contactID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateContactParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.UpdateContact(ctx, contactID)
+	err = w.Handler.UpdateContact(ctx, contactID, params)
 	return err
 }
 
@@ -21160,6 +21430,15 @@ type PayloadTooLargeApplicationProblemPlusJSONResponse struct {
 	Body Problem
 
 	Headers PayloadTooLargeResponseHeaders
+}
+
+type PreconditionFailedResponseHeaders struct {
+	XRequestId string
+}
+type PreconditionFailedApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers PreconditionFailedResponseHeaders
 }
 
 type ResolvedJSONResponse ResolveResponse
@@ -22710,6 +22989,7 @@ func (response ResolveContactdefaultApplicationProblemPlusJSONResponse) VisitRes
 
 type DeleteContactRequestObject struct {
 	ContactID ContactID `json:"contactID"`
+	Params    DeleteContactParams
 }
 
 type DeleteContactResponseObject interface {
@@ -22758,6 +23038,23 @@ func (response DeleteContact404ApplicationProblemPlusJSONResponse) VisitDeleteCo
 	return err
 }
 
+type DeleteContact412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteContact412ApplicationProblemPlusJSONResponse) VisitDeleteContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteContact503ApplicationProblemPlusJSONResponse struct {
 	UnavailableApplicationProblemPlusJSONResponse
 }
@@ -22797,24 +23094,47 @@ func (response DeleteContactdefaultApplicationProblemPlusJSONResponse) VisitDele
 
 type GetContactRequestObject struct {
 	ContactID ContactID `json:"contactID"`
+	Params    GetContactParams
 }
 
 type GetContactResponseObject interface {
 	VisitGetContactResponse(w http.ResponseWriter) error
 }
 
-type GetContact200JSONResponse ContactResponse
+type GetContact200ResponseHeaders struct {
+	ETag string
+}
+
+type GetContact200JSONResponse struct {
+	Body    ContactResponse
+	Headers GetContact200ResponseHeaders
+}
 
 func (response GetContact200JSONResponse) VisitGetContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type GetContact304ResponseHeaders struct {
+	ETag string
+}
+
+type GetContact304Response struct {
+	Headers GetContact304ResponseHeaders
+}
+
+func (response GetContact304Response) VisitGetContactResponse(w http.ResponseWriter) error {
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetContact401ApplicationProblemPlusJSONResponse struct {
@@ -22890,6 +23210,7 @@ func (response GetContactdefaultApplicationProblemPlusJSONResponse) VisitGetCont
 
 type UpdateContactRequestObject struct {
 	ContactID ContactID `json:"contactID"`
+	Params    UpdateContactParams
 	Body      *UpdateContactJSONRequestBody
 }
 
@@ -22897,15 +23218,23 @@ type UpdateContactResponseObject interface {
 	VisitUpdateContactResponse(w http.ResponseWriter) error
 }
 
-type UpdateContact200JSONResponse ContactResponse
+type UpdateContact200ResponseHeaders struct {
+	ETag string
+}
+
+type UpdateContact200JSONResponse struct {
+	Body    ContactResponse
+	Headers UpdateContact200ResponseHeaders
+}
 
 func (response UpdateContact200JSONResponse) VisitUpdateContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -22975,6 +23304,23 @@ func (response UpdateContact409ApplicationProblemPlusJSONResponse) VisitUpdateCo
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateContact412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateContact412ApplicationProblemPlusJSONResponse) VisitUpdateContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -26719,10 +27065,11 @@ func (sh *strictHandler) ResolveContact(ctx echo.Context) error {
 }
 
 // DeleteContact operation middleware
-func (sh *strictHandler) DeleteContact(ctx echo.Context, contactID ContactID) error {
+func (sh *strictHandler) DeleteContact(ctx echo.Context, contactID ContactID, params DeleteContactParams) error {
 	var request DeleteContactRequestObject
 
 	request.ContactID = contactID
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.DeleteContact(ctx.Request().Context(), request.(DeleteContactRequestObject))
@@ -26744,10 +27091,11 @@ func (sh *strictHandler) DeleteContact(ctx echo.Context, contactID ContactID) er
 }
 
 // GetContact operation middleware
-func (sh *strictHandler) GetContact(ctx echo.Context, contactID ContactID) error {
+func (sh *strictHandler) GetContact(ctx echo.Context, contactID ContactID, params GetContactParams) error {
 	var request GetContactRequestObject
 
 	request.ContactID = contactID
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetContact(ctx.Request().Context(), request.(GetContactRequestObject))
@@ -26769,10 +27117,11 @@ func (sh *strictHandler) GetContact(ctx echo.Context, contactID ContactID) error
 }
 
 // UpdateContact operation middleware
-func (sh *strictHandler) UpdateContact(ctx echo.Context, contactID ContactID) error {
+func (sh *strictHandler) UpdateContact(ctx echo.Context, contactID ContactID, params UpdateContactParams) error {
 	var request UpdateContactRequestObject
 
 	request.ContactID = contactID
+	request.Params = params
 
 	var body UpdateContactJSONRequestBody
 	var err error
@@ -27725,483 +28074,492 @@ func (sh *strictHandler) UpdateWorkspace(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L2Lcts4tjb6Kij9/6nYZ2iFkmXHlmuqtuM417aTtp2kk1GXCYmQhDEFqAnIiiYnVf/T/A+2n+QU1gJI",
-	"kKJutpP0nuldU7sd8QYsLCys67e+1npyNJaCCa1q7a819oWOxgmDv0+kUEzoj0Oq1fF4bH5Sk9GIprNa",
-	"u3Y1ZKSHN5BUTmtB7ZYmE2Zuiqmm5r89OtaTlMXXVNfatWbY3NsJ93Z2w6vGfru51w536wdhY29v/3Mt",
-	"qPWGVAiW1Nq1qfkcHY/Njymjer3nlZykPVZr13pD1ruRE036Mh2ZC5rqiaq1a3JsXsVFLahNxvF67/32",
-	"7VtgyKBpT1dOHy5UTX3JyMN2o1VvtvYazV2Y+URpObruc5bEQHbNWVpr18YpG/HJqPYtqLER5YY0k39S",
-	"Mfgvu0T1njTzY180SwVNrnlsZj9R+rrR3PUvZKRRQznm/VktqOG9Ql+H+09f735+82vr/MmLxm8vmhfh",
-	"2cHHvavWyUktqI1YOjAkM8P6x+9BTdCRec17M4paUBsPpWDXYjLqwnj/tt88aDR3W3v7Tw4OwxVULtDA",
-	"p/L7sWKpZvE8tZWWKYsd0QPCtSJIO4K0Izjeh16OxMy2bUgW/Dsvzf5O2LwKD9rhXrvVqB+Gzd1Gwy7N",
-	"5WQ8TplSXIrLkapYmfx6FfFpT/NbVmvrdML8ja5Gavke3w3be416+ORJ86D1Gcg25ilTcKuYJIkhFhOa",
-	"9zlLDR2+1vRsbMgA08+HUp7/t9+DWsL7+jplVEnhXmZ+sgPBH9zl2kSoSVf1Ut4F9lrC2MUhA/Wu6OAD",
-	"rxCeVCk+ECMmKgUIXl3Asg1k2YMnu+FnxzKaDizLfGi8OP+t0Tj5bf/j5ecXH3+9ODw7q2UscsvHOK6P",
-	"rDuU8uZUxGPJRYV4Y+7KehtqfydsXDXCdmj+Vw/h/8zoYmYoN9YcSHlycUbUTPTMBa5oN2FxaRmYgF8d",
-	"v7BbJvS1WVizxDW7/et2AIaB7C92VbxfYpYw88vvlkRTdh3uv2xeXu2eNi8/7l42Wvsvn7x7sf/610bL",
-	"7Ipxym65nKhrxXop09fz/Fa9byqnPUkNjw+1Hqv248eG0qruiYfHU/ovOubCroVMb9SY9tj8KkyzS5vJ",
-	"tfll6NNJYnh+gCvx6pljnakydGm8/Pjb66vDT/uNw+d7L05et8Inzef7BznnHPdGZhByrK+5uE7ZHxOe",
-	"mnX6R35k//4NpjNkNIYt+bV2wXQ62znuayOIvpaY4ZL1pIgV0ZJMKdeky/oyZUSnMy4GhA4oF0eE3bJ0",
-	"RvbCXdKjacqZIlzXQRoAMWvthtmpbjDINKo3ZCOg0IgLPpqMau0wcNKBC80GLK2Zkf62c8H+mDCld17F",
-	"8+Mz9E/x+iNFeNwmeshI5D8UwU+9hBs9CJSh6ZAJwjXhijTMzBrNA3LLFe8mjBxfnrx61RG9IU1pT7NU",
-	"BUTqIUunXDEiBYOXKZbespSMaMzq5BRmnzI1NrqWR4KAUBETSsap7CZsRFI2ZlSrjuCaUEUiO+5rHkf1",
-	"jvDpZah1fbM7Ovyj+eVJb++20T0Qretmv7aUjvTLL0wM9LDWbjQPMloqnXIxQCYe05SOmLYLf4Jy/tWz",
-	"ebIeE3sIEB6Trag3vP7v//N/o+3CotZ6QyPOTj9+fve5dX61++zZh3d74eGn86sPe6dms3LzpjHVw5xB",
-	"e9knl82kPPJM9VgwVLxohyq0HSsxvMFjIvuEZvfgqUy40JJQAStLqFBTliqjjiKruPfpjphSVXhmy+g0",
-	"PDaswwXc3ZXxbLu8fiu1gyraZHPcjDbueKgmzhTPkOyoQCpNWdWCrpK+FYNm+cc3G/WZIWr1kIHeOM5R",
-	"OqgaqPk53H/6pvVr4/Prg4/7bxrHu5/CF43T5tMnF2fVIx3ZD24yzG94M1P6qYw5s+JSyeQWZLxZMYbn",
-	"Mh2PE96jZg6P/wlHZdFQQ32ncHQcE/iRoA5o2ImSRPZoQtSYJQkHNTE7T9bUo8KiFmVmoIx4pskr/wXF",
-	"cUzpNY+tsLpENdfq7WZc8RrDgDd4wyhpc8HXWoUebZ/1dfD8DZkubibxzV+k/52yfq1d+1+Pc7P4MV5V",
-	"j+3iWOGfr2C+3PgLymogxFMav6CaTelsyZJaEf630tIi92q0L5zEXCoW8Xwap/KWxywlKfsn62kWo9zB",
-	"FzxSpJcyoDNN1BEBc9ncMIIlShmqFP4jtYxP0ZBZfHw4W3svbBpbScN2ekpj4miQLQvtyoludxMqbmpr",
-	"0/8d0gkJP39S5zPMKNCTkyQmQhrVgqSM9oYsDkif8sT8V65DIiMbPH2mrDBUjdfe/rhwLwz6KY0d92zM",
-	"DvD5Lo3fuWO2vNH+mBhVITuFzdFkZjVNpRg4b0iuQTrGSviIazKaKKARFcSqR6SfyhFqMM3QyGeWptLu",
-	"SzCO3bNgjSpFByAHV73H2F4bclMrDIvc5EhYzU3fgtqIJma+LH59+fa8SKYzd4nAtSqKjAq3EKqJ7PcV",
-	"06Rx0CZc3NKExyRT4cijb49IIuUNRyqTLhtwIcy/ZJ/g23/AlCfiRsipOGNo8hc5YwS/onIJe4nEkinY",
-	"FzHrJTRllYQQI8qMLmLuowTej66WI8K+jHHfmDNG9knBaxIQ8IoExBO+3j9QWAfEHJ0BKbgqKrnMDKPA",
-	"ZD90SD+EYWGPXsG14srB6Is7GZgS3lO5ZnTE8t2MN1uNo5q4dMSqd3Dh2R9AhYc4Boq7OyB0DdY3d5Uo",
-	"C0cDJV0aW6Eq044wCl8uXY9IhNSMgGkUfMH6IakmYGuj3v5gh8eJFP2E9+56dKS5aulzmP2ZTIdSGb04",
-	"08BIwmhsxLaeSme1KJ/nelTEPKbaOmZWGSX2hjfNjydPW+cXp8+Ow8vGk08fPr95cbx/UPs9yJlYD6tH",
-	"0iQx7/dZasxsb0QbM+ZhzpgZURdLVvBIl8gmCP5cQbYuSwwz/SkIl4+linRHZhsMzUllDFGj/aD7/HvS",
-	"86GUvepZVs0xyskdkYQrDXt19KB63akRBXfT8DdWrT2p+krg+UUu0WWEw/huSvaxmKG7ioDoCwhVngNq",
-	"ay8MyZTrIRGSIEeCPkQFmYjscDa69yRl2w9KfmteXPERkxP9EyytmKOVgc4eoAIXZE/dxXRq5etr50Xc",
-	"xH60+VSaFhdE8xF72KWznot7LBhECBSZjI0EUOb9osdIo2nYkaWM2DAA6c5IysxHuBRHRGmaavQxo4lC",
-	"+5qlfw/vIP8a3pZ8gR6T77ROH4dUg7Cm6sZsJpmifk6MAGQpuWFj/aDL82o0lqm+kvIXmg7YXY3WmWYl",
-	"t9BbI672W+SMP61UY53v00wvMZ82KhxFnyg+RtBwlX2wNWGYd1m63Xzp7NzJqdBcz8iVlARnvVA1SLio",
-	"nFgjDIMwDAler5pfNmai6Q0DlXEklTZPZg8eETVOuLaaZcJ+8PQe7KTGeXJFpKGNtc64VriCqm00bbPU",
-	"/jrjGoMePoKQkPnRkrUjhBQ7MEwkVJ1cFggFnizFBHp1xjTVCj4LO9w55h9YOQeP8z01dMWSfpGbMPrj",
-	"QgbG0IhBGYaQGdg0k/SW35pTNkkZjWeVzOae76xQJTs1s0p+QGLuyQVaaqfmDeA7q+MilvPKuIglkRMQ",
-	"BzKNwZNQLVQygpVjL3NTPWu8aT47vGp9fvJy99eDd+HF3uX+h+bHTo0oLnosMOcJBhM6LmRw1nizexw+",
-	"3Tt58uzwtPF898XeyyevD990akc4Qm3ENz7T56nS/0N0bRyxTHESPSqsQzWGTWUPoyMSIaEjouhMkelw",
-	"9qAn0bnUz+VExHfcW72qJK5zSdSkN6xM5Fq4eRZvAUOWPozxDuvqqX3nUpPn9j0LdkGlMX8uPbOIjKju",
-	"DUvpUJmXKOd3vA1soqIh+70n8RDc6RbQkGOS9hiGTbnKsyYelAff0VkiaXx3dWhtHadRUnHQN2Xu/rFa",
-	"wANJkKppNvCEN7Mtz9NOEB570AW0Ebz4/vHVM9xd5hDwA61gEysm/koKvXdSqPmUtrknKMk2iUyvEZp+",
-	"KvWw4Eeqkph/Ld1DL933juZvHs7HeH2V7EL92ztUUYOze9/TxLlyB2rdTP+9oBM9lCn/F4vveUqMuFIQ",
-	"TEyz2OPxu1fkhs3aaONgvtdvO8djvvOGzcyNx/bj8JU2ecpoCirxxud5Iz84ClP6bofF2cLZPug58F7Q",
-	"W8oT2k3YPfRJdCWVUjalJCOnU9obKm2R+fuIxLNf0ZFTxDRn6ojodIaOqru4E72z/5Klt7zHiD/7hRqm",
-	"kXxdqioyUt0VzxKwqRULra7Fj3izI2ooU53MfuQshTwVvXQG7PeGzeb0aZZdNTwIDrfMP5zniIDDweXC",
-	"YfKwWkALrlx+55CC5+7j8efjd6/Or0/PTy4+vbt69fb8+s3pp4AoaXa2pRfUPoAFpljlAIxBW/z+EVFM",
-	"g9tja7dJUipiOSLgiTNKslmM/da2zfkBX+iPJLvOPfULeKva9byawaqf+6lc9lBKtOUbyxKxPXaEnLbB",
-	"m7Z4jwULqALuNa46wggjlEMxg0BrnwuuhiCNLJGOiM1ftaNIaO8Gzrw+H0xSkJdwWY6Z/ZdgLFYdsRVV",
-	"c3jkb6bKHRSQ6ZClZgQ2IXzIkrEiUiQzIkWPQaoz7Ce9Xe+IyEs1tz6IoZySERUz88ZVieZz/sBS5vqy",
-	"A8a/tSKpfNOzaZzKHlPqbqdTYWv4Kl2eyYPnqm+2VOeGlFJzKhJwKt50l0yRZtPXM7zpWzP1++kbH4w0",
-	"UTYjEKdDMT5USu8wOwnzOx5YEVGT8VimmsVnLObU5QDdY83z0AJX5PwZZvEwAVriCb52x3ymTfw3f9kR",
-	"sXlrACvbqWn2RT/uqdtO7S4Ohz1/PbMZEpgiucLcpR/gbjBTsYn0I/i0+WZJTEH85UHXtFRY9QskSd5z",
-	"TXOHFugNLlzUDOdS8NWRDXhiPYkkNqHXhj2+r8v5gdYvn6yNKuCkFQrzuRmbK9yYZTOy1QwfMrUgm5Bf",
-	"0gIeodRwkLZZ+7534GutL9MR2MjGXN6xaksp+R9N9q/lepeXjdfh6yfPX356+eT49Yer08+HT3ebp7+F",
-	"VS9A6/3r/IVxQjWk+65aBHfft3yxlz9hCXCJN2ePXUMSeTb/csiaWbMG7oW4S0KVBvW0O8MEEputTZPE",
-	"LF4lAcUksfYa1lXMF334FWngH7C5jRk9smlWDbxQifp79n7Z/SfraTNXO/kTuAs2cRxzM0mavPO4oU8T",
-	"xYJ5BnGq+uIncV4l6qVcsx2j8hz5GYYxGxvT3+pcboJkS7GSeCuWthjBw69vjJ1TQyWrFtSMznhdrFac",
-	"0iGtF91Sytb3tl0hoSFJkUZB7cvOQO7YH404q1/Q6ZnVGjyOzZn+zCjkDl8g10X8YrMwDB6CxUv8Mc8a",
-	"/hKtXP749NZJ8iR52wetadk44PZTccsSOWbg4yryh3MzrrH54FXPzP3ZAnytMTEZQS4h3pNVx/6+ap/Y",
-	"PGL4/vysfw8WVu6ZbZyyAVeapSyuexR6huk2f3IKebXB35FC9ittv7zEnlZTqnyq5YOeO13st9abPOwO",
-	"V8dMtU55d2Kzb5YfyPjIcf5EmRB2GEv2xi8c61qqV45rNlIbzMLpF2lKZ3ODWbAc+VCkvJmMf+HiZv5E",
-	"epeyvFDXM3FtUpWWJOHipl4rC3E5FSy9tm7ea15RL/xcpiTqWRUpCgr1nuA5llOBmeLgBK9XHev5SVx8",
-	"d2QGxeKonT+PmWBag5Fvxh3lg4uOSGSVp+vsSa4zhWpK1VFH5IOFi5hIC2ayK191w9+KytOP0HsE5znr",
-	"Q/ZNysw7hXR3RW0iZAm4I6cBivsjEgmpryFuHpXSKm+EnIKTDMmFZbB2I+OkakGtOEss/3c6aj4U+If9",
-	"zOpNbxdhJYO9SyVkZlVWjmfn2hjvMhu/MD3FoJL7iBjdJqsbR7+ggMh1WekpMiRX192J4oIp+OcCDakr",
-	"ZcKo8A/gFbpUUBvznp6kVi34uqHu5c5W7x1BYawryerVyG2gZCXZbkcFxd1VEtCwX9Cex10EPJElVBWZ",
-	"tbhrkWO9bevR1neWqIKW84/5UFp40GjumH/vPDk4bABAhZOOc2sxol9e4UXQhUZcuH+ukJHFEa1BdBsH",
-	"exAJnr2zqCreR5rbl81bX0sk8tXyJeWq4Lyqr7YzjDbNlVbVn8o9bTLXa6v5hYvxRC99i80kqDwlHK+v",
-	"vRJwFH4rB3nLXz+tN/ZblR8c55Ju7W866fgtsEHfjUUJEikoeyLtEgRZLNmNLvCZYQlDreb1tZSUDdn4",
-	"ctHRbow5LgYRmQjNE2vopUoXTWOwAAUc8gKKKSKX0QqXkbGnMr1hcdAR0cQL2Lo7l5SH5+ZPQKKJgNCB",
-	"WSj3KNd5NXVHzJdTQ3yAj8wfE108qu30cHVw6LWgNikGlL1PVpzPGQ3fYxLCn9y6cFhE3826eKScP8WW",
-	"bWWsUPKmYN2gstQqCU4fn29dv1Uvd4Itoxaa/VwMPI3+Lm4ylwtS4VZKmVOwUZ2nirgZkS0KFe8BoeSG",
-	"zaYyjUnKxsksyKsFtteS9ms6xnAMuWPMz5VZb6olxsixF3KfFZIiKKxbgaqF71YKIhznCfLMz9hEOIDl",
-	"mwjvqbuCxO+wifCQeKQy5pHCSNGCb6Mn0xjFmh1Iu8BuUth7PNGKN/qb7v5mvd28P8Wsx28/hFmfz+KO",
-	"iiC+4N1kU6OgJOMW+KZ9GTLgt0xAQgXXwzilU3FErEmRlV2YLeyq8q33YKHjeolI8/yczUo/552kzwa2",
-	"LD54T23Ire2Ga5lrQ27jewit+Kec6GpdIE/mv38gZi5fc33v/POUsR3wvDuUCWttQSEeYV9oTyezCkV+",
-	"XY+5TRT9uo5V4qWNFuJKeQbp+i/JWTR/UZ6MufI9c2NYlZk6b/R6qapVJpIr7y6U8IA9BxlPMU+ZIT1m",
-	"uAAcWyVIG9fboFXzlPBYufQYKKuE5VpslRfF2CaulfUMsJx4c86DlZ+4t/JRiJ6VTC/gyHlWCUq5ucVd",
-	"VVjQjVUWs2x3C7vdfWufIZfcsBnpzuA/lsUyfwK+9Qg1TIhmaomePG7Uh5G8ZXGdvGEzRWjKEAFpv+WD",
-	"Px4hPJAiArzPrgR0nyTsliUKCiIMf2F2FJJEIe6jkzOA1tLnmtCO2G/tdLkm/URSTbbM6SUnmqRyAtaX",
-	"+fy/WCq3AQvOKzcl/oDybXLD2FgRqjvC3WnmiUPZb5E3/GkOsmNpUcIprMp8v6v8y7dDVc68f47ute4o",
-	"HQsv2VtPOs4LJncTUTOl2Shw6w6LufMvEu4ckmtSJztkK5FTlu70qGJxCYFwLu99Puqf3+zS91cqE8sl",
-	"z7GYZdCAR0QYoZEY09wMH6SSy6TJkjMeKacXEQSVXSG35mXO8s3+k+wTM4BV9kkBgvi72Sdo0uJX2oVg",
-	"Uv573SPbT4y8bkC27xh59chWjLzmZPMjr+VB391EA210M8vKPPIwlhV+fF4lcTU4Sw1EOmBn5r5K7d2+",
-	"Y8kM8Jj8CRwHH16L32xXgIdmtxOngQLGiK9USsHapeL8zEMA9wX5n7HVO+P8J8JjRBe2N2SqrtEiBka9",
-	"BbgSQDLKldesig0SOJl9Jx3gY/5oHhW4/x3VveHPVKu2lulP2zY22ksYTZWFAr9hMyQQ4kd0hOyT6N3b",
-	"yyvy+Lbx2JErIkOZ2JjxAo15Yy2krGdsapWVVYy7GGQrn3EaQlkf2NgyWR2qWSQVKtxOqzhsXpOyqW7W",
-	"y1KI3lmHXIBwU7gFrCrtMvs9b9y92Hduinc2yb/rYv/Axb23t6jysFzmLYK+MGL0s44a++m1DpuJ+E7H",
-	"jQMuN7rNRMTLzhhzuXzEBIXzJTtwUlYMjheOhp8YapsfwErCf7eIWwbBmtvG5YAAKpelMEBGZOe3dyLK",
-	"SjQr33yBtoj6D6Kd3imAsFigL9B2q79StbEzvioS/K3IJDeJzCrV8ZHIqAWQ2wz/dMlUx+9eETWUU9Ds",
-	"55ZgK9P4g47oyxTNAi6FspWPI3lLE7V9ZD9VMfYoIFIQZC8VgFKhCsvaEavXlUQ46msel+YBfUWOvHLf",
-	"wAUjYIgd4TVXUmRIbxkkh9mP8ZTIqYC59GiazuxvWXyrTmwxipk4v2XQOwRUJT3kqiOg1Pj15dtz1JNi",
-	"blZixAXVCGc5ouOx2UTm1CylFi+Pkhcs+GAu63b5wwU7NpgLqi9/uCC1grlg4vIgRiEwGsxZ+ss3SXnO",
-	"JXt3+cPlOReNl+XP+kZYMH8UrRCyhYN1vp3S+iK65vpx6VndZaUuevyVvfHY3jf3gpit94JnrPQCiO3X",
-	"zRNLyY7AhifuNve4sZ1WLfe51Ky01t4mrdM4Xvys10rt2NxX9QLsQ7bGG36BG90rNB0s//YVHRS+aR6w",
-	"dtaSRy7wDnzoW6ZLz84RPATE+regJgVbQzmo2ilGRdhQGVj3mcKmWvVMNUuu+1SRD1c9NcdCqx4ort0a",
-	"d5eWba0QbkH6rXqmmpM3eMrn3pUDrDhV1nxmM76pOIBWckCVJFmTQX3Jve4+KMjrb787TSpTuSvDEgiD",
-	"7zwogJhLhlQdYR40/tts5UfKweTTOFYkMr9FoF+AghRVWNMrsm9zwz3TyvIyA+vemUMCQCmu6pu1vVpp",
-	"BN+9TrM4r/eC/zFhZMxSJN1RVpPqqVkeOE9kL+/wOAJkj5T1mLlPkZjFE6wFZqQ7K7e2q7FbnHPr2dO9",
-	"s/NPHw4PnzYPjg8+HTQOPz57UTXeTNG8bwjeISlXqOhpbIZeDgZZHGaIPJIBHRu1ekyVckSgiMygzfTV",
-	"ZIROmj5jeQYVty8ptvcLW7teag0Xer9Vm2/mF9SyscxNHhocmrm/Pni+exF+bJ40zw+f/br/6+6nxtl6",
-	"0fCMGqXodeGjPvVXpiLDrn2ACEB2Mt/F/w8P3zkIUHx6bhpDqq5HMvWrlP1iFPZFX/cmqZJpteSIHM2B",
-	"Z4CTPDYyj5MtSmLW4yOa2EYlAciS1/SWXsLbjDyjN6wUXzUstXLZ/fEF+VwW0sFBN1QgdudmoNOu/9+o",
-	"7fkTvDhfYE3NGJsBomTOO4zYN3WEtTI9B2jJzbBNnLkLH57TzCPy2PvVqdtmWKIjPMQzIac50BnN2y/L",
-	"1MMdh54qW5QYnYN0mZ4yJvLABVeEEvxCR0DwAoBjRUyosPVrLrEOis4CwgWiF6RUKNrDQmaoE8uU8ygg",
-	"UabxRkFHRJ46ay6WDD/z05yWHpEtmiiJpVdmLNCp2O9n/Eh1BLanNRM2Eh3fp7ZL70OlPTJLXDSUYSxF",
-	"CzaCte2IYgb3tnejXTfzurJBA4zTnSQ3DuWjJ0cjrnXmDodX9+REaOUxHCoNsOhlAzFq50tVFcyy3XDg",
-	"V+xZiQ7IYpL/XRrzVhmMVTZgyS7zbZ2iGTNv71fZZpXmVjDn4Zj3PMw7MioMzjnjPVjHOxzUnpsdnTUS",
-	"KUpSi8hTFi6A7QJ9iXzfU0BYfVAnke/yj8waRl6Y8B+N3+sYZ4jq1Ql4Fuzn6woxiUPLH6iSjy8ZTfRw",
-	"deCg+KuaTxC9uUfp5roBhxwvdMOw6KK0oAv7VRQzVqXmikRegChaOwHIOcBXG6VmClfWPM9Q0zbKz6nw",
-	"m+OLltPtqtpHb0u1LHJr1jM6r+Kayy3k1TvF2dwPk/+7UTaX0S4K6+Z5buv3Wy49m1usitLAPC8L7iJb",
-	"mJsFVA2Il1KGDe+265st7EoUlGovyQ+NDrkhLI0LzR8sDx4ZEmSRmlTo8ywKZfl1n4hFp9GfmIjZSfy9",
-	"iegUynVIabQoW6szTmjPKEBWD8C2IbeYvFhCMtgurMC9w2uZLNog+8s98wDGX/75u1bWFISPt/ZOTlcJ",
-	"ZSeyK4VzlTvsx7I2jGA5Y5eVtocPG1eq6IjUaZXznFr350J4zaWFUt2EFeHBX7hg61XX38ehlHBRcao1",
-	"drpwXJmrXrdyH5fFtQGYd/ksAksBq7sqJ2wKJcwQRsViD1v+DF8H82mrGTaM/GiGiCSXKTGZVbB2qgFM",
-	"2CvgXOEQwrVAl/Avllbfay0YTRPO0uusg1WF7oO3YIulUrGbjW4jSQCX2DotMvzqDA19vojGW7+yy8qx",
-	"SPnOasIW9MrijBbT9wKq3i1ud7lWMO/L+XWD2h8HnbqmzPYMvSUkeMBdstiWM2SlDnfSyUbEXfeBdNbl",
-	"dPuy5cagW4b7ZJFl7wB0kbWPOv+pqs2VNe+ap2EWE6666EhWeXHBFjsv9jAjKaPxouWD0qklWxXfAHsy",
-	"oYDhjPXMLjNJFDaz28uwTx335Hu5I+xmBjccPpDGLM2yLaUqCQd0BK2nr5RlXMUOcLgUFdVxEL3KcCvM",
-	"x0uDrG82kFwYVI7DMIpaNAz46CI56DlKq4lIdaWIXD1k76yuGHOWtbGWDPVq8bxzrYCglUsDR44SQ3rr",
-	"tXjPOc3kQTfdgoAj6lyQV0W2bCARkuCF1FiXC/bAlKtyWICPxhsG29bb+POX1l8mIP2Ga1W1Dr9IpT9U",
-	"+xWOrSsBUhyLRQfIqIU806x9uhrKabmyYVV4eE5lWdTUuoLWC3ygkaAjFgUld2dAIjBc4A/fXbNFFYnQ",
-	"5dPmcbQNzu2okBJe70zCcLd3w2bwByv55or3QoljxWiX+HCQ2iitpdKBS2V0NB/SeC4OrHhyW8Edzvla",
-	"0IQWu+hA7t4BQMuu/Ybh+AcJv8fp7DqdiIqBpRPmVCBbtw0MHJsTYiICMh3y3hA3vG1zvgCIq8SZtpfj",
-	"m9avjc+vDz7uv2kc734KXzROm0+fXJxVGjYS7fi1pHi+EStDtn7Z+wbV51Jfu1zuig1u+57azPCp4Twf",
-	"zsmlgZMtNhrrWYZEmGWHQ9YIkHB77dPqXBpNC0f0bWFuRn5wQUhpGWvcAQC6sC0KFeiOrezilUvSs8GU",
-	"SLtwUy2x4OG71/fnsrvyxoMUMQb5NAojWUiQB/BtobS6s2MLHr8bkmTON6vgJ7R0RRU+AEXgBBPofOav",
-	"GelzwPjErQfdUwpb6T4no48QuQwg0jA2/2PC7GWzjcoSdilypm1u71QCW5ACUsTIFZpFx5cJ3DLOlUfq",
-	"Jat4H2PRvWIjW9F/aNGBuUHpxcidvGswfDWF3L5bPNpLLgbJfWi0CXVK6G4VSuXI3ZPhat1wEWMIzeEt",
-	"QaNur8DBd7h5AUI1Up4n+lZyyMNKe+ZXzRI2SOkI9F+lqf3bfJ2JAShn4J2o8lX7Z9TcDC7liAEXu5PT",
-	"OzAH/JaRLu3dYFJMuYxq8yzJ8htyNGYIYlRqXhtICEP5qsCOzazALIqa07GrSOX5ibJxCDklQ5ZAE9Ss",
-	"NGpp8+wNNWUvNLQFcfM23Byh0u7p9W2r0ePlbayBJjwOiKYD+K9MbSGXMReK5ATDoV0IhzdW4/P5qgWQ",
-	"Nw+hWlpVbZxzqSt2KPT1rTrLi2zzgPmsmypPtvPwiuBwnta+4YHrCFB2kWkCLrKgAFjjI9bU57pFVECf",
-	"lGYHH1s+/J8RtjJfXxq0KuRAPXzACrYMIMrHtgscLfQ0LY7vjoEq4P8N4lPm/gdQJfGzPxgiw3z0fppL",
-	"JbUWHsqLE3FLqbYbwrl7D1d+1uvFUj67rwdUsymontlPDgb+mo555VGzCXpAFcbEXH8HV4+bQK8Sc5zb",
-	"GlLwwQCYtCvmrSjeRJdtRyyHGSBbUQ5kFhGqeMy20TE+TzHb/Wo+U+z5CTls7T0hticYwQZgqkKfKISq",
-	"FlddcDcZL1IErtG863XCqFMx1jcqXWeyilvzaNh8YS8TOp1B3YTr7pu11HuA0Jnf2KxaycrnHxDI/HWN",
-	"8Qx5Ir/7V0SwJ9gR+WMCuoTlp5SNZapBK3SrtKKNR0XUE5upfV2cLVaWze8vXpGU9VnKRI8ZFQYA3RDM",
-	"GxjFPHhEIq8ZW5Tzv80zhpaY0AIkWTsrDIcaLAMRvUDYbp5UZ+Tl4NPLe3HnL/HAYjcpLvKUxSx7SMip",
-	"310DKqcxVx0gHn2kqO2HLjbihTzS9dI1raZtYdCr8Gohlck2u+sya2SxrBWYM7WEnFZ7Oxe2l8kB30FZ",
-	"ng5n7jO2maz7lG+j5WPNc6ohKpHjt7omLLCkVeLes/824RKvkrBCf80IGhTHWJGKURxBlkG+ktc9WPWK",
-	"iKwRzdoHi/ZWJyC8T6iYre7wcieE9g3gYx4QX3gBPvkqKt7RQXd3EHrv6Nswy85t0EJDlo06suSg7v4o",
-	"VpPoQRqzFOT0nb2qi7Zg5S6Yr6dxSQpKK0z1VHr93cC+jHnK1D2CBJtI5ctMns3JZ7VaVHm0ucAHzHbj",
-	"tp7yDpi8WW6NRwX3xsK0qldNyeT2jt7wh9wxzY32y+pdYqf1IIhUuTlYCuBQjUgUy11U1Tly9uHABwG/",
-	"AwWXkskNcL2alyUW6+UE/ixWwBSJoVekCS9ODF7g5ztWDlDZljL0ZVpoyqRsWQPpUcXgKnxLbW8MN7tR",
-	"OUvl9l/lpaQFWcctDjz0l1flPm+lq8VMd61Y0l8tER9gNb4/BStzLfFoqGihaCQQtPcnUS7pIuiKN6Zm",
-	"OaDR0LB4qkATQqjjq9Z6f3DTmoc9qJab+CVrHoTOUCYxBiMLR6+UZMsGJiH3z2hubBsACbjuCDnRCb9l",
-	"xWQU1FxHG6T4zQuRyizXvr7OT9KV1MDFvRdB73FuP2A3n+pj3O4Gf55FGhX5YTME/Wqklh/q2/aGsNTF",
-	"PV+r+3378+Y2KxwsxfL2BQXhpKoeHKH7vGnerV/B3cXUGiLn4XbEKu5ewYX3jiIUbP+f0BhpAYrRn35L",
-	"2VL379lQyz9w5ppquSO6TMJ7x3dKDHE303ae0T0yToSadM2kuwzjoRPRs/m3o3FCucCfE9nDJsR53vSI",
-	"iglNKpWwwhfvY8Msc4YtnO8VHVToZUrxgXiImHIOTrx+sxn/6wuG/LOOsCs6WLrPckiKh99emg4wMmvJ",
-	"Mx+cNYSBixueOPPtRG75uBhT32+t1fB5wXLdW9YbLt1ANF/RwQPIE/joXeVIGX3vT8emDi3l+zGqq8MG",
-	"sJ+MUzHEau7JYHkzlq5nlLuPHKxiloXr9F7E8n6fs2/YKLHQe+YH5xVCCc+CZLeKfhNBlpSWpbPCHY/U",
-	"hqVWC1uULEx0zMa5LOdxDpb9f3rmdXF9HpS0K7K4vS9XUdpiSD9DbMOKIC/Vmo3GWi2t4trMgyLiseRi",
-	"vm5oyq7D/ZfNy6vd0+blx93LRmv/5ZN3L/Zf/9pohZVvMvyxMIAMV21CgMsF8NEa74vGiF9fDKXojyHH",
-	"uzsiobVHIYpoQSVnhRaji3EQ8ZsLUgkEycDqMIvSTrZuvhQt+qoXF58D9VrZ/XE6jHHNfjs+PGt8+HXv",
-	"Y/P1ZXix92b/1ycnlemqCVX62jLVvXw+8CLmMLXKwfQZlv5TaL4HH3O9zLfyqqK807bD81eapprIPmA5",
-	"dGU8CwzJ+IjJiQ4gG7g/UShIBbPgdWsPFr913ZPxAm5xoHEyzgp5cQYwWutj9tKTsJG8mx+A7rlyIPcj",
-	"+AwHUkN+xJKhejwGSWHFFVrQWhdwGt2X0olQUJmV4OAcjxGuiO0Sv7CP7gbB7PnG8/ZDwLC4xpUG2cN0",
-	"zvSFlyeACjtzTjR4yQmZOK3giQJPz++U+ZXZzFdYEvUPoEqXD48fnYVZ+v79FL65yayr9dkHTy1nPAxy",
-	"WWHHreFEj7ky12PP8V4tEhVLb3kPOp2OxyzOUI2xi6i5w7E4opS+v/glh1NpNULywsJGdoQVqNB7g87U",
-	"dhYEMyIAo2BMwKhANrngGCRm2eGS7gykKrbZXtbQy9cf4NHFKVQWrJimmRBCs5rr6ghSvnXVklMc8vBU",
-	"8Y0+uTy8a0TiNvevrUjnMLNrFFTeW3HKvKqK9VKmr4se5soKU5JKTc1PQZ58mMHS4muApxQxRp9hpxwv",
-	"24+OSpHMIOGW9CZpaujqHuYDYeEm7nZGbC7gg9okLbWgHWo9Vu3Hj82OVnWvFe3jKf0XHXOx3jFh3lvc",
-	"xEU2y7l4fusuXZ47iXwnmu4UuChJogowpoLQ4MpsgSMs7nD9cCAkSVWmhOT0Prk4I2omekW/1F5lk9vC",
-	"xrfVjAVeuOue1tIxa4Cg+VL02BGhXUzwSx9uZxfyY5Zu8+qCTsuvc4o/7SqZTDQjhn/NiIGPjfDGFHc5",
-	"0WSiWAolUgFE26cyhXh7P6WDURmYfa19UOhC2DpYtTHM2Ndg0ofTS7IT+c7uvtKL7tJQs7R9ykx+99Mu",
-	"Mg9EFm9f+d0JoFgXu2pGJeESHZEIhhlZYQ0JALXvtYP+bPvmwfl7Fcc8iEqa8/Ed+fYSjpEHHctHrof4",
-	"2juPynvF2m70+Z09hyydvbHCvraaCd7TJtF0qFjvOiJ9mSRyiuqoOa+6VDHs677bJCkVsRyR7kwzhc1p",
-	"b9iMyD5qMeadVE9SpvCwk4rhrehoGNPU9a5zXwvs63diZsy+eLvUW7+G9x1eNakYt16LBvvw+fHJ4zfJ",
-	"q+enPNzd/VXc0POR6u3evpXd1uifvYO/r1RKLFXWcPRf+Ye5A53PdbUCBYMiSItCJdv2O+ASm9dhFbVV",
-	"HkH9q3vMcMWU/k6hlEURqXIGbKW/1wqMNVW9ldmZS6Ja5SiO77R78DCOWd2ujGeIp1PwBZKtHFTTeUkd",
-	"I6jHX92fr559ewz+xG0M+cAp0BHMrofFQJuNWcn9GPg9P8KgqDRS5XdRRLgJw0g87gjzNxihqtgzsk5e",
-	"aSLMwULoeAynneVGPJj6jEGLaMNrrpHLQ9nmoHxep2ywMD0erxWTXTNNjCJMbDpDV58xVFNGY8JFUQl7",
-	"9WwtH6wy1l/j5cffXl8dftpvHD7fe3HyuhU+aT6vRgxYELuHyp5rLq5z/irP7MQ1coIExKw/DpQS2Roi",
-	"2OFkzOQ4scxABZFjvQN9P0jKejJdvyiwKh1qRVp5nnFQWqf5+a0ses8Y5y6aXwU17zznPMv+sIIAi8d9",
-	"zzM/2zdrnvHQWqo3SbmeXZp34KeOx/wNmx1P9LB6r4xTPqJmM6QMEiFpEpDot53jMd95w2ZtMv3XzXWG",
-	"22ZkAkC32Z/wJLJobpCKP0650K4lg7bH9ZQqMqIxqp/mw1gC6pilXcu+l+8YCuM29HzKaMrSxTMA+/b4",
-	"3Svb7t5KNHO/TPm/4ORrE3zJBrMxY4WlAM0cns4HZxTY2rdvAFTYl1WFpYol/Z2hVNroyoQbaWHsPHsO",
-	"Y3jhIyq75MSBHh2/e4Vy3RjmPZla6EBj56vj8XgHQg4dkQPAjG2JeN6PRmVtcHtUSMF7NCEIrMdSY65A",
-	"KdmRNQkKCfaufLwjsBXvFi0IUCPfqZgRNWZJAg2h8oHZW8xPkBgfADLqiPIE/uIxPpx1fegIbPtA1KQ3",
-	"NKt1iW05tm2BqQOAMV93cbGO6AgoChCapTZ9NJa9SU5VrsC/ymJCNYkex7Kn7GkGAtNbIbxBjpmgY16f",
-	"0VESYU/g/Md/or3mtQQeEcFYbAw8x2wwphMpzInHpVDtjtghhu/Mv6HxHIhgfzeVERChXnYBr5bv3a6T",
-	"Y8vjTKGkh5ZEBFoVZ+fBUQbM7/eQ4zBywJlqha06iV6corYxhBYythVh8cfH5lycReYLZupESDvrHXKR",
-	"YyOD0Ztit2OyFRlmZkLvGOOxbZQD6MHHpXgMJN0OCPvSY2N0XJ0/g6eMOk8qYMUfI8qoXcXspDZnZk8n",
-	"szbAagJzaqta5W0WHZymeXPMeol5eouSEVeGgzWJxIiyaBt7aLXC0BV/c31ENPuiyWiioDz3/dXznYNM",
-	"e4BRv/8lR0ox79+KOmaNwjDaxpZOiWEb82Bjn6hJmsqB4QamenTM8O642+9HUAHsmz9wpReG0Q781e/3",
-	"o+3AfAHmj8qjYEqrDLdlv0USdmu0AiMqzKGELgg8FBTZajWbfl07wAJswxpeTno9ppS/htOUQlyCCxJ9",
-	"7cBB06m1Sb1e/xbVyTsjdCgCBMMY4hjWrQNBInPj146PamF+6dSQjeWY/jFhyMmdGvn/wDvxDdluouCY",
-	"UEyTMX7C7NGtKOEjDrorvs6SQrCp4TyQhXUjOVIdkK6cADwzDmzL7/qt6cDr/R0UYLG2LVPpSSrg0JIJ",
-	"A9oAFALSZBF2BNmKfO62V/+GXG53PrQkCkgE1f4RDD/CoKP5FV9kt16OsRAFZJxMFIkQ8CEiW7b7lFXy",
-	"tsGpA1mwSKk+5YmxgR2jRDmIRUS2PMQKfNJhVBGHcKvq5Iwm5hxhMW5jrsyWCDIwCQTnMO9vNZtB/iBp",
-	"hYcBmYgbYUSQkTGtsBU4TgWhj6JoxGJO0TJpNfYCn5/lLRTew9thxUmrsdsmDXLGn2LTQTMiZNLA8Lv5",
-	"3TzfCMMgDEML0g0NhBZKEFxUi3KNWhk0dkePXTVCRZ1cMhGTmZxgM/ithjmTGs0DcssVN8f68eXJq1dm",
-	"3DluUmCkJAhdtW1uh44IHPy/GIhjvaFk8VGOlZwFBg2Z6A2IdlYnFssEyJKyMUN8Q6PZeJzSXgNEw8z8",
-	"Y54YQDXtUpi9sPgDUMfP4iBHILYHhbHo+AjTWYxSISWcxkxYGKM+F1wNgetcFDGwmoVRdp0XAr0Te+Gu",
-	"3RQXTKezHYhsRW07+54UCCwxpQDQhlkW6YyLAbx/QLmoE3gST769L1/cq4+MAP/yhUx5ksBeyKMeUzqz",
-	"zxoqvCvYg4hcnXV90pJgmaRRgwZzPVitOWNNSyjtikKvqg9OScPwnmE2BX+UNUa5ItGrZ9ifrFgQGNXJ",
-	"KRRewpB0ykcjyyu2/hQ4jCq2w40MU9zoPsmsTk6zJlqg1eHzXqcqi5KDoCi1Km2zFtRuWapsK4R6WA/R",
-	"EgUdqNau7dbD+m4tqI2pHoI1AXvL2qHm34Mqbx/uM1efYJXdjCwBkUmcSfA8QpIbIOqoLJLBfLQc9Squ",
-	"tWu/cKWdPYxZdrCnYUzNMHQ5n861VdJCCia8s8b+UfRH1Jphc28n3NtphleN/XYzbDda9WZrb/cw/FxD",
-	"P0CtN7wO95+efvz87nPr/Gr32bMP7/bCw0/nVx/2TsPcujmjXJR1ZUPUDN+pCtbJJd3UbLYTtle0CStD",
-	"1rspjnN/J2xchYftVrPd3K8fPGk098LP4J+rnlTDn9T+fmOvNKnnTw4PP7TOP7x4ufv08/75k6sPn3ef",
-	"f7zIJ3U5GUMLHtuhomoyBUAqb0Z59lDFfEAv+P2bNb5WF5kjE0DcCgyyTVgRfKGtsLHoIxlbPX4vqNXR",
-	"EXV5L9xd66FbyjFaknuuVj9ncZgAwsXC+wPDZ628EVZSeSViqmZINrZ42eU2iQOutGssPU7lLY+xbZfN",
-	"oiNdNuRwILsunCTydmNkVUOu2Y6RvW3E3aUp6wirhdhEFHi/ZYTAVZ8z0UtnY2i8e3x6udPc2995cXJG",
-	"jL6WemffI9UR0cfjz8fvXp1fn56fXHx6d/Xq7fn1m9NP0TZIQ3Q3ZpJBpiSRA+j+e+zOz8zHJ9xnzfSM",
-	"CSUweRDOGMTk9mZItvbC3W0MLzhegWRERSLLrFHmFrV5gqi2A02hwrcnR8zlLuY0pkmiwEx0YG5ZtiNP",
-	"/RGA6RiVxQC0pP14/PJ4x/AJ1aB0ZILk5dXVO2LvPALV8munZs7260madGoB6dTomF+b2cM/FCq9ndq3",
-	"iGxF9l+RO9mAMpH9R4QWQlS5le2hnY3jqb0GZnEG4Ax7mmy9FTvvUjbihvTH71BZyuYCHqOnl++s4U64",
-	"3j6qmgXYKdda3jAYPZ5rxQMBsytOvIJJ0EeeWvzL9Q4DhMy00zk2J+BXbwteLZp0zav699YUq/HzoRtx",
-	"dHz8Ysd+bAd/DLLJeoHRKe1SPy6aO443lrtGjLhTpTCd4znOyg+fhdNBfjIfo0O6cwMOu8rxD4vjDxz3",
-	"1dqZHPx2nwMSZP1GR4TNv/lW9KbaEHVJgWjcRYH4k+oPq0/bTSmZ+bUrDlxPhNrTNVx94D2lsUPQueuB",
-	"3GqscSC/o7NE0vhKyl+ordxpNZvrfGycSrOR3VH+w49/d4bnZ3S1DvAtKKjoj7/av149+4aKQcJ0Rf77",
-	"M66sOqAKaHfmrOrLdMC0crFlJw7q5FXmZDHC6Aaa1KVyMhgWXqE0nVmwC571ClXzGv0zGJovwAs7slUx",
-	"aNuD/+48g29d/tC51M/lRPwcrQ+nuGrRg2ozzNdmnGI0t4jOHYWOozkJERHNkoQM5RQeTajSHVFQb8iU",
-	"CV11Ir9geuFqhv9G8vVe9tn3Fb3/lnviBdOrN8SYpnTENGD8LMhoyW9xxH31rAaW5yIJmnsVEylvJmOI",
-	"6975Q4vMtXNp5ndycUbwK2QLyoi4qnJvpgjUhvkgXBGqbkpmnrXtwEzJpIHL1ae9YRbeU0ZKu10QWPsM",
-	"ez1lQb0YXXj46ziVfQ7+cnSMhmHmW5uLFXqOtoTfMPQSTocsZYQlih1BqM8HMR5PIMGpI+BPWxhb7FLt",
-	"0puL/R2AWHIq8KILTFokRGOJfQQnZKdmzqxOrU0gk9MmTsJESd/wNgSGbItzY6ZQEsHVKPefl7pomy93",
-	"xNynlSQUYEsx/prcMkx0o9p9jovYHK/GjsVf4CJNIPxmu1UY86wjKIl5H9CKdQ5ppqxlDJXhNi/IUPKR",
-	"IpGZZN2JeMApjpzzHkW+EYHOiJ0KiOHaaryUKe08Jl2qe0MykOCczkKxGY8h4zHLHS4W05MCM9d6s4x1",
-	"wEPqbtB8xDpiK7P63128/fDq2enF9dWrs9O376+iIHO77qntNvq08YtuS0xEhkIL6dToRkW/cEfshc0A",
-	"OAtux3aKBQXnUeE0JHth0xAJcuyk96R1fqtETsle2Ko67X6BvepMDbs972qHmj/NymXYdF4HPpB1c4hy",
-	"4UGjuXN4eHi4E4ZhWNvcfwbDz5TwdWykOztZPejp1WjQACKf4dGDMKhC1ENqfc1PZdRIodzGI17Vo1aM",
-	"QYaQymznLK3I6gjv/0nBhhrznp6k1t4F68mBAbZrxTeD79Wbq7k5n499u5tQaf0qJiSkvu67Q7dyTuZx",
-	"+3Q2J/yoHeAdXauWNRYrHm/nZXcueAXxJfgPNQk3VWV+tA3ZXIsML5zH42661t46VLDfuMJa63uraMfq",
-	"xgOoyoQ2gOgXszKXW7FOjC4KNF0Wjn4VlHID3pRzCtpQe0OiEdO07iUqROacM6Ma0wEjVHWESzkwZ/yA",
-	"6azg+siWVkJthQUfhypx82Q9j625zsVYjklJL+HQOYMmNwpT180DyibPuoCnTfZW0qkN5v7M7z1mVCsP",
-	"nog85wm49Xty1HVt9jvi+PxZ5QHFlfbOpZLeWmr0Ycig+L9YQEC1a4ZhITd2L7R5fH9MWDrLDSkI39d8",
-	"+ZKxkXlkRL/w0WRUazctujf+qxFU9OqtMmYxh2TB8hVKImE1Ctm8x597w2vRS66mz5rH6lj+cxiffprW",
-	"qudhm7L4E5lLBP863xylz78QxWjaGwZz8drAcQvWgMkUQNzEDNPkCI3jlClFShC9Vm13/WttXp6wrZgt",
-	"EDJLB+iCYQr6p3k84qLxeRIbJJHBdK2+aowMhUp5KeFvK+YDbnYVaHVyjJm35G+BzW8ISEzVEP4rzW1j",
-	"avTSIVNMbUMTkI7AALYqZWJjnQdPifsAZoMkjMZG9QrNBrMp2XNxeIyml4s2zPG5YC3/KCxjoaqoqqHV",
-	"fHOVZJYHNWyPcaMPAtiSRQ3bMv9CTRpmXBGtL4EqIxhY1XixX9wGjFccYdYnHUonXRdpbkwypanQZOvi",
-	"+QnZ3d09LI3IuVN2w6swbMP/Pi8Yoqt7dRjp+WDXAnb4/T6qJDxhJK6RUeWABojvTGN3ohmRm3OU7KXR",
-	"/t2iN6nR3DVUKLSmhlUB0OraOGUjPoHwDCJDt2sToyj+VzH24TXUs32urxvNXf+Cay1RU5gJm3mwVunH",
-	"PoTSP36fV1dXKL9+2fZSGphVc3ASha5XGEH4FtRGMmVmUVTlqsDOMbdYnuSabMFx8ffG9l+r891WZ9G5",
-	"922T+BnKlkUpFm+d3iT7nnv/B+r5PycXAzqswmGfzdpXZt1Pi9MyjrU58VA++Zn4cPih6d1e3Hy/0KcT",
-	"+dMoqwNw7HUEZtr5Dfoxu8FHNDe6giinwZlpGZWAxWQyhqwESIHPnVCEljxubU/d4Lnmu9UMG9tH5gU0",
-	"SbyWDfZVpfT+tu0Ml7/HHWRbzTDcNrou9I+DMUPK+y1LISUF0oO9/R/Z9sk3bGYUDfOfLWrT5jW0rjKq",
-	"O8+gFLdtwVtOGPN6GE3MsSktjtsQKnMIQq1lYJTyhPaynmFDQGexhQ8yzeodCI+t/mXejRDxsGR5Czk3",
-	"czWUU0hpET5P+HegFph7B3sy8+AR5CV8C2aaxAxGrFznaLKlGC7nFFcHcnnyNdFTaUYOktoxcZu0wkOn",
-	"+7BCejESz70bIbsx4SXDLiY3jI0VOng9eoxZaonQJpOxYpi2WuJbd8Nw0lVjqSOjJ6uOoO4H86IuUzxm",
-	"WF7CFbzFimnC46P5XfK4sC2yDlI42I4wpCvoDpD5pJkA686V4uKIs84ksKTeevWkuAUuhKLbYhFLThiL",
-	"CwlYnpAOrKCWD5oMKKO50wR5SlmmUmWuUtZw7QicHC4Hrr5V+hntDY3OL9gU07gt07oSEuimLhg8JMxW",
-	"MTcCv3aEy97OmVWU7s/eBYyM92G1yfYR3orzMjzgFPyOKDrOl6TzeMCVd03n6WWwK75OYiaZlUXBAlxm",
-	"R3ue/PIT9IqNNIRvALxjOHE+UwlYMpsiJEEHCPiUyB5NstiMY+Es7Ll4+okZU9uoPvMuyLA4rk2Vi02S",
-	"cza1FpBCWANaNRR3rxvLe3f/xrNY5iQ99uRTJgAwvxujIzQ780B72igJya+mXneaDzu9c1me1RFBWeJ+",
-	"NhO0Q/zBbuDD1Q+d2KDYf0AqEW41c5DgxsjVt2r9teSMtRU1EPuu1GszlAOuXH3fsqrALzsixpqpNpwr",
-	"WBCIbYSNjpBw0Klob2i1WjhvscbP7Jt0kjA4Buej4xHZQoYLvNmWukF1REXL3u06eT+2MW2vxMh8ztYf",
-	"jcEjizWQW63GLumymRQxYdycd9tuwOa5vMU6PLnVCkN3N+S7IlaX/ULKiLrh4zEUbxj1DHpe4rXxOIGa",
-	"KoikYHTSIY7CKRsQ9oX2dDJzfXfhCLDVfVAXrWV1nWUEL+uio3AqJ4kNI+eO9bygDp11tqiHWixU86UA",
-	"9c9kRvpUaZYapQPmj2UwFWT2DAejvdE04XbBMytCQn2lswXwv6poK2y56HrBeekpJix7NYInCtCUq3XR",
-	"wB6Zrl+1VdFyY8KZCwpKDaFUEmhqLX1Yqsjpymbe/rQUuPVnckKMEo5ZFKnR1bqsZ9YKQhAsVRLrlSz9",
-	"nEPLFeNtjQrFelBi7UrwsBwWKvCoLduDirSc+ttQqKRsNBwb3HKjyU4RMQZLyFwsH5K+eE5WlxxgyUM1",
-	"AUl0lNkfqO4NJCnOYTEPVBkcZMvho5srNAbeLBBybhbUer1Bige5sZLbKrhw1kRxJssR9Ogyz2akNm+G",
-	"PUA0Bad43oOlyBtjis3leIp1i6ruNiwULWXygaMurlMqFO1hHIr3i9V4fdTunSEFdQTmQWd7YKX5xCFr",
-	"5oKRqsr9jBOwdXxGFrWhpMPsIodF7U0YSFw8rcF8D4jrvY4PZQkRmZfZvz+Ejmcd4T5E/pbd97dsacjf",
-	"HB9nCTyWtWSfCCl2PHFYJ1EKgP4q6ogsUSXvoNa34Y18l+RiI/s0FFO+Grm6yEwu9nnCOkJPec9Jm9xG",
-	"zmsSIUelykDBN26c6OFOuyKIzNdOQZ3Guumiro+VEIYIeBUMBPwRbBD8dc4MsXcUDQ6819ocpTt4jFed",
-	"uYKXC6aALfQ2xhDea+2hTu3bt46onEs4N5OqNyYwJXO/GcXCl8GryvQ4VmzcqX2DlaqIR3S5oOmsIhjx",
-	"vRJd4AlUKdthkOvmjbyDkfkb+LzW3s1cxfaHzfNkUDpmzzd+x5fX2k0MuKCchDdjXTn8CfQ3Jq1vzZnB",
-	"QKW5MfZsRTDWmxfOWPA64zd2/Uf8d5Flz+eN0jKa2OCQ2fN3IAIOpuEn51q6l5Nx1n1X03uXQ+Y3Y3R/",
-	"txvrW1EoMpYZUQDoOqTjMbO9iCAp0Yzkz1dLgbMp2D+NvXW+pbCAicVnLObUYUz+cDMIx5+rHOAEQnvF",
-	"s4OssTNvBXkZwAutIFdaBT29CU04XWCoZGm87fx8ctoD6mQ4k47Ipxc4sBuLmoj+HhkzT/nJmpHaJgvd",
-	"mWY7qIT1aAJWWp2cs2lHYH6KImoIigMk9ttB1cm5BMd5F45ebMGAftp8ImtkS0dBR6DKC0nKlHgwRi5D",
-	"KKXgb8wcjcVIg1qSeLnIU1jNGO4WztRj2+u6tkDwL+cs+3D8585r+8sDUozfSXlDJmNfe802p2X6bU8G",
-	"2J8qhACcZo+/wn++LcxSi/623yQHjeaO0YB2APEhIFERAiIg0f/TfFr8zWzZoBpTwk6/I3JwiVfPghIi",
-	"BQTe+tw1V0H5YFPHjm0sALXmDArEZgB1RH56U9JqNo+yAzzLS6La2JXFoJTFUmotKgfCm5/O3tlu2kuT",
-	"0I6Xwo8dbZgwNJcu5IXZIcdlTPUw97+7ft9F3XBZXs79s1owu/eneG+vSmUMroCCF1O3fmBZ0f8QUWKL",
-	"kSzpurOygruGP9UWMICSsEKfMBuaEsWgNAexgmzmKBrCPToaUz4QdfJc2uqe3OUSZL5DBEc2AsH3flow",
-	"cWgyCALvCJM/G+ABdemDAaAQWfefqyPiGgKXXeYgqozZ3RGRVQYiIuTUSjNj5OuATIezNjo4o7xVdNSu",
-	"bg1Ntox4wh634CMh2JMh3s6itzbV2Lb+zyCDbPd/nwhF/68FHNQywO73uV+xov07QjEZqnrfPMpnAHAK",
-	"UGQDeg7MEgHOhObYgQNC7pEcaxZfy4m2Cl9CAQzYYpSVJ0VHEJtHD5pyiK5yovFlQl7bB+3b8sMCFS0f",
-	"ARa2tHvxVvTu+OrkJYIOu4csSlkJP9VCcFQM1hl47iuWkCxleEkwjHoX8hkqTw7X50ZLGaA6PrWeT7Om",
-	"Cxa0I7hWLOm3S64kSrDWuVQY5ncbhtJkVWDAwOZQF+rMxCRJ6uStsH39R4Aw6jC3y96+ymD2kPVuLvxt",
-	"fo+6oKyVeVaUWuphb05Sezi5U8yGdEtB2iC7D6PY+X2Ka/5fRfiJhe8s1Z5sUF/iU+RHVR4peASrYuaL",
-	"c3Iyeif8CiLWsgK0rKgn8xjknFUL/H7hOMC8688GXy9nAHg+lFInbczOLecN7obtvUY9fPKkedD6jOnE",
-	"GVm+1np0rCfpgozDvXa4Wz8IG3t7+5/N+13yAlQ7y4kmUCztTR/FHAcU8M2cL5WkWINL/cWwCpsbTH6l",
-	"tBRYxPVQ3FHeDncf0l030vI6LRsSgEKtomoA2TqgHkAt51/oHQ+nJR6rm1xX8pSKeaWpsrK9oCFWKZBo",
-	"ny7UHZ9DvMdoj85yuxFyWtRvuhMN53hBPYodyEeuA9lkSBsp6QhqzvmBADcNVQTSCG342cYC6SBlrE2a",
-	"YYgYlXPQ0/lrmcr0MQwo+kYr2cr8Wgl3pclSMf/5eDsw9id+CBJX7XsDTGG0oOSzjnDhx7l6atc6xIK9",
-	"IqBsOe1xGxI0C4mEBVUakaK5NtoFZh1W6QXWefSX7+ov39UGQEAIIVAwOn31bx2/1Vf71ypUIPi9GHTN",
-	"sgJ8iGUhtUVatjVRI/RQO9BlzEr1cJeDjlDSe42XEiAkwkJAasuUprFt++P7dMwMwRxVLLllAMk3q9pg",
-	"FlPIb3/+F6ZQjim0LOtrGaZQNSvgGlLl0iO2FtYuOEvSS8HpCJvpAGnX20c5FH0V0z7OmS9yWOSJg/cc",
-	"2eR5sAIxM6ojPJvYWm4r3ZS1ezv0HIF/tkvvPwANyJeFC8twNoPqcdyGUD2uBU3ZRw3pilhxAvfUyTFu",
-	"gCxtyzayRGcDVZjYc0Sova1UlQKtAyH7r7KsRfl1LVg2u7i05ahUGtOGG6KOsP0JoakFTZI6ORlSAZG4",
-	"BXvW+nQKSXPmE1Yn9BBxsLg9KzawgQMXaZjHtMkQ4r3SHwrKWtaPwdBirtQJ4MoKhRyQO8mg7NUSMauH",
-	"OsJfbGrPyNJHFaqrH6m5wgrUVPGLZl1hgUFpB38ko4VzOMeenRV0wa1WswlV1w9U9mFe7uo+yNKyj7ah",
-	"h0WDtzwpXYUQut0gXdOmxLno7MoSIpfYXeQVrEjLq9PAZs6eRbbI60awagin797nM1f2TfT22adcE2uu",
-	"snIqW5oC14MSqL7vyVUOm9cuZ4Xofw85HfesOVlROBHYGhKLHGPLR9C/4Jd+kEsQ2hudBtgm67umNN2j",
-	"JrdQPFKY90+qvzUkvlMJ7v5OuHsVNtuNRjs8rO81Dpph6/PDH94ugbF4iP9lpv2PMNNQlmxaWuGruNZ2",
-	"yjJqvt0BbTBXYSrxVPIEHBcRslLTBXYAsKdeao+aBx3mw+a9Av52deB8s+57oHxNqrB/mM4DkL6FCv6m",
-	"2CYs+a41P/YVOCBDY2puOSfNNnYBg2NmK/Kc4TkSHccyWSGn29B1hSri7jsizbCRN77LAlxg1JpTWdjW",
-	"+24ImUsMjzRbshBDb82qqFdeLBFnv8+VsFiou1KUso3hMJfc7N7kY/ti+A49gViyC++2sUaFFCxl8Tvo",
-	"Fvc+l38No7O4MV4DNdQpeGWQ7N3EGV4n1hF/jxN4s9jE2mLbDOvdRH+fMkUvDLPKWjT3OaTOzQ4e8+Qa",
-	"ViMIgFROH6Iq8c86rZ9Ti/gnh6T74d7MnkxjP/GhEtnXstBaB+ZitDifCbBcfczojco6l2R1JQJTZzI5",
-	"DVExzLTNkj5cGxJzWsiEFfM47IFQyNxYKs3LXrQtKjLJa7v22hYr0F6kiBCGmOvzCQ/Q5lhtrwCDO3Fk",
-	"e7gwe3UQuXEVPmmHzXZrr95oPNkNm2AmZNkMLrpbbWNUPuykPJoRJdEuJ3ohgk7F2yACvEH0uzINY5l9",
-	"dPfo+XIcoMJ7N0H3xHVfhOpTkpiqahf8O/sVEePHr/3L98m8XLqPc3GZTMv93CuareUeOCPY/CCqm0Kx",
-	"7Vp7XpBsQfu7betz6ogtr5PcdrAEvyV36APO7Fw3CGdcYBmAqt8JAsWBB+YuMWimWPTYdUTuEzuCGdpY",
-	"BIC6FABRLgoN5o48HXZIFemz6QqxmTe/+M7t56rdK+tmB93lpeU8m3lskw3fW+G+cZ/yXD/5BzMX0ILv",
-	"+L0UntTDcPewceCNH9GO89eVaLK+iLRrPFveXC7behZIpXK//UeJSu7vjQcOxSyTliBM7uUmWdiU4QyD",
-	"Lz4ogt+MQEUW/tP2iA2DYudwcD1IwbYJR/AjrjI+QaeAmqS3/FbaLO1iuXhQwFzw784kL0agtqJROrj+",
-	"7//zf22CCo/Nyym6KTBP1klcOqUzojQV8bwC7KVFEyGnQTZ8wkUvmcQsbhPaEfhNmBB1ry3IdYUXwetu",
-	"B1wnUZzOrtOJsI0XitOygBWzjqio1Sdb5k32q7FLPDZ69TY2doAIk70hlgyb6p2W042ywE5pyIVDMydw",
-	"loZwVLiAIHFM2ECKO6t8Jd6GaKDpMaCuVRXqG9qbwwmw7BTRRtrZd4+wCd8zrsYJnREXw/NH8UiRyDBe",
-	"FCyM3JWOSbJla8Btr2ieR8m2yZSLAmpXnyeJA/wqMV5CezeqlDdo27j72wLbCBYjmXNTwADhlAsFWsUN",
-	"m82PYsQV9OW9YTMVWNAN2xTk2C45lkYVMRoQB6GbMnpTgGrIKpuqQCFg0OdSW7ATyDYZyVs2xxxbcAmg",
-	"JyaCS4ELZjVrmEvmfoNNKhVYc+ZizHocaxu6M1JwNW5nZqMna7hFJfTpVidvnW+unF9TtDYLKYdmHi6R",
-	"jgMbe5ePSsyfKAkoGMpumYrajMKXnBzANo8ZyA5L+nViRKhZQYQzT3gfwMy9VyGvJFJpl9SBH/Xix+Zi",
-	"25i6/p6AiK+36pj+X9zdAOoB/IFvs8KjxIh+zpGf+GiHLBVzvU+TxAGYlNclAwEpDkDZeLHNVsnAQ48s",
-	"WxoFFkDyUB4aQjmx7IucrRenVwGBso2APDv95fTqNCBq0t1JmW0CHfhdZvw6hu1cT893sRmNEzfQ9T+P",
-	"mEUgVN8Klr2ljhcjsy7C+SWwc00GfI8tqHs3gIwDWTiIVqRk3g9G27MD6WAln4+kmONtUw6GMTpkXLRY",
-	"5FhOVJMUYH7sgndEAkdaEdUxayienZQWwwdbwMcOj720jnP6P2gBD9HcxRORoBthHPNN8+PJ09b5xemz",
-	"4/Cy8eTTh89vXhzvH2zQzQUG+P1rKQqpTQ8TFHaB8dpAJvGfBbF55cKUI8oTzZWgdw4rt67CA4Rer4fm",
-	"/xqfDSUytXazGopqw6niE0HNqmR5VxrzAaNKmrm3fm18fn3wcf9N43j3U/iicdp8+uTirBbUEtCUF4B0",
-	"LCJZkEGOAOVyKw0RLxfhdKx+XYG36sBMfqlIcmsBSzZeYKmvU4ZABM7VOBGxWd68geqmG3R5pKKofOZS",
-	"Kyiq+/8GGQFOoP6npAXAfD2tLjMG0Y3jbGU8HVfEO+xNy6IdozmrlWgpb8iYpppwAehhGbPJ1Kosjs2M",
-	"tlT0aSh7cMfOsCt23CFbGdRhGK6KO6BFfTfn2QZ7bZl/G8lT6hr0b+yoOfZ8NKgGDbkRbLMq1vteThqo",
-	"FVgVo7ODtHUF/vqU0W1uyj2eXPVRZtZzpdsdsajxE1Uk6/XkFG5zA7Q0WNjtCaual7E3mI//mX2W+PnH",
-	"j0m/e5l8unlzsXf8/qB7fPc+S78/mHe9C1o69GkyNl3MEo42LRyye2RsNMt7q1io+h5kqu9+A2OV8ELD",
-	"z/DG1ofmWev8tzcvw6sPv/768nz3+cfw7AVoP3aYx9BPEzumqSEfj7GF+wON70mumh88aVSM79nTvbPz",
-	"Tx8OD582D44PPh00Dj8+e7GqCcy6SpDZG+t0E4Ht/+fWcn6+s11YQeMEOP773vUO1S1L4thY2v2UsR1t",
-	"hKT5WCnOiC4kBwANuEKA6Aku7Fw9CEPSG9KU9szH68vx/w2/3MfaXralNmLaTVDqG3czrP/U238jYq2y",
-	"cszX/kq++plV6XFMKCxDhfhYpsL5nualmpzvJ374jKu7ZlcFHsqQFAzrvRMpBkzpjjD6HReD7QAakxfS",
-	"uiBKECMUDDqToxzFI4LEAaNmWn9iFnizwEUdgSVgFjccERRxGG0CjpdohU556dP9wfQiHELm+1k3Iwsc",
-	"fC1wJLWaYdh48hn0wBzUpBCs9zsKVmPVrEb3ALTZvr52gCfoi0HqejAqGR5KV05ED6BQluRPFWdgFDBH",
-	"D8xbz8mhRmo5MYrQKsFShJelMD3lLI5NJ14Cglky+xIazPqOZo8Vl1nYhZrvyl1tkbwwwjikt8ztiQj3",
-	"xH9U4oQqbnAnkws/fx/Nzq0nNo+1CVtlMW1kaR6M6c9lrVaXHhx1RGVdBHY6I0IWjoki9tnCGgmyBcWK",
-	"HQEhSlvPWmgi0dfbdfLR1mQW5LQunUwYwUeMNtxU0HbCfQoCToUX2KA34P+7IFgGjW9OAVfmapm7uthQ",
-	"sbRCsN+r11Vfpi+kjIvNoN7DxNxsCg2eSrKtWoBAkynzjuMrPmJV76bEdnqteLMT6xUnw5PyyTAnuTdw",
-	"rHsk/J69pEogXksrGrwhXY5U7U5zWR0qyPn4/rUaf/bZ/VWy8fOtBrd8pXOiqtKxdG6ta1IUSx4XgdP8",
-	"AgkkJVlu0wg8jMu5BptV5RbmBLCOZVt4ga3OUSDVbROmvj2BsBrDApGmVLG4PXemzKn6HVHS9QMSZRqc",
-	"hTPwlLyoTswEsXbfHUqCzbevaYUtW7BYrDlUyw/WakujX30gLfVhfxzO5mbPndGTR4SaBYdPqfd4ynY8",
-	"WM5swSZCQxS3ynVsz4pNerv//lDJDwstpj+PibCKpJ7xkNtpzavwsOI0Xm1OlJ793mdBYLnrL9dwyZzo",
-	"62JG3XexIdYtJZcoMsuyQfaLex/3zA+qJV92BCGllnizbLKn4gPbnaWQ7Y9Gkeixgp1r5pK7rrDYpL7M",
-	"x3NlRvFwvh072srkrCa4gPcaYfgkcwFrOkAPcNh8+vH86vRD+PL0bO+3w4OPB40PH33xq1iSsBQ9Jsu+",
-	"0kBH88GT3XDuK7ufPzRenP/WaJz8tv/x8vOLj79eHJ6d5V+55eNNnBJXdLDMGZEvHR2ouVX6j3I0aOQy",
-	"Jxzgv9/HsXBiW6sVgck1HRiFBLNGJorVyRUd2BIK6CmZ8tHI6FgQFt9veaoDZqcArGdH9KhiO1woJhQ3",
-	"Z3Iya9v2hObFWYtjaFlT7g3hIBbq5BgYA3UtMzLEeue5HZ9xTg52Dj202j4YPngqXG5C1uo3x0OElnrg",
-	"y+gIwaZJ/trKVBkcVC4V7hMA87fTBpsJh/B9DGk395V25hUdfOCbwAFc0cEqXcIs8pTOr+8dzeY/x1z8",
-	"OfxlHP8soGezCE6MyEqr2ArbVarI46+aDpZawK9iNhpLw6RHpImgxwCGI9OstmGOOYpQqnDd1oWBxTqv",
-	"mrwXtEoQrcJRdZzpBGa11vTvfOZeAMagZQWob17CDA+tjmt7mpKt8glZsrzNkVCpfevsxFmz/ZHlZygN",
-	"Wa5H+0i+eDtUnigji0SPRVmDa69+NvByob07B/yWCagGi+B6RLZCbPFi1y4wfJ1q5Sxg+04sYMHSwao8",
-	"N26xIb1PaQnBXUgYtN+ayxds5xmC8IVHiNzo7rc7DVUAjCAMQA1ho7GeQY0M8IiajFhKelRgRdBYohZj",
-	"8XbdgIdUXY9kyrKWMwyhbke2H5Ch65SljOAZl/mI4KNTih2z6uQ5TwxhuzMSmTWNyFbKxoxCFaiZoK1s",
-	"3MaSzFJNESb7INVwXfPMTBhuH96uXAsYRwmzDLbN3xSDRkaMQTCGqgzIJIPqbYRI2ZxbukxPGRNGWeyI",
-	"AfT1drnxGQFHE4jPqJnoDVMpuGJkC5Dj/Yxm7GsDTGJRq8xedfz09xBwLe32xTbjMIhFkfrTW4sRsdRn",
-	"dlXkYptVmfNNppjY84zFRyTM2M3yMOiu/mZuhK1mtbMM5lKdLxoGeZNcLvR+q+ZljIbrZIyWk1gbYSmL",
-	"tRFunsYKz2R5rOaVmyayvhXJzDEMElgx2+LKcTjuBrtOBWYvjD+rXa+7brJZIlbd9YH9HXx5iYyzxIGq",
-	"CcOo/flyzUZqlRIIPOX6pI7ol1f4UDNfHZqmdAaqvZ6BWAcsmQU08TZS5ix3HRZsI/ighPD+yEK8PwKM",
-	"d/MfC33ySCFinu9derSNWgaWaNu+DC4ruyiX0JPenqvWBAyBjuhzYbso2McmY6dAwP1HdkciVO5claIr",
-	"Vg+gzG9m8WLz8lnYwvlRuLopTVUGc56Q92OymL9bBqBzbsvuP9mSwr5msbBv9zCsLOzrQTO72mt6Q1NN",
-	"/Xq+7iTmS8v5noTg2P6e+K9PJzEnl1RoqeTdivWqqWj0OJsaf021Tnl3YosdvA+DngjDZ7d6WbplYNdi",
-	"zbV25wkcBLuZbChLqqCW6V/44qmy73198Hz3IvzYPGmeHz77df/X3U+Ns0LKt9M4sshHIQe8Zj67gW0L",
-	"Ym2dNHDc/D+4H9Ea33khxc9CzaNxLk1JnzEf895q4JmFOWQ00cOFGvkvRoVmSuUdeqDYHc4F6DCdPlJO",
-	"D3EaWQBam73PtsVzCUFGjnSpYtjiA1HfBZFpb8iUTqmWKWBzgFmYMlS8cIgz+z1F4kmK3jj3MiInmg5Y",
-	"nZxDYx0hO+L43Styw2Z18l6xvFsEvukxaE+gs8esx2OWA8VKaJ9JdEr7fd4jQ5ayghdvL9wFIPQEUz+z",
-	"AeQ9ciHBqTqp5wXTL5HaDxVqzNHgbjbYWjiIlRG1Batbxy+x3iQFKW4EZ8580MyQJJZrPL6zfFbiO1yK",
-	"hdyXpXd5/OaakA+Ydl0VVbvAW9lquWA+ThxAPTSe84aPuI15d7mgKWRjsZ5WdbPGNv32gul0tnOMRsk6",
-	"qx445gAoGj7AxUendZcNXbNl/OIjAHLE9gZ2aq7jFz4JacZmDlL0jG4ynOhYTtEI6rLBRIBNiHuIJJLG",
-	"pEsTKnrmfVqOFfCy2SkevoGjoble74jSzohsZgJ20cI1JABBmO8t4rZWNYdfQNdlXPs/N5Obkc7qnohe",
-	"MDTb6+tvVb5dXNRi1ttZvu5za+5nwcVMo85T4KkCr2YsRFpHhT2AHcT2cq8/HtYp++P6Znd0+Efzy5Pe",
-	"3m2jeyBa17uhhxu5F5qzn2vQaS9Zest7jPinT241dOVEt6E6B8gep5QLo68WJns5nGAPCcOZC2dnR23G",
-	"X7p/9fCb/QcY/tps8w4Xu4pfzuFIovHsiEQ4u8y3MjMW4ZDRGAz6rzVPcCz6oL37sX/rt6D2245VTnZe",
-	"xaseLdz77dtqsZx6e3ORXMYK38df4b+2A1ilbLa4Su0CgFdQwiXSWdG4+R2YQ+VYPQF2fTbijSBoQmDd",
-	"X4D8gu2WjazPpCwCLdTJMYnTGUknIqtV9vC+FkgmKPj+7hXll1wMEra0pvzfv+HSyJL63mXjZ8iFedF4",
-	"mT0fG77ZHNQvf++iyPQF8prCzI0SGNwEWqxbdwjhLjsQlJACHhvih/mYYx2Bvo4ZejnK0EM2fg39h7q0",
-	"d2ObXGvSBbRUnfWNUppnVee536I9X80kikhlWxhy6Eo9hN4DeOBLAb9Y30wOKYVI/7gTsb7J3Mo1gfbB",
-	"vq9lFepWDq7U50nCYtzjQkIpqHs3vtW6vLnrFOC1EbDo3O5VqL7HZCAdubQ0KhgtYneZiRqZ4eSH50gq",
-	"Dnpa6mDgiZ+eHLGOgG/k46uTyAeAccBkiyUXQloNZ0bzK7Qpx5lDX66qtlfGLEK3d2CL8vx/mwW1/0Ss",
-	"Q78UDFbYLTBRPGYllEDEAIRi9zKBIMIQFMrnIDRhOysGrgdWuZAPgoquhK74MY/hzdaF4b4XsSRckNS8",
-	"Tlm8wMzvZ1cle8MitEqgYN6/77AjsGgDjxtwBWZHBZ42R9kn8N/OsQ5hmYqvOpIb3s0+Q7SUWPSXuRgn",
-	"YiEUWlWth4jldz+bzEfWBxayOmuZHVQJYiiXerCUf3b0oB/f5sfw9ZLT0J5pU9YdSnmzw0Q8lnxZfBTR",
-	"Su39xN3vIkSZ564cHHW95xTrpUyr9TIOP+JXTrNBfU8gaygDbYQ+9Bh4jkvZYhdnRM1Ez1zgkMYRl6oe",
-	"mYBfXZQFtt81hHXWC9Tkv9i9XvvdemOn7Drcf9m8vNo9bV5+3L1stPZfPnn3Yv/1r42WMbAyzy4S+bq6",
-	"1nX3KjxoN/baYbPeaLT2dgH8Y2HKdMWtqTGphlqPVfvxY7M+qu55yx9P6b/oGNrWLCFzo727jMxIyTkC",
-	"gyGXsRwKQBaTViMkLzD7PCO+9f8WqO/y18uk/O38cG9/7+zy3cXTyw9nh6tIaRHWFuHjNec4qEgxmcQF",
-	"egEFN0kiLe2K5djfKzfq3UXmz0kSLU/INyTtNavlW526R5PE6EwgMYAfzB9f/7c1++tG+/tfjyep7V9W",
-	"qYl/dOpcRsaU9Ri/NXoMtB24dXC69q1BnmUA/Vf94GJH9BmLH6mA2JQj89ylpiKmaUzs6ioEZIalcr9o",
-	"OtgGvYB2RGR/rWumtDvkQTXtzjwY5zm5/vir+xPSuMzD9Y44hq1Eml++gKDmgjT2jKiWIkOVto6OFDCo",
-	"Xc3Mfou84U8dT+GGRK26L5NETsFZl7KYp6xXqXhYjCOItKyTk2CTVgAmOmK3GqHEPWpL176fam005CMS",
-	"s3iChwIAzvJSu7iVIS4IqqK/I4+qOrpCVHX9HKRgnrGcZ9mOF5S8EY0ZIFfbJfBMnfeCfyFsLHvD4jQa",
-	"T1oH+81Wq9FaNWTNR0xpOhrfb+RG25Qp0VNJtrJoSCo1rO02Admyo5hZUc1iEt02gs4kDHd7XarYfou8",
-	"PDs+2bl8edzc24ffWQTbgepJylQpBawRDMLh2eGlOv3b26t3r69e6Md69OqNvpx9Tk53J89fn/7yITl/",
-	"9faX1423p39fRYDsM5ulj22a3Zy/Sgr2tr/QJVCINsKpuYbwv2I2k8ccHGtnP5e8Z2IGOx63LRkxKjLQ",
-	"MRYfwbFqj2BVEH5HhIoZAt4DAglXRKeZqYx2Tr2cdypw7wb5F1ymhHtttSCv9JoPuNIQXSHvL37BIBq8",
-	"tHi05dl7Wrqk/BuG+Rounx7Pd/A5OJPK5tZh6+Gsah47A6IoNI+QrQj/iLbbmAXH0ZlIblnK+zMrhhyI",
-	"W0dYQ2WBXK+TS9SMsUs02jxM9NLZ2Gwf9PZoLybWEdHH48/H716dX5+en1x8enf16u359ZvTT5ExKa23",
-	"22ndZhYp608UU2RrL9xFEz2apEmESWhdBpAzXSWTiWYkMsoKNkwGtSUCOmP5KRmi2zQrm2wd+MUPOFFo",
-	"M00miqWY5SlTyE2cyjQmW9SRkAu7gswIucnY/JDIgTty3D41CzKFiodxCl4pmmPjDZiYcMEwSS7/cj+l",
-	"gxHkHU8UIzAHYyAXKeOR8Okvb0/eXL+7ePXh+Or0+vjZs4vTy8vTy4hAbwucPRjjZvJmPFEiezQZAhQ8",
-	"FBcnUo6NmhGYUfJbiDen0GhoB24lNI6hKhkqdPtQ8AGNt51rCehkASoAHl1lzbBVR7hHIBTpzb8nhcCY",
-	"YeTpus4LBBnWkFGW7xGvEOyoI2zvd9sO293jgO3Ns4FNU4LOnPAuGscsttucmI3tlCKr7ltej6wy7uqJ",
-	"CTTydK0y0DGCmBn2RszB9JK/Aaki47Nc5UOlC9JIXTP2KuUCK3tK6vK94CtoklyhLeEHoFDTZlaHycJP",
-	"qwwlmiQoJOWIVbz1xDXJswXVRhwVo1sL7NKHsTjXNvO+3dVw+QFYdf9xZr5tNAgXoPOfYr3rw6smFePW",
-	"a9FgHz4/Pnn8Jnn1/JSHu7u/iht6PlK93du3stsa/bN38PeFvoBKoq3PJHfkETwUV3kNnWDwYiDF8z2w",
-	"7fktknXvR8P6reEqnLPqR/w/AW8chQChc3b9Am1wgbuyYNYuK0m6hKwUe8xxpspKqIOQsk2nMc9YOdXM",
-	"JvPkj8/7LZ/Bh6sOnVUVSfhk/O8cmsUprr3aweISnWy9nM6Xr1O9KvK+ckE2LQ/NRr6qpLL85TvLwnWl",
-	"4L9/bH9d7tksIH+aSRCMyVPdG1blnIBDD4NPcE+dHGcBZgyMW6Ua49oQKiRcQcpO9qY26NuRA4aDCLp3",
-	"GeF2PKXC3V+hoKPZXSdozpUfjDoCfXEYTpsk2MkIFBMuzWNlNV2VROSRdwt2xEuZmoyYwjgs5hfgNKKS",
-	"shR5cTzooy37pE95MkldDg6GqO1jSIZcFOO8rnKb28ImYQ5AMiPdmXU5icGiyCYoMw9pAwDhwYYp6uvH",
-	"RLCpsRRdSBp9smhCCWN+5Wy0SI23quV80GKVonXbLOhauEDF8V3Ab/7RlxcsOu+uW76yXyYbbUHrvbvq",
-	"/w721ncp2//zymUjCRxC718l8D9P5USR8LAq5+N8Wy2tLHaPPPIFbLF/CDo3xq6O0xweU6owtrNlxKm5",
-	"pJnS24H1YoHqA9mpZCsaY8K1Sxa3YQVFUjaCPKYo879GVgBQzwsckMjIZxZHHSFdzMHwfTxJwNmixuDE",
-	"tSKdgdPVD8RaYGlfQaMqkysYqekI29Bb9rPxBXmBKb7uUTannoyxHR4gmgQ2f8nWCkNls31JR6QToerk",
-	"2M3ZO/jm42vZrLb2iArIHhkZ8uyG+N8mGZrfhgFphGQYdESjZf7RDOH/t8jQEg98afZIs561WwrO8O7M",
-	"VgNSYmTXcDsjjSMcOHELCf5SkFbzEGa4F+562HQtMtyuk2ee7E4dpLgCZHDzX3R2d8RW7hn+cHp+dX1x",
-	"evX/s3dtzW3bWPivYPISaUorsjvZpPLsg3vb9JamSXbT3TJjQSJkoZYALkFa5Xj833fOBRdSlGNvmm23",
-	"06c4tgSCAM7BuXznO188f/3V98/n44n4ZqgdzYoYGZQ7VDXMqxYn8GfjmN9R4xgvRA9mJ/eqqPQyen6n",
-	"uBOZJXerC6TP9gv+omEzWPZHs1gXNI0fzz757vgfPzx+c/L1q+nLx9/85Ycnnz19kD0AHXHObzz4ko9n",
-	"x59Mph8fH1PrQPw8qo6DAJLH049noildXSm5FU0Hy49fJ010vsTqaSwAwLNzyyweP56dpJGyUEHC+vkd",
-	"RZudd/iVmtp0Zbi9S2FjGuj4k8lwj6/MDN/nH8Adva8R8ujaZ4jg9xXcMfdHqKczyPb94JCDQjAGyC31",
-	"de8ozXeK8wCzS5z6fTP0B6jjMb0ok8yzrQSZOUmTLYJ5Yzd5TnSuKuXW0U6wKwELCbcv1f+B5YXjEOR9",
-	"7tXwnGhMiZRj6t3YZMEIOM+aIMULzyhUkBvOp1NYa95TNuBVtzvZilFjNsq5EHfYEqxZGjBatto0tcKG",
-	"H3UmmIyekvww6M92gaYZEdQ05Sk1i6eE3L8b1fh8/rib4/PPCq6izx+za+gBn7YiBhmPa4F1wmweht8H",
-	"zAw0hHo6aj9Md/KrwZF7j3qXF+c3L4v7hvv6O0Mc/6ZgY9zCJDv9Pg4VxnXUkU9lXb9nMG9QMXyHcBCJ",
-	"gZtuwohy8iyYGh0enznCeFQwE/njVKTCY+QG7Gmw2W1ToU92MGM3H2MBrfcIHHIqpZ38YWrgD3KYm4EA",
-	"MFFGPiT3zgwxPOT3ddEn3EbcIVwrwqyIl2oPFzXPRARuLWBDGdLtJ0Sv8dBxQ1Lx0sfgCABEEEIQf+tU",
-	"XIdK1bpiKBGDw/1ik1aYUVCPCZsqxCUYFUKIvBS5gYmCPu2BXA7hYfaQL/uqB8/aYOrxVysh/hNx3oWR",
-	"93LUTxY/PvuorIt/7haLs5cvFo8+evZq+/n6ifnb1bG53Lz5V1k91S++2jYf7f76gfDq//Mc9b7aOZSn",
-	"/mPyD6LUDcThHnq1+j73R63ch7o2fgDrqINCsyshxSAku5deDphvUGpkTRZioy9By7U5VdxlncunTmwP",
-	"GI1jWswVPOh/0BXF0UPOLSE4WpkrtbGl8nB0fBwjzfvA0jETUEQSuGnGCXBf6Ky58jOSvAwpVxjxndnX",
-	"38ysw755e7bdH1nswBvCmGTy4rcLmsfj3Y0zE08WE3SIhdpYc0EA3IjNUci/4IYT9eFp750K6kz89lxQ",
-	"+OQ9bgH/nXcdsf/HUptA4JSCqf2+paclLBwFOAZT5nNb1ufanHtXPkWncg8FR1dePERb2XLLBgZil8qW",
-	"G+Vb4Ahb1kdgY1rjU8sjJMCRC73RdRvU59zYcy7anpO+22mnxtg3nTuOea4ZsGSfg8G5aHPDq3dLSrlz",
-	"Tv9L2vPewuCKrmXtZFmCibSluNE9z+MHTK7+3iTqN0up/sFBebik95X/HvnL9YOzUn+j2rOmXj+Y/fT2",
-	"Jrt+8KmSlarCb97CF5BQ7UC5F3t4VIABP7OeKOyyoY4FcJ88sqUystSTVm4348hIhaaTXVIu56ELVF25",
-	"ubCeqkHo+lTMt/JSiaoxc/8Ua7BoYPbo0fHJk8l0Mp0cz55On05JH5BL8QhNRF6JodkvpbFGL+WGaSiw",
-	"PBB01UQw7NFWosE2i5F6Gx1u06YMEBrbZWVYeyd0nZsFxlwtciIjNaTghKo2+F3fViJDrUb8wUpWy3VS",
-	"RY+6Gv9ETh+s1jZjslTlAwjMsNqKET4nE0iSmQlPfEnEI/JcF2MmOcD6wJRYnpasy0bqBgLKX3qaqh7/",
-	"Q9jKtB9aaxvsiYbPg8eN4gJqJKSgdbFVbt6ARj0rS14k+CPOGLss8/vAT/GVxrFe/dLYHaGLnNBg38ba",
-	"ykCMv7H2sik9J7dgU5vjpQlPC1JKYyeXdEm42mNoRTpd7PFQytjOB7O/KXBgEsekHtn7I34rF3DXpmT3",
-	"/i0m4oxYWYLF1mtGgrZ/6HDYaY5ySo1RcoNcumK/5wl+GYuk6rXSVa/7SWc5UJ4GCyWRjSRus7yoFL3C",
-	"wnd3omnFtn8jsDxUca4N1TLR/2yDYbfdWlWKzjujCZg1ZCnLukGKp8+Y7YX7sBxs3+1/P9RuNjd7/WZj",
-	"CVinMWAtL8Yzb9tg1VZTg3nuOg0JetLkfNFgL2jkzaq4XhinZy6YdLlGafe0THBn00zAbbGR2sDPk8lk",
-	"nCFK4MLaIjegt5LGqhiMSwhYemeoVJXD3wYmuj47EH8S1gr0I6dB7rbod+v1m5uw+N7CmnV0J6G7UTG4",
-	"U+G2LhNXVi9VJqql6330lNTGjP7JDZd2KXcqmDOHl3/WnfXGGkUwDoXh0vSPFEGG2yhsWW68sMW4KkZE",
-	"EavQpQlyXKCoecFOhbF8t3hdbyuht6WtYFyCa+LTUhIgWjSifhqgAKpj+WR6cCUCUEYoSukrabgOVvHV",
-	"kKpqDIdloFUlcrVSs8rOGe+0hds/6K9k680DJEaPxG+yUh5J5ayZMWIXEavaUGVd1uEFCnk/jGqqXW5G",
-	"86Jqz8EuGGdCF3ymUI+BXsQbVoq1hhurpegIstCIl6TTHxI7D3WNqskiKDR4Dy6HKRAVW/q2zMsykG51",
-	"l563iCk1Z4Ey1ksAwY2Os+l02jkZntJzUEcau8uoZF+vQBQz5BLsXlDRrzrQzcNbhnvsEgeCAclVFS3I",
-	"/aE/bTaXfOEkppJdxU3GFOvzz79+9f3zzL//dIorsNFGuS4ngzaUQKgraZxc1tipETfdc0/9rJY1RuSw",
-	"YBaEpXccSYKGNC4VYpImt0m7wbKyV7rAOJsUb86enR2BZpW1XmyUCLbJhazVTrZ0IsNvP20ckiUimTBH",
-	"5HaVrtUR+sTLSuE2yw3TIkl3SXoFlEN8MBJRdlVY9x5hdTXwWlTbuGSHwO75BIWsZRbk2Icl0QRKVtkH",
-	"HGkcsNBzY6i0FVkYBRGx0S/CYNy11zsjshaFDkxoW13P4jlgRZnlhjMDYhQ6nYVcHXM/8hlldrw6IZYb",
-	"J/ZwkaUylBtZ15L6BOBH6D9MbZdxwz6+j7OOesxijAOlDA+Qm4gvQGqZECSk59ZKEKW6XzGQnajZA2Cb",
-	"JkxV3J4/l+B/cwprEIPudqhvDTcLMa2IFTS8b6HLSW5KVWlbiMNYQsRKFvCggEJQgiIltiJW0hhvmYhX",
-	"NXOudXrW7DcWAcs+NBXBFcOmNrpO+trM8FMXqma5xVJkjkNndI7cpS5LpKZbVtY5T+SNu680ER7rQk3S",
-	"1QmGACjZteTWi3KzyU048g7dyxYTmmt5pcSFLKlevcXv0T1Wqcbhw8He2dlYw7tKmEpwn3OD38InR/mh",
-	"fcJB17IsVWiMtQKTl86DZEYF4i7lcpAocnAVh/oKApyQ1Agp3FZuNuCLkNe4lg78FZiwC1nn0ITICZiB",
-	"BFHc2i0e13AOdeXFk8b2agghqUdVYzC3lSqCkRQbiQx4KAdj9OL4rIJL7hnzdI2kAHjCg70UjVlPZzfv",
-	"ZS7nscFhsLocQ6gx5pcwu8MIuZEszHhTRIlH0AvNMTzMpgR7rHHIsehlVOcwWG4SO6i2DSqPES1aejtX",
-	"ulB+3yMpJGmnMXNvg9DQZCZoluOr4hQPmHh0gyW6DZl4qErJvw5X4nduAqbmH7gHfJbN29UIWDjEt7Fo",
-	"xbPXr18I9JU92Sid5C6aaC1BtVLVTOwXQDQDuGsw2iipdWJdA6YlxpCd3TL5g+znUnMzp9zynJNmJM/I",
-	"hE0cNHYlPj4RlTSF3YpFi5qcErB4vfKmhEycBRuWjXJfo4WRDk97490QTypyFy4Df8I9sDvBrP+0B1p/",
-	"O/J57N1uN3H8Z5+ygbMxBq96qVccxZ3kBu8ZNoEiDmRdKSWYxXmWm6OQvTzSxTzpZYVcS7fwK6XkK7o+",
-	"7YwUmIbmswjYvzfPUXfMCFKZIafQbXsL/0tohoRd5UaI+XV805vJ9d5kbybXC1u0N3MUVoHksHA20ByB",
-	"HzKBrclQAIpxBqatKmDkoHoCPgbP1My3cfIXuD+WGc/1qFBLW4CK/zLFDXF1BowcDhiMRLvmFWcX0DOM",
-	"2+GVidAdj6mBsYN5xGyk/qhoFyBGRDpiWl7ULfdMorP72nrGG5kkUkFNNbXqEblYz9FTyR2vLPk0pawc",
-	"hdnoq3Ap6jo32qBRVUvQCnrL3MQE6OHgA26aWEm2a+BqFsuNXV6K0QpUFOMgMzBJxgEISUWObCqdHigR",
-	"2ehFJVFeCgt2AIlNKrEts+RvFFgwBGIKFzP4XSBvVypBZuJtPZKY/G95j3HOTD60A40INjEFsnvsZamU",
-	"gialr5DbevLLL75kxllrTmnHKGrGxT22Irs7G+ZsEl/whQ8mia3BDttq7kzMLQ/h1/B27GPYFd1OfHHN",
-	"ouWy9afOq5FoaPUBpbH+sFt6CqaDzc0IBI8TS3QUQcf+/eW3+wyQWYLshW+BeTpG1btX5UqBbubORzO5",
-	"X7sKwvDi7PVnz0SPzqZTBBvqTrssY4PRV9/Ogs4wE+FTcwuqwel00KDPpX1p3GnS/AIbMKgicaWZR//m",
-	"7c1/AgAA//8=",
+	"7P2LUhu79ieOv4rKM/8KzGmctjEETH2rhhCSkASSDSTs5HgXLdyyrUNb8m7JOD75p2qeZh5snuRXWkvq",
+	"VrfbNyDJ/p5LnapN3DdpaWlpXT/rW60rhyMpmNCq1v5WY1/pcJQw+PtICsWEvhpQrQ5HI/OTGg+HNJ3W",
+	"2rXLASNdvIGkclILanc0GTNzU0w1Nf/t0pEepyy+prrWrjXD5s5WuLO1HV42dtvNnXa4Xd8LGzs7u19q",
+	"Qa07oEKwpNauTczn6GhkfkwZ1as9r+Q47bJau9YdsO6tHGvSk+nQXNBUj1WtXZMj8youakFtPIpXe+/3",
+	"798DQwZNu7py+nChauoLRh62G616s7XTaG7DzMdKy+F1j7MkBrJrztJauzZK2ZCPh7XvQY0NKTekGf+D",
+	"iv7/tktU70ozP/ZVs1TQ5JrHZvZjpa8bzW3/QkYaNZAj3pvWghreK/R1uPv8zfaXt7+1zp69avz+qnke",
+	"nu5d7Vy2jo5qQW3I0r4hmRnW3/8IaoIOzWs+mlHUgtpoIAW7FuPhDYz3b7vNvUZzu7Wz+2xvP1xC5QIN",
+	"fCp/HCmWahbPUltpmbLYET0gXCuCtCNIO4LjfezlSMxs24Zkwb/y0uxuhc3LcK8d7rRbjfp+2NxuNOzS",
+	"XIxHo5QpxaW4GKqKlcmvVxGfdjW/Y7W2TsfM3+hqqBbv8e2wvdOoh8+eNfdaX4BsI54yBbeKcZIYYjGh",
+	"eY+z1NDhW01PR4YMMP18KOX5f/8jqCW8p69TRpUU7mXmJzsQ/MFdro2FGt+obspvgL0WMHZxyEC9S9r/",
+	"xCuEJ1WK98WQiUoBglfnsGwDWXbv2Xb4xbGMpn3LMp8ar85+bzSOft+9uvjy6uq38/3T01rGInd8hOO6",
+	"YjcDKW+PRTySXFSIN+aurLahdrfCxmUjbIfm//UQ/mdGFzNDuZHmQMqj81OipqJrLnBFbxIWl5aBCfjV",
+	"8Qu7Y0Jfm4U1S1yz279uB2AYyP5iV8X7JWYJM7/8YUk0Ydfh7uvmxeX2cfPiavui0dp9/ezDq903vzVa",
+	"ZleMUnbH5VhdK9ZNmb6e5bfqfVM57XFqeHyg9Ui1nz41lFZ1Tzw8ndB/0hEXdi1keqtGtMtmV2GSXVpP",
+	"rs0uQ4+OE8PzfVyJkxeOdSbK0KXx+ur3N5f7n3cb+y93Xh29aYXPmi9393LOOewOzSDkSF9zcZ2yP8c8",
+	"Nev09/zI/uM7TGfAaAxb8lvt+JL2YcQFLvBOzyeKmD2sp0TTfpsonUrRDwgVMYl5r8dSo2BMBkywO5YS",
+	"XXjwzcX7MzKR4yQmN6zeERdMxIRrckO7t4QLEp30ts6kYFunVHcHEdl4dXy5SWQKF9xvHw4vj14H5MXx",
+	"u+PL4816R4CkgYWqtWud2p97X/RVeLPdvWj03uxOPzW/nu+Lw06tZgSEowHyquoO2BAWxgoipVMu+jVD",
+	"k3Om0+nWYU8biVymxwXrShEroiWZUDMB1pMpIzqdctEntE+5OCCGAFOyE26TLk1TzhThuu4PtrFoREMu",
+	"+HA8rLXDwI2OC836LIXh/b51zv4cM6W3TuLq9Urx+hNFeNyGhYj8hyJcm4Sb9VJu0cxqcEUaZmaN5h65",
+	"44rfJIwcXhydnHREd0BT2tUsVQGResDSCVeMSMHgZYqlZs2HNGZ1cgyzT5kaGaXTIwHyCiWjVN4kbEhS",
+	"NmJUq47gmlBFIjvuax5H5cVN2Z/Xt9vD/T+bX591d+4aN3uidd3sLVzZIf36jom+HtTajeZeMLPS34Pa",
+	"iKZ0yLTdAUd44J28mCXrIbGnIeEx2Yi6g+v/93/+b7RZWNRad2Dk+vHVlw9fWmeX2y9efPqwE+5/Prv8",
+	"tHNspBY3bxpRPch3ajf75Ho8anWwOUPFi3aoQtuxEsMbPCayR2h2D6onhAstCRWwsoQKNWGpMnq5v40J",
+	"1x0xoarwzIZR7nhsWIcLuPtGxtOZzblUTaqiTTbH9Wjjzslq4kzwMM3OTKTShFUt6LJjqGLQLP/4eqM+",
+	"6YGYmx2y4co+KyyEFMmU8B4o1pGR25Ghv9mMsmduVIxsdOVwSLcUMyyuWbwZgDT9XxGsKhXTjmBfudJG",
+	"atnXHngbu9VowmY1HAG3wCBUnRwZo43FZCziGSGfyglJZPc26AglYSgTaeWMInpANUkZjVFg0CEjdyw1",
+	"mih86EbqAZmkXDMy4XoAUzMzCwj7Srs6mZrpdYQad7uMxWot4Q/LhCddvlDuXKktWxZzLM1ZmkPYKGQ7",
+	"bOGghQTuR3lapM26y1R/+PTy83TJHE/Nfq7eLbDVcYsM037VHjE/h7vP37Z+a3x5s3e1+7ZxuP05fNU4",
+	"bj5/dn5avUmG9oPr7JDveDNT+rmMObo9zpmSyR3oWYbSDHVjOholvEvNHJ7+A9TVorMEbY6C+nZI4EeC",
+	"dpiRZNRwMk2IGrEk4WCqZTrdirZMWLRkzAyU0QxocuK/oDiOCb3msT0nL9DUtLazGVe8wjDgDd4wShZV",
+	"8K1WYcvaZ307OH9DZg+bSXz3F+l/pqxXa9f+x9PcNfUUr6qndnGs3pGvYL7c+AuqCUCI5zR+RTWb0OmC",
+	"JbXaw99KS4vcq9HGd4f1whMZVaNRKu+4kWUp+wfraobyyb7giSLdlAGdaaIOCLiszA1DWKKUoVrvP1LL",
+	"+BSdCfM1F+fv2gmbQU1zDdvpOY2Jo0G2LPRGjnX7JqHitrYy/T8gnZDwFUp9NsOMAl3Qz4U0Wq0R1d0B",
+	"iwPSozwx/5WrkMjIBs+mKOuqVeO1tz8t3AuDfk5jxz1rswN8/obGH5yGV95of46NlpopgFYkk4kxapxH",
+	"MrfiHGMlfMg1GY4V0IgKYjVz0kvlEJXnZmhUA5am0u5LcFC5Z8EjpBTtgxxc9p7vf6zNTa0wLHKTI2E1",
+	"N30PakOamPmy2BhpRTKduktgwFVSZFi4hVBNZK+nmCaNvTbh4o4mPCaZ9UCefH9CEilvOVKZ3LA+F8L8",
+	"S/YIvv0nTHksboWciFOGbrciZwzhV1RTYC+RWDIF+yJm3YSmrJIQYkiZOd/NfZTA+9HdeUDY1xHuG3v2",
+	"FzyXAQHPpFF0MuHr/QOFdUDM0RmQgruwksvMMApM9lOH9FMYFvboJVwrrhyMvriTgSnhPZVrZtTQbBfi",
+	"zVbjqCYuHbLqHVx49idQ4TGOgeLuDghdgfXNXSXKwtFAyQ2NrVCVaUcYhS+XrgckQmpGwDQKvmBjAVQT",
+	"8HehSv9oh8eRFL2Ed+97dKS5aulzmP2ZTAZSGb0408BIAqaNRJsH1X7l81yXipjHVFvn6DJ72N7wtnl1",
+	"9Lx1dn784jC8aDz7/OnL21eHu3u1P4KcifWgeiRNzy3njWhtxtzPGTMj6nzJClGhEtkEwZ8ryHbDEsNM",
+	"fwnC5WOpIt1BZgxPqLIGcfyD6flYyl71LKvmGOXkjkjCFVjubPioet2xEQX30/DXVq09qXoi8PwiF+it",
+	"xGH8MCX7UEzRoUJA9AWEKs/3ubEThpnTADnSembIWGSHs9G9xynbfFTyW/Pikg+ZHOtfYGnFHK0M9DMC",
+	"FbggO+o+plMrX187L+Im9rPNp9K0uCCaD9njLp31XDxgwSBKp8h4ZCSAMu8XXUYaTcOOLGXEhuLIzZSk",
+	"zHyES3FAlKapxvAGmii0p1n6X+E95F/D25Kv0GPyg9bpakA1CGuqbs1mkinq58QIQJaSWzbSj7o8J8OR",
+	"TPWllO9o2mf3NVqnmpXcQu+NuNptkVP+vFKNdW53M73EfNqocBRdkPgYQcNV9sDWhGHeZ+m286WzcyfH",
+	"GBK8lJLgrOeqBgkXlRNrhGEQhiHB61Xzy8ZMNL1loDIOpdLmyezBA6JGCddWs0zYT57eo53UOE+uiDS0",
+	"sdYZ1wpXULWNpm2W2l9nXGPQw4cQjTQ/WrJ2hJBiC4aJhKqTiwKhwJOlmECvzoimGn3UsMNdTOiRlXPw",
+	"OD9QQ1cs6RW5CQOPLkhiDI0YlGGI1oJNM07v+J05ZZOU0XhayWzu+c4SVbJTM6vkx8JmnpyjpXZq3gB+",
+	"sDouYjmrjItYEjkGcSBTDBtUC5WMYOWw38xUTxtvmy/2L1tfnr3e/m3vQ3i+c7H7qXnVqRHFRZcF5jzB",
+	"YELHhQxOG2+3D8PnO0fPXuwfN15uv9p5/ezN/ttO7QBHCBEjfKbHU6X/m+jaOGKZ4iS6VFiHagybyh5G",
+	"ByRCQkdE0akik8H0UU+iM6lfyrGI77m3ulWJlGeSqHF3UJlMOXfzzN8Chiw9GOM91tVT+86kJi/te+bs",
+	"gkpj/kx6ZhEZUt0dlFISMy9Rzu94m7LROz8C84Mn8Rjc6RbQkGOcdhlG7LnKM5celQc/0GkiaXx/dWhl",
+	"HadRUnHQN2Xu/rlawCNJkKppNvCEN7Mtz9NOEB573AVMIdmJm6G9hCjQQ43F1aWD9a/g6QHTdtkCLnCP",
+	"nsT7LLAXbvOnSOwcf9jaerls6AUVMpuVn94xoObShGyU8m8yXyxkbmwelLIz4kddfBu+jR8eXD9F0Wo0",
+	"AD/KDg4RxcR/svIfnJVvPqVtzhseY+ukJayQl/Bc6kHBiVh1XP5n6R576X50Ksf6uRyYrFEl3ND48jQq",
+	"VN/t3vfMMK6cQKub6X8UdKwHMuX/fPDxMuRKQSQ5zQLPhx9OyC2bttHAxTzT37cOR3zrLZuaGw/tx+Er",
+	"bfKc0RTsobWVuUZ+qBSm9MNOk9O5s33Uc+CjoHeUJ/QmYQ8wJtCPWMqZl5IMnUFhb6g0RGfvI/bEhDRC",
+	"5DnNmTogOp2il/I+vmRP8btg6R3vMuLPfq55YSTfDVUVJQHuimcG2ryauSb3/Ee82RE1kKlOpj9zlkIe",
+	"i246BfZ7y6YzxhTLrhoeBG9rFhzIE4TA2+RycLF6Q82hBVcurxwVInJ1+OXww8nZ9fHZ0fnnD5cn78+u",
+	"3x5/DoiSZmdbekHxGZjfilUOQKbl7x8QxTT4vDa2mySlIpZDAm5YYyGZxdhtbdqEL3CE/0yy6zxMM4e3",
+	"quMOyxms+rlfymWPZUFZvrEsEdtjR8hJG1yp8/dYMIcq4FvlqiOMMEI5FDOIsve44GoA0sgS6YBYvd2O",
+	"IqHdWzjzerw/TkFewmU5YvZfgrFYdcRGVM3hkb+ZKndQQCYDlpoR2EKUAUtGCvPEpegyKLGA/aQ36x0R",
+	"eSUu1gE1kBMypGJq3riswGXGGVyqmFl0wPi3VhSzrHs2jVLZZUrd73QqbA1fpcvTuPBc9c2W6sSgUl5W",
+	"RfZVxZvukybUbPp6hjd966P4cfrGJyNNlE0HxelQDA6WcnvMTsLknkdWRNR4NJKpZvEpizl1CWAPWPM8",
+	"rsQVOXuBKVxMgJZ4hK/dMp9pE//NX7dEbN4awMp2app91U+76i4rNFvLGbHjr2c2QwJTJJeYuPYTfE1m",
+	"KraAZwifNt8siSkIvj3qmpYqW99BhuwD1zT3ZoLe4GKFzXCm9Ecd2Gg31rFJYrO5bczrx8YbHmn98sna",
+	"kBJOWqEwn5mxucKNWTYlG83wMfNKsgn5pXTgEUoNB2lbsuF7B77VejIdgo1szOUtq7aUKj/QZP9WrrN7",
+	"3XgTvnn28vXn188O33y6PP6y/3y7efx7WPUCtN6/zV4YJVRDrveyRXD3fc8Xe/ETlgAXeHP22HUX66fs",
+	"/Mv5CrZsCO+FoFtClQb19GaK2UM2VZ8miVm8SgKKcWLtNSyqma348UuCwT9gE1szemTTrBp4AQrgj+z9",
+	"8uYfrKvNXO3kj+Au2MQxulhp8sHjhh5NFAtmGcSp6vOfxHmVqJdyzbaMynPgp5fGbGRMf6tzuQmSDcVK",
+	"4q1Y12QED7++NXZODZWsWlAzOuN1sVx8Qge0XnRLKQuw0HaV3IYkRRoFta9bfbllfzTirH5OJ6dWa/A4",
+	"Nmf6U6OQO4CXXBfxi1zDMHgMFi/xxyxr+Eu0dPnj4zsnyZPkfQ+0pkXjgNuPxR1L5IiBj6vIH87NuMLm",
+	"g1e9MPdnC/CtxsR4CImkeE8GT/DHsn1ik8jh+7Oz/iOYWzFstnHK+lxplrK47lHoBeZa/cUp5IEz/EAK",
+	"2a+0/doie1pNqPKplg965nSx31pt8rA7HJAE1TrlN2OberX4QMZHDvMnyoSww1iwN95xLGqqXjmu2VCt",
+	"MQunX6Qpnc4MZs5y5EOR8nY8esfF7eyJ9CFlOUCAZ+LajDotScLFbb1WFuJyIlh6bd2817wCp+ClTEnU",
+	"tSpSFBTiXOA5lhOBZQLgBK9XHev5SVyKs5lBsThq589jGqDWYOSbcUf54KIDElnl6Tp7kutMoZpQddAR",
+	"+WDhImZRg5nsyubd8Dei8vQj9B7Bec56kHqVMvNOId1dUZsIWUJOymmA4v6ARELqa0iaiEo5tbdCTsBJ",
+	"huTC8mi7kXFStaBWnCXirzgdNR8K/MN+Zvmmt4uwlME+pBLS8ioRK7JzbYR3mY1fmJ5igCBxQIxuk+FV",
+	"oF9QQNpCWekpMiRX1zdjxQVT8M85GtKNlAmjwj+Al+hSQW3Eu3qcWrXg25q6lztbvXcEhbEuJatXILmG",
+	"kpVkux0VFHdXSUDDfkF7HncR8ESWTVdk1uKuRY71tq1HW99Zogpazt9nQ2nhXqO5Zf699WxvvwEIQU46",
+	"zqzFkH49wYugCw25cP9cIiOLI1qB6DYO9igSPHtnUVV8iDS3L5u1vhZI5MvFS8pVwXlVX25nGG2aK62q",
+	"P5V72mSu11bzCxejsV74FptJUHlKOF5feSXgKPxeDvKWv35cb+y2Kj84yiXdyt900vF7YIO+a4sSJFJQ",
+	"9kTaJQiyWLIbXeAzwwKGWs7rKykpa7Lxxbyj3RhzXPQjMhaaJ9bQS5UumsZgAQo45AVU0kQunRkuI2NP",
+	"ZHrL4qAjorEXsHV3LsAGyM2fgERjAaEDs1DuUa7zUvqOmK2lh/gAH5o/xrp4VNvp4erg0GtBbVwMKHuf",
+	"rDifMxp+xCSEv7h14cDgfph18UQ5f4rLKXOsUPKmYNGostQqCU4fIHVVv1U3d4Itohaa/Vz0PY3+Pm4y",
+	"lwtS4VZKM/wgVOepIm5GZIMC3EFAKLll04lMY5KyUTIN8lKRzZWk/YqOMRxD7hjzc2VWm2qJMXLgjdxn",
+	"haQICutWoGrhu5WCCMeJ6Eu/ZBPhABZvIryn7qpRf8AmyhCMHPNIYaRowbfRlWmMYs0OpF1gNynsPZ5o",
+	"xRv9Tfdws95u3l9i1uO3H8Osz2dxT0UQX/BhvK5RUJJxc3zTvgzp8zsmIKGC60Gc0ok4INakyGpuzBZ2",
+	"kAzWezDXcb1ApHl+zmaln/Ne0mcNWxYffKA25NZ2zbXMtSG38T2IbPxTjnW1LpBXcjw8EDOTr7m6d/5l",
+	"ytgWeN4dxIi1tqAKMwN5m1XkV/WY20TRb6tYJV7aaCGulGeQrv6SnEXzF+XJmEvfMzOGZZmps0avl6q6",
+	"AL21WL8F9hxkPMU8ZYb0mOECMJCV4JBcb4JWzVPCY+XSY6CmFpZrvlVeFGPruFZWM8By4s04D5Z+4sHK",
+	"RyF6VjK9gCNnWSUo5eYWd1VhQddWWcyy3S/sdv+tfYpccsum5GYK/7EslvkT8K0HqGFCNFNL9ORxoz4M",
+	"5R2L6+QtmypCU4bwV7stH3T2ALGhFBHgfXb1v7skYXcsUVANY/gLs6OQJArxZp2cAaieHteEdsRua+uG",
+	"a9JLJNVkw5xecqxJKsdgfZnP/5OlchOAAL1aY+IPKN8mt4yNFKG6I9ydZp44lN0Wecuf5whLlhYl/Mqq",
+	"zPf7yr98O1TlzPvn6E7rntKx8JKd1aTjrGByNxE1VZoNA7fusJhb/yTh1j65JnWyRTYSOWHpVpcqFpfg",
+	"J2fy3mej/vnNLn1/qTKxWPIcimmGC3lAhBEaiTHNzfBBKrlMmiw544lyehFBVO8lcmtW5ize7L/IPjED",
+	"WGafFDDgf5h9giYtfqVdCCblv9c9sv3CyOsaZPuBkVePbMXIa042P/JaHvT9TTTQRtezrMwjj2NZ4cdn",
+	"VRJXg7PQQKR9dmruq9Te7TsWzACPyV/AcfDhlfjNtmV5bHY7chooAMz4SqUUrF1CZsg8BHBfkP8ZW70z",
+	"zn8iPEZUc3tDpuoaLaJv1FvAqgEYq1x5zarYIIGT2XfSPj7mj+ZJgfs/OBDoX6VWbSzSnzZtbLSbMJoq",
+	"24Lglk2RQAge0hGyR6IP7y8uydO7xlNHrogMZGJjxnM05rW1kLKesa5VVlYx7mOQLX3GaQhlfWBty2R5",
+	"qGaeVKhwOy3jsFlNyqa6WS9LIXpnHXIBYo3hFrCqtMvs97xxD2LfmSne2yT/oYv9Exf3wd6iysNykbcI",
+	"GnOJ4a86auynVzpsxuIHHTcOtd7oNmMRLzpjzOXyERMUzpfswElZMTheOBp+YahtdgBLCf/DIm4Z/m5u",
+	"G5cDAqhclsIAGZGd396JKCvRrHzzBdo86j+KdnqvAMJ8gT5H263+StXGzviqSPD3IpPcJDKrVMdHoM0E",
+	"5DbDP10y1eGHE6IGcgKa/cwSbGQaf9ARPZmiWcClULbycSjvaKI2D+ynKsYeBUQKguylAlAqVGFZO2L5",
+	"upIIR33N49I8oJ/RgVfuG7hgBAyxI7zudooM6B2D5DD7MZ4SOcFeI12aplP7WxbfqhNbjGImzu8Y9CwC",
+	"VUkPuOoIKDV+c/H+DPWkmJuVGHJBNWKZDuloZDaROTVLqcWLo+QFCz6Yybpd/HDBjg1mguqLHy5IrWAm",
+	"mLg4iFEIjAYzlv7iTVKec8neXfxwec5F42Xxs74RFsweRUuEbOFgne1nt7qIrrmGiHpad1mp8x4/sTce",
+	"2vtmXhCz1V7wgpVeALH9unliIdkR1fLI3eYeN7bTsuU+k5qV1trbpHUax/Of9XpZHpr7ql6AjSBXeMM7",
+	"uNG9QtP+4m9f0n7hm+YBa2cteOQc78CHvme69PQMwUNArH8PalKwFZSDqp1iVIQ1lYFVnylsqmXPVLPk",
+	"qk8V+XDZUzMstOyB4tqtcHdp2VYK4Rak37Jnqjl5jad87l06wIpTZcVn1uObigNoKQdUSZIVGdSX3Kvu",
+	"g4K8/v6H06QylbsyLIE9EJwHBeCSyYCqA8yDxn+brfxEuR4JNI4VicxvEegXoCBFFdb0kuzb3HDPtLK8",
+	"zMC6d2aQAFCKq/p67faWGsH3r9Mszuuj4H+OGRmxFEl3kNWkemqWB84T2ctbPI4A2SNlXWbuUyRm8Rhr",
+	"gRm5mZZbatbYHc659eL5zunZ50/7+8+be4d7n/ca+1cvXlWNN1M0HxqCdzDaFSp6Gpuhl4NBFoQbIo+k",
+	"T0dGrR5RpRwRKCIzaDN9NR6ik6bHWJ5Bxe1Lim1Fw9a2l1rDhd5t1WabiAa1bCwzk4cOs2bub/Zebp+H",
+	"V82j5tn+i992f9v+3DhdLRqeUaMUvS581Kf+0lRk2LWPEAHITub7+P/h4XsHAYpPz0xjQNX1UKZ+lbJf",
+	"jMK+6uvuOFUyrZYckaM58AxwksdG5nGyQUnMunxIE9ulJgBZ8obe0Qt4m5Fn9JaV4quGpZYuuz++IJ/L",
+	"XDo46IYKuPbcDHTa9f+K2p4/wYvzBdbUjLEJKUrmvL2MfVNHWCvTc4CW3AzQaNjaHnUSzWjmEXnq/erU",
+	"bTMs0REe4pmQkxzojOb972Xqgc4DiOMGJUbnIDdMTxgTeeCCK0IJfqEjIHgBqMEiJlTY+jWXWAdFZwHh",
+	"AtELUioU7WIhM9SJZcp5FJAo03ijoCMiT501F0uGn/lpRkuPyAZNlMTSKzMWaBXvN5R/ojoC+4ObCRuJ",
+	"bpuGbpbeh0p7ZJa4aCjDWIoWbARr2xHFDO5N70a7buZ1ZYMGGOdmnNw6lI+uHA651pk7HF7dlWOhlcdw",
+	"qDTAopcNxKidL1VVMMu2QoJfsVcuOiCLSf736YxeZTBW2YAlu8y3dYpmzKy9X2WbVZpbwYyHY9bzMOvI",
+	"qDA4Z4z3YBXvcFB7aXZ01kWmKEktIk9ZuAC2CzSl8n1PAWH1fp1Evss/gg6sXpjw740/6hhniOrVCXgW",
+	"7OfbEjGJQ8sfqJKPrxlN9GB54KD4q5pNEL19QOnmqgGHHC90zbDovLSgc/tVFDNWpeaKRF6AKFo5Acg5",
+	"wJcbpWYKl9Y8z1DT1srPqfCb44sW0+2y2kdvS7UscmvWtD+v4prJLeTVO8XZ3I+T/7tWNpfRLgrr5nlu",
+	"6w9bLj2dWayK0sA8LwvuIhuYmwVUDYiXUobdDjfr6y3sUhSUai/JT40OuSEsjAvNHiyPHhkSZJ6aVOgv",
+	"Lwpl+XWfiEWn0V+YiNlJ/KOJ6BTKVUhptChbqzNKaNcoQFYPwJ4xd5i8WEIy2CyswIPDa5ksWiP7yz3z",
+	"CMZf/vn7VtYUhI+39k5OVwllJ7IrhXOVO+znsjaMYDFjl5W2xw8bV6roiNRplfOcWg/nQnjNhYVSXYcV",
+	"4cF3XLDVqusf4lBKuKg41RpbN3Bcmateq3ofl8X1gJh1+cwDSwGruyonbAIlzBBGxWIPW/4MXwfzaaMZ",
+	"Noz8aIaIJJcpMZlVsHKqAUzYK+Bc4hDCtUCX8DtLqx+1FoymCWfpdda+rEL3wVuwv1ap2M1Gt5EkgEts",
+	"nRYZfnWGhj5bROOtX9ll5VikfGc1YQt6ZXFG8+l7DlXvFre7XCuYN2X9tkbtj4NOXVFme4beAhI84i6Z",
+	"b8sZslKHO+lkI+Ku+0A6q3K6fdliY9Atw0OyyLJ3ALrIyked/1TV5so6t83SMIsJV110JKu8OGeLnRUb",
+	"2JGU0Xje8kHp1IKtim+APZlQwHDGemaXmSQKm9ntZdinjnvyvdwRdjODGw4fSGOWZtmWUpWEAzqCVtNX",
+	"yjKuYgc4XIqK6jiIXmW4FebjpUHW1xtILgwqx2EYRc0bBnx0nhz0HKXVRKS6UkQuH7J3VleMOcvaWEmG",
+	"erV43rlWQNDKpYEjR4khvfWav+ecZvKom25OwBF1LsirIhs2kAhJ8EJqrMsFe2DCVTkswIejNYNtq238",
+	"2UurLxOQfs21qlqHd1LpT9V+hUPrSoAUx2LRATJqIc8069ekBnJSrmxYFh6eUVnmdTSvoPUcH2gk6JBF",
+	"QcndGZAIDBf4w3fXbFBFInT5tHkcbYJzOyqkhNc74zDc7t6yKfzBSr654r1Q4lgx2gU+HKQ2SmupdOBS",
+	"GfNOWfFMHFjx5K6CO5zztaAJzXfRgdy9B4CWXfs1w/GPEn6P0+l1OhYVA0vHzKlAtm4bGDg2J8RYBGQy",
+	"4N0BbnjbUmwOEFeJM20jz7et3xpf3uxd7b5tHG5/Dl81jpvPn52fVho2Eu34laR4vhErQ7Z+2fsa1edS",
+	"X7tc7ooNbpve2szwieE8H87JpYGTDTYc6WmGRJhlh0PWCJBwc+XT6kwaTQtH9H1ubkZ+cEFIaRFr3AMA",
+	"urAtChXojq3s4pVL0rPBlEg7d1MtsODhu9cP57L78sajFDEG+TQKI5lLkEfwbaG0urdjCx6/H5JkzjfL",
+	"4Ce0dEUVPgBF4AQT6HzmrynpccD4xK0H3VMKW+khJ6OPELkIINIwNv9zzOxls43KEnYhciZK2YlTCWxB",
+	"CkgRI1doFh1fJHDLOFceqRes4kOMRfeKtWxF/6F5B+YapRdDd/KuwPDVFHL7bv5oL7joJw+h0TrUKaG7",
+	"VSiVQ3dPhqt1y0WMITSHtwRd2r0CB9/h5gUI1VB5nug7ySEPK+2aXzVLWD+lQ9B/lab2b/N1JvqgnIF3",
+	"ospX7Z9RMzO4kEOGnUjtyekdmH1+x8gN7d5iUky5jGr9LMnyG3I0ZghiVGpea0gIQ/mqwI7NrMAsiprT",
+	"satI5fmJsnEIOSEDlkAT1Kw0amHn9DU1ZS80tAFx8zbcHKHS7un1bavR4+VNrIEmPA6Ipn34r0xtIZcx",
+	"F4rkBMOhXQiHN5bj8/mqBZA3D6FaWlVtnDOpK3YoNHWuOsuLbPOI+azrKk+27fSS4HCe1r7mgesIUHaR",
+	"aQIusqAAWOMj1tRnukVUQJ+UZgcfWzz8XxG2Ml9fGLQq5EA9fsAKtgwgyse2Cxwt9DQtju+egSrg/zXi",
+	"U+b+R1Al8bM/GSLDfPRhmkslteYeyvMTcUuptmvCuXsPV37W68VSPruv+1SzCaie2U8OBv6ajnjlUbMO",
+	"ekAVxsRMfwdXj5tArxJznNsaUvDBAJi0K+atKN5El21HLIYZIBtRDmQWEap4zDbRMT5LMdv9ajZT7OUR",
+	"2W/tPCO2JxjBBmCqQp8ohKrmV11wNxkvUgSu0bzrdcKoUzFWNypdZ7KKW/No2GxhLxM6nULdhOvum7XU",
+	"e4TQmd/YrFrJyucfEMj8dY3xDHkiv/tXRLAn2AH5cwy6hOWnlI1kqkErdKu0pI1HRdQTm6l9m58tVpbN",
+	"H89PSMp6LGWiy4wKA4BuCOYNjGIePCCR14wtyvnf5hlDS0xoAZKsnBWGQw0WgYieI2w3T6oz8nLw6cW9",
+	"uPOXeGCx6xQXecpilj0k5MTvrgGV05irDhCPPlLU5mMXG/FCHulq6ZpW07Yw6FV4tZDKZJvd3TBrZLGs",
+	"FZgztYScVHs757aXyQHfQVmeDKbuM7aZrPuUb6PlY81zqiEqkeO3uiYssKRV4t6z/9bhEq+SsEJ/zQga",
+	"FMdYkYpRHEGWQb6U1z1Y9YqIrBHN2geL9lYnILxHqJgu7/ByL4T2NeBjHhFfeA4++TIq3tNBd38Qeu/o",
+	"WzPLzm3QQkOWtTqy5KDu/iiWk+hRGrMU5PS9varztmDlLpitp3FJCkorTPVUevXdwL6OeMrUA4IE60jl",
+	"i0yezchntVxUebQ5xwfMduO2nvIemLxZbo1HBffGwrSqV03J5O6e3vDH3DHNtfbL8l1ip/UoiFS5OVgK",
+	"4FCNSBSLXVTVOXL24cAHAb8HBReSyQ1wtZqXBRbrxRj+LFbAFImhl6QJz08MnuPnO1QOUNmWMvRkWmjK",
+	"pGxZA+lSxeAqfEttrg03u1Y5S+X2X+alpAVZxy0OPPSXV+U+b6WrxUx3rVjSWy4RH2E1fjwFK3Mt8Wio",
+	"aKFoJBC09ydRLuki6Io3omY5oNHQoHiqQBNCqOOr1np/ctOaxz2oFpv4JWsehM5AJjEGIwtHr5RkwwYm",
+	"IffPaG5sEwAJuO4IOdYJv2PFZBTUXIdrpPjNCpHKLNeevs5P0qXUwMV9EEEfcG4/Yjef6mPc7gZ/nkUa",
+	"FflhPQT9aqSWn+rb9oaw0MU9W6v7Y/vz5jYrHCzF8vY5BeGkqh4cofu8ad6vX8H9xdQKIufxdsQy7l7C",
+	"hQ+OIhRs/1/QGGkOitFffkvZUvcf2VDLP3Bmmmq5I7pMwgfHd0oMcT/TdpbRPTKOhRrfmEnfMIyHjkXX",
+	"5t8ORwnlAn9OZBebEOd500MqxjSpVMIKX3yIDbPIGTZ3vpe0X6GXKcX74jFiyjk48erNZvyvzxnyrzrC",
+	"Lml/4T7LISkef3tp2sfIrCXPbHDWEAYurnnizLYTueOjYkx9t7VSw+c5y/VgWW+4dA3RfEn7jyBP4KP3",
+	"lSNl9L2/HJs6tJQfx6iuDhvAfjJOxRCruSeD5c1Yup5R7iFysIpZ5q7TRxHLh33OvmGtxELvmZ+cVwgl",
+	"PHOS3Sr6TQRZUlqWzgp3PFFrllrNbVEyN9ExG+einMcZWPb/7pnXxfV5VNIuyeL2vlxFaYsh/QKxDSuC",
+	"vFRrNhxptbCKaz0PiohHkovZuqEJuw53XzcvLrePmxdX2xeN1u7rZx9e7b75rdEKK99k+GNuABmu2oQA",
+	"lwvgozU+FI0Rvz4fStEfQ453d0BCa49CFNGCSk4LLUbn4yDiN+ekEgiSgdVhFqWdbN18KZr3VS8uPgPq",
+	"tbT742QQ45r9frh/2vj0285V881FeL7zdve3Z0eV6aoJVfraMtWDfD7wIuYwtcrB9CmW/lNovgcfc73M",
+	"N/KqorzTtsPzV5qmmsgeYDncyHgaGJLxIZNjHUA2cG+sUJAKZsHrVh4sfuu6K+M53OJA42ScFfLiDGC0",
+	"1sfspSdhI3k3PwDdc+VA7kfwGfalhvyIBUP1eAySwoorNKe1LuA0ui+lY6GgMivBwTkeI1wR2yV+bh/d",
+	"NYLZs43n7YeAYXGNKw2yx+mc6QsvTwAVduaMaPCSEzJxWsETBZ6e3SmzK7Oer7Ak6h9BlS4fHj87C7P0",
+	"/YcpfDOTWVXrsw8eW854HOSywo5bwYkec2Wux57jvVokKpbe8S50Oh2NWJyhGmMXUXOHY3FEKf14/i6H",
+	"U2k1QvLKwkZ2hBWo0HuDTtVmFgQzIgCjYEzAqEA2ueAYJGbZ4ZKbKUhVbLO9qKGXrz/Ao/NTqCxYMU0z",
+	"IYRmNdfVEaR866oFpzjk4aniG31yeXjXiMRt7l9Zkc5hZlcoqHyw4pR5VRXrpkxfFz3MlRWmJJWamp+C",
+	"PPkwg6XF1wBPKWKMPsNOOV62Hx2VIplCwi3pjtPU0NU9zPvCwk3c74xYX8AHtXFaakE70Hqk2k+fmh2t",
+	"6l4r2qcT+k864mK1Y8K8t7iJi2yWc/Hs1l24PPcS+U403StwUZJEFWBMBaHBldkCB1jc4frhQEiSqkwJ",
+	"yel9dH5K1FR0i36pncomt4WNb6sZC7xw3z2tpWPWAEHzpeiyA0JvMMEvfbydXciPWbjNqws6Lb/OKP70",
+	"RslkrBkx/GtGDHxshDemuMuxJmPFUiiRCiDaPpEpxNt7Ke0Py8DsK+2DQhfC1t6yjWHGvgKTPp5ekp3I",
+	"93b3lV50n4aape1TZvL7n3aReSCyePvK704AxbrYVTMqCZfogEQwzMgKa0gAqP2oHfRX2zePzt/LOOZR",
+	"VNKcj+/JtxdwjDzqWK64HuBr7z0q7xUru9Fnd/YMsnT2xgr72momeE+bRJOBYt3riPRkksgJqqPmvLqh",
+	"imFf9+0mSamI5ZDcTDVT2Jz2lk2J7KEWY95J9ThlCg87qRjeio6GEU1d7zr3tcC+fitmxuyLN0u99Wt4",
+	"3/5lk4pR641osE9fnh49fZucvDzm4fb2b+KWng1Vd/vuvbxpDf/R3fuvpUqJpcoKjv5L/zB3oPO5rlag",
+	"YFAEaVGoZNt+B1xi8zqsorbKI6h/dY8ZLpnSPyiUMi8iVc6ArfT3WoGxoqq3NDtzQVSrHMXxnXaPHsYx",
+	"q3sj4yni6RR8gWQjB9V0XlLHCOrpN/fnyYvvT8GfuIkhHzgFOoLZ9bAYaNMRK7kfA7/nRxgUlUaq/C6K",
+	"CDdhGInHHWH+BiNUFXtG1smJJsIcLISORnDaWW7Eg6nHGLSINrzmGrk8lm0Oyud1yvpz0+PxWjHZNdPE",
+	"KMLEplN09RlDNWU0JlwUlbCTFyv5YJWx/hqvr35/c7n/ebex/3Ln1dGbVvis+bIaMWBO7B4qe665uM75",
+	"qzyzI9fICRIQs/44UEpka4hgh5MRk6PEMgMVRI70FvT9ICnrynT1osCqdKglaeV5xkFpnWbnt7ToPWOc",
+	"+2h+FdS895zzLPv9CgLMH/cDz/xs36x4xkNrqe445Xp6Yd6Bnzoc8bdsejjWg+q9Mkr5kJrNkDJIhKRJ",
+	"QKLftw5HfOstm7bJ5J+31xlum5EJAN1mf8KTyKK5QSr+KOVCu5YM2h7XE6rIkMaofpoPYwmoY5Z2Lfte",
+	"vmMojNvQ8zmjKUvnzwDs28MPJ7bdvZVo5n6Z8n/Cydcm+JI1ZmPGCksBmjk8nQ/OKLC1798BqLAnqwpL",
+	"FUt6WwOptNGVCTfSwth59hzG8MIVKrvkyIEeHX44QbluDPOuTC10oLHz1eFotAUhh47IAWBGtkQ870ej",
+	"sja4XSqk4F2aEATWY6kxV6CU7MCaBIUEe1c+3hHYineDFgSoke9UTIkasSSBhlD5wOwt5idIjA8AGXVI",
+	"eQJ/8Rgfzro+dAS2fSBq3B2Y1brAthybtsDUAcCYr7u4WEd0BBQFCM1Smz4ay+44pypX4F9lMaGaRE9j",
+	"2VX2NAOB6a0Q3iBHTNARr0/pMImwJ3D+4z/QXvNaAg+JYCw2Bp5jNhjTkRTmxONSqHZHbBHDd+bf0HgO",
+	"RLC/m8oIiFAvO4dXy/du1smh5XGmUNJDSyICrYqz8+AgA+b3e8hxGDngTLXCVp1Er45R2xhACxnbirD4",
+	"41NzLk4j8wUzdSKknfUWOc+xkcHoTbHbMdmIDDMzobeM8dg2ygH04ONSPAWSbgaEfe2yETquzl7AU0ad",
+	"JxWw4k8RZdSuYnZSmzOzq5NpG2A1gTm1Va3yNosOTtO8OWbdxDy9QcmQK8PBmkRiSFm0iT20WmHoir+5",
+	"PiCafdVkOFZQnvvx8uXWXqY9wKg/vsuRUsz7N6KOWaMwjDaxpVNi2MY82Nglapymsm+4gakuHTG8O77p",
+	"9SKoAPbNH7jSDcNoC/7q9XrRZmC+APNH5VEwpVWG27LbIgm7M1qBERXmUEIXBB4Kimy0mk2/rh1gATZh",
+	"DS/G3S5Tyl/DSUohLsEFib514KDp1NqkXq9/j+rkgxE6FAGCYQxxDOvWgSCRufFbx0e1ML90asjGckT/",
+	"HDPk5E6N/P/BO/Ed2W6s4JhQTJMRfsLs0Y0o4UMOuiu+zpJCsInhPJCFdSM5Uh2QGzkGeGYc2Ibf9VvT",
+	"vtf7OyjAYm1aptLjVMChJRMGtAEoBKTJPOwIshH53G2v/g253O58aEkUkAiq/SMYfoRBR/MrvshuvRxj",
+	"IQrIKBkrEiHgQ0Q2bPcpq+RtglMHsmCRUj3KE2MDO0aJchCLiGx4iBX4pMOoIg7hVtXJKU3MOcJi3MZc",
+	"mS0RZGASCM5h3t9qNoP8QdIK9wMyFrfCiCAjY1phK3CcCkIfRdGQxZyiZdJq7AQ+P8s7KLyHt8OKk1Zj",
+	"u00a5JQ/x6aDZkTIpIHhd/O7eb4RhkEYhhakGxoIzZUguKgW5Rq1Mmjsjh67aoSKOrlgIiZTOcZm8BsN",
+	"cyY1mnvkjitujvXDi6OTEzPuHDcpMFIShK7aNLdDRwQO/l8MxLHuQLL4IMdKzgKDhkz0FkQ7qxOLZQJk",
+	"SdmIIb6h0Ww8TmmvAKJhZn6VJwZQTW8ozF5Y/AGo42dxkCMQ24PCWHR8iOksRqmQEk5jJiyMUY8LrgbA",
+	"dS6KGFjNwii7zguB3omdcNtuinOm0+kWRLaitp19VwoElphQAGjDLIt0ykUf3t+nXNQJPIkn387Xr+7V",
+	"B0aAf/1KJjxJYC/kUY8JndpnDRU+FOxBRK7Ouj5pSbBM0qhB/ZkerNacsaYllHZFoVfVB6ekYXjPMJuA",
+	"P8oao1yR6OQF9icrFgRGdXIMhZcwJJ3y4dDyiq0/BQ6jim1xI8MUN7pPMq2T46yJFmh1+LzXqcqi5CAo",
+	"Sq1K26wFtTuWKtsKoR7WQ7REQQeqtWvb9bC+XQtqI6oHYE3A3rJ2qPl3v8rbh/vM1SdYZTcjS0BkEmcS",
+	"PI+Q5AaIOiiLZDAfLUedxLV27R1X2tnDmGUHexrG1AxDl/PpXFslLaRgwjtr7O9Ff0StGTZ3tsKdrWZ4",
+	"2dhtN8N2o1Vvtna298MvNfQD1LqD63D3+fHVlw9fWmeX2y9efPqwE+5/Prv8tHMc5tbNKeWirCsbomb4",
+	"TlWwTi7ppmaznbC9ok1YGbDubXGcu1th4zLcb7ea7eZufe9Zo7kTfgH/XPWkGv6kdncbO6VJvXy2v/+p",
+	"dfbp1evt5192z55dfvqy/fLqPJ/UxXgELXhsh4qqyRQAqbwZ5dlDFfMBveCP79b4Wl5kjkwAcSswyNZh",
+	"RfCFtsLGvI9kbPX0o6BWR0fU5Z1we6WH7ijHaEnuuVr+nMVhAggXC+8PDJ+18kZYSeWViKmaIdnI4mWX",
+	"2yT2udKusfQolXc8xrZdNouO3LABhwPZdeEkkbcbI6sacs22jOxtI+4uTVlHWC3EJqLA+y0jBK76nIlu",
+	"Oh1B493D44ut5s7u1qujU2L0tdQ7+56ojoiuDr8cfjg5uz4+Ozr//OHy5P3Z9dvjz9EmSEN0N2aSQaYk",
+	"kX3o/nvozs/MxyfcZ830jAklMHkQzhjE5PZmSDZ2wu1NDC84XoFkREUiy6xR5ha1eYKotgNNocK3K4fM",
+	"5S7mNKZJosBMdGBuWbYjT/0RgOkYlcUAtKS9Onx9uGX4hGpQOjJB8vry8gOxdx6AavmtUzNn+/U4TTq1",
+	"gHRqdMSvzezhHwqV3k7te0Q2IvuvyJ1sQJnI/iNCCyGq3Mr20M7G8dxeA7M4A3CGPU023outDykbckP6",
+	"ww+oLGVzAY/R84sP1nAnXG8eVM0C7JRrLW8ZjB7PteKBgNkVR17BJOgjzy3+5WqHAUJm2ukcmhPwm7cF",
+	"L+dNuuZV/XtritX4+dCNODo8fLVlP7aFPwbZZL3A6ITeUD8umjuO15a7Roy4U6UwncMZzsoPn7nTQX4y",
+	"H6MDunULDrvK8Q+K4w8c99XamRz8/pADEmT9WkeEzb/5XvSm2hB1SYFo3EeB+IvqD8tP23Upmfm1Kw5c",
+	"T4Ta0zVcfuA9p7FD0LnvgdxqrHAgf6DTRNL4Usp31FbutJrNVT42SqXZyO4o/+nHvzvD8zO6Wgf4HhRU",
+	"9Kff7F8nL76jYpAwXZH//oIrqw6oAtqdOat6Mu0zrVxs2YmDOjnJnCxGGN1Ck7pUjvuDwiuUplMLdsGz",
+	"XqFqVqN/AUPzBXhhR7YqBm178N+fZ/Ctix86k/qlHItfo/XhFJctelBthvnajFOMZhbRuaPQcTQjISKi",
+	"WZKQgZzAowlVuiMK6g2ZMKGrTuRXTM9dzfBfSL4+yD77saL3X3JPvGJ6+YYY0ZQOmQaMnzkZLfktjrgn",
+	"L2pgec6ToLlXMZHydjyCuO69PzTPXDuTZn5H56cEv0I2oIyIqyr3ZopAbZgPwhWh6rZk5lnbDsyUTBq4",
+	"XH3aHWThPWWktNsFgbXPsNdTFtSL0YWHv45S2ePgL0fHaBhmvrWZWKHnaEv4LUMv4WTAUkZYotgBhPp8",
+	"EOPRGBKcOgL+tIWxxS7VLr252N8BiCUnAi+6wKRFQjSW2BU4ITs1c2Z1am0CmZw2cRImSnqGtyEwZFuc",
+	"GzOFkgiuRrn/vNRF23y5I2Y+rSShAFuK8dfkjmGiG9Xuc1zE5ng1diz+AhdpAuE3263CmGcdQUnMe4BW",
+	"rHNIM2UtY6gMt3lBhpJPFInMJOtOxANOceSc9yjyjQh0RuxEQAzXVuOlTGnnMbmhujsgfQnO6SwUm/EY",
+	"Mh6z3OFiMV0pMHOtO81YBzyk7gbNh6wjNjKr/8P5+08nL47Pry9PTo/ff7yMgsztuqM22+jTxi+6LTEW",
+	"GQotpFOjGxX9wh2xEzYD4Cy4HdspFhScJ4XTkOyETUMkyLGT3pPW+a0SOSE7YavqtHsHe9WZGnZ73tcO",
+	"NX+alcuw6bwOfCDrZhDlwr1Gc2t/f39/KwzDsLa+/wyGnynhq9hI93ayetDTy9GgAUQ+w6MHYVCFqIfU",
+	"+pafyqiRQrmNR7yqR60YgwwhldnOWVqR1RE+/oOCDTXiXT1Orb0L1pMDA2zXim8G36s3V3NzPh/7djeh",
+	"0vpVTEhIfd1zh27lnMzj9ulsTvhRO8B7ulYta8xXPN7Pyu5c8AriS/CfahKuq8r8bBuyuRIZXjmPx/10",
+	"rZ1VqGC/cYm11g9W0Q7VrQdQlQltANEvZmUutmKdGJ0XaLooHP0qKOUGvC3nFLSh9oZEQ6Zp3UtUiMw5",
+	"Z0Y1on1GqOoIl3Jgzvg+01nB9YEtrYTaCgs+DlXi5sl6HltznYuxHJOSbsKhcwZNbhWmrpsHlE2edQFP",
+	"m+ytpFMbzP2Z33vEqFYePBF5yRNw63fl8Ma12e+Iw7MXlQcUV9o7l0p6a6nRhyGD4v9kAQHVrhmGhdzY",
+	"ndDm8f05Zuk0N6QgfF/z5UvGRuaRIf3Kh+Nhrd206N74r0ZQ0au3ypjFHJI5y1coiYTVKGTzHn7pDq5F",
+	"N7mcvGgeqkP5j0F8/HlSq56HbcriT2QmEfzbbHOUHv9KFKNpdxDMxGsDxy1YAyZTAHETU0yTIzSOU6YU",
+	"KUH0WrXd9a+1eXnCtmK2QMgs7aMLhinon+bxiIvG50lskEQG07X6qjEyFCrlpYS/jZj3udlVoNXJEWbe",
+	"kr8FNr8hIDFVA/ivNLeNqNFLB0wxtQlNQDoCA9iqlImNdR48Je4DmA2SMBob1Ss0G8ymZM/E4TGaXi7a",
+	"MMfnnLX8s7CMhaqiqoZWs81Vkmke1LA9xo0+CGBLFjVsw/wLNWmYcUW0vgSqjGBgVePFfnFrMF5xhFmf",
+	"dCiddF2kuTHJlKZCk43zl0dke3t7vzQi507ZDi/DsA3//zJniK7u1WGk54NdCdjhj4eokvCEkbhGRpUD",
+	"GiC+M43diWZEbs5RshdG+7eL3qRGc9tQodCaGlYFQKtro5QN+RjCM4gM3a6NjaL4v4uxD6+hnu1zfd1o",
+	"bvsXXGuJmsJM2MyDtUw/9iGU/v7HrLq6RPn1y7YX0sCsmoOTKHS9wgjC96A2lCkzi6IqVwV2jrnF8iTX",
+	"ZAOOi/9qbP5ndX7Y6sw7976vEz9D2TIvxeK905tkz3Pv/0Q9/9fkYkCHVTjss1n7yqz7aX5axqE2Jx7K",
+	"Jz8THw4/NL3b85vvF/p0In8aZbUPjr2OwEw7v0E/Zjf4iOZGVxDlNDgzLaMSsJiMR5CVACnwuROK0JLH",
+	"re2pGzzXfDeaYWPzwLyAJonXssG+qpTe37ad4fL3uINsoxmGm0bXhf5xMGZIeb9jKaSkQHqwt/8j2z75",
+	"lk2NomH+s0Ft2ryG1lVGdecZlOKmLXjLCWNeD6OJOTalxXEbQmUOQai1DIxSntBu1jNsAOgstvBBplm9",
+	"A+Gx1b/MuxEiHpYsbyHnZq4GcgIpLcLnCf8O1AJz72BXZh48gryEb8FMk5jBiJXrHE02FMPlnODqQC5P",
+	"viZ6Is3IQVI7Jm6TVrjvdB9WSC9G4rl3I2Q3Jrxk2MXklrGRQgevR48RSy0R2mQ8UgzTVkt8624YjG/U",
+	"SOrI6MmqI6j7wbzohikeMywv4QreYsU04fHB7C55WtgWWQcpHGxHGNIVdAfIfNJMgHXnSnFxxFlnElhS",
+	"b726UtwBF0LRbbGIJSeMxYUELE9IB1ZQywdNBpTR3GmCPKUsU6kyVylruHYETg6XA1ffKv2MdgdG5xds",
+	"gmnclmldCQl0UxcMHhJmq5gbgV87wmVv58wqSvdn7wJGxvuw2mTzAG/FeRkecAp+RxQd5wvSeTzgyvum",
+	"83Qz2BVfJzGTzMqiYAEusqM9T375BXrFWhrCdwDeMZw4m6kELJlNEZKgAwR8SmSXJllsxrFwFvacP/3E",
+	"jKltVJ9ZF2RYHNe6ysU6yTnrWgtIIawBrRqKu9eN5aO7f+1ZLHKSHnryKRMAmN+N0RGanXmgPa2VhORX",
+	"U686zced3pksz+qAoCxxP5sJ2iH+ZDfw/vKHjmxQ7N8glQi3mjlIcGPk6lu1/lpyxtqKGoh9V+q1GcoB",
+	"V66+b1FV4NctEWPNVBvOFSwIxDbCRkdIOOhUtDuwWi2ct1jjZ/ZNOk4YHIOz0fGIbCDDBd5sS92gOqKi",
+	"Ze9mnXwc2Zi2V2JkPmfrj0bgkcUayI1WY5vcsKkUMWHcnHebbsDmubzFOjy50QpDdzfkuyJWl/1Cyoi6",
+	"5aMRFG8Y9Qx6XuK10SiBmiqIpGB00iGOwikbEPaVdnUydX134Qiw1X1QF61ldZ1lBC+7QUfhRI4TG0bO",
+	"Het5QR0662xRD7VYqOZLAeqfyZT0qNIsNUoHzB/LYCrI7BkORnujacLtgmdWhIT6SmcL4H9V0VbYcNH1",
+	"gvPSU0xY9moETxSgKVfrooE9Ml2/aqui5caEMxcUlBpCqSTQ1Fr6sFSR05XNvP1pKXDrT+WYGCUcsyhS",
+	"o6vdsK5ZKwhBsFRJrFey9HMOLVeMtzEsFOtBibUrwcNyWKjAo7ZsDyrScupvQqGSstFwbHDLjSY7QcQY",
+	"LCFzsXxI+uI5WV1ygCUP1QQk0UFmf6C615ekOIf5PFBlcJANh49urtAYeLNAyJlZUOv1Bike5MZKbqvg",
+	"wlkTxZksB9Cjyzybkdq8GfYA0RSc4nkPliJvjCg2l+Mp1i2qutuwULSUyQeOurhOqVC0i3Eo3itW4/VQ",
+	"u3eGFNQRmAed7YGV5mOHrJkLRqoq9zNOwNbxGVnUhpIOs4scFrU3YSBx8bQG8z0grvc6PpQlRGReZv/+",
+	"EDqedYT7EPlbdt/fsqUhf3N8nCXwWNaSPSKk2PLEYZ1EKQD6q6gjskSVvINaz4Y38l2Si43s01BMeTJ0",
+	"dZGZXOzxhHWEnvCukza5jZzXJEKOSpWBgm9cO9HDnXZFEJlvnYI6jXXTRV0fKyEMEfAqGAj4I9gg+OuM",
+	"GWLvKBoceK+1OUp38BivOnMFLxdMAVvobYwhvNfaQ53a9+8dUTmXcGYmVW9MYErmfjOKuS+DV5XpcajY",
+	"qFP7DitVEY+44YKm04pgxI9KdIEnUKVsh0GumzfyDkbmb+DzWns7cxXbH9bPk0HpmD3f+ANfXms3MeCC",
+	"chLejHXl8CfQ35i0vjVnBgOV5sbYsxXBWG9eOGPB64zf2PYf8d9FFj2fN0rLaGKDQ2bP34MIOJiGn5xr",
+	"6V5Oxln1XU3vXQ6Z34zR/d1urG5FochYZEQBoOuAjkbM9iKCpEQzkr9eLQXOpmD/NHZW+ZbCAiYWn7KY",
+	"U4cx+dPNIBx/rnKAEwjtFc8OssbOrBXkZQDPtYJcaRX09CY04XSOoZKl8bbz88lpD6iT4Uw6Ip9e4MBu",
+	"LGoi+ntkzDzlJ2tGapss3Ew120IlrEsTsNLq5IxNOgLzUxRRA1AcILHfDqpOziQ4zm/g6MUWDOinzSey",
+	"QrZ0FHQEqryQpEyJB2PkMoRSCv7GzNFYjDSoBYmX8zyF1YzhbuFMPbW9rmtzBP9izrIPx3/tvLb/eECK",
+	"8Tspb8l45Guv2ea0TL/pyQD7U4UQgNPs6Tf4z/e5WWrR33abZK/R3DIa0BYgPgQkKkJABCT6/zWfF38z",
+	"WzaoxpSw0++IHFzi5EVQQqSAwFuPu+YqKB9s6tihjQWg1pxBgdgMoI7IT29KWs3mQXaAZ3lJVBu7shiU",
+	"slhKrXnlQHjz8+kH2017YRLa4UL4sYM1E4Zm0oW8MDvkuIyoHuT+d9fvu6gbLsrLeXhWC2b3/hLv7WWp",
+	"jMEVUPBi6tZPLCv6byJKbDGSJd3NtKzgruBPtQUMoCQs0SfMhqZEMSjNQawgmzmKhnCXDkeU90WdvJS2",
+	"uid3uQSZ7xDBkY1A8L2fFkwcmgyCwDvA5M8GeEBd+mAAKETW/efqiLiGwOUNcxBVxuzuiMgqAxERcmKl",
+	"mTHydUAmg2kbHZxR3io6ale3hiYbRjxhj1vwkRDsyRBvZtFbm2psW/9nkEG2+79PhKL/1wIOahlg9/vc",
+	"r1jR/h2hmAxVvW8e5DMAOAUosgE9B2aJAGdCc+zAASH3SI40i6/lWFuFL6EABmwxysqTokOIzaMHTTlE",
+	"VznW+DIhr+2D9m35YYGKlo8AC1vavXgj+nB4efQaQYfdQxalrISfaiE4KgbrDDz3FUtIljK8JBhGvQv5",
+	"DJUnh+tzo6UMUB2fWM+nWdM5C9oRXCuW9NolVxIlWOtcKgzzuw1DabIqMGBgc6gLdWZinCR18l7Yvv5D",
+	"QBh1mNtlb19lMHvAurfn/jZ/QF1Q1so8K0ot9bA3J6k9nNwpZkO6pSBtkN2HUez8PsU1/99F+Im57yzV",
+	"nqxRX+JT5GdVHil4BKtiZotzcjJ6J/wSItayArSsqCfzGOScVQv8fuE4wLzrzxpfL2cAeD6UUidtzM4t",
+	"5w1uh+2dRj189qy51/qC6cQZWb7VunSkx+mcjMOddrhd3wsbOzu7X8z7XfICVDvLsSZQLO1NH8UcBxTw",
+	"9ZwvlaRYgUv9xbAKmxtMfqW0FFjE9VjcUd4O9x/SfTfS4jotGxKAQq2iagDZOqAeQC3nf9A7Hk9LPFS3",
+	"ua7kKRWzSlNlZXtBQ6xSINE+nas7voR4j9EeneV2K+SkqN/cjDWc4wX1KHYgH7kOZJMhbaSkI6g55/sC",
+	"3DRUEUgjtOFnGwuk/ZSxNmmGIWJUzkBP569lKtPHMKDoG61kI/NrJdyVJkvF/OfjzcDYn/ghSFy17w0w",
+	"hdGCkk87woUfZ+qpXesQC/aKgLLltMdNSNAsJBIWVGlEiubaaBeYdVilF1jn0X98V//xXa0BBIQQAgWj",
+	"01f/VvFbfbN/LUMFgt+LQdcsK8CHWBZSW6RlWxM1RA+1A13GrFQPdznoCCW913gpAUIiLASktkxoGtu2",
+	"P75Px8wQzFHFkjsGkHzTOrlC1f2kt3VqNn0U5AmuFuTUGHwYRwY8eLQPNlqNZo7Gu1m1US02UbZP1wP9",
+	"OOnBeGoVLqK/BKpRq7EC539IIR4O7TdeYp/fXwuItChlbREgUjUfIwNS5XI7NuYWXjgz2Msf6gibpgE5",
+	"45sHOY5+1Y57mu+cyAGpJw6bdGgz/8GExbSujvAMemt2AoT/Zdb7KYOy9nbqE0Wi40vajw5ssOakt3Um",
+	"BbObw2LCG/M5INthy+bxY0xoofv2Hvxvvjt3D6zrJnUr/6sdpfVaYPuYwLAMred9wN72FO6Bt25XbX2f",
+	"P7mRajxJCuKrYg2ZetA4/rUxovwTcm5x1noATm4bI4CTa0xUjlxAEivWIcE9dXKIkiVL5rPtTdEFRRWm",
+	"ex0Qam8r1SpBQ0nICa0sdlJ+tRMWU88veDooFUy14YaoI2zXSmh1QpOkTo4GVEB8do4wtJ6+Qiql+YS1",
+	"FDycJIQ8yEpQbDjJxZ9mkY6yvgHedqCgwmddOgwtZgrgAMSuUN4DGbUMiqEtEbMquQP8xSZ8DS19VKHm",
+	"/omaKbdB+wW/aNYVFhhMOfBSM1rQznJE4mnBQthoNZtQi/9IxUDm5a4aiCwsBmobetgeAZYnpasbQ2cs",
+	"qE02UdLF7JcWlrl0/yKvYJ1iXrMInpTsWWSLvJrInkESVwff5zNX9k30AdunXGtzrrIiO1uwBNeDUqsF",
+	"37+vHGKzW84rd1TOUyHNgZnrkEikWR1y3tkMBIJTueqM/QhJRY+jZt7Xuzy/5iew5U8W9MhWPqFrzK9a",
+	"Ihegu6515GKHtx+ajfeAcvJC3VNh3r+odNyQ+F7V47tb4fZl2Gw3Gu1wv77T2GuGrS+PryG53NvH0JT+",
+	"lTwT97az/sWdGij41i1E8m0q62nI8s++3wObM1ftKtGH8nQ1Fz+1p4kLgwK8Vb3UTDgP0c0mmXQLaPXV",
+	"aSbr9aoEpXRchZTFdB6u9/054J2NbXqf74j2I8WBg/1kKSMbzqW5iT3z4PjdiLzQUY7byLGoXMjJJvQo",
+	"ooq4+w5IM2zkbSKzcDC4gIy2IlA7yIaQOZDxqLcFPjF0oq2KEeelRXH2+0zBlwWGLMX02+gccqUA7k0+",
+	"EjYGu9FvjgXu8G4bmVdIwVLNiwM6cu9z1QowOouy5LUbRF2LV4aUP4ydOX5kw1YPOPTXi+StfFKYYX0Y",
+	"6x9T1OsFLZd5Acx9Dtd2vbPOPLmCNwAEQConj1HD+1ed1q+p3P2LAzj+dN9/V6axnyZUiYNtWWilA3M+",
+	"tqLPBAjuMGL0VmV9frIqLIGJZpmchhgy5qVnKVKuaY85LWTCillP9kAo5DktlOZlt+0GFZnktT2ubUMi",
+	"aMZTxNPDDgWz6UHQFFxtLoFOPHJke7yklOqUi8Zl+KwdNtutnXqj8Ww7bIJlkuX+uFyIarOm8mEn5dFy",
+	"KYl2OdZz8aYq3gb5EmvkilQmLS0yye6fa7IYNavw3nWwcHHd52FglSSmqtoF/8qY/IiI5VfK5vtkVi49",
+	"xOm6SKblgZUlrQlzz6QRbH7KgZtCsUlhe1aQbECzyE3ri+uIDa/v4mawAO0ojyABKvNM7xRnXGDRjKrf",
+	"CzDIQW3mrkJoPVr0ZHZE7is8gBna4BdAIBXgg84L7RgPPB12QBXpsckSsZm3ivnBzRqrPTqr5tLd56Xl",
+	"rLRZJKA131vhMXKf8rxN+Qczr9Oc7/idR57Vw3B7v7HnjR+xwfPXlWiyuoi0azxd3Iox23oWdqhyv/1b",
+	"iUru741HDlEtkpYgTB7kJpnbwuQUg1I+hIjfukPZyKXrqBwGxT774HqQgm0SjlBhXGV8gk4BNU7v+J20",
+	"NQ1FcIWggFDi351JXozMbUTDtH/9//7P/7XpXDw2L6fopsCscidx6YROidJUxLMKsFdEQIScBNnwCRfd",
+	"ZByzuE1oR+A3YULUvbYg1xVehGiEHXCdRHE6vU7HwrYpKU7LwrtMO6IC2YJsmDfZr8YuTd/o1ZvYBgUi",
+	"b/aGWDJsQXlcTs7LAl6lIRcOzZzAWdLOQeECQioyYQNM7qzylXgbuoIW4YBRWAVrYWhvDidAflREG2ln",
+	"3z3ElpUvuBoldEpcbNMfxRNFIsN4UTA3olk6JsmGRUywndV5Hj3cJBMuChh3PReul4KVGC+h3VtVyrI1",
+	"BzApbgtsulmM8M5MAQOnEy4UaBW3bDo7iiFX0MX6lk1VYCFqbAudQ7vkWEhYRDRB1JCblNHbArBJVgdY",
+	"BaECgz6T2kIDQW7WUN6xGebYgEsA1DIWXApcMKtZw1wy9xtsUqnAmjMXY9blWAl0MyUFV+NmZjZ6soZb",
+	"DE+fbnXy3vnmytloRWuzkKBr5uHSTjmwsXf5oMT8iZKAGaPslqmoZCp8yckBbIqaQVKxpFcnRoSaFUTw",
+	"/4T3APrfexXySiKVdllE+FEvrm4uto2p6+8JiIR7q47FMsXdDRA4wB/4Nis8SozoZ+j5acJ2yFIx1yk4",
+	"SRzcT3ldMsic4gCUjaPb9KgMavfAsqVRYAFSEuWhIZQTy77I2Xh1fBkQKHIKyIvjd8eXxwFR45utlNmW",
+	"6YHfk8mv+tnM9fR8F5vROHFjNnOUB+kiEKrvBcveUseLkVkX4fwS2OcpaxOBDdu7t4AjBWlfiO2lZN49",
+	"SduzA+lgJZ+PO5qj01MOhjE6ZFwUXeTIZ1STFECx7IJ3RAJHWhEDNWu/n52UFvEKI9mx615QWscZ/R+0",
+	"gMdoheSJSNCNMHT6tnl19Lx1dn784jC8aDz7/OnL21eHu3tr9D6CAf74yqNCytrjxKFdLL7Wl0n8V8E3",
+	"X7ow5SD2WHMl6L0j2a3LcA8bFdRD87/GF0OJTK1dr+Ko2nCq+ERQsypZ3sPJfMCokmburd8aX97sXe2+",
+	"bRxufw5fNY6bz5+dn9aCWgKa8hxIm3kkCzKAHqBcbqUhPuw8VJvlryvwVh2YyS+sSu4svM/aCyz1dcoQ",
+	"tsO5GsciNsubtxted4MujlQUlc9cagVFdb/+37/MwQnUf5daB5ivp9VlxiC6cZytjKfjkniHvWlRtGM4",
+	"Y7USLeUtGdFUEy4Aay9jNplalcWxmdGWij4NZQ/u2Bl2xf5UZCMDBg3DZXEHtKjv5zxbY68t8m8jeUo9",
+	"tv6FHTWHno8G1aABN4JtWsV6P8pJA5U1y2J0dpC2CsdfnzIW1G25I5qr1cvMeq50uyPmtUmjimSd0ZzC",
+	"bW6ABiBze6MhBsAi9gbz8d+zKxk/u7pKejcXyefbt+c7hx/3bg7v35Xsj0fzrt+Alg5dzYxNF7OEo00L",
+	"h+wOGRnN8sEqFqq+e5nqu9vAWCW80PAzvLH1qXnaOvv97evw8tNvv70+2355FZ6+Au3HDvMQus9if0E1",
+	"4KMRB/T8Rxrfs1w133vWqBjfi+c7p2efP+3vP2/uHe593mvsX714taxl0qpKkNkbq/Tege3/19Zyfr2z",
+	"XVhB4wQ4/vvBdSDVDX7i2FjavZSxLW2EpPlYKc6ILiQHlw4oXIB/Cy7sXD0IQ9Id0JR2zcfri7tlGH55",
+	"iLW9aEutxbTr9HRo3M+w/ktv/7WItczKMV/7T/LVr8RwiGNCYRkqxMciFc73NC/U5Hw/8eNnXN03uyrw",
+	"MLmkYIiOkEjRZ0p3hNHvuOhvBtDGv5DWhaUxCJyEzuQox7yJIHHAqJnWn5gF3izMV0dgaZxF2ccSVhxG",
+	"m4DjJVqiU174dH80vQiHkPl+Vs3IAgdfCxxJrWYYNp59AT0whwAqBOv9/pvVyE7LsXAAm7mnrx08EPpi",
+	"kLoe6FCGHnQjx6ILwEEL8qeKMzAKmKMH5q3n5FBDtZgYRSCiYCEe0kJQq3IWx7oTL8EmLZh9CTtpdUez",
+	"x4qLLOwCQkLlrra4dxhhHNA75vZEhHvi3ypxQhU3uJPJhZ9/jGbn1hNbLduErbKYNrI0D8b0ZrJWq0sP",
+	"Djqisi4C+wISIQvHRBEpcG6NBNmAIs6OgBClrfMttFzp6U0sfjQqVEFO69LJhBF8RDTETQVNWtynIOBU",
+	"eIENekO3DBcEyxpJmFPAlf9a5q6ujFQsrRDsD+oM15PpKynjYuu0jzAxN5tCO7SSbKsWINCSzbzj8JIP",
+	"WdW7KbF9kSve7MR6xcnwrHwyzEjuNRzrHgl/ZOe1EuTdwooGb0gXQ1W711yWhwpyPn54rcZffXb/Kdn4",
+	"9VaDW77SOVFV6Vg6t1Y1KYolj/OgnN5BAklJlts0Ag8RdqYdbVW5hTkBrGPZFl5wKagRmkYg1W3Lsp49",
+	"gbAaw8L2plSxuD1zpsyo+h1R0vUDEmUanIV58JS8qE7MBBHTwB1Kgs02e2qFLVuwWKw5VIsP1mpLo1d9",
+	"IC30YV8NpjOz587oySNCzYLDp9SpP2VbHohttmBjoSGKW+U6tmeFL3SG9Os7Jvp6YB3fP8iVvMBi+uuY",
+	"CMtI6hkPuZ3WvAz3K07j5eZE6dkffRYElrv+4xoumRM9Xcyo+yE2xKql5BJFZlk2yF5x7+Oe+Um15IuO",
+	"IKTUAm+WTfZUvG97GRWy/dEoEl1WsHPNXHLXFRab1Bf5eC7NKB7Pt2NHW5mc1QQX8E4jDJ9lLmBN++gB",
+	"DpvPr84ujz+Fr49Pd37f37vaa3y68sWvYknCUvSYLPpKAx3Ne8+2w5mvbH/51Hh19nujcfT77tXFl1dX",
+	"v53vn57mX7njo3WcEpe0v8gZkS8d7auZVfq3cjRo5DInHOC/P8axcGQbERZh/DXtG4UEs0bGitXJJe3b",
+	"EgrowJry4dDoWBAW3215qgNmpwAIbkd0qWJbXCgmFDdncjJt22ae5sVZQ3Bo8FTupOIgFurkEBgDdS0z",
+	"MuyMwHM7PuOcvDUAdJxr+60jwFPhchOyxtg5eig0oARfRkcINkny11amyuCgcqnwkACYv53W2Ew4hB9j",
+	"SLu5L7UzL2n/E18HDuCS9pfpEmaRJ3R2fe9pNv815uLP4T/G8a+CRTeL4MSIrLSKrbBdpoo8/aZpf6EF",
+	"fBKz4UgaJj0gTYQIBzAcmWa1DTPMUQQehuu2Lgws1lnV5KOgVYJoGeav40wnMKu1pn/lM/ccsBctK0B9",
+	"8wJmeGx1XNvTlGyUT8iS5W2OhErtW2cnzorNwiw/Q2nIYj3ax73G26HyRBlZJLosytrBe/WzgZcL7d3Z",
+	"53dMQDVYBNcjshFiQyS7doHh61QrZwHbd2IBC5YOVuW5cYuZ6X1KSwjuQsKg/dZMvmA7zxCELzxBREt3",
+	"v91pqAJgBKEPaggbjvQUamSAR9R4CCiLAiuCRhK1GAvw7AY8oOp6KFOWNWhiiK08tN2zDF0nLGUEz7jM",
+	"RwQfnVDsL1cnL3liCHszJZFZ04hspGzEKFSBmgnaysZNLMks1RRhsg9SDdc1z8yE4fbg7co1THKUMMtg",
+	"m2JOMGhkxBgEY2iOY55hQzdCpGzOLTdMTxgTRlnsiD50wXe58RkBh2OIz6ip6A5SKbhiZAP6LPgZzdgF",
+	"CpjEolaZver46b9CwPu02xeb8sMg5kXqj+8sRsRCn9llkYttVmXON5liYs8zFh+QMGM3y8Ogu/qbuRG2",
+	"mtXOMphLdb5oGOQtpbnQu62alzEarpIxWk5ibYSlLNZGuH4aKzyT5bGaV66byPpeJFPHMEhgxWxDOMfh",
+	"uBvsOhWYvTD+rHa97novZ4lYddc1+Q/w5SUyzhIHqiYMo/bnyzUbqmVKIPCU6yo8pF9P8KFmvjo0TekU",
+	"VHs9BbEOWDJzaOJtpMxZ7vqRAA7cRASlfghPbEOEJ9ARwfzHQp88UYiY53uXnliwWCzRtl1MXFZ2US6h",
+	"J709U60JGAId0ePC9hyxj41HToGA+w/sjkQI4ZkqRVesHkCZ39Ti6Obls7CF86NweQunqgzmPCHv52Qx",
+	"/7AMQOfcljf/YAsK+5rFwr7t/bCysK8LrR9rb+gtTTX16/luxjFfWM73LATH9o+EnH0+jjm5oEJLJe9X",
+	"rFdNRaPH2dT4a6p1ym/GttjB+zDoiTB8dqcXpVsGdi1WXGt3nsBBsJ3JhrKkCmqZ/oUvnij73jd7L7fP",
+	"w6vmUfNs/8Vvu79tf26cFlK+ncaRRT4KOeA189k1bFsQa6ukgePm/8ndu1b4zispfhVqHo1zaUp6jPm9",
+	"AKwGnlmYA0YTPZirkb8zKjRTKu9nBcXucC5AP/b0iXJ6iNPIAtDa7H22iaRLCDJy5IYqhg1xEA1fEJl2",
+	"B0zplGqZAjYHmIUpQ8ULhzi131MkHqfojXMvI3KsaZ/VyRm0oRKyIw4/nJBbNq2Tj4rl7UnwTU9BewKd",
+	"PWZdHrMcKFZCs1miU9rr8S4ZsJQVvHg74TYAxCeY+pkNIO8oDQlO1Uk9r5h+jdR+rFBjjgZ3u8bWwkEs",
+	"jajNWd06fol1xylIcSM4c+aD1p8ksVzj8Z3lsxLf4VLM5b4svcvjN9eyv8+060Gq2gXeylbLBfNx4gDq",
+	"ofGcdw1GoBiBC5pCNhbralU3a2zTb8+ZTqdbh2iUrLLqgWMOgKLhfVx8dFrfsIFrTY5ffAJAjtj2wU7N",
+	"9cfDJyHN2MxBiq7RTQZjHcsJGkE3rD8WYBPiHiKJpDG5oQkVXfM+LUcKeNnsFA/fwNHQXK93RGlnRDYz",
+	"AXvO4RoSgCDM9xZxW6uaw8+hRzmu/V+byc1Ip3VPRM8Zmu2M97cq3y4uajHr7TRf95k197PgYqZR5ynw",
+	"VIFXMxYirYPCHsB+ezu51x8P65T9eX27Pdz/s/n1WXfnrnGzJ1rX26GHG7kTmrOfa9BpL1h6x7uM+KdP",
+	"bjXcyLFuQ3UOkD1OKRdGXy1M9mIwxt4ahjPnzs6O2oy/dP/y4Td7jzD8ldnmAy52Fb+cwZFE4+kBiXB2",
+	"mW9lWkL89wTHMuB//9bvQe33LaucbJ3Eyx4t3Pv9+3KxnHp7c55cxgrfp9/gv7ZfXqVstrhK7QKAV1DC",
+	"JdJZ0Ti0FDHMoXKsngB7pBvxRhA0IbDuL0B+webkRtZnUhaBFurkkMTplKRjkdUqe3hfcyQTFHz/8Iry",
+	"Cy76CVtYU/6v7NfGRlRDS+oHl42fIhfmReNl9nxq+GZ9UL/8vfMi0+fIawozN0pgcGMRMwRbNucxd9mB",
+	"oIQU8NgQP8zHHOsI9HVM0ctRhh6y8Wvoy3RDu7e2JbwmN4CWqrN+WtgsDVWY3G/Rnq1mEkWksg0MOdxI",
+	"PYDeA3jgSwG/WN9MDimFSP+4E23rH+wqCc22fV/LMtStHFypx5OExbjHhYRSUPdufKt1eXPXKcBrI2DR",
+	"ud2rUH2PSV86cmlpVDBaxO4yEzUyw8kPz5FUHPSk1MHAEz9dOWQdAd/Ix1cnkQ8A44DJ5ksuhLQaTI3m",
+	"V2jqjzOHfmVV7cCMWYRu78AW5fn/Ngtq/4lYh34pGKywW2CieMxKKIGIAQjF7mUCQYQhKJTPQWjC9iEN",
+	"XG+wciEfBBVdCV3xYx7Dm60Lw/0oYkm4IKl5nbJ4gZnfz65K9oZ5aJVAwbxh5H5HYNEGHjfgCsyOCjxt",
+	"DrJP4L+dYx3CMhVfdSQ3vJt9hmgpsegvczGOxVwotKpaDxHLH342mY+sDixkddYyO6gSxFAu9WAp/+ro",
+	"QT+/zY/h6wWnoT3TJuxmIOXtFhPxSPJF8VFEK7X3E3e/ixBlnrtycNT15FOsmzKtVss4vMKvHGeD+pFA",
+	"1lAG2gh96DHwHJeyxc5PiZqKrrnAIY0jLlU9MgG/uigLbL9rCOusFqjJf7F7vfaH9cZO2HW4+7p5cbl9",
+	"3Ly42r5otHZfP/vwavfNb42WMbAyzy4S+bq61nX7MtxrN3baYbPeaLR2tgH8Y27KdMWtqTGpBlqPVPvp",
+	"U7M+qu55y59O6D/pCNrWLCBzo729iMxIyRkCgyGXsRwKQBaTViMkrzD7PCO+9f8WqO/y18uk/P1sf2d3",
+	"5/Tiw/nzi0+n+8tIaRHW5uHjNWc4qEgxmcQFegEF10kiLe2KxdjfSzfq/UXmr0kSLU/INyTtNavlW526",
+	"S5PE6EwgMYAfzB/f/qc1++tG+/sfT8ep7V9WqYlfOXUuI2PKuozfGT0G2g7cOThd+9YgzzKAvrR+cLEj",
+	"eozFT1RAbMqRee5CUxHTNCZ2dRUCMsNSuV807W+CXkA7IrK/1jVT2h3yoJreTD0Y5xm5/vSb+xPSuMzD",
+	"9Y44xLaZza9fQVBzQRo7RlRLkaFKW0dHChjUrmZmt0Xe8ueOp3BDolbdk0kiJ+CsS1nMU9atVDwsxhFE",
+	"WlbJSbBJKwATHbE7jVDiHrWlcEDAWhsN+YDELB7joQCAs7zULm5piAuCqujvyKOqjq4QVV09BymYZSzn",
+	"WbbjBSVvSGMGyNV2CTxT56PgXwkbye6gOI3Gs9bebrPVarSWDVnzIVOaDkcPG7nRNmVK9ESSjSwakkoN",
+	"a7tJQLZsKWZWVLOYRHeNoDMOw+3uDVVst0Venx4ebV28Pmzu7MLvLILtQPU4xf7aXgpYI+iHg9P9C3X8",
+	"t/eXH95cvtJP9fDkrb6YfkmOt8cv3xy/+5Scnbx/96bx/vi/lhEg+8x66WPrZjfnr5KCve/NdQkUoo1w",
+	"aq4g/C+ZzeQxB8fK2c8l75mYwo63PXOHjIoMdIzFB3Cs2iNYFYTfAaFiioD3gEDCFdFpZiqjnVMv550K",
+	"3LtB/gWXKeFeWy3IK73mfa40RFfIx/N3GESDlxaPtjx7T0uXlH/LMF/D5dPj+Q4+B2dS2dw6bEOcVc1j",
+	"Z0AUheYRshHhH9FmG7PgODoTyR1LeW9qxZADcesIa6jMket1coGaMXbPRpuHiW46HZntg94e7cXEOiK6",
+	"Ovxy+OHk7Pr47Oj884fLk/dn12+PP0fGpLTebqd1m1mkrDdWTJGNnXAbTfRonCYRJqHdMICcuVEyGWtG",
+	"IqOsYCNpUFsioDOWn5IBuk2zssnWnl/8gBOF9ttkrFiKWZ4yhdzEiUxjskEdCbmwK8iMkBuPzA+J7Lsj",
+	"x+1TsyATqHgYpeCVojk2Xp+JMRcMk+TyL/dS2h9C3vFYMQJzMAZykTIeCZ+/e3/09vrD+cmnw8vj68MX",
+	"L86PLy6OLyICvS1w9mCMm8mb8USJ7NJkAFDwUFycSDkyakZgRsnvIN6cQqOhLbiV0DiGqmSo0O1BwQc0",
+	"JHeuJaCTBagAeHSVNQlXHeEegVCkN/+uFAJjhpGn6zovEGRYQ0ZZvke8QrCDjrA98W2bcHePA7Y3zwY2",
+	"TQk6c8K7aByz2G5zYja2U4qsum95PbLKuKsnJtDI07XKQMcIYmbYGzEH00v+BqSKjM9ylQ+VLkgjdU3q",
+	"q5QLrOwpqcsPgq+gSXKJtoQfgEJNm1kdJgs/LTOUaJKgkJRDVvHWI9ckzxZUG3FUjG7NsUsfx+Jc2cz7",
+	"fl/D5Sdg1f3bmfm20SBcgM5/inWv9y+bVIxab0SDffry9Ojp2+Tk5TEPt7d/E7f0bKi623fv5U1r+I/u",
+	"3n/N9QVUEm11Jrknj+ChuMxr6ASDFwMpnu8BHN/CIVl3fzas3wquwhmrfsj/HfDGUQgQOmPXz9EG57gr",
+	"C2btopKkC8hKscccZ6qshDoIKdt0GvOMlVPNbDJP/vj/x961NTdxfPmv0sULUmUsZIMXItc+OIH/khsh",
+	"4A3ZzVCelqZldSx1z06PrKgovvvWufRlRiNsB1hYihewZU1PX0+fy+/8zq7f8jG+uO/SuS4jiZ4sv+TQ",
+	"LA3xxqud7U/RCevldb64TqO+yPu1C3Lb9NDQ8+tSKrtv/sey8KZS8MuP7d9099wuIP8kSBCKyctmtujD",
+	"nKBDj4JP+J2ROA0BZgqMs1JNcW0MFQrtELITWpqgvl14YjiMoCd/JrqdRKnw3+9R0MnsHgky57oPFrkh",
+	"XxyF09ZLqmSEiom28FhXTXcdEXmSfIUq4tXKrVfKURyW8AU0jKKjLBVJHA/raNu5mEu9XNceg0Mhan6M",
+	"piGKYhrXWbS5mTaJMADLrZhu2eVkLvZFNlGZ+ZA2AE482jBtff1UGLUBS9GHpMknSyaUAfMrbqN9ajyr",
+	"lrtBi+sUraujlq5FC9Tu3wv8LL36YsKi9+765ev6ZUJvW1rvP1f9n+PZ+ihp+5+vXAZJ4Bl6v6bAfzqV",
+	"k0TCh1U578Vj9c7MYv/I3VTAtuuHkHOj8nmccHlspKPYzgDEKfypUa4ZZuzFQtUH0aliUFQEuPZgcQ4r",
+	"OFGrFeKYiuB/LVgAyMQLnIkC5LMqi9xYH3OAfV+ul+hscRU6cVmkK3S6poFYJpZOFTTpglyhSE1uuKC3",
+	"nYf+ZTHBlJq7G8Y0syWVw0NGk4zxS5wrjJnN3Ehu6rVxI3Hqx5xcfLvxtTCqwbFwmTgWK5ie+2P6/0gs",
+	"4LNFJg7HYpHl5vAB/HI0xn8fiAVPHvrS+Epjz9qVRGf4dMvZgFKA7FoMw9T4iUMnbgvgb414cPQtjvB4",
+	"fD/hpnsgFsOReJzI7tpTijtkBof/ydmdm0H0DP/+5NnZ+YsnZ0+enf3w67NiOBI/9ZWjmRMjg3L7soZ5",
+	"1mIHvhaO+YwKx/hDdGdydKuMSn9Gz2/kdyK15GZ5gfTdbsJfVGx60/6oF4uSuvHH6be/HP7+2/Grox9f",
+	"jl8c//Rvvz38/tGd7A7IiHMece8gjyeH347G9w8PqXQgfh9Fx14AyfH4/kSsK9fUSq7EuoXlx8dJEp3P",
+	"MHsaEwBw77yjF8fHk6PUUxYySFg+X5O02RrDBypq0z7D25skNqaOjq9Mhjt8Zab/Pv8I5uhtlZB7b3yE",
+	"CD6v4Y65PUI97UG2aweHGBSCMeDcUl33ltC89jj3MLvErt82Qr+HOh7DizKJPNtakJqTFNkimDdWk+dA",
+	"57xWbhH1BDsXMJFw+1L+H2he2A5B3gsvhguiMSVSjrE3Y5MJI+A8S4IULzwhV0FuOJ5Obq2iI2zAqt5u",
+	"5FYM1mapnAt+hxXBmqUBpWWlzbpRWPCjyQST0VOQHxr9y05RNSOCmnV1QsXiKSD3P2u19vH8YTvG598V",
+	"TEUfP2bT0AM+bU0MMh7XAvOE0Tx0v/eoGagIdWTUrpvu6IPBkTuvus6K84uXxXXDdf3MEMefFGyMS5hE",
+	"p9/HoEK/jjrwoaw37+nM6xUMvyAcRKLjph0wopg8H0yNBo+PHKE/KqiJ/HVKUuE2cgP6NOjsdl2jTbY3",
+	"YlcMMYHWWwQOOZXSSv7QNbAH2c3NQADoKCMfkntnghgesvva6BMuI+4QrhVhVsRLtYOLKjIRgVtTWFCG",
+	"dPsO0TDuOi5IKl54HxwBgAhCCMffOhXnoVaNrhlKxOBwP9kkFSbk1GPCphpxCUYFFyJPRW6goyBPOyCX",
+	"fXiYHeTLrujBvdYbevxgKcRfEedtGHknRv1w+sfTb6qm/K/NdHr64vn03jdPX64eLx6a/7g6NJfLV/9d",
+	"1Y/08x9W6282//6R8Or/5zHqXbGzL079ZfIP4qnr8cPd9WL1fe6PRrmPdW38BtpRC4Vm50KKXkh2J7wc",
+	"MN8g1EibLMVSX4KU2+aUcZe1Lp8m0T2gNfZpMVdwr/1BVxR7Dzm2hOBoZa7U0lbKw9HxdYw07wJLh0xA",
+	"EUngxhkHwH2is+bMz0jy0idcocVro6+fTK3Dunk7ut2XfOzAGkKfZDLwdx80j8e7GWcm7iwm6BBTtbTm",
+	"ggC4EZujkH/B9Qfqw9veOxTU6vi7Y0Hhm7e4Bfwz122x/4+pNoHAKQVT+3VLd0uYOHJw9IbMC1s159qc",
+	"e1M+RadyDQVHV17cRCu55ZINDMSulK2WypfAEbZqDkDHtMaHlgdIgCOneqmbbRCfhbHnnLRdkLzbaKeG",
+	"WDedK455rhnQZJ+Bwjnd5oZn7x0h5dY+/Ye0552JwRldyMbJqgIVaUV+o1vux48YXP3cTtQnC6l+4aA8",
+	"nNLbnv8O+cubO6eV/kltT9fN4s7kz9dvszd3vlOyVnX45DU8gIRqe9K92MKjBAz4meVEaWdrqlgA98k9",
+	"WykjKz3aytVyGBmpUHWyM4rl3HWBqis3F9ZTNQjdnIhiJS+VqNem8G+xBpMGJvfuHR49HI1H49Hh5NH4",
+	"0ZjkAZkU91BF5Jno6/1MGmv0TC6ZhgLTA0FWjQTDHm0t1lhmMVJvo8FttikDhMZyWRnm3gnd5GaKPleL",
+	"nMhIDSk4oKoNPuvLSmQo1Yg/WMl6tkiy6FFW45/I6IPZWmVMlqq8A4EZVrdigO/JBJJkZsITXxLxiDzX",
+	"5ZBJDjA/MCWWpylrs5G6HofyvzxNVYf/ISxlWg9ta9dYEw3fB68bxAnUSEhB82Lr3LwCiXpaVTxJ8Efs",
+	"MVZZ5vHAT3FIw5ivfmnshtBFTmjQb2NuZSDGX1p7ua48J7dgVZv9pQlPC1JKYyWXdEo426NvRlpV7HFT",
+	"yljOB6O/KXBgFNukGtm7Lf4sp3DXpmT3fhQjcUqsLEFj6xQjQd0/VDhsFUc5ocIouUEuXbFb8wQfxiSp",
+	"ZqF03al+0poOPE+9iZLIRhKXWV7UioYw9dWdqFux7N8ANA9VnmtDuUz0m12j222zULWi/c5oAmYNmcmq",
+	"WSPF0/fM9sJ1WPaW7/af95Wbzc1OvdmYAtYqDNjIi+HE6zaYtbVuQD13rYIEndPkfNJgx2nk1ao4X+in",
+	"Zy6YdLoGafW0THBl00zAbbGU2sDPo9FomCFK4MLaMjcgt5LCquiMSwhYOnuoUrXDTwMTXZcdiL8JcwXy",
+	"kcMgN5v0m9X6zU2YfK9hTVqyk9DdKBjciXArl4krq2cqE/XMdb56QmJjQv/lhlO7lDsRzJnD0z9p93pp",
+	"jSIYh0J3afpH8iDDbRSWLDf+sEW/KnpEEavQpglynKCoecJOhLF8t3hZb2uhV5WtoV2Ca+LbUhIgmjSi",
+	"fuqhAGpi+mS6cSUCUAZ4lNIhabgO5nFoSFU1hM3SU6oSuVqpWGVrj7fKwu1u9Jdy69UDJEaPxG+yVh5J",
+	"5ayZMGIXEavaUGZd1uIFCnE/9GqqTW4GRVlvz0EvGGZCl7ynUI6BXMQbVoqFhhtrS94RZKERL0im3yV2",
+	"Hqoa1ZBGUGqwHlwOXSAqtnS0zMvSE251l563iCk1J4Ey1p8AghsdZuPxuLUzPKVnr4w0dpNRyr6ew1HM",
+	"kEuwfUFFu2pPNQ+vGe6wS+xxBiRXVdQgd5v+br285AsnUZXsPC4yhlifPf7x5a/PMj/+8RhnYKmNcm1O",
+	"Bm0ogNDU0jg5a7BSIy665576S80a9Mhhwiwcls52pBPUJ3EpEZMkuU3KDVa1vdIl+tmkeHX69PQAJKts",
+	"9HSpRNBNLmSjNnJLOzJ8+t3aIVkikgmzR25T60YdoE08qxUus1wyLZJ0lyRXQDjEFyMRZVuEte8RFlc9",
+	"w6LcxhkbBHbHJihlI7Nwjr1bElWgZJa9w5HaAQ09N4ZSW5GFURARG30QGuOqvd4YkY0odWBCW+lmEvcB",
+	"C8osNxwZEINQ6SzE6pj7kfcos+M1CbHcMNGHyyw9Q7mRTSOpTgB+hX5haruMC/bxfZy1xGMWfRx4ynAD",
+	"uZF4AqeWCUFCeG6hBFGq+xmDsxMlewBsU4cpi9vz5xL8ryC3BjHorvrq1nCxELMVMYOG1y1UOclNpWpt",
+	"S7EfS4hYyRJeFFAISpCnxNbEShr9LSPxsmHOtVbNmt3CIqDZh6IiOGNY1EY3SV2bCX7rQjV8bjEVmf3Q",
+	"Ge0jd6mrCqnpZrV1zhN54+orTYTHulSjdHaCIgBCdiG59KJcLnMTtrxD83KLAc2FvFLiQlaUr77F5+ge",
+	"q9Xa4ctB39nYmMM7T5hKcJ1zg0/hm+P5oXXCRheyqlQojDUHlZf2g2RGBeIu5XSQeOTgKg75FQQ4oVMj",
+	"pHAruVyCLUJW40I6sFegwy5EnUMRIiegBxKO4squcLuGfahrfzypbS+GEJJ6UK8NxrZSQTCQYimRAQ/P",
+	"wRCtON6rYJJ7xjzdICkA7vCgL0Vl1tPZFZ3IZRELHAatyzGEGn1+CbM7tJAbyYcZb4p44hH0Qn0ML7Mp",
+	"wR5LHDIsOhHVAhrLTaIHNXaNwmNAk5bezrUulV/3SApJ0mnI3NtwaKgzI1TLcajYxT0qHt1giWxDJh7K",
+	"UvLD4Uz81k3A1Pw994CPsnm9GgEL+/g2plvx9OzsuUBb2ZON0k5uo4kWEkQrZc3EegFEM4CrBq0Nklwn",
+	"ljWgWqIP2dkVkz/Ibiw1NwXFlgsOmtF5RiZs4qCxc3H/SNTSlHYlpluU5BSAxeuVFyVE4izosKyU+xwt",
+	"9HR42htvhnhSkZtwGfgd7oHdCWb9zx3Q+uuBj2NvNpuR4z/7kA3sjSFY1TM9Zy/uKDd4z7AKFHEgi1op",
+	"wSzOk9wchOjlgS6LpJYVci29g18pJV/RzUmrpcA0VEwiYP/WPEftNiNIZYKcQu9aW/gtoRkSdp4bIYo3",
+	"caRvR292Ovt29GZqy+3bAg+rQHJY2BuojsAPmcDSZHgAymEGqq0qoeUgegI+BvfUxJdx8he435YZ9/Wg",
+	"VDNbgoj/V4ob4uwMaDlsMGiJVs0Lzjagpx+3wzMToTseUwNtB/WI2Uj9VtEuQIyIdMRseVJXXDOJ9u6Z",
+	"9Yw3MgmkgphaN6pD5GI9R08tNzyzZNNUsnbkZqNH4VLUTW60QaWqkSAV9Iq5iQnQw84HXDQxl6zXwNUs",
+	"Zks7uxSDOYgoxkFmoJIMAxCSkhxZVTrZkyKy1NNa4nkpLegBdGzSE7tllvylAg2GQEzhYga7C87blUqQ",
+	"mXhbDyQG/7e8xthnJh/agEQEnZgc2R32svSUgiSlR8hsPfr7b58y46w1J7Ri5DXj5B5bk96d9XM2iSd8",
+	"4YNKYhvQw1aaKxNzyUP4GEbHNoad0+3EF9ckai4rv+u8GImKVhdQGvMP26mnoDrY3Azg4HFgibYiyNj/",
+	"fPHzLgNkliB74SlQT4coeneyXMnRzdz5qCZ3c1fhMDw/Pfv+qejQ2bSSYEPeaZtlrNf76stZ0B5mInwq",
+	"bkE5OK0KGvS9tC6NO0mKX2ABBlUmpjTz6L99/fZ/AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -22,6 +22,7 @@ const (
 	UpstreamSlow      // a provider behind a channel did not answer in time
 	TooLarge          // the request holds more than the server takes at once
 	Gone              // what was asked for is no longer kept
+	Precondition      // the resource is not the version the request's If-Match names
 )
 
 // FieldError names one invalid field by its JSON path.

@@ -16,6 +16,7 @@ import (
 	"github.com/wazapin/wazapin/internal/apperr"
 	"github.com/wazapin/wazapin/internal/contact"
 	"github.com/wazapin/wazapin/internal/cursor"
+	"github.com/wazapin/wazapin/internal/etag"
 	"github.com/wazapin/wazapin/internal/identity"
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/tenant"
@@ -134,6 +135,11 @@ func (s *Server) GetContact(ctx context.Context, req api.GetContactRequestObject
 	if err != nil {
 		return nil, err
 	}
+	if h := req.Params.IfNoneMatch; h != nil {
+		if tag := contactETag(row); etag.Matches(*h, tag, false) {
+			return api.GetContact304Response{Headers: api.GetContact304ResponseHeaders{ETag: tag}}, nil
+		}
+	}
 	return contactBody{http.StatusOK, row}, nil
 }
 
@@ -176,9 +182,9 @@ func (s *Server) UpdateContact(ctx context.Context, req api.UpdateContactRequest
 	if err != nil {
 		return nil, err
 	}
-	row, err := s.store.Patch(ctx, ws.ID, id, p)
+	row, err := s.store.Patch(ctx, ws.ID, id, p, ifMatch(req.Params.IfMatch))
 	if err != nil {
-		return nil, err
+		return nil, preconditionOf(req.Params.IfMatch, err)
 	}
 	return contactBody{http.StatusOK, row}, nil
 }
@@ -190,8 +196,8 @@ func (s *Server) DeleteContact(ctx context.Context, req api.DeleteContactRequest
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.DeleteContact(ctx, ws.ID, id); err != nil {
-		return nil, err
+	if err := s.store.DeleteContact(ctx, ws.ID, id, ifMatch(req.Params.IfMatch)); err != nil {
+		return nil, preconditionOf(req.Params.IfMatch, err)
 	}
 	return api.DeleteContact204Response{}, nil
 }

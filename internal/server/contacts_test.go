@@ -132,7 +132,7 @@ func TestUpsertConflictChangesNothing(t *testing.T) {
 		t.Errorf("candidates = %v, want %s and %s", p.Candidates, a.Id, b.Id)
 	}
 	for _, c := range []api.Contact{a, b} {
-		got, _ := e.c.GetContactWithResponse(bg, c.Id)
+		got, _ := e.c.GetContactWithResponse(bg, c.Id, nil)
 		if got.JSON200.Data.Name.MustGet() != c.Name.MustGet() || !got.JSON200.Data.UpdatedAt.Equal(c.UpdatedAt) {
 			t.Errorf("contact %s changed after a conflict: %+v", c.Id, got.JSON200.Data)
 		}
@@ -178,7 +178,7 @@ func TestCreateContactRejectsBadInput(t *testing.T) {
 func TestGetContact(t *testing.T) {
 	e := newEnv(t)
 	c := e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567890")})
-	res, _ := e.c.GetContactWithResponse(bg, c.Id)
+	res, _ := e.c.GetContactWithResponse(bg, c.Id, nil)
 	wantStatus(t, res.StatusCode(), 200, res.Body)
 	if res.JSON200.Data.Id != c.Id {
 		t.Errorf("got %s, want %s", res.JSON200.Data.Id, c.Id)
@@ -190,7 +190,7 @@ func TestGetContact(t *testing.T) {
 		"other kind of id": "note" + c.Id[3:],
 	} {
 		t.Run(name, func(t *testing.T) {
-			res, _ := e.c.GetContactWithResponse(bg, id)
+			res, _ := e.c.GetContactWithResponse(bg, id, nil)
 			wantStatus(t, res.StatusCode(), 404, res.Body)
 			problem(t, 404, res.Body)
 		})
@@ -328,7 +328,7 @@ func TestDeleteContactRemovesEverythingAttached(t *testing.T) {
 	e.ok(e.do("PUT", "/v1/contacts/"+c.Id+"/consent/whatsapp", []byte(`{"status": "opted_in"}`)))
 	e.ok(e.do("POST", "/v1/contacts/"+c.Id+"/suppressions", []byte(`{"channel": "sms", "reason": "manual"}`)))
 
-	res, _ := e.c.DeleteContactWithResponse(bg, c.Id)
+	res, _ := e.c.DeleteContactWithResponse(bg, c.Id, nil)
 	wantStatus(t, res.StatusCode(), 204, res.Body)
 	for _, path := range []string{"", "/identities", "/notes", "/tags", "/consents", "/suppressions"} {
 		status, body := e.do("GET", "/v1/contacts/"+c.Id+path, nil)
@@ -342,7 +342,7 @@ func TestDeleteContactRemovesEverythingAttached(t *testing.T) {
 	if err != nil || leftovers != 0 {
 		t.Errorf("%d rows left behind (%v)", leftovers, err)
 	}
-	again, _ := e.c.DeleteContactWithResponse(bg, c.Id)
+	again, _ := e.c.DeleteContactWithResponse(bg, c.Id, nil)
 	wantStatus(t, again.StatusCode(), 404, again.Body)
 	// Its identifiers are free again.
 	n := e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567890")})
@@ -358,7 +358,7 @@ func rawJSON(s string) *json.RawMessage {
 
 func (e *env) get(id string) api.Contact {
 	e.t.Helper()
-	res, err := e.c.GetContactWithResponse(bg, id)
+	res, err := e.c.GetContactWithResponse(bg, id, nil)
 	if err != nil || res.JSON200 == nil {
 		e.t.Fatalf("get %s: %v %s", id, err, res.Body)
 	}

@@ -28,6 +28,7 @@ var statusOf = map[apperr.Code]int{
 	apperr.UpstreamSlow: http.StatusGatewayTimeout,
 	apperr.TooLarge:     http.StatusRequestEntityTooLarge,
 	apperr.Gone:         http.StatusGone,
+	apperr.Precondition: http.StatusPreconditionFailed,
 }
 
 // handleError answers every error, from a handler, the binder, the router or a panic, as an RFC

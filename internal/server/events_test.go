@@ -111,7 +111,7 @@ func TestEveryChangeRecordsItsEvent(t *testing.T) {
 			wantStatus(t, res.StatusCode(), 200, res.Body)
 		}, nil},
 		{"a patch that renames and sets an external id", func() {
-			res, err := e.c.UpdateContactWithBodyWithResponse(bg, budi.Id, "application/json",
+			res, err := e.c.UpdateContactWithBodyWithResponse(bg, budi.Id, nil, "application/json",
 				strings.NewReader(`{"name":"Budi Santoso","external_source":"shopify","external_id":"7012"}`))
 			if err != nil {
 				t.Fatal(err)
@@ -171,7 +171,7 @@ func TestEveryChangeRecordsItsEvent(t *testing.T) {
 			e.importNDJSON(`{"email":"budi@example.com","custom_fields":{"city":"Bandung"}}`, `{"email":"siti@example.com"}`, `{"email":"not an email"}`)
 		}, []string{"contact.updated", "contact.created", "import.completed"}},
 		{"a phone number replaced", func() {
-			res, err := e.c.UpdateContactWithBodyWithResponse(bg, budi.Id, "application/json", strings.NewReader(`{"phone_number":"+6281234500000"}`))
+			res, err := e.c.UpdateContactWithBodyWithResponse(bg, budi.Id, nil, "application/json", strings.NewReader(`{"phone_number":"+6281234500000"}`))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -192,7 +192,7 @@ func TestEveryChangeRecordsItsEvent(t *testing.T) {
 			wantStatus(t, res.StatusCode(), 200, res.Body)
 		}, []string{"contact.unmerged"}},
 		{"the contact deleted", func() {
-			res, _ := e.c.DeleteContactWithResponse(bg, budi.Id)
+			res, _ := e.c.DeleteContactWithResponse(bg, budi.Id, nil)
 			wantStatus(t, res.StatusCode(), 204, res.Body)
 		}, []string{"contact.deleted"}},
 	}

@@ -112,7 +112,7 @@ func decodeContact(t *testing.T, r response) api.Contact {
 // answersAs is the id of the contact GET /v1/contacts/{id} answers with, or "" for a 404.
 func (e *env) answersAs(id string) string {
 	e.t.Helper()
-	res, err := e.c.GetContactWithResponse(bg, id)
+	res, err := e.c.GetContactWithResponse(bg, id, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}

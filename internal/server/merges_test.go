@@ -177,7 +177,7 @@ func (e *env) consent(id string, channel api.MessagingChannel, status api.Consen
 
 func (e *env) patch(id, body string) api.Contact {
 	e.t.Helper()
-	res, err := e.c.UpdateContactWithBodyWithResponse(bg, id, "application/json", strings.NewReader(body))
+	res, err := e.c.UpdateContactWithBodyWithResponse(bg, id, nil, "application/json", strings.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -522,7 +522,7 @@ func TestMergeRefusals(t *testing.T) {
 	m := e.merge(a.Id, false, b.Id)
 	res2, _ := otherClient.UndoMergeWithResponse(bg, m.Merge.Id)
 	wantStatus(t, res2.StatusCode(), http.StatusNotFound, res2.Body)
-	res3, _ := otherClient.GetContactWithResponse(bg, b.Id)
+	res3, _ := otherClient.GetContactWithResponse(bg, b.Id, nil)
 	wantStatus(t, res3.StatusCode(), http.StatusNotFound, res3.Body)
 }
 
@@ -590,10 +590,10 @@ func TestResolveConflictLeadsToMerge(t *testing.T) {
 		}
 	})
 	t.Run("deleting through the merged id deletes the survivor, and both ids are gone", func(t *testing.T) {
-		res, _ := e.c.DeleteContactWithResponse(bg, merged)
+		res, _ := e.c.DeleteContactWithResponse(bg, merged, nil)
 		wantStatus(t, res.StatusCode(), http.StatusNoContent, res.Body)
 		for _, id := range []string{survivor, merged} {
-			res, _ := e.c.GetContactWithResponse(bg, id)
+			res, _ := e.c.GetContactWithResponse(bg, id, nil)
 			wantStatus(t, res.StatusCode(), http.StatusNotFound, res.Body)
 		}
 		r, _ := e.c.UndoMergeWithResponse(bg, m.Merge.Id)

@@ -2,14 +2,18 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/wazapin/wazapin/gen/api"
 	dbq "github.com/wazapin/wazapin/gen/db"
+	"github.com/wazapin/wazapin/internal/apperr"
 	"github.com/wazapin/wazapin/internal/cursor"
+	"github.com/wazapin/wazapin/internal/etag"
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/importplan"
+	"github.com/wazapin/wazapin/internal/store"
 	"github.com/wazapin/wazapin/internal/wire"
 )
 
@@ -29,8 +33,32 @@ func (r contactBody) write(w http.ResponseWriter) error {
 	b := make([]byte, 0, 512)
 	b = append(b, `{"data":`...)
 	b = wire.AppendContact(b, r.c)
+	w.Header().Set("ETag", etag.Of(b[len(`{"data":`):]))
 	b = append(b, "}\n"...)
 	return writeJSON(w, r.status, b)
+}
+
+// contactETag is a contact's entity tag: the digest of its JSON, as contactBody answers it.
+func contactETag(c dbq.Contact) string {
+	return etag.Of(wire.AppendContact(make([]byte, 0, 512), c))
+}
+
+// ifMatch is the store's precondition for an If-Match header; nil without one.
+func ifMatch(header *string) store.Precondition {
+	if header == nil {
+		return nil
+	}
+	return func(c dbq.Contact) bool { return etag.Matches(*header, contactETag(c), true) }
+}
+
+// preconditionOf answers a write with If-Match to a contact that does not exist: 412, as RFC
+// 9110 asks, rather than 404.
+func preconditionOf(header *string, err error) error {
+	var e *apperr.Error
+	if header != nil && errors.As(err, &e) && e.Code == apperr.NotFound {
+		return apperr.New(apperr.Precondition, "%s; If-Match names a version of a contact that does not exist", e.Message)
+	}
+	return err
 }
 
 func (r contactBody) VisitGetContactResponse(w http.ResponseWriter) error        { return r.write(w) }

@@ -313,7 +313,8 @@ export interface paths {
          * Get a contact by id
          * @description The contact with its identifiers as fields (`phone_number`, `email`, and the external id
          *     written last); `GET /v1/contacts/{contactID}/identities` lists all of them. An id of another
-         *     workspace answers 404.
+         *     workspace answers 404. The answer carries the contact's `ETag`; with `If-None-Match` naming
+         *     it, 304 and no body.
          */
         get: operations["getContact"];
         put?: never;
@@ -321,7 +322,8 @@ export interface paths {
         /**
          * Delete a contact
          * @description Deletes the contact with its identities, notes, tag assignments, consents and suppressions,
-         *     so its identifiers lead nowhere afterwards. The workspace's tags themselves stay.
+         *     so its identifiers lead nowhere afterwards. The workspace's tags themselves stay. With
+         *     `If-Match`, only the version it names is deleted (412 otherwise).
          */
         delete: operations["deleteContact"];
         options?: never;
@@ -338,7 +340,8 @@ export interface paths {
          *     ids of one source, and shows one of each: setting a field to one it holds only changes
          *     which one it shows and detaches nothing; a new `phone_number` or `email`, or null, detaches
          *     the one shown and no other; a new external id detaches the id shown when it is of the
-         *     source shown, otherwise the contact's ids of its source.
+         *     source shown, otherwise the contact's ids of its source. With `If-Match`, only the version
+         *     it names is changed (412 otherwise). The answer carries the new `ETag`.
          */
         patch: operations["updateContact"];
         trace?: never;
@@ -2158,6 +2161,25 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description `If-Match` names no version the contact has now (or the contact does not exist); nothing changed. */
+        PreconditionFailed: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Precondition Failed",
+                 *       "status": 412,
+                 *       "detail": "contact \"cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC\" changed since the version If-Match names",
+                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The merge or undo cannot be done as asked; `detail` says why. */
         MergeConflict: {
             headers: {
@@ -2345,6 +2367,19 @@ export interface components {
          */
         ContactID: string;
         /**
+         * @description Change the contact only if its `ETag` is one of these (comma-separated), or `*` for any
+         *     existing contact; otherwise 412 and nothing changes. Checked under the contact's row lock,
+         *     so of two clients that read the same version and both write with its ETag, exactly one
+         *     succeeds.
+         * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
+         */
+        IfMatch: string;
+        /**
+         * @description Answer 304 with no body when the contact's `ETag` is one of these (comma-separated), or `*`.
+         * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
+         */
+        IfNoneMatch: string;
+        /**
          * @description A merge id (`mrg_…`).
          * @example mrg_06BK4Q1ZJ8W6K1A3Y0G1E2B7RM
          */
@@ -2375,6 +2410,12 @@ export interface components {
          * @example req_k3m9q2x7c5v1b8n4_2f
          */
         "X-Request-Id": string;
+        /**
+         * @description The contact's entity tag: strong, and different whenever the contact's JSON would be.
+         *     Send it back in `If-None-Match` (GET) or `If-Match` (PATCH, DELETE).
+         * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
+         */
+        ETag: string;
         /**
          * @description Seconds to wait before trying again; every 503 carries it.
          * @example 1
@@ -2507,6 +2548,7 @@ export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseNotFound = components['responses']['NotFound'];
 export type ResponseGone = components['responses']['Gone'];
 export type ResponseConflict = components['responses']['Conflict'];
+export type ResponsePreconditionFailed = components['responses']['PreconditionFailed'];
 export type ResponseMergeConflict = components['responses']['MergeConflict'];
 export type ResponsePayloadTooLarge = components['responses']['PayloadTooLarge'];
 export type ResponseImportTooLarge = components['responses']['ImportTooLarge'];
@@ -2518,11 +2560,14 @@ export type ResponseUnavailable = components['responses']['Unavailable'];
 export type ResponseWebhookEndpointLimit = components['responses']['WebhookEndpointLimit'];
 export type ResponseError = components['responses']['Error'];
 export type ParameterContactId = components['parameters']['ContactID'];
+export type ParameterIfMatch = components['parameters']['IfMatch'];
+export type ParameterIfNoneMatch = components['parameters']['IfNoneMatch'];
 export type ParameterMergeId = components['parameters']['MergeID'];
 export type ParameterChannelId = components['parameters']['ChannelID'];
 export type ParameterEndpointId = components['parameters']['EndpointID'];
 export type RequestBodyResolve = components['requestBodies']['Resolve'];
 export type HeaderXRequestId = components['headers']['X-Request-Id'];
+export type HeaderETag = components['headers']['ETag'];
 export type HeaderRetryAfter = components['headers']['Retry-After'];
 export type $defs = Record<string, never>;
 export interface operations {
@@ -3089,7 +3134,13 @@ export interface operations {
     getContact: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 with no body when the contact's `ETag` is one of these (comma-separated), or `*`.
+                 * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
@@ -3105,11 +3156,20 @@ export interface operations {
             /** @description The contact. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ContactResponse"];
                 };
+            };
+            /** @description The contact is still the version `If-None-Match` names. */
+            304: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
@@ -3120,7 +3180,16 @@ export interface operations {
     deleteContact: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the contact only if its `ETag` is one of these (comma-separated), or `*` for any
+                 *     existing contact; otherwise 412 and nothing changes. Checked under the contact's row lock,
+                 *     so of two clients that read the same version and both write with its ETag, exactly one
+                 *     succeeds.
+                 * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
@@ -3142,6 +3211,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3149,7 +3219,16 @@ export interface operations {
     updateContact: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change the contact only if its `ETag` is one of these (comma-separated), or `*` for any
+                 *     existing contact; otherwise 412 and nothing changes. Checked under the contact's row lock,
+                 *     so of two clients that read the same version and both write with its ETag, exactly one
+                 *     succeeds.
+                 * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
@@ -3179,6 +3258,7 @@ export interface operations {
             /** @description The updated contact. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3207,6 +3287,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
             503: components["responses"]["Unavailable"];
