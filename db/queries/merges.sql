@@ -84,11 +84,12 @@ DELETE FROM contacts
 WHERE workspace_id = @workspace_id AND id = ANY(@ids::uuid[]);
 
 -- RestoreContact puts a merged contact back as it was.
--- name: RestoreContact :exec
+-- name: RestoreContact :one
 INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id,
                       custom_fields, merged_ids, created_at, updated_at)
 VALUES (@workspace_id, @id, @name, @name_key, @phone_number, @email, @external_source, @external_id,
-        @custom_fields, @merged_ids, @created_at, now());
+        @custom_fields, @merged_ids, @created_at, now())
+RETURNING *;
 
 -- name: SetMergedContact :one
 UPDATE contacts SET

@@ -753,11 +753,12 @@ func (q *Queries) RepointRedirect(ctx context.Context, arg RepointRedirectParams
 	return err
 }
 
-const restoreContact = `-- name: RestoreContact :exec
+const restoreContact = `-- name: RestoreContact :one
 INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id,
                       custom_fields, merged_ids, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
         $9, $10, $11, now())
+RETURNING workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields, created_at, updated_at, merged_ids
 `
 
 type RestoreContactParams struct {
@@ -775,8 +776,8 @@ type RestoreContactParams struct {
 }
 
 // RestoreContact puts a merged contact back as it was.
-func (q *Queries) RestoreContact(ctx context.Context, arg RestoreContactParams) error {
-	_, err := q.db.Exec(ctx, restoreContact,
+func (q *Queries) RestoreContact(ctx context.Context, arg RestoreContactParams) (Contact, error) {
+	row := q.db.QueryRow(ctx, restoreContact,
 		arg.WorkspaceID,
 		arg.ID,
 		arg.Name,
@@ -789,7 +790,22 @@ func (q *Queries) RestoreContact(ctx context.Context, arg RestoreContactParams) 
 		arg.MergedIds,
 		arg.CreatedAt,
 	)
-	return err
+	var i Contact
+	err := row.Scan(
+		&i.WorkspaceID,
+		&i.ID,
+		&i.Name,
+		&i.NameKey,
+		&i.PhoneNumber,
+		&i.Email,
+		&i.ExternalSource,
+		&i.ExternalID,
+		&i.CustomFields,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.MergedIds,
+	)
+	return i, err
 }
 
 const setMergedContact = `-- name: SetMergedContact :one

@@ -28,6 +28,14 @@ type Lost struct {
 	Value   json.RawMessage `json:"value"`
 }
 
+// NotRestored is something an undo could not give back to a restored contact, and why.
+type NotRestored struct {
+	Contact uuid.UUID `json:"contact_id"`
+	Kind    string    `json:"kind"` // identity, note, tag, field
+	Value   string    `json:"value"`
+	Reason  string    `json:"reason"`
+}
+
 // Outcome is the survivor's display after a merge.
 type Outcome struct {
 	Fields contact.Fields

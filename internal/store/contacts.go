@@ -308,14 +308,14 @@ func (s *Store) follow(ctx context.Context, wsID, id uuid.UUID, fn func(id uuid.
 		if !errors.As(err, &missing) || missing.id != id {
 			return err
 		}
-		to, lookErr := s.q.GetRedirect(ctx, dbq.GetRedirectParams{WorkspaceID: wsID, ID: id})
-		if errors.Is(lookErr, pgx.ErrNoRows) {
-			return err
-		}
+		to, lookErr := liveID(ctx, s.q, wsID, id)
 		if lookErr != nil {
 			return lookErr
 		}
-		id = to.ContactID
+		if to == id {
+			return err
+		}
+		id = to
 		err = fn(id)
 	}
 	return err

@@ -105,14 +105,14 @@ func mergeContacts(ctx context.Context, q *txn, wsID, survivorRef uuid.UUID, oth
 	}
 	// Every id stands for the contact it leads to now.
 	asked := map[uuid.UUID]uuid.UUID{} // the contact an id leads to → the id asked with
-	sid, err := liveID(ctx, q, wsID, survivorRef)
+	sid, err := liveID(ctx, q.Queries, wsID, survivorRef)
 	if err != nil {
 		return Merged{}, err
 	}
 	asked[sid] = survivorRef
 	var mergedIDs []uuid.UUID
 	for _, ref := range otherRefs {
-		id, err := liveID(ctx, q, wsID, ref)
+		id, err := liveID(ctx, q.Queries, wsID, ref)
 		if err != nil {
 			return Merged{}, err
 		}
@@ -141,7 +141,7 @@ func mergeContacts(ctx context.Context, q *txn, wsID, survivorRef uuid.UUID, oth
 	// An undo may have restored a contact between the look-up and the locks: its id then names
 	// itself again, and the contact locked is not the one asked for.
 	for live, ref := range asked {
-		if now, err := liveID(ctx, q, wsID, ref); err != nil {
+		if now, err := liveID(ctx, q.Queries, wsID, ref); err != nil {
 			return Merged{}, err
 		} else if now != live {
 			return Merged{}, pg.ErrRetry
@@ -158,11 +158,11 @@ func mergeContacts(ctx context.Context, q *txn, wsID, survivorRef uuid.UUID, oth
 	}
 	mergeID := ids.New()
 	rec := mergeRecord{Survivor: survivorRecord{Fields: fold.Fields, Filled: fold.Filled, FilledCustom: fold.FilledCustom}}
-	if rec.Merged, err = gatherMerged(ctx, q, wsID, mergedIDs, rows); err != nil {
-		return Merged{}, err
-	}
 	tags, err := q.TagsOfContacts(ctx, dbq.TagsOfContactsParams{WorkspaceID: wsID, Ids: all})
 	if err != nil {
+		return Merged{}, err
+	}
+	if rec.Merged, err = gatherMerged(ctx, q, wsID, mergedIDs, rows, tags); err != nil {
 		return Merged{}, err
 	}
 	var brought []uuid.UUID
@@ -244,7 +244,7 @@ func mergeContacts(ctx context.Context, q *txn, wsID, survivorRef uuid.UUID, oth
 }
 
 // liveID is the contact id leads to now: itself, or the contact it was merged into.
-func liveID(ctx context.Context, q *txn, wsID, id uuid.UUID) (uuid.UUID, error) {
+func liveID(ctx context.Context, q *dbq.Queries, wsID, id uuid.UUID) (uuid.UUID, error) {
 	to, err := q.GetRedirect(ctx, dbq.GetRedirectParams{WorkspaceID: wsID, ID: id})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return id, nil
@@ -283,17 +283,14 @@ func lockContacts(ctx context.Context, q *txn, wsID uuid.UUID, contacts []uuid.U
 	return rows, nil
 }
 
-// gatherMerged records each merged contact as it was, with the identities and notes it brings.
-func gatherMerged(ctx context.Context, q *txn, wsID uuid.UUID, mergedIDs []uuid.UUID, rows map[uuid.UUID]dbq.Contact) ([]mergedRecord, error) {
+// gatherMerged records each merged contact as it was, with the identities, notes and tags (of
+// those the merge read) it brings.
+func gatherMerged(ctx context.Context, q *txn, wsID uuid.UUID, mergedIDs []uuid.UUID, rows map[uuid.UUID]dbq.Contact, tags []dbq.TagsOfContactsRow) ([]mergedRecord, error) {
 	idents, err := q.IdentitiesOfContacts(ctx, dbq.IdentitiesOfContactsParams{WorkspaceID: wsID, Ids: mergedIDs})
 	if err != nil {
 		return nil, err
 	}
 	notes, err := q.NotesOfContacts(ctx, dbq.NotesOfContactsParams{WorkspaceID: wsID, Ids: mergedIDs})
-	if err != nil {
-		return nil, err
-	}
-	tags, err := q.TagsOfContacts(ctx, dbq.TagsOfContactsParams{WorkspaceID: wsID, Ids: mergedIDs})
 	if err != nil {
 		return nil, err
 	}
@@ -441,19 +438,12 @@ func (s *Store) MergeByID(ctx context.Context, wsID, id uuid.UUID) (dbq.Merge, e
 
 // ContactMerges lists the merges a contact, or a contact merged into it, took part in, newest
 // first.
-func (s *Store) ContactMerges(ctx context.Context, wsID, contactID uuid.UUID) (rows []dbq.Merge, err error) {
-	err = s.follow(ctx, wsID, contactID, func(id uuid.UUID) error {
-		c, err := s.q.GetContact(ctx, dbq.GetContactParams{WorkspaceID: wsID, ID: id})
-		if errors.Is(err, pgx.ErrNoRows) {
-			return contactNotFound(id)
-		}
-		if err != nil {
-			return err
-		}
-		rows, err = s.q.ContactMerges(ctx, dbq.ContactMergesParams{WorkspaceID: wsID, Ids: append([]uuid.UUID{id}, c.MergedIds...)})
-		return err
-	})
-	return rows, err
+func (s *Store) ContactMerges(ctx context.Context, wsID, contactID uuid.UUID) ([]dbq.Merge, error) {
+	c, err := s.Contact(ctx, wsID, contactID)
+	if err != nil {
+		return nil, err
+	}
+	return s.q.ContactMerges(ctx, dbq.ContactMergesParams{WorkspaceID: wsID, Ids: append([]uuid.UUID{c.ID}, c.MergedIds...)})
 }
 
 func mergeNotFound(id uuid.UUID) error {
@@ -465,14 +455,6 @@ type Undone struct {
 	Contact  dbq.Contact
 	Restored []dbq.Contact
 	Merge    dbq.Merge
-}
-
-// NotRestored is something an undo could not give back to a restored contact, and why.
-type NotRestored struct {
-	Contact uuid.UUID `json:"contact_id"`
-	Kind    string    `json:"kind"` // identity, note, tag, field
-	Value   string    `json:"value"`
-	Reason  string    `json:"reason"`
 }
 
 // Undo undoes a merge (see undoMerge in openapi.yaml).
@@ -546,16 +528,18 @@ func undoMerge(ctx context.Context, q *txn, wsID, mergeID uuid.UUID) (Undone, er
 		}
 	}
 	var (
-		lost     []NotRestored
+		lost     []merge.NotRestored
 		mergedID []uuid.UUID
 		brought  []uuid.UUID
+		restored = make([]dbq.Contact, 0, len(rec.Merged))
 	)
 	for _, mr := range rec.Merged {
 		mergedID = append(mergedID, mr.ID)
-		l, err := restoreMerged(ctx, q, wsID, sid, mr, onSurvivor)
+		c, l, err := restoreMerged(ctx, q, wsID, sid, mr, onSurvivor)
 		if err != nil {
 			return Undone{}, err
 		}
+		restored = append(restored, c)
 		lost = append(lost, l...)
 		for _, t := range mr.Tags {
 			if !slices.Contains(keep, t) && !slices.Contains(brought, t) {
@@ -598,22 +582,13 @@ func undoMerge(ctx context.Context, q *txn, wsID, mergeID uuid.UUID) (Undone, er
 	if err != nil {
 		return Undone{}, err
 	}
-	restored := make([]dbq.Contact, 0, len(mergedID))
 	for _, id := range append([]uuid.UUID{sid}, mergedID...) {
 		if err := keepSuppressed(ctx, q, wsID, id, active); err != nil {
 			return Undone{}, err
 		}
-		if id == sid {
-			continue
-		}
-		c, err := q.GetContact(ctx, dbq.GetContactParams{WorkspaceID: wsID, ID: id})
-		if err != nil {
-			return Undone{}, err
-		}
-		restored = append(restored, c)
 	}
 	if lost == nil {
-		lost = []NotRestored{}
+		lost = []merge.NotRestored{}
 	}
 	report, err := json.Marshal(lost)
 	if err != nil {
@@ -626,28 +601,28 @@ func undoMerge(ctx context.Context, q *txn, wsID, mergeID uuid.UUID) (Undone, er
 	return Undone{Contact: row, Restored: restored, Merge: m}, nil
 }
 
-// restoreMerged puts a merged contact back with its fields as they were, and moves back what it
+// restoreMerged puts a merged contact back with its fields as they were, answers it, and moves back what it
 // brought that the survivor still has; it answers what it could not restore.
-func restoreMerged(ctx context.Context, q *txn, wsID, sid uuid.UUID, mr mergedRecord, onSurvivor []uuid.UUID) ([]NotRestored, error) {
+func restoreMerged(ctx context.Context, q *txn, wsID, sid uuid.UUID, mr mergedRecord, onSurvivor []uuid.UUID) (row dbq.Contact, lost []merge.NotRestored, err error) {
 	custom := mr.CustomFields
 	if len(custom) == 0 {
 		custom = json.RawMessage(`{}`)
 	}
 	f := contact.Fields{Name: mr.Name, Phone: mr.PhoneNumber, Email: mr.Email, ExternalSource: mr.ExternalSource, ExternalID: mr.ExternalID}
-	if err := q.RestoreContact(ctx, dbq.RestoreContactParams{
+	row, err = q.RestoreContact(ctx, dbq.RestoreContactParams{
 		WorkspaceID: wsID, ID: mr.ID, Name: f.Name, NameKey: f.NameKey(), PhoneNumber: f.Phone, Email: f.Email,
 		ExternalSource: f.ExternalSource, ExternalID: f.ExternalID, CustomFields: custom,
 		MergedIds: nonNil(mr.MergedIDs), CreatedAt: mr.CreatedAt,
-	}); err != nil {
-		return nil, err
+	})
+	if err != nil {
+		return row, nil, err
 	}
-	var lost []NotRestored
 	if len(mr.Identities) > 0 {
 		p := dbq.MoveIdentitiesBackParams{WorkspaceID: wsID, ToID: mr.ID, FromID: sid}
 		p.Types, p.Sources, p.Vals = keyColumns(mr.Identities)
 		back, err := q.MoveIdentitiesBack(ctx, p)
 		if err != nil {
-			return nil, err
+			return row, nil, err
 		}
 		for _, k := range mr.Identities {
 			if slices.ContainsFunc(back, func(b dbq.MoveIdentitiesBackRow) bool {
@@ -661,34 +636,34 @@ func restoreMerged(ctx context.Context, q *txn, wsID, sid uuid.UUID, mr mergedRe
 			case err == nil:
 				why = "now held by contact " + ids.Format(ids.Contact, owner)
 			case !errors.Is(err, pgx.ErrNoRows):
-				return nil, err
+				return row, nil, err
 			}
-			lost = append(lost, NotRestored{Contact: mr.ID, Kind: "identity", Value: keyText(k), Reason: why})
+			lost = append(lost, merge.NotRestored{Contact: mr.ID, Kind: "identity", Value: keyText(k), Reason: why})
 		}
 	}
 	kept, cleared, err := keepHeld(ctx, q, wsID, mr.ID, f)
 	if err != nil {
-		return nil, err
+		return row, nil, err
 	}
 	for _, name := range cleared {
-		lost = append(lost, NotRestored{Contact: mr.ID, Kind: "field", Value: name, Reason: "its identifier could not be restored, so the field is empty"})
+		lost = append(lost, merge.NotRestored{Contact: mr.ID, Kind: "field", Value: name, Reason: "its identifier could not be restored, so the field is empty"})
 	}
 	if kept != f {
-		if _, err := q.UpdateContact(ctx, dbq.UpdateContactParams{
+		if row, err = q.UpdateContact(ctx, dbq.UpdateContactParams{
 			WorkspaceID: wsID, ID: mr.ID, Name: kept.Name, NameKey: kept.NameKey(), PhoneNumber: kept.Phone, Email: kept.Email,
 			ExternalSource: kept.ExternalSource, ExternalID: kept.ExternalID, CustomFields: custom,
 		}); err != nil {
-			return nil, err
+			return row, nil, err
 		}
 	}
 	if len(mr.Notes) > 0 {
 		back, err := q.MoveNotesBack(ctx, dbq.MoveNotesBackParams{WorkspaceID: wsID, ToID: mr.ID, FromID: sid, Ids: mr.Notes})
 		if err != nil {
-			return nil, err
+			return row, nil, err
 		}
 		for _, n := range mr.Notes {
 			if !slices.Contains(back, n) {
-				lost = append(lost, NotRestored{Contact: mr.ID, Kind: "note", Value: ids.Format(ids.Note, n), Reason: "the note was deleted"})
+				lost = append(lost, merge.NotRestored{Contact: mr.ID, Kind: "note", Value: ids.Format(ids.Note, n), Reason: "the note was deleted"})
 			}
 		}
 	}
@@ -697,15 +672,15 @@ func restoreMerged(ctx context.Context, q *txn, wsID, sid uuid.UUID, mr mergedRe
 		if slices.Contains(onSurvivor, t) {
 			still = append(still, t)
 		} else {
-			lost = append(lost, NotRestored{Contact: mr.ID, Kind: "tag", Value: ids.Format(ids.Tag, t), Reason: "the survivor no longer has the tag"})
+			lost = append(lost, merge.NotRestored{Contact: mr.ID, Kind: "tag", Value: ids.Format(ids.Tag, t), Reason: "the survivor no longer has the tag"})
 		}
 	}
 	if len(still) > 0 {
 		if _, err := q.AddContactTags(ctx, dbq.AddContactTagsParams{WorkspaceID: wsID, ContactID: mr.ID, TagIds: still}); err != nil {
-			return nil, err
+			return row, nil, err
 		}
 	}
-	return lost, nil
+	return row, lost, nil
 }
 
 // keepHeld makes each display field of a contact name an identifier it holds: one whose

@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/oapi-codegen/nullable"
 
 	"github.com/wazapin/wazapin/gen/api"
 	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/ids"
+	"github.com/wazapin/wazapin/internal/merge"
 	"github.com/wazapin/wazapin/internal/reach"
 )
 
@@ -117,11 +117,7 @@ func Merge(m dbq.Merge) (api.Merge, error) {
 	for i, id := range m.MergedIds {
 		out.MergedIds[i] = ids.Format(ids.Contact, id)
 	}
-	var lost []struct {
-		Field   string          `json:"field"`
-		Contact uuid.UUID       `json:"contact_id"`
-		Value   json.RawMessage `json:"value"`
-	}
+	var lost []merge.Lost
 	if err := json.Unmarshal(m.Lost, &lost); err != nil {
 		return out, err
 	}
@@ -137,12 +133,7 @@ func Merge(m dbq.Merge) (api.Merge, error) {
 		out.NotRestored.SetNull()
 		return out, nil
 	}
-	var missed []struct {
-		Contact uuid.UUID `json:"contact_id"`
-		Kind    string    `json:"kind"`
-		Value   string    `json:"value"`
-		Reason  string    `json:"reason"`
-	}
+	var missed []merge.NotRestored
 	if err := json.Unmarshal(m.NotRestored, &missed); err != nil {
 		return out, err
 	}
