@@ -67,7 +67,7 @@ func (m *Main) importFile(ctx context.Context, args []string) error {
 		if len(fileLine) == 0 {
 			return nil
 		}
-		res, err := client.ImportContactsWithBodyWithResponse(ctx, "application/x-ndjson", bytes.NewReader(body.Bytes()))
+		res, err := client.ImportContactsWithBodyWithResponse(ctx, nil, "application/x-ndjson", bytes.NewReader(body.Bytes()))
 		if err != nil {
 			return err
 		}

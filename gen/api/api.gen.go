@@ -1732,6 +1732,9 @@ type Problem struct {
 	// Errors One entry per invalid field.
 	Errors *[]FieldError `json:"errors,omitempty"`
 
+	// Permission On a 403, the permission the API key lacks.
+	Permission *string `json:"permission,omitempty"`
+
 	// RequestId The request's id, also sent as the `X-Request-Id` header; quote it when reporting a problem.
 	RequestId *string `json:"request_id,omitempty"`
 	Status    int     `json:"status"`
@@ -2284,6 +2287,9 @@ type ContactID = string
 // EndpointID defines model for EndpointID.
 type EndpointID = string
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
 // IfMatch defines model for IfMatch.
 type IfMatch = string
 
@@ -2304,6 +2310,9 @@ type Conflict = Problem
 
 // Error RFC 9457 problem details.
 type Error = Problem
+
+// Forbidden RFC 9457 problem details.
+type Forbidden = Problem
 
 // GatewayTimeout RFC 9457 problem details.
 type GatewayTimeout = Problem
@@ -2329,6 +2338,9 @@ type PreconditionFailed = Problem
 // Resolved defines model for Resolved.
 type Resolved = ResolveResponse
 
+// TooManyRequests RFC 9457 problem details.
+type TooManyRequests = Problem
+
 // Unauthorized RFC 9457 problem details.
 type Unauthorized = Problem
 
@@ -2346,6 +2358,32 @@ type WebhookEndpointLimit = Problem
 
 // Resolve defines model for Resolve.
 type Resolve = ResolveRequest
+
+// CreateChannelParams defines parameters for CreateChannel.
+type CreateChannelParams struct {
+	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+	// The first request with a key runs, and its status and body are stored in the same
+	// transaction as the change they describe. A repeat with the same key, method, path and
+	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+	// same key with a different request answers 422; a repeat while the first is still running
+	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+	// only read, such as resolve) are not stored, so a retry runs again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// LookupChannelContactsParams defines parameters for LookupChannelContacts.
+type LookupChannelContactsParams struct {
+	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+	// The first request with a key runs, and its status and body are stored in the same
+	// transaction as the change they describe. A repeat with the same key, method, path and
+	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+	// same key with a different request answers 422; a repeat while the first is still running
+	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+	// only read, such as resolve) are not stored, so a retry runs again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
 
 // ListContactsParams defines parameters for ListContacts.
 type ListContactsParams struct {
@@ -2366,6 +2404,71 @@ type ListContactsParams struct {
 
 	// UpdatedSince Only contacts updated at or after this instant (RFC 3339).
 	UpdatedSince *time.Time `form:"updated_since,omitempty" json:"updated_since,omitempty"`
+}
+
+// CreateContactParams defines parameters for CreateContact.
+type CreateContactParams struct {
+	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+	// The first request with a key runs, and its status and body are stored in the same
+	// transaction as the change they describe. A repeat with the same key, method, path and
+	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+	// same key with a different request answers 422; a repeat while the first is still running
+	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+	// only read, such as resolve) are not stored, so a retry runs again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ImportContactsParams defines parameters for ImportContacts.
+type ImportContactsParams struct {
+	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+	// The first request with a key runs, and its status and body are stored in the same
+	// transaction as the change they describe. A repeat with the same key, method, path and
+	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+	// same key with a different request answers 422; a repeat while the first is still running
+	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+	// only read, such as resolve) are not stored, so a retry runs again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// LookupContactParams defines parameters for LookupContact.
+type LookupContactParams struct {
+	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+	// The first request with a key runs, and its status and body are stored in the same
+	// transaction as the change they describe. A repeat with the same key, method, path and
+	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+	// same key with a different request answers 422; a repeat while the first is still running
+	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+	// only read, such as resolve) are not stored, so a retry runs again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// CheckReachabilityParams defines parameters for CheckReachability.
+type CheckReachabilityParams struct {
+	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+	// The first request with a key runs, and its status and body are stored in the same
+	// transaction as the change they describe. A repeat with the same key, method, path and
+	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+	// same key with a different request answers 422; a repeat while the first is still running
+	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+	// only read, such as resolve) are not stored, so a retry runs again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ResolveContactParams defines parameters for ResolveContact.
+type ResolveContactParams struct {
+	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+	// The first request with a key runs, and its status and body are stored in the same
+	// transaction as the change they describe. A repeat with the same key, method, path and
+	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+	// same key with a different request answers 422; a repeat while the first is still running
+	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+	// only read, such as resolve) are not stored, so a retry runs again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // DeleteContactParams defines parameters for DeleteContact.
@@ -2392,6 +2495,19 @@ type UpdateContactParams struct {
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
+// MergeContactsParams defines parameters for MergeContacts.
+type MergeContactsParams struct {
+	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+	// The first request with a key runs, and its status and body are stored in the same
+	// transaction as the change they describe. A repeat with the same key, method, path and
+	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+	// same key with a different request answers 422; a repeat while the first is still running
+	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+	// only read, such as resolve) are not stored, so a retry runs again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListContactNotesParams defines parameters for ListContactNotes.
 type ListContactNotesParams struct {
 	// Limit Page size, 1 to 200.
@@ -2401,10 +2517,49 @@ type ListContactNotesParams struct {
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// CreateContactNoteParams defines parameters for CreateContactNote.
+type CreateContactNoteParams struct {
+	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+	// The first request with a key runs, and its status and body are stored in the same
+	// transaction as the change they describe. A repeat with the same key, method, path and
+	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+	// same key with a different request answers 422; a repeat while the first is still running
+	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+	// only read, such as resolve) are not stored, so a retry runs again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// UpsertContactSuppressionParams defines parameters for UpsertContactSuppression.
+type UpsertContactSuppressionParams struct {
+	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+	// The first request with a key runs, and its status and body are stored in the same
+	// transaction as the change they describe. A repeat with the same key, method, path and
+	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+	// same key with a different request answers 422; a repeat while the first is still running
+	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+	// only read, such as resolve) are not stored, so a retry runs again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // LiftContactSuppressionParams defines parameters for LiftContactSuppression.
 type LiftContactSuppressionParams struct {
 	// Reason Why the suppression is lifted (at most 200 characters).
 	Reason *string `form:"reason,omitempty" json:"reason,omitempty"`
+}
+
+// AssignContactTagParams defines parameters for AssignContactTag.
+type AssignContactTagParams struct {
+	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+	// The first request with a key runs, and its status and body are stored in the same
+	// transaction as the change they describe. A repeat with the same key, method, path and
+	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+	// same key with a different request answers 422; a repeat while the first is still running
+	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+	// only read, such as resolve) are not stored, so a retry runs again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListEventsParams defines parameters for ListEvents.
@@ -2425,6 +2580,32 @@ type ListEventsParams struct {
 	ContactId *string `form:"contact_id,omitempty" json:"contact_id,omitempty"`
 }
 
+// UndoMergeParams defines parameters for UndoMerge.
+type UndoMergeParams struct {
+	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+	// The first request with a key runs, and its status and body are stored in the same
+	// transaction as the change they describe. A repeat with the same key, method, path and
+	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+	// same key with a different request answers 422; a repeat while the first is still running
+	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+	// only read, such as resolve) are not stored, so a retry runs again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// CreateWebhookEndpointParams defines parameters for CreateWebhookEndpoint.
+type CreateWebhookEndpointParams struct {
+	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+	// The first request with a key runs, and its status and body are stored in the same
+	// transaction as the change they describe. A repeat with the same key, method, path and
+	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+	// same key with a different request answers 422; a repeat while the first is still running
+	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+	// only read, such as resolve) are not stored, so a retry runs again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
 type ListWebhookDeliveriesParams struct {
 	// Limit Page size, 1 to 200.
@@ -2432,6 +2613,45 @@ type ListWebhookDeliveriesParams struct {
 
 	// Cursor The opaque `meta.next_cursor` of the previous page.
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// RetryWebhookDeliveryParams defines parameters for RetryWebhookDelivery.
+type RetryWebhookDeliveryParams struct {
+	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+	// The first request with a key runs, and its status and body are stored in the same
+	// transaction as the change they describe. A repeat with the same key, method, path and
+	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+	// same key with a different request answers 422; a repeat while the first is still running
+	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+	// only read, such as resolve) are not stored, so a retry runs again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// RotateWebhookEndpointSecretParams defines parameters for RotateWebhookEndpointSecret.
+type RotateWebhookEndpointSecretParams struct {
+	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+	// The first request with a key runs, and its status and body are stored in the same
+	// transaction as the change they describe. A repeat with the same key, method, path and
+	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+	// same key with a different request answers 422; a repeat while the first is still running
+	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+	// only read, such as resolve) are not stored, so a retry runs again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// TestWebhookEndpointParams defines parameters for TestWebhookEndpoint.
+type TestWebhookEndpointParams struct {
+	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+	// The first request with a key runs, and its status and body are stored in the same
+	// transaction as the change they describe. A repeat with the same key, method, path and
+	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+	// same key with a different request answers 422; a repeat while the first is still running
+	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+	// only read, such as resolve) are not stored, so a retry runs again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // DeliverEventJSONBody defines parameters for DeliverEvent.
@@ -3300,7 +3520,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
-	CreateChannelWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateChannelWithBody(ctx context.Context, params *CreateChannelParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateChannel Register a channel
 	//
@@ -3319,7 +3539,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
-	CreateChannel(ctx context.Context, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateChannel(ctx context.Context, params *CreateChannelParams, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteChannel Delete a channel
 	//
@@ -3355,7 +3575,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
-	LookupChannelContactsWithBody(ctx context.Context, channelID ChannelID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	LookupChannelContactsWithBody(ctx context.Context, channelID ChannelID, params *LookupChannelContactsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// LookupChannelContacts Ask a channel provider about phone numbers
 	//
@@ -3376,7 +3596,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
-	LookupChannelContacts(ctx context.Context, channelID ChannelID, body LookupChannelContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	LookupChannelContacts(ctx context.Context, channelID ChannelID, params *LookupChannelContactsParams, body LookupChannelContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListContacts List and search contacts
 	//
@@ -3412,7 +3632,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/contacts (the `CreateContact` operationId).
-	CreateContactWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateContactWithBody(ctx context.Context, params *CreateContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateContact Create or upsert a contact
 	//
@@ -3438,7 +3658,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts (the `CreateContact` operationId).
-	CreateContact(ctx context.Context, body CreateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateContact(ctx context.Context, params *CreateContactParams, body CreateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ImportContactsWithBody Import contacts from NDJSON
 	//
@@ -3470,7 +3690,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/contacts/import (the `ImportContacts` operationId).
-	ImportContactsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ImportContactsWithBody(ctx context.Context, params *ImportContactsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// LookupContactWithBody Look up a contact (alias of resolve)
 	//
@@ -3482,7 +3702,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/contacts/lookup (the `LookupContact` operationId).
-	LookupContactWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	LookupContactWithBody(ctx context.Context, params *LookupContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// LookupContact Look up a contact (alias of resolve)
 	//
@@ -3494,7 +3714,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/lookup (the `LookupContact` operationId).
-	LookupContact(ctx context.Context, body LookupContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	LookupContact(ctx context.Context, params *LookupContactParams, body LookupContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetContactByPhone Get a contact by phone number
 	//
@@ -3525,7 +3745,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
-	CheckReachabilityWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CheckReachabilityWithBody(ctx context.Context, params *CheckReachabilityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CheckReachability Ask whether identifiers may be messaged on a channel
 	//
@@ -3547,7 +3767,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
-	CheckReachability(ctx context.Context, body CheckReachabilityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CheckReachability(ctx context.Context, params *CheckReachabilityParams, body CheckReachabilityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ResolveContactWithBody Resolve a contact by identifiers
 	//
@@ -3560,7 +3780,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/contacts/resolve (the `ResolveContact` operationId).
-	ResolveContactWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ResolveContactWithBody(ctx context.Context, params *ResolveContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ResolveContact Resolve a contact by identifiers
 	//
@@ -3573,7 +3793,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/resolve (the `ResolveContact` operationId).
-	ResolveContact(ctx context.Context, body ResolveContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ResolveContact(ctx context.Context, params *ResolveContactParams, body ResolveContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteContact Delete a contact
 	//
@@ -3715,7 +3935,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
-	MergeContactsWithBody(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	MergeContactsWithBody(ctx context.Context, contactID ContactID, params *MergeContactsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// MergeContacts Merge contacts into this one
 	//
@@ -3753,7 +3973,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
-	MergeContacts(ctx context.Context, contactID ContactID, body MergeContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	MergeContacts(ctx context.Context, contactID ContactID, params *MergeContactsParams, body MergeContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListContactMerges A contact's merge history
 	//
@@ -3778,7 +3998,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/notes (the `CreateContactNote` operationId).
-	CreateContactNoteWithBody(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateContactNoteWithBody(ctx context.Context, contactID ContactID, params *CreateContactNoteParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateContactNote Add a note
 	//
@@ -3787,7 +4007,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/notes (the `CreateContactNote` operationId).
-	CreateContactNote(ctx context.Context, contactID ContactID, body CreateContactNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateContactNote(ctx context.Context, contactID ContactID, params *CreateContactNoteParams, body CreateContactNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListContactSuppressions List a contact's suppressions
 	//
@@ -3809,7 +4029,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
-	UpsertContactSuppressionWithBody(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	UpsertContactSuppressionWithBody(ctx context.Context, contactID ContactID, params *UpsertContactSuppressionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpsertContactSuppression Suppress a channel for a contact
 	//
@@ -3821,7 +4041,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
-	UpsertContactSuppression(ctx context.Context, contactID ContactID, body UpsertContactSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	UpsertContactSuppression(ctx context.Context, contactID ContactID, params *UpsertContactSuppressionParams, body UpsertContactSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// LiftContactSuppression Lift a suppression
 	//
@@ -3850,7 +4070,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/tags (the `AssignContactTag` operationId).
-	AssignContactTagWithBody(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	AssignContactTagWithBody(ctx context.Context, contactID ContactID, params *AssignContactTagParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// AssignContactTag Assign a tag to a contact
 	//
@@ -3862,7 +4082,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/tags (the `AssignContactTag` operationId).
-	AssignContactTag(ctx context.Context, contactID ContactID, body AssignContactTagJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	AssignContactTag(ctx context.Context, contactID ContactID, params *AssignContactTagParams, body AssignContactTagJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UnassignContactTag Remove a tag from a contact
 	//
@@ -3935,7 +4155,7 @@ type ClientInterface interface {
 	// answers 409 too. One `contact.unmerged` event records it.
 	//
 	// Corresponds with POST /v1/merges/{mergeID}/undo (the `UndoMerge` operationId).
-	UndoMerge(ctx context.Context, mergeID MergeID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	UndoMerge(ctx context.Context, mergeID MergeID, params *UndoMergeParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListWebhookEndpoints List webhook endpoints
 	//
@@ -3965,7 +4185,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
-	CreateWebhookEndpointWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateWebhookEndpointWithBody(ctx context.Context, params *CreateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateWebhookEndpoint Create a webhook endpoint
 	//
@@ -3988,7 +4208,7 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
-	CreateWebhookEndpoint(ctx context.Context, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateWebhookEndpoint(ctx context.Context, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteWebhookEndpoint Delete a webhook endpoint
 	//
@@ -4053,7 +4273,7 @@ type ClientInterface interface {
 	// the attempt fails at once.
 	//
 	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry (the `RetryWebhookDelivery` operationId).
-	RetryWebhookDelivery(ctx context.Context, endpointID EndpointID, deliveryID string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	RetryWebhookDelivery(ctx context.Context, endpointID EndpointID, deliveryID string, params *RetryWebhookDeliveryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
 	//
@@ -4065,7 +4285,7 @@ type ClientInterface interface {
 	// sign. A server without `WAZAPIN_ENCRYPTION_KEY` refuses (503).
 	//
 	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
-	RotateWebhookEndpointSecret(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	RotateWebhookEndpointSecret(ctx context.Context, endpointID EndpointID, params *RotateWebhookEndpointSecretParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// TestWebhookEndpoint Send a test delivery
 	//
@@ -4075,7 +4295,7 @@ type ClientInterface interface {
 	// event feed.
 	//
 	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/test (the `TestWebhookEndpoint` operationId).
-	TestWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	TestWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *TestWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWorkspace Read the workspace's settings
 	//
@@ -4141,8 +4361,8 @@ func (c *Client) ListChannels(ctx context.Context, reqEditors ...RequestEditorFn
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/channels (the `CreateChannel` operationId).
-func (c *Client) CreateChannelWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateChannelRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateChannelWithBody(ctx context.Context, params *CreateChannelParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateChannelRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4170,8 +4390,8 @@ func (c *Client) CreateChannelWithBody(ctx context.Context, contentType string, 
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/channels (the `CreateChannel` operationId).
-func (c *Client) CreateChannel(ctx context.Context, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateChannelRequest(c.Server, body)
+func (c *Client) CreateChannel(ctx context.Context, params *CreateChannelParams, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateChannelRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4236,8 +4456,8 @@ func (c *Client) GetChannel(ctx context.Context, channelID ChannelID, reqEditors
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
-func (c *Client) LookupChannelContactsWithBody(ctx context.Context, channelID ChannelID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewLookupChannelContactsRequestWithBody(c.Server, channelID, contentType, body)
+func (c *Client) LookupChannelContactsWithBody(ctx context.Context, channelID ChannelID, params *LookupChannelContactsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLookupChannelContactsRequestWithBody(c.Server, channelID, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4267,8 +4487,8 @@ func (c *Client) LookupChannelContactsWithBody(ctx context.Context, channelID Ch
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
-func (c *Client) LookupChannelContacts(ctx context.Context, channelID ChannelID, body LookupChannelContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewLookupChannelContactsRequest(c.Server, channelID, body)
+func (c *Client) LookupChannelContacts(ctx context.Context, channelID ChannelID, params *LookupChannelContactsParams, body LookupChannelContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLookupChannelContactsRequest(c.Server, channelID, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4323,8 +4543,8 @@ func (c *Client) ListContacts(ctx context.Context, params *ListContactsParams, r
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/contacts (the `CreateContact` operationId).
-func (c *Client) CreateContactWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateContactRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateContactWithBody(ctx context.Context, params *CreateContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateContactRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4359,8 +4579,8 @@ func (c *Client) CreateContactWithBody(ctx context.Context, contentType string, 
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/contacts (the `CreateContact` operationId).
-func (c *Client) CreateContact(ctx context.Context, body CreateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateContactRequest(c.Server, body)
+func (c *Client) CreateContact(ctx context.Context, params *CreateContactParams, body CreateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateContactRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4401,8 +4621,8 @@ func (c *Client) CreateContact(ctx context.Context, body CreateContactJSONReques
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/contacts/import (the `ImportContacts` operationId).
-func (c *Client) ImportContactsWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewImportContactsRequestWithBody(c.Server, contentType, body)
+func (c *Client) ImportContactsWithBody(ctx context.Context, params *ImportContactsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewImportContactsRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4423,8 +4643,8 @@ func (c *Client) ImportContactsWithBody(ctx context.Context, contentType string,
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/contacts/lookup (the `LookupContact` operationId).
-func (c *Client) LookupContactWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewLookupContactRequestWithBody(c.Server, contentType, body)
+func (c *Client) LookupContactWithBody(ctx context.Context, params *LookupContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLookupContactRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4445,8 +4665,8 @@ func (c *Client) LookupContactWithBody(ctx context.Context, contentType string, 
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/contacts/lookup (the `LookupContact` operationId).
-func (c *Client) LookupContact(ctx context.Context, body LookupContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewLookupContactRequest(c.Server, body)
+func (c *Client) LookupContact(ctx context.Context, params *LookupContactParams, body LookupContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLookupContactRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4496,8 +4716,8 @@ func (c *Client) GetContactByPhone(ctx context.Context, phone string, reqEditors
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
-func (c *Client) CheckReachabilityWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCheckReachabilityRequestWithBody(c.Server, contentType, body)
+func (c *Client) CheckReachabilityWithBody(ctx context.Context, params *CheckReachabilityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCheckReachabilityRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4528,8 +4748,8 @@ func (c *Client) CheckReachabilityWithBody(ctx context.Context, contentType stri
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
-func (c *Client) CheckReachability(ctx context.Context, body CheckReachabilityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCheckReachabilityRequest(c.Server, body)
+func (c *Client) CheckReachability(ctx context.Context, params *CheckReachabilityParams, body CheckReachabilityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCheckReachabilityRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4551,8 +4771,8 @@ func (c *Client) CheckReachability(ctx context.Context, body CheckReachabilityJS
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/contacts/resolve (the `ResolveContact` operationId).
-func (c *Client) ResolveContactWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewResolveContactRequestWithBody(c.Server, contentType, body)
+func (c *Client) ResolveContactWithBody(ctx context.Context, params *ResolveContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResolveContactRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4574,8 +4794,8 @@ func (c *Client) ResolveContactWithBody(ctx context.Context, contentType string,
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/contacts/resolve (the `ResolveContact` operationId).
-func (c *Client) ResolveContact(ctx context.Context, body ResolveContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewResolveContactRequest(c.Server, body)
+func (c *Client) ResolveContact(ctx context.Context, params *ResolveContactParams, body ResolveContactJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewResolveContactRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4806,8 +5026,8 @@ func (c *Client) ListContactIdentities(ctx context.Context, contactID ContactID,
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
-func (c *Client) MergeContactsWithBody(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewMergeContactsRequestWithBody(c.Server, contactID, contentType, body)
+func (c *Client) MergeContactsWithBody(ctx context.Context, contactID ContactID, params *MergeContactsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMergeContactsRequestWithBody(c.Server, contactID, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4854,8 +5074,8 @@ func (c *Client) MergeContactsWithBody(ctx context.Context, contactID ContactID,
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
-func (c *Client) MergeContacts(ctx context.Context, contactID ContactID, body MergeContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewMergeContactsRequest(c.Server, contactID, body)
+func (c *Client) MergeContacts(ctx context.Context, contactID ContactID, params *MergeContactsParams, body MergeContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMergeContactsRequest(c.Server, contactID, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4909,8 +5129,8 @@ func (c *Client) ListContactNotes(ctx context.Context, contactID ContactID, para
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/contacts/{contactID}/notes (the `CreateContactNote` operationId).
-func (c *Client) CreateContactNoteWithBody(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateContactNoteRequestWithBody(c.Server, contactID, contentType, body)
+func (c *Client) CreateContactNoteWithBody(ctx context.Context, contactID ContactID, params *CreateContactNoteParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateContactNoteRequestWithBody(c.Server, contactID, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4928,8 +5148,8 @@ func (c *Client) CreateContactNoteWithBody(ctx context.Context, contactID Contac
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/contacts/{contactID}/notes (the `CreateContactNote` operationId).
-func (c *Client) CreateContactNote(ctx context.Context, contactID ContactID, body CreateContactNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateContactNoteRequest(c.Server, contactID, body)
+func (c *Client) CreateContactNote(ctx context.Context, contactID ContactID, params *CreateContactNoteParams, body CreateContactNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateContactNoteRequest(c.Server, contactID, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4970,8 +5190,8 @@ func (c *Client) ListContactSuppressions(ctx context.Context, contactID ContactI
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
-func (c *Client) UpsertContactSuppressionWithBody(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpsertContactSuppressionRequestWithBody(c.Server, contactID, contentType, body)
+func (c *Client) UpsertContactSuppressionWithBody(ctx context.Context, contactID ContactID, params *UpsertContactSuppressionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpsertContactSuppressionRequestWithBody(c.Server, contactID, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4992,8 +5212,8 @@ func (c *Client) UpsertContactSuppressionWithBody(ctx context.Context, contactID
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
-func (c *Client) UpsertContactSuppression(ctx context.Context, contactID ContactID, body UpsertContactSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpsertContactSuppressionRequest(c.Server, contactID, body)
+func (c *Client) UpsertContactSuppression(ctx context.Context, contactID ContactID, params *UpsertContactSuppressionParams, body UpsertContactSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpsertContactSuppressionRequest(c.Server, contactID, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5051,8 +5271,8 @@ func (c *Client) ListContactTags(ctx context.Context, contactID ContactID, reqEd
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/contacts/{contactID}/tags (the `AssignContactTag` operationId).
-func (c *Client) AssignContactTagWithBody(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewAssignContactTagRequestWithBody(c.Server, contactID, contentType, body)
+func (c *Client) AssignContactTagWithBody(ctx context.Context, contactID ContactID, params *AssignContactTagParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAssignContactTagRequestWithBody(c.Server, contactID, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5073,8 +5293,8 @@ func (c *Client) AssignContactTagWithBody(ctx context.Context, contactID Contact
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/contacts/{contactID}/tags (the `AssignContactTag` operationId).
-func (c *Client) AssignContactTag(ctx context.Context, contactID ContactID, body AssignContactTagJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewAssignContactTagRequest(c.Server, contactID, body)
+func (c *Client) AssignContactTag(ctx context.Context, contactID ContactID, params *AssignContactTagParams, body AssignContactTagJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewAssignContactTagRequest(c.Server, contactID, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5206,8 +5426,8 @@ func (c *Client) GetMerge(ctx context.Context, mergeID MergeID, reqEditors ...Re
 // answers 409 too. One `contact.unmerged` event records it.
 //
 // Corresponds with POST /v1/merges/{mergeID}/undo (the `UndoMerge` operationId).
-func (c *Client) UndoMerge(ctx context.Context, mergeID MergeID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUndoMergeRequest(c.Server, mergeID)
+func (c *Client) UndoMerge(ctx context.Context, mergeID MergeID, params *UndoMergeParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUndoMergeRequest(c.Server, mergeID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5256,8 +5476,8 @@ func (c *Client) ListWebhookEndpoints(ctx context.Context, reqEditors ...Request
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
-func (c *Client) CreateWebhookEndpointWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateWebhookEndpointRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateWebhookEndpointWithBody(ctx context.Context, params *CreateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookEndpointRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5289,8 +5509,8 @@ func (c *Client) CreateWebhookEndpointWithBody(ctx context.Context, contentType 
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
-func (c *Client) CreateWebhookEndpoint(ctx context.Context, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateWebhookEndpointRequest(c.Server, body)
+func (c *Client) CreateWebhookEndpoint(ctx context.Context, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateWebhookEndpointRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5414,8 +5634,8 @@ func (c *Client) ListWebhookDeliveries(ctx context.Context, endpointID EndpointI
 // the attempt fails at once.
 //
 // Corresponds with POST /v1/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry (the `RetryWebhookDelivery` operationId).
-func (c *Client) RetryWebhookDelivery(ctx context.Context, endpointID EndpointID, deliveryID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRetryWebhookDeliveryRequest(c.Server, endpointID, deliveryID)
+func (c *Client) RetryWebhookDelivery(ctx context.Context, endpointID EndpointID, deliveryID string, params *RetryWebhookDeliveryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRetryWebhookDeliveryRequest(c.Server, endpointID, deliveryID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5436,8 +5656,8 @@ func (c *Client) RetryWebhookDelivery(ctx context.Context, endpointID EndpointID
 // sign. A server without `WAZAPIN_ENCRYPTION_KEY` refuses (503).
 //
 // Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
-func (c *Client) RotateWebhookEndpointSecret(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewRotateWebhookEndpointSecretRequest(c.Server, endpointID)
+func (c *Client) RotateWebhookEndpointSecret(ctx context.Context, endpointID EndpointID, params *RotateWebhookEndpointSecretParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateWebhookEndpointSecretRequest(c.Server, endpointID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5456,8 +5676,8 @@ func (c *Client) RotateWebhookEndpointSecret(ctx context.Context, endpointID End
 // event feed.
 //
 // Corresponds with POST /v1/webhook-endpoints/{endpointID}/test (the `TestWebhookEndpoint` operationId).
-func (c *Client) TestWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewTestWebhookEndpointRequest(c.Server, endpointID)
+func (c *Client) TestWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *TestWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTestWebhookEndpointRequest(c.Server, endpointID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5555,18 +5775,18 @@ func NewListChannelsRequest(server string) (*http.Request, error) {
 }
 
 // NewCreateChannelRequest calls the generic CreateChannel builder with application/json body
-func NewCreateChannelRequest(server string, body CreateChannelJSONRequestBody) (*http.Request, error) {
+func NewCreateChannelRequest(server string, params *CreateChannelParams, body CreateChannelJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateChannelRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateChannelRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateChannelRequestWithBody constructs an http.Request for the CreateChannel method, with any body, and a specified content type
-func NewCreateChannelRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateChannelRequestWithBody(server string, params *CreateChannelParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -5590,6 +5810,21 @@ func NewCreateChannelRequestWithBody(server string, contentType string, body io.
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -5663,18 +5898,18 @@ func NewGetChannelRequest(server string, channelID ChannelID) (*http.Request, er
 }
 
 // NewLookupChannelContactsRequest calls the generic LookupChannelContacts builder with application/json body
-func NewLookupChannelContactsRequest(server string, channelID ChannelID, body LookupChannelContactsJSONRequestBody) (*http.Request, error) {
+func NewLookupChannelContactsRequest(server string, channelID ChannelID, params *LookupChannelContactsParams, body LookupChannelContactsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewLookupChannelContactsRequestWithBody(server, channelID, "application/json", bodyReader)
+	return NewLookupChannelContactsRequestWithBody(server, channelID, params, "application/json", bodyReader)
 }
 
 // NewLookupChannelContactsRequestWithBody constructs an http.Request for the LookupChannelContacts method, with any body, and a specified content type
-func NewLookupChannelContactsRequestWithBody(server string, channelID ChannelID, contentType string, body io.Reader) (*http.Request, error) {
+func NewLookupChannelContactsRequestWithBody(server string, channelID ChannelID, params *LookupChannelContactsParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5705,6 +5940,21 @@ func NewLookupChannelContactsRequestWithBody(server string, channelID ChannelID,
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -5812,18 +6062,18 @@ func NewListContactsRequest(server string, params *ListContactsParams) (*http.Re
 }
 
 // NewCreateContactRequest calls the generic CreateContact builder with application/json body
-func NewCreateContactRequest(server string, body CreateContactJSONRequestBody) (*http.Request, error) {
+func NewCreateContactRequest(server string, params *CreateContactParams, body CreateContactJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateContactRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateContactRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateContactRequestWithBody constructs an http.Request for the CreateContact method, with any body, and a specified content type
-func NewCreateContactRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateContactRequestWithBody(server string, params *CreateContactParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -5848,11 +6098,26 @@ func NewCreateContactRequestWithBody(server string, contentType string, body io.
 
 	req.Header.Add("Content-Type", contentType)
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewImportContactsRequestWithBody constructs an http.Request for the ImportContacts method, with any body, and a specified content type
-func NewImportContactsRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewImportContactsRequestWithBody(server string, params *ImportContactsParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -5877,22 +6142,37 @@ func NewImportContactsRequestWithBody(server string, contentType string, body io
 
 	req.Header.Add("Content-Type", contentType)
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewLookupContactRequest calls the generic LookupContact builder with application/json body
-func NewLookupContactRequest(server string, body LookupContactJSONRequestBody) (*http.Request, error) {
+func NewLookupContactRequest(server string, params *LookupContactParams, body LookupContactJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewLookupContactRequestWithBody(server, "application/json", bodyReader)
+	return NewLookupContactRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewLookupContactRequestWithBody constructs an http.Request for the LookupContact method, with any body, and a specified content type
-func NewLookupContactRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewLookupContactRequestWithBody(server string, params *LookupContactParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -5916,6 +6196,21 @@ func NewLookupContactRequestWithBody(server string, contentType string, body io.
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -5955,18 +6250,18 @@ func NewGetContactByPhoneRequest(server string, phone string) (*http.Request, er
 }
 
 // NewCheckReachabilityRequest calls the generic CheckReachability builder with application/json body
-func NewCheckReachabilityRequest(server string, body CheckReachabilityJSONRequestBody) (*http.Request, error) {
+func NewCheckReachabilityRequest(server string, params *CheckReachabilityParams, body CheckReachabilityJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCheckReachabilityRequestWithBody(server, "application/json", bodyReader)
+	return NewCheckReachabilityRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCheckReachabilityRequestWithBody constructs an http.Request for the CheckReachability method, with any body, and a specified content type
-func NewCheckReachabilityRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCheckReachabilityRequestWithBody(server string, params *CheckReachabilityParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -5991,22 +6286,37 @@ func NewCheckReachabilityRequestWithBody(server string, contentType string, body
 
 	req.Header.Add("Content-Type", contentType)
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewResolveContactRequest calls the generic ResolveContact builder with application/json body
-func NewResolveContactRequest(server string, body ResolveContactJSONRequestBody) (*http.Request, error) {
+func NewResolveContactRequest(server string, params *ResolveContactParams, body ResolveContactJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewResolveContactRequestWithBody(server, "application/json", bodyReader)
+	return NewResolveContactRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewResolveContactRequestWithBody constructs an http.Request for the ResolveContact method, with any body, and a specified content type
-func NewResolveContactRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewResolveContactRequestWithBody(server string, params *ResolveContactParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -6030,6 +6340,21 @@ func NewResolveContactRequestWithBody(server string, contentType string, body io
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -6317,18 +6642,18 @@ func NewListContactIdentitiesRequest(server string, contactID ContactID) (*http.
 }
 
 // NewMergeContactsRequest calls the generic MergeContacts builder with application/json body
-func NewMergeContactsRequest(server string, contactID ContactID, body MergeContactsJSONRequestBody) (*http.Request, error) {
+func NewMergeContactsRequest(server string, contactID ContactID, params *MergeContactsParams, body MergeContactsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewMergeContactsRequestWithBody(server, contactID, "application/json", bodyReader)
+	return NewMergeContactsRequestWithBody(server, contactID, params, "application/json", bodyReader)
 }
 
 // NewMergeContactsRequestWithBody constructs an http.Request for the MergeContacts method, with any body, and a specified content type
-func NewMergeContactsRequestWithBody(server string, contactID ContactID, contentType string, body io.Reader) (*http.Request, error) {
+func NewMergeContactsRequestWithBody(server string, contactID ContactID, params *MergeContactsParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6359,6 +6684,21 @@ func NewMergeContactsRequestWithBody(server string, contactID ContactID, content
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -6471,18 +6811,18 @@ func NewListContactNotesRequest(server string, contactID ContactID, params *List
 }
 
 // NewCreateContactNoteRequest calls the generic CreateContactNote builder with application/json body
-func NewCreateContactNoteRequest(server string, contactID ContactID, body CreateContactNoteJSONRequestBody) (*http.Request, error) {
+func NewCreateContactNoteRequest(server string, contactID ContactID, params *CreateContactNoteParams, body CreateContactNoteJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateContactNoteRequestWithBody(server, contactID, "application/json", bodyReader)
+	return NewCreateContactNoteRequestWithBody(server, contactID, params, "application/json", bodyReader)
 }
 
 // NewCreateContactNoteRequestWithBody constructs an http.Request for the CreateContactNote method, with any body, and a specified content type
-func NewCreateContactNoteRequestWithBody(server string, contactID ContactID, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateContactNoteRequestWithBody(server string, contactID ContactID, params *CreateContactNoteParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6513,6 +6853,21 @@ func NewCreateContactNoteRequestWithBody(server string, contactID ContactID, con
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -6552,18 +6907,18 @@ func NewListContactSuppressionsRequest(server string, contactID ContactID) (*htt
 }
 
 // NewUpsertContactSuppressionRequest calls the generic UpsertContactSuppression builder with application/json body
-func NewUpsertContactSuppressionRequest(server string, contactID ContactID, body UpsertContactSuppressionJSONRequestBody) (*http.Request, error) {
+func NewUpsertContactSuppressionRequest(server string, contactID ContactID, params *UpsertContactSuppressionParams, body UpsertContactSuppressionJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewUpsertContactSuppressionRequestWithBody(server, contactID, "application/json", bodyReader)
+	return NewUpsertContactSuppressionRequestWithBody(server, contactID, params, "application/json", bodyReader)
 }
 
 // NewUpsertContactSuppressionRequestWithBody constructs an http.Request for the UpsertContactSuppression method, with any body, and a specified content type
-func NewUpsertContactSuppressionRequestWithBody(server string, contactID ContactID, contentType string, body io.Reader) (*http.Request, error) {
+func NewUpsertContactSuppressionRequestWithBody(server string, contactID ContactID, params *UpsertContactSuppressionParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6594,6 +6949,21 @@ func NewUpsertContactSuppressionRequestWithBody(server string, contactID Contact
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -6701,18 +7071,18 @@ func NewListContactTagsRequest(server string, contactID ContactID) (*http.Reques
 }
 
 // NewAssignContactTagRequest calls the generic AssignContactTag builder with application/json body
-func NewAssignContactTagRequest(server string, contactID ContactID, body AssignContactTagJSONRequestBody) (*http.Request, error) {
+func NewAssignContactTagRequest(server string, contactID ContactID, params *AssignContactTagParams, body AssignContactTagJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewAssignContactTagRequestWithBody(server, contactID, "application/json", bodyReader)
+	return NewAssignContactTagRequestWithBody(server, contactID, params, "application/json", bodyReader)
 }
 
 // NewAssignContactTagRequestWithBody constructs an http.Request for the AssignContactTag method, with any body, and a specified content type
-func NewAssignContactTagRequestWithBody(server string, contactID ContactID, contentType string, body io.Reader) (*http.Request, error) {
+func NewAssignContactTagRequestWithBody(server string, contactID ContactID, params *AssignContactTagParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6743,6 +7113,21 @@ func NewAssignContactTagRequestWithBody(server string, contactID ContactID, cont
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -6967,7 +7352,7 @@ func NewGetMergeRequest(server string, mergeID MergeID) (*http.Request, error) {
 }
 
 // NewUndoMergeRequest constructs an http.Request for the UndoMerge method
-func NewUndoMergeRequest(server string, mergeID MergeID) (*http.Request, error) {
+func NewUndoMergeRequest(server string, mergeID MergeID, params *UndoMergeParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6995,6 +7380,21 @@ func NewUndoMergeRequest(server string, mergeID MergeID) (*http.Request, error) 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -7028,18 +7428,18 @@ func NewListWebhookEndpointsRequest(server string) (*http.Request, error) {
 }
 
 // NewCreateWebhookEndpointRequest calls the generic CreateWebhookEndpoint builder with application/json body
-func NewCreateWebhookEndpointRequest(server string, body CreateWebhookEndpointJSONRequestBody) (*http.Request, error) {
+func NewCreateWebhookEndpointRequest(server string, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateWebhookEndpointRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateWebhookEndpointRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateWebhookEndpointRequestWithBody constructs an http.Request for the CreateWebhookEndpoint method, with any body, and a specified content type
-func NewCreateWebhookEndpointRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateWebhookEndpointRequestWithBody(server string, params *CreateWebhookEndpointParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -7063,6 +7463,21 @@ func NewCreateWebhookEndpointRequestWithBody(server string, contentType string, 
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -7256,7 +7671,7 @@ func NewListWebhookDeliveriesRequest(server string, endpointID EndpointID, param
 }
 
 // NewRetryWebhookDeliveryRequest constructs an http.Request for the RetryWebhookDelivery method
-func NewRetryWebhookDeliveryRequest(server string, endpointID EndpointID, deliveryID string) (*http.Request, error) {
+func NewRetryWebhookDeliveryRequest(server string, endpointID EndpointID, deliveryID string, params *RetryWebhookDeliveryParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7293,11 +7708,26 @@ func NewRetryWebhookDeliveryRequest(server string, endpointID EndpointID, delive
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewRotateWebhookEndpointSecretRequest constructs an http.Request for the RotateWebhookEndpointSecret method
-func NewRotateWebhookEndpointSecretRequest(server string, endpointID EndpointID) (*http.Request, error) {
+func NewRotateWebhookEndpointSecretRequest(server string, endpointID EndpointID, params *RotateWebhookEndpointSecretParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7327,11 +7757,26 @@ func NewRotateWebhookEndpointSecretRequest(server string, endpointID EndpointID)
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewTestWebhookEndpointRequest constructs an http.Request for the TestWebhookEndpoint method
-func NewTestWebhookEndpointRequest(server string, endpointID EndpointID) (*http.Request, error) {
+func NewTestWebhookEndpointRequest(server string, endpointID EndpointID, params *TestWebhookEndpointParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7359,6 +7804,21 @@ func NewTestWebhookEndpointRequest(server string, endpointID EndpointID) (*http.
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -7501,7 +7961,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
-	CreateChannelWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error)
+	CreateChannelWithBodyWithResponse(ctx context.Context, params *CreateChannelParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error)
 
 	// CreateChannelWithResponse Register a channel
 	//
@@ -7520,7 +7980,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
-	CreateChannelWithResponse(ctx context.Context, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error)
+	CreateChannelWithResponse(ctx context.Context, params *CreateChannelParams, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error)
 
 	// DeleteChannelWithResponse Delete a channel
 	//
@@ -7560,7 +8020,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
-	LookupChannelContactsWithBodyWithResponse(ctx context.Context, channelID ChannelID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LookupChannelContactsResponse, error)
+	LookupChannelContactsWithBodyWithResponse(ctx context.Context, channelID ChannelID, params *LookupChannelContactsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LookupChannelContactsResponse, error)
 
 	// LookupChannelContactsWithResponse Ask a channel provider about phone numbers
 	//
@@ -7581,7 +8041,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
-	LookupChannelContactsWithResponse(ctx context.Context, channelID ChannelID, body LookupChannelContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*LookupChannelContactsResponse, error)
+	LookupChannelContactsWithResponse(ctx context.Context, channelID ChannelID, params *LookupChannelContactsParams, body LookupChannelContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*LookupChannelContactsResponse, error)
 
 	// ListContactsWithResponse List and search contacts
 	//
@@ -7619,7 +8079,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts (the `CreateContact` operationId).
-	CreateContactWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateContactResponse, error)
+	CreateContactWithBodyWithResponse(ctx context.Context, params *CreateContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateContactResponse, error)
 
 	// CreateContactWithResponse Create or upsert a contact
 	//
@@ -7645,7 +8105,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts (the `CreateContact` operationId).
-	CreateContactWithResponse(ctx context.Context, body CreateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateContactResponse, error)
+	CreateContactWithResponse(ctx context.Context, params *CreateContactParams, body CreateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateContactResponse, error)
 
 	// ImportContactsWithBodyWithResponse Import contacts from NDJSON
 	//
@@ -7677,7 +8137,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/import (the `ImportContacts` operationId).
-	ImportContactsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ImportContactsResponse, error)
+	ImportContactsWithBodyWithResponse(ctx context.Context, params *ImportContactsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ImportContactsResponse, error)
 
 	// LookupContactWithBodyWithResponse Look up a contact (alias of resolve)
 	//
@@ -7689,7 +8149,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/lookup (the `LookupContact` operationId).
-	LookupContactWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LookupContactResponse, error)
+	LookupContactWithBodyWithResponse(ctx context.Context, params *LookupContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LookupContactResponse, error)
 
 	// LookupContactWithResponse Look up a contact (alias of resolve)
 	//
@@ -7701,7 +8161,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/lookup (the `LookupContact` operationId).
-	LookupContactWithResponse(ctx context.Context, body LookupContactJSONRequestBody, reqEditors ...RequestEditorFn) (*LookupContactResponse, error)
+	LookupContactWithResponse(ctx context.Context, params *LookupContactParams, body LookupContactJSONRequestBody, reqEditors ...RequestEditorFn) (*LookupContactResponse, error)
 
 	// GetContactByPhoneWithResponse Get a contact by phone number
 	//
@@ -7734,7 +8194,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
-	CheckReachabilityWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CheckReachabilityResponse, error)
+	CheckReachabilityWithBodyWithResponse(ctx context.Context, params *CheckReachabilityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CheckReachabilityResponse, error)
 
 	// CheckReachabilityWithResponse Ask whether identifiers may be messaged on a channel
 	//
@@ -7756,7 +8216,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
-	CheckReachabilityWithResponse(ctx context.Context, body CheckReachabilityJSONRequestBody, reqEditors ...RequestEditorFn) (*CheckReachabilityResponse, error)
+	CheckReachabilityWithResponse(ctx context.Context, params *CheckReachabilityParams, body CheckReachabilityJSONRequestBody, reqEditors ...RequestEditorFn) (*CheckReachabilityResponse, error)
 
 	// ResolveContactWithBodyWithResponse Resolve a contact by identifiers
 	//
@@ -7769,7 +8229,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/resolve (the `ResolveContact` operationId).
-	ResolveContactWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResolveContactResponse, error)
+	ResolveContactWithBodyWithResponse(ctx context.Context, params *ResolveContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResolveContactResponse, error)
 
 	// ResolveContactWithResponse Resolve a contact by identifiers
 	//
@@ -7782,7 +8242,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/resolve (the `ResolveContact` operationId).
-	ResolveContactWithResponse(ctx context.Context, body ResolveContactJSONRequestBody, reqEditors ...RequestEditorFn) (*ResolveContactResponse, error)
+	ResolveContactWithResponse(ctx context.Context, params *ResolveContactParams, body ResolveContactJSONRequestBody, reqEditors ...RequestEditorFn) (*ResolveContactResponse, error)
 
 	// DeleteContactWithResponse Delete a contact
 	//
@@ -7932,7 +8392,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
-	MergeContactsWithBodyWithResponse(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MergeContactsResponse, error)
+	MergeContactsWithBodyWithResponse(ctx context.Context, contactID ContactID, params *MergeContactsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MergeContactsResponse, error)
 
 	// MergeContactsWithResponse Merge contacts into this one
 	//
@@ -7970,7 +8430,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
-	MergeContactsWithResponse(ctx context.Context, contactID ContactID, body MergeContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*MergeContactsResponse, error)
+	MergeContactsWithResponse(ctx context.Context, contactID ContactID, params *MergeContactsParams, body MergeContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*MergeContactsResponse, error)
 
 	// ListContactMergesWithResponse A contact's merge history
 	//
@@ -7999,7 +8459,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/notes (the `CreateContactNote` operationId).
-	CreateContactNoteWithBodyWithResponse(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateContactNoteResponse, error)
+	CreateContactNoteWithBodyWithResponse(ctx context.Context, contactID ContactID, params *CreateContactNoteParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateContactNoteResponse, error)
 
 	// CreateContactNoteWithResponse Add a note
 	//
@@ -8008,7 +8468,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/notes (the `CreateContactNote` operationId).
-	CreateContactNoteWithResponse(ctx context.Context, contactID ContactID, body CreateContactNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateContactNoteResponse, error)
+	CreateContactNoteWithResponse(ctx context.Context, contactID ContactID, params *CreateContactNoteParams, body CreateContactNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateContactNoteResponse, error)
 
 	// ListContactSuppressionsWithResponse List a contact's suppressions
 	//
@@ -8032,7 +8492,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
-	UpsertContactSuppressionWithBodyWithResponse(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpsertContactSuppressionResponse, error)
+	UpsertContactSuppressionWithBodyWithResponse(ctx context.Context, contactID ContactID, params *UpsertContactSuppressionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpsertContactSuppressionResponse, error)
 
 	// UpsertContactSuppressionWithResponse Suppress a channel for a contact
 	//
@@ -8044,7 +8504,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
-	UpsertContactSuppressionWithResponse(ctx context.Context, contactID ContactID, body UpsertContactSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*UpsertContactSuppressionResponse, error)
+	UpsertContactSuppressionWithResponse(ctx context.Context, contactID ContactID, params *UpsertContactSuppressionParams, body UpsertContactSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*UpsertContactSuppressionResponse, error)
 
 	// LiftContactSuppressionWithResponse Lift a suppression
 	//
@@ -8077,7 +8537,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/tags (the `AssignContactTag` operationId).
-	AssignContactTagWithBodyWithResponse(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AssignContactTagResponse, error)
+	AssignContactTagWithBodyWithResponse(ctx context.Context, contactID ContactID, params *AssignContactTagParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AssignContactTagResponse, error)
 
 	// AssignContactTagWithResponse Assign a tag to a contact
 	//
@@ -8089,7 +8549,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/tags (the `AssignContactTag` operationId).
-	AssignContactTagWithResponse(ctx context.Context, contactID ContactID, body AssignContactTagJSONRequestBody, reqEditors ...RequestEditorFn) (*AssignContactTagResponse, error)
+	AssignContactTagWithResponse(ctx context.Context, contactID ContactID, params *AssignContactTagParams, body AssignContactTagJSONRequestBody, reqEditors ...RequestEditorFn) (*AssignContactTagResponse, error)
 
 	// UnassignContactTagWithResponse Remove a tag from a contact
 	//
@@ -8174,7 +8634,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/merges/{mergeID}/undo (the `UndoMerge` operationId).
-	UndoMergeWithResponse(ctx context.Context, mergeID MergeID, reqEditors ...RequestEditorFn) (*UndoMergeResponse, error)
+	UndoMergeWithResponse(ctx context.Context, mergeID MergeID, params *UndoMergeParams, reqEditors ...RequestEditorFn) (*UndoMergeResponse, error)
 
 	// ListWebhookEndpointsWithResponse List webhook endpoints
 	//
@@ -8206,7 +8666,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
-	CreateWebhookEndpointWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error)
+	CreateWebhookEndpointWithBodyWithResponse(ctx context.Context, params *CreateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error)
 
 	// CreateWebhookEndpointWithResponse Create a webhook endpoint
 	//
@@ -8229,7 +8689,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
-	CreateWebhookEndpointWithResponse(ctx context.Context, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error)
+	CreateWebhookEndpointWithResponse(ctx context.Context, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error)
 
 	// DeleteWebhookEndpointWithResponse Delete a webhook endpoint
 	//
@@ -8302,7 +8762,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry (the `RetryWebhookDelivery` operationId).
-	RetryWebhookDeliveryWithResponse(ctx context.Context, endpointID EndpointID, deliveryID string, reqEditors ...RequestEditorFn) (*RetryWebhookDeliveryResponse, error)
+	RetryWebhookDeliveryWithResponse(ctx context.Context, endpointID EndpointID, deliveryID string, params *RetryWebhookDeliveryParams, reqEditors ...RequestEditorFn) (*RetryWebhookDeliveryResponse, error)
 
 	// RotateWebhookEndpointSecretWithResponse Rotate a webhook endpoint's secret
 	//
@@ -8316,7 +8776,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
-	RotateWebhookEndpointSecretWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*RotateWebhookEndpointSecretResponse, error)
+	RotateWebhookEndpointSecretWithResponse(ctx context.Context, endpointID EndpointID, params *RotateWebhookEndpointSecretParams, reqEditors ...RequestEditorFn) (*RotateWebhookEndpointSecretResponse, error)
 
 	// TestWebhookEndpointWithResponse Send a test delivery
 	//
@@ -8328,7 +8788,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/test (the `TestWebhookEndpoint` operationId).
-	TestWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*TestWebhookEndpointResponse, error)
+	TestWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, params *TestWebhookEndpointParams, reqEditors ...RequestEditorFn) (*TestWebhookEndpointResponse, error)
 
 	// GetWorkspaceWithResponse Read the workspace's settings
 	//
@@ -8367,6 +8827,19 @@ type ListChannelsResponse401Headers struct {
 	XRequestId string
 }
 
+// ListChannelsResponse403Headers the declared response headers of an HTTP 403 response for ListChannels
+type ListChannelsResponse403Headers struct {
+	XRequestId string
+}
+
+// ListChannelsResponse429Headers the declared response headers of an HTTP 429 response for ListChannels
+type ListChannelsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
+}
+
 // ListChannelsResponse503Headers the declared response headers of an HTTP 503 response for ListChannels
 type ListChannelsResponse503Headers struct {
 	RetryAfter int
@@ -8385,12 +8858,20 @@ type ListChannelsResponse struct {
 	JSON200 *ChannelList
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListChannelsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListChannelsResponse403Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListChannelsResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListChannelsResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -8405,6 +8886,16 @@ func (r ListChannelsResponse) GetJSON200() *ChannelList {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListChannelsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListChannelsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListChannelsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -8456,6 +8947,11 @@ type CreateChannelResponse401Headers struct {
 	XRequestId string
 }
 
+// CreateChannelResponse403Headers the declared response headers of an HTTP 403 response for CreateChannel
+type CreateChannelResponse403Headers struct {
+	XRequestId string
+}
+
 // CreateChannelResponse413Headers the declared response headers of an HTTP 413 response for CreateChannel
 type CreateChannelResponse413Headers struct {
 	XRequestId string
@@ -8464,6 +8960,14 @@ type CreateChannelResponse413Headers struct {
 // CreateChannelResponse422Headers the declared response headers of an HTTP 422 response for CreateChannel
 type CreateChannelResponse422Headers struct {
 	XRequestId string
+}
+
+// CreateChannelResponse429Headers the declared response headers of an HTTP 429 response for CreateChannel
+type CreateChannelResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // CreateChannelResponse503Headers the declared response headers of an HTTP 503 response for CreateChannel
@@ -8486,10 +8990,14 @@ type CreateChannelResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -8498,10 +9006,14 @@ type CreateChannelResponse struct {
 	Headers400 *CreateChannelResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateChannelResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateChannelResponse403Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateChannelResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *CreateChannelResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateChannelResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateChannelResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -8523,6 +9035,11 @@ func (r CreateChannelResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateChannelResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r CreateChannelResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
@@ -8531,6 +9048,11 @@ func (r CreateChannelResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r CreateChannelResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateChannelResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -8577,9 +9099,22 @@ type DeleteChannelResponse401Headers struct {
 	XRequestId string
 }
 
+// DeleteChannelResponse403Headers the declared response headers of an HTTP 403 response for DeleteChannel
+type DeleteChannelResponse403Headers struct {
+	XRequestId string
+}
+
 // DeleteChannelResponse404Headers the declared response headers of an HTTP 404 response for DeleteChannel
 type DeleteChannelResponse404Headers struct {
 	XRequestId string
+}
+
+// DeleteChannelResponse429Headers the declared response headers of an HTTP 429 response for DeleteChannel
+type DeleteChannelResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // DeleteChannelResponse503Headers the declared response headers of an HTTP 503 response for DeleteChannel
@@ -8598,16 +9133,24 @@ type DeleteChannelResponse struct {
 	HTTPResponse *http.Response
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteChannelResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeleteChannelResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeleteChannelResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteChannelResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *DeleteChannelResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -8619,9 +9162,19 @@ func (r DeleteChannelResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteChannelResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteChannelResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteChannelResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -8668,9 +9221,22 @@ type GetChannelResponse401Headers struct {
 	XRequestId string
 }
 
+// GetChannelResponse403Headers the declared response headers of an HTTP 403 response for GetChannel
+type GetChannelResponse403Headers struct {
+	XRequestId string
+}
+
 // GetChannelResponse404Headers the declared response headers of an HTTP 404 response for GetChannel
 type GetChannelResponse404Headers struct {
 	XRequestId string
+}
+
+// GetChannelResponse429Headers the declared response headers of an HTTP 429 response for GetChannel
+type GetChannelResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // GetChannelResponse503Headers the declared response headers of an HTTP 503 response for GetChannel
@@ -8691,16 +9257,24 @@ type GetChannelResponse struct {
 	JSON200 *ChannelResponse
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetChannelResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetChannelResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetChannelResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetChannelResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetChannelResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -8717,9 +9291,19 @@ func (r GetChannelResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetChannelResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetChannelResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetChannelResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -8771,6 +9355,11 @@ type LookupChannelContactsResponse401Headers struct {
 	XRequestId string
 }
 
+// LookupChannelContactsResponse403Headers the declared response headers of an HTTP 403 response for LookupChannelContacts
+type LookupChannelContactsResponse403Headers struct {
+	XRequestId string
+}
+
 // LookupChannelContactsResponse404Headers the declared response headers of an HTTP 404 response for LookupChannelContacts
 type LookupChannelContactsResponse404Headers struct {
 	XRequestId string
@@ -8784,6 +9373,14 @@ type LookupChannelContactsResponse413Headers struct {
 // LookupChannelContactsResponse422Headers the declared response headers of an HTTP 422 response for LookupChannelContacts
 type LookupChannelContactsResponse422Headers struct {
 	XRequestId string
+}
+
+// LookupChannelContactsResponse429Headers the declared response headers of an HTTP 429 response for LookupChannelContacts
+type LookupChannelContactsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // LookupChannelContactsResponse502Headers the declared response headers of an HTTP 502 response for LookupChannelContacts
@@ -8816,12 +9413,16 @@ type LookupChannelContactsResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON502 the response for an HTTP 502 `application/problem+json` response
 	ApplicationproblemJSON502 *BadGateway
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -8834,12 +9435,16 @@ type LookupChannelContactsResponse struct {
 	Headers400 *LookupChannelContactsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *LookupChannelContactsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *LookupChannelContactsResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *LookupChannelContactsResponse404Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *LookupChannelContactsResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *LookupChannelContactsResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *LookupChannelContactsResponse429Headers
 	// Headers502 the parsed response headers for an HTTP 502 response
 	Headers502 *LookupChannelContactsResponse502Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -8865,6 +9470,11 @@ func (r LookupChannelContactsResponse) GetApplicationproblemJSON401() *Unauthori
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r LookupChannelContactsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r LookupChannelContactsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
@@ -8878,6 +9488,11 @@ func (r LookupChannelContactsResponse) GetApplicationproblemJSON413() *PayloadTo
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r LookupChannelContactsResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r LookupChannelContactsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON502 returns the response for an HTTP 502 `application/problem+json` response
@@ -8939,6 +9554,19 @@ type ListContactsResponse401Headers struct {
 	XRequestId string
 }
 
+// ListContactsResponse403Headers the declared response headers of an HTTP 403 response for ListContacts
+type ListContactsResponse403Headers struct {
+	XRequestId string
+}
+
+// ListContactsResponse429Headers the declared response headers of an HTTP 429 response for ListContacts
+type ListContactsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
+}
+
 // ListContactsResponse503Headers the declared response headers of an HTTP 503 response for ListContacts
 type ListContactsResponse503Headers struct {
 	RetryAfter int
@@ -8959,6 +9587,10 @@ type ListContactsResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -8967,6 +9599,10 @@ type ListContactsResponse struct {
 	Headers400 *ListContactsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListContactsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListContactsResponse403Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListContactsResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListContactsResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -8986,6 +9622,16 @@ func (r ListContactsResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListContactsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListContactsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListContactsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -9037,6 +9683,11 @@ type CreateContactResponse401Headers struct {
 	XRequestId string
 }
 
+// CreateContactResponse403Headers the declared response headers of an HTTP 403 response for CreateContact
+type CreateContactResponse403Headers struct {
+	XRequestId string
+}
+
 // CreateContactResponse409Headers the declared response headers of an HTTP 409 response for CreateContact
 type CreateContactResponse409Headers struct {
 	XRequestId string
@@ -9050,6 +9701,14 @@ type CreateContactResponse413Headers struct {
 // CreateContactResponse422Headers the declared response headers of an HTTP 422 response for CreateContact
 type CreateContactResponse422Headers struct {
 	XRequestId string
+}
+
+// CreateContactResponse429Headers the declared response headers of an HTTP 429 response for CreateContact
+type CreateContactResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // CreateContactResponse503Headers the declared response headers of an HTTP 503 response for CreateContact
@@ -9074,12 +9733,16 @@ type CreateContactResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -9088,12 +9751,16 @@ type CreateContactResponse struct {
 	Headers400 *CreateContactResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateContactResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateContactResponse403Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *CreateContactResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateContactResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *CreateContactResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateContactResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateContactResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -9120,6 +9787,11 @@ func (r CreateContactResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateContactResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateContactResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
@@ -9133,6 +9805,11 @@ func (r CreateContactResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r CreateContactResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateContactResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -9184,6 +9861,11 @@ type ImportContactsResponse401Headers struct {
 	XRequestId string
 }
 
+// ImportContactsResponse403Headers the declared response headers of an HTTP 403 response for ImportContacts
+type ImportContactsResponse403Headers struct {
+	XRequestId string
+}
+
 // ImportContactsResponse413Headers the declared response headers of an HTTP 413 response for ImportContacts
 type ImportContactsResponse413Headers struct {
 	XRequestId string
@@ -9192,6 +9874,14 @@ type ImportContactsResponse413Headers struct {
 // ImportContactsResponse415Headers the declared response headers of an HTTP 415 response for ImportContacts
 type ImportContactsResponse415Headers struct {
 	XRequestId string
+}
+
+// ImportContactsResponse429Headers the declared response headers of an HTTP 429 response for ImportContacts
+type ImportContactsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ImportContactsResponse503Headers the declared response headers of an HTTP 503 response for ImportContacts
@@ -9214,10 +9904,14 @@ type ImportContactsResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *ImportTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -9226,10 +9920,14 @@ type ImportContactsResponse struct {
 	Headers400 *ImportContactsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ImportContactsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ImportContactsResponse403Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *ImportContactsResponse413Headers
 	// Headers415 the parsed response headers for an HTTP 415 response
 	Headers415 *ImportContactsResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ImportContactsResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ImportContactsResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -9251,6 +9949,11 @@ func (r ImportContactsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ImportContactsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r ImportContactsResponse) GetApplicationproblemJSON413() *ImportTooLarge {
 	return r.ApplicationproblemJSON413
@@ -9259,6 +9962,11 @@ func (r ImportContactsResponse) GetApplicationproblemJSON413() *ImportTooLarge {
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r ImportContactsResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ImportContactsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -9310,6 +10018,11 @@ type LookupContactResponse401Headers struct {
 	XRequestId string
 }
 
+// LookupContactResponse403Headers the declared response headers of an HTTP 403 response for LookupContact
+type LookupContactResponse403Headers struct {
+	XRequestId string
+}
+
 // LookupContactResponse404Headers the declared response headers of an HTTP 404 response for LookupContact
 type LookupContactResponse404Headers struct {
 	XRequestId string
@@ -9328,6 +10041,14 @@ type LookupContactResponse413Headers struct {
 // LookupContactResponse422Headers the declared response headers of an HTTP 422 response for LookupContact
 type LookupContactResponse422Headers struct {
 	XRequestId string
+}
+
+// LookupContactResponse429Headers the declared response headers of an HTTP 429 response for LookupContact
+type LookupContactResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // LookupContactResponse503Headers the declared response headers of an HTTP 503 response for LookupContact
@@ -9350,6 +10071,8 @@ type LookupContactResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -9358,6 +10081,8 @@ type LookupContactResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -9366,6 +10091,8 @@ type LookupContactResponse struct {
 	Headers400 *LookupContactResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *LookupContactResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *LookupContactResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *LookupContactResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -9374,6 +10101,8 @@ type LookupContactResponse struct {
 	Headers413 *LookupContactResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *LookupContactResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *LookupContactResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *LookupContactResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -9395,6 +10124,11 @@ func (r LookupContactResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r LookupContactResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r LookupContactResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
@@ -9413,6 +10147,11 @@ func (r LookupContactResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r LookupContactResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r LookupContactResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -9459,6 +10198,11 @@ type GetContactByPhoneResponse401Headers struct {
 	XRequestId string
 }
 
+// GetContactByPhoneResponse403Headers the declared response headers of an HTTP 403 response for GetContactByPhone
+type GetContactByPhoneResponse403Headers struct {
+	XRequestId string
+}
+
 // GetContactByPhoneResponse404Headers the declared response headers of an HTTP 404 response for GetContactByPhone
 type GetContactByPhoneResponse404Headers struct {
 	XRequestId string
@@ -9467,6 +10211,14 @@ type GetContactByPhoneResponse404Headers struct {
 // GetContactByPhoneResponse422Headers the declared response headers of an HTTP 422 response for GetContactByPhone
 type GetContactByPhoneResponse422Headers struct {
 	XRequestId string
+}
+
+// GetContactByPhoneResponse429Headers the declared response headers of an HTTP 429 response for GetContactByPhone
+type GetContactByPhoneResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // GetContactByPhoneResponse503Headers the declared response headers of an HTTP 503 response for GetContactByPhone
@@ -9487,20 +10239,28 @@ type GetContactByPhoneResponse struct {
 	JSON200 *ContactResponse
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetContactByPhoneResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetContactByPhoneResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetContactByPhoneResponse404Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *GetContactByPhoneResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetContactByPhoneResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetContactByPhoneResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -9517,6 +10277,11 @@ func (r GetContactByPhoneResponse) GetApplicationproblemJSON401() *Unauthorized 
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetContactByPhoneResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetContactByPhoneResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
@@ -9525,6 +10290,11 @@ func (r GetContactByPhoneResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r GetContactByPhoneResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetContactByPhoneResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -9576,6 +10346,11 @@ type CheckReachabilityResponse401Headers struct {
 	XRequestId string
 }
 
+// CheckReachabilityResponse403Headers the declared response headers of an HTTP 403 response for CheckReachability
+type CheckReachabilityResponse403Headers struct {
+	XRequestId string
+}
+
 // CheckReachabilityResponse413Headers the declared response headers of an HTTP 413 response for CheckReachability
 type CheckReachabilityResponse413Headers struct {
 	XRequestId string
@@ -9584,6 +10359,14 @@ type CheckReachabilityResponse413Headers struct {
 // CheckReachabilityResponse422Headers the declared response headers of an HTTP 422 response for CheckReachability
 type CheckReachabilityResponse422Headers struct {
 	XRequestId string
+}
+
+// CheckReachabilityResponse429Headers the declared response headers of an HTTP 429 response for CheckReachability
+type CheckReachabilityResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // CheckReachabilityResponse503Headers the declared response headers of an HTTP 503 response for CheckReachability
@@ -9606,10 +10389,14 @@ type CheckReachabilityResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -9618,10 +10405,14 @@ type CheckReachabilityResponse struct {
 	Headers400 *CheckReachabilityResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CheckReachabilityResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CheckReachabilityResponse403Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CheckReachabilityResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *CheckReachabilityResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CheckReachabilityResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CheckReachabilityResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -9643,6 +10434,11 @@ func (r CheckReachabilityResponse) GetApplicationproblemJSON401() *Unauthorized 
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CheckReachabilityResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r CheckReachabilityResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
@@ -9651,6 +10447,11 @@ func (r CheckReachabilityResponse) GetApplicationproblemJSON413() *PayloadTooLar
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r CheckReachabilityResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CheckReachabilityResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -9702,6 +10503,11 @@ type ResolveContactResponse401Headers struct {
 	XRequestId string
 }
 
+// ResolveContactResponse403Headers the declared response headers of an HTTP 403 response for ResolveContact
+type ResolveContactResponse403Headers struct {
+	XRequestId string
+}
+
 // ResolveContactResponse404Headers the declared response headers of an HTTP 404 response for ResolveContact
 type ResolveContactResponse404Headers struct {
 	XRequestId string
@@ -9720,6 +10526,14 @@ type ResolveContactResponse413Headers struct {
 // ResolveContactResponse422Headers the declared response headers of an HTTP 422 response for ResolveContact
 type ResolveContactResponse422Headers struct {
 	XRequestId string
+}
+
+// ResolveContactResponse429Headers the declared response headers of an HTTP 429 response for ResolveContact
+type ResolveContactResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ResolveContactResponse503Headers the declared response headers of an HTTP 503 response for ResolveContact
@@ -9742,6 +10556,8 @@ type ResolveContactResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -9750,6 +10566,8 @@ type ResolveContactResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -9758,6 +10576,8 @@ type ResolveContactResponse struct {
 	Headers400 *ResolveContactResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ResolveContactResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ResolveContactResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ResolveContactResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -9766,6 +10586,8 @@ type ResolveContactResponse struct {
 	Headers413 *ResolveContactResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *ResolveContactResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ResolveContactResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ResolveContactResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -9787,6 +10609,11 @@ func (r ResolveContactResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ResolveContactResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ResolveContactResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
@@ -9805,6 +10632,11 @@ func (r ResolveContactResponse) GetApplicationproblemJSON413() *PayloadTooLarge 
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r ResolveContactResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ResolveContactResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -9851,6 +10683,11 @@ type DeleteContactResponse401Headers struct {
 	XRequestId string
 }
 
+// DeleteContactResponse403Headers the declared response headers of an HTTP 403 response for DeleteContact
+type DeleteContactResponse403Headers struct {
+	XRequestId string
+}
+
 // DeleteContactResponse404Headers the declared response headers of an HTTP 404 response for DeleteContact
 type DeleteContactResponse404Headers struct {
 	XRequestId string
@@ -9859,6 +10696,14 @@ type DeleteContactResponse404Headers struct {
 // DeleteContactResponse412Headers the declared response headers of an HTTP 412 response for DeleteContact
 type DeleteContactResponse412Headers struct {
 	XRequestId string
+}
+
+// DeleteContactResponse429Headers the declared response headers of an HTTP 429 response for DeleteContact
+type DeleteContactResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // DeleteContactResponse503Headers the declared response headers of an HTTP 503 response for DeleteContact
@@ -9877,20 +10722,28 @@ type DeleteContactResponse struct {
 	HTTPResponse *http.Response
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
 	ApplicationproblemJSON412 *PreconditionFailed
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteContactResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeleteContactResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeleteContactResponse404Headers
 	// Headers412 the parsed response headers for an HTTP 412 response
 	Headers412 *DeleteContactResponse412Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteContactResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *DeleteContactResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -9902,6 +10755,11 @@ func (r DeleteContactResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteContactResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteContactResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
@@ -9910,6 +10768,11 @@ func (r DeleteContactResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
 func (r DeleteContactResponse) GetApplicationproblemJSON412() *PreconditionFailed {
 	return r.ApplicationproblemJSON412
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteContactResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -9966,9 +10829,22 @@ type GetContactResponse401Headers struct {
 	XRequestId string
 }
 
+// GetContactResponse403Headers the declared response headers of an HTTP 403 response for GetContact
+type GetContactResponse403Headers struct {
+	XRequestId string
+}
+
 // GetContactResponse404Headers the declared response headers of an HTTP 404 response for GetContact
 type GetContactResponse404Headers struct {
 	XRequestId string
+}
+
+// GetContactResponse429Headers the declared response headers of an HTTP 429 response for GetContact
+type GetContactResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // GetContactResponse503Headers the declared response headers of an HTTP 503 response for GetContact
@@ -9989,8 +10865,12 @@ type GetContactResponse struct {
 	JSON200 *ContactResponse
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -10001,8 +10881,12 @@ type GetContactResponse struct {
 	Headers304 *GetContactResponse304Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetContactResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetContactResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetContactResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetContactResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetContactResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -10019,9 +10903,19 @@ func (r GetContactResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetContactResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetContactResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetContactResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -10078,6 +10972,11 @@ type UpdateContactResponse401Headers struct {
 	XRequestId string
 }
 
+// UpdateContactResponse403Headers the declared response headers of an HTTP 403 response for UpdateContact
+type UpdateContactResponse403Headers struct {
+	XRequestId string
+}
+
 // UpdateContactResponse404Headers the declared response headers of an HTTP 404 response for UpdateContact
 type UpdateContactResponse404Headers struct {
 	XRequestId string
@@ -10103,6 +11002,14 @@ type UpdateContactResponse422Headers struct {
 	XRequestId string
 }
 
+// UpdateContactResponse429Headers the declared response headers of an HTTP 429 response for UpdateContact
+type UpdateContactResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
+}
+
 // UpdateContactResponse503Headers the declared response headers of an HTTP 503 response for UpdateContact
 type UpdateContactResponse503Headers struct {
 	RetryAfter int
@@ -10123,6 +11030,8 @@ type UpdateContactResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -10133,6 +11042,8 @@ type UpdateContactResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -10143,6 +11054,8 @@ type UpdateContactResponse struct {
 	Headers400 *UpdateContactResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateContactResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *UpdateContactResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *UpdateContactResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -10153,6 +11066,8 @@ type UpdateContactResponse struct {
 	Headers413 *UpdateContactResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *UpdateContactResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateContactResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *UpdateContactResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -10172,6 +11087,11 @@ func (r UpdateContactResponse) GetApplicationproblemJSON400() *BadRequest {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r UpdateContactResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateContactResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
 }
 
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
@@ -10197,6 +11117,11 @@ func (r UpdateContactResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r UpdateContactResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateContactResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -10248,6 +11173,11 @@ type PutContactConsentResponse401Headers struct {
 	XRequestId string
 }
 
+// PutContactConsentResponse403Headers the declared response headers of an HTTP 403 response for PutContactConsent
+type PutContactConsentResponse403Headers struct {
+	XRequestId string
+}
+
 // PutContactConsentResponse404Headers the declared response headers of an HTTP 404 response for PutContactConsent
 type PutContactConsentResponse404Headers struct {
 	XRequestId string
@@ -10261,6 +11191,14 @@ type PutContactConsentResponse413Headers struct {
 // PutContactConsentResponse422Headers the declared response headers of an HTTP 422 response for PutContactConsent
 type PutContactConsentResponse422Headers struct {
 	XRequestId string
+}
+
+// PutContactConsentResponse429Headers the declared response headers of an HTTP 429 response for PutContactConsent
+type PutContactConsentResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // PutContactConsentResponse503Headers the declared response headers of an HTTP 503 response for PutContactConsent
@@ -10285,12 +11223,16 @@ type PutContactConsentResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -10299,12 +11241,16 @@ type PutContactConsentResponse struct {
 	Headers400 *PutContactConsentResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *PutContactConsentResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PutContactConsentResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *PutContactConsentResponse404Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *PutContactConsentResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *PutContactConsentResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PutContactConsentResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *PutContactConsentResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -10331,6 +11277,11 @@ func (r PutContactConsentResponse) GetApplicationproblemJSON401() *Unauthorized 
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r PutContactConsentResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r PutContactConsentResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
@@ -10344,6 +11295,11 @@ func (r PutContactConsentResponse) GetApplicationproblemJSON413() *PayloadTooLar
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r PutContactConsentResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r PutContactConsentResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -10390,9 +11346,22 @@ type ListContactConsentsResponse401Headers struct {
 	XRequestId string
 }
 
+// ListContactConsentsResponse403Headers the declared response headers of an HTTP 403 response for ListContactConsents
+type ListContactConsentsResponse403Headers struct {
+	XRequestId string
+}
+
 // ListContactConsentsResponse404Headers the declared response headers of an HTTP 404 response for ListContactConsents
 type ListContactConsentsResponse404Headers struct {
 	XRequestId string
+}
+
+// ListContactConsentsResponse429Headers the declared response headers of an HTTP 429 response for ListContactConsents
+type ListContactConsentsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListContactConsentsResponse503Headers the declared response headers of an HTTP 503 response for ListContactConsents
@@ -10413,16 +11382,24 @@ type ListContactConsentsResponse struct {
 	JSON200 *ConsentList
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListContactConsentsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListContactConsentsResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ListContactConsentsResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListContactConsentsResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListContactConsentsResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -10439,9 +11416,19 @@ func (r ListContactConsentsResponse) GetApplicationproblemJSON401() *Unauthorize
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListContactConsentsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ListContactConsentsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListContactConsentsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -10488,9 +11475,22 @@ type ListContactIdentitiesResponse401Headers struct {
 	XRequestId string
 }
 
+// ListContactIdentitiesResponse403Headers the declared response headers of an HTTP 403 response for ListContactIdentities
+type ListContactIdentitiesResponse403Headers struct {
+	XRequestId string
+}
+
 // ListContactIdentitiesResponse404Headers the declared response headers of an HTTP 404 response for ListContactIdentities
 type ListContactIdentitiesResponse404Headers struct {
 	XRequestId string
+}
+
+// ListContactIdentitiesResponse429Headers the declared response headers of an HTTP 429 response for ListContactIdentities
+type ListContactIdentitiesResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListContactIdentitiesResponse503Headers the declared response headers of an HTTP 503 response for ListContactIdentities
@@ -10511,16 +11511,24 @@ type ListContactIdentitiesResponse struct {
 	JSON200 *IdentityList
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListContactIdentitiesResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListContactIdentitiesResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ListContactIdentitiesResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListContactIdentitiesResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListContactIdentitiesResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -10537,9 +11545,19 @@ func (r ListContactIdentitiesResponse) GetApplicationproblemJSON401() *Unauthori
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListContactIdentitiesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ListContactIdentitiesResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListContactIdentitiesResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -10591,6 +11609,11 @@ type MergeContactsResponse401Headers struct {
 	XRequestId string
 }
 
+// MergeContactsResponse403Headers the declared response headers of an HTTP 403 response for MergeContacts
+type MergeContactsResponse403Headers struct {
+	XRequestId string
+}
+
 // MergeContactsResponse404Headers the declared response headers of an HTTP 404 response for MergeContacts
 type MergeContactsResponse404Headers struct {
 	XRequestId string
@@ -10609,6 +11632,14 @@ type MergeContactsResponse413Headers struct {
 // MergeContactsResponse422Headers the declared response headers of an HTTP 422 response for MergeContacts
 type MergeContactsResponse422Headers struct {
 	XRequestId string
+}
+
+// MergeContactsResponse429Headers the declared response headers of an HTTP 429 response for MergeContacts
+type MergeContactsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // MergeContactsResponse503Headers the declared response headers of an HTTP 503 response for MergeContacts
@@ -10631,6 +11662,8 @@ type MergeContactsResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
@@ -10639,6 +11672,8 @@ type MergeContactsResponse struct {
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -10647,6 +11682,8 @@ type MergeContactsResponse struct {
 	Headers400 *MergeContactsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *MergeContactsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *MergeContactsResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *MergeContactsResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
@@ -10655,6 +11692,8 @@ type MergeContactsResponse struct {
 	Headers413 *MergeContactsResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *MergeContactsResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *MergeContactsResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *MergeContactsResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -10676,6 +11715,11 @@ func (r MergeContactsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r MergeContactsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r MergeContactsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
@@ -10694,6 +11738,11 @@ func (r MergeContactsResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r MergeContactsResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r MergeContactsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -10740,9 +11789,22 @@ type ListContactMergesResponse401Headers struct {
 	XRequestId string
 }
 
+// ListContactMergesResponse403Headers the declared response headers of an HTTP 403 response for ListContactMerges
+type ListContactMergesResponse403Headers struct {
+	XRequestId string
+}
+
 // ListContactMergesResponse404Headers the declared response headers of an HTTP 404 response for ListContactMerges
 type ListContactMergesResponse404Headers struct {
 	XRequestId string
+}
+
+// ListContactMergesResponse429Headers the declared response headers of an HTTP 429 response for ListContactMerges
+type ListContactMergesResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListContactMergesResponse503Headers the declared response headers of an HTTP 503 response for ListContactMerges
@@ -10763,16 +11825,24 @@ type ListContactMergesResponse struct {
 	JSON200 *MergeList
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListContactMergesResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListContactMergesResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ListContactMergesResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListContactMergesResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListContactMergesResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -10789,9 +11859,19 @@ func (r ListContactMergesResponse) GetApplicationproblemJSON401() *Unauthorized 
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListContactMergesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ListContactMergesResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListContactMergesResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -10843,9 +11923,22 @@ type ListContactNotesResponse401Headers struct {
 	XRequestId string
 }
 
+// ListContactNotesResponse403Headers the declared response headers of an HTTP 403 response for ListContactNotes
+type ListContactNotesResponse403Headers struct {
+	XRequestId string
+}
+
 // ListContactNotesResponse404Headers the declared response headers of an HTTP 404 response for ListContactNotes
 type ListContactNotesResponse404Headers struct {
 	XRequestId string
+}
+
+// ListContactNotesResponse429Headers the declared response headers of an HTTP 429 response for ListContactNotes
+type ListContactNotesResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListContactNotesResponse503Headers the declared response headers of an HTTP 503 response for ListContactNotes
@@ -10868,8 +11961,12 @@ type ListContactNotesResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -10878,8 +11975,12 @@ type ListContactNotesResponse struct {
 	Headers400 *ListContactNotesResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListContactNotesResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListContactNotesResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ListContactNotesResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListContactNotesResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListContactNotesResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -10901,9 +12002,19 @@ func (r ListContactNotesResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListContactNotesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ListContactNotesResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListContactNotesResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -10955,6 +12066,11 @@ type CreateContactNoteResponse401Headers struct {
 	XRequestId string
 }
 
+// CreateContactNoteResponse403Headers the declared response headers of an HTTP 403 response for CreateContactNote
+type CreateContactNoteResponse403Headers struct {
+	XRequestId string
+}
+
 // CreateContactNoteResponse404Headers the declared response headers of an HTTP 404 response for CreateContactNote
 type CreateContactNoteResponse404Headers struct {
 	XRequestId string
@@ -10968,6 +12084,14 @@ type CreateContactNoteResponse413Headers struct {
 // CreateContactNoteResponse422Headers the declared response headers of an HTTP 422 response for CreateContactNote
 type CreateContactNoteResponse422Headers struct {
 	XRequestId string
+}
+
+// CreateContactNoteResponse429Headers the declared response headers of an HTTP 429 response for CreateContactNote
+type CreateContactNoteResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // CreateContactNoteResponse503Headers the declared response headers of an HTTP 503 response for CreateContactNote
@@ -10990,12 +12114,16 @@ type CreateContactNoteResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -11004,12 +12132,16 @@ type CreateContactNoteResponse struct {
 	Headers400 *CreateContactNoteResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateContactNoteResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateContactNoteResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *CreateContactNoteResponse404Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateContactNoteResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *CreateContactNoteResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateContactNoteResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateContactNoteResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -11031,6 +12163,11 @@ func (r CreateContactNoteResponse) GetApplicationproblemJSON401() *Unauthorized 
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateContactNoteResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r CreateContactNoteResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
@@ -11044,6 +12181,11 @@ func (r CreateContactNoteResponse) GetApplicationproblemJSON413() *PayloadTooLar
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r CreateContactNoteResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateContactNoteResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -11090,9 +12232,22 @@ type ListContactSuppressionsResponse401Headers struct {
 	XRequestId string
 }
 
+// ListContactSuppressionsResponse403Headers the declared response headers of an HTTP 403 response for ListContactSuppressions
+type ListContactSuppressionsResponse403Headers struct {
+	XRequestId string
+}
+
 // ListContactSuppressionsResponse404Headers the declared response headers of an HTTP 404 response for ListContactSuppressions
 type ListContactSuppressionsResponse404Headers struct {
 	XRequestId string
+}
+
+// ListContactSuppressionsResponse429Headers the declared response headers of an HTTP 429 response for ListContactSuppressions
+type ListContactSuppressionsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListContactSuppressionsResponse503Headers the declared response headers of an HTTP 503 response for ListContactSuppressions
@@ -11113,16 +12268,24 @@ type ListContactSuppressionsResponse struct {
 	JSON200 *SuppressionList
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListContactSuppressionsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListContactSuppressionsResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ListContactSuppressionsResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListContactSuppressionsResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListContactSuppressionsResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -11139,9 +12302,19 @@ func (r ListContactSuppressionsResponse) GetApplicationproblemJSON401() *Unautho
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListContactSuppressionsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ListContactSuppressionsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListContactSuppressionsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -11193,6 +12366,11 @@ type UpsertContactSuppressionResponse401Headers struct {
 	XRequestId string
 }
 
+// UpsertContactSuppressionResponse403Headers the declared response headers of an HTTP 403 response for UpsertContactSuppression
+type UpsertContactSuppressionResponse403Headers struct {
+	XRequestId string
+}
+
 // UpsertContactSuppressionResponse404Headers the declared response headers of an HTTP 404 response for UpsertContactSuppression
 type UpsertContactSuppressionResponse404Headers struct {
 	XRequestId string
@@ -11206,6 +12384,14 @@ type UpsertContactSuppressionResponse413Headers struct {
 // UpsertContactSuppressionResponse422Headers the declared response headers of an HTTP 422 response for UpsertContactSuppression
 type UpsertContactSuppressionResponse422Headers struct {
 	XRequestId string
+}
+
+// UpsertContactSuppressionResponse429Headers the declared response headers of an HTTP 429 response for UpsertContactSuppression
+type UpsertContactSuppressionResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // UpsertContactSuppressionResponse503Headers the declared response headers of an HTTP 503 response for UpsertContactSuppression
@@ -11230,12 +12416,16 @@ type UpsertContactSuppressionResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -11244,12 +12434,16 @@ type UpsertContactSuppressionResponse struct {
 	Headers400 *UpsertContactSuppressionResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpsertContactSuppressionResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *UpsertContactSuppressionResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *UpsertContactSuppressionResponse404Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *UpsertContactSuppressionResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *UpsertContactSuppressionResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpsertContactSuppressionResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *UpsertContactSuppressionResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -11276,6 +12470,11 @@ func (r UpsertContactSuppressionResponse) GetApplicationproblemJSON401() *Unauth
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpsertContactSuppressionResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r UpsertContactSuppressionResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
@@ -11289,6 +12488,11 @@ func (r UpsertContactSuppressionResponse) GetApplicationproblemJSON413() *Payloa
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r UpsertContactSuppressionResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpsertContactSuppressionResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -11340,9 +12544,22 @@ type LiftContactSuppressionResponse401Headers struct {
 	XRequestId string
 }
 
+// LiftContactSuppressionResponse403Headers the declared response headers of an HTTP 403 response for LiftContactSuppression
+type LiftContactSuppressionResponse403Headers struct {
+	XRequestId string
+}
+
 // LiftContactSuppressionResponse404Headers the declared response headers of an HTTP 404 response for LiftContactSuppression
 type LiftContactSuppressionResponse404Headers struct {
 	XRequestId string
+}
+
+// LiftContactSuppressionResponse429Headers the declared response headers of an HTTP 429 response for LiftContactSuppression
+type LiftContactSuppressionResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // LiftContactSuppressionResponse503Headers the declared response headers of an HTTP 503 response for LiftContactSuppression
@@ -11365,8 +12582,12 @@ type LiftContactSuppressionResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -11375,8 +12596,12 @@ type LiftContactSuppressionResponse struct {
 	Headers400 *LiftContactSuppressionResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *LiftContactSuppressionResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *LiftContactSuppressionResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *LiftContactSuppressionResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *LiftContactSuppressionResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *LiftContactSuppressionResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -11398,9 +12623,19 @@ func (r LiftContactSuppressionResponse) GetApplicationproblemJSON401() *Unauthor
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r LiftContactSuppressionResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r LiftContactSuppressionResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r LiftContactSuppressionResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -11447,9 +12682,22 @@ type ListContactTagsResponse401Headers struct {
 	XRequestId string
 }
 
+// ListContactTagsResponse403Headers the declared response headers of an HTTP 403 response for ListContactTags
+type ListContactTagsResponse403Headers struct {
+	XRequestId string
+}
+
 // ListContactTagsResponse404Headers the declared response headers of an HTTP 404 response for ListContactTags
 type ListContactTagsResponse404Headers struct {
 	XRequestId string
+}
+
+// ListContactTagsResponse429Headers the declared response headers of an HTTP 429 response for ListContactTags
+type ListContactTagsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListContactTagsResponse503Headers the declared response headers of an HTTP 503 response for ListContactTags
@@ -11470,16 +12718,24 @@ type ListContactTagsResponse struct {
 	JSON200 *TagList
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListContactTagsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListContactTagsResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ListContactTagsResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListContactTagsResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListContactTagsResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -11496,9 +12752,19 @@ func (r ListContactTagsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListContactTagsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ListContactTagsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListContactTagsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -11550,6 +12816,11 @@ type AssignContactTagResponse401Headers struct {
 	XRequestId string
 }
 
+// AssignContactTagResponse403Headers the declared response headers of an HTTP 403 response for AssignContactTag
+type AssignContactTagResponse403Headers struct {
+	XRequestId string
+}
+
 // AssignContactTagResponse404Headers the declared response headers of an HTTP 404 response for AssignContactTag
 type AssignContactTagResponse404Headers struct {
 	XRequestId string
@@ -11563,6 +12834,14 @@ type AssignContactTagResponse413Headers struct {
 // AssignContactTagResponse422Headers the declared response headers of an HTTP 422 response for AssignContactTag
 type AssignContactTagResponse422Headers struct {
 	XRequestId string
+}
+
+// AssignContactTagResponse429Headers the declared response headers of an HTTP 429 response for AssignContactTag
+type AssignContactTagResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // AssignContactTagResponse503Headers the declared response headers of an HTTP 503 response for AssignContactTag
@@ -11587,12 +12866,16 @@ type AssignContactTagResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -11601,12 +12884,16 @@ type AssignContactTagResponse struct {
 	Headers400 *AssignContactTagResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AssignContactTagResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *AssignContactTagResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AssignContactTagResponse404Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AssignContactTagResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *AssignContactTagResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *AssignContactTagResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *AssignContactTagResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -11633,6 +12920,11 @@ func (r AssignContactTagResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r AssignContactTagResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r AssignContactTagResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
@@ -11646,6 +12938,11 @@ func (r AssignContactTagResponse) GetApplicationproblemJSON413() *PayloadTooLarg
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r AssignContactTagResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r AssignContactTagResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -11692,9 +12989,22 @@ type UnassignContactTagResponse401Headers struct {
 	XRequestId string
 }
 
+// UnassignContactTagResponse403Headers the declared response headers of an HTTP 403 response for UnassignContactTag
+type UnassignContactTagResponse403Headers struct {
+	XRequestId string
+}
+
 // UnassignContactTagResponse404Headers the declared response headers of an HTTP 404 response for UnassignContactTag
 type UnassignContactTagResponse404Headers struct {
 	XRequestId string
+}
+
+// UnassignContactTagResponse429Headers the declared response headers of an HTTP 429 response for UnassignContactTag
+type UnassignContactTagResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // UnassignContactTagResponse503Headers the declared response headers of an HTTP 503 response for UnassignContactTag
@@ -11713,16 +13023,24 @@ type UnassignContactTagResponse struct {
 	HTTPResponse *http.Response
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UnassignContactTagResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *UnassignContactTagResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *UnassignContactTagResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UnassignContactTagResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *UnassignContactTagResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -11734,9 +13052,19 @@ func (r UnassignContactTagResponse) GetApplicationproblemJSON401() *Unauthorized
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UnassignContactTagResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r UnassignContactTagResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UnassignContactTagResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -11788,9 +13116,22 @@ type ListEventsResponse401Headers struct {
 	XRequestId string
 }
 
+// ListEventsResponse403Headers the declared response headers of an HTTP 403 response for ListEvents
+type ListEventsResponse403Headers struct {
+	XRequestId string
+}
+
 // ListEventsResponse410Headers the declared response headers of an HTTP 410 response for ListEvents
 type ListEventsResponse410Headers struct {
 	XRequestId string
+}
+
+// ListEventsResponse429Headers the declared response headers of an HTTP 429 response for ListEvents
+type ListEventsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListEventsResponse503Headers the declared response headers of an HTTP 503 response for ListEvents
@@ -11813,8 +13154,12 @@ type ListEventsResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
 	ApplicationproblemJSON410 *Gone
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -11823,8 +13168,12 @@ type ListEventsResponse struct {
 	Headers400 *ListEventsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListEventsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListEventsResponse403Headers
 	// Headers410 the parsed response headers for an HTTP 410 response
 	Headers410 *ListEventsResponse410Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListEventsResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListEventsResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -11846,9 +13195,19 @@ func (r ListEventsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListEventsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
 func (r ListEventsResponse) GetApplicationproblemJSON410() *Gone {
 	return r.ApplicationproblemJSON410
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListEventsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -11992,9 +13351,22 @@ type GetMergeResponse401Headers struct {
 	XRequestId string
 }
 
+// GetMergeResponse403Headers the declared response headers of an HTTP 403 response for GetMerge
+type GetMergeResponse403Headers struct {
+	XRequestId string
+}
+
 // GetMergeResponse404Headers the declared response headers of an HTTP 404 response for GetMerge
 type GetMergeResponse404Headers struct {
 	XRequestId string
+}
+
+// GetMergeResponse429Headers the declared response headers of an HTTP 429 response for GetMerge
+type GetMergeResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // GetMergeResponse503Headers the declared response headers of an HTTP 503 response for GetMerge
@@ -12015,16 +13387,24 @@ type GetMergeResponse struct {
 	JSON200 *MergeSingle
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetMergeResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetMergeResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetMergeResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetMergeResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetMergeResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -12041,9 +13421,19 @@ func (r GetMergeResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetMergeResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetMergeResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetMergeResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -12090,6 +13480,11 @@ type UndoMergeResponse401Headers struct {
 	XRequestId string
 }
 
+// UndoMergeResponse403Headers the declared response headers of an HTTP 403 response for UndoMerge
+type UndoMergeResponse403Headers struct {
+	XRequestId string
+}
+
 // UndoMergeResponse404Headers the declared response headers of an HTTP 404 response for UndoMerge
 type UndoMergeResponse404Headers struct {
 	XRequestId string
@@ -12098,6 +13493,14 @@ type UndoMergeResponse404Headers struct {
 // UndoMergeResponse409Headers the declared response headers of an HTTP 409 response for UndoMerge
 type UndoMergeResponse409Headers struct {
 	XRequestId string
+}
+
+// UndoMergeResponse429Headers the declared response headers of an HTTP 429 response for UndoMerge
+type UndoMergeResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // UndoMergeResponse503Headers the declared response headers of an HTTP 503 response for UndoMerge
@@ -12118,20 +13521,28 @@ type UndoMergeResponse struct {
 	JSON200 *UndoResponse
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *MergeConflict
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UndoMergeResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *UndoMergeResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *UndoMergeResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *UndoMergeResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UndoMergeResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *UndoMergeResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -12148,6 +13559,11 @@ func (r UndoMergeResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UndoMergeResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r UndoMergeResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
@@ -12156,6 +13572,11 @@ func (r UndoMergeResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r UndoMergeResponse) GetApplicationproblemJSON409() *MergeConflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UndoMergeResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -12202,6 +13623,19 @@ type ListWebhookEndpointsResponse401Headers struct {
 	XRequestId string
 }
 
+// ListWebhookEndpointsResponse403Headers the declared response headers of an HTTP 403 response for ListWebhookEndpoints
+type ListWebhookEndpointsResponse403Headers struct {
+	XRequestId string
+}
+
+// ListWebhookEndpointsResponse429Headers the declared response headers of an HTTP 429 response for ListWebhookEndpoints
+type ListWebhookEndpointsResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
+}
+
 // ListWebhookEndpointsResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookEndpoints
 type ListWebhookEndpointsResponse503Headers struct {
 	RetryAfter int
@@ -12220,12 +13654,20 @@ type ListWebhookEndpointsResponse struct {
 	JSON200 *WebhookEndpointList
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListWebhookEndpointsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListWebhookEndpointsResponse403Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListWebhookEndpointsResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListWebhookEndpointsResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -12240,6 +13682,16 @@ func (r ListWebhookEndpointsResponse) GetJSON200() *WebhookEndpointList {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r ListWebhookEndpointsResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListWebhookEndpointsResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -12291,6 +13743,11 @@ type CreateWebhookEndpointResponse401Headers struct {
 	XRequestId string
 }
 
+// CreateWebhookEndpointResponse403Headers the declared response headers of an HTTP 403 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse403Headers struct {
+	XRequestId string
+}
+
 // CreateWebhookEndpointResponse409Headers the declared response headers of an HTTP 409 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse409Headers struct {
 	XRequestId string
@@ -12304,6 +13761,14 @@ type CreateWebhookEndpointResponse413Headers struct {
 // CreateWebhookEndpointResponse422Headers the declared response headers of an HTTP 422 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse422Headers struct {
 	XRequestId string
+}
+
+// CreateWebhookEndpointResponse429Headers the declared response headers of an HTTP 429 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // CreateWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for CreateWebhookEndpoint
@@ -12326,12 +13791,16 @@ type CreateWebhookEndpointResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *WebhookEndpointLimit
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -12340,12 +13809,16 @@ type CreateWebhookEndpointResponse struct {
 	Headers400 *CreateWebhookEndpointResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateWebhookEndpointResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateWebhookEndpointResponse403Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *CreateWebhookEndpointResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateWebhookEndpointResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *CreateWebhookEndpointResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateWebhookEndpointResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateWebhookEndpointResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -12367,6 +13840,11 @@ func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthori
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON409() *WebhookEndpointLimit {
 	return r.ApplicationproblemJSON409
@@ -12380,6 +13858,11 @@ func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON413() *PayloadTo
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateWebhookEndpointResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -12426,9 +13909,22 @@ type DeleteWebhookEndpointResponse401Headers struct {
 	XRequestId string
 }
 
+// DeleteWebhookEndpointResponse403Headers the declared response headers of an HTTP 403 response for DeleteWebhookEndpoint
+type DeleteWebhookEndpointResponse403Headers struct {
+	XRequestId string
+}
+
 // DeleteWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for DeleteWebhookEndpoint
 type DeleteWebhookEndpointResponse404Headers struct {
 	XRequestId string
+}
+
+// DeleteWebhookEndpointResponse429Headers the declared response headers of an HTTP 429 response for DeleteWebhookEndpoint
+type DeleteWebhookEndpointResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // DeleteWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for DeleteWebhookEndpoint
@@ -12447,16 +13943,24 @@ type DeleteWebhookEndpointResponse struct {
 	HTTPResponse *http.Response
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DeleteWebhookEndpointResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *DeleteWebhookEndpointResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeleteWebhookEndpointResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteWebhookEndpointResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *DeleteWebhookEndpointResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -12468,9 +13972,19 @@ func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthori
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -12517,9 +14031,22 @@ type GetWebhookEndpointResponse401Headers struct {
 	XRequestId string
 }
 
+// GetWebhookEndpointResponse403Headers the declared response headers of an HTTP 403 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse403Headers struct {
+	XRequestId string
+}
+
 // GetWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for GetWebhookEndpoint
 type GetWebhookEndpointResponse404Headers struct {
 	XRequestId string
+}
+
+// GetWebhookEndpointResponse429Headers the declared response headers of an HTTP 429 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // GetWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for GetWebhookEndpoint
@@ -12540,16 +14067,24 @@ type GetWebhookEndpointResponse struct {
 	JSON200 *WebhookEndpointResponse
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetWebhookEndpointResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetWebhookEndpointResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *GetWebhookEndpointResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetWebhookEndpointResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetWebhookEndpointResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -12566,9 +14101,19 @@ func (r GetWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorized
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r GetWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetWebhookEndpointResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -12620,6 +14165,11 @@ type UpdateWebhookEndpointResponse401Headers struct {
 	XRequestId string
 }
 
+// UpdateWebhookEndpointResponse403Headers the declared response headers of an HTTP 403 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse403Headers struct {
+	XRequestId string
+}
+
 // UpdateWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for UpdateWebhookEndpoint
 type UpdateWebhookEndpointResponse404Headers struct {
 	XRequestId string
@@ -12633,6 +14183,14 @@ type UpdateWebhookEndpointResponse413Headers struct {
 // UpdateWebhookEndpointResponse422Headers the declared response headers of an HTTP 422 response for UpdateWebhookEndpoint
 type UpdateWebhookEndpointResponse422Headers struct {
 	XRequestId string
+}
+
+// UpdateWebhookEndpointResponse429Headers the declared response headers of an HTTP 429 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // UpdateWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for UpdateWebhookEndpoint
@@ -12655,12 +14213,16 @@ type UpdateWebhookEndpointResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -12669,12 +14231,16 @@ type UpdateWebhookEndpointResponse struct {
 	Headers400 *UpdateWebhookEndpointResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateWebhookEndpointResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *UpdateWebhookEndpointResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *UpdateWebhookEndpointResponse404Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *UpdateWebhookEndpointResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *UpdateWebhookEndpointResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateWebhookEndpointResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *UpdateWebhookEndpointResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -12696,6 +14262,11 @@ func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthori
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
@@ -12709,6 +14280,11 @@ func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON413() *PayloadTo
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -12760,9 +14336,22 @@ type ListWebhookDeliveriesResponse401Headers struct {
 	XRequestId string
 }
 
+// ListWebhookDeliveriesResponse403Headers the declared response headers of an HTTP 403 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse403Headers struct {
+	XRequestId string
+}
+
 // ListWebhookDeliveriesResponse404Headers the declared response headers of an HTTP 404 response for ListWebhookDeliveries
 type ListWebhookDeliveriesResponse404Headers struct {
 	XRequestId string
+}
+
+// ListWebhookDeliveriesResponse429Headers the declared response headers of an HTTP 429 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListWebhookDeliveriesResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookDeliveries
@@ -12785,8 +14374,12 @@ type ListWebhookDeliveriesResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -12795,8 +14388,12 @@ type ListWebhookDeliveriesResponse struct {
 	Headers400 *ListWebhookDeliveriesResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ListWebhookDeliveriesResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListWebhookDeliveriesResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *ListWebhookDeliveriesResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListWebhookDeliveriesResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *ListWebhookDeliveriesResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -12818,9 +14415,19 @@ func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON401() *Unauthori
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -12867,6 +14474,11 @@ type RetryWebhookDeliveryResponse401Headers struct {
 	XRequestId string
 }
 
+// RetryWebhookDeliveryResponse403Headers the declared response headers of an HTTP 403 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse403Headers struct {
+	XRequestId string
+}
+
 // RetryWebhookDeliveryResponse404Headers the declared response headers of an HTTP 404 response for RetryWebhookDelivery
 type RetryWebhookDeliveryResponse404Headers struct {
 	XRequestId string
@@ -12875,6 +14487,14 @@ type RetryWebhookDeliveryResponse404Headers struct {
 // RetryWebhookDeliveryResponse409Headers the declared response headers of an HTTP 409 response for RetryWebhookDelivery
 type RetryWebhookDeliveryResponse409Headers struct {
 	XRequestId string
+}
+
+// RetryWebhookDeliveryResponse429Headers the declared response headers of an HTTP 429 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // RetryWebhookDeliveryResponse503Headers the declared response headers of an HTTP 503 response for RetryWebhookDelivery
@@ -12895,20 +14515,28 @@ type RetryWebhookDeliveryResponse struct {
 	JSON202 *WebhookDeliveryResponse
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RetryWebhookDeliveryResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RetryWebhookDeliveryResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *RetryWebhookDeliveryResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *RetryWebhookDeliveryResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RetryWebhookDeliveryResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *RetryWebhookDeliveryResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -12925,6 +14553,11 @@ func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON401() *Unauthoriz
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
@@ -12933,6 +14566,11 @@ func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -12979,9 +14617,22 @@ type RotateWebhookEndpointSecretResponse401Headers struct {
 	XRequestId string
 }
 
+// RotateWebhookEndpointSecretResponse403Headers the declared response headers of an HTTP 403 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse403Headers struct {
+	XRequestId string
+}
+
 // RotateWebhookEndpointSecretResponse404Headers the declared response headers of an HTTP 404 response for RotateWebhookEndpointSecret
 type RotateWebhookEndpointSecretResponse404Headers struct {
 	XRequestId string
+}
+
+// RotateWebhookEndpointSecretResponse429Headers the declared response headers of an HTTP 429 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // RotateWebhookEndpointSecretResponse503Headers the declared response headers of an HTTP 503 response for RotateWebhookEndpointSecret
@@ -13002,16 +14653,24 @@ type RotateWebhookEndpointSecretResponse struct {
 	JSON200 *WebhookEndpointSecretResponse
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RotateWebhookEndpointSecretResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RotateWebhookEndpointSecretResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *RotateWebhookEndpointSecretResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RotateWebhookEndpointSecretResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *RotateWebhookEndpointSecretResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -13028,9 +14687,19 @@ func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON401() *Una
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -13077,9 +14746,22 @@ type TestWebhookEndpointResponse401Headers struct {
 	XRequestId string
 }
 
+// TestWebhookEndpointResponse403Headers the declared response headers of an HTTP 403 response for TestWebhookEndpoint
+type TestWebhookEndpointResponse403Headers struct {
+	XRequestId string
+}
+
 // TestWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for TestWebhookEndpoint
 type TestWebhookEndpointResponse404Headers struct {
 	XRequestId string
+}
+
+// TestWebhookEndpointResponse429Headers the declared response headers of an HTTP 429 response for TestWebhookEndpoint
+type TestWebhookEndpointResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // TestWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for TestWebhookEndpoint
@@ -13100,16 +14782,24 @@ type TestWebhookEndpointResponse struct {
 	JSON202 *WebhookDeliveryResponse
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *TestWebhookEndpointResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *TestWebhookEndpointResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *TestWebhookEndpointResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *TestWebhookEndpointResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *TestWebhookEndpointResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -13126,9 +14816,19 @@ func (r TestWebhookEndpointResponse) GetApplicationproblemJSON401() *Unauthorize
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r TestWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r TestWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r TestWebhookEndpointResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -13175,6 +14875,19 @@ type GetWorkspaceResponse401Headers struct {
 	XRequestId string
 }
 
+// GetWorkspaceResponse403Headers the declared response headers of an HTTP 403 response for GetWorkspace
+type GetWorkspaceResponse403Headers struct {
+	XRequestId string
+}
+
+// GetWorkspaceResponse429Headers the declared response headers of an HTTP 429 response for GetWorkspace
+type GetWorkspaceResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
+}
+
 // GetWorkspaceResponse503Headers the declared response headers of an HTTP 503 response for GetWorkspace
 type GetWorkspaceResponse503Headers struct {
 	RetryAfter int
@@ -13193,12 +14906,20 @@ type GetWorkspaceResponse struct {
 	JSON200 *WorkspaceResponse
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetWorkspaceResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetWorkspaceResponse403Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetWorkspaceResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GetWorkspaceResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -13213,6 +14934,16 @@ func (r GetWorkspaceResponse) GetJSON200() *WorkspaceResponse {
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
 func (r GetWorkspaceResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetWorkspaceResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetWorkspaceResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -13264,6 +14995,11 @@ type UpdateWorkspaceResponse401Headers struct {
 	XRequestId string
 }
 
+// UpdateWorkspaceResponse403Headers the declared response headers of an HTTP 403 response for UpdateWorkspace
+type UpdateWorkspaceResponse403Headers struct {
+	XRequestId string
+}
+
 // UpdateWorkspaceResponse413Headers the declared response headers of an HTTP 413 response for UpdateWorkspace
 type UpdateWorkspaceResponse413Headers struct {
 	XRequestId string
@@ -13272,6 +15008,14 @@ type UpdateWorkspaceResponse413Headers struct {
 // UpdateWorkspaceResponse422Headers the declared response headers of an HTTP 422 response for UpdateWorkspace
 type UpdateWorkspaceResponse422Headers struct {
 	XRequestId string
+}
+
+// UpdateWorkspaceResponse429Headers the declared response headers of an HTTP 429 response for UpdateWorkspace
+type UpdateWorkspaceResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // UpdateWorkspaceResponse503Headers the declared response headers of an HTTP 503 response for UpdateWorkspace
@@ -13294,10 +15038,14 @@ type UpdateWorkspaceResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
 	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
@@ -13306,10 +15054,14 @@ type UpdateWorkspaceResponse struct {
 	Headers400 *UpdateWorkspaceResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UpdateWorkspaceResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *UpdateWorkspaceResponse403Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *UpdateWorkspaceResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
 	Headers422 *UpdateWorkspaceResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateWorkspaceResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *UpdateWorkspaceResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
@@ -13331,6 +15083,11 @@ func (r UpdateWorkspaceResponse) GetApplicationproblemJSON401() *Unauthorized {
 	return r.ApplicationproblemJSON401
 }
 
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateWorkspaceResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r UpdateWorkspaceResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
 	return r.ApplicationproblemJSON413
@@ -13339,6 +15096,11 @@ func (r UpdateWorkspaceResponse) GetApplicationproblemJSON413() *PayloadTooLarge
 // GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
 func (r UpdateWorkspaceResponse) GetApplicationproblemJSON422() *Unprocessable {
 	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateWorkspaceResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
@@ -13412,8 +15174,8 @@ func (c *ClientWithResponses) ListChannelsWithResponse(ctx context.Context, reqE
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/channels (the `CreateChannel` operationId).
-func (c *ClientWithResponses) CreateChannelWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error) {
-	rsp, err := c.CreateChannelWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateChannelWithBodyWithResponse(ctx context.Context, params *CreateChannelParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error) {
+	rsp, err := c.CreateChannelWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13437,8 +15199,8 @@ func (c *ClientWithResponses) CreateChannelWithBodyWithResponse(ctx context.Cont
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/channels (the `CreateChannel` operationId).
-func (c *ClientWithResponses) CreateChannelWithResponse(ctx context.Context, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error) {
-	rsp, err := c.CreateChannel(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateChannelWithResponse(ctx context.Context, params *CreateChannelParams, body CreateChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateChannelResponse, error) {
+	rsp, err := c.CreateChannel(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13495,8 +15257,8 @@ func (c *ClientWithResponses) GetChannelWithResponse(ctx context.Context, channe
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
-func (c *ClientWithResponses) LookupChannelContactsWithBodyWithResponse(ctx context.Context, channelID ChannelID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LookupChannelContactsResponse, error) {
-	rsp, err := c.LookupChannelContactsWithBody(ctx, channelID, contentType, body, reqEditors...)
+func (c *ClientWithResponses) LookupChannelContactsWithBodyWithResponse(ctx context.Context, channelID ChannelID, params *LookupChannelContactsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LookupChannelContactsResponse, error) {
+	rsp, err := c.LookupChannelContactsWithBody(ctx, channelID, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13522,8 +15284,8 @@ func (c *ClientWithResponses) LookupChannelContactsWithBodyWithResponse(ctx cont
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
-func (c *ClientWithResponses) LookupChannelContactsWithResponse(ctx context.Context, channelID ChannelID, body LookupChannelContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*LookupChannelContactsResponse, error) {
-	rsp, err := c.LookupChannelContacts(ctx, channelID, body, reqEditors...)
+func (c *ClientWithResponses) LookupChannelContactsWithResponse(ctx context.Context, channelID ChannelID, params *LookupChannelContactsParams, body LookupChannelContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*LookupChannelContactsResponse, error) {
+	rsp, err := c.LookupChannelContacts(ctx, channelID, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13572,8 +15334,8 @@ func (c *ClientWithResponses) ListContactsWithResponse(ctx context.Context, para
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts (the `CreateContact` operationId).
-func (c *ClientWithResponses) CreateContactWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateContactResponse, error) {
-	rsp, err := c.CreateContactWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateContactWithBodyWithResponse(ctx context.Context, params *CreateContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateContactResponse, error) {
+	rsp, err := c.CreateContactWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13604,8 +15366,8 @@ func (c *ClientWithResponses) CreateContactWithBodyWithResponse(ctx context.Cont
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts (the `CreateContact` operationId).
-func (c *ClientWithResponses) CreateContactWithResponse(ctx context.Context, body CreateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateContactResponse, error) {
-	rsp, err := c.CreateContact(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateContactWithResponse(ctx context.Context, params *CreateContactParams, body CreateContactJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateContactResponse, error) {
+	rsp, err := c.CreateContact(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13642,8 +15404,8 @@ func (c *ClientWithResponses) CreateContactWithResponse(ctx context.Context, bod
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/import (the `ImportContacts` operationId).
-func (c *ClientWithResponses) ImportContactsWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ImportContactsResponse, error) {
-	rsp, err := c.ImportContactsWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) ImportContactsWithBodyWithResponse(ctx context.Context, params *ImportContactsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ImportContactsResponse, error) {
+	rsp, err := c.ImportContactsWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13660,8 +15422,8 @@ func (c *ClientWithResponses) ImportContactsWithBodyWithResponse(ctx context.Con
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/lookup (the `LookupContact` operationId).
-func (c *ClientWithResponses) LookupContactWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LookupContactResponse, error) {
-	rsp, err := c.LookupContactWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) LookupContactWithBodyWithResponse(ctx context.Context, params *LookupContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LookupContactResponse, error) {
+	rsp, err := c.LookupContactWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13678,8 +15440,8 @@ func (c *ClientWithResponses) LookupContactWithBodyWithResponse(ctx context.Cont
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/lookup (the `LookupContact` operationId).
-func (c *ClientWithResponses) LookupContactWithResponse(ctx context.Context, body LookupContactJSONRequestBody, reqEditors ...RequestEditorFn) (*LookupContactResponse, error) {
-	rsp, err := c.LookupContact(ctx, body, reqEditors...)
+func (c *ClientWithResponses) LookupContactWithResponse(ctx context.Context, params *LookupContactParams, body LookupContactJSONRequestBody, reqEditors ...RequestEditorFn) (*LookupContactResponse, error) {
+	rsp, err := c.LookupContact(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13723,8 +15485,8 @@ func (c *ClientWithResponses) GetContactByPhoneWithResponse(ctx context.Context,
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
-func (c *ClientWithResponses) CheckReachabilityWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CheckReachabilityResponse, error) {
-	rsp, err := c.CheckReachabilityWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CheckReachabilityWithBodyWithResponse(ctx context.Context, params *CheckReachabilityParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CheckReachabilityResponse, error) {
+	rsp, err := c.CheckReachabilityWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13751,8 +15513,8 @@ func (c *ClientWithResponses) CheckReachabilityWithBodyWithResponse(ctx context.
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
-func (c *ClientWithResponses) CheckReachabilityWithResponse(ctx context.Context, body CheckReachabilityJSONRequestBody, reqEditors ...RequestEditorFn) (*CheckReachabilityResponse, error) {
-	rsp, err := c.CheckReachability(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CheckReachabilityWithResponse(ctx context.Context, params *CheckReachabilityParams, body CheckReachabilityJSONRequestBody, reqEditors ...RequestEditorFn) (*CheckReachabilityResponse, error) {
+	rsp, err := c.CheckReachability(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13770,8 +15532,8 @@ func (c *ClientWithResponses) CheckReachabilityWithResponse(ctx context.Context,
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/resolve (the `ResolveContact` operationId).
-func (c *ClientWithResponses) ResolveContactWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResolveContactResponse, error) {
-	rsp, err := c.ResolveContactWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) ResolveContactWithBodyWithResponse(ctx context.Context, params *ResolveContactParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResolveContactResponse, error) {
+	rsp, err := c.ResolveContactWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13789,8 +15551,8 @@ func (c *ClientWithResponses) ResolveContactWithBodyWithResponse(ctx context.Con
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/resolve (the `ResolveContact` operationId).
-func (c *ClientWithResponses) ResolveContactWithResponse(ctx context.Context, body ResolveContactJSONRequestBody, reqEditors ...RequestEditorFn) (*ResolveContactResponse, error) {
-	rsp, err := c.ResolveContact(ctx, body, reqEditors...)
+func (c *ClientWithResponses) ResolveContactWithResponse(ctx context.Context, params *ResolveContactParams, body ResolveContactJSONRequestBody, reqEditors ...RequestEditorFn) (*ResolveContactResponse, error) {
+	rsp, err := c.ResolveContact(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -13993,8 +15755,8 @@ func (c *ClientWithResponses) ListContactIdentitiesWithResponse(ctx context.Cont
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
-func (c *ClientWithResponses) MergeContactsWithBodyWithResponse(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MergeContactsResponse, error) {
-	rsp, err := c.MergeContactsWithBody(ctx, contactID, contentType, body, reqEditors...)
+func (c *ClientWithResponses) MergeContactsWithBodyWithResponse(ctx context.Context, contactID ContactID, params *MergeContactsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MergeContactsResponse, error) {
+	rsp, err := c.MergeContactsWithBody(ctx, contactID, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14037,8 +15799,8 @@ func (c *ClientWithResponses) MergeContactsWithBodyWithResponse(ctx context.Cont
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
-func (c *ClientWithResponses) MergeContactsWithResponse(ctx context.Context, contactID ContactID, body MergeContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*MergeContactsResponse, error) {
-	rsp, err := c.MergeContacts(ctx, contactID, body, reqEditors...)
+func (c *ClientWithResponses) MergeContactsWithResponse(ctx context.Context, contactID ContactID, params *MergeContactsParams, body MergeContactsJSONRequestBody, reqEditors ...RequestEditorFn) (*MergeContactsResponse, error) {
+	rsp, err := c.MergeContacts(ctx, contactID, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14084,8 +15846,8 @@ func (c *ClientWithResponses) ListContactNotesWithResponse(ctx context.Context, 
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/{contactID}/notes (the `CreateContactNote` operationId).
-func (c *ClientWithResponses) CreateContactNoteWithBodyWithResponse(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateContactNoteResponse, error) {
-	rsp, err := c.CreateContactNoteWithBody(ctx, contactID, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateContactNoteWithBodyWithResponse(ctx context.Context, contactID ContactID, params *CreateContactNoteParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateContactNoteResponse, error) {
+	rsp, err := c.CreateContactNoteWithBody(ctx, contactID, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14099,8 +15861,8 @@ func (c *ClientWithResponses) CreateContactNoteWithBodyWithResponse(ctx context.
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/{contactID}/notes (the `CreateContactNote` operationId).
-func (c *ClientWithResponses) CreateContactNoteWithResponse(ctx context.Context, contactID ContactID, body CreateContactNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateContactNoteResponse, error) {
-	rsp, err := c.CreateContactNote(ctx, contactID, body, reqEditors...)
+func (c *ClientWithResponses) CreateContactNoteWithResponse(ctx context.Context, contactID ContactID, params *CreateContactNoteParams, body CreateContactNoteJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateContactNoteResponse, error) {
+	rsp, err := c.CreateContactNote(ctx, contactID, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14135,8 +15897,8 @@ func (c *ClientWithResponses) ListContactSuppressionsWithResponse(ctx context.Co
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
-func (c *ClientWithResponses) UpsertContactSuppressionWithBodyWithResponse(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpsertContactSuppressionResponse, error) {
-	rsp, err := c.UpsertContactSuppressionWithBody(ctx, contactID, contentType, body, reqEditors...)
+func (c *ClientWithResponses) UpsertContactSuppressionWithBodyWithResponse(ctx context.Context, contactID ContactID, params *UpsertContactSuppressionParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpsertContactSuppressionResponse, error) {
+	rsp, err := c.UpsertContactSuppressionWithBody(ctx, contactID, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14153,8 +15915,8 @@ func (c *ClientWithResponses) UpsertContactSuppressionWithBodyWithResponse(ctx c
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
-func (c *ClientWithResponses) UpsertContactSuppressionWithResponse(ctx context.Context, contactID ContactID, body UpsertContactSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*UpsertContactSuppressionResponse, error) {
-	rsp, err := c.UpsertContactSuppression(ctx, contactID, body, reqEditors...)
+func (c *ClientWithResponses) UpsertContactSuppressionWithResponse(ctx context.Context, contactID ContactID, params *UpsertContactSuppressionParams, body UpsertContactSuppressionJSONRequestBody, reqEditors ...RequestEditorFn) (*UpsertContactSuppressionResponse, error) {
+	rsp, err := c.UpsertContactSuppression(ctx, contactID, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14204,8 +15966,8 @@ func (c *ClientWithResponses) ListContactTagsWithResponse(ctx context.Context, c
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/{contactID}/tags (the `AssignContactTag` operationId).
-func (c *ClientWithResponses) AssignContactTagWithBodyWithResponse(ctx context.Context, contactID ContactID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AssignContactTagResponse, error) {
-	rsp, err := c.AssignContactTagWithBody(ctx, contactID, contentType, body, reqEditors...)
+func (c *ClientWithResponses) AssignContactTagWithBodyWithResponse(ctx context.Context, contactID ContactID, params *AssignContactTagParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*AssignContactTagResponse, error) {
+	rsp, err := c.AssignContactTagWithBody(ctx, contactID, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14222,8 +15984,8 @@ func (c *ClientWithResponses) AssignContactTagWithBodyWithResponse(ctx context.C
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/{contactID}/tags (the `AssignContactTag` operationId).
-func (c *ClientWithResponses) AssignContactTagWithResponse(ctx context.Context, contactID ContactID, body AssignContactTagJSONRequestBody, reqEditors ...RequestEditorFn) (*AssignContactTagResponse, error) {
-	rsp, err := c.AssignContactTag(ctx, contactID, body, reqEditors...)
+func (c *ClientWithResponses) AssignContactTagWithResponse(ctx context.Context, contactID ContactID, params *AssignContactTagParams, body AssignContactTagJSONRequestBody, reqEditors ...RequestEditorFn) (*AssignContactTagResponse, error) {
+	rsp, err := c.AssignContactTag(ctx, contactID, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14343,8 +16105,8 @@ func (c *ClientWithResponses) GetMergeWithResponse(ctx context.Context, mergeID 
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/merges/{mergeID}/undo (the `UndoMerge` operationId).
-func (c *ClientWithResponses) UndoMergeWithResponse(ctx context.Context, mergeID MergeID, reqEditors ...RequestEditorFn) (*UndoMergeResponse, error) {
-	rsp, err := c.UndoMerge(ctx, mergeID, reqEditors...)
+func (c *ClientWithResponses) UndoMergeWithResponse(ctx context.Context, mergeID MergeID, params *UndoMergeParams, reqEditors ...RequestEditorFn) (*UndoMergeResponse, error) {
+	rsp, err := c.UndoMerge(ctx, mergeID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14387,8 +16149,8 @@ func (c *ClientWithResponses) ListWebhookEndpointsWithResponse(ctx context.Conte
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
-func (c *ClientWithResponses) CreateWebhookEndpointWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error) {
-	rsp, err := c.CreateWebhookEndpointWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateWebhookEndpointWithBodyWithResponse(ctx context.Context, params *CreateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error) {
+	rsp, err := c.CreateWebhookEndpointWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14416,8 +16178,8 @@ func (c *ClientWithResponses) CreateWebhookEndpointWithBodyWithResponse(ctx cont
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
-func (c *ClientWithResponses) CreateWebhookEndpointWithResponse(ctx context.Context, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error) {
-	rsp, err := c.CreateWebhookEndpoint(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateWebhookEndpointWithResponse(ctx context.Context, params *CreateWebhookEndpointParams, body CreateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateWebhookEndpointResponse, error) {
+	rsp, err := c.CreateWebhookEndpoint(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14525,8 +16287,8 @@ func (c *ClientWithResponses) ListWebhookDeliveriesWithResponse(ctx context.Cont
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry (the `RetryWebhookDelivery` operationId).
-func (c *ClientWithResponses) RetryWebhookDeliveryWithResponse(ctx context.Context, endpointID EndpointID, deliveryID string, reqEditors ...RequestEditorFn) (*RetryWebhookDeliveryResponse, error) {
-	rsp, err := c.RetryWebhookDelivery(ctx, endpointID, deliveryID, reqEditors...)
+func (c *ClientWithResponses) RetryWebhookDeliveryWithResponse(ctx context.Context, endpointID EndpointID, deliveryID string, params *RetryWebhookDeliveryParams, reqEditors ...RequestEditorFn) (*RetryWebhookDeliveryResponse, error) {
+	rsp, err := c.RetryWebhookDelivery(ctx, endpointID, deliveryID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14545,8 +16307,8 @@ func (c *ClientWithResponses) RetryWebhookDeliveryWithResponse(ctx context.Conte
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
-func (c *ClientWithResponses) RotateWebhookEndpointSecretWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*RotateWebhookEndpointSecretResponse, error) {
-	rsp, err := c.RotateWebhookEndpointSecret(ctx, endpointID, reqEditors...)
+func (c *ClientWithResponses) RotateWebhookEndpointSecretWithResponse(ctx context.Context, endpointID EndpointID, params *RotateWebhookEndpointSecretParams, reqEditors ...RequestEditorFn) (*RotateWebhookEndpointSecretResponse, error) {
+	rsp, err := c.RotateWebhookEndpointSecret(ctx, endpointID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14563,8 +16325,8 @@ func (c *ClientWithResponses) RotateWebhookEndpointSecretWithResponse(ctx contex
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/webhook-endpoints/{endpointID}/test (the `TestWebhookEndpoint` operationId).
-func (c *ClientWithResponses) TestWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*TestWebhookEndpointResponse, error) {
-	rsp, err := c.TestWebhookEndpoint(ctx, endpointID, reqEditors...)
+func (c *ClientWithResponses) TestWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, params *TestWebhookEndpointParams, reqEditors ...RequestEditorFn) (*TestWebhookEndpointResponse, error) {
+	rsp, err := c.TestWebhookEndpoint(ctx, endpointID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -14648,6 +16410,20 @@ func ParseListChannelsResponse(rsp *http.Response) (*ListChannelsResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14675,6 +16451,47 @@ func ParseListChannelsResponse(rsp *http.Response) (*ListChannelsResponse, error
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListChannelsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListChannelsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListChannelsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -14742,6 +16559,13 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -14755,6 +16579,13 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -14793,6 +16624,16 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateChannelResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateChannelResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -14813,6 +16654,37 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateChannelResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateChannelResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -14869,12 +16741,26 @@ func ParseDeleteChannelResponse(rsp *http.Response) (*DeleteChannelResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -14903,6 +16789,16 @@ func ParseDeleteChannelResponse(rsp *http.Response) (*DeleteChannelResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeleteChannelResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers DeleteChannelResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -14913,6 +16809,37 @@ func ParseDeleteChannelResponse(rsp *http.Response) (*DeleteChannelResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteChannelResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeleteChannelResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -14973,12 +16900,26 @@ func ParseGetChannelResponse(rsp *http.Response) (*GetChannelResponse, error) {
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -15007,6 +16948,16 @@ func ParseGetChannelResponse(rsp *http.Response) (*GetChannelResponse, error) {
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetChannelResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetChannelResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -15017,6 +16968,37 @@ func ParseGetChannelResponse(rsp *http.Response) (*GetChannelResponse, error) {
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetChannelResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetChannelResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -15084,6 +17066,13 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15104,6 +17093,13 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 502:
 		var dest BadGateway
@@ -15156,6 +17152,16 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers LookupChannelContactsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers LookupChannelContactsResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -15186,6 +17192,37 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 			headers.XRequestId = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers LookupChannelContactsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 502:
 		var headers LookupChannelContactsResponse502Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -15273,6 +17310,20 @@ func ParseListContactsResponse(rsp *http.Response) (*ListContactsResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15310,6 +17361,47 @@ func ParseListContactsResponse(rsp *http.Response) (*ListContactsResponse, error
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListContactsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListContactsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListContactsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -15384,6 +17476,13 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest Conflict
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15404,6 +17503,13 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -15442,6 +17548,16 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateContactResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreateContactResponse409Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -15472,6 +17588,37 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateContactResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateContactResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -15539,6 +17686,13 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest ImportTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15552,6 +17706,13 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -15590,6 +17751,16 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ImportContactsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 413:
 		var headers ImportContactsResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -15610,6 +17781,37 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 			headers.XRequestId = value
 		}
 		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers ImportContactsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ImportContactsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -15677,6 +17879,13 @@ func ParseLookupContactResponse(rsp *http.Response) (*LookupContactResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15704,6 +17913,13 @@ func ParseLookupContactResponse(rsp *http.Response) (*LookupContactResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -15742,6 +17958,16 @@ func ParseLookupContactResponse(rsp *http.Response) (*LookupContactResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers LookupContactResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers LookupContactResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -15782,6 +18008,37 @@ func ParseLookupContactResponse(rsp *http.Response) (*LookupContactResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers LookupContactResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers LookupContactResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -15842,6 +18099,13 @@ func ParseGetContactByPhoneResponse(rsp *http.Response) (*GetContactByPhoneRespo
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15855,6 +18119,13 @@ func ParseGetContactByPhoneResponse(rsp *http.Response) (*GetContactByPhoneRespo
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -15883,6 +18154,16 @@ func ParseGetContactByPhoneResponse(rsp *http.Response) (*GetContactByPhoneRespo
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetContactByPhoneResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetContactByPhoneResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -15903,6 +18184,37 @@ func ParseGetContactByPhoneResponse(rsp *http.Response) (*GetContactByPhoneRespo
 			headers.XRequestId = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetContactByPhoneResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetContactByPhoneResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -15970,6 +18282,13 @@ func ParseCheckReachabilityResponse(rsp *http.Response) (*CheckReachabilityRespo
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15983,6 +18302,13 @@ func ParseCheckReachabilityResponse(rsp *http.Response) (*CheckReachabilityRespo
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -16021,6 +18347,16 @@ func ParseCheckReachabilityResponse(rsp *http.Response) (*CheckReachabilityRespo
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CheckReachabilityResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 413:
 		var headers CheckReachabilityResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16041,6 +18377,37 @@ func ParseCheckReachabilityResponse(rsp *http.Response) (*CheckReachabilityRespo
 			headers.XRequestId = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers CheckReachabilityResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers CheckReachabilityResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -16108,6 +18475,13 @@ func ParseResolveContactResponse(rsp *http.Response) (*ResolveContactResponse, e
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16135,6 +18509,13 @@ func ParseResolveContactResponse(rsp *http.Response) (*ResolveContactResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -16173,6 +18554,16 @@ func ParseResolveContactResponse(rsp *http.Response) (*ResolveContactResponse, e
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ResolveContactResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ResolveContactResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16213,6 +18604,37 @@ func ParseResolveContactResponse(rsp *http.Response) (*ResolveContactResponse, e
 			headers.XRequestId = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers ResolveContactResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ResolveContactResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -16269,6 +18691,13 @@ func ParseDeleteContactResponse(rsp *http.Response) (*DeleteContactResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16282,6 +18711,13 @@ func ParseDeleteContactResponse(rsp *http.Response) (*DeleteContactResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON412 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -16310,6 +18746,16 @@ func ParseDeleteContactResponse(rsp *http.Response) (*DeleteContactResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeleteContactResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers DeleteContactResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16330,6 +18776,37 @@ func ParseDeleteContactResponse(rsp *http.Response) (*DeleteContactResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers412 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteContactResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeleteContactResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -16393,12 +18870,26 @@ func ParseGetContactResponse(rsp *http.Response) (*GetContactResponse, error) {
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -16447,6 +18938,16 @@ func ParseGetContactResponse(rsp *http.Response) (*GetContactResponse, error) {
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetContactResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetContactResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16457,6 +18958,37 @@ func ParseGetContactResponse(rsp *http.Response) (*GetContactResponse, error) {
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetContactResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetContactResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -16524,6 +19056,13 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16558,6 +19097,13 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -16606,6 +19152,16 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers UpdateContactResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers UpdateContactResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16656,6 +19212,37 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateContactResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateContactResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -16730,6 +19317,13 @@ func ParsePutContactConsentResponse(rsp *http.Response) (*PutContactConsentRespo
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16750,6 +19344,13 @@ func ParsePutContactConsentResponse(rsp *http.Response) (*PutContactConsentRespo
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -16788,6 +19389,16 @@ func ParsePutContactConsentResponse(rsp *http.Response) (*PutContactConsentRespo
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PutContactConsentResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers PutContactConsentResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16818,6 +19429,37 @@ func ParsePutContactConsentResponse(rsp *http.Response) (*PutContactConsentRespo
 			headers.XRequestId = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers PutContactConsentResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers PutContactConsentResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -16878,12 +19520,26 @@ func ParseListContactConsentsResponse(rsp *http.Response) (*ListContactConsentsR
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -16912,6 +19568,16 @@ func ParseListContactConsentsResponse(rsp *http.Response) (*ListContactConsentsR
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListContactConsentsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListContactConsentsResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16922,6 +19588,37 @@ func ParseListContactConsentsResponse(rsp *http.Response) (*ListContactConsentsR
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListContactConsentsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListContactConsentsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -16982,12 +19679,26 @@ func ParseListContactIdentitiesResponse(rsp *http.Response) (*ListContactIdentit
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -17016,6 +19727,16 @@ func ParseListContactIdentitiesResponse(rsp *http.Response) (*ListContactIdentit
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListContactIdentitiesResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListContactIdentitiesResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17026,6 +19747,37 @@ func ParseListContactIdentitiesResponse(rsp *http.Response) (*ListContactIdentit
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListContactIdentitiesResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListContactIdentitiesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -17093,6 +19845,13 @@ func ParseMergeContactsResponse(rsp *http.Response) (*MergeContactsResponse, err
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17120,6 +19879,13 @@ func ParseMergeContactsResponse(rsp *http.Response) (*MergeContactsResponse, err
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -17158,6 +19924,16 @@ func ParseMergeContactsResponse(rsp *http.Response) (*MergeContactsResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers MergeContactsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers MergeContactsResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17198,6 +19974,37 @@ func ParseMergeContactsResponse(rsp *http.Response) (*MergeContactsResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers MergeContactsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers MergeContactsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -17258,12 +20065,26 @@ func ParseListContactMergesResponse(rsp *http.Response) (*ListContactMergesRespo
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -17292,6 +20113,16 @@ func ParseListContactMergesResponse(rsp *http.Response) (*ListContactMergesRespo
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListContactMergesResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListContactMergesResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17302,6 +20133,37 @@ func ParseListContactMergesResponse(rsp *http.Response) (*ListContactMergesRespo
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListContactMergesResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListContactMergesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -17369,12 +20231,26 @@ func ParseListContactNotesResponse(rsp *http.Response) (*ListContactNotesRespons
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -17413,6 +20289,16 @@ func ParseListContactNotesResponse(rsp *http.Response) (*ListContactNotesRespons
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListContactNotesResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListContactNotesResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17423,6 +20309,37 @@ func ParseListContactNotesResponse(rsp *http.Response) (*ListContactNotesRespons
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListContactNotesResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListContactNotesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -17490,6 +20407,13 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17510,6 +20434,13 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -17548,6 +20479,16 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateContactNoteResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers CreateContactNoteResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17578,6 +20519,37 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 			headers.XRequestId = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateContactNoteResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateContactNoteResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -17638,12 +20610,26 @@ func ParseListContactSuppressionsResponse(rsp *http.Response) (*ListContactSuppr
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -17672,6 +20658,16 @@ func ParseListContactSuppressionsResponse(rsp *http.Response) (*ListContactSuppr
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListContactSuppressionsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListContactSuppressionsResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17682,6 +20678,37 @@ func ParseListContactSuppressionsResponse(rsp *http.Response) (*ListContactSuppr
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListContactSuppressionsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListContactSuppressionsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -17756,6 +20783,13 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17776,6 +20810,13 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -17814,6 +20855,16 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers UpsertContactSuppressionResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers UpsertContactSuppressionResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17844,6 +20895,37 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 			headers.XRequestId = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpsertContactSuppressionResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpsertContactSuppressionResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -17911,12 +20993,26 @@ func ParseLiftContactSuppressionResponse(rsp *http.Response) (*LiftContactSuppre
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -17955,6 +21051,16 @@ func ParseLiftContactSuppressionResponse(rsp *http.Response) (*LiftContactSuppre
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers LiftContactSuppressionResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers LiftContactSuppressionResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17965,6 +21071,37 @@ func ParseLiftContactSuppressionResponse(rsp *http.Response) (*LiftContactSuppre
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers LiftContactSuppressionResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers LiftContactSuppressionResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -18025,12 +21162,26 @@ func ParseListContactTagsResponse(rsp *http.Response) (*ListContactTagsResponse,
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -18059,6 +21210,16 @@ func ParseListContactTagsResponse(rsp *http.Response) (*ListContactTagsResponse,
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListContactTagsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListContactTagsResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18069,6 +21230,37 @@ func ParseListContactTagsResponse(rsp *http.Response) (*ListContactTagsResponse,
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListContactTagsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListContactTagsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -18143,6 +21335,13 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18163,6 +21362,13 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -18201,6 +21407,16 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers AssignContactTagResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers AssignContactTagResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18231,6 +21447,37 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 			headers.XRequestId = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers AssignContactTagResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers AssignContactTagResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -18287,12 +21534,26 @@ func ParseUnassignContactTagResponse(rsp *http.Response) (*UnassignContactTagRes
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -18321,6 +21582,16 @@ func ParseUnassignContactTagResponse(rsp *http.Response) (*UnassignContactTagRes
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers UnassignContactTagResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers UnassignContactTagResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18331,6 +21602,37 @@ func ParseUnassignContactTagResponse(rsp *http.Response) (*UnassignContactTagRes
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers UnassignContactTagResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers UnassignContactTagResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -18398,12 +21700,26 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
 		var dest Gone
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON410 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -18442,6 +21758,16 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListEventsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 410:
 		var headers ListEventsResponse410Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18452,6 +21778,37 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 			headers.XRequestId = value
 		}
 		response.Headers410 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListEventsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListEventsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -18591,12 +21948,26 @@ func ParseGetMergeResponse(rsp *http.Response) (*GetMergeResponse, error) {
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -18625,6 +21996,16 @@ func ParseGetMergeResponse(rsp *http.Response) (*GetMergeResponse, error) {
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetMergeResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetMergeResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18635,6 +22016,37 @@ func ParseGetMergeResponse(rsp *http.Response) (*GetMergeResponse, error) {
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetMergeResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetMergeResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -18695,6 +22107,13 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18708,6 +22127,13 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -18736,6 +22162,16 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers UndoMergeResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers UndoMergeResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18756,6 +22192,37 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 			headers.XRequestId = value
 		}
 		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers UndoMergeResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers UndoMergeResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -18816,6 +22283,20 @@ func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpoint
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18843,6 +22324,47 @@ func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpoint
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListWebhookEndpointsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListWebhookEndpointsResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListWebhookEndpointsResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -18910,6 +22432,13 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
 		var dest WebhookEndpointLimit
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18930,6 +22459,13 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -18968,6 +22504,16 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateWebhookEndpointResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreateWebhookEndpointResponse409Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18998,6 +22544,37 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 			headers.XRequestId = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateWebhookEndpointResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateWebhookEndpointResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -19054,12 +22631,26 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -19088,6 +22679,16 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers DeleteWebhookEndpointResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers DeleteWebhookEndpointResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19098,6 +22699,37 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers DeleteWebhookEndpointResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeleteWebhookEndpointResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -19158,12 +22790,26 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -19192,6 +22838,16 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetWebhookEndpointResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetWebhookEndpointResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19202,6 +22858,37 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetWebhookEndpointResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetWebhookEndpointResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -19269,6 +22956,13 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19289,6 +22983,13 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -19327,6 +23028,16 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers UpdateWebhookEndpointResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers UpdateWebhookEndpointResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19357,6 +23068,37 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 			headers.XRequestId = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateWebhookEndpointResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateWebhookEndpointResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -19424,12 +23166,26 @@ func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliver
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -19468,6 +23224,16 @@ func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliver
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListWebhookDeliveriesResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListWebhookDeliveriesResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19478,6 +23244,37 @@ func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliver
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListWebhookDeliveriesResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListWebhookDeliveriesResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -19538,6 +23335,13 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19551,6 +23355,13 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -19579,6 +23390,16 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RetryWebhookDeliveryResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers RetryWebhookDeliveryResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19599,6 +23420,37 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 			headers.XRequestId = value
 		}
 		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers RetryWebhookDeliveryResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers RetryWebhookDeliveryResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -19659,12 +23511,26 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -19693,6 +23559,16 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RotateWebhookEndpointSecretResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers RotateWebhookEndpointSecretResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19703,6 +23579,37 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers RotateWebhookEndpointSecretResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers RotateWebhookEndpointSecretResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -19763,12 +23670,26 @@ func ParseTestWebhookEndpointResponse(rsp *http.Response) (*TestWebhookEndpointR
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -19797,6 +23718,16 @@ func ParseTestWebhookEndpointResponse(rsp *http.Response) (*TestWebhookEndpointR
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers TestWebhookEndpointResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers TestWebhookEndpointResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19807,6 +23738,37 @@ func ParseTestWebhookEndpointResponse(rsp *http.Response) (*TestWebhookEndpointR
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers TestWebhookEndpointResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers TestWebhookEndpointResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -19867,6 +23829,20 @@ func ParseGetWorkspaceResponse(rsp *http.Response) (*GetWorkspaceResponse, error
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19894,6 +23870,47 @@ func ParseGetWorkspaceResponse(rsp *http.Response) (*GetWorkspaceResponse, error
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetWorkspaceResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetWorkspaceResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetWorkspaceResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -19961,6 +23978,13 @@ func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse,
 		}
 		response.ApplicationproblemJSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19974,6 +23998,13 @@ func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse,
 			return nil, err
 		}
 		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
 		var dest Unavailable
@@ -20012,6 +24043,16 @@ func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse,
 			headers.XRequestId = value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers UpdateWorkspaceResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
 	case rsp.StatusCode == 413:
 		var headers UpdateWorkspaceResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -20032,6 +24073,37 @@ func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse,
 			headers.XRequestId = value
 		}
 		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers UpdateWorkspaceResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateWorkspaceResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -20229,7 +24301,7 @@ type ServerInterface interface {
 	ListChannels(ctx echo.Context) error
 	// CreateChannel Register a channel
 	// (POST /v1/channels)
-	CreateChannel(ctx echo.Context) error
+	CreateChannel(ctx echo.Context, params CreateChannelParams) error
 	// DeleteChannel Delete a channel
 	// (DELETE /v1/channels/{channelID})
 	DeleteChannel(ctx echo.Context, channelID ChannelID) error
@@ -20238,28 +24310,28 @@ type ServerInterface interface {
 	GetChannel(ctx echo.Context, channelID ChannelID) error
 	// LookupChannelContacts Ask a channel provider about phone numbers
 	// (POST /v1/channels/{channelID}/contacts/lookup)
-	LookupChannelContacts(ctx echo.Context, channelID ChannelID) error
+	LookupChannelContacts(ctx echo.Context, channelID ChannelID, params LookupChannelContactsParams) error
 	// ListContacts List and search contacts
 	// (GET /v1/contacts)
 	ListContacts(ctx echo.Context, params ListContactsParams) error
 	// CreateContact Create or upsert a contact
 	// (POST /v1/contacts)
-	CreateContact(ctx echo.Context) error
+	CreateContact(ctx echo.Context, params CreateContactParams) error
 	// ImportContacts Import contacts from NDJSON
 	// (POST /v1/contacts/import)
-	ImportContacts(ctx echo.Context) error
+	ImportContacts(ctx echo.Context, params ImportContactsParams) error
 	// LookupContact Look up a contact (alias of resolve)
 	// (POST /v1/contacts/lookup)
-	LookupContact(ctx echo.Context) error
+	LookupContact(ctx echo.Context, params LookupContactParams) error
 	// GetContactByPhone Get a contact by phone number
 	// (GET /v1/contacts/phone/{phone})
 	GetContactByPhone(ctx echo.Context, phone string) error
 	// CheckReachability Ask whether identifiers may be messaged on a channel
 	// (POST /v1/contacts/reachability)
-	CheckReachability(ctx echo.Context) error
+	CheckReachability(ctx echo.Context, params CheckReachabilityParams) error
 	// ResolveContact Resolve a contact by identifiers
 	// (POST /v1/contacts/resolve)
-	ResolveContact(ctx echo.Context) error
+	ResolveContact(ctx echo.Context, params ResolveContactParams) error
 	// DeleteContact Delete a contact
 	// (DELETE /v1/contacts/{contactID})
 	DeleteContact(ctx echo.Context, contactID ContactID, params DeleteContactParams) error
@@ -20280,7 +24352,7 @@ type ServerInterface interface {
 	ListContactIdentities(ctx echo.Context, contactID ContactID) error
 	// MergeContacts Merge contacts into this one
 	// (POST /v1/contacts/{contactID}/merge)
-	MergeContacts(ctx echo.Context, contactID ContactID) error
+	MergeContacts(ctx echo.Context, contactID ContactID, params MergeContactsParams) error
 	// ListContactMerges A contact's merge history
 	// (GET /v1/contacts/{contactID}/merges)
 	ListContactMerges(ctx echo.Context, contactID ContactID) error
@@ -20289,13 +24361,13 @@ type ServerInterface interface {
 	ListContactNotes(ctx echo.Context, contactID ContactID, params ListContactNotesParams) error
 	// CreateContactNote Add a note
 	// (POST /v1/contacts/{contactID}/notes)
-	CreateContactNote(ctx echo.Context, contactID ContactID) error
+	CreateContactNote(ctx echo.Context, contactID ContactID, params CreateContactNoteParams) error
 	// ListContactSuppressions List a contact's suppressions
 	// (GET /v1/contacts/{contactID}/suppressions)
 	ListContactSuppressions(ctx echo.Context, contactID ContactID) error
 	// UpsertContactSuppression Suppress a channel for a contact
 	// (POST /v1/contacts/{contactID}/suppressions)
-	UpsertContactSuppression(ctx echo.Context, contactID ContactID) error
+	UpsertContactSuppression(ctx echo.Context, contactID ContactID, params UpsertContactSuppressionParams) error
 	// LiftContactSuppression Lift a suppression
 	// (DELETE /v1/contacts/{contactID}/suppressions/{channel})
 	LiftContactSuppression(ctx echo.Context, contactID ContactID, channel MessagingChannel, params LiftContactSuppressionParams) error
@@ -20304,7 +24376,7 @@ type ServerInterface interface {
 	ListContactTags(ctx echo.Context, contactID ContactID) error
 	// AssignContactTag Assign a tag to a contact
 	// (POST /v1/contacts/{contactID}/tags)
-	AssignContactTag(ctx echo.Context, contactID ContactID) error
+	AssignContactTag(ctx echo.Context, contactID ContactID, params AssignContactTagParams) error
 	// UnassignContactTag Remove a tag from a contact
 	// (DELETE /v1/contacts/{contactID}/tags/{tag})
 	UnassignContactTag(ctx echo.Context, contactID ContactID, tag string) error
@@ -20322,13 +24394,13 @@ type ServerInterface interface {
 	GetMerge(ctx echo.Context, mergeID MergeID) error
 	// UndoMerge Undo a merge
 	// (POST /v1/merges/{mergeID}/undo)
-	UndoMerge(ctx echo.Context, mergeID MergeID) error
+	UndoMerge(ctx echo.Context, mergeID MergeID, params UndoMergeParams) error
 	// ListWebhookEndpoints List webhook endpoints
 	// (GET /v1/webhook-endpoints)
 	ListWebhookEndpoints(ctx echo.Context) error
 	// CreateWebhookEndpoint Create a webhook endpoint
 	// (POST /v1/webhook-endpoints)
-	CreateWebhookEndpoint(ctx echo.Context) error
+	CreateWebhookEndpoint(ctx echo.Context, params CreateWebhookEndpointParams) error
 	// DeleteWebhookEndpoint Delete a webhook endpoint
 	// (DELETE /v1/webhook-endpoints/{endpointID})
 	DeleteWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error
@@ -20343,13 +24415,13 @@ type ServerInterface interface {
 	ListWebhookDeliveries(ctx echo.Context, endpointID EndpointID, params ListWebhookDeliveriesParams) error
 	// RetryWebhookDelivery Retry a delivery
 	// (POST /v1/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry)
-	RetryWebhookDelivery(ctx echo.Context, endpointID EndpointID, deliveryID string) error
+	RetryWebhookDelivery(ctx echo.Context, endpointID EndpointID, deliveryID string, params RetryWebhookDeliveryParams) error
 	// RotateWebhookEndpointSecret Rotate a webhook endpoint's secret
 	// (POST /v1/webhook-endpoints/{endpointID}/rotate-secret)
-	RotateWebhookEndpointSecret(ctx echo.Context, endpointID EndpointID) error
+	RotateWebhookEndpointSecret(ctx echo.Context, endpointID EndpointID, params RotateWebhookEndpointSecretParams) error
 	// TestWebhookEndpoint Send a test delivery
 	// (POST /v1/webhook-endpoints/{endpointID}/test)
-	TestWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error
+	TestWebhookEndpoint(ctx echo.Context, endpointID EndpointID, params TestWebhookEndpointParams) error
 	// GetWorkspace Read the workspace's settings
 	// (GET /v1/workspace)
 	GetWorkspace(ctx echo.Context) error
@@ -20376,8 +24448,28 @@ func (w *ServerInterfaceWrapper) ListChannels(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) CreateChannel(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateChannelParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateChannel(ctx)
+	err = w.Handler.CreateChannel(ctx, params)
 	return err
 }
 
@@ -20424,8 +24516,28 @@ func (w *ServerInterfaceWrapper) LookupChannelContacts(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter channelID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params LookupChannelContactsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.LookupChannelContacts(ctx, channelID)
+	err = w.Handler.LookupChannelContacts(ctx, channelID, params)
 	return err
 }
 
@@ -20479,8 +24591,28 @@ func (w *ServerInterfaceWrapper) ListContacts(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) CreateContact(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateContactParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateContact(ctx)
+	err = w.Handler.CreateContact(ctx, params)
 	return err
 }
 
@@ -20488,8 +24620,28 @@ func (w *ServerInterfaceWrapper) CreateContact(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) ImportContacts(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ImportContactsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.ImportContacts(ctx)
+	err = w.Handler.ImportContacts(ctx, params)
 	return err
 }
 
@@ -20497,8 +24649,28 @@ func (w *ServerInterfaceWrapper) ImportContacts(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) LookupContact(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params LookupContactParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.LookupContact(ctx)
+	err = w.Handler.LookupContact(ctx, params)
 	return err
 }
 
@@ -20522,8 +24694,28 @@ func (w *ServerInterfaceWrapper) GetContactByPhone(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) CheckReachability(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CheckReachabilityParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CheckReachability(ctx)
+	err = w.Handler.CheckReachability(ctx, params)
 	return err
 }
 
@@ -20531,8 +24723,28 @@ func (w *ServerInterfaceWrapper) CheckReachability(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) ResolveContact(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ResolveContactParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.ResolveContact(ctx)
+	err = w.Handler.ResolveContact(ctx, params)
 	return err
 }
 
@@ -20711,8 +24923,28 @@ func (w *ServerInterfaceWrapper) MergeContacts(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter contactID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params MergeContactsParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.MergeContacts(ctx, contactID)
+	err = w.Handler.MergeContacts(ctx, contactID, params)
 	return err
 }
 
@@ -20775,8 +25007,28 @@ func (w *ServerInterfaceWrapper) CreateContactNote(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter contactID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateContactNoteParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateContactNote(ctx, contactID)
+	err = w.Handler.CreateContactNote(ctx, contactID, params)
 	return err
 }
 
@@ -20807,8 +25059,28 @@ func (w *ServerInterfaceWrapper) UpsertContactSuppression(ctx echo.Context) erro
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter contactID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpsertContactSuppressionParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.UpsertContactSuppression(ctx, contactID)
+	err = w.Handler.UpsertContactSuppression(ctx, contactID, params)
 	return err
 }
 
@@ -20872,8 +25144,28 @@ func (w *ServerInterfaceWrapper) AssignContactTag(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter contactID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params AssignContactTagParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.AssignContactTag(ctx, contactID)
+	err = w.Handler.AssignContactTag(ctx, contactID, params)
 	return err
 }
 
@@ -20985,8 +25277,28 @@ func (w *ServerInterfaceWrapper) UndoMerge(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter mergeID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UndoMergeParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.UndoMerge(ctx, mergeID)
+	err = w.Handler.UndoMerge(ctx, mergeID, params)
 	return err
 }
 
@@ -21003,8 +25315,28 @@ func (w *ServerInterfaceWrapper) ListWebhookEndpoints(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) CreateWebhookEndpoint(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateWebhookEndpointParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateWebhookEndpoint(ctx)
+	err = w.Handler.CreateWebhookEndpoint(ctx, params)
 	return err
 }
 
@@ -21107,8 +25439,28 @@ func (w *ServerInterfaceWrapper) RetryWebhookDelivery(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter deliveryID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RetryWebhookDeliveryParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.RetryWebhookDelivery(ctx, endpointID, deliveryID)
+	err = w.Handler.RetryWebhookDelivery(ctx, endpointID, deliveryID, params)
 	return err
 }
 
@@ -21123,8 +25475,28 @@ func (w *ServerInterfaceWrapper) RotateWebhookEndpointSecret(ctx echo.Context) e
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params RotateWebhookEndpointSecretParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.RotateWebhookEndpointSecret(ctx, endpointID)
+	err = w.Handler.RotateWebhookEndpointSecret(ctx, endpointID, params)
 	return err
 }
 
@@ -21139,8 +25511,28 @@ func (w *ServerInterfaceWrapper) TestWebhookEndpoint(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params TestWebhookEndpointParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.TestWebhookEndpoint(ctx, endpointID)
+	err = w.Handler.TestWebhookEndpoint(ctx, endpointID, params)
 	return err
 }
 
@@ -21378,6 +25770,15 @@ type ErrorApplicationProblemPlusJSONResponse struct {
 	Headers ErrorResponseHeaders
 }
 
+type ForbiddenResponseHeaders struct {
+	XRequestId string
+}
+type ForbiddenApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers ForbiddenResponseHeaders
+}
+
 type GatewayTimeoutResponseHeaders struct {
 	XRequestId string
 }
@@ -21442,6 +25843,18 @@ type PreconditionFailedApplicationProblemPlusJSONResponse struct {
 }
 
 type ResolvedJSONResponse ResolveResponse
+
+type TooManyRequestsResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
+}
+type TooManyRequestsApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers TooManyRequestsResponseHeaders
+}
 
 type UnauthorizedResponseHeaders struct {
 	XRequestId string
@@ -21527,6 +25940,47 @@ func (response ListChannels401ApplicationProblemPlusJSONResponse) VisitListChann
 	return err
 }
 
+type ListChannels403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListChannels403ApplicationProblemPlusJSONResponse) VisitListChannelsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListChannels429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListChannels429ApplicationProblemPlusJSONResponse) VisitListChannelsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListChannels503ApplicationProblemPlusJSONResponse struct {
 	UnavailableApplicationProblemPlusJSONResponse
 }
@@ -21565,7 +26019,8 @@ func (response ListChannelsdefaultApplicationProblemPlusJSONResponse) VisitListC
 }
 
 type CreateChannelRequestObject struct {
-	Body *CreateChannelJSONRequestBody
+	Params CreateChannelParams
+	Body   *CreateChannelJSONRequestBody
 }
 
 type CreateChannelResponseObject interface {
@@ -21620,6 +26075,23 @@ func (response CreateChannel401ApplicationProblemPlusJSONResponse) VisitCreateCh
 	return err
 }
 
+type CreateChannel403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateChannel403ApplicationProblemPlusJSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateChannel413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -21650,6 +26122,30 @@ func (response CreateChannel422ApplicationProblemPlusJSONResponse) VisitCreateCh
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChannel429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateChannel429ApplicationProblemPlusJSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -21724,6 +26220,23 @@ func (response DeleteChannel401ApplicationProblemPlusJSONResponse) VisitDeleteCh
 	return err
 }
 
+type DeleteChannel403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteChannel403ApplicationProblemPlusJSONResponse) VisitDeleteChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteChannel404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -21737,6 +26250,30 @@ func (response DeleteChannel404ApplicationProblemPlusJSONResponse) VisitDeleteCh
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteChannel429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteChannel429ApplicationProblemPlusJSONResponse) VisitDeleteChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -21817,6 +26354,23 @@ func (response GetChannel401ApplicationProblemPlusJSONResponse) VisitGetChannelR
 	return err
 }
 
+type GetChannel403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetChannel403ApplicationProblemPlusJSONResponse) VisitGetChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetChannel404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -21830,6 +26384,30 @@ func (response GetChannel404ApplicationProblemPlusJSONResponse) VisitGetChannelR
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetChannel429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetChannel429ApplicationProblemPlusJSONResponse) VisitGetChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -21873,6 +26451,7 @@ func (response GetChanneldefaultApplicationProblemPlusJSONResponse) VisitGetChan
 
 type LookupChannelContactsRequestObject struct {
 	ChannelID ChannelID `json:"channelID"`
+	Params    LookupChannelContactsParams
 	Body      *LookupChannelContactsJSONRequestBody
 }
 
@@ -21928,6 +26507,23 @@ func (response LookupChannelContacts401ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type LookupChannelContacts403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response LookupChannelContacts403ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type LookupChannelContacts404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -21975,6 +26571,30 @@ func (response LookupChannelContacts422ApplicationProblemPlusJSONResponse) Visit
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupChannelContacts429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response LookupChannelContacts429ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -22106,6 +26726,47 @@ func (response ListContacts401ApplicationProblemPlusJSONResponse) VisitListConta
 	return err
 }
 
+type ListContacts403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListContacts403ApplicationProblemPlusJSONResponse) VisitListContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContacts429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListContacts429ApplicationProblemPlusJSONResponse) VisitListContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListContacts503ApplicationProblemPlusJSONResponse struct {
 	UnavailableApplicationProblemPlusJSONResponse
 }
@@ -22144,7 +26805,8 @@ func (response ListContactsdefaultApplicationProblemPlusJSONResponse) VisitListC
 }
 
 type CreateContactRequestObject struct {
-	Body *CreateContactJSONRequestBody
+	Params CreateContactParams
+	Body   *CreateContactJSONRequestBody
 }
 
 type CreateContactResponseObject interface {
@@ -22213,6 +26875,23 @@ func (response CreateContact401ApplicationProblemPlusJSONResponse) VisitCreateCo
 	return err
 }
 
+type CreateContact403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateContact403ApplicationProblemPlusJSONResponse) VisitCreateContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateContact409ApplicationProblemPlusJSONResponse struct {
 	ConflictApplicationProblemPlusJSONResponse
 }
@@ -22264,6 +26943,30 @@ func (response CreateContact422ApplicationProblemPlusJSONResponse) VisitCreateCo
 	return err
 }
 
+type CreateContact429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateContact429ApplicationProblemPlusJSONResponse) VisitCreateContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateContact503ApplicationProblemPlusJSONResponse struct {
 	UnavailableApplicationProblemPlusJSONResponse
 }
@@ -22302,7 +27005,8 @@ func (response CreateContactdefaultApplicationProblemPlusJSONResponse) VisitCrea
 }
 
 type ImportContactsRequestObject struct {
-	Body io.Reader
+	Params ImportContactsParams
+	Body   io.Reader
 }
 
 type ImportContactsResponseObject interface {
@@ -22357,6 +27061,23 @@ func (response ImportContacts401ApplicationProblemPlusJSONResponse) VisitImportC
 	return err
 }
 
+type ImportContacts403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ImportContacts403ApplicationProblemPlusJSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ImportContacts413ApplicationProblemPlusJSONResponse struct {
 	ImportTooLargeApplicationProblemPlusJSONResponse
 }
@@ -22387,6 +27108,30 @@ func (response ImportContacts415ApplicationProblemPlusJSONResponse) VisitImportC
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportContacts429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ImportContacts429ApplicationProblemPlusJSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -22429,7 +27174,8 @@ func (response ImportContactsdefaultApplicationProblemPlusJSONResponse) VisitImp
 }
 
 type LookupContactRequestObject struct {
-	Body *LookupContactJSONRequestBody
+	Params LookupContactParams
+	Body   *LookupContactJSONRequestBody
 }
 
 type LookupContactResponseObject interface {
@@ -22480,6 +27226,23 @@ func (response LookupContact401ApplicationProblemPlusJSONResponse) VisitLookupCo
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupContact403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response LookupContact403ApplicationProblemPlusJSONResponse) VisitLookupContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -22548,6 +27311,30 @@ func (response LookupContact422ApplicationProblemPlusJSONResponse) VisitLookupCo
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupContact429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response LookupContact429ApplicationProblemPlusJSONResponse) VisitLookupContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -22628,6 +27415,23 @@ func (response GetContactByPhone401ApplicationProblemPlusJSONResponse) VisitGetC
 	return err
 }
 
+type GetContactByPhone403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetContactByPhone403ApplicationProblemPlusJSONResponse) VisitGetContactByPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetContactByPhone404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -22658,6 +27462,30 @@ func (response GetContactByPhone422ApplicationProblemPlusJSONResponse) VisitGetC
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetContactByPhone429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetContactByPhone429ApplicationProblemPlusJSONResponse) VisitGetContactByPhoneResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -22700,7 +27528,8 @@ func (response GetContactByPhonedefaultApplicationProblemPlusJSONResponse) Visit
 }
 
 type CheckReachabilityRequestObject struct {
-	Body *CheckReachabilityJSONRequestBody
+	Params CheckReachabilityParams
+	Body   *CheckReachabilityJSONRequestBody
 }
 
 type CheckReachabilityResponseObject interface {
@@ -22755,6 +27584,23 @@ func (response CheckReachability401ApplicationProblemPlusJSONResponse) VisitChec
 	return err
 }
 
+type CheckReachability403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CheckReachability403ApplicationProblemPlusJSONResponse) VisitCheckReachabilityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CheckReachability413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -22785,6 +27631,30 @@ func (response CheckReachability422ApplicationProblemPlusJSONResponse) VisitChec
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CheckReachability429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CheckReachability429ApplicationProblemPlusJSONResponse) VisitCheckReachabilityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -22827,7 +27697,8 @@ func (response CheckReachabilitydefaultApplicationProblemPlusJSONResponse) Visit
 }
 
 type ResolveContactRequestObject struct {
-	Body *ResolveContactJSONRequestBody
+	Params ResolveContactParams
+	Body   *ResolveContactJSONRequestBody
 }
 
 type ResolveContactResponseObject interface {
@@ -22878,6 +27749,23 @@ func (response ResolveContact401ApplicationProblemPlusJSONResponse) VisitResolve
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResolveContact403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ResolveContact403ApplicationProblemPlusJSONResponse) VisitResolveContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -22946,6 +27834,30 @@ func (response ResolveContact422ApplicationProblemPlusJSONResponse) VisitResolve
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ResolveContact429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ResolveContact429ApplicationProblemPlusJSONResponse) VisitResolveContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -23021,6 +27933,23 @@ func (response DeleteContact401ApplicationProblemPlusJSONResponse) VisitDeleteCo
 	return err
 }
 
+type DeleteContact403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteContact403ApplicationProblemPlusJSONResponse) VisitDeleteContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteContact404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -23051,6 +27980,30 @@ func (response DeleteContact412ApplicationProblemPlusJSONResponse) VisitDeleteCo
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(412)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteContact429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteContact429ApplicationProblemPlusJSONResponse) VisitDeleteContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -23154,6 +28107,23 @@ func (response GetContact401ApplicationProblemPlusJSONResponse) VisitGetContactR
 	return err
 }
 
+type GetContact403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetContact403ApplicationProblemPlusJSONResponse) VisitGetContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetContact404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -23167,6 +28137,30 @@ func (response GetContact404ApplicationProblemPlusJSONResponse) VisitGetContactR
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetContact429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetContact429ApplicationProblemPlusJSONResponse) VisitGetContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -23274,6 +28268,23 @@ func (response UpdateContact401ApplicationProblemPlusJSONResponse) VisitUpdateCo
 	return err
 }
 
+type UpdateContact403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateContact403ApplicationProblemPlusJSONResponse) VisitUpdateContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateContact404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -23355,6 +28366,30 @@ func (response UpdateContact422ApplicationProblemPlusJSONResponse) VisitUpdateCo
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateContact429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateContact429ApplicationProblemPlusJSONResponse) VisitUpdateContactResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -23468,6 +28503,23 @@ func (response PutContactConsent401ApplicationProblemPlusJSONResponse) VisitPutC
 	return err
 }
 
+type PutContactConsent403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response PutContactConsent403ApplicationProblemPlusJSONResponse) VisitPutContactConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type PutContactConsent404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -23515,6 +28567,30 @@ func (response PutContactConsent422ApplicationProblemPlusJSONResponse) VisitPutC
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type PutContactConsent429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response PutContactConsent429ApplicationProblemPlusJSONResponse) VisitPutContactConsentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -23595,6 +28671,23 @@ func (response ListContactConsents401ApplicationProblemPlusJSONResponse) VisitLi
 	return err
 }
 
+type ListContactConsents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactConsents403ApplicationProblemPlusJSONResponse) VisitListContactConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListContactConsents404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -23608,6 +28701,30 @@ func (response ListContactConsents404ApplicationProblemPlusJSONResponse) VisitLi
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContactConsents429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactConsents429ApplicationProblemPlusJSONResponse) VisitListContactConsentsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -23688,6 +28805,23 @@ func (response ListContactIdentities401ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type ListContactIdentities403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactIdentities403ApplicationProblemPlusJSONResponse) VisitListContactIdentitiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListContactIdentities404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -23701,6 +28835,30 @@ func (response ListContactIdentities404ApplicationProblemPlusJSONResponse) Visit
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContactIdentities429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactIdentities429ApplicationProblemPlusJSONResponse) VisitListContactIdentitiesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -23744,6 +28902,7 @@ func (response ListContactIdentitiesdefaultApplicationProblemPlusJSONResponse) V
 
 type MergeContactsRequestObject struct {
 	ContactID ContactID `json:"contactID"`
+	Params    MergeContactsParams
 	Body      *MergeContactsJSONRequestBody
 }
 
@@ -23795,6 +28954,23 @@ func (response MergeContacts401ApplicationProblemPlusJSONResponse) VisitMergeCon
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MergeContacts403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response MergeContacts403ApplicationProblemPlusJSONResponse) VisitMergeContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -23863,6 +29039,30 @@ func (response MergeContacts422ApplicationProblemPlusJSONResponse) VisitMergeCon
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MergeContacts429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response MergeContacts429ApplicationProblemPlusJSONResponse) VisitMergeContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -23943,6 +29143,23 @@ func (response ListContactMerges401ApplicationProblemPlusJSONResponse) VisitList
 	return err
 }
 
+type ListContactMerges403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactMerges403ApplicationProblemPlusJSONResponse) VisitListContactMergesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListContactMerges404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -23956,6 +29173,30 @@ func (response ListContactMerges404ApplicationProblemPlusJSONResponse) VisitList
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContactMerges429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactMerges429ApplicationProblemPlusJSONResponse) VisitListContactMergesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -24054,6 +29295,23 @@ func (response ListContactNotes401ApplicationProblemPlusJSONResponse) VisitListC
 	return err
 }
 
+type ListContactNotes403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactNotes403ApplicationProblemPlusJSONResponse) VisitListContactNotesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListContactNotes404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -24067,6 +29325,30 @@ func (response ListContactNotes404ApplicationProblemPlusJSONResponse) VisitListC
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContactNotes429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactNotes429ApplicationProblemPlusJSONResponse) VisitListContactNotesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -24110,6 +29392,7 @@ func (response ListContactNotesdefaultApplicationProblemPlusJSONResponse) VisitL
 
 type CreateContactNoteRequestObject struct {
 	ContactID ContactID `json:"contactID"`
+	Params    CreateContactNoteParams
 	Body      *CreateContactNoteJSONRequestBody
 }
 
@@ -24165,6 +29448,23 @@ func (response CreateContactNote401ApplicationProblemPlusJSONResponse) VisitCrea
 	return err
 }
 
+type CreateContactNote403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateContactNote403ApplicationProblemPlusJSONResponse) VisitCreateContactNoteResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateContactNote404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -24212,6 +29512,30 @@ func (response CreateContactNote422ApplicationProblemPlusJSONResponse) VisitCrea
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateContactNote429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateContactNote429ApplicationProblemPlusJSONResponse) VisitCreateContactNoteResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -24292,6 +29616,23 @@ func (response ListContactSuppressions401ApplicationProblemPlusJSONResponse) Vis
 	return err
 }
 
+type ListContactSuppressions403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactSuppressions403ApplicationProblemPlusJSONResponse) VisitListContactSuppressionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListContactSuppressions404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -24305,6 +29646,30 @@ func (response ListContactSuppressions404ApplicationProblemPlusJSONResponse) Vis
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContactSuppressions429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactSuppressions429ApplicationProblemPlusJSONResponse) VisitListContactSuppressionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -24348,6 +29713,7 @@ func (response ListContactSuppressionsdefaultApplicationProblemPlusJSONResponse)
 
 type UpsertContactSuppressionRequestObject struct {
 	ContactID ContactID `json:"contactID"`
+	Params    UpsertContactSuppressionParams
 	Body      *UpsertContactSuppressionJSONRequestBody
 }
 
@@ -24417,6 +29783,23 @@ func (response UpsertContactSuppression401ApplicationProblemPlusJSONResponse) Vi
 	return err
 }
 
+type UpsertContactSuppression403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpsertContactSuppression403ApplicationProblemPlusJSONResponse) VisitUpsertContactSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpsertContactSuppression404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -24464,6 +29847,30 @@ func (response UpsertContactSuppression422ApplicationProblemPlusJSONResponse) Vi
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpsertContactSuppression429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpsertContactSuppression429ApplicationProblemPlusJSONResponse) VisitUpsertContactSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -24563,6 +29970,23 @@ func (response LiftContactSuppression401ApplicationProblemPlusJSONResponse) Visi
 	return err
 }
 
+type LiftContactSuppression403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response LiftContactSuppression403ApplicationProblemPlusJSONResponse) VisitLiftContactSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type LiftContactSuppression404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -24576,6 +30000,30 @@ func (response LiftContactSuppression404ApplicationProblemPlusJSONResponse) Visi
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LiftContactSuppression429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response LiftContactSuppression429ApplicationProblemPlusJSONResponse) VisitLiftContactSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -24656,6 +30104,23 @@ func (response ListContactTags401ApplicationProblemPlusJSONResponse) VisitListCo
 	return err
 }
 
+type ListContactTags403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactTags403ApplicationProblemPlusJSONResponse) VisitListContactTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListContactTags404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -24669,6 +30134,30 @@ func (response ListContactTags404ApplicationProblemPlusJSONResponse) VisitListCo
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListContactTags429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListContactTags429ApplicationProblemPlusJSONResponse) VisitListContactTagsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -24712,6 +30201,7 @@ func (response ListContactTagsdefaultApplicationProblemPlusJSONResponse) VisitLi
 
 type AssignContactTagRequestObject struct {
 	ContactID ContactID `json:"contactID"`
+	Params    AssignContactTagParams
 	Body      *AssignContactTagJSONRequestBody
 }
 
@@ -24781,6 +30271,23 @@ func (response AssignContactTag401ApplicationProblemPlusJSONResponse) VisitAssig
 	return err
 }
 
+type AssignContactTag403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response AssignContactTag403ApplicationProblemPlusJSONResponse) VisitAssignContactTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type AssignContactTag404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -24828,6 +30335,30 @@ func (response AssignContactTag422ApplicationProblemPlusJSONResponse) VisitAssig
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AssignContactTag429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response AssignContactTag429ApplicationProblemPlusJSONResponse) VisitAssignContactTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -24903,6 +30434,23 @@ func (response UnassignContactTag401ApplicationProblemPlusJSONResponse) VisitUna
 	return err
 }
 
+type UnassignContactTag403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UnassignContactTag403ApplicationProblemPlusJSONResponse) VisitUnassignContactTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UnassignContactTag404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -24916,6 +30464,30 @@ func (response UnassignContactTag404ApplicationProblemPlusJSONResponse) VisitUna
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UnassignContactTag429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UnassignContactTag429ApplicationProblemPlusJSONResponse) VisitUnassignContactTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -25013,6 +30585,23 @@ func (response ListEvents401ApplicationProblemPlusJSONResponse) VisitListEventsR
 	return err
 }
 
+type ListEvents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListEvents403ApplicationProblemPlusJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListEvents410ApplicationProblemPlusJSONResponse struct {
 	GoneApplicationProblemPlusJSONResponse
 }
@@ -25026,6 +30615,30 @@ func (response ListEvents410ApplicationProblemPlusJSONResponse) VisitListEventsR
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(410)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEvents429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListEvents429ApplicationProblemPlusJSONResponse) VisitListEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -25172,6 +30785,23 @@ func (response GetMerge401ApplicationProblemPlusJSONResponse) VisitGetMergeRespo
 	return err
 }
 
+type GetMerge403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetMerge403ApplicationProblemPlusJSONResponse) VisitGetMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetMerge404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -25185,6 +30815,30 @@ func (response GetMerge404ApplicationProblemPlusJSONResponse) VisitGetMergeRespo
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMerge429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetMerge429ApplicationProblemPlusJSONResponse) VisitGetMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -25228,6 +30882,7 @@ func (response GetMergedefaultApplicationProblemPlusJSONResponse) VisitGetMergeR
 
 type UndoMergeRequestObject struct {
 	MergeID MergeID `json:"mergeID"`
+	Params  UndoMergeParams
 }
 
 type UndoMergeResponseObject interface {
@@ -25265,6 +30920,23 @@ func (response UndoMerge401ApplicationProblemPlusJSONResponse) VisitUndoMergeRes
 	return err
 }
 
+type UndoMerge403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UndoMerge403ApplicationProblemPlusJSONResponse) VisitUndoMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UndoMerge404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -25295,6 +30967,30 @@ func (response UndoMerge409ApplicationProblemPlusJSONResponse) VisitUndoMergeRes
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UndoMerge429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UndoMerge429ApplicationProblemPlusJSONResponse) VisitUndoMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -25374,6 +31070,47 @@ func (response ListWebhookEndpoints401ApplicationProblemPlusJSONResponse) VisitL
 	return err
 }
 
+type ListWebhookEndpoints403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookEndpoints403ApplicationProblemPlusJSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookEndpoints429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookEndpoints429ApplicationProblemPlusJSONResponse) VisitListWebhookEndpointsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWebhookEndpoints503ApplicationProblemPlusJSONResponse struct {
 	UnavailableApplicationProblemPlusJSONResponse
 }
@@ -25412,7 +31149,8 @@ func (response ListWebhookEndpointsdefaultApplicationProblemPlusJSONResponse) Vi
 }
 
 type CreateWebhookEndpointRequestObject struct {
-	Body *CreateWebhookEndpointJSONRequestBody
+	Params CreateWebhookEndpointParams
+	Body   *CreateWebhookEndpointJSONRequestBody
 }
 
 type CreateWebhookEndpointResponseObject interface {
@@ -25467,6 +31205,23 @@ func (response CreateWebhookEndpoint401ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type CreateWebhookEndpoint403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint403ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateWebhookEndpoint409ApplicationProblemPlusJSONResponse struct {
 	WebhookEndpointLimitApplicationProblemPlusJSONResponse
 }
@@ -25514,6 +31269,30 @@ func (response CreateWebhookEndpoint422ApplicationProblemPlusJSONResponse) Visit
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookEndpoint429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhookEndpoint429ApplicationProblemPlusJSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -25588,6 +31367,23 @@ func (response DeleteWebhookEndpoint401ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type DeleteWebhookEndpoint403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint403ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteWebhookEndpoint404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -25601,6 +31397,30 @@ func (response DeleteWebhookEndpoint404ApplicationProblemPlusJSONResponse) Visit
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpoint429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint429ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -25681,6 +31501,23 @@ func (response GetWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitGet
 	return err
 }
 
+type GetWebhookEndpoint403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhookEndpoint403ApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetWebhookEndpoint404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -25694,6 +31531,30 @@ func (response GetWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitGet
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookEndpoint429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhookEndpoint429ApplicationProblemPlusJSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -25792,6 +31653,23 @@ func (response UpdateWebhookEndpoint401ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type UpdateWebhookEndpoint403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint403ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateWebhookEndpoint404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -25839,6 +31717,30 @@ func (response UpdateWebhookEndpoint422ApplicationProblemPlusJSONResponse) Visit
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint429ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -25937,6 +31839,23 @@ func (response ListWebhookDeliveries401ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type ListWebhookDeliveries403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries403ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWebhookDeliveries404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -25950,6 +31869,30 @@ func (response ListWebhookDeliveries404ApplicationProblemPlusJSONResponse) Visit
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries429ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -25994,6 +31937,7 @@ func (response ListWebhookDeliveriesdefaultApplicationProblemPlusJSONResponse) V
 type RetryWebhookDeliveryRequestObject struct {
 	EndpointID EndpointID `json:"endpointID"`
 	DeliveryID string     `json:"deliveryID"`
+	Params     RetryWebhookDeliveryParams
 }
 
 type RetryWebhookDeliveryResponseObject interface {
@@ -26031,6 +31975,23 @@ func (response RetryWebhookDelivery401ApplicationProblemPlusJSONResponse) VisitR
 	return err
 }
 
+type RetryWebhookDelivery403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RetryWebhookDelivery403ApplicationProblemPlusJSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RetryWebhookDelivery404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -26061,6 +32022,30 @@ func (response RetryWebhookDelivery409ApplicationProblemPlusJSONResponse) VisitR
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDelivery429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RetryWebhookDelivery429ApplicationProblemPlusJSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -26104,6 +32089,7 @@ func (response RetryWebhookDeliverydefaultApplicationProblemPlusJSONResponse) Vi
 
 type RotateWebhookEndpointSecretRequestObject struct {
 	EndpointID EndpointID `json:"endpointID"`
+	Params     RotateWebhookEndpointSecretParams
 }
 
 type RotateWebhookEndpointSecretResponseObject interface {
@@ -26141,6 +32127,23 @@ func (response RotateWebhookEndpointSecret401ApplicationProblemPlusJSONResponse)
 	return err
 }
 
+type RotateWebhookEndpointSecret403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret403ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateWebhookEndpointSecret404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -26154,6 +32157,30 @@ func (response RotateWebhookEndpointSecret404ApplicationProblemPlusJSONResponse)
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret429ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -26197,6 +32224,7 @@ func (response RotateWebhookEndpointSecretdefaultApplicationProblemPlusJSONRespo
 
 type TestWebhookEndpointRequestObject struct {
 	EndpointID EndpointID `json:"endpointID"`
+	Params     TestWebhookEndpointParams
 }
 
 type TestWebhookEndpointResponseObject interface {
@@ -26234,6 +32262,23 @@ func (response TestWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitTe
 	return err
 }
 
+type TestWebhookEndpoint403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhookEndpoint403ApplicationProblemPlusJSONResponse) VisitTestWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TestWebhookEndpoint404ApplicationProblemPlusJSONResponse struct {
 	NotFoundApplicationProblemPlusJSONResponse
 }
@@ -26247,6 +32292,30 @@ func (response TestWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitTe
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhookEndpoint429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhookEndpoint429ApplicationProblemPlusJSONResponse) VisitTestWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -26322,6 +32391,47 @@ func (response GetWorkspace401ApplicationProblemPlusJSONResponse) VisitGetWorksp
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWorkspace403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetWorkspace403ApplicationProblemPlusJSONResponse) VisitGetWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWorkspace429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetWorkspace429ApplicationProblemPlusJSONResponse) VisitGetWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -26419,6 +32529,23 @@ func (response UpdateWorkspace401ApplicationProblemPlusJSONResponse) VisitUpdate
 	return err
 }
 
+type UpdateWorkspace403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWorkspace403ApplicationProblemPlusJSONResponse) VisitUpdateWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateWorkspace413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -26449,6 +32576,30 @@ func (response UpdateWorkspace422ApplicationProblemPlusJSONResponse) VisitUpdate
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWorkspace429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWorkspace429ApplicationProblemPlusJSONResponse) VisitUpdateWorkspaceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -26662,8 +32813,10 @@ func (sh *strictHandler) ListChannels(ctx echo.Context) error {
 }
 
 // CreateChannel operation middleware
-func (sh *strictHandler) CreateChannel(ctx echo.Context) error {
+func (sh *strictHandler) CreateChannel(ctx echo.Context, params CreateChannelParams) error {
 	var request CreateChannelRequestObject
+
+	request.Params = params
 
 	var body CreateChannelJSONRequestBody
 	var err error
@@ -26758,10 +32911,11 @@ func (sh *strictHandler) GetChannel(ctx echo.Context, channelID ChannelID) error
 }
 
 // LookupChannelContacts operation middleware
-func (sh *strictHandler) LookupChannelContacts(ctx echo.Context, channelID ChannelID) error {
+func (sh *strictHandler) LookupChannelContacts(ctx echo.Context, channelID ChannelID, params LookupChannelContactsParams) error {
 	var request LookupChannelContactsRequestObject
 
 	request.ChannelID = channelID
+	request.Params = params
 
 	var body LookupChannelContactsJSONRequestBody
 	var err error
@@ -26831,8 +32985,10 @@ func (sh *strictHandler) ListContacts(ctx echo.Context, params ListContactsParam
 }
 
 // CreateContact operation middleware
-func (sh *strictHandler) CreateContact(ctx echo.Context) error {
+func (sh *strictHandler) CreateContact(ctx echo.Context, params CreateContactParams) error {
 	var request CreateContactRequestObject
+
+	request.Params = params
 
 	var body CreateContactJSONRequestBody
 	var err error
@@ -26877,8 +33033,10 @@ func (sh *strictHandler) CreateContact(ctx echo.Context) error {
 }
 
 // ImportContacts operation middleware
-func (sh *strictHandler) ImportContacts(ctx echo.Context) error {
+func (sh *strictHandler) ImportContacts(ctx echo.Context, params ImportContactsParams) error {
 	var request ImportContactsRequestObject
+
+	request.Params = params
 
 	request.Body = ctx.Request().Body
 
@@ -26902,8 +33060,10 @@ func (sh *strictHandler) ImportContacts(ctx echo.Context) error {
 }
 
 // LookupContact operation middleware
-func (sh *strictHandler) LookupContact(ctx echo.Context) error {
+func (sh *strictHandler) LookupContact(ctx echo.Context, params LookupContactParams) error {
 	var request LookupContactRequestObject
+
+	request.Params = params
 
 	var body LookupContactJSONRequestBody
 	var err error
@@ -26973,8 +33133,10 @@ func (sh *strictHandler) GetContactByPhone(ctx echo.Context, phone string) error
 }
 
 // CheckReachability operation middleware
-func (sh *strictHandler) CheckReachability(ctx echo.Context) error {
+func (sh *strictHandler) CheckReachability(ctx echo.Context, params CheckReachabilityParams) error {
 	var request CheckReachabilityRequestObject
+
+	request.Params = params
 
 	var body CheckReachabilityJSONRequestBody
 	var err error
@@ -27019,8 +33181,10 @@ func (sh *strictHandler) CheckReachability(ctx echo.Context) error {
 }
 
 // ResolveContact operation middleware
-func (sh *strictHandler) ResolveContact(ctx echo.Context) error {
+func (sh *strictHandler) ResolveContact(ctx echo.Context, params ResolveContactParams) error {
 	var request ResolveContactRequestObject
+
+	request.Params = params
 
 	var body ResolveContactJSONRequestBody
 	var err error
@@ -27265,10 +33429,11 @@ func (sh *strictHandler) ListContactIdentities(ctx echo.Context, contactID Conta
 }
 
 // MergeContacts operation middleware
-func (sh *strictHandler) MergeContacts(ctx echo.Context, contactID ContactID) error {
+func (sh *strictHandler) MergeContacts(ctx echo.Context, contactID ContactID, params MergeContactsParams) error {
 	var request MergeContactsRequestObject
 
 	request.ContactID = contactID
+	request.Params = params
 
 	var body MergeContactsJSONRequestBody
 	var err error
@@ -27364,10 +33529,11 @@ func (sh *strictHandler) ListContactNotes(ctx echo.Context, contactID ContactID,
 }
 
 // CreateContactNote operation middleware
-func (sh *strictHandler) CreateContactNote(ctx echo.Context, contactID ContactID) error {
+func (sh *strictHandler) CreateContactNote(ctx echo.Context, contactID ContactID, params CreateContactNoteParams) error {
 	var request CreateContactNoteRequestObject
 
 	request.ContactID = contactID
+	request.Params = params
 
 	var body CreateContactNoteJSONRequestBody
 	var err error
@@ -27437,10 +33603,11 @@ func (sh *strictHandler) ListContactSuppressions(ctx echo.Context, contactID Con
 }
 
 // UpsertContactSuppression operation middleware
-func (sh *strictHandler) UpsertContactSuppression(ctx echo.Context, contactID ContactID) error {
+func (sh *strictHandler) UpsertContactSuppression(ctx echo.Context, contactID ContactID, params UpsertContactSuppressionParams) error {
 	var request UpsertContactSuppressionRequestObject
 
 	request.ContactID = contactID
+	request.Params = params
 
 	var body UpsertContactSuppressionJSONRequestBody
 	var err error
@@ -27537,10 +33704,11 @@ func (sh *strictHandler) ListContactTags(ctx echo.Context, contactID ContactID) 
 }
 
 // AssignContactTag operation middleware
-func (sh *strictHandler) AssignContactTag(ctx echo.Context, contactID ContactID) error {
+func (sh *strictHandler) AssignContactTag(ctx echo.Context, contactID ContactID, params AssignContactTagParams) error {
 	var request AssignContactTagRequestObject
 
 	request.ContactID = contactID
+	request.Params = params
 
 	var body AssignContactTagJSONRequestBody
 	var err error
@@ -27707,10 +33875,11 @@ func (sh *strictHandler) GetMerge(ctx echo.Context, mergeID MergeID) error {
 }
 
 // UndoMerge operation middleware
-func (sh *strictHandler) UndoMerge(ctx echo.Context, mergeID MergeID) error {
+func (sh *strictHandler) UndoMerge(ctx echo.Context, mergeID MergeID, params UndoMergeParams) error {
 	var request UndoMergeRequestObject
 
 	request.MergeID = mergeID
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.UndoMerge(ctx.Request().Context(), request.(UndoMergeRequestObject))
@@ -27755,8 +33924,10 @@ func (sh *strictHandler) ListWebhookEndpoints(ctx echo.Context) error {
 }
 
 // CreateWebhookEndpoint operation middleware
-func (sh *strictHandler) CreateWebhookEndpoint(ctx echo.Context) error {
+func (sh *strictHandler) CreateWebhookEndpoint(ctx echo.Context, params CreateWebhookEndpointParams) error {
 	var request CreateWebhookEndpointRequestObject
+
+	request.Params = params
 
 	var body CreateWebhookEndpointJSONRequestBody
 	var err error
@@ -27925,11 +34096,12 @@ func (sh *strictHandler) ListWebhookDeliveries(ctx echo.Context, endpointID Endp
 }
 
 // RetryWebhookDelivery operation middleware
-func (sh *strictHandler) RetryWebhookDelivery(ctx echo.Context, endpointID EndpointID, deliveryID string) error {
+func (sh *strictHandler) RetryWebhookDelivery(ctx echo.Context, endpointID EndpointID, deliveryID string, params RetryWebhookDeliveryParams) error {
 	var request RetryWebhookDeliveryRequestObject
 
 	request.EndpointID = endpointID
 	request.DeliveryID = deliveryID
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.RetryWebhookDelivery(ctx.Request().Context(), request.(RetryWebhookDeliveryRequestObject))
@@ -27951,10 +34123,11 @@ func (sh *strictHandler) RetryWebhookDelivery(ctx echo.Context, endpointID Endpo
 }
 
 // RotateWebhookEndpointSecret operation middleware
-func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, endpointID EndpointID) error {
+func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, endpointID EndpointID, params RotateWebhookEndpointSecretParams) error {
 	var request RotateWebhookEndpointSecretRequestObject
 
 	request.EndpointID = endpointID
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.RotateWebhookEndpointSecret(ctx.Request().Context(), request.(RotateWebhookEndpointSecretRequestObject))
@@ -27976,10 +34149,11 @@ func (sh *strictHandler) RotateWebhookEndpointSecret(ctx echo.Context, endpointI
 }
 
 // TestWebhookEndpoint operation middleware
-func (sh *strictHandler) TestWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error {
+func (sh *strictHandler) TestWebhookEndpoint(ctx echo.Context, endpointID EndpointID, params TestWebhookEndpointParams) error {
 	var request TestWebhookEndpointRequestObject
 
 	request.EndpointID = endpointID
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.TestWebhookEndpoint(ctx.Request().Context(), request.(TestWebhookEndpointRequestObject))
@@ -28074,492 +34248,512 @@ func (sh *strictHandler) UpdateWorkspace(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2LUhu79ieOv4rKM/8KzGmctjEETH2rhhCSkASSDSTs5HgXLdyyrUNb8m7JOD75p2qeZh5snuRXWkvq",
-	"VrfbNyDJ/p5LnapN3DdpaWlpXT/rW60rhyMpmNCq1v5WY1/pcJQw+PtICsWEvhpQrQ5HI/OTGg+HNJ3W",
-	"2rXLASNdvIGkclILanc0GTNzU0w1Nf/t0pEepyy+prrWrjXD5s5WuLO1HV42dtvNnXa4Xd8LGzs7u19q",
-	"Qa07oEKwpNauTczn6GhkfkwZ1as9r+Q47bJau9YdsO6tHGvSk+nQXNBUj1WtXZMj8youakFtPIpXe+/3",
-	"798DQwZNu7py+nChauoLRh62G616s7XTaG7DzMdKy+F1j7MkBrJrztJauzZK2ZCPh7XvQY0NKTekGf+D",
-	"iv7/tktU70ozP/ZVs1TQ5JrHZvZjpa8bzW3/QkYaNZAj3pvWghreK/R1uPv8zfaXt7+1zp69avz+qnke",
-	"nu5d7Vy2jo5qQW3I0r4hmRnW3/8IaoIOzWs+mlHUgtpoIAW7FuPhDYz3b7vNvUZzu7Wz+2xvP1xC5QIN",
-	"fCp/HCmWahbPUltpmbLYET0gXCuCtCNIO4LjfezlSMxs24Zkwb/y0uxuhc3LcK8d7rRbjfp+2NxuNOzS",
-	"XIxHo5QpxaW4GKqKlcmvVxGfdjW/Y7W2TsfM3+hqqBbv8e2wvdOoh8+eNfdaX4BsI54yBbeKcZIYYjGh",
-	"eY+z1NDhW01PR4YMMP18KOX5f/8jqCW8p69TRpUU7mXmJzsQ/MFdro2FGt+obspvgL0WMHZxyEC9S9r/",
-	"xCuEJ1WK98WQiUoBglfnsGwDWXbv2Xb4xbGMpn3LMp8ar85+bzSOft+9uvjy6uq38/3T01rGInd8hOO6",
-	"YjcDKW+PRTySXFSIN+aurLahdrfCxmUjbIfm//UQ/mdGFzNDuZHmQMqj81OipqJrLnBFbxIWl5aBCfjV",
-	"8Qu7Y0Jfm4U1S1yz279uB2AYyP5iV8X7JWYJM7/8YUk0Ydfh7uvmxeX2cfPiavui0dp9/ezDq903vzVa",
-	"ZleMUnbH5VhdK9ZNmb6e5bfqfVM57XFqeHyg9Ui1nz41lFZ1Tzw8ndB/0hEXdi1keqtGtMtmV2GSXVpP",
-	"rs0uQ4+OE8PzfVyJkxeOdSbK0KXx+ur3N5f7n3cb+y93Xh29aYXPmi9393LOOewOzSDkSF9zcZ2yP8c8",
-	"Nev09/zI/uM7TGfAaAxb8lvt+JL2YcQFLvBOzyeKmD2sp0TTfpsonUrRDwgVMYl5r8dSo2BMBkywO5YS",
-	"XXjwzcX7MzKR4yQmN6zeERdMxIRrckO7t4QLEp30ts6kYFunVHcHEdl4dXy5SWQKF9xvHw4vj14H5MXx",
-	"u+PL4816R4CkgYWqtWud2p97X/RVeLPdvWj03uxOPzW/nu+Lw06tZgSEowHyquoO2BAWxgoipVMu+jVD",
-	"k3Om0+nWYU8biVymxwXrShEroiWZUDMB1pMpIzqdctEntE+5OCCGAFOyE26TLk1TzhThuu4PtrFoREMu",
-	"+HA8rLXDwI2OC836LIXh/b51zv4cM6W3TuLq9Urx+hNFeNyGhYj8hyJcm4Sb9VJu0cxqcEUaZmaN5h65",
-	"44rfJIwcXhydnHREd0BT2tUsVQGResDSCVeMSMHgZYqlZs2HNGZ1cgyzT5kaGaXTIwHyCiWjVN4kbEhS",
-	"NmJUq47gmlBFIjvuax5H5cVN2Z/Xt9vD/T+bX591d+4aN3uidd3sLVzZIf36jom+HtTajeZeMLPS34Pa",
-	"iKZ0yLTdAUd44J28mCXrIbGnIeEx2Yi6g+v/93/+b7RZWNRad2Dk+vHVlw9fWmeX2y9efPqwE+5/Prv8",
-	"tHNspBY3bxpRPch3ajf75Ho8anWwOUPFi3aoQtuxEsMbPCayR2h2D6onhAstCRWwsoQKNWGpMnq5v40J",
-	"1x0xoarwzIZR7nhsWIcLuPtGxtOZzblUTaqiTTbH9Wjjzslq4kzwMM3OTKTShFUt6LJjqGLQLP/4eqM+",
-	"6YGYmx2y4co+KyyEFMmU8B4o1pGR25Ghv9mMsmduVIxsdOVwSLcUMyyuWbwZgDT9XxGsKhXTjmBfudJG",
-	"atnXHngbu9VowmY1HAG3wCBUnRwZo43FZCziGSGfyglJZPc26AglYSgTaeWMInpANUkZjVFg0CEjdyw1",
-	"mih86EbqAZmkXDMy4XoAUzMzCwj7Srs6mZrpdYQad7uMxWot4Q/LhCddvlDuXKktWxZzLM1ZmkPYKGQ7",
-	"bOGghQTuR3lapM26y1R/+PTy83TJHE/Nfq7eLbDVcYsM037VHjE/h7vP37Z+a3x5s3e1+7ZxuP05fNU4",
-	"bj5/dn5avUmG9oPr7JDveDNT+rmMObo9zpmSyR3oWYbSDHVjOholvEvNHJ7+A9TVorMEbY6C+nZI4EeC",
-	"dpiRZNRwMk2IGrEk4WCqZTrdirZMWLRkzAyU0QxocuK/oDiOCb3msT0nL9DUtLazGVe8wjDgDd4wShZV",
-	"8K1WYcvaZ307OH9DZg+bSXz3F+l/pqxXa9f+x9PcNfUUr6qndnGs3pGvYL7c+AuqCUCI5zR+RTWb0OmC",
-	"JbXaw99KS4vcq9HGd4f1whMZVaNRKu+4kWUp+wfraobyyb7giSLdlAGdaaIOCLiszA1DWKKUoVrvP1LL",
-	"+BSdCfM1F+fv2gmbQU1zDdvpOY2Jo0G2LPRGjnX7JqHitrYy/T8gnZDwFUp9NsOMAl3Qz4U0Wq0R1d0B",
-	"iwPSozwx/5WrkMjIBs+mKOuqVeO1tz8t3AuDfk5jxz1rswN8/obGH5yGV95of46NlpopgFYkk4kxapxH",
-	"MrfiHGMlfMg1GY4V0IgKYjVz0kvlEJXnZmhUA5am0u5LcFC5Z8EjpBTtgxxc9p7vf6zNTa0wLHKTI2E1",
-	"N30PakOamPmy2BhpRTKduktgwFVSZFi4hVBNZK+nmCaNvTbh4o4mPCaZ9UCefH9CEilvOVKZ3LA+F8L8",
-	"S/YIvv0nTHksboWciFOGbrciZwzhV1RTYC+RWDIF+yJm3YSmrJIQYkiZOd/NfZTA+9HdeUDY1xHuG3v2",
-	"FzyXAQHPpFF0MuHr/QOFdUDM0RmQgruwksvMMApM9lOH9FMYFvboJVwrrhyMvriTgSnhPZVrZtTQbBfi",
-	"zVbjqCYuHbLqHVx49idQ4TGOgeLuDghdgfXNXSXKwtFAyQ2NrVCVaUcYhS+XrgckQmpGwDQKvmBjAVQT",
-	"8HehSv9oh8eRFL2Ed+97dKS5aulzmP2ZTAZSGb0408BIAqaNRJsH1X7l81yXipjHVFvn6DJ72N7wtnl1",
-	"9Lx1dn784jC8aDz7/OnL21eHu3u1P4KcifWgeiRNzy3njWhtxtzPGTMj6nzJClGhEtkEwZ8ryHbDEsNM",
-	"fwnC5WOpIt1BZgxPqLIGcfyD6flYyl71LKvmGOXkjkjCFVjubPioet2xEQX30/DXVq09qXoi8PwiF+it",
-	"xGH8MCX7UEzRoUJA9AWEKs/3ubEThpnTADnSembIWGSHs9G9xynbfFTyW/Pikg+ZHOtfYGnFHK0M9DMC",
-	"FbggO+o+plMrX187L+Im9rPNp9K0uCCaD9njLp31XDxgwSBKp8h4ZCSAMu8XXUYaTcOOLGXEhuLIzZSk",
-	"zHyES3FAlKapxvAGmii0p1n6X+E95F/D25Kv0GPyg9bpakA1CGuqbs1mkinq58QIQJaSWzbSj7o8J8OR",
-	"TPWllO9o2mf3NVqnmpXcQu+NuNptkVP+vFKNdW53M73EfNqocBRdkPgYQcNV9sDWhGHeZ+m286WzcyfH",
-	"GBK8lJLgrOeqBgkXlRNrhGEQhiHB61Xzy8ZMNL1loDIOpdLmyezBA6JGCddWs0zYT57eo53UOE+uiDS0",
-	"sdYZ1wpXULWNpm2W2l9nXGPQw4cQjTQ/WrJ2hJBiC4aJhKqTiwKhwJOlmECvzoimGn3UsMNdTOiRlXPw",
-	"OD9QQ1cs6RW5CQOPLkhiDI0YlGGI1oJNM07v+J05ZZOU0XhayWzu+c4SVbJTM6vkx8JmnpyjpXZq3gB+",
-	"sDouYjmrjItYEjkGcSBTDBtUC5WMYOWw38xUTxtvmy/2L1tfnr3e/m3vQ3i+c7H7qXnVqRHFRZcF5jzB",
-	"YELHhQxOG2+3D8PnO0fPXuwfN15uv9p5/ezN/ttO7QBHCBEjfKbHU6X/m+jaOGKZ4iS6VFiHagybyh5G",
-	"ByRCQkdE0akik8H0UU+iM6lfyrGI77m3ulWJlGeSqHF3UJlMOXfzzN8Chiw9GOM91tVT+86kJi/te+bs",
-	"gkpj/kx6ZhEZUt0dlFISMy9Rzu94m7LROz8C84Mn8Rjc6RbQkGOcdhlG7LnKM5celQc/0GkiaXx/dWhl",
-	"HadRUnHQN2Xu/rlawCNJkKppNvCEN7Mtz9NOEB573AVMIdmJm6G9hCjQQ43F1aWD9a/g6QHTdtkCLnCP",
-	"nsT7LLAXbvOnSOwcf9jaerls6AUVMpuVn94xoObShGyU8m8yXyxkbmwelLIz4kddfBu+jR8eXD9F0Wo0",
-	"AD/KDg4RxcR/svIfnJVvPqVtzhseY+ukJayQl/Bc6kHBiVh1XP5n6R576X50Ksf6uRyYrFEl3ND48jQq",
-	"VN/t3vfMMK6cQKub6X8UdKwHMuX/fPDxMuRKQSQ5zQLPhx9OyC2bttHAxTzT37cOR3zrLZuaGw/tx+Er",
-	"bfKc0RTsobWVuUZ+qBSm9MNOk9O5s33Uc+CjoHeUJ/QmYQ8wJtCPWMqZl5IMnUFhb6g0RGfvI/bEhDRC",
-	"5DnNmTogOp2il/I+vmRP8btg6R3vMuLPfq55YSTfDVUVJQHuimcG2ryauSb3/Ee82RE1kKlOpj9zlkIe",
-	"i246BfZ7y6YzxhTLrhoeBG9rFhzIE4TA2+RycLF6Q82hBVcurxwVInJ1+OXww8nZ9fHZ0fnnD5cn78+u",
-	"3x5/DoiSZmdbekHxGZjfilUOQKbl7x8QxTT4vDa2mySlIpZDAm5YYyGZxdhtbdqEL3CE/0yy6zxMM4e3",
-	"quMOyxms+rlfymWPZUFZvrEsEdtjR8hJG1yp8/dYMIcq4FvlqiOMMEI5FDOIsve44GoA0sgS6YBYvd2O",
-	"IqHdWzjzerw/TkFewmU5YvZfgrFYdcRGVM3hkb+ZKndQQCYDlpoR2EKUAUtGCvPEpegyKLGA/aQ36x0R",
-	"eSUu1gE1kBMypGJq3riswGXGGVyqmFl0wPi3VhSzrHs2jVLZZUrd73QqbA1fpcvTuPBc9c2W6sSgUl5W",
-	"RfZVxZvukybUbPp6hjd966P4cfrGJyNNlE0HxelQDA6WcnvMTsLknkdWRNR4NJKpZvEpizl1CWAPWPM8",
-	"rsQVOXuBKVxMgJZ4hK/dMp9pE//NX7dEbN4awMp2app91U+76i4rNFvLGbHjr2c2QwJTJJeYuPYTfE1m",
-	"KraAZwifNt8siSkIvj3qmpYqW99BhuwD1zT3ZoLe4GKFzXCm9Ecd2Gg31rFJYrO5bczrx8YbHmn98sna",
-	"kBJOWqEwn5mxucKNWTYlG83wMfNKsgn5pXTgEUoNB2lbsuF7B77VejIdgo1szOUtq7aUKj/QZP9WrrN7",
-	"3XgTvnn28vXn188O33y6PP6y/3y7efx7WPUCtN6/zV4YJVRDrveyRXD3fc8Xe/ETlgAXeHP22HUX66fs",
-	"/Mv5CrZsCO+FoFtClQb19GaK2UM2VZ8miVm8SgKKcWLtNSyqma348UuCwT9gE1szemTTrBp4AQrgj+z9",
-	"8uYfrKvNXO3kj+Au2MQxulhp8sHjhh5NFAtmGcSp6vOfxHmVqJdyzbaMynPgp5fGbGRMf6tzuQmSDcVK",
-	"4q1Y12QED7++NXZODZWsWlAzOuN1sVx8Qge0XnRLKQuw0HaV3IYkRRoFta9bfbllfzTirH5OJ6dWa/A4",
-	"Nmf6U6OQO4CXXBfxi1zDMHgMFi/xxyxr+Eu0dPnj4zsnyZPkfQ+0pkXjgNuPxR1L5IiBj6vIH87NuMLm",
-	"g1e9MPdnC/CtxsR4CImkeE8GT/DHsn1ik8jh+7Oz/iOYWzFstnHK+lxplrK47lHoBeZa/cUp5IEz/EAK",
-	"2a+0/doie1pNqPKplg965nSx31pt8rA7HJAE1TrlN2OberX4QMZHDvMnyoSww1iwN95xLGqqXjmu2VCt",
-	"MQunX6Qpnc4MZs5y5EOR8nY8esfF7eyJ9CFlOUCAZ+LajDotScLFbb1WFuJyIlh6bd2817wCp+ClTEnU",
-	"tSpSFBTiXOA5lhOBZQLgBK9XHev5SVyKs5lBsThq589jGqDWYOSbcUf54KIDElnl6Tp7kutMoZpQddAR",
-	"+WDhImZRg5nsyubd8Dei8vQj9B7Bec56kHqVMvNOId1dUZsIWUJOymmA4v6ARELqa0iaiEo5tbdCTsBJ",
-	"huTC8mi7kXFStaBWnCXirzgdNR8K/MN+Zvmmt4uwlME+pBLS8ioRK7JzbYR3mY1fmJ5igCBxQIxuk+FV",
-	"oF9QQNpCWekpMiRX1zdjxQVT8M85GtKNlAmjwj+Al+hSQW3Eu3qcWrXg25q6lztbvXcEhbEuJatXILmG",
-	"kpVkux0VFHdXSUDDfkF7HncR8ESWTVdk1uKuRY71tq1HW99Zogpazt9nQ2nhXqO5Zf699WxvvwEIQU46",
-	"zqzFkH49wYugCw25cP9cIiOLI1qB6DYO9igSPHtnUVV8iDS3L5u1vhZI5MvFS8pVwXlVX25nGG2aK62q",
-	"P5V72mSu11bzCxejsV74FptJUHlKOF5feSXgKPxeDvKWv35cb+y2Kj84yiXdyt900vF7YIO+a4sSJFJQ",
-	"9kTaJQiyWLIbXeAzwwKGWs7rKykpa7Lxxbyj3RhzXPQjMhaaJ9bQS5UumsZgAQo45AVU0kQunRkuI2NP",
-	"ZHrL4qAjorEXsHV3LsAGyM2fgERjAaEDs1DuUa7zUvqOmK2lh/gAH5o/xrp4VNvp4erg0GtBbVwMKHuf",
-	"rDifMxp+xCSEv7h14cDgfph18UQ5f4rLKXOsUPKmYNGostQqCU4fIHVVv1U3d4Itohaa/Vz0PY3+Pm4y",
-	"lwtS4VZKM/wgVOepIm5GZIMC3EFAKLll04lMY5KyUTIN8lKRzZWk/YqOMRxD7hjzc2VWm2qJMXLgjdxn",
-	"haQICutWoGrhu5WCCMeJ6Eu/ZBPhABZvIryn7qpRf8AmyhCMHPNIYaRowbfRlWmMYs0OpF1gNynsPZ5o",
-	"xRv9Tfdws95u3l9i1uO3H8Osz2dxT0UQX/BhvK5RUJJxc3zTvgzp8zsmIKGC60Gc0ok4INakyGpuzBZ2",
-	"kAzWezDXcb1ApHl+zmaln/Ne0mcNWxYffKA25NZ2zbXMtSG38T2IbPxTjnW1LpBXcjw8EDOTr7m6d/5l",
-	"ytgWeN4dxIi1tqAKMwN5m1XkV/WY20TRb6tYJV7aaCGulGeQrv6SnEXzF+XJmEvfMzOGZZmps0avl6q6",
-	"AL21WL8F9hxkPMU8ZYb0mOECMJCV4JBcb4JWzVPCY+XSY6CmFpZrvlVeFGPruFZWM8By4s04D5Z+4sHK",
-	"RyF6VjK9gCNnWSUo5eYWd1VhQddWWcyy3S/sdv+tfYpccsum5GYK/7EslvkT8K0HqGFCNFNL9ORxoz4M",
-	"5R2L6+QtmypCU4bwV7stH3T2ALGhFBHgfXb1v7skYXcsUVANY/gLs6OQJArxZp2cAaieHteEdsRua+uG",
-	"a9JLJNVkw5xecqxJKsdgfZnP/5OlchOAAL1aY+IPKN8mt4yNFKG6I9ydZp44lN0Wecuf5whLlhYl/Mqq",
-	"zPf7yr98O1TlzPvn6E7rntKx8JKd1aTjrGByNxE1VZoNA7fusJhb/yTh1j65JnWyRTYSOWHpVpcqFpfg",
-	"J2fy3mej/vnNLn1/qTKxWPIcimmGC3lAhBEaiTHNzfBBKrlMmiw544lyehFBVO8lcmtW5ize7L/IPjED",
-	"WGafFDDgf5h9giYtfqVdCCblv9c9sv3CyOsaZPuBkVePbMXIa042P/JaHvT9TTTQRtezrMwjj2NZ4cdn",
-	"VRJXg7PQQKR9dmruq9Te7TsWzACPyV/AcfDhlfjNtmV5bHY7chooAMz4SqUUrF1CZsg8BHBfkP8ZW70z",
-	"zn8iPEZUc3tDpuoaLaJv1FvAqgEYq1x5zarYIIGT2XfSPj7mj+ZJgfs/OBDoX6VWbSzSnzZtbLSbMJoq",
-	"24Lglk2RQAge0hGyR6IP7y8uydO7xlNHrogMZGJjxnM05rW1kLKesa5VVlYx7mOQLX3GaQhlfWBty2R5",
-	"qGaeVKhwOy3jsFlNyqa6WS9LIXpnHXIBYo3hFrCqtMvs97xxD2LfmSne2yT/oYv9Exf3wd6iysNykbcI",
-	"GnOJ4a86auynVzpsxuIHHTcOtd7oNmMRLzpjzOXyERMUzpfswElZMTheOBp+YahtdgBLCf/DIm4Z/m5u",
-	"G5cDAqhclsIAGZGd396JKCvRrHzzBdo86j+KdnqvAMJ8gT5H263+StXGzviqSPD3IpPcJDKrVMdHoM0E",
-	"5DbDP10y1eGHE6IGcgKa/cwSbGQaf9ARPZmiWcClULbycSjvaKI2D+ynKsYeBUQKguylAlAqVGFZO2L5",
-	"upIIR33N49I8oJ/RgVfuG7hgBAyxI7zudooM6B2D5DD7MZ4SOcFeI12aplP7WxbfqhNbjGImzu8Y9CwC",
-	"VUkPuOoIKDV+c/H+DPWkmJuVGHJBNWKZDuloZDaROTVLqcWLo+QFCz6Yybpd/HDBjg1mguqLHy5IrWAm",
-	"mLg4iFEIjAYzlv7iTVKec8neXfxwec5F42Xxs74RFsweRUuEbOFgne1nt7qIrrmGiHpad1mp8x4/sTce",
-	"2vtmXhCz1V7wgpVeALH9unliIdkR1fLI3eYeN7bTsuU+k5qV1trbpHUax/Of9XpZHpr7ql6AjSBXeMM7",
-	"uNG9QtP+4m9f0n7hm+YBa2cteOQc78CHvme69PQMwUNArH8PalKwFZSDqp1iVIQ1lYFVnylsqmXPVLPk",
-	"qk8V+XDZUzMstOyB4tqtcHdp2VYK4Rak37Jnqjl5jad87l06wIpTZcVn1uObigNoKQdUSZIVGdSX3Kvu",
-	"g4K8/v6H06QylbsyLIE9EJwHBeCSyYCqA8yDxn+brfxEuR4JNI4VicxvEegXoCBFFdb0kuzb3HDPtLK8",
-	"zMC6d2aQAFCKq/p67faWGsH3r9Mszuuj4H+OGRmxFEl3kNWkemqWB84T2ctbPI4A2SNlXWbuUyRm8Rhr",
-	"gRm5mZZbatbYHc659eL5zunZ50/7+8+be4d7n/ca+1cvXlWNN1M0HxqCdzDaFSp6Gpuhl4NBFoQbIo+k",
-	"T0dGrR5RpRwRKCIzaDN9NR6ik6bHWJ5Bxe1Lim1Fw9a2l1rDhd5t1WabiAa1bCwzk4cOs2bub/Zebp+H",
-	"V82j5tn+i992f9v+3DhdLRqeUaMUvS581Kf+0lRk2LWPEAHITub7+P/h4XsHAYpPz0xjQNX1UKZ+lbJf",
-	"jMK+6uvuOFUyrZYckaM58AxwksdG5nGyQUnMunxIE9ulJgBZ8obe0Qt4m5Fn9JaV4quGpZYuuz++IJ/L",
-	"XDo46IYKuPbcDHTa9f+K2p4/wYvzBdbUjLEJKUrmvL2MfVNHWCvTc4CW3AzQaNjaHnUSzWjmEXnq/erU",
-	"bTMs0REe4pmQkxzojOb972Xqgc4DiOMGJUbnIDdMTxgTeeCCK0IJfqEjIHgBqMEiJlTY+jWXWAdFZwHh",
-	"AtELUioU7WIhM9SJZcp5FJAo03ijoCMiT501F0uGn/lpRkuPyAZNlMTSKzMWaBXvN5R/ojoC+4ObCRuJ",
-	"bpuGbpbeh0p7ZJa4aCjDWIoWbARr2xHFDO5N70a7buZ1ZYMGGOdmnNw6lI+uHA651pk7HF7dlWOhlcdw",
-	"qDTAopcNxKidL1VVMMu2QoJfsVcuOiCLSf736YxeZTBW2YAlu8y3dYpmzKy9X2WbVZpbwYyHY9bzMOvI",
-	"qDA4Z4z3YBXvcFB7aXZ01kWmKEktIk9ZuAC2CzSl8n1PAWH1fp1Evss/gg6sXpjw740/6hhniOrVCXgW",
-	"7OfbEjGJQ8sfqJKPrxlN9GB54KD4q5pNEL19QOnmqgGHHC90zbDovLSgc/tVFDNWpeaKRF6AKFo5Acg5",
-	"wJcbpWYKl9Y8z1DT1srPqfCb44sW0+2y2kdvS7UscmvWtD+v4prJLeTVO8XZ3I+T/7tWNpfRLgrr5nlu",
-	"6w9bLj2dWayK0sA8LwvuIhuYmwVUDYiXUobdDjfr6y3sUhSUai/JT40OuSEsjAvNHiyPHhkSZJ6aVOgv",
-	"Lwpl+XWfiEWn0V+YiNlJ/KOJ6BTKVUhptChbqzNKaNcoQFYPwJ4xd5i8WEIy2CyswIPDa5ksWiP7yz3z",
-	"CMZf/vn7VtYUhI+39k5OVwllJ7IrhXOVO+znsjaMYDFjl5W2xw8bV6roiNRplfOcWg/nQnjNhYVSXYcV",
-	"4cF3XLDVqusf4lBKuKg41RpbN3Bcmateq3ofl8X1gJh1+cwDSwGruyonbAIlzBBGxWIPW/4MXwfzaaMZ",
-	"Noz8aIaIJJcpMZlVsHKqAUzYK+Bc4hDCtUCX8DtLqx+1FoymCWfpdda+rEL3wVuwv1ap2M1Gt5EkgEts",
-	"nRYZfnWGhj5bROOtX9ll5VikfGc1YQt6ZXFG8+l7DlXvFre7XCuYN2X9tkbtj4NOXVFme4beAhI84i6Z",
-	"b8sZslKHO+lkI+Ku+0A6q3K6fdliY9Atw0OyyLJ3ALrIyked/1TV5so6t83SMIsJV110JKu8OGeLnRUb",
-	"2JGU0Xje8kHp1IKtim+APZlQwHDGemaXmSQKm9ntZdinjnvyvdwRdjODGw4fSGOWZtmWUpWEAzqCVtNX",
-	"yjKuYgc4XIqK6jiIXmW4FebjpUHW1xtILgwqx2EYRc0bBnx0nhz0HKXVRKS6UkQuH7J3VleMOcvaWEmG",
-	"erV43rlWQNDKpYEjR4khvfWav+ecZvKom25OwBF1LsirIhs2kAhJ8EJqrMsFe2DCVTkswIejNYNtq238",
-	"2UurLxOQfs21qlqHd1LpT9V+hUPrSoAUx2LRATJqIc8069ekBnJSrmxYFh6eUVnmdTSvoPUcH2gk6JBF",
-	"QcndGZAIDBf4w3fXbFBFInT5tHkcbYJzOyqkhNc74zDc7t6yKfzBSr654r1Q4lgx2gU+HKQ2SmupdOBS",
-	"GfNOWfFMHFjx5K6CO5zztaAJzXfRgdy9B4CWXfs1w/GPEn6P0+l1OhYVA0vHzKlAtm4bGDg2J8RYBGQy",
-	"4N0BbnjbUmwOEFeJM20jz7et3xpf3uxd7b5tHG5/Dl81jpvPn52fVho2Eu34laR4vhErQ7Z+2fsa1edS",
-	"X7tc7ooNbpve2szwieE8H87JpYGTDTYc6WmGRJhlh0PWCJBwc+XT6kwaTQtH9H1ubkZ+cEFIaRFr3AMA",
-	"urAtChXojq3s4pVL0rPBlEg7d1MtsODhu9cP57L78sajFDEG+TQKI5lLkEfwbaG0urdjCx6/H5JkzjfL",
-	"4Ce0dEUVPgBF4AQT6HzmrynpccD4xK0H3VMKW+khJ6OPELkIINIwNv9zzOxls43KEnYhciZK2YlTCWxB",
-	"CkgRI1doFh1fJHDLOFceqRes4kOMRfeKtWxF/6F5B+YapRdDd/KuwPDVFHL7bv5oL7joJw+h0TrUKaG7",
-	"VSiVQ3dPhqt1y0WMITSHtwRd2r0CB9/h5gUI1VB5nug7ySEPK+2aXzVLWD+lQ9B/lab2b/N1JvqgnIF3",
-	"ospX7Z9RMzO4kEOGnUjtyekdmH1+x8gN7d5iUky5jGr9LMnyG3I0ZghiVGpea0gIQ/mqwI7NrMAsiprT",
-	"satI5fmJsnEIOSEDlkAT1Kw0amHn9DU1ZS80tAFx8zbcHKHS7un1bavR4+VNrIEmPA6Ipn34r0xtIZcx",
-	"F4rkBMOhXQiHN5bj8/mqBZA3D6FaWlVtnDOpK3YoNHWuOsuLbPOI+azrKk+27fSS4HCe1r7mgesIUHaR",
-	"aQIusqAAWOMj1tRnukVUQJ+UZgcfWzz8XxG2Ml9fGLQq5EA9fsAKtgwgyse2Cxwt9DQtju+egSrg/zXi",
-	"U+b+R1Al8bM/GSLDfPRhmkslteYeyvMTcUuptmvCuXsPV37W68VSPruv+1SzCaie2U8OBv6ajnjlUbMO",
-	"ekAVxsRMfwdXj5tArxJznNsaUvDBAJi0K+atKN5El21HLIYZIBtRDmQWEap4zDbRMT5LMdv9ajZT7OUR",
-	"2W/tPCO2JxjBBmCqQp8ohKrmV11wNxkvUgSu0bzrdcKoUzFWNypdZ7KKW/No2GxhLxM6nULdhOvum7XU",
-	"e4TQmd/YrFrJyucfEMj8dY3xDHkiv/tXRLAn2AH5cwy6hOWnlI1kqkErdKu0pI1HRdQTm6l9m58tVpbN",
-	"H89PSMp6LGWiy4wKA4BuCOYNjGIePCCR14wtyvnf5hlDS0xoAZKsnBWGQw0WgYieI2w3T6oz8nLw6cW9",
-	"uPOXeGCx6xQXecpilj0k5MTvrgGV05irDhCPPlLU5mMXG/FCHulq6ZpW07Yw6FV4tZDKZJvd3TBrZLGs",
-	"FZgztYScVHs757aXyQHfQVmeDKbuM7aZrPuUb6PlY81zqiEqkeO3uiYssKRV4t6z/9bhEq+SsEJ/zQga",
-	"FMdYkYpRHEGWQb6U1z1Y9YqIrBHN2geL9lYnILxHqJgu7/ByL4T2NeBjHhFfeA4++TIq3tNBd38Qeu/o",
-	"WzPLzm3QQkOWtTqy5KDu/iiWk+hRGrMU5PS9varztmDlLpitp3FJCkorTPVUevXdwL6OeMrUA4IE60jl",
-	"i0yezchntVxUebQ5xwfMduO2nvIemLxZbo1HBffGwrSqV03J5O6e3vDH3DHNtfbL8l1ip/UoiFS5OVgK",
-	"4FCNSBSLXVTVOXL24cAHAb8HBReSyQ1wtZqXBRbrxRj+LFbAFImhl6QJz08MnuPnO1QOUNmWMvRkWmjK",
-	"pGxZA+lSxeAqfEttrg03u1Y5S+X2X+alpAVZxy0OPPSXV+U+b6WrxUx3rVjSWy4RH2E1fjwFK3Mt8Wio",
-	"aKFoJBC09ydRLuki6Io3omY5oNHQoHiqQBNCqOOr1np/ctOaxz2oFpv4JWsehM5AJjEGIwtHr5RkwwYm",
-	"IffPaG5sEwAJuO4IOdYJv2PFZBTUXIdrpPjNCpHKLNeevs5P0qXUwMV9EEEfcG4/Yjef6mPc7gZ/nkUa",
-	"FflhPQT9aqSWn+rb9oaw0MU9W6v7Y/vz5jYrHCzF8vY5BeGkqh4cofu8ad6vX8H9xdQKIufxdsQy7l7C",
-	"hQ+OIhRs/1/QGGkOitFffkvZUvcf2VDLP3Bmmmq5I7pMwgfHd0oMcT/TdpbRPTKOhRrfmEnfMIyHjkXX",
-	"5t8ORwnlAn9OZBebEOd500MqxjSpVMIKX3yIDbPIGTZ3vpe0X6GXKcX74jFiyjk48erNZvyvzxnyrzrC",
-	"Lml/4T7LISkef3tp2sfIrCXPbHDWEAYurnnizLYTueOjYkx9t7VSw+c5y/VgWW+4dA3RfEn7jyBP4KP3",
-	"lSNl9L2/HJs6tJQfx6iuDhvAfjJOxRCruSeD5c1Yup5R7iFysIpZ5q7TRxHLh33OvmGtxELvmZ+cVwgl",
-	"PHOS3Sr6TQRZUlqWzgp3PFFrllrNbVEyN9ExG+einMcZWPb/7pnXxfV5VNIuyeL2vlxFaYsh/QKxDSuC",
-	"vFRrNhxptbCKaz0PiohHkovZuqEJuw53XzcvLrePmxdX2xeN1u7rZx9e7b75rdEKK99k+GNuABmu2oQA",
-	"lwvgozU+FI0Rvz4fStEfQ453d0BCa49CFNGCSk4LLUbn4yDiN+ekEgiSgdVhFqWdbN18KZr3VS8uPgPq",
-	"tbT742QQ45r9frh/2vj0285V881FeL7zdve3Z0eV6aoJVfraMtWDfD7wIuYwtcrB9CmW/lNovgcfc73M",
-	"N/KqorzTtsPzV5qmmsgeYDncyHgaGJLxIZNjHUA2cG+sUJAKZsHrVh4sfuu6K+M53OJA42ScFfLiDGC0",
-	"1sfspSdhI3k3PwDdc+VA7kfwGfalhvyIBUP1eAySwoorNKe1LuA0ui+lY6GgMivBwTkeI1wR2yV+bh/d",
-	"NYLZs43n7YeAYXGNKw2yx+mc6QsvTwAVduaMaPCSEzJxWsETBZ6e3SmzK7Oer7Ak6h9BlS4fHj87C7P0",
-	"/YcpfDOTWVXrsw8eW854HOSywo5bwYkec2Wux57jvVokKpbe8S50Oh2NWJyhGmMXUXOHY3FEKf14/i6H",
-	"U2k1QvLKwkZ2hBWo0HuDTtVmFgQzIgCjYEzAqEA2ueAYJGbZ4ZKbKUhVbLO9qKGXrz/Ao/NTqCxYMU0z",
-	"IYRmNdfVEaR866oFpzjk4aniG31yeXjXiMRt7l9Zkc5hZlcoqHyw4pR5VRXrpkxfFz3MlRWmJJWamp+C",
-	"PPkwg6XF1wBPKWKMPsNOOV62Hx2VIplCwi3pjtPU0NU9zPvCwk3c74xYX8AHtXFaakE70Hqk2k+fmh2t",
-	"6l4r2qcT+k864mK1Y8K8t7iJi2yWc/Hs1l24PPcS+U403StwUZJEFWBMBaHBldkCB1jc4frhQEiSqkwJ",
-	"yel9dH5K1FR0i36pncomt4WNb6sZC7xw3z2tpWPWAEHzpeiyA0JvMMEvfbydXciPWbjNqws6Lb/OKP70",
-	"RslkrBkx/GtGDHxshDemuMuxJmPFUiiRCiDaPpEpxNt7Ke0Py8DsK+2DQhfC1t6yjWHGvgKTPp5ekp3I",
-	"93b3lV50n4aape1TZvL7n3aReSCyePvK704AxbrYVTMqCZfogEQwzMgKa0gAqP2oHfRX2zePzt/LOOZR",
-	"VNKcj+/JtxdwjDzqWK64HuBr7z0q7xUru9Fnd/YMsnT2xgr72momeE+bRJOBYt3riPRkksgJqqPmvLqh",
-	"imFf9+0mSamI5ZDcTDVT2Jz2lk2J7KEWY95J9ThlCg87qRjeio6GEU1d7zr3tcC+fitmxuyLN0u99Wt4",
-	"3/5lk4pR641osE9fnh49fZucvDzm4fb2b+KWng1Vd/vuvbxpDf/R3fuvpUqJpcoKjv5L/zB3oPO5rlag",
-	"YFAEaVGoZNt+B1xi8zqsorbKI6h/dY8ZLpnSPyiUMi8iVc6ArfT3WoGxoqq3NDtzQVSrHMXxnXaPHsYx",
-	"q3sj4yni6RR8gWQjB9V0XlLHCOrpN/fnyYvvT8GfuIkhHzgFOoLZ9bAYaNMRK7kfA7/nRxgUlUaq/C6K",
-	"CDdhGInHHWH+BiNUFXtG1smJJsIcLISORnDaWW7Eg6nHGLSINrzmGrk8lm0Oyud1yvpz0+PxWjHZNdPE",
-	"KMLEplN09RlDNWU0JlwUlbCTFyv5YJWx/hqvr35/c7n/ebex/3Ln1dGbVvis+bIaMWBO7B4qe665uM75",
-	"qzyzI9fICRIQs/44UEpka4hgh5MRk6PEMgMVRI70FvT9ICnrynT1osCqdKglaeV5xkFpnWbnt7ToPWOc",
-	"+2h+FdS895zzLPv9CgLMH/cDz/xs36x4xkNrqe445Xp6Yd6Bnzoc8bdsejjWg+q9Mkr5kJrNkDJIhKRJ",
-	"QKLftw5HfOstm7bJ5J+31xlum5EJAN1mf8KTyKK5QSr+KOVCu5YM2h7XE6rIkMaofpoPYwmoY5Z2Lfte",
-	"vmMojNvQ8zmjKUvnzwDs28MPJ7bdvZVo5n6Z8n/Cydcm+JI1ZmPGCksBmjk8nQ/OKLC1798BqLAnqwpL",
-	"FUt6WwOptNGVCTfSwth59hzG8MIVKrvkyIEeHX44QbluDPOuTC10oLHz1eFotAUhh47IAWBGtkQ870ej",
-	"sja4XSqk4F2aEATWY6kxV6CU7MCaBIUEe1c+3hHYineDFgSoke9UTIkasSSBhlD5wOwt5idIjA8AGXVI",
-	"eQJ/8Rgfzro+dAS2fSBq3B2Y1brAthybtsDUAcCYr7u4WEd0BBQFCM1Smz4ay+44pypX4F9lMaGaRE9j",
-	"2VX2NAOB6a0Q3iBHTNARr0/pMImwJ3D+4z/QXvNaAg+JYCw2Bp5jNhjTkRTmxONSqHZHbBHDd+bf0HgO",
-	"RLC/m8oIiFAvO4dXy/du1smh5XGmUNJDSyICrYqz8+AgA+b3e8hxGDngTLXCVp1Er45R2xhACxnbirD4",
-	"41NzLk4j8wUzdSKknfUWOc+xkcHoTbHbMdmIDDMzobeM8dg2ygH04ONSPAWSbgaEfe2yETquzl7AU0ad",
-	"JxWw4k8RZdSuYnZSmzOzq5NpG2A1gTm1Va3yNosOTtO8OWbdxDy9QcmQK8PBmkRiSFm0iT20WmHoir+5",
-	"PiCafdVkOFZQnvvx8uXWXqY9wKg/vsuRUsz7N6KOWaMwjDaxpVNi2MY82Nglapymsm+4gakuHTG8O77p",
-	"9SKoAPbNH7jSDcNoC/7q9XrRZmC+APNH5VEwpVWG27LbIgm7M1qBERXmUEIXBB4Kimy0mk2/rh1gATZh",
-	"DS/G3S5Tyl/DSUohLsEFib514KDp1NqkXq9/j+rkgxE6FAGCYQxxDOvWgSCRufFbx0e1ML90asjGckT/",
-	"HDPk5E6N/P/BO/Ed2W6s4JhQTJMRfsLs0Y0o4UMOuiu+zpJCsInhPJCFdSM5Uh2QGzkGeGYc2Ibf9VvT",
-	"vtf7OyjAYm1aptLjVMChJRMGtAEoBKTJPOwIshH53G2v/g253O58aEkUkAiq/SMYfoRBR/MrvshuvRxj",
-	"IQrIKBkrEiHgQ0Q2bPcpq+RtglMHsmCRUj3KE2MDO0aJchCLiGx4iBX4pMOoIg7hVtXJKU3MOcJi3MZc",
-	"mS0RZGASCM5h3t9qNoP8QdIK9wMyFrfCiCAjY1phK3CcCkIfRdGQxZyiZdJq7AQ+P8s7KLyHt8OKk1Zj",
-	"u00a5JQ/x6aDZkTIpIHhd/O7eb4RhkEYhhakGxoIzZUguKgW5Rq1Mmjsjh67aoSKOrlgIiZTOcZm8BsN",
-	"cyY1mnvkjitujvXDi6OTEzPuHDcpMFIShK7aNLdDRwQO/l8MxLHuQLL4IMdKzgKDhkz0FkQ7qxOLZQJk",
-	"SdmIIb6h0Ww8TmmvAKJhZn6VJwZQTW8ozF5Y/AGo42dxkCMQ24PCWHR8iOksRqmQEk5jJiyMUY8LrgbA",
-	"dS6KGFjNwii7zguB3omdcNtuinOm0+kWRLaitp19VwoElphQAGjDLIt0ykUf3t+nXNQJPIkn387Xr+7V",
-	"B0aAf/1KJjxJYC/kUY8JndpnDRU+FOxBRK7Ouj5pSbBM0qhB/ZkerNacsaYllHZFoVfVB6ekYXjPMJuA",
-	"P8oao1yR6OQF9icrFgRGdXIMhZcwJJ3y4dDyiq0/BQ6jim1xI8MUN7pPMq2T46yJFmh1+LzXqcqi5CAo",
-	"Sq1K26wFtTuWKtsKoR7WQ7REQQeqtWvb9bC+XQtqI6oHYE3A3rJ2qPl3v8rbh/vM1SdYZTcjS0BkEmcS",
-	"PI+Q5AaIOiiLZDAfLUedxLV27R1X2tnDmGUHexrG1AxDl/PpXFslLaRgwjtr7O9Ff0StGTZ3tsKdrWZ4",
-	"2dhtN8N2o1Vvtna298MvNfQD1LqD63D3+fHVlw9fWmeX2y9efPqwE+5/Prv8tHMc5tbNKeWirCsbomb4",
-	"TlWwTi7ppmaznbC9ok1YGbDubXGcu1th4zLcb7ea7eZufe9Zo7kTfgH/XPWkGv6kdncbO6VJvXy2v/+p",
-	"dfbp1evt5192z55dfvqy/fLqPJ/UxXgELXhsh4qqyRQAqbwZ5dlDFfMBveCP79b4Wl5kjkwAcSswyNZh",
-	"RfCFtsLGvI9kbPX0o6BWR0fU5Z1we6WH7ijHaEnuuVr+nMVhAggXC+8PDJ+18kZYSeWViKmaIdnI4mWX",
-	"2yT2udKusfQolXc8xrZdNouO3LABhwPZdeEkkbcbI6sacs22jOxtI+4uTVlHWC3EJqLA+y0jBK76nIlu",
-	"Oh1B493D44ut5s7u1qujU2L0tdQ7+56ojoiuDr8cfjg5uz4+Ozr//OHy5P3Z9dvjz9EmSEN0N2aSQaYk",
-	"kX3o/nvozs/MxyfcZ830jAklMHkQzhjE5PZmSDZ2wu1NDC84XoFkREUiy6xR5ha1eYKotgNNocK3K4fM",
-	"5S7mNKZJosBMdGBuWbYjT/0RgOkYlcUAtKS9Onx9uGX4hGpQOjJB8vry8gOxdx6AavmtUzNn+/U4TTq1",
-	"gHRqdMSvzezhHwqV3k7te0Q2IvuvyJ1sQJnI/iNCCyGq3Mr20M7G8dxeA7M4A3CGPU023outDykbckP6",
-	"ww+oLGVzAY/R84sP1nAnXG8eVM0C7JRrLW8ZjB7PteKBgNkVR17BJOgjzy3+5WqHAUJm2ukcmhPwm7cF",
-	"L+dNuuZV/XtritX4+dCNODo8fLVlP7aFPwbZZL3A6ITeUD8umjuO15a7Roy4U6UwncMZzsoPn7nTQX4y",
-	"H6MDunULDrvK8Q+K4w8c99XamRz8/pADEmT9WkeEzb/5XvSm2hB1SYFo3EeB+IvqD8tP23Upmfm1Kw5c",
-	"T4Ta0zVcfuA9p7FD0LnvgdxqrHAgf6DTRNL4Usp31FbutJrNVT42SqXZyO4o/+nHvzvD8zO6Wgf4HhRU",
-	"9Kff7F8nL76jYpAwXZH//oIrqw6oAtqdOat6Mu0zrVxs2YmDOjnJnCxGGN1Ck7pUjvuDwiuUplMLdsGz",
-	"XqFqVqN/AUPzBXhhR7YqBm178N+fZ/Ctix86k/qlHItfo/XhFJctelBthvnajFOMZhbRuaPQcTQjISKi",
-	"WZKQgZzAowlVuiMK6g2ZMKGrTuRXTM9dzfBfSL4+yD77saL3X3JPvGJ6+YYY0ZQOmQaMnzkZLfktjrgn",
-	"L2pgec6ToLlXMZHydjyCuO69PzTPXDuTZn5H56cEv0I2oIyIqyr3ZopAbZgPwhWh6rZk5lnbDsyUTBq4",
-	"XH3aHWThPWWktNsFgbXPsNdTFtSL0YWHv45S2ePgL0fHaBhmvrWZWKHnaEv4LUMv4WTAUkZYotgBhPp8",
-	"EOPRGBKcOgL+tIWxxS7VLr252N8BiCUnAi+6wKRFQjSW2BU4ITs1c2Z1am0CmZw2cRImSnqGtyEwZFuc",
-	"GzOFkgiuRrn/vNRF23y5I2Y+rSShAFuK8dfkjmGiG9Xuc1zE5ng1diz+AhdpAuE3263CmGcdQUnMe4BW",
-	"rHNIM2UtY6gMt3lBhpJPFInMJOtOxANOceSc9yjyjQh0RuxEQAzXVuOlTGnnMbmhujsgfQnO6SwUm/EY",
-	"Mh6z3OFiMV0pMHOtO81YBzyk7gbNh6wjNjKr/8P5+08nL47Pry9PTo/ff7yMgsztuqM22+jTxi+6LTEW",
-	"GQotpFOjGxX9wh2xEzYD4Cy4HdspFhScJ4XTkOyETUMkyLGT3pPW+a0SOSE7YavqtHsHe9WZGnZ73tcO",
-	"NX+alcuw6bwOfCDrZhDlwr1Gc2t/f39/KwzDsLa+/wyGnynhq9hI93ayetDTy9GgAUQ+w6MHYVCFqIfU",
-	"+pafyqiRQrmNR7yqR60YgwwhldnOWVqR1RE+/oOCDTXiXT1Orb0L1pMDA2zXim8G36s3V3NzPh/7djeh",
-	"0vpVTEhIfd1zh27lnMzj9ulsTvhRO8B7ulYta8xXPN7Pyu5c8AriS/CfahKuq8r8bBuyuRIZXjmPx/10",
-	"rZ1VqGC/cYm11g9W0Q7VrQdQlQltANEvZmUutmKdGJ0XaLooHP0qKOUGvC3nFLSh9oZEQ6Zp3UtUiMw5",
-	"Z0Y1on1GqOoIl3Jgzvg+01nB9YEtrYTaCgs+DlXi5sl6HltznYuxHJOSbsKhcwZNbhWmrpsHlE2edQFP",
-	"m+ytpFMbzP2Z33vEqFYePBF5yRNw63fl8Ma12e+Iw7MXlQcUV9o7l0p6a6nRhyGD4v9kAQHVrhmGhdzY",
-	"ndDm8f05Zuk0N6QgfF/z5UvGRuaRIf3Kh+Nhrd206N74r0ZQ0au3ypjFHJI5y1coiYTVKGTzHn7pDq5F",
-	"N7mcvGgeqkP5j0F8/HlSq56HbcriT2QmEfzbbHOUHv9KFKNpdxDMxGsDxy1YAyZTAHETU0yTIzSOU6YU",
-	"KUH0WrXd9a+1eXnCtmK2QMgs7aMLhinon+bxiIvG50lskEQG07X6qjEyFCrlpYS/jZj3udlVoNXJEWbe",
-	"kr8FNr8hIDFVA/ivNLeNqNFLB0wxtQlNQDoCA9iqlImNdR48Je4DmA2SMBob1Ss0G8ymZM/E4TGaXi7a",
-	"MMfnnLX8s7CMhaqiqoZWs81Vkmke1LA9xo0+CGBLFjVsw/wLNWmYcUW0vgSqjGBgVePFfnFrMF5xhFmf",
-	"dCiddF2kuTHJlKZCk43zl0dke3t7vzQi507ZDi/DsA3//zJniK7u1WGk54NdCdjhj4eokvCEkbhGRpUD",
-	"GiC+M43diWZEbs5RshdG+7eL3qRGc9tQodCaGlYFQKtro5QN+RjCM4gM3a6NjaL4v4uxD6+hnu1zfd1o",
-	"bvsXXGuJmsJM2MyDtUw/9iGU/v7HrLq6RPn1y7YX0sCsmoOTKHS9wgjC96A2lCkzi6IqVwV2jrnF8iTX",
-	"ZAOOi/9qbP5ndX7Y6sw7976vEz9D2TIvxeK905tkz3Pv/0Q9/9fkYkCHVTjss1n7yqz7aX5axqE2Jx7K",
-	"Jz8THw4/NL3b85vvF/p0In8aZbUPjr2OwEw7v0E/Zjf4iOZGVxDlNDgzLaMSsJiMR5CVACnwuROK0JLH",
-	"re2pGzzXfDeaYWPzwLyAJonXssG+qpTe37ad4fL3uINsoxmGm0bXhf5xMGZIeb9jKaSkQHqwt/8j2z75",
-	"lk2NomH+s0Ft2ryG1lVGdecZlOKmLXjLCWNeD6OJOTalxXEbQmUOQai1DIxSntBu1jNsAOgstvBBplm9",
-	"A+Gx1b/MuxEiHpYsbyHnZq4GcgIpLcLnCf8O1AJz72BXZh48gryEb8FMk5jBiJXrHE02FMPlnODqQC5P",
-	"viZ6Is3IQVI7Jm6TVrjvdB9WSC9G4rl3I2Q3Jrxk2MXklrGRQgevR48RSy0R2mQ8UgzTVkt8624YjG/U",
-	"SOrI6MmqI6j7wbzohikeMywv4QreYsU04fHB7C55WtgWWQcpHGxHGNIVdAfIfNJMgHXnSnFxxFlnElhS",
-	"b726UtwBF0LRbbGIJSeMxYUELE9IB1ZQywdNBpTR3GmCPKUsU6kyVylruHYETg6XA1ffKv2MdgdG5xds",
-	"gmnclmldCQl0UxcMHhJmq5gbgV87wmVv58wqSvdn7wJGxvuw2mTzAG/FeRkecAp+RxQd5wvSeTzgyvum",
-	"83Qz2BVfJzGTzMqiYAEusqM9T375BXrFWhrCdwDeMZw4m6kELJlNEZKgAwR8SmSXJllsxrFwFvacP/3E",
-	"jKltVJ9ZF2RYHNe6ysU6yTnrWgtIIawBrRqKu9eN5aO7f+1ZLHKSHnryKRMAmN+N0RGanXmgPa2VhORX",
-	"U686zced3pksz+qAoCxxP5sJ2iH+ZDfw/vKHjmxQ7N8glQi3mjlIcGPk6lu1/lpyxtqKGoh9V+q1GcoB",
-	"V66+b1FV4NctEWPNVBvOFSwIxDbCRkdIOOhUtDuwWi2ct1jjZ/ZNOk4YHIOz0fGIbCDDBd5sS92gOqKi",
-	"Ze9mnXwc2Zi2V2JkPmfrj0bgkcUayI1WY5vcsKkUMWHcnHebbsDmubzFOjy50QpDdzfkuyJWl/1Cyoi6",
-	"5aMRFG8Y9Qx6XuK10SiBmiqIpGB00iGOwikbEPaVdnUydX134Qiw1X1QF61ldZ1lBC+7QUfhRI4TG0bO",
-	"Het5QR0662xRD7VYqOZLAeqfyZT0qNIsNUoHzB/LYCrI7BkORnujacLtgmdWhIT6SmcL4H9V0VbYcNH1",
-	"gvPSU0xY9moETxSgKVfrooE9Ml2/aqui5caEMxcUlBpCqSTQ1Fr6sFSR05XNvP1pKXDrT+WYGCUcsyhS",
-	"o6vdsK5ZKwhBsFRJrFey9HMOLVeMtzEsFOtBibUrwcNyWKjAo7ZsDyrScupvQqGSstFwbHDLjSY7QcQY",
-	"LCFzsXxI+uI5WV1ygCUP1QQk0UFmf6C615ekOIf5PFBlcJANh49urtAYeLNAyJlZUOv1Bike5MZKbqvg",
-	"wlkTxZksB9Cjyzybkdq8GfYA0RSc4nkPliJvjCg2l+Mp1i2qutuwULSUyQeOurhOqVC0i3Eo3itW4/VQ",
-	"u3eGFNQRmAed7YGV5mOHrJkLRqoq9zNOwNbxGVnUhpIOs4scFrU3YSBx8bQG8z0grvc6PpQlRGReZv/+",
-	"EDqedYT7EPlbdt/fsqUhf3N8nCXwWNaSPSKk2PLEYZ1EKQD6q6gjskSVvINaz4Y38l2Si43s01BMeTJ0",
-	"dZGZXOzxhHWEnvCukza5jZzXJEKOSpWBgm9cO9HDnXZFEJlvnYI6jXXTRV0fKyEMEfAqGAj4I9gg+OuM",
-	"GWLvKBoceK+1OUp38BivOnMFLxdMAVvobYwhvNfaQ53a9+8dUTmXcGYmVW9MYErmfjOKuS+DV5XpcajY",
-	"qFP7DitVEY+44YKm04pgxI9KdIEnUKVsh0GumzfyDkbmb+DzWns7cxXbH9bPk0HpmD3f+ANfXms3MeCC",
-	"chLejHXl8CfQ35i0vjVnBgOV5sbYsxXBWG9eOGPB64zf2PYf8d9FFj2fN0rLaGKDQ2bP34MIOJiGn5xr",
-	"6V5Oxln1XU3vXQ6Z34zR/d1urG5FochYZEQBoOuAjkbM9iKCpEQzkr9eLQXOpmD/NHZW+ZbCAiYWn7KY",
-	"U4cx+dPNIBx/rnKAEwjtFc8OssbOrBXkZQDPtYJcaRX09CY04XSOoZKl8bbz88lpD6iT4Uw6Ip9e4MBu",
-	"LGoi+ntkzDzlJ2tGapss3Ew120IlrEsTsNLq5IxNOgLzUxRRA1AcILHfDqpOziQ4zm/g6MUWDOinzSey",
-	"QrZ0FHQEqryQpEyJB2PkMoRSCv7GzNFYjDSoBYmX8zyF1YzhbuFMPbW9rmtzBP9izrIPx3/tvLb/eECK",
-	"8Tspb8l45Guv2ea0TL/pyQD7U4UQgNPs6Tf4z/e5WWrR33abZK/R3DIa0BYgPgQkKkJABCT6/zWfF38z",
-	"WzaoxpSw0++IHFzi5EVQQqSAwFuPu+YqKB9s6tihjQWg1pxBgdgMoI7IT29KWs3mQXaAZ3lJVBu7shiU",
-	"slhKrXnlQHjz8+kH2017YRLa4UL4sYM1E4Zm0oW8MDvkuIyoHuT+d9fvu6gbLsrLeXhWC2b3/hLv7WWp",
-	"jMEVUPBi6tZPLCv6byJKbDGSJd3NtKzgruBPtQUMoCQs0SfMhqZEMSjNQawgmzmKhnCXDkeU90WdvJS2",
-	"uid3uQSZ7xDBkY1A8L2fFkwcmgyCwDvA5M8GeEBd+mAAKETW/efqiLiGwOUNcxBVxuzuiMgqAxERcmKl",
-	"mTHydUAmg2kbHZxR3io6ale3hiYbRjxhj1vwkRDsyRBvZtFbm2psW/9nkEG2+79PhKL/1wIOahlg9/vc",
-	"r1jR/h2hmAxVvW8e5DMAOAUosgE9B2aJAGdCc+zAASH3SI40i6/lWFuFL6EABmwxysqTokOIzaMHTTlE",
-	"VznW+DIhr+2D9m35YYGKlo8AC1vavXgj+nB4efQaQYfdQxalrISfaiE4KgbrDDz3FUtIljK8JBhGvQv5",
-	"DJUnh+tzo6UMUB2fWM+nWdM5C9oRXCuW9NolVxIlWOtcKgzzuw1DabIqMGBgc6gLdWZinCR18l7Yvv5D",
-	"QBh1mNtlb19lMHvAurfn/jZ/QF1Q1so8K0ot9bA3J6k9nNwpZkO6pSBtkN2HUez8PsU1/99F+Im57yzV",
-	"nqxRX+JT5GdVHil4BKtiZotzcjJ6J/wSItayArSsqCfzGOScVQv8fuE4wLzrzxpfL2cAeD6UUidtzM4t",
-	"5w1uh+2dRj189qy51/qC6cQZWb7VunSkx+mcjMOddrhd3wsbOzu7X8z7XfICVDvLsSZQLO1NH8UcBxTw",
-	"9ZwvlaRYgUv9xbAKmxtMfqW0FFjE9VjcUd4O9x/SfTfS4jotGxKAQq2iagDZOqAeQC3nf9A7Hk9LPFS3",
-	"ua7kKRWzSlNlZXtBQ6xSINE+nas7voR4j9EeneV2K+SkqN/cjDWc4wX1KHYgH7kOZJMhbaSkI6g55/sC",
-	"3DRUEUgjtOFnGwuk/ZSxNmmGIWJUzkBP569lKtPHMKDoG61kI/NrJdyVJkvF/OfjzcDYn/ghSFy17w0w",
-	"hdGCkk87woUfZ+qpXesQC/aKgLLltMdNSNAsJBIWVGlEiubaaBeYdVilF1jn0X98V//xXa0BBIQQAgWj",
-	"01f/VvFbfbN/LUMFgt+LQdcsK8CHWBZSW6RlWxM1RA+1A13GrFQPdznoCCW913gpAUIiLASktkxoGtu2",
-	"P75Px8wQzFHFkjsGkHzTOrlC1f2kt3VqNn0U5AmuFuTUGHwYRwY8eLQPNlqNZo7Gu1m1US02UbZP1wP9",
-	"OOnBeGoVLqK/BKpRq7EC539IIR4O7TdeYp/fXwuItChlbREgUjUfIwNS5XI7NuYWXjgz2Msf6gibpgE5",
-	"45sHOY5+1Y57mu+cyAGpJw6bdGgz/8GExbSujvAMemt2AoT/Zdb7KYOy9nbqE0Wi40vajw5ssOakt3Um",
-	"BbObw2LCG/M5INthy+bxY0xoofv2Hvxvvjt3D6zrJnUr/6sdpfVaYPuYwLAMred9wN72FO6Bt25XbX2f",
-	"P7mRajxJCuKrYg2ZetA4/rUxovwTcm5x1noATm4bI4CTa0xUjlxAEivWIcE9dXKIkiVL5rPtTdEFRRWm",
-	"ex0Qam8r1SpBQ0nICa0sdlJ+tRMWU88veDooFUy14YaoI2zXSmh1QpOkTo4GVEB8do4wtJ6+Qiql+YS1",
-	"FDycJIQ8yEpQbDjJxZ9mkY6yvgHedqCgwmddOgwtZgrgAMSuUN4DGbUMiqEtEbMquQP8xSZ8DS19VKHm",
-	"/omaKbdB+wW/aNYVFhhMOfBSM1rQznJE4mnBQthoNZtQi/9IxUDm5a4aiCwsBmobetgeAZYnpasbQ2cs",
-	"qE02UdLF7JcWlrl0/yKvYJ1iXrMInpTsWWSLvJrInkESVwff5zNX9k30AdunXGtzrrIiO1uwBNeDUqsF",
-	"37+vHGKzW84rd1TOUyHNgZnrkEikWR1y3tkMBIJTueqM/QhJRY+jZt7Xuzy/5iew5U8W9MhWPqFrzK9a",
-	"Ihegu6515GKHtx+ajfeAcvJC3VNh3r+odNyQ+F7V47tb4fZl2Gw3Gu1wv77T2GuGrS+PryG53NvH0JT+",
-	"lTwT97az/sWdGij41i1E8m0q62nI8s++3wObM1ftKtGH8nQ1Fz+1p4kLgwK8Vb3UTDgP0c0mmXQLaPXV",
-	"aSbr9aoEpXRchZTFdB6u9/054J2NbXqf74j2I8WBg/1kKSMbzqW5iT3z4PjdiLzQUY7byLGoXMjJJvQo",
-	"ooq4+w5IM2zkbSKzcDC4gIy2IlA7yIaQOZDxqLcFPjF0oq2KEeelRXH2+0zBlwWGLMX02+gccqUA7k0+",
-	"EjYGu9FvjgXu8G4bmVdIwVLNiwM6cu9z1QowOouy5LUbRF2LV4aUP4ydOX5kw1YPOPTXi+StfFKYYX0Y",
-	"6x9T1OsFLZd5Acx9Dtd2vbPOPLmCNwAEQConj1HD+1ed1q+p3P2LAzj+dN9/V6axnyZUiYNtWWilA3M+",
-	"tqLPBAjuMGL0VmV9frIqLIGJZpmchhgy5qVnKVKuaY85LWTCillP9kAo5DktlOZlt+0GFZnktT2ubUMi",
-	"aMZTxNPDDgWz6UHQFFxtLoFOPHJke7yklOqUi8Zl+KwdNtutnXqj8Ww7bIJlkuX+uFyIarOm8mEn5dFy",
-	"KYl2OdZz8aYq3gb5EmvkilQmLS0yye6fa7IYNavw3nWwcHHd52FglSSmqtoF/8qY/IiI5VfK5vtkVi49",
-	"xOm6SKblgZUlrQlzz6QRbH7KgZtCsUlhe1aQbECzyE3ri+uIDa/v4mawAO0ojyABKvNM7xRnXGDRjKrf",
-	"CzDIQW3mrkJoPVr0ZHZE7is8gBna4BdAIBXgg84L7RgPPB12QBXpsckSsZm3ivnBzRqrPTqr5tLd56Xl",
-	"rLRZJKA131vhMXKf8rxN+Qczr9Oc7/idR57Vw3B7v7HnjR+xwfPXlWiyuoi0azxd3Iox23oWdqhyv/1b",
-	"iUru741HDlEtkpYgTB7kJpnbwuQUg1I+hIjfukPZyKXrqBwGxT774HqQgm0SjlBhXGV8gk4BNU7v+J20",
-	"NQ1FcIWggFDi351JXozMbUTDtH/9//7P/7XpXDw2L6fopsCscidx6YROidJUxLMKsFdEQIScBNnwCRfd",
-	"ZByzuE1oR+A3YULUvbYg1xVehGiEHXCdRHE6vU7HwrYpKU7LwrtMO6IC2YJsmDfZr8YuTd/o1ZvYBgUi",
-	"b/aGWDJsQXlcTs7LAl6lIRcOzZzAWdLOQeECQioyYQNM7qzylXgbuoIW4YBRWAVrYWhvDidAflREG2ln",
-	"3z3ElpUvuBoldEpcbNMfxRNFIsN4UTA3olk6JsmGRUywndV5Hj3cJBMuChh3PReul4KVGC+h3VtVyrI1",
-	"BzApbgtsulmM8M5MAQOnEy4UaBW3bDo7iiFX0MX6lk1VYCFqbAudQ7vkWEhYRDRB1JCblNHbArBJVgdY",
-	"BaECgz6T2kIDQW7WUN6xGebYgEsA1DIWXApcMKtZw1wy9xtsUqnAmjMXY9blWAl0MyUFV+NmZjZ6soZb",
-	"DE+fbnXy3vnmytloRWuzkKBr5uHSTjmwsXf5oMT8iZKAGaPslqmoZCp8yckBbIqaQVKxpFcnRoSaFUTw",
-	"/4T3APrfexXySiKVdllE+FEvrm4uto2p6+8JiIR7q47FMsXdDRA4wB/4Nis8SozoZ+j5acJ2yFIx1yk4",
-	"SRzcT3ldMsic4gCUjaPb9KgMavfAsqVRYAFSEuWhIZQTy77I2Xh1fBkQKHIKyIvjd8eXxwFR45utlNmW",
-	"6YHfk8mv+tnM9fR8F5vROHFjNnOUB+kiEKrvBcveUseLkVkX4fwS2OcpaxOBDdu7t4AjBWlfiO2lZN49",
-	"SduzA+lgJZ+PO5qj01MOhjE6ZFwUXeTIZ1STFECx7IJ3RAJHWhEDNWu/n52UFvEKI9mx615QWscZ/R+0",
-	"gMdoheSJSNCNMHT6tnl19Lx1dn784jC8aDz7/OnL21eHu3tr9D6CAf74yqNCytrjxKFdLL7Wl0n8V8E3",
-	"X7ow5SD2WHMl6L0j2a3LcA8bFdRD87/GF0OJTK1dr+Ko2nCq+ERQsypZ3sPJfMCokmburd8aX97sXe2+",
-	"bRxufw5fNY6bz5+dn9aCWgKa8hxIm3kkCzKAHqBcbqUhPuw8VJvlryvwVh2YyS+sSu4svM/aCyz1dcoQ",
-	"tsO5GsciNsubtxted4MujlQUlc9cagVFdb/+37/MwQnUf5daB5ivp9VlxiC6cZytjKfjkniHvWlRtGM4",
-	"Y7USLeUtGdFUEy4Aay9jNplalcWxmdGWij4NZQ/u2Bl2xf5UZCMDBg3DZXEHtKjv5zxbY68t8m8jeUo9",
-	"tv6FHTWHno8G1aABN4JtWsV6P8pJA5U1y2J0dpC2CsdfnzIW1G25I5qr1cvMeq50uyPmtUmjimSd0ZzC",
-	"bW6ABiBze6MhBsAi9gbz8d+zKxk/u7pKejcXyefbt+c7hx/3bg7v35Xsj0fzrt+Alg5dzYxNF7OEo00L",
-	"h+wOGRnN8sEqFqq+e5nqu9vAWCW80PAzvLH1qXnaOvv97evw8tNvv70+2355FZ6+Au3HDvMQus9if0E1",
-	"4KMRB/T8Rxrfs1w133vWqBjfi+c7p2efP+3vP2/uHe593mvsX714taxl0qpKkNkbq/Tege3/19Zyfr2z",
-	"XVhB4wQ4/vvBdSDVDX7i2FjavZSxLW2EpPlYKc6ILiQHlw4oXIB/Cy7sXD0IQ9Id0JR2zcfri7tlGH55",
-	"iLW9aEutxbTr9HRo3M+w/ktv/7WItczKMV/7T/LVr8RwiGNCYRkqxMciFc73NC/U5Hw/8eNnXN03uyrw",
-	"MLmkYIiOkEjRZ0p3hNHvuOhvBtDGv5DWhaUxCJyEzuQox7yJIHHAqJnWn5gF3izMV0dgaZxF2ccSVhxG",
-	"m4DjJVqiU174dH80vQiHkPl+Vs3IAgdfCxxJrWYYNp59AT0whwAqBOv9/pvVyE7LsXAAm7mnrx08EPpi",
-	"kLoe6FCGHnQjx6ILwEEL8qeKMzAKmKMH5q3n5FBDtZgYRSCiYCEe0kJQq3IWx7oTL8EmLZh9CTtpdUez",
-	"x4qLLOwCQkLlrra4dxhhHNA75vZEhHvi3ypxQhU3uJPJhZ9/jGbn1hNbLduErbKYNrI0D8b0ZrJWq0sP",
-	"Djqisi4C+wISIQvHRBEpcG6NBNmAIs6OgBClrfMttFzp6U0sfjQqVEFO69LJhBF8RDTETQVNWtynIOBU",
-	"eIENekO3DBcEyxpJmFPAlf9a5q6ujFQsrRDsD+oM15PpKynjYuu0jzAxN5tCO7SSbKsWINCSzbzj8JIP",
-	"WdW7KbF9kSve7MR6xcnwrHwyzEjuNRzrHgl/ZOe1EuTdwooGb0gXQ1W711yWhwpyPn54rcZffXb/Kdn4",
-	"9VaDW77SOVFV6Vg6t1Y1KYolj/OgnN5BAklJlts0Ag8RdqYdbVW5hTkBrGPZFl5wKagRmkYg1W3Lsp49",
-	"gbAaw8L2plSxuD1zpsyo+h1R0vUDEmUanIV58JS8qE7MBBHTwB1Kgs02e2qFLVuwWKw5VIsP1mpLo1d9",
-	"IC30YV8NpjOz587oySNCzYLDp9SpP2VbHohttmBjoSGKW+U6tmeFL3SG9Os7Jvp6YB3fP8iVvMBi+uuY",
-	"CMtI6hkPuZ3WvAz3K07j5eZE6dkffRYElrv+4xoumRM9Xcyo+yE2xKql5BJFZlk2yF5x7+Oe+Um15IuO",
-	"IKTUAm+WTfZUvG97GRWy/dEoEl1WsHPNXHLXFRab1Bf5eC7NKB7Pt2NHW5mc1QQX8E4jDJ9lLmBN++gB",
-	"DpvPr84ujz+Fr49Pd37f37vaa3y68sWvYknCUvSYLPpKAx3Ne8+2w5mvbH/51Hh19nujcfT77tXFl1dX",
-	"v53vn57mX7njo3WcEpe0v8gZkS8d7auZVfq3cjRo5DInHOC/P8axcGQbERZh/DXtG4UEs0bGitXJJe3b",
-	"EgrowJry4dDoWBAW3215qgNmpwAIbkd0qWJbXCgmFDdncjJt22ae5sVZQ3Bo8FTupOIgFurkEBgDdS0z",
-	"MuyMwHM7PuOcvDUAdJxr+60jwFPhchOyxtg5eig0oARfRkcINkny11amyuCgcqnwkACYv53W2Ew4hB9j",
-	"SLu5L7UzL2n/E18HDuCS9pfpEmaRJ3R2fe9pNv815uLP4T/G8a+CRTeL4MSIrLSKrbBdpoo8/aZpf6EF",
-	"fBKz4UgaJj0gTYQIBzAcmWa1DTPMUQQehuu2Lgws1lnV5KOgVYJoGeav40wnMKu1pn/lM/ccsBctK0B9",
-	"8wJmeGx1XNvTlGyUT8iS5W2OhErtW2cnzorNwiw/Q2nIYj3ax73G26HyRBlZJLosytrBe/WzgZcL7d3Z",
-	"53dMQDVYBNcjshFiQyS7doHh61QrZwHbd2IBC5YOVuW5cYuZ6X1KSwjuQsKg/dZMvmA7zxCELzxBREt3",
-	"v91pqAJgBKEPaggbjvQUamSAR9R4CCiLAiuCRhK1GAvw7AY8oOp6KFOWNWhiiK08tN2zDF0nLGUEz7jM",
-	"RwQfnVDsL1cnL3liCHszJZFZ04hspGzEKFSBmgnaysZNLMks1RRhsg9SDdc1z8yE4fbg7co1THKUMMtg",
-	"m2JOMGhkxBgEY2iOY55hQzdCpGzOLTdMTxgTRlnsiD50wXe58RkBh2OIz6ip6A5SKbhiZAP6LPgZzdgF",
-	"CpjEolaZver46b9CwPu02xeb8sMg5kXqj+8sRsRCn9llkYttVmXON5liYs8zFh+QMGM3y8Ogu/qbuRG2",
-	"mtXOMphLdb5oGOQtpbnQu62alzEarpIxWk5ibYSlLNZGuH4aKzyT5bGaV66byPpeJFPHMEhgxWxDOMfh",
-	"uBvsOhWYvTD+rHa97novZ4lYddc1+Q/w5SUyzhIHqiYMo/bnyzUbqmVKIPCU6yo8pF9P8KFmvjo0TekU",
-	"VHs9BbEOWDJzaOJtpMxZ7vqRAA7cRASlfghPbEOEJ9ARwfzHQp88UYiY53uXnliwWCzRtl1MXFZ2US6h",
-	"J709U60JGAId0ePC9hyxj41HToGA+w/sjkQI4ZkqRVesHkCZ39Ti6Obls7CF86NweQunqgzmPCHv52Qx",
-	"/7AMQOfcljf/YAsK+5rFwr7t/bCysK8LrR9rb+gtTTX16/luxjFfWM73LATH9o+EnH0+jjm5oEJLJe9X",
-	"rFdNRaPH2dT4a6p1ym/GttjB+zDoiTB8dqcXpVsGdi1WXGt3nsBBsJ3JhrKkCmqZ/oUvnij73jd7L7fP",
-	"w6vmUfNs/8Vvu79tf26cFlK+ncaRRT4KOeA189k1bFsQa6ukgePm/8ndu1b4zispfhVqHo1zaUp6jPm9",
-	"AKwGnlmYA0YTPZirkb8zKjRTKu9nBcXucC5AP/b0iXJ6iNPIAtDa7H22iaRLCDJy5IYqhg1xEA1fEJl2",
-	"B0zplGqZAjYHmIUpQ8ULhzi131MkHqfojXMvI3KsaZ/VyRm0oRKyIw4/nJBbNq2Tj4rl7UnwTU9BewKd",
-	"PWZdHrMcKFZCs1miU9rr8S4ZsJQVvHg74TYAxCeY+pkNIO8oDQlO1Uk9r5h+jdR+rFBjjgZ3u8bWwkEs",
-	"jajNWd06fol1xylIcSM4c+aD1p8ksVzj8Z3lsxLf4VLM5b4svcvjN9eyv8+060Gq2gXeylbLBfNx4gDq",
-	"ofGcdw1GoBiBC5pCNhbralU3a2zTb8+ZTqdbh2iUrLLqgWMOgKLhfVx8dFrfsIFrTY5ffAJAjtj2wU7N",
-	"9cfDJyHN2MxBiq7RTQZjHcsJGkE3rD8WYBPiHiKJpDG5oQkVXfM+LUcKeNnsFA/fwNHQXK93RGlnRDYz",
-	"AXvO4RoSgCDM9xZxW6uaw8+hRzmu/V+byc1Ip3VPRM8Zmu2M97cq3y4uajHr7TRf95k197PgYqZR5ynw",
-	"VIFXMxYirYPCHsB+ezu51x8P65T9eX27Pdz/s/n1WXfnrnGzJ1rX26GHG7kTmrOfa9BpL1h6x7uM+KdP",
-	"bjXcyLFuQ3UOkD1OKRdGXy1M9mIwxt4ahjPnzs6O2oy/dP/y4Td7jzD8ldnmAy52Fb+cwZFE4+kBiXB2",
-	"mW9lWkL89wTHMuB//9bvQe33LaucbJ3Eyx4t3Pv9+3KxnHp7c55cxgrfp9/gv7ZfXqVstrhK7QKAV1DC",
-	"JdJZ0Ti0FDHMoXKsngB7pBvxRhA0IbDuL0B+webkRtZnUhaBFurkkMTplKRjkdUqe3hfcyQTFHz/8Iry",
-	"Cy76CVtYU/6v7NfGRlRDS+oHl42fIhfmReNl9nxq+GZ9UL/8vfMi0+fIawozN0pgcGMRMwRbNucxd9mB",
-	"oIQU8NgQP8zHHOsI9HVM0ctRhh6y8Wvoy3RDu7e2JbwmN4CWqrN+WtgsDVWY3G/Rnq1mEkWksg0MOdxI",
-	"PYDeA3jgSwG/WN9MDimFSP+4E23rH+wqCc22fV/LMtStHFypx5OExbjHhYRSUPdufKt1eXPXKcBrI2DR",
-	"ud2rUH2PSV86cmlpVDBaxO4yEzUyw8kPz5FUHPSk1MHAEz9dOWQdAd/Ix1cnkQ8A44DJ5ksuhLQaTI3m",
-	"V2jqjzOHfmVV7cCMWYRu78AW5fn/Ngtq/4lYh34pGKywW2CieMxKKIGIAQjF7mUCQYQhKJTPQWjC9iEN",
-	"XG+wciEfBBVdCV3xYx7Dm60Lw/0oYkm4IKl5nbJ4gZnfz65K9oZ5aJVAwbxh5H5HYNEGHjfgCsyOCjxt",
-	"DrJP4L+dYx3CMhVfdSQ3vJt9hmgpsegvczGOxVwotKpaDxHLH342mY+sDixkddYyO6gSxFAu9WAp/+ro",
-	"QT+/zY/h6wWnoT3TJuxmIOXtFhPxSPJF8VFEK7X3E3e/ixBlnrtycNT15FOsmzKtVss4vMKvHGeD+pFA",
-	"1lAG2gh96DHwHJeyxc5PiZqKrrnAIY0jLlU9MgG/uigLbL9rCOusFqjJf7F7vfaH9cZO2HW4+7p5cbl9",
-	"3Ly42r5otHZfP/vwavfNb42WMbAyzy4S+bq61nX7MtxrN3baYbPeaLR2tgH8Y27KdMWtqTGpBlqPVPvp",
-	"U7M+qu55y59O6D/pCNrWLCBzo729iMxIyRkCgyGXsRwKQBaTViMkrzD7PCO+9f8WqO/y18uk/P1sf2d3",
-	"5/Tiw/nzi0+n+8tIaRHW5uHjNWc4qEgxmcQFegEF10kiLe2KxdjfSzfq/UXmr0kSLU/INyTtNavlW526",
-	"S5PE6EwgMYAfzB/f/qc1++tG+/sfT8ep7V9WqYlfOXUuI2PKuozfGT0G2g7cOThd+9YgzzKAvrR+cLEj",
-	"eozFT1RAbMqRee5CUxHTNCZ2dRUCMsNSuV807W+CXkA7IrK/1jVT2h3yoJreTD0Y5xm5/vSb+xPSuMzD",
-	"9Y44xLaZza9fQVBzQRo7RlRLkaFKW0dHChjUrmZmt0Xe8ueOp3BDolbdk0kiJ+CsS1nMU9atVDwsxhFE",
-	"WlbJSbBJKwATHbE7jVDiHrWlcEDAWhsN+YDELB7joQCAs7zULm5piAuCqujvyKOqjq4QVV09BymYZSzn",
-	"WbbjBSVvSGMGyNV2CTxT56PgXwkbye6gOI3Gs9bebrPVarSWDVnzIVOaDkcPG7nRNmVK9ESSjSwakkoN",
-	"a7tJQLZsKWZWVLOYRHeNoDMOw+3uDVVst0Venx4ebV28Pmzu7MLvLILtQPU4xf7aXgpYI+iHg9P9C3X8",
-	"t/eXH95cvtJP9fDkrb6YfkmOt8cv3xy/+5Scnbx/96bx/vi/lhEg+8x66WPrZjfnr5KCve/NdQkUoo1w",
-	"aq4g/C+ZzeQxB8fK2c8l75mYwo63PXOHjIoMdIzFB3Cs2iNYFYTfAaFiioD3gEDCFdFpZiqjnVMv550K",
-	"3LtB/gWXKeFeWy3IK73mfa40RFfIx/N3GESDlxaPtjx7T0uXlH/LMF/D5dPj+Q4+B2dS2dw6bEOcVc1j",
-	"Z0AUheYRshHhH9FmG7PgODoTyR1LeW9qxZADcesIa6jMket1coGaMXbPRpuHiW46HZntg94e7cXEOiK6",
-	"Ovxy+OHk7Pr47Oj884fLk/dn12+PP0fGpLTebqd1m1mkrDdWTJGNnXAbTfRonCYRJqHdMICcuVEyGWtG",
-	"IqOsYCNpUFsioDOWn5IBuk2zssnWnl/8gBOF9ttkrFiKWZ4yhdzEiUxjskEdCbmwK8iMkBuPzA+J7Lsj",
-	"x+1TsyATqHgYpeCVojk2Xp+JMRcMk+TyL/dS2h9C3vFYMQJzMAZykTIeCZ+/e3/09vrD+cmnw8vj68MX",
-	"L86PLy6OLyICvS1w9mCMm8mb8USJ7NJkAFDwUFycSDkyakZgRsnvIN6cQqOhLbiV0DiGqmSo0O1BwQc0",
-	"JHeuJaCTBagAeHSVNQlXHeEegVCkN/+uFAJjhpGn6zovEGRYQ0ZZvke8QrCDjrA98W2bcHePA7Y3zwY2",
-	"TQk6c8K7aByz2G5zYja2U4qsum95PbLKuKsnJtDI07XKQMcIYmbYGzEH00v+BqSKjM9ylQ+VLkgjdU3q",
-	"q5QLrOwpqcsPgq+gSXKJtoQfgEJNm1kdJgs/LTOUaJKgkJRDVvHWI9ckzxZUG3FUjG7NsUsfx+Jc2cz7",
-	"fl/D5Sdg1f3bmfm20SBcgM5/inWv9y+bVIxab0SDffry9Ojp2+Tk5TEPt7d/E7f0bKi623fv5U1r+I/u",
-	"3n/N9QVUEm11Jrknj+ChuMxr6ASDFwMpnu8BHN/CIVl3fzas3wquwhmrfsj/HfDGUQgQOmPXz9EG57gr",
-	"C2btopKkC8hKscccZ6qshDoIKdt0GvOMlVPNbDJP/vj/x961NTdxfPmv0sULUmUsZIMXItc+OIH/khsh",
-	"4A3ZzVCelqZldSx1z06PrKgovvvWufRlRiNsB1hYihewZU1PX0+fy+/8zq7f8jG+uO/SuS4jiZ4sv+TQ",
-	"LA3xxqud7U/RCevldb64TqO+yPu1C3Lb9NDQ8+tSKrtv/sey8KZS8MuP7d9099wuIP8kSBCKyctmtujD",
-	"nKBDj4JP+J2ROA0BZgqMs1JNcW0MFQrtELITWpqgvl14YjiMoCd/JrqdRKnw3+9R0MnsHgky57oPFrkh",
-	"XxyF09ZLqmSEiom28FhXTXcdEXmSfIUq4tXKrVfKURyW8AU0jKKjLBVJHA/raNu5mEu9XNceg0Mhan6M",
-	"piGKYhrXWbS5mTaJMADLrZhu2eVkLvZFNlGZ+ZA2AE482jBtff1UGLUBS9GHpMknSyaUAfMrbqN9ajyr",
-	"lrtBi+sUraujlq5FC9Tu3wv8LL36YsKi9+765ev6ZUJvW1rvP1f9n+PZ+ihp+5+vXAZJ4Bl6v6bAfzqV",
-	"k0TCh1U578Vj9c7MYv/I3VTAtuuHkHOj8nmccHlspKPYzgDEKfypUa4ZZuzFQtUH0aliUFQEuPZgcQ4r",
-	"OFGrFeKYiuB/LVgAyMQLnIkC5LMqi9xYH3OAfV+ul+hscRU6cVmkK3S6poFYJpZOFTTpglyhSE1uuKC3",
-	"nYf+ZTHBlJq7G8Y0syWVw0NGk4zxS5wrjJnN3Ehu6rVxI3Hqx5xcfLvxtTCqwbFwmTgWK5ie+2P6/0gs",
-	"4LNFJg7HYpHl5vAB/HI0xn8fiAVPHvrS+Epjz9qVRGf4dMvZgFKA7FoMw9T4iUMnbgvgb414cPQtjvB4",
-	"fD/hpnsgFsOReJzI7tpTijtkBof/ydmdm0H0DP/+5NnZ+YsnZ0+enf3w67NiOBI/9ZWjmRMjg3L7soZ5",
-	"1mIHvhaO+YwKx/hDdGdydKuMSn9Gz2/kdyK15GZ5gfTdbsJfVGx60/6oF4uSuvHH6be/HP7+2/Grox9f",
-	"jl8c//Rvvz38/tGd7A7IiHMece8gjyeH347G9w8PqXQgfh9Fx14AyfH4/kSsK9fUSq7EuoXlx8dJEp3P",
-	"MHsaEwBw77yjF8fHk6PUUxYySFg+X5O02RrDBypq0z7D25skNqaOjq9Mhjt8Zab/Pv8I5uhtlZB7b3yE",
-	"CD6v4Y65PUI97UG2aweHGBSCMeDcUl33ltC89jj3MLvErt82Qr+HOh7DizKJPNtakJqTFNkimDdWk+dA",
-	"57xWbhH1BDsXMJFw+1L+H2he2A5B3gsvhguiMSVSjrE3Y5MJI+A8S4IULzwhV0FuOJ5Obq2iI2zAqt5u",
-	"5FYM1mapnAt+hxXBmqUBpWWlzbpRWPCjyQST0VOQHxr9y05RNSOCmnV1QsXiKSD3P2u19vH8YTvG598V",
-	"TEUfP2bT0AM+bU0MMh7XAvOE0Tx0v/eoGagIdWTUrpvu6IPBkTuvus6K84uXxXXDdf3MEMefFGyMS5hE",
-	"p9/HoEK/jjrwoaw37+nM6xUMvyAcRKLjph0wopg8H0yNBo+PHKE/KqiJ/HVKUuE2cgP6NOjsdl2jTbY3",
-	"YlcMMYHWWwQOOZXSSv7QNbAH2c3NQADoKCMfkntnghgesvva6BMuI+4QrhVhVsRLtYOLKjIRgVtTWFCG",
-	"dPsO0TDuOi5IKl54HxwBgAhCCMffOhXnoVaNrhlKxOBwP9kkFSbk1GPCphpxCUYFFyJPRW6goyBPOyCX",
-	"fXiYHeTLrujBvdYbevxgKcRfEedtGHknRv1w+sfTb6qm/K/NdHr64vn03jdPX64eLx6a/7g6NJfLV/9d",
-	"1Y/08x9W6282//6R8Or/5zHqXbGzL079ZfIP4qnr8cPd9WL1fe6PRrmPdW38BtpRC4Vm50KKXkh2J7wc",
-	"MN8g1EibLMVSX4KU2+aUcZe1Lp8m0T2gNfZpMVdwr/1BVxR7Dzm2hOBoZa7U0lbKw9HxdYw07wJLh0xA",
-	"EUngxhkHwH2is+bMz0jy0idcocVro6+fTK3Dunk7ut2XfOzAGkKfZDLwdx80j8e7GWcm7iwm6BBTtbTm",
-	"ggC4EZujkH/B9Qfqw9veOxTU6vi7Y0Hhm7e4Bfwz122x/4+pNoHAKQVT+3VLd0uYOHJw9IbMC1s159qc",
-	"e1M+RadyDQVHV17cRCu55ZINDMSulK2WypfAEbZqDkDHtMaHlgdIgCOneqmbbRCfhbHnnLRdkLzbaKeG",
-	"WDedK455rhnQZJ+Bwjnd5oZn7x0h5dY+/Ye0552JwRldyMbJqgIVaUV+o1vux48YXP3cTtQnC6l+4aA8",
-	"nNLbnv8O+cubO6eV/kltT9fN4s7kz9dvszd3vlOyVnX45DU8gIRqe9K92MKjBAz4meVEaWdrqlgA98k9",
-	"WykjKz3aytVyGBmpUHWyM4rl3HWBqis3F9ZTNQjdnIhiJS+VqNem8G+xBpMGJvfuHR49HI1H49Hh5NH4",
-	"0ZjkAZkU91BF5Jno6/1MGmv0TC6ZhgLTA0FWjQTDHm0t1lhmMVJvo8FttikDhMZyWRnm3gnd5GaKPleL",
-	"nMhIDSk4oKoNPuvLSmQo1Yg/WMl6tkiy6FFW45/I6IPZWmVMlqq8A4EZVrdigO/JBJJkZsITXxLxiDzX",
-	"5ZBJDjA/MCWWpylrs5G6HofyvzxNVYf/ISxlWg9ta9dYEw3fB68bxAnUSEhB82Lr3LwCiXpaVTxJ8Efs",
-	"MVZZ5vHAT3FIw5ivfmnshtBFTmjQb2NuZSDGX1p7ua48J7dgVZv9pQlPC1JKYyWXdEo426NvRlpV7HFT",
-	"yljOB6O/KXBgFNukGtm7Lf4sp3DXpmT3fhQjcUqsLEFj6xQjQd0/VDhsFUc5ocIouUEuXbFb8wQfxiSp",
-	"ZqF03al+0poOPE+9iZLIRhKXWV7UioYw9dWdqFux7N8ANA9VnmtDuUz0m12j222zULWi/c5oAmYNmcmq",
-	"WSPF0/fM9sJ1WPaW7/af95Wbzc1OvdmYAtYqDNjIi+HE6zaYtbVuQD13rYIEndPkfNJgx2nk1ao4X+in",
-	"Zy6YdLoGafW0THBl00zAbbGU2sDPo9FomCFK4MLaMjcgt5LCquiMSwhYOnuoUrXDTwMTXZcdiL8JcwXy",
-	"kcMgN5v0m9X6zU2YfK9hTVqyk9DdKBjciXArl4krq2cqE/XMdb56QmJjQv/lhlO7lDsRzJnD0z9p93pp",
-	"jSIYh0J3afpH8iDDbRSWLDf+sEW/KnpEEavQpglynKCoecJOhLF8t3hZb2uhV5WtoV2Ca+LbUhIgmjSi",
-	"fuqhAGpi+mS6cSUCUAZ4lNIhabgO5nFoSFU1hM3SU6oSuVqpWGVrj7fKwu1u9Jdy69UDJEaPxG+yVh5J",
-	"5ayZMGIXEavaUGZd1uIFCnE/9GqqTW4GRVlvz0EvGGZCl7ynUI6BXMQbVoqFhhtrS94RZKERL0im3yV2",
-	"Hqoa1ZBGUGqwHlwOXSAqtnS0zMvSE251l563iCk1J4Ey1p8AghsdZuPxuLUzPKVnr4w0dpNRyr6ew1HM",
-	"kEuwfUFFu2pPNQ+vGe6wS+xxBiRXVdQgd5v+br285AsnUZXsPC4yhlifPf7x5a/PMj/+8RhnYKmNcm1O",
-	"Bm0ogNDU0jg5a7BSIy665576S80a9Mhhwiwcls52pBPUJ3EpEZMkuU3KDVa1vdIl+tmkeHX69PQAJKts",
-	"9HSpRNBNLmSjNnJLOzJ8+t3aIVkikgmzR25T60YdoE08qxUus1wyLZJ0lyRXQDjEFyMRZVuEte8RFlc9",
-	"w6LcxhkbBHbHJihlI7Nwjr1bElWgZJa9w5HaAQ09N4ZSW5GFURARG30QGuOqvd4YkY0odWBCW+lmEvcB",
-	"C8osNxwZEINQ6SzE6pj7kfcos+M1CbHcMNGHyyw9Q7mRTSOpTgB+hX5haruMC/bxfZy1xGMWfRx4ynAD",
-	"uZF4AqeWCUFCeG6hBFGq+xmDsxMlewBsU4cpi9vz5xL8ryC3BjHorvrq1nCxELMVMYOG1y1UOclNpWpt",
-	"S7EfS4hYyRJeFFAISpCnxNbEShr9LSPxsmHOtVbNmt3CIqDZh6IiOGNY1EY3SV2bCX7rQjV8bjEVmf3Q",
-	"Ge0jd6mrCqnpZrV1zhN54+orTYTHulSjdHaCIgBCdiG59KJcLnMTtrxD83KLAc2FvFLiQlaUr77F5+ge",
-	"q9Xa4ctB39nYmMM7T5hKcJ1zg0/hm+P5oXXCRheyqlQojDUHlZf2g2RGBeIu5XSQeOTgKg75FQQ4oVMj",
-	"pHAruVyCLUJW40I6sFegwy5EnUMRIiegBxKO4squcLuGfahrfzypbS+GEJJ6UK8NxrZSQTCQYimRAQ/P",
-	"wRCtON6rYJJ7xjzdICkA7vCgL0Vl1tPZFZ3IZRELHAatyzGEGn1+CbM7tJAbyYcZb4p44hH0Qn0ML7Mp",
-	"wR5LHDIsOhHVAhrLTaIHNXaNwmNAk5bezrUulV/3SApJ0mnI3NtwaKgzI1TLcajYxT0qHt1giWxDJh7K",
-	"UvLD4Uz81k3A1Pw994CPsnm9GgEL+/g2plvx9OzsuUBb2ZON0k5uo4kWEkQrZc3EegFEM4CrBq0Nklwn",
-	"ljWgWqIP2dkVkz/Ibiw1NwXFlgsOmtF5RiZs4qCxc3H/SNTSlHYlpluU5BSAxeuVFyVE4izosKyU+xwt",
-	"9HR42htvhnhSkZtwGfgd7oHdCWb9zx3Q+uuBj2NvNpuR4z/7kA3sjSFY1TM9Zy/uKDd4z7AKFHEgi1op",
-	"wSzOk9wchOjlgS6LpJYVci29g18pJV/RzUmrpcA0VEwiYP/WPEftNiNIZYKcQu9aW/gtoRkSdp4bIYo3",
-	"caRvR292Ovt29GZqy+3bAg+rQHJY2BuojsAPmcDSZHgAymEGqq0qoeUgegI+BvfUxJdx8he435YZ9/Wg",
-	"VDNbgoj/V4ob4uwMaDlsMGiJVs0Lzjagpx+3wzMToTseUwNtB/WI2Uj9VtEuQIyIdMRseVJXXDOJ9u6Z",
-	"9Yw3MgmkgphaN6pD5GI9R08tNzyzZNNUsnbkZqNH4VLUTW60QaWqkSAV9Iq5iQnQw84HXDQxl6zXwNUs",
-	"Zks7uxSDOYgoxkFmoJIMAxCSkhxZVTrZkyKy1NNa4nkpLegBdGzSE7tllvylAg2GQEzhYga7C87blUqQ",
-	"mXhbDyQG/7e8xthnJh/agEQEnZgc2R32svSUgiSlR8hsPfr7b58y46w1J7Ri5DXj5B5bk96d9XM2iSd8",
-	"4YNKYhvQw1aaKxNzyUP4GEbHNoad0+3EF9ckai4rv+u8GImKVhdQGvMP26mnoDrY3Azg4HFgibYiyNj/",
-	"fPHzLgNkliB74SlQT4coeneyXMnRzdz5qCZ3c1fhMDw/Pfv+qejQ2bSSYEPeaZtlrNf76stZ0B5mInwq",
-	"bkE5OK0KGvS9tC6NO0mKX2ABBlUmpjTz6L99/fZ/AwAA//8=",
+	"7P2Lctu4si+MvwpK//Ov2GfRCiXLji3XqjpO4lzHnkzsJDPZms+EREjCMgVoCMiKVr5Unac5D3ae5Ct0",
+	"AyRIUTdbTmbWnl2r9jjiDWg0Gn399ddaT47GUjChVa39tca+0NE4YfD3MykUE/rTkGp1Oh6bn9RkNKLp",
+	"rNauXQ0Z6eENJJXTWlC7pcmEmZtiqqn5b4+O9SRl8TXVtXatGTYP9sKDvf3wqnHYbh60w/36Udg4ODj8",
+	"XAtqvSEVgiW1dm1qPkfHY/Njyqhe73klJ2mP1dq13pD1buREk75MR+aCpnqiau2aHJtXcVELapNxvN57",
+	"v337FhgyaNrTldOHC1VTXzLysN1o1Zutg0ZzH2Y+UVqOrvucJTGQXXOW1tq1ccpGfDKqfQtqbES5Ic3k",
+	"X1QM/pddonpPmvmxL5qlgibXPDaznyh93Wju+xcy0qihHPP+rBbU8F6hr8PDp2/2P7/9pXXx5GXj15fN",
+	"9+H50aeDq9azZ7WgNmLpwJDMDOu/fg9qgo7Maz6YUdSC2ngoBbsWk1EXxvuPw+ZRo7nfOjh8cnQcrqBy",
+	"gQY+lT+MFUs1i+eprbRMWeyIHhCuFUHaEaQdwfFuezkSM9u2IVnwn7w0h3th8yo8aocH7Vajfhw29xsN",
+	"uzSXk/E4ZUpxKS5HqmJl8utVxKc9zW9Zra3TCfM3uhqp5Xt8P2wfNOrhkyfNo9ZnINuYp0zBrWKSJIZY",
+	"TGje5yw1dPha07OxIQNMPx9Kef7ffg9qCe/r65RRJYV7mfnJDgR/cJdrE6EmXdVLeRfYawljF4cM1Lui",
+	"g4+8QnhSpfhAjJioFCB4dQHLNpBlj57sh58dy2g6sCzzsfHy4tdG49mvh58uP7/89Mv74/PzWsYit3yM",
+	"4/rEukMpb85EPJZcVIg35q6st6EO98LGVSNsh+Z/9RD+z4wuZoZyY82BlM/enxM1Ez1zgSvaTVhcWgYm",
+	"4FfHL+yWCX1tFtYscc1u/7odgGEg+4tdFe+XmCXM/PK7JdGUXYeHr5qXV/tnzctP+5eN1uGrJ+9eHr75",
+	"pdEyu2KcslsuJ+pasV7K9PU8v1Xvm8ppT1LD40Otx6r9+LGhtKp74uHxlP6bjrmwayHTGzWmPTa/CtPs",
+	"0mZybX4Z+nSSGJ4f4Eq8fu5YZ6oMXRqvPv365ur4t8PG8YuDl8/etMInzReHRznnnPZGZhByrK+5uE7Z",
+	"HxOemnX6r/zI/v0bTGfIaAxb8mvt7IoOYMQFLvBOz0eKmD2sZ0TTQZsonUoxCAgVMYl5v89So2BMh0yw",
+	"W5YSXXjwzeXPF2QqJ0lMuqzeEZdMxIRr0qW9G8IFiV739y6kYHvnVPeGEdl5eXa1S2QKF9xv706vnr0K",
+	"yPOzn86uznbrHQGSBhaq1q51an8cfdafwu5+77LRf3M4+9j88v5YnHZqNSMgHA2QV1VvyEawMFYQKZ1y",
+	"MagZmrynmv3ER1zPU8MoWIQrkrC+JrIPk/xjIjVtk6jjFq5TO0n/2ZmE4X7PfJYpjQ/AT+xE22uK9aSI",
+	"FZkIzRN4U3fSu2Hm/R3RnyQJoQPKBT4VkZ04pX29x5nu7xlepWO+l1LNEjPSPbuOu3VyaVZBCmIWYUbo",
+	"RA/NovUM8xEq1JSlHTERCVOKmMcJPK8ITRmR/f48Uf1JNY6enOh/Nmpr0m/vnUx4b1bNVEA2oodckdN3",
+	"r8kNmxnCDlkSEy0DQhVZZ8JkmnLNFOG6I3ao4clJDzTZPVALSMKV3i0tzh//bIbhyfSfzch8kTqyyz5p",
+	"hiHJlixlfZ4kLO4Iafi5SdyC7TTCkFD7z7UoTu5G8GygqwjOdDrbO+1ro0KUaX1pR60lmVKz41hfpozo",
+	"dMbFAFnsxA79INwnPZqmHAha98fVWLaFRlzw0WRUa4eBGx0Xmg1YCsP7de890nTvdVzNC5bmjxThcRu2",
+	"QuQ/FKEwSbghtHJSxogPrkjDzKzRPCK3XPFuwsjp5bPXrzuiN6Qp7WmWqoBIPWTplCtGpGDwMsVSs6gj",
+	"GrM6OYPZp0yNjZXkkQCFGyXjVHYTNiIpGzOqVUdwbRg0suO+5nFUXseU/XF9sz86/qP55Unv4LbRPRKt",
+	"62Z/qSga0S8/MTHQw1q70TwK5lb6W1Ab05SOmLYi+xlqaK+fz5P1lFj1jfCY7ES94fX//d//J9otLGqt",
+	"NzSKyNmnz+8+ty6u9p8///juIDz+7eLq48GZOWa5edOY6mF+tPSyT24mVK3RsGCoeNEOVWg7VmJ4g8dm",
+	"Z9LsHtSnCRdaEipgZe0uU8aQ9M8dkApTqgrP7JjNx2PDOlyg2JXxbO40WanXV9Emm+NmtHGKXTVxpqj9",
+	"ZUoeUmnKqhZ0ld5UMWiWf3yzUb+O2WgsNRO92VtWIeTP6Q0z4jU10gkPS67Iu58vr4iifdbGnds8OCju",
+	"XJJvXHfC4s5/pEhvKHmPgaT/8OH1cxTfAyljs693A3LDxpqMWZqrYsAS0afTz6fvXl9cv35+dv7u56uz",
+	"i2e/XV9d/WQOVRS2pNkiQ8MDhuP6PFXaySQy5XpIKJxP6UQoFAmGh9BdAf80HAQC3Vq+lrEUHbGO0CkV",
+	"ylhWUhihARMaUjEAQTQjSLQuq5NTK1/wk+4F5ssBGTE9lHFAzNqZT3YEftMyvjZ6SXlA3ZnG+cMf8NIo",
+	"WzS9956NEzpjRuCmExadmC92hPukm3eu2TmCuG+2ms0TWF4c85AnKFqRfNwQiCeJIZrgYtAR2XPhsR2M",
+	"d25FdXLqz8VSyOxvc0zttL58CciB+X9meoaJ8MaOkCIxspvGAVGT3tCQOGVKJrdsF5ZESG2XJSBKZvxo",
+	"1hJPv/LOP+iHvSeswfb241Z3r0WP2N5xHNK9ZrfR22et/gE97LqthFpIvpm8PbFnNsUC6d48OAjMqZlJ",
+	"eyPYtWapeef/81+dzpdmY6/T+fLk7Pd//I9aULX5+qAUz++6ZxlrZVIQKMT7wLSR0fJB7zEnIe4vxchO",
+	"T45GdE8xc75oFu8GoHv/zwj4h4pZR7AvXGmzFva1J96p2mo0YV3ccuHqqTp5NmS9GxaTiYjnTIJUTkki",
+	"ezdBRygJQ5lKu9UtE5hVzffBLUsV7CHgbz1E1Q9ZyUzNzCwg7Avt6WRmptcRatLrMRarjUyF6oW1VsgK",
+	"Tex13xgxC5YGGZzshy0ctJC4T0GZKdJm02Wq3396ufW1Yo7n5jCtPqrgnMXzaZQOqg4o83N4+PRt65fG",
+	"5zdHnw7fNk73fwtfNs6aT5+8P68+oUb2g5scT9/wZqb0UxlzdJK/R7EA1rgURgaC+2Y8ToyyzqV4/C9w",
+	"bhRd6+ihKhj7pwR+JOi1M9KeGk6mCVFjliQcHHuZB2BNz1dY9HuZGSijltPktf+C4jim9JrHVkm9RMek",
+	"9bSaccVrDAPe4A2j5H8LvtYqPJ/2Wd9rmr8h856aSXzzF+l/pKxfa9f+f4/zQMZjvKoe28WxSn++gvly",
+	"4y+oowMhntL4JdVsSmdLltSq7v8oLS1yr0aPsNOUl6rDaJeMU3nLjSxL2b9Yz1h47jwXLDEaSsqAzjRR",
+	"JwQCHOaGESxRytAJ5D9Sy/gUXc+LzQYXHTkIm0FNcw3b6SmNiaNBtiy0Kye63U2ouKmtTf93SCckfIUL",
+	"KJthRoEeeHPM8do1FhztDc0R26c8Mf+V65DIyAbPA1U2FKvGa29/XLgXBv2Uxo57NmYH+HyXxu+ceVXe",
+	"aH9MjImYWV9OM52mUgxc/Cr3+TnGAlOfjCYKaEQFsWYx6adyZPXf0OjlLE2l3Zfgt3DPQvxAKToAObjq",
+	"Pd9+35ibWmFY5CZHwmpu+hbURjQx82Xxm8ufL4pkOneXwN1XSZFR4RZCNZH9vmKaNI7ahItbmvA4twDI",
+	"o2+PSCLlDUcqky4bcFAnzQLg27/DlCfiRsipOGcYpClyxgh+RTUF9hKJJVOwL2LWS2jKKgkhRpSZ893c",
+	"Rwm8H4NjJ4R9GeO+sWd/Ic4VEIhjGUUnE77eP1BYB8QcnQEpBJcqucwMo8Bk33VI34VhYY9ewbXiyqGH",
+	"sLCTgSnhPZVrZtTQbBfizVbjqCYuHbHqHVx49jtQYRvHQHF3B4SuwfrmrhJl4WigpEtjK1Rl2hFg1mbS",
+	"9YRESM0ImEZZsxIix1QTsNhRpd/a4fFMin7Ce3c9OtJctfQ5zP5MpkOpjF6caWAkAdNGos2Dar/yea5H",
+	"Rcxjqm0obZUzyt7wtvnp2dPWxfuz56fhZePJbx8/v315enhU+z3ImVgPq0fS9Ex9b0QbM+ZxzpgZURdL",
+	"VsghKJFNEPy5gmxdlhhm+lMQLh9LFelOMmN4SpU1iOMHpue2lL3qWVbNMcrJHUGsBfbqaKt63ZkRBXfT",
+	"8DdWrT2p+lrg+UUuMVSAw3gwJftUzNChQkD0QQAsDzzsHIRh5jRAjrSeGTIR2eFsdO9Jyna3Sv4XMu3y",
+	"OGbinkZWIdKX0N4NivUxS0ccElIytmqDY6cW1PJruXM9v7rxTtrPFzef1INaTcXpUn+yZu5yzFIgIBGM",
+	"xWY75Te4o49rG5/qiOz2R4pEX/bye7O9N4XwtMbXbfmEtGbmFR8xOdE/wOKOOVqbNqRqdgMX5EDdxYRu",
+	"5axg50XcxL63GV2aFhdE8xHb6hZ+aT1Y91gwyO1RZDI2J4Ey7xc9RhpNI5ZYyohN4CHdGUmZ+QiX4oQo",
+	"TVONXnY0VWlfs/Sf4R12b8MTzS/Rc/ZA6wQ5HubQpurGCFWZop1GzEHIUggybXV5Xo/GMtVXUv5E0wG7",
+	"q/NiplnJPfizObYOW+ScP600Z1zsExJazKeNKk9RNOFjmKsA8VdBOAzzLkvnCV47d3KGiURXUhKc9UIV",
+	"MeGicmKNMAzCMCR4vWp+2ZiJxlCkJiOptHkye/CEqHHCtbUwEvadp7c1jQ3nyRWBXBVrpXOtbLZJ21hc",
+	"Zqn9dcY1BntsBCkh5kdL1o4QUuzBMJFQdXJZIBR4NBUT6N0b01RjrAJ2uAvMb/kIgsjDPS01xZJ+kZsw",
+	"+8MFy8ypG4NRBCkzYNtO0lt+a7StJGU0nlUym3u+s8Kk6NTMKvkJCXNPLrBWOjVvAA9slolYzhtlIpZE",
+	"TkAcyBTDR9VCJSNYOfdibqrnjbfN58dXrc9PXu3/cvQufH9wefix+alTI4qLHgvMeYJBpY4LHZ033u6f",
+	"hk8Pnj15fnzWeLH/8uDVkzfHbzu1ExwhRA7xGYhE/0VsLhyxTHESPSqsYz2GTWUPoxMSIaEjoujM6Huz",
+	"rZ5EF1K/kBMR33Fv9arKLy4kxuWrSjAWbp7FW8CQpQ9jvMO6emrfhdTkhX3Pgl1Q6dS5kJ55TEZU94al",
+	"QobMW5jzO96mbBTXj8Q98CS2wZ1uAQ05JmmPYXYLV3mSzVZ58B2dJZLGd1eH1tZxGiUVB32U5u7vqwVs",
+	"SYJUTbOBJ7yZbXmeLp3HPLbdBUwh45Sbob2AaOB9jcX1pYP1s+HpAdN2WSMugQPN6rsssBd29adI7Bwf",
+	"bG29DHh0CQiZzcpP8xlSc2lKdkpJkJlPHjJ4dk9KWTrxVhffhvHj+ydZnKNoNRqAn20BjjHFxN+1fPeu",
+	"5TOf0jY1DY+xTdJT1shPeSr1sOBMrjou/166bS/dQ6f0bJ7Tg0k7VcINjS9Po0L13e59zwzjygm0upn+",
+	"lZTnVMys+FHb9E07I9pYz3nBhjk5G355iCsAITvdSao0aYbh7olNLkUjuGHvuMNh0/QsEKM+mLmSbLLf",
+	"xWe9I9MAnF+Y0ePXtXApgmJiNo3jlCm1i9UZ4E3ICGUUkY4oUZMmiZyqejEHGI2aoZySkZlvsUCK5hnZ",
+	"kHg0pmrexV0o3Vp2cuU3LihYWuthd/98Dc7Sx71bK8pjNjtwPwizMDLl/763ngXRBDEwRqjLxLHM0EZP",
+	"D1a9/Lp3OuZ7b9nM3HhqPw5faZOnjKbgGNjYqmnkDF+Y0oPx+vnC2W5VIfog6C3lCe0m7B5WNTrUSyWn",
+	"UpKRs6ztDZUemfn7iMwLFKzw1ZypEwLCa0ABemHjoIpnAV2y9Jb3GPFnv9DONipAl6qKilp3xfOH2ETD",
+	"hb6nxY94syNqKFOdzL7nLIU8E710Buxn62UKXgWWXQXxayRvFiXLMybB7eoqgrD4WS2gBVeuyg0tA+Kq",
+	"YM4unr3/7d3V658vrt+e/QZVEVw7ekGpBPihFKscgEzL3z8himlw/u7sN0lKRSxHUHMCFVZmMQ5buzYD",
+	"FiJC35PsOo9XLuCt6gDcagarfu6Hctm2dADLN5YlYqt/CTltg1a0eI8FC6gCQQauOsIII5RDMYO0oz4X",
+	"XGG1kyXSCbEGrB0FBs97UvT5YGLj5RXR847Yiao5PPI3U+UOCsh0yEBnsWWxQ5aMFRbOSNFjUPAJ+0nv",
+	"1jtiHaVlSbntvNbyw3SHcSp7TKm7nU6FreHbNnleK56rvv1enSlZSlStSEeteNNd8iabTV/P8KZvnXUP",
+	"p298NNJEOW0apkMxSl5KdjQ7CbMdt6yIqMl4LFPN4nMWc+oyYu+x5nmAlSty8RxzWo0BQBV5hq/dM59p",
+	"E//NX/ZEbN4awMp2app90Y976jbDadjIK3fgr2c2QwJTJFeYyfsdnK5mKrbqcwSfNt8siSmIQm91TUvA",
+	"MJnlc5819Wpnjd7ggubNcK4QWZ3YtA+sqpfElrfY4O/DBt62tH75ZG1sFSetUJjPzdhc4ZqM6IzsNMNt",
+	"JtplE/IL+8E1mhoO0raGzXeTfa31ZToCZ1FMNduzakupFA59V1/LVf+vGm/CN09evPrt1ZPTNx+vzj4f",
+	"P91vnv0aVr0A3Vhf5y+ME6qh+GXVIrj7vuWLvfwJS4BLvDl77LqHBaV2/uXEHVtHaQuhp1SRhCoN6ml3",
+	"humUtnaJJolZvEoCikli7TWsMpwvgfQRdcBRZjP9M3pk06waeAFJ6/fs/bL7L9YDf4Sd/DO4CzZxjLEG",
+	"mrzzuKFPE8WCeQZxqvriJ3FeJeqlXLM9o/Kc+Pn2MRsb09/qXG6CZEexkngrFnoawcOvb4ydU0MlqxbU",
+	"jM54XURbmtIhrRf9s4q5lE9bnG9IUqRRUPuyN5B79kcjzurv6fTcag0ex+ZMf24UcoePmOsiPuRGGAbb",
+	"YPESf8yzhr9EK5c/Prt1kjxJfu6D1rRsHHD7mbhliRwzcPYW+cP529fYfPCq5+b+bAG+1piYjCCzHu/J",
+	"0L1+X7VPbFUNfH9+1r8HC/FLplDRP+BKs5TFdY9CzzHp8E9OIQ/b7AEpZL/S9ost7Wk1pcqnWj7oudPF",
+	"fmu9ycPucDhsVOuUdyc2B3H5gYyPnOZPlAlhh7Fkb/zEscqzeuW4ZiO1wSycfpGmdDY3mAXLkQ9FypvJ",
+	"+CcubuZPpHcpy+GKPBPXppZqSRIubuq1shCXU8HSaxvvuOYVqEkvZEqinlWRoqAQ8IUQipwKTLCHaFC9",
+	"6ljPT+JSwNkMisVRO38e82G1BiPfjDvKBxedkMgqT9fZk+DiR4VqStVJR+SDhYtYVgJmsgPxccPficrT",
+	"j9B7BOc560MOYsrMO4V0d0VtImQJeDSnAYr7ExIJqa8heygqJZffCDkFJxmSC/Ei7EbGSdWCWnGWCF/o",
+	"dNR8KPAP+5nVm94uwkoGe5dKyE+txM/KzrUx3uVwZrLpKQalBCfE6DYZehb6BQXk75SVniJDcnXdnSgu",
+	"mIJ/LtCQulImjAr/AF6hSwW1MQe8NlQLvm6oe7mz1XtHUBjrSrJ6FeMbKFlJtttRQXF3lQQ07Be053EX",
+	"AU9kaaVFZi3uWuRYb9t6tPWdJaqg5fzXfEw5PGo098y/954cHTcAYNNJx7m1GNEvr/Ei6EIjLtw/V8jI",
+	"4ojWILoNCG9FgmfvLKqK95Hm9mXz1tcSiXy1fEm5Kjiv6qvtDKNNcxvbnv9U7mmTuV5bzS9cjCd66Vts",
+	"Sk3lKeF4fe2VgKPwWznbofz1s3rjsFX5wXEu6db+ppOO3wKb/bCxKEEiBWVPpF2CIEuqcKMLfGZYwlCr",
+	"eX0tJWVDNr5cdLQbY46LQeShjiJeV8E0BgtQwCEvoLQwcnn9cBkZeyrTGxYHHRFNvICtu3MJWEpu/gQk",
+	"mggIHZiFco9ynWOLdMQ8uAjEB/jI/DHRxaPaTg9XB4deC2qTYkDZ+2TF+ZzR8ANm4/zJrQuHpfxg1sWj",
+	"DOnOJVc6Vih5U7CKXllqlQSn319gXb9VL3eCLaMWmv1cDDyN/i5uMpcUVeFWSjNANVTnqSJuRmSHAv5L",
+	"gBiBU5nGJGXjZBbkNVO7a0n7NR1jOIbcMeYnja031RJj5EhEuc8KSREU1q1A1cJ3KwURjhPh6H7IJsIB",
+	"LN9EeE/dlec/wCbKIN0c80hhpGjBt9GTaYxizQ6kXWA3Kew9nmjFG/1Nd3+z3m7eH2LW47e3Ydbns7ij",
+	"IogveDfZ1CgoybgFvmlfhgz4LROQUMH1ME7pVJwQa1JkxWdmCzuMGus9WOi4XiLSfPDJSj/nnaTPBrYs",
+	"PnhPbcit7YZrmWtDbuN7HWbwTznR1bpAXtJ0/0DMXOLy+t75Fylje+B5d5hL1tpCzFuHejmvyK/rMbcZ",
+	"01/XsUq8/OlCXClPpV7/JTmL5i/Ks5JXvmduDKtStOeNXi9ne0nzg2IhI9hzkPEU85QZ0mOGC4BSV0JV",
+	"c70LWjVPCY+VS4+B4nJYrsVWeVGMbeJaWc8Ay4k35zxY+Yl7Kx+F6FnJ9AKOnGeVoJSkXtxVhQXdWGUx",
+	"y3a3sNvdt/Y5cskNm5HuDDPQRdFFhG89sSjUimlzOIAnjxv1YSRvWVwnb9kMuwoAHuBhy4fAP0GwPEUE",
+	"eJ9dIfwhSdgtSwBoG/gLs6OQJBbq2skZwC7rc01oRxy29rpck34iqSY75vSSE01SOQHry3z+3yyVu4CM",
+	"6hXdE39A+Ta5YWysCNUd4e4088ShHLbIW/40h5yztCgB+laVgNxV/uXboap4pADi3LqjdCwjQa8jHecF",
+	"k7uJqJnSbBS4dYfF3Ps3CfeOyTWpkz2yk8gpS/d6VLG4hMc7VwAyH/XPb3Z1LCuVieWS51TMMqDcEyKM",
+	"0EiMaW6GD1LJZdJkyRmPlNOLCDbFWSG35mXO8s3+g+wTM4BV9kmhhdKD2Sdo0uJX2oVgUv573SPbD4y8",
+	"bkC2B4y8emQrRl5zsvmR1/Kg726igTa6mWVlHtmOZYUfn1dJXDHaUgORDti5ua9Se7fvWDIDPCZ/AMfB",
+	"h9fiN9vVcNvs9sxpoIC05CuVUrB2CaIk8xDAfUH+Z2z1zjj/ifAYe6zYGzJV12gRA6PeAmgTYIvlymtW",
+	"zgkJnMy+kw7wMX80jwrc/86h4v8otWpnmf60a2OjvYTRVNmGSDdshgRCFJ2OkH0SQQeTx7eNx45cERnK",
+	"xMaMF2jMG2shZT1jU6usrGLcxSBb+YzTEMr6wMaWyepQzSKpUOF2WsVh85qUTXVz3Wb86J11yAVZTxae",
+	"OlXaZfZ73rh7se/cFO9skj/oYn/Hxb23t6jysFzmLYK+tmL0o44a++m1DpuJeKDjxrXxMLrNRMTLzhhz",
+	"uXzEBIXzJTtwUlYMjheOhh8YapsfwErCP1jELQMkz23jckAAlctSGCAjsvPbOxFlJZqVb75AW0T9rWin",
+	"dwogLBboC7Td6q9UbeyMr4oE/1lkkptEZpXq+Aj03YHcZvinS6Y6ffeaqKGcgmY/twQ7mcYfdERfpmgW",
+	"cCmUrXwcyVuaqN0T+6mKsUcBkYIge6kAlApVWNaOWL2uJMJRX/O4NA/ornjilfsGLhihsKOY1xxakSG9",
+	"ZZAcZj/GUyKn2HypR9N0Zn/L4lt1YotRzMT5LYMOiqAq6SFXtq/Ym8ufL1BPirlZiREXVCO484iOx2YT",
+	"mVOzlFq8PEpesOCDuazb5Q8X7NhgLqi+/OGC1ArmgonLgxiFwGgwZ+kv3yTlOZfs3eUPl+dcNF6WP+sb",
+	"YcH8UbRCyBYO1vl20OuL6JrrJ65ndZeVuujx1/bGU3vf3Atitt4LnrPSCyC2XzdPLCU7wrs+c7e5x43t",
+	"tGq5L6RmpbX2NmmdxvHiZ71W8KfmvqoXYB/1Nd7wE9zoXqHpYPm3r+ig8E3zgLWzljzyHu/Ah75luvTs",
+	"AlF0QKx/C2pSsDWUg6qdYlSEDZWBdZ8pbKpVz1Sz5LpPFflw1VNzLLTqgeLarXF3adnWCuEWpN+qZ6o5",
+	"eYOnfO5dOcCKU2XNZzbjm4oDaCUHVEmSNRnUl9zr7oOCvP72u9OkMpW7MiyBTWGcBwVww8mQqhPMg8Z/",
+	"m638SLmmMTSOFYnMbxHoF6AgRRXW9Irs29xwz7SyvMzAunfmkABQiqv6Zs1/VxrBd6/TLM7rg+B/TKBL",
+	"ApLuJKtJ9dQsD5wnspf3eBwBskfKeszcp0jM4gnWAjPSnZUbfNfYLc659fzpwfnFbx+Pj582j06Pfjtq",
+	"HH96/rJqvJmied8QvMOTr1DR0xhbwhaDQRaNHiKPZEDHRq0eU6UcESgiM2gzfTUZ2b60jOUZVNy+pNjk",
+	"PGzte6k1XOjDVm2+pXlQy8YyN/mpsnN/c/Ri/334qfmseXH8/JfDX/Z/a5yvFw3PqFGKXhc+6lN/ZSoy",
+	"7NotRACyk/ku/n94+M5BgOLTc9MYUnU9kqlfpewXo7Av+ro3SZVMqyVH5GgOPAOc5LGReZzsUBKzHh/R",
+	"xLbtQnC0N/SWXsLbjDyjN6wUXzUstXLZ/fEF+VwW0sFBN1T0LcjNQKdd/8+o7fkTvDhfYE3NGFuio2TO",
+	"+23ZN3WEtTI9B2jJzbBLnLkLH57TzCPy2PvVqdtmWKIjPOg/Iac54l82ZEisybsvAJrpDiVG5yBdpqeM",
+	"5Z1jsCE4fqEjIHgB8NkiJlTY+jWXWAdFZwHhAtEL8ibdu3WoE8uU8yggUabxRkFHRJ46ay6WDD/z05yW",
+	"HpEdmiiJpVdmLD3Nbxnx7nukOiJlVEnICDQS3XZR3i29D5X2yCxx0VCGsRQt2AjWtiOKGdy73o123czr",
+	"ygYNME53ktw4lI+eHI241pk7HF7dkxOhlcdwqDTAopcNxKidL1VVMMv2hoNfsXM/OiCLSf5lW3nekpw3",
+	"iasMxiobsGSX+bZO0YyZt/erbLNKcyuY83DMex7mHRkVBuec8R6s4x0Oai/Mjs7aahUlqUXkKQsXwHaB",
+	"Ln2+7ykgrD6ok8h3+UfQktoLE/5X4/c6xhmienUCngX7+bpCTOLQ8geq5OMrRhM9XB04KP6q5hNEb+5R",
+	"urluwCEHzt0wLLooLei9/SqKGatSc0UiL0AUrZ0A5Bzgq41SM4Ura55nqGkb5edU+M3xRcvpdlXto7el",
+	"WhbCeDqkWtHx2Kvimsst5NU7xdnc28n/3Siby2gXhXXzPLf1+y2Xns0tVkVpYJ6XBXeRHczNAqoGxEsp",
+	"w/avu/XNFnYlCkq1l+S7RofcEJbGheYPlq1HhgRZpCb5YSEuCmX5dZ+IRafRn5iI2Un80ER0CuU6pDRa",
+	"lK3VGSe0ZxQgqwdg86RbTF4sIRnsFlbg3uG1TBZtkP3lntmC8Zd//q6VNQXh4629k9NVQtmJ7ErhXOUO",
+	"+76sDSNYzthlpW37YeNKFR2ROq1ynlPr/lwIr7m0UKqbsCI8+BMXbL3q+vs4lBIuKk61xl4XjitzNauf",
+	"L+KyuGYo8y6fRWApYHVX5YQhSjmEUbHYw5Y/w9fBfNpphg0jP5ohIsllSkxmFaydagAT9go4VziEcC3Q",
+	"JfyTpdVDrQWjacJZep318avQffAWbDRXKnaz0W0kCeASW6dFhl+dtQWYL6Lx1q/ssnIsUr6zmrAFvbI4",
+	"o8X0fQ9V7xa3u1wrmHep/rpB7Y+DTl1TZnuG3hISbHGXLLblDFmpw510shFx130gnXU53b5suTHoluE+",
+	"WWTZOwBdZO2jzn+qanNlLQznaZjFhKsuOpJVXlywxS6KnRxJymi8aPmgdGrJVsU3wJ5MKGA4Yz2zy0wS",
+	"hc3s9jLsU8c9+V7uCLuZwQ2HD6QxS7NsS6lKwgEdQevpK2UZV7EDHC5FRXUcRK8y3Arz8dIg65sNJBcG",
+	"leMwjKIWDQM+ukgOeo7SaiJSXSkiVw/ZO6srxpxlbawlQ71aPO9cKyBo5dLAkaPEkN56Ld5zTjPZ6qZb",
+	"EHBEnQvyqsiODSRCEryQGutywR6YclUOC/DReMNg23obf/7S+ssEpN9wrarW4Sep9Mdqv8KpdSVAimOx",
+	"6AAZtZBnmjUuU0M5LVc2rAoPz6ksC/qxVtF6gQ80EnTEoqDk7gxIBIYL/OG7a3aoIhG6fNo8jnbBuR0V",
+	"UsLrnUkY7vdu2Az+YCXfXPFeKHGsGO0SHw5SG6W1VDpwqYx5y7h4Lg6seHJbwR3O+VrQhBa76EDu3gFA",
+	"y679huH4rYTf43R2nU5ExcDSCXMqkK3bBgaOzQkxEQGZDnlviBve9tZbAMRV4kzb0fZt65fG5zdHnw7f",
+	"Nk73fwtfNs6aT5+8P680bCTa8WtJ8XwjVoZs/bL3DarPpb52udwVG9x2f7aZ4VPDeT6ck0sDJztsNNaz",
+	"DIkwyw6HrBEg4e7ap9WFNJoWjujbwtyM/OCCkNIy1rgDAHRhWxQq0B1b2cUrl6RngymRduGmWmLBw3ev",
+	"789ld+WNrRQxBvk0CiNZSJAt+LZQWt3ZsQWP3w1JMuebVfATWrqiCh+AInCCCXQ+89eM9DlgfOLWg+4p",
+	"ha10n5PRR4hcBhBpGJv/MWH2stlGZQm7FDkTpezUqQS2IAWkiJErNIuOLxO4ZZwrj9RLVvE+xqJ7xUa2",
+	"ov/QogNzg9KLkTt512D4agq5fbd4tJdcDJL70GgT6pTQ3SqUypG7J8PVuuEixhCaw1syLOMXOPgONy9A",
+	"qEbK80TfSg55WGkPmi6yhA1SOgL9V2lq/zZfZ2IAyhl4J6p81f4ZNTeDSzli2JLXnpzegTngt4x0ae8G",
+	"k2LKZVSbZ0mW35CjMUMQo1Lz2kBCGMpXBXZsZgVmUdScjl1FKs9PlI1DyCkZsgS6AWelUTi288bb5vPj",
+	"q9bnJ6/2fzl6F74/uDz82Py0oabshYZ2IG7ehpsjVNo9vb5tNXq8vIs10ITHAdF0AP+VqS3kMuZCkZxg",
+	"OLQL4fDGanw+X7UA8uYhVEurqo1zIXXFDoXu5lVneZFttpjPuqnyZPuvrwgO52ntGx64jgBlF5km4CIL",
+	"CoA1PmJNfa5bRAX0SWl28LHlw/8RYSvz9aVBq0IO1PYDVrBlAFE+tl3gaKG5b3F8dwxUAf9vEJ8y929B",
+	"lcTPfmeIDPPR+2kuldRaeCgvTsQtpdpuCOfuPVz5Wa8XS/nsvh5QzaagemY/ORj4azrmlUfNJugBVRgT",
+	"c/0dXD1uAr1KzHFua0jBBwNg0q6Yt6J4E122HbEcZoDsRDmQWUSo4jHbRcf4PMVs96v5TLEXz8hx6+AJ",
+	"sT3BCDYAUxX6RCFUtbjqgrvJeJEicI3m7d8TRp2Ksb5R6TqTVdyaR8PmC3uZ0OkM6iZcd9+spd4WQmdj",
+	"lkK3ZCmqvk4oaYX7WAif35kVEd+wWW6WVag/ec+0av0tJ21AIKnY9dwzH4j8xmIRwXZjJ+SPCagpllVT",
+	"NpapBoXTMcCKDiEVAVXs0/Z1cSJaWex/eP+apKzPUiZ6zGhHgBWHOOHAg+bBExJ5fd6ifGvZFGbotokN",
+	"xNdOOMOhBsvwSd8jIjhPqpP9clzr5f3u85d4OLSb1C15emiWmCTk1G/cAUXZmAYP6JE+CNXutuuYeCFF",
+	"db1MUKvEW4T1KihcyJKyffS6zNpvLOsy5qw4IafVjtSFnWtyLHnQw6fDmfuM7VPrPuWbf/lY83RtCHjk",
+	"0LCuvwssadVJ4pmWm3CJV6RYoRpnBA2KY6zI8iiOIEtOX8nrHmJ7RbDXSH3t41B7qxMQ3idUzFY3j7kT",
+	"+PsGyDRbhC5eAH2+iop39P3dHd/eO1U3TOBzG7TQ62WjZi85Xrw/itUk2krPl4KcvrPDdtEWrNwF86U6",
+	"Lv9BaYVZpEqvvxvYlzFPmbpH/GETqXyZybM5+axWiyqPNu/xAbPduC3VvAPcb5a241HBvbEwrepVUzK5",
+	"vaOjfZs7prnRflm9S+y0tgJ2lVuapdgQ1Qhysdz7VZ1+Zx8OfHzxO1BwKZncANcrp1liDF9O4M9icU2R",
+	"GHpFBvLinOMFLsRT5bCabZVEX6aFfk/KVkyQHlUMrsK31O7GSLYbVcpUbv9VDlBakHXcQsxD63pVbiFX",
+	"ulpMoteKJf3VEnELq/HwFKxM48SjoaI7o5FARBozJ8olXQQN98bULAf0MBoWTxXobwglgtVa73fuh7Pd",
+	"g2q596DkKAChM5RJjHHOwtErJdmxMU9IKzSaG9sFrAOuO0JOdMJvWTHPBTXX0QbZg/NCpDKBtq+v85N0",
+	"JTVwce9F0Huc21tsFFR9jNvd4M+zSKMiP2wGzl8NAvNd3ebeEJZ6z+fLgB+29W9us8LBUqycX1BrTqpK",
+	"zREV0Jvm3Voh3F1MrSFytrcjVnH3Ci68d4CiYPv/gJ5LCwCS/vRbylbRP2SvLv/AmevX5Y7oMgnvHToq",
+	"McTdTNt5RvfIOBFq0jWT7jIMtU5Ez6b2jsYJ5QJ/TmQP+xvnKdkjKiY0qVTCCl+8jw2zzBm2cL5XdFCh",
+	"lynFB2Ib4eoc93j9Pjb+1xcM+UcdYVd0sHSf5WgX299emg4w6GvJMx/3NYSBixueOPOdSm75uBiuP2yt",
+	"1Ut6wXLdW9YbLt1ANF/RwRbkCXz0rnKkDOz3p2NTB8TycIzqSrwBRyjjVIzemnsyxN+MpesZ5e4jB6uY",
+	"ZeE6fRCxvN/n7Bs2yln0nvnOKYtQHbQgj66ilUWQ5btlmbJwxyO1YRXXwu4nC3Mos3EuS6ecQ3z/qyd1",
+	"F9dnq6RdkSDufbmK0hae+jnCJlYEeanWbDTWammB2GYeFBGPJRfzJUlTdh0evmpeXu2fNS8/7V82Woev",
+	"nrx7efjml0YrrHyT4Y+FAWS4ahMCXC6ADwR5X6BH/PpilEZ/DDmU3gkJrT0KUUSLVzkrdC9dDLGI31yQ",
+	"SiBIhoOHCZp2snXzpWjRV724+Bxe2MrGktNhjGv26+nxeePjLwefmm8uw/cHbw9/efKsMhM2oUpfW6a6",
+	"l88HXsQcXFc5mD5DVAEKff3gY65N+k5esJQ38XatApSmqSayDzARXRnPAkMyPmJyogNINO5PFApSwSwu",
+	"3tqDxW9d92S8gFscHp2MsxphnAGM1vqYvcwn7FHv5gd4fq7SyP0IPsOB1JAfsWSoHo9BvllxhRZ07QUI",
+	"SPeldCIUFH0lODjHY4QrYhvQL2zRu0Ewe76nvf0QMCyucaVBtp2mnL7w8gRQYWfOiQYvOSETpxU8UeDp",
+	"+Z0yvzKb+QpLon4LqnT58PjeCZ6l799P4ZubzLpan33wzHLGdkDRCjtuDSd6zJW5HnuO92qRqFh6y3vQ",
+	"RHU8ZnEGmIwNSs0djsURAPXD+59ypJZWIyQvLSJlR1iBCm096EztZkEwIwIwCsYEjApkkwuOQWKWHS7p",
+	"zkCqYgfvZb3CfP0BHl2cQmVxkGmaCSE0q7mujiDlW1ctOcUhD08V3+iTy4PSRpBvc//ainSOYLtGrea9",
+	"FafMq6pYL2X6uuhhrixeJanU1PwU5MmHGeItvgZ4ShFj9Bl2yqG4/eioFMkMcnlJb5Kmhq7uYT4QFsni",
+	"bmfE5gI+qE3SUnfbodZj1X782OxoVfe63D6e0n/TMRfrHRPmvcVNXGSznIvnt+7S5bmTyHei6U6Bi5Ik",
+	"qsB5KggNrswWOMG6EddqB0KSVGVKSE7vZ+/PiZqJXtEvdVDZP7ew8W2hZIEX7rqntXTMGiAevxQ9dkJo",
+	"FxP80u3t7EJ+zNJtXl0ravl1TvGnXSWTiWbE8K8ZMfCxEd6YPS8nmkwUS6H6KoBo+1SmEG/vp3QwKmO+",
+	"r7UPCg0OW0erNoYZ+xpMuj29JDuR7+zuK73oLr06S9unzOR3P+0i80BkofyV3/gA6oCxYWdUEi7RCYlg",
+	"mJEV1pAAUHuoHfRn2zdb5+9VHLMVlTTn4zvy7SUcI1sdyyeuh/jaO4/Ke8XabvT5nT0HWp29scK+tpoJ",
+	"3tMm0XSoWO86In2ZJHKK6qg5r7pUMWwZv98kKRWxHJHuTDOFfW9v2IzIPmox5p1UT1Km8LCTiuGt6GgY",
+	"09S1xXNfC+zr92JmzL54t9S2v4b3HV81qRi33ogG+/j58bPHb5PXL854uL//i7ihFyPV27/9WXZbo3/1",
+	"jv65UimxVFnD0X/lH+YOzz7X1QoUDIr4LwqVbNtKgUvsi4cF2lZ5BPWv7jHDFVP6gUIpiyJS5QzYSn+v",
+	"FRhrqnorszOXRLXKURzfabf1MI5Z3a6MZwjVU/AFkp0cr9N5SR0jqMdf3Z+vn397DP7EXQz5wCnQEcyu",
+	"h4VXm41Zyf0Y+O1EwqCoNFLlN2hEJAvDSDzuCPM3GKGq2I6yTl5rIszBQuh4DKed5UY8mPqMQfdpw2uu",
+	"R8y2bHNQPq9TNliYHo/XismumSZGEYE2naGrzxiqKaMx4aKohL1+vpYPVhnrr/Hq069vro5/O2wcvzh4",
+	"+exNK3zSfFENRrAgdg+VPddcXOf8VZ7ZM9cjChIQs9Y7UEpka4hgh5Mxk+PEMgMVRI71HrQUISnryXT9",
+	"esOqdKgVaeV5xkFpnebnt7KePmOcu2h+FdS885zzLPvjCgIsHvc9z/xs36x5xkPXqt4k5Xp2ad6Bnzod",
+	"87dsdjrRw+q9Mk75iJrNkDJIhKRJQKJf907HfO8tm7XJ9N831xkknJEJgApnf8KTyALFQSr+OOVCu24P",
+	"2h7XU6rIiMaofpoPYwmoY5Z2LftevmMojNvQ8ymjKUsXzwDsW1fEmsWazP0y5f+Gk69N8CUbzMaMFZYC",
+	"NHN4Oh+cUWBr374BBmJfVhWWKpb094ZSaaMrE26khbHz7DmM4YVPqOySZw5P6fTda5TrxjDvydSiEho7",
+	"X52Ox3sQcuiIHFtmbKvP81Y3Kuuw26NCCt6jCUHMPpYacwVKyU6sSVBIsHeV6R2BXX53aEGAGvlOxYyo",
+	"MUsS6DWVD8zeYn6CxPgAQFdHlCfwF4/x4ayhREdgRwmiJr2hWa1L7PixawtMHbaM+bqLi3VER0BRgNAs",
+	"temjsexNcqpyBf5VFhOqSfQ4lj1lTzMQmN4K4Q1yzAQd8/qMjpII2w3nP/4L7TWv2/CICMZiY+A5ZoMx",
+	"PZPCnHhcCtXuiD1i+M78G3ragQj2d1MZXBHqZRfwavne3To5tTzOFEp66HZEoAtydh6cZJj/fns6DiMH",
+	"CKtW2KqT6OUZahtD6E5juxwWf3xszsVZZL5gpk6EtLPeI+9z2GUwelNspEx2IsPMTOg9Yzy2jXIA7f24",
+	"FI+BpLsBYV96bIyOq4vn8JRR50kFYvljBDC1q5id1ObM7Olk1gbETmBObVWrvIOjQ+o0b45ZLzFP71Ay",
+	"4spwsCaRGFEW7WJ7rlYYuuJvrk+IZl80GU0UlOd+uHqxd5RpDzDqDz/lICzm/TtRx6xRGEa72C0qMWxj",
+	"HmwcEjVJUzkw3MBUj44Z3h13+/0IKoB98weu9MIw2oO/+v1+tBuYL8D8UXkUTGmVQcIctkjCbo1WYESF",
+	"OZTQBYGHgiI7rWbTr2sHxIFdWMPLSa/HlPLXcJpSiEtwQaKvHThoOrU2qdfr36I6eWeEDkXsYRhDHMO6",
+	"dSBIZG782vEBM8wvnRqysRzTPyYMOblTI/8veCe+IdtNFBwTimkyxk+YPboTJXzEQXfF11lSCDY1nAey",
+	"sG4kR6oD0pUTQH7Gge34DcU1HXhtxYMC4tauZSo9SQUcWjJhQBtAWUCaLIKlIDuRz9326j+Qy+3Oh25H",
+	"AYmg2j+C4UcYdDS/4ovs1ssxFqKAjJOJIhFiSURkxza2skreLjh1IAsWKdWnPDE2sGOUKMfHiMiOB4aB",
+	"Tzr4K+LAc1WdnNPEnCMsxm3MldkSQYZTgbgf5v2tZjPIHySt8DggE3EjjAgyMqYVtgLHqSD0URSNWMwp",
+	"WiatxkHg87O8hcJ7eDusOGk19tukQc75U+xnaEaETBoYfje/m+cbYRiEYWjxv6E30UIJgotqAbRRK4Oe",
+	"8eixq0aoqJNLJmIykxPsM7/TMGdSo3lEbrni5lg/vXz2+rUZdw7JFBgpCUJX7ZrbodkCB/8vBuJYbyhZ",
+	"fJLDMGeBQUMmegOindWJhUkBsqRszBA60Wg2Hqe01wDRMDP/lCcGUE27FGYvLP4A1PGzOMjBje1BYSw6",
+	"PsJ0FqNUSAmnMRMWIanPBVdD4DoXRQysZmGUXeeFQO/EQbhvN8V7ptPZHkS2oradfU8KBJaYUsB+wyyL",
+	"dMbFAN4/oFzUCTyJJ9/Bly/u1SdGgH/5QqY8SWAv5FGPKZ3ZZw0V3hXsQQTFzhpKaUmwTNKoQYO59q7W",
+	"nLGmJZR2RaFX1QenpGF4zzCbgj/KGqNckej1c2x9ViwIjOrkDAovYUg65aOR5RVbfwocRhXb40aGKW50",
+	"n2RWJ2dZfy7Q6vB5rwmWBeBBUJRalbZZC2q3LFW2y0I9rIdoiYIOVGvX9uthfb8W1MZUD8GagL1l7VDz",
+	"70GVtw/3matPsMpuRpaAyCTOJHgeIckNEHVSFslgPlqOeh3X2rWfuNLOHsYsO9jTMKZmGLqcT+faKmkh",
+	"BRPeWWP/VfRH1Jph82AvPNhrhleNw3YzbDda9WbrYP84/FxDP0CtN7wOD5+effr87nPr4mr/+fOP7w7C",
+	"498urj4enIW5dXNOuSjryoaoGXRUFWKUS7qp2Wwn7NxoE1aGrHdTHOfhXti4Co/brWa7eVg/etJoHoSf",
+	"wT9XPamGP6nDw8ZBaVIvnhwff2xdfHz5av/p58OLJ1cfP++/+PQ+n9TlZAzdfWzzi6rJFLCuvBnl2UMV",
+	"8wG94Pdv1vhaXWSOTABxKzDINmFF8IW2wsaij2Rs9fiDoFZHR0DnVri/+qEXMu3yOGbgBms1j1c/cSXl",
+	"ORUOu0OZ5w7W+dIHQW8px7hM7iNb/ZwFkwKwGNujALZW1o8csTGVV4wGgAFf9nIMqcLFtlHQa2b5xhYW",
+	"vNwNcsCVdv2zx6m85TF2J7MZfaTLhhyUA9dslESeZIismso12zPnQBvhhWnKOsJqRDYpBt5vmTJwlfBM",
+	"9NLZGPoLn55d7jUPDvdePjsnRndMvXP4keqI6NPp59N3ry+uzy6evf/t3dXrny+u3579Fu2CZEbXZyal",
+	"ZEoSOYAmx6fuLM/8jcJ91kzPmHMCExnhvEPocW+GZOcg3N/FUIfjW0iMVCSyGyfKXLQ2ZxFNCKApVBv3",
+	"5Ii5PMqcxjRJFJisDrMuy7zkqT8CMGOjskiCzrufTl+d7hlOohoUoEyovbq6ekfsnSeg5n7t1IyecT1J",
+	"k04tIJ0aHfNrM3v4h0IFvFP7FpGdyP4rcqcsUCay/4jQWokqxYpVILJxPLXXwETPcKpBvpCdn8Xeu5SN",
+	"uCH96TtU3LK5gPfq6eU760QgXO+eVM0CbKZrLW8YjB7P2OLhhJkez7LizTFN6YhpKDhfEF7Jb3n8Omaj",
+	"sdRM9GbgAPs9w197anFC1zvZEFrU0uPUHOdfvV1+tYhqNQ/CwGMKhBbI525k6+npyz37sT38Mcio5UV5",
+	"p7RL/SBv7gXf+BAxksodkYXpnM6xZn6SLpwOMqT5GB3SvRvwPlaOf1gcf+DYt9bORO23+5z2cHBtdN7Z",
+	"ZKJvRdewjbeXtKHGXbShP6kytFp12JSSmZO+QnvwZLBVFcLVZ+pTGjs4oO+oXTTWeOIdnSWSxldS/kRt",
+	"4VKr2VxneONUmq3v9Iu/jC7j1I1cndhYoQFdo/a7ea9v/Dz+av96/fwbqjkJ0xWVBc+5ssqNKuAImpO3",
+	"L9MB08pF7Z1sqpPXmfvKSMYb6CyYyslgWHiF0nRmYUR41uBVzdtKz2FozzwsgYJ4aFUMGpEbv6t6jONY",
+	"/sSF1C/kRMR/KR5EYm6BA4Nqa9tXFJ3OOcdRzuuI/sE52RkRzZKEDOUUHk2o0h1R0BzJlAldpey8ZHoh",
+	"a4X/QSfPvczwhz2U/t6g99qgL5m+x+7MDd6NtPxn7vSogbNj0dGSO7ITKW8mY0gluPOHFlnlF9JQ4Nn7",
+	"c4JfITtQucZVlUc9RWxATEHiilB1U7LmrQkP1mgmmVx5CO0Ns4iyMseX25GBNcOxc1kWR47Ra4y/jlPZ",
+	"5xCiQV98GGbu3LnwtOfbTfgNQ8f0dMhSRlii2AlEl31I7vEEcuo6Av60tdjFnusuo77YrQSIJacCL7pY",
+	"uAXfNAb3J/B7d2rmMO/U2gSSh22uLkyU9M2ugVikbdhvrFFKIrga5SGbUk948+WOmPu0koQCUi6G/JNb",
+	"hrmVVLvPcREbvaNOTu0vcJEmEPG1vVeMFd4RlMS8DwDZOkfRU9YBAmAENhXNUPKRIpGZZN0dNwCNHbl4",
+	"ER4/Rhw7X8VUQNqALQBNmdLOSdelujckAwnxkCz6n/EYMh6z3OHCfz0pMFmyN8tYB5zy7gbNR6wjdjLn",
+	"zrv3P398/fzs/fXV6/Oznz9cRUHm6T9Qu20Mo+AX3ZaYiAz4GDL40XOPoYiOOAibAXAW3I7NQQua36PC",
+	"yUwOwqYhEqR1Su9JG29RiZySg7BVdfL+BHvVGYR2e/4wd4P50yx9hqfoNaQEiTmHghgeNZp7x8fHx3th",
+	"GIa1zX2+MP/M1lrHFL5zYMCDS1+NYA49FbL2DCBNqlAgkVpfcxUDdX0oEfOIV/WolYOQ1aYyF0mWCmcV",
+	"ng//omAqj3lPT1Lr1gAj2QFYtmvFN0O8wJuruTmfj327m1Bp/SomJKS+7jt9oHJO5nH7dDYn/Kgd4B3D",
+	"AZY1FmtRP88L/1xyC+IfAX9yy39jvewv4iporkXwl86FdjfF8WAd6tlvXCESwb31zVN148G3ZecLtJgo",
+	"5izfTRnNQPgz5dQpmO6MWBS4vSzoNSoo5dq8LefotKGWjUQjpmndS/yJzCFu5jGmA0ao6giXwmMUmAHT",
+	"GYDBiS1VhlolC+YPqAvmyXoeq3ZNxrG8mZJewqHJDU1uFJaCmAeUTUZ3CQS2eEJJpxOZ+7PYzZhRrTy4",
+	"L/KCJxCa6slRlwtmO9+cXjyvPH250osP3VJPHkMGxf/NAgJ6azMMC7nmB6HNi/1jwtJZbrFCOkzNl30Z",
+	"45lHRvQLH01GtXbTouXjvxpBRVvtKq8B5mQtWL5CiTGsRiE7/vRzb3gtesnV9HnzVJ3Kfw3js9+mtep5",
+	"2P5J/kTmCiu+zvcx6vMvRDGa9obBXP5D4LgFayplCqCIYoZpp4TGccqUIiXIa2uTuFbTNs9V2K7pFlic",
+	"pQN0vDEFrQ49HnHZLXlSKCRlwnStMm4sKIUWRymBdifmA252FaiscoyZ7OQfgc0XCkhM1RD+K81tY2qU",
+	"7iFTTO1CU52OwIQQVapswLopnhL3AcyuShiNjV4Zmg1mSxzm8lowO6VcBGWO9gVr+UdhGQtVelW95+Y7",
+	"ESWzPDCH9SrGikTwMovCt2P+hWYCzLgi+6UEUo7gelXjxdaOGzBecYS2xptQKEV2Dd+5sTeVpkKTnfcv",
+	"npH9/f3j0oic32o/vArDNvzv84Ihujpy13MgH+xaQCm/30fNhSeMxDUyqhxTA/GdmSNONCMSeo46vzR7",
+	"Zr/otms09w0VCl3kYVUABL42TtmITyBCiEjr7drEKLH/qxh+83pf2pb0143mvn/BtWqpKcwsz1yFq3R3",
+	"H5Lsv36fV6VXKOY+DMJSGphVc/AshQZ1GMT6FtRGMmVmUVTlqsDOMbdYnuSa7MBx8c/G7t+r82Crs+jc",
+	"+7ZJCBdly6KUpZ+d3iT7XlDnz22D/KVym6DtMqgVGX19Rdv9VKlolxTrRQ7VU21OX5SVfpUNHMToomiT",
+	"yGfXKCARbKpye1/cK0ZxHoAHtSMwi9bbZRFmC/ndCozeIsoprmbiRj1hMZmMIcsHyltybx+hJddm21N9",
+	"eK6F7zTDxu6JeQFNEq8di31VqXSnbRtK5u9xh+pOMwx3jd4NbSdhzFDOcstSCHpB6r8niyLbdf2GzYzS",
+	"Y/6zQ21JjIa2dMaM4BlM6q4tZs0JY14Po4k59rLGcRtCZZ5XqKMOjIGQ0F7WD3AIyEu2qEmmWS0T4bHV",
+	"Bc27sf0DLFneedLNXA3lFFLEhM8T/h2okeZu2J7MXKUEeQnfgplbMYMRK9dwnuwohss5xdWB3Lh8TfRU",
+	"mpHDqZFxMmmFx04PY4XSASSeezfC8WMCWYZLTm4YGyv0pHv0GLPUEqFNJmPFMCW9xLfuhuGkq8ZSR0Zn",
+	"Vx1B3Q/mRV2meMywdIwreIs9MgiPT+Z3yePCtsi6w+FgO8KQrqDHQCahZgIsTVdmjyPOug7Bknrr1ZPi",
+	"FrgQCuqLBWo5YSzmK+D0Qqq/gjpdaCCijBVBE+QpZZlKlblKWSO6I3ByuBy4+tYAYbQ3NPaHYFMs0bBM",
+	"68rDzPDNreYhYbaKuRH4tSNcZUbOrKJ0f/YuYGS8DyvJdk/wVpyX4QFnbHREMUKxJD0uA6X9gelxvQyT",
+	"yVewDJWymklYwctMT8mTyX6AkrSRuvMNULkMK89n/gFPZ1OECokA0eAS2aNJFkVzeyALli+efmLG1DZ6",
+	"3LyvNyyOa1NNaZNkt01NH6QQFohXDcXd68bywd2/8SyWeaNPPQGXSRAs/sA4Fs0OTVAFN0rq86EW1p3m",
+	"dqd3IcuzOiEojNzPZoJ2iH96f/sauu4zG/D8OzVvoSqOm9qcebgFc01zY2W8nKJXrP2DlIlKLT3DY+HK",
+	"VSIvq1/+sidirO5swymJpcvYS91oPAkHDZH2hlZHB+0Bq5HNJk4nCYNDfT6pIiI7yP2BR5BS37qOqOhb",
+	"vlsnH8Y2FcIrhjSfs5WSY/B1Y7X2TquxT7psJkVMGDen964bsHkuKyrG2sudVhi6uyEbHlEF7RdSRtQN",
+	"H4+hzMwom9CdF6+NxwlUf0L8DIPaDhsZdIaAsC+0p5OZ6xAO55GtQwYEBy2rK8IjeFkXXbBTOUls9kEe",
+	"sshLf9ENassPqUVtNl8KUJtOZqRPlWapUaFg/liwV0FmzwwyuihNE24XPLOJJFSCO8sG/6uKls+OS8oo",
+	"uIU9NYtlr0aYVwF6f7VmHdjz2zXttwpnbho540dBUTQUdQNNrQ8Flipymr+Ztz8tBQGTmZwQY1Jg8k1q",
+	"NM8u65m1guAOS5XEykpLP+cqdGXDO6NCWTGAQbhiYSzch1phaguMoXY2p/4ulFQqm0SBrbi50cuniG2F",
+	"xa4uBQTyFnlOVpdTYslDNQFhdZJZU6i8DiQpzmExD1SZT2THdXIwV2gMvFkg5NwsqI0nwAER5KZXbnnh",
+	"wlmDyxlgJ9BN0Dybkdq8GfYA0RTCDXm3qCJvjCm2weQpVlirutuwUF6ZyQeOloVOqVC0hxE+3i/WDffR",
+	"VnFmIVQZmQedJYWYGBOHAZwLRqoq9zNOwFYcG1nUhoIvs4scar43YSBxUXUAZ0RAIrv18KEsjybz3/v3",
+	"h9CbsSPch8g/svv+kS0N+Yfj4yzvy7KW7BMhxZ4nDuskSqH1iIo6Istvyns99m3gKN8ludjIPg1l369H",
+	"roI7k4t9nrCO0FPec9Imt/jz6mlIbaoyt/CN3z8/yB2XRbysr52CcYAQEUXLBQutDBXxKpg7+CNYVPjr",
+	"nFFl7yiaT3ivtaBKd/AYrzrjCy8XDBuLaWFMO7zXWned2rdvHVE5l3BuJlVvTGBK5n4zioUvg1eV6XGq",
+	"2LhT+wZLXREq6nJB01lFnOih8qPgCVR322GQWxqNvFmb+Rs2Sq29n3nx7Q+bp1eheM2eb/yOL6+1m8id",
+	"KGjhzQihAX8C/Y2B7tumZjAAqmFMVwt+gNAahUMa2B6/se8/4r+LLHs+7wmZ0cTG7YzQuAMRcDANP0Hd",
+	"0r2cw7Xuu5reu1wTEjNG93e7sb5NiDJnmUkI2NVDOh4z23YNkmHNSP4TKq1w/gVrrnGwzugUFkSy+JzF",
+	"nDoA3r+MUYfzzrUjcJ6haeVZddYuu5NN56XBL7TpXBUoT7ieEZpwusDsynLZ2/lp63Qh1DBxsh2RUyBw",
+	"IGMWrRZdaTJmniqXNYG2zW26M832UKXs0QRszjq5YNOOwDwmRdQQ1CCotLGDqpMLCUGNLigS2PoGfej5",
+	"RNYoGYiCjkAFHjL1KfHg41zuWUrBF5w5gYtRILUk+/jBvLjVzOdu4Uw9fo90qi04xpZzr304/k9L7vzb",
+	"O7WdQLGUN2Qy9s2GTI7Y/bnrSTT701ox47JEAz3h8Vf4z7eFqZnRPw6b5KjR3DO65R7ABgUkKuIIBST6",
+	"/zefFn8z8ieoBiayBOqIHKHo9fOgBGsEEd4+dx26UNjZfMlTG3RCgybDk7Jpbx2R60WUtJrNk0w1ypLx",
+	"qDYmfzH6aQH5WouKDfHmpzNAc1qVeXm6FMPyZMMsubkcOS+3BBK7xlQP8zjN2I6wqHUvS0a7fyoXptv/",
+	"EC//VakwyZVE8WK+4p+8aPE/WqzZUke7SN1Z2Ui5UxJMWaDZ8ijQvlYoaka4UKIYFP4h+J1N3UZ/SY+O",
+	"xpQPRJ28kLZ2MPfMBZmLGdH+jXDyneS2OwZ0zQXxfILZ1w1wlLv83QBg9ayX2FUpcg3R+i5zmIsxkaIj",
+	"IqtlRUTIqZWsfWP0BWQ6nLXRDx45gEkWR23oBohgtX4D9x0jKrFpO7jSCDYZinezlAVbHcAVuWFjnWHg",
+	"oR+vQIRimMAi6GoJHknf/Qyh+9yr6RyIsFr+N0/yGQAmD5TwgQIJs0TETqE5tpSCPJNIjjWLr+VEW006",
+	"oYBub0E3y5OiI0hIQUerchDlcqLxZUJe2wft2/KDCzVYH9IcxIt78U707vTq2StE0XcPWdjNEiC4xXGq",
+	"GKwz491XLCFZyvCSYJjqUUjiqTzFXOM2LWWAptDUOsjNmi5Y0I7gWrGk3y55HClBiIlS2anfPh8QIVSB",
+	"AQNbxFCoYhWTJKmTnwXaKIBLnTeRKDuFKzM4hqx3897f5j+y6tBVbuf1+5BPmrE6jMeetO5ItnkMpcyE",
+	"ILsPUzfy+xTX/H8VMYwWvrNU2bZB9ZpP0u9V16jgEay5my/9y8noqSsriFjL6mOzksHMsZSzZi2oeWIG",
+	"B5j3wdvg6+W0F8/V5m8O8z3Iry9n/u6H7YNGPXzypHnU+owFARlZvtZ6dKwn6YKc4YN2uF8/ChsHB4ef",
+	"zftdxg4AQ8iJJoAr4U0f5SQH3WQzH10lKdbgUn8xrPbpBpNfKS0FlohuizvK2+HuQ7rrRlpeBWpDT1AG",
+	"WtQtIMcN9AsoNf8bAuqvqPKeqptcrfP0n3n9rhIEpKDM3k0bRtfAQkX4BcQ4jSrsTOIbIadFZa070aCU",
+	"FHS92AFF5QqdTWe20cGOoEZpGQhw5lFFIBHYplzY+DcdpIy1STMMEUF6rjFE/lqmMuUSg+i+N4DsZN7P",
+	"hDsUB6mY/3y8GxjDHj8Eqef2vQEmIduWIbOOcCH3OegJ19jLQrEj3Hs5cXkXUqwLqcAFuwD7OHBtVCXM",
+	"G65ScqyH8G8P598ezv9MaDwEhim4A3yteTveza/2r1UwefB7MWsiS+vxuzkIqW1TB1suOsKgjOvvgEny",
+	"XouHoCOU9F7j5fQIiXBAkJs2pWlsOwz6nj9DA3AUKJbcMkDcndXJJzSqXvf3zo0Ei4I8397iqRtTHBNB",
+	"oPUMWm47rUYzB/7frZI6FqzvrkKnD+OpVTgS/6owf401duG7FFJgoDfYC+iL/hdFCLxnAuwyhMDqTYW7",
+	"gSqXKbazsCjNeUu8bMSOsElfUE+ze5L3D6ra/o/zbRy5BjKJw2Qf2aoo8HRgkmhHeH4f652A1kVXWc/L",
+	"rIWHJzYeKRKdXdFBdGKDpa/7exdSMLtTbS+cjuA6IPthy9Y4YUx2acThDpvRfHfhhtzUs++Y40f79uu1",
+	"wPZvg2EZWi/6gL3tMdwDb92vkkM+f3IjYnmSFGRpxRoyda9x/A2auO1IAvR+vGsR7WaIhk6kIKKhaw5Z",
+	"DvxBej7Wi8I9dXKKUi5LU7Yt5tFrShUmsp4Qam8r1ZRCU2/Idq8sSlV+VSoCcCwuTD0pFba24YaoI2zn",
+	"cGg3R5OkTp4NqYBcjQWC2TqnC0ni5hPWHvSAAxEmJysVtNFYF76dh/7Lejd5W5OCoZZ1SjO0mCtUBoTZ",
+	"Qhkm1AowANCwRMyqmU/wF5vKOrL0UQWclkdqriwSrVT8ollXWGAw6SGwwmhBsc07McwKduBOq9kE/JYt",
+	"FW2al7uqTbK0aLNt6GH7NFmelK6+F+MHoE/aFHCXv7OyANhVVRV5BevJ89py8N1lzyJb5FWf9jyUuDr4",
+	"Pp+5sm9i2MI+BbY7JoK7YmhbWArXg1K7Kz8kpVynCrecn9yxvUi3Nod3rlwjkeaV60V6AhAINISq8/4D",
+	"ZDtuR/++azxjcWllYKtMLYifLTBFZ6xfHEouQanf6PjHLrsPmiZ8DwiSQnlpYd4/CG7EkPhOiCOHe+H+",
+	"VdhsNxrt8Lh+0Dhqhq3P29fWXFXBNrS2/97uo7sboH97nqpURxSxD1Dv6Rub1h+UJcZ+uwNydq5nVsLn",
+	"5Xm0Lv/AHm0ujQAQHYtJY36Eej5hrOcB6S9KGduseTloyJMqqEem83QX3+sGAYHY5h370RE/0yJwoNws",
+	"ZWTHedF3sYky6AI7kRc5zVGVOSKRCDndhaaVVBF33wlpho28b3iWTgGOOqM6CVRVsiFkMQvUO2wdZVwn",
+	"r6tzLPIKzjj7fa6u1sI2l3Ji2ujCcxVX7k1+Aw9MFsFQDaKiwLttZotCCpZKCx1Sn3ufKwqD0VmYQK//",
+	"NCp+vDIl493E+Sme2ajtPTSQzQLZax9bZljvJvphgBy8mP0q94i5z6HOb3bwmifXcJOAAEjldBu4DX/W",
+	"af1V0Br+Q9GRv3u0qCfT2E/oq+yYYZl1W6f3YqRinyMRnmjM6I3KOj9mlbcCs0azQwPyObB6J8t3dG0c",
+	"zdElE1ZMYbSnUyFpcenRUnau71CRHQMkBTraFpXQnrGITotdnuZz/XpQUb27Aoj4mSPb9hLEqtOfGlfh",
+	"k3bYbLcO6o3Gk/2wCTZblofn8pKqDb7Kh92RgzZd6ZyRE70QvbHibZC7tEHeVmUC4TJj9e55X8sxKAvv",
+	"3QT1Htd9EaJkSXyrql3wdyuh7eFL+jgM+Y7cSEhuwTW+TL7mobgVTbxz/7ERsn76j5tksZ13e16o7UBb",
+	"9V3rMe2IHa9D+W6wBDswjzlCL4i5XnjO6sIyR1W/E/yeA9HOHbrQpL/ob+6I3KN7AjO04VIAFCyA8b0v",
+	"NC4/8ZT7IVWkz6YrRHje+u+B25pX+93WzbG9y0vL2arzsHgbvrfCr+c+5fkE8w9mvsEF3/Gbtz2ph+H+",
+	"cePIGz92JMlfV6LJ+uLarvFsedPybOtZDL7K/fa32H4Qsc39Xfjdg5rLJDcItnv5shZ2gTvHMKYPp+V3",
+	"P1M27k52bO+1wPplrHcC/ENSsF3CEQSUq4xn0XOjJuktv5W2cKsINBQU0Lr8u7NTAGO5O9EoHVz/3//9",
+	"f2yaJ4/Nyyn6krB0xkl/OqUzojQV8bxh4FVKESGnQTZ8wkUvmcQsbhPaEfhNmBB1ry2cMQovQvzKDrhO",
+	"ojidXacTYTu9Fadloc5mHVGB8kR2zJvsV2NXi2TsjV3sJAexWntDLBk2az8rJ+1mIdLSkAsHeE7gLP/t",
+	"pHABwZKZsCFJd276xo0NdhoJiejDVRBPhvbmoATLTxFtJK999wibuz/napzQGXHRcH8UjxSJDONFwcIY",
+	"eOnIJjsW/EcQi/+cxZt3yZSLAnpt3yWbSMFKjJfQ3o0qVQIYZYAUtwW2py/mBMxNAUPtUy4UaDg3bDY/",
+	"CpAnYmAuqsDCtdkuhKd2ybFyu4juhQha3ZTRmwLIV1Z4XQUnBoO+kNrC5EGa40jesjnm2IFLAFo2EVwK",
+	"XDBrccBcMh8pbFKpwMo1F2PW41ju2J2Rgj94NzOnPVnDLTq3T7c6+dk5UMuJnUUrvJDab+bh0tE5sLF3",
+	"+aTE/ImSgJ+m7JapKNcsfMnJAfNaD56RJf06MSLUrCC2GEp4HxoMea9CXkmk0i4HDj/qZWKYi21CSezv",
+	"Ccid8FYdKwKLuxvg4IA/8G1WeJQY0U929csH7JClQv/HDJLzbB5+eV0y+LjiAJTNvLDJfRnM/ollS6NM",
+	"A1g0ykNDKCeWfZGz8/LsKiBQyRmQ52c/nV2dBURNunspw32tAr+tpV/auJvbDPkuNqNx4sZs5igP60Yg",
+	"VH8WLHtLHS9GZl2E89dgq8ysGRVNGUlk7wYwFSFpEXEulcwbUGp7diAdrOTzEcXzHjiUg8MAHVUu70Lk",
+	"KKBUkxQAIu2Cd0QCR1oR3dwVTucnpUV/xNyH2PVIKq3jnC0CWsCfopukJ2NBw8Jo/dvmp2dPWxfvz56f",
+	"hpeNJ799/Pz25enh0QbtI2GGD19eWcjY3E7qg0v/qA1kEv9Z2rCsXJhy3sREcyXonZMnWlfhEfZTqofm",
+	"/xqfDSUyvXizsspqK7DiE0HN6nR5G0zzAaOLmrm3fml8fnP06fBt43T/t/Bl46z59Mn781pQS0DVXgDv",
+	"tohkQQZWB5TLTU5Efl+E8Lb6dQXeqgMz+dWjya2Futt4gaW+ThmiRjkf7kTEZnldNe8GsO92gy6PRxW1",
+	"11zsBUV7of7fsfzJyfC/a6CW2/1AJ08BzexW9H45wx8P8vtHtex7lsW0RnM2ONFS3pAxTTXhAlB0M86X",
+	"qVXAHM8b3a/oLVJWDYmdmVrs6Ul2MsjvMFwVXUL/wN3ckhts/GVRDCRPqS/p3y6wbZRJe94vVB+H3Mjz",
+	"2Yb74IHdX1D+tyoqbKdhSwV9XiljNN6UO9q66ujMYcKVbnfEoja3VJGss60zZcwN0MBtYW9bhJBZttXA",
+	"MP/v2VWWX3z6lPS7l8lvN2/fH5x+OOqe3r2r7O9bi6F0wXyBrrTGWo5ZwtFbANrHARmPasH9dU+0CY4y",
+	"m+CwgdFxeKHhZ3hj62PzvHXx69tX4dXHX355dbH/4lN4/hLUQjvMU2WMU+worYZ8PObQMGhL43uS2yxH",
+	"TxoV43v+9OD84rePx8dPm0enR78dNY4/PX+5quXlutqh2Rvr9E6E7f8fp/79ZUMqwoo0d5jgv79DfVh1",
+	"g8Y4VoSSfsrYnjYC2wynFNlGR6FrEAPgloD4D4GKXG0KQ9Ib0pT2zMfry7udGd79oT6VZfJhox24SU+u",
+	"xt3cJ39qWbYRsVbZsuZrfydS/veAI4pjQmHBN5OF69iXfnRkqY7sxza2nz1510zJwAPLlIIh0k8ixYAp",
+	"3RFGc+ZisBsQltgqQpeiiQWAiGiIAZAox5KLIPHGKPDWB54Fiy3+ZkdgAbDtkoSgATiMNgFfX7RCW7/0",
+	"6b41jROHkLkb182uBJ9yC3yXrWYYNp58Bg07h9YrJLv4nemrERNXY8xBa4y+vnawe+j+Q+p6YH4ZKl9X",
+	"TkQPAPmW5EIWZ2BUW0cPLIjJyaFGajkxigB/wVKcwaVgkeUsqE0nXoIjXDL7Eibh+rENjxWX+VEKADmV",
+	"u9oC0mJUfEhvmdsTEe6Jv70uD6Ilq6IocQdE4ecfpTM73oJIpEu+LB8ZRq7nwcz+XDZ8dX3VSUdUFn9h",
+	"x2wiZOHIKsIJLywEIztQNt8REOK3yAqF9n19vYvl5ka3LJwZunRKYgYMwh7jBoeGf+5TELAtvMAmjUDn",
+	"NRdEzpqSmRPJAS7YjVZdi65YWnHI/NieyX2ZvpQyLjYV/gCUceQoNAouCepqaQjNis07Tq/4iFW9m0KD",
+	"s+o3uzOq4ph7Uj7m5o6hDQJT3ho8ZE/iEi7u0rovb0iXI1W701xWh9ryjXD/irY/++z+Lmz772SPOUYp",
+	"HWlVxenrH8KbGmvFKvVFGIk/QTpZ6WSySUUeCD6cMKuK0sx5ZoMhtjyNS0GNBDfSsW6b+fbteYo1a7ZT",
+	"QUoVi9tzJ+ScEdURJSsqIFGmG1uYIE99jurETBAxcdwRK9h8G9RW2LI15sUycbVcTai24fprHa/l1nWz",
+	"udlzZ07mEdVmwTG4Wwx0pGzPw+3PFmwiNKRkVIU77MHlS8AR/fITEwM9tMGaBwp/LLFF/zzG1yqSemZZ",
+	"bgE3r8LjCtVgtaFWevahD6bActff4YwfZqj1dTGT914HQ/DwUCQS5XdZUMl+URDhBv5OWCTLzkMk5hKn",
+	"pc1DV3xgO4YWiqLQ3hQ9VnBnmLnkHkqsyasvc+VdmVFsz4VnR1uZ9tmEsMNBIwyfZGEHTQcYdQibTz9d",
+	"XJ19DF+dnR/8enz06ajx8ZN/FiiWJCxFx9iyrzQwuHH0ZD+c+8r+54+Nlxe/NhrPfj38dPn55adf3h+f",
+	"n+dfueXjTXxPV3SwzOeULx0dqLlV+tuf9CD+JI387CQV/PdH+Y+e2d7lxZZOmg6MpobpaBPF6uSKDmyl",
+	"GU0Z0SkfjYzyCTkuhy1Pp8K0N+gh0BE9qtgeF4oJxY2ykszatv+/ebHr+Eegi2q5w5+DC6qTU2BSVELN",
+	"yLBLFs/dNRkX522ioMd0228jBg4pl2jEvnCFam2GVw4968Fl1RGCTZP8tZU5eDioXEL90AiyLxs2kAw4",
+	"h4fxlzjirXQnXNHBR74JNs4VHazS0gyXTOk8g9zRO/LnmIs/h799IP/5LXLMcjuJJyudH6tPjnWcHuYt",
+	"j79qOljq6MjElT4hTewXAzB1Ms0K2uY4tdi4Aa7bYmBwTMwrfR8EnRerq3smuG3ixH+1Pvq3NrMd0Cmo",
+	"5ES+BCiP+3Hmtq0ubRUVslNWPkreHnNYVhpZ2nLd2v2B7eaC4sTl5pLfxARvh9pHZRZU9FjkihZ9NInA",
+	"K6bx7hzwWyagHjmC6xHZCbHvqF3ewGyyVCvndbHvxBJKLF6vygfmFufb+5SWkKoBidX2W3N51e08kxq+",
+	"8AhRuN39dtujdoUxuAFoeGw01jOo0gQ2UpMRIEMLrEkdS1QQbYMMN+AhVdcjmbKsDyrD3hQj26TW0HXK",
+	"Ukbw9M/8kvDRKcWW0nXygieGsN0ZicyaRmQnZWNGAYfATNDW1u8iKECpqhUTEZFquK55BjsMtw9vV64v",
+	"qaOEWQbb1H+KYVcjUyGcSfOmNFlvjUaIlM25pcv0lDFh9PCOGEjhFVdlBBxNIMKpZqI3TKXgipEd6ADm",
+	"V6Fgs1VgEgtuabaz46d/hoBRbnd4Qg2lYBCL8m7Obi2m0lI/7VWRi232ec43mcpmz20Wn5AwYzfLw2AW",
+	"+Ju5Ebaa1Q5amEt1Xn0Y1PoyHYGBzoU+bNW8zPpwncz6crJ/Iyxl+zfCzdP94Zks39+8ctOE/59FMnMM",
+	"gwRWzPZddhyOu8GuU4HZC+PP5HXdepPzHM+6dcAaKc++jBMZZ2lAVROGUfvz5ZqN1Cr1GHjqyjz6DWjy",
+	"Gh9q5qtD05TOwOjRMxDrgPK2gCbeRsoCNK5THsDFTkVQam71yHa3egTtrcx/LFTYI4XAur6f8ZEFuEeQ",
+	"ENtfz1WvFOUSRm/ac3gBgHPTEX0ubDc8+9hk7LQZuP/E7khsezBXJ+/gUgIoNJ9Z7P8cwAG2cH4Urm50",
+	"WlXpkef6fp9qjwdLLnYBFdn9F1tSGd4sVobvH4eVleE96LBee0NvaKqpXxDencR8aT34kxCCKQ8Jk/90",
+	"EnNySYWWSt6t2ruaikaPsyVE11TrlHcntijM+zCokjB8dquXZXIHdi3WXGt3nsBBsJ/JhrKkCmqZ/oUv",
+	"nir73jdHL/bfh5+az5oXx89/Ofxl/7fGeaE0xmkcWbStUCtTM5/dwOoHsbZOuQxu/j99j9s1RvZSir8a",
+	"uC6Nc7lN+oz5vZSsrl9l4eClUuvFIaOJHi60DX4yyjxTKu/5CsAvcEIplt6y9JFyGpHTDQPQH+19tmu8",
+	"S+4zEq1LFcM+i9hLSBCZ9oZM6ZRqmQJOFVjLKUMVEIc4s99TJJ6k6HJ1LyNyoumA1ckFtGoVsiNO370m",
+	"N2xWJx8UyxvN4Zsegx4H1kPMejxmObK9JIoZlTWl/T7vkSFLWcFVexDuQ3udBFPKswH0qICKH4bJitUJ",
+	"ei+ZfoXU3lagPUeMvdlgk+MgVsaTF6xuHb/EepMUzhMjwnPmhF7/JLFc4/Gl5bMS3+FSLOS+LFXT4zei",
+	"hoBgNWCGQ3Aftgu8la2WS2XBiQPAlUaNw7WKg5ItLmgKmZWsp1XdrLFN63/PdDrbO0XzaJ1VDxxzACwb",
+	"H+DiY2Siy4bcWkP4xUcA9oxNs+zUXJdpfBLKF8wcpOgZLWk40bGcojnWZYOJAOsU9xBJJI1JlyZU9Mz7",
+	"tBwr4GWzUzysH0dDc73eEaWdEdm8HOzLjGtIAKY431vEba1qDjfSidu1/3MzuRnprO6J8AVDs92j/1Hl",
+	"f8dFLSagnufrPrfmfkJqzDRqXwWeKvBqxkKkdVLYA9iT+iDv2oBqQ8r+uL7ZHx3/0fzypHdw2+geidb1",
+	"fuhhSx+ERgvhGrTrS5be8h4j/umU2y9dOdFtqGEEsscp5cJozoXJXg4n2JnMcObC2dlRm/GX7l89/GZ/",
+	"C8Nfm23e4WJX8csFHEk0np2QCGeXeXlmpX5JnuBY1TbJv/VbUPt1z+oWe6/jVY8W7v32bbVYTr29uUgu",
+	"I2rD46/wX9uGuVI2W4zBdgHMMihh9OkMcgQashnmUDluHUi3AMQbQfyfwDriAAXN3NYDWZ9JWcQMqpNT",
+	"Eqczkk5Ehj/hYV8ukEwAF/LgeCSXXAwSthSR5G93//Zaio7son4H0JFz3BE55Eh5qzw2PLw52G7+3kWp",
+	"EO+R7xWmLZVAWiciZtgcwugG3OXpgkJUwElFXE8fC7Qj0AM0Q99PGRLQJkxAh80u7d3gjuSadAFRXWed",
+	"UbEFL6pTuTenPV+xKYoIojsYq+lKPYTGTah8SAG/WI9VDvWIbZJQKtgmjtg4XXEjQDwP1Co0zBz0sM+T",
+	"hMUob4SE4n33bnyrDQRw12bJ68Fku4m4V6EpEZOBdOTS0qiDtIipaSZq5JeTZZ57rTjoaan9kycKe3LE",
+	"OgK+kY+vTiIfV80Bhi6Wogg1OZwZLdT7TkfgzKHzbFVjV2OiYTAgsLXJ/r/Ngtp/IgaxX+4KK+wWmCge",
+	"sxJ6L2LzAlRKmUAQdwkKJcIQsLGt9gPX5bVcrAxxX1cmXPyYx/Bm68JwP4hYEi5Ial6nLI5v5g21q5K9",
+	"YRGKNFAwb0N+3BFYDIZHHzhIs2MLT76T7BP4bxdugGBVxVcdyQ3vZp8hWkosbM4crxOxEKK0qoZMxNKd",
+	"k1tIGnqgg9aMcn3AP6uAl/lJlaD/crEJvPAfiOr3l+n4aLbg3Y72UlbJlHWHUt7sMRGPJV8WA0dMdHs/",
+	"cfe7KGDmnS0HwF2vaMV6KdNqveThT/iVs2xQD9m6Awr3G6GPTwrRgVKy5ftzomaiZy5wSEmKS3XqTMCv",
+	"LpIGwuQaQnfrBePyX6zkMguJvm52HR6+al5e7Z81Lz/tXzZah6+evHt5+OaXRsuYrpn3Hol8XY1OsH8V",
+	"HrUbB+2wWW80Wgf7AIS1sBSj4tbUGKtDrceq/fixWR9V9yIij6f033QMHQyXkLnR3l9GZqTkHIHBRM5Y",
+	"DsU5i0mrEZKXWNWSEd/6+AvUd3UxZVL+enF8cHhwfvnu/dPLj+fHq0hpYVgXgeg25zioSDGZxAV6AQU3",
+	"yQcv7Yrl3U5WbtTvKr//UvneZdL5zgB7rVrIuoue/WStlR5NEqONgvQC3jR/fP0f1rnz/7F3pc1t21r7",
+	"r2Dyfog0pWV5axJ5+sFJ3Jutdmq7yW0vMyYkQhZrCuBLkFY0mfz3O2cBCVJUbGdp07n+0jqSuIHAwVme",
+	"8zwD8Kv/b7PMWVa3M8Z56xzl6pXmaqKSK/AQUfTpygkI8FmDGtXy4vT4qFHMDvVUqfi+DQTj7eC400Lq",
+	"WOax4JlmSYICp437pJAXffS4ZKgj/nRQKFs49wmd/vHSE65Y2WM2P7g/EcMIBw9CfUDS8tvv3+OmkWix",
+	"tQfbhtGVjgans3JU3XB9gT/uipfJYze/yThQvDI1aWoWmJLNVZzkatLp0jH3IFb2boKBYZAUCmNE6qog",
+	"8RRvtI120gdFAbHHvohVXNIGhRT7SUvF+NqSKhbxKatVV/HduGIV/+aYt2B1Yrn6Ad8vus9zGSvU6uBX",
+	"4AWRv+nkvVCZmcyaj7H1YPfhj9u7u1u7191ykcyVLeQ8+7I7Bz/e5KJYGNGral65KfDd9gXauQ2r4I0W",
+	"KhbR1VYQlsPhzmQsrfpxVzz75eDJxumzg+29H/FzFeFykEWZK9uCHG4FF8PZL49O7eEPx2evX5z9q9gs",
+	"5s9fFqfLP9LDnfLnF4ev3qRHz49fvdg6PvzpugGoLnM7uOJt+wzqUxmtjqdrw5RGdRt38BtsRGeKkWOw",
+	"id24D6GVI9VLXPG0bMVcSV2Rgap4H7d4dgdsw/jtC6mXJPGD/FWJFUVeJSEoghy0cdma1m5QX8Ehc9xp",
+	"O039x87ayEViC6yhid9OXlGpFE/a3GZrtGhhXH/NpSJ8kGuNIV8DszkuWGUspzA6XdY8JyRYTaYQDhG9",
+	"iP6I+iNCXSaUMhZXKk+mSzZDjlw11BzBrbHrA3FKXjqW4zgYVHqSLzNYPpRHK7zKZ6ijtwd/HLx+fnR+",
+	"ePTk5PfXZ8+Pj85fHv4eQbDONQ0XAcBT5GpaWmVFb2+4Q8mPqMzTiECPY4WEZWNr0rJQIgLHCYGM+JeN",
+	"cJypxV7MKDletYbvPvT7mOhB4aJSlFblhCo2OWJhFyaPRU+6IUw0v0EFRq7M4IPUXLgtx61TeCELbF7K",
+	"csz3yZqz9kLpMtGKQJn1lae5vJgj6L60SuAzDMSxbo6MN4SPXx0/eXn++uT5m4Ozw/ODp09PDk9PD08j",
+	"gWpe9PSY5oCHh/uJUjOR6QzFb5BjITUmAzcjgLtMrhBVkKPM4wb+VMg4RnIGZCGYYu9Wb3d7u++SdjhO",
+	"TCmEgjAoboUqXjbU7hAsOHvPPzFaU2U48vxul1/D9gJEMNZrxOsv3Q+1HJMIck7UzvwbJ+UDxwYMi0PB",
+	"eDyXjGMV8zIXsLCdU8ShB8/1iAMDx5kgUF/eiYNRyolYjviHhPn1Oh+QW6iaZ7VTSE4XwpZJF2r4qMu5",
+	"oCa9luv+9xIOyTQ9o8DIr1NS2KDYCaqqlNdFfTJNycqaueo46xOnt8ysE2DPmkXQNUH21wmfbxyzfvzc",
+	"KOwv4G39n8tZsGY1foEi0lZNzh+dbUud7b7QW+rNH5tPNl+mz38+TIY7O7/qS3k0t5Odq2Mz3p3/OXn4",
+	"09rERueg3XySfOYcoV31unyssyxeearpIAS4/2unqDH5/ilubxD1ryQ15smdwsr6BAWZGyFXkhS3zlFc",
+	"lwhuBOmf6i48RSQVb9qJsm2X2lEY4s4L/inObOdoMgCtPnw1I/wUL7y6hV7fXEhHxndwgq8x9Wgwv+bU",
+	"C9Z321WTx7nT9aQZdEFXrp0dt+2Brx7uur7x9pU/e5e46f5wN5u/Hjjmi6fyZyJlDivTSqAWWUxmXQAy",
+	"zNtS8RV/MxAHFUKDkCUcOxEwBGvtIrGIv6vONMKwKnKMrQhB8b4m5jjP9XO/74jDKLsyEBS1tw+MQk0p",
+	"VyonlylJdKL7mBg4rB2N2dbese/9hKSec2XLubIEZCCADj1G1HJpI6+OPYEQ30zFVCZpmTtAHWE8+DAa",
+	"hnqPouc6q1MrzABIIJp0KcZLzizqi3XQAHQ5uyzR50ZqOPAYqjajqgOh1UL8dvLKYToo9U6RsoYou55G",
+	"64ItDgBW62TXucNX2w2PmF5Q8/5O8DPfJ6j7oF0S372+dvqtuttGbPL5AdprXFvfhCfl+90jwBI4Gv87",
+	"zpH/hcCAjM9fHhhs1mv8k+wJ7pD7vrVvaslRQi1zveqwky2kpXpiD2w7fFUoW/QDzpyiT4i4d9GLMmrl",
+	"cG0oXMqyIldzRCVGVc4/YmskvcpDICLYLFQchdq4OhcswrhMMcFnMywc8P6iMNHvAxFYCsP3XKWtjBxV",
+	"B0NN3ZooNs73F9RN9HS6+9UzTUxMotNIiBUwGpH5EJC9gU8S6rzUdiAO3DN7u/BqTbd6qt6esIHYE3MY",
+	"np0h/X9bzOCzWSC2hmIWhHprF/6xPcT/7ooZDx7mb3l/5WzulcQCzHjJHc9SgCGd9auhcQOHhYNG65DR",
+	"Ynf7ET7h3nDH43zdFbP+QDz1NpLciaBY1DKB/1OBJdS9uhrx5vDo7Pzk8Ozw6Oz58VHUH4iXXdKEU6LA",
+	"UXYdMwKPWn0DdyKC35GIoFtE90bbt+oad2v0/EapSvKRbtb7TL9tNzXXXlZnazPdxSym2/j3waNftt78",
+	"uvd2+8Xp8GTv5Y+/Pnjy8F5wD2zEOT9x50PujbYeDYY7W1ukr42/R9OxFkC1N9wZiTKzRa7kXJSNLiE8",
+	"nCzR+QQZIrC1COfOJ+5ib2+07SdXq940ts/XNKY3nuErCRw21/DyJs3bfjrqjiH4b6Te1N2ew98Sp9/W",
+	"Idr84Cqk8HkO+93te1/8OwhWEwRVDRbBSGBDEIzUNODXmpYOJq361m+LUFkjdoPldekhL0wuyOXyxF+p",
+	"gUSbhePSF9Nc2Vnts5ipgIEET4C6nMELxPNQM03ktoSIqMqJBGno4ntvwKglh62S34kwohxKqBlPQrnH",
+	"qGX4IiH1ciGXolfqVFlbJWTm1DAhNThQ80SXhUK5tCIQLJ9DIBc46Z9mjG4iEYKVGWIOnOzO/5eqdHiW",
+	"frPG7a5VxdAOP8ExswNfm5wYuxyuC8YJq9lYPepwedApa9nLb9DosP3VGh1a93pdfOzeflC/eJwY//he",
+	"hn9kGwPONg9I8o1DVUzfqQ1XV/7whTnbTjP3C4K7JObnmtVbQtiwmUkwlHRlXEw7Vg44/5ya+fgcoYZI",
+	"BaIhU+YY7a4tn0d9JD1wsZZFRj7kfeS6HNwaRNpcWWFYD9wo45i8fXaEiDyKqJtYMmSnwmrfwnigSWI1",
+	"XEE5RoGoYZhjeOfcLOJuiB7jviXLNRAnLtVKcD4CBIMxM1bV45CrIskZGMhtJ26wycaNKHfLdH85ooy0",
+	"qjLFPBShhhuF3aEFWVuHblvBsa0aUpxrnTiAv6lx7A5Ycm0zTAtx8mD872c/ZEX8+2I8Pjh5Pd784dnp",
+	"/Onsgf7X1Za+TN/+keUPk9fP5+UPi5++USvNX444WbVb61And+HNl+19aCA68rX33Q7wjXfDQtlvtQn+",
+	"Cp5rAyFrpkKKznaRFlik6kcBE02efizS5BJs9jKkPuugsZUWnlsHZ+PcJ0sSdEaPtOFylpkLoti4ofSV",
+	"Sk2mXKsMXo67YNqg9z5TINWEqMOA4SyOaiPhfv+ahqxrq4AzfhN86PfhcqOk9IrffWdEvorYnkLUdmOI",
+	"v9hsOOTzzdiwcZ0w4ZUYq9ToC2p1qEGMCvmMbDdup7raF1djGzf+6XJs9ctbbLDumOvm+12D5Y2oGf0G",
+	"GTdD/KlbvaLOueu+9fN6nRCayGTFeaLPXQbLb0pgRS5Lrk09o+dyyQJg3H+TKZOlyqk7CpMVGxCMGO2g",
+	"Jj1kt5PjJE2KZbUzRdqcMwtKRFvJIrGqvw87BCv7OiI5CHmOIDIZL0PNA/wJiElj0Xym7kxrYHBYZ7Kw",
+	"MsvAFZ7be+9uvzi+Idjie1ve/yCIxR1iohNKjS/vaxqjaidt8sx9uHeQJS/V8qAsZvdG/3n3Mfhw77GS",
+	"ucqrT97BAcjduqbnmBMT1AUIf7PVis2kJAUs2Go3Taa0zJLBUs7Tfk1+iT6ymVBx976tWEFDfWEcE5NI",
+	"in0RzeWlEnmpI3cVo7FzbbS5ubX9YDAcDAdbo4fDh0OyThTIbqLDyaPVdfcTqY1OJjJllinsUQfLORAM",
+	"aDe5KFGdvZYkwTyRXvoETwnq0gbYAC6SItRjLHwYFIJAPmzBCItE47FOpixAG0uiCUrmk5nHcYM7B35F",
+	"qQYYrXnADPHK5b2YVn4penidQCAzeCAc2zfxisnzJO4zhxE2qfvqPzRkTQp221HV+dkxYrbonapX6QsP",
+	"L02J4sN4Pbhcrx7ABPmmaFxMHuq3YN8PsowHCb7EOw6wzkbPA3/Vj9SvCVwutVkQ9tGKBAKZusG/kiZK",
+	"jbksMydEIjim4qKFR8OGOhqoUugPCbccdo1IrtRGod4XzI9mdD2qTHjlI4kG9Tnx9x1nfCXHsPP7ckPu",
+	"KQbigEjXKme2JW6HQV6la94Q29snob1Qo4CAWNXQw4OxU7eYqSRvqek1hgPXU2e3PpKN1a9ZXuSKHmHs",
+	"lEvptmoJ7h74QSo+TzQ11NK/TInZ4sVM5YrmO8OLmBRsIrOiRDbJJ0zmxrp+jl5sRRbbfd6WxybZP/SS",
+	"fNer7kNuKHAX8qI/cp4Wtg6XBQQ3tiEJ1VpN1nWut1KVzsmrxwuLZUz15g9Xz5cpDsTYlHqCOgxmnqUy",
+	"0fD3YDDoBwgbujAmDjXYLWwilaJI5gpzyB6/WmsOZSq3+GlFetsm/+NfwliBfeRa5M0GnVpqp52DL6qx",
+	"D3U1+M7fGzVsJzXloGGw+8LObSCuTDJRgcgntvXTfTIbI/pfqLm/WNl9wZR4PPyj5l2nRivCdSnM8vtf",
+	"UuEDdqPqlYXaLba6HICJfAQvNVkALXfJJzxg+0Ib3lucrTe5SOaZyeG8BCbHq/kcfzRoxOzYwfBX1D38",
+	"/sSViEjr4VLyHymB7WBaPxoyUfZhsnRowiMtPKnCN+Z4QxV5daKfyqVzD1ANpuaYlbly0Epr9Ij7CRBP",
+	"n2hq7w4atH9V8R1z6WoR6l4U58tz8Av6gUhinlNox8Au4g4rxSyBHWtJaTDkiBMnZNPvE/keqZAW5BHE",
+	"CcQyNoRbINZX/2mZy6wD82AvHS0hs3ePKnZ6twIIf7gVDIfDxsxw7OGdNlKbRUC8MckUlmKAtMXNDaqO",
+	"8tZImDnvcYVuaU2exNuqai9z9dSPy/SSNxzPVTLT+iUjzuHo6YvT46PAPf9wiCOQJlrZJjFQoqnuVeRS",
+	"WzkpUBIdX7qjlvxTTQpMvSJrAyyW1nSkFdRlcYkNgCy58aS0s9xcJTEmVKV4e/DsYAMsqyyScapE5Ztc",
+	"yEIt5JJmZPXp49IiLzPqFnDqFd3tDYzQJ7nC1yxTJi2U9pLsChiH+sLIed00Yc19hM1Vx2NRf/yEgwaz",
+	"EjfEspBBtY5d/hldIG+UXWaZzgMeeqg18Ssg4bMgnlX6oDrZFNkd3LVh6cVJRXQ6T4pRPQ/YUAah5nqU",
+	"6FXKuVWJmWmmeY4y+W3h8cb2PX84Dvw1FGpZFJLEkfAn9A9mrg1YjJr346BhHoM644KrDCeQHYhDWLXM",
+	"SlVVlWdKkI6MGzFYO7Vlr9pJ6IaJSsRR9RMeOKIkC5H1z7vE+lghTS9F3WvI762Sdgt1pvLExGI9uBjB",
+	"0zFcqIICKUF5G5MTAXqd/RmI04IpVRtCfatqauDZV0pqOGKo5JcUnpjfCH91oQpet8iHwQWHgOaRvUyy",
+	"DJlnJ7mx1mmG4NtXCWkrJLEa+KNTOQJgZGeSZcVlmoa6mvIWw8sl1uFn8kqJC5kRacoSj6N9LFelxYuD",
+	"v7MwNQ/E1KPLwvccajwKr1yvH3pPeNKZzDJVSZNOweWl+SCZ1odo0rlZrV5ysBVX3V+E+qJVI6Swc5mm",
+	"EItQ1DiTFuIVuGFbgSUq5UUr4A4kLMW5meN0reZhkrvlSed2Zggx6ht5qbGi6huCnhSpRIJbXAd9jOJ4",
+	"rkJI7ghxkwKZaXCGV/5S7cw6ttqoVS+PasHsyuuy3FOBGUhPRAbOEGrJixl3inrFI/KM7rG6mPH5c9ni",
+	"UGDRquNHcLJQe35QYUo0Hj0aNH93zpNYufdecz6TdeqzzAcsGrqZAbrl+Kh4i2tcPNrBPNuGdHDUQ+ke",
+	"h+lgGjsBqwR17AOunOr8asTZrCN9Gi/Fs7Oz1wJjZcclTjO5CembSTCt1NNXSxcR1w2+NThbz+vEZFsD",
+	"riVmtK2ZMwORbFfwQx0RoiHi6iitZxTdICI0MxU72yKXOjZzMV6iJaeyP26v/FKqkqsBH5adctdBipkO",
+	"x73mwhDHbHUTQh03w12nh9fE8p+VLpZ3PYeeWCwWA8tfu5oWzI0+RNWTZMo55UGocZ9hF6iGL81ypQQL",
+	"RoxCvVGVqTeSOPIEPJHw7xMkfz4DWFLsN85U0d1Fo7qD59Zke81z1tiqERLbferdwr88rjthpqEWIvpQ",
+	"P+nHwYeVm/04+DA28fJjhItVIPc7zA10R+CPQKAeKy6AuB+Aa6tiOHNleipYF86pkdOudBu4m5YB3+tG",
+	"rCYmBhP/sw9343YtOHM1weBM9Nac4Wzi0LrhZjwyNeLMQcHg3JV7xGTjbqoktkLGEfOVXvKgzlkokubu",
+	"mXG0a9IreIOZKgvVYhMzjigulwseWYppMplbSrPRobApJkWoE41OVSHBKiRzlh4gHBonH/Clialkvwa2",
+	"ZjFJzeRS9KZgohiMHIBL0q/QyNSCza7S/pqesTQZ5xLXS2zAD6Bl46/YJQvypAo8GMLeVRszxF2w3q6U",
+	"B4/G3bonEeWx5HeM98wMeAuwiOATUyK7RaHpr1KwpHQIha3b79+7HjprjN6nN0ZZM+72Mzn53UE3caA4",
+	"5A0fXBJTgB82Tyy5JazzDB/D03GMYaa0O/HGNao9l7mbdc6M1I5WG9Vdd0c3G+PBdTCh7sHC4zIXTUWw",
+	"sb+dvFqlRA48eD0cBe5pH03vSg8+JbpZpgfd5HZnPSyG1wdnT56JFqdao0W/6opvUl12Zl+dchbNYdbc",
+	"IR0taspriHXR73wJPLvv6Wyh1pOKvVCaJXs+vvv43wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -16,7 +16,7 @@ import (
 // channel registers a channel and insists it was created.
 func (e *env) channel(platform api.Platform, creds json.RawMessage) api.Channel {
 	e.t.Helper()
-	res, err := e.c.CreateChannelWithResponse(bg, api.ChannelCreate{Name: "Main number", Platform: platform, Credentials: creds})
+	res, err := e.c.CreateChannelWithResponse(bg, nil, api.ChannelCreate{Name: "Main number", Platform: platform, Credentials: creds})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -27,7 +27,7 @@ func (e *env) channel(platform api.Platform, creds json.RawMessage) api.Channel 
 // lookup asks a channel about numbers through the raw API and returns the status and the entries.
 func (e *env) lookup(channelID string, link bool, numbers ...string) (int, []api.ChannelLookupResult, []byte) {
 	e.t.Helper()
-	res, err := e.c.LookupChannelContactsWithResponse(bg, channelID, api.ChannelLookupRequest{PhoneNumbers: numbers, Link: &link})
+	res, err := e.c.LookupChannelContactsWithResponse(bg, channelID, nil, api.ChannelLookupRequest{PhoneNumbers: numbers, Link: &link})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestCreateChannelRejects(t *testing.T) {
 func TestChannelsNeedAnEncryptionKey(t *testing.T) {
 	e := newEnv(t, func(c *server.Config) { c.Secrets = nil })
 	fake := providertest.NewGateway(t, providertest.Config{})
-	res, _ := e.c.CreateChannelWithResponse(bg, api.ChannelCreate{Name: "x", Platform: api.WhatsappGateway, Credentials: fake.Credentials()})
+	res, _ := e.c.CreateChannelWithResponse(bg, nil, api.ChannelCreate{Name: "x", Platform: api.WhatsappGateway, Credentials: fake.Credentials()})
 	wantStatus(t, res.StatusCode(), 503, res.Body)
 	if p := problem(t, 503, res.Body); !strings.Contains(*p.Detail, "WAZAPIN_ENCRYPTION_KEY") {
 		t.Errorf("the problem does not say what is missing: %s", res.Body)
@@ -208,7 +208,7 @@ func TestChannelLookupLinksWaIDs(t *testing.T) {
 		t.Errorf("second link: %s", again[0].Link.Status)
 	}
 	for waID, want := range map[string]string{"wa-ujang": ujang.Id, "wa-siti": other.Id} {
-		r, _ := e.c.ResolveContactWithResponse(bg, api.ResolveRequest{Identifiers: []api.Identifier{{Type: api.IdentifierTypeWaId, Value: waID}}})
+		r, _ := e.c.ResolveContactWithResponse(bg, nil, api.ResolveRequest{Identifiers: []api.Identifier{{Type: api.IdentifierTypeWaId, Value: waID}}})
 		wantStatus(t, r.StatusCode(), 200, r.Body)
 		if r.JSON200.Data.Id != want {
 			t.Errorf("wa_id %s resolves to %s, want %s", waID, r.JSON200.Data.Id, want)
@@ -352,7 +352,7 @@ func TestCredentialsAreNeverShown(t *testing.T) {
 	fake := providertest.NewGateway(t, providertest.Config{Contacts: map[string]providertest.Contact{"6281234567890": {Name: "U"}}})
 	creds := fake.Credentials()
 	secret := secretOf(t, creds)
-	res, _ := e.c.CreateChannelWithResponse(bg, api.ChannelCreate{Name: "x", Platform: api.WhatsappGateway, Credentials: creds})
+	res, _ := e.c.CreateChannelWithResponse(bg, nil, api.ChannelCreate{Name: "x", Platform: api.WhatsappGateway, Credentials: creds})
 	ch := res.JSON201.Data
 	var bodies []string
 	bodies = append(bodies, string(res.Body))

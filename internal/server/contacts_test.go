@@ -82,7 +82,7 @@ func TestUpsertMatchesAndUpdates(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := e.c.CreateContactWithResponse(bg, tc.body)
+			res, err := e.c.CreateContactWithResponse(bg, nil, tc.body)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,19 +102,19 @@ func TestUpsertMatchesAndUpdates(t *testing.T) {
 func TestUpsertKeepsExternalIDsOfOtherSources(t *testing.T) {
 	e := newEnv(t)
 	c := e.create(api.ContactCreate{Email: ptr("a@example.com"), ExternalSource: ptr("shopify"), ExternalId: ptr("s1")})
-	res, _ := e.c.CreateContactWithResponse(bg, api.ContactCreate{Email: ptr("a@example.com"), ExternalSource: ptr("hubspot"), ExternalId: ptr("h1")})
+	res, _ := e.c.CreateContactWithResponse(bg, nil, api.ContactCreate{Email: ptr("a@example.com"), ExternalSource: ptr("hubspot"), ExternalId: ptr("h1")})
 	wantStatus(t, res.StatusCode(), 200, res.Body)
 	for _, ext := range [][2]string{{"shopify", "s1"}, {"hubspot", "h1"}} {
-		r, _ := e.c.ResolveContactWithResponse(bg, api.ResolveRequest{Identifiers: []api.Identifier{{Type: api.IdentifierTypeExternalId, Source: &ext[0], Value: ext[1]}}})
+		r, _ := e.c.ResolveContactWithResponse(bg, nil, api.ResolveRequest{Identifiers: []api.Identifier{{Type: api.IdentifierTypeExternalId, Source: &ext[0], Value: ext[1]}}})
 		wantStatus(t, r.StatusCode(), 200, r.Body)
 		if r.JSON200.Data.Id != c.Id {
 			t.Errorf("%s id %s leads to %s, want %s", ext[0], ext[1], r.JSON200.Data.Id, c.Id)
 		}
 	}
 	// A new id of the same source replaces the old one.
-	res, _ = e.c.CreateContactWithResponse(bg, api.ContactCreate{Email: ptr("a@example.com"), ExternalSource: ptr("shopify"), ExternalId: ptr("s2")})
+	res, _ = e.c.CreateContactWithResponse(bg, nil, api.ContactCreate{Email: ptr("a@example.com"), ExternalSource: ptr("shopify"), ExternalId: ptr("s2")})
 	wantStatus(t, res.StatusCode(), 200, res.Body)
-	r, _ := e.c.ResolveContactWithResponse(bg, api.ResolveRequest{Identifiers: []api.Identifier{{Type: api.IdentifierTypeExternalId, Source: ptr("shopify"), Value: "s1"}}})
+	r, _ := e.c.ResolveContactWithResponse(bg, nil, api.ResolveRequest{Identifiers: []api.Identifier{{Type: api.IdentifierTypeExternalId, Source: ptr("shopify"), Value: "s1"}}})
 	wantStatus(t, r.StatusCode(), 404, r.Body)
 }
 
@@ -122,7 +122,7 @@ func TestUpsertConflictChangesNothing(t *testing.T) {
 	e := newEnv(t)
 	a := e.create(api.ContactCreate{PhoneNumber: ptr("+6281111111111"), Name: ptr("A")})
 	b := e.create(api.ContactCreate{Email: ptr("b@example.com"), Name: ptr("B")})
-	res, err := e.c.CreateContactWithResponse(bg, api.ContactCreate{PhoneNumber: ptr("+6281111111111"), Email: ptr("b@example.com"), Name: ptr("Merged?")})
+	res, err := e.c.CreateContactWithResponse(bg, nil, api.ContactCreate{PhoneNumber: ptr("+6281111111111"), Email: ptr("b@example.com"), Name: ptr("Merged?")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestCreateContactRejectsBadInput(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := e.c.CreateContactWithResponse(bg, tc.body)
+			res, err := e.c.CreateContactWithResponse(bg, nil, tc.body)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -287,7 +287,7 @@ func TestPatchContact(t *testing.T) {
 	t.Run("clearing the email frees it", func(t *testing.T) {
 		status, body := patch(t, `{"email": null}`)
 		wantStatus(t, status, 200, body)
-		r, _ := e.c.ResolveContactWithResponse(bg, api.ResolveRequest{Identifiers: []api.Identifier{{Type: api.IdentifierTypeEmail, Value: "u@example.com"}}})
+		r, _ := e.c.ResolveContactWithResponse(bg, nil, api.ResolveRequest{Identifiers: []api.Identifier{{Type: api.IdentifierTypeEmail, Value: "u@example.com"}}})
 		wantStatus(t, r.StatusCode(), 404, r.Body)
 	})
 	t.Run("external id changes together with its source", func(t *testing.T) {
@@ -300,7 +300,7 @@ func TestPatchContact(t *testing.T) {
 		}
 		status, body = patch(t, `{"external_source": null, "external_id": null}`)
 		wantStatus(t, status, 200, body)
-		r, _ := e.c.ResolveContactWithResponse(bg, api.ResolveRequest{Identifiers: []api.Identifier{{Type: api.IdentifierTypeExternalId, Source: ptr("crm"), Value: "X-1"}}})
+		r, _ := e.c.ResolveContactWithResponse(bg, nil, api.ResolveRequest{Identifiers: []api.Identifier{{Type: api.IdentifierTypeExternalId, Source: ptr("crm"), Value: "X-1"}}})
 		wantStatus(t, r.StatusCode(), 404, r.Body)
 	})
 	t.Run("invalid values are named", func(t *testing.T) {

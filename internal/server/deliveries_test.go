@@ -169,7 +169,7 @@ func TestWebhookDeliveriesAreSignedEvents(t *testing.T) {
 	}
 
 	t.Run("during a rotation both secrets sign", func(t *testing.T) {
-		res, err := e.c.RotateWebhookEndpointSecretWithResponse(bg, ep.Id)
+		res, err := e.c.RotateWebhookEndpointSecretWithResponse(bg, ep.Id, nil)
 		if err != nil || res.StatusCode() != 200 {
 			t.Fatalf("rotate: %v %s", err, res.Body)
 		}
@@ -182,7 +182,7 @@ func TestWebhookDeliveriesAreSignedEvents(t *testing.T) {
 		}
 	})
 	t.Run("a test delivery", func(t *testing.T) {
-		res, err := e.c.TestWebhookEndpointWithResponse(bg, ep.Id)
+		res, err := e.c.TestWebhookEndpointWithResponse(bg, ep.Id, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +225,7 @@ func TestAReceiverThatFailsTwiceGetsTheEventOnTheThirdAttempt(t *testing.T) {
 	}
 	ep := e.endpoint(api.WebhookEndpointCreate{Url: r.url, EventTypes: types(api.EventTypeNoteCreated)})
 	c := e.create(api.ContactCreate{Email: ptr("budi@example.com")})
-	res, _ := e.c.CreateContactNoteWithResponse(bg, c.Id, api.NoteCreate{Body: "hello"})
+	res, _ := e.c.CreateContactNoteWithResponse(bg, c.Id, nil, api.NoteCreate{Body: "hello"})
 	wantStatus(t, res.StatusCode(), 201, res.Body)
 	ds := e.waitDeliveries(ep.Id, 1, func(d api.WebhookDelivery) bool { return d.Status == api.WebhookDeliveryStatusDelivered })
 	got := r.requests()
@@ -269,7 +269,7 @@ func TestDeliveryFailures(t *testing.T) {
 				return http.StatusOK, nil
 			}
 			r.mu.Unlock()
-			res, err := e.c.RetryWebhookDeliveryWithResponse(bg, ep.Id, ds[0].Id)
+			res, err := e.c.RetryWebhookDeliveryWithResponse(bg, ep.Id, ds[0].Id, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -278,7 +278,7 @@ func TestDeliveryFailures(t *testing.T) {
 			if again[0].Attempts != 2 {
 				t.Errorf("after a manual retry: %s", mustJSON(again[0]))
 			}
-			res, _ = e.c.RetryWebhookDeliveryWithResponse(bg, ep.Id, "whd_06H2SXA9M1VQ5W2JS0R5K6Q7C8")
+			res, _ = e.c.RetryWebhookDeliveryWithResponse(bg, ep.Id, "whd_06H2SXA9M1VQ5W2JS0R5K6Q7C8", nil)
 			wantStatus(t, res.StatusCode(), 404, res.Body)
 		})
 	})
@@ -340,7 +340,7 @@ func TestAnotherWorkspacesEndpointGetsNothing(t *testing.T) {
 	mine, theirs := newReceiver(t), newReceiver(t)
 	e.endpoint(api.WebhookEndpointCreate{Url: mine.url})
 	_, other := e.workspace("Other", "ID")
-	res, err := other.CreateWebhookEndpointWithResponse(bg, api.WebhookEndpointCreate{Url: theirs.url})
+	res, err := other.CreateWebhookEndpointWithResponse(bg, nil, api.WebhookEndpointCreate{Url: theirs.url})
 	if err != nil || res.StatusCode() != 201 {
 		t.Fatalf("other endpoint: %v %s", err, res.Body)
 	}

@@ -107,7 +107,7 @@ func TestEveryChangeRecordsItsEvent(t *testing.T) {
 			budi = e.create(api.ContactCreate{Name: ptr("Budi"), PhoneNumber: ptr("+6281234567890"), Email: ptr("budi@example.com")})
 		}, []string{"contact.created", "identity.attached", "identity.attached"}},
 		{"an upsert that changes nothing", func() {
-			res, _ := e.c.CreateContactWithResponse(bg, api.ContactCreate{Name: ptr("Budi"), PhoneNumber: ptr("+6281234567890")})
+			res, _ := e.c.CreateContactWithResponse(bg, nil, api.ContactCreate{Name: ptr("Budi"), PhoneNumber: ptr("+6281234567890")})
 			wantStatus(t, res.StatusCode(), 200, res.Body)
 		}, nil},
 		{"a patch that renames and sets an external id", func() {
@@ -119,12 +119,12 @@ func TestEveryChangeRecordsItsEvent(t *testing.T) {
 			wantStatus(t, res.StatusCode(), 200, res.Body)
 		}, []string{"identity.attached", "contact.updated"}},
 		{"a note", func() {
-			res, _ := e.c.CreateContactNoteWithResponse(bg, budi.Id, api.NoteCreate{Body: "Asked about shipping"})
+			res, _ := e.c.CreateContactNoteWithResponse(bg, budi.Id, nil, api.NoteCreate{Body: "Asked about shipping"})
 			wantStatus(t, res.StatusCode(), 201, res.Body)
 		}, []string{"note.created"}},
 		{"a tag, assigned twice", func() {
 			for range 2 {
-				res, _ := e.c.AssignContactTagWithResponse(bg, budi.Id, api.TagAssign{Name: "VIP"})
+				res, _ := e.c.AssignContactTagWithResponse(bg, budi.Id, nil, api.TagAssign{Name: "VIP"})
 				if res.StatusCode() >= 300 {
 					t.Fatalf("assign: %d %s", res.StatusCode(), res.Body)
 				}
@@ -147,7 +147,7 @@ func TestEveryChangeRecordsItsEvent(t *testing.T) {
 			wantStatus(t, res.StatusCode(), 200, res.Body)
 		}, []string{"consent.changed"}},
 		{"a suppression", func() {
-			res, _ := e.c.UpsertContactSuppressionWithResponse(bg, budi.Id, api.SuppressionCreate{Channel: api.MessagingChannelSms, Reason: api.SuppressionReasonUnsubscribed})
+			res, _ := e.c.UpsertContactSuppressionWithResponse(bg, budi.Id, nil, api.SuppressionCreate{Channel: api.MessagingChannelSms, Reason: api.SuppressionReasonUnsubscribed})
 			wantStatus(t, res.StatusCode(), 201, res.Body)
 		}, []string{"suppression.added"}},
 		{"the suppression lifted, twice", func() {
@@ -181,14 +181,14 @@ func TestEveryChangeRecordsItsEvent(t *testing.T) {
 			other := e.create(api.ContactCreate{Name: ptr("Budi S"), Email: ptr("budi.s@example.com")})
 			_, after = e.feedUntil(after, 2, nil)
 			dry := true
-			res, _ := e.c.MergeContactsWithResponse(bg, budi.Id, api.MergeRequest{ContactIds: []string{other.Id}, DryRun: &dry})
+			res, _ := e.c.MergeContactsWithResponse(bg, budi.Id, nil, api.MergeRequest{ContactIds: []string{other.Id}, DryRun: &dry})
 			wantStatus(t, res.StatusCode(), 200, res.Body)
-			res, _ = e.c.MergeContactsWithResponse(bg, budi.Id, api.MergeRequest{ContactIds: []string{other.Id}})
+			res, _ = e.c.MergeContactsWithResponse(bg, budi.Id, nil, api.MergeRequest{ContactIds: []string{other.Id}})
 			wantStatus(t, res.StatusCode(), 200, res.Body)
 			merge = res.JSON200.Data.Merge.Id
 		}, []string{"contact.merged"}},
 		{"the merge undone", func() {
-			res, _ := e.c.UndoMergeWithResponse(bg, merge)
+			res, _ := e.c.UndoMergeWithResponse(bg, merge, nil)
 			wantStatus(t, res.StatusCode(), 200, res.Body)
 		}, []string{"contact.unmerged"}},
 		{"the contact deleted", func() {
@@ -319,7 +319,7 @@ func TestFeedResumedFromACursorMissesNothing(t *testing.T) {
 				if i%2 == 0 {
 					body = api.ContactCreate{Email: ptr(fmt.Sprintf("w%d-%d@example.com", w, i))}
 				}
-				res, err := e.c.CreateContactWithResponse(bg, body)
+				res, err := e.c.CreateContactWithResponse(bg, nil, body)
 				if err != nil || res.StatusCode() >= 300 {
 					t.Errorf("upsert: %v %s", err, res.Body)
 					return

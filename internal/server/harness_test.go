@@ -128,7 +128,7 @@ func (e *env) do(method, path string, body []byte, header ...string) (int, []byt
 // create makes a contact and insists it was new.
 func (e *env) create(body api.ContactCreate) api.Contact {
 	e.t.Helper()
-	res, err := e.c.CreateContactWithResponse(context.Background(), body)
+	res, err := e.c.CreateContactWithResponse(context.Background(), nil, body)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 // importNDJSON posts lines as NDJSON and returns the result, insisting on a 200.
 func (e *env) importNDJSON(lines ...string) api.ImportResult {
 	e.t.Helper()
-	res, err := e.c.ImportContactsWithBodyWithResponse(bg, "application/x-ndjson", strings.NewReader(strings.Join(lines, "\n")))
+	res, err := e.c.ImportContactsWithBodyWithResponse(bg, nil, "application/x-ndjson", strings.NewReader(strings.Join(lines, "\n")))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestImport(t *testing.T) {
 			}
 		}
 	}
-	r, _ := e.c.ResolveContactWithResponse(bg, api.ResolveRequest{Identifiers: []api.Identifier{
+	r, _ := e.c.ResolveContactWithResponse(bg, nil, api.ResolveRequest{Identifiers: []api.Identifier{
 		{Type: api.IdentifierTypePhone, Value: "+6281100000001"}, {Type: api.IdentifierTypeEmail, Value: "ujang@example.com"},
 	}})
 	wantStatus(t, r.StatusCode(), 200, r.Body)
@@ -92,7 +92,7 @@ func TestImport(t *testing.T) {
 	if got := e.get(siti.Id); got.Name.MustGet() != "Siti A." || got.Email.MustGet() != "SITI@example.com" {
 		t.Errorf("Siti was not updated: %s", mustJSON(got))
 	}
-	r, _ = e.c.ResolveContactWithResponse(bg, api.ResolveRequest{Identifiers: []api.Identifier{{Type: api.IdentifierTypeExternalId, Source: ptr("shopify"), Value: "c-1"}}})
+	r, _ = e.c.ResolveContactWithResponse(bg, nil, api.ResolveRequest{Identifiers: []api.Identifier{{Type: api.IdentifierTypeExternalId, Source: ptr("shopify"), Value: "c-1"}}})
 	if r.StatusCode() != 200 || string(r.JSON200.Data.CustomFields) != `{"n":12345678901234567890}` {
 		t.Errorf("line 10: %s", r.Body)
 	}
@@ -147,7 +147,7 @@ func TestImportStaysInItsWorkspace(t *testing.T) {
 	e := newEnv(t)
 	mine := e.create(api.ContactCreate{PhoneNumber: ptr("+6281100000001"), Name: ptr("Mine")})
 	other, oc := e.workspace("Other", "ID")
-	res, err := oc.ImportContactsWithBodyWithResponse(bg, "application/x-ndjson", strings.NewReader(`{"phone_number": "+6281100000001", "name": "Theirs"}`))
+	res, err := oc.ImportContactsWithBodyWithResponse(bg, nil, "application/x-ndjson", strings.NewReader(`{"phone_number": "+6281100000001", "name": "Theirs"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestImport100kLines(t *testing.T) {
 	for i := range 100_000 {
 		fmt.Fprintf(&body, `{"phone_number": "+62812%08d", "email": "c%d@example.com", "name": "Contact %d"}`+"\n", i, i, i)
 	}
-	res, err := e.c.ImportContactsWithBodyWithResponse(bg, "application/x-ndjson", &body)
+	res, err := e.c.ImportContactsWithBodyWithResponse(bg, nil, "application/x-ndjson", &body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestConcurrentImportsOfOneFile(t *testing.T) {
 	done := make(chan api.ImportResult)
 	for range 4 {
 		go func() {
-			res, err := e.c.ImportContactsWithBodyWithResponse(bg, "application/x-ndjson", strings.NewReader(body))
+			res, err := e.c.ImportContactsWithBodyWithResponse(bg, nil, "application/x-ndjson", strings.NewReader(body))
 			if err != nil || res.JSON200 == nil {
 				t.Errorf("import: %v %s", err, res.Body)
 				done <- api.ImportResult{}

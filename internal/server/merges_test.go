@@ -16,7 +16,7 @@ import (
 // merge merges others into survivor and insists it worked.
 func (e *env) merge(survivor string, dryRun bool, others ...string) api.MergeResult {
 	e.t.Helper()
-	res, err := e.c.MergeContactsWithResponse(bg, survivor, api.MergeRequest{ContactIds: others, DryRun: &dryRun})
+	res, err := e.c.MergeContactsWithResponse(bg, survivor, nil, api.MergeRequest{ContactIds: others, DryRun: &dryRun})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func (e *env) merge(survivor string, dryRun bool, others ...string) api.MergeRes
 
 func (e *env) undo(mergeID string) api.UndoResult {
 	e.t.Helper()
-	res, err := e.c.UndoMergeWithResponse(bg, mergeID)
+	res, err := e.c.UndoMergeWithResponse(bg, mergeID, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func (e *env) resolveTo(identifier string) string {
 		source, v, _ := strings.Cut(value, ":")
 		id.Source, id.Value = &source, v
 	}
-	res, err := e.c.ResolveContactWithResponse(bg, api.ResolveRequest{Identifiers: []api.Identifier{id}})
+	res, err := e.c.ResolveContactWithResponse(bg, nil, api.ResolveRequest{Identifiers: []api.Identifier{id}})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func (e *env) listed() []string {
 
 func (e *env) tag(id, name string) {
 	e.t.Helper()
-	res, _ := e.c.AssignContactTagWithResponse(bg, id, api.TagAssign{Name: name})
+	res, _ := e.c.AssignContactTagWithResponse(bg, id, nil, api.TagAssign{Name: name})
 	if res.StatusCode() >= 300 {
 		e.t.Fatalf("tag: %d %s", res.StatusCode(), res.Body)
 	}
@@ -163,7 +163,7 @@ func (e *env) tag(id, name string) {
 
 func (e *env) note(id, body string) {
 	e.t.Helper()
-	res, _ := e.c.CreateContactNoteWithResponse(bg, id, api.NoteCreate{Body: body})
+	res, _ := e.c.CreateContactNoteWithResponse(bg, id, nil, api.NoteCreate{Body: body})
 	wantStatus(e.t, res.StatusCode(), http.StatusCreated, res.Body)
 }
 
@@ -213,9 +213,9 @@ func TestMergeAndUndo(t *testing.T) {
 	e.tag(b.Id, "Wholesale")
 	e.consent(a.Id, api.MessagingChannelWhatsapp, api.ConsentStatusOptedIn, now.Add(-2*time.Hour))
 	e.consent(b.Id, api.MessagingChannelWhatsapp, api.ConsentStatusOptedOut, now.Add(-time.Hour))
-	res, _ := e.c.UpsertContactSuppressionWithResponse(bg, b.Id, api.SuppressionCreate{Channel: api.MessagingChannelSms, Reason: api.SuppressionReasonUnsubscribed})
+	res, _ := e.c.UpsertContactSuppressionWithResponse(bg, b.Id, nil, api.SuppressionCreate{Channel: api.MessagingChannelSms, Reason: api.SuppressionReasonUnsubscribed})
 	wantStatus(t, res.StatusCode(), http.StatusCreated, res.Body)
-	res, _ = e.c.UpsertContactSuppressionWithResponse(bg, b.Id, api.SuppressionCreate{Channel: api.MessagingChannel("line"), Reason: api.SuppressionReasonManual})
+	res, _ = e.c.UpsertContactSuppressionWithResponse(bg, b.Id, nil, api.SuppressionCreate{Channel: api.MessagingChannel("line"), Reason: api.SuppressionReasonManual})
 	wantStatus(t, res.StatusCode(), http.StatusCreated, res.Body)
 	identifiers := []string{"phone:+6281234567890", "email:ujang@example.com", "phone:+6281234567891", "external_id:shopify:cust_9"}
 
@@ -270,7 +270,7 @@ func TestMergeAndUndo(t *testing.T) {
 				t.Errorf("%s resolves to %q, want %s", id, got, a.Id)
 			}
 		}
-		res, _ := e.c.ResolveContactWithResponse(bg, api.ResolveRequest{Identifiers: []api.Identifier{{Type: api.IdentifierTypeContactId, Value: b.Id}}})
+		res, _ := e.c.ResolveContactWithResponse(bg, nil, api.ResolveRequest{Identifiers: []api.Identifier{{Type: api.IdentifierTypeContactId, Value: b.Id}}})
 		wantStatus(t, res.StatusCode(), http.StatusOK, res.Body)
 		if res.JSON200.Data.Id != a.Id {
 			t.Errorf("resolve by the merged id: %s", res.JSON200.Data.Id)
@@ -304,7 +304,7 @@ func TestMergeAndUndo(t *testing.T) {
 		}
 	})
 	t.Run("a write naming a held identifier detaches none of the others", func(t *testing.T) {
-		res, _ := e.c.CreateContactWithResponse(bg, api.ContactCreate{PhoneNumber: ptr("+6281234567891"), Email: ptr("ujang@example.com")})
+		res, _ := e.c.CreateContactWithResponse(bg, nil, api.ContactCreate{PhoneNumber: ptr("+6281234567891"), Email: ptr("ujang@example.com")})
 		wantStatus(t, res.StatusCode(), http.StatusOK, res.Body)
 		if res.JSON200.Data.Id != a.Id {
 			t.Fatalf("the upsert landed on %s", res.JSON200.Data.Id)
@@ -395,7 +395,7 @@ func TestMergeAndUndo(t *testing.T) {
 		}
 	})
 	t.Run("an undo is done once", func(t *testing.T) {
-		res, _ := e.c.UndoMergeWithResponse(bg, done.Merge.Id)
+		res, _ := e.c.UndoMergeWithResponse(bg, done.Merge.Id, nil)
 		wantStatus(t, res.StatusCode(), http.StatusConflict, res.Body)
 	})
 }
@@ -450,10 +450,10 @@ func TestMergeChains(t *testing.T) {
 	if third.Contact.Id != c.Id || third.Merge.ContactId != c.Id {
 		t.Errorf("merging into a merged id made %s the survivor", third.Contact.Id)
 	}
-	res, _ := e.c.MergeContactsWithResponse(bg, c.Id, api.MergeRequest{ContactIds: []string{a.Id}})
+	res, _ := e.c.MergeContactsWithResponse(bg, c.Id, nil, api.MergeRequest{ContactIds: []string{a.Id}})
 	wantStatus(t, res.StatusCode(), http.StatusConflict, res.Body)
 
-	r, _ := e.c.UndoMergeWithResponse(bg, first.Merge.Id)
+	r, _ := e.c.UndoMergeWithResponse(bg, first.Merge.Id, nil)
 	wantStatus(t, r.StatusCode(), http.StatusConflict, r.Body)
 	if p := problem(t, http.StatusConflict, r.Body); p.Detail == nil || !strings.Contains(*p.Detail, second.Merge.Id) {
 		t.Errorf("the refusal does not name the merge to undo first: %v", p.Detail)
@@ -481,7 +481,7 @@ func TestMergeRefusals(t *testing.T) {
 	a := e.create(api.ContactCreate{Email: ptr("a@example.com")})
 	b := e.create(api.ContactCreate{Email: ptr("b@example.com")})
 	_, otherClient := e.workspace("Other", "ID")
-	res, _ := otherClient.CreateContactWithResponse(bg, api.ContactCreate{Email: ptr("x@example.com")})
+	res, _ := otherClient.CreateContactWithResponse(bg, nil, api.ContactCreate{Email: ptr("x@example.com")})
 	foreign := res.JSON201.Data.Id
 	eleven := make([]string, 11)
 	for i := range eleven {
@@ -520,7 +520,7 @@ func TestMergeRefusals(t *testing.T) {
 		wantStatus(t, status, http.StatusNotFound, body)
 	}
 	m := e.merge(a.Id, false, b.Id)
-	res2, _ := otherClient.UndoMergeWithResponse(bg, m.Merge.Id)
+	res2, _ := otherClient.UndoMergeWithResponse(bg, m.Merge.Id, nil)
 	wantStatus(t, res2.StatusCode(), http.StatusNotFound, res2.Body)
 	res3, _ := otherClient.GetContactWithResponse(bg, b.Id, nil)
 	wantStatus(t, res3.StatusCode(), http.StatusNotFound, res3.Body)
@@ -553,14 +553,14 @@ func TestResolveConflictLeadsToMerge(t *testing.T) {
 	req := api.ResolveRequest{Identifiers: []api.Identifier{
 		{Type: api.IdentifierTypePhone, Value: "081300000001"}, {Type: api.IdentifierTypeEmail, Value: "SITI@example.com"},
 	}}
-	res, _ := e.c.ResolveContactWithResponse(bg, req)
+	res, _ := e.c.ResolveContactWithResponse(bg, nil, req)
 	wantStatus(t, res.StatusCode(), http.StatusConflict, res.Body)
 	p := problem(t, http.StatusConflict, res.Body)
 	if p.Candidates == nil || !slices.Equal(sorted(*p.Candidates), sorted([]string{a.Id, b.Id})) {
 		t.Fatalf("candidates %v, want both contacts", p.Candidates)
 	}
 	m := e.merge((*p.Candidates)[0], false, (*p.Candidates)[1])
-	res, _ = e.c.ResolveContactWithResponse(bg, req)
+	res, _ = e.c.ResolveContactWithResponse(bg, nil, req)
 	wantStatus(t, res.StatusCode(), http.StatusOK, res.Body)
 	survivor, merged := m.Contact.Id, m.Merge.MergedIds[0]
 	if res.JSON200.Data.Id != survivor {
@@ -571,7 +571,7 @@ func TestResolveConflictLeadsToMerge(t *testing.T) {
 		e.note(merged, "written through the merged id")
 		e.tag(merged, "Returning")
 		e.consent(merged, api.MessagingChannelEmail, api.ConsentStatusOptedIn, time.Now())
-		res, _ := e.c.UpsertContactSuppressionWithResponse(bg, merged, api.SuppressionCreate{Channel: api.MessagingChannelSms, Reason: api.SuppressionReasonBounced})
+		res, _ := e.c.UpsertContactSuppressionWithResponse(bg, merged, nil, api.SuppressionCreate{Channel: api.MessagingChannelSms, Reason: api.SuppressionReasonBounced})
 		wantStatus(t, res.StatusCode(), http.StatusCreated, res.Body)
 		if !slices.Contains(e.notes(survivor), "written through the merged id") || !slices.Contains(e.tags(survivor), "Returning") ||
 			e.consentOn(survivor, api.MessagingChannelEmail) != "opted_in" || !activeOn(e.suppressions(survivor), api.MessagingChannelSms) {
@@ -596,7 +596,7 @@ func TestResolveConflictLeadsToMerge(t *testing.T) {
 			res, _ := e.c.GetContactWithResponse(bg, id, nil)
 			wantStatus(t, res.StatusCode(), http.StatusNotFound, res.Body)
 		}
-		r, _ := e.c.UndoMergeWithResponse(bg, m.Merge.Id)
+		r, _ := e.c.UndoMergeWithResponse(bg, m.Merge.Id, nil)
 		wantStatus(t, r.StatusCode(), http.StatusConflict, r.Body)
 	})
 }
@@ -626,9 +626,9 @@ func TestMergeKeepsTheStrongerRecord(t *testing.T) {
 		a := e.create(api.ContactCreate{Email: ptr("supp-a@example.com")})
 		b := e.create(api.ContactCreate{Email: ptr("supp-b@example.com")})
 		soon := now.Add(time.Hour)
-		res, _ := e.c.UpsertContactSuppressionWithResponse(bg, a.Id, api.SuppressionCreate{Channel: "line", Reason: api.SuppressionReasonManual, ExpiresAt: &soon})
+		res, _ := e.c.UpsertContactSuppressionWithResponse(bg, a.Id, nil, api.SuppressionCreate{Channel: "line", Reason: api.SuppressionReasonManual, ExpiresAt: &soon})
 		wantStatus(t, res.StatusCode(), http.StatusCreated, res.Body)
-		res, _ = e.c.UpsertContactSuppressionWithResponse(bg, b.Id, api.SuppressionCreate{Channel: "line", Reason: api.SuppressionReasonUnsubscribed})
+		res, _ = e.c.UpsertContactSuppressionWithResponse(bg, b.Id, nil, api.SuppressionCreate{Channel: "line", Reason: api.SuppressionReasonUnsubscribed})
 		wantStatus(t, res.StatusCode(), http.StatusCreated, res.Body)
 		m := e.merge(a.Id, false, b.Id)
 		check := func(when, id string) {
@@ -690,15 +690,15 @@ func TestTagWritesRacingAMerge(t *testing.T) {
 		var wg sync.WaitGroup
 		statuses := make([]int, 4)
 		wg.Go(func() {
-			res, _ := e.c.MergeContactsWithResponse(bg, a.Id, api.MergeRequest{ContactIds: []string{b.Id}})
+			res, _ := e.c.MergeContactsWithResponse(bg, a.Id, nil, api.MergeRequest{ContactIds: []string{b.Id}})
 			statuses[0] = res.StatusCode()
 		})
 		wg.Go(func() {
-			res, _ := e.c.AssignContactTagWithResponse(bg, b.Id, api.TagAssign{Name: "New"})
+			res, _ := e.c.AssignContactTagWithResponse(bg, b.Id, nil, api.TagAssign{Name: "New"})
 			statuses[1] = res.StatusCode()
 		})
 		wg.Go(func() {
-			res, _ := e.c.AssignContactTagWithResponse(bg, b.Id, api.TagAssign{Name: "Shared"})
+			res, _ := e.c.AssignContactTagWithResponse(bg, b.Id, nil, api.TagAssign{Name: "Shared"})
 			statuses[2] = res.StatusCode()
 		})
 		wg.Go(func() {

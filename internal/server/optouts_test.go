@@ -21,7 +21,7 @@ func (e *env) reachability(channel string, identifiers ...string) []api.Reachabi
 		typ, value, _ := strings.Cut(it, ":")
 		req.Identifiers = append(req.Identifiers, api.Identifier{Type: api.IdentifierType(typ), Value: value})
 	}
-	res, err := e.c.CheckReachabilityWithResponse(bg, req)
+	res, err := e.c.CheckReachabilityWithResponse(bg, nil, req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestSuppressionsOutliveTheirContact(t *testing.T) {
 	}
 	// Nor is another workspace.
 	_, other := e.workspace("Other", "ID")
-	res, _ := other.CheckReachabilityWithResponse(bg, api.ReachabilityRequest{Channel: api.MessagingChannelWhatsapp,
+	res, _ := other.CheckReachabilityWithResponse(bg, nil, api.ReachabilityRequest{Channel: api.MessagingChannelWhatsapp,
 		Identifiers: []api.Identifier{{Type: api.IdentifierTypePhone, Value: "+6281234567890"}}})
 	wantStatus(t, res.StatusCode(), 200, res.Body)
 	if !res.JSON200.Data[0].Reachable {

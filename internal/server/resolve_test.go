@@ -50,7 +50,7 @@ func TestResolve(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := e.c.ResolveContactWithResponse(bg, api.ResolveRequest{Identifiers: tc.ids})
+			res, err := e.c.ResolveContactWithResponse(bg, nil, api.ResolveRequest{Identifiers: tc.ids})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,8 +153,8 @@ func TestLookupIsResolve(t *testing.T) {
 	}
 	t.Run("generated client types agree", func(t *testing.T) {
 		req := api.ResolveRequest{Identifiers: []api.Identifier{{Type: api.IdentifierTypePhone, Value: "+6281234567890"}}}
-		r1, _ := e.c.ResolveContactWithResponse(bg, req)
-		r2, _ := e.c.LookupContactWithResponse(bg, req)
+		r1, _ := e.c.ResolveContactWithResponse(bg, nil, req)
+		r2, _ := e.c.LookupContactWithResponse(bg, nil, req)
 		if r1.StatusCode() != http.StatusOK || r2.StatusCode() != http.StatusOK || r1.JSON200.Data.Id != r2.JSON200.Data.Id {
 			t.Errorf("resolve %d, lookup %d", r1.StatusCode(), r2.StatusCode())
 		}
@@ -178,7 +178,7 @@ func TestConcurrentUpsertsConvergeOnOneContact(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			res, err := e.c.CreateContactWithResponse(bg, api.ContactCreate{
+			res, err := e.c.CreateContactWithResponse(bg, nil, api.ContactCreate{
 				PhoneNumber: ptr("+6281234567890"), CustomFields: rawJSON(fmt.Sprintf(`{"writer": %d}`, i)),
 			})
 			if err != nil {
@@ -228,7 +228,7 @@ func TestConcurrentUpsertsOfManyIdentifiers(t *testing.T) {
 			if i%2 == 1 {
 				body = api.ContactCreate{PhoneNumber: ptr("+6281234567890"), Email: ptr("same@example.com")}
 			}
-			res, err := e.c.CreateContactWithResponse(bg, body)
+			res, err := e.c.CreateContactWithResponse(bg, nil, body)
 			if err != nil || (res.StatusCode() != 200 && res.StatusCode() != 201) {
 				t.Errorf("status %d: %s %v", res.StatusCode(), res.Body, err)
 			}

@@ -36,7 +36,7 @@ func TestNotes(t *testing.T) {
 	c := e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567890")})
 	var made []string
 	for i := range 7 {
-		res, err := e.c.CreateContactNoteWithResponse(bg, c.Id, api.NoteCreate{Body: fmt.Sprintf("note %d", i)})
+		res, err := e.c.CreateContactNoteWithResponse(bg, c.Id, nil, api.NoteCreate{Body: fmt.Sprintf("note %d", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,7 +82,7 @@ func TestNotes(t *testing.T) {
 		})
 	}
 	t.Run("unknown contact", func(t *testing.T) {
-		res, _ := e.c.CreateContactNoteWithResponse(bg, "cnt_06H1HWXJT9Y619F5GCJ4072F68", api.NoteCreate{Body: "x"})
+		res, _ := e.c.CreateContactNoteWithResponse(bg, "cnt_06H1HWXJT9Y619F5GCJ4072F68", nil, api.NoteCreate{Body: "x"})
 		wantStatus(t, res.StatusCode(), 404, res.Body)
 	})
 }
@@ -93,7 +93,7 @@ func TestTags(t *testing.T) {
 	d := e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567891")})
 	assign := func(id, name string) (int, api.Tag) {
 		t.Helper()
-		res, err := e.c.AssignContactTagWithResponse(bg, id, api.TagAssign{Name: name})
+		res, err := e.c.AssignContactTagWithResponse(bg, id, nil, api.TagAssign{Name: name})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,13 +210,13 @@ func TestConsent(t *testing.T) {
 func TestSuppressions(t *testing.T) {
 	e := newEnv(t)
 	c := e.create(api.ContactCreate{PhoneNumber: ptr("+6281234567890")})
-	res, _ := e.c.UpsertContactSuppressionWithResponse(bg, c.Id, api.SuppressionCreate{Channel: api.MessagingChannelSms, Reason: api.SuppressionReasonUnsubscribed})
+	res, _ := e.c.UpsertContactSuppressionWithResponse(bg, c.Id, nil, api.SuppressionCreate{Channel: api.MessagingChannelSms, Reason: api.SuppressionReasonUnsubscribed})
 	wantStatus(t, res.StatusCode(), 201, res.Body)
 	if got := res.JSON201.Data; got.Reason != api.SuppressionReasonUnsubscribed || !got.ExpiresAt.IsNull() || !got.Active {
 		t.Errorf("suppression %+v", got)
 	}
 	until := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
-	res, _ = e.c.UpsertContactSuppressionWithResponse(bg, c.Id, api.SuppressionCreate{Channel: api.MessagingChannelSms, Reason: api.SuppressionReasonBounced, ExpiresAt: &until})
+	res, _ = e.c.UpsertContactSuppressionWithResponse(bg, c.Id, nil, api.SuppressionCreate{Channel: api.MessagingChannelSms, Reason: api.SuppressionReasonBounced, ExpiresAt: &until})
 	wantStatus(t, res.StatusCode(), 200, res.Body)
 	if got := res.JSON200.Data; got.Reason != api.SuppressionReasonBounced || !got.ExpiresAt.MustGet().Equal(until) {
 		t.Errorf("updated suppression %+v", got)

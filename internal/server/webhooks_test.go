@@ -27,7 +27,7 @@ import (
 // endpoint creates a webhook endpoint and insists it was created.
 func (e *env) endpoint(body api.WebhookEndpointCreate) api.WebhookEndpointWithSecret {
 	e.t.Helper()
-	res, err := e.c.CreateWebhookEndpointWithResponse(bg, body)
+	res, err := e.c.CreateWebhookEndpointWithResponse(bg, nil, body)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -306,7 +306,7 @@ func TestRotateWebhookSecret(t *testing.T) {
 
 	rotate := func() api.WebhookEndpointWithSecret {
 		t.Helper()
-		res, err := e.c.RotateWebhookEndpointSecretWithResponse(bg, ep.Id)
+		res, err := e.c.RotateWebhookEndpointSecretWithResponse(bg, ep.Id, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -379,7 +379,7 @@ func isNotFound(err error) bool {
 
 func TestWebhookEndpointsNeedAnEncryptionKey(t *testing.T) {
 	e := newEnv(t, func(c *server.Config) { c.Secrets = nil })
-	res, _ := e.c.CreateWebhookEndpointWithResponse(bg, api.WebhookEndpointCreate{Url: "https://hooks.example.com/x"})
+	res, _ := e.c.CreateWebhookEndpointWithResponse(bg, nil, api.WebhookEndpointCreate{Url: "https://hooks.example.com/x"})
 	wantStatus(t, res.StatusCode(), 503, res.Body)
 	if p := problem(t, 503, res.Body); !strings.Contains(*p.Detail, "WAZAPIN_ENCRYPTION_KEY") {
 		t.Errorf("the problem does not say what is missing: %s", res.Body)
@@ -395,7 +395,7 @@ func TestWebhookEndpointsNeedAnEncryptionKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	epID := ids.Format(ids.WebhookEndpoint, id)
-	rot, _ := e.c.RotateWebhookEndpointSecretWithResponse(bg, epID)
+	rot, _ := e.c.RotateWebhookEndpointSecretWithResponse(bg, epID, nil)
 	wantStatus(t, rot.StatusCode(), 503, rot.Body)
 	e.getEndpoint(epID)
 	status, body := e.do("PATCH", "/v1/webhook-endpoints/"+epID, []byte(`{"enabled": false}`))

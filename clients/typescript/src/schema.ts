@@ -1082,6 +1082,8 @@ export interface components {
             detail?: string;
             /** @description One entry per invalid field. */
             errors?: components["schemas"]["FieldError"][];
+            /** @description On a 403, the permission the API key lacks. */
+            permission?: string;
             /** @description The contact ids that the request's identifiers lead to. */
             candidates?: string[];
             /** @description The request's id, also sent as the `X-Request-Id` header; quote it when reporting a problem. */
@@ -2103,6 +2105,54 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description The API key lacks a permission the operation needs; `permission` names it. Every
+         *     operation's `x-permissions` lists what it needs.
+         */
+        Forbidden: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Forbidden",
+                 *       "status": 403,
+                 *       "detail": "this API key lacks the permission contacts:write",
+                 *       "permission": "contacts:write",
+                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The API key (or, for failed authentication, the client's address) sent more requests than
+         *     its rate limit allows. `Retry-After` says how many seconds until a request would pass.
+         */
+        TooManyRequests: {
+            headers: {
+                "Retry-After": components["headers"]["Retry-After"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Too Many Requests",
+                 *       "status": 429,
+                 *       "detail": "this API key is over its rate limit of 100 requests a second (burst 200); retry after 1 second",
+                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description Missing or invalid API key. */
         Unauthorized: {
             headers: {
@@ -2380,6 +2430,18 @@ export interface components {
          */
         IfNoneMatch: string;
         /**
+         * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+         *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+         *     The first request with a key runs, and its status and body are stored in the same
+         *     transaction as the change they describe. A repeat with the same key, method, path and
+         *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+         *     same key with a different request answers 422; a repeat while the first is still running
+         *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+         *     only read, such as resolve) are not stored, so a retry runs again.
+         * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
+         */
+        IdempotencyKey: string;
+        /**
          * @description A merge id (`mrg_…`).
          * @example mrg_06BK4Q1ZJ8W6K1A3Y0G1E2B7RM
          */
@@ -2421,6 +2483,26 @@ export interface components {
          * @example 1
          */
         "Retry-After": number;
+        /**
+         * @description `true` on an answer replayed from an earlier request with the same `Idempotency-Key`;
+         *     absent otherwise.
+         * @example true
+         */
+        "Idempotent-Replayed": "true";
+        /**
+         * @description The quota this API key is held to, as draft-ietf-httpapi-ratelimit-headers writes it
+         *     (a structured-field list): `"default";q=200;w=2` is a bucket of 200 requests refilled
+         *     over 2 seconds (100 a second). Sent on every authenticated answer unless rate limits are off.
+         * @example "default";q=200;w=2
+         */
+        "RateLimit-Policy": string;
+        /**
+         * @description What is left of the quota: `"default";r=<requests left>;t=<seconds until the bucket is
+         *     full again>` (draft-ietf-httpapi-ratelimit-headers). Sent on every authenticated answer
+         *     unless rate limits are off.
+         * @example "default";r=187;t=1
+         */
+        RateLimit: string;
     };
     pathItems: never;
 }
@@ -2544,6 +2626,8 @@ export type WebhookDeliveryList = components['schemas']['WebhookDeliveryList'];
 export type WebhookTestEvent = components['schemas']['WebhookTestEvent'];
 export type ResponseResolved = components['responses']['Resolved'];
 export type ResponseBadRequest = components['responses']['BadRequest'];
+export type ResponseForbidden = components['responses']['Forbidden'];
+export type ResponseTooManyRequests = components['responses']['TooManyRequests'];
 export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseNotFound = components['responses']['NotFound'];
 export type ResponseGone = components['responses']['Gone'];
@@ -2562,6 +2646,7 @@ export type ResponseError = components['responses']['Error'];
 export type ParameterContactId = components['parameters']['ContactID'];
 export type ParameterIfMatch = components['parameters']['IfMatch'];
 export type ParameterIfNoneMatch = components['parameters']['IfNoneMatch'];
+export type ParameterIdempotencyKey = components['parameters']['IdempotencyKey'];
 export type ParameterMergeId = components['parameters']['MergeID'];
 export type ParameterChannelId = components['parameters']['ChannelID'];
 export type ParameterEndpointId = components['parameters']['EndpointID'];
@@ -2569,6 +2654,9 @@ export type RequestBodyResolve = components['requestBodies']['Resolve'];
 export type HeaderXRequestId = components['headers']['X-Request-Id'];
 export type HeaderETag = components['headers']['ETag'];
 export type HeaderRetryAfter = components['headers']['Retry-After'];
+export type HeaderIdempotentReplayed = components['headers']['Idempotent-Replayed'];
+export type HeaderRateLimitPolicy = components['headers']['RateLimit-Policy'];
+export type HeaderRateLimit = components['headers']['RateLimit'];
 export type $defs = Record<string, never>;
 export interface operations {
     listEvents: {
@@ -2656,7 +2744,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             410: components["responses"]["Gone"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -2775,6 +2865,8 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -2782,7 +2874,20 @@ export interface operations {
     createContact: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+                 *     The first request with a key runs, and its status and body are stored in the same
+                 *     transaction as the change they describe. A repeat with the same key, method, path and
+                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+                 *     same key with a different request answers 422; a repeat while the first is still running
+                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2812,9 +2917,11 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -2822,7 +2929,20 @@ export interface operations {
     importContacts: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+                 *     The first request with a key runs, and its status and body are stored in the same
+                 *     transaction as the change they describe. A repeat with the same key, method, path and
+                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+                 *     same key with a different request answers 422; a repeat while the first is still running
+                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2893,8 +3013,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["ImportTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -2924,8 +3046,10 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -2933,7 +3057,20 @@ export interface operations {
     resolveContact: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+                 *     The first request with a key runs, and its status and body are stored in the same
+                 *     transaction as the change they describe. A repeat with the same key, method, path and
+                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+                 *     same key with a different request answers 422; a repeat while the first is still running
+                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2942,10 +3079,12 @@ export interface operations {
             200: components["responses"]["Resolved"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -2953,7 +3092,20 @@ export interface operations {
     checkReachability: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+                 *     The first request with a key runs, and its status and body are stored in the same
+                 *     transaction as the change they describe. A repeat with the same key, method, path and
+                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+                 *     same key with a different request answers 422; a repeat while the first is still running
+                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3044,8 +3196,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3069,6 +3223,8 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3105,8 +3261,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3114,7 +3272,20 @@ export interface operations {
     lookupContact: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+                 *     The first request with a key runs, and its status and body are stored in the same
+                 *     transaction as the change they describe. A repeat with the same key, method, path and
+                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+                 *     same key with a different request answers 422; a repeat while the first is still running
+                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3123,10 +3294,12 @@ export interface operations {
             200: components["responses"]["Resolved"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3172,7 +3345,9 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3210,8 +3385,10 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             412: components["responses"]["PreconditionFailed"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3285,11 +3462,13 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3347,7 +3526,9 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3411,7 +3592,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3419,7 +3602,20 @@ export interface operations {
     createContactNote: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+                 *     The first request with a key runs, and its status and body are stored in the same
+                 *     transaction as the change they describe. A repeat with the same key, method, path and
+                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+                 *     same key with a different request answers 422; a repeat while the first is still running
+                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
@@ -3462,9 +3658,11 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3511,7 +3709,9 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3519,7 +3719,20 @@ export interface operations {
     assignContactTag: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+                 *     The first request with a key runs, and its status and body are stored in the same
+                 *     transaction as the change they describe. A repeat with the same key, method, path and
+                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+                 *     same key with a different request answers 422; a repeat while the first is still running
+                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
@@ -3561,9 +3774,11 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3597,7 +3812,9 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3653,9 +3870,11 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3708,7 +3927,9 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3777,7 +3998,9 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3785,7 +4008,20 @@ export interface operations {
     upsertContactSuppression: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+                 *     The first request with a key runs, and its status and body are stored in the same
+                 *     transaction as the change they describe. A repeat with the same key, method, path and
+                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+                 *     same key with a different request answers 422; a repeat while the first is still running
+                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
@@ -3822,9 +4058,11 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3887,7 +4125,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -3895,7 +4135,20 @@ export interface operations {
     mergeContacts: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+                 *     The first request with a key runs, and its status and body are stored in the same
+                 *     transaction as the change they describe. A repeat with the same key, method, path and
+                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+                 *     same key with a different request answers 422; a repeat while the first is still running
+                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
@@ -3976,10 +4229,12 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["MergeConflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -4010,7 +4265,9 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -4040,7 +4297,9 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -4048,7 +4307,20 @@ export interface operations {
     undoMerge: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+                 *     The first request with a key runs, and its status and body are stored in the same
+                 *     transaction as the change they describe. A repeat with the same key, method, path and
+                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+                 *     same key with a different request answers 422; a repeat while the first is still running
+                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description A merge id (`mrg_…`).
@@ -4070,8 +4342,10 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["MergeConflict"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -4117,6 +4391,8 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -4124,7 +4400,20 @@ export interface operations {
     createChannel: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+                 *     The first request with a key runs, and its status and body are stored in the same
+                 *     transaction as the change they describe. A repeat with the same key, method, path and
+                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+                 *     same key with a different request answers 422; a repeat while the first is still running
+                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -4157,8 +4446,10 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -4200,7 +4491,9 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -4228,7 +4521,9 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -4236,7 +4531,20 @@ export interface operations {
     lookupChannelContacts: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+                 *     The first request with a key runs, and its status and body are stored in the same
+                 *     transaction as the change they describe. A repeat with the same key, method, path and
+                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+                 *     same key with a different request answers 422; a repeat while the first is still running
+                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description A channel id (`ch_…`).
@@ -4304,9 +4612,11 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["Unavailable"];
             504: components["responses"]["GatewayTimeout"];
@@ -4364,6 +4674,8 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -4371,7 +4683,20 @@ export interface operations {
     createWebhookEndpoint: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+                 *     The first request with a key runs, and its status and body are stored in the same
+                 *     transaction as the change they describe. A repeat with the same key, method, path and
+                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+                 *     same key with a different request answers 422; a repeat while the first is still running
+                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -4412,9 +4737,11 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             409: components["responses"]["WebhookEndpointLimit"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -4444,7 +4771,9 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -4472,7 +4801,9 @@ export interface operations {
                 content?: never;
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -4507,9 +4838,11 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -4517,7 +4850,20 @@ export interface operations {
     rotateWebhookEndpointSecret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+                 *     The first request with a key runs, and its status and body are stored in the same
+                 *     transaction as the change they describe. A repeat with the same key, method, path and
+                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+                 *     same key with a different request answers 422; a repeat while the first is still running
+                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description A webhook endpoint id (`we_…`).
@@ -4559,7 +4905,9 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -4625,7 +4973,9 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -4633,7 +4983,20 @@ export interface operations {
     retryWebhookDelivery: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+                 *     The first request with a key runs, and its status and body are stored in the same
+                 *     transaction as the change they describe. A repeat with the same key, method, path and
+                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+                 *     same key with a different request answers 422; a repeat while the first is still running
+                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description A webhook endpoint id (`we_…`).
@@ -4660,8 +5023,10 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
@@ -4669,7 +5034,20 @@ export interface operations {
     testWebhookEndpoint: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+                 *     The first request with a key runs, and its status and body are stored in the same
+                 *     transaction as the change they describe. A repeat with the same key, method, path and
+                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+                 *     same key with a different request answers 422; a repeat while the first is still running
+                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /**
                  * @description A webhook endpoint id (`we_…`).
@@ -4691,7 +5069,9 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
         };
