@@ -27,6 +27,8 @@ commands:
   migrate up|down                    apply all migrations, or roll back the newest one
   workspace create --name N [--default-region ID]
                                      create a workspace; prints its id and first API key as JSON
+  apikey create|list|revoke --workspace ws_…
+                                     make, list or revoke a workspace's API keys without one
   import [--url U] [--key K] [--chunk N] FILE
                                      send a CSV (with a header row) or NDJSON file to a running
                                      server's bulk import, N lines per request (default 10000)
@@ -85,6 +87,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 		return m.migrate(rest)
 	case "workspace":
 		return m.workspace(ctx, rest)
+	case "apikey":
+		return m.apikey(ctx, rest)
 	case "import":
 		return m.importFile(ctx, rest)
 	case "version", "--version":

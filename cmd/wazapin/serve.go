@@ -224,6 +224,9 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	cfg.server.Metrics = obs.NewMetrics()
 	st := store.New(pool, store.Options{Planned: planned})
 	api := server.New(st, cfg.server)
+	watch, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWatching()
+	go api.WatchKeys(watch)
 	var deliveries *webhooks.Runner
 	if cfg.webhooks.Workers > 0 {
 		if deliveries, err = m.startWebhooks(ctx, planned, st, cfg, log); err != nil {

@@ -519,6 +519,51 @@ func (e NoteCreatedEventType) Valid() bool {
 	}
 }
 
+// Defines values for Permission.
+const (
+	ApiKeysRead    Permission = "api_keys:read"
+	ApiKeysWrite   Permission = "api_keys:write"
+	ChannelsRead   Permission = "channels:read"
+	ChannelsWrite  Permission = "channels:write"
+	ContactsRead   Permission = "contacts:read"
+	ContactsWrite  Permission = "contacts:write"
+	EventsRead     Permission = "events:read"
+	WebhooksRead   Permission = "webhooks:read"
+	WebhooksWrite  Permission = "webhooks:write"
+	WorkspaceRead  Permission = "workspace:read"
+	WorkspaceWrite Permission = "workspace:write"
+)
+
+// Valid indicates whether the value is a known member of the Permission enum.
+func (e Permission) Valid() bool {
+	switch e {
+	case ApiKeysRead:
+		return true
+	case ApiKeysWrite:
+		return true
+	case ChannelsRead:
+		return true
+	case ChannelsWrite:
+		return true
+	case ContactsRead:
+		return true
+	case ContactsWrite:
+		return true
+	case EventsRead:
+		return true
+	case WebhooksRead:
+		return true
+	case WebhooksWrite:
+		return true
+	case WorkspaceRead:
+		return true
+	case WorkspaceWrite:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Platform.
 const (
 	WhatsappBusinessApi Platform = "whatsapp_business_api"
@@ -727,6 +772,95 @@ func (e WebhookTestEventType) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// ApiKey defines model for ApiKey.
+type ApiKey struct {
+	CreatedAt time.Time                    `json:"created_at"`
+	ExpiresAt nullable.Nullable[time.Time] `json:"expires_at"`
+
+	// Id The key's id, which is also the key's text up to its secret.
+	//
+	// Example: wzk_06BK5M2Q0H3W7XGQ8T1C9N4E2R
+	Id string `json:"id"`
+
+	// LastUsedAt When the key last authenticated a request, to within a minute (it is written at most once a minute).
+	LastUsedAt nullable.Nullable[time.Time] `json:"last_used_at"`
+
+	// Name Example: Shopify sync
+	Name        string       `json:"name"`
+	Permissions []Permission `json:"permissions"`
+
+	// Prefix The key's first characters (its id and four of its secret), to recognise it by.
+	//
+	// Example: wzk_06BK5M2Q0H3W7XGQ8T1C9N4E2R_K3F9
+	Prefix string `json:"prefix"`
+
+	// RateLimit The key's own rate limit, or null when the server's applies.
+	RateLimit nullable.Nullable[RateLimit] `json:"rate_limit"`
+	RevokedAt nullable.Nullable[time.Time] `json:"revoked_at"`
+}
+
+// ApiKeyCreate defines model for ApiKeyCreate.
+type ApiKeyCreate struct {
+	// ExpiresAt When the key stops working; absent or null for never.
+	ExpiresAt nullable.Nullable[time.Time] `json:"expires_at,omitempty"`
+
+	// Name What the key is for, shown in lists; surrounding spaces are dropped.
+	//
+	// Example: Shopify sync
+	Name        string       `json:"name"`
+	Permissions []Permission `json:"permissions"`
+
+	// RateLimit This key's own rate limit; absent or null for the server's.
+	RateLimit nullable.Nullable[RateLimit] `json:"rate_limit,omitempty"`
+}
+
+// ApiKeyCreated defines model for ApiKeyCreated.
+type ApiKeyCreated struct {
+	CreatedAt time.Time                    `json:"created_at"`
+	ExpiresAt nullable.Nullable[time.Time] `json:"expires_at"`
+
+	// Id The key's id, which is also the key's text up to its secret.
+	//
+	// Example: wzk_06BK5M2Q0H3W7XGQ8T1C9N4E2R
+	Id string `json:"id"`
+
+	// Key The key itself, to send as `X-Api-Key`. Shown only in this answer.
+	//
+	// Example: wzk_06BK5M2Q0H3W7XGQ8T1C9N4E2R_K3F9ZB2MQ7D5XW8E1RT4YH6N0PV3CJ9GA2S7K5M8Q1W4E6R3T0Y
+	Key string `json:"key"`
+
+	// LastUsedAt When the key last authenticated a request, to within a minute (it is written at most once a minute).
+	LastUsedAt nullable.Nullable[time.Time] `json:"last_used_at"`
+
+	// Name Example: Shopify sync
+	Name        string       `json:"name"`
+	Permissions []Permission `json:"permissions"`
+
+	// Prefix The key's first characters (its id and four of its secret), to recognise it by.
+	//
+	// Example: wzk_06BK5M2Q0H3W7XGQ8T1C9N4E2R_K3F9
+	Prefix string `json:"prefix"`
+
+	// RateLimit The key's own rate limit, or null when the server's applies.
+	RateLimit nullable.Nullable[RateLimit] `json:"rate_limit"`
+	RevokedAt nullable.Nullable[time.Time] `json:"revoked_at"`
+}
+
+// ApiKeyCreatedResponse defines model for ApiKeyCreatedResponse.
+type ApiKeyCreatedResponse struct {
+	Data ApiKeyCreated `json:"data"`
+}
+
+// ApiKeyList defines model for ApiKeyList.
+type ApiKeyList struct {
+	Data []ApiKey `json:"data"`
+}
+
+// ApiKeyResponse defines model for ApiKeyResponse.
+type ApiKeyResponse struct {
+	Data ApiKey `json:"data"`
 }
 
 // Channel defines model for Channel.
@@ -1716,6 +1850,11 @@ type PageMeta struct {
 	NextCursor nullable.Nullable[string] `json:"next_cursor"`
 }
 
+// Permission What an API key may do. `*:read` operations read, `*:write` ones change (and read what they
+// answer). Each operation lists what it needs in `x-permissions`; a channel lookup with
+// `"link": true` also needs `contacts:write`.
+type Permission string
+
 // Platform defines model for Platform.
 type Platform string
 
@@ -1742,6 +1881,15 @@ type Problem struct {
 
 	// Type A URI reference naming the problem type; `about:blank` when the status says it all.
 	Type string `json:"type"`
+}
+
+// RateLimit A token bucket of `burst` requests, refilled at `requests_per_second`.
+type RateLimit struct {
+	// Burst Example: 40
+	Burst int `json:"burst"`
+
+	// RequestsPerSecond Example: 20
+	RequestsPerSecond float64 `json:"requests_per_second"`
 }
 
 // Reachability defines model for Reachability.
@@ -2296,6 +2444,9 @@ type IfMatch = string
 // IfNoneMatch defines model for IfNoneMatch.
 type IfNoneMatch = string
 
+// KeyID defines model for KeyID.
+type KeyID = string
+
 // MergeID defines model for MergeID.
 type MergeID = string
 
@@ -2358,6 +2509,19 @@ type WebhookEndpointLimit = Problem
 
 // Resolve defines model for Resolve.
 type Resolve = ResolveRequest
+
+// CreateApiKeyParams defines parameters for CreateApiKey.
+type CreateApiKeyParams struct {
+	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+	// The first request with a key runs, and its status and body are stored in the same
+	// transaction as the change they describe. A repeat with the same key, method, path and
+	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+	// same key with a different request answers 422; a repeat while the first is still running
+	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+	// only read, such as resolve) are not stored, so a retry runs again.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
 
 // CreateChannelParams defines parameters for CreateChannel.
 type CreateChannelParams struct {
@@ -2670,6 +2834,9 @@ type DeliverEventParams struct {
 	// WebhookSignature One or two (during a rotation) space-separated `v1,<base64 HMAC-SHA256>` signatures.
 	WebhookSignature string `json:"webhook-signature"`
 }
+
+// CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
+type CreateApiKeyJSONRequestBody = ApiKeyCreate
 
 // CreateChannelJSONRequestBody defines body for CreateChannel for application/json ContentType.
 type CreateChannelJSONRequestBody = ChannelCreate
@@ -3495,6 +3662,58 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
+
+	// ListApiKeys List API keys
+	//
+	// Every key of the workspace, revoked and expired ones included, oldest first: its id, name,
+	// recognisable prefix, permissions and dates. Never the secret or its hash.
+	//
+	// Corresponds with GET /v1/api-keys (the `ListApiKeys` operationId).
+	ListApiKeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateApiKeyWithBody Create an API key
+	//
+	// Makes a key for this workspace holding the permissions listed, each of which the calling
+	// key must hold itself (403 naming the first it lacks). The answer is the only time the
+	// secret (`key`) is shown: store it then. `expires_at`, when given, must be in the future;
+	// from then the key answers 401. `rate_limit` holds the key to its own limit instead of the
+	// server's (`WAZAPIN_RATE_LIMIT`).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/api-keys (the `CreateApiKey` operationId).
+	CreateApiKeyWithBody(ctx context.Context, params *CreateApiKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateApiKey Create an API key
+	//
+	// Makes a key for this workspace holding the permissions listed, each of which the calling
+	// key must hold itself (403 naming the first it lacks). The answer is the only time the
+	// secret (`key`) is shown: store it then. `expires_at`, when given, must be in the future;
+	// from then the key answers 401. `rate_limit` holds the key to its own limit instead of the
+	// server's (`WAZAPIN_RATE_LIMIT`).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/api-keys (the `CreateApiKey` operationId).
+	CreateApiKey(ctx context.Context, params *CreateApiKeyParams, body CreateApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RevokeApiKey Revoke an API key
+	//
+	// The key stops working on every server process that shares the database within a second
+	// (they drop it from their caches when the revocation commits). It stays listed with
+	// `revoked_at`. Revoking a revoked key changes nothing and answers 204 again. A key may
+	// revoke itself; an operator who lost every key makes a new one with
+	// `wazapin apikey create --workspace ws_…`.
+	//
+	// Corresponds with DELETE /v1/api-keys/{keyID} (the `RevokeApiKey` operationId).
+	RevokeApiKey(ctx context.Context, keyID KeyID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetApiKey Get an API key
+	//
+	// One key of the workspace, without its secret.
+	//
+	// Corresponds with GET /v1/api-keys/{keyID} (the `GetApiKey` operationId).
+	GetApiKey(ctx context.Context, keyID KeyID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListChannels List channels
 	//
@@ -4325,6 +4544,108 @@ type ClientInterface interface {
 	//
 	// Corresponds with PATCH /v1/workspace (the `UpdateWorkspace` operationId).
 	UpdateWorkspace(ctx context.Context, body UpdateWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// ListApiKeys List API keys
+//
+// Every key of the workspace, revoked and expired ones included, oldest first: its id, name,
+// recognisable prefix, permissions and dates. Never the secret or its hash.
+//
+// Corresponds with GET /v1/api-keys (the `ListApiKeys` operationId).
+func (c *Client) ListApiKeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListApiKeysRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateApiKeyWithBody Create an API key
+//
+// Makes a key for this workspace holding the permissions listed, each of which the calling
+// key must hold itself (403 naming the first it lacks). The answer is the only time the
+// secret (`key`) is shown: store it then. `expires_at`, when given, must be in the future;
+// from then the key answers 401. `rate_limit` holds the key to its own limit instead of the
+// server's (`WAZAPIN_RATE_LIMIT`).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/api-keys (the `CreateApiKey` operationId).
+func (c *Client) CreateApiKeyWithBody(ctx context.Context, params *CreateApiKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateApiKeyRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateApiKey Create an API key
+//
+// Makes a key for this workspace holding the permissions listed, each of which the calling
+// key must hold itself (403 naming the first it lacks). The answer is the only time the
+// secret (`key`) is shown: store it then. `expires_at`, when given, must be in the future;
+// from then the key answers 401. `rate_limit` holds the key to its own limit instead of the
+// server's (`WAZAPIN_RATE_LIMIT`).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/api-keys (the `CreateApiKey` operationId).
+func (c *Client) CreateApiKey(ctx context.Context, params *CreateApiKeyParams, body CreateApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateApiKeyRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RevokeApiKey Revoke an API key
+//
+// The key stops working on every server process that shares the database within a second
+// (they drop it from their caches when the revocation commits). It stays listed with
+// `revoked_at`. Revoking a revoked key changes nothing and answers 204 again. A key may
+// revoke itself; an operator who lost every key makes a new one with
+// `wazapin apikey create --workspace ws_…`.
+//
+// Corresponds with DELETE /v1/api-keys/{keyID} (the `RevokeApiKey` operationId).
+func (c *Client) RevokeApiKey(ctx context.Context, keyID KeyID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRevokeApiKeyRequest(c.Server, keyID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetApiKey Get an API key
+//
+// One key of the workspace, without its secret.
+//
+// Corresponds with GET /v1/api-keys/{keyID} (the `GetApiKey` operationId).
+func (c *Client) GetApiKey(ctx context.Context, keyID KeyID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetApiKeyRequest(c.Server, keyID)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // ListChannels List channels
@@ -5745,6 +6066,156 @@ func (c *Client) UpdateWorkspace(ctx context.Context, body UpdateWorkspaceJSONRe
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewListApiKeysRequest constructs an http.Request for the ListApiKeys method
+func NewListApiKeysRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/api-keys")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateApiKeyRequest calls the generic CreateApiKey builder with application/json body
+func NewCreateApiKeyRequest(server string, params *CreateApiKeyParams, body CreateApiKeyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateApiKeyRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCreateApiKeyRequestWithBody constructs an http.Request for the CreateApiKey method, with any body, and a specified content type
+func NewCreateApiKeyRequestWithBody(server string, params *CreateApiKeyParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/api-keys")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
+
+	return req, nil
+}
+
+// NewRevokeApiKeyRequest constructs an http.Request for the RevokeApiKey method
+func NewRevokeApiKeyRequest(server string, keyID KeyID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "keyID", keyID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/api-keys/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetApiKeyRequest constructs an http.Request for the GetApiKey method
+func NewGetApiKeyRequest(server string, keyID KeyID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "keyID", keyID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/api-keys/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewListChannelsRequest constructs an http.Request for the ListChannels method
@@ -7935,6 +8406,64 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// ListApiKeysWithResponse List API keys
+	//
+	// Every key of the workspace, revoked and expired ones included, oldest first: its id, name,
+	// recognisable prefix, permissions and dates. Never the secret or its hash.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/api-keys (the `ListApiKeys` operationId).
+	ListApiKeysWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListApiKeysResponse, error)
+
+	// CreateApiKeyWithBodyWithResponse Create an API key
+	//
+	// Makes a key for this workspace holding the permissions listed, each of which the calling
+	// key must hold itself (403 naming the first it lacks). The answer is the only time the
+	// secret (`key`) is shown: store it then. `expires_at`, when given, must be in the future;
+	// from then the key answers 401. `rate_limit` holds the key to its own limit instead of the
+	// server's (`WAZAPIN_RATE_LIMIT`).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/api-keys (the `CreateApiKey` operationId).
+	CreateApiKeyWithBodyWithResponse(ctx context.Context, params *CreateApiKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateApiKeyResponse, error)
+
+	// CreateApiKeyWithResponse Create an API key
+	//
+	// Makes a key for this workspace holding the permissions listed, each of which the calling
+	// key must hold itself (403 naming the first it lacks). The answer is the only time the
+	// secret (`key`) is shown: store it then. `expires_at`, when given, must be in the future;
+	// from then the key answers 401. `rate_limit` holds the key to its own limit instead of the
+	// server's (`WAZAPIN_RATE_LIMIT`).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/api-keys (the `CreateApiKey` operationId).
+	CreateApiKeyWithResponse(ctx context.Context, params *CreateApiKeyParams, body CreateApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateApiKeyResponse, error)
+
+	// RevokeApiKeyWithResponse Revoke an API key
+	//
+	// The key stops working on every server process that shares the database within a second
+	// (they drop it from their caches when the revocation commits). It stays listed with
+	// `revoked_at`. Revoking a revoked key changes nothing and answers 204 again. A key may
+	// revoke itself; an operator who lost every key makes a new one with
+	// `wazapin apikey create --workspace ws_…`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/api-keys/{keyID} (the `RevokeApiKey` operationId).
+	RevokeApiKeyWithResponse(ctx context.Context, keyID KeyID, reqEditors ...RequestEditorFn) (*RevokeApiKeyResponse, error)
+
+	// GetApiKeyWithResponse Get an API key
+	//
+	// One key of the workspace, without its secret.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/api-keys/{keyID} (the `GetApiKey` operationId).
+	GetApiKeyWithResponse(ctx context.Context, keyID KeyID, reqEditors ...RequestEditorFn) (*GetApiKeyResponse, error)
+
 	// ListChannelsWithResponse List channels
 	//
 	// Every channel of the workspace, oldest first, without credentials; returned whole.
@@ -8820,6 +9349,571 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PATCH /v1/workspace (the `UpdateWorkspace` operationId).
 	UpdateWorkspaceWithResponse(ctx context.Context, body UpdateWorkspaceJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWorkspaceResponse, error)
+}
+
+// ListApiKeysResponse401Headers the declared response headers of an HTTP 401 response for ListApiKeys
+type ListApiKeysResponse401Headers struct {
+	XRequestId string
+}
+
+// ListApiKeysResponse403Headers the declared response headers of an HTTP 403 response for ListApiKeys
+type ListApiKeysResponse403Headers struct {
+	XRequestId string
+}
+
+// ListApiKeysResponse429Headers the declared response headers of an HTTP 429 response for ListApiKeys
+type ListApiKeysResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
+}
+
+// ListApiKeysResponse503Headers the declared response headers of an HTTP 503 response for ListApiKeys
+type ListApiKeysResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// ListApiKeysResponseDefaultHeaders the declared response headers of an HTTP default response for ListApiKeys
+type ListApiKeysResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type ListApiKeysResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ApiKeyList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListApiKeysResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListApiKeysResponse403Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListApiKeysResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListApiKeysResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListApiKeysResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListApiKeysResponse) GetJSON200() *ApiKeyList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListApiKeysResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListApiKeysResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListApiKeysResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListApiKeysResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r ListApiKeysResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListApiKeysResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListApiKeysResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListApiKeysResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListApiKeysResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateApiKeyResponse400Headers the declared response headers of an HTTP 400 response for CreateApiKey
+type CreateApiKeyResponse400Headers struct {
+	XRequestId string
+}
+
+// CreateApiKeyResponse401Headers the declared response headers of an HTTP 401 response for CreateApiKey
+type CreateApiKeyResponse401Headers struct {
+	XRequestId string
+}
+
+// CreateApiKeyResponse403Headers the declared response headers of an HTTP 403 response for CreateApiKey
+type CreateApiKeyResponse403Headers struct {
+	XRequestId string
+}
+
+// CreateApiKeyResponse413Headers the declared response headers of an HTTP 413 response for CreateApiKey
+type CreateApiKeyResponse413Headers struct {
+	XRequestId string
+}
+
+// CreateApiKeyResponse415Headers the declared response headers of an HTTP 415 response for CreateApiKey
+type CreateApiKeyResponse415Headers struct {
+	XRequestId string
+}
+
+// CreateApiKeyResponse422Headers the declared response headers of an HTTP 422 response for CreateApiKey
+type CreateApiKeyResponse422Headers struct {
+	XRequestId string
+}
+
+// CreateApiKeyResponse429Headers the declared response headers of an HTTP 429 response for CreateApiKey
+type CreateApiKeyResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
+}
+
+// CreateApiKeyResponse503Headers the declared response headers of an HTTP 503 response for CreateApiKey
+type CreateApiKeyResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// CreateApiKeyResponseDefaultHeaders the declared response headers of an HTTP default response for CreateApiKey
+type CreateApiKeyResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type CreateApiKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *ApiKeyCreatedResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *PayloadTooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateApiKeyResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateApiKeyResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateApiKeyResponse403Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *CreateApiKeyResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *CreateApiKeyResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *CreateApiKeyResponse422Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateApiKeyResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateApiKeyResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CreateApiKeyResponseDefaultHeaders
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateApiKeyResponse) GetJSON201() *ApiKeyCreatedResponse {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateApiKeyResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateApiKeyResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateApiKeyResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateApiKeyResponse) GetApplicationproblemJSON413() *PayloadTooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateApiKeyResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateApiKeyResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateApiKeyResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateApiKeyResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r CreateApiKeyResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateApiKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateApiKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateApiKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateApiKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RevokeApiKeyResponse400Headers the declared response headers of an HTTP 400 response for RevokeApiKey
+type RevokeApiKeyResponse400Headers struct {
+	XRequestId string
+}
+
+// RevokeApiKeyResponse401Headers the declared response headers of an HTTP 401 response for RevokeApiKey
+type RevokeApiKeyResponse401Headers struct {
+	XRequestId string
+}
+
+// RevokeApiKeyResponse403Headers the declared response headers of an HTTP 403 response for RevokeApiKey
+type RevokeApiKeyResponse403Headers struct {
+	XRequestId string
+}
+
+// RevokeApiKeyResponse404Headers the declared response headers of an HTTP 404 response for RevokeApiKey
+type RevokeApiKeyResponse404Headers struct {
+	XRequestId string
+}
+
+// RevokeApiKeyResponse429Headers the declared response headers of an HTTP 429 response for RevokeApiKey
+type RevokeApiKeyResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
+}
+
+// RevokeApiKeyResponse503Headers the declared response headers of an HTTP 503 response for RevokeApiKey
+type RevokeApiKeyResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// RevokeApiKeyResponseDefaultHeaders the declared response headers of an HTTP default response for RevokeApiKey
+type RevokeApiKeyResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type RevokeApiKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RevokeApiKeyResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RevokeApiKeyResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *RevokeApiKeyResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RevokeApiKeyResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RevokeApiKeyResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RevokeApiKeyResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *RevokeApiKeyResponseDefaultHeaders
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RevokeApiKeyResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RevokeApiKeyResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r RevokeApiKeyResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RevokeApiKeyResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RevokeApiKeyResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RevokeApiKeyResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r RevokeApiKeyResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RevokeApiKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RevokeApiKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RevokeApiKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RevokeApiKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetApiKeyResponse400Headers the declared response headers of an HTTP 400 response for GetApiKey
+type GetApiKeyResponse400Headers struct {
+	XRequestId string
+}
+
+// GetApiKeyResponse401Headers the declared response headers of an HTTP 401 response for GetApiKey
+type GetApiKeyResponse401Headers struct {
+	XRequestId string
+}
+
+// GetApiKeyResponse403Headers the declared response headers of an HTTP 403 response for GetApiKey
+type GetApiKeyResponse403Headers struct {
+	XRequestId string
+}
+
+// GetApiKeyResponse404Headers the declared response headers of an HTTP 404 response for GetApiKey
+type GetApiKeyResponse404Headers struct {
+	XRequestId string
+}
+
+// GetApiKeyResponse429Headers the declared response headers of an HTTP 429 response for GetApiKey
+type GetApiKeyResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
+}
+
+// GetApiKeyResponse503Headers the declared response headers of an HTTP 503 response for GetApiKey
+type GetApiKeyResponse503Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// GetApiKeyResponseDefaultHeaders the declared response headers of an HTTP default response for GetApiKey
+type GetApiKeyResponseDefaultHeaders struct {
+	XRequestId string
+}
+
+type GetApiKeyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ApiKeyResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
+	ApplicationproblemJSONDefault *Error
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetApiKeyResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetApiKeyResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetApiKeyResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetApiKeyResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetApiKeyResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetApiKeyResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetApiKeyResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetApiKeyResponse) GetJSON200() *ApiKeyResponse {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetApiKeyResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetApiKeyResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetApiKeyResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetApiKeyResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetApiKeyResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetApiKeyResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetApplicationproblemJSONDefault returns the response for an HTTP default `application/problem+json` response
+func (r GetApiKeyResponse) GetApplicationproblemJSONDefault() *Error {
+	return r.ApplicationproblemJSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetApiKeyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetApiKeyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetApiKeyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetApiKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // ListChannelsResponse401Headers the declared response headers of an HTTP 401 response for ListChannels
@@ -15142,6 +16236,94 @@ func (r UpdateWorkspaceResponse) ContentType() string {
 	return ""
 }
 
+// ListApiKeysWithResponse List API keys
+//
+// Every key of the workspace, revoked and expired ones included, oldest first: its id, name,
+// recognisable prefix, permissions and dates. Never the secret or its hash.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/api-keys (the `ListApiKeys` operationId).
+func (c *ClientWithResponses) ListApiKeysWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListApiKeysResponse, error) {
+	rsp, err := c.ListApiKeys(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListApiKeysResponse(rsp)
+}
+
+// CreateApiKeyWithBodyWithResponse Create an API key
+//
+// Makes a key for this workspace holding the permissions listed, each of which the calling
+// key must hold itself (403 naming the first it lacks). The answer is the only time the
+// secret (`key`) is shown: store it then. `expires_at`, when given, must be in the future;
+// from then the key answers 401. `rate_limit` holds the key to its own limit instead of the
+// server's (`WAZAPIN_RATE_LIMIT`).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/api-keys (the `CreateApiKey` operationId).
+func (c *ClientWithResponses) CreateApiKeyWithBodyWithResponse(ctx context.Context, params *CreateApiKeyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateApiKeyResponse, error) {
+	rsp, err := c.CreateApiKeyWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateApiKeyResponse(rsp)
+}
+
+// CreateApiKeyWithResponse Create an API key
+//
+// Makes a key for this workspace holding the permissions listed, each of which the calling
+// key must hold itself (403 naming the first it lacks). The answer is the only time the
+// secret (`key`) is shown: store it then. `expires_at`, when given, must be in the future;
+// from then the key answers 401. `rate_limit` holds the key to its own limit instead of the
+// server's (`WAZAPIN_RATE_LIMIT`).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/api-keys (the `CreateApiKey` operationId).
+func (c *ClientWithResponses) CreateApiKeyWithResponse(ctx context.Context, params *CreateApiKeyParams, body CreateApiKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateApiKeyResponse, error) {
+	rsp, err := c.CreateApiKey(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateApiKeyResponse(rsp)
+}
+
+// RevokeApiKeyWithResponse Revoke an API key
+//
+// The key stops working on every server process that shares the database within a second
+// (they drop it from their caches when the revocation commits). It stays listed with
+// `revoked_at`. Revoking a revoked key changes nothing and answers 204 again. A key may
+// revoke itself; an operator who lost every key makes a new one with
+// `wazapin apikey create --workspace ws_…`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/api-keys/{keyID} (the `RevokeApiKey` operationId).
+func (c *ClientWithResponses) RevokeApiKeyWithResponse(ctx context.Context, keyID KeyID, reqEditors ...RequestEditorFn) (*RevokeApiKeyResponse, error) {
+	rsp, err := c.RevokeApiKey(ctx, keyID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRevokeApiKeyResponse(rsp)
+}
+
+// GetApiKeyWithResponse Get an API key
+//
+// One key of the workspace, without its secret.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/api-keys/{keyID} (the `GetApiKey` operationId).
+func (c *ClientWithResponses) GetApiKeyWithResponse(ctx context.Context, keyID KeyID, reqEditors ...RequestEditorFn) (*GetApiKeyResponse, error) {
+	rsp, err := c.GetApiKey(ctx, keyID, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetApiKeyResponse(rsp)
+}
+
 // ListChannelsWithResponse List channels
 //
 // Every channel of the workspace, oldest first, without credentials; returned whole.
@@ -16380,6 +17562,706 @@ func (c *ClientWithResponses) UpdateWorkspaceWithResponse(ctx context.Context, b
 		return nil, err
 	}
 	return ParseUpdateWorkspaceResponse(rsp)
+}
+
+// ParseListApiKeysResponse parses an HTTP response from a ListApiKeysWithResponse call
+func ParseListApiKeysResponse(rsp *http.Response) (*ListApiKeysResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListApiKeysResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ApiKeyList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListApiKeysResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListApiKeysResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 429:
+		var headers ListApiKeysResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListApiKeysResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListApiKeysResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateApiKeyResponse parses an HTTP response from a CreateApiKeyWithResponse call
+func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateApiKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest ApiKeyCreatedResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers CreateApiKeyResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateApiKeyResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateApiKeyResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 413:
+		var headers CreateApiKeyResponse413Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers CreateApiKeyResponse415Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers CreateApiKeyResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 429:
+		var headers CreateApiKeyResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateApiKeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers CreateApiKeyResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRevokeApiKeyResponse parses an HTTP response from a RevokeApiKeyWithResponse call
+func ParseRevokeApiKeyResponse(rsp *http.Response) (*RevokeApiKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RevokeApiKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers RevokeApiKeyResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers RevokeApiKeyResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers RevokeApiKeyResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers RevokeApiKeyResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers RevokeApiKeyResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers RevokeApiKeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers RevokeApiKeyResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetApiKeyResponse parses an HTTP response from a GetApiKeyWithResponse call
+func ParseGetApiKeyResponse(rsp *http.Response) (*GetApiKeyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetApiKeyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ApiKeyResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers GetApiKeyResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetApiKeyResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetApiKeyResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetApiKeyResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetApiKeyResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetApiKeyResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers GetApiKeyResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
 }
 
 // ParseListChannelsResponse parses an HTTP response from a ListChannelsWithResponse call
@@ -24296,6 +26178,18 @@ func NewDeliverEventCallbackRequestWithBody(targetURL string, params *DeliverEve
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListApiKeys List API keys
+	// (GET /v1/api-keys)
+	ListApiKeys(ctx echo.Context) error
+	// CreateApiKey Create an API key
+	// (POST /v1/api-keys)
+	CreateApiKey(ctx echo.Context, params CreateApiKeyParams) error
+	// RevokeApiKey Revoke an API key
+	// (DELETE /v1/api-keys/{keyID})
+	RevokeApiKey(ctx echo.Context, keyID KeyID) error
+	// GetApiKey Get an API key
+	// (GET /v1/api-keys/{keyID})
+	GetApiKey(ctx echo.Context, keyID KeyID) error
 	// ListChannels List channels
 	// (GET /v1/channels)
 	ListChannels(ctx echo.Context) error
@@ -24433,6 +26327,76 @@ type ServerInterface interface {
 // ServerInterfaceWrapper converts echo contexts to parameters.
 type ServerInterfaceWrapper struct {
 	Handler ServerInterface
+}
+
+// ListApiKeys converts echo context to params.
+func (w *ServerInterfaceWrapper) ListApiKeys(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListApiKeys(ctx)
+	return err
+}
+
+// CreateApiKey converts echo context to params.
+func (w *ServerInterfaceWrapper) CreateApiKey(ctx echo.Context) error {
+	var err error
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateApiKeyParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreateApiKey(ctx, params)
+	return err
+}
+
+// RevokeApiKey converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokeApiKey(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "keyID" -------------
+	var keyID KeyID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "keyID", ctx.Param("keyID"), &keyID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter keyID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokeApiKey(ctx, keyID)
+	return err
+}
+
+// GetApiKey converts echo context to params.
+func (w *ServerInterfaceWrapper) GetApiKey(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "keyID" -------------
+	var keyID KeyID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "keyID", ctx.Param("keyID"), &keyID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter keyID: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.GetApiKey(ctx, keyID)
+	return err
 }
 
 // ListChannels converts echo context to params.
@@ -25645,6 +27609,10 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/v1/webhook-endpoints/:endpointID/deliveries", wrapper.ListWebhookDeliveries, options.OperationMiddlewares["listWebhookDeliveries"]...)
 	router.POST(options.BaseURL+"/v1/webhook-endpoints/:endpointID/deliveries/:deliveryID/retry", wrapper.RetryWebhookDelivery, options.OperationMiddlewares["retryWebhookDelivery"]...)
 	router.POST(options.BaseURL+"/v1/webhook-endpoints/:endpointID/test", wrapper.TestWebhookEndpoint, options.OperationMiddlewares["testWebhookEndpoint"]...)
+	router.GET(options.BaseURL+"/v1/api-keys", wrapper.ListApiKeys, options.OperationMiddlewares["listApiKeys"]...)
+	router.POST(options.BaseURL+"/v1/api-keys", wrapper.CreateApiKey, options.OperationMiddlewares["createApiKey"]...)
+	router.DELETE(options.BaseURL+"/v1/api-keys/:keyID", wrapper.RevokeApiKey, options.OperationMiddlewares["revokeApiKey"]...)
+	router.GET(options.BaseURL+"/v1/api-keys/:keyID", wrapper.GetApiKey, options.OperationMiddlewares["getApiKey"]...)
 
 }
 
@@ -25900,6 +27868,604 @@ type WebhookEndpointLimitApplicationProblemPlusJSONResponse struct {
 	Body Problem
 
 	Headers WebhookEndpointLimitResponseHeaders
+}
+
+type ListApiKeysRequestObject struct {
+}
+
+type ListApiKeysResponseObject interface {
+	VisitListApiKeysResponse(w http.ResponseWriter) error
+}
+
+type ListApiKeys200JSONResponse ApiKeyList
+
+func (response ListApiKeys200JSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiKeys401ApplicationProblemPlusJSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiKeys403ApplicationProblemPlusJSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiKeys429ApplicationProblemPlusJSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeys503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListApiKeys503ApplicationProblemPlusJSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListApiKeysdefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response ListApiKeysdefaultApplicationProblemPlusJSONResponse) VisitListApiKeysResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKeyRequestObject struct {
+	Params CreateApiKeyParams
+	Body   *CreateApiKeyJSONRequestBody
+}
+
+type CreateApiKeyResponseObject interface {
+	VisitCreateApiKeyResponse(w http.ResponseWriter) error
+}
+
+type CreateApiKey201JSONResponse ApiKeyCreatedResponse
+
+func (response CreateApiKey201JSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey400ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey401ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey403ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey413ApplicationProblemPlusJSONResponse struct {
+	PayloadTooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey413ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey415ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey422ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey429ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKey503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateApiKey503ApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateApiKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response CreateApiKeydefaultApplicationProblemPlusJSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKeyRequestObject struct {
+	KeyID KeyID `json:"keyID"`
+}
+
+type RevokeApiKeyResponseObject interface {
+	VisitRevokeApiKeyResponse(w http.ResponseWriter) error
+}
+
+type RevokeApiKey204Response struct {
+}
+
+func (response RevokeApiKey204Response) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RevokeApiKey400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiKey400ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiKey401ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiKey403ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiKey404ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiKey429ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKey503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RevokeApiKey503ApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokeApiKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response RevokeApiKeydefaultApplicationProblemPlusJSONResponse) VisitRevokeApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKeyRequestObject struct {
+	KeyID KeyID `json:"keyID"`
+}
+
+type GetApiKeyResponseObject interface {
+	VisitGetApiKeyResponse(w http.ResponseWriter) error
+}
+
+type GetApiKey200JSONResponse ApiKeyResponse
+
+func (response GetApiKey200JSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKey400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKey400ApplicationProblemPlusJSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKey401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKey401ApplicationProblemPlusJSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKey403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKey403ApplicationProblemPlusJSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKey404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKey404ApplicationProblemPlusJSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyRequestsApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKey429ApplicationProblemPlusJSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKey503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetApiKey503ApplicationProblemPlusJSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetApiKeydefaultApplicationProblemPlusJSONResponse struct {
+	Body       Problem
+	Headers    ErrorResponseHeaders
+	StatusCode int
+}
+
+func (response GetApiKeydefaultApplicationProblemPlusJSONResponse) VisitGetApiKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(response.StatusCode)
+	_, err := buf.WriteTo(w)
+	return err
 }
 
 type ListChannelsRequestObject struct {
@@ -32643,6 +35209,18 @@ func (response UpdateWorkspacedefaultApplicationProblemPlusJSONResponse) VisitUp
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListApiKeys List API keys
+	// (GET /v1/api-keys)
+	ListApiKeys(ctx context.Context, request ListApiKeysRequestObject) (ListApiKeysResponseObject, error)
+	// CreateApiKey Create an API key
+	// (POST /v1/api-keys)
+	CreateApiKey(ctx context.Context, request CreateApiKeyRequestObject) (CreateApiKeyResponseObject, error)
+	// RevokeApiKey Revoke an API key
+	// (DELETE /v1/api-keys/{keyID})
+	RevokeApiKey(ctx context.Context, request RevokeApiKeyRequestObject) (RevokeApiKeyResponseObject, error)
+	// GetApiKey Get an API key
+	// (GET /v1/api-keys/{keyID})
+	GetApiKey(ctx context.Context, request GetApiKeyRequestObject) (GetApiKeyResponseObject, error)
 	// ListChannels List channels
 	// (GET /v1/channels)
 	ListChannels(ctx context.Context, request ListChannelsRequestObject) (ListChannelsResponseObject, error)
@@ -32787,6 +35365,127 @@ func NewStrictHandler(ssi StrictServerInterface, middlewares []StrictMiddlewareF
 type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
+}
+
+// ListApiKeys operation middleware
+func (sh *strictHandler) ListApiKeys(ctx echo.Context) error {
+	var request ListApiKeysRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListApiKeys(ctx.Request().Context(), request.(ListApiKeysRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListApiKeys")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListApiKeysResponseObject); ok {
+		return validResponse.VisitListApiKeysResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreateApiKey operation middleware
+func (sh *strictHandler) CreateApiKey(ctx echo.Context, params CreateApiKeyParams) error {
+	var request CreateApiKeyRequestObject
+
+	request.Params = params
+
+	var body CreateApiKeyJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		return err
+	}
+	request.Body = &body
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateApiKey(ctx.Request().Context(), request.(CreateApiKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateApiKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreateApiKeyResponseObject); ok {
+		return validResponse.VisitCreateApiKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RevokeApiKey operation middleware
+func (sh *strictHandler) RevokeApiKey(ctx echo.Context, keyID KeyID) error {
+	var request RevokeApiKeyRequestObject
+
+	request.KeyID = keyID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokeApiKey(ctx.Request().Context(), request.(RevokeApiKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokeApiKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokeApiKeyResponseObject); ok {
+		return validResponse.VisitRevokeApiKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// GetApiKey operation middleware
+func (sh *strictHandler) GetApiKey(ctx echo.Context, keyID KeyID) error {
+	var request GetApiKeyRequestObject
+
+	request.KeyID = keyID
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.GetApiKey(ctx.Request().Context(), request.(GetApiKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetApiKey")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(GetApiKeyResponseObject); ok {
+		return validResponse.VisitGetApiKeyResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
 }
 
 // ListChannels operation middleware
@@ -34248,512 +36947,540 @@ func (sh *strictHandler) UpdateWorkspace(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2Lctu4si+MvwpK//Ov2GfRCiXLji3XqjpO4lzHnkzsJDPZms+EREjCMgVoCMiKVr5Unac5D3ae5Ct0",
-	"AyRIUTdbTmbWnl2r9jjiDWg0Gn399ddaT47GUjChVa39tca+0NE4YfD3MykUE/rTkGp1Oh6bn9RkNKLp",
-	"rNauXQ0Z6eENJJXTWlC7pcmEmZtiqqn5b4+O9SRl8TXVtXatGTYP9sKDvf3wqnHYbh60w/36Udg4ODj8",
-	"XAtqvSEVgiW1dm1qPkfHY/Njyqhe73klJ2mP1dq13pD1buREk75MR+aCpnqiau2aHJtXcVELapNxvN57",
-	"v337FhgyaNrTldOHC1VTXzLysN1o1Zutg0ZzH2Y+UVqOrvucJTGQXXOW1tq1ccpGfDKqfQtqbES5Ic3k",
-	"X1QM/pddonpPmvmxL5qlgibXPDaznyh93Wju+xcy0qihHPP+rBbU8F6hr8PDp2/2P7/9pXXx5GXj15fN",
-	"9+H50aeDq9azZ7WgNmLpwJDMDOu/fg9qgo7Maz6YUdSC2ngoBbsWk1EXxvuPw+ZRo7nfOjh8cnQcrqBy",
-	"gQY+lT+MFUs1i+eprbRMWeyIHhCuFUHaEaQdwfFuezkSM9u2IVnwn7w0h3th8yo8aocH7Vajfhw29xsN",
-	"uzSXk/E4ZUpxKS5HqmJl8utVxKc9zW9Zra3TCfM3uhqp5Xt8P2wfNOrhkyfNo9ZnINuYp0zBrWKSJIZY",
-	"TGje5yw1dPha07OxIQNMPx9Kef7ffg9qCe/r65RRJYV7mfnJDgR/cJdrE6EmXdVLeRfYawljF4cM1Lui",
-	"g4+8QnhSpfhAjJioFCB4dQHLNpBlj57sh58dy2g6sCzzsfHy4tdG49mvh58uP7/89Mv74/PzWsYit3yM",
-	"4/rEukMpb85EPJZcVIg35q6st6EO98LGVSNsh+Z/9RD+z4wuZoZyY82BlM/enxM1Ez1zgSvaTVhcWgYm",
-	"4FfHL+yWCX1tFtYscc1u/7odgGEg+4tdFe+XmCXM/PK7JdGUXYeHr5qXV/tnzctP+5eN1uGrJ+9eHr75",
-	"pdEyu2KcslsuJ+pasV7K9PU8v1Xvm8ppT1LD40Otx6r9+LGhtKp74uHxlP6bjrmwayHTGzWmPTa/CtPs",
-	"0mZybX4Z+nSSGJ4f4Eq8fu5YZ6oMXRqvPv365ur4t8PG8YuDl8/etMInzReHRznnnPZGZhByrK+5uE7Z",
-	"HxOemnX6r/zI/v0bTGfIaAxb8mvt7IoOYMQFLvBOz0eKmD2sZ0TTQZsonUoxCAgVMYl5v89So2BMh0yw",
-	"W5YSXXjwzeXPF2QqJ0lMuqzeEZdMxIRr0qW9G8IFiV739y6kYHvnVPeGEdl5eXa1S2QKF9xv706vnr0K",
-	"yPOzn86uznbrHQGSBhaq1q51an8cfdafwu5+77LRf3M4+9j88v5YnHZqNSMgHA2QV1VvyEawMFYQKZ1y",
-	"MagZmrynmv3ER1zPU8MoWIQrkrC+JrIPk/xjIjVtk6jjFq5TO0n/2ZmE4X7PfJYpjQ/AT+xE22uK9aSI",
-	"FZkIzRN4U3fSu2Hm/R3RnyQJoQPKBT4VkZ04pX29x5nu7xlepWO+l1LNEjPSPbuOu3VyaVZBCmIWYUbo",
-	"RA/NovUM8xEq1JSlHTERCVOKmMcJPK8ITRmR/f48Uf1JNY6enOh/Nmpr0m/vnUx4b1bNVEA2oodckdN3",
-	"r8kNmxnCDlkSEy0DQhVZZ8JkmnLNFOG6I3ao4clJDzTZPVALSMKV3i0tzh//bIbhyfSfzch8kTqyyz5p",
-	"hiHJlixlfZ4kLO4Iafi5SdyC7TTCkFD7z7UoTu5G8GygqwjOdDrbO+1ro0KUaX1pR60lmVKz41hfpozo",
-	"dMbFAFnsxA79INwnPZqmHAha98fVWLaFRlzw0WRUa4eBGx0Xmg1YCsP7de890nTvdVzNC5bmjxThcRu2",
-	"QuQ/FKEwSbghtHJSxogPrkjDzKzRPCK3XPFuwsjp5bPXrzuiN6Qp7WmWqoBIPWTplCtGpGDwMsVSs6gj",
-	"GrM6OYPZp0yNjZXkkQCFGyXjVHYTNiIpGzOqVUdwbRg0suO+5nFUXseU/XF9sz86/qP55Unv4LbRPRKt",
-	"62Z/qSga0S8/MTHQw1q70TwK5lb6W1Ab05SOmLYi+xlqaK+fz5P1lFj1jfCY7ES94fX//d//J9otLGqt",
-	"NzSKyNmnz+8+ty6u9p8///juIDz+7eLq48GZOWa5edOY6mF+tPSyT24mVK3RsGCoeNEOVWg7VmJ4g8dm",
-	"Z9LsHtSnCRdaEipgZe0uU8aQ9M8dkApTqgrP7JjNx2PDOlyg2JXxbO40WanXV9Emm+NmtHGKXTVxpqj9",
-	"ZUoeUmnKqhZ0ld5UMWiWf3yzUb+O2WgsNRO92VtWIeTP6Q0z4jU10gkPS67Iu58vr4iifdbGnds8OCju",
-	"XJJvXHfC4s5/pEhvKHmPgaT/8OH1cxTfAyljs693A3LDxpqMWZqrYsAS0afTz6fvXl9cv35+dv7u56uz",
-	"i2e/XV9d/WQOVRS2pNkiQ8MDhuP6PFXaySQy5XpIKJxP6UQoFAmGh9BdAf80HAQC3Vq+lrEUHbGO0CkV",
-	"ylhWUhihARMaUjEAQTQjSLQuq5NTK1/wk+4F5ssBGTE9lHFAzNqZT3YEftMyvjZ6SXlA3ZnG+cMf8NIo",
-	"WzS9956NEzpjRuCmExadmC92hPukm3eu2TmCuG+2ms0TWF4c85AnKFqRfNwQiCeJIZrgYtAR2XPhsR2M",
-	"d25FdXLqz8VSyOxvc0zttL58CciB+X9meoaJ8MaOkCIxspvGAVGT3tCQOGVKJrdsF5ZESG2XJSBKZvxo",
-	"1hJPv/LOP+iHvSeswfb241Z3r0WP2N5xHNK9ZrfR22et/gE97LqthFpIvpm8PbFnNsUC6d48OAjMqZlJ",
-	"eyPYtWapeef/81+dzpdmY6/T+fLk7Pd//I9aULX5+qAUz++6ZxlrZVIQKMT7wLSR0fJB7zEnIe4vxchO",
-	"T45GdE8xc75oFu8GoHv/zwj4h4pZR7AvXGmzFva1J96p2mo0YV3ccuHqqTp5NmS9GxaTiYjnTIJUTkki",
-	"ezdBRygJQ5lKu9UtE5hVzffBLUsV7CHgbz1E1Q9ZyUzNzCwg7Avt6WRmptcRatLrMRarjUyF6oW1VsgK",
-	"Tex13xgxC5YGGZzshy0ctJC4T0GZKdJm02Wq3396ufW1Yo7n5jCtPqrgnMXzaZQOqg4o83N4+PRt65fG",
-	"5zdHnw7fNk73fwtfNs6aT5+8P68+oUb2g5scT9/wZqb0UxlzdJK/R7EA1rgURgaC+2Y8ToyyzqV4/C9w",
-	"bhRd6+ihKhj7pwR+JOi1M9KeGk6mCVFjliQcHHuZB2BNz1dY9HuZGSijltPktf+C4jim9JrHVkm9RMek",
-	"9bSaccVrDAPe4A2j5H8LvtYqPJ/2Wd9rmr8h856aSXzzF+l/pKxfa9f+f4/zQMZjvKoe28WxSn++gvly",
-	"4y+oowMhntL4JdVsSmdLltSq7v8oLS1yr0aPsNOUl6rDaJeMU3nLjSxL2b9Yz1h47jwXLDEaSsqAzjRR",
-	"JwQCHOaGESxRytAJ5D9Sy/gUXc+LzQYXHTkIm0FNcw3b6SmNiaNBtiy0Kye63U2ouKmtTf93SCckfIUL",
-	"KJthRoEeeHPM8do1FhztDc0R26c8Mf+V65DIyAbPA1U2FKvGa29/XLgXBv2Uxo57NmYH+HyXxu+ceVXe",
-	"aH9MjImYWV9OM52mUgxc/Cr3+TnGAlOfjCYKaEQFsWYx6adyZPXf0OjlLE2l3Zfgt3DPQvxAKToAObjq",
-	"Pd9+35ibWmFY5CZHwmpu+hbURjQx82Xxm8ufL4pkOneXwN1XSZFR4RZCNZH9vmKaNI7ahItbmvA4twDI",
-	"o2+PSCLlDUcqky4bcFAnzQLg27/DlCfiRsipOGcYpClyxgh+RTUF9hKJJVOwL2LWS2jKKgkhRpSZ893c",
-	"Rwm8H4NjJ4R9GeO+sWd/Ic4VEIhjGUUnE77eP1BYB8QcnQEpBJcqucwMo8Bk33VI34VhYY9ewbXiyqGH",
-	"sLCTgSnhPZVrZtTQbBfizVbjqCYuHbHqHVx49jtQYRvHQHF3B4SuwfrmrhJl4WigpEtjK1Rl2hFg1mbS",
-	"9YRESM0ImEZZsxIix1QTsNhRpd/a4fFMin7Ce3c9OtJctfQ5zP5MpkOpjF6caWAkAdNGos2Dar/yea5H",
-	"Rcxjqm0obZUzyt7wtvnp2dPWxfuz56fhZePJbx8/v315enhU+z3ImVgPq0fS9Ex9b0QbM+ZxzpgZURdL",
-	"VsghKJFNEPy5gmxdlhhm+lMQLh9LFelOMmN4SpU1iOMHpue2lL3qWVbNMcrJHUGsBfbqaKt63ZkRBXfT",
-	"8DdWrT2p+lrg+UUuMVSAw3gwJftUzNChQkD0QQAsDzzsHIRh5jRAjrSeGTIR2eFsdO9Jyna3Sv4XMu3y",
-	"OGbinkZWIdKX0N4NivUxS0ccElIytmqDY6cW1PJruXM9v7rxTtrPFzef1INaTcXpUn+yZu5yzFIgIBGM",
-	"xWY75Te4o49rG5/qiOz2R4pEX/bye7O9N4XwtMbXbfmEtGbmFR8xOdE/wOKOOVqbNqRqdgMX5EDdxYRu",
-	"5axg50XcxL63GV2aFhdE8xHb6hZ+aT1Y91gwyO1RZDI2J4Ey7xc9RhpNI5ZYyohN4CHdGUmZ+QiX4oQo",
-	"TVONXnY0VWlfs/Sf4R12b8MTzS/Rc/ZA6wQ5HubQpurGCFWZop1GzEHIUggybXV5Xo/GMtVXUv5E0wG7",
-	"q/NiplnJPfizObYOW+ScP600Z1zsExJazKeNKk9RNOFjmKsA8VdBOAzzLkvnCV47d3KGiURXUhKc9UIV",
-	"MeGicmKNMAzCMCR4vWp+2ZiJxlCkJiOptHkye/CEqHHCtbUwEvadp7c1jQ3nyRWBXBVrpXOtbLZJ21hc",
-	"Zqn9dcY1BntsBCkh5kdL1o4QUuzBMJFQdXJZIBR4NBUT6N0b01RjrAJ2uAvMb/kIgsjDPS01xZJ+kZsw",
-	"+8MFy8ypG4NRBCkzYNtO0lt+a7StJGU0nlUym3u+s8Kk6NTMKvkJCXNPLrBWOjVvAA9slolYzhtlIpZE",
-	"TkAcyBTDR9VCJSNYOfdibqrnjbfN58dXrc9PXu3/cvQufH9wefix+alTI4qLHgvMeYJBpY4LHZ033u6f",
-	"hk8Pnj15fnzWeLH/8uDVkzfHbzu1ExwhRA7xGYhE/0VsLhyxTHESPSqsYz2GTWUPoxMSIaEjoujM6Huz",
-	"rZ5EF1K/kBMR33Fv9arKLy4kxuWrSjAWbp7FW8CQpQ9jvMO6emrfhdTkhX3Pgl1Q6dS5kJ55TEZU94al",
-	"QobMW5jzO96mbBTXj8Q98CS2wZ1uAQ05JmmPYXYLV3mSzVZ58B2dJZLGd1eH1tZxGiUVB32U5u7vqwVs",
-	"SYJUTbOBJ7yZbXmeLp3HPLbdBUwh45Sbob2AaOB9jcX1pYP1s+HpAdN2WSMugQPN6rsssBd29adI7Bwf",
-	"bG29DHh0CQiZzcpP8xlSc2lKdkpJkJlPHjJ4dk9KWTrxVhffhvHj+ydZnKNoNRqAn20BjjHFxN+1fPeu",
-	"5TOf0jY1DY+xTdJT1shPeSr1sOBMrjou/166bS/dQ6f0bJ7Tg0k7VcINjS9Po0L13e59zwzjygm0upn+",
-	"lZTnVMys+FHb9E07I9pYz3nBhjk5G355iCsAITvdSao0aYbh7olNLkUjuGHvuMNh0/QsEKM+mLmSbLLf",
-	"xWe9I9MAnF+Y0ePXtXApgmJiNo3jlCm1i9UZ4E3ICGUUkY4oUZMmiZyqejEHGI2aoZySkZlvsUCK5hnZ",
-	"kHg0pmrexV0o3Vp2cuU3LihYWuthd/98Dc7Sx71bK8pjNjtwPwizMDLl/763ngXRBDEwRqjLxLHM0EZP",
-	"D1a9/Lp3OuZ7b9nM3HhqPw5faZOnjKbgGNjYqmnkDF+Y0oPx+vnC2W5VIfog6C3lCe0m7B5WNTrUSyWn",
-	"UpKRs6ztDZUemfn7iMwLFKzw1ZypEwLCa0ABemHjoIpnAV2y9Jb3GPFnv9DONipAl6qKilp3xfOH2ETD",
-	"hb6nxY94syNqKFOdzL7nLIU8E710Buxn62UKXgWWXQXxayRvFiXLMybB7eoqgrD4WS2gBVeuyg0tA+Kq",
-	"YM4unr3/7d3V658vrt+e/QZVEVw7ekGpBPihFKscgEzL3z8himlw/u7sN0lKRSxHUHMCFVZmMQ5buzYD",
-	"FiJC35PsOo9XLuCt6gDcagarfu6Hctm2dADLN5YlYqt/CTltg1a0eI8FC6gCQQauOsIII5RDMYO0oz4X",
-	"XGG1kyXSCbEGrB0FBs97UvT5YGLj5RXR847Yiao5PPI3U+UOCsh0yEBnsWWxQ5aMFRbOSNFjUPAJ+0nv",
-	"1jtiHaVlSbntvNbyw3SHcSp7TKm7nU6FreHbNnleK56rvv1enSlZSlStSEeteNNd8iabTV/P8KZvnXUP",
-	"p298NNJEOW0apkMxSl5KdjQ7CbMdt6yIqMl4LFPN4nMWc+oyYu+x5nmAlSty8RxzWo0BQBV5hq/dM59p",
-	"E//NX/ZEbN4awMp2app90Y976jbDadjIK3fgr2c2QwJTJFeYyfsdnK5mKrbqcwSfNt8siSmIQm91TUvA",
-	"MJnlc5819Wpnjd7ggubNcK4QWZ3YtA+sqpfElrfY4O/DBt62tH75ZG1sFSetUJjPzdhc4ZqM6IzsNMNt",
-	"JtplE/IL+8E1mhoO0raGzXeTfa31ZToCZ1FMNduzakupFA59V1/LVf+vGm/CN09evPrt1ZPTNx+vzj4f",
-	"P91vnv0aVr0A3Vhf5y+ME6qh+GXVIrj7vuWLvfwJS4BLvDl77LqHBaV2/uXEHVtHaQuhp1SRhCoN6ml3",
-	"humUtnaJJolZvEoCikli7TWsMpwvgfQRdcBRZjP9M3pk06waeAFJ6/fs/bL7L9YDf4Sd/DO4CzZxjLEG",
-	"mrzzuKFPE8WCeQZxqvriJ3FeJeqlXLM9o/Kc+Pn2MRsb09/qXG6CZEexkngrFnoawcOvb4ydU0MlqxbU",
-	"jM54XURbmtIhrRf9s4q5lE9bnG9IUqRRUPuyN5B79kcjzurv6fTcag0ex+ZMf24UcoePmOsiPuRGGAbb",
-	"YPESf8yzhr9EK5c/Prt1kjxJfu6D1rRsHHD7mbhliRwzcPYW+cP529fYfPCq5+b+bAG+1piYjCCzHu/J",
-	"0L1+X7VPbFUNfH9+1r8HC/FLplDRP+BKs5TFdY9CzzHp8E9OIQ/b7AEpZL/S9ost7Wk1pcqnWj7oudPF",
-	"fmu9ycPucDhsVOuUdyc2B3H5gYyPnOZPlAlhh7Fkb/zEscqzeuW4ZiO1wSycfpGmdDY3mAXLkQ9FypvJ",
-	"+CcubuZPpHcpy+GKPBPXppZqSRIubuq1shCXU8HSaxvvuOYVqEkvZEqinlWRoqAQ8IUQipwKTLCHaFC9",
-	"6ljPT+JSwNkMisVRO38e82G1BiPfjDvKBxedkMgqT9fZk+DiR4VqStVJR+SDhYtYVgJmsgPxccPficrT",
-	"j9B7BOc560MOYsrMO4V0d0VtImQJeDSnAYr7ExIJqa8heygqJZffCDkFJxmSC/Ei7EbGSdWCWnGWCF/o",
-	"dNR8KPAP+5nVm94uwkoGe5dKyE+txM/KzrUx3uVwZrLpKQalBCfE6DYZehb6BQXk75SVniJDcnXdnSgu",
-	"mIJ/LtCQulImjAr/AF6hSwW1MQe8NlQLvm6oe7mz1XtHUBjrSrJ6FeMbKFlJtttRQXF3lQQ07Be053EX",
-	"AU9kaaVFZi3uWuRYb9t6tPWdJaqg5fzXfEw5PGo098y/954cHTcAYNNJx7m1GNEvr/Ei6EIjLtw/V8jI",
-	"4ojWILoNCG9FgmfvLKqK95Hm9mXz1tcSiXy1fEm5Kjiv6qvtDKNNcxvbnv9U7mmTuV5bzS9cjCd66Vts",
-	"Sk3lKeF4fe2VgKPwWznbofz1s3rjsFX5wXEu6db+ppOO3wKb/bCxKEEiBWVPpF2CIEuqcKMLfGZYwlCr",
-	"eX0tJWVDNr5cdLQbY46LQeShjiJeV8E0BgtQwCEvoLQwcnn9cBkZeyrTGxYHHRFNvICtu3MJWEpu/gQk",
-	"mggIHZiFco9ynWOLdMQ8uAjEB/jI/DHRxaPaTg9XB4deC2qTYkDZ+2TF+ZzR8ANm4/zJrQuHpfxg1sWj",
-	"DOnOJVc6Vih5U7CKXllqlQSn319gXb9VL3eCLaMWmv1cDDyN/i5uMpcUVeFWSjNANVTnqSJuRmSHAv5L",
-	"gBiBU5nGJGXjZBbkNVO7a0n7NR1jOIbcMeYnja031RJj5EhEuc8KSREU1q1A1cJ3KwURjhPh6H7IJsIB",
-	"LN9EeE/dlec/wCbKIN0c80hhpGjBt9GTaYxizQ6kXWA3Kew9nmjFG/1Nd3+z3m7eH2LW47e3Ydbns7ij",
-	"IogveDfZ1CgoybgFvmlfhgz4LROQUMH1ME7pVJwQa1JkxWdmCzuMGus9WOi4XiLSfPDJSj/nnaTPBrYs",
-	"PnhPbcit7YZrmWtDbuN7HWbwTznR1bpAXtJ0/0DMXOLy+t75Fylje+B5d5hL1tpCzFuHejmvyK/rMbcZ",
-	"01/XsUq8/OlCXClPpV7/JTmL5i/Ks5JXvmduDKtStOeNXi9ne0nzg2IhI9hzkPEU85QZ0mOGC4BSV0JV",
-	"c70LWjVPCY+VS4+B4nJYrsVWeVGMbeJaWc8Ay4k35zxY+Yl7Kx+F6FnJ9AKOnGeVoJSkXtxVhQXdWGUx",
-	"y3a3sNvdt/Y5cskNm5HuDDPQRdFFhG89sSjUimlzOIAnjxv1YSRvWVwnb9kMuwoAHuBhy4fAP0GwPEUE",
-	"eJ9dIfwhSdgtSwBoG/gLs6OQJBbq2skZwC7rc01oRxy29rpck34iqSY75vSSE01SOQHry3z+3yyVu4CM",
-	"6hXdE39A+Ta5YWysCNUd4e4088ShHLbIW/40h5yztCgB+laVgNxV/uXboap4pADi3LqjdCwjQa8jHecF",
-	"k7uJqJnSbBS4dYfF3Ps3CfeOyTWpkz2yk8gpS/d6VLG4hMc7VwAyH/XPb3Z1LCuVieWS51TMMqDcEyKM",
-	"0EiMaW6GD1LJZdJkyRmPlNOLCDbFWSG35mXO8s3+g+wTM4BV9kmhhdKD2Sdo0uJX2oVgUv573SPbD4y8",
-	"bkC2B4y8emQrRl5zsvmR1/Kg726igTa6mWVlHtmOZYUfn1dJXDHaUgORDti5ua9Se7fvWDIDPCZ/AMfB",
-	"h9fiN9vVcNvs9sxpoIC05CuVUrB2CaIk8xDAfUH+Z2z1zjj/ifAYe6zYGzJV12gRA6PeAmgTYIvlymtW",
-	"zgkJnMy+kw7wMX80jwrc/86h4v8otWpnmf60a2OjvYTRVNmGSDdshgRCFJ2OkH0SQQeTx7eNx45cERnK",
-	"xMaMF2jMG2shZT1jU6usrGLcxSBb+YzTEMr6wMaWyepQzSKpUOF2WsVh85qUTXVz3Wb86J11yAVZTxae",
-	"OlXaZfZ73rh7se/cFO9skj/oYn/Hxb23t6jysFzmLYK+tmL0o44a++m1DpuJeKDjxrXxMLrNRMTLzhhz",
-	"uXzEBIXzJTtwUlYMjheOhh8YapsfwErCP1jELQMkz23jckAAlctSGCAjsvPbOxFlJZqVb75AW0T9rWin",
-	"dwogLBboC7Td6q9UbeyMr4oE/1lkkptEZpXq+Aj03YHcZvinS6Y6ffeaqKGcgmY/twQ7mcYfdERfpmgW",
-	"cCmUrXwcyVuaqN0T+6mKsUcBkYIge6kAlApVWNaOWL2uJMJRX/O4NA/ornjilfsGLhihsKOY1xxakSG9",
-	"ZZAcZj/GUyKn2HypR9N0Zn/L4lt1YotRzMT5LYMOiqAq6SFXtq/Ym8ufL1BPirlZiREXVCO484iOx2YT",
-	"mVOzlFq8PEpesOCDuazb5Q8X7NhgLqi+/OGC1ArmgonLgxiFwGgwZ+kv3yTlOZfs3eUPl+dcNF6WP+sb",
-	"YcH8UbRCyBYO1vl20OuL6JrrJ65ndZeVuujx1/bGU3vf3Atitt4LnrPSCyC2XzdPLCU7wrs+c7e5x43t",
-	"tGq5L6RmpbX2NmmdxvHiZ71W8KfmvqoXYB/1Nd7wE9zoXqHpYPm3r+ig8E3zgLWzljzyHu/Ah75luvTs",
-	"AlF0QKx/C2pSsDWUg6qdYlSEDZWBdZ8pbKpVz1Sz5LpPFflw1VNzLLTqgeLarXF3adnWCuEWpN+qZ6o5",
-	"eYOnfO5dOcCKU2XNZzbjm4oDaCUHVEmSNRnUl9zr7oOCvP72u9OkMpW7MiyBTWGcBwVww8mQqhPMg8Z/",
-	"m638SLmmMTSOFYnMbxHoF6AgRRXW9Irs29xwz7SyvMzAunfmkABQiqv6Zs1/VxrBd6/TLM7rg+B/TKBL",
-	"ApLuJKtJ9dQsD5wnspf3eBwBskfKeszcp0jM4gnWAjPSnZUbfNfYLc659fzpwfnFbx+Pj582j06Pfjtq",
-	"HH96/rJqvJmied8QvMOTr1DR0xhbwhaDQRaNHiKPZEDHRq0eU6UcESgiM2gzfTUZ2b60jOUZVNy+pNjk",
-	"PGzte6k1XOjDVm2+pXlQy8YyN/mpsnN/c/Ri/334qfmseXH8/JfDX/Z/a5yvFw3PqFGKXhc+6lN/ZSoy",
-	"7NotRACyk/ku/n94+M5BgOLTc9MYUnU9kqlfpewXo7Av+ro3SZVMqyVH5GgOPAOc5LGReZzsUBKzHh/R",
-	"xLbtQnC0N/SWXsLbjDyjN6wUXzUstXLZ/fEF+VwW0sFBN1T0LcjNQKdd/8+o7fkTvDhfYE3NGFuio2TO",
-	"+23ZN3WEtTI9B2jJzbBLnLkLH57TzCPy2PvVqdtmWKIjPOg/Iac54l82ZEisybsvAJrpDiVG5yBdpqeM",
-	"5Z1jsCE4fqEjIHgB8NkiJlTY+jWXWAdFZwHhAtEL8ibdu3WoE8uU8yggUabxRkFHRJ46ay6WDD/z05yW",
-	"HpEdmiiJpVdmLD3Nbxnx7nukOiJlVEnICDQS3XZR3i29D5X2yCxx0VCGsRQt2AjWtiOKGdy73o123czr",
-	"ygYNME53ktw4lI+eHI241pk7HF7dkxOhlcdwqDTAopcNxKidL1VVMMv2hoNfsXM/OiCLSf5lW3nekpw3",
-	"iasMxiobsGSX+bZO0YyZt/erbLNKcyuY83DMex7mHRkVBuec8R6s4x0Oai/Mjs7aahUlqUXkKQsXwHaB",
-	"Ln2+7ykgrD6ok8h3+UfQktoLE/5X4/c6xhmienUCngX7+bpCTOLQ8geq5OMrRhM9XB04KP6q5hNEb+5R",
-	"urluwCEHzt0wLLooLei9/SqKGatSc0UiL0AUrZ0A5Bzgq41SM4Ura55nqGkb5edU+M3xRcvpdlXto7el",
-	"WhbCeDqkWtHx2Kvimsst5NU7xdnc28n/3Siby2gXhXXzPLf1+y2Xns0tVkVpYJ6XBXeRHczNAqoGxEsp",
-	"w/avu/XNFnYlCkq1l+S7RofcEJbGheYPlq1HhgRZpCb5YSEuCmX5dZ+IRafRn5iI2Un80ER0CuU6pDRa",
-	"lK3VGSe0ZxQgqwdg86RbTF4sIRnsFlbg3uG1TBZtkP3lntmC8Zd//q6VNQXh4629k9NVQtmJ7ErhXOUO",
-	"+76sDSNYzthlpW37YeNKFR2ROq1ynlPr/lwIr7m0UKqbsCI8+BMXbL3q+vs4lBIuKk61xl4XjitzNauf",
-	"L+KyuGYo8y6fRWApYHVX5YQhSjmEUbHYw5Y/w9fBfNpphg0jP5ohIsllSkxmFaydagAT9go4VziEcC3Q",
-	"JfyTpdVDrQWjacJZep318avQffAWbDRXKnaz0W0kCeASW6dFhl+dtQWYL6Lx1q/ssnIsUr6zmrAFvbI4",
-	"o8X0fQ9V7xa3u1wrmHep/rpB7Y+DTl1TZnuG3hISbHGXLLblDFmpw510shFx130gnXU53b5suTHoluE+",
-	"WWTZOwBdZO2jzn+qanNlLQznaZjFhKsuOpJVXlywxS6KnRxJymi8aPmgdGrJVsU3wJ5MKGA4Yz2zy0wS",
-	"hc3s9jLsU8c9+V7uCLuZwQ2HD6QxS7NsS6lKwgEdQevpK2UZV7EDHC5FRXUcRK8y3Arz8dIg65sNJBcG",
-	"leMwjKIWDQM+ukgOeo7SaiJSXSkiVw/ZO6srxpxlbawlQ71aPO9cKyBo5dLAkaPEkN56Ld5zTjPZ6qZb",
-	"EHBEnQvyqsiODSRCEryQGutywR6YclUOC/DReMNg23obf/7S+ssEpN9wrarW4Sep9Mdqv8KpdSVAimOx",
-	"6AAZtZBnmjUuU0M5LVc2rAoPz6ksC/qxVtF6gQ80EnTEoqDk7gxIBIYL/OG7a3aoIhG6fNo8jnbBuR0V",
-	"UsLrnUkY7vdu2Az+YCXfXPFeKHGsGO0SHw5SG6W1VDpwqYx5y7h4Lg6seHJbwR3O+VrQhBa76EDu3gFA",
-	"y679huH4rYTf43R2nU5ExcDSCXMqkK3bBgaOzQkxEQGZDnlviBve9tZbAMRV4kzb0fZt65fG5zdHnw7f",
-	"Nk73fwtfNs6aT5+8P680bCTa8WtJ8XwjVoZs/bL3DarPpb52udwVG9x2f7aZ4VPDeT6ck0sDJztsNNaz",
-	"DIkwyw6HrBEg4e7ap9WFNJoWjujbwtyM/OCCkNIy1rgDAHRhWxQq0B1b2cUrl6RngymRduGmWmLBw3ev",
-	"789ld+WNrRQxBvk0CiNZSJAt+LZQWt3ZsQWP3w1JMuebVfATWrqiCh+AInCCCXQ+89eM9DlgfOLWg+4p",
-	"ha10n5PRR4hcBhBpGJv/MWH2stlGZQm7FDkTpezUqQS2IAWkiJErNIuOLxO4ZZwrj9RLVvE+xqJ7xUa2",
-	"ov/QogNzg9KLkTt512D4agq5fbd4tJdcDJL70GgT6pTQ3SqUypG7J8PVuuEixhCaw1syLOMXOPgONy9A",
-	"qEbK80TfSg55WGkPmi6yhA1SOgL9V2lq/zZfZ2IAyhl4J6p81f4ZNTeDSzli2JLXnpzegTngt4x0ae8G",
-	"k2LKZVSbZ0mW35CjMUMQo1Lz2kBCGMpXBXZsZgVmUdScjl1FKs9PlI1DyCkZsgS6AWelUTi288bb5vPj",
-	"q9bnJ6/2fzl6F74/uDz82Py0oabshYZ2IG7ehpsjVNo9vb5tNXq8vIs10ITHAdF0AP+VqS3kMuZCkZxg",
-	"OLQL4fDGanw+X7UA8uYhVEurqo1zIXXFDoXu5lVneZFttpjPuqnyZPuvrwgO52ntGx64jgBlF5km4CIL",
-	"CoA1PmJNfa5bRAX0SWl28LHlw/8RYSvz9aVBq0IO1PYDVrBlAFE+tl3gaKG5b3F8dwxUAf9vEJ8y929B",
-	"lcTPfmeIDPPR+2kuldRaeCgvTsQtpdpuCOfuPVz5Wa8XS/nsvh5QzaagemY/ORj4azrmlUfNJugBVRgT",
-	"c/0dXD1uAr1KzHFua0jBBwNg0q6Yt6J4E122HbEcZoDsRDmQWUSo4jHbRcf4PMVs96v5TLEXz8hx6+AJ",
-	"sT3BCDYAUxX6RCFUtbjqgrvJeJEicI3m7d8TRp2Ksb5R6TqTVdyaR8PmC3uZ0OkM6iZcd9+spd4WQmdj",
-	"lkK3ZCmqvk4oaYX7WAif35kVEd+wWW6WVag/ec+0av0tJ21AIKnY9dwzH4j8xmIRwXZjJ+SPCagpllVT",
-	"NpapBoXTMcCKDiEVAVXs0/Z1cSJaWex/eP+apKzPUiZ6zGhHgBWHOOHAg+bBExJ5fd6ifGvZFGbotokN",
-	"xNdOOMOhBsvwSd8jIjhPqpP9clzr5f3u85d4OLSb1C15emiWmCTk1G/cAUXZmAYP6JE+CNXutuuYeCFF",
-	"db1MUKvEW4T1KihcyJKyffS6zNpvLOsy5qw4IafVjtSFnWtyLHnQw6fDmfuM7VPrPuWbf/lY83RtCHjk",
-	"0LCuvwssadVJ4pmWm3CJV6RYoRpnBA2KY6zI8iiOIEtOX8nrHmJ7RbDXSH3t41B7qxMQ3idUzFY3j7kT",
-	"+PsGyDRbhC5eAH2+iop39P3dHd/eO1U3TOBzG7TQ62WjZi85Xrw/itUk2krPl4KcvrPDdtEWrNwF86U6",
-	"Lv9BaYVZpEqvvxvYlzFPmbpH/GETqXyZybM5+axWiyqPNu/xAbPduC3VvAPcb5a241HBvbEwrepVUzK5",
-	"vaOjfZs7prnRflm9S+y0tgJ2lVuapdgQ1Qhysdz7VZ1+Zx8OfHzxO1BwKZncANcrp1liDF9O4M9icU2R",
-	"GHpFBvLinOMFLsRT5bCabZVEX6aFfk/KVkyQHlUMrsK31O7GSLYbVcpUbv9VDlBakHXcQsxD63pVbiFX",
-	"ulpMoteKJf3VEnELq/HwFKxM48SjoaI7o5FARBozJ8olXQQN98bULAf0MBoWTxXobwglgtVa73fuh7Pd",
-	"g2q596DkKAChM5RJjHHOwtErJdmxMU9IKzSaG9sFrAOuO0JOdMJvWTHPBTXX0QbZg/NCpDKBtq+v85N0",
-	"JTVwce9F0Huc21tsFFR9jNvd4M+zSKMiP2wGzl8NAvNd3ebeEJZ6z+fLgB+29W9us8LBUqycX1BrTqpK",
-	"zREV0Jvm3Voh3F1MrSFytrcjVnH3Ci68d4CiYPv/gJ5LCwCS/vRbylbRP2SvLv/AmevX5Y7oMgnvHToq",
-	"McTdTNt5RvfIOBFq0jWT7jIMtU5Ez6b2jsYJ5QJ/TmQP+xvnKdkjKiY0qVTCCl+8jw2zzBm2cL5XdFCh",
-	"lynFB2Ib4eoc93j9Pjb+1xcM+UcdYVd0sHSf5WgX299emg4w6GvJMx/3NYSBixueOPOdSm75uBiuP2yt",
-	"1Ut6wXLdW9YbLt1ANF/RwRbkCXz0rnKkDOz3p2NTB8TycIzqSrwBRyjjVIzemnsyxN+MpesZ5e4jB6uY",
-	"ZeE6fRCxvN/n7Bs2yln0nvnOKYtQHbQgj66ilUWQ5btlmbJwxyO1YRXXwu4nC3Mos3EuS6ecQ3z/qyd1",
-	"F9dnq6RdkSDufbmK0hae+jnCJlYEeanWbDTWammB2GYeFBGPJRfzJUlTdh0evmpeXu2fNS8/7V82Woev",
-	"nrx7efjml0YrrHyT4Y+FAWS4ahMCXC6ADwR5X6BH/PpilEZ/DDmU3gkJrT0KUUSLVzkrdC9dDLGI31yQ",
-	"SiBIhoOHCZp2snXzpWjRV724+Bxe2MrGktNhjGv26+nxeePjLwefmm8uw/cHbw9/efKsMhM2oUpfW6a6",
-	"l88HXsQcXFc5mD5DVAEKff3gY65N+k5esJQ38XatApSmqSayDzARXRnPAkMyPmJyogNINO5PFApSwSwu",
-	"3tqDxW9d92S8gFscHp2MsxphnAGM1vqYvcwn7FHv5gd4fq7SyP0IPsOB1JAfsWSoHo9BvllxhRZ07QUI",
-	"SPeldCIUFH0lODjHY4QrYhvQL2zRu0Ewe76nvf0QMCyucaVBtp2mnL7w8gRQYWfOiQYvOSETpxU8UeDp",
-	"+Z0yvzKb+QpLon4LqnT58PjeCZ6l799P4ZubzLpan33wzHLGdkDRCjtuDSd6zJW5HnuO92qRqFh6y3vQ",
-	"RHU8ZnEGmIwNSs0djsURAPXD+59ypJZWIyQvLSJlR1iBCm096EztZkEwIwIwCsYEjApkkwuOQWKWHS7p",
-	"zkCqYgfvZb3CfP0BHl2cQmVxkGmaCSE0q7mujiDlW1ctOcUhD08V3+iTy4PSRpBvc//ainSOYLtGrea9",
-	"FafMq6pYL2X6uuhhrixeJanU1PwU5MmHGeItvgZ4ShFj9Bl2yqG4/eioFMkMcnlJb5Kmhq7uYT4QFsni",
-	"bmfE5gI+qE3SUnfbodZj1X782OxoVfe63D6e0n/TMRfrHRPmvcVNXGSznIvnt+7S5bmTyHei6U6Bi5Ik",
-	"qsB5KggNrswWOMG6EddqB0KSVGVKSE7vZ+/PiZqJXtEvdVDZP7ew8W2hZIEX7rqntXTMGiAevxQ9dkJo",
-	"FxP80u3t7EJ+zNJtXl0ravl1TvGnXSWTiWbE8K8ZMfCxEd6YPS8nmkwUS6H6KoBo+1SmEG/vp3QwKmO+",
-	"r7UPCg0OW0erNoYZ+xpMuj29JDuR7+zuK73oLr06S9unzOR3P+0i80BkofyV3/gA6oCxYWdUEi7RCYlg",
-	"mJEV1pAAUHuoHfRn2zdb5+9VHLMVlTTn4zvy7SUcI1sdyyeuh/jaO4/Ke8XabvT5nT0HWp29scK+tpoJ",
-	"3tMm0XSoWO86In2ZJHKK6qg5r7pUMWwZv98kKRWxHJHuTDOFfW9v2IzIPmox5p1UT1Km8LCTiuGt6GgY",
-	"09S1xXNfC+zr92JmzL54t9S2v4b3HV81qRi33ogG+/j58bPHb5PXL854uL//i7ihFyPV27/9WXZbo3/1",
-	"jv65UimxVFnD0X/lH+YOzz7X1QoUDIr4LwqVbNtKgUvsi4cF2lZ5BPWv7jHDFVP6gUIpiyJS5QzYSn+v",
-	"FRhrqnorszOXRLXKURzfabf1MI5Z3a6MZwjVU/AFkp0cr9N5SR0jqMdf3Z+vn397DP7EXQz5wCnQEcyu",
-	"h4VXm41Zyf0Y+O1EwqCoNFLlN2hEJAvDSDzuCPM3GKGq2I6yTl5rIszBQuh4DKed5UY8mPqMQfdpw2uu",
-	"R8y2bHNQPq9TNliYHo/XismumSZGEYE2naGrzxiqKaMx4aKohL1+vpYPVhnrr/Hq069vro5/O2wcvzh4",
-	"+exNK3zSfFENRrAgdg+VPddcXOf8VZ7ZM9cjChIQs9Y7UEpka4hgh5Mxk+PEMgMVRI71HrQUISnryXT9",
-	"esOqdKgVaeV5xkFpnebnt7KePmOcu2h+FdS885zzLPvjCgIsHvc9z/xs36x5xkPXqt4k5Xp2ad6Bnzod",
-	"87dsdjrRw+q9Mk75iJrNkDJIhKRJQKJf907HfO8tm7XJ9N831xkknJEJgApnf8KTyALFQSr+OOVCu24P",
-	"2h7XU6rIiMaofpoPYwmoY5Z2LftevmMojNvQ8ymjKUsXzwDsW1fEmsWazP0y5f+Gk69N8CUbzMaMFZYC",
-	"NHN4Oh+cUWBr374BBmJfVhWWKpb094ZSaaMrE26khbHz7DmM4YVPqOySZw5P6fTda5TrxjDvydSiEho7",
-	"X52Ox3sQcuiIHFtmbKvP81Y3Kuuw26NCCt6jCUHMPpYacwVKyU6sSVBIsHeV6R2BXX53aEGAGvlOxYyo",
-	"MUsS6DWVD8zeYn6CxPgAQFdHlCfwF4/x4ayhREdgRwmiJr2hWa1L7PixawtMHbaM+bqLi3VER0BRgNAs",
-	"temjsexNcqpyBf5VFhOqSfQ4lj1lTzMQmN4K4Q1yzAQd8/qMjpII2w3nP/4L7TWv2/CICMZiY+A5ZoMx",
-	"PZPCnHhcCtXuiD1i+M78G3ragQj2d1MZXBHqZRfwavne3To5tTzOFEp66HZEoAtydh6cZJj/fns6DiMH",
-	"CKtW2KqT6OUZahtD6E5juxwWf3xszsVZZL5gpk6EtLPeI+9z2GUwelNspEx2IsPMTOg9Yzy2jXIA7f24",
-	"FI+BpLsBYV96bIyOq4vn8JRR50kFYvljBDC1q5id1ObM7Olk1gbETmBObVWrvIOjQ+o0b45ZLzFP71Ay",
-	"4spwsCaRGFEW7WJ7rlYYuuJvrk+IZl80GU0UlOd+uHqxd5RpDzDqDz/lICzm/TtRx6xRGEa72C0qMWxj",
-	"HmwcEjVJUzkw3MBUj44Z3h13+/0IKoB98weu9MIw2oO/+v1+tBuYL8D8UXkUTGmVQcIctkjCbo1WYESF",
-	"OZTQBYGHgiI7rWbTr2sHxIFdWMPLSa/HlPLXcJpSiEtwQaKvHThoOrU2qdfr36I6eWeEDkXsYRhDHMO6",
-	"dSBIZG782vEBM8wvnRqysRzTPyYMOblTI/8veCe+IdtNFBwTimkyxk+YPboTJXzEQXfF11lSCDY1nAey",
-	"sG4kR6oD0pUTQH7Gge34DcU1HXhtxYMC4tauZSo9SQUcWjJhQBtAWUCaLIKlIDuRz9326j+Qy+3Oh25H",
-	"AYmg2j+C4UcYdDS/4ovs1ssxFqKAjJOJIhFiSURkxza2skreLjh1IAsWKdWnPDE2sGOUKMfHiMiOB4aB",
-	"Tzr4K+LAc1WdnNPEnCMsxm3MldkSQYZTgbgf5v2tZjPIHySt8DggE3EjjAgyMqYVtgLHqSD0URSNWMwp",
-	"WiatxkHg87O8hcJ7eDusOGk19tukQc75U+xnaEaETBoYfje/m+cbYRiEYWjxv6E30UIJgotqAbRRK4Oe",
-	"8eixq0aoqJNLJmIykxPsM7/TMGdSo3lEbrni5lg/vXz2+rUZdw7JFBgpCUJX7ZrbodkCB/8vBuJYbyhZ",
-	"fJLDMGeBQUMmegOindWJhUkBsqRszBA60Wg2Hqe01wDRMDP/lCcGUE27FGYvLP4A1PGzOMjBje1BYSw6",
-	"PsJ0FqNUSAmnMRMWIanPBVdD4DoXRQysZmGUXeeFQO/EQbhvN8V7ptPZHkS2oradfU8KBJaYUsB+wyyL",
-	"dMbFAN4/oFzUCTyJJ9/Bly/u1SdGgH/5QqY8SWAv5FGPKZ3ZZw0V3hXsQQTFzhpKaUmwTNKoQYO59q7W",
-	"nLGmJZR2RaFX1QenpGF4zzCbgj/KGqNckej1c2x9ViwIjOrkDAovYUg65aOR5RVbfwocRhXb40aGKW50",
-	"n2RWJ2dZfy7Q6vB5rwmWBeBBUJRalbZZC2q3LFW2y0I9rIdoiYIOVGvX9uthfb8W1MZUD8GagL1l7VDz",
-	"70GVtw/3matPsMpuRpaAyCTOJHgeIckNEHVSFslgPlqOeh3X2rWfuNLOHsYsO9jTMKZmGLqcT+faKmkh",
-	"BRPeWWP/VfRH1Jph82AvPNhrhleNw3YzbDda9WbrYP84/FxDP0CtN7wOD5+effr87nPr4mr/+fOP7w7C",
-	"498urj4enIW5dXNOuSjryoaoGXRUFWKUS7qp2Wwn7NxoE1aGrHdTHOfhXti4Co/brWa7eVg/etJoHoSf",
-	"wT9XPamGP6nDw8ZBaVIvnhwff2xdfHz5av/p58OLJ1cfP++/+PQ+n9TlZAzdfWzzi6rJFLCuvBnl2UMV",
-	"8wG94Pdv1vhaXWSOTABxKzDINmFF8IW2wsaij2Rs9fiDoFZHR0DnVri/+qEXMu3yOGbgBms1j1c/cSXl",
-	"ORUOu0OZ5w7W+dIHQW8px7hM7iNb/ZwFkwKwGNujALZW1o8csTGVV4wGgAFf9nIMqcLFtlHQa2b5xhYW",
-	"vNwNcsCVdv2zx6m85TF2J7MZfaTLhhyUA9dslESeZIismso12zPnQBvhhWnKOsJqRDYpBt5vmTJwlfBM",
-	"9NLZGPoLn55d7jUPDvdePjsnRndMvXP4keqI6NPp59N3ry+uzy6evf/t3dXrny+u3579Fu2CZEbXZyal",
-	"ZEoSOYAmx6fuLM/8jcJ91kzPmHMCExnhvEPocW+GZOcg3N/FUIfjW0iMVCSyGyfKXLQ2ZxFNCKApVBv3",
-	"5Ii5PMqcxjRJFJisDrMuy7zkqT8CMGOjskiCzrufTl+d7hlOohoUoEyovbq6ekfsnSeg5n7t1IyecT1J",
-	"k04tIJ0aHfNrM3v4h0IFvFP7FpGdyP4rcqcsUCay/4jQWokqxYpVILJxPLXXwETPcKpBvpCdn8Xeu5SN",
-	"uCH96TtU3LK5gPfq6eU760QgXO+eVM0CbKZrLW8YjB7P2OLhhJkez7LizTFN6YhpKDhfEF7Jb3n8Omaj",
-	"sdRM9GbgAPs9w197anFC1zvZEFrU0uPUHOdfvV1+tYhqNQ/CwGMKhBbI525k6+npyz37sT38Mcio5UV5",
-	"p7RL/SBv7gXf+BAxksodkYXpnM6xZn6SLpwOMqT5GB3SvRvwPlaOf1gcf+DYt9bORO23+5z2cHBtdN7Z",
-	"ZKJvRdewjbeXtKHGXbShP6kytFp12JSSmZO+QnvwZLBVFcLVZ+pTGjs4oO+oXTTWeOIdnSWSxldS/kRt",
-	"4VKr2VxneONUmq3v9Iu/jC7j1I1cndhYoQFdo/a7ea9v/Dz+av96/fwbqjkJ0xWVBc+5ssqNKuAImpO3",
-	"L9MB08pF7Z1sqpPXmfvKSMYb6CyYyslgWHiF0nRmYUR41uBVzdtKz2FozzwsgYJ4aFUMGpEbv6t6jONY",
-	"/sSF1C/kRMR/KR5EYm6BA4Nqa9tXFJ3OOcdRzuuI/sE52RkRzZKEDOUUHk2o0h1R0BzJlAldpey8ZHoh",
-	"a4X/QSfPvczwhz2U/t6g99qgL5m+x+7MDd6NtPxn7vSogbNj0dGSO7ITKW8mY0gluPOHFlnlF9JQ4Nn7",
-	"c4JfITtQucZVlUc9RWxATEHiilB1U7LmrQkP1mgmmVx5CO0Ns4iyMseX25GBNcOxc1kWR47Ra4y/jlPZ",
-	"5xCiQV98GGbu3LnwtOfbTfgNQ8f0dMhSRlii2AlEl31I7vEEcuo6Av60tdjFnusuo77YrQSIJacCL7pY",
-	"uAXfNAb3J/B7d2rmMO/U2gSSh22uLkyU9M2ugVikbdhvrFFKIrga5SGbUk948+WOmPu0koQCUi6G/JNb",
-	"hrmVVLvPcREbvaNOTu0vcJEmEPG1vVeMFd4RlMS8DwDZOkfRU9YBAmAENhXNUPKRIpGZZN0dNwCNHbl4",
-	"ER4/Rhw7X8VUQNqALQBNmdLOSdelujckAwnxkCz6n/EYMh6z3OHCfz0pMFmyN8tYB5zy7gbNR6wjdjLn",
-	"zrv3P398/fzs/fXV6/Oznz9cRUHm6T9Qu20Mo+AX3ZaYiAz4GDL40XOPoYiOOAibAXAW3I7NQQua36PC",
-	"yUwOwqYhEqR1Su9JG29RiZySg7BVdfL+BHvVGYR2e/4wd4P50yx9hqfoNaQEiTmHghgeNZp7x8fHx3th",
-	"GIa1zX2+MP/M1lrHFL5zYMCDS1+NYA49FbL2DCBNqlAgkVpfcxUDdX0oEfOIV/WolYOQ1aYyF0mWCmcV",
-	"ng//omAqj3lPT1Lr1gAj2QFYtmvFN0O8wJuruTmfj327m1Bp/SomJKS+7jt9oHJO5nH7dDYn/Kgd4B3D",
-	"AZY1FmtRP88L/1xyC+IfAX9yy39jvewv4iporkXwl86FdjfF8WAd6tlvXCESwb31zVN148G3ZecLtJgo",
-	"5izfTRnNQPgz5dQpmO6MWBS4vSzoNSoo5dq8LefotKGWjUQjpmndS/yJzCFu5jGmA0ao6giXwmMUmAHT",
-	"GYDBiS1VhlolC+YPqAvmyXoeq3ZNxrG8mZJewqHJDU1uFJaCmAeUTUZ3CQS2eEJJpxOZ+7PYzZhRrTy4",
-	"L/KCJxCa6slRlwtmO9+cXjyvPH250osP3VJPHkMGxf/NAgJ6azMMC7nmB6HNi/1jwtJZbrFCOkzNl30Z",
-	"45lHRvQLH01GtXbTouXjvxpBRVvtKq8B5mQtWL5CiTGsRiE7/vRzb3gtesnV9HnzVJ3Kfw3js9+mtep5",
-	"2P5J/kTmCiu+zvcx6vMvRDGa9obBXP5D4LgFayplCqCIYoZpp4TGccqUIiXIa2uTuFbTNs9V2K7pFlic",
-	"pQN0vDEFrQ49HnHZLXlSKCRlwnStMm4sKIUWRymBdifmA252FaiscoyZ7OQfgc0XCkhM1RD+K81tY2qU",
-	"7iFTTO1CU52OwIQQVapswLopnhL3AcyuShiNjV4Zmg1mSxzm8lowO6VcBGWO9gVr+UdhGQtVelW95+Y7",
-	"ESWzPDCH9SrGikTwMovCt2P+hWYCzLgi+6UEUo7gelXjxdaOGzBecYS2xptQKEV2Dd+5sTeVpkKTnfcv",
-	"npH9/f3j0oic32o/vArDNvzv84Ihujpy13MgH+xaQCm/30fNhSeMxDUyqhxTA/GdmSNONCMSeo46vzR7",
-	"Zr/otms09w0VCl3kYVUABL42TtmITyBCiEjr7drEKLH/qxh+83pf2pb0143mvn/BtWqpKcwsz1yFq3R3",
-	"H5Lsv36fV6VXKOY+DMJSGphVc/AshQZ1GMT6FtRGMmVmUVTlqsDOMbdYnuSa7MBx8c/G7t+r82Crs+jc",
-	"+7ZJCBdly6KUpZ+d3iT7XlDnz22D/KVym6DtMqgVGX19Rdv9VKlolxTrRQ7VU21OX5SVfpUNHMToomiT",
-	"yGfXKCARbKpye1/cK0ZxHoAHtSMwi9bbZRFmC/ndCozeIsoprmbiRj1hMZmMIcsHyltybx+hJddm21N9",
-	"eK6F7zTDxu6JeQFNEq8di31VqXSnbRtK5u9xh+pOMwx3jd4NbSdhzFDOcstSCHpB6r8niyLbdf2GzYzS",
-	"Y/6zQ21JjIa2dMaM4BlM6q4tZs0JY14Po4k59rLGcRtCZZ5XqKMOjIGQ0F7WD3AIyEu2qEmmWS0T4bHV",
-	"Bc27sf0DLFneedLNXA3lFFLEhM8T/h2okeZu2J7MXKUEeQnfgplbMYMRK9dwnuwohss5xdWB3Lh8TfRU",
-	"mpHDqZFxMmmFx04PY4XSASSeezfC8WMCWYZLTm4YGyv0pHv0GLPUEqFNJmPFMCW9xLfuhuGkq8ZSR0Zn",
-	"Vx1B3Q/mRV2meMywdIwreIs9MgiPT+Z3yePCtsi6w+FgO8KQrqDHQCahZgIsTVdmjyPOug7Bknrr1ZPi",
-	"FrgQCuqLBWo5YSzmK+D0Qqq/gjpdaCCijBVBE+QpZZlKlblKWSO6I3ByuBy4+tYAYbQ3NPaHYFMs0bBM",
-	"68rDzPDNreYhYbaKuRH4tSNcZUbOrKJ0f/YuYGS8DyvJdk/wVpyX4QFnbHREMUKxJD0uA6X9gelxvQyT",
-	"yVewDJWymklYwctMT8mTyX6AkrSRuvMNULkMK89n/gFPZ1OECokA0eAS2aNJFkVzeyALli+efmLG1DZ6",
-	"3LyvNyyOa1NNaZNkt01NH6QQFohXDcXd68bywd2/8SyWeaNPPQGXSRAs/sA4Fs0OTVAFN0rq86EW1p3m",
-	"dqd3IcuzOiEojNzPZoJ2iH96f/sauu4zG/D8OzVvoSqOm9qcebgFc01zY2W8nKJXrP2DlIlKLT3DY+HK",
-	"VSIvq1/+sidirO5swymJpcvYS91oPAkHDZH2hlZHB+0Bq5HNJk4nCYNDfT6pIiI7yP2BR5BS37qOqOhb",
-	"vlsnH8Y2FcIrhjSfs5WSY/B1Y7X2TquxT7psJkVMGDen964bsHkuKyrG2sudVhi6uyEbHlEF7RdSRtQN",
-	"H4+hzMwom9CdF6+NxwlUf0L8DIPaDhsZdIaAsC+0p5OZ6xAO55GtQwYEBy2rK8IjeFkXXbBTOUls9kEe",
-	"sshLf9ENassPqUVtNl8KUJtOZqRPlWapUaFg/liwV0FmzwwyuihNE24XPLOJJFSCO8sG/6uKls+OS8oo",
-	"uIU9NYtlr0aYVwF6f7VmHdjz2zXttwpnbho540dBUTQUdQNNrQ8Flipymr+Ztz8tBQGTmZwQY1Jg8k1q",
-	"NM8u65m1guAOS5XEykpLP+cqdGXDO6NCWTGAQbhiYSzch1phaguMoXY2p/4ulFQqm0SBrbi50cuniG2F",
-	"xa4uBQTyFnlOVpdTYslDNQFhdZJZU6i8DiQpzmExD1SZT2THdXIwV2gMvFkg5NwsqI0nwAER5KZXbnnh",
-	"wlmDyxlgJ9BN0Dybkdq8GfYA0RTCDXm3qCJvjCm2weQpVlirutuwUF6ZyQeOloVOqVC0hxE+3i/WDffR",
-	"VnFmIVQZmQedJYWYGBOHAZwLRqoq9zNOwFYcG1nUhoIvs4scar43YSBxUXUAZ0RAIrv18KEsjybz3/v3",
-	"h9CbsSPch8g/svv+kS0N+Yfj4yzvy7KW7BMhxZ4nDuskSqH1iIo6Istvyns99m3gKN8ludjIPg1l369H",
-	"roI7k4t9nrCO0FPec9Imt/jz6mlIbaoyt/CN3z8/yB2XRbysr52CcYAQEUXLBQutDBXxKpg7+CNYVPjr",
-	"nFFl7yiaT3ivtaBKd/AYrzrjCy8XDBuLaWFMO7zXWned2rdvHVE5l3BuJlVvTGBK5n4zioUvg1eV6XGq",
-	"2LhT+wZLXREq6nJB01lFnOih8qPgCVR322GQWxqNvFmb+Rs2Sq29n3nx7Q+bp1eheM2eb/yOL6+1m8id",
-	"KGjhzQihAX8C/Y2B7tumZjAAqmFMVwt+gNAahUMa2B6/se8/4r+LLHs+7wmZ0cTG7YzQuAMRcDANP0Hd",
-	"0r2cw7Xuu5reu1wTEjNG93e7sb5NiDJnmUkI2NVDOh4z23YNkmHNSP4TKq1w/gVrrnGwzugUFkSy+JzF",
-	"nDoA3r+MUYfzzrUjcJ6haeVZddYuu5NN56XBL7TpXBUoT7ieEZpwusDsynLZ2/lp63Qh1DBxsh2RUyBw",
-	"IGMWrRZdaTJmniqXNYG2zW26M832UKXs0QRszjq5YNOOwDwmRdQQ1CCotLGDqpMLCUGNLigS2PoGfej5",
-	"RNYoGYiCjkAFHjL1KfHg41zuWUrBF5w5gYtRILUk+/jBvLjVzOdu4Uw9fo90qi04xpZzr304/k9L7vzb",
-	"O7WdQLGUN2Qy9s2GTI7Y/bnrSTT701ox47JEAz3h8Vf4z7eFqZnRPw6b5KjR3DO65R7ABgUkKuIIBST6",
-	"/zefFn8z8ieoBiayBOqIHKHo9fOgBGsEEd4+dx26UNjZfMlTG3RCgybDk7Jpbx2R60WUtJrNk0w1ypLx",
-	"qDYmfzH6aQH5WouKDfHmpzNAc1qVeXm6FMPyZMMsubkcOS+3BBK7xlQP8zjN2I6wqHUvS0a7fyoXptv/",
-	"EC//VakwyZVE8WK+4p+8aPE/WqzZUke7SN1Z2Ui5UxJMWaDZ8ijQvlYoaka4UKIYFP4h+J1N3UZ/SY+O",
-	"xpQPRJ28kLZ2MPfMBZmLGdH+jXDyneS2OwZ0zQXxfILZ1w1wlLv83QBg9ayX2FUpcg3R+i5zmIsxkaIj",
-	"IqtlRUTIqZWsfWP0BWQ6nLXRDx45gEkWR23oBohgtX4D9x0jKrFpO7jSCDYZinezlAVbHcAVuWFjnWHg",
-	"oR+vQIRimMAi6GoJHknf/Qyh+9yr6RyIsFr+N0/yGQAmD5TwgQIJs0TETqE5tpSCPJNIjjWLr+VEW006",
-	"oYBub0E3y5OiI0hIQUerchDlcqLxZUJe2wft2/KDCzVYH9IcxIt78U707vTq2StE0XcPWdjNEiC4xXGq",
-	"GKwz491XLCFZyvCSYJjqUUjiqTzFXOM2LWWAptDUOsjNmi5Y0I7gWrGk3y55HClBiIlS2anfPh8QIVSB",
-	"AQNbxFCoYhWTJKmTnwXaKIBLnTeRKDuFKzM4hqx3897f5j+y6tBVbuf1+5BPmrE6jMeetO5ItnkMpcyE",
-	"ILsPUzfy+xTX/H8VMYwWvrNU2bZB9ZpP0u9V16jgEay5my/9y8noqSsriFjL6mOzksHMsZSzZi2oeWIG",
-	"B5j3wdvg6+W0F8/V5m8O8z3Iry9n/u6H7YNGPXzypHnU+owFARlZvtZ6dKwn6YKc4YN2uF8/ChsHB4ef",
-	"zftdxg4AQ8iJJoAr4U0f5SQH3WQzH10lKdbgUn8xrPbpBpNfKS0FlohuizvK2+HuQ7rrRlpeBWpDT1AG",
-	"WtQtIMcN9AsoNf8bAuqvqPKeqptcrfP0n3n9rhIEpKDM3k0bRtfAQkX4BcQ4jSrsTOIbIadFZa070aCU",
-	"FHS92AFF5QqdTWe20cGOoEZpGQhw5lFFIBHYplzY+DcdpIy1STMMEUF6rjFE/lqmMuUSg+i+N4DsZN7P",
-	"hDsUB6mY/3y8GxjDHj8Eqef2vQEmIduWIbOOcCH3OegJ19jLQrEj3Hs5cXkXUqwLqcAFuwD7OHBtVCXM",
-	"G65ScqyH8G8P598ezv9MaDwEhim4A3yteTveza/2r1UwefB7MWsiS+vxuzkIqW1TB1suOsKgjOvvgEny",
-	"XouHoCOU9F7j5fQIiXBAkJs2pWlsOwz6nj9DA3AUKJbcMkDcndXJJzSqXvf3zo0Ei4I8397iqRtTHBNB",
-	"oPUMWm47rUYzB/7frZI6FqzvrkKnD+OpVTgS/6owf401duG7FFJgoDfYC+iL/hdFCLxnAuwyhMDqTYW7",
-	"gSqXKbazsCjNeUu8bMSOsElfUE+ze5L3D6ra/o/zbRy5BjKJw2Qf2aoo8HRgkmhHeH4f652A1kVXWc/L",
-	"rIWHJzYeKRKdXdFBdGKDpa/7exdSMLtTbS+cjuA6IPthy9Y4YUx2acThDpvRfHfhhtzUs++Y40f79uu1",
-	"wPZvg2EZWi/6gL3tMdwDb92vkkM+f3IjYnmSFGRpxRoyda9x/A2auO1IAvR+vGsR7WaIhk6kIKKhaw5Z",
-	"DvxBej7Wi8I9dXKKUi5LU7Yt5tFrShUmsp4Qam8r1ZRCU2/Idq8sSlV+VSoCcCwuTD0pFba24YaoI2zn",
-	"cGg3R5OkTp4NqYBcjQWC2TqnC0ni5hPWHvSAAxEmJysVtNFYF76dh/7Lejd5W5OCoZZ1SjO0mCtUBoTZ",
-	"Qhkm1AowANCwRMyqmU/wF5vKOrL0UQWclkdqriwSrVT8ollXWGAw6SGwwmhBsc07McwKduBOq9kE/JYt",
-	"FW2al7uqTbK0aLNt6GH7NFmelK6+F+MHoE/aFHCXv7OyANhVVRV5BevJ89py8N1lzyJb5FWf9jyUuDr4",
-	"Pp+5sm9i2MI+BbY7JoK7YmhbWArXg1K7Kz8kpVynCrecn9yxvUi3Nod3rlwjkeaV60V6AhAINISq8/4D",
-	"ZDtuR/++azxjcWllYKtMLYifLTBFZ6xfHEouQanf6PjHLrsPmiZ8DwiSQnlpYd4/CG7EkPhOiCOHe+H+",
-	"VdhsNxrt8Lh+0Dhqhq3P29fWXFXBNrS2/97uo7sboH97nqpURxSxD1Dv6Rub1h+UJcZ+uwNydq5nVsLn",
-	"5Xm0Lv/AHm0ujQAQHYtJY36Eej5hrOcB6S9KGduseTloyJMqqEem83QX3+sGAYHY5h370RE/0yJwoNws",
-	"ZWTHedF3sYky6AI7kRc5zVGVOSKRCDndhaaVVBF33wlpho28b3iWTgGOOqM6CVRVsiFkMQvUO2wdZVwn",
-	"r6tzLPIKzjj7fa6u1sI2l3Ji2ujCcxVX7k1+Aw9MFsFQDaKiwLttZotCCpZKCx1Sn3ufKwqD0VmYQK//",
-	"NCp+vDIl493E+Sme2ajtPTSQzQLZax9bZljvJvphgBy8mP0q94i5z6HOb3bwmifXcJOAAEjldBu4DX/W",
-	"af1V0Br+Q9GRv3u0qCfT2E/oq+yYYZl1W6f3YqRinyMRnmjM6I3KOj9mlbcCs0azQwPyObB6J8t3dG0c",
-	"zdElE1ZMYbSnUyFpcenRUnau71CRHQMkBTraFpXQnrGITotdnuZz/XpQUb27Aoj4mSPb9hLEqtOfGlfh",
-	"k3bYbLcO6o3Gk/2wCTZblofn8pKqDb7Kh92RgzZd6ZyRE70QvbHibZC7tEHeVmUC4TJj9e55X8sxKAvv",
-	"3QT1Htd9EaJkSXyrql3wdyuh7eFL+jgM+Y7cSEhuwTW+TL7mobgVTbxz/7ERsn76j5tksZ13e16o7UBb",
-	"9V3rMe2IHa9D+W6wBDswjzlCL4i5XnjO6sIyR1W/E/yeA9HOHbrQpL/ob+6I3KN7AjO04VIAFCyA8b0v",
-	"NC4/8ZT7IVWkz6YrRHje+u+B25pX+93WzbG9y0vL2arzsHgbvrfCr+c+5fkE8w9mvsEF3/Gbtz2ph+H+",
-	"cePIGz92JMlfV6LJ+uLarvFsedPybOtZDL7K/fa32H4Qsc39Xfjdg5rLJDcItnv5shZ2gTvHMKYPp+V3",
-	"P1M27k52bO+1wPplrHcC/ENSsF3CEQSUq4xn0XOjJuktv5W2cKsINBQU0Lr8u7NTAGO5O9EoHVz/3//9",
-	"f2yaJ4/Nyyn6krB0xkl/OqUzojQV8bxh4FVKESGnQTZ8wkUvmcQsbhPaEfhNmBB1ry2cMQovQvzKDrhO",
-	"ojidXacTYTu9Fadloc5mHVGB8kR2zJvsV2NXi2TsjV3sJAexWntDLBk2az8rJ+1mIdLSkAsHeE7gLP/t",
-	"pHABwZKZsCFJd276xo0NdhoJiejDVRBPhvbmoATLTxFtJK999wibuz/napzQGXHRcH8UjxSJDONFwcIY",
-	"eOnIJjsW/EcQi/+cxZt3yZSLAnpt3yWbSMFKjJfQ3o0qVQIYZYAUtwW2py/mBMxNAUPtUy4UaDg3bDY/",
-	"CpAnYmAuqsDCtdkuhKd2ybFyu4juhQha3ZTRmwLIV1Z4XQUnBoO+kNrC5EGa40jesjnm2IFLAFo2EVwK",
-	"XDBrccBcMh8pbFKpwMo1F2PW41ju2J2Rgj94NzOnPVnDLTq3T7c6+dk5UMuJnUUrvJDab+bh0tE5sLF3",
-	"+aTE/ImSgJ+m7JapKNcsfMnJAfNaD56RJf06MSLUrCC2GEp4HxoMea9CXkmk0i4HDj/qZWKYi21CSezv",
-	"Ccid8FYdKwKLuxvg4IA/8G1WeJQY0U929csH7JClQv/HDJLzbB5+eV0y+LjiAJTNvLDJfRnM/ollS6NM",
-	"A1g0ykNDKCeWfZGz8/LsKiBQyRmQ52c/nV2dBURNunspw32tAr+tpV/auJvbDPkuNqNx4sZs5igP60Yg",
-	"VH8WLHtLHS9GZl2E89dgq8ysGRVNGUlk7wYwFSFpEXEulcwbUGp7diAdrOTzEcXzHjiUg8MAHVUu70Lk",
-	"KKBUkxQAIu2Cd0QCR1oR3dwVTucnpUV/xNyH2PVIKq3jnC0CWsCfopukJ2NBw8Jo/dvmp2dPWxfvz56f",
-	"hpeNJ799/Pz25enh0QbtI2GGD19eWcjY3E7qg0v/qA1kEv9Z2rCsXJhy3sREcyXonZMnWlfhEfZTqofm",
-	"/xqfDSUyvXizsspqK7DiE0HN6nR5G0zzAaOLmrm3fml8fnP06fBt43T/t/Bl46z59Mn781pQS0DVXgDv",
-	"tohkQQZWB5TLTU5Efl+E8Lb6dQXeqgMz+dWjya2Futt4gaW+ThmiRjkf7kTEZnldNe8GsO92gy6PRxW1",
-	"11zsBUV7of7fsfzJyfC/a6CW2/1AJ08BzexW9H45wx8P8vtHtex7lsW0RnM2ONFS3pAxTTXhAlB0M86X",
-	"qVXAHM8b3a/oLVJWDYmdmVrs6Ul2MsjvMFwVXUL/wN3ckhts/GVRDCRPqS/p3y6wbZRJe94vVB+H3Mjz",
-	"2Yb74IHdX1D+tyoqbKdhSwV9XiljNN6UO9q66ujMYcKVbnfEoja3VJGss60zZcwN0MBtYW9bhJBZttXA",
-	"MP/v2VWWX3z6lPS7l8lvN2/fH5x+OOqe3r2r7O9bi6F0wXyBrrTGWo5ZwtFbANrHARmPasH9dU+0CY4y",
-	"m+CwgdFxeKHhZ3hj62PzvHXx69tX4dXHX355dbH/4lN4/hLUQjvMU2WMU+worYZ8PObQMGhL43uS2yxH",
-	"TxoV43v+9OD84rePx8dPm0enR78dNY4/PX+5quXlutqh2Rvr9E6E7f8fp/79ZUMqwoo0d5jgv79DfVh1",
-	"g8Y4VoSSfsrYnjYC2wynFNlGR6FrEAPgloD4D4GKXG0KQ9Ib0pT2zMfry7udGd79oT6VZfJhox24SU+u",
-	"xt3cJ39qWbYRsVbZsuZrfydS/veAI4pjQmHBN5OF69iXfnRkqY7sxza2nz1510zJwAPLlIIh0k8ixYAp",
-	"3RFGc+ZisBsQltgqQpeiiQWAiGiIAZAox5KLIPHGKPDWB54Fiy3+ZkdgAbDtkoSgATiMNgFfX7RCW7/0",
-	"6b41jROHkLkb182uBJ9yC3yXrWYYNp58Bg07h9YrJLv4nemrERNXY8xBa4y+vnawe+j+Q+p6YH4ZKl9X",
-	"TkQPAPmW5EIWZ2BUW0cPLIjJyaFGajkxigB/wVKcwaVgkeUsqE0nXoIjXDL7Eibh+rENjxWX+VEKADmV",
-	"u9oC0mJUfEhvmdsTEe6Jv70uD6Ilq6IocQdE4ecfpTM73oJIpEu+LB8ZRq7nwcz+XDZ8dX3VSUdUFn9h",
-	"x2wiZOHIKsIJLywEIztQNt8REOK3yAqF9n19vYvl5ka3LJwZunRKYgYMwh7jBoeGf+5TELAtvMAmjUDn",
-	"NRdEzpqSmRPJAS7YjVZdi65YWnHI/NieyX2ZvpQyLjYV/gCUceQoNAouCepqaQjNis07Tq/4iFW9m0KD",
-	"s+o3uzOq4ph7Uj7m5o6hDQJT3ho8ZE/iEi7u0rovb0iXI1W701xWh9ryjXD/irY/++z+Lmz772SPOUYp",
-	"HWlVxenrH8KbGmvFKvVFGIk/QTpZ6WSySUUeCD6cMKuK0sx5ZoMhtjyNS0GNBDfSsW6b+fbteYo1a7ZT",
-	"QUoVi9tzJ+ScEdURJSsqIFGmG1uYIE99jurETBAxcdwRK9h8G9RW2LI15sUycbVcTai24fprHa/l1nWz",
-	"udlzZ07mEdVmwTG4Wwx0pGzPw+3PFmwiNKRkVIU77MHlS8AR/fITEwM9tMGaBwp/LLFF/zzG1yqSemZZ",
-	"bgE3r8LjCtVgtaFWevahD6bActff4YwfZqj1dTGT914HQ/DwUCQS5XdZUMl+URDhBv5OWCTLzkMk5hKn",
-	"pc1DV3xgO4YWiqLQ3hQ9VnBnmLnkHkqsyasvc+VdmVFsz4VnR1uZ9tmEsMNBIwyfZGEHTQcYdQibTz9d",
-	"XJ19DF+dnR/8enz06ajx8ZN/FiiWJCxFx9iyrzQwuHH0ZD+c+8r+54+Nlxe/NhrPfj38dPn55adf3h+f",
-	"n+dfueXjTXxPV3SwzOeULx0dqLlV+tuf9CD+JI387CQV/PdH+Y+e2d7lxZZOmg6MpobpaBPF6uSKDmyl",
-	"GU0Z0SkfjYzyCTkuhy1Pp8K0N+gh0BE9qtgeF4oJxY2ykszatv+/ebHr+Eegi2q5w5+DC6qTU2BSVELN",
-	"yLBLFs/dNRkX522ioMd0228jBg4pl2jEvnCFam2GVw4968Fl1RGCTZP8tZU5eDioXEL90AiyLxs2kAw4",
-	"h4fxlzjirXQnXNHBR74JNs4VHazS0gyXTOk8g9zRO/LnmIs/h799IP/5LXLMcjuJJyudH6tPjnWcHuYt",
-	"j79qOljq6MjElT4hTewXAzB1Ms0K2uY4tdi4Aa7bYmBwTMwrfR8EnRerq3smuG3ixH+1Pvq3NrMd0Cmo",
-	"5ES+BCiP+3Hmtq0ubRUVslNWPkreHnNYVhpZ2nLd2v2B7eaC4sTl5pLfxARvh9pHZRZU9FjkihZ9NInA",
-	"K6bx7hzwWyagHjmC6xHZCbHvqF3ewGyyVCvndbHvxBJKLF6vygfmFufb+5SWkKoBidX2W3N51e08kxq+",
-	"8AhRuN39dtujdoUxuAFoeGw01jOo0gQ2UpMRIEMLrEkdS1QQbYMMN+AhVdcjmbKsDyrD3hQj26TW0HXK",
-	"Ukbw9M/8kvDRKcWW0nXygieGsN0ZicyaRmQnZWNGAYfATNDW1u8iKECpqhUTEZFquK55BjsMtw9vV64v",
-	"qaOEWQbb1H+KYVcjUyGcSfOmNFlvjUaIlM25pcv0lDFh9PCOGEjhFVdlBBxNIMKpZqI3TKXgipEd6ADm",
-	"V6Fgs1VgEgtuabaz46d/hoBRbnd4Qg2lYBCL8m7Obi2m0lI/7VWRi232ec43mcpmz20Wn5AwYzfLw2AW",
-	"+Ju5Ebaa1Q5amEt1Xn0Y1PoyHYGBzoU+bNW8zPpwncz6crJ/Iyxl+zfCzdP94Zks39+8ctOE/59FMnMM",
-	"gwRWzPZddhyOu8GuU4HZC+PP5HXdepPzHM+6dcAaKc++jBMZZ2lAVROGUfvz5ZqN1Cr1GHjqyjz6DWjy",
-	"Gh9q5qtD05TOwOjRMxDrgPK2gCbeRsoCNK5THsDFTkVQam71yHa3egTtrcx/LFTYI4XAur6f8ZEFuEeQ",
-	"ENtfz1WvFOUSRm/ac3gBgHPTEX0ubDc8+9hk7LQZuP/E7khsezBXJ+/gUgIoNJ9Z7P8cwAG2cH4Urm50",
-	"WlXpkef6fp9qjwdLLnYBFdn9F1tSGd4sVobvH4eVleE96LBee0NvaKqpXxDencR8aT34kxCCKQ8Jk/90",
-	"EnNySYWWSt6t2ruaikaPsyVE11TrlHcntijM+zCokjB8dquXZXIHdi3WXGt3nsBBsJ/JhrKkCmqZ/oUv",
-	"nir73jdHL/bfh5+az5oXx89/Ofxl/7fGeaE0xmkcWbStUCtTM5/dwOoHsbZOuQxu/j99j9s1RvZSir8a",
-	"uC6Nc7lN+oz5vZSsrl9l4eClUuvFIaOJHi60DX4yyjxTKu/5CsAvcEIplt6y9JFyGpHTDQPQH+19tmu8",
-	"S+4zEq1LFcM+i9hLSBCZ9oZM6ZRqmQJOFVjLKUMVEIc4s99TJJ6k6HJ1LyNyoumA1ckFtGoVsiNO370m",
-	"N2xWJx8UyxvN4Zsegx4H1kPMejxmObK9JIoZlTWl/T7vkSFLWcFVexDuQ3udBFPKswH0qICKH4bJitUJ",
-	"ei+ZfoXU3lagPUeMvdlgk+MgVsaTF6xuHb/EepMUzhMjwnPmhF7/JLFc4/Gl5bMS3+FSLOS+LFXT4zei",
-	"hoBgNWCGQ3Aftgu8la2WS2XBiQPAlUaNw7WKg5ItLmgKmZWsp1XdrLFN63/PdDrbO0XzaJ1VDxxzACwb",
-	"H+DiY2Siy4bcWkP4xUcA9oxNs+zUXJdpfBLKF8wcpOgZLWk40bGcojnWZYOJAOsU9xBJJI1JlyZU9Mz7",
-	"tBwr4GWzUzysH0dDc73eEaWdEdm8HOzLjGtIAKY431vEba1qDjfSidu1/3MzuRnprO6J8AVDs92j/1Hl",
-	"f8dFLSagnufrPrfmfkJqzDRqXwWeKvBqxkKkdVLYA9iT+iDv2oBqQ8r+uL7ZHx3/0fzypHdw2+geidb1",
-	"fuhhSx+ERgvhGrTrS5be8h4j/umU2y9dOdFtqGEEsscp5cJozoXJXg4n2JnMcObC2dlRm/GX7l89/GZ/",
-	"C8Nfm23e4WJX8csFHEk0np2QCGeXeXlmpX5JnuBY1TbJv/VbUPt1z+oWe6/jVY8W7v32bbVYTr29uUgu",
-	"I2rD46/wX9uGuVI2W4zBdgHMMihh9OkMcgQashnmUDluHUi3AMQbQfyfwDriAAXN3NYDWZ9JWcQMqpNT",
-	"Eqczkk5Ehj/hYV8ukEwAF/LgeCSXXAwSthSR5G93//Zaio7son4H0JFz3BE55Eh5qzw2PLw52G7+3kWp",
-	"EO+R7xWmLZVAWiciZtgcwugG3OXpgkJUwElFXE8fC7Qj0AM0Q99PGRLQJkxAh80u7d3gjuSadAFRXWed",
-	"UbEFL6pTuTenPV+xKYoIojsYq+lKPYTGTah8SAG/WI9VDvWIbZJQKtgmjtg4XXEjQDwP1Co0zBz0sM+T",
-	"hMUob4SE4n33bnyrDQRw12bJ68Fku4m4V6EpEZOBdOTS0qiDtIipaSZq5JeTZZ57rTjoaan9kycKe3LE",
-	"OgK+kY+vTiIfV80Bhi6Wogg1OZwZLdT7TkfgzKHzbFVjV2OiYTAgsLXJ/r/Ngtp/IgaxX+4KK+wWmCge",
-	"sxJ6L2LzAlRKmUAQdwkKJcIQsLGt9gPX5bVcrAxxX1cmXPyYx/Bm68JwP4hYEi5Ial6nLI5v5g21q5K9",
-	"YRGKNFAwb0N+3BFYDIZHHzhIs2MLT76T7BP4bxdugGBVxVcdyQ3vZp8hWkosbM4crxOxEKK0qoZMxNKd",
-	"k1tIGnqgg9aMcn3AP6uAl/lJlaD/crEJvPAfiOr3l+n4aLbg3Y72UlbJlHWHUt7sMRGPJV8WA0dMdHs/",
-	"cfe7KGDmnS0HwF2vaMV6KdNqveThT/iVs2xQD9m6Awr3G6GPTwrRgVKy5ftzomaiZy5wSEmKS3XqTMCv",
-	"LpIGwuQaQnfrBePyX6zkMguJvm52HR6+al5e7Z81Lz/tXzZah6+evHt5+OaXRsuYrpn3Hol8XY1OsH8V",
-	"HrUbB+2wWW80Wgf7AIS1sBSj4tbUGKtDrceq/fixWR9V9yIij6f033QMHQyXkLnR3l9GZqTkHIHBRM5Y",
-	"DsU5i0mrEZKXWNWSEd/6+AvUd3UxZVL+enF8cHhwfvnu/dPLj+fHq0hpYVgXgeg25zioSDGZxAV6AQU3",
-	"yQcv7Yrl3U5WbtTvKr//UvneZdL5zgB7rVrIuoue/WStlR5NEqONgvQC3jR/fP0f1rnz/7F3pc1t21r7",
-	"r2Dyfog0pWV5axJ5+sFJ3Jutdmq7yW0vMyYkQhZrCuBLkFY0mfz3O2cBCVJUbGdp07n+0jqSuIHAwVme",
-	"8zwD8Kv/b7PMWVa3M8Z56xzl6pXmaqKSK/AQUfTpygkI8FmDGtXy4vT4qFHMDvVUqfi+DQTj7eC400Lq",
-	"WOax4JlmSYICp437pJAXffS4ZKgj/nRQKFs49wmd/vHSE65Y2WM2P7g/EcMIBw9CfUDS8tvv3+OmkWix",
-	"tQfbhtGVjgans3JU3XB9gT/uipfJYze/yThQvDI1aWoWmJLNVZzkatLp0jH3IFb2boKBYZAUCmNE6qog",
-	"8RRvtI120gdFAbHHvohVXNIGhRT7SUvF+NqSKhbxKatVV/HduGIV/+aYt2B1Yrn6Ad8vus9zGSvU6uBX",
-	"4AWRv+nkvVCZmcyaj7H1YPfhj9u7u1u7191ykcyVLeQ8+7I7Bz/e5KJYGNGral65KfDd9gXauQ2r4I0W",
-	"KhbR1VYQlsPhzmQsrfpxVzz75eDJxumzg+29H/FzFeFykEWZK9uCHG4FF8PZL49O7eEPx2evX5z9q9gs",
-	"5s9fFqfLP9LDnfLnF4ev3qRHz49fvdg6PvzpugGoLnM7uOJt+wzqUxmtjqdrw5RGdRt38BtsRGeKkWOw",
-	"id24D6GVI9VLXPG0bMVcSV2Rgap4H7d4dgdsw/jtC6mXJPGD/FWJFUVeJSEoghy0cdma1m5QX8Ehc9xp",
-	"O039x87ayEViC6yhid9OXlGpFE/a3GZrtGhhXH/NpSJ8kGuNIV8DszkuWGUspzA6XdY8JyRYTaYQDhG9",
-	"iP6I+iNCXSaUMhZXKk+mSzZDjlw11BzBrbHrA3FKXjqW4zgYVHqSLzNYPpRHK7zKZ6ijtwd/HLx+fnR+",
-	"ePTk5PfXZ8+Pj85fHv4eQbDONQ0XAcBT5GpaWmVFb2+4Q8mPqMzTiECPY4WEZWNr0rJQIgLHCYGM+JeN",
-	"cJypxV7MKDletYbvPvT7mOhB4aJSlFblhCo2OWJhFyaPRU+6IUw0v0EFRq7M4IPUXLgtx61TeCELbF7K",
-	"csz3yZqz9kLpMtGKQJn1lae5vJgj6L60SuAzDMSxbo6MN4SPXx0/eXn++uT5m4Ozw/ODp09PDk9PD08j",
-	"gWpe9PSY5oCHh/uJUjOR6QzFb5BjITUmAzcjgLtMrhBVkKPM4wb+VMg4RnIGZCGYYu9Wb3d7u++SdjhO",
-	"TCmEgjAoboUqXjbU7hAsOHvPPzFaU2U48vxul1/D9gJEMNZrxOsv3Q+1HJMIck7UzvwbJ+UDxwYMi0PB",
-	"eDyXjGMV8zIXsLCdU8ShB8/1iAMDx5kgUF/eiYNRyolYjviHhPn1Oh+QW6iaZ7VTSE4XwpZJF2r4qMu5",
-	"oCa9luv+9xIOyTQ9o8DIr1NS2KDYCaqqlNdFfTJNycqaueo46xOnt8ysE2DPmkXQNUH21wmfbxyzfvzc",
-	"KOwv4G39n8tZsGY1foEi0lZNzh+dbUud7b7QW+rNH5tPNl+mz38+TIY7O7/qS3k0t5Odq2Mz3p3/OXn4",
-	"09rERueg3XySfOYcoV31unyssyxeearpIAS4/2unqDH5/ilubxD1ryQ15smdwsr6BAWZGyFXkhS3zlFc",
-	"lwhuBOmf6i48RSQVb9qJsm2X2lEY4s4L/inObOdoMgCtPnw1I/wUL7y6hV7fXEhHxndwgq8x9Wgwv+bU",
-	"C9Z321WTx7nT9aQZdEFXrp0dt+2Brx7uur7x9pU/e5e46f5wN5u/Hjjmi6fyZyJlDivTSqAWWUxmXQAy",
-	"zNtS8RV/MxAHFUKDkCUcOxEwBGvtIrGIv6vONMKwKnKMrQhB8b4m5jjP9XO/74jDKLsyEBS1tw+MQk0p",
-	"VyonlylJdKL7mBg4rB2N2dbese/9hKSec2XLubIEZCCADj1G1HJpI6+OPYEQ30zFVCZpmTtAHWE8+DAa",
-	"hnqPouc6q1MrzABIIJp0KcZLzizqi3XQAHQ5uyzR50ZqOPAYqjajqgOh1UL8dvLKYToo9U6RsoYou55G",
-	"64ItDgBW62TXucNX2w2PmF5Q8/5O8DPfJ6j7oF0S372+dvqtuttGbPL5AdprXFvfhCfl+90jwBI4Gv87",
-	"zpH/hcCAjM9fHhhs1mv8k+wJ7pD7vrVvaslRQi1zveqwky2kpXpiD2w7fFUoW/QDzpyiT4i4d9GLMmrl",
-	"cG0oXMqyIldzRCVGVc4/YmskvcpDICLYLFQchdq4OhcswrhMMcFnMywc8P6iMNHvAxFYCsP3XKWtjBxV",
-	"B0NN3ZooNs73F9RN9HS6+9UzTUxMotNIiBUwGpH5EJC9gU8S6rzUdiAO3DN7u/BqTbd6qt6esIHYE3MY",
-	"np0h/X9bzOCzWSC2hmIWhHprF/6xPcT/7ooZDx7mb3l/5WzulcQCzHjJHc9SgCGd9auhcQOHhYNG65DR",
-	"Ynf7ET7h3nDH43zdFbP+QDz1NpLciaBY1DKB/1OBJdS9uhrx5vDo7Pzk8Ozw6Oz58VHUH4iXXdKEU6LA",
-	"UXYdMwKPWn0DdyKC35GIoFtE90bbt+oad2v0/EapSvKRbtb7TL9tNzXXXlZnazPdxSym2/j3waNftt78",
-	"uvd2+8Xp8GTv5Y+/Pnjy8F5wD2zEOT9x50PujbYeDYY7W1ukr42/R9OxFkC1N9wZiTKzRa7kXJSNLiE8",
-	"nCzR+QQZIrC1COfOJ+5ib2+07SdXq940ts/XNKY3nuErCRw21/DyJs3bfjrqjiH4b6Te1N2ew98Sp9/W",
-	"Idr84Cqk8HkO+93te1/8OwhWEwRVDRbBSGBDEIzUNODXmpYOJq361m+LUFkjdoPldekhL0wuyOXyxF+p",
-	"gUSbhePSF9Nc2Vnts5ipgIEET4C6nMELxPNQM03ktoSIqMqJBGno4ntvwKglh62S34kwohxKqBlPQrnH",
-	"qGX4IiH1ciGXolfqVFlbJWTm1DAhNThQ80SXhUK5tCIQLJ9DIBc46Z9mjG4iEYKVGWIOnOzO/5eqdHiW",
-	"frPG7a5VxdAOP8ExswNfm5wYuxyuC8YJq9lYPepwedApa9nLb9DosP3VGh1a93pdfOzeflC/eJwY//he",
-	"hn9kGwPONg9I8o1DVUzfqQ1XV/7whTnbTjP3C4K7JObnmtVbQtiwmUkwlHRlXEw7Vg44/5ya+fgcoYZI",
-	"BaIhU+YY7a4tn0d9JD1wsZZFRj7kfeS6HNwaRNpcWWFYD9wo45i8fXaEiDyKqJtYMmSnwmrfwnigSWI1",
-	"XEE5RoGoYZhjeOfcLOJuiB7jviXLNRAnLtVKcD4CBIMxM1bV45CrIskZGMhtJ26wycaNKHfLdH85ooy0",
-	"qjLFPBShhhuF3aEFWVuHblvBsa0aUpxrnTiAv6lx7A5Ycm0zTAtx8mD872c/ZEX8+2I8Pjh5Pd784dnp",
-	"/Onsgf7X1Za+TN/+keUPk9fP5+UPi5++USvNX444WbVb61And+HNl+19aCA68rX33Q7wjXfDQtlvtQn+",
-	"Cp5rAyFrpkKKznaRFlik6kcBE02efizS5BJs9jKkPuugsZUWnlsHZ+PcJ0sSdEaPtOFylpkLoti4ofSV",
-	"Sk2mXKsMXo67YNqg9z5TINWEqMOA4SyOaiPhfv+ahqxrq4AzfhN86PfhcqOk9IrffWdEvorYnkLUdmOI",
-	"v9hsOOTzzdiwcZ0w4ZUYq9ToC2p1qEGMCvmMbDdup7raF1djGzf+6XJs9ctbbLDumOvm+12D5Y2oGf0G",
-	"GTdD/KlbvaLOueu+9fN6nRCayGTFeaLPXQbLb0pgRS5Lrk09o+dyyQJg3H+TKZOlyqk7CpMVGxCMGO2g",
-	"Jj1kt5PjJE2KZbUzRdqcMwtKRFvJIrGqvw87BCv7OiI5CHmOIDIZL0PNA/wJiElj0Xym7kxrYHBYZ7Kw",
-	"MsvAFZ7be+9uvzi+Idjie1ve/yCIxR1iohNKjS/vaxqjaidt8sx9uHeQJS/V8qAsZvdG/3n3Mfhw77GS",
-	"ucqrT97BAcjduqbnmBMT1AUIf7PVis2kJAUs2Go3Taa0zJLBUs7Tfk1+iT6ymVBx976tWEFDfWEcE5NI",
-	"in0RzeWlEnmpI3cVo7FzbbS5ubX9YDAcDAdbo4fDh0OyThTIbqLDyaPVdfcTqY1OJjJllinsUQfLORAM",
-	"aDe5KFGdvZYkwTyRXvoETwnq0gbYAC6SItRjLHwYFIJAPmzBCItE47FOpixAG0uiCUrmk5nHcYM7B35F",
-	"qQYYrXnADPHK5b2YVn4penidQCAzeCAc2zfxisnzJO4zhxE2qfvqPzRkTQp221HV+dkxYrbonapX6QsP",
-	"L02J4sN4Pbhcrx7ABPmmaFxMHuq3YN8PsowHCb7EOw6wzkbPA3/Vj9SvCVwutVkQ9tGKBAKZusG/kiZK",
-	"jbksMydEIjim4qKFR8OGOhqoUugPCbccdo1IrtRGod4XzI9mdD2qTHjlI4kG9Tnx9x1nfCXHsPP7ckPu",
-	"KQbigEjXKme2JW6HQV6la94Q29snob1Qo4CAWNXQw4OxU7eYqSRvqek1hgPXU2e3PpKN1a9ZXuSKHmHs",
-	"lEvptmoJ7h74QSo+TzQ11NK/TInZ4sVM5YrmO8OLmBRsIrOiRDbJJ0zmxrp+jl5sRRbbfd6WxybZP/SS",
-	"fNer7kNuKHAX8qI/cp4Wtg6XBQQ3tiEJ1VpN1nWut1KVzsmrxwuLZUz15g9Xz5cpDsTYlHqCOgxmnqUy",
-	"0fD3YDDoBwgbujAmDjXYLWwilaJI5gpzyB6/WmsOZSq3+GlFetsm/+NfwliBfeRa5M0GnVpqp52DL6qx",
-	"D3U1+M7fGzVsJzXloGGw+8LObSCuTDJRgcgntvXTfTIbI/pfqLm/WNl9wZR4PPyj5l2nRivCdSnM8vtf",
-	"UuEDdqPqlYXaLba6HICJfAQvNVkALXfJJzxg+0Ib3lucrTe5SOaZyeG8BCbHq/kcfzRoxOzYwfBX1D38",
-	"/sSViEjr4VLyHymB7WBaPxoyUfZhsnRowiMtPKnCN+Z4QxV5daKfyqVzD1ANpuaYlbly0Epr9Ij7CRBP",
-	"n2hq7w4atH9V8R1z6WoR6l4U58tz8Av6gUhinlNox8Au4g4rxSyBHWtJaTDkiBMnZNPvE/keqZAW5BHE",
-	"CcQyNoRbINZX/2mZy6wD82AvHS0hs3ePKnZ6twIIf7gVDIfDxsxw7OGdNlKbRUC8MckUlmKAtMXNDaqO",
-	"8tZImDnvcYVuaU2exNuqai9z9dSPy/SSNxzPVTLT+iUjzuHo6YvT46PAPf9wiCOQJlrZJjFQoqnuVeRS",
-	"WzkpUBIdX7qjlvxTTQpMvSJrAyyW1nSkFdRlcYkNgCy58aS0s9xcJTEmVKV4e/DsYAMsqyyScapE5Ztc",
-	"yEIt5JJmZPXp49IiLzPqFnDqFd3tDYzQJ7nC1yxTJi2U9pLsChiH+sLIed00Yc19hM1Vx2NRf/yEgwaz",
-	"EjfEspBBtY5d/hldIG+UXWaZzgMeeqg18Ssg4bMgnlX6oDrZFNkd3LVh6cVJRXQ6T4pRPQ/YUAah5nqU",
-	"6FXKuVWJmWmmeY4y+W3h8cb2PX84Dvw1FGpZFJLEkfAn9A9mrg1YjJr346BhHoM644KrDCeQHYhDWLXM",
-	"SlVVlWdKkI6MGzFYO7Vlr9pJ6IaJSsRR9RMeOKIkC5H1z7vE+lghTS9F3WvI762Sdgt1pvLExGI9uBjB",
-	"0zFcqIICKUF5G5MTAXqd/RmI04IpVRtCfatqauDZV0pqOGKo5JcUnpjfCH91oQpet8iHwQWHgOaRvUyy",
-	"DJlnJ7mx1mmG4NtXCWkrJLEa+KNTOQJgZGeSZcVlmoa6mvIWw8sl1uFn8kqJC5kRacoSj6N9LFelxYuD",
-	"v7MwNQ/E1KPLwvccajwKr1yvH3pPeNKZzDJVSZNOweWl+SCZ1odo0rlZrV5ysBVX3V+E+qJVI6Swc5mm",
-	"EItQ1DiTFuIVuGFbgSUq5UUr4A4kLMW5meN0reZhkrvlSed2Zggx6ht5qbGi6huCnhSpRIJbXAd9jOJ4",
-	"rkJI7ghxkwKZaXCGV/5S7cw6ttqoVS+PasHsyuuy3FOBGUhPRAbOEGrJixl3inrFI/KM7rG6mPH5c9ni",
-	"UGDRquNHcLJQe35QYUo0Hj0aNH93zpNYufdecz6TdeqzzAcsGrqZAbrl+Kh4i2tcPNrBPNuGdHDUQ+ke",
-	"h+lgGjsBqwR17AOunOr8asTZrCN9Gi/Fs7Oz1wJjZcclTjO5CembSTCt1NNXSxcR1w2+NThbz+vEZFsD",
-	"riVmtK2ZMwORbFfwQx0RoiHi6iitZxTdICI0MxU72yKXOjZzMV6iJaeyP26v/FKqkqsBH5adctdBipkO",
-	"x73mwhDHbHUTQh03w12nh9fE8p+VLpZ3PYeeWCwWA8tfu5oWzI0+RNWTZMo55UGocZ9hF6iGL81ypQQL",
-	"RoxCvVGVqTeSOPIEPJHw7xMkfz4DWFLsN85U0d1Fo7qD59Zke81z1tiqERLbferdwr88rjthpqEWIvpQ",
-	"P+nHwYeVm/04+DA28fJjhItVIPc7zA10R+CPQKAeKy6AuB+Aa6tiOHNleipYF86pkdOudBu4m5YB3+tG",
-	"rCYmBhP/sw9343YtOHM1weBM9Nac4Wzi0LrhZjwyNeLMQcHg3JV7xGTjbqoktkLGEfOVXvKgzlkokubu",
-	"mXG0a9IreIOZKgvVYhMzjigulwseWYppMplbSrPRobApJkWoE41OVSHBKiRzlh4gHBonH/Clialkvwa2",
-	"ZjFJzeRS9KZgohiMHIBL0q/QyNSCza7S/pqesTQZ5xLXS2zAD6Bl46/YJQvypAo8GMLeVRszxF2w3q6U",
-	"B4/G3bonEeWx5HeM98wMeAuwiOATUyK7RaHpr1KwpHQIha3b79+7HjprjN6nN0ZZM+72Mzn53UE3caA4",
-	"5A0fXBJTgB82Tyy5JazzDB/D03GMYaa0O/HGNao9l7mbdc6M1I5WG9Vdd0c3G+PBdTCh7sHC4zIXTUWw",
-	"sb+dvFqlRA48eD0cBe5pH03vSg8+JbpZpgfd5HZnPSyG1wdnT56JFqdao0W/6opvUl12Zl+dchbNYdbc",
-	"IR0taspriHXR73wJPLvv6Wyh1pOKvVCaJXs+vvv43wAAAP//",
+	"7P2Lctu4si+MvwpK//OvyGfRCiXLN7lW1XEcJ5Nk7FzsJJMszWdCIiRhmQI0BGVFK1+qztPsB9tP8hW6",
+	"ARKkqKvlZGZ2dq3a44g3oNFo9PXXXytdORxJwUSiKq2vFfaFDkcRg7/PpFBMJB8HNFGno5H+SY2HQxpP",
+	"K63K9YCRLt5AYjmpeJU7Go2ZvimkCdX/7dJRMo5ZeEOTSqvS8Bv7u/7+7p5/XT9oNfZb/l7tyK/v7x98",
+	"rniV7oAKwaJKqzLRn6Ojkf4xZjRZ7Xklx3GXVVqV7oB1b+U4IT0ZD/WFhCZjVWlV5Ei/iouKVxmPwtXe",
+	"++3bN0+TIaHdpHT6cKFs6gtG7rfqzVqjuV9v7MHMxyqRw5seZ1EIZE84iyutyihmQz4eVr55FTakXJNm",
+	"/G8q+v/HLFGtK/X82JeExYJGNzzUsx+r5Kbe2HMvpKRRAznivWnFq+C9IrnxD5683Pv86m3z8vB5/bfn",
+	"jXf+xdHH/evm2VnFqwxZ3Nck08P61+9eRdChfs17PYqKVxkNpGA3YjzswHj/cdA4qjf2mvsHh0fH/hIq",
+	"52jgUvn9SLE4YeEstVUiYxZaonuEJ4og7QjSjuB4t70ckZ5tS5PM+zsvzcGu37j2j1r+fqtZrx37jb16",
+	"3SzN1Xg0iplSXIqroSpZmex6GfFpN+F3rNJK4jFzN7oaqsV7fM9v7ddr/uFh46j5Gcg24jFTcKsYR5Em",
+	"FhMJ73EWazp8rSTTkSYDTD8bSnH+3373KhHvJTcxo0oK+zL9kxkI/mAvV8ZCjTuqG/MOsNcCxs4PGah3",
+	"TfsfeInwpErxvhgyUSpA8Ooclq0jyx4d7vmfLcsktG9Y5kP9+eVv9frZbwcfrz4///j23fHFRSVlkTs+",
+	"wnF9ZJ2BlLfnIhxJLkrEG7NXVttQB7t+/brut3z9v5oP/6dHFzJNuVHCgZRn7y6ImoquvsAV7UQsLCwD",
+	"E/Cr5Rd2x0RyoxdWL3HFbP+aGYBmIPOLWRXnl5BFTP/yuyHRhN34B780rq73zhtXH/eu6s2DXw7fPD94",
+	"+bbe1LtiFLM7LsfqRrFuzJKbWX4r3zel0x7HmscHSTJSrcePNaVVzREPjyf0P3TEhVkLGd+qEe2y2VWY",
+	"pJfWk2uzy9Cj40jzfB9X4sVTyzoTpelS/+Xjby+vjz8d1I+f7T8/e9n0DxvPDo4yzjntDvUg5Ci54eIm",
+	"Zn+MeazX6V/Zkf37N5jOgNEQtuTXyvk17cOIc1zgnJ6PFNF7OJmShPZbRCWxFH2PUBGSkPd6LNYKxmTA",
+	"BLtjMUlyD768en1JJnIchaTDam1xxURIeEI6tHtLuCDBi97upRRs94Im3UFAqs/Pr3eIjOGC/e3N6fXZ",
+	"Lx55ev7r+fX5Tq0tQNLAQlValXblj6PPyUe/s9e9qvdeHkw/NL68Oxan7UpFCwhLA+RV1R2wISyMEUQq",
+	"ibnoVzRN3tGE/cqHPJmlhlawCFckYr2EyB5M8o+xTGiLBG27cO3KSfzP9tj397r6s0wl+AD8xE4Sc02x",
+	"rhShImOR8Aje1Bl3b5l+f1v0xlFEaJ9ygU8FpBrGtJfscpb0djWv0hHfjWnCIj3SXbOOOzVypVdBCqIX",
+	"YUroOBnoRetq5iNUqAmL22IsIqYU0Y8TeF4RGjMie71ZorqTqh8dniT/rFdWpN/uGxnx7rScqYBsJBlw",
+	"RU7fvCC3bKoJO2BRSBLpEarIKhMmk5gnTBGetEWVap4cd0GT3QW1gERcJTuFxfnjnw3fP5n8sxHoL1JL",
+	"dtkjDd8n6ZLFrMejiIVtITU/N4hdsGrd9wk1/1yJ4mQzgqcDXUZwlsTT3dNeolWIIq2vzKgTSSZU7zjW",
+	"kzEjSTzloo8sdmKGvu/vkS6NYw4Erbnjqi/aQkMu+HA8rLR8z46Oi4T1WQzD+233HdJ090VYzguG5o8U",
+	"4WELtkLgPhSgMIm4JrSyUkaLD65IXc+s3jgid1zxTsTI6dXZixdt0R3QmHYTFiuPyGTA4glXjEjB4GWK",
+	"xXpRhzRkNXIOs4+ZGmkrySEBCjdKRrHsRGxIYjZiNFFtwRPNoIEZ9w0Pg+I6xuyPm9u94fEfjS+H3f27",
+	"eudING8avYWiaEi//MpEPxlUWvXGkTez0t+8yojGdMgSI7LPUEN78XSWrKfEqG+Eh6QadAc3//1//yvY",
+	"yS1qpTvQisj5x89vPjcvr/eePv3wZt8//nR5/WH/XB+zXL9pRJNBdrR000+uJ1SN0TBnqHjRDFUkZqxE",
+	"8wYP9c6k6T2oTxMuEkmogJU1u0xpQ9I9d0AqTKjKPVPVm4+HmnW4QLErw+nMabJUry+jTTrH9WhjFbty",
+	"4kxQ+0uVPKTShJUt6DK9qWTQLPv4eqN+EbLhSCZMdKevWImQv6C3TIvXWEsnPCy5Im9eX10TRXushTu3",
+	"sb+f37kk27j2hMWd/0iR7kDyLgNJ//79i6covvtShnpf73jklo0SMmJxpooBSwQfTz+fvnlxefPi6fnF",
+	"m9fX55dnn26ur3/VhyoKW9JokoHmAc1xPR6rxMokMuHJgFA4n+KxUCgSNA+huwL+qTkIBLqxfA1jKTpk",
+	"bZHEVChtWUmhhQZMaEBFHwTRlCDROqxGTo18wU/aF+gve2TIkoEMPaLXTn+yLfCbhvETrZcUB9SZJjh/",
+	"+ANeGqSLluy+Y6OITpkWuPGYBSf6i21hP2nnnWl2liD2m81G4wSWF8c84BGKViQf1wTiUaSJJrjot0X6",
+	"nH9sBuOcW0GNnLpzMRTS+1sfU9Xmly8e2df/T09PMxHe2BZSRFp209AjatwdaBLHTMnoju3AkgiZmGXx",
+	"iJIpP+q1xNOvuPP3e373kNXZ7l7Y7Ow26RHbPQ59utvo1Lt7rNnbpwcdu5VQC8k2k7MndvWmmCPdG/v7",
+	"nj41U2mvBXuSsFi/8//5V7v9pVHfbbe/HJ7//o//VfHKNl8PlOLZXXeWslYqBYFCvAdMG2gtH/QefRLi",
+	"/lKMVLtyOKS7iunzJWHhjge69/8OgH+omLYF+8JVotfCvPbEOVWb9Qasi10uXD1VI2cD1r1lIRmLcMYk",
+	"iOWERLJ767WFkjCUiTRb3TCBXtVsH9yxWMEeAv5OBqj6ISvpqemZeYR9od0kmurptYUad7uMhWotU6F8",
+	"YY0VskQTe9HTRsycpUEGJ3t+EwctJO5TUGbytFl3mWr3n15mfS2Z4ys2LT2oRKbHwwH1n1s8oVChu2XT",
+	"R4ok7EtCxiMt+EGEgvVeOML+c6sP3lf7F423/i97Hw9/e/726Lp+dnzZPG+8Kz/DbmFI6x1fF1onKD9x",
+	"QV3AWQzjftk5q3/Wg2y+rX9+efTx4FX9dO+T/7x+3nhy+O6ifJBD88F1hvkNb2YqeSJDjr7+dyjdwKkg",
+	"hRbl4IUajSJtc3ApHv8bfDT5CAE62nI+i1MCPxJ0PupDi+oNSSOiRiyKOPgnU0fGig48P+++0zNQ2rqg",
+	"0Qv3BflxTOgND42ufYX+VeMw1uMKVxgGvMEZRsGN6H2tlDhwzbOu8zd7Q+oE1pP45i7S/4pZr9Kq/P8e",
+	"Z/GYx3hVPTaLY2yXbAWz5cZf0NQAQjyh4XOasAmdLlhSY4H8o7C0yL0JOratwr9Qq8fdOIrlHdciOWb/",
+	"Zl1tqFq1RLBIK1oxAzrTSJ0QiNPoG4awRDFDX5b7SCXlU/Sgz7d+bJBn3294lYQnsJ2e0JBYGqTLQjty",
+	"nLQ6ERW3lZXp/wbphIQv8WSlM0wp0AWnlNYSOtoQpd2B1hR6lEf6v3IVEmnZ4DjSivZu2XjN7Y9z98Kg",
+	"n9DQcs/a7ACf79DwjbUSixvtj7G2dFMj0irYk1iKvg3DZa5Ly1jgsSDDsQIaUUGMdU96sRwaNd7X5gWL",
+	"Y2n2Jbhf7LMQBlGK9kEOLnvPt9/X5qam7+e5yZKwnJu+eZUhjfR8Wfjy6vVlnkwX9hJ4LUspMszdQmhC",
+	"ZK+nWELqRy3CxR2NeJgZMuTRt0ckkvKWI5VJh/U5aMV6AfDt32HKY3Er5ERcMIw15TljCL+itgV7iYSS",
+	"KdgXIetGNGalhBBDyrSaou+jBN6PMb4Twr6McN8YFSYXrvMIhOO0vpYKX+cfKKw9oo9Oj+RiZKVcpoeR",
+	"Y7LvOqTvwrCwR6/hWn7l0NGZ28nAlPCe0jXT2nS6C/Fmo3GUE5cOWfkOzj37HaiwjWMgv7s9QldgfX1X",
+	"gbJwNFDSoaERqjJuC7DOU+l6QgKkZgBMo4x1DAFwmhBwPKBlsrXD40yKXsS7mx4dcaZauhxmfiaTgVRa",
+	"L041MBKBhSbRdEPrRbk816Ui5CFNTERwmU/N3PCq8fHsSfPy3fnTU/+qfvjpw+dXz08Pjiq/exkTJ4Py",
+	"kTQcj4UzorUZ8zhjzJSo8yUrpEIUyCYI/lxCtg6LNDP9KQiXjaWMdCepTT+hytj14QPTc1vKXvksy+YY",
+	"ZOQOIGQEe3W4Vb3uXIuCzTT8tVVrR6q+EHh+kSuMeOAwHkzJPhVT9AsREH0Qx8viJ9V93099H8iRxsFE",
+	"xiI9nLXuPY7ZzlbJ/0zGHR6GTNzTyMoFLCPavUWxPmLxkENeTcpWLfBPVbxKdi2LEWRX195Je9niZpN6",
+	"UKspP13qTlbPXY5YDAQkgrFQb6fsBnv08cSE2doivf2RIsGX3ezedO9NIMqe4Ou2fEIaM/OaD5kcJz/A",
+	"4g45WpsmMqx3AxdkX21iQjczVjDzInZi39uMLkyLC5LwIdvqFn5uPFj3WDBIUVLGA6n0+0WXkXpDiyUW",
+	"M2LykEhnSmKmP8KlOCEqoXGCwQI0VWkvYfE//Q12b90Rzc/Rc/ZA6wSpKvrQpupWC1UZo51G9EHIYoiV",
+	"bXV5XgxHMk6upfyVxn22qfNimrCCe/C1PrYOmuSCPyk1Z2wIF/Jy9Ke1Kk9RNOFjmHIBYWRBOAxzk6Vz",
+	"BK+ZOznHfKhrKQnOeq6KGHFROrG673u+7xO8Xja/dMwkwYhqQoZSJfrJ9METokYRT4yFEbHvPL2taWw4",
+	"T64IpNwYK50nyiTNtLTFpZfaXWdcY7DHhpDZon80ZG0LIcUuDBMJVSNXOUKBR1Mxgd69EY0TDLnADrf5",
+	"BVs+giDycE9LTbGol+cmTGKxMT996oZgFEHmD9i24/iO32ltK4oZDaelzGafby8xKdoVvUpuXsXMk3Os",
+	"lXbFGcADm2UilLNGmQglkWMQBzLGKFi5UEkJVkwhmZnqRf1V4+nxdfPz4S97b4/e+O/2rw4+ND62K0Rx",
+	"0WWePk8wqNS2oaOL+qu9U//J/tnh0+Pz+rO95/u/HL48ftWunOAIIQCKz0BA/S9ic+GIZYyT6FJhHOsh",
+	"bCpzGJ2QAAkdEEWnWt+bbvUkupTJMzkW4YZ7q1tWRXIpMb2grJJk7uaZvwU0WXowxg3W1VH7LmVCnpn3",
+	"zNkFpU6dS+mYx2RIk+6gUI+RegszfsfblAlGu5G4B57ENrjTLqAmxzjuMkzS4SrLFdoqD76h00jScHN1",
+	"aGUdp15QcdBHqe/+vlrAliRI2TTreMLr2RbnabOS9GPbXcAYEme5HtoziAbe11hcXToYPxueHjBtm/xi",
+	"81DQrN5kgZ2wqztFYub4YGvrJPKjS0DIdFZuttKA6ksTUi3kcqY+eUhE2jkpJBuFW118E8YP759kcYGi",
+	"VWsAbrYFOMYUEz9LEu9dkqg/lZgMOzzG1klPWSE/5YlMBjlnctlx+XPptr10D53Ss35ODybtlAk3NL4c",
+	"jQrVd7P3HTOMKyvQanr611JeUDE14kdt0zdtjWhtPWd1J/rkrLtVLraOhVQ741glpOH7OycmRxaN4Lq5",
+	"Y4PDpuFYIFp90HMl6WS/i8+6KmMPnF+Y0eOW53ApvHx+OQ3DmCm1g0Um4E1ICaUVkbYoUJNGkZyoWj6V",
+	"GY2agZyQoZ5vvs6LZonlkHg0omrWxZ2rQFt0cmU3zqm7Wulhe/9sKdHCx51bS6p81jtw3wu9MDLm/7m3",
+	"ngXRBNHXRqjNxDHM0EJPDxbv/LZ7OuK7r9hU33hqPg5faZEnjMbgGFjbqqlnDJ+b0oPx+sXc2W5VIXov",
+	"6B3lEe1E7B5WNTrUC5WzUpKhtazNDaUemdn7iMzqLIzwTThTJwSEV58CgsTaQRXHArpi8R3vMuLOfq6d",
+	"rVWADlUlhcH2iuMPMYmGc31P8x9xZkfUQMZJNP2esxTyXHTjKbCfKfvJeRVYehXEr5a8aZQsy5gEt6st",
+	"bMIscDWHFlzZYj20DIgt5jm/PHv36c31i9eXN6/OP0FxB08svaDiA/xQipUOQMbF758QxRJw/lb3GiSm",
+	"IpRDKJ2BQjG9GAfNHZMBCxGh70n2JItXzuGt8gDccgYrf+6Hctm2dADDN4YlQqN/CTlpgVY0f495c6gC",
+	"QQau2kILI5RDIYO0ox4XXGHRliHSCTEGrBkFBs+7UvR4f2zi5SXR87aoBuUcHribqXQHeWQyYKCzmOre",
+	"AYtGCut/pOgyqFuF/ZTs1NpiFaVlQdXwrNbyw3SHUSy7TKnNTqfc1nBtmyyvFc9V134vz5QsJKqWpKOW",
+	"vGmTvMlGw9UznOkbZ93D6RsftDRRVpuG6VCMkheSHfVOwmzHLSsiajwayThh4QULObUZsfdY8yzAyhW5",
+	"fIo5rdoAoIqc4Wt39WdaxH3zl10R6rd6sLLtSsK+JI+76i6Fm1jLK7fvrmc6QwJTJNeYyfsdnK56KqZ4",
+	"dQif1t8siCmIQm91TQv4Nqnlc581dUqAtd5gg+YNf6aeWp2YtA8EB5DElLeY4O/DBt62tH7ZZE1sFSet",
+	"UJjPzFhf4QkZ0impNvxtJtqlE4I3nY640RFHsWagxJSwuV6yr5WejIfgKwppwnaN1lKohMtDSs15Rowj",
+	"Y6FgXd3MO/gc/AksTuShPkB5dwB15ZGSWy5cnBlORFVyM1YpIYoJPKYsFFPvVFKEFrGahgenNOaRUTLk",
+	"YpwwUsWjfhLzJGEi5X+tBqQ3wcJvRkl0CTp7r2Lr9gxk1MwTTp4f1PElDAHKFnJ9ljn5Lds/cUzBVzGK",
+	"WY9/WbSiWIruAApY8AetPPXkOLbpJbieO0DJmHVlX3DFAJ9ous4i37zae3ZcNvmYJuwmsnKNRtHrHigO",
+	"C92OmW/nd2/uFOVEOA4pUFD14mVFxah+PlJ4eKHkzi8vxIjv5O3iDbmEJXJ1jv9CDD5TOGLWKc8COZrk",
+	"sOVyW72wSXIj/T0dhOz8m3XBB4YS5wzeBqQOMbxFozeOBOrRSDGvIJTyAmbBXlSJHGHYmIv+CaEdUBYs",
+	"4bWSDghY999cJQl9dgwcwE48bZtNhD6yIXP2hKhxHMuxCLWWDgcCAg2FsRyNMEY2d8e66DO+X8QneID9",
+	"POTiBT5VL2xurzIW/I8xM5ctk259E3FVuotK19TdSyV7qMD/lvUdIi1j13D1WZlz9ZtXPFhv2XSuPNSC",
+	"jkU9D1NfRQgIRqkXNKiRK+AlRIswuRFo/q4tAj8/aVy8PXy6/9vHo/P6u+vmp18OLv03H/bOXh4/P21c",
+	"Hb7avzh6W//YPD94t3ftf6oskyZ6WrPk+71IwDRCM6Nw2PDccqLatSgOAd4wfwl/5VivW/7ZlTZHuqiF",
+	"g269gWyDBqt/88xChG5Dw0PtrIBO9Uv9pf/y8Nkvn345PH354fr88/GTvcb5b35lgdyclVURTaC6eZl8",
+	"svd9y7T5xU8YAlzhzeljN10EPll8mBjAnglVqN8pphUOrJcxxek0ijY9RxadyHae6TTLBp47lRes/kan",
+	"reOLnf8kzqtAvZgnbFdLqRO3oDJkIy3TjFPNTpBUFSvYr3kkD21Z8hsQmxVUAitepUMVu8mjgk7ogNby",
+	"AXjFbE2PAZFytq6hkVf5stuXu+ZHba/W3tHJhXELlarRF5QLYnG8M2dT8XDeAovPObEy1nCXaOnyh+d3",
+	"1lRf6QiD28/FHYvkiJWcZKtIKzMAeNVTfX+6AF8rTIyHUDqJ96QotL8v2yembHqOyJtRIjKcvQkgT/W5",
+	"SlisVa2MQk+xquRPTiEHg/cBKWS+0nLRNIw7YkKVS7Vs0DOni/nWapM3piLiBdMkiXlnbIpMFntc8JHT",
+	"7IkiIcwwFuyNLagFziw20wvsUKS8HY9+5eJ29kR6E7MMVtOJYZjaoUSSiIvbWqUoxOVEsPjGJLTclHlX",
+	"nsmYBF3jAwu8XEYf5MjIicAKSkj3qZUd69lJXMgo1INiYdDKnseCpySBKI4ed5ANLjghgfGO3aRPQg4H",
+	"eswmVJ20RTZYuIh1wxAHsWCTdvjVoDj9AMODcJ6zHhhrMdPvFNLeFbSIkAWA/IwGKO5PSCBkcgPp4UGh",
+	"evBWyAlEQZFciGtmNjJOquJV8rNEmG3rhMyGAv8wn1m+6c0iLGWwN7GEAqRSKyQ910Z4l8VDTKenGNSK",
+	"njg+DG5TQgWrlSg9eYbk6qYzVlwwBf+coyF1pIwYFe4BvNQmH3HAFUa14Ouaupc9W513eLmxLiWrAwm0",
+	"hpIVpbsdFRR7V0FAw37BgA3uIuCJtG4oz6z5XYsc62xbh7ZuNEzltJx/zSYN+kf1xq7+9+7h0XEdgOCt",
+	"dJxZiyH9Yh0HxlExx49QXIf8iFYg+jJbah0Jnr4zryreR5qbl81aXwsk8vXiJeUqF52sreKvgoxsVf6p",
+	"LJQqM722nF+4GI2ThW8xOdOlp4Tl9ZVXAo7Cb8V01uLXz2v1g2bpB0eZpFv5m1Y6fvNMeuvaogSJ5BVD",
+	"zWYJvDRr1o7Oc5lhAUPdz2+QKilrsvHVvKNdG3Nc9AMHHR+d+TnTGCxAAYe8AOyIwBZuwmVk7ImMb1no",
+	"tUUwdjLy7J0L0PAy88cjwVhAboheKPsoTzLwuLaYRY+DBBA+1H+Mk/xRbaaHq4NDB6dnLmPQ+WTJ+ZzS",
+	"8D2mW//JrQvb8+PBrItHKSKzrZ6xrFDwpiBMkjLUKghOtw/Wqn6rbuYEW0QtNPu56Dsa/SZuMpv1XuJW",
+	"ilPgX1TnqSJ2RqRKAeDPQyzriYxDErNRNPWyovidlaT9io4xHEPmGHOrAlabaoExMqjJzGeFpPBy61YI",
+	"JjnfLRVEOE6ETf4hmwgHsHgT4T01i7/0AJsohR62zCOFlqI530ZXxiGKNTOQVo7dpDD3OKIVb3Q33f3N",
+	"erN5f4hZj9/ehlmfzWJDRRBf8Ga8rlFQkHFzfNOuDOnzOyYgY5YngzCmE3FCjEmRogvoLWxBCI33YK7j",
+	"eoFIc0HSS/2cG0mfNWxZfPCe2pBd2zXXMtOG7MZ3OiHin3KclOsCWc36/QMxM5Vpq3vnn8WM7YLn3YJq",
+	"GmsLezNYdPZZRX5Vj7kpifu6ilXiFMjl4kpZrdzqL8lYNHtRVna2YubRGu1FZo1epyhvQZOuPFIF2HOQ",
+	"0h7ymGnSYwozNE8pbanCkx3QqnlMeGgDwIgeBMs13yovpues7lpZzQDLiDfjPFj6iXsrH7noWcH0Ao6c",
+	"ZRWvUIWY31W5BV1bZdHLtlnYbfOtfYFccsumpDPFhAKRdxHhW09MtxTFEn04gCePa/VhKO9YWCOv2BST",
+	"UgDw+aDptmo6QTRkRQR4ny3S0QGJ2B2LoCEM8BemvyNJTEsWK2cAnLbHE0Lb4qC52+EJ6UWSJqSqTy85",
+	"TkiaIJNI8h8Wyx2AvndQlYg7oGyb3DI2UoQmbWHv1PPEoRw0ySv+JMMUNrQoNJ4oq/HdVP5l26GsOjjX",
+	"bKS5oXQsdixZRTrOCiZ7E1FTlbChZ9cdFnP3P8TfPSY3pEZ2STWSExbvdqliYaHhwkyF76JURFuovFSZ",
+	"WCx5TsU07YRwQoQWGpE2zfXwQSrZVOk0+/aRsnoRweaNS+TWrMxZvNl/kH2iB7DMPsm1+nww+wRNWvxK",
+	"KxdMyn6vOWT7gZHXNcj2gJFXh2z5yGtGNjfyWhz05iYaaKPrWVb6ke1YVvjxWZXEog0sNBBpn13o+0q1",
+	"d/OOBTPAY/IHcBx8eCV+M923t81uZ1YDBShNV6mUgrUKGHSphwDu87I/Q6N3htlPhIfYC9DckKq6Wovo",
+	"a/UWUDlNCqxVXlO8DqjQYeadtI+PuaN5lOP+N7Z7049Sq6qL9KcdExvtRozGyjTuvGVTJBDCJLaF7JEA",
+	"Ou09vqs/tuQKyEBGJmY8R2NeWwsp6hnrWmVFFWMTg2zlfOqiPrC2ZbI8VDNPKpS4nZZx2KwmZVLdbFdE",
+	"N3pnHHJe2juQx1aVtqWbjjfuXuw7M8WNTfIHXezvuLj39haVHpaLvEX6gfdi+KOOGvPplQ6bsXig48b2",
+	"adO6zViEi84Yfbl4xHi58yU9cGKWD47njoYfGGqbHcBSwj9YxC3tOJPZxsWAACqXhTBASmTrt7ciykg0",
+	"I99cgTaP+lvRTjcKIMwX6HO03fKvlG3slK/yBH8tUslNAr1KNXwE+kNCbjP80yZTnb55AWVBoNnPLEE1",
+	"1fi9tujJGM0CLoUy0BZDeUcjtXNiPlUy9sAjUhBkL+WBUqFyy9oWy9eVBDjqGx4W5gGVmCcOnotngxEK",
+	"O9+q8WgUY/K1IgN6xyA5zHyMx1DMo+fSpXE8Nb+l8a0aMdXGeuL8jkGnb1CVkgFXpv/ty6vXl6gnhVyv",
+	"xJALmmD3jiEdjfQm0qdmIbV4cZQ8Z8F7M1m3ix/O2bHeTFB98cM5qeXNBBMXBzFygVFvxtJfvEmKcy7Y",
+	"u4sfLs45b7wsftY1wrzZo2iJkM0drN6MQF1dRAPiHrDxtGazUuc9/sLceGrum3lByFZ7wVNWeAHE9mv6",
+	"iYVkR/z+M3ubfVzbTsuW+1ImrLDWziat0TCc/+xVduOpvq/sBRHvJSu94Ve40b4iof3F376m/dw39QPG",
+	"zlrwyDu8Ax/6lurS00uESQSx/s2rSMFWUA7KdopWEdZUBlZ9Jreplj1TzpKrPpXnw2VPzbDQsgfya7fC",
+	"3YVlWymEm5N+y54p5+Q1nnK5d+kAS06VFZ9Zj29KDqClHFAmSVZkUFdyr7oPcvIaykLzKndpWAK7/lkP",
+	"CjSGIQOqTjAPGv+tt/IjZbsC0jBUJNC/BaBfgIIUlFjTS7JvM8M91cqyMoOTrOI4B/WEUlzlAwpLo8hL",
+	"jeDN6zTz83oP9dpkxGIk3UkKOuKoWQ76YmAu7/IwAOi2mHWZvk+RkIVjBHthpDM1YedszuwO59x8+mT/",
+	"4vLTh+PjJ42j06NPR/Xjj0+fl403VTTvG4K3DYNKVPQ41EMvBoNMuyGIPJI+HWm1ekSVskSgCL0FoBNq",
+	"PEQnTY+xLIOKm5fkaFD3m3tOag0XyUEzG69pqgs5xnYsM5OfKDP3l0fP9t75Hxtnjcvjp28P3u59ql+s",
+	"Fg1PqVGIXuc+6lJ/aSoy7NotRADSk3kT/z88vHEQIP/0zDQGVN0MZexWKbvFKOxLctMdx0rG5ZIjsDQH",
+	"ngFOcthIP06qlISsy4c0Mn1ZEf32Jb2jV/A2Lc/oLSvEVzVLLV12d3xeNpe5dLDYXCU4FpkZaLXr/x20",
+	"HH+CE+fzjKkZInoLSuasoap5U1sYK9NxgBbcDDvEmrvw4RnNPCCPnV+tuq2HJdrCwXYWcpJBOqdDRuiV",
+	"tL0WwNVXKdE6B+mwZMJY1hoQAIYIfqEtIHgB/VFESKgw9Ws2sQ6KzjzCBcJTxVQo2sVCZqgTS5XzwCNB",
+	"qvEGXlsEjjqrLxYMP/3TjJYekCogH0HplR5LN+F3jDj3PVJtETOqJGQEaomO71M7hfeh0h7oJc4byjCW",
+	"vAUbwNq2RT6De8e50aybfl3RoAHG6YyjWwvj1pXDIU+S1B0Or+7KsUiUw3CoNMCiFw3EoJUtVVkwyzT/",
+	"hV/bInNA5pP8i7byrCU5axKXGYxlNmDBLnNtnbwZM2vvl9lmpeaWN+PhmPU8zDoySgzOGePdW8U77FWe",
+	"6R2d9k3NS1IDuVgULgDeB22YXd+TR1itXyOB6/IP9BoGTpjwX/XfaxhnCGrlCXgGzfHrEjGJQ8seKJOP",
+	"vzAaJYPlgYP8r2o2QfT2HqWbqwYcss4Ia4ZF56UFvTNfRTFjVGquSOAEiIKVE4CsA3y5UaqncG3M8xQW",
+	"d638nBK/Ob5oMd2uy330plTL9KiYDGii6GjkVHHN5Bby8p1ibe7t5P+ulc2ltYvcujme29r9liuZzixW",
+	"SWlglpcFd5Eq5mYBVT3ipJRhf/+d2noLuxQFpdxL8l2jQ3YIC+NCswfL1iNDgsxTk9ywEBe5svyaS8S8",
+	"0+hPTMT0JH5oIlqFchVSAuoj1uqMItrVCpDRA7A75h0mLxaQDHZyK3Dv8Foqi9bI/rLPbMH4yz6/aWVN",
+	"Tvg4a2/ldJlQtiK7VDiXucO+L2vDCBYzdlFp237YuFRFRyh2o5xn1Lo/F8JrrgxW/jqsCA/+ygVbrbr+",
+	"Pg6liIuSU62+24HjSl9N6+fzuCy2292sy2ceWApY3WU5YdiGBsKoWOxhyp/h62A+VRt+XcuPho9QwakS",
+	"k1oFK6cawISdAs4lDiFcC3QJ/2po9VBrwWgccRbfpI2aS3QfvAU7CReK3Ux0G0kCjSeM0yJtUJL2fZot",
+	"onHWr+iysixSvLOcsDm9Mj+j+fR9B1XvpjFLsVZQhBzi/Dn5u7T2x2LjryizHUNvAQm2uEvm23KarNQC",
+	"i1vZiI11XCCdVTndvGyxMWiX4T5ZZOk7AF1k5aPOfapsc6U9qmdp2M1QS2cvWpKVXpyzxS7zrbpJzGg4",
+	"b/mgdGrBVsU3wJ6MKDTpwHpmm5kkcpvZ7mXYp5Z7sr3cFmYze4i0qx+IQxan2ZZSFYQDOoJW01eKMq5k",
+	"B1hcipLqOIhepbgV+uOFQdbWG0gmDErHoRlFzRsGfHSeHHQcpeVE1I+ViMjlQ3bO6pIxp1kbK8lQpxbP",
+	"OddyCFqZNLDkKDCks17z95zVTLa66eYEHFHngrwqUjWBREiCFzLBulywByZcFcMCfDhaM9i22safvbT6",
+	"MgHp11yrsnX4VarkQ7lf4dS4EiDFMV90gIyayzNNO9OqgZwUKxuWhYdnVJY5DffLaD3HBxoIOmSBV3B3",
+	"eiQAwwX+cN01VapIgC6fFg+DHXBuB7mU8Fp77Pt73Vs2hT9YwTeXvxdKHEtGu8CHg9RGaS1V4tlUxqwn",
+	"cDgTB1Y8uivhDut8zWlC8110IHc3ANAya79mOH4r4fcwnt7EY1EysHjMrApk6raBgUN9QoyFbW4BG940",
+	"T54DxFXgzGHcB85svq1/fnn08eBV/XTvk/+8ft54cvjuotSwkWjHryTFs41YGrJ1y97XqD6XyY3N5S7Z",
+	"4AgNJExm+ERzngvnZNPASZUNR8k0RSJMs8MhawRIuLPyaXUptaaFI/o2NzcjO7ggpLTllgy5bZGrQLds",
+	"ZRavWJKeDqZA2rmbaoEFD9+9uT+XbcobWyli9LJp5EYylyBb8G2htNrYsQWPb4YkmfHNMviJRNqiCheA",
+	"wrOCCXQ+/deU9DhgfOLWg/Z4ua10n5PRRYhcv9FETsIuRM5EKTuxKoEpSAEpouUKTaPjiwRuEefKIfWC",
+	"VbyPsWhfsZat6D4078Bco/RiaE/eFRi+nEJ2380f7RUX/eg+NFqHOgV0txKlcmjvSXG1brkIMYRm8ZY0",
+	"y7gFDq7DzQkQqqFyPNF3kkMeVtyFrtosYv2YDkH/VQk1f+uvM9EH5Qy8E2W+aveMmpnBlRwy4GJ7cjoH",
+	"Zp/fMdKh3VtMiimWUa2fJVl8Q4bGDEGMUs1rDQmhKV8W2DGZFZhFUbE6dhmpHD9ROg4hJ2TAopB0pllp",
+	"FI7tov6q8fT4uvn58Je9t0dv/Hf7VwcfGh/X1JSd0FAV4uYtuDlApd3R61tGo8fLO1gDDS3OEtqH/8rY",
+	"FHJpcyFPTjAcWrlweH05Pp+rWgB5sxCqoVXZxrmUSckO7chwWnqW59lmi/ms6ypPMMKlweEsrX3NA9cS",
+	"oOgiSwi4yLwcYI2LWFOb6RZRAn1SmB18bPHwf0TYSn99YdAqlwO1/YAVbBlAlA9Nm1+ayTNDnXsHqoD/",
+	"14hP6fu3oEriZ78zRIb+6P00l1JqzT2U5yfiFlJt14Rzdx4u/WzW5qw8DkeFbdIPPThDWSPB/27FjIZB",
+	"1qgGHeCevjKJecICrUerrI4TqjVpmGqf07ZAq3+nRs5pd+C0bAVkjFTVhj7TkDrwZddpUBacOICfEcBV",
+	"g2u2LYI2oGu3Ky2iyRNgc0x8jU0/UGaQpSmQCuaWSVBzc5Y9mN1g/21vMHUC6Q3pv+0NmGOfXrbJ57M/",
+	"2AdMw5/0kfTfeEPZUf/Gaa5TVMZu+jRhE7Al0p8srv8NHfHyF64BB1EGGjLTsMMWWEfQfEYzmCkKBqca",
+	"oIPb6uySalzPLPRi3AhSDTJkuoBQxUO2g+s9uwVMv9rZ1L9nZ+S4uX9ITBdfgi17VYmCmIs9zi+j4XYy",
+	"TugPfN1pZifkzhidcXUvge0lXHJrFt6crdRmIomnUAhjnM9ZE+wtxEJHC0TLa0Eoafp7iGyQ3ZlWhWMj",
+	"WWNnl+izWZfjcoU8I62HIsB2ydYfCNxWwAHBBsEn5I8x6J2GVWM2knECFoRlgCUtX0oi5NhZ+ev8zMLi",
+	"Of7+3QsSsx6Lmegyre4C+B8CvwMP6gdPSOB0Zg6cBqqYkw798aFdTLRyBiEO1VsEOJs1qFwPD+aUJPKW",
+	"CdIZd29ZQmSPBJ1xrJLArpPy9Jx5FGlxkJDA/nwzYvENtvcvqV2Dd+RsmqYP+iQfarEH2qTpuWF+KYvP",
+	"lnwr986G7yIDy3EHqLTgK37Nzz5k++YXaF72Uc9MqJTyCK7Po/K82QwifmF/UeclDqTzOiWAjkmX5vgJ",
+	"OXF74AC+AVaUABCri+e2s+2SQJ7L9l4tqdrYw6ZZQRmqNCQcmp7jHWZcISxt2Gf1DiEn5TGJuU2gsrYM",
+	"YNJOBlP7GaGNpexTriclG2tW+QCxwwxl2bZKgiUtO8MdL806XOLU+5ZYmSlBvfwYSxKm8iNI6zyW8rrT",
+	"/KAkb0Kft4kL6e6sjkd4j1AxXd6HaaM+CmuAPG0RBXxOF4FlVNzQjb55qwhHn1kzF9Zu0FzbpLX6JmWt",
+	"F9xRLCfRVton5eT0xrGPeVuwdBfMVr3ZVCJtR4EPUiWr74Z8Z/HNeoKvLpWvUnk2I5/VclHl0OYdPqC3",
+	"GzdVzxsgZ6cZcLmu7vjG3LTKV03J6G7DmNU2d0xjrf2yfJeYaW0FNy5z2hTCrDRBvJjFjuTyTFbzsOdC",
+	"9W9AwYVksgNcrTJtgV/pagx/5uvU8sRIliTzz0/fn+ONP1UW9twUHPVknGudpkzxEelSxeAqfEvtrA0K",
+	"vVbRWen2XxZLoDlZx023BtqnXKhiN8bC1Xw9CrSYXy4Rt7AaD0/B0oxoPBpKGp1qCUSkNjCDTNIF0Lty",
+	"RPVyQDuwQf5UgVahUG1brvV+59ZS2z2oFvttCi4aEDoDGYWYMpA7eqUkVZM+ABm6WnNjOwAbwpO2kOMk",
+	"4ncsnzKGmutwjUTcWSFSmoveS26yk3QpNXBx70XQe5zbW+y5VX6Mm93gzjNPozw/rNfnohxP6btGoJwh",
+	"LAxEzVbUP2wX7cxmhYMlD0IxB7aBlKE2IMCmM83NuopsLqZWEDnb2xHLuHsJF9471pez/X9A+7I5WGN/",
+	"+i1lACkesu2de+DMtL6zR3SRhPeOwhYYYjPTdpbRHTKOhRp39KQ7DLMWxqJrsuSHo4hygT9HsoutwrPq",
+	"hiEVYxqVKmG5L97HhlnkDJs732vaL9HLlOJ9sY3MjwxCfPWWUO7X5wz5Rx1h17S/cJ9lwDHb314J7WP+",
+	"hCHPbAqFJgxcXPPEmW36c8dH+cyXg+ZKbdnnLNe9Zb3m0jVE8zXtb0GewEc3lSNFjMw/HZtaTKOHY1SL",
+	"lgCQXCmnYtxc35OCZ6csXUspdx85WMYsc9fpvQjl/T5n3rBW+q/zzHfO/oVCuzkpqSVdYbw0dTRNOoc7",
+	"Hqk1CyLnNhKam46cjnNRZvJM84S/en1Efn22StoltRbOl8sobZDenyICaUmQlyYJG44StbDWcj0PighH",
+	"kovZ6r4Ju/EPfmlcXe+dN64+7l3Vmwe/HL55fvDybb3pl75J88fcADJcNakYNgvDxVS9L2Yqfn0+4Kk7",
+	"hgyV8oT4xh6FKKKBfp3mGgHPRyvFb85J4hAkhZTEXGcz2Zr+UjDvq05cfAZ6b2mP1skgxDX77fT4ov7h",
+	"7f7Hxssr/93+q4O3h2elSeURVcmNYap7+XzgRcwi3xWD6VME6KDQIhM+RnqURywk1az2L+uHb7tuqITG",
+	"kCnCEwXYCJ4mGR8yOU48yNnvjRUKUsEMxOTKg8Vv3XRlOIdbLLSjDNNye5wBjNb4mJ2csx6PnfkBNKYt",
+	"2rM/gs+wLxPIj1gwVIfHIHUzv0JzGmADmqr9UjwWCuonIxyc5THCFRkx6CY6t9v1GsHs1B2Or9QqDH4I",
+	"GBbXuNQg205/W1d4OQIotzNnRIOTnJCK0xKeyPH07E6ZXZn1fIUFUb8FVbp4eHzvXOnC9++n8M1MZlWt",
+	"zzx4bjhjO/iCuR23ghM95EpfDx3He7lIVCy+413oRzwasTDFHsdev/oOy+KIJfz+3a8Z6FGz7pPnBty1",
+	"LYxAhQ45dKp20iCYFgEYBWMCRgWyyQbHIDHLDJd0piBVsRn+orZ7rv4Aj85PoTKQ4jROhRCa1TwpjyBl",
+	"W1ctOMUhA1Ll3+iSy0GlR7x8ff/KinQGBr1C2fO9FafUq6pYN2bJTd7DXFoHTmKZQKa8l6V9puDR+Brg",
+	"KUW00afZKUO1d6OjUkRTyKIm3XEca7rah3lfGFCYzc6I9QW8VxnHhUbRgyQZqdbjx5BAX3MaRj+e0P/Q",
+	"ERerHRP6vflNnGezjItnt+7C5dlI5FvRtFHgoiCJSko1ckKDK70FTrAEy3atgpAkVakSktH77N0FUVPR",
+	"zful9ktbUec2vqk5zvHCpns6kZZZPWxtIUWXnRDawQS/eHs7O5cfs3Cbl5ddG36dUfxpR8lonDCi+VeP",
+	"GPhYC2+sW5DjhIwVi6GQ0YNo+0TGEG/vxbQ/LLZPWGkf5HqFNo+WbQw99hWYdHt6SXoib+zuK7xok7a3",
+	"he1TZPLNT7sA64ywK4Zye4hAST32vg0KwiU4IQEMMzDCGhIAKg+1g/5s+2br/L2MY7aikmZ8vCHfXsEx",
+	"stWxfOTJAF+78aicV6zsRp/d2TP47+kbS+xro5ngPS0STAaKdW8C0pNRJCeojurzqkMVO2hqG3yvQWIq",
+	"QjkknWnCFLaQvmVTInuoxeh30mQcM4WHnVQMb0VHw4jGtsOk/ZpnXr8bMm32haY+zHWq6PuOrxtUjJov",
+	"RZ19+Pz47PGr6MWzc+7v7b0Vt/RyqLp7d69lpzn8d/fon0uVEkOVFRz91+5hbltDZLpajoJeHkpJoZJt",
+	"upJwiS0mEevAKI+g/tUcZrhmKnmgUMq8iFQxA7bU32sExoqq3tLszAVRrWIUx3XabT2Mo1e3I8Mpol7l",
+	"fIGkmkHfWi+pZQT1+Kv988XTb4/Bn7iDIR84BdqCmfUwSIXTESu4Hz23M4/v5ZVGqtxepwgKoxmJh22h",
+	"/wYjVOU7u9bIi4QIfbAQOhrBaWe4EQ+mHmPQyF3zmi1w3ZZtDsrnTcz6c9Pj8Vo+2TXVxCiCOcdTdPVp",
+	"QxXKlLnIK2Evnq7kg1Xa+qv/8vG3l9fHnw7qx8/2n5+9bPqHjWfluB5zYvdQ2XPDxU3GX8WZndl2a5CA",
+	"mNYNQymRqSGCHU5GTI4iwwxUEDlKdqE7D4lZV8arV3qWpUMtSSvPMg4K6zQ7v6XQFCnjbKL5lVBz4zln",
+	"WfbHJQSYP+57nvnpvlnxjIcGcN1xzJPplX4Hfup0xF+x6ek4GZTvlVHMh1RvhphBIiSNPBL8tns64ruv",
+	"2LRFJv+5vUnRFbVMAIBF8xOeRAZzEVLxRzEXiW2ckpjjekIVGdIQ1U/9YSy+tczSqqTfy3YMhXFrej5h",
+	"NGbx/BmAfWvLh9NYk75fxvw/cPK1CL5kjdnoscJSgGYOT2eD0wps5ds3gBPtybKSXsWi3u5AqkTryoRr",
+	"aaHtPHMOY3jhIyq75MxCk52+eYFyXRvmXRkbgE9t56vT0WgXQg5tkcE0jUzdf9Y1SqXNqrtUSMG7NCII",
+	"f8liba5AKdmJMQlyCfYWE6AtsGF2leYEqJbvVEyJGrEogrZt2cDMLfonSIz3AL94SHkEf/EQH057s7QF",
+	"Nmchatwd6NW6wuY5O6bA1MI06a/buFhbtAUUBYiExSZ9NJTdcUZVrsC/asqJH4eyq8xpBgLTWSG8QY6Y",
+	"oCNem9JhFGDn7uzHf6O95jTuHhpAiQwbA8Z0JoU+8bgUqtUWu0Tznf43tIcEEezupiJOKdTLzuHV4r07",
+	"NXJqeJwplPTQOIxAQ/H0PDhJ22e4nR45jBzQ4Jp+s0aC5+eobQyg0ZNpGJr/8bE+F6eB/oKeOhHSzHqX",
+	"vMsQzMHojbEnOakGmpmZSHa18djSygF0yuRSPAaS7niEfemyETquLp/CU1qdJyXg/48RC9isYnpS6zOz",
+	"m0TTFoDfAnMmRrXKmqFa0Fv95pB1I/10lZIhV5qDExKIIWXBDna6a/q+LbvnyQlJ2JeEDMcKynPfXz/b",
+	"PUq1Bxj1+18zPCP9/mrQ1mvk+8EONl6LNNvoB+sHRI3jWPY1NzDVpSOGd4edXi+ACmDX/IErXd8PduGv",
+	"Xq8X7Hj6CzB/VB4FU4lK0ZUOmiRid1or0KJCH0rogsBDQZFqs9FwEQUA62EH1vBq3O0ypdw1nMQU4hJc",
+	"kOBrGw6adqVFarXat6BG3mihQxHGG8YQhrBubQgS6Ru/tl3sGf1Lu4JsLEf0jzFDTm5XyP8L3olvyHZj",
+	"BceEYgkZ4Sf0Hq0GER9y0F3xdYYUgk0054EsrGnJESce6cgxgKjjwKpub/6E9p0O/V4OvG7HMFUyjgUc",
+	"WjJiQBvAt0CazAMEIdXA5W5z9R/I5WbnQ+MwjwSAsxDA8AMMOupf8UVm62XoFoFHRtFYkQBRPAJSNT3i",
+	"jJK3A04dyIJFSvUoj7QNbBklyJBJAlJ1YEjwSYskRywOtaqRCxrpc4SFuI250lvCSxFCEHFFv7/ZaHjZ",
+	"g6TpH3tkLG6FFkFaxjT9pmc5FYQ+iqIhCzlFy6RZ3/dcfpZ3UHgPb4cVJ836XovUyQV/gq1B9YiQST3N",
+	"7/p3/Xzd9z3f9w2UPrT5mitBcFHh0CuiDs3iDBXgSRRYQykekhYL+oQ8IVT/AMOm3Vu9wfSu58qJ2Pl7",
+	"abtPkDz6piB7cwAe4ZBUFcOwPR3xXb0TNNPuOGOOjSZJujQ2XsZyPJMauWIiJFM5juFUqNb1OVpvHJE7",
+	"rrhWRU6vzl680IPOENk8LdnhoFA7+nbotcLBZ43BQ9YdSBaeZCjsaTBTLy29heOI1YgB1YGljNmIIZyT",
+	"1sYc7m6tALmiZ/4xS2agCe1QmL0wmAmAPcBCL8M2N4ebtkL5EFNwtCIkJWgQTBiAtB4XXA1gp9jIp2e0",
+	"oYwxrEdl365f8I4l8XQXonFBy8y+KwWCYUwoQD9iZkg85aIP7+9TLmoEnsTTev/LF/tqzTzNL1/IhEcR",
+	"7N8sUjOhU/OspsKbnA2LmPhpP7lEEiztHCsr390z35hgxhyGcrTAdyoR4WTXm9QxJifgQzMGNFckePEU",
+	"Ox/mixiDGjmHYlEYUhLz4dDwiqmZBQ6jiu1yLXcV1/paNK2R87Q9H2ii+LzTA8/ANSGETqVMQ654lTsW",
+	"K9NkpebXfLSeQW+rtCp7Nb+2V/EqI5oMwALS8sBuLP3vfpmHEvcZ+hbzhPRIzO7krd0KEA0MEeqMi240",
+	"DjUbyihMD6WW8Z54GO9pC2129wXGAsgoZj3+xcvJF/1iENc1cgk+FcNgMYMAmH7dgKoB0iZl0xdhpVX5",
+	"lasETTyTbQhyAubZ8H2b+2pdfAVtDFy2oC4tM0bxExAdArNn1gpzGU9TGvyMTb8+783pUB+/F9Tov4g7",
+	"3vT3lj/0TMYdHoYMXEzNxvHyJ66lvKDC4mIo/dz+Kl96L+gd5RjzyPxPy58zEFkAxGJaacBq2ZNEIYSr",
+	"0hZ9yp6/e5XcWWQuOnhwv3/zKiODXp9fhQsQxHAowWlYcBPpMyvFlXKYLwLoNRs56hkQfrQgwdJri9y5",
+	"Z2qoSVWfbjnNMlYZUvYOOuutVEaTFKSgFs/6X21hOLwa3LIpauJqICeihXXr+lXalKrl6pVNAkSf3zHh",
+	"pTq68T32xsk4ZiemY3XiuiCsSG/69RoJYpqwG1QvCVq79j7jRNdnJyojXKhEGx0oFvSg9an3SKt/H08/",
+	"n755cXnz7vT6/ObXFxcvroOdsj2KkX/cQiCYYjpkCdQfz/G2Z7c8fhGy4UgmTHSn4A/5PUWvemIQWJds",
+	"8NRXmcf5qDT8xuGuf7C751/7fgv+9znzyBiL3KYHFFhyCWyi5tF15IpJjfiWd3SZ6GFBptW3LNMMemzq",
+	"q5sj3m7ZNGvWnUZggF8thnyXGZnnLxcOT2hoMUO+o5isr/DEGzqNJA2vpfyVmuqGZn1/leFpw0rGCQsv",
+	"tLJvg8fNRmOVh0ex1MaolbJ/GYmO7OM4hdaW6nbLfPNymsrjr7ds+uLpN5TzEUvmpC2DQwiyCbSoRyvE",
+	"KLRGQTekxWxkNaCxQSJI1WrN1qAGok7bFlVofxDGcqSFsBWmPCZdrXWrzLmrNSPce6Zhppb7LxKiEjq1",
+	"J4vFaDValBbiWiu+k7eo81vtSk/EdOq3zQjQTDSSu+E3rU59apFptW6lnzZn0gmGO7TsBaQ1Cd16DDXw",
+	"ETwiBZuAsWaGZrIOtPkFo8A13d111GJ189//97+CMukOU8mke0FcNcuai8OE/+zCAoe++IlLmTyTYxH+",
+	"pbYs0n8bW9YrtyVeCzbHkrBexOwMqc3w03OWzGOmbevzKxx6P7n0B3Hpc5bch0UzW2EtbfOVPnMq3343",
+	"h5FFu15iNlsoglmGd+3ijP2zWKM6KXpfSy1cG/rebEs4GjAGXv+VTz3QqvD+rr+/2/Cv6wetht+qN2uN",
+	"5v7eMWjEXI+iO7jxD56cf/z85nPz8nrv6dMPb/b940+X1x/2z/1Mbb6gXBTDYlp9TvG5y2C5bX1NxRQ2",
+	"QXDc1qYMWPc2P86DXb9+7R+3mo1W46B2dFhv7PufIRWnfFJ1d1IHB/X9wqSeHR4ff2hefnj+y96TzweX",
+	"h9cfPu89+/jOsQVQsSOmZWzZZHKA4s6MskKhkvlACGB1W8EwwTwnxGJW/OmOmOeO6GZ7y4qY9KcyEZNH",
+	"xJ/vjnjH+lr/i5VFsr7jIfb0N8V7pMMGHOIA5pU1EjiSITARKZ6wXSmiaQubctGYtYUJfpj6F3i/YUrP",
+	"gt4x0Y2nI31L9fT8arexf7D7/OyCjEWY+tfQkG+L1JA/vzx79+nN9YvXlzevzj8FO6B/YpZTKqVkTCLZ",
+	"77NQq6FGw05Ti4T9rJ4eBAewZhHcxOjVcGZIqvv+nnGUWL6FGkhFArNxgjQby5QnYrRQoS9CjpOuHDJb",
+	"MpnRmEaRgui0bQyQFllqJT4bAUSsg6JIClqEko+nv5zuak6iCcQNUqH2y/X1G2LuPIGI1td2RdsRN+M4",
+	"alc80ranEP5DYaytXfkWkGpg/hVY5zRQJjD/CDDmEZSKFeN3T8fxxFyDIzLt7gbyhVRfi903MRtyTfrT",
+	"NxjvSOcCiSpPrt6YfAHCk52TsllAePQGYMz16Oe7ds5SnKYf49sxyOhIj9MRBz0w3eXX86hWcdAKHaZA",
+	"FMFs7lq2np4+3zUf28UfvZRaTkL3hHaom8+dJbytfYhoSWWPyNx0TmdYMztJ504HGVJ/jA7oLipUpeMf",
+	"5MfvWfattFJR++0+pz0cXGudd9t2js1oQ39SZWi56rAuJZeZO/YY+pt68f7ejjirbmTqxNoKTcETZ39/",
+	"/NX8tcQb95Qro9yoXMsAffL2ZNxnibIJ+lY21ciLNFNFS8Zbpg/pWI77g9wrVEKnBjGUx+lhN2srPYWh",
+	"nTmwgcucUfhEWPtps2+BB5GYW+DAOY4lV1F0XUk5jrIJRpgKNCM7A5KwKCIDOYFHI6qStshpjmTCRFKm",
+	"7DxnyVzW8v9GJ8+9zPCHPZR+btD7O9U23p0b+tTO7Okx61dzj5YsZw1720HVwMYfmmeVX0pNgbN3F7aD",
+	"XhXCQlyVJc/F2AYAq424IlTdFqx5Y8KDNZpKJosEQbuDNHlc6ePL7kjPmOGYapCmjGOoyPw6imWPQzYm",
+	"prD5fpoFNZOJ7qRERfyWYcBnMmAxIyxS7ARiPW7fs9EYyufaAv40sGtpDv0ND9Ms+kKPXyCWnAi8aNPe",
+	"TZ8NbXB/hHSxQj9Ck1wBEyU9vWsgTTBJIIlNW6OUBHA1yLIzDcKF++W2mPm0koRCUxzM7o/uGJZR0sR+",
+	"jotQ6x01cmp+gYs0guRu07FYW+FtQUnIe9CFLMkA85VxgADuoKk605R8pEigJ1mzxw30HwtsaigeP1oc",
+	"W1/FRECFgMF6iplKrJOuQ5PugPQlpBGmif4pjyHjmUBimunblQLrIrvTlHUgiGlvSPiQtUWWpfHm3esP",
+	"L56ev7u5fnFx/vr9deClCXL7aqeF2Yf4RbslxiLtcQTF+pjwhvHIttj3Gx5wFtwes38XNb9HuZOZ7PsN",
+	"TSSo4JTOkyZNUUVyQvb9ZmmWF+xVaxCa7flDU0n00qetEwZSsBuzO7XEnGl44B/VG7vHx8fHu77v+5X1",
+	"fb4w/9TWWsUU3jgw4HRGW96sDBpXpj0wQZqUNXxAan3NVAzU9QENxiFe2aNGDkIBm0pdJGnVm1F43v+b",
+	"gqk84t1kHBu3BhjJtldFq5J/M8QLnLnqm7P5mLfbCRXWr2RCQiY3PasPlM5JP26eTueEHzUD3DAcYFhj",
+	"vhb1elb4Z5JbEPcI+LsFO/8iroLGSgR/bl1omymO+6tQz3zjGkEH761vnqpbB6k9PV+gj2e+PHkzZdQr",
+	"ZOJlvgt7RswL3F7l9BrlFcpqXhXLcVoAW0OCIUtozanxCfQhrucxon1GqGoLW62jFZg+S1KswhODSgaw",
+	"JKZvHwAs6idrWYq3MQkNkhkl3YhDJ2Ea3SpEfdAPKFN3bvPuDU6CklYn0vensZsRo4lykL3JMx5BaKor",
+	"hx2eJgKdXj6dl2M9/9AtND7WZFD8P8wjoLc2fD9XVr7vmxLYP8YsnmYWKySbVlzZlzLevtvgtLGsuamW",
+	"67NWJJZfzVm+HJoYrEauEP70c3dwI7rR9eRp41Sdyn8PwvNPk0r5PEzXcXciMxgKX2ebRff4F6IYjbsD",
+	"b6ZswLPcgvBJMob+B2KKFaaEhmHMlCKF7lbGJjFqrC1pFQQLgkwPMRb30fHGFKQUOzxii0Ky+k+ov4Tp",
+	"GmVcW1AKLY5CrWw15H2udxWorHKERevkH54ps/FISNUA/iv1bSOqle4BU0ztQOfitsA6ClUAMUCIFB4T",
+	"+wEspIoYhdxuX28wg2YwUw6CRR1FvBN9tM9Zyz9yy5gD5PG95cv6WkTTLDBn6qC4MjjlBnC/qv+FZgLM",
+	"uKRopNCPDHH0y8ab0P56jJcfoYFzIxSKLhA2BgbMhUqoSEj13bMzsre3d1wYkfVbFTKpy4ZoIeNse8Fs",
+	"sCthov5+HzUXntASV8uoYkwNxHdqjljRjE3PsgZzC7Nn9vJuu3pjT1MBi89vsKk7rAr0e6uMYjbkY4gQ",
+	"YlO1VmWsldj/kw+/2ZJxo4+PVXJTb+y5F2xX1orClPXUVbhMd3fRx//1+6wqvUQxdxEPF9JAr5pFYnVE",
+	"rw1iffMqQxkzvSiqdFVg5+hbDE/yhFThuPhnfefn6jzY6sw7976tE8JF2TIvZem11Ztkzwnq/LltkL9U",
+	"bpM+HVGtSOnrKtr2p1JFu6BYz3Oonib69EVZ6QJqwEGMLooWCVx2DTwSwKbChuBBYa9oxbkPHtS2wOJT",
+	"Z5cFmC3kNiaEUqhiZaieuFZPWEjGI8jyASSLzNtHaMG12XJUH55p4dWGX9850S+gUeR0XjWvKqB0tPAO",
+	"5z32UK02fH9H691a0OCYAbnijsUQ9IIqf0cWBaicQR51B5P3q9SgXyTQgV6bETztiLJjcKsywujXw2hC",
+	"HkKFMI5bEyr1vEK1l6cNhIh20+K4AYAsG/wSGaewJYRnZWDEdHqEJcPvuN5aNZATSBETLk+4d6BGmrlh",
+	"uzJ1lRLkJXyLqQ5lCZZe2MoIKBnXazDB1YHcuGxNkonUI4dTI+Vk0vSPs3p0FyUAiWffbaowwBObtiAj",
+	"t4yNFHrSHXqMWGyI0CLjkWJYyV3gW3vDYNxRI5kEWmdXbUHtD/pFHaZ4yBAlhit4izkyCA9PZnfJ49y2",
+	"SBvB42DbQpMup8dAJmHCBFiaFlEPR5w2GIYlddarK8UdcCFg5+WxaDLCmPYuUCYDFfIKILmgVlJpK4JG",
+	"yFPKMJUqcpUyRnRb4ORwOXD1jQHCaHeg7Q/BJojGYJjWIsFgeSUzFWlVLHEBfm0LC8KQMaso3J++C2uE",
+	"4D4Ejdk5wVtxXpoHrLHRFvkIxYL0uLT/zA9Mj+um8MuugqWplMIjwQpepXpKlkz2A5SktdSdbwDArVl5",
+	"NvMPeDqdIhRQeQj8HskujdIomt0DabB8/vQjPaaW1uNmfb1+flzrakrrJLuta/oghRALrmwo9l47lvf2",
+	"/rVnscgbfeoIuFSCIGYCxrFoemiCKrhWUp+LqrjqNLc7vUtZnNWJqbezP+sJmiH+6f3tK+i6Zybg+TM1",
+	"b1mNrIzNeZtpmmsr48UUvTzMD6RMlGrpKfQqVxZ0bBFU2ZddESKQUwtOSUQpA0gt0HgiDhoi7Q6Mjg7a",
+	"AwKP6U0cjyMGh/psUkVAqsj9nkOQQov6tnAVfH3ekkTu1Mj7kUmFcHCP9OcMKNIIfN0IzFZt1vdIh02l",
+	"CAnj+vTesQPWz6X4YQizVG36vr0bsuGxgYD5QsyIuuWjEaCzaGVTU9NcG40iAHqC+BkGtW0bJNAZPMK+",
+	"0G4STQl1uhEYyDEAa0xkOfhbAC/roAt2IseRyT7IQhYZyleuUJiaBk0K0VcIKkg9qhIWaxUK5o84NyVk",
+	"dswgrYvSOOJmwVObSALom7Vs8L8qb/lUbVJGzi3sqFksfTV2dBGg95dr1p45vxG8TVmFMzONrPGTllxz",
+	"MK4C40OBpQqs5q/n7U5LQcBkKsdEmxSYfBNrzbPDunqtILjDYiURkMjQz7oKLUJYdZhDEAPcR4sLhhh9",
+	"AAtGDZYYQE5l1N8BJCJlkigAXieF4YD9xBBZIENggEEYstqcEkMemhAQViepNYXKa1+S/Bzm80CZ+USq",
+	"tmmjvkJD4M0cIWdmQU08AQ4ILzO9MssLF65Q9n6iFwRwCVNS6zfDHiAJhXBD1hg6zxsjbe5giAB8hKpm",
+	"NyyUV6bygaNlkcRUKNrFCB/v5XEBemirWLMQqoz0g9aSQvjLsW33kwlGqkr3M07AQMJoWdSCgi+9i2yD",
+	"PGfCQOK86gDOCI8EZuvhQ2keTeq/d+/3dzR7t4X9EPlHet8/0qUh/7B8nOZ9GdaSPSKk2HXEYY0EMXQZ",
+	"VUFbpPlN6Se1qQaBo2yXZGIj/TSgpb0YWuCzVC72eMTaIpnwrpU2mcWfgY5BalOZuYVv/P75Qfa4zENj",
+	"f23njANEg8xbLlhopamIV8HcwR/BosJfZ4wqc0fefMJ7jQVVuIOHeNUaX3g5Z9gY+Ept2uG9xrprV759",
+	"a4vSufgzMyl7YwRT0vfrUcx9GbyqSI9TxUbtyjdY6pJQUYcLGk9L4kQPlR8FT6C62/K9zNKoZ33Z9d+w",
+	"USqtvdSLb35YP70KxWv6fP13fHml1UDuREELb0a0TPgT6K8NdNc21YMB/ExtuhrMQETRzB3SwPb4jT33",
+	"EfddZNHzeljYBS6liYnbaaGxARFwMHU3Qd3QvZjDteq7Gs67bL9RPUb7d6u+uk2IMmeRSQhtqgZ0NGKm",
+	"wzokw+qR/B0qrXD+W4RL+osYdTjvTDsC5xmaVo5VZ+yyjWw6Jw1+rk1nq0B5xJMpoRGnc8yuNJe9lZ22",
+	"VhdCDRMn2xYZBTyLJ24a06ArTYbMUeUwCpD1se1ME7aLKmWXRmBz1sglm7QF5jEBxp1Wg6DSxgyqRi4l",
+	"BDU6oEhgl1v0oWcTWaFkIPDaAhV4yNSnxEGKt7lnMQVfcOoEzkeB1ILs4wfz4pYzn72FM/X4HdKpMucY",
+	"W8y95uHw75bc+dM7tZ1AsZS3ZDxyzYZUjpj9ueNINPPTSjHjokQDPeHxV/jPt7mpmcE/DhrkqN7Y1brl",
+	"LqDteiTIw+96JPj/N57kf9PyxyvH8zUEaosM2PfFU6+ABgwR3h63zbhR2Jl8yVMTdEKDJoVhNmlvbZHp",
+	"RZQ0G42TVDVKk/Fook3+fPTTYO835xUb4s1PpgCCvCzz8nRhu4qTNbPkZnLknNwSSOwa0WSQxWlGZoR5",
+	"rXtRMtr9U7kw3f6HePmvC4VJtiSK5/MV/+RFi39rsWZKHc0idaZFI2WjJJiiQDPlUaB9LVHUtHChRDEo",
+	"/EMcRpO6jf6SLh2OKO+LGnkmTe1g5pnzUhczNvbTwsl1kptGmFRZiX2C2dd1cJTb/F0P0OiNl9hWKfIE",
+	"ovUdZtsrhESKtgiMlhUQISdGsva00eeRyWDaQj94YHtJsDBoQeN/7EvjtJggVS0qI94DjGX9t0EQ30lT",
+	"Fkx1AFfklo2SFDoe/Xg5IuTDBKZZTiLBI+m6nyF0n3k1rQMRVsv95kk2A8DkgRI+UCBhlticQyQcu0dD",
+	"nkkgRwkLb+Q4MZp0RKGRnemvUZwUHUJCCjpale1GJscJvkzIG/OgeVt2cKEG63YvA/FiX1wN3pxen/2C",
+	"DfPsQ6bDRqH3l8FxKhmsNePtVwwhWczwkmCY6pFL4ik9xWzHh0RKD02hiXGQ6zWds6BtgbClrYLHkRKE",
+	"mCiUnY6FGnf0vuqw0CCsugzoWTRTt4pVjKOoRl4LtFGgBVXWL7LoFC7N4Biw7u07d5v/yKpDW7md1e9D",
+	"PmnK6jAec9LaI9nkMRQyE7z0PkzdyO5TPOH/J49hNPedhcq2NarXXJJ+r7pGBY9gzd1s6V9GRkddWULE",
+	"Slofm5YMpo6ljDUrXsURM0Ug8jW+Xkx7cVxt7ubQ34P8+mLm757f2q/X/MPDxlHzMxYEpGT5WunSUTKO",
+	"5+QM77f8vdqRX9/fP/is328zdgAYQo4TArgSzvRRTnLQTdbz0ZWSYgUudRfDaJ92MNmVwlJgiei2uKO4",
+	"HTYf0qYbaXEVqAk9QRloXreAHDfQL6DU/CcE1F9R5T1Vt5la5+g/s/pdKQhITpndTBtG18BcRfgZxDi1",
+	"KmxN4lshJ3llrTNOQCnJ6XqhBYrKFDqTzmyig21BtdLSF+DMo4pAIrBJuTDxb9qPGWuRhu8jgPtMD8js",
+	"tUylyqXpeuF4A0g19X5G3KI4SMXc58MdTxv2+CFIPTfv9TAJ2QDIT9vChtxnoCdsD2/TdQ2bdRUTl3cg",
+	"xTqXCpyzC7BlI0+0qoR5w+UQ7rBwPz2cPz2cf09oPASGybkDXK15O97Nr+avZTB58Hs+ayJN63EbNwqZ",
+	"mP6Nplx0iEEZ28oRk+Sdbo5eWyjpvMbJ6RES4YAgN21C41BhIY3r+dM0AEeBYtEdA8TdaY18RKPqRW/3",
+	"QkuwwMvy7U0bMm2KYyIIdJlFy63arDeyfnmlbYEMWN+mQqcH46mUOBL/qjB/9RV24ZsYUmCgDfgzyiP2",
+	"V0UIvGcC7CKEwPJNhbuBKpspVp1blGa9JU42YluYpC+op9k5yVoFl23/x9k2Dmyv2Mhisg9NVRR4OjBJ",
+	"tC0cv0/aqKuZayFmO186YuORIsH5Ne0HJyZY+qK3eykFMzvVNCdrC554ZM9vmhonjMkujDhssBn1d+du",
+	"yHU9+5Y5frRvv1bxTKt2GJam9bwPmNsewz3w1r0yOeTyJ9cilkdRTpaWrCFT9xrHT9DEbUcSeHiPItr1",
+	"EA2tSEFEQ9hfJc32IT0f60Xhnho5RSmXpinTDjh80WtKFSaynhBqbivUlHYjRmPIdi8tSlVuVSoCcMwv",
+	"TD0pFLa24IagLeAjqHBo6VgjZwMq+tghuFQwG+d0Lklcf8LYgw5wIMLkpKWCJhprw7ez0H9pm2Zna1Iw",
+	"1NKm6JoWM4XKgDCbK8OEWgHsWmqImFYzn+AvJpV1aOijcjgtj9RMWaRpZQZf1OsKCwwmPQRWGM0ptlkn",
+	"hmnODqw2Gw3Ab9lS0aZ+ua3aJAuLNluaHqa9seFJaet7MX4A+qRJAbf5O0sLgG1VVZ5XsJ48qy0H3136",
+	"LLJFVvVpzkOJq4Pvc5kr/SaGLcxTYLtjInjaExMLS+G6V+gS7YaklO1UYZfzoz225+nW+vDOlGsk0qxy",
+	"PU9PAAKBhlB23r+HbMft6N+bxjPml1Z6psrUgPiZAlN0xrrFoeQKlPq1jv83OPKHTBO+BwRJrrw0N+8f",
+	"BDeiSbwR4sjBrr937Tda9XrLP67t148afvPz9rU1W1WwDa3tf7b7aHMD9KfnqUx1RBH7APWerrFp/EFp",
+	"Yuy3DZCzMz2zFD4vy6O1+QfmaLNpBIDomE8acyPUswljXQdIf17K2CLRcGFHZBH5IaMM0FpnoB5ZkqW7",
+	"uF43CAiEJu/YjY64mRaeBeVmMSNV60WHlAqtrDBBqoETOc1QlTkikQg52dHqApR9m/tOSMOvZ11k03QK",
+	"cNRp1UmgqpIOIY1ZoN5h6ihD6DVblmORVXCG6e8zdbUGtrmQE9NCF56tuLJvcht4YLIIhmoQFQXebTJb",
+	"FFKwUFpokfrs+2xRGIzOwARmUING8eOlKRlvxtZPcWaitvfQQNYLZK98bOlhvRknDwPk4MTsl7lH9H0W",
+	"dX69g1c/uYKbBARALCfbwG34s07rr4LW8DdFR/7u0aKujEM3oa+0Y4Zh1m2d3vORil2ORHiiEaO3Ku38",
+	"mFbeCswaTQ8NyOfA6p0039G2cdRHl4xYPoXRnE65pMWFR0vRuV6lIj0GSAx0NC0qoT1jHp0WuzzN5vp1",
+	"oaJ6ZwkQ8Zkl2/YSxMrTn+rX/mHLb7Sa+7V6/XDPb4DNlubh2bykcoOv9GF75KBNVzhn5DiZi95Y8jbI",
+	"XVojb6s0gXCRsbp53tdiDMrce9dBvcd1n4coWRDfqmwX/GwltD18SReHIduRawnJLbjGF8nXLBS3pIl3",
+	"5j/WQtZN/7GTzLfzbs0Ktep5rX7Q3DEe07aoRnLC4t0uVZAQNB87MIs5Qi+ImV541urCMkdV2wh+z4Jo",
+	"Zw5d/dGCv7ktMo/uCczQhEsBUDAHxvcu17j8xFHuB1SRHpssEeFZ678Hbmte7ndbNcd2k5cWs1VnYfHW",
+	"fG+JX89+yvEJZh9MfYNzvuM2bzus+f7ecf3IGT92JMleV6DJ6uLarPF0cdPydOsZDL7S/fZTbD+I2Obu",
+	"LvzuQc1FkhsE2718WXO7wF1gGNOF03K7nykTdydV03vNM34Z450A/5AUbIdwBAHlKuVZ9NyocXzH76Qp",
+	"3MoDDXk5tC737vQUwFhuNRjG/Zv//r//ZdI8eahfTtGXhKUzVvrTCZ0SlVARzhoGTqUUEXLipcMnXHSj",
+	"ccjCFqFtgd+ECVH72twZo/AixK/MgGskCOPpTTwWptNbfloG6mzaFiUoT6Sq32S+GtpaJG1v7GAnOYjV",
+	"mhtCybBZ+3kxaTcNkRaGnDvAMwKn+W8nuQsIlsyECUnac9M1bkywU0tIRB8ug3jStNcHJVh+iiRa8pp3",
+	"D7G5+1OuRhGdEhsNd0fxSJFAM17gzY2BF45sUjXgP4IY/Oc03rxDJlzk0Gt7NtlEClZgvIh2b1WhEkAr",
+	"AyS/LbA9fT4nYGYKGGqfcKFAw7ll09lRgDwRfX1ReQauzXQhPDVLjpXbeXQvRNDqxIze5kC+0sLrMjgx",
+	"GPSlTAxMHqQ5DuUdm2GOKlwC0LKx4FLgghmLA+aS+khhk0oFVq6+GLIux3LHzpTk/ME7qTntyBpu0Lld",
+	"utXIa+tALSZ25q3wXGq/nodNR+fAxs7lkwLzR0oCfpoyW6akXDP3JSsH9GsdeEYW9WpEi1C9gthiKOI9",
+	"aDDkvAp5JZIqsTlw+FEnE0NfbBFKQndPQO6Es+pYEZjf3QAHB/yBbzPCo8CIbrKrWz5ghiwV+j+mkJxn",
+	"8vCL65LCx+UHoEzmhUnuS2H2TwxbamUawKJRHmpCWbHsipzq8/Nrj0Alp0eenv96fn3uETXu7MYM97Xy",
+	"3LaWbmnjTmYzZLtYj8aKG72ZgyysG4BQfS1Y+pYaXgz0ugjrr8FWmWkzKhozEsnuLWAqQtIi4lwqmTWg",
+	"TMzZgXQwks9FFM964FAODgN0VNm8C5GhgNKExAAQaRa8LSI40vLo5rZwOjspDfoj5j6EtkdSYR1nbBHQ",
+	"Av4U3SQdGQsaFkbrXzU+nj1pXr47f3rqX9UPP334/Or56cHRGu0jYYYPX16Zy9jcTuqDTf+o9GUU/lna",
+	"sCxdmGLexDjhStCNkyea1/4R9lOq+fr/6p81JVK9eL2yynIrsOQTXsXodFkbTP0BrYvquTff1j+/PPp4",
+	"8Kp+uvfJf14/bzw5fHdR8SoRqNpz4N3mkcxLweqAcpnJicjv8xDelr8ux1s1YCa3ejS6M1B3ay+wTG5i",
+	"hqhR1oc7FqFeXlvNuwbsu9mgi+NRee01E3te3l6o/U8sf7Iy/GcN1GK7H+jkKKCp3YreL2v440F+/6iW",
+	"ec+imNZwxgYniZS3ZETjhHABKLop58vYKGCW57Xul/cWKaOGhNZMzff0JNUU8tv3l0WX0D+wmVtyjY2/",
+	"KIqB5Cn0Jf3pAttGmbTj/UL1ccC1PJ+uuQ8e2P0F5X/LosJmGqZU0OWVIkbjbbGjra2OTh0mXCWttpjX",
+	"5pYqkna2taaMvgEauM3tbYsQMou2Ghjm/zO7yvLLjx+jXucq+nT76t3+6fujzunmXWV/31oMpQPmC3Sl",
+	"1dZyyCKO3gLQPvbJaFjx7q97ok1wlNoEB3WMjsMLNT/DG5sfGhfNy99e/eJff3j79pfLvWcf/YvnoBaa",
+	"YZ4qbZxiR2k14KMRh4ZBWxrfYWazHB3WS8b39Mn+xeWnD8fHTxpHp0efjurHH58+X9byclXtUO+NVXon",
+	"wvb/26l/f9mQijAizR4m+O/vUB9W3qAxDBWhpBcztptoga2HU4hso6PQNogBcEtA/IdARaY2+T7pDmhM",
+	"u/rjtcXdzjTv/lCfyiL5sNYOXKcnV30z98mfWpatRaxltqz+2s9Eyv8ZcERhSCgs+HqycBX70o2OLNSR",
+	"3djG9rMnN82U9BywTCkYIv1EUvSZStpCa85c9Hc8wiJTRWhTNLEAEBENMQASZFhyASTeaAXe+MDTYLHB",
+	"32wLLAA2XZIQNACH0SLg6wuWaOtXLt23pnHiEFJ346rZleBTboLvstnw/frhZ9CwM2i9XLKL25m+HDFx",
+	"OcYctMboJTcWdg/df0hdB8wvReXryLHoAiDfglzI/Ay0amvpgQUxGTnUUC0mRh7gz1uIM7gQLLKYBbXu",
+	"xAtwhAtmX8AkXD224bDiIj9KDiCndFcbQFqMig/oHbN7IsA98dPr8iBassqLEntA5H7+UTqz5S2IRNrk",
+	"y+KRoeV6FszszWTDl9dXnbRFafEXdswmQuaOrDyc8NxCMFKFsvm2gBC/QVbIte/rJTtYbq51y9yZkRRO",
+	"ScyAQdhj3ODQ8M9+CgK2uReYpBHovGaDyGlTMn0iWcAFs9HKa9EVi0sOmR/bM7kn4+dShvmmwu+BMpYc",
+	"uUbBBUFdLg2hWbF+x+k1H7Kyd1NocFb+ZntGlRxzh8VjbuYYWiMw5azBQ/YkLuDiLqz7coZ0NVSVjeay",
+	"PNSWbYT7V7T92Wf3s7Dtf5I9ZhmlcKSVFaevfgiva6zlq9TnYST+CulkhZPJJBU5IPhwwiwrStPnmQmG",
+	"mPI0LgXVElxLx5pp5tsz5ynWrJlOBTFVLGzNnJAzRlRbFKwojwSpbmxgghz1OagRPUHExLFHrGCzbVCb",
+	"ftPUmOfLxNViNaHchuutdLwWW9dNZ2bPrTmZRVQbOcfgTj7QEbNdB7c/XbCxSCAloyzcYQ4uVwIO6Zdf",
+	"megnAxOseaDwxwJb9M9jfC0jqWOWZRZw49o/LlENlhtqhWcf+mDyDHf9DGf8MEOtl+Qzee91MHgPD0Ui",
+	"UX4XBZXs5QURbuDvhEWy6DxEYi5wWpo8dMX7pmNorigK7U3RZTl3hp5L5qHEmrzaIlfetR7F9lx4ZrSl",
+	"aZ8NCDvs133/MA07JLSPUQe/8eTj5fX5B/+X84v9346PPh7VP3x0zwLFoojF6Bhb9JU6BjeODvf8ma/s",
+	"ff5Qf375W71+9tvBx6vPzz++fXd8cZF95Y6P1vE9XdP+Ip9TtnS0r2ZW6ac/6UH8SQnys5VU8N8f5T86",
+	"M73L8y2dEtrXmhqmo40Vq5Fr2jeVZjRmJIn5cKiVT8hxOWg6OhWmvUEPgbboUsV2uVBMKK6VlWjaMv3/",
+	"9Yttxz8CXVSLHf4sXFCNnAKTohKqR4Zdsnjmrkm5OGsTBT2mW24bMXBI2UQj9oUrVGtTvHLoWQ8uq7YQ",
+	"bBJlry3NwcNBZRLqh0aQXdmwhmTAOTyMv8QSb6k74Zr2P/B1sHGuaX+Zlqa5ZEJnGWRD78ifYy7uHH76",
+	"QP7+LXL0cluJJ0udH8tPjlWcHvotj78mtL/Q0ZGKq+SENLBfDMDUyTgtaJvh1HzjBrhuioHBMTGr9L0X",
+	"dFasLu+ZYLeJFf/l+uhPbWY7oFNQyYl8CVAe9+PMbVtdiVFUSLWofBS8PfqwLDWyEsN1K/cHNpsLihMX",
+	"m0tuExO8HWoflV5Q0WWBLVp00SQ8p5jGubPP75iAeuQArgek6mPfUbO8nt5kcaKs18W8E0sosXi9LB+Y",
+	"G5xv51OJhFQNSKw235rJq25lmdTwhUeIwm3vN9setSuMwfVBw2PDUTKFKk1gIzUeAjK0wJrUkUQF0TTI",
+	"sAMeUHUzlDFL+6Ay7E0xNE1qNV0nLGYET//ULwkfnVBsKV0jz3ikCduZkkCvaUCqMRsxCjgEeoKmtn4H",
+	"QQEKVa2YiIhUw3XNMthhuD14u7J9SS0l9DKYpv4TDLtqmQrhTJo1pUl7a9R9pGzGLR2WTBgTWg9vi74U",
+	"TnFVSsDhGCKcaiq6g1gKrhipQgcwtwoFm60CkxhwS72dLT/90weMcrPDI6opBYOYl3dzfmcwlRb6aa/z",
+	"XGyyzzO+SVU2c26z8IT4KbsZHgazwN3Mdb/ZKHfQwlzK8+p9r9KT8RAMdC6Sg2bFyaz3V8msLyb71/1C",
+	"tn/dXz/dH55J8/31K9dN+H8toqllGCSwYqbvsuVw3A1mnXLMnht/Kq9rxpuc5XjWjANWS3n2ZRTJME0D",
+	"KpswjNqdL0/YUC1Tj4GnrvWj34AmL/ChRrY6NI7pFIyeZApiHVDe5tDE2UhpgMZ2ygO42InwCs2tHpnu",
+	"Vo+gvZX+j4EKe6QQWNf1Mz4yAPcIEmL669nqlbxcwuhNawYvAHBu2qLHhemGZx4bj6w2A/efmB2JbQ9m",
+	"6uQtXIoHheZTg/2fATjAFs6OwuWNTssqPbJc3+9T7fFgycU2oCI7/2YLKsMb+crwvWO/tDK8Cx3WKy/p",
+	"LY0T6haEd8YhX1gPfuhDMOUhYfKfjENOrqhIpJKbVXuXU1HrcaaE6IYmScw7Y1MU5nwYVEkYPrtLFmVy",
+	"e2YtVlxre57AQbCXyoaipPIqqf6FL54o896XR8/23vkfG2eNy+Onbw/e7n2qX+RKY6zGkUbbcrUyFf3Z",
+	"Nax+EGurlMvg5v/T97hdYWTPpfirgevSMJPbpMeY20vJ6PplFg5eKrReHDAaJf8fe1/a3LaRrf1Xuvy+",
+	"VSYrEEVq8ULVfFAcJV5lRVLiTAYpoQk0RYzAbg4aEM3r8n+/dZYGGiBoSY6d5Y6+JDIJAo1ezn6eZ7bR",
+	"N3gNxryytuZ8ReAX1FBW5dcqf2idReRswwDtR76OWeNdcR9ItIm0ingWiUtIC5PHM2WLXBYmR5wq9JZz",
+	"RSYgDXHFz7MiKXMKubqbCVMW8lINxDFStWoT6sOTF+JKrQbiJ6tqojm60zbaceg9JCpOE1Uj2xthFZis",
+	"uZxO01jMVK4aodr94S7S62RUUl4NIJYaO34UFSt2F+j9oIrnNNtfKtFeI8Ze3eGQ0yBuzCdvWN0BPUnF",
+	"ZY76BER4vTmR619kvGu8fcn7rLXvaCk27r6qVNPbb8LOEMHqUsEOoXM4buytarVcKQu9OAJcFWRxOKo4",
+	"bNlKtcyxslLFhR3AGnNZ/6kq8tXWIblHt1n1wG0OhGVLL2nxKTMxUbOUvSF64kMEeybSLH41xzJNv8T2",
+	"BXgHo2OwkmZlkZgluWMTdVlq9E7pDInMyERMZCZ1DPcrzMLiXoaT4mH9uDmE7wehbp2MiOtyiJeZ1lAg",
+	"THF9toQ7Wt07HKRTymv/197kMNLVwBPhG4bG7NHfdMXfaVGbBahv6nVfW3O/IDVRBVlfjT3V2KvVFhJ7",
+	"B40zQJzU+zVrA5kNufrPxdXu/Ol/dt4/jvevR5Mneu9id+hhS+8PwQpJC7Suz1R+ncZK+Nqp9l8mpizG",
+	"2MOI057kMtVgOTde9mxWEjMZ7MyNb8ejhvG3rr95+DvTLzD8W2+bE1rsrv1yjCpJJqsDEdHbVVGeVYsv",
+	"yRMcN9Em+Zd+DB78ssW2xdaL5KafNq79+PFmsZx7Z3OTXCbUhu0P+H+mYe6UzYwxOG6AWQYtjL6ighxB",
+	"QjbYHLbGrUPpFqB4E4T/E3AgDlHQ4LIYZX0lZQkzaCAORZKvRF7qCn/Cw77cIJkQLuSr45GcpfoyU59E",
+	"JLkP9385StE5L+ofADryhk5EDTnSPirbsIfvDrZb33dTKcQp7XtLZUstkNZSJ4rIIcA2SF2dLhpEDZxU",
+	"wvX0sUBDTRGgFcV+2pCAXDCBDJsTGV/RiUwLMUFE9aJiRiUKXjKn6mjOeL1jUzcRRHuUq5mYYobETWR8",
+	"GI2fcMSqhnokmiSSCkziSMTpNgUB4kWgbkLDrEEPp2mWqYTkjTbYvO/uTXflREDqaJY8DiZmE3G3Ilci",
+	"EZfGTVdhwByUTUxNeFGQX06WeeG15qCXLfonTxTGZq5Cjc+oxzcQkY+r5gBDN0tRgpqcrcAK9Z4Tanpz",
+	"ZJ7tInYFF42SAQH3Jvv/hgXlfxIGsd/uiivsFljYNFEt9F7C5kWolPYEYd4laLQIY8KGqfYDx/LablbG",
+	"vK9rE24+zNvwcHRxuD/pxIhUixxuZxnHt4qG8qpUd9iEIo0zWNOQPw01NYOR6sMAaaW2SPMdVI+gf7t0",
+	"AyarOp7qphz2bvUYURhDjc1V4LXUGyFKu3rIdGKcnvwCRUNfSdHCKG8P+McGeHs/2Rb0Xy02cS/8H0T1",
+	"+9swPsIR/DzV3qoqWarJzJirLaWThUk/lQMnTHS+XrjrXRawis62E+COK9qqOFeFvV3x8Dt6ylE1qK9J",
+	"3YGN+6Ohj0+K2YFWseXpG2FXOoYvUixJSlp96krjpy6ThsLkAlN3t0vG1Z+w5IKFpFi3uhg+er5zdr57",
+	"tHP2bvdstPfo+eOTHx69/HG0B65rFb2nSb7oRifYPR8+GY/2x8OdwWi0t7+LQFgbWzE6Ls3BWZ0VxcKO",
+	"t7dhfezAy4hsL+X/yAUyGH5imkfj3U9NM83k2gSji1xtORLnKhF7o6H4gbpaqsnnGH9j9l1fTHsqfzl+",
+	"uv9o/83Zyem3Zz+/eXrTVDIM6yYQ3Z21HdScMZMljfnCGbxLPXjrVHya7eTGg/qHyu+/Vb13e+r8YAB/",
+	"1y1k3Zee/8TeSiyzDKxRlF64N+GPD/+fgzsDsKv/33aZM61up4/zzhnK1ZLmKlbpNViISPp07QgE+K5B",
+	"XdXy8uztcSOZHeqpUslDGwiut4PfnRVSJzJPBO80SxQUuG3cJ4W87KPFJUMd8aeDQtnCmU9o9E9WHnHF",
+	"mo7Z/uD+xBpG+PEg1IdELb/z/j0qjVSL0T6oDaMrHg0OZ+XIuuH6Ah/tiVfpt25/k3Agf2VqsswsMSSb",
+	"qyTNVdxp0jH2IGb2blMDw0VSSIwRqeuCyFO82TbaUR8UBfgeByJRSUkKCiH20xaL8Y0pVUziU1SrzuK7",
+	"ecUs/u1r3oL1jeXyBzxeNJ/nMlHI1cFL4DmRP+n0vVALE8+arzF6vPfk0c7e3mjvpiEX6VzZQs4Xv2/k",
+	"YMebXBRLI3pVzis3Ba5tX6Cc27IKVrRQiYiuR0FYDoe78URa9WhPPH9z+Gzr7Pnhzv4j/FxFeBxkUebK",
+	"tkoOR8HlcPbm6Zk9+ubt+cnL8x+K7WL+4lVxtvo1O9otv3959Prn7PjF29cvR2+P/nHTBFSPuVu54l37",
+	"DOpbGa3eTje6KY3sNmrwWyiic8WVY6DEbt2H0IqR6hWeeDq2Yq6krsBAVXKAKp7NAdsQfgdC6hVR/CB+",
+	"VWpFkVdBCPIgB+26bE1nN6if4Cpz3G07Rf3HztzIZWoLzKGJn05fU6oUb9pUs3W1aGFcf82Vovog1xpD",
+	"tgZGc5yzyrWcwuhsVeOcEGE1iUL4iehF9EfUH1PVZUohY3Gt8nS6YjHkwFVDzR7cBrk+EGdkpWM6jp1B",
+	"peN8tYDjQ3G0wst8hjp6d/jr4cmL44uj42en/zw5f/H2+OLV0T8jcNY5p+E8AHiLXE1Lq6zo7Q93KfgR",
+	"lXkWUdHjRCFg2cSarCyUiMBwwkJG/MtGOM/UYi9mFByvWsP3nvh9TPSi8FApSqtyqio2OdbCLk2eiJ50",
+	"U5hqXkEFQq5cwAeZuXQqx51TWJAlNi8tcoz3yRqz9lLpMtWKijLrJ09zeTnHovvSKoHvMBBvdXNmvCn8",
+	"9vXbZ68uTk5f/Hx4fnRx+N13p0dnZ0dnkUA2L3p7DHPAy8N4oszEMpsh+Q1iLGTGLMDMCGCU6TVWFeRI",
+	"87iFlwqZJAjOgCgEU+zd6u3t7PRd0A7niSGFkBAGya2QxcuG2v0EE87e+8dGa8oMR57d7eJr2F6AFYz1",
+	"GfH6Sw9CLSdEgpwTtDNf46h84LcBl8UhYTzeSyaJSviYCzjYzihi14P3esSOgcNMEMgv78jBKOREKEd8",
+	"IdX8ep0PiC1U7bPaKCSjC8uWiRdq+LTLuKAmvZbp/ucCDsksOyfHyM9Tktug2AiqspQ3eX0yy0jKmrnq",
+	"uOszx7fMqBMgz5pJ0A1O9pdxn2/ts378XC/sD8Bt/a+LWTBnNX6BJNJWxRdPz3ekXuy91CP186/bz7Zf",
+	"ZS++P0qHu7s/6it5PLfx7vVbM9mb/zt+8o+NgY3OSbv9JvnMPUJa9aZ4rJMsXnqqaSAEqP+1Y9SI//oQ",
+	"t7fw+teCGvP0nmFlc4CCxI2Qa0GKO8cobgoEN5z0T3UXnmElFSvtVNm2Se0gDFHzgn2KO9sZmlyAVv98",
+	"PSL8HT54XYXe3FxIv0zuywm+xNajyfySWy/Y3G1XbR5nTtebZtBVunLj7rhrD3z1cjf1jbef/Nla4rb6",
+	"4X43f7nimN+9lT+zUuaoEq1U1CKLeNZVQIZxW0q+4jUDcVhVaFBlCftOVBiCuXaRWqy/q+40Rrcqcoit",
+	"WILifU3IcZ7p567v8MMoujIQ5LW3fxiFmkKulE4uM6LoRPMxNfCztjdmW7rjwLuEqJ5zZcu5slTIQAU6",
+	"9BpRy6SNvDx2DC6+mYqpTLMydwV1VOPBP6NpqHUUvdd5HVphBEAqoslWYrLiyKK+3FQagCZnlyT6XE8N",
+	"Jx5d1aZXdSi0WoqfTl+7mg4KvZOnrMHLrrfRJmeLHYD1PNlN5vD1TsMipgVqju8UP/NtgroP2gXx3fK1",
+	"w2/VaBu+yec7aCd4tr4KTspfV0eAJHAw/veYI/8NjgEJnz/cMdiuz/gn0RPcTx760r7JJUcBtYXrVQdN",
+	"tpSW8ok9kO3wVaFs0Q84coo2Ida9i160oFYO14bCqSwrcjXHqsSoivlHLI2kl3kIRATKQiVRqI3Lc8Eh",
+	"TMoMA3x2gYkD1i8KA/1+IQJTYfiWq7SVkKPsYKipWxPJxnl8Qd1ET7d7WL1TbBIinUZArICrERkPAdEb",
+	"+CahzkttB+LQvbOnhddzutVb9faFDcS+mMP07A7p/ztiBp/NAjEailkQ6tEe/GNniP/dEzOePIzfsn7l",
+	"aO61xATMZMUdz1KAIJ31q6lxE4eJg0brkNFib+cpvuH+cNfDfN0Ts/5AfOcpktyRoFjkMoH/U4Il1L06",
+	"G/Hz0fH5xenR+dHx+Yu3x1F/IF51URNOCQJH2U3ICDxr9QDuSQT/QiSC7hA9GO/cqWvcndGLW4UqyUa6",
+	"Xe8zXdtuaq6trM7WZhrFLKFh/HL49M3o5x/33+28PBue7r969OPjZ08eBA9ARlzwG3e+5P549HQw3B2N",
+	"iF8br0fRsbGAan+4Oxblwha5knNRNrqE8OckiS5iRIjA1iLcO58Yxf7+eMcPrla9aSyfb2hMb7zDFyI4",
+	"bJ7h1W2at/1w1D1C8J8Ivam7LYc/xU+/q0G0/cFlSOHzHPTd3Xtf/BEE6wGCKgeLxUggQ7AYqSnAbxQt",
+	"HUha9dDvWqGygewG0+vSq7wwuSCTyyN/pQYSbZYOS19Mc2Vntc1ipgImEiwB6nIGKxDvQ800kVMJEUGV",
+	"EwjS0Pn33oRRSw5LJb8TYUwxlFBzPQnFHqOW4IuE1KulXIleqTNlbRWQmVPDhNRgQM1TXRYK6dKKQDB9",
+	"DhW5wE3/bSZoJhIgWLnAmgNHu/OfUpWunqXfzHG7Z1U+tKufYJ/ZFV+bnBC7XF0XzBNmszF71GHyoFHW",
+	"kpdfodFh54s1OrTGepN/7FY/qBceN8bfvpfhb9nGgLvNKyT5yq4qhu/Ulssrf/idMdtOMfcGi7skxuea",
+	"2VuqsGExk6Ir6dK4GHasDHC+nJr5+B6hBk8FvCFT5ujtbkyfR30EPXC+lkVEPsR95LwcDA08bc6scFkP",
+	"DJTrmDw9O8aKPPKom7VkiE6F2b6l8YomCdVwrcoxCkRdhjmBNedmETcgeo2HliTXQJy6UCuV81FBMAgz",
+	"Y1U9D7kq0pwLA7ntxE02ybgxxW4Z7i/HKiOtqkgxT0WoYaCgHVola5uq29bq2NYFKe61zjqAP6lx7L6w",
+	"5MZmmFbFyePJL8+/WRTJP5eTyeHpyWT7m+dn8+9mj/UP1yN9lb37dZE/SU9ezMtvlv/4Sq00f3jFybrc",
+	"2lR1cu/e/D7dhwKiI1770GmAr6wNC2W/lhL8ESzXRoWsmQopOttFWsUiVT8KiGiy9BORpVcgs1ch9VkH",
+	"DVVaeGYd3I1jn0xJ0Ok9ksLlKDMnRLFxQ+lrlZmFcq0y+DjugmkXvfcZAqkGRB0GXM7ioDZS7vevYci6",
+	"VAXc8avUh/41TG6klF6zu++FyBch21NYtd2Y4t8tNlzl8+3QsPGcMOCVmKjM6EtqdaiLGBXiGdnuup3q",
+	"ab87G9sY+KfTsdWVd1Cw7jc37ff7BstbQTP6DTJuh/hbt1qizr3rvvXjep0lNJFZFBepvnARLL8pgRm5",
+	"LJk29Y6eyxUTgHH/zUKZRaYcu6Mwi2ILnBGjXalJD9Ht5CTN0mJVaaZImwtGQYlIlSxTq/oHoCGY2dcB",
+	"yYHLcwyeyWQVap7gT5SYNA7NZ/LOtCYGp3UmCysXCzCF5/bBb3c/HF+x2OKvdrz/RiUW9xUTnaXUuHhf",
+	"UhhVmrSJM/fhweEifaVWh2UxezD+128fgw8PvlUyV3n1yW/wA8Ru3dBzzIEJ6gKEv1lqJSYuiQELVO22",
+	"WSgtF+lgJedZvwa/RBvZxJTcfWgrVNBQXxqHxCTS4kBEc3mlRF7qyD3FaOxcG29vj3YeD4aD4WA0fjJ8",
+	"MiTpRI7sNhqcPFtdo4+lNjqNZcYoU9ijDpJzILig3eSiRHb2mpIE40R65QM8pchLG2ADuEiLUE8w8WGQ",
+	"CALxsAVXWKQaf+toygKUsUSaoGQezzyMG9Qc+BWFGmC25gEjxCsX92JY+ZXo4XMCgcjggXBo34QrJi/S",
+	"pM8YRtik7rP/0JQ1IdhtR1bne4eI2YJ3qpbSJx5emRLJh/F58LhePYEp4k3RvJg81O9Avh8uFjxJ8CWO",
+	"OMA8G70P/FW/Ur8GcLnSZkm1j1ak4MjUDf4VNVFmzFW5cEQkgn0qTlp4MGzIo4Eshf6UcMth14zkSm0V",
+	"6n3B+GhG17PKgFd+JdGgvide33HH13ICmt+nG3JvMRCHBLpWGbMtcjt08ipe8wbZ3gER7YUaCQTEOoce",
+	"/hg7dYuZSvMWm15jOvA8dXbrI9hYvczyMlf0ChPHXErDqim4e2AHqeQi1dRQS/8yJUaLlzOVK9rvXF7E",
+	"oGCxXBQlokk+YzA35vVz8GJrtNju8zY9NtH+oZXkm151H3KDgbuQl/2xs7SwdbgswLmxDUqo1mmyrnO9",
+	"Fap0Rl49X5gsY6g3f7p6Pk1xICam1DHyMJj5IpOphr8Hg0E/wLKhS2OSUIPcwiZSKYp0rjCG7OGrtfbQ",
+	"QuUWP61Ab9vgf3wlzBXIR85F3m7SqaV22jn5opr7UFeT7+y9cUN2UlMOCgZ7IOzcBuLapLEKRB7b1qUH",
+	"JDbG9L9Qc3+xsgeCIfF4+sfNUWdGK6rrUhjl97+kxAdoo2rJQu0OW50OwEA+Fi81UQAtd8mnPGEHQhvW",
+	"LU7Wm1yk84XJ4b5UTI5P8zH+aNII2bED4a+oe/j9jSuxIq2HR8l/pRTUwbR+NUSi7MNm6eCER1h4YoVv",
+	"7PEGK/L6Rj+TK2ceIBtMjTErc+VKK63RY+4nwHr6VFN7d9CA/auS7xhLV8tQ96IkX12AXdAPRJrwnkI5",
+	"BnIRNawUsxQ01orCYIgRJ05Jpj8k8D1iIS3IIkhS8GVsCEMg1Ff/bRnLrKPmwV45WEJG7x5X6PTuBFD9",
+	"4SgYDoeNneHQwztlpDbLgHBj0ikcxQBhi5sKqvbyNlCYOetxDW5pQ5zEU1W1lbl+62/L7IoVjmcqmWm9",
+	"yFjncPzdy7O3x4F7/+EQZyBLtbJNYKBUU96ryKW2Mi6QEh0X3UFL/lvFBYZeEbUBDktrO9IJ6pK4hAZA",
+	"ktx4VNqL3FynCQZUpXh3+PxwCySrLNJJpkRlm1zKQi3linZk9em3pUVcZuQt4NArmttb6KHHucJllhmD",
+	"Fkp7RXIFhEP9YMS8boqwph5hcdXxWtQfH7PTYNb8hkQWMqjOsYs/ownkzbKLLNN9wEIPtSZ8BQR8FoSz",
+	"Sh9UN5siuoN7Nhy9JK2ATudpMa73AQvKINScjxK9ijm3SjEzzDTvUQa/LTzc2L5nDyeBf4ZCLYtCEjkS",
+	"XkL/YOTagMmoWR8HDfEY1BEXPGW4gexAHMGpZVSqKqs8U4J4ZNyMwdmpJXvVTkIDJigRB9VP9cARBVkI",
+	"rH/eRdbHDGl6JepeQ163itot1AuVpyYRm4uLsXg6gQdVpUBKUNzG5ASAXkd/BuKsYEjVBlHfOpsaWPYV",
+	"kxrOGDL5pYVH5jfGqy5VwecW8TA44RDQPrJX6WKByLNxbqx1nCG4+iolboU0UQN/dipDAITsTDKtuMyy",
+	"UFdb3qJ7ucI8/ExeK3EpFwSassLfkR7LVWnx4WDvLE2NAzH14LJwnUONv8In1+eH1glvOpOLhaqoSadg",
+	"8tJ+kAzrQzDp3KxWHzlQxVX3F1V90akRUti5zDLwRchrnEkL/goM2FbFEhXzohUwAglHcW7muF2rfZjm",
+	"7njSvZ0Ywhr1rbzUmFH1BUFPikwiwC2egz56cbxXwSV3gLhpgcg0uMMre6k2Zh1abdTKl0c1YXZldVnu",
+	"qcAIpEciA3cIteTDjJqiPvFYeUZjrB5mfPxcljjkWLTy+BHcLNSeHVSYEoVHjybN1855mii37jXmM0mn",
+	"PtN8wKGhwQzQLMdXxSFuMPFIg3myDeHgqIfSvQ7DwTQ0AbMEdegBl051djXW2WwCfZqsxPPz8xOBvrLD",
+	"Eqed3Czpm0kQrdTTV1MXEdYNrhrcred1YrKsAdMSI9rWzBmBSLYz+KGOqKIh4uwonWck3SAgNDMVuzsi",
+	"lzoxczFZoSSntD+qV16UKuVqwIZlo9x1kGKkw2GvOTfEIVvdBlDH7XDX6eE1sfxrrYvlt56rnlgulwPL",
+	"X7ucFuyNPnjVcTrlmPIg1Khn2ASqy5dmuVKCCSPGod6q0tRbaRJ5BJ4I+PcJkD8fASwtDhp3quDuonHd",
+	"wXNnsL3mPevaqjEC231qbeFfHtadMNNQCxF9qN/04+DD2mA/Dj5MTLL6GOFhFYj9DnsDzRH4IxDIx4oH",
+	"IOkHYNqqBO5ciZ6qrAv31NhxVzoF7rZlwGPdSlRsEhDx3/vlbtyuBXeuNhjciVbNCc5mHVp3uRnPTF1x",
+	"5krB4N6VecRg426rpLaqjCPkK73iSZ0zUSTt3XPjYNekl/AGMVUWqoUmZhxQXC6XPLPk0yxkbinMRj8F",
+	"pZgWoU41GlWFBKmQzpl6gOrQOPiAiyamku0aUM0izkx8JXpTEFFcjByASdKvqpGpBZtNpYMNPWNZOskl",
+	"npfEgB1Ax8Y/sSsm5MkUWDBUe1cpZvC74LxdK688GrV1T2KVx4rXGMfMCHhLkIhgE1MguwWh6Z9SkKT0",
+	"E3Jbd96/dz101hh9QCtGUTPu9jM52d1BN3CgOGKFDyaJKcAOm6eWzBLmeYaP4e3YxzBT0k6suMa15TJ3",
+	"u86JkdrQald1193RzcZ4MB1MqHtw8DjNRVsRZOxPp6/XIZEDr7wefgXmaR9F71oPPgW6maYHzeR2Zz0c",
+	"hpPD82fPRQtTrdGiX3XFN6Eu7QZP2VeW7Bdj6BX8YzrRXp6FAoXRSfVJdMDSt8qPkhpkPom0YAIoeJ1G",
+	"xiZyhhk8J5MxuolgzyA8zd5wV2g5pwPYD3DjUgEhJwTgA7R2HZ0IyBiBzXtu8FhvK68UvhG+Cj0CE8n1",
+	"G6UFvyaxIwxCjWYtxoPhNlgyVWvNHp7piCsDvS/I/Ioa9qPMshaWQaidOo+ZQgi3GzwoJfVzwKq+sOLs",
+	"+eEWqAkkLkE6IX9d5SLdglfriqo7RjSSTcylRPxo1GzZIGGj63xqQ3vg8afhEqrEC5EwFdPH3z7+bwAA",
+	"AP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -11,11 +11,18 @@ import (
 )
 
 type ApiKey struct {
-	ID          uuid.UUID
-	WorkspaceID uuid.UUID
-	SecretHash  []byte
-	CreatedAt   time.Time
-	RevokedAt   *time.Time
+	ID            uuid.UUID
+	WorkspaceID   uuid.UUID
+	SecretHash    []byte
+	CreatedAt     time.Time
+	RevokedAt     *time.Time
+	Name          string
+	Permissions   []string
+	SecretHint    string
+	ExpiresAt     *time.Time
+	LastUsedAt    *time.Time
+	RatePerSecond *float64
+	RateBurst     *int32
 }
 
 type Channel struct {

@@ -12,22 +12,6 @@ import (
 	"github.com/google/uuid"
 )
 
-const createAPIKey = `-- name: CreateAPIKey :exec
-INSERT INTO api_keys (id, workspace_id, secret_hash)
-VALUES ($1, $2, $3)
-`
-
-type CreateAPIKeyParams struct {
-	ID          uuid.UUID
-	WorkspaceID uuid.UUID
-	SecretHash  []byte
-}
-
-func (q *Queries) CreateAPIKey(ctx context.Context, arg CreateAPIKeyParams) error {
-	_, err := q.db.Exec(ctx, createAPIKey, arg.ID, arg.WorkspaceID, arg.SecretHash)
-	return err
-}
-
 const createWorkspace = `-- name: CreateWorkspace :one
 INSERT INTO workspaces (id, name, default_region)
 VALUES ($1, $2, $3)
@@ -50,26 +34,6 @@ func (q *Queries) CreateWorkspace(ctx context.Context, arg CreateWorkspaceParams
 		&i.CreatedAt,
 		&i.OptInChannels,
 	)
-	return i, err
-}
-
-const getAPIKey = `-- name: GetAPIKey :one
-SELECT k.workspace_id, k.secret_hash, w.default_region
-FROM api_keys k
-JOIN workspaces w ON w.id = k.workspace_id
-WHERE k.id = $1 AND k.revoked_at IS NULL
-`
-
-type GetAPIKeyRow struct {
-	WorkspaceID   uuid.UUID
-	SecretHash    []byte
-	DefaultRegion string
-}
-
-func (q *Queries) GetAPIKey(ctx context.Context, id uuid.UUID) (GetAPIKeyRow, error) {
-	row := q.db.QueryRow(ctx, getAPIKey, id)
-	var i GetAPIKeyRow
-	err := row.Scan(&i.WorkspaceID, &i.SecretHash, &i.DefaultRegion)
 	return i, err
 }
 

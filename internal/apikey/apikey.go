@@ -51,3 +51,19 @@ func Hash(secret string) []byte {
 func Matches(secret string, stored []byte) bool {
 	return subtle.ConstantTimeCompare(Hash(secret), stored) == 1
 }
+
+// hintLen is how many characters of the secret, after the key id, make the prefix a key is
+// recognised by in lists: enough to tell two keys apart by eye, far too few to guess the rest.
+const hintLen = 4
+
+// Hint is the part of a new key's secret that is stored to show in its prefix.
+func Hint(key string) string {
+	i := strings.LastIndexByte(key, '_')
+	return key[i+1 : i+1+hintLen]
+}
+
+// ID is the key's id as the API writes it: the key's text up to its secret.
+func ID(id uuid.UUID) string { return ids.Format(prefix, id) }
+
+// ParseID reads a key id written by ID.
+func ParseID(s string) (uuid.UUID, bool) { return ids.Parse(prefix, s) }

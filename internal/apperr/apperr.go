@@ -23,6 +23,7 @@ const (
 	TooLarge          // the request holds more than the server takes at once
 	Gone              // what was asked for is no longer kept
 	Precondition      // the resource is not the version the request's If-Match names
+	Forbidden         // the API key lacks a permission the operation needs
 )
 
 // FieldError names one invalid field by its JSON path.
@@ -37,6 +38,7 @@ type Error struct {
 	Message    string
 	Fields     []FieldError
 	Candidates []string // contact ids, for identity conflicts
+	Permission string   // the permission a Forbidden request lacked
 }
 
 func (e *Error) Error() string { return e.Message }

@@ -138,6 +138,13 @@ func (s *Server) LookupChannelContacts(ctx context.Context, req api.LookupChanne
 	if err != nil {
 		return nil, err
 	}
+	link := req.Body.Link != nil && *req.Body.Link
+	if link {
+		// Before the provider is asked: a key that may not write contacts learns nothing.
+		if err := require(ctx, s.fieldPerms[lookupOperation]["link"]); err != nil {
+			return nil, err
+		}
+	}
 	p, platform, err := s.channelProvider(ctx, ws, chID, req.ChannelID)
 	if err != nil {
 		return nil, err
@@ -154,7 +161,7 @@ func (s *Server) LookupChannelContacts(ctx context.Context, req api.LookupChanne
 		owners map[string]uuid.UUID
 		links  map[string]store.Link
 	)
-	if req.Body.Link != nil && *req.Body.Link {
+	if link {
 		found := make(map[string]string, len(results))
 		for _, r := range results {
 			if r.Exists && r.WaID != "" {

@@ -29,6 +29,7 @@ var statusOf = map[apperr.Code]int{
 	apperr.TooLarge:     http.StatusRequestEntityTooLarge,
 	apperr.Gone:         http.StatusGone,
 	apperr.Precondition: http.StatusPreconditionFailed,
+	apperr.Forbidden:    http.StatusForbidden,
 }
 
 // handleError answers every error, from a handler, the binder, the router or a panic, as an RFC
@@ -108,6 +109,9 @@ func problemOf(err error) api.Problem {
 		}
 		if len(appErr.Candidates) > 0 {
 			p.Candidates = &appErr.Candidates
+		}
+		if appErr.Permission != "" {
+			p.Permission = &appErr.Permission
 		}
 		return p
 	case pg.IsUnstorableText(err):

@@ -15,7 +15,8 @@ type reqState struct {
 	id string
 	// conn is the context net/http gave the request: done when the client goes away.
 	conn   context.Context
-	ws     tenant.Workspace
+	key    tenant.Key
+	ws     tenant.Workspace // key.Workspace
 	authed bool
 	// gone is set when the client went away before an answer could be written.
 	gone bool

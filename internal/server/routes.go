@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/wazapin/wazapin/gen/api"
+	"github.com/wazapin/wazapin/internal/apikey"
 )
 
 // unmatched names, in logs and metrics, a request that matched no route.
@@ -38,7 +40,17 @@ func specOperations() (map[string]specOperation, error) {
 					rules[p.Value.Name] = paramRule(p.Value.Schema.Value)
 				}
 			}
-			ops[op.OperationID] = specOperation{path: path, public: len(security) == 0, params: rules}
+			so := specOperation{path: path, public: len(security) == 0, params: rules}
+			if so.perms, err = permsOf(op.Extensions); err != nil {
+				return nil, fmt.Errorf("%s: %w", op.OperationID, err)
+			}
+			if !so.public && so.perms == 0 {
+				return nil, fmt.Errorf("%s needs an API key but declares no x-permissions", op.OperationID)
+			}
+			if so.fieldPerms, err = fieldPermsOf(op.RequestBody); err != nil {
+				return nil, fmt.Errorf("%s: %w", op.OperationID, err)
+			}
+			ops[op.OperationID] = so
 		}
 	}
 	return ops, nil
@@ -48,6 +60,55 @@ type specOperation struct {
 	path   string
 	public bool
 	params map[string]string // parameter name → what it must be (paramRule)
+	// perms is what the API key must hold (x-permissions).
+	perms apikey.Perms
+	// fieldPerms is what the key must hold besides when a body member is set (x-permissions on
+	// a property of the body's schema), by member name.
+	fieldPerms map[string]apikey.Perms
+}
+
+// permsOf reads an x-permissions extension: the permissions a key must hold.
+func permsOf(ext map[string]any) (apikey.Perms, error) {
+	raw, ok := ext["x-permissions"]
+	if !ok {
+		return 0, nil
+	}
+	list, ok := raw.([]any)
+	names := make([]string, len(list))
+	for i, v := range list {
+		if names[i], ok = v.(string); !ok {
+			break
+		}
+	}
+	if !ok || len(names) == 0 {
+		return 0, fmt.Errorf("x-permissions must be a list of permission names, not %v", raw)
+	}
+	return apikey.ParsePerms(names)
+}
+
+// fieldPermsOf reads the x-permissions of the top-level members of a JSON request body.
+func fieldPermsOf(body *openapi3.RequestBodyRef) (map[string]apikey.Perms, error) {
+	if body == nil || body.Value == nil {
+		return nil, nil
+	}
+	mt := body.Value.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+		return nil, nil
+	}
+	var out map[string]apikey.Perms
+	for name, prop := range mt.Schema.Value.Properties {
+		p, err := permsOf(prop.Value.Extensions)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if p != 0 {
+			if out == nil {
+				out = map[string]apikey.Perms{}
+			}
+			out[name] = p
+		}
+	}
+	return out, nil
 }
 
 // echoPath is a spec path as Echo's router writes it: /v1/contacts/:contactID.
@@ -63,7 +124,7 @@ func echoPath(specPath string) string {
 func (s *Server) registerOperations(e *echo.Echo) {
 	ops, err := specOperations()
 	if err != nil {
-		panic("the embedded spec does not load: " + err.Error()) // generated from a spec that loaded
+		panic("the embedded spec does not load or declares what the server cannot enforce: " + err.Error()) // every test that starts a server meets it
 	}
 	mw := map[string][]echo.MiddlewareFunc{}
 	for id, op := range ops {
@@ -73,7 +134,10 @@ func (s *Server) registerOperations(e *echo.Echo) {
 		}
 		m := []echo.MiddlewareFunc{limitBody(limit)}
 		if !op.public {
-			m = append(m, s.authenticate)
+			m = append(m, s.authenticate, permit(op.perms))
+		}
+		if op.fieldPerms != nil {
+			s.fieldPerms[id] = op.fieldPerms
 		}
 		m = append(m, body, checkParams(op.params))
 		switch id {

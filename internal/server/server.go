@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/wazapin/wazapin/gen/api"
+	"github.com/wazapin/wazapin/internal/apikey"
 	"github.com/wazapin/wazapin/internal/apperr"
 	"github.com/wazapin/wazapin/internal/obs"
 	"github.com/wazapin/wazapin/internal/provider"
@@ -59,6 +60,8 @@ type Server struct {
 	metrics  *obs.Metrics
 	// templates maps each route as Echo spells it to its template as the spec does.
 	templates map[string]string
+	// fieldPerms holds, by operation id, the permissions some body members need (see specOperation).
+	fieldPerms map[string]map[string]apikey.Perms
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -90,10 +93,15 @@ func New(st *store.Store, cfg Config) *Server {
 	st.Instrument(cfg.Metrics)
 	return &Server{store: st,
 		log: cfg.Log, accessLog: accessLog, cfg: cfg,
-		auth:    tenant.NewAuthenticator(st, 30*time.Second, cfg.DBTimeout),
+		auth:    tenant.NewAuthenticator(st, cfg.DBTimeout, cfg.Log),
 		ids:     obs.NewRequestIDs(),
-		metrics: cfg.Metrics, templates: map[string]string{}}
+		metrics: cfg.Metrics, templates: map[string]string{}, fieldPerms: map[string]map[string]apikey.Perms{}}
 }
+
+// WatchKeys listens for API key revocations until ctx ends, so that a key revoked through any
+// process stops working here as soon as the revocation commits. Without it a revocation takes up
+// to a second.
+func (s *Server) WatchKeys(ctx context.Context) { s.auth.Watch(ctx) }
 
 // Handler returns the HTTP handler: the spec's operations, each behind the checks its declaration
 // asks for (see registerOperations), and the public pages; every request observed and every error

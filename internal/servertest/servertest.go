@@ -63,6 +63,9 @@ func Start(t testing.TB, configure ...func(*Setup)) *Env {
 	}
 	st := store.New(pool, setup.Store)
 	srv := server.New(st, setup.Server)
+	watch, stopWatching := context.WithCancel(ctx)
+	t.Cleanup(stopWatching)
+	go srv.WatchKeys(watch)
 	if w := setup.Webhooks; w != nil {
 		w.Store, w.Secrets = st, setup.Server.Secrets
 		runner, err := webhooks.Start(ctx, pool, *w)

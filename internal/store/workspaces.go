@@ -8,12 +8,6 @@ import (
 	dbq "github.com/wazapin/wazapin/gen/db"
 )
 
-// GetAPIKey returns the live API key with this id and its workspace (pgx.ErrNoRows when there is
-// none), for tenant.Authenticator.
-func (s *Store) GetAPIKey(ctx context.Context, id uuid.UUID) (dbq.GetAPIKeyRow, error) {
-	return s.q.GetAPIKey(ctx, id)
-}
-
 // SchemaVersion is the migration the database was last moved to, and whether it failed half-way.
 func (s *Store) SchemaVersion(ctx context.Context) (dbq.SchemaMigration, error) {
 	return s.q.SchemaVersion(ctx)
@@ -41,6 +35,7 @@ func (s *Store) CreateWorkspace(ctx context.Context, ws dbq.CreateWorkspaceParam
 		if _, err := q.CreateWorkspace(ctx, ws); err != nil {
 			return err
 		}
-		return q.CreateAPIKey(ctx, key)
+		_, err := q.CreateAPIKey(ctx, key)
+		return err
 	})
 }

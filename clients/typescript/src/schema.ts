@@ -1069,10 +1069,149 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List API keys
+         * @description Every key of the workspace, revoked and expired ones included, oldest first: its id, name,
+         *     recognisable prefix, permissions and dates. Never the secret or its hash.
+         */
+        get: operations["listApiKeys"];
+        put?: never;
+        /**
+         * Create an API key
+         * @description Makes a key for this workspace holding the permissions listed, each of which the calling
+         *     key must hold itself (403 naming the first it lacks). The answer is the only time the
+         *     secret (`key`) is shown: store it then. `expires_at`, when given, must be in the future;
+         *     from then the key answers 401. `rate_limit` holds the key to its own limit instead of the
+         *     server's (`WAZAPIN_RATE_LIMIT`).
+         */
+        post: operations["createApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/api-keys/{keyID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description An API key id (`wzk_…`): the key's text up to its secret.
+                 * @example wzk_06BK5M2Q0H3W7XGQ8T1C9N4E2R
+                 */
+                keyID: components["parameters"]["KeyID"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an API key
+         * @description One key of the workspace, without its secret.
+         */
+        get: operations["getApiKey"];
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key
+         * @description The key stops working on every server process that shares the database within a second
+         *     (they drop it from their caches when the revocation commits). It stays listed with
+         *     `revoked_at`. Revoking a revoked key changes nothing and answers 204 again. A key may
+         *     revoke itself; an operator who lost every key makes a new one with
+         *     `wazapin apikey create --workspace ws_…`.
+         */
+        delete: operations["revokeApiKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description What an API key may do. `*:read` operations read, `*:write` ones change (and read what they
+         *     answer). Each operation lists what it needs in `x-permissions`; a channel lookup with
+         *     `"link": true` also needs `contacts:write`.
+         * @enum {string}
+         */
+        Permission: "contacts:read" | "contacts:write" | "channels:read" | "channels:write" | "webhooks:read" | "webhooks:write" | "events:read" | "workspace:read" | "workspace:write" | "api_keys:read" | "api_keys:write";
+        /** @description A token bucket of `burst` requests, refilled at `requests_per_second`. */
+        RateLimit: {
+            /**
+             * Format: double
+             * @example 20
+             */
+            requests_per_second: number;
+            /** @example 40 */
+            burst: number;
+        };
+        ApiKeyCreate: {
+            /**
+             * @description What the key is for, shown in lists; surrounding spaces are dropped.
+             * @example Shopify sync
+             */
+            name: string;
+            permissions: components["schemas"]["Permission"][];
+            /**
+             * Format: date-time
+             * @description When the key stops working; absent or null for never.
+             */
+            expires_at?: string | null;
+            /** @description This key's own rate limit; absent or null for the server's. */
+            rate_limit?: components["schemas"]["RateLimit"] | null;
+        };
+        ApiKey: {
+            /**
+             * @description The key's id, which is also the key's text up to its secret.
+             * @example wzk_06BK5M2Q0H3W7XGQ8T1C9N4E2R
+             */
+            id: string;
+            /** @example Shopify sync */
+            name: string;
+            /**
+             * @description The key's first characters (its id and four of its secret), to recognise it by.
+             * @example wzk_06BK5M2Q0H3W7XGQ8T1C9N4E2R_K3F9
+             */
+            prefix: string;
+            permissions: components["schemas"]["Permission"][];
+            /** @description The key's own rate limit, or null when the server's applies. */
+            rate_limit: components["schemas"]["RateLimit"] | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the key last authenticated a request, to within a minute (it is written at most once a minute).
+             */
+            last_used_at: string | null;
+            /** Format: date-time */
+            revoked_at: string | null;
+        };
+        ApiKeyCreated: components["schemas"]["ApiKey"] & {
+            /**
+             * @description The key itself, to send as `X-Api-Key`. Shown only in this answer.
+             * @example wzk_06BK5M2Q0H3W7XGQ8T1C9N4E2R_K3F9ZB2MQ7D5XW8E1RT4YH6N0PV3CJ9GA2S7K5M8Q1W4E6R3T0Y
+             */
+            key: string;
+        };
+        ApiKeyCreatedResponse: {
+            data: components["schemas"]["ApiKeyCreated"];
+        };
+        ApiKeyResponse: {
+            data: components["schemas"]["ApiKey"];
+        };
+        ApiKeyList: {
+            data: components["schemas"]["ApiKey"][];
+        };
         /** @description RFC 9457 problem details. */
         Problem: {
             /** @description A URI reference naming the problem type; `about:blank` when the status says it all. */
@@ -2442,6 +2581,11 @@ export interface components {
          */
         IdempotencyKey: string;
         /**
+         * @description An API key id (`wzk_…`): the key's text up to its secret.
+         * @example wzk_06BK5M2Q0H3W7XGQ8T1C9N4E2R
+         */
+        KeyID: string;
+        /**
          * @description A merge id (`mrg_…`).
          * @example mrg_06BK4Q1ZJ8W6K1A3Y0G1E2B7RM
          */
@@ -2506,6 +2650,14 @@ export interface components {
     };
     pathItems: never;
 }
+export type Permission = components['schemas']['Permission'];
+export type RateLimit = components['schemas']['RateLimit'];
+export type ApiKeyCreate = components['schemas']['ApiKeyCreate'];
+export type ApiKey = components['schemas']['ApiKey'];
+export type ApiKeyCreated = components['schemas']['ApiKeyCreated'];
+export type ApiKeyCreatedResponse = components['schemas']['ApiKeyCreatedResponse'];
+export type ApiKeyResponse = components['schemas']['ApiKeyResponse'];
+export type ApiKeyList = components['schemas']['ApiKeyList'];
 export type Problem = components['schemas']['Problem'];
 export type FieldError = components['schemas']['FieldError'];
 export type HealthResponse = components['schemas']['HealthResponse'];
@@ -2647,6 +2799,7 @@ export type ParameterContactId = components['parameters']['ContactID'];
 export type ParameterIfMatch = components['parameters']['IfMatch'];
 export type ParameterIfNoneMatch = components['parameters']['IfNoneMatch'];
 export type ParameterIdempotencyKey = components['parameters']['IdempotencyKey'];
+export type ParameterKeyId = components['parameters']['KeyID'];
 export type ParameterMergeId = components['parameters']['MergeID'];
 export type ParameterChannelId = components['parameters']['ChannelID'];
 export type ParameterEndpointId = components['parameters']['EndpointID'];
@@ -5068,6 +5221,151 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDeliveryResponse"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listApiKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The workspace's keys. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    createApiKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
+                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
+                 *     The first request with a key runs, and its status and body are stored in the same
+                 *     transaction as the change they describe. A repeat with the same key, method, path and
+                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
+                 *     same key with a different request answers 422; a repeat while the first is still running
+                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
+                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
+                 */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Shopify sync",
+                 *       "permissions": [
+                 *         "contacts:read",
+                 *         "contacts:write"
+                 *       ],
+                 *       "expires_at": "2027-06-30T00:00:00Z"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ApiKeyCreate"];
+            };
+        };
+        responses: {
+            /** @description The key, with its secret, shown this once. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyCreatedResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description An API key id (`wzk_…`): the key's text up to its secret.
+                 * @example wzk_06BK5M2Q0H3W7XGQ8T1C9N4E2R
+                 */
+                keyID: components["parameters"]["KeyID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    revokeApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description An API key id (`wzk_…`): the key's text up to its secret.
+                 * @example wzk_06BK5M2Q0H3W7XGQ8T1C9N4E2R
+                 */
+                keyID: components["parameters"]["KeyID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
