@@ -87,6 +87,9 @@ func TestGenericPlansProbeIndexes(t *testing.T) {
 	queries := db.Queries()
 	for _, name := range slices.Sorted(maps.Keys(queries)) {
 		t.Run(name, func(t *testing.T) {
+			if utility(queries[name]) {
+				t.Skip("a utility statement (LISTEN) has no plan")
+			}
 			all, err := wholeReads(ctx, conn, name, queries[name])
 			if err != nil {
 				t.Fatal(err)
@@ -255,8 +258,8 @@ const seedWorkspace = "00000000-0000-7000-8000-000000000001"
 func seed(t *testing.T, conn *pgx.Conn) {
 	stmts := []string{
 		`INSERT INTO workspaces (id, name, default_region) VALUES ('` + seedWorkspace + `', 'plans', 'ID')`,
-		`INSERT INTO api_keys (id, workspace_id, secret_hash)
-		 SELECT gen_random_uuid(), id, sha256(i::text::bytea) FROM workspaces, generate_series(1, 3) AS i`,
+		`INSERT INTO api_keys (id, workspace_id, secret_hash, name, permissions)
+		 SELECT gen_random_uuid(), id, sha256(i::text::bytea), 'key ' || i, '{contacts:read}' FROM workspaces, generate_series(1, 3) AS i`,
 		fmt.Sprintf(`INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id)
 		 SELECT w.id, ('00000000-0000-7000-8000-' || lpad(i::text, 12, '0'))::uuid,
 		        'Contact ' || i, 'contact ' || i, '+62812' || lpad(i::text, 8, '0'), 'c' || i || '@example.com', 'shopify', 'cust_' || i
@@ -288,4 +291,16 @@ func seed(t *testing.T, conn *pgx.Conn) {
 			t.Fatalf("seed: %v\n%s", err, s)
 		}
 	}
+}
+
+// utility tells whether a query is a statement PostgreSQL does not plan (LISTEN), past its comments.
+func utility(query string) bool {
+	for line := range strings.Lines(query) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "--") {
+			continue
+		}
+		return strings.HasPrefix(strings.ToUpper(line), "LISTEN ")
+	}
+	return false
 }

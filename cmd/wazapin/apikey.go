@@ -8,11 +8,11 @@ import (
 	"strings"
 	"time"
 
-	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apikey"
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/pg"
 	"github.com/wazapin/wazapin/internal/store"
+	"github.com/wazapin/wazapin/internal/tenant"
 	"github.com/wazapin/wazapin/internal/wire"
 )
 
@@ -77,8 +77,8 @@ func (m *Main) apikey(ctx context.Context, args []string) error {
 	var out any
 	switch sub {
 	case "create":
-		p := dbq.CreateAPIKeyParams{WorkspaceID: wsID, Name: strings.TrimSpace(*name)}
-		if p.Name == "" {
+		keyName := strings.TrimSpace(*name)
+		if keyName == "" {
 			return usagef("--name must not be blank")
 		}
 		granted := apikey.All
@@ -87,7 +87,7 @@ func (m *Main) apikey(ctx context.Context, args []string) error {
 				return usagef("--permissions: %v (known: %s)", err, strings.Join(apikey.Permissions, ", "))
 			}
 		}
-		p.Permissions = granted.Names()
+		p, text := tenant.NewKey(wsID, keyName, granted)
 		if *expires != "" {
 			at, err := time.Parse(time.RFC3339, *expires)
 			if err != nil || !at.After(time.Now()) {
@@ -95,8 +95,6 @@ func (m *Main) apikey(ctx context.Context, args []string) error {
 			}
 			p.ExpiresAt = &at
 		}
-		id, text, hash := apikey.New()
-		p.ID, p.SecretHash, p.SecretHint = id, hash, apikey.Hint(text)
 		row, err := st.CreateAPIKey(ctx, p)
 		if err != nil {
 			return err

@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/wazapin/wazapin/gen/api"
-	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apikey"
 	"github.com/wazapin/wazapin/internal/apperr"
 	"github.com/wazapin/wazapin/internal/store"
@@ -53,7 +52,7 @@ func (s *Server) CreateApiKey(ctx context.Context, req api.CreateApiKeyRequestOb
 		}
 		perms |= bit
 	}
-	p := dbq.CreateAPIKeyParams{WorkspaceID: ws.ID, Name: name, Permissions: perms.Names()}
+	p, text := tenant.NewKey(ws.ID, name, perms)
 	if b.ExpiresAt.IsSpecified() && !b.ExpiresAt.IsNull() {
 		at := b.ExpiresAt.MustGet()
 		if !at.After(time.Now()) {
@@ -61,8 +60,7 @@ func (s *Server) CreateApiKey(ctx context.Context, req api.CreateApiKeyRequestOb
 		}
 		p.ExpiresAt = &at
 	}
-	if b.RateLimit.IsSpecified() && !b.RateLimit.IsNull() {
-		rl := b.RateLimit.MustGet()
+	if rl := b.RateLimit; rl != nil {
 		if !(rl.RequestsPerSecond >= 0.01 && rl.RequestsPerSecond <= maxRate) {
 			errs.Add("rate_limit.requests_per_second", fmt.Sprintf("must be from 0.01 to %d", maxRate))
 		}
@@ -79,8 +77,6 @@ func (s *Server) CreateApiKey(ctx context.Context, req api.CreateApiKeyRequestOb
 	if err := require(ctx, perms); err != nil {
 		return nil, err
 	}
-	id, text, hash := apikey.New()
-	p.ID, p.SecretHash, p.SecretHint = id, hash, apikey.Hint(text)
 	row, err := s.store.CreateAPIKey(ctx, p)
 	if err != nil {
 		return nil, err

@@ -52,14 +52,14 @@ func Create(ctx context.Context, pool *pgxpool.Pool, name, region string) (Creat
 		return Created{}, fmt.Errorf("default region %q is not a region code phone numbers can be read in (e.g. ID, US, SG)", region)
 	}
 	wsID := ids.New()
-	keyID, key, hash := apikey.New()
+	key, text := NewKey(wsID, FirstKeyName, apikey.All)
 	err := store.New(pool, store.Options{}).CreateWorkspace(ctx,
 		dbq.CreateWorkspaceParams{ID: wsID, Name: name, DefaultRegion: region},
-		dbq.CreateAPIKeyParams{ID: keyID, WorkspaceID: wsID, SecretHash: hash, SecretHint: apikey.Hint(key), Name: FirstKeyName, Permissions: apikey.All.Names()})
+		key)
 	if err != nil {
 		return Created{}, err
 	}
-	return Created{WorkspaceID: ids.Format(ids.Workspace, wsID), Name: name, DefaultRegion: region, APIKey: key}, nil
+	return Created{WorkspaceID: ids.Format(ids.Workspace, wsID), Name: name, DefaultRegion: region, APIKey: text}, nil
 }
 
 // ErrBadKey is returned for a missing, malformed, unknown or revoked key.
@@ -106,6 +106,8 @@ type Authenticator struct {
 	// timeout bounds the look-up of a key that is not cached.
 	timeout time.Duration
 	log     *slog.Logger
+	// unwatched is how long a key is trusted while no listener runs (unwatchedTTL).
+	unwatched time.Duration
 
 	mu     sync.RWMutex
 	cached map[uuid.UUID]*cachedKey
@@ -135,7 +137,7 @@ type cachedKey struct {
 
 // NewAuthenticator returns an Authenticator that gives up looking a key up after timeout.
 func NewAuthenticator(keys KeyStore, timeout time.Duration, log *slog.Logger) *Authenticator {
-	return &Authenticator{keys: keys, timeout: timeout, log: log, cached: make(map[uuid.UUID]*cachedKey)}
+	return &Authenticator{keys: keys, timeout: timeout, log: log, unwatched: unwatchedTTL, cached: make(map[uuid.UUID]*cachedKey)}
 }
 
 // Authenticate returns the key a request presented, with its workspace.
@@ -170,7 +172,7 @@ func (a *Authenticator) fresh(c *cachedKey, now time.Time) bool {
 	if gen := a.watching.Load(); gen != 0 && c.gen == gen {
 		return age < watchedTTL
 	}
-	return age < unwatchedTTL
+	return age < a.unwatched
 }
 
 func (a *Authenticator) read(ctx context.Context, keyID uuid.UUID, now time.Time) (*cachedKey, error) {
@@ -258,4 +260,11 @@ func (a *Authenticator) drop(id uuid.UUID) {
 	a.revoked.Add(1)
 	delete(a.cached, id)
 	a.mu.Unlock()
+}
+
+// NewKey makes a fresh key of a workspace: what to store, and its text, to show once.
+func NewKey(wsID uuid.UUID, name string, perms apikey.Perms) (dbq.CreateAPIKeyParams, string) {
+	id, text, hash := apikey.New()
+	return dbq.CreateAPIKeyParams{ID: id, WorkspaceID: wsID, SecretHash: hash, SecretHint: apikey.Hint(text),
+		Name: name, Permissions: perms.Names()}, text
 }

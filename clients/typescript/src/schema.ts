@@ -1143,7 +1143,7 @@ export interface components {
          * @enum {string}
          */
         Permission: "contacts:read" | "contacts:write" | "channels:read" | "channels:write" | "webhooks:read" | "webhooks:write" | "events:read" | "workspace:read" | "workspace:write" | "api_keys:read" | "api_keys:write";
-        /** @description A token bucket of `burst` requests, refilled at `requests_per_second`. */
+        /** @description A token bucket of `burst` requests, refilled at `requests_per_second`. On a new key, its own limit instead of the server's; absent for the server's. */
         RateLimit: {
             /**
              * Format: double
@@ -1165,8 +1165,7 @@ export interface components {
              * @description When the key stops working; absent or null for never.
              */
             expires_at?: string | null;
-            /** @description This key's own rate limit; absent or null for the server's. */
-            rate_limit?: components["schemas"]["RateLimit"] | null;
+            rate_limit?: components["schemas"]["RateLimit"];
         };
         ApiKey: {
             /**
@@ -1586,7 +1585,8 @@ export interface components {
              */
             phone_numbers: string[];
             /**
-             * @description Attach each wa_id found to the stored contact that owns the number.
+             * @description Attach each wa_id found to the stored contact that owns the number. Needs
+             *     `contacts:write` besides the operation's permissions.
              * @default false
              */
             link: boolean;
