@@ -2372,6 +2372,23 @@ type CreateChannelParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// DeleteChannelParams defines parameters for DeleteChannel.
+type DeleteChannelParams struct {
+	// IfMatch Change or delete the object (contact, channel, webhook endpoint) only if its `ETag` is one
+	// of these (comma-separated), or `*` for any existing one; otherwise 412 and nothing
+	// changes, and an object that does not exist is 412 too. Checked under the object's row
+	// lock in the write's transaction, so of two clients that read the same version and both
+	// write with its ETag, exactly one succeeds.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// GetChannelParams defines parameters for GetChannel.
+type GetChannelParams struct {
+	// IfNoneMatch Answer 304 with no body when the object's (contact's, channel's, webhook endpoint's)
+	// `ETag` is one of these (comma-separated), or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
 // LookupChannelContactsParams defines parameters for LookupChannelContacts.
 type LookupChannelContactsParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
@@ -2473,25 +2490,28 @@ type ResolveContactParams struct {
 
 // DeleteContactParams defines parameters for DeleteContact.
 type DeleteContactParams struct {
-	// IfMatch Change the contact only if its `ETag` is one of these (comma-separated), or `*` for any
-	// existing contact; otherwise 412 and nothing changes. Checked under the contact's row lock,
-	// so of two clients that read the same version and both write with its ETag, exactly one
-	// succeeds.
+	// IfMatch Change or delete the object (contact, channel, webhook endpoint) only if its `ETag` is one
+	// of these (comma-separated), or `*` for any existing one; otherwise 412 and nothing
+	// changes, and an object that does not exist is 412 too. Checked under the object's row
+	// lock in the write's transaction, so of two clients that read the same version and both
+	// write with its ETag, exactly one succeeds.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
 // GetContactParams defines parameters for GetContact.
 type GetContactParams struct {
-	// IfNoneMatch Answer 304 with no body when the contact's `ETag` is one of these (comma-separated), or `*`.
+	// IfNoneMatch Answer 304 with no body when the object's (contact's, channel's, webhook endpoint's)
+	// `ETag` is one of these (comma-separated), or `*`.
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 }
 
 // UpdateContactParams defines parameters for UpdateContact.
 type UpdateContactParams struct {
-	// IfMatch Change the contact only if its `ETag` is one of these (comma-separated), or `*` for any
-	// existing contact; otherwise 412 and nothing changes. Checked under the contact's row lock,
-	// so of two clients that read the same version and both write with its ETag, exactly one
-	// succeeds.
+	// IfMatch Change or delete the object (contact, channel, webhook endpoint) only if its `ETag` is one
+	// of these (comma-separated), or `*` for any existing one; otherwise 412 and nothing
+	// changes, and an object that does not exist is 412 too. Checked under the object's row
+	// lock in the write's transaction, so of two clients that read the same version and both
+	// write with its ETag, exactly one succeeds.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
@@ -2604,6 +2624,33 @@ type CreateWebhookEndpointParams struct {
 	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
 	// only read, such as resolve) are not stored, so a retry runs again.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// DeleteWebhookEndpointParams defines parameters for DeleteWebhookEndpoint.
+type DeleteWebhookEndpointParams struct {
+	// IfMatch Change or delete the object (contact, channel, webhook endpoint) only if its `ETag` is one
+	// of these (comma-separated), or `*` for any existing one; otherwise 412 and nothing
+	// changes, and an object that does not exist is 412 too. Checked under the object's row
+	// lock in the write's transaction, so of two clients that read the same version and both
+	// write with its ETag, exactly one succeeds.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// GetWebhookEndpointParams defines parameters for GetWebhookEndpoint.
+type GetWebhookEndpointParams struct {
+	// IfNoneMatch Answer 304 with no body when the object's (contact's, channel's, webhook endpoint's)
+	// `ETag` is one of these (comma-separated), or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// UpdateWebhookEndpointParams defines parameters for UpdateWebhookEndpoint.
+type UpdateWebhookEndpointParams struct {
+	// IfMatch Change or delete the object (contact, channel, webhook endpoint) only if its `ETag` is one
+	// of these (comma-separated), or `*` for any existing one; otherwise 412 and nothing
+	// changes, and an object that does not exist is 412 too. Checked under the object's row
+	// lock in the write's transaction, so of two clients that read the same version and both
+	// write with its ETag, exactly one succeeds.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
 // ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
@@ -3543,18 +3590,21 @@ type ClientInterface interface {
 
 	// DeleteChannel Delete a channel
 	//
-	// Disconnects the channel and forgets its credentials. Identities linked through the channel stay on their contacts.
+	// Disconnects the channel and forgets its credentials. Identities linked through the channel
+	// stay on their contacts. With `If-Match`, only the version it names is deleted (412
+	// otherwise).
 	//
 	// Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
-	DeleteChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DeleteChannel(ctx context.Context, channelID ChannelID, params *DeleteChannelParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetChannel Get a channel
 	//
 	// The channel without its credentials. `status` and `status_checked_at` tell how its last
-	// provider call went.
+	// provider call went. The answer carries the channel's `ETag`, which changes whenever the
+	// channel's JSON does (its status included); with `If-None-Match` naming it, 304 and no body.
 	//
 	// Corresponds with GET /v1/channels/{channelID} (the `GetChannel` operationId).
-	GetChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetChannel(ctx context.Context, channelID ChannelID, params *GetChannelParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// LookupChannelContactsWithBody Ask a channel provider about phone numbers
 	//
@@ -4178,7 +4228,8 @@ type ClientInterface interface {
 	// private or link-local address is refused (422), and a name that resolves to one is
 	// refused when a delivery connects. `event_types` lists the types to deliver, each once;
 	// absent or null delivers every type, including types added later. An endpoint created
-	// with `enabled: false` gets nothing until it is enabled.
+	// with `enabled: false` gets nothing until it is enabled. The answer carries the endpoint's
+	// `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
 	//
 	// A workspace has at most 20 endpoints: one more is a 409.
 	//
@@ -4201,7 +4252,8 @@ type ClientInterface interface {
 	// private or link-local address is refused (422), and a name that resolves to one is
 	// refused when a delivery connects. `event_types` lists the types to deliver, each once;
 	// absent or null delivers every type, including types added later. An endpoint created
-	// with `enabled: false` gets nothing until it is enabled.
+	// with `enabled: false` gets nothing until it is enabled. The answer carries the endpoint's
+	// `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
 	//
 	// A workspace has at most 20 endpoints: one more is a 409.
 	//
@@ -4212,17 +4264,21 @@ type ClientInterface interface {
 
 	// DeleteWebhookEndpoint Delete a webhook endpoint
 	//
-	// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries.
+	// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries. With
+	// `If-Match`, only the version it names is deleted (412 otherwise).
 	//
 	// Corresponds with DELETE /v1/webhook-endpoints/{endpointID} (the `DeleteWebhookEndpoint` operationId).
-	DeleteWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DeleteWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *DeleteWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWebhookEndpoint Get a webhook endpoint
 	//
-	// The endpoint without its secret.
+	// The endpoint without its secret. The answer carries the endpoint's `ETag`, a digest of
+	// this JSON alone: it changes whenever the JSON does (a rotation changes `updated_at` and
+	// `previous_secret_expires_at`), never with the secret by itself. With `If-None-Match`
+	// naming it, 304 and no body.
 	//
 	// Corresponds with GET /v1/webhook-endpoints/{endpointID} (the `GetWebhookEndpoint` operationId).
-	GetWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *GetWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateWebhookEndpointWithBody Update a webhook endpoint
 	//
@@ -4230,12 +4286,13 @@ type ClientInterface interface {
 	// description and `event_types: null` delivers every type again. `url` and `event_types`
 	// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
 	// them and clears `disabled_reason` and the record of failures that could disable the
-	// endpoint again. The secret is changed only by rotating it.
+	// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
+	// version it names is changed (412 otherwise). The answer carries the new `ETag`.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
-	UpdateWebhookEndpointWithBody(ctx context.Context, endpointID EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	UpdateWebhookEndpointWithBody(ctx context.Context, endpointID EndpointID, params *UpdateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateWebhookEndpoint Update a webhook endpoint
 	//
@@ -4243,12 +4300,13 @@ type ClientInterface interface {
 	// description and `event_types: null` delivers every type again. `url` and `event_types`
 	// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
 	// them and clears `disabled_reason` and the record of failures that could disable the
-	// endpoint again. The secret is changed only by rotating it.
+	// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
+	// version it names is changed (412 otherwise). The answer carries the new `ETag`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
-	UpdateWebhookEndpoint(ctx context.Context, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	UpdateWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListWebhookDeliveries List an endpoint's deliveries
 	//
@@ -4404,11 +4462,13 @@ func (c *Client) CreateChannel(ctx context.Context, params *CreateChannelParams,
 
 // DeleteChannel Delete a channel
 //
-// Disconnects the channel and forgets its credentials. Identities linked through the channel stay on their contacts.
+// Disconnects the channel and forgets its credentials. Identities linked through the channel
+// stay on their contacts. With `If-Match`, only the version it names is deleted (412
+// otherwise).
 //
 // Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
-func (c *Client) DeleteChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteChannelRequest(c.Server, channelID)
+func (c *Client) DeleteChannel(ctx context.Context, channelID ChannelID, params *DeleteChannelParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteChannelRequest(c.Server, channelID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4422,11 +4482,12 @@ func (c *Client) DeleteChannel(ctx context.Context, channelID ChannelID, reqEdit
 // GetChannel Get a channel
 //
 // The channel without its credentials. `status` and `status_checked_at` tell how its last
-// provider call went.
+// provider call went. The answer carries the channel's `ETag`, which changes whenever the
+// channel's JSON does (its status included); with `If-None-Match` naming it, 304 and no body.
 //
 // Corresponds with GET /v1/channels/{channelID} (the `GetChannel` operationId).
-func (c *Client) GetChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetChannelRequest(c.Server, channelID)
+func (c *Client) GetChannel(ctx context.Context, channelID ChannelID, params *GetChannelParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetChannelRequest(c.Server, channelID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5469,7 +5530,8 @@ func (c *Client) ListWebhookEndpoints(ctx context.Context, reqEditors ...Request
 // private or link-local address is refused (422), and a name that resolves to one is
 // refused when a delivery connects. `event_types` lists the types to deliver, each once;
 // absent or null delivers every type, including types added later. An endpoint created
-// with `enabled: false` gets nothing until it is enabled.
+// with `enabled: false` gets nothing until it is enabled. The answer carries the endpoint's
+// `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
 //
 // A workspace has at most 20 endpoints: one more is a 409.
 //
@@ -5502,7 +5564,8 @@ func (c *Client) CreateWebhookEndpointWithBody(ctx context.Context, params *Crea
 // private or link-local address is refused (422), and a name that resolves to one is
 // refused when a delivery connects. `event_types` lists the types to deliver, each once;
 // absent or null delivers every type, including types added later. An endpoint created
-// with `enabled: false` gets nothing until it is enabled.
+// with `enabled: false` gets nothing until it is enabled. The answer carries the endpoint's
+// `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
 //
 // A workspace has at most 20 endpoints: one more is a 409.
 //
@@ -5523,11 +5586,12 @@ func (c *Client) CreateWebhookEndpoint(ctx context.Context, params *CreateWebhoo
 
 // DeleteWebhookEndpoint Delete a webhook endpoint
 //
-// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries.
+// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries. With
+// `If-Match`, only the version it names is deleted (412 otherwise).
 //
 // Corresponds with DELETE /v1/webhook-endpoints/{endpointID} (the `DeleteWebhookEndpoint` operationId).
-func (c *Client) DeleteWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteWebhookEndpointRequest(c.Server, endpointID)
+func (c *Client) DeleteWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *DeleteWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteWebhookEndpointRequest(c.Server, endpointID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5540,11 +5604,14 @@ func (c *Client) DeleteWebhookEndpoint(ctx context.Context, endpointID EndpointI
 
 // GetWebhookEndpoint Get a webhook endpoint
 //
-// The endpoint without its secret.
+// The endpoint without its secret. The answer carries the endpoint's `ETag`, a digest of
+// this JSON alone: it changes whenever the JSON does (a rotation changes `updated_at` and
+// `previous_secret_expires_at`), never with the secret by itself. With `If-None-Match`
+// naming it, 304 and no body.
 //
 // Corresponds with GET /v1/webhook-endpoints/{endpointID} (the `GetWebhookEndpoint` operationId).
-func (c *Client) GetWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetWebhookEndpointRequest(c.Server, endpointID)
+func (c *Client) GetWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *GetWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWebhookEndpointRequest(c.Server, endpointID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5561,13 +5628,14 @@ func (c *Client) GetWebhookEndpoint(ctx context.Context, endpointID EndpointID, 
 // description and `event_types: null` delivers every type again. `url` and `event_types`
 // follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
 // them and clears `disabled_reason` and the record of failures that could disable the
-// endpoint again. The secret is changed only by rotating it.
+// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
+// version it names is changed (412 otherwise). The answer carries the new `ETag`.
 //
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
-func (c *Client) UpdateWebhookEndpointWithBody(ctx context.Context, endpointID EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpdateWebhookEndpointRequestWithBody(c.Server, endpointID, contentType, body)
+func (c *Client) UpdateWebhookEndpointWithBody(ctx context.Context, endpointID EndpointID, params *UpdateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWebhookEndpointRequestWithBody(c.Server, endpointID, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5584,13 +5652,14 @@ func (c *Client) UpdateWebhookEndpointWithBody(ctx context.Context, endpointID E
 // description and `event_types: null` delivers every type again. `url` and `event_types`
 // follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
 // them and clears `disabled_reason` and the record of failures that could disable the
-// endpoint again. The secret is changed only by rotating it.
+// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
+// version it names is changed (412 otherwise). The answer carries the new `ETag`.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
-func (c *Client) UpdateWebhookEndpoint(ctx context.Context, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpdateWebhookEndpointRequest(c.Server, endpointID, body)
+func (c *Client) UpdateWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWebhookEndpointRequest(c.Server, endpointID, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5830,7 +5899,7 @@ func NewCreateChannelRequestWithBody(server string, params *CreateChannelParams,
 }
 
 // NewDeleteChannelRequest constructs an http.Request for the DeleteChannel method
-func NewDeleteChannelRequest(server string, channelID ChannelID) (*http.Request, error) {
+func NewDeleteChannelRequest(server string, channelID ChannelID, params *DeleteChannelParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5860,11 +5929,26 @@ func NewDeleteChannelRequest(server string, channelID ChannelID) (*http.Request,
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewGetChannelRequest constructs an http.Request for the GetChannel method
-func NewGetChannelRequest(server string, channelID ChannelID) (*http.Request, error) {
+func NewGetChannelRequest(server string, channelID ChannelID, params *GetChannelParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5892,6 +5976,21 @@ func NewGetChannelRequest(server string, channelID ChannelID) (*http.Request, er
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -7483,7 +7582,7 @@ func NewCreateWebhookEndpointRequestWithBody(server string, params *CreateWebhoo
 }
 
 // NewDeleteWebhookEndpointRequest constructs an http.Request for the DeleteWebhookEndpoint method
-func NewDeleteWebhookEndpointRequest(server string, endpointID EndpointID) (*http.Request, error) {
+func NewDeleteWebhookEndpointRequest(server string, endpointID EndpointID, params *DeleteWebhookEndpointParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7513,11 +7612,26 @@ func NewDeleteWebhookEndpointRequest(server string, endpointID EndpointID) (*htt
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewGetWebhookEndpointRequest constructs an http.Request for the GetWebhookEndpoint method
-func NewGetWebhookEndpointRequest(server string, endpointID EndpointID) (*http.Request, error) {
+func NewGetWebhookEndpointRequest(server string, endpointID EndpointID, params *GetWebhookEndpointParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7547,22 +7661,37 @@ func NewGetWebhookEndpointRequest(server string, endpointID EndpointID) (*http.R
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewUpdateWebhookEndpointRequest calls the generic UpdateWebhookEndpoint builder with application/json body
-func NewUpdateWebhookEndpointRequest(server string, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody) (*http.Request, error) {
+func NewUpdateWebhookEndpointRequest(server string, endpointID EndpointID, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewUpdateWebhookEndpointRequestWithBody(server, endpointID, "application/json", bodyReader)
+	return NewUpdateWebhookEndpointRequestWithBody(server, endpointID, params, "application/json", bodyReader)
 }
 
 // NewUpdateWebhookEndpointRequestWithBody constructs an http.Request for the UpdateWebhookEndpoint method, with any body, and a specified content type
-func NewUpdateWebhookEndpointRequestWithBody(server string, endpointID EndpointID, contentType string, body io.Reader) (*http.Request, error) {
+func NewUpdateWebhookEndpointRequestWithBody(server string, endpointID EndpointID, params *UpdateWebhookEndpointParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7593,6 +7722,21 @@ func NewUpdateWebhookEndpointRequestWithBody(server string, endpointID EndpointI
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -7984,22 +8128,25 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteChannelWithResponse Delete a channel
 	//
-	// Disconnects the channel and forgets its credentials. Identities linked through the channel stay on their contacts.
+	// Disconnects the channel and forgets its credentials. Identities linked through the channel
+	// stay on their contacts. With `If-Match`, only the version it names is deleted (412
+	// otherwise).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
-	DeleteChannelWithResponse(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*DeleteChannelResponse, error)
+	DeleteChannelWithResponse(ctx context.Context, channelID ChannelID, params *DeleteChannelParams, reqEditors ...RequestEditorFn) (*DeleteChannelResponse, error)
 
 	// GetChannelWithResponse Get a channel
 	//
 	// The channel without its credentials. `status` and `status_checked_at` tell how its last
-	// provider call went.
+	// provider call went. The answer carries the channel's `ETag`, which changes whenever the
+	// channel's JSON does (its status included); with `If-None-Match` naming it, 304 and no body.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/channels/{channelID} (the `GetChannel` operationId).
-	GetChannelWithResponse(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*GetChannelResponse, error)
+	GetChannelWithResponse(ctx context.Context, channelID ChannelID, params *GetChannelParams, reqEditors ...RequestEditorFn) (*GetChannelResponse, error)
 
 	// LookupChannelContactsWithBodyWithResponse Ask a channel provider about phone numbers
 	//
@@ -8659,7 +8806,8 @@ type ClientWithResponsesInterface interface {
 	// private or link-local address is refused (422), and a name that resolves to one is
 	// refused when a delivery connects. `event_types` lists the types to deliver, each once;
 	// absent or null delivers every type, including types added later. An endpoint created
-	// with `enabled: false` gets nothing until it is enabled.
+	// with `enabled: false` gets nothing until it is enabled. The answer carries the endpoint's
+	// `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
 	//
 	// A workspace has at most 20 endpoints: one more is a 409.
 	//
@@ -8682,7 +8830,8 @@ type ClientWithResponsesInterface interface {
 	// private or link-local address is refused (422), and a name that resolves to one is
 	// refused when a delivery connects. `event_types` lists the types to deliver, each once;
 	// absent or null delivers every type, including types added later. An endpoint created
-	// with `enabled: false` gets nothing until it is enabled.
+	// with `enabled: false` gets nothing until it is enabled. The answer carries the endpoint's
+	// `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
 	//
 	// A workspace has at most 20 endpoints: one more is a 409.
 	//
@@ -8693,21 +8842,25 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteWebhookEndpointWithResponse Delete a webhook endpoint
 	//
-	// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries.
+	// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries. With
+	// `If-Match`, only the version it names is deleted (412 otherwise).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/webhook-endpoints/{endpointID} (the `DeleteWebhookEndpoint` operationId).
-	DeleteWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointResponse, error)
+	DeleteWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, params *DeleteWebhookEndpointParams, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointResponse, error)
 
 	// GetWebhookEndpointWithResponse Get a webhook endpoint
 	//
-	// The endpoint without its secret.
+	// The endpoint without its secret. The answer carries the endpoint's `ETag`, a digest of
+	// this JSON alone: it changes whenever the JSON does (a rotation changes `updated_at` and
+	// `previous_secret_expires_at`), never with the secret by itself. With `If-None-Match`
+	// naming it, 304 and no body.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/webhook-endpoints/{endpointID} (the `GetWebhookEndpoint` operationId).
-	GetWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*GetWebhookEndpointResponse, error)
+	GetWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, params *GetWebhookEndpointParams, reqEditors ...RequestEditorFn) (*GetWebhookEndpointResponse, error)
 
 	// UpdateWebhookEndpointWithBodyWithResponse Update a webhook endpoint
 	//
@@ -8715,12 +8868,13 @@ type ClientWithResponsesInterface interface {
 	// description and `event_types: null` delivers every type again. `url` and `event_types`
 	// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
 	// them and clears `disabled_reason` and the record of failures that could disable the
-	// endpoint again. The secret is changed only by rotating it.
+	// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
+	// version it names is changed (412 otherwise). The answer carries the new `ETag`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
-	UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, endpointID EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
+	UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, endpointID EndpointID, params *UpdateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
 
 	// UpdateWebhookEndpointWithResponse Update a webhook endpoint
 	//
@@ -8728,12 +8882,13 @@ type ClientWithResponsesInterface interface {
 	// description and `event_types: null` delivers every type again. `url` and `event_types`
 	// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
 	// them and clears `disabled_reason` and the record of failures that could disable the
-	// endpoint again. The secret is changed only by rotating it.
+	// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
+	// version it names is changed (412 otherwise). The answer carries the new `ETag`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
-	UpdateWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
+	UpdateWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
 
 	// ListWebhookDeliveriesWithResponse List an endpoint's deliveries
 	//
@@ -8937,6 +9092,11 @@ func (r ListChannelsResponse) ContentType() string {
 	return ""
 }
 
+// CreateChannelResponse201Headers the declared response headers of an HTTP 201 response for CreateChannel
+type CreateChannelResponse201Headers struct {
+	ETag string
+}
+
 // CreateChannelResponse400Headers the declared response headers of an HTTP 400 response for CreateChannel
 type CreateChannelResponse400Headers struct {
 	XRequestId string
@@ -9002,6 +9162,8 @@ type CreateChannelResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateChannelResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *CreateChannelResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -9109,6 +9271,11 @@ type DeleteChannelResponse404Headers struct {
 	XRequestId string
 }
 
+// DeleteChannelResponse412Headers the declared response headers of an HTTP 412 response for DeleteChannel
+type DeleteChannelResponse412Headers struct {
+	XRequestId string
+}
+
 // DeleteChannelResponse429Headers the declared response headers of an HTTP 429 response for DeleteChannel
 type DeleteChannelResponse429Headers struct {
 	RateLimit       *string
@@ -9137,6 +9304,8 @@ type DeleteChannelResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -9149,6 +9318,8 @@ type DeleteChannelResponse struct {
 	Headers403 *DeleteChannelResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeleteChannelResponse404Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *DeleteChannelResponse412Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteChannelResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -9170,6 +9341,11 @@ func (r DeleteChannelResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteChannelResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r DeleteChannelResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -9214,6 +9390,16 @@ func (r DeleteChannelResponse) ContentType() string {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
+}
+
+// GetChannelResponse200Headers the declared response headers of an HTTP 200 response for GetChannel
+type GetChannelResponse200Headers struct {
+	ETag string
+}
+
+// GetChannelResponse304Headers the declared response headers of an HTTP 304 response for GetChannel
+type GetChannelResponse304Headers struct {
+	ETag string
 }
 
 // GetChannelResponse401Headers the declared response headers of an HTTP 401 response for GetChannel
@@ -9267,6 +9453,10 @@ type GetChannelResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetChannelResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetChannelResponse304Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetChannelResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
@@ -13733,6 +13923,11 @@ func (r ListWebhookEndpointsResponse) ContentType() string {
 	return ""
 }
 
+// CreateWebhookEndpointResponse201Headers the declared response headers of an HTTP 201 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse201Headers struct {
+	ETag string
+}
+
 // CreateWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse400Headers struct {
 	XRequestId string
@@ -13805,6 +14000,8 @@ type CreateWebhookEndpointResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateWebhookEndpointResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *CreateWebhookEndpointResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -13919,6 +14116,11 @@ type DeleteWebhookEndpointResponse404Headers struct {
 	XRequestId string
 }
 
+// DeleteWebhookEndpointResponse412Headers the declared response headers of an HTTP 412 response for DeleteWebhookEndpoint
+type DeleteWebhookEndpointResponse412Headers struct {
+	XRequestId string
+}
+
 // DeleteWebhookEndpointResponse429Headers the declared response headers of an HTTP 429 response for DeleteWebhookEndpoint
 type DeleteWebhookEndpointResponse429Headers struct {
 	RateLimit       *string
@@ -13947,6 +14149,8 @@ type DeleteWebhookEndpointResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -13959,6 +14163,8 @@ type DeleteWebhookEndpointResponse struct {
 	Headers403 *DeleteWebhookEndpointResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeleteWebhookEndpointResponse404Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *DeleteWebhookEndpointResponse412Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteWebhookEndpointResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -13980,6 +14186,11 @@ func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -14024,6 +14235,16 @@ func (r DeleteWebhookEndpointResponse) ContentType() string {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
+}
+
+// GetWebhookEndpointResponse200Headers the declared response headers of an HTTP 200 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse200Headers struct {
+	ETag string
+}
+
+// GetWebhookEndpointResponse304Headers the declared response headers of an HTTP 304 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse304Headers struct {
+	ETag string
 }
 
 // GetWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for GetWebhookEndpoint
@@ -14077,6 +14298,10 @@ type GetWebhookEndpointResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetWebhookEndpointResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetWebhookEndpointResponse304Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetWebhookEndpointResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
@@ -14155,6 +14380,11 @@ func (r GetWebhookEndpointResponse) ContentType() string {
 	return ""
 }
 
+// UpdateWebhookEndpointResponse200Headers the declared response headers of an HTTP 200 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse200Headers struct {
+	ETag string
+}
+
 // UpdateWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for UpdateWebhookEndpoint
 type UpdateWebhookEndpointResponse400Headers struct {
 	XRequestId string
@@ -14172,6 +14402,11 @@ type UpdateWebhookEndpointResponse403Headers struct {
 
 // UpdateWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for UpdateWebhookEndpoint
 type UpdateWebhookEndpointResponse404Headers struct {
+	XRequestId string
+}
+
+// UpdateWebhookEndpointResponse412Headers the declared response headers of an HTTP 412 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse412Headers struct {
 	XRequestId string
 }
 
@@ -14217,6 +14452,8 @@ type UpdateWebhookEndpointResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -14227,6 +14464,8 @@ type UpdateWebhookEndpointResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateWebhookEndpointResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *UpdateWebhookEndpointResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -14235,6 +14474,8 @@ type UpdateWebhookEndpointResponse struct {
 	Headers403 *UpdateWebhookEndpointResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *UpdateWebhookEndpointResponse404Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *UpdateWebhookEndpointResponse412Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *UpdateWebhookEndpointResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -14270,6 +14511,11 @@ func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -14612,6 +14858,11 @@ func (r RetryWebhookDeliveryResponse) ContentType() string {
 	return ""
 }
 
+// RotateWebhookEndpointSecretResponse200Headers the declared response headers of an HTTP 200 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse200Headers struct {
+	ETag string
+}
+
 // RotateWebhookEndpointSecretResponse401Headers the declared response headers of an HTTP 401 response for RotateWebhookEndpointSecret
 type RotateWebhookEndpointSecretResponse401Headers struct {
 	XRequestId string
@@ -14663,6 +14914,8 @@ type RotateWebhookEndpointSecretResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RotateWebhookEndpointSecretResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RotateWebhookEndpointSecretResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
@@ -15209,13 +15462,15 @@ func (c *ClientWithResponses) CreateChannelWithResponse(ctx context.Context, par
 
 // DeleteChannelWithResponse Delete a channel
 //
-// Disconnects the channel and forgets its credentials. Identities linked through the channel stay on their contacts.
+// Disconnects the channel and forgets its credentials. Identities linked through the channel
+// stay on their contacts. With `If-Match`, only the version it names is deleted (412
+// otherwise).
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
-func (c *ClientWithResponses) DeleteChannelWithResponse(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*DeleteChannelResponse, error) {
-	rsp, err := c.DeleteChannel(ctx, channelID, reqEditors...)
+func (c *ClientWithResponses) DeleteChannelWithResponse(ctx context.Context, channelID ChannelID, params *DeleteChannelParams, reqEditors ...RequestEditorFn) (*DeleteChannelResponse, error) {
+	rsp, err := c.DeleteChannel(ctx, channelID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -15225,13 +15480,14 @@ func (c *ClientWithResponses) DeleteChannelWithResponse(ctx context.Context, cha
 // GetChannelWithResponse Get a channel
 //
 // The channel without its credentials. `status` and `status_checked_at` tell how its last
-// provider call went.
+// provider call went. The answer carries the channel's `ETag`, which changes whenever the
+// channel's JSON does (its status included); with `If-None-Match` naming it, 304 and no body.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/channels/{channelID} (the `GetChannel` operationId).
-func (c *ClientWithResponses) GetChannelWithResponse(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*GetChannelResponse, error) {
-	rsp, err := c.GetChannel(ctx, channelID, reqEditors...)
+func (c *ClientWithResponses) GetChannelWithResponse(ctx context.Context, channelID ChannelID, params *GetChannelParams, reqEditors ...RequestEditorFn) (*GetChannelResponse, error) {
+	rsp, err := c.GetChannel(ctx, channelID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -16142,7 +16398,8 @@ func (c *ClientWithResponses) ListWebhookEndpointsWithResponse(ctx context.Conte
 // private or link-local address is refused (422), and a name that resolves to one is
 // refused when a delivery connects. `event_types` lists the types to deliver, each once;
 // absent or null delivers every type, including types added later. An endpoint created
-// with `enabled: false` gets nothing until it is enabled.
+// with `enabled: false` gets nothing until it is enabled. The answer carries the endpoint's
+// `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
 //
 // A workspace has at most 20 endpoints: one more is a 409.
 //
@@ -16171,7 +16428,8 @@ func (c *ClientWithResponses) CreateWebhookEndpointWithBodyWithResponse(ctx cont
 // private or link-local address is refused (422), and a name that resolves to one is
 // refused when a delivery connects. `event_types` lists the types to deliver, each once;
 // absent or null delivers every type, including types added later. An endpoint created
-// with `enabled: false` gets nothing until it is enabled.
+// with `enabled: false` gets nothing until it is enabled. The answer carries the endpoint's
+// `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
 //
 // A workspace has at most 20 endpoints: one more is a 409.
 //
@@ -16188,13 +16446,14 @@ func (c *ClientWithResponses) CreateWebhookEndpointWithResponse(ctx context.Cont
 
 // DeleteWebhookEndpointWithResponse Delete a webhook endpoint
 //
-// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries.
+// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries. With
+// `If-Match`, only the version it names is deleted (412 otherwise).
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /v1/webhook-endpoints/{endpointID} (the `DeleteWebhookEndpoint` operationId).
-func (c *ClientWithResponses) DeleteWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointResponse, error) {
-	rsp, err := c.DeleteWebhookEndpoint(ctx, endpointID, reqEditors...)
+func (c *ClientWithResponses) DeleteWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, params *DeleteWebhookEndpointParams, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointResponse, error) {
+	rsp, err := c.DeleteWebhookEndpoint(ctx, endpointID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -16203,13 +16462,16 @@ func (c *ClientWithResponses) DeleteWebhookEndpointWithResponse(ctx context.Cont
 
 // GetWebhookEndpointWithResponse Get a webhook endpoint
 //
-// The endpoint without its secret.
+// The endpoint without its secret. The answer carries the endpoint's `ETag`, a digest of
+// this JSON alone: it changes whenever the JSON does (a rotation changes `updated_at` and
+// `previous_secret_expires_at`), never with the secret by itself. With `If-None-Match`
+// naming it, 304 and no body.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/webhook-endpoints/{endpointID} (the `GetWebhookEndpoint` operationId).
-func (c *ClientWithResponses) GetWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*GetWebhookEndpointResponse, error) {
-	rsp, err := c.GetWebhookEndpoint(ctx, endpointID, reqEditors...)
+func (c *ClientWithResponses) GetWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, params *GetWebhookEndpointParams, reqEditors ...RequestEditorFn) (*GetWebhookEndpointResponse, error) {
+	rsp, err := c.GetWebhookEndpoint(ctx, endpointID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -16222,13 +16484,14 @@ func (c *ClientWithResponses) GetWebhookEndpointWithResponse(ctx context.Context
 // description and `event_types: null` delivers every type again. `url` and `event_types`
 // follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
 // them and clears `disabled_reason` and the record of failures that could disable the
-// endpoint again. The secret is changed only by rotating it.
+// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
+// version it names is changed (412 otherwise). The answer carries the new `ETag`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
-func (c *ClientWithResponses) UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, endpointID EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error) {
-	rsp, err := c.UpdateWebhookEndpointWithBody(ctx, endpointID, contentType, body, reqEditors...)
+func (c *ClientWithResponses) UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, endpointID EndpointID, params *UpdateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error) {
+	rsp, err := c.UpdateWebhookEndpointWithBody(ctx, endpointID, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -16241,13 +16504,14 @@ func (c *ClientWithResponses) UpdateWebhookEndpointWithBodyWithResponse(ctx cont
 // description and `event_types: null` delivers every type again. `url` and `event_types`
 // follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
 // them and clears `disabled_reason` and the record of failures that could disable the
-// endpoint again. The secret is changed only by rotating it.
+// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
+// version it names is changed (412 otherwise). The answer carries the new `ETag`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
-func (c *ClientWithResponses) UpdateWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error) {
-	rsp, err := c.UpdateWebhookEndpoint(ctx, endpointID, body, reqEditors...)
+func (c *ClientWithResponses) UpdateWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error) {
+	rsp, err := c.UpdateWebhookEndpoint(ctx, endpointID, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -16604,6 +16868,16 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 	}
 
 	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateChannelResponse201Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateChannelResponse400Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16755,6 +17029,13 @@ func ParseDeleteChannelResponse(rsp *http.Response) (*DeleteChannelResponse, err
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16809,6 +17090,16 @@ func ParseDeleteChannelResponse(rsp *http.Response) (*DeleteChannelResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 412:
+		var headers DeleteChannelResponse412Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers412 = &headers
 	case rsp.StatusCode == 429:
 		var headers DeleteChannelResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -16893,6 +17184,9 @@ func ParseGetChannelResponse(rsp *http.Response) (*GetChannelResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case rsp.StatusCode == 304:
+		break // No content-type
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16938,6 +17232,26 @@ func ParseGetChannelResponse(rsp *http.Response) (*GetChannelResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers GetChannelResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetChannelResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers304 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetChannelResponse401Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -22484,6 +22798,16 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 	}
 
 	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateWebhookEndpointResponse201Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateWebhookEndpointResponse400Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -22645,6 +22969,13 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -22699,6 +23030,16 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 412:
+		var headers DeleteWebhookEndpointResponse412Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers412 = &headers
 	case rsp.StatusCode == 429:
 		var headers DeleteWebhookEndpointResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -22783,6 +23124,9 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 		}
 		response.JSON200 = &dest
 
+	case rsp.StatusCode == 304:
+		break // No content-type
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -22828,6 +23172,26 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers GetWebhookEndpointResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetWebhookEndpointResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers304 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetWebhookEndpointResponse401Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -22970,6 +23334,13 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23008,6 +23379,16 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateWebhookEndpointResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers UpdateWebhookEndpointResponse400Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -23048,6 +23429,16 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 412:
+		var headers UpdateWebhookEndpointResponse412Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers412 = &headers
 	case rsp.StatusCode == 413:
 		var headers UpdateWebhookEndpointResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -23549,6 +23940,16 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers RotateWebhookEndpointSecretResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers RotateWebhookEndpointSecretResponse401Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -24304,10 +24705,10 @@ type ServerInterface interface {
 	CreateChannel(ctx echo.Context, params CreateChannelParams) error
 	// DeleteChannel Delete a channel
 	// (DELETE /v1/channels/{channelID})
-	DeleteChannel(ctx echo.Context, channelID ChannelID) error
+	DeleteChannel(ctx echo.Context, channelID ChannelID, params DeleteChannelParams) error
 	// GetChannel Get a channel
 	// (GET /v1/channels/{channelID})
-	GetChannel(ctx echo.Context, channelID ChannelID) error
+	GetChannel(ctx echo.Context, channelID ChannelID, params GetChannelParams) error
 	// LookupChannelContacts Ask a channel provider about phone numbers
 	// (POST /v1/channels/{channelID}/contacts/lookup)
 	LookupChannelContacts(ctx echo.Context, channelID ChannelID, params LookupChannelContactsParams) error
@@ -24403,13 +24804,13 @@ type ServerInterface interface {
 	CreateWebhookEndpoint(ctx echo.Context, params CreateWebhookEndpointParams) error
 	// DeleteWebhookEndpoint Delete a webhook endpoint
 	// (DELETE /v1/webhook-endpoints/{endpointID})
-	DeleteWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error
+	DeleteWebhookEndpoint(ctx echo.Context, endpointID EndpointID, params DeleteWebhookEndpointParams) error
 	// GetWebhookEndpoint Get a webhook endpoint
 	// (GET /v1/webhook-endpoints/{endpointID})
-	GetWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error
+	GetWebhookEndpoint(ctx echo.Context, endpointID EndpointID, params GetWebhookEndpointParams) error
 	// UpdateWebhookEndpoint Update a webhook endpoint
 	// (PATCH /v1/webhook-endpoints/{endpointID})
-	UpdateWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error
+	UpdateWebhookEndpoint(ctx echo.Context, endpointID EndpointID, params UpdateWebhookEndpointParams) error
 	// ListWebhookDeliveries List an endpoint's deliveries
 	// (GET /v1/webhook-endpoints/{endpointID}/deliveries)
 	ListWebhookDeliveries(ctx echo.Context, endpointID EndpointID, params ListWebhookDeliveriesParams) error
@@ -24484,8 +24885,28 @@ func (w *ServerInterfaceWrapper) DeleteChannel(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter channelID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteChannelParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.DeleteChannel(ctx, channelID)
+	err = w.Handler.DeleteChannel(ctx, channelID, params)
 	return err
 }
 
@@ -24500,8 +24921,28 @@ func (w *ServerInterfaceWrapper) GetChannel(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter channelID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetChannelParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetChannel(ctx, channelID)
+	err = w.Handler.GetChannel(ctx, channelID, params)
 	return err
 }
 
@@ -25351,8 +25792,28 @@ func (w *ServerInterfaceWrapper) DeleteWebhookEndpoint(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteWebhookEndpointParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.DeleteWebhookEndpoint(ctx, endpointID)
+	err = w.Handler.DeleteWebhookEndpoint(ctx, endpointID, params)
 	return err
 }
 
@@ -25367,8 +25828,28 @@ func (w *ServerInterfaceWrapper) GetWebhookEndpoint(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetWebhookEndpointParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetWebhookEndpoint(ctx, endpointID)
+	err = w.Handler.GetWebhookEndpoint(ctx, endpointID, params)
 	return err
 }
 
@@ -25383,8 +25864,28 @@ func (w *ServerInterfaceWrapper) UpdateWebhookEndpoint(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateWebhookEndpointParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.UpdateWebhookEndpoint(ctx, endpointID)
+	err = w.Handler.UpdateWebhookEndpoint(ctx, endpointID, params)
 	return err
 }
 
@@ -26027,15 +26528,23 @@ type CreateChannelResponseObject interface {
 	VisitCreateChannelResponse(w http.ResponseWriter) error
 }
 
-type CreateChannel201JSONResponse ChannelResponse
+type CreateChannel201ResponseHeaders struct {
+	ETag string
+}
+
+type CreateChannel201JSONResponse struct {
+	Body    ChannelResponse
+	Headers CreateChannel201ResponseHeaders
+}
 
 func (response CreateChannel201JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -26189,6 +26698,7 @@ func (response CreateChanneldefaultApplicationProblemPlusJSONResponse) VisitCrea
 
 type DeleteChannelRequestObject struct {
 	ChannelID ChannelID `json:"channelID"`
+	Params    DeleteChannelParams
 }
 
 type DeleteChannelResponseObject interface {
@@ -26250,6 +26760,23 @@ func (response DeleteChannel404ApplicationProblemPlusJSONResponse) VisitDeleteCh
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteChannel412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteChannel412ApplicationProblemPlusJSONResponse) VisitDeleteChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -26317,24 +26844,47 @@ func (response DeleteChanneldefaultApplicationProblemPlusJSONResponse) VisitDele
 
 type GetChannelRequestObject struct {
 	ChannelID ChannelID `json:"channelID"`
+	Params    GetChannelParams
 }
 
 type GetChannelResponseObject interface {
 	VisitGetChannelResponse(w http.ResponseWriter) error
 }
 
-type GetChannel200JSONResponse ChannelResponse
+type GetChannel200ResponseHeaders struct {
+	ETag string
+}
+
+type GetChannel200JSONResponse struct {
+	Body    ChannelResponse
+	Headers GetChannel200ResponseHeaders
+}
 
 func (response GetChannel200JSONResponse) VisitGetChannelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type GetChannel304ResponseHeaders struct {
+	ETag string
+}
+
+type GetChannel304Response struct {
+	Headers GetChannel304ResponseHeaders
+}
+
+func (response GetChannel304Response) VisitGetChannelResponse(w http.ResponseWriter) error {
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetChannel401ApplicationProblemPlusJSONResponse struct {
@@ -31157,15 +31707,23 @@ type CreateWebhookEndpointResponseObject interface {
 	VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error
 }
 
-type CreateWebhookEndpoint201JSONResponse WebhookEndpointSecretResponse
+type CreateWebhookEndpoint201ResponseHeaders struct {
+	ETag string
+}
+
+type CreateWebhookEndpoint201JSONResponse struct {
+	Body    WebhookEndpointSecretResponse
+	Headers CreateWebhookEndpoint201ResponseHeaders
+}
 
 func (response CreateWebhookEndpoint201JSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -31336,6 +31894,7 @@ func (response CreateWebhookEndpointdefaultApplicationProblemPlusJSONResponse) V
 
 type DeleteWebhookEndpointRequestObject struct {
 	EndpointID EndpointID `json:"endpointID"`
+	Params     DeleteWebhookEndpointParams
 }
 
 type DeleteWebhookEndpointResponseObject interface {
@@ -31397,6 +31956,23 @@ func (response DeleteWebhookEndpoint404ApplicationProblemPlusJSONResponse) Visit
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpoint412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint412ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -31464,24 +32040,47 @@ func (response DeleteWebhookEndpointdefaultApplicationProblemPlusJSONResponse) V
 
 type GetWebhookEndpointRequestObject struct {
 	EndpointID EndpointID `json:"endpointID"`
+	Params     GetWebhookEndpointParams
 }
 
 type GetWebhookEndpointResponseObject interface {
 	VisitGetWebhookEndpointResponse(w http.ResponseWriter) error
 }
 
-type GetWebhookEndpoint200JSONResponse WebhookEndpointResponse
+type GetWebhookEndpoint200ResponseHeaders struct {
+	ETag string
+}
+
+type GetWebhookEndpoint200JSONResponse struct {
+	Body    WebhookEndpointResponse
+	Headers GetWebhookEndpoint200ResponseHeaders
+}
 
 func (response GetWebhookEndpoint200JSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type GetWebhookEndpoint304ResponseHeaders struct {
+	ETag string
+}
+
+type GetWebhookEndpoint304Response struct {
+	Headers GetWebhookEndpoint304ResponseHeaders
+}
+
+func (response GetWebhookEndpoint304Response) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
@@ -31598,6 +32197,7 @@ func (response GetWebhookEndpointdefaultApplicationProblemPlusJSONResponse) Visi
 
 type UpdateWebhookEndpointRequestObject struct {
 	EndpointID EndpointID `json:"endpointID"`
+	Params     UpdateWebhookEndpointParams
 	Body       *UpdateWebhookEndpointJSONRequestBody
 }
 
@@ -31605,15 +32205,23 @@ type UpdateWebhookEndpointResponseObject interface {
 	VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error
 }
 
-type UpdateWebhookEndpoint200JSONResponse WebhookEndpointResponse
+type UpdateWebhookEndpoint200ResponseHeaders struct {
+	ETag string
+}
+
+type UpdateWebhookEndpoint200JSONResponse struct {
+	Body    WebhookEndpointResponse
+	Headers UpdateWebhookEndpoint200ResponseHeaders
+}
 
 func (response UpdateWebhookEndpoint200JSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -31683,6 +32291,23 @@ func (response UpdateWebhookEndpoint404ApplicationProblemPlusJSONResponse) Visit
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint412ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32096,15 +32721,23 @@ type RotateWebhookEndpointSecretResponseObject interface {
 	VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error
 }
 
-type RotateWebhookEndpointSecret200JSONResponse WebhookEndpointSecretResponse
+type RotateWebhookEndpointSecret200ResponseHeaders struct {
+	ETag string
+}
+
+type RotateWebhookEndpointSecret200JSONResponse struct {
+	Body    WebhookEndpointSecretResponse
+	Headers RotateWebhookEndpointSecret200ResponseHeaders
+}
 
 func (response RotateWebhookEndpointSecret200JSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -32861,10 +33494,11 @@ func (sh *strictHandler) CreateChannel(ctx echo.Context, params CreateChannelPar
 }
 
 // DeleteChannel operation middleware
-func (sh *strictHandler) DeleteChannel(ctx echo.Context, channelID ChannelID) error {
+func (sh *strictHandler) DeleteChannel(ctx echo.Context, channelID ChannelID, params DeleteChannelParams) error {
 	var request DeleteChannelRequestObject
 
 	request.ChannelID = channelID
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.DeleteChannel(ctx.Request().Context(), request.(DeleteChannelRequestObject))
@@ -32886,10 +33520,11 @@ func (sh *strictHandler) DeleteChannel(ctx echo.Context, channelID ChannelID) er
 }
 
 // GetChannel operation middleware
-func (sh *strictHandler) GetChannel(ctx echo.Context, channelID ChannelID) error {
+func (sh *strictHandler) GetChannel(ctx echo.Context, channelID ChannelID, params GetChannelParams) error {
 	var request GetChannelRequestObject
 
 	request.ChannelID = channelID
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetChannel(ctx.Request().Context(), request.(GetChannelRequestObject))
@@ -33972,10 +34607,11 @@ func (sh *strictHandler) CreateWebhookEndpoint(ctx echo.Context, params CreateWe
 }
 
 // DeleteWebhookEndpoint operation middleware
-func (sh *strictHandler) DeleteWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error {
+func (sh *strictHandler) DeleteWebhookEndpoint(ctx echo.Context, endpointID EndpointID, params DeleteWebhookEndpointParams) error {
 	var request DeleteWebhookEndpointRequestObject
 
 	request.EndpointID = endpointID
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.DeleteWebhookEndpoint(ctx.Request().Context(), request.(DeleteWebhookEndpointRequestObject))
@@ -33997,10 +34633,11 @@ func (sh *strictHandler) DeleteWebhookEndpoint(ctx echo.Context, endpointID Endp
 }
 
 // GetWebhookEndpoint operation middleware
-func (sh *strictHandler) GetWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error {
+func (sh *strictHandler) GetWebhookEndpoint(ctx echo.Context, endpointID EndpointID, params GetWebhookEndpointParams) error {
 	var request GetWebhookEndpointRequestObject
 
 	request.EndpointID = endpointID
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetWebhookEndpoint(ctx.Request().Context(), request.(GetWebhookEndpointRequestObject))
@@ -34022,10 +34659,11 @@ func (sh *strictHandler) GetWebhookEndpoint(ctx echo.Context, endpointID Endpoin
 }
 
 // UpdateWebhookEndpoint operation middleware
-func (sh *strictHandler) UpdateWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error {
+func (sh *strictHandler) UpdateWebhookEndpoint(ctx echo.Context, endpointID EndpointID, params UpdateWebhookEndpointParams) error {
 	var request UpdateWebhookEndpointRequestObject
 
 	request.EndpointID = endpointID
+	request.Params = params
 
 	var body UpdateWebhookEndpointJSONRequestBody
 	var err error
@@ -34248,512 +34886,520 @@ func (sh *strictHandler) UpdateWorkspace(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2Lctu4si+MvwpK//Ov2GfRCiXLji3XqjpO4lzHnkzsJDPZms+EREjCMgVoCMiKVr5Unac5D3ae5Ct0",
-	"AyRIUTdbTmbWnl2r9jjiDWg0Gn399ddaT47GUjChVa39tca+0NE4YfD3MykUE/rTkGp1Oh6bn9RkNKLp",
-	"rNauXQ0Z6eENJJXTWlC7pcmEmZtiqqn5b4+O9SRl8TXVtXatGTYP9sKDvf3wqnHYbh60w/36Udg4ODj8",
-	"XAtqvSEVgiW1dm1qPkfHY/Njyqhe73klJ2mP1dq13pD1buREk75MR+aCpnqiau2aHJtXcVELapNxvN57",
-	"v337FhgyaNrTldOHC1VTXzLysN1o1Zutg0ZzH2Y+UVqOrvucJTGQXXOW1tq1ccpGfDKqfQtqbES5Ic3k",
-	"X1QM/pddonpPmvmxL5qlgibXPDaznyh93Wju+xcy0qihHPP+rBbU8F6hr8PDp2/2P7/9pXXx5GXj15fN",
-	"9+H50aeDq9azZ7WgNmLpwJDMDOu/fg9qgo7Maz6YUdSC2ngoBbsWk1EXxvuPw+ZRo7nfOjh8cnQcrqBy",
-	"gQY+lT+MFUs1i+eprbRMWeyIHhCuFUHaEaQdwfFuezkSM9u2IVnwn7w0h3th8yo8aocH7Vajfhw29xsN",
-	"uzSXk/E4ZUpxKS5HqmJl8utVxKc9zW9Zra3TCfM3uhqp5Xt8P2wfNOrhkyfNo9ZnINuYp0zBrWKSJIZY",
-	"TGje5yw1dPha07OxIQNMPx9Kef7ffg9qCe/r65RRJYV7mfnJDgR/cJdrE6EmXdVLeRfYawljF4cM1Lui",
-	"g4+8QnhSpfhAjJioFCB4dQHLNpBlj57sh58dy2g6sCzzsfHy4tdG49mvh58uP7/89Mv74/PzWsYit3yM",
-	"4/rEukMpb85EPJZcVIg35q6st6EO98LGVSNsh+Z/9RD+z4wuZoZyY82BlM/enxM1Ez1zgSvaTVhcWgYm",
-	"4FfHL+yWCX1tFtYscc1u/7odgGEg+4tdFe+XmCXM/PK7JdGUXYeHr5qXV/tnzctP+5eN1uGrJ+9eHr75",
-	"pdEyu2KcslsuJ+pasV7K9PU8v1Xvm8ppT1LD40Otx6r9+LGhtKp74uHxlP6bjrmwayHTGzWmPTa/CtPs",
-	"0mZybX4Z+nSSGJ4f4Eq8fu5YZ6oMXRqvPv365ur4t8PG8YuDl8/etMInzReHRznnnPZGZhByrK+5uE7Z",
-	"HxOemnX6r/zI/v0bTGfIaAxb8mvt7IoOYMQFLvBOz0eKmD2sZ0TTQZsonUoxCAgVMYl5v89So2BMh0yw",
-	"W5YSXXjwzeXPF2QqJ0lMuqzeEZdMxIRr0qW9G8IFiV739y6kYHvnVPeGEdl5eXa1S2QKF9xv706vnr0K",
-	"yPOzn86uznbrHQGSBhaq1q51an8cfdafwu5+77LRf3M4+9j88v5YnHZqNSMgHA2QV1VvyEawMFYQKZ1y",
-	"MagZmrynmv3ER1zPU8MoWIQrkrC+JrIPk/xjIjVtk6jjFq5TO0n/2ZmE4X7PfJYpjQ/AT+xE22uK9aSI",
-	"FZkIzRN4U3fSu2Hm/R3RnyQJoQPKBT4VkZ04pX29x5nu7xlepWO+l1LNEjPSPbuOu3VyaVZBCmIWYUbo",
-	"RA/NovUM8xEq1JSlHTERCVOKmMcJPK8ITRmR/f48Uf1JNY6enOh/Nmpr0m/vnUx4b1bNVEA2oodckdN3",
-	"r8kNmxnCDlkSEy0DQhVZZ8JkmnLNFOG6I3ao4clJDzTZPVALSMKV3i0tzh//bIbhyfSfzch8kTqyyz5p",
-	"hiHJlixlfZ4kLO4Iafi5SdyC7TTCkFD7z7UoTu5G8GygqwjOdDrbO+1ro0KUaX1pR60lmVKz41hfpozo",
-	"dMbFAFnsxA79INwnPZqmHAha98fVWLaFRlzw0WRUa4eBGx0Xmg1YCsP7de890nTvdVzNC5bmjxThcRu2",
-	"QuQ/FKEwSbghtHJSxogPrkjDzKzRPCK3XPFuwsjp5bPXrzuiN6Qp7WmWqoBIPWTplCtGpGDwMsVSs6gj",
-	"GrM6OYPZp0yNjZXkkQCFGyXjVHYTNiIpGzOqVUdwbRg0suO+5nFUXseU/XF9sz86/qP55Unv4LbRPRKt",
-	"62Z/qSga0S8/MTHQw1q70TwK5lb6W1Ab05SOmLYi+xlqaK+fz5P1lFj1jfCY7ES94fX//d//J9otLGqt",
-	"NzSKyNmnz+8+ty6u9p8///juIDz+7eLq48GZOWa5edOY6mF+tPSyT24mVK3RsGCoeNEOVWg7VmJ4g8dm",
-	"Z9LsHtSnCRdaEipgZe0uU8aQ9M8dkApTqgrP7JjNx2PDOlyg2JXxbO40WanXV9Emm+NmtHGKXTVxpqj9",
-	"ZUoeUmnKqhZ0ld5UMWiWf3yzUb+O2WgsNRO92VtWIeTP6Q0z4jU10gkPS67Iu58vr4iifdbGnds8OCju",
-	"XJJvXHfC4s5/pEhvKHmPgaT/8OH1cxTfAyljs693A3LDxpqMWZqrYsAS0afTz6fvXl9cv35+dv7u56uz",
-	"i2e/XV9d/WQOVRS2pNkiQ8MDhuP6PFXaySQy5XpIKJxP6UQoFAmGh9BdAf80HAQC3Vq+lrEUHbGO0CkV",
-	"ylhWUhihARMaUjEAQTQjSLQuq5NTK1/wk+4F5ssBGTE9lHFAzNqZT3YEftMyvjZ6SXlA3ZnG+cMf8NIo",
-	"WzS9956NEzpjRuCmExadmC92hPukm3eu2TmCuG+2ms0TWF4c85AnKFqRfNwQiCeJIZrgYtAR2XPhsR2M",
-	"d25FdXLqz8VSyOxvc0zttL58CciB+X9meoaJ8MaOkCIxspvGAVGT3tCQOGVKJrdsF5ZESG2XJSBKZvxo",
-	"1hJPv/LOP+iHvSeswfb241Z3r0WP2N5xHNK9ZrfR22et/gE97LqthFpIvpm8PbFnNsUC6d48OAjMqZlJ",
-	"eyPYtWapeef/81+dzpdmY6/T+fLk7Pd//I9aULX5+qAUz++6ZxlrZVIQKMT7wLSR0fJB7zEnIe4vxchO",
-	"T45GdE8xc75oFu8GoHv/zwj4h4pZR7AvXGmzFva1J96p2mo0YV3ccuHqqTp5NmS9GxaTiYjnTIJUTkki",
-	"ezdBRygJQ5lKu9UtE5hVzffBLUsV7CHgbz1E1Q9ZyUzNzCwg7Avt6WRmptcRatLrMRarjUyF6oW1VsgK",
-	"Tex13xgxC5YGGZzshy0ctJC4T0GZKdJm02Wq3396ufW1Yo7n5jCtPqrgnMXzaZQOqg4o83N4+PRt65fG",
-	"5zdHnw7fNk73fwtfNs6aT5+8P68+oUb2g5scT9/wZqb0UxlzdJK/R7EA1rgURgaC+2Y8ToyyzqV4/C9w",
-	"bhRd6+ihKhj7pwR+JOi1M9KeGk6mCVFjliQcHHuZB2BNz1dY9HuZGSijltPktf+C4jim9JrHVkm9RMek",
-	"9bSaccVrDAPe4A2j5H8LvtYqPJ/2Wd9rmr8h856aSXzzF+l/pKxfa9f+f4/zQMZjvKoe28WxSn++gvly",
-	"4y+oowMhntL4JdVsSmdLltSq7v8oLS1yr0aPsNOUl6rDaJeMU3nLjSxL2b9Yz1h47jwXLDEaSsqAzjRR",
-	"JwQCHOaGESxRytAJ5D9Sy/gUXc+LzQYXHTkIm0FNcw3b6SmNiaNBtiy0Kye63U2ouKmtTf93SCckfIUL",
-	"KJthRoEeeHPM8do1FhztDc0R26c8Mf+V65DIyAbPA1U2FKvGa29/XLgXBv2Uxo57NmYH+HyXxu+ceVXe",
-	"aH9MjImYWV9OM52mUgxc/Cr3+TnGAlOfjCYKaEQFsWYx6adyZPXf0OjlLE2l3Zfgt3DPQvxAKToAObjq",
-	"Pd9+35ibWmFY5CZHwmpu+hbURjQx82Xxm8ufL4pkOneXwN1XSZFR4RZCNZH9vmKaNI7ahItbmvA4twDI",
-	"o2+PSCLlDUcqky4bcFAnzQLg27/DlCfiRsipOGcYpClyxgh+RTUF9hKJJVOwL2LWS2jKKgkhRpSZ893c",
-	"Rwm8H4NjJ4R9GeO+sWd/Ic4VEIhjGUUnE77eP1BYB8QcnQEpBJcqucwMo8Bk33VI34VhYY9ewbXiyqGH",
-	"sLCTgSnhPZVrZtTQbBfizVbjqCYuHbHqHVx49jtQYRvHQHF3B4SuwfrmrhJl4WigpEtjK1Rl2hFg1mbS",
-	"9YRESM0ImEZZsxIix1QTsNhRpd/a4fFMin7Ce3c9OtJctfQ5zP5MpkOpjF6caWAkAdNGos2Dar/yea5H",
-	"Rcxjqm0obZUzyt7wtvnp2dPWxfuz56fhZePJbx8/v315enhU+z3ImVgPq0fS9Ex9b0QbM+ZxzpgZURdL",
-	"VsghKJFNEPy5gmxdlhhm+lMQLh9LFelOMmN4SpU1iOMHpue2lL3qWVbNMcrJHUGsBfbqaKt63ZkRBXfT",
-	"8DdWrT2p+lrg+UUuMVSAw3gwJftUzNChQkD0QQAsDzzsHIRh5jRAjrSeGTIR2eFsdO9Jyna3Sv4XMu3y",
-	"OGbinkZWIdKX0N4NivUxS0ccElIytmqDY6cW1PJruXM9v7rxTtrPFzef1INaTcXpUn+yZu5yzFIgIBGM",
-	"xWY75Te4o49rG5/qiOz2R4pEX/bye7O9N4XwtMbXbfmEtGbmFR8xOdE/wOKOOVqbNqRqdgMX5EDdxYRu",
-	"5axg50XcxL63GV2aFhdE8xHb6hZ+aT1Y91gwyO1RZDI2J4Ey7xc9RhpNI5ZYyohN4CHdGUmZ+QiX4oQo",
-	"TVONXnY0VWlfs/Sf4R12b8MTzS/Rc/ZA6wQ5HubQpurGCFWZop1GzEHIUggybXV5Xo/GMtVXUv5E0wG7",
-	"q/NiplnJPfizObYOW+ScP600Z1zsExJazKeNKk9RNOFjmKsA8VdBOAzzLkvnCV47d3KGiURXUhKc9UIV",
-	"MeGicmKNMAzCMCR4vWp+2ZiJxlCkJiOptHkye/CEqHHCtbUwEvadp7c1jQ3nyRWBXBVrpXOtbLZJ21hc",
-	"Zqn9dcY1BntsBCkh5kdL1o4QUuzBMJFQdXJZIBR4NBUT6N0b01RjrAJ2uAvMb/kIgsjDPS01xZJ+kZsw",
-	"+8MFy8ypG4NRBCkzYNtO0lt+a7StJGU0nlUym3u+s8Kk6NTMKvkJCXNPLrBWOjVvAA9slolYzhtlIpZE",
-	"TkAcyBTDR9VCJSNYOfdibqrnjbfN58dXrc9PXu3/cvQufH9wefix+alTI4qLHgvMeYJBpY4LHZ033u6f",
-	"hk8Pnj15fnzWeLH/8uDVkzfHbzu1ExwhRA7xGYhE/0VsLhyxTHESPSqsYz2GTWUPoxMSIaEjoujM6Huz",
-	"rZ5EF1K/kBMR33Fv9arKLy4kxuWrSjAWbp7FW8CQpQ9jvMO6emrfhdTkhX3Pgl1Q6dS5kJ55TEZU94al",
-	"QobMW5jzO96mbBTXj8Q98CS2wZ1uAQ05JmmPYXYLV3mSzVZ58B2dJZLGd1eH1tZxGiUVB32U5u7vqwVs",
-	"SYJUTbOBJ7yZbXmeLp3HPLbdBUwh45Sbob2AaOB9jcX1pYP1s+HpAdN2WSMugQPN6rsssBd29adI7Bwf",
-	"bG29DHh0CQiZzcpP8xlSc2lKdkpJkJlPHjJ4dk9KWTrxVhffhvHj+ydZnKNoNRqAn20BjjHFxN+1fPeu",
-	"5TOf0jY1DY+xTdJT1shPeSr1sOBMrjou/166bS/dQ6f0bJ7Tg0k7VcINjS9Po0L13e59zwzjygm0upn+",
-	"lZTnVMys+FHb9E07I9pYz3nBhjk5G355iCsAITvdSao0aYbh7olNLkUjuGHvuMNh0/QsEKM+mLmSbLLf",
-	"xWe9I9MAnF+Y0ePXtXApgmJiNo3jlCm1i9UZ4E3ICGUUkY4oUZMmiZyqejEHGI2aoZySkZlvsUCK5hnZ",
-	"kHg0pmrexV0o3Vp2cuU3LihYWuthd/98Dc7Sx71bK8pjNjtwPwizMDLl/763ngXRBDEwRqjLxLHM0EZP",
-	"D1a9/Lp3OuZ7b9nM3HhqPw5faZOnjKbgGNjYqmnkDF+Y0oPx+vnC2W5VIfog6C3lCe0m7B5WNTrUSyWn",
-	"UpKRs6ztDZUemfn7iMwLFKzw1ZypEwLCa0ABemHjoIpnAV2y9Jb3GPFnv9DONipAl6qKilp3xfOH2ETD",
-	"hb6nxY94syNqKFOdzL7nLIU8E710Buxn62UKXgWWXQXxayRvFiXLMybB7eoqgrD4WS2gBVeuyg0tA+Kq",
-	"YM4unr3/7d3V658vrt+e/QZVEVw7ekGpBPihFKscgEzL3z8himlw/u7sN0lKRSxHUHMCFVZmMQ5buzYD",
-	"FiJC35PsOo9XLuCt6gDcagarfu6Hctm2dADLN5YlYqt/CTltg1a0eI8FC6gCQQauOsIII5RDMYO0oz4X",
-	"XGG1kyXSCbEGrB0FBs97UvT5YGLj5RXR847Yiao5PPI3U+UOCsh0yEBnsWWxQ5aMFRbOSNFjUPAJ+0nv",
-	"1jtiHaVlSbntvNbyw3SHcSp7TKm7nU6FreHbNnleK56rvv1enSlZSlStSEeteNNd8iabTV/P8KZvnXUP",
-	"p298NNJEOW0apkMxSl5KdjQ7CbMdt6yIqMl4LFPN4nMWc+oyYu+x5nmAlSty8RxzWo0BQBV5hq/dM59p",
-	"E//NX/ZEbN4awMp2app90Y976jbDadjIK3fgr2c2QwJTJFeYyfsdnK5mKrbqcwSfNt8siSmIQm91TUvA",
-	"MJnlc5819Wpnjd7ggubNcK4QWZ3YtA+sqpfElrfY4O/DBt62tH75ZG1sFSetUJjPzdhc4ZqM6IzsNMNt",
-	"JtplE/IL+8E1mhoO0raGzXeTfa31ZToCZ1FMNduzakupFA59V1/LVf+vGm/CN09evPrt1ZPTNx+vzj4f",
-	"P91vnv0aVr0A3Vhf5y+ME6qh+GXVIrj7vuWLvfwJS4BLvDl77LqHBaV2/uXEHVtHaQuhp1SRhCoN6ml3",
-	"humUtnaJJolZvEoCikli7TWsMpwvgfQRdcBRZjP9M3pk06waeAFJ6/fs/bL7L9YDf4Sd/DO4CzZxjLEG",
-	"mrzzuKFPE8WCeQZxqvriJ3FeJeqlXLM9o/Kc+Pn2MRsb09/qXG6CZEexkngrFnoawcOvb4ydU0MlqxbU",
-	"jM54XURbmtIhrRf9s4q5lE9bnG9IUqRRUPuyN5B79kcjzurv6fTcag0ex+ZMf24UcoePmOsiPuRGGAbb",
-	"YPESf8yzhr9EK5c/Prt1kjxJfu6D1rRsHHD7mbhliRwzcPYW+cP529fYfPCq5+b+bAG+1piYjCCzHu/J",
-	"0L1+X7VPbFUNfH9+1r8HC/FLplDRP+BKs5TFdY9CzzHp8E9OIQ/b7AEpZL/S9ost7Wk1pcqnWj7oudPF",
-	"fmu9ycPucDhsVOuUdyc2B3H5gYyPnOZPlAlhh7Fkb/zEscqzeuW4ZiO1wSycfpGmdDY3mAXLkQ9FypvJ",
-	"+CcubuZPpHcpy+GKPBPXppZqSRIubuq1shCXU8HSaxvvuOYVqEkvZEqinlWRoqAQ8IUQipwKTLCHaFC9",
-	"6ljPT+JSwNkMisVRO38e82G1BiPfjDvKBxedkMgqT9fZk+DiR4VqStVJR+SDhYtYVgJmsgPxccPficrT",
-	"j9B7BOc560MOYsrMO4V0d0VtImQJeDSnAYr7ExIJqa8heygqJZffCDkFJxmSC/Ei7EbGSdWCWnGWCF/o",
-	"dNR8KPAP+5nVm94uwkoGe5dKyE+txM/KzrUx3uVwZrLpKQalBCfE6DYZehb6BQXk75SVniJDcnXdnSgu",
-	"mIJ/LtCQulImjAr/AF6hSwW1MQe8NlQLvm6oe7mz1XtHUBjrSrJ6FeMbKFlJtttRQXF3lQQ07Be053EX",
-	"AU9kaaVFZi3uWuRYb9t6tPWdJaqg5fzXfEw5PGo098y/954cHTcAYNNJx7m1GNEvr/Ei6EIjLtw/V8jI",
-	"4ojWILoNCG9FgmfvLKqK95Hm9mXz1tcSiXy1fEm5Kjiv6qvtDKNNcxvbnv9U7mmTuV5bzS9cjCd66Vts",
-	"Sk3lKeF4fe2VgKPwWznbofz1s3rjsFX5wXEu6db+ppOO3wKb/bCxKEEiBWVPpF2CIEuqcKMLfGZYwlCr",
-	"eX0tJWVDNr5cdLQbY46LQeShjiJeV8E0BgtQwCEvoLQwcnn9cBkZeyrTGxYHHRFNvICtu3MJWEpu/gQk",
-	"mggIHZiFco9ynWOLdMQ8uAjEB/jI/DHRxaPaTg9XB4deC2qTYkDZ+2TF+ZzR8ANm4/zJrQuHpfxg1sWj",
-	"DOnOJVc6Vih5U7CKXllqlQSn319gXb9VL3eCLaMWmv1cDDyN/i5uMpcUVeFWSjNANVTnqSJuRmSHAv5L",
-	"gBiBU5nGJGXjZBbkNVO7a0n7NR1jOIbcMeYnja031RJj5EhEuc8KSREU1q1A1cJ3KwURjhPh6H7IJsIB",
-	"LN9EeE/dlec/wCbKIN0c80hhpGjBt9GTaYxizQ6kXWA3Kew9nmjFG/1Nd3+z3m7eH2LW47e3Ydbns7ij",
-	"IogveDfZ1CgoybgFvmlfhgz4LROQUMH1ME7pVJwQa1JkxWdmCzuMGus9WOi4XiLSfPDJSj/nnaTPBrYs",
-	"PnhPbcit7YZrmWtDbuN7HWbwTznR1bpAXtJ0/0DMXOLy+t75Fylje+B5d5hL1tpCzFuHejmvyK/rMbcZ",
-	"01/XsUq8/OlCXClPpV7/JTmL5i/Ks5JXvmduDKtStOeNXi9ne0nzg2IhI9hzkPEU85QZ0mOGC4BSV0JV",
-	"c70LWjVPCY+VS4+B4nJYrsVWeVGMbeJaWc8Ay4k35zxY+Yl7Kx+F6FnJ9AKOnGeVoJSkXtxVhQXdWGUx",
-	"y3a3sNvdt/Y5cskNm5HuDDPQRdFFhG89sSjUimlzOIAnjxv1YSRvWVwnb9kMuwoAHuBhy4fAP0GwPEUE",
-	"eJ9dIfwhSdgtSwBoG/gLs6OQJBbq2skZwC7rc01oRxy29rpck34iqSY75vSSE01SOQHry3z+3yyVu4CM",
-	"6hXdE39A+Ta5YWysCNUd4e4088ShHLbIW/40h5yztCgB+laVgNxV/uXboap4pADi3LqjdCwjQa8jHecF",
-	"k7uJqJnSbBS4dYfF3Ps3CfeOyTWpkz2yk8gpS/d6VLG4hMc7VwAyH/XPb3Z1LCuVieWS51TMMqDcEyKM",
-	"0EiMaW6GD1LJZdJkyRmPlNOLCDbFWSG35mXO8s3+g+wTM4BV9kmhhdKD2Sdo0uJX2oVgUv573SPbD4y8",
-	"bkC2B4y8emQrRl5zsvmR1/Kg726igTa6mWVlHtmOZYUfn1dJXDHaUgORDti5ua9Se7fvWDIDPCZ/AMfB",
-	"h9fiN9vVcNvs9sxpoIC05CuVUrB2CaIk8xDAfUH+Z2z1zjj/ifAYe6zYGzJV12gRA6PeAmgTYIvlymtW",
-	"zgkJnMy+kw7wMX80jwrc/86h4v8otWpnmf60a2OjvYTRVNmGSDdshgRCFJ2OkH0SQQeTx7eNx45cERnK",
-	"xMaMF2jMG2shZT1jU6usrGLcxSBb+YzTEMr6wMaWyepQzSKpUOF2WsVh85qUTXVz3Wb86J11yAVZTxae",
-	"OlXaZfZ73rh7se/cFO9skj/oYn/Hxb23t6jysFzmLYK+tmL0o44a++m1DpuJeKDjxrXxMLrNRMTLzhhz",
-	"uXzEBIXzJTtwUlYMjheOhh8YapsfwErCP1jELQMkz23jckAAlctSGCAjsvPbOxFlJZqVb75AW0T9rWin",
-	"dwogLBboC7Td6q9UbeyMr4oE/1lkkptEZpXq+Aj03YHcZvinS6Y6ffeaqKGcgmY/twQ7mcYfdERfpmgW",
-	"cCmUrXwcyVuaqN0T+6mKsUcBkYIge6kAlApVWNaOWL2uJMJRX/O4NA/ornjilfsGLhihsKOY1xxakSG9",
-	"ZZAcZj/GUyKn2HypR9N0Zn/L4lt1YotRzMT5LYMOiqAq6SFXtq/Ym8ufL1BPirlZiREXVCO484iOx2YT",
-	"mVOzlFq8PEpesOCDuazb5Q8X7NhgLqi+/OGC1ArmgonLgxiFwGgwZ+kv3yTlOZfs3eUPl+dcNF6WP+sb",
-	"YcH8UbRCyBYO1vl20OuL6JrrJ65ndZeVuujx1/bGU3vf3Atitt4LnrPSCyC2XzdPLCU7wrs+c7e5x43t",
-	"tGq5L6RmpbX2NmmdxvHiZ71W8KfmvqoXYB/1Nd7wE9zoXqHpYPm3r+ig8E3zgLWzljzyHu/Ah75luvTs",
-	"AlF0QKx/C2pSsDWUg6qdYlSEDZWBdZ8pbKpVz1Sz5LpPFflw1VNzLLTqgeLarXF3adnWCuEWpN+qZ6o5",
-	"eYOnfO5dOcCKU2XNZzbjm4oDaCUHVEmSNRnUl9zr7oOCvP72u9OkMpW7MiyBTWGcBwVww8mQqhPMg8Z/",
-	"m638SLmmMTSOFYnMbxHoF6AgRRXW9Irs29xwz7SyvMzAunfmkABQiqv6Zs1/VxrBd6/TLM7rg+B/TKBL",
-	"ApLuJKtJ9dQsD5wnspf3eBwBskfKeszcp0jM4gnWAjPSnZUbfNfYLc659fzpwfnFbx+Pj582j06Pfjtq",
-	"HH96/rJqvJmied8QvMOTr1DR0xhbwhaDQRaNHiKPZEDHRq0eU6UcESgiM2gzfTUZ2b60jOUZVNy+pNjk",
-	"PGzte6k1XOjDVm2+pXlQy8YyN/mpsnN/c/Ri/334qfmseXH8/JfDX/Z/a5yvFw3PqFGKXhc+6lN/ZSoy",
-	"7NotRACyk/ku/n94+M5BgOLTc9MYUnU9kqlfpewXo7Av+ro3SZVMqyVH5GgOPAOc5LGReZzsUBKzHh/R",
-	"xLbtQnC0N/SWXsLbjDyjN6wUXzUstXLZ/fEF+VwW0sFBN1T0LcjNQKdd/8+o7fkTvDhfYE3NGFuio2TO",
-	"+23ZN3WEtTI9B2jJzbBLnLkLH57TzCPy2PvVqdtmWKIjPOg/Iac54l82ZEisybsvAJrpDiVG5yBdpqeM",
-	"5Z1jsCE4fqEjIHgB8NkiJlTY+jWXWAdFZwHhAtEL8ibdu3WoE8uU8yggUabxRkFHRJ46ay6WDD/z05yW",
-	"HpEdmiiJpVdmLD3Nbxnx7nukOiJlVEnICDQS3XZR3i29D5X2yCxx0VCGsRQt2AjWtiOKGdy73o123czr",
-	"ygYNME53ktw4lI+eHI241pk7HF7dkxOhlcdwqDTAopcNxKidL1VVMMv2hoNfsXM/OiCLSf5lW3nekpw3",
-	"iasMxiobsGSX+bZO0YyZt/erbLNKcyuY83DMex7mHRkVBuec8R6s4x0Oai/Mjs7aahUlqUXkKQsXwHaB",
-	"Ln2+7ykgrD6ok8h3+UfQktoLE/5X4/c6xhmienUCngX7+bpCTOLQ8geq5OMrRhM9XB04KP6q5hNEb+5R",
-	"urluwCEHzt0wLLooLei9/SqKGatSc0UiL0AUrZ0A5Bzgq41SM4Ura55nqGkb5edU+M3xRcvpdlXto7el",
-	"WhbCeDqkWtHx2Kvimsst5NU7xdnc28n/3Siby2gXhXXzPLf1+y2Xns0tVkVpYJ6XBXeRHczNAqoGxEsp",
-	"w/avu/XNFnYlCkq1l+S7RofcEJbGheYPlq1HhgRZpCb5YSEuCmX5dZ+IRafRn5iI2Un80ER0CuU6pDRa",
-	"lK3VGSe0ZxQgqwdg86RbTF4sIRnsFlbg3uG1TBZtkP3lntmC8Zd//q6VNQXh4629k9NVQtmJ7ErhXOUO",
-	"+76sDSNYzthlpW37YeNKFR2ROq1ynlPr/lwIr7m0UKqbsCI8+BMXbL3q+vs4lBIuKk61xl4XjitzNauf",
-	"L+KyuGYo8y6fRWApYHVX5YQhSjmEUbHYw5Y/w9fBfNpphg0jP5ohIsllSkxmFaydagAT9go4VziEcC3Q",
-	"JfyTpdVDrQWjacJZep318avQffAWbDRXKnaz0W0kCeASW6dFhl+dtQWYL6Lx1q/ssnIsUr6zmrAFvbI4",
-	"o8X0fQ9V7xa3u1wrmHep/rpB7Y+DTl1TZnuG3hISbHGXLLblDFmpw510shFx130gnXU53b5suTHoluE+",
-	"WWTZOwBdZO2jzn+qanNlLQznaZjFhKsuOpJVXlywxS6KnRxJymi8aPmgdGrJVsU3wJ5MKGA4Yz2zy0wS",
-	"hc3s9jLsU8c9+V7uCLuZwQ2HD6QxS7NsS6lKwgEdQevpK2UZV7EDHC5FRXUcRK8y3Arz8dIg65sNJBcG",
-	"leMwjKIWDQM+ukgOeo7SaiJSXSkiVw/ZO6srxpxlbawlQ71aPO9cKyBo5dLAkaPEkN56Ld5zTjPZ6qZb",
-	"EHBEnQvyqsiODSRCEryQGutywR6YclUOC/DReMNg23obf/7S+ssEpN9wrarW4Sep9Mdqv8KpdSVAimOx",
-	"6AAZtZBnmjUuU0M5LVc2rAoPz6ksC/qxVtF6gQ80EnTEoqDk7gxIBIYL/OG7a3aoIhG6fNo8jnbBuR0V",
-	"UsLrnUkY7vdu2Az+YCXfXPFeKHGsGO0SHw5SG6W1VDpwqYx5y7h4Lg6seHJbwR3O+VrQhBa76EDu3gFA",
-	"y679huH4rYTf43R2nU5ExcDSCXMqkK3bBgaOzQkxEQGZDnlviBve9tZbAMRV4kzb0fZt65fG5zdHnw7f",
-	"Nk73fwtfNs6aT5+8P680bCTa8WtJ8XwjVoZs/bL3DarPpb52udwVG9x2f7aZ4VPDeT6ck0sDJztsNNaz",
-	"DIkwyw6HrBEg4e7ap9WFNJoWjujbwtyM/OCCkNIy1rgDAHRhWxQq0B1b2cUrl6RngymRduGmWmLBw3ev",
-	"789ld+WNrRQxBvk0CiNZSJAt+LZQWt3ZsQWP3w1JMuebVfATWrqiCh+AInCCCXQ+89eM9DlgfOLWg+4p",
-	"ha10n5PRR4hcBhBpGJv/MWH2stlGZQm7FDkTpezUqQS2IAWkiJErNIuOLxO4ZZwrj9RLVvE+xqJ7xUa2",
-	"ov/QogNzg9KLkTt512D4agq5fbd4tJdcDJL70GgT6pTQ3SqUypG7J8PVuuEixhCaw1syLOMXOPgONy9A",
-	"qEbK80TfSg55WGkPmi6yhA1SOgL9V2lq/zZfZ2IAyhl4J6p81f4ZNTeDSzli2JLXnpzegTngt4x0ae8G",
-	"k2LKZVSbZ0mW35CjMUMQo1Lz2kBCGMpXBXZsZgVmUdScjl1FKs9PlI1DyCkZsgS6AWelUTi288bb5vPj",
-	"q9bnJ6/2fzl6F74/uDz82Py0oabshYZ2IG7ehpsjVNo9vb5tNXq8vIs10ITHAdF0AP+VqS3kMuZCkZxg",
-	"OLQL4fDGanw+X7UA8uYhVEurqo1zIXXFDoXu5lVneZFttpjPuqnyZPuvrwgO52ntGx64jgBlF5km4CIL",
-	"CoA1PmJNfa5bRAX0SWl28LHlw/8RYSvz9aVBq0IO1PYDVrBlAFE+tl3gaKG5b3F8dwxUAf9vEJ8y929B",
-	"lcTPfmeIDPPR+2kuldRaeCgvTsQtpdpuCOfuPVz5Wa8XS/nsvh5QzaagemY/ORj4azrmlUfNJugBVRgT",
-	"c/0dXD1uAr1KzHFua0jBBwNg0q6Yt6J4E122HbEcZoDsRDmQWUSo4jHbRcf4PMVs96v5TLEXz8hx6+AJ",
-	"sT3BCDYAUxX6RCFUtbjqgrvJeJEicI3m7d8TRp2Ksb5R6TqTVdyaR8PmC3uZ0OkM6iZcd9+spd4WQmdj",
-	"lkK3ZCmqvk4oaYX7WAif35kVEd+wWW6WVag/ec+0av0tJ21AIKnY9dwzH4j8xmIRwXZjJ+SPCagpllVT",
-	"NpapBoXTMcCKDiEVAVXs0/Z1cSJaWex/eP+apKzPUiZ6zGhHgBWHOOHAg+bBExJ5fd6ifGvZFGbotokN",
-	"xNdOOMOhBsvwSd8jIjhPqpP9clzr5f3u85d4OLSb1C15emiWmCTk1G/cAUXZmAYP6JE+CNXutuuYeCFF",
-	"db1MUKvEW4T1KihcyJKyffS6zNpvLOsy5qw4IafVjtSFnWtyLHnQw6fDmfuM7VPrPuWbf/lY83RtCHjk",
-	"0LCuvwssadVJ4pmWm3CJV6RYoRpnBA2KY6zI8iiOIEtOX8nrHmJ7RbDXSH3t41B7qxMQ3idUzFY3j7kT",
-	"+PsGyDRbhC5eAH2+iop39P3dHd/eO1U3TOBzG7TQ62WjZi85Xrw/itUk2krPl4KcvrPDdtEWrNwF86U6",
-	"Lv9BaYVZpEqvvxvYlzFPmbpH/GETqXyZybM5+axWiyqPNu/xAbPduC3VvAPcb5a241HBvbEwrepVUzK5",
-	"vaOjfZs7prnRflm9S+y0tgJ2lVuapdgQ1Qhysdz7VZ1+Zx8OfHzxO1BwKZncANcrp1liDF9O4M9icU2R",
-	"GHpFBvLinOMFLsRT5bCabZVEX6aFfk/KVkyQHlUMrsK31O7GSLYbVcpUbv9VDlBakHXcQsxD63pVbiFX",
-	"ulpMoteKJf3VEnELq/HwFKxM48SjoaI7o5FARBozJ8olXQQN98bULAf0MBoWTxXobwglgtVa73fuh7Pd",
-	"g2q596DkKAChM5RJjHHOwtErJdmxMU9IKzSaG9sFrAOuO0JOdMJvWTHPBTXX0QbZg/NCpDKBtq+v85N0",
-	"JTVwce9F0Huc21tsFFR9jNvd4M+zSKMiP2wGzl8NAvNd3ebeEJZ6z+fLgB+29W9us8LBUqycX1BrTqpK",
-	"zREV0Jvm3Voh3F1MrSFytrcjVnH3Ci68d4CiYPv/gJ5LCwCS/vRbylbRP2SvLv/AmevX5Y7oMgnvHToq",
-	"McTdTNt5RvfIOBFq0jWT7jIMtU5Ez6b2jsYJ5QJ/TmQP+xvnKdkjKiY0qVTCCl+8jw2zzBm2cL5XdFCh",
-	"lynFB2Ib4eoc93j9Pjb+1xcM+UcdYVd0sHSf5WgX299emg4w6GvJMx/3NYSBixueOPOdSm75uBiuP2yt",
-	"1Ut6wXLdW9YbLt1ANF/RwRbkCXz0rnKkDOz3p2NTB8TycIzqSrwBRyjjVIzemnsyxN+MpesZ5e4jB6uY",
-	"ZeE6fRCxvN/n7Bs2yln0nvnOKYtQHbQgj66ilUWQ5btlmbJwxyO1YRXXwu4nC3Mos3EuS6ecQ3z/qyd1",
-	"F9dnq6RdkSDufbmK0hae+jnCJlYEeanWbDTWammB2GYeFBGPJRfzJUlTdh0evmpeXu2fNS8/7V82Woev",
-	"nrx7efjml0YrrHyT4Y+FAWS4ahMCXC6ADwR5X6BH/PpilEZ/DDmU3gkJrT0KUUSLVzkrdC9dDLGI31yQ",
-	"SiBIhoOHCZp2snXzpWjRV724+Bxe2MrGktNhjGv26+nxeePjLwefmm8uw/cHbw9/efKsMhM2oUpfW6a6",
-	"l88HXsQcXFc5mD5DVAEKff3gY65N+k5esJQ38XatApSmqSayDzARXRnPAkMyPmJyogNINO5PFApSwSwu",
-	"3tqDxW9d92S8gFscHp2MsxphnAGM1vqYvcwn7FHv5gd4fq7SyP0IPsOB1JAfsWSoHo9BvllxhRZ07QUI",
-	"SPeldCIUFH0lODjHY4QrYhvQL2zRu0Ewe76nvf0QMCyucaVBtp2mnL7w8gRQYWfOiQYvOSETpxU8UeDp",
-	"+Z0yvzKb+QpLon4LqnT58PjeCZ6l799P4ZubzLpan33wzHLGdkDRCjtuDSd6zJW5HnuO92qRqFh6y3vQ",
-	"RHU8ZnEGmIwNSs0djsURAPXD+59ypJZWIyQvLSJlR1iBCm096EztZkEwIwIwCsYEjApkkwuOQWKWHS7p",
-	"zkCqYgfvZb3CfP0BHl2cQmVxkGmaCSE0q7mujiDlW1ctOcUhD08V3+iTy4PSRpBvc//ainSOYLtGrea9",
-	"FafMq6pYL2X6uuhhrixeJanU1PwU5MmHGeItvgZ4ShFj9Bl2yqG4/eioFMkMcnlJb5Kmhq7uYT4QFsni",
-	"bmfE5gI+qE3SUnfbodZj1X782OxoVfe63D6e0n/TMRfrHRPmvcVNXGSznIvnt+7S5bmTyHei6U6Bi5Ik",
-	"qsB5KggNrswWOMG6EddqB0KSVGVKSE7vZ+/PiZqJXtEvdVDZP7ew8W2hZIEX7rqntXTMGiAevxQ9dkJo",
-	"FxP80u3t7EJ+zNJtXl0ravl1TvGnXSWTiWbE8K8ZMfCxEd6YPS8nmkwUS6H6KoBo+1SmEG/vp3QwKmO+",
-	"r7UPCg0OW0erNoYZ+xpMuj29JDuR7+zuK73oLr06S9unzOR3P+0i80BkofyV3/gA6oCxYWdUEi7RCYlg",
-	"mJEV1pAAUHuoHfRn2zdb5+9VHLMVlTTn4zvy7SUcI1sdyyeuh/jaO4/Ke8XabvT5nT0HWp29scK+tpoJ",
-	"3tMm0XSoWO86In2ZJHKK6qg5r7pUMWwZv98kKRWxHJHuTDOFfW9v2IzIPmox5p1UT1Km8LCTiuGt6GgY",
-	"09S1xXNfC+zr92JmzL54t9S2v4b3HV81qRi33ogG+/j58bPHb5PXL854uL//i7ihFyPV27/9WXZbo3/1",
-	"jv65UimxVFnD0X/lH+YOzz7X1QoUDIr4LwqVbNtKgUvsi4cF2lZ5BPWv7jHDFVP6gUIpiyJS5QzYSn+v",
-	"FRhrqnorszOXRLXKURzfabf1MI5Z3a6MZwjVU/AFkp0cr9N5SR0jqMdf3Z+vn397DP7EXQz5wCnQEcyu",
-	"h4VXm41Zyf0Y+O1EwqCoNFLlN2hEJAvDSDzuCPM3GKGq2I6yTl5rIszBQuh4DKed5UY8mPqMQfdpw2uu",
-	"R8y2bHNQPq9TNliYHo/XismumSZGEYE2naGrzxiqKaMx4aKohL1+vpYPVhnrr/Hq069vro5/O2wcvzh4",
-	"+exNK3zSfFENRrAgdg+VPddcXOf8VZ7ZM9cjChIQs9Y7UEpka4hgh5Mxk+PEMgMVRI71HrQUISnryXT9",
-	"esOqdKgVaeV5xkFpnebnt7KePmOcu2h+FdS885zzLPvjCgIsHvc9z/xs36x5xkPXqt4k5Xp2ad6Bnzod",
-	"87dsdjrRw+q9Mk75iJrNkDJIhKRJQKJf907HfO8tm7XJ9N831xkknJEJgApnf8KTyALFQSr+OOVCu24P",
-	"2h7XU6rIiMaofpoPYwmoY5Z2LftevmMojNvQ8ymjKUsXzwDsW1fEmsWazP0y5f+Gk69N8CUbzMaMFZYC",
-	"NHN4Oh+cUWBr374BBmJfVhWWKpb094ZSaaMrE26khbHz7DmM4YVPqOySZw5P6fTda5TrxjDvydSiEho7",
-	"X52Ox3sQcuiIHFtmbKvP81Y3Kuuw26NCCt6jCUHMPpYacwVKyU6sSVBIsHeV6R2BXX53aEGAGvlOxYyo",
-	"MUsS6DWVD8zeYn6CxPgAQFdHlCfwF4/x4ayhREdgRwmiJr2hWa1L7PixawtMHbaM+bqLi3VER0BRgNAs",
-	"temjsexNcqpyBf5VFhOqSfQ4lj1lTzMQmN4K4Q1yzAQd8/qMjpII2w3nP/4L7TWv2/CICMZiY+A5ZoMx",
-	"PZPCnHhcCtXuiD1i+M78G3ragQj2d1MZXBHqZRfwavne3To5tTzOFEp66HZEoAtydh6cZJj/fns6DiMH",
-	"CKtW2KqT6OUZahtD6E5juxwWf3xszsVZZL5gpk6EtLPeI+9z2GUwelNspEx2IsPMTOg9Yzy2jXIA7f24",
-	"FI+BpLsBYV96bIyOq4vn8JRR50kFYvljBDC1q5id1ObM7Olk1gbETmBObVWrvIOjQ+o0b45ZLzFP71Ay",
-	"4spwsCaRGFEW7WJ7rlYYuuJvrk+IZl80GU0UlOd+uHqxd5RpDzDqDz/lICzm/TtRx6xRGEa72C0qMWxj",
-	"HmwcEjVJUzkw3MBUj44Z3h13+/0IKoB98weu9MIw2oO/+v1+tBuYL8D8UXkUTGmVQcIctkjCbo1WYESF",
-	"OZTQBYGHgiI7rWbTr2sHxIFdWMPLSa/HlPLXcJpSiEtwQaKvHThoOrU2qdfr36I6eWeEDkXsYRhDHMO6",
-	"dSBIZG782vEBM8wvnRqysRzTPyYMOblTI/8veCe+IdtNFBwTimkyxk+YPboTJXzEQXfF11lSCDY1nAey",
-	"sG4kR6oD0pUTQH7Gge34DcU1HXhtxYMC4tauZSo9SQUcWjJhQBtAWUCaLIKlIDuRz9326j+Qy+3Oh25H",
-	"AYmg2j+C4UcYdDS/4ovs1ssxFqKAjJOJIhFiSURkxza2skreLjh1IAsWKdWnPDE2sGOUKMfHiMiOB4aB",
-	"Tzr4K+LAc1WdnNPEnCMsxm3MldkSQYZTgbgf5v2tZjPIHySt8DggE3EjjAgyMqYVtgLHqSD0URSNWMwp",
-	"WiatxkHg87O8hcJ7eDusOGk19tukQc75U+xnaEaETBoYfje/m+cbYRiEYWjxv6E30UIJgotqAbRRK4Oe",
-	"8eixq0aoqJNLJmIykxPsM7/TMGdSo3lEbrni5lg/vXz2+rUZdw7JFBgpCUJX7ZrbodkCB/8vBuJYbyhZ",
-	"fJLDMGeBQUMmegOindWJhUkBsqRszBA60Wg2Hqe01wDRMDP/lCcGUE27FGYvLP4A1PGzOMjBje1BYSw6",
-	"PsJ0FqNUSAmnMRMWIanPBVdD4DoXRQysZmGUXeeFQO/EQbhvN8V7ptPZHkS2oradfU8KBJaYUsB+wyyL",
-	"dMbFAN4/oFzUCTyJJ9/Bly/u1SdGgH/5QqY8SWAv5FGPKZ3ZZw0V3hXsQQTFzhpKaUmwTNKoQYO59q7W",
-	"nLGmJZR2RaFX1QenpGF4zzCbgj/KGqNckej1c2x9ViwIjOrkDAovYUg65aOR5RVbfwocRhXb40aGKW50",
-	"n2RWJ2dZfy7Q6vB5rwmWBeBBUJRalbZZC2q3LFW2y0I9rIdoiYIOVGvX9uthfb8W1MZUD8GagL1l7VDz",
-	"70GVtw/3matPsMpuRpaAyCTOJHgeIckNEHVSFslgPlqOeh3X2rWfuNLOHsYsO9jTMKZmGLqcT+faKmkh",
-	"BRPeWWP/VfRH1Jph82AvPNhrhleNw3YzbDda9WbrYP84/FxDP0CtN7wOD5+effr87nPr4mr/+fOP7w7C",
-	"498urj4enIW5dXNOuSjryoaoGXRUFWKUS7qp2Wwn7NxoE1aGrHdTHOfhXti4Co/brWa7eVg/etJoHoSf",
-	"wT9XPamGP6nDw8ZBaVIvnhwff2xdfHz5av/p58OLJ1cfP++/+PQ+n9TlZAzdfWzzi6rJFLCuvBnl2UMV",
-	"8wG94Pdv1vhaXWSOTABxKzDINmFF8IW2wsaij2Rs9fiDoFZHR0DnVri/+qEXMu3yOGbgBms1j1c/cSXl",
-	"ORUOu0OZ5w7W+dIHQW8px7hM7iNb/ZwFkwKwGNujALZW1o8csTGVV4wGgAFf9nIMqcLFtlHQa2b5xhYW",
-	"vNwNcsCVdv2zx6m85TF2J7MZfaTLhhyUA9dslESeZIismso12zPnQBvhhWnKOsJqRDYpBt5vmTJwlfBM",
-	"9NLZGPoLn55d7jUPDvdePjsnRndMvXP4keqI6NPp59N3ry+uzy6evf/t3dXrny+u3579Fu2CZEbXZyal",
-	"ZEoSOYAmx6fuLM/8jcJ91kzPmHMCExnhvEPocW+GZOcg3N/FUIfjW0iMVCSyGyfKXLQ2ZxFNCKApVBv3",
-	"5Ii5PMqcxjRJFJisDrMuy7zkqT8CMGOjskiCzrufTl+d7hlOohoUoEyovbq6ekfsnSeg5n7t1IyecT1J",
-	"k04tIJ0aHfNrM3v4h0IFvFP7FpGdyP4rcqcsUCay/4jQWokqxYpVILJxPLXXwETPcKpBvpCdn8Xeu5SN",
-	"uCH96TtU3LK5gPfq6eU760QgXO+eVM0CbKZrLW8YjB7P2OLhhJkez7LizTFN6YhpKDhfEF7Jb3n8Omaj",
-	"sdRM9GbgAPs9w197anFC1zvZEFrU0uPUHOdfvV1+tYhqNQ/CwGMKhBbI525k6+npyz37sT38Mcio5UV5",
-	"p7RL/SBv7gXf+BAxksodkYXpnM6xZn6SLpwOMqT5GB3SvRvwPlaOf1gcf+DYt9bORO23+5z2cHBtdN7Z",
-	"ZKJvRdewjbeXtKHGXbShP6kytFp12JSSmZO+QnvwZLBVFcLVZ+pTGjs4oO+oXTTWeOIdnSWSxldS/kRt",
-	"4VKr2VxneONUmq3v9Iu/jC7j1I1cndhYoQFdo/a7ea9v/Dz+av96/fwbqjkJ0xWVBc+5ssqNKuAImpO3",
-	"L9MB08pF7Z1sqpPXmfvKSMYb6CyYyslgWHiF0nRmYUR41uBVzdtKz2FozzwsgYJ4aFUMGpEbv6t6jONY",
-	"/sSF1C/kRMR/KR5EYm6BA4Nqa9tXFJ3OOcdRzuuI/sE52RkRzZKEDOUUHk2o0h1R0BzJlAldpey8ZHoh",
-	"a4X/QSfPvczwhz2U/t6g99qgL5m+x+7MDd6NtPxn7vSogbNj0dGSO7ITKW8mY0gluPOHFlnlF9JQ4Nn7",
-	"c4JfITtQucZVlUc9RWxATEHiilB1U7LmrQkP1mgmmVx5CO0Ns4iyMseX25GBNcOxc1kWR47Ra4y/jlPZ",
-	"5xCiQV98GGbu3LnwtOfbTfgNQ8f0dMhSRlii2AlEl31I7vEEcuo6Av60tdjFnusuo77YrQSIJacCL7pY",
-	"uAXfNAb3J/B7d2rmMO/U2gSSh22uLkyU9M2ugVikbdhvrFFKIrga5SGbUk948+WOmPu0koQCUi6G/JNb",
-	"hrmVVLvPcREbvaNOTu0vcJEmEPG1vVeMFd4RlMS8DwDZOkfRU9YBAmAENhXNUPKRIpGZZN0dNwCNHbl4",
-	"ER4/Rhw7X8VUQNqALQBNmdLOSdelujckAwnxkCz6n/EYMh6z3OHCfz0pMFmyN8tYB5zy7gbNR6wjdjLn",
-	"zrv3P398/fzs/fXV6/Oznz9cRUHm6T9Qu20Mo+AX3ZaYiAz4GDL40XOPoYiOOAibAXAW3I7NQQua36PC",
-	"yUwOwqYhEqR1Su9JG29RiZySg7BVdfL+BHvVGYR2e/4wd4P50yx9hqfoNaQEiTmHghgeNZp7x8fHx3th",
-	"GIa1zX2+MP/M1lrHFL5zYMCDS1+NYA49FbL2DCBNqlAgkVpfcxUDdX0oEfOIV/WolYOQ1aYyF0mWCmcV",
-	"ng//omAqj3lPT1Lr1gAj2QFYtmvFN0O8wJuruTmfj327m1Bp/SomJKS+7jt9oHJO5nH7dDYn/Kgd4B3D",
-	"AZY1FmtRP88L/1xyC+IfAX9yy39jvewv4iporkXwl86FdjfF8WAd6tlvXCESwb31zVN148G3ZecLtJgo",
-	"5izfTRnNQPgz5dQpmO6MWBS4vSzoNSoo5dq8LefotKGWjUQjpmndS/yJzCFu5jGmA0ao6giXwmMUmAHT",
-	"GYDBiS1VhlolC+YPqAvmyXoeq3ZNxrG8mZJewqHJDU1uFJaCmAeUTUZ3CQS2eEJJpxOZ+7PYzZhRrTy4",
-	"L/KCJxCa6slRlwtmO9+cXjyvPH250osP3VJPHkMGxf/NAgJ6azMMC7nmB6HNi/1jwtJZbrFCOkzNl30Z",
-	"45lHRvQLH01GtXbTouXjvxpBRVvtKq8B5mQtWL5CiTGsRiE7/vRzb3gtesnV9HnzVJ3Kfw3js9+mtep5",
-	"2P5J/kTmCiu+zvcx6vMvRDGa9obBXP5D4LgFayplCqCIYoZpp4TGccqUIiXIa2uTuFbTNs9V2K7pFlic",
-	"pQN0vDEFrQ49HnHZLXlSKCRlwnStMm4sKIUWRymBdifmA252FaiscoyZ7OQfgc0XCkhM1RD+K81tY2qU",
-	"7iFTTO1CU52OwIQQVapswLopnhL3AcyuShiNjV4Zmg1mSxzm8lowO6VcBGWO9gVr+UdhGQtVelW95+Y7",
-	"ESWzPDCH9SrGikTwMovCt2P+hWYCzLgi+6UEUo7gelXjxdaOGzBecYS2xptQKEV2Dd+5sTeVpkKTnfcv",
-	"npH9/f3j0oic32o/vArDNvzv84Ihujpy13MgH+xaQCm/30fNhSeMxDUyqhxTA/GdmSNONCMSeo46vzR7",
-	"Zr/otms09w0VCl3kYVUABL42TtmITyBCiEjr7drEKLH/qxh+83pf2pb0143mvn/BtWqpKcwsz1yFq3R3",
-	"H5Lsv36fV6VXKOY+DMJSGphVc/AshQZ1GMT6FtRGMmVmUVTlqsDOMbdYnuSa7MBx8c/G7t+r82Crs+jc",
-	"+7ZJCBdly6KUpZ+d3iT7XlDnz22D/KVym6DtMqgVGX19Rdv9VKlolxTrRQ7VU21OX5SVfpUNHMToomiT",
-	"yGfXKCARbKpye1/cK0ZxHoAHtSMwi9bbZRFmC/ndCozeIsoprmbiRj1hMZmMIcsHyltybx+hJddm21N9",
-	"eK6F7zTDxu6JeQFNEq8di31VqXSnbRtK5u9xh+pOMwx3jd4NbSdhzFDOcstSCHpB6r8niyLbdf2GzYzS",
-	"Y/6zQ21JjIa2dMaM4BlM6q4tZs0JY14Po4k59rLGcRtCZZ5XqKMOjIGQ0F7WD3AIyEu2qEmmWS0T4bHV",
-	"Bc27sf0DLFneedLNXA3lFFLEhM8T/h2okeZu2J7MXKUEeQnfgplbMYMRK9dwnuwohss5xdWB3Lh8TfRU",
-	"mpHDqZFxMmmFx04PY4XSASSeezfC8WMCWYZLTm4YGyv0pHv0GLPUEqFNJmPFMCW9xLfuhuGkq8ZSR0Zn",
-	"Vx1B3Q/mRV2meMywdIwreIs9MgiPT+Z3yePCtsi6w+FgO8KQrqDHQCahZgIsTVdmjyPOug7Bknrr1ZPi",
-	"FrgQCuqLBWo5YSzmK+D0Qqq/gjpdaCCijBVBE+QpZZlKlblKWSO6I3ByuBy4+tYAYbQ3NPaHYFMs0bBM",
-	"68rDzPDNreYhYbaKuRH4tSNcZUbOrKJ0f/YuYGS8DyvJdk/wVpyX4QFnbHREMUKxJD0uA6X9gelxvQyT",
-	"yVewDJWymklYwctMT8mTyX6AkrSRuvMNULkMK89n/gFPZ1OECokA0eAS2aNJFkVzeyALli+efmLG1DZ6",
-	"3LyvNyyOa1NNaZNkt01NH6QQFohXDcXd68bywd2/8SyWeaNPPQGXSRAs/sA4Fs0OTVAFN0rq86EW1p3m",
-	"dqd3IcuzOiEojNzPZoJ2iH96f/sauu4zG/D8OzVvoSqOm9qcebgFc01zY2W8nKJXrP2DlIlKLT3DY+HK",
-	"VSIvq1/+sidirO5swymJpcvYS91oPAkHDZH2hlZHB+0Bq5HNJk4nCYNDfT6pIiI7yP2BR5BS37qOqOhb",
-	"vlsnH8Y2FcIrhjSfs5WSY/B1Y7X2TquxT7psJkVMGDen964bsHkuKyrG2sudVhi6uyEbHlEF7RdSRtQN",
-	"H4+hzMwom9CdF6+NxwlUf0L8DIPaDhsZdIaAsC+0p5OZ6xAO55GtQwYEBy2rK8IjeFkXXbBTOUls9kEe",
-	"sshLf9ENassPqUVtNl8KUJtOZqRPlWapUaFg/liwV0FmzwwyuihNE24XPLOJJFSCO8sG/6uKls+OS8oo",
-	"uIU9NYtlr0aYVwF6f7VmHdjz2zXttwpnbho540dBUTQUdQNNrQ8Flipymr+Ztz8tBQGTmZwQY1Jg8k1q",
-	"NM8u65m1guAOS5XEykpLP+cqdGXDO6NCWTGAQbhiYSzch1phaguMoXY2p/4ulFQqm0SBrbi50cuniG2F",
-	"xa4uBQTyFnlOVpdTYslDNQFhdZJZU6i8DiQpzmExD1SZT2THdXIwV2gMvFkg5NwsqI0nwAER5KZXbnnh",
-	"wlmDyxlgJ9BN0Dybkdq8GfYA0RTCDXm3qCJvjCm2weQpVlirutuwUF6ZyQeOloVOqVC0hxE+3i/WDffR",
-	"VnFmIVQZmQedJYWYGBOHAZwLRqoq9zNOwFYcG1nUhoIvs4scar43YSBxUXUAZ0RAIrv18KEsjybz3/v3",
-	"h9CbsSPch8g/svv+kS0N+Yfj4yzvy7KW7BMhxZ4nDuskSqH1iIo6Istvyns99m3gKN8ludjIPg1l369H",
-	"roI7k4t9nrCO0FPec9Imt/jz6mlIbaoyt/CN3z8/yB2XRbysr52CcYAQEUXLBQutDBXxKpg7+CNYVPjr",
-	"nFFl7yiaT3ivtaBKd/AYrzrjCy8XDBuLaWFMO7zXWned2rdvHVE5l3BuJlVvTGBK5n4zioUvg1eV6XGq",
-	"2LhT+wZLXREq6nJB01lFnOih8qPgCVR322GQWxqNvFmb+Rs2Sq29n3nx7Q+bp1eheM2eb/yOL6+1m8id",
-	"KGjhzQihAX8C/Y2B7tumZjAAqmFMVwt+gNAahUMa2B6/se8/4r+LLHs+7wmZ0cTG7YzQuAMRcDANP0Hd",
-	"0r2cw7Xuu5reu1wTEjNG93e7sb5NiDJnmUkI2NVDOh4z23YNkmHNSP4TKq1w/gVrrnGwzugUFkSy+JzF",
-	"nDoA3r+MUYfzzrUjcJ6haeVZddYuu5NN56XBL7TpXBUoT7ieEZpwusDsynLZ2/lp63Qh1DBxsh2RUyBw",
-	"IGMWrRZdaTJmniqXNYG2zW26M832UKXs0QRszjq5YNOOwDwmRdQQ1CCotLGDqpMLCUGNLigS2PoGfej5",
-	"RNYoGYiCjkAFHjL1KfHg41zuWUrBF5w5gYtRILUk+/jBvLjVzOdu4Uw9fo90qi04xpZzr304/k9L7vzb",
-	"O7WdQLGUN2Qy9s2GTI7Y/bnrSTT701ox47JEAz3h8Vf4z7eFqZnRPw6b5KjR3DO65R7ABgUkKuIIBST6",
-	"/zefFn8z8ieoBiayBOqIHKHo9fOgBGsEEd4+dx26UNjZfMlTG3RCgybDk7Jpbx2R60WUtJrNk0w1ypLx",
-	"qDYmfzH6aQH5WouKDfHmpzNAc1qVeXm6FMPyZMMsubkcOS+3BBK7xlQP8zjN2I6wqHUvS0a7fyoXptv/",
-	"EC//VakwyZVE8WK+4p+8aPE/WqzZUke7SN1Z2Ui5UxJMWaDZ8ijQvlYoaka4UKIYFP4h+J1N3UZ/SY+O",
-	"xpQPRJ28kLZ2MPfMBZmLGdH+jXDyneS2OwZ0zQXxfILZ1w1wlLv83QBg9ayX2FUpcg3R+i5zmIsxkaIj",
-	"IqtlRUTIqZWsfWP0BWQ6nLXRDx45gEkWR23oBohgtX4D9x0jKrFpO7jSCDYZinezlAVbHcAVuWFjnWHg",
-	"oR+vQIRimMAi6GoJHknf/Qyh+9yr6RyIsFr+N0/yGQAmD5TwgQIJs0TETqE5tpSCPJNIjjWLr+VEW006",
-	"oYBub0E3y5OiI0hIQUerchDlcqLxZUJe2wft2/KDCzVYH9IcxIt78U707vTq2StE0XcPWdjNEiC4xXGq",
-	"GKwz491XLCFZyvCSYJjqUUjiqTzFXOM2LWWAptDUOsjNmi5Y0I7gWrGk3y55HClBiIlS2anfPh8QIVSB",
-	"AQNbxFCoYhWTJKmTnwXaKIBLnTeRKDuFKzM4hqx3897f5j+y6tBVbuf1+5BPmrE6jMeetO5ItnkMpcyE",
-	"ILsPUzfy+xTX/H8VMYwWvrNU2bZB9ZpP0u9V16jgEay5my/9y8noqSsriFjL6mOzksHMsZSzZi2oeWIG",
-	"B5j3wdvg6+W0F8/V5m8O8z3Iry9n/u6H7YNGPXzypHnU+owFARlZvtZ6dKwn6YKc4YN2uF8/ChsHB4ef",
-	"zftdxg4AQ8iJJoAr4U0f5SQH3WQzH10lKdbgUn8xrPbpBpNfKS0FlohuizvK2+HuQ7rrRlpeBWpDT1AG",
-	"WtQtIMcN9AsoNf8bAuqvqPKeqptcrfP0n3n9rhIEpKDM3k0bRtfAQkX4BcQ4jSrsTOIbIadFZa070aCU",
-	"FHS92AFF5QqdTWe20cGOoEZpGQhw5lFFIBHYplzY+DcdpIy1STMMEUF6rjFE/lqmMuUSg+i+N4DsZN7P",
-	"hDsUB6mY/3y8GxjDHj8Eqef2vQEmIduWIbOOcCH3OegJ19jLQrEj3Hs5cXkXUqwLqcAFuwD7OHBtVCXM",
-	"G65ScqyH8G8P598ezv9MaDwEhim4A3yteTveza/2r1UwefB7MWsiS+vxuzkIqW1TB1suOsKgjOvvgEny",
-	"XouHoCOU9F7j5fQIiXBAkJs2pWlsOwz6nj9DA3AUKJbcMkDcndXJJzSqXvf3zo0Ei4I8397iqRtTHBNB",
-	"oPUMWm47rUYzB/7frZI6FqzvrkKnD+OpVTgS/6owf401duG7FFJgoDfYC+iL/hdFCLxnAuwyhMDqTYW7",
-	"gSqXKbazsCjNeUu8bMSOsElfUE+ze5L3D6ra/o/zbRy5BjKJw2Qf2aoo8HRgkmhHeH4f652A1kVXWc/L",
-	"rIWHJzYeKRKdXdFBdGKDpa/7exdSMLtTbS+cjuA6IPthy9Y4YUx2acThDpvRfHfhhtzUs++Y40f79uu1",
-	"wPZvg2EZWi/6gL3tMdwDb92vkkM+f3IjYnmSFGRpxRoyda9x/A2auO1IAvR+vGsR7WaIhk6kIKKhaw5Z",
-	"DvxBej7Wi8I9dXKKUi5LU7Yt5tFrShUmsp4Qam8r1ZRCU2/Idq8sSlV+VSoCcCwuTD0pFba24YaoI2zn",
-	"cGg3R5OkTp4NqYBcjQWC2TqnC0ni5hPWHvSAAxEmJysVtNFYF76dh/7Lejd5W5OCoZZ1SjO0mCtUBoTZ",
-	"Qhkm1AowANCwRMyqmU/wF5vKOrL0UQWclkdqriwSrVT8ollXWGAw6SGwwmhBsc07McwKduBOq9kE/JYt",
-	"FW2al7uqTbK0aLNt6GH7NFmelK6+F+MHoE/aFHCXv7OyANhVVRV5BevJ89py8N1lzyJb5FWf9jyUuDr4",
-	"Pp+5sm9i2MI+BbY7JoK7YmhbWArXg1K7Kz8kpVynCrecn9yxvUi3Nod3rlwjkeaV60V6AhAINISq8/4D",
-	"ZDtuR/++azxjcWllYKtMLYifLTBFZ6xfHEouQanf6PjHLrsPmiZ8DwiSQnlpYd4/CG7EkPhOiCOHe+H+",
-	"VdhsNxrt8Lh+0Dhqhq3P29fWXFXBNrS2/97uo7sboH97nqpURxSxD1Dv6Rub1h+UJcZ+uwNydq5nVsLn",
-	"5Xm0Lv/AHm0ujQAQHYtJY36Eej5hrOcB6S9KGduseTloyJMqqEem83QX3+sGAYHY5h370RE/0yJwoNws",
-	"ZWTHedF3sYky6AI7kRc5zVGVOSKRCDndhaaVVBF33wlpho28b3iWTgGOOqM6CVRVsiFkMQvUO2wdZVwn",
-	"r6tzLPIKzjj7fa6u1sI2l3Ji2ujCcxVX7k1+Aw9MFsFQDaKiwLttZotCCpZKCx1Sn3ufKwqD0VmYQK//",
-	"NCp+vDIl493E+Sme2ajtPTSQzQLZax9bZljvJvphgBy8mP0q94i5z6HOb3bwmifXcJOAAEjldBu4DX/W",
-	"af1V0Br+Q9GRv3u0qCfT2E/oq+yYYZl1W6f3YqRinyMRnmjM6I3KOj9mlbcCs0azQwPyObB6J8t3dG0c",
-	"zdElE1ZMYbSnUyFpcenRUnau71CRHQMkBTraFpXQnrGITotdnuZz/XpQUb27Aoj4mSPb9hLEqtOfGlfh",
-	"k3bYbLcO6o3Gk/2wCTZblofn8pKqDb7Kh92RgzZd6ZyRE70QvbHibZC7tEHeVmUC4TJj9e55X8sxKAvv",
-	"3QT1Htd9EaJkSXyrql3wdyuh7eFL+jgM+Y7cSEhuwTW+TL7mobgVTbxz/7ERsn76j5tksZ13e16o7UBb",
-	"9V3rMe2IHa9D+W6wBDswjzlCL4i5XnjO6sIyR1W/E/yeA9HOHbrQpL/ob+6I3KN7AjO04VIAFCyA8b0v",
-	"NC4/8ZT7IVWkz6YrRHje+u+B25pX+93WzbG9y0vL2arzsHgbvrfCr+c+5fkE8w9mvsEF3/Gbtz2ph+H+",
-	"cePIGz92JMlfV6LJ+uLarvFsedPybOtZDL7K/fa32H4Qsc39Xfjdg5rLJDcItnv5shZ2gTvHMKYPp+V3",
-	"P1M27k52bO+1wPplrHcC/ENSsF3CEQSUq4xn0XOjJuktv5W2cKsINBQU0Lr8u7NTAGO5O9EoHVz/3//9",
-	"f2yaJ4/Nyyn6krB0xkl/OqUzojQV8bxh4FVKESGnQTZ8wkUvmcQsbhPaEfhNmBB1ry2cMQovQvzKDrhO",
-	"ojidXacTYTu9Fadloc5mHVGB8kR2zJvsV2NXi2TsjV3sJAexWntDLBk2az8rJ+1mIdLSkAsHeE7gLP/t",
-	"pHABwZKZsCFJd276xo0NdhoJiejDVRBPhvbmoATLTxFtJK999wibuz/napzQGXHRcH8UjxSJDONFwcIY",
-	"eOnIJjsW/EcQi/+cxZt3yZSLAnpt3yWbSMFKjJfQ3o0qVQIYZYAUtwW2py/mBMxNAUPtUy4UaDg3bDY/",
-	"CpAnYmAuqsDCtdkuhKd2ybFyu4juhQha3ZTRmwLIV1Z4XQUnBoO+kNrC5EGa40jesjnm2IFLAFo2EVwK",
-	"XDBrccBcMh8pbFKpwMo1F2PW41ju2J2Rgj94NzOnPVnDLTq3T7c6+dk5UMuJnUUrvJDab+bh0tE5sLF3",
-	"+aTE/ImSgJ+m7JapKNcsfMnJAfNaD56RJf06MSLUrCC2GEp4HxoMea9CXkmk0i4HDj/qZWKYi21CSezv",
-	"Ccid8FYdKwKLuxvg4IA/8G1WeJQY0U929csH7JClQv/HDJLzbB5+eV0y+LjiAJTNvLDJfRnM/ollS6NM",
-	"A1g0ykNDKCeWfZGz8/LsKiBQyRmQ52c/nV2dBURNunspw32tAr+tpV/auJvbDPkuNqNx4sZs5igP60Yg",
-	"VH8WLHtLHS9GZl2E89dgq8ysGRVNGUlk7wYwFSFpEXEulcwbUGp7diAdrOTzEcXzHjiUg8MAHVUu70Lk",
-	"KKBUkxQAIu2Cd0QCR1oR3dwVTucnpUV/xNyH2PVIKq3jnC0CWsCfopukJ2NBw8Jo/dvmp2dPWxfvz56f",
-	"hpeNJ799/Pz25enh0QbtI2GGD19eWcjY3E7qg0v/qA1kEv9Z2rCsXJhy3sREcyXonZMnWlfhEfZTqofm",
-	"/xqfDSUyvXizsspqK7DiE0HN6nR5G0zzAaOLmrm3fml8fnP06fBt43T/t/Bl46z59Mn781pQS0DVXgDv",
-	"tohkQQZWB5TLTU5Efl+E8Lb6dQXeqgMz+dWjya2Futt4gaW+ThmiRjkf7kTEZnldNe8GsO92gy6PRxW1",
-	"11zsBUV7of7fsfzJyfC/a6CW2/1AJ08BzexW9H45wx8P8vtHtex7lsW0RnM2ONFS3pAxTTXhAlB0M86X",
-	"qVXAHM8b3a/oLVJWDYmdmVrs6Ul2MsjvMFwVXUL/wN3ckhts/GVRDCRPqS/p3y6wbZRJe94vVB+H3Mjz",
-	"2Yb74IHdX1D+tyoqbKdhSwV9XiljNN6UO9q66ujMYcKVbnfEoja3VJGss60zZcwN0MBtYW9bhJBZttXA",
-	"MP/v2VWWX3z6lPS7l8lvN2/fH5x+OOqe3r2r7O9bi6F0wXyBrrTGWo5ZwtFbANrHARmPasH9dU+0CY4y",
-	"m+CwgdFxeKHhZ3hj62PzvHXx69tX4dXHX355dbH/4lN4/hLUQjvMU2WMU+worYZ8PObQMGhL43uS2yxH",
-	"TxoV43v+9OD84rePx8dPm0enR78dNY4/PX+5quXlutqh2Rvr9E6E7f8fp/79ZUMqwoo0d5jgv79DfVh1",
-	"g8Y4VoSSfsrYnjYC2wynFNlGR6FrEAPgloD4D4GKXG0KQ9Ib0pT2zMfry7udGd79oT6VZfJhox24SU+u",
-	"xt3cJ39qWbYRsVbZsuZrfydS/veAI4pjQmHBN5OF69iXfnRkqY7sxza2nz1510zJwAPLlIIh0k8ixYAp",
-	"3RFGc+ZisBsQltgqQpeiiQWAiGiIAZAox5KLIPHGKPDWB54Fiy3+ZkdgAbDtkoSgATiMNgFfX7RCW7/0",
-	"6b41jROHkLkb182uBJ9yC3yXrWYYNp58Bg07h9YrJLv4nemrERNXY8xBa4y+vnawe+j+Q+p6YH4ZKl9X",
-	"TkQPAPmW5EIWZ2BUW0cPLIjJyaFGajkxigB/wVKcwaVgkeUsqE0nXoIjXDL7Eibh+rENjxWX+VEKADmV",
-	"u9oC0mJUfEhvmdsTEe6Jv70uD6Ilq6IocQdE4ecfpTM73oJIpEu+LB8ZRq7nwcz+XDZ8dX3VSUdUFn9h",
-	"x2wiZOHIKsIJLywEIztQNt8REOK3yAqF9n19vYvl5ka3LJwZunRKYgYMwh7jBoeGf+5TELAtvMAmjUDn",
-	"NRdEzpqSmRPJAS7YjVZdi65YWnHI/NieyX2ZvpQyLjYV/gCUceQoNAouCepqaQjNis07Tq/4iFW9m0KD",
-	"s+o3uzOq4ph7Uj7m5o6hDQJT3ho8ZE/iEi7u0rovb0iXI1W701xWh9ryjXD/irY/++z+Lmz772SPOUYp",
-	"HWlVxenrH8KbGmvFKvVFGIk/QTpZ6WSySUUeCD6cMKuK0sx5ZoMhtjyNS0GNBDfSsW6b+fbteYo1a7ZT",
-	"QUoVi9tzJ+ScEdURJSsqIFGmG1uYIE99jurETBAxcdwRK9h8G9RW2LI15sUycbVcTai24fprHa/l1nWz",
-	"udlzZ07mEdVmwTG4Wwx0pGzPw+3PFmwiNKRkVIU77MHlS8AR/fITEwM9tMGaBwp/LLFF/zzG1yqSemZZ",
-	"bgE3r8LjCtVgtaFWevahD6bActff4YwfZqj1dTGT914HQ/DwUCQS5XdZUMl+URDhBv5OWCTLzkMk5hKn",
-	"pc1DV3xgO4YWiqLQ3hQ9VnBnmLnkHkqsyasvc+VdmVFsz4VnR1uZ9tmEsMNBIwyfZGEHTQcYdQibTz9d",
-	"XJ19DF+dnR/8enz06ajx8ZN/FiiWJCxFx9iyrzQwuHH0ZD+c+8r+54+Nlxe/NhrPfj38dPn55adf3h+f",
-	"n+dfueXjTXxPV3SwzOeULx0dqLlV+tuf9CD+JI387CQV/PdH+Y+e2d7lxZZOmg6MpobpaBPF6uSKDmyl",
-	"GU0Z0SkfjYzyCTkuhy1Pp8K0N+gh0BE9qtgeF4oJxY2ykszatv+/ebHr+Eegi2q5w5+DC6qTU2BSVELN",
-	"yLBLFs/dNRkX522ioMd0228jBg4pl2jEvnCFam2GVw4968Fl1RGCTZP8tZU5eDioXEL90AiyLxs2kAw4",
-	"h4fxlzjirXQnXNHBR74JNs4VHazS0gyXTOk8g9zRO/LnmIs/h799IP/5LXLMcjuJJyudH6tPjnWcHuYt",
-	"j79qOljq6MjElT4hTewXAzB1Ms0K2uY4tdi4Aa7bYmBwTMwrfR8EnRerq3smuG3ixH+1Pvq3NrMd0Cmo",
-	"5ES+BCiP+3Hmtq0ubRUVslNWPkreHnNYVhpZ2nLd2v2B7eaC4sTl5pLfxARvh9pHZRZU9FjkihZ9NInA",
-	"K6bx7hzwWyagHjmC6xHZCbHvqF3ewGyyVCvndbHvxBJKLF6vygfmFufb+5SWkKoBidX2W3N51e08kxq+",
-	"8AhRuN39dtujdoUxuAFoeGw01jOo0gQ2UpMRIEMLrEkdS1QQbYMMN+AhVdcjmbKsDyrD3hQj26TW0HXK",
-	"Ukbw9M/8kvDRKcWW0nXygieGsN0ZicyaRmQnZWNGAYfATNDW1u8iKECpqhUTEZFquK55BjsMtw9vV64v",
-	"qaOEWQbb1H+KYVcjUyGcSfOmNFlvjUaIlM25pcv0lDFh9PCOGEjhFVdlBBxNIMKpZqI3TKXgipEd6ADm",
-	"V6Fgs1VgEgtuabaz46d/hoBRbnd4Qg2lYBCL8m7Obi2m0lI/7VWRi232ec43mcpmz20Wn5AwYzfLw2AW",
-	"+Ju5Ebaa1Q5amEt1Xn0Y1PoyHYGBzoU+bNW8zPpwncz6crJ/Iyxl+zfCzdP94Zks39+8ctOE/59FMnMM",
-	"gwRWzPZddhyOu8GuU4HZC+PP5HXdepPzHM+6dcAaKc++jBMZZ2lAVROGUfvz5ZqN1Cr1GHjqyjz6DWjy",
-	"Gh9q5qtD05TOwOjRMxDrgPK2gCbeRsoCNK5THsDFTkVQam71yHa3egTtrcx/LFTYI4XAur6f8ZEFuEeQ",
-	"ENtfz1WvFOUSRm/ac3gBgHPTEX0ubDc8+9hk7LQZuP/E7khsezBXJ+/gUgIoNJ9Z7P8cwAG2cH4Urm50",
-	"WlXpkef6fp9qjwdLLnYBFdn9F1tSGd4sVobvH4eVleE96LBee0NvaKqpXxDencR8aT34kxCCKQ8Jk/90",
-	"EnNySYWWSt6t2ruaikaPsyVE11TrlHcntijM+zCokjB8dquXZXIHdi3WXGt3nsBBsJ/JhrKkCmqZ/oUv",
-	"nir73jdHL/bfh5+az5oXx89/Ofxl/7fGeaE0xmkcWbStUCtTM5/dwOoHsbZOuQxu/j99j9s1RvZSir8a",
-	"uC6Nc7lN+oz5vZSsrl9l4eClUuvFIaOJHi60DX4yyjxTKu/5CsAvcEIplt6y9JFyGpHTDQPQH+19tmu8",
-	"S+4zEq1LFcM+i9hLSBCZ9oZM6ZRqmQJOFVjLKUMVEIc4s99TJJ6k6HJ1LyNyoumA1ckFtGoVsiNO370m",
-	"N2xWJx8UyxvN4Zsegx4H1kPMejxmObK9JIoZlTWl/T7vkSFLWcFVexDuQ3udBFPKswH0qICKH4bJitUJ",
-	"ei+ZfoXU3lagPUeMvdlgk+MgVsaTF6xuHb/EepMUzhMjwnPmhF7/JLFc4/Gl5bMS3+FSLOS+LFXT4zei",
-	"hoBgNWCGQ3Aftgu8la2WS2XBiQPAlUaNw7WKg5ItLmgKmZWsp1XdrLFN63/PdDrbO0XzaJ1VDxxzACwb",
-	"H+DiY2Siy4bcWkP4xUcA9oxNs+zUXJdpfBLKF8wcpOgZLWk40bGcojnWZYOJAOsU9xBJJI1JlyZU9Mz7",
-	"tBwr4GWzUzysH0dDc73eEaWdEdm8HOzLjGtIAKY431vEba1qDjfSidu1/3MzuRnprO6J8AVDs92j/1Hl",
-	"f8dFLSagnufrPrfmfkJqzDRqXwWeKvBqxkKkdVLYA9iT+iDv2oBqQ8r+uL7ZHx3/0fzypHdw2+geidb1",
-	"fuhhSx+ERgvhGrTrS5be8h4j/umU2y9dOdFtqGEEsscp5cJozoXJXg4n2JnMcObC2dlRm/GX7l89/GZ/",
-	"C8Nfm23e4WJX8csFHEk0np2QCGeXeXlmpX5JnuBY1TbJv/VbUPt1z+oWe6/jVY8W7v32bbVYTr29uUgu",
-	"I2rD46/wX9uGuVI2W4zBdgHMMihh9OkMcgQashnmUDluHUi3AMQbQfyfwDriAAXN3NYDWZ9JWcQMqpNT",
-	"Eqczkk5Ehj/hYV8ukEwAF/LgeCSXXAwSthSR5G93//Zaio7son4H0JFz3BE55Eh5qzw2PLw52G7+3kWp",
-	"EO+R7xWmLZVAWiciZtgcwugG3OXpgkJUwElFXE8fC7Qj0AM0Q99PGRLQJkxAh80u7d3gjuSadAFRXWed",
-	"UbEFL6pTuTenPV+xKYoIojsYq+lKPYTGTah8SAG/WI9VDvWIbZJQKtgmjtg4XXEjQDwP1Co0zBz0sM+T",
-	"hMUob4SE4n33bnyrDQRw12bJ68Fku4m4V6EpEZOBdOTS0qiDtIipaSZq5JeTZZ57rTjoaan9kycKe3LE",
-	"OgK+kY+vTiIfV80Bhi6Wogg1OZwZLdT7TkfgzKHzbFVjV2OiYTAgsLXJ/r/Ngtp/IgaxX+4KK+wWmCge",
-	"sxJ6L2LzAlRKmUAQdwkKJcIQsLGt9gPX5bVcrAxxX1cmXPyYx/Bm68JwP4hYEi5Ial6nLI5v5g21q5K9",
-	"YRGKNFAwb0N+3BFYDIZHHzhIs2MLT76T7BP4bxdugGBVxVcdyQ3vZp8hWkosbM4crxOxEKK0qoZMxNKd",
-	"k1tIGnqgg9aMcn3AP6uAl/lJlaD/crEJvPAfiOr3l+n4aLbg3Y72UlbJlHWHUt7sMRGPJV8WA0dMdHs/",
-	"cfe7KGDmnS0HwF2vaMV6KdNqveThT/iVs2xQD9m6Awr3G6GPTwrRgVKy5ftzomaiZy5wSEmKS3XqTMCv",
-	"LpIGwuQaQnfrBePyX6zkMguJvm52HR6+al5e7Z81Lz/tXzZah6+evHt5+OaXRsuYrpn3Hol8XY1OsH8V",
-	"HrUbB+2wWW80Wgf7AIS1sBSj4tbUGKtDrceq/fixWR9V9yIij6f033QMHQyXkLnR3l9GZqTkHIHBRM5Y",
-	"DsU5i0mrEZKXWNWSEd/6+AvUd3UxZVL+enF8cHhwfvnu/dPLj+fHq0hpYVgXgeg25zioSDGZxAV6AQU3",
-	"yQcv7Yrl3U5WbtTvKr//UvneZdL5zgB7rVrIuoue/WStlR5NEqONgvQC3jR/fP0f1rnz/7F3pc1t21r7",
-	"r2Dyfog0pWV5axJ5+sFJ3Jutdmq7yW0vMyYkQhZrCuBLkFY0mfz3O2cBCVJUbGdp07n+0jqSuIHAwVme",
-	"8zwD8Kv/b7PMWVa3M8Z56xzl6pXmaqKSK/AQUfTpygkI8FmDGtXy4vT4qFHMDvVUqfi+DQTj7eC400Lq",
-	"WOax4JlmSYICp437pJAXffS4ZKgj/nRQKFs49wmd/vHSE65Y2WM2P7g/EcMIBw9CfUDS8tvv3+OmkWix",
-	"tQfbhtGVjgans3JU3XB9gT/uipfJYze/yThQvDI1aWoWmJLNVZzkatLp0jH3IFb2boKBYZAUCmNE6qog",
-	"8RRvtI120gdFAbHHvohVXNIGhRT7SUvF+NqSKhbxKatVV/HduGIV/+aYt2B1Yrn6Ad8vus9zGSvU6uBX",
-	"4AWRv+nkvVCZmcyaj7H1YPfhj9u7u1u7191ykcyVLeQ8+7I7Bz/e5KJYGNGral65KfDd9gXauQ2r4I0W",
-	"KhbR1VYQlsPhzmQsrfpxVzz75eDJxumzg+29H/FzFeFykEWZK9uCHG4FF8PZL49O7eEPx2evX5z9q9gs",
-	"5s9fFqfLP9LDnfLnF4ev3qRHz49fvdg6PvzpugGoLnM7uOJt+wzqUxmtjqdrw5RGdRt38BtsRGeKkWOw",
-	"id24D6GVI9VLXPG0bMVcSV2Rgap4H7d4dgdsw/jtC6mXJPGD/FWJFUVeJSEoghy0cdma1m5QX8Ehc9xp",
-	"O039x87ayEViC6yhid9OXlGpFE/a3GZrtGhhXH/NpSJ8kGuNIV8DszkuWGUspzA6XdY8JyRYTaYQDhG9",
-	"iP6I+iNCXSaUMhZXKk+mSzZDjlw11BzBrbHrA3FKXjqW4zgYVHqSLzNYPpRHK7zKZ6ijtwd/HLx+fnR+",
-	"ePTk5PfXZ8+Pj85fHv4eQbDONQ0XAcBT5GpaWmVFb2+4Q8mPqMzTiECPY4WEZWNr0rJQIgLHCYGM+JeN",
-	"cJypxV7MKDletYbvPvT7mOhB4aJSlFblhCo2OWJhFyaPRU+6IUw0v0EFRq7M4IPUXLgtx61TeCELbF7K",
-	"csz3yZqz9kLpMtGKQJn1lae5vJgj6L60SuAzDMSxbo6MN4SPXx0/eXn++uT5m4Ozw/ODp09PDk9PD08j",
-	"gWpe9PSY5oCHh/uJUjOR6QzFb5BjITUmAzcjgLtMrhBVkKPM4wb+VMg4RnIGZCGYYu9Wb3d7u++SdjhO",
-	"TCmEgjAoboUqXjbU7hAsOHvPPzFaU2U48vxul1/D9gJEMNZrxOsv3Q+1HJMIck7UzvwbJ+UDxwYMi0PB",
-	"eDyXjGMV8zIXsLCdU8ShB8/1iAMDx5kgUF/eiYNRyolYjviHhPn1Oh+QW6iaZ7VTSE4XwpZJF2r4qMu5",
-	"oCa9luv+9xIOyTQ9o8DIr1NS2KDYCaqqlNdFfTJNycqaueo46xOnt8ysE2DPmkXQNUH21wmfbxyzfvzc",
-	"KOwv4G39n8tZsGY1foEi0lZNzh+dbUud7b7QW+rNH5tPNl+mz38+TIY7O7/qS3k0t5Odq2Mz3p3/OXn4",
-	"09rERueg3XySfOYcoV31unyssyxeearpIAS4/2unqDH5/ilubxD1ryQ15smdwsr6BAWZGyFXkhS3zlFc",
-	"lwhuBOmf6i48RSQVb9qJsm2X2lEY4s4L/inObOdoMgCtPnw1I/wUL7y6hV7fXEhHxndwgq8x9Wgwv+bU",
-	"C9Z321WTx7nT9aQZdEFXrp0dt+2Brx7uur7x9pU/e5e46f5wN5u/Hjjmi6fyZyJlDivTSqAWWUxmXQAy",
-	"zNtS8RV/MxAHFUKDkCUcOxEwBGvtIrGIv6vONMKwKnKMrQhB8b4m5jjP9XO/74jDKLsyEBS1tw+MQk0p",
-	"VyonlylJdKL7mBg4rB2N2dbese/9hKSec2XLubIEZCCADj1G1HJpI6+OPYEQ30zFVCZpmTtAHWE8+DAa",
-	"hnqPouc6q1MrzABIIJp0KcZLzizqi3XQAHQ5uyzR50ZqOPAYqjajqgOh1UL8dvLKYToo9U6RsoYou55G",
-	"64ItDgBW62TXucNX2w2PmF5Q8/5O8DPfJ6j7oF0S372+dvqtuttGbPL5AdprXFvfhCfl+90jwBI4Gv87",
-	"zpH/hcCAjM9fHhhs1mv8k+wJ7pD7vrVvaslRQi1zveqwky2kpXpiD2w7fFUoW/QDzpyiT4i4d9GLMmrl",
-	"cG0oXMqyIldzRCVGVc4/YmskvcpDICLYLFQchdq4OhcswrhMMcFnMywc8P6iMNHvAxFYCsP3XKWtjBxV",
-	"B0NN3ZooNs73F9RN9HS6+9UzTUxMotNIiBUwGpH5EJC9gU8S6rzUdiAO3DN7u/BqTbd6qt6esIHYE3MY",
-	"np0h/X9bzOCzWSC2hmIWhHprF/6xPcT/7ooZDx7mb3l/5WzulcQCzHjJHc9SgCGd9auhcQOHhYNG65DR",
-	"Ynf7ET7h3nDH43zdFbP+QDz1NpLciaBY1DKB/1OBJdS9uhrx5vDo7Pzk8Ozw6Oz58VHUH4iXXdKEU6LA",
-	"UXYdMwKPWn0DdyKC35GIoFtE90bbt+oad2v0/EapSvKRbtb7TL9tNzXXXlZnazPdxSym2/j3waNftt78",
-	"uvd2+8Xp8GTv5Y+/Pnjy8F5wD2zEOT9x50PujbYeDYY7W1ukr42/R9OxFkC1N9wZiTKzRa7kXJSNLiE8",
-	"nCzR+QQZIrC1COfOJ+5ib2+07SdXq940ts/XNKY3nuErCRw21/DyJs3bfjrqjiH4b6Te1N2ew98Sp9/W",
-	"Idr84Cqk8HkO+93te1/8OwhWEwRVDRbBSGBDEIzUNODXmpYOJq361m+LUFkjdoPldekhL0wuyOXyxF+p",
-	"gUSbhePSF9Nc2Vnts5ipgIEET4C6nMELxPNQM03ktoSIqMqJBGno4ntvwKglh62S34kwohxKqBlPQrnH",
-	"qGX4IiH1ciGXolfqVFlbJWTm1DAhNThQ80SXhUK5tCIQLJ9DIBc46Z9mjG4iEYKVGWIOnOzO/5eqdHiW",
-	"frPG7a5VxdAOP8ExswNfm5wYuxyuC8YJq9lYPepwedApa9nLb9DosP3VGh1a93pdfOzeflC/eJwY//he",
-	"hn9kGwPONg9I8o1DVUzfqQ1XV/7whTnbTjP3C4K7JObnmtVbQtiwmUkwlHRlXEw7Vg44/5ya+fgcoYZI",
-	"BaIhU+YY7a4tn0d9JD1wsZZFRj7kfeS6HNwaRNpcWWFYD9wo45i8fXaEiDyKqJtYMmSnwmrfwnigSWI1",
-	"XEE5RoGoYZhjeOfcLOJuiB7jviXLNRAnLtVKcD4CBIMxM1bV45CrIskZGMhtJ26wycaNKHfLdH85ooy0",
-	"qjLFPBShhhuF3aEFWVuHblvBsa0aUpxrnTiAv6lx7A5Ycm0zTAtx8mD872c/ZEX8+2I8Pjh5Pd784dnp",
-	"/Onsgf7X1Za+TN/+keUPk9fP5+UPi5++USvNX444WbVb61And+HNl+19aCA68rX33Q7wjXfDQtlvtQn+",
-	"Cp5rAyFrpkKKznaRFlik6kcBE02efizS5BJs9jKkPuugsZUWnlsHZ+PcJ0sSdEaPtOFylpkLoti4ofSV",
-	"Sk2mXKsMXo67YNqg9z5TINWEqMOA4SyOaiPhfv+ahqxrq4AzfhN86PfhcqOk9IrffWdEvorYnkLUdmOI",
-	"v9hsOOTzzdiwcZ0w4ZUYq9ToC2p1qEGMCvmMbDdup7raF1djGzf+6XJs9ctbbLDumOvm+12D5Y2oGf0G",
-	"GTdD/KlbvaLOueu+9fN6nRCayGTFeaLPXQbLb0pgRS5Lrk09o+dyyQJg3H+TKZOlyqk7CpMVGxCMGO2g",
-	"Jj1kt5PjJE2KZbUzRdqcMwtKRFvJIrGqvw87BCv7OiI5CHmOIDIZL0PNA/wJiElj0Xym7kxrYHBYZ7Kw",
-	"MsvAFZ7be+9uvzi+Idjie1ve/yCIxR1iohNKjS/vaxqjaidt8sx9uHeQJS/V8qAsZvdG/3n3Mfhw77GS",
-	"ucqrT97BAcjduqbnmBMT1AUIf7PVis2kJAUs2Go3Taa0zJLBUs7Tfk1+iT6ymVBx976tWEFDfWEcE5NI",
-	"in0RzeWlEnmpI3cVo7FzbbS5ubX9YDAcDAdbo4fDh0OyThTIbqLDyaPVdfcTqY1OJjJllinsUQfLORAM",
-	"aDe5KFGdvZYkwTyRXvoETwnq0gbYAC6SItRjLHwYFIJAPmzBCItE47FOpixAG0uiCUrmk5nHcYM7B35F",
-	"qQYYrXnADPHK5b2YVn4penidQCAzeCAc2zfxisnzJO4zhxE2qfvqPzRkTQp221HV+dkxYrbonapX6QsP",
-	"L02J4sN4Pbhcrx7ABPmmaFxMHuq3YN8PsowHCb7EOw6wzkbPA3/Vj9SvCVwutVkQ9tGKBAKZusG/kiZK",
-	"jbksMydEIjim4qKFR8OGOhqoUugPCbccdo1IrtRGod4XzI9mdD2qTHjlI4kG9Tnx9x1nfCXHsPP7ckPu",
-	"KQbigEjXKme2JW6HQV6la94Q29snob1Qo4CAWNXQw4OxU7eYqSRvqek1hgPXU2e3PpKN1a9ZXuSKHmHs",
-	"lEvptmoJ7h74QSo+TzQ11NK/TInZ4sVM5YrmO8OLmBRsIrOiRDbJJ0zmxrp+jl5sRRbbfd6WxybZP/SS",
-	"fNer7kNuKHAX8qI/cp4Wtg6XBQQ3tiEJ1VpN1nWut1KVzsmrxwuLZUz15g9Xz5cpDsTYlHqCOgxmnqUy",
-	"0fD3YDDoBwgbujAmDjXYLWwilaJI5gpzyB6/WmsOZSq3+GlFetsm/+NfwliBfeRa5M0GnVpqp52DL6qx",
-	"D3U1+M7fGzVsJzXloGGw+8LObSCuTDJRgcgntvXTfTIbI/pfqLm/WNl9wZR4PPyj5l2nRivCdSnM8vtf",
-	"UuEDdqPqlYXaLba6HICJfAQvNVkALXfJJzxg+0Ib3lucrTe5SOaZyeG8BCbHq/kcfzRoxOzYwfBX1D38",
-	"/sSViEjr4VLyHymB7WBaPxoyUfZhsnRowiMtPKnCN+Z4QxV5daKfyqVzD1ANpuaYlbly0Epr9Ij7CRBP",
-	"n2hq7w4atH9V8R1z6WoR6l4U58tz8Av6gUhinlNox8Au4g4rxSyBHWtJaTDkiBMnZNPvE/keqZAW5BHE",
-	"CcQyNoRbINZX/2mZy6wD82AvHS0hs3ePKnZ6twIIf7gVDIfDxsxw7OGdNlKbRUC8MckUlmKAtMXNDaqO",
-	"8tZImDnvcYVuaU2exNuqai9z9dSPy/SSNxzPVTLT+iUjzuHo6YvT46PAPf9wiCOQJlrZJjFQoqnuVeRS",
-	"WzkpUBIdX7qjlvxTTQpMvSJrAyyW1nSkFdRlcYkNgCy58aS0s9xcJTEmVKV4e/DsYAMsqyyScapE5Ztc",
-	"yEIt5JJmZPXp49IiLzPqFnDqFd3tDYzQJ7nC1yxTJi2U9pLsChiH+sLIed00Yc19hM1Vx2NRf/yEgwaz",
-	"EjfEspBBtY5d/hldIG+UXWaZzgMeeqg18Ssg4bMgnlX6oDrZFNkd3LVh6cVJRXQ6T4pRPQ/YUAah5nqU",
-	"6FXKuVWJmWmmeY4y+W3h8cb2PX84Dvw1FGpZFJLEkfAn9A9mrg1YjJr346BhHoM644KrDCeQHYhDWLXM",
-	"SlVVlWdKkI6MGzFYO7Vlr9pJ6IaJSsRR9RMeOKIkC5H1z7vE+lghTS9F3WvI762Sdgt1pvLExGI9uBjB",
-	"0zFcqIICKUF5G5MTAXqd/RmI04IpVRtCfatqauDZV0pqOGKo5JcUnpjfCH91oQpet8iHwQWHgOaRvUyy",
-	"DJlnJ7mx1mmG4NtXCWkrJLEa+KNTOQJgZGeSZcVlmoa6mvIWw8sl1uFn8kqJC5kRacoSj6N9LFelxYuD",
-	"v7MwNQ/E1KPLwvccajwKr1yvH3pPeNKZzDJVSZNOweWl+SCZ1odo0rlZrV5ysBVX3V+E+qJVI6Swc5mm",
-	"EItQ1DiTFuIVuGFbgSUq5UUr4A4kLMW5meN0reZhkrvlSed2Zggx6ht5qbGi6huCnhSpRIJbXAd9jOJ4",
-	"rkJI7ghxkwKZaXCGV/5S7cw6ttqoVS+PasHsyuuy3FOBGUhPRAbOEGrJixl3inrFI/KM7rG6mPH5c9ni",
-	"UGDRquNHcLJQe35QYUo0Hj0aNH93zpNYufdecz6TdeqzzAcsGrqZAbrl+Kh4i2tcPNrBPNuGdHDUQ+ke",
-	"h+lgGjsBqwR17AOunOr8asTZrCN9Gi/Fs7Oz1wJjZcclTjO5CembSTCt1NNXSxcR1w2+NThbz+vEZFsD",
-	"riVmtK2ZMwORbFfwQx0RoiHi6iitZxTdICI0MxU72yKXOjZzMV6iJaeyP26v/FKqkqsBH5adctdBipkO",
-	"x73mwhDHbHUTQh03w12nh9fE8p+VLpZ3PYeeWCwWA8tfu5oWzI0+RNWTZMo55UGocZ9hF6iGL81ypQQL",
-	"RoxCvVGVqTeSOPIEPJHw7xMkfz4DWFLsN85U0d1Fo7qD59Zke81z1tiqERLbferdwr88rjthpqEWIvpQ",
-	"P+nHwYeVm/04+DA28fJjhItVIPc7zA10R+CPQKAeKy6AuB+Aa6tiOHNleipYF86pkdOudBu4m5YB3+tG",
-	"rCYmBhP/sw9343YtOHM1weBM9Nac4Wzi0LrhZjwyNeLMQcHg3JV7xGTjbqoktkLGEfOVXvKgzlkokubu",
-	"mXG0a9IreIOZKgvVYhMzjigulwseWYppMplbSrPRobApJkWoE41OVSHBKiRzlh4gHBonH/Clialkvwa2",
-	"ZjFJzeRS9KZgohiMHIBL0q/QyNSCza7S/pqesTQZ5xLXS2zAD6Bl46/YJQvypAo8GMLeVRszxF2w3q6U",
-	"B4/G3bonEeWx5HeM98wMeAuwiOATUyK7RaHpr1KwpHQIha3b79+7HjprjN6nN0ZZM+72Mzn53UE3caA4",
-	"5A0fXBJTgB82Tyy5JazzDB/D03GMYaa0O/HGNao9l7mbdc6M1I5WG9Vdd0c3G+PBdTCh7sHC4zIXTUWw",
-	"sb+dvFqlRA48eD0cBe5pH03vSg8+JbpZpgfd5HZnPSyG1wdnT56JFqdao0W/6opvUl12Zl+dchbNYdbc",
-	"IR0taspriHXR73wJPLvv6Wyh1pOKvVCaJXs+vvv43wAAAP//",
+	"7P2Lctu4si+MvwpK//Ov2GfRCiXLji3XqjpO4mSSjD2Z2ElmsjWfCYmQhGUK0BCQFa18qTpPcx7sPMlX",
+	"6AZIkKJutpxk1p5dq/Y44g1oNBp9/fWXWk+OxlIwoVWt/aXGPtPROGHw9zMpFBP645BqdToem5/UZDSi",
+	"6azWrl0NGenhDSSV01pQu6XJhJmbYqqp+W+PjvUkZfE11bV2rRk2D/bCg7398Kpx2G4etMP9+lHYODg4",
+	"/FQLar0hFYIltXZtaj5Hx2PzY8qoXu95JSdpj9Xatd6Q9W7kRJO+TEfmgqZ6omrtmhybV3FRC2qTcbze",
+	"e79+/RoYMmja05XThwtVU18y8rDdaNWbrYNGcx9mPlFajq77nCUxkF1zltbatXHKRnwyqn0NamxEuSHN",
+	"5F9UDP6XXaJ6T5r5sc+apYIm1zw2s58ofd1o7vsXMtKooRzz/qwW1PBeoa/Dw6ev9z+9+bV18eRl47eX",
+	"zXfh+dHHg6vWs2e1oDZi6cCQzAzrv/4IaoKOzGvem1HUgtp4KAW7FpNRF8b7j8PmUaO53zo4fHJ0HK6g",
+	"coEGPpXfjxVLNYvnqa20TFnsiB4QrhVB2hGkHcHxbns5EjPbtiFZ8J+8NId7YfMqPGqHB+1Wo34cNvcb",
+	"Dbs0l5PxOGVKcSkuR6piZfLrVcSnPc1vWa2t0wnzN7oaqeV7fD9sHzTq4ZMnzaPWJyDbmKdMwa1ikiSG",
+	"WExo3ucsNXT4UtOzsSEDTD8fSnn+X/8Iagnv6+uUUSWFe5n5yQ4Ef3CXaxOhJl3VS3kX2GsJYxeHDNS7",
+	"ooMPvEJ4UqX4QIyYqBQgeHUByzaQZY+e7IefHMtoOrAs86Hx8uK3RuPZb4cfLz+9/Pjru+Pz81rGIrd8",
+	"jOP6yLpDKW/ORDyWXFSIN+aurLehDvfCxlUjbIfmf/UQ/s+MLmaGcmPNgZTP3p0TNRM9c4Er2k1YXFoG",
+	"JuBXxy/slgl9bRbWLHHNbv+6HYBhIPuLXRXvl5glzPzyhyXRlF2Hhz81L6/2z5qXH/cvG63Dn568fXn4",
+	"+tdGy+yKccpuuZyoa8V6KdPX8/xWvW8qpz1JDY8PtR6r9uPHhtKq7omHx1P6bzrmwq6FTG/UmPbY/CpM",
+	"s0ubybX5ZejTSWJ4foAr8eq5Y52pMnRp/PTxt9dXx78fNo5fHLx89roVPmm+ODzKOee0NzKDkGN9zcV1",
+	"yv6c8NSs03/lR/YfX2E6Q0Zj2JJfamdXdAAjLnABspfmekY0HRDZJ3rIiOz+i/U0oUJNmRH1OzSX9lZs",
+	"EJmSKTJuxp+7baJ0KsUgILQjYj5gShdf+UiR15e/XBCqSPTy7Cqyn1CEa/MRXG6ihnIqiBQ9RrgiQmoy",
+	"pim8ievdoCOUJDHv91lqVJ7pkAl2y1Kih1Tj26dyksSky+rkkonYvLtLezeECxK96u9dSMH2zqnuDSOy",
+	"8/LsapfItCPMFffj29OrZz8F5PnZz2dXZ7v1jgCRBxxTa9c6tT+PPumPYXe/d9novz6cfWh+fncsTju1",
+	"mpFUbjFw06jekI2AQ6xEVDrlYlAzi/OOavYzH3E9vyxG0zNzT1g/o+CfE6lpm0Qdx0Gd2kn6z84kDPd7",
+	"5rNMaXwAfmIn2l5TrCdFrMhEaJ7Am7qT3g0z7++I/iRJCB1QLvCpiOzEKe3rPc50f89sGjrmeynVLDEj",
+	"3bMMtQuk1UQKYmg/I3Sih4aPemYX2FXtiIlImFLEPE7geUVoyojs9+eJ6k+qcfTkRP+zUVuTfntvZcJ7",
+	"s2ruBrIRPeSKnL59RW7YzBB2yJKYaBkYTlxnwmSacs0Mn3aEYVSdTnqgUu+BfkISrgz7Fxbnz382w/Bk",
+	"+s9mZL5IHdllnzTDkGRLlrI+TxIWd4Q0bNwkbsF2GmFIqP3nWhQndyN4NtBVBGc6ne2d9rXRZcq0vrSj",
+	"1pJMqdlyrC9TRnQ642KALHZih34Q7pMeTVMOBK3742os20IjLvhoMqq1w8CNjgvNBiyF4f229w5puvcq",
+	"ruYFS/NHivC4DVsh8h+K4Kdewg2hlRMuRn5wRRpmZo3mEbnlincTRk4vn7161RG9IU1pT7NUBUTqIUun",
+	"XDEiBYOXKZaaRR3RmNXJGcw+ZWpszDWPBAGhIiaUjFPZTdiIpGzMqFYdwTWISjvuax5H5XVM2Z/XN/uj",
+	"4z+bn5/0Dm4b3SPRum72l4qiEf38MxMDPay1G82jYG6lvwa1MU3piGl7djxDmf/q+TxZT7MDgcdkJ+oN",
+	"r//v//4/0W5hUWu9odGIzj5+evupdXG1//z5h7cH4fHvF1cfDs7Mec/Nm8ZUD/Mzrpd9cjOhaq2XBUPF",
+	"i3aoQtuxEsMbPDY7MzvorA1DuNCSUAErm51WfZkiq7j36Y6YUlV4ZsdsPh4b1uECxa6MZ3OnyUoDo4o2",
+	"2Rw3o43TMKuJUz7NkUpTVrWgqxS4ikGz/OObjfpVzEZjqZnozd6wCiF/Tm+YEa+pkU54WHJF3v5yeUUU",
+	"7bM27tzmwUFx55J847oTFnf+I0V6Q8l7DCT9+/evnqP4HkgZm329G5AbNtZkzNJcJwSWiD6efjp9++ri",
+	"+tXzs/O3v1ydXTz7/frq6mdzqKKwJc0WGRoeMBzX56nSTiaRKddDQuF8SidCoUgwPIR+E/in4SAQ6NYE",
+	"t4yl6Ih1hE6pUMbEk8IIDZjQkIoBCKIZQaIZpejUyhf8pHuB+XJARkwPZRwQs3bmkx2B37SMDzpWeUDd",
+	"mcb5wx/w0ihbNL33jo0TOmNG4KYTFp2YL3aE+6Sbd67QOYK4b7aazRNYXhzzkCcoWpF83BCIJ4khmuBi",
+	"0BHZc+GxHYx3bkV1curPxVLI7G9zTO20Pn8OyIH5f2Z6honwxo6QIjGym8YBUZPe0JA4ZUomt2wXlsSo",
+	"qbgsAVEy40ezlnj6lXf+QT/sPWENtrcft7p7LXrE9o7jkO41u43ePmv1D+hh120l1ELyzeTtiT2zKRZI",
+	"9+bBQWBOzUzaG8GuNUvNO/+f/+p0Pjcbe53O5ydnf/zjf9SCqs3XB6V4ftc9Q8LJlKBx59sNO2VjIZg3",
+	"FQjQk/eBxSNjnICWJAXrCNyOipkXjUZ0TzFzHGkW7wbmg9H/jIDdqJgR9pkrbVZOCnbinb+tRhNW0C4s",
+	"HNNiwOy2osINFZgglgzNDHibGYZ5XEtZJ8+GrHfDYjIRMUuLhkwqpx2RSDQszBVQER8p4m1EYAUznam0",
+	"0sXynWGkfOvdslTBtoUtpYcdAe9C9jUEMvQJCPtMezqZgXKhJr0eY7HayDqp5iVr+KxQ/l71jeG0gBtw",
+	"T5H9sIVjFhJFA+hPBao53nikMu4wf5b545Ha7YgCW5DVXLEVWuTm4QqCnJvDvvooBT0Az89ROqg6QM3P",
+	"4eHTN61fG59eH308fNM43f89fNk4az598u68+gQd2Q9ucnx+xZuZ0k9lzDGa8A7FFrgtpDAyGvxc43Fi",
+	"jAkuxeN/gReoGINAV17BK3JK4EeC7k2zDShJZI8mRI1ZknDwgGaukjVdhGHRQWhmoIzZQJNX/guK45jS",
+	"ax5bJfoSPbjWJW3GFa8xDHiDN4ySozL4UqtwEdtnffdy/obMzWwm8dVfpP+Rsn6tXfv/Pc4jPo/xqnps",
+	"F8caJfkK5suNv6ANAYR4SuOXVLMpnS1ZUmta/KO0tMi9Gl3nTpNfqq6j3TRO5S03IjFlZmOzONM3YEOT",
+	"XsqAzjRRJwQiQeaGESxRytBb5j9Sy/gUffSLzRoXRjoIm0FNcw3b6SmNiaNBtiy0Kye63U2ouKmtTf+3",
+	"SCck/LwFmc8wo0APvE3m+OgaC5P2hkYF6FOemP/KdUhkZIPnqisbslXjtbc/LtwLg35KY8c9G7MDfL5L",
+	"47fO/CtvtD8nxoTNrEOnOU9TKQYu0Jc7Rx1jgSuCjCYKaEQFsWY76adyZPXz0NgNLE2l3ZfgV3HPQqBF",
+	"KToAObjqPV//2JibWmFY5CZHwmpu+hrURjQx82Xx68tfLopkOneXwB1ZSZFR4RZCNZH9vmKaNI7ahItb",
+	"mvA4t1DIo6+PSCLlDUcqky4bcFB3zQLg27/BlCfiRsipOGcYzSpyxgh+RZ0G9lKuVsWsl9CUVRJCjGjm",
+	"5aUE3o9RxBPCPo9x39jTvxAQDAgE/IxSlAlf7x8orANijs6AFKJwlVxmhlFgsm86pG/CsLBHr+BaceXQ",
+	"g1nYycCU8J7KNTM6a7YL8WarcVQTl45Y9Q4uPPsNqLCNY6C4uwNC12B9c1eJsnA0UNKlsRWqMu0IMLsz",
+	"6XpCIqRmBEyjrNkLIXaqCXgUUOfd2uHxTIp+wnt3PTrSXLX0Ocz+TKZDqYxenGlgJAE7SKKBhJaB8nmu",
+	"R0XMY6ptzHGVs8ze8Kb58dnT1sW7s+en4WXjye8fPr15eXp4VPsjyJlYD6tH0vRcEd6INmbM45wxM6Iu",
+	"lqyQbFEimyD4cwXZuiwxzPRDEC4fSxXpTjLfypQq626JH5ie21L2qmdZNccoJ3cEsSDYq6Ot6nVnRhTc",
+	"TcPfWLX2pOorgecXucRQBg7jwZTsUzFDNw4B0QcBujwwsnMQhpmHATnSuoLIRGSHs9G9Jynb3Sr5X8i0",
+	"y+OYiXsaWYVIZEJ7NyjWxywdccjcydiqDU6gWlDLr+XO//zqxjtpP1/cfFIPajUVp0v9yYJzaMxSICAR",
+	"jMVmO+U3uKOPaxs/64js9keKRJ/38nuzvTeF8LnG1235hLRm5hUfMTnR38Hijjlamzbka3YDF+RA3cWE",
+	"buWsYOdF3MS+tRldmhYXRPMR2+oWfmk9WPdYMEiCUmQyNieBMu8XPUYaTSOWWMqsMzwm3RlJmfkIl+KE",
+	"KE1TjVEANFVpX7P0n+Eddm/DE80v0XP2QOsEOSjm0KbqxghVmaKdRsxByFIIgm11eV6NxjLVV1L+TNMB",
+	"u6vzYqZZyT34izm2DlvknD+tNGdcbBYSbsynIZcIRRM+hrkUEB8WhMMw77J0nuC1cydnmHt1JSXBWS9U",
+	"ERMuKifWCMMgDEOC16vml42ZaAyVajKSSpsnswdPiBonXFsLI2HfeHpb09hwnlwRyKWxVjrXymbDtI3F",
+	"ZZbaX2dcY7DHRpCyYn60ZO0IIcUeDBMJVSeXBUKBR1Mxgd69MU01Ritgh7vEgS0fQRB5uKelpljSL3IT",
+	"Zqe4lAZz6sZgFEFKD9i2k/SW3xptK0kZjWeVzOae76wwKTo1s0p+wsTckwuslU7NG8ADm2UilvNGmYgl",
+	"kRMQBzLF8FG1UMkIVs4NmZvqeeNN8/nxVevTk5/2fz16G747uDz80PzYqRHFRY8F5jzBoFLHhY7OG2/2",
+	"T8OnB8+ePD8+a7zYf3nw05PXx286tRMcIYQZ8RmIlP9FbC4csUxxEj0qrGM9hk1lD6MTEiGhI6LozOh7",
+	"s62eRBdSv5ATEd9xb/Wq6lQuJOYNVNWqLNw8i7eAIUsfxniHdfXUvgupyQv7ngW7oNKpcyE985iMqO4N",
+	"SxUfmbcw53e8Tdk4rh+Je+BJbIM73QIackzSHsOwP1d5EtBWefAtnSWSxndXh9bWcRolFQd9lObub6sF",
+	"bEmCVE2zgSe8mW15ni7dyDy23QVMISOWm6G9gGjgfY3F9aWD9bPh6QHTdikmLtsDzeq7LLAXdvWnSOwc",
+	"H2xtvQx9dAkImc3KSz4aUnNlSnakn69TyvHZzd2SllRbXXobxI/vn2JxjoLVnP9+rgW4xRQTf5c83rvk",
+	"0XxK28Q5PMQ2SU5ZIzvlqdTDgiu56rD8e+m2vXQPndCzeUYPpuxUiTY0vTx9CpV3u/c9I4wrp0vVzfSv",
+	"pDynYmbFj9qmZ9qZ0MZ2zstJzLnZ8ItXXHkK2elOUqVJMwx3T2zqK5rADXvHHY6apmd/GOXBzJVkk/0m",
+	"HusdmQbg+sJ8Hr/qBtI7C2njNI5TptQu1o6ALyEjlFFDOqJETZokcqrqxQxlNGmGckpGZr7F8i2a54tD",
+	"2tGYqnkHd6GwbNnJld+4oJxqrYfd/fMVQksf926tKN7Z7MB9L8zCyJT/+95aFsQSxMCYoC4PxzJDG/08",
+	"WJPz297pmO+9YTNz46n9OHylTZ4ymoJbYGObppEzfGFKD8br5wtnu1WF6L2gt5QntJuwe9jU6E4vVeZK",
+	"SUbOrrY3VPpj5u8jMi+fsMJXc6ZOCAivAQWEio1DKp79c8nSW95jxJ/9QivbqABdqioKj90Vzxti0wwX",
+	"ep4WP+LNjqihTHUy+5azFPJM9NIZsJ+t5in4FFh2FcSvkbxZjCzPlwSnq0sZx6JhtYAWXLkaPDQMiKvR",
+	"Obt49u73t1evfrm4fnP2OyTqc+3oBYUc4IVSrHIAXvWz/f4JUUyD63dnv0lSKmI5gooYqP8yi3HY2rX5",
+	"rxAP+pZk13m0cgFvVYffVjNY9XPflcu2pQNYvrEsEVv9S8hpG7SixXssWEAVCDFw1RFGGKEcihkkHfW5",
+	"4AprsSyRToi1X+0oMHTek6LPBxMbLa+InXfETlTN4ZG/mSp3UECmQwY6iy3aHbJkrLBQR4oeg3JU2E96",
+	"t94R6ygtS4qB57WW76Y7jFPZY0rd7XQqbA3ftsmzWvFc9e336jzJUppqRTJqxZvukjXZbPp6hjd966p7",
+	"OH3jg5EmymnTMB2KMfJSqqPZSZjruGVFRE3GY5lqFp+zmFOXD3uPNc/Dq1yRi+eY0WoMAKrIM3ztnvlM",
+	"m/hv/rwnYvPWAFa2U9Pss37cU7cZisRGPrkDfz2zGRKYIrnCPN5v4HI1U7HFcCP4tPlmSUxBDHqra1rC",
+	"z8ksn/usqVfZa/QGFzJvhnOVaurEVUBCzb8ktrjFhn4fNuy2pfXLJ2sjqzhphcJ8bsbmCtdkRGdkpxlu",
+	"M80um5APOwCu0dRwkLYVbL6b7EutL9MROItiqtmeVVtKhXDou/pSxiT4qfE6fP3kxU+///Tk9PWHq7NP",
+	"x0/3m2e/hVUvQDfWl/kL44RqKH1ZtQjuvq/5Yi9/whLgEm/OHrvuYVWqnX85bceWXNoy7SlVJKFKg3ra",
+	"nWEypa1cokliFq+SgGKSWHsNawznCyB94CFwlNk8/4we2TSrBl4AHPsjez+6681c7eSfwV2wiWOMNNDk",
+	"rccNfZooFswziFPVFz+J8ypRL+Wa7RmV58TPto/Z2Jj+VudyEyQ7ipXEW7HM0wgefn1j7JwaKlm1oGZ0",
+	"xusiKNWUDmm96J9VzCV8WugAQ5IijYLa572B3LM/GnFWf0en51Zr8Dg2Z/pzo5A7GMlcF/EBQcIw2AaL",
+	"l/hjnjX8JVq5/PHZrZPkSfJLH7SmZeOA28/ELUvkmIGzt8gfzt++xuaDVz0392cL8KXGxGQEefV4TwaC",
+	"9seqfWJrauD787P+I1iIrjIFvIEBV5qlLK57FHqOKYc/OIU8CLgHpJD9StsvtbSn1ZQqn2r5oOdOF/ut",
+	"9SYPu8PB1VGtU96d2AzE5QcyPnKaP1EmhB3Gkr3xM8caz+qV45qN1AazcPpFmtLZ3GAWLEc+FClvJuOf",
+	"ubiZP5HepiwHU/JMXJtYqiVJuLip18pCXE4FS69tvOOaV2A6vZApiXpWRYqCAiYPhFDkVGB6PUSD6lXH",
+	"en4Sl8LNZlAsjtr585gNqzUY+WbcUT646IREVnm6zp4EFz8qVFOqTjoiHyxcxKISMJMdxJAb/k5Unn6E",
+	"3iM4z1kfMhBTZt4ppLsrahMhS/isOQ1Q3J+QSEh9DblDUSm1/EbIKTjJkFwIp2A3Mk6qFtSKs0SUR6ej",
+	"5kOBf9jPrN70dhFWMtjbVEJ2aiW6V3aujfEuh4KTTU8xKCQ4IUa3ybC90C8oIHunrPQUGZKr6+5EccEU",
+	"/HOBhtSVMmFU+AfwCl0qqI05oMmhWvBlQ93Lna3eO4LCWFeS1asX30DJSrLdjgqKu6skoGG/oD2Puwh4",
+	"IksqLTJrcdcix3rb1qOt7yxRBS3nv+ZjyuFRo7ln/r335Oi4ATikTjrOrcWIfn6FF0EXGnHh/rlCRhZH",
+	"tAbRbUB4KxI8e2dRVbyPNLcvm7e+lkjkq+VLylXBeVVfbWcYbZrb2Pb8p3JPm8z12mp+4WI80UvfYlNq",
+	"Kk8Jx+trrwQchV/L2Q7lr5/VG4etyg+Oc0m39jeddPwa2OyHjUUJEikoeyLtEgRZUoUbXeAzwxKGWs3r",
+	"aykpG7Lx5aKj3RhzXAwiDxMV0cQKpjFYgAIOeQGFhZHL6ofLyNhTmd6wOOiIaOIFbN2dS6BScvMnINFE",
+	"QOjALJR7lOscWaQj5qFFID7AR+aPiS4e1XZ6uDo49FpQmxQDyt4nK87njIbvMRvnB7cuHOT0g1kXjzIc",
+	"Ppda6Vih5E3BGnplqVUSnH4bhnX9Vr3cCbaMWmj2czHwNPq7uMlcUlSFWyllTsFGdZ4q4mZEdiigvwSI",
+	"YDiVaUxSNk5mQV4xtbuWtF/TMYZjyB1jftLYelMtMUaOQ5T7rJAUQWHdClQtfLdSEOE4ESzvu2wiHMDy",
+	"TYT31F1x/gNsIof5ljGPFEaKFnwbPZnGKNbsQNoFdpPC3uOJVrzR33T3N+vt5v0uZj1+extmfT6LOyqC",
+	"+IK3k02NgpKMW+Cb9mXIgN8yAQkVXA/jlE7FCbEmRVZ6ZrawQ6ix3oOFjuslIs2Hxqz0c95J+mxgy+KD",
+	"99SG3NpuuJa5NuQ2vteIB/+UE12tC+QFTfcPxMwlLq/vnX+RMrYHnneHuGStLUTkdfiY84r8uh5zmzH9",
+	"ZR2rxMufLsSV8lTq9V+Ss2j+ojwreeV75sawKkV73uj1crarTCSHOlEoYwR7DjKeYp4yQ3rMcAHI7Eog",
+	"ba53QavmKeGxcukxUFoOy7XYKi+KsU1cK+sZYDnx5pwHKz9xb+WjED0rmV7AkfOsEpSS1Iu7qrCgG6ss",
+	"ZtnuFna7+9Y+Ry65YTPSnWEGuii6iPCtJxYjWzFtDgfw5HGjPozkLYvr5A2bYc8DQAM8bPkA/ScIlaeI",
+	"AO+zK4M/JAm7ZQnAgAN/YXYUksQiBjs5A8hlfa4J7YjD1l6Xa9JPJNVkx5xecqJJKidgfZnP/5ulchdw",
+	"Ub2Se+IPKN8mN4yNFaG6I9ydZp44lMMWecOf5oBzlhYlvNuqEpC7yr98O1QVjxQgplt3lI5lnOp1pGNF",
+	"8xp7E1EzpdkocOsOi7n3bxLuHZNrUid7ZCeRU5bu9ahicQmNd64AZD7qn9/s6lhWKhPLJc+pmGUwuSdE",
+	"GKGRGNPcDB+kUgYr7ZIzHimnFxHsHbRCbs3LnOWb/TvZJ2YAq+yTQqepB7NP0KTFr7QLwaT897pHtu8Y",
+	"ed2AbA8YefXIVoy85mTzI6/lQd/dRANtdDPLyjyyHcsKPz6vkrhitKUGIh2wc3NfpfZu37FkBnhMfgeO",
+	"gw+vxW+2+eO22e2Z00ABZ8lXKqVg7RJASeYhgPuC/M/Y6p1x/hPhMXaAsTdkqq7RIgZGvQXIJkAWy5XX",
+	"rJwTEjiZfScd4GP+aB4VuP+tA9D/XmrVzjL9adfGRnsJo6my7Zpu2AwJhBg60J8hgv4qj28bjx25IjKU",
+	"iY0ZL9CYN9ZCynrGplZZWcW4i0G28hmnIZT1gY0tk9WhmkVSocLttIrD5jUpm+rmeuH40TvrkAuyjjE8",
+	"daq0y+z3vHH3Yt+5Kd7ZJH/Qxf6Gi3tvb1HlYbnMWwTtf8Xoex019tNrHTYT8UDHjWviYXSbiYiXnTHm",
+	"cvmICQrnS3bgpKwYHC8cDd8x1DY/gJWEf7CIWwZHntvG5YAAKpelMEBGZOe3dyLKSjQr33yBtoj6W9FO",
+	"7xRAWCzQF2i71V+p2tgZXxUJ/ovIJDeJzCrV8RHou+M3g8V/nb59Bf1ZQbOfW4KdTOMPOqLvmkNxKZSt",
+	"fBzJW5qo3RP7qYqxRwGRgiB7qQCUClVY1o5Yva4kwlFf87g0D+j9eOKV+wYuGKGw35nXQ1uRIb1lkBxm",
+	"P8ZTIqfYp6lH03Rmf8viW3Vii1HMxPktg/6OoCrpIVe269nry18uUE+KuVmJERdUI7TziI7HZhOZU7OU",
+	"Wrw8Sl6w4IO5rNvlDxfs2GAuqL784YLUCuaCicuDGIXAaDBn6S/fJOU5l+zd5Q+X51w0XpY/6xthwfxR",
+	"tELIFg7W+a7Z64vommu7rmd1l5W66PFX9sZTe9/cC2K23gues9ILILZfN08sJTuCuz5zt7nHje20arkv",
+	"pGaltfY2aZ3G8eJnvY75p+a+qhdgu/k13vAz3Oheoelg+bev6KDwTfOAtbOWPPIO78CHvma69OwCUXRA",
+	"rH8NalKwNZSDqp1iVIQNlYF1nylsqlXPVLPkuk8V+XDVU3MstOqB4tqtcXdp2dYK4Rak36pnqjl5g6d8",
+	"7l05wIpTZc1nNuObigNoJQdUSZI1GdSX3Ovug4K8/vqH06QylbsyLIEtYZwHBVDDyZCqE8yDxn+brfxI",
+	"uZYxNI4VicxvEegXoCBFFdb0iuzb3HDPtLK8zMC6d+aQAFCKq/pmrYlXGsF3r9Mszuu94H9OoEcCku4k",
+	"q0n11CwPnCeyl/d4HAGyR8p6zNynSMziCdYCM9KdlduP19gtzrn1/OnB+cXvH46PnzaPTo9+P2ocf3z+",
+	"smq8maJ53xC8Q5OvUNHTGBvWFoNBFoseIo9kQMdGrR5TpRwRKCIzaDN9NRnZrrmM5RlU3L6k2II9bO17",
+	"qTVc6MNWbb7helDLxjI3+amyc3999GL/Xfix+ax5cfz818Nf939vnK8XDc+oUYpeFz7qU39lKjLs2i1E",
+	"ALKT+S7+f3j4zkGA4tNz0xhSdT2SqV+l7BejsM/6ujdJlUyrJUfkaA48A5zksZF5nOxQErMeH9HENu1C",
+	"cLTX9JZewtuMPKM3rBRfNSy1ctn98QX5XBbSwUE3VHQtyM1Ap13/z6jt+RO8OF9gTc0YG7ajZM67bdk3",
+	"dYS1Mj0HaMnNsJv3QjYfntPMI/LY+9Wp22ZYoiM86D8hpzniXzZkSKzJey8AmukOJUbnIF2mp4zlfWOw",
+	"XTl+oSMgeAHg2dj4GMfjEuug6CwgXCB6Qd65eLcOdWKZch4FJMo03ijoiMhTZ83FkuFnfprT0iOyQxMl",
+	"sfTKjKWn+S0j3n2PVEekjCoJGYFGotvGzbul96HSHpklLhrKMJaiBRvB2nZEMYN717vRrpt5XdmgAcbp",
+	"TpIbh/LRk6MR1zpzh8Ore3IitPIYDpUGWPSygRi186WqCmbZznDwa0fkDshikn/ZVp63JOdN4iqDscoG",
+	"LNllvq1TNGPm7f0q26zS3ArmPBzznod5R0aFwTlnvAfreIeD2guzo7OmWkVJahF5ysIFsF2gR5/vewoI",
+	"qw/qJPJd/hG0pPbChP/V+KOOcYaoXp2AZ8F+vqwQkzi0/IEq+fgTo4kerg4cFH9V8wmiN/co3Vw34JAD",
+	"524YFl2UFvTOfhXFjFWpuSKRFyCK1k4Acg7w1UapmcKVNc8z1LSN8nMq/Ob4ouV0u6r20dtSLQthPB1S",
+	"reh47FVxzeUW8uqd4mzu7eT/bpTNZbSLwrp5ntv6/ZZLz+YWq6I0MM/LgrvIDuZmAVUD4qWUYfPX3fpm",
+	"C7sSBaXaS/JNo0NuCEvjQvMHy9YjQ4IsUpP8sBAXhbL8uk/EotPoByZidhI/NBGdQrkOKY0WZWt1xgnt",
+	"GQXI6gHYOukWkxdLSAa7hRW4d3gtk0UbZH+5Z7Zg/OWfv2tlTUH4eGvv5HSVUHYiu1I4V7nDvi1rwwiW",
+	"M3ZZadt+2LhSRUekTquc59S6PxfCay4tlOomrAgP/swFW6+6/j4OpYSLilOtsdeF48pczerni7gsrhXK",
+	"vMtnEVgKWN1VOWGIUg5hVCz2sOXP8HUwn3aaYcPIj2aISHKZEpNZBWunGsCEvQLOFQ4hXAt0Cf9safVQ",
+	"a8FomnCWXmdd/Cp0H7wF28yVit1sdBtJArjE1mmR4VdnbQHmi2i89Su7rByLlO+sJmxBryzOaDF930HV",
+	"u8XtLtcK5j2qv2xQ++OgU9eU2Z6ht4QEW9wli205Q1bqcCedbETcdR9IZ11Oty9bbgy6ZbhPFln2DkAX",
+	"Wfuo85+q2lxZA8N5GmYx4aqLjmSVFxdssYtiH0eSMhovWj4onVqyVfENsCcTChjOWM/sMpNEYTO7vQz7",
+	"1HFPvpc7wm5mcMPhA2nM0izbUqqScEBH0Hr6SlnGVewAh0tRUR0H0asMt8J8vDTI+mYDyYVB5TgMo6hF",
+	"w4CPLpKDnqO0mohUV4rI1UP2zuqKMWdZG2vJUK8WzzvXCghauTRw5CgxpLdei/ec00y2uukWBBxR54K8",
+	"KrJjA4mQBC+kxrpcsAemXJXDAnw03jDYtt7Gn7+0/jIB6Tdcq6p1+Fkq/aHar3BqXQmQ4lgsOkBGLeSZ",
+	"Zo3L1FBOy5UNq8LDcyrLgm6sVbRe4AONBB2xKCi5OwMSgeECf/jumh2qSIQunzaPo11wbkeFlPB6ZxKG",
+	"+70bNoM/WMk3V7wXShwrRrvEh4PURmktlQ5cKqOj+ZDGc3FgxZPbCu5wzteCJrTYRQdy9w4AWnbtNwzH",
+	"byX8Hqez63QiKgaWTphTgWzdNjBwbE6IiQjIdMh7Q9zwtrfeAiCuEmfafrZvWr82Pr0++nj4pnG6/3v4",
+	"snHWfPrk3XmlYSPRjl9LiucbsTJk65e9b1B9LvW1y+Wu2OC297PNDJ8azvPhnFwaONlho7GeZUiEWXY4",
+	"ZI0ACXfXPq0upNG0cERfF+Zm5AcXhJSWscYdAKAL26JQge7Yyi5euSQ9G0yJtAs31RILHr57fX8uuytv",
+	"bKWIMcinURjJQoJswbeF0urOji14/G5IkjnfrIKf0NIVVfgAFIETTKDzmb9mpM8B4xO3HnRPKWyl+5yM",
+	"PkLkMoBIw9j8zwmzl802KkvYpciZKGWnTiWwBSkgRYxcoVl0fJnALeNceaResor3MRbdKzayFf2HFh2Y",
+	"G5RejNzJuwbDV1PI7bvFo73kYpDch0abUKeE7lahVI7cPRmu1g0XMYbQHN6SYRm/wMF3uHkBQjVSnif6",
+	"VnLIw0p70HSRJWyQ0hHov0pT+7f5OhMDUM7AO1Hlq/bPqLkZXMoRw5a89uT0DswBv2WkS3s3mBRTLqPa",
+	"PEuy/IYcjRmCGJWa1wYSwlC+KrBjMyswi6LmdOwqUnl+omwcQk7JkCXQDTgrjcKxnTfeNJ8fX7U+Pflp",
+	"/9ejt+G7g8vDD82PG2rKXmhoB+Lmbbg5QqXd0+vbVqPHy7tYA014HBBNB/BfmdpCLmMuFMkJhkO7EA5v",
+	"rMbn81ULIG8eQrW0qto4F1JX7FDobV51lhfZZov5rJsqT7b7+orgcJ7WvuGB6whQdpFpAi6yoABY4yPW",
+	"1Oe6RVRAn5RmBx9bPvzvEbYyX18atCrkQG0/YAVbBhDlY9sFjhaa+xbHd8dAFfD/BvEpc/8WVEn87DeG",
+	"yDAfvZ/mUkmthYfy4kTcUqrthnDu3sOVn/V6sZTP7usB1WwKqmf2k4OBv6ZjXnnUbIIeUIUxMdffwdXj",
+	"JtCrxBzntoYUfDAAJu2KeSuKN9Fl2xHLYQbITpQDmUWEKh6zXXSMz1PMdr+azxR78Ywctw6eENsTjGAD",
+	"MFWhTxRCVYurLribjBcpAtdo3v49YdSpGOsbla4zWcWteTRsvrCXCZ3OoG7CdffNWuptIXQ2Zil0S5ai",
+	"6uuEkla4j4Xw+Z1ZEfENm+VmWYX6k/dMq9bfctIGBJKKXc8984HIbywWEWw3dkL+nICaYlk1ZWOZalA4",
+	"HQOs6BBSEVDFPm1fFieilcX++3evSMr6LGWix4x2BFhxiBMOPGgePCGR1+ctyreWTWGGbpvYQHzthDMc",
+	"arAMn/QdIoLzpDrZL8e1Xt7vPn+Jh0O7Sd2Sp4dmiUlCTv3GHVCUjWnwgB7pg1DtbruOiRdSVNfLBLVK",
+	"vEVYr4LChSwp20evy6z9xrIuY86KE3Ja7Uhd2Lkmx5IHPXw6nLnP2D617lO++ZePNU/XhoBHDg3r+rvA",
+	"kladJJ5puQmXeEWKFapxRtCgOMaKLI/iCLLk9JW87iG2VwR7jdTXPg61tzoB4X1CxWx185g7gb9vgEyz",
+	"RejiBdDnq6h4R9/f3fHtvVN1wwQ+t0ELvV42avaS48X7o1hNoq30fCnI6Ts7bBdtwcpdMF+q4/IflFaY",
+	"Rar0+ruBfR7zlKl7xB82kcqXmTybk89qtajyaPMOHzDbjdtSzTvA/WZpOx4V3BsL06peNSWT2zs62re5",
+	"Y5ob7ZfVu8ROaytgV7mlWYoNUY0gF8u9X9Xpd/bhwMcXvwMFl5LJDXC9cpolxvDlBP4sFtcUiaFXZCAv",
+	"zjle4EI8VQ6r2VZJ9GVa6PekbMUE6VHF4Cp8S+1ujGS7UaVM5fZf5QClBVnHLcQ8tK5X5RZypavFJHqt",
+	"WNJfLRG3sBoPT8HKNE48Giq6MxoJRKQxc6Jc0kXQcG9MzXJAD6Nh8VSB/oZQIlit9X7jfjjbPaiWew9K",
+	"jgIQOkOZxBjnLBy9UpIdG/OEtEKjubFdwDrguiPkRCf8lhXzXFBzHW2QPTgvRCoTaPv6Oj9JV1IDF/de",
+	"BL3Hub3FRkHVx7jdDf48izQq8sNm4PzVIDDf1G3uDWGp93y+DPhhW//mNiscLMXK+QW15qSq1BxRAb1p",
+	"3q0Vwt3F1BoiZ3s7YhV3r+DCewcoCrb/d+i5tAAg6YffUraK/iF7dfkHzly/LndEl0l479BRiSHuZtrO",
+	"M7pHxolQk66ZdJdhqHUieja1dzROKBf4cyJ72N84T8keUTGhSaUSVvjifWyYZc6whfO9ooMKvUwpPhDb",
+	"CFfnuMfr97Hxv75gyN/rCLuig6X7LEe72P720nSAQV9Lnvm4ryEMXNzwxJnvVHLLx8Vw/WFrrV7SC5br",
+	"3rLecOkGovmKDrYgT+Cjd5UjZWC/H45NHRDLwzGqK/EGHKGMUzF6a+7JEH8zlq5nlLuPHKxiloXr9F7E",
+	"8n6fs2/YKGfRe+YbpyxCddCCPLqKVhZBlu+WZcrCHY/UhlVcC7ufLMyhzMa5LJ1yDvH9r57UXVyfrZJ2",
+	"RYK49+UqSlt46ucIm1gR5KVas9FYq6UFYpt5UEQ8llzMlyRN2XV4+FPz8mr/rHn5cf+y0Tr86cnbl4ev",
+	"f220wso3Gf5YGECGqzYhwOUC+ECQ9wV6xK8vRmn0x5BD6Z2Q0NqjEEW0eJWzQvfSxRCL+M0FqQSCZDh4",
+	"mKBpJ1s3X4oWfdWLi8/hha1sLDkdxrhmv50enzc+/Hrwsfn6Mnx38Obw1yfPKjNhE6r0tWWqe/l84EXM",
+	"wXWVg+kzRBWg0NcPPubapO/kBUt5E2/XKkBpmmoi+wAT0ZXxLDAk4yMmJzqAROP+RKEgFczi4q09WPzW",
+	"dU/GC7jF4dHJOKsRxhnAaK2P2ct8wh71bn6A5+cqjdyP4DMcSA35EUuG6vEY5JsVV2hB116AgHRfSidC",
+	"QdFXgoNzPEa4IrYB/cIWvRsEs+d72tsPAcPiGlcaZNtpyukLL08AFXbmnGjwkhMycVrBEwWent8p8yuz",
+	"ma+wJOq3oEqXD49vneBZ+v79FL65yayr9dkHzyxnbAcUrbDj1nCix1yZ67HneK8WiYqlt7wHTVTHYxZn",
+	"gMnYoNTc4VgcAVDfv/s5R2ppNULy0iJSdoQVqNDWg87UbhYEMyIAo2BMwKhANrngGCRm2eGS7gykKnbw",
+	"XtYrzNcf4NHFKVQWB5mmmRBCs5rr6ghSvnXVklMc8vBU8Y0+uTwobQT5NvevrUjnCLZr1GreW3HKvKqK",
+	"9VKmr4se5sriVZJKTc1PQZ58mCHe4muApxQxRp9hpxyK24+OSpHMIJeX9CZpaujqHuYDYZEs7nZGbC7g",
+	"g9okLXW3HWo9Vu3Hj82OVnWvy+3jKf03HXOx3jFh3lvcxEU2y7l4fusuXZ47iXwnmu4UuChJogqcp4LQ",
+	"4MpsgROsG3GtdiAkSVWmhOT0fvbunKiZ6BX9UgeV/XMLG98WShZ44a57WkvHrAHi8UvRYyeEdjHBL93e",
+	"zi7kxyzd5tW1opZf5xR/2lUymWhGDP+aEQMfG+GN2fNyoslEsRSqrwKItk9lCvH2fkoHozLm+1r7oNDg",
+	"sHW0amOYsa/BpNvTS7IT+c7uvtKL7tKrs7R9ykx+99MuMg9EFspf+Y0PoA4YG3ZGJeESnZAIhhlZYQ0J",
+	"ALWH2kE/2r7ZOn+v4pitqKQ5H9+Rby/hGNnqWD5yPcTX3nlU3ivWdqPP7+w50OrsjRX2tdVM8J42iaZD",
+	"xXrXEenLJJFTVEfNedWlimHL+P0mSamI5Yh0Z5op7Ht7w2ZE9lGLMe+kepIyhYedVAxvRUfDmKauLZ77",
+	"WmBfvxczY/bFu6W2/TW87/iqScW49Vo02IdPj589fpO8enHGw/39X8UNvRip3v7tL7LbGv2rd/TPlUqJ",
+	"pcoajv4r/zB3ePa5rlagYFDEf1GoZNtWClxiXzws0LbKI6h/dY8ZrpjSDxRKWRSRKmfAVvp7rcBYU9Vb",
+	"mZ25JKpVjuL4Truth3HM6nZlPEOonoIvkOzkeJ3OS+oYQT3+4v589fzrY/An7mLIB06BjmB2PSy82mzM",
+	"Su7HwG8nEgZFpZEqv0EjIlkYRuJxR5i/wQhVxXaUdfJKE2EOFkLHYzjtLDfiwdRnDLpPG15zPWK2ZZuD",
+	"8nmdssHC9Hi8Vkx2zTQxigi06QxdfcZQTRmNCRdFJezV87V8sMpYf42fPv72+ur498PG8YuDl89et8In",
+	"zRfVYAQLYvdQ2XPNxXXOX+WZPXM9oiABMWu9A6VEtoYIdjgZMzlOLDNQQeRY70FLEZKynkzXrzesSoda",
+	"kVaeZxyU1ml+fivr6TPGuYvmV0HNO885z7I/riDA4nHf88zP9s2aZzx0repNUq5nl+Yd+KnTMX/DZqcT",
+	"PazeK+OUj6jZDCmDREiaBCT6be90zPfesFmbTP99c51BwhmZAKhw9ic8iSxQHKTij1MutOv2oO1xPaWK",
+	"jGiM6qf5MJaAOmZp17Lv5TuGwrgNPZ8ymrJ08QzAvnVFrFmsydwvU/5vOPnaBF+ywWzMWGEpQDOHp/PB",
+	"GQW29vUrYCD2ZVVhqWJJf28olTa6MuFGWhg7z57DGF74iMoueebwlE7fvkK5bgzznkwtKqGx89XpeLwH",
+	"IYeOyLFlxrb6PG91o7IOuz0qpOA9mhDE7GOpMVeglOzEmgSFBHtXmd4R2OV3hxYEqJHvVMyIGrMkgV5T",
+	"+cDsLeYnSIwPAHR1RHkCf/EYH84aSnQEdpQgatIbmtW6xI4fu7bA1GHLmK+7uFhHdAQUBQjNUps+Gsve",
+	"JKcqV+BfZTGhmkSPY9lT9jQDgemtEN4gx0zQMa/P6CiJsN1w/uO/0F7zug2PiGAsNgaeYzYY0zMpzInH",
+	"pVDtjtgjhu/Mv6GnHYhgfzeVwRWhXnYBr5bv3a2TU8vjTKGkh25HBLogZ+fBSYb577en4zBygLBqha06",
+	"iV6eobYxhO40tsth8cfH5lycReYLZupESDvrPfIuh10GozfFRspkJzLMzITeM8Zj2ygH0N6PS/EYSLob",
+	"EPa5x8bouLp4Dk8ZdZ5UIJY/RgBTu4rZSW3OzJ5OZm1A7ATm1Fa1yjs4OqRO8+aY9RLz9A4lI64MB2sS",
+	"iRFl0S6252qFoSv+5vqEaPZZk9FEQXnu+6sXe0eZ9gCjfv9zDsJi3r8TdcwahWG0i92iEsM25sHGIVGT",
+	"NJUDww1M9eiY4d1xt9+PoALYN3/gSi8Moz34q9/vR7uB+QLMH5VHwZRWGSTMYYsk7NZoBUZUmEMJXRB4",
+	"KCiy02o2/bp2QBzYhTW8nPR6TCl/DacphbgEFyT60oGDplNrk3q9/jWqk7dG6FDEHoYxxDGsWweCRObG",
+	"Lx0fMMP80qkhG8sx/XPCkJM7NfL/gnfiK7LdRMExoZgmY/yE2aM7UcJHHHRXfJ0lhWBTw3kgC+tGcqQ6",
+	"IF05AeRnHNiO31Bc04HXVjwoIG7tWqbSk1TAoSUTBrQBlAWkySJYCrIT+dxtr/4DudzufOh2FJAIqv0j",
+	"GH6EQUfzK77Ibr0cYyEKyDiZKBIhlkREdmxjK6vk7YJTB7JgkVJ9yhNjAztGiXJ8jIjseGAY+KSDvyIO",
+	"PFfVyTlNzDnCYtzGXJktEWQ4FYj7Yd7fajaD/EHSCo8DMhE3woggI2NaYStwnApCH0XRiMWcomXSahwE",
+	"Pj/LWyi8h7fDipNWY79NGuScP8V+hmZEyKSB4Xfzu3m+EYZBGIYW/xt6Ey2UILioFkAbtTLoGY8eu2qE",
+	"ijq5ZCImMznBPvM7DXMmNZpH5JYrbo7108tnr16ZceeQTIGRkiB01a65HZotcPD/YiCO9YaSxSc5DHMW",
+	"GDRkojcg2lmdWJgUIEvKxgyhE41m43FKew0QDTPzj3liANW0S2H2wuIPQB0/i4Mc3NgeFMai4yNMZzFK",
+	"hZRwGjNhEZL6XHA1BK5zUcTAahZG2XVeCPROHIT7dlO8Yzqd7UFkK2rb2fekQGCJKQXsN8yySGdcDOD9",
+	"A8pFncCTePIdfP7sXn1iBPjnz2TKkwT2Qh71mNKZfdZQ4W3BHkRQ7KyhlJYEyySNGjSYa+9qzRlrWkJp",
+	"VxR6VX1wShqG9wyzKfijrDHKFYlePcfWZ8WCwKhOzqDwEoakUz4aWV6x9afAYVSxPW5kmOJG90lmdXKW",
+	"9ecCrQ6f95pgWQAeBEWpVWmbtaB2y1JluyzUw3qIlijoQLV2bb8e1vdrQW1M9RCsCdhb1g41/x5Ueftw",
+	"n7n6BKvsZmQJiEziTILnEZLcAFEnZZEM5qPlqFdxrV37mSvt7GHMsoM9DWNqhqHL+XSurZIWUjDhnTX2",
+	"X0V/RK0ZNg/2woO9ZnjVOGw3w3ajVW+2DvaPw0819APUesPr8PDp2cdPbz+1Lq72nz//8PYgPP794urD",
+	"wVmYWzfnlIuyrmyImkFHVSFGuaSbms12ws6NNmFlyHo3xXEe7oWNq/C43Wq2m4f1oyeN5kH4Cfxz1ZNq",
+	"+JM6PGwclCb14snx8YfWxYeXP+0//XR48eTqw6f9Fx/f5ZO6nIyhu49tflE1mQLWlTejPHuoYj6gF/zx",
+	"1Rpfq4vMkQkgbgUG2SasCL7QVthY9JGMrR6/F9Tq6Ajo3Ar3Vz/0QqZdHscM3GCt5vHqJ66kPKfCYXco",
+	"89zBOl96L+gt5RiXyX1kq5+zYFIAFmN7FMDWyvqRIzam8orRADDg816OIVW42DYKes0s39jCgpe7QQ64",
+	"0q5/9jiVtzzG7mQ2o4902ZCDcuCajZLIkwyRVVO5ZnvmHGgjvDBNWUdYjcgmxcD7LVMGrhKeiV46G0N/",
+	"4dOzy73mweHey2fnxOiOqXcOP1IdEX08/XT69tXF9dnFs3e/v7169cvF9Zuz36NdkMzo+syklExJIgfQ",
+	"5PjUneWZv1G4z5rpGXNOYCIjnHcIPe7NkOwchPu7GOpwfAuJkYpEduNEmYvW5iyiCQE0hWrjnhwxl0eZ",
+	"05gmiQKT1WHWZZmXPPVHAGZsVBZJ0Hn34+lPp3uGk6gGBSgTaj9dXb0l9s4TUHO/dGpGz7iepEmnFpBO",
+	"jY75tZk9/EOhAt6pfY3ITmT/FblTFigT2X9EaK1ElWLFKhDZOJ7aa2CiZzjVIF/Izi9i723KRtyQ/vQt",
+	"Km7ZXMB79fTyrXUiEK53T6pmATbTtZY3DEaPZ2zxcMJMj2dZ8eaYpnTENBScLwiv5Lc8fhWz0VhqJnoz",
+	"cID9keGvPbU4oeudbAgtaulxao7zL94uv1pEtZoHYeAxBUIL5HM3svX09OWe/dge/hhk1PKivFPapX6Q",
+	"N/eCb3yIGEnljsjCdE7nWDM/SRdOBxnSfIwO6d4NeB8rxz8sjj9w7FtrZ6L2631Oezi4NjrvbDLR16Jr",
+	"2MbbS9pQ4y7a0A+qDK1WHTalZOakr9AePBlsVFA0C4GqZ7bGs+oD9rbHZ1g0BdpCuPosfkpjByP0DbWS",
+	"xhpPvKWzRNL4SsqfqS14ajWb6wxvnEojMpxe8pfRgZyakqshGytCoKPU/jDv9Y2mx1/sX6+ef0X1KGG6",
+	"oiLhOVdWKVIF/EFzYvdlOmBauWi/k2l18ipzexmJegMdCVM5GQz9V0Dn/ZnFH+FZZ1hVJx/BPH/V3zs3",
+	"dmcUoKVtHrVGIuEactgg28LCO5KdVqPZEV5XqYoT8Tnce+cTsQ8DskdhQba1KiiH4/qmuj2OY/kTF1K/",
+	"kBOBn2issX3epuAWgYjnCyyt+CvtIVyHLeygoNrL4CvITtee2xHO24p+0bkzIyKaJQkZyik8mlClO6Kg",
+	"MZMpExq1cesVc25Db0s9UiQy0j5yfZcQu0SBUw4sBdDM87vBpYl4qZ4az0UvmcQs3j2xnrJX/b0LKZjd",
+	"j3mEIiD7YQvtEImdLyv23Eum777hzGcXbrrwP0ihuJd35UfUNfarZKK/V7jhN54kBcFewWrY0v8eOs8P",
+	"Knr/KvLzJdP3EJ65H2ajnf/MKSc18MEt0lzy+Eoi5c1kDBkud/7QImfRhTQUePbunOBXyA4UVHJVFehJ",
+	"EbISM+O4IlTdlJxM1rPki2IjoLFqifaGWaKDMsqRkyiB9Q6hYM/SG2IU0fjrOJV9DpFDDBGFYRZlmMua",
+	"8EIOCb9hGC+ZDlnKCEsUO4GkBx8pfjyBVM+OgD8tRECW7wFtHV2hR7GJDhBLTgVedCkaFhO2IzoC9b1O",
+	"zeiKnVqbQE67TSGHiZK+2TUQItcagkSEKkJJBFejPJJoq7H8L3fE3KeVJBQAnDETJbllmPJLtfscF7FR",
+	"a+vk1P4CF2kCiQi2JZAiWnYEJTHvA267zsEdlfXLAUaGzZA0lDTns5lk3WkDgNgeuTAmageo2KILbSog",
+	"m8XWJadMaec77hr5SAYSwnRZUkrGY8h4zHKHi0r3pMAc3t4sYx2IFbkbNB+xjtjJfI5v3/3y4dXzs3fX",
+	"V6/Oz355fxUFWQDqQO22MbqHX3RbYiIyPG4oLMGAEkbIOuIgbAbAWXA79qwtqzC+E/IgbBoiQbax9J60",
+	"YUCVyCk5CFtVesfPsFedn8Juz+/mBTN/mqXPYD69PqkgMefAOcOjRnPv+Pj4eC8Mw7C2eSgC5p+Z8ut4",
+	"aO4cr/JQ/FcD60Orj6xrCEiTKnBSpNaXXEVCUxIqFz3iVT1q5SAkW6rMc5dlaFqF7f2/KHhwxrynJ6n1",
+	"toHvxuGqtmvFN0MYy5uruTmfj327m1Bp/SomJKS+7jt9oHJO5nH7dDYn/Kgd4B2jVJY1FmuBv8wL/1xy",
+	"C+IfAbUf27G0uUn81/BENdci+Evn2b2b4niwDvXsN64QIOPe+uapuvFQBbPzBTqfFFPp76aMZr0hMuXU",
+	"KZjujFiUT3BZ0GtUUEoBe1NOHWtDiSWJRkzTupePFplD3MxjTAeMUNURLrPMKDADpjNcjRNbQQ8ldLbH",
+	"BICBmCfreQqF632PVfeU9BIOvZdocqOwQsk8oGyNhMtrsTU9SjqdyNyfhRTHjGrlodCRFzyBiGlPjrpc",
+	"MNuQ6fTieeXpy5VefOiWWkUZMij+bxYQ0FubYVgogTgIbbr2nxOWznKLG7K0ar7syxjPPDKin/loMqq1",
+	"m7aJA/6rEVR0e68yVDFVcMHyFSrfYTUKRRunn3rDa9FLrqbPm6fqVP5rGJ/9Pq1Vz8O29fInMlfv82W+",
+	"vVaffyaK0bQ3DObScgLHLVjqK1PA6hQzzIYmNI5TphQpIbFbm8R1QLfp18I287d49ywdoF+XKejA6fGI",
+	"S7rKc5UhVxima5VxY0EptDhKed07MR9ws6tAZZVjLLAg/whsGltAYqqG8F9pbhtTo3QPmWJqF3o9dQTm",
+	"KalSwQ2W8/GUuA9g0l/CaGz0ytBsMFt5M5duhUlT5do8c7QvWMs/C8tYKB6taok43yArmeXxYiyjMlYk",
+	"YupZcMgd8y80E2DGFUlZJex8xHysGi92HN2A8YojtNADhEKFPJY4woChC6zQZOfdi2dkf3//uDQi53fb",
+	"D6/CsA3/+7RgiA7ewLXCyAe7Fn7PvfyG8ISRuEZGlUO9IL4zc8SJZgToz5shLE3q2i+6HRvNfUMFLJS4",
+	"xjZ4sCrQm6A2TtmITyBwjQ0A2rWJUWL/VzEq7LVkBemi9HWjue9fcB2EagoLHjJX5yrd3UfK+68/5lXp",
+	"FYq5j86xlAZm1RxqUKFvIsZWvwa1kUyZWRRVuSqwc8wtlie5JjtwXPyzsfv36jzY6iw6975uklmAsmVR",
+	"Jt0vTm+S/Txk+IPbIH+plDvoBg5qRUZfX9F2P1Uq2iXFepFD9VSb0xdlpV/8BQcxuijaJPLZNQpIBJuq",
+	"3HUa94pRnAfgQe0IDFl5uyzCsJnfRMPoLaKceW0mbtQTFpPJGJLPoOoq9/YRWnJttj3Vh+da+E4zbOye",
+	"mBdQCG+4LkH2VaWKsrbtc5q/xx2qO80w3DV6N3RDhTFDldUtSyEmCRUpniyKUDmD2qzuDP6zQ22lloZu",
+	"icaM4Bl6766tsc4JY14Po4k5tljHcRtCZZ5XKO8PjIGQ0F7WpnIIgGC21k6mWYkd4bHVBc27sSsJLFne",
+	"ENXNXA3lFDIXhc8T/h2okeZu2J7MXKUEeQnfggmFMYMRQykBdJDfUQyXc4qrAymb+ZroqTQjh1Mj42TS",
+	"Co+dHsYKFS2BDXziu22kFTyxGVw+uWFsrNCT7tFjzFJLhDaZjBXDSokS37obhpOuGksdGZ1ddQR1P5gX",
+	"dZniMcOKRq7gLfbIIDw+md8ljwvbImtaiIPtCEO6gh4DCa6aCbA0HfoDjjhrhgVL6q1XT4pb4ELAeSjW",
+	"TeaEsVDEAB8NKRsKysehr40yVgRNkKeUZSpV5ipljeiOwMnhcuDqWwOE0d7Q2B+CTbFyyDKtq1o0wze3",
+	"moeE2SrmRuDXjnAFQzmzitL92buAkfE+LHDcPcFbcV6GB5yx0RHFCMWSrM0MK/k7Zm32MqgwX8EyVMpK",
+	"eWEFLzM9Jc9x/A5K0kbqzlcAizOsPJ+QCjydTREKdwIEKUxkjyZZFM3tgSzYv3j6iRlT2+hx877esDiu",
+	"TTWlTXIwNzV9kEKIW1A1FHevG8t7d//Gs1jmjT71BFwmQbAmCeNYNDs0QRXcKNfURwBZd5rbnd6FLM/q",
+	"hKAwcj+bCdoh/vD+9jV03Wc24Pl35udCVRw3tTnzcAvmmubGyng5A7RYkgopE5VaegYTxJUrkF9WVv95",
+	"T8RYdNyGUxIr6rHFv9F4Eg4aIu0NrY4O2gMWyZtNnE4SBof6fFJFRHaQ+wOPIKV2ih1R0U5/t07ej20q",
+	"hFejaz5nC3jH4OtGEIGdVmOfdNlMipgwbk7vXTdg81xW644lwTutMHR3Q5EGgl3aL6SMqBs+HkP1o1E2",
+	"oWk0XhuPEyhKhvgZBrUdZDfoDAFhn2lPJzPXuB7OI1seD8AiWlYDFUTwsi66YKdyktjsgzxkkVekoxvU",
+	"VsVSCyZuvhSgNp3MSJ8qzVKjQsH8sY60gsyeGWR0UZom3C54ZhNJAChwlg3+VxUtnx2XlFFwC3tqFste",
+	"jejDAvT+as06sOc3Ag0op3DmppEzfhTU6gPWANDU+lBgqSKn+Zt5+9NSEDCZyQkxJgUm36RG8+yynlkr",
+	"CO6wVEks+LX0c65CV82+MypUuwNGiathRzwJKGGntu4dSrpz6u9Cpa+ySRTYIZ4bvXyKkGtYg+1SQCCt",
+	"lOdkdTklljxUExBWJ5k1hcrrQJLiHBbzQJX5RHZcgxFzhcbAmwVCzs2C2ngCHBBBbnrllhcunEtttQbY",
+	"CTS5NM9mpDZvhj1ANIVwQ97ErMgbY4rdWXmKhf+q7jYsVP1m8oGjZaFTKhTtYYSP94vl7H20VZxZCMVv",
+	"5kFnSSFUy8RBU+eCkarK/YwTsCm/Rha1oQ7R7CLXzMGbMJC4qDqAMyIgkd16+FCWR5P57/37Q2gZ2hHu",
+	"Q+Qf2X3/yJaG/MPxcZb3ZVlL9omQYs8Th3USpdARR0UdkeU35S1I+zZwlO+SXGxknwY0glcjByyQycU+",
+	"T1hH6CnvOWmTW/x5UT+kNlWZW/jGb58f5I7LIozbl07BOEDkkqLlgvV/hop4Fcwd/BEsKvx1zqiydxTN",
+	"J7zXWlClO3iMV53xhZcLho2FWjGmHd5rrbtO7evXjqicSzg3k6o3JjAlc78ZxcKXwavK9DhVbNypfYWl",
+	"rggVdbmg6awiTvRQ+VHwBKq77TDILY1G3kPQ/A0bpdbez7z49ofN06tQvGbPN/7Al9faTeROFLTwZkR2",
+	"gT+B/sZA921TMxjAejGmq8XkQMSXwiENbI/f2Pcf8d9Flj2ftyrNaGLjdkZo3IEIOJiGn2Bv6V7O4Vr3",
+	"XU3vXa43jhmj+7vdWN8mRJmzzCQESPUhHY+Z7QYIybBmJD+6/beOOYfzL1hzjYN1RqewTpfF5yzm1OFC",
+	"/2WMOpx3rh2B8wxNK8+qs3bZnWw6Lw1+oU3nipN5wvWM0ITTBWZXlsvezk9bpwuhhomT7YicAoHDvrMg",
+	"yuhKkzHzVLmsN7ntudSdabaHKmWPJlhIRC7YtCMwj0kRNQQ1CAqh7KDq5EJCUKMLigR2ZEIfej6RNUoG",
+	"oqAjUIGHTH1KPFRDl3uWUvAFZ07gYhRILck+fjAvbjXzuVs4U4/fIZ1qC46x5dxrH47/05I7//ZObSdQ",
+	"LOUNmYx9syGTI3Z/7noSzf60Vsy4LNFAT3j8Bf7zdWFqZvSPwyY5ajT3jG65B2hWAYmK8FYBif7/zafF",
+	"34z8CarxsiyBOiIHznr1PCihbUGEt89d4zgUdjZf8tQGndCgyWDObNpbR+R6ESWtZvMkU42yZDyqjclf",
+	"jH5anMjWolJLvPnpDEDGVmVeni6FVj3ZMEtuLkfOyy2BxK4x1cM8TjO2Iyxq3cuS0e6fyoXp9t/Fy39V",
+	"KkxyJVG8mK/4Y9eL/2eLNVvqaBepOysbKXdKgikLNFseBdrXCkXNCBdKFIPCP8RktKnb6C/p0dGY8oGo",
+	"kxfS1g7mnrkgczFjEwojnHwnuW3aAs2cQTyfYPZ1AxzlLn83ALRH6yV2VYpcQ7S+yxwUaEyk6IjIalkR",
+	"EXJqJWvfGH0BmQ5nbfSDRw73lMVRG5pUIoayB4dKdoyoTHhfsxhcaQR7X8W7WcpCXkN8w8Y6g2ZEP16B",
+	"CMUwgQV21hI8kr77GUL3uVfTORBhtfxvnuQzAKgoKOEDBRJmiUCyQnPsdAZ5JpEcaxZfy4m2mnRCoemC",
+	"xYItT4qOICEFHa3KIefLicaXCXltH7Rvyw8u1GB9pH0QL+7FO9Hb06tnP2FzB/eQRYMt4dRbeLGKwToz",
+	"3n3FEpKlDC8JhqkehSSeylPM9RPUUgZoCk2tg9ys6YIF7QiuFUv67ZLHkWY4IAUZOxFq0jX7qstiY3LM",
+	"VIEBA1vEUKhiFZMkqZNfBNooAJee9zYpO4UrMziGrHfzzt/m37Pq0FVu5/gDkE+asTqMx5607ki2eQyl",
+	"zIQguw9TN/L7FNf8fxWhtRa+s1TZtkH1mk/Sb1XXqOARrLmbL/3LyeipKyuIWMvqY7OSwcyxlLNmLah5",
+	"YgYHmLdn3ODr5bQXz9Xmbw7zPcivL2f+7oftg0Y9fPKkedT6hAUBGVm+1Hp0rCfpgpzhg3a4Xz8KGwcH",
+	"h5/M+13GDgBbyIkmgIvhTR/lJAfdZDMfXSUp1uBSfzGs9ukGk18pLQWWiG6LO8rb4e5DuutGWl4FakNP",
+	"UAZa1C0gxw30Cyg1/09wTP73s+RP1U2u1nn6z7x+VwkCUlBm76YNo2tgoSL8AmKcRhV2JvGNkNOistad",
+	"aFBKCrpe7HDIcoXOpjPb6GBHUKO0DAQ486gikAhsUy5s/JsOUsbapBmGCGw+168kfy1TmXKJQXTfG0B2",
+	"Mu9nwh2Kg1TMfz7eDYxhjx+C1HP73gCTkG0nm1lHuJD7HPSE6zdnOwRgF4Jy4vIupFgXUoELdgG2F+Ha",
+	"qEqYN1yl5FgP4d8ezr89nP+ZyIsIDFNwB/ha83a8m1/sX6tQGOH3YtZEltbjNxkRUtteI7ZcdIRBGdd2",
+	"BJPkvc4jQUco6b3Gy+kREuGAIDdtStPYNr70PX+GBuAoUCy5ZYAgN0MAx464E4IjWQvA8a5C528Ax780",
+	"gOM9E2CXAThWbyrcDVS5TLGdhUVpzlviZSN2hE36gnqa3ZO8rVXV9n+cb+PI9TVKXKuAka2KAk8HJol2",
+	"hOf3sd4J6Ki1CCIyc3MhRORSbMeO2ADc8c6bcVvgjsrdSnv6u/v2Hwg0Ma8O/Bs08a8YSYCWpHctot0M",
+	"0dCJFEQ0dD1Ly4E/SM/HelG4p05OUcplacq0Cw5f9JpShYmsJ4Ta20o1pdBrHrLdK4tSlV+VigAciwtT",
+	"T0qFrW24IeoI29AeuiDSJKmTZ0MqIFdjgWC2zulCkrj5hLUHPeBAhMnJSgVtNNaFb+eh/7KWYt7WpGCo",
+	"ZfC4hhZzhcoAAFwow4RaAQYAGpaIWTXzCf5iU1lHlj6qgNPySM2VRaKVil806woLDCY9BFYYLSi2eYOQ",
+	"WcEO3Gk1m4DfsqWiTfNyV7VJlhZttg09bPswy5PS1fdi/AD0SZsC7vJ3VhYAu6qqIq9gPXleWw6+u+xZ",
+	"ZIu86tOehxJXB9/nM1f2TQxb2KfAdsdEcFcMbQtL4XpQ6sLmh6SUa6DilnMlOro5vHPlGok0r1wv0hOA",
+	"QKAhVJ337yHbcTv6913jGYtLKwNbZWpB/GyBKTpj/eJQcglK/UbHPzZ/ftA04XtAkBTKSwvz/k5wI4bE",
+	"d0IcOdwL96/CZrvRaIfH9YPGUTNsfdq+tuaqCrahtf33dh/d3QD92/NUpTqiiH2Aek/f2LT+oCwx9usd",
+	"kLNzPbMSPi/Po3X5B/Zoc2kEgOhYTBrzI9TzCWN5+GFxythmPfVBQ55UQT0ynae7+F43CAjENu/Yj474",
+	"mRaBA+VmKSM7zou+i729QRfYibzIaY6qzBGJRMjpLvRSpYq4+05IM2zk7eyzdApw1BnVSaCqkg0hi1mg",
+	"3mHrKOM6eVWdY5FXcMbZ73N1tRa2uZQT00YXnqu4cm/y+8NgsgiGahAVBd5tM1sUUrBUWuiQ+tz7XFEY",
+	"jM7CBHpt0VHx45UpGW8nzk/xzEZt76GBbBbIXvvYMsN6O9EPA+TgxexXuUfMfQ51frOD1zy5hpsEBEAq",
+	"p9vAbfhRp/VXQWv4D0VH/ubRop5MYz+hr7JjhmXWbZ3ei5GKfY5EeKIxozcqa0iaVd4KzBrNDg3I58Dq",
+	"nSzf0XUXNUeXTFgxhdGeToWkxaVHS9m5vkNFdgyQFOhoO6dC19AiOi02EZvP9etBRfXuCiDiZ45s20sQ",
+	"q05/alyFT9phs906qDcaT/bDJthsWR6ey0uqNvgqH3ZHDtp0pXNGTvRC9MaKt0Hu0gZ5W5UJhMuM1bvn",
+	"fS3HoCy8dxPUe1z3RYiSJfGtqnbBD56V/5fCl/RxGPIduZGQ3IJrfJl8zUNxK3rL5/5jI2T99B83yWKX",
+	"+fa8UNs5qzcOW7vWY9oRO17j/N1gCXZgHnOEXhBzrRad1YVljqp+J/g9B6KdO3TNR0v+5o7IPbonMEMb",
+	"LgVAwQIY37tCP/0TT7kfUkX6bLpChOedJR+42361323dHNu7vLScrToPi7fheyv8eu5Tnk8w/2DmG1zw",
+	"Hb/53JN6GO4fN4688WNHkvx1JZqsL67tGs+W99LPtp7F4Kvcb3+L7QcR29zfhd88qLlMcoNgu5cva2EX",
+	"uHMMY/pwWn73M2Xj7mTH9l4LrF/GeifAPyQF2yUcQUC5yngWPTdqkt7yW2kLt4pAQ0EBrcu/OzsFMJa7",
+	"E43SwfX//d//x6Z58ti8nKIvCUtnnPSnUzojSlMRzxsGXqUUEXIaZMPPmoO2Ce0I/CZMiLrXFs4YhRch",
+	"fmUHXCdRnM6u04mwnd6K07JQZ7OOqEB5wjal9quxq0Uy9sYudpKDWK29IZZMAYzzWTlpNwuRloZcOMBz",
+	"Amf5byeFCwiWzIQNSbpz0zdubLDTSEhEH66CeDK0NwclWH6KaCN57btHuwBF9ZyrcUJnxEXD/VE8UiQy",
+	"jBcFC2PgpSOb7FjwH0Es/nMWb94lUy4K6LV9l2wiBSsxXkJ7N6pUCWCUAVLcFjCDUk7A3BQw1D7lQoGG",
+	"c8Nm86MAeSIG5qIKLFyb7UJ4apccK7eL6F6IoNVNGb0pgHxlhddVcGIw6AupLUwepDmO5C2bY44duASg",
+	"ZRPBpcAFsxYHzCXzkcImlQqsXHMxZj2O5Y7dGSn4g3czc9qTNdyic/t0q5NfnAO1nNhZtMILqf1mHi4d",
+	"nQMbe5dPSsyfKAn4acpumYpyzcKXnBwwr/XgGVnSrxMjQs0KYouhhPehwZD3KuSVRCrtcuDwo14mhrnY",
+	"JpTE/p6A3Alv1bEisLi7AQ4O+APfZoVHiRH9ZFe/fMAOWSr0f8wgOc/m4ZfXJYOPKw5A2cwLm9yXweyf",
+	"WLY0yjSARaM8NIRyYtkXOTsvz64CApWcAXl+9vPZ1VlA1KS7lzLc1yrw21r6pY27uc2Q72IzGiduzGaO",
+	"8rBuBEL1F8Gyt9TxYmTWRTh/DbbKzJpR0ZSRRPZuAFMRkhYR51LJvAGltmcH0sFKPh9RPO+BQzk4DNBR",
+	"5fIuRI4CSjVJASDSLnhHJHCkFdHNXeF0flJa9EfMfYhdj6TSOs7ZIqAF/BDdJD0ZCxoWRuvfND8+e9q6",
+	"eHf2/DS8bDz5/cOnNy9PD482aB8JM3z48spCxuZ2Uh9c+kdtIJP4R2nDsnJhynkTE82VoHdOnmhdhUfY",
+	"T6kemv9rfDKUyPTizcoqq63Aik8ENavT5W0wzQeMLmrm3vq18en10cfDN43T/d/Dl42z5tMn785rQS0B",
+	"VXsBvNsikgUZWB1QLjc5Efl9EcLb6tcVeKsOzORXjya3Fupu4wWW+jpliBrlfLgTEZvlddW8G8C+2w26",
+	"PB5V1F5zsRcU7YX6f8fyJyfD/66BWm73A508BTSzW9H75Qx/PMjvH9Wy71kW0xrN2eBES3lDxjTVhAtA",
+	"0c04X6ZWAXM8b3S/ordIWTUkdmZqsacn2ckgv8NwVXQJ/QN3c0tusPGXRTGQPKW+pH+7wLZRJu15v1B9",
+	"HHIjz2cb7oMHdn9B+d+qqLCdhi0V9HmljNF4U+5o66qjM4cJV7rdEYva3FJFss62zpQxN0ADt4W9bRFC",
+	"ZtlWA8P8v2dXWX7x8WPS714mv9+8eXdw+v6oe3r3rrJ/bC2G0gXzBbrSGms5ZglHbwFoHwdkPKoF99c9",
+	"0SY4ymyCwwZGx+GFhp/hja0PzfPWxW9vfgqvPvz6608X+y8+hucvQS20wzxVxjjFjtJqyMdjDg2DtjS+",
+	"J7nNcvSkUTG+508Pzi9+/3B8/LR5dHr0+1Hj+OPzl6taXq6rHZq9sU7vRNj+/3Hq3182pCKsSHOHCf77",
+	"G9SHVTdojGNFKOmnjO1pI7DNcEqRbXQUugYxAG4JiP8QqMjVpjAkvSFNac98vL6825nh3e/qU1kmHzba",
+	"gZv05GrczX3yQ8uyjYi1ypY1X/s7kfK/BxxRHBMKC76ZLFzHvvSjI0t1ZD+2sf3sybtmSgYeWKYUDJF+",
+	"EikGTOmOMJozF4PdgLDEVhG6FE0sAEREQwyARDmWXASJN0aBtz7wLFhs8Tc7AguAbZckBA3AYbQJ+Pqi",
+	"Fdr6pU/3rWmcOITM3bhudiX4lFvgu2w1w7Dx5BNo2Dm0XiHZxe9MX42YuBpjDlpj9PW1g91D9x9S1wPz",
+	"y1D5unIiegDItyQXsjgDo9o6emBBTE4ONVLLiVEE+AuW4gwuBYssZ0FtOvESHOGS2ZcwCdePbXisuMyP",
+	"UgDIqdzVFpAWo+JDesvcnohwT/ztdXkQLVkVRYk7IAo/fy+d2fEWRCJd8mX5yDByPQ9m9uey4avrq046",
+	"orL4CztmEyELR1YRTnhhIRjZgbL5joAQv0VWKLTv6+tdLDc3umXhzNClUxIzYBD2GDc4NPxzn4KAbeEF",
+	"NmkEOq+5IHLWlMycSA5wwW606lp0xdKKQ+b79kzuy/SllHGxqfB7oIwjR6FRcElQV0tDaFZs3nF6xUes",
+	"6t0UGpxVv9mdURXH3JPyMTd3DG0QmPLW4CF7EpdwcZfWfXlDuhyp2p3msjrUlm+E+1e0/eiz+7uw7b+T",
+	"PeYYpXSkVRWnr38Ib2qsFavUF2Ek/gzpZKWTySYVeSD4cMKsKkoz55kNhtjyNC4FNRLcSMe6bebbt+cp",
+	"1qzZTgUpVSxuz52Qc0ZUR5SsqIBEmW5sYYI89TmqEzNBxMRxR6xg821QW2HL1pgXy8TVcjWh2obrr3W8",
+	"llvXzeZmz505mUdUmwXH4G4x0JGyPQ+3P1uwidCQklEV7rAHly8BR/Tzz0wM9NAGax4o/LHEFv1xjK9V",
+	"JPXMstwCbl6FxxWqwWpDrfTsQx9MgeWuv8MZ381Q6+tiJu+9Dobg4aFIJMrvsqCS/aIgwg38jbBIlp2H",
+	"SMwlTkubh674wHYMLRRFob0peqzgzjBzyT2UWJNXX+bKuzKj2J4Lz462Mu2zCWGHg0YYPsnCDpoOMOoQ",
+	"Np9+vLg6+xD+dHZ+8Nvx0cejxoeP/lmgWJKwFB1jy77SwODG0ZP9cO4r+58+NF5e/NZoPPvt8OPlp5cf",
+	"f313fH6ef+WWjzfxPV3RwTKfU750dKDmVulvf9KD+JM08rOTVPDf7+U/emZ7lxdbOmk6MJoapqNNFKuT",
+	"KzqwlWY0ZUSnfDQyyifkuBy2PJ0K096gh0BH9Khie1woJhQ3ykoya9v+/+bFruMfgS6q5Q5/Di6oTk6B",
+	"SVEJNSPDLlk8d9dkXJy3iYIe022/jRg4pFyiEfvMFaq1GV459KwHl1VHCDZN8tdW5uDhoHIJ9V0jyL5s",
+	"2EAy4Bwexl/iiLfSnXBFBx/4Jtg4V3SwSkszXDKl8wxyR+/IjzEXfw5/+0D+81vkmOV2Ek9WOj9Wnxzr",
+	"OD3MWx5/0XSw1NGRiSt9QprYLwZg6mSaFbTNcWqxcQNct8XA4JiYV/reCzovVlf3THDbxIn/an30b21m",
+	"O6BTUMmJfAlQHvfjzG1bXdoqKmSnrHyUvD3msKw0srTlurX7A9vNBcWJy80lv4kJ3g61j8osqOixyBUt",
+	"+mgSgVdM49054LdMQD1yBNcjshNi31G7vIHZZKlWzuti34kllFi8XpUPzC3Ot/cpLSFVAxKr7bfm8qrb",
+	"eSY1fOERonC7++22R+0KY3AD0PDYaKxnUKUJbKQmI0CGFliTOpaoINoGGW7AQ6quRzJlWR9Uhr0pRrZJ",
+	"raHrlKWM4Omf+SXho1OKLaXr5AVPDGG7MxKZNY3ITsrGjAIOgZmgra3fRVCAUlUrJiIi1XBd8wx2GG4f",
+	"3q5cX1JHCbMMtqn/FMOuRqZCOJPmTWmy3hqNECmbc0uX6SljwujhHTGQwiuuygg4mkCEU81Eb5hKwRUj",
+	"O9ABzK9CwWarwCQW3NJsZ8dP/wwBo9zu8IQaSsEgFuXdnN1aTKWlftqrIhfb7POcbzKVzZ7bLD4hYcZu",
+	"lofBLPA3cyNsNasdtDCX6rz6MKj1ZToCA50LfdiqeZn14TqZ9eVk/0ZYyvZvhJun+8MzWb6/eeWmCf+/",
+	"iGTmGAYJrJjtu+w4HHeDXacCsxfGn8nruvUm5zmedeuANVKefR4nMs7SgKomDKP258s1G6lV6jHw1JV5",
+	"9CvQ5BU+1MxXh6YpnYHRo2cg1gHlbQFNvI2UBWhcpzyAi52KoNTc6pHtbvUI2luZ/1iosEcKgXV9P+Mj",
+	"C3CPICG2v56rXinKJYzetOfwAgDnpiP6XNhuePaxydhpM3D/id2R2PZgrk7ewaUEUGg+s9j/OYADbOH8",
+	"KFzd6LSq0iPP9f021R4PllzsAiqy+y+2pDK8WawM3z8OKyvDe9Bhvfaa3tBUU78gvDuJ+dJ68CchBFMe",
+	"Eib/6STm5JIKLZW8W7V3NRWNHmdLiK6p1invTmxRmPdhUCVh+OxWL8vkDuxarLnW7jyBg2A/kw1lSRXU",
+	"Mv0LXzxV9r2vj17svws/Np81L46f/3r46/7vjfNCaYzTOLJoW6FWpmY+u4HVD2JtnXIZ3Pw/fI/bNUb2",
+	"Uoq/GrgujXO5TfqM+b2UrK5fZeHgpVLrxSGjiR4utA1+Nso8Uyrv+QrAL3BCKZbesvSRchqR0w0D0B/t",
+	"fbZrvEvuMxKtSxXDPovYS0gQmfaGTOmUapkCThVYyylDFRCHOLPfUySepOhydS8jcqLpgNXJBbRqFbIj",
+	"Tt++IjdsVifvFcsbzeGbHoMeB9ZDzHo8ZjmyvSSKGZU1pf0+75EhS1nBVXsQ7kN7nQRTyrMB9KiAih+G",
+	"yYrVCXovmf4Jqb2tQHuOGHuzwSbHQayMJy9Y3Tp+ifUmKZwnRoTnzAm9/kliucbjS8tnJb7DpVjIfVmq",
+	"psdvRA0BwWrADIfgPmwXeCtbLZfKghMHgCuNGodrFQclW1zQFDIrWU+rulljm9b/jul0tneK5tE6qx44",
+	"5gBYNj7AxcfIRJcNubWG8IuPAOwZm2bZqbku0/gklC+YOUjRM1rScKJjOUVzrMsGEwHWKe4hkkgaky5N",
+	"qOiZ92k5VsDLZqd4WD+OhuZ6vSNKOyOyeTnYlxnXkABMcb63iNta1RxupBO3a/9jM7kZ6azuifAFQ7Pd",
+	"o/9R5X/HRS0moJ7n6z635n5Casw0al8FnirwasZCpHVS2APYk/og79qAakPK/ry+2R8d/9n8/KR3cNvo",
+	"HonW9X7oYUsfhEYL4Rq060uW3vIeI/7plNsvXTnRbahhBLLHKeXCaM6FyV4OJ9iZzHDmwtnZUZvxl+5f",
+	"PfxmfwvDX5tt3uJiV/HLBRxJNJ6dkAhnl3l5ZqV+SZ7gWNU2yb/1a1D7bc/qFnuv4lWPFu79+nW1WE69",
+	"vblILiNqw+Mv8F/bhrlSNluMwXYBzDIoYfTpDHIEGrIZ5lA5bh1ItwDEG0H8n8A64gAFzdzWA1mfSVnE",
+	"DKqTUxKnM5JORIY/4WFfLpBMABfy4Hgkl1wMErYUkeRvd//2WoqO7KJ+A9CRc9wROeRIeas8Njy8Odhu",
+	"/t5FqRDvkO8Vpi2VQFonImbYHMLoBtzl6YJCVMBJRVxPHwu0I9ADNEPfTxkS0CZMQIfNLu3d4I7kmnQB",
+	"UV1nnVGxBS+qU7k3pz1fsSmKCKI7GKvpSj2Exk2ofEgBv1iPVQ71iG2SUCrYJo7YOF1xI0A8D9QqNMwc",
+	"9LDPk4TFKG+EhOJ99258qw0EcNdmyevBZLuJuFehKRGTgXTk0tKog7SIqWkmauSXk2Wee6046Gmp/ZMn",
+	"CntyxDoCvpGPr04iH1fNAYYulqIINTmcGS3U+05H4Myh82xVY1djomEwILC1yf6/zYLafyIGsV/uCivs",
+	"FpgoHrMSei9i8wJUSplAEHcJCiXCELCxrfYD1+W1XKwMcV9XJlz8mMfwZuvCcN+LWBIuSGpepyyOb+YN",
+	"tauSvWERijRQMG9DftwRWAyGRx84SLNjC0++k+wT+G8XboBgVcVXHckN72afIVpKLGzOHK8TsRCitKqG",
+	"TMTSnZNbSBp6oIPWjHJ9wD+rgJf5SZWg/3KxCbzwH4jq95fp+Gi24N2O9lJWyZR1h1Le7DERjyVfFgNH",
+	"THR7P3H3uyhg5p0tB8Bdr2jFeinTar3k4Y/4lbNsUA/ZugMK9xuhj08K0YFSsuW7c6JmomcucEhJikt1",
+	"6kzAry6SBsLkGkJ36wXj8l+s5DILib5udh0e/tS8vNo/a15+3L9stA5/evL25eHrXxut/4+9L21u2/bW",
+	"/yqY/P8zkaa0LHlJE3n6wkncZrVd203a/tgxIRGyWFOALkFa0c3ku985C0iQorxka3pv3rSORHEBgYOz",
+	"POd5IHQts/c0yOft7ATbZ/2Hw8HusL/VGwx2dreRCGttK0bLoRkEq9M8n9vh5ia8H9vzKiKbC/nfco4K",
+	"htcM82C4fd0w00iuDDCGyOWUI3OuYrEz6ItfqKulHHzO8ddG3/XFNIfy98NHuw92X58enzw+ffP60U1D",
+	"yTSs60h0t1ZmUH3ETBrXxgtH8C548MaquF7t5MaF+lXt978K790cOj8ZwN+1G1n3pRc/cbQylmkK3iha",
+	"L5yb8Mf7/8/JnR741f9vs8hYVrc1xnnrHOXylWZqrJIr8BBR9OnKCQjwWYMK1fLi9OiwVswO9USp+L4N",
+	"BOPt4HenudSxzGLBM82SBAVOG/dJLi+66HHJUEf8aS9XNnfuEzr9o6UnXLGyx2y+d38ihhF+3Av1PknL",
+	"b717h5tGosVgF7YNo0sdDU5nZai64foCH+yIl8ljN7/JOFC8MjFpahaYks1UnGRq3OrSMfcgVvZug4Fh",
+	"kBQKY0TqKifxFG+0jXbSB3kOsceeiFVc0AaFFPtJQ8X4xpIqFvEpq1VV8d24YhX/9pi3YHViufoB3y+6",
+	"zzMZK9Tq4FfgBZG/6eSdUHMzntYfY/DjzsMHWzs7g52bbjlPZsrmcjb/tDsHP95kIl8Y0SlrXpnJ8d12",
+	"Bdq5DavgjeYqFtHVIAiLfn97PJJWPdgRz17vP9k4fba/tfsAP1cRLgeZF5myDcjhILjoT18/OrUHPxyd",
+	"Hb84+yXfzGfPX+anyz/Tg+3i5xcHr96kh8+PXr0YHB38dNMAlJe5G1zxrn0G1amMVkeTtWFKrbqNO/gt",
+	"NqIzxcgx2MRu3YfQyJHqJa54WrZipqQuyUBVvIdbPLsDtmb89oTUS5L4Qf6qxIo8K5MQFEH2mrhsTWs3",
+	"qK7gkDnutK2m/kNrbeQisTnW0MRvJ6+oVIonrW+zFVo0N66/5lIRPsi1xpCvgdkcF6wyllMYnS4rnhMS",
+	"rCZTCD8RnYj+iLpDQl0mlDIWVypLJks2Q45cNdQcwa2x6z1xSl46luM4GFR6nC3nsHwoj5Z7lc9QR2/3",
+	"/9w/fn54fnD45OSP47PnR4fnLw/+iCBY55qGiwDgKTI1KayyorPb36bkR1RkaUSgx5FCwrKRNWmRKxGB",
+	"44RARvzLRjjO1GIvppQcL1vDdx76fUz0oHBRKQqrMkIVmwyxsAuTxaIj3RAmmt+gAiNXzOGD1Fy4Lcet",
+	"U3ghC2xemmeY75MVZ+2F0kWiFYEyqytPMnkxQ9B9YZXAZ+iJI10fGW8IH786evLy/Pjk+Zv9s4Pz/adP",
+	"Tw5OTw9OI4FqXvT0mOaAh4f7iVIzlukUxW+QYyE1Zg5uRgB3mVwhqiBDmccNPFTIOEZyBmQhmGDvVmdn",
+	"a6vrknY4TkwphIIwKG6FKl421O4nWHD2nn9stKbKcOT53S6/hu0FiGCs1ojXX7oXajkiEeSMqJ35GCfl",
+	"A78NGBaHgvF4LhnHKuZlLmBhO6eIQw+e6xEHBo4zQaC+vBMHo5QTsRzxgZRT5UVIUi91w4Oz/uBMXkQs",
+	"0OUKxNe7ORFN932vpwJZi8oZXLmb5M4hIJoUp/qP2twWav9rBAX/LJWRTNMzCrn8CigFJIrdq7L+eVM8",
+	"KdOU7LeZqZazPnFKzsxnAZayXl5dE75/nsD81tHwh4+N774CI+z/uWwIq2HjFyhPbdX4/NHZltTznRd6",
+	"oN78uflk82X6/OeDpL+9/au+lIczO96+OjKjndnf44c/rU2ZtA7a7SfJR84R2q9vyvQ6y+IVvuquR4Ce",
+	"hXZaHWPVE89zK9jMJU0DKKQlYEylxJh4qb7KPyGz5ZX94YQ3Fe3xGHySb7lT8hYJjZV8zSz5Lh6zPvdC",
+	"9k7IlfzLndMvN+W4axvzdY2TpwgSY38kUbYZLTh2RnQqYAng0nI+NGPrqp8TN2Koo+eTjdcyH0+jgBx8",
+	"hH4w4C7JuVk/qVqKOjuDLVKyWyRWtfa0P8VDP9kbmOB9tRWnWno36Zrxt10JGtxi0RxnmONI4Ll+lkmq",
+	"/l1AD3oPn3PlBOv7IMu578x9Nedv4TvznhIgAuFC2RwFYHHfoRxlajQBip1f5yGqOY+J8OdOlegpD42q",
+	"rTmiDp9ovTMQdQPW6KwkbCgixAQd6Y++xRji+WTj0GjFazbUWs5g74QFv93fEQSNQGGDNcCqT1+WcP21",
+	"S/Ou/A7l9LiJE6F53x/tp9zWQ+l9iruwva6/vJyyJRLHN7iN10vWt/dpfst35NpnQK59sjX7SBjbQekc",
+	"EOIMl10LuhONESEj8Jie2C/hUwT74sQGobYQCCMSi+DY8kxDzHlEjk4Z8WHe10Tr6EVP7viWJAmlPnuC",
+	"UmrNH0ahpnoIYT2KlPRzMQJLDPysmSqxDe9nzzuEdNgzZYuZsoQyIvQcPUbUiAojD2QyNhnKLU9kkhaZ",
+	"Q7sSAIt/RsNQeVn0XGeViWZ6TkK4pUsw2bQboFn27HbTzaoaG3w/y52r6Wet28+0WvBG1k4zHcvP7Yp9",
+	"bEYGZwcmu+rZk318ht9OXjlUGBXvKNemjfDn+rqkCgf6q5X2m8Leq61a5EuzqH5/J/iZ73pXTAquDOjm",
+	"WDOBX95tLQfx8YmYY3oPX4Jp6dvdicFcOSGQ/60x/FcMJb6H/K04NrSUXz3k36zMyrWUL17YUv2iLoBJ",
+	"ufq5I9iAXWUhLYEgOrDnwVe5snk34HIPhkvYrCM60Zz6z1zvHNffrcjUDKHUUVmojNgASq9cGohoglMs",
+	"CrVxxXlY93GRYu3AzrHayfuuwuqkj55i/R4/qJO2tKsEaQg1tZjDlu3uL6iYP+h098tnGpuYlPKRxS9g",
+	"CDWTuCDlDJ8k1FmhbU/su2f2vJNVIEr5VJ1dYQOxK2YwPNt9+v+WmMJn00AM+mIahHqwA//Y6uN/d8SU",
+	"Bw+LTux3cAnqSmLVeLRkmgYpwHZPu+XQuIHDuk+t39FosbP1CJ9wt7/tEVXviGm3J556e1fmlJssCjDB",
+	"/6kqHOpOVUJ9c3B4dn5ycHZwePb86DDq9sTLNj3VCfF2KbuOzoVHrbqB78qn35DyqVtE94Zbd6K6cGv0",
+	"/FZVEHLLbkfYQMc2mRgqx66Vj4HuYhrTbfy+/+j14M2vu2+3Xpz2T3ZfPvj1xycP7wX3wEac8xO3PuTu",
+	"cPCo198eDPr4kHg8mo61qM/d/vZQFHObZ0rORFFrbcSfkyU6HyOtDfZD4ty55i52d4dbft2mbKhl+3wD",
+	"m0btGT6TKmt9DS9vwzjhJZq/05r/k3zBut1z+EfyF3d1iDbfO1gHfJ7Bfnf3hj3/DoLVxEkJHEEEJdgQ",
+	"RFDWDfiNpqWF/q+69bvC6tYodCEmSHpwMZMJcrk8xWrqetNm4QRAxCRTdlr5LGYiYCDBEyBqBvAC8TzU",
+	"ARi5LSEifQVibuu7vIc3YJS9ZKvkt08NKbcUagbBUVo+ahi+SEi9XMil6BQ6VdaWiaoZdXlJDQ7ULNFF",
+	"rlDjMQ8Ea34RMg9O+rcZoZtILIbFHIFSTivsvwpVOBBetw7Mcdcqw3YH+uIw3XWMmIxoBh0YFcYJgTJY",
+	"mG5xedApa9jLL9CdtfXZurMa93pTSO7eflC9eJwY//oGrH9l7xXONg/99oVDVUxrqg0HWXn/ibnsVjP3",
+	"GhGpElOCdWAIwQI9jIeHEDnzHXA+nDqQ+RyhhkgFoiFTZBjtXluMs6aMtSzSiCJZLVfc4dYg0uaiI2MR",
+	"4UYZfOnts0OEEVNEXQfAVknchfGQ3kTFugLNjgJRYcdH8M65w83dED3GfUuWqydOXAqaMMjUxQDGzFhV",
+	"jUOm8iTjRDL3yrnBJhs3rEAB4yLLEBqpVZlB56EINdwo7A4NnO06SO4K+HbVkOJca4UY/UPdrt8xazd2",
+	"8DXAbD+Ofn/2wzyP/1iMRvsnx6PNH56dzp5Of9S/XA30Zfr2z3n2MDl+Pit+WPz0hfr/vjqYbdVu3QbQ",
+	"VhWY7lu3qAIkSv4ayLbvgdan7cJoqloyx/fdXvSF9+Vc2S+1Hf8KPnStwcBMhBSt3XYNQFrZzgebBcUc",
+	"sUiTS9g9liHRVAS1TT33HEw4G2dhWdGlNY6lrZ/z3byUsO9N6SuVmrlynYZ4OW4ibPYMdZlBruKT7gcM",
+	"mXNMRQnTpVQsjm2bFpzxi4Dgvw3nHxX5VyKA7wRJn0WrVGHTS22IP9lsuPaO24kJ4DphvkAxUqnRF9Qp",
+	"ViG1FdLBtShu/KLyt+XVPrkUXbvx62vR5ZF32Ordb26a79/702/FbOv3F7oZ4k/d8hW1zl33rZ9hbAU5",
+	"RWaenyf63OXS/J4uFjS05GRVM3oml6yfyO2Lc2XmqXLiuMLM8w0Ii4x2YKAOkoPKUZIm+bLcmSJtzplE",
+	"KvJAOXuwQ7AwuuPhhODrEGKk0TLUPMDXIHNqi+YjZbsaA4PDOpW5lfM5OOUze++vuy+OL4g0+daWdw1f",
+	"8o1zZH/HbrS1a+DL+5zGqNxJ6zSd7+/tz5OXarlf5NN7w//89SF4f++xkpnKyk/+gh8g9fUaygZOkVAT",
+	"NfzNVis244IEBGGr3TRzpeU86S3lLO1W3MHoI5sxlZnv25JUOdQXxhHZiSTfE9FMXiqRFTpyVzEaG3+H",
+	"m5uDrR97/V6/Nxg+7D/sk3WikHoTHU4erba7H0ttdDKWKZP0IcUHWM6e4KYZk4liblXmiVVixkovfX68",
+	"BGW9A+TPEEke6hGWYAzq6KCcgGCsR6Lxt07lMUAbS5ozSmbjqUcRhjsHfkVJDxitWcACG8pl4FiVYyk6",
+	"eJ1AoLBCIJxYAtEyyvMk7jIFHHJ8+OJpNGR1BQvbUl/62REKN9jxylfp67YvTYHa7Xg9uFynGsAE6fpo",
+	"XEwW6rdg3/fncx4k+BLvOMCKHz0P/FU9UrdKHVxqsyB0qhUJBDIVP0qp7JYac1nMy4Y7jqm4fOKxWKIM",
+	"EYq8+kPCHdttI5IptZGrdznTSxpdjSrzBfqYpl51Tjy+5Yyv5Ah2fl+tzT1FT+wTZ2XpzDa0QTHIs65P",
+	"u6ZVukeQ3FCj/opYlSDFHyPRQT5VSdYQI60NB66nVrIT5GqsXrO8yBQ9wsgJP9NtyVL8uQN+kIrPE018",
+	"BPQvU2DeejFVmaL5zkAn5lQcy3leIBnvE+bCZFlUx85YE9zHoJw/b9CCsmoqekm+61XROPhKNkjlMHSe",
+	"FjIvFDkEN7amqNdYTdYRfzSSps7Jq8YLy3bMlOkPV8dXeQ/EyBR6jDI2ZjZPZaLh716v1w0QwHRhTBxq",
+	"sFvYgy9FnswUZrM9esrGHJqrzOKnJWd4kzuVj4SxAvvIVdHbDToxEkxaB1+UYx/qcvCdvzes2U5q/EPD",
+	"YPeEndlAXJlkrAKRjW3j0D0yG0P6X6iZnkHZPcGMojz8w/pdp0YrQpgprDf4X1IJBnaj8pWF2i22qjCB",
+	"JQWEUdVJVC2TjCQ8YHtCG95bnK03mUhmc5PBeQnuj1fzKVJp0IgYt4UgNa8oUPyJKxEb18Gl5D9SAtvB",
+	"pHo0JPLtwmRBSXYksyBRJtfSpTJpXbqI53hNVH51op/KpXMPUEyrouiWmXIgT2v0kDs+sOMh0cSOEdRY",
+	"U0sYAGb11SLUnSjOlufgF3QDkcQ8p9COgV3EHVaKaQI71pLSYEixKU7Ipt8n7lLqV8jJI4gTiGVsCLdA",
+	"pNn+0zIVZAv6wl46VlcWPxiW4h5uBRASchD0+/3azHDiC602UptFQLRbyQSWYoCs7/UNqory1ihAOu9x",
+	"ha1uTZ7E26oqL3P11I+L9JI3HM9VMpPqJSPi4vDpi9Ojw8A9f7+PI5AmWtk6r1qiqQKXZ1JbOYar8Et3",
+	"zLx/q3GOqVckvYHF0piOtILaLC6RqZAlNzzYsMjnmblKYkyoSvF2/9n+BlhWmSejVInSN7mQuVrIJc3I",
+	"8tPHhUVae5R94dQrutsbGKGPM4WvWabM+SrtJdkVMA7VhVEyoG7C6vsIm6uWxyISkDEHDWYlbohlLoNy",
+	"Hbv8M7pA3ii7zDKdBzz0UGuip0G+fO7FpA/Kk02QHMddG5ZenJQ80bMkH1bzgA1lEGqujIlO2R5aFruZ",
+	"pZ/nKHOH5x7tdtfzh+PAX0OhlnkuSVsOD6F/MPF3wFr+vB8HNfMYVBkXXGU4gWxPHMCqZVI/v0mJZLjc",
+	"iMHaqSx72UtDN0xMTI7IhpDJESVZSOtk1qZ1ygKTeimqhmB+b6UyZqjnKktMLNbDnBHGHcOFSlCSEpS3",
+	"MRnpR/gtWac5M1LXdE5XxSjBsy+FKHHEUAg1yT0t1CEedaFyXrdIJ8QFh4Dmkb1M5nMk7h5nxlonuYRv",
+	"XyUkTZPEquePTukIgJGdyozhA2ka6nLKWwwvl4gImMorJS7knDinlvg72scyVVi8OPg7C1OR3Uw8tkF8",
+	"z6HGX+GVq/VD7wlPOpXzuSqVnSfg8tJ8kMyKRioT3E5YLTnYisv+PMKf0aoRUtiZTFOIRShqnEoL8Qrc",
+	"sC1hG6VwrRVwBxKW4szMcLqW8zDJ3PKkczszhGj5jazQWNv1DUFHilQiPziugy5GcTxXISR3fOJJjsRe",
+	"OMNLf6lyZh3Zd9So3EdVV3jpdVnu7sAMpKfBBWcIteTFjDtFteIRA0f3WF7M+PTjbHEosGggCiI4Wag9",
+	"Pyg3BRqPDg2avztnSazce68o88k6dVklCRYN3UwP3XJ8VLzFNS4e7WCebUM2TepydY/DbFq1nYBF1lr2",
+	"AVdOdX41In7WceaNluLZ2dmxwFjZSTHQTK6DC6cSTCs1NFbKb0QVhm8NztbxemXZ1oBriRlta2ZM4Cab",
+	"WIJQR4StiLg6SusZNYuIR9JMxPaWyKSOzUyMlmjJCYCA2yu/lLLkasCHZafc9fhipqNkNOAwxNEq3IY1",
+	"zM1w13PitdP8Z6Wf5q+Ow3EsFoue5a9dTQvmRhei6nEy4ZxyL9S4z7AL5HXDZkoJBjgMQ71Rlqk3kjjy",
+	"9I+RL/UajlSfQDHJ92pnKtlCo2HVS3RnrtL6OSuU1xB5Qa97t/AvjyoUKSuEiN5XT/qh937lZj/03o9M",
+	"vPwQ4WJFegicG+iOwB8INuEFEHcDcG1VDGduEFLctzSnhk76123gbloGfK8bsRqbGEz8zz7wjhvH4Mzl",
+	"BIMz0VtzhrOOiGsHvvHIVNg3B0qDc5fuEWs1uKmS2BKjR8SBesmDOmOdXZq7Z8axVkqv4A1mqshVg4zR",
+	"OEKQTC54ZCmmmcvMOm4OdI8zhZnORKNTlUuwCsmMlVsIEcfJB3xpYiLZr4GtWYxTM74UnQmYKIZFB+CS",
+	"dEtcNDXJs6u0t6Z7LU1GmcT1EhvwA2jZ+Ct2yXpmqQIPhlCA5cYMcRestyvlAbVxt+5IRHks+R3jPXO/",
+	"+gIsIvjElMhuMBD7qxQsKf2Ewtatd+9cN581Ru/RG6OsGfcdmoz87qCdd1Uc8IYPLonJwQ+bJZbcEpbJ",
+	"h4/h6TjGMBPanXjjGlaey8zNOmdGKkeriS+vWsPr1AXgOphQd2DhcZmLpiLY2N9OXq0yygce0B9+Be5p",
+	"F03vCksCJbpZ5Qzd5Cb3ASyG4/2zJ89Eg5KyRqJQ6o3UmYJbs69OeJDmMEuWkQwhtQfWtA7pOF9B1O55",
+	"MoUolUdd3nxpVjz78NeH/wkAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
