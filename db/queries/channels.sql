@@ -24,6 +24,13 @@ FROM (SELECT o.status FROM channels o WHERE o.workspace_id = @workspace_id AND o
 WHERE c.workspace_id = @workspace_id AND c.id = @id
 RETURNING c.id, c.name, c.platform, c.status, c.status_checked_at, c.created_at, old.status AS previous_status;
 
+-- LockChannel reads a channel for a conditional delete and holds it, with the lock the delete
+-- takes (FOR UPDATE), until the delete commits.
+-- name: LockChannel :one
+SELECT id, name, platform, status, status_checked_at, created_at FROM channels
+WHERE workspace_id = @workspace_id AND id = @id
+FOR UPDATE;
+
 -- name: DeleteChannel :one
 DELETE FROM channels
 WHERE workspace_id = @workspace_id AND id = @id

@@ -67,6 +67,16 @@ RETURNING id, url, description, event_types, enabled, disabled_reason,
           previous_secret_until, coalesce(previous_secret_until > now(), false)::boolean AS previous_secret_signs,
           created_at, updated_at;
 
+-- LockWebhookEndpointForDelete is LockWebhookEndpoint for a conditional delete: it takes the
+-- lock the delete takes (FOR UPDATE) at once, so the delete never has to strengthen it.
+-- name: LockWebhookEndpointForDelete :one
+SELECT id, url, description, event_types, enabled, disabled_reason,
+       previous_secret_until, coalesce(previous_secret_until > now(), false)::boolean AS previous_secret_signs,
+       created_at, updated_at
+FROM webhook_endpoints
+WHERE workspace_id = @workspace_id AND id = @id
+FOR UPDATE;
+
 -- name: DeleteWebhookEndpoint :execrows
 DELETE FROM webhook_endpoints
 WHERE workspace_id = @workspace_id AND id = @id;

@@ -2537,6 +2537,23 @@ type CreateChannelParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// DeleteChannelParams defines parameters for DeleteChannel.
+type DeleteChannelParams struct {
+	// IfMatch Change or delete the object (contact, channel, webhook endpoint) only if its `ETag` is one
+	// of these (comma-separated), or `*` for any existing one; otherwise 412 and nothing
+	// changes, and an object that does not exist is 412 too. Checked under the object's row
+	// lock in the write's transaction, so of two clients that read the same version and both
+	// write with its ETag, exactly one succeeds.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// GetChannelParams defines parameters for GetChannel.
+type GetChannelParams struct {
+	// IfNoneMatch Answer 304 with no body when the object's (contact's, channel's, webhook endpoint's)
+	// `ETag` is one of these (comma-separated), or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
 // LookupChannelContactsParams defines parameters for LookupChannelContacts.
 type LookupChannelContactsParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
@@ -2638,25 +2655,28 @@ type ResolveContactParams struct {
 
 // DeleteContactParams defines parameters for DeleteContact.
 type DeleteContactParams struct {
-	// IfMatch Change the contact only if its `ETag` is one of these (comma-separated), or `*` for any
-	// existing contact; otherwise 412 and nothing changes. Checked under the contact's row lock,
-	// so of two clients that read the same version and both write with its ETag, exactly one
-	// succeeds.
+	// IfMatch Change or delete the object (contact, channel, webhook endpoint) only if its `ETag` is one
+	// of these (comma-separated), or `*` for any existing one; otherwise 412 and nothing
+	// changes, and an object that does not exist is 412 too. Checked under the object's row
+	// lock in the write's transaction, so of two clients that read the same version and both
+	// write with its ETag, exactly one succeeds.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
 // GetContactParams defines parameters for GetContact.
 type GetContactParams struct {
-	// IfNoneMatch Answer 304 with no body when the contact's `ETag` is one of these (comma-separated), or `*`.
+	// IfNoneMatch Answer 304 with no body when the object's (contact's, channel's, webhook endpoint's)
+	// `ETag` is one of these (comma-separated), or `*`.
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 }
 
 // UpdateContactParams defines parameters for UpdateContact.
 type UpdateContactParams struct {
-	// IfMatch Change the contact only if its `ETag` is one of these (comma-separated), or `*` for any
-	// existing contact; otherwise 412 and nothing changes. Checked under the contact's row lock,
-	// so of two clients that read the same version and both write with its ETag, exactly one
-	// succeeds.
+	// IfMatch Change or delete the object (contact, channel, webhook endpoint) only if its `ETag` is one
+	// of these (comma-separated), or `*` for any existing one; otherwise 412 and nothing
+	// changes, and an object that does not exist is 412 too. Checked under the object's row
+	// lock in the write's transaction, so of two clients that read the same version and both
+	// write with its ETag, exactly one succeeds.
 	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
@@ -2769,6 +2789,33 @@ type CreateWebhookEndpointParams struct {
 	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
 	// only read, such as resolve) are not stored, so a retry runs again.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// DeleteWebhookEndpointParams defines parameters for DeleteWebhookEndpoint.
+type DeleteWebhookEndpointParams struct {
+	// IfMatch Change or delete the object (contact, channel, webhook endpoint) only if its `ETag` is one
+	// of these (comma-separated), or `*` for any existing one; otherwise 412 and nothing
+	// changes, and an object that does not exist is 412 too. Checked under the object's row
+	// lock in the write's transaction, so of two clients that read the same version and both
+	// write with its ETag, exactly one succeeds.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
+}
+
+// GetWebhookEndpointParams defines parameters for GetWebhookEndpoint.
+type GetWebhookEndpointParams struct {
+	// IfNoneMatch Answer 304 with no body when the object's (contact's, channel's, webhook endpoint's)
+	// `ETag` is one of these (comma-separated), or `*`.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+}
+
+// UpdateWebhookEndpointParams defines parameters for UpdateWebhookEndpoint.
+type UpdateWebhookEndpointParams struct {
+	// IfMatch Change or delete the object (contact, channel, webhook endpoint) only if its `ETag` is one
+	// of these (comma-separated), or `*` for any existing one; otherwise 412 and nothing
+	// changes, and an object that does not exist is 412 too. Checked under the object's row
+	// lock in the write's transaction, so of two clients that read the same version and both
+	// write with its ETag, exactly one succeeds.
+	IfMatch *IfMatch `json:"If-Match,omitempty"`
 }
 
 // ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
@@ -3763,18 +3810,21 @@ type ClientInterface interface {
 
 	// DeleteChannel Delete a channel
 	//
-	// Disconnects the channel and forgets its credentials. Identities linked through the channel stay on their contacts.
+	// Disconnects the channel and forgets its credentials. Identities linked through the channel
+	// stay on their contacts. With `If-Match`, only the version it names is deleted (412
+	// otherwise).
 	//
 	// Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
-	DeleteChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DeleteChannel(ctx context.Context, channelID ChannelID, params *DeleteChannelParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetChannel Get a channel
 	//
 	// The channel without its credentials. `status` and `status_checked_at` tell how its last
-	// provider call went.
+	// provider call went. The answer carries the channel's `ETag`, which changes whenever the
+	// channel's JSON does (its status included); with `If-None-Match` naming it, 304 and no body.
 	//
 	// Corresponds with GET /v1/channels/{channelID} (the `GetChannel` operationId).
-	GetChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetChannel(ctx context.Context, channelID ChannelID, params *GetChannelParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// LookupChannelContactsWithBody Ask a channel provider about phone numbers
 	//
@@ -4398,7 +4448,8 @@ type ClientInterface interface {
 	// private or link-local address is refused (422), and a name that resolves to one is
 	// refused when a delivery connects. `event_types` lists the types to deliver, each once;
 	// absent or null delivers every type, including types added later. An endpoint created
-	// with `enabled: false` gets nothing until it is enabled.
+	// with `enabled: false` gets nothing until it is enabled. The answer carries the endpoint's
+	// `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
 	//
 	// A workspace has at most 20 endpoints: one more is a 409.
 	//
@@ -4421,7 +4472,8 @@ type ClientInterface interface {
 	// private or link-local address is refused (422), and a name that resolves to one is
 	// refused when a delivery connects. `event_types` lists the types to deliver, each once;
 	// absent or null delivers every type, including types added later. An endpoint created
-	// with `enabled: false` gets nothing until it is enabled.
+	// with `enabled: false` gets nothing until it is enabled. The answer carries the endpoint's
+	// `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
 	//
 	// A workspace has at most 20 endpoints: one more is a 409.
 	//
@@ -4432,17 +4484,21 @@ type ClientInterface interface {
 
 	// DeleteWebhookEndpoint Delete a webhook endpoint
 	//
-	// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries.
+	// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries. With
+	// `If-Match`, only the version it names is deleted (412 otherwise).
 	//
 	// Corresponds with DELETE /v1/webhook-endpoints/{endpointID} (the `DeleteWebhookEndpoint` operationId).
-	DeleteWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	DeleteWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *DeleteWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWebhookEndpoint Get a webhook endpoint
 	//
-	// The endpoint without its secret.
+	// The endpoint without its secret. The answer carries the endpoint's `ETag`, a digest of
+	// this JSON alone: it changes whenever the JSON does (a rotation changes `updated_at` and
+	// `previous_secret_expires_at`), never with the secret by itself. With `If-None-Match`
+	// naming it, 304 and no body.
 	//
 	// Corresponds with GET /v1/webhook-endpoints/{endpointID} (the `GetWebhookEndpoint` operationId).
-	GetWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *GetWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateWebhookEndpointWithBody Update a webhook endpoint
 	//
@@ -4450,12 +4506,13 @@ type ClientInterface interface {
 	// description and `event_types: null` delivers every type again. `url` and `event_types`
 	// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
 	// them and clears `disabled_reason` and the record of failures that could disable the
-	// endpoint again. The secret is changed only by rotating it.
+	// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
+	// version it names is changed (412 otherwise). The answer carries the new `ETag`.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
-	UpdateWebhookEndpointWithBody(ctx context.Context, endpointID EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	UpdateWebhookEndpointWithBody(ctx context.Context, endpointID EndpointID, params *UpdateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// UpdateWebhookEndpoint Update a webhook endpoint
 	//
@@ -4463,12 +4520,13 @@ type ClientInterface interface {
 	// description and `event_types: null` delivers every type again. `url` and `event_types`
 	// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
 	// them and clears `disabled_reason` and the record of failures that could disable the
-	// endpoint again. The secret is changed only by rotating it.
+	// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
+	// version it names is changed (412 otherwise). The answer carries the new `ETag`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
-	UpdateWebhookEndpoint(ctx context.Context, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	UpdateWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListWebhookDeliveries List an endpoint's deliveries
 	//
@@ -4726,11 +4784,13 @@ func (c *Client) CreateChannel(ctx context.Context, params *CreateChannelParams,
 
 // DeleteChannel Delete a channel
 //
-// Disconnects the channel and forgets its credentials. Identities linked through the channel stay on their contacts.
+// Disconnects the channel and forgets its credentials. Identities linked through the channel
+// stay on their contacts. With `If-Match`, only the version it names is deleted (412
+// otherwise).
 //
 // Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
-func (c *Client) DeleteChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteChannelRequest(c.Server, channelID)
+func (c *Client) DeleteChannel(ctx context.Context, channelID ChannelID, params *DeleteChannelParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteChannelRequest(c.Server, channelID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4744,11 +4804,12 @@ func (c *Client) DeleteChannel(ctx context.Context, channelID ChannelID, reqEdit
 // GetChannel Get a channel
 //
 // The channel without its credentials. `status` and `status_checked_at` tell how its last
-// provider call went.
+// provider call went. The answer carries the channel's `ETag`, which changes whenever the
+// channel's JSON does (its status included); with `If-None-Match` naming it, 304 and no body.
 //
 // Corresponds with GET /v1/channels/{channelID} (the `GetChannel` operationId).
-func (c *Client) GetChannel(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetChannelRequest(c.Server, channelID)
+func (c *Client) GetChannel(ctx context.Context, channelID ChannelID, params *GetChannelParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetChannelRequest(c.Server, channelID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5791,7 +5852,8 @@ func (c *Client) ListWebhookEndpoints(ctx context.Context, reqEditors ...Request
 // private or link-local address is refused (422), and a name that resolves to one is
 // refused when a delivery connects. `event_types` lists the types to deliver, each once;
 // absent or null delivers every type, including types added later. An endpoint created
-// with `enabled: false` gets nothing until it is enabled.
+// with `enabled: false` gets nothing until it is enabled. The answer carries the endpoint's
+// `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
 //
 // A workspace has at most 20 endpoints: one more is a 409.
 //
@@ -5824,7 +5886,8 @@ func (c *Client) CreateWebhookEndpointWithBody(ctx context.Context, params *Crea
 // private or link-local address is refused (422), and a name that resolves to one is
 // refused when a delivery connects. `event_types` lists the types to deliver, each once;
 // absent or null delivers every type, including types added later. An endpoint created
-// with `enabled: false` gets nothing until it is enabled.
+// with `enabled: false` gets nothing until it is enabled. The answer carries the endpoint's
+// `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
 //
 // A workspace has at most 20 endpoints: one more is a 409.
 //
@@ -5845,11 +5908,12 @@ func (c *Client) CreateWebhookEndpoint(ctx context.Context, params *CreateWebhoo
 
 // DeleteWebhookEndpoint Delete a webhook endpoint
 //
-// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries.
+// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries. With
+// `If-Match`, only the version it names is deleted (412 otherwise).
 //
 // Corresponds with DELETE /v1/webhook-endpoints/{endpointID} (the `DeleteWebhookEndpoint` operationId).
-func (c *Client) DeleteWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewDeleteWebhookEndpointRequest(c.Server, endpointID)
+func (c *Client) DeleteWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *DeleteWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteWebhookEndpointRequest(c.Server, endpointID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5862,11 +5926,14 @@ func (c *Client) DeleteWebhookEndpoint(ctx context.Context, endpointID EndpointI
 
 // GetWebhookEndpoint Get a webhook endpoint
 //
-// The endpoint without its secret.
+// The endpoint without its secret. The answer carries the endpoint's `ETag`, a digest of
+// this JSON alone: it changes whenever the JSON does (a rotation changes `updated_at` and
+// `previous_secret_expires_at`), never with the secret by itself. With `If-None-Match`
+// naming it, 304 and no body.
 //
 // Corresponds with GET /v1/webhook-endpoints/{endpointID} (the `GetWebhookEndpoint` operationId).
-func (c *Client) GetWebhookEndpoint(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetWebhookEndpointRequest(c.Server, endpointID)
+func (c *Client) GetWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *GetWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetWebhookEndpointRequest(c.Server, endpointID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5883,13 +5950,14 @@ func (c *Client) GetWebhookEndpoint(ctx context.Context, endpointID EndpointID, 
 // description and `event_types: null` delivers every type again. `url` and `event_types`
 // follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
 // them and clears `disabled_reason` and the record of failures that could disable the
-// endpoint again. The secret is changed only by rotating it.
+// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
+// version it names is changed (412 otherwise). The answer carries the new `ETag`.
 //
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
-func (c *Client) UpdateWebhookEndpointWithBody(ctx context.Context, endpointID EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpdateWebhookEndpointRequestWithBody(c.Server, endpointID, contentType, body)
+func (c *Client) UpdateWebhookEndpointWithBody(ctx context.Context, endpointID EndpointID, params *UpdateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWebhookEndpointRequestWithBody(c.Server, endpointID, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -5906,13 +5974,14 @@ func (c *Client) UpdateWebhookEndpointWithBody(ctx context.Context, endpointID E
 // description and `event_types: null` delivers every type again. `url` and `event_types`
 // follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
 // them and clears `disabled_reason` and the record of failures that could disable the
-// endpoint again. The secret is changed only by rotating it.
+// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
+// version it names is changed (412 otherwise). The answer carries the new `ETag`.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
-func (c *Client) UpdateWebhookEndpoint(ctx context.Context, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewUpdateWebhookEndpointRequest(c.Server, endpointID, body)
+func (c *Client) UpdateWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateWebhookEndpointRequest(c.Server, endpointID, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6302,7 +6371,7 @@ func NewCreateChannelRequestWithBody(server string, params *CreateChannelParams,
 }
 
 // NewDeleteChannelRequest constructs an http.Request for the DeleteChannel method
-func NewDeleteChannelRequest(server string, channelID ChannelID) (*http.Request, error) {
+func NewDeleteChannelRequest(server string, channelID ChannelID, params *DeleteChannelParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6332,11 +6401,26 @@ func NewDeleteChannelRequest(server string, channelID ChannelID) (*http.Request,
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewGetChannelRequest constructs an http.Request for the GetChannel method
-func NewGetChannelRequest(server string, channelID ChannelID) (*http.Request, error) {
+func NewGetChannelRequest(server string, channelID ChannelID, params *GetChannelParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6364,6 +6448,21 @@ func NewGetChannelRequest(server string, channelID ChannelID) (*http.Request, er
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
 	}
 
 	return req, nil
@@ -7955,7 +8054,7 @@ func NewCreateWebhookEndpointRequestWithBody(server string, params *CreateWebhoo
 }
 
 // NewDeleteWebhookEndpointRequest constructs an http.Request for the DeleteWebhookEndpoint method
-func NewDeleteWebhookEndpointRequest(server string, endpointID EndpointID) (*http.Request, error) {
+func NewDeleteWebhookEndpointRequest(server string, endpointID EndpointID, params *DeleteWebhookEndpointParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7985,11 +8084,26 @@ func NewDeleteWebhookEndpointRequest(server string, endpointID EndpointID) (*htt
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewGetWebhookEndpointRequest constructs an http.Request for the GetWebhookEndpoint method
-func NewGetWebhookEndpointRequest(server string, endpointID EndpointID) (*http.Request, error) {
+func NewGetWebhookEndpointRequest(server string, endpointID EndpointID, params *GetWebhookEndpointParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -8019,22 +8133,37 @@ func NewGetWebhookEndpointRequest(server string, endpointID EndpointID) (*http.R
 		return nil, err
 	}
 
+	if params != nil {
+
+		if params.IfNoneMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-None-Match", *params.IfNoneMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-None-Match", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewUpdateWebhookEndpointRequest calls the generic UpdateWebhookEndpoint builder with application/json body
-func NewUpdateWebhookEndpointRequest(server string, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody) (*http.Request, error) {
+func NewUpdateWebhookEndpointRequest(server string, endpointID EndpointID, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewUpdateWebhookEndpointRequestWithBody(server, endpointID, "application/json", bodyReader)
+	return NewUpdateWebhookEndpointRequestWithBody(server, endpointID, params, "application/json", bodyReader)
 }
 
 // NewUpdateWebhookEndpointRequestWithBody constructs an http.Request for the UpdateWebhookEndpoint method, with any body, and a specified content type
-func NewUpdateWebhookEndpointRequestWithBody(server string, endpointID EndpointID, contentType string, body io.Reader) (*http.Request, error) {
+func NewUpdateWebhookEndpointRequestWithBody(server string, endpointID EndpointID, params *UpdateWebhookEndpointParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -8065,6 +8194,21 @@ func NewUpdateWebhookEndpointRequestWithBody(server string, endpointID EndpointI
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IfMatch != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "If-Match", *params.IfMatch, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("If-Match", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -8514,22 +8658,25 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteChannelWithResponse Delete a channel
 	//
-	// Disconnects the channel and forgets its credentials. Identities linked through the channel stay on their contacts.
+	// Disconnects the channel and forgets its credentials. Identities linked through the channel
+	// stay on their contacts. With `If-Match`, only the version it names is deleted (412
+	// otherwise).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
-	DeleteChannelWithResponse(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*DeleteChannelResponse, error)
+	DeleteChannelWithResponse(ctx context.Context, channelID ChannelID, params *DeleteChannelParams, reqEditors ...RequestEditorFn) (*DeleteChannelResponse, error)
 
 	// GetChannelWithResponse Get a channel
 	//
 	// The channel without its credentials. `status` and `status_checked_at` tell how its last
-	// provider call went.
+	// provider call went. The answer carries the channel's `ETag`, which changes whenever the
+	// channel's JSON does (its status included); with `If-None-Match` naming it, 304 and no body.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/channels/{channelID} (the `GetChannel` operationId).
-	GetChannelWithResponse(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*GetChannelResponse, error)
+	GetChannelWithResponse(ctx context.Context, channelID ChannelID, params *GetChannelParams, reqEditors ...RequestEditorFn) (*GetChannelResponse, error)
 
 	// LookupChannelContactsWithBodyWithResponse Ask a channel provider about phone numbers
 	//
@@ -9189,7 +9336,8 @@ type ClientWithResponsesInterface interface {
 	// private or link-local address is refused (422), and a name that resolves to one is
 	// refused when a delivery connects. `event_types` lists the types to deliver, each once;
 	// absent or null delivers every type, including types added later. An endpoint created
-	// with `enabled: false` gets nothing until it is enabled.
+	// with `enabled: false` gets nothing until it is enabled. The answer carries the endpoint's
+	// `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
 	//
 	// A workspace has at most 20 endpoints: one more is a 409.
 	//
@@ -9212,7 +9360,8 @@ type ClientWithResponsesInterface interface {
 	// private or link-local address is refused (422), and a name that resolves to one is
 	// refused when a delivery connects. `event_types` lists the types to deliver, each once;
 	// absent or null delivers every type, including types added later. An endpoint created
-	// with `enabled: false` gets nothing until it is enabled.
+	// with `enabled: false` gets nothing until it is enabled. The answer carries the endpoint's
+	// `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
 	//
 	// A workspace has at most 20 endpoints: one more is a 409.
 	//
@@ -9223,21 +9372,25 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteWebhookEndpointWithResponse Delete a webhook endpoint
 	//
-	// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries.
+	// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries. With
+	// `If-Match`, only the version it names is deleted (412 otherwise).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/webhook-endpoints/{endpointID} (the `DeleteWebhookEndpoint` operationId).
-	DeleteWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointResponse, error)
+	DeleteWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, params *DeleteWebhookEndpointParams, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointResponse, error)
 
 	// GetWebhookEndpointWithResponse Get a webhook endpoint
 	//
-	// The endpoint without its secret.
+	// The endpoint without its secret. The answer carries the endpoint's `ETag`, a digest of
+	// this JSON alone: it changes whenever the JSON does (a rotation changes `updated_at` and
+	// `previous_secret_expires_at`), never with the secret by itself. With `If-None-Match`
+	// naming it, 304 and no body.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/webhook-endpoints/{endpointID} (the `GetWebhookEndpoint` operationId).
-	GetWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*GetWebhookEndpointResponse, error)
+	GetWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, params *GetWebhookEndpointParams, reqEditors ...RequestEditorFn) (*GetWebhookEndpointResponse, error)
 
 	// UpdateWebhookEndpointWithBodyWithResponse Update a webhook endpoint
 	//
@@ -9245,12 +9398,13 @@ type ClientWithResponsesInterface interface {
 	// description and `event_types: null` delivers every type again. `url` and `event_types`
 	// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
 	// them and clears `disabled_reason` and the record of failures that could disable the
-	// endpoint again. The secret is changed only by rotating it.
+	// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
+	// version it names is changed (412 otherwise). The answer carries the new `ETag`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
-	UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, endpointID EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
+	UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, endpointID EndpointID, params *UpdateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
 
 	// UpdateWebhookEndpointWithResponse Update a webhook endpoint
 	//
@@ -9258,12 +9412,13 @@ type ClientWithResponsesInterface interface {
 	// description and `event_types: null` delivers every type again. `url` and `event_types`
 	// follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
 	// them and clears `disabled_reason` and the record of failures that could disable the
-	// endpoint again. The secret is changed only by rotating it.
+	// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
+	// version it names is changed (412 otherwise). The answer carries the new `ETag`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
-	UpdateWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
+	UpdateWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error)
 
 	// ListWebhookDeliveriesWithResponse List an endpoint's deliveries
 	//
@@ -10032,6 +10187,11 @@ func (r ListChannelsResponse) ContentType() string {
 	return ""
 }
 
+// CreateChannelResponse201Headers the declared response headers of an HTTP 201 response for CreateChannel
+type CreateChannelResponse201Headers struct {
+	ETag string
+}
+
 // CreateChannelResponse400Headers the declared response headers of an HTTP 400 response for CreateChannel
 type CreateChannelResponse400Headers struct {
 	XRequestId string
@@ -10097,6 +10257,8 @@ type CreateChannelResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateChannelResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *CreateChannelResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -10204,6 +10366,11 @@ type DeleteChannelResponse404Headers struct {
 	XRequestId string
 }
 
+// DeleteChannelResponse412Headers the declared response headers of an HTTP 412 response for DeleteChannel
+type DeleteChannelResponse412Headers struct {
+	XRequestId string
+}
+
 // DeleteChannelResponse429Headers the declared response headers of an HTTP 429 response for DeleteChannel
 type DeleteChannelResponse429Headers struct {
 	RateLimit       *string
@@ -10232,6 +10399,8 @@ type DeleteChannelResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -10244,6 +10413,8 @@ type DeleteChannelResponse struct {
 	Headers403 *DeleteChannelResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeleteChannelResponse404Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *DeleteChannelResponse412Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteChannelResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -10265,6 +10436,11 @@ func (r DeleteChannelResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteChannelResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r DeleteChannelResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -10309,6 +10485,16 @@ func (r DeleteChannelResponse) ContentType() string {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
+}
+
+// GetChannelResponse200Headers the declared response headers of an HTTP 200 response for GetChannel
+type GetChannelResponse200Headers struct {
+	ETag string
+}
+
+// GetChannelResponse304Headers the declared response headers of an HTTP 304 response for GetChannel
+type GetChannelResponse304Headers struct {
+	ETag string
 }
 
 // GetChannelResponse401Headers the declared response headers of an HTTP 401 response for GetChannel
@@ -10362,6 +10548,10 @@ type GetChannelResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetChannelResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetChannelResponse304Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetChannelResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
@@ -14828,6 +15018,11 @@ func (r ListWebhookEndpointsResponse) ContentType() string {
 	return ""
 }
 
+// CreateWebhookEndpointResponse201Headers the declared response headers of an HTTP 201 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse201Headers struct {
+	ETag string
+}
+
 // CreateWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse400Headers struct {
 	XRequestId string
@@ -14900,6 +15095,8 @@ type CreateWebhookEndpointResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateWebhookEndpointResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *CreateWebhookEndpointResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -15014,6 +15211,11 @@ type DeleteWebhookEndpointResponse404Headers struct {
 	XRequestId string
 }
 
+// DeleteWebhookEndpointResponse412Headers the declared response headers of an HTTP 412 response for DeleteWebhookEndpoint
+type DeleteWebhookEndpointResponse412Headers struct {
+	XRequestId string
+}
+
 // DeleteWebhookEndpointResponse429Headers the declared response headers of an HTTP 429 response for DeleteWebhookEndpoint
 type DeleteWebhookEndpointResponse429Headers struct {
 	RateLimit       *string
@@ -15042,6 +15244,8 @@ type DeleteWebhookEndpointResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -15054,6 +15258,8 @@ type DeleteWebhookEndpointResponse struct {
 	Headers403 *DeleteWebhookEndpointResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *DeleteWebhookEndpointResponse404Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *DeleteWebhookEndpointResponse412Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *DeleteWebhookEndpointResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -15075,6 +15281,11 @@ func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r DeleteWebhookEndpointResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -15119,6 +15330,16 @@ func (r DeleteWebhookEndpointResponse) ContentType() string {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
 	return ""
+}
+
+// GetWebhookEndpointResponse200Headers the declared response headers of an HTTP 200 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse200Headers struct {
+	ETag string
+}
+
+// GetWebhookEndpointResponse304Headers the declared response headers of an HTTP 304 response for GetWebhookEndpoint
+type GetWebhookEndpointResponse304Headers struct {
+	ETag string
 }
 
 // GetWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for GetWebhookEndpoint
@@ -15172,6 +15393,10 @@ type GetWebhookEndpointResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetWebhookEndpointResponse200Headers
+	// Headers304 the parsed response headers for an HTTP 304 response
+	Headers304 *GetWebhookEndpointResponse304Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GetWebhookEndpointResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
@@ -15250,6 +15475,11 @@ func (r GetWebhookEndpointResponse) ContentType() string {
 	return ""
 }
 
+// UpdateWebhookEndpointResponse200Headers the declared response headers of an HTTP 200 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse200Headers struct {
+	ETag string
+}
+
 // UpdateWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for UpdateWebhookEndpoint
 type UpdateWebhookEndpointResponse400Headers struct {
 	XRequestId string
@@ -15267,6 +15497,11 @@ type UpdateWebhookEndpointResponse403Headers struct {
 
 // UpdateWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for UpdateWebhookEndpoint
 type UpdateWebhookEndpointResponse404Headers struct {
+	XRequestId string
+}
+
+// UpdateWebhookEndpointResponse412Headers the declared response headers of an HTTP 412 response for UpdateWebhookEndpoint
+type UpdateWebhookEndpointResponse412Headers struct {
 	XRequestId string
 }
 
@@ -15312,6 +15547,8 @@ type UpdateWebhookEndpointResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON412 the response for an HTTP 412 `application/problem+json` response
+	ApplicationproblemJSON412 *PreconditionFailed
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -15322,6 +15559,8 @@ type UpdateWebhookEndpointResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpdateWebhookEndpointResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *UpdateWebhookEndpointResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -15330,6 +15569,8 @@ type UpdateWebhookEndpointResponse struct {
 	Headers403 *UpdateWebhookEndpointResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *UpdateWebhookEndpointResponse404Headers
+	// Headers412 the parsed response headers for an HTTP 412 response
+	Headers412 *UpdateWebhookEndpointResponse412Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *UpdateWebhookEndpointResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -15365,6 +15606,11 @@ func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON412 returns the response for an HTTP 412 `application/problem+json` response
+func (r UpdateWebhookEndpointResponse) GetApplicationproblemJSON412() *PreconditionFailed {
+	return r.ApplicationproblemJSON412
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -15707,6 +15953,11 @@ func (r RetryWebhookDeliveryResponse) ContentType() string {
 	return ""
 }
 
+// RotateWebhookEndpointSecretResponse200Headers the declared response headers of an HTTP 200 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse200Headers struct {
+	ETag string
+}
+
 // RotateWebhookEndpointSecretResponse401Headers the declared response headers of an HTTP 401 response for RotateWebhookEndpointSecret
 type RotateWebhookEndpointSecretResponse401Headers struct {
 	XRequestId string
@@ -15758,6 +16009,8 @@ type RotateWebhookEndpointSecretResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RotateWebhookEndpointSecretResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RotateWebhookEndpointSecretResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
@@ -16392,13 +16645,15 @@ func (c *ClientWithResponses) CreateChannelWithResponse(ctx context.Context, par
 
 // DeleteChannelWithResponse Delete a channel
 //
-// Disconnects the channel and forgets its credentials. Identities linked through the channel stay on their contacts.
+// Disconnects the channel and forgets its credentials. Identities linked through the channel
+// stay on their contacts. With `If-Match`, only the version it names is deleted (412
+// otherwise).
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
-func (c *ClientWithResponses) DeleteChannelWithResponse(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*DeleteChannelResponse, error) {
-	rsp, err := c.DeleteChannel(ctx, channelID, reqEditors...)
+func (c *ClientWithResponses) DeleteChannelWithResponse(ctx context.Context, channelID ChannelID, params *DeleteChannelParams, reqEditors ...RequestEditorFn) (*DeleteChannelResponse, error) {
+	rsp, err := c.DeleteChannel(ctx, channelID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -16408,13 +16663,14 @@ func (c *ClientWithResponses) DeleteChannelWithResponse(ctx context.Context, cha
 // GetChannelWithResponse Get a channel
 //
 // The channel without its credentials. `status` and `status_checked_at` tell how its last
-// provider call went.
+// provider call went. The answer carries the channel's `ETag`, which changes whenever the
+// channel's JSON does (its status included); with `If-None-Match` naming it, 304 and no body.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/channels/{channelID} (the `GetChannel` operationId).
-func (c *ClientWithResponses) GetChannelWithResponse(ctx context.Context, channelID ChannelID, reqEditors ...RequestEditorFn) (*GetChannelResponse, error) {
-	rsp, err := c.GetChannel(ctx, channelID, reqEditors...)
+func (c *ClientWithResponses) GetChannelWithResponse(ctx context.Context, channelID ChannelID, params *GetChannelParams, reqEditors ...RequestEditorFn) (*GetChannelResponse, error) {
+	rsp, err := c.GetChannel(ctx, channelID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -17325,7 +17581,8 @@ func (c *ClientWithResponses) ListWebhookEndpointsWithResponse(ctx context.Conte
 // private or link-local address is refused (422), and a name that resolves to one is
 // refused when a delivery connects. `event_types` lists the types to deliver, each once;
 // absent or null delivers every type, including types added later. An endpoint created
-// with `enabled: false` gets nothing until it is enabled.
+// with `enabled: false` gets nothing until it is enabled. The answer carries the endpoint's
+// `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
 //
 // A workspace has at most 20 endpoints: one more is a 409.
 //
@@ -17354,7 +17611,8 @@ func (c *ClientWithResponses) CreateWebhookEndpointWithBodyWithResponse(ctx cont
 // private or link-local address is refused (422), and a name that resolves to one is
 // refused when a delivery connects. `event_types` lists the types to deliver, each once;
 // absent or null delivers every type, including types added later. An endpoint created
-// with `enabled: false` gets nothing until it is enabled.
+// with `enabled: false` gets nothing until it is enabled. The answer carries the endpoint's
+// `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
 //
 // A workspace has at most 20 endpoints: one more is a 409.
 //
@@ -17371,13 +17629,14 @@ func (c *ClientWithResponses) CreateWebhookEndpointWithResponse(ctx context.Cont
 
 // DeleteWebhookEndpointWithResponse Delete a webhook endpoint
 //
-// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries.
+// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries. With
+// `If-Match`, only the version it names is deleted (412 otherwise).
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /v1/webhook-endpoints/{endpointID} (the `DeleteWebhookEndpoint` operationId).
-func (c *ClientWithResponses) DeleteWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointResponse, error) {
-	rsp, err := c.DeleteWebhookEndpoint(ctx, endpointID, reqEditors...)
+func (c *ClientWithResponses) DeleteWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, params *DeleteWebhookEndpointParams, reqEditors ...RequestEditorFn) (*DeleteWebhookEndpointResponse, error) {
+	rsp, err := c.DeleteWebhookEndpoint(ctx, endpointID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -17386,13 +17645,16 @@ func (c *ClientWithResponses) DeleteWebhookEndpointWithResponse(ctx context.Cont
 
 // GetWebhookEndpointWithResponse Get a webhook endpoint
 //
-// The endpoint without its secret.
+// The endpoint without its secret. The answer carries the endpoint's `ETag`, a digest of
+// this JSON alone: it changes whenever the JSON does (a rotation changes `updated_at` and
+// `previous_secret_expires_at`), never with the secret by itself. With `If-None-Match`
+// naming it, 304 and no body.
 //
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/webhook-endpoints/{endpointID} (the `GetWebhookEndpoint` operationId).
-func (c *ClientWithResponses) GetWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, reqEditors ...RequestEditorFn) (*GetWebhookEndpointResponse, error) {
-	rsp, err := c.GetWebhookEndpoint(ctx, endpointID, reqEditors...)
+func (c *ClientWithResponses) GetWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, params *GetWebhookEndpointParams, reqEditors ...RequestEditorFn) (*GetWebhookEndpointResponse, error) {
+	rsp, err := c.GetWebhookEndpoint(ctx, endpointID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -17405,13 +17667,14 @@ func (c *ClientWithResponses) GetWebhookEndpointWithResponse(ctx context.Context
 // description and `event_types: null` delivers every type again. `url` and `event_types`
 // follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
 // them and clears `disabled_reason` and the record of failures that could disable the
-// endpoint again. The secret is changed only by rotating it.
+// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
+// version it names is changed (412 otherwise). The answer carries the new `ETag`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
-func (c *ClientWithResponses) UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, endpointID EndpointID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error) {
-	rsp, err := c.UpdateWebhookEndpointWithBody(ctx, endpointID, contentType, body, reqEditors...)
+func (c *ClientWithResponses) UpdateWebhookEndpointWithBodyWithResponse(ctx context.Context, endpointID EndpointID, params *UpdateWebhookEndpointParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error) {
+	rsp, err := c.UpdateWebhookEndpointWithBody(ctx, endpointID, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -17424,13 +17687,14 @@ func (c *ClientWithResponses) UpdateWebhookEndpointWithBodyWithResponse(ctx cont
 // description and `event_types: null` delivers every type again. `url` and `event_types`
 // follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
 // them and clears `disabled_reason` and the record of failures that could disable the
-// endpoint again. The secret is changed only by rotating it.
+// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
+// version it names is changed (412 otherwise). The answer carries the new `ETag`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
-func (c *ClientWithResponses) UpdateWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error) {
-	rsp, err := c.UpdateWebhookEndpoint(ctx, endpointID, body, reqEditors...)
+func (c *ClientWithResponses) UpdateWebhookEndpointWithResponse(ctx context.Context, endpointID EndpointID, params *UpdateWebhookEndpointParams, body UpdateWebhookEndpointJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateWebhookEndpointResponse, error) {
+	rsp, err := c.UpdateWebhookEndpoint(ctx, endpointID, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -18487,6 +18751,16 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 	}
 
 	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateChannelResponse201Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateChannelResponse400Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18638,6 +18912,13 @@ func ParseDeleteChannelResponse(rsp *http.Response) (*DeleteChannelResponse, err
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18692,6 +18973,16 @@ func ParseDeleteChannelResponse(rsp *http.Response) (*DeleteChannelResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 412:
+		var headers DeleteChannelResponse412Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers412 = &headers
 	case rsp.StatusCode == 429:
 		var headers DeleteChannelResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -18776,6 +19067,9 @@ func ParseGetChannelResponse(rsp *http.Response) (*GetChannelResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case rsp.StatusCode == 304:
+		break // No content-type
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18821,6 +19115,26 @@ func ParseGetChannelResponse(rsp *http.Response) (*GetChannelResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers GetChannelResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetChannelResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers304 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetChannelResponse401Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -24367,6 +24681,16 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 	}
 
 	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateWebhookEndpointResponse201Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateWebhookEndpointResponse400Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -24528,6 +24852,13 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24582,6 +24913,16 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 412:
+		var headers DeleteWebhookEndpointResponse412Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers412 = &headers
 	case rsp.StatusCode == 429:
 		var headers DeleteWebhookEndpointResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -24666,6 +25007,9 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 		}
 		response.JSON200 = &dest
 
+	case rsp.StatusCode == 304:
+		break // No content-type
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24711,6 +25055,26 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers GetWebhookEndpointResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 304:
+		var headers GetWebhookEndpointResponse304Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers304 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetWebhookEndpointResponse401Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -24853,6 +25217,13 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 412:
+		var dest PreconditionFailed
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON412 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -24891,6 +25262,16 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers UpdateWebhookEndpointResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers UpdateWebhookEndpointResponse400Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -24931,6 +25312,16 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 412:
+		var headers UpdateWebhookEndpointResponse412Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers412 = &headers
 	case rsp.StatusCode == 413:
 		var headers UpdateWebhookEndpointResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -25432,6 +25823,16 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers RotateWebhookEndpointSecretResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers RotateWebhookEndpointSecretResponse401Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -26199,10 +26600,10 @@ type ServerInterface interface {
 	CreateChannel(ctx echo.Context, params CreateChannelParams) error
 	// DeleteChannel Delete a channel
 	// (DELETE /v1/channels/{channelID})
-	DeleteChannel(ctx echo.Context, channelID ChannelID) error
+	DeleteChannel(ctx echo.Context, channelID ChannelID, params DeleteChannelParams) error
 	// GetChannel Get a channel
 	// (GET /v1/channels/{channelID})
-	GetChannel(ctx echo.Context, channelID ChannelID) error
+	GetChannel(ctx echo.Context, channelID ChannelID, params GetChannelParams) error
 	// LookupChannelContacts Ask a channel provider about phone numbers
 	// (POST /v1/channels/{channelID}/contacts/lookup)
 	LookupChannelContacts(ctx echo.Context, channelID ChannelID, params LookupChannelContactsParams) error
@@ -26298,13 +26699,13 @@ type ServerInterface interface {
 	CreateWebhookEndpoint(ctx echo.Context, params CreateWebhookEndpointParams) error
 	// DeleteWebhookEndpoint Delete a webhook endpoint
 	// (DELETE /v1/webhook-endpoints/{endpointID})
-	DeleteWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error
+	DeleteWebhookEndpoint(ctx echo.Context, endpointID EndpointID, params DeleteWebhookEndpointParams) error
 	// GetWebhookEndpoint Get a webhook endpoint
 	// (GET /v1/webhook-endpoints/{endpointID})
-	GetWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error
+	GetWebhookEndpoint(ctx echo.Context, endpointID EndpointID, params GetWebhookEndpointParams) error
 	// UpdateWebhookEndpoint Update a webhook endpoint
 	// (PATCH /v1/webhook-endpoints/{endpointID})
-	UpdateWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error
+	UpdateWebhookEndpoint(ctx echo.Context, endpointID EndpointID, params UpdateWebhookEndpointParams) error
 	// ListWebhookDeliveries List an endpoint's deliveries
 	// (GET /v1/webhook-endpoints/{endpointID}/deliveries)
 	ListWebhookDeliveries(ctx echo.Context, endpointID EndpointID, params ListWebhookDeliveriesParams) error
@@ -26449,8 +26850,28 @@ func (w *ServerInterfaceWrapper) DeleteChannel(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter channelID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteChannelParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.DeleteChannel(ctx, channelID)
+	err = w.Handler.DeleteChannel(ctx, channelID, params)
 	return err
 }
 
@@ -26465,8 +26886,28 @@ func (w *ServerInterfaceWrapper) GetChannel(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter channelID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetChannelParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetChannel(ctx, channelID)
+	err = w.Handler.GetChannel(ctx, channelID, params)
 	return err
 }
 
@@ -27316,8 +27757,28 @@ func (w *ServerInterfaceWrapper) DeleteWebhookEndpoint(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params DeleteWebhookEndpointParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.DeleteWebhookEndpoint(ctx, endpointID)
+	err = w.Handler.DeleteWebhookEndpoint(ctx, endpointID, params)
 	return err
 }
 
@@ -27332,8 +27793,28 @@ func (w *ServerInterfaceWrapper) GetWebhookEndpoint(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetWebhookEndpointParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-None-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-None-Match: %s", err))
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.GetWebhookEndpoint(ctx, endpointID)
+	err = w.Handler.GetWebhookEndpoint(ctx, endpointID, params)
 	return err
 }
 
@@ -27348,8 +27829,28 @@ func (w *ServerInterfaceWrapper) UpdateWebhookEndpoint(ctx echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter endpointID: %s", err))
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params UpdateWebhookEndpointParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "If-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-Match")]; found {
+		var IfMatch IfMatch
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for If-Match, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-Match", valueList[0], &IfMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter If-Match: %s", err))
+		}
+
+		params.IfMatch = &IfMatch
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.UpdateWebhookEndpoint(ctx, endpointID)
+	err = w.Handler.UpdateWebhookEndpoint(ctx, endpointID, params)
 	return err
 }
 
@@ -28594,15 +29095,23 @@ type CreateChannelResponseObject interface {
 	VisitCreateChannelResponse(w http.ResponseWriter) error
 }
 
-type CreateChannel201JSONResponse ChannelResponse
+type CreateChannel201ResponseHeaders struct {
+	ETag string
+}
+
+type CreateChannel201JSONResponse struct {
+	Body    ChannelResponse
+	Headers CreateChannel201ResponseHeaders
+}
 
 func (response CreateChannel201JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -28756,6 +29265,7 @@ func (response CreateChanneldefaultApplicationProblemPlusJSONResponse) VisitCrea
 
 type DeleteChannelRequestObject struct {
 	ChannelID ChannelID `json:"channelID"`
+	Params    DeleteChannelParams
 }
 
 type DeleteChannelResponseObject interface {
@@ -28817,6 +29327,23 @@ func (response DeleteChannel404ApplicationProblemPlusJSONResponse) VisitDeleteCh
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteChannel412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteChannel412ApplicationProblemPlusJSONResponse) VisitDeleteChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -28884,24 +29411,47 @@ func (response DeleteChanneldefaultApplicationProblemPlusJSONResponse) VisitDele
 
 type GetChannelRequestObject struct {
 	ChannelID ChannelID `json:"channelID"`
+	Params    GetChannelParams
 }
 
 type GetChannelResponseObject interface {
 	VisitGetChannelResponse(w http.ResponseWriter) error
 }
 
-type GetChannel200JSONResponse ChannelResponse
+type GetChannel200ResponseHeaders struct {
+	ETag string
+}
+
+type GetChannel200JSONResponse struct {
+	Body    ChannelResponse
+	Headers GetChannel200ResponseHeaders
+}
 
 func (response GetChannel200JSONResponse) VisitGetChannelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type GetChannel304ResponseHeaders struct {
+	ETag string
+}
+
+type GetChannel304Response struct {
+	Headers GetChannel304ResponseHeaders
+}
+
+func (response GetChannel304Response) VisitGetChannelResponse(w http.ResponseWriter) error {
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetChannel401ApplicationProblemPlusJSONResponse struct {
@@ -33724,15 +34274,23 @@ type CreateWebhookEndpointResponseObject interface {
 	VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error
 }
 
-type CreateWebhookEndpoint201JSONResponse WebhookEndpointSecretResponse
+type CreateWebhookEndpoint201ResponseHeaders struct {
+	ETag string
+}
+
+type CreateWebhookEndpoint201JSONResponse struct {
+	Body    WebhookEndpointSecretResponse
+	Headers CreateWebhookEndpoint201ResponseHeaders
+}
 
 func (response CreateWebhookEndpoint201JSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -33903,6 +34461,7 @@ func (response CreateWebhookEndpointdefaultApplicationProblemPlusJSONResponse) V
 
 type DeleteWebhookEndpointRequestObject struct {
 	EndpointID EndpointID `json:"endpointID"`
+	Params     DeleteWebhookEndpointParams
 }
 
 type DeleteWebhookEndpointResponseObject interface {
@@ -33964,6 +34523,23 @@ func (response DeleteWebhookEndpoint404ApplicationProblemPlusJSONResponse) Visit
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookEndpoint412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhookEndpoint412ApplicationProblemPlusJSONResponse) VisitDeleteWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -34031,24 +34607,47 @@ func (response DeleteWebhookEndpointdefaultApplicationProblemPlusJSONResponse) V
 
 type GetWebhookEndpointRequestObject struct {
 	EndpointID EndpointID `json:"endpointID"`
+	Params     GetWebhookEndpointParams
 }
 
 type GetWebhookEndpointResponseObject interface {
 	VisitGetWebhookEndpointResponse(w http.ResponseWriter) error
 }
 
-type GetWebhookEndpoint200JSONResponse WebhookEndpointResponse
+type GetWebhookEndpoint200ResponseHeaders struct {
+	ETag string
+}
+
+type GetWebhookEndpoint200JSONResponse struct {
+	Body    WebhookEndpointResponse
+	Headers GetWebhookEndpoint200ResponseHeaders
+}
 
 func (response GetWebhookEndpoint200JSONResponse) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type GetWebhookEndpoint304ResponseHeaders struct {
+	ETag string
+}
+
+type GetWebhookEndpoint304Response struct {
+	Headers GetWebhookEndpoint304ResponseHeaders
+}
+
+func (response GetWebhookEndpoint304Response) VisitGetWebhookEndpointResponse(w http.ResponseWriter) error {
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetWebhookEndpoint401ApplicationProblemPlusJSONResponse struct {
@@ -34165,6 +34764,7 @@ func (response GetWebhookEndpointdefaultApplicationProblemPlusJSONResponse) Visi
 
 type UpdateWebhookEndpointRequestObject struct {
 	EndpointID EndpointID `json:"endpointID"`
+	Params     UpdateWebhookEndpointParams
 	Body       *UpdateWebhookEndpointJSONRequestBody
 }
 
@@ -34172,15 +34772,23 @@ type UpdateWebhookEndpointResponseObject interface {
 	VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error
 }
 
-type UpdateWebhookEndpoint200JSONResponse WebhookEndpointResponse
+type UpdateWebhookEndpoint200ResponseHeaders struct {
+	ETag string
+}
+
+type UpdateWebhookEndpoint200JSONResponse struct {
+	Body    WebhookEndpointResponse
+	Headers UpdateWebhookEndpoint200ResponseHeaders
+}
 
 func (response UpdateWebhookEndpoint200JSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -34250,6 +34858,23 @@ func (response UpdateWebhookEndpoint404ApplicationProblemPlusJSONResponse) Visit
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookEndpoint412ApplicationProblemPlusJSONResponse struct {
+	PreconditionFailedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhookEndpoint412ApplicationProblemPlusJSONResponse) VisitUpdateWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -34663,15 +35288,23 @@ type RotateWebhookEndpointSecretResponseObject interface {
 	VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error
 }
 
-type RotateWebhookEndpointSecret200JSONResponse WebhookEndpointSecretResponse
+type RotateWebhookEndpointSecret200ResponseHeaders struct {
+	ETag string
+}
+
+type RotateWebhookEndpointSecret200JSONResponse struct {
+	Body    WebhookEndpointSecretResponse
+	Headers RotateWebhookEndpointSecret200ResponseHeaders
+}
 
 func (response RotateWebhookEndpointSecret200JSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -35561,10 +36194,11 @@ func (sh *strictHandler) CreateChannel(ctx echo.Context, params CreateChannelPar
 }
 
 // DeleteChannel operation middleware
-func (sh *strictHandler) DeleteChannel(ctx echo.Context, channelID ChannelID) error {
+func (sh *strictHandler) DeleteChannel(ctx echo.Context, channelID ChannelID, params DeleteChannelParams) error {
 	var request DeleteChannelRequestObject
 
 	request.ChannelID = channelID
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.DeleteChannel(ctx.Request().Context(), request.(DeleteChannelRequestObject))
@@ -35586,10 +36220,11 @@ func (sh *strictHandler) DeleteChannel(ctx echo.Context, channelID ChannelID) er
 }
 
 // GetChannel operation middleware
-func (sh *strictHandler) GetChannel(ctx echo.Context, channelID ChannelID) error {
+func (sh *strictHandler) GetChannel(ctx echo.Context, channelID ChannelID, params GetChannelParams) error {
 	var request GetChannelRequestObject
 
 	request.ChannelID = channelID
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetChannel(ctx.Request().Context(), request.(GetChannelRequestObject))
@@ -36672,10 +37307,11 @@ func (sh *strictHandler) CreateWebhookEndpoint(ctx echo.Context, params CreateWe
 }
 
 // DeleteWebhookEndpoint operation middleware
-func (sh *strictHandler) DeleteWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error {
+func (sh *strictHandler) DeleteWebhookEndpoint(ctx echo.Context, endpointID EndpointID, params DeleteWebhookEndpointParams) error {
 	var request DeleteWebhookEndpointRequestObject
 
 	request.EndpointID = endpointID
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.DeleteWebhookEndpoint(ctx.Request().Context(), request.(DeleteWebhookEndpointRequestObject))
@@ -36697,10 +37333,11 @@ func (sh *strictHandler) DeleteWebhookEndpoint(ctx echo.Context, endpointID Endp
 }
 
 // GetWebhookEndpoint operation middleware
-func (sh *strictHandler) GetWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error {
+func (sh *strictHandler) GetWebhookEndpoint(ctx echo.Context, endpointID EndpointID, params GetWebhookEndpointParams) error {
 	var request GetWebhookEndpointRequestObject
 
 	request.EndpointID = endpointID
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetWebhookEndpoint(ctx.Request().Context(), request.(GetWebhookEndpointRequestObject))
@@ -36722,10 +37359,11 @@ func (sh *strictHandler) GetWebhookEndpoint(ctx echo.Context, endpointID Endpoin
 }
 
 // UpdateWebhookEndpoint operation middleware
-func (sh *strictHandler) UpdateWebhookEndpoint(ctx echo.Context, endpointID EndpointID) error {
+func (sh *strictHandler) UpdateWebhookEndpoint(ctx echo.Context, endpointID EndpointID, params UpdateWebhookEndpointParams) error {
 	var request UpdateWebhookEndpointRequestObject
 
 	request.EndpointID = endpointID
+	request.Params = params
 
 	var body UpdateWebhookEndpointJSONRequestBody
 	var err error
@@ -36948,540 +37586,547 @@ func (sh *strictHandler) UpdateWorkspace(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2Lctu4si+MvwpK//OvyGfRCiXLN7lW1XEcJ5Nk7FzsJJMszWdCIiRhmQI0BGVFK1+qztPsB9tP8hW6",
-	"ARKkqKvlZGZ2dq3a44g3oNFo9PXXXytdORxJwUSiKq2vFfaFDkcRg7/PpFBMJB8HNFGno5H+SY2HQxpP",
-	"K63K9YCRLt5AYjmpeJU7Go2ZvimkCdX/7dJRMo5ZeEOTSqvS8Bv7u/7+7p5/XT9oNfZb/l7tyK/v7x98",
-	"rniV7oAKwaJKqzLRn6Ojkf4xZjRZ7Xklx3GXVVqV7oB1b+U4IT0ZD/WFhCZjVWlV5Ei/iouKVxmPwtXe",
-	"++3bN0+TIaHdpHT6cKFs6gtG7rfqzVqjuV9v7MHMxyqRw5seZ1EIZE84iyutyihmQz4eVr55FTakXJNm",
-	"/G8q+v/HLFGtK/X82JeExYJGNzzUsx+r5Kbe2HMvpKRRAznivWnFq+C9IrnxD5683Pv86m3z8vB5/bfn",
-	"jXf+xdHH/evm2VnFqwxZ3Nck08P61+9eRdChfs17PYqKVxkNpGA3YjzswHj/cdA4qjf2mvsHh0fH/hIq",
-	"52jgUvn9SLE4YeEstVUiYxZaonuEJ4og7QjSjuB4t70ckZ5tS5PM+zsvzcGu37j2j1r+fqtZrx37jb16",
-	"3SzN1Xg0iplSXIqroSpZmex6GfFpN+F3rNJK4jFzN7oaqsV7fM9v7ddr/uFh46j5Gcg24jFTcKsYR5Em",
-	"FhMJ73EWazp8rSTTkSYDTD8bSnH+3373KhHvJTcxo0oK+zL9kxkI/mAvV8ZCjTuqG/MOsNcCxs4PGah3",
-	"TfsfeInwpErxvhgyUSpA8Ooclq0jyx4d7vmfLcsktG9Y5kP9+eVv9frZbwcfrz4///j23fHFRSVlkTs+",
-	"wnF9ZJ2BlLfnIhxJLkrEG7NXVttQB7t+/brut3z9v5oP/6dHFzJNuVHCgZRn7y6ImoquvsAV7UQsLCwD",
-	"E/Cr5Rd2x0RyoxdWL3HFbP+aGYBmIPOLWRXnl5BFTP/yuyHRhN34B780rq73zhtXH/eu6s2DXw7fPD94",
-	"+bbe1LtiFLM7LsfqRrFuzJKbWX4r3zel0x7HmscHSTJSrcePNaVVzREPjyf0P3TEhVkLGd+qEe2y2VWY",
-	"pJfWk2uzy9Cj40jzfB9X4sVTyzoTpelS/+Xjby+vjz8d1I+f7T8/e9n0DxvPDo4yzjntDvUg5Ci54eIm",
-	"Zn+MeazX6V/Zkf37N5jOgNEQtuTXyvk17cOIc1zgnJ6PFNF7OJmShPZbRCWxFH2PUBGSkPd6LNYKxmTA",
-	"BLtjMUlyD768en1JJnIchaTDam1xxURIeEI6tHtLuCDBi97upRRs94Im3UFAqs/Pr3eIjOGC/e3N6fXZ",
-	"Lx55ev7r+fX5Tq0tQNLAQlValXblj6PPyUe/s9e9qvdeHkw/NL68Oxan7UpFCwhLA+RV1R2wISyMEUQq",
-	"ibnoVzRN3tGE/cqHPJmlhlawCFckYr2EyB5M8o+xTGiLBG27cO3KSfzP9tj397r6s0wl+AD8xE4Sc02x",
-	"rhShImOR8Aje1Bl3b5l+f1v0xlFEaJ9ygU8FpBrGtJfscpb0djWv0hHfjWnCIj3SXbOOOzVypVdBCqIX",
-	"YUroOBnoRetq5iNUqAmL22IsIqYU0Y8TeF4RGjMie71ZorqTqh8dniT/rFdWpN/uGxnx7rScqYBsJBlw",
-	"RU7fvCC3bKoJO2BRSBLpEarIKhMmk5gnTBGetEWVap4cd0GT3QW1gERcJTuFxfnjnw3fP5n8sxHoL1JL",
-	"dtkjDd8n6ZLFrMejiIVtITU/N4hdsGrd9wk1/1yJ4mQzgqcDXUZwlsTT3dNeolWIIq2vzKgTSSZU7zjW",
-	"kzEjSTzloo8sdmKGvu/vkS6NYw4Erbnjqi/aQkMu+HA8rLR8z46Oi4T1WQzD+233HdJ090VYzguG5o8U",
-	"4WELtkLgPhSgMIm4JrSyUkaLD65IXc+s3jgid1zxTsTI6dXZixdt0R3QmHYTFiuPyGTA4glXjEjB4GWK",
-	"xXpRhzRkNXIOs4+ZGmkrySEBCjdKRrHsRGxIYjZiNFFtwRPNoIEZ9w0Pg+I6xuyPm9u94fEfjS+H3f27",
-	"eudING8avYWiaEi//MpEPxlUWvXGkTez0t+8yojGdMgSI7LPUEN78XSWrKfEqG+Eh6QadAc3//1//yvY",
-	"yS1qpTvQisj5x89vPjcvr/eePv3wZt8//nR5/WH/XB+zXL9pRJNBdrR000+uJ1SN0TBnqHjRDFUkZqxE",
-	"8wYP9c6k6T2oTxMuEkmogJU1u0xpQ9I9d0AqTKjKPVPVm4+HmnW4QLErw+nMabJUry+jTTrH9WhjFbty",
-	"4kxQ+0uVPKTShJUt6DK9qWTQLPv4eqN+EbLhSCZMdKevWImQv6C3TIvXWEsnPCy5Im9eX10TRXushTu3",
-	"sb+f37kk27j2hMWd/0iR7kDyLgNJ//79i6covvtShnpf73jklo0SMmJxpooBSwQfTz+fvnlxefPi6fnF",
-	"m9fX55dnn26ur3/VhyoKW9JokoHmAc1xPR6rxMokMuHJgFA4n+KxUCgSNA+huwL+qTkIBLqxfA1jKTpk",
-	"bZHEVChtWUmhhQZMaEBFHwTRlCDROqxGTo18wU/aF+gve2TIkoEMPaLXTn+yLfCbhvETrZcUB9SZJjh/",
-	"+ANeGqSLluy+Y6OITpkWuPGYBSf6i21hP2nnnWl2liD2m81G4wSWF8c84BGKViQf1wTiUaSJJrjot0X6",
-	"nH9sBuOcW0GNnLpzMRTS+1sfU9Xmly8e2df/T09PMxHe2BZSRFp209AjatwdaBLHTMnoju3AkgiZmGXx",
-	"iJIpP+q1xNOvuPP3e373kNXZ7l7Y7Ow26RHbPQ59utvo1Lt7rNnbpwcdu5VQC8k2k7MndvWmmCPdG/v7",
-	"nj41U2mvBXuSsFi/8//5V7v9pVHfbbe/HJ7//o//VfHKNl8PlOLZXXeWslYqBYFCvAdMG2gtH/QefRLi",
-	"/lKMVLtyOKS7iunzJWHhjge69/8OgH+omLYF+8JVotfCvPbEOVWb9Qasi10uXD1VI2cD1r1lIRmLcMYk",
-	"iOWERLJ767WFkjCUiTRb3TCBXtVsH9yxWMEeAv5OBqj6ISvpqemZeYR9od0kmurptYUad7uMhWotU6F8",
-	"YY0VskQTe9HTRsycpUEGJ3t+EwctJO5TUGbytFl3mWr3n15mfS2Z4ys2LT2oRKbHwwH1n1s8oVChu2XT",
-	"R4ok7EtCxiMt+EGEgvVeOML+c6sP3lf7F423/i97Hw9/e/726Lp+dnzZPG+8Kz/DbmFI6x1fF1onKD9x",
-	"QV3AWQzjftk5q3/Wg2y+rX9+efTx4FX9dO+T/7x+3nhy+O6ifJBD88F1hvkNb2YqeSJDjr7+dyjdwKkg",
-	"hRbl4IUajSJtc3ApHv8bfDT5CAE62nI+i1MCPxJ0PupDi+oNSSOiRiyKOPgnU0fGig48P+++0zNQ2rqg",
-	"0Qv3BflxTOgND42ufYX+VeMw1uMKVxgGvMEZRsGN6H2tlDhwzbOu8zd7Q+oE1pP45i7S/4pZr9Kq/P8e",
-	"Z/GYx3hVPTaLY2yXbAWz5cZf0NQAQjyh4XOasAmdLlhSY4H8o7C0yL0JOratwr9Qq8fdOIrlHdciOWb/",
-	"Zl1tqFq1RLBIK1oxAzrTSJ0QiNPoG4awRDFDX5b7SCXlU/Sgz7d+bJBn3294lYQnsJ2e0JBYGqTLQjty",
-	"nLQ6ERW3lZXp/wbphIQv8WSlM0wp0AWnlNYSOtoQpd2B1hR6lEf6v3IVEmnZ4DjSivZu2XjN7Y9z98Kg",
-	"n9DQcs/a7ACf79DwjbUSixvtj7G2dFMj0irYk1iKvg3DZa5Ly1jgsSDDsQIaUUGMdU96sRwaNd7X5gWL",
-	"Y2n2Jbhf7LMQBlGK9kEOLnvPt9/X5qam7+e5yZKwnJu+eZUhjfR8Wfjy6vVlnkwX9hJ4LUspMszdQmhC",
-	"ZK+nWELqRy3CxR2NeJgZMuTRt0ckkvKWI5VJh/U5aMV6AfDt32HKY3Er5ERcMIw15TljCL+itgV7iYSS",
-	"KdgXIetGNGalhBBDyrSaou+jBN6PMb4Twr6McN8YFSYXrvMIhOO0vpYKX+cfKKw9oo9Oj+RiZKVcpoeR",
-	"Y7LvOqTvwrCwR6/hWn7l0NGZ28nAlPCe0jXT2nS6C/Fmo3GUE5cOWfkOzj37HaiwjWMgv7s9QldgfX1X",
-	"gbJwNFDSoaERqjJuC7DOU+l6QgKkZgBMo4x1DAFwmhBwPKBlsrXD40yKXsS7mx4dcaZauhxmfiaTgVRa",
-	"L041MBKBhSbRdEPrRbk816Ui5CFNTERwmU/N3PCq8fHsSfPy3fnTU/+qfvjpw+dXz08Pjiq/exkTJ4Py",
-	"kTQcj4UzorUZ8zhjzJSo8yUrpEIUyCYI/lxCtg6LNDP9KQiXjaWMdCepTT+hytj14QPTc1vKXvksy+YY",
-	"ZOQOIGQEe3W4Vb3uXIuCzTT8tVVrR6q+EHh+kSuMeOAwHkzJPhVT9AsREH0Qx8viJ9V93099H8iRxsFE",
-	"xiI9nLXuPY7ZzlbJ/0zGHR6GTNzTyMoFLCPavUWxPmLxkENeTcpWLfBPVbxKdi2LEWRX195Je9niZpN6",
-	"UKspP13qTlbPXY5YDAQkgrFQb6fsBnv08cSE2doivf2RIsGX3ezedO9NIMqe4Ou2fEIaM/OaD5kcJz/A",
-	"4g45WpsmMqx3AxdkX21iQjczVjDzInZi39uMLkyLC5LwIdvqFn5uPFj3WDBIUVLGA6n0+0WXkXpDiyUW",
-	"M2LykEhnSmKmP8KlOCEqoXGCwQI0VWkvYfE//Q12b90Rzc/Rc/ZA6wSpKvrQpupWC1UZo51G9EHIYoiV",
-	"bXV5XgxHMk6upfyVxn22qfNimrCCe/C1PrYOmuSCPyk1Z2wIF/Jy9Ke1Kk9RNOFjmHIBYWRBOAxzk6Vz",
-	"BK+ZOznHfKhrKQnOeq6KGHFROrG673u+7xO8Xja/dMwkwYhqQoZSJfrJ9METokYRT4yFEbHvPL2taWw4",
-	"T64IpNwYK50nyiTNtLTFpZfaXWdcY7DHhpDZon80ZG0LIcUuDBMJVSNXOUKBR1Mxgd69EY0TDLnADrf5",
-	"BVs+giDycE9LTbGol+cmTGKxMT996oZgFEHmD9i24/iO32ltK4oZDaelzGafby8xKdoVvUpuXsXMk3Os",
-	"lXbFGcADm2UilLNGmQglkWMQBzLGKFi5UEkJVkwhmZnqRf1V4+nxdfPz4S97b4/e+O/2rw4+ND62K0Rx",
-	"0WWePk8wqNS2oaOL+qu9U//J/tnh0+Pz+rO95/u/HL48ftWunOAIIQCKz0BA/S9ic+GIZYyT6FJhHOsh",
-	"bCpzGJ2QAAkdEEWnWt+bbvUkupTJMzkW4YZ7q1tWRXIpMb2grJJk7uaZvwU0WXowxg3W1VH7LmVCnpn3",
-	"zNkFpU6dS+mYx2RIk+6gUI+RegszfsfblAlGu5G4B57ENrjTLqAmxzjuMkzS4SrLFdoqD76h00jScHN1",
-	"aGUdp15QcdBHqe/+vlrAliRI2TTreMLr2RbnabOS9GPbXcAYEme5HtoziAbe11hcXToYPxueHjBtm/xi",
-	"81DQrN5kgZ2wqztFYub4YGvrJPKjS0DIdFZuttKA6ksTUi3kcqY+eUhE2jkpJBuFW118E8YP759kcYGi",
-	"VWsAbrYFOMYUEz9LEu9dkqg/lZgMOzzG1klPWSE/5YlMBjlnctlx+XPptr10D53Ss35ODybtlAk3NL4c",
-	"jQrVd7P3HTOMKyvQanr611JeUDE14kdt0zdtjWhtPWd1J/rkrLtVLraOhVQ741glpOH7OycmRxaN4Lq5",
-	"Y4PDpuFYIFp90HMl6WS/i8+6KmMPnF+Y0eOW53ApvHx+OQ3DmCm1g0Um4E1ICaUVkbYoUJNGkZyoWj6V",
-	"GY2agZyQoZ5vvs6LZonlkHg0omrWxZ2rQFt0cmU3zqm7Wulhe/9sKdHCx51bS6p81jtw3wu9MDLm/7m3",
-	"ngXRBNHXRqjNxDHM0EJPDxbv/LZ7OuK7r9hU33hqPg5faZEnjMbgGFjbqqlnDJ+b0oPx+sXc2W5VIXov",
-	"6B3lEe1E7B5WNTrUC5WzUpKhtazNDaUemdn7iMzqLIzwTThTJwSEV58CgsTaQRXHArpi8R3vMuLOfq6d",
-	"rVWADlUlhcH2iuMPMYmGc31P8x9xZkfUQMZJNP2esxTyXHTjKbCfKfvJeRVYehXEr5a8aZQsy5gEt6st",
-	"bMIscDWHFlzZYj20DIgt5jm/PHv36c31i9eXN6/OP0FxB08svaDiA/xQipUOQMbF758QxRJw/lb3GiSm",
-	"IpRDKJ2BQjG9GAfNHZMBCxGh70n2JItXzuGt8gDccgYrf+6Hctm2dADDN4YlQqN/CTlpgVY0f495c6gC",
-	"QQau2kILI5RDIYO0ox4XXGHRliHSCTEGrBkFBs+7UvR4f2zi5SXR87aoBuUcHribqXQHeWQyYKCzmOre",
-	"AYtGCut/pOgyqFuF/ZTs1NpiFaVlQdXwrNbyw3SHUSy7TKnNTqfc1nBtmyyvFc9V134vz5QsJKqWpKOW",
-	"vGmTvMlGw9UznOkbZ93D6RsftDRRVpuG6VCMkheSHfVOwmzHLSsiajwayThh4QULObUZsfdY8yzAyhW5",
-	"fIo5rdoAoIqc4Wt39WdaxH3zl10R6rd6sLLtSsK+JI+76i6Fm1jLK7fvrmc6QwJTJNeYyfsdnK56KqZ4",
-	"dQif1t8siCmIQm91TQv4Nqnlc581dUqAtd5gg+YNf6aeWp2YtA8EB5DElLeY4O/DBt62tH7ZZE1sFSet",
-	"UJjPzFhf4QkZ0impNvxtJtqlE4I3nY640RFHsWagxJSwuV6yr5WejIfgKwppwnaN1lKohMtDSs15Rowj",
-	"Y6FgXd3MO/gc/AksTuShPkB5dwB15ZGSWy5cnBlORFVyM1YpIYoJPKYsFFPvVFKEFrGahgenNOaRUTLk",
-	"YpwwUsWjfhLzJGEi5X+tBqQ3wcJvRkl0CTp7r2Lr9gxk1MwTTp4f1PElDAHKFnJ9ljn5Lds/cUzBVzGK",
-	"WY9/WbSiWIruAApY8AetPPXkOLbpJbieO0DJmHVlX3DFAJ9ous4i37zae3ZcNvmYJuwmsnKNRtHrHigO",
-	"C92OmW/nd2/uFOVEOA4pUFD14mVFxah+PlJ4eKHknrO8svNv1gVXUszu5O3iDbqERXJ1j/9CTD5TSGLW",
-	"Lc8SORrlsOZyW7+waXIj/b1kIiiBzuBtQPoQw100euNIpB6NFPMKQiovcBbsTZXIEYaRueifENoB5cEu",
-	"hFbaARHr/putJMHPjoED+ImnbbWJ0Ec4ZNKeEDWOYzkWodba4YBA4KEwlqMRxszm7mAXjcb3i3gFD7C/",
-	"h1y8wKfqhc3uVcaC/zFm5jKU0RY31YpbqcCXliWdwS9jo3D1LWzOv29e8QC8ZdO5cksLJBb1PExRFSEg",
-	"DaXeyqBGrmCNEdXB5DCgmbq2qPr8pHHx9vDp/m8fj87r766bn345uPTffNg7e3n8/LRxdfhq/+Lobf1j",
-	"8/zg3d61/6mybJfrac2S7/ciAdNIyoxiYMNoy4lq16I4BHjD/CX8lWNdbflnV2LadFELB9J6A9kGDVb/",
-	"5pmF8tyGJoZaVAFF6pf6S//l4bNfPv1yePryw/X55+Mne43z3/zKAnk2K0MimkAV8jK5Ye/7lmndi58w",
-	"BLjCm9PHbroIULJYyBtgnQlVqIcpphUDrGsxReQ0ijaV74tOSjvPdJplA8+dlgtWf6NT0PGZzn8S51Wg",
-	"XswTtqul1Ilb+BiykZZpxvllJ0iqihXszDzihrYA+Q2IzQoqaxWv0qGK3eTROyd0QGv5QLlitvbGgD05",
-	"W9fQyKt82e3LXfOjtitr7+jkwrhvStXdC8oFsXjbmVOoeGhugcXnnFgZa7hLtHT5w/M7a1KvdITB7efi",
-	"jkVyxEpOslWklRkAvOqpvj9dgK8VJsZDKHHEe1K02N+X7RNT3jxH5M1ozBke3gQQovpcJSzWKlBGoadY",
-	"/fEnp5CDlfuAFDJfabmoF8ZtMKHKpVo26JnTxXxrtckbkw5xfWmSxLwzNsUgiz0j+Mhp9kSREGYYC/bG",
-	"FtQCZxab6QV2KFLejke/cnE7eyK9iVkGf+nEGkyNTyJJxMVtrVIU4nIiWHxjEk9uyrwgz2RMgq7xVQVe",
-	"LvMOclnkRGClI6Tl1MqO9ewkLmT+6UGxMGhlz2NhUpJAtEWPO8gGF5yQwHixbtInIdcCPVsTqk7aIhss",
-	"XMT6XohXWFBIO/xqUJx+gGE8OM9ZD4yomOl3CmnvClpEyAKQfUYDFPcnJBAyuYE07qBQ5Xcr5ASilUgu",
-	"xB8zGxknVfEq+VkiHLZ1FmZDgX+Yzyzf9GYRljLYm1hCoVCpFZKeayO8y+IWptNTDGo6TxxfA7epm4KV",
-	"uRjyDMnVTWesuGAK/jlHQ+pIGTEq3AN4qa084oD/i2rB1zV1L3u2Ou/wcmNdSlYHumcNJStKdzsqKPau",
-	"goCG/YKBFdxFwBNpfU+eWfO7Fjm2Ri4xxhjky5AD0mGKhwaiwi3QdQxjZOLC0mjNKWf5/6tY4aytPzcu",
-	"pnJ61L9m0wf9o3pjV/979/DouA6Q8Fb+zqz2kH6xLgPjopjjQSiudH5EKyzrMmttnTMifWdeGb3PeWFe",
-	"NmvfLZD514uZhqtcnLK2iqcKcrNV+aeyoKrMNOdapWy3czEaJwvfYrKnS88hu5tWXgk4bL8VE1uLXz+v",
-	"1Q+apR8cZbJ05W9a+fvNM4muawsrJJJXDDqbJfDS/Fk7Os9lhgUMdT/PRKoGrcnGV/OUB20uctEPHJx8",
-	"dOvnjG+wMQWoEQJQJAJbwgmXkbEnMr5lodcWwdjJzbN3LsDFywwsjwRjAVkieqHsozzJYOTaYhZHDlJB",
-	"+FD/MU7yyoCZHq4ODh3cnbncQeeTJRpASsP3mHj9J7dfbPePB7NfHqXYzLaOxrJCwV+DgEnKUKsgON2O",
-	"WKt6xrqZm20RtdCxwEXfsRk2ccTZ/PcSx1WcQgCjwUAVsTMiVQpQfx6iWk9kHJKYjaKpl5XH76wk7Vd0",
-	"veEYMtebWx+w2lQLjJGBTmZeMSSFl1u3QhjJ+W6pIMJxIoDyD9lEOIDFmwjvqVkkpgfYRCkIsWUeKbQU",
-	"zXlPujIOUayZgbRy7CaFuccRrXiju+nu7zgwm/eHOA7w29twHGSz2FARxBe8Ga9rdhRk3BzvtytD+vyO",
-	"Ccid5ckgjOlEnBBjtKQ4A3oLWzhC45+Y6xpfINJcuPRST+pG0mcNaxkfvKc2ZNd2zbXMtCG78Z2eiPin",
-	"HCflukBWvX7/UM9Mjdrq/v9nMWO74Nu38JrG2sIuDRanfVaRX9Unb4rjvq5ilTilcrnIVVY1t/pLMhbN",
-	"XpQVoK2Yg7RGo5FZo9cpz1vQriuPWQH2HCS3hzxmmvSYzAxtVEqbq/BkB7RqHhMe2hAz4gjBcs23youJ",
-	"Oqs7b1YzwDLizTgPln7i3spHLj5XML2AI2dZxSvUI+Z3VW5B11ZZ9LJtFtjbfGtfIJfcsinpTDFlQeSd",
-	"UPjWE9M3RbFEHw7gK+RafRjKOxbWyCs2xXQUgH4+aLpNm04QF1kRAf5ti3l0QCJ2xyJoDQP8hYnwSBLT",
-	"nMXKGYCp7fGE0LY4aO52eEJ6kaQJqerTS44TkqbGJJL8h8VyB0DwHXwl4g4o2ya3jI0UoUlb2Dv1PHEo",
-	"B03yij/J0IUNLQotKMqqfTeVf9l2KKsTzrUdaW4oHYu9S1aRjrOCyd5E1FQlbOjZdYfF3P0P8XePyQ2p",
-	"kV1SjeSExbtdqlhYaL0wU+u7KCnRliwvVSYWS55TMU17IpwQoYVGpE1zPXyQSjZpOs3DfaSsXkSwjeMS",
-	"uTUrcxZv9h9kn+gBLLNPck0/H8w+QZMWv9LKhauy32sO2X5gbHcNsj1gbNchWz62m5HNje0WB725iQba",
-	"6HqWlX5kO5YVfnxWJbG4AwsNRNpnF/q+Uu3dvGPBDPCY/AEcBx9eid9MH+5ts9uZ1UABVNNVKqVgrQIa",
-	"XeohgPu87M/Q6J1h9hPhIXYFNDekqq7WIvpavQV8TpP8apXXFLkDanWYeSft42PuaB7luP+N7eP0o9Sq",
-	"6iL9acdEX7sRo7EyLTxv2RQJhICJbSF7JICee4/v6o8tuQIykJGJSi/OBV9dCynqGetaZUUVYxODbOVM",
-	"6qI+sLZlsjxUM08qlLidlnHYrCZlkulsf0Q3emcccl7aRZDHVpW2RZyON+5e7DszxY1N8gdd7O+4uPf2",
-	"FpUelou8RfqB92L4o44a8+mVDpuxeKDjxnZs07rNWISLzhh9uXjEeLnzJT1wYpYPjueOhh8YapsdwFLC",
-	"P1jELe09k9nGxYAAKpeFMEBKZOu3tyLKSDQj31yBNo/6W9FONwogzBfoc7Td8q+UbeyUr/IEfy1SyU0C",
-	"vUo1fAQ6RULqDvzTpmudvnkBBUGg2c8sQTXV+L226MkYzQIuhTIgF0N5RyO1c2I+VTL2wCNSEGQv5YFS",
-	"oXLL2hbL15UEOOobHhbmATWZJw6yi2eDEQp74KrxaBRjerciA3rHIP3MfIzHUByn59KlcTw1v6XxrRox",
-	"dcd64vyOQc9vUJWSAVemE+7Lq9eXqCeFXK/EkAuaYB+PIR2N9CbSp2YheXlxlDxnwXszeb2LH87Zsd5M",
-	"UH3xwzmp5c0EExcHMXKBUW/G0l+8SYpzLti7ix8uzjlvvCx+1jXCvNmjaImQzR2s3oxAXV1EA/YesPG0",
-	"ZvNe5z3+wtx4au6beUHIVnvBU1Z4AcT2a/qJhWRHJP8ze5t9XNtOy5b7UiassNbOJq3RMJz/7FV246m+",
-	"r+wFEe8lK73hV7jRviKh/cXfvqb93Df1A8bOWvDIO7wDH/qW6tLTSwRMBLH+zatIwVZQDsp2ilYR1lQG",
-	"Vn0mt6mWPVPOkqs+lefDZU/NsNCyB/Jrt8LdhWVbKYSbk37Lninn5DWecrl36QBLTpUVn1mPb0oOoKUc",
-	"UCZJVmRQV3Kvug9y8hoKT/Mqd2lYAvv/WQ8KtIghA6pOMNMa/6238iNl+wPSMFQk0L8FoF+AghSUWNNL",
-	"sm8zwz3VyrJChpOsfjwH+oRSXOUDCkujyEuN4M0rQfPzeg+V2mTEYiTdSQo/4qhZDg5jYC7v8jAAELeY",
-	"dZm+T5GQhWOEfWGkMzVh52zO7A7n3Hz6ZP/i8tOH4+MnjaPTo09H9eOPT5+XjTdVNO8bgretg0pU9DjU",
-	"Qy8Gg0zjIYg8kj4dabV6RJWyRKAIwgXwE2o8RCdNj7Esg4qbl+RoUPebe05qDRfJQTMbr2mvCznGdiwz",
-	"k58oM/eXR8/23vkfG2eNy+Onbw/e7n2qX6wWDU+pUYhe5z7qUn9pKjLs2i1EANKTeRP/Pzy8cRAg//TM",
-	"NAZU3Qxl7NZBu+Uu7Ety0x3HSsblkiOwNAeeAU5y2Eg/TqqUhKzLhzQyHVoRB/clvaNX8DYtz+gtK8RX",
-	"NUstXXZ3fF42l7l0sChdJQgWmRlotev/HbQcf4IT5/OMqRkijgtK5qy1qnlTWxgr03GAFtwMO8Sau/Dh",
-	"Gc08II+dX626rYcl2sJBeRZykoE7p0NGEJa00RYA11cp0ToH6bBkwljWJBCghgh+oS0geAGdUkRIqDAV",
-	"cjaxDsraPMIFAlXFVCjaxVJpqERLlfPAI0Gq8QZeWwSOOqsvFgw//dOMlh6QKmAgQXGXHks34XeMOPc9",
-	"Um0RM6okZARqiY7vUzuF96HSHuglzhvKMJa8BRvA2rZFPoN7x7nRrJt+XdGgAcbpjKNbC+jWlcMhT5LU",
-	"HQ6v7sqxSJTDcKg0wKIXDcSglS1VWTDLtAGGX9sic0Dmk/yLtvKsJTlrEpcZjGU2YMEuc22dvBkza++X",
-	"2Wal5pY34+GY9TzMOjJKDM4Z491bxTvsVZ7pHZ12UM1LUgO+WBQuAOMHDZld35NHWK1fI4Hr8g/0GgZO",
-	"mPBf9d9rGGcIauUJeAbX8esSMYlDyx4ok4+/MBolg+WBg/yvajZB9PYexaGrBhyyHglrhkXnpQW9M19F",
-	"MWNUaq5I4ASIgpUTgKwDfLlRqqdwbczzFCB3rfycEr85vmgx3a7LffSmVMt0q5gMaKLoaORUcc3kFvLy",
-	"nWJt7u3k/66VzaW1i9y6OZ7b2v2WK5nOLFZJaWCWlwV3kSrmZgFVPeKklGGn/53aegu7FGel3EvyXaND",
-	"dggL40KzB8vWI0OCzFOT3LAQF7nC/5pLxLzT6E9MxPQkfmgiWoVyFVIC/iPW6owi2tUKkNEDsE/mHSYv",
-	"FrASdnIrcO/wWiqL1sj+ss9swfjLPr9pZU1O+Dhrb+V0mVC2IrtUOJe5w74va8MIFjN2UWnbfti4VEVH",
-	"UHajnGfUuj8XwmuuDGr+OqwID/7KBVutuv4+DqWIi5JTrb7bgeNKX03r5/PIL7bv3azLZx4cC1jdZTlh",
-	"2JAGwqhY7GHKn+HrYD5VG35dy4+Gj6DBqRKTWgUrpxrAhJ0CziUOIVwLdAn/amj1UGvBaBxxFt+kLZtL",
-	"dB+8BXsKF4rdTHQbSQItKIzTIm1VknaAmi2icdav6LKyLFK8s5ywOb0yP6P59H0HVe+mRUuxVlCEHOL8",
-	"Ofm7tPbHouSvKLMdQ28BCba4S+bbcpqs1EKMW9mILXZcqJ5VOd28bLExaJfhPllk6TsAXWTlo859qmxz",
-	"pd2qZ2nYzXBRZy9akpVenLPFLvNNu0nMaDhv+aB0asFWxTfAnowotOvAemabmSRym9nuZdinlnuyvdwW",
-	"ZjN7iLGrH4hDFqfZllIVhAM6glbTV4oyrmQHWFyKkuo4iF6luBX644VB1tYbSCYMSsehGUXNGwZ8dJ4c",
-	"dByl5UTUj5WIyOVDds7qkjGnWRsryVCnFs8513IYXZk0sOQoMKSzXvP3nNVMtrrp5gQcUeeCvCpSNYFE",
-	"SIIXMsG6XLAHJlwVwwJ8OFoz2Lbaxp+9tPoyAenXXKuydfhVquRDuV/h1LgSIMUxX3SAjJrLM0171KqB",
-	"nBQrG5aFh2dUljmt98toPccHGgg6ZIFXcHd6JADDBf5w3TVVqkiALp8WD4MdcG4HuZTwWnvs+3vdWzaF",
-	"P1jBN5e/F0ocS0a7wIeD1EZpLVXi2VTGrDtwOBMHVjy6K+EO63zNaULzXXQgdzcA0DJrv2Y4fivh9zCe",
-	"3sRjUTKweMysCmTqtoGBQ31CjIVtcwEb3rRRngPEVeDMYdwHzmy+rX9+efTx4FX9dO+T/7x+3nhy+O6i",
-	"1LCRaMevJMWzjVgasnXL3teoPpfJjc3lLtngCA0kTGb4RHOeC+dk08BJlQ1HyTTFOkyzwyFrBEi4s/Jp",
-	"dSm1poUj+jY3NyM7uCCktOVmDLltkatAt2xlFq9Ykp4OpkDauZtqgQUP3725P5dtyhtbKWL0smnkRjKX",
-	"IFvwbaG02tixBY9vhlWZ8c0y+IlE2qIKF4DCs4IJdD7915T0OKCI4taDRnm5rXSfk9FFiFy/xUROwi7E",
-	"5kQpO7EqgSlIASmi5QpNo+OLBG4R58oh9YJVvI+xaF+xlq3oPjTvwFyj9GJoT94VGL6cQnbfzR/tFRf9",
-	"6D40Woc6BXS3EqVyaO9JcbVuuQgxhGbxljTLuAUOrsPNCRCqoXI80XeSQx5W3IX+2ixi/ZgOQf9VCTV/",
-	"668z0QflDLwTZb5q94yamcGVHDLgYntyOgdmn98x0qHdW0yKKZZRrZ8lWXxDhvcMQYxSzWsNCaEpXxbY",
-	"MZkVmEVRsTp2GakcP1E6DiEnZMCikHSmWWkUju2i/qrx9Pi6+fnwl723R2/8d/tXBx8aH9fUlJ3QUBXi",
-	"5i24OUCl3dHrW0ajx8s7WAMNzc4S2of/ytgUcmlzIU9OMBxauXB4fTk+n6taAHmzEKqhVdnGuZRJyQ7t",
-	"yHBaepbn2WaL+azrKk8wwqXB4Sytfc0D1xKg6CJLCLjIvBxgjYtYU5vpR1ECfVKYHXxs8fB/RNhKf31h",
-	"0CqXA7X9gBVsGcCsD03DX5rJM0OdeweqgP/XiE/p+7egSuJnvzNEhv7o/TSXUmrNPZTnJ+IWUm3XBIx3",
-	"Hi79bNbgrDwOR4Vt1w/dOENZI8H/bsWMhkGGw44OcE9fMXDtUjCV1XFCtSYNU+1z2hZo9e/UyDntDpzm",
-	"rYCMkara0HEaUgdyKO7BiQP4GQFcNbhm2yJoA7p2u9IimjwBtsnE1xQx5UtTIBXMLZOgFiU+zR7MbrD/",
-	"tjeYOoH0hvTf9gbMsU8v2+Tz2R/sA6alUPpI+m+DXF9yQrxx2vcUlbGbPk3YBGyJ9CfbOeCGjnj5C9eA",
-	"gygDDZlpCWILrCNob6MZzBQFg1MN0MFtdXZJNa5nFnoxbgSpBhkyXUCo4iHbyfUHcLaA6Vw7m/r37Iwc",
-	"N/cPiennS7B5rypREHOxx/llNNxOxgn9ga87zeyE3BmjM67uJbBdhUtuzcKbs5XaTCTxFAphjPM5a4e9",
-	"hVjoaIFoeS0IJU1/D5ENsjvTqnBsKWvs7BJ9Nut3XK6QZ6T1UATYftn6A4HbFDgg2Cr4hPwxBr3TsGrM",
-	"RjJOwIKwDLCkqUxJhBx7LH+dn1lYPMffv3tBYtZjMRNdptVdAP9D4HfgQf3gCQmcHs2B00oVc9KhUz40",
-	"pIlWziDEoXqLAGezJpXr4cGckkTeMkE64+4tS4jskaAzjlUS2HVSnp4zjyItDhIS2J9vRiy+wUb/QY0A",
-	"zwg20bzhQSqOnAiEESLaeNQbxwZHTUvZtNepNlvdC7NbGEaUs5CaPminfKiFKOimpoOH+aUs2lsy8tw7",
-	"G76LMyzHHaD5gq/4NT/7kO3HX1jBso96ZkKl64hQ/Twqz8LNAOcXdix1XuIARK9TUOgYiGnGoJATt2cP",
-	"oCVgfQrAurrocDvbLjDkudzx1VK0jXVtWh+UYVRD+qLpZd5hxrHC0gaDVosRclIe4ZjbtCpr8gAG8mQw",
-	"tZ8R2vTKPuX6ZbKxZnUUEInMMJttaydY0jKNwPH5rMMlTvVwic2aEtTLj7Ek/So/grRqZCmvO60USrIw",
-	"9OmduADxzup4hPcIFdPlfaM26sqwBmTUFjHF5/QkWEbFDZ3ymzeecLSjNTNr7QbNNWFaqwtT1sjBHcVy",
-	"Em2lGVNOTm8cSZm3BUt3wWwNnU1M0lYZeDRVsvpuyHco36y3+OpS+SqVZzPyWS0XVQ5t3uEDertxU0O9",
-	"AQ53mk+X6w6Pb8xNq3zVlIzuNoyAbXPHNNbaL8t3iZnWVlDoMhdQIWhLE0SfWeyWLs+LNQ97LvD/BhRc",
-	"SCY7wNXq3BZ4qa7G8Ge+6i1PjGRJacD8YoA5vv1TZUHUTfmSVq7dRmzKlDKRLlUMrsK31M7aENNrlbCV",
-	"bv9lkQmak3Xc9H6gfaotikL3yMLVfHULtMRfLhG3sBoPT8HS/Go8Gkoas2oJRKQ2V4NM0gXQa3NE9XIQ",
-	"a3w5lIbWplC7W671fudGVds9qBZ7gQoOHxA6AxmFmICQO3qlJFWTjAD5vlpzYzsAQsKTtpDjJOJ3LJ+A",
-	"hprrcI203lkhUprZ3ktuspN0KTVwce9F0Huc21vs4FV+jJvd4M4zT6M8P6zXNaMcnem7xrOcISwMa83W",
-	"5z9s1+/MZoWDJQ9pMQcEgpRhQCBcpzPNzXqUbC6mVhA529sRy7h7CRfeO3KYs/1/QDO0Ochlf/otZeAt",
-	"HrKJnnvgzDTSs0d0kYT3jukWGGIz03aW0R0yjoUad/SkOwxzIMaia3Luh6OIcoE/R7KLrc2zWokhFWMa",
-	"lSphuS/ex4ZZ5AybO99r2i/Ry5TifbGNPJIMkHz1BlPu1+cM+UcdYde0v3CfZTA0299eCe1jNoYhz2xC",
-	"hiYMXFzzxJltIXTHR/k8moPmSm3k5yzXvWW95tI1RPM17W9BnsBHN5UjRcTNPx2bWoSkh2NUi70AAF8p",
-	"p2IUXt+TQnGnLF1LKXcfOVjGLHPX6b0I5f0+Z96wVjKx88x3ziWGsr05Ca4lPWa8NBE1TWGHOx6pNcsr",
-	"57YlmpvcnI5zUZ7zTCuGv3q1RX59tkraJZUbzpfLKG1w458inmlJkJcmCRuOErWwcnM9D4oIR5KL2VrB",
-	"CbvxD35pXF3vnTeuPu5d1ZsHvxy+eX7w8m296Ze+SfPH3AAyXDWJHTanw0VovS8CK359PnyqO4YM4/KE",
-	"+MYehSiiAZKd5toKz8c+xW/OSQkRJAWoxMxpM9ma/lIw76tOXHwGyG9px9fJIMQ1++30+KL+4e3+x8bL",
-	"K//d/quDt4dnpSnqEVXJjWGqe/l84EXM4ugVg+lThPug0HATPkZ6lEcsJNWskjDrrm97eKiExpB3whMF",
-	"SAueJhkfMjlOPKgA6I0VClLBDGDlyoPFb910ZTiHWyxQpAzT4n2cAYzW+JidDLYej535AdCmLQG0P4LP",
-	"sC8TyI9YMFSHxyARNL9Cc9ppAzar/VI8FgqqMSMcnOUxwhUZMehNOrd39hrB7NQdjq/UKgx+CBgW17jU",
-	"INtOt1xXeDkCKLczZ0SDk5yQitMSnsjx9OxOmV2Z9XyFBVG/BVW6eHh878zrwvfvp/DNTGZVrc88eG44",
-	"Yztohbkdt4ITPeRKXw8dx3u5SFQsvuNd6G48GrEwRTLHzsH6DsviiEz8/t2vGYRSs+6T5wYqti2MQIV+",
-	"O3SqdtIgmBYBGAVjAkYFsskGxyAxywyXdKYgVbG1/qImfq7+AI/OT6EyAOU0ToUQmtU8KY8gZVtXLTjF",
-	"IZ9S5d/oksvBuEf0fX3/yop0Bi29QhH1vRWn1KuqWDdmyU3ew1xaVU5imUDevZclkaZQ1Pga4ClFtNGn",
-	"2SnDyHejo1JEU8jJJt1xHGu62od5XxiImc3OiPUFvFcZx4W204MkGanW48eQjl9z2k8/ntD/0BEXqx0T",
-	"+r35TZxns4yLZ7fuwuXZSORb0bRR4KIgiUoKP3JCgyu9BU6woMv2wIKQJFWpEpLR++zdBVFT0c37pfZL",
-	"G1vnNr6pYM7xwqZ7OpGWWT1slCFFl6UZwTLe3s7O5ccs3OblRdyGX2cUf9pRMhonjGj+1SMGPtbCG6sg",
-	"5DghY8ViKIv0INo+kTHE23sx7Q+LzRhW2ge5zqPNo2UbQ499BSbdnl6Snsgbu/sKL9qkiW5h+xSZfPPT",
-	"LsCqJeyxodyOJFCgj510g4JwCU5IAMMMjLCGBIDKQ+2gP9u+2Tp/L+OYraikGR9vyLdXcIxsdSwfeTLA",
-	"1248KucVK7vRZ3f2DJp8+sYS+9poJnhPiwSTgWLdm4D0ZBTJCaqj+rzqUMUOmtoG32uQmIpQDklnmjCF",
-	"Dalv2ZTIHmox+p00GcdM4WEnFcNb0dEworHtV2m/5pnX74ZMm32hqTZznSr6vuPrBhWj5ktRZx8+Pz57",
-	"/Cp68eyc+3t7b8UtvRyq7t7da9lpDv/dPfrnUqXEUGUFR/+1e5jbRhOZrpajoJcHZlKoZJseJ1xiw0pE",
-	"TjDKI6h/NYcZrplKHiiUMi8iVcyALfX3GoGxoqq3NDtzQVSrGMVxnXZbD+Po1e3IcIoYWjlfIKlmQLrW",
-	"S2oZQT3+av988fTbY/An7mDIB06BtmBmPQzu4XTECu5Hz+3z43t5pZEqt3MqQsxoRuJhW+i/wQhV+T6x",
-	"NfIiIUIfLISORnDaGW7Eg6nHGLSF17xmy2W3ZZuD8nkTs/7c9Hi8lk92TTUxitDQ8RRdfdpQhaJnLvJK",
-	"2IunK/lglbb+6r98/O3l9fGng/rxs/3nZy+b/mHjWTlKyJzYPVT23HBxk/FXcWZntnkbJCCmVchQSmRq",
-	"iGCHkxGTo8gwAxVEjpJd6PVDYtaV8ep1o2XpUEvSyrOMg8I6zc5vKdBFyjibaH4l1Nx4zlmW/XEJAeaP",
-	"+55nfrpvVjzjoZ1cdxzzZHql34GfOh3xV2x6Ok4G5XtlFPMh1ZshZpAISSOPBL/tno747is2bZHJf25v",
-	"UqxGLRMArtH8hCeRQXCEVPxRzEVi27Ak5rieUEWGNET1U38YS3kts7Qq6feyHUNh3JqeTxiNWTx/BmDf",
-	"2mLkNNak75cx/w+cfC2CL1ljNnqssBSgmcPT2eC0Alv59g3ASXuyrEBYsai3O5Aq0boy4VpaaDvPnMMY",
-	"XviIyi45s0Bnp29eoFzXhnlXxgYuVNv56nQ02oWQQ1tkoE8jgyKQ9aBSaevrLhVS8C6NCIJpslibK1BK",
-	"dmJMglyCvUUYaAtsv12lOQGq5TsVU6JGLIqgCVw2MHOL/gkS4z1AQx5SHsFfPMSH004vbYGtXogadwd6",
-	"ta6wFc+OKTC1oE/66zYu1hZtAUUBImGxSR8NZXecUZUrrBvG4uTHoewqc5qBwHRWCG+QIyboiNemdBgF",
-	"2Ac8+/HfaK85bcCHBp4iQ9qAMZ1JoU88LoVqtcUu0Xyn/w3NJkEEu7upiHoK9bJzeLV4706NnBoeZwol",
-	"PbQhI1BgnZ4HJ2kzDrdvJIeRA7Zc02/WSPD8HLWNAbSNMu1H8z8+1ufiNNBf0FMnQppZ75J3GR46GL0x",
-	"djgn1UAzMxPJrjYeW1o5gL6bXIrHQNIdj7AvXTZCx9XlU3hKq/OkpJXAY0QWNquYntT6zOwm0bQFULrA",
-	"nIlRrbLWqhZCV785ZN1IP12lZMiV5uCEBGJIWbCDffOavm+L+HlyQhL2JSHDsYLy3PfXz3aPUu0BRv3+",
-	"1wwdSb+/GrT1Gvl+sINt3CLNNvrB+gFR4ziWfc0NTHXpiOHdYafXC6AC2DV/4ErX94Nd+KvX6wU7nv4C",
-	"zB+VR8FUolKspoMmidid1gq0qNCHErog8FBQpNpsNFx8AkCO2IE1vBp3u0wpdw0nMYW4BBck+NqGg6Zd",
-	"aZFarfYtqJE3WuhQBAWHMYQhrFsbgkT6xq9tF8lG/9KuIBvLEf1jzJCT2xXy/4J34huy3VjBMaFYQkb4",
-	"Cb1HqwFgBkBrP3idIYVgE815IAtrWnLEiUc6cgyQ7DiwqtvpP6F9p9+/l4PC2zFMlYxjAYeWjBjQBtAy",
-	"kCbz4EVINXC521z9B3K52fnQhswjAaA2BDD8AIOO+ld8kdl6GVZG4JFRNFYkQEyQgFRNxzmj5O2AUwey",
-	"YJFSPcojbQNbRgkynJOAVB1QE3zS4tIRi2qtauSCRvocYSFuY670lvBSvBHEb9HvbzYaXvYgafrHHhmL",
-	"W6FFkJYxTb/pWU4FoY+iaMhCTtEyadb3PZef5R0U3sPbESWiWd9rkTq54E+w0ageETKpp/ld/66fr/u+",
-	"5/u+AeaHpmFzJQguKhx6RQyjWdSiAtiJAmsoRVfSYkGfkCeE6h9g2LR7qzeY3vVcORE7fy9tHgqSR98U",
-	"ZG8OwCMckqpiGLanI76rd4Jm2h1nzLHRJEmXxsbLWI6OUiNXTIRkKscxnArVuj5H640jcscV16rI6dXZ",
-	"ixd60Bm+m6clOxwUakffDp1bOPisMXjIugPJwpMM090B6SBDegvHEasRA9EDSxmzEUNwKK2NOdzdWgHA",
-	"Rc/8Y5bMQBPaoTB7YTATAHuAhV6GlG4ON22F8iGm4GhFSErQIJgwcGs9LrgawE6xkU/PaEMZY1iPyr5d",
-	"v+AdS+LpLkTjgpaZfVcKBMOYUACSxMyQeMpFH97fp1zUCDyJp/X+ly/21Zp5ml++kAmPIti/WaRmQqfm",
-	"WU2FNzkbFhH20+50iSRY2jlWVr67Z74xwYw5DOVoge9UIsLJrjepY0xOwIdmDGiuSPDiKfZRzBcxBjVy",
-	"DsWiMKQk5sOh4RVTMwscRhXb5VruKq71tWhaI+dpsz/QRPF5p6OeAX9CQJ5KmYZc8Sp3LFamZUvNr/lo",
-	"PYPeVmlV9mp+ba/iVUY0GYAFpOWB3Vj63/0yDyXuM/Qt5gnpkZjdyVu7FSAaGCJwGhfdaBxqNpRRmB5K",
-	"LeM98TDe0xba7O4LjAWQUcx6/IuXky/6xSCua+QSfCqGwWIGATD9ugFVA6RNyqYvwkqr8itXCZp4JtsQ",
-	"5ATMs+H7NvfVuvgK2hi4bEFdWmaM4icgOgRmz6wV5jKepjT4GZt+fd6b06E+fi+o0X8Rxbzp7y1/6JmM",
-	"OzwMGbiYmo3j5U9cS3lBhcXFUPq5/VW+9F7QO8ox5pH5n5Y/ZwC3AIjFNOaA1bIniUJAWKUt+pQ9f/cq",
-	"ubPIXHTQ5X7/5lVGBgs/vwoXIIjhUDJASjk3kT6zUpQqh/kiAHKzkaOegfRHCxIsvbbInXumhppU9emW",
-	"0yxjleFu76Cz3kplNElBCmrxrP/VFobDq8Etm6ImrgZyIlpYt65fpU2pWq5e2SRA9PkdE16qoxvfY2+c",
-	"jGN2YvpfJ64Lwor0pl+vkSCmCbtB9ZKgtWvvM070eZBVetAITUWqwcfTz6dvXlzevDu9Pr/59cXFi+tg",
-	"p2yPYuQftxAIppgOWQL1x3O87dktj1+EbDiSCRPdKfhDfk/Rq54YPNclGzz1VeZxPioNv3G46x/s7vnX",
-	"vt+C/33OPDLGIrfpAQWWXALCqHl0HbliUiO+5R1dJnpYkGn1Lcs0g0Wb+urmiDcAM0sjMjYCA/xqEem7",
-	"zMg8f7lweEJDixnyHcVkfYUn3tBpJGl4LeWv1FQ3NOv7qwxPG1YyTlh4oZV9GzxuNhqrPDyKpTZGrZT9",
-	"y0h0ZB/HKbS2VLdb5puX01Qef71l0xdPv6Gcj1gyJ20ZHEKQTaBFPVohRqE1CrohLWYjqwGNDRJBqlZr",
-	"tgY1EHXatqhCM4UwliMthK0w5THpaq1bZc5drRnh3jPtN7Xcf5EQldCpPVks4qvRorQQ11rxnbxFnd9q",
-	"V3oipu+/bW2AZqKR3A2/aXXqU4tzq3Ur/bQ5k04w3KFlLyCtSej9Y6iBj+ARKdgEjDUzNJN1oM0vGAWu",
-	"6e6uoxarm//+v/8VlEl3mEom3QviqlnWqhwm/GcXFjj0xU9cyuSZHIvwL7Vlkf7b2LJeuS3xWrA5loT1",
-	"ImZnSG2Gn56zZB4zbVufX+HQ+8mlP4hLn7PkPiya2QpraZuv9JlT+fa7OYwsdvYSs9lCEcwyvGsXZ+yf",
-	"xRrVSdH7Wmrh2tD3ZlvC0YAx8PqvfOqBVoX3d/393YZ/XT9oNfxWvVlrNPf3jkEj5noU3cGNf/Dk/OPn",
-	"N5+bl9d7T59+eLPvH3+6vP6wf+5navMF5aIYFtPqc4r2XQbybetrKqawCYLjtjZlwLq3+XEe7Pr1a/+4",
-	"1Wy0Gge1o8N6Y9//DKk45ZOqu5M6OKjvFyb17PD4+EPz8sPzX/aefD64PLz+8Hnv2cd3ji2Aih0xDWjL",
-	"JpODJ3dmlBUKlcwHQgCr2wqGCeY5IRaz4k93xDx3RDfbW1bEpD+ViZg8vv58d8Q71tf6X6wsLvYdD1ns",
-	"FO+RDhtwiAOYV9ZI4EiGwESkeMJ2pYimLWzxRWPWFib4Yepf4P2GKT0LesdEN56O9C3V0/Or3cb+we7z",
-	"swsyFiHLY0y3RWrIn1+evfv05vrF68ubV+efgh3QPzHLKZVSMiaR7PdZqNVQo2GnqUXCflZPD4IDWLMI",
-	"bmL0ajgzJNV9f884SizfQg2kIoHZOEGajWXKEzFaqNAXIcdJVw6ZLZnMaEyjSEF02rYZSIsstRKfjQAi",
-	"1kFRJAUtQsnH019OdzUn0QTiBqlQ++X6+g0xd55AROtru6LtiJtxHLUrHmnbUwj/oTDW1q58C0g1MP8K",
-	"rHMaKBOYfwQY8whKxYrxu6fjeGKuwRGZ9ooD+UKqr8Xum5gNuSb96RuMd6RzgUSVJ1dvTL4A4cnOSdks",
-	"IDx6A6DoevTzXTtnKU7Tj/HtGGR0pMfpiIMemO7y63lUqzhohQ5TIIpgNnctW09Pn++aj+3ij15KLSeh",
-	"e0I71M3nzhLe1j5EtKSyR2RuOqczrJmdpHOngwypP0YHdBcVqtLxD/Lj9yz7VlqpqP12n9MeDq61zrtt",
-	"O8dmtKE/qTK0XHVYl5LLzB17DP1NvXh/b0ecVTcydWJthabgibO/P/5q/lrijXvKlVFuVK5lgD55ezLu",
-	"s0TZBH0rm2rkRZqpoiXjLdOHdCzH/UHuFSqhU4MYyuP0sJu1lZ7C0M4c2MBlzih8Iqz9tNm3wINIzC1w",
-	"4BzHkqsouq6kHEfZBCNMBZqRnQFJWBSRgZzAoxFVSVvkNEcyYSIpU3aes2Qua/l/o5PnXmb4wx5KPzfo",
-	"/Z1qG+/ODX1qZ/b0mPWruUdLlrOGnfKgamDjD82zyi+lpsDZuwvbj68KYSGuypLnYmwDgNVGXBGqbgvW",
-	"vDHhwRpNJZNFgqDdQZo8rvTxZXekZ8xwTDVIU8YxVGR+HcWyxyEbE1PYfD/NgprJRHdSoiJ+yzDgMxmw",
-	"mBEWKXYCsR63i9poDOVzbQF/Gti1NIf+hodpFn2hYzAQS04EXrRp76bPhja4P0K6WKG7oUmugImSnt41",
-	"kCaYJJDEpq1RSgK4GmTZmQbhwv1yW8x8WklCoSkOZvdHdwzLKGliP8dFqPWOGjk1v8BFGkFyt+l/rK3w",
-	"tqAk5D3oaZZkgPnKOEAAd9BUnWlKPlIk0JOs2eMGupkFNjUUjx8tjq2vYiKgQsBgPcVMJdZJ16FJd0D6",
-	"EtII00T/lMeQ8UwgMc307UqBdZHdaco6EMS0NyR8yNoiy9J48+71hxdPz9/dXL+4OH/9/jrw0gS5fbXT",
-	"wuxD/KLdEmOR9jiCYn1MeMN4ZFvs+w0POAtuj9m/i5rfo9zJTPb9hiYSVHBK50mTpqgiOSH7frM0ywv2",
-	"qjUIzfb8oakkeunT1gkDKdiN2Z1aYs40PPCP6o3d4+Pj413f9/3K+j5fmH9qa61iCm8cGHA6oy1vVgZt",
-	"MNOOmiBNyho+ILW+ZioG6vqABuMQr+xRIwehgE2lLpK06s0oPO//TcFUHvFuMo6NWwOMZNurolXJvxni",
-	"Bc5c9c3ZfMzb7YQK61cyISGTm57VB0rnpB83T6dzwo+aAW4YDjCsMV+Lej0r/DPJLYh7BPzdgp1/EVdB",
-	"YyWCP7cutM0Ux/1VqGe+cY2gg/fWN0/VrYPUnp4v0BU0X568mTLqFTLxMt+FPSPmBW6vcnqN8gplNa+K",
-	"5TgtgK0hwZAltObU+AT6ENfzGNE+I1S1ha3W0QpMnyUpVuGJQSUDWBLTtw8AFvWTtSzF25iEBsmMkm7E",
-	"oS8xjW4Voj7oB5SpO7d59wYnQUmrE+n709jNiNFEOcje5BmPIDTVlcMOTxOBTi+fzsuxnn/oFtooazIo",
-	"/h/mEdBbG76fKyvf900J7B9jFk8zixWSTSuu7EsZb99tcNpY1txUy/VZKxLLr+YsXw5NDFYjVwh/+rk7",
-	"uBHd6HrytHGqTuW/B+H5p0mlfB6mh7k7kRkMha+zrad7/AtRjMbdgTdTNuBZbkH4JBlD/wMxxQpTQsMw",
-	"ZkqRQncrY5MYNdaWtAqCBUGmhxiL++h4YwpSih0esUUhWf0n1F/CdI0yri0ohRZHoVa2GvI+17sKVFY5",
-	"wqJ18g/PlNl4JKRqAP+V+rYR1Ur3gCmmdqAPcltgHYUqgBggRAqPif0AFlJFjEJut683mEEzmCkHwaKO",
-	"It6JPtrnrOUfuWXMAfL43vJlfS2iaRaYM3VQXBmccgO4X9X/QjMBZlxSNFLoR4Y4+mXjTWh/PcbLj9DA",
-	"uREKRRcIGwMD5kIlVCSk+u7ZGdnb2zsujMj6rQqZ1GVDtJBxtr1gNtiVMFF/v4+aC09oiatlVDGmBuI7",
-	"NUesaMamZ1mDuYXZM3t5t129saepgMXnN9giHlYF+r1VRjEb8jFECLGpWqsy1krs/8mH32zJuNHHxyq5",
-	"qTf23Au2K2tFYcp66ipcpru76OP/+n1WlV6imLuIhwtpoFfNIrE6otcGsb55laGMmV4UVboqsHP0LYYn",
-	"eUKqcFz8s77zc3UebHXmnXvf1gnhomyZl7L02upNsucEdf7cNshfKrdJn46oVqT0dRVt+1Opol1QrOc5",
-	"VE8TffqirHQBNeAgRhdFiwQuuwYeCWBTYUPwoLBXtOLcBw9qW2DxqbPLAswWchsTQilUsTJUT1yrJywk",
-	"4xFk+QCSRebtI7Tg2mw5qg/PtPBqw6/vnOgX0ChyOq+aVxVQOlp4h/Mee6hWG76/o/VuLWhwzIBcccdi",
-	"CHpBlb8jiwJUziCPuoPJ+1Vq0C8S6ECvzQiedkTZMbhVGWH062E0IQ+hQhjHrQmVel6h2svTBkJEu2lx",
-	"3ABAlg1+iYxT2BLCszIwYjo9wpLhd1xvrRrICaSICZcn3DtQI83csF2ZukoJ8hK+xVSHsgRLL2xlBJSM",
-	"6zWY4OpAbly2JslE6pHDqZFyMmn6x1k9uosSgMSz7zZVGOCJTVuQkVvGRgo96Q49Riw2RGiR8UgxrOQu",
-	"8K29YTDuqJFMAq2zq7ag9gf9og5TPGSIEsMVvMUcGYSHJ7O75HFuW6SN4HGwbaFJl9NjIJMwYQIsTYuo",
-	"hyNOGwzDkjrr1ZXiDrgQsPPyWDQZYUx7FyiTgQp5BZBcUCuptBVBI+QpZZhKFblKGSO6LXByuBy4+sYA",
-	"YbQ70PaHYBNEYzBMa5FgsLySmYq0Kpa4AL+2hQVhyJhVFO5P34U1QnAfgsbsnOCtOC/NA9bYaIt8hGJB",
-	"elzaf+YHpsd1U/hlV8HSVErhkWAFr1I9JUsm+wFK0lrqzjcA4NasPJv5BzydThEKqDwEfo9kl0ZpFM3u",
-	"gTRYPn/6kR5TS+txs75ePz+udTWldZLd1jV9kEKIBVc2FHuvHct7e//as1jkjT51BFwqQRAzAeNYND00",
-	"QRVcK6nPRVVcdZrbnd6lLM7qxNTb2Z/1BM0Q//T+9hV03TMT8PyZmresRlbG5rzNNM21lfFiil4e5gdS",
-	"Jkq19BR6lSsLOrYIquzLrggRyKkFpySilAGkFmg8EQcNkXYHRkcH7QGBx/QmjscRg0N9NqkiIFXkfs8h",
-	"SKFFfVu4Cr4+b0kid2rk/cikQji4R/pzBhRpBL5uBGarNut7pMOmUoSEcX1679gB6+dS/DCEWao2fd/e",
-	"Ddnw2EDAfCFmRN3y0QjQWbSyqalpro1GEQA9QfwMg9q2DRLoDB5hX2g3iaaEOt0IDOQYgDUmshz8LYCX",
-	"ddAFO5HjyGQfZCGLDOUrVyhMTYMmhegrBBWkHlUJi7UKBfNHnJsSMjtmkNZFaRxxs+CpTSQB9M1aNvhf",
-	"lbd8qjYpI+cWdtQslr4aO7oI0PvLNWvPnN8I3qaswpmZRtb4SUuuORhXgfGhwFIFVvPX83anpSBgMpVj",
-	"ok0KTL6JtebZYV29VhDcYbGSCEhk6GddhRYhrDrMIYgB7qPFBUOMPoAFowZLDCCnMurvABKRMkkUAK+T",
-	"wnDAfmKILJAhMMAgDFltTokhD00ICKuT1JpC5bUvSX4O83mgzHwiVdu0UV+hIfBmjpAzs6AmngAHhJeZ",
-	"XpnlhQtXKHs/0QsCuIQpqfWbYQ+QhEK4IWsMneeNkTZ3MEQAPkJVsxsWyitT+cDRskhiKhTtYoSP9/K4",
-	"AD20VaxZCFVG+kFrSSH85di2+8kEI1Wl+xknYCBhtCxqQcGX3kW2QZ4zYSBxXnUAZ4RHArP18KE0jyb1",
-	"37v3+zuavdvCfoj8I73vH+nSkH9YPk7zvgxryR4RUuw64rBGghi6jKqgLdL8pvST2lSDwFG2SzKxkX4a",
-	"0NJeDC3wWSoXezxibZFMeNdKm8ziz0DHILWpzNzCN37//CB7XOahsb+2c8YBokHmLRcstNJUxKtg7uCP",
-	"YFHhrzNGlbkjbz7hvcaCKtzBQ7xqjS+8nDNsDHylNu3wXmPdtSvfvrVF6Vz8mZmUvTGCKen79Sjmvgxe",
-	"VaTHqWKjduUbLHVJqKjDBY2nJXGih8qPgidQ3W35XmZp1LO+7Ppv2CiV1l7qxTc/rJ9eheI1fb7+O768",
-	"0mogd6KghTcjWib8CfTXBrprm+rBAH6mNl0NZiCiaOYOaWB7/Mae+4j7LrLoeT0s7AKX0sTE7bTQ2IAI",
-	"OJi6m6Bu6F7M4Vr1XQ3nXbbfqB6j/btVX90mRJmzyCSENlUDOhox02EdkmH1SP4OlVY4/y3CJf1FjDqc",
-	"d6YdgfMMTSvHqjN22UY2nZMGP9ems1WgPOLJlNCI0zlmV5rL3spOW6sLoYaJk22LjAKexRM3jWnQlSZD",
-	"5qhyGAXI+th2pgnbRZWySyOwOWvkkk3aAvOYAONOq0FQaWMGVSOXEoIaHVAksMst+tCziaxQMhB4bYEK",
-	"PGTqU+Igxdvcs5iCLzh1AuejQGpB9vGDeXHLmc/ewpl6/A7pVJlzjC3mXvNw+HdL7vzpndpOoFjKWzIe",
-	"uWZDKkfM/txxJJr5aaWYcVGigZ7w+Cv859vc1MzgHwcNclRv7GrdchfQdj0S5OF3PRL8/xtP8r9p+eOV",
-	"4/kaArVFBuz74qlXQAOGCG+P22bcKOxMvuSpCTqhQZPCMJu0t7bI9CJKmo3GSaoapcl4NNEmfz76abD3",
-	"m/OKDfHmJ1MAQV6WeXm6sF3FyZpZcjM5ck5uCSR2jWgyyOI0IzPCvNa9KBnt/qlcmG7/Q7z814XCJFsS",
-	"xfP5in/yosW/tVgzpY5mkTrTopGyURJMUaCZ8ijQvpYoalq4UKIYFP4hDqNJ3UZ/SZcOR5T3RY08k6Z2",
-	"MPPMeamLGRv7aeHkOslNI0yqrMQ+wezrOjjKbf6uB2j0xktsqxR5AtH6DrPtFUIiRVsERssKiJATI1l7",
-	"2ujzyGQwbaEfPLC9JFgYtKDxP/alcVpMkKoWlRHvAcay/tsgiO+kKQumOoArcstGSQodj368HBHyYQLT",
-	"LCeR4JF03c8Qus+8mtaBCKvlfvMkmwFg8kAJHyiQMEtsziESjt2jIc8kkKOEhTdynBhNOqLQyM701yhO",
-	"ig4hIQUdrcp2I5PjBF8m5I150LwtO7hQg3W7l4F4sS+uBm9Or89+wYZ59iHTYaPQ+8vgOJUM1prx9iuG",
-	"kCxmeEkwTPXIJfGUnmK240MipYem0MQ4yPWazlnQtkDY0lbB40gJQkwUyk7HQo07el91WGgQVl0G9Cya",
-	"qVvFKsZRVCOvBdoo0IIq6xdZdAqXZnAMWPf2nbvNf2TVoa3czur3IZ80ZXUYjzlp7ZFs8hgKmQleeh+m",
-	"bmT3KZ7w/5PHMJr7zkJl2xrVay5Jv1ddo4JHsOZutvQvI6OjriwhYiWtj01LBlPHUsaaFa/iiJkiEPka",
-	"Xy+mvTiuNndz6O9Bfn0x83fPb+3Xa/7hYeOo+RkLAlKyfK106SgZx3Nyhvdb/l7tyK/v7x981u+3GTsA",
-	"DCHHCQFcCWf6KCc56Cbr+ehKSbECl7qLYbRPO5jsSmEpsER0W9xR3A6bD2nTjbS4CtSEnqAMNK9bQI4b",
-	"6BdQav4TAuqvqPKeqttMrXP0n1n9rhQEJKfMbqYNo2tgriL8DGKcWhW2JvGtkJO8stYZJ6CU5HS90AJF",
-	"ZQqdSWc20cG2oFpp6Qtw5lFFIBHYpFyY+Dftx4y1SMP3EcB9pgdk9lqmUuXSdL1wvAGkmno/I25RHKRi",
-	"7vPhjqcNe/wQpJ6b93qYhGwA5KdtYUPuM9ATtoe36bqGzbqKics7kGKdSwXO2QXYspEnWlXCvOFyCHdY",
-	"uJ8ezp8ezr8nNB4Cw+TcAa7WvB3v5lfz1zKYPPg9nzWRpvW4jRuFTEz/RlMuOsSgjG3liEnyTjdHry2U",
-	"dF7j5PQIiXBAkJs2oXGosJDG9fxpGoCjQLHojgHi7rRGPqJR9aK3e6ElWOBl+famDZk2xTERBLrMouVW",
-	"bdYbWb+80rZABqxvU6HTg/FUShyJf1WYv/oKu/BNDCkw0Ab8GeUR+6siBN4zAXYRQmD5psLdQJXNFKvO",
-	"LUqz3hInG7EtTNIX1NPsnGStgsu2/+NsGwe2V2xkMdmHpioKPB2YJNoWjt8nbdTVzLUQs50vHbHxSJHg",
-	"/Jr2gxMTLH3R272UgpmdapqTtQVPPLLnN02NE8ZkF0YcNtiM+rtzN+S6nn3LHD/at1+reKZVOwxL03re",
-	"B8xtj+EeeOtemRxy+ZNrEcujKCdLS9aQqXuN4ydo4rYjCTy8RxHteoiGVqQgoiHsr5Jm+5Cej/WicE+N",
-	"nKKUS9OUaQccvug1pQoTWU8INbcVakq7EaMxZLuXFqUqtyoVATjmF6aeFApbW3BD0BbwEVQ4tHSskbMB",
-	"FX3sEFwqmI1zOpckrj9h7EEHOBBhctJSQRONteHbWei/tE2zszUpGGppU3RNi5lCZUCYzZVhQq0Adi01",
-	"REyrmU/wF5PKOjT0UTmclkdqpizStDKDL+p1hQUGkx4CK4zmFNusE8M0ZwdWm40G4LdsqWhTv9xWbZKF",
-	"RZstTQ/T3tjwpLT1vRg/AH3SpIDb/J2lBcC2qirPK1hPntWWg+8ufRbZIqv6NOehxNXB97nMlX4Twxbm",
-	"KbDdMRE87YmJhaVw3St0iXZDUsp2qrDL+dEe2/N0a314Z8o1EmlWuZ6nJwCBQEMoO+/fQ7bjdvTvTeMZ",
-	"80srPVNlakD8TIEpOmPd4lByBUr9Wsf/Gxz5Q6YJ3wOCJFdempv3D4Ib0STeCHHkYNffu/YbrXq95R/X",
-	"9utHDb/5efvamq0q2IbW9j/bfbS5AfrT81SmOqKIfYB6T9fYNP6gNDH22wbI2ZmeWQqfl+XR2vwDc7TZ",
-	"NAJAdMwnjbkR6tmEsa4DpD8vZWyRaLiwI7KI/JBRBmitM1CPLMnSXVyvGwQEQpN37EZH3EwLz4Jys5iR",
-	"qvWiQ0qFVlaYINXAiZxmqMockUiEnOxodQHKvs19J6Th17Musmk6BTjqtOokUFVJh5DGLFDvMHWUIfSa",
-	"LcuxyCo4w/T3mbpaA9tcyIlpoQvPVlzZN7kNPDBZBEM1iIoC7zaZLQopWCgttEh99n22KAxGZ2ACM6hB",
-	"o/jx0pSMN2PrpzgzUdt7aCDrBbJXPrb0sN6Mk4cBcnBi9svcI/o+izq/3sGrn1zBTQICIJaTbeA2/Fmn",
-	"9VdBa/iboiN/92hRV8ahm9BX2jHDMOu2Tu/5SMUuRyI80YjRW5V2fkwrbwVmjaaHBuRzYPVOmu9o2zjq",
-	"o0tGLJ/CaE6nXNLiwqOl6FyvUpEeAyQGOpoWldCeMY9Oi12eZnP9ulBRvbMEiPjMkm17CWLl6U/1a/+w",
-	"5Tdazf1avX645zfAZkvz8GxeUrnBV/qwPXLQpiucM3KczEVvLHkb5C6tkbdVmkC4yFjdPO9rMQZl7r3r",
-	"oN7jus9DlCyIb1W2C362EtoevqSLw5DtyLWE5BZc44vkaxaKW9LEO/MfayHrpv/YSebbebdmhVr1vFY/",
-	"aO4Yj2lbVCM5YfFulypICJqPHZjFHKEXxEwvPGt1YZmjqm0Ev2dBtDOHrv5owd/cFplH9wRmaMKlACiY",
-	"A+N7l2tcfuIo9wOqSI9NlojwrPXfA7c1L/e7rZpju8lLi9mqs7B4a763xK9nP+X4BLMPpr7BOd9xm7cd",
-	"1nx/77h+5IwfO5JkryvQZHVxbdZ4urhpebr1DAZf6X77KbYfRGxzdxd+96DmIskNgu1evqy5XeAuMIzp",
-	"wmm53c+UibuTqum95hm/jPFOgH9ICrZDOIKAcpXyLHpu1Di+43fSFG7lgYa8HFqXe3d6CmAstxoM4/7N",
-	"f//f/zJpnjzUL6foS8LSGSv96YROiUqoCGcNA6dSigg58dLhEy660ThkYYvQtsBvwoSofW3ujFF4EeJX",
-	"ZsA1EoTx9CYeC9PpLT8tA3U2bYsSlCdS1W8yXw1tLZK2N3awkxzEas0NoWTYrP28mLSbhkgLQ84d4BmB",
-	"0/y3k9wFBEtmwoQk7bnpGjcm2KklJKIPl0E8adrrgxIsP0USLXnNu4fY3P0pV6OITomNhrujeKRIoBkv",
-	"8ObGwAtHNqka8B9BDP5zGm/eIRMucui1PZtsIgUrMF5Eu7eqUAmglQGS3xbYnj6fEzAzBQy1T7hQoOHc",
-	"sunsKECeiL6+qDwD12a6EJ6aJcfK7Ty6FyJodWJGb3MgX2nhdRmcGAz6UiYGJg/SHIfyjs0wRxUuAWjZ",
-	"WHApcMGMxQFzSX2ksEmlAitXXwxZl2O5Y2dKcv7gndScdmQNN+jcLt1q5LV1oBYTO/NWeC61X8/DpqNz",
-	"YGPn8kmB+SMlAT9NmS1TUq6Z+5KVA/q1Djwji3o1okWoXkFsMRTxHjQYcl6FvBJJldgcOPyok4mhL7YI",
-	"JaG7JyB3wll1rAjM726AgwP+wLcZ4VFgRDfZ1S0fMEOWCv0fU0jOM3n4xXVJ4ePyA1Am88Ik96Uw+yeG",
-	"LbUyDWDRKA81oaxYdkVO9fn5tUegktMjT89/Pb8+94gad3ZjhvtaeW5bS7e0cSezGbJdrEdjxY3ezEEW",
-	"1g1AqL4WLH1LDS8Gel2E9ddgq8y0GRWNGYlk9xYwFSFpEXEulcwaUCbm7EA6GMnnIopnPXAoB4cBOqps",
-	"3oXIUEBpQmIAiDQL3hYRHGl5dHNbOJ2dlAb9EXMfQtsjqbCOM7YIaAF/im6SjowFDQuj9a8aH8+eNC/f",
-	"nT899a/qh58+fH71/PTgaI32kTDDhy+vzGVsbif1waZ/VPoyCv8sbViWLkwxb2KccCXoxskTzWv/CPsp",
-	"1Xz9f/XPmhKpXrxeWWW5FVjyCa9idLqsDab+gNZF9dybb+ufXx59PHhVP9375D+vnzeeHL67qHiVCFTt",
-	"OfBu80jmpWB1QLnM5ETk93kIb8tfl+OtGjCTWz0a3Rmou7UXWCY3MUPUKOvDHYtQL6+t5l0D9t1s0MXx",
-	"qLz2mok9L28v1P4nlj9ZGf6zBmqx3Q90chTQ1G5F75c1/PEgv39Uy7xnUUxrOGODk0TKWzKicUK4ABTd",
-	"lPNlbBQwy/Na98t7i5RRQ0JrpuZ7epJqCvnt+8uiS+gf2MwtucbGXxTFQPIU+pL+dIFto0za8X6h+jjg",
-	"Wp5P19wHD+z+gvK/ZVFhMw1TKujyShGj8bbY0dZWR6cOE66SVlvMa3NLFUk721pTRt8ADdzm9rZFCJlF",
-	"Ww0M8/+ZXWX55cePUa9zFX26ffVu//T9Ued0866yv28thtIB8wW60mprOWQRR28BaB/7ZDSsePfXPdEm",
-	"OEptgoM6RsfhhZqf4Y3ND42L5uVvr37xrz+8ffvL5d6zj/7Fc1ALzTBPlTZOsaO0GvDRiEPDoC2N7zCz",
-	"WY4O6yXje/pk/+Ly04fj4yeNo9OjT0f1449Pny9rebmqdqj3xiq9E2H7/+3Uv79sSEUYkWYPE/z3d6gP",
-	"K2/QGIaKUNKLGdtNtMDWwylEttFRaBvEALglIP5DoCJTm3yfdAc0pl398dribmead3+oT2WRfFhrB67T",
-	"k6u+mfvkTy3L1iLWMltWf+1nIuX/DDiiMCQUFnw9WbiKfelGRxbqyG5sY/vZk5tmSnoOWKYUDJF+Iin6",
-	"TCVtoTVnLvo7HmGRqSK0KZpYAIiIhhgACTIsuQASb7QCb3zgabDY4G+2BRYAmy5JCBqAw2gR8PUFS7T1",
-	"K5fuW9M4cQipu3HV7ErwKTfBd9ls+H798DNo2Bm0Xi7Zxe1MX46YuBxjDlpj9JIbC7uH7j+krgPml6Ly",
-	"deRYdAGQb0EuZH4GWrW19MCCmIwcaqgWEyMP8OctxBlcCBZZzIJad+IFOMIFsy9gEq4e23BYcZEfJQeQ",
-	"U7qrDSAtRsUH9I7ZPRHgnvjpdXkQLVnlRYk9IHI//yid2fIWRCJt8mXxyNByPQtm9may4cvrq07aorT4",
-	"CztmEyFzR1YeTnhuIRipQtl8W0CI3yAr5Nr39ZIdLDfXumXuzEgKpyRmwCDsMW5waPhnPwUB29wLTNII",
-	"dF6zQeS0KZk+kSzggtlo5bXoisUlh8yP7Znck/FzKcN8U+H3QBlLjlyj4IKgLpeG0KxYv+P0mg9Z2bsp",
-	"NDgrf7M9o0qOucPiMTdzDK0RmHLW4CF7EhdwcRfWfTlDuhqqykZzWR5qyzbC/Sva/uyz+1nY9j/JHrOM",
-	"UjjSyorTVz+E1zXW8lXq8zASf4V0ssLJZJKKHBB8OGGWFaXp88wEQ0x5GpeCagmupWPNNPPtmfMUa9ZM",
-	"p4KYKha2Zk7IGSOqLQpWlEeCVDc2MEGO+hzUiJ4gYuLYI1aw2TaoTb9paszzZeJqsZpQbsP1Vjpei63r",
-	"pjOz59aczCKqjZxjcCcf6IjZroPbny7YWCSQklEW7jAHlysBh/TLr0z0k4EJ1jxQ+GOBLfrnMb6WkdQx",
-	"yzILuHHtH5eoBssNtcKzD30weYa7foYzfpih1kvymbz3Ohi8h4cikSi/i4JK9vKCCDfwd8IiWXQeIjEX",
-	"OC1NHrrifdMxNFcUhfam6LKcO0PPJfNQYk1ebZEr71qPYnsuPDPa0rTPBoQd9uu+f5iGHRLax6iD33jy",
-	"8fL6/IP/y/nF/m/HRx+P6h8+umeBYlHEYnSMLfpKHYMbR4d7/sxX9j5/qD+//K1eP/vt4OPV5+cf3747",
-	"vrjIvnLHR+v4nq5pf5HPKVs62lczq/TTn/Qg/qQE+dlKKvjvj/IfnZne5fmWTgnta00N09HGitXINe2b",
-	"SjMaM5LEfDjUyifkuBw0HZ0K096gh0BbdKliu1woJhTXyko0bZn+//rFtuMfgS6qxQ5/Fi6oRk6BSVEJ",
-	"1SPDLlk8c9ekXJy1iYIe0y23jRg4pGyiEfvCFaq1KV459KwHl1VbCDaJsteW5uDhoDIJ9UMjyK5sWEMy",
-	"4Bwexl9iibfUnXBN+x/4Otg417S/TEvTXDKhswyyoXfkzzEXdw4/fSB//xY5ermtxJOlzo/lJ8cqTg/9",
-	"lsdfE9pf6OhIxVVyQhrYLwZg6mScFrTNcGq+cQNcN8XA4JiYVfreCzorVpf3TLDbxIr/cn30pzazHdAp",
-	"qOREvgQoj/tx5ratrsQoKqRaVD4K3h59WJYaWYnhupX7A5vNBcWJi80lt4kJ3g61j0ovqOiywBYtumgS",
-	"nlNM49zZ53dMQD1yANcDUvWx76hZXk9vsjhR1uti3okllFi8XpYPzA3Ot/OpREKqBiRWm2/N5FW3skxq",
-	"+MIjROG295ttj9oVxuD6oOGx4SiZQpUmsJEaDwEZWmBN6kiigmgaZNgBD6i6GcqYpX1QGfamGJomtZqu",
-	"ExYzgqd/6peEj04otpSukWc80oTtTEmg1zQg1ZiNGAUcAj1BU1u/g6AAhapWTEREquG6ZhnsMNwevF3Z",
-	"vqSWEnoZTFP/CYZdtUyFcCbNmtKkvTXqPlI245YOSyaMCa2Ht0VfCqe4KiXgcAwRTjUV3UEsBVeMVKED",
-	"mFuFgs1WgUkMuKXezpaf/ukDRrnZ4RHVlIJBzMu7Ob8zmEoL/bTXeS422ecZ36Qqmzm3WXhC/JTdDA+D",
-	"WeBu5rrfbJQ7aGEu5Xn1vlfpyXgIBjoXyUGz4mTW+6tk1heT/et+Idu/7q+f7g/PpPn++pXrJvy/FtHU",
-	"MgwSWDHTd9lyOO4Gs045Zs+NP5XXNeNNznI8a8YBq6U8+zKKZJimAZVNGEbtzpcnbKiWqcfAU9f60W9A",
-	"kxf4UCNbHRrHdApGTzIFsQ4ob3No4mykNEBjO+UBXOxEeIXmVo9Md6tH0N5K/8dAhT1SCKzr+hkfGYB7",
-	"BAkx/fVs9UpeLmH0pjWDFwA4N23R48J0wzOPjUdWm4H7T8yOxLYHM3XyFi7Fg0LzqcH+zwAcYAtnR+Hy",
-	"RqdllR5Zru/3qfZ4sORiG1CRnX+zBZXhjXxl+N6xX1oZ3oUO65WX9JbGCXULwjvjkC+sBz/0IZjykDD5",
-	"T8YhJ1dUJFLJzaq9y6mo9ThTQnRDkyTmnbEpCnM+DKokDJ/dJYsyuT2zFiuutT1P4CDYS2VDUVJ5lVT/",
-	"whdPlHnvy6Nne+/8j42zxuXx07cHb/c+1S9ypTFW40ijbblamYr+7BpWP4i1VcplcPP/6XvcrjCy51L8",
-	"1cB16f/H3pc2t21ka/+VLr9vlckKRJFavFA1HxRHiVdZkZQ4k0FKaAJNESOwm4MGRPO6/N9vnaWBBgha",
-	"kmNnuaMviUyCQKOXs5/nSWq5LaZK+VxKbOt3eTj0VYt6caZkVsw2+gavwZhX1tacrwj8ghrKqvxa5Q+t",
-	"s4icbRig/cjXMWu8K+4DiTaRVhHPInEJaWHyeKZskcvC5IhThd5yrsgEpCGu+HlWJGVOIVd3M2HKQl6q",
-	"gThGqlZtQn148kJcqdVA/GRVTTRHd9pGOw69h0TFaaJqZHsjrAKTNZfTaRqLmcpVI1S7P9xFep2MSsqr",
-	"AcRSY8ePomLF7gK9H1TxnGb7SyXaa8TYqzscchrEjfnkDas7oCepuMxRn4AIrzcncv2LjHeNty95n7X2",
-	"HS3Fxt1XlWp6+03YGSJYXSrYIXQOx429Va2WK2WhF0eAq4IsDkcVhy1bqZY5VlaquLADWGMu6z9VRb7a",
-	"OiT36DarHrjNgbBs6SUtPmUmJmqWsjdET3yIYM9EmsWv5lim6ZfYvgDvYHQMVtKsLBKzJHdsoi5Ljd4p",
-	"nSGRGZmIicykjuF+hVlY3MtwUjysHzeH8P0g1K2TEXFdDvEy0xoKhCmuz5ZwR6t7h4N0Snnt/9qbHEa6",
-	"GngifMPQmD36m674Oy1qswD1Tb3ua2vuF6QmqiDrq7GnGnu12kJi76BxBoiTer9mbSCzIVf/ubjanT/9",
-	"z877x/H+9WjyRO9d7A49bOn9IVghaYHW9ZnKr9NYCV871f7LxJTFGHsYcdqTXKYaLOfGy57NSmImg525",
-	"8e141DD+1vU3D39n+gWGf+ttc0KL3bVfjlElyWR1ICJ6uyrKs2rxJXmC4ybaJP/Sj8GDX7bYtth6kdz0",
-	"08a1Hz/eLJZz72xuksuE2rD9Af/PNMydspkxBscNMMughdFXVJAjSMgGm8PWuHUo3QIUb4LwfwIOxCEK",
-	"GlwWo6yvpCxhBg3EoUjylchLXeFPeNiXGyQTwoV8dTySs1RfZuqTiCT34f4vRyk650X9A0BH3tCJqCFH",
-	"2kdlG/bw3cF26/tuKoU4pX1vqWypBdJa6kQROQTYBqmr00WDqIGTSriePhZoqCkCtKLYTxsSkAsmkGFz",
-	"IuMrOpFpISaIqF5UzKhEwUvmVB3NGa93bOomgmiPcjUTU8yQuImMD6PxE45Y1VCPRJNEUoFJHIk43aYg",
-	"QLwI1E1omDXo4TTNMpWQvNEGm/fdvemunAhIHc2Sx8HEbCLuVuRKJOLSuOkqDJiDsompCS8K8svJMi+8",
-	"1hz0skX/5InC2MxVqPEZ9fgGIvJx1Rxg6GYpSlCTsxVYod5zQk1vjsyzXcSu4KJRMiDg3mT/37Cg/E/C",
-	"IPbbXXGF3QILmyaqhd5L2LwIldKeIMy7BI0WYUzYMNV+4Fhe283KmPd1bcLNh3kbHo4uDvcnnRiRapHD",
-	"7Szj+FbRUF6V6g6bUKRxBmsa8qehpmYwUn0YIK3UFmm+g+oR9G+XbsBkVcdT3ZTD3q0eIwpjqLG5CryW",
-	"eiNEaVcPmU6M05NfoGjoKylaGOXtAf/YAG/vJ9uC/qvFJu6F/4Oofn8bxkc4gp+n2ltVJUs1mRlztaV0",
-	"sjDpp3LghInO1wt3vcsCVtHZdgLccUVbFeeqsLcrHn5HTzmqBvU1qTuwcX809PFJMTvQKrY8fSPsSsfw",
-	"RYolSUmrT11p/NRl0lCYXGDq7nbJuPoTllywkBTrVhfDR893zs53j3bO3u2ejfYePX988sOjlz+O9sB1",
-	"raL3NMkX3egEu+fDJ+PR/ni4MxiN9vZ3EQhrYytGx6U5OKuzoljY8fY2rI8deBmR7aX8H7lABsNPTPNo",
-	"vPupaaaZXJtgdJGrLUfiXCVibzQUP1BXSzX5HONvzL7ri2lP5S/HT/cf7b85Ozn99uznN09vmkqGYd0E",
-	"oruztoOaM2aypDFfOIN3qQdvnYpPs53ceFD/UPn9t6r3bk+dHwzg77qFrPvS85/YW4llloE1itIL9yb8",
-	"8eH/c3BnAHb1/9suc6bV7fRx3jlDuVrSXMUqvQYLEUmfrh2BAN81qKtaXp69PW4ks0M9VSp5aAPB9Xbw",
-	"u7NC6kTmieCdZomCAreN+6SQl320uGSoI/50UChbOPMJjf7JyiOuWNMx2x/cn1jDCD8ehPqQqOV33r9H",
-	"pZFqMdoHtWF0xaPB4awcWTdcX+CjPfEq/dbtbxIO5K9MTZaZJYZkc5WkuYo7TTrGHsTM3m1qYLhICokx",
-	"InVdEHmKN9tGO+qDogDf40AkKilJQSHEftpiMb4xpYpJfIpq1Vl8N6+Yxb99zVuwvrFc/oDHi+bzXCYK",
-	"uTp4CTwn8iedvhdqYeJZ8zVGj/eePNrZ2xvt3TTkIp0rW8j54veNHOx4k4tiaUSvynnlpsC17QuUc1tW",
-	"wYoWKhHR9SgIy+FwN55Iqx7tiedvDp9tnT0/3Nl/hJ+rCI+DLMpc2VbJ4Si4HM7ePD2zR9+8PT95ef5D",
-	"sV3MX7wqzla/Zke75fcvj17/nB2/ePv65ejt0T9umoDqMXcrV7xrn0F9K6PV2+lGN6WR3UYNfgtFdK64",
-	"cgyU2K37EFoxUr3CE0/HVsyV1BUYqEoOUMWzOWAbwu9ASL0iih/Er0qtKPIqCEEe5KBdl63p7Ab1E1xl",
-	"jrttp6j/2JkbuUxtgTk08dPpa0qV4k2barauFi2M66+5UlQf5FpjyNbAaI5zVrmWUxidrWqcEyKsJlEI",
-	"PxG9iP6I+mOqukwpZCyuVZ5OVyyGHLhqqNmD2yDXB+KMrHRMx7EzqHScrxZwfCiOVniZz1BH7w5/PTx5",
-	"cXxxdPzs9J8n5y/eHl+8OvpnBM465zScBwBvkatpaZUVvf3hLgU/ojLPIip6nCgELJtYk5WFEhEYTljI",
-	"iH/ZCOeZWuzFjILjVWv43hO/j4leFB4qRWlVTlXFJsda2KXJE9GTbgpTzSuoQMiVC/ggM5dO5bhzCguy",
-	"xOalRY7xPllj1l4qXaZaUVFm/eRpLi/nWHRfWiXwHQbirW7OjDeF375+++zVxcnpi58Pz48uDr/77vTo",
-	"7OzoLBLI5kVvj2EOeHkYT5SZWGYzJL9BjIXMmAWYGQGMMr3GqoIcaR638FIhkwTBGRCFYIq9W729nZ2+",
-	"C9rhPDGkEBLCILkVsnjZULufYMLZe//YaE2Z4cizu118DdsLsIKxPiNef+lBqOWESJBzgnbmaxyVD/w2",
-	"4LI4JIzHe8kkUQkfcwEH2xlF7HrwXo/YMXCYCQL55R05GIWcCOWIL6SaX6/zAbGFqn1WG4VkdGHZMvFC",
-	"DZ92GRfUpNcy3f9cwCGZZefkGPl5SnIbFBtBVZbyJq9PZhlJWTNXHXd95viWGXUC5FkzCbrByf4y7vOt",
-	"fdaPn+uF/QG4rf91MQvmrMYvkETaqvji6fmO1Iu9l3qkfv51+9n2q+zF90fpcHf3R30lj+c23r1+ayZ7",
-	"83/HT/6xMbDROWm33ySfuUdIq94Uj3WSxUtPNQ2EAPW/dowa8V8f4vYWXv9aUGOe3jOsbA5QkLgRci1I",
-	"cecYxU2B4IaT/qnuwjOspGKlnSrbNqkdhCFqXrBPcWc7Q5ML0Oqfr0eEv8MHr6vQm5sL6ZfJfTnBl9h6",
-	"NJlfcusFm7vtqs3jzOl60wy6Sldu3B137YGvXu6mvvH2kz9bS9xWP9zv5i9XHPO7t/JnVsocVaKVilpk",
-	"Ec+6CsgwbkvJV7xmIA6rCg2qLGHfiQpDMNcuUov1d9WdxuhWRQ6xFUtQvK8JOc4z/dz1HX4YRVcGgrz2",
-	"9g+jUFPIldLJZUYUnWg+pgZ+1vbGbEt3HHiXENVzrmw5V5YKGahAh14japm0kZfHjsHFN1MxlWlW5q6g",
-	"jmo8+Gc0DbWOovc6r0MrjABIRTTZSkxWHFnUl5tKA9Dk7JJEn+up4cSjq9r0qg6FVkvx0+lrV9NBoXfy",
-	"lDV42fU22uRssQOwnie7yRy+3mlYxLRAzfGd4me+TVD3Qbsgvlu+dvitGm3DN/l8B+0Ez9ZXwUn56+oI",
-	"kAQOxv8ec+S/wTEg4fOHOwbb9Rn/JHqC+8lDX9o3ueQooLZwveqgyZbSUj6xB7IdviqULfoBR07RJsS6",
-	"d9GLFtTK4dpQOJVlRa7mWJUYVTH/iKWR9DIPgYhAWagkCrVxeS44hEmZYYDPLjBxwPpFYaDfL0RgKgzf",
-	"cpW2EnKUHQw1dWsi2TiPL6ib6Ol2D6t3ik1CpNMIiBVwNSLjISB6A98k1Hmp7UAcunf2tPB6Trd6q96+",
-	"sIHYF3OYnt0h/X9HzOCzWSBGQzELQj3ag3/sDPG/e2LGk4fxW9avHM29lpiAmay441kKEKSzfjU1buIw",
-	"cdBoHTJa7O08xTfcH+56mK97YtYfiO88RZI7EhSLXCbwf0qwhLpXZyN+Pjo+vzg9Oj86Pn/x9jjqD8Sr",
-	"LmrCKUHgKLsJGYFnrR7APYngX4hE0B2iB+OdO3WNuzN6catQJdlIt+t9pmvbTc21ldXZ2kyjmCU0jF8O",
-	"n74Z/fzj/rudl2fD0/1Xj358/OzJg+AByIgLfuPOl9wfj54OhrujEfFr4/UoOjYWUO0Pd8eiXNgiV3Iu",
-	"ykaXEP6cJNFFjAgR2FqEe+cTo9jfH+/4wdWqN43l8w2N6Y13+EIEh80zvLpN87YfjrpHCP4ToTd1t+Xw",
-	"p/jpdzWItj+4DCl8noO+u3vviz+CYD1AUOVgsRgJZAgWIzUF+I2ipQNJqx76XStUNpDdYHpdepUXJhdk",
-	"cnnkr9RAos3SYemLaa7srLZZzFTARIIlQF3OYAXifaiZJnIqISKocgJBGjr/3pswaslhqeR3IowphhJq",
-	"rieh2GPUEnyRkHq1lCvRK3WmrK0CMnNqmJAaDKh5qstCIV1aEQimz6EiF7jpv80EzUQCBCsXWHPgaHf+",
-	"U6rS1bP0mzlu96zKh3b1E+wzu+JrkxNil6vrgnnCbDZmjzpMHjTKWvLyKzQ67HyxRofWWG/yj93qB/XC",
-	"48b42/cy/C3bGHC3eYUkX9lVxfCd2nJ55Q+/M2bbKebeYHGXxPhcM3tLFTYsZlJ0JV0aF8OOlQHOl1Mz",
-	"H98j1OCpgDdkyhy93Y3p86iPoAfO17KIyIe4j5yXg6GBp82ZFS7rgYFyHZOnZ8dYkUcedbOWDNGpMNu3",
-	"NF7RJKEarlU5RoGoyzAnsObcLOIGRK/x0JLkGohTF2qlcj4qCAZhZqyq5yFXRZpzYSC3nbjJJhk3ptgt",
-	"w/3lWGWkVRUp5qkINQwUtEOrZG1TddtaHdu6IMW91lkH8Cc1jt0XltzYDNOqOHk8+eX5N4si+edyMjk8",
-	"PZlsf/P8bP7d7LH+4Xqkr7J3vy7yJ+nJi3n5zfIfX6mV5g+vOFmXW5uqTu7dm9+n+1BAdMRrHzoN8JW1",
-	"YaHs11KCP4Ll2qiQNVMhRWe7SKtYpOpHARFNln4isvQKZPYqpD7roKFKC8+sg7tx7JMpCTq9R1K4HGXm",
-	"hCg2bih9rTKzUK5VBh/HXTDtovc+QyDVgKjDgMtZHNRGyv3+NQxZl6qAO36V+tC/hsmNlNJrdve9EPki",
-	"ZHsKq7YbU/y7xYarfL4dGjaeEwa8EhOVGX1JrQ51EaNCPCPbXbdTPe13Z2MbA/90Ora68g4K1v3mpv1+",
-	"32B5K2hGv0HG7RB/61ZL1Ll33bd+XK+zhCYyi+Ii1RcuguU3JTAjlyXTpt7Rc7liAjDuv1kos8iUY3cU",
-	"ZlFsgTNitCs16SG6nZykWVqsKs0UaXPBKCgRqZJlalX/ADQEM/s6IDlweY7BM5msQs0T/IkSk8ah+Uze",
-	"mdbE4LTOZGHlYgGm8Nw++O3uh+MrFlv81Y7336jE4r5iorOUGhfvSwqjSpM2ceY+PDhcpK/U6rAsZg/G",
-	"//rtY/DhwbdK5iqvPvkNfoDYrRt6jjkwQV2A8DdLrcTEJTFggardNgul5SIdrOQ869fgl2gjm5iSuw9t",
-	"hQoa6kvjkJhEWhyIaC6vlMhLHbmnGI2da+Pt7dHO48FwMByMxk+GT4YknciR3UaDk2era/Sx1EanscwY",
-	"ZQp71EFyDgQXtJtclMjOXlOSYJxIr3yApxR5aQNsABdpEeoJJj4MEkEgHrbgCotU428dTVmAMpZIE5TM",
-	"45mHcYOaA7+iUAPM1jxghHjl4l4MK78SPXxOIBAZPBAO7ZtwxeRFmvQZwwib1H32H5qyJgS77cjqfO8Q",
-	"MVvwTtVS+sTDK1Mi+TA+Dx7XqycwRbwpmheTh/odyPfDxYInCb7EEQeYZ6P3gb/qV+rXAC5X2iyp9tGK",
-	"FByZusG/oibKjLkqF46IRLBPxUkLD4YNeTSQpdCfEm457JqRXKmtQr0vGB/N6HpWGfDKryQa1PfE6zvu",
-	"+FpOQPP7dEPuLQbikEDXKmO2RW6HTl7Fa94g2zsgor1QI4GAWOfQwx9jp24xU2neYtNrTAeep85ufQQb",
-	"q5dZXuaKXmHimEtpWDUFdw/sIJVcpJoaaulfpsRo8XKmckX7ncuLGBQslouiRDTJZwzmxrx+Dl5sjRbb",
-	"fd6mxybaP7SSfNOr7kNuMHAX8rI/dpYWtg6XBTg3tkEJ1TpN1nWut0KVzsir5wuTZQz15k9Xz6cpDsTE",
-	"lDpGHgYzX2Qy1fD3YDDoB1g2dGlMEmqQW9hEKkWRzhXGkD18tdYeWqjc4qcV6G0b/I+vhLkC+ci5yNtN",
-	"OrXUTjsnX1RzH+pq8p29N27ITmrKQcFgD4Sd20BcmzRWgchj27r0gMTGmP4Xau4vVvZAMCQeT/+4OerM",
-	"aEV1XQqj/P6XlPgAbVQtWajdYavTARjIx+KlJgqg5S75lCfsQGjDusXJepOLdL4wOdyXisnxaT7GH00a",
-	"ITt2IPwVdQ+/v3ElVqT18Cj5r5SCOpjWr4ZIlH3YLB2c8AgLT6zwjT3eYEVe3+hncuXMA2SDqTFmZa5c",
-	"aaU1esz9BFhPn2pq7w4asH9V8h1j6WoZ6l6U5KsLsAv6gUgT3lMox0AuooaVYpaCxlpRGAwx4sQpyfSH",
-	"BL5HLKQFWQRJCr6MDWEIhPrqvy1jmXXUPNgrB0vI6N3jCp3enQCqPxwFw+GwsTMceninjNRmGRBuTDqF",
-	"oxggbHFTQdVe3gYKM2c9rsEtbYiTeKqqtjLXb/1tmV2xwvFMJTOtFxnrHI6/e3n29jhw7z8c4gxkqVa2",
-	"CQyUasp7FbnUVsYFUqLjojtoyX+ruMDQK6I2wGFpbUc6QV0Sl9AASJIbj0p7kZvrNMGAqhTvDp8fboFk",
-	"lUU6yZSobJNLWailXNGOrD79trSIy4y8BRx6RXN7Cz30OFe4zDJj0EJpr0iugHCoH4yY100R1tQjLK46",
-	"Xov642N2Gsya35DIQgbVOXbxZzSBvFl2kWW6D1joodaEr4CAz4JwVumD6mZTRHdwz4ajl6QV0Ok8Lcb1",
-	"PmBBGYSa81GiVzHnVilmhpnmPcrgt4WHG9v37OEk8M9QqGVRSCJHwkvoH4xcGzAZNevjoCEegzrigqcM",
-	"N5AdiCM4tYxKVWWVZ0oQj4ybMTg7tWSv2klowAQl4qD6qR44oiALgfXPu8j6mCFNr0Tda8jrVlG7hXqh",
-	"8tQkYnNxMRZPJ/CgqhRICYrbmJwA0Ovoz0CcFQyp2iDqW2dTA8u+YlLDGUMmv7TwyPzGeNWlKvjcIh4G",
-	"JxwC2kf2Kl0sEHk2zo21jjMEV1+lxK2QJmrgz05lCICQnUmmFZdZFupqy1t0L1eYh5/JayUu5YJAU1b4",
-	"O9JjuSotPhzsnaWpcSCmHlwWrnOo8Vf45Pr80DrhTWdysVAVNekUTF7aD5JhfQgmnZvV6iMHqrjq/qKq",
-	"Lzo1Qgo7l1kGvgh5jTNpwV+BAduqWKJiXrQCRiDhKM7NHLdrtQ/T3B1PurcTQ1ijvpWXGjOqviDoSZFJ",
-	"BLjFc9BHL473KrjkDhA3LRCZBnd4ZS/VxqxDq41a+fKoJsyurC7LPRUYgfRIZOAOoZZ8mFFT1CceK89o",
-	"jNXDjI+fyxKHHItWHj+Cm4Xas4MKU6Lw6NGk+do5TxPl1r3GfCbp1GeaDzg0NJgBmuX4qjjEDSYeaTBP",
-	"tiEcHPVQutdhOJiGJmCWoA494NKpzq7GOptNoE+TlXh+fn4i0Fd2WOK0k5slfTMJopV6+mrqIsK6wVWD",
-	"u/W8TkyWNWBaYkTbmjkjEMl2Bj/UEVU0RJwdpfOMpBsEhGamYndH5FInZi4mK5TklPZH9cqLUqVcDdiw",
-	"bJS7DlKMdDjsNeeGOGSr2wDquB3uOj28JpZ/rXWx/NZz1RPL5XJg+WuX04K90QevOk6nHFMehBr1DJtA",
-	"dfnSLFdKMGHEONRbVZp6K00ij8ATAf8+AfLnI4ClxUHjThXcXTSuO3juDLbXvGddWzVGYLtPrS38y8O6",
-	"E2YaaiGiD/Wbfhx8WBvsx8GHiUlWHyM8rAKx32FvoDkCfwQC+VjxACT9AExblcCdK9FTlXXhnho77kqn",
-	"wN22DHisW4mKTQIi/nu/3I3bteDO1QaDO9GqOcHZrEPrLjfjmakrzlwpGNy7Mo8YbNxtldRWlXGEfKVX",
-	"PKlzJoqkvXtuHOya9BLeIKbKQrXQxIwDisvlkmeWfJqFzC2F2einoBTTItSpRqOqkCAV0jlTD1AdGgcf",
-	"cNHEVLJdA6pZxJmJr0RvCiKKi5EDMEn6VTUytWCzqXSwoWcsSye5xPOSGLAD6Nj4J3bFhDyZAguGau8q",
-	"xQx+F5y3a+WVR6O27kms8ljxGuOYGQFvCRIRbGIKZLcgNP1TCpKUfkJu6877966HzhqjD2jFKGrG3X4m",
-	"J7s76AYOFEes8MEkMQXYYfPUklnCPM/wMbwd+xhmStqJFde4tlzmbtc5MVIbWu2q7ro7utkYD6aDCXUP",
-	"Dh6nuWgrgoz96fT1OiRy4JXXw6/APO2j6F3rwadAN9P0oJnc7qyHw3ByeP7suWhhqjVa9Kuu+CbUpd3g",
-	"KfvKkv1iDL2Cf0wn2suzUKAwOqk+iQ5Y+lb5UVKDzCeRFkwABa/TyNhEzjCD52QyRjcR7BmEp9kb7got",
-	"53QA+wFuXCog5IQAfIDWrqMTARkjsHnPDR7rbeWVwjfCV6FHYCK5fqO04NckdoRBqNGsxXgw3AZLpmqt",
-	"2cMzHXFloPcFmV9Rw36UWdbCMgi1U+cxUwjhdoMHpaR+DljVF1acPT/cAjWBxCVIJ+Svq1ykW/BqXVF1",
-	"x4hGsom5lIgfjZotGyRsdJ1PbWgPPP40XEKVeCESpmL6+NvH/w0AAP//",
+	"7P2Lctu4si+MvwpK//OvyGfRCiXLN7lW1XEc5zp2MrGTTLI0nwmJkIRlCtAQlBWtfKk6T7MfbD/JV+gG",
+	"SJCirpaTmdnZtWqPI96ARqPR119/rXTlcCQFE4mqtL5W2Bc6HEUM/j6TQjGRfBzQRJ2ORvonNR4OaTyt",
+	"tCrXA0a6eAOJ5aTiVe5oNGb6ppAmVP+3S0fJOGbhDU0qrUrDb+zv+vu7e/51/aDV2G/5e7Ujv76/f/C5",
+	"4lW6AyoEiyqtykR/jo5G+seY0WS155Ucx11WaVW6A9a9leOE9GQ81BcSmoxVpVWRI/0qLipeZTwKV3vv",
+	"t2/fPE2GhHaT0unDhbKpLxi536o3a43mfr2xBzMfq0QOb3qcRSGQPeEsrrQqo5gN+XhY+eZV2JByTZrx",
+	"v6no/x+zRLWu1PNjXxIWCxrd8FDPfqySm3pjz72QkkYN5Ij3phWvgveK5MY/ePJq7/PrX5uXh8/rvz1v",
+	"vPMvjj7uXzfPzipeZcjiviaZHta/fvcqgg71a97rUVS8ymggBbsR42EHxvuPg8ZRvbHX3D84PDr2l1A5",
+	"RwOXyu9HisUJC2eprRIZs9AS3SM8UQRpR5B2BMe77eWI9GxbmmTe33lpDnb9xrV/1PL3W8167dhv7NXr",
+	"ZmmuxqNRzJTiUlwNVcnKZNfLiE+7Cb9jlVYSj5m70dVQLd7je35rv17zDw8bR83PQLYRj5mCW8U4ijSx",
+	"mEh4j7NY0+FrJZmONBlg+tlQivP/9rtXiXgvuYkZVVLYl+mfzEDwB3u5MhZq3FHdmHeAvRYwdn7IQL1r",
+	"2v/AS4QnVYr3xZCJUgGCV+ewbB1Z9uhwz/9sWSahfcMyH+rPL3+r189+O/h49fn5x1/fHV9cVFIWueMj",
+	"HNdH1hlIeXsuwpHkokS8MXtltQ11sOvXr+t+y9f/q/nwf3p0IdOUGyUcSHn27oKoqejqC1zRTsTCwjIw",
+	"Ab9afmF3TCQ3emH1ElfM9q+ZAWgGMr+YVXF+CVnE9C+/GxJN2I1/8KJxdb133rj6uHdVbx68OHz7/ODV",
+	"r/Wm3hWjmN1xOVY3inVjltzM8lv5vimd9jjWPD5IkpFqPX6sKa1qjnh4PKH/oSMuzFrI+FaNaJfNrsIk",
+	"vbSeXJtdhh4dR5rn+7gSL59a1pkoTZf6i4+/vbo+/nRQP362//zsVdM/bDw7OMo457Q71IOQo+SGi5uY",
+	"/THmsV6nf2VH9u/fYDoDRkPYkl8r59e0DyPOcQGyV8KTKUlon8geSQaMyM6/WTchVKgJ06K+SjNpb8QG",
+	"kTGZIOOm/LnTIiqJpeh7hLZFyPtMJflXPlLk1dWbS0IVCZ6fXwfmE4rwRH8El5uogZwIIkWXEa6IkAkZ",
+	"0RjexJMdry2UJCHv9VisVZ7JgAl2x2KSDGiCb5/IcRSSDquRKyZC/e4O7d4SLkjwsrd7KQXbvaBJdxCQ",
+	"6vPz6x0i47bQV+yPb0+vz1545On5L+fX5zu1tgCRBxxTaVXalT+OPicf/c5e96ree3Uw/dD48u5YnLYr",
+	"FS2p7GLgplHdARsChxiJqJKYi35FL847mrBf+JAns8uiNT0994j1Ugr+MZYJbZGgbTmoXTmJ/9ke+/5e",
+	"V3+WqQQfgJ/YSWKuKdaVIlRkLBIewZs64+4t0+9vi944igjtUy7wqYBUw5j2kl3Okt6u3jR0xHdjmrBI",
+	"j3TXMNQOkDYhUhBN+ymh42Sg+aird4FZ1bYYi4gpRfTjBJ5XhMaMyF5vlqjupOpHhyfJP+uVFem3+1ZG",
+	"vDst524gG0kGXJHTty/JLZtqwg5YFJJEepoTV5kwmcQ8YZpP20IzahKPu6BS74J+QiKuNPvnFuePfzZ8",
+	"/2Tyz0agv0gt2WWPNHyfpEsWsx6PIha2hdRs3CB2wap13yfU/HMlipPNCJ4OdBnBWRJPd097idZlirS+",
+	"MqNOJJlQveVYT8aMJPGUiz6y2IkZ+r6/R7o0jjkQtOaOq75oCw254MPxsNLyPTs6LhLWZzEM77fdd0jT",
+	"3ZdhOS8Ymj9ShIct2AqB+1AAP3UjrgmtrHDR8oMrUtczqzeOyB1XvBMxcnp19vJlW3QHNKbdhMXKIzIZ",
+	"sHjCFSNSMHiZYrFe1CENWY2cw+xjpkbaXHNI4BEqQkLJKJadiA1JzEaMJqoteAKi0oz7hodBcR1j9sfN",
+	"7d7w+I/Gl8Pu/l29cySaN43eQlE0pF9+YaKfDCqteuPIm1npb15lRGM6ZIk5O85Q5r98OkvW0/RA4CGp",
+	"Bt3BzX//3/8KdnKLWukOtEZ0/vHz28/Ny+u9p08/vN33jz9dXn/YP9fnPddvGtFkkJ1x3fST6wlVY73M",
+	"GSpeNEMViRkr0bzBQ70z04PO2DCEi0QSKmBl09OqJ2NkFfu+pC0mVOWeqerNx0PNOlyg2JXhdOY0WWpg",
+	"lNEmneN6tLEaZjlxiqc5UmnCyhZ0mQJXMmiWfXy9Ub8M2XAkEya609esRMhf0FumxWuspRMellyRt2+u",
+	"romiPdbCndvY38/vXJJtXHvC4s5/pEh3IHmXgaR///7lUxTffSlDva93PHLLRgkZsTjTCYElgo+nn0/f",
+	"vry8efn0/OLtm+vzy7NPN9fXv+hDFYUtaTTJQPOA5rgej1ViZRKZ8GRAKJxP8VgoFAmah9BvAv/UHAQC",
+	"3ZjghrEUHbK2SGIqlDbxpNBCAyY0oKIPgmhKkGhaKTo18gU/aV+gv+yRIUsGMvSIXjv9ybbAbxrGBx2r",
+	"OKDONMH5wx/w0iBdtGT3HRtFdMq0wI3HLDjRX2wL+0k770yhswSx32w2GiewvDjmAY9QtCL5uCYQjyJN",
+	"NMFFvy3S5/xjMxjn3Apq5NSdi6GQ3t/6mKo2v3zxyL7+f3p6monwxraQItKym4YeUePuQJM4ZkpGd2wH",
+	"lkSrqbgsHlEy5Ue9lnj6FXf+fs/vHrI6290Lm53dJj1iu8ehT3cbnXp3jzV7+/SgY7cSaiHZZnL2xK7e",
+	"FHOke2N/39OnZirttWBPEhbrd/4//2q3vzTqu+32l8Pz3//xvype2ebrgVI8u+vOkHAyJmjcuXZDtWgs",
+	"eLOmAgF68h6weKCNE9CSpGBtgdtRMf2i4ZDuKqaPo4SFO57+YPC/A2A3KqaEfeEq0SsnBTtxzt9mvQEr",
+	"aBYWjmnRZ2ZbUWGHCkwQSoZmBrxND0M/nkhZI2cD1r1lIRmLkMV5QyaWk7aIJBoW+gqoiI8UcTYisIKe",
+	"zkQa6WL4TjNStvXuWKxg28KWSgZtAe9C9tUE0vTxCPtCu0k0BeVCjbtdxkK1lnVSzkvG8Fmi/L3sacNp",
+	"DjfgniJ7fhPHLCSKBtCfclSzvPFIpdyh/yzyxyO10xY5tiDLuWIrtMjMwyUEec2mpQepyOwMOED/c4sn",
+	"KCqct2yqWYR9Sch4pA8mEPFg9xaO2P/casXg9f5F41f/xd7Hw9+e/3p0XT87vmyeN96Vn7G3MKT1jtcL",
+	"rbOUawSgzuAshnG/TA/QP+tBNn+tf3519PHgdf1075P/vH7eeHL47qJ8kEPzwXWG+Q1vZip5IkOOQZF3",
+	"KH3B+yKFPmrAXTcaRdom4lI8/jc4s/KhFPRI5pw7pwR+JOil1buZkkh2aUTUiEURB0du6vFZ0dPp5/2c",
+	"egZKWz80eum+ID+OCb3hobEFrtARbTzrelzhCsOANzjDKPhbva+VEk+3edb1kmdvSL3lehLf3EX6XzHr",
+	"VVqV/9/jLHD1GK+qx2ZxjG2VrWC23PgLmkJAiCc0fE4TNqHTBUtqLKR/FJYWuTfBCIA1SBZaHbgbR7G8",
+	"41qyx0zLJxamahPIJdKNGdCZRuqEQEBL3zCEJYoZOv3cRyopn2KoYb51ZqNh+37DqyQ8ge30hIbE0iBd",
+	"FtqR46TViai4raxM/7dIJyT8rCGczTClQBecZvoU7GhDmXYHWpPpUR7p/8pVSKRlg+NxLNrjZeM1tz/O",
+	"3QuDfkJDyz1rswN8vkPDt9aKLW60P8baEk+NXGsATGIp+jZemfl4LWOBR4UMxwpoRAUx3gfSi+XQmBm+",
+	"Nn9YHEuzL8E9ZJ+FeJFStA9ycNl7vv2+Njc1fT/PTZaE5dz0zasMaaTny8JXV28u82S6sJfAq1pKkWHu",
+	"FkITIns9xRJSP2oRLu5oxMPM0CKPvj0ikZS3HKlMOqzPQWvXC4Bv/w5THotbISfigmFQLs8ZQ/gVVTPY",
+	"S5l2GLJuRGNWSggxpKmzmhJ4PwZDTwj7MsJ9Y5SYXFzTIxC31LpdKnydf6Cw9og+Oj2SCyaWcpkeRo7J",
+	"vuuQvgvDwh69hmv5lUNHbG4nA1PCe0rXTKve6S7Em43GUU5cOmTlOzj37HegwjaOgfzu9ghdgfX1XQXK",
+	"wtFASYeGRqjKuC3Ae5BK1xMSIDUDYBplrHfIFKAJAccIqu5bOzzOpOhFvLvp0RFnqqXLYeZnMhlIpfXi",
+	"VAMjEZhzEu08NHCUy3NdKkIe0sSETpf5/MwNrxsfz540L9+dPz31r+qHnz58fv389OCo8ruXMXEyKB9J",
+	"w/GoOCNamzGPM8ZMiTpfskLOSIFsguDPJWTrsEgz05+CcNlYykh3krqIJlQZr1H4wPTclrJXPsuyOQYZ",
+	"uQMIacFeHW5VrzvXomAzDX9t1dqRqi8Fnl/kCiMyOIwHU7JPxRS9UQREH8QZs/hOdd/3U0cJcqTxaJGx",
+	"SA9nrXuPY7azVfI/k3GHhyET9zSycgHViHZvUayPWDzkkICUslULfFkVr5Jdy2IY2dW1d9JetrjZpB7U",
+	"aspPl7qTBR/XiMVAQCIYC/V2ym6wRx9PTBiwLdLbHykSfNnN7k333gSyABJ83ZZPSGNmXvMhk+PkB1jc",
+	"IUdr00Su9W7gguyrTUzoZsYKZl7ETux7m9GFaXFBEj5kW93Cz40H6x4LBrlcyngglX6/6DJSb2ixxGJm",
+	"fPoh6UxJzPRHuBQnRCU0TjCYgaYq7SUs/qe/we6tO6L5OXrOHmidIJVGH9pU3WqhKmO004g+CFkMsbyt",
+	"Ls/L4UjGybWUv9C4zzZ1XkwTVnAPvtHH1kGTXPAnpeaMDTFD3pD+NKREoWjCxzAlBMLcgnAY5iZL5whe",
+	"M3dyjilk11ISnPVcFTHionRidd/3fN8neL1sfumYSYIR34QMpUr0k+mDJ0SNIp4YCyNi33l6W9PYcJ5c",
+	"EUgJMlY6T5RJ6mlpi0svtbvOuMZgjw0h80b/aMjaFkKKXRgmEqpGrnKEAo+mYgK9eyMaJxh0gR1u8x+2",
+	"fARB5OGelppiUS/PTZhkYzMz9KkbglEEmUlg247jO36nta0oZjScljKbfb69xKRoV/QquXkfM0/OsVba",
+	"FWcAD2yWiVDOGmUilESOQRzIGKNg5UIlJVgxxWVmqhf1142nx9fNz4cv9n49euu/2786+ND42K4QxUWX",
+	"efo8waBS24aOLuqv9079J/tnh0+Pz+vP9p7vvzh8dfy6XTnBEUK0FJ+BgP9fxObCEcsYJ9GlwjjWQ9hU",
+	"5jA6IQESOiCKTrW+N93qSXQpk2dyLMIN91a3rNzmUmL6Q1nJzdzNM38LaLL0YIwbrKuj9l3KhDwz75mz",
+	"C0qdOpfSMY/JkCbdQaFwJfUWZvyOtykTjnYjcQ88iW1wp11ATY5x3GWYvcBVlsu0VR58S6eRpOHm6tDK",
+	"Ok69oOKgj1Lf/X21gC1JkLJp1vGE17MtztNmTenHtruAMST2cj20ZxANvK+xuLp0MH42PD1g2jZTxiat",
+	"oFm9yQI7YVd3isTM8cHW1ik0QJeAkOmsnByqAdVXJqQq3bSjQqrSTuaWNKTa6tKbIH54/xSLCxSs+vx3",
+	"cy3ALaaY+Fm5ee/KTf2pxOT/4SG2TnLKCtkpT2QyyLmSyw7Ln0u37aV76ISe9TN6MGWnTLSh6eXoU6i8",
+	"m73vGGFcWV2qpqd/LeUFFVMjftQ2PdPWhNa2c1YVo8/NuluDY6tsSLUzjlVCGr6/c2IyeNEErps7Njhq",
+	"Go79oZUHPVeSTva7eKyrMvbA9YX5PG7xEGSp5rLfaRjGTKkdLIEBX0JKKK2GtEWBmjSK5ETV8onWaNIM",
+	"5IQM9XzzVWg0S3uHtKMRVbMO7lx93KKTK7txTlXYSg/b+2cLnRY+7txaUoO03oH7XuiFkTH/z721LIgl",
+	"iL42QW0ejmGGFvp5sLTot93TEd99zab6xlPzcfhKizxhNAa3wNo2TT1j+NyUHozXL+bOdqsK0XtB7yiP",
+	"aCdi97Cp0Z1eKDCWkgytXW1uKPXHzN5HZFYFYoRvwpk6ISC8+hSANtYOqTj2zxWL73iXEXf2c61srQJ0",
+	"qCqpn7ZXHG+ISTOc63ma/4gzO6IGMk6i6fecpZDnohtPgf1MUVLOp8DSqyB+teRNY2RZviQ4XW3mO+aA",
+	"qzm04MqWEqJhQGyp0fnl2btPb69fvrm8eX3+CeoNeGLpBfUo4IVSrHQAThG3+f4JUSwB1291r0FiKkI5",
+	"hMIeKGPTi3HQ3DH5rxAP+p5kT7Jo5RzeKg+/LWew8ud+KJdtSwcwfGNYIjT6l5CTFmhF8/eYN4cqEGLg",
+	"qi20MEI5FDJIOupxwRWWlBkinRBjv5pRYOi8K0WP98cmWl4SO2+LalDO4YG7mUp3kEcmAwY6i6k9HrBo",
+	"pLDeSIoug6pa2E/JTq0tVlFaFtQ0z2otP0x3GMWyy5Ta7HTKbQ3XtsmyWvFcde338jzJQppqSTJqyZs2",
+	"yZpsNFw9w5m+cdU9nL7xQUsTZbVpmA7FGHkh1VHvJMx13LIiosajkYwTFl6wkFObD3uPNc/Cq1yRy6eY",
+	"0aoNAKrIGb52V3+mRdw3f9kVoX6rByvbriTsS/K4q+5SMIy1fHL77nqmMyQwRXKNebzfweWqp2Jq+obw",
+	"af3NgpiCGPRW17QAA5RaPvdZU6dAWesNNmTe8GcK7tSJLeQE6AJJTHGLCf0+bNhtS+uXTdZEVnHSCoX5",
+	"zIz1FZ6QIZ2SasPfZppdOiF40+mIGx1xFGsGSkwBm+sl+1rpyXgIvqKQJmzXaC2FOrg88tacZ8Q4MhYK",
+	"VtXNvIPPQcfA0kQe6gOUdwdQ9R4pueWyxZnhRFQlN2OVEqKYvmMqSDHxTiVF4BOraXhwSmMWGSVDLsYJ",
+	"I1U86icxTxImUv4HaCF7Eyz8ZpREl6Cz9yq2as8ga8084WT5QRVfwhDHbSHXZ3mT37L9E8cUfBWjmPX4",
+	"l0UrioXyDtyBhabQylNPjmObXILruQOUjFlX9gVXDOCTpuss8s3rvWfHZZOPacJuIivXaBS96YHisNDt",
+	"mPl2fvfmTlFOhOOQAgVVL15Wf4zq5yOFhxdK7jnLi5EWGC+7k7eLN+gSFslVPf4LoQtNGYlZtzxL5GiU",
+	"g+TLbf3CpsmN9PeSiaAEOoO3AelDDHbR6K0jkXo0UswrCKm8wFmwN1UiRxhE5qJ/QmgHlAe7EFppB5iu",
+	"+2+2kvQ+OwYO0CyeARDjAvNoT4gax7Eci1Br7XBAICxSGMvRCGNmc3ewi5Xj+0U0hQfY30MuXuJT9cJm",
+	"9ypjwf8YM3MZimiLm2rFrVTgS8uSzuCXsVG4+hY25983r3gA3rLpXLmlBRKLeh4mqIoQcJBSb2VQI1cG",
+	"JC6aphkMaKauLao+P2lc/Hr4dP+3j0fn9XfXzU8vDi79tx/2zl4dPz9tXB2+3r84+rX+sXl+8G7v2v9U",
+	"WbbL9bRmyfd7kYBpJGVGMbBhtOVEtWtRHAK8Yf4S/sKxqrb8sysxbbqohQNpvYFsgwarf/PMIp5uQxND",
+	"LaqAcfWi/sp/dfjsxacXh6evPlyffz5+stc4/82vLJBnszIkognUIC+TG/a+b5nWvfgJQ4ArvDl97KaL",
+	"KCeLhbyB/ZlQhXqYYloxwKoWU0JOo2hT+b7opLTzTKdZNvDcablg9Tc6BR2f6fwncV4F6sU8YbtaSp24",
+	"ZY8hG2mZZpxfdoKkqljBzszjbWgLkN+A2KygslbxKh2q2E0e5HRCB7SWD5QrZitvDBSVs3UNjbzKl92+",
+	"3DU/aruy9o5OLoz7plTdvaBcEAtLnjmFiofmFlh8zomVsYa7REuXPzy/syb1SkcY3H4u7lgkR6zkJFtF",
+	"WpkBwKue6vvTBfhaYWI8hAJHvCcF1f192T4xxc1zRN6Mxpyh9U0Av6rPVcJirQJlFHqKtR9/cgo5kMIP",
+	"SCHzlZaLeWHcBhOqXKplg545Xcy3Vpu8MekQ/pgmScw7Y1MKstgzgo+cZk8UCWGGsWBvbEEtcGaxmV5g",
+	"hyLl7Xj0Cxe3syfS25hl4JxOrMFU+CSSRFzc1ipFIS4ngsU3JvHkpswL8kzGJOgaX1Xg5TAeIZdFTgTW",
+	"OUJaTq3sWM9O4kLenx4UC4NW9jyWJSUJRFv0uINscMEJCYwX6yZ9EnIt0LM1oeqkLbLBwkWs7oV4hYWs",
+	"tMOvBsXpBxjGg/Oc9cCIipl+p5D2rqBFhCzg/Wc0QHF/QgIhkxtI4g4KNX63Qk4gWonkQngus5FxUhWv",
+	"kp8looZbZ2E2FPiH+czyTW8WYSmDvY0llAmVWiHpuTbCuyyqYjo9xaCi88TxNXCbuSlYmYshz5Bc3XTG",
+	"igum4J9zNKSOlBGjwj2Al9rKIw7oxKgWfF1T97Jnq/MOLzfWpWR1gHvWULKidLejgmLvKgho2C8YWMFd",
+	"BDyRVvfkmTW/a5Fja+QSY4xBvgg5IB2meGgAKtzyXMcwRiYuLI3WnHKW/7+K9c3a+nPjYiqnR/1rNn3Q",
+	"P6o3dvW/dw+PjuuAnG/l78xqD+kX6zIwLoo5HoTiSudHtMKyLrPW1jkj0nfmldH7nBfmZbP23QKZf72Y",
+	"abjKxSlrq3iqIDdblX8qC6rKTHOuVcp2OxejcbLwLSZ7uvQcsrtp5ZWAw/ZbMbG1+PXzWv2gWfrBUSZL",
+	"V/6mlb/fPJPourawQiJ5xaCzWQIvzZ+1o/NcZljAUPfzTKRq0JpsfDVPedDmIhf9wEHxR7d+zvgGG1OA",
+	"GiEAQyKwBZxwGRl7IuNbFnptEYyd3Dx75wJUvMzA8kgwFpAlohfKPsqTDESuLWZR5CAVhA/1H+MkrwyY",
+	"6eHq4NDB3ZnLHXQ+WaIBpDR8j4nXf3L7xTZJeTD75VGKHG2raCwrFPw1CJekDLUKgtNtHLaqZ6ybudkW",
+	"UQsdC1z0HZthE0eczX8vcVzFzKrwaDBQReyMSJUC0J+HmNsTGYckZqNo6mXF8TsrSfsVXW84hsz15tYH",
+	"rDbVAmNkkJOZVwxJ4eXWrRBGcr5bKohwnAjv/EM2EQ5g8SbCe2oWh+kBNpFFKU6ZRwotRXPek66MQxRr",
+	"ZiCtHLtJYe5xRCve6G66+zsOzOb9IY4D/PY2HAfZLDZUBPEFb8frmh0FGTfH++3KkD6/YwJyZ3kyCGM6",
+	"ESfEGC0pyoDewhaM0Pgn5rrGF4g0F8y91JO6kfRZw1rGB++pDdm1XXMtM23IbnyndST+KcdJuS6Q1a7f",
+	"P9QzU6O2uv//WczYLvj2Lbimsbawh4RFdJ9V5Ff1yZviuK+rWCVOqVwucpVVza3+koxFsxdlBWgr5iCt",
+	"0QZl1uh1yvPKTCRrgOcQK8Ceg+T2kMdMkx6TmaHJS2nrF57sgFbNY8JDG2JGFCFYrvlWeTFRZ3XnzWoG",
+	"WEa8GefB0k/cW/nIxecKphdw5CyreIV6xPyuyi3o2iqLXrbNAnubb+0L5JJbNiWdKaYsiLwTCt96Yrq6",
+	"KJbowwF8hVyrD0N5x8Iaec2mmI4CwM8HTbel1AmiIisiwL9tEY8OSMTuWASNa4C/MBEeSWJ6XFg5AyC1",
+	"PZ4Q2hYHzd0OT0gvkjQhVX16yXFC0tSYRJL/sFjuAAS+g65E3AFl2+SWsZEiNGkLe6eeJw7loEle8ycZ",
+	"trChRaFDQ1m176byL9sOZXXCuaYozQ2lY7GzyirSsaTdormJqKlK2NCz6w6Lufsf4u8ekxtSI7ukGskJ",
+	"i3e7VLGw0HhhptZ3UVKiLVleqkwsljynYpp2RDghQguNSJvmevggldJGKDYP95GyehHBbpdL5NaszFm8",
+	"2X+QfaIHsMw+yfVGfTD7BE1a/EorF67Kfq85ZPuBsd01yPaAsV2HbPnYbkY2N7ZbHPTmJhpoo+tZVvqR",
+	"7VhW+PFZlcTiDiw0EGmfXej7SrV3844FM8Bj8gdwHHx4JX4z7cq3zW5nVgMFSE1XqZSCtQpYdKmHAO7z",
+	"sj9Do3eG2U+Eh9iz0NyQqrpai+hr9RbQOU3yq1VeU+QOqNVh5p20j4+5o3mU4/63tuXTj1Krqov0px0T",
+	"fe1GjMbKNBi9ZVMkEMIlQkexADoCPr6rP7bkCshARiYqvTgXfHUtpKhnrGuVFVWMTQyylTOpi/rA2pbJ",
+	"8lDNPKlQ4nZaxmGzmpRJprPdG93onXHIeWmPQx5bVdoWcTreuHux78wUNzbJH3Sxv+Pi3ttbVHpYLvIW",
+	"6Qfei+GPOmrMp1c6bMbigY4b269N6zZjES46Y/Tl4hHj5c6X9MCJWT44njsafmCobXYASwn/YBG3tPNM",
+	"ZhsXAwKoXBbCACmRrd/eiigj0Yx8cwXaPOpvRTvdKIAwX6DP0XbLv1K2sVO+yhP8jUglNwn0KtXwEegU",
+	"6WDlmXSt07cvoSAINPuZJaimGr/XFj3bzpRLoQzIxVDe0UjtnJhPlYw98IgUBNlLeaBUqNyytsXydSUB",
+	"jvqGh4V5QE3miYPs4tlghMIOvWo8GsWY3q3IgN4xSD8zH+MxFMfpuXRpHE/Nb2l8q0ZM3bGeOL9j0JEc",
+	"VKVkwJXp0/vq6s0l6kkh1ysx5IIm2MVjSEcjvYn0qVlIXl4cJc9Z8N5MXu/ih3N2rDcTVF/8cE5qeTPB",
+	"xMVBjFxg1Jux9BdvkuKcC/bu4oeLc84bL4ufdY0wb/YoWiJkcwerNyNQVxfRgL0HbDyt2bzXeY+/NDee",
+	"mvtmXhCy1V7wlBVeALH9mn5iIdkRx//M3mYf17bTsuW+lAkrrLWzSWs0DOc/e5XdeKrvK3tBxHvJSm/4",
+	"BW60r0hof/G3r2k/9039gLGzFjzyDu/Ah76luvT0EgETQax/8ypSsBWUg7KdolWENZWBVZ/Jbaplz5Sz",
+	"5KpP5flw2VMzLLTsgfzarXB3YdlWCuHmpN+yZ8o5eY2nXO5dOsCSU2XFZ9bjm5IDaCkHlEmSFRnUldyr",
+	"7oOcvIbC07zKXRqWwO5/1oMCDWLIgKoTzLTGf+ut/EjZ7oA0DBUJ9G8B6BegIAUl1vSS7NvMcE+1sqyQ",
+	"4SSrH8+BPqEUV/mAwtIo8lIjePNK0Py83kOlNhmxGEl3ksKPOGqWg8MYmMu7PAwAxC1mXabvUyRk4Rhh",
+	"XxjpTE3YOZszu8M5N58+2b+4/PTh+PhJ4+j06NNR/fjj0+dl400VzfuG4G3joBIVPQ710IvBINN2CCKP",
+	"pE9HWq0eUaUsESiCcAH8hBoP0UnTYyzLoOLmJTka1P3mnpNaw0Vy0MzGa5rrQo6xHcvM5CfKzP3V0bO9",
+	"d/7Hxlnj8vjprwe/7n2qX6wWDU+pUYhe5z7qUn9pKjLs2i1EANKTeRP/Pzy8cRAg//TMNAZU3Qxl7NZB",
+	"u+Uu7Ety0x3HSsblkiOwNAeeAU5y2Eg/TqqUhKzLhzQy/VkRB/cVvaNX8DYtz+gtK8RXNUstXXZ3fF42",
+	"l7l0sChdJQgWmRlotev/HbQcf4IT5/OMqRkijgtK5qyxqnlTWxgr03GAFtwMO8Sau/DhGc08II+dX626",
+	"rYcl2sJBeRZykoE7p0NGEJa0zRYA11cp0ToH6bBkwljWIhCghgh+oS0geAF9UkRIqDAVcjaxDsraPMIF",
+	"AlXFVCjaxVJpqERLlfPAI0Gq8QZeWwSOOqsvFgw//dOMlh6QKmAgQXGXHks34XeMOPc9Um0RM6okZARq",
+	"iY7vUzuF96HSHuglzhvKMJa8BRvA2rZFPoN7x7nRrJt+XdGgAcbpjKNbC+jWlcMhT5LUHQ6v7sqxSJTD",
+	"cKg0wKIXDcSglS1VWTDLNAGGX9sic0Dmk/yLtvKsJTlrEpcZjGU2YMEuc22dvBkza++X2Wal5pY34+GY",
+	"9TzMOjJKDM4Z491bxTvsVZ7pHZ32T81LUgO+WBQuAOMH7Zhd35NHWK1fI4Hr8g/0GgZOmPBf9d9rGGcI",
+	"auUJeAbX8esSMYlDyx4ok48vGI2SwfLAQf5XNZsgenuP4tBVAw5Zj4Q1w6Lz0oLema+imDEqNVckcAJE",
+	"wcoJQNYBvtwo1VO4NuZ5CpC7Vn5Oid8cX7SYbtflPnpTqmW6VUwGNFF0NHKquGZyC3n5TrE293byf9fK",
+	"5tLaRW7dHM9t7X7LlUxnFqukNDDLy4K7SBVzs4CqHnFSyrDP/05tvYVdirNS7iX5rtEhO4SFcaHZg2Xr",
+	"kSFB5qlJbliIi1zhf80lYt5p9CcmYnoSPzQRrUK5CikB/xFrdUYR7WoFyOgB2CXzDpMXC1gJO7kVuHd4",
+	"LZVFa2R/2We2YPxln9+0siYnfJy1t3K6TChbkV0qnMvcYd+XtWEEixm7qLRtP2xcqqIjKLtRzjNq3Z8L",
+	"4TVXBjV/HVaEB3/hgq1WXX8fh1LERcmpVt/twHGlr6b183nkF9v1btblMw+OBazuspwwbEgDYVQs9jDl",
+	"z/B1MJ+qDb+u5UfDR9DgVIlJrYKVUw1gwk4B5xKHEK4FuoR/MbR6qLVgNI44i2/Shs0lug/egh2FC8Vu",
+	"JrqNJIEWFMZpkbYqSTtAzRbROOtXdFlZFineWU7YnF6Zn9F8+r6DqnfToqVYKyhCDnH+nPxdWvtjUfJX",
+	"lNmOobeABFvcJfNtOU1WaiHGrWzEFjsuVM+qnG5ettgYtMtwnyyy9B2ALrLyUec+Vba50l7VszTsZrio",
+	"sxctyUovztlil/mW3SRmNJy3fFA6tWCr4htgT0YU2nVgPbPNTBK5zWz3MuxTyz3ZXm4Ls5k9xNjVD8Qh",
+	"i9NsS6kKwgEdQavpK0UZV7IDLC5FSXUcRK9S3Ar98cIga+sNJBMGpePQjKLmDQM+Ok8OOo7SciLqx0pE",
+	"5PIhO2d1yZjTrI2VZKhTi+ecazmMrkwaWHIUGNJZr/l7zmomW910cwKOqHNBXhWpmkAiJMELmWBdLtgD",
+	"E66KYQE+HK0ZbFtt489eWn2ZgPRrrlXZOvwiVfKh3K9walwJkOKYLzpARs3lmaY9atVAToqVDcvCwzMq",
+	"y5zG+2W0nuMDDQQdssAruDs9EoDhAn+47poqVSRAl0+Lh8EOOLeDXEp4rT32/b3uLZvCH6zgm8vfCyWO",
+	"JaNd4MNBaqO0lirxbCqjpfmAhjNxYMWjuxLusM7XnCY030UHcncDAC2z9muG47cSfg/j6U08FiUDi8fM",
+	"qkCmbhsYONQnxFjYNhew4U0b5TlAXAXOHMZ94Mzmr/XPr44+Hryun+598p/XzxtPDt9dlBo2Eu34laR4",
+	"thFLQ7Zu2fsa1ecyubG53CUbHKGBhMkMn2jOc+GcbBo4qbLhKJmmWIdpdjhkjQAJd1Y+rS6l1rRwRN/m",
+	"5mZkBxeElLbcjCG3LXIV6JatzOIVS9LTwRRIO3dTLbDg4bs39+eyTXljK0WMXjaN3EjmEmQLvi2UVhs7",
+	"tuDxzbAqM75ZBj+RSFtU4QJQeFYwgc6n/5qSHgcUUdx60Cgvt5XuczK6CJHrt5jISdiF2JwoZSdWJTAF",
+	"KSBFtFyhaXR8kcAt4lw5pF6wivcxFu0r1rIV3YfmHZhrlF4M7cm7AsOXU8juu/mjveKiH92HRutQp4Du",
+	"VqJUDu09Ka7WLRchhtAs3pJmGbfAwXW4OQFCNVSOJ/pOcsjDirvQX5tFrB/TIei/KqHmb/11JvqgnIF3",
+	"osxX7Z5RMzO4kkMGXGxPTufA7PM7Rjq0e4tJMcUyqvWzJItvyPCeIYhRqnmtISE05csCOyazArMoKlbH",
+	"LiOV4ydKxyHkhAxYFJLONCuNwrFd1F83nh5fNz8fvtj79eit/27/6uBD4+OamrITGqpC3LwFNweotDt6",
+	"fcto9Hh5B2ugodlZQvvwXxmbQi5tLuTJCYZDKxcOry/H53NVCyBvFkI1tCrbOJcyKdmhHRlOS8/yPNts",
+	"MZ91XeUJRrg0OJylta954FoCFF1kCQEXmZcDrHERa2oz/ShKoE8Ks4OPLR7+jwhb6a8vDFrlcqC2H7CC",
+	"LQOY9aFp+EszeWaoc+9AFfD/GvEpff8WVEn87HeGyNAfvZ/mUkqtuYfy/ETcQqrtmoDxzsOln80anJXH",
+	"4aiw7fqhG2coayT4362Y0TDIcNjRAe7pKwauXQqmsjpOqNakYap9TtsCrf6dGjmn3YHTvBWQMVJVGzpO",
+	"Q+pADsU9OHEAPyOAqwbXbFsEbUDXbldaRJMnwDaZ+JoipnxpCqSCuWUS1KLEp9mD2Q323/YGUyeQ3pD+",
+	"296AOfbpZZt8PvuDfcC0FEofSf9tkOtLToi3TvueojJ206cJm4Atkf5kOwfc0BEvf+EacBBloCEzLUFs",
+	"gXUE7W00g5miYHCqATq4rc4uqcb1zEIvxo0g1SBDpgsIVTxkO7n+AM4WMJ1rZ1P/np2R4+b+ITH9fAk2",
+	"71UlCmIu9ji/jIbbyTihP/B1p5mdkDtjdMbVvQS2q3DJrVl4c7ZSm4kknkIhjHE+Z+2wtxALHS0QLW8E",
+	"oaTp7yGyQXZnWhWOLWWNnV2iz2b9jssV8oy0HooA2y9bfyBwmwIHBFsFn5A/xqB3GlaN2UjGCVgQlgGW",
+	"NJUpiZBjj+Wv8zMLi+f4+3cvScx6LGaiy7S6C+B/CPwOPKgfPCGB06M5cFqpYk46dMqHhjTRyhmEOFRv",
+	"EeBs1qRyPTyYU5LIWyZIZ9y9ZQmRPRJ0xrFKArtOytNz5lGkxUFCAvvzzYjFN9joP6gR4BnBJpo3PEjF",
+	"kROBMEJEG49649jgqGkpm/Y61Ware2F2C8OIchZS0wftlA+1EAXd1HTwML+URXtLRp57Z8N3cYbluAM0",
+	"X/AVv+ZnH7L9+AsrWPZRz0yodB0Rqp9H5Vm4GeD8wo6lzkscgOh1CgodAzHNGBRy4vbsAbQErE8BWFcX",
+	"HW5n2wWGPJc7vlqKtrGuTeuDMoxqSF80vcw7zDhWWNpg0GoxQk7KIxxzm1ZlTR7AQJ4MpvYzQpte2adc",
+	"v0w21qyOAiKRGWazbe0ES1qmETg+n3W4xKkeLrFZU4J6+TGWpF/lR5BWjSzldaeVQkkWhj69Excg3lkd",
+	"j/AeoWK6vG/URl0Z1oCM2iKm+JyeBMuouKFTfvPGE452tGZmrd2guSZMa3Vhyho5uKNYTqKtNGPKyemN",
+	"IynztmDpLpitobOJSdoqA4+mSlbfDfkO5Zv1Fl9dKl+l8mxGPqvlosqhzTt8QG83bmqoN8DhTvPpct3h",
+	"8Y25aZWvmpLR3YYRsG3umMZa+2X5LjHT2goKXeYCKgRtaYLoM4vd0uV5seZhzwX+34CCC8lkB7handsC",
+	"L9XVGP7MV73liZEsKQ2YXwwwx7d/qiyIuilf0sq124hNmVIm0qWKwVX4ltpZG2J6rRK20u2/LDJBc7KO",
+	"m94PtE+1RVHoHlm4mq9ugZb4yyXiFlbj4SlYml+NR0NJY1YtgYjU5mqQSboAem2OqF4OYo0vh9LQ2hRq",
+	"d8u13u/cqGq7B9ViL1DB4QNCZyCjEBMQckevlKRqkhEg31drbmwHQEh40hZynET8juUT0FBzHa6R1jsr",
+	"REoz23vJTXaSLqUGLu69CHqPc3uLHbzKj3GzG9x55mmU54f1umaUozN913iWM4SFYa3Z+vyH7fqd2axw",
+	"sOQhLeaAQJAyDAiE63SmuVmPks3F1AoiZ3s7Yhl3L+HCe0cOc7b/D2iGNge57E+/pQy8xUM20XMPnJlG",
+	"evaILpLw3jHdAkNsZtrOMrpDxrFQ446edIdhDsRYdE3O/XAUUS7w50h2sbV5VisxpGJMo1IlLPfF+9gw",
+	"i5xhc+d7TfsleplSvC+2kUeSAZKv3mDK/fqcIf+oI+ya9hfuswyGZvvbK6F9zMYw5JlNyNCEgYtrnjiz",
+	"LYTu+CifR3PQXKmN/Jzlures11y6hmi+pv0tyBP46KZypIi4+adjU4uQ9HCMarEXAOAr5VSMwut7Uiju",
+	"lKVrKeXuIwfLmGXuOr0Xobzf58wb1komdp75zrnEULY3J8G1pMeMlyaipinscMcjtWZ55dy2RHOTm9Nx",
+	"LspznmnF8Fevtsivz1ZJu6Ryw/lyGaUNbvxTxDMtCfLSJGHDUaIWVm6u50ER4UhyMVsrOGE3/sGLxtX1",
+	"3nnj6uPeVb158OLw7fODV7/Wm37pmzR/zA0gw1WT2GFzOlyE1vsisOLX58OnumPIMC5PiG/sUYgiGiDZ",
+	"aa6t8HzsU/zmnJQQQVKASsycNpOt6S8F877qxMVngPyWdnydDEJcs99Ojy/qH37d/9h4deW/23998Ovh",
+	"WWmKekRVcmOY6l4+H3gRszh6xWD6FOE+KDTchI+RHuURC0k1qyTMuuvbHh4qoTHknfBEAdKCp0nGh0yO",
+	"Ew8qAHpjhYJUMANYufJg8Vs3XRnO4RYLFCnDtHgfZwCjNT5mJ4Otx2NnfgC0aUsA7Y/gM+zLBPIjFgzV",
+	"4TFIBM2v0Jx22oDNar8Uj4WCaswIB2d5jHBFRgx6k87tnb1GMDt1h+MrtQqDHwKGxTUuNci20y3XFV6O",
+	"AMrtzBnR4CQnpOK0hCdyPD27U2ZXZj1fYUHUb0GVLh4e3zvzuvD9+yl8M5NZVeszD54bztgOWmFux63g",
+	"RA+50tdDx/FeLhIVi+94F7obj0YsTJHMsXOwvsOyOCITv3/3Swah1Kz75LmBim0LI1Ch3w6dqp00CKZF",
+	"AEbBmIBRgWyywTFIzDLDJZ0pSFVsrb+oiZ+rP8Cj81OoDEA5jVMhhGY1T8ojSNnWVQtOccinVPk3uuRy",
+	"MO4RfV/fv7IinUFLr1BEfW/FKfWqKtaNWXKT9zCXVpWTWCaQd+9lSaQpFDW+BnhKEW30aXbKMPLd6KgU",
+	"0RRyskl3HMearvZh3hcGYmazM2J9Ae9VxnGh7fQgSUaq9fgxpOPXnPbTjyf0P3TExWrHhH5vfhPn2Szj",
+	"4tmtu3B5NhL5VjRtFLgoSKKSwo+c0OBKb4ETLOiyPbAgJElVqoRk9D57d0HUVHTzfqn90sbWuY1vKphz",
+	"vLDpnk6kZVYPG2VI0WVpRrCMt7ezc/kxC7d5eRG34dcZxZ92lIzGCSOaf/WIgY+18MYqCDlOyFixGMoi",
+	"PYi2T2QM8fZeTPvDYjOGlfZBrvNo82jZxtBjX4FJt6eXpCfyxu6+wos2aaJb2D5FJt/8tAuwagl7bCi3",
+	"IwkU6GMn3aAgXIITEsAwAyOsIQGg8lA76M+2b7bO38s4ZisqacbHG/LtFRwjWx3LR54M8LUbj8p5xcpu",
+	"9NmdPYMmn76xxL42mgne0yLBZKBY9yYgPRlFcoLqqD6vOlSxg6a2wfcaJKYilEPSmSZMYUPqWzYlsoda",
+	"jH4nTcYxU3jYScXwVnQ0jGhs+1Xar3nm9bsh02ZfaKrNXKeKvu/4ukHFqPlK1NmHz4/PHr+OXj475/7e",
+	"3q/ill4OVXfv7o3sNIf/7h79c6lSYqiygqP/2j3MbaOJTFfLUdDLAzMpVLJNjxMusWElIicY5RHUv5rD",
+	"DNdMJQ8USpkXkSpmwJb6e43AWFHVW5qduSCqVYziuE67rYdx9Op2ZDhFDK2cL5BUMyBd6yW1jKAef7V/",
+	"vnz67TH4E3cw5AOnQFswsx4G93A6YgX3o+f2+fG9vNJIlds5FSFmNCPxsC3032CEqnyf2Bp5mRChDxZC",
+	"RyM47Qw34sHUYwzawmtes+Wy27LNQfm8iVl/bno8Xssnu6aaGEVo6HiKrj5tqELRMxd5Jezl05V8sEpb",
+	"f/UXH397dX386aB+/Gz/+dmrpn/YeFaOEjIndg+VPTdc3GT8VZzZmW3eBgmIaRUylBKZGiLY4WTE5Cgy",
+	"zEAFkaNkF3r9kJh1Zbx63WhZOtSStPIs46CwTrPzWwp0kTLOJppfCTU3nnOWZX9cQoD5477nmZ/umxXP",
+	"eGgn1x3HPJle6Xfgp05H/DWbno6TQfleGcV8SPVmiBkkQtLII8Fvu6cjvvuaTVtk8p/bmxSrUcsEgGs0",
+	"P+FJZBAcIRV/FHOR2DYsiTmuJ1SRIQ1R/dQfxlJeyyytSvq9bMdQGLem5xNGYxbPnwHYt7YYOY016ftl",
+	"zP8DJ1+L4EvWmI0eKywFaObwdDY4rcBWvn0DcNKeLCsQVizq7Q6kSrSuTLiWFtrOM+cwhhc+orJLzizQ",
+	"2enblyjXtWHelbGBC9V2vjodjXYh5NAWGejTyKAIZD2oVNr6ukuFFLxLI4JgmizW5gqUkp0YkyCXYG8R",
+	"BtoC229XaU6AavlOxZSoEYsiaAKXDczcon+CxHgP0JCHlEfwFw/x4bTTS1tgqxeixt2BXq0rbMWzYwpM",
+	"LeiT/rqNi7VFW0BRgEhYbNJHQ9kdZ1TlCuuGsTj5cSi7ypxmIDCdFcIb5IgJOuK1KR1GAfYBz378N9pr",
+	"ThvwoYGnyJA2YExnUugTj0uhWm2xSzTf6X9Ds0kQwe5uKqKeQr3sHF4t3rtTI6eGx5lCSQ9tyAgUWKfn",
+	"wUnajMPtG8lh5IAt1/SbNRI8P0dtYwBto0z70fyPj/W5OA30F/TUiZBm1rvkXYaHDkZvjB3OSTXQzMxE",
+	"squNx5ZWDqDvJpfiMZB0xyPsS5eN0HF1+RSe0uo8KWkl8BiRhc0qpie1PjO7STRtAZQuMGdiVKustaqF",
+	"0NVvDlk30k9XKRlypTk4IYEYUhbsYN+8pu/bIn6enJCEfUnIcKygPPf99bPdo1R7gFG//yVDR9LvrwZt",
+	"vUa+H+xgG7dIs41+sH5A1DiOZV9zA1NdOmJ4d9jp9QKoAHbNH7jS9f1gF/7q9XrBjqe/APNH5VEwlagU",
+	"q+mgSSJ2p7UCLSr0oYQuCDwUFKk2Gw0XnwCQI3ZgDa/G3S5Tyl3DSUwhLsEFCb624aBpV1qkVqt9C2rk",
+	"rRY6FEHBYQxhCOvWhiCRvvFr20Wy0b+0K8jGckT/GDPk5HaF/L/gnfiGbDdWcEwolpARfkLv0WoAmAHQ",
+	"2g9eZ0gh2ERzHsjCmpYcceKRjhwDJDsOrOp2+k9o3+n37+Wg8HYMUyXjWMChJSMGtAG0DKTJPHgRUg1c",
+	"7jZX/4FcbnY+tCHzSACoDQEMP8Cgo/4VX2S2XoaVEXhkFI0VCRATJCBV03HOKHk74NSBLFikVI/ySNvA",
+	"llGCDOckIFUH1ASftLh0xKJaqxq5oJE+R1iI25grvSW8FG8E8Vv0+5uNhpc9SJr+sUfG4lZoEaRlTNNv",
+	"epZTQeijKBqykFO0TJr1fc/lZ3kHhffwdkSJaNb3WqROLvgTbDSqR4RM6ml+17/r5+u+7/m+b4D5oWnY",
+	"XAmCiwqHXhHDaBa1qAB2osAaStGVtFjQJ+QJofoHGDbt3uoNpnc9V07Ezt9Lm4eC5NE3BdmbA/AIh6Sq",
+	"GIbt6Yjv6p2gmXbHGXNsNEnSpbHxMpajo9TIFRMhmcpxDKdCta7P0XrjiNxxxbUqcnp19vKlHnSG7+Zp",
+	"yQ4HhdrRt0PnFg4+awwesu5AsvAkw3R3QDrIkN7CccRqxED0wFLGbMQQHEprYw53t1YAcNEz/5glM9CE",
+	"dijMXhjMBMAeYKGXIaWbw01boXyIKThaEZISNAgmDNxajwuuBrBTbOTTM9pQxhjWo7Jv1y94x5J4ugvR",
+	"uKBlZt+VAsEwJhSAJDEzJJ5y0Yf39ykXNQJP4mm9/+WLfbVmnuaXL2TCowj2bxapmdCpeVZT4W3OhkWE",
+	"/bQ7XSIJlnaOlZXv7plvTDBjDkM5WuA7lYhwsutN6hiTE/ChGQOaKxK8fIp9FPNFjEGNnEOxKAwpiflw",
+	"aHjF1MwCh1HFdrmWu4prfS2a1sh52uwPNFF83umoZ8CfEJCnUqYhV7zKHYuVadlS82s+Ws+gt1Valb2a",
+	"X9ureJURTQZgAWl5YDeW/ne/zEOJ+wx9i3lCeiRmd/LWbgWIBoYInMZFNxqHmg1lFKaHUst4TzyM97SF",
+	"Nrv7AmMBZBSzHv/i5eSLfjGI6xq5BJ+KYbCYQQBMv25A1QBpk7Lpy7DSqvzCVYImnsk2BDkB82z4vs19",
+	"tS6+gjYGLltQl5YZo/gJiA6B2TNrhbmMpykNfsamX5/35nSoj98LavRfRDFv+nvLH3om4w4PQwYupmbj",
+	"ePkT11JeUGFxMZR+bn+VL70X9I5yjHlk/qflzxnALQBiMY05YLXsSaIQEFZpiz5lz9+9Su4sMhcddLnf",
+	"v3mVkcHCz6/CBQhiOJQMkFLOTaTPrBSlymG+CIDcbOSoZyD90YIES68tcueeqaEmVX265TTLWGW42zvo",
+	"rLdSGU1SkIJaPOt/tYXh8Gpwy6aoiauBnIgW1q3rV2lTqparVzYJEH1+x4SX6ujG99gbJ+OYnZj+14nr",
+	"grAivenXaySIacJuUL0kaO3a+4wTfR5klR40QlORavDx9PPp25eXN+9Or89vfnl58fI62Cnboxj5xy0E",
+	"gimmQ5ZA/fEcb3t2y+OXIRuOZMJEdwr+kN9T9KonBs91yQZPfZV5nI9Kw28c7voHu3v+te+34H+fM4+M",
+	"schtekCBJZeAMGoeXUeumNSIb3lHl4keFmRafcsyzWDRpr66OeINwMzSiIyNwAC/WkT6LjMyz18uHJ7Q",
+	"0GKGfEcxWV/hibd0GkkaXkv5CzXVDc36/irD04aVjBMWXmhl3waPm43GKg+PYqmNUStl/zISHdnHcQqt",
+	"LdXtlvnm5TSVx19v2fTl028o5yOWzElbBocQZBNoUY9WiFFojYJuSIvZyGpAY4NEkKrVmq1BDUSdti2q",
+	"0EwhjOVIC2ErTHlMulrrVplzV2tGuPdM+00t918mRCV0ak8Wi/hqtCgtxLVWfCdvUee32pWeiOn7b1sb",
+	"oJloJHfDb1qd+tTi3GrdSj9tzqQTDHdo2QtIaxJ6/xhq4CN4RAo2AWPNDM1kHWjzC0aBa7q766jF6ua/",
+	"/+9/BWXSHaaSSfeCuGqWtSqHCf/ZhQUOffETlzJ5Jsci/EttWaT/NrasV25LvBFsjiVhvYjZGVKb4afn",
+	"LJnHTNvW51c49H5y6Q/i0ucsuQ+LZrbCWtrma33mVL79bg4ji529xGy2UASzDO/axRn7Z7FGdVL0vpZa",
+	"uDb0vdmWcDRgDLz+K596oFXh/V1/f7fhX9cPWg2/VW/WGs39vWPQiLkeRXdw4x88Of/4+e3n5uX13tOn",
+	"H97u+8efLq8/7J/7mdp8QbkohsW0+pyifZeBfNv6moopbILguK1NGbDubX6cB7t+/do/bjUbrcZB7eiw",
+	"3tj3P0MqTvmk6u6kDg7q+4VJPTs8Pv7QvPzw/MXek88Hl4fXHz7vPfv4zrEFULEjpgFt2WRy8OTOjLJC",
+	"oZL5QAhgdVvBMME8J8RiVvzpjpjnjuhme8uKmPSnMhGTx9ef7454x/pa/4uVxcW+4yGLneI90mEDDnEA",
+	"88oaCRzJEJiIFE/YrhTRtIUtvmjM2sIEP0z9C7zfMKVnQe+Y6MbTkb6lenp+tdvYP9h9fnZBxiJkeYzp",
+	"tkgN+fPLs3ef3l6/fHN58/r8U7AD+idmOaVSSsYkkv0+C7UaajTsNLVI2M/q6UFwAGsWwU2MXg1nhqS6",
+	"7+8ZR4nlW6iBVCQwGydIs7FMeSJGCxX6IuQ46cohsyWTGY1pFCmITts2A2mRpVbisxFAxDooiqSgRSj5",
+	"ePridFdzEk0gbpAKtRfX12+JufMEIlpf2xVtR9yM46hd8UjbnkL4D4WxtnblW0CqgflXYJ3TQJnA/CPA",
+	"mEdQKlaM3z0dxxNzDY7ItFccyBdSfSN238ZsyDXpT99ivCOdCySqPLl6a/IFCE92TspmAeHRGwBF16Of",
+	"79o5S3GafoxvxyCjIz1ORxz0wHSXX8+jWsVBK3SYAlEEs7lr2Xp6+nzXfGwXf/RSajkJ3RPaoW4+d5bw",
+	"tvYhoiWVPSJz0zmdYc3sJJ07HWRI/TE6oLuoUJWOf5Afv2fZt9JKRe23+5z2cHCtdd5t2zk2ow39SZWh",
+	"5arDupRcZu7YY6jimQQ1oOq5gXMq+4C57fE54qP8Pb1/f28HnlVTMjVkbUWo4MGzvz/+av5a4sV7ypVR",
+	"ilSu1YA+sXsy7rNE2cR+K9Nq5GWa4aIl6i3Th3ssx/2B+4q2UAmdGqhRHqenZI18hKj2y97uBU26g8Az",
+	"oZkBIya2Cl2d6BALK0wnB1Jt1htt4XR2LzkRn8K9G5+IPRiQOQqXedLwW2HtT+1wqK+wfd7G4HmF5OZn",
+	"iKLwV9pDuA5b2EFzHGquguy60HI7wiZWYQrUzJkRkIRFERnICTwaUZW0RU5jJhMmklzY0mbbOFvqkSKB",
+	"lvaB7X1uXdaTARM2dt8W2d2QvYStURw13mYO7JyYBJOXvd1LKZjZj1kyokf2/CbaIRLypcr23HOWbL7h",
+	"9Gfnbjr/b6RQ3Mu78mfUNfbKZKK7V7jmNx5FOcFewmpM3VPn+enrvb+vd2PhuaGr98wqJ7PuXldzyVIp",
+	"sYEjFLNs/KF5zqJLqSlw9u7CtomsQrSSq7Kczhi7U2ARHFeEqtuCk8l4llxRrAU0ApTQ7iCtaVBaObIS",
+	"xTPeIRTsaSUDRjDNr6NY9jgkCWNmpe+nyXkzBRJOpl7EbxnGIScDFjPCIsVOIATpNvcbjaGqsy3gT4MG",
+	"mJZ23PAwLe4oNLIGYsmJwIu2GsO0f2mLtkB9r9B00+T8wERJT+8ayF5NEsitJFQRSgK4GmRJwwZ4xf1y",
+	"W8x8WklCoVcTFp1Edwyre2liP8dFqNXaGjk1v8BFGkHNgWnLrUgi24KSkPeg1V6S9XFQxi8HcJimGFJT",
+	"Up/PepI1qw1Ak73AZiyjdoCKLbrQJgIKVwwEWcxUYn3HHS0fSV9Cdmtaf5LyGDKeiW+nCehdKbBctztN",
+	"WQdi6/aGhA9ZW2TJQ2/fvfnw8un5u5vrlxfnb95fB16at7mvdlqYFItftFtiLNLWW4AhgXmYGCZvi32/",
+	"4QFnwe0x+3fRsHiUU5zIvt/QRILCYuk8abJnVSQnZN9vliYfwl61fgqzPX9ohpNe+rSjx0AKdmN2p5aY",
+	"M304/KN6Y/f4+Ph41/d9v7J+KALmn5ryq3hoNo5XOQ37lvfQg+6saaNXkCZlfUiQWl8zFQlNSQApcohX",
+	"9qiRg1BXqVLPXVqMaRS29/+m4MEZ8W4yjo23DXw3toVKq5J/M4SxnLnqm7P5mLfbCRXWr2RCQiY3PasP",
+	"lM5JP26eTueEHzUD3DBKZVhjvhb4Zlb4Z5JbEPcI+LvF4P8inqjGSgR/bj27mymO+6tQz3zjGrEw761v",
+	"nqpbp4FAer5As9p81fxmyqhXSBDNXGP2jJiXT3CV02uUV6j2el2sEmsBmhIJhiyhNaf0LNCHuJ7HiPYZ",
+	"oaotbBGZVmD6LEkhNE8MWB6g5Zh2koD7qZ+sZZUHxqQ1AHuUdCMO7bJpdKsQjEQ/oAwcgi0HMfAdSlqd",
+	"SN+fhhRHjCbKAZwnz3gEEdOuHHZ4mp92evl0Xur//EO30N1bk0Hx/zCPgN7a8P0c2sG+byqz/xizeJpZ",
+	"3JADXXFlX8p4+27f3caynrtars8aqlgVOGf5ciB3sBo5fIbTz93BjehG15OnjVN1Kv89CM8/TSrl8zCt",
+	"9d2JzEB7fJ3tiN7jX4hiNO4OvJlqFs9yC6J6yRjacogpFj4TGoYxU4oUmq4Zm8SosbbSWhCsUzOt7Vjc",
+	"R78uU5Dp7vCIrVXKypKhLBima5RxbUEptDgKJdzVkPe53lWgssoRYimQf3im+ssjIVUD+K/Ut42oVroH",
+	"TDG1A+252wLLe1QBWwORe3hM7Aewvi9iFEoOfL3BDMjGTJUS1hoVYXj00T5nLf/ILWMOJ8r3li/rGxFN",
+	"s3ixKc/jysDnmz4QVf0vNBNgxiW1TIU2edjeoWy8Ce2vx3j5ERqUQUKhFgjRjGDAXKiEioRU3z07I3t7",
+	"e8eFEVm/WyHBv2yIFsnQdr3MBrsSVO+9/IbwhJa4WkYVQ70gvlNzxIpm7MWX9T1cmNS1l3c71ht7mgqI",
+	"iXADlbUIrw5tCCujmA35GALX2OuvVRlrJfb/5KPCFsnA6ONjldzUG3vuBdssuKKwkiJ1dS7T3V1Q/H/9",
+	"PqtKL1HMXSDOhTTQq2YBgh3Ra2Or37zKUMZML4oqXRXYOfoWw5M8IVU4Lv5Z3/m5Og+2OvPOvW/rZBag",
+	"bJmXSffG6k2yl4UM/+Q2yF8q5U6fjqhWpPR1FW37U6miXVCs5zlUTxN9+qKsdHFe4CBGF0WLBC67Bh4J",
+	"YFNhn/qgsFe04twHD2pbYMjK2WUBhs3cfplQoVcsWNYT1+oJC8l4BMlnALCSefsILbg2W47qwzMtvNrw",
+	"6zsn+gUUwhu2IbB5VQE8poV3OO+xh2q14fs7Wu/WggbHDIAqdyyGmCSATziyKEDlDNL7O1hTUqUGlCXR",
+	"XwUzgqeNenYMnFpGGP16GE3IQyhcx3FrQqWeVyhC9LSBENFuWrM5AOxvA6sj4xRNh/CsOpGYBqSwZPgd",
+	"11urBnICmYvC5Qn3DtRIMzdsV6auUoK8hG8xRcsswYogW7ADSAZ6DSa4OpCyma1JMpF65HBqpJxMmv5x",
+	"BpPggld4JvCJ7zaRVvDEpp3xyC1jI4WedIceIxYbIrTIeKQYAgwU+NbeMBh31EgmgdbZVVtQ+4N+UYcp",
+	"HjIEL+IK3mKODMLDk9ld8ji3LayJYAbbFpp0OT0GElwTJsDStECPOOK07zUsqbNeXSnugAsB0jEPkZQR",
+	"xnQdguotSNlQgBQHJbxKWxE0Qp5ShqlUkauUMaLbAieHy4GrbwwQRrsDbX8INkGQEMO0FqAIq36ZKZSs",
+	"YuUV8GtbWGyQjFlF4f70XVi6BvchltHOCd6K89I8YI2NtshHKBZkbaZtkX5g1mY3RQV3FSxNpRS1C1bw",
+	"KtVTshzHH6AkraXufANceM3KswmpwNPpFKGuz8N+BJHs0iiNotk9kAb7508/0mNqaT1u1tfr58e1rqa0",
+	"Tg7muqYPUgghCsuGYu+1Y3lv7197Fou80aeOgEslCEJ5YByLpocmqIJr5Zq6YJ+rTnO707uUxVmdmDJQ",
+	"+7OeoBnin97fvoKue2YCnj8zP5eVbsvYnLeZprm2Ml7MAM2jT0HKRKmWniICc2Wx8BYh6H3ZFSHii7Xg",
+	"lETwPEB6A40n4qAh0u7A6OigPSAent7E8ThicKjPJlUEpIrc7zkEcRVDQOhyFXx93pJE7tTI+5FJhXDg",
+	"uPTnDFbXCHzdiBdYbdb3SIdNpQgJ4/r03rED1s+lsHaI/lVt+r69G4o0sK+F+ULMiLrloxGABmllU1PT",
+	"XBuNIsAfg/gZBrVtdy7QGTzCvtBuEk0JdZpkGCQ8wBBNZDkmYQAv66ALdiLHkck+yEIWGfhcrn6dmr5h",
+	"CkGBCCpIPaoSFmsVCuaP8EslZHbMIK2L0jjiZsFTm0gCFqG1bPC/Km/5VG1SRs4t7KhZLH01NhoSoPeX",
+	"a9aeOb8RU1BZhTMzjazxkyIBcDCuAuNDgaUKrOav5+1OS0HAZCrHRJsUmHwTa82zw7p6rSC4w2IlESfL",
+	"0M+6Ci1wXXWYA7YDOFILV4fQkYBWRw3EHSChZdTfAYAsZZIoAPUpRYeB/cQQ8CIDBoFBGLLanBJDHpoQ",
+	"EFYnqTWFymtfkvwc5vNAmflEqraXqL5CQ+DNHCFnZkFNPAEOCC8zvTLLCxeugMZwohcE4DJTUus3wx4g",
+	"CYVwQ9avPM8bI23uYIgAfISqZjcsVP2m8oGjZZHEVCjaxQgf7+XhKnpoq1izEIrf9IPWkkJU1rHtQpUJ",
+	"RqpK9zNOwKT8alnUgjpEvYts30ZnwkDivOoAzgiPBGbr4UNpHk3qv3fv93c0e7eF/RD5R3rfP9KlIf+w",
+	"fJzmfRnWkj0ipNh1xGGNBDE0v1VBW6T5TekntakGgaNsl2RiI/00gPi9HFo8vlQu9njE2iKZ8K6VNpnF",
+	"n2HhQWpTmbmFb/z++UH2uMwjtn9t54wDBCnNWy5Y/6epiFfB3MEfwaLCX2eMKnNH3nzCe40FVbiDh3jV",
+	"Gl94OWfYGFRVbdrhvca6a1e+fWuL0rn4MzMpe2MEU9L361HMfRm8qkiPU8VG7co3WOqSUFGHCxpPS+JE",
+	"D5UfBU+gutvyvczSqHsVs4Hgb9goldZe6sU3P6yfXoXiNX2+/ju+vNJqIHeioIU3I4gr/An01wa6a5vq",
+	"wQCsqzZdDZQlgrvmDmlge/zGnvuI+y6y6Hk9LGxOmNLExO200NiACDiYuptgb+hezOFa9V0N5122Da4e",
+	"o/27VV/dJkSZs8gkhO5pAzoaMdP4H5Jh9Uj+DjBeOP8tonj9RYw6nHemHYHzDE0rx6ozdtlGNp2TBj/X",
+	"prPFyTziyZTQiNM5Zleay97KTlurC6GGiZNti4wCnoW5N/2S0JUmQ+aochgFyNord6YJ20WVsksjLCQi",
+	"l2zSFpjHBNCLWg2CQigzqBq5lBDU6IAigc2X0YeeTWSFkoHAawtU4CFTnxKngYHNPYsp+IJTJ3A+CqQW",
+	"ZB8/mBe3nPnsLZypx++QTpU5x9hi7jUPh3+35M6f3qntBIqlvCXjkWs2pHLE7M8dR6KZn1aKGRclGugJ",
+	"j7/Cf77NTc0M/nHQIEf1xq7WLXcBBNojQR4V2iPB/7/xJP+blj9eOcy0IVBbZHjTL596BZBqiPD2uO0R",
+	"j8LO5EuemqATGjQpOrhJe2uLTC+ipNlonKSqUZqMRxNt8uejn6YlRHNeqSXe/GQK2NzLMi9PF3ZROVkz",
+	"S24mR87JLYHErhFNBlmcZmRGmNe6FyWj3T+VC9Ptf4iX/7pQmGRLong+X/HPXS/+9xZrptTRLFJnWjRS",
+	"NkqCKQo0Ux4F2tcSRU0LF0oUg8I/hAc1qdvoL+nS4YjyvqiRZ9LUDmaeOS91MWO/SS2cXCe56c9KlZXY",
+	"J5h9XQdHuc3f9aBJgvES2ypFnkC0vsNs14+QSNEWgdGyAiLkxEjWnjb6PDIZTFvoBw9sixMWBi1CBTHt",
+	"kpzOJ6SqRWXEewD9rf82wPY7acpCVkN8y0ZJ2tEA/Xg5IuTDBKaHUyLBI+m6nyF0n3k1rQMRVsv95kk2",
+	"A4CKghI+UCBhltgzRiQcm5pDnkkgRwkLb+Q4MZp0RKG/omn7UpwUHUJCCjpalW2SJ8cJvkzIG/OgeVt2",
+	"cKEG6zbVA/FiX1wN3p5en73APo72IdP4pdCSzsCLlQzWmvH2K4aQLGZ4STBM9cgl8ZSeYrYRSSKlh6bQ",
+	"xDjI9ZrOWdC2QDTdVsHjSFMckJyMHQs17uh91WGhAf51GdCzILtuFasYR1GNvBFoo0BntKyNadEpXJrB",
+	"MWDd23fuNv+RVYe2cjvDH4B80pTVYTzmpLVHssljKGQmeOl9mLqR3ad4wv9PHlpr7jsLlW1rVK+5JP1e",
+	"dY0KHsGau9nSv4yMjrqyhIiVtD42LRlMHUsZa1a8iiNmivj4a3y9mPbiuNrczaG/B/n1xczfPb+1X6/5",
+	"h4eNo+ZnLAhIyfK10qWjZBzPyRneb/l7tSO/vr9/8Fm/32bsALCFHCcEcDGc6aOc5KCbrOejKyXFClzq",
+	"LobRPu1gsiuFpcAS0W1xR3E7bD6kTTfS4ipQE3qCMtC8bgE5bqBfQKn537W/wN9b5T1Vt5la5+g/s/pd",
+	"KQhITpndTBtG18BcRfgZxDi1KmxN4lshJ3llrTNOQCnJ6XqhxSHLFDqTzmyig21BtdLSF+DMo4pAIrBJ",
+	"uTDxb9qPGWuRhu9jX4GZ1qTZa5lKlUvTjMXxBpBq6v2MuEVxkIq5z4c7njbs8UOQem7e62ESsulrMG0L",
+	"G3KfgZ6wreVNM0DsIVdMXN6BFOtcKnDOLsBOojzRqhLmDZd3FoCF++nh/Onh/HsiLyIwTM4d4GrN2/Fu",
+	"fjV/LUNhhN/zWRNpWo/bT1TIxLQVNeWiQwzK2A6jmCTvNBn12kJJ5zVOTo+QCAcEuWkTGocKC2lcz5+m",
+	"ATgKFIvuGCDITRHAsS02QnAkKwE4bip0fgI4/qUBHO+ZALsIwLF8U+FuoMpmilXnFqVZb4mTjdgWJukL",
+	"6ml2TrIO1mXb/3G2jQPbwjiyrQKGpioKPB2YJNoWjt8n7R/XnA8Rmbq5ECJyIbZjW6wB7rjxZtwWuKOy",
+	"t+ph/Gjf/gOBJmbVgT9BE/+KkQQe3qOIdj1EQytSENEQ9tdsBS6m52O9KNxTI6co5dI0ZdoBhy96TanC",
+	"RNYTQs1thZrSbsRoDNnupUWpyq1KRQCO+YWpJ4XC1hbcELQFfAQVDi0da+RsQEUfG1eXCmbjnM4lietP",
+	"GHvQAQ5EmJy0VNBEY234dhb6L+0e7mxNCoZaCo+raTFTqAwAwLkyTKgVwGa6hohpNfMJ/mJSWYeGPiqH",
+	"0/JIzZRFmg578EW9rrDAYNJDYIXRnGKbNQiZ5uzAarPRAPyWLRVt6pfbqk2ysGizpelhum4bnpS2vhfj",
+	"B6BPmhRwm7+ztADYVlXleQXrybPacvDdpc8iW2RVn+Y8lLg6+D6XudJvYtjCPAW2OyaCp61asbAUrnuF",
+	"5uVuSErZBip2OZeio+vDO1OukUizyvU8PQEIBBpC2Xn/HrIdt6N/bxrPmF9a6ZkqUwPiZwpM0RnrFoeS",
+	"K1Dq1zr+3+LIHzJN+B4QJLny0ty8fxDciCbxRogjB7v+3rXfaNXrLf+4tl8/avjNz9vX1mxVwTa0tv/Z",
+	"7qPNDdCfnqcy1RFF7APUe7rGpvEHpYmx3zZAzs70zFL4vCyP1uYfmKPNphEAomM+acyNUM8mjGXhh/kp",
+	"Y4tEw4Udke1HABllgNY6A/XIkizdxfW6QUAgNHnHbnTEzbTwLCg3ixmpWi86pFRoZYUJUg2cyGmGqswR",
+	"iUTIyY5WF6Ds29x3Qhp+PWtunKZTgKNOq04CVZV0CGnMAvUOU0cZQgvkshyLrIIzTH+fqas1sM2FnJgW",
+	"uvBsxZV9k9sfBpNFMFSDqCjwbpPZopCChdJCi9Rn32eLwmB0BiYwgxo0ih8vTcl4O7Z+ijMTtb2HBrJe",
+	"IHvlY0sP6+04eRggBydmv8w9ou+zqPPrHbz6yRXcJCAAYjnZBm7Dn3VafxW0hr8pOvJ3jxZ1ZRy6CX2l",
+	"HTMMs27r9J6PVOxyJMITjRi9VWlD0rTyVmDWaHpoQD4HVu+k+Y62u6g+umTE8imM5nTKJS0uPFqKzvUq",
+	"FekxQGKgo+mcCl1D8+i02ERsNtevCxXVO0uAiM8s2baXIFae/lS/9g9bfqPV3K/V64d7fgNstjQPz+Yl",
+	"lRt8pQ/bIwdtusI5I8fJXPTGkrdB7tIaeVulCYSLjNXN874WY1Dm3rsO6j2u+zxEyYL4VmW7oPazbfzW",
+	"8CVdHIZsR64lJLfgGl8kX7NQ3JLe8pn/WAtZN/3HTjLfZb41K9Sq57X6QXPHeEzbohrJCYt3u1RBQtB8",
+	"7MAs5gi9IGZaLVqrC8scVW0j+D0Lop05dPVHC/7mtsg8uicwQxMuBUDBHBjfu1w//RNHuR9QRXpsskSE",
+	"Z50lH7jbfrnfbdUc201eWsxWnYXFW/O9JX49+ynHJ5h9MPUNzvmO23zusOb7e8f1I2f82JEke12BJquL",
+	"a7PG08W99NOtZzD4SvfbT7H9IGKbu7vwuwc1F0luEGz38mXN7QJ3gWFMF07L7X6mTNydVE3vNc/4ZYx3",
+	"AvxDUrAdwhEElKuUZ9Fzo8bxHb+TpnArDzTk5dC63LvTUwBjudVgGPdv/vv//pdJ8+ShfjlFXxKWzljp",
+	"Tyd0SlRCRThrGDiVUkTIiZcOP20O2iK0LfCbMCFqX5s7YxRehPiVGXCNBGE8vYnHwnR6y0/LQJ1N26IE",
+	"5QnblJqvhrYWSdsbO9hJDmK15oZQMgUwzufFpN00RFoYcu4Azwic5r+d5C4gWDITJiRpz03XuDHBTi0h",
+	"EX24DOJJ014flGD5KZJoyWvePdwBKKqnXI0iOiU2Gu6O4pEigWa8wJsbAy8c2aRqwH8EMfjPabx5h0y4",
+	"yKHX9myyiRSswHgR7d6qQiWAVgZIflvADAo5ATNTwFD7hAsFGs4tm86OAuSJ6OuLyjNwbaYL4alZcqzc",
+	"zqN7IYJWJ2b0NgfylRZel8GJwaAvZWJg8iDNcSjv2AxzVOESgJaNBZcCF8xYHDCX1EcKm1QqsHL1xZB1",
+	"OZY7dqYk5w/eSc1pR9Zwg87t0q1G3lgHajGxM2+F51L79TxsOjoHNnYunxSYP1IS8NOU2TIl5Zq5L1k5",
+	"oF/rwDOyqFcjWoTqFcQWQxHvQYMh51XIK5FUic2Bw486mRj6YotQErp7AnInnFXHisD87gY4OOAPfJsR",
+	"HgVGdJNd3fIBM2Sp0P8xheQ8k4dfXJcUPi4/AGUyL0xyXwqzf2LYUivTABaN8lATyoplV+RUn59fewQq",
+	"OT3y9PyX8+tzj6hxZzdmuK+V57a1dEsbdzKbIdvFejRW3OjNHGRh3QCE6hvB0rfU8GKg10VYfw22ykyb",
+	"UdGYkUh2bwFTEZIWEedSyawBZWLODqSDkXwuonjWA4dycBigo8rmXYgMBZQmJAaASLPgbRHBkZZHN7eF",
+	"09lJadAfMfchtD2SCus4Y4uAFvCn6CbpyFjQsDBa/7rx8exJ8/Ld+dNT/6p++OnD59fPTw+O1mgfCTN8",
+	"+PLKXMbmdlIfbPpHpS+j8M/ShmXpwhTzJsYJV4JunDzRvPaPsJ9Szdf/V/+sKZHqxeuVVZZbgSWf8CpG",
+	"p8vaYOoPaF1Uz735a/3zq6OPB6/rp3uf/Of188aTw3cXFa8Sgao9B95tHsm8FKwOKJeZnIj8Pg/hbfnr",
+	"crxVA2Zyq0ejOwN1t/YCy+QmZogaZX24YxHq5bXVvGvAvpsNujgelddeM7Hn5e2F2v/E8icrw3/WQC22",
+	"+4FOjgKa2q3o/bKGPx7k949qmfcsimkNZ2xwkkh5S0Y0TggXgKKbcr6MjQJmeV7rfnlvkTJqSGjN1HxP",
+	"T1JNIb99f1l0Cf0Dm7kl19j4i6IYSJ5CX9KfLrBtlEk73i9UHwdcy/Ppmvvggd1fUP63LCpspmFKBV1e",
+	"KWI03hY72trq6NRhwlXSaot5bW6pImlnW2vK6Buggdvc3rYIIbNoq4Fh/j+zqyy//Pgx6nWuok+3r9/t",
+	"n74/6pxu3lX2963FUDpgvkBXWm0thyzi6C0A7WOfjIYV7/66J9oER6lNcFDH6Di8UPMzvLH5oXHRvPzt",
+	"9Qv/+sOvv7643Hv20b94DmqhGeap0sYpdpRWAz4acWgYtKXxHWY2y9FhvWR8T5/sX1x++nB8/KRxdHr0",
+	"6ah+/PHp82UtL1fVDvXeWKV3Imz/v53695cNqQgj0uxhgv/+DvVh5Q0aw1ARSnoxY7uJFth6OIXINjoK",
+	"bYMYALcExH8IVGRqk++T7oDGtKs/Xlvc7Uzz7g/1qSySD2vtwHV6ctU3c5/8qWXZWsRaZsvqr/1MpPyf",
+	"AUcUhoTCgq8nC1exL93oyEId2Y1tbD97ctNMSc8By5SCIdJPJEWfqaQttObMRX/HIywyVYQ2RRMLABHR",
+	"EAMgQYYlF0DijVbgjQ88DRYb/M22wAJg0yUJQQNwGC0Cvr5gibZ+5dJ9axonDiF1N66aXQk+5Sb4LpsN",
+	"368ffgYNO4PWyyW7uJ3pyxETl2PMQWuMXnJjYffQ/YfUdcD8UlS+jhyLLgDyLciFzM9Aq7aWHlgQk5FD",
+	"DdViYuQB/ryFOIMLwSKLWVDrTrwAR7hg9gVMwtVjGw4rLvKj5ABySne1AaTFqPiA3jG7JwLcEz+9Lg+i",
+	"Jau8KLEHRO7nH6UzW96CSKRNviweGVquZ8HM3kw2fHl91UlblBZ/YcdsImTuyMrDCc8tBCNVKJtvCwjx",
+	"G2SFXPu+XrKD5eZat8ydGUnhlMQMGIQ9xg0ODf/spyBgm3uBSRqBzms2iJw2JdMnkgVcMButvBZdsbjk",
+	"kPmxPZN7Mn4uZZhvKvweKGPJkWsUXBDU5dIQmhXrd5xe8yErezeFBmflb7ZnVMkxd1g85maOoTUCU84a",
+	"PGRP4gIu7sK6L2dIV0NV2Wguy0Nt2Ua4f0Xbn312Pwvb/ifZY5ZRCkdaWXH66ofwusZavkp9HkbiL5BO",
+	"VjiZTFKRA4IPJ8yyojR9nplgiClP41JQLcG1dKyZZr49c55izZrpVBBTxcLWzAk5Y0S1RcGK8kiQ6sYG",
+	"JshRn4Ma0RNETBx7xAo22wa16TdNjXm+TFwtVhPKbbjeSsdrsXXddGb23JqTWUS1kXMM7uQDHTHbdXD7",
+	"0wUbiwRSMsrCHebgciXgkH75hYl+MjDBmgcKfyywRf88xtcykjpmWWYBN6794xLVYLmhVnj2oQ8mz3DX",
+	"z3DGDzPUekk+k/deB4P38FAkEuV3UVDJXl4Q4Qb+Tlgki85DJOYCp6XJQ1e8bzqG5oqi0N4UXZZzZ+i5",
+	"ZB5KrMmrLXLlXetRbM+FZ0ZbmvbZgLDDft33D9OwQ0L7GHXwG08+Xl6ff/BfnF/s/3Z89PGo/uGjexYo",
+	"FkUsRsfYoq/UMbhxdLjnz3xl7/OH+vPL3+r1s98OPl59fv7x13fHFxfZV+74aB3f0zXtL/I5ZUtH+2pm",
+	"lX76kx7En5QgP1tJBf/9Uf6jM9O7PN/SKaF9ralhOtpYsRq5pn1TaUZjRpKYD4da+YQcl4Omo1Nh2hv0",
+	"EGiLLlVslwvFhOJaWYmmLdP/X7/Ydvwj0EW12OHPwgXVyCkwKSqhemTYJYtn7pqUi7M2UdBjuuW2EQOH",
+	"lE00Yl+4QrU2xSuHnvXgsmoLwSZR9trSHDwcVCahfmgE2ZUNa0gGnMPD+Ess8Za6E65p/wNfBxvnmvaX",
+	"aWmaSyZ0lkE29I78OebizuGnD+Tv3yJHL7eVeLLU+bH85FjF6aHf8vhrQvsLHR2puEpOSAP7xQBMnYzT",
+	"grYZTs03boDrphgYHBOzSt97QWfF6vKeCXabWPFfro/+1Ga2AzoFlZzIlwDlcT/O3LbVlRhFhVSLykfB",
+	"26MPy1IjKzFct3J/YLO5oDhxsbnkNjHB26H2UekFFV0W2KJFF03Cc4ppnDv7/I4JqEcO4HpAqj72HTXL",
+	"6+lNFifKel3MO7GEEovXy/KBucH5dj6VSEjVgMRq862ZvOpWlkkNX3iEKNz2frPtUbvCGFwfNDw2HCVT",
+	"qNIENlLjISBDC6xJHUlUEE2DDDvgAVU3QxmztA8qw94UQ9OkVtN1wmJG8PRP/ZLw0QnFltI18oxHmrCd",
+	"KQn0mgakGrMRo4BDoCdoaut3EBSgUNWKiYhINVzXLIMdhtuDtyvbl9RSQi+Daeo/wbCrlqkQzqRZU5q0",
+	"t0bdR8pm3NJhyYQxofXwtuhL4RRXpQQcjiHCqaaiO4il4IqRKnQAc6tQsNkqMIkBt9Tb2fLTP33AKDc7",
+	"PKKaUjCIeXk353cGU2mhn/Y6z8Um+zzjm1RlM+c2C0+In7Kb4WEwC9zNXPebjXIHLcylPK/e9yo9GQ/B",
+	"QOciOWhWnMx6f5XM+mKyf90vZPvX/fXT/eGZNN9fv3LdhP83IppahkECK2b6LlsOx91g1inH7Lnxp/K6",
+	"ZrzJWY5nzThgtZRnX0aRDNM0oLIJw6jd+fKEDdUy9Rh46lo/+g1o8hIfamSrQ+OYTsHoSaYg1gHlbQ5N",
+	"nI2UBmhspzyAi50Ir9Dc6pHpbvUI2lvp/xiosEcKgXVdP+MjA3CPICGmv56tXsnLJYzetGbwAgDnpi16",
+	"XJhueOax8chqM3D/idmR2PZgpk7ewqV4UGg+Ndj/GYADbOHsKFze6LSs0iPL9f0+1R4PllxsAyqy82+2",
+	"oDK8ka8M3zv+/9j78ua2ba39r4LJ7zcTeUrLkpcs8tw/nMTN7ji227S96piQCFm4pgCVIK3ozeS7v3MW",
+	"kCBNecnW9L75p3UkigSxHByc85zn6bVWho9RYf3OC3kus1yGBeGjItFX1oPf72Ey5WvS5D8qEi2Opcmt",
+	"s59W7d3ei+DHcQnRqczzTI8KLgoLHoyuJDZfXeRXIbkjHosbjrXfT3Aj2CptQ9NSRXdK/4tuvHB83xcP",
+	"ft466r3bfLx58PDJ23tvt37vv66VxniPo8y21Wpl7sBjb3HqR7N2k3IZWvzfvcbtDVr21Jp/GrmuTCq7",
+	"LSZKhVpK7Ou3nXDoq4b04lTJNJ+uPBu8AmdeOVdpviLxC+5QTmUXKrvrvEfkfcMI/Ue+jlXjPbgPLNpI",
+	"OkU6i6QlZITNxlPl8kzmNkOeKjwtZ4pcQGrikp/nRFJkFHL1NxO2yOWZ6ooDlGo1dmj2Dp+Lc7Xsil+c",
+	"qoTm6E4b6Mfh6SFRY52oitneCqfAZc3kZKLHYqoyVQvV7vS2UF4nJUh52YCxNFjxowis2A7Qe6ryZ9Tb",
+	"XyrRXjHGnt9ikVMjrs0nrxjdLj1JjYsM9xMw4dXkRK1/kfKsCeYlz7PGvKOhWDn7SqhmMN+EmyKD1ZmC",
+	"GULrcFCbW+VoeSgLvTgSXOXkcXipOCzZ0kZmiKxU49x1YYwZ1n+k8my5vkfHo5uMeuQnB9Ky6TMafMpM",
+	"jNRU82mInngXyZ5JNItfzatM0y+xfAHewZoxeEnTIk/sgo5jI3VWGDyd0hoSqZWJGMlUmjHcL7dzh3MZ",
+	"VkrA9eP7EL7vDk1jZcSMyyFdZhpDgTTF1doSfmm1z3CwTprH/vue5NDSZTcw4SuaxurRP7XF32lQ6wDU",
+	"19W4XxrzEJCaqJy8r9qcqs3VcgqJ7d3aGiBN6p1KtYHchkz9dXq+NXv41+b7++Odi/7ogdk+3eoF3NI7",
+	"PfBCdI7e9bHKLvRYiXB3qs4vI1vkA6xhxG5PMqkNeM61lz2eFqRMBjNz5dtxq6H9jeuvb/7m5As0/8bT",
+	"5pAGu22+HOCWJJPlrojp7cooz7KhlxQYjutkk8JLP0Z3fltn32L9eXLdT2vXfvx4vVnOgrW5yi4Ta8PG",
+	"B/w/yzC32mbmGBzUyCyjBkdfXlKOoCAbTA5X8dahdYvQvAni/4k4EIcsaHDZGG19aWWJM6gr9kSSLUVW",
+	"mJJ/IuC+XGGZkC7kq/ORHGtzlqorGUl+hPu/nKTojAf1G5COvKYVUVGONJfKBszh25PtVvddBYU4onnv",
+	"CLbUIGktTKJIHAJ8A+1xuugQ1XhSidcz5AIdGooALSn206QEZMAEKmyO5PicVqTOxQgZ1fNSGZUkeMmd",
+	"qqI5g8sVm6bOINqhXM3I5lMUbiLnwxr8hCNWFdUjySSRVWARRxJOdxoMSBCBuo4NsyI9nOg0VQnZG2Ox",
+	"eN/fm+7KiQDtZZYCDSZWE/G3oqNEIs6s767cgjso65ya8KJgv7wtC8Jr9UYvGvJPgSkc25kaGnxG1b6u",
+	"iENeNU8YutqKEtXkdAleaPCcoaE3R+XZNmFXOKJRMiDi2uTw3zCg/E/iIA7LXXGE/QALpxPVYO8lbl6k",
+	"Sml2EOZdolqJMCZsWGo/8iqvzWJlzPv6MuH6w4IJD0sXm/uLSazQRmRwO8c8vmU0lEelvMMqFmnswUqG",
+	"/OHQUDEYbX0YIC23Ldr5dstH0L99ugGTVS1P9V0Oc7d8jMitpcLmMvBamJUUpW01ZCaxfp/8AqChr7TR",
+	"QitvTvjHDnhzPrkG9V9lNnEu/Bey+v1jFB9hCX7a1t5AlSzUaGrt+boyydzqq3LgxInO1wt/vc8CltHZ",
+	"ZgLca0U7Nc5U7m4GHn5HT9kvG/U1pTuwcL/fC/lJMTvQAFsevRZuacbwhUZIUtKoU1cGP/WZNDQmp5i6",
+	"u1kyrvqELRcMJMW61Wnv3rPN45Ot/c3jd1vH/e17z+4fPr334m1/G46uZfSeOvm0nZ1g66T3YNDfGfQ2",
+	"u/3+9s4WEmGtLMVouTSDw+o0z+dusLEB4+O6QUZkYyH/R85RwfCKbu4Ptq7qZurJSx2MR+RyypE5V4nY",
+	"7vfEU6pqKTufY/y13vd1Mc2u/O3g4c69ndfHh0ePjn99/fC6rmQa1lUkupuXZlC9x2ya1PoLe/A2ePDG",
+	"qrha7eTahfpN7fc/Cu/d7LowGMDftRtZ/2VwfuLTylimKXijaL1wbsIfH/4/B3e64Ff/v40iY1nd1jPO",
+	"O+8ol0OaqbHSF+AhoujThRcQ4LtGFarlxfGbg1oye2gmSiV3XSQYbwe/O86lSWSWCJ5pjiQocNr4T3J5",
+	"toYelxyamD/t5srl3n1Cp3+0DIQrLu0xGx/8n4hhhB93h2aPpOU337/HTUMb0d+BbcOaUkeDw1kZqm74",
+	"usB72+KlfuTnNxkHOq9MbJraBYZkM5XoTI1bXTrmHsTM3k0wMAySQmGMWF3kJJ4S9LY1Xvogz+HssSsS",
+	"lRS0QSHFvm6oGF+bUsUkPkW1qiy+71fM4t8c8xZdnlg+f8DtRfd5JhOFWh08BMEh8hej3ws1t+Np/TX6",
+	"97cf3Nvc3u5vX9fkXM+Uy+Vs/nktBz/eZiJfWNEpc16ZzXFs1wTauXWnYERzlYj4oh8Ni15vazySTt3b",
+	"Fs9e7z1eP362t7lzDz9XMS4HmReZcg3IYT86601fPzx2+z+9OTl8cfI038hnz1/mx8s/0v2t4ucX+69+",
+	"TQ+ev3n1ov9m/1/XdUD5mNvBFW9bZ1Ddyhr1ZrLymFLLbuMOfoON6EQxcgw2sRvXITRipGaJK56WrZgp",
+	"aUoyUJXs4hbP7oCrGb9dIc2SJH6Qv0o7kWdlEIJOkN0mLtvQ2o2qJ3hkjr9tq6n/2JobOdMuxxya+OXo",
+	"FaVK8ab1bbZCi+bW19ecK8IH+dIY8jUwmuMPq4zlFNaky4rnhASryRTCT0Qnpj/itQGhLjWFjMWFyvRk",
+	"yWbIk6sODZ/gVtj1rjgmLx3TcXwYVGacLeewfCiOlgeZz6GJ3+39sXf4/OB0/+Dx0e+HJ8/fHJy+3P89",
+	"hsM65zT8CQDeIlOTwiknOju9LQp+xEWWxgR6HCkkLBs5mxa5EjE4TghkxL9cjP1MJfZiSsHxsjR8+0FY",
+	"x0QvCg+VonAqI1SxzRALu7BZIjrSd6E2PIIKjFwxhw9Se+a3HL9OYUAWWLw0zzDeJyvO2jNlCm0UgTKr",
+	"J08yeTZD0H3hlMB36Io3pt4zQRc+evXm8cvTw6Pnv+6d7J/uPXlytH98vH8cC1TzorfHMAe8PLQnTu1Y",
+	"plMUv0GOhdTaObgZEbRSXyCqIEOZx3W8VMgkQXIGZCGYYO1WZ3tzc80H7bCfmFIIBWFQ3ApVvNzQ+J9g",
+	"wjl4/7E1hjLDceB3+/galhcggrFaI0F96e7QyBGJIGdE7czXeCkf+G3EsDgUjMd7ySRRCS9zAQvbO0V8",
+	"9OC5HvPBwHMmCNSX9+JgFHIiliO+kGKqvAhJ6qVueHDW75/Is5gFunyC+Go3J6bpvhfUVCBrUTmDK3eT",
+	"3DkERJPiVO9hm9tC5X+NQ8HfS2Uk0/SEjlxhBpQOJIrdqzL/ed15UqYp2W87Uy13feyVnJnPAixlPb26",
+	"4vj+ZQ7mNz4Nf/zU8903YIT9PxcNYTVs/ALlqZ0anz482ZRmvv3C9NWvf2w83niZPv95X/e2tt6ac3kw",
+	"c+Otizd2tD37z/jBv1aGTFo77eaT5BPnCO3X10V6vWUJEl911yNCz8J4rY6x6ornuRNs5nTTAArpCBhT",
+	"KTHqINRX+SdktoK0P9zwuqQ9XoNv8j1XSt4goHEpXjPTP8RjVsdeyN4JeSn+cuvwy3Ux7trGfFXh5DGC",
+	"xNgf0co1TwuenRGdClgCuLS8D83YuurnxI04NPHzyfprmY+ncUQOPkI/GHCncy7W11VJUWe7v0lKdgvt",
+	"VGtN+xO89LO9gQm2qy051VK7Sc9Mvu9MUP8Gi+YwwxiHhvf6WepU/bOAHjQOX3LlRKvrIMu57819Nedv",
+	"4DvznhIhAuFMuRwFYHHfoRhlag0Bir1fFyCqOY6J8OdOFegpL42rrTmmCp94tTMQr0Ws0VlJ2NCJEAN0",
+	"pD/6Ds8QzyfrB9YoXrNDY+QM9k5Y8Fu9bUHQCBQ2WAGs+vxlCc9fuTRvy+9QTo/rOBGa7f5kP+WmHkr3",
+	"c9yFrVX15eWULZE4ocFtDC9Z3+7n+S0/kGtfALn22dbsE2Fs+6VzQIgzXHYt6E40RoSMwGu6Yq+ETxHs",
+	"iwMbhNpCIIzQDsGx5Z0GGPOIPZ0y4sOCr4nWMTg9+etbgiQU+uwKCqk1fxgPDeVDCOtRpKSfiycwbeFn",
+	"zVCJa3g/u8ElpMOeKVfMlCOUEaHn6DXixqkwDkAmY5uh3PJE6rTIPNqVAFj8M+qGysui9zqpTDTTcxLC",
+	"LV2CyabdAM1yYLebblZV2BD6Wf5eTT9r1X5m1II3snaa6UR+aVfsUyMyODsw2FWPnuzhO/xy9Mqjwih5",
+	"R7E2Y0U411cFVfigfznTft2x92KzdvKlWVRv3xF+FrreFZOCTwP6OdYM4JetrcUgPj0Qc0jj8DWYlr7f",
+	"nRjMlRcC+W89w3/Do8SPI38rjg0t5Tc/8m9UZuVKypfg2FL9oi6ASbH6uSfYgF1lIR2BIDqw58FXuXL5",
+	"WsTpHjwuYbGO6MRzqj/ztXOcf3ciUzOEUsdlojJmAyiDdGkk4glOsXhorE/Ow7pPihRzB26O2U7edxVm",
+	"J0P0FOv3hIc66Uq7SpCGoaESc9iyffuiivmDbne3fKexTUgpH1n8IoZQM4kLUs7wTYYmK4zrij3/zoF3",
+	"chmIUr5VZ0e4SOyIGXTPVo/+vymm8Nk0Ev2emEZD09+Gf2z28L/bYsqdh0kn9js4BXUhMWs8WjJNgxRg",
+	"u6drZdf4jsO8T63e0RqxvfkQ33CntxUQVW+L6VpXPAn2rswrNzkUYIL/U1Z4aDpVCvXX/YOT06P9k/2D",
+	"k+dvDuK1rnjZpqc6Id4u5VbRuXCvVQ34oXz6HSmf+kV0Z7B5K6oLv0ZPb5QFIbfsZoQNdG2TiaFy7Fr5",
+	"GKgV04Sa8dvew9f9X9/uvNt8cdw72nl57+39xw/uRHfARpzyG7e+5M6g/7Db2+r3e/iSeD2ajpWoz53e",
+	"1kAUc5dnSs5EUSttxJ+TJTodI60N1kPi3LmiFTs7g80wb1MW1LJ9voZNo/YOX0iVtb6GlzdhnAgCzT9o",
+	"zf9OvmDT7jn8LfGL2zpEGx88rAM+z2C/u33BXtiC6HLgpASOIIISbAgiKOsG/FrT0kL/VzX9trC6FQpd",
+	"iAmSAVzMZoJcrkCxmqrejF14ARAxyZSbVj6LnQjoSPAEiJoBvEC8D1UAxn5LiElfgZjbej7uEXQYRS/Z",
+	"KoXlUwOKLQ0Ng+AoLB83DF8spFku5FJ0CpMq58pA1YyqvKQBB2qmTZEr1HjMI8GaX4TMg5v+x47QTSQW",
+	"w2KOQCmvFfZXoQoPwlurA3P8s8pjuwd98THdV4zYjGgGPRgV+gmBMpiYbnF50Clr2MuvUJ21+cWqsxpt",
+	"ve5I7kc/qgYeJ8Y/vgDrH1l7hbMtQL995aMqhjXVuoesfPjMWHarmXuNiFSJIcE6MIRggQHGI0CInIQO",
+	"OF9OFch8j6GBkwqchmyR4Wn3ymScs+VZyyGNKJLVcsYdmgYnbU46MhYRGsrgy2CfHSCMmE7UdQBsFcRd",
+	"2ADpTVSsl6DZcSQq7PgIxpwr3HyD6DXuOrJcXXHkQ9CEQaYqBjBm1qmqHzKV64wDyVwr5zubbNygAgWM",
+	"iyxDaKRRZQSdu2JooKGwOzRwtqsguZfAt5cNKc61VojR31Tt+gOzdm0FXwPMdn/027Of5nny+2I02js6",
+	"HG389Ox49mR63zy96Jvz9N0f8+yBPnw+K35a/Osr1f99czDbZbt1E0BblWC66/yiipAo+Vsg234ctD5v",
+	"F0ZT1RI5vuv3oq+8L+fKfa3t+C340LUCAzsRUrRW2zUAaWU5H2wWdOZIRKrPYfdYDommIqpt6nngYMLd",
+	"OArLii6t51ja+jnezUsJ696UuVCpnStfaYiP4yLCZs3QGjPIVXzSvYghc56pSDNdSsXi2LZpwR2/Cgj+",
+	"+3D+UZH/0gngB0HSF9EqVVj0UuvizzYbvrzjZmICuE6YL1CMVGrNGVWKVUhthXRwLYobT1X+rnzaZ6ei",
+	"aw2/OhddXnmLrd7/5rr5/qM+/UbMtmF9oZ8h4dQth6h17vpvwwhjK8gptvP8VJtTH0sLa7pY0NCRk1XN",
+	"6Jlcsn4ily/OlZ2nyovjCjvP1+FYZI0HA3WQHFSOdKrzZbkzxcaeMolUHIBydmGHYGF0z8MJh68DOCON",
+	"lkPDHXwFMqe2aD5RtqvRMditU5k7OZ+DUz5zd/68/eL4ikiT72151/Al3zlH9g/sRlu5Bg7elzRG5U5a",
+	"p+n8cGdvrl+q5V6RT+8M/v3nx+jDnUdKZiorP/kTfoDU1ysoGzhEQkXU8DdbrcSOCxIQhK12w86VkXPd",
+	"XcpZulZxB6OPbMeUZr7rSlLloTmznshO6HxXxDN5rkRWmNg/xRos/B1sbPQ373d73V63P3jQe9Aj60RH",
+	"6g10OLm32lo/lsYaPZYpk/QhxQdYzq7gohmbiWLuVBaIVWLEyixDfjyNst4R8mcInQ/NCFMwFnV0UE5A",
+	"MNZDG/ytV3mM0MaS5oyS2XgaUIThzoFfUdADemsWscCG8hE4VuVYig4+JxIorBAJL5ZAtIzyVCdrTAGH",
+	"HB+heBp1WV3BwrXkl372hMINdrxyKEPd9qUtULsdnweP61QdqJGuj/rFZkPzDuz73nzOnQRfYosjzPjR",
+	"+8Bf1SutVaGDc2MXhE51QsNBpuJHKZXdUmvPi3lZcMdnKk6fBCyWKEOEIq9hl3DFdluPZEqt5+p9zvSS",
+	"1lS9ynyBIaapW90Tr2+54ys5gp0/VGvzb9EVe8RZWTqzDW1QPOQ5X6dd0yrdJUju0KD+irgsQYo/RqKD",
+	"fKp01hAjrXUHrqdWshPkaqyGWZ5lil5h5IWfqVmyFH/ugB+kklNtiI+A/mULjFsvpipTNN8Z6MScimM5",
+	"zwsk433MXJgsi+rZGWuC+3go588btKCsmopeUuh6VTQOoZINUjkMvKeFzAtFDocbV1PUa6wm54k/GkFT",
+	"7+RV/YVpO2bKDLurE6q8R2JkCzNGGRs7m6dSG/i72+2uRQhgOrM2GRqwW1iDL0WuZwqj2QE9ZWMOzVXm",
+	"8NOSM7zJncpXQl+BfeSs6M06nRgJJq2dL8q+H5qy872/N6jZTir8Q8PgdoWbuUhcWD1WkcjGrnHpLpmN",
+	"Af1vaJieQbldwYyi3P2DeqtTaxQhzBTmG8IvKQUDu1E5ZEPjF1uVmMCUAsKo6iSqjklGNHfYrjCW9xZv",
+	"620m9GxuM7gvwf3xaSFFKnUaEeO2EKTmFQVKOHElYuM6uJTCV9KwHUyqV0Mi3zWYLCjJjmQWJMrkS7pU",
+	"Jp0PF/Ecr4nKX57ox3Lp3QMU06ooumWmPMjTWTPgig+seNCG2DGiGmtqCQPAqL5aDE0nTrLlKfgFa5HQ",
+	"Cc8ptGNgF3GHlWKqYcdaUhgMKTbFEdn0u8RdSvUKOXkEiYazjBtCE4g0O3xbpoJsQV+4c8/qyuIHg1Lc",
+	"w68AQkL2o16vV5sZXnyh1UYau4iIdktPYClGyPpe36CqU94KBUjvPV5iq1sRJwm2qsrLvHzrR0V6zhtO",
+	"4CrZSTXIiLg4ePLi+M1B5N+/18MeSLVRrs6rpg1l4PJMGifH8BQedM/M+x81zjH0iqQ3sFga05FWUJvF",
+	"JTIVsuSWOxsW+TyzFzrBgKoU7/ae7a2DZZW5HqVKlL7JmczVQi5pRpafPioc0tqj7AuHXtHdXscT+jhT",
+	"OMwyZc5X6c7JroBxqB6MkgF1E1bfR9hctbwWkYCM+dBgL50bEpnLqFzHPv6MLlDQyz6yTPcBD31oDNHT",
+	"IF8+12LSB+XNJkiO458NSy/RJU/0TOeDah6woYyGhjNjolOWh5bJbmbp5znK3OF5QLu9FvjDSRSuoaGR",
+	"eS5JWw4voX8w8XfEWv68H0c18xhVERdcZTiBXFfsw6plUr+wSIlkuHyPwdqpLHtZS0MNJiYmT2RDyOSY",
+	"giykdTJr0zplgUmzFFVBMI9bqYw5NHOVaZuI1TBnhHEn8KASlKQExW1sRvoRYUnWcc6M1DWd08tilODZ",
+	"l0KU2GMohKrzQAt1gFedqZzXLdIJccIhonnkzvV8jsTd48w65yWXcPSVJmkanahu2DulIwBGdiozhg+k",
+	"6dCUU97h8XKJiICpvFDiTM6Jc2qJv6N9LFOFw4eDv7OwFdnNJGAbxHEeGvwVPrlaPzROeNOpnM9Vqew8",
+	"AZeX5oNkVjRSmeBywmrJwVZc1ucR/oxWjZDCzWSawlmETo1T6eC8Ag12JWyjFK51AlogYSnO7AynazkP",
+	"deaXJ93bmyFEy69nhcHcbmgIOlKkEvnBcR2s4SmO5yocyT2fuM6R2AtneOkvVc6sJ/uOG5n7uKoKL70u",
+	"x9UdGIEMNLjgDkMjeTHjTlGteMTAURvLh9mQfpwtDh0sGoiCGG42NIEflNsCjUeHOi3cnTOdKD/uFWU+",
+	"Wac1VkmCRUON6aJbjq+KTVzh4tEOFtg2ZNOkKlf/OsymVdsJWGStZR/w6VTvVyPiZxVn3mgpnp2cHAo8",
+	"K3spBprJdXDhVIJppYLGSvmNqMJw1OBunaBWlm0NuJYY0XZ2xgRusoklGJqYsBUxZ0dpPaNmEfFI2onY",
+	"2hSZNImdidESLTkBEHB75UEpU64WfFh2yn2NL0Y6SkYDPoZ4WoWbsIb5Ge5rToJymn9fqqf5s+NxHIvF",
+	"ouv4a5/TgrmxBqfqsZ5wTLk7NLjPsAsUVMNmSgkGOAyGZr1MU6/rJA70j5Ev9QqO1JBAUee7tTuVbKHx",
+	"oKolujVXaf2eFcprgLygV40t/CugCkXKCiHiD9Wbfux+uNTYj90PI5ssP8a4WJEeAucGuiPwB4JNeAEk",
+	"axG4tiqBOzcIKe46mlMDL/3rN3A/LSNu63qixjYBE/9zCLzjwjG4cznB4E40at5w1hFx7cA37pkK++ZB",
+	"aXDv0j1irQY/VbQrMXpEHGiW3Kkz1tmluXtiPWulDBLeYKaKXDXIGK0nBMnkgnuWzjRzmTnPzYHucaYw",
+	"0qkNOlW5BKugZ6zcQog4Dj7goImJZL8GtmYxTu34XHQmYKIYFh2BS7JW4qKpSJ5dpd0V1WupHmUS10ti",
+	"wQ+gZROu2CXrmaUKPBhCAZYbM5y7YL1dqACojbt1RyLKY8ljjG3mevUFWETwiSmQ3WAgDlcpWFL6CR1b",
+	"N9+/99V8zlqzSyNGUTOuO7QZ+d1RO++q2OcNH1wSm4MfNtOO3BKWyYeP4e34jGEntDvxxjWoPJeZn3Xe",
+	"jFSOVhNfXpWG16kLwHWwQ9OBhcdpLpqKYGN/OXp1mVE+CoD+8CtwT9fQ9F5iSaBAN6ucoZvc5D6AxXC4",
+	"d/L4mWhQUtZIFEq9kTpTsFtxUg43Sz4XY+gVzse0ooM8CzNVHpafxLtsfcv8KG2DLMejc9bPg9epZWxi",
+	"75jBc1I5xmMi+DNIgbXd2xIlOc5ahBOXoIycEIAP0Nv1akxgYwSWEfrGI/JXnit8I3wVegQmkqs30jm/",
+	"JlP1DA26tRgPhtsgZKraNTu4pmPGKAZfkPsV1/xHmaYNtomh8dv5mBXYcLrBgzRtP7u81edOHD/bW4dt",
+	"AtlmUI0tHFc51+vwam1RdS8oSbaJpehIXpLKPmsalnRdqAzrdgP5SRxCqt7nR7OS3cc/P/5vAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -187,6 +187,42 @@ func (q *Queries) ListChannels(ctx context.Context, workspaceID uuid.UUID) ([]Li
 	return items, nil
 }
 
+const lockChannel = `-- name: LockChannel :one
+SELECT id, name, platform, status, status_checked_at, created_at FROM channels
+WHERE workspace_id = $1 AND id = $2
+FOR UPDATE
+`
+
+type LockChannelParams struct {
+	WorkspaceID uuid.UUID
+	ID          uuid.UUID
+}
+
+type LockChannelRow struct {
+	ID              uuid.UUID
+	Name            string
+	Platform        string
+	Status          string
+	StatusCheckedAt *time.Time
+	CreatedAt       time.Time
+}
+
+// LockChannel reads a channel for a conditional delete and holds it, with the lock the delete
+// takes (FOR UPDATE), until the delete commits.
+func (q *Queries) LockChannel(ctx context.Context, arg LockChannelParams) (LockChannelRow, error) {
+	row := q.db.QueryRow(ctx, lockChannel, arg.WorkspaceID, arg.ID)
+	var i LockChannelRow
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Platform,
+		&i.Status,
+		&i.StatusCheckedAt,
+		&i.CreatedAt,
+	)
+	return i, err
+}
+
 const lockPhoneOwners = `-- name: LockPhoneOwners :many
 SELECT c.id FROM contacts c
 WHERE c.workspace_id = $1

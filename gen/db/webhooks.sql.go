@@ -241,6 +241,53 @@ func (q *Queries) LockWebhookEndpoint(ctx context.Context, arg LockWebhookEndpoi
 	return i, err
 }
 
+const lockWebhookEndpointForDelete = `-- name: LockWebhookEndpointForDelete :one
+SELECT id, url, description, event_types, enabled, disabled_reason,
+       previous_secret_until, coalesce(previous_secret_until > now(), false)::boolean AS previous_secret_signs,
+       created_at, updated_at
+FROM webhook_endpoints
+WHERE workspace_id = $1 AND id = $2
+FOR UPDATE
+`
+
+type LockWebhookEndpointForDeleteParams struct {
+	WorkspaceID uuid.UUID
+	ID          uuid.UUID
+}
+
+type LockWebhookEndpointForDeleteRow struct {
+	ID                  uuid.UUID
+	Url                 string
+	Description         *string
+	EventTypes          []string
+	Enabled             bool
+	DisabledReason      *string
+	PreviousSecretUntil *time.Time
+	PreviousSecretSigns bool
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+// LockWebhookEndpointForDelete is LockWebhookEndpoint for a conditional delete: it takes the
+// lock the delete takes (FOR UPDATE) at once, so the delete never has to strengthen it.
+func (q *Queries) LockWebhookEndpointForDelete(ctx context.Context, arg LockWebhookEndpointForDeleteParams) (LockWebhookEndpointForDeleteRow, error) {
+	row := q.db.QueryRow(ctx, lockWebhookEndpointForDelete, arg.WorkspaceID, arg.ID)
+	var i LockWebhookEndpointForDeleteRow
+	err := row.Scan(
+		&i.ID,
+		&i.Url,
+		&i.Description,
+		&i.EventTypes,
+		&i.Enabled,
+		&i.DisabledReason,
+		&i.PreviousSecretUntil,
+		&i.PreviousSecretSigns,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const lockWorkspaceEndpoints = `-- name: LockWorkspaceEndpoints :exec
 
 SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE

@@ -14,6 +14,7 @@ import (
 	"github.com/wazapin/wazapin/gen/api"
 	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/etag"
 	"github.com/wazapin/wazapin/internal/identity"
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/provider"
@@ -85,7 +86,8 @@ func (s *Server) CreateChannel(ctx context.Context, req api.CreateChannelRequest
 	if err != nil {
 		return nil, err
 	}
-	return api.CreateChannel201JSONResponse{Data: wire.Channel(row)}, nil
+	out := wire.Channel(row)
+	return api.CreateChannel201JSONResponse{Body: api.ChannelResponse{Data: out}, Headers: api.CreateChannel201ResponseHeaders{ETag: jsonETag(out)}}, nil
 }
 
 // ListChannels lists the workspace's channels.
@@ -103,7 +105,7 @@ func (s *Server) ListChannels(ctx context.Context, _ api.ListChannelsRequestObje
 	})}, nil
 }
 
-// GetChannel returns one channel, without its credentials.
+// GetChannel returns one channel, without its credentials; 304 when If-None-Match names its tag.
 func (s *Server) GetChannel(ctx context.Context, req api.GetChannelRequestObject) (api.GetChannelResponseObject, error) {
 	ws, id, err := channelScope(ctx, req.ChannelID)
 	if err != nil {
@@ -113,17 +115,22 @@ func (s *Server) GetChannel(ctx context.Context, req api.GetChannelRequestObject
 	if err != nil {
 		return nil, err
 	}
-	return api.GetChannel200JSONResponse{Data: wire.Channel(row)}, nil
+	out := wire.Channel(row)
+	tag := jsonETag(out)
+	if h := req.Params.IfNoneMatch; h != nil && etag.Matches(*h, tag, false) {
+		return api.GetChannel304Response{Headers: api.GetChannel304ResponseHeaders{ETag: tag}}, nil
+	}
+	return api.GetChannel200JSONResponse{Body: api.ChannelResponse{Data: out}, Headers: api.GetChannel200ResponseHeaders{ETag: tag}}, nil
 }
 
-// DeleteChannel forgets a channel and its credentials.
+// DeleteChannel forgets a channel and its credentials; with If-Match, only the version it names.
 func (s *Server) DeleteChannel(ctx context.Context, req api.DeleteChannelRequestObject) (api.DeleteChannelResponseObject, error) {
 	ws, id, err := channelScope(ctx, req.ChannelID)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.DeleteChannel(ctx, ws.ID, id); err != nil {
-		return nil, err
+	if err := s.store.DeleteChannel(ctx, ws.ID, id, ifMatch(req.Params.IfMatch, channelETag)); err != nil {
+		return nil, preconditionOf(req.Params.IfMatch, err)
 	}
 	return api.DeleteChannel204Response{}, nil
 }

@@ -54,19 +54,19 @@ func TestChannelCRUD(t *testing.T) {
 	if !strings.HasPrefix(ch.Id, "ch_") || ch.Name != "Main number" || ch.Status != api.ChannelStatusPending || !ch.StatusCheckedAt.IsNull() {
 		t.Errorf("channel %+v", ch)
 	}
-	got, _ := e.c.GetChannelWithResponse(bg, ch.Id)
+	got, _ := e.c.GetChannelWithResponse(bg, ch.Id, nil)
 	wantStatus(t, got.StatusCode(), 200, got.Body)
 	list, _ := e.c.ListChannelsWithResponse(bg)
 	if len(list.JSON200.Data) != 1 || list.JSON200.Data[0].Id != ch.Id {
 		t.Errorf("list %s", list.Body)
 	}
-	del, _ := e.c.DeleteChannelWithResponse(bg, ch.Id)
+	del, _ := e.c.DeleteChannelWithResponse(bg, ch.Id, nil)
 	wantStatus(t, del.StatusCode(), 204, del.Body)
 	for _, id := range []string{ch.Id, "ch_123", "cnt_06H1HWXJT9Y619F5GCJ4072F68"} {
-		got, _ = e.c.GetChannelWithResponse(bg, id)
+		got, _ = e.c.GetChannelWithResponse(bg, id, nil)
 		wantStatus(t, got.StatusCode(), 404, got.Body)
 	}
-	del, _ = e.c.DeleteChannelWithResponse(bg, ch.Id)
+	del, _ = e.c.DeleteChannelWithResponse(bg, ch.Id, nil)
 	wantStatus(t, del.StatusCode(), 404, del.Body)
 }
 
@@ -166,7 +166,7 @@ func TestChannelLookup(t *testing.T) {
 
 func (e *env) getChannel(id string) api.Channel {
 	e.t.Helper()
-	res, err := e.c.GetChannelWithResponse(bg, id)
+	res, err := e.c.GetChannelWithResponse(bg, id, nil)
 	if err != nil || res.JSON200 == nil {
 		e.t.Fatalf("get channel: %v %s", err, res.Body)
 	}

@@ -182,7 +182,7 @@ func (s *Server) UpdateContact(ctx context.Context, req api.UpdateContactRequest
 	if err != nil {
 		return nil, err
 	}
-	row, err := s.store.Patch(ctx, ws.ID, id, p, ifMatch(req.Params.IfMatch))
+	row, err := s.store.Patch(ctx, ws.ID, id, p, ifMatch(req.Params.IfMatch, contactETag))
 	if err != nil {
 		return nil, preconditionOf(req.Params.IfMatch, err)
 	}
@@ -196,7 +196,7 @@ func (s *Server) DeleteContact(ctx context.Context, req api.DeleteContactRequest
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.DeleteContact(ctx, ws.ID, id, ifMatch(req.Params.IfMatch)); err != nil {
+	if err := s.store.DeleteContact(ctx, ws.ID, id, ifMatch(req.Params.IfMatch, contactETag)); err != nil {
 		return nil, preconditionOf(req.Params.IfMatch, err)
 	}
 	return api.DeleteContact204Response{}, nil

@@ -164,7 +164,7 @@ func TestEveryChangeRecordsItsEvent(t *testing.T) {
 			wantStatus(t, status, 200, body)
 		}, []string{"channel.updated", "identity.attached"}},
 		{"the channel deleted", func() {
-			res, _ := e.c.DeleteChannelWithResponse(bg, ch.Id)
+			res, _ := e.c.DeleteChannelWithResponse(bg, ch.Id, nil)
 			wantStatus(t, res.StatusCode(), 204, res.Body)
 		}, []string{"channel.deleted"}},
 		{"an import that updates one contact and creates another", func() {

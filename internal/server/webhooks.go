@@ -17,6 +17,7 @@ import (
 	"github.com/wazapin/wazapin/gen/api"
 	dbq "github.com/wazapin/wazapin/gen/db"
 	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/etag"
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/netguard"
 	"github.com/wazapin/wazapin/internal/store"
@@ -61,7 +62,11 @@ func (s *Server) CreateWebhookEndpoint(ctx context.Context, req api.CreateWebhoo
 	if err != nil {
 		return nil, err
 	}
-	return api.CreateWebhookEndpoint201JSONResponse{Data: withSecret(webhookEndpointOut(row), key)}, nil
+	out := webhookEndpointOut(row)
+	return api.CreateWebhookEndpoint201JSONResponse{
+		Body:    api.WebhookEndpointSecretResponse{Data: withSecret(out, key)},
+		Headers: api.CreateWebhookEndpoint201ResponseHeaders{ETag: jsonETag(out)},
+	}, nil
 }
 
 // ListWebhookEndpoints lists the workspace's endpoints, oldest first.
@@ -79,7 +84,8 @@ func (s *Server) ListWebhookEndpoints(ctx context.Context, _ api.ListWebhookEndp
 	})}, nil
 }
 
-// GetWebhookEndpoint returns one endpoint, without its secret.
+// GetWebhookEndpoint returns one endpoint, without its secret; 304 when If-None-Match names its
+// tag.
 func (s *Server) GetWebhookEndpoint(ctx context.Context, req api.GetWebhookEndpointRequestObject) (api.GetWebhookEndpointResponseObject, error) {
 	ws, id, err := webhookScope(ctx, req.EndpointID)
 	if err != nil {
@@ -89,10 +95,16 @@ func (s *Server) GetWebhookEndpoint(ctx context.Context, req api.GetWebhookEndpo
 	if err != nil {
 		return nil, err
 	}
-	return api.GetWebhookEndpoint200JSONResponse{Data: webhookEndpointOut(row)}, nil
+	out := webhookEndpointOut(row)
+	tag := jsonETag(out)
+	if h := req.Params.IfNoneMatch; h != nil && etag.Matches(*h, tag, false) {
+		return api.GetWebhookEndpoint304Response{Headers: api.GetWebhookEndpoint304ResponseHeaders{ETag: tag}}, nil
+	}
+	return api.GetWebhookEndpoint200JSONResponse{Body: api.WebhookEndpointResponse{Data: out}, Headers: api.GetWebhookEndpoint200ResponseHeaders{ETag: tag}}, nil
 }
 
-// UpdateWebhookEndpoint changes an endpoint's settings, as a merge patch.
+// UpdateWebhookEndpoint changes an endpoint's settings, as a merge patch; with If-Match, only
+// the version it names.
 func (s *Server) UpdateWebhookEndpoint(ctx context.Context, req api.UpdateWebhookEndpointRequestObject) (api.UpdateWebhookEndpointResponseObject, error) {
 	ws, id, err := webhookScope(ctx, req.EndpointID)
 	if err != nil {
@@ -117,21 +129,23 @@ func (s *Server) UpdateWebhookEndpoint(ctx context.Context, req api.UpdateWebhoo
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	row, err := s.store.UpdateWebhookEndpoint(ctx, ws.ID, id, p)
+	row, err := s.store.UpdateWebhookEndpoint(ctx, ws.ID, id, p, ifMatch(req.Params.IfMatch, endpointETag))
 	if err != nil {
-		return nil, err
+		return nil, preconditionOf(req.Params.IfMatch, err)
 	}
-	return api.UpdateWebhookEndpoint200JSONResponse{Data: webhookEndpointOut(row)}, nil
+	out := webhookEndpointOut(row)
+	return api.UpdateWebhookEndpoint200JSONResponse{Body: api.WebhookEndpointResponse{Data: out}, Headers: api.UpdateWebhookEndpoint200ResponseHeaders{ETag: jsonETag(out)}}, nil
 }
 
-// DeleteWebhookEndpoint forgets an endpoint, its secrets and its deliveries.
+// DeleteWebhookEndpoint forgets an endpoint, its secrets and its deliveries; with If-Match,
+// only the version it names.
 func (s *Server) DeleteWebhookEndpoint(ctx context.Context, req api.DeleteWebhookEndpointRequestObject) (api.DeleteWebhookEndpointResponseObject, error) {
 	ws, id, err := webhookScope(ctx, req.EndpointID)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.DeleteWebhookEndpoint(ctx, ws.ID, id); err != nil {
-		return nil, err
+	if err := s.store.DeleteWebhookEndpoint(ctx, ws.ID, id, ifMatch(req.Params.IfMatch, endpointETag)); err != nil {
+		return nil, preconditionOf(req.Params.IfMatch, err)
 	}
 	return api.DeleteWebhookEndpoint204Response{}, nil
 }
@@ -151,7 +165,11 @@ func (s *Server) RotateWebhookEndpointSecret(ctx context.Context, req api.Rotate
 	if err != nil {
 		return nil, err
 	}
-	return api.RotateWebhookEndpointSecret200JSONResponse{Data: withSecret(webhookEndpointOut(row), key)}, nil
+	out := webhookEndpointOut(row)
+	return api.RotateWebhookEndpointSecret200JSONResponse{
+		Body:    api.WebhookEndpointSecretResponse{Data: withSecret(out, key)},
+		Headers: api.RotateWebhookEndpointSecret200ResponseHeaders{ETag: jsonETag(out)},
+	}, nil
 }
 
 // WebhookSigningKeys returns the keys that sign deliveries to an endpoint now, for

@@ -37,7 +37,7 @@ func (e *env) endpoint(body api.WebhookEndpointCreate) api.WebhookEndpointWithSe
 
 func (e *env) getEndpoint(id string) api.WebhookEndpoint {
 	e.t.Helper()
-	res, err := e.c.GetWebhookEndpointWithResponse(bg, id)
+	res, err := e.c.GetWebhookEndpointWithResponse(bg, id, nil)
 	if err != nil || res.JSON200 == nil {
 		e.t.Fatalf("get endpoint: %v %s", err, res.Body)
 	}
@@ -137,16 +137,16 @@ func TestWebhookEndpointCRUD(t *testing.T) {
 	})
 
 	t.Run("delete", func(t *testing.T) {
-		del, _ := e.c.DeleteWebhookEndpointWithResponse(bg, second.Id)
+		del, _ := e.c.DeleteWebhookEndpointWithResponse(bg, second.Id, nil)
 		wantStatus(t, del.StatusCode(), 204, del.Body)
 		for _, id := range []string{second.Id, "we_123", "ch_06BEWZPZ4NT3DDVP509YNTV5E0", ids.Format(ids.WebhookEndpoint, uuid.New())} {
-			got, _ := e.c.GetWebhookEndpointWithResponse(bg, id)
+			got, _ := e.c.GetWebhookEndpointWithResponse(bg, id, nil)
 			wantStatus(t, got.StatusCode(), 404, got.Body)
 			if p := problem(t, 404, got.Body); !strings.Contains(*p.Detail, "webhook endpoint") {
 				t.Errorf("404 detail %q", *p.Detail)
 			}
 		}
-		del, _ = e.c.DeleteWebhookEndpointWithResponse(bg, second.Id)
+		del, _ = e.c.DeleteWebhookEndpointWithResponse(bg, second.Id, nil)
 		wantStatus(t, del.StatusCode(), 404, del.Body)
 		for _, method := range []string{"PATCH", "POST"} {
 			path := "/v1/webhook-endpoints/" + second.Id
@@ -403,7 +403,7 @@ func TestWebhookEndpointsNeedAnEncryptionKey(t *testing.T) {
 	if _, err := e.srv.WebhookSigningKeys(bg, wsID, id); server.StatusOf(err) != 503 {
 		t.Errorf("signing keys without an encryption key: %v", err)
 	}
-	del, _ := e.c.DeleteWebhookEndpointWithResponse(bg, epID)
+	del, _ := e.c.DeleteWebhookEndpointWithResponse(bg, epID, nil)
 	wantStatus(t, del.StatusCode(), 204, del.Body)
 }
 
@@ -481,7 +481,7 @@ func TestWebhookEndpointLimit(t *testing.T) {
 	if err := e.pool.QueryRow(bg, "SELECT count(*) FROM webhook_endpoints").Scan(&n); err != nil || n != store.MaxWebhookEndpoints {
 		t.Fatalf("%d endpoints stored (%v)", n, err)
 	}
-	del, _ := e.c.DeleteWebhookEndpointWithResponse(bg, made[0])
+	del, _ := e.c.DeleteWebhookEndpointWithResponse(bg, made[0], nil)
 	wantStatus(t, del.StatusCode(), 204, del.Body)
 	e.endpoint(api.WebhookEndpointCreate{Url: "https://hooks.example.com/again"})
 	status, body := e.do("POST", "/v1/webhook-endpoints", []byte(`{"url": "https://hooks.example.com/one-too-many"}`))

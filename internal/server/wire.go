@@ -43,20 +43,35 @@ func contactETag(c dbq.Contact) string {
 	return etag.Of(wire.AppendContact(make([]byte, 0, 512), c))
 }
 
-// ifMatch is the store's precondition for an If-Match header; nil without one.
-func ifMatch(header *string) store.Precondition {
+// channelETag is a channel's entity tag: the digest of its JSON, as its answers write it.
+func channelETag(c dbq.GetChannelRow) string { return jsonETag(wire.Channel(c)) }
+
+// endpointETag is a webhook endpoint's entity tag: the digest of its JSON as GET answers it, so
+// nothing the answer does not show (its secrets) goes into it.
+func endpointETag(e store.WebhookEndpoint) string { return jsonETag(webhookEndpointOut(e)) }
+
+// jsonETag is the entity tag of an object the generated responses write with encoding/json: the
+// digest of the same bytes. (Should v not encode, neither does the answer: it fails the same way.)
+func jsonETag(v any) string {
+	b, _ := json.Marshal(v)
+	return etag.Of(b)
+}
+
+// ifMatch is the store's precondition for an If-Match header, matched strongly against the tag
+// tagOf gives the row the write locks; nil without one.
+func ifMatch[T any](header *string, tagOf func(T) string) store.Precondition[T] {
 	if header == nil {
 		return nil
 	}
-	return func(c dbq.Contact) bool { return etag.Matches(*header, contactETag(c), true) }
+	return func(row T) bool { return etag.Matches(*header, tagOf(row), true) }
 }
 
-// preconditionOf answers a write with If-Match to a contact that does not exist: 412, as RFC
+// preconditionOf answers a write with If-Match to an object that does not exist: 412, as RFC
 // 9110 asks, rather than 404.
 func preconditionOf(header *string, err error) error {
 	var e *apperr.Error
 	if header != nil && errors.As(err, &e) && e.Code == apperr.NotFound {
-		return apperr.New(apperr.Precondition, "%s; If-Match names a version of a contact that does not exist", e.Message)
+		return apperr.New(apperr.Precondition, "%s, so no version of it matches If-Match", e.Message)
 	}
 	return err
 }

@@ -63,9 +63,22 @@ func (s *Store) ChannelCredentials(ctx context.Context, wsID, id uuid.UUID) (dbq
 	return row, err
 }
 
-// DeleteChannel forgets a channel and its credentials.
-func (s *Store) DeleteChannel(ctx context.Context, wsID, id uuid.UUID) error {
+// DeleteChannel forgets a channel and its credentials. With a precondition, the channel is
+// locked first and deleted only if the precondition holds for it as locked.
+func (s *Store) DeleteChannel(ctx context.Context, wsID, id uuid.UUID, cond Precondition[dbq.GetChannelRow]) error {
 	return s.write(ctx, s.main, "channel.delete", wsID, func(q *txn) error {
+		if cond != nil {
+			cur, err := q.LockChannel(ctx, dbq.LockChannelParams{WorkspaceID: wsID, ID: id})
+			if errors.Is(err, pgx.ErrNoRows) {
+				return channelNotFound(id)
+			}
+			if err != nil {
+				return err
+			}
+			if err := cond.check(dbq.GetChannelRow(cur), "channel", ids.Channel, id); err != nil {
+				return err
+			}
+		}
 		gone, err := q.DeleteChannel(ctx, dbq.DeleteChannelParams{WorkspaceID: wsID, ID: id})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return channelNotFound(id)

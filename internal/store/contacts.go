@@ -100,18 +100,18 @@ func (s *Store) updateOwner(ctx context.Context, q *txn, wsID, owner uuid.UUID, 
 // Patch applies a merge patch to a contact. The contact is locked first, then the identities it
 // would take are checked: one held by another contact is a conflict, and nothing changes.
 // With a precondition, only a contact it holds for, as locked, is changed (see Precondition).
-func (s *Store) Patch(ctx context.Context, wsID, id uuid.UUID, p contact.Patch, cond Precondition) (row dbq.Contact, err error) {
+func (s *Store) Patch(ctx context.Context, wsID, id uuid.UUID, p contact.Patch, cond Precondition[dbq.Contact]) (row dbq.Contact, err error) {
 	err = s.follow(ctx, wsID, id, func(id uuid.UUID) error { return s.patch(ctx, wsID, id, p, cond, &row) })
 	return row, err
 }
 
-func (s *Store) patch(ctx context.Context, wsID, id uuid.UUID, p contact.Patch, cond Precondition, row *dbq.Contact) error {
+func (s *Store) patch(ctx context.Context, wsID, id uuid.UUID, p contact.Patch, cond Precondition[dbq.Contact], row *dbq.Contact) error {
 	return s.write(ctx, s.main, "contact.update", wsID, func(q *txn) error {
 		cur, err := lockContact(ctx, q.Queries, wsID, id)
 		if err != nil {
 			return err
 		}
-		if err := cond.check(cur); err != nil {
+		if err := cond.check(cur, "contact", ids.Contact, cur.ID); err != nil {
 			return err
 		}
 		next, err := p.Apply(fieldsOf(cur))
@@ -155,18 +155,18 @@ func movesOf(cur dbq.Contact, next contact.Fields) []identity.Key {
 // DeleteContact removes a contact with its identities, notes and tags, and forgets the opt-ins
 // kept against it and its identifiers. Its suppressions and opt-outs stay, kept against its
 // identifiers: a contact created again with one of them shows them again.
-func (s *Store) DeleteContact(ctx context.Context, wsID, id uuid.UUID, cond Precondition) error {
+func (s *Store) DeleteContact(ctx context.Context, wsID, id uuid.UUID, cond Precondition[dbq.Contact]) error {
 	return s.follow(ctx, wsID, id, func(id uuid.UUID) error { return s.deleteContact(ctx, wsID, id, cond) })
 }
 
-func (s *Store) deleteContact(ctx context.Context, wsID, id uuid.UUID, cond Precondition) error {
+func (s *Store) deleteContact(ctx context.Context, wsID, id uuid.UUID, cond Precondition[dbq.Contact]) error {
 	return s.write(ctx, s.main, "contact.delete", wsID, func(q *txn) error {
 		if cond != nil {
 			cur, err := lockContact(ctx, q.Queries, wsID, id)
 			if err != nil {
 				return err
 			}
-			if err := cond.check(cur); err != nil {
+			if err := cond.check(cur, "contact", ids.Contact, cur.ID); err != nil {
 				return err
 			}
 		}
@@ -267,17 +267,6 @@ func updateContact(ctx context.Context, q *txn, cur dbq.Contact, next contact.Fi
 		q.emit(e)
 	}
 	return row, err
-}
-
-// Precondition says whether a contact, as locked by a write, is the version the request expects
-// (its If-Match); nil expects none.
-type Precondition func(dbq.Contact) bool
-
-func (p Precondition) check(c dbq.Contact) error {
-	if p == nil || p(c) {
-		return nil
-	}
-	return apperr.New(apperr.Precondition, "contact %q changed since the version If-Match names", ids.Format(ids.Contact, c.ID))
 }
 
 func contactNotFound(id uuid.UUID) error {

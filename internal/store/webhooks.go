@@ -73,12 +73,16 @@ func (s *Store) WebhookEndpoint(ctx context.Context, wsID, id uuid.UUID) (Webhoo
 	return row, webhookEndpointErr(err, id)
 }
 
-// UpdateWebhookEndpoint applies a patch to an endpoint's settings.
-func (s *Store) UpdateWebhookEndpoint(ctx context.Context, wsID, id uuid.UUID, p WebhookEndpointPatch) (row WebhookEndpoint, err error) {
+// UpdateWebhookEndpoint applies a patch to an endpoint's settings. With a precondition, only an
+// endpoint it holds for, as locked, is changed.
+func (s *Store) UpdateWebhookEndpoint(ctx context.Context, wsID, id uuid.UUID, p WebhookEndpointPatch, cond Precondition[WebhookEndpoint]) (row WebhookEndpoint, err error) {
 	err = s.write(ctx, s.main, "webhook_endpoint.update", wsID, func(q *txn) error {
 		cur, err := q.LockWebhookEndpoint(ctx, dbq.LockWebhookEndpointParams{WorkspaceID: wsID, ID: id})
 		if err != nil {
 			return webhookEndpointErr(err, id)
+		}
+		if err := cond.check(WebhookEndpoint(cur), "webhook endpoint", ids.WebhookEndpoint, id); err != nil {
+			return err
 		}
 		next := dbq.UpdateWebhookEndpointParams{
 			WorkspaceID: wsID, ID: id,
@@ -114,9 +118,20 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, wsID, id uuid.UUID, sea
 	return row, err
 }
 
-// DeleteWebhookEndpoint forgets an endpoint, its secrets and its deliveries.
-func (s *Store) DeleteWebhookEndpoint(ctx context.Context, wsID, id uuid.UUID) error {
+// DeleteWebhookEndpoint forgets an endpoint, its secrets and its deliveries. With a
+// precondition, the endpoint is locked first and deleted only if the precondition holds for it
+// as locked.
+func (s *Store) DeleteWebhookEndpoint(ctx context.Context, wsID, id uuid.UUID, cond Precondition[WebhookEndpoint]) error {
 	return s.write(ctx, s.main, "webhook_endpoint.delete", wsID, func(q *txn) error {
+		if cond != nil {
+			cur, err := q.LockWebhookEndpointForDelete(ctx, dbq.LockWebhookEndpointForDeleteParams{WorkspaceID: wsID, ID: id})
+			if err != nil {
+				return webhookEndpointErr(err, id)
+			}
+			if err := cond.check(WebhookEndpoint(cur), "webhook endpoint", ids.WebhookEndpoint, id); err != nil {
+				return err
+			}
+		}
 		n, err := q.DeleteWebhookEndpoint(ctx, dbq.DeleteWebhookEndpointParams{WorkspaceID: wsID, ID: id})
 		if err == nil && n == 0 {
 			err = webhookEndpointNotFound(id)

@@ -812,14 +812,17 @@ export interface paths {
         /**
          * Get a channel
          * @description The channel without its credentials. `status` and `status_checked_at` tell how its last
-         *     provider call went.
+         *     provider call went. The answer carries the channel's `ETag`, which changes whenever the
+         *     channel's JSON does (its status included); with `If-None-Match` naming it, 304 and no body.
          */
         get: operations["getChannel"];
         put?: never;
         post?: never;
         /**
          * Delete a channel
-         * @description Disconnects the channel and forgets its credentials. Identities linked through the channel stay on their contacts.
+         * @description Disconnects the channel and forgets its credentials. Identities linked through the channel
+         *     stay on their contacts. With `If-Match`, only the version it names is deleted (412
+         *     otherwise).
          */
         delete: operations["deleteChannel"];
         options?: never;
@@ -892,7 +895,8 @@ export interface paths {
          *     private or link-local address is refused (422), and a name that resolves to one is
          *     refused when a delivery connects. `event_types` lists the types to deliver, each once;
          *     absent or null delivers every type, including types added later. An endpoint created
-         *     with `enabled: false` gets nothing until it is enabled.
+         *     with `enabled: false` gets nothing until it is enabled. The answer carries the endpoint's
+         *     `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
          *
          *     A workspace has at most 20 endpoints: one more is a 409.
          */
@@ -918,14 +922,18 @@ export interface paths {
         };
         /**
          * Get a webhook endpoint
-         * @description The endpoint without its secret.
+         * @description The endpoint without its secret. The answer carries the endpoint's `ETag`, a digest of
+         *     this JSON alone: it changes whenever the JSON does (a rotation changes `updated_at` and
+         *     `previous_secret_expires_at`), never with the secret by itself. With `If-None-Match`
+         *     naming it, 304 and no body.
          */
         get: operations["getWebhookEndpoint"];
         put?: never;
         post?: never;
         /**
          * Delete a webhook endpoint
-         * @description Stops deliveries to the endpoint and forgets it, its secrets and its deliveries.
+         * @description Stops deliveries to the endpoint and forgets it, its secrets and its deliveries. With
+         *     `If-Match`, only the version it names is deleted (412 otherwise).
          */
         delete: operations["deleteWebhookEndpoint"];
         options?: never;
@@ -936,7 +944,8 @@ export interface paths {
          *     description and `event_types: null` delivers every type again. `url` and `event_types`
          *     follow the rules of creation. `enabled: false` stops deliveries; `enabled: true` resumes
          *     them and clears `disabled_reason` and the record of failures that could disable the
-         *     endpoint again. The secret is changed only by rotating it.
+         *     endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
+         *     version it names is changed (412 otherwise). The answer carries the new `ETag`.
          */
         patch: operations["updateWebhookEndpoint"];
         trace?: never;
@@ -2350,7 +2359,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `If-Match` names no version the contact has now (or the contact does not exist); nothing changed. */
+        /** @description `If-Match` names no version the object has now (or the object does not exist); nothing changed. */
         PreconditionFailed: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2556,15 +2565,17 @@ export interface components {
          */
         ContactID: string;
         /**
-         * @description Change the contact only if its `ETag` is one of these (comma-separated), or `*` for any
-         *     existing contact; otherwise 412 and nothing changes. Checked under the contact's row lock,
-         *     so of two clients that read the same version and both write with its ETag, exactly one
-         *     succeeds.
+         * @description Change or delete the object (contact, channel, webhook endpoint) only if its `ETag` is one
+         *     of these (comma-separated), or `*` for any existing one; otherwise 412 and nothing
+         *     changes, and an object that does not exist is 412 too. Checked under the object's row
+         *     lock in the write's transaction, so of two clients that read the same version and both
+         *     write with its ETag, exactly one succeeds.
          * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
          */
         IfMatch: string;
         /**
-         * @description Answer 304 with no body when the contact's `ETag` is one of these (comma-separated), or `*`.
+         * @description Answer 304 with no body when the object's (contact's, channel's, webhook endpoint's)
+         *     `ETag` is one of these (comma-separated), or `*`.
          * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
          */
         IfNoneMatch: string;
@@ -2617,8 +2628,10 @@ export interface components {
          */
         "X-Request-Id": string;
         /**
-         * @description The contact's entity tag: strong, and different whenever the contact's JSON would be.
-         *     Send it back in `If-None-Match` (GET) or `If-Match` (PATCH, DELETE).
+         * @description The entity tag of the object answered (a contact, channel or webhook endpoint): strong, a
+         *     digest of the object's JSON as `GET` answers it (a secret shown once is not part of it),
+         *     so different whenever that JSON would be. Send it back in `If-None-Match` (GET) or
+         *     `If-Match` (PATCH, DELETE).
          * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
          */
         ETag: string;
@@ -3462,7 +3475,8 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Answer 304 with no body when the contact's `ETag` is one of these (comma-separated), or `*`.
+                 * @description Answer 304 with no body when the object's (contact's, channel's, webhook endpoint's)
+                 *     `ETag` is one of these (comma-separated), or `*`.
                  * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
@@ -3510,10 +3524,11 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Change the contact only if its `ETag` is one of these (comma-separated), or `*` for any
-                 *     existing contact; otherwise 412 and nothing changes. Checked under the contact's row lock,
-                 *     so of two clients that read the same version and both write with its ETag, exactly one
-                 *     succeeds.
+                 * @description Change or delete the object (contact, channel, webhook endpoint) only if its `ETag` is one
+                 *     of these (comma-separated), or `*` for any existing one; otherwise 412 and nothing
+                 *     changes, and an object that does not exist is 412 too. Checked under the object's row
+                 *     lock in the write's transaction, so of two clients that read the same version and both
+                 *     write with its ETag, exactly one succeeds.
                  * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
                  */
                 "If-Match"?: components["parameters"]["IfMatch"];
@@ -3551,10 +3566,11 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description Change the contact only if its `ETag` is one of these (comma-separated), or `*` for any
-                 *     existing contact; otherwise 412 and nothing changes. Checked under the contact's row lock,
-                 *     so of two clients that read the same version and both write with its ETag, exactly one
-                 *     succeeds.
+                 * @description Change or delete the object (contact, channel, webhook endpoint) only if its `ETag` is one
+                 *     of these (comma-separated), or `*` for any existing one; otherwise 412 and nothing
+                 *     changes, and an object that does not exist is 412 too. Checked under the object's row
+                 *     lock in the write's transaction, so of two clients that read the same version and both
+                 *     write with its ETag, exactly one succeeds.
                  * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
                  */
                 "If-Match"?: components["parameters"]["IfMatch"];
@@ -4579,6 +4595,7 @@ export interface operations {
             /** @description The channel. */
             201: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4610,7 +4627,14 @@ export interface operations {
     getChannel: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 with no body when the object's (contact's, channel's, webhook endpoint's)
+                 *     `ETag` is one of these (comma-separated), or `*`.
+                 * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description A channel id (`ch_…`).
@@ -4625,6 +4649,7 @@ export interface operations {
             /** @description The channel. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4643,6 +4668,14 @@ export interface operations {
                     "application/json": components["schemas"]["ChannelResponse"];
                 };
             };
+            /** @description The channel is still the version `If-None-Match` names. */
+            304: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -4654,7 +4687,17 @@ export interface operations {
     deleteChannel: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change or delete the object (contact, channel, webhook endpoint) only if its `ETag` is one
+                 *     of these (comma-separated), or `*` for any existing one; otherwise 412 and nothing
+                 *     changes, and an object that does not exist is 412 too. Checked under the object's row
+                 *     lock in the write's transaction, so of two clients that read the same version and both
+                 *     write with its ETag, exactly one succeeds.
+                 * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description A channel id (`ch_…`).
@@ -4676,6 +4719,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
@@ -4859,9 +4903,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The endpoint, with its signing secret, shown this once. */
+            /**
+             * @description The endpoint, with its signing secret, shown this once. Its `ETag` is the endpoint's as
+             *     `GET` answers it, without the secret.
+             */
             201: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4902,7 +4950,14 @@ export interface operations {
     getWebhookEndpoint: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Answer 304 with no body when the object's (contact's, channel's, webhook endpoint's)
+                 *     `ETag` is one of these (comma-separated), or `*`.
+                 * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
+                 */
+                "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+            };
             path: {
                 /**
                  * @description A webhook endpoint id (`we_…`).
@@ -4917,11 +4972,20 @@ export interface operations {
             /** @description The endpoint. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookEndpointResponse"];
                 };
+            };
+            /** @description The endpoint is still the version `If-None-Match` names. */
+            304: {
+                headers: {
+                    ETag: components["headers"]["ETag"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
@@ -4934,7 +4998,17 @@ export interface operations {
     deleteWebhookEndpoint: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change or delete the object (contact, channel, webhook endpoint) only if its `ETag` is one
+                 *     of these (comma-separated), or `*` for any existing one; otherwise 412 and nothing
+                 *     changes, and an object that does not exist is 412 too. Checked under the object's row
+                 *     lock in the write's transaction, so of two clients that read the same version and both
+                 *     write with its ETag, exactly one succeeds.
+                 * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description A webhook endpoint id (`we_…`).
@@ -4956,6 +5030,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
@@ -4964,7 +5039,17 @@ export interface operations {
     updateWebhookEndpoint: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Change or delete the object (contact, channel, webhook endpoint) only if its `ETag` is one
+                 *     of these (comma-separated), or `*` for any existing one; otherwise 412 and nothing
+                 *     changes, and an object that does not exist is 412 too. Checked under the object's row
+                 *     lock in the write's transaction, so of two clients that read the same version and both
+                 *     write with its ETag, exactly one succeeds.
+                 * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
+                 */
+                "If-Match"?: components["parameters"]["IfMatch"];
+            };
             path: {
                 /**
                  * @description A webhook endpoint id (`we_…`).
@@ -4983,6 +5068,7 @@ export interface operations {
             /** @description The endpoint as changed. */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4993,6 +5079,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -5028,9 +5115,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The endpoint, with its new signing secret, shown this once. */
+            /**
+             * @description The endpoint, with its new signing secret, shown this once. Its `ETag` is the
+             *     endpoint's new one, as `GET` answers it, without the secret.
+             */
             200: {
                 headers: {
+                    ETag: components["headers"]["ETag"];
                     [name: string]: unknown;
                 };
                 content: {
