@@ -3716,6 +3716,8 @@ type ClientInterface interface {
 	// Every key of the workspace, revoked and expired ones included, oldest first: its id, name,
 	// recognisable prefix, permissions and dates. Never the secret or its hash.
 	//
+	// Needs the permission `api_keys:read`.
+	//
 	// Corresponds with GET /v1/api-keys (the `ListApiKeys` operationId).
 	ListApiKeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -3726,6 +3728,8 @@ type ClientInterface interface {
 	// secret (`key`) is shown: store it then. `expires_at`, when given, must be in the future;
 	// from then the key answers 401. `rate_limit` holds the key to its own limit instead of the
 	// server's (`WAZAPIN_RATE_LIMIT`).
+	//
+	// Needs the permission `api_keys:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3740,6 +3744,8 @@ type ClientInterface interface {
 	// from then the key answers 401. `rate_limit` holds the key to its own limit instead of the
 	// server's (`WAZAPIN_RATE_LIMIT`).
 	//
+	// Needs the permission `api_keys:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/api-keys (the `CreateApiKey` operationId).
@@ -3753,6 +3759,8 @@ type ClientInterface interface {
 	// revoke itself; an operator who lost every key makes a new one with
 	// `wazapin apikey create --workspace ws_…`.
 	//
+	// Needs the permission `api_keys:write`.
+	//
 	// Corresponds with DELETE /v1/api-keys/{keyID} (the `RevokeApiKey` operationId).
 	RevokeApiKey(ctx context.Context, keyID KeyID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -3760,12 +3768,16 @@ type ClientInterface interface {
 	//
 	// One key of the workspace, without its secret.
 	//
+	// Needs the permission `api_keys:read`.
+	//
 	// Corresponds with GET /v1/api-keys/{keyID} (the `GetApiKey` operationId).
 	GetApiKey(ctx context.Context, keyID KeyID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListChannels List channels
 	//
 	// Every channel of the workspace, oldest first, without credentials; returned whole.
+	//
+	// Needs the permission `channels:read`.
 	//
 	// Corresponds with GET /v1/channels (the `ListChannels` operationId).
 	ListChannels(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3783,6 +3795,8 @@ type ClientInterface interface {
 	//   `{"base_url", "api_key", "session"}` (`session` defaults to `default`).
 	// - `whatsapp_business_api`: the WhatsApp Business API contacts check (On-Premises API
 	//   compatible, as BSPs serve it); `{"base_url", "access_token"}`.
+	//
+	// Needs the permission `channels:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3803,6 +3817,8 @@ type ClientInterface interface {
 	// - `whatsapp_business_api`: the WhatsApp Business API contacts check (On-Premises API
 	//   compatible, as BSPs serve it); `{"base_url", "access_token"}`.
 	//
+	// Needs the permission `channels:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
@@ -3814,6 +3830,8 @@ type ClientInterface interface {
 	// stay on their contacts. With `If-Match`, only the version it names is deleted (412
 	// otherwise).
 	//
+	// Needs the permission `channels:write`.
+	//
 	// Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
 	DeleteChannel(ctx context.Context, channelID ChannelID, params *DeleteChannelParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -3822,6 +3840,8 @@ type ClientInterface interface {
 	// The channel without its credentials. `status` and `status_checked_at` tell how its last
 	// provider call went. The answer carries the channel's `ETag`, which changes whenever the
 	// channel's JSON does (its status included); with `If-None-Match` naming it, 304 and no body.
+	//
+	// Needs the permission `channels:read`.
 	//
 	// Corresponds with GET /v1/channels/{channelID} (the `GetChannel` operationId).
 	GetChannel(ctx context.Context, channelID ChannelID, params *GetChannelParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3841,6 +3861,8 @@ type ClientInterface interface {
 	// The provider is asked with bounded concurrency and within a bounded time
 	// (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
 	// 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
+	//
+	// Needs the permissions `channels:read` and `contacts:read`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3863,6 +3885,8 @@ type ClientInterface interface {
 	// (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
 	// 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
 	//
+	// Needs the permissions `channels:read` and `contacts:read`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
@@ -3874,6 +3898,8 @@ type ClientInterface interface {
 	// `cursor` to get the next; it is null on the last page. Contacts created while a client walks
 	// the pages appear before its cursor, so a walk never repeats a contact. Filters combine with
 	// AND.
+	//
+	// Needs the permission `contacts:read`.
 	//
 	// Corresponds with GET /v1/contacts (the `ListContacts` operationId).
 	ListContacts(ctx context.Context, params *ListContactsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3898,6 +3924,8 @@ type ClientInterface interface {
 	// source, and shows one of each. A new value replaces only the one shown (a new id of
 	// another source than the one shown replaces that source's ids); the others keep leading
 	// to the contact.
+	//
+	// Needs the permission `contacts:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3924,6 +3952,8 @@ type ClientInterface interface {
 	// source, and shows one of each. A new value replaces only the one shown (a new id of
 	// another source than the one shown replaces that source's ids); the others keep leading
 	// to the contact.
+	//
+	// Needs the permission `contacts:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3957,6 +3987,8 @@ type ClientInterface interface {
 	// names the contact of every line that created or updated one. Importing the same file
 	// twice creates nothing the second time.
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/contacts/import (the `ImportContacts` operationId).
@@ -3968,6 +4000,8 @@ type ClientInterface interface {
 	// components, served by the same code, with the same status and byte-identical body. New
 	// clients should call resolve. Not to be confused with `POST /v1/channels/{channelID}/contacts/lookup`,
 	// which asks a messaging provider rather than the stored contacts.
+	//
+	// Needs the permission `contacts:read`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3981,6 +4015,8 @@ type ClientInterface interface {
 	// clients should call resolve. Not to be confused with `POST /v1/channels/{channelID}/contacts/lookup`,
 	// which asks a messaging provider rather than the stored contacts.
 	//
+	// Needs the permission `contacts:read`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/lookup (the `LookupContact` operationId).
@@ -3991,6 +4027,8 @@ type ClientInterface interface {
 	// `+62 812-3456-7890`, `6281234567890`, `%2B6281234567890` and, in a workspace whose default
 	// region is ID, `081234567890` all find the same contact. A value that cannot be a phone
 	// number is a 422; a valid number that no contact holds is a 404.
+	//
+	// Needs the permission `contacts:read`.
 	//
 	// Corresponds with GET /v1/contacts/phone/{phone} (the `GetContactByPhone` operationId).
 	GetContactByPhone(ctx context.Context, phone string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4011,6 +4049,8 @@ type ClientInterface interface {
 	// An identifier no contact holds is answered too, from what is kept against the identifier
 	// itself: the number of a deleted contact that unsubscribed stays `suppressed`, with
 	// `contact_id` null. One statement answers the whole request.
+	//
+	// Needs the permission `contacts:read`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4034,6 +4074,8 @@ type ClientInterface interface {
 	// itself: the number of a deleted contact that unsubscribed stays `suppressed`, with
 	// `contact_id` null. One statement answers the whole request.
 	//
+	// Needs the permission `contacts:read`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
@@ -4046,6 +4088,8 @@ type ClientInterface interface {
 	// same contact (with the list of those that matched), 404 when none matches, 409 when they
 	// lead to different contacts (the problem lists the `candidates`). An `external_id`
 	// identifier needs its `source`.
+	//
+	// Needs the permission `contacts:read`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4060,6 +4104,8 @@ type ClientInterface interface {
 	// lead to different contacts (the problem lists the `candidates`). An `external_id`
 	// identifier needs its `source`.
 	//
+	// Needs the permission `contacts:read`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/resolve (the `ResolveContact` operationId).
@@ -4071,6 +4117,8 @@ type ClientInterface interface {
 	// so its identifiers lead nowhere afterwards. The workspace's tags themselves stay. With
 	// `If-Match`, only the version it names is deleted (412 otherwise).
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Corresponds with DELETE /v1/contacts/{contactID} (the `DeleteContact` operationId).
 	DeleteContact(ctx context.Context, contactID ContactID, params *DeleteContactParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -4080,6 +4128,8 @@ type ClientInterface interface {
 	// written last); `GET /v1/contacts/{contactID}/identities` lists all of them. An id of another
 	// workspace answers 404. The answer carries the contact's `ETag`; with `If-None-Match` naming
 	// it, 304 and no body.
+	//
+	// Needs the permission `contacts:read`.
 	//
 	// Corresponds with GET /v1/contacts/{contactID} (the `GetContact` operationId).
 	GetContact(ctx context.Context, contactID ContactID, params *GetContactParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4098,6 +4148,8 @@ type ClientInterface interface {
 	// the one shown and no other; a new external id detaches the id shown when it is of the
 	// source shown, otherwise the contact's ids of its source. With `If-Match`, only the version
 	// it names is changed (412 otherwise). The answer carries the new `ETag`.
+	//
+	// Needs the permission `contacts:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4119,6 +4171,8 @@ type ClientInterface interface {
 	// source shown, otherwise the contact's ids of its source. With `If-Match`, only the version
 	// it names is changed (412 otherwise). The answer carries the new `ETag`.
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PATCH /v1/contacts/{contactID} (the `UpdateContact` operationId).
@@ -4131,6 +4185,8 @@ type ClientInterface interface {
 	// the channel, 200 when it is replaced. It is kept against the contact and against its
 	// identifiers that reach the channel: deleting the contact forgets its opt-ins but keeps its
 	// opt-outs on those identifiers, and a contact created again with one of them shows it.
+	//
+	// Needs the permission `contacts:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4145,6 +4201,8 @@ type ClientInterface interface {
 	// identifiers that reach the channel: deleting the contact forgets its opt-ins but keeps its
 	// opt-outs on those identifiers, and a contact created again with one of them shows it.
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PUT /v1/contacts/{contactID}/consent/{channel} (the `PutContactConsent` operationId).
@@ -4156,6 +4214,8 @@ type ClientInterface interface {
 	// whole: the latest captured among those kept against the contact and its identifiers (an
 	// opt-out recorded for its phone number through a deleted contact counts).
 	//
+	// Needs the permission `contacts:read`.
+	//
 	// Corresponds with GET /v1/contacts/{contactID}/consents (the `ListContactConsents` operationId).
 	ListContactConsents(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -4165,6 +4225,8 @@ type ClientInterface interface {
 	// (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
 	// A contact merged from others may hold several phone numbers, emails, and external ids of
 	// one source; its fields show one of each. Returned whole; a contact has few.
+	//
+	// Needs the permission `contacts:read`.
 	//
 	// Corresponds with GET /v1/contacts/{contactID}/identities (the `ListContactIdentities` operationId).
 	ListContactIdentities(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4201,6 +4263,8 @@ type ClientInterface interface {
 	// One `contact.merged` event records it. Contacts are locked in id order, so concurrent
 	// merges and writes of the same contacts wait for each other; an upsert that races a merge
 	// lands on the contact before the merge and is carried, or on the survivor.
+	//
+	// Needs the permission `contacts:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4240,6 +4304,8 @@ type ClientInterface interface {
 	// merges and writes of the same contacts wait for each other; an upsert that races a merge
 	// lands on the contact before the merge and is carried, or on the survivor.
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
@@ -4250,6 +4316,8 @@ type ClientInterface interface {
 	// The merges the contact took part in, as survivor or merged, and those of the contacts
 	// merged into it, newest first (at most 100).
 	//
+	// Needs the permission `contacts:read`.
+	//
 	// Corresponds with GET /v1/contacts/{contactID}/merges (the `ListContactMerges` operationId).
 	ListContactMerges(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -4258,12 +4326,16 @@ type ClientInterface interface {
 	// The contact's notes, newest first, with the same keyset pagination as the contact list:
 	// pass `meta.next_cursor` as `cursor` for the next page; it is null on the last one.
 	//
+	// Needs the permission `contacts:read`.
+	//
 	// Corresponds with GET /v1/contacts/{contactID}/notes (the `ListContactNotes` operationId).
 	ListContactNotes(ctx context.Context, contactID ContactID, params *ListContactNotesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateContactNoteWithBody Add a note
 	//
 	// Adds a free-text note to the contact; the body is not blank and at most 10000 characters.
+	//
+	// Needs the permission `contacts:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4273,6 +4345,8 @@ type ClientInterface interface {
 	// CreateContactNote Add a note
 	//
 	// Adds a free-text note to the contact; the body is not blank and at most 10000 characters.
+	//
+	// Needs the permission `contacts:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4286,6 +4360,8 @@ type ClientInterface interface {
 	// lasting), else the latest changed. One whose `expires_at` has passed, or that was lifted,
 	// stays listed with `active: false`.
 	//
+	// Needs the permission `contacts:read`.
+	//
 	// Corresponds with GET /v1/contacts/{contactID}/suppressions (the `ListContactSuppressions` operationId).
 	ListContactSuppressions(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -4295,6 +4371,8 @@ type ClientInterface interface {
 	// 201 when the contact showed no suppression on the channel, 200 when it is replaced (which
 	// also clears an earlier lift). Without `expires_at` the suppression holds until lifted or
 	// replaced; an `expires_at` in the past records one that has already expired.
+	//
+	// Needs the permission `contacts:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4308,6 +4386,8 @@ type ClientInterface interface {
 	// also clears an earlier lift). Without `expires_at` the suppression holds until lifted or
 	// replaced; an `expires_at` in the past records one that has already expired.
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
@@ -4320,12 +4400,16 @@ type ClientInterface interface {
 	// `active: false`, `lifted_at` and `lift_reason`. Lifting a lifted one changes nothing; 404
 	// when the contact has no suppression on the channel.
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Corresponds with DELETE /v1/contacts/{contactID}/suppressions/{channel} (the `LiftContactSuppression` operationId).
 	LiftContactSuppression(ctx context.Context, contactID ContactID, channel MessagingChannel, params *LiftContactSuppressionParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListContactTags List a contact's tags
 	//
 	// The tags assigned to the contact, each once, ordered by name; returned whole.
+	//
+	// Needs the permission `contacts:read`.
 	//
 	// Corresponds with GET /v1/contacts/{contactID}/tags (the `ListContactTags` operationId).
 	ListContactTags(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4336,6 +4420,8 @@ type ClientInterface interface {
 	// case-insensitively: the first spelling used in the workspace is kept. Assigning a tag that
 	// is already assigned is not an error: it answers 200 with the existing assignment (201 when
 	// newly assigned).
+	//
+	// Needs the permission `contacts:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4349,6 +4435,8 @@ type ClientInterface interface {
 	// is already assigned is not an error: it answers 200 with the existing assignment (201 when
 	// newly assigned).
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/tags (the `AssignContactTag` operationId).
@@ -4357,6 +4445,8 @@ type ClientInterface interface {
 	// UnassignContactTag Remove a tag from a contact
 	//
 	// Idempotent; 204 whether or not the tag was assigned. The workspace tag itself stays.
+	//
+	// Needs the permission `contacts:write`.
 	//
 	// Corresponds with DELETE /v1/contacts/{contactID}/tags/{tag} (the `UnassignContactTag` operationId).
 	UnassignContactTag(ctx context.Context, contactID ContactID, tag string, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4373,6 +4463,8 @@ type ClientInterface interface {
 	// An `after` older than what retention has deleted answers 410: the events in between are
 	// gone, and the consumer must resynchronise (list the contacts) and start again from
 	// `after=0` or from a later event.
+	//
+	// Needs the permission `events:read`.
 	//
 	// Corresponds with GET /v1/events (the `ListEvents` operationId).
 	ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4403,6 +4495,8 @@ type ClientInterface interface {
 	// A merge: its survivor, the contacts it merged, the values that lost, and, once undone, when
 	// and what could not be restored. A dry run's merge is not kept.
 	//
+	// Needs the permission `contacts:read`.
+	//
 	// Corresponds with GET /v1/merges/{mergeID} (the `GetMerge` operationId).
 	GetMerge(ctx context.Context, mergeID MergeID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -4424,12 +4518,16 @@ type ClientInterface interface {
 	// until that later merge is undone; a merge undone already, or whose survivor was deleted,
 	// answers 409 too. One `contact.unmerged` event records it.
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Corresponds with POST /v1/merges/{mergeID}/undo (the `UndoMerge` operationId).
 	UndoMerge(ctx context.Context, mergeID MergeID, params *UndoMergeParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListWebhookEndpoints List webhook endpoints
 	//
 	// Every webhook endpoint of the workspace, oldest first, without secrets; returned whole.
+	//
+	// Needs the permission `webhooks:read`.
 	//
 	// Corresponds with GET /v1/webhook-endpoints (the `ListWebhookEndpoints` operationId).
 	ListWebhookEndpoints(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4452,6 +4550,8 @@ type ClientInterface interface {
 	// `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
 	//
 	// A workspace has at most 20 endpoints: one more is a 409.
+	//
+	// Needs the permission `webhooks:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4477,6 +4577,8 @@ type ClientInterface interface {
 	//
 	// A workspace has at most 20 endpoints: one more is a 409.
 	//
+	// Needs the permission `webhooks:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
@@ -4487,6 +4589,8 @@ type ClientInterface interface {
 	// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries. With
 	// `If-Match`, only the version it names is deleted (412 otherwise).
 	//
+	// Needs the permission `webhooks:write`.
+	//
 	// Corresponds with DELETE /v1/webhook-endpoints/{endpointID} (the `DeleteWebhookEndpoint` operationId).
 	DeleteWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *DeleteWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -4496,6 +4600,8 @@ type ClientInterface interface {
 	// this JSON alone: it changes whenever the JSON does (a rotation changes `updated_at` and
 	// `previous_secret_expires_at`), never with the secret by itself. With `If-None-Match`
 	// naming it, 304 and no body.
+	//
+	// Needs the permission `webhooks:read`.
 	//
 	// Corresponds with GET /v1/webhook-endpoints/{endpointID} (the `GetWebhookEndpoint` operationId).
 	GetWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *GetWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4508,6 +4614,8 @@ type ClientInterface interface {
 	// them and clears `disabled_reason` and the record of failures that could disable the
 	// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
 	// version it names is changed (412 otherwise). The answer carries the new `ETag`.
+	//
+	// Needs the permission `webhooks:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4522,6 +4630,8 @@ type ClientInterface interface {
 	// them and clears `disabled_reason` and the record of failures that could disable the
 	// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
 	// version it names is changed (412 otherwise). The answer carries the new `ETag`.
+	//
+	// Needs the permission `webhooks:write`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4539,6 +4649,8 @@ type ClientInterface interface {
 	// `Retry-After` on 429 and 503 (at most 24 h). Deliveries are kept as long as events
 	// (`WAZAPIN_EVENT_RETENTION`). Keyset pagination as for notes.
 	//
+	// Needs the permission `webhooks:read`.
+	//
 	// Corresponds with GET /v1/webhook-endpoints/{endpointID}/deliveries (the `ListWebhookDeliveries` operationId).
 	ListWebhookDeliveries(ctx context.Context, endpointID EndpointID, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -4549,6 +4661,8 @@ type ClientInterface interface {
 	// tried at its `next_attempt_at` anyway (unless that is more than 10 minutes past, which
 	// means its job was given up; then it is queued again). An endpoint that is disabled must be enabled first, or
 	// the attempt fails at once.
+	//
+	// Needs the permission `webhooks:write`.
 	//
 	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry (the `RetryWebhookDelivery` operationId).
 	RetryWebhookDelivery(ctx context.Context, endpointID EndpointID, deliveryID string, params *RetryWebhookDeliveryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4562,6 +4676,8 @@ type ClientInterface interface {
 	// those 24 hours retires the oldest secret at once: only the current one and the new one
 	// sign. A server without `WAZAPIN_ENCRYPTION_KEY` refuses (503).
 	//
+	// Needs the permission `webhooks:write`.
+	//
 	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
 	RotateWebhookEndpointSecret(ctx context.Context, endpointID EndpointID, params *RotateWebhookEndpointSecretParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -4572,12 +4688,16 @@ type ClientInterface interface {
 	// same envelope as the others (see WebhookTestEvent) with `sequence` 0, and it is not in the
 	// event feed.
 	//
+	// Needs the permission `webhooks:write`.
+	//
 	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/test (the `TestWebhookEndpoint` operationId).
 	TestWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *TestWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetWorkspace Read the workspace's settings
 	//
 	// The workspace the API key belongs to, with its settings.
+	//
+	// Needs the permission `workspace:read`.
 	//
 	// Corresponds with GET /v1/workspace (the `GetWorkspace` operationId).
 	GetWorkspace(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4587,6 +4707,8 @@ type ClientInterface interface {
 	// `opt_in_required` lists the channels this workspace may message only people with an opt-in
 	// on record (reachability answers `no_consent` otherwise); it replaces the list. None by
 	// default.
+	//
+	// Needs the permission `workspace:write`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4599,6 +4721,8 @@ type ClientInterface interface {
 	// on record (reachability answers `no_consent` otherwise); it replaces the list. None by
 	// default.
 	//
+	// Needs the permission `workspace:write`.
+	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with PATCH /v1/workspace (the `UpdateWorkspace` operationId).
@@ -4609,6 +4733,8 @@ type ClientInterface interface {
 //
 // Every key of the workspace, revoked and expired ones included, oldest first: its id, name,
 // recognisable prefix, permissions and dates. Never the secret or its hash.
+//
+// Needs the permission `api_keys:read`.
 //
 // Corresponds with GET /v1/api-keys (the `ListApiKeys` operationId).
 func (c *Client) ListApiKeys(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4630,6 +4756,8 @@ func (c *Client) ListApiKeys(ctx context.Context, reqEditors ...RequestEditorFn)
 // secret (`key`) is shown: store it then. `expires_at`, when given, must be in the future;
 // from then the key answers 401. `rate_limit` holds the key to its own limit instead of the
 // server's (`WAZAPIN_RATE_LIMIT`).
+//
+// Needs the permission `api_keys:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4654,6 +4782,8 @@ func (c *Client) CreateApiKeyWithBody(ctx context.Context, params *CreateApiKeyP
 // from then the key answers 401. `rate_limit` holds the key to its own limit instead of the
 // server's (`WAZAPIN_RATE_LIMIT`).
 //
+// Needs the permission `api_keys:write`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/api-keys (the `CreateApiKey` operationId).
@@ -4677,6 +4807,8 @@ func (c *Client) CreateApiKey(ctx context.Context, params *CreateApiKeyParams, b
 // revoke itself; an operator who lost every key makes a new one with
 // `wazapin apikey create --workspace ws_…`.
 //
+// Needs the permission `api_keys:write`.
+//
 // Corresponds with DELETE /v1/api-keys/{keyID} (the `RevokeApiKey` operationId).
 func (c *Client) RevokeApiKey(ctx context.Context, keyID KeyID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRevokeApiKeyRequest(c.Server, keyID)
@@ -4694,6 +4826,8 @@ func (c *Client) RevokeApiKey(ctx context.Context, keyID KeyID, reqEditors ...Re
 //
 // One key of the workspace, without its secret.
 //
+// Needs the permission `api_keys:read`.
+//
 // Corresponds with GET /v1/api-keys/{keyID} (the `GetApiKey` operationId).
 func (c *Client) GetApiKey(ctx context.Context, keyID KeyID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetApiKeyRequest(c.Server, keyID)
@@ -4710,6 +4844,8 @@ func (c *Client) GetApiKey(ctx context.Context, keyID KeyID, reqEditors ...Reque
 // ListChannels List channels
 //
 // Every channel of the workspace, oldest first, without credentials; returned whole.
+//
+// Needs the permission `channels:read`.
 //
 // Corresponds with GET /v1/channels (the `ListChannels` operationId).
 func (c *Client) ListChannels(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4737,6 +4873,8 @@ func (c *Client) ListChannels(ctx context.Context, reqEditors ...RequestEditorFn
 //     `{"base_url", "api_key", "session"}` (`session` defaults to `default`).
 //   - `whatsapp_business_api`: the WhatsApp Business API contacts check (On-Premises API
 //     compatible, as BSPs serve it); `{"base_url", "access_token"}`.
+//
+// Needs the permission `channels:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4767,6 +4905,8 @@ func (c *Client) CreateChannelWithBody(ctx context.Context, params *CreateChanne
 //   - `whatsapp_business_api`: the WhatsApp Business API contacts check (On-Premises API
 //     compatible, as BSPs serve it); `{"base_url", "access_token"}`.
 //
+// Needs the permission `channels:write`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/channels (the `CreateChannel` operationId).
@@ -4788,6 +4928,8 @@ func (c *Client) CreateChannel(ctx context.Context, params *CreateChannelParams,
 // stay on their contacts. With `If-Match`, only the version it names is deleted (412
 // otherwise).
 //
+// Needs the permission `channels:write`.
+//
 // Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
 func (c *Client) DeleteChannel(ctx context.Context, channelID ChannelID, params *DeleteChannelParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteChannelRequest(c.Server, channelID, params)
@@ -4806,6 +4948,8 @@ func (c *Client) DeleteChannel(ctx context.Context, channelID ChannelID, params 
 // The channel without its credentials. `status` and `status_checked_at` tell how its last
 // provider call went. The answer carries the channel's `ETag`, which changes whenever the
 // channel's JSON does (its status included); with `If-None-Match` naming it, 304 and no body.
+//
+// Needs the permission `channels:read`.
 //
 // Corresponds with GET /v1/channels/{channelID} (the `GetChannel` operationId).
 func (c *Client) GetChannel(ctx context.Context, channelID ChannelID, params *GetChannelParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4835,6 +4979,8 @@ func (c *Client) GetChannel(ctx context.Context, channelID ChannelID, params *Ge
 // The provider is asked with bounded concurrency and within a bounded time
 // (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
 // 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
+//
+// Needs the permissions `channels:read` and `contacts:read`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4867,6 +5013,8 @@ func (c *Client) LookupChannelContactsWithBody(ctx context.Context, channelID Ch
 // (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
 // 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
 //
+// Needs the permissions `channels:read` and `contacts:read`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
@@ -4888,6 +5036,8 @@ func (c *Client) LookupChannelContacts(ctx context.Context, channelID ChannelID,
 // `cursor` to get the next; it is null on the last page. Contacts created while a client walks
 // the pages appear before its cursor, so a walk never repeats a contact. Filters combine with
 // AND.
+//
+// Needs the permission `contacts:read`.
 //
 // Corresponds with GET /v1/contacts (the `ListContacts` operationId).
 func (c *Client) ListContacts(ctx context.Context, params *ListContactsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4922,6 +5072,8 @@ func (c *Client) ListContacts(ctx context.Context, params *ListContactsParams, r
 // source, and shows one of each. A new value replaces only the one shown (a new id of
 // another source than the one shown replaces that source's ids); the others keep leading
 // to the contact.
+//
+// Needs the permission `contacts:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4958,6 +5110,8 @@ func (c *Client) CreateContactWithBody(ctx context.Context, params *CreateContac
 // source, and shows one of each. A new value replaces only the one shown (a new id of
 // another source than the one shown replaces that source's ids); the others keep leading
 // to the contact.
+//
+// Needs the permission `contacts:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5001,6 +5155,8 @@ func (c *Client) CreateContact(ctx context.Context, params *CreateContactParams,
 // names the contact of every line that created or updated one. Importing the same file
 // twice creates nothing the second time.
 //
+// Needs the permission `contacts:write`.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/contacts/import (the `ImportContacts` operationId).
@@ -5022,6 +5178,8 @@ func (c *Client) ImportContactsWithBody(ctx context.Context, params *ImportConta
 // components, served by the same code, with the same status and byte-identical body. New
 // clients should call resolve. Not to be confused with `POST /v1/channels/{channelID}/contacts/lookup`,
 // which asks a messaging provider rather than the stored contacts.
+//
+// Needs the permission `contacts:read`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5045,6 +5203,8 @@ func (c *Client) LookupContactWithBody(ctx context.Context, params *LookupContac
 // clients should call resolve. Not to be confused with `POST /v1/channels/{channelID}/contacts/lookup`,
 // which asks a messaging provider rather than the stored contacts.
 //
+// Needs the permission `contacts:read`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/contacts/lookup (the `LookupContact` operationId).
@@ -5065,6 +5225,8 @@ func (c *Client) LookupContact(ctx context.Context, params *LookupContactParams,
 // `+62 812-3456-7890`, `6281234567890`, `%2B6281234567890` and, in a workspace whose default
 // region is ID, `081234567890` all find the same contact. A value that cannot be a phone
 // number is a 422; a valid number that no contact holds is a 404.
+//
+// Needs the permission `contacts:read`.
 //
 // Corresponds with GET /v1/contacts/phone/{phone} (the `GetContactByPhone` operationId).
 func (c *Client) GetContactByPhone(ctx context.Context, phone string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5095,6 +5257,8 @@ func (c *Client) GetContactByPhone(ctx context.Context, phone string, reqEditors
 // An identifier no contact holds is answered too, from what is kept against the identifier
 // itself: the number of a deleted contact that unsubscribed stays `suppressed`, with
 // `contact_id` null. One statement answers the whole request.
+//
+// Needs the permission `contacts:read`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5128,6 +5292,8 @@ func (c *Client) CheckReachabilityWithBody(ctx context.Context, params *CheckRea
 // itself: the number of a deleted contact that unsubscribed stays `suppressed`, with
 // `contact_id` null. One statement answers the whole request.
 //
+// Needs the permission `contacts:read`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
@@ -5150,6 +5316,8 @@ func (c *Client) CheckReachability(ctx context.Context, params *CheckReachabilit
 // same contact (with the list of those that matched), 404 when none matches, 409 when they
 // lead to different contacts (the problem lists the `candidates`). An `external_id`
 // identifier needs its `source`.
+//
+// Needs the permission `contacts:read`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5174,6 +5342,8 @@ func (c *Client) ResolveContactWithBody(ctx context.Context, params *ResolveCont
 // lead to different contacts (the problem lists the `candidates`). An `external_id`
 // identifier needs its `source`.
 //
+// Needs the permission `contacts:read`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/contacts/resolve (the `ResolveContact` operationId).
@@ -5195,6 +5365,8 @@ func (c *Client) ResolveContact(ctx context.Context, params *ResolveContactParam
 // so its identifiers lead nowhere afterwards. The workspace's tags themselves stay. With
 // `If-Match`, only the version it names is deleted (412 otherwise).
 //
+// Needs the permission `contacts:write`.
+//
 // Corresponds with DELETE /v1/contacts/{contactID} (the `DeleteContact` operationId).
 func (c *Client) DeleteContact(ctx context.Context, contactID ContactID, params *DeleteContactParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteContactRequest(c.Server, contactID, params)
@@ -5214,6 +5386,8 @@ func (c *Client) DeleteContact(ctx context.Context, contactID ContactID, params 
 // written last); `GET /v1/contacts/{contactID}/identities` lists all of them. An id of another
 // workspace answers 404. The answer carries the contact's `ETag`; with `If-None-Match` naming
 // it, 304 and no body.
+//
+// Needs the permission `contacts:read`.
 //
 // Corresponds with GET /v1/contacts/{contactID} (the `GetContact` operationId).
 func (c *Client) GetContact(ctx context.Context, contactID ContactID, params *GetContactParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5242,6 +5416,8 @@ func (c *Client) GetContact(ctx context.Context, contactID ContactID, params *Ge
 // the one shown and no other; a new external id detaches the id shown when it is of the
 // source shown, otherwise the contact's ids of its source. With `If-Match`, only the version
 // it names is changed (412 otherwise). The answer carries the new `ETag`.
+//
+// Needs the permission `contacts:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5273,6 +5449,8 @@ func (c *Client) UpdateContactWithBody(ctx context.Context, contactID ContactID,
 // source shown, otherwise the contact's ids of its source. With `If-Match`, only the version
 // it names is changed (412 otherwise). The answer carries the new `ETag`.
 //
+// Needs the permission `contacts:write`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PATCH /v1/contacts/{contactID} (the `UpdateContact` operationId).
@@ -5295,6 +5473,8 @@ func (c *Client) UpdateContact(ctx context.Context, contactID ContactID, params 
 // the channel, 200 when it is replaced. It is kept against the contact and against its
 // identifiers that reach the channel: deleting the contact forgets its opt-ins but keeps its
 // opt-outs on those identifiers, and a contact created again with one of them shows it.
+//
+// Needs the permission `contacts:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5319,6 +5499,8 @@ func (c *Client) PutContactConsentWithBody(ctx context.Context, contactID Contac
 // identifiers that reach the channel: deleting the contact forgets its opt-ins but keeps its
 // opt-outs on those identifiers, and a contact created again with one of them shows it.
 //
+// Needs the permission `contacts:write`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with PUT /v1/contacts/{contactID}/consent/{channel} (the `PutContactConsent` operationId).
@@ -5340,6 +5522,8 @@ func (c *Client) PutContactConsent(ctx context.Context, contactID ContactID, cha
 // whole: the latest captured among those kept against the contact and its identifiers (an
 // opt-out recorded for its phone number through a deleted contact counts).
 //
+// Needs the permission `contacts:read`.
+//
 // Corresponds with GET /v1/contacts/{contactID}/consents (the `ListContactConsents` operationId).
 func (c *Client) ListContactConsents(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListContactConsentsRequest(c.Server, contactID)
@@ -5359,6 +5543,8 @@ func (c *Client) ListContactConsents(ctx context.Context, contactID ContactID, r
 // (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
 // A contact merged from others may hold several phone numbers, emails, and external ids of
 // one source; its fields show one of each. Returned whole; a contact has few.
+//
+// Needs the permission `contacts:read`.
 //
 // Corresponds with GET /v1/contacts/{contactID}/identities (the `ListContactIdentities` operationId).
 func (c *Client) ListContactIdentities(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5405,6 +5591,8 @@ func (c *Client) ListContactIdentities(ctx context.Context, contactID ContactID,
 // One `contact.merged` event records it. Contacts are locked in id order, so concurrent
 // merges and writes of the same contacts wait for each other; an upsert that races a merge
 // lands on the contact before the merge and is carried, or on the survivor.
+//
+// Needs the permission `contacts:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5454,6 +5642,8 @@ func (c *Client) MergeContactsWithBody(ctx context.Context, contactID ContactID,
 // merges and writes of the same contacts wait for each other; an upsert that races a merge
 // lands on the contact before the merge and is carried, or on the survivor.
 //
+// Needs the permission `contacts:write`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
@@ -5474,6 +5664,8 @@ func (c *Client) MergeContacts(ctx context.Context, contactID ContactID, params 
 // The merges the contact took part in, as survivor or merged, and those of the contacts
 // merged into it, newest first (at most 100).
 //
+// Needs the permission `contacts:read`.
+//
 // Corresponds with GET /v1/contacts/{contactID}/merges (the `ListContactMerges` operationId).
 func (c *Client) ListContactMerges(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListContactMergesRequest(c.Server, contactID)
@@ -5492,6 +5684,8 @@ func (c *Client) ListContactMerges(ctx context.Context, contactID ContactID, req
 // The contact's notes, newest first, with the same keyset pagination as the contact list:
 // pass `meta.next_cursor` as `cursor` for the next page; it is null on the last one.
 //
+// Needs the permission `contacts:read`.
+//
 // Corresponds with GET /v1/contacts/{contactID}/notes (the `ListContactNotes` operationId).
 func (c *Client) ListContactNotes(ctx context.Context, contactID ContactID, params *ListContactNotesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListContactNotesRequest(c.Server, contactID, params)
@@ -5508,6 +5702,8 @@ func (c *Client) ListContactNotes(ctx context.Context, contactID ContactID, para
 // CreateContactNoteWithBody Add a note
 //
 // Adds a free-text note to the contact; the body is not blank and at most 10000 characters.
+//
+// Needs the permission `contacts:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5527,6 +5723,8 @@ func (c *Client) CreateContactNoteWithBody(ctx context.Context, contactID Contac
 // CreateContactNote Add a note
 //
 // Adds a free-text note to the contact; the body is not blank and at most 10000 characters.
+//
+// Needs the permission `contacts:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5550,6 +5748,8 @@ func (c *Client) CreateContactNote(ctx context.Context, contactID ContactID, par
 // lasting), else the latest changed. One whose `expires_at` has passed, or that was lifted,
 // stays listed with `active: false`.
 //
+// Needs the permission `contacts:read`.
+//
 // Corresponds with GET /v1/contacts/{contactID}/suppressions (the `ListContactSuppressions` operationId).
 func (c *Client) ListContactSuppressions(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListContactSuppressionsRequest(c.Server, contactID)
@@ -5569,6 +5769,8 @@ func (c *Client) ListContactSuppressions(ctx context.Context, contactID ContactI
 // 201 when the contact showed no suppression on the channel, 200 when it is replaced (which
 // also clears an earlier lift). Without `expires_at` the suppression holds until lifted or
 // replaced; an `expires_at` in the past records one that has already expired.
+//
+// Needs the permission `contacts:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5592,6 +5794,8 @@ func (c *Client) UpsertContactSuppressionWithBody(ctx context.Context, contactID
 // also clears an earlier lift). Without `expires_at` the suppression holds until lifted or
 // replaced; an `expires_at` in the past records one that has already expired.
 //
+// Needs the permission `contacts:write`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
@@ -5614,6 +5818,8 @@ func (c *Client) UpsertContactSuppression(ctx context.Context, contactID Contact
 // `active: false`, `lifted_at` and `lift_reason`. Lifting a lifted one changes nothing; 404
 // when the contact has no suppression on the channel.
 //
+// Needs the permission `contacts:write`.
+//
 // Corresponds with DELETE /v1/contacts/{contactID}/suppressions/{channel} (the `LiftContactSuppression` operationId).
 func (c *Client) LiftContactSuppression(ctx context.Context, contactID ContactID, channel MessagingChannel, params *LiftContactSuppressionParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewLiftContactSuppressionRequest(c.Server, contactID, channel, params)
@@ -5630,6 +5836,8 @@ func (c *Client) LiftContactSuppression(ctx context.Context, contactID ContactID
 // ListContactTags List a contact's tags
 //
 // The tags assigned to the contact, each once, ordered by name; returned whole.
+//
+// Needs the permission `contacts:read`.
 //
 // Corresponds with GET /v1/contacts/{contactID}/tags (the `ListContactTags` operationId).
 func (c *Client) ListContactTags(ctx context.Context, contactID ContactID, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5650,6 +5858,8 @@ func (c *Client) ListContactTags(ctx context.Context, contactID ContactID, reqEd
 // case-insensitively: the first spelling used in the workspace is kept. Assigning a tag that
 // is already assigned is not an error: it answers 200 with the existing assignment (201 when
 // newly assigned).
+//
+// Needs the permission `contacts:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5673,6 +5883,8 @@ func (c *Client) AssignContactTagWithBody(ctx context.Context, contactID Contact
 // is already assigned is not an error: it answers 200 with the existing assignment (201 when
 // newly assigned).
 //
+// Needs the permission `contacts:write`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/contacts/{contactID}/tags (the `AssignContactTag` operationId).
@@ -5691,6 +5903,8 @@ func (c *Client) AssignContactTag(ctx context.Context, contactID ContactID, para
 // UnassignContactTag Remove a tag from a contact
 //
 // Idempotent; 204 whether or not the tag was assigned. The workspace tag itself stays.
+//
+// Needs the permission `contacts:write`.
 //
 // Corresponds with DELETE /v1/contacts/{contactID}/tags/{tag} (the `UnassignContactTag` operationId).
 func (c *Client) UnassignContactTag(ctx context.Context, contactID ContactID, tag string, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5717,6 +5931,8 @@ func (c *Client) UnassignContactTag(ctx context.Context, contactID ContactID, ta
 // An `after` older than what retention has deleted answers 410: the events in between are
 // gone, and the consumer must resynchronise (list the contacts) and start again from
 // `after=0` or from a later event.
+//
+// Needs the permission `events:read`.
 //
 // Corresponds with GET /v1/events (the `ListEvents` operationId).
 func (c *Client) ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5777,6 +5993,8 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 // A merge: its survivor, the contacts it merged, the values that lost, and, once undone, when
 // and what could not be restored. A dry run's merge is not kept.
 //
+// Needs the permission `contacts:read`.
+//
 // Corresponds with GET /v1/merges/{mergeID} (the `GetMerge` operationId).
 func (c *Client) GetMerge(ctx context.Context, mergeID MergeID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetMergeRequest(c.Server, mergeID)
@@ -5808,6 +6026,8 @@ func (c *Client) GetMerge(ctx context.Context, mergeID MergeID, reqEditors ...Re
 // until that later merge is undone; a merge undone already, or whose survivor was deleted,
 // answers 409 too. One `contact.unmerged` event records it.
 //
+// Needs the permission `contacts:write`.
+//
 // Corresponds with POST /v1/merges/{mergeID}/undo (the `UndoMerge` operationId).
 func (c *Client) UndoMerge(ctx context.Context, mergeID MergeID, params *UndoMergeParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewUndoMergeRequest(c.Server, mergeID, params)
@@ -5824,6 +6044,8 @@ func (c *Client) UndoMerge(ctx context.Context, mergeID MergeID, params *UndoMer
 // ListWebhookEndpoints List webhook endpoints
 //
 // Every webhook endpoint of the workspace, oldest first, without secrets; returned whole.
+//
+// Needs the permission `webhooks:read`.
 //
 // Corresponds with GET /v1/webhook-endpoints (the `ListWebhookEndpoints` operationId).
 func (c *Client) ListWebhookEndpoints(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5856,6 +6078,8 @@ func (c *Client) ListWebhookEndpoints(ctx context.Context, reqEditors ...Request
 // `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
 //
 // A workspace has at most 20 endpoints: one more is a 409.
+//
+// Needs the permission `webhooks:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5891,6 +6115,8 @@ func (c *Client) CreateWebhookEndpointWithBody(ctx context.Context, params *Crea
 //
 // A workspace has at most 20 endpoints: one more is a 409.
 //
+// Needs the permission `webhooks:write`.
+//
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
@@ -5911,6 +6137,8 @@ func (c *Client) CreateWebhookEndpoint(ctx context.Context, params *CreateWebhoo
 // Stops deliveries to the endpoint and forgets it, its secrets and its deliveries. With
 // `If-Match`, only the version it names is deleted (412 otherwise).
 //
+// Needs the permission `webhooks:write`.
+//
 // Corresponds with DELETE /v1/webhook-endpoints/{endpointID} (the `DeleteWebhookEndpoint` operationId).
 func (c *Client) DeleteWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *DeleteWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteWebhookEndpointRequest(c.Server, endpointID, params)
@@ -5930,6 +6158,8 @@ func (c *Client) DeleteWebhookEndpoint(ctx context.Context, endpointID EndpointI
 // this JSON alone: it changes whenever the JSON does (a rotation changes `updated_at` and
 // `previous_secret_expires_at`), never with the secret by itself. With `If-None-Match`
 // naming it, 304 and no body.
+//
+// Needs the permission `webhooks:read`.
 //
 // Corresponds with GET /v1/webhook-endpoints/{endpointID} (the `GetWebhookEndpoint` operationId).
 func (c *Client) GetWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *GetWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -5952,6 +6182,8 @@ func (c *Client) GetWebhookEndpoint(ctx context.Context, endpointID EndpointID, 
 // them and clears `disabled_reason` and the record of failures that could disable the
 // endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
 // version it names is changed (412 otherwise). The answer carries the new `ETag`.
+//
+// Needs the permission `webhooks:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5976,6 +6208,8 @@ func (c *Client) UpdateWebhookEndpointWithBody(ctx context.Context, endpointID E
 // them and clears `disabled_reason` and the record of failures that could disable the
 // endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
 // version it names is changed (412 otherwise). The answer carries the new `ETag`.
+//
+// Needs the permission `webhooks:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6003,6 +6237,8 @@ func (c *Client) UpdateWebhookEndpoint(ctx context.Context, endpointID EndpointI
 // `Retry-After` on 429 and 503 (at most 24 h). Deliveries are kept as long as events
 // (`WAZAPIN_EVENT_RETENTION`). Keyset pagination as for notes.
 //
+// Needs the permission `webhooks:read`.
+//
 // Corresponds with GET /v1/webhook-endpoints/{endpointID}/deliveries (the `ListWebhookDeliveries` operationId).
 func (c *Client) ListWebhookDeliveries(ctx context.Context, endpointID EndpointID, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListWebhookDeliveriesRequest(c.Server, endpointID, params)
@@ -6023,6 +6259,8 @@ func (c *Client) ListWebhookDeliveries(ctx context.Context, endpointID EndpointI
 // tried at its `next_attempt_at` anyway (unless that is more than 10 minutes past, which
 // means its job was given up; then it is queued again). An endpoint that is disabled must be enabled first, or
 // the attempt fails at once.
+//
+// Needs the permission `webhooks:write`.
 //
 // Corresponds with POST /v1/webhook-endpoints/{endpointID}/deliveries/{deliveryID}/retry (the `RetryWebhookDelivery` operationId).
 func (c *Client) RetryWebhookDelivery(ctx context.Context, endpointID EndpointID, deliveryID string, params *RetryWebhookDeliveryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6046,6 +6284,8 @@ func (c *Client) RetryWebhookDelivery(ctx context.Context, endpointID EndpointID
 // those 24 hours retires the oldest secret at once: only the current one and the new one
 // sign. A server without `WAZAPIN_ENCRYPTION_KEY` refuses (503).
 //
+// Needs the permission `webhooks:write`.
+//
 // Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
 func (c *Client) RotateWebhookEndpointSecret(ctx context.Context, endpointID EndpointID, params *RotateWebhookEndpointSecretParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRotateWebhookEndpointSecretRequest(c.Server, endpointID, params)
@@ -6066,6 +6306,8 @@ func (c *Client) RotateWebhookEndpointSecret(ctx context.Context, endpointID End
 // same envelope as the others (see WebhookTestEvent) with `sequence` 0, and it is not in the
 // event feed.
 //
+// Needs the permission `webhooks:write`.
+//
 // Corresponds with POST /v1/webhook-endpoints/{endpointID}/test (the `TestWebhookEndpoint` operationId).
 func (c *Client) TestWebhookEndpoint(ctx context.Context, endpointID EndpointID, params *TestWebhookEndpointParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewTestWebhookEndpointRequest(c.Server, endpointID, params)
@@ -6082,6 +6324,8 @@ func (c *Client) TestWebhookEndpoint(ctx context.Context, endpointID EndpointID,
 // GetWorkspace Read the workspace's settings
 //
 // The workspace the API key belongs to, with its settings.
+//
+// Needs the permission `workspace:read`.
 //
 // Corresponds with GET /v1/workspace (the `GetWorkspace` operationId).
 func (c *Client) GetWorkspace(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6101,6 +6345,8 @@ func (c *Client) GetWorkspace(ctx context.Context, reqEditors ...RequestEditorFn
 // `opt_in_required` lists the channels this workspace may message only people with an opt-in
 // on record (reachability answers `no_consent` otherwise); it replaces the list. None by
 // default.
+//
+// Needs the permission `workspace:write`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6122,6 +6368,8 @@ func (c *Client) UpdateWorkspaceWithBody(ctx context.Context, contentType string
 // `opt_in_required` lists the channels this workspace may message only people with an opt-in
 // on record (reachability answers `no_consent` otherwise); it replaces the list. None by
 // default.
+//
+// Needs the permission `workspace:write`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -8556,6 +8804,8 @@ type ClientWithResponsesInterface interface {
 	// Every key of the workspace, revoked and expired ones included, oldest first: its id, name,
 	// recognisable prefix, permissions and dates. Never the secret or its hash.
 	//
+	// Needs the permission `api_keys:read`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/api-keys (the `ListApiKeys` operationId).
@@ -8568,6 +8818,8 @@ type ClientWithResponsesInterface interface {
 	// secret (`key`) is shown: store it then. `expires_at`, when given, must be in the future;
 	// from then the key answers 401. `rate_limit` holds the key to its own limit instead of the
 	// server's (`WAZAPIN_RATE_LIMIT`).
+	//
+	// Needs the permission `api_keys:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8582,6 +8834,8 @@ type ClientWithResponsesInterface interface {
 	// from then the key answers 401. `rate_limit` holds the key to its own limit instead of the
 	// server's (`WAZAPIN_RATE_LIMIT`).
 	//
+	// Needs the permission `api_keys:write`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/api-keys (the `CreateApiKey` operationId).
@@ -8595,6 +8849,8 @@ type ClientWithResponsesInterface interface {
 	// revoke itself; an operator who lost every key makes a new one with
 	// `wazapin apikey create --workspace ws_…`.
 	//
+	// Needs the permission `api_keys:write`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/api-keys/{keyID} (the `RevokeApiKey` operationId).
@@ -8604,6 +8860,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// One key of the workspace, without its secret.
 	//
+	// Needs the permission `api_keys:read`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/api-keys/{keyID} (the `GetApiKey` operationId).
@@ -8612,6 +8870,8 @@ type ClientWithResponsesInterface interface {
 	// ListChannelsWithResponse List channels
 	//
 	// Every channel of the workspace, oldest first, without credentials; returned whole.
+	//
+	// Needs the permission `channels:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8632,6 +8892,8 @@ type ClientWithResponsesInterface interface {
 	// - `whatsapp_business_api`: the WhatsApp Business API contacts check (On-Premises API
 	//   compatible, as BSPs serve it); `{"base_url", "access_token"}`.
 	//
+	// Needs the permission `channels:write`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
@@ -8651,6 +8913,8 @@ type ClientWithResponsesInterface interface {
 	// - `whatsapp_business_api`: the WhatsApp Business API contacts check (On-Premises API
 	//   compatible, as BSPs serve it); `{"base_url", "access_token"}`.
 	//
+	// Needs the permission `channels:write`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/channels (the `CreateChannel` operationId).
@@ -8662,6 +8926,8 @@ type ClientWithResponsesInterface interface {
 	// stay on their contacts. With `If-Match`, only the version it names is deleted (412
 	// otherwise).
 	//
+	// Needs the permission `channels:write`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
@@ -8672,6 +8938,8 @@ type ClientWithResponsesInterface interface {
 	// The channel without its credentials. `status` and `status_checked_at` tell how its last
 	// provider call went. The answer carries the channel's `ETag`, which changes whenever the
 	// channel's JSON does (its status included); with `If-None-Match` naming it, 304 and no body.
+	//
+	// Needs the permission `channels:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8694,6 +8962,8 @@ type ClientWithResponsesInterface interface {
 	// (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
 	// 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
 	//
+	// Needs the permissions `channels:read` and `contacts:read`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
@@ -8715,6 +8985,8 @@ type ClientWithResponsesInterface interface {
 	// (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
 	// 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
 	//
+	// Needs the permissions `channels:read` and `contacts:read`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
@@ -8726,6 +8998,8 @@ type ClientWithResponsesInterface interface {
 	// `cursor` to get the next; it is null on the last page. Contacts created while a client walks
 	// the pages appear before its cursor, so a walk never repeats a contact. Filters combine with
 	// AND.
+	//
+	// Needs the permission `contacts:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8753,6 +9027,8 @@ type ClientWithResponsesInterface interface {
 	// another source than the one shown replaces that source's ids); the others keep leading
 	// to the contact.
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts (the `CreateContact` operationId).
@@ -8778,6 +9054,8 @@ type ClientWithResponsesInterface interface {
 	// source, and shows one of each. A new value replaces only the one shown (a new id of
 	// another source than the one shown replaces that source's ids); the others keep leading
 	// to the contact.
+	//
+	// Needs the permission `contacts:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8811,6 +9089,8 @@ type ClientWithResponsesInterface interface {
 	// names the contact of every line that created or updated one. Importing the same file
 	// twice creates nothing the second time.
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/import (the `ImportContacts` operationId).
@@ -8822,6 +9102,8 @@ type ClientWithResponsesInterface interface {
 	// components, served by the same code, with the same status and byte-identical body. New
 	// clients should call resolve. Not to be confused with `POST /v1/channels/{channelID}/contacts/lookup`,
 	// which asks a messaging provider rather than the stored contacts.
+	//
+	// Needs the permission `contacts:read`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8835,6 +9117,8 @@ type ClientWithResponsesInterface interface {
 	// clients should call resolve. Not to be confused with `POST /v1/channels/{channelID}/contacts/lookup`,
 	// which asks a messaging provider rather than the stored contacts.
 	//
+	// Needs the permission `contacts:read`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/lookup (the `LookupContact` operationId).
@@ -8845,6 +9129,8 @@ type ClientWithResponsesInterface interface {
 	// `+62 812-3456-7890`, `6281234567890`, `%2B6281234567890` and, in a workspace whose default
 	// region is ID, `081234567890` all find the same contact. A value that cannot be a phone
 	// number is a 422; a valid number that no contact holds is a 404.
+	//
+	// Needs the permission `contacts:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8868,6 +9154,8 @@ type ClientWithResponsesInterface interface {
 	// itself: the number of a deleted contact that unsubscribed stays `suppressed`, with
 	// `contact_id` null. One statement answers the whole request.
 	//
+	// Needs the permission `contacts:read`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
@@ -8890,6 +9178,8 @@ type ClientWithResponsesInterface interface {
 	// itself: the number of a deleted contact that unsubscribed stays `suppressed`, with
 	// `contact_id` null. One statement answers the whole request.
 	//
+	// Needs the permission `contacts:read`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
@@ -8902,6 +9192,8 @@ type ClientWithResponsesInterface interface {
 	// same contact (with the list of those that matched), 404 when none matches, 409 when they
 	// lead to different contacts (the problem lists the `candidates`). An `external_id`
 	// identifier needs its `source`.
+	//
+	// Needs the permission `contacts:read`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8916,6 +9208,8 @@ type ClientWithResponsesInterface interface {
 	// lead to different contacts (the problem lists the `candidates`). An `external_id`
 	// identifier needs its `source`.
 	//
+	// Needs the permission `contacts:read`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/resolve (the `ResolveContact` operationId).
@@ -8926,6 +9220,8 @@ type ClientWithResponsesInterface interface {
 	// Deletes the contact with its identities, notes, tag assignments, consents and suppressions,
 	// so its identifiers lead nowhere afterwards. The workspace's tags themselves stay. With
 	// `If-Match`, only the version it names is deleted (412 otherwise).
+	//
+	// Needs the permission `contacts:write`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8938,6 +9234,8 @@ type ClientWithResponsesInterface interface {
 	// written last); `GET /v1/contacts/{contactID}/identities` lists all of them. An id of another
 	// workspace answers 404. The answer carries the contact's `ETag`; with `If-None-Match` naming
 	// it, 304 and no body.
+	//
+	// Needs the permission `contacts:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8959,6 +9257,8 @@ type ClientWithResponsesInterface interface {
 	// source shown, otherwise the contact's ids of its source. With `If-Match`, only the version
 	// it names is changed (412 otherwise). The answer carries the new `ETag`.
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /v1/contacts/{contactID} (the `UpdateContact` operationId).
@@ -8979,6 +9279,8 @@ type ClientWithResponsesInterface interface {
 	// source shown, otherwise the contact's ids of its source. With `If-Match`, only the version
 	// it names is changed (412 otherwise). The answer carries the new `ETag`.
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /v1/contacts/{contactID} (the `UpdateContact` operationId).
@@ -8991,6 +9293,8 @@ type ClientWithResponsesInterface interface {
 	// the channel, 200 when it is replaced. It is kept against the contact and against its
 	// identifiers that reach the channel: deleting the contact forgets its opt-ins but keeps its
 	// opt-outs on those identifiers, and a contact created again with one of them shows it.
+	//
+	// Needs the permission `contacts:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9005,6 +9309,8 @@ type ClientWithResponsesInterface interface {
 	// identifiers that reach the channel: deleting the contact forgets its opt-ins but keeps its
 	// opt-outs on those identifiers, and a contact created again with one of them shows it.
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /v1/contacts/{contactID}/consent/{channel} (the `PutContactConsent` operationId).
@@ -9015,6 +9321,8 @@ type ClientWithResponsesInterface interface {
 	// The consent that speaks for the contact on each channel, ordered by channel; returned
 	// whole: the latest captured among those kept against the contact and its identifiers (an
 	// opt-out recorded for its phone number through a deleted contact counts).
+	//
+	// Needs the permission `contacts:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9027,6 +9335,8 @@ type ClientWithResponsesInterface interface {
 	// (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
 	// A contact merged from others may hold several phone numbers, emails, and external ids of
 	// one source; its fields show one of each. Returned whole; a contact has few.
+	//
+	// Needs the permission `contacts:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9066,6 +9376,8 @@ type ClientWithResponsesInterface interface {
 	// merges and writes of the same contacts wait for each other; an upsert that races a merge
 	// lands on the contact before the merge and is carried, or on the survivor.
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
@@ -9104,6 +9416,8 @@ type ClientWithResponsesInterface interface {
 	// merges and writes of the same contacts wait for each other; an upsert that races a merge
 	// lands on the contact before the merge and is carried, or on the survivor.
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
@@ -9113,6 +9427,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// The merges the contact took part in, as survivor or merged, and those of the contacts
 	// merged into it, newest first (at most 100).
+	//
+	// Needs the permission `contacts:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9124,6 +9440,8 @@ type ClientWithResponsesInterface interface {
 	// The contact's notes, newest first, with the same keyset pagination as the contact list:
 	// pass `meta.next_cursor` as `cursor` for the next page; it is null on the last one.
 	//
+	// Needs the permission `contacts:read`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/contacts/{contactID}/notes (the `ListContactNotes` operationId).
@@ -9133,6 +9451,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Adds a free-text note to the contact; the body is not blank and at most 10000 characters.
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/notes (the `CreateContactNote` operationId).
@@ -9141,6 +9461,8 @@ type ClientWithResponsesInterface interface {
 	// CreateContactNoteWithResponse Add a note
 	//
 	// Adds a free-text note to the contact; the body is not blank and at most 10000 characters.
+	//
+	// Needs the permission `contacts:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9154,6 +9476,8 @@ type ClientWithResponsesInterface interface {
 	// lasting), else the latest changed. One whose `expires_at` has passed, or that was lifted,
 	// stays listed with `active: false`.
 	//
+	// Needs the permission `contacts:read`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/contacts/{contactID}/suppressions (the `ListContactSuppressions` operationId).
@@ -9165,6 +9489,8 @@ type ClientWithResponsesInterface interface {
 	// 201 when the contact showed no suppression on the channel, 200 when it is replaced (which
 	// also clears an earlier lift). Without `expires_at` the suppression holds until lifted or
 	// replaced; an `expires_at` in the past records one that has already expired.
+	//
+	// Needs the permission `contacts:write`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9178,6 +9504,8 @@ type ClientWithResponsesInterface interface {
 	// also clears an earlier lift). Without `expires_at` the suppression holds until lifted or
 	// replaced; an `expires_at` in the past records one that has already expired.
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
@@ -9190,6 +9518,8 @@ type ClientWithResponsesInterface interface {
 	// `active: false`, `lifted_at` and `lift_reason`. Lifting a lifted one changes nothing; 404
 	// when the contact has no suppression on the channel.
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/contacts/{contactID}/suppressions/{channel} (the `LiftContactSuppression` operationId).
@@ -9198,6 +9528,8 @@ type ClientWithResponsesInterface interface {
 	// ListContactTagsWithResponse List a contact's tags
 	//
 	// The tags assigned to the contact, each once, ordered by name; returned whole.
+	//
+	// Needs the permission `contacts:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9211,6 +9543,8 @@ type ClientWithResponsesInterface interface {
 	// is already assigned is not an error: it answers 200 with the existing assignment (201 when
 	// newly assigned).
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/tags (the `AssignContactTag` operationId).
@@ -9223,6 +9557,8 @@ type ClientWithResponsesInterface interface {
 	// is already assigned is not an error: it answers 200 with the existing assignment (201 when
 	// newly assigned).
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/contacts/{contactID}/tags (the `AssignContactTag` operationId).
@@ -9231,6 +9567,8 @@ type ClientWithResponsesInterface interface {
 	// UnassignContactTagWithResponse Remove a tag from a contact
 	//
 	// Idempotent; 204 whether or not the tag was assigned. The workspace tag itself stays.
+	//
+	// Needs the permission `contacts:write`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9249,6 +9587,8 @@ type ClientWithResponsesInterface interface {
 	// An `after` older than what retention has deleted answers 410: the events in between are
 	// gone, and the consumer must resynchronise (list the contacts) and start again from
 	// `after=0` or from a later event.
+	//
+	// Needs the permission `events:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9285,6 +9625,8 @@ type ClientWithResponsesInterface interface {
 	// A merge: its survivor, the contacts it merged, the values that lost, and, once undone, when
 	// and what could not be restored. A dry run's merge is not kept.
 	//
+	// Needs the permission `contacts:read`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/merges/{mergeID} (the `GetMerge` operationId).
@@ -9308,6 +9650,8 @@ type ClientWithResponsesInterface interface {
 	// until that later merge is undone; a merge undone already, or whose survivor was deleted,
 	// answers 409 too. One `contact.unmerged` event records it.
 	//
+	// Needs the permission `contacts:write`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/merges/{mergeID}/undo (the `UndoMerge` operationId).
@@ -9316,6 +9660,8 @@ type ClientWithResponsesInterface interface {
 	// ListWebhookEndpointsWithResponse List webhook endpoints
 	//
 	// Every webhook endpoint of the workspace, oldest first, without secrets; returned whole.
+	//
+	// Needs the permission `webhooks:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9341,6 +9687,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// A workspace has at most 20 endpoints: one more is a 409.
 	//
+	// Needs the permission `webhooks:write`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
@@ -9365,6 +9713,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// A workspace has at most 20 endpoints: one more is a 409.
 	//
+	// Needs the permission `webhooks:write`.
+	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
@@ -9374,6 +9724,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Stops deliveries to the endpoint and forgets it, its secrets and its deliveries. With
 	// `If-Match`, only the version it names is deleted (412 otherwise).
+	//
+	// Needs the permission `webhooks:write`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9386,6 +9738,8 @@ type ClientWithResponsesInterface interface {
 	// this JSON alone: it changes whenever the JSON does (a rotation changes `updated_at` and
 	// `previous_secret_expires_at`), never with the secret by itself. With `If-None-Match`
 	// naming it, 304 and no body.
+	//
+	// Needs the permission `webhooks:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9401,6 +9755,8 @@ type ClientWithResponsesInterface interface {
 	// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
 	// version it names is changed (412 otherwise). The answer carries the new `ETag`.
 	//
+	// Needs the permission `webhooks:write`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
@@ -9414,6 +9770,8 @@ type ClientWithResponsesInterface interface {
 	// them and clears `disabled_reason` and the record of failures that could disable the
 	// endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
 	// version it names is changed (412 otherwise). The answer carries the new `ETag`.
+	//
+	// Needs the permission `webhooks:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9431,6 +9789,8 @@ type ClientWithResponsesInterface interface {
 	// `Retry-After` on 429 and 503 (at most 24 h). Deliveries are kept as long as events
 	// (`WAZAPIN_EVENT_RETENTION`). Keyset pagination as for notes.
 	//
+	// Needs the permission `webhooks:read`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/webhook-endpoints/{endpointID}/deliveries (the `ListWebhookDeliveries` operationId).
@@ -9443,6 +9803,8 @@ type ClientWithResponsesInterface interface {
 	// tried at its `next_attempt_at` anyway (unless that is more than 10 minutes past, which
 	// means its job was given up; then it is queued again). An endpoint that is disabled must be enabled first, or
 	// the attempt fails at once.
+	//
+	// Needs the permission `webhooks:write`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9458,6 +9820,8 @@ type ClientWithResponsesInterface interface {
 	// those 24 hours retires the oldest secret at once: only the current one and the new one
 	// sign. A server without `WAZAPIN_ENCRYPTION_KEY` refuses (503).
 	//
+	// Needs the permission `webhooks:write`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
@@ -9470,6 +9834,8 @@ type ClientWithResponsesInterface interface {
 	// same envelope as the others (see WebhookTestEvent) with `sequence` 0, and it is not in the
 	// event feed.
 	//
+	// Needs the permission `webhooks:write`.
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/webhook-endpoints/{endpointID}/test (the `TestWebhookEndpoint` operationId).
@@ -9478,6 +9844,8 @@ type ClientWithResponsesInterface interface {
 	// GetWorkspaceWithResponse Read the workspace's settings
 	//
 	// The workspace the API key belongs to, with its settings.
+	//
+	// Needs the permission `workspace:read`.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9490,6 +9858,8 @@ type ClientWithResponsesInterface interface {
 	// on record (reachability answers `no_consent` otherwise); it replaces the list. None by
 	// default.
 	//
+	// Needs the permission `workspace:write`.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PATCH /v1/workspace (the `UpdateWorkspace` operationId).
@@ -9500,6 +9870,8 @@ type ClientWithResponsesInterface interface {
 	// `opt_in_required` lists the channels this workspace may message only people with an opt-in
 	// on record (reachability answers `no_consent` otherwise); it replaces the list. None by
 	// default.
+	//
+	// Needs the permission `workspace:write`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -16495,6 +16867,8 @@ func (r UpdateWorkspaceResponse) ContentType() string {
 // Every key of the workspace, revoked and expired ones included, oldest first: its id, name,
 // recognisable prefix, permissions and dates. Never the secret or its hash.
 //
+// Needs the permission `api_keys:read`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/api-keys (the `ListApiKeys` operationId).
@@ -16513,6 +16887,8 @@ func (c *ClientWithResponses) ListApiKeysWithResponse(ctx context.Context, reqEd
 // secret (`key`) is shown: store it then. `expires_at`, when given, must be in the future;
 // from then the key answers 401. `rate_limit` holds the key to its own limit instead of the
 // server's (`WAZAPIN_RATE_LIMIT`).
+//
+// Needs the permission `api_keys:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -16533,6 +16909,8 @@ func (c *ClientWithResponses) CreateApiKeyWithBodyWithResponse(ctx context.Conte
 // from then the key answers 401. `rate_limit` holds the key to its own limit instead of the
 // server's (`WAZAPIN_RATE_LIMIT`).
 //
+// Needs the permission `api_keys:write`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/api-keys (the `CreateApiKey` operationId).
@@ -16552,6 +16930,8 @@ func (c *ClientWithResponses) CreateApiKeyWithResponse(ctx context.Context, para
 // revoke itself; an operator who lost every key makes a new one with
 // `wazapin apikey create --workspace ws_…`.
 //
+// Needs the permission `api_keys:write`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /v1/api-keys/{keyID} (the `RevokeApiKey` operationId).
@@ -16567,6 +16947,8 @@ func (c *ClientWithResponses) RevokeApiKeyWithResponse(ctx context.Context, keyI
 //
 // One key of the workspace, without its secret.
 //
+// Needs the permission `api_keys:read`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/api-keys/{keyID} (the `GetApiKey` operationId).
@@ -16581,6 +16963,8 @@ func (c *ClientWithResponses) GetApiKeyWithResponse(ctx context.Context, keyID K
 // ListChannelsWithResponse List channels
 //
 // Every channel of the workspace, oldest first, without credentials; returned whole.
+//
+// Needs the permission `channels:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -16607,6 +16991,8 @@ func (c *ClientWithResponses) ListChannelsWithResponse(ctx context.Context, reqE
 //   - `whatsapp_business_api`: the WhatsApp Business API contacts check (On-Premises API
 //     compatible, as BSPs serve it); `{"base_url", "access_token"}`.
 //
+// Needs the permission `channels:write`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/channels (the `CreateChannel` operationId).
@@ -16632,6 +17018,8 @@ func (c *ClientWithResponses) CreateChannelWithBodyWithResponse(ctx context.Cont
 //   - `whatsapp_business_api`: the WhatsApp Business API contacts check (On-Premises API
 //     compatible, as BSPs serve it); `{"base_url", "access_token"}`.
 //
+// Needs the permission `channels:write`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/channels (the `CreateChannel` operationId).
@@ -16649,6 +17037,8 @@ func (c *ClientWithResponses) CreateChannelWithResponse(ctx context.Context, par
 // stay on their contacts. With `If-Match`, only the version it names is deleted (412
 // otherwise).
 //
+// Needs the permission `channels:write`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /v1/channels/{channelID} (the `DeleteChannel` operationId).
@@ -16665,6 +17055,8 @@ func (c *ClientWithResponses) DeleteChannelWithResponse(ctx context.Context, cha
 // The channel without its credentials. `status` and `status_checked_at` tell how its last
 // provider call went. The answer carries the channel's `ETag`, which changes whenever the
 // channel's JSON does (its status included); with `If-None-Match` naming it, 304 and no body.
+//
+// Needs the permission `channels:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -16693,6 +17085,8 @@ func (c *ClientWithResponses) GetChannelWithResponse(ctx context.Context, channe
 // (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
 // 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
 //
+// Needs the permissions `channels:read` and `contacts:read`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
@@ -16720,6 +17114,8 @@ func (c *ClientWithResponses) LookupChannelContactsWithBodyWithResponse(ctx cont
 // (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
 // 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
 //
+// Needs the permissions `channels:read` and `contacts:read`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/channels/{channelID}/contacts/lookup (the `LookupChannelContacts` operationId).
@@ -16737,6 +17133,8 @@ func (c *ClientWithResponses) LookupChannelContactsWithResponse(ctx context.Cont
 // `cursor` to get the next; it is null on the last page. Contacts created while a client walks
 // the pages appear before its cursor, so a walk never repeats a contact. Filters combine with
 // AND.
+//
+// Needs the permission `contacts:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -16770,6 +17168,8 @@ func (c *ClientWithResponses) ListContactsWithResponse(ctx context.Context, para
 // another source than the one shown replaces that source's ids); the others keep leading
 // to the contact.
 //
+// Needs the permission `contacts:write`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts (the `CreateContact` operationId).
@@ -16801,6 +17201,8 @@ func (c *ClientWithResponses) CreateContactWithBodyWithResponse(ctx context.Cont
 // source, and shows one of each. A new value replaces only the one shown (a new id of
 // another source than the one shown replaces that source's ids); the others keep leading
 // to the contact.
+//
+// Needs the permission `contacts:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -16840,6 +17242,8 @@ func (c *ClientWithResponses) CreateContactWithResponse(ctx context.Context, par
 // names the contact of every line that created or updated one. Importing the same file
 // twice creates nothing the second time.
 //
+// Needs the permission `contacts:write`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/import (the `ImportContacts` operationId).
@@ -16857,6 +17261,8 @@ func (c *ClientWithResponses) ImportContactsWithBodyWithResponse(ctx context.Con
 // components, served by the same code, with the same status and byte-identical body. New
 // clients should call resolve. Not to be confused with `POST /v1/channels/{channelID}/contacts/lookup`,
 // which asks a messaging provider rather than the stored contacts.
+//
+// Needs the permission `contacts:read`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -16876,6 +17282,8 @@ func (c *ClientWithResponses) LookupContactWithBodyWithResponse(ctx context.Cont
 // clients should call resolve. Not to be confused with `POST /v1/channels/{channelID}/contacts/lookup`,
 // which asks a messaging provider rather than the stored contacts.
 //
+// Needs the permission `contacts:read`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/lookup (the `LookupContact` operationId).
@@ -16892,6 +17300,8 @@ func (c *ClientWithResponses) LookupContactWithResponse(ctx context.Context, par
 // `+62 812-3456-7890`, `6281234567890`, `%2B6281234567890` and, in a workspace whose default
 // region is ID, `081234567890` all find the same contact. A value that cannot be a phone
 // number is a 422; a valid number that no contact holds is a 404.
+//
+// Needs the permission `contacts:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -16921,6 +17331,8 @@ func (c *ClientWithResponses) GetContactByPhoneWithResponse(ctx context.Context,
 // itself: the number of a deleted contact that unsubscribed stays `suppressed`, with
 // `contact_id` null. One statement answers the whole request.
 //
+// Needs the permission `contacts:read`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
@@ -16949,6 +17361,8 @@ func (c *ClientWithResponses) CheckReachabilityWithBodyWithResponse(ctx context.
 // itself: the number of a deleted contact that unsubscribed stays `suppressed`, with
 // `contact_id` null. One statement answers the whole request.
 //
+// Needs the permission `contacts:read`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/reachability (the `CheckReachability` operationId).
@@ -16967,6 +17381,8 @@ func (c *ClientWithResponses) CheckReachabilityWithResponse(ctx context.Context,
 // same contact (with the list of those that matched), 404 when none matches, 409 when they
 // lead to different contacts (the problem lists the `candidates`). An `external_id`
 // identifier needs its `source`.
+//
+// Needs the permission `contacts:read`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -16987,6 +17403,8 @@ func (c *ClientWithResponses) ResolveContactWithBodyWithResponse(ctx context.Con
 // lead to different contacts (the problem lists the `candidates`). An `external_id`
 // identifier needs its `source`.
 //
+// Needs the permission `contacts:read`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/resolve (the `ResolveContact` operationId).
@@ -17003,6 +17421,8 @@ func (c *ClientWithResponses) ResolveContactWithResponse(ctx context.Context, pa
 // Deletes the contact with its identities, notes, tag assignments, consents and suppressions,
 // so its identifiers lead nowhere afterwards. The workspace's tags themselves stay. With
 // `If-Match`, only the version it names is deleted (412 otherwise).
+//
+// Needs the permission `contacts:write`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17021,6 +17441,8 @@ func (c *ClientWithResponses) DeleteContactWithResponse(ctx context.Context, con
 // written last); `GET /v1/contacts/{contactID}/identities` lists all of them. An id of another
 // workspace answers 404. The answer carries the contact's `ETag`; with `If-None-Match` naming
 // it, 304 and no body.
+//
+// Needs the permission `contacts:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17048,6 +17470,8 @@ func (c *ClientWithResponses) GetContactWithResponse(ctx context.Context, contac
 // source shown, otherwise the contact's ids of its source. With `If-Match`, only the version
 // it names is changed (412 otherwise). The answer carries the new `ETag`.
 //
+// Needs the permission `contacts:write`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /v1/contacts/{contactID} (the `UpdateContact` operationId).
@@ -17074,6 +17498,8 @@ func (c *ClientWithResponses) UpdateContactWithBodyWithResponse(ctx context.Cont
 // source shown, otherwise the contact's ids of its source. With `If-Match`, only the version
 // it names is changed (412 otherwise). The answer carries the new `ETag`.
 //
+// Needs the permission `contacts:write`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /v1/contacts/{contactID} (the `UpdateContact` operationId).
@@ -17092,6 +17518,8 @@ func (c *ClientWithResponses) UpdateContactWithResponse(ctx context.Context, con
 // the channel, 200 when it is replaced. It is kept against the contact and against its
 // identifiers that reach the channel: deleting the contact forgets its opt-ins but keeps its
 // opt-outs on those identifiers, and a contact created again with one of them shows it.
+//
+// Needs the permission `contacts:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17112,6 +17540,8 @@ func (c *ClientWithResponses) PutContactConsentWithBodyWithResponse(ctx context.
 // identifiers that reach the channel: deleting the contact forgets its opt-ins but keeps its
 // opt-outs on those identifiers, and a contact created again with one of them shows it.
 //
+// Needs the permission `contacts:write`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /v1/contacts/{contactID}/consent/{channel} (the `PutContactConsent` operationId).
@@ -17128,6 +17558,8 @@ func (c *ClientWithResponses) PutContactConsentWithResponse(ctx context.Context,
 // The consent that speaks for the contact on each channel, ordered by channel; returned
 // whole: the latest captured among those kept against the contact and its identifiers (an
 // opt-out recorded for its phone number through a deleted contact counts).
+//
+// Needs the permission `contacts:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17146,6 +17578,8 @@ func (c *ClientWithResponses) ListContactConsentsWithResponse(ctx context.Contex
 // (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
 // A contact merged from others may hold several phone numbers, emails, and external ids of
 // one source; its fields show one of each. Returned whole; a contact has few.
+//
+// Needs the permission `contacts:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17191,6 +17625,8 @@ func (c *ClientWithResponses) ListContactIdentitiesWithResponse(ctx context.Cont
 // merges and writes of the same contacts wait for each other; an upsert that races a merge
 // lands on the contact before the merge and is carried, or on the survivor.
 //
+// Needs the permission `contacts:write`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
@@ -17235,6 +17671,8 @@ func (c *ClientWithResponses) MergeContactsWithBodyWithResponse(ctx context.Cont
 // merges and writes of the same contacts wait for each other; an upsert that races a merge
 // lands on the contact before the merge and is carried, or on the survivor.
 //
+// Needs the permission `contacts:write`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/{contactID}/merge (the `MergeContacts` operationId).
@@ -17250,6 +17688,8 @@ func (c *ClientWithResponses) MergeContactsWithResponse(ctx context.Context, con
 //
 // The merges the contact took part in, as survivor or merged, and those of the contacts
 // merged into it, newest first (at most 100).
+//
+// Needs the permission `contacts:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17267,6 +17707,8 @@ func (c *ClientWithResponses) ListContactMergesWithResponse(ctx context.Context,
 // The contact's notes, newest first, with the same keyset pagination as the contact list:
 // pass `meta.next_cursor` as `cursor` for the next page; it is null on the last one.
 //
+// Needs the permission `contacts:read`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/contacts/{contactID}/notes (the `ListContactNotes` operationId).
@@ -17282,6 +17724,8 @@ func (c *ClientWithResponses) ListContactNotesWithResponse(ctx context.Context, 
 //
 // Adds a free-text note to the contact; the body is not blank and at most 10000 characters.
 //
+// Needs the permission `contacts:write`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/{contactID}/notes (the `CreateContactNote` operationId).
@@ -17296,6 +17740,8 @@ func (c *ClientWithResponses) CreateContactNoteWithBodyWithResponse(ctx context.
 // CreateContactNoteWithResponse Add a note
 //
 // Adds a free-text note to the contact; the body is not blank and at most 10000 characters.
+//
+// Needs the permission `contacts:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17315,6 +17761,8 @@ func (c *ClientWithResponses) CreateContactNoteWithResponse(ctx context.Context,
 // lasting), else the latest changed. One whose `expires_at` has passed, or that was lifted,
 // stays listed with `active: false`.
 //
+// Needs the permission `contacts:read`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/contacts/{contactID}/suppressions (the `ListContactSuppressions` operationId).
@@ -17332,6 +17780,8 @@ func (c *ClientWithResponses) ListContactSuppressionsWithResponse(ctx context.Co
 // 201 when the contact showed no suppression on the channel, 200 when it is replaced (which
 // also clears an earlier lift). Without `expires_at` the suppression holds until lifted or
 // replaced; an `expires_at` in the past records one that has already expired.
+//
+// Needs the permission `contacts:write`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17351,6 +17801,8 @@ func (c *ClientWithResponses) UpsertContactSuppressionWithBodyWithResponse(ctx c
 // also clears an earlier lift). Without `expires_at` the suppression holds until lifted or
 // replaced; an `expires_at` in the past records one that has already expired.
 //
+// Needs the permission `contacts:write`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/{contactID}/suppressions (the `UpsertContactSuppression` operationId).
@@ -17369,6 +17821,8 @@ func (c *ClientWithResponses) UpsertContactSuppressionWithResponse(ctx context.C
 // `active: false`, `lifted_at` and `lift_reason`. Lifting a lifted one changes nothing; 404
 // when the contact has no suppression on the channel.
 //
+// Needs the permission `contacts:write`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /v1/contacts/{contactID}/suppressions/{channel} (the `LiftContactSuppression` operationId).
@@ -17383,6 +17837,8 @@ func (c *ClientWithResponses) LiftContactSuppressionWithResponse(ctx context.Con
 // ListContactTagsWithResponse List a contact's tags
 //
 // The tags assigned to the contact, each once, ordered by name; returned whole.
+//
+// Needs the permission `contacts:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17402,6 +17858,8 @@ func (c *ClientWithResponses) ListContactTagsWithResponse(ctx context.Context, c
 // is already assigned is not an error: it answers 200 with the existing assignment (201 when
 // newly assigned).
 //
+// Needs the permission `contacts:write`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/{contactID}/tags (the `AssignContactTag` operationId).
@@ -17420,6 +17878,8 @@ func (c *ClientWithResponses) AssignContactTagWithBodyWithResponse(ctx context.C
 // is already assigned is not an error: it answers 200 with the existing assignment (201 when
 // newly assigned).
 //
+// Needs the permission `contacts:write`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/contacts/{contactID}/tags (the `AssignContactTag` operationId).
@@ -17434,6 +17894,8 @@ func (c *ClientWithResponses) AssignContactTagWithResponse(ctx context.Context, 
 // UnassignContactTagWithResponse Remove a tag from a contact
 //
 // Idempotent; 204 whether or not the tag was assigned. The workspace tag itself stays.
+//
+// Needs the permission `contacts:write`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17458,6 +17920,8 @@ func (c *ClientWithResponses) UnassignContactTagWithResponse(ctx context.Context
 // An `after` older than what retention has deleted answers 410: the events in between are
 // gone, and the consumer must resynchronise (list the contacts) and start again from
 // `after=0` or from a later event.
+//
+// Needs the permission `events:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17512,6 +17976,8 @@ func (c *ClientWithResponses) GetReadinessWithResponse(ctx context.Context, reqE
 // A merge: its survivor, the contacts it merged, the values that lost, and, once undone, when
 // and what could not be restored. A dry run's merge is not kept.
 //
+// Needs the permission `contacts:read`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/merges/{mergeID} (the `GetMerge` operationId).
@@ -17541,6 +18007,8 @@ func (c *ClientWithResponses) GetMergeWithResponse(ctx context.Context, mergeID 
 // until that later merge is undone; a merge undone already, or whose survivor was deleted,
 // answers 409 too. One `contact.unmerged` event records it.
 //
+// Needs the permission `contacts:write`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/merges/{mergeID}/undo (the `UndoMerge` operationId).
@@ -17555,6 +18023,8 @@ func (c *ClientWithResponses) UndoMergeWithResponse(ctx context.Context, mergeID
 // ListWebhookEndpointsWithResponse List webhook endpoints
 //
 // Every webhook endpoint of the workspace, oldest first, without secrets; returned whole.
+//
+// Needs the permission `webhooks:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17586,6 +18056,8 @@ func (c *ClientWithResponses) ListWebhookEndpointsWithResponse(ctx context.Conte
 //
 // A workspace has at most 20 endpoints: one more is a 409.
 //
+// Needs the permission `webhooks:write`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
@@ -17616,6 +18088,8 @@ func (c *ClientWithResponses) CreateWebhookEndpointWithBodyWithResponse(ctx cont
 //
 // A workspace has at most 20 endpoints: one more is a 409.
 //
+// Needs the permission `webhooks:write`.
+//
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/webhook-endpoints (the `CreateWebhookEndpoint` operationId).
@@ -17631,6 +18105,8 @@ func (c *ClientWithResponses) CreateWebhookEndpointWithResponse(ctx context.Cont
 //
 // Stops deliveries to the endpoint and forgets it, its secrets and its deliveries. With
 // `If-Match`, only the version it names is deleted (412 otherwise).
+//
+// Needs the permission `webhooks:write`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17649,6 +18125,8 @@ func (c *ClientWithResponses) DeleteWebhookEndpointWithResponse(ctx context.Cont
 // this JSON alone: it changes whenever the JSON does (a rotation changes `updated_at` and
 // `previous_secret_expires_at`), never with the secret by itself. With `If-None-Match`
 // naming it, 304 and no body.
+//
+// Needs the permission `webhooks:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17670,6 +18148,8 @@ func (c *ClientWithResponses) GetWebhookEndpointWithResponse(ctx context.Context
 // endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
 // version it names is changed (412 otherwise). The answer carries the new `ETag`.
 //
+// Needs the permission `webhooks:write`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /v1/webhook-endpoints/{endpointID} (the `UpdateWebhookEndpoint` operationId).
@@ -17689,6 +18169,8 @@ func (c *ClientWithResponses) UpdateWebhookEndpointWithBodyWithResponse(ctx cont
 // them and clears `disabled_reason` and the record of failures that could disable the
 // endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
 // version it names is changed (412 otherwise). The answer carries the new `ETag`.
+//
+// Needs the permission `webhooks:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17712,6 +18194,8 @@ func (c *ClientWithResponses) UpdateWebhookEndpointWithResponse(ctx context.Cont
 // `Retry-After` on 429 and 503 (at most 24 h). Deliveries are kept as long as events
 // (`WAZAPIN_EVENT_RETENTION`). Keyset pagination as for notes.
 //
+// Needs the permission `webhooks:read`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/webhook-endpoints/{endpointID}/deliveries (the `ListWebhookDeliveries` operationId).
@@ -17730,6 +18214,8 @@ func (c *ClientWithResponses) ListWebhookDeliveriesWithResponse(ctx context.Cont
 // tried at its `next_attempt_at` anyway (unless that is more than 10 minutes past, which
 // means its job was given up; then it is queued again). An endpoint that is disabled must be enabled first, or
 // the attempt fails at once.
+//
+// Needs the permission `webhooks:write`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17751,6 +18237,8 @@ func (c *ClientWithResponses) RetryWebhookDeliveryWithResponse(ctx context.Conte
 // those 24 hours retires the oldest secret at once: only the current one and the new one
 // sign. A server without `WAZAPIN_ENCRYPTION_KEY` refuses (503).
 //
+// Needs the permission `webhooks:write`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/webhook-endpoints/{endpointID}/rotate-secret (the `RotateWebhookEndpointSecret` operationId).
@@ -17769,6 +18257,8 @@ func (c *ClientWithResponses) RotateWebhookEndpointSecretWithResponse(ctx contex
 // same envelope as the others (see WebhookTestEvent) with `sequence` 0, and it is not in the
 // event feed.
 //
+// Needs the permission `webhooks:write`.
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/webhook-endpoints/{endpointID}/test (the `TestWebhookEndpoint` operationId).
@@ -17783,6 +18273,8 @@ func (c *ClientWithResponses) TestWebhookEndpointWithResponse(ctx context.Contex
 // GetWorkspaceWithResponse Read the workspace's settings
 //
 // The workspace the API key belongs to, with its settings.
+//
+// Needs the permission `workspace:read`.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -17801,6 +18293,8 @@ func (c *ClientWithResponses) GetWorkspaceWithResponse(ctx context.Context, reqE
 // on record (reachability answers `no_consent` otherwise); it replaces the list. None by
 // default.
 //
+// Needs the permission `workspace:write`.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PATCH /v1/workspace (the `UpdateWorkspace` operationId).
@@ -17817,6 +18311,8 @@ func (c *ClientWithResponses) UpdateWorkspaceWithBodyWithResponse(ctx context.Co
 // `opt_in_required` lists the channels this workspace may message only people with an opt-in
 // on record (reachability answers `no_consent` otherwise); it replaces the list. None by
 // default.
+//
+// Needs the permission `workspace:write`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -37586,547 +38082,549 @@ func (sh *strictHandler) UpdateWorkspace(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2Lctu4si+MvwpK//OvyGfRCiXLN7lW1XEc5zp2MrGTTLI0nwmJkIRlCtAQlBWtfKk6T7MfbD/JV+gG",
-	"SJCirpaTmdnZtWqPI96ARqPR119/rXTlcCQFE4mqtL5W2Bc6HEUM/j6TQjGRfBzQRJ2ORvonNR4OaTyt",
-	"tCrXA0a6eAOJ5aTiVe5oNGb6ppAmVP+3S0fJOGbhDU0qrUrDb+zv+vu7e/51/aDV2G/5e7Ujv76/f/C5",
-	"4lW6AyoEiyqtykR/jo5G+seY0WS155Ucx11WaVW6A9a9leOE9GQ81BcSmoxVpVWRI/0qLipeZTwKV3vv",
-	"t2/fPE2GhHaT0unDhbKpLxi536o3a43mfr2xBzMfq0QOb3qcRSGQPeEsrrQqo5gN+XhY+eZV2JByTZrx",
-	"v6no/x+zRLWu1PNjXxIWCxrd8FDPfqySm3pjz72QkkYN5Ij3phWvgveK5MY/ePJq7/PrX5uXh8/rvz1v",
-	"vPMvjj7uXzfPzipeZcjiviaZHta/fvcqgg71a97rUVS8ymggBbsR42EHxvuPg8ZRvbHX3D84PDr2l1A5",
-	"RwOXyu9HisUJC2eprRIZs9AS3SM8UQRpR5B2BMe77eWI9GxbmmTe33lpDnb9xrV/1PL3W8167dhv7NXr",
-	"ZmmuxqNRzJTiUlwNVcnKZNfLiE+7Cb9jlVYSj5m70dVQLd7je35rv17zDw8bR83PQLYRj5mCW8U4ijSx",
-	"mEh4j7NY0+FrJZmONBlg+tlQivP/9rtXiXgvuYkZVVLYl+mfzEDwB3u5MhZq3FHdmHeAvRYwdn7IQL1r",
-	"2v/AS4QnVYr3xZCJUgGCV+ewbB1Z9uhwz/9sWSahfcMyH+rPL3+r189+O/h49fn5x1/fHV9cVFIWueMj",
-	"HNdH1hlIeXsuwpHkokS8MXtltQ11sOvXr+t+y9f/q/nwf3p0IdOUGyUcSHn27oKoqejqC1zRTsTCwjIw",
-	"Ab9afmF3TCQ3emH1ElfM9q+ZAWgGMr+YVXF+CVnE9C+/GxJN2I1/8KJxdb133rj6uHdVbx68OHz7/ODV",
-	"r/Wm3hWjmN1xOVY3inVjltzM8lv5vimd9jjWPD5IkpFqPX6sKa1qjnh4PKH/oSMuzFrI+FaNaJfNrsIk",
-	"vbSeXJtdhh4dR5rn+7gSL59a1pkoTZf6i4+/vbo+/nRQP362//zsVdM/bDw7OMo457Q71IOQo+SGi5uY",
-	"/THmsV6nf2VH9u/fYDoDRkPYkl8r59e0DyPOcQGyV8KTKUlon8geSQaMyM6/WTchVKgJ06K+SjNpb8QG",
-	"kTGZIOOm/LnTIiqJpeh7hLZFyPtMJflXPlLk1dWbS0IVCZ6fXwfmE4rwRH8El5uogZwIIkWXEa6IkAkZ",
-	"0RjexJMdry2UJCHv9VisVZ7JgAl2x2KSDGiCb5/IcRSSDquRKyZC/e4O7d4SLkjwsrd7KQXbvaBJdxCQ",
-	"6vPz6x0i47bQV+yPb0+vz1545On5L+fX5zu1tgCRBxxTaVXalT+OPicf/c5e96ree3Uw/dD48u5YnLYr",
-	"FS2p7GLgplHdARsChxiJqJKYi35FL847mrBf+JAns8uiNT0994j1Ugr+MZYJbZGgbTmoXTmJ/9ke+/5e",
-	"V3+WqQQfgJ/YSWKuKdaVIlRkLBIewZs64+4t0+9vi944igjtUy7wqYBUw5j2kl3Okt6u3jR0xHdjmrBI",
-	"j3TXMNQOkDYhUhBN+ymh42Sg+aird4FZ1bYYi4gpRfTjBJ5XhMaMyF5vlqjupOpHhyfJP+uVFem3+1ZG",
-	"vDst524gG0kGXJHTty/JLZtqwg5YFJJEepoTV5kwmcQ8YZpP20IzahKPu6BS74J+QiKuNPvnFuePfzZ8",
-	"/2Tyz0agv0gt2WWPNHyfpEsWsx6PIha2hdRs3CB2wap13yfU/HMlipPNCJ4OdBnBWRJPd097idZlirS+",
-	"MqNOJJlQveVYT8aMJPGUiz6y2IkZ+r6/R7o0jjkQtOaOq75oCw254MPxsNLyPTs6LhLWZzEM77fdd0jT",
-	"3ZdhOS8Ymj9ShIct2AqB+1AAP3UjrgmtrHDR8oMrUtczqzeOyB1XvBMxcnp19vJlW3QHNKbdhMXKIzIZ",
-	"sHjCFSNSMHiZYrFe1CENWY2cw+xjpkbaXHNI4BEqQkLJKJadiA1JzEaMJqoteAKi0oz7hodBcR1j9sfN",
-	"7d7w+I/Gl8Pu/l29cySaN43eQlE0pF9+YaKfDCqteuPIm1npb15lRGM6ZIk5O85Q5r98OkvW0/RA4CGp",
-	"Bt3BzX//3/8KdnKLWukOtEZ0/vHz28/Ny+u9p08/vN33jz9dXn/YP9fnPddvGtFkkJ1x3fST6wlVY73M",
-	"GSpeNEMViRkr0bzBQ70z04PO2DCEi0QSKmBl09OqJ2NkFfu+pC0mVOWeqerNx0PNOlyg2JXhdOY0WWpg",
-	"lNEmneN6tLEaZjlxiqc5UmnCyhZ0mQJXMmiWfXy9Ub8M2XAkEya609esRMhf0FumxWuspRMellyRt2+u",
-	"romiPdbCndvY38/vXJJtXHvC4s5/pEh3IHmXgaR///7lUxTffSlDva93PHLLRgkZsTjTCYElgo+nn0/f",
-	"vry8efn0/OLtm+vzy7NPN9fXv+hDFYUtaTTJQPOA5rgej1ViZRKZ8GRAKJxP8VgoFAmah9BvAv/UHAQC",
-	"3ZjghrEUHbK2SGIqlDbxpNBCAyY0oKIPgmhKkGhaKTo18gU/aV+gv+yRIUsGMvSIXjv9ybbAbxrGBx2r",
-	"OKDONMH5wx/w0iBdtGT3HRtFdMq0wI3HLDjRX2wL+0k770yhswSx32w2GiewvDjmAY9QtCL5uCYQjyJN",
-	"NMFFvy3S5/xjMxjn3Apq5NSdi6GQ3t/6mKo2v3zxyL7+f3p6monwxraQItKym4YeUePuQJM4ZkpGd2wH",
-	"lkSrqbgsHlEy5Ue9lnj6FXf+fs/vHrI6290Lm53dJj1iu8ehT3cbnXp3jzV7+/SgY7cSaiHZZnL2xK7e",
-	"FHOke2N/39OnZirttWBPEhbrd/4//2q3vzTqu+32l8Pz3//xvype2ebrgVI8u+vOkHAyJmjcuXZDtWgs",
-	"eLOmAgF68h6weKCNE9CSpGBtgdtRMf2i4ZDuKqaPo4SFO57+YPC/A2A3KqaEfeEq0SsnBTtxzt9mvQEr",
-	"aBYWjmnRZ2ZbUWGHCkwQSoZmBrxND0M/nkhZI2cD1r1lIRmLkMV5QyaWk7aIJBoW+gqoiI8UcTYisIKe",
-	"zkQa6WL4TjNStvXuWKxg28KWSgZtAe9C9tUE0vTxCPtCu0k0BeVCjbtdxkK1lnVSzkvG8Fmi/L3sacNp",
-	"DjfgniJ7fhPHLCSKBtCfclSzvPFIpdyh/yzyxyO10xY5tiDLuWIrtMjMwyUEec2mpQepyOwMOED/c4sn",
-	"KCqct2yqWYR9Sch4pA8mEPFg9xaO2P/casXg9f5F41f/xd7Hw9+e/3p0XT87vmyeN96Vn7G3MKT1jtcL",
-	"rbOUawSgzuAshnG/TA/QP+tBNn+tf3519PHgdf1075P/vH7eeHL47qJ8kEPzwXWG+Q1vZip5IkOOQZF3",
-	"KH3B+yKFPmrAXTcaRdom4lI8/jc4s/KhFPRI5pw7pwR+JOil1buZkkh2aUTUiEURB0du6vFZ0dPp5/2c",
-	"egZKWz80eum+ID+OCb3hobEFrtARbTzrelzhCsOANzjDKPhbva+VEk+3edb1kmdvSL3lehLf3EX6XzHr",
-	"VVqV/9/jLHD1GK+qx2ZxjG2VrWC23PgLmkJAiCc0fE4TNqHTBUtqLKR/FJYWuTfBCIA1SBZaHbgbR7G8",
-	"41qyx0zLJxamahPIJdKNGdCZRuqEQEBL3zCEJYoZOv3cRyopn2KoYb51ZqNh+37DqyQ8ge30hIbE0iBd",
-	"FtqR46TViai4raxM/7dIJyT8rCGczTClQBecZvoU7GhDmXYHWpPpUR7p/8pVSKRlg+NxLNrjZeM1tz/O",
-	"3QuDfkJDyz1rswN8vkPDt9aKLW60P8baEk+NXGsATGIp+jZemfl4LWOBR4UMxwpoRAUx3gfSi+XQmBm+",
-	"Nn9YHEuzL8E9ZJ+FeJFStA9ycNl7vv2+Njc1fT/PTZaE5dz0zasMaaTny8JXV28u82S6sJfAq1pKkWHu",
-	"FkITIns9xRJSP2oRLu5oxMPM0CKPvj0ikZS3HKlMOqzPQWvXC4Bv/w5THotbISfigmFQLs8ZQ/gVVTPY",
-	"S5l2GLJuRGNWSggxpKmzmhJ4PwZDTwj7MsJ9Y5SYXFzTIxC31LpdKnydf6Cw9og+Oj2SCyaWcpkeRo7J",
-	"vuuQvgvDwh69hmv5lUNHbG4nA1PCe0rXTKve6S7Em43GUU5cOmTlOzj37HegwjaOgfzu9ghdgfX1XQXK",
-	"wtFASYeGRqjKuC3Ae5BK1xMSIDUDYBplrHfIFKAJAccIqu5bOzzOpOhFvLvp0RFnqqXLYeZnMhlIpfXi",
-	"VAMjEZhzEu08NHCUy3NdKkIe0sSETpf5/MwNrxsfz540L9+dPz31r+qHnz58fv389OCo8ruXMXEyKB9J",
-	"w/GoOCNamzGPM8ZMiTpfskLOSIFsguDPJWTrsEgz05+CcNlYykh3krqIJlQZr1H4wPTclrJXPsuyOQYZ",
-	"uQMIacFeHW5VrzvXomAzDX9t1dqRqi8Fnl/kCiMyOIwHU7JPxRS9UQREH8QZs/hOdd/3U0cJcqTxaJGx",
-	"SA9nrXuPY7azVfI/k3GHhyET9zSycgHViHZvUayPWDzkkICUslULfFkVr5Jdy2IY2dW1d9JetrjZpB7U",
-	"aspPl7qTBR/XiMVAQCIYC/V2ym6wRx9PTBiwLdLbHykSfNnN7k333gSyABJ83ZZPSGNmXvMhk+PkB1jc",
-	"IUdr00Su9W7gguyrTUzoZsYKZl7ETux7m9GFaXFBEj5kW93Cz40H6x4LBrlcyngglX6/6DJSb2ixxGJm",
-	"fPoh6UxJzPRHuBQnRCU0TjCYgaYq7SUs/qe/we6tO6L5OXrOHmidIJVGH9pU3WqhKmO004g+CFkMsbyt",
-	"Ls/L4UjGybWUv9C4zzZ1XkwTVnAPvtHH1kGTXPAnpeaMDTFD3pD+NKREoWjCxzAlBMLcgnAY5iZL5whe",
-	"M3dyjilk11ISnPVcFTHionRidd/3fN8neL1sfumYSYIR34QMpUr0k+mDJ0SNIp4YCyNi33l6W9PYcJ5c",
-	"EUgJMlY6T5RJ6mlpi0svtbvOuMZgjw0h80b/aMjaFkKKXRgmEqpGrnKEAo+mYgK9eyMaJxh0gR1u8x+2",
-	"fARB5OGelppiUS/PTZhkYzMz9KkbglEEmUlg247jO36nta0oZjScljKbfb69xKRoV/QquXkfM0/OsVba",
-	"FWcAD2yWiVDOGmUilESOQRzIGKNg5UIlJVgxxWVmqhf1142nx9fNz4cv9n49euu/2786+ND42K4QxUWX",
-	"efo8waBS24aOLuqv9079J/tnh0+Pz+vP9p7vvzh8dfy6XTnBEUK0FJ+BgP9fxObCEcsYJ9GlwjjWQ9hU",
-	"5jA6IQESOiCKTrW+N93qSXQpk2dyLMIN91a3rNzmUmL6Q1nJzdzNM38LaLL0YIwbrKuj9l3KhDwz75mz",
-	"C0qdOpfSMY/JkCbdQaFwJfUWZvyOtykTjnYjcQ88iW1wp11ATY5x3GWYvcBVlsu0VR58S6eRpOHm6tDK",
-	"Ok69oOKgj1Lf/X21gC1JkLJp1vGE17MtztNmTenHtruAMST2cj20ZxANvK+xuLp0MH42PD1g2jZTxiat",
-	"oFm9yQI7YVd3isTM8cHW1ik0QJeAkOmsnByqAdVXJqQq3bSjQqrSTuaWNKTa6tKbIH54/xSLCxSs+vx3",
-	"cy3ALaaY+Fm5ee/KTf2pxOT/4SG2TnLKCtkpT2QyyLmSyw7Ln0u37aV76ISe9TN6MGWnTLSh6eXoU6i8",
-	"m73vGGFcWV2qpqd/LeUFFVMjftQ2PdPWhNa2c1YVo8/NuluDY6tsSLUzjlVCGr6/c2IyeNEErps7Njhq",
-	"Go79oZUHPVeSTva7eKyrMvbA9YX5PG7xEGSp5rLfaRjGTKkdLIEBX0JKKK2GtEWBmjSK5ETV8onWaNIM",
-	"5IQM9XzzVWg0S3uHtKMRVbMO7lx93KKTK7txTlXYSg/b+2cLnRY+7txaUoO03oH7XuiFkTH/z721LIgl",
-	"iL42QW0ejmGGFvp5sLTot93TEd99zab6xlPzcfhKizxhNAa3wNo2TT1j+NyUHozXL+bOdqsK0XtB7yiP",
-	"aCdi97Cp0Z1eKDCWkgytXW1uKPXHzN5HZFYFYoRvwpk6ISC8+hSANtYOqTj2zxWL73iXEXf2c61srQJ0",
-	"qCqpn7ZXHG+ISTOc63ma/4gzO6IGMk6i6fecpZDnohtPgf1MUVLOp8DSqyB+teRNY2RZviQ4XW3mO+aA",
-	"qzm04MqWEqJhQGyp0fnl2btPb69fvrm8eX3+CeoNeGLpBfUo4IVSrHQAThG3+f4JUSwB1291r0FiKkI5",
-	"hMIeKGPTi3HQ3DH5rxAP+p5kT7Jo5RzeKg+/LWew8ud+KJdtSwcwfGNYIjT6l5CTFmhF8/eYN4cqEGLg",
-	"qi20MEI5FDJIOupxwRWWlBkinRBjv5pRYOi8K0WP98cmWl4SO2+LalDO4YG7mUp3kEcmAwY6i6k9HrBo",
-	"pLDeSIoug6pa2E/JTq0tVlFaFtQ0z2otP0x3GMWyy5Ta7HTKbQ3XtsmyWvFcde338jzJQppqSTJqyZs2",
-	"yZpsNFw9w5m+cdU9nL7xQUsTZbVpmA7FGHkh1VHvJMx13LIiosajkYwTFl6wkFObD3uPNc/Cq1yRy6eY",
-	"0aoNAKrIGb52V3+mRdw3f9kVoX6rByvbriTsS/K4q+5SMIy1fHL77nqmMyQwRXKNebzfweWqp2Jq+obw",
-	"af3NgpiCGPRW17QAA5RaPvdZU6dAWesNNmTe8GcK7tSJLeQE6AJJTHGLCf0+bNhtS+uXTdZEVnHSCoX5",
-	"zIz1FZ6QIZ2SasPfZppdOiF40+mIGx1xFGsGSkwBm+sl+1rpyXgIvqKQJmzXaC2FOrg88tacZ8Q4MhYK",
-	"VtXNvIPPQcfA0kQe6gOUdwdQ9R4pueWyxZnhRFQlN2OVEqKYvmMqSDHxTiVF4BOraXhwSmMWGSVDLsYJ",
-	"I1U86icxTxImUv4HaCF7Eyz8ZpREl6Cz9yq2as8ga8084WT5QRVfwhDHbSHXZ3mT37L9E8cUfBWjmPX4",
-	"l0UrioXyDtyBhabQylNPjmObXILruQOUjFlX9gVXDOCTpuss8s3rvWfHZZOPacJuIivXaBS96YHisNDt",
-	"mPl2fvfmTlFOhOOQAgVVL15Wf4zq5yOFhxdK7jnLi5EWGC+7k7eLN+gSFslVPf4LoQtNGYlZtzxL5GiU",
-	"g+TLbf3CpsmN9PeSiaAEOoO3AelDDHbR6K0jkXo0UswrCKm8wFmwN1UiRxhE5qJ/QmgHlAe7EFppB5iu",
-	"+2+2kvQ+OwYO0CyeARDjAvNoT4gax7Eci1Br7XBAICxSGMvRCGNmc3ewi5Xj+0U0hQfY30MuXuJT9cJm",
-	"9ypjwf8YM3MZimiLm2rFrVTgS8uSzuCXsVG4+hY25983r3gA3rLpXLmlBRKLeh4mqIoQcJBSb2VQI1cG",
-	"JC6aphkMaKauLao+P2lc/Hr4dP+3j0fn9XfXzU8vDi79tx/2zl4dPz9tXB2+3r84+rX+sXl+8G7v2v9U",
-	"WbbL9bRmyfd7kYBpJGVGMbBhtOVEtWtRHAK8Yf4S/sKxqrb8sysxbbqohQNpvYFsgwarf/PMIp5uQxND",
-	"LaqAcfWi/sp/dfjsxacXh6evPlyffz5+stc4/82vLJBnszIkognUIC+TG/a+b5nWvfgJQ4ArvDl97KaL",
-	"KCeLhbyB/ZlQhXqYYloxwKoWU0JOo2hT+b7opLTzTKdZNvDcablg9Tc6BR2f6fwncV4F6sU8YbtaSp24",
-	"ZY8hG2mZZpxfdoKkqljBzszjbWgLkN+A2KygslbxKh2q2E0e5HRCB7SWD5QrZitvDBSVs3UNjbzKl92+",
-	"3DU/aruy9o5OLoz7plTdvaBcEAtLnjmFiofmFlh8zomVsYa7REuXPzy/syb1SkcY3H4u7lgkR6zkJFtF",
-	"WpkBwKue6vvTBfhaYWI8hAJHvCcF1f192T4xxc1zRN6Mxpyh9U0Av6rPVcJirQJlFHqKtR9/cgo5kMIP",
-	"SCHzlZaLeWHcBhOqXKplg545Xcy3Vpu8MekQ/pgmScw7Y1MKstgzgo+cZk8UCWGGsWBvbEEtcGaxmV5g",
-	"hyLl7Xj0Cxe3syfS25hl4JxOrMFU+CSSRFzc1ipFIS4ngsU3JvHkpswL8kzGJOgaX1Xg5TAeIZdFTgTW",
-	"OUJaTq3sWM9O4kLenx4UC4NW9jyWJSUJRFv0uINscMEJCYwX6yZ9EnIt0LM1oeqkLbLBwkWs7oV4hYWs",
-	"tMOvBsXpBxjGg/Oc9cCIipl+p5D2rqBFhCzg/Wc0QHF/QgIhkxtI4g4KNX63Qk4gWonkQngus5FxUhWv",
-	"kp8looZbZ2E2FPiH+czyTW8WYSmDvY0llAmVWiHpuTbCuyyqYjo9xaCi88TxNXCbuSlYmYshz5Bc3XTG",
-	"igum4J9zNKSOlBGjwj2Al9rKIw7oxKgWfF1T97Jnq/MOLzfWpWR1gHvWULKidLejgmLvKgho2C8YWMFd",
-	"BDyRVvfkmTW/a5Fja+QSY4xBvgg5IB2meGgAKtzyXMcwRiYuLI3WnHKW/7+K9c3a+nPjYiqnR/1rNn3Q",
-	"P6o3dvW/dw+PjuuAnG/l78xqD+kX6zIwLoo5HoTiSudHtMKyLrPW1jkj0nfmldH7nBfmZbP23QKZf72Y",
-	"abjKxSlrq3iqIDdblX8qC6rKTHOuVcp2OxejcbLwLSZ7uvQcsrtp5ZWAw/ZbMbG1+PXzWv2gWfrBUSZL",
-	"V/6mlb/fPJPourawQiJ5xaCzWQIvzZ+1o/NcZljAUPfzTKRq0JpsfDVPedDmIhf9wEHxR7d+zvgGG1OA",
-	"GiEAQyKwBZxwGRl7IuNbFnptEYyd3Dx75wJUvMzA8kgwFpAlohfKPsqTDESuLWZR5CAVhA/1H+MkrwyY",
-	"6eHq4NDB3ZnLHXQ+WaIBpDR8j4nXf3L7xTZJeTD75VGKHG2raCwrFPw1CJekDLUKgtNtHLaqZ6ybudkW",
-	"UQsdC1z0HZthE0eczX8vcVzFzKrwaDBQReyMSJUC0J+HmNsTGYckZqNo6mXF8TsrSfsVXW84hsz15tYH",
-	"rDbVAmNkkJOZVwxJ4eXWrRBGcr5bKohwnAjv/EM2EQ5g8SbCe2oWh+kBNpFFKU6ZRwotRXPek66MQxRr",
-	"ZiCtHLtJYe5xRCve6G66+zsOzOb9IY4D/PY2HAfZLDZUBPEFb8frmh0FGTfH++3KkD6/YwJyZ3kyCGM6",
-	"ESfEGC0pyoDewhaM0Pgn5rrGF4g0F8y91JO6kfRZw1rGB++pDdm1XXMtM23IbnyndST+KcdJuS6Q1a7f",
-	"P9QzU6O2uv//WczYLvj2Lbimsbawh4RFdJ9V5Ff1yZviuK+rWCVOqVwucpVVza3+koxFsxdlBWgr5iCt",
-	"0QZl1uh1yvPKTCRrgOcQK8Ceg+T2kMdMkx6TmaHJS2nrF57sgFbNY8JDG2JGFCFYrvlWeTFRZ3XnzWoG",
-	"WEa8GefB0k/cW/nIxecKphdw5CyreIV6xPyuyi3o2iqLXrbNAnubb+0L5JJbNiWdKaYsiLwTCt96Yrq6",
-	"KJbowwF8hVyrD0N5x8Iaec2mmI4CwM8HTbel1AmiIisiwL9tEY8OSMTuWASNa4C/MBEeSWJ6XFg5AyC1",
-	"PZ4Q2hYHzd0OT0gvkjQhVX16yXFC0tSYRJL/sFjuAAS+g65E3AFl2+SWsZEiNGkLe6eeJw7loEle8ycZ",
-	"trChRaFDQ1m176byL9sOZXXCuaYozQ2lY7GzyirSsaTdormJqKlK2NCz6w6Lufsf4u8ekxtSI7ukGskJ",
-	"i3e7VLGw0HhhptZ3UVKiLVleqkwsljynYpp2RDghQguNSJvmevggldJGKDYP95GyehHBbpdL5NaszFm8",
-	"2X+QfaIHsMw+yfVGfTD7BE1a/EorF67Kfq85ZPuBsd01yPaAsV2HbPnYbkY2N7ZbHPTmJhpoo+tZVvqR",
-	"7VhW+PFZlcTiDiw0EGmfXej7SrV3844FM8Bj8gdwHHx4JX4z7cq3zW5nVgMFSE1XqZSCtQpYdKmHAO7z",
-	"sj9Do3eG2U+Eh9iz0NyQqrpai+hr9RbQOU3yq1VeU+QOqNVh5p20j4+5o3mU4/63tuXTj1Krqov0px0T",
-	"fe1GjMbKNBi9ZVMkEMIlQkexADoCPr6rP7bkCshARiYqvTgXfHUtpKhnrGuVFVWMTQyylTOpi/rA2pbJ",
-	"8lDNPKlQ4nZaxmGzmpRJprPdG93onXHIeWmPQx5bVdoWcTreuHux78wUNzbJH3Sxv+Pi3ttbVHpYLvIW",
-	"6Qfei+GPOmrMp1c6bMbigY4b269N6zZjES46Y/Tl4hHj5c6X9MCJWT44njsafmCobXYASwn/YBG3tPNM",
-	"ZhsXAwKoXBbCACmRrd/eiigj0Yx8cwXaPOpvRTvdKIAwX6DP0XbLv1K2sVO+yhP8jUglNwn0KtXwEegU",
-	"6WDlmXSt07cvoSAINPuZJaimGr/XFj3bzpRLoQzIxVDe0UjtnJhPlYw98IgUBNlLeaBUqNyytsXydSUB",
-	"jvqGh4V5QE3miYPs4tlghMIOvWo8GsWY3q3IgN4xSD8zH+MxFMfpuXRpHE/Nb2l8q0ZM3bGeOL9j0JEc",
-	"VKVkwJXp0/vq6s0l6kkh1ysx5IIm2MVjSEcjvYn0qVlIXl4cJc9Z8N5MXu/ih3N2rDcTVF/8cE5qeTPB",
-	"xMVBjFxg1Jux9BdvkuKcC/bu4oeLc84bL4ufdY0wb/YoWiJkcwerNyNQVxfRgL0HbDyt2bzXeY+/NDee",
-	"mvtmXhCy1V7wlBVeALH9mn5iIdkRx//M3mYf17bTsuW+lAkrrLWzSWs0DOc/e5XdeKrvK3tBxHvJSm/4",
-	"BW60r0hof/G3r2k/9039gLGzFjzyDu/Ah76luvT0EgETQax/8ypSsBWUg7KdolWENZWBVZ/Jbaplz5Sz",
-	"5KpP5flw2VMzLLTsgfzarXB3YdlWCuHmpN+yZ8o5eY2nXO5dOsCSU2XFZ9bjm5IDaCkHlEmSFRnUldyr",
-	"7oOcvIbC07zKXRqWwO5/1oMCDWLIgKoTzLTGf+ut/EjZ7oA0DBUJ9G8B6BegIAUl1vSS7NvMcE+1sqyQ",
-	"4SSrH8+BPqEUV/mAwtIo8lIjePNK0Py83kOlNhmxGEl3ksKPOGqWg8MYmMu7PAwAxC1mXabvUyRk4Rhh",
-	"XxjpTE3YOZszu8M5N58+2b+4/PTh+PhJ4+j06NNR/fjj0+dl400VzfuG4G3joBIVPQ710IvBINN2CCKP",
-	"pE9HWq0eUaUsESiCcAH8hBoP0UnTYyzLoOLmJTka1P3mnpNaw0Vy0MzGa5rrQo6xHcvM5CfKzP3V0bO9",
-	"d/7Hxlnj8vjprwe/7n2qX6wWDU+pUYhe5z7qUn9pKjLs2i1EANKTeRP/Pzy8cRAg//TMNAZU3Qxl7NZB",
-	"u+Uu7Ety0x3HSsblkiOwNAeeAU5y2Eg/TqqUhKzLhzQy/VkRB/cVvaNX8DYtz+gtK8RXNUstXXZ3fF42",
-	"l7l0sChdJQgWmRlotev/HbQcf4IT5/OMqRkijgtK5qyxqnlTWxgr03GAFtwMO8Sau/DhGc08II+dX626",
-	"rYcl2sJBeRZykoE7p0NGEJa0zRYA11cp0ToH6bBkwljWIhCghgh+oS0geAF9UkRIqDAVcjaxDsraPMIF",
-	"AlXFVCjaxVJpqERLlfPAI0Gq8QZeWwSOOqsvFgw//dOMlh6QKmAgQXGXHks34XeMOPc9Um0RM6okZARq",
-	"iY7vUzuF96HSHuglzhvKMJa8BRvA2rZFPoN7x7nRrJt+XdGgAcbpjKNbC+jWlcMhT5LUHQ6v7sqxSJTD",
-	"cKg0wKIXDcSglS1VWTDLNAGGX9sic0Dmk/yLtvKsJTlrEpcZjGU2YMEuc22dvBkza++X2Wal5pY34+GY",
-	"9TzMOjJKDM4Z491bxTvsVZ7pHZ32T81LUgO+WBQuAOMH7Zhd35NHWK1fI4Hr8g/0GgZOmPBf9d9rGGcI",
-	"auUJeAbX8esSMYlDyx4ok48vGI2SwfLAQf5XNZsgenuP4tBVAw5Zj4Q1w6Lz0oLema+imDEqNVckcAJE",
-	"wcoJQNYBvtwo1VO4NuZ5CpC7Vn5Oid8cX7SYbtflPnpTqmW6VUwGNFF0NHKquGZyC3n5TrE293byf9fK",
-	"5tLaRW7dHM9t7X7LlUxnFqukNDDLy4K7SBVzs4CqHnFSyrDP/05tvYVdirNS7iX5rtEhO4SFcaHZg2Xr",
-	"kSFB5qlJbliIi1zhf80lYt5p9CcmYnoSPzQRrUK5CikB/xFrdUYR7WoFyOgB2CXzDpMXC1gJO7kVuHd4",
-	"LZVFa2R/2We2YPxln9+0siYnfJy1t3K6TChbkV0qnMvcYd+XtWEEixm7qLRtP2xcqqIjKLtRzjNq3Z8L",
-	"4TVXBjV/HVaEB3/hgq1WXX8fh1LERcmpVt/twHGlr6b183nkF9v1btblMw+OBazuspwwbEgDYVQs9jDl",
-	"z/B1MJ+qDb+u5UfDR9DgVIlJrYKVUw1gwk4B5xKHEK4FuoR/MbR6qLVgNI44i2/Shs0lug/egh2FC8Vu",
-	"JrqNJIEWFMZpkbYqSTtAzRbROOtXdFlZFineWU7YnF6Zn9F8+r6DqnfToqVYKyhCDnH+nPxdWvtjUfJX",
-	"lNmOobeABFvcJfNtOU1WaiHGrWzEFjsuVM+qnG5ettgYtMtwnyyy9B2ALrLyUec+Vba50l7VszTsZrio",
-	"sxctyUovztlil/mW3SRmNJy3fFA6tWCr4htgT0YU2nVgPbPNTBK5zWz3MuxTyz3ZXm4Ls5k9xNjVD8Qh",
-	"i9NsS6kKwgEdQavpK0UZV7IDLC5FSXUcRK9S3Ar98cIga+sNJBMGpePQjKLmDQM+Ok8OOo7SciLqx0pE",
-	"5PIhO2d1yZjTrI2VZKhTi+ecazmMrkwaWHIUGNJZr/l7zmomW910cwKOqHNBXhWpmkAiJMELmWBdLtgD",
-	"E66KYQE+HK0ZbFtt489eWn2ZgPRrrlXZOvwiVfKh3K9walwJkOKYLzpARs3lmaY9atVAToqVDcvCwzMq",
-	"y5zG+2W0nuMDDQQdssAruDs9EoDhAn+47poqVSRAl0+Lh8EOOLeDXEp4rT32/b3uLZvCH6zgm8vfCyWO",
-	"JaNd4MNBaqO0lirxbCqjpfmAhjNxYMWjuxLusM7XnCY030UHcncDAC2z9muG47cSfg/j6U08FiUDi8fM",
-	"qkCmbhsYONQnxFjYNhew4U0b5TlAXAXOHMZ94Mzmr/XPr44+Hryun+598p/XzxtPDt9dlBo2Eu34laR4",
-	"thFLQ7Zu2fsa1ecyubG53CUbHKGBhMkMn2jOc+GcbBo4qbLhKJmmWIdpdjhkjQAJd1Y+rS6l1rRwRN/m",
-	"5mZkBxeElLbcjCG3LXIV6JatzOIVS9LTwRRIO3dTLbDg4bs39+eyTXljK0WMXjaN3EjmEmQLvi2UVhs7",
-	"tuDxzbAqM75ZBj+RSFtU4QJQeFYwgc6n/5qSHgcUUdx60Cgvt5XuczK6CJHrt5jISdiF2JwoZSdWJTAF",
-	"KSBFtFyhaXR8kcAt4lw5pF6wivcxFu0r1rIV3YfmHZhrlF4M7cm7AsOXU8juu/mjveKiH92HRutQp4Du",
-	"VqJUDu09Ka7WLRchhtAs3pJmGbfAwXW4OQFCNVSOJ/pOcsjDirvQX5tFrB/TIei/KqHmb/11JvqgnIF3",
-	"osxX7Z5RMzO4kkMGXGxPTufA7PM7Rjq0e4tJMcUyqvWzJItvyPCeIYhRqnmtISE05csCOyazArMoKlbH",
-	"LiOV4ydKxyHkhAxYFJLONCuNwrFd1F83nh5fNz8fvtj79eit/27/6uBD4+OamrITGqpC3LwFNweotDt6",
-	"fcto9Hh5B2ugodlZQvvwXxmbQi5tLuTJCYZDKxcOry/H53NVCyBvFkI1tCrbOJcyKdmhHRlOS8/yPNts",
-	"MZ91XeUJRrg0OJylta954FoCFF1kCQEXmZcDrHERa2oz/ShKoE8Ks4OPLR7+jwhb6a8vDFrlcqC2H7CC",
-	"LQOY9aFp+EszeWaoc+9AFfD/GvEpff8WVEn87HeGyNAfvZ/mUkqtuYfy/ETcQqrtmoDxzsOln80anJXH",
-	"4aiw7fqhG2coayT4362Y0TDIcNjRAe7pKwauXQqmsjpOqNakYap9TtsCrf6dGjmn3YHTvBWQMVJVGzpO",
-	"Q+pADsU9OHEAPyOAqwbXbFsEbUDXbldaRJMnwDaZ+JoipnxpCqSCuWUS1KLEp9mD2Q323/YGUyeQ3pD+",
-	"296AOfbpZZt8PvuDfcC0FEofSf9tkOtLToi3TvueojJ206cJm4Atkf5kOwfc0BEvf+EacBBloCEzLUFs",
-	"gXUE7W00g5miYHCqATq4rc4uqcb1zEIvxo0g1SBDpgsIVTxkO7n+AM4WMJ1rZ1P/np2R4+b+ITH9fAk2",
-	"71UlCmIu9ji/jIbbyTihP/B1p5mdkDtjdMbVvQS2q3DJrVl4c7ZSm4kknkIhjHE+Z+2wtxALHS0QLW8E",
-	"oaTp7yGyQXZnWhWOLWWNnV2iz2b9jssV8oy0HooA2y9bfyBwmwIHBFsFn5A/xqB3GlaN2UjGCVgQlgGW",
-	"NJUpiZBjj+Wv8zMLi+f4+3cvScx6LGaiy7S6C+B/CPwOPKgfPCGB06M5cFqpYk46dMqHhjTRyhmEOFRv",
-	"EeBs1qRyPTyYU5LIWyZIZ9y9ZQmRPRJ0xrFKArtOytNz5lGkxUFCAvvzzYjFN9joP6gR4BnBJpo3PEjF",
-	"kROBMEJEG49649jgqGkpm/Y61Ware2F2C8OIchZS0wftlA+1EAXd1HTwML+URXtLRp57Z8N3cYbluAM0",
-	"X/AVv+ZnH7L9+AsrWPZRz0yodB0Rqp9H5Vm4GeD8wo6lzkscgOh1CgodAzHNGBRy4vbsAbQErE8BWFcX",
-	"HW5n2wWGPJc7vlqKtrGuTeuDMoxqSF80vcw7zDhWWNpg0GoxQk7KIxxzm1ZlTR7AQJ4MpvYzQpte2adc",
-	"v0w21qyOAiKRGWazbe0ES1qmETg+n3W4xKkeLrFZU4J6+TGWpF/lR5BWjSzldaeVQkkWhj69Excg3lkd",
-	"j/AeoWK6vG/URl0Z1oCM2iKm+JyeBMuouKFTfvPGE452tGZmrd2guSZMa3Vhyho5uKNYTqKtNGPKyemN",
-	"IynztmDpLpitobOJSdoqA4+mSlbfDfkO5Zv1Fl9dKl+l8mxGPqvlosqhzTt8QG83bmqoN8DhTvPpct3h",
-	"8Y25aZWvmpLR3YYRsG3umMZa+2X5LjHT2goKXeYCKgRtaYLoM4vd0uV5seZhzwX+34CCC8lkB7handsC",
-	"L9XVGP7MV73liZEsKQ2YXwwwx7d/qiyIuilf0sq124hNmVIm0qWKwVX4ltpZG2J6rRK20u2/LDJBc7KO",
-	"m94PtE+1RVHoHlm4mq9ugZb4yyXiFlbj4SlYml+NR0NJY1YtgYjU5mqQSboAem2OqF4OYo0vh9LQ2hRq",
-	"d8u13u/cqGq7B9ViL1DB4QNCZyCjEBMQckevlKRqkhEg31drbmwHQEh40hZynET8juUT0FBzHa6R1jsr",
-	"REoz23vJTXaSLqUGLu69CHqPc3uLHbzKj3GzG9x55mmU54f1umaUozN913iWM4SFYa3Z+vyH7fqd2axw",
-	"sOQhLeaAQJAyDAiE63SmuVmPks3F1AoiZ3s7Yhl3L+HCe0cOc7b/D2iGNge57E+/pQy8xUM20XMPnJlG",
-	"evaILpLw3jHdAkNsZtrOMrpDxrFQ446edIdhDsRYdE3O/XAUUS7w50h2sbV5VisxpGJMo1IlLPfF+9gw",
-	"i5xhc+d7TfsleplSvC+2kUeSAZKv3mDK/fqcIf+oI+ya9hfuswyGZvvbK6F9zMYw5JlNyNCEgYtrnjiz",
-	"LYTu+CifR3PQXKmN/Jzlures11y6hmi+pv0tyBP46KZypIi4+adjU4uQ9HCMarEXAOAr5VSMwut7Uiju",
-	"lKVrKeXuIwfLmGXuOr0Xobzf58wb1komdp75zrnEULY3J8G1pMeMlyaipinscMcjtWZ55dy2RHOTm9Nx",
-	"LspznmnF8Fevtsivz1ZJu6Ryw/lyGaUNbvxTxDMtCfLSJGHDUaIWVm6u50ER4UhyMVsrOGE3/sGLxtX1",
-	"3nnj6uPeVb158OLw7fODV7/Wm37pmzR/zA0gw1WT2GFzOlyE1vsisOLX58OnumPIMC5PiG/sUYgiGiDZ",
-	"aa6t8HzsU/zmnJQQQVKASsycNpOt6S8F877qxMVngPyWdnydDEJcs99Ojy/qH37d/9h4deW/23998Ovh",
-	"WWmKekRVcmOY6l4+H3gRszh6xWD6FOE+KDTchI+RHuURC0k1qyTMuuvbHh4qoTHknfBEAdKCp0nGh0yO",
-	"Ew8qAHpjhYJUMANYufJg8Vs3XRnO4RYLFCnDtHgfZwCjNT5mJ4Otx2NnfgC0aUsA7Y/gM+zLBPIjFgzV",
-	"4TFIBM2v0Jx22oDNar8Uj4WCaswIB2d5jHBFRgx6k87tnb1GMDt1h+MrtQqDHwKGxTUuNci20y3XFV6O",
-	"AMrtzBnR4CQnpOK0hCdyPD27U2ZXZj1fYUHUb0GVLh4e3zvzuvD9+yl8M5NZVeszD54bztgOWmFux63g",
-	"RA+50tdDx/FeLhIVi+94F7obj0YsTJHMsXOwvsOyOCITv3/3Swah1Kz75LmBim0LI1Ch3w6dqp00CKZF",
-	"AEbBmIBRgWyywTFIzDLDJZ0pSFVsrb+oiZ+rP8Cj81OoDEA5jVMhhGY1T8ojSNnWVQtOccinVPk3uuRy",
-	"MO4RfV/fv7IinUFLr1BEfW/FKfWqKtaNWXKT9zCXVpWTWCaQd+9lSaQpFDW+BnhKEW30aXbKMPLd6KgU",
-	"0RRyskl3HMearvZh3hcGYmazM2J9Ae9VxnGh7fQgSUaq9fgxpOPXnPbTjyf0P3TExWrHhH5vfhPn2Szj",
-	"4tmtu3B5NhL5VjRtFLgoSKKSwo+c0OBKb4ETLOiyPbAgJElVqoRk9D57d0HUVHTzfqn90sbWuY1vKphz",
-	"vLDpnk6kZVYPG2VI0WVpRrCMt7ezc/kxC7d5eRG34dcZxZ92lIzGCSOaf/WIgY+18MYqCDlOyFixGMoi",
-	"PYi2T2QM8fZeTPvDYjOGlfZBrvNo82jZxtBjX4FJt6eXpCfyxu6+wos2aaJb2D5FJt/8tAuwagl7bCi3",
-	"IwkU6GMn3aAgXIITEsAwAyOsIQGg8lA76M+2b7bO38s4ZisqacbHG/LtFRwjWx3LR54M8LUbj8p5xcpu",
-	"9NmdPYMmn76xxL42mgne0yLBZKBY9yYgPRlFcoLqqD6vOlSxg6a2wfcaJKYilEPSmSZMYUPqWzYlsoda",
-	"jH4nTcYxU3jYScXwVnQ0jGhs+1Xar3nm9bsh02ZfaKrNXKeKvu/4ukHFqPlK1NmHz4/PHr+OXj475/7e",
-	"3q/ill4OVXfv7o3sNIf/7h79c6lSYqiygqP/2j3MbaOJTFfLUdDLAzMpVLJNjxMusWElIicY5RHUv5rD",
-	"DNdMJQ8USpkXkSpmwJb6e43AWFHVW5qduSCqVYziuE67rYdx9Op2ZDhFDK2cL5BUMyBd6yW1jKAef7V/",
-	"vnz67TH4E3cw5AOnQFswsx4G93A6YgX3o+f2+fG9vNJIlds5FSFmNCPxsC3032CEqnyf2Bp5mRChDxZC",
-	"RyM47Qw34sHUYwzawmtes+Wy27LNQfm8iVl/bno8Xssnu6aaGEVo6HiKrj5tqELRMxd5Jezl05V8sEpb",
-	"f/UXH397dX386aB+/Gz/+dmrpn/YeFaOEjIndg+VPTdc3GT8VZzZmW3eBgmIaRUylBKZGiLY4WTE5Cgy",
-	"zEAFkaNkF3r9kJh1Zbx63WhZOtSStPIs46CwTrPzWwp0kTLOJppfCTU3nnOWZX9cQoD5477nmZ/umxXP",
-	"eGgn1x3HPJle6Xfgp05H/DWbno6TQfleGcV8SPVmiBkkQtLII8Fvu6cjvvuaTVtk8p/bmxSrUcsEgGs0",
-	"P+FJZBAcIRV/FHOR2DYsiTmuJ1SRIQ1R/dQfxlJeyyytSvq9bMdQGLem5xNGYxbPnwHYt7YYOY016ftl",
-	"zP8DJ1+L4EvWmI0eKywFaObwdDY4rcBWvn0DcNKeLCsQVizq7Q6kSrSuTLiWFtrOM+cwhhc+orJLzizQ",
-	"2enblyjXtWHelbGBC9V2vjodjXYh5NAWGejTyKAIZD2oVNr6ukuFFLxLI4JgmizW5gqUkp0YkyCXYG8R",
-	"BtoC229XaU6AavlOxZSoEYsiaAKXDczcon+CxHgP0JCHlEfwFw/x4bTTS1tgqxeixt2BXq0rbMWzYwpM",
-	"LeiT/rqNi7VFW0BRgEhYbNJHQ9kdZ1TlCuuGsTj5cSi7ypxmIDCdFcIb5IgJOuK1KR1GAfYBz378N9pr",
-	"ThvwoYGnyJA2YExnUugTj0uhWm2xSzTf6X9Ds0kQwe5uKqKeQr3sHF4t3rtTI6eGx5lCSQ9tyAgUWKfn",
-	"wUnajMPtG8lh5IAt1/SbNRI8P0dtYwBto0z70fyPj/W5OA30F/TUiZBm1rvkXYaHDkZvjB3OSTXQzMxE",
-	"squNx5ZWDqDvJpfiMZB0xyPsS5eN0HF1+RSe0uo8KWkl8BiRhc0qpie1PjO7STRtAZQuMGdiVKustaqF",
-	"0NVvDlk30k9XKRlypTk4IYEYUhbsYN+8pu/bIn6enJCEfUnIcKygPPf99bPdo1R7gFG//yVDR9LvrwZt",
-	"vUa+H+xgG7dIs41+sH5A1DiOZV9zA1NdOmJ4d9jp9QKoAHbNH7jS9f1gF/7q9XrBjqe/APNH5VEwlagU",
-	"q+mgSSJ2p7UCLSr0oYQuCDwUFKk2Gw0XnwCQI3ZgDa/G3S5Tyl3DSUwhLsEFCb624aBpV1qkVqt9C2rk",
-	"rRY6FEHBYQxhCOvWhiCRvvFr20Wy0b+0K8jGckT/GDPk5HaF/L/gnfiGbDdWcEwolpARfkLv0WoAmAHQ",
-	"2g9eZ0gh2ERzHsjCmpYcceKRjhwDJDsOrOp2+k9o3+n37+Wg8HYMUyXjWMChJSMGtAG0DKTJPHgRUg1c",
-	"7jZX/4FcbnY+tCHzSACoDQEMP8Cgo/4VX2S2XoaVEXhkFI0VCRATJCBV03HOKHk74NSBLFikVI/ySNvA",
-	"llGCDOckIFUH1ASftLh0xKJaqxq5oJE+R1iI25grvSW8FG8E8Vv0+5uNhpc9SJr+sUfG4lZoEaRlTNNv",
-	"epZTQeijKBqykFO0TJr1fc/lZ3kHhffwdkSJaNb3WqROLvgTbDSqR4RM6ml+17/r5+u+7/m+b4D5oWnY",
-	"XAmCiwqHXhHDaBa1qAB2osAaStGVtFjQJ+QJofoHGDbt3uoNpnc9V07Ezt9Lm4eC5NE3BdmbA/AIh6Sq",
-	"GIbt6Yjv6p2gmXbHGXNsNEnSpbHxMpajo9TIFRMhmcpxDKdCta7P0XrjiNxxxbUqcnp19vKlHnSG7+Zp",
-	"yQ4HhdrRt0PnFg4+awwesu5AsvAkw3R3QDrIkN7CccRqxED0wFLGbMQQHEprYw53t1YAcNEz/5glM9CE",
-	"dijMXhjMBMAeYKGXIaWbw01boXyIKThaEZISNAgmDNxajwuuBrBTbOTTM9pQxhjWo7Jv1y94x5J4ugvR",
-	"uKBlZt+VAsEwJhSAJDEzJJ5y0Yf39ykXNQJP4mm9/+WLfbVmnuaXL2TCowj2bxapmdCpeVZT4W3OhkWE",
-	"/bQ7XSIJlnaOlZXv7plvTDBjDkM5WuA7lYhwsutN6hiTE/ChGQOaKxK8fIp9FPNFjEGNnEOxKAwpiflw",
-	"aHjF1MwCh1HFdrmWu4prfS2a1sh52uwPNFF83umoZ8CfEJCnUqYhV7zKHYuVadlS82s+Ws+gt1Valb2a",
-	"X9ureJURTQZgAWl5YDeW/ne/zEOJ+wx9i3lCeiRmd/LWbgWIBoYInMZFNxqHmg1lFKaHUst4TzyM97SF",
-	"Nrv7AmMBZBSzHv/i5eSLfjGI6xq5BJ+KYbCYQQBMv25A1QBpk7Lpy7DSqvzCVYImnsk2BDkB82z4vs19",
-	"tS6+gjYGLltQl5YZo/gJiA6B2TNrhbmMpykNfsamX5/35nSoj98LavRfRDFv+nvLH3om4w4PQwYupmbj",
-	"ePkT11JeUGFxMZR+bn+VL70X9I5yjHlk/qflzxnALQBiMY05YLXsSaIQEFZpiz5lz9+9Su4sMhcddLnf",
-	"v3mVkcHCz6/CBQhiOJQMkFLOTaTPrBSlymG+CIDcbOSoZyD90YIES68tcueeqaEmVX265TTLWGW42zvo",
-	"rLdSGU1SkIJaPOt/tYXh8Gpwy6aoiauBnIgW1q3rV2lTqparVzYJEH1+x4SX6ujG99gbJ+OYnZj+14nr",
-	"grAivenXaySIacJuUL0kaO3a+4wTfR5klR40QlORavDx9PPp25eXN+9Or89vfnl58fI62Cnboxj5xy0E",
-	"gimmQ5ZA/fEcb3t2y+OXIRuOZMJEdwr+kN9T9KonBs91yQZPfZV5nI9Kw28c7voHu3v+te+34H+fM4+M",
-	"schtekCBJZeAMGoeXUeumNSIb3lHl4keFmRafcsyzWDRpr66OeINwMzSiIyNwAC/WkT6LjMyz18uHJ7Q",
-	"0GKGfEcxWV/hibd0GkkaXkv5CzXVDc36/irD04aVjBMWXmhl3waPm43GKg+PYqmNUStl/zISHdnHcQqt",
-	"LdXtlvnm5TSVx19v2fTl028o5yOWzElbBocQZBNoUY9WiFFojYJuSIvZyGpAY4NEkKrVmq1BDUSdti2q",
-	"0EwhjOVIC2ErTHlMulrrVplzV2tGuPdM+00t918mRCV0ak8Wi/hqtCgtxLVWfCdvUee32pWeiOn7b1sb",
-	"oJloJHfDb1qd+tTi3GrdSj9tzqQTDHdo2QtIaxJ6/xhq4CN4RAo2AWPNDM1kHWjzC0aBa7q766jF6ua/",
-	"/+9/BWXSHaaSSfeCuGqWtSqHCf/ZhQUOffETlzJ5Jsci/EttWaT/NrasV25LvBFsjiVhvYjZGVKb4afn",
-	"LJnHTNvW51c49H5y6Q/i0ucsuQ+LZrbCWtrma33mVL79bg4ji529xGy2UASzDO/axRn7Z7FGdVL0vpZa",
-	"uDb0vdmWcDRgDLz+K596oFXh/V1/f7fhX9cPWg2/VW/WGs39vWPQiLkeRXdw4x88Of/4+e3n5uX13tOn",
-	"H97u+8efLq8/7J/7mdp8QbkohsW0+pyifZeBfNv6moopbILguK1NGbDubX6cB7t+/do/bjUbrcZB7eiw",
-	"3tj3P0MqTvmk6u6kDg7q+4VJPTs8Pv7QvPzw/MXek88Hl4fXHz7vPfv4zrEFULEjpgFt2WRy8OTOjLJC",
-	"oZL5QAhgdVvBMME8J8RiVvzpjpjnjuhme8uKmPSnMhGTx9ef7454x/pa/4uVxcW+4yGLneI90mEDDnEA",
-	"88oaCRzJEJiIFE/YrhTRtIUtvmjM2sIEP0z9C7zfMKVnQe+Y6MbTkb6lenp+tdvYP9h9fnZBxiJkeYzp",
-	"tkgN+fPLs3ef3l6/fHN58/r8U7AD+idmOaVSSsYkkv0+C7UaajTsNLVI2M/q6UFwAGsWwU2MXg1nhqS6",
-	"7+8ZR4nlW6iBVCQwGydIs7FMeSJGCxX6IuQ46cohsyWTGY1pFCmITts2A2mRpVbisxFAxDooiqSgRSj5",
-	"ePridFdzEk0gbpAKtRfX12+JufMEIlpf2xVtR9yM46hd8UjbnkL4D4WxtnblW0CqgflXYJ3TQJnA/CPA",
-	"mEdQKlaM3z0dxxNzDY7ItFccyBdSfSN238ZsyDXpT99ivCOdCySqPLl6a/IFCE92TspmAeHRGwBF16Of",
-	"79o5S3GafoxvxyCjIz1ORxz0wHSXX8+jWsVBK3SYAlEEs7lr2Xp6+nzXfGwXf/RSajkJ3RPaoW4+d5bw",
-	"tvYhoiWVPSJz0zmdYc3sJJ07HWRI/TE6oLuoUJWOf5Afv2fZt9JKRe23+5z2cHCtdd5t2zk2ow39SZWh",
-	"5arDupRcZu7YY6jimQQ1oOq5gXMq+4C57fE54qP8Pb1/f28HnlVTMjVkbUWo4MGzvz/+av5a4sV7ypVR",
-	"ilSu1YA+sXsy7rNE2cR+K9Nq5GWa4aIl6i3Th3ssx/2B+4q2UAmdGqhRHqenZI18hKj2y97uBU26g8Az",
-	"oZkBIya2Cl2d6BALK0wnB1Jt1htt4XR2LzkRn8K9G5+IPRiQOQqXedLwW2HtT+1wqK+wfd7G4HmF5OZn",
-	"iKLwV9pDuA5b2EFzHGquguy60HI7wiZWYQrUzJkRkIRFERnICTwaUZW0RU5jJhMmklzY0mbbOFvqkSKB",
-	"lvaB7X1uXdaTARM2dt8W2d2QvYStURw13mYO7JyYBJOXvd1LKZjZj1kyokf2/CbaIRLypcr23HOWbL7h",
-	"9Gfnbjr/b6RQ3Mu78mfUNfbKZKK7V7jmNx5FOcFewmpM3VPn+enrvb+vd2PhuaGr98wqJ7PuXldzyVIp",
-	"sYEjFLNs/KF5zqJLqSlw9u7CtomsQrSSq7Kczhi7U2ARHFeEqtuCk8l4llxRrAU0ApTQ7iCtaVBaObIS",
-	"xTPeIRTsaSUDRjDNr6NY9jgkCWNmpe+nyXkzBRJOpl7EbxnGIScDFjPCIsVOIATpNvcbjaGqsy3gT4MG",
-	"mJZ23PAwLe4oNLIGYsmJwIu2GsO0f2mLtkB9r9B00+T8wERJT+8ayF5NEsitJFQRSgK4GmRJwwZ4xf1y",
-	"W8x8WklCoVcTFp1Edwyre2liP8dFqNXaGjk1v8BFGkHNgWnLrUgi24KSkPeg1V6S9XFQxi8HcJimGFJT",
-	"Up/PepI1qw1Ak73AZiyjdoCKLbrQJgIKVwwEWcxUYn3HHS0fSV9Cdmtaf5LyGDKeiW+nCehdKbBctztN",
-	"WQdi6/aGhA9ZW2TJQ2/fvfnw8un5u5vrlxfnb95fB16at7mvdlqYFItftFtiLNLWW4AhgXmYGCZvi32/",
-	"4QFnwe0x+3fRsHiUU5zIvt/QRILCYuk8abJnVSQnZN9vliYfwl61fgqzPX9ohpNe+rSjx0AKdmN2p5aY",
-	"M304/KN6Y/f4+Ph41/d9v7J+KALmn5ryq3hoNo5XOQ37lvfQg+6saaNXkCZlfUiQWl8zFQlNSQApcohX",
-	"9qiRg1BXqVLPXVqMaRS29/+m4MEZ8W4yjo23DXw3toVKq5J/M4SxnLnqm7P5mLfbCRXWr2RCQiY3PasP",
-	"lM5JP26eTueEHzUD3DBKZVhjvhb4Zlb4Z5JbEPcI+LvF4P8inqjGSgR/bj27mymO+6tQz3zjGrEw761v",
-	"nqpbp4FAer5As9p81fxmyqhXSBDNXGP2jJiXT3CV02uUV6j2el2sEmsBmhIJhiyhNaf0LNCHuJ7HiPYZ",
-	"oaotbBGZVmD6LEkhNE8MWB6g5Zh2koD7qZ+sZZUHxqQ1AHuUdCMO7bJpdKsQjEQ/oAwcgi0HMfAdSlqd",
-	"SN+fhhRHjCbKAZwnz3gEEdOuHHZ4mp92evl0Xur//EO30N1bk0Hx/zCPgN7a8P0c2sG+byqz/xizeJpZ",
-	"3JADXXFlX8p4+27f3caynrtars8aqlgVOGf5ciB3sBo5fIbTz93BjehG15OnjVN1Kv89CM8/TSrl8zCt",
-	"9d2JzEB7fJ3tiN7jX4hiNO4OvJlqFs9yC6J6yRjacogpFj4TGoYxU4oUmq4Zm8SosbbSWhCsUzOt7Vjc",
-	"R78uU5Dp7vCIrVXKypKhLBima5RxbUEptDgKJdzVkPe53lWgssoRYimQf3im+ssjIVUD+K/Ut42oVroH",
-	"TDG1A+252wLLe1QBWwORe3hM7Aewvi9iFEoOfL3BDMjGTJUS1hoVYXj00T5nLf/ILWMOJ8r3li/rGxFN",
-	"s3ixKc/jysDnmz4QVf0vNBNgxiW1TIU2edjeoWy8Ce2vx3j5ERqUQUKhFgjRjGDAXKiEioRU3z07I3t7",
-	"e8eFEVm/WyHBv2yIFsnQdr3MBrsSVO+9/IbwhJa4WkYVQ70gvlNzxIpm7MWX9T1cmNS1l3c71ht7mgqI",
-	"iXADlbUIrw5tCCujmA35GALX2OuvVRlrJfb/5KPCFsnA6ONjldzUG3vuBdssuKKwkiJ1dS7T3V1Q/H/9",
-	"PqtKL1HMXSDOhTTQq2YBgh3Ra2Or37zKUMZML4oqXRXYOfoWw5M8IVU4Lv5Z3/m5Og+2OvPOvW/rZBag",
-	"bJmXSffG6k2yl4UM/+Q2yF8q5U6fjqhWpPR1FW37U6miXVCs5zlUTxN9+qKsdHFe4CBGF0WLBC67Bh4J",
-	"YFNhn/qgsFe04twHD2pbYMjK2WUBhs3cfplQoVcsWNYT1+oJC8l4BMlnALCSefsILbg2W47qwzMtvNrw",
-	"6zsn+gUUwhu2IbB5VQE8poV3OO+xh2q14fs7Wu/WggbHDIAqdyyGmCSATziyKEDlDNL7O1hTUqUGlCXR",
-	"XwUzgqeNenYMnFpGGP16GE3IQyhcx3FrQqWeVyhC9LSBENFuWrM5AOxvA6sj4xRNh/CsOpGYBqSwZPgd",
-	"11urBnICmYvC5Qn3DtRIMzdsV6auUoK8hG8xRcsswYogW7ADSAZ6DSa4OpCyma1JMpF65HBqpJxMmv5x",
-	"BpPggld4JvCJ7zaRVvDEpp3xyC1jI4WedIceIxYbIrTIeKQYAgwU+NbeMBh31EgmgdbZVVtQ+4N+UYcp",
-	"HjIEL+IK3mKODMLDk9ld8ji3LayJYAbbFpp0OT0GElwTJsDStECPOOK07zUsqbNeXSnugAsB0jEPkZQR",
-	"xnQdguotSNlQgBQHJbxKWxE0Qp5ShqlUkauUMaLbAieHy4GrbwwQRrsDbX8INkGQEMO0FqAIq36ZKZSs",
-	"YuUV8GtbWGyQjFlF4f70XVi6BvchltHOCd6K89I8YI2NtshHKBZkbaZtkX5g1mY3RQV3FSxNpRS1C1bw",
-	"KtVTshzHH6AkraXufANceM3KswmpwNPpFKGuz8N+BJHs0iiNotk9kAb7508/0mNqaT1u1tfr58e1rqa0",
-	"Tg7muqYPUgghCsuGYu+1Y3lv7197Fou80aeOgEslCEJ5YByLpocmqIJr5Zq6YJ+rTnO707uUxVmdmDJQ",
-	"+7OeoBnin97fvoKue2YCnj8zP5eVbsvYnLeZprm2Ml7MAM2jT0HKRKmWniICc2Wx8BYh6H3ZFSHii7Xg",
-	"lETwPEB6A40n4qAh0u7A6OigPSAent7E8ThicKjPJlUEpIrc7zkEcRVDQOhyFXx93pJE7tTI+5FJhXDg",
-	"uPTnDFbXCHzdiBdYbdb3SIdNpQgJ4/r03rED1s+lsHaI/lVt+r69G4o0sK+F+ULMiLrloxGABmllU1PT",
-	"XBuNIsAfg/gZBrVtdy7QGTzCvtBuEk0JdZpkGCQ8wBBNZDkmYQAv66ALdiLHkck+yEIWGfhcrn6dmr5h",
-	"CkGBCCpIPaoSFmsVCuaP8EslZHbMIK2L0jjiZsFTm0gCFqG1bPC/Km/5VG1SRs4t7KhZLH01NhoSoPeX",
-	"a9aeOb8RU1BZhTMzjazxkyIBcDCuAuNDgaUKrOav5+1OS0HAZCrHRJsUmHwTa82zw7p6rSC4w2IlESfL",
-	"0M+6Ci1wXXWYA7YDOFILV4fQkYBWRw3EHSChZdTfAYAsZZIoAPUpRYeB/cQQ8CIDBoFBGLLanBJDHpoQ",
-	"EFYnqTWFymtfkvwc5vNAmflEqraXqL5CQ+DNHCFnZkFNPAEOCC8zvTLLCxeugMZwohcE4DJTUus3wx4g",
-	"CYVwQ9avPM8bI23uYIgAfISqZjcsVP2m8oGjZZHEVCjaxQgf7+XhKnpoq1izEIrf9IPWkkJU1rHtQpUJ",
-	"RqpK9zNOwKT8alnUgjpEvYts30ZnwkDivOoAzgiPBGbr4UNpHk3qv3fv93c0e7eF/RD5R3rfP9KlIf+w",
-	"fJzmfRnWkj0ipNh1xGGNBDE0v1VBW6T5TekntakGgaNsl2RiI/00gPi9HFo8vlQu9njE2iKZ8K6VNpnF",
-	"n2HhQWpTmbmFb/z++UH2uMwjtn9t54wDBCnNWy5Y/6epiFfB3MEfwaLCX2eMKnNH3nzCe40FVbiDh3jV",
-	"Gl94OWfYGFRVbdrhvca6a1e+fWuL0rn4MzMpe2MEU9L361HMfRm8qkiPU8VG7co3WOqSUFGHCxpPS+JE",
-	"D5UfBU+gutvyvczSqHsVs4Hgb9goldZe6sU3P6yfXoXiNX2+/ju+vNJqIHeioIU3I4gr/An01wa6a5vq",
-	"wQCsqzZdDZQlgrvmDmlge/zGnvuI+y6y6Hk9LGxOmNLExO200NiACDiYuptgb+hezOFa9V0N5122Da4e",
-	"o/27VV/dJkSZs8gkhO5pAzoaMdP4H5Jh9Uj+DjBeOP8tonj9RYw6nHemHYHzDE0rx6ozdtlGNp2TBj/X",
-	"prPFyTziyZTQiNM5Zleay97KTlurC6GGiZNti4wCnoW5N/2S0JUmQ+aochgFyNord6YJ20WVsksjLCQi",
-	"l2zSFpjHBNCLWg2CQigzqBq5lBDU6IAigc2X0YeeTWSFkoHAawtU4CFTnxKngYHNPYsp+IJTJ3A+CqQW",
-	"ZB8/mBe3nPnsLZypx++QTpU5x9hi7jUPh3+35M6f3qntBIqlvCXjkWs2pHLE7M8dR6KZn1aKGRclGugJ",
-	"j7/Cf77NTc0M/nHQIEf1xq7WLXcBBNojQR4V2iPB/7/xJP+blj9eOcy0IVBbZHjTL596BZBqiPD2uO0R",
-	"j8LO5EuemqATGjQpOrhJe2uLTC+ipNlonKSqUZqMRxNt8uejn6YlRHNeqSXe/GQK2NzLMi9PF3ZROVkz",
-	"S24mR87JLYHErhFNBlmcZmRGmNe6FyWj3T+VC9Ptf4iX/7pQmGRLong+X/HPXS/+9xZrptTRLFJnWjRS",
-	"NkqCKQo0Ux4F2tcSRU0LF0oUg8I/hAc1qdvoL+nS4YjyvqiRZ9LUDmaeOS91MWO/SS2cXCe56c9KlZXY",
-	"J5h9XQdHuc3f9aBJgvES2ypFnkC0vsNs14+QSNEWgdGyAiLkxEjWnjb6PDIZTFvoBw9sixMWBi1CBTHt",
-	"kpzOJ6SqRWXEewD9rf82wPY7acpCVkN8y0ZJ2tEA/Xg5IuTDBKaHUyLBI+m6nyF0n3k1rQMRVsv95kk2",
-	"A4CKghI+UCBhltgzRiQcm5pDnkkgRwkLb+Q4MZp0RKG/omn7UpwUHUJCCjpalW2SJ8cJvkzIG/OgeVt2",
-	"cKEG6zbVA/FiX1wN3p5en73APo72IdP4pdCSzsCLlQzWmvH2K4aQLGZ4STBM9cgl8ZSeYrYRSSKlh6bQ",
-	"xDjI9ZrOWdC2QDTdVsHjSFMckJyMHQs17uh91WGhAf51GdCzILtuFasYR1GNvBFoo0BntKyNadEpXJrB",
-	"MWDd23fuNv+RVYe2cjvDH4B80pTVYTzmpLVHssljKGQmeOl9mLqR3ad4wv9PHlpr7jsLlW1rVK+5JP1e",
-	"dY0KHsGau9nSv4yMjrqyhIiVtD42LRlMHUsZa1a8iiNmivj4a3y9mPbiuNrczaG/B/n1xczfPb+1X6/5",
-	"h4eNo+ZnLAhIyfK10qWjZBzPyRneb/l7tSO/vr9/8Fm/32bsALCFHCcEcDGc6aOc5KCbrOejKyXFClzq",
-	"LobRPu1gsiuFpcAS0W1xR3E7bD6kTTfS4ipQE3qCMtC8bgE5bqBfQKn537W/wN9b5T1Vt5la5+g/s/pd",
-	"KQhITpndTBtG18BcRfgZxDi1KmxN4lshJ3llrTNOQCnJ6XqhxSHLFDqTzmyig21BtdLSF+DMo4pAIrBJ",
-	"uTDxb9qPGWuRhu9jX4GZ1qTZa5lKlUvTjMXxBpBq6v2MuEVxkIq5z4c7njbs8UOQem7e62ESsulrMG0L",
-	"G3KfgZ6wreVNM0DsIVdMXN6BFOtcKnDOLsBOojzRqhLmDZd3FoCF++nh/Onh/HsiLyIwTM4d4GrN2/Fu",
-	"fjV/LUNhhN/zWRNpWo/bT1TIxLQVNeWiQwzK2A6jmCTvNBn12kJJ5zVOTo+QCAcEuWkTGocKC2lcz5+m",
-	"ATgKFIvuGCDITRHAsS02QnAkKwE4bip0fgI4/qUBHO+ZALsIwLF8U+FuoMpmilXnFqVZb4mTjdgWJukL",
-	"6ml2TrIO1mXb/3G2jQPbwjiyrQKGpioKPB2YJNoWjt8n7R/XnA8Rmbq5ECJyIbZjW6wB7rjxZtwWuKOy",
-	"t+ph/Gjf/gOBJmbVgT9BE/+KkQQe3qOIdj1EQytSENEQ9tdsBS6m52O9KNxTI6co5dI0ZdoBhy96TanC",
-	"RNYTQs1thZrSbsRoDNnupUWpyq1KRQCO+YWpJ4XC1hbcELQFfAQVDi0da+RsQEUfG1eXCmbjnM4lietP",
-	"GHvQAQ5EmJy0VNBEY234dhb6L+0e7mxNCoZaCo+raTFTqAwAwLkyTKgVwGa6hohpNfMJ/mJSWYeGPiqH",
-	"0/JIzZRFmg578EW9rrDAYNJDYIXRnGKbNQiZ5uzAarPRAPyWLRVt6pfbqk2ysGizpelhum4bnpS2vhfj",
-	"B6BPmhRwm7+ztADYVlXleQXrybPacvDdpc8iW2RVn+Y8lLg6+D6XudJvYtjCPAW2OyaCp61asbAUrnuF",
-	"5uVuSErZBip2OZeio+vDO1OukUizyvU8PQEIBBpC2Xn/HrIdt6N/bxrPmF9a6ZkqUwPiZwpM0RnrFoeS",
-	"K1Dq1zr+3+LIHzJN+B4QJLny0ty8fxDciCbxRogjB7v+3rXfaNXrLf+4tl8/avjNz9vX1mxVwTa0tv/Z",
-	"7qPNDdCfnqcy1RFF7APUe7rGpvEHpYmx3zZAzs70zFL4vCyP1uYfmKPNphEAomM+acyNUM8mjGXhh/kp",
-	"Y4tEw4Udke1HABllgNY6A/XIkizdxfW6QUAgNHnHbnTEzbTwLCg3ixmpWi86pFRoZYUJUg2cyGmGqswR",
-	"iUTIyY5WF6Ds29x3Qhp+PWtunKZTgKNOq04CVZV0CGnMAvUOU0cZQgvkshyLrIIzTH+fqas1sM2FnJgW",
-	"uvBsxZV9k9sfBpNFMFSDqCjwbpPZopCChdJCi9Rn32eLwmB0BiYwgxo0ih8vTcl4O7Z+ijMTtb2HBrJe",
-	"IHvlY0sP6+04eRggBydmv8w9ou+zqPPrHbz6yRXcJCAAYjnZBm7Dn3VafxW0hr8pOvJ3jxZ1ZRy6CX2l",
-	"HTMMs27r9J6PVOxyJMITjRi9VWlD0rTyVmDWaHpoQD4HVu+k+Y62u6g+umTE8imM5nTKJS0uPFqKzvUq",
-	"FekxQGKgo+mcCl1D8+i02ERsNtevCxXVO0uAiM8s2baXIFae/lS/9g9bfqPV3K/V64d7fgNstjQPz+Yl",
-	"lRt8pQ/bIwdtusI5I8fJXPTGkrdB7tIaeVulCYSLjNXN874WY1Dm3rsO6j2u+zxEyYL4VmW7oPazbfzW",
-	"8CVdHIZsR64lJLfgGl8kX7NQ3JLe8pn/WAtZN/3HTjLfZb41K9Sq57X6QXPHeEzbohrJCYt3u1RBQtB8",
-	"7MAs5gi9IGZaLVqrC8scVW0j+D0Lop05dPVHC/7mtsg8uicwQxMuBUDBHBjfu1w//RNHuR9QRXpsskSE",
-	"Z50lH7jbfrnfbdUc201eWsxWnYXFW/O9JX49+ynHJ5h9MPUNzvmO23zusOb7e8f1I2f82JEke12BJquL",
-	"a7PG08W99NOtZzD4SvfbT7H9IGKbu7vwuwc1F0luEGz38mXN7QJ3gWFMF07L7X6mTNydVE3vNc/4ZYx3",
-	"AvxDUrAdwhEElKuUZ9Fzo8bxHb+TpnArDzTk5dC63LvTUwBjudVgGPdv/vv//pdJ8+ShfjlFXxKWzljp",
-	"Tyd0SlRCRThrGDiVUkTIiZcOP20O2iK0LfCbMCFqX5s7YxRehPiVGXCNBGE8vYnHwnR6y0/LQJ1N26IE",
-	"5QnblJqvhrYWSdsbO9hJDmK15oZQMgUwzufFpN00RFoYcu4Azwic5r+d5C4gWDITJiRpz03XuDHBTi0h",
-	"EX24DOJJ014flGD5KZJoyWvePdwBKKqnXI0iOiU2Gu6O4pEigWa8wJsbAy8c2aRqwH8EMfjPabx5h0y4",
-	"yKHX9myyiRSswHgR7d6qQiWAVgZIflvADAo5ATNTwFD7hAsFGs4tm86OAuSJ6OuLyjNwbaYL4alZcqzc",
-	"zqN7IYJWJ2b0NgfylRZel8GJwaAvZWJg8iDNcSjv2AxzVOESgJaNBZcCF8xYHDCX1EcKm1QqsHL1xZB1",
-	"OZY7dqYk5w/eSc1pR9Zwg87t0q1G3lgHajGxM2+F51L79TxsOjoHNnYunxSYP1IS8NOU2TIl5Zq5L1k5",
-	"oF/rwDOyqFcjWoTqFcQWQxHvQYMh51XIK5FUic2Bw486mRj6YotQErp7AnInnFXHisD87gY4OOAPfJsR",
-	"HgVGdJNd3fIBM2Sp0P8xheQ8k4dfXJcUPi4/AGUyL0xyXwqzf2LYUivTABaN8lATyoplV+RUn59fewQq",
-	"OT3y9PyX8+tzj6hxZzdmuK+V57a1dEsbdzKbIdvFejRW3OjNHGRh3QCE6hvB0rfU8GKg10VYfw22ykyb",
-	"UdGYkUh2bwFTEZIWEedSyawBZWLODqSDkXwuonjWA4dycBigo8rmXYgMBZQmJAaASLPgbRHBkZZHN7eF",
-	"09lJadAfMfchtD2SCus4Y4uAFvCn6CbpyFjQsDBa/7rx8exJ8/Ld+dNT/6p++OnD59fPTw+O1mgfCTN8",
-	"+PLKXMbmdlIfbPpHpS+j8M/ShmXpwhTzJsYJV4JunDzRvPaPsJ9Szdf/V/+sKZHqxeuVVZZbgSWf8CpG",
-	"p8vaYOoPaF1Uz735a/3zq6OPB6/rp3uf/Of188aTw3cXFa8Sgao9B95tHsm8FKwOKJeZnIj8Pg/hbfnr",
-	"crxVA2Zyq0ejOwN1t/YCy+QmZogaZX24YxHq5bXVvGvAvpsNujgelddeM7Hn5e2F2v/E8icrw3/WQC22",
-	"+4FOjgKa2q3o/bKGPx7k949qmfcsimkNZ2xwkkh5S0Y0TggXgKKbcr6MjQJmeV7rfnlvkTJqSGjN1HxP",
-	"T1JNIb99f1l0Cf0Dm7kl19j4i6IYSJ5CX9KfLrBtlEk73i9UHwdcy/Ppmvvggd1fUP63LCpspmFKBV1e",
-	"KWI03hY72trq6NRhwlXSaot5bW6pImlnW2vK6Buggdvc3rYIIbNoq4Fh/j+zqyy//Pgx6nWuok+3r9/t",
-	"n74/6pxu3lX2963FUDpgvkBXWm0thyzi6C0A7WOfjIYV7/66J9oER6lNcFDH6Di8UPMzvLH5oXHRvPzt",
-	"9Qv/+sOvv7643Hv20b94DmqhGeap0sYpdpRWAz4acWgYtKXxHWY2y9FhvWR8T5/sX1x++nB8/KRxdHr0",
-	"6ah+/PHp82UtL1fVDvXeWKV3Imz/v53695cNqQgj0uxhgv/+DvVh5Q0aw1ARSnoxY7uJFth6OIXINjoK",
-	"bYMYALcExH8IVGRqk++T7oDGtKs/Xlvc7Uzz7g/1qSySD2vtwHV6ctU3c5/8qWXZWsRaZsvqr/1MpPyf",
-	"AUcUhoTCgq8nC1exL93oyEId2Y1tbD97ctNMSc8By5SCIdJPJEWfqaQttObMRX/HIywyVYQ2RRMLABHR",
-	"EAMgQYYlF0DijVbgjQ88DRYb/M22wAJg0yUJQQNwGC0Cvr5gibZ+5dJ9axonDiF1N66aXQk+5Sb4LpsN",
-	"368ffgYNO4PWyyW7uJ3pyxETl2PMQWuMXnJjYffQ/YfUdcD8UlS+jhyLLgDyLciFzM9Aq7aWHlgQk5FD",
-	"DdViYuQB/ryFOIMLwSKLWVDrTrwAR7hg9gVMwtVjGw4rLvKj5ABySne1AaTFqPiA3jG7JwLcEz+9Lg+i",
-	"Jau8KLEHRO7nH6UzW96CSKRNviweGVquZ8HM3kw2fHl91UlblBZ/YcdsImTuyMrDCc8tBCNVKJtvCwjx",
-	"G2SFXPu+XrKD5eZat8ydGUnhlMQMGIQ9xg0ODf/spyBgm3uBSRqBzms2iJw2JdMnkgVcMButvBZdsbjk",
-	"kPmxPZN7Mn4uZZhvKvweKGPJkWsUXBDU5dIQmhXrd5xe8yErezeFBmflb7ZnVMkxd1g85maOoTUCU84a",
-	"PGRP4gIu7sK6L2dIV0NV2Wguy0Nt2Ua4f0Xbn312Pwvb/ifZY5ZRCkdaWXH66ofwusZavkp9HkbiL5BO",
-	"VjiZTFKRA4IPJ8yyojR9nplgiClP41JQLcG1dKyZZr49c55izZrpVBBTxcLWzAk5Y0S1RcGK8kiQ6sYG",
-	"JshRn4Ma0RNETBx7xAo22wa16TdNjXm+TFwtVhPKbbjeSsdrsXXddGb23JqTWUS1kXMM7uQDHTHbdXD7",
-	"0wUbiwRSMsrCHebgciXgkH75hYl+MjDBmgcKfyywRf88xtcykjpmWWYBN6794xLVYLmhVnj2oQ8mz3DX",
-	"z3DGDzPUekk+k/deB4P38FAkEuV3UVDJXl4Q4Qb+Tlgki85DJOYCp6XJQ1e8bzqG5oqi0N4UXZZzZ+i5",
-	"ZB5KrMmrLXLlXetRbM+FZ0ZbmvbZgLDDft33D9OwQ0L7GHXwG08+Xl6ff/BfnF/s/3Z89PGo/uGjexYo",
-	"FkUsRsfYoq/UMbhxdLjnz3xl7/OH+vPL3+r1s98OPl59fv7x13fHFxfZV+74aB3f0zXtL/I5ZUtH+2pm",
-	"lX76kx7En5QgP1tJBf/9Uf6jM9O7PN/SKaF9ralhOtpYsRq5pn1TaUZjRpKYD4da+YQcl4Omo1Nh2hv0",
-	"EGiLLlVslwvFhOJaWYmmLdP/X7/Ydvwj0EW12OHPwgXVyCkwKSqhemTYJYtn7pqUi7M2UdBjuuW2EQOH",
-	"lE00Yl+4QrU2xSuHnvXgsmoLwSZR9trSHDwcVCahfmgE2ZUNa0gGnMPD+Ess8Za6E65p/wNfBxvnmvaX",
-	"aWmaSyZ0lkE29I78OebizuGnD+Tv3yJHL7eVeLLU+bH85FjF6aHf8vhrQvsLHR2puEpOSAP7xQBMnYzT",
-	"grYZTs03boDrphgYHBOzSt97QWfF6vKeCXabWPFfro/+1Ga2AzoFlZzIlwDlcT/O3LbVlRhFhVSLykfB",
-	"26MPy1IjKzFct3J/YLO5oDhxsbnkNjHB26H2UekFFV0W2KJFF03Cc4ppnDv7/I4JqEcO4HpAqj72HTXL",
-	"6+lNFifKel3MO7GEEovXy/KBucH5dj6VSEjVgMRq862ZvOpWlkkNX3iEKNz2frPtUbvCGFwfNDw2HCVT",
-	"qNIENlLjISBDC6xJHUlUEE2DDDvgAVU3QxmztA8qw94UQ9OkVtN1wmJG8PRP/ZLw0QnFltI18oxHmrCd",
-	"KQn0mgakGrMRo4BDoCdoaut3EBSgUNWKiYhINVzXLIMdhtuDtyvbl9RSQi+Daeo/wbCrlqkQzqRZU5q0",
-	"t0bdR8pm3NJhyYQxofXwtuhL4RRXpQQcjiHCqaaiO4il4IqRKnQAc6tQsNkqMIkBt9Tb2fLTP33AKDc7",
-	"PKKaUjCIeXk353cGU2mhn/Y6z8Um+zzjm1RlM+c2C0+In7Kb4WEwC9zNXPebjXIHLcylPK/e9yo9GQ/B",
-	"QOciOWhWnMx6f5XM+mKyf90vZPvX/fXT/eGZNN9fv3LdhP83IppahkECK2b6LlsOx91g1inH7Lnxp/K6",
-	"ZrzJWY5nzThgtZRnX0aRDNM0oLIJw6jd+fKEDdUy9Rh46lo/+g1o8hIfamSrQ+OYTsHoSaYg1gHlbQ5N",
-	"nI2UBmhspzyAi50Ir9Dc6pHpbvUI2lvp/xiosEcKgXVdP+MjA3CPICGmv56tXsnLJYzetGbwAgDnpi16",
-	"XJhueOax8chqM3D/idmR2PZgpk7ewqV4UGg+Ndj/GYADbOHsKFze6LSs0iPL9f0+1R4PllxsAyqy82+2",
-	"oDK8ka8M3zv+/9j78ua2ba39r4LJ7zcTeUrLkpcs8tw/nMTN7ji227S96piQCFm4pgCVIK3ozeS7v3MW",
-	"kCBNecnW9L75p3UkigSxHByc85zn6bVWho9RYf3OC3kus1yGBeGjItFX1oPf72Ey5WvS5D8qEi2Opcmt",
-	"s59W7d3ei+DHcQnRqczzTI8KLgoLHoyuJDZfXeRXIbkjHosbjrXfT3Aj2CptQ9NSRXdK/4tuvHB83xcP",
-	"ft466r3bfLx58PDJ23tvt37vv66VxniPo8y21Wpl7sBjb3HqR7N2k3IZWvzfvcbtDVr21Jp/GrmuTCq7",
-	"LSZKhVpK7Ou3nXDoq4b04lTJNJ+uPBu8AmdeOVdpviLxC+5QTmUXKrvrvEfkfcMI/Ue+jlXjPbgPLNpI",
-	"OkU6i6QlZITNxlPl8kzmNkOeKjwtZ4pcQGrikp/nRFJkFHL1NxO2yOWZ6ooDlGo1dmj2Dp+Lc7Xsil+c",
-	"qoTm6E4b6Mfh6SFRY52oitneCqfAZc3kZKLHYqoyVQvV7vS2UF4nJUh52YCxNFjxowis2A7Qe6ryZ9Tb",
-	"XyrRXjHGnt9ikVMjrs0nrxjdLj1JjYsM9xMw4dXkRK1/kfKsCeYlz7PGvKOhWDn7SqhmMN+EmyKD1ZmC",
-	"GULrcFCbW+VoeSgLvTgSXOXkcXipOCzZ0kZmiKxU49x1YYwZ1n+k8my5vkfHo5uMeuQnB9Ky6TMafMpM",
-	"jNRU82mInngXyZ5JNItfzatM0y+xfAHewZoxeEnTIk/sgo5jI3VWGDyd0hoSqZWJGMlUmjHcL7dzh3MZ",
-	"VkrA9eP7EL7vDk1jZcSMyyFdZhpDgTTF1doSfmm1z3CwTprH/vue5NDSZTcw4SuaxurRP7XF32lQ6wDU",
-	"19W4XxrzEJCaqJy8r9qcqs3VcgqJ7d3aGiBN6p1KtYHchkz9dXq+NXv41+b7++Odi/7ogdk+3eoF3NI7",
-	"PfBCdI7e9bHKLvRYiXB3qs4vI1vkA6xhxG5PMqkNeM61lz2eFqRMBjNz5dtxq6H9jeuvb/7m5As0/8bT",
-	"5pAGu22+HOCWJJPlrojp7cooz7KhlxQYjutkk8JLP0Z3fltn32L9eXLdT2vXfvx4vVnOgrW5yi4Ta8PG",
-	"B/w/yzC32mbmGBzUyCyjBkdfXlKOoCAbTA5X8dahdYvQvAni/4k4EIcsaHDZGG19aWWJM6gr9kSSLUVW",
-	"mJJ/IuC+XGGZkC7kq/ORHGtzlqorGUl+hPu/nKTojAf1G5COvKYVUVGONJfKBszh25PtVvddBYU4onnv",
-	"CLbUIGktTKJIHAJ8A+1xuugQ1XhSidcz5AIdGooALSn206QEZMAEKmyO5PicVqTOxQgZ1fNSGZUkeMmd",
-	"qqI5g8sVm6bOINqhXM3I5lMUbiLnwxr8hCNWFdUjySSRVWARRxJOdxoMSBCBuo4NsyI9nOg0VQnZG2Ox",
-	"eN/fm+7KiQDtZZYCDSZWE/G3oqNEIs6s767cgjso65ya8KJgv7wtC8Jr9UYvGvJPgSkc25kaGnxG1b6u",
-	"iENeNU8YutqKEtXkdAleaPCcoaE3R+XZNmFXOKJRMiDi2uTw3zCg/E/iIA7LXXGE/QALpxPVYO8lbl6k",
-	"Sml2EOZdolqJMCZsWGo/8iqvzWJlzPv6MuH6w4IJD0sXm/uLSazQRmRwO8c8vmU0lEelvMMqFmnswUqG",
-	"/OHQUDEYbX0YIC23Ldr5dstH0L99ugGTVS1P9V0Oc7d8jMitpcLmMvBamJUUpW01ZCaxfp/8AqChr7TR",
-	"QitvTvjHDnhzPrkG9V9lNnEu/Bey+v1jFB9hCX7a1t5AlSzUaGrt+boyydzqq3LgxInO1wt/vc8CltHZ",
-	"ZgLca0U7Nc5U7m4GHn5HT9kvG/U1pTuwcL/fC/lJMTvQAFsevRZuacbwhUZIUtKoU1cGP/WZNDQmp5i6",
-	"u1kyrvqELRcMJMW61Wnv3rPN45Ot/c3jd1vH/e17z+4fPr334m1/G46uZfSeOvm0nZ1g66T3YNDfGfQ2",
-	"u/3+9s4WEmGtLMVouTSDw+o0z+dusLEB4+O6QUZkYyH/R85RwfCKbu4Ptq7qZurJSx2MR+RyypE5V4nY",
-	"7vfEU6pqKTufY/y13vd1Mc2u/O3g4c69ndfHh0ePjn99/fC6rmQa1lUkupuXZlC9x2ya1PoLe/A2ePDG",
-	"qrha7eTahfpN7fc/Cu/d7LowGMDftRtZ/2VwfuLTylimKXijaL1wbsIfH/4/B3e64Ff/v40iY1nd1jPO",
-	"O+8ol0OaqbHSF+AhoujThRcQ4LtGFarlxfGbg1oye2gmSiV3XSQYbwe/O86lSWSWCJ5pjiQocNr4T3J5",
-	"toYelxyamD/t5srl3n1Cp3+0DIQrLu0xGx/8n4hhhB93h2aPpOU337/HTUMb0d+BbcOaUkeDw1kZqm74",
-	"usB72+KlfuTnNxkHOq9MbJraBYZkM5XoTI1bXTrmHsTM3k0wMAySQmGMWF3kJJ4S9LY1Xvogz+HssSsS",
-	"lRS0QSHFvm6oGF+bUsUkPkW1qiy+71fM4t8c8xZdnlg+f8DtRfd5JhOFWh08BMEh8hej3ws1t+Np/TX6",
-	"97cf3Nvc3u5vX9fkXM+Uy+Vs/nktBz/eZiJfWNEpc16ZzXFs1wTauXWnYERzlYj4oh8Ni15vazySTt3b",
-	"Fs9e7z1eP362t7lzDz9XMS4HmReZcg3IYT86601fPzx2+z+9OTl8cfI038hnz1/mx8s/0v2t4ucX+69+",
-	"TQ+ev3n1ov9m/1/XdUD5mNvBFW9bZ1Ddyhr1ZrLymFLLbuMOfoON6EQxcgw2sRvXITRipGaJK56WrZgp",
-	"aUoyUJXs4hbP7oCrGb9dIc2SJH6Qv0o7kWdlEIJOkN0mLtvQ2o2qJ3hkjr9tq6n/2JobOdMuxxya+OXo",
-	"FaVK8ab1bbZCi+bW19ecK8IH+dIY8jUwmuMPq4zlFNaky4rnhASryRTCT0Qnpj/itQGhLjWFjMWFyvRk",
-	"yWbIk6sODZ/gVtj1rjgmLx3TcXwYVGacLeewfCiOlgeZz6GJ3+39sXf4/OB0/+Dx0e+HJ8/fHJy+3P89",
-	"hsM65zT8CQDeIlOTwiknOju9LQp+xEWWxgR6HCkkLBs5mxa5EjE4TghkxL9cjP1MJfZiSsHxsjR8+0FY",
-	"x0QvCg+VonAqI1SxzRALu7BZIjrSd6E2PIIKjFwxhw9Se+a3HL9OYUAWWLw0zzDeJyvO2jNlCm0UgTKr",
-	"J08yeTZD0H3hlMB36Io3pt4zQRc+evXm8cvTw6Pnv+6d7J/uPXlytH98vH8cC1TzorfHMAe8PLQnTu1Y",
-	"plMUv0GOhdTaObgZEbRSXyCqIEOZx3W8VMgkQXIGZCGYYO1WZ3tzc80H7bCfmFIIBWFQ3ApVvNzQ+J9g",
-	"wjl4/7E1hjLDceB3+/galhcggrFaI0F96e7QyBGJIGdE7czXeCkf+G3EsDgUjMd7ySRRCS9zAQvbO0V8",
-	"9OC5HvPBwHMmCNSX9+JgFHIiliO+kGKqvAhJ6qVueHDW75/Is5gFunyC+Go3J6bpvhfUVCBrUTmDK3eT",
-	"3DkERJPiVO9hm9tC5X+NQ8HfS2Uk0/SEjlxhBpQOJIrdqzL/ed15UqYp2W87Uy13feyVnJnPAixlPb26",
-	"4vj+ZQ7mNz4Nf/zU8903YIT9PxcNYTVs/ALlqZ0anz482ZRmvv3C9NWvf2w83niZPv95X/e2tt6ac3kw",
-	"c+Otizd2tD37z/jBv1aGTFo77eaT5BPnCO3X10V6vWUJEl911yNCz8J4rY6x6ornuRNs5nTTAArpCBhT",
-	"KTHqINRX+SdktoK0P9zwuqQ9XoNv8j1XSt4goHEpXjPTP8RjVsdeyN4JeSn+cuvwy3Ux7trGfFXh5DGC",
-	"xNgf0co1TwuenRGdClgCuLS8D83YuurnxI04NPHzyfprmY+ncUQOPkI/GHCncy7W11VJUWe7v0lKdgvt",
-	"VGtN+xO89LO9gQm2qy051VK7Sc9Mvu9MUP8Gi+YwwxiHhvf6WepU/bOAHjQOX3LlRKvrIMu57819Nedv",
-	"4DvznhIhAuFMuRwFYHHfoRhlag0Bir1fFyCqOY6J8OdOFegpL42rrTmmCp94tTMQr0Ws0VlJ2NCJEAN0",
-	"pD/6Ds8QzyfrB9YoXrNDY+QM9k5Y8Fu9bUHQCBQ2WAGs+vxlCc9fuTRvy+9QTo/rOBGa7f5kP+WmHkr3",
-	"c9yFrVX15eWULZE4ocFtDC9Z3+7n+S0/kGtfALn22dbsE2Fs+6VzQIgzXHYt6E40RoSMwGu6Yq+ETxHs",
-	"iwMbhNpCIIzQDsGx5Z0GGPOIPZ0y4sOCr4nWMTg9+etbgiQU+uwKCqk1fxgPDeVDCOtRpKSfiycwbeFn",
-	"zVCJa3g/u8ElpMOeKVfMlCOUEaHn6DXixqkwDkAmY5uh3PJE6rTIPNqVAFj8M+qGysui9zqpTDTTcxLC",
-	"LV2CyabdAM1yYLebblZV2BD6Wf5eTT9r1X5m1II3snaa6UR+aVfsUyMyODsw2FWPnuzhO/xy9Mqjwih5",
-	"R7E2Y0U411cFVfigfznTft2x92KzdvKlWVRv3xF+FrreFZOCTwP6OdYM4JetrcUgPj0Qc0jj8DWYlr7f",
-	"nRjMlRcC+W89w3/Do8SPI38rjg0t5Tc/8m9UZuVKypfg2FL9oi6ASbH6uSfYgF1lIR2BIDqw58FXuXL5",
-	"WsTpHjwuYbGO6MRzqj/ztXOcf3ciUzOEUsdlojJmAyiDdGkk4glOsXhorE/Ow7pPihRzB26O2U7edxVm",
-	"J0P0FOv3hIc66Uq7SpCGoaESc9iyffuiivmDbne3fKexTUgpH1n8IoZQM4kLUs7wTYYmK4zrij3/zoF3",
-	"chmIUr5VZ0e4SOyIGXTPVo/+vymm8Nk0Ev2emEZD09+Gf2z28L/bYsqdh0kn9js4BXUhMWs8WjJNgxRg",
-	"u6drZdf4jsO8T63e0RqxvfkQ33CntxUQVW+L6VpXPAn2rswrNzkUYIL/U1Z4aDpVCvXX/YOT06P9k/2D",
-	"k+dvDuK1rnjZpqc6Id4u5VbRuXCvVQ34oXz6HSmf+kV0Z7B5K6oLv0ZPb5QFIbfsZoQNdG2TiaFy7Fr5",
-	"GKgV04Sa8dvew9f9X9/uvNt8cdw72nl57+39xw/uRHfARpzyG7e+5M6g/7Db2+r3e/iSeD2ajpWoz53e",
-	"1kAUc5dnSs5EUSttxJ+TJTodI60N1kPi3LmiFTs7g80wb1MW1LJ9voZNo/YOX0iVtb6GlzdhnAgCzT9o",
-	"zf9OvmDT7jn8LfGL2zpEGx88rAM+z2C/u33BXtiC6HLgpASOIIISbAgiKOsG/FrT0kL/VzX9trC6FQpd",
-	"iAmSAVzMZoJcrkCxmqrejF14ARAxyZSbVj6LnQjoSPAEiJoBvEC8D1UAxn5LiElfgZjbej7uEXQYRS/Z",
-	"KoXlUwOKLQ0Ng+AoLB83DF8spFku5FJ0CpMq58pA1YyqvKQBB2qmTZEr1HjMI8GaX4TMg5v+x47QTSQW",
-	"w2KOQCmvFfZXoQoPwlurA3P8s8pjuwd98THdV4zYjGgGPRgV+gmBMpiYbnF50Clr2MuvUJ21+cWqsxpt",
-	"ve5I7kc/qgYeJ8Y/vgDrH1l7hbMtQL995aMqhjXVuoesfPjMWHarmXuNiFSJIcE6MIRggQHGI0CInIQO",
-	"OF9OFch8j6GBkwqchmyR4Wn3ymScs+VZyyGNKJLVcsYdmgYnbU46MhYRGsrgy2CfHSCMmE7UdQBsFcRd",
-	"2ADpTVSsl6DZcSQq7PgIxpwr3HyD6DXuOrJcXXHkQ9CEQaYqBjBm1qmqHzKV64wDyVwr5zubbNygAgWM",
-	"iyxDaKRRZQSdu2JooKGwOzRwtqsguZfAt5cNKc61VojR31Tt+gOzdm0FXwPMdn/027Of5nny+2I02js6",
-	"HG389Ox49mR63zy96Jvz9N0f8+yBPnw+K35a/Osr1f99czDbZbt1E0BblWC66/yiipAo+Vsg234ctD5v",
-	"F0ZT1RI5vuv3oq+8L+fKfa3t+C340LUCAzsRUrRW2zUAaWU5H2wWdOZIRKrPYfdYDommIqpt6nngYMLd",
-	"OArLii6t51ja+jnezUsJ696UuVCpnStfaYiP4yLCZs3QGjPIVXzSvYghc56pSDNdSsXi2LZpwR2/Cgj+",
-	"+3D+UZH/0gngB0HSF9EqVVj0UuvizzYbvrzjZmICuE6YL1CMVGrNGVWKVUhthXRwLYobT1X+rnzaZ6ei",
-	"aw2/OhddXnmLrd7/5rr5/qM+/UbMtmF9oZ8h4dQth6h17vpvwwhjK8gptvP8VJtTH0sLa7pY0NCRk1XN",
-	"6Jlcsn4ily/OlZ2nyovjCjvP1+FYZI0HA3WQHFSOdKrzZbkzxcaeMolUHIBydmGHYGF0z8MJh68DOCON",
-	"lkPDHXwFMqe2aD5RtqvRMditU5k7OZ+DUz5zd/68/eL4ikiT72151/Al3zlH9g/sRlu5Bg7elzRG5U5a",
-	"p+n8cGdvrl+q5V6RT+8M/v3nx+jDnUdKZiorP/kTfoDU1ysoGzhEQkXU8DdbrcSOCxIQhK12w86VkXPd",
-	"XcpZulZxB6OPbMeUZr7rSlLloTmznshO6HxXxDN5rkRWmNg/xRos/B1sbPQ373d73V63P3jQe9Aj60RH",
-	"6g10OLm32lo/lsYaPZYpk/QhxQdYzq7gohmbiWLuVBaIVWLEyixDfjyNst4R8mcInQ/NCFMwFnV0UE5A",
-	"MNZDG/ytV3mM0MaS5oyS2XgaUIThzoFfUdADemsWscCG8hE4VuVYig4+JxIorBAJL5ZAtIzyVCdrTAGH",
-	"HB+heBp1WV3BwrXkl372hMINdrxyKEPd9qUtULsdnweP61QdqJGuj/rFZkPzDuz73nzOnQRfYosjzPjR",
-	"+8Bf1SutVaGDc2MXhE51QsNBpuJHKZXdUmvPi3lZcMdnKk6fBCyWKEOEIq9hl3DFdluPZEqt5+p9zvSS",
-	"1lS9ynyBIaapW90Tr2+54ys5gp0/VGvzb9EVe8RZWTqzDW1QPOQ5X6dd0yrdJUju0KD+irgsQYo/RqKD",
-	"fKp01hAjrXUHrqdWshPkaqyGWZ5lil5h5IWfqVmyFH/ugB+kklNtiI+A/mULjFsvpipTNN8Z6MScimM5",
-	"zwsk433MXJgsi+rZGWuC+3go588btKCsmopeUuh6VTQOoZINUjkMvKeFzAtFDocbV1PUa6wm54k/GkFT",
-	"7+RV/YVpO2bKDLurE6q8R2JkCzNGGRs7m6dSG/i72+2uRQhgOrM2GRqwW1iDL0WuZwqj2QE9ZWMOzVXm",
-	"8NOSM7zJncpXQl+BfeSs6M06nRgJJq2dL8q+H5qy872/N6jZTir8Q8PgdoWbuUhcWD1WkcjGrnHpLpmN",
-	"Af1vaJieQbldwYyi3P2DeqtTaxQhzBTmG8IvKQUDu1E5ZEPjF1uVmMCUAsKo6iSqjklGNHfYrjCW9xZv",
-	"620m9GxuM7gvwf3xaSFFKnUaEeO2EKTmFQVKOHElYuM6uJTCV9KwHUyqV0Mi3zWYLCjJjmQWJMrkS7pU",
-	"Jp0PF/Ecr4nKX57ox3Lp3QMU06ooumWmPMjTWTPgig+seNCG2DGiGmtqCQPAqL5aDE0nTrLlKfgFa5HQ",
-	"Cc8ptGNgF3GHlWKqYcdaUhgMKTbFEdn0u8RdSvUKOXkEiYazjBtCE4g0O3xbpoJsQV+4c8/qyuIHg1Lc",
-	"w68AQkL2o16vV5sZXnyh1UYau4iIdktPYClGyPpe36CqU94KBUjvPV5iq1sRJwm2qsrLvHzrR0V6zhtO",
-	"4CrZSTXIiLg4ePLi+M1B5N+/18MeSLVRrs6rpg1l4PJMGifH8BQedM/M+x81zjH0iqQ3sFga05FWUJvF",
-	"JTIVsuSWOxsW+TyzFzrBgKoU7/ae7a2DZZW5HqVKlL7JmczVQi5pRpafPioc0tqj7AuHXtHdXscT+jhT",
-	"OMwyZc5X6c7JroBxqB6MkgF1E1bfR9hctbwWkYCM+dBgL50bEpnLqFzHPv6MLlDQyz6yTPcBD31oDNHT",
-	"IF8+12LSB+XNJkiO458NSy/RJU/0TOeDah6woYyGhjNjolOWh5bJbmbp5znK3OF5QLu9FvjDSRSuoaGR",
-	"eS5JWw4voX8w8XfEWv68H0c18xhVERdcZTiBXFfsw6plUr+wSIlkuHyPwdqpLHtZS0MNJiYmT2RDyOSY",
-	"giykdTJr0zplgUmzFFVBMI9bqYw5NHOVaZuI1TBnhHEn8KASlKQExW1sRvoRYUnWcc6M1DWd08tilODZ",
-	"l0KU2GMohKrzQAt1gFedqZzXLdIJccIhonnkzvV8jsTd48w65yWXcPSVJmkanahu2DulIwBGdiozhg+k",
-	"6dCUU97h8XKJiICpvFDiTM6Jc2qJv6N9LFOFw4eDv7OwFdnNJGAbxHEeGvwVPrlaPzROeNOpnM9Vqew8",
-	"AZeX5oNkVjRSmeBywmrJwVZc1ucR/oxWjZDCzWSawlmETo1T6eC8Ag12JWyjFK51AlogYSnO7AynazkP",
-	"deaXJ93bmyFEy69nhcHcbmgIOlKkEvnBcR2s4SmO5yocyT2fuM6R2AtneOkvVc6sJ/uOG5n7uKoKL70u",
-	"x9UdGIEMNLjgDkMjeTHjTlGteMTAURvLh9mQfpwtDh0sGoiCGG42NIEflNsCjUeHOi3cnTOdKD/uFWU+",
-	"Wac1VkmCRUON6aJbjq+KTVzh4tEOFtg2ZNOkKlf/OsymVdsJWGStZR/w6VTvVyPiZxVn3mgpnp2cHAo8",
-	"K3spBprJdXDhVIJppYLGSvmNqMJw1OBunaBWlm0NuJYY0XZ2xgRusoklGJqYsBUxZ0dpPaNmEfFI2onY",
-	"2hSZNImdidESLTkBEHB75UEpU64WfFh2yn2NL0Y6SkYDPoZ4WoWbsIb5Ge5rToJymn9fqqf5s+NxHIvF",
-	"ouv4a5/TgrmxBqfqsZ5wTLk7NLjPsAsUVMNmSgkGOAyGZr1MU6/rJA70j5Ev9QqO1JBAUee7tTuVbKHx",
-	"oKolujVXaf2eFcprgLygV40t/CugCkXKCiHiD9Wbfux+uNTYj90PI5ssP8a4WJEeAucGuiPwB4JNeAEk",
-	"axG4tiqBOzcIKe46mlMDL/3rN3A/LSNu63qixjYBE/9zCLzjwjG4cznB4E40at5w1hFx7cA37pkK++ZB",
-	"aXDv0j1irQY/VbQrMXpEHGiW3Kkz1tmluXtiPWulDBLeYKaKXDXIGK0nBMnkgnuWzjRzmTnPzYHucaYw",
-	"0qkNOlW5BKugZ6zcQog4Dj7goImJZL8GtmYxTu34XHQmYKIYFh2BS7JW4qKpSJ5dpd0V1WupHmUS10ti",
-	"wQ+gZROu2CXrmaUKPBhCAZYbM5y7YL1dqACojbt1RyLKY8ljjG3mevUFWETwiSmQ3WAgDlcpWFL6CR1b",
-	"N9+/99V8zlqzSyNGUTOuO7QZ+d1RO++q2OcNH1wSm4MfNtOO3BKWyYeP4e34jGEntDvxxjWoPJeZn3Xe",
-	"jFSOVhNfXpWG16kLwHWwQ9OBhcdpLpqKYGN/OXp1mVE+CoD+8CtwT9fQ9F5iSaBAN6ucoZvc5D6AxXC4",
-	"d/L4mWhQUtZIFEq9kTpTsFtxUg43Sz4XY+gVzse0ooM8CzNVHpafxLtsfcv8KG2DLMejc9bPg9epZWxi",
-	"75jBc1I5xmMi+DNIgbXd2xIlOc5ahBOXoIycEIAP0Nv1akxgYwSWEfrGI/JXnit8I3wVegQmkqs30jm/",
-	"JlP1DA26tRgPhtsgZKraNTu4pmPGKAZfkPsV1/xHmaYNtomh8dv5mBXYcLrBgzRtP7u81edOHD/bW4dt",
-	"AtlmUI0tHFc51+vwam1RdS8oSbaJpehIXpLKPmsalnRdqAzrdgP5SRxCqt7nR7OS3cc/P/5vAAAA//8=",
+	"7P2Lchu3si+MvwqK//MvU2eN6CFFyRJVq+rIsuw4jhTHUuzYi/k0EAcksTQEmAEomsufq87T7AfbT/IV",
+	"uoEZzHB4k2g7yfauVTsy5wY0Go2+/vpTrSdHYymY0KrW+VRjH+lonDD4+1QKxYR+N6RanYzH5ic1GY1o",
+	"Oqt1aldDRnp4A0nltBbU7mgyYeammGpq/tujYz1JWXxNda1Ta4Wt/d1wf3cvvGoedFr7nXCvcRg29/cP",
+	"PtSCWm9IhWBJrVObms/R8dj8mDKq13teyUnaY7VOrTdkvVs50aQv05G5oKmeqFqnJsfmVVzUgtpkHK/3",
+	"3s+fPweGDJr2dOX04ULV1JeMPOw0241We7/Z2oOZT5SWo+s+Z0kMZNecpbVObZyyEZ+Map+DGhtRbkgz",
+	"+TcVg/9jl6jRk2Z+7KNmqaDJNY/N7CdKXzdbe/6FjDRqKMe8P6sFNbxX6Ovw4OmPex9e/dK+ePKi+duL",
+	"1pvw/PDd/lX79LQW1EYsHRiSmWH96/egJujIvOZXM4paUBsPpWDXYjK6gfH+46B12GzttfcPnhwehSuo",
+	"XKCBT+Vfx4qlmsXz1FZapix2RA8I14og7QjSjuB4t70ciZltx5As+DsvzcFu2LoKDzvhfqfdbByFrb1m",
+	"0y7N5WQ8TplSXIrLkapYmfx6FfFpT/M7VuvodML8ja5Gavke3ws7+81G+ORJ67D9Acg25ilTcKuYJIkh",
+	"FhOa9zlLDR0+1fRsbMgA08+HUp7/59+DWsL7+jplVEnhXmZ+sgPBH9zl2kSoyY3qpfwG2GsJYxeHDNS7",
+	"ooO3vEJ4UqX4QIyYqBQgeHUByzaRZQ+f7IUfHMtoOrAs87b54uK3ZvP0t4N3lx9evPvlzdH5eS1jkTs+",
+	"xnG9YzdDKW/PRDyWXFSIN+aurLehDnbD5lUz7ITmf40Q/s+MLmaGcmPNgZSnb86JmomeucAVvUlYXFoG",
+	"JuBXxy/sjgl9bRbWLHHNbv+GHYBhIPuLXRXvl5glzPzyuyXRlF2HBz+0Lq/2zlqX7/Yum+2DH568fnHw",
+	"4y/NttkV45TdcTlR14r1Uqav5/mtet9UTnuSGh4faj1WncePDaVVwxMPj6f0P3TMhV0Lmd6qMe2x+VWY",
+	"Zpc2k2vzy9Cnk8Tw/ABX4uUzxzpTZejS/OHdbz9eHb0/aB49339x+mM7fNJ6fnCYc85Jb2QGIcf6movr",
+	"lP0x4alZp3/lR/bvn2E6Q0Zj2JKfamdXdAAjLnABspfmekY0HRDZJ3rIiLz5N+tpQoWaMiPq6zSX9lZs",
+	"EJmSKTJuxp87HaJ0KsUgILQrYj5gShdf+UiRHy9/viBUkejF2VVkP6EI1+YjuNxEDeVUECl6jHBFhNRk",
+	"TFN4E9c7QVcoSWLe77PUqDzTIRPsjqVED6nGt0/lJInJDWuQSyZi8+4b2rslXJDoZX/3Qgq2e051bxiR",
+	"+ouzqx0i064wV9yPr0+uTn8IyLOzn86uznYaXQEiDzim1ql1a38cftDvwpu93mWz/+PB7G3r45sjcdKt",
+	"1YykcouBm0b1hmwEHGIlotIpF4OaWZw3VLOf+Ijr+WUxmp6Ze8L6GQX/mEhNOyTqOg7q1o7Tf3YnYbjX",
+	"M59lSuMD8BM71vaaYj0pYkUmQvME3nQz6d0y8/6u6E+ShNAB5QKfikg9Tmlf73Km+7tm09Ax302pZokZ",
+	"6a5lqB0grSZSEEP7GaETPTR81DO7wK5qV0xEwpQi5nECzytCU0Zkvz9PVH9SzcMnx/qfzdqa9Nt9LRPe",
+	"m1VzN5CN6CFX5OT1S3LLZoawQ5bERMvAcOI6EybTlGtm+LQrDKPqdNIDlXoX9BOScGXYv7A4f/yzFYbH",
+	"03+2IvNF6sgu+6QVhiRbspT1eZKwuCukYeMWcQtWb4Yhofafa1Gc3I/g2UBXEZzpdLZ70tdGlynT+tKO",
+	"WksypWbLsb5MGdHpjIsBstixHfp+uEd6NE05ELThj6u5bAuNuOCjyajWCQM3Oi40G7AUhvfb7huk6e7L",
+	"uJoXLM0fKcLjDmyFyH8ogp96CTeEVk64GPnBFWmamTVbh+SOK36TMHJyefryZVf0hjSlPc1SFRCphyyd",
+	"csWIFAxeplhqFnVEY9YgZzD7lKmxMdc8EgSEiphQMk7lTcJGJGVjRrXqCq5BVNpxX/M4Kq9jyv64vt0b",
+	"Hf3R+vikt3/XvDkU7etWf6koGtGPPzEx0MNap9k6DOZW+nNQG9OUjpi2Z8cpyvyXz+bJepIdCDwm9ag3",
+	"vP7v//tf0U5hUWu9odGIzt59eP2hfXG19+zZ29f74dH7i6u3+2fmvOfmTWOqh/kZ18s+uZlQtdbLgqHi",
+	"RTtUoe1YieENHpudmR101oYhXGhJqICVzU6rvkyRVdz7dFdMqSo8Uzebj8eGdbhAsSvj2dxpstLAqKJN",
+	"NsfNaOM0zGrilE9zpNKUVS3oKgWuYtAs//hmo34Zs9FYaiZ6s1esQsif01tmxGtqpBMellyR1z9fXhFF",
+	"+6yDO7e1v1/cuSTfuO6ExZ3/SJHeUPIeA0n/668vn6H4HkgZm329E5BbNtZkzNJcJwSWiN6dfDh5/fLi",
+	"+uWzs/PXP1+dXZy+v766+skcqihsSatNhoYHDMf1eaq0k0lkyvWQUDif0olQKBIMD6HfBP5pOAgEujXB",
+	"LWMpOmJdoVMqlDHxpDBCAyY0pGIAgmhGkGhGKTqx8gU/6V5gvhyQEdNDGQfErJ35ZFfgNy3jg45VHtDN",
+	"TOP84Q94aZQtmt59w8YJnTEjcNMJi47NF7vCfdLNO1foHEHcN9ut1jEsL455yBMUrUg+bgjEk8QQTXAx",
+	"6IrsufDIDsY7t6IGOfHnYilk9rc5purtjx8Dsm/+n5meYSK8sSukSIzspnFA1KQ3NCROmZLJHduBJTFq",
+	"Ki5LQJTM+NGsJZ5+5Z2/3w97T1iT7e7F7ZvdNj1ku0dxSHdbN83eHmv39+nBjdtKqIXkm8nbE7tmUyyQ",
+	"7q39/cCcmpm0N4Jda5aad/4//+p2P7aau93uxydnv//jf9WCqs3XB6V4ftedIuFkStC48+2GetlYCOZN",
+	"BQL05H1g8cgYJ6AlScG6ArejYuZFoxHdVcwcR5rFO4H5YPS/I2A3KmaEfeRKm5WTgh1752+72YIVtAsL",
+	"x7QYMLutqHBDBSaIJUMzA95mhmEe11I2yOmQ9W5ZTCYiZmnRkEnltCsSiYaFuQIq4iNFvI0IrGCmM5VW",
+	"uli+M4yUb707lirYtrCl9LAr4F3IvoZAhj4BYR9pTyczUC7UpNdjLFYbWSfVvGQNnxXK38u+MZwWcAPu",
+	"KbIXtnHMQqJoAP2pQDXHG49Uxh3mzzJ/PFI7XVFgC7KaK7ZCi9w8XEGQV2xWeZCK3M6AA/Q/t3iCosJ5",
+	"y2aGRdhHTSZjczCBiAe7t3TE/ufWKAav9s9bv4Q/7L178tuLXw6vmqdHF+2z1pvqM/YWhrTZ8XpudJZq",
+	"jQDUGZzFKB1U6QHmZzPI9i/NDz8evjt41TzZex++aJ61nj55c149yJH94CbD/Iw3M6WfyphjUOQNSl/w",
+	"vkhhjhpw143HibGJuBSP/w3OrGIoBT2SBefOCYEfCXppzW6mJJE9mhA1ZknCwZGbeXzW9HSGRT+nmYEy",
+	"1g9NXvovKI5jSq95bG2BS3REW8+6GVe8xjDgDd4wSv7W4FOtwtNtn/W95PkbMm+5mcRnf5H+V8r6tU7t",
+	"//c4D1w9xqvqsV0ca1vlK5gvN/6CphAQ4imNX1DNpnS2ZEmthfSP0tIi92qMADiDZKnVgbtxnMo7biR7",
+	"yox8YnGmNoFcIr2UAZ1poo4JBLTMDSNYopSh089/pJbxKYYaFltnLhq2H7aCmuYattNTGhNHg2xZ6I2c",
+	"6M5NQsVtbW36v0Y6IeHnDeF8hhkFeuA0M6fgjTGUaW9oNJk+5Yn5r1yHREY2eB7Hsj1eNV57++PCvTDo",
+	"pzR23LMxO8Dnb2j82lmx5Y32x8RY4pmR6wyAaSrFwMUrcx+vYyzwqJDRRAGNqCDW+0D6qRxZMyM05g9L",
+	"U2n3JbiH3LMQL1KKDkAOrnrP59835qZ2GBa5yZGwmps+B7URTcx8Wfzj5c8XRTKdu0vgVa2kyKhwC6Ga",
+	"yH5fMU2ahx3CxR1NeJwbWuTR50ckkfKWI5XJDRtw0NrNAuDbv8KUJ+JWyKk4ZxiUK3LGCH5F1Qz2Uq4d",
+	"xqyX0JRVEkKMaOaspgTej8HQY8I+jnHfWCWmENcMCMQtjW6XCV/vHyisA2KOzoAUgomVXGaGUWCyrzqk",
+	"r8KwsEev4Fpx5dARW9jJwJTwnso1M6p3tgvxZqtxVBOXjlj1Di48+xWosI1joLi7A0LXYH1zV4mycDRQ",
+	"ckNjK1Rl2hXgPcik6zGJkJoRMI2y1jtkClBNwDGCqvvWDo9TKfoJ79336Ehz1dLnMPszmQ6lMnpxpoGR",
+	"BMw5iXYeGjjK57keFTGPqbah01U+P3vDq9a706ftizdnz07Cy+aT928/vHpxcnBY+z3ImVgPq0fS8jwq",
+	"3og2ZsyjnDEzoi6WrJAzUiKbIPhzBdluWGKY6U9BuHwsVaQ7zlxEU6qs1yj+wvTclrJXPcuqOUY5uSMI",
+	"acFeHW1VrzszouB+Gv7GqrUnVV8KPL/IJUZkcBhfTMk+ETP0RhEQfRBnzOM79f0wzBwlyJHWo0UmIjuc",
+	"je49SdnOVsn/XKY3PI6ZeKCRVQioJrR3i2J9zNIRhwSkjK064MuqBbX8Wh7DyK9uvJP28sXNJ/VFrabi",
+	"dKk/WfBxjVkKBCSCsdhsp/wGd/RxbcOAXZHd/kiR6ONufm+296aQBaDxdVs+Ia2ZecVHTE70N7C4Y47W",
+	"po1cm93ABdlX9zGh2zkr2HkRN7GvbUaXpsUF0XzEtrqFX1gP1gMWDHK5lPVAKvN+0WOk2TJiiaXM+vRj",
+	"cjMjKTMf4VIcE6VpqjGYgaYq7WuW/jO8x+5teqL5BXrOvtA6QSqNObSpujVCVaZopxFzELIUYnlbXZ6X",
+	"o7FM9ZWUP9F0wO7rvJhpVnIP/myOrYM2OedPK80ZF2KGvCHzaUiJQtGEj2FKCIS5BeEwzPssnSd47dzJ",
+	"GaaQXUlJcNYLVcSEi8qJNcMwCMOQ4PWq+WVjJhojvpqMpNLmyezBY6LGCdfWwkjYV57e1jQ2nCdXBFKC",
+	"rJXOtbJJPR1jcZml9tcZ1xjssRFk3pgfLVm7QkixC8NEQjXIZYFQ4NFUTKB3b0xTjUEX2OEu/2HLRxBE",
+	"Hh5oqSmW9IvchEk2LjPDnLoxGEWQmQS27SS943dG20pSRuNZJbO557srTIpuzaySn/cx9+QCa6Vb8wbw",
+	"hc0yEct5o0zEksgJiAOZYhSsWqhkBCunuMxN9bz5qvXs6Kr94ckPe78cvg7f7F8evG2969aI4qLHAnOe",
+	"YFCp60JH581Xeyfh0/3TJ8+OzprP917s//Dkx6NX3doxjhCipfgMBPz/IjYXjlimOIkeFdaxHsOmsofR",
+	"MYmQ0BFRdGb0vdlWT6ILqZ/LiYjvubd6VeU2FxLTH6pKbhZunsVbwJClD2O8x7p6at+F1OS5fc+CXVDp",
+	"1LmQnnlMRlT3hqXClcxbmPM73qZsONqPxH3hSWyDO90CGnJM0h7D7AWu8lymrfLgazpLJI3vrw6treM0",
+	"SyoO+ijN3V9XC9iSBKmaZhNPeDPb8jxd1pR5bLsLmEJiLzdDew7RwIcai+tLB+tnw9MDpu0yZVzSCprV",
+	"91lgL+zqT5HYOX6xtfUKDdAlIGQ2Ky+HakjNlSmpSz/tqJSqtJO7JS2ptrr0NogfPzzF4hwFqzn//VwL",
+	"cIspJr5Xbj64ctN8Stv8PzzENklOWSM75anUw4Irueqw/L502166L53Qs3lGD6bsVIk2NL08fQqVd7v3",
+	"PSOMK6dLNcz0r6Q8p2JmxY/apmfamdDGds6rYsy52fRrcFyVDanfTFKlSSsMd45tBi+awE17xz2OmpZn",
+	"fxjlwcyVZJP9Kh7rukwDcH1hPo9fPARZqoXsdxrHKVNqB0tgwJeQEcqoIV1RoiZNEjlVjWKiNZo0Qzkl",
+	"IzPfYhUazdPeIe1oTNW8g7tQH7fs5MpvXFAVttbD7v75Qqelj3u3VtQgbXbg/irMwsiU/+fBWhbEEsTA",
+	"mKAuD8cyQwf9PFha9NvuyZjvvmIzc+OJ/Th8pUOeMpqCW2Bjm6aZM3xhSl+M188XznarCtGvgt5RntCb",
+	"hD3ApkZ3eqnAWEoycna1vaHSHzN/H5F5FYgVvpozdUxAeA0oAG1sHFLx7J9Llt7xHiP+7Bda2UYFuKGq",
+	"on7aXfG8ITbNcKHnafEj3uyIGspUJ7OvOUshz0QvnQH72aKkgk+BZVdB/BrJm8XI8nxJcLq6zHfMAVcL",
+	"aMGVKyVEw4C4UqOzi9M3719fvfz54vrV2XuoN+Da0QvqUcALpVjlALwibvv9Y6KYBtdvfa9FUipiOYLC",
+	"HihjM4tx0N6x+a8QD/qaZNd5tHIBb1WH31YzWPVz35TLtqUDWL6xLBFb/UvIaQe0osV7LFhAFQgxcNUV",
+	"RhihHIoZJB31ueAKS8oskY6JtV/tKDB03pOizwcTGy2viJ13RT2q5vDI30yVOygg0yEDncXWHg9ZMlZY",
+	"byRFj0FVLewnvdPoinWUliU1zfNayzfTHcap7DGl7nc6FbaGb9vkWa14rvr2e3WeZClNtSIZteJN98ma",
+	"bLV8PcObvnXVfTl9462RJspp0zAdijHyUqqj2UmY67hlRURNxmOZahafs5hTlw/7gDXPw6tckYtnmNFq",
+	"DACqyCm+dtd8pkP8N3/cFbF5awAr261p9lE/7qm7DAxjI5/cvr+e2QwJTJFcYR7vV3C5mqnYmr4RfNp8",
+	"sySmIAa91TUtwQBlls9D1tQrUDZ6gwuZt8K5gjt17Ao5AbpAElvcYkO/XzbstqX1yydrI6s4aYXCfG7G",
+	"5grXZERnpN4Kt5lml00I3nQy5lZHHKeGgbQtYPO9ZJ9qfZmOwFcUU812rdZSqoMrIm8teEZMEmuhYFXd",
+	"3Dv4AnQMLE3ksTlAeW8IVe+JklsuW5wbTkKVvp6ojBDl9B1bQYqJd0qXgU+cphHAKY1ZZJSMuJhoRup4",
+	"1E9TrjUTGf8DtJC7CRb+fpREl6C392quas8ia8094WX5QRWfZojjtpTr87zJz/n+SVMKvopxyvr847IV",
+	"xUJ5D+7AQVMY5akvJ6lLLsH13AFKpqwnB4IrBvBJs00W+frV3vOjqsmnVLPrxMk1miQ/90FxWOp2zH07",
+	"vwcLpyinwnNIgYJqFi+vP0b185HCwwsl94LlxUgLjJfdydvlG3QFixSqHv+F0IW2jMSuW5ElCjQqQPIV",
+	"tn5p0xRG+nvFRFACncLbgPQxBrto8tqTSH2aKBaUhFRR4CzZm0rLMQaRuRgcE3oDyoNbCKO0A0zXwzdb",
+	"RXqfGwMHaJbAAohxgXm0x0RN0lRORGy0djggEBYpTuV4jDGzhTvYx8oJwzKawhfY3yMuXuJTzdJmD2oT",
+	"wf+YMHsZimjLm2rNrVTiS8eS3uBXsVG8/ha259/noHwA3rLZQrllBBJL+gEmqIoYcJAyb2XUIJcWJC6Z",
+	"ZRkMaKZuLKo+PG2d//Lk2f5v7w7Pmm+u2u9/OLgIX7/dO/3x6MVJ6/LJq/3zw1+a79pnB2/2rsL3tVW7",
+	"3Exrnny/lwmYRVLmFAMXRltNVLcW5SHAGxYv4U8cq2qrP7sW02aLWjqQNhvINmiw/jdPHeLpNjQx1KJK",
+	"GFc/NH8Mf3zy/If3Pzw5+fHt1dmHo6d7rbPfwtoSeTYvQxKqoQZ5ldxw933Ote7lT1gCXOLN2WPXPUQ5",
+	"WS7kLezPlCrUwxQzigFWtdgScpok95Xvy05KN89smlUDL5yWS1b/Xqeg5zNd/CTOq0S9lGu2a6TUsV/2",
+	"GLOxkWnW+eUmSOqKlezMIt6GsQD5NYjNGiprtaB2QxW7LoKcTumQNoqBcsVc5Y2FovK2rqVRUPu4O5C7",
+	"9kdjVzbe0Om5dd9UqrvnlAviYMlzp1D50NwCiy84sXLW8Jdo5fLHZ3fOpF7rCIPbz8QdS+SYVZxk60gr",
+	"OwB41TNzf7YAn2pMTEZQ4Ij3ZKC6v6/aJ7a4eYHIm9OYc7S+KeBXDbjSLDUqUE6hZ1j78SenkAcp/AUp",
+	"ZL/S8TEvrNtgSpVPtXzQc6eL/dZ6k7cmHcIfU61TfjOxpSDLPSP4yEn+RJkQdhhL9sYW1AJvFvfTC9xQ",
+	"pLydjH/i4nb+RHqdshyc04s12AofLUnCxW2jVhbicipYem0TT66rvCDPZUqinvVVRUEB4xFyWeRUYJ0j",
+	"pOU0qo71/CQu5f2ZQbE46uTPY1mS1hBtMeOO8sFFxySyXqzr7EnItUDP1pSq467IBwsXsboX4hUOstIN",
+	"vx6Vpx9hGA/Oc9YHIypl5p1CuruiDhGyhPef0wDF/TGJhNTXkMQdlWr8boWcQrQSyYXwXHYj46RqQa04",
+	"S0QNd87CfCjwD/uZ1ZveLsJKBnudSigTqrRCsnNtjHc5VMVseopBReex52vgLnNTsCoXQ5Ehubq+mSgu",
+	"mIJ/LtCQbqRMGBX+AbzSVh5zQCdGteDThrqXO1u9dwSFsa4kqwfcs4GSlWS7HRUUd1dJQMN+wcAK7iLg",
+	"iay6p8isxV2LHNsgFxhjjIpFyBG5YYrHFqDCL8/1DGNk4tLSGM2pYPn/q1zfbKw/Py6mCnrUv+bTB8PD",
+	"ZmvX/Hv3yeFRE5DznfydW+0R/ehcBtZFscCDUF7p4ojWWNZV1tomZ0T2zqIy+pDzwr5s3r5bIvOvljMN",
+	"V4U4ZWMdTxXkZqvqT+VBVZlrzo1a1W7nYjzRS99is6crzyG3m9ZeCThsP5cTW8tfP2s0D9qVHxznsnTt",
+	"bzr5+zmwia4bCyskUlAOOtslCLL8WTe6wGeGJQz1MM9EpgZtyMaXi5QHYy5yMYg8FH906xeMb7AxBagR",
+	"AjAkIlfACZeRsacyvWVx0BXRxMvNc3cuQcXLDayARBMBWSJmodyjXOcgcl0xjyIHqSB8ZP6Y6KIyYKeH",
+	"q4NDB3dnIXfQ+2SFBpDR8FdMvP6T2y+uScoXs18eZcjRrorGsULJX4NwScpSqyQ4/cZh63rGermbbRm1",
+	"0LHAxcCzGe7jiHP57xWOq5Q5FR4NBqqImxGpUwD6CxBzeyrTmKRsnMyCvDh+Zy1pv6brDceQu978+oD1",
+	"plpijBxyMveKISmCwrqVwkjedysFEY4T4Z2/ySbCASzfRHhPw+EwfYFN5FCKM+aRwkjRgvekJ9MYxZod",
+	"SKfAblLYezzRijf6m+7hjgO7eb+J4wC/vQ3HQT6LeyqC+ILXk03NjpKMW+D99mXIgN8xAbmzXA/jlE7F",
+	"MbFGS4YyYLawAyO0/omFrvElIs0Hc6/0pN5L+mxgLeODD9SG3NpuuJa5NuQ2vtc6Ev+UE12tC+S16w8P",
+	"9czVqK3v/3+eMrYLvn0HrmmtLewh4RDd5xX5dX3ytjju0zpWiVcqV4hc5VVz678kZ9H8RXkB2po5SBu0",
+	"QZk3er3yvCoTyRngBcQKsOcguT3mKTOkx2RmaPJS2fqF6x3QqnlKeOxCzIgiBMu12CovJ+qs77xZzwDL",
+	"iTfnPFj5iQcrH4X4XMn0Ao6cZ5WgVI9Y3FWFBd1YZTHLdr/A3v239jlyyS2bkZsZpiyIohMK33psu7oo",
+	"ps3hAL5CbtSHkbxjcYO8YjNMRwHg54O231LqGFGRFRHg33aIRwckYXcsgcY1wF+YCI8ksT0unJwBkNo+",
+	"14R2xUF794Zr0k8k1aRuTi850SRLjdGS/Ielcgcg8D10JeIPKN8mt4yNFaG6K9ydZp44lIM2ecWf5tjC",
+	"lhalDg1V1b73lX/5dqiqEy40RWnfUzqWO6usIx0r2i3am4iaKc1GgVt3WMzd/5Bw94hckwbZJfVETlm6",
+	"26OKxaXGC3O1vsuSEl3J8kplYrnkORGzrCPCMRFGaCTGNDfDB6mUNUJxebiPlNOLCHa7XCG35mXO8s3+",
+	"jewTM4BV9kmhN+oXs0/QpMWvdArhqvz3hke2bxjb3YBsXzC265GtGNvNyebHdsuDvr+JBtroZpaVeWQ7",
+	"lhV+fF4lcbgDSw1EOmDn5r5K7d2+Y8kM8Jj8BhwHH16L32y78m2z26nTQAFS01cqpWCdEhZd5iGA+4L8",
+	"z9jqnXH+E+Ex9iy0N2SqrtEiBka9BXROm/zqlNcMuQNqdZh9Jx3gY/5oHhW4/7Vr+fSt1Kr6Mv1px0Zf",
+	"ewmjqbINRm/ZDAmEcInQUSyCjoCP75qPHbkiMpSJjUovzwVfXwsp6xmbWmVlFeM+BtnamdRlfWBjy2R1",
+	"qGaRVKhwO63isHlNyibTue6NfvTOOuSCrMchT50q7Yo4PW/cg9h3bor3Nsm/6GJ/xcV9sLeo8rBc5i0y",
+	"D/wqRt/qqLGfXuuwmYgvdNy4fm1Gt5mIeNkZYy6Xj5igcL5kB07KisHxwtHwDUNt8wNYSfgvFnHLOs/k",
+	"tnE5IIDKZSkMkBHZ+e2diLISzco3X6Atov5WtNN7BRAWC/QF2m71V6o2dsZXRYL/LDLJTSKzSg18BDpF",
+	"elh5Nl3r5PVLKAgCzX5uCeqZxh90Rd+1M+VSKAtyMZJ3NFE7x/ZTFWOPAiIFQfZSASgVqrCsXbF6XUmE",
+	"o77mcWkeUJN57CG7BC4YobBDr5qMxymmdysypHcM0s/sx3gKxXFmLj2apjP7WxbfahBbd2wmzu8YdCQH",
+	"VUkPubJ9en+8/PkC9aSYm5UYcUE1dvEY0fHYbCJzapaSl5dHyQsWfDCX17v84YIdG8wF1Zc/XJBawVww",
+	"cXkQoxAYDeYs/eWbpDznkr27/OHynIvGy/JnfSMsmD+KVgjZwsEazAnU9UU0YO8BG88aLu910eMv7Y0n",
+	"9r65F8RsvRc8Y6UXQGy/YZ5YSnbE8T91t7nHje20arkvpGaltfY2aYPG8eJnL/MbT8x9VS9IeF+v9Yaf",
+	"4Eb3Ck0Hy799RQeFb5oHrJ215JE3eAc+9DnTpWcXCJgIYv1zUJOCraEcVO0UoyJsqAys+0xhU616ppol",
+	"132qyIernppjoVUPFNdujbtLy7ZWCLcg/VY9U83JGzzlc+/KAVacKms+sxnfVBxAKzmgSpKsyaC+5F53",
+	"HxTkNRSeFlXuyrAEdv9zHhRoEEOGVB1jpjX+22zlR8p1B6RxrEhkfotAvwAFKaqwpldk3+aGe6aV5YUM",
+	"x3n9eAH0CaW4KgYUVkaRVxrB968ELc7rV6jUJmOWIumOM/gRT83ycBgje3mXxxGAuKWsx8x9isQsniDs",
+	"CyM3Mxt2zufM7nDO7WdP988v3r89OnraOjw5fH/YPHr37EXVeDNF86EheNc4qEJFT2Mz9HIwyLYdgsgj",
+	"GdCxUavHVClHBIogXAA/oSYjdNL0GcszqLh9SYEGzbC956XWcKEP2vl4bXNdyDF2Y5mb/FTZuf94+Hzv",
+	"Tfiuddq6OHr2y8Eve++b5+tFwzNqlKLXhY/61F+Zigy7dgsRgOxkvo//Hx6+dxCg+PTcNIZUXY9k6tdB",
+	"++Uu7KO+7k1SJdNqyRE5mgPPACd5bGQeJ3VKYtbjI5rY/qyIg/sjvaOX8DYjz+gtK8VXDUutXHZ/fEE+",
+	"l4V0cChdFQgWuRnotOv/HXU8f4IX5wusqRkjjgtK5ryxqn1TV1gr03OAltwMO8SZu/DhOc08Io+9X526",
+	"bYYlusJDeRZymoM7Z0NGEJaszRYA19cpMToHuWF6yljeIhCghgh+oSsgeAF9UkRMqLAVci6xDsraAsIF",
+	"AlWlVCjaw1JpqETLlPMoIFGm8UZBV0SeOmsulgw/89Oclh6ROmAgQXGXGUtP8ztGvPseqa5IGVUSMgKN",
+	"RMf3qZ3S+1Bpj8wSFw1lGEvRgo1gbbuimMG9491o1828rmzQAOPcTJJbB+jWk6MR1zpzh8Ore3IitPIY",
+	"DpUGWPSygRh18qWqCmbZJsDwa1fkDshikn/ZVp63JOdN4iqDscoGLNllvq1TNGPm7f0q26zS3ArmPBzz",
+	"nod5R0aFwTlnvAfreIeD2nOzo7P+qUVJasEXy8IFYPygHbPvewoIawwaJPJd/pFZw8gLE/6r+XsD4wxR",
+	"ozoBz+I6flohJnFo+QNV8vEHRhM9XB04KP6q5hNEbx9QHLpuwCHvkbBhWHRRWtAb+1UUM1al5opEXoAo",
+	"WjsByDnAVxulZgpX1jzPAHI3ys+p8Jvji5bT7araR29LtWy3iumQakXHY6+Kay63kFfvFGdzbyf/d6Ns",
+	"LqNdFNbN89w2HrZceja3WBWlgXleFtxF6pibBVQNiJdShn3+dxqbLexKnJVqL8lXjQ65ISyNC80fLFuP",
+	"DAmySE3yw0JcFAr/Gz4Ri06jPzERs5P4SxPRKZTrkBLwH7FWZ5zQnlGArB6AXTLvMHmxhJWwU1iBB4fX",
+	"Mlm0QfaXe2YLxl/++ftW1hSEj7f2Tk5XCWUnsiuFc5U77OuyNoxgOWOXlbbth40rVXQEZbfKeU6th3Mh",
+	"vObSouZvworw4E9csPWq6x/iUEq4qDjVmrs3cFyZq1n9fBH5xXW9m3f5LIJjAau7KicMG9JAGBWLPWz5",
+	"M3wdzKd6K2wa+dEKETQ4U2Iyq2DtVAOYsFfAucIhhGuBLuGfLK2+1FowmiacpddZw+YK3QdvwY7CpWI3",
+	"G91GkkALCuu0yFqVZB2g5otovPUru6wci5TvrCZsQa8szmgxfd9A1btt0VKuFRQxhzh/Qf6urP1xKPlr",
+	"ymzP0FtCgi3uksW2nCErdRDjTjZiix0fqmddTrcvW24MumV4SBZZ9g5AF1n7qPOfqtpcWa/qeRr2clzU",
+	"+YuOZJUXF2yxi2LLbpIyGi9aPiidWrJV8Q2wJxMK7TqwntllJonCZnZ7Gfap4558L3eF3cwBYuyaB9KY",
+	"pVm2pVQl4YCOoPX0lbKMq9gBDpeiojoOolcZboX5eGmQjc0GkguDynEYRlGLhgEfXSQHPUdpNRHNYxUi",
+	"cvWQvbO6YsxZ1sZaMtSrxfPOtQJGVy4NHDlKDOmt1+I95zSTrW66BQFH1Lkgr4rUbSARkuCF1FiXC/bA",
+	"lKtyWICPxhsG29bb+POX1l8mIP2Ga1W1Dj9Jpd9W+xVOrCsBUhyLRQfIqIU806xHrRrKabmyYVV4eE5l",
+	"WdB4v4rWC3ygkaAjFgUld2dAIjBc4A/fXVOnikTo8unwONoB53ZUSAlvdCdhuNe7ZTP4g5V8c8V7ocSx",
+	"YrRLfDhIbZTWUunApTI6mg9pPBcHVjy5q+AO53wtaEKLXXQgd+8BoGXXfsNw/FbC73E6u04nomJg6YQ5",
+	"FcjWbQMDx+aEmAjX5gI2vG2jvACIq8SZo3QAnNn+pfnhx8N3B6+aJ3vvwxfNs9bTJ2/OKw0biXb8WlI8",
+	"34iVIVu/7H2D6nOpr10ud8UGR2ggYTPDp4bzfDgnlwZO6mw01rMM6zDLDoesESDhztqn1YU0mhaO6PPC",
+	"3Iz84IKQ0pabMRS2RaEC3bGVXbxySXo2mBJpF26qJRY8fPf64Vx2X97YShFjkE+jMJKFBNmCbwul1b0d",
+	"W/D4/bAqc75ZBT+hpSuq8AEoAieYQOczf81InwOKKG49aJRX2EoPORl9hMjNW0wUJOxSbE6UslOnEtiC",
+	"FJAiRq7QLDq+TOCWca48Ui9ZxYcYi+4VG9mK/kOLDswNSi9G7uRdg+GrKeT23eLRXnIxSB5Co02oU0J3",
+	"q1AqR+6eDFfrlosYQ2gOb8mwjF/g4DvcvAChGinPE30nOeRhpT3or80SNkjpCPRfpan923ydiQEoZ+Cd",
+	"qPJV+2fU3Awu5YgBF7uT0zswB/yOkRvau8WkmHIZ1eZZkuU35HjPEMSo1Lw2kBCG8lWBHZtZgVkUNadj",
+	"V5HK8xNl4xBySoYsicnNLC+NwrGdN1+1nh1dtT88+WHvl8PX4Zv9y4O3rXcbaspeaKgOcfMO3Byh0u7p",
+	"9R2r0ePlHayBhmZnmg7gvzK1hVzGXCiSEwyHTiEc3lyNz+erFkDePIRqaVW1cS6krtihNzKeVZ7lRbbZ",
+	"Yj7rpsoTjHBlcDhPa9/wwHUEKLvINAEXWVAArPERaxpz/SgqoE9Ks4OPLR/+twhbma8vDVoVcqC2H7CC",
+	"LQOY9bFt+EtzeWap8+BAFfD/BvEpc/8WVEn87FeGyDAffZjmUkmthYfy4kTcUqrthoDx3sOVn80bnFXH",
+	"4ahw7fqhG2csGyT6352U0TjKcdjRAR6YKxauXQqm8jpOqNakcaZ9zroCrf6dBjmjvaHXvBWQMTJVGzpO",
+	"Q+pAAcU9OvYAPxOAqwbXbFdEXUDX7tY6xJAnwjaZ+JoypnxlCqSCueUS1KHEZ9mD+Q3u3+4GWyeQ3ZD9",
+	"292AOfbZZZd8Pv+De8C2FMoeyf5tkesrTojXXvuesjJ2PaCaTcGWyH5ynQOu6ZhXv3ADOIgq0JC5liCu",
+	"wDqB9jaGwWxRMDjVAB3cVWdXVOMGdqGX40aQepQj00WEKh6znUJ/AG8L2M6186l/z0/JUXv/CbH9fAk2",
+	"71UVCmIh9ri4jIa7yXihP/B1Z5mdkDtjdcb1vQSuq3DFrXl4c75SmwmdzqAQxjqf83bYW4iFjpeIlp8F",
+	"oaQd7iGyQX5nVhWOLWWtnV2hz+b9jqsV8py0AYoA1y/bfCDymwJHBFsFH5M/JqB3WlZN2VimGiwIxwAr",
+	"mspURMixx/KnxZmF5XP81zcvScr6LGWix4y6C+B/CPwOPGgePCaR16M58lqpYk46dMqHhjTJ2hmEONRg",
+	"GeBs3qRyMzyYE6LlLRPkZtK7ZZrIPoluJqnSkVsnFZg58yQx4kCTyP18PWbpNTb6jxoEeEawqeGNAFJx",
+	"5FQgjBAxxqPZOC44alvKZr1OjdnqX5jfwjCigoXUDkE75SMjREE3tR087C9V0d6KkRfe2Qp9nGE5uQGa",
+	"L/lK2AjzD7l+/KUVrPpoYCdUuY4I1c+T6izcHHB+acdS7yUeQPQmBYWegZhlDAo59Xv2AFoC1qcArKuP",
+	"Drez7QJDXsgdXy9F21rXtvVBFUY1pC/aXuY3zDpWWNZg0GkxQk6rIxwLm1blTR7AQJ4OZ+4zwphe+ad8",
+	"v0w+1ryOAiKROWaza+0ES1qlEXg+n024xKserrBZM4IGxTFWpF8VR5BVjazkda+VQkUWhjm9tQ8Q761O",
+	"QHifUDFb3TfqXl0ZNoCM2iKm+IKeBKuoeE+n/P0bT3ja0YaZtW6DFpowbdSFKW/k4I9iNYm20oypIKfv",
+	"HUlZtAUrd8F8DZ1LTDJWGXg0lV5/NxQ7lN+vt/j6Uvkyk2dz8lmtFlUebd7gA2a7cVtDfQ8c7iyfrtAd",
+	"Ht9YmFb1qimZ3N0zArbNHdPaaL+s3iV2WltBoctdQKWgLdWIPrPcLV2dF2sfDnzg/3tQcCmZ3ADXq3Nb",
+	"4qW6nMCfxaq3IjH0itKAxcUAC3z7J8qBqNvyJaNc+43YlC1lIj2qGFyFb6mdjSGmNyphq9z+qyITtCDr",
+	"uO39QAfUWBSl7pGlq8XqFmiJv1oibmE1vjwFK/Or8WioaMxqJBCRxlyNckkXQa/NMTXLQZzx5VEaWptC",
+	"7W611vuVG1Vt96Ba7gUqOXxA6AxlEmMCQuHolZLUbTIC5PsazY3tAAgJ110hJzrhd6yYgIaa62iDtN55",
+	"IVKZ2d7X1/lJupIauLgPIugDzu0tdvCqPsbtbvDnWaRRkR8265pRjc70VeNZ3hCWhrXm6/O/bNfv3GaF",
+	"g6UIabEABIJUYUAgXKc3zfv1KLm/mFpD5GxvR6zi7hVc+ODIYcH2/wbN0BYgl/3pt5SFt/iSTfT8A2eu",
+	"kZ47osskfHBMt8QQ9zNt5xndI+NEqMmNmfQNwxyIiejZnPvROKFc4M+J7GFr87xWYkTFhCaVSljhiw+x",
+	"YZY5wxbO94oOKvQypfhAbCOPJAckX7/BlP/1BUP+VkfYFR0s3Wc5DM32t5emA8zGsOSZT8gwhIGLG544",
+	"8y2E7vi4mEdz0F6rjfyC5XqwrDdcuoFovqKDLcgT+Oh95UgZcfNPx6YOIenLMarDXgCAr4xTMQpv7smg",
+	"uDOWbmSUe4gcrGKWhev0q4jlwz5n37BRMrH3zFfOJYayvQUJrhU9ZoIsETVLYYc7HqkNyysXtiVamNyc",
+	"jXNZnvNcK4a/erVFcX22StoVlRvel6sobXHjnyGeaUWQl2rNRmOtllZubuZBEfFYcjFfKzhl1+HBD63L",
+	"q72z1uW7vctm++CHJ69fHPz4S7MdVr7J8MfCADJctYkdLqfDR2h9KAIrfn0xfKo/hhzj8piE1h6FKKIF",
+	"kp0V2govxj7Fby5ICREkA6jEzGk72Yb5UrToq15cfA7Ib2XH1+kwxjX77eTovPn2l/13rR8vwzf7rw5+",
+	"eXJamaKeUKWvLVM9yOcDL2IOR68cTJ8h3AeFhpvwMdKnPGExqeeVhHl3fdfDQ2maQt4J1wqQFgJDMj5i",
+	"cqIDqADoTxQKUsEsYOXag8VvXfdkvIBbHFCkjLPifZwBjNb6mL0Mtj5PvfkB0KYrAXQ/gs9wIDXkRywZ",
+	"qsdjkAhaXKEF7bQBm9V9KZ0IBdWYCQ7O8RjhiowZ9CZd2Dt7g2B25g7HVxoVBj8EDItrXGmQbadbri+8",
+	"PAFU2JlzosFLTsjEaQVPFHh6fqfMr8xmvsKSqN+CKl0+PL525nXp+w9T+OYms67WZx88s5yxHbTCwo5b",
+	"w4kec2Wux57jvVokKpbe8R50Nx6PWZwhmWPnYHOHY3FEJv71zU85hFK7GZIXFiq2K6xAhX47dKZ2siCY",
+	"EQEYBWMCRgWyyQXHIDHLDpfczECqYmv9ZU38fP0BHl2cQmUBymmaCSE0q7mujiDlW1ctOcUhn1IV3+iT",
+	"y8O4R/R9c//ainQOLb1GEfWDFafMq6pYL2X6uuhhrqwqJ6nUkHcf5EmkGRQ1vgZ4ShFj9Bl2yjHy/eio",
+	"FMkMcrJJb5Kmhq7uYT4QFmLmfmfE5gI+qE3SUtvpodZj1Xn8GNLxG1776cdT+h865mK9Y8K8t7iJi2yW",
+	"c/H81l26PPcS+U403StwUZJEFYUfBaHBldkCx1jQ5XpgQUiSqkwJyel9+uacqJnoFf1S+5WNrQsb31Yw",
+	"F3jhvntaS8esATbKkKLHsoxgmW5vZxfyY5Zu8+oibsuvc4o/vVEymWhGDP+aEQMfG+GNVRByoslEsRTK",
+	"IgOItk9lCvH2fkoHo3IzhrX2QaHzaPtw1cYwY1+DSbenl2Qn8r3dfaUX3aeJbmn7lJn8/qddhFVL2GND",
+	"+R1JoEAfO+lGJeESHZMIhhlZYQ0JALUvtYP+bPtm6/y9imO2opLmfHxPvr2EY2SrY3nH9RBfe+9Rea9Y",
+	"240+v7Pn0OSzN1bY11YzwXs6JJoOFetdR6Qvk0ROUR0159UNVeygbWzwvRZJqYjliNzMNFPYkPqWzYjs",
+	"oxZj3kn1JGUKDzupGN6KjoYxTV2/Sve1wL5+N2bG7ItttZnvVDH3HV21qBi3fxRN9vbD49PHr5KXz894",
+	"uLf3i7ilFyPV27v7Wd60R//uHf5zpVJiqbKGo//KP8xdo4lcVytQMCgCMylUsm2PEy6xYSUiJ1jlEdS/",
+	"hscMV0zpLxRKWRSRKmfAVvp7rcBYU9VbmZ25JKpVjuL4Truth3HM6t7IeIYYWgVfIKnnQLrOS+oYQT3+",
+	"5P58+ezzY/An7mDIB06BrmB2PSzu4WzMSu7HwO/zEwZFpZEqv3MqQswYRuJxV5i/wQhVxT6xDfJSE2EO",
+	"FkLHYzjtLDfiwdRnDNrCG15z5bLbss1B+bxO2WBhejxeKya7ZpoYRWjodIauPmOoQtEzF0Ul7OWztXyw",
+	"ylh/zR/e/fbj1dH7g+bR8/0Xpz+2wyet59UoIQti91DZc83Fdc5f5ZmduuZtkICYVSFDKZGtIYIdTsZM",
+	"jhPLDFQQOda70OuHpKwn0/XrRqvSoVaklecZB6V1mp/fSqCLjHHuo/lVUPPec86z7I8qCLB43A8887N9",
+	"s+YZD+3kepOU69mleQd+6mTMX7HZyUQPq/fKOOUjajZDyiARkiYBiX7bPRnz3Vds1iHT/9xeZ1iNRiYA",
+	"XKP9CU8ii+AIqfjjlAvt2rBoe1xPqSIjGqP6aT6MpbyOWTq17Hv5jqEwbkPPp4ymLF08A7BvXTFyFmsy",
+	"98uU/wdOvg7Bl2wwGzNWWArQzOHpfHBGga19/gzgpH1ZVSCsWNLfHUqlja5MuJEWxs6z5zCGF96hsktO",
+	"HdDZyeuXKNeNYd6TqYULNXa+OhmPdyHk0BU56NPYogjkPahU1vq6R4UUvEcTgmCaLDXmCpSSHVuToJBg",
+	"7xAGugLbb9dpQYAa+U7FjKgxSxJoApcPzN5ifoLE+ADQkEeUJ/AXj/HhrNNLV2CrF6ImvaFZrUtsxbNj",
+	"C0wd6JP5uouLdUVXQFGA0Cy16aOx7E1yqnKFdcNYnPw4lj1lTzMQmN4K4Q1yzAQd88aMjpII+4DnP/4b",
+	"7TWvDfjIwlPkSBswplMpzInHpVCdrtglhu/Mv6HZJIhgfzeVUU+hXnYBr5bv3WmQE8vjTKGkhzZkBAqs",
+	"s/PgOGvG4feN5DBywJZrh+0GiV6cobYxhLZRtv1o8cfH5lycReYLZupESDvrXfImx0MHozfFDuekHhlm",
+	"ZkLvGuOxY5QD6LvJpXgMJN0JCPvYY2N0XF08g6eMOk8qWgk8RmRhu4rZSW3OzJ5OZh2A0gXm1Fa1ylur",
+	"Oghd8+aY9RLzdJ2SEVeGgzWJxIiyaAf75rXD0BXxc31MNPuoyWiioDz316vnu4eZ9gCj/vWnHB3JvL8e",
+	"dc0ahWG0g23cEsM25sHmAVGTNJUDww1M9eiY4d3xTb8fQQWwb/7AlV4YRrvwV7/fj3YC8wWYPyqPgimt",
+	"MqymgzZJ2J3RCoyoMIcSuiDwUFCk3m61fHwCQI7YgTW8nPR6TCl/DacphbgEFyT61IWDplvrkEaj8Tlq",
+	"kNdG6FAEBYcxxDGsWxeCRObGT10fycb80q0hG8sx/WPCkJO7NfL/gnfiM7LdRMExoZgmY/yE2aP1CDAD",
+	"oLUfvM6SQrCp4TyQhQ0jOVIdkBs5AUh2HFjd7/Sv6cDr9x8UoPB2LFPpSSrg0JIJA9oAWgbSZBG8CKlH",
+	"Pnfbq/9ALrc7H9qQBSQC1IYIhh9h0NH8ii+yWy/HyogCMk4mikSICRKRuu04Z5W8HXDqQBYsUqpPeWJs",
+	"YMcoUY5zEpG6B2qCTzpcOuJQrVWDnNPEnCMsxm3MldkSQYY3gvgt5v3tVivIHyTt8CggE3ErjAgyMqYd",
+	"tgPHqSD0URSNWMwpWibt5n7g87O8g8J7eDuiRLSbex3SJOf8KTYaNSNCJg0Mv5vfzfPNMAzCMLTA/NA0",
+	"bKEEwUWFQ6+MYTSPWlQCO1FgDWXoSkYsmBPymFDzAwyb9m7NBjO7nisvYhfuZc1DQfKYm6L8zRF4hGNS",
+	"VwzD9nTMd81OMEy74405tZok6dHUehmr0VEa5JKJmMzkJIVTod4052izdUjuuOJGFTm5PH350gw6x3cL",
+	"jGSHg0LtmNuhcwsHnzUGD1lvKFl8nGO6eyAdZERv4ThiDWIhemApUzZmCA5ltDGPuztrALiYmb/Lkxmo",
+	"pjcUZi8sZgJgD7A4yJHS7eFmrFA+whQcowhJCRoEExZurc8FV0PYKS7yGVhtKGcM51HZd+sXvWE6ne1C",
+	"NC7q2Nn3pEAwjCkFIEnMDElnXAzg/QPKRYPAk3ha73/86F5tmKf98SOZ8iSB/ZtHaqZ0Zp81VHhdsGER",
+	"YT/rTqclwdLOiXLy3T/zrQlmzWEoR4tCrxIRTnazST1jcgo+NGtAc0Wil8+wj2KxiDFqkDMoFoUh6ZSP",
+	"RpZXbM0scBhVbJcbuau40deSWYOcZc3+QBPF572Oehb8CQF5alUaci2o3bFU2ZYtjbARovUMelutU9tr",
+	"hI29WlAbUz0EC8jIA7exzL8HVR5K3GfoWywSMiApu5O3bitANDBG4DQueskkNmwokzg7lDrWexJgvKcr",
+	"jNk9EBgLIOOU9fnHoCBfzItBXDfIBfhULIOlDAJg5nVDqoagb16AElqCY4oKCGQWMS3j55dxrVP7iSuN",
+	"tqBNSwSBAgRphaFLknW+wJLaBr5d0KtWWa34CQgjgX00b675HGqGDA7Jdthc9OZsqI9/FdQqygh33g73",
+	"Vj/0XKY3PI4Z+KLaraPVT1xJeU6FA9BQ5rn9db70q6B3lGNwJHdUrX7OInMBYovt4AGr5Y4chcixypj+",
+	"GR//HtQKh5a96MHQ/f45qI0taH5xFc5BYsPpZRGXCv4kc7hlcFYelyaA+OZCTH2L/Y+mJpiEXVE4IG2x",
+	"NambY7CggqYqB+jeQa++E9/I2iAujRw3/+oKuxXq0S2bocquhnIqOljgbl5lbK5GobDZZkoM+B0TQabM",
+	"Wydlf6InKTu2jbK176twsr8dNhskSqlm16iHEjSL3X3W274I28oMGjGsSD16d/Lh5PXLi+s3J1dn1z+9",
+	"PH95Fe2ss5l9/MPibsZkAtxsIOtSOmIaSpoXOPDzWx6/jNloLDUTvRm4WH7PALGeWojYFaIgc38WoUNq",
+	"rbD1ZDc82N0Lr8KwA//7kDt5rJHvMg5KzLsC19Fw8yYSyGZbfC76zmxAsiT9mluWfhbeNnP/LRCEgI+W",
+	"BXlcUAc424Hc95iVjuFqMfKUxg6G5CsK1OYaT7yms0TS+ErKn6gtmGg399cZnrHVZKpZfG7sBxePbrda",
+	"6zw8TqWxb508/svIfmQfz8+0sfx3W+ZzUFB+Hn+6ZbOXzz7jiZAwvSATGnxMkKBgDgU0bKyObHV+S1pM",
+	"cFZDmlpwg0xTN2wNmiWqyV1Rh/4McSrHRlw7sctT0jOKvMr9xUbZwr1nO3qaE+KlJkrTmTuDHIisVcyM",
+	"uDeK9p28RTPCKWxmIlhGrly3BLQ8rYxvhW2npp846Fyjrpmn7el1jBEUI3sBvE1COyFLDXwED1PBpmD/",
+	"2aHZRAZj0cEocE13dz1NW13/9//9r+hh5wBMOj8HSoKtXdUnHUjzZxcrOPTlT1xI/VxORPyX2txI/21s",
+	"7qDakPlZsAVmjHNh5qfNgwyKF0wv4rttmxNrnKTfGfobMfQLph/CzbmpspEK+8ocZLXPv9sTzmF8rzDv",
+	"HWTC/N7w7fd8p+QxUXU87yVetHUKAOQLbXEXzb/f7vE0cIwl/6uYTWFU8f3dcH+3FV41DzqtsNNsN1rt",
+	"/b0j0Mi5GUVveB0ePD179+H1h/bF1d6zZ29f74dH7y+u3u6fhbnafk65KEf6jPqeAZhX4Za7kqGardWC",
+	"eL8rtxmy3m1xnAe7YfMqPOq0W53WQePwSbO1H36A7KLqSTX9SR0cNPdLk3r+5Ojobfvi7Ysf9p5+OLh4",
+	"cvX2w97zd288WwQVS2J76lZNpoC47s0or32qmA9ENda3VSwTLHKXLOfa746TRY6TXr63nDTKfqqSRsWW",
+	"AYsdJ2/YwOifqXJQ33c8ZqlXj0hu2JBDaMO+skEiT4hENsjGNduVIpl1sGsZTVlX2HiOLemB91umDByO",
+	"HxO9dDY2t9RPzi53W/sHuy9Oz8lExKwIm90Vmcvh7OL0zfvXVy9/vrh+dfY+2gH9FxO3MoEmU5LIwYDF",
+	"Rg22Gn6WLSXcZ830IN6BZZjg+Ub/izdDUt8P96xLx/EtlHUqEtmNE2UJZrbiEgOgCr0mcqJ7csRcFWhO",
+	"Y5okCoSu65yQ1Y0aIyIfAQTho7JIijqEkncnP5zsGk6iGkIhmVD74erqNbF3HkOQ7lO3ZuyY60madGsB",
+	"6boDC/+hMHzYrX2OSD2y/4qcvx0oE9l/RBjGiSrFig0lZON4aq/BaZq1vwP5Quo/i93XKRtxQ/qT1xjC",
+	"yeYCuTdPL1/bFAjC9c5x1Swg4nsNOO9m9OucYqucUKcZSNW38UJZWHik3MmYg3KZyYOrRfSteVCNHvsg",
+	"hGJOJSOFT05e7NqP7eKPQUZXL5t9Sm+on8yeZ/ttfNwYmeYO08J0TuaYOD9zF04HWdd8jA7pLmppleMf",
+	"FscfOEavdTKh/PkhegEccRudjNt2483pTX9StWm1krEpJVfZUO7AqgU2Ow+oemaxrKo+YG97fIbgMH9P",
+	"P+Xf29XoFJpcYdlYZSr5Gt3vjz/Zv1b4G59xZdUnVeizYM72vkwHTCtX1eBkWoO8zNJ7jES9ZUYNSOVk",
+	"MPRf0RVK05nFWeVpdp42yDsI6b/s755T3RtGgQ03DRmxgWVoaUVHWFVi21iQervZ6gqvrf2Dzs5n8NZ7",
+	"n519GLo9NFf5/PBbceNP7e9orrHRXqfgTYYc8OcINvFX2m24DlvYawtcf77S7Tv7CnvH5Z9hptjc6RIR",
+	"zZKEDOUUHk2o0l1R0MLJlAldCNq6pCRv8z1SJDLnQuRaxDs3/HTIhEtx6Ir8bkjywg4ynmngEix2jm0e",
+	"zsv+7oUUzO7cPGczIHthG20bCWllD/LPvGD6/jvTjG/h7gz/RjrKg1w7f0b1Za9KePqbihvG5ElSOCsq",
+	"eJKpB6pR333SD/dJ31vK3tMlfer0nXm3tK8M5amp2BATioPu/aFFnqoLaShw+ubctd2sQ6iWq6oc2RS7",
+	"fWBRIVeEqtuSh8u6tXyZbSQ5Ar7Q3jCrEVFG33ISJbCuKTwBssoQDN/aX8ep7HNwp2OmahhmyY5zBSde",
+	"5mPCbxkGYadDljLCEsWOIf7qN0scT6BKtivgT4uumJXKXPM4K5YpNQYHYsmpwIuuusW20zEnC6qQpSam",
+	"NjUKJkr6ZtdANrDWkKtKqCKURHA1ypOwLZCN/+WumPu0koRC7yss4knuGFZLU+0+x0VsNOUGObG/wEWa",
+	"QA2HbXOuiJZdQUnM+9C6UOd9MZR1CgK8qC0uNZQ0B7mZZMOpDdC0MHIZ4KhGoK6M/rupgEIgC+mWMqWd",
+	"4/rGyEcykJAtnNXzZDyGjGeD+1lCf08KLH/uzTLWgcQCd4PmI9YVeY7V6zc/v3357OzN9dXL87Off72K",
+	"giwPdl/tdDDJGL/otsREZK3MAJMD81oxR6Ar9sNWAJwFt6fs32Vb5VFBwyL7YcsQCQq1pfekzUZWiZyS",
+	"/bC9UEFRZQ3F5vT7+VHVUSXY6c5xYm//pslhhnGy/ipDKdi13dtG3s51RQkPm63do6Ojo90wDMPa5lEU",
+	"mH/mW1jHZXTvUJvXPnF1R0PolZu13QVZVNUVBqn1KVew0LYFyCiPeFWPWikKVa4qcyVmpbFW3fv13xRc",
+	"SmPe05PUuv/AmeQa2nRqxTdDBM6bq7k5n499u5tQaf0qJiSkvu47baJyTuZx+3Q2J/yoHeA9A2yWNRbr",
+	"kD/PHx253BfEP0D+bpkGfxHXWGstgr9wrub7qZ3761DPfuMKkUkfrK2eqFuvnUN2OkHr4CKGwf1U2aCU",
+	"W5v76twZsShr4rKgFamgVHv3qlyz1wFsKxKNmKYNrxAwMiqAmceYDhihqitcSZ9RfwZMZ4Cmxxa6ELCL",
+	"bHNPQGE1TzbyOhBrEFu4Q0p6CYfm5TS5VQgNYx5QFpzCFedYMBUlnUZl7s+ioWNGtfLg/8lznkCwtydH",
+	"NzxL7Tu5eLbMubD6mOZKLz6dS03ZDb0U/w8LCKjHrTAsgFTsh7ag/o8JS2e5YQ8Z6TVfSGYcuu+3S26t",
+	"apVsDoB5exiLORescwGbEJatAKtx8qE3vBa95Gr6rHWiTuS/h/HZ+2mteh742sJE5hBZPs03su/zj0Qx",
+	"mvaGwVwRUuDYCsHYZArdVMQM69UJjeOUKUVKvfKs6WO1ZVcgLwiWF9qOhCwdoEeaKag78JjJlZjl1eRQ",
+	"zQ3TtTq/MdQUGjalyvt6zAfcbD/QjOUYITDIPwJbtBeQmKoh/Fea28bU6PZDppjaga7qXYFVWaoEiYKA",
+	"Szwl7gNYlpkwCgUgodmJFhtlrrgMS8TK6ElGB1iwln8UlrEA7xUGq5f1Z5HM8pi4rarkynY9sO076uZf",
+	"aI3AjCtK0ErdDbErR9V4NR1sxnjFEVpwSEKhhAtBqGDAXChNhSb1N89Pyd7e3lFpRM69VyqiqBqiA6B0",
+	"zUrzwa6FsPwg9yQ8YUSzkVHlIDXI+czqcTIcWyjm7SqXJq7tFb2bzdaeoQJCWVxDQTSi4kP3yNo4ZSM+",
+	"gZA7tmjs1CZG2/0/xXi2A6CwivtE6etma8+/4Ho81xRWq2Qe1VVKvt/L4F+/z+vcKzR4Hz91KQ3Mqjlc",
+	"Z0/0uqjw56A2kikzi6IqVwV2jrnF8iTXpA7HxT+bO99X54utzqJz7/MmOREoWxZlC/7sFCzZz4Odf3Jj",
+	"5S+VVmhOR1QrMvr6Grn7qVIjL2ngi/y2J9qcvigrfXgeOIjRl9Ehkc+uUUAi2FQRtp0o7RWjYQ/AUdsV",
+	"GELzdlmEYTy/zSnUS5brzM3EjXrCYjIZQ4Id4OLkTkVCSx7Ujqf68Fxdr7fC5s6xeQGFKIrr42xfVcL8",
+	"6eAd3nvcoVpvheGOUdCNoMExAw7OHUshRgqYIZ4silA5g8KIG6zbqVOLpaPNV8He4Fl/pR2LgpcTxrwe",
+	"RhPzGPAGcNyGUJmDF0pCA2NJJLSXVdAOAbLdoiHJNANBIjyvFSW2bywsGX7HdwqroZxCdqbwecK/AzXS",
+	"3Nvbk5lHliAv4VtsrTnTWHXliqIAgMKswRRXB9JS8zXRU2lGDqdGxsmkHR7l6BY+5khgA7H4bhv5BZsp",
+	"a2hIbhkbK3TYe/QYs9QSoUMmY8UQF6LEt+6G4eRGjaWOjM6uuoK6H8yLbpjiMUPMKa7gLfbIIDw+nt8l",
+	"jwvbwpkIdrBdYUhX0GMgiVczASapw+fEEWftymFJvfXqSXEHXAhInEVkq5wwtlkUVMhBsokCgD8oqFbG",
+	"iqAJ8pSyTKXKXKWstd0VODlcDlx9a4Aw2hsa+0OwKWK7WKZ1uFJYg81sMWodq9uAX7vCQbrkzCpK92fv",
+	"wvJAuA8hqHaO8Vacl+EBZ2x0RTEQso6JvTIzNet79Q0zU3sZ7Luvihl6ZrBssNaXmUaT53F+A3VqI8Xo",
+	"MwD/G6afT7oF7s+mCFWWATacSGSPJllYz+2WLPtg8fQTM6aO0fjm3cdhcVyb6lSb5JluaiQhhRCDsmoo",
+	"7l43ll/d/RvPYpmD+8QThZmsQawWDKzR7HgFpXGjfFofzXXdaW53eheyPKtjW5TrfjYTtEP807vw19CK",
+	"T20E9nt266pCepnakznXSTdW28tZrkV4McjhqNTnM8hnrhzY4TKIxI+7IkYAuQ6cp4iOCFB+oBslHHRJ",
+	"2htabR70DAQ8NJs4nSQMjv/5LI+I1JH7A48gvgoJEGy+KWBOZqLlToP8Ora5GR7emvmcBWMbg/scASHr",
+	"7eYeuWEzKWLCuDnnd9yAzXMZbiHCu9XbYejuhpIVbFxiv5Ayom75eAyoUEYtNdS018bjBADmICSHUXbX",
+	"fg20i4Cwj7SnkxmhXhcUC3UIILFaVoNORvCyG3TWTuUksekQeRQkRxcsoAlQ2xhOIeoTQVWqT5VmqVG2",
+	"YP6Ir1VBZs9gMlorTRNuFzyzniSATTobCP+rijZS3WWJFBzInkLGsldjJykBFkK1Dh7Y8xtBI5VTTXMj",
+	"yplJGS4DBzMsst4WWKrI2Qhm3v60FMRgZnJCjPGB2UCp0VFvWM+sFcSLWKokAqFZ+jmnokMmrI8KyIWA",
+	"N+vwCBEbFOAIqcUwBKi7nPo7gICmbFYHwHplqD6wnxjCj+QwLTAIS1aX5GLJQzUBYXWc2V2o5g4kKc5h",
+	"MQ9UGVqk7prFmis0Bt4sEHJuFtRGHuCACHIjLbfRcOFK2BjHZkEADzUjtXkz7AGiKQQm8ob0Rd4YG8MI",
+	"gwngTVQNt2GhXDqTDxxtEJ1SoWgPg4a8XwQP6aNV4wxIKAU0DzqbC2F3J67NWC4YqarczzgBm6xsZFEH",
+	"qjLNLnKNOb0JA4mLqgO4LQIS2a2HD2WJPZmn378/3DHs3RXuQ+Qf2X3/yJaG/MPxcZaIZllL9omQYtcT",
+	"hw0SpdDdWEVdkSVcZZ80Rh2EmPJdkouN7NOA0vhy5AAXM7nY5wnrCj3lPSdtct9ADnYIuVYPM8zw218/",
+	"OckdrEXw/k/dghmBeLVFGwfrJg298SoYRvgj2F7465z5Ze8oGlp4r7W1SnfwGK86Mw0vF0wgC7BrjEC8",
+	"19qB3drnz11ROZdwbiZVb0xgSuZ+M4qFL4NXlelxoti4W/sMS10RfrrhgqazitjTl0rOgidQMe6EQW6T",
+	"NIOa3WrwN2ypWmcviwzYHzbP7UJBnD3f/B1fXuu0kDtRJMObEc8X/gT6G1Pet2LNYADh1xi5FtUUcX4L",
+	"xzmwPX5jz3/EfxdZ9rwZFvapzGhiY4FGvNyDCDiYpl8bYOleTiBb910t712uI7IZo/u701zfekSZs8x4",
+	"hEZ6QzoeM4FuXMjjNSP5O8Cv4fy3iL72FzH/cN65HgVuNjTCPPvPWnD3sv68DP6F1p8r1eYJ1zNCE04X",
+	"GGhZGn4nP5ed1oS6KE62K3IKBK7jgW2dhU43GTNP6cPIQt5p+2am2S4qnz2aYLEUuWDTrsAkKgDXNAoT",
+	"FHvZQTXIhYRAyQ2oHNiHG/3y+UTWqHaIgq5AVR+KDCjxelm4xLeUgn85cywXI0vqYclXmCP9xRzD1Vzq",
+	"buFMPX6DBK0tOO+Ws7l9OP67paB+d3htJ0ot5S2ZjH1LJBM4diPveKLP/rRWwLos+kChePwJ/vN5YQJp",
+	"9I+DFjlstnaNEroLwOEBiYpI4gGJ/v+tp8XfjKAKqqHJLYG6Iscof/ksKAGbQ3i5b0uWnFS0WZ0nNuKF",
+	"NlKGKG9z7roiV6Aoabdax5kOlWUCUk2ELIVebRuR9oOk0wvmTKOnMwB+X5UferK0Rc/xhrl8c5l8XgYM",
+	"pJ+NqR7mMaKxHWFRj1+WMvfwhDOsHvgmEYarUpWWqw/jxazKP3eV/d9b/tm6T7tIN7Oy2XOvVJ2y5LO1",
+	"YqDPrVD9jBSiRDGogkSgWJuJjr6aHh2NKR+IBnkubSFl7hUMMvc2NjM1Usx30Nvmv1Q50X6MOeJNcNK7",
+	"LOMAOnBYD7Ur2eQacgpumGspExMpusLVnUVEyKkVwX1jRgZkOpx10Acfuf45LI46hApie3F5bXVI3cjU",
+	"hPcBLt78bbsm7GSJFXlB9S0b66xdBvoQC0QohihsgzAtwRvqu74hwSD3qDrnJayW/83jfAYA2gX1jKCS",
+	"wiyxIZHQHDvmQzZMJMeaxddyoq1unlBo3ml7CpUnRUeQNoNOXuU6MMqJxpcJeW0ftG/LTzjUif2OjSBe",
+	"3Ivr0euTq9MfsEmoe8h2FSr1O7RAbxWDdY4B9xVLSJYyvCTQw1dMNao87lyXGy1lgMbV1DrnzZouWNCu",
+	"QFzlTsnbSTOclYKMnQg1uTH76obFFgLaZ8DAwS37Jb1ikiQN8rNAqwfa7uU9cssO6Qed16dD1rt948uD",
+	"b1lt6erdc9QGSI/N9gSMxx7J7uy2yRal9Ikguw/zS/L7FNf8/xQxzha+s1TRt0HVnk/Sr1XPqeARrDWc",
+	"L3nMyejpNSuIWMuqirNSycynlfNwLah58qjcUmGDr5dzczwvn7+LzPegXKCcyLwXdvabjfDJk9Zh+wPW",
+	"N2Rk+VTr0bGepAtSoPc74V7jMGzu7x98MO93aUUAByInmgCaiDd9FKgclJjN3IOVpFiDS/3FsGqqG0x+",
+	"pbQUWBq7Le4ob4f7D+m+G2l59auNj0H5a1EJgZQ9UESgQP/v2pLi760bn6jbXP/zFKV5RbASOqWg9d5P",
+	"bUZnw0KN+TkEYo3O7IzsWyGnRa3uZqJBeykohbEDhMs1P5udbUOYXUGNdjMQ4EekikBes80LsUF6OkgZ",
+	"65BWGGIrirkGuflrmcq0UNvpx/MvkHrmeE24w76QivnPxzsBaYdt/BBk0tv3BphTbVthzLrC5QXMAXYo",
+	"tAlcS0rsZFjOw96BjPFCZnPBgMB+tlwbnQrToB+kDVnn5Hfn6nfn6t8TKxNxdwoOBl+93o5j9ZP9axVu",
+	"JvxezAHJkpT89rdCatsF15bJjjBw5BriYnGA1xM36Aolvdd4GUpCItoSZNpNaRorLCDyfYmGBuB6UCy5",
+	"Y4DkN0PIza64F+YmWQ9yc3XuiYXcvK94+g65+ZeG3Hxg4u8yyM3q7Yf7hiqXIVdfWLbnPDVeFmZX2GQ3",
+	"qDjaOc5bs1cJisf5ho9cb+7ENYwY2box8LJgcmxXeD6nrN9hezGoZ+ZiQ1DPpWicXbEhHOcGYZFvCMep",
+	"3K1mGN86APGFYC7zQsvvMJd/xXAHjx9Qj7wZBqWTPYhBCftrvpgZ6xew9BbuaZATFIdZHje9Aa80unap",
+	"wkzfY0LtbaXy3F7CaArlAJX1vcov8EUsk8U1vselGuEO3BB1BXwEdRgjRhvkdEjFAFu3V0pw60EvZNGb",
+	"T1hb1IN6RGiirOrSxpZdMHoerDHrn+9tTQpGYoZ8bGgxV/MNiIGFilYopsB20paIWWH4Mf5ic31Hlj6q",
+	"AHnzSM1VmNqGkPBFs66wwOBOgOgPowVdOe8nMyvYoPV2qwVQOFuqfzUvdwWwZGn9a8fQw/adtzwpXak0",
+	"BjlARbU58i5taWUttSs7K/IKlubnZfrgN8yeRbbIC2jtwSlxdfB9PnNl38TYin0K/AaYKZ/1IMYaXbge",
+	"lNr3+3Ez5frtuOVcCZFvTvlcX0cizevrixQKIBCoEg9T6X+FdNDtqPT3jbosrlINbMGuhVi0tbroMvbr",
+	"bMkl2AkbKQqvceRfMo/6AbgvhUrdwry/EcaLIfG9YF4OdsO9q7DVaTY74VFjv3nYCtsftq/XuQKNbeh3",
+	"/7N9V/e3ab+7vaqUTBSxX6B01rdfrTMqyxz+fA9U9FwjrcQszBONXTqFPQRdVgTgbRZz4Pw4+nz+Wx4k",
+	"WZwBt0w0nLsRuV4TkCAHWLpzQJxM59k7vssPwhaxTcz2Yzh+4kjgANdZykjd+fohQ8SoNUyQeuTFd3PE",
+	"bI7wL0JOd4xiARX09r5j0gqbedfuLDsEvIRGyRKo1GRDyCIrqKHYktQYentXpYzkxbBx9vtcibKF5C6l",
+	"+HTQf+iK19yb/HZCmPuCASWEooF320QdhRQsVWk6eET3PldfB6Oz2Iw5vqNVEfkDkUxeT5zv49RGoR+g",
+	"q2wWmF/7gDPDej3RXwY9w8tBWOVyMfe53gObHdHmyTVcLyAqUjndBljGn3VafxWIjL8pyvVXD2r1ZBr7",
+	"mYyVfVMss27rnF+MOO1zJKJHjRm9VVlP3KzcWWC6bHa8QH4KFkJliZ6uwa055GTCirmb9hwrZGsuPYTK",
+	"nv06FdmBQVKgo23eC41ri+DB2J1uPsmxB2XsO9sClD519N1eZlx13lfzKnzSCVud9n6j2XyyF7bADMwS",
+	"EF1CVrUNWfmwO5vQTCwdSHKiF6JwVrwNkrY2SFirzJxcZv/eP+FtOZZo4b2btDnAdV+EDFqS86pqu/zJ",
+	"6xb+UjihPkpGviM3kqZb8MsvE8R5wHChKD7zMqC07TXk5z25SQZEJnHWFaAzL/3qZ43mQXvHumu7op7I",
+	"KUt3e1RBJtRiDMg8MgrNP+aafTpDDktLVeNeMIoODD33JpuPlpzdXZG7k49hhjaoC8CQBVDFN66rOpw5",
+	"x569MKSK9Nl0W7I+b4K6RWm/vs9v3Szk+7y0nM87j2644XsrfIruU54/Mv9g5pdc8B2/qeGTRhjuHTUP",
+	"vfFjr5r8dSWarC/X7RrPFgn20h61UIqVG/O7fP8i8p37u/Crh16XiXiQgA/yoy3sLniOwVYfFc3vqqds",
+	"dgCp255+gfUJWc8I+KakYDuEI+orVxnPotdITdI7fidtDVwRLyoogK75d2fHBUac69EoHVz/9//9L5sI",
+	"y2Pzcop+LKxCcscEndIZUZqKeN7U8IrOiJDTIBt+1p22Q2hX4DdhQtS9tnAYKbwIUTY74AaJ4nR2nU6E",
+	"7SBYnJZFrJt1RQVYF/bJtV+NXVmXsWDQmgBMEzsSaKwLuN1n5bTmLJBbGnLhpM8JnCX+HRcuIDo2EzZw",
+	"6g5Y31yyIVkjIRFuugqpy9DenKhgSyqijeS17x7tAKLYM67GCZ0RF7P3R/FIkcgwXhQsjNSXznZSt8hM",
+	"gljA7ywqvkOmXBTgivsuJUYKVmK8hPZuValWwmgNpLgtYAalzIW5KWBCwJQLBarQLZvNjwLkiRiYiyqw",
+	"qHu2u+WJXXKsli+CtCEQ2k3K6G0Bqy0rdq9ChYNBX0ht0Q4hv3Mk79gcc9ThEmDPTQSXAhfMmiYwl8w/",
+	"C5tUKrCbzcWY9ThWjt7MSMEXvZMZ6J6s4RaO3adbg/zsnLfljNaiXV8ofjDzcAn7HNjYu3xcYv5ESYDB",
+	"U3bLVFS+Fr7k5IB5rYeyyZJ+gxgRalYQm08lvA+tp7xXIa8kUmmX0ocf9fJFzMUOoST29wRkeHirjsWV",
+	"xd0NqH7AH/g2KzxKjOhn+foFFnbIUqFHZQa5hrZSobwuGQpgcQDK5ofYXMWsr8KxZUujdQM6OMpDQygn",
+	"ln2RU39xdhUQKIoNyLOzn86uzgKiJje7KcN9rQK/XapfJbqTGxf5LjajceLGbOYoDyljosLPgmVvaeDF",
+	"yKyLcB4gbMGatSmjKSOJ7N0CNCbkYCJcqZJ5Y1Ntzw6kg5V8PoR83vSIcvAsoOvLZYeIHMyVapICzqdd",
+	"8K5I4Egrwtm7GvT8pLQgnpihEbumWKV1fEAQA/SFP0VHUk8agy6GOQWvWu9On7Yv3pw9Owkvm0/ev/3w",
+	"6sXJweEGLUhhhl++VLWQgbqdBA2XpFIbyCT+s3ToWbkw5eyOieZK0HuneLSvwkNstdUIzf81PxhKZBr0",
+	"ZiWq1fZixSeCmtX+8laq5gNGazVzb//S/PDj4buDV82Tvffhi+ZZ6+mTN+e1oJaAUr4ApW8RyYIMcxAo",
+	"lxunCPW/CKhv9esKvNUAZvIrcZM7i1i48QJLfZ0yBP9ybuGJiM3yusroDXD+7QZdHgsr6rm5gAyKlkXj",
+	"f2KFmJPh38vElnsIgE6eqppZuOgncy4CPPIfHlGz71kWTxvNWetES3lLxjTVhAuATc44X6ZWVXM8b7TE",
+	"ol9JWYUldgZtsS8sqWcY72G4tcgWuhzu5+ncQEIsi6AgHUtNcL971bZRm+451FAjHXIj+Gcbbpgv7FGD",
+	"UspVoWs7DVt26fNKGZPzttw+2ZWkZz4YrnSnKxb1VKaKZG2UnXVkboAmgAsbKTuAny3sSXAK/M9sYcwv",
+	"3r1L+jeXyfvbV2/2T349vDm5fwvj37cWv7kBgwhaIBtLPWYJR08F6DP7ZDyqBQ/XZtHKOMysjIMmhvDh",
+	"hYbx4Y3tt63z9sVvr34Ir97+8ssPF3vP34XnL0DRtMM8UcYwxj7nasjHYw49p7Y0vie5FXT4pFkxvmdP",
+	"988v3r89OnraOjw5fH/YPHr37MWq/qrr6ptmb6zTqBPkxN9OofzLhnOEFWnu1MF/f4UKuupuoHGsCCX9",
+	"lLFdbSS7GU4p/I5OStdjCMBMoWkEBElyRSwMSW9IU9ozH99icz3D59/Uo7NMlmy0WzdpAde8n/PmTy33",
+	"NiLWKkvafO17Cun/DGCpOCYUFnwzubmOdetHcZYq3n4MZvt5o/fNEQ08fFQpGGI2JVIMmNJdYdRxLgY7",
+	"AWGJrcl0yalYTokglhioiXJUwAgyiYxVYH31WVDbQq52BZZT26ZciNWAw+gQ8DRG2zIBLv0F2poai2PN",
+	"vKLr5pWC67sNLtZ2KwybTz6A2p6jKRayd0L0xn5YDJK5GlYQGrH09bVDWkQvJS6Dh9+YATHeyInoAQbj",
+	"kizQ4gyMvuzogdVFOTnUSC0nRhHTMVgKLbkUH7Sc1rXpxEsIlEtmX4KhXD8E47HiMi9OAeqocvtbsGIM",
+	"8w/pHXObJ8LN893n80VUb1UUJe4kKfz8rRRxx1sQWnVpp+WzxRwAeXS2P1cwUF2sdtwVlZV02POdCFk4",
+	"24pQ0wur6kgd0Aq6AnIWLKBFoa1kX+9glb9RQguHiy4dp5jSg5DYuMGhEaX7FESgCy+wWTDQEdBFxbNm",
+	"eebocjgXdqM9FAJAsbTiOPq2Xb/7Mn0hZVxsi/0r0NARrtDquiTSq+UmtNs27zi54iNW9W4KLfqq3+xO",
+	"s4oD8Un5QJw7sDaItHlr8CW7apdAk5cW0XlDuhyp2r3msjp2mG+Zh5cH/tln971K8H+SiecYpXT4VWEC",
+	"rH9cb2r/FcEBFuFi/gSZdKUzzOZTea0U4CxaVeFnTj4btLG1flwKaiS4kY4N2466b09eLAC0/S5Sqljc",
+	"mTtL5+yyrigZZgGJMi3a4jh5inbUIGaCCFrkDmPB5hv5tsO2Le0vVuer5QrFw45iM7R1DuJy88XZHJ24",
+	"s2XzYHKr4MHcKUZkUrbr9YnIlnYiNGSjVMVl7BHny8oR/fgTEwM9tFGlLxSnWWLf/nkMulUk9Uy93Kpu",
+	"XYVHFUrEauOv9OyXPsICy13f4y7fzPjr62K684OOkODLY8VIlPRlQSX7RUGEG/grgcUsOzmRmEs8pjZZ",
+	"X/GB7XlbqBxDG1b0WMFFYuaSu0exwnFbnsQrM+DteRDtxCqTY1sQHtlvhuGTLDyi6QCjI2Hr6buLq7O3",
+	"4Q9n5/u/HR2+O2y+fecfG4olCUvRL7fsK00Mwhw+2QvnvrL34W3zxcVvzebpbwfvLj+8ePfLm6Pz8/wr",
+	"d3y8ievrig6WubzyVaYDNbeg391ZX8SdpZGfnVCD/34r99Wpbelf7Dam6cCof5i0N1GsQa7owFbu0ZQR",
+	"nfLRyGi0kLdz0PbUL0wOhK4VXdGjiu1yoZhQ3Og1yQwVX3yxa0ZJoGVwufmkg35qkBNgUtRszciwgRvP",
+	"vUUZF+cdzKChesfvcAf+MJdlxT5yhbpyBnxP6s7Z1hWCTZP8tQ8El8fh57Lsm8bEfSmygQzBOXwZd40j",
+	"80pvxhUdvOWb4Bxd0cEq1c/w05TOs9I9nTN/jrn4c/jugvn7t28yy+1ko6z0vaw+Y9bxuZi3PP6k6WCp",
+	"nyUTV/qYtLCXEYATyjQrJZzj1GKvELhuy7DBL/LAOICg8yJ4daMOt6XcoVKtEH/XkbYDNgb1tsjDgMzy",
+	"MC7ettmnrfpD6mWVpuRuMgdrpZWnLdet3RDbbkQoIV1ur/k9dvB2qFBVZkFFj0WutNTH/Ai8QibvzgG/",
+	"YwKqxiO4HpF6iI127fIGZkOmWjm3j30nFroixEBV5jS3mPHep7SERBXIVbffmktV7+TJ6fCFR4jo7u63",
+	"IgJ1NgwsDkBvZKOxnkEtLbCRmowAZVxg5fBYotppu7K4AQ+puh7JlGWNfxk2RBnZrsyGrlOWMoKaQuZC",
+	"hY9OKfZQb5DnPDGEvZmRyKxpROopGzMKaBFmghYBYQehG0q1x5iyiVTDdc2LAmC4fXi7co14HSXMMkC2",
+	"j8BOuykz8hditDTvmZQ1dGmGSNmcW26YnjImjHbfFQMpvMK2jICjCYRt1Uz0hqkUXDFSh052fgUQdhcG",
+	"JrHwp2Y7O376Zwh493aHJ9RQCgaxRMLjIJd7Cs7uLJLWUn/yVZHZbTp/zl6ZFmhVARYfkzDjSsvqYJP4",
+	"e74ZtlvVjmSYcnWhQhjU+jIdgXeAC33QrnmlCuE6pQrl6olmWCqfaIab10/AM1kBhXnlphUUP4tk5vgK",
+	"CayY7UfuNgJuGrtOhT1RGH8m1hvW650nwjaso9gcBuzjOJFxlgJVNWEYtT9frtlIrdK4gaeuzKOfgSYv",
+	"8aFWvjo0TekM7Cg9A+kP2H4LaOLttyzk5BpDAu7wVASlFm2PbI+2R9CkzfzHAsQ9UojQ7PtDH9meCoj4",
+	"YttJurqhovjCeFRnDvwBQIu6os/F/8fetza3bWtr/xVM3ncm8pSWJV9ykWd/cFO3uTqO7TRttzomJEIW",
+	"agrQJkgrOpn89zPrAhKkKV/iJE33yZfElikSxGVhYa1nPQ+LP/LXirl3evD6XV64pLRxifTAc99EyBqw",
+	"ZLmJio0Dl3C1Y16v69tWOlMBor9O+cwXQ2D7xI8d/aWuKN7frBfvbz3utRbvj3UO7tRzeS6zXIY1+6Mi",
+	"0VeW7D/sYdLnS+ot/FgkWhxLk1tnP60gv70Xwd3jmqxTmeeZHhVcjhc8GD1ObL66yK+Cu0c8Fjcca7+f",
+	"4EawVdqGpqWK7pVuGt144fi+zx/9vHXUe7f5ZPPg8U9vHrzZ+r3/qlZr5B2TMitYKz66B4+9RSABzdpN",
+	"6o9o8X/zks43aNkv1vzTuJdlUtltMVEqlO/iI0HbQSjwlaqz/FTJNJ+uPEK8BJ9fOVdJHCOLD+5QTmUX",
+	"KrvvvEfkXcgI3Uy+ToG7lysPbASLNpJOkVooyVcZYbPxVLk8k7nNkHQMD9WZIk+Rmrjk5zmRFBnFe/3N",
+	"hC1yeaa6gnxEY4dm7/CZOFfLrnjrVCWCSHfaQD8ODxmJGutEVRIJVjgFnm0mJxM9FlOVqVqceKe3hYpO",
+	"KeHuywaMpcESKkVATQQntukRPqXe/lyAgIon+PwWi5wacW3ee8XodulJalxkuJ+ACa8m55OpGp+LlGdN",
+	"MC95njXmHQ3FytlXwlSD+SbcFOnIzhTMEFqHg9rcKkfLg3PoxZGtLCePw6sTYg2cNjJDVKka564LY8y1",
+	"D0cqz5bre3SKusmoR35yIMeePqPBp7TISE01H5roifeRC5x02vjVvKg6fRNrPOAdrBmDlzQt8sQu6NQ2",
+	"UmeFwUMsrSGRWpmIkUylGcP9cjt3OJdhpQTETb4P4e/doWmsjJiRRiRDTmMokJy6WlvCL632GQ7WSfPY",
+	"f9uTHFq67AYmfEXTWCz9h7aQPg1qHVL7qhr3S2MeQmwTlZP3VZtTtblaTiGxvVtbAyTBvlOJepDbkKn/",
+	"nJ5vzR7/Z/P9w/HORX/0yGyfbvUCRvGdHnghOkfv+lhlF3qsRLg7VeeXkS3yARaFYrcnmdQGPOfayx5P",
+	"CxLDg5m58u241dD+xvXXN39z8hmaf+Npc0iD3TZfDnBLkslyV8T0dmUwaNkQ3goMx3X6W+GlH6N7v62z",
+	"b7H+LLnuq7VrP3683ixnwdpcZZeJL2PjA/7PYuKttpkJIwc1ZtKoQbiYl6wwqAEIk8NVJIRo3SI0b4Io",
+	"miKO1yGlHVw2RltfWlmideqKPZFkS5EVpmT+CIhM7yoajIwuX5wy5libs1RdSRrzPX3w+eRuZzyoX4EX",
+	"5hUtnYoVprmmNmCy355iubrvKsDGES0QRzisBjVvYRJFIiPgRGgPUUbPqcaOS2yuIQPs0FCoaElBoiYR",
+	"JMM6UP11JMfntHR1LkZIuJ+Xqr0kD01+VxX2GVyufzV13tgO5X5GNp+iVBh5KdbgJxzaqgg+SZiLzAcL",
+	"jFqsdHIaLE0QqrqOA7WiupzoNFUJGSZjkTbB35vuyokF7YW9AtUvVqXxt6IzRyLOrO+u3ILfKOtMqvCi",
+	"YOi80QvicPVGLxqCY4HNHNuZGhp8RtW+rohDjjxPE7va3BLB6HQJ7mrwnKGhN0dV5DbRYTjLUXIh4krv",
+	"8HcYUP6VMDRhTTCOsB9g4XSiGpzNxMiMJDXNDsI8TlQruMYE0Myp9ALlf0mBuFn6jTlnX3Rdf1gw4WHp",
+	"YnPfmsQKbUQGt3PM3lyGTXlUyjus4g7HHqy09B8PDVXM0R6JkdRyf6Mtcrd8BP3u8xKY/Gp5qu9ymLvl",
+	"Y0RuLZWJlxHawqwkpr1jgj2xfkf9DNCmL7QlQytvTvPIPn1z5rkG4WNlYHHW/BdyOf5j1EhhsX6aE9DA",
+	"vizUaGrt+boyydzqq7LvxJnP1wt/vU8slgHfZurdK547Nc5U7m6Bm+ZHXZMNfUdX7Zft/5IqMEiZ0O+F",
+	"BLaYm2jgTI9eCbc0Y/iDRoxV0mAIUAY/9Xk8tFCnmDi8WSqw+oTNIYw5RdrVae/B083jk639zeN3W8f9",
+	"7QdPHx7+8uD5m/42HJzL3AGNx2k7L8TWSe/RoL8z6G12+/3tnS3kNVtZsNJyaQZH5Wmez91gYwNHsRvk",
+	"YzYW8n/kHOU1r+jm/mDrqm6mnrzUwXhAL2cn7REqEdv9nviFan/KzucMQ633ffVQsyt/O3i882Dn1fHh",
+	"0Y/Hv756fF1XMk/vKpblzUszqN5jNk1q/YU9eBsofGNVXC2cc+2a/qqm/h8FdW92XRiK8Par1R7XjBsd",
+	"yvgINJZpCi4uWi+cm/DDh//PoaUuOOv/b6PIWB269eD0znvf5ZBmaqz0BbidKDR24bUo+K5RBb15fvz6",
+	"oJZKH5qJUsl9FwkGBcL3jnNpEpklgmeaIzUTnDb+k1yeraEbJ4fGW/NurlzufTI8SYyWgQbKpe1o44P/",
+	"EUGZ8OXu0Ozhshab79/j/qKN6O/ADmNNKcnCwbQMBVx89eSDbfFC/+jnNxkHOgRNbJraBQaEM5XoTI3z",
+	"th2HqSQxr3gTBA4juVBjJVYXOenwBL1tjVfRyHM40OyKRCUFbVCo1qAbYtzXJnQRQkAxtQpD4PsVMQQ3",
+	"B+ZFlyeWz15we9Enn8lEoewLD0FwMn1r9Huh5nY8rb9G/+H2oweb29v97euanOuZcrmcze/Wcjgc2Ezk",
+	"Cys6ZcYtszmO7ZpAO7fuFIxorhIRX/SjYdHrbY1H0qkH2+Lpq70n68dP9zZ3HuDnKsblIPMiU66Bi+xH",
+	"Z73pq8fHbv+H1yeHz09+yTfy2bMX+fHyj3R/q/j5+f7LX9ODZ69fPu+/3v/XdR1QPuZ2mMrbFk5Ut7JG",
+	"vZ6sPNHUcuu4g99gIzpRjFuDTezGhRWNCK1Z4oqnZStmSpqS21Ulu7jFszvgasZvV0izJLUopBjTTuRZ",
+	"GdmgY2m3CTQ3tHaj6gkeF+Rv22rqP7ZmZs60yzGDJ94evaRELd60vs1WkNbc+tKic0XoJF8VRL4Ghoj8",
+	"CZgBp8KadFkxzJDuOplC+IroxPRDvDYgaKimgLW4UJmeLNkMea7coeHD3gq73hXH5NBjMpDPjcqMs+Uc",
+	"lg8F5/Ig7zo08bu9P/YOnx2c7h88Ofr98OTZ64PTF/u/x7tC+oyKPyzAW2RqUjjlRGent0URlbjI0piQ",
+	"mSOFnHIjZ9MiVyIGxwnRlviTi7GfibJATCk0XxbQbz8KS7joReGhUhROZQR9thkCdhc2S0RH+i7UhkdQ",
+	"gZEr5vBBas/8luPXKQzIAuu25hkGEWVFQXymTKGNIuRo9eRJJs9mWEVQOCXwHbritan3TNCFP758/eTF",
+	"6eHRs1/3TvZP93766Wj/+Hj/OBYoDEdvj7ETeHloT5zasUynqKOEnBWptXNwMyJopb5ATEOG0qLreKmQ",
+	"SYJkF8jqMMGytc725uaajwRiPzGZE2oLoU4aCsK5ofFfwXR38P5jawzlpePA7/ZBO6yXQPxktUaCKtzd",
+	"oZEjUujOiNKbr/GqUPDdiEF5sFroXjJJVMLLXMDC9k4RHz14rsd8MPAcFOIMprfXmaM4FvFL8YUUqOVF",
+	"SKpBdcODs37/RJ7FrPXm09NXuzkxTfe9oEgE+aLKGVy5m+TOIWqbxMt6j29yor6O1bZxfPh7SaRkmp7Q",
+	"4SzM1NLRRbEjVuZprzt5yjQlS29nquWuT7wgOTOJgE2tp4FXHPQ/zxH+xufmj596EvwK9L7/5+ImrNWO",
+	"f0DxdKfGp49PNqWZbz83ffXrHxtPNl6kz37e172trTfmXB7M3Hjr4rUdbc/+Gj/618rgSmun3XySfOIc",
+	"oZ39uvCxt0FB3q3upETogxgv+zJWXfEsd4INom6aSiEdAXgq+U8dxA8rT4bMVgBPgBteBy7Aa/BNvuUi",
+	"0RuEPi5Fdmb6uw7R6igN2TshL0Vqbh2ouS5wXtvCr6oZPUYwG3suWrnmucIzaKL7AUsAl5b3thkDWH2d",
+	"+CuHJn42WX8l8/E0jugogBAVBgbqnBkNdFUh1dnub5J84kI7tXY3v+EnvOmd/YYJvkFbbqylaJWemXzb",
+	"iaj+DZbXYYZxEw3v9bPUqfpnIVJoHD7nGotWF4CWq8RvDNXquIE/zrtPhFCJM+Vy1CfGHYrinqk1BJH2",
+	"HmCAEefYKAK6O1XwqLw0rjbxmGqW4tVuQ7wWsYRsJYdEp0wM+pE87js8lzybrB9Yo3h1D42RM9hlwTRs",
+	"9bYFYThQ++JO2bRfVH739QsNXbmGb8uWUc6j6xgmmu3+ZNfnpk5P9y4eyNaqCvxybpfYotCGN+YBGfTu",
+	"3Vyh71i8z4DFu7PZ+0Rg3n7pbxCGDpddC7AVrRYhOPCartgrAWEEZOOoCuHQENojtENccHmnAQZcYs+i",
+	"jYi34M/E0RkcyPz1LREairt2BcXzml+Mh4aSMYRJKVLSgcZDnbbwtWacxjUcqt3gEjgoxiJTrpgpR7gp",
+	"wgPSa8SNg2YcgGHGNkPZ8InUaZF5oC9Byvhr1A2V40bvdVLZcuZaJcxeugTbTtsG2u/AwDc9t6qmI3Td",
+	"/L2artuqjc+oBe94d/Pu3uLG9nm9u08NB+E8wphcPXSzh2/79uilR8RRjpFCgsaKcFWsiuhwlOEyIOC6",
+	"M/fFZu3YTfOt3r4j/Cz0+ytWCp+t9LOxmWcoW1sLgHx6FOiQxuFLMFx9u3s2GDYvKfPfGkD4iqeT7/GG",
+	"VmQeWsqvHm/YqMzKlfQ5wUmo+kZdn5VSCnNPVgL7z0I6wmp0YHeEP+XK5WsRZ6XwBIYVTaITz6lIzxcY",
+	"MkzAiUzNEEYel/nUmA2gDLK6kYgnOMXiobEeQwDrPilSTHG4OSZleYdWmEQNQV6sBBWeE6Ur7SohL4aG",
+	"6vBhc/ftiyp6FLrd/fKdxjZRhM+G8Y4YPs6EOEjfwzcZmqwwriv2/DsHfsxlvEz5Vp0d4SKxI2bQPVs9",
+	"+n9TTOGzaST6PTGNhqa/Db9s9vDfbTHlzsPcGHsonCm7kJjcHi2Zy0IKsN3TtbJrfMdheqpWFGqN2N58",
+	"jG+409sKWMe3xXStK34K9q7Ma4A5lPKC/yl5PTSdKtP76/7ByenR/sn+wcmz1wfxWle8aJP7nRBfmnKf",
+	"Cw5atfS7MO83JMzrV9u9weatiEP8Yj69Ua6G/Leb0V/QtU1ei8oDbGW3oFZME2rGb3uPX/V/fbPzbvP5",
+	"ce9o58WDNw+fPLoX3QNjcspv3PqSO4P+425vq9/v4Uvi9WhjVqJYd3pbA1HMXZ4pORNFrVAUv04m63SM",
+	"JEFYXYpz54pW7OwMNsPsUlmezIb8Gm6S2jt8JtHg+hpe3oS/IwiHfyez/zupn027i/G3hERu6zltfPAw",
+	"Ffg8g43x9lWNYQuiy7GYEgiDiFCwIYgIrRvwa01LC+di1fTbwgRXaL0hxkkG8DebCfLNAkF1Kg00duEF",
+	"YsQkU25aOTd2IqAjwWUgogtwF/E+VCYZ+y0hJlUNosvr+VBK0GEUEGWrFNaYDShcNTQM6qOUQNwwfLGQ",
+	"ZrmQS9EpTKqcK2NfMyqFkwY8rZk2Ra5QVjSPBKvHEdIQbvqXHaE/SdSRxRyBX1517j+FKjyocK0ONPLP",
+	"Ks/3HsTG53lfLGMz4nb04FroJwT+YPr8TiEc9PMalvULlLBtfrYStkZbrzvl+3kSVVMEp9A/vkrtH1mg",
+	"hrMtwP194dMvxlTVuofgfLhjIL3VIL5CLK7EKGMd6EKAyACzEiBeTkJXnS+ngm6+x9DA4QcOWLbI8AB9",
+	"ZcrQ2fL45pDlFbmEGUEATYPDO6dGGYUJDWXYabAjDxBATYf0OvS3iiAvbIBxJ6bcS6D0OBIVan4EY85l",
+	"gL5B9Br3Hdm4rjjy8W9CX1P9Bpg961TVD5nKdcZRbC4o9J1N1nBQgRzGRZYhKNSoMnzPXTE00FDYRxoI",
+	"41Vg5BbY8aebXJyVreCqv6l4+Dta79oqxwaM7+Hot6c/zPPk98VotHd0ONr44enx7KfpQ/PLRd+cp+/+",
+	"mGeP9OGzWfHD4l9fqEbyq8P4Llu4m0D5qjzYfeeXX4SM118D0/f98Ha3/RpNVUvY+r7ftb7wDp4r96U2",
+	"7jfgl9eKMOxESNFakdiA4pUlj7Ct0DkmEak+h31mOSR+kKi2/eeBKwp34xAwC/60no3JSeBgOy8lrA1U",
+	"5kKldq58NSY+jgstm3VVa8zxVzF+9yIGC3ouKc08NRXP5t22N3j2FykU+DYOFDAtLp8qvnNYfRYlXYUl",
+	"RLUuvrOB8cUyN9OPwBnP3I9ipFJrzqjurkKzK6T2uzIn4e92NaqubNmds+u1l7w6vV5eeQsHwn/nurXx",
+	"nRngRozGYWWnn03hNC+HqHWe1+YWx0JbEV6xneen2pz6qF9YTceCm45ct2r2z+SS9T25cHSu7DxVXuZZ",
+	"2Hm+DscyazwSqoOksHKkU50vy/0uNvaUOcHiAJG0C/sOS/x7/lU4/B3AGW20HBru4ButrWtxSbX19Yli",
+	"cY0+xBGYytzJ+RxOBTN378/br6MviLP51ixBDV3zjdOof0eutFXK4OB9TrtVbtB1JtcP9/bm+oVa7hX5",
+	"9N7g339+jD7c+1HJTGXlJ3/CF5AdfQWvBkdzqNIdfmYDl9hxQQKXsINv2Lkycq67SzlL1yp6aXTS7Zhy",
+	"5/ddybs9NGfWUxgKne+KeCbPlcgKE/unWIPV2YONjf7mw26v2+v2B496j3pknehMv4F+LPdWW+vH0lij",
+	"xzJlekbkYQEj2xVcr2QzUcydygIxVQyumWXIjKhRyz5CkhOh86EZYV7JoiITKk4IRrpog9/1KqQRmmNS",
+	"L1IyG08DyjfcZPBPFHWB3ppFrMGifLCQhVuWooPPiQRqb0TC62kQIac81ckak/8hEUso2UddVhc5cS1J",
+	"s58953SDF7EcyoBqUyxtIaY2TfB58LhO1YEaiRqpX2w2NO/Avu/N59xJ8EdscYRpTHof+Kl6pbUqdnFu",
+	"7IJQvE5oOElVJDalnmBq7XkxL2sd+VDHOaGAvxQFrVCEOOwSLqtv65FMqfVcvc+ZWNSaqleZKTJEdHWr",
+	"e+L1LXd8KUfgJIS6f/4tumKP2EpLH7mhXYunTOeL6WtaursEXR4alOgRlyVy8cvIRpFPlc4aYrm17sD1",
+	"1MpIgyyd1TDLs0zRK4y8hjk1S5Y65h1wmVRyqg2RRtBvtsAQ+2KqMkXznWFezKY5lvO8QL7mJ8yCyrK9",
+	"npczZIumqAB/3iCEZVVfdKhCL63i2gjFjpBvY+CdMqTHKHI4M7maNmNjNTnPztKI2np/sOovzEUyR2rY",
+	"XZ3CuGIEXx6pJBIjW5gxKh3Z2TyV2sDP3W53LUL41pm1ydCA3UKiBClyPVMYeA+ISRtzaK4yh5+WtPJN",
+	"1ly+EvoK7COnem/W6UQbMWntfFH2/dCUne/9vUHNdlLNJRoGtyvczEXiwuqxikQ2do1Ld8lsDOi/oWEO",
+	"DeV2BXPJcvcP6q1OrVGEr1OYGgn/SNki2I3KIRsav9iqHApmPxAbVqfPdcwEo7nDdoWxvLd4W28zoWdz",
+	"m8F9qSwCnxaS41KnESVyCzVuXvHUhBNXIjKwg0spfCUN28GkejWkcF6DyZLqSU6MI6Tb5WvkVCadVyHh",
+	"OR4+qWWiH8uldw9Qb61icZeZ8hBXZ82AK2OwMkQbojCJany5JbYB0wpqMTSdOMmWp+AXrEVCJzyn0I6B",
+	"XcQdVoqphh1rSXE4pEwVR2TT7xNrLdV15OQRJBrOMm4ITSC69PBtmdqzBVLizj2fL+tjDEr9F78CCAfa",
+	"j3q9Xm1meH2OVhtp7CIibjQ9gaUYoTBAfYOqDoQrtES993iJUnBF+CXYqiov8/KtfyzSc95wAlfJTqpB",
+	"RhjJwU/Pj18fRP79ez3sgVQb5erkd9pQsjDPpHFyDE/hQfeczH+pcY6xX2QmgsXSmI60gtosLjHekCW3",
+	"3NmwyOeZvdAJRnSleLf3dG8dLKvM9ShVovRNzmSuFnJJM7L89MfCofIBKgNx7Bfd7XU8zI8zhcMsU+bw",
+	"le6c7AoYh+rBqCpRN2H1fYTNVctrEf/KmA8N9tK5IZG5jMp17APg6AIFvexD23Qf8NCHxhCHEEoqcHEr",
+	"fVDebIIMRv7ZsPQSXTKEz3Q+qOYBG8poaDg1JzplvW2Zl2chB56jzBqfB4Tra4E/nEThGhoameeS5Afx",
+	"EvqFKd9Jy7CUMoxq5jGqgjO4ynACua7Yh1XLzIthMRcptfkeg7VTWfaykogaTHRZnm2IcNkxxWNIDmfW",
+	"pprLUqVmKaoKax63UmN1aOYq0zYRq0HeCGJP4EEl0koJitvYjCRGwtK145y5yGuKuZf1SsGzL7VKscdQ",
+	"UlfngaruAK86UzmvW+R84oxHRPPInev5HCnbx5l1zqty4egrTepFOlHdsHdKRwCM7FRmjHRI06Epp7zD",
+	"4+USwQtTeaHEmZwTMdgSv0f7WKYKhw8Hf2dhK56hSUAJieM8NPgtfHK1fmic8KZTOZ+rUk98Ai4vzQfJ",
+	"1HUkRMJll9WSg624rGMkUB2tGiGFm8k0hbMInRqn0sF5BRrsSoRJKYHsBLRAwlKc2RlO13Ie6swvT7q3",
+	"N0NYK7CeFQaTy6Eh6EiRSmSGx3Wwhqc4nqtwJPdM8jpH9jWc4aW/VDmznuY9bkAH4qrMvvS6HNe2YLAy",
+	"kGmDOwyN5MWMO0W14hHYR20sH2ZD4nm2OHSwaEAaYrjZ0AR+UG4LNB4d6rRwd850ovy4V2IJZJ3WWEgL",
+	"Fg01potuOb4qNnGFi0c7WGDbkPKUqoH96zDlWW0nYB2+ln3A53O9X43gpFXEhqOleHpycijwrOxFOGgm",
+	"1xGTUwmmlco5K3FA4nPDUYO7dYKaYrY14Fpi8NvZGbPsySaYYWhiAnfEnJ6l9YyyVkT2aSdia1Nk0iR2",
+	"JkZLtOSEgMDtlQelzPla8GHZKfe10BjpKCki+BjieSpuQu3mZ7ivuAmKif59qZroz44HkiwWi67jP/tU",
+	"GcyNNThVj/WEY8rdocF9hl2goGo4U0owwmIwNOtlKnhdJ3GgpI2ktlcQ2YYslzrfrd2ppHSNB1Ul1a0J",
+	"Zev3rABpAyRvvWps4beAzxU5QISIP1Rv+rH74VJjP3Y/jGyy/BjjYkW+DZwb6I7AD4h24QWQrEXg2qoE",
+	"7txg+LjvaE4NvDq038D9tIy4reuJGtsETPzPIUaQy+bgzuUEgzvRqHnDWQfvtWP0uGcqmJ7Hz8G9S/eI",
+	"VTr8VNGuhBMSu6NZcqfOWIqZ5u6J9dSiMsijg5kqctVgzLSeYSWTC+5ZOtPMZeY82Qm6x5nCSKc26FTl",
+	"EqyCnrFmD4H3OPiAgyYmkv0a2JrFOLXjc9GZgIlirHcELslaCfYmMgF2lXZX1O6lepRJXC+JBT+Alk24",
+	"YpcseZcq8GAIsFhuzHDugvV2oQL0Oe7WHYkwkyWPMbaZ6/oXYBHBJ6ZAdoMmOlylYEnpK3Rs3Xz/3tcy",
+	"OmvNLo0YRc246tJm5HdH7eS4Yp83fHBJbA5+2Ew7ckvQJaFgDbwdnzHshHYn3rgGlecy87POm5HK0WqC",
+	"5qvC+DrFA7gOdmg6sPA4zUVTEWzs26OXl2n/o6B6Ab4F7ukamt5LbBIU6GYhPHSTmxwRsBgO906ePBUN",
+	"3tAa2QQpzVyic3YrTsrhZsnnYgy9wvmYVnSQZ2E60cPyk3iXrW+ZH6VtkIWYdM4Si/A6tYxN7B0zeE4q",
+	"x3hMBH8G2ce2e1uiZBtai3DiEpaSEwLwAXq7XocLbIzA2kjfeAQpy3OFb4SvQo/AnHP1Rjrn12Tuo6FB",
+	"txbjwXAbxGxVu2YH13TMIMngD+R+xTX/UaZpg5VjaPx2PmaRPpxu8CBN288ub/W5E8dP99Zhm0BWHhTs",
+	"C8dVzvU6vFpbVN1rjpJtYrVCUiCloteazCldF4oHu91AoRSHkLgL+NEsdvjxz4//GwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -352,3 +352,31 @@ func TestPermissionsAreTheSpecs(t *testing.T) {
 		t.Errorf("spec %v, server %v", enum, apikey.Permissions)
 	}
 }
+
+// TestDescriptionsNameTheirPermissions keeps the sentence the docs page shows for each operation
+// equal to the x-permissions the server enforces (the page does not show extensions).
+func TestDescriptionsNameTheirPermissions(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(api.SpecYAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			raw, ok := op.Extensions["x-permissions"].([]any)
+			if !ok {
+				continue
+			}
+			var quoted []string
+			for _, p := range raw {
+				quoted = append(quoted, "`"+p.(string)+"`")
+			}
+			want := "Needs the permission " + quoted[0] + "."
+			if len(quoted) > 1 {
+				want = "Needs the permissions " + strings.Join(quoted, " and ") + "."
+			}
+			if !strings.Contains(op.Description, want) {
+				t.Errorf("%s: the description does not say %q", op.OperationID, want)
+			}
+		}
+	}
+}

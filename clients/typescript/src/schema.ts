@@ -23,6 +23,8 @@ export interface paths {
          *     An `after` older than what retention has deleted answers 410: the events in between are
          *     gone, and the consumer must resynchronise (list the contacts) and start again from
          *     `after=0` or from a later event.
+         *
+         *     Needs the permission `events:read`.
          */
         get: operations["listEvents"];
         put?: never;
@@ -93,6 +95,8 @@ export interface paths {
          *     `cursor` to get the next; it is null on the last page. Contacts created while a client walks
          *     the pages appear before its cursor, so a walk never repeats a contact. Filters combine with
          *     AND.
+         *
+         *     Needs the permission `contacts:read`.
          */
         get: operations["listContacts"];
         put?: never;
@@ -116,6 +120,8 @@ export interface paths {
          *     source, and shows one of each. A new value replaces only the one shown (a new id of
          *     another source than the one shown replaces that source's ids); the others keep leading
          *     to the contact.
+         *
+         *     Needs the permission `contacts:write`.
          */
         post: operations["createContact"];
         delete?: never;
@@ -159,6 +165,8 @@ export interface paths {
          *     `created + updated + conflict + invalid` is the number of non-blank lines. `results`
          *     names the contact of every line that created or updated one. Importing the same file
          *     twice creates nothing the second time.
+         *
+         *     Needs the permission `contacts:write`.
          */
         post: operations["importContacts"];
         delete?: never;
@@ -179,6 +187,8 @@ export interface paths {
          * @description `+62 812-3456-7890`, `6281234567890`, `%2B6281234567890` and, in a workspace whose default
          *     region is ID, `081234567890` all find the same contact. A value that cannot be a phone
          *     number is a 422; a valid number that no contact holds is a 404.
+         *
+         *     Needs the permission `contacts:read`.
          */
         get: operations["getContactByPhone"];
         put?: never;
@@ -205,6 +215,8 @@ export interface paths {
          *     same contact (with the list of those that matched), 404 when none matches, 409 when they
          *     lead to different contacts (the problem lists the `candidates`). An `external_id`
          *     identifier needs its `source`.
+         *
+         *     Needs the permission `contacts:read`.
          */
         post: operations["resolveContact"];
         delete?: never;
@@ -238,6 +250,8 @@ export interface paths {
          *     An identifier no contact holds is answered too, from what is kept against the identifier
          *     itself: the number of a deleted contact that unsubscribed stays `suppressed`, with
          *     `contact_id` null. One statement answers the whole request.
+         *
+         *     Needs the permission `contacts:read`.
          */
         post: operations["checkReachability"];
         delete?: never;
@@ -256,6 +270,8 @@ export interface paths {
         /**
          * Read the workspace's settings
          * @description The workspace the API key belongs to, with its settings.
+         *
+         *     Needs the permission `workspace:read`.
          */
         get: operations["getWorkspace"];
         put?: never;
@@ -268,6 +284,8 @@ export interface paths {
          * @description `opt_in_required` lists the channels this workspace may message only people with an opt-in
          *     on record (reachability answers `no_consent` otherwise); it replaces the list. None by
          *     default.
+         *
+         *     Needs the permission `workspace:write`.
          */
         patch: operations["updateWorkspace"];
         trace?: never;
@@ -287,6 +305,8 @@ export interface paths {
          *     components, served by the same code, with the same status and byte-identical body. New
          *     clients should call resolve. Not to be confused with `POST /v1/channels/{channelID}/contacts/lookup`,
          *     which asks a messaging provider rather than the stored contacts.
+         *
+         *     Needs the permission `contacts:read`.
          */
         post: operations["lookupContact"];
         delete?: never;
@@ -315,6 +335,8 @@ export interface paths {
          *     written last); `GET /v1/contacts/{contactID}/identities` lists all of them. An id of another
          *     workspace answers 404. The answer carries the contact's `ETag`; with `If-None-Match` naming
          *     it, 304 and no body.
+         *
+         *     Needs the permission `contacts:read`.
          */
         get: operations["getContact"];
         put?: never;
@@ -324,6 +346,8 @@ export interface paths {
          * @description Deletes the contact with its identities, notes, tag assignments, consents and suppressions,
          *     so its identifiers lead nowhere afterwards. The workspace's tags themselves stay. With
          *     `If-Match`, only the version it names is deleted (412 otherwise).
+         *
+         *     Needs the permission `contacts:write`.
          */
         delete: operations["deleteContact"];
         options?: never;
@@ -342,6 +366,8 @@ export interface paths {
          *     the one shown and no other; a new external id detaches the id shown when it is of the
          *     source shown, otherwise the contact's ids of its source. With `If-Match`, only the version
          *     it names is changed (412 otherwise). The answer carries the new `ETag`.
+         *
+         *     Needs the permission `contacts:write`.
          */
         patch: operations["updateContact"];
         trace?: never;
@@ -366,6 +392,8 @@ export interface paths {
          *     (lower-cased), one external id per source, and the wa_ids linked through channel lookups.
          *     A contact merged from others may hold several phone numbers, emails, and external ids of
          *     one source; its fields show one of each. Returned whole; a contact has few.
+         *
+         *     Needs the permission `contacts:read`.
          */
         get: operations["listContactIdentities"];
         put?: never;
@@ -394,12 +422,16 @@ export interface paths {
          * List a contact's notes
          * @description The contact's notes, newest first, with the same keyset pagination as the contact list:
          *     pass `meta.next_cursor` as `cursor` for the next page; it is null on the last one.
+         *
+         *     Needs the permission `contacts:read`.
          */
         get: operations["listContactNotes"];
         put?: never;
         /**
          * Add a note
          * @description Adds a free-text note to the contact; the body is not blank and at most 10000 characters.
+         *
+         *     Needs the permission `contacts:write`.
          */
         post: operations["createContactNote"];
         delete?: never;
@@ -425,6 +457,8 @@ export interface paths {
         /**
          * List a contact's tags
          * @description The tags assigned to the contact, each once, ordered by name; returned whole.
+         *
+         *     Needs the permission `contacts:read`.
          */
         get: operations["listContactTags"];
         put?: never;
@@ -434,6 +468,8 @@ export interface paths {
          *     case-insensitively: the first spelling used in the workspace is kept. Assigning a tag that
          *     is already assigned is not an error: it answers 200 with the existing assignment (201 when
          *     newly assigned).
+         *
+         *     Needs the permission `contacts:write`.
          */
         post: operations["assignContactTag"];
         delete?: never;
@@ -467,6 +503,8 @@ export interface paths {
         /**
          * Remove a tag from a contact
          * @description Idempotent; 204 whether or not the tag was assigned. The workspace tag itself stays.
+         *
+         *     Needs the permission `contacts:write`.
          */
         delete: operations["unassignContactTag"];
         options?: never;
@@ -501,6 +539,8 @@ export interface paths {
          *     the channel, 200 when it is replaced. It is kept against the contact and against its
          *     identifiers that reach the channel: deleting the contact forgets its opt-ins but keeps its
          *     opt-outs on those identifiers, and a contact created again with one of them shows it.
+         *
+         *     Needs the permission `contacts:write`.
          */
         put: operations["putContactConsent"];
         post?: never;
@@ -529,6 +569,8 @@ export interface paths {
          * @description The consent that speaks for the contact on each channel, ordered by channel; returned
          *     whole: the latest captured among those kept against the contact and its identifiers (an
          *     opt-out recorded for its phone number through a deleted contact counts).
+         *
+         *     Needs the permission `contacts:read`.
          */
         get: operations["listContactConsents"];
         put?: never;
@@ -559,6 +601,8 @@ export interface paths {
          *     whole: among those kept against the contact and its identifiers, an active one (the longest
          *     lasting), else the latest changed. One whose `expires_at` has passed, or that was lifted,
          *     stays listed with `active: false`.
+         *
+         *     Needs the permission `contacts:read`.
          */
         get: operations["listContactSuppressions"];
         put?: never;
@@ -568,6 +612,8 @@ export interface paths {
          *     201 when the contact showed no suppression on the channel, 200 when it is replaced (which
          *     also clears an earlier lift). Without `expires_at` the suppression holds until lifted or
          *     replaced; an `expires_at` in the past records one that has already expired.
+         *
+         *     Needs the permission `contacts:write`.
          */
         post: operations["upsertContactSuppression"];
         delete?: never;
@@ -604,6 +650,8 @@ export interface paths {
          *     optional reason. The lift is recorded, not erased: the suppression stays listed with
          *     `active: false`, `lifted_at` and `lift_reason`. Lifting a lifted one changes nothing; 404
          *     when the contact has no suppression on the channel.
+         *
+         *     Needs the permission `contacts:write`.
          */
         delete: operations["liftContactSuppression"];
         options?: never;
@@ -659,6 +707,8 @@ export interface paths {
          *     One `contact.merged` event records it. Contacts are locked in id order, so concurrent
          *     merges and writes of the same contacts wait for each other; an upsert that races a merge
          *     lands on the contact before the merge and is carried, or on the survivor.
+         *
+         *     Needs the permission `contacts:write`.
          */
         post: operations["mergeContacts"];
         delete?: never;
@@ -685,6 +735,8 @@ export interface paths {
          * A contact's merge history
          * @description The merges the contact took part in, as survivor or merged, and those of the contacts
          *     merged into it, newest first (at most 100).
+         *
+         *     Needs the permission `contacts:read`.
          */
         get: operations["listContactMerges"];
         put?: never;
@@ -712,6 +764,8 @@ export interface paths {
          * Get a merge
          * @description A merge: its survivor, the contacts it merged, the values that lost, and, once undone, when
          *     and what could not be restored. A dry run's merge is not kept.
+         *
+         *     Needs the permission `contacts:read`.
          */
         get: operations["getMerge"];
         put?: never;
@@ -754,6 +808,8 @@ export interface paths {
          *     Undo in reverse order: a merge whose survivor was itself merged away since answers 409
          *     until that later merge is undone; a merge undone already, or whose survivor was deleted,
          *     answers 409 too. One `contact.unmerged` event records it.
+         *
+         *     Needs the permission `contacts:write`.
          */
         post: operations["undoMerge"];
         delete?: never;
@@ -772,6 +828,8 @@ export interface paths {
         /**
          * List channels
          * @description Every channel of the workspace, oldest first, without credentials; returned whole.
+         *
+         *     Needs the permission `channels:read`.
          */
         get: operations["listChannels"];
         put?: never;
@@ -788,6 +846,8 @@ export interface paths {
          *       `{"base_url", "api_key", "session"}` (`session` defaults to `default`).
          *     - `whatsapp_business_api`: the WhatsApp Business API contacts check (On-Premises API
          *       compatible, as BSPs serve it); `{"base_url", "access_token"}`.
+         *
+         *     Needs the permission `channels:write`.
          */
         post: operations["createChannel"];
         delete?: never;
@@ -814,6 +874,8 @@ export interface paths {
          * @description The channel without its credentials. `status` and `status_checked_at` tell how its last
          *     provider call went. The answer carries the channel's `ETag`, which changes whenever the
          *     channel's JSON does (its status included); with `If-None-Match` naming it, 304 and no body.
+         *
+         *     Needs the permission `channels:read`.
          */
         get: operations["getChannel"];
         put?: never;
@@ -823,6 +885,8 @@ export interface paths {
          * @description Disconnects the channel and forgets its credentials. Identities linked through the channel
          *     stay on their contacts. With `If-Match`, only the version it names is deleted (412
          *     otherwise).
+         *
+         *     Needs the permission `channels:write`.
          */
         delete: operations["deleteChannel"];
         options?: never;
@@ -860,6 +924,8 @@ export interface paths {
          *     The provider is asked with bounded concurrency and within a bounded time
          *     (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
          *     502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
+         *
+         *     Needs the permissions `channels:read` and `contacts:read`.
          */
         post: operations["lookupChannelContacts"];
         delete?: never;
@@ -878,6 +944,8 @@ export interface paths {
         /**
          * List webhook endpoints
          * @description Every webhook endpoint of the workspace, oldest first, without secrets; returned whole.
+         *
+         *     Needs the permission `webhooks:read`.
          */
         get: operations["listWebhookEndpoints"];
         put?: never;
@@ -899,6 +967,8 @@ export interface paths {
          *     `ETag` (see `GET /v1/webhook-endpoints/{endpointID}`).
          *
          *     A workspace has at most 20 endpoints: one more is a 409.
+         *
+         *     Needs the permission `webhooks:write`.
          */
         post: operations["createWebhookEndpoint"];
         delete?: never;
@@ -926,6 +996,8 @@ export interface paths {
          *     this JSON alone: it changes whenever the JSON does (a rotation changes `updated_at` and
          *     `previous_secret_expires_at`), never with the secret by itself. With `If-None-Match`
          *     naming it, 304 and no body.
+         *
+         *     Needs the permission `webhooks:read`.
          */
         get: operations["getWebhookEndpoint"];
         put?: never;
@@ -934,6 +1006,8 @@ export interface paths {
          * Delete a webhook endpoint
          * @description Stops deliveries to the endpoint and forgets it, its secrets and its deliveries. With
          *     `If-Match`, only the version it names is deleted (412 otherwise).
+         *
+         *     Needs the permission `webhooks:write`.
          */
         delete: operations["deleteWebhookEndpoint"];
         options?: never;
@@ -946,6 +1020,8 @@ export interface paths {
          *     them and clears `disabled_reason` and the record of failures that could disable the
          *     endpoint again. The secret is changed only by rotating it. With `If-Match`, only the
          *     version it names is changed (412 otherwise). The answer carries the new `ETag`.
+         *
+         *     Needs the permission `webhooks:write`.
          */
         patch: operations["updateWebhookEndpoint"];
         trace?: never;
@@ -973,6 +1049,8 @@ export interface paths {
          *     `webhook-signature`, separated by a space, the new secret's first. Rotating again within
          *     those 24 hours retires the oldest secret at once: only the current one and the new one
          *     sign. A server without `WAZAPIN_ENCRYPTION_KEY` refuses (503).
+         *
+         *     Needs the permission `webhooks:write`.
          */
         post: operations["rotateWebhookEndpointSecret"];
         delete?: never;
@@ -1004,6 +1082,8 @@ export interface paths {
          *     14 h, 20 h, 24 h after each failure, each varied by up to a tenth), or the receiver's
          *     `Retry-After` on 429 and 503 (at most 24 h). Deliveries are kept as long as events
          *     (`WAZAPIN_EVENT_RETENTION`). Keyset pagination as for notes.
+         *
+         *     Needs the permission `webhooks:read`.
          */
         get: operations["listWebhookDeliveries"];
         put?: never;
@@ -1041,6 +1121,8 @@ export interface paths {
          *     tried at its `next_attempt_at` anyway (unless that is more than 10 minutes past, which
          *     means its job was given up; then it is queued again). An endpoint that is disabled must be enabled first, or
          *     the attempt fails at once.
+         *
+         *     Needs the permission `webhooks:write`.
          */
         post: operations["retryWebhookDelivery"];
         delete?: never;
@@ -1070,6 +1152,8 @@ export interface paths {
          *     other, and answers the delivery to follow in the endpoint's deliveries. The event is the
          *     same envelope as the others (see WebhookTestEvent) with `sequence` 0, and it is not in the
          *     event feed.
+         *
+         *     Needs the permission `webhooks:write`.
          */
         post: operations["testWebhookEndpoint"];
         delete?: never;
@@ -1089,6 +1173,8 @@ export interface paths {
          * List API keys
          * @description Every key of the workspace, revoked and expired ones included, oldest first: its id, name,
          *     recognisable prefix, permissions and dates. Never the secret or its hash.
+         *
+         *     Needs the permission `api_keys:read`.
          */
         get: operations["listApiKeys"];
         put?: never;
@@ -1099,6 +1185,8 @@ export interface paths {
          *     secret (`key`) is shown: store it then. `expires_at`, when given, must be in the future;
          *     from then the key answers 401. `rate_limit` holds the key to its own limit instead of the
          *     server's (`WAZAPIN_RATE_LIMIT`).
+         *
+         *     Needs the permission `api_keys:write`.
          */
         post: operations["createApiKey"];
         delete?: never;
@@ -1123,6 +1211,8 @@ export interface paths {
         /**
          * Get an API key
          * @description One key of the workspace, without its secret.
+         *
+         *     Needs the permission `api_keys:read`.
          */
         get: operations["getApiKey"];
         put?: never;
@@ -1134,6 +1224,8 @@ export interface paths {
          *     `revoked_at`. Revoking a revoked key changes nothing and answers 204 again. A key may
          *     revoke itself; an operator who lost every key makes a new one with
          *     `wazapin apikey create --workspace ws_…`.
+         *
+         *     Needs the permission `api_keys:write`.
          */
         delete: operations["revokeApiKey"];
         options?: never;
