@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -30,14 +29,8 @@ func (s *Server) CreateApiKey(ctx context.Context, req api.CreateApiKeyRequestOb
 		return nil, err
 	}
 	b := req.Body
-	name := strings.TrimSpace(b.Name)
 	var errs apperr.Fields
-	switch {
-	case name == "":
-		errs.Add("name", "must not be blank")
-	case utf8.RuneCountInString(name) > maxKeyNameLen:
-		errs.Add("name", fmt.Sprintf("must be at most %d characters", maxKeyNameLen))
-	}
+	name := nameField(&errs, b.Name, maxKeyNameLen)
 	var perms apikey.Perms
 	if len(b.Permissions) == 0 {
 		errs.Add("permissions", "must list at least one permission")

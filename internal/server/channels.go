@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/oapi-codegen/nullable"
@@ -53,14 +51,8 @@ func (s *Server) CreateChannel(ctx context.Context, req api.CreateChannelRequest
 		return nil, errNoSecrets
 	}
 	b := req.Body
-	name := strings.TrimSpace(b.Name)
 	var errs apperr.Fields
-	switch {
-	case name == "":
-		errs.Add("name", "must not be blank")
-	case utf8.RuneCountInString(name) > maxChannelNameLen:
-		errs.Add("name", fmt.Sprintf("must be at most %d characters", maxChannelNameLen))
-	}
+	name := nameField(&errs, b.Name, maxChannelNameLen)
 	switch {
 	case !b.Platform.Valid():
 		errs.Add("platform", "must be one of whatsapp_gateway, whatsapp_business_api")

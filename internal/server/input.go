@@ -177,3 +177,15 @@ func timeInRange(t time.Time) bool {
 	y := t.UTC().Year()
 	return y >= 1 && y <= 9999
 }
+
+// nameField reads a required name member: trimmed, not blank, at most max characters.
+func nameField(errs *apperr.Fields, raw string, max int) string {
+	name := strings.TrimSpace(raw)
+	switch {
+	case name == "":
+		errs.Add("name", "must not be blank")
+	case utf8.RuneCountInString(name) > max:
+		errs.Add("name", fmt.Sprintf("must be at most %d characters", max))
+	}
+	return name
+}
