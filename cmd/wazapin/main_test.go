@@ -112,6 +112,9 @@ func TestHelpPrintsUsageAndSucceeds(t *testing.T) {
 		{[]string{"workspace", "create", "--help"}, "-default-region"},
 		{[]string{"import", "--help"}, "-chunk"},
 		{[]string{"import", "-h"}, "-chunk"},
+		{[]string{"apikey", "--help"}, "usage: wazapin apikey"},
+		{[]string{"apikey", "create", "--help"}, "-permissions"},
+		{[]string{"apikey", "revoke", "--help"}, "-key"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			out, err := run(t, "", tc.args...)
