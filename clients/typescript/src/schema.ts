@@ -159,6 +159,8 @@ export interface paths {
          *     `created + updated + conflict + invalid` is the number of non-blank lines. `results`
          *     names the contact of every line that created or updated one. Importing the same file
          *     twice creates nothing the second time.
+         *
+         *     An import costs 50 requests of the API key's rate limit (`x-rate-cost: 50`).
          */
         post: operations["importContacts"];
         delete?: never;
@@ -857,6 +859,9 @@ export interface paths {
          *     The provider is asked with bounded concurrency and within a bounded time
          *     (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
          *     502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
+         *
+         *     A lookup costs 10 requests of the API key's rate limit (`x-rate-cost: 10`): it makes
+         *     calls to the provider.
          */
         post: operations["lookupChannelContacts"];
         delete?: never;
@@ -1586,7 +1591,8 @@ export interface components {
              */
             phone_numbers: string[];
             /**
-             * @description Attach each wa_id found to the stored contact that owns the number.
+             * @description Attach each wa_id found to the stored contact that owns the number. Needs
+             *     `contacts:write` besides the operation's permissions.
              * @default false
              */
             link: boolean;
@@ -2225,6 +2231,8 @@ export interface components {
         /** @description Every identifier that matched leads to this contact. */
         Resolved: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 [name: string]: unknown;
             };
             content: {
@@ -2237,6 +2245,8 @@ export interface components {
          */
         BadRequest: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2250,6 +2260,8 @@ export interface components {
          */
         Forbidden: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2269,7 +2281,18 @@ export interface components {
         };
         /**
          * @description The API key (or, for failed authentication, the client's address) sent more requests than
-         *     its rate limit allows. `Retry-After` says how many seconds until a request would pass.
+         *     its rate limit allows; `detail` names the limit, and `Retry-After` says how many whole
+         *     seconds until the request would pass.
+         *
+         *     Each API key has a token bucket: the server's limit (100 requests a second with a burst
+         *     of 200, unless its operator set `WAZAPIN_RATE_LIMIT`) or the key's own `rate_limit`. A
+         *     request takes its operation's cost from the bucket: 1 request, unless the operation
+         *     declares more in `x-rate-cost` (its description says so); an operation that costs more
+         *     than a key's burst takes a full bucket. A refused request takes nothing. Failed
+         *     authentications (401) are limited per client address (by default 10 a second with a
+         *     burst of 20): past that the address is answered 429, whatever key it sends, until it
+         *     slows down. Each server process keeps its own buckets, so behind a load balancer the
+         *     operator sizes the limit per process.
          */
         TooManyRequests: {
             headers: {
@@ -2292,9 +2315,15 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Missing or invalid API key. */
+        /**
+         * @description Missing or invalid API key. Failed authentications count against the client's address;
+         *     `RateLimit-Policy` and `RateLimit` (policy `"failed-auth"`) say how many more it may
+         *     make before it is answered 429.
+         */
         Unauthorized: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2314,6 +2343,8 @@ export interface components {
         /** @description No such resource in this workspace. */
         NotFound: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2324,6 +2355,8 @@ export interface components {
         /** @description What was asked for is no longer kept. */
         Gone: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2343,6 +2376,8 @@ export interface components {
         /** @description The identifiers belong to different contacts; `candidates` lists them. */
         Conflict: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2353,6 +2388,8 @@ export interface components {
         /** @description `If-Match` names no version the contact has now (or the contact does not exist); nothing changed. */
         PreconditionFailed: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2372,6 +2409,8 @@ export interface components {
         /** @description The merge or undo cannot be done as asked; `detail` says why. */
         MergeConflict: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2382,6 +2421,8 @@ export interface components {
         /** @description The body is larger than 1 MiB, the limit of a JSON request body. */
         PayloadTooLarge: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2404,6 +2445,8 @@ export interface components {
          */
         ImportTooLarge: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2414,6 +2457,8 @@ export interface components {
         /** @description Values failed validation; `errors` names each field. */
         Unprocessable: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2439,6 +2484,8 @@ export interface components {
         /** @description The body is not in the media type the operation takes. */
         UnsupportedMediaType: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2458,6 +2505,8 @@ export interface components {
         /** @description The channel's provider could not be reached, failed, or rejected the channel's credentials. */
         BadGateway: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2477,6 +2526,8 @@ export interface components {
         /** @description The channel's provider did not answer in time. */
         GatewayTimeout: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2503,6 +2554,8 @@ export interface components {
         Unavailable: {
             headers: {
                 "Retry-After": components["headers"]["Retry-After"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2513,6 +2566,8 @@ export interface components {
         /** @description The workspace already has as many webhook endpoints as it may (20). */
         WebhookEndpointLimit: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2532,6 +2587,8 @@ export interface components {
         /** @description Any other error, as a problem (500 with no detail for an unexpected failure). */
         Error: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2634,16 +2691,24 @@ export interface components {
          */
         "Idempotent-Replayed": "true";
         /**
-         * @description The quota this API key is held to, as draft-ietf-httpapi-ratelimit-headers writes it
-         *     (a structured-field list): `"default";q=200;w=2` is a bucket of 200 requests refilled
-         *     over 2 seconds (100 a second). Sent on every authenticated answer unless rate limits are off.
+         * @description The rate limit the request was counted against, as draft-ietf-httpapi-ratelimit-headers
+         *     writes it (a structured-field list of one item). An API key's token bucket is the policy
+         *     `"default"`: `q` is its burst (the requests it may make at once) and `w` the whole seconds
+         *     an empty bucket takes to fill again (the burst over the rate, rounded up, at least 1), so
+         *     `"default";q=200;w=2` is 100 requests a second with a burst of 200. On a 401, and on a
+         *     429 for failed authentication, it is the policy `"failed-auth"`: the failed
+         *     authentications the client's address may make. Sent on every answer to a request with a
+         *     key, unless that key is not limited (the server's limit is off and the key has none of
+         *     its own).
          * @example "default";q=200;w=2
          */
         "RateLimit-Policy": string;
         /**
-         * @description What is left of the quota: `"default";r=<requests left>;t=<seconds until the bucket is
-         *     full again>` (draft-ietf-httpapi-ratelimit-headers). Sent on every authenticated answer
-         *     unless rate limits are off.
+         * @description What is left of the policy's quota once this request is counted
+         *     (draft-ietf-httpapi-ratelimit-headers): `"default";r=<requests left>;t=<seconds until
+         *     the bucket is full again>`, `t` being 0 when it is full. On a 429, `r` is what the bucket
+         *     holds (less than the request costs) and `t` the same as `Retry-After`: the seconds until
+         *     the request would pass. Sent with `RateLimit-Policy`.
          * @example "default";r=187;t=1
          */
         RateLimit: string;
@@ -2851,6 +2916,8 @@ export interface operations {
             /** @description One page of events. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3010,6 +3077,8 @@ export interface operations {
             /** @description One page of contacts. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3053,6 +3122,8 @@ export interface operations {
             /** @description An existing contact matched and was updated. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3062,6 +3133,8 @@ export interface operations {
             /** @description No contact matched; a new contact was created. */
             201: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3113,6 +3186,8 @@ export interface operations {
             /** @description What happened to each line. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3192,6 +3267,8 @@ export interface operations {
             /** @description The contact that owns this phone number. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3290,6 +3367,8 @@ export interface operations {
             /** @description One answer per identifier, in the order asked. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3369,6 +3448,8 @@ export interface operations {
             /** @description The workspace. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3406,6 +3487,8 @@ export interface operations {
             /** @description The workspace as changed. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3483,6 +3566,8 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3493,6 +3578,8 @@ export interface operations {
             304: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -3533,6 +3620,8 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -3589,6 +3678,8 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3645,6 +3736,8 @@ export interface operations {
             /** @description Every identity of the contact, oldest first. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3716,6 +3809,8 @@ export interface operations {
             /** @description One page of notes. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3793,6 +3888,8 @@ export interface operations {
             /** @description The note. */
             201: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3839,6 +3936,8 @@ export interface operations {
             /** @description The assigned tags, ordered by name. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3910,6 +4009,8 @@ export interface operations {
             /** @description The tag was already assigned. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3919,6 +4020,8 @@ export interface operations {
             /** @description The tag was assigned. */
             201: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3960,6 +4063,8 @@ export interface operations {
             /** @description The tag is not assigned to the contact. */
             204: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4006,6 +4111,8 @@ export interface operations {
             /** @description The consent row was updated. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4015,6 +4122,8 @@ export interface operations {
             /** @description The consent row was created. */
             201: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4051,6 +4160,8 @@ export interface operations {
             /** @description The consent rows, ordered by channel. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4106,6 +4217,8 @@ export interface operations {
             /** @description The suppressions, ordered by channel; expired ones have `active` false. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4194,6 +4307,8 @@ export interface operations {
             /** @description The suppression was updated. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4203,6 +4318,8 @@ export interface operations {
             /** @description The suppression was created. */
             201: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4250,6 +4367,8 @@ export interface operations {
             /** @description The suppression, lifted. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4328,6 +4447,8 @@ export interface operations {
             /** @description The survivor after the merge, and the merge. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4411,6 +4532,8 @@ export interface operations {
             /** @description The merges, newest first. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4443,6 +4566,8 @@ export interface operations {
             /** @description The merge. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4488,6 +4613,8 @@ export interface operations {
             /** @description The survivor and the restored contacts, and the merge with its undo. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4515,6 +4642,8 @@ export interface operations {
             /** @description Every channel of the workspace. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4579,6 +4708,8 @@ export interface operations {
             /** @description The channel. */
             201: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4625,6 +4756,8 @@ export interface operations {
             /** @description The channel. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4669,6 +4802,8 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4725,6 +4860,8 @@ export interface operations {
             /** @description One entry per input number, in input order. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4788,6 +4925,8 @@ export interface operations {
             /** @description Every webhook endpoint of the workspace. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4862,6 +5001,8 @@ export interface operations {
             /** @description The endpoint, with its signing secret, shown this once. */
             201: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4917,6 +5058,8 @@ export interface operations {
             /** @description The endpoint. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4949,6 +5092,8 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4983,6 +5128,8 @@ export interface operations {
             /** @description The endpoint as changed. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5031,6 +5178,8 @@ export interface operations {
             /** @description The endpoint, with its new signing secret, shown this once. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5094,6 +5243,8 @@ export interface operations {
             /** @description One page of deliveries. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5169,6 +5320,8 @@ export interface operations {
             /** @description The delivery, pending again. */
             202: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5215,6 +5368,8 @@ export interface operations {
             /** @description The test delivery, pending. */
             202: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5241,6 +5396,8 @@ export interface operations {
             /** @description The workspace's keys. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5293,6 +5450,8 @@ export interface operations {
             /** @description The key, with its secret, shown this once. */
             201: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5328,6 +5487,8 @@ export interface operations {
             /** @description The key. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5361,6 +5522,8 @@ export interface operations {
             /** @description Revoked. */
             204: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
