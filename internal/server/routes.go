@@ -146,11 +146,10 @@ func echoPath(specPath string) string {
 }
 
 // registerOperations adds every operation of the spec to e with the middleware its declaration
-// asks for, in this order: the body limit that applies to it, authentication and the key's rate
-// limit unless the operation is public, the key's permissions, the checks of its body and
-// parameters, and the deadline of its work. Unknown routes
-// and the public pages outside the spec pass none of these: a 404 is answered before any key is
-// asked for.
+// asks for, in this order: the body limit that applies to it, unless the operation is public
+// authentication, the key's rate limit and its permissions, the checks of its body and
+// parameters, and the deadline of its work. Unknown routes and the public pages outside the spec
+// pass none of these: a 404 is answered before any key is asked for.
 func (s *Server) registerOperations(e *echo.Echo) {
 	ops, err := specOperations()
 	if err != nil {
