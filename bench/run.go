@@ -24,6 +24,10 @@ import (
 	"github.com/wazapin/wazapin/internal/ids"
 )
 
+// benchRateLimit is the server's WAZAPIN_RATE_LIMIT in a run: on, so that its cost is measured,
+// and far above what any scenario sends.
+const benchRateLimit = "1000000/s burst 1000000"
+
 // config is one benchmark run.
 type config struct {
 	AdminURL    string // a server where the run may create its database; empty: start scripts/pg.sh
@@ -313,8 +317,9 @@ func startServer(env []string, binary, logPath string) (*server, error) {
 	}
 	defer logFile.Close() // the child holds its own descriptor
 	logf("server log: %s", logPath)
+	// Rate limits stay on, at a limit no scenario reaches, so that their cost is measured.
 	cmd := command(append(env, "WAZAPIN_ADDR="+addr, "WAZAPIN_LOG_LEVEL=info", "WAZAPIN_METRICS_ADDR=127.0.0.1:0",
-		"WAZAPIN_SHUTDOWN_GRACE=0s"), binary, "serve")
+		"WAZAPIN_SHUTDOWN_GRACE=0s", "WAZAPIN_RATE_LIMIT="+benchRateLimit), binary, "serve")
 	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
 		return nil, err

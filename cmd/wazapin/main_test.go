@@ -153,6 +153,18 @@ func TestReadmeListsEverySetting(t *testing.T) {
 	}
 }
 
+// configFrom is the configuration serve reads from the environment env (with a DATABASE_URL,
+// never connected to).
+func configFrom(env map[string]string) (serveConfig, error) {
+	m := &Main{Getenv: func(k string) string {
+		if k == "DATABASE_URL" {
+			return "postgres://unused"
+		}
+		return env[k]
+	}}
+	return m.config()
+}
+
 // TestBlockPrivateAddressesSetting reads the one setting that guards providers and webhook
 // endpoints, and its former name as a deprecated alias.
 func TestBlockPrivateAddressesSetting(t *testing.T) {
@@ -174,13 +186,7 @@ func TestBlockPrivateAddressesSetting(t *testing.T) {
 		{"bad former value", map[string]string{"WAZAPIN_PROVIDER_BLOCK_PRIVATE": "on"}, false, false, "WAZAPIN_PROVIDER_BLOCK_PRIVATE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := &Main{Getenv: func(k string) string {
-				if k == "DATABASE_URL" {
-					return "postgres://unused"
-				}
-				return tc.env[k]
-			}}
-			c, err := m.config()
+			c, err := configFrom(tc.env)
 			if tc.wantErrNaming != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErrNaming) {
 					t.Fatalf("err %v, want one naming %s", err, tc.wantErrNaming)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wazapin/wazapin/internal/obs"
 	"github.com/wazapin/wazapin/internal/pg"
+	"github.com/wazapin/wazapin/internal/ratelimit"
 	"github.com/wazapin/wazapin/internal/secretbox"
 	"github.com/wazapin/wazapin/internal/server"
 	"github.com/wazapin/wazapin/internal/store"
@@ -96,6 +97,12 @@ func (m *Main) config() (serveConfig, error) {
 		}
 		c.server.Secrets = box
 	}
+	if c.server.RateLimit, err = m.rateLimit("WAZAPIN_RATE_LIMIT", "100/s burst 200"); err != nil {
+		return c, err
+	}
+	if c.server.AuthFailureLimit, err = m.rateLimit("WAZAPIN_AUTH_FAILURE_LIMIT", "10/s burst 20"); err != nil {
+		return c, err
+	}
 	if c.server.BlockPrivateAddresses, c.deprecated, err = m.blockPrivate(); err != nil {
 		return c, err
 	}
@@ -107,6 +114,16 @@ func (m *Main) config() (serveConfig, error) {
 		return c, err
 	}
 	return c, nil
+}
+
+// rateLimit reads a token bucket written as ratelimit.Parse reads it, def when unset.
+func (m *Main) rateLimit(name, def string) (ratelimit.Limit, error) {
+	v := cmp.Or(m.Getenv(name), def)
+	l, err := ratelimit.Parse(v)
+	if err != nil {
+		return l, fmt.Errorf("%s=%q: %w", name, v, err)
+	}
+	return l, nil
 }
 
 // count reads a whole number from lo to hi, def when unset.
@@ -251,7 +268,8 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 			s.Close()
 		}
 	}()
-	log.Info("serving the Contacts API", "addr", ln.Addr().String(), "version", version())
+	log.Info("serving the Contacts API", "addr", ln.Addr().String(), "version", version(),
+		"rate_limit", cfg.server.RateLimit.String(), "auth_failure_limit", cfg.server.AuthFailureLimit.String())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

@@ -5,20 +5,16 @@ package api
 
 import (
 	"bytes"
-	"compress/flate"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"path"
 	"strings"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"github.com/oapi-codegen/nullable"
 	"github.com/oapi-codegen/runtime"
@@ -3862,6 +3858,9 @@ type ClientInterface interface {
 	// (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
 	// 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
 	//
+	// A lookup costs 10 requests of the API key's rate limit (`x-rate-cost: 10`): it makes
+	// calls to the provider.
+	//
 	// Needs the permissions `channels:read` and `contacts:read`.
 	//
 	// Takes any type of body and a specified content type.
@@ -3884,6 +3883,9 @@ type ClientInterface interface {
 	// The provider is asked with bounded concurrency and within a bounded time
 	// (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
 	// 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
+	//
+	// A lookup costs 10 requests of the API key's rate limit (`x-rate-cost: 10`): it makes
+	// calls to the provider.
 	//
 	// Needs the permissions `channels:read` and `contacts:read`.
 	//
@@ -3986,6 +3988,8 @@ type ClientInterface interface {
 	// `created + updated + conflict + invalid` is the number of non-blank lines. `results`
 	// names the contact of every line that created or updated one. Importing the same file
 	// twice creates nothing the second time.
+	//
+	// An import costs 50 requests of the API key's rate limit (`x-rate-cost: 50`).
 	//
 	// Needs the permission `contacts:write`.
 	//
@@ -4980,6 +4984,9 @@ func (c *Client) GetChannel(ctx context.Context, channelID ChannelID, params *Ge
 // (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
 // 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
 //
+// A lookup costs 10 requests of the API key's rate limit (`x-rate-cost: 10`): it makes
+// calls to the provider.
+//
 // Needs the permissions `channels:read` and `contacts:read`.
 //
 // Takes any type of body and a specified content type.
@@ -5012,6 +5019,9 @@ func (c *Client) LookupChannelContactsWithBody(ctx context.Context, channelID Ch
 // The provider is asked with bounded concurrency and within a bounded time
 // (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
 // 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
+//
+// A lookup costs 10 requests of the API key's rate limit (`x-rate-cost: 10`): it makes
+// calls to the provider.
 //
 // Needs the permissions `channels:read` and `contacts:read`.
 //
@@ -5154,6 +5164,8 @@ func (c *Client) CreateContact(ctx context.Context, params *CreateContactParams,
 // `created + updated + conflict + invalid` is the number of non-blank lines. `results`
 // names the contact of every line that created or updated one. Importing the same file
 // twice creates nothing the second time.
+//
+// An import costs 50 requests of the API key's rate limit (`x-rate-cost: 50`).
 //
 // Needs the permission `contacts:write`.
 //
@@ -8962,6 +8974,9 @@ type ClientWithResponsesInterface interface {
 	// (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
 	// 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
 	//
+	// A lookup costs 10 requests of the API key's rate limit (`x-rate-cost: 10`): it makes
+	// calls to the provider.
+	//
 	// Needs the permissions `channels:read` and `contacts:read`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -8984,6 +8999,9 @@ type ClientWithResponsesInterface interface {
 	// The provider is asked with bounded concurrency and within a bounded time
 	// (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
 	// 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
+	//
+	// A lookup costs 10 requests of the API key's rate limit (`x-rate-cost: 10`): it makes
+	// calls to the provider.
 	//
 	// Needs the permissions `channels:read` and `contacts:read`.
 	//
@@ -9088,6 +9106,8 @@ type ClientWithResponsesInterface interface {
 	// `created + updated + conflict + invalid` is the number of non-blank lines. `results`
 	// names the contact of every line that created or updated one. Importing the same file
 	// twice creates nothing the second time.
+	//
+	// An import costs 50 requests of the API key's rate limit (`x-rate-cost: 50`).
 	//
 	// Needs the permission `contacts:write`.
 	//
@@ -9881,12 +9901,16 @@ type ClientWithResponsesInterface interface {
 
 // ListApiKeysResponse401Headers the declared response headers of an HTTP 401 response for ListApiKeys
 type ListApiKeysResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListApiKeysResponse403Headers the declared response headers of an HTTP 403 response for ListApiKeys
 type ListApiKeysResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListApiKeysResponse429Headers the declared response headers of an HTTP 429 response for ListApiKeys
@@ -9899,13 +9923,17 @@ type ListApiKeysResponse429Headers struct {
 
 // ListApiKeysResponse503Headers the declared response headers of an HTTP 503 response for ListApiKeys
 type ListApiKeysResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListApiKeysResponseDefaultHeaders the declared response headers of an HTTP default response for ListApiKeys
 type ListApiKeysResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type ListApiKeysResponse struct {
@@ -9996,32 +10024,44 @@ func (r ListApiKeysResponse) ContentType() string {
 
 // CreateApiKeyResponse400Headers the declared response headers of an HTTP 400 response for CreateApiKey
 type CreateApiKeyResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateApiKeyResponse401Headers the declared response headers of an HTTP 401 response for CreateApiKey
 type CreateApiKeyResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateApiKeyResponse403Headers the declared response headers of an HTTP 403 response for CreateApiKey
 type CreateApiKeyResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateApiKeyResponse413Headers the declared response headers of an HTTP 413 response for CreateApiKey
 type CreateApiKeyResponse413Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateApiKeyResponse415Headers the declared response headers of an HTTP 415 response for CreateApiKey
 type CreateApiKeyResponse415Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateApiKeyResponse422Headers the declared response headers of an HTTP 422 response for CreateApiKey
 type CreateApiKeyResponse422Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateApiKeyResponse429Headers the declared response headers of an HTTP 429 response for CreateApiKey
@@ -10034,13 +10074,17 @@ type CreateApiKeyResponse429Headers struct {
 
 // CreateApiKeyResponse503Headers the declared response headers of an HTTP 503 response for CreateApiKey
 type CreateApiKeyResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // CreateApiKeyResponseDefaultHeaders the declared response headers of an HTTP default response for CreateApiKey
 type CreateApiKeyResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type CreateApiKeyResponse struct {
@@ -10167,22 +10211,30 @@ func (r CreateApiKeyResponse) ContentType() string {
 
 // RevokeApiKeyResponse400Headers the declared response headers of an HTTP 400 response for RevokeApiKey
 type RevokeApiKeyResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // RevokeApiKeyResponse401Headers the declared response headers of an HTTP 401 response for RevokeApiKey
 type RevokeApiKeyResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // RevokeApiKeyResponse403Headers the declared response headers of an HTTP 403 response for RevokeApiKey
 type RevokeApiKeyResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // RevokeApiKeyResponse404Headers the declared response headers of an HTTP 404 response for RevokeApiKey
 type RevokeApiKeyResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // RevokeApiKeyResponse429Headers the declared response headers of an HTTP 429 response for RevokeApiKey
@@ -10195,13 +10247,17 @@ type RevokeApiKeyResponse429Headers struct {
 
 // RevokeApiKeyResponse503Headers the declared response headers of an HTTP 503 response for RevokeApiKey
 type RevokeApiKeyResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // RevokeApiKeyResponseDefaultHeaders the declared response headers of an HTTP default response for RevokeApiKey
 type RevokeApiKeyResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type RevokeApiKeyResponse struct {
@@ -10303,22 +10359,30 @@ func (r RevokeApiKeyResponse) ContentType() string {
 
 // GetApiKeyResponse400Headers the declared response headers of an HTTP 400 response for GetApiKey
 type GetApiKeyResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetApiKeyResponse401Headers the declared response headers of an HTTP 401 response for GetApiKey
 type GetApiKeyResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetApiKeyResponse403Headers the declared response headers of an HTTP 403 response for GetApiKey
 type GetApiKeyResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetApiKeyResponse404Headers the declared response headers of an HTTP 404 response for GetApiKey
 type GetApiKeyResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetApiKeyResponse429Headers the declared response headers of an HTTP 429 response for GetApiKey
@@ -10331,13 +10395,17 @@ type GetApiKeyResponse429Headers struct {
 
 // GetApiKeyResponse503Headers the declared response headers of an HTTP 503 response for GetApiKey
 type GetApiKeyResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // GetApiKeyResponseDefaultHeaders the declared response headers of an HTTP default response for GetApiKey
 type GetApiKeyResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type GetApiKeyResponse struct {
@@ -10446,12 +10514,16 @@ func (r GetApiKeyResponse) ContentType() string {
 
 // ListChannelsResponse401Headers the declared response headers of an HTTP 401 response for ListChannels
 type ListChannelsResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListChannelsResponse403Headers the declared response headers of an HTTP 403 response for ListChannels
 type ListChannelsResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListChannelsResponse429Headers the declared response headers of an HTTP 429 response for ListChannels
@@ -10464,13 +10536,17 @@ type ListChannelsResponse429Headers struct {
 
 // ListChannelsResponse503Headers the declared response headers of an HTTP 503 response for ListChannels
 type ListChannelsResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListChannelsResponseDefaultHeaders the declared response headers of an HTTP default response for ListChannels
 type ListChannelsResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type ListChannelsResponse struct {
@@ -10566,27 +10642,37 @@ type CreateChannelResponse201Headers struct {
 
 // CreateChannelResponse400Headers the declared response headers of an HTTP 400 response for CreateChannel
 type CreateChannelResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateChannelResponse401Headers the declared response headers of an HTTP 401 response for CreateChannel
 type CreateChannelResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateChannelResponse403Headers the declared response headers of an HTTP 403 response for CreateChannel
 type CreateChannelResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateChannelResponse413Headers the declared response headers of an HTTP 413 response for CreateChannel
 type CreateChannelResponse413Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateChannelResponse422Headers the declared response headers of an HTTP 422 response for CreateChannel
 type CreateChannelResponse422Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateChannelResponse429Headers the declared response headers of an HTTP 429 response for CreateChannel
@@ -10599,13 +10685,17 @@ type CreateChannelResponse429Headers struct {
 
 // CreateChannelResponse503Headers the declared response headers of an HTTP 503 response for CreateChannel
 type CreateChannelResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // CreateChannelResponseDefaultHeaders the declared response headers of an HTTP default response for CreateChannel
 type CreateChannelResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type CreateChannelResponse struct {
@@ -10725,22 +10815,30 @@ func (r CreateChannelResponse) ContentType() string {
 
 // DeleteChannelResponse401Headers the declared response headers of an HTTP 401 response for DeleteChannel
 type DeleteChannelResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // DeleteChannelResponse403Headers the declared response headers of an HTTP 403 response for DeleteChannel
 type DeleteChannelResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // DeleteChannelResponse404Headers the declared response headers of an HTTP 404 response for DeleteChannel
 type DeleteChannelResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // DeleteChannelResponse412Headers the declared response headers of an HTTP 412 response for DeleteChannel
 type DeleteChannelResponse412Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // DeleteChannelResponse429Headers the declared response headers of an HTTP 429 response for DeleteChannel
@@ -10753,13 +10851,17 @@ type DeleteChannelResponse429Headers struct {
 
 // DeleteChannelResponse503Headers the declared response headers of an HTTP 503 response for DeleteChannel
 type DeleteChannelResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // DeleteChannelResponseDefaultHeaders the declared response headers of an HTTP default response for DeleteChannel
 type DeleteChannelResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type DeleteChannelResponse struct {
@@ -10871,17 +10973,23 @@ type GetChannelResponse304Headers struct {
 
 // GetChannelResponse401Headers the declared response headers of an HTTP 401 response for GetChannel
 type GetChannelResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetChannelResponse403Headers the declared response headers of an HTTP 403 response for GetChannel
 type GetChannelResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetChannelResponse404Headers the declared response headers of an HTTP 404 response for GetChannel
 type GetChannelResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetChannelResponse429Headers the declared response headers of an HTTP 429 response for GetChannel
@@ -10894,13 +11002,17 @@ type GetChannelResponse429Headers struct {
 
 // GetChannelResponse503Headers the declared response headers of an HTTP 503 response for GetChannel
 type GetChannelResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // GetChannelResponseDefaultHeaders the declared response headers of an HTTP default response for GetChannel
 type GetChannelResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type GetChannelResponse struct {
@@ -11004,32 +11116,44 @@ func (r GetChannelResponse) ContentType() string {
 
 // LookupChannelContactsResponse400Headers the declared response headers of an HTTP 400 response for LookupChannelContacts
 type LookupChannelContactsResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LookupChannelContactsResponse401Headers the declared response headers of an HTTP 401 response for LookupChannelContacts
 type LookupChannelContactsResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LookupChannelContactsResponse403Headers the declared response headers of an HTTP 403 response for LookupChannelContacts
 type LookupChannelContactsResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LookupChannelContactsResponse404Headers the declared response headers of an HTTP 404 response for LookupChannelContacts
 type LookupChannelContactsResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LookupChannelContactsResponse413Headers the declared response headers of an HTTP 413 response for LookupChannelContacts
 type LookupChannelContactsResponse413Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LookupChannelContactsResponse422Headers the declared response headers of an HTTP 422 response for LookupChannelContacts
 type LookupChannelContactsResponse422Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LookupChannelContactsResponse429Headers the declared response headers of an HTTP 429 response for LookupChannelContacts
@@ -11042,23 +11166,31 @@ type LookupChannelContactsResponse429Headers struct {
 
 // LookupChannelContactsResponse502Headers the declared response headers of an HTTP 502 response for LookupChannelContacts
 type LookupChannelContactsResponse502Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LookupChannelContactsResponse503Headers the declared response headers of an HTTP 503 response for LookupChannelContacts
 type LookupChannelContactsResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // LookupChannelContactsResponse504Headers the declared response headers of an HTTP 504 response for LookupChannelContacts
 type LookupChannelContactsResponse504Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LookupChannelContactsResponseDefaultHeaders the declared response headers of an HTTP default response for LookupChannelContacts
 type LookupChannelContactsResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type LookupChannelContactsResponse struct {
@@ -11203,17 +11335,23 @@ func (r LookupChannelContactsResponse) ContentType() string {
 
 // ListContactsResponse400Headers the declared response headers of an HTTP 400 response for ListContacts
 type ListContactsResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactsResponse401Headers the declared response headers of an HTTP 401 response for ListContacts
 type ListContactsResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactsResponse403Headers the declared response headers of an HTTP 403 response for ListContacts
 type ListContactsResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactsResponse429Headers the declared response headers of an HTTP 429 response for ListContacts
@@ -11226,13 +11364,17 @@ type ListContactsResponse429Headers struct {
 
 // ListContactsResponse503Headers the declared response headers of an HTTP 503 response for ListContacts
 type ListContactsResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListContactsResponseDefaultHeaders the declared response headers of an HTTP default response for ListContacts
 type ListContactsResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type ListContactsResponse struct {
@@ -11332,32 +11474,44 @@ func (r ListContactsResponse) ContentType() string {
 
 // CreateContactResponse400Headers the declared response headers of an HTTP 400 response for CreateContact
 type CreateContactResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateContactResponse401Headers the declared response headers of an HTTP 401 response for CreateContact
 type CreateContactResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateContactResponse403Headers the declared response headers of an HTTP 403 response for CreateContact
 type CreateContactResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateContactResponse409Headers the declared response headers of an HTTP 409 response for CreateContact
 type CreateContactResponse409Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateContactResponse413Headers the declared response headers of an HTTP 413 response for CreateContact
 type CreateContactResponse413Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateContactResponse422Headers the declared response headers of an HTTP 422 response for CreateContact
 type CreateContactResponse422Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateContactResponse429Headers the declared response headers of an HTTP 429 response for CreateContact
@@ -11370,13 +11524,17 @@ type CreateContactResponse429Headers struct {
 
 // CreateContactResponse503Headers the declared response headers of an HTTP 503 response for CreateContact
 type CreateContactResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // CreateContactResponseDefaultHeaders the declared response headers of an HTTP default response for CreateContact
 type CreateContactResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type CreateContactResponse struct {
@@ -11510,27 +11668,37 @@ func (r CreateContactResponse) ContentType() string {
 
 // ImportContactsResponse400Headers the declared response headers of an HTTP 400 response for ImportContacts
 type ImportContactsResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ImportContactsResponse401Headers the declared response headers of an HTTP 401 response for ImportContacts
 type ImportContactsResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ImportContactsResponse403Headers the declared response headers of an HTTP 403 response for ImportContacts
 type ImportContactsResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ImportContactsResponse413Headers the declared response headers of an HTTP 413 response for ImportContacts
 type ImportContactsResponse413Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ImportContactsResponse415Headers the declared response headers of an HTTP 415 response for ImportContacts
 type ImportContactsResponse415Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ImportContactsResponse429Headers the declared response headers of an HTTP 429 response for ImportContacts
@@ -11543,13 +11711,17 @@ type ImportContactsResponse429Headers struct {
 
 // ImportContactsResponse503Headers the declared response headers of an HTTP 503 response for ImportContacts
 type ImportContactsResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ImportContactsResponseDefaultHeaders the declared response headers of an HTTP default response for ImportContacts
 type ImportContactsResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type ImportContactsResponse struct {
@@ -11667,37 +11839,51 @@ func (r ImportContactsResponse) ContentType() string {
 
 // LookupContactResponse400Headers the declared response headers of an HTTP 400 response for LookupContact
 type LookupContactResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LookupContactResponse401Headers the declared response headers of an HTTP 401 response for LookupContact
 type LookupContactResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LookupContactResponse403Headers the declared response headers of an HTTP 403 response for LookupContact
 type LookupContactResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LookupContactResponse404Headers the declared response headers of an HTTP 404 response for LookupContact
 type LookupContactResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LookupContactResponse409Headers the declared response headers of an HTTP 409 response for LookupContact
 type LookupContactResponse409Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LookupContactResponse413Headers the declared response headers of an HTTP 413 response for LookupContact
 type LookupContactResponse413Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LookupContactResponse422Headers the declared response headers of an HTTP 422 response for LookupContact
 type LookupContactResponse422Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LookupContactResponse429Headers the declared response headers of an HTTP 429 response for LookupContact
@@ -11710,13 +11896,17 @@ type LookupContactResponse429Headers struct {
 
 // LookupContactResponse503Headers the declared response headers of an HTTP 503 response for LookupContact
 type LookupContactResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // LookupContactResponseDefaultHeaders the declared response headers of an HTTP default response for LookupContact
 type LookupContactResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type LookupContactResponse struct {
@@ -11852,22 +12042,30 @@ func (r LookupContactResponse) ContentType() string {
 
 // GetContactByPhoneResponse401Headers the declared response headers of an HTTP 401 response for GetContactByPhone
 type GetContactByPhoneResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetContactByPhoneResponse403Headers the declared response headers of an HTTP 403 response for GetContactByPhone
 type GetContactByPhoneResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetContactByPhoneResponse404Headers the declared response headers of an HTTP 404 response for GetContactByPhone
 type GetContactByPhoneResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetContactByPhoneResponse422Headers the declared response headers of an HTTP 422 response for GetContactByPhone
 type GetContactByPhoneResponse422Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetContactByPhoneResponse429Headers the declared response headers of an HTTP 429 response for GetContactByPhone
@@ -11880,13 +12078,17 @@ type GetContactByPhoneResponse429Headers struct {
 
 // GetContactByPhoneResponse503Headers the declared response headers of an HTTP 503 response for GetContactByPhone
 type GetContactByPhoneResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // GetContactByPhoneResponseDefaultHeaders the declared response headers of an HTTP default response for GetContactByPhone
 type GetContactByPhoneResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type GetContactByPhoneResponse struct {
@@ -11995,27 +12197,37 @@ func (r GetContactByPhoneResponse) ContentType() string {
 
 // CheckReachabilityResponse400Headers the declared response headers of an HTTP 400 response for CheckReachability
 type CheckReachabilityResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CheckReachabilityResponse401Headers the declared response headers of an HTTP 401 response for CheckReachability
 type CheckReachabilityResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CheckReachabilityResponse403Headers the declared response headers of an HTTP 403 response for CheckReachability
 type CheckReachabilityResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CheckReachabilityResponse413Headers the declared response headers of an HTTP 413 response for CheckReachability
 type CheckReachabilityResponse413Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CheckReachabilityResponse422Headers the declared response headers of an HTTP 422 response for CheckReachability
 type CheckReachabilityResponse422Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CheckReachabilityResponse429Headers the declared response headers of an HTTP 429 response for CheckReachability
@@ -12028,13 +12240,17 @@ type CheckReachabilityResponse429Headers struct {
 
 // CheckReachabilityResponse503Headers the declared response headers of an HTTP 503 response for CheckReachability
 type CheckReachabilityResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // CheckReachabilityResponseDefaultHeaders the declared response headers of an HTTP default response for CheckReachability
 type CheckReachabilityResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type CheckReachabilityResponse struct {
@@ -12152,37 +12368,51 @@ func (r CheckReachabilityResponse) ContentType() string {
 
 // ResolveContactResponse400Headers the declared response headers of an HTTP 400 response for ResolveContact
 type ResolveContactResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ResolveContactResponse401Headers the declared response headers of an HTTP 401 response for ResolveContact
 type ResolveContactResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ResolveContactResponse403Headers the declared response headers of an HTTP 403 response for ResolveContact
 type ResolveContactResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ResolveContactResponse404Headers the declared response headers of an HTTP 404 response for ResolveContact
 type ResolveContactResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ResolveContactResponse409Headers the declared response headers of an HTTP 409 response for ResolveContact
 type ResolveContactResponse409Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ResolveContactResponse413Headers the declared response headers of an HTTP 413 response for ResolveContact
 type ResolveContactResponse413Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ResolveContactResponse422Headers the declared response headers of an HTTP 422 response for ResolveContact
 type ResolveContactResponse422Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ResolveContactResponse429Headers the declared response headers of an HTTP 429 response for ResolveContact
@@ -12195,13 +12425,17 @@ type ResolveContactResponse429Headers struct {
 
 // ResolveContactResponse503Headers the declared response headers of an HTTP 503 response for ResolveContact
 type ResolveContactResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ResolveContactResponseDefaultHeaders the declared response headers of an HTTP default response for ResolveContact
 type ResolveContactResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type ResolveContactResponse struct {
@@ -12337,22 +12571,30 @@ func (r ResolveContactResponse) ContentType() string {
 
 // DeleteContactResponse401Headers the declared response headers of an HTTP 401 response for DeleteContact
 type DeleteContactResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // DeleteContactResponse403Headers the declared response headers of an HTTP 403 response for DeleteContact
 type DeleteContactResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // DeleteContactResponse404Headers the declared response headers of an HTTP 404 response for DeleteContact
 type DeleteContactResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // DeleteContactResponse412Headers the declared response headers of an HTTP 412 response for DeleteContact
 type DeleteContactResponse412Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // DeleteContactResponse429Headers the declared response headers of an HTTP 429 response for DeleteContact
@@ -12365,13 +12607,17 @@ type DeleteContactResponse429Headers struct {
 
 // DeleteContactResponse503Headers the declared response headers of an HTTP 503 response for DeleteContact
 type DeleteContactResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // DeleteContactResponseDefaultHeaders the declared response headers of an HTTP default response for DeleteContact
 type DeleteContactResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type DeleteContactResponse struct {
@@ -12483,17 +12729,23 @@ type GetContactResponse304Headers struct {
 
 // GetContactResponse401Headers the declared response headers of an HTTP 401 response for GetContact
 type GetContactResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetContactResponse403Headers the declared response headers of an HTTP 403 response for GetContact
 type GetContactResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetContactResponse404Headers the declared response headers of an HTTP 404 response for GetContact
 type GetContactResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetContactResponse429Headers the declared response headers of an HTTP 429 response for GetContact
@@ -12506,13 +12758,17 @@ type GetContactResponse429Headers struct {
 
 // GetContactResponse503Headers the declared response headers of an HTTP 503 response for GetContact
 type GetContactResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // GetContactResponseDefaultHeaders the declared response headers of an HTTP default response for GetContact
 type GetContactResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type GetContactResponse struct {
@@ -12621,42 +12877,58 @@ type UpdateContactResponse200Headers struct {
 
 // UpdateContactResponse400Headers the declared response headers of an HTTP 400 response for UpdateContact
 type UpdateContactResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateContactResponse401Headers the declared response headers of an HTTP 401 response for UpdateContact
 type UpdateContactResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateContactResponse403Headers the declared response headers of an HTTP 403 response for UpdateContact
 type UpdateContactResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateContactResponse404Headers the declared response headers of an HTTP 404 response for UpdateContact
 type UpdateContactResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateContactResponse409Headers the declared response headers of an HTTP 409 response for UpdateContact
 type UpdateContactResponse409Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateContactResponse412Headers the declared response headers of an HTTP 412 response for UpdateContact
 type UpdateContactResponse412Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateContactResponse413Headers the declared response headers of an HTTP 413 response for UpdateContact
 type UpdateContactResponse413Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateContactResponse422Headers the declared response headers of an HTTP 422 response for UpdateContact
 type UpdateContactResponse422Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateContactResponse429Headers the declared response headers of an HTTP 429 response for UpdateContact
@@ -12669,13 +12941,17 @@ type UpdateContactResponse429Headers struct {
 
 // UpdateContactResponse503Headers the declared response headers of an HTTP 503 response for UpdateContact
 type UpdateContactResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // UpdateContactResponseDefaultHeaders the declared response headers of an HTTP default response for UpdateContact
 type UpdateContactResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type UpdateContactResponse struct {
@@ -12822,32 +13098,44 @@ func (r UpdateContactResponse) ContentType() string {
 
 // PutContactConsentResponse400Headers the declared response headers of an HTTP 400 response for PutContactConsent
 type PutContactConsentResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // PutContactConsentResponse401Headers the declared response headers of an HTTP 401 response for PutContactConsent
 type PutContactConsentResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // PutContactConsentResponse403Headers the declared response headers of an HTTP 403 response for PutContactConsent
 type PutContactConsentResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // PutContactConsentResponse404Headers the declared response headers of an HTTP 404 response for PutContactConsent
 type PutContactConsentResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // PutContactConsentResponse413Headers the declared response headers of an HTTP 413 response for PutContactConsent
 type PutContactConsentResponse413Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // PutContactConsentResponse422Headers the declared response headers of an HTTP 422 response for PutContactConsent
 type PutContactConsentResponse422Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // PutContactConsentResponse429Headers the declared response headers of an HTTP 429 response for PutContactConsent
@@ -12860,13 +13148,17 @@ type PutContactConsentResponse429Headers struct {
 
 // PutContactConsentResponse503Headers the declared response headers of an HTTP 503 response for PutContactConsent
 type PutContactConsentResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // PutContactConsentResponseDefaultHeaders the declared response headers of an HTTP default response for PutContactConsent
 type PutContactConsentResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type PutContactConsentResponse struct {
@@ -13000,17 +13292,23 @@ func (r PutContactConsentResponse) ContentType() string {
 
 // ListContactConsentsResponse401Headers the declared response headers of an HTTP 401 response for ListContactConsents
 type ListContactConsentsResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactConsentsResponse403Headers the declared response headers of an HTTP 403 response for ListContactConsents
 type ListContactConsentsResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactConsentsResponse404Headers the declared response headers of an HTTP 404 response for ListContactConsents
 type ListContactConsentsResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactConsentsResponse429Headers the declared response headers of an HTTP 429 response for ListContactConsents
@@ -13023,13 +13321,17 @@ type ListContactConsentsResponse429Headers struct {
 
 // ListContactConsentsResponse503Headers the declared response headers of an HTTP 503 response for ListContactConsents
 type ListContactConsentsResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListContactConsentsResponseDefaultHeaders the declared response headers of an HTTP default response for ListContactConsents
 type ListContactConsentsResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type ListContactConsentsResponse struct {
@@ -13129,17 +13431,23 @@ func (r ListContactConsentsResponse) ContentType() string {
 
 // ListContactIdentitiesResponse401Headers the declared response headers of an HTTP 401 response for ListContactIdentities
 type ListContactIdentitiesResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactIdentitiesResponse403Headers the declared response headers of an HTTP 403 response for ListContactIdentities
 type ListContactIdentitiesResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactIdentitiesResponse404Headers the declared response headers of an HTTP 404 response for ListContactIdentities
 type ListContactIdentitiesResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactIdentitiesResponse429Headers the declared response headers of an HTTP 429 response for ListContactIdentities
@@ -13152,13 +13460,17 @@ type ListContactIdentitiesResponse429Headers struct {
 
 // ListContactIdentitiesResponse503Headers the declared response headers of an HTTP 503 response for ListContactIdentities
 type ListContactIdentitiesResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListContactIdentitiesResponseDefaultHeaders the declared response headers of an HTTP default response for ListContactIdentities
 type ListContactIdentitiesResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type ListContactIdentitiesResponse struct {
@@ -13258,37 +13570,51 @@ func (r ListContactIdentitiesResponse) ContentType() string {
 
 // MergeContactsResponse400Headers the declared response headers of an HTTP 400 response for MergeContacts
 type MergeContactsResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // MergeContactsResponse401Headers the declared response headers of an HTTP 401 response for MergeContacts
 type MergeContactsResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // MergeContactsResponse403Headers the declared response headers of an HTTP 403 response for MergeContacts
 type MergeContactsResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // MergeContactsResponse404Headers the declared response headers of an HTTP 404 response for MergeContacts
 type MergeContactsResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // MergeContactsResponse409Headers the declared response headers of an HTTP 409 response for MergeContacts
 type MergeContactsResponse409Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // MergeContactsResponse413Headers the declared response headers of an HTTP 413 response for MergeContacts
 type MergeContactsResponse413Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // MergeContactsResponse422Headers the declared response headers of an HTTP 422 response for MergeContacts
 type MergeContactsResponse422Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // MergeContactsResponse429Headers the declared response headers of an HTTP 429 response for MergeContacts
@@ -13301,13 +13627,17 @@ type MergeContactsResponse429Headers struct {
 
 // MergeContactsResponse503Headers the declared response headers of an HTTP 503 response for MergeContacts
 type MergeContactsResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // MergeContactsResponseDefaultHeaders the declared response headers of an HTTP default response for MergeContacts
 type MergeContactsResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type MergeContactsResponse struct {
@@ -13443,17 +13773,23 @@ func (r MergeContactsResponse) ContentType() string {
 
 // ListContactMergesResponse401Headers the declared response headers of an HTTP 401 response for ListContactMerges
 type ListContactMergesResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactMergesResponse403Headers the declared response headers of an HTTP 403 response for ListContactMerges
 type ListContactMergesResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactMergesResponse404Headers the declared response headers of an HTTP 404 response for ListContactMerges
 type ListContactMergesResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactMergesResponse429Headers the declared response headers of an HTTP 429 response for ListContactMerges
@@ -13466,13 +13802,17 @@ type ListContactMergesResponse429Headers struct {
 
 // ListContactMergesResponse503Headers the declared response headers of an HTTP 503 response for ListContactMerges
 type ListContactMergesResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListContactMergesResponseDefaultHeaders the declared response headers of an HTTP default response for ListContactMerges
 type ListContactMergesResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type ListContactMergesResponse struct {
@@ -13572,22 +13912,30 @@ func (r ListContactMergesResponse) ContentType() string {
 
 // ListContactNotesResponse400Headers the declared response headers of an HTTP 400 response for ListContactNotes
 type ListContactNotesResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactNotesResponse401Headers the declared response headers of an HTTP 401 response for ListContactNotes
 type ListContactNotesResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactNotesResponse403Headers the declared response headers of an HTTP 403 response for ListContactNotes
 type ListContactNotesResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactNotesResponse404Headers the declared response headers of an HTTP 404 response for ListContactNotes
 type ListContactNotesResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactNotesResponse429Headers the declared response headers of an HTTP 429 response for ListContactNotes
@@ -13600,13 +13948,17 @@ type ListContactNotesResponse429Headers struct {
 
 // ListContactNotesResponse503Headers the declared response headers of an HTTP 503 response for ListContactNotes
 type ListContactNotesResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListContactNotesResponseDefaultHeaders the declared response headers of an HTTP default response for ListContactNotes
 type ListContactNotesResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type ListContactNotesResponse struct {
@@ -13715,32 +14067,44 @@ func (r ListContactNotesResponse) ContentType() string {
 
 // CreateContactNoteResponse400Headers the declared response headers of an HTTP 400 response for CreateContactNote
 type CreateContactNoteResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateContactNoteResponse401Headers the declared response headers of an HTTP 401 response for CreateContactNote
 type CreateContactNoteResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateContactNoteResponse403Headers the declared response headers of an HTTP 403 response for CreateContactNote
 type CreateContactNoteResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateContactNoteResponse404Headers the declared response headers of an HTTP 404 response for CreateContactNote
 type CreateContactNoteResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateContactNoteResponse413Headers the declared response headers of an HTTP 413 response for CreateContactNote
 type CreateContactNoteResponse413Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateContactNoteResponse422Headers the declared response headers of an HTTP 422 response for CreateContactNote
 type CreateContactNoteResponse422Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateContactNoteResponse429Headers the declared response headers of an HTTP 429 response for CreateContactNote
@@ -13753,13 +14117,17 @@ type CreateContactNoteResponse429Headers struct {
 
 // CreateContactNoteResponse503Headers the declared response headers of an HTTP 503 response for CreateContactNote
 type CreateContactNoteResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // CreateContactNoteResponseDefaultHeaders the declared response headers of an HTTP default response for CreateContactNote
 type CreateContactNoteResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type CreateContactNoteResponse struct {
@@ -13886,17 +14254,23 @@ func (r CreateContactNoteResponse) ContentType() string {
 
 // ListContactSuppressionsResponse401Headers the declared response headers of an HTTP 401 response for ListContactSuppressions
 type ListContactSuppressionsResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactSuppressionsResponse403Headers the declared response headers of an HTTP 403 response for ListContactSuppressions
 type ListContactSuppressionsResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactSuppressionsResponse404Headers the declared response headers of an HTTP 404 response for ListContactSuppressions
 type ListContactSuppressionsResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactSuppressionsResponse429Headers the declared response headers of an HTTP 429 response for ListContactSuppressions
@@ -13909,13 +14283,17 @@ type ListContactSuppressionsResponse429Headers struct {
 
 // ListContactSuppressionsResponse503Headers the declared response headers of an HTTP 503 response for ListContactSuppressions
 type ListContactSuppressionsResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListContactSuppressionsResponseDefaultHeaders the declared response headers of an HTTP default response for ListContactSuppressions
 type ListContactSuppressionsResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type ListContactSuppressionsResponse struct {
@@ -14015,32 +14393,44 @@ func (r ListContactSuppressionsResponse) ContentType() string {
 
 // UpsertContactSuppressionResponse400Headers the declared response headers of an HTTP 400 response for UpsertContactSuppression
 type UpsertContactSuppressionResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpsertContactSuppressionResponse401Headers the declared response headers of an HTTP 401 response for UpsertContactSuppression
 type UpsertContactSuppressionResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpsertContactSuppressionResponse403Headers the declared response headers of an HTTP 403 response for UpsertContactSuppression
 type UpsertContactSuppressionResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpsertContactSuppressionResponse404Headers the declared response headers of an HTTP 404 response for UpsertContactSuppression
 type UpsertContactSuppressionResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpsertContactSuppressionResponse413Headers the declared response headers of an HTTP 413 response for UpsertContactSuppression
 type UpsertContactSuppressionResponse413Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpsertContactSuppressionResponse422Headers the declared response headers of an HTTP 422 response for UpsertContactSuppression
 type UpsertContactSuppressionResponse422Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpsertContactSuppressionResponse429Headers the declared response headers of an HTTP 429 response for UpsertContactSuppression
@@ -14053,13 +14443,17 @@ type UpsertContactSuppressionResponse429Headers struct {
 
 // UpsertContactSuppressionResponse503Headers the declared response headers of an HTTP 503 response for UpsertContactSuppression
 type UpsertContactSuppressionResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // UpsertContactSuppressionResponseDefaultHeaders the declared response headers of an HTTP default response for UpsertContactSuppression
 type UpsertContactSuppressionResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type UpsertContactSuppressionResponse struct {
@@ -14193,22 +14587,30 @@ func (r UpsertContactSuppressionResponse) ContentType() string {
 
 // LiftContactSuppressionResponse400Headers the declared response headers of an HTTP 400 response for LiftContactSuppression
 type LiftContactSuppressionResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LiftContactSuppressionResponse401Headers the declared response headers of an HTTP 401 response for LiftContactSuppression
 type LiftContactSuppressionResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LiftContactSuppressionResponse403Headers the declared response headers of an HTTP 403 response for LiftContactSuppression
 type LiftContactSuppressionResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LiftContactSuppressionResponse404Headers the declared response headers of an HTTP 404 response for LiftContactSuppression
 type LiftContactSuppressionResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // LiftContactSuppressionResponse429Headers the declared response headers of an HTTP 429 response for LiftContactSuppression
@@ -14221,13 +14623,17 @@ type LiftContactSuppressionResponse429Headers struct {
 
 // LiftContactSuppressionResponse503Headers the declared response headers of an HTTP 503 response for LiftContactSuppression
 type LiftContactSuppressionResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // LiftContactSuppressionResponseDefaultHeaders the declared response headers of an HTTP default response for LiftContactSuppression
 type LiftContactSuppressionResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type LiftContactSuppressionResponse struct {
@@ -14336,17 +14742,23 @@ func (r LiftContactSuppressionResponse) ContentType() string {
 
 // ListContactTagsResponse401Headers the declared response headers of an HTTP 401 response for ListContactTags
 type ListContactTagsResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactTagsResponse403Headers the declared response headers of an HTTP 403 response for ListContactTags
 type ListContactTagsResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactTagsResponse404Headers the declared response headers of an HTTP 404 response for ListContactTags
 type ListContactTagsResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListContactTagsResponse429Headers the declared response headers of an HTTP 429 response for ListContactTags
@@ -14359,13 +14771,17 @@ type ListContactTagsResponse429Headers struct {
 
 // ListContactTagsResponse503Headers the declared response headers of an HTTP 503 response for ListContactTags
 type ListContactTagsResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListContactTagsResponseDefaultHeaders the declared response headers of an HTTP default response for ListContactTags
 type ListContactTagsResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type ListContactTagsResponse struct {
@@ -14465,32 +14881,44 @@ func (r ListContactTagsResponse) ContentType() string {
 
 // AssignContactTagResponse400Headers the declared response headers of an HTTP 400 response for AssignContactTag
 type AssignContactTagResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // AssignContactTagResponse401Headers the declared response headers of an HTTP 401 response for AssignContactTag
 type AssignContactTagResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // AssignContactTagResponse403Headers the declared response headers of an HTTP 403 response for AssignContactTag
 type AssignContactTagResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // AssignContactTagResponse404Headers the declared response headers of an HTTP 404 response for AssignContactTag
 type AssignContactTagResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // AssignContactTagResponse413Headers the declared response headers of an HTTP 413 response for AssignContactTag
 type AssignContactTagResponse413Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // AssignContactTagResponse422Headers the declared response headers of an HTTP 422 response for AssignContactTag
 type AssignContactTagResponse422Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // AssignContactTagResponse429Headers the declared response headers of an HTTP 429 response for AssignContactTag
@@ -14503,13 +14931,17 @@ type AssignContactTagResponse429Headers struct {
 
 // AssignContactTagResponse503Headers the declared response headers of an HTTP 503 response for AssignContactTag
 type AssignContactTagResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // AssignContactTagResponseDefaultHeaders the declared response headers of an HTTP default response for AssignContactTag
 type AssignContactTagResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type AssignContactTagResponse struct {
@@ -14643,17 +15075,23 @@ func (r AssignContactTagResponse) ContentType() string {
 
 // UnassignContactTagResponse401Headers the declared response headers of an HTTP 401 response for UnassignContactTag
 type UnassignContactTagResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UnassignContactTagResponse403Headers the declared response headers of an HTTP 403 response for UnassignContactTag
 type UnassignContactTagResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UnassignContactTagResponse404Headers the declared response headers of an HTTP 404 response for UnassignContactTag
 type UnassignContactTagResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UnassignContactTagResponse429Headers the declared response headers of an HTTP 429 response for UnassignContactTag
@@ -14666,13 +15104,17 @@ type UnassignContactTagResponse429Headers struct {
 
 // UnassignContactTagResponse503Headers the declared response headers of an HTTP 503 response for UnassignContactTag
 type UnassignContactTagResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // UnassignContactTagResponseDefaultHeaders the declared response headers of an HTTP default response for UnassignContactTag
 type UnassignContactTagResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type UnassignContactTagResponse struct {
@@ -14765,22 +15207,30 @@ func (r UnassignContactTagResponse) ContentType() string {
 
 // ListEventsResponse400Headers the declared response headers of an HTTP 400 response for ListEvents
 type ListEventsResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListEventsResponse401Headers the declared response headers of an HTTP 401 response for ListEvents
 type ListEventsResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListEventsResponse403Headers the declared response headers of an HTTP 403 response for ListEvents
 type ListEventsResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListEventsResponse410Headers the declared response headers of an HTTP 410 response for ListEvents
 type ListEventsResponse410Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListEventsResponse429Headers the declared response headers of an HTTP 429 response for ListEvents
@@ -14793,13 +15243,17 @@ type ListEventsResponse429Headers struct {
 
 // ListEventsResponse503Headers the declared response headers of an HTTP 503 response for ListEvents
 type ListEventsResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListEventsResponseDefaultHeaders the declared response headers of an HTTP default response for ListEvents
 type ListEventsResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type ListEventsResponse struct {
@@ -15005,17 +15459,23 @@ func (r GetReadinessResponse) ContentType() string {
 
 // GetMergeResponse401Headers the declared response headers of an HTTP 401 response for GetMerge
 type GetMergeResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetMergeResponse403Headers the declared response headers of an HTTP 403 response for GetMerge
 type GetMergeResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetMergeResponse404Headers the declared response headers of an HTTP 404 response for GetMerge
 type GetMergeResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetMergeResponse429Headers the declared response headers of an HTTP 429 response for GetMerge
@@ -15028,13 +15488,17 @@ type GetMergeResponse429Headers struct {
 
 // GetMergeResponse503Headers the declared response headers of an HTTP 503 response for GetMerge
 type GetMergeResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // GetMergeResponseDefaultHeaders the declared response headers of an HTTP default response for GetMerge
 type GetMergeResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type GetMergeResponse struct {
@@ -15134,22 +15598,30 @@ func (r GetMergeResponse) ContentType() string {
 
 // UndoMergeResponse401Headers the declared response headers of an HTTP 401 response for UndoMerge
 type UndoMergeResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UndoMergeResponse403Headers the declared response headers of an HTTP 403 response for UndoMerge
 type UndoMergeResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UndoMergeResponse404Headers the declared response headers of an HTTP 404 response for UndoMerge
 type UndoMergeResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UndoMergeResponse409Headers the declared response headers of an HTTP 409 response for UndoMerge
 type UndoMergeResponse409Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UndoMergeResponse429Headers the declared response headers of an HTTP 429 response for UndoMerge
@@ -15162,13 +15634,17 @@ type UndoMergeResponse429Headers struct {
 
 // UndoMergeResponse503Headers the declared response headers of an HTTP 503 response for UndoMerge
 type UndoMergeResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // UndoMergeResponseDefaultHeaders the declared response headers of an HTTP default response for UndoMerge
 type UndoMergeResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type UndoMergeResponse struct {
@@ -15277,12 +15753,16 @@ func (r UndoMergeResponse) ContentType() string {
 
 // ListWebhookEndpointsResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookEndpoints
 type ListWebhookEndpointsResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListWebhookEndpointsResponse403Headers the declared response headers of an HTTP 403 response for ListWebhookEndpoints
 type ListWebhookEndpointsResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListWebhookEndpointsResponse429Headers the declared response headers of an HTTP 429 response for ListWebhookEndpoints
@@ -15295,13 +15775,17 @@ type ListWebhookEndpointsResponse429Headers struct {
 
 // ListWebhookEndpointsResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookEndpoints
 type ListWebhookEndpointsResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListWebhookEndpointsResponseDefaultHeaders the declared response headers of an HTTP default response for ListWebhookEndpoints
 type ListWebhookEndpointsResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type ListWebhookEndpointsResponse struct {
@@ -15397,32 +15881,44 @@ type CreateWebhookEndpointResponse201Headers struct {
 
 // CreateWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateWebhookEndpointResponse403Headers the declared response headers of an HTTP 403 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateWebhookEndpointResponse409Headers the declared response headers of an HTTP 409 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse409Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateWebhookEndpointResponse413Headers the declared response headers of an HTTP 413 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse413Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateWebhookEndpointResponse422Headers the declared response headers of an HTTP 422 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse422Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // CreateWebhookEndpointResponse429Headers the declared response headers of an HTTP 429 response for CreateWebhookEndpoint
@@ -15435,13 +15931,17 @@ type CreateWebhookEndpointResponse429Headers struct {
 
 // CreateWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // CreateWebhookEndpointResponseDefaultHeaders the declared response headers of an HTTP default response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type CreateWebhookEndpointResponse struct {
@@ -15570,22 +16070,30 @@ func (r CreateWebhookEndpointResponse) ContentType() string {
 
 // DeleteWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for DeleteWebhookEndpoint
 type DeleteWebhookEndpointResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // DeleteWebhookEndpointResponse403Headers the declared response headers of an HTTP 403 response for DeleteWebhookEndpoint
 type DeleteWebhookEndpointResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // DeleteWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for DeleteWebhookEndpoint
 type DeleteWebhookEndpointResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // DeleteWebhookEndpointResponse412Headers the declared response headers of an HTTP 412 response for DeleteWebhookEndpoint
 type DeleteWebhookEndpointResponse412Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // DeleteWebhookEndpointResponse429Headers the declared response headers of an HTTP 429 response for DeleteWebhookEndpoint
@@ -15598,13 +16106,17 @@ type DeleteWebhookEndpointResponse429Headers struct {
 
 // DeleteWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for DeleteWebhookEndpoint
 type DeleteWebhookEndpointResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // DeleteWebhookEndpointResponseDefaultHeaders the declared response headers of an HTTP default response for DeleteWebhookEndpoint
 type DeleteWebhookEndpointResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type DeleteWebhookEndpointResponse struct {
@@ -15716,17 +16228,23 @@ type GetWebhookEndpointResponse304Headers struct {
 
 // GetWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for GetWebhookEndpoint
 type GetWebhookEndpointResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetWebhookEndpointResponse403Headers the declared response headers of an HTTP 403 response for GetWebhookEndpoint
 type GetWebhookEndpointResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for GetWebhookEndpoint
 type GetWebhookEndpointResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetWebhookEndpointResponse429Headers the declared response headers of an HTTP 429 response for GetWebhookEndpoint
@@ -15739,13 +16257,17 @@ type GetWebhookEndpointResponse429Headers struct {
 
 // GetWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for GetWebhookEndpoint
 type GetWebhookEndpointResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // GetWebhookEndpointResponseDefaultHeaders the declared response headers of an HTTP default response for GetWebhookEndpoint
 type GetWebhookEndpointResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type GetWebhookEndpointResponse struct {
@@ -15854,37 +16376,51 @@ type UpdateWebhookEndpointResponse200Headers struct {
 
 // UpdateWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for UpdateWebhookEndpoint
 type UpdateWebhookEndpointResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for UpdateWebhookEndpoint
 type UpdateWebhookEndpointResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateWebhookEndpointResponse403Headers the declared response headers of an HTTP 403 response for UpdateWebhookEndpoint
 type UpdateWebhookEndpointResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for UpdateWebhookEndpoint
 type UpdateWebhookEndpointResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateWebhookEndpointResponse412Headers the declared response headers of an HTTP 412 response for UpdateWebhookEndpoint
 type UpdateWebhookEndpointResponse412Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateWebhookEndpointResponse413Headers the declared response headers of an HTTP 413 response for UpdateWebhookEndpoint
 type UpdateWebhookEndpointResponse413Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateWebhookEndpointResponse422Headers the declared response headers of an HTTP 422 response for UpdateWebhookEndpoint
 type UpdateWebhookEndpointResponse422Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateWebhookEndpointResponse429Headers the declared response headers of an HTTP 429 response for UpdateWebhookEndpoint
@@ -15897,13 +16433,17 @@ type UpdateWebhookEndpointResponse429Headers struct {
 
 // UpdateWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for UpdateWebhookEndpoint
 type UpdateWebhookEndpointResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // UpdateWebhookEndpointResponseDefaultHeaders the declared response headers of an HTTP default response for UpdateWebhookEndpoint
 type UpdateWebhookEndpointResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type UpdateWebhookEndpointResponse struct {
@@ -16041,22 +16581,30 @@ func (r UpdateWebhookEndpointResponse) ContentType() string {
 
 // ListWebhookDeliveriesResponse400Headers the declared response headers of an HTTP 400 response for ListWebhookDeliveries
 type ListWebhookDeliveriesResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListWebhookDeliveriesResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookDeliveries
 type ListWebhookDeliveriesResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListWebhookDeliveriesResponse403Headers the declared response headers of an HTTP 403 response for ListWebhookDeliveries
 type ListWebhookDeliveriesResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListWebhookDeliveriesResponse404Headers the declared response headers of an HTTP 404 response for ListWebhookDeliveries
 type ListWebhookDeliveriesResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // ListWebhookDeliveriesResponse429Headers the declared response headers of an HTTP 429 response for ListWebhookDeliveries
@@ -16069,13 +16617,17 @@ type ListWebhookDeliveriesResponse429Headers struct {
 
 // ListWebhookDeliveriesResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookDeliveries
 type ListWebhookDeliveriesResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // ListWebhookDeliveriesResponseDefaultHeaders the declared response headers of an HTTP default response for ListWebhookDeliveries
 type ListWebhookDeliveriesResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type ListWebhookDeliveriesResponse struct {
@@ -16184,22 +16736,30 @@ func (r ListWebhookDeliveriesResponse) ContentType() string {
 
 // RetryWebhookDeliveryResponse401Headers the declared response headers of an HTTP 401 response for RetryWebhookDelivery
 type RetryWebhookDeliveryResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // RetryWebhookDeliveryResponse403Headers the declared response headers of an HTTP 403 response for RetryWebhookDelivery
 type RetryWebhookDeliveryResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // RetryWebhookDeliveryResponse404Headers the declared response headers of an HTTP 404 response for RetryWebhookDelivery
 type RetryWebhookDeliveryResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // RetryWebhookDeliveryResponse409Headers the declared response headers of an HTTP 409 response for RetryWebhookDelivery
 type RetryWebhookDeliveryResponse409Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // RetryWebhookDeliveryResponse429Headers the declared response headers of an HTTP 429 response for RetryWebhookDelivery
@@ -16212,13 +16772,17 @@ type RetryWebhookDeliveryResponse429Headers struct {
 
 // RetryWebhookDeliveryResponse503Headers the declared response headers of an HTTP 503 response for RetryWebhookDelivery
 type RetryWebhookDeliveryResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // RetryWebhookDeliveryResponseDefaultHeaders the declared response headers of an HTTP default response for RetryWebhookDelivery
 type RetryWebhookDeliveryResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type RetryWebhookDeliveryResponse struct {
@@ -16332,17 +16896,23 @@ type RotateWebhookEndpointSecretResponse200Headers struct {
 
 // RotateWebhookEndpointSecretResponse401Headers the declared response headers of an HTTP 401 response for RotateWebhookEndpointSecret
 type RotateWebhookEndpointSecretResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // RotateWebhookEndpointSecretResponse403Headers the declared response headers of an HTTP 403 response for RotateWebhookEndpointSecret
 type RotateWebhookEndpointSecretResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // RotateWebhookEndpointSecretResponse404Headers the declared response headers of an HTTP 404 response for RotateWebhookEndpointSecret
 type RotateWebhookEndpointSecretResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // RotateWebhookEndpointSecretResponse429Headers the declared response headers of an HTTP 429 response for RotateWebhookEndpointSecret
@@ -16355,13 +16925,17 @@ type RotateWebhookEndpointSecretResponse429Headers struct {
 
 // RotateWebhookEndpointSecretResponse503Headers the declared response headers of an HTTP 503 response for RotateWebhookEndpointSecret
 type RotateWebhookEndpointSecretResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // RotateWebhookEndpointSecretResponseDefaultHeaders the declared response headers of an HTTP default response for RotateWebhookEndpointSecret
 type RotateWebhookEndpointSecretResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type RotateWebhookEndpointSecretResponse struct {
@@ -16463,17 +17037,23 @@ func (r RotateWebhookEndpointSecretResponse) ContentType() string {
 
 // TestWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for TestWebhookEndpoint
 type TestWebhookEndpointResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // TestWebhookEndpointResponse403Headers the declared response headers of an HTTP 403 response for TestWebhookEndpoint
 type TestWebhookEndpointResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // TestWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for TestWebhookEndpoint
 type TestWebhookEndpointResponse404Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // TestWebhookEndpointResponse429Headers the declared response headers of an HTTP 429 response for TestWebhookEndpoint
@@ -16486,13 +17066,17 @@ type TestWebhookEndpointResponse429Headers struct {
 
 // TestWebhookEndpointResponse503Headers the declared response headers of an HTTP 503 response for TestWebhookEndpoint
 type TestWebhookEndpointResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // TestWebhookEndpointResponseDefaultHeaders the declared response headers of an HTTP default response for TestWebhookEndpoint
 type TestWebhookEndpointResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type TestWebhookEndpointResponse struct {
@@ -16592,12 +17176,16 @@ func (r TestWebhookEndpointResponse) ContentType() string {
 
 // GetWorkspaceResponse401Headers the declared response headers of an HTTP 401 response for GetWorkspace
 type GetWorkspaceResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetWorkspaceResponse403Headers the declared response headers of an HTTP 403 response for GetWorkspace
 type GetWorkspaceResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // GetWorkspaceResponse429Headers the declared response headers of an HTTP 429 response for GetWorkspace
@@ -16610,13 +17198,17 @@ type GetWorkspaceResponse429Headers struct {
 
 // GetWorkspaceResponse503Headers the declared response headers of an HTTP 503 response for GetWorkspace
 type GetWorkspaceResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // GetWorkspaceResponseDefaultHeaders the declared response headers of an HTTP default response for GetWorkspace
 type GetWorkspaceResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type GetWorkspaceResponse struct {
@@ -16707,27 +17299,37 @@ func (r GetWorkspaceResponse) ContentType() string {
 
 // UpdateWorkspaceResponse400Headers the declared response headers of an HTTP 400 response for UpdateWorkspace
 type UpdateWorkspaceResponse400Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateWorkspaceResponse401Headers the declared response headers of an HTTP 401 response for UpdateWorkspace
 type UpdateWorkspaceResponse401Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateWorkspaceResponse403Headers the declared response headers of an HTTP 403 response for UpdateWorkspace
 type UpdateWorkspaceResponse403Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateWorkspaceResponse413Headers the declared response headers of an HTTP 413 response for UpdateWorkspace
 type UpdateWorkspaceResponse413Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateWorkspaceResponse422Headers the declared response headers of an HTTP 422 response for UpdateWorkspace
 type UpdateWorkspaceResponse422Headers struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // UpdateWorkspaceResponse429Headers the declared response headers of an HTTP 429 response for UpdateWorkspace
@@ -16740,13 +17342,17 @@ type UpdateWorkspaceResponse429Headers struct {
 
 // UpdateWorkspaceResponse503Headers the declared response headers of an HTTP 503 response for UpdateWorkspace
 type UpdateWorkspaceResponse503Headers struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 
 // UpdateWorkspaceResponseDefaultHeaders the declared response headers of an HTTP default response for UpdateWorkspace
 type UpdateWorkspaceResponseDefaultHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 type UpdateWorkspaceResponse struct {
@@ -17085,6 +17691,9 @@ func (c *ClientWithResponses) GetChannelWithResponse(ctx context.Context, channe
 // (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
 // 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
 //
+// A lookup costs 10 requests of the API key's rate limit (`x-rate-cost: 10`): it makes
+// calls to the provider.
+//
 // Needs the permissions `channels:read` and `contacts:read`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -17113,6 +17722,9 @@ func (c *ClientWithResponses) LookupChannelContactsWithBodyWithResponse(ctx cont
 // The provider is asked with bounded concurrency and within a bounded time
 // (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
 // 502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
+//
+// A lookup costs 10 requests of the API key's rate limit (`x-rate-cost: 10`): it makes
+// calls to the provider.
 //
 // Needs the permissions `channels:read` and `contacts:read`.
 //
@@ -17241,6 +17853,8 @@ func (c *ClientWithResponses) CreateContactWithResponse(ctx context.Context, par
 // `created + updated + conflict + invalid` is the number of non-blank lines. `results`
 // names the contact of every line that created or updated one. Importing the same file
 // twice creates nothing the second time.
+//
+// An import costs 50 requests of the API key's rate limit (`x-rate-cost: 50`).
 //
 // Needs the permission `contacts:write`.
 //
@@ -18386,6 +19000,20 @@ func ParseListApiKeysResponse(rsp *http.Response) (*ListApiKeysResponse, error) 
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ListApiKeysResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18396,6 +19024,20 @@ func ParseListApiKeysResponse(rsp *http.Response) (*ListApiKeysResponse, error) 
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListApiKeysResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18437,6 +19079,20 @@ func ParseListApiKeysResponse(rsp *http.Response) (*ListApiKeysResponse, error) 
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListApiKeysResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -18454,6 +19110,20 @@ func ParseListApiKeysResponse(rsp *http.Response) (*ListApiKeysResponse, error) 
 		response.Headers503 = &headers
 	case true:
 		var headers ListApiKeysResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18556,6 +19226,20 @@ func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error
 	switch {
 	case rsp.StatusCode == 400:
 		var headers CreateApiKeyResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18566,6 +19250,20 @@ func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateApiKeyResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18576,6 +19274,20 @@ func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateApiKeyResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18586,6 +19298,20 @@ func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error
 		response.Headers403 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateApiKeyResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18596,6 +19322,20 @@ func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error
 		response.Headers413 = &headers
 	case rsp.StatusCode == 415:
 		var headers CreateApiKeyResponse415Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18606,6 +19346,20 @@ func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error
 		response.Headers415 = &headers
 	case rsp.StatusCode == 422:
 		var headers CreateApiKeyResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18647,6 +19401,20 @@ func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateApiKeyResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -18664,6 +19432,20 @@ func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error
 		response.Headers503 = &headers
 	case true:
 		var headers CreateApiKeyResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18748,6 +19530,20 @@ func ParseRevokeApiKeyResponse(rsp *http.Response) (*RevokeApiKeyResponse, error
 	switch {
 	case rsp.StatusCode == 400:
 		var headers RevokeApiKeyResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18758,6 +19554,20 @@ func ParseRevokeApiKeyResponse(rsp *http.Response) (*RevokeApiKeyResponse, error
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers RevokeApiKeyResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18768,6 +19578,20 @@ func ParseRevokeApiKeyResponse(rsp *http.Response) (*RevokeApiKeyResponse, error
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers RevokeApiKeyResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18778,6 +19602,20 @@ func ParseRevokeApiKeyResponse(rsp *http.Response) (*RevokeApiKeyResponse, error
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers RevokeApiKeyResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18819,6 +19657,20 @@ func ParseRevokeApiKeyResponse(rsp *http.Response) (*RevokeApiKeyResponse, error
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers RevokeApiKeyResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -18836,6 +19688,20 @@ func ParseRevokeApiKeyResponse(rsp *http.Response) (*RevokeApiKeyResponse, error
 		response.Headers503 = &headers
 	case true:
 		var headers RevokeApiKeyResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18924,6 +19790,20 @@ func ParseGetApiKeyResponse(rsp *http.Response) (*GetApiKeyResponse, error) {
 	switch {
 	case rsp.StatusCode == 400:
 		var headers GetApiKeyResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18934,6 +19814,20 @@ func ParseGetApiKeyResponse(rsp *http.Response) (*GetApiKeyResponse, error) {
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetApiKeyResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18944,6 +19838,20 @@ func ParseGetApiKeyResponse(rsp *http.Response) (*GetApiKeyResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers GetApiKeyResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18954,6 +19862,20 @@ func ParseGetApiKeyResponse(rsp *http.Response) (*GetApiKeyResponse, error) {
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetApiKeyResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18995,6 +19917,20 @@ func ParseGetApiKeyResponse(rsp *http.Response) (*GetApiKeyResponse, error) {
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetApiKeyResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -19012,6 +19948,20 @@ func ParseGetApiKeyResponse(rsp *http.Response) (*GetApiKeyResponse, error) {
 		response.Headers503 = &headers
 	case true:
 		var headers GetApiKeyResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19086,6 +20036,20 @@ func ParseListChannelsResponse(rsp *http.Response) (*ListChannelsResponse, error
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ListChannelsResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19096,6 +20060,20 @@ func ParseListChannelsResponse(rsp *http.Response) (*ListChannelsResponse, error
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListChannelsResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19137,6 +20115,20 @@ func ParseListChannelsResponse(rsp *http.Response) (*ListChannelsResponse, error
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListChannelsResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -19154,6 +20146,20 @@ func ParseListChannelsResponse(rsp *http.Response) (*ListChannelsResponse, error
 		response.Headers503 = &headers
 	case true:
 		var headers ListChannelsResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19259,6 +20265,20 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateChannelResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19269,6 +20289,20 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateChannelResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19279,6 +20313,20 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateChannelResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19289,6 +20337,20 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 		response.Headers403 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateChannelResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19299,6 +20361,20 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 		response.Headers413 = &headers
 	case rsp.StatusCode == 422:
 		var headers CreateChannelResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19340,6 +20416,20 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateChannelResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -19357,6 +20447,20 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 		response.Headers503 = &headers
 	case true:
 		var headers CreateChannelResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19441,6 +20545,20 @@ func ParseDeleteChannelResponse(rsp *http.Response) (*DeleteChannelResponse, err
 	switch {
 	case rsp.StatusCode == 401:
 		var headers DeleteChannelResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19451,6 +20569,20 @@ func ParseDeleteChannelResponse(rsp *http.Response) (*DeleteChannelResponse, err
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers DeleteChannelResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19461,6 +20593,20 @@ func ParseDeleteChannelResponse(rsp *http.Response) (*DeleteChannelResponse, err
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers DeleteChannelResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19471,6 +20617,20 @@ func ParseDeleteChannelResponse(rsp *http.Response) (*DeleteChannelResponse, err
 		response.Headers404 = &headers
 	case rsp.StatusCode == 412:
 		var headers DeleteChannelResponse412Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19512,6 +20672,20 @@ func ParseDeleteChannelResponse(rsp *http.Response) (*DeleteChannelResponse, err
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeleteChannelResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -19529,6 +20703,20 @@ func ParseDeleteChannelResponse(rsp *http.Response) (*DeleteChannelResponse, err
 		response.Headers503 = &headers
 	case true:
 		var headers DeleteChannelResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19633,6 +20821,20 @@ func ParseGetChannelResponse(rsp *http.Response) (*GetChannelResponse, error) {
 		response.Headers304 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetChannelResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19643,6 +20845,20 @@ func ParseGetChannelResponse(rsp *http.Response) (*GetChannelResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers GetChannelResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19653,6 +20869,20 @@ func ParseGetChannelResponse(rsp *http.Response) (*GetChannelResponse, error) {
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetChannelResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19694,6 +20924,20 @@ func ParseGetChannelResponse(rsp *http.Response) (*GetChannelResponse, error) {
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetChannelResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -19711,6 +20955,20 @@ func ParseGetChannelResponse(rsp *http.Response) (*GetChannelResponse, error) {
 		response.Headers503 = &headers
 	case true:
 		var headers GetChannelResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19827,6 +21085,20 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 	switch {
 	case rsp.StatusCode == 400:
 		var headers LookupChannelContactsResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19837,6 +21109,20 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers LookupChannelContactsResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19847,6 +21133,20 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers LookupChannelContactsResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19857,6 +21157,20 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers LookupChannelContactsResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19867,6 +21181,20 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 		response.Headers404 = &headers
 	case rsp.StatusCode == 413:
 		var headers LookupChannelContactsResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19877,6 +21205,20 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 		response.Headers413 = &headers
 	case rsp.StatusCode == 422:
 		var headers LookupChannelContactsResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19918,6 +21260,20 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 		response.Headers429 = &headers
 	case rsp.StatusCode == 502:
 		var headers LookupChannelContactsResponse502Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19928,6 +21284,20 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 		response.Headers502 = &headers
 	case rsp.StatusCode == 503:
 		var headers LookupChannelContactsResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -19945,6 +21315,20 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 		response.Headers503 = &headers
 	case rsp.StatusCode == 504:
 		var headers LookupChannelContactsResponse504Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19955,6 +21339,20 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 		response.Headers504 = &headers
 	case true:
 		var headers LookupChannelContactsResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20036,6 +21434,20 @@ func ParseListContactsResponse(rsp *http.Response) (*ListContactsResponse, error
 	switch {
 	case rsp.StatusCode == 400:
 		var headers ListContactsResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20046,6 +21458,20 @@ func ParseListContactsResponse(rsp *http.Response) (*ListContactsResponse, error
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListContactsResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20056,6 +21482,20 @@ func ParseListContactsResponse(rsp *http.Response) (*ListContactsResponse, error
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListContactsResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20097,6 +21537,20 @@ func ParseListContactsResponse(rsp *http.Response) (*ListContactsResponse, error
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListContactsResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -20114,6 +21568,20 @@ func ParseListContactsResponse(rsp *http.Response) (*ListContactsResponse, error
 		response.Headers503 = &headers
 	case true:
 		var headers ListContactsResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20223,6 +21691,20 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 	switch {
 	case rsp.StatusCode == 400:
 		var headers CreateContactResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20233,6 +21715,20 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateContactResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20243,6 +21739,20 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateContactResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20253,6 +21763,20 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 		response.Headers403 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreateContactResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20263,6 +21787,20 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateContactResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20273,6 +21811,20 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 		response.Headers413 = &headers
 	case rsp.StatusCode == 422:
 		var headers CreateContactResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20314,6 +21866,20 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateContactResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -20331,6 +21897,20 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 		response.Headers503 = &headers
 	case true:
 		var headers CreateContactResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20426,6 +22006,20 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 	switch {
 	case rsp.StatusCode == 400:
 		var headers ImportContactsResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20436,6 +22030,20 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ImportContactsResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20446,6 +22054,20 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ImportContactsResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20456,6 +22078,20 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 		response.Headers403 = &headers
 	case rsp.StatusCode == 413:
 		var headers ImportContactsResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20466,6 +22102,20 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 		response.Headers413 = &headers
 	case rsp.StatusCode == 415:
 		var headers ImportContactsResponse415Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20507,6 +22157,20 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ImportContactsResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -20524,6 +22188,20 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 		response.Headers503 = &headers
 	case true:
 		var headers ImportContactsResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20633,6 +22311,20 @@ func ParseLookupContactResponse(rsp *http.Response) (*LookupContactResponse, err
 	switch {
 	case rsp.StatusCode == 400:
 		var headers LookupContactResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20643,6 +22335,20 @@ func ParseLookupContactResponse(rsp *http.Response) (*LookupContactResponse, err
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers LookupContactResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20653,6 +22359,20 @@ func ParseLookupContactResponse(rsp *http.Response) (*LookupContactResponse, err
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers LookupContactResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20663,6 +22383,20 @@ func ParseLookupContactResponse(rsp *http.Response) (*LookupContactResponse, err
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers LookupContactResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20673,6 +22407,20 @@ func ParseLookupContactResponse(rsp *http.Response) (*LookupContactResponse, err
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers LookupContactResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20683,6 +22431,20 @@ func ParseLookupContactResponse(rsp *http.Response) (*LookupContactResponse, err
 		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers LookupContactResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20693,6 +22455,20 @@ func ParseLookupContactResponse(rsp *http.Response) (*LookupContactResponse, err
 		response.Headers413 = &headers
 	case rsp.StatusCode == 422:
 		var headers LookupContactResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20734,6 +22510,20 @@ func ParseLookupContactResponse(rsp *http.Response) (*LookupContactResponse, err
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers LookupContactResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -20751,6 +22541,20 @@ func ParseLookupContactResponse(rsp *http.Response) (*LookupContactResponse, err
 		response.Headers503 = &headers
 	case true:
 		var headers LookupContactResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20839,6 +22643,20 @@ func ParseGetContactByPhoneResponse(rsp *http.Response) (*GetContactByPhoneRespo
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetContactByPhoneResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20849,6 +22667,20 @@ func ParseGetContactByPhoneResponse(rsp *http.Response) (*GetContactByPhoneRespo
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers GetContactByPhoneResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20859,6 +22691,20 @@ func ParseGetContactByPhoneResponse(rsp *http.Response) (*GetContactByPhoneRespo
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetContactByPhoneResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20869,6 +22715,20 @@ func ParseGetContactByPhoneResponse(rsp *http.Response) (*GetContactByPhoneRespo
 		response.Headers404 = &headers
 	case rsp.StatusCode == 422:
 		var headers GetContactByPhoneResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20910,6 +22770,20 @@ func ParseGetContactByPhoneResponse(rsp *http.Response) (*GetContactByPhoneRespo
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetContactByPhoneResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -20927,6 +22801,20 @@ func ParseGetContactByPhoneResponse(rsp *http.Response) (*GetContactByPhoneRespo
 		response.Headers503 = &headers
 	case true:
 		var headers GetContactByPhoneResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21022,6 +22910,20 @@ func ParseCheckReachabilityResponse(rsp *http.Response) (*CheckReachabilityRespo
 	switch {
 	case rsp.StatusCode == 400:
 		var headers CheckReachabilityResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21032,6 +22934,20 @@ func ParseCheckReachabilityResponse(rsp *http.Response) (*CheckReachabilityRespo
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CheckReachabilityResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21042,6 +22958,20 @@ func ParseCheckReachabilityResponse(rsp *http.Response) (*CheckReachabilityRespo
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers CheckReachabilityResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21052,6 +22982,20 @@ func ParseCheckReachabilityResponse(rsp *http.Response) (*CheckReachabilityRespo
 		response.Headers403 = &headers
 	case rsp.StatusCode == 413:
 		var headers CheckReachabilityResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21062,6 +23006,20 @@ func ParseCheckReachabilityResponse(rsp *http.Response) (*CheckReachabilityRespo
 		response.Headers413 = &headers
 	case rsp.StatusCode == 422:
 		var headers CheckReachabilityResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21103,6 +23061,20 @@ func ParseCheckReachabilityResponse(rsp *http.Response) (*CheckReachabilityRespo
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers CheckReachabilityResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -21120,6 +23092,20 @@ func ParseCheckReachabilityResponse(rsp *http.Response) (*CheckReachabilityRespo
 		response.Headers503 = &headers
 	case true:
 		var headers CheckReachabilityResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21229,6 +23215,20 @@ func ParseResolveContactResponse(rsp *http.Response) (*ResolveContactResponse, e
 	switch {
 	case rsp.StatusCode == 400:
 		var headers ResolveContactResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21239,6 +23239,20 @@ func ParseResolveContactResponse(rsp *http.Response) (*ResolveContactResponse, e
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ResolveContactResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21249,6 +23263,20 @@ func ParseResolveContactResponse(rsp *http.Response) (*ResolveContactResponse, e
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ResolveContactResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21259,6 +23287,20 @@ func ParseResolveContactResponse(rsp *http.Response) (*ResolveContactResponse, e
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ResolveContactResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21269,6 +23311,20 @@ func ParseResolveContactResponse(rsp *http.Response) (*ResolveContactResponse, e
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers ResolveContactResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21279,6 +23335,20 @@ func ParseResolveContactResponse(rsp *http.Response) (*ResolveContactResponse, e
 		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers ResolveContactResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21289,6 +23359,20 @@ func ParseResolveContactResponse(rsp *http.Response) (*ResolveContactResponse, e
 		response.Headers413 = &headers
 	case rsp.StatusCode == 422:
 		var headers ResolveContactResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21330,6 +23414,20 @@ func ParseResolveContactResponse(rsp *http.Response) (*ResolveContactResponse, e
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ResolveContactResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -21347,6 +23445,20 @@ func ParseResolveContactResponse(rsp *http.Response) (*ResolveContactResponse, e
 		response.Headers503 = &headers
 	case true:
 		var headers ResolveContactResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21431,6 +23543,20 @@ func ParseDeleteContactResponse(rsp *http.Response) (*DeleteContactResponse, err
 	switch {
 	case rsp.StatusCode == 401:
 		var headers DeleteContactResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21441,6 +23567,20 @@ func ParseDeleteContactResponse(rsp *http.Response) (*DeleteContactResponse, err
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers DeleteContactResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21451,6 +23591,20 @@ func ParseDeleteContactResponse(rsp *http.Response) (*DeleteContactResponse, err
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers DeleteContactResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21461,6 +23615,20 @@ func ParseDeleteContactResponse(rsp *http.Response) (*DeleteContactResponse, err
 		response.Headers404 = &headers
 	case rsp.StatusCode == 412:
 		var headers DeleteContactResponse412Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21502,6 +23670,20 @@ func ParseDeleteContactResponse(rsp *http.Response) (*DeleteContactResponse, err
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeleteContactResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -21519,6 +23701,20 @@ func ParseDeleteContactResponse(rsp *http.Response) (*DeleteContactResponse, err
 		response.Headers503 = &headers
 	case true:
 		var headers DeleteContactResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21623,6 +23819,20 @@ func ParseGetContactResponse(rsp *http.Response) (*GetContactResponse, error) {
 		response.Headers304 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetContactResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21633,6 +23843,20 @@ func ParseGetContactResponse(rsp *http.Response) (*GetContactResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers GetContactResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21643,6 +23867,20 @@ func ParseGetContactResponse(rsp *http.Response) (*GetContactResponse, error) {
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetContactResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21684,6 +23922,20 @@ func ParseGetContactResponse(rsp *http.Response) (*GetContactResponse, error) {
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetContactResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -21701,6 +23953,20 @@ func ParseGetContactResponse(rsp *http.Response) (*GetContactResponse, error) {
 		response.Headers503 = &headers
 	case true:
 		var headers GetContactResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21827,6 +24093,20 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers UpdateContactResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21837,6 +24117,20 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateContactResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21847,6 +24141,20 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers UpdateContactResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21857,6 +24165,20 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers UpdateContactResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21867,6 +24189,20 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers UpdateContactResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21877,6 +24213,20 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 		response.Headers409 = &headers
 	case rsp.StatusCode == 412:
 		var headers UpdateContactResponse412Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21887,6 +24237,20 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 		response.Headers412 = &headers
 	case rsp.StatusCode == 413:
 		var headers UpdateContactResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21897,6 +24261,20 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 		response.Headers413 = &headers
 	case rsp.StatusCode == 422:
 		var headers UpdateContactResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -21938,6 +24316,20 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateContactResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -21955,6 +24347,20 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 		response.Headers503 = &headers
 	case true:
 		var headers UpdateContactResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22064,6 +24470,20 @@ func ParsePutContactConsentResponse(rsp *http.Response) (*PutContactConsentRespo
 	switch {
 	case rsp.StatusCode == 400:
 		var headers PutContactConsentResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22074,6 +24494,20 @@ func ParsePutContactConsentResponse(rsp *http.Response) (*PutContactConsentRespo
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers PutContactConsentResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22084,6 +24518,20 @@ func ParsePutContactConsentResponse(rsp *http.Response) (*PutContactConsentRespo
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers PutContactConsentResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22094,6 +24542,20 @@ func ParsePutContactConsentResponse(rsp *http.Response) (*PutContactConsentRespo
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers PutContactConsentResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22104,6 +24566,20 @@ func ParsePutContactConsentResponse(rsp *http.Response) (*PutContactConsentRespo
 		response.Headers404 = &headers
 	case rsp.StatusCode == 413:
 		var headers PutContactConsentResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22114,6 +24590,20 @@ func ParsePutContactConsentResponse(rsp *http.Response) (*PutContactConsentRespo
 		response.Headers413 = &headers
 	case rsp.StatusCode == 422:
 		var headers PutContactConsentResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22155,6 +24645,20 @@ func ParsePutContactConsentResponse(rsp *http.Response) (*PutContactConsentRespo
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers PutContactConsentResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -22172,6 +24676,20 @@ func ParsePutContactConsentResponse(rsp *http.Response) (*PutContactConsentRespo
 		response.Headers503 = &headers
 	case true:
 		var headers PutContactConsentResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22253,6 +24771,20 @@ func ParseListContactConsentsResponse(rsp *http.Response) (*ListContactConsentsR
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ListContactConsentsResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22263,6 +24795,20 @@ func ParseListContactConsentsResponse(rsp *http.Response) (*ListContactConsentsR
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListContactConsentsResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22273,6 +24819,20 @@ func ParseListContactConsentsResponse(rsp *http.Response) (*ListContactConsentsR
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListContactConsentsResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22314,6 +24874,20 @@ func ParseListContactConsentsResponse(rsp *http.Response) (*ListContactConsentsR
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListContactConsentsResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -22331,6 +24905,20 @@ func ParseListContactConsentsResponse(rsp *http.Response) (*ListContactConsentsR
 		response.Headers503 = &headers
 	case true:
 		var headers ListContactConsentsResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22412,6 +25000,20 @@ func ParseListContactIdentitiesResponse(rsp *http.Response) (*ListContactIdentit
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ListContactIdentitiesResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22422,6 +25024,20 @@ func ParseListContactIdentitiesResponse(rsp *http.Response) (*ListContactIdentit
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListContactIdentitiesResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22432,6 +25048,20 @@ func ParseListContactIdentitiesResponse(rsp *http.Response) (*ListContactIdentit
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListContactIdentitiesResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22473,6 +25103,20 @@ func ParseListContactIdentitiesResponse(rsp *http.Response) (*ListContactIdentit
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListContactIdentitiesResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -22490,6 +25134,20 @@ func ParseListContactIdentitiesResponse(rsp *http.Response) (*ListContactIdentit
 		response.Headers503 = &headers
 	case true:
 		var headers ListContactIdentitiesResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22599,6 +25257,20 @@ func ParseMergeContactsResponse(rsp *http.Response) (*MergeContactsResponse, err
 	switch {
 	case rsp.StatusCode == 400:
 		var headers MergeContactsResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22609,6 +25281,20 @@ func ParseMergeContactsResponse(rsp *http.Response) (*MergeContactsResponse, err
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers MergeContactsResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22619,6 +25305,20 @@ func ParseMergeContactsResponse(rsp *http.Response) (*MergeContactsResponse, err
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers MergeContactsResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22629,6 +25329,20 @@ func ParseMergeContactsResponse(rsp *http.Response) (*MergeContactsResponse, err
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers MergeContactsResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22639,6 +25353,20 @@ func ParseMergeContactsResponse(rsp *http.Response) (*MergeContactsResponse, err
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers MergeContactsResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22649,6 +25377,20 @@ func ParseMergeContactsResponse(rsp *http.Response) (*MergeContactsResponse, err
 		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers MergeContactsResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22659,6 +25401,20 @@ func ParseMergeContactsResponse(rsp *http.Response) (*MergeContactsResponse, err
 		response.Headers413 = &headers
 	case rsp.StatusCode == 422:
 		var headers MergeContactsResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22700,6 +25456,20 @@ func ParseMergeContactsResponse(rsp *http.Response) (*MergeContactsResponse, err
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers MergeContactsResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -22717,6 +25487,20 @@ func ParseMergeContactsResponse(rsp *http.Response) (*MergeContactsResponse, err
 		response.Headers503 = &headers
 	case true:
 		var headers MergeContactsResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22798,6 +25582,20 @@ func ParseListContactMergesResponse(rsp *http.Response) (*ListContactMergesRespo
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ListContactMergesResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22808,6 +25606,20 @@ func ParseListContactMergesResponse(rsp *http.Response) (*ListContactMergesRespo
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListContactMergesResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22818,6 +25630,20 @@ func ParseListContactMergesResponse(rsp *http.Response) (*ListContactMergesRespo
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListContactMergesResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22859,6 +25685,20 @@ func ParseListContactMergesResponse(rsp *http.Response) (*ListContactMergesRespo
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListContactMergesResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -22876,6 +25716,20 @@ func ParseListContactMergesResponse(rsp *http.Response) (*ListContactMergesRespo
 		response.Headers503 = &headers
 	case true:
 		var headers ListContactMergesResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22964,6 +25818,20 @@ func ParseListContactNotesResponse(rsp *http.Response) (*ListContactNotesRespons
 	switch {
 	case rsp.StatusCode == 400:
 		var headers ListContactNotesResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22974,6 +25842,20 @@ func ParseListContactNotesResponse(rsp *http.Response) (*ListContactNotesRespons
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListContactNotesResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22984,6 +25866,20 @@ func ParseListContactNotesResponse(rsp *http.Response) (*ListContactNotesRespons
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListContactNotesResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22994,6 +25890,20 @@ func ParseListContactNotesResponse(rsp *http.Response) (*ListContactNotesRespons
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListContactNotesResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23035,6 +25945,20 @@ func ParseListContactNotesResponse(rsp *http.Response) (*ListContactNotesRespons
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListContactNotesResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -23052,6 +25976,20 @@ func ParseListContactNotesResponse(rsp *http.Response) (*ListContactNotesRespons
 		response.Headers503 = &headers
 	case true:
 		var headers ListContactNotesResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23154,6 +26092,20 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 	switch {
 	case rsp.StatusCode == 400:
 		var headers CreateContactNoteResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23164,6 +26116,20 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateContactNoteResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23174,6 +26140,20 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateContactNoteResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23184,6 +26164,20 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers CreateContactNoteResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23194,6 +26188,20 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 		response.Headers404 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateContactNoteResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23204,6 +26212,20 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 		response.Headers413 = &headers
 	case rsp.StatusCode == 422:
 		var headers CreateContactNoteResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23245,6 +26267,20 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateContactNoteResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -23262,6 +26298,20 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 		response.Headers503 = &headers
 	case true:
 		var headers CreateContactNoteResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23343,6 +26393,20 @@ func ParseListContactSuppressionsResponse(rsp *http.Response) (*ListContactSuppr
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ListContactSuppressionsResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23353,6 +26417,20 @@ func ParseListContactSuppressionsResponse(rsp *http.Response) (*ListContactSuppr
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListContactSuppressionsResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23363,6 +26441,20 @@ func ParseListContactSuppressionsResponse(rsp *http.Response) (*ListContactSuppr
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListContactSuppressionsResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23404,6 +26496,20 @@ func ParseListContactSuppressionsResponse(rsp *http.Response) (*ListContactSuppr
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListContactSuppressionsResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -23421,6 +26527,20 @@ func ParseListContactSuppressionsResponse(rsp *http.Response) (*ListContactSuppr
 		response.Headers503 = &headers
 	case true:
 		var headers ListContactSuppressionsResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23530,6 +26650,20 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 	switch {
 	case rsp.StatusCode == 400:
 		var headers UpsertContactSuppressionResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23540,6 +26674,20 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpsertContactSuppressionResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23550,6 +26698,20 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers UpsertContactSuppressionResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23560,6 +26722,20 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers UpsertContactSuppressionResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23570,6 +26746,20 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 		response.Headers404 = &headers
 	case rsp.StatusCode == 413:
 		var headers UpsertContactSuppressionResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23580,6 +26770,20 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 		response.Headers413 = &headers
 	case rsp.StatusCode == 422:
 		var headers UpsertContactSuppressionResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23621,6 +26825,20 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpsertContactSuppressionResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -23638,6 +26856,20 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 		response.Headers503 = &headers
 	case true:
 		var headers UpsertContactSuppressionResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23726,6 +26958,20 @@ func ParseLiftContactSuppressionResponse(rsp *http.Response) (*LiftContactSuppre
 	switch {
 	case rsp.StatusCode == 400:
 		var headers LiftContactSuppressionResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23736,6 +26982,20 @@ func ParseLiftContactSuppressionResponse(rsp *http.Response) (*LiftContactSuppre
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers LiftContactSuppressionResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23746,6 +27006,20 @@ func ParseLiftContactSuppressionResponse(rsp *http.Response) (*LiftContactSuppre
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers LiftContactSuppressionResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23756,6 +27030,20 @@ func ParseLiftContactSuppressionResponse(rsp *http.Response) (*LiftContactSuppre
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers LiftContactSuppressionResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23797,6 +27085,20 @@ func ParseLiftContactSuppressionResponse(rsp *http.Response) (*LiftContactSuppre
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers LiftContactSuppressionResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -23814,6 +27116,20 @@ func ParseLiftContactSuppressionResponse(rsp *http.Response) (*LiftContactSuppre
 		response.Headers503 = &headers
 	case true:
 		var headers LiftContactSuppressionResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23895,6 +27211,20 @@ func ParseListContactTagsResponse(rsp *http.Response) (*ListContactTagsResponse,
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ListContactTagsResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23905,6 +27235,20 @@ func ParseListContactTagsResponse(rsp *http.Response) (*ListContactTagsResponse,
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListContactTagsResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23915,6 +27259,20 @@ func ParseListContactTagsResponse(rsp *http.Response) (*ListContactTagsResponse,
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListContactTagsResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23956,6 +27314,20 @@ func ParseListContactTagsResponse(rsp *http.Response) (*ListContactTagsResponse,
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListContactTagsResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -23973,6 +27345,20 @@ func ParseListContactTagsResponse(rsp *http.Response) (*ListContactTagsResponse,
 		response.Headers503 = &headers
 	case true:
 		var headers ListContactTagsResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24082,6 +27468,20 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 	switch {
 	case rsp.StatusCode == 400:
 		var headers AssignContactTagResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24092,6 +27492,20 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers AssignContactTagResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24102,6 +27516,20 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers AssignContactTagResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24112,6 +27540,20 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers AssignContactTagResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24122,6 +27564,20 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 		response.Headers404 = &headers
 	case rsp.StatusCode == 413:
 		var headers AssignContactTagResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24132,6 +27588,20 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 		response.Headers413 = &headers
 	case rsp.StatusCode == 422:
 		var headers AssignContactTagResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24173,6 +27643,20 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers AssignContactTagResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -24190,6 +27674,20 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 		response.Headers503 = &headers
 	case true:
 		var headers AssignContactTagResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24267,6 +27765,20 @@ func ParseUnassignContactTagResponse(rsp *http.Response) (*UnassignContactTagRes
 	switch {
 	case rsp.StatusCode == 401:
 		var headers UnassignContactTagResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24277,6 +27789,20 @@ func ParseUnassignContactTagResponse(rsp *http.Response) (*UnassignContactTagRes
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers UnassignContactTagResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24287,6 +27813,20 @@ func ParseUnassignContactTagResponse(rsp *http.Response) (*UnassignContactTagRes
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers UnassignContactTagResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24328,6 +27868,20 @@ func ParseUnassignContactTagResponse(rsp *http.Response) (*UnassignContactTagRes
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers UnassignContactTagResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -24345,6 +27899,20 @@ func ParseUnassignContactTagResponse(rsp *http.Response) (*UnassignContactTagRes
 		response.Headers503 = &headers
 	case true:
 		var headers UnassignContactTagResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24433,6 +28001,20 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 	switch {
 	case rsp.StatusCode == 400:
 		var headers ListEventsResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24443,6 +28025,20 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListEventsResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24453,6 +28049,20 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListEventsResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24463,6 +28073,20 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 		response.Headers403 = &headers
 	case rsp.StatusCode == 410:
 		var headers ListEventsResponse410Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24504,6 +28128,20 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListEventsResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -24521,6 +28159,20 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 		response.Headers503 = &headers
 	case true:
 		var headers ListEventsResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24681,6 +28333,20 @@ func ParseGetMergeResponse(rsp *http.Response) (*GetMergeResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetMergeResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24691,6 +28357,20 @@ func ParseGetMergeResponse(rsp *http.Response) (*GetMergeResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers GetMergeResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24701,6 +28381,20 @@ func ParseGetMergeResponse(rsp *http.Response) (*GetMergeResponse, error) {
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetMergeResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24742,6 +28436,20 @@ func ParseGetMergeResponse(rsp *http.Response) (*GetMergeResponse, error) {
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetMergeResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -24759,6 +28467,20 @@ func ParseGetMergeResponse(rsp *http.Response) (*GetMergeResponse, error) {
 		response.Headers503 = &headers
 	case true:
 		var headers GetMergeResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24847,6 +28569,20 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 	switch {
 	case rsp.StatusCode == 401:
 		var headers UndoMergeResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24857,6 +28593,20 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers UndoMergeResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24867,6 +28617,20 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers UndoMergeResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24877,6 +28641,20 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers UndoMergeResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -24918,6 +28696,20 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers UndoMergeResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -24935,6 +28727,20 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 		response.Headers503 = &headers
 	case true:
 		var headers UndoMergeResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25009,6 +28815,20 @@ func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpoint
 	switch {
 	case rsp.StatusCode == 401:
 		var headers ListWebhookEndpointsResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25019,6 +28839,20 @@ func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpoint
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListWebhookEndpointsResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25060,6 +28894,20 @@ func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpoint
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListWebhookEndpointsResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -25077,6 +28925,20 @@ func ParseListWebhookEndpointsResponse(rsp *http.Response) (*ListWebhookEndpoint
 		response.Headers503 = &headers
 	case true:
 		var headers ListWebhookEndpointsResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25189,6 +29051,20 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateWebhookEndpointResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25199,6 +29075,20 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers CreateWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25209,6 +29099,20 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers CreateWebhookEndpointResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25219,6 +29123,20 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 		response.Headers403 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreateWebhookEndpointResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25229,6 +29147,20 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateWebhookEndpointResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25239,6 +29171,20 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 		response.Headers413 = &headers
 	case rsp.StatusCode == 422:
 		var headers CreateWebhookEndpointResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25280,6 +29226,20 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers CreateWebhookEndpointResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -25297,6 +29257,20 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 		response.Headers503 = &headers
 	case true:
 		var headers CreateWebhookEndpointResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25381,6 +29355,20 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 	switch {
 	case rsp.StatusCode == 401:
 		var headers DeleteWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25391,6 +29379,20 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers DeleteWebhookEndpointResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25401,6 +29403,20 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers DeleteWebhookEndpointResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25411,6 +29427,20 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 		response.Headers404 = &headers
 	case rsp.StatusCode == 412:
 		var headers DeleteWebhookEndpointResponse412Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25452,6 +29482,20 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers DeleteWebhookEndpointResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -25469,6 +29513,20 @@ func ParseDeleteWebhookEndpointResponse(rsp *http.Response) (*DeleteWebhookEndpo
 		response.Headers503 = &headers
 	case true:
 		var headers DeleteWebhookEndpointResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25573,6 +29631,20 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 		response.Headers304 = &headers
 	case rsp.StatusCode == 401:
 		var headers GetWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25583,6 +29655,20 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers GetWebhookEndpointResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25593,6 +29679,20 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers GetWebhookEndpointResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25634,6 +29734,20 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetWebhookEndpointResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -25651,6 +29765,20 @@ func ParseGetWebhookEndpointResponse(rsp *http.Response) (*GetWebhookEndpointRes
 		response.Headers503 = &headers
 	case true:
 		var headers GetWebhookEndpointResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25770,6 +29898,20 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers UpdateWebhookEndpointResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25780,6 +29922,20 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25790,6 +29946,20 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers UpdateWebhookEndpointResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25800,6 +29970,20 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers UpdateWebhookEndpointResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25810,6 +29994,20 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 		response.Headers404 = &headers
 	case rsp.StatusCode == 412:
 		var headers UpdateWebhookEndpointResponse412Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25820,6 +30018,20 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 		response.Headers412 = &headers
 	case rsp.StatusCode == 413:
 		var headers UpdateWebhookEndpointResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25830,6 +30042,20 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 		response.Headers413 = &headers
 	case rsp.StatusCode == 422:
 		var headers UpdateWebhookEndpointResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25871,6 +30097,20 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateWebhookEndpointResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -25888,6 +30128,20 @@ func ParseUpdateWebhookEndpointResponse(rsp *http.Response) (*UpdateWebhookEndpo
 		response.Headers503 = &headers
 	case true:
 		var headers UpdateWebhookEndpointResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25976,6 +30230,20 @@ func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliver
 	switch {
 	case rsp.StatusCode == 400:
 		var headers ListWebhookDeliveriesResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25986,6 +30254,20 @@ func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliver
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers ListWebhookDeliveriesResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -25996,6 +30278,20 @@ func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliver
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers ListWebhookDeliveriesResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26006,6 +30302,20 @@ func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliver
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListWebhookDeliveriesResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26047,6 +30357,20 @@ func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliver
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers ListWebhookDeliveriesResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -26064,6 +30388,20 @@ func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliver
 		response.Headers503 = &headers
 	case true:
 		var headers ListWebhookDeliveriesResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26152,6 +30490,20 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 	switch {
 	case rsp.StatusCode == 401:
 		var headers RetryWebhookDeliveryResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26162,6 +30514,20 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers RetryWebhookDeliveryResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26172,6 +30538,20 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers RetryWebhookDeliveryResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26182,6 +30562,20 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers RetryWebhookDeliveryResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26223,6 +30617,20 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers RetryWebhookDeliveryResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -26240,6 +30648,20 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 		response.Headers503 = &headers
 	case true:
 		var headers RetryWebhookDeliveryResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26331,6 +30753,20 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 		response.Headers200 = &headers
 	case rsp.StatusCode == 401:
 		var headers RotateWebhookEndpointSecretResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26341,6 +30777,20 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers RotateWebhookEndpointSecretResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26351,6 +30801,20 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers RotateWebhookEndpointSecretResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26392,6 +30856,20 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers RotateWebhookEndpointSecretResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -26409,6 +30887,20 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 		response.Headers503 = &headers
 	case true:
 		var headers RotateWebhookEndpointSecretResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26490,6 +30982,20 @@ func ParseTestWebhookEndpointResponse(rsp *http.Response) (*TestWebhookEndpointR
 	switch {
 	case rsp.StatusCode == 401:
 		var headers TestWebhookEndpointResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26500,6 +31006,20 @@ func ParseTestWebhookEndpointResponse(rsp *http.Response) (*TestWebhookEndpointR
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers TestWebhookEndpointResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26510,6 +31030,20 @@ func ParseTestWebhookEndpointResponse(rsp *http.Response) (*TestWebhookEndpointR
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers TestWebhookEndpointResponse404Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26551,6 +31085,20 @@ func ParseTestWebhookEndpointResponse(rsp *http.Response) (*TestWebhookEndpointR
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers TestWebhookEndpointResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -26568,6 +31116,20 @@ func ParseTestWebhookEndpointResponse(rsp *http.Response) (*TestWebhookEndpointR
 		response.Headers503 = &headers
 	case true:
 		var headers TestWebhookEndpointResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26642,6 +31204,20 @@ func ParseGetWorkspaceResponse(rsp *http.Response) (*GetWorkspaceResponse, error
 	switch {
 	case rsp.StatusCode == 401:
 		var headers GetWorkspaceResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26652,6 +31228,20 @@ func ParseGetWorkspaceResponse(rsp *http.Response) (*GetWorkspaceResponse, error
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers GetWorkspaceResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26693,6 +31283,20 @@ func ParseGetWorkspaceResponse(rsp *http.Response) (*GetWorkspaceResponse, error
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetWorkspaceResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -26710,6 +31314,20 @@ func ParseGetWorkspaceResponse(rsp *http.Response) (*GetWorkspaceResponse, error
 		response.Headers503 = &headers
 	case true:
 		var headers GetWorkspaceResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26805,6 +31423,20 @@ func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse,
 	switch {
 	case rsp.StatusCode == 400:
 		var headers UpdateWorkspaceResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26815,6 +31447,20 @@ func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse,
 		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers UpdateWorkspaceResponse401Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26825,6 +31471,20 @@ func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse,
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers UpdateWorkspaceResponse403Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26835,6 +31495,20 @@ func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse,
 		response.Headers403 = &headers
 	case rsp.StatusCode == 413:
 		var headers UpdateWorkspaceResponse413Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26845,6 +31519,20 @@ func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse,
 		response.Headers413 = &headers
 	case rsp.StatusCode == 422:
 		var headers UpdateWorkspaceResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -26886,6 +31574,20 @@ func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse,
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers UpdateWorkspaceResponse503Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
@@ -26903,6 +31605,20 @@ func ParseUpdateWorkspaceResponse(rsp *http.Response) (*UpdateWorkspaceResponse,
 		response.Headers503 = &headers
 	case true:
 		var headers UpdateWorkspaceResponseDefaultHeaders
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -28563,54 +33279,54 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 		Handler: si,
 	}
 
-	router.GET(options.BaseURL+"/v1/events", wrapper.ListEvents, options.OperationMiddlewares["listEvents"]...)
-	router.GET(options.BaseURL+"/v1/health", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
-	router.GET(options.BaseURL+"/v1/health/ready", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
-	router.GET(options.BaseURL+"/v1/contacts", wrapper.ListContacts, options.OperationMiddlewares["listContacts"]...)
-	router.POST(options.BaseURL+"/v1/contacts", wrapper.CreateContact, options.OperationMiddlewares["createContact"]...)
-	router.POST(options.BaseURL+"/v1/contacts/import", wrapper.ImportContacts, options.OperationMiddlewares["importContacts"]...)
-	router.GET(options.BaseURL+"/v1/contacts/phone/:phone", wrapper.GetContactByPhone, options.OperationMiddlewares["getContactByPhone"]...)
-	router.POST(options.BaseURL+"/v1/contacts/resolve", wrapper.ResolveContact, options.OperationMiddlewares["resolveContact"]...)
-	router.POST(options.BaseURL+"/v1/contacts/reachability", wrapper.CheckReachability, options.OperationMiddlewares["checkReachability"]...)
-	router.GET(options.BaseURL+"/v1/workspace", wrapper.GetWorkspace, options.OperationMiddlewares["getWorkspace"]...)
-	router.PATCH(options.BaseURL+"/v1/workspace", wrapper.UpdateWorkspace, options.OperationMiddlewares["updateWorkspace"]...)
-	router.POST(options.BaseURL+"/v1/contacts/lookup", wrapper.LookupContact, options.OperationMiddlewares["lookupContact"]...)
-	router.DELETE(options.BaseURL+"/v1/contacts/:contactID", wrapper.DeleteContact, options.OperationMiddlewares["deleteContact"]...)
-	router.GET(options.BaseURL+"/v1/contacts/:contactID", wrapper.GetContact, options.OperationMiddlewares["getContact"]...)
-	router.PATCH(options.BaseURL+"/v1/contacts/:contactID", wrapper.UpdateContact, options.OperationMiddlewares["updateContact"]...)
-	router.GET(options.BaseURL+"/v1/contacts/:contactID/identities", wrapper.ListContactIdentities, options.OperationMiddlewares["listContactIdentities"]...)
-	router.GET(options.BaseURL+"/v1/contacts/:contactID/notes", wrapper.ListContactNotes, options.OperationMiddlewares["listContactNotes"]...)
-	router.POST(options.BaseURL+"/v1/contacts/:contactID/notes", wrapper.CreateContactNote, options.OperationMiddlewares["createContactNote"]...)
-	router.GET(options.BaseURL+"/v1/contacts/:contactID/tags", wrapper.ListContactTags, options.OperationMiddlewares["listContactTags"]...)
-	router.POST(options.BaseURL+"/v1/contacts/:contactID/tags", wrapper.AssignContactTag, options.OperationMiddlewares["assignContactTag"]...)
-	router.DELETE(options.BaseURL+"/v1/contacts/:contactID/tags/:tag", wrapper.UnassignContactTag, options.OperationMiddlewares["unassignContactTag"]...)
-	router.PUT(options.BaseURL+"/v1/contacts/:contactID/consent/:channel", wrapper.PutContactConsent, options.OperationMiddlewares["putContactConsent"]...)
-	router.GET(options.BaseURL+"/v1/contacts/:contactID/consents", wrapper.ListContactConsents, options.OperationMiddlewares["listContactConsents"]...)
-	router.GET(options.BaseURL+"/v1/contacts/:contactID/suppressions", wrapper.ListContactSuppressions, options.OperationMiddlewares["listContactSuppressions"]...)
-	router.POST(options.BaseURL+"/v1/contacts/:contactID/suppressions", wrapper.UpsertContactSuppression, options.OperationMiddlewares["upsertContactSuppression"]...)
-	router.DELETE(options.BaseURL+"/v1/contacts/:contactID/suppressions/:channel", wrapper.LiftContactSuppression, options.OperationMiddlewares["liftContactSuppression"]...)
-	router.POST(options.BaseURL+"/v1/contacts/:contactID/merge", wrapper.MergeContacts, options.OperationMiddlewares["mergeContacts"]...)
-	router.GET(options.BaseURL+"/v1/contacts/:contactID/merges", wrapper.ListContactMerges, options.OperationMiddlewares["listContactMerges"]...)
-	router.GET(options.BaseURL+"/v1/merges/:mergeID", wrapper.GetMerge, options.OperationMiddlewares["getMerge"]...)
-	router.POST(options.BaseURL+"/v1/merges/:mergeID/undo", wrapper.UndoMerge, options.OperationMiddlewares["undoMerge"]...)
+	router.GET(options.BaseURL+"/v1/api-keys", wrapper.ListApiKeys, options.OperationMiddlewares["listApiKeys"]...)
+	router.POST(options.BaseURL+"/v1/api-keys", wrapper.CreateApiKey, options.OperationMiddlewares["createApiKey"]...)
+	router.DELETE(options.BaseURL+"/v1/api-keys/:keyID", wrapper.RevokeApiKey, options.OperationMiddlewares["revokeApiKey"]...)
+	router.GET(options.BaseURL+"/v1/api-keys/:keyID", wrapper.GetApiKey, options.OperationMiddlewares["getApiKey"]...)
 	router.GET(options.BaseURL+"/v1/channels", wrapper.ListChannels, options.OperationMiddlewares["listChannels"]...)
 	router.POST(options.BaseURL+"/v1/channels", wrapper.CreateChannel, options.OperationMiddlewares["createChannel"]...)
 	router.DELETE(options.BaseURL+"/v1/channels/:channelID", wrapper.DeleteChannel, options.OperationMiddlewares["deleteChannel"]...)
 	router.GET(options.BaseURL+"/v1/channels/:channelID", wrapper.GetChannel, options.OperationMiddlewares["getChannel"]...)
 	router.POST(options.BaseURL+"/v1/channels/:channelID/contacts/lookup", wrapper.LookupChannelContacts, options.OperationMiddlewares["lookupChannelContacts"]...)
+	router.GET(options.BaseURL+"/v1/contacts", wrapper.ListContacts, options.OperationMiddlewares["listContacts"]...)
+	router.POST(options.BaseURL+"/v1/contacts", wrapper.CreateContact, options.OperationMiddlewares["createContact"]...)
+	router.DELETE(options.BaseURL+"/v1/contacts/:contactID", wrapper.DeleteContact, options.OperationMiddlewares["deleteContact"]...)
+	router.GET(options.BaseURL+"/v1/contacts/:contactID", wrapper.GetContact, options.OperationMiddlewares["getContact"]...)
+	router.PATCH(options.BaseURL+"/v1/contacts/:contactID", wrapper.UpdateContact, options.OperationMiddlewares["updateContact"]...)
+	router.PUT(options.BaseURL+"/v1/contacts/:contactID/consent/:channel", wrapper.PutContactConsent, options.OperationMiddlewares["putContactConsent"]...)
+	router.GET(options.BaseURL+"/v1/contacts/:contactID/consents", wrapper.ListContactConsents, options.OperationMiddlewares["listContactConsents"]...)
+	router.GET(options.BaseURL+"/v1/contacts/:contactID/identities", wrapper.ListContactIdentities, options.OperationMiddlewares["listContactIdentities"]...)
+	router.POST(options.BaseURL+"/v1/contacts/:contactID/merge", wrapper.MergeContacts, options.OperationMiddlewares["mergeContacts"]...)
+	router.GET(options.BaseURL+"/v1/contacts/:contactID/merges", wrapper.ListContactMerges, options.OperationMiddlewares["listContactMerges"]...)
+	router.GET(options.BaseURL+"/v1/contacts/:contactID/notes", wrapper.ListContactNotes, options.OperationMiddlewares["listContactNotes"]...)
+	router.POST(options.BaseURL+"/v1/contacts/:contactID/notes", wrapper.CreateContactNote, options.OperationMiddlewares["createContactNote"]...)
+	router.GET(options.BaseURL+"/v1/contacts/:contactID/suppressions", wrapper.ListContactSuppressions, options.OperationMiddlewares["listContactSuppressions"]...)
+	router.POST(options.BaseURL+"/v1/contacts/:contactID/suppressions", wrapper.UpsertContactSuppression, options.OperationMiddlewares["upsertContactSuppression"]...)
+	router.DELETE(options.BaseURL+"/v1/contacts/:contactID/suppressions/:channel", wrapper.LiftContactSuppression, options.OperationMiddlewares["liftContactSuppression"]...)
+	router.GET(options.BaseURL+"/v1/contacts/:contactID/tags", wrapper.ListContactTags, options.OperationMiddlewares["listContactTags"]...)
+	router.POST(options.BaseURL+"/v1/contacts/:contactID/tags", wrapper.AssignContactTag, options.OperationMiddlewares["assignContactTag"]...)
+	router.DELETE(options.BaseURL+"/v1/contacts/:contactID/tags/:tag", wrapper.UnassignContactTag, options.OperationMiddlewares["unassignContactTag"]...)
+	router.POST(options.BaseURL+"/v1/contacts/import", wrapper.ImportContacts, options.OperationMiddlewares["importContacts"]...)
+	router.POST(options.BaseURL+"/v1/contacts/lookup", wrapper.LookupContact, options.OperationMiddlewares["lookupContact"]...)
+	router.GET(options.BaseURL+"/v1/contacts/phone/:phone", wrapper.GetContactByPhone, options.OperationMiddlewares["getContactByPhone"]...)
+	router.POST(options.BaseURL+"/v1/contacts/reachability", wrapper.CheckReachability, options.OperationMiddlewares["checkReachability"]...)
+	router.POST(options.BaseURL+"/v1/contacts/resolve", wrapper.ResolveContact, options.OperationMiddlewares["resolveContact"]...)
+	router.GET(options.BaseURL+"/v1/events", wrapper.ListEvents, options.OperationMiddlewares["listEvents"]...)
+	router.GET(options.BaseURL+"/v1/health", wrapper.GetHealth, options.OperationMiddlewares["getHealth"]...)
+	router.GET(options.BaseURL+"/v1/health/ready", wrapper.GetReadiness, options.OperationMiddlewares["getReadiness"]...)
+	router.GET(options.BaseURL+"/v1/merges/:mergeID", wrapper.GetMerge, options.OperationMiddlewares["getMerge"]...)
+	router.POST(options.BaseURL+"/v1/merges/:mergeID/undo", wrapper.UndoMerge, options.OperationMiddlewares["undoMerge"]...)
 	router.GET(options.BaseURL+"/v1/webhook-endpoints", wrapper.ListWebhookEndpoints, options.OperationMiddlewares["listWebhookEndpoints"]...)
 	router.POST(options.BaseURL+"/v1/webhook-endpoints", wrapper.CreateWebhookEndpoint, options.OperationMiddlewares["createWebhookEndpoint"]...)
 	router.DELETE(options.BaseURL+"/v1/webhook-endpoints/:endpointID", wrapper.DeleteWebhookEndpoint, options.OperationMiddlewares["deleteWebhookEndpoint"]...)
 	router.GET(options.BaseURL+"/v1/webhook-endpoints/:endpointID", wrapper.GetWebhookEndpoint, options.OperationMiddlewares["getWebhookEndpoint"]...)
 	router.PATCH(options.BaseURL+"/v1/webhook-endpoints/:endpointID", wrapper.UpdateWebhookEndpoint, options.OperationMiddlewares["updateWebhookEndpoint"]...)
-	router.POST(options.BaseURL+"/v1/webhook-endpoints/:endpointID/rotate-secret", wrapper.RotateWebhookEndpointSecret, options.OperationMiddlewares["rotateWebhookEndpointSecret"]...)
 	router.GET(options.BaseURL+"/v1/webhook-endpoints/:endpointID/deliveries", wrapper.ListWebhookDeliveries, options.OperationMiddlewares["listWebhookDeliveries"]...)
 	router.POST(options.BaseURL+"/v1/webhook-endpoints/:endpointID/deliveries/:deliveryID/retry", wrapper.RetryWebhookDelivery, options.OperationMiddlewares["retryWebhookDelivery"]...)
+	router.POST(options.BaseURL+"/v1/webhook-endpoints/:endpointID/rotate-secret", wrapper.RotateWebhookEndpointSecret, options.OperationMiddlewares["rotateWebhookEndpointSecret"]...)
 	router.POST(options.BaseURL+"/v1/webhook-endpoints/:endpointID/test", wrapper.TestWebhookEndpoint, options.OperationMiddlewares["testWebhookEndpoint"]...)
-	router.GET(options.BaseURL+"/v1/api-keys", wrapper.ListApiKeys, options.OperationMiddlewares["listApiKeys"]...)
-	router.POST(options.BaseURL+"/v1/api-keys", wrapper.CreateApiKey, options.OperationMiddlewares["createApiKey"]...)
-	router.DELETE(options.BaseURL+"/v1/api-keys/:keyID", wrapper.RevokeApiKey, options.OperationMiddlewares["revokeApiKey"]...)
-	router.GET(options.BaseURL+"/v1/api-keys/:keyID", wrapper.GetApiKey, options.OperationMiddlewares["getApiKey"]...)
+	router.GET(options.BaseURL+"/v1/workspace", wrapper.GetWorkspace, options.OperationMiddlewares["getWorkspace"]...)
+	router.PATCH(options.BaseURL+"/v1/workspace", wrapper.UpdateWorkspace, options.OperationMiddlewares["updateWorkspace"]...)
 
 }
 
@@ -28701,7 +33417,9 @@ func DeliverEventCallbackHandler(si CallbackReceiverInterface, middlewares ...ec
 }
 
 type BadGatewayResponseHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 type BadGatewayApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -28710,7 +33428,9 @@ type BadGatewayApplicationProblemPlusJSONResponse struct {
 }
 
 type BadRequestResponseHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 type BadRequestApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -28719,7 +33439,9 @@ type BadRequestApplicationProblemPlusJSONResponse struct {
 }
 
 type ConflictResponseHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 type ConflictApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -28728,7 +33450,9 @@ type ConflictApplicationProblemPlusJSONResponse struct {
 }
 
 type ErrorResponseHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 type ErrorApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -28737,7 +33461,9 @@ type ErrorApplicationProblemPlusJSONResponse struct {
 }
 
 type ForbiddenResponseHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 type ForbiddenApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -28746,7 +33472,9 @@ type ForbiddenApplicationProblemPlusJSONResponse struct {
 }
 
 type GatewayTimeoutResponseHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 type GatewayTimeoutApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -28755,7 +33483,9 @@ type GatewayTimeoutApplicationProblemPlusJSONResponse struct {
 }
 
 type GoneResponseHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 type GoneApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -28764,7 +33494,9 @@ type GoneApplicationProblemPlusJSONResponse struct {
 }
 
 type ImportTooLargeResponseHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 type ImportTooLargeApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -28773,7 +33505,9 @@ type ImportTooLargeApplicationProblemPlusJSONResponse struct {
 }
 
 type MergeConflictResponseHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 type MergeConflictApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -28782,7 +33516,9 @@ type MergeConflictApplicationProblemPlusJSONResponse struct {
 }
 
 type NotFoundResponseHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 type NotFoundApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -28791,7 +33527,9 @@ type NotFoundApplicationProblemPlusJSONResponse struct {
 }
 
 type PayloadTooLargeResponseHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 type PayloadTooLargeApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -28800,7 +33538,9 @@ type PayloadTooLargeApplicationProblemPlusJSONResponse struct {
 }
 
 type PreconditionFailedResponseHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 type PreconditionFailedApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -28823,7 +33563,9 @@ type TooManyRequestsApplicationProblemPlusJSONResponse struct {
 }
 
 type UnauthorizedResponseHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 type UnauthorizedApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -28832,8 +33574,10 @@ type UnauthorizedApplicationProblemPlusJSONResponse struct {
 }
 
 type UnavailableResponseHeaders struct {
-	RetryAfter int
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
 }
 type UnavailableApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -28842,7 +33586,9 @@ type UnavailableApplicationProblemPlusJSONResponse struct {
 }
 
 type UnprocessableResponseHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 type UnprocessableApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -28851,7 +33597,9 @@ type UnprocessableApplicationProblemPlusJSONResponse struct {
 }
 
 type UnsupportedMediaTypeResponseHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 type UnsupportedMediaTypeApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -28860,7 +33608,9 @@ type UnsupportedMediaTypeApplicationProblemPlusJSONResponse struct {
 }
 
 type WebhookEndpointLimitResponseHeaders struct {
-	XRequestId string
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 type WebhookEndpointLimitApplicationProblemPlusJSONResponse struct {
 	Body Problem
@@ -28900,6 +33650,12 @@ func (response ListApiKeys401ApplicationProblemPlusJSONResponse) VisitListApiKey
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -28917,6 +33673,12 @@ func (response ListApiKeys403ApplicationProblemPlusJSONResponse) VisitListApiKey
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -28958,6 +33720,12 @@ func (response ListApiKeys503ApplicationProblemPlusJSONResponse) VisitListApiKey
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -28978,6 +33746,12 @@ func (response ListApiKeysdefaultApplicationProblemPlusJSONResponse) VisitListAp
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -29018,6 +33792,12 @@ func (response CreateApiKey400ApplicationProblemPlusJSONResponse) VisitCreateApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -29035,6 +33815,12 @@ func (response CreateApiKey401ApplicationProblemPlusJSONResponse) VisitCreateApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -29052,6 +33838,12 @@ func (response CreateApiKey403ApplicationProblemPlusJSONResponse) VisitCreateApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -29069,6 +33861,12 @@ func (response CreateApiKey413ApplicationProblemPlusJSONResponse) VisitCreateApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -29086,6 +33884,12 @@ func (response CreateApiKey415ApplicationProblemPlusJSONResponse) VisitCreateApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
@@ -29103,6 +33907,12 @@ func (response CreateApiKey422ApplicationProblemPlusJSONResponse) VisitCreateApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -29144,6 +33954,12 @@ func (response CreateApiKey503ApplicationProblemPlusJSONResponse) VisitCreateApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -29164,6 +33980,12 @@ func (response CreateApiKeydefaultApplicationProblemPlusJSONResponse) VisitCreat
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -29197,6 +34019,12 @@ func (response RevokeApiKey400ApplicationProblemPlusJSONResponse) VisitRevokeApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -29214,6 +34042,12 @@ func (response RevokeApiKey401ApplicationProblemPlusJSONResponse) VisitRevokeApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -29231,6 +34065,12 @@ func (response RevokeApiKey403ApplicationProblemPlusJSONResponse) VisitRevokeApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -29248,6 +34088,12 @@ func (response RevokeApiKey404ApplicationProblemPlusJSONResponse) VisitRevokeApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -29289,6 +34135,12 @@ func (response RevokeApiKey503ApplicationProblemPlusJSONResponse) VisitRevokeApi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -29309,6 +34161,12 @@ func (response RevokeApiKeydefaultApplicationProblemPlusJSONResponse) VisitRevok
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -29348,6 +34206,12 @@ func (response GetApiKey400ApplicationProblemPlusJSONResponse) VisitGetApiKeyRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -29365,6 +34229,12 @@ func (response GetApiKey401ApplicationProblemPlusJSONResponse) VisitGetApiKeyRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -29382,6 +34252,12 @@ func (response GetApiKey403ApplicationProblemPlusJSONResponse) VisitGetApiKeyRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -29399,6 +34275,12 @@ func (response GetApiKey404ApplicationProblemPlusJSONResponse) VisitGetApiKeyRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -29440,6 +34322,12 @@ func (response GetApiKey503ApplicationProblemPlusJSONResponse) VisitGetApiKeyRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -29460,6 +34348,12 @@ func (response GetApiKeydefaultApplicationProblemPlusJSONResponse) VisitGetApiKe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -29498,6 +34392,12 @@ func (response ListChannels401ApplicationProblemPlusJSONResponse) VisitListChann
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -29515,6 +34415,12 @@ func (response ListChannels403ApplicationProblemPlusJSONResponse) VisitListChann
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -29556,6 +34462,12 @@ func (response ListChannels503ApplicationProblemPlusJSONResponse) VisitListChann
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -29576,6 +34488,12 @@ func (response ListChannelsdefaultApplicationProblemPlusJSONResponse) VisitListC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -29624,6 +34542,12 @@ func (response CreateChannel400ApplicationProblemPlusJSONResponse) VisitCreateCh
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -29641,6 +34565,12 @@ func (response CreateChannel401ApplicationProblemPlusJSONResponse) VisitCreateCh
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -29658,6 +34588,12 @@ func (response CreateChannel403ApplicationProblemPlusJSONResponse) VisitCreateCh
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -29675,6 +34611,12 @@ func (response CreateChannel413ApplicationProblemPlusJSONResponse) VisitCreateCh
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -29692,6 +34634,12 @@ func (response CreateChannel422ApplicationProblemPlusJSONResponse) VisitCreateCh
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -29733,6 +34681,12 @@ func (response CreateChannel503ApplicationProblemPlusJSONResponse) VisitCreateCh
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -29753,6 +34707,12 @@ func (response CreateChanneldefaultApplicationProblemPlusJSONResponse) VisitCrea
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -29787,6 +34747,12 @@ func (response DeleteChannel401ApplicationProblemPlusJSONResponse) VisitDeleteCh
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -29804,6 +34770,12 @@ func (response DeleteChannel403ApplicationProblemPlusJSONResponse) VisitDeleteCh
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -29821,6 +34793,12 @@ func (response DeleteChannel404ApplicationProblemPlusJSONResponse) VisitDeleteCh
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -29838,6 +34816,12 @@ func (response DeleteChannel412ApplicationProblemPlusJSONResponse) VisitDeleteCh
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
@@ -29879,6 +34863,12 @@ func (response DeleteChannel503ApplicationProblemPlusJSONResponse) VisitDeleteCh
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -29899,6 +34889,12 @@ func (response DeleteChanneldefaultApplicationProblemPlusJSONResponse) VisitDele
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -29961,6 +34957,12 @@ func (response GetChannel401ApplicationProblemPlusJSONResponse) VisitGetChannelR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -29978,6 +34980,12 @@ func (response GetChannel403ApplicationProblemPlusJSONResponse) VisitGetChannelR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -29995,6 +35003,12 @@ func (response GetChannel404ApplicationProblemPlusJSONResponse) VisitGetChannelR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -30036,6 +35050,12 @@ func (response GetChannel503ApplicationProblemPlusJSONResponse) VisitGetChannelR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -30056,6 +35076,12 @@ func (response GetChanneldefaultApplicationProblemPlusJSONResponse) VisitGetChan
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -30097,6 +35123,12 @@ func (response LookupChannelContacts400ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -30114,6 +35146,12 @@ func (response LookupChannelContacts401ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -30131,6 +35169,12 @@ func (response LookupChannelContacts403ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -30148,6 +35192,12 @@ func (response LookupChannelContacts404ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -30165,6 +35215,12 @@ func (response LookupChannelContacts413ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -30182,6 +35238,12 @@ func (response LookupChannelContacts422ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -30223,6 +35285,12 @@ func (response LookupChannelContacts502ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(502)
 	_, err := buf.WriteTo(w)
@@ -30240,6 +35308,12 @@ func (response LookupChannelContacts503ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -30258,6 +35332,12 @@ func (response LookupChannelContacts504ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(504)
 	_, err := buf.WriteTo(w)
@@ -30277,6 +35357,12 @@ func (response LookupChannelContactsdefaultApplicationProblemPlusJSONResponse) V
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -30316,6 +35402,12 @@ func (response ListContacts400ApplicationProblemPlusJSONResponse) VisitListConta
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -30333,6 +35425,12 @@ func (response ListContacts401ApplicationProblemPlusJSONResponse) VisitListConta
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -30350,6 +35448,12 @@ func (response ListContacts403ApplicationProblemPlusJSONResponse) VisitListConta
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -30391,6 +35495,12 @@ func (response ListContacts503ApplicationProblemPlusJSONResponse) VisitListConta
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -30411,6 +35521,12 @@ func (response ListContactsdefaultApplicationProblemPlusJSONResponse) VisitListC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -30465,6 +35581,12 @@ func (response CreateContact400ApplicationProblemPlusJSONResponse) VisitCreateCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -30482,6 +35604,12 @@ func (response CreateContact401ApplicationProblemPlusJSONResponse) VisitCreateCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -30499,6 +35627,12 @@ func (response CreateContact403ApplicationProblemPlusJSONResponse) VisitCreateCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -30516,6 +35650,12 @@ func (response CreateContact409ApplicationProblemPlusJSONResponse) VisitCreateCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
@@ -30533,6 +35673,12 @@ func (response CreateContact413ApplicationProblemPlusJSONResponse) VisitCreateCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -30550,6 +35696,12 @@ func (response CreateContact422ApplicationProblemPlusJSONResponse) VisitCreateCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -30591,6 +35743,12 @@ func (response CreateContact503ApplicationProblemPlusJSONResponse) VisitCreateCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -30611,6 +35769,12 @@ func (response CreateContactdefaultApplicationProblemPlusJSONResponse) VisitCrea
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -30651,6 +35815,12 @@ func (response ImportContacts400ApplicationProblemPlusJSONResponse) VisitImportC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -30668,6 +35838,12 @@ func (response ImportContacts401ApplicationProblemPlusJSONResponse) VisitImportC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -30685,6 +35861,12 @@ func (response ImportContacts403ApplicationProblemPlusJSONResponse) VisitImportC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -30702,6 +35884,12 @@ func (response ImportContacts413ApplicationProblemPlusJSONResponse) VisitImportC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -30719,6 +35907,12 @@ func (response ImportContacts415ApplicationProblemPlusJSONResponse) VisitImportC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
@@ -30760,6 +35954,12 @@ func (response ImportContacts503ApplicationProblemPlusJSONResponse) VisitImportC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -30780,6 +35980,12 @@ func (response ImportContactsdefaultApplicationProblemPlusJSONResponse) VisitImp
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -30820,6 +36026,12 @@ func (response LookupContact400ApplicationProblemPlusJSONResponse) VisitLookupCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -30837,6 +36049,12 @@ func (response LookupContact401ApplicationProblemPlusJSONResponse) VisitLookupCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -30854,6 +36072,12 @@ func (response LookupContact403ApplicationProblemPlusJSONResponse) VisitLookupCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -30871,6 +36095,12 @@ func (response LookupContact404ApplicationProblemPlusJSONResponse) VisitLookupCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -30888,6 +36118,12 @@ func (response LookupContact409ApplicationProblemPlusJSONResponse) VisitLookupCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
@@ -30905,6 +36141,12 @@ func (response LookupContact413ApplicationProblemPlusJSONResponse) VisitLookupCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -30922,6 +36164,12 @@ func (response LookupContact422ApplicationProblemPlusJSONResponse) VisitLookupCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -30963,6 +36211,12 @@ func (response LookupContact503ApplicationProblemPlusJSONResponse) VisitLookupCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -30983,6 +36237,12 @@ func (response LookupContactdefaultApplicationProblemPlusJSONResponse) VisitLook
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -31022,6 +36282,12 @@ func (response GetContactByPhone401ApplicationProblemPlusJSONResponse) VisitGetC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -31039,6 +36305,12 @@ func (response GetContactByPhone403ApplicationProblemPlusJSONResponse) VisitGetC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -31056,6 +36328,12 @@ func (response GetContactByPhone404ApplicationProblemPlusJSONResponse) VisitGetC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -31073,6 +36351,12 @@ func (response GetContactByPhone422ApplicationProblemPlusJSONResponse) VisitGetC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -31114,6 +36398,12 @@ func (response GetContactByPhone503ApplicationProblemPlusJSONResponse) VisitGetC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -31134,6 +36424,12 @@ func (response GetContactByPhonedefaultApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -31174,6 +36470,12 @@ func (response CheckReachability400ApplicationProblemPlusJSONResponse) VisitChec
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -31191,6 +36493,12 @@ func (response CheckReachability401ApplicationProblemPlusJSONResponse) VisitChec
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -31208,6 +36516,12 @@ func (response CheckReachability403ApplicationProblemPlusJSONResponse) VisitChec
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -31225,6 +36539,12 @@ func (response CheckReachability413ApplicationProblemPlusJSONResponse) VisitChec
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -31242,6 +36562,12 @@ func (response CheckReachability422ApplicationProblemPlusJSONResponse) VisitChec
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -31283,6 +36609,12 @@ func (response CheckReachability503ApplicationProblemPlusJSONResponse) VisitChec
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -31303,6 +36635,12 @@ func (response CheckReachabilitydefaultApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -31343,6 +36681,12 @@ func (response ResolveContact400ApplicationProblemPlusJSONResponse) VisitResolve
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -31360,6 +36704,12 @@ func (response ResolveContact401ApplicationProblemPlusJSONResponse) VisitResolve
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -31377,6 +36727,12 @@ func (response ResolveContact403ApplicationProblemPlusJSONResponse) VisitResolve
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -31394,6 +36750,12 @@ func (response ResolveContact404ApplicationProblemPlusJSONResponse) VisitResolve
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -31411,6 +36773,12 @@ func (response ResolveContact409ApplicationProblemPlusJSONResponse) VisitResolve
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
@@ -31428,6 +36796,12 @@ func (response ResolveContact413ApplicationProblemPlusJSONResponse) VisitResolve
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -31445,6 +36819,12 @@ func (response ResolveContact422ApplicationProblemPlusJSONResponse) VisitResolve
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -31486,6 +36866,12 @@ func (response ResolveContact503ApplicationProblemPlusJSONResponse) VisitResolve
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -31506,6 +36892,12 @@ func (response ResolveContactdefaultApplicationProblemPlusJSONResponse) VisitRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -31540,6 +36932,12 @@ func (response DeleteContact401ApplicationProblemPlusJSONResponse) VisitDeleteCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -31557,6 +36955,12 @@ func (response DeleteContact403ApplicationProblemPlusJSONResponse) VisitDeleteCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -31574,6 +36978,12 @@ func (response DeleteContact404ApplicationProblemPlusJSONResponse) VisitDeleteCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -31591,6 +37001,12 @@ func (response DeleteContact412ApplicationProblemPlusJSONResponse) VisitDeleteCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
@@ -31632,6 +37048,12 @@ func (response DeleteContact503ApplicationProblemPlusJSONResponse) VisitDeleteCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -31652,6 +37074,12 @@ func (response DeleteContactdefaultApplicationProblemPlusJSONResponse) VisitDele
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -31714,6 +37142,12 @@ func (response GetContact401ApplicationProblemPlusJSONResponse) VisitGetContactR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -31731,6 +37165,12 @@ func (response GetContact403ApplicationProblemPlusJSONResponse) VisitGetContactR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -31748,6 +37188,12 @@ func (response GetContact404ApplicationProblemPlusJSONResponse) VisitGetContactR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -31789,6 +37235,12 @@ func (response GetContact503ApplicationProblemPlusJSONResponse) VisitGetContactR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -31809,6 +37261,12 @@ func (response GetContactdefaultApplicationProblemPlusJSONResponse) VisitGetCont
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -31858,6 +37316,12 @@ func (response UpdateContact400ApplicationProblemPlusJSONResponse) VisitUpdateCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -31875,6 +37339,12 @@ func (response UpdateContact401ApplicationProblemPlusJSONResponse) VisitUpdateCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -31892,6 +37362,12 @@ func (response UpdateContact403ApplicationProblemPlusJSONResponse) VisitUpdateCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -31909,6 +37385,12 @@ func (response UpdateContact404ApplicationProblemPlusJSONResponse) VisitUpdateCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -31926,6 +37408,12 @@ func (response UpdateContact409ApplicationProblemPlusJSONResponse) VisitUpdateCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
@@ -31943,6 +37431,12 @@ func (response UpdateContact412ApplicationProblemPlusJSONResponse) VisitUpdateCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
@@ -31960,6 +37454,12 @@ func (response UpdateContact413ApplicationProblemPlusJSONResponse) VisitUpdateCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -31977,6 +37477,12 @@ func (response UpdateContact422ApplicationProblemPlusJSONResponse) VisitUpdateCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -32018,6 +37524,12 @@ func (response UpdateContact503ApplicationProblemPlusJSONResponse) VisitUpdateCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -32038,6 +37550,12 @@ func (response UpdateContactdefaultApplicationProblemPlusJSONResponse) VisitUpda
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -32093,6 +37611,12 @@ func (response PutContactConsent400ApplicationProblemPlusJSONResponse) VisitPutC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -32110,6 +37634,12 @@ func (response PutContactConsent401ApplicationProblemPlusJSONResponse) VisitPutC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -32127,6 +37657,12 @@ func (response PutContactConsent403ApplicationProblemPlusJSONResponse) VisitPutC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -32144,6 +37680,12 @@ func (response PutContactConsent404ApplicationProblemPlusJSONResponse) VisitPutC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -32161,6 +37703,12 @@ func (response PutContactConsent413ApplicationProblemPlusJSONResponse) VisitPutC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -32178,6 +37726,12 @@ func (response PutContactConsent422ApplicationProblemPlusJSONResponse) VisitPutC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -32219,6 +37773,12 @@ func (response PutContactConsent503ApplicationProblemPlusJSONResponse) VisitPutC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -32239,6 +37799,12 @@ func (response PutContactConsentdefaultApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -32278,6 +37844,12 @@ func (response ListContactConsents401ApplicationProblemPlusJSONResponse) VisitLi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -32295,6 +37867,12 @@ func (response ListContactConsents403ApplicationProblemPlusJSONResponse) VisitLi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -32312,6 +37890,12 @@ func (response ListContactConsents404ApplicationProblemPlusJSONResponse) VisitLi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -32353,6 +37937,12 @@ func (response ListContactConsents503ApplicationProblemPlusJSONResponse) VisitLi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -32373,6 +37963,12 @@ func (response ListContactConsentsdefaultApplicationProblemPlusJSONResponse) Vis
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -32412,6 +38008,12 @@ func (response ListContactIdentities401ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -32429,6 +38031,12 @@ func (response ListContactIdentities403ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -32446,6 +38054,12 @@ func (response ListContactIdentities404ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -32487,6 +38101,12 @@ func (response ListContactIdentities503ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -32507,6 +38127,12 @@ func (response ListContactIdentitiesdefaultApplicationProblemPlusJSONResponse) V
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -32548,6 +38174,12 @@ func (response MergeContacts400ApplicationProblemPlusJSONResponse) VisitMergeCon
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -32565,6 +38197,12 @@ func (response MergeContacts401ApplicationProblemPlusJSONResponse) VisitMergeCon
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -32582,6 +38220,12 @@ func (response MergeContacts403ApplicationProblemPlusJSONResponse) VisitMergeCon
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -32599,6 +38243,12 @@ func (response MergeContacts404ApplicationProblemPlusJSONResponse) VisitMergeCon
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -32616,6 +38266,12 @@ func (response MergeContacts409ApplicationProblemPlusJSONResponse) VisitMergeCon
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
@@ -32633,6 +38289,12 @@ func (response MergeContacts413ApplicationProblemPlusJSONResponse) VisitMergeCon
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -32650,6 +38312,12 @@ func (response MergeContacts422ApplicationProblemPlusJSONResponse) VisitMergeCon
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -32691,6 +38359,12 @@ func (response MergeContacts503ApplicationProblemPlusJSONResponse) VisitMergeCon
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -32711,6 +38385,12 @@ func (response MergeContactsdefaultApplicationProblemPlusJSONResponse) VisitMerg
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -32750,6 +38430,12 @@ func (response ListContactMerges401ApplicationProblemPlusJSONResponse) VisitList
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -32767,6 +38453,12 @@ func (response ListContactMerges403ApplicationProblemPlusJSONResponse) VisitList
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -32784,6 +38476,12 @@ func (response ListContactMerges404ApplicationProblemPlusJSONResponse) VisitList
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -32825,6 +38523,12 @@ func (response ListContactMerges503ApplicationProblemPlusJSONResponse) VisitList
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -32845,6 +38549,12 @@ func (response ListContactMergesdefaultApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -32885,6 +38595,12 @@ func (response ListContactNotes400ApplicationProblemPlusJSONResponse) VisitListC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -32902,6 +38618,12 @@ func (response ListContactNotes401ApplicationProblemPlusJSONResponse) VisitListC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -32919,6 +38641,12 @@ func (response ListContactNotes403ApplicationProblemPlusJSONResponse) VisitListC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -32936,6 +38664,12 @@ func (response ListContactNotes404ApplicationProblemPlusJSONResponse) VisitListC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -32977,6 +38711,12 @@ func (response ListContactNotes503ApplicationProblemPlusJSONResponse) VisitListC
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -32997,6 +38737,12 @@ func (response ListContactNotesdefaultApplicationProblemPlusJSONResponse) VisitL
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -33038,6 +38784,12 @@ func (response CreateContactNote400ApplicationProblemPlusJSONResponse) VisitCrea
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -33055,6 +38807,12 @@ func (response CreateContactNote401ApplicationProblemPlusJSONResponse) VisitCrea
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -33072,6 +38830,12 @@ func (response CreateContactNote403ApplicationProblemPlusJSONResponse) VisitCrea
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -33089,6 +38853,12 @@ func (response CreateContactNote404ApplicationProblemPlusJSONResponse) VisitCrea
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -33106,6 +38876,12 @@ func (response CreateContactNote413ApplicationProblemPlusJSONResponse) VisitCrea
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -33123,6 +38899,12 @@ func (response CreateContactNote422ApplicationProblemPlusJSONResponse) VisitCrea
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -33164,6 +38946,12 @@ func (response CreateContactNote503ApplicationProblemPlusJSONResponse) VisitCrea
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -33184,6 +38972,12 @@ func (response CreateContactNotedefaultApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -33223,6 +39017,12 @@ func (response ListContactSuppressions401ApplicationProblemPlusJSONResponse) Vis
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -33240,6 +39040,12 @@ func (response ListContactSuppressions403ApplicationProblemPlusJSONResponse) Vis
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -33257,6 +39063,12 @@ func (response ListContactSuppressions404ApplicationProblemPlusJSONResponse) Vis
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -33298,6 +39110,12 @@ func (response ListContactSuppressions503ApplicationProblemPlusJSONResponse) Vis
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -33318,6 +39136,12 @@ func (response ListContactSuppressionsdefaultApplicationProblemPlusJSONResponse)
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -33373,6 +39197,12 @@ func (response UpsertContactSuppression400ApplicationProblemPlusJSONResponse) Vi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -33390,6 +39220,12 @@ func (response UpsertContactSuppression401ApplicationProblemPlusJSONResponse) Vi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -33407,6 +39243,12 @@ func (response UpsertContactSuppression403ApplicationProblemPlusJSONResponse) Vi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -33424,6 +39266,12 @@ func (response UpsertContactSuppression404ApplicationProblemPlusJSONResponse) Vi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -33441,6 +39289,12 @@ func (response UpsertContactSuppression413ApplicationProblemPlusJSONResponse) Vi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -33458,6 +39312,12 @@ func (response UpsertContactSuppression422ApplicationProblemPlusJSONResponse) Vi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -33499,6 +39359,12 @@ func (response UpsertContactSuppression503ApplicationProblemPlusJSONResponse) Vi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -33519,6 +39385,12 @@ func (response UpsertContactSuppressiondefaultApplicationProblemPlusJSONResponse
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -33560,6 +39432,12 @@ func (response LiftContactSuppression400ApplicationProblemPlusJSONResponse) Visi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -33577,6 +39455,12 @@ func (response LiftContactSuppression401ApplicationProblemPlusJSONResponse) Visi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -33594,6 +39478,12 @@ func (response LiftContactSuppression403ApplicationProblemPlusJSONResponse) Visi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -33611,6 +39501,12 @@ func (response LiftContactSuppression404ApplicationProblemPlusJSONResponse) Visi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -33652,6 +39548,12 @@ func (response LiftContactSuppression503ApplicationProblemPlusJSONResponse) Visi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -33672,6 +39574,12 @@ func (response LiftContactSuppressiondefaultApplicationProblemPlusJSONResponse) 
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -33711,6 +39619,12 @@ func (response ListContactTags401ApplicationProblemPlusJSONResponse) VisitListCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -33728,6 +39642,12 @@ func (response ListContactTags403ApplicationProblemPlusJSONResponse) VisitListCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -33745,6 +39665,12 @@ func (response ListContactTags404ApplicationProblemPlusJSONResponse) VisitListCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -33786,6 +39712,12 @@ func (response ListContactTags503ApplicationProblemPlusJSONResponse) VisitListCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -33806,6 +39738,12 @@ func (response ListContactTagsdefaultApplicationProblemPlusJSONResponse) VisitLi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -33861,6 +39799,12 @@ func (response AssignContactTag400ApplicationProblemPlusJSONResponse) VisitAssig
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -33878,6 +39822,12 @@ func (response AssignContactTag401ApplicationProblemPlusJSONResponse) VisitAssig
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -33895,6 +39845,12 @@ func (response AssignContactTag403ApplicationProblemPlusJSONResponse) VisitAssig
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -33912,6 +39868,12 @@ func (response AssignContactTag404ApplicationProblemPlusJSONResponse) VisitAssig
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -33929,6 +39891,12 @@ func (response AssignContactTag413ApplicationProblemPlusJSONResponse) VisitAssig
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -33946,6 +39914,12 @@ func (response AssignContactTag422ApplicationProblemPlusJSONResponse) VisitAssig
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -33987,6 +39961,12 @@ func (response AssignContactTag503ApplicationProblemPlusJSONResponse) VisitAssig
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -34007,6 +39987,12 @@ func (response AssignContactTagdefaultApplicationProblemPlusJSONResponse) VisitA
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -34041,6 +40027,12 @@ func (response UnassignContactTag401ApplicationProblemPlusJSONResponse) VisitUna
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -34058,6 +40050,12 @@ func (response UnassignContactTag403ApplicationProblemPlusJSONResponse) VisitUna
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -34075,6 +40073,12 @@ func (response UnassignContactTag404ApplicationProblemPlusJSONResponse) VisitUna
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -34116,6 +40120,12 @@ func (response UnassignContactTag503ApplicationProblemPlusJSONResponse) VisitUna
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -34136,6 +40146,12 @@ func (response UnassignContactTagdefaultApplicationProblemPlusJSONResponse) Visi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -34175,6 +40191,12 @@ func (response ListEvents400ApplicationProblemPlusJSONResponse) VisitListEventsR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -34192,6 +40214,12 @@ func (response ListEvents401ApplicationProblemPlusJSONResponse) VisitListEventsR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -34209,6 +40237,12 @@ func (response ListEvents403ApplicationProblemPlusJSONResponse) VisitListEventsR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -34226,6 +40260,12 @@ func (response ListEvents410ApplicationProblemPlusJSONResponse) VisitListEventsR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(410)
 	_, err := buf.WriteTo(w)
@@ -34267,6 +40307,12 @@ func (response ListEvents503ApplicationProblemPlusJSONResponse) VisitListEventsR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -34287,6 +40333,12 @@ func (response ListEventsdefaultApplicationProblemPlusJSONResponse) VisitListEve
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -34392,6 +40444,12 @@ func (response GetMerge401ApplicationProblemPlusJSONResponse) VisitGetMergeRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -34409,6 +40467,12 @@ func (response GetMerge403ApplicationProblemPlusJSONResponse) VisitGetMergeRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -34426,6 +40490,12 @@ func (response GetMerge404ApplicationProblemPlusJSONResponse) VisitGetMergeRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -34467,6 +40537,12 @@ func (response GetMerge503ApplicationProblemPlusJSONResponse) VisitGetMergeRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -34487,6 +40563,12 @@ func (response GetMergedefaultApplicationProblemPlusJSONResponse) VisitGetMergeR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -34527,6 +40609,12 @@ func (response UndoMerge401ApplicationProblemPlusJSONResponse) VisitUndoMergeRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -34544,6 +40632,12 @@ func (response UndoMerge403ApplicationProblemPlusJSONResponse) VisitUndoMergeRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -34561,6 +40655,12 @@ func (response UndoMerge404ApplicationProblemPlusJSONResponse) VisitUndoMergeRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -34578,6 +40678,12 @@ func (response UndoMerge409ApplicationProblemPlusJSONResponse) VisitUndoMergeRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
@@ -34619,6 +40725,12 @@ func (response UndoMerge503ApplicationProblemPlusJSONResponse) VisitUndoMergeRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -34639,6 +40751,12 @@ func (response UndoMergedefaultApplicationProblemPlusJSONResponse) VisitUndoMerg
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -34677,6 +40795,12 @@ func (response ListWebhookEndpoints401ApplicationProblemPlusJSONResponse) VisitL
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -34694,6 +40818,12 @@ func (response ListWebhookEndpoints403ApplicationProblemPlusJSONResponse) VisitL
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -34735,6 +40865,12 @@ func (response ListWebhookEndpoints503ApplicationProblemPlusJSONResponse) VisitL
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -34755,6 +40891,12 @@ func (response ListWebhookEndpointsdefaultApplicationProblemPlusJSONResponse) Vi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -34803,6 +40945,12 @@ func (response CreateWebhookEndpoint400ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -34820,6 +40968,12 @@ func (response CreateWebhookEndpoint401ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -34837,6 +40991,12 @@ func (response CreateWebhookEndpoint403ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -34854,6 +41014,12 @@ func (response CreateWebhookEndpoint409ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
@@ -34871,6 +41037,12 @@ func (response CreateWebhookEndpoint413ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -34888,6 +41060,12 @@ func (response CreateWebhookEndpoint422ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -34929,6 +41107,12 @@ func (response CreateWebhookEndpoint503ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -34949,6 +41133,12 @@ func (response CreateWebhookEndpointdefaultApplicationProblemPlusJSONResponse) V
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -34983,6 +41173,12 @@ func (response DeleteWebhookEndpoint401ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -35000,6 +41196,12 @@ func (response DeleteWebhookEndpoint403ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -35017,6 +41219,12 @@ func (response DeleteWebhookEndpoint404ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -35034,6 +41242,12 @@ func (response DeleteWebhookEndpoint412ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
@@ -35075,6 +41289,12 @@ func (response DeleteWebhookEndpoint503ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -35095,6 +41315,12 @@ func (response DeleteWebhookEndpointdefaultApplicationProblemPlusJSONResponse) V
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -35157,6 +41383,12 @@ func (response GetWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitGet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -35174,6 +41406,12 @@ func (response GetWebhookEndpoint403ApplicationProblemPlusJSONResponse) VisitGet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -35191,6 +41429,12 @@ func (response GetWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitGet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -35232,6 +41476,12 @@ func (response GetWebhookEndpoint503ApplicationProblemPlusJSONResponse) VisitGet
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -35252,6 +41502,12 @@ func (response GetWebhookEndpointdefaultApplicationProblemPlusJSONResponse) Visi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -35301,6 +41557,12 @@ func (response UpdateWebhookEndpoint400ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -35318,6 +41580,12 @@ func (response UpdateWebhookEndpoint401ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -35335,6 +41603,12 @@ func (response UpdateWebhookEndpoint403ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -35352,6 +41626,12 @@ func (response UpdateWebhookEndpoint404ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -35369,6 +41649,12 @@ func (response UpdateWebhookEndpoint412ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(412)
 	_, err := buf.WriteTo(w)
@@ -35386,6 +41672,12 @@ func (response UpdateWebhookEndpoint413ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -35403,6 +41695,12 @@ func (response UpdateWebhookEndpoint422ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -35444,6 +41742,12 @@ func (response UpdateWebhookEndpoint503ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -35464,6 +41768,12 @@ func (response UpdateWebhookEndpointdefaultApplicationProblemPlusJSONResponse) V
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -35504,6 +41814,12 @@ func (response ListWebhookDeliveries400ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -35521,6 +41837,12 @@ func (response ListWebhookDeliveries401ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -35538,6 +41860,12 @@ func (response ListWebhookDeliveries403ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -35555,6 +41883,12 @@ func (response ListWebhookDeliveries404ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -35596,6 +41930,12 @@ func (response ListWebhookDeliveries503ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -35616,6 +41956,12 @@ func (response ListWebhookDeliveriesdefaultApplicationProblemPlusJSONResponse) V
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -35657,6 +42003,12 @@ func (response RetryWebhookDelivery401ApplicationProblemPlusJSONResponse) VisitR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -35674,6 +42026,12 @@ func (response RetryWebhookDelivery403ApplicationProblemPlusJSONResponse) VisitR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -35691,6 +42049,12 @@ func (response RetryWebhookDelivery404ApplicationProblemPlusJSONResponse) VisitR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -35708,6 +42072,12 @@ func (response RetryWebhookDelivery409ApplicationProblemPlusJSONResponse) VisitR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
@@ -35749,6 +42119,12 @@ func (response RetryWebhookDelivery503ApplicationProblemPlusJSONResponse) VisitR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -35769,6 +42145,12 @@ func (response RetryWebhookDeliverydefaultApplicationProblemPlusJSONResponse) Vi
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -35817,6 +42199,12 @@ func (response RotateWebhookEndpointSecret401ApplicationProblemPlusJSONResponse)
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -35834,6 +42222,12 @@ func (response RotateWebhookEndpointSecret403ApplicationProblemPlusJSONResponse)
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -35851,6 +42245,12 @@ func (response RotateWebhookEndpointSecret404ApplicationProblemPlusJSONResponse)
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -35892,6 +42292,12 @@ func (response RotateWebhookEndpointSecret503ApplicationProblemPlusJSONResponse)
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -35912,6 +42318,12 @@ func (response RotateWebhookEndpointSecretdefaultApplicationProblemPlusJSONRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -35952,6 +42364,12 @@ func (response TestWebhookEndpoint401ApplicationProblemPlusJSONResponse) VisitTe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -35969,6 +42387,12 @@ func (response TestWebhookEndpoint403ApplicationProblemPlusJSONResponse) VisitTe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -35986,6 +42410,12 @@ func (response TestWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitTe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
@@ -36027,6 +42457,12 @@ func (response TestWebhookEndpoint503ApplicationProblemPlusJSONResponse) VisitTe
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -36047,6 +42483,12 @@ func (response TestWebhookEndpointdefaultApplicationProblemPlusJSONResponse) Vis
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -36085,6 +42527,12 @@ func (response GetWorkspace401ApplicationProblemPlusJSONResponse) VisitGetWorksp
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -36102,6 +42550,12 @@ func (response GetWorkspace403ApplicationProblemPlusJSONResponse) VisitGetWorksp
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -36143,6 +42597,12 @@ func (response GetWorkspace503ApplicationProblemPlusJSONResponse) VisitGetWorksp
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -36163,6 +42623,12 @@ func (response GetWorkspacedefaultApplicationProblemPlusJSONResponse) VisitGetWo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -36202,6 +42668,12 @@ func (response UpdateWorkspace400ApplicationProblemPlusJSONResponse) VisitUpdate
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
@@ -36219,6 +42691,12 @@ func (response UpdateWorkspace401ApplicationProblemPlusJSONResponse) VisitUpdate
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(401)
 	_, err := buf.WriteTo(w)
@@ -36236,6 +42714,12 @@ func (response UpdateWorkspace403ApplicationProblemPlusJSONResponse) VisitUpdate
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
 	_, err := buf.WriteTo(w)
@@ -36253,6 +42737,12 @@ func (response UpdateWorkspace413ApplicationProblemPlusJSONResponse) VisitUpdate
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
@@ -36270,6 +42760,12 @@ func (response UpdateWorkspace422ApplicationProblemPlusJSONResponse) VisitUpdate
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
@@ -36311,6 +42807,12 @@ func (response UpdateWorkspace503ApplicationProblemPlusJSONResponse) VisitUpdate
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(503)
@@ -36331,6 +42833,12 @@ func (response UpdateWorkspacedefaultApplicationProblemPlusJSONResponse) VisitUp
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(response.StatusCode)
 	_, err := buf.WriteTo(w)
@@ -38075,645 +44583,4 @@ func (sh *strictHandler) UpdateWorkspace(ctx echo.Context) error {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
 	return nil
-}
-
-// Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
-// Stored as a slice of fixed-width chunks rather than one concatenated
-// const string: with thousands of chunks the chained `+` fold is several
-// times slower for the Go compiler than parsing a slice literal.
-var swaggerSpec = []string{
-	"7P2Lchu3si+MvwqK//MvU2eN6CFFyRJVq+rIsuw4jhTHUuzYi/k0EAcksTQEmAEomsufq87T7AfbT/IV",
-	"uoEZzHB4k2g7yfauVTsy5wY0Go2+/vpTrSdHYymY0KrW+VRjH+lonDD4+1QKxYR+N6RanYzH5ic1GY1o",
-	"Oqt1aldDRnp4A0nltBbU7mgyYeammGpq/tujYz1JWXxNda1Ta4Wt/d1wf3cvvGoedFr7nXCvcRg29/cP",
-	"PtSCWm9IhWBJrVObms/R8dj8mDKq13teyUnaY7VOrTdkvVs50aQv05G5oKmeqFqnJsfmVVzUgtpkHK/3",
-	"3s+fPweGDJr2dOX04ULV1JeMPOw0241We7/Z2oOZT5SWo+s+Z0kMZNecpbVObZyyEZ+Map+DGhtRbkgz",
-	"+TcVg/9jl6jRk2Z+7KNmqaDJNY/N7CdKXzdbe/6FjDRqKMe8P6sFNbxX6Ovw4OmPex9e/dK+ePKi+duL",
-	"1pvw/PDd/lX79LQW1EYsHRiSmWH96/egJujIvOZXM4paUBsPpWDXYjK6gfH+46B12GzttfcPnhwehSuo",
-	"XKCBT+Vfx4qlmsXz1FZapix2RA8I14og7QjSjuB4t70ciZltx5As+DsvzcFu2LoKDzvhfqfdbByFrb1m",
-	"0y7N5WQ8TplSXIrLkapYmfx6FfFpT/M7VuvodML8ja5Gavke3ws7+81G+ORJ67D9Acg25ilTcKuYJIkh",
-	"FhOa9zlLDR0+1fRsbMgA08+HUp7/59+DWsL7+jplVEnhXmZ+sgPBH9zl2kSoyY3qpfwG2GsJYxeHDNS7",
-	"ooO3vEJ4UqX4QIyYqBQgeHUByzaRZQ+f7IUfHMtoOrAs87b54uK3ZvP0t4N3lx9evPvlzdH5eS1jkTs+",
-	"xnG9YzdDKW/PRDyWXFSIN+aurLehDnbD5lUz7ITmf40Q/s+MLmaGcmPNgZSnb86JmomeucAVvUlYXFoG",
-	"JuBXxy/sjgl9bRbWLHHNbv+GHYBhIPuLXRXvl5glzPzyuyXRlF2HBz+0Lq/2zlqX7/Yum+2DH568fnHw",
-	"4y/NttkV45TdcTlR14r1Uqav5/mtet9UTnuSGh4faj1WncePDaVVwxMPj6f0P3TMhV0Lmd6qMe2x+VWY",
-	"Zpc2k2vzy9Cnk8Tw/ABX4uUzxzpTZejS/OHdbz9eHb0/aB49339x+mM7fNJ6fnCYc85Jb2QGIcf6movr",
-	"lP0x4alZp3/lR/bvn2E6Q0Zj2JKfamdXdAAjLnABspfmekY0HRDZJ3rIiLz5N+tpQoWaMiPq6zSX9lZs",
-	"EJmSKTJuxp87HaJ0KsUgILQrYj5gShdf+UiRHy9/viBUkejF2VVkP6EI1+YjuNxEDeVUECl6jHBFhNRk",
-	"TFN4E9c7QVcoSWLe77PUqDzTIRPsjqVED6nGt0/lJInJDWuQSyZi8+4b2rslXJDoZX/3Qgq2e051bxiR",
-	"+ouzqx0i064wV9yPr0+uTn8IyLOzn86uznYaXQEiDzim1ql1a38cftDvwpu93mWz/+PB7G3r45sjcdKt",
-	"1YykcouBm0b1hmwEHGIlotIpF4OaWZw3VLOf+Ijr+WUxmp6Ze8L6GQX/mEhNOyTqOg7q1o7Tf3YnYbjX",
-	"M59lSuMD8BM71vaaYj0pYkUmQvME3nQz6d0y8/6u6E+ShNAB5QKfikg9Tmlf73Km+7tm09Ax302pZokZ",
-	"6a5lqB0grSZSEEP7GaETPTR81DO7wK5qV0xEwpQi5nECzytCU0Zkvz9PVH9SzcMnx/qfzdqa9Nt9LRPe",
-	"m1VzN5CN6CFX5OT1S3LLZoawQ5bERMvAcOI6EybTlGtm+LQrDKPqdNIDlXoX9BOScGXYv7A4f/yzFYbH",
-	"03+2IvNF6sgu+6QVhiRbspT1eZKwuCukYeMWcQtWb4Yhofafa1Gc3I/g2UBXEZzpdLZ70tdGlynT+tKO",
-	"WksypWbLsb5MGdHpjIsBstixHfp+uEd6NE05ELThj6u5bAuNuOCjyajWCQM3Oi40G7AUhvfb7huk6e7L",
-	"uJoXLM0fKcLjDmyFyH8ogp96CTeEVk64GPnBFWmamTVbh+SOK36TMHJyefryZVf0hjSlPc1SFRCphyyd",
-	"csWIFAxeplhqFnVEY9YgZzD7lKmxMdc8EgSEiphQMk7lTcJGJGVjRrXqCq5BVNpxX/M4Kq9jyv64vt0b",
-	"Hf3R+vikt3/XvDkU7etWf6koGtGPPzEx0MNap9k6DOZW+nNQG9OUjpi2Z8cpyvyXz+bJepIdCDwm9ag3",
-	"vP7v//tf0U5hUWu9odGIzt59eP2hfXG19+zZ29f74dH7i6u3+2fmvOfmTWOqh/kZ18s+uZlQtdbLgqHi",
-	"RTtUoe1YieENHpudmR101oYhXGhJqICVzU6rvkyRVdz7dFdMqSo8Uzebj8eGdbhAsSvj2dxpstLAqKJN",
-	"NsfNaOM0zGrilE9zpNKUVS3oKgWuYtAs//hmo34Zs9FYaiZ6s1esQsif01tmxGtqpBMellyR1z9fXhFF",
-	"+6yDO7e1v1/cuSTfuO6ExZ3/SJHeUPIeA0n/668vn6H4HkgZm329E5BbNtZkzNJcJwSWiN6dfDh5/fLi",
-	"+uWzs/PXP1+dXZy+v766+skcqihsSatNhoYHDMf1eaq0k0lkyvWQUDif0olQKBIMD6HfBP5pOAgEujXB",
-	"LWMpOmJdoVMqlDHxpDBCAyY0pGIAgmhGkGhGKTqx8gU/6V5gvhyQEdNDGQfErJ35ZFfgNy3jg45VHtDN",
-	"TOP84Q94aZQtmt59w8YJnTEjcNMJi47NF7vCfdLNO1foHEHcN9ut1jEsL455yBMUrUg+bgjEk8QQTXAx",
-	"6IrsufDIDsY7t6IGOfHnYilk9rc5purtjx8Dsm/+n5meYSK8sSukSIzspnFA1KQ3NCROmZLJHduBJTFq",
-	"Ki5LQJTM+NGsJZ5+5Z2/3w97T1iT7e7F7ZvdNj1ku0dxSHdbN83eHmv39+nBjdtKqIXkm8nbE7tmUyyQ",
-	"7q39/cCcmpm0N4Jda5aad/4//+p2P7aau93uxydnv//jf9WCqs3XB6V4ftedIuFkStC48+2GetlYCOZN",
-	"BQL05H1g8cgYJ6AlScG6ArejYuZFoxHdVcwcR5rFO4H5YPS/I2A3KmaEfeRKm5WTgh1752+72YIVtAsL",
-	"x7QYMLutqHBDBSaIJUMzA95mhmEe11I2yOmQ9W5ZTCYiZmnRkEnltCsSiYaFuQIq4iNFvI0IrGCmM5VW",
-	"uli+M4yUb707lirYtrCl9LAr4F3IvoZAhj4BYR9pTyczUC7UpNdjLFYbWSfVvGQNnxXK38u+MZwWcAPu",
-	"KbIXtnHMQqJoAP2pQDXHG49Uxh3mzzJ/PFI7XVFgC7KaK7ZCi9w8XEGQV2xWeZCK3M6AA/Q/t3iCosJ5",
-	"y2aGRdhHTSZjczCBiAe7t3TE/ufWKAav9s9bv4Q/7L178tuLXw6vmqdHF+2z1pvqM/YWhrTZ8XpudJZq",
-	"jQDUGZzFKB1U6QHmZzPI9i/NDz8evjt41TzZex++aJ61nj55c149yJH94CbD/Iw3M6WfyphjUOQNSl/w",
-	"vkhhjhpw143HibGJuBSP/w3OrGIoBT2SBefOCYEfCXppzW6mJJE9mhA1ZknCwZGbeXzW9HSGRT+nmYEy",
-	"1g9NXvovKI5jSq95bG2BS3REW8+6GVe8xjDgDd4wSv7W4FOtwtNtn/W95PkbMm+5mcRnf5H+V8r6tU7t",
-	"//c4D1w9xqvqsV0ca1vlK5gvN/6CphAQ4imNX1DNpnS2ZEmthfSP0tIi92qMADiDZKnVgbtxnMo7biR7",
-	"yox8YnGmNoFcIr2UAZ1poo4JBLTMDSNYopSh089/pJbxKYYaFltnLhq2H7aCmuYattNTGhNHg2xZ6I2c",
-	"6M5NQsVtbW36v0Y6IeHnDeF8hhkFeuA0M6fgjTGUaW9oNJk+5Yn5r1yHREY2eB7Hsj1eNV57++PCvTDo",
-	"pzR23LMxO8Dnb2j82lmx5Y32x8RY4pmR6wyAaSrFwMUrcx+vYyzwqJDRRAGNqCDW+0D6qRxZMyM05g9L",
-	"U2n3JbiH3LMQL1KKDkAOrnrP59835qZ2GBa5yZGwmps+B7URTcx8Wfzj5c8XRTKdu0vgVa2kyKhwC6Ga",
-	"yH5fMU2ahx3CxR1NeJwbWuTR50ckkfKWI5XJDRtw0NrNAuDbv8KUJ+JWyKk4ZxiUK3LGCH5F1Qz2Uq4d",
-	"xqyX0JRVEkKMaOaspgTej8HQY8I+jnHfWCWmENcMCMQtjW6XCV/vHyisA2KOzoAUgomVXGaGUWCyrzqk",
-	"r8KwsEev4Fpx5dARW9jJwJTwnso1M6p3tgvxZqtxVBOXjlj1Di48+xWosI1joLi7A0LXYH1zV4mycDRQ",
-	"ckNjK1Rl2hXgPcik6zGJkJoRMI2y1jtkClBNwDGCqvvWDo9TKfoJ79336Ehz1dLnMPszmQ6lMnpxpoGR",
-	"BMw5iXYeGjjK57keFTGPqbah01U+P3vDq9a706ftizdnz07Cy+aT928/vHpxcnBY+z3ImVgPq0fS8jwq",
-	"3og2ZsyjnDEzoi6WrJAzUiKbIPhzBdluWGKY6U9BuHwsVaQ7zlxEU6qs1yj+wvTclrJXPcuqOUY5uSMI",
-	"acFeHW1VrzszouB+Gv7GqrUnVV8KPL/IJUZkcBhfTMk+ETP0RhEQfRBnzOM79f0wzBwlyJHWo0UmIjuc",
-	"je49SdnOVsn/XKY3PI6ZeKCRVQioJrR3i2J9zNIRhwSkjK064MuqBbX8Wh7DyK9uvJP28sXNJ/VFrabi",
-	"dKk/WfBxjVkKBCSCsdhsp/wGd/RxbcOAXZHd/kiR6ONufm+296aQBaDxdVs+Ia2ZecVHTE70N7C4Y47W",
-	"po1cm93ABdlX9zGh2zkr2HkRN7GvbUaXpsUF0XzEtrqFX1gP1gMWDHK5lPVAKvN+0WOk2TJiiaXM+vRj",
-	"cjMjKTMf4VIcE6VpqjGYgaYq7WuW/jO8x+5teqL5BXrOvtA6QSqNObSpujVCVaZopxFzELIUYnlbXZ6X",
-	"o7FM9ZWUP9F0wO7rvJhpVnIP/myOrYM2OedPK80ZF2KGvCHzaUiJQtGEj2FKCIS5BeEwzPssnSd47dzJ",
-	"GaaQXUlJcNYLVcSEi8qJNcMwCMOQ4PWq+WVjJhojvpqMpNLmyezBY6LGCdfWwkjYV57e1jQ2nCdXBFKC",
-	"rJXOtbJJPR1jcZml9tcZ1xjssRFk3pgfLVm7QkixC8NEQjXIZYFQ4NFUTKB3b0xTjUEX2OEu/2HLRxBE",
-	"Hh5oqSmW9IvchEk2LjPDnLoxGEWQmQS27SS943dG20pSRuNZJbO557srTIpuzaySn/cx9+QCa6Vb8wbw",
-	"hc0yEct5o0zEksgJiAOZYhSsWqhkBCunuMxN9bz5qvXs6Kr94ckPe78cvg7f7F8evG2969aI4qLHAnOe",
-	"YFCp60JH581Xeyfh0/3TJ8+OzprP917s//Dkx6NX3doxjhCipfgMBPz/IjYXjlimOIkeFdaxHsOmsofR",
-	"MYmQ0BFRdGb0vdlWT6ILqZ/LiYjvubd6VeU2FxLTH6pKbhZunsVbwJClD2O8x7p6at+F1OS5fc+CXVDp",
-	"1LmQnnlMRlT3hqXClcxbmPM73qZsONqPxH3hSWyDO90CGnJM0h7D7AWu8lymrfLgazpLJI3vrw6treM0",
-	"SyoO+ijN3V9XC9iSBKmaZhNPeDPb8jxd1pR5bLsLmEJiLzdDew7RwIcai+tLB+tnw9MDpu0yZVzSCprV",
-	"91lgL+zqT5HYOX6xtfUKDdAlIGQ2Ky+HakjNlSmpSz/tqJSqtJO7JS2ptrr0NogfPzzF4hwFqzn//VwL",
-	"cIspJr5Xbj64ctN8Stv8PzzENklOWSM75anUw4Irueqw/L502166L53Qs3lGD6bsVIk2NL08fQqVd7v3",
-	"PSOMK6dLNcz0r6Q8p2JmxY/apmfamdDGds6rYsy52fRrcFyVDanfTFKlSSsMd45tBi+awE17xz2OmpZn",
-	"fxjlwcyVZJP9Kh7rukwDcH1hPo9fPARZqoXsdxrHKVNqB0tgwJeQEcqoIV1RoiZNEjlVjWKiNZo0Qzkl",
-	"IzPfYhUazdPeIe1oTNW8g7tQH7fs5MpvXFAVttbD7v75Qqelj3u3VtQgbXbg/irMwsiU/+fBWhbEEsTA",
-	"mKAuD8cyQwf9PFha9NvuyZjvvmIzc+OJ/Th8pUOeMpqCW2Bjm6aZM3xhSl+M188XznarCtGvgt5RntCb",
-	"hD3ApkZ3eqnAWEoycna1vaHSHzN/H5F5FYgVvpozdUxAeA0oAG1sHFLx7J9Llt7xHiP+7Bda2UYFuKGq",
-	"on7aXfG8ITbNcKHnafEj3uyIGspUJ7OvOUshz0QvnQH72aKkgk+BZVdB/BrJm8XI8nxJcLq6zHfMAVcL",
-	"aMGVKyVEw4C4UqOzi9M3719fvfz54vrV2XuoN+Da0QvqUcALpVjlALwibvv9Y6KYBtdvfa9FUipiOYLC",
-	"HihjM4tx0N6x+a8QD/qaZNd5tHIBb1WH31YzWPVz35TLtqUDWL6xLBFb/UvIaQe0osV7LFhAFQgxcNUV",
-	"RhihHIoZJB31ueAKS8oskY6JtV/tKDB03pOizwcTGy2viJ13RT2q5vDI30yVOygg0yEDncXWHg9ZMlZY",
-	"byRFj0FVLewnvdPoinWUliU1zfNayzfTHcap7DGl7nc6FbaGb9vkWa14rvr2e3WeZClNtSIZteJN98ma",
-	"bLV8PcObvnXVfTl9462RJspp0zAdijHyUqqj2UmY67hlRURNxmOZahafs5hTlw/7gDXPw6tckYtnmNFq",
-	"DACqyCm+dtd8pkP8N3/cFbF5awAr261p9lE/7qm7DAxjI5/cvr+e2QwJTJFcYR7vV3C5mqnYmr4RfNp8",
-	"sySmIAa91TUtwQBlls9D1tQrUDZ6gwuZt8K5gjt17Ao5AbpAElvcYkO/XzbstqX1yydrI6s4aYXCfG7G",
-	"5grXZERnpN4Kt5lml00I3nQy5lZHHKeGgbQtYPO9ZJ9qfZmOwFcUU812rdZSqoMrIm8teEZMEmuhYFXd",
-	"3Dv4AnQMLE3ksTlAeW8IVe+JklsuW5wbTkKVvp6ojBDl9B1bQYqJd0qXgU+cphHAKY1ZZJSMuJhoRup4",
-	"1E9TrjUTGf8DtJC7CRb+fpREl6C392quas8ia8094WX5QRWfZojjtpTr87zJz/n+SVMKvopxyvr847IV",
-	"xUJ5D+7AQVMY5akvJ6lLLsH13AFKpqwnB4IrBvBJs00W+frV3vOjqsmnVLPrxMk1miQ/90FxWOp2zH07",
-	"vwcLpyinwnNIgYJqFi+vP0b185HCwwsl94LlxUgLjJfdydvlG3QFixSqHv+F0IW2jMSuW5ElCjQqQPIV",
-	"tn5p0xRG+nvFRFACncLbgPQxBrto8tqTSH2aKBaUhFRR4CzZm0rLMQaRuRgcE3oDyoNbCKO0A0zXwzdb",
-	"RXqfGwMHaJbAAohxgXm0x0RN0lRORGy0djggEBYpTuV4jDGzhTvYx8oJwzKawhfY3yMuXuJTzdJmD2oT",
-	"wf+YMHsZimjLm2rNrVTiS8eS3uBXsVG8/ha259/noHwA3rLZQrllBBJL+gEmqIoYcJAyb2XUIJcWJC6Z",
-	"ZRkMaKZuLKo+PG2d//Lk2f5v7w7Pmm+u2u9/OLgIX7/dO/3x6MVJ6/LJq/3zw1+a79pnB2/2rsL3tVW7",
-	"3Exrnny/lwmYRVLmFAMXRltNVLcW5SHAGxYv4U8cq2qrP7sW02aLWjqQNhvINmiw/jdPHeLpNjQx1KJK",
-	"GFc/NH8Mf3zy/If3Pzw5+fHt1dmHo6d7rbPfwtoSeTYvQxKqoQZ5ldxw933Ote7lT1gCXOLN2WPXPUQ5",
-	"WS7kLezPlCrUwxQzigFWtdgScpok95Xvy05KN89smlUDL5yWS1b/Xqeg5zNd/CTOq0S9lGu2a6TUsV/2",
-	"GLOxkWnW+eUmSOqKlezMIt6GsQD5NYjNGiprtaB2QxW7LoKcTumQNoqBcsVc5Y2FovK2rqVRUPu4O5C7",
-	"9kdjVzbe0Om5dd9UqrvnlAviYMlzp1D50NwCiy84sXLW8Jdo5fLHZ3fOpF7rCIPbz8QdS+SYVZxk60gr",
-	"OwB41TNzf7YAn2pMTEZQ4Ij3ZKC6v6/aJ7a4eYHIm9OYc7S+KeBXDbjSLDUqUE6hZ1j78SenkAcp/AUp",
-	"ZL/S8TEvrNtgSpVPtXzQc6eL/dZ6k7cmHcIfU61TfjOxpSDLPSP4yEn+RJkQdhhL9sYW1AJvFvfTC9xQ",
-	"pLydjH/i4nb+RHqdshyc04s12AofLUnCxW2jVhbicipYem0TT66rvCDPZUqinvVVRUEB4xFyWeRUYJ0j",
-	"pOU0qo71/CQu5f2ZQbE46uTPY1mS1hBtMeOO8sFFxySyXqzr7EnItUDP1pSq467IBwsXsboX4hUOstIN",
-	"vx6Vpx9hGA/Oc9YHIypl5p1CuruiDhGyhPef0wDF/TGJhNTXkMQdlWr8boWcQrQSyYXwXHYj46RqQa04",
-	"S0QNd87CfCjwD/uZ1ZveLsJKBnudSigTqrRCsnNtjHc5VMVseopBReex52vgLnNTsCoXQ5Ehubq+mSgu",
-	"mIJ/LtCQbqRMGBX+AbzSVh5zQCdGteDThrqXO1u9dwSFsa4kqwfcs4GSlWS7HRUUd1dJQMN+wcAK7iLg",
-	"iay6p8isxV2LHNsgFxhjjIpFyBG5YYrHFqDCL8/1DGNk4tLSGM2pYPn/q1zfbKw/Py6mCnrUv+bTB8PD",
-	"ZmvX/Hv3yeFRE5DznfydW+0R/ehcBtZFscCDUF7p4ojWWNZV1tomZ0T2zqIy+pDzwr5s3r5bIvOvljMN",
-	"V4U4ZWMdTxXkZqvqT+VBVZlrzo1a1W7nYjzRS99is6crzyG3m9ZeCThsP5cTW8tfP2s0D9qVHxznsnTt",
-	"bzr5+zmwia4bCyskUlAOOtslCLL8WTe6wGeGJQz1MM9EpgZtyMaXi5QHYy5yMYg8FH906xeMb7AxBagR",
-	"AjAkIlfACZeRsacyvWVx0BXRxMvNc3cuQcXLDayARBMBWSJmodyjXOcgcl0xjyIHqSB8ZP6Y6KIyYKeH",
-	"q4NDB3dnIXfQ+2SFBpDR8FdMvP6T2y+uScoXs18eZcjRrorGsULJX4NwScpSqyQ4/cZh63rGermbbRm1",
-	"0LHAxcCzGe7jiHP57xWOq5Q5FR4NBqqImxGpUwD6CxBzeyrTmKRsnMyCvDh+Zy1pv6brDceQu978+oD1",
-	"plpijBxyMveKISmCwrqVwkjedysFEY4T4Z2/ySbCASzfRHhPw+EwfYFN5FCKM+aRwkjRgvekJ9MYxZod",
-	"SKfAblLYezzRijf6m+7hjgO7eb+J4wC/vQ3HQT6LeyqC+ILXk03NjpKMW+D99mXIgN8xAbmzXA/jlE7F",
-	"MbFGS4YyYLawAyO0/omFrvElIs0Hc6/0pN5L+mxgLeODD9SG3NpuuJa5NuQ2vtc6Ev+UE12tC+S16w8P",
-	"9czVqK3v/3+eMrYLvn0HrmmtLewh4RDd5xX5dX3ytjju0zpWiVcqV4hc5VVz678kZ9H8RXkB2po5SBu0",
-	"QZk3er3yvCoTyRngBcQKsOcguT3mKTOkx2RmaPJS2fqF6x3QqnlKeOxCzIgiBMu12CovJ+qs77xZzwDL",
-	"iTfnPFj5iQcrH4X4XMn0Ao6cZ5WgVI9Y3FWFBd1YZTHLdr/A3v239jlyyS2bkZsZpiyIohMK33psu7oo",
-	"ps3hAL5CbtSHkbxjcYO8YjNMRwHg54O231LqGFGRFRHg33aIRwckYXcsgcY1wF+YCI8ksT0unJwBkNo+",
-	"14R2xUF794Zr0k8k1aRuTi850SRLjdGS/Ielcgcg8D10JeIPKN8mt4yNFaG6K9ydZp44lIM2ecWf5tjC",
-	"lhalDg1V1b73lX/5dqiqEy40RWnfUzqWO6usIx0r2i3am4iaKc1GgVt3WMzd/5Bw94hckwbZJfVETlm6",
-	"26OKxaXGC3O1vsuSEl3J8kplYrnkORGzrCPCMRFGaCTGNDfDB6mUNUJxebiPlNOLCHa7XCG35mXO8s3+",
-	"jewTM4BV9kmhN+oXs0/QpMWvdArhqvz3hke2bxjb3YBsXzC265GtGNvNyebHdsuDvr+JBtroZpaVeWQ7",
-	"lhV+fF4lcbgDSw1EOmDn5r5K7d2+Y8kM8Jj8BhwHH16L32y78m2z26nTQAFS01cqpWCdEhZd5iGA+4L8",
-	"z9jqnXH+E+Ex9iy0N2SqrtEiBka9BXROm/zqlNcMuQNqdZh9Jx3gY/5oHhW4/7Vr+fSt1Kr6Mv1px0Zf",
-	"ewmjqbINRm/ZDAmEcInQUSyCjoCP75qPHbkiMpSJjUovzwVfXwsp6xmbWmVlFeM+BtnamdRlfWBjy2R1",
-	"qGaRVKhwO63isHlNyibTue6NfvTOOuSCrMchT50q7Yo4PW/cg9h3bor3Nsm/6GJ/xcV9sLeo8rBc5i0y",
-	"D/wqRt/qqLGfXuuwmYgvdNy4fm1Gt5mIeNkZYy6Xj5igcL5kB07KisHxwtHwDUNt8wNYSfgvFnHLOs/k",
-	"tnE5IIDKZSkMkBHZ+e2diLISzco3X6Atov5WtNN7BRAWC/QF2m71V6o2dsZXRYL/LDLJTSKzSg18BDpF",
-	"elh5Nl3r5PVLKAgCzX5uCeqZxh90Rd+1M+VSKAtyMZJ3NFE7x/ZTFWOPAiIFQfZSASgVqrCsXbF6XUmE",
-	"o77mcWkeUJN57CG7BC4YobBDr5qMxymmdysypHcM0s/sx3gKxXFmLj2apjP7WxbfahBbd2wmzu8YdCQH",
-	"VUkPubJ9en+8/PkC9aSYm5UYcUE1dvEY0fHYbCJzapaSl5dHyQsWfDCX17v84YIdG8wF1Zc/XJBawVww",
-	"cXkQoxAYDeYs/eWbpDznkr27/OHynIvGy/JnfSMsmD+KVgjZwsEazAnU9UU0YO8BG88aLu910eMv7Y0n",
-	"9r65F8RsvRc8Y6UXQGy/YZ5YSnbE8T91t7nHje20arkvpGaltfY2aYPG8eJnL/MbT8x9VS9IeF+v9Yaf",
-	"4Eb3Ck0Hy799RQeFb5oHrJ215JE3eAc+9DnTpWcXCJgIYv1zUJOCraEcVO0UoyJsqAys+0xhU616ppol",
-	"132qyIernppjoVUPFNdujbtLy7ZWCLcg/VY9U83JGzzlc+/KAVacKms+sxnfVBxAKzmgSpKsyaC+5F53",
-	"HxTkNRSeFlXuyrAEdv9zHhRoEEOGVB1jpjX+22zlR8p1B6RxrEhkfotAvwAFKaqwpldk3+aGe6aV5YUM",
-	"x3n9eAH0CaW4KgYUVkaRVxrB968ELc7rV6jUJmOWIumOM/gRT83ycBgje3mXxxGAuKWsx8x9isQsniDs",
-	"CyM3Mxt2zufM7nDO7WdP988v3r89OnraOjw5fH/YPHr37EXVeDNF86EheNc4qEJFT2Mz9HIwyLYdgsgj",
-	"GdCxUavHVClHBIogXAA/oSYjdNL0GcszqLh9SYEGzbC956XWcKEP2vl4bXNdyDF2Y5mb/FTZuf94+Hzv",
-	"Tfiuddq6OHr2y8Eve++b5+tFwzNqlKLXhY/61F+Zigy7dgsRgOxkvo//Hx6+dxCg+PTcNIZUXY9k6tdB",
-	"++Uu7KO+7k1SJdNqyRE5mgPPACd5bGQeJ3VKYtbjI5rY/qyIg/sjvaOX8DYjz+gtK8VXDUutXHZ/fEE+",
-	"l4V0cChdFQgWuRnotOv/HXU8f4IX5wusqRkjjgtK5ryxqn1TV1gr03OAltwMO8SZu/DhOc08Io+9X526",
-	"bYYlusJDeRZymoM7Z0NGEJaszRYA19cpMToHuWF6yljeIhCghgh+oSsgeAF9UkRMqLAVci6xDsraAsIF",
-	"AlWlVCjaw1JpqETLlPMoIFGm8UZBV0SeOmsulgw/89Oclh6ROmAgQXGXGUtP8ztGvPseqa5IGVUSMgKN",
-	"RMf3qZ3S+1Bpj8wSFw1lGEvRgo1gbbuimMG9491o1828rmzQAOPcTJJbB+jWk6MR1zpzh8Ore3IitPIY",
-	"DpUGWPSygRh18qWqCmbZJsDwa1fkDshikn/ZVp63JOdN4iqDscoGLNllvq1TNGPm7f0q26zS3ArmPBzz",
-	"nod5R0aFwTlnvAfreIeD2nOzo7P+qUVJasEXy8IFYPygHbPvewoIawwaJPJd/pFZw8gLE/6r+XsD4wxR",
-	"ozoBz+I6flohJnFo+QNV8vEHRhM9XB04KP6q5hNEbx9QHLpuwCHvkbBhWHRRWtAb+1UUM1al5opEXoAo",
-	"WjsByDnAVxulZgpX1jzPAHI3ys+p8Jvji5bT7araR29LtWy3iumQakXHY6+Kay63kFfvFGdzbyf/d6Ns",
-	"LqNdFNbN89w2HrZceja3WBWlgXleFtxF6pibBVQNiJdShn3+dxqbLexKnJVqL8lXjQ65ISyNC80fLFuP",
-	"DAmySE3yw0JcFAr/Gz4Ri06jPzERs5P4SxPRKZTrkBLwH7FWZ5zQnlGArB6AXTLvMHmxhJWwU1iBB4fX",
-	"Mlm0QfaXe2YLxl/++ftW1hSEj7f2Tk5XCWUnsiuFc5U77OuyNoxgOWOXlbbth40rVXQEZbfKeU6th3Mh",
-	"vObSouZvworw4E9csPWq6x/iUEq4qDjVmrs3cFyZq1n9fBH5xXW9m3f5LIJjAau7KicMG9JAGBWLPWz5",
-	"M3wdzKd6K2wa+dEKETQ4U2Iyq2DtVAOYsFfAucIhhGuBLuGfLK2+1FowmiacpddZw+YK3QdvwY7CpWI3",
-	"G91GkkALCuu0yFqVZB2g5otovPUru6wci5TvrCZsQa8szmgxfd9A1btt0VKuFRQxhzh/Qf6urP1xKPlr",
-	"ymzP0FtCgi3uksW2nCErdRDjTjZiix0fqmddTrcvW24MumV4SBZZ9g5AF1n7qPOfqtpcWa/qeRr2clzU",
-	"+YuOZJUXF2yxi2LLbpIyGi9aPiidWrJV8Q2wJxMK7TqwntllJonCZnZ7Gfap4558L3eF3cwBYuyaB9KY",
-	"pVm2pVQl4YCOoPX0lbKMq9gBDpeiojoOolcZboX5eGmQjc0GkguDynEYRlGLhgEfXSQHPUdpNRHNYxUi",
-	"cvWQvbO6YsxZ1sZaMtSrxfPOtQJGVy4NHDlKDOmt1+I95zSTrW66BQFH1Lkgr4rUbSARkuCF1FiXC/bA",
-	"lKtyWICPxhsG29bb+POX1l8mIP2Ga1W1Dj9Jpd9W+xVOrCsBUhyLRQfIqIU806xHrRrKabmyYVV4eE5l",
-	"WdB4v4rWC3ygkaAjFgUld2dAIjBc4A/fXVOnikTo8unwONoB53ZUSAlvdCdhuNe7ZTP4g5V8c8V7ocSx",
-	"YrRLfDhIbZTWUunApTI6mg9pPBcHVjy5q+AO53wtaEKLXXQgd+8BoGXXfsNw/FbC73E6u04nomJg6YQ5",
-	"FcjWbQMDx+aEmAjX5gI2vG2jvACIq8SZo3QAnNn+pfnhx8N3B6+aJ3vvwxfNs9bTJ2/OKw0biXb8WlI8",
-	"34iVIVu/7H2D6nOpr10ud8UGR2ggYTPDp4bzfDgnlwZO6mw01rMM6zDLDoesESDhztqn1YU0mhaO6PPC",
-	"3Iz84IKQ0pabMRS2RaEC3bGVXbxySXo2mBJpF26qJRY8fPf64Vx2X97YShFjkE+jMJKFBNmCbwul1b0d",
-	"W/D4/bAqc75ZBT+hpSuq8AEoAieYQOczf81InwOKKG49aJRX2EoPORl9hMjNW0wUJOxSbE6UslOnEtiC",
-	"FJAiRq7QLDq+TOCWca48Ui9ZxYcYi+4VG9mK/kOLDswNSi9G7uRdg+GrKeT23eLRXnIxSB5Co02oU0J3",
-	"q1AqR+6eDFfrlosYQ2gOb8mwjF/g4DvcvAChGinPE30nOeRhpT3or80SNkjpCPRfpan923ydiQEoZ+Cd",
-	"qPJV+2fU3Awu5YgBF7uT0zswB/yOkRvau8WkmHIZ1eZZkuU35HjPEMSo1Lw2kBCG8lWBHZtZgVkUNadj",
-	"V5HK8xNl4xBySoYsicnNLC+NwrGdN1+1nh1dtT88+WHvl8PX4Zv9y4O3rXcbaspeaKgOcfMO3Byh0u7p",
-	"9R2r0ePlHayBhmZnmg7gvzK1hVzGXCiSEwyHTiEc3lyNz+erFkDePIRqaVW1cS6krtihNzKeVZ7lRbbZ",
-	"Yj7rpsoTjHBlcDhPa9/wwHUEKLvINAEXWVAArPERaxpz/SgqoE9Ks4OPLR/+twhbma8vDVoVcqC2H7CC",
-	"LQOY9bFt+EtzeWap8+BAFfD/BvEpc/8WVEn87FeGyDAffZjmUkmthYfy4kTcUqrthoDx3sOVn80bnFXH",
-	"4ahw7fqhG2csGyT6352U0TjKcdjRAR6YKxauXQqm8jpOqNakcaZ9zroCrf6dBjmjvaHXvBWQMTJVGzpO",
-	"Q+pAAcU9OvYAPxOAqwbXbFdEXUDX7tY6xJAnwjaZ+JoypnxlCqSCueUS1KHEZ9mD+Q3u3+4GWyeQ3ZD9",
-	"292AOfbZZZd8Pv+De8C2FMoeyf5tkesrTojXXvuesjJ2PaCaTcGWyH5ynQOu6ZhXv3ADOIgq0JC5liCu",
-	"wDqB9jaGwWxRMDjVAB3cVWdXVOMGdqGX40aQepQj00WEKh6znUJ/AG8L2M6186l/z0/JUXv/CbH9fAk2",
-	"71UVCmIh9ri4jIa7yXihP/B1Z5mdkDtjdcb1vQSuq3DFrXl4c75SmwmdzqAQxjqf83bYW4iFjpeIlp8F",
-	"oaQd7iGyQX5nVhWOLWWtnV2hz+b9jqsV8py0AYoA1y/bfCDymwJHBFsFH5M/JqB3WlZN2VimGiwIxwAr",
-	"mspURMixx/KnxZmF5XP81zcvScr6LGWix4y6C+B/CPwOPGgePCaR16M58lqpYk46dMqHhjTJ2hmEONRg",
-	"GeBs3qRyMzyYE6LlLRPkZtK7ZZrIPoluJqnSkVsnFZg58yQx4kCTyP18PWbpNTb6jxoEeEawqeGNAFJx",
-	"5FQgjBAxxqPZOC44alvKZr1OjdnqX5jfwjCigoXUDkE75SMjREE3tR087C9V0d6KkRfe2Qp9nGE5uQGa",
-	"L/lK2AjzD7l+/KUVrPpoYCdUuY4I1c+T6izcHHB+acdS7yUeQPQmBYWegZhlDAo59Xv2AFoC1qcArKuP",
-	"Drez7QJDXsgdXy9F21rXtvVBFUY1pC/aXuY3zDpWWNZg0GkxQk6rIxwLm1blTR7AQJ4OZ+4zwphe+ad8",
-	"v0w+1ryOAiKROWaza+0ES1qlEXg+n024xKserrBZM4IGxTFWpF8VR5BVjazkda+VQkUWhjm9tQ8Q761O",
-	"QHifUDFb3TfqXl0ZNoCM2iKm+IKeBKuoeE+n/P0bT3ja0YaZtW6DFpowbdSFKW/k4I9iNYm20oypIKfv",
-	"HUlZtAUrd8F8DZ1LTDJWGXg0lV5/NxQ7lN+vt/j6Uvkyk2dz8lmtFlUebd7gA2a7cVtDfQ8c7iyfrtAd",
-	"Ht9YmFb1qimZ3N0zArbNHdPaaL+s3iV2WltBoctdQKWgLdWIPrPcLV2dF2sfDnzg/3tQcCmZ3ADXq3Nb",
-	"4qW6nMCfxaq3IjH0itKAxcUAC3z7J8qBqNvyJaNc+43YlC1lIj2qGFyFb6mdjSGmNyphq9z+qyITtCDr",
-	"uO39QAfUWBSl7pGlq8XqFmiJv1oibmE1vjwFK/Or8WioaMxqJBCRxlyNckkXQa/NMTXLQZzx5VEaWptC",
-	"7W611vuVG1Vt96Ba7gUqOXxA6AxlEmMCQuHolZLUbTIC5PsazY3tAAgJ110hJzrhd6yYgIaa62iDtN55",
-	"IVKZ2d7X1/lJupIauLgPIugDzu0tdvCqPsbtbvDnWaRRkR8265pRjc70VeNZ3hCWhrXm6/O/bNfv3GaF",
-	"g6UIabEABIJUYUAgXKc3zfv1KLm/mFpD5GxvR6zi7hVc+ODIYcH2/wbN0BYgl/3pt5SFt/iSTfT8A2eu",
-	"kZ47osskfHBMt8QQ9zNt5xndI+NEqMmNmfQNwxyIiejZnPvROKFc4M+J7GFr87xWYkTFhCaVSljhiw+x",
-	"YZY5wxbO94oOKvQypfhAbCOPJAckX7/BlP/1BUP+VkfYFR0s3Wc5DM32t5emA8zGsOSZT8gwhIGLG544",
-	"8y2E7vi4mEdz0F6rjfyC5XqwrDdcuoFovqKDLcgT+Oh95UgZcfNPx6YOIenLMarDXgCAr4xTMQpv7smg",
-	"uDOWbmSUe4gcrGKWhev0q4jlwz5n37BRMrH3zFfOJYayvQUJrhU9ZoIsETVLYYc7HqkNyysXtiVamNyc",
-	"jXNZnvNcK4a/erVFcX22StoVlRvel6sobXHjnyGeaUWQl2rNRmOtllZubuZBEfFYcjFfKzhl1+HBD63L",
-	"q72z1uW7vctm++CHJ69fHPz4S7MdVr7J8MfCADJctYkdLqfDR2h9KAIrfn0xfKo/hhzj8piE1h6FKKIF",
-	"kp0V2govxj7Fby5ICREkA6jEzGk72Yb5UrToq15cfA7Ib2XH1+kwxjX77eTovPn2l/13rR8vwzf7rw5+",
-	"eXJamaKeUKWvLVM9yOcDL2IOR68cTJ8h3AeFhpvwMdKnPGExqeeVhHl3fdfDQ2maQt4J1wqQFgJDMj5i",
-	"cqIDqADoTxQKUsEsYOXag8VvXfdkvIBbHFCkjLPifZwBjNb6mL0Mtj5PvfkB0KYrAXQ/gs9wIDXkRywZ",
-	"qsdjkAhaXKEF7bQBm9V9KZ0IBdWYCQ7O8RjhiowZ9CZd2Dt7g2B25g7HVxoVBj8EDItrXGmQbadbri+8",
-	"PAFU2JlzosFLTsjEaQVPFHh6fqfMr8xmvsKSqN+CKl0+PL525nXp+w9T+OYms67WZx88s5yxHbTCwo5b",
-	"w4kec2Wux57jvVokKpbe8R50Nx6PWZwhmWPnYHOHY3FEJv71zU85hFK7GZIXFiq2K6xAhX47dKZ2siCY",
-	"EQEYBWMCRgWyyQXHIDHLDpfczECqYmv9ZU38fP0BHl2cQmUBymmaCSE0q7mujiDlW1ctOcUhn1IV3+iT",
-	"y8O4R/R9c//ainQOLb1GEfWDFafMq6pYL2X6uuhhrqwqJ6nUkHcf5EmkGRQ1vgZ4ShFj9Bl2yjHy/eio",
-	"FMkMcrJJb5Kmhq7uYT4QFmLmfmfE5gI+qE3SUtvpodZj1Xn8GNLxG1776cdT+h865mK9Y8K8t7iJi2yW",
-	"c/H81l26PPcS+U403StwUZJEFYUfBaHBldkCx1jQ5XpgQUiSqkwJyel9+uacqJnoFf1S+5WNrQsb31Yw",
-	"F3jhvntaS8esATbKkKLHsoxgmW5vZxfyY5Zu8+oibsuvc4o/vVEymWhGDP+aEQMfG+GNVRByoslEsRTK",
-	"IgOItk9lCvH2fkoHo3IzhrX2QaHzaPtw1cYwY1+DSbenl2Qn8r3dfaUX3aeJbmn7lJn8/qddhFVL2GND",
-	"+R1JoEAfO+lGJeESHZMIhhlZYQ0JALUvtYP+bPtm6/y9imO2opLmfHxPvr2EY2SrY3nH9RBfe+9Rea9Y",
-	"240+v7Pn0OSzN1bY11YzwXs6JJoOFetdR6Qvk0ROUR0159UNVeygbWzwvRZJqYjliNzMNFPYkPqWzYjs",
-	"oxZj3kn1JGUKDzupGN6KjoYxTV2/Sve1wL5+N2bG7ItttZnvVDH3HV21qBi3fxRN9vbD49PHr5KXz894",
-	"uLf3i7ilFyPV27v7Wd60R//uHf5zpVJiqbKGo//KP8xdo4lcVytQMCgCMylUsm2PEy6xYSUiJ1jlEdS/",
-	"hscMV0zpLxRKWRSRKmfAVvp7rcBYU9VbmZ25JKpVjuL4Truth3HM6t7IeIYYWgVfIKnnQLrOS+oYQT3+",
-	"5P58+ezzY/An7mDIB06BrmB2PSzu4WzMSu7HwO/zEwZFpZEqv3MqQswYRuJxV5i/wQhVxT6xDfJSE2EO",
-	"FkLHYzjtLDfiwdRnDNrCG15z5bLbss1B+bxO2WBhejxeKya7ZpoYRWjodIauPmOoQtEzF0Ul7OWztXyw",
-	"ylh/zR/e/fbj1dH7g+bR8/0Xpz+2wyet59UoIQti91DZc83Fdc5f5ZmduuZtkICYVSFDKZGtIYIdTsZM",
-	"jhPLDFQQOda70OuHpKwn0/XrRqvSoVaklecZB6V1mp/fSqCLjHHuo/lVUPPec86z7I8qCLB43A8887N9",
-	"s+YZD+3kepOU69mleQd+6mTMX7HZyUQPq/fKOOUjajZDyiARkiYBiX7bPRnz3Vds1iHT/9xeZ1iNRiYA",
-	"XKP9CU8ii+AIqfjjlAvt2rBoe1xPqSIjGqP6aT6MpbyOWTq17Hv5jqEwbkPPp4ymLF08A7BvXTFyFmsy",
-	"98uU/wdOvg7Bl2wwGzNWWArQzOHpfHBGga19/gzgpH1ZVSCsWNLfHUqlja5MuJEWxs6z5zCGF96hsktO",
-	"HdDZyeuXKNeNYd6TqYULNXa+OhmPdyHk0BU56NPYogjkPahU1vq6R4UUvEcTgmCaLDXmCpSSHVuToJBg",
-	"7xAGugLbb9dpQYAa+U7FjKgxSxJoApcPzN5ifoLE+ADQkEeUJ/AXj/HhrNNLV2CrF6ImvaFZrUtsxbNj",
-	"C0wd6JP5uouLdUVXQFGA0Cy16aOx7E1yqnKFdcNYnPw4lj1lTzMQmN4K4Q1yzAQd88aMjpII+4DnP/4b",
-	"7TWvDfjIwlPkSBswplMpzInHpVCdrtglhu/Mv6HZJIhgfzeVUU+hXnYBr5bv3WmQE8vjTKGkhzZkBAqs",
-	"s/PgOGvG4feN5DBywJZrh+0GiV6cobYxhLZRtv1o8cfH5lycReYLZupESDvrXfImx0MHozfFDuekHhlm",
-	"ZkLvGuOxY5QD6LvJpXgMJN0JCPvYY2N0XF08g6eMOk8qWgk8RmRhu4rZSW3OzJ5OZh2A0gXm1Fa1ylur",
-	"Oghd8+aY9RLzdJ2SEVeGgzWJxIiyaAf75rXD0BXxc31MNPuoyWiioDz316vnu4eZ9gCj/vWnHB3JvL8e",
-	"dc0ahWG0g23cEsM25sHmAVGTNJUDww1M9eiY4d3xTb8fQQWwb/7AlV4YRrvwV7/fj3YC8wWYPyqPgimt",
-	"MqymgzZJ2J3RCoyoMIcSuiDwUFCk3m61fHwCQI7YgTW8nPR6TCl/DacphbgEFyT61IWDplvrkEaj8Tlq",
-	"kNdG6FAEBYcxxDGsWxeCRObGT10fycb80q0hG8sx/WPCkJO7NfL/gnfiM7LdRMExoZgmY/yE2aP1CDAD",
-	"oLUfvM6SQrCp4TyQhQ0jOVIdkBs5AUh2HFjd7/Sv6cDr9x8UoPB2LFPpSSrg0JIJA9oAWgbSZBG8CKlH",
-	"Pnfbq/9ALrc7H9qQBSQC1IYIhh9h0NH8ii+yWy/HyogCMk4mikSICRKRuu04Z5W8HXDqQBYsUqpPeWJs",
-	"YMcoUY5zEpG6B2qCTzpcOuJQrVWDnNPEnCMsxm3MldkSQYY3gvgt5v3tVivIHyTt8CggE3ErjAgyMqYd",
-	"tgPHqSD0URSNWMwpWibt5n7g87O8g8J7eDuiRLSbex3SJOf8KTYaNSNCJg0Mv5vfzfPNMAzCMLTA/NA0",
-	"bKEEwUWFQ6+MYTSPWlQCO1FgDWXoSkYsmBPymFDzAwyb9m7NBjO7nisvYhfuZc1DQfKYm6L8zRF4hGNS",
-	"VwzD9nTMd81OMEy74405tZok6dHUehmr0VEa5JKJmMzkJIVTod4052izdUjuuOJGFTm5PH350gw6x3cL",
-	"jGSHg0LtmNuhcwsHnzUGD1lvKFl8nGO6eyAdZERv4ThiDWIhemApUzZmCA5ltDGPuztrALiYmb/Lkxmo",
-	"pjcUZi8sZgJgD7A4yJHS7eFmrFA+whQcowhJCRoEExZurc8FV0PYKS7yGVhtKGcM51HZd+sXvWE6ne1C",
-	"NC7q2Nn3pEAwjCkFIEnMDElnXAzg/QPKRYPAk3ha73/86F5tmKf98SOZ8iSB/ZtHaqZ0Zp81VHhdsGER",
-	"YT/rTqclwdLOiXLy3T/zrQlmzWEoR4tCrxIRTnazST1jcgo+NGtAc0Wil8+wj2KxiDFqkDMoFoUh6ZSP",
-	"RpZXbM0scBhVbJcbuau40deSWYOcZc3+QBPF572Oehb8CQF5alUaci2o3bFU2ZYtjbARovUMelutU9tr",
-	"hI29WlAbUz0EC8jIA7exzL8HVR5K3GfoWywSMiApu5O3bitANDBG4DQueskkNmwokzg7lDrWexJgvKcr",
-	"jNk9EBgLIOOU9fnHoCBfzItBXDfIBfhULIOlDAJg5nVDqoagb16AElqCY4oKCGQWMS3j55dxrVP7iSuN",
-	"tqBNSwSBAgRphaFLknW+wJLaBr5d0KtWWa34CQgjgX00b675HGqGDA7Jdthc9OZsqI9/FdQqygh33g73",
-	"Vj/0XKY3PI4Z+KLaraPVT1xJeU6FA9BQ5rn9db70q6B3lGNwJHdUrX7OInMBYovt4AGr5Y4chcixypj+",
-	"GR//HtQKh5a96MHQ/f45qI0taH5xFc5BYsPpZRGXCv4kc7hlcFYelyaA+OZCTH2L/Y+mJpiEXVE4IG2x",
-	"NambY7CggqYqB+jeQa++E9/I2iAujRw3/+oKuxXq0S2bocquhnIqOljgbl5lbK5GobDZZkoM+B0TQabM",
-	"Wydlf6InKTu2jbK176twsr8dNhskSqlm16iHEjSL3X3W274I28oMGjGsSD16d/Lh5PXLi+s3J1dn1z+9",
-	"PH95Fe2ss5l9/MPibsZkAtxsIOtSOmIaSpoXOPDzWx6/jNloLDUTvRm4WH7PALGeWojYFaIgc38WoUNq",
-	"rbD1ZDc82N0Lr8KwA//7kDt5rJHvMg5KzLsC19Fw8yYSyGZbfC76zmxAsiT9mluWfhbeNnP/LRCEgI+W",
-	"BXlcUAc424Hc95iVjuFqMfKUxg6G5CsK1OYaT7yms0TS+ErKn6gtmGg399cZnrHVZKpZfG7sBxePbrda",
-	"6zw8TqWxb508/svIfmQfz8+0sfx3W+ZzUFB+Hn+6ZbOXzz7jiZAwvSATGnxMkKBgDgU0bKyObHV+S1pM",
-	"cFZDmlpwg0xTN2wNmiWqyV1Rh/4McSrHRlw7sctT0jOKvMr9xUbZwr1nO3qaE+KlJkrTmTuDHIisVcyM",
-	"uDeK9p28RTPCKWxmIlhGrly3BLQ8rYxvhW2npp846Fyjrpmn7el1jBEUI3sBvE1COyFLDXwED1PBpmD/",
-	"2aHZRAZj0cEocE13dz1NW13/9//9r+hh5wBMOj8HSoKtXdUnHUjzZxcrOPTlT1xI/VxORPyX2txI/21s",
-	"7qDakPlZsAVmjHNh5qfNgwyKF0wv4rttmxNrnKTfGfobMfQLph/CzbmpspEK+8ocZLXPv9sTzmF8rzDv",
-	"HWTC/N7w7fd8p+QxUXU87yVetHUKAOQLbXEXzb/f7vE0cIwl/6uYTWFU8f3dcH+3FV41DzqtsNNsN1rt",
-	"/b0j0Mi5GUVveB0ePD179+H1h/bF1d6zZ29f74dH7y+u3u6fhbnafk65KEf6jPqeAZhX4Za7kqGardWC",
-	"eL8rtxmy3m1xnAe7YfMqPOq0W53WQePwSbO1H36A7KLqSTX9SR0cNPdLk3r+5Ojobfvi7Ysf9p5+OLh4",
-	"cvX2w97zd288WwQVS2J76lZNpoC47s0or32qmA9ENda3VSwTLHKXLOfa746TRY6TXr63nDTKfqqSRsWW",
-	"AYsdJ2/YwOifqXJQ33c8ZqlXj0hu2JBDaMO+skEiT4hENsjGNduVIpl1sGsZTVlX2HiOLemB91umDByO",
-	"HxO9dDY2t9RPzi53W/sHuy9Oz8lExKwIm90Vmcvh7OL0zfvXVy9/vrh+dfY+2gH9FxO3MoEmU5LIwYDF",
-	"Rg22Gn6WLSXcZ830IN6BZZjg+Ub/izdDUt8P96xLx/EtlHUqEtmNE2UJZrbiEgOgCr0mcqJ7csRcFWhO",
-	"Y5okCoSu65yQ1Y0aIyIfAQTho7JIijqEkncnP5zsGk6iGkIhmVD74erqNbF3HkOQ7lO3ZuyY60madGsB",
-	"6boDC/+hMHzYrX2OSD2y/4qcvx0oE9l/RBjGiSrFig0lZON4aq/BaZq1vwP5Quo/i93XKRtxQ/qT1xjC",
-	"yeYCuTdPL1/bFAjC9c5x1Swg4nsNOO9m9OucYqucUKcZSNW38UJZWHik3MmYg3KZyYOrRfSteVCNHvsg",
-	"hGJOJSOFT05e7NqP7eKPQUZXL5t9Sm+on8yeZ/ttfNwYmeYO08J0TuaYOD9zF04HWdd8jA7pLmppleMf",
-	"FscfOEavdTKh/PkhegEccRudjNt2483pTX9StWm1krEpJVfZUO7AqgU2Ow+oemaxrKo+YG97fIbgMH9P",
-	"P+Xf29XoFJpcYdlYZSr5Gt3vjz/Zv1b4G59xZdUnVeizYM72vkwHTCtX1eBkWoO8zNJ7jES9ZUYNSOVk",
-	"MPRf0RVK05nFWeVpdp42yDsI6b/s755T3RtGgQ03DRmxgWVoaUVHWFVi21iQervZ6gqvrf2Dzs5n8NZ7",
-	"n519GLo9NFf5/PBbceNP7e9orrHRXqfgTYYc8OcINvFX2m24DlvYawtcf77S7Tv7CnvH5Z9hptjc6RIR",
-	"zZKEDOUUHk2o0l1R0MLJlAldCNq6pCRv8z1SJDLnQuRaxDs3/HTIhEtx6Ir8bkjywg4ynmngEix2jm0e",
-	"zsv+7oUUzO7cPGczIHthG20bCWllD/LPvGD6/jvTjG/h7gz/RjrKg1w7f0b1Za9KePqbihvG5ElSOCsq",
-	"eJKpB6pR333SD/dJ31vK3tMlfer0nXm3tK8M5amp2BATioPu/aFFnqoLaShw+ubctd2sQ6iWq6oc2RS7",
-	"fWBRIVeEqtuSh8u6tXyZbSQ5Ar7Q3jCrEVFG33ISJbCuKTwBssoQDN/aX8ep7HNwp2OmahhmyY5zBSde",
-	"5mPCbxkGYadDljLCEsWOIf7qN0scT6BKtivgT4uumJXKXPM4K5YpNQYHYsmpwIuuusW20zEnC6qQpSam",
-	"NjUKJkr6ZtdANrDWkKtKqCKURHA1ypOwLZCN/+WumPu0koRC7yss4knuGFZLU+0+x0VsNOUGObG/wEWa",
-	"QA2HbXOuiJZdQUnM+9C6UOd9MZR1CgK8qC0uNZQ0B7mZZMOpDdC0MHIZ4KhGoK6M/rupgEIgC+mWMqWd",
-	"4/rGyEcykJAtnNXzZDyGjGeD+1lCf08KLH/uzTLWgcQCd4PmI9YVeY7V6zc/v3357OzN9dXL87Off72K",
-	"giwPdl/tdDDJGL/otsREZK3MAJMD81oxR6Ar9sNWAJwFt6fs32Vb5VFBwyL7YcsQCQq1pfekzUZWiZyS",
-	"/bC9UEFRZQ3F5vT7+VHVUSXY6c5xYm//pslhhnGy/ipDKdi13dtG3s51RQkPm63do6Ojo90wDMPa5lEU",
-	"mH/mW1jHZXTvUJvXPnF1R0PolZu13QVZVNUVBqn1KVew0LYFyCiPeFWPWikKVa4qcyVmpbFW3fv13xRc",
-	"SmPe05PUuv/AmeQa2nRqxTdDBM6bq7k5n499u5tQaf0qJiSkvu47baJyTuZx+3Q2J/yoHeA9A2yWNRbr",
-	"kD/PHx253BfEP0D+bpkGfxHXWGstgr9wrub7qZ3761DPfuMKkUkfrK2eqFuvnUN2OkHr4CKGwf1U2aCU",
-	"W5v76twZsShr4rKgFamgVHv3qlyz1wFsKxKNmKYNrxAwMiqAmceYDhihqitcSZ9RfwZMZ4Cmxxa6ELCL",
-	"bHNPQGE1TzbyOhBrEFu4Q0p6CYfm5TS5VQgNYx5QFpzCFedYMBUlnUZl7s+ioWNGtfLg/8lznkCwtydH",
-	"NzxL7Tu5eLbMubD6mOZKLz6dS03ZDb0U/w8LCKjHrTAsgFTsh7ag/o8JS2e5YQ8Z6TVfSGYcuu+3S26t",
-	"apVsDoB5exiLORescwGbEJatAKtx8qE3vBa95Gr6rHWiTuS/h/HZ+2mteh742sJE5hBZPs03su/zj0Qx",
-	"mvaGwVwRUuDYCsHYZArdVMQM69UJjeOUKUVKvfKs6WO1ZVcgLwiWF9qOhCwdoEeaKag78JjJlZjl1eRQ",
-	"zQ3TtTq/MdQUGjalyvt6zAfcbD/QjOUYITDIPwJbtBeQmKoh/Fea28bU6PZDppjaga7qXYFVWaoEiYKA",
-	"Szwl7gNYlpkwCgUgodmJFhtlrrgMS8TK6ElGB1iwln8UlrEA7xUGq5f1Z5HM8pi4rarkynY9sO076uZf",
-	"aI3AjCtK0ErdDbErR9V4NR1sxnjFEVpwSEKhhAtBqGDAXChNhSb1N89Pyd7e3lFpRM69VyqiqBqiA6B0",
-	"zUrzwa6FsPwg9yQ8YUSzkVHlIDXI+czqcTIcWyjm7SqXJq7tFb2bzdaeoQJCWVxDQTSi4kP3yNo4ZSM+",
-	"gZA7tmjs1CZG2/0/xXi2A6CwivtE6etma8+/4Ho81xRWq2Qe1VVKvt/L4F+/z+vcKzR4Hz91KQ3Mqjlc",
-	"Z0/0uqjw56A2kikzi6IqVwV2jrnF8iTXpA7HxT+bO99X54utzqJz7/MmOREoWxZlC/7sFCzZz4Odf3Jj",
-	"5S+VVmhOR1QrMvr6Grn7qVIjL2ngi/y2J9qcvigrfXgeOIjRl9Ehkc+uUUAi2FQRtp0o7RWjYQ/AUdsV",
-	"GELzdlmEYTy/zSnUS5brzM3EjXrCYjIZQ4Id4OLkTkVCSx7Ujqf68Fxdr7fC5s6xeQGFKIrr42xfVcL8",
-	"6eAd3nvcoVpvheGOUdCNoMExAw7OHUshRgqYIZ4silA5g8KIG6zbqVOLpaPNV8He4Fl/pR2LgpcTxrwe",
-	"RhPzGPAGcNyGUJmDF0pCA2NJJLSXVdAOAbLdoiHJNANBIjyvFSW2bywsGX7HdwqroZxCdqbwecK/AzXS",
-	"3Nvbk5lHliAv4VtsrTnTWHXliqIAgMKswRRXB9JS8zXRU2lGDqdGxsmkHR7l6BY+5khgA7H4bhv5BZsp",
-	"a2hIbhkbK3TYe/QYs9QSoUMmY8UQF6LEt+6G4eRGjaWOjM6uuoK6H8yLbpjiMUPMKa7gLfbIIDw+nt8l",
-	"jwvbwpkIdrBdYUhX0GMgiVczASapw+fEEWftymFJvfXqSXEHXAhInEVkq5wwtlkUVMhBsokCgD8oqFbG",
-	"iqAJ8pSyTKXKXKWstd0VODlcDlx9a4Aw2hsa+0OwKWK7WKZ1uFJYg81sMWodq9uAX7vCQbrkzCpK92fv",
-	"wvJAuA8hqHaO8Vacl+EBZ2x0RTEQso6JvTIzNet79Q0zU3sZ7Luvihl6ZrBssNaXmUaT53F+A3VqI8Xo",
-	"MwD/G6afT7oF7s+mCFWWATacSGSPJllYz+2WLPtg8fQTM6aO0fjm3cdhcVyb6lSb5JluaiQhhRCDsmoo",
-	"7l43ll/d/RvPYpmD+8QThZmsQawWDKzR7HgFpXGjfFofzXXdaW53eheyPKtjW5TrfjYTtEP807vw19CK",
-	"T20E9nt266pCepnakznXSTdW28tZrkV4McjhqNTnM8hnrhzY4TKIxI+7IkYAuQ6cp4iOCFB+oBslHHRJ",
-	"2htabR70DAQ8NJs4nSQMjv/5LI+I1JH7A48gvgoJEGy+KWBOZqLlToP8Ora5GR7emvmcBWMbg/scASHr",
-	"7eYeuWEzKWLCuDnnd9yAzXMZbiHCu9XbYejuhpIVbFxiv5Ayom75eAyoUEYtNdS018bjBADmICSHUXbX",
-	"fg20i4Cwj7SnkxmhXhcUC3UIILFaVoNORvCyG3TWTuUksekQeRQkRxcsoAlQ2xhOIeoTQVWqT5VmqVG2",
-	"YP6Ir1VBZs9gMlorTRNuFzyzniSATTobCP+rijZS3WWJFBzInkLGsldjJykBFkK1Dh7Y8xtBI5VTTXMj",
-	"yplJGS4DBzMsst4WWKrI2Qhm3v60FMRgZnJCjPGB2UCp0VFvWM+sFcSLWKokAqFZ+jmnokMmrI8KyIWA",
-	"N+vwCBEbFOAIqcUwBKi7nPo7gICmbFYHwHplqD6wnxjCj+QwLTAIS1aX5GLJQzUBYXWc2V2o5g4kKc5h",
-	"MQ9UGVqk7prFmis0Bt4sEHJuFtRGHuCACHIjLbfRcOFK2BjHZkEADzUjtXkz7AGiKQQm8ob0Rd4YG8MI",
-	"gwngTVQNt2GhXDqTDxxtEJ1SoWgPg4a8XwQP6aNV4wxIKAU0DzqbC2F3J67NWC4YqarczzgBm6xsZFEH",
-	"qjLNLnKNOb0JA4mLqgO4LQIS2a2HD2WJPZmn378/3DHs3RXuQ+Qf2X3/yJaG/MPxcZaIZllL9omQYtcT",
-	"hw0SpdDdWEVdkSVcZZ80Rh2EmPJdkouN7NOA0vhy5AAXM7nY5wnrCj3lPSdtct9ADnYIuVYPM8zw218/",
-	"OckdrEXw/k/dghmBeLVFGwfrJg298SoYRvgj2F7465z5Ze8oGlp4r7W1SnfwGK86Mw0vF0wgC7BrjEC8",
-	"19qB3drnz11ROZdwbiZVb0xgSuZ+M4qFL4NXlelxoti4W/sMS10RfrrhgqazitjTl0rOgidQMe6EQW6T",
-	"NIOa3WrwN2ypWmcviwzYHzbP7UJBnD3f/B1fXuu0kDtRJMObEc8X/gT6G1Pet2LNYADh1xi5FtUUcX4L",
-	"xzmwPX5jz3/EfxdZ9rwZFvapzGhiY4FGvNyDCDiYpl8bYOleTiBb910t712uI7IZo/u701zfekSZs8x4",
-	"hEZ6QzoeM4FuXMjjNSP5O8Cv4fy3iL72FzH/cN65HgVuNjTCPPvPWnD3sv68DP6F1p8r1eYJ1zNCE04X",
-	"GGhZGn4nP5ed1oS6KE62K3IKBK7jgW2dhU43GTNP6cPIQt5p+2am2S4qnz2aYLEUuWDTrsAkKgDXNAoT",
-	"FHvZQTXIhYRAyQ2oHNiHG/3y+UTWqHaIgq5AVR+KDCjxelm4xLeUgn85cywXI0vqYclXmCP9xRzD1Vzq",
-	"buFMPX6DBK0tOO+Ws7l9OP67paB+d3htJ0ot5S2ZjH1LJBM4diPveKLP/rRWwLos+kChePwJ/vN5YQJp",
-	"9I+DFjlstnaNEroLwOEBiYpI4gGJ/v+tp8XfjKAKqqHJLYG6Iscof/ksKAGbQ3i5b0uWnFS0WZ0nNuKF",
-	"NlKGKG9z7roiV6Aoabdax5kOlWUCUk2ELIVebRuR9oOk0wvmTKOnMwB+X5UferK0Rc/xhrl8c5l8XgYM",
-	"pJ+NqR7mMaKxHWFRj1+WMvfwhDOsHvgmEYarUpWWqw/jxazKP3eV/d9b/tm6T7tIN7Oy2XOvVJ2y5LO1",
-	"YqDPrVD9jBSiRDGogkSgWJuJjr6aHh2NKR+IBnkubSFl7hUMMvc2NjM1Usx30Nvmv1Q50X6MOeJNcNK7",
-	"LOMAOnBYD7Ur2eQacgpumGspExMpusLVnUVEyKkVwX1jRgZkOpx10Acfuf45LI46hApie3F5bXVI3cjU",
-	"hPcBLt78bbsm7GSJFXlB9S0b66xdBvoQC0QohihsgzAtwRvqu74hwSD3qDrnJayW/83jfAYA2gX1jKCS",
-	"wiyxIZHQHDvmQzZMJMeaxddyoq1unlBo3ml7CpUnRUeQNoNOXuU6MMqJxpcJeW0ftG/LTzjUif2OjSBe",
-	"3Ivr0euTq9MfsEmoe8h2FSr1O7RAbxWDdY4B9xVLSJYyvCTQw1dMNao87lyXGy1lgMbV1DrnzZouWNCu",
-	"QFzlTsnbSTOclYKMnQg1uTH76obFFgLaZ8DAwS37Jb1ikiQN8rNAqwfa7uU9cssO6Qed16dD1rt948uD",
-	"b1lt6erdc9QGSI/N9gSMxx7J7uy2yRal9Ikguw/zS/L7FNf8/xQxzha+s1TRt0HVnk/Sr1XPqeARrDWc",
-	"L3nMyejpNSuIWMuqirNSycynlfNwLah58qjcUmGDr5dzczwvn7+LzPegXKCcyLwXdvabjfDJk9Zh+wPW",
-	"N2Rk+VTr0bGepAtSoPc74V7jMGzu7x98MO93aUUAByInmgCaiDd9FKgclJjN3IOVpFiDS/3FsGqqG0x+",
-	"pbQUWBq7Le4ob4f7D+m+G2l59auNj0H5a1EJgZQ9UESgQP/v2pLi760bn6jbXP/zFKV5RbASOqWg9d5P",
-	"bUZnw0KN+TkEYo3O7IzsWyGnRa3uZqJBeykohbEDhMs1P5udbUOYXUGNdjMQ4EekikBes80LsUF6OkgZ",
-	"65BWGGIrirkGuflrmcq0UNvpx/MvkHrmeE24w76QivnPxzsBaYdt/BBk0tv3BphTbVthzLrC5QXMAXYo",
-	"tAlcS0rsZFjOw96BjPFCZnPBgMB+tlwbnQrToB+kDVnn5Hfn6nfn6t8TKxNxdwoOBl+93o5j9ZP9axVu",
-	"JvxezAHJkpT89rdCatsF15bJjjBw5BriYnGA1xM36Aolvdd4GUpCItoSZNpNaRorLCDyfYmGBuB6UCy5",
-	"Y4DkN0PIza64F+YmWQ9yc3XuiYXcvK94+g65+ZeG3Hxg4u8yyM3q7Yf7hiqXIVdfWLbnPDVeFmZX2GQ3",
-	"qDjaOc5bs1cJisf5ho9cb+7ENYwY2box8LJgcmxXeD6nrN9hezGoZ+ZiQ1DPpWicXbEhHOcGYZFvCMep",
-	"3K1mGN86APGFYC7zQsvvMJd/xXAHjx9Qj7wZBqWTPYhBCftrvpgZ6xew9BbuaZATFIdZHje9Aa80unap",
-	"wkzfY0LtbaXy3F7CaArlAJX1vcov8EUsk8U1vselGuEO3BB1BXwEdRgjRhvkdEjFAFu3V0pw60EvZNGb",
-	"T1hb1IN6RGiirOrSxpZdMHoerDHrn+9tTQpGYoZ8bGgxV/MNiIGFilYopsB20paIWWH4Mf5ic31Hlj6q",
-	"AHnzSM1VmNqGkPBFs66wwOBOgOgPowVdOe8nMyvYoPV2qwVQOFuqfzUvdwWwZGn9a8fQw/adtzwpXak0",
-	"BjlARbU58i5taWUttSs7K/IKlubnZfrgN8yeRbbIC2jtwSlxdfB9PnNl38TYin0K/AaYKZ/1IMYaXbge",
-	"lNr3+3Ez5frtuOVcCZFvTvlcX0cizevrixQKIBCoEg9T6X+FdNDtqPT3jbosrlINbMGuhVi0tbroMvbr",
-	"bMkl2AkbKQqvceRfMo/6AbgvhUrdwry/EcaLIfG9YF4OdsO9q7DVaTY74VFjv3nYCtsftq/XuQKNbeh3",
-	"/7N9V/e3ab+7vaqUTBSxX6B01rdfrTMqyxz+fA9U9FwjrcQszBONXTqFPQRdVgTgbRZz4Pw4+nz+Wx4k",
-	"WZwBt0w0nLsRuV4TkCAHWLpzQJxM59k7vssPwhaxTcz2Yzh+4kjgANdZykjd+fohQ8SoNUyQeuTFd3PE",
-	"bI7wL0JOd4xiARX09r5j0gqbedfuLDsEvIRGyRKo1GRDyCIrqKHYktQYentXpYzkxbBx9vtcibKF5C6l",
-	"+HTQf+iK19yb/HZCmPuCASWEooF320QdhRQsVWk6eET3PldfB6Oz2Iw5vqNVEfkDkUxeT5zv49RGoR+g",
-	"q2wWmF/7gDPDej3RXwY9w8tBWOVyMfe53gObHdHmyTVcLyAqUjndBljGn3VafxWIjL8pyvVXD2r1ZBr7",
-	"mYyVfVMss27rnF+MOO1zJKJHjRm9VVlP3KzcWWC6bHa8QH4KFkJliZ6uwa055GTCirmb9hwrZGsuPYTK",
-	"nv06FdmBQVKgo23eC41ri+DB2J1uPsmxB2XsO9sClD519N1eZlx13lfzKnzSCVud9n6j2XyyF7bADMwS",
-	"EF1CVrUNWfmwO5vQTCwdSHKiF6JwVrwNkrY2SFirzJxcZv/eP+FtOZZo4b2btDnAdV+EDFqS86pqu/zJ",
-	"6xb+UjihPkpGviM3kqZb8MsvE8R5wHChKD7zMqC07TXk5z25SQZEJnHWFaAzL/3qZ43mQXvHumu7op7I",
-	"KUt3e1RBJtRiDMg8MgrNP+aafTpDDktLVeNeMIoODD33JpuPlpzdXZG7k49hhjaoC8CQBVDFN66rOpw5",
-	"x569MKSK9Nl0W7I+b4K6RWm/vs9v3Szk+7y0nM87j2644XsrfIruU54/Mv9g5pdc8B2/qeGTRhjuHTUP",
-	"vfFjr5r8dSWarC/X7RrPFgn20h61UIqVG/O7fP8i8p37u/Crh16XiXiQgA/yoy3sLniOwVYfFc3vqqds",
-	"dgCp255+gfUJWc8I+KakYDuEI+orVxnPotdITdI7fidtDVwRLyoogK75d2fHBUac69EoHVz/9//9L5sI",
-	"y2Pzcop+LKxCcscEndIZUZqKeN7U8IrOiJDTIBt+1p22Q2hX4DdhQtS9tnAYKbwIUTY74AaJ4nR2nU6E",
-	"7SBYnJZFrJt1RQVYF/bJtV+NXVmXsWDQmgBMEzsSaKwLuN1n5bTmLJBbGnLhpM8JnCX+HRcuIDo2EzZw",
-	"6g5Y31yyIVkjIRFuugqpy9DenKhgSyqijeS17x7tAKLYM67GCZ0RF7P3R/FIkcgwXhQsjNSXznZSt8hM",
-	"gljA7ywqvkOmXBTgivsuJUYKVmK8hPZuValWwmgNpLgtYAalzIW5KWBCwJQLBarQLZvNjwLkiRiYiyqw",
-	"qHu2u+WJXXKsli+CtCEQ2k3K6G0Bqy0rdq9ChYNBX0ht0Q4hv3Mk79gcc9ThEmDPTQSXAhfMmiYwl8w/",
-	"C5tUKrCbzcWY9ThWjt7MSMEXvZMZ6J6s4RaO3adbg/zsnLfljNaiXV8ofjDzcAn7HNjYu3xcYv5ESYDB",
-	"U3bLVFS+Fr7k5IB5rYeyyZJ+gxgRalYQm08lvA+tp7xXIa8kUmmX0ocf9fJFzMUOoST29wRkeHirjsWV",
-	"xd0NqH7AH/g2KzxKjOhn+foFFnbIUqFHZQa5hrZSobwuGQpgcQDK5ofYXMWsr8KxZUujdQM6OMpDQygn",
-	"ln2RU39xdhUQKIoNyLOzn86uzgKiJje7KcN9rQK/XapfJbqTGxf5LjajceLGbOYoDyljosLPgmVvaeDF",
-	"yKyLcB4gbMGatSmjKSOJ7N0CNCbkYCJcqZJ5Y1Ntzw6kg5V8PoR83vSIcvAsoOvLZYeIHMyVapICzqdd",
-	"8K5I4Egrwtm7GvT8pLQgnpihEbumWKV1fEAQA/SFP0VHUk8agy6GOQWvWu9On7Yv3pw9Owkvm0/ev/3w",
-	"6sXJweEGLUhhhl++VLWQgbqdBA2XpFIbyCT+s3ToWbkw5eyOieZK0HuneLSvwkNstdUIzf81PxhKZBr0",
-	"ZiWq1fZixSeCmtX+8laq5gNGazVzb//S/PDj4buDV82Tvffhi+ZZ6+mTN+e1oJaAUr4ApW8RyYIMcxAo",
-	"lxunCPW/CKhv9esKvNUAZvIrcZM7i1i48QJLfZ0yBP9ybuGJiM3yusroDXD+7QZdHgsr6rm5gAyKlkXj",
-	"f2KFmJPh38vElnsIgE6eqppZuOgncy4CPPIfHlGz71kWTxvNWetES3lLxjTVhAuATc44X6ZWVXM8b7TE",
-	"ol9JWYUldgZtsS8sqWcY72G4tcgWuhzu5+ncQEIsi6AgHUtNcL971bZRm+451FAjHXIj+Gcbbpgv7FGD",
-	"UspVoWs7DVt26fNKGZPzttw+2ZWkZz4YrnSnKxb1VKaKZG2UnXVkboAmgAsbKTuAny3sSXAK/M9sYcwv",
-	"3r1L+jeXyfvbV2/2T349vDm5fwvj37cWv7kBgwhaIBtLPWYJR08F6DP7ZDyqBQ/XZtHKOMysjIMmhvDh",
-	"hYbx4Y3tt63z9sVvr34Ir97+8ssPF3vP34XnL0DRtMM8UcYwxj7nasjHYw49p7Y0vie5FXT4pFkxvmdP",
-	"988v3r89OnraOjw5fH/YPHr37MWq/qrr6ptmb6zTqBPkxN9OofzLhnOEFWnu1MF/f4UKuupuoHGsCCX9",
-	"lLFdbSS7GU4p/I5OStdjCMBMoWkEBElyRSwMSW9IU9ozH99icz3D59/Uo7NMlmy0WzdpAde8n/PmTy33",
-	"NiLWKkvafO17Cun/DGCpOCYUFnwzubmOdetHcZYq3n4MZvt5o/fNEQ08fFQpGGI2JVIMmNJdYdRxLgY7",
-	"AWGJrcl0yalYTokglhioiXJUwAgyiYxVYH31WVDbQq52BZZT26ZciNWAw+gQ8DRG2zIBLv0F2poai2PN",
-	"vKLr5pWC67sNLtZ2KwybTz6A2p6jKRayd0L0xn5YDJK5GlYQGrH09bVDWkQvJS6Dh9+YATHeyInoAQbj",
-	"kizQ4gyMvuzogdVFOTnUSC0nRhHTMVgKLbkUH7Sc1rXpxEsIlEtmX4KhXD8E47HiMi9OAeqocvtbsGIM",
-	"8w/pHXObJ8LN893n80VUb1UUJe4kKfz8rRRxx1sQWnVpp+WzxRwAeXS2P1cwUF2sdtwVlZV02POdCFk4",
-	"24pQ0wur6kgd0Aq6AnIWLKBFoa1kX+9glb9RQguHiy4dp5jSg5DYuMGhEaX7FESgCy+wWTDQEdBFxbNm",
-	"eebocjgXdqM9FAJAsbTiOPq2Xb/7Mn0hZVxsi/0r0NARrtDquiTSq+UmtNs27zi54iNW9W4KLfqq3+xO",
-	"s4oD8Un5QJw7sDaItHlr8CW7apdAk5cW0XlDuhyp2r3msjp2mG+Zh5cH/tln971K8H+SiecYpXT4VWEC",
-	"rH9cb2r/FcEBFuFi/gSZdKUzzOZTea0U4CxaVeFnTj4btLG1flwKaiS4kY4N2466b09eLAC0/S5Sqljc",
-	"mTtL5+yyrigZZgGJMi3a4jh5inbUIGaCCFrkDmPB5hv5tsO2Le0vVuer5QrFw45iM7R1DuJy88XZHJ24",
-	"s2XzYHKr4MHcKUZkUrbr9YnIlnYiNGSjVMVl7BHny8oR/fgTEwM9tFGlLxSnWWLf/nkMulUk9Uy93Kpu",
-	"XYVHFUrEauOv9OyXPsICy13f4y7fzPjr62K684OOkODLY8VIlPRlQSX7RUGEG/grgcUsOzmRmEs8pjZZ",
-	"X/GB7XlbqBxDG1b0WMFFYuaSu0exwnFbnsQrM+DteRDtxCqTY1sQHtlvhuGTLDyi6QCjI2Hr6buLq7O3",
-	"4Q9n5/u/HR2+O2y+fecfG4olCUvRL7fsK00Mwhw+2QvnvrL34W3zxcVvzebpbwfvLj+8ePfLm6Pz8/wr",
-	"d3y8ievrig6WubzyVaYDNbeg391ZX8SdpZGfnVCD/34r99Wpbelf7Dam6cCof5i0N1GsQa7owFbu0ZQR",
-	"nfLRyGi0kLdz0PbUL0wOhK4VXdGjiu1yoZhQ3Og1yQwVX3yxa0ZJoGVwufmkg35qkBNgUtRszciwgRvP",
-	"vUUZF+cdzKChesfvcAf+MJdlxT5yhbpyBnxP6s7Z1hWCTZP8tQ8El8fh57Lsm8bEfSmygQzBOXwZd40j",
-	"80pvxhUdvOWb4Bxd0cEq1c/w05TOs9I9nTN/jrn4c/jugvn7t28yy+1ko6z0vaw+Y9bxuZi3PP6k6WCp",
-	"nyUTV/qYtLCXEYATyjQrJZzj1GKvELhuy7DBL/LAOICg8yJ4daMOt6XcoVKtEH/XkbYDNgb1tsjDgMzy",
-	"MC7ettmnrfpD6mWVpuRuMgdrpZWnLdet3RDbbkQoIV1ur/k9dvB2qFBVZkFFj0WutNTH/Ai8QibvzgG/",
-	"YwKqxiO4HpF6iI127fIGZkOmWjm3j30nFroixEBV5jS3mPHep7SERBXIVbffmktV7+TJ6fCFR4jo7u63",
-	"IgJ1NgwsDkBvZKOxnkEtLbCRmowAZVxg5fBYotppu7K4AQ+puh7JlGWNfxk2RBnZrsyGrlOWMoKaQuZC",
-	"hY9OKfZQb5DnPDGEvZmRyKxpROopGzMKaBFmghYBYQehG0q1x5iyiVTDdc2LAmC4fXi7co14HSXMMkC2",
-	"j8BOuykz8hditDTvmZQ1dGmGSNmcW26YnjImjHbfFQMpvMK2jICjCYRt1Uz0hqkUXDFSh052fgUQdhcG",
-	"JrHwp2Y7O376Zwh493aHJ9RQCgaxRMLjIJd7Cs7uLJLWUn/yVZHZbTp/zl6ZFmhVARYfkzDjSsvqYJP4",
-	"e74ZtlvVjmSYcnWhQhjU+jIdgXeAC33QrnmlCuE6pQrl6olmWCqfaIab10/AM1kBhXnlphUUP4tk5vgK",
-	"CayY7UfuNgJuGrtOhT1RGH8m1hvW650nwjaso9gcBuzjOJFxlgJVNWEYtT9frtlIrdK4gaeuzKOfgSYv",
-	"8aFWvjo0TekM7Cg9A+kP2H4LaOLttyzk5BpDAu7wVASlFm2PbI+2R9CkzfzHAsQ9UojQ7PtDH9meCoj4",
-	"YttJurqhovjCeFRnDvwBQIu6os/F/8fetza3bWtr/xVM3ncm8pSWJV9ykWd/cFO3uTqO7TRttzomJEIW",
-	"agrQJkgrOpn89zPrAhKkKV/iJE33yZfElikSxGVhYa1nPQ+LP/LXirl3evD6XV64pLRxifTAc99EyBqw",
-	"ZLmJio0Dl3C1Y16v69tWOlMBor9O+cwXQ2D7xI8d/aWuKN7frBfvbz3utRbvj3UO7tRzeS6zXIY1+6Mi",
-	"0VeW7D/sYdLnS+ot/FgkWhxLk1tnP60gv70Xwd3jmqxTmeeZHhVcjhc8GD1ObL66yK+Cu0c8Fjcca7+f",
-	"4EawVdqGpqWK7pVuGt144fi+zx/9vHXUe7f5ZPPg8U9vHrzZ+r3/qlZr5B2TMitYKz66B4+9RSABzdpN",
-	"6o9o8X/zks43aNkv1vzTuJdlUtltMVEqlO/iI0HbQSjwlaqz/FTJNJ+uPEK8BJ9fOVdJHCOLD+5QTmUX",
-	"KrvvvEfkXcgI3Uy+ToG7lysPbASLNpJOkVooyVcZYbPxVLk8k7nNkHQMD9WZIk+Rmrjk5zmRFBnFe/3N",
-	"hC1yeaa6gnxEY4dm7/CZOFfLrnjrVCWCSHfaQD8ODxmJGutEVRIJVjgFnm0mJxM9FlOVqVqceKe3hYpO",
-	"KeHuywaMpcESKkVATQQntukRPqXe/lyAgIon+PwWi5wacW3ee8XodulJalxkuJ+ACa8m55OpGp+LlGdN",
-	"MC95njXmHQ3FytlXwlSD+SbcFOnIzhTMEFqHg9rcKkfLg3PoxZGtLCePw6sTYg2cNjJDVKka564LY8y1",
-	"D0cqz5bre3SKusmoR35yIMeePqPBp7TISE01H5roifeRC5x02vjVvKg6fRNrPOAdrBmDlzQt8sQu6NQ2",
-	"UmeFwUMsrSGRWpmIkUylGcP9cjt3OJdhpQTETb4P4e/doWmsjJiRRiRDTmMokJy6WlvCL632GQ7WSfPY",
-	"f9uTHFq67AYmfEXTWCz9h7aQPg1qHVL7qhr3S2MeQmwTlZP3VZtTtblaTiGxvVtbAyTBvlOJepDbkKn/",
-	"nJ5vzR7/Z/P9w/HORX/0yGyfbvUCRvGdHnghOkfv+lhlF3qsRLg7VeeXkS3yARaFYrcnmdQGPOfayx5P",
-	"CxLDg5m58u241dD+xvXXN39z8hmaf+Npc0iD3TZfDnBLkslyV8T0dmUwaNkQ3goMx3X6W+GlH6N7v62z",
-	"b7H+LLnuq7VrP3683ixnwdpcZZeJL2PjA/7PYuKttpkJIwc1ZtKoQbiYl6wwqAEIk8NVJIRo3SI0b4Io",
-	"miKO1yGlHVw2RltfWlmideqKPZFkS5EVpmT+CIhM7yoajIwuX5wy5libs1RdSRrzPX3w+eRuZzyoX4EX",
-	"5hUtnYoVprmmNmCy355iubrvKsDGES0QRzisBjVvYRJFIiPgRGgPUUbPqcaOS2yuIQPs0FCoaElBoiYR",
-	"JMM6UP11JMfntHR1LkZIuJ+Xqr0kD01+VxX2GVyufzV13tgO5X5GNp+iVBh5KdbgJxzaqgg+SZiLzAcL",
-	"jFqsdHIaLE0QqrqOA7WiupzoNFUJGSZjkTbB35vuyokF7YW9AtUvVqXxt6IzRyLOrO+u3ILfKOtMqvCi",
-	"YOi80QvicPVGLxqCY4HNHNuZGhp8RtW+rohDjjxPE7va3BLB6HQJ7mrwnKGhN0dV5DbRYTjLUXIh4krv",
-	"8HcYUP6VMDRhTTCOsB9g4XSiGpzNxMiMJDXNDsI8TlQruMYE0Myp9ALlf0mBuFn6jTlnX3Rdf1gw4WHp",
-	"YnPfmsQKbUQGt3PM3lyGTXlUyjus4g7HHqy09B8PDVXM0R6JkdRyf6Mtcrd8BP3u8xKY/Gp5qu9ymLvl",
-	"Y0RuLZWJlxHawqwkpr1jgj2xfkf9DNCmL7QlQytvTvPIPn1z5rkG4WNlYHHW/BdyOf5j1EhhsX6aE9DA",
-	"vizUaGrt+boyydzqq7LvxJnP1wt/vU8slgHfZurdK547Nc5U7m6Bm+ZHXZMNfUdX7Zft/5IqMEiZ0O+F",
-	"BLaYm2jgTI9eCbc0Y/iDRoxV0mAIUAY/9Xk8tFCnmDi8WSqw+oTNIYw5RdrVae/B083jk639zeN3W8f9",
-	"7QdPHx7+8uD5m/42HJzL3AGNx2k7L8TWSe/RoL8z6G12+/3tnS3kNVtZsNJyaQZH5Wmez91gYwNHsRvk",
-	"YzYW8n/kHOU1r+jm/mDrqm6mnrzUwXhAL2cn7REqEdv9nviFan/KzucMQ633ffVQsyt/O3i882Dn1fHh",
-	"0Y/Hv756fF1XMk/vKpblzUszqN5jNk1q/YU9eBsofGNVXC2cc+2a/qqm/h8FdW92XRiK8Par1R7XjBsd",
-	"yvgINJZpCi4uWi+cm/DDh//PoaUuOOv/b6PIWB269eD0znvf5ZBmaqz0BbidKDR24bUo+K5RBb15fvz6",
-	"oJZKH5qJUsl9FwkGBcL3jnNpEpklgmeaIzUTnDb+k1yeraEbJ4fGW/NurlzufTI8SYyWgQbKpe1o44P/",
-	"EUGZ8OXu0Ozhshab79/j/qKN6O/ADmNNKcnCwbQMBVx89eSDbfFC/+jnNxkHOgRNbJraBQaEM5XoTI3z",
-	"th2HqSQxr3gTBA4juVBjJVYXOenwBL1tjVfRyHM40OyKRCUFbVCo1qAbYtzXJnQRQkAxtQpD4PsVMQQ3",
-	"B+ZFlyeWz15we9Enn8lEoewLD0FwMn1r9Huh5nY8rb9G/+H2oweb29v97euanOuZcrmcze/Wcjgc2Ezk",
-	"Cys6ZcYtszmO7ZpAO7fuFIxorhIRX/SjYdHrbY1H0qkH2+Lpq70n68dP9zZ3HuDnKsblIPMiU66Bi+xH",
-	"Z73pq8fHbv+H1yeHz09+yTfy2bMX+fHyj3R/q/j5+f7LX9ODZ69fPu+/3v/XdR1QPuZ2mMrbFk5Ut7JG",
-	"vZ6sPNHUcuu4g99gIzpRjFuDTezGhRWNCK1Z4oqnZStmSpqS21Ulu7jFszvgasZvV0izJLUopBjTTuRZ",
-	"GdmgY2m3CTQ3tHaj6gkeF+Rv22rqP7ZmZs60yzGDJ94evaRELd60vs1WkNbc+tKic0XoJF8VRL4Ghoj8",
-	"CZgBp8KadFkxzJDuOplC+IroxPRDvDYgaKimgLW4UJmeLNkMea7coeHD3gq73hXH5NBjMpDPjcqMs+Uc",
-	"lg8F5/Ig7zo08bu9P/YOnx2c7h88Ofr98OTZ64PTF/u/x7tC+oyKPyzAW2RqUjjlRGent0URlbjI0piQ",
-	"mSOFnHIjZ9MiVyIGxwnRlviTi7GfibJATCk0XxbQbz8KS7joReGhUhROZQR9thkCdhc2S0RH+i7UhkdQ",
-	"gZEr5vBBas/8luPXKQzIAuu25hkGEWVFQXymTKGNIuRo9eRJJs9mWEVQOCXwHbritan3TNCFP758/eTF",
-	"6eHRs1/3TvZP93766Wj/+Hj/OBYoDEdvj7ETeHloT5zasUynqKOEnBWptXNwMyJopb5ATEOG0qLreKmQ",
-	"SYJkF8jqMMGytc725uaajwRiPzGZE2oLoU4aCsK5ofFfwXR38P5jawzlpePA7/ZBO6yXQPxktUaCKtzd",
-	"oZEjUujOiNKbr/GqUPDdiEF5sFroXjJJVMLLXMDC9k4RHz14rsd8MPAcFOIMprfXmaM4FvFL8YUUqOVF",
-	"SKpBdcODs37/RJ7FrPXm09NXuzkxTfe9oEgE+aLKGVy5m+TOIWqbxMt6j29yor6O1bZxfPh7SaRkmp7Q",
-	"4SzM1NLRRbEjVuZprzt5yjQlS29nquWuT7wgOTOJgE2tp4FXHPQ/zxH+xufmj596EvwK9L7/5+ImrNWO",
-	"f0DxdKfGp49PNqWZbz83ffXrHxtPNl6kz37e172trTfmXB7M3Hjr4rUdbc/+Gj/618rgSmun3XySfOIc",
-	"oZ39uvCxt0FB3q3upETogxgv+zJWXfEsd4INom6aSiEdAXgq+U8dxA8rT4bMVgBPgBteBy7Aa/BNvuUi",
-	"0RuEPi5Fdmb6uw7R6igN2TshL0Vqbh2ouS5wXtvCr6oZPUYwG3suWrnmucIzaKL7AUsAl5b3thkDWH2d",
-	"+CuHJn42WX8l8/E0jugogBAVBgbqnBkNdFUh1dnub5J84kI7tXY3v+EnvOmd/YYJvkFbbqylaJWemXzb",
-	"iaj+DZbXYYZxEw3v9bPUqfpnIVJoHD7nGotWF4CWq8RvDNXquIE/zrtPhFCJM+Vy1CfGHYrinqk1BJH2",
-	"HmCAEefYKAK6O1XwqLw0rjbxmGqW4tVuQ7wWsYRsJYdEp0wM+pE87js8lzybrB9Yo3h1D42RM9hlwTRs",
-	"9bYFYThQ++JO2bRfVH739QsNXbmGb8uWUc6j6xgmmu3+ZNfnpk5P9y4eyNaqCvxybpfYotCGN+YBGfTu",
-	"3Vyh71i8z4DFu7PZ+0Rg3n7pbxCGDpddC7AVrRYhOPCartgrAWEEZOOoCuHQENojtENccHmnAQZcYs+i",
-	"jYi34M/E0RkcyPz1LREairt2BcXzml+Mh4aSMYRJKVLSgcZDnbbwtWacxjUcqt3gEjgoxiJTrpgpR7gp",
-	"wgPSa8SNg2YcgGHGNkPZ8InUaZF5oC9Byvhr1A2V40bvdVLZcuZaJcxeugTbTtsG2u/AwDc9t6qmI3Td",
-	"/L2artuqjc+oBe94d/Pu3uLG9nm9u08NB+E8wphcPXSzh2/79uilR8RRjpFCgsaKcFWsiuhwlOEyIOC6",
-	"M/fFZu3YTfOt3r4j/Cz0+ytWCp+t9LOxmWcoW1sLgHx6FOiQxuFLMFx9u3s2GDYvKfPfGkD4iqeT7/GG",
-	"VmQeWsqvHm/YqMzKlfQ5wUmo+kZdn5VSCnNPVgL7z0I6wmp0YHeEP+XK5WsRZ6XwBIYVTaITz6lIzxcY",
-	"MkzAiUzNEEYel/nUmA2gDLK6kYgnOMXiobEeQwDrPilSTHG4OSZleYdWmEQNQV6sBBWeE6Ur7SohL4aG",
-	"6vBhc/ftiyp6FLrd/fKdxjZRhM+G8Y4YPs6EOEjfwzcZmqwwriv2/DsHfsxlvEz5Vp0d4SKxI2bQPVs9",
-	"+n9TTOGzaST6PTGNhqa/Db9s9vDfbTHlzsPcGHsonCm7kJjcHi2Zy0IKsN3TtbJrfMdheqpWFGqN2N58",
-	"jG+409sKWMe3xXStK34K9q7Ma4A5lPKC/yl5PTSdKtP76/7ByenR/sn+wcmz1wfxWle8aJP7nRBfmnKf",
-	"Cw5atfS7MO83JMzrV9u9weatiEP8Yj69Ua6G/Leb0V/QtU1ei8oDbGW3oFZME2rGb3uPX/V/fbPzbvP5",
-	"ce9o58WDNw+fPLoX3QNjcspv3PqSO4P+425vq9/v4Uvi9WhjVqJYd3pbA1HMXZ4pORNFrVAUv04m63SM",
-	"JEFYXYpz54pW7OwMNsPsUlmezIb8Gm6S2jt8JtHg+hpe3oS/IwiHfyez/zupn027i/G3hERu6zltfPAw",
-	"Ffg8g43x9lWNYQuiy7GYEgiDiFCwIYgIrRvwa01LC+di1fTbwgRXaL0hxkkG8DebCfLNAkF1Kg00duEF",
-	"YsQkU25aOTd2IqAjwWUgogtwF/E+VCYZ+y0hJlUNosvr+VBK0GEUEGWrFNaYDShcNTQM6qOUQNwwfLGQ",
-	"ZrmQS9EpTKqcK2NfMyqFkwY8rZk2Ra5QVjSPBKvHEdIQbvqXHaE/SdSRxRyBX1517j+FKjyocK0ONPLP",
-	"Ks/3HsTG53lfLGMz4nb04FroJwT+YPr8TiEc9PMalvULlLBtfrYStkZbrzvl+3kSVVMEp9A/vkrtH1mg",
-	"hrMtwP194dMvxlTVuofgfLhjIL3VIL5CLK7EKGMd6EKAyACzEiBeTkJXnS+ngm6+x9DA4QcOWLbI8AB9",
-	"ZcrQ2fL45pDlFbmEGUEATYPDO6dGGYUJDWXYabAjDxBATYf0OvS3iiAvbIBxJ6bcS6D0OBIVan4EY85l",
-	"gL5B9Br3Hdm4rjjy8W9CX1P9Bpg961TVD5nKdcZRbC4o9J1N1nBQgRzGRZYhKNSoMnzPXTE00FDYRxoI",
-	"41Vg5BbY8aebXJyVreCqv6l4+Dta79oqxwaM7+Hot6c/zPPk98VotHd0ONr44enx7KfpQ/PLRd+cp+/+",
-	"mGeP9OGzWfHD4l9fqEbyq8P4Llu4m0D5qjzYfeeXX4SM118D0/f98Ha3/RpNVUvY+r7ftb7wDp4r96U2",
-	"7jfgl9eKMOxESNFakdiA4pUlj7Ct0DkmEak+h31mOSR+kKi2/eeBKwp34xAwC/60no3JSeBgOy8lrA1U",
-	"5kKldq58NSY+jgstm3VVa8zxVzF+9yIGC3ouKc08NRXP5t22N3j2FykU+DYOFDAtLp8qvnNYfRYlXYUl",
-	"RLUuvrOB8cUyN9OPwBnP3I9ipFJrzqjurkKzK6T2uzIn4e92NaqubNmds+u1l7w6vV5eeQsHwn/nurXx",
-	"nRngRozGYWWnn03hNC+HqHWe1+YWx0JbEV6xneen2pz6qF9YTceCm45ct2r2z+SS9T25cHSu7DxVXuZZ",
-	"2Hm+DscyazwSqoOksHKkU50vy/0uNvaUOcHiAJG0C/sOS/x7/lU4/B3AGW20HBru4ButrWtxSbX19Yli",
-	"cY0+xBGYytzJ+RxOBTN378/br6MviLP51ixBDV3zjdOof0eutFXK4OB9TrtVbtB1JtcP9/bm+oVa7hX5",
-	"9N7g339+jD7c+1HJTGXlJ3/CF5AdfQWvBkdzqNIdfmYDl9hxQQKXsINv2Lkycq67SzlL1yp6aXTS7Zhy",
-	"5/ddybs9NGfWUxgKne+KeCbPlcgKE/unWIPV2YONjf7mw26v2+v2B496j3pknehMv4F+LPdWW+vH0lij",
-	"xzJlekbkYQEj2xVcr2QzUcydygIxVQyumWXIjKhRyz5CkhOh86EZYV7JoiITKk4IRrpog9/1KqQRmmNS",
-	"L1IyG08DyjfcZPBPFHWB3ppFrMGifLCQhVuWooPPiQRqb0TC62kQIac81ckak/8hEUso2UddVhc5cS1J",
-	"s58953SDF7EcyoBqUyxtIaY2TfB58LhO1YEaiRqpX2w2NO/Avu/N59xJ8EdscYRpTHof+Kl6pbUqdnFu",
-	"7IJQvE5oOElVJDalnmBq7XkxL2sd+VDHOaGAvxQFrVCEOOwSLqtv65FMqfVcvc+ZWNSaqleZKTJEdHWr",
-	"e+L1LXd8KUfgJIS6f/4tumKP2EpLH7mhXYunTOeL6WtaursEXR4alOgRlyVy8cvIRpFPlc4aYrm17sD1",
-	"1MpIgyyd1TDLs0zRK4y8hjk1S5Y65h1wmVRyqg2RRtBvtsAQ+2KqMkXznWFezKY5lvO8QL7mJ8yCyrK9",
-	"npczZIumqAB/3iCEZVVfdKhCL63i2gjFjpBvY+CdMqTHKHI4M7maNmNjNTnPztKI2np/sOovzEUyR2rY",
-	"XZ3CuGIEXx6pJBIjW5gxKh3Z2TyV2sDP3W53LUL41pm1ydCA3UKiBClyPVMYeA+ISRtzaK4yh5+WtPJN",
-	"1ly+EvoK7COnem/W6UQbMWntfFH2/dCUne/9vUHNdlLNJRoGtyvczEXiwuqxikQ2do1Ld8lsDOi/oWEO",
-	"DeV2BXPJcvcP6q1OrVGEr1OYGgn/SNki2I3KIRsav9iqHApmPxAbVqfPdcwEo7nDdoWxvLd4W28zoWdz",
-	"m8F9qSwCnxaS41KnESVyCzVuXvHUhBNXIjKwg0spfCUN28GkejWkcF6DyZLqSU6MI6Tb5WvkVCadVyHh",
-	"OR4+qWWiH8uldw9Qb61icZeZ8hBXZ82AK2OwMkQbojCJany5JbYB0wpqMTSdOMmWp+AXrEVCJzyn0I6B",
-	"XcQdVoqphh1rSXE4pEwVR2TT7xNrLdV15OQRJBrOMm4ITSC69PBtmdqzBVLizj2fL+tjDEr9F78CCAfa",
-	"j3q9Xm1meH2OVhtp7CIibjQ9gaUYoTBAfYOqDoQrtES993iJUnBF+CXYqiov8/KtfyzSc95wAlfJTqpB",
-	"RhjJwU/Pj18fRP79ez3sgVQb5erkd9pQsjDPpHFyDE/hQfeczH+pcY6xX2QmgsXSmI60gtosLjHekCW3",
-	"3NmwyOeZvdAJRnSleLf3dG8dLKvM9ShVovRNzmSuFnJJM7L89MfCofIBKgNx7Bfd7XU8zI8zhcMsU+bw",
-	"le6c7AoYh+rBqCpRN2H1fYTNVctrEf/KmA8N9tK5IZG5jMp17APg6AIFvexD23Qf8NCHxhCHEEoqcHEr",
-	"fVDebIIMRv7ZsPQSXTKEz3Q+qOYBG8poaDg1JzplvW2Zl2chB56jzBqfB4Tra4E/nEThGhoameeS5Afx",
-	"EvqFKd9Jy7CUMoxq5jGqgjO4ynACua7Yh1XLzIthMRcptfkeg7VTWfaykogaTHRZnm2IcNkxxWNIDmfW",
-	"pprLUqVmKaoKax63UmN1aOYq0zYRq0HeCGJP4EEl0koJitvYjCRGwtK145y5yGuKuZf1SsGzL7VKscdQ",
-	"UlfngaruAK86UzmvW+R84oxHRPPInev5HCnbx5l1zqty4egrTepFOlHdsHdKRwCM7FRmjHRI06Epp7zD",
-	"4+USwQtTeaHEmZwTMdgSv0f7WKYKhw8Hf2dhK56hSUAJieM8NPgtfHK1fmic8KZTOZ+rUk98Ai4vzQfJ",
-	"1HUkRMJll9WSg624rGMkUB2tGiGFm8k0hbMInRqn0sF5BRrsSoRJKYHsBLRAwlKc2RlO13Ie6swvT7q3",
-	"N0NYK7CeFQaTy6Eh6EiRSmSGx3Wwhqc4nqtwJPdM8jpH9jWc4aW/VDmznuY9bkAH4qrMvvS6HNe2YLAy",
-	"kGmDOwyN5MWMO0W14hHYR20sH2ZD4nm2OHSwaEAaYrjZ0AR+UG4LNB4d6rRwd850ovy4V2IJZJ3WWEgL",
-	"Fg01potuOb4qNnGFi0c7WGDbkPKUqoH96zDlWW0nYB2+ln3A53O9X43gpFXEhqOleHpycijwrOxFOGgm",
-	"1xGTUwmmlco5K3FA4nPDUYO7dYKaYrY14Fpi8NvZGbPsySaYYWhiAnfEnJ6l9YyyVkT2aSdia1Nk0iR2",
-	"JkZLtOSEgMDtlQelzPla8GHZKfe10BjpKCki+BjieSpuQu3mZ7ivuAmKif59qZroz44HkiwWi67jP/tU",
-	"GcyNNThVj/WEY8rdocF9hl2goGo4U0owwmIwNOtlKnhdJ3GgpI2ktlcQ2YYslzrfrd2ppHSNB1Ul1a0J",
-	"Zev3rABpAyRvvWps4beAzxU5QISIP1Rv+rH74VJjP3Y/jGyy/BjjYkW+DZwb6I7AD4h24QWQrEXg2qoE",
-	"7txg+LjvaE4NvDq038D9tIy4reuJGtsETPzPIUaQy+bgzuUEgzvRqHnDWQfvtWP0uGcqmJ7Hz8G9S/eI",
-	"VTr8VNGuhBMSu6NZcqfOWIqZ5u6J9dSiMsijg5kqctVgzLSeYSWTC+5ZOtPMZeY82Qm6x5nCSKc26FTl",
-	"EqyCnrFmD4H3OPiAgyYmkv0a2JrFOLXjc9GZgIlirHcELslaCfYmMgF2lXZX1O6lepRJXC+JBT+Alk24",
-	"YpcseZcq8GAIsFhuzHDugvV2oQL0Oe7WHYkwkyWPMbaZ6/oXYBHBJ6ZAdoMmOlylYEnpK3Rs3Xz/3tcy",
-	"OmvNLo0YRc246tJm5HdH7eS4Yp83fHBJbA5+2Ew7ckvQJaFgDbwdnzHshHYn3rgGlecy87POm5HK0WqC",
-	"5qvC+DrFA7gOdmg6sPA4zUVTEWzs26OXl2n/o6B6Ab4F7ukamt5LbBIU6GYhPHSTmxwRsBgO906ePBUN",
-	"3tAa2QQpzVyic3YrTsrhZsnnYgy9wvmYVnSQZ2E60cPyk3iXrW+ZH6VtkIWYdM4Si/A6tYxN7B0zeE4q",
-	"x3hMBH8G2ce2e1uiZBtai3DiEpaSEwLwAXq7XocLbIzA2kjfeAQpy3OFb4SvQo/AnHP1Rjrn12Tuo6FB",
-	"txbjwXAbxGxVu2YH13TMIMngD+R+xTX/UaZpg5VjaPx2PmaRPpxu8CBN288ub/W5E8dP99Zhm0BWHhTs",
-	"C8dVzvU6vFpbVN1rjpJtYrVCUiCloteazCldF4oHu91AoRSHkLgL+NEsdvjxz4//GwAA//8=",
-}
-
-// decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
-// after base64-decoding and flate-decompressing the embedded blob.
-func decodeSpec() ([]byte, error) {
-	encoded := strings.Join(swaggerSpec, "")
-	compressed, err := base64.StdEncoding.DecodeString(encoded)
-	if err != nil {
-		return nil, fmt.Errorf("error base64 decoding spec: %w", err)
-	}
-	zr := flate.NewReader(bytes.NewReader(compressed))
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(zr); err != nil {
-		return nil, fmt.Errorf("read flate: %w", err)
-	}
-	if err := zr.Close(); err != nil {
-		return nil, fmt.Errorf("close flate reader: %w", err)
-	}
-
-	return buf.Bytes(), nil
-}
-
-var rawSpec = decodeSpecCached()
-
-// a naive cache of the decoded OpenAPI spec
-func decodeSpecCached() func() ([]byte, error) {
-	data, err := decodeSpec()
-	return func() ([]byte, error) {
-		return data, err
-	}
-}
-
-// Constructs a synthetic filesystem for resolving external references when loading openapi specifications.
-func PathToRawSpec(pathToFile string) map[string]func() ([]byte, error) {
-	res := make(map[string]func() ([]byte, error))
-	if len(pathToFile) > 0 {
-		res[pathToFile] = rawSpec
-	}
-
-	return res
-}
-
-// GetSpec returns the OpenAPI specification corresponding to the generated
-// code in this file. External references in the spec are resolved through
-// PathToRawSpec; externally-referenced files must be embedded in their
-// corresponding Go packages (via the import-mapping feature). URL-based
-// external refs are not supported.
-func GetSpec() (swagger *openapi3.T, err error) {
-	resolvePath := PathToRawSpec("")
-
-	loader := openapi3.NewLoader()
-	loader.IsExternalRefsAllowed = true
-	loader.ReadFromURIFunc = func(loader *openapi3.Loader, url *url.URL) ([]byte, error) {
-		pathToFile := url.String()
-		pathToFile = path.Clean(pathToFile)
-		getSpec, ok := resolvePath[pathToFile]
-		if !ok {
-			err1 := fmt.Errorf("path not found: %s", pathToFile)
-			return nil, err1
-		}
-		return getSpec()
-	}
-	var specData []byte
-	specData, err = rawSpec()
-	if err != nil {
-		return
-	}
-	swagger, err = loader.LoadFromData(specData)
-	if err != nil {
-		return
-	}
-	return
-}
-
-// GetSpecJSON returns the raw JSON bytes of the embedded OpenAPI
-// specification: decompressed but not unmarshaled. External references
-// are not resolved here; the bytes are the spec exactly as embedded by
-// codegen. The result is cached at package init time, so repeated calls
-// are cheap.
-func GetSpecJSON() ([]byte, error) {
-	return rawSpec()
-}
-
-// GetSwagger returns the OpenAPI specification corresponding to the
-// generated code in this file.
-//
-// Deprecated: GetSwagger predates kin-openapi renaming openapi3.Swagger
-// to openapi3.T. Use [GetSpec] instead. This wrapper is retained for
-// backwards compatibility.
-func GetSwagger() (*openapi3.T, error) {
-	return GetSpec()
 }

@@ -6,6 +6,7 @@ package api
 import _ "embed" // for SpecYAML
 
 //go:generate go tool oapi-codegen -config config.yaml ../../openapi.yaml
+//go:generate go tool oapi-codegen -config spec.yaml ../../openapi.yaml
 //go:generate cp ../../openapi.yaml openapi.yaml
 
 // SpecYAML is openapi.yaml byte for byte, as the server serves it at /openapi.yaml.

@@ -24,6 +24,7 @@ const (
 	Gone              // what was asked for is no longer kept
 	Precondition      // the resource is not the version the request's If-Match names
 	Forbidden         // the API key lacks a permission the operation needs
+	RateLimited       // the API key, or the client's address, is over its rate limit
 )
 
 // FieldError names one invalid field by its JSON path.

@@ -15,9 +15,14 @@ import (
 // authenticate resolves the request's API key (X-Api-Key, or Authorization: Bearer) to its
 // workspace and permissions and puts them in the request's state, where every handler finds
 // them. It runs on the operations whose spec declares a security requirement (see
-// registerOperations).
+// registerOperations). A missing, unknown, revoked or expired key counts against the client's
+// address (Config.AuthFailureLimit), and an address over that limit is refused before its key
+// is looked up.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if err := s.refuseFailingAddress(c); err != nil {
+			return err
+		}
 		req := c.Request()
 		text := req.Header.Get("X-Api-Key")
 		if text == "" {
@@ -29,10 +34,10 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		switch {
 		case errors.Is(err, tenant.ErrBadKey):
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="wazapin"`)
-			return &apperr.Error{Code: apperr.Unauthorized, Message: "missing or invalid API key: send it as X-Api-Key or Authorization: Bearer"}
+			return s.authFailed(c, &apperr.Error{Code: apperr.Unauthorized, Message: "missing or invalid API key: send it as X-Api-Key or Authorization: Bearer"})
 		case errors.Is(err, tenant.ErrExpiredKey):
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="wazapin", error="invalid_token"`)
-			return &apperr.Error{Code: apperr.Unauthorized, Message: err.Error()}
+			return s.authFailed(c, &apperr.Error{Code: apperr.Unauthorized, Message: err.Error()})
 		case err != nil:
 			return err
 		}

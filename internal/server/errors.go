@@ -30,6 +30,7 @@ var statusOf = map[apperr.Code]int{
 	apperr.Gone:         http.StatusGone,
 	apperr.Precondition: http.StatusPreconditionFailed,
 	apperr.Forbidden:    http.StatusForbidden,
+	apperr.RateLimited:  http.StatusTooManyRequests,
 }
 
 // handleError answers every error, from a handler, the binder, the router or a panic, as an RFC

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -19,7 +20,9 @@ import (
 const unmatched = "unmatched"
 
 // specOperations reads from the embedded spec what each operation declares: its path, whether it
-// needs an API key (`security: []` says it does not) and what its parameters must be.
+// needs an API key (`security: []` says it does not), what its parameters must be, the
+// permissions its key must hold (x-permissions) and what it costs of the key's rate limit
+// (x-rate-cost).
 func specOperations() (map[string]specOperation, error) {
 	// The spec as written: the copy oapi-codegen embeds has its operation ids renamed for Go,
 	// while the generated router keys per-operation middleware by the ids as written.
@@ -50,6 +53,12 @@ func specOperations() (map[string]specOperation, error) {
 			if so.fieldPerms, err = fieldPermsOf(op.RequestBody); err != nil {
 				return nil, fmt.Errorf("%s: %w", op.OperationID, err)
 			}
+			if so.cost, err = costOf(op.Extensions); err != nil {
+				return nil, fmt.Errorf("%s: %w", op.OperationID, err)
+			}
+			if so.public && so.cost != 1 {
+				return nil, fmt.Errorf("%s needs no API key, so no rate limit, but declares x-rate-cost", op.OperationID)
+			}
 			ops[op.OperationID] = so
 		}
 	}
@@ -65,6 +74,26 @@ type specOperation struct {
 	// fieldPerms is what the key must hold besides when a body member is set (x-permissions on
 	// a property of the body's schema), by member name.
 	fieldPerms map[string]apikey.Perms
+	// cost is what a request takes from its key's rate limit, in requests (x-rate-cost; 1 unless
+	// declared).
+	cost int
+}
+
+// maxRateCost bounds x-rate-cost: an operation no key's burst could ever pay for is a typo.
+const maxRateCost = 1000
+
+// costOf reads an x-rate-cost extension: what a request costs of its key's rate limit.
+func costOf(ext map[string]any) (int, error) {
+	raw, ok := ext["x-rate-cost"]
+	if !ok {
+		return 1, nil
+	}
+	// The loader reads YAML numbers as float64.
+	f, ok := raw.(float64)
+	if !ok || f != math.Trunc(f) || f < 1 || f > maxRateCost {
+		return 0, fmt.Errorf("x-rate-cost must be a whole number from 1 to %d, not %v", maxRateCost, raw)
+	}
+	return int(f), nil
 }
 
 // permsOf reads an x-permissions extension: the permissions a key must hold.
@@ -117,10 +146,10 @@ func echoPath(specPath string) string {
 }
 
 // registerOperations adds every operation of the spec to e with the middleware its declaration
-// asks for, in this order: the body limit that applies to it, authentication unless the operation
-// is public, the checks of its body and parameters, and the deadline of its work. Unknown routes
-// and the public pages outside the spec pass none of these: a 404 is answered before any key is
-// asked for.
+// asks for, in this order: the body limit that applies to it, unless the operation is public
+// authentication, the key's rate limit and its permissions, the checks of its body and
+// parameters, and the deadline of its work. Unknown routes and the public pages outside the spec
+// pass none of these: a 404 is answered before any key is asked for.
 func (s *Server) registerOperations(e *echo.Echo) {
 	ops, err := specOperations()
 	if err != nil {
@@ -134,7 +163,7 @@ func (s *Server) registerOperations(e *echo.Echo) {
 		}
 		m := []echo.MiddlewareFunc{limitBody(limit)}
 		if !op.public {
-			m = append(m, s.authenticate, permit(op.perms))
+			m = append(m, s.authenticate, s.limitRate(op.cost), permit(op.perms))
 		}
 		if op.fieldPerms != nil {
 			s.fieldPerms[id] = op.fieldPerms

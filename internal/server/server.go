@@ -6,10 +6,12 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/wazapin/wazapin/internal/apperr"
 	"github.com/wazapin/wazapin/internal/obs"
 	"github.com/wazapin/wazapin/internal/provider"
+	"github.com/wazapin/wazapin/internal/ratelimit"
 	"github.com/wazapin/wazapin/internal/secretbox"
 	"github.com/wazapin/wazapin/internal/store"
 	"github.com/wazapin/wazapin/internal/tenant"
@@ -42,6 +45,12 @@ type Config struct {
 	DBTimeout time.Duration
 	// Metrics records requests, pools, lookups and imports; by default a registry nobody reads.
 	Metrics *obs.Metrics
+	// RateLimit is the token bucket each API key is held to unless it has a limit of its own;
+	// the zero Limit is off (a key's own limit still holds). See limitRate.
+	RateLimit ratelimit.Limit
+	// AuthFailureLimit is the token bucket of failed authentications of each client address;
+	// the zero Limit is off. See authenticate.
+	AuthFailureLimit ratelimit.Limit
 }
 
 // Server answers the Contacts API for every workspace, stateless apart from its store.
@@ -62,6 +71,12 @@ type Server struct {
 	templates map[string]string
 	// fieldPerms holds, by operation id, the permissions some body members need (see specOperation).
 	fieldPerms map[string]map[string]apikey.Perms
+	// keyBuckets and addrBuckets are the rate limits' buckets: per API key, and per client
+	// address for failed authentications.
+	keyBuckets  *ratelimit.Limiter[uuid.UUID]
+	addrBuckets *ratelimit.Limiter[netip.Addr]
+	// keyPolicy is the RateLimit-Policy of the keys held to cfg.RateLimit, made once.
+	keyPolicy []string
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -95,7 +110,10 @@ func New(st *store.Store, cfg Config) *Server {
 		log: cfg.Log, accessLog: accessLog, cfg: cfg,
 		auth:    tenant.NewAuthenticator(st, cfg.DBTimeout, cfg.Log),
 		ids:     obs.NewRequestIDs(),
-		metrics: cfg.Metrics, templates: map[string]string{}, fieldPerms: map[string]map[string]apikey.Perms{}}
+		metrics: cfg.Metrics, templates: map[string]string{}, fieldPerms: map[string]map[string]apikey.Perms{},
+		keyBuckets:  ratelimit.New[uuid.UUID](ratelimit.Options{}),
+		addrBuckets: ratelimit.New[netip.Addr](ratelimit.Options{}),
+		keyPolicy:   []string{cfg.RateLimit.Policy(keyPolicyName)}}
 }
 
 // WatchKeys listens for API key revocations until ctx ends, so that a key revoked through any

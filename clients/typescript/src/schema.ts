@@ -166,6 +166,8 @@ export interface paths {
          *     names the contact of every line that created or updated one. Importing the same file
          *     twice creates nothing the second time.
          *
+         *     An import costs 50 requests of the API key's rate limit (`x-rate-cost: 50`).
+         *
          *     Needs the permission `contacts:write`.
          */
         post: operations["importContacts"];
@@ -924,6 +926,9 @@ export interface paths {
          *     The provider is asked with bounded concurrency and within a bounded time
          *     (`WAZAPIN_PROVIDER_TIMEOUT`, default 5s): a provider that is unreachable or fails answers
          *     502, one that rejects the channel's credentials 502 saying so, one that is too slow 504.
+         *
+         *     A lookup costs 10 requests of the API key's rate limit (`x-rate-cost: 10`): it makes
+         *     calls to the provider.
          *
          *     Needs the permissions `channels:read` and `contacts:read`.
          */
@@ -2326,6 +2331,8 @@ export interface components {
         /** @description Every identifier that matched leads to this contact. */
         Resolved: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 [name: string]: unknown;
             };
             content: {
@@ -2338,6 +2345,8 @@ export interface components {
          */
         BadRequest: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2351,6 +2360,8 @@ export interface components {
          */
         Forbidden: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2370,7 +2381,18 @@ export interface components {
         };
         /**
          * @description The API key (or, for failed authentication, the client's address) sent more requests than
-         *     its rate limit allows. `Retry-After` says how many seconds until a request would pass.
+         *     its rate limit allows; `detail` names the limit, and `Retry-After` says how many whole
+         *     seconds until the request would pass.
+         *
+         *     Each API key has a token bucket: the server's limit (100 requests a second with a burst
+         *     of 200, unless its operator set `WAZAPIN_RATE_LIMIT`) or the key's own `rate_limit`. A
+         *     request takes its operation's cost from the bucket: 1 request, unless the operation
+         *     declares more in `x-rate-cost` (its description says so); an operation that costs more
+         *     than a key's burst takes a full bucket. A refused request takes nothing. Failed
+         *     authentications (401) are limited per client address (by default 10 a second with a
+         *     burst of 20): past that the address is answered 429, whatever key it sends, until it
+         *     slows down. Each server process keeps its own buckets, so behind a load balancer the
+         *     operator sizes the limit per process.
          */
         TooManyRequests: {
             headers: {
@@ -2393,9 +2415,15 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Missing or invalid API key. */
+        /**
+         * @description Missing or invalid API key. Failed authentications count against the client's address;
+         *     `RateLimit-Policy` and `RateLimit` (policy `"failed-auth"`) say how many more it may
+         *     make before it is answered 429.
+         */
         Unauthorized: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2415,6 +2443,8 @@ export interface components {
         /** @description No such resource in this workspace. */
         NotFound: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2425,6 +2455,8 @@ export interface components {
         /** @description What was asked for is no longer kept. */
         Gone: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2444,6 +2476,8 @@ export interface components {
         /** @description The identifiers belong to different contacts; `candidates` lists them. */
         Conflict: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2454,6 +2488,8 @@ export interface components {
         /** @description `If-Match` names no version the object has now (or the object does not exist); nothing changed. */
         PreconditionFailed: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2473,6 +2509,8 @@ export interface components {
         /** @description The merge or undo cannot be done as asked; `detail` says why. */
         MergeConflict: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2483,6 +2521,8 @@ export interface components {
         /** @description The body is larger than 1 MiB, the limit of a JSON request body. */
         PayloadTooLarge: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2505,6 +2545,8 @@ export interface components {
          */
         ImportTooLarge: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2515,6 +2557,8 @@ export interface components {
         /** @description Values failed validation; `errors` names each field. */
         Unprocessable: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2540,6 +2584,8 @@ export interface components {
         /** @description The body is not in the media type the operation takes. */
         UnsupportedMediaType: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2559,6 +2605,8 @@ export interface components {
         /** @description The channel's provider could not be reached, failed, or rejected the channel's credentials. */
         BadGateway: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2578,6 +2626,8 @@ export interface components {
         /** @description The channel's provider did not answer in time. */
         GatewayTimeout: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2604,6 +2654,8 @@ export interface components {
         Unavailable: {
             headers: {
                 "Retry-After": components["headers"]["Retry-After"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2614,6 +2666,8 @@ export interface components {
         /** @description The workspace already has as many webhook endpoints as it may (20). */
         WebhookEndpointLimit: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2633,6 +2687,8 @@ export interface components {
         /** @description Any other error, as a problem (500 with no detail for an unexpected failure). */
         Error: {
             headers: {
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2739,16 +2795,24 @@ export interface components {
          */
         "Idempotent-Replayed": "true";
         /**
-         * @description The quota this API key is held to, as draft-ietf-httpapi-ratelimit-headers writes it
-         *     (a structured-field list): `"default";q=200;w=2` is a bucket of 200 requests refilled
-         *     over 2 seconds (100 a second). Sent on every authenticated answer unless rate limits are off.
+         * @description The rate limit the request was counted against, as draft-ietf-httpapi-ratelimit-headers
+         *     writes it (a structured-field list of one item). An API key's token bucket is the policy
+         *     `"default"`: `q` is its burst (the requests it may make at once) and `w` the whole seconds
+         *     an empty bucket takes to fill again (the burst over the rate, rounded up, at least 1), so
+         *     `"default";q=200;w=2` is 100 requests a second with a burst of 200. On a 401, and on a
+         *     429 for failed authentication, it is the policy `"failed-auth"`: the failed
+         *     authentications the client's address may make. Sent on every answer to a request with a
+         *     key, unless that key is not limited (the server's limit is off and the key has none of
+         *     its own).
          * @example "default";q=200;w=2
          */
         "RateLimit-Policy": string;
         /**
-         * @description What is left of the quota: `"default";r=<requests left>;t=<seconds until the bucket is
-         *     full again>` (draft-ietf-httpapi-ratelimit-headers). Sent on every authenticated answer
-         *     unless rate limits are off.
+         * @description What is left of the policy's quota once this request is counted
+         *     (draft-ietf-httpapi-ratelimit-headers): `"default";r=<requests left>;t=<seconds until
+         *     the bucket is full again>`, `t` being 0 when it is full. On a 429, `r` is what the bucket
+         *     holds (less than the request costs) and `t` the same as `Retry-After`: the seconds until
+         *     the request would pass. Sent with `RateLimit-Policy`.
          * @example "default";r=187;t=1
          */
         RateLimit: string;
@@ -2956,6 +3020,8 @@ export interface operations {
             /** @description One page of events. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3115,6 +3181,8 @@ export interface operations {
             /** @description One page of contacts. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3158,6 +3226,8 @@ export interface operations {
             /** @description An existing contact matched and was updated. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3167,6 +3237,8 @@ export interface operations {
             /** @description No contact matched; a new contact was created. */
             201: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3218,6 +3290,8 @@ export interface operations {
             /** @description What happened to each line. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3297,6 +3371,8 @@ export interface operations {
             /** @description The contact that owns this phone number. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3395,6 +3471,8 @@ export interface operations {
             /** @description One answer per identifier, in the order asked. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3474,6 +3552,8 @@ export interface operations {
             /** @description The workspace. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3511,6 +3591,8 @@ export interface operations {
             /** @description The workspace as changed. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3589,6 +3671,8 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3599,6 +3683,8 @@ export interface operations {
             304: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -3640,6 +3726,8 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -3697,6 +3785,8 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3753,6 +3843,8 @@ export interface operations {
             /** @description Every identity of the contact, oldest first. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3824,6 +3916,8 @@ export interface operations {
             /** @description One page of notes. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3901,6 +3995,8 @@ export interface operations {
             /** @description The note. */
             201: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3947,6 +4043,8 @@ export interface operations {
             /** @description The assigned tags, ordered by name. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4018,6 +4116,8 @@ export interface operations {
             /** @description The tag was already assigned. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4027,6 +4127,8 @@ export interface operations {
             /** @description The tag was assigned. */
             201: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4068,6 +4170,8 @@ export interface operations {
             /** @description The tag is not assigned to the contact. */
             204: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4114,6 +4218,8 @@ export interface operations {
             /** @description The consent row was updated. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4123,6 +4229,8 @@ export interface operations {
             /** @description The consent row was created. */
             201: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4159,6 +4267,8 @@ export interface operations {
             /** @description The consent rows, ordered by channel. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4214,6 +4324,8 @@ export interface operations {
             /** @description The suppressions, ordered by channel; expired ones have `active` false. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4302,6 +4414,8 @@ export interface operations {
             /** @description The suppression was updated. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4311,6 +4425,8 @@ export interface operations {
             /** @description The suppression was created. */
             201: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4358,6 +4474,8 @@ export interface operations {
             /** @description The suppression, lifted. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4436,6 +4554,8 @@ export interface operations {
             /** @description The survivor after the merge, and the merge. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4519,6 +4639,8 @@ export interface operations {
             /** @description The merges, newest first. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4551,6 +4673,8 @@ export interface operations {
             /** @description The merge. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4596,6 +4720,8 @@ export interface operations {
             /** @description The survivor and the restored contacts, and the merge with its undo. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4623,6 +4749,8 @@ export interface operations {
             /** @description Every channel of the workspace. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4688,6 +4816,8 @@ export interface operations {
             201: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4742,6 +4872,8 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4764,6 +4896,8 @@ export interface operations {
             304: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4804,6 +4938,8 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -4861,6 +4997,8 @@ export interface operations {
             /** @description One entry per input number, in input order. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4924,6 +5062,8 @@ export interface operations {
             /** @description Every webhook endpoint of the workspace. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5002,6 +5142,8 @@ export interface operations {
             201: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5065,6 +5207,8 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5075,6 +5219,8 @@ export interface operations {
             304: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -5115,6 +5261,8 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -5161,6 +5309,8 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5214,6 +5364,8 @@ export interface operations {
             200: {
                 headers: {
                     ETag: components["headers"]["ETag"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5277,6 +5429,8 @@ export interface operations {
             /** @description One page of deliveries. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5352,6 +5506,8 @@ export interface operations {
             /** @description The delivery, pending again. */
             202: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5398,6 +5554,8 @@ export interface operations {
             /** @description The test delivery, pending. */
             202: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5424,6 +5582,8 @@ export interface operations {
             /** @description The workspace's keys. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5476,6 +5636,8 @@ export interface operations {
             /** @description The key, with its secret, shown this once. */
             201: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5511,6 +5673,8 @@ export interface operations {
             /** @description The key. */
             200: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5544,6 +5708,8 @@ export interface operations {
             /** @description Revoked. */
             204: {
                 headers: {
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
                 };
                 content?: never;
