@@ -27,6 +27,7 @@ var settings = []setting{
 	{"WAZAPIN_BLOCK_PRIVATE_ADDRESSES", "`false`", "`true` refuses channel providers and webhook endpoints on loopback, private or link-local addresses (its former name `WAZAPIN_PROVIDER_BLOCK_PRIVATE` is still read, with a warning)"},
 	{"WAZAPIN_WEBHOOK_WORKERS", "`10`", "webhook deliveries this process makes at once; `0` leaves them to `wazapin worker` processes (up to 1000)"},
 	{"WAZAPIN_EVENT_RETENTION", "`30d`", "how long events (the feed) and webhook deliveries are kept, e.g. `30d` or `72h` (1h to 3650d); a periodic job deletes older ones in batches"},
+	{"WAZAPIN_IDEMPOTENCY_TTL", "`24h`", "how long the answer to a POST sent with an `Idempotency-Key` is kept and replayed to repeats of it, e.g. `24h` or `7d` (1m to 30d); the periodic job of `WAZAPIN_EVENT_RETENTION` deletes expired ones"},
 	{"WAZAPIN_PPROF_ADDR", "off", "serve net/http/pprof on this address, e.g. `127.0.0.1:6060`"},
 	{"GOGC, GOMEMLIMIT", "`200`, `120MiB`", "Go's collector settings; the server uses these values when neither is set"},
 	{"WAZAPIN_URL, WAZAPIN_API_KEY", "`http://127.0.0.1:8080`, none", "server and key of `wazapin import`"},

@@ -2320,6 +2320,9 @@ type GatewayTimeout = Problem
 // Gone RFC 9457 problem details.
 type Gone = Problem
 
+// IdempotencyKeyInUse RFC 9457 problem details.
+type IdempotencyKeyInUse = Problem
+
 // ImportTooLarge RFC 9457 problem details.
 type ImportTooLarge = Problem
 
@@ -2362,26 +2365,30 @@ type Resolve = ResolveRequest
 // CreateChannelParams defines parameters for CreateChannel.
 type CreateChannelParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // LookupChannelContactsParams defines parameters for LookupChannelContacts.
 type LookupChannelContactsParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2409,65 +2416,75 @@ type ListContactsParams struct {
 // CreateContactParams defines parameters for CreateContact.
 type CreateContactParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ImportContactsParams defines parameters for ImportContacts.
 type ImportContactsParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // LookupContactParams defines parameters for LookupContact.
 type LookupContactParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // CheckReachabilityParams defines parameters for CheckReachability.
 type CheckReachabilityParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ResolveContactParams defines parameters for ResolveContact.
 type ResolveContactParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2498,13 +2515,15 @@ type UpdateContactParams struct {
 // MergeContactsParams defines parameters for MergeContacts.
 type MergeContactsParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2520,26 +2539,30 @@ type ListContactNotesParams struct {
 // CreateContactNoteParams defines parameters for CreateContactNote.
 type CreateContactNoteParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // UpsertContactSuppressionParams defines parameters for UpsertContactSuppression.
 type UpsertContactSuppressionParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2552,13 +2575,15 @@ type LiftContactSuppressionParams struct {
 // AssignContactTagParams defines parameters for AssignContactTag.
 type AssignContactTagParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2583,26 +2608,30 @@ type ListEventsParams struct {
 // UndoMergeParams defines parameters for UndoMerge.
 type UndoMergeParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // CreateWebhookEndpointParams defines parameters for CreateWebhookEndpoint.
 type CreateWebhookEndpointParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2618,39 +2647,45 @@ type ListWebhookDeliveriesParams struct {
 // RetryWebhookDeliveryParams defines parameters for RetryWebhookDelivery.
 type RetryWebhookDeliveryParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // RotateWebhookEndpointSecretParams defines parameters for RotateWebhookEndpointSecret.
 type RotateWebhookEndpointSecretParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // TestWebhookEndpointParams defines parameters for TestWebhookEndpoint.
 type TestWebhookEndpointParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -8937,6 +8972,11 @@ func (r ListChannelsResponse) ContentType() string {
 	return ""
 }
 
+// CreateChannelResponse201Headers the declared response headers of an HTTP 201 response for CreateChannel
+type CreateChannelResponse201Headers struct {
+	IdempotentReplayed *string
+}
+
 // CreateChannelResponse400Headers the declared response headers of an HTTP 400 response for CreateChannel
 type CreateChannelResponse400Headers struct {
 	XRequestId string
@@ -8949,6 +8989,12 @@ type CreateChannelResponse401Headers struct {
 
 // CreateChannelResponse403Headers the declared response headers of an HTTP 403 response for CreateChannel
 type CreateChannelResponse403Headers struct {
+	XRequestId string
+}
+
+// CreateChannelResponse409Headers the declared response headers of an HTTP 409 response for CreateChannel
+type CreateChannelResponse409Headers struct {
+	RetryAfter int
 	XRequestId string
 }
 
@@ -8992,6 +9038,8 @@ type CreateChannelResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdempotencyKeyInUse
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -9002,12 +9050,16 @@ type CreateChannelResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateChannelResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *CreateChannelResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateChannelResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *CreateChannelResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateChannelResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateChannelResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -9038,6 +9090,11 @@ func (r CreateChannelResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r CreateChannelResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateChannelResponse) GetApplicationproblemJSON409() *IdempotencyKeyInUse {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -9345,6 +9402,11 @@ func (r GetChannelResponse) ContentType() string {
 	return ""
 }
 
+// LookupChannelContactsResponse200Headers the declared response headers of an HTTP 200 response for LookupChannelContacts
+type LookupChannelContactsResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
 // LookupChannelContactsResponse400Headers the declared response headers of an HTTP 400 response for LookupChannelContacts
 type LookupChannelContactsResponse400Headers struct {
 	XRequestId string
@@ -9362,6 +9424,12 @@ type LookupChannelContactsResponse403Headers struct {
 
 // LookupChannelContactsResponse404Headers the declared response headers of an HTTP 404 response for LookupChannelContacts
 type LookupChannelContactsResponse404Headers struct {
+	XRequestId string
+}
+
+// LookupChannelContactsResponse409Headers the declared response headers of an HTTP 409 response for LookupChannelContacts
+type LookupChannelContactsResponse409Headers struct {
+	RetryAfter int
 	XRequestId string
 }
 
@@ -9417,6 +9485,8 @@ type LookupChannelContactsResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdempotencyKeyInUse
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -9431,6 +9501,8 @@ type LookupChannelContactsResponse struct {
 	ApplicationproblemJSON504 *GatewayTimeout
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *LookupChannelContactsResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *LookupChannelContactsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -9439,6 +9511,8 @@ type LookupChannelContactsResponse struct {
 	Headers403 *LookupChannelContactsResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *LookupChannelContactsResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *LookupChannelContactsResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *LookupChannelContactsResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -9478,6 +9552,11 @@ func (r LookupChannelContactsResponse) GetApplicationproblemJSON403() *Forbidden
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r LookupChannelContactsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r LookupChannelContactsResponse) GetApplicationproblemJSON409() *IdempotencyKeyInUse {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -9673,6 +9752,16 @@ func (r ListContactsResponse) ContentType() string {
 	return ""
 }
 
+// CreateContactResponse200Headers the declared response headers of an HTTP 200 response for CreateContact
+type CreateContactResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateContactResponse201Headers the declared response headers of an HTTP 201 response for CreateContact
+type CreateContactResponse201Headers struct {
+	IdempotentReplayed *string
+}
+
 // CreateContactResponse400Headers the declared response headers of an HTTP 400 response for CreateContact
 type CreateContactResponse400Headers struct {
 	XRequestId string
@@ -9690,6 +9779,7 @@ type CreateContactResponse403Headers struct {
 
 // CreateContactResponse409Headers the declared response headers of an HTTP 409 response for CreateContact
 type CreateContactResponse409Headers struct {
+	RetryAfter *int
 	XRequestId string
 }
 
@@ -9747,6 +9837,10 @@ type CreateContactResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *CreateContactResponse200Headers
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateContactResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *CreateContactResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -9851,6 +9945,11 @@ func (r CreateContactResponse) ContentType() string {
 	return ""
 }
 
+// ImportContactsResponse200Headers the declared response headers of an HTTP 200 response for ImportContacts
+type ImportContactsResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
 // ImportContactsResponse400Headers the declared response headers of an HTTP 400 response for ImportContacts
 type ImportContactsResponse400Headers struct {
 	XRequestId string
@@ -9866,6 +9965,12 @@ type ImportContactsResponse403Headers struct {
 	XRequestId string
 }
 
+// ImportContactsResponse409Headers the declared response headers of an HTTP 409 response for ImportContacts
+type ImportContactsResponse409Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
 // ImportContactsResponse413Headers the declared response headers of an HTTP 413 response for ImportContacts
 type ImportContactsResponse413Headers struct {
 	XRequestId string
@@ -9873,6 +9978,11 @@ type ImportContactsResponse413Headers struct {
 
 // ImportContactsResponse415Headers the declared response headers of an HTTP 415 response for ImportContacts
 type ImportContactsResponse415Headers struct {
+	XRequestId string
+}
+
+// ImportContactsResponse422Headers the declared response headers of an HTTP 422 response for ImportContacts
+type ImportContactsResponse422Headers struct {
 	XRequestId string
 }
 
@@ -9906,26 +10016,36 @@ type ImportContactsResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdempotencyKeyInUse
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *ImportTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ImportContactsResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *ImportContactsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ImportContactsResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *ImportContactsResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *ImportContactsResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *ImportContactsResponse413Headers
 	// Headers415 the parsed response headers for an HTTP 415 response
 	Headers415 *ImportContactsResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ImportContactsResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ImportContactsResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -9954,6 +10074,11 @@ func (r ImportContactsResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
 }
 
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ImportContactsResponse) GetApplicationproblemJSON409() *IdempotencyKeyInUse {
+	return r.ApplicationproblemJSON409
+}
+
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r ImportContactsResponse) GetApplicationproblemJSON413() *ImportTooLarge {
 	return r.ApplicationproblemJSON413
@@ -9962,6 +10087,11 @@ func (r ImportContactsResponse) GetApplicationproblemJSON413() *ImportTooLarge {
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r ImportContactsResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ImportContactsResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -10030,6 +10160,7 @@ type LookupContactResponse404Headers struct {
 
 // LookupContactResponse409Headers the declared response headers of an HTTP 409 response for LookupContact
 type LookupContactResponse409Headers struct {
+	RetryAfter *int
 	XRequestId string
 }
 
@@ -10351,6 +10482,12 @@ type CheckReachabilityResponse403Headers struct {
 	XRequestId string
 }
 
+// CheckReachabilityResponse409Headers the declared response headers of an HTTP 409 response for CheckReachability
+type CheckReachabilityResponse409Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
 // CheckReachabilityResponse413Headers the declared response headers of an HTTP 413 response for CheckReachability
 type CheckReachabilityResponse413Headers struct {
 	XRequestId string
@@ -10391,6 +10528,8 @@ type CheckReachabilityResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdempotencyKeyInUse
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -10407,6 +10546,8 @@ type CheckReachabilityResponse struct {
 	Headers401 *CheckReachabilityResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *CheckReachabilityResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CheckReachabilityResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CheckReachabilityResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -10437,6 +10578,11 @@ func (r CheckReachabilityResponse) GetApplicationproblemJSON401() *Unauthorized 
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r CheckReachabilityResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CheckReachabilityResponse) GetApplicationproblemJSON409() *IdempotencyKeyInUse {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -10515,6 +10661,7 @@ type ResolveContactResponse404Headers struct {
 
 // ResolveContactResponse409Headers the declared response headers of an HTTP 409 response for ResolveContact
 type ResolveContactResponse409Headers struct {
+	RetryAfter *int
 	XRequestId string
 }
 
@@ -10984,6 +11131,7 @@ type UpdateContactResponse404Headers struct {
 
 // UpdateContactResponse409Headers the declared response headers of an HTTP 409 response for UpdateContact
 type UpdateContactResponse409Headers struct {
+	RetryAfter *int
 	XRequestId string
 }
 
@@ -11599,6 +11747,11 @@ func (r ListContactIdentitiesResponse) ContentType() string {
 	return ""
 }
 
+// MergeContactsResponse200Headers the declared response headers of an HTTP 200 response for MergeContacts
+type MergeContactsResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
 // MergeContactsResponse400Headers the declared response headers of an HTTP 400 response for MergeContacts
 type MergeContactsResponse400Headers struct {
 	XRequestId string
@@ -11621,6 +11774,7 @@ type MergeContactsResponse404Headers struct {
 
 // MergeContactsResponse409Headers the declared response headers of an HTTP 409 response for MergeContacts
 type MergeContactsResponse409Headers struct {
+	RetryAfter *int
 	XRequestId string
 }
 
@@ -11678,6 +11832,8 @@ type MergeContactsResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *MergeContactsResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *MergeContactsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -12056,6 +12212,11 @@ func (r ListContactNotesResponse) ContentType() string {
 	return ""
 }
 
+// CreateContactNoteResponse201Headers the declared response headers of an HTTP 201 response for CreateContactNote
+type CreateContactNoteResponse201Headers struct {
+	IdempotentReplayed *string
+}
+
 // CreateContactNoteResponse400Headers the declared response headers of an HTTP 400 response for CreateContactNote
 type CreateContactNoteResponse400Headers struct {
 	XRequestId string
@@ -12073,6 +12234,12 @@ type CreateContactNoteResponse403Headers struct {
 
 // CreateContactNoteResponse404Headers the declared response headers of an HTTP 404 response for CreateContactNote
 type CreateContactNoteResponse404Headers struct {
+	XRequestId string
+}
+
+// CreateContactNoteResponse409Headers the declared response headers of an HTTP 409 response for CreateContactNote
+type CreateContactNoteResponse409Headers struct {
+	RetryAfter int
 	XRequestId string
 }
 
@@ -12118,6 +12285,8 @@ type CreateContactNoteResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdempotencyKeyInUse
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -12128,6 +12297,8 @@ type CreateContactNoteResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateContactNoteResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *CreateContactNoteResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -12136,6 +12307,8 @@ type CreateContactNoteResponse struct {
 	Headers403 *CreateContactNoteResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *CreateContactNoteResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateContactNoteResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateContactNoteResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -12171,6 +12344,11 @@ func (r CreateContactNoteResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r CreateContactNoteResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateContactNoteResponse) GetApplicationproblemJSON409() *IdempotencyKeyInUse {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -12356,6 +12534,16 @@ func (r ListContactSuppressionsResponse) ContentType() string {
 	return ""
 }
 
+// UpsertContactSuppressionResponse200Headers the declared response headers of an HTTP 200 response for UpsertContactSuppression
+type UpsertContactSuppressionResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
+// UpsertContactSuppressionResponse201Headers the declared response headers of an HTTP 201 response for UpsertContactSuppression
+type UpsertContactSuppressionResponse201Headers struct {
+	IdempotentReplayed *string
+}
+
 // UpsertContactSuppressionResponse400Headers the declared response headers of an HTTP 400 response for UpsertContactSuppression
 type UpsertContactSuppressionResponse400Headers struct {
 	XRequestId string
@@ -12373,6 +12561,12 @@ type UpsertContactSuppressionResponse403Headers struct {
 
 // UpsertContactSuppressionResponse404Headers the declared response headers of an HTTP 404 response for UpsertContactSuppression
 type UpsertContactSuppressionResponse404Headers struct {
+	XRequestId string
+}
+
+// UpsertContactSuppressionResponse409Headers the declared response headers of an HTTP 409 response for UpsertContactSuppression
+type UpsertContactSuppressionResponse409Headers struct {
+	RetryAfter int
 	XRequestId string
 }
 
@@ -12420,6 +12614,8 @@ type UpsertContactSuppressionResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdempotencyKeyInUse
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -12430,6 +12626,10 @@ type UpsertContactSuppressionResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpsertContactSuppressionResponse200Headers
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *UpsertContactSuppressionResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *UpsertContactSuppressionResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -12438,6 +12638,8 @@ type UpsertContactSuppressionResponse struct {
 	Headers403 *UpsertContactSuppressionResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *UpsertContactSuppressionResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *UpsertContactSuppressionResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *UpsertContactSuppressionResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -12478,6 +12680,11 @@ func (r UpsertContactSuppressionResponse) GetApplicationproblemJSON403() *Forbid
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r UpsertContactSuppressionResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpsertContactSuppressionResponse) GetApplicationproblemJSON409() *IdempotencyKeyInUse {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -12806,6 +13013,16 @@ func (r ListContactTagsResponse) ContentType() string {
 	return ""
 }
 
+// AssignContactTagResponse200Headers the declared response headers of an HTTP 200 response for AssignContactTag
+type AssignContactTagResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
+// AssignContactTagResponse201Headers the declared response headers of an HTTP 201 response for AssignContactTag
+type AssignContactTagResponse201Headers struct {
+	IdempotentReplayed *string
+}
+
 // AssignContactTagResponse400Headers the declared response headers of an HTTP 400 response for AssignContactTag
 type AssignContactTagResponse400Headers struct {
 	XRequestId string
@@ -12823,6 +13040,12 @@ type AssignContactTagResponse403Headers struct {
 
 // AssignContactTagResponse404Headers the declared response headers of an HTTP 404 response for AssignContactTag
 type AssignContactTagResponse404Headers struct {
+	XRequestId string
+}
+
+// AssignContactTagResponse409Headers the declared response headers of an HTTP 409 response for AssignContactTag
+type AssignContactTagResponse409Headers struct {
+	RetryAfter int
 	XRequestId string
 }
 
@@ -12870,6 +13093,8 @@ type AssignContactTagResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdempotencyKeyInUse
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -12880,6 +13105,10 @@ type AssignContactTagResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AssignContactTagResponse200Headers
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *AssignContactTagResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *AssignContactTagResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -12888,6 +13117,8 @@ type AssignContactTagResponse struct {
 	Headers403 *AssignContactTagResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AssignContactTagResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *AssignContactTagResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AssignContactTagResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -12928,6 +13159,11 @@ func (r AssignContactTagResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r AssignContactTagResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r AssignContactTagResponse) GetApplicationproblemJSON409() *IdempotencyKeyInUse {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -13475,6 +13711,16 @@ func (r GetMergeResponse) ContentType() string {
 	return ""
 }
 
+// UndoMergeResponse200Headers the declared response headers of an HTTP 200 response for UndoMerge
+type UndoMergeResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
+// UndoMergeResponse400Headers the declared response headers of an HTTP 400 response for UndoMerge
+type UndoMergeResponse400Headers struct {
+	XRequestId string
+}
+
 // UndoMergeResponse401Headers the declared response headers of an HTTP 401 response for UndoMerge
 type UndoMergeResponse401Headers struct {
 	XRequestId string
@@ -13492,6 +13738,12 @@ type UndoMergeResponse404Headers struct {
 
 // UndoMergeResponse409Headers the declared response headers of an HTTP 409 response for UndoMerge
 type UndoMergeResponse409Headers struct {
+	RetryAfter *int
+	XRequestId string
+}
+
+// UndoMergeResponse422Headers the declared response headers of an HTTP 422 response for UndoMerge
+type UndoMergeResponse422Headers struct {
 	XRequestId string
 }
 
@@ -13519,6 +13771,8 @@ type UndoMergeResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *UndoResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -13527,12 +13781,18 @@ type UndoMergeResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *MergeConflict
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UndoMergeResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *UndoMergeResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UndoMergeResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
@@ -13541,6 +13801,8 @@ type UndoMergeResponse struct {
 	Headers404 *UndoMergeResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *UndoMergeResponse409Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *UndoMergeResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UndoMergeResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -13552,6 +13814,11 @@ type UndoMergeResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r UndoMergeResponse) GetJSON200() *UndoResponse {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UndoMergeResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -13572,6 +13839,11 @@ func (r UndoMergeResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r UndoMergeResponse) GetApplicationproblemJSON409() *MergeConflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UndoMergeResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -13733,6 +14005,11 @@ func (r ListWebhookEndpointsResponse) ContentType() string {
 	return ""
 }
 
+// CreateWebhookEndpointResponse201Headers the declared response headers of an HTTP 201 response for CreateWebhookEndpoint
+type CreateWebhookEndpointResponse201Headers struct {
+	IdempotentReplayed *string
+}
+
 // CreateWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse400Headers struct {
 	XRequestId string
@@ -13750,6 +14027,7 @@ type CreateWebhookEndpointResponse403Headers struct {
 
 // CreateWebhookEndpointResponse409Headers the declared response headers of an HTTP 409 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse409Headers struct {
+	RetryAfter *int
 	XRequestId string
 }
 
@@ -13805,6 +14083,8 @@ type CreateWebhookEndpointResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateWebhookEndpointResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *CreateWebhookEndpointResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -14469,6 +14749,16 @@ func (r ListWebhookDeliveriesResponse) ContentType() string {
 	return ""
 }
 
+// RetryWebhookDeliveryResponse202Headers the declared response headers of an HTTP 202 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse202Headers struct {
+	IdempotentReplayed *string
+}
+
+// RetryWebhookDeliveryResponse400Headers the declared response headers of an HTTP 400 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse400Headers struct {
+	XRequestId string
+}
+
 // RetryWebhookDeliveryResponse401Headers the declared response headers of an HTTP 401 response for RetryWebhookDelivery
 type RetryWebhookDeliveryResponse401Headers struct {
 	XRequestId string
@@ -14486,6 +14776,12 @@ type RetryWebhookDeliveryResponse404Headers struct {
 
 // RetryWebhookDeliveryResponse409Headers the declared response headers of an HTTP 409 response for RetryWebhookDelivery
 type RetryWebhookDeliveryResponse409Headers struct {
+	RetryAfter *int
+	XRequestId string
+}
+
+// RetryWebhookDeliveryResponse422Headers the declared response headers of an HTTP 422 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse422Headers struct {
 	XRequestId string
 }
 
@@ -14513,6 +14809,8 @@ type RetryWebhookDeliveryResponse struct {
 	HTTPResponse *http.Response
 	// JSON202 the response for an HTTP 202 `application/json` response
 	JSON202 *WebhookDeliveryResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -14521,12 +14819,18 @@ type RetryWebhookDeliveryResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *RetryWebhookDeliveryResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RetryWebhookDeliveryResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RetryWebhookDeliveryResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
@@ -14535,6 +14839,8 @@ type RetryWebhookDeliveryResponse struct {
 	Headers404 *RetryWebhookDeliveryResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *RetryWebhookDeliveryResponse409Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *RetryWebhookDeliveryResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RetryWebhookDeliveryResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -14546,6 +14852,11 @@ type RetryWebhookDeliveryResponse struct {
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
 func (r RetryWebhookDeliveryResponse) GetJSON202() *WebhookDeliveryResponse {
 	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -14566,6 +14877,11 @@ func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -14612,6 +14928,16 @@ func (r RetryWebhookDeliveryResponse) ContentType() string {
 	return ""
 }
 
+// RotateWebhookEndpointSecretResponse200Headers the declared response headers of an HTTP 200 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
+// RotateWebhookEndpointSecretResponse400Headers the declared response headers of an HTTP 400 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse400Headers struct {
+	XRequestId string
+}
+
 // RotateWebhookEndpointSecretResponse401Headers the declared response headers of an HTTP 401 response for RotateWebhookEndpointSecret
 type RotateWebhookEndpointSecretResponse401Headers struct {
 	XRequestId string
@@ -14624,6 +14950,17 @@ type RotateWebhookEndpointSecretResponse403Headers struct {
 
 // RotateWebhookEndpointSecretResponse404Headers the declared response headers of an HTTP 404 response for RotateWebhookEndpointSecret
 type RotateWebhookEndpointSecretResponse404Headers struct {
+	XRequestId string
+}
+
+// RotateWebhookEndpointSecretResponse409Headers the declared response headers of an HTTP 409 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse409Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// RotateWebhookEndpointSecretResponse422Headers the declared response headers of an HTTP 422 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse422Headers struct {
 	XRequestId string
 }
 
@@ -14651,24 +14988,38 @@ type RotateWebhookEndpointSecretResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *WebhookEndpointSecretResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdempotencyKeyInUse
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *RotateWebhookEndpointSecretResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RotateWebhookEndpointSecretResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RotateWebhookEndpointSecretResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *RotateWebhookEndpointSecretResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *RotateWebhookEndpointSecretResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RotateWebhookEndpointSecretResponse409Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *RotateWebhookEndpointSecretResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RotateWebhookEndpointSecretResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -14680,6 +15031,11 @@ type RotateWebhookEndpointSecretResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r RotateWebhookEndpointSecretResponse) GetJSON200() *WebhookEndpointSecretResponse {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -14695,6 +15051,16 @@ func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON403() *For
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON409() *IdempotencyKeyInUse {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -14741,6 +15107,16 @@ func (r RotateWebhookEndpointSecretResponse) ContentType() string {
 	return ""
 }
 
+// TestWebhookEndpointResponse202Headers the declared response headers of an HTTP 202 response for TestWebhookEndpoint
+type TestWebhookEndpointResponse202Headers struct {
+	IdempotentReplayed *string
+}
+
+// TestWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for TestWebhookEndpoint
+type TestWebhookEndpointResponse400Headers struct {
+	XRequestId string
+}
+
 // TestWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for TestWebhookEndpoint
 type TestWebhookEndpointResponse401Headers struct {
 	XRequestId string
@@ -14753,6 +15129,17 @@ type TestWebhookEndpointResponse403Headers struct {
 
 // TestWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for TestWebhookEndpoint
 type TestWebhookEndpointResponse404Headers struct {
+	XRequestId string
+}
+
+// TestWebhookEndpointResponse409Headers the declared response headers of an HTTP 409 response for TestWebhookEndpoint
+type TestWebhookEndpointResponse409Headers struct {
+	RetryAfter int
+	XRequestId string
+}
+
+// TestWebhookEndpointResponse422Headers the declared response headers of an HTTP 422 response for TestWebhookEndpoint
+type TestWebhookEndpointResponse422Headers struct {
 	XRequestId string
 }
 
@@ -14780,24 +15167,38 @@ type TestWebhookEndpointResponse struct {
 	HTTPResponse *http.Response
 	// JSON202 the response for an HTTP 202 `application/json` response
 	JSON202 *WebhookDeliveryResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdempotencyKeyInUse
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *TestWebhookEndpointResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *TestWebhookEndpointResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *TestWebhookEndpointResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *TestWebhookEndpointResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *TestWebhookEndpointResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *TestWebhookEndpointResponse409Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *TestWebhookEndpointResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *TestWebhookEndpointResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -14809,6 +15210,11 @@ type TestWebhookEndpointResponse struct {
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
 func (r TestWebhookEndpointResponse) GetJSON202() *WebhookDeliveryResponse {
 	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r TestWebhookEndpointResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -14824,6 +15230,16 @@ func (r TestWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r TestWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r TestWebhookEndpointResponse) GetApplicationproblemJSON409() *IdempotencyKeyInUse {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r TestWebhookEndpointResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -16566,6 +16982,13 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyKeyInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -16604,6 +17027,16 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 	}
 
 	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateChannelResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateChannelResponse400Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -16634,6 +17067,23 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateChannelResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateChannelResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17080,6 +17530,13 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyKeyInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17132,6 +17589,16 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers LookupChannelContactsResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers LookupChannelContactsResponse400Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17172,6 +17639,23 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers LookupChannelContactsResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers LookupChannelContactsResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17528,6 +18012,26 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers CreateContactResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 201:
+		var headers CreateContactResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateContactResponse400Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17560,6 +18064,13 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 		response.Headers403 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreateContactResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -17693,6 +18204,13 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyKeyInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest ImportTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17706,6 +18224,13 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
@@ -17731,6 +18256,16 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers ImportContactsResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers ImportContactsResponse400Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17761,6 +18296,23 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 			headers.XRequestId = value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers ImportContactsResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers ImportContactsResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -17781,6 +18333,16 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 			headers.XRequestId = value
 		}
 		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers ImportContactsResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers ImportContactsResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -17980,6 +18542,13 @@ func ParseLookupContactResponse(rsp *http.Response) (*LookupContactResponse, err
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers LookupContactResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -18289,6 +18858,13 @@ func ParseCheckReachabilityResponse(rsp *http.Response) (*CheckReachabilityRespo
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyKeyInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -18357,6 +18933,23 @@ func ParseCheckReachabilityResponse(rsp *http.Response) (*CheckReachabilityRespo
 			headers.XRequestId = value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers CheckReachabilityResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers CheckReachabilityResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -18576,6 +19169,13 @@ func ParseResolveContactResponse(rsp *http.Response) (*ResolveContactResponse, e
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers ResolveContactResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19174,6 +19774,13 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers UpdateContactResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -19904,6 +20511,16 @@ func ParseMergeContactsResponse(rsp *http.Response) (*MergeContactsResponse, err
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers MergeContactsResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers MergeContactsResponse400Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -19946,6 +20563,13 @@ func ParseMergeContactsResponse(rsp *http.Response) (*MergeContactsResponse, err
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers MergeContactsResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -20421,6 +21045,13 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyKeyInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20459,6 +21090,16 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 	}
 
 	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateContactNoteResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateContactNoteResponse400Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -20499,6 +21140,23 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateContactNoteResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateContactNoteResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -20797,6 +21455,13 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyKeyInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20835,6 +21500,26 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers UpsertContactSuppressionResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 201:
+		var headers UpsertContactSuppressionResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers UpsertContactSuppressionResponse400Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -20875,6 +21560,23 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers UpsertContactSuppressionResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers UpsertContactSuppressionResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -21349,6 +22051,13 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyKeyInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21387,6 +22096,26 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers AssignContactTagResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 201:
+		var headers AssignContactTagResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers AssignContactTagResponse400Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -21427,6 +22156,23 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers AssignContactTagResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers AssignContactTagResponse413Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -22100,6 +22846,13 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -22128,6 +22881,13 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -22152,6 +22912,26 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers UndoMergeResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers UndoMergeResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers UndoMergeResponse401Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -22184,6 +22964,13 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers UndoMergeResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -22192,6 +22979,16 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 			headers.XRequestId = value
 		}
 		response.Headers409 = &headers
+	case rsp.StatusCode == 422:
+		var headers UndoMergeResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers UndoMergeResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -22484,6 +23281,16 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 	}
 
 	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateWebhookEndpointResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateWebhookEndpointResponse400Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -22516,6 +23323,13 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 		response.Headers403 = &headers
 	case rsp.StatusCode == 409:
 		var headers CreateWebhookEndpointResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23328,6 +24142,13 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 		}
 		response.JSON202 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23356,6 +24177,13 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23380,6 +24208,26 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 	}
 
 	switch {
+	case rsp.StatusCode == 202:
+		var headers RetryWebhookDeliveryResponse202Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers RetryWebhookDeliveryResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers RetryWebhookDeliveryResponse401Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -23412,6 +24260,13 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 		response.Headers404 = &headers
 	case rsp.StatusCode == 409:
 		var headers RetryWebhookDeliveryResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -23420,6 +24275,16 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 			headers.XRequestId = value
 		}
 		response.Headers409 = &headers
+	case rsp.StatusCode == 422:
+		var headers RetryWebhookDeliveryResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers RetryWebhookDeliveryResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -23504,6 +24369,13 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23524,6 +24396,20 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyKeyInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
@@ -23549,6 +24435,26 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers RotateWebhookEndpointSecretResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers RotateWebhookEndpointSecretResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers RotateWebhookEndpointSecretResponse401Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -23579,6 +24485,33 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers RotateWebhookEndpointSecretResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 422:
+		var headers RotateWebhookEndpointSecretResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers RotateWebhookEndpointSecretResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -23663,6 +24596,13 @@ func ParseTestWebhookEndpointResponse(rsp *http.Response) (*TestWebhookEndpointR
 		}
 		response.JSON202 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -23683,6 +24623,20 @@ func ParseTestWebhookEndpointResponse(rsp *http.Response) (*TestWebhookEndpointR
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyKeyInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
@@ -23708,6 +24662,26 @@ func ParseTestWebhookEndpointResponse(rsp *http.Response) (*TestWebhookEndpointR
 	}
 
 	switch {
+	case rsp.StatusCode == 202:
+		var headers TestWebhookEndpointResponse202Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers TestWebhookEndpointResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers TestWebhookEndpointResponse401Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
@@ -23738,6 +24712,33 @@ func ParseTestWebhookEndpointResponse(rsp *http.Response) (*TestWebhookEndpointR
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers TestWebhookEndpointResponse409Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 422:
+		var headers TestWebhookEndpointResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers TestWebhookEndpointResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -25753,6 +26754,7 @@ type BadRequestApplicationProblemPlusJSONResponse struct {
 }
 
 type ConflictResponseHeaders struct {
+	RetryAfter *int
 	XRequestId string
 }
 type ConflictApplicationProblemPlusJSONResponse struct {
@@ -25797,6 +26799,16 @@ type GoneApplicationProblemPlusJSONResponse struct {
 	Headers GoneResponseHeaders
 }
 
+type IdempotencyKeyInUseResponseHeaders struct {
+	RetryAfter int
+	XRequestId string
+}
+type IdempotencyKeyInUseApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers IdempotencyKeyInUseResponseHeaders
+}
+
 type ImportTooLargeResponseHeaders struct {
 	XRequestId string
 }
@@ -25807,6 +26819,7 @@ type ImportTooLargeApplicationProblemPlusJSONResponse struct {
 }
 
 type MergeConflictResponseHeaders struct {
+	RetryAfter *int
 	XRequestId string
 }
 type MergeConflictApplicationProblemPlusJSONResponse struct {
@@ -25894,6 +26907,7 @@ type UnsupportedMediaTypeApplicationProblemPlusJSONResponse struct {
 }
 
 type WebhookEndpointLimitResponseHeaders struct {
+	RetryAfter *int
 	XRequestId string
 }
 type WebhookEndpointLimitApplicationProblemPlusJSONResponse struct {
@@ -26027,15 +27041,25 @@ type CreateChannelResponseObject interface {
 	VisitCreateChannelResponse(w http.ResponseWriter) error
 }
 
-type CreateChannel201JSONResponse ChannelResponse
+type CreateChannel201ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type CreateChannel201JSONResponse struct {
+	Body    ChannelResponse
+	Headers CreateChannel201ResponseHeaders
+}
 
 func (response CreateChannel201JSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -26088,6 +27112,24 @@ func (response CreateChannel403ApplicationProblemPlusJSONResponse) VisitCreateCh
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChannel409ApplicationProblemPlusJSONResponse struct {
+	IdempotencyKeyInUseApplicationProblemPlusJSONResponse
+}
+
+func (response CreateChannel409ApplicationProblemPlusJSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -26459,15 +27501,25 @@ type LookupChannelContactsResponseObject interface {
 	VisitLookupChannelContactsResponse(w http.ResponseWriter) error
 }
 
-type LookupChannelContacts200JSONResponse ChannelLookupResponse
+type LookupChannelContacts200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type LookupChannelContacts200JSONResponse struct {
+	Body    ChannelLookupResponse
+	Headers LookupChannelContacts200ResponseHeaders
+}
 
 func (response LookupChannelContacts200JSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -26537,6 +27589,24 @@ func (response LookupChannelContacts404ApplicationProblemPlusJSONResponse) Visit
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupChannelContacts409ApplicationProblemPlusJSONResponse struct {
+	IdempotencyKeyInUseApplicationProblemPlusJSONResponse
+}
+
+func (response LookupChannelContacts409ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -26813,29 +27883,49 @@ type CreateContactResponseObject interface {
 	VisitCreateContactResponse(w http.ResponseWriter) error
 }
 
-type CreateContact200JSONResponse ContactResponse
+type CreateContact200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type CreateContact200JSONResponse struct {
+	Body    ContactResponse
+	Headers CreateContact200ResponseHeaders
+}
 
 func (response CreateContact200JSONResponse) VisitCreateContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type CreateContact201JSONResponse ContactResponse
+type CreateContact201ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type CreateContact201JSONResponse struct {
+	Body    ContactResponse
+	Headers CreateContact201ResponseHeaders
+}
 
 func (response CreateContact201JSONResponse) VisitCreateContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -26903,6 +27993,9 @@ func (response CreateContact409ApplicationProblemPlusJSONResponse) VisitCreateCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
@@ -27013,15 +28106,25 @@ type ImportContactsResponseObject interface {
 	VisitImportContactsResponse(w http.ResponseWriter) error
 }
 
-type ImportContacts200JSONResponse ImportResponse
+type ImportContacts200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type ImportContacts200JSONResponse struct {
+	Body    ImportResponse
+	Headers ImportContacts200ResponseHeaders
+}
 
 func (response ImportContacts200JSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -27078,6 +28181,24 @@ func (response ImportContacts403ApplicationProblemPlusJSONResponse) VisitImportC
 	return err
 }
 
+type ImportContacts409ApplicationProblemPlusJSONResponse struct {
+	IdempotencyKeyInUseApplicationProblemPlusJSONResponse
+}
+
+func (response ImportContacts409ApplicationProblemPlusJSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ImportContacts413ApplicationProblemPlusJSONResponse struct {
 	ImportTooLargeApplicationProblemPlusJSONResponse
 }
@@ -27108,6 +28229,23 @@ func (response ImportContacts415ApplicationProblemPlusJSONResponse) VisitImportC
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportContacts422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response ImportContacts422ApplicationProblemPlusJSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -27275,6 +28413,9 @@ func (response LookupContact409ApplicationProblemPlusJSONResponse) VisitLookupCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
@@ -27601,6 +28742,24 @@ func (response CheckReachability403ApplicationProblemPlusJSONResponse) VisitChec
 	return err
 }
 
+type CheckReachability409ApplicationProblemPlusJSONResponse struct {
+	IdempotencyKeyInUseApplicationProblemPlusJSONResponse
+}
+
+func (response CheckReachability409ApplicationProblemPlusJSONResponse) VisitCheckReachabilityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CheckReachability413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -27798,6 +28957,9 @@ func (response ResolveContact409ApplicationProblemPlusJSONResponse) VisitResolve
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
@@ -28313,6 +29475,9 @@ func (response UpdateContact409ApplicationProblemPlusJSONResponse) VisitUpdateCo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
@@ -28910,15 +30075,25 @@ type MergeContactsResponseObject interface {
 	VisitMergeContactsResponse(w http.ResponseWriter) error
 }
 
-type MergeContacts200JSONResponse MergeResponse
+type MergeContacts200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type MergeContacts200JSONResponse struct {
+	Body    MergeResponse
+	Headers MergeContacts200ResponseHeaders
+}
 
 func (response MergeContacts200JSONResponse) VisitMergeContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -29003,6 +30178,9 @@ func (response MergeContacts409ApplicationProblemPlusJSONResponse) VisitMergeCon
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
@@ -29400,15 +30578,25 @@ type CreateContactNoteResponseObject interface {
 	VisitCreateContactNoteResponse(w http.ResponseWriter) error
 }
 
-type CreateContactNote201JSONResponse NoteResponse
+type CreateContactNote201ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type CreateContactNote201JSONResponse struct {
+	Body    NoteResponse
+	Headers CreateContactNote201ResponseHeaders
+}
 
 func (response CreateContactNote201JSONResponse) VisitCreateContactNoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -29478,6 +30666,24 @@ func (response CreateContactNote404ApplicationProblemPlusJSONResponse) VisitCrea
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateContactNote409ApplicationProblemPlusJSONResponse struct {
+	IdempotencyKeyInUseApplicationProblemPlusJSONResponse
+}
+
+func (response CreateContactNote409ApplicationProblemPlusJSONResponse) VisitCreateContactNoteResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -29721,29 +30927,49 @@ type UpsertContactSuppressionResponseObject interface {
 	VisitUpsertContactSuppressionResponse(w http.ResponseWriter) error
 }
 
-type UpsertContactSuppression200JSONResponse SuppressionResponse
+type UpsertContactSuppression200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type UpsertContactSuppression200JSONResponse struct {
+	Body    SuppressionResponse
+	Headers UpsertContactSuppression200ResponseHeaders
+}
 
 func (response UpsertContactSuppression200JSONResponse) VisitUpsertContactSuppressionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type UpsertContactSuppression201JSONResponse SuppressionResponse
+type UpsertContactSuppression201ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type UpsertContactSuppression201JSONResponse struct {
+	Body    SuppressionResponse
+	Headers UpsertContactSuppression201ResponseHeaders
+}
 
 func (response UpsertContactSuppression201JSONResponse) VisitUpsertContactSuppressionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -29813,6 +31039,24 @@ func (response UpsertContactSuppression404ApplicationProblemPlusJSONResponse) Vi
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpsertContactSuppression409ApplicationProblemPlusJSONResponse struct {
+	IdempotencyKeyInUseApplicationProblemPlusJSONResponse
+}
+
+func (response UpsertContactSuppression409ApplicationProblemPlusJSONResponse) VisitUpsertContactSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -30209,29 +31453,49 @@ type AssignContactTagResponseObject interface {
 	VisitAssignContactTagResponse(w http.ResponseWriter) error
 }
 
-type AssignContactTag200JSONResponse TagResponse
+type AssignContactTag200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type AssignContactTag200JSONResponse struct {
+	Body    TagResponse
+	Headers AssignContactTag200ResponseHeaders
+}
 
 func (response AssignContactTag200JSONResponse) VisitAssignContactTagResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type AssignContactTag201JSONResponse TagResponse
+type AssignContactTag201ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type AssignContactTag201JSONResponse struct {
+	Body    TagResponse
+	Headers AssignContactTag201ResponseHeaders
+}
 
 func (response AssignContactTag201JSONResponse) VisitAssignContactTagResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -30301,6 +31565,24 @@ func (response AssignContactTag404ApplicationProblemPlusJSONResponse) VisitAssig
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AssignContactTag409ApplicationProblemPlusJSONResponse struct {
+	IdempotencyKeyInUseApplicationProblemPlusJSONResponse
+}
+
+func (response AssignContactTag409ApplicationProblemPlusJSONResponse) VisitAssignContactTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -30889,16 +32171,43 @@ type UndoMergeResponseObject interface {
 	VisitUndoMergeResponse(w http.ResponseWriter) error
 }
 
-type UndoMerge200JSONResponse UndoResponse
+type UndoMerge200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type UndoMerge200JSONResponse struct {
+	Body    UndoResponse
+	Headers UndoMerge200ResponseHeaders
+}
 
 func (response UndoMerge200JSONResponse) VisitUndoMergeResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UndoMerge400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UndoMerge400ApplicationProblemPlusJSONResponse) VisitUndoMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -30965,8 +32274,28 @@ func (response UndoMerge409ApplicationProblemPlusJSONResponse) VisitUndoMergeRes
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UndoMerge422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response UndoMerge422ApplicationProblemPlusJSONResponse) VisitUndoMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -31157,15 +32486,25 @@ type CreateWebhookEndpointResponseObject interface {
 	VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error
 }
 
-type CreateWebhookEndpoint201JSONResponse WebhookEndpointSecretResponse
+type CreateWebhookEndpoint201ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type CreateWebhookEndpoint201JSONResponse struct {
+	Body    WebhookEndpointSecretResponse
+	Headers CreateWebhookEndpoint201ResponseHeaders
+}
 
 func (response CreateWebhookEndpoint201JSONResponse) VisitCreateWebhookEndpointResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -31233,6 +32572,9 @@ func (response CreateWebhookEndpoint409ApplicationProblemPlusJSONResponse) Visit
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
@@ -31944,16 +33286,43 @@ type RetryWebhookDeliveryResponseObject interface {
 	VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error
 }
 
-type RetryWebhookDelivery202JSONResponse WebhookDeliveryResponse
+type RetryWebhookDelivery202ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type RetryWebhookDelivery202JSONResponse struct {
+	Body    WebhookDeliveryResponse
+	Headers RetryWebhookDelivery202ResponseHeaders
+}
 
 func (response RetryWebhookDelivery202JSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDelivery400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RetryWebhookDelivery400ApplicationProblemPlusJSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32020,8 +33389,28 @@ func (response RetryWebhookDelivery409ApplicationProblemPlusJSONResponse) VisitR
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDelivery422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response RetryWebhookDelivery422ApplicationProblemPlusJSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32096,16 +33485,43 @@ type RotateWebhookEndpointSecretResponseObject interface {
 	VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error
 }
 
-type RotateWebhookEndpointSecret200JSONResponse WebhookEndpointSecretResponse
+type RotateWebhookEndpointSecret200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type RotateWebhookEndpointSecret200JSONResponse struct {
+	Body    WebhookEndpointSecretResponse
+	Headers RotateWebhookEndpointSecret200ResponseHeaders
+}
 
 func (response RotateWebhookEndpointSecret200JSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret400ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32157,6 +33573,41 @@ func (response RotateWebhookEndpointSecret404ApplicationProblemPlusJSONResponse)
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret409ApplicationProblemPlusJSONResponse struct {
+	IdempotencyKeyInUseApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret409ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret422ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32231,16 +33682,43 @@ type TestWebhookEndpointResponseObject interface {
 	VisitTestWebhookEndpointResponse(w http.ResponseWriter) error
 }
 
-type TestWebhookEndpoint202JSONResponse WebhookDeliveryResponse
+type TestWebhookEndpoint202ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type TestWebhookEndpoint202JSONResponse struct {
+	Body    WebhookDeliveryResponse
+	Headers TestWebhookEndpoint202ResponseHeaders
+}
 
 func (response TestWebhookEndpoint202JSONResponse) VisitTestWebhookEndpointResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhookEndpoint400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhookEndpoint400ApplicationProblemPlusJSONResponse) VisitTestWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -32292,6 +33770,41 @@ func (response TestWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitTe
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhookEndpoint409ApplicationProblemPlusJSONResponse struct {
+	IdempotencyKeyInUseApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhookEndpoint409ApplicationProblemPlusJSONResponse) VisitTestWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhookEndpoint422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhookEndpoint422ApplicationProblemPlusJSONResponse) VisitTestWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -34248,512 +35761,523 @@ func (sh *strictHandler) UpdateWorkspace(ctx echo.Context) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P2Lctu4si+MvwpK//Ov2GfRCiXLji3XqjpO4lzHnkzsJDPZms+EREjCMgVoCMiKVr5Unac5D3ae5Ct0",
-	"AyRIUTdbTmbWnl2r9jjiDWg0Gn399ddaT47GUjChVa39tca+0NE4YfD3MykUE/rTkGp1Oh6bn9RkNKLp",
-	"rNauXQ0Z6eENJJXTWlC7pcmEmZtiqqn5b4+O9SRl8TXVtXatGTYP9sKDvf3wqnHYbh60w/36Udg4ODj8",
-	"XAtqvSEVgiW1dm1qPkfHY/Njyqhe73klJ2mP1dq13pD1buREk75MR+aCpnqiau2aHJtXcVELapNxvN57",
-	"v337FhgyaNrTldOHC1VTXzLysN1o1Zutg0ZzH2Y+UVqOrvucJTGQXXOW1tq1ccpGfDKqfQtqbES5Ic3k",
-	"X1QM/pddonpPmvmxL5qlgibXPDaznyh93Wju+xcy0qihHPP+rBbU8F6hr8PDp2/2P7/9pXXx5GXj15fN",
-	"9+H50aeDq9azZ7WgNmLpwJDMDOu/fg9qgo7Maz6YUdSC2ngoBbsWk1EXxvuPw+ZRo7nfOjh8cnQcrqBy",
-	"gQY+lT+MFUs1i+eprbRMWeyIHhCuFUHaEaQdwfFuezkSM9u2IVnwn7w0h3th8yo8aocH7Vajfhw29xsN",
-	"uzSXk/E4ZUpxKS5HqmJl8utVxKc9zW9Zra3TCfM3uhqp5Xt8P2wfNOrhkyfNo9ZnINuYp0zBrWKSJIZY",
-	"TGje5yw1dPha07OxIQNMPx9Kef7ffg9qCe/r65RRJYV7mfnJDgR/cJdrE6EmXdVLeRfYawljF4cM1Lui",
-	"g4+8QnhSpfhAjJioFCB4dQHLNpBlj57sh58dy2g6sCzzsfHy4tdG49mvh58uP7/89Mv74/PzWsYit3yM",
-	"4/rEukMpb85EPJZcVIg35q6st6EO98LGVSNsh+Z/9RD+z4wuZoZyY82BlM/enxM1Ez1zgSvaTVhcWgYm",
-	"4FfHL+yWCX1tFtYscc1u/7odgGEg+4tdFe+XmCXM/PK7JdGUXYeHr5qXV/tnzctP+5eN1uGrJ+9eHr75",
-	"pdEyu2KcslsuJ+pasV7K9PU8v1Xvm8ppT1LD40Otx6r9+LGhtKp74uHxlP6bjrmwayHTGzWmPTa/CtPs",
-	"0mZybX4Z+nSSGJ4f4Eq8fu5YZ6oMXRqvPv365ur4t8PG8YuDl8/etMInzReHRznnnPZGZhByrK+5uE7Z",
-	"HxOemnX6r/zI/v0bTGfIaAxb8mvt7IoOYMQFLvBOz0eKmD2sZ0TTQZsonUoxCAgVMYl5v89So2BMh0yw",
-	"W5YSXXjwzeXPF2QqJ0lMuqzeEZdMxIRr0qW9G8IFiV739y6kYHvnVPeGEdl5eXa1S2QKF9xv706vnr0K",
-	"yPOzn86uznbrHQGSBhaq1q51an8cfdafwu5+77LRf3M4+9j88v5YnHZqNSMgHA2QV1VvyEawMFYQKZ1y",
-	"MagZmrynmv3ER1zPU8MoWIQrkrC+JrIPk/xjIjVtk6jjFq5TO0n/2ZmE4X7PfJYpjQ/AT+xE22uK9aSI",
-	"FZkIzRN4U3fSu2Hm/R3RnyQJoQPKBT4VkZ04pX29x5nu7xlepWO+l1LNEjPSPbuOu3VyaVZBCmIWYUbo",
-	"RA/NovUM8xEq1JSlHTERCVOKmMcJPK8ITRmR/f48Uf1JNY6enOh/Nmpr0m/vnUx4b1bNVEA2oodckdN3",
-	"r8kNmxnCDlkSEy0DQhVZZ8JkmnLNFOG6I3ao4clJDzTZPVALSMKV3i0tzh//bIbhyfSfzch8kTqyyz5p",
-	"hiHJlixlfZ4kLO4Iafi5SdyC7TTCkFD7z7UoTu5G8GygqwjOdDrbO+1ro0KUaX1pR60lmVKz41hfpozo",
-	"dMbFAFnsxA79INwnPZqmHAha98fVWLaFRlzw0WRUa4eBGx0Xmg1YCsP7de890nTvdVzNC5bmjxThcRu2",
-	"QuQ/FKEwSbghtHJSxogPrkjDzKzRPCK3XPFuwsjp5bPXrzuiN6Qp7WmWqoBIPWTplCtGpGDwMsVSs6gj",
-	"GrM6OYPZp0yNjZXkkQCFGyXjVHYTNiIpGzOqVUdwbRg0suO+5nFUXseU/XF9sz86/qP55Unv4LbRPRKt",
-	"62Z/qSga0S8/MTHQw1q70TwK5lb6W1Ab05SOmLYi+xlqaK+fz5P1lFj1jfCY7ES94fX//d//J9otLGqt",
-	"NzSKyNmnz+8+ty6u9p8///juIDz+7eLq48GZOWa5edOY6mF+tPSyT24mVK3RsGCoeNEOVWg7VmJ4g8dm",
-	"Z9LsHtSnCRdaEipgZe0uU8aQ9M8dkApTqgrP7JjNx2PDOlyg2JXxbO40WanXV9Emm+NmtHGKXTVxpqj9",
-	"ZUoeUmnKqhZ0ld5UMWiWf3yzUb+O2WgsNRO92VtWIeTP6Q0z4jU10gkPS67Iu58vr4iifdbGnds8OCju",
-	"XJJvXHfC4s5/pEhvKHmPgaT/8OH1cxTfAyljs693A3LDxpqMWZqrYsAS0afTz6fvXl9cv35+dv7u56uz",
-	"i2e/XV9d/WQOVRS2pNkiQ8MDhuP6PFXaySQy5XpIKJxP6UQoFAmGh9BdAf80HAQC3Vq+lrEUHbGO0CkV",
-	"ylhWUhihARMaUjEAQTQjSLQuq5NTK1/wk+4F5ssBGTE9lHFAzNqZT3YEftMyvjZ6SXlA3ZnG+cMf8NIo",
-	"WzS9956NEzpjRuCmExadmC92hPukm3eu2TmCuG+2ms0TWF4c85AnKFqRfNwQiCeJIZrgYtAR2XPhsR2M",
-	"d25FdXLqz8VSyOxvc0zttL58CciB+X9meoaJ8MaOkCIxspvGAVGT3tCQOGVKJrdsF5ZESG2XJSBKZvxo",
-	"1hJPv/LOP+iHvSeswfb241Z3r0WP2N5xHNK9ZrfR22et/gE97LqthFpIvpm8PbFnNsUC6d48OAjMqZlJ",
-	"eyPYtWapeef/81+dzpdmY6/T+fLk7Pd//I9aULX5+qAUz++6ZxlrZVIQKMT7wLSR0fJB7zEnIe4vxchO",
-	"T45GdE8xc75oFu8GoHv/zwj4h4pZR7AvXGmzFva1J96p2mo0YV3ccuHqqTp5NmS9GxaTiYjnTIJUTkki",
-	"ezdBRygJQ5lKu9UtE5hVzffBLUsV7CHgbz1E1Q9ZyUzNzCwg7Avt6WRmptcRatLrMRarjUyF6oW1VsgK",
-	"Tex13xgxC5YGGZzshy0ctJC4T0GZKdJm02Wq3396ufW1Yo7n5jCtPqrgnMXzaZQOqg4o83N4+PRt65fG",
-	"5zdHnw7fNk73fwtfNs6aT5+8P68+oUb2g5scT9/wZqb0UxlzdJK/R7EA1rgURgaC+2Y8ToyyzqV4/C9w",
-	"bhRd6+ihKhj7pwR+JOi1M9KeGk6mCVFjliQcHHuZB2BNz1dY9HuZGSijltPktf+C4jim9JrHVkm9RMek",
-	"9bSaccVrDAPe4A2j5H8LvtYqPJ/2Wd9rmr8h856aSXzzF+l/pKxfa9f+f4/zQMZjvKoe28WxSn++gvly",
-	"4y+oowMhntL4JdVsSmdLltSq7v8oLS1yr0aPsNOUl6rDaJeMU3nLjSxL2b9Yz1h47jwXLDEaSsqAzjRR",
-	"JwQCHOaGESxRytAJ5D9Sy/gUXc+LzQYXHTkIm0FNcw3b6SmNiaNBtiy0Kye63U2ouKmtTf93SCckfIUL",
-	"KJthRoEeeHPM8do1FhztDc0R26c8Mf+V65DIyAbPA1U2FKvGa29/XLgXBv2Uxo57NmYH+HyXxu+ceVXe",
-	"aH9MjImYWV9OM52mUgxc/Cr3+TnGAlOfjCYKaEQFsWYx6adyZPXf0OjlLE2l3Zfgt3DPQvxAKToAObjq",
-	"Pd9+35ibWmFY5CZHwmpu+hbURjQx82Xxm8ufL4pkOneXwN1XSZFR4RZCNZH9vmKaNI7ahItbmvA4twDI",
-	"o2+PSCLlDUcqky4bcFAnzQLg27/DlCfiRsipOGcYpClyxgh+RTUF9hKJJVOwL2LWS2jKKgkhRpSZ893c",
-	"Rwm8H4NjJ4R9GeO+sWd/Ic4VEIhjGUUnE77eP1BYB8QcnQEpBJcqucwMo8Bk33VI34VhYY9ewbXiyqGH",
-	"sLCTgSnhPZVrZtTQbBfizVbjqCYuHbHqHVx49jtQYRvHQHF3B4SuwfrmrhJl4WigpEtjK1Rl2hFg1mbS",
-	"9YRESM0ImEZZsxIix1QTsNhRpd/a4fFMin7Ce3c9OtJctfQ5zP5MpkOpjF6caWAkAdNGos2Dar/yea5H",
-	"Rcxjqm0obZUzyt7wtvnp2dPWxfuz56fhZePJbx8/v315enhU+z3ImVgPq0fS9Ex9b0QbM+ZxzpgZURdL",
-	"VsghKJFNEPy5gmxdlhhm+lMQLh9LFelOMmN4SpU1iOMHpue2lL3qWVbNMcrJHUGsBfbqaKt63ZkRBXfT",
-	"8DdWrT2p+lrg+UUuMVSAw3gwJftUzNChQkD0QQAsDzzsHIRh5jRAjrSeGTIR2eFsdO9Jyna3Sv4XMu3y",
-	"OGbinkZWIdKX0N4NivUxS0ccElIytmqDY6cW1PJruXM9v7rxTtrPFzef1INaTcXpUn+yZu5yzFIgIBGM",
-	"xWY75Te4o49rG5/qiOz2R4pEX/bye7O9N4XwtMbXbfmEtGbmFR8xOdE/wOKOOVqbNqRqdgMX5EDdxYRu",
-	"5axg50XcxL63GV2aFhdE8xHb6hZ+aT1Y91gwyO1RZDI2J4Ey7xc9RhpNI5ZYyohN4CHdGUmZ+QiX4oQo",
-	"TVONXnY0VWlfs/Sf4R12b8MTzS/Rc/ZA6wQ5HubQpurGCFWZop1GzEHIUggybXV5Xo/GMtVXUv5E0wG7",
-	"q/NiplnJPfizObYOW+ScP600Z1zsExJazKeNKk9RNOFjmKsA8VdBOAzzLkvnCV47d3KGiURXUhKc9UIV",
-	"MeGicmKNMAzCMCR4vWp+2ZiJxlCkJiOptHkye/CEqHHCtbUwEvadp7c1jQ3nyRWBXBVrpXOtbLZJ21hc",
-	"Zqn9dcY1BntsBCkh5kdL1o4QUuzBMJFQdXJZIBR4NBUT6N0b01RjrAJ2uAvMb/kIgsjDPS01xZJ+kZsw",
-	"+8MFy8ypG4NRBCkzYNtO0lt+a7StJGU0nlUym3u+s8Kk6NTMKvkJCXNPLrBWOjVvAA9slolYzhtlIpZE",
-	"TkAcyBTDR9VCJSNYOfdibqrnjbfN58dXrc9PXu3/cvQufH9wefix+alTI4qLHgvMeYJBpY4LHZ033u6f",
-	"hk8Pnj15fnzWeLH/8uDVkzfHbzu1ExwhRA7xGYhE/0VsLhyxTHESPSqsYz2GTWUPoxMSIaEjoujM6Huz",
-	"rZ5EF1K/kBMR33Fv9arKLy4kxuWrSjAWbp7FW8CQpQ9jvMO6emrfhdTkhX3Pgl1Q6dS5kJ55TEZU94al",
-	"QobMW5jzO96mbBTXj8Q98CS2wZ1uAQ05JmmPYXYLV3mSzVZ58B2dJZLGd1eH1tZxGiUVB32U5u7vqwVs",
-	"SYJUTbOBJ7yZbXmeLp3HPLbdBUwh45Sbob2AaOB9jcX1pYP1s+HpAdN2WSMugQPN6rsssBd29adI7Bwf",
-	"bG29DHh0CQiZzcpP8xlSc2lKdkpJkJlPHjJ4dk9KWTrxVhffhvHj+ydZnKNoNRqAn20BjjHFxN+1fPeu",
-	"5TOf0jY1DY+xTdJT1shPeSr1sOBMrjou/166bS/dQ6f0bJ7Tg0k7VcINjS9Po0L13e59zwzjygm0upn+",
-	"lZTnVMys+FHb9E07I9pYz3nBhjk5G355iCsAITvdSao0aYbh7olNLkUjuGHvuMNh0/QsEKM+mLmSbLLf",
-	"xWe9I9MAnF+Y0ePXtXApgmJiNo3jlCm1i9UZ4E3ICGUUkY4oUZMmiZyqejEHGI2aoZySkZlvsUCK5hnZ",
-	"kHg0pmrexV0o3Vp2cuU3LihYWuthd/98Dc7Sx71bK8pjNjtwPwizMDLl/763ngXRBDEwRqjLxLHM0EZP",
-	"D1a9/Lp3OuZ7b9nM3HhqPw5faZOnjKbgGNjYqmnkDF+Y0oPx+vnC2W5VIfog6C3lCe0m7B5WNTrUSyWn",
-	"UpKRs6ztDZUemfn7iMwLFKzw1ZypEwLCa0ABemHjoIpnAV2y9Jb3GPFnv9DONipAl6qKilp3xfOH2ETD",
-	"hb6nxY94syNqKFOdzL7nLIU8E710Buxn62UKXgWWXQXxayRvFiXLMybB7eoqgrD4WS2gBVeuyg0tA+Kq",
-	"YM4unr3/7d3V658vrt+e/QZVEVw7ekGpBPihFKscgEzL3z8himlw/u7sN0lKRSxHUHMCFVZmMQ5buzYD",
-	"FiJC35PsOo9XLuCt6gDcagarfu6Hctm2dADLN5YlYqt/CTltg1a0eI8FC6gCQQauOsIII5RDMYO0oz4X",
-	"XGG1kyXSCbEGrB0FBs97UvT5YGLj5RXR847Yiao5PPI3U+UOCsh0yEBnsWWxQ5aMFRbOSNFjUPAJ+0nv",
-	"1jtiHaVlSbntvNbyw3SHcSp7TKm7nU6FreHbNnleK56rvv1enSlZSlStSEeteNNd8iabTV/P8KZvnXUP",
-	"p298NNJEOW0apkMxSl5KdjQ7CbMdt6yIqMl4LFPN4nMWc+oyYu+x5nmAlSty8RxzWo0BQBV5hq/dM59p",
-	"E//NX/ZEbN4awMp2app90Y976jbDadjIK3fgr2c2QwJTJFeYyfsdnK5mKrbqcwSfNt8siSmIQm91TUvA",
-	"MJnlc5819Wpnjd7ggubNcK4QWZ3YtA+sqpfElrfY4O/DBt62tH75ZG1sFSetUJjPzdhc4ZqM6IzsNMNt",
-	"JtplE/IL+8E1mhoO0raGzXeTfa31ZToCZ1FMNduzakupFA59V1/LVf+vGm/CN09evPrt1ZPTNx+vzj4f",
-	"P91vnv0aVr0A3Vhf5y+ME6qh+GXVIrj7vuWLvfwJS4BLvDl77LqHBaV2/uXEHVtHaQuhp1SRhCoN6ml3",
-	"humUtnaJJolZvEoCikli7TWsMpwvgfQRdcBRZjP9M3pk06waeAFJ6/fs/bL7L9YDf4Sd/DO4CzZxjLEG",
-	"mrzzuKFPE8WCeQZxqvriJ3FeJeqlXLM9o/Kc+Pn2MRsb09/qXG6CZEexkngrFnoawcOvb4ydU0MlqxbU",
-	"jM54XURbmtIhrRf9s4q5lE9bnG9IUqRRUPuyN5B79kcjzurv6fTcag0ex+ZMf24UcoePmOsiPuRGGAbb",
-	"YPESf8yzhr9EK5c/Prt1kjxJfu6D1rRsHHD7mbhliRwzcPYW+cP529fYfPCq5+b+bAG+1piYjCCzHu/J",
-	"0L1+X7VPbFUNfH9+1r8HC/FLplDRP+BKs5TFdY9CzzHp8E9OIQ/b7AEpZL/S9ost7Wk1pcqnWj7oudPF",
-	"fmu9ycPucDhsVOuUdyc2B3H5gYyPnOZPlAlhh7Fkb/zEscqzeuW4ZiO1wSycfpGmdDY3mAXLkQ9FypvJ",
-	"+CcubuZPpHcpy+GKPBPXppZqSRIubuq1shCXU8HSaxvvuOYVqEkvZEqinlWRoqAQ8IUQipwKTLCHaFC9",
-	"6ljPT+JSwNkMisVRO38e82G1BiPfjDvKBxedkMgqT9fZk+DiR4VqStVJR+SDhYtYVgJmsgPxccPficrT",
-	"j9B7BOc560MOYsrMO4V0d0VtImQJeDSnAYr7ExIJqa8heygqJZffCDkFJxmSC/Ei7EbGSdWCWnGWCF/o",
-	"dNR8KPAP+5nVm94uwkoGe5dKyE+txM/KzrUx3uVwZrLpKQalBCfE6DYZehb6BQXk75SVniJDcnXdnSgu",
-	"mIJ/LtCQulImjAr/AF6hSwW1MQe8NlQLvm6oe7mz1XtHUBjrSrJ6FeMbKFlJtttRQXF3lQQ07Be053EX",
-	"AU9kaaVFZi3uWuRYb9t6tPWdJaqg5fzXfEw5PGo098y/954cHTcAYNNJx7m1GNEvr/Ei6EIjLtw/V8jI",
-	"4ojWILoNCG9FgmfvLKqK95Hm9mXz1tcSiXy1fEm5Kjiv6qvtDKNNcxvbnv9U7mmTuV5bzS9cjCd66Vts",
-	"Sk3lKeF4fe2VgKPwWznbofz1s3rjsFX5wXEu6db+ppOO3wKb/bCxKEEiBWVPpF2CIEuqcKMLfGZYwlCr",
-	"eX0tJWVDNr5cdLQbY46LQeShjiJeV8E0BgtQwCEvoLQwcnn9cBkZeyrTGxYHHRFNvICtu3MJWEpu/gQk",
-	"mggIHZiFco9ynWOLdMQ8uAjEB/jI/DHRxaPaTg9XB4deC2qTYkDZ+2TF+ZzR8ANm4/zJrQuHpfxg1sWj",
-	"DOnOJVc6Vih5U7CKXllqlQSn319gXb9VL3eCLaMWmv1cDDyN/i5uMpcUVeFWSjNANVTnqSJuRmSHAv5L",
-	"gBiBU5nGJGXjZBbkNVO7a0n7NR1jOIbcMeYnja031RJj5EhEuc8KSREU1q1A1cJ3KwURjhPh6H7IJsIB",
-	"LN9EeE/dlec/wCbKIN0c80hhpGjBt9GTaYxizQ6kXWA3Kew9nmjFG/1Nd3+z3m7eH2LW47e3Ydbns7ij",
-	"IogveDfZ1CgoybgFvmlfhgz4LROQUMH1ME7pVJwQa1JkxWdmCzuMGus9WOi4XiLSfPDJSj/nnaTPBrYs",
-	"PnhPbcit7YZrmWtDbuN7HWbwTznR1bpAXtJ0/0DMXOLy+t75Fylje+B5d5hL1tpCzFuHejmvyK/rMbcZ",
-	"01/XsUq8/OlCXClPpV7/JTmL5i/Ks5JXvmduDKtStOeNXi9ne0nzg2IhI9hzkPEU85QZ0mOGC4BSV0JV",
-	"c70LWjVPCY+VS4+B4nJYrsVWeVGMbeJaWc8Ay4k35zxY+Yl7Kx+F6FnJ9AKOnGeVoJSkXtxVhQXdWGUx",
-	"y3a3sNvdt/Y5cskNm5HuDDPQRdFFhG89sSjUimlzOIAnjxv1YSRvWVwnb9kMuwoAHuBhy4fAP0GwPEUE",
-	"eJ9dIfwhSdgtSwBoG/gLs6OQJBbq2skZwC7rc01oRxy29rpck34iqSY75vSSE01SOQHry3z+3yyVu4CM",
-	"6hXdE39A+Ta5YWysCNUd4e4088ShHLbIW/40h5yztCgB+laVgNxV/uXboap4pADi3LqjdCwjQa8jHecF",
-	"k7uJqJnSbBS4dYfF3Ps3CfeOyTWpkz2yk8gpS/d6VLG4hMc7VwAyH/XPb3Z1LCuVieWS51TMMqDcEyKM",
-	"0EiMaW6GD1LJZdJkyRmPlNOLCDbFWSG35mXO8s3+g+wTM4BV9kmhhdKD2Sdo0uJX2oVgUv573SPbD4y8",
-	"bkC2B4y8emQrRl5zsvmR1/Kg726igTa6mWVlHtmOZYUfn1dJXDHaUgORDti5ua9Se7fvWDIDPCZ/AMfB",
-	"h9fiN9vVcNvs9sxpoIC05CuVUrB2CaIk8xDAfUH+Z2z1zjj/ifAYe6zYGzJV12gRA6PeAmgTYIvlymtW",
-	"zgkJnMy+kw7wMX80jwrc/86h4v8otWpnmf60a2OjvYTRVNmGSDdshgRCFJ2OkH0SQQeTx7eNx45cERnK",
-	"xMaMF2jMG2shZT1jU6usrGLcxSBb+YzTEMr6wMaWyepQzSKpUOF2WsVh85qUTXVz3Wb86J11yAVZTxae",
-	"OlXaZfZ73rh7se/cFO9skj/oYn/Hxb23t6jysFzmLYK+tmL0o44a++m1DpuJeKDjxrXxMLrNRMTLzhhz",
-	"uXzEBIXzJTtwUlYMjheOhh8YapsfwErCP1jELQMkz23jckAAlctSGCAjsvPbOxFlJZqVb75AW0T9rWin",
-	"dwogLBboC7Td6q9UbeyMr4oE/1lkkptEZpXq+Aj03YHcZvinS6Y6ffeaqKGcgmY/twQ7mcYfdERfpmgW",
-	"cCmUrXwcyVuaqN0T+6mKsUcBkYIge6kAlApVWNaOWL2uJMJRX/O4NA/ornjilfsGLhihsKOY1xxakSG9",
-	"ZZAcZj/GUyKn2HypR9N0Zn/L4lt1YotRzMT5LYMOiqAq6SFXtq/Ym8ufL1BPirlZiREXVCO484iOx2YT",
-	"mVOzlFq8PEpesOCDuazb5Q8X7NhgLqi+/OGC1ArmgonLgxiFwGgwZ+kv3yTlOZfs3eUPl+dcNF6WP+sb",
-	"YcH8UbRCyBYO1vl20OuL6JrrJ65ndZeVuujx1/bGU3vf3Atitt4LnrPSCyC2XzdPLCU7wrs+c7e5x43t",
-	"tGq5L6RmpbX2NmmdxvHiZ71W8KfmvqoXYB/1Nd7wE9zoXqHpYPm3r+ig8E3zgLWzljzyHu/Ah75luvTs",
-	"AlF0QKx/C2pSsDWUg6qdYlSEDZWBdZ8pbKpVz1Sz5LpPFflw1VNzLLTqgeLarXF3adnWCuEWpN+qZ6o5",
-	"eYOnfO5dOcCKU2XNZzbjm4oDaCUHVEmSNRnUl9zr7oOCvP72u9OkMpW7MiyBTWGcBwVww8mQqhPMg8Z/",
-	"m638SLmmMTSOFYnMbxHoF6AgRRXW9Irs29xwz7SyvMzAunfmkABQiqv6Zs1/VxrBd6/TLM7rg+B/TKBL",
-	"ApLuJKtJ9dQsD5wnspf3eBwBskfKeszcp0jM4gnWAjPSnZUbfNfYLc659fzpwfnFbx+Pj582j06Pfjtq",
-	"HH96/rJqvJmied8QvMOTr1DR0xhbwhaDQRaNHiKPZEDHRq0eU6UcESgiM2gzfTUZ2b60jOUZVNy+pNjk",
-	"PGzte6k1XOjDVm2+pXlQy8YyN/mpsnN/c/Ri/334qfmseXH8/JfDX/Z/a5yvFw3PqFGKXhc+6lN/ZSoy",
-	"7NotRACyk/ku/n94+M5BgOLTc9MYUnU9kqlfpewXo7Av+ro3SZVMqyVH5GgOPAOc5LGReZzsUBKzHh/R",
-	"xLbtQnC0N/SWXsLbjDyjN6wUXzUstXLZ/fEF+VwW0sFBN1T0LcjNQKdd/8+o7fkTvDhfYE3NGFuio2TO",
-	"+23ZN3WEtTI9B2jJzbBLnLkLH57TzCPy2PvVqdtmWKIjPOg/Iac54l82ZEisybsvAJrpDiVG5yBdpqeM",
-	"5Z1jsCE4fqEjIHgB8NkiJlTY+jWXWAdFZwHhAtEL8ibdu3WoE8uU8yggUabxRkFHRJ46ay6WDD/z05yW",
-	"HpEdmiiJpVdmLD3Nbxnx7nukOiJlVEnICDQS3XZR3i29D5X2yCxx0VCGsRQt2AjWtiOKGdy73o123czr",
-	"ygYNME53ktw4lI+eHI241pk7HF7dkxOhlcdwqDTAopcNxKidL1VVMMv2hoNfsXM/OiCLSf5lW3nekpw3",
-	"iasMxiobsGSX+bZO0YyZt/erbLNKcyuY83DMex7mHRkVBuec8R6s4x0Oai/Mjs7aahUlqUXkKQsXwHaB",
-	"Ln2+7ykgrD6ok8h3+UfQktoLE/5X4/c6xhmienUCngX7+bpCTOLQ8geq5OMrRhM9XB04KP6q5hNEb+5R",
-	"urluwCEHzt0wLLooLei9/SqKGatSc0UiL0AUrZ0A5Bzgq41SM4Ura55nqGkb5edU+M3xRcvpdlXto7el",
-	"WhbCeDqkWtHx2Kvimsst5NU7xdnc28n/3Siby2gXhXXzPLf1+y2Xns0tVkVpYJ6XBXeRHczNAqoGxEsp",
-	"w/avu/XNFnYlCkq1l+S7RofcEJbGheYPlq1HhgRZpCb5YSEuCmX5dZ+IRafRn5iI2Un80ER0CuU6pDRa",
-	"lK3VGSe0ZxQgqwdg86RbTF4sIRnsFlbg3uG1TBZtkP3lntmC8Zd//q6VNQXh4629k9NVQtmJ7ErhXOUO",
-	"+76sDSNYzthlpW37YeNKFR2ROq1ynlPr/lwIr7m0UKqbsCI8+BMXbL3q+vs4lBIuKk61xl4XjitzNauf",
-	"L+KyuGYo8y6fRWApYHVX5YQhSjmEUbHYw5Y/w9fBfNpphg0jP5ohIsllSkxmFaydagAT9go4VziEcC3Q",
-	"JfyTpdVDrQWjacJZep318avQffAWbDRXKnaz0W0kCeASW6dFhl+dtQWYL6Lx1q/ssnIsUr6zmrAFvbI4",
-	"o8X0fQ9V7xa3u1wrmHep/rpB7Y+DTl1TZnuG3hISbHGXLLblDFmpw510shFx130gnXU53b5suTHoluE+",
-	"WWTZOwBdZO2jzn+qanNlLQznaZjFhKsuOpJVXlywxS6KnRxJymi8aPmgdGrJVsU3wJ5MKGA4Yz2zy0wS",
-	"hc3s9jLsU8c9+V7uCLuZwQ2HD6QxS7NsS6lKwgEdQevpK2UZV7EDHC5FRXUcRK8y3Arz8dIg65sNJBcG",
-	"leMwjKIWDQM+ukgOeo7SaiJSXSkiVw/ZO6srxpxlbawlQ71aPO9cKyBo5dLAkaPEkN56Ld5zTjPZ6qZb",
-	"EHBEnQvyqsiODSRCEryQGutywR6YclUOC/DReMNg23obf/7S+ssEpN9wrarW4Sep9Mdqv8KpdSVAimOx",
-	"6AAZtZBnmjUuU0M5LVc2rAoPz6ksC/qxVtF6gQ80EnTEoqDk7gxIBIYL/OG7a3aoIhG6fNo8jnbBuR0V",
-	"UsLrnUkY7vdu2Az+YCXfXPFeKHGsGO0SHw5SG6W1VDpwqYx5y7h4Lg6seHJbwR3O+VrQhBa76EDu3gFA",
-	"y679huH4rYTf43R2nU5ExcDSCXMqkK3bBgaOzQkxEQGZDnlviBve9tZbAMRV4kzb0fZt65fG5zdHnw7f",
-	"Nk73fwtfNs6aT5+8P680bCTa8WtJ8XwjVoZs/bL3DarPpb52udwVG9x2f7aZ4VPDeT6ck0sDJztsNNaz",
-	"DIkwyw6HrBEg4e7ap9WFNJoWjujbwtyM/OCCkNIy1rgDAHRhWxQq0B1b2cUrl6RngymRduGmWmLBw3ev",
-	"789ld+WNrRQxBvk0CiNZSJAt+LZQWt3ZsQWP3w1JMuebVfATWrqiCh+AInCCCXQ+89eM9DlgfOLWg+4p",
-	"ha10n5PRR4hcBhBpGJv/MWH2stlGZQm7FDkTpezUqQS2IAWkiJErNIuOLxO4ZZwrj9RLVvE+xqJ7xUa2",
-	"ov/QogNzg9KLkTt512D4agq5fbd4tJdcDJL70GgT6pTQ3SqUypG7J8PVuuEixhCaw1syLOMXOPgONy9A",
-	"qEbK80TfSg55WGkPmi6yhA1SOgL9V2lq/zZfZ2IAyhl4J6p81f4ZNTeDSzli2JLXnpzegTngt4x0ae8G",
-	"k2LKZVSbZ0mW35CjMUMQo1Lz2kBCGMpXBXZsZgVmUdScjl1FKs9PlI1DyCkZsgS6AWelUTi288bb5vPj",
-	"q9bnJ6/2fzl6F74/uDz82Py0oabshYZ2IG7ehpsjVNo9vb5tNXq8vIs10ITHAdF0AP+VqS3kMuZCkZxg",
-	"OLQL4fDGanw+X7UA8uYhVEurqo1zIXXFDoXu5lVneZFttpjPuqnyZPuvrwgO52ntGx64jgBlF5km4CIL",
-	"CoA1PmJNfa5bRAX0SWl28LHlw/8RYSvz9aVBq0IO1PYDVrBlAFE+tl3gaKG5b3F8dwxUAf9vEJ8y929B",
-	"lcTPfmeIDPPR+2kuldRaeCgvTsQtpdpuCOfuPVz5Wa8XS/nsvh5QzaagemY/ORj4azrmlUfNJugBVRgT",
-	"c/0dXD1uAr1KzHFua0jBBwNg0q6Yt6J4E122HbEcZoDsRDmQWUSo4jHbRcf4PMVs96v5TLEXz8hx6+AJ",
-	"sT3BCDYAUxX6RCFUtbjqgrvJeJEicI3m7d8TRp2Ksb5R6TqTVdyaR8PmC3uZ0OkM6iZcd9+spd4WQmdj",
-	"lkK3ZCmqvk4oaYX7WAif35kVEd+wWW6WVag/ec+0av0tJ21AIKnY9dwzH4j8xmIRwXZjJ+SPCagpllVT",
-	"NpapBoXTMcCKDiEVAVXs0/Z1cSJaWex/eP+apKzPUiZ6zGhHgBWHOOHAg+bBExJ5fd6ifGvZFGbotokN",
-	"xNdOOMOhBsvwSd8jIjhPqpP9clzr5f3u85d4OLSb1C15emiWmCTk1G/cAUXZmAYP6JE+CNXutuuYeCFF",
-	"db1MUKvEW4T1KihcyJKyffS6zNpvLOsy5qw4IafVjtSFnWtyLHnQw6fDmfuM7VPrPuWbf/lY83RtCHjk",
-	"0LCuvwssadVJ4pmWm3CJV6RYoRpnBA2KY6zI8iiOIEtOX8nrHmJ7RbDXSH3t41B7qxMQ3idUzFY3j7kT",
-	"+PsGyDRbhC5eAH2+iop39P3dHd/eO1U3TOBzG7TQ62WjZi85Xrw/itUk2krPl4KcvrPDdtEWrNwF86U6",
-	"Lv9BaYVZpEqvvxvYlzFPmbpH/GETqXyZybM5+axWiyqPNu/xAbPduC3VvAPcb5a241HBvbEwrepVUzK5",
-	"vaOjfZs7prnRflm9S+y0tgJ2lVuapdgQ1Qhysdz7VZ1+Zx8OfHzxO1BwKZncANcrp1liDF9O4M9icU2R",
-	"GHpFBvLinOMFLsRT5bCabZVEX6aFfk/KVkyQHlUMrsK31O7GSLYbVcpUbv9VDlBakHXcQsxD63pVbiFX",
-	"ulpMoteKJf3VEnELq/HwFKxM48SjoaI7o5FARBozJ8olXQQN98bULAf0MBoWTxXobwglgtVa73fuh7Pd",
-	"g2q596DkKAChM5RJjHHOwtErJdmxMU9IKzSaG9sFrAOuO0JOdMJvWTHPBTXX0QbZg/NCpDKBtq+v85N0",
-	"JTVwce9F0Huc21tsFFR9jNvd4M+zSKMiP2wGzl8NAvNd3ebeEJZ6z+fLgB+29W9us8LBUqycX1BrTqpK",
-	"zREV0Jvm3Voh3F1MrSFytrcjVnH3Ci68d4CiYPv/gJ5LCwCS/vRbylbRP2SvLv/AmevX5Y7oMgnvHToq",
-	"McTdTNt5RvfIOBFq0jWT7jIMtU5Ez6b2jsYJ5QJ/TmQP+xvnKdkjKiY0qVTCCl+8jw2zzBm2cL5XdFCh",
-	"lynFB2Ib4eoc93j9Pjb+1xcM+UcdYVd0sHSf5WgX299emg4w6GvJMx/3NYSBixueOPOdSm75uBiuP2yt",
-	"1Ut6wXLdW9YbLt1ANF/RwRbkCXz0rnKkDOz3p2NTB8TycIzqSrwBRyjjVIzemnsyxN+MpesZ5e4jB6uY",
-	"ZeE6fRCxvN/n7Bs2yln0nvnOKYtQHbQgj66ilUWQ5btlmbJwxyO1YRXXwu4nC3Mos3EuS6ecQ3z/qyd1",
-	"F9dnq6RdkSDufbmK0hae+jnCJlYEeanWbDTWammB2GYeFBGPJRfzJUlTdh0evmpeXu2fNS8/7V82Woev",
-	"nrx7efjml0YrrHyT4Y+FAWS4ahMCXC6ADwR5X6BH/PpilEZ/DDmU3gkJrT0KUUSLVzkrdC9dDLGI31yQ",
-	"SiBIhoOHCZp2snXzpWjRV724+Bxe2MrGktNhjGv26+nxeePjLwefmm8uw/cHbw9/efKsMhM2oUpfW6a6",
-	"l88HXsQcXFc5mD5DVAEKff3gY65N+k5esJQ38XatApSmqSayDzARXRnPAkMyPmJyogNINO5PFApSwSwu",
-	"3tqDxW9d92S8gFscHp2MsxphnAGM1vqYvcwn7FHv5gd4fq7SyP0IPsOB1JAfsWSoHo9BvllxhRZ07QUI",
-	"SPeldCIUFH0lODjHY4QrYhvQL2zRu0Ewe76nvf0QMCyucaVBtp2mnL7w8gRQYWfOiQYvOSETpxU8UeDp",
-	"+Z0yvzKb+QpLon4LqnT58PjeCZ6l799P4ZubzLpan33wzHLGdkDRCjtuDSd6zJW5HnuO92qRqFh6y3vQ",
-	"RHU8ZnEGmIwNSs0djsURAPXD+59ypJZWIyQvLSJlR1iBCm096EztZkEwIwIwCsYEjApkkwuOQWKWHS7p",
-	"zkCqYgfvZb3CfP0BHl2cQmVxkGmaCSE0q7mujiDlW1ctOcUhD08V3+iTy4PSRpBvc//ainSOYLtGrea9",
-	"FafMq6pYL2X6uuhhrixeJanU1PwU5MmHGeItvgZ4ShFj9Bl2yqG4/eioFMkMcnlJb5Kmhq7uYT4QFsni",
-	"bmfE5gI+qE3SUnfbodZj1X782OxoVfe63D6e0n/TMRfrHRPmvcVNXGSznIvnt+7S5bmTyHei6U6Bi5Ik",
-	"qsB5KggNrswWOMG6EddqB0KSVGVKSE7vZ+/PiZqJXtEvdVDZP7ew8W2hZIEX7rqntXTMGiAevxQ9dkJo",
-	"FxP80u3t7EJ+zNJtXl0ravl1TvGnXSWTiWbE8K8ZMfCxEd6YPS8nmkwUS6H6KoBo+1SmEG/vp3QwKmO+",
-	"r7UPCg0OW0erNoYZ+xpMuj29JDuR7+zuK73oLr06S9unzOR3P+0i80BkofyV3/gA6oCxYWdUEi7RCYlg",
-	"mJEV1pAAUHuoHfRn2zdb5+9VHLMVlTTn4zvy7SUcI1sdyyeuh/jaO4/Ke8XabvT5nT0HWp29scK+tpoJ",
-	"3tMm0XSoWO86In2ZJHKK6qg5r7pUMWwZv98kKRWxHJHuTDOFfW9v2IzIPmox5p1UT1Km8LCTiuGt6GgY",
-	"09S1xXNfC+zr92JmzL54t9S2v4b3HV81qRi33ogG+/j58bPHb5PXL854uL//i7ihFyPV27/9WXZbo3/1",
-	"jv65UimxVFnD0X/lH+YOzz7X1QoUDIr4LwqVbNtKgUvsi4cF2lZ5BPWv7jHDFVP6gUIpiyJS5QzYSn+v",
-	"FRhrqnorszOXRLXKURzfabf1MI5Z3a6MZwjVU/AFkp0cr9N5SR0jqMdf3Z+vn397DP7EXQz5wCnQEcyu",
-	"h4VXm41Zyf0Y+O1EwqCoNFLlN2hEJAvDSDzuCPM3GKGq2I6yTl5rIszBQuh4DKed5UY8mPqMQfdpw2uu",
-	"R8y2bHNQPq9TNliYHo/XismumSZGEYE2naGrzxiqKaMx4aKohL1+vpYPVhnrr/Hq069vro5/O2wcvzh4",
-	"+exNK3zSfFENRrAgdg+VPddcXOf8VZ7ZM9cjChIQs9Y7UEpka4hgh5Mxk+PEMgMVRI71HrQUISnryXT9",
-	"esOqdKgVaeV5xkFpnebnt7KePmOcu2h+FdS885zzLPvjCgIsHvc9z/xs36x5xkPXqt4k5Xp2ad6Bnzod",
-	"87dsdjrRw+q9Mk75iJrNkDJIhKRJQKJf907HfO8tm7XJ9N831xkknJEJgApnf8KTyALFQSr+OOVCu24P",
-	"2h7XU6rIiMaofpoPYwmoY5Z2LftevmMojNvQ8ymjKUsXzwDsW1fEmsWazP0y5f+Gk69N8CUbzMaMFZYC",
-	"NHN4Oh+cUWBr374BBmJfVhWWKpb094ZSaaMrE26khbHz7DmM4YVPqOySZw5P6fTda5TrxjDvydSiEho7",
-	"X52Ox3sQcuiIHFtmbKvP81Y3Kuuw26NCCt6jCUHMPpYacwVKyU6sSVBIsHeV6R2BXX53aEGAGvlOxYyo",
-	"MUsS6DWVD8zeYn6CxPgAQFdHlCfwF4/x4ayhREdgRwmiJr2hWa1L7PixawtMHbaM+bqLi3VER0BRgNAs",
-	"temjsexNcqpyBf5VFhOqSfQ4lj1lTzMQmN4K4Q1yzAQd8/qMjpII2w3nP/4L7TWv2/CICMZiY+A5ZoMx",
-	"PZPCnHhcCtXuiD1i+M78G3ragQj2d1MZXBHqZRfwavne3To5tTzOFEp66HZEoAtydh6cZJj/fns6DiMH",
-	"CKtW2KqT6OUZahtD6E5juxwWf3xszsVZZL5gpk6EtLPeI+9z2GUwelNspEx2IsPMTOg9Yzy2jXIA7f24",
-	"FI+BpLsBYV96bIyOq4vn8JRR50kFYvljBDC1q5id1ObM7Olk1gbETmBObVWrvIOjQ+o0b45ZLzFP71Ay",
-	"4spwsCaRGFEW7WJ7rlYYuuJvrk+IZl80GU0UlOd+uHqxd5RpDzDqDz/lICzm/TtRx6xRGEa72C0qMWxj",
-	"HmwcEjVJUzkw3MBUj44Z3h13+/0IKoB98weu9MIw2oO/+v1+tBuYL8D8UXkUTGmVQcIctkjCbo1WYESF",
-	"OZTQBYGHgiI7rWbTr2sHxIFdWMPLSa/HlPLXcJpSiEtwQaKvHThoOrU2qdfr36I6eWeEDkXsYRhDHMO6",
-	"dSBIZG782vEBM8wvnRqysRzTPyYMOblTI/8veCe+IdtNFBwTimkyxk+YPboTJXzEQXfF11lSCDY1nAey",
-	"sG4kR6oD0pUTQH7Gge34DcU1HXhtxYMC4tauZSo9SQUcWjJhQBtAWUCaLIKlIDuRz9326j+Qy+3Oh25H",
-	"AYmg2j+C4UcYdDS/4ovs1ssxFqKAjJOJIhFiSURkxza2skreLjh1IAsWKdWnPDE2sGOUKMfHiMiOB4aB",
-	"Tzr4K+LAc1WdnNPEnCMsxm3MldkSQYZTgbgf5v2tZjPIHySt8DggE3EjjAgyMqYVtgLHqSD0URSNWMwp",
-	"WiatxkHg87O8hcJ7eDusOGk19tukQc75U+xnaEaETBoYfje/m+cbYRiEYWjxv6E30UIJgotqAbRRK4Oe",
-	"8eixq0aoqJNLJmIykxPsM7/TMGdSo3lEbrni5lg/vXz2+rUZdw7JFBgpCUJX7ZrbodkCB/8vBuJYbyhZ",
-	"fJLDMGeBQUMmegOindWJhUkBsqRszBA60Wg2Hqe01wDRMDP/lCcGUE27FGYvLP4A1PGzOMjBje1BYSw6",
-	"PsJ0FqNUSAmnMRMWIanPBVdD4DoXRQysZmGUXeeFQO/EQbhvN8V7ptPZHkS2oradfU8KBJaYUsB+wyyL",
-	"dMbFAN4/oFzUCTyJJ9/Bly/u1SdGgH/5QqY8SWAv5FGPKZ3ZZw0V3hXsQQTFzhpKaUmwTNKoQYO59q7W",
-	"nLGmJZR2RaFX1QenpGF4zzCbgj/KGqNckej1c2x9ViwIjOrkDAovYUg65aOR5RVbfwocRhXb40aGKW50",
-	"n2RWJ2dZfy7Q6vB5rwmWBeBBUJRalbZZC2q3LFW2y0I9rIdoiYIOVGvX9uthfb8W1MZUD8GagL1l7VDz",
-	"70GVtw/3matPsMpuRpaAyCTOJHgeIckNEHVSFslgPlqOeh3X2rWfuNLOHsYsO9jTMKZmGLqcT+faKmkh",
-	"BRPeWWP/VfRH1Jph82AvPNhrhleNw3YzbDda9WbrYP84/FxDP0CtN7wOD5+effr87nPr4mr/+fOP7w7C",
-	"498urj4enIW5dXNOuSjryoaoGXRUFWKUS7qp2Wwn7NxoE1aGrHdTHOfhXti4Co/brWa7eVg/etJoHoSf",
-	"wT9XPamGP6nDw8ZBaVIvnhwff2xdfHz5av/p58OLJ1cfP++/+PQ+n9TlZAzdfWzzi6rJFLCuvBnl2UMV",
-	"8wG94Pdv1vhaXWSOTABxKzDINmFF8IW2wsaij2Rs9fiDoFZHR0DnVri/+qEXMu3yOGbgBms1j1c/cSXl",
-	"ORUOu0OZ5w7W+dIHQW8px7hM7iNb/ZwFkwKwGNujALZW1o8csTGVV4wGgAFf9nIMqcLFtlHQa2b5xhYW",
-	"vNwNcsCVdv2zx6m85TF2J7MZfaTLhhyUA9dslESeZIismso12zPnQBvhhWnKOsJqRDYpBt5vmTJwlfBM",
-	"9NLZGPoLn55d7jUPDvdePjsnRndMvXP4keqI6NPp59N3ry+uzy6evf/t3dXrny+u3579Fu2CZEbXZyal",
-	"ZEoSOYAmx6fuLM/8jcJ91kzPmHMCExnhvEPocW+GZOcg3N/FUIfjW0iMVCSyGyfKXLQ2ZxFNCKApVBv3",
-	"5Ii5PMqcxjRJFJisDrMuy7zkqT8CMGOjskiCzrufTl+d7hlOohoUoEyovbq6ekfsnSeg5n7t1IyecT1J",
-	"k04tIJ0aHfNrM3v4h0IFvFP7FpGdyP4rcqcsUCay/4jQWokqxYpVILJxPLXXwETPcKpBvpCdn8Xeu5SN",
-	"uCH96TtU3LK5gPfq6eU760QgXO+eVM0CbKZrLW8YjB7P2OLhhJkez7LizTFN6YhpKDhfEF7Jb3n8Omaj",
-	"sdRM9GbgAPs9w197anFC1zvZEFrU0uPUHOdfvV1+tYhqNQ/CwGMKhBbI525k6+npyz37sT38Mcio5UV5",
-	"p7RL/SBv7gXf+BAxksodkYXpnM6xZn6SLpwOMqT5GB3SvRvwPlaOf1gcf+DYt9bORO23+5z2cHBtdN7Z",
-	"ZKJvRdewjbeXtKHGXbShP6kytFp12JSSmZO+QnvwZLBVFcLVZ+pTGjs4oO+oXTTWeOIdnSWSxldS/kRt",
-	"4VKr2VxneONUmq3v9Iu/jC7j1I1cndhYoQFdo/a7ea9v/Dz+av96/fwbqjkJ0xWVBc+5ssqNKuAImpO3",
-	"L9MB08pF7Z1sqpPXmfvKSMYb6CyYyslgWHiF0nRmYUR41uBVzdtKz2FozzwsgYJ4aFUMGpEbv6t6jONY",
-	"/sSF1C/kRMR/KR5EYm6BA4Nqa9tXFJ3OOcdRzuuI/sE52RkRzZKEDOUUHk2o0h1R0BzJlAldpey8ZHoh",
-	"a4X/QSfPvczwhz2U/t6g99qgL5m+x+7MDd6NtPxn7vSogbNj0dGSO7ITKW8mY0gluPOHFlnlF9JQ4Nn7",
-	"c4JfITtQucZVlUc9RWxATEHiilB1U7LmrQkP1mgmmVx5CO0Ns4iyMseX25GBNcOxc1kWR47Ra4y/jlPZ",
-	"5xCiQV98GGbu3LnwtOfbTfgNQ8f0dMhSRlii2AlEl31I7vEEcuo6Av60tdjFnusuo77YrQSIJacCL7pY",
-	"uAXfNAb3J/B7d2rmMO/U2gSSh22uLkyU9M2ugVikbdhvrFFKIrga5SGbUk948+WOmPu0koQCUi6G/JNb",
-	"hrmVVLvPcREbvaNOTu0vcJEmEPG1vVeMFd4RlMS8DwDZOkfRU9YBAmAENhXNUPKRIpGZZN0dNwCNHbl4",
-	"ER4/Rhw7X8VUQNqALQBNmdLOSdelujckAwnxkCz6n/EYMh6z3OHCfz0pMFmyN8tYB5zy7gbNR6wjdjLn",
-	"zrv3P398/fzs/fXV6/Oznz9cRUHm6T9Qu20Mo+AX3ZaYiAz4GDL40XOPoYiOOAibAXAW3I7NQQua36PC",
-	"yUwOwqYhEqR1Su9JG29RiZySg7BVdfL+BHvVGYR2e/4wd4P50yx9hqfoNaQEiTmHghgeNZp7x8fHx3th",
-	"GIa1zX2+MP/M1lrHFL5zYMCDS1+NYA49FbL2DCBNqlAgkVpfcxUDdX0oEfOIV/WolYOQ1aYyF0mWCmcV",
-	"ng//omAqj3lPT1Lr1gAj2QFYtmvFN0O8wJuruTmfj327m1Bp/SomJKS+7jt9oHJO5nH7dDYn/Kgd4B3D",
-	"AZY1FmtRP88L/1xyC+IfAX9yy39jvewv4iporkXwl86FdjfF8WAd6tlvXCESwb31zVN148G3ZecLtJgo",
-	"5izfTRnNQPgz5dQpmO6MWBS4vSzoNSoo5dq8LefotKGWjUQjpmndS/yJzCFu5jGmA0ao6giXwmMUmAHT",
-	"GYDBiS1VhlolC+YPqAvmyXoeq3ZNxrG8mZJewqHJDU1uFJaCmAeUTUZ3CQS2eEJJpxOZ+7PYzZhRrTy4",
-	"L/KCJxCa6slRlwtmO9+cXjyvPH250osP3VJPHkMGxf/NAgJ6azMMC7nmB6HNi/1jwtJZbrFCOkzNl30Z",
-	"45lHRvQLH01GtXbTouXjvxpBRVvtKq8B5mQtWL5CiTGsRiE7/vRzb3gtesnV9HnzVJ3Kfw3js9+mtep5",
-	"2P5J/kTmCiu+zvcx6vMvRDGa9obBXP5D4LgFayplCqCIYoZpp4TGccqUIiXIa2uTuFbTNs9V2K7pFlic",
-	"pQN0vDEFrQ49HnHZLXlSKCRlwnStMm4sKIUWRymBdifmA252FaiscoyZ7OQfgc0XCkhM1RD+K81tY2qU",
-	"7iFTTO1CU52OwIQQVapswLopnhL3AcyuShiNjV4Zmg1mSxzm8lowO6VcBGWO9gVr+UdhGQtVelW95+Y7",
-	"ESWzPDCH9SrGikTwMovCt2P+hWYCzLgi+6UEUo7gelXjxdaOGzBecYS2xptQKEV2Dd+5sTeVpkKTnfcv",
-	"npH9/f3j0oic32o/vArDNvzv84Ihujpy13MgH+xaQCm/30fNhSeMxDUyqhxTA/GdmSNONCMSeo46vzR7",
-	"Zr/otms09w0VCl3kYVUABL42TtmITyBCiEjr7drEKLH/qxh+83pf2pb0143mvn/BtWqpKcwsz1yFq3R3",
-	"H5Lsv36fV6VXKOY+DMJSGphVc/AshQZ1GMT6FtRGMmVmUVTlqsDOMbdYnuSa7MBx8c/G7t+r82Crs+jc",
-	"+7ZJCBdly6KUpZ+d3iT7XlDnz22D/KVym6DtMqgVGX19Rdv9VKlolxTrRQ7VU21OX5SVfpUNHMToomiT",
-	"yGfXKCARbKpye1/cK0ZxHoAHtSMwi9bbZRFmC/ndCozeIsoprmbiRj1hMZmMIcsHyltybx+hJddm21N9",
-	"eK6F7zTDxu6JeQFNEq8di31VqXSnbRtK5u9xh+pOMwx3jd4NbSdhzFDOcstSCHpB6r8niyLbdf2GzYzS",
-	"Y/6zQ21JjIa2dMaM4BlM6q4tZs0JY14Po4k59rLGcRtCZZ5XqKMOjIGQ0F7WD3AIyEu2qEmmWS0T4bHV",
-	"Bc27sf0DLFneedLNXA3lFFLEhM8T/h2okeZu2J7MXKUEeQnfgplbMYMRK9dwnuwohss5xdWB3Lh8TfRU",
-	"mpHDqZFxMmmFx04PY4XSASSeezfC8WMCWYZLTm4YGyv0pHv0GLPUEqFNJmPFMCW9xLfuhuGkq8ZSR0Zn",
-	"Vx1B3Q/mRV2meMywdIwreIs9MgiPT+Z3yePCtsi6w+FgO8KQrqDHQCahZgIsTVdmjyPOug7Bknrr1ZPi",
-	"FrgQCuqLBWo5YSzmK+D0Qqq/gjpdaCCijBVBE+QpZZlKlblKWSO6I3ByuBy4+tYAYbQ3NPaHYFMs0bBM",
-	"68rDzPDNreYhYbaKuRH4tSNcZUbOrKJ0f/YuYGS8DyvJdk/wVpyX4QFnbHREMUKxJD0uA6X9gelxvQyT",
-	"yVewDJWymklYwctMT8mTyX6AkrSRuvMNULkMK89n/gFPZ1OECokA0eAS2aNJFkVzeyALli+efmLG1DZ6",
-	"3LyvNyyOa1NNaZNkt01NH6QQFohXDcXd68bywd2/8SyWeaNPPQGXSRAs/sA4Fs0OTVAFN0rq86EW1p3m",
-	"dqd3IcuzOiEojNzPZoJ2iH96f/sauu4zG/D8OzVvoSqOm9qcebgFc01zY2W8nKJXrP2DlIlKLT3DY+HK",
-	"VSIvq1/+sidirO5swymJpcvYS91oPAkHDZH2hlZHB+0Bq5HNJk4nCYNDfT6pIiI7yP2BR5BS37qOqOhb",
-	"vlsnH8Y2FcIrhjSfs5WSY/B1Y7X2TquxT7psJkVMGDen964bsHkuKyrG2sudVhi6uyEbHlEF7RdSRtQN",
-	"H4+hzMwom9CdF6+NxwlUf0L8DIPaDhsZdIaAsC+0p5OZ6xAO55GtQwYEBy2rK8IjeFkXXbBTOUls9kEe",
-	"sshLf9ENassPqUVtNl8KUJtOZqRPlWapUaFg/liwV0FmzwwyuihNE24XPLOJJFSCO8sG/6uKls+OS8oo",
-	"uIU9NYtlr0aYVwF6f7VmHdjz2zXttwpnbho540dBUTQUdQNNrQ8Flipymr+Ztz8tBQGTmZwQY1Jg8k1q",
-	"NM8u65m1guAOS5XEykpLP+cqdGXDO6NCWTGAQbhiYSzch1phaguMoXY2p/4ulFQqm0SBrbi50cuniG2F",
-	"xa4uBQTyFnlOVpdTYslDNQFhdZJZU6i8DiQpzmExD1SZT2THdXIwV2gMvFkg5NwsqI0nwAER5KZXbnnh",
-	"wlmDyxlgJ9BN0Dybkdq8GfYA0RTCDXm3qCJvjCm2weQpVlirutuwUF6ZyQeOloVOqVC0hxE+3i/WDffR",
-	"VnFmIVQZmQedJYWYGBOHAZwLRqoq9zNOwFYcG1nUhoIvs4scar43YSBxUXUAZ0RAIrv18KEsjybz3/v3",
-	"h9CbsSPch8g/svv+kS0N+Yfj4yzvy7KW7BMhxZ4nDuskSqH1iIo6Istvyns99m3gKN8ludjIPg1l369H",
-	"roI7k4t9nrCO0FPec9Imt/jz6mlIbaoyt/CN3z8/yB2XRbysr52CcYAQEUXLBQutDBXxKpg7+CNYVPjr",
-	"nFFl7yiaT3ivtaBKd/AYrzrjCy8XDBuLaWFMO7zXWned2rdvHVE5l3BuJlVvTGBK5n4zioUvg1eV6XGq",
-	"2LhT+wZLXREq6nJB01lFnOih8qPgCVR322GQWxqNvFmb+Rs2Sq29n3nx7Q+bp1eheM2eb/yOL6+1m8id",
-	"KGjhzQihAX8C/Y2B7tumZjAAqmFMVwt+gNAahUMa2B6/se8/4r+LLHs+7wmZ0cTG7YzQuAMRcDANP0Hd",
-	"0r2cw7Xuu5reu1wTEjNG93e7sb5NiDJnmUkI2NVDOh4z23YNkmHNSP4TKq1w/gVrrnGwzugUFkSy+JzF",
-	"nDoA3r+MUYfzzrUjcJ6haeVZddYuu5NN56XBL7TpXBUoT7ieEZpwusDsynLZ2/lp63Qh1DBxsh2RUyBw",
-	"IGMWrRZdaTJmniqXNYG2zW26M832UKXs0QRszjq5YNOOwDwmRdQQ1CCotLGDqpMLCUGNLigS2PoGfej5",
-	"RNYoGYiCjkAFHjL1KfHg41zuWUrBF5w5gYtRILUk+/jBvLjVzOdu4Uw9fo90qi04xpZzr304/k9L7vzb",
-	"O7WdQLGUN2Qy9s2GTI7Y/bnrSTT701ox47JEAz3h8Vf4z7eFqZnRPw6b5KjR3DO65R7ABgUkKuIIBST6",
-	"/zefFn8z8ieoBiayBOqIHKHo9fOgBGsEEd4+dx26UNjZfMlTG3RCgybDk7Jpbx2R60WUtJrNk0w1ypLx",
-	"qDYmfzH6aQH5WouKDfHmpzNAc1qVeXm6FMPyZMMsubkcOS+3BBK7xlQP8zjN2I6wqHUvS0a7fyoXptv/",
-	"EC//VakwyZVE8WK+4p+8aPE/WqzZUke7SN1Z2Ui5UxJMWaDZ8ijQvlYoaka4UKIYFP4h+J1N3UZ/SY+O",
-	"xpQPRJ28kLZ2MPfMBZmLGdH+jXDyneS2OwZ0zQXxfILZ1w1wlLv83QBg9ayX2FUpcg3R+i5zmIsxkaIj",
-	"IqtlRUTIqZWsfWP0BWQ6nLXRDx45gEkWR23oBohgtX4D9x0jKrFpO7jSCDYZinezlAVbHcAVuWFjnWHg",
-	"oR+vQIRimMAi6GoJHknf/Qyh+9yr6RyIsFr+N0/yGQAmD5TwgQIJs0TETqE5tpSCPJNIjjWLr+VEW006",
-	"oYBub0E3y5OiI0hIQUerchDlcqLxZUJe2wft2/KDCzVYH9IcxIt78U707vTq2StE0XcPWdjNEiC4xXGq",
-	"GKwz491XLCFZyvCSYJjqUUjiqTzFXOM2LWWAptDUOsjNmi5Y0I7gWrGk3y55HClBiIlS2anfPh8QIVSB",
-	"AQNbxFCoYhWTJKmTnwXaKIBLnTeRKDuFKzM4hqx3897f5j+y6tBVbuf1+5BPmrE6jMeetO5ItnkMpcyE",
-	"ILsPUzfy+xTX/H8VMYwWvrNU2bZB9ZpP0u9V16jgEay5my/9y8noqSsriFjL6mOzksHMsZSzZi2oeWIG",
-	"B5j3wdvg6+W0F8/V5m8O8z3Iry9n/u6H7YNGPXzypHnU+owFARlZvtZ6dKwn6YKc4YN2uF8/ChsHB4ef",
-	"zftdxg4AQ8iJJoAr4U0f5SQH3WQzH10lKdbgUn8xrPbpBpNfKS0FlohuizvK2+HuQ7rrRlpeBWpDT1AG",
-	"WtQtIMcN9AsoNf8bAuqvqPKeqptcrfP0n3n9rhIEpKDM3k0bRtfAQkX4BcQ4jSrsTOIbIadFZa070aCU",
-	"FHS92AFF5QqdTWe20cGOoEZpGQhw5lFFIBHYplzY+DcdpIy1STMMEUF6rjFE/lqmMuUSg+i+N4DsZN7P",
-	"hDsUB6mY/3y8GxjDHj8Eqef2vQEmIduWIbOOcCH3OegJ19jLQrEj3Hs5cXkXUqwLqcAFuwD7OHBtVCXM",
-	"G65ScqyH8G8P598ezv9MaDwEhim4A3yteTveza/2r1UwefB7MWsiS+vxuzkIqW1TB1suOsKgjOvvgEny",
-	"XouHoCOU9F7j5fQIiXBAkJs2pWlsOwz6nj9DA3AUKJbcMkDcndXJJzSqXvf3zo0Ei4I8397iqRtTHBNB",
-	"oPUMWm47rUYzB/7frZI6FqzvrkKnD+OpVTgS/6owf401duG7FFJgoDfYC+iL/hdFCLxnAuwyhMDqTYW7",
-	"gSqXKbazsCjNeUu8bMSOsElfUE+ze5L3D6ra/o/zbRy5BjKJw2Qf2aoo8HRgkmhHeH4f652A1kVXWc/L",
-	"rIWHJzYeKRKdXdFBdGKDpa/7exdSMLtTbS+cjuA6IPthy9Y4YUx2acThDpvRfHfhhtzUs++Y40f79uu1",
-	"wPZvg2EZWi/6gL3tMdwDb92vkkM+f3IjYnmSFGRpxRoyda9x/A2auO1IAvR+vGsR7WaIhk6kIKKhaw5Z",
-	"DvxBej7Wi8I9dXKKUi5LU7Yt5tFrShUmsp4Qam8r1ZRCU2/Idq8sSlV+VSoCcCwuTD0pFba24YaoI2zn",
-	"cGg3R5OkTp4NqYBcjQWC2TqnC0ni5hPWHvSAAxEmJysVtNFYF76dh/7Lejd5W5OCoZZ1SjO0mCtUBoTZ",
-	"Qhkm1AowANCwRMyqmU/wF5vKOrL0UQWclkdqriwSrVT8ollXWGAw6SGwwmhBsc07McwKduBOq9kE/JYt",
-	"FW2al7uqTbK0aLNt6GH7NFmelK6+F+MHoE/aFHCXv7OyANhVVRV5BevJ89py8N1lzyJb5FWf9jyUuDr4",
-	"Pp+5sm9i2MI+BbY7JoK7YmhbWArXg1K7Kz8kpVynCrecn9yxvUi3Nod3rlwjkeaV60V6AhAINISq8/4D",
-	"ZDtuR/++azxjcWllYKtMLYifLTBFZ6xfHEouQanf6PjHLrsPmiZ8DwiSQnlpYd4/CG7EkPhOiCOHe+H+",
-	"VdhsNxrt8Lh+0Dhqhq3P29fWXFXBNrS2/97uo7sboH97nqpURxSxD1Dv6Rub1h+UJcZ+uwNydq5nVsLn",
-	"5Xm0Lv/AHm0ujQAQHYtJY36Eej5hrOcB6S9KGduseTloyJMqqEem83QX3+sGAYHY5h370RE/0yJwoNws",
-	"ZWTHedF3sYky6AI7kRc5zVGVOSKRCDndhaaVVBF33wlpho28b3iWTgGOOqM6CVRVsiFkMQvUO2wdZVwn",
-	"r6tzLPIKzjj7fa6u1sI2l3Ji2ujCcxVX7k1+Aw9MFsFQDaKiwLttZotCCpZKCx1Sn3ufKwqD0VmYQK//",
-	"NCp+vDIl493E+Sme2ajtPTSQzQLZax9bZljvJvphgBy8mP0q94i5z6HOb3bwmifXcJOAAEjldBu4DX/W",
-	"af1V0Br+Q9GRv3u0qCfT2E/oq+yYYZl1W6f3YqRinyMRnmjM6I3KOj9mlbcCs0azQwPyObB6J8t3dG0c",
-	"zdElE1ZMYbSnUyFpcenRUnau71CRHQMkBTraFpXQnrGITotdnuZz/XpQUb27Aoj4mSPb9hLEqtOfGlfh",
-	"k3bYbLcO6o3Gk/2wCTZblofn8pKqDb7Kh92RgzZd6ZyRE70QvbHibZC7tEHeVmUC4TJj9e55X8sxKAvv",
-	"3QT1Htd9EaJkSXyrql3wdyuh7eFL+jgM+Y7cSEhuwTW+TL7mobgVTbxz/7ERsn76j5tksZ13e16o7UBb",
-	"9V3rMe2IHa9D+W6wBDswjzlCL4i5XnjO6sIyR1W/E/yeA9HOHbrQpL/ob+6I3KN7AjO04VIAFCyA8b0v",
-	"NC4/8ZT7IVWkz6YrRHje+u+B25pX+93WzbG9y0vL2arzsHgbvrfCr+c+5fkE8w9mvsEF3/Gbtz2ph+H+",
-	"cePIGz92JMlfV6LJ+uLarvFsedPybOtZDL7K/fa32H4Qsc39Xfjdg5rLJDcItnv5shZ2gTvHMKYPp+V3",
-	"P1M27k52bO+1wPplrHcC/ENSsF3CEQSUq4xn0XOjJuktv5W2cKsINBQU0Lr8u7NTAGO5O9EoHVz/3//9",
-	"f2yaJ4/Nyyn6krB0xkl/OqUzojQV8bxh4FVKESGnQTZ8wkUvmcQsbhPaEfhNmBB1ry2cMQovQvzKDrhO",
-	"ojidXacTYTu9Fadloc5mHVGB8kR2zJvsV2NXi2TsjV3sJAexWntDLBk2az8rJ+1mIdLSkAsHeE7gLP/t",
-	"pHABwZKZsCFJd276xo0NdhoJiejDVRBPhvbmoATLTxFtJK999wibuz/napzQGXHRcH8UjxSJDONFwcIY",
-	"eOnIJjsW/EcQi/+cxZt3yZSLAnpt3yWbSMFKjJfQ3o0qVQIYZYAUtwW2py/mBMxNAUPtUy4UaDg3bDY/",
-	"CpAnYmAuqsDCtdkuhKd2ybFyu4juhQha3ZTRmwLIV1Z4XQUnBoO+kNrC5EGa40jesjnm2IFLAFo2EVwK",
-	"XDBrccBcMh8pbFKpwMo1F2PW41ju2J2Rgj94NzOnPVnDLTq3T7c6+dk5UMuJnUUrvJDab+bh0tE5sLF3",
-	"+aTE/ImSgJ+m7JapKNcsfMnJAfNaD56RJf06MSLUrCC2GEp4HxoMea9CXkmk0i4HDj/qZWKYi21CSezv",
-	"Ccid8FYdKwKLuxvg4IA/8G1WeJQY0U929csH7JClQv/HDJLzbB5+eV0y+LjiAJTNvLDJfRnM/ollS6NM",
-	"A1g0ykNDKCeWfZGz8/LsKiBQyRmQ52c/nV2dBURNunspw32tAr+tpV/auJvbDPkuNqNx4sZs5igP60Yg",
-	"VH8WLHtLHS9GZl2E89dgq8ysGRVNGUlk7wYwFSFpEXEulcwbUGp7diAdrOTzEcXzHjiUg8MAHVUu70Lk",
-	"KKBUkxQAIu2Cd0QCR1oR3dwVTucnpUV/xNyH2PVIKq3jnC0CWsCfopukJ2NBw8Jo/dvmp2dPWxfvz56f",
-	"hpeNJ799/Pz25enh0QbtI2GGD19eWcjY3E7qg0v/qA1kEv9Z2rCsXJhy3sREcyXonZMnWlfhEfZTqofm",
-	"/xqfDSUyvXizsspqK7DiE0HN6nR5G0zzAaOLmrm3fml8fnP06fBt43T/t/Bl46z59Mn781pQS0DVXgDv",
-	"tohkQQZWB5TLTU5Efl+E8Lb6dQXeqgMz+dWjya2Futt4gaW+ThmiRjkf7kTEZnldNe8GsO92gy6PRxW1",
-	"11zsBUV7of7fsfzJyfC/a6CW2/1AJ08BzexW9H45wx8P8vtHtex7lsW0RnM2ONFS3pAxTTXhAlB0M86X",
-	"qVXAHM8b3a/oLVJWDYmdmVrs6Ul2MsjvMFwVXUL/wN3ckhts/GVRDCRPqS/p3y6wbZRJe94vVB+H3Mjz",
-	"2Yb74IHdX1D+tyoqbKdhSwV9XiljNN6UO9q66ujMYcKVbnfEoja3VJGss60zZcwN0MBtYW9bhJBZttXA",
-	"MP/v2VWWX3z6lPS7l8lvN2/fH5x+OOqe3r2r7O9bi6F0wXyBrrTGWo5ZwtFbANrHARmPasH9dU+0CY4y",
-	"m+CwgdFxeKHhZ3hj62PzvHXx69tX4dXHX355dbH/4lN4/hLUQjvMU2WMU+worYZ8PObQMGhL43uS2yxH",
-	"TxoV43v+9OD84rePx8dPm0enR78dNY4/PX+5quXlutqh2Rvr9E6E7f8fp/79ZUMqwoo0d5jgv79DfVh1",
-	"g8Y4VoSSfsrYnjYC2wynFNlGR6FrEAPgloD4D4GKXG0KQ9Ib0pT2zMfry7udGd79oT6VZfJhox24SU+u",
-	"xt3cJ39qWbYRsVbZsuZrfydS/veAI4pjQmHBN5OF69iXfnRkqY7sxza2nz1510zJwAPLlIIh0k8ixYAp",
-	"3RFGc+ZisBsQltgqQpeiiQWAiGiIAZAox5KLIPHGKPDWB54Fiy3+ZkdgAbDtkoSgATiMNgFfX7RCW7/0",
-	"6b41jROHkLkb182uBJ9yC3yXrWYYNp58Bg07h9YrJLv4nemrERNXY8xBa4y+vnawe+j+Q+p6YH4ZKl9X",
-	"TkQPAPmW5EIWZ2BUW0cPLIjJyaFGajkxigB/wVKcwaVgkeUsqE0nXoIjXDL7Eibh+rENjxWX+VEKADmV",
-	"u9oC0mJUfEhvmdsTEe6Jv70uD6Ilq6IocQdE4ecfpTM73oJIpEu+LB8ZRq7nwcz+XDZ8dX3VSUdUFn9h",
-	"x2wiZOHIKsIJLywEIztQNt8REOK3yAqF9n19vYvl5ka3LJwZunRKYgYMwh7jBoeGf+5TELAtvMAmjUDn",
-	"NRdEzpqSmRPJAS7YjVZdi65YWnHI/NieyX2ZvpQyLjYV/gCUceQoNAouCepqaQjNis07Tq/4iFW9m0KD",
-	"s+o3uzOq4ph7Uj7m5o6hDQJT3ho8ZE/iEi7u0rovb0iXI1W701xWh9ryjXD/irY/++z+Lmz772SPOUYp",
-	"HWlVxenrH8KbGmvFKvVFGIk/QTpZ6WSySUUeCD6cMKuK0sx5ZoMhtjyNS0GNBDfSsW6b+fbteYo1a7ZT",
-	"QUoVi9tzJ+ScEdURJSsqIFGmG1uYIE99jurETBAxcdwRK9h8G9RW2LI15sUycbVcTai24fprHa/l1nWz",
-	"udlzZ07mEdVmwTG4Wwx0pGzPw+3PFmwiNKRkVIU77MHlS8AR/fITEwM9tMGaBwp/LLFF/zzG1yqSemZZ",
-	"bgE3r8LjCtVgtaFWevahD6bActff4YwfZqj1dTGT914HQ/DwUCQS5XdZUMl+URDhBv5OWCTLzkMk5hKn",
-	"pc1DV3xgO4YWiqLQ3hQ9VnBnmLnkHkqsyasvc+VdmVFsz4VnR1uZ9tmEsMNBIwyfZGEHTQcYdQibTz9d",
-	"XJ19DF+dnR/8enz06ajx8ZN/FiiWJCxFx9iyrzQwuHH0ZD+c+8r+54+Nlxe/NhrPfj38dPn55adf3h+f",
-	"n+dfueXjTXxPV3SwzOeULx0dqLlV+tuf9CD+JI387CQV/PdH+Y+e2d7lxZZOmg6MpobpaBPF6uSKDmyl",
-	"GU0Z0SkfjYzyCTkuhy1Pp8K0N+gh0BE9qtgeF4oJxY2ykszatv+/ebHr+Eegi2q5w5+DC6qTU2BSVELN",
-	"yLBLFs/dNRkX522ioMd0228jBg4pl2jEvnCFam2GVw4968Fl1RGCTZP8tZU5eDioXEL90AiyLxs2kAw4",
-	"h4fxlzjirXQnXNHBR74JNs4VHazS0gyXTOk8g9zRO/LnmIs/h799IP/5LXLMcjuJJyudH6tPjnWcHuYt",
-	"j79qOljq6MjElT4hTewXAzB1Ms0K2uY4tdi4Aa7bYmBwTMwrfR8EnRerq3smuG3ixH+1Pvq3NrMd0Cmo",
-	"5ES+BCiP+3Hmtq0ubRUVslNWPkreHnNYVhpZ2nLd2v2B7eaC4sTl5pLfxARvh9pHZRZU9FjkihZ9NInA",
-	"K6bx7hzwWyagHjmC6xHZCbHvqF3ewGyyVCvndbHvxBJKLF6vygfmFufb+5SWkKoBidX2W3N51e08kxq+",
-	"8AhRuN39dtujdoUxuAFoeGw01jOo0gQ2UpMRIEMLrEkdS1QQbYMMN+AhVdcjmbKsDyrD3hQj26TW0HXK",
-	"Ukbw9M/8kvDRKcWW0nXygieGsN0ZicyaRmQnZWNGAYfATNDW1u8iKECpqhUTEZFquK55BjsMtw9vV64v",
-	"qaOEWQbb1H+KYVcjUyGcSfOmNFlvjUaIlM25pcv0lDFh9PCOGEjhFVdlBBxNIMKpZqI3TKXgipEd6ADm",
-	"V6Fgs1VgEgtuabaz46d/hoBRbnd4Qg2lYBCL8m7Obi2m0lI/7VWRi232ec43mcpmz20Wn5AwYzfLw2AW",
-	"+Ju5Ebaa1Q5amEt1Xn0Y1PoyHYGBzoU+bNW8zPpwncz6crJ/Iyxl+zfCzdP94Zks39+8ctOE/59FMnMM",
-	"gwRWzPZddhyOu8GuU4HZC+PP5HXdepPzHM+6dcAaKc++jBMZZ2lAVROGUfvz5ZqN1Cr1GHjqyjz6DWjy",
-	"Gh9q5qtD05TOwOjRMxDrgPK2gCbeRsoCNK5THsDFTkVQam71yHa3egTtrcx/LFTYI4XAur6f8ZEFuEeQ",
-	"ENtfz1WvFOUSRm/ac3gBgHPTEX0ubDc8+9hk7LQZuP/E7khsezBXJ+/gUgIoNJ9Z7P8cwAG2cH4Urm50",
-	"WlXpkef6fp9qjwdLLnYBFdn9F1tSGd4sVobvH4eVleE96LBee0NvaKqpXxDencR8aT34kxCCKQ8Jk/90",
-	"EnNySYWWSt6t2ruaikaPsyVE11TrlHcntijM+zCokjB8dquXZXIHdi3WXGt3nsBBsJ/JhrKkCmqZ/oUv",
-	"nir73jdHL/bfh5+az5oXx89/Ofxl/7fGeaE0xmkcWbStUCtTM5/dwOoHsbZOuQxu/j99j9s1RvZSir8a",
-	"uC6Nc7lN+oz5vZSsrl9l4eClUuvFIaOJHi60DX4yyjxTKu/5CsAvcEIplt6y9JFyGpHTDQPQH+19tmu8",
-	"S+4zEq1LFcM+i9hLSBCZ9oZM6ZRqmQJOFVjLKUMVEIc4s99TJJ6k6HJ1LyNyoumA1ckFtGoVsiNO370m",
-	"N2xWJx8UyxvN4Zsegx4H1kPMejxmObK9JIoZlTWl/T7vkSFLWcFVexDuQ3udBFPKswH0qICKH4bJitUJ",
-	"ei+ZfoXU3lagPUeMvdlgk+MgVsaTF6xuHb/EepMUzhMjwnPmhF7/JLFc4/Gl5bMS3+FSLOS+LFXT4zei",
-	"hoBgNWCGQ3Aftgu8la2WS2XBiQPAlUaNw7WKg5ItLmgKmZWsp1XdrLFN63/PdDrbO0XzaJ1VDxxzACwb",
-	"H+DiY2Siy4bcWkP4xUcA9oxNs+zUXJdpfBLKF8wcpOgZLWk40bGcojnWZYOJAOsU9xBJJI1JlyZU9Mz7",
-	"tBwr4GWzUzysH0dDc73eEaWdEdm8HOzLjGtIAKY431vEba1qDjfSidu1/3MzuRnprO6J8AVDs92j/1Hl",
-	"f8dFLSagnufrPrfmfkJqzDRqXwWeKvBqxkKkdVLYA9iT+iDv2oBqQ8r+uL7ZHx3/0fzypHdw2+geidb1",
-	"fuhhSx+ERgvhGrTrS5be8h4j/umU2y9dOdFtqGEEsscp5cJozoXJXg4n2JnMcObC2dlRm/GX7l89/GZ/",
-	"C8Nfm23e4WJX8csFHEk0np2QCGeXeXlmpX5JnuBY1TbJv/VbUPt1z+oWe6/jVY8W7v32bbVYTr29uUgu",
-	"I2rD46/wX9uGuVI2W4zBdgHMMihh9OkMcgQashnmUDluHUi3AMQbQfyfwDriAAXN3NYDWZ9JWcQMqpNT",
-	"Eqczkk5Ehj/hYV8ukEwAF/LgeCSXXAwSthSR5G93//Zaio7son4H0JFz3BE55Eh5qzw2PLw52G7+3kWp",
-	"EO+R7xWmLZVAWiciZtgcwugG3OXpgkJUwElFXE8fC7Qj0AM0Q99PGRLQJkxAh80u7d3gjuSadAFRXWed",
-	"UbEFL6pTuTenPV+xKYoIojsYq+lKPYTGTah8SAG/WI9VDvWIbZJQKtgmjtg4XXEjQDwP1Co0zBz0sM+T",
-	"hMUob4SE4n33bnyrDQRw12bJ68Fku4m4V6EpEZOBdOTS0qiDtIipaSZq5JeTZZ57rTjoaan9kycKe3LE",
-	"OgK+kY+vTiIfV80Bhi6Wogg1OZwZLdT7TkfgzKHzbFVjV2OiYTAgsLXJ/r/Ngtp/IgaxX+4KK+wWmCge",
-	"sxJ6L2LzAlRKmUAQdwkKJcIQsLGt9gPX5bVcrAxxX1cmXPyYx/Bm68JwP4hYEi5Ial6nLI5v5g21q5K9",
-	"YRGKNFAwb0N+3BFYDIZHHzhIs2MLT76T7BP4bxdugGBVxVcdyQ3vZp8hWkosbM4crxOxEKK0qoZMxNKd",
-	"k1tIGnqgg9aMcn3AP6uAl/lJlaD/crEJvPAfiOr3l+n4aLbg3Y72UlbJlHWHUt7sMRGPJV8WA0dMdHs/",
-	"cfe7KGDmnS0HwF2vaMV6KdNqveThT/iVs2xQD9m6Awr3G6GPTwrRgVKy5ftzomaiZy5wSEmKS3XqTMCv",
-	"LpIGwuQaQnfrBePyX6zkMguJvm52HR6+al5e7Z81Lz/tXzZah6+evHt5+OaXRsuYrpn3Hol8XY1OsH8V",
-	"HrUbB+2wWW80Wgf7AIS1sBSj4tbUGKtDrceq/fixWR9V9yIij6f033QMHQyXkLnR3l9GZqTkHIHBRM5Y",
-	"DsU5i0mrEZKXWNWSEd/6+AvUd3UxZVL+enF8cHhwfvnu/dPLj+fHq0hpYVgXgeg25zioSDGZxAV6AQU3",
-	"yQcv7Yrl3U5WbtTvKr//UvneZdL5zgB7rVrIuoue/WStlR5NEqONgvQC3jR/fP0f1rnz/7F3pc1t21r7",
-	"r2Dyfog0pWV5axJ5+sFJ3Jutdmq7yW0vMyYkQhZrCuBLkFY0mfz3O2cBCVJUbGdp07n+0jqSuIHAwVme",
-	"8zwD8Kv/b7PMWVa3M8Z56xzl6pXmaqKSK/AQUfTpygkI8FmDGtXy4vT4qFHMDvVUqfi+DQTj7eC400Lq",
-	"WOax4JlmSYICp437pJAXffS4ZKgj/nRQKFs49wmd/vHSE65Y2WM2P7g/EcMIBw9CfUDS8tvv3+OmkWix",
-	"tQfbhtGVjgans3JU3XB9gT/uipfJYze/yThQvDI1aWoWmJLNVZzkatLp0jH3IFb2boKBYZAUCmNE6qog",
-	"8RRvtI120gdFAbHHvohVXNIGhRT7SUvF+NqSKhbxKatVV/HduGIV/+aYt2B1Yrn6Ad8vus9zGSvU6uBX",
-	"4AWRv+nkvVCZmcyaj7H1YPfhj9u7u1u7191ykcyVLeQ8+7I7Bz/e5KJYGNGral65KfDd9gXauQ2r4I0W",
-	"KhbR1VYQlsPhzmQsrfpxVzz75eDJxumzg+29H/FzFeFykEWZK9uCHG4FF8PZL49O7eEPx2evX5z9q9gs",
-	"5s9fFqfLP9LDnfLnF4ev3qRHz49fvdg6PvzpugGoLnM7uOJt+wzqUxmtjqdrw5RGdRt38BtsRGeKkWOw",
-	"id24D6GVI9VLXPG0bMVcSV2Rgap4H7d4dgdsw/jtC6mXJPGD/FWJFUVeJSEoghy0cdma1m5QX8Ehc9xp",
-	"O039x87ayEViC6yhid9OXlGpFE/a3GZrtGhhXH/NpSJ8kGuNIV8DszkuWGUspzA6XdY8JyRYTaYQDhG9",
-	"iP6I+iNCXSaUMhZXKk+mSzZDjlw11BzBrbHrA3FKXjqW4zgYVHqSLzNYPpRHK7zKZ6ijtwd/HLx+fnR+",
-	"ePTk5PfXZ8+Pj85fHv4eQbDONQ0XAcBT5GpaWmVFb2+4Q8mPqMzTiECPY4WEZWNr0rJQIgLHCYGM+JeN",
-	"cJypxV7MKDletYbvPvT7mOhB4aJSlFblhCo2OWJhFyaPRU+6IUw0v0EFRq7M4IPUXLgtx61TeCELbF7K",
-	"csz3yZqz9kLpMtGKQJn1lae5vJgj6L60SuAzDMSxbo6MN4SPXx0/eXn++uT5m4Ozw/ODp09PDk9PD08j",
-	"gWpe9PSY5oCHh/uJUjOR6QzFb5BjITUmAzcjgLtMrhBVkKPM4wb+VMg4RnIGZCGYYu9Wb3d7u++SdjhO",
-	"TCmEgjAoboUqXjbU7hAsOHvPPzFaU2U48vxul1/D9gJEMNZrxOsv3Q+1HJMIck7UzvwbJ+UDxwYMi0PB",
-	"eDyXjGMV8zIXsLCdU8ShB8/1iAMDx5kgUF/eiYNRyolYjviHhPn1Oh+QW6iaZ7VTSE4XwpZJF2r4qMu5",
-	"oCa9luv+9xIOyTQ9o8DIr1NS2KDYCaqqlNdFfTJNycqaueo46xOnt8ysE2DPmkXQNUH21wmfbxyzfvzc",
-	"KOwv4G39n8tZsGY1foEi0lZNzh+dbUud7b7QW+rNH5tPNl+mz38+TIY7O7/qS3k0t5Odq2Mz3p3/OXn4",
-	"09rERueg3XySfOYcoV31unyssyxeearpIAS4/2unqDH5/ilubxD1ryQ15smdwsr6BAWZGyFXkhS3zlFc",
-	"lwhuBOmf6i48RSQVb9qJsm2X2lEY4s4L/inObOdoMgCtPnw1I/wUL7y6hV7fXEhHxndwgq8x9Wgwv+bU",
-	"C9Z321WTx7nT9aQZdEFXrp0dt+2Brx7uur7x9pU/e5e46f5wN5u/Hjjmi6fyZyJlDivTSqAWWUxmXQAy",
-	"zNtS8RV/MxAHFUKDkCUcOxEwBGvtIrGIv6vONMKwKnKMrQhB8b4m5jjP9XO/74jDKLsyEBS1tw+MQk0p",
-	"VyonlylJdKL7mBg4rB2N2dbese/9hKSec2XLubIEZCCADj1G1HJpI6+OPYEQ30zFVCZpmTtAHWE8+DAa",
-	"hnqPouc6q1MrzABIIJp0KcZLzizqi3XQAHQ5uyzR50ZqOPAYqjajqgOh1UL8dvLKYToo9U6RsoYou55G",
-	"64ItDgBW62TXucNX2w2PmF5Q8/5O8DPfJ6j7oF0S372+dvqtuttGbPL5AdprXFvfhCfl+90jwBI4Gv87",
-	"zpH/hcCAjM9fHhhs1mv8k+wJ7pD7vrVvaslRQi1zveqwky2kpXpiD2w7fFUoW/QDzpyiT4i4d9GLMmrl",
-	"cG0oXMqyIldzRCVGVc4/YmskvcpDICLYLFQchdq4OhcswrhMMcFnMywc8P6iMNHvAxFYCsP3XKWtjBxV",
-	"B0NN3ZooNs73F9RN9HS6+9UzTUxMotNIiBUwGpH5EJC9gU8S6rzUdiAO3DN7u/BqTbd6qt6esIHYE3MY",
-	"np0h/X9bzOCzWSC2hmIWhHprF/6xPcT/7ooZDx7mb3l/5WzulcQCzHjJHc9SgCGd9auhcQOHhYNG65DR",
-	"Ynf7ET7h3nDH43zdFbP+QDz1NpLciaBY1DKB/1OBJdS9uhrx5vDo7Pzk8Ozw6Oz58VHUH4iXXdKEU6LA",
-	"UXYdMwKPWn0DdyKC35GIoFtE90bbt+oad2v0/EapSvKRbtb7TL9tNzXXXlZnazPdxSym2/j3waNftt78",
-	"uvd2+8Xp8GTv5Y+/Pnjy8F5wD2zEOT9x50PujbYeDYY7W1ukr42/R9OxFkC1N9wZiTKzRa7kXJSNLiE8",
-	"nCzR+QQZIrC1COfOJ+5ib2+07SdXq940ts/XNKY3nuErCRw21/DyJs3bfjrqjiH4b6Te1N2ew98Sp9/W",
-	"Idr84Cqk8HkO+93te1/8OwhWEwRVDRbBSGBDEIzUNODXmpYOJq361m+LUFkjdoPldekhL0wuyOXyxF+p",
-	"gUSbhePSF9Nc2Vnts5ipgIEET4C6nMELxPNQM03ktoSIqMqJBGno4ntvwKglh62S34kwohxKqBlPQrnH",
-	"qGX4IiH1ciGXolfqVFlbJWTm1DAhNThQ80SXhUK5tCIQLJ9DIBc46Z9mjG4iEYKVGWIOnOzO/5eqdHiW",
-	"frPG7a5VxdAOP8ExswNfm5wYuxyuC8YJq9lYPepwedApa9nLb9DosP3VGh1a93pdfOzeflC/eJwY//he",
-	"hn9kGwPONg9I8o1DVUzfqQ1XV/7whTnbTjP3C4K7JObnmtVbQtiwmUkwlHRlXEw7Vg44/5ya+fgcoYZI",
-	"BaIhU+YY7a4tn0d9JD1wsZZFRj7kfeS6HNwaRNpcWWFYD9wo45i8fXaEiDyKqJtYMmSnwmrfwnigSWI1",
-	"XEE5RoGoYZhjeOfcLOJuiB7jviXLNRAnLtVKcD4CBIMxM1bV45CrIskZGMhtJ26wycaNKHfLdH85ooy0",
-	"qjLFPBShhhuF3aEFWVuHblvBsa0aUpxrnTiAv6lx7A5Ycm0zTAtx8mD872c/ZEX8+2I8Pjh5Pd784dnp",
-	"/Onsgf7X1Za+TN/+keUPk9fP5+UPi5++USvNX444WbVb61And+HNl+19aCA68rX33Q7wjXfDQtlvtQn+",
-	"Cp5rAyFrpkKKznaRFlik6kcBE02efizS5BJs9jKkPuugsZUWnlsHZ+PcJ0sSdEaPtOFylpkLoti4ofSV",
-	"Sk2mXKsMXo67YNqg9z5TINWEqMOA4SyOaiPhfv+ahqxrq4AzfhN86PfhcqOk9IrffWdEvorYnkLUdmOI",
-	"v9hsOOTzzdiwcZ0w4ZUYq9ToC2p1qEGMCvmMbDdup7raF1djGzf+6XJs9ctbbLDumOvm+12D5Y2oGf0G",
-	"GTdD/KlbvaLOueu+9fN6nRCayGTFeaLPXQbLb0pgRS5Lrk09o+dyyQJg3H+TKZOlyqk7CpMVGxCMGO2g",
-	"Jj1kt5PjJE2KZbUzRdqcMwtKRFvJIrGqvw87BCv7OiI5CHmOIDIZL0PNA/wJiElj0Xym7kxrYHBYZ7Kw",
-	"MsvAFZ7be+9uvzi+Idjie1ve/yCIxR1iohNKjS/vaxqjaidt8sx9uHeQJS/V8qAsZvdG/3n3Mfhw77GS",
-	"ucqrT97BAcjduqbnmBMT1AUIf7PVis2kJAUs2Go3Taa0zJLBUs7Tfk1+iT6ymVBx976tWEFDfWEcE5NI",
-	"in0RzeWlEnmpI3cVo7FzbbS5ubX9YDAcDAdbo4fDh0OyThTIbqLDyaPVdfcTqY1OJjJllinsUQfLORAM",
-	"aDe5KFGdvZYkwTyRXvoETwnq0gbYAC6SItRjLHwYFIJAPmzBCItE47FOpixAG0uiCUrmk5nHcYM7B35F",
-	"qQYYrXnADPHK5b2YVn4penidQCAzeCAc2zfxisnzJO4zhxE2qfvqPzRkTQp221HV+dkxYrbonapX6QsP",
-	"L02J4sN4Pbhcrx7ABPmmaFxMHuq3YN8PsowHCb7EOw6wzkbPA3/Vj9SvCVwutVkQ9tGKBAKZusG/kiZK",
-	"jbksMydEIjim4qKFR8OGOhqoUugPCbccdo1IrtRGod4XzI9mdD2qTHjlI4kG9Tnx9x1nfCXHsPP7ckPu",
-	"KQbigEjXKme2JW6HQV6la94Q29snob1Qo4CAWNXQw4OxU7eYqSRvqek1hgPXU2e3PpKN1a9ZXuSKHmHs",
-	"lEvptmoJ7h74QSo+TzQ11NK/TInZ4sVM5YrmO8OLmBRsIrOiRDbJJ0zmxrp+jl5sRRbbfd6WxybZP/SS",
-	"fNer7kNuKHAX8qI/cp4Wtg6XBQQ3tiEJ1VpN1nWut1KVzsmrxwuLZUz15g9Xz5cpDsTYlHqCOgxmnqUy",
-	"0fD3YDDoBwgbujAmDjXYLWwilaJI5gpzyB6/WmsOZSq3+GlFetsm/+NfwliBfeRa5M0GnVpqp52DL6qx",
-	"D3U1+M7fGzVsJzXloGGw+8LObSCuTDJRgcgntvXTfTIbI/pfqLm/WNl9wZR4PPyj5l2nRivCdSnM8vtf",
-	"UuEDdqPqlYXaLba6HICJfAQvNVkALXfJJzxg+0Ib3lucrTe5SOaZyeG8BCbHq/kcfzRoxOzYwfBX1D38",
-	"/sSViEjr4VLyHymB7WBaPxoyUfZhsnRowiMtPKnCN+Z4QxV5daKfyqVzD1ANpuaYlbly0Epr9Ij7CRBP",
-	"n2hq7w4atH9V8R1z6WoR6l4U58tz8Av6gUhinlNox8Au4g4rxSyBHWtJaTDkiBMnZNPvE/keqZAW5BHE",
-	"CcQyNoRbINZX/2mZy6wD82AvHS0hs3ePKnZ6twIIf7gVDIfDxsxw7OGdNlKbRUC8MckUlmKAtMXNDaqO",
-	"8tZImDnvcYVuaU2exNuqai9z9dSPy/SSNxzPVTLT+iUjzuHo6YvT46PAPf9wiCOQJlrZJjFQoqnuVeRS",
-	"WzkpUBIdX7qjlvxTTQpMvSJrAyyW1nSkFdRlcYkNgCy58aS0s9xcJTEmVKV4e/DsYAMsqyyScapE5Ztc",
-	"yEIt5JJmZPXp49IiLzPqFnDqFd3tDYzQJ7nC1yxTJi2U9pLsChiH+sLIed00Yc19hM1Vx2NRf/yEgwaz",
-	"EjfEspBBtY5d/hldIG+UXWaZzgMeeqg18Ssg4bMgnlX6oDrZFNkd3LVh6cVJRXQ6T4pRPQ/YUAah5nqU",
-	"6FXKuVWJmWmmeY4y+W3h8cb2PX84Dvw1FGpZFJLEkfAn9A9mrg1YjJr346BhHoM644KrDCeQHYhDWLXM",
-	"SlVVlWdKkI6MGzFYO7Vlr9pJ6IaJSsRR9RMeOKIkC5H1z7vE+lghTS9F3WvI762Sdgt1pvLExGI9uBjB",
-	"0zFcqIICKUF5G5MTAXqd/RmI04IpVRtCfatqauDZV0pqOGKo5JcUnpjfCH91oQpet8iHwQWHgOaRvUyy",
-	"DJlnJ7mx1mmG4NtXCWkrJLEa+KNTOQJgZGeSZcVlmoa6mvIWw8sl1uFn8kqJC5kRacoSj6N9LFelxYuD",
-	"v7MwNQ/E1KPLwvccajwKr1yvH3pPeNKZzDJVSZNOweWl+SCZ1odo0rlZrV5ysBVX3V+E+qJVI6Swc5mm",
-	"EItQ1DiTFuIVuGFbgSUq5UUr4A4kLMW5meN0reZhkrvlSed2Zggx6ht5qbGi6huCnhSpRIJbXAd9jOJ4",
-	"rkJI7ghxkwKZaXCGV/5S7cw6ttqoVS+PasHsyuuy3FOBGUhPRAbOEGrJixl3inrFI/KM7rG6mPH5c9ni",
-	"UGDRquNHcLJQe35QYUo0Hj0aNH93zpNYufdecz6TdeqzzAcsGrqZAbrl+Kh4i2tcPNrBPNuGdHDUQ+ke",
-	"h+lgGjsBqwR17AOunOr8asTZrCN9Gi/Fs7Oz1wJjZcclTjO5CembSTCt1NNXSxcR1w2+NThbz+vEZFsD",
-	"riVmtK2ZMwORbFfwQx0RoiHi6iitZxTdICI0MxU72yKXOjZzMV6iJaeyP26v/FKqkqsBH5adctdBipkO",
-	"x73mwhDHbHUTQh03w12nh9fE8p+VLpZ3PYeeWCwWA8tfu5oWzI0+RNWTZMo55UGocZ9hF6iGL81ypQQL",
-	"RoxCvVGVqTeSOPIEPJHw7xMkfz4DWFLsN85U0d1Fo7qD59Zke81z1tiqERLbferdwr88rjthpqEWIvpQ",
-	"P+nHwYeVm/04+DA28fJjhItVIPc7zA10R+CPQKAeKy6AuB+Aa6tiOHNleipYF86pkdOudBu4m5YB3+tG",
-	"rCYmBhP/sw9343YtOHM1weBM9Nac4Wzi0LrhZjwyNeLMQcHg3JV7xGTjbqoktkLGEfOVXvKgzlkokubu",
-	"mXG0a9IreIOZKgvVYhMzjigulwseWYppMplbSrPRobApJkWoE41OVSHBKiRzlh4gHBonH/Clialkvwa2",
-	"ZjFJzeRS9KZgohiMHIBL0q/QyNSCza7S/pqesTQZ5xLXS2zAD6Bl46/YJQvypAo8GMLeVRszxF2w3q6U",
-	"B4/G3bonEeWx5HeM98wMeAuwiOATUyK7RaHpr1KwpHQIha3b79+7HjprjN6nN0ZZM+72Mzn53UE3caA4",
-	"5A0fXBJTgB82Tyy5JazzDB/D03GMYaa0O/HGNao9l7mbdc6M1I5WG9Vdd0c3G+PBdTCh7sHC4zIXTUWw",
-	"sb+dvFqlRA48eD0cBe5pH03vSg8+JbpZpgfd5HZnPSyG1wdnT56JFqdao0W/6opvUl12Zl+dchbNYdbc",
-	"IR0taspriHXR73wJPLvv6Wyh1pOKvVCaJXs+vvv43wAAAP//",
+	"7P2Lctu4si+MvwpK//OvyGfRCiXLji3XqjpO4mSSjD2Z2ElmsjWfCYmQhGUK0BCQFa18qTpPcx7sPMlX",
+	"6AZIkKJuviQza2fXqj2OeAMajUZff/2l1pfjiRRMaFXrfKmxz3Q8SRj8/UwKxYT+OKJanUwm5ic1HY9p",
+	"Oq91apcjRvp4A0nlrBbUbmgyZeammGpq/tunEz1NWXxFda1Ta4Wt/d1wf3cvvGwedFr7nXCvcRg29/cP",
+	"PtWCWn9EhWBJrVObmc/RycT8mDKqN3teyWnaZ7VOrT9i/Ws51WQg07G5oKmeqlqnJifmVVzUgtp0Em/2",
+	"3q9fvwaGDJr2deX04ULV1FeMPOw0241We7/Z2oOZT5WW46sBZ0kMZNecpbVObZKyMZ+Oa1+DGhtTbkgz",
+	"/RcVw/9ll6jRl2Z+7LNmqaDJFY/N7KdKXzVbe/6FjDRqJCd8MK8FNbxX6Kvw4OnrvU9vfm2fP3nZ/O1l",
+	"6114dvhx/7L97FktqI1ZOjQkM8P6rz+CmqBj85r3ZhS1oDYZScGuxHTcg/H+46B12GzttfcPnhwehWuo",
+	"XKCBT+X3E8VSzeJFaistUxY7ogeEa0WQdgRpR3C8970ciZltx5As+E9emoPdsHUZHnbC/U672TgKW3vN",
+	"pl2ai+lkkjKluBQXY1WxMvn1KuLTvuY3rNbR6ZT5G12N1eo9vhd29puN8MmT1mH7E5BtwlOm4FYxTRJD",
+	"LCY0H3CWGjp8qen5xJABpp8PpTz/r38EtYQP9FXKqJLCvcz8ZAeCP7jLtalQ057qp7wH7LWCsYtDBupd",
+	"0uEHXiE8qVJ8KMZMVAoQvLqEZZvIsodP9sJPjmU0HVqW+dB8ef5bs/nst4OPF59efvz13dHZWS1jkRs+",
+	"wXF9ZL2RlNenIp5ILirEG3NXNttQB7th87IZdkLzv0YI/2dGFzNDuYnmQMpn786Imou+ucAV7SUsLi0D",
+	"E/Cr4xd2w4S+Mgtrlrhmt3/DDsAwkP3Fror3S8wSZn75w5Joxq7Cg59aF5d7p62Lj3sXzfbBT0/evjx4",
+	"/WuzbXbFJGU3XE7VlWL9lOmrRX6r3jeV056mhsdHWk9U5/FjQ2nV8MTD4xn9N51wYddCptdqQvtscRVm",
+	"2aXt5NriMgzoNDE8P8SVePXcsc5MGbo0f/r42+vLo98Pmkcv9l8+e90On7ReHBzmnHPSH5tByIm+4uIq",
+	"ZX9OeWrW6b/yI/uPrzCdEaMxbMkvtdNLOoQRF7jAOz0fKWL2sJ4TTYcdonQqxTAgVMQk5oMBS42CMRsx",
+	"wW5YSnThwdcXv5yTmZwmMemxRldcMBETrkmP9q8JFyR6Ndg9l4LtnlHdH0Wk/vL0cofIFC64396eXD77",
+	"KSDPT38+vTzdaXQFSBpYqFqn1q39efhJfwx7e/2L5uD1wfxD6/O7I3HSrdWMgHA0QF5V/REbw8JYQaR0",
+	"ysWwZmjyKmbjidRM6N13bJLQOZ5xRbpE5j0RkYJQ8z81YylJ7d1kkMqx+Z3RNOFw4c8pU5rMuB4BYRQd",
+	"MxJlH+rPd9+weXTcFbQHaprUI5bOuGLlSZqv1vzhMzEdm4WFC38EFdN5RzX7mY+5XpyE0RcJVyRhA03k",
+	"AIb251Rq2iFR1/Fht3ac/rM7DcO9vp0HPgA/sWNtrynWlyJWZCo0T+BNvWn/mpn3d8VgmiSEDikX+FRE",
+	"6nFKB3qXMz3YNVuPTvhuSjVLzEh3LVvuNMgFkEMQw1NzQqd6ZHiwb/aSJXtXTEXClCLmcQLPK0JTRuRg",
+	"sMgj/qSah0+O9T+btdXskNFv961MeH9evUeAbESPuCInb1+RazY3hB2xJCZaBoQqssmEySzlminCdVfU",
+	"qdli0z4o5rug5ZCEK71TWpw//9kKw+PZP1uR+SJ1ZJcD0gpDki1ZygY8SVjcFdJszxZxC1ZvhiGh9p8b",
+	"UZzcjuDZQNcRnOl0vnsy0EYjKtP6wo5aSzKjRoCwgUwZ0emciyGy2LEd+n64R/o0TTkQtOGPq7lKIoy5",
+	"4GOzq8JsO3Gh2ZCl5eHt5qJicaS/CEJJOzyyRGNG8vXpVDFCNxUIZkGV5klC0qkQXAw7XaGqCaCYiA0F",
+	"zMvc24EaDXKCMgWEEggWI5cHCe9rVVqu5hZk+G33HX5m91VcvSXsMB4pwuMODCzyH4rwiEi4GZxyZ4c5",
+	"FLgiTTO/ZuuQ3HDFewkjJxfPXr3qiv6IprSvWaqCXEgSKRhSkaWGt8c0Zg1yCkyQMjUxtq/HCXhkUTJJ",
+	"ZS9hYyO2GdWqK7g2+zSy477icVRm55T9eXW9Nz76s/X5SX//ptk7FO2r1mDlATOmn39mYqhHtU6zdbgo",
+	"ob8GtQlN6ZhpexA/Q7371fNFsp4Qq5QTHpN61B9d/d///X+inQJv1/ojo16efvz09lP7/HLv+fMPb/fD",
+	"o9/PLz/snxrliZs3Tage5QpDP/vkdkelNQWXDBUv2qEKbcdKDG/w2Agomt2DVhLhQktCBXIp7htFBrKg",
+	"TYBwnFFVeKZuZBCPDetwgaePjOcLOsJaa62KNtkct6ONU9eriTNDnT5T3ZFKM1a1oOu04YpBs/zjt1R+",
+	"+vM3rOKsO6PXTIEE0+kcdQauyNtfLi6JogPWwZ3b2t8v7lySb1ynaODOf6RIfyR5n8GB9/79q+d4ig2l",
+	"jM2+PiZUzPXIiDaWGNlpmaIdhjsBuWYTTSYszXVvwy1dEX08+XTy9tX51avnp2dvf7k8PX/2+9Xl5c9G",
+	"78DziLTaZGSZccBTpYsymcIJnk6FQmnBjXxABxX823AXnHnW12GZDsS4TqlQxpQ2yqHCuY6oGIKMmhOk",
+	"Z481yIkVPV1RPAeu2TwgY6ZHMg6IWVdShxsMj/85Zel8xxuDpYc2qlxpgF3Rm2ugCDF/BOXjxuxeo+Ve",
+	"zidGIzOPRcYKiEDx/ln2qZlDhHIZxm7OsS54EnEIUYWu3CGgGh8X5uOomhsK2SGFE+iKdqt1DIxlSEJm",
+	"I56gUMfVKZ+EHiMc4csj72COGuTEvRcoYxfASBZ4OIW/7eoFRMmMpc2a48nZIe3PnwOyb/6fmaxhckto",
+	"KZJ5V6SMxqSeMiWTGxaQRMrr6SQgKaP9Ee3xhOt5QCjKqUdGAYS3m5+cFMdHYPxyqkmUcHEdLUit/UHY",
+	"f8KabHcvbvd22/SQ7R7FId1t9Zr9PdYe7NODnhMDqEjmgqCkUtSWnEyt/f3AnPjZSWUOJa1Zat75//xX",
+	"t/u51dztdj8/Of3jH/+jVmVmvBqAmbYoMZ5lvJ9JcEM+wgfA0JbjuIJTHGWDYqTel+Mx3VXMnI2axTsB",
+	"MOX/jICdqZh3BfvMlTaraV977GkE7WYL1swtOK6/apBnI9a/ZjGZinjBSE3ljCSyfx10hZIwlJm0Ysqu",
+	"O6x4xtc3LFWwyWG/6RFq7yTbq2ZmAWGfaV8nczO9rlDTfp+xWG1lvFYvrLWL1yjTrwbGrF6yNLhHyF7Y",
+	"xkELiULFbXiPNtsuU+Pu08v9AWvmeGY2WPUxC3sPz9ZxOqw6XM3P4cHTN+1fm59eH348eNM82fs9fNk8",
+	"bT198u6s+nQd2w9uc7R+xZuZ0k9lzDFs8w5FB/iHUBaDQ3EySTjK3sf/AndbMdiDPtOC++mEwI8E/cjm",
+	"NKKGk2lC1IQlCQdXc+aT2tAXGxY9sWYGylhWNHnlv6A4jhm94rFVsC/QVW59/2Zc8QbDgDd4wyh5hIMv",
+	"tQpfvH3W9+Pnb8j8+WYSX/1F+h8pG9Q6tf/f4zy09hivqsd2cazBkq9gvtz4C9oXQIinNH5JNZvR+Yol",
+	"tWbHP0pLi9yrMUbhzoeVqjzaVJNU3vAYnEz/Yn1jpDuFQ7DEaFcpAzrTRB0TCLmZG8awRClDt6T/SC3j",
+	"UwyGLDd5XLxuP2wFNc01bKenNCaOBtmy0J6c6k4voeK6tjH93yKdkPAVTslshhkF+uBfNOd6j+EpbM72",
+	"AeWJ+a/chERGNng+0bKRWzVee/vjwr0w6Kc0dtyzNTvA53s0XtTHvd0mSOl4x1OKKyDCWk284Kd2rFd+",
+	"43iqgJ6bvI2lqbSbGfxVlfrHmClFhyBGN3711z+25sp2GBa50i1FNVd+DQy13zpDvCzWQO0mmZ3ubJhZ",
+	"KsXQxa8XaQm+sYyCVBDrQEFfDE47DKsJB89Wkmvpe74JlcY0MfNl8euLX86LZDpzl8DdX0mRceEWYlTp",
+	"wUAxTZqHHcLFDU14nC88efT1EejIHKlMemzIUf2XA4Jv/wZTnoprIWfijGGQtsgZY/gVlUKQXCSWDDdg",
+	"zPoJTVklIcSYMrdRKYH3Y3D8mLDPE5RSVtMqxLkDAnFso1ZmR533DzwaA2IUlYAUgsuVXGaGUWCybzqk",
+	"b8KwsEcv4Vpx5dClXtjJwJTwnso1M0p/tgvxZqvfVROXjln1Di48+w2ocB+HbnF3o2G7jvXNXSXKwkFM",
+	"SY/GVqjKtCvAyeFJ17QiOEYiJHEEnKSsbwDSSagm4NRBq+rezu9n1k1+y9ObF47uV+K9WmDB6jhA+Qhe",
+	"8H2gO8jzd+xU8utCnIGrte8+hkgC4TZ6QKToM/OvEVWkx5jIohm3EbxHOdNmtF26b9PcOCqSDH4ms5FU",
+	"xrLLbAiSgHEu0WpHw7Wg4vSpiHlMtU1PWOcKtje8aX189rR9/u70+Ul40Xzy+4dPb16eHBzW/ghyQutR",
+	"9Uhanr/LG9HD0m0KeVkLmiL+XEG2HkvMBv1LEC4fSxXpjjN3zowq69J5aD68L3PF7UQzl5TGvK8VmVll",
+	"3fqQ60bD8akhBxVECLoiyhckgpAwCMPxjhWttw0udkVdj5io8KbuLAjWUox2lVxdEi+tCCFuJ51PzWlw",
+	"Ozt7awPXO21fCdRryAUGG3EYD2bqnoi5DdrC6QeZBHnosr4fhpnrDneV9Y+SqciUNmMBT1O2c6/G7QuZ",
+	"9ngcM3FHV0chZSKh/Ws82ScsHXNIVMw4vwPu1VpQy6/l4bn86tbSYC9f3HxSD+q7KE6X+pM1c5cTlgIB",
+	"iWAsVsckym9w2g/XNsLdFdntjxSJPu/m92bSAQWNxtfds5JknT2XfMzkVH8Hv1fM0edjc1PMbuCC7Kvb",
+	"OLLaOSvYeRE3sW/tzCpNiwui+Zjd6xZ+af3Id1gwyPlUZDoxZ7Yy7zf6YrNlxBJLGbGJnaQ3JykzH+FS",
+	"HBOlaeoUTMyVM6fDP8Nb7N6mJ5pfov/6gdYJkuWM4kHVtRGq5rA2xg4xKgtLIRZ9r8vzqtp+uMNq/Y0N",
+	"gvs4Sm+tGVkaAL2kYJYSwLRdUdCUXFadyxogQ5bHDl06FFLsnnSquytSr8YTmepLKX+m6ZDd1lU916wU",
+	"DPrFqEcHbXLGn1aapy5LBzJQzadTQyg8AvExTC6ETCFBOAzzNiLCO+Dt3MkpJjJfSklw1kvNqYSLyok1",
+	"wzAIw5Dg9Urz242ZaEya0WQslTZPZg8eEzVJuLbOjIR94+nd1/ll52m2h6GN9RJyrWx6aIdQXGp/nXGN",
+	"wWgZQw6n+dGStSuEFLswTCRUg1wUCAX7y+5KRiY01XZrmj3hUsjuWdWBOPMPp9D3dAoplgyK9MI0T5dZ",
+	"YpTjGPwvkCEL1JumN/zGGEVJymg8r6SKe767xnvRrRni+JmHC08ucYx0a94AHtgDJGK56P8RsSRyCtJU",
+	"pphrUS2TM4KVkywXpnrWfNN6fnTZ/vTkp71fD9+G7/YvDj60PnZrRHHRZ4FR+zADo+vyLM6ab/ZOwqf7",
+	"z548Pzptvth7uf/Tk9dHb7q1YxwhHJX4DCR+/U3cOzhimeIk+lTYKHQMMsnqjMckQkJHRNG5McvmDfLL",
+	"UpdNV6zXTMjfymVzLvULORXxLWVnv6q891wSNe2PKkt8l+7u5XvUrNsAxngLxvPMx3OpyQv7nm0c3OfS",
+	"cwGSMdX9UalQNotG5RsSb1M2J8vPq3ngSdzH9nELaMgxTc3BIvBUynJ679WqekvniaTx7dXdjXXYZkmF",
+	"xRiYufvbann3JOKqptlEDc7MtjxPJ9LMY/e7gCmYWNwM7QXk9tzV6bS5dLAxBzzeYNouB9SlY6J77jYL",
+	"7CVR+VMkdo4PtrZehSW6FoXMZuUn7RplT8gZqZfKMbKYL+Tj7hyXcm7je118m5QX3z1l8gxFq1FR/NxJ",
+	"cLArJn5gRdwZK8J8SttEczzGtkk23SDb9KnUo0LArOq4/LF09710D52gu32GLqbgVgk3tA49jQrtC7v3",
+	"PTuRKyfQGmb6l1KeUTG34kfdZ4zLOUm49itozcnZ9Ot1XUUuqfemqdKkFYY7x7ZGBZ0cTXvHLQ6blmci",
+	"GfXBzJVkk/0msa+6TANwomN+rl9ozKUIiiViNI5TptQO1omCtygjlFFEuqJETZokcqYapOScNVbXSM7I",
+	"2My3WLHuGWGQRjyhajFUVqilX2lBZTcuqSDf6GF3/2JR9DdzDr8XZmFkyv99Zz0LopJiaKxkl+lpmaGT",
+	"+5cU+W33ZMLBDSVTcmI/Dl/pkKeMpuC52NqqaeYMX5jSg/H62dLZ3qtC9F7QG8oT2kvYHaxqDMyVIE2k",
+	"JGNnWdsbKl1Gi/cR6ZVDovDVnKljAsJrSAHaa+vgrGcBXbD0hvcZ8We/1M42KkCPqgrEFnfFc9jYsoGl",
+	"zrHlj3izI2okU53Mv+UshTwV/XQO7LdQKXAuCcuugvg1kjeLtuf1D+BWd7XJCK6jltCCK1dvj5YBcTW3",
+	"p+fP3v3+9vLVL+dXb05/h+JKrh29INcJHGWKVQ5ApuXvHxPFNDj363stklIRyzEUtEKtt1mMg/aOrWeB",
+	"yPK3JLvO8x6W8FZ1IH89g1U/91257L50AMs3liViq38JOeuAVrR8jwVLqAJBJK66wggjlEMxgxTMARdc",
+	"jXxYjGNiDVg7CkzC6Usx4MOpzbupyMLpinpUzeGRv5kqd1BAZiMGOovFKRmxZKKwDFaKPgPoCdhPeqex",
+	"EFGuVFpW4J/8ZQLL78UklX2m1B1Op2K87B2bqjLiYEUVFGiJljJYeG4hJdIsTX594dOMKiOk4so3kHqh",
+	"Pl+miDdxTBDfRbBZJmXxX/mXtyySWjmM9d+7TXFBq+UrS94aWo/jcmloNZ0Pjrh+WBMojvZXL2UUEt/S",
+	"aVItCX1TNi+TQTXKd9dU07NU91JR3VLxpm9JqfsQpEBk5cwnmJA1nax8W4wereElV2DRFegINDLXVsnU",
+	"zQtxp5PeHKS0uWfnniPs74WaTiYy1Sw+YzGnrmznLjlPwstOOH+OhTdGPlBFfACMDvHf/HlXxOatAfBL",
+	"t6bZZ/24r24yMLmtXLv7PpdkMyQwRXKJ5UbfwHNvpmKBSsbwafPN0lkHqSr3aqGU0Csz8/lH8sS3Tp5I",
+	"HOmX4FbCkFphhkm0JK2p9IBLa2qFC6BG6tgmgCJClyS23NxKnr9JbD+frk3gwGkrVMgW5myucE3GdE7q",
+	"rXBZUUZXbJh7+HeK8GcU93HMIP6SGgmjLeyF74v/UhvIdAwe6ZhqtmttoxJ6BjrIv5RBzn5qvg5fP3nx",
+	"0+8/PTl5/eHy9NPR073W6W9h1QvQV/5l8cIkoRoquNdxibvva86Pq5+wBLjAm7PHrvqIQWPnX84yttAr",
+	"FsvJHNkJVRps4N4caz8s3AFNEiOpKwkopol1CiEwySJqig8LC954W66a0SObZtXAC3DQOe6o7P2L9YGP",
+	"7OSfwV0g5GMMaNLkrccNA5ooFiwyiPMHLH8S51WiXso12zV21bFfHxqziRHB1rBzEyR1xUrHXxEbxhxM",
+	"/OqaGUGJllwtqBnD9KoIGTyjI9ooBoEUc/UpFm/MkKRIo6D2eXcod+2P5rhrvKOzM6urehybM/2ZOT8c",
+	"yH+uAfsIg2EY3AeLl/hjkTX8JVq7/PHpjTvpk+SXAejqq8YBt5+KG5bICYOIUpE/XFBvg80Hr3pu7s8W",
+	"IAfNtTZ7BlH9x7p9YkvD4fuLs/4jWArXaLZxyoZcaXPSNzwKPccKib84hTyA7gekkP1Kx8dnscfpjCqf",
+	"avmgF04X+63NJg+7w4GJU61T3pvaRPbVGgM+cpI/USaEHcaKvfEzR2CY6pXjmo3VFrNwKlCa0vnCYJYs",
+	"Rz4UwKH7mYvrxRPpbcpydNYCvCzUwWhJEi6uG7WyEJczwdIrG1S94hUgsS9kSiKHRRsFhawShNmbCawG",
+	"hJBzo+pYz0/iUlaLGRSLo07+PBbvaA2eRDPuKB9cdEwiq91dZU9CHBE1vhlVx12RDxYuYrUy+OKcLe2G",
+	"X4/K04/QRQ3nORtAInvKzDuFdHdFHSJkqXtGTgMU98ckElJfQYpiVKqEuxZyBp54JBdCzNmNjJOqBbXi",
+	"LBGD36nR+VDgH/Yz6ze9XYS1DPY2lVDkUAkXnJ1rE7zLYWdm01MM6h6PidFtMrBgDD4ISBIsKz1FhuTq",
+	"qjdVXDAF/1yiIfWkTBgV/gG8RpcKahMOKN2oFnzZUvdyZ6v3jqAw1rVk9UCmtlCykmy3o4Li7ioJaNgv",
+	"6ArCXQQ8kSXXF5m1uGuRY71t69HWd9GpgpbzX4uJK+Fhs7Vr/r375PCoCV0inHRcWIsx/fwKL4IuNObC",
+	"/XONjCyOaAOi26yTe5Hg2TuLquJdpLl92aL1tUIiX65eUq4KLtPGejvDaNPcJtAsfir378pcr63mFy4m",
+	"U73yLTZvr/KUcLy+8UrAUfi1nFJV/vppo3nQrvzgJJd0G3/TScevgU2x2lqUIJGCsv/bLkGQZW650QU+",
+	"M6xgqPW8vpGSsiUbXyw72ieIdR95vSYQJLhgGoMFKOCQF4CDELniMLiMjD2T6TWLg66Ipl5WiLtzBb5i",
+	"bv4EJJoKi/mbMPco1zkcYVcs4hGCk56PzR9TXTyq7fRwdXDotaA2LWateJ+sOJ8zGr7HlL+/uHXhGgI9",
+	"mHXxSDl/isvgdqxQ8qYg6pOy1CoJTr9J3qZ+q37uBFtFLTT7uRh6Gv1t3GQu87LCrZRmGMyozlNF3IxI",
+	"nQKIYYC45zOZxtDMZh7khbc7G0n7DR1jOIbcMeZnpm421RJj5OCluc8KSREU1q1A1cJ3KwURjhMRrL/L",
+	"JsIBrN5EeE/D4SE9wCbKUKAd80jhgZijb6Mv0xjFmh1Ip8BuUth7PNGKN/qb7u5mvd2838Wsx2/fh1mf",
+	"z+KWiiC+4O10W6OgJOOW+KZ9GTLkN0xA1hbXozilM3FMrEmRleCaLeyAFq33YKnjeoVI8/HqK/2ct5I+",
+	"W9iy+OAdtSG3tluuZa4NuY3vtUnFP+VUV+sCed3k3QMxC9URm3vnX6SM7YLn3QGHWmsL+3g4oPxFRX5T",
+	"j7kty/iyiVXiFWkU4kp5vcbmL8lZNH9RXvqw9j0LY1hXB7Jo9HqFISs6+BXLuTM4k3rMU2ZIj2l00IOn",
+	"sjMP1zugVfOU8NjhmCASDizXcqu8KMa2ca1sZoDlxFtwHqz9xJ2Vj0L0rGR6AUcuskpQqoQp7qrCgm6t",
+	"sphlu13Y7fZb+wy55JrNSW+OZS6i6CLCtx7bzjqKaXM4gCePG/VhLG9Y3CBv2Bx7yQGo9UHb7/h1jClk",
+	"igjwPjs0lQOSsBuWAFwi8BemYCJJLBCPkzMAwDvgmtCuOGjv9rgmg0RSjfkfcqpJKqe2kZok/2ap3IFm",
+	"Ch5yC/EHlG+Ta8YmilDdFe5OM08cykGbvOFPc9xkS4tSD5CqOrPbyr98O1RVqBX6vrRvKR3LzWM2kY6L",
+	"gsndRNRcaTYO3LrDYu7+m4S7R+SKNMguqSdyxtLdPlUsLrXwWKgyW4z65ze7Yrm1ysRqyXMi5llvjWMi",
+	"jNBIjGluhg9SyWVaZdkjj5TTiwh2dl0jtxZlzurN/p3sEzOAdfZJoQ/wg9knaNLiVzqFYFL+e8Mj23eM",
+	"vG5BtgeMvHpkK0Zec7L5kdfyoG9vooE2up1lZR65H8sKP76okriK15UGIh2yM3NfpfZu37FiBnhMfgeO",
+	"gw9vxG+2Nf99s9szp4ECLKSvVErBOiWgpsxDAPcF+Z+x1Tvj/CfCY+ziZ2/IVF2jRQyNegsIkwCEmiuv",
+	"Wc04JPgy+046xMf80TwqcP9b10jre6lV9VX6046NjfYTRlNl2+BeszkSCKHYukIOSAQNGx/fNB87ckVk",
+	"JBMbM16iMW+thZT1jG2tsrKKcRuDbO0zTkMo6wNbWybrQzXLpEKF22kdhy1qUjbVzTXX9KN31iGX93/k",
+	"qVOlXfmQ5427E/suTPHWJvmDLvY3XNw7e4sqD8tV3iLzwHsx/l5Hjf30RofNVDzQceM6/0HFi4hXnTHm",
+	"cvmICQrnS3bgpKwYHC8cDd8x1LY4gLWEf7CIW9ZVJ7eNywEBVC5LYYCMyM5v70SUlWhWvvkCbRn170U7",
+	"vVUAYblAX6LtVn+lamNnfFXuMp9JbhKZVWrgI1BIALnN8E+XTHXy9hVRIzkDzX5hCeqZxh90xUCmaBZw",
+	"KZQtrx7LG5qonWP7qYqxRwGRgiB7qQCUClVY1q5Yv64kwlFf8bg0D2gmf+xhCgQuGAFD7EJ1VYrJ14qM",
+	"6A2D5DD7MZ4SOcN+rX2apnP7WxbfahBbrGQmzm8YNIwHVUmPuLIlG68vfjlHPSnmZiXGXFCNnSjGdDIx",
+	"m8icmqXU4tVR8oIFHyxk3a5+uGDHBgtB9dUPF6RWsBBMXB3EKARGgwVLf/UmKc+5ZO+ufrg856LxsvpZ",
+	"3wgLFo+iNUK2cLAGCwJ1cxENqE/AxvOGy0pd9vgre+OJvW/hBTHb7AXPWekFENtvmCdWkh0xwp+529zj",
+	"xnZat9znUrPSWnubtEHjePmzF/mNJ+a+qhckfKA3esPPcKN7habD1d++pMPCN80D1s5a8cg7vAMf+prp",
+	"0vNzhOoCsf41qEnBNlAOqnaKURG2VAY2faawqdY9U82Smz5V5MN1Ty2w0LoHimu3wd2lZdsohFuQfuue",
+	"qebkLZ7yuXftACtOlQ2f2Y5vKg6gtRxQJUk2ZFBfcm+6Dwry+usfTpPKVO7KsAR2NnQeFGhyQkZUHWMe",
+	"NP7bbOVHynU+pHGsSGR+i0C/AAUpqrCm12Tf5oZ7ppXlZQbWvbMAN4JSXBUDCmujyGuN4NvXaRbn9V7w",
+	"P6fQ0glJd5wVzXpqlocAFtnLuzyOAD4oZX1m7lMkZvEUa8UZ4hAU58xucM7t50/3z85//3B09LR1eHL4",
+	"+2Hz6OPzl1XjzRTNu4bgXfObChU9jc3Qy8Eg2zoHK8+HdGLU6glVyhGBIvyLNtNX0zE6aQaM5RlU3L6k",
+	"QINm2N7zUmu40AftfLy2cTDkGLuxLEx+puzcXx++2HsXfmw9a50fPf/14Ne935tnm0XDM2qUoteFj/rU",
+	"X5uKDLv2HiIA2cl8G/8/PHzrIEDx6YVpjKi6GsvUr1L2i1HYZ33Vn6ZKptWSI3I0B54BTvLYyDxO6pTE",
+	"rM/HNLG9ZxGB8TW9oRfwNiPP6DUrxVcNS61ddn98QT6XpXRw0B4VTZZyM9Bp1/8z6nj+BC/OF1hTMyZ1",
+	"ru128PrD2jd1hbUyPQdoyc2wQ5y5Cx9e0Mwj8tj71anbZliiKzx8USFnOaxoNmRIrMlbRQFkcp0So3OQ",
+	"HtMzxvI2d8bgpQS/0BUQvIAmAiImVNj6NZdYB0VnAQFUCUZ0SoWifSxkhjqxTDmPAhJlGm8UdEXkqbPm",
+	"YsnwMz8taOkRqdNESSy9MmPpa37DiHffI9UVKaNKQkagkej4PrVTeh8q7ZFZ4qKhDGMpWrARrG1XFDO4",
+	"d7wb7bqZ15UNGmCc3jS5digwfTkec60zdzi8ui+nQiuP4VBpgEUvG4hRJ1+qqmCWBXyAX7sid0AWk/zL",
+	"tvKiJbloElcZjFU2YMku822dohmzaO9X2WaV5law4OFY9DwsOjIqDM4F4z3YxDsc1F6YHZ31AC1KUosD",
+	"VRYugP2DeF2e7ykgrDFskMh3+UfQgtoLE/5X848GxhmiRnUCnoWY+rJGTOLQ8geq5ONPjCZ6tD5wUPxV",
+	"LSaIXt+hdHPTgEOOzr1lWHRZWtA7+1UUM1al5opEXoAo2jgByDnA1xulZgqX1jzPUG+2ys+p8Jvji1bT",
+	"7bLaR29LtSxO+mxEtaKTiVfFtZBbyKt3irO57yf/d6tsLqNdFNbN89w27rZcer6wWBWlgXleFsLP1TE3",
+	"C6gaEC+ljAA1dxrbLexaFJRqL8k3jQ65IayMCy0eLPceGRJkmZrkh4W4KJTlN3wiFp1Gf2EiZifxQxPR",
+	"KZSbkNJoUbZWZ5LQvlGArB6AHfhuMHmxhGSwU1iBO4fXMlm0RfaXe+YejL/887etrCkIH2/tnZyuEspO",
+	"ZFcK5yp32LdlbRjBasYuK233HzauVNERDtgq5zm17s6F8JoLi4K3DSvCgz9zwTarrr+LQynhouJUa+72",
+	"4LgyV7P6+SIui+u4tOjyWQaWAlZ3VU4YtkKAMKpDKbTNnoRF1q23wqaRH60wRK+BU2Iyq2DjVAOYsFfA",
+	"ucYhhGuBLuGfLa0eai0YTRPO0qusGWyF7oO3YLfSUrGbjW4jSQD83DotMoDKrPfIYhGNt35ll5VjkfKd",
+	"1YQt6JXFGS2n7zuoerfNAcq1giLmEOcvyN+1tT8OsHdDme0ZeitIcI+7ZLktZ8hKHS6pk40IeewD6WzK",
+	"6fZlq41Btwx3ySLL3gHoIhsfdf5TVZsr64O7SMMsJlx10ZGs8uKSLXZebAdMUkbjZcsHpVMrtiq+AfZk",
+	"QgEoHuuZXWaSKGxmt5dhnzruyfdyV9jNDG44fCCNWZplW0pVEg7oCNpMXynLuIod4HApKqrjIHqV4VaY",
+	"j5cG2dhuILkwqByHYRS1bBjw0WVy0HOUVhPRPFYhItcP2TurK8acZW1sJEO9WjzvXCsgaOXSwJGjxJDe",
+	"ei3fc04zuddNtyTgiDoX5FWRug0kQhK8kBrrcsEemHFVDgvw8WTLYNtmG3/x0ubLBKTfcq2q1uFnqfSH",
+	"ar+CQ7KHFMdi0QEyaiHPNOuOqEZyVq5sWBceXlBZlnSlrqL1Eh9oJOiYRUHJ3RmQCAwX+MN319SpIhG6",
+	"fDo8jhDNOCqkhDe60zDc61+zOfzBSr654r1Q4lgx2hU+HK9vQCKVDlwqY96XMl6IAyue3FRwh3O+FjSh",
+	"5S46kLu3ANCya79lOP5ewu9xOr9Kp6JiYOmUORXI1m0DA8fmhJiKgMxGvD/CDW8beC4B4ipxpu3r/ab9",
+	"a/PT68OPB2+aJ3u/hy+bp62nT96dVRo2Eu34jaR4vhErQ7Z+2fsW1edSX7lc7ooNjtBAwmaGzwzn+XBO",
+	"Lg2c1Nl4oucZEmGWHQ5ZI0DCnY1Pq3NpNC0c0deluRn5wQUhpVWscQsA6MK2KFSgO7ayi1cuSc8GUyLt",
+	"0k21woKH717dnctuyxv3UsQY5NMojGQpQe7Bt4XS6taOLXj8dkiSOd+sg5/Q0hVV+AAUgRNMoPOZv+Zk",
+	"wAHjE7cetGgqbKW7nIw+QuQqgEjD2PzPKbOXzTYqS9iVyJkoZWdOJbAFKSBFjFyhWXR8lcAt41x5pF6x",
+	"incxFt0rtrIV/YeWHZhblF6M3cm7AcNXU8jtu+WjveBimNyFRttQp4TuVqFUjt09Ga7WNRcxhtAc3pJh",
+	"Gb/AwXe4eQFCNVaeJ/pGcsjDSvvQ2ZUlbJjSMei/SlP7t/k6E0NQzsA7UeWr9s+ohRlcyDHDvt/25PQO",
+	"zCG/YaRH+9eYFFMuo9o+S7L8hhyNGYIYlZrXFhLCUL4qsGMzKzCLouZ07CpSeX6ibBxCzsiIJdByPCuN",
+	"wrGdNd+0nh9dtj89+Wnv18O34bv9i4MPrY9baspeaKgOcfMO3Byh0u7p9R2r0ePlHayBJjwOiKZD+K9M",
+	"bSGXMReK5ATDoVMIhzfX4/P5qgWQNw+hWlpVbZxzqSt2aE/G88qzvMg295jPuq3yBCNcGxzO09q3PHAd",
+	"AcouMk3ARRYUAGt8xJrGQreICuiT0uzgY6uH/z3CVubrK4NWhRyo+w9YwZYBRPnYtpqkhQ7ixfHdMlAF",
+	"/L9FfMrcfw+qJH72G0NkmI/eTXOppNbSQ3l5Im4p1XZLOHfv4crPer1Yymf31ZBqNgPVM/vJwcBf0Qmv",
+	"PGq2QQ+owphY6O/g6nET6FVijnNbQwo+GACTdsW8FcWb6LLtitUwA6Qe5UBmEaGKx66Z4CLFbHuuxUyx",
+	"F8/IUXv/CbE94wj2KFMV+kQhVLW86oK7yXiRInCNZomAkGphVYzNjUrXPK3i1jwatljYy4RO51A34VqI",
+	"A8E3diqsDp1NWAot2aWo+jqhpB3uYSF8fmdWRHzN5rlZVqH+5G3dqvW3nLQBgaRi15MROlf6jcUi23fy",
+	"mPw5BTXFsmrKJjLVoHA6BljTIaQioIqt5L4sT0Qri/33716RlA1YykSfGe0IsOIQJxx40Dx4TCKvFV2U",
+	"by2bwgwtfaG7SLJxwhkONViFT/oOEcF5Up3sl+Nar+IZ/yUeDu02dUueHpolJgk58xt3QFE2psEDeqQP",
+	"QrVz33VMvJCiulkmqFXiLcJ6FRQuZEnZRn89Zu03lnUZc1ackLNqR+rSzjU5ljzo4bPR3H3GNsN2n/LN",
+	"v3ysebo2BDxyaFjX3wWWtOok8UzLbbjEK1KsUI0zggbFMVZkeRRHkCWnr+V1D7G9IthrpL72cai91QkI",
+	"HxAq5uubx9wK/H0LZJp7hC5eAn2+joq39P3dHt/eO1W3TOBzG7TQ62WrZi85Xrw/ivUkupeeLwU5fWuH",
+	"7bItWLkLFkt1XP6D0gqzSJXefDewzxOeMnWH+MM2Uvkik2cL8lmtF1Uebd7hA2a7cVuqeQu43yxtx6OC",
+	"e2NhWtWrpmRyc0tH+33umNZW+2X9LrHTuhewq9zSLMWGqEaQi9Xer+r0O/tw4OOL34KCK8nkBrhZOc0K",
+	"Y/hiCn8Wi2uKxNBrMpCX5xwvcSGeKIfVbKskBjIt9HtStmKC9KlicBW+pXa2RrLdqlKmcvuvc4DSgqzj",
+	"FmIeOnCrcgu50tViEr1WLBmsl4j3sBoPT8HKNE48Giq6MxoJhN3Ko1zSRdBwb0LNckAPo1HxVIH+hlAi",
+	"WK31fuN+OPd7UK32HpQcBSB0RjKJMc5ZOHqlJHUb84S0QqO5sR3AOuC6K+RUJ/yGFfNcUHMdb5E9uChE",
+	"KhNoB/oqP0nXUgMX904EvcO5fY+NgqqPcbsb/HkWaVTkh+3A+atBYL6p29wbwkrv+WIZ8MO2/s1tVjhY",
+	"ipXzS2rNSVWpOaICetO8XSuE24upDUTO/e2Iddy9hgvvHKAo2P7foefSEoCkv/yWslX0D9mryz9wFvp1",
+	"uSO6TMI7h45KDHE703aR0T0yToWa9sykewxDrVPRt6m940lCucCfE9nH/sZ5SvaYiilNKpWwwhfvYsOs",
+	"coYtne8lHVboZUrxobiPcHWOe7x5Hxv/60uG/L2OsEs6XLnPcrSL+99emg4x6GvJsxj3NYSBi1ueOIud",
+	"Sm74pBiuP2hv1Et6yXLdWdYbLt1CNF/S4T3IE/jobeVIGdjvL8emDojl4RjVlXgDjlDGqRi9NfdkiL8Z",
+	"Szcyyt1FDlYxy9J1ei9iebfP2TdslbPoPfONUxahOmhJHl1FK4sgy3fLMmXhjkdqyyqupd1PluZQZuNc",
+	"lU65gPj+d0/qLq7PvZJ2TYK49+UqSlt46ucIm1gR5KVas/FEq5UFYtt5UEQ8kVwsliTN2FV48FPr4nLv",
+	"tHXxce+i2T746cnblwevf222w8o3Gf5YGkCGqzYhwOUC+ECQdwV6xK8vR2n0x5BD6R2T0NqjEEW0eJXz",
+	"QvfS5RCL+M0lqQSCZDh4mKBpJ9swX4qWfdWLiy/gha1tLDkbxbhmv50cnTU//Lr/sfX6Iny3/+bg1yfP",
+	"KjNhE6r0lWWqO/l84EXMwXWVg+lzRBWg0NcPPubapNfzgqW8ibdrFaA0TTWRA4CJ6Ml4HhiS8TGTUx1A",
+	"ovFgqlCQCmZx8TYeLH7rqi/jJdzi8OhknNUI4wxgtNbH7GU+YY96Nz/A83OVRu5H8BkOpYb8iBVD9XgM",
+	"8s2KK7Skay9AQLovpVOhoOgrwcE5HiNcEduAfmmL3i2C2Ys97e2HgGFxjSsNsvtpyukLL08AFXbmgmjw",
+	"khMycVrBEwWeXtwpiyuzna+wJOrvQZUuHx7fOsGz9P27KXwLk9lU67MPnlrOuB9QtMKO28CJHnNlrsee",
+	"471aJCqW3vA+NFGdTFicASZjg1Jzh2NxBEB9/+7nHKml3QzJS4tI2RVWoEJbDzpXO1kQzIgAjIIxAaMC",
+	"2eSCY5CYZYdLenOQqtjBe1WvMF9/gEeXp1BZHGSaZkIIzWquqyNI+dZVK05xyMNTxTf65PKgtBHk29y/",
+	"sSKdI9huUKt5Z8Up86oq1k+Zvip6mCuLV0kqNTU/BXnyYYZ4i68BnlLEGH2GnXIobj86KkUyh1xe0p+m",
+	"qaGre5gPhUWyuN0Zsb2AD2rTtNTddqT1RHUePzY7WjW8LrePZ/TfdMLFZseEeW9xExfZLOfixa27cnlu",
+	"JfKdaLpV4KIkiSpwngpCgyuzBY6xbsS12oGQJFWZEpLT+9m7M6Lmol/0S+1X9s8tbHxbKFnghdvuaS0d",
+	"swaIxy9Fnx0T2sMEv/T+dnYhP2blNq+uFbX8uqD4056SyVQzYvjXjBj42AhvzJ6XU02miqVQfRVAtH0m",
+	"U4i3D1I6HJcx3zfaB4UGh+3DdRvDjH0DJr0/vSQ7kW/t7iu96Da9Okvbp8zktz/tIvNAZKH8ld/4AOqA",
+	"sWFnVBIu0TGJYJiRFdaQAFB7qB30V9s3987f6zjmXlTSnI9vybcXcIzc61g+cj3C1956VN4rNnajL+7s",
+	"BdDq7I0V9rXVTPCeDolmI8X6VxEZyCSRM1RHzXnVo4phy/i9FkmpiOWY9OaaKex7e83mRA5QizHvpHqa",
+	"MoWHnVQMb0VHw4Smri2e+1pgX78bM2P2xTultv01vO/oskXFpP1aNNmHT4+fPX6TvHpxysO9vV/FNT0f",
+	"q/7ezS+y1x7/q3/4z7VKiaXKBo7+S/8wd3j2ua5WoGBQxH9RqGTbVgpcYl88LNC2yiOofw2PGS6Z0g8U",
+	"SlkWkSpnwFb6e63A2FDVW5uduSKqVY7i+E67ew/jmNXtyXiOUD0FXyCp53idzkvqGEE9/uL+fPX862Pw",
+	"J+5gyAdOga5gdj0svNp8wkrux8BvJxIGRaWRKr9BIyJZGEbicVeYv8EIVcV2lA3yShNhDhZCJxM47Sw3",
+	"4sE0YAy6Txtecz1i7ss2B+XzKmXDpenxeK2Y7JppYhQRaNM5uvqMoZoyGhMuikrYq+cb+WCVsf6aP338",
+	"7fXl0e8HzaMX+y+fvW6HT1ovqsEIlsTuobLniournL/KM3vmekRBAmLWegdKiWwNEexwMmFyklhmoILI",
+	"id6FliIkZX2Zbl5vWJUOtSatPM84KK3T4vzW1tNnjHMbza+Cmreec55lf1RBgOXjvuOZn+2bDc946FrV",
+	"n6Zczy/MO/BTJxP+hs1PpnpUvVcmKR9TsxlSBomQNAlI9NvuyYTvvmHzDpn9+/oqg4QzMgFQ4exPeBJZ",
+	"oDhIxZ+kXGjX7UHb43pGFRnTGNVP82EsAXXM0qll38t3DIVxG3o+ZTRl6fIZgH3rilizWJO5X6b833Dy",
+	"dQi+ZIvZmLHCUoBmDk/ngzMKbO3rV8BAHMiqwlLFksHuSCptdGXCjbQwdp49hzG88BGVXfLM4SmdvH2F",
+	"ct0Y5n2ZWlRCY+erk8lkF0IOXZFjy0xs9Xne6kZlHXb7VEjB+zQhiNnHUmOuQCnZsTUJCgn2rjK9K7DL",
+	"b50WBKiR71TMiZqwJIFeU/nA7C3mJ0iMDwB0dUx5An/xGB/OGkp0BXaUIGraH5nVusCOHzu2wNRhy5iv",
+	"u7hYV3QFFAUIzVKbPhrL/jSnKlfgX2UxoZpEj2PZV/Y0A4HprRDeICdM0AlvzOk4ibDdcP7jv9Be87oN",
+	"j4lgLDYGnmM2GNMzKcyJx6VQna7YJYbvzL+hpx2IYH83lcEVoV52Ca+W791pkBPL40yhpIduRwS6IGfn",
+	"wXGG+e+3p+MwcoCwaoftBolenqK2MYLuNLbLYfHHx+ZcnEfmC2bqREg7613yLoddBqM3xUbKpB4ZZmZC",
+	"7xrjsWOUA2jvx6V4DCTdCQj73GcTdFydP4enjDpPKhDLHyOAqV3F7KQ2Z2ZfJ/MOIHYCc2qrWuUdHB1S",
+	"p3lzzPqJebpOyZgrw8GaRGJMWbSD7bnaYeiKv7k+Jpp91mQ8VVCe+/7yxe5hpj3AqN//nIOwmPfXo65Z",
+	"ozCMdrBbVGLYxjzYPCBqmqZyaLiBqT6dMLw77g0GEVQA++YPXOmHYbQLfw0Gg2gnMF+A+aPyKJjSKoOE",
+	"OWiThN0YrcCICnMooQsCDwVF6u1Wy69rB8SBHVjDi2m/z5Ty13CWUohLcEGiL104aLq1Dmk0Gl+jBnlr",
+	"hA5F7GEYQxzDunUhSGRu/NL1ATPML90asrGc0D+nDDm5WyP/L3gnviLbTRUcE4ppMsFPmD1ajxI+5qC7",
+	"4ussKQSbGc4DWdgwkiPVAenJKSA/48DqfkNxTYdeW/GggLi1Y5lKT1MBh5ZMGNAGUBaQJstgKUg98rnb",
+	"Xv0Hcrnd+dDtKCARVPtHMPwIg47mV3yR3Xo5xkIUkEkyVSRCLImI1G1jK6vk7YBTB7JgkVIDyhNjAztG",
+	"iXJ8jIjUPTAMfNLBXxEHnqsa5Iwm5hxhMW5jrsyWCDKcCsT9MO9vt1pB/iBph0cBmYprYUSQkTHtsB04",
+	"TgWhj6JozGJO0TJpN/cDn5/lDRTew9thxUm7udchTXLGn2I/QzMiZNLA8Lv53TzfDMMgDEOL/w29iZZK",
+	"EFxUC6CNWhn0jEePXTVCRYNcMBGTuZxin/l605xJzdYhueGKm2P95OLZq1dm3DkkU2CkJAhdtWNuh2YL",
+	"HPy/GIhj/ZFk8XEOw5wFBg2Z6DWIdtYgFiYFyJKyCUPoRKPZeJzS2QBEw8z8Y54YQDXtUZi9sPgDUMfP",
+	"4iAHN7YHhbHo+BjTWYxSISWcxkxYhKQBF1yNgOtcFDGwmoVRdp0XAr0T++Ge3RTvmE7nuxDZijp29n0p",
+	"EFhiRgH7DbMs0jkXQ3j/kHLRIPAknnz7nz+7Vx8bAf75M5nxJIG9kEc9ZnRunzVUeFuwBxEUO2sopSXB",
+	"MkmjBg0X2rtac8aallDaFYVeVR+ckobhPcNsBv4oa4xyRaJXz7H1WbEgMGqQUyi8hCHplI/Hllds/Slw",
+	"GFVslxsZprjRfZJ5g5xm/blAq8PnvSZYFoAHQVFqVdpmLajdsFTZLguNsBGiJQo6UK1T22uEjb1aUJtQ",
+	"PQJrAvaWtUPNv4dV3j7cZ64+wSq7GVkCIpM4k+B5hCQ3QNRxWSSD+Wg56lVc69R+5ko7exiz7GBPw5ha",
+	"YehyPp1rq6SFFEx4Z439V9EfUWuFrf3dcH+3FV42DzqtsNNsN1rt/b2j8FMN/QC1/ugqPHh6+vHT20/t",
+	"88u9588/vN0Pj34/v/ywfxrm1s0Z5aKsKxuiZtBRVYhRLummZrOdsHOjTVgZsf51cZwHu2HzMjzqtFud",
+	"1kHj8EmztR9+Av9c9aSa/qQODpr7pUm9eHJ09KF9/uHlT3tPPx2cP7n88Gnvxcd3+aQuphPo7mObX1RN",
+	"poB15c0ozx6qmA/oBX98tcbX+iJzZAKIW4FBtg0rgi+0HTaXfSRjq8fvBbU6OgI6t8O99Q+9kGmPxzED",
+	"N1i7dbT+iUspz6hw2B3KPLe/yZfeC3pDOcZlch/Z+ucsmBSAxdgeBbC1sn7kiI2pvGI0AAz4vJtjSBUu",
+	"doyCXjPLN7Gw4OVukEOutOufPUnlDY+xO5nN6CM9NuKgHLhmoyTyJENk1VSu2a45BzoIL0xT1hVWI7JJ",
+	"MfB+y5SBq4Rnop/OJ9Bf+OT0Yre1f7D78tkZMbpj6p3Dj1RXRB9PPp28fXV+dXr+7N3vby9f/XJ+9eb0",
+	"92gHJDO6PjMpJVOSyCE0OT5xZ3nmbxTus2Z6xpwTmMgI5x1Cj3szJPX9cG8HQx2ObyExUpHIbpwoc9Ha",
+	"nEU0IYCmUG3cl2Pm8ihzGtMkUWCyOsy6LPOSp/4IwIyNyiIJOu9+PPnpZNdwEtWgAGVC7afLy7fE3nkM",
+	"au6Xbs3oGVfTNOnWAtKt0Qm/MrOHfyhUwLu1rxGpR/ZfkTtlgTKR/UeE1kpUKVasApGN46m9BiZ6hlMN",
+	"8oXUfxG7b1M25ob0J29RccvmAt6rpxdvrROBcL1zXDULsJmutLxmMHo8Y4uHE2Z6PMuKNyc0pWOmoeB8",
+	"SXglv+Xxq5iNJ1Iz0Z+DA+yPDH/tqcUJ3exkQ2hRS48Tc5x/8Xb55TKq1TwIA48pEFogn7uRrScnL3ft",
+	"x3bxxyCjlhflndEe9YO8uRd860PESCp3RBamc7LAmvlJunQ6yJDmY3REd6/B+1g5/lFx/IFj31onE7Vf",
+	"73Law8G11Xlnk4m+Fl3DNt5e0oaat9GG/qLK0HrVYVtKZk76Cu3Bk8FGBUWzEKiabVK9+45NEjrHEEPV",
+	"9+xTj6segW+2UV9dfVI/pbEDGfqGOku4gc5SlFevxHsFOki7ucHX3tJ5Iml8KeXP1JZStVutTaY2SaUR",
+	"Rk7j+dtoV04ByhWcrVUs0H5qf5j3+ubY4y/2r1fPv6LilTBdUevwnCurbqkCsqHRBQYyHTKtXB6Bk5YN",
+	"8ipzqBlZfQ29DlM5HY4Kr1Cazi2wCc9azqpF6+05DO2Zh25QEFjtikEjluQ3VdhxHKufOJf6hZyK+G/F",
+	"g0jMe+DAoNr+91VXpwUvcJTzg6LHckGaR0SzJCEjOYNHE6p0VxR0WTJjQlepXy+ZXspa4X/QWXgnx8CD",
+	"HZM/NujdN+hLpu+wO3MTfCu745k7PWrgfll2tOSu9UTK6+kEkhtu/aFlfoJzaSjw7N0Zwa+QOtTScVXl",
+	"408RrRCTorgiVF2X/AvWqQD2cSaZXMEK7Y+yGLcyx5fbkYF1DGAvtSyyHaMfG3+dpHLAIWiE0YEwzBzM",
+	"CwFzz9uc8GuGrvLZiKWMsESxY4h3+yDhkylk+XUF/Gmrw4td4F2Of7F/ChBLzgRedNF5CwfaFV3xETzx",
+	"3Zo5zLu1DoF0Zps9DBMlA7NrIDqqsfu9sY8pieBqlAeRSl3qzZe7YuHTShIK2L2YhJDcMMz2pNp9jovY",
+	"6B0NcmJ/gYs0gRi07QajiJZdQUnMBwDZrXNcP2VdMgCPYJPjDCUfKRKZSTbccQNg3ZGLYOHxY8Sx857M",
+	"BCQy2JLUlCnt3IY9qvsjMpQQocnyETIeQ8ZjljtcQLIvBaZv9ucZ60CYwN2g+Zh1RT1zN71998uHV89P",
+	"311dvjo7/eX9ZRRksYd9tdPBwA5+0W2JqcigmKGmAGMJGBzpiv2wFQBnwe3YrrSg+T0qnMxkP2wZIkGi",
+	"qfSetBEglcgZ2Q/bVSfvz7BXnYlqt+d3c4CYP83SZwiPXotMkJgLuIzhYbO1e3R0dLQbhmFY294LDfPP",
+	"7LRNjPNbhyo8APf1mOrQ5SFrGAHSpAqXEqn1JVcxUNeHojWPeFWPWjkIeXYqc9pkyXlW4Xn/LwrG+4T3",
+	"9TS1jhYw2x2kZqdWfDNEMLy5mpvz+di3uwmV1q9iQkLqq4HTByrnZB63T2dzwo/aAd4yQGFZY7kW9cui",
+	"8M8ltyD+EfDf0xexrbb338B50dposV46N+PtVNn9TShvv3GJaA131oBP1LUHcZedeNCGo5jXfTv1OGtU",
+	"kKnLTuV1p9ay4PZFQdNSQSkf6U05j6kD9X4kGjNNG15yVGTUCjOPCR0yQlVXuDQno1INmc5AHo5tOTfU",
+	"c9mGB4BMYZ5s5PF814gdS8Ap6SccGgHR5FphuYx5QNmEfZdkYQtMlHRamrk/i29NGNXKg0QjL3gC4bu+",
+	"HPe4YLY70Mn580p9gCu9XA0o9S0yZFD83ywgoEm3wrCQj78f2tzhP6csnec2NKQM1XxpnDGeeWRMP/Px",
+	"dFzrtGxHAfxXM6hoPV7lx8C8tSXLVyjDhtUoVBCcfOqPrkQ/uZw9b52oE/mvUXz6+6xWPQ/bY8qfyELx",
+	"yZfFXk8D/pkoRtP+KFjIEQkct2DdqUwBOFLMMTWX0DhOmVKkBAturSTXjtvmAgvbWd6Cr7N0iK5ApqAd",
+	"pMcjLgMoT5yFxFWYrjUPjE2n0AYqJRnXYz7kZleBEi0nmO1P/hHYnKqAxFSN4L/S3DahxgwYMcXUDjQe",
+	"6gpMmlGl6g+sLeMpcR/ADLSE0dhouqHZYLYMZCH3BzN4yoViRtlYspZ/FpaxUMlY1Z9vsVtTMs+Dl1jT",
+	"Y+xaBHizSIV18y80XGDGFRlCJSB3BCCsGi+2v9yC8YojtHXwhEK5tmuKz40FrDQVmtTfvXhG9vb2jkoj",
+	"cp60vfAyDDvwv09Lhuhq7V1fhnywG4HJ/HEXxRueMBLXyKhy3BHEd2YgOdGMaPE5Mv/KDKO9oiOx2doz",
+	"VCh02odVAaD82iRlYz6FKCqi0XdqU6NW/69iiNLrD2rb9l81W3v+BdfOpqYw+z5zXq6zJnzYtv/6Y1G5",
+	"X2Mq+FARK2lgVs1B2BSa+GGg72tQG8uUmUVRlasCO8fcYnmSa1KH4+KfzZ0fq/Ngq7Ps3Pu6TZgbZcuy",
+	"tK5fnN4kB16Y6a9tv/yt8r+gNTWoFRl9fUXb/VSpaJcU62Uu3hNtTl+UlX4lEhzE6DTpkMhn1yggEWyq",
+	"cgtk3CtGcR6CT7crMNPY22URZlT5HR2M3iLKacBm4kY9YTGZTiATCkqAcv8joSVna8dTfXiuhddbYXPn",
+	"2LyAJonXssa+qlTe1LFNN/P3uEO13grDHaN3Q2tOGDOU/NywFMJwUB7hyaLIdqa/ZnOj9Jj/1KktG9LQ",
+	"us+YETyDkt2xBb85YczrYTQxx37fOG5DqMwXDLXmgTEQEtrPeiaOAJ3KFn7JNKv3Ijy2uqB5N7bIgCXL",
+	"u3O6mauRnEEanfB5wr8DNdLcMdyXmfOWIC/hWzC7LWYwYuWa8pO6YricM1wdyB/M10TPpBk5nBoZJ5N2",
+	"eOT0MFYor0DiuXdjywJMssuw28k1YxOFvn2PHhOWWiJ0yHSiGKbtl/jW3TCa9tRE6sjo7KorqPvBvKjH",
+	"FI8ZltdxBW+xRwbh8fHiLnlc2BZZBz0cbFcY0hX0GMi21EyApemgCHDEWWcmWFJvvfpS3AAXAuhAsYgv",
+	"J4zFxQUsYyiHUFDLDE1WlLEiaII8pSxTqTJXKWtEdwVODpcDV98aIIz2R8b+EGyGZSyWaV0JnRm+udU8",
+	"JMxWMTcCv3aFq17JmVWU7s/eBYyM92G13c4x3orzMjzgjI2uKMZMVqQQZsC93zGFsJ/hVvkKlqFSVlcK",
+	"K3iR6Sl5wt13UJK2Une+AnKZYeXF7Ejg6WyKUEUSIGJeIvs0yeJ6bg9k4fvl00/MmDpGj1v0PofFcW2r",
+	"KW2TELit6YMUWu5Vdve6sbx39289i1X+8RNPwGUSBAtkMLJGs0PzAR3kW6VT+iAXmxLvfol2Lsu0OiYo",
+	"4tzPhmx2iD9yHJc98cyGi38kNi41G1AAmfMZxUWuFW9tOJQTHIu1nJBwUmlRZPg6XLnK8lX16J93RYzV",
+	"uh040bEUHXvjG+0s4aDN0v7I2hOg6WB1uRE46TRhoIAspqREpI57KvAIUupD2BUVfeh3GuT9xCaSeMWt",
+	"5nO28nUCfnmsvq+3m3ukx+ZSxIRxo2nsuAGb57IicaylrbfD0N0N1Q2IEmm/kDKirvlkAmWDRjGGbst4",
+	"bTJJoJoXoo+YEuCwrkG/CQj7TPs6mbuO73B22rpyQOTQsrrCP4KX9dBdPJPTxOZu5OGVvJQbXba2nJRa",
+	"FG7zpQA1/2ROBlRplhp1D+aPBZgVZPZMNqM30zThdsEz+01CZb+zwvC/qmil1V1KS8GF7amELHs1wvYK",
+	"sFGqrYDA6hpYoa+ccpybcc5QU1DkDkX6QFPr74GlipyVYubtT0tBcGcup8SYP5i6lBotucf6Zq0gEMVS",
+	"JbFS1tLPuTVdGXh9XCgTB3APV/yNQAxQ+01twTjUQufU34ESWWVTULC1Ojc2xAyxyrB42SXQQNYnz8nq",
+	"MnIseagmIKyOM8sPFe2hJMU5LOeBKlOP1F1nDnOFxsCbBUIuzILa2AccEEFuJuZWIi6cNQ6dsXgM3SHN",
+	"sxmpzZthDxBNITSSd/8q8saEYltTnmLFvGq4DQvlspl84GgF6ZQKRfsYjeSDYh34AO0qZ8JC1Zh50Fl9",
+	"iHEydZjOuWCkqnI/4wRsBbmRRR0o4DO7yHVB8CYMJC4qJOA4CUhktx4+lGUhZbEG//4Qem12hfsQ+Ud2",
+	"3z+ypSH/cHycZc1Z1pIDIqTY9cRhg0QptJJRUVdk2WF5786BDXLluyQXG9mnoYz/1dhV5GdyccAT1hV6",
+	"xvtO2uTeibwaHhLDqkxDfOO3z65yx2UR/+xLt2DIIORH0crCwjlDRbwKphn+CNYf/rpgANo7iqYe3mut",
+	"vdIdPMarzlDEywUjzGKUGDMU77WWaLf29WtXVM4lXJhJ1RsTmJK534xi6cvgVWV6nCg26da+wlJXhLV6",
+	"XNB0XhHTeqjsMngC1d1OGOT2SzNvvmf+ho1S6+xlEQf7w/bJaShes+ebf+DLa50WcicKWngzQqLAn0D/",
+	"WqdoR5vBAEiKMbMtmAVCpRQOaWB7/Mae/4j/LrLq+bzHZ0YTG2M0QuMWRMDBNP30fkv3cgbcpu9qee9y",
+	"TWXMGN3fnebmlibKnFWGJmCRj+hkwmwbPUglNiP5YVU+RPIZrkjBvmzubzIzhSW3LD5jMacO4vk/3DhF",
+	"auVaHjgs0UT0rFNrX97KNvWKIZbapq46mSdczwlNOF1iPmYVDZ1ca3A6HWrKONmuyCkQOPA7i6KM7ksZ",
+	"M08lzZqT26ZLvblmu6ga92kCtnODnLNZV2DumCJqBOoc1FvZQTXIuYRAUg8UImzJhHGLfCIbFI5EQVeg",
+	"IQL1GpR4sIYu3y+l4H/PHO/FyJtakYP+YJ7zauZzt3CmHr9DOtWWHMerudc+HNf+Gybj/vCyrQ/OS3lN",
+	"phPf/MnkiN2fO55Esz9tFKcvSzTQdx5/gf98XZoOG/3joEUOm61doyPvApxVQKIivlVAov9/62nxNyN/",
+	"gmrALEugrsiRs149D0pwWxBVH3DXOQ6Fnc1RPbGBPjTMMpwzm2rYFbl+R0m71TrOVLwsAZJqImQp4myB",
+	"ItvLSk7x5qdzQBlbl+16shJb9XjLzMSFvEQvnweS6SZUj/LY2MSOsGg9rEoAvHv6HBZdfJcYyGWpPM0V",
+	"xvFijuhfvHT1P1qs2YJXu0i9ednYulXiUVmg2SI50L7WKGpGuFCiGJR/IiijTZdHv0+fjieUD0WDvJC2",
+	"gjT3MAaZqxy7UBjh5Dv7bdcW6OYM4vkYM96b4PB3OdMBwD1ab7erVeUaMiR6zGGBxkSKroislhURIWdW",
+	"sg6M8RqQ2WjeQX9+5IBPWRx1oEslgih7eKikbkRlwgeaxeASJNj8Kt7J0kRsRQZX5JpNdIbNiP7IAhGK",
+	"4Q6L7KwleFZ9NzqkS+TeWecIhdXyv3mczwCwoqCQExRImCUiyQrNsdUZ5PZEcqJZfCWn2mrSCYWuCxYM",
+	"tjwpOoYkIHQYKwedL6caXybklX3Qvi0/uFCD9aH2Qby4F9ejtyeXz37C7g7uIQsHWwKqt/hiFYN17gj3",
+	"FUtIljK8JBim1xQSpypPMddQUEsZoCk0s45+s6ZLFrQruFYsGXRKnlNKEGikVHw8FWraM/uqx2LABVEF",
+	"Bgxs4UihlllMk6RBfhFoowBeet7cpOzcrsyaGbH+9Tt/m3/P2lNXv5+jOEAOb8bqMB570roj2eaOlLJB",
+	"guw+TJfJ71Nc8/9VxNZa+s5SfeMWNYw+Sb9VdauCR7DycrEANCejp66sIWItq5LOCkczB1nOmrWg5okZ",
+	"HGDen3GLr5dTjTyXob85zPegpqGcbb0XdvabjfDJk9Zh+xMWYWRk+VLr04mepkvytPc74V7jMGzu7x98",
+	"Mu93WVIADyKnmgC6iDd9lJMcdJPtfI2VpNiAS/3FsNqnG0x+pbQUWCh8X9xR3g63H9JtN9LqWmAbQoNi",
+	"4KJuAXmFoF8A4MBfPfH9B4jYfavLJ+o6Vwk93WlRN6yEkSkowrfTpNGtsFSJfgFxXqNGO3P6WshZUdHr",
+	"TTUoNAU9MXZQY7kyaNPPbYS0K6hReIYCHIFUEUjctmknNgeADlPGOqQVhoiKvtDsJH8tU5liiokEvieB",
+	"1DPPacIdDohUzH8+3glIO2zjh6BUwL43wKRx2wZn3hUu7WABvMQ1q7PtBbCFQTnRfAdS4gup2wWbAnuT",
+	"cG3ULMzzrlKQrHfxh3f0h3f0PxNcEaGFCq4EX+O+H8/oF/vXOqBF+L2YOZKlNvkdSoTUtlGJLe8dY0DH",
+	"9SzBogavbUnQFUp6r/HymoREQCnIz5vRNLZdM32voaEBOBkUS24YoEjPG+QjGmSvBrtnRoJFQV4fYXsE",
+	"GDMek2GgnRJaffV2s5U3s9ipkjoW7vG2QmcA46lVOCH/rkCRzQ124dsU0oCg390L6PX/N8WYvGMS8CqM",
+	"yepNhbuBKpctV19aROg8LV5GZlfYxDeof9o5zntiVW3/x/k2jlxTpMT1GRjbKjbwkmCibFd4PiPr2YB2",
+	"XJdZH9esLY0nNh4pEp1e0mF0bAOtrwa751Iwu1Ntf6eu4Doge2Hb1qRhPHdltOIWm9F8d+mG3DYq4Jjj",
+	"e8cFSjkqhtbrklLgHnjrXpUc8vmTGxHLk6QgSyvWkKk7jeMH7OZ9RyGgn+lti563w8R0IgUxMV3D03LQ",
+	"EEoUsL4X7mmQE5RyWao27YGzGD2uVGEy7zGh9rZSDTA0qoeM/8oiYuVXESNgyvJC4uNSIXIHboi6wnbD",
+	"hxaKNEka5NmICsjzWCKYrWO7kChvPmHtQQ96EmGNstJOG8l1od9F8MisH5m3NSkYaln3P0OLhcJywCgu",
+	"lM1CvQQDwBNLxKz6/Bh/sem8Y0sfVcDVeaQWyljRSsUvmnWFBQaTHoIyjBYU27y7yLxgB9bbrRbg7dxT",
+	"ka15uauyJSuLbDuGHrb3mOVJ6eqxMfYA+qRNg3e5P2sLtl29WpFXsP4/xwIAv1/2LLJFXqVrz0OJq4Pv",
+	"85kr+yaGPOxTYLtjMrwrXreFwHA9KLVw88NZynVfccv50R3by3Rrc3jnyjUSaVG5XqYnAIFAQ6g6799D",
+	"xuf96N+3jYUsL4UNbFWwhYG0BcHoyPWLeckFKPVbHf/YOfpBU6XvABlTKAcuzPs7wcMYEt8KIeZgN9y7",
+	"DFudZrMTHjX2m4etsP3p/rU1V1lxH1rbf2/30e0N0B+epyrVEUXsA9S8+sam9QdlSbVfb4G9nuuZlXCH",
+	"eQ6uy12wR5tLQQAEzmLCmR/dXkw263utGJalm23XkB805GkVNCfTeaqM73WDgEBsc5b96IifpRE4WHeW",
+	"MlJ3XvQdbAwOukA98qKuOS43R+QYIWc70IiVKuLuOyatsJn3ws9SMcBRZ1QngapKNoQsZoF6h60ljRvk",
+	"VXV+Rl7FGme/L9QWW+DvUj5NB114rurMvclvAYOJJhiqQRQbeLfNilFIwVJ5pUNWdO9zhXEwOgvr6PVU",
+	"R8WPV6ZzvJ06P8UzG/G9gwayXRB842PLDOvtVD8M8IYX71/nHjH3ub4F2x285skN3CQgAFI5K+Js3A4R",
+	"4686rQwH4z9MP/hxZldHi/oyjf1kwMqeK5ZZ7+v0Xo4s7XMkwklNGL1WWTfTrPpYYMZpdmhALghW/mS5",
+	"kq41qTm6ZMKK6Y/2dCokPK48WsrO9ToV2TFAUqCjbbsKLUeLaMLYJ2wxT7APVeU7a4Cjnzmy3V9yWXXq",
+	"VPMyfNIJW532fqPZfLIXtsBmy3L4XE5TtcFX+bA7ctCmK50zcqqXom1WvA3ynrbI+apMPlxlrN4+Z2w1",
+	"Zmjhvdv0TcB1X4YAWhLfqmoX/GhGdX94oD4WRb4jtxKS9+AaXyVf81Dcmsb0uf/YCFk//cdNstiivrMo",
+	"1OqnjeZBe8d6TLui7nXd3wlWYD3mMUfoJrLQTdFZXVgiqRq3gkt0oOe5Q9d8tORv7orco3sMM7ThUgCA",
+	"LIAnvis04z/2lPsRVWTAZmtEeN488oFb9Vf73TbNz73NS8uZroswhlu+t8Kv5z7l+QTzD2a+wSXf8dv/",
+	"PWmE4d5R89AbP/a0yV9Xosnm4tqu8Xx1I/5s61nMxMr99kNsP4jY5v4u/OZBzVWSGwTbnXxZS/sInmEY",
+	"04cU8/vnKRt3J3XbvS+wfhnrnQD/kBRsh3AEbeUq41n03KhpesNvpC36KoItBQXEMv/u7BTAWG49GqfD",
+	"q//7v/+PTfPksXk5RV8Slt046U9ndE6UpiJeNAy8Kisi5CzIhk+46CfTmMUdQrsCvwkTou61hTNG4UWI",
+	"X9kBN0gUp/OrdCpsr8DitCzc27wrKpCuSN28yX41dnVMxt7YwV6EEKu1N8SSKYDdPi0n7WYh0tKQCwd4",
+	"TuAs/+24cAHBrZmwIUl3bvrGjQ12GgmJaNFVMFeG9uagBMtPEW0kr333eAfguJ5zNUnonLhouD+KR4pE",
+	"hvGiYGkMvHRkk7oFQBLE4nVn8eYdMuOigDY8cMkmUrAS4yW0f61KVQRGGSDFbQEzKOUELEwBQ+0zLhRo",
+	"ONdsvjgKkCdiaC6qwELW2T6WJ3bJseq7iHCGKGK9lNHrAtBZVrRdBakGgz6X2kIFQprjWN6wBeaowyUA",
+	"bpsKLgUumLU4YC6ZjxQ2qVRg5ZqLMetzLJXszUnBH7yTmdOerOEWTd2nW4P84hyo5cTOohVeSO0383Dp",
+	"6BzY2Lt8XGL+REnAkFN2y1SUeha+5OSAea0HUcmSQYMYEWpWEFtCJXwADaG8VyGvJFJplwOHH/UyMczF",
+	"DqEk9vcE5E54q47VhMXdDZB4wB/4Nis8SozoJ7v65QN2yFKh/2MOyXk2D7+8LhmEXnEAymZe2OS+rC3C",
+	"sWVLo0wDuDfKQ0MoJ5Z9kVN/eXoZEKgCDcjz059PL08Doqa93ZThvlaB3xjVL4vcyW2GfBeb0ThxYzZz",
+	"lId1IxCqvwiWvaWBFyOzLsL5a7DZatY8jKaMJLJ/DbiSkLSIWJ9K5i1MtT07kA5W8vkI8HnPIsrBYYCO",
+	"Kpd3IXIkVKpJCiCZdsG7IoEjrYhG74qu85PSImBi7kPselqV1nHBFgEt4C/Rj9STsaBhYbT+Tevjs6ft",
+	"83enz0/Ci+aT3z98evPy5OBwiwakMMOHL80sZGzeT+qDS/+oDWUS/1Xa5qxdmHLexFRzJeitkyfal+Eh",
+	"9r9qhOb/mp8MJTK9eLuSzGorsOITQc3qdHkjVfMBo4uaubd/bX56ffjx4E3zZO/38GXztPX0ybuzWlBL",
+	"QNVeAnG3jGRBBtgHlMtNTkTqX4Zyt/51Bd5qADP5lafJjYX723qBpb5KGSJOOR/uVMRmeV0l8BYw/XaD",
+	"ro5HFbXXXOwFRXvhR//Xe8uKcSfDj8qq1d4EoJOn1mbWMPrUnDsB1YO7x8rse1ZFysYLlj3RUl6TCU01",
+	"4QLwibP9JFOr1rmdZDTKog9KWeUmdsZvsbMrqWdg6mG4LmaFXofbOTu3ECerYiNInlJ32h+OtfsovvZ8",
+	"aqiUjrg5JeZb7oMHdqpBUeG6WLOdhi1A9HmljBp5Xe5r7GquMzcMV7rTFcuaHVNFsv7GzkAyN0Abv6Ud",
+	"jhHUZtVWA3P/v2dvYX7+8WMy6F0kv1+/ebd/8v6wd3L73sJ/3FtkpgdGEfQmNjZ4zBKOPgjQafbJZFwL",
+	"7q7RoqVxmFkaB02MucMLDT/DG9sfWmft89/e/BRefvj115/O9158DM9egrJph3mijMmLfcXViE8mHNpG",
+	"3dP4nuSW0OGTZsX4nj/dPzv//cPR0dPW4cnh74fNo4/PX65rfLqpzmn2xiYdNGH7/8clPf1tAzXCijR3",
+	"mOC/v0HVWXWbzjhWhJJBytiuNgLbDKcUL0f3o2u9A3Cb0EsBwh+52hSGpD+iKe2bjzdW97wzvPtdPTWr",
+	"5MNWO3CbzmzN2zll/tKybCtirbOQzdd+mL/3Zv7+gF3aSvOPY0KBBbeTzptYvH4UaKXW7sdw7j9L9LYZ",
+	"oYEHKCoFQ0SjRIohU7orjC7PxXAnICyx1ZIuFRULHRH1EQM9UY63F0GCkTEprK8/C4pbjNKuwEJn2xEL",
+	"wRFwGB0CPs1ojf1w4dP93nRgHELmVt00ixR8523w0bZbYdh88gl0/hx+sJDUE6I799NyVMn1OHzQBmWg",
+	"rxw0Ibo5kboe4GGGXNiTU9EH0MIVOZ/FGRhl29EDC39ycqixWk2MIghisBKLcSWgZjnba9uJlyAbV8y+",
+	"hNu4eQzHY8VVnp0CEFDlrragvRj9H9Eb5vZEhHvihx/oQfR2VRQl7oAo/Py9tHjHWxBxdUmm5SPDyPU8",
+	"aDtYyPqvriM77orKIjfs5E6ELBxZRcjlpQVvpA7wAF0BqQwWQaLQqnGgd7Cs3mi7hTNDl05JzPRBaGjc",
+	"4NDc0X0KAtOFF9jkGOiy54LlWQM6cyI5YAm70apr7hVLKw6Z79vLeyDTl1LGxWbX74EyjhyFBtYlQV0t",
+	"DaGJtnnHySUfs6p3U2hmV/1md0ZVHHNPysfcwjG0RQDOW4OH7JVdwg5eWd/mDelirGq3msv6kGK+Ef6q",
+	"HbL/6jT7790e+4fd+b01Dce6paO7Cmxgc2VjW6O0iDqwDPPyZ0gPLJ3ANknMa4gAJ+m6IkNzbtswlC03",
+	"5FJQc1KZU6BhG1QPrN6ANYi2a0VKFYs7C5rAgrHYFSVrMSBRZgNY2CfPTIgaxEwQMY6cKiHYYmvfdti2",
+	"mAHFsn+1Wh2qtlUHG6kR5XaM84XZc2c257HsVsElu1MMMaVs1+vhkC3YVGhIsakKNNkD2pfJY/r5ZyaG",
+	"emTDZA8UeFphc/91jMx1JPXMz9zSb12GRxUq0HqDtPTsQx+VgeWuH4Gk72aQDnQxM/tOB0Pw8NAyEuV3",
+	"WVDJQVEQ4Qb+Rtgyq85DJOYK56ytK1B8aLvgForc0K4WfVZw25i55J5YrLFsrHJZXppR3J+r0o62Mo23",
+	"BQGf/WYYPskCPpoOMd4Ttp5+PL88/RD+dHq2/9vR4cfD5oeP/lmgWJKwFB2Aq77SxLDS4ZO9cOEre58+",
+	"NF+e/9ZsPvvt4OPFp5cff313dHaWf+WGT7bxsV3S4SrfWr50dKgWVumH3+xB/GYa+dlJKvjv9/KTPbP9",
+	"+IvtvTQdGk0NEwGnijXIJR3aykGaMqJTPh4b5ROyiw7ank6FCYfQE6Ir+lSxXS4UE4obZSWZo46KL3bd",
+	"Hwl01C13e3TwTw1yAkyKSqgZGXZM47lbKuPivGUY9E3v+C3lwPHmUrzYZ65Qrc3w50ndefW6QrBZkr+2",
+	"MvsRB5VLqO8au/dlwxaSAefwMH4hR7y1Do5LOvzAt8E6uqTDdVqa4ZIZXWSQv5QX6K9BoYenzA9fzw9f",
+	"z6rWToYBnWSXlU6e9SfkJs4d85bHXzQdrnTo5Gx8TFrY5wjgFWWaFWIu7J1iwxG4bovYwQGzqNy+F3Tx",
+	"+Fjf68NtXHfMVevdP7S2+wFLgwpk5EuAoLkbZ963damtQkbqZSWr5NUySkGlMakt123cE9tuLiiqXW0W",
+	"+s138Hao2VVmQUWfRa7Y1kdBCbwiMO/OIb9hAuroI7gekXqIvXbt8gZmk6VaOe+SfSeW/iLoQlXGObf4",
+	"9N6ntITUG0jdt99ayNzv5Ln68IVHiB7v7rfbHrVIjKkOQZNl44meQ3UxsJGajgHRXGAt9USiImwbu7gB",
+	"j6i6GsuUZb1/GfZUGdvGzIauM5YyglpO5n+Fj84otlFvkBc8MYTtzUlk1jQi9ZRNGAX8DDNBiwmxg2AW",
+	"pWpsTHVFquG65jUSMNwBvF25XryOEmYZIH9JYLPdlBmZCuFpmjdTynrCNEOkbM4tPaZnjAljb3TFUAqv",
+	"KDAj4HgKEWs1F/1RKgVXjNShc51f54QNhoFJLCir2c6On/4ZAra+3eEJNZSCQSzLozq9sVhgK/3Rl0Uu",
+	"tvUNOd9kqqk9t1l8TMKM3SwPg/njb+Zm2G5VO6JhLtWVG2FQG8h0DI4ILvRBu+bVboSb1G6Uy0maYame",
+	"pBluX1ACz2QVJeaV25aU/CKSuWMYJLBitte443DcDXadCsxeGH8mrxvWa55nETeso9lIefZ5ksg4S+uq",
+	"mjCM2p8v12ys1inswFOX5tGvQJNX+FArXx2apnQOxp2eg1gHdMIlNPE2UhaIch0eAeZ4JoJSU7ZHtivb",
+	"I2jLZv5jIe4eKQSE9v2pj2xjBgS3sX0hXX1UUS5hlKqzgHMB+ExdMeDCdnG0j00nTpuB+4/tjsR2HQv4",
+	"Dg7mJwCAhLntWZEDj8AWzo/C9c19q2qJ8mzyb1NP9GDp6y5wJHv/YisQDVpFRIO9o7AS0aDPtdGTXtNr",
+	"mmrqAxn0pjFfiWPwJISg0UO2d3g6jTm5oEJLJW+HUlBNRaPH2SK1K6p1yntTW3bofRhUSRg+u9GragUC",
+	"uxYbrrU7T+Ag2MtkQ1lSBbVM/8IXz5R97+vDF3vvwo+tZ63zo+e/Hvy693vzrFB85TSOLKpYqMaqmc9u",
+	"4YcAsbZJQRZu/r96IK25wcheSvF3A4WmcS63yYAxvweY1fWrLBy8VGoZOmI00aOltsHPRplnSuW9igGw",
+	"CE4oxdIblj5STiNyumEA+qO9jxk9TjOXrGkkWo8qhv1BsQeWIDLtj5jSKdUyBXw1sJZThiogDnFuv6dI",
+	"PE3RtexeRuRU0yFrkHNoMSxkV5y8fUWu2bxB3iuWN0jENz0GPQ6sh5j1eczyjgySKGZU1pQOBrxPRixl",
+	"BZf0frgHbaESLBHIBtCnAmrKGCafVidcvmT6J6T2fSUU5EjH11tschzE2rj5ktVt4JdYf5rCeWJEeM6c",
+	"z0asf00SyzUeX1o+K/EdLsVS7stSbz1+I2oEyGtDZjgE92GnwFvZarmUHZw4ALNp1Dhci0MoCuSCppAp",
+	"y/paNcwa2zKNd0yn890TNI82WfXAMQfACfIhLj5GYHpsxK01hF98BCDl2OzNTs11R8cnoRzFzEGKvtGS",
+	"RlMdyxmaYz02nAqwTnEPkUTSmPRoQkXfvE/LiQJeNjvFw6hyNDTXG11R2hmRzT/CfuK4hgTgtfO9RdzW",
+	"quZwI524Xfu/NpObkc4bnghfMjTb9fwfVREBXNRiQvFZvu4La+4nGMdMo/ZV4KkCr2YsRNrHhT2AvdT3",
+	"824jqDak7M+r673x0Z+tz0/6+zfN3qFoX+2FHib6fmi0EK5Bu75g6Q3vM+KfTrn90pNT3YEqWSB7nFIu",
+	"jOZcmOzFaIod9QxnLp2dHbUZf+n+9cNvDe5h+BuzzVtc7Cp+OYcjicbzYxLh7DIvz7wUjPEEx7ogjH/r",
+	"16D2267VLXZfrY3fFO79+nW9WE69vblMLiMuyOMv8F/bPrxSNltszE4BhDUoYUvqDNQGGgka5lA53iJI",
+	"twDEG0HcqsA64gC9z9zWB1mfSVnEumqQExKnc5JORYZw4mG2LpFMAEjz4Ig3F1wME7YS8+aHu//+WuGO",
+	"7aJ+A1ibM9wROahNeas8Njy8PUh0/t5lKR/vkO8VpmeVwIWnImbY1MToBtzlI4NC9P+x9+3NbdtY+18F",
+	"k99vJtKUliVf0kSe/cNJ3ObqpLab7HbZMSERsrimAL0EZUVvJt/9nXMBCFJUbOfSdnf9T+tI4g0EDs7l",
+	"Oc9T4/clPtqQwzbWlAFaUe6nSWXJwBBUhh3J8SWtyKwUI1QCKL2iL0lHkztVZXOG6x24us5826FazciU",
+	"UxQcI+fDaPyEM1YVRSnJe5FVYPFREvy3GRiQIAN1HYtrRdY5yfJcpWRvtEF6CHduOisXAjInDxZoh7EK",
+	"jjsVhRKpuDBuuEoD7qCsc8HCg4L9crYsSK/Vb3rZkC0LTOHYzFSs8RrV/fVEEvIBOqLbzVaUKFKnK/BC",
+	"g+vEmp4cFZPbBIkhRKNiQMS95uG/4YXyP4k7O2xfxjfsXrCwWaoarNPEKY1kPM0BwrpLVGv5xoLNzKr8",
+	"CqWBSZ242XyOdV/X9l2/WDDhYeni7f6qUyMyLQo4nWX+aZ8N5bfiz7CJ/RxHsJLPfxRrau6jrQ8TpH7b",
+	"op3vwF+C/u3KDVisarmqG3KYu/4yojSGGtV94nWhN1LrtvUE6tS4ffIbgKO+00YLd3lzokp2wJvzyTYo",
+	"KyuziXPhDl3z/Qgs/8OFVsGCfJln0gDFLNVoaszlltLp3GSfK+GTFAH/XrjfuyKmTy436/dOot2qcaFK",
+	"ezOM93u6ypG/qe+pmIM8EoN+SAuMxY0GJvbktbArPYYvMpwxaYM2QWn81BUC0RaeY+XxZrXE6hM2vPAi",
+	"KVWvzvsPnu2cnu0e7Zy+3z0d7D149uPbnx+8+GWwB5G3Lz7QIJ+3k2XsnvUfDgf7w/5ObzDY299FpriN",
+	"HTMtPy0g1p6W5dwOt7fh/dheUNDZXsr/lXMUDv3MMA+Gu58bZhrJtQHGCN9POdqNVCr2Bn3xMzUf+cHn",
+	"EkVt9F37UnMo/378aP/B/uvTtyePT9+9fnTdUDL78Sbu6p21GVQfMZOntfHCEbwNbL+xKj4vMnTtQv1D",
+	"Q8R/K1h+c+jCXAZ/125k3ZdB+MfB1ljmOTjTaL1wbsIfH/8/56Z6EBb8v+1FwWrWrSHae+fn+1daqLHK",
+	"rsDBRa21K6fbwWeNKlDOi9M3x7VafKwnSqX3bSQYLgjHnZZSp7JIBc80S8ovOG3cJ6W86KLDKGOd8Ke9",
+	"UtnSeX8Ys4xWgV7M2h6z/dH9iRBMOLgX60Nc1mLnwwfcNDItBvuwbRjt5Ws4G1eg2I1r33ywJ15mj938",
+	"JuNA4dbE5LlZYka5UGlWqHGrR8rknFiYvAmEhzFeqEeTqKuSNIuC0TbaKY6UJYROByJV6YI2KFS2yBri",
+	"4ddWhBGDQG5fBUJw44oghJtD9qL1ieXKH3y/6P3PZKpQIodfQRAD/6qzD0LNzXhaf4zBj3sPH+zs7Q32",
+	"rrvlMpspW8rZ/OvuHMIQU4hyaUTHl+wKU+K77Qq0c1tWwRstVSqSq0EUL/r93fFIWvVgTzx7ffhk6/TZ",
+	"4c7+A/xcJbgcZLkolG0gJgfRRX/6+tGpPfrhzdnbF2c/l9vl7PnL8nT1W360u/jpxdGrd/nx8zevXgze",
+	"HP3tugHwl7kd2vK27SDVqYxWbyYbo6xacR538BtsRGeKgW+wid24XaSR4tUrXPG0bMVMSe3ZclV6gFs8",
+	"uwO2ZvwOhNQrUtZCOrXMirLwORQKgHtNWLmmtRtVV3DAInfaVlP/qbW0c5HZEkuA4teTV1TpxZPWt9kK",
+	"7Foa1wZ1qQje5DqYyNfAZJSLtRmKKozOVxXtDunEkymEQ0QnoT+S7pBAoxllvMWVKrLJis2QYx+ONQeg",
+	"G+x6T5ySl47VRI5llR4XqzksH0oDlkHhNtbJ+8PfDt8+Pz4/On5y8o+3Z8/fHJ+/PPpHciCkK8m4CACe",
+	"olCThVVWdPb7u5S7SRZFnhBmc6SQP29kTb4olUjAcUIcJv5lExxnYkIQU8rt+w7+vYdhuxk9KFxUioVV",
+	"BYGiTYFQ3qUpUtGRbggzzW9QgZFbzOGD3Fy4LcetU3ghS+wxmxeYrpQVqfOF0otMK8KUVleeFPJihj0D",
+	"C6sEPkNPvNH1kQmG8PGrN09enr89ef7u8Ozo/PDp05Oj09Oj00SgiB49PWZp4OHhfpLcjGU+Rc0ppMLI",
+	"jZmDmxHBXWZXCIooUF11C38qZJoihwaSRUywxa6zt7PTdTlHHCdmuEIdJtSUQ/E8G2t3CNbLg+cfG62p",
+	"sJ0EfrdLD2J3BAIwqzUStAEfxFqOSHu8IO5z/o1T0IJjI0b1wWqhc8k0VSkvcwEL2zlFHHrwXE84MHDU",
+	"FuICprfT5KOMGZFu8Q8Jshw0biDVlZ9nlVNITheirkmOrf+ozbmgXsqG6/7n8l/JPD+jwCgss1LYoNgJ",
+	"8kXW66I+medkZc1MtZz1iZM5Z3IQsGf1Gu6GIPvbhM83jlk/fWkU9gcQG//X5SxYKh6/QO12q8bnj852",
+	"pJ7vvdAD9e637SfbL/PnPx1l/d3dX/SlPJ7Z8e7VGzPam/1r/PBvGxMbrYN280nyhXOEdtXr0snOsgTV",
+	"tbqDEOH+r53kzPi/lQP6BrmEtVTJLLsTNtqc9iAjJuRa6uPWmY/r0su10P9zLZenCC9jVyBTtumoO55O",
+	"3M/B68X14txXRuVVh6/nmZ/ihdc35us7LunI9A5j8S2mHg3mt5x60eYWRD95nJNeTZpeG57n2tlxWwIE",
+	"/3DXtfc3r/zFe89Nd5272fztEENfPZW/ED505E0rIX1kOZ62oeowG0wVafxNTxx62ArBbTgiI7QMAhBE",
+	"ZhGU6M80xGAtcbTEiMsJvibawMChdL9vie4oZ9MTlAtoHpjEmhK5VGNf5KS3i05pZuCwZoxnG3vHQfAT",
+	"0m0vlF3MlCV0B6GW6DGShqOcBMX9sSlQnnkis3xROJQhAV/4MBqGao+i5zqrEjZM/0jIonwlRivOV+qL",
+	"TXgJdGTbLNGXxn848BgA12O1Q6HVUvx68soBXSihT/G3hti9mkabQjgOK9arb9c52Vc7NT+bXlD9/k7w",
+	"s9AnqJrDXWnAvb5mUs/fbS3i+fKw7y2ure9CkvPX3SPAEjitiv80fsO7wKAVaILG5w8PDLarNf5ZSgl3",
+	"yP3Q2tclHClNN3cN/LCTLaWlKmUHbDt8VSpbdiPOx6JPiM0AopPMqb/F9eZwgcyKQs0Qqpn4SkLC1kgG",
+	"9YxIJLBZqDSJtXHVM1iE6SLHtKGdYzmC9xeF5YMQ3sB6L6HnKq03clRzjDW1sMLW5O4vqpgF6HT3/TON",
+	"TUoK8siGFjFEk0kikNKCTxLrYqFtTxy6Zw524fVKsX+qzr6wkdgXMxie3T79f0dM4bNpJAZ9MY1iPdiD",
+	"f+z08b97YsqDh1lh3l85R3wlsawzWnEbuBRgSKddPzRu4LAcUeunMlrs7TzCJ9zv7waEv3ti2u2Jp8FG",
+	"UjilH4uCPfB/KtvEulPVON4dHZ+dnxydHR2fPX9znHR74mWbIuiEeIGU3UQXwaNW3cCddudfSLvTLaJ7",
+	"w51btdK7NXp+owQo+Ug3awin3zY7vSsvq7Xfm+5imtJt/P3w0evBu1/23++8OO2f7L988MuPTx7ei+6B",
+	"jTjnJ259yP3h4FGvvzsYkFg+/h5Nx0ZY1n5/dygWc1sWSs7EotY6hYeTJTofI20G9lvh3PnMXezvD3fC",
+	"lK1v2GP7fE23fu0ZvpGuaH0Nr27S0R6mo+7oof9E3lXd7jn8KXH6bR2i7Y+u7gqfF7Df3b4hKLyDaD1B",
+	"4Cu7CHECG4IQp7oBv9a0tNCLVbd+W9zLBkUnLNrLAM9hCkEuV6C5TF012iydkIKYFMpOK5/FTAQMJHgC",
+	"1PoNXiCehzqMErclJMRTT8xQfRffBwNGfUpslcL2jCHlUGLNKBXKPSYNw5cIqVdLuRKdhc6VtT4hM6Mu",
+	"EqnBgZplelEq1AQsI8EaUQSdgZP+y4zQTSSWtMUckQxOW+p/FmrhUDLdeuXcXcvH0A6VwTGzg3SbgmjM",
+	"HFoMxglr5FiTanF50Clr2Mvv0P2x8826Pxr3el187N5+VL14nBh3DR7fqsHjv6i3AxdLgK75zpE2Zh/V",
+	"liu2f/zKlHOrlX6NiDeJ6cV6SZtgR2wlM4yEXW0bs6Y+fuCfU4MmnyPWEGhBMGcWBQbrGzEFSReJLFyo",
+	"aJFlEbk8uawIt2a0coUhxjrBjTK4K3AThghTpIRAHWCHjGNYrFyaAElKTJVr0M8kEhU2dQTvnDto3A3R",
+	"Y9y3ZHh74sRlignjSChpsMXGqmocClVmBaMluRfHDTaZ6CGlnpnCsUDolVY+0c1DEWu4UdjcGji+TZC/",
+	"NXDf+j6Ac60VHPEnNQPeoW2u7RBqwHB+HP392Q/zMv3HcjQ6PHk72v7h2ens6fRH/fPVQF/m73+bFw+z",
+	"t89nix+Wf/tO/UV/OAxn3W7dQXH+eKr0//BtH21jS6b9vtv8vrMjUCr7vfb/XyDmqCGmzURI0do+1ID5",
+	"+P4k2J0oRktFnl3CdrWKiTYgqnkRZeCQw9k4a81KIq1xP/kaXB/gUjY28ih9pXIzV651Ci/HXVHNJogu",
+	"M3pV/L79iIFIjjkmY/qKilWvbZeEM34XvPBfI1hCxfu1iOnOft7Zz6+TB1XYwFCbXV9tMV0TwM147dFE",
+	"MHWdGKnc6Avq+qnwvAqZyWw72Mxf7ashBLUb/zyGwP/yFm6VO+a6pX7Xa3wjktWwV8zNkHDq+lfUOnfd",
+	"t2EyuhX3lZh5eZ7pc5d2DftzWEPQkkNbzeiZXLFkIbeizZWZ58rp0QozL7cgBDXa4aM6yFMpR1melSu/",
+	"KSfanDOfUUK76DKzqnsAmyNrrjtKSAh0jyEeHa1izQP8GVxUbdF8oVJWY2BwWKeytHI+hwBoZu/9fvvF",
+	"8R0RQn+15f1vhAu6g/m04v/x5X1LY+R30jpj5Md7h/PspVodLsrpveE/f/8Ufbz3WMlCFf6T3+EAZGHe",
+	"0H7P6ShqiIW/2WqlZrwgzT7YarfNXGk5z3orOcu7FY0thgdmTIiE+9bz+8b6wjhONZGVByKZyUslioVO",
+	"3FWMxibO4fb2YOfHXr/X7w2GD/sP+2SdKH2xjb42j1bb3Y+lNjoby5z54pCuASxnT3AXhinEYm5VEehD",
+	"YnZQr0KqtgyVtCPkQhBZGesRVusMSrogs71gWFCm8VgnrBihjSX5EyWL8TRgq8KdA7+iBBOM1ixirQfl",
+	"sp0sELESHbxOJJDjPxKOt58YAuV5lnaZjQz5GkIdLxqyupiCbSlF/uS4bRtEbf5VhlLpK7NAuXS8Hlyu",
+	"Uw1ghsxxNC6miPV7sO+H8zkPEnyJdxxhcZieB/6qHqlbcRldarMkwK4VGcRwFdeFFxnLjblczJ2kkOBw",
+	"kittAaEiKuKgrmo4JNx92zYihVJbpfpQMtOh0dWoMnVdCH/rVefE37ec8ZUcwc4fCoe5p+iJQ6JP9M5s",
+	"Q44T41vrem5r8qAHJA0aa5QCEeuqn3gwNq2XU5UVDf3P2nDgemolrkDawOo1y4tC0SOMnNYy3Zb0essd",
+	"8INUep5p6i2nf5kF1giWU1Uomu+MiWN6v7GclwvkhX3CtIysROqIAteE/N3nTUF/EipFLyl0vaqW/FBU",
+	"Bdvyh87Twi76RQnBja2JuzVWk3UkDo0EtXPyqvHCCi+TNobD1QmF1SMxMgs9RkUVM5vnMtPwd6/X60aI",
+	"dbswJo012C3sp5aizGYKKwcBU2JjDs1VYfFTT1/dpPHkX8JYgX3kAvrNBp26yyetgy/82MfaD77z94Y1",
+	"20mdZGgY7IGwMxuJK5ONVSSKsW389IDMxpD+F2tutVf2QDC5JQ//sH7XudGKwIgKazvhl1Tugt3Iv7JY",
+	"u8VWFYGwfIOIuzqfp2XCiIwH7EBow3uLs/WmENlsbgo4L3VA4NVCtk4aNOJobeHqLCs6i3DiSoRRdnAp",
+	"hY+UwXYwqR4NOWW7MFlQBR2JCUgfKBIkBKEKaV2mjOd4Tcd9faKfypVzD1DXqWKLloVyeGBr9JCbYLAJ",
+	"JNPEdBDVCDw9YgQrKGoZ606SFqtz8Au6kchSnlNox8Au4g4rxTSDHWtFGUBkexQnZNPvE40m6SaX5BGk",
+	"GcQyNoZbIP7m8GmZ1q8FqGMvHcEo8/APvc6EWwEEmh1E/X6/NjOcDkCrjdRmGRGFUjaBpRghAXl9g6qi",
+	"vA1ihM57XGMe25AnCbaqystcP/XjRX7JG07gKplJ9ZIRnHP89MXpm+PIPX+/jyOQZ1rZOkdWpqnaWRZS",
+	"WzmGq/BLdySx/1LjErPOSGACi6UxHWkFtVlcIsYgS24C8f95Ya6yFHPJUrw/fHa4BZZVltkoV8L7Jhey",
+	"VEu5ohnpP328sMiwjgoknHVGd3sLI/RxofA1y5zpR6W9JLsCxqG6MLLX101YfR9hc9XyWEQVMeagwazF",
+	"DaksZeTXsUu9owsUjLJLqtN5wEOPtSaqEaRuF8SYTB/4k02Q6MRdG5ZemnnK4llWDqt5wIYyijVXIUXH",
+	"a317YAETxvMcZRrrMmCA7gb+cBqFayjWsiwlyZzhT+gfzEEdsXw+78dRzTxGVcYFVxlOINsTR7BqmaDN",
+	"YwmmSpAilBsxWDuVZfc9UHTDxKrjRDcIxJ5QkoVkN2ZtspusdahXomqQ5ffmRRpjPVdFZlKxGRGPiP8U",
+	"LuTxa0pQ3sYUJGVQZX964rRkcuSa5Oa6LiJ49l4TEUcMNTmzMpDlHOKvLlTJ6xapYbjWEtE8spfZfI4c",
+	"0uPCWOvUf/Dtq4xUUrJU9cLR8Y4AGNmpLBiqkeex9lPeYni5QvTFVF4pcSHnxB+0wuNoHyvUwuLFwd9Z",
+	"mooSZRIwx+F7jjUehVeu1g+9JzzpVM7nyosMT8DlpfkgmeGKBA+4w7JacrAV+5ZFgirSqhFS2JnMc4hF",
+	"KGqcSgvxCtyw9RAZr6FqBdyBhKU4MzOcrn4eZoVbnnRuZ4awsWKrWGiso4eGoCNFLpGqGtdBF6M4nqsQ",
+	"kjtq66xEkiac4d5fqpxZxzudNFASSSXx770uy41AmIEM5KDgDLGWvJhxp6hWPMIl6R79xUzIhM0WhwKL",
+	"BnojgZPFOvCDSrNA49GhQQt35yJLlXvvFXs7WacuC/bAoqGb6aFbjo+Kt7jBxaMdLLBtyIxIjb/ucZgZ",
+	"qbYTsN5Xyz7gKsnOr0Z01Sb+s9FKPDs7eyswVnaqADST6zjUqQTTSo2olQgZ0T7hW4OzdYL2YbY14Fpi",
+	"RtuaGZNxySZuI9YJ4VgSLgzTekb5HOIENBOxuyMKqVMzE6MVWnICe+D2yi/FV5sN+LDslLu2Z8x0OBpC",
+	"F4Y4krebcEu5Ge7ak4LOq3+utV793nGYmeVy2bP8tatpwdzoQlQ9ziacU+7FGvcZdoEq0Nq0UEpwPXUY",
+	"6y1fod/K0iSQ4kXuy8/wXYZkeFl5UDuTZ35MhlXb2a15J+vnrBB1Q+R4/Ny7hX8FtI/CTGItRPKxetJP",
+	"vY9rN/up93Fk0tWnBBerQBUHmBvojsAfkUBlZVwAaTcC11alcGZvejyYD+fU0KnQug3cTcuI73UrVWOT",
+	"gon/KQQ5co8hnNlPMDgTvTVnOOvow3aQIY9MhTN0AEA4t3ePWDbATZXMejwkkcDpFQ/qjCVfae6eGcdA",
+	"KINaP5ipRakaxHrGcSYWcskjSzHNXBaW0mx0KGyKWRnrTKNTVUqwCtmMRUQIfcjJB3xpYiLZr4GtWYxz",
+	"M74UnQmYKEbQR+CSdD2EnngD2FU62NDomGejQuJ6SQ34AbRswhW7YmmtXIEHQ4hLvzFD3AXr7UoFmH7c",
+	"rTsSAS4rfsd4z0wGuQSLCD4xJbIbbLLhKgVLSodQ2Lrz4YNr/LTG6AN6Y5Q14xZVU5DfHbVzaIoj3vDB",
+	"JTEl+GGzzJJbwort8DE8HccYZkK7E29cw8pzmblZ58xI5Wg1WxGqlv46mwO4DibWHVh4XOaiqQg29teT",
+	"V+vs4FHQEwJHgXvaRdO7RhxBiW4W3EI3uUkHAYvh7eHZk2eiQS9Y45XwVA511tfW7KvTwKM5zOpZpIhH",
+	"naQ12T36XShmaQ8CxTxUbVNpEEqz+Nan3z/9XwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -85,7 +85,7 @@ func (s *Server) CreateChannel(ctx context.Context, req api.CreateChannelRequest
 	if err != nil {
 		return nil, err
 	}
-	return api.CreateChannel201JSONResponse{Data: wire.Channel(row)}, nil
+	return api.CreateChannel201JSONResponse{Body: api.ChannelResponse{Data: wire.Channel(row)}}, nil
 }
 
 // ListChannels lists the workspace's channels.
@@ -173,7 +173,7 @@ func (s *Server) LookupChannelContacts(ctx context.Context, req api.LookupChanne
 	for i, phone := range phones {
 		out[i] = byPhone[phone].wire(req.Body.PhoneNumbers[i])
 	}
-	return api.LookupChannelContacts200JSONResponse{Data: out}, nil
+	return api.LookupChannelContacts200JSONResponse{Body: api.ChannelLookupResponse{Data: out}}, nil
 }
 
 // entries pairs each provider result with the contact that owns its number and, when linking,

@@ -61,7 +61,7 @@ func (s *Server) CreateWebhookEndpoint(ctx context.Context, req api.CreateWebhoo
 	if err != nil {
 		return nil, err
 	}
-	return api.CreateWebhookEndpoint201JSONResponse{Data: withSecret(webhookEndpointOut(row), key)}, nil
+	return api.CreateWebhookEndpoint201JSONResponse{Body: api.WebhookEndpointSecretResponse{Data: withSecret(webhookEndpointOut(row), key)}}, nil
 }
 
 // ListWebhookEndpoints lists the workspace's endpoints, oldest first.
@@ -151,7 +151,7 @@ func (s *Server) RotateWebhookEndpointSecret(ctx context.Context, req api.Rotate
 	if err != nil {
 		return nil, err
 	}
-	return api.RotateWebhookEndpointSecret200JSONResponse{Data: withSecret(webhookEndpointOut(row), key)}, nil
+	return api.RotateWebhookEndpointSecret200JSONResponse{Body: api.WebhookEndpointSecretResponse{Data: withSecret(webhookEndpointOut(row), key)}}, nil
 }
 
 // WebhookSigningKeys returns the keys that sign deliveries to an endpoint now, for

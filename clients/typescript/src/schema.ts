@@ -2094,7 +2094,7 @@ export interface components {
         };
         /**
          * @description Malformed JSON, a member the schema does not declare, a wrong JSON type, or a bad query or
-         *     path parameter; `errors` names the fields at fault.
+         *     path parameter or `Idempotency-Key`; `errors` names the fields at fault.
          */
         BadRequest: {
             headers: {
@@ -2201,9 +2201,37 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The identifiers belong to different contacts; `candidates` lists them. */
+        /**
+         * @description A request with the same `Idempotency-Key` is still running; send this one again after
+         *     `Retry-After` seconds, and it gets that request's answer.
+         */
+        IdempotencyKeyInUse: {
+            headers: {
+                "Retry-After": components["headers"]["Retry-After"];
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "detail": "a request with this Idempotency-Key is still running; send it again once it has been answered",
+                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The request contradicts what is stored (for identifiers of different contacts,
+         *     `candidates` lists them), or a request with the same `Idempotency-Key` is still running
+         *     (then with `Retry-After`).
+         */
         Conflict: {
             headers: {
+                "Retry-After": components["headers"]["Retry-After-Idempotent"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2230,9 +2258,13 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The merge or undo cannot be done as asked; `detail` says why. */
+        /**
+         * @description The merge or undo cannot be done as asked; `detail` says why. Or a request with the same
+         *     `Idempotency-Key` is still running (then with `Retry-After`).
+         */
         MergeConflict: {
             headers: {
+                "Retry-After": components["headers"]["Retry-After-Idempotent"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
@@ -2272,28 +2304,16 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Values failed validation; `errors` names each field. */
+        /**
+         * @description Values failed validation, or the `Idempotency-Key` was used with another request; `errors`
+         *     names each field (the header by its name).
+         */
         Unprocessable: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "type": "about:blank",
-                 *       "title": "Unprocessable Entity",
-                 *       "status": 422,
-                 *       "detail": "phone_number is not a valid phone number",
-                 *       "errors": [
-                 *         {
-                 *           "field": "phone_number",
-                 *           "message": "is not a valid phone number"
-                 *         }
-                 *       ],
-                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
-                 *     }
-                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -2371,22 +2391,17 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The workspace already has as many webhook endpoints as it may (20). */
+        /**
+         * @description The workspace already has as many webhook endpoints as it may (20), or a request with the
+         *     same `Idempotency-Key` is still running (then with `Retry-After`).
+         */
         WebhookEndpointLimit: {
             headers: {
+                "Retry-After": components["headers"]["Retry-After-Idempotent"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "type": "about:blank",
-                 *       "title": "Conflict",
-                 *       "status": 409,
-                 *       "detail": "a workspace has at most 20 webhook endpoints; delete one to create another",
-                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
-                 *     }
-                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -2431,13 +2446,15 @@ export interface components {
         IfNoneMatch: string;
         /**
          * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-         *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-         *     The first request with a key runs, and its status and body are stored in the same
-         *     transaction as the change they describe. A repeat with the same key, method, path and
-         *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-         *     same key with a different request answers 422; a repeat while the first is still running
-         *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-         *     only read, such as resolve) are not stored, so a retry runs again.
+         *     (a UUID is a good one; anything else answers 400), kept per workspace for
+         *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+         *     status and body are stored in the same transaction as the change they describe. A repeat
+         *     with the same key, method, path (with its query) and body answers that status and body
+         *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+         *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+         *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+         *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+         *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
          * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
          */
         IdempotencyKey: string;
@@ -2483,6 +2500,12 @@ export interface components {
          * @example 1
          */
         "Retry-After": number;
+        /**
+         * @description On a 409 answered because a request with the same `Idempotency-Key` is still running:
+         *     seconds to wait before sending the request again. Absent from other conflicts.
+         * @example 1
+         */
+        "Retry-After-Idempotent": number;
         /**
          * @description `true` on an answer replayed from an earlier request with the same `Idempotency-Key`;
          *     absent otherwise.
@@ -2631,6 +2654,7 @@ export type ResponseTooManyRequests = components['responses']['TooManyRequests']
 export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseNotFound = components['responses']['NotFound'];
 export type ResponseGone = components['responses']['Gone'];
+export type ResponseIdempotencyKeyInUse = components['responses']['IdempotencyKeyInUse'];
 export type ResponseConflict = components['responses']['Conflict'];
 export type ResponsePreconditionFailed = components['responses']['PreconditionFailed'];
 export type ResponseMergeConflict = components['responses']['MergeConflict'];
@@ -2654,6 +2678,7 @@ export type RequestBodyResolve = components['requestBodies']['Resolve'];
 export type HeaderXRequestId = components['headers']['X-Request-Id'];
 export type HeaderETag = components['headers']['ETag'];
 export type HeaderRetryAfter = components['headers']['Retry-After'];
+export type HeaderRetryAfterIdempotent = components['headers']['Retry-After-Idempotent'];
 export type HeaderIdempotentReplayed = components['headers']['Idempotent-Replayed'];
 export type HeaderRateLimitPolicy = components['headers']['RateLimit-Policy'];
 export type HeaderRateLimit = components['headers']['RateLimit'];
@@ -2877,13 +2902,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -2900,6 +2927,7 @@ export interface operations {
             /** @description An existing contact matched and was updated. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2909,6 +2937,7 @@ export interface operations {
             /** @description No contact matched; a new contact was created. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2932,13 +2961,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -2960,6 +2991,7 @@ export interface operations {
             /** @description What happened to each line. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3014,8 +3046,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["ImportTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
@@ -3060,13 +3094,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3095,13 +3131,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3197,6 +3235,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -3275,13 +3314,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3605,13 +3646,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3640,6 +3683,7 @@ export interface operations {
             /** @description The note. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3660,6 +3704,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -3722,13 +3767,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3757,6 +3804,7 @@ export interface operations {
             /** @description The tag was already assigned. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3766,6 +3814,7 @@ export interface operations {
             /** @description The tag was assigned. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3776,6 +3825,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -4011,13 +4061,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4041,6 +4093,7 @@ export interface operations {
             /** @description The suppression was updated. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4050,6 +4103,7 @@ export interface operations {
             /** @description The suppression was created. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4060,6 +4114,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -4138,13 +4193,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4175,6 +4232,7 @@ export interface operations {
             /** @description The survivor after the merge, and the merge. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4310,13 +4368,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4335,16 +4395,19 @@ export interface operations {
             /** @description The survivor and the restored contacts, and the merge with its undo. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["UndoResponse"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["MergeConflict"];
+            422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
@@ -4403,13 +4466,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4426,6 +4491,7 @@ export interface operations {
             /** @description The channel. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4447,6 +4513,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -4534,13 +4601,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4572,6 +4641,7 @@ export interface operations {
             /** @description One entry per input number, in input order. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4614,6 +4684,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -4686,13 +4757,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4709,6 +4782,7 @@ export interface operations {
             /** @description The endpoint, with its signing secret, shown this once. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4853,13 +4927,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4878,6 +4954,7 @@ export interface operations {
             /** @description The endpoint, with its new signing secret, shown this once. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4904,9 +4981,12 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookEndpointSecretResponse"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
+            422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
@@ -4986,13 +5066,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5016,16 +5098,19 @@ export interface operations {
             /** @description The delivery, pending again. */
             202: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDeliveryResponse"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
@@ -5037,13 +5122,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5062,15 +5149,19 @@ export interface operations {
             /** @description The test delivery, pending. */
             202: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDeliveryResponse"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
+            422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
