@@ -64,8 +64,9 @@ func (s *Server) idempotent(operation string) echo.MiddlewareFunc {
 
 			r := &keyedRequest{s: s, c: c, ws: ws.ID, key: key, seal: seal, fp: sha256.New()}
 			r.fp.Write([]byte(req.Method + " " + req.URL.RequestURI() + "\n"))
-			if req.Body != nil && req.Body != http.NoBody {
-				req.Body = &hashedBody{ReadCloser: req.Body, h: r.fp}
+			if body := req.Body; body != nil && body != http.NoBody {
+				req.Body = &hashedBody{ReadCloser: body, h: r.fp}
+				defer func() { req.Body = body }() // as the body limit left it, for a 413's drain
 			}
 			a, ok, err := r.lookUp()
 			switch {

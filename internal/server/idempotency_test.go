@@ -213,6 +213,24 @@ func TestIdempotencyKeyMustBeVisibleASCII(t *testing.T) {
 	}
 }
 
+// TestIdempotencyKeyBodyOverTheLimit: a body sent without a length and past its limit is answered
+// 413 with a key as without one, read on past the limit (the drain of a refusal) rather than cut
+// off, which a client still sending would see as a reset.
+func TestIdempotencyKeyBodyOverTheLimit(t *testing.T) {
+	e := newEnv(t)
+	header := map[string]string{"X-Api-Key": e.ws.APIKey, "Content-Type": "application/json",
+		"Transfer-Encoding": "chunked", "Idempotency-Key": "big"}
+	for i := range 3 {
+		res, body, err := rawRequest(t, e.url, "POST", "/v1/contacts", header, bytes.Repeat([]byte("a"), 24<<20))
+		if err != nil {
+			t.Fatalf("upload %d: %v", i, err)
+		}
+		if res.StatusCode != 413 {
+			t.Fatalf("upload %d: %d %s", i, res.StatusCode, body)
+		}
+	}
+}
+
 // TestIdempotencyKeyKeepsNoRefusal: a 4xx is not kept, so the request sent again with its
 // mistake fixed, and the same key, runs.
 func TestIdempotencyKeyKeepsNoRefusal(t *testing.T) {
