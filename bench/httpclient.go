@@ -21,7 +21,8 @@ type conn struct {
 	body []byte
 }
 
-func (c *conn) do(method, path, key, body string) (int, error) {
+// do sends a request; header, when not empty, is one more header line ("Name: value").
+func (c *conn) do(method, path, key, header, body string) (int, error) {
 	if c.c == nil {
 		nc, err := net.Dial("tcp", c.addr)
 		if err != nil {
@@ -35,6 +36,10 @@ func (c *conn) do(method, path, key, body string) (int, error) {
 	c.req = append(c.req, path...)
 	c.req = append(c.req, " HTTP/1.1\r\nHost: bench\r\nX-Api-Key: "...)
 	c.req = append(c.req, key...)
+	if header != "" {
+		c.req = append(c.req, "\r\n"...)
+		c.req = append(c.req, header...)
+	}
 	if body != "" {
 		c.req = append(c.req, "\r\nContent-Type: application/json\r\nContent-Length: "...)
 		c.req = strconv.AppendInt(c.req, int64(len(body)), 10)

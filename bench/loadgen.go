@@ -53,6 +53,7 @@ func runLoadgen(args []string) error {
 		sample    string
 	)
 	start := time.Now()
+	nonce := start.UnixNano() // keys of this run differ from every other run's
 	measureFrom := start.Add(*warmup)
 	end := measureFrom.Add(*duration)
 	var wg sync.WaitGroup
@@ -67,8 +68,12 @@ func runLoadgen(args []string) error {
 			var firstErr string
 			for {
 				method, path, body, okStatus := sc.request(r, st, p)
+				var header string
+				if sc.keyed {
+					header = fmt.Sprintf("Idempotency-Key: %d-%d-%d", nonce, w, st.counter)
+				}
 				t0 := time.Now()
-				status, err := cl.do(method, path, *key, body)
+				status, err := cl.do(method, path, *key, header, body)
 				t1 := time.Now()
 				if t1.After(end) {
 					break

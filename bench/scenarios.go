@@ -18,6 +18,8 @@ type scenario struct {
 	name string
 	// request makes the worker's next HTTP request and the statuses that count as success.
 	request func(r *rand.Rand, w *workerState, p params) (method, path, body string, ok []int)
+	// keyed sends each request with an Idempotency-Key of its own.
+	keyed bool
 	// pgbench is the script: \set lines and the queries, each taken from db/queries by name with
 	// its parameters bound to pgbench expressions.
 	pgbench []step
@@ -162,11 +164,8 @@ func scenarios() []scenario {
 			},
 		},
 		{
-			name: "upsert_new",
-			request: func(_ *rand.Rand, w *workerState, _ params) (string, string, string, []int) {
-				w.counter++
-				return "POST", "/v1/contacts", fmt.Sprintf(`{"phone_number":"%s","name":"New %d"}`, phone("813", (w.worker*4_000_000+w.counter)%100_000_000), w.counter), []int{http.StatusCreated}
-			},
+			name:    "upsert_new",
+			request: newContact("813"),
 			pgbench: []step{
 				// Thirteen digits: 200,000 inserts in 10^13 numbers almost never collide (a collision
 				// would abort pgbench); pgbench does not check that a phone number is possible.
@@ -175,12 +174,28 @@ func scenarios() []scenario {
 				// without the events the server writes in the same statement, so that the ratio
 				// counts what recording them costs the API.
 				{raw: "BEGIN;"},
-				{query: "CreateUnlessHeld", params: map[string]string{
-					"workspace_id": wsExpr, "id": "bench_new_id()", "name": "'New ' || :i", "name_key": "'new ' || :i",
-					"phone_number": "'+62814' || lpad(:i::text, 13, '0')", "email": "NULL", "external_source": "NULL",
-					"external_id": "NULL", "custom_fields": "'{}'",
-					"types": "'{phone}'", "sources": `'{""}'`, "vals": "ARRAY['+62814' || lpad(:i::text, 13, '0')]",
-					"now": "now()", "ev_ids": "'{}'", "ev_types": "'{}'", "ev_object_ids": "'{}'", "ev_data": "'{}'",
+				createNewStep("+62814"),
+				{raw: "COMMIT;"},
+			},
+		},
+		{
+			// upsert_new with a fresh Idempotency-Key per request: the answer is stored in the
+			// contact's transaction, which takes the key's lock first; the look-up for a stored
+			// answer comes before it.
+			name:    "upsert_idempotent",
+			keyed:   true,
+			request: newContact("817"),
+			pgbench: []step{
+				{raw: `\set i random(1, 9999999999999)`},
+				{query: "GetIdempotentAnswer", params: map[string]string{"workspace_id": wsExpr, "key": "'bench-' || :i"}},
+				{raw: "BEGIN;"},
+				{query: "LockIdempotencyKey", params: map[string]string{"lock_key": ":i"}},
+				createNewStep("+62818"),
+				// An answer the size of a new contact's (about 300 bytes).
+				{query: "StoreIdempotentAnswer", params: map[string]string{
+					"workspace_id": wsExpr, "key": "'bench-' || :i", "fingerprint": "sha256(:i::text::bytea)", "status": "201",
+					"content_type": "'application/json'", "location": "NULL", "etag": `'"q8ZtW0b3cS1fJ6yV2xR9nA"'`,
+					"body": "convert_to(repeat('x', 300), 'UTF8')", "sealed": "false", "ttl_seconds": "86400",
 				}},
 				{raw: "COMMIT;"},
 			},
@@ -230,6 +245,27 @@ func scenarios() []scenario {
 			},
 		},
 	}
+}
+
+// newContact makes requests that create a contact each, with numbers no other scenario uses
+// (prefix 81x).
+func newContact(prefix string) func(*rand.Rand, *workerState, params) (string, string, string, []int) {
+	return func(_ *rand.Rand, w *workerState, _ params) (string, string, string, []int) {
+		w.counter++
+		return "POST", "/v1/contacts", fmt.Sprintf(`{"phone_number":"%s","name":"New %d"}`, phone(prefix, (w.worker*4_000_000+w.counter)%100_000_000), w.counter), []int{http.StatusCreated}
+	}
+}
+
+// createNewStep is the server's insert of a contact with a number nobody holds, under prefix.
+func createNewStep(prefix string) step {
+	number := "'" + prefix + "' || lpad(:i::text, 13, '0')"
+	return step{query: "CreateUnlessHeld", params: map[string]string{
+		"workspace_id": wsExpr, "id": "bench_new_id()", "name": "'New ' || :i", "name_key": "'new ' || :i",
+		"phone_number": number, "email": "NULL", "external_source": "NULL",
+		"external_id": "NULL", "custom_fields": "'{}'",
+		"types": "'{phone}'", "sources": `'{""}'`, "vals": "ARRAY[" + number + "]",
+		"now": "now()", "ev_ids": "'{}'", "ev_types": "'{}'", "ev_object_ids": "'{}'", "ev_data": "'{}'",
+	}}
 }
 
 func listStep(before string) step {

@@ -29,6 +29,7 @@ var settings = []setting{
 	{"WAZAPIN_EVENT_RETENTION", "`30d`", "how long events (the feed) and webhook deliveries are kept, e.g. `30d` or `72h` (1h to 3650d); a periodic job deletes older ones in batches"},
 	{"WAZAPIN_RATE_LIMIT", "`100/s burst 200`", "each API key's token bucket, unless the key has its own `rate_limit`: `<requests a second>/s burst <requests at once>`, e.g. `50/s burst 100` or `0.5/s burst 5`, or `off`; per server process (see Rate limits)"},
 	{"WAZAPIN_AUTH_FAILURE_LIMIT", "`10/s burst 20`", "failed authentications allowed per client address (its TCP peer; an IPv6 /64), written like `WAZAPIN_RATE_LIMIT`, or `off`; past it the address is answered 429 whatever key it sends"},
+	{"WAZAPIN_IDEMPOTENCY_TTL", "`24h`", "how long the answer to a POST sent with an `Idempotency-Key` is kept and replayed to repeats of it, e.g. `24h` or `7d` (1m to 30d); the periodic job of `WAZAPIN_EVENT_RETENTION` deletes expired ones"},
 	{"WAZAPIN_PPROF_ADDR", "off", "serve net/http/pprof on this address, e.g. `127.0.0.1:6060`"},
 	{"GOGC, GOMEMLIMIT", "`200`, `120MiB`", "Go's collector settings; the server uses these values when neither is set"},
 	{"WAZAPIN_URL, WAZAPIN_API_KEY", "`http://127.0.0.1:8080`, none", "server and key of `wazapin import`"},

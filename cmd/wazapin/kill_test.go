@@ -86,6 +86,22 @@ func startProcess(t *testing.T, env ...string) *process {
 	return p
 }
 
+// acme opens a pool on dbURL for the rest of the test and creates the workspace Acme there.
+func acme(t *testing.T, dbURL string) (*pgxpool.Pool, tenant.Created) {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pg.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	ws, err := tenant.Create(ctx, pool, "Acme", "ID")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool, ws
+}
+
 // kill sends SIGKILL, as a crashing machine would: nothing gets to finish.
 func (p *process) kill() {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
@@ -128,17 +144,8 @@ func TestSIGKILLMidBurstLosesNoEvent(t *testing.T) {
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { strayed.Add(1) }))
 	defer other.Close()
 
-	ctx := context.Background()
-	pool, err := pg.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	ws, err := tenant.Create(ctx, pool, "Acme", "ID")
-	if err != nil {
-		t.Fatal(err)
-	}
-	theirs, err := tenant.Create(ctx, pool, "Other", "ID")
+	pool, ws := acme(t, dbURL)
+	theirs, err := tenant.Create(context.Background(), pool, "Other", "ID")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,6 +113,9 @@ func (m *Main) config() (serveConfig, error) {
 	if c.webhooks.Retention, err = m.days("WAZAPIN_EVENT_RETENTION", 30*24*time.Hour, time.Hour, 3650*24*time.Hour); err != nil {
 		return c, err
 	}
+	if c.server.IdempotencyTTL, err = m.days("WAZAPIN_IDEMPOTENCY_TTL", 24*time.Hour, time.Minute, 30*24*time.Hour); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 

@@ -24,10 +24,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wazapin/wazapin/internal/pg"
 	"github.com/wazapin/wazapin/internal/provider/providertest"
 	"github.com/wazapin/wazapin/internal/servertest"
-	"github.com/wazapin/wazapin/internal/tenant"
 	"github.com/wazapin/wazapin/internal/testdb"
 )
 
@@ -91,16 +89,7 @@ func startServe(t *testing.T, dbURL string, env map[string]string) *served {
 	s.addr, _ = line["addr"].(string)
 	s.base = "http://" + s.addr
 
-	ctx := context.Background()
-	pool, err := pg.Open(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	ws, err := tenant.Create(ctx, pool, "Acme", "ID")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ws := acme(t, dbURL)
 	s.key = ws.APIKey
 	return s
 }

@@ -2468,6 +2468,9 @@ type GatewayTimeout = Problem
 // Gone RFC 9457 problem details.
 type Gone = Problem
 
+// IdempotencyKeyInUse RFC 9457 problem details.
+type IdempotencyKeyInUse = Problem
+
 // ImportTooLarge RFC 9457 problem details.
 type ImportTooLarge = Problem
 
@@ -2510,26 +2513,30 @@ type Resolve = ResolveRequest
 // CreateApiKeyParams defines parameters for CreateApiKey.
 type CreateApiKeyParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // CreateChannelParams defines parameters for CreateChannel.
 type CreateChannelParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2553,13 +2560,15 @@ type GetChannelParams struct {
 // LookupChannelContactsParams defines parameters for LookupChannelContacts.
 type LookupChannelContactsParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2587,65 +2596,75 @@ type ListContactsParams struct {
 // CreateContactParams defines parameters for CreateContact.
 type CreateContactParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ImportContactsParams defines parameters for ImportContacts.
 type ImportContactsParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // LookupContactParams defines parameters for LookupContact.
 type LookupContactParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // CheckReachabilityParams defines parameters for CheckReachability.
 type CheckReachabilityParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ResolveContactParams defines parameters for ResolveContact.
 type ResolveContactParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2679,13 +2698,15 @@ type UpdateContactParams struct {
 // MergeContactsParams defines parameters for MergeContacts.
 type MergeContactsParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2701,26 +2722,30 @@ type ListContactNotesParams struct {
 // CreateContactNoteParams defines parameters for CreateContactNote.
 type CreateContactNoteParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // UpsertContactSuppressionParams defines parameters for UpsertContactSuppression.
 type UpsertContactSuppressionParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2733,13 +2758,15 @@ type LiftContactSuppressionParams struct {
 // AssignContactTagParams defines parameters for AssignContactTag.
 type AssignContactTagParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2764,26 +2791,30 @@ type ListEventsParams struct {
 // UndoMergeParams defines parameters for UndoMerge.
 type UndoMergeParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // CreateWebhookEndpointParams defines parameters for CreateWebhookEndpoint.
 type CreateWebhookEndpointParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2826,39 +2857,45 @@ type ListWebhookDeliveriesParams struct {
 // RetryWebhookDeliveryParams defines parameters for RetryWebhookDelivery.
 type RetryWebhookDeliveryParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // RotateWebhookEndpointSecretParams defines parameters for RotateWebhookEndpointSecret.
 type RotateWebhookEndpointSecretParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // TestWebhookEndpointParams defines parameters for TestWebhookEndpoint.
 type TestWebhookEndpointParams struct {
 	// IdempotencyKey Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-	// (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-	// The first request with a key runs, and its status and body are stored in the same
-	// transaction as the change they describe. A repeat with the same key, method, path and
-	// body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-	// same key with a different request answers 422; a repeat while the first is still running
-	// answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-	// only read, such as resolve) are not stored, so a retry runs again.
+	// (a UUID is a good one; anything else answers 400), kept per workspace for
+	// `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+	// status and body are stored in the same transaction as the change they describe. A repeat
+	// with the same key, method, path (with its query) and body answers that status and body
+	// byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+	// sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+	// 422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+	// that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+	// read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -10022,6 +10059,11 @@ func (r ListApiKeysResponse) ContentType() string {
 	return ""
 }
 
+// CreateApiKeyResponse201Headers the declared response headers of an HTTP 201 response for CreateApiKey
+type CreateApiKeyResponse201Headers struct {
+	IdempotentReplayed *string
+}
+
 // CreateApiKeyResponse400Headers the declared response headers of an HTTP 400 response for CreateApiKey
 type CreateApiKeyResponse400Headers struct {
 	RateLimit       *string
@@ -10110,6 +10152,8 @@ type CreateApiKeyResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateApiKeyResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *CreateApiKeyResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -10637,7 +10681,8 @@ func (r ListChannelsResponse) ContentType() string {
 
 // CreateChannelResponse201Headers the declared response headers of an HTTP 201 response for CreateChannel
 type CreateChannelResponse201Headers struct {
-	ETag string
+	ETag               string
+	IdempotentReplayed *string
 }
 
 // CreateChannelResponse400Headers the declared response headers of an HTTP 400 response for CreateChannel
@@ -10658,6 +10703,14 @@ type CreateChannelResponse401Headers struct {
 type CreateChannelResponse403Headers struct {
 	RateLimit       *string
 	RateLimitPolicy *string
+	XRequestId      string
+}
+
+// CreateChannelResponse409Headers the declared response headers of an HTTP 409 response for CreateChannel
+type CreateChannelResponse409Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
 	XRequestId      string
 }
 
@@ -10709,6 +10762,8 @@ type CreateChannelResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdempotencyKeyInUse
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -10727,6 +10782,8 @@ type CreateChannelResponse struct {
 	Headers401 *CreateChannelResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *CreateChannelResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateChannelResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateChannelResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -10757,6 +10814,11 @@ func (r CreateChannelResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r CreateChannelResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateChannelResponse) GetApplicationproblemJSON409() *IdempotencyKeyInUse {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -11114,6 +11176,11 @@ func (r GetChannelResponse) ContentType() string {
 	return ""
 }
 
+// LookupChannelContactsResponse200Headers the declared response headers of an HTTP 200 response for LookupChannelContacts
+type LookupChannelContactsResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
 // LookupChannelContactsResponse400Headers the declared response headers of an HTTP 400 response for LookupChannelContacts
 type LookupChannelContactsResponse400Headers struct {
 	RateLimit       *string
@@ -11139,6 +11206,14 @@ type LookupChannelContactsResponse403Headers struct {
 type LookupChannelContactsResponse404Headers struct {
 	RateLimit       *string
 	RateLimitPolicy *string
+	XRequestId      string
+}
+
+// LookupChannelContactsResponse409Headers the declared response headers of an HTTP 409 response for LookupChannelContacts
+type LookupChannelContactsResponse409Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
 	XRequestId      string
 }
 
@@ -11206,6 +11281,8 @@ type LookupChannelContactsResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdempotencyKeyInUse
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -11220,6 +11297,8 @@ type LookupChannelContactsResponse struct {
 	ApplicationproblemJSON504 *GatewayTimeout
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *LookupChannelContactsResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *LookupChannelContactsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -11228,6 +11307,8 @@ type LookupChannelContactsResponse struct {
 	Headers403 *LookupChannelContactsResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *LookupChannelContactsResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *LookupChannelContactsResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *LookupChannelContactsResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -11267,6 +11348,11 @@ func (r LookupChannelContactsResponse) GetApplicationproblemJSON403() *Forbidden
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r LookupChannelContactsResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r LookupChannelContactsResponse) GetApplicationproblemJSON409() *IdempotencyKeyInUse {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -11472,6 +11558,16 @@ func (r ListContactsResponse) ContentType() string {
 	return ""
 }
 
+// CreateContactResponse200Headers the declared response headers of an HTTP 200 response for CreateContact
+type CreateContactResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
+// CreateContactResponse201Headers the declared response headers of an HTTP 201 response for CreateContact
+type CreateContactResponse201Headers struct {
+	IdempotentReplayed *string
+}
+
 // CreateContactResponse400Headers the declared response headers of an HTTP 400 response for CreateContact
 type CreateContactResponse400Headers struct {
 	RateLimit       *string
@@ -11497,6 +11593,7 @@ type CreateContactResponse403Headers struct {
 type CreateContactResponse409Headers struct {
 	RateLimit       *string
 	RateLimitPolicy *string
+	RetryAfter      *int
 	XRequestId      string
 }
 
@@ -11562,6 +11659,10 @@ type CreateContactResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *CreateContactResponse200Headers
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateContactResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *CreateContactResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -11666,6 +11767,11 @@ func (r CreateContactResponse) ContentType() string {
 	return ""
 }
 
+// ImportContactsResponse200Headers the declared response headers of an HTTP 200 response for ImportContacts
+type ImportContactsResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
 // ImportContactsResponse400Headers the declared response headers of an HTTP 400 response for ImportContacts
 type ImportContactsResponse400Headers struct {
 	RateLimit       *string
@@ -11687,6 +11793,14 @@ type ImportContactsResponse403Headers struct {
 	XRequestId      string
 }
 
+// ImportContactsResponse409Headers the declared response headers of an HTTP 409 response for ImportContacts
+type ImportContactsResponse409Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
+}
+
 // ImportContactsResponse413Headers the declared response headers of an HTTP 413 response for ImportContacts
 type ImportContactsResponse413Headers struct {
 	RateLimit       *string
@@ -11696,6 +11810,13 @@ type ImportContactsResponse413Headers struct {
 
 // ImportContactsResponse415Headers the declared response headers of an HTTP 415 response for ImportContacts
 type ImportContactsResponse415Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
+}
+
+// ImportContactsResponse422Headers the declared response headers of an HTTP 422 response for ImportContacts
+type ImportContactsResponse422Headers struct {
 	RateLimit       *string
 	RateLimitPolicy *string
 	XRequestId      string
@@ -11735,26 +11856,36 @@ type ImportContactsResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdempotencyKeyInUse
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *ImportTooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ImportContactsResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *ImportContactsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ImportContactsResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *ImportContactsResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *ImportContactsResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *ImportContactsResponse413Headers
 	// Headers415 the parsed response headers for an HTTP 415 response
 	Headers415 *ImportContactsResponse415Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *ImportContactsResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *ImportContactsResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -11783,6 +11914,11 @@ func (r ImportContactsResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
 }
 
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r ImportContactsResponse) GetApplicationproblemJSON409() *IdempotencyKeyInUse {
+	return r.ApplicationproblemJSON409
+}
+
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r ImportContactsResponse) GetApplicationproblemJSON413() *ImportTooLarge {
 	return r.ApplicationproblemJSON413
@@ -11791,6 +11927,11 @@ func (r ImportContactsResponse) GetApplicationproblemJSON413() *ImportTooLarge {
 // GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
 func (r ImportContactsResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r ImportContactsResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -11869,6 +12010,7 @@ type LookupContactResponse404Headers struct {
 type LookupContactResponse409Headers struct {
 	RateLimit       *string
 	RateLimitPolicy *string
+	RetryAfter      *int
 	XRequestId      string
 }
 
@@ -12216,6 +12358,14 @@ type CheckReachabilityResponse403Headers struct {
 	XRequestId      string
 }
 
+// CheckReachabilityResponse409Headers the declared response headers of an HTTP 409 response for CheckReachability
+type CheckReachabilityResponse409Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
+}
+
 // CheckReachabilityResponse413Headers the declared response headers of an HTTP 413 response for CheckReachability
 type CheckReachabilityResponse413Headers struct {
 	RateLimit       *string
@@ -12264,6 +12414,8 @@ type CheckReachabilityResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdempotencyKeyInUse
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -12280,6 +12432,8 @@ type CheckReachabilityResponse struct {
 	Headers401 *CheckReachabilityResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *CheckReachabilityResponse403Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CheckReachabilityResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CheckReachabilityResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -12310,6 +12464,11 @@ func (r CheckReachabilityResponse) GetApplicationproblemJSON401() *Unauthorized 
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r CheckReachabilityResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CheckReachabilityResponse) GetApplicationproblemJSON409() *IdempotencyKeyInUse {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -12398,6 +12557,7 @@ type ResolveContactResponse404Headers struct {
 type ResolveContactResponse409Headers struct {
 	RateLimit       *string
 	RateLimitPolicy *string
+	RetryAfter      *int
 	XRequestId      string
 }
 
@@ -12907,6 +13067,7 @@ type UpdateContactResponse404Headers struct {
 type UpdateContactResponse409Headers struct {
 	RateLimit       *string
 	RateLimitPolicy *string
+	RetryAfter      *int
 	XRequestId      string
 }
 
@@ -13568,6 +13729,11 @@ func (r ListContactIdentitiesResponse) ContentType() string {
 	return ""
 }
 
+// MergeContactsResponse200Headers the declared response headers of an HTTP 200 response for MergeContacts
+type MergeContactsResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
 // MergeContactsResponse400Headers the declared response headers of an HTTP 400 response for MergeContacts
 type MergeContactsResponse400Headers struct {
 	RateLimit       *string
@@ -13600,6 +13766,7 @@ type MergeContactsResponse404Headers struct {
 type MergeContactsResponse409Headers struct {
 	RateLimit       *string
 	RateLimitPolicy *string
+	RetryAfter      *int
 	XRequestId      string
 }
 
@@ -13665,6 +13832,8 @@ type MergeContactsResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *MergeContactsResponse200Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *MergeContactsResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -14065,6 +14234,11 @@ func (r ListContactNotesResponse) ContentType() string {
 	return ""
 }
 
+// CreateContactNoteResponse201Headers the declared response headers of an HTTP 201 response for CreateContactNote
+type CreateContactNoteResponse201Headers struct {
+	IdempotentReplayed *string
+}
+
 // CreateContactNoteResponse400Headers the declared response headers of an HTTP 400 response for CreateContactNote
 type CreateContactNoteResponse400Headers struct {
 	RateLimit       *string
@@ -14090,6 +14264,14 @@ type CreateContactNoteResponse403Headers struct {
 type CreateContactNoteResponse404Headers struct {
 	RateLimit       *string
 	RateLimitPolicy *string
+	XRequestId      string
+}
+
+// CreateContactNoteResponse409Headers the declared response headers of an HTTP 409 response for CreateContactNote
+type CreateContactNoteResponse409Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
 	XRequestId      string
 }
 
@@ -14143,6 +14325,8 @@ type CreateContactNoteResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdempotencyKeyInUse
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -14153,6 +14337,8 @@ type CreateContactNoteResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateContactNoteResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *CreateContactNoteResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -14161,6 +14347,8 @@ type CreateContactNoteResponse struct {
 	Headers403 *CreateContactNoteResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *CreateContactNoteResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *CreateContactNoteResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *CreateContactNoteResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -14196,6 +14384,11 @@ func (r CreateContactNoteResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r CreateContactNoteResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateContactNoteResponse) GetApplicationproblemJSON409() *IdempotencyKeyInUse {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -14391,6 +14584,16 @@ func (r ListContactSuppressionsResponse) ContentType() string {
 	return ""
 }
 
+// UpsertContactSuppressionResponse200Headers the declared response headers of an HTTP 200 response for UpsertContactSuppression
+type UpsertContactSuppressionResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
+// UpsertContactSuppressionResponse201Headers the declared response headers of an HTTP 201 response for UpsertContactSuppression
+type UpsertContactSuppressionResponse201Headers struct {
+	IdempotentReplayed *string
+}
+
 // UpsertContactSuppressionResponse400Headers the declared response headers of an HTTP 400 response for UpsertContactSuppression
 type UpsertContactSuppressionResponse400Headers struct {
 	RateLimit       *string
@@ -14416,6 +14619,14 @@ type UpsertContactSuppressionResponse403Headers struct {
 type UpsertContactSuppressionResponse404Headers struct {
 	RateLimit       *string
 	RateLimitPolicy *string
+	XRequestId      string
+}
+
+// UpsertContactSuppressionResponse409Headers the declared response headers of an HTTP 409 response for UpsertContactSuppression
+type UpsertContactSuppressionResponse409Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
 	XRequestId      string
 }
 
@@ -14471,6 +14682,8 @@ type UpsertContactSuppressionResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdempotencyKeyInUse
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -14481,6 +14694,10 @@ type UpsertContactSuppressionResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UpsertContactSuppressionResponse200Headers
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *UpsertContactSuppressionResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *UpsertContactSuppressionResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -14489,6 +14706,8 @@ type UpsertContactSuppressionResponse struct {
 	Headers403 *UpsertContactSuppressionResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *UpsertContactSuppressionResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *UpsertContactSuppressionResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *UpsertContactSuppressionResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -14529,6 +14748,11 @@ func (r UpsertContactSuppressionResponse) GetApplicationproblemJSON403() *Forbid
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r UpsertContactSuppressionResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpsertContactSuppressionResponse) GetApplicationproblemJSON409() *IdempotencyKeyInUse {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -14879,6 +15103,16 @@ func (r ListContactTagsResponse) ContentType() string {
 	return ""
 }
 
+// AssignContactTagResponse200Headers the declared response headers of an HTTP 200 response for AssignContactTag
+type AssignContactTagResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
+// AssignContactTagResponse201Headers the declared response headers of an HTTP 201 response for AssignContactTag
+type AssignContactTagResponse201Headers struct {
+	IdempotentReplayed *string
+}
+
 // AssignContactTagResponse400Headers the declared response headers of an HTTP 400 response for AssignContactTag
 type AssignContactTagResponse400Headers struct {
 	RateLimit       *string
@@ -14904,6 +15138,14 @@ type AssignContactTagResponse403Headers struct {
 type AssignContactTagResponse404Headers struct {
 	RateLimit       *string
 	RateLimitPolicy *string
+	XRequestId      string
+}
+
+// AssignContactTagResponse409Headers the declared response headers of an HTTP 409 response for AssignContactTag
+type AssignContactTagResponse409Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
 	XRequestId      string
 }
 
@@ -14959,6 +15201,8 @@ type AssignContactTagResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdempotencyKeyInUse
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
@@ -14969,6 +15213,10 @@ type AssignContactTagResponse struct {
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *AssignContactTagResponse200Headers
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *AssignContactTagResponse201Headers
 	// Headers400 the parsed response headers for an HTTP 400 response
 	Headers400 *AssignContactTagResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -14977,6 +15225,8 @@ type AssignContactTagResponse struct {
 	Headers403 *AssignContactTagResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *AssignContactTagResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *AssignContactTagResponse409Headers
 	// Headers413 the parsed response headers for an HTTP 413 response
 	Headers413 *AssignContactTagResponse413Headers
 	// Headers422 the parsed response headers for an HTTP 422 response
@@ -15017,6 +15267,11 @@ func (r AssignContactTagResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r AssignContactTagResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r AssignContactTagResponse) GetApplicationproblemJSON409() *IdempotencyKeyInUse {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -15596,6 +15851,18 @@ func (r GetMergeResponse) ContentType() string {
 	return ""
 }
 
+// UndoMergeResponse200Headers the declared response headers of an HTTP 200 response for UndoMerge
+type UndoMergeResponse200Headers struct {
+	IdempotentReplayed *string
+}
+
+// UndoMergeResponse400Headers the declared response headers of an HTTP 400 response for UndoMerge
+type UndoMergeResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
+}
+
 // UndoMergeResponse401Headers the declared response headers of an HTTP 401 response for UndoMerge
 type UndoMergeResponse401Headers struct {
 	RateLimit       *string
@@ -15619,6 +15886,14 @@ type UndoMergeResponse404Headers struct {
 
 // UndoMergeResponse409Headers the declared response headers of an HTTP 409 response for UndoMerge
 type UndoMergeResponse409Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+	XRequestId      string
+}
+
+// UndoMergeResponse422Headers the declared response headers of an HTTP 422 response for UndoMerge
+type UndoMergeResponse422Headers struct {
 	RateLimit       *string
 	RateLimitPolicy *string
 	XRequestId      string
@@ -15652,6 +15927,8 @@ type UndoMergeResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *UndoResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -15660,12 +15937,18 @@ type UndoMergeResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *MergeConflict
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *UndoMergeResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *UndoMergeResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *UndoMergeResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
@@ -15674,6 +15957,8 @@ type UndoMergeResponse struct {
 	Headers404 *UndoMergeResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *UndoMergeResponse409Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *UndoMergeResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *UndoMergeResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -15685,6 +15970,11 @@ type UndoMergeResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r UndoMergeResponse) GetJSON200() *UndoResponse {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UndoMergeResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -15705,6 +15995,11 @@ func (r UndoMergeResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r UndoMergeResponse) GetApplicationproblemJSON409() *MergeConflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r UndoMergeResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -15876,7 +16171,8 @@ func (r ListWebhookEndpointsResponse) ContentType() string {
 
 // CreateWebhookEndpointResponse201Headers the declared response headers of an HTTP 201 response for CreateWebhookEndpoint
 type CreateWebhookEndpointResponse201Headers struct {
-	ETag string
+	ETag               string
+	IdempotentReplayed *string
 }
 
 // CreateWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for CreateWebhookEndpoint
@@ -15904,6 +16200,7 @@ type CreateWebhookEndpointResponse403Headers struct {
 type CreateWebhookEndpointResponse409Headers struct {
 	RateLimit       *string
 	RateLimitPolicy *string
+	RetryAfter      *int
 	XRequestId      string
 }
 
@@ -16734,6 +17031,18 @@ func (r ListWebhookDeliveriesResponse) ContentType() string {
 	return ""
 }
 
+// RetryWebhookDeliveryResponse202Headers the declared response headers of an HTTP 202 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse202Headers struct {
+	IdempotentReplayed *string
+}
+
+// RetryWebhookDeliveryResponse400Headers the declared response headers of an HTTP 400 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
+}
+
 // RetryWebhookDeliveryResponse401Headers the declared response headers of an HTTP 401 response for RetryWebhookDelivery
 type RetryWebhookDeliveryResponse401Headers struct {
 	RateLimit       *string
@@ -16757,6 +17066,14 @@ type RetryWebhookDeliveryResponse404Headers struct {
 
 // RetryWebhookDeliveryResponse409Headers the declared response headers of an HTTP 409 response for RetryWebhookDelivery
 type RetryWebhookDeliveryResponse409Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+	XRequestId      string
+}
+
+// RetryWebhookDeliveryResponse422Headers the declared response headers of an HTTP 422 response for RetryWebhookDelivery
+type RetryWebhookDeliveryResponse422Headers struct {
 	RateLimit       *string
 	RateLimitPolicy *string
 	XRequestId      string
@@ -16790,6 +17107,8 @@ type RetryWebhookDeliveryResponse struct {
 	HTTPResponse *http.Response
 	// JSON202 the response for an HTTP 202 `application/json` response
 	JSON202 *WebhookDeliveryResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
@@ -16798,12 +17117,18 @@ type RetryWebhookDeliveryResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *RetryWebhookDeliveryResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RetryWebhookDeliveryResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RetryWebhookDeliveryResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
@@ -16812,6 +17137,8 @@ type RetryWebhookDeliveryResponse struct {
 	Headers404 *RetryWebhookDeliveryResponse404Headers
 	// Headers409 the parsed response headers for an HTTP 409 response
 	Headers409 *RetryWebhookDeliveryResponse409Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *RetryWebhookDeliveryResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RetryWebhookDeliveryResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -16823,6 +17150,11 @@ type RetryWebhookDeliveryResponse struct {
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
 func (r RetryWebhookDeliveryResponse) GetJSON202() *WebhookDeliveryResponse {
 	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -16843,6 +17175,11 @@ func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RetryWebhookDeliveryResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -16891,7 +17228,15 @@ func (r RetryWebhookDeliveryResponse) ContentType() string {
 
 // RotateWebhookEndpointSecretResponse200Headers the declared response headers of an HTTP 200 response for RotateWebhookEndpointSecret
 type RotateWebhookEndpointSecretResponse200Headers struct {
-	ETag string
+	ETag               string
+	IdempotentReplayed *string
+}
+
+// RotateWebhookEndpointSecretResponse400Headers the declared response headers of an HTTP 400 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
 }
 
 // RotateWebhookEndpointSecretResponse401Headers the declared response headers of an HTTP 401 response for RotateWebhookEndpointSecret
@@ -16910,6 +17255,21 @@ type RotateWebhookEndpointSecretResponse403Headers struct {
 
 // RotateWebhookEndpointSecretResponse404Headers the declared response headers of an HTTP 404 response for RotateWebhookEndpointSecret
 type RotateWebhookEndpointSecretResponse404Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
+}
+
+// RotateWebhookEndpointSecretResponse409Headers the declared response headers of an HTTP 409 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse409Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
+}
+
+// RotateWebhookEndpointSecretResponse422Headers the declared response headers of an HTTP 422 response for RotateWebhookEndpointSecret
+type RotateWebhookEndpointSecretResponse422Headers struct {
 	RateLimit       *string
 	RateLimitPolicy *string
 	XRequestId      string
@@ -16943,12 +17303,18 @@ type RotateWebhookEndpointSecretResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *WebhookEndpointSecretResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdempotencyKeyInUse
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -16957,12 +17323,18 @@ type RotateWebhookEndpointSecretResponse struct {
 	ApplicationproblemJSONDefault *Error
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *RotateWebhookEndpointSecretResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RotateWebhookEndpointSecretResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *RotateWebhookEndpointSecretResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *RotateWebhookEndpointSecretResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *RotateWebhookEndpointSecretResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *RotateWebhookEndpointSecretResponse409Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *RotateWebhookEndpointSecretResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *RotateWebhookEndpointSecretResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -16974,6 +17346,11 @@ type RotateWebhookEndpointSecretResponse struct {
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r RotateWebhookEndpointSecretResponse) GetJSON200() *WebhookEndpointSecretResponse {
 	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -16989,6 +17366,16 @@ func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON403() *For
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON409() *IdempotencyKeyInUse {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RotateWebhookEndpointSecretResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -17035,6 +17422,18 @@ func (r RotateWebhookEndpointSecretResponse) ContentType() string {
 	return ""
 }
 
+// TestWebhookEndpointResponse202Headers the declared response headers of an HTTP 202 response for TestWebhookEndpoint
+type TestWebhookEndpointResponse202Headers struct {
+	IdempotentReplayed *string
+}
+
+// TestWebhookEndpointResponse400Headers the declared response headers of an HTTP 400 response for TestWebhookEndpoint
+type TestWebhookEndpointResponse400Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
+}
+
 // TestWebhookEndpointResponse401Headers the declared response headers of an HTTP 401 response for TestWebhookEndpoint
 type TestWebhookEndpointResponse401Headers struct {
 	RateLimit       *string
@@ -17051,6 +17450,21 @@ type TestWebhookEndpointResponse403Headers struct {
 
 // TestWebhookEndpointResponse404Headers the declared response headers of an HTTP 404 response for TestWebhookEndpoint
 type TestWebhookEndpointResponse404Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	XRequestId      string
+}
+
+// TestWebhookEndpointResponse409Headers the declared response headers of an HTTP 409 response for TestWebhookEndpoint
+type TestWebhookEndpointResponse409Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
+}
+
+// TestWebhookEndpointResponse422Headers the declared response headers of an HTTP 422 response for TestWebhookEndpoint
+type TestWebhookEndpointResponse422Headers struct {
 	RateLimit       *string
 	RateLimitPolicy *string
 	XRequestId      string
@@ -17084,24 +17498,38 @@ type TestWebhookEndpointResponse struct {
 	HTTPResponse *http.Response
 	// JSON202 the response for an HTTP 202 `application/json` response
 	JSON202 *WebhookDeliveryResponse
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *IdempotencyKeyInUse
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *Unavailable
 	// ApplicationproblemJSONDefault the response for an HTTP default `application/problem+json` response
 	ApplicationproblemJSONDefault *Error
+	// Headers202 the parsed response headers for an HTTP 202 response
+	Headers202 *TestWebhookEndpointResponse202Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *TestWebhookEndpointResponse400Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *TestWebhookEndpointResponse401Headers
 	// Headers403 the parsed response headers for an HTTP 403 response
 	Headers403 *TestWebhookEndpointResponse403Headers
 	// Headers404 the parsed response headers for an HTTP 404 response
 	Headers404 *TestWebhookEndpointResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *TestWebhookEndpointResponse409Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *TestWebhookEndpointResponse422Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *TestWebhookEndpointResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -17113,6 +17541,11 @@ type TestWebhookEndpointResponse struct {
 // GetJSON202 returns the response for an HTTP 202 `application/json` response
 func (r TestWebhookEndpointResponse) GetJSON202() *WebhookDeliveryResponse {
 	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r TestWebhookEndpointResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
 }
 
 // GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
@@ -17128,6 +17561,16 @@ func (r TestWebhookEndpointResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r TestWebhookEndpointResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r TestWebhookEndpointResponse) GetApplicationproblemJSON409() *IdempotencyKeyInUse {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r TestWebhookEndpointResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -19224,6 +19667,16 @@ func ParseCreateApiKeyResponse(rsp *http.Response) (*CreateApiKeyResponse, error
 	}
 
 	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateApiKeyResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateApiKeyResponse400Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -20215,6 +20668,13 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyKeyInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -20261,6 +20721,13 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 				return nil, err
 			}
 			headers.ETag = value
+		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
 		}
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
@@ -20335,6 +20802,37 @@ func ParseCreateChannelResponse(rsp *http.Response) (*CreateChannelResponse, err
 			headers.XRequestId = value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateChannelResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateChannelResponse413Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -21031,6 +21529,13 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyKeyInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21083,6 +21588,16 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers LookupChannelContactsResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers LookupChannelContactsResponse400Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -21179,6 +21694,37 @@ func ParseLookupChannelContactsResponse(rsp *http.Response) (*LookupChannelConta
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers LookupChannelContactsResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers LookupChannelContactsResponse413Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -21689,6 +22235,26 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers CreateContactResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 201:
+		var headers CreateContactResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateContactResponse400Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -21776,6 +22342,13 @@ func ParseCreateContactResponse(rsp *http.Response) (*CreateContactResponse, err
 				return nil, err
 			}
 			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -21966,6 +22539,13 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyKeyInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest ImportTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -21979,6 +22559,13 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 			return nil, err
 		}
 		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
@@ -22004,6 +22591,16 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers ImportContactsResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers ImportContactsResponse400Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -22076,6 +22673,37 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 			headers.XRequestId = value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers ImportContactsResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers ImportContactsResponse413Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -22124,6 +22752,30 @@ func ParseImportContactsResponse(rsp *http.Response) (*ImportContactsResponse, e
 			headers.XRequestId = value
 		}
 		response.Headers415 = &headers
+	case rsp.StatusCode == 422:
+		var headers ImportContactsResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers ImportContactsResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -22420,6 +23072,13 @@ func ParseLookupContactResponse(rsp *http.Response) (*LookupContactResponse, err
 				return nil, err
 			}
 			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -22870,6 +23529,13 @@ func ParseCheckReachabilityResponse(rsp *http.Response) (*CheckReachabilityRespo
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyKeyInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -22980,6 +23646,37 @@ func ParseCheckReachabilityResponse(rsp *http.Response) (*CheckReachabilityRespo
 			headers.XRequestId = value
 		}
 		response.Headers403 = &headers
+	case rsp.StatusCode == 409:
+		var headers CheckReachabilityResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers CheckReachabilityResponse413Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -23324,6 +24021,13 @@ func ParseResolveContactResponse(rsp *http.Response) (*ResolveContactResponse, e
 				return nil, err
 			}
 			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -24202,6 +24906,13 @@ func ParseUpdateContactResponse(rsp *http.Response) (*UpdateContactResponse, err
 				return nil, err
 			}
 			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -25255,6 +25966,16 @@ func ParseMergeContactsResponse(rsp *http.Response) (*MergeContactsResponse, err
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers MergeContactsResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 400:
 		var headers MergeContactsResponse400Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -25366,6 +26087,13 @@ func ParseMergeContactsResponse(rsp *http.Response) (*MergeContactsResponse, err
 				return nil, err
 			}
 			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -26052,6 +26780,13 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyKeyInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -26090,6 +26825,16 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 	}
 
 	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateContactNoteResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateContactNoteResponse400Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -26186,6 +26931,37 @@ func ParseCreateContactNoteResponse(rsp *http.Response) (*CreateContactNoteRespo
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers CreateContactNoteResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers CreateContactNoteResponse413Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -26610,6 +27386,13 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyKeyInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -26648,6 +27431,26 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers UpsertContactSuppressionResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 201:
+		var headers UpsertContactSuppressionResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers UpsertContactSuppressionResponse400Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -26744,6 +27547,37 @@ func ParseUpsertContactSuppressionResponse(rsp *http.Response) (*UpsertContactSu
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers UpsertContactSuppressionResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers UpsertContactSuppressionResponse413Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -27428,6 +28262,13 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 		}
 		response.ApplicationproblemJSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyKeyInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -27466,6 +28307,26 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers AssignContactTagResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 201:
+		var headers AssignContactTagResponse201Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers AssignContactTagResponse400Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -27562,6 +28423,37 @@ func ParseAssignContactTagResponse(rsp *http.Response) (*AssignContactTagRespons
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers AssignContactTagResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
 	case rsp.StatusCode == 413:
 		var headers AssignContactTagResponse413Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -28515,6 +29407,13 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -28543,6 +29442,13 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -28567,6 +29473,40 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers UndoMergeResponse200Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers UndoMergeResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers UndoMergeResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -28655,6 +29595,13 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 			}
 			headers.RateLimitPolicy = &value
 		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -28663,6 +29610,30 @@ func ParseUndoMergeResponse(rsp *http.Response) (*UndoMergeResponse, error) {
 			headers.XRequestId = value
 		}
 		response.Headers409 = &headers
+	case rsp.StatusCode == 422:
+		var headers UndoMergeResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers UndoMergeResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -29048,6 +30019,13 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 			}
 			headers.ETag = value
 		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		response.Headers201 = &headers
 	case rsp.StatusCode == 400:
 		var headers CreateWebhookEndpointResponse400Headers
@@ -29136,6 +30114,13 @@ func ParseCreateWebhookEndpointResponse(rsp *http.Response) (*CreateWebhookEndpo
 				return nil, err
 			}
 			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
 		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
@@ -30436,6 +31421,13 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 		}
 		response.JSON202 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30464,6 +31456,13 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30488,6 +31487,40 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 	}
 
 	switch {
+	case rsp.StatusCode == 202:
+		var headers RetryWebhookDeliveryResponse202Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers RetryWebhookDeliveryResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers RetryWebhookDeliveryResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -30576,6 +31609,13 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 			}
 			headers.RateLimitPolicy = &value
 		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
@@ -30584,6 +31624,30 @@ func ParseRetryWebhookDeliveryResponse(rsp *http.Response) (*RetryWebhookDeliver
 			headers.XRequestId = value
 		}
 		response.Headers409 = &headers
+	case rsp.StatusCode == 422:
+		var headers RetryWebhookDeliveryResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers RetryWebhookDeliveryResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -30696,6 +31760,13 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 		}
 		response.JSON200 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30716,6 +31787,20 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyKeyInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
@@ -30750,7 +31835,38 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 			}
 			headers.ETag = value
 		}
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
 		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers RotateWebhookEndpointSecretResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers RotateWebhookEndpointSecretResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -30823,6 +31939,61 @@ func ParseRotateWebhookEndpointSecretResponse(rsp *http.Response) (*RotateWebhoo
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers RotateWebhookEndpointSecretResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 422:
+		var headers RotateWebhookEndpointSecretResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers RotateWebhookEndpointSecretResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -30935,6 +32106,13 @@ func ParseTestWebhookEndpointResponse(rsp *http.Response) (*TestWebhookEndpointR
 		}
 		response.JSON202 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
 		var dest Unauthorized
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -30955,6 +32133,20 @@ func ParseTestWebhookEndpointResponse(rsp *http.Response) (*TestWebhookEndpointR
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest IdempotencyKeyInUse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooManyRequests
@@ -30980,6 +32172,40 @@ func ParseTestWebhookEndpointResponse(rsp *http.Response) (*TestWebhookEndpointR
 	}
 
 	switch {
+	case rsp.StatusCode == 202:
+		var headers TestWebhookEndpointResponse202Headers
+		if values := rsp.Header.Values("Idempotent-Replayed"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Idempotent-Replayed", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.IdempotentReplayed = &value
+		}
+		response.Headers202 = &headers
+	case rsp.StatusCode == 400:
+		var headers TestWebhookEndpointResponse400Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers400 = &headers
 	case rsp.StatusCode == 401:
 		var headers TestWebhookEndpointResponse401Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -31052,6 +32278,61 @@ func ParseTestWebhookEndpointResponse(rsp *http.Response) (*TestWebhookEndpointR
 			headers.XRequestId = value
 		}
 		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers TestWebhookEndpointResponse409Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 422:
+		var headers TestWebhookEndpointResponse422Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: true, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = value
+		}
+		response.Headers422 = &headers
 	case rsp.StatusCode == 429:
 		var headers TestWebhookEndpointResponse429Headers
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
@@ -33441,6 +34722,7 @@ type BadRequestApplicationProblemPlusJSONResponse struct {
 type ConflictResponseHeaders struct {
 	RateLimit       *string
 	RateLimitPolicy *string
+	RetryAfter      *int
 	XRequestId      string
 }
 type ConflictApplicationProblemPlusJSONResponse struct {
@@ -33493,6 +34775,18 @@ type GoneApplicationProblemPlusJSONResponse struct {
 	Headers GoneResponseHeaders
 }
 
+type IdempotencyKeyInUseResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      int
+	XRequestId      string
+}
+type IdempotencyKeyInUseApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers IdempotencyKeyInUseResponseHeaders
+}
+
 type ImportTooLargeResponseHeaders struct {
 	RateLimit       *string
 	RateLimitPolicy *string
@@ -33507,6 +34801,7 @@ type ImportTooLargeApplicationProblemPlusJSONResponse struct {
 type MergeConflictResponseHeaders struct {
 	RateLimit       *string
 	RateLimitPolicy *string
+	RetryAfter      *int
 	XRequestId      string
 }
 type MergeConflictApplicationProblemPlusJSONResponse struct {
@@ -33610,6 +34905,7 @@ type UnsupportedMediaTypeApplicationProblemPlusJSONResponse struct {
 type WebhookEndpointLimitResponseHeaders struct {
 	RateLimit       *string
 	RateLimitPolicy *string
+	RetryAfter      *int
 	XRequestId      string
 }
 type WebhookEndpointLimitApplicationProblemPlusJSONResponse struct {
@@ -33767,15 +35063,25 @@ type CreateApiKeyResponseObject interface {
 	VisitCreateApiKeyResponse(w http.ResponseWriter) error
 }
 
-type CreateApiKey201JSONResponse ApiKeyCreatedResponse
+type CreateApiKey201ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type CreateApiKey201JSONResponse struct {
+	Body    ApiKeyCreatedResponse
+	Headers CreateApiKey201ResponseHeaders
+}
 
 func (response CreateApiKey201JSONResponse) VisitCreateApiKeyResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -34510,7 +35816,8 @@ type CreateChannelResponseObject interface {
 }
 
 type CreateChannel201ResponseHeaders struct {
-	ETag string
+	ETag               string
+	IdempotentReplayed *string
 }
 
 type CreateChannel201JSONResponse struct {
@@ -34526,6 +35833,9 @@ func (response CreateChannel201JSONResponse) VisitCreateChannelResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -34596,6 +35906,30 @@ func (response CreateChannel403ApplicationProblemPlusJSONResponse) VisitCreateCh
 	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateChannel409ApplicationProblemPlusJSONResponse struct {
+	IdempotencyKeyInUseApplicationProblemPlusJSONResponse
+}
+
+func (response CreateChannel409ApplicationProblemPlusJSONResponse) VisitCreateChannelResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35098,15 +36432,25 @@ type LookupChannelContactsResponseObject interface {
 	VisitLookupChannelContactsResponse(w http.ResponseWriter) error
 }
 
-type LookupChannelContacts200JSONResponse ChannelLookupResponse
+type LookupChannelContacts200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type LookupChannelContacts200JSONResponse struct {
+	Body    ChannelLookupResponse
+	Headers LookupChannelContacts200ResponseHeaders
+}
 
 func (response LookupChannelContacts200JSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -35200,6 +36544,30 @@ func (response LookupChannelContacts404ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LookupChannelContacts409ApplicationProblemPlusJSONResponse struct {
+	IdempotencyKeyInUseApplicationProblemPlusJSONResponse
+}
+
+func (response LookupChannelContacts409ApplicationProblemPlusJSONResponse) VisitLookupChannelContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -35542,29 +36910,49 @@ type CreateContactResponseObject interface {
 	VisitCreateContactResponse(w http.ResponseWriter) error
 }
 
-type CreateContact200JSONResponse ContactResponse
+type CreateContact200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type CreateContact200JSONResponse struct {
+	Body    ContactResponse
+	Headers CreateContact200ResponseHeaders
+}
 
 func (response CreateContact200JSONResponse) VisitCreateContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type CreateContact201JSONResponse ContactResponse
+type CreateContact201ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type CreateContact201JSONResponse struct {
+	Body    ContactResponse
+	Headers CreateContact201ResponseHeaders
+}
 
 func (response CreateContact201JSONResponse) VisitCreateContactResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -35655,6 +37043,9 @@ func (response CreateContact409ApplicationProblemPlusJSONResponse) VisitCreateCo
 	}
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
@@ -35790,15 +37181,25 @@ type ImportContactsResponseObject interface {
 	VisitImportContactsResponse(w http.ResponseWriter) error
 }
 
-type ImportContacts200JSONResponse ImportResponse
+type ImportContacts200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type ImportContacts200JSONResponse struct {
+	Body    ImportResponse
+	Headers ImportContacts200ResponseHeaders
+}
 
 func (response ImportContacts200JSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -35873,6 +37274,30 @@ func (response ImportContacts403ApplicationProblemPlusJSONResponse) VisitImportC
 	return err
 }
 
+type ImportContacts409ApplicationProblemPlusJSONResponse struct {
+	IdempotencyKeyInUseApplicationProblemPlusJSONResponse
+}
+
+func (response ImportContacts409ApplicationProblemPlusJSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ImportContacts413ApplicationProblemPlusJSONResponse struct {
 	ImportTooLargeApplicationProblemPlusJSONResponse
 }
@@ -35915,6 +37340,29 @@ func (response ImportContacts415ApplicationProblemPlusJSONResponse) VisitImportC
 	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ImportContacts422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response ImportContacts422ApplicationProblemPlusJSONResponse) VisitImportContactsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -36123,6 +37571,9 @@ func (response LookupContact409ApplicationProblemPlusJSONResponse) VisitLookupCo
 	}
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
@@ -36528,6 +37979,30 @@ func (response CheckReachability403ApplicationProblemPlusJSONResponse) VisitChec
 	return err
 }
 
+type CheckReachability409ApplicationProblemPlusJSONResponse struct {
+	IdempotencyKeyInUseApplicationProblemPlusJSONResponse
+}
+
+func (response CheckReachability409ApplicationProblemPlusJSONResponse) VisitCheckReachabilityResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CheckReachability413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -36778,6 +38253,9 @@ func (response ResolveContact409ApplicationProblemPlusJSONResponse) VisitResolve
 	}
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
@@ -37413,6 +38891,9 @@ func (response UpdateContact409ApplicationProblemPlusJSONResponse) VisitUpdateCo
 	}
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
@@ -38149,15 +39630,25 @@ type MergeContactsResponseObject interface {
 	VisitMergeContactsResponse(w http.ResponseWriter) error
 }
 
-type MergeContacts200JSONResponse MergeResponse
+type MergeContacts200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type MergeContacts200JSONResponse struct {
+	Body    MergeResponse
+	Headers MergeContacts200ResponseHeaders
+}
 
 func (response MergeContacts200JSONResponse) VisitMergeContactsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -38271,6 +39762,9 @@ func (response MergeContacts409ApplicationProblemPlusJSONResponse) VisitMergeCon
 	}
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
@@ -38759,15 +40253,25 @@ type CreateContactNoteResponseObject interface {
 	VisitCreateContactNoteResponse(w http.ResponseWriter) error
 }
 
-type CreateContactNote201JSONResponse NoteResponse
+type CreateContactNote201ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type CreateContactNote201JSONResponse struct {
+	Body    NoteResponse
+	Headers CreateContactNote201ResponseHeaders
+}
 
 func (response CreateContactNote201JSONResponse) VisitCreateContactNoteResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -38861,6 +40365,30 @@ func (response CreateContactNote404ApplicationProblemPlusJSONResponse) VisitCrea
 	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateContactNote409ApplicationProblemPlusJSONResponse struct {
+	IdempotencyKeyInUseApplicationProblemPlusJSONResponse
+}
+
+func (response CreateContactNote409ApplicationProblemPlusJSONResponse) VisitCreateContactNoteResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -39158,29 +40686,49 @@ type UpsertContactSuppressionResponseObject interface {
 	VisitUpsertContactSuppressionResponse(w http.ResponseWriter) error
 }
 
-type UpsertContactSuppression200JSONResponse SuppressionResponse
+type UpsertContactSuppression200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type UpsertContactSuppression200JSONResponse struct {
+	Body    SuppressionResponse
+	Headers UpsertContactSuppression200ResponseHeaders
+}
 
 func (response UpsertContactSuppression200JSONResponse) VisitUpsertContactSuppressionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type UpsertContactSuppression201JSONResponse SuppressionResponse
+type UpsertContactSuppression201ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type UpsertContactSuppression201JSONResponse struct {
+	Body    SuppressionResponse
+	Headers UpsertContactSuppression201ResponseHeaders
+}
 
 func (response UpsertContactSuppression201JSONResponse) VisitUpsertContactSuppressionResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -39274,6 +40822,30 @@ func (response UpsertContactSuppression404ApplicationProblemPlusJSONResponse) Vi
 	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpsertContactSuppression409ApplicationProblemPlusJSONResponse struct {
+	IdempotencyKeyInUseApplicationProblemPlusJSONResponse
+}
+
+func (response UpsertContactSuppression409ApplicationProblemPlusJSONResponse) VisitUpsertContactSuppressionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -39760,29 +41332,49 @@ type AssignContactTagResponseObject interface {
 	VisitAssignContactTagResponse(w http.ResponseWriter) error
 }
 
-type AssignContactTag200JSONResponse TagResponse
+type AssignContactTag200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type AssignContactTag200JSONResponse struct {
+	Body    TagResponse
+	Headers AssignContactTag200ResponseHeaders
+}
 
 func (response AssignContactTag200JSONResponse) VisitAssignContactTagResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type AssignContactTag201JSONResponse TagResponse
+type AssignContactTag201ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type AssignContactTag201JSONResponse struct {
+	Body    TagResponse
+	Headers AssignContactTag201ResponseHeaders
+}
 
 func (response AssignContactTag201JSONResponse) VisitAssignContactTagResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -39876,6 +41468,30 @@ func (response AssignContactTag404ApplicationProblemPlusJSONResponse) VisitAssig
 	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AssignContactTag409ApplicationProblemPlusJSONResponse struct {
+	IdempotencyKeyInUseApplicationProblemPlusJSONResponse
+}
+
+func (response AssignContactTag409ApplicationProblemPlusJSONResponse) VisitAssignContactTagResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -40584,16 +42200,49 @@ type UndoMergeResponseObject interface {
 	VisitUndoMergeResponse(w http.ResponseWriter) error
 }
 
-type UndoMerge200JSONResponse UndoResponse
+type UndoMerge200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type UndoMerge200JSONResponse struct {
+	Body    UndoResponse
+	Headers UndoMerge200ResponseHeaders
+}
 
 func (response UndoMerge200JSONResponse) VisitUndoMergeResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UndoMerge400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response UndoMerge400ApplicationProblemPlusJSONResponse) VisitUndoMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -40684,8 +42333,34 @@ func (response UndoMerge409ApplicationProblemPlusJSONResponse) VisitUndoMergeRes
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UndoMerge422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response UndoMerge422ApplicationProblemPlusJSONResponse) VisitUndoMergeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -40913,7 +42588,8 @@ type CreateWebhookEndpointResponseObject interface {
 }
 
 type CreateWebhookEndpoint201ResponseHeaders struct {
-	ETag string
+	ETag               string
+	IdempotentReplayed *string
 }
 
 type CreateWebhookEndpoint201JSONResponse struct {
@@ -40929,6 +42605,9 @@ func (response CreateWebhookEndpoint201JSONResponse) VisitCreateWebhookEndpointR
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(201)
 	_, err := buf.WriteTo(w)
 	return err
@@ -41019,6 +42698,9 @@ func (response CreateWebhookEndpoint409ApplicationProblemPlusJSONResponse) Visit
 	}
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
@@ -41978,16 +43660,49 @@ type RetryWebhookDeliveryResponseObject interface {
 	VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error
 }
 
-type RetryWebhookDelivery202JSONResponse WebhookDeliveryResponse
+type RetryWebhookDelivery202ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type RetryWebhookDelivery202JSONResponse struct {
+	Body    WebhookDeliveryResponse
+	Headers RetryWebhookDelivery202ResponseHeaders
+}
 
 func (response RetryWebhookDelivery202JSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDelivery400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RetryWebhookDelivery400ApplicationProblemPlusJSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -42078,8 +43793,34 @@ func (response RetryWebhookDelivery409ApplicationProblemPlusJSONResponse) VisitR
 	if response.Headers.RateLimitPolicy != nil {
 		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
 	}
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RetryWebhookDelivery422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response RetryWebhookDelivery422ApplicationProblemPlusJSONResponse) VisitRetryWebhookDeliveryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -42167,7 +43908,8 @@ type RotateWebhookEndpointSecretResponseObject interface {
 }
 
 type RotateWebhookEndpointSecret200ResponseHeaders struct {
-	ETag string
+	ETag               string
+	IdempotentReplayed *string
 }
 
 type RotateWebhookEndpointSecret200JSONResponse struct {
@@ -42183,7 +43925,33 @@ func (response RotateWebhookEndpointSecret200JSONResponse) VisitRotateWebhookEnd
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("ETag", fmt.Sprint(response.Headers.ETag))
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret400ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -42253,6 +44021,53 @@ func (response RotateWebhookEndpointSecret404ApplicationProblemPlusJSONResponse)
 	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret409ApplicationProblemPlusJSONResponse struct {
+	IdempotencyKeyInUseApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret409ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookEndpointSecret422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response RotateWebhookEndpointSecret422ApplicationProblemPlusJSONResponse) VisitRotateWebhookEndpointSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -42339,16 +44154,49 @@ type TestWebhookEndpointResponseObject interface {
 	VisitTestWebhookEndpointResponse(w http.ResponseWriter) error
 }
 
-type TestWebhookEndpoint202JSONResponse WebhookDeliveryResponse
+type TestWebhookEndpoint202ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type TestWebhookEndpoint202JSONResponse struct {
+	Body    WebhookDeliveryResponse
+	Headers TestWebhookEndpoint202ResponseHeaders
+}
 
 func (response TestWebhookEndpoint202JSONResponse) VisitTestWebhookEndpointResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhookEndpoint400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhookEndpoint400ApplicationProblemPlusJSONResponse) VisitTestWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(400)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -42418,6 +44266,53 @@ func (response TestWebhookEndpoint404ApplicationProblemPlusJSONResponse) VisitTe
 	}
 	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhookEndpoint409ApplicationProblemPlusJSONResponse struct {
+	IdempotencyKeyInUseApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhookEndpoint409ApplicationProblemPlusJSONResponse) VisitTestWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("Retry-After", fmt.Sprint(response.Headers.RetryAfter))
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhookEndpoint422ApplicationProblemPlusJSONResponse struct {
+	UnprocessableApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhookEndpoint422ApplicationProblemPlusJSONResponse) VisitTestWebhookEndpointResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RateLimit != nil {
+		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
+	}
+	if response.Headers.RateLimitPolicy != nil {
+		w.Header().Set("RateLimit-Policy", fmt.Sprint(*response.Headers.RateLimitPolicy))
+	}
+	w.Header().Set("X-Request-Id", fmt.Sprint(response.Headers.XRequestId))
+	w.WriteHeader(422)
 	_, err := buf.WriteTo(w)
 	return err
 }

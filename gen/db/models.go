@@ -103,6 +103,20 @@ type EventHorizon struct {
 	DeletedThrough int64
 }
 
+type IdempotencyKey struct {
+	WorkspaceID uuid.UUID
+	Key         string
+	Fingerprint []byte
+	Status      int16
+	ContentType string
+	Location    *string
+	Etag        *string
+	Body        []byte
+	Sealed      bool
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
 type ImportKey struct {
 	WorkspaceID uuid.UUID
 	ImportID    uuid.UUID

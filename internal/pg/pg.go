@@ -147,23 +147,35 @@ var ErrContended = errors.New("too much contention on the same identities; try a
 
 const maxAttempts = 10
 
-// WithTx runs fn in a transaction, committing when it returns nil. A transaction that fails with
-// ErrRetry, a unique violation, a deadlock or a serialization failure is rolled back and run again,
-// a bounded number of times: each of those means it raced another transaction, and running it
-// again decides from the data as it is now.
-func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
-	for attempt := range maxAttempts {
-		if attempt > 0 {
+// Beginner starts transactions: a pool, or a transaction (which then starts a savepoint).
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// WithTx runs fn in a transaction of db, committing when it returns nil; in a transaction db, fn
+// runs in a savepoint of it instead. A transaction that fails with ErrRetry, a unique violation,
+// a deadlock or a serialization failure is rolled back and run again, a bounded number of times
+// (see Retry).
+func WithTx(ctx context.Context, db Beginner, fn func(pgx.Tx) error) error {
+	return Retry(ctx, func() error { return pgx.BeginFunc(ctx, db, fn) })
+}
+
+// Retry runs attempt, a whole transaction, until it does not fail with ErrRetry, a unique
+// violation, a deadlock or a serialization failure, a bounded number of times: each of those
+// means it raced another transaction, and running it again decides from the data as it is now.
+func Retry(ctx context.Context, attempt func() error) error {
+	for n := range maxAttempts {
+		if n > 0 {
 			// The winners of the race are committing; running again at once would meet them
 			// still at it. A random wait, doubling up to ~40 ms, lets a long transaction (an
 			// import) get its turn among short ones that keep taking the same identities.
 			select {
-			case <-time.After(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6)))):
+			case <-time.After(time.Duration(rand.Int64N(int64(time.Millisecond) << min(n, 6)))):
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		}
-		err := pgx.BeginFunc(ctx, pool, fn)
+		err := attempt()
 		if err == nil {
 			return nil
 		}

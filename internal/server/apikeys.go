@@ -74,7 +74,7 @@ func (s *Server) CreateApiKey(ctx context.Context, req api.CreateApiKeyRequestOb
 	if err != nil {
 		return nil, err
 	}
-	return api.CreateApiKey201JSONResponse{Data: wire.APIKeyCreated(row, text)}, nil
+	return api.CreateApiKey201JSONResponse{Body: api.ApiKeyCreatedResponse{Data: wire.APIKeyCreated(row, text)}}, nil
 }
 
 // ListApiKeys lists the workspace's keys, revoked ones included.

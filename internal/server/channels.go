@@ -39,7 +39,7 @@ const (
 )
 
 var errNoSecrets = apperr.New(apperr.Unavailable,
-	"this server has no WAZAPIN_ENCRYPTION_KEY, so it cannot store or use channel credentials or webhook secrets; set one (32 random bytes in base64) and restart")
+	"this server has no WAZAPIN_ENCRYPTION_KEY, so it cannot store or use channel credentials, webhook secrets, or the kept idempotent answers that hold a secret (an API key); set one (32 random bytes in base64) and restart")
 
 // CreateChannel validates a channel's credentials for its platform and stores them sealed.
 func (s *Server) CreateChannel(ctx context.Context, req api.CreateChannelRequestObject) (api.CreateChannelResponseObject, error) {
@@ -179,7 +179,7 @@ func (s *Server) LookupChannelContacts(ctx context.Context, req api.LookupChanne
 	for i, phone := range phones {
 		out[i] = byPhone[phone].wire(req.Body.PhoneNumbers[i])
 	}
-	return api.LookupChannelContacts200JSONResponse{Data: out}, nil
+	return api.LookupChannelContacts200JSONResponse{Body: api.ChannelLookupResponse{Data: out}}, nil
 }
 
 // entries pairs each provider result with the contact that owns its number and, when linking,

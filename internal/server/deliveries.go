@@ -50,7 +50,7 @@ func (s *Server) RetryWebhookDelivery(ctx context.Context, req api.RetryWebhookD
 	if err != nil {
 		return nil, err
 	}
-	return api.RetryWebhookDelivery202JSONResponse{Data: deliveryOut(row)}, nil
+	return api.RetryWebhookDelivery202JSONResponse{Body: api.WebhookDeliveryResponse{Data: deliveryOut(row)}}, nil
 }
 
 // TestWebhookEndpoint queues a test delivery.
@@ -63,7 +63,7 @@ func (s *Server) TestWebhookEndpoint(ctx context.Context, req api.TestWebhookEnd
 	if err != nil {
 		return nil, err
 	}
-	return api.TestWebhookEndpoint202JSONResponse{Data: deliveryOut(row)}, nil
+	return api.TestWebhookEndpoint202JSONResponse{Body: api.WebhookDeliveryResponse{Data: deliveryOut(row)}}, nil
 }
 
 func deliveryOut(d dbq.WebhookDelivery) api.WebhookDelivery {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/wazapin/wazapin/gen/api"
 	"github.com/wazapin/wazapin/internal/obs"
+	"github.com/wazapin/wazapin/internal/secretbox"
 	"github.com/wazapin/wazapin/internal/server"
 	"github.com/wazapin/wazapin/internal/servertest"
 	"github.com/wazapin/wazapin/internal/store"
@@ -41,6 +42,8 @@ type env struct {
 	st     *store.Store
 	// metrics is the server's registry, read by tests through metricsText.
 	metrics *obs.Metrics
+	// secrets is the server's encryption key, for other servers over the same database.
+	secrets *secretbox.Box
 }
 
 func newEnv(t *testing.T, configure ...func(*server.Config)) *env {
@@ -57,13 +60,15 @@ func newEnvWith(t *testing.T, configure func(*servertest.Setup)) *env {
 	t.Helper()
 	logs := &servertest.Logs{}
 	metrics := obs.NewMetrics()
+	var secrets *secretbox.Box
 	started := servertest.Start(t, func(s *servertest.Setup) {
 		s.Server.Log = slog.New(slog.NewTextHandler(logs, nil))
 		s.Server.ProviderTimeout = providerTimeout
 		s.Server.Metrics = metrics
 		configure(s)
+		secrets = s.Server.Secrets
 	})
-	e := &env{t: t, url: started.URL, pool: started.Pool, logs: logs, srv: started.Server, st: started.Store, metrics: metrics, ws: started.Workspace}
+	e := &env{t: t, url: started.URL, pool: started.Pool, logs: logs, srv: started.Server, st: started.Store, metrics: metrics, ws: started.Workspace, secrets: secrets}
 	e.vt = &validatingTransport{t: t, router: specRouter(t), base: http.DefaultTransport}
 	e.client = &http.Client{Transport: e.vt}
 	e.c = e.clientWithKey(e.ws.APIKey)
@@ -98,9 +103,27 @@ func (e *env) clientWithKey(key string) *api.ClientWithResponses {
 // headers); the response is still validated against the spec.
 func (e *env) do(method, path string, body []byte, header ...string) (int, []byte) {
 	e.t.Helper()
-	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(body))
+	a, err := e.roundTrip(e.url, method, path, body, header...)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	return a.status, a.body
+}
+
+// answer is a response as a client of the wire sees it.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// roundTrip is do to the server at base, answering the headers too; a request that could not be
+// sent is an error rather than the end of the test, so any goroutine may call it. header holds
+// names and values; an empty value removes the header.
+func (e *env) roundTrip(base, method, path string, body []byte, header ...string) (answer, error) {
+	req, err := http.NewRequest(method, base+path, bytes.NewReader(body))
+	if err != nil {
+		return answer{}, err
 	}
 	req.Header.Set("X-Api-Key", e.ws.APIKey)
 	if body != nil {
@@ -115,14 +138,11 @@ func (e *env) do(method, path string, body []byte, header ...string) (int, []byt
 	}
 	res, err := e.client.Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		return answer{}, err
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return res.StatusCode, b
+	return answer{res.StatusCode, res.Header, b}, err
 }
 
 // create makes a contact and insists it was new.

@@ -48,7 +48,7 @@ func (s *Server) MergeContacts(ctx context.Context, req api.MergeContactsRequest
 		return nil, err
 	}
 	m.DryRun = dryRun
-	return api.MergeContacts200JSONResponse{Data: api.MergeResult{Contact: wire.Contact(out.Contact), Merge: m}}, nil
+	return api.MergeContacts200JSONResponse{Body: api.MergeResponse{Data: api.MergeResult{Contact: wire.Contact(out.Contact), Merge: m}}}, nil
 }
 
 // UndoMerge undoes a merge (see undoMerge in openapi.yaml).
@@ -65,9 +65,9 @@ func (s *Server) UndoMerge(ctx context.Context, req api.UndoMergeRequestObject) 
 	if err != nil {
 		return nil, err
 	}
-	return api.UndoMerge200JSONResponse{Data: api.UndoResult{
+	return api.UndoMerge200JSONResponse{Body: api.UndoResponse{Data: api.UndoResult{
 		Contact: wire.Contact(out.Contact), Restored: wire.Convert(out.Restored, wire.Contact), Merge: m,
-	}}, nil
+	}}}, nil
 }
 
 // GetMerge returns a merge.

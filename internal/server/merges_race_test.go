@@ -3,7 +3,6 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -67,28 +66,15 @@ func (e *env) race(calls ...call) []response {
 // send is e.do for goroutines other than the test's: a request that could not be sent answers
 // status 0 instead of ending the test.
 func (e *env) send(c call) response {
-	var body io.Reader
+	var body []byte
 	if c.body != "" {
-		body = strings.NewReader(c.body)
+		body = []byte(c.body)
 	}
-	req, err := http.NewRequest(c.method, e.url+c.path, body)
+	a, err := e.roundTrip(e.url, c.method, c.path, body)
 	if err != nil {
 		return response{0, []byte(err.Error())}
 	}
-	req.Header.Set("X-Api-Key", e.ws.APIKey)
-	if c.body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := e.client.Do(req)
-	if err != nil {
-		return response{0, []byte(err.Error())}
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return response{0, []byte(err.Error())}
-	}
-	return response{res.StatusCode, b}
+	return response{a.status, a.body}
 }
 
 func decodeMerge(t *testing.T, r response) api.MergeResult {

@@ -32,7 +32,7 @@ func (s *Server) CreateContactNote(ctx context.Context, req api.CreateContactNot
 	if err != nil {
 		return nil, err
 	}
-	return api.CreateContactNote201JSONResponse{Data: wire.Note(row)}, nil
+	return api.CreateContactNote201JSONResponse{Body: api.NoteResponse{Data: wire.Note(row)}}, nil
 }
 
 // ListContactNotes pages through a contact's notes, newest first.

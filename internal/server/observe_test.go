@@ -164,7 +164,8 @@ func (e *env) metricsText() string {
 }
 
 // rawRequest writes a whole request on a fresh connection and reads the answer: what a client
-// that sends its body before it reads sees, including a reset.
+// that sends its body before it reads sees, including a reset. With a Transfer-Encoding: chunked
+// header the body goes as one chunk, without a length up front.
 func rawRequest(t *testing.T, url, method, path string, header map[string]string, body []byte) (*http.Response, []byte, error) {
 	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
@@ -174,7 +175,12 @@ func rawRequest(t *testing.T, url, method, path string, header map[string]string
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
 	var head bytes.Buffer
-	fmt.Fprintf(&head, "%s %s HTTP/1.1\r\nHost: test\r\nContent-Length: %d\r\n", method, path, len(body))
+	fmt.Fprintf(&head, "%s %s HTTP/1.1\r\nHost: test\r\n", method, path)
+	if header["Transfer-Encoding"] == "chunked" {
+		body = fmt.Appendf(nil, "%x\r\n%s\r\n0\r\n\r\n", len(body), body)
+	} else {
+		fmt.Fprintf(&head, "Content-Length: %d\r\n", len(body))
+	}
 	for k, v := range header {
 		fmt.Fprintf(&head, "%s: %s\r\n", k, v)
 	}

@@ -147,9 +147,10 @@ func echoPath(specPath string) string {
 
 // registerOperations adds every operation of the spec to e with the middleware its declaration
 // asks for, in this order: the body limit that applies to it, unless the operation is public
-// authentication, the key's rate limit and its permissions, the checks of its body and
-// parameters, and the deadline of its work. Unknown routes and the public pages outside the spec
-// pass none of these: a 404 is answered before any key is asked for.
+// authentication, the key's rate limit and its permissions, Idempotency-Key when the operation
+// declares the header, the checks of its body and parameters, and the deadline of its work.
+// Unknown routes and the public pages outside the spec pass none of these: a 404 is answered
+// before any key is asked for.
 func (s *Server) registerOperations(e *echo.Echo) {
 	ops, err := specOperations()
 	if err != nil {
@@ -167,6 +168,10 @@ func (s *Server) registerOperations(e *echo.Echo) {
 		}
 		if op.fieldPerms != nil {
 			s.fieldPerms[id] = op.fieldPerms
+		}
+		if _, ok := op.params[idempotencyHeader]; ok {
+			// Before the body is read: it hashes the body as it goes.
+			m = append(m, s.idempotent(id))
 		}
 		m = append(m, body, checkParams(op.params))
 		switch id {

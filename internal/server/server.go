@@ -51,6 +51,9 @@ type Config struct {
 	// AuthFailureLimit is the token bucket of failed authentications of each client address;
 	// the zero Limit is off. See authenticate.
 	AuthFailureLimit ratelimit.Limit
+	// IdempotencyTTL is how long the answer to a POST with an Idempotency-Key is kept and
+	// replayed to its repeats (default 24h).
+	IdempotencyTTL time.Duration
 }
 
 // Server answers the Contacts API for every workspace, stateless apart from its store.
@@ -65,8 +68,11 @@ type Server struct {
 	slots sync.Map
 	// draining is set once shutdown has begun (see Drain).
 	draining atomic.Bool
-	ids      *obs.RequestIDs
-	metrics  *obs.Metrics
+	// running holds the workspace and Idempotency-Key of every keyed request this process is
+	// serving, so that a repeat sent meanwhile answers 409 at once (see idempotent).
+	running sync.Map
+	ids     *obs.RequestIDs
+	metrics *obs.Metrics
 	// templates maps each route as Echo spells it to its template as the spec does.
 	templates map[string]string
 	// fieldPerms holds, by operation id, the permissions some body members need (see specOperation).
@@ -93,6 +99,9 @@ func New(st *store.Store, cfg Config) *Server {
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = obs.NewMetrics()
+	}
+	if cfg.IdempotencyTTL <= 0 {
+		cfg.IdempotencyTTL = 24 * time.Hour
 	}
 	if cfg.ProviderTimeout <= 0 {
 		cfg.ProviderTimeout = 5 * time.Second

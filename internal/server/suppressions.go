@@ -37,9 +37,9 @@ func (s *Server) UpsertContactSuppression(ctx context.Context, req api.UpsertCon
 		return nil, err
 	}
 	if created {
-		return api.UpsertContactSuppression201JSONResponse{Data: wire.Suppression(e)}, nil
+		return api.UpsertContactSuppression201JSONResponse{Body: api.SuppressionResponse{Data: wire.Suppression(e)}}, nil
 	}
-	return api.UpsertContactSuppression200JSONResponse{Data: wire.Suppression(e)}, nil
+	return api.UpsertContactSuppression200JSONResponse{Body: api.SuppressionResponse{Data: wire.Suppression(e)}}, nil
 }
 
 // LiftContactSuppression lifts a contact's suppression of one channel, keeping the record.

@@ -34,9 +34,9 @@ func (s *Server) AssignContactTag(ctx context.Context, req api.AssignContactTagR
 	}
 	out := wire.Tag(as.Tag)
 	if as.Inserted {
-		return api.AssignContactTag201JSONResponse{Data: out}, nil
+		return api.AssignContactTag201JSONResponse{Body: api.TagResponse{Data: out}}, nil
 	}
-	return api.AssignContactTag200JSONResponse{Data: out}, nil
+	return api.AssignContactTag200JSONResponse{Body: api.TagResponse{Data: out}}, nil
 }
 
 // ListContactTags lists the tags assigned to a contact.

@@ -92,8 +92,12 @@ func (s *Store) DeleteChannel(ctx context.Context, wsID, id uuid.UUID, cond Prec
 }
 
 // SetChannelStatus records what the channel's provider last answered; a channel deleted in the
-// meantime is left alone.
+// meantime is left alone. It commits on its own, also in a request with an Idempotency-Key: it
+// records what the provider said whatever becomes of the request, and it is no change the
+// request's answer describes (a lookup without link changes nothing else, and is not kept). It
+// runs before the lookup's links, while the request holds no transaction.
 func (s *Store) SetChannelStatus(ctx context.Context, wsID, id uuid.UUID, status string) error {
+	ctx = context.WithValue(ctx, claimKey{}, (*Claim)(nil))
 	return s.write(ctx, s.main, "channel.status", wsID, func(q *txn) error {
 		r, err := q.SetChannelStatus(ctx, dbq.SetChannelStatusParams{WorkspaceID: wsID, ID: id, Status: status})
 		if errors.Is(err, pgx.ErrNoRows) {

@@ -54,8 +54,8 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 		planned = pool
 	}
 	return &Store{
-		main: pool, q: dbq.New(pool),
-		planned: planned, qPlanned: dbq.New(planned), qOneShot: dbq.New(pg.OneShot(planned)),
+		main: pool, q: dbq.New(routed{pool}),
+		planned: planned, qPlanned: dbq.New(routed{planned}), qOneShot: dbq.New(routed{pg.OneShot(planned)}),
 		opts: opts,
 	}
 }
@@ -80,9 +80,10 @@ func (t *txn) emit(e ...events.Event) { t.events = append(t.events, e...) }
 
 // write runs fn as one transaction on pool, retried from the start when it lost a race (see
 // pg.WithTx), and commits it with the events fn emitted for workspace wsID and whatever InTx
-// adds. Every change goes through here.
+// adds. Every change goes through here. A request with an Idempotency-Key (a Claim in ctx) keeps
+// the transaction open instead, for its answer to join (see Claim).
 func (s *Store) write(ctx context.Context, pool *pgxpool.Pool, op string, wsID uuid.UUID, fn func(q *txn) error) error {
-	return pg.WithTx(ctx, pool, func(tx pgx.Tx) error {
+	run := func(tx pgx.Tx) error {
 		t := &txn{Queries: s.q.WithTx(tx), tx: tx}
 		if err := fn(t); err != nil {
 			return err
@@ -94,7 +95,11 @@ func (s *Store) write(ctx context.Context, pool *pgxpool.Pool, op string, wsID u
 			return s.opts.InTx(ctx, tx, Write{Op: op})
 		}
 		return nil
-	})
+	}
+	if c := claimOf(ctx); c != nil {
+		return c.run(ctx, pool, run)
+	}
+	return pg.WithTx(ctx, pool, run)
 }
 
 // record writes the events emitted, as the transaction's last statement: their numbers come

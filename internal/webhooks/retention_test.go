@@ -15,7 +15,8 @@ import (
 
 // TestRetentionDeletesWhatIsOlder runs the workers and checks that the retention job, which runs
 // when they start, deletes the events and deliveries older than the retention and no others, and
-// records the horizon the feed answers 410 before.
+// records the horizon the feed answers 410 before; and deletes the idempotent answers that
+// expired, and no others.
 func TestRetentionDeletesWhatIsOlder(t *testing.T) {
 	ctx := context.Background()
 	url := testdb.New(t)
@@ -37,6 +38,13 @@ func TestRetentionDeletesWhatIsOlder(t *testing.T) {
 		FROM w, generate_series(1, 12000) g ORDER BY g`); err != nil {
 		t.Fatal(err)
 	}
+	// 6,000 idempotent answers (more than one batch), of which the first 5,500 have expired.
+	if _, err := pool.Exec(ctx, `
+		INSERT INTO idempotency_keys (workspace_id, key, fingerprint, status, content_type, body, sealed, expires_at)
+		SELECT w.id, 'k' || g, '', 201, 'application/json', '{}', false, now() + CASE WHEN g <= 5500 THEN interval '-1 minute' ELSE interval '1 hour' END
+		FROM workspaces w, generate_series(1, 6000) g WHERE w.name = 'Acme' ORDER BY g`); err != nil {
+		t.Fatal(err)
+	}
 	st := store.New(pool, store.Options{})
 	r, err := webhooks.Start(ctx, pool, webhooks.Config{Store: st, Secrets: servertest.Secrets(t), Workers: 1, Retention: 24 * time.Hour})
 	if err != nil {
@@ -49,11 +57,15 @@ func TestRetentionDeletesWhatIsOlder(t *testing.T) {
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM events`).Scan(&left); err != nil {
 			t.Fatal(err)
 		}
-		if left == 1000 {
+		var answers int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM idempotency_keys`).Scan(&answers); err != nil {
+			t.Fatal(err)
+		}
+		if left == 1000 && answers == 500 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d events left, want the 1000 recent ones (workspace %s)", left, wsID)
+			t.Fatalf("%d events and %d idempotent answers left, want the 1000 recent and the 500 unexpired (workspace %s)", left, answers, wsID)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -122,7 +122,8 @@ func (r *Runner) Stop(ctx context.Context) error {
 	return r.client.Stop(ctx)
 }
 
-// RetentionArgs is the periodic job that deletes events and deliveries past their retention.
+// RetentionArgs is the periodic job that deletes events and deliveries past their retention, and
+// the idempotent answers that expired.
 type RetentionArgs struct{}
 
 // Kind names the job for River.
@@ -143,10 +144,18 @@ type retentionWorker struct {
 const retentionBatch = 5000
 
 func (w *retentionWorker) Work(ctx context.Context, _ *river.Job[RetentionArgs]) error {
-	before := time.Now().Add(-w.cfg.Retention)
-	for _, del := range []func(context.Context, time.Time, int32) (int64, error){w.cfg.Store.DeleteExpiredEvents, w.cfg.Store.DeleteExpiredDeliveries} {
+	now := time.Now()
+	for _, job := range []struct {
+		del    func(context.Context, time.Time, int32) (int64, error)
+		before time.Time
+	}{
+		{w.cfg.Store.DeleteExpiredEvents, now.Add(-w.cfg.Retention)},
+		{w.cfg.Store.DeleteExpiredDeliveries, now.Add(-w.cfg.Retention)},
+		// Idempotent answers carry their own expiry (WAZAPIN_IDEMPOTENCY_TTL when stored).
+		{w.cfg.Store.DeleteExpiredIdempotencyKeys, now},
+	} {
 		for {
-			n, err := del(ctx, before, retentionBatch)
+			n, err := job.del(ctx, job.before, retentionBatch)
 			if err != nil {
 				return err
 			}

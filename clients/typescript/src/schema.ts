@@ -2341,7 +2341,7 @@ export interface components {
         };
         /**
          * @description Malformed JSON, a member the schema does not declare, a wrong JSON type, or a bad query or
-         *     path parameter; `errors` names the fields at fault.
+         *     path parameter or `Idempotency-Key`; `errors` names the fields at fault.
          */
         BadRequest: {
             headers: {
@@ -2473,9 +2473,39 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The identifiers belong to different contacts; `candidates` lists them. */
+        /**
+         * @description A request with the same `Idempotency-Key` is still running; send this one again after
+         *     `Retry-After` seconds, and it gets that request's answer.
+         */
+        IdempotencyKeyInUse: {
+            headers: {
+                "Retry-After": components["headers"]["Retry-After"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "about:blank",
+                 *       "title": "Conflict",
+                 *       "status": 409,
+                 *       "detail": "a request with this Idempotency-Key is still running; send it again once it has been answered",
+                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The request contradicts what is stored (for identifiers of different contacts,
+         *     `candidates` lists them), or a request with the same `Idempotency-Key` is still running
+         *     (then with `Retry-After`).
+         */
         Conflict: {
             headers: {
+                "Retry-After": components["headers"]["Retry-After-Idempotent"];
                 "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2506,9 +2536,13 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The merge or undo cannot be done as asked; `detail` says why. */
+        /**
+         * @description The merge or undo cannot be done as asked; `detail` says why. Or a request with the same
+         *     `Idempotency-Key` is still running (then with `Retry-After`).
+         */
         MergeConflict: {
             headers: {
+                "Retry-After": components["headers"]["Retry-After-Idempotent"];
                 "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
@@ -2554,7 +2588,10 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Values failed validation; `errors` names each field. */
+        /**
+         * @description Values failed validation, or the `Idempotency-Key` was used with another request; `errors`
+         *     names each field (the header by its name).
+         */
         Unprocessable: {
             headers: {
                 "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
@@ -2563,21 +2600,6 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "type": "about:blank",
-                 *       "title": "Unprocessable Entity",
-                 *       "status": 422,
-                 *       "detail": "phone_number is not a valid phone number",
-                 *       "errors": [
-                 *         {
-                 *           "field": "phone_number",
-                 *           "message": "is not a valid phone number"
-                 *         }
-                 *       ],
-                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
-                 *     }
-                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -2663,24 +2685,19 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The workspace already has as many webhook endpoints as it may (20). */
+        /**
+         * @description The workspace already has as many webhook endpoints as it may (20), or a request with the
+         *     same `Idempotency-Key` is still running (then with `Retry-After`).
+         */
         WebhookEndpointLimit: {
             headers: {
+                "Retry-After": components["headers"]["Retry-After-Idempotent"];
                 "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 RateLimit: components["headers"]["RateLimit"];
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 [name: string]: unknown;
             };
             content: {
-                /**
-                 * @example {
-                 *       "type": "about:blank",
-                 *       "title": "Conflict",
-                 *       "status": 409,
-                 *       "detail": "a workspace has at most 20 webhook endpoints; delete one to create another",
-                 *       "request_id": "req_k3m9q2x7c5v1b8n4_2f"
-                 *     }
-                 */
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -2729,13 +2746,15 @@ export interface components {
         IfNoneMatch: string;
         /**
          * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-         *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-         *     The first request with a key runs, and its status and body are stored in the same
-         *     transaction as the change they describe. A repeat with the same key, method, path and
-         *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-         *     same key with a different request answers 422; a repeat while the first is still running
-         *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-         *     only read, such as resolve) are not stored, so a retry runs again.
+         *     (a UUID is a good one; anything else answers 400), kept per workspace for
+         *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+         *     status and body are stored in the same transaction as the change they describe. A repeat
+         *     with the same key, method, path (with its query) and body answers that status and body
+         *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+         *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+         *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+         *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+         *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
          * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
          */
         IdempotencyKey: string;
@@ -2788,6 +2807,12 @@ export interface components {
          * @example 1
          */
         "Retry-After": number;
+        /**
+         * @description On a 409 answered because a request with the same `Idempotency-Key` is still running:
+         *     seconds to wait before sending the request again. Absent from other conflicts.
+         * @example 1
+         */
+        "Retry-After-Idempotent": number;
         /**
          * @description `true` on an answer replayed from an earlier request with the same `Idempotency-Key`;
          *     absent otherwise.
@@ -2952,6 +2977,7 @@ export type ResponseTooManyRequests = components['responses']['TooManyRequests']
 export type ResponseUnauthorized = components['responses']['Unauthorized'];
 export type ResponseNotFound = components['responses']['NotFound'];
 export type ResponseGone = components['responses']['Gone'];
+export type ResponseIdempotencyKeyInUse = components['responses']['IdempotencyKeyInUse'];
 export type ResponseConflict = components['responses']['Conflict'];
 export type ResponsePreconditionFailed = components['responses']['PreconditionFailed'];
 export type ResponseMergeConflict = components['responses']['MergeConflict'];
@@ -2976,6 +3002,7 @@ export type RequestBodyResolve = components['requestBodies']['Resolve'];
 export type HeaderXRequestId = components['headers']['X-Request-Id'];
 export type HeaderETag = components['headers']['ETag'];
 export type HeaderRetryAfter = components['headers']['Retry-After'];
+export type HeaderRetryAfterIdempotent = components['headers']['Retry-After-Idempotent'];
 export type HeaderIdempotentReplayed = components['headers']['Idempotent-Replayed'];
 export type HeaderRateLimitPolicy = components['headers']['RateLimit-Policy'];
 export type HeaderRateLimit = components['headers']['RateLimit'];
@@ -3203,13 +3230,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3226,6 +3255,7 @@ export interface operations {
             /** @description An existing contact matched and was updated. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -3237,6 +3267,7 @@ export interface operations {
             /** @description No contact matched; a new contact was created. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -3262,13 +3293,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3290,6 +3323,7 @@ export interface operations {
             /** @description What happened to each line. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -3346,8 +3380,10 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["ImportTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
@@ -3394,13 +3430,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3429,13 +3467,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3533,6 +3573,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -3615,13 +3656,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3960,13 +4003,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -3995,6 +4040,7 @@ export interface operations {
             /** @description The note. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -4017,6 +4063,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -4081,13 +4128,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4116,6 +4165,7 @@ export interface operations {
             /** @description The tag was already assigned. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -4127,6 +4177,7 @@ export interface operations {
             /** @description The tag was assigned. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -4139,6 +4190,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -4384,13 +4436,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4414,6 +4468,7 @@ export interface operations {
             /** @description The suppression was updated. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -4425,6 +4480,7 @@ export interface operations {
             /** @description The suppression was created. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -4437,6 +4493,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -4517,13 +4574,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4554,6 +4613,7 @@ export interface operations {
             /** @description The survivor after the merge, and the merge. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -4695,13 +4755,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4720,6 +4782,7 @@ export interface operations {
             /** @description The survivor and the restored contacts, and the merge with its undo. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -4728,10 +4791,12 @@ export interface operations {
                     "application/json": components["schemas"]["UndoResponse"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["MergeConflict"];
+            422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
@@ -4792,13 +4857,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4815,6 +4882,7 @@ export interface operations {
             /** @description The channel. */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     ETag: components["headers"]["ETag"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -4839,6 +4907,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -4959,13 +5028,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -4997,6 +5068,7 @@ export interface operations {
             /** @description One entry per input number, in input order. */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -5041,6 +5113,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
@@ -5115,13 +5188,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5144,6 +5219,7 @@ export interface operations {
                     ETag: components["headers"]["ETag"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5335,13 +5411,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5366,6 +5444,7 @@ export interface operations {
                     ETag: components["headers"]["ETag"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5392,9 +5471,12 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookEndpointSecretResponse"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
+            422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
@@ -5476,13 +5558,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5506,6 +5590,7 @@ export interface operations {
             /** @description The delivery, pending again. */
             202: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -5514,10 +5599,12 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDeliveryResponse"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
@@ -5529,13 +5616,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5554,6 +5643,7 @@ export interface operations {
             /** @description The test delivery, pending. */
             202: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -5562,9 +5652,12 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDeliveryResponse"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["IdempotencyKeyInUse"];
+            422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
             503: components["responses"]["Unavailable"];
             default: components["responses"]["Error"];
@@ -5603,13 +5696,15 @@ export interface operations {
             header?: {
                 /**
                  * @description Makes a retry of this POST safe: 1 to 255 visible ASCII characters of the client's choice
-                 *     (a UUID is a good one), kept per workspace for `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h).
-                 *     The first request with a key runs, and its status and body are stored in the same
-                 *     transaction as the change they describe. A repeat with the same key, method, path and
-                 *     body answers that status and body byte for byte with `Idempotent-Replayed: true`; the
-                 *     same key with a different request answers 422; a repeat while the first is still running
-                 *     answers 409 with `Retry-After`. Answers that change nothing (4xx, 5xx, and POSTs that
-                 *     only read, such as resolve) are not stored, so a retry runs again.
+                 *     (a UUID is a good one; anything else answers 400), kept per workspace for
+                 *     `WAZAPIN_IDEMPOTENCY_TTL` (default 24 h). The first request with a key runs, and its
+                 *     status and body are stored in the same transaction as the change they describe. A repeat
+                 *     with the same key, method, path (with its query) and body answers that status and body
+                 *     byte for byte, with the same `Content-Type` (and `ETag` or `Location` when they were
+                 *     sent) and `Idempotent-Replayed: true`; the same key with a different request answers
+                 *     422; a repeat while the first is still running answers 409 with `Retry-After`. Answers
+                 *     that change nothing are not stored, so a retry runs again: 4xx, 5xx, and POSTs that only
+                 *     read (resolve, lookup, reachability, a merge's dry run, a channel lookup without `link`).
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -5633,9 +5728,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The key, with its secret, shown this once. */
+            /**
+             * @description The key, with its secret, shown this once. With an `Idempotency-Key`, the answer is kept
+             *     sealed with `WAZAPIN_ENCRYPTION_KEY` (without one such a request answers 503).
+             */
             201: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
