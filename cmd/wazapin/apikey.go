@@ -107,7 +107,7 @@ func (m *Main) apikey(ctx context.Context, args []string) error {
 		}
 		out = wire.Convert(rows, wire.APIKey)
 	case "revoke":
-		id, ok := apikey.ParseID(*key)
+		id, ok := ids.Parse(ids.APIKey, *key)
 		if !ok {
 			return usagef("--key must be an API key id (wzk_…), not %q", *key)
 		}

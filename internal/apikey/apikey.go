@@ -15,8 +15,6 @@ import (
 	"github.com/wazapin/wazapin/internal/ids"
 )
 
-const prefix = "wzk"
-
 var secretEnc = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)
 
 // New returns a fresh key: its id, the text shown once to the user, and the hash to store.
@@ -25,7 +23,7 @@ func New() (id uuid.UUID, key string, hash []byte) {
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret) // crypto/rand.Read never fails on supported platforms
 	s := secretEnc.EncodeToString(secret)
-	return id, ids.Format(prefix, id) + "_" + s, Hash(s)
+	return id, ids.Format(ids.APIKey, id) + "_" + s, Hash(s)
 }
 
 // Parse splits a key into its id and secret; ok is false for anything not shaped like a key.
@@ -34,7 +32,7 @@ func Parse(key string) (id uuid.UUID, secret string, ok bool) {
 	if i < 0 {
 		return uuid.UUID{}, "", false
 	}
-	id, ok = ids.Parse(prefix, key[:i])
+	id, ok = ids.Parse(ids.APIKey, key[:i])
 	if !ok || i+1 == len(key) {
 		return uuid.UUID{}, "", false
 	}
@@ -61,9 +59,3 @@ func Hint(key string) string {
 	i := strings.LastIndexByte(key, '_')
 	return key[i+1 : i+1+hintLen]
 }
-
-// ID is the key's id as the API writes it: the key's text up to its secret.
-func ID(id uuid.UUID) string { return ids.Format(prefix, id) }
-
-// ParseID reads a key id written by ID.
-func ParseID(s string) (uuid.UUID, bool) { return ids.Parse(prefix, s) }

@@ -31,11 +31,17 @@ var bitOf = func() map[string]Perms {
 	return m
 }()
 
+// PermOf is the one permission called name; ok is false for an unknown name.
+func PermOf(name string) (p Perms, ok bool) {
+	p, ok = bitOf[name]
+	return p, ok
+}
+
 // ParsePerms reads permission names; an unknown name is an error naming it.
 func ParsePerms(names []string) (Perms, error) {
 	var p Perms
 	for _, n := range names {
-		b, ok := bitOf[n]
+		b, ok := PermOf(n)
 		if !ok {
 			return 0, fmt.Errorf("unknown permission %q", n)
 		}

@@ -23,6 +23,8 @@ const (
 	Delivery        = "whd"
 	Event           = "evt"
 	Merge           = "mrg"
+	// APIKey begins an API key and is its id: the key's text up to its secret.
+	APIKey = "wzk"
 )
 
 var enc = base32.NewEncoding("0123456789ABCDEFGHJKMNPQRSTVWXYZ").WithPadding(base32.NoPadding)

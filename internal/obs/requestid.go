@@ -36,12 +36,16 @@ func (r *RequestIDs) For(client string) string {
 
 // ValidRequestID tells whether id may be echoed and logged as a request id: printable ASCII
 // without spaces, so it cannot split a log line or a header.
-func ValidRequestID(id string) bool {
-	if id == "" || len(id) > MaxRequestIDLen {
+func ValidRequestID(id string) bool { return VisibleASCII(id, MaxRequestIDLen) }
+
+// VisibleASCII tells whether s is 1 to max visible ASCII characters (no space, no control
+// character): a token a client chose that is safe to store, log and send back in a header.
+func VisibleASCII(s string, max int) bool {
+	if s == "" || len(s) > max {
 		return false
 	}
-	for i := 0; i < len(id); i++ {
-		if id[i] < 0x21 || id[i] > 0x7e {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
 			return false
 		}
 	}

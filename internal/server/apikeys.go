@@ -11,7 +11,7 @@ import (
 	"github.com/wazapin/wazapin/gen/api"
 	"github.com/wazapin/wazapin/internal/apikey"
 	"github.com/wazapin/wazapin/internal/apperr"
-	"github.com/wazapin/wazapin/internal/store"
+	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/tenant"
 	"github.com/wazapin/wazapin/internal/wire"
 )
@@ -36,9 +36,9 @@ func (s *Server) CreateApiKey(ctx context.Context, req api.CreateApiKeyRequestOb
 		errs.Add("permissions", "must list at least one permission")
 	}
 	for i, p := range b.Permissions {
-		bit, err := apikey.ParsePerms([]string{string(p)})
+		bit, known := apikey.PermOf(string(p))
 		switch {
-		case err != nil:
+		case !known:
 			errs.Add(fmt.Sprintf("permissions[%d]", i), "must be one of "+strings.Join(apikey.Permissions, ", "))
 		case perms.Has(bit):
 			errs.Add(fmt.Sprintf("permissions[%d]", i), "is listed twice")
@@ -116,13 +116,5 @@ func (s *Server) RevokeApiKey(ctx context.Context, req api.RevokeApiKeyRequestOb
 }
 
 func keyScope(ctx context.Context, raw string) (tenant.Workspace, uuid.UUID, error) {
-	ws, err := workspace(ctx)
-	if err != nil {
-		return ws, uuid.UUID{}, err
-	}
-	id, ok := apikey.ParseID(raw)
-	if !ok {
-		return ws, id, store.APIKeyNotFound(raw)
-	}
-	return ws, id, nil
+	return scope(ctx, raw, ids.APIKey, "API key")
 }

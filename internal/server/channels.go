@@ -371,19 +371,7 @@ func optional(s string) nullable.Nullable[string] {
 }
 
 func channelScope(ctx context.Context, raw string) (tenant.Workspace, uuid.UUID, error) {
-	ws, err := workspace(ctx)
-	if err != nil {
-		return ws, uuid.UUID{}, err
-	}
-	id, ok := ids.Parse(ids.Channel, raw)
-	if !ok {
-		return ws, id, channelNotFound(raw)
-	}
-	return ws, id, nil
-}
-
-func channelNotFound(id string) error {
-	return apperr.NotFoundf("channel %q not found", id)
+	return scope(ctx, raw, ids.Channel, "channel")
 }
 
 // channelAD binds sealed credentials to their row.

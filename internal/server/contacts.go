@@ -202,27 +202,13 @@ func (s *Server) DeleteContact(ctx context.Context, req api.DeleteContactRequest
 	return api.DeleteContact204Response{}, nil
 }
 
-// contactID reads a contact id from a path; one that cannot be ours is simply not found.
-func contactID(s string) (uuid.UUID, error) {
-	id, ok := ids.Parse(ids.Contact, s)
-	if !ok {
-		return id, contactNotFound(s)
-	}
-	return id, nil
-}
-
 func contactNotFound(id string) error {
 	return apperr.NotFoundf("contact %q not found", id)
 }
 
 // contactScope returns the caller's workspace and the contact id of a path, which may not exist.
 func contactScope(ctx context.Context, raw string) (tenant.Workspace, uuid.UUID, error) {
-	ws, err := workspace(ctx)
-	if err != nil {
-		return ws, uuid.UUID{}, err
-	}
-	id, err := contactID(raw)
-	return ws, id, err
+	return scope(ctx, raw, ids.Contact, "contact")
 }
 
 func contactIDs(in []uuid.UUID) []string {

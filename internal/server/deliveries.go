@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/oapi-codegen/nullable"
@@ -71,18 +70,11 @@ func deliveryOut(d dbq.WebhookDelivery) api.WebhookDelivery {
 		Id: ids.Format(ids.Delivery, d.ID), EndpointId: ids.Format(ids.WebhookEndpoint, d.EndpointID),
 		EventId: ids.Format(ids.Event, d.EventID), EventType: d.EventType, EventSequence: d.EventSeq,
 		Status: api.WebhookDeliveryStatus(d.Status), Attempts: int(d.Attempts), LastError: wire.NullString(d.LastError),
-		LastStatusCode: nullable.NewNullNullable[int](), LastAttemptAt: nullTime(d.LastAttemptAt), NextAttemptAt: nullTime(d.NextAttemptAt),
+		LastStatusCode: nullable.NewNullNullable[int](), LastAttemptAt: wire.NullTime(d.LastAttemptAt), NextAttemptAt: wire.NullTime(d.NextAttemptAt),
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
 	}
 	if d.LastStatusCode != nil {
 		out.LastStatusCode.Set(int(*d.LastStatusCode))
 	}
 	return out
-}
-
-func nullTime(t *time.Time) nullable.Nullable[time.Time] {
-	if t == nil {
-		return nullable.NewNullNullable[time.Time]()
-	}
-	return nullable.NewNullableWithValue(t.UTC())
 }

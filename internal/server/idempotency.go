@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/obs"
 	"github.com/wazapin/wazapin/internal/store"
 )
 
@@ -51,7 +52,7 @@ func (s *Server) idempotent(operation string) echo.MiddlewareFunc {
 				return apperr.BadParam(idempotencyHeader, "must be given once")
 			}
 			key := keys[0]
-			if !validIdempotencyKey(key) {
+			if !obs.VisibleASCII(key, maxIdempotencyKey) {
 				return apperr.BadParam(idempotencyHeader, "must be 1 to 255 visible ASCII characters")
 			}
 			if seal && s.cfg.Secrets == nil {
@@ -253,18 +254,6 @@ func (r *keyedRequest) sealAD() []byte {
 func keyInUse(c echo.Context) error {
 	c.Response().Header().Set("Retry-After", "1")
 	return store.ErrKeyInUse
-}
-
-func validIdempotencyKey(k string) bool {
-	if len(k) < 1 || len(k) > maxIdempotencyKey {
-		return false
-	}
-	for i := range len(k) {
-		if k[i] < 0x21 || k[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 func headerValue(h http.Header, name string) *string {

@@ -108,13 +108,6 @@ func (s *Server) ListContactMerges(ctx context.Context, req api.ListContactMerge
 
 // mergeScope returns the caller's workspace id and the merge id of a path, which may not exist.
 func mergeScope(ctx context.Context, raw string) (uuid.UUID, uuid.UUID, error) {
-	ws, err := workspace(ctx)
-	if err != nil {
-		return uuid.UUID{}, uuid.UUID{}, err
-	}
-	id, ok := ids.Parse(ids.Merge, raw)
-	if !ok {
-		return ws.ID, id, apperr.NotFoundf("merge %q not found", raw)
-	}
-	return ws.ID, id, nil
+	ws, id, err := scope(ctx, raw, ids.Merge, "merge")
+	return ws.ID, id, err
 }

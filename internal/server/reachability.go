@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"time"
 
 	"github.com/oapi-codegen/nullable"
 
@@ -56,10 +55,7 @@ func (s *Server) CheckReachability(ctx context.Context, req api.CheckReachabilit
 		if r.SuppressionReason != nil {
 			sup := api.ReachabilitySuppression{
 				Reason: api.SuppressionReason(*r.SuppressionReason), Since: r.SuppressedAt.UTC(),
-				ExpiresAt: nullable.NewNullNullable[time.Time](), Identifier: nullable.NewNullNullable[api.SuppressedIdentifier](),
-			}
-			if r.SuppressionExpiresAt != nil {
-				sup.ExpiresAt.Set(r.SuppressionExpiresAt.UTC())
+				ExpiresAt: wire.NullTime(r.SuppressionExpiresAt), Identifier: nullable.NewNullNullable[api.SuppressedIdentifier](),
 			}
 			if *r.SuppressedType != reach.Contact {
 				sup.Identifier.Set(api.SuppressedIdentifier{Type: api.SuppressedIdentifierType(*r.SuppressedType), Value: *r.SuppressedSubject})

@@ -18,6 +18,7 @@ import (
 	"github.com/wazapin/wazapin/gen/api"
 	"github.com/wazapin/wazapin/internal/apikey"
 	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/obs"
 	"github.com/wazapin/wazapin/internal/provider"
 	"github.com/wazapin/wazapin/internal/ratelimit"
@@ -150,6 +151,20 @@ func (s *Server) logPanic(c echo.Context, err error, stack []byte) error {
 	route := s.routeOf(c)
 	s.log.ErrorContext(c.Request().Context(), "panic", "method", methodOf(c.Request().Method), "route", route, "err", err, "stack", string(stack))
 	return err
+}
+
+// scope returns the caller's workspace and the id of a path parameter written with prefix, which
+// may not exist: an id of another shape answers 404 naming the noun, as an unknown one does.
+func scope(ctx context.Context, raw, prefix, noun string) (tenant.Workspace, uuid.UUID, error) {
+	ws, err := workspace(ctx)
+	if err != nil {
+		return ws, uuid.UUID{}, err
+	}
+	id, ok := ids.Parse(prefix, raw)
+	if !ok {
+		return ws, id, apperr.NotFoundf("%s %q not found", noun, raw)
+	}
+	return ws, id, nil
 }
 
 // workspace returns the workspace that authenticated the request.

@@ -274,15 +274,7 @@ var eventTypeList = sync.OnceValue(func() string {
 })
 
 func webhookScope(ctx context.Context, raw string) (tenant.Workspace, uuid.UUID, error) {
-	ws, err := workspace(ctx)
-	if err != nil {
-		return ws, uuid.UUID{}, err
-	}
-	id, ok := ids.Parse(ids.WebhookEndpoint, raw)
-	if !ok {
-		return ws, id, apperr.NotFoundf("webhook endpoint %q not found", raw)
-	}
-	return ws, id, nil
+	return scope(ctx, raw, ids.WebhookEndpoint, "webhook endpoint")
 }
 
 func webhookEndpointOut(r store.WebhookEndpoint) api.WebhookEndpoint {

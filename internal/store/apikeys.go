@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	dbq "github.com/wazapin/wazapin/gen/db"
-	"github.com/wazapin/wazapin/internal/apikey"
 	"github.com/wazapin/wazapin/internal/apperr"
+	"github.com/wazapin/wazapin/internal/ids"
 )
 
 // APIKey is a key as listed: everything but its secret.
@@ -46,7 +46,7 @@ func (s *Store) APIKeys(ctx context.Context, wsID uuid.UUID) ([]APIKey, error) {
 func (s *Store) APIKey(ctx context.Context, wsID, id uuid.UUID) (APIKey, error) {
 	key, err := s.q.APIKeyByID(ctx, dbq.APIKeyByIDParams{WorkspaceID: wsID, ID: id})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return key, APIKeyNotFound(apikey.ID(id))
+		return key, APIKeyNotFound(ids.Format(ids.APIKey, id))
 	}
 	return key, err
 }
@@ -57,7 +57,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, wsID, id uuid.UUID) error {
 	return s.write(ctx, s.main, "api_key.revoke", wsID, func(q *txn) error {
 		if _, err := q.RevokeAPIKey(ctx, dbq.RevokeAPIKeyParams{WorkspaceID: wsID, ID: id}); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
-				return APIKeyNotFound(apikey.ID(id))
+				return APIKeyNotFound(ids.Format(ids.APIKey, id))
 			}
 			return err
 		}

@@ -188,7 +188,7 @@ func (a *Authenticator) read(ctx context.Context, keyID uuid.UUID, now time.Time
 	}
 	perms, err := apikey.ParsePerms(row.Permissions)
 	if err != nil {
-		return nil, fmt.Errorf("API key %s: %w", apikey.ID(keyID), err)
+		return nil, fmt.Errorf("API key %s: %w", ids.Format(ids.APIKey, keyID), err)
 	}
 	key := Key{ID: keyID, Perms: perms,
 		Workspace: Workspace{ID: row.WorkspaceID, DefaultRegion: row.DefaultRegion, Ref: ids.Format(ids.Workspace, row.WorkspaceID)}}
@@ -223,7 +223,7 @@ func (a *Authenticator) touch(c *cachedKey, now time.Time) {
 		ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 		defer cancel()
 		if err := a.keys.TouchAPIKey(ctx, c.key.Workspace.ID, c.key.ID); err != nil {
-			a.log.Warn("could not record an API key's last use", "key", apikey.ID(c.key.ID), "err", err)
+			a.log.Warn("could not record an API key's last use", "key", ids.Format(ids.APIKey, c.key.ID), "err", err)
 		}
 	}()
 }

@@ -1,18 +1,14 @@
 package wire
 
 import (
-	"time"
-
-	"github.com/oapi-codegen/nullable"
-
 	"github.com/wazapin/wazapin/gen/api"
 	dbq "github.com/wazapin/wazapin/gen/db"
-	"github.com/wazapin/wazapin/internal/apikey"
+	"github.com/wazapin/wazapin/internal/ids"
 )
 
 // APIKey is a key as listed: never its secret nor its hash.
 func APIKey(k dbq.APIKeyByIDRow) api.ApiKey {
-	id := apikey.ID(k.ID)
+	id := ids.Format(ids.APIKey, k.ID)
 	out := api.ApiKey{
 		Id: id, Name: k.Name, Prefix: id + "_" + k.SecretHint,
 		Permissions: make([]api.Permission, len(k.Permissions)),
@@ -27,14 +23,6 @@ func APIKey(k dbq.APIKeyByIDRow) api.ApiKey {
 		out.RateLimit.Set(api.RateLimit{RequestsPerSecond: *k.RatePerSecond, Burst: int(*k.RateBurst)})
 	}
 	return out
-}
-
-// NullTime is t as a nullable wire value, in UTC.
-func NullTime(t *time.Time) nullable.Nullable[time.Time] {
-	if t == nil {
-		return nullable.NewNullNullable[time.Time]()
-	}
-	return nullable.NewNullableWithValue(t.UTC())
 }
 
 // APIKeyCreated is a key as its creation answers it: with its text, shown this once.

@@ -41,14 +41,7 @@ func Suppression(e reach.Entry) api.Suppression {
 		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(), LiftReason: NullString(e.LiftReason),
 		Identifiers: Convert(e.Identifiers, Subject),
 	}
-	out.ExpiresAt.SetNull()
-	if e.ExpiresAt != nil {
-		out.ExpiresAt.Set(e.ExpiresAt.UTC())
-	}
-	out.LiftedAt.SetNull()
-	if e.LiftedAt != nil {
-		out.LiftedAt.Set(e.LiftedAt.UTC())
-	}
+	out.ExpiresAt, out.LiftedAt = NullTime(e.ExpiresAt), NullTime(e.LiftedAt)
 	return out
 }
 
@@ -57,15 +50,11 @@ func Subject(s reach.Subject) api.SubjectIdentifier {
 }
 
 func Channel(r dbq.GetChannelRow) api.Channel {
-	out := api.Channel{
+	return api.Channel{
 		Id: ids.Format(ids.Channel, r.ID), Name: r.Name, Platform: api.Platform(r.Platform),
 		Status: api.ChannelStatus(r.Status), CreatedAt: r.CreatedAt.UTC(),
-		StatusCheckedAt: nullable.NewNullNullable[time.Time](),
+		StatusCheckedAt: NullTime(r.StatusCheckedAt),
 	}
-	if r.StatusCheckedAt != nil {
-		out.StatusCheckedAt.Set(r.StatusCheckedAt.UTC())
-	}
-	return out
 }
 
 func Identity(r dbq.ListContactIdentitiesRow) api.Identity {
@@ -91,6 +80,14 @@ func NullString(s *string) nullable.Nullable[string] {
 		return nullable.NewNullNullable[string]()
 	}
 	return nullable.NewNullableWithValue(*s)
+}
+
+// NullTime is t as a nullable wire value, in UTC.
+func NullTime(t *time.Time) nullable.Nullable[time.Time] {
+	if t == nil {
+		return nullable.NewNullNullable[time.Time]()
+	}
+	return nullable.NewNullableWithValue(t.UTC())
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -124,11 +121,7 @@ func Merge(m dbq.Merge) (api.Merge, error) {
 	for _, l := range lost {
 		out.Lost = append(out.Lost, api.LostValue{Field: l.Field, ContactId: ids.Format(ids.Contact, l.Contact), Value: l.Value})
 	}
-	if m.UndoneAt != nil {
-		out.UndoneAt.Set(m.UndoneAt.UTC())
-	} else {
-		out.UndoneAt.SetNull()
-	}
+	out.UndoneAt = NullTime(m.UndoneAt)
 	if m.NotRestored == nil {
 		out.NotRestored.SetNull()
 		return out, nil
