@@ -42,7 +42,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		st := stateOf(req.Context())
-		st.key, st.ws, st.authed = key, key.Workspace, true
+		st.key, st.authed = key, true
 		return next(c)
 	}
 }

@@ -16,7 +16,6 @@ type reqState struct {
 	// conn is the context net/http gave the request: done when the client goes away.
 	conn   context.Context
 	key    tenant.Key
-	ws     tenant.Workspace // key.Workspace
 	authed bool
 	// gone is set when the client went away before an answer could be written.
 	gone bool
@@ -83,7 +82,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 			slog.Int64("bytes_out", res.Size))
 		if st.authed {
-			attrs = append(attrs, slog.String("workspace_id", st.ws.Ref))
+			attrs = append(attrs, slog.String("workspace_id", st.key.Workspace.Ref))
 		}
 		if status == statusClientClosed {
 			attrs = append(attrs, slog.String("outcome", "the client went away before the answer"))

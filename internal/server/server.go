@@ -173,5 +173,5 @@ func workspace(ctx context.Context) (tenant.Workspace, error) {
 	if st == nil || !st.authed {
 		return tenant.Workspace{}, &apperr.Error{Code: apperr.Unauthorized, Message: "missing or invalid API key"}
 	}
-	return st.ws, nil
+	return st.key.Workspace, nil
 }
