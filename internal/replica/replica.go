@@ -92,7 +92,7 @@ func Open(primary *pgxpool.Pool, urls []string, opts Options) (*Set, error) {
 			return nil, fmt.Errorf("replica %d: %w", i, err)
 		}
 		s.add(fmt.Sprintf("replica%d", i), main, planned)
-		opts.Log.Info("read replica", "replica", fmt.Sprintf("replica%d", i), "host", main.Config().ConnConfig.Host, "port", main.Config().ConnConfig.Port)
+		s.opts.Log.Info("read replica", "replica", fmt.Sprintf("replica%d", i), "host", main.Config().ConnConfig.Host, "port", main.Config().ConnConfig.Port)
 	}
 	return s, nil
 }
