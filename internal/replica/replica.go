@@ -48,6 +48,9 @@ type Node struct {
 	replayed atomic.Uint64
 	lag      atomic.Int64
 	up       atomic.Bool
+	// warned says the replica was logged down since it last answered: a replica that never
+	// answered is logged once, as one that stops answering is.
+	warned atomic.Bool
 }
 
 // Set is the replicas of one primary.
@@ -219,9 +222,7 @@ func (s *Set) await(ctx context.Context, token LSN, start int) *Node {
 // in a way the primary would not (see pg.ReplicaRefused), and is served there instead.
 func (n *Node) Failed(err error) {
 	n.set.opts.Metrics.DBRead("primary", toFailed)
-	if n.up.Swap(false) {
-		n.set.opts.Log.Warn("read replica failed a read; reading the primary until it answers", "replica", n.Name, "err", err)
-	}
+	n.down("read replica failed a read; reading the primary until it answers", err)
 }
 
 // probe reads the replica's replay position, and says whether it could.
@@ -233,9 +234,7 @@ func (n *Node) probe(ctx context.Context) bool {
 		err = errNotReplaying
 	}
 	if err != nil {
-		if n.up.Swap(false) {
-			n.set.opts.Log.Warn("read replica down; reading the primary until it answers", "replica", n.Name, "err", err)
-		}
+		n.down("read replica down; reading the primary until it answers", err)
 		return false
 	}
 	for { // concurrent probes: keep the furthest position
@@ -245,6 +244,14 @@ func (n *Node) probe(ctx context.Context) bool {
 		}
 	}
 	return true
+}
+
+// down passes the replica over, logging why unless that was logged already.
+func (n *Node) down(msg string, err error) {
+	n.up.Store(false)
+	if !n.warned.Swap(true) {
+		n.set.opts.Log.Warn(msg, "replica", n.Name, "err", err)
+	}
 }
 
 var errNotReplaying = errors.New("the server is not replaying a primary's WAL: a primary, or a replica promoted since")
@@ -278,8 +285,9 @@ func (s *Set) look(ctx context.Context) {
 				return
 			}
 			n.lag.Store(int64(s.lagOf(LSN(n.replayed.Load()), time.Now())))
-			if !n.up.Swap(true) {
-				s.opts.Log.Info("read replica up", "replica", n.Name)
+			n.up.Store(true)
+			if n.warned.Swap(false) {
+				s.opts.Log.Info("read replica up again", "replica", n.Name)
 			}
 		})
 	}
