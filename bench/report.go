@@ -162,7 +162,7 @@ func render(cfg config, rows []row, dbURL string, seeded seedStats) report {
 	m.WriteString("The server runs with `WAZAPIN_RATE_LIMIT=" + benchRateLimit + "`: rate limits on (each request draws from its key's bucket and carries RateLimit headers) at a limit no scenario reaches, so that their cost is in the figures.\n\n")
 	m.WriteString("| scenario | API req/s | pgbench tps | ratio | API p50 ms | API p99 ms | server RSS MiB | errors | goal | met |\n|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&m, "| %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.1f | %d | %s | %s |\n", r.Scenario, r.APIRPS, r.PGTPS, ratio(r), r.P50, r.P99, r.RSSMiB, r.Errors, r.Goal, r.Met)
+		fmt.Fprintf(&m, "| %s | %s | %s | %.2f | %.2f | %.2f | %.1f | %d | %s | %s |\n", r.Scenario, rate(r.APIRPS), rate(r.PGTPS), ratio(r), r.P50, r.P99, r.RSSMiB, r.Errors, r.Goal, r.Met)
 	}
 	if len(cpuRows) > 0 {
 		m.WriteString(cpuSection)
@@ -193,7 +193,7 @@ func sizesSection(st seedStats) string {
 	b.WriteString("\n## Sizes after seeding\n\n")
 	b.WriteString("Right after the seed (indexes built once over the loaded rows, then VACUUM ANALYZE), before the scenarios add rows. ")
 	b.WriteString("Heap is pg_table_size (the rows, TOAST, free space and visibility maps); indexes pg_indexes_size.\n\n")
-	b.WriteString("| table | rows | heap MiB | indexes MiB | total MiB | total MiB per million contacts |\n|---|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| table | rows (estimated) | heap MiB | indexes MiB | total MiB | total MiB per million contacts |\n|---|---:|---:|---:|---:|---:|\n")
 	var heap, idx, total int64
 	for _, t := range sz.Tables {
 		fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.1f | %.1f |\n", t.Name, t.Rows, float64(t.Heap)/(1<<20), float64(t.Indexes)/(1<<20), float64(t.Total)/(1<<20), perM(t.Total))
@@ -218,6 +218,14 @@ func mib(b int64) string {
 		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
 	}
 	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+}
+
+// rate formats a rate: whole numbers, but two decimals below ten (a search that takes seconds).
+func rate(v float64) string {
+	if v < 10 {
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.0f", v)
 }
 
 // withCPU is the rows whose CPU was measured on both sides (bulk_import's is not).

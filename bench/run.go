@@ -369,6 +369,13 @@ func (s *server) load(cfg config, m meter, key string, sc scenario, p params) (l
 // watchRSS samples the server's resident set every interval until the returned func is called,
 // which answers the highest sample in MiB.
 func (s *server) watchRSS(every time.Duration) (peak func() float64) {
+	high := watchPeak(every, s.residentKiB)
+	return func() float64 { return float64(high()) / 1024 }
+}
+
+// watchPeak calls sample every interval until the returned func is called, which answers the
+// highest value sampled.
+func watchPeak(every time.Duration, sample func() int64) (peak func() int64) {
 	var high int64
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -377,7 +384,7 @@ func (s *server) watchRSS(every time.Duration) (peak func() float64) {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
-			high = max(high, s.residentKiB())
+			high = max(high, sample())
 			select {
 			case <-stop:
 				return
@@ -385,10 +392,10 @@ func (s *server) watchRSS(every time.Duration) (peak func() float64) {
 			}
 		}
 	}()
-	return func() float64 {
+	return func() int64 {
 		close(stop)
 		<-done
-		return float64(high) / 1024
+		return high
 	}
 }
 

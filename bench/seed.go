@@ -306,27 +306,7 @@ func watchDisk(ctx context.Context, conn *pgx.Conn) func() int64 {
 	if err := conn.QueryRow(ctx, "SELECT current_setting('data_directory')").Scan(&dir); err != nil || dirSize(dir) == 0 {
 		return func() int64 { return 0 }
 	}
-	var high int64
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(2 * time.Second)
-		defer tick.Stop()
-		for {
-			high = max(high, dirSize(dir))
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return func() int64 {
-		close(stop)
-		<-done
-		return high
-	}
+	return watchPeak(2*time.Second, func() int64 { return dirSize(dir) })
 }
 
 // dirSize is the bytes of the files under dir (0 when it cannot be read).
