@@ -103,7 +103,8 @@ func runLoadgen(args []string) error {
 	}
 	wg.Wait()
 	slices.Sort(latencies)
-	res := loadResult{Requests: len(latencies), RPS: float64(len(latencies)) / duration.Seconds(), Errors: errors, ErrorSample: sample}
+	// The rate counts the requests that succeeded: a request that timed out is no throughput.
+	res := loadResult{Requests: len(latencies), RPS: float64(len(latencies)-errors) / duration.Seconds(), Errors: errors, ErrorSample: sample}
 	if len(latencies) > 0 {
 		res.P50ms = ms(latencies[len(latencies)/2])
 		res.P99ms = ms(latencies[len(latencies)*99/100])
