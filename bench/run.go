@@ -333,13 +333,13 @@ func (s *server) load(cfg config, m meter, key string, sc scenario, p params) (l
 	// CPU times at the start and the end of the measured window (after the warm-up).
 	type sample struct {
 		server, postgres, client time.Duration
-		ok                       bool
+		ok, clientOK             bool
 	}
 	take := func() sample {
 		// The load generator first: it exits a few milliseconds after the window.
 		client, okClient := onCPU(cmd.Process.Pid)
 		server, okServer := onCPU(s.cmd.Process.Pid)
-		return sample{server, m.postgres(), client, okClient && okServer}
+		return sample{server, m.postgres(), client, okServer, okClient}
 	}
 	window := make(chan [2]sample, 1)
 	go func() {
@@ -354,12 +354,17 @@ func (s *server) load(cfg config, m meter, key string, sc scenario, p params) (l
 		return loadResult{}, 0, cpuSplit{}, err // without waiting for the window (its channel is buffered)
 	}
 	w := <-window
+	if !w[1].clientOK {
+		// On a busy machine the load generator may have exited before the window's end was
+		// read: its whole CPU time, which the window's end would have read, is in its state.
+		w[1].client = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	var res loadResult
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		return res, 0, cpuSplit{}, err
 	}
 	var cpu cpuSplit
-	if m.ok() && w[0].ok && w[1].ok {
+	if m.ok() && w[0].ok && w[0].clientOK && w[1].ok {
 		n := float64(res.Requests)
 		cpu = cpuSplit{Server: perOp(w[1].server-w[0].server, n), Postgres: perOp(w[1].postgres-w[0].postgres, n), Client: perOp(w[1].client-w[0].client, n)}
 	}
