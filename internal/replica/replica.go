@@ -94,8 +94,10 @@ func Open(primary *pgxpool.Pool, urls []string, opts Options) (*Set, error) {
 			s.Close()
 			return nil, fmt.Errorf("replica %d: %w", i, err)
 		}
-		s.add(fmt.Sprintf("replica%d", i), main, planned)
-		s.opts.Log.Info("read replica", "replica", fmt.Sprintf("replica%d", i), "host", main.Config().ConnConfig.Host, "port", main.Config().ConnConfig.Port)
+		name := fmt.Sprintf("replica%d", i)
+		s.add(name, main, planned)
+		conn := main.Config().ConnConfig
+		s.opts.Log.Info("read replica", "replica", name, "host", conn.Host, "port", conn.Port)
 	}
 	return s, nil
 }

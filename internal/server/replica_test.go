@@ -104,7 +104,10 @@ func (r *replicaEnv) resumeReplay() {
 	}
 }
 
-var readLabels = regexp.MustCompile(`reason="(\w+)",target="(\w+)"`)
+var (
+	readLines  = regexp.MustCompile(`(?m)^wazapin_db_reads_total\{.*\} \S+$`)
+	readLabels = regexp.MustCompile(`reason="(\w+)",target="(\w+)"`)
+)
 
 // served sends one request and says where it was read: the target whose count of reads grew.
 func (r *replicaEnv) served(method, path string, body []byte, header ...string) (answer, string) {
@@ -116,8 +119,8 @@ func (r *replicaEnv) served(method, path string, body []byte, header ...string) 
 	}
 	after := r.metricsText()
 	var where []string
-	for _, line := range regexp.MustCompile(`(?m)^wazapin_db_reads_total\{.*\} \S+$`).FindAllString(after, -1) {
-		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(line) + `$`).MatchString(before) {
+	for _, line := range readLines.FindAllString(after, -1) {
+		if !strings.Contains(before, line+"\n") { // a new series, or one whose count changed
 			m := readLabels.FindStringSubmatch(line)
 			where = append(where, m[2]+"/"+m[1])
 		}
