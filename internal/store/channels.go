@@ -132,11 +132,11 @@ type Slots struct {
 //
 // It is not a write: a place is no change of the workspace's data, has no event, and must not
 // wait in a request's transaction (an Idempotency-Key's claim) for its commit, where no other
-// process would see it. It is one statement that commits on its own, on a connection held for
-// that statement only, so none is held while the provider answers.
+// process would see it. It is one statement on the primary's pool that commits on its own, on a
+// connection held for that statement only, so none is held while the provider answers; it never
+// follows the request's claim or its reads (s.q would) to a transaction or a replica.
 func (s *Store) TakeChannelSlots(ctx context.Context, sl Slots, want int, lease time.Duration) (int, error) {
-	ctx = context.WithValue(ctx, claimKey{}, (*Claim)(nil))
-	taken, err := s.q.TakeChannelSlots(ctx, dbq.TakeChannelSlotsParams{
+	taken, err := dbq.New(s.main).TakeChannelSlots(ctx, dbq.TakeChannelSlotsParams{
 		WorkspaceID: sl.WorkspaceID, ChannelID: sl.ChannelID, Holder: sl.Holder,
 		LeaseSeconds: lease.Seconds(), Slots: int32(sl.Bound), Want: int32(want),
 	})
@@ -148,8 +148,7 @@ func (s *Store) TakeChannelSlots(ctx context.Context, sl Slots, want int, lease 
 
 // GiveChannelSlots gives back every place sl.Holder took, on its own like TakeChannelSlots.
 func (s *Store) GiveChannelSlots(ctx context.Context, sl Slots) error {
-	ctx = context.WithValue(ctx, claimKey{}, (*Claim)(nil))
-	return s.q.GiveChannelSlots(ctx, dbq.GiveChannelSlotsParams{WorkspaceID: sl.WorkspaceID, ChannelID: sl.ChannelID, Holder: sl.Holder})
+	return dbq.New(s.main).GiveChannelSlots(ctx, dbq.GiveChannelSlotsParams{WorkspaceID: sl.WorkspaceID, ChannelID: sl.ChannelID, Holder: sl.Holder})
 }
 
 // PhoneOwners maps E.164 numbers to the contacts that hold them.
