@@ -14,10 +14,13 @@ build:
 run: build
 	@scripts/run.sh $(BIN)
 
+# Without DATABASE_URL the private cluster gets a streaming standby too, for the replica tests
+# (WAZAPIN_TEST_REPLICA_URL; they skip without one).
 test:
-	@url="$${DATABASE_URL:-}"; \
-	if [ -z "$$url" ]; then url=$$(scripts/pg.sh start .data/pg-test fast); fi; \
-	DATABASE_URL="$$url" $(GO) test -count=1 ./...
+	@url="$${DATABASE_URL:-}"; replica="$${WAZAPIN_TEST_REPLICA_URL:-}"; \
+	if [ -z "$$url" ]; then url=$$(scripts/pg.sh start .data/pg-test fast); \
+	  replica=$$(scripts/pg.sh standby .data/pg-test-replica .data/pg-test fast); fi; \
+	DATABASE_URL="$$url" WAZAPIN_TEST_REPLICA_URL="$$replica" $(GO) test -count=1 ./...
 
 # The API against pgbench on the same SQL, side by side; writes docs/BENCHMARKS.md. Settings:
 # BENCH_CONTACTS (1000000), BENCH_SECONDS (10), BENCH_CONCURRENCY (16), BENCH_IMPORT (100000).
@@ -63,7 +66,7 @@ fmt:
 # Runs each fuzz target for FUZZTIME (default 20s); seeds stay in testdata/.
 FUZZTIME ?= 20s
 fuzz:
-	@for pkg in ./internal/identity ./internal/ids ./internal/cursor ./internal/apikey ./internal/resolve ./internal/obs ./internal/server; do \
+	@for pkg in ./internal/identity ./internal/replica ./internal/ids ./internal/cursor ./internal/apikey ./internal/resolve ./internal/obs ./internal/server; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; \
@@ -71,6 +74,7 @@ fuzz:
 
 pg-stop:
 	scripts/pg.sh stop .data/pg
+	scripts/pg.sh stop .data/pg-test-replica
 	scripts/pg.sh stop .data/pg-test
 	scripts/pg.sh stop .data/pg-bench
 

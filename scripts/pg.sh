@@ -4,6 +4,10 @@
 #   scripts/pg.sh start DIR [fast]   initdb (first time) and start on a free loopback port; prints
 #                                    the DATABASE_URL of its "wazapin" database. "fast" turns off
 #                                    fsync and friends: for throwaway test data only.
+#   scripts/pg.sh standby DIR PRIMARY_DIR [fast]
+#                                    a streaming replica of the cluster in PRIMARY_DIR (running),
+#                                    copied afresh with pg_basebackup -R unless it is running
+#                                    already; prints the DATABASE_URL of its "wazapin" database
 #   scripts/pg.sh stop DIR           stop it
 #
 # PostgreSQL refuses to run as root; when called as root the cluster runs as the unprivileged
@@ -12,10 +16,16 @@ set -euo pipefail
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
 
-[ $# -ge 2 ] || die "usage: $0 start|stop DIR [fast]"
+[ $# -ge 2 ] || die "usage: $0 start|stop DIR [fast] | standby DIR PRIMARY_DIR [fast]"
 action=$1
 dir=$(realpath -m "$2")
 mode=${3:-}
+primary=""
+if [ "$action" = standby ]; then
+  [ $# -ge 3 ] || die "usage: $0 standby DIR PRIMARY_DIR [fast]"
+  primary=$(realpath -m "$3")
+  mode=${4:-}
+fi
 
 bindir=""
 if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then
@@ -53,19 +63,55 @@ free_port() {
 
 # As root the cluster runs as "postgres", which cannot reach a checkout under a private home
 # (such as /root). Such a checkout keeps its cluster under /var/tmp instead, one per folder.
-if [ "$(id -u)" = 0 ]; then
-  if ! id postgres >/dev/null 2>&1; then
-    useradd --system --no-create-home --shell /usr/sbin/nologin postgres
+reachable() {
+  local d=$1
+  if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$(dirname "$d")"
+    if ! runuser -u postgres -- test -x "$(dirname "$d")" 2>/dev/null; then
+      d="/var/tmp/wazapin-pg/$(printf '%s' "$d" | md5sum | cut -c1-16)"
+      mkdir -p "$(dirname "$d")"
+      chmod 755 "$(dirname "$d")"
+    fi
   fi
-  mkdir -p "$(dirname "$dir")"
-  if ! runuser -u postgres -- test -x "$(dirname "$dir")" 2>/dev/null; then
-    dir="/var/tmp/wazapin-pg/$(printf '%s' "$dir" | md5sum | cut -c1-16)"
-    mkdir -p "$(dirname "$dir")"
-    chmod 755 "$(dirname "$dir")"
-  fi
+  echo "$d"
+}
+if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+  useradd --system --no-create-home --shell /usr/sbin/nologin postgres
 fi
+dir=$(reachable "$dir")
+[ -z "$primary" ] || primary=$(reachable "$primary")
+
+# server_opts are the settings a cluster starts with. In fast mode the WAL writer flushes every
+# 10 ms rather than 200: with synchronous_commit off a commit reaches a standby only once it is
+# flushed, and the replica tests read a write back within their wait for a replica.
+server_opts() {
+  local o="-p $1 -c listen_addresses=127.0.0.1 -k $dir -c max_connections=200 -c shared_buffers=256MB"
+  if [ "$mode" = fast ]; then
+    o="$o -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c wal_writer_delay=10ms"
+  fi
+  echo "$o"
+}
+
+url() { echo "postgres://postgres@127.0.0.1:$(cat "$dir/port")/wazapin?sslmode=disable"; }
 
 case "$action" in
+standby)
+  [ -f "$primary/port" ] || die "no cluster in $primary: start it first"
+  pport=$(cat "$primary/port")
+  if ! running; then
+    # A standby that is not running may be of another incarnation of the primary: copy afresh.
+    rm -rf "$dir/data"
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir"
+    as_owner "$bindir/pg_basebackup" -h 127.0.0.1 -p "$pport" -U postgres -D "$dir/data" -R -X stream -c fast \
+      >"$dir/basebackup.log" 2>&1 || die "pg_basebackup failed; see $dir/basebackup.log"
+    port=$(free_port)
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -o "$(server_opts "$port")" -w -t 60 start >/dev/null ||
+      die "the standby did not start; see $dir/postgres.log"
+    echo "$port" >"$dir/port"
+  fi
+  url
+  ;;
 start)
   mkdir -p "$dir"
   [ "$(id -u)" = 0 ] && chown postgres "$dir"
@@ -75,10 +121,7 @@ start)
   fi
   if ! running; then
     port=$(free_port)
-    opts="-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=200 -c shared_buffers=256MB"
-    if [ "$mode" = fast ]; then
-      opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    fi
+    opts=$(server_opts "$port")
     as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -o "$opts" -w -t 60 start >/dev/null ||
       die "PostgreSQL did not start; see $dir/postgres.log"
     echo "$port" >"$dir/port"
@@ -87,7 +130,7 @@ start)
   if [ -z "$(as_owner "$bindir/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'wazapin'")" ]; then
     as_owner "$bindir/createdb" -h 127.0.0.1 -p "$port" -U postgres wazapin
   fi
-  echo "postgres://postgres@127.0.0.1:$port/wazapin?sslmode=disable"
+  url
   ;;
 stop)
   if running; then

@@ -4,6 +4,7 @@
 package typescript_test
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/wazapin/wazapin/internal/nodetest"
 	"github.com/wazapin/wazapin/internal/servertest"
+	"github.com/wazapin/wazapin/internal/testdb"
 )
 
 func TestTypeScriptClient(t *testing.T) {
@@ -38,7 +40,18 @@ func TestTypeScriptClient(t *testing.T) {
 		tests = append(tests, filepath.Join(dir, "dist", "test", strings.TrimSuffix(filepath.Base(src), ".ts")+".js"))
 	}
 
-	env := servertest.Start(t)
-	nodetest.Run(t, dir, 2*time.Minute, []string{"WAZAPIN_URL=" + env.URL, "WAZAPIN_API_KEY=" + env.Workspace.APIKey},
+	// With the standby `make test` starts, the server reads from it and its writes answer
+	// consistency tokens, which the client must carry on.
+	replicated := os.Getenv(testdb.ReplicaEnv) != ""
+	env := servertest.Start(t, func(s *servertest.Setup) {
+		if replicated {
+			s.ReplicaURLs = []string{testdb.Replica(t, s.DatabaseURL)}
+		}
+	})
+	vars := []string{"WAZAPIN_URL=" + env.URL, "WAZAPIN_API_KEY=" + env.Workspace.APIKey}
+	if replicated {
+		vars = append(vars, "WAZAPIN_REPLICATED=1")
+	}
+	nodetest.Run(t, dir, 2*time.Minute, vars,
 		"node", append([]string{"--test", "--test-reporter=spec"}, tests...)...)
 }

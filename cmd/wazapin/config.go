@@ -15,6 +15,9 @@ type setting struct {
 
 var settings = []setting{
 	{"DATABASE_URL", "required", "PostgreSQL URL (`pool_max_conns=N` sets the pool size); `make run` and `make test` start a private PostgreSQL when it is unset"},
+	{"WAZAPIN_READ_DATABASE_URLS", "none: every read on the primary", "streaming replicas of `DATABASE_URL` that serve reads, as PostgreSQL URLs separated by spaces; writes, and reads that must see a write their client made, stay on or fall back to the primary (see Read replicas)"},
+	{"WAZAPIN_MAX_REPLICA_LAG", "`1s`", "how far behind the primary a replica may be to serve a read that brings no consistency token (up to 1h)"},
+	{"WAZAPIN_REPLICA_WAIT", "`50ms`", "how long a read with a consistency token waits for a replica to replay past it before it reads the primary (up to 5s)"},
 	{"WAZAPIN_ADDR", "`127.0.0.1:8080`", "listen address of the API"},
 	{"WAZAPIN_METRICS_ADDR", "off (`make run`: `127.0.0.1:9464`)", "listen address of `GET /metrics` (Prometheus), a listener of its own"},
 	{"WAZAPIN_LOG_FORMAT", "`text`", "`json` or `text`: one access line per request and every failure with its cause, on stderr"},

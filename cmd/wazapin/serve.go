@@ -19,6 +19,7 @@ import (
 	"github.com/wazapin/wazapin/internal/obs"
 	"github.com/wazapin/wazapin/internal/pg"
 	"github.com/wazapin/wazapin/internal/ratelimit"
+	"github.com/wazapin/wazapin/internal/replica"
 	"github.com/wazapin/wazapin/internal/secretbox"
 	"github.com/wazapin/wazapin/internal/server"
 	"github.com/wazapin/wazapin/internal/store"
@@ -48,6 +49,9 @@ type serveConfig struct {
 	server                                    server.Config
 	deprecated                                string // a warning about a setting's former name
 	webhooks                                  webhooks.Config
+	// replicaURLs are the streaming replicas reads may go to (WAZAPIN_READ_DATABASE_URLS).
+	replicaURLs []string
+	replicas    replica.Options
 }
 
 // config reads serve's settings, naming the variable whose value cannot be used.
@@ -73,6 +77,8 @@ func (m *Main) config() (serveConfig, error) {
 		{"WAZAPIN_SHUTDOWN_GRACE", &c.grace, 5 * time.Second, 5 * time.Minute},
 		{"WAZAPIN_SHUTDOWN_TIMEOUT", &c.shutdownTimeout, 30 * time.Second, 10 * time.Minute},
 		{"WAZAPIN_PROVIDER_TIMEOUT", &c.server.ProviderTimeout, 5 * time.Second, maxProviderTimeout},
+		{"WAZAPIN_MAX_REPLICA_LAG", &c.replicas.MaxLag, time.Second, time.Hour},
+		{"WAZAPIN_REPLICA_WAIT", &c.replicas.Wait, 50 * time.Millisecond, 5 * time.Second},
 	}
 	for _, d := range durations {
 		*d.into = d.def
@@ -89,6 +95,12 @@ func (m *Main) config() (serveConfig, error) {
 			return c, fmt.Errorf("%s must be a duration from %s to %s, such as %s, not %q", d.name, minimum, d.max, d.def, v)
 		}
 		*d.into = parsed
+	}
+	c.replicaURLs = strings.Fields(m.Getenv("WAZAPIN_READ_DATABASE_URLS"))
+	for i, url := range c.replicaURLs {
+		if _, err := pg.Config(url, pg.GenericPlans); err != nil {
+			return c, fmt.Errorf("WAZAPIN_READ_DATABASE_URLS, URL %d: %w", i+1, err)
+		}
 	}
 	if key := m.Getenv("WAZAPIN_ENCRYPTION_KEY"); key != "" {
 		box, err := secretbox.ParseKey(key)
@@ -242,10 +254,21 @@ func (m *Main) serve(ctx context.Context, args []string) error {
 	defer pool.Close()
 	defer planned.Close()
 	cfg.server.Metrics = obs.NewMetrics()
-	st := store.New(pool, store.Options{Planned: planned})
-	api := server.New(st, cfg.server)
 	watch, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWatching()
+	opts := store.Options{Planned: planned}
+	if len(cfg.replicaURLs) > 0 {
+		cfg.replicas.Log, cfg.replicas.Metrics = log, cfg.server.Metrics
+		if opts.Replicas, err = replica.Open(pool, cfg.replicaURLs, cfg.replicas); err != nil {
+			return fmt.Errorf("WAZAPIN_READ_DATABASE_URLS: %w", err)
+		}
+		defer opts.Replicas.Close()
+		go opts.Replicas.Run(watch)
+		log.Info("reading from replicas", "replicas", len(cfg.replicaURLs),
+			"max_replica_lag", cfg.replicas.MaxLag.String(), "replica_wait", cfg.replicas.Wait.String())
+	}
+	st := store.New(pool, opts)
+	api := server.New(st, cfg.server)
 	go api.WatchKeys(watch)
 	var deliveries *webhooks.Runner
 	if cfg.webhooks.Workers > 0 {

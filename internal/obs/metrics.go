@@ -24,6 +24,7 @@ type Metrics struct {
 	lookups  *prometheus.HistogramVec
 	imports  *prometheus.CounterVec
 	pools    poolCollector
+	reads    *prometheus.CounterVec
 }
 
 // durationBuckets are OpenTelemetry's advice for http.server.request.duration, with three finer
@@ -50,12 +51,16 @@ func NewMetrics() *Metrics {
 			Name: "wazapin_import_lines_total",
 			Help: "Lines of bulk imports, by outcome (created, updated, conflict, invalid).",
 		}, []string{"outcome"}),
+		reads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wazapin_db_reads_total",
+			Help: "Requests that read, by where they read (primary, or a replica by name) and why (current, token; on the primary also lag, down, failed).",
+		}, []string{"target", "reason"}),
 	}
 	active := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "http_server_active_requests",
 		Help: "Number of active HTTP server requests.",
 	}, func() float64 { return float64(m.inFlight.Load()) })
-	m.reg.MustRegister(m.duration, active, m.lookups, m.imports, &m.pools,
+	m.reg.MustRegister(m.duration, active, m.lookups, m.imports, m.reads, &m.pools,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -194,4 +199,32 @@ func collectPool(ch chan<- prometheus.Metric, p namedPool) {
 	counter(d.emptyAcquires, float64(s.EmptyAcquireCount()))
 	counter(d.canceledAcquires, float64(s.CanceledAcquireCount()))
 	counter(d.waitSeconds, s.AcquireDuration().Seconds())
+}
+
+// DBRead counts a request that reads at target ("primary", or a replica's name) for reason.
+func (m *Metrics) DBRead(target, reason string) {
+	m.reads.WithLabelValues(target, reason).Inc()
+}
+
+// AddReplica exports a read replica: its pools, how far behind the primary it was when last
+// seen, and whether it answered then.
+func (m *Metrics) AddReplica(name string, main, planned *pgxpool.Pool, lagSeconds func() float64, up func() bool) {
+	m.AddPool(name, main)
+	m.AddPool(name+"-planned", planned)
+	labels := prometheus.Labels{"replica": name}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "wazapin_replica_lag_seconds", ConstLabels: labels,
+			Help: "How far behind the primary a read replica was when last seen: the time since the primary first had WAL the replica had not replayed.",
+		}, lagSeconds),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "wazapin_replica_up", ConstLabels: labels,
+			Help: "1 when a read replica answered when last asked, and serves reads; 0 while reads pass it over for the primary.",
+		}, func() float64 {
+			if up() {
+				return 1
+			}
+			return 0
+		}),
+	)
 }

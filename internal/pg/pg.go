@@ -268,3 +268,15 @@ func (p OneShotPool) Query(ctx context.Context, sql string, args ...any) (pgx.Ro
 func (p OneShotPool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	return p.Pool.QueryRow(ctx, sql, oneShot(args)...)
 }
+
+// ReplicaRefused tells whether a read that failed on a streaming replica would be served by its
+// primary: the replica could not be reached or is not serving (Unavailable), it cancelled the
+// read for a conflict with the WAL it replays, or its database was dropped meanwhile by the
+// primary, or the statement tried to write.
+func ReplicaRefused(err error) bool {
+	switch sqlState(err) {
+	case "40001", "57P04", "25006": // serialization_failure (a recovery conflict), database_dropped, read_only_sql_transaction
+		return true
+	}
+	return Unavailable(err)
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	wazapin "github.com/wazapin/wazapin/clients/go"
 	"github.com/wazapin/wazapin/gen/api"
 	"github.com/wazapin/wazapin/internal/obs"
 	"github.com/wazapin/wazapin/internal/secretbox"
@@ -86,13 +87,7 @@ func (e *env) workspace(name, region string) (tenant.Created, *api.ClientWithRes
 }
 
 func (e *env) clientWithKey(key string) *api.ClientWithResponses {
-	c, err := api.NewClientWithResponses(e.url, api.WithHTTPClient(e.client),
-		api.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
-			if key != "" {
-				req.Header.Set("X-Api-Key", key)
-			}
-			return nil
-		}))
+	c, err := wazapin.New(e.url, key, api.WithHTTPClient(e.client))
 	if err != nil {
 		e.t.Fatal(err)
 	}

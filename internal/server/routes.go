@@ -147,8 +147,10 @@ func echoPath(specPath string) string {
 
 // registerOperations adds every operation of the spec to e with the middleware its declaration
 // asks for, in this order: the body limit that applies to it, unless the operation is public
-// authentication, the key's rate limit and its permissions, Idempotency-Key when the operation
-// declares the header, the checks of its body and parameters, and the deadline of its work.
+// authentication, the key's rate limit and its permissions, the consistency token of a write's
+// answer when the server reads from replicas, Idempotency-Key when the operation declares the
+// header, the checks of its body and parameters, the deadline of its work, and where a read
+// goes (an operation that declares Wazapin-Consistency reads, and may read a replica).
 // Unknown routes and the public pages outside the spec pass none of these: a 404 is answered
 // before any key is asked for.
 func (s *Server) registerOperations(e *echo.Echo) {
@@ -169,6 +171,11 @@ func (s *Server) registerOperations(e *echo.Echo) {
 		if op.fieldPerms != nil {
 			s.fieldPerms[id] = op.fieldPerms
 		}
+		_, reads := op.params[consistencyHeader]
+		if !op.public && !reads && s.store.Replicated() {
+			// Outside idempotent, whose answer is written once its transaction commits.
+			m = append(m, s.tokens)
+		}
 		if _, ok := op.params[idempotencyHeader]; ok {
 			// Before the body is read: it hashes the body as it goes.
 			m = append(m, s.idempotent(id))
@@ -181,6 +188,9 @@ func (s *Server) registerOperations(e *echo.Echo) {
 			m = append(m, deadline(s.cfg.ProviderTimeout+s.cfg.DBTimeout))
 		default:
 			m = append(m, deadline(s.cfg.DBTimeout))
+		}
+		if reads {
+			m = append(m, s.readsFrom)
 		}
 		mw[id] = m
 		s.templates[echoPath(op.path)] = op.path

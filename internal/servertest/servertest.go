@@ -15,7 +15,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/wazapin/wazapin/internal/obs"
 	"github.com/wazapin/wazapin/internal/pg"
+	"github.com/wazapin/wazapin/internal/replica"
 	"github.com/wazapin/wazapin/internal/secretbox"
 	"github.com/wazapin/wazapin/internal/server"
 	"github.com/wazapin/wazapin/internal/store"
@@ -35,8 +37,14 @@ type Env struct {
 
 // Setup is what Start builds the server from.
 type Setup struct {
-	Server server.Config
-	Store  store.Options
+	// DatabaseURL is the test's database, made before configure runs (see testdb.Replica).
+	DatabaseURL string
+	Server      server.Config
+	Store       store.Options
+	// ReplicaURLs, when set, are replicas the store reads from, with the options of Replica
+	// (Log and Metrics are the server's).
+	ReplicaURLs []string
+	Replica     replica.Options
 	// Webhooks, when set, runs the webhook workers too (Store and Secrets are filled in).
 	Webhooks *webhooks.Config
 }
@@ -57,9 +65,24 @@ func Start(t testing.TB, configure ...func(*Setup)) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(planned.Close)
-	setup := Setup{Server: server.Config{Secrets: Secrets(t)}, Store: store.Options{Planned: planned}}
+	setup := Setup{DatabaseURL: dbURL, Server: server.Config{Secrets: Secrets(t)}, Store: store.Options{Planned: planned}}
 	for _, f := range configure {
 		f(&setup)
+	}
+	if len(setup.ReplicaURLs) > 0 {
+		if setup.Server.Metrics == nil {
+			setup.Server.Metrics = obs.NewMetrics()
+		}
+		setup.Replica.Log, setup.Replica.Metrics = setup.Server.Log, setup.Server.Metrics
+		set, err := replica.Open(pool, setup.ReplicaURLs, setup.Replica)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { set.Run(run); close(done) }()
+		t.Cleanup(func() { stop(); <-done; set.Close() })
+		setup.Store.Replicas = set
 	}
 	st := store.New(pool, setup.Store)
 	srv := server.New(st, setup.Server)

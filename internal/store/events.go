@@ -16,9 +16,19 @@ import (
 // only events below the feed's bound (see feedBound), so a consumer that resumes after the last
 // number it saw misses none. after older than what retention deleted is apperr.Gone.
 func (s *Store) Events(ctx context.Context, wsID uuid.UUID, after int64, types []string, contactID *uuid.UUID, limit int32) ([]dbq.Event, error) {
-	through, err := s.bound.through(ctx, s.q)
+	r, primary := readOf(ctx), onPrimary(ctx)
+	through, err := s.bound.through(primary, s.q) // a mark takes a transaction id: the primary's work
 	if err != nil {
 		return nil, err
+	}
+	if r != nil {
+		// A replica shows the page only once it has replayed every event up to the bound: one
+		// that had replayed 8 and not 7, committed later, would let the consumer step over 7.
+		pos, err := s.Position(primary)
+		if err != nil {
+			return nil, err
+		}
+		ctx = s.ReadFrom(ctx, max(pos, r.token))
 	}
 	if types == nil {
 		types = []string{}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	dbq "github.com/wazapin/wazapin/gen/db"
@@ -185,33 +184,4 @@ func (s *Store) IdempotentAnswer(ctx context.Context, wsID uuid.UUID, key string
 // time, and says how many went.
 func (s *Store) DeleteExpiredIdempotencyKeys(ctx context.Context, before time.Time, batch int32) (int64, error) {
 	return s.q.DeleteExpiredIdempotencyKeys(ctx, dbq.DeleteExpiredIdempotencyKeysParams{Before: before, MaxRows: batch})
-}
-
-// routed runs the store's statements outside its writes in the transaction of the request's
-// claim while that is open, and on db otherwise. A request that holds its transaction open thus
-// never waits for a second connection of the pool, which other requests doing the same could
-// all be holding; and it reads what it wrote.
-type routed struct{ db dbq.DBTX }
-
-func (r routed) conn(ctx context.Context) dbq.DBTX {
-	if c := claimOf(ctx); c != nil && c.tx != nil {
-		return c.tx
-	}
-	return r.db
-}
-
-func (r routed) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	return r.conn(ctx).Exec(ctx, sql, args...)
-}
-
-func (r routed) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	return r.conn(ctx).Query(ctx, sql, args...)
-}
-
-func (r routed) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return r.conn(ctx).QueryRow(ctx, sql, args...)
-}
-
-func (r routed) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
-	return r.conn(ctx).CopyFrom(ctx, table, columns, src)
 }

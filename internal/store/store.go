@@ -16,6 +16,7 @@ import (
 	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/obs"
 	"github.com/wazapin/wazapin/internal/pg"
+	"github.com/wazapin/wazapin/internal/replica"
 )
 
 // Store reads and writes the workspaces' data.
@@ -30,6 +31,8 @@ type Store struct {
 	qOneShot *dbq.Queries
 	opts     Options
 	bound    feedBound
+	// replicas, when set, serve the reads of requests sent there (ReadFrom).
+	replicas *replica.Set
 }
 
 // Options adjust a Store.
@@ -40,6 +43,9 @@ type Options struct {
 	// InTx runs inside every write transaction after its change and before its commit, and can
 	// still undo it by failing: the seam where a change's event or idempotent answer joins it.
 	InTx func(ctx context.Context, tx pgx.Tx, w Write) error
+	// Replicas are the streaming replicas reads may go to (see ReadFrom); without them every
+	// read is the primary's.
+	Replicas *replica.Set
 }
 
 // Write names a committed change for InTx.
@@ -54,9 +60,9 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 		planned = pool
 	}
 	return &Store{
-		main: pool, q: dbq.New(routed{pool}),
-		planned: planned, qPlanned: dbq.New(routed{planned}), qOneShot: dbq.New(routed{pg.OneShot(planned)}),
-		opts: opts,
+		main: pool, q: dbq.New(routed{pool, genericPlan}),
+		planned: planned, qPlanned: dbq.New(routed{planned, customPlan}), qOneShot: dbq.New(routed{pg.OneShot(planned), oneShotPlan}),
+		opts: opts, replicas: opts.Replicas,
 	}
 }
 

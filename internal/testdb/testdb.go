@@ -14,6 +14,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -127,4 +128,37 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// ReplicaEnv names the URL of a streaming standby of DATABASE_URL's server, which `make test`
+// starts beside its private cluster.
+const ReplicaEnv = "WAZAPIN_TEST_REPLICA_URL"
+
+// Replica returns the URL of database dbURL (one New made) on the standby of ReplicaEnv, once
+// the standby has replayed its creation. A test that needs a replica skips without one: only a
+// DATABASE_URL given from outside comes without it.
+func Replica(t testing.TB, dbURL string) string {
+	t.Helper()
+	base := os.Getenv(ReplicaEnv)
+	if base == "" {
+		t.Skipf("%s is not set: `make test` starts a standby of its private cluster; with a DATABASE_URL of your own, set it to a streaming standby of that server", ReplicaEnv)
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica := withDatabase(base, u.Path[1:])
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := pgx.Connect(ctx, replica)
+		if err == nil {
+			conn.Close(ctx)
+			return replica
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the standby at %s did not show database %s within 30s: %v", base, u.Path[1:], err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

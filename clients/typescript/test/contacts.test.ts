@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { createWazapinClient, type Contact, type FieldError, type Problem } from "../src/index.js";
+import { consistencyHeader, createWazapinClient, type Contact, type FieldError, type Problem } from "../src/index.js";
 
 const baseUrl = process.env.WAZAPIN_URL;
 const apiKey = process.env.WAZAPIN_API_KEY;
@@ -148,4 +148,30 @@ test("an invalid email is a 422 problem naming the field", async () => {
     ["email"],
   );
   assert.ok(errors[0]?.message, "the field error has a message");
+});
+
+test("the client sends the consistency token of its latest write with its next requests", async () => {
+  const sent: (string | null)[] = [];
+  const tracked = createWazapinClient({
+    baseUrl,
+    apiKey,
+    fetch: async (request: Request) => {
+      sent.push(request.headers.get(consistencyHeader));
+      return fetch(request);
+    },
+  });
+  const made = ok(await tracked.POST("/v1/contacts", { body: { phone_number: "+6281299990001" } }), 201);
+  ok(await tracked.POST("/v1/contacts", { body: { phone_number: "+6281299990002" } }), 201);
+  const got = await tracked.GET("/v1/contacts/{contactID}", { params: { path: { contactID: made.data.id } } });
+  ok(got, 200);
+  assert.equal(sent[0], null, "a token before any write");
+  if (process.env.WAZAPIN_REPLICATED) {
+    // The server reads from a replica (client_test.go): every write answers a token, and the
+    // read carries the newest.
+    assert.match(sent[1] ?? "", /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/);
+    assert.notEqual(sent[2], null);
+    assert.notEqual(sent[2], sent[1], "the second write's token replaces the first's");
+  } else {
+    assert.deepEqual(sent, [null, null, null]);
+  }
 });
