@@ -14,13 +14,34 @@ build:
 run: build
 	@scripts/run.sh $(BIN)
 
+# After every test, the store's tests again on a schema whose workspace tables are
+# hash-partitioned by workspace_id (internal/testdb; docs/SCALING.md, "Distributing by
+# workspace"): of internal/server's tests, one or two of what the store keeps and answers for
+# each resource, the two that run every write, and those that check one workspace never sees
+# another's. Left out, to keep the step under a minute: tests of HTTP parsing, limits, logs,
+# metrics and timeouts, which reach no table; the long import runs (100k lines, property tests)
+# and the merge races, minutes for statements the tests here run too; and the second test of a
+# resource where a first covers its statements.
+PARTITIONED_TESTS := EveryWriteCommitsWithWhatJoinsIt EveryChangeRecordsItsEvent \
+  CreateContact PatchContact UpsertMatchesAndUpdates ConcurrentUpsertsConvergeOnOneContact \
+  DeleteContactRemovesEverythingAttached Identities Resolve Reachability ListFilters \
+  SearchPagesThroughItsMatchesOnce Notes Tags Consent Suppressions Import MergeAndUndo \
+  WritesToAMergedContact FeedResumedFromACursorMissesNothing WebhookDeliveriesAreSignedEvents ChannelCRUD \
+  ChannelBoundIsKeptInTheDatabase APIKeys IdempotencyKeyReplaysTheAnswer IdempotencyKeysArePerWorkspace \
+  OtherWorkspacesContactsAreNotFound ImportStaysInItsWorkspace AnotherWorkspacesEndpointGetsNothing
+empty :=
+space := $(empty) $(empty)
+
 # Without DATABASE_URL the private cluster gets a streaming standby too, for the replica tests
 # (WAZAPIN_TEST_REPLICA_URL; they skip without one).
 test:
 	@url="$${DATABASE_URL:-}"; replica="$${WAZAPIN_TEST_REPLICA_URL:-}"; \
 	if [ -z "$$url" ]; then url=$$(scripts/pg.sh start .data/pg-test fast); \
 	  replica=$$(scripts/pg.sh standby .data/pg-test-replica .data/pg-test fast); fi; \
-	DATABASE_URL="$$url" WAZAPIN_TEST_REPLICA_URL="$$replica" $(GO) test -count=1 ./...
+	DATABASE_URL="$$url" WAZAPIN_TEST_REPLICA_URL="$$replica" $(GO) test -count=1 ./...; \
+	echo "again on the partitioned schema:"; \
+	DATABASE_URL="$$url" WAZAPIN_TEST_PARTITIONED=1 $(GO) test -count=1 \
+	  -run '^Test($(subst $(space),|,$(strip $(PARTITIONED_TESTS))))$$' ./internal/server/
 
 # The API against pgbench on the same SQL, side by side; writes docs/BENCHMARKS.md. Settings:
 # BENCH_CONTACTS (1000000), BENCH_SECONDS (10), BENCH_CONCURRENCY (16), BENCH_IMPORT (100000).

@@ -53,7 +53,7 @@ func TestBenchSmoke(t *testing.T) {
 			t.Errorf("%s: CPU per request not measured: API %+v, pgbench %+v", r.Scenario, a, p)
 		}
 	}
-	want := "get_by_id resolve_phone resolve_external resolve_3_identifiers reachability_1000 upsert_new upsert_idempotent upsert_existing list_first_page list_deep_page bulk_import"
+	want := "get_by_id resolve_phone resolve_external resolve_3_identifiers reachability_1000 upsert_new upsert_idempotent upsert_existing list_first_page list_deep_page search_worst bulk_import"
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("scenarios %s, want %s", got, want)
 	}

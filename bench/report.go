@@ -128,7 +128,7 @@ type report struct {
 	table, markdown string
 }
 
-func render(cfg config, rows []row, dbURL string) report {
+func render(cfg config, rows []row, dbURL string, seeded seedStats) report {
 	pgVersion := "unknown"
 	if conn, err := pgx.Connect(context.Background(), dbURL); err == nil {
 		_ = conn.QueryRow(context.Background(), "SHOW server_version").Scan(&pgVersion)
@@ -153,11 +153,16 @@ func render(cfg config, rows []row, dbURL string) report {
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), cfg.Contacts, cfg.Concurrency, cfg.Seconds, cfg.Warmup)
 	fmt.Fprintf(&m, "Machine: %d cores (%s/%s), PostgreSQL %s, %s. The API server, its load generator, PostgreSQL and pgbench share the machine.\n\n",
 		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, pgVersion, runtime.Version())
+	var phases []string
+	for _, ph := range seeded.Phases {
+		phases = append(phases, fmt.Sprintf("%s %s", ph.Name, ph.Time.Round(100*time.Millisecond)))
+	}
+	fmt.Fprintf(&m, "Seeded in %s (%s); sizes below.\n\n", seeded.Total.Round(time.Second), strings.Join(phases, ", "))
 	m.WriteString("Each scenario runs twice, side by side in one run: the API over HTTP, driven by a closed-loop load generator in its own process (bench/loadgen.go), and pgbench running, prepared, the SQL the server issues for that request, taken from db/queries by name with its parameters bound to the same random keys (bench/scenarios.go). The ratio (API requests per second over pgbench transactions per second) is the figure to compare; absolute numbers move with the machine. For bulk_import the columns are contacts per second: one import request of new contacts against COPY of the same rows into the same indexed tables, and p50/p99 hold the request's wall time.\n\n")
 	m.WriteString("The server runs with `WAZAPIN_RATE_LIMIT=" + benchRateLimit + "`: rate limits on (each request draws from its key's bucket and carries RateLimit headers) at a limit no scenario reaches, so that their cost is in the figures.\n\n")
 	m.WriteString("| scenario | API req/s | pgbench tps | ratio | API p50 ms | API p99 ms | server RSS MiB | errors | goal | met |\n|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&m, "| %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.1f | %d | %s | %s |\n", r.Scenario, r.APIRPS, r.PGTPS, ratio(r), r.P50, r.P99, r.RSSMiB, r.Errors, r.Goal, r.Met)
+		fmt.Fprintf(&m, "| %s | %s | %s | %.2f | %.2f | %.2f | %.1f | %d | %s | %s |\n", r.Scenario, rate(r.APIRPS), rate(r.PGTPS), ratio(r), r.P50, r.P99, r.RSSMiB, r.Errors, r.Goal, r.Met)
 	}
 	if len(cpuRows) > 0 {
 		m.WriteString(cpuSection)
@@ -166,6 +171,7 @@ func render(cfg config, rows []row, dbURL string) report {
 			fmt.Fprintf(&m, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f |\n", r.Scenario, a.Server, a.Postgres, a.Client, a.total(), b.Postgres, b.Client, b.total(), ceiling(r))
 		}
 	}
+	m.WriteString(sizesSection(seeded))
 	m.WriteString("\nNotes:\n\n")
 	for _, r := range rows {
 		if r.Note != "" {
@@ -174,6 +180,52 @@ func render(cfg config, rows []row, dbURL string) report {
 	}
 	m.WriteString("\nRerun: `make bench` (settings: BENCH_CONTACTS, BENCH_SECONDS, BENCH_CONCURRENCY, BENCH_IMPORT).\n")
 	return report{table: t.String(), markdown: m.String()}
+}
+
+// sizesSection is the tables and indexes the seed left, in MiB and per million contacts.
+func sizesSection(st seedStats) string {
+	sz := st.Sizes
+	if len(sz.Tables) == 0 {
+		return ""
+	}
+	perM := func(b int64) float64 { return float64(b) / (1 << 20) / (float64(sz.Contacts) / 1e6) }
+	var b strings.Builder
+	b.WriteString("\n## Sizes after seeding\n\n")
+	b.WriteString("Right after the seed (indexes built once over the loaded rows, then VACUUM ANALYZE), before the scenarios add rows. ")
+	b.WriteString("Heap is pg_table_size (the rows, TOAST, free space and visibility maps); indexes pg_indexes_size.\n\n")
+	b.WriteString("| table | rows (estimated) | heap MiB | indexes MiB | total MiB | total MiB per million contacts |\n|---|---:|---:|---:|---:|---:|\n")
+	var heap, idx, total int64
+	for _, t := range sz.Tables {
+		fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.1f | %.1f |\n", t.Name, t.Rows, float64(t.Heap)/(1<<20), float64(t.Indexes)/(1<<20), float64(t.Total)/(1<<20), perM(t.Total))
+		heap, idx, total = heap+t.Heap, idx+t.Indexes, total+t.Total
+	}
+	fmt.Fprintf(&b, "| all seeded tables | | %.1f | %.1f | %.1f | %.1f |\n", float64(heap)/(1<<20), float64(idx)/(1<<20), float64(total)/(1<<20), perM(total))
+	b.WriteString("\n| index | MiB | MiB per million contacts |\n|---|---:|---:|\n")
+	for _, i := range sz.Indexes {
+		fmt.Fprintf(&b, "| %s | %.1f | %.1f |\n", i.Name, float64(i.Bytes)/(1<<20), perM(i.Bytes))
+	}
+	fmt.Fprintf(&b, "\nThe database: %s (%.1f MiB per million contacts).", mib(sz.Database), perM(sz.Database))
+	if sz.DataDir > 0 {
+		fmt.Fprintf(&b, " The cluster's data directory, WAL included: %s after the seed, at most %s while seeding (sampled every 2 s).", mib(sz.DataDir), mib(st.PeakDisk))
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// mib formats bytes in MiB, or GiB past ten of them.
+func mib(b int64) string {
+	if b >= 10<<30 {
+		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
+	}
+	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+}
+
+// rate formats a rate: whole numbers, but two decimals below ten (a search that takes seconds).
+func rate(v float64) string {
+	if v < 10 {
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.0f", v)
 }
 
 // withCPU is the rows whose CPU was measured on both sides (bulk_import's is not).

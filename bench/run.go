@@ -132,11 +132,12 @@ func run(cfg config) ([]row, error) {
 
 	p := params{n: cfg.Contacts, base: time.Now().Add(-24 * time.Hour).UnixMilli(), deep: max(1, cfg.Contacts-cfg.Contacts*9/10)}
 	logf("seeding %d contacts (phone, email and external identities, notes, tags)", cfg.Contacts)
-	t0 := time.Now()
-	if err := seed(ctx, dbURL, wsID.String(), p); err != nil {
+	seeded, err := seed(ctx, dbURL, wsID.String(), p)
+	if err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
-	logf("seeded in %s", time.Since(t0).Round(time.Second))
+	logf("seeded in %s; database %s, data directory %s (at most %s while seeding)", seeded.Total.Round(time.Second),
+		mib(seeded.Sizes.Database), mib(seeded.Sizes.DataDir), mib(seeded.PeakDisk))
 
 	m := newMeter(ctx, dbURL)
 	logPath := cfg.ServerLog
@@ -156,7 +157,7 @@ func run(cfg config) ([]row, error) {
 			continue
 		}
 		logf("scenario %s", sc.name)
-		api, rss, apiCPU, err := srv.load(cfg, m, ws.APIKey, sc.name, p)
+		api, rss, apiCPU, err := srv.load(cfg, m, ws.APIKey, sc, p)
 		if err != nil {
 			return nil, fmt.Errorf("%s over HTTP: %w", sc.name, err)
 		}
@@ -164,7 +165,7 @@ func run(cfg config) ([]row, error) {
 		if err != nil {
 			return nil, err
 		}
-		tps, pgCPU, err := runPgbench(cfg, m, dbURL, script, wsID.String(), p)
+		tps, pgCPU, err := runPgbench(cfg, m, dbURL, sc, script, wsID.String(), p)
 		if err != nil {
 			return nil, fmt.Errorf("%s with pgbench: %w", sc.name, err)
 		}
@@ -179,7 +180,7 @@ func run(cfg config) ([]row, error) {
 		rows = append(rows, imp)
 	}
 	judge(rows)
-	report := render(cfg, rows, dbURL)
+	report := render(cfg, rows, dbURL, seeded)
 	fmt.Print(report.table)
 	for _, r := range rows {
 		fmt.Printf("BENCH scenario=%s api_rps=%.0f pg_tps=%.0f ratio=%.2f p50_ms=%.2f p99_ms=%.2f\n", r.Scenario, r.APIRPS, r.PGTPS, ratio(r), r.P50, r.P99)
@@ -235,61 +236,6 @@ func freshDatabase(ctx context.Context, admin, name string) (string, func(), err
 		}
 	}
 	return u.String(), drop, nil
-}
-
-// seed fills the workspace with contacts whose ids, phones, emails and external ids follow from
-// their index, so both load generators can draw hits and misses without a lookup.
-func seed(ctx context.Context, dbURL, ws string, p params) error {
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	stmts := []string{
-		`CREATE FUNCTION bench_id(base bigint, i bigint) RETURNS uuid IMMUTABLE LANGUAGE sql AS
-		 $$ SELECT (lpad(to_hex(base + i), 12, '0') || '70008000' || lpad(to_hex(i), 12, '0'))::uuid $$`,
-		// A time-ordered id like the server's UUIDv7, for rows pgbench inserts.
-		`CREATE FUNCTION bench_new_id() RETURNS uuid VOLATILE LANGUAGE sql AS
-		 $$ SELECT (lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0') || '7'
-		    || lpad(to_hex((random() * 4095)::int), 3, '0') || '8'
-		    || lpad(to_hex((random() * 4095)::int), 3, '0') || lpad(to_hex((random() * 281474976710655)::bigint), 12, '0'))::uuid $$`,
-		fmt.Sprintf(`INSERT INTO contacts (workspace_id, id, name, name_key, phone_number, email, external_source, external_id, custom_fields)
-		 SELECT '%[1]s', bench_id(%[2]d, i), 'Contact ' || i, 'contact ' || i, '+62812' || lpad(i::text, 8, '0'),
-		        'c' || i || '@example.com', 'shopify', 'cust_' || i, '{"tier": "gold"}'
-		 FROM generate_series(1, %[3]d) AS i`, ws, p.base, p.n),
-		fmt.Sprintf(`INSERT INTO contact_identities (workspace_id, type, source, value, contact_id)
-		 SELECT '%[1]s', t.type, t.source, t.value, bench_id(%[2]d, i)
-		 FROM generate_series(1, %[3]d) AS i,
-		      LATERAL (VALUES ('phone', '', '+62812' || lpad(i::text, 8, '0')), ('email', '', 'c' || i || '@example.com'),
-		                      ('external_id', 'shopify', 'cust_' || i)) AS t(type, source, value)`, ws, p.base, p.n),
-		fmt.Sprintf(`INSERT INTO notes (workspace_id, id, contact_id, body)
-		 SELECT '%[1]s', bench_id(%[2]d + 1000000000000, i), bench_id(%[2]d, i), 'Note about contact ' || i
-		 FROM generate_series(1, %[3]d, 10) AS i`, ws, p.base, p.n),
-		fmt.Sprintf(`INSERT INTO tags (workspace_id, id, name, name_key)
-		 SELECT '%[1]s', bench_id(%[2]d + 2000000000000, t), 'tag' || t, 'tag' || t FROM generate_series(1, 10) AS t`, ws, p.base),
-		fmt.Sprintf(`INSERT INTO contact_tags (workspace_id, contact_id, tag_id)
-		 SELECT '%[1]s', bench_id(%[2]d, i), bench_id(%[2]d + 2000000000000, 1 + i %% 10) FROM generate_series(1, %[3]d) AS i`, ws, p.base, p.n),
-		// Opt-outs, for reachability: every tenth contact suppressed on WhatsApp (kept against the
-		// contact and its number), every fifth opted in. Skipped on a schema that predates them
-		// (BENCH_BINARY of an older build).
-		fmt.Sprintf(`DO $$ BEGIN IF to_regclass('suppressions') IS NOT NULL THEN
-		 INSERT INTO suppressions (workspace_id, channel, subject_type, subject, contact_id, reason)
-		 SELECT '%[1]s', 'whatsapp', t.type, t.subject, bench_id(%[2]d, i), 'unsubscribed'
-		 FROM generate_series(10, %[3]d, 10) AS i,
-		      LATERAL (VALUES ('contact', bench_id(%[2]d, i)::text), ('phone', '+62812' || lpad(i::text, 8, '0'))) AS t (type, subject);
-		 INSERT INTO consents (workspace_id, channel, subject_type, subject, contact_id, status, captured_at)
-		 SELECT '%[1]s', 'whatsapp', t.type, t.subject, bench_id(%[2]d, i), 'opted_in', now()
-		 FROM generate_series(5, %[3]d, 10) AS i,
-		      LATERAL (VALUES ('contact', bench_id(%[2]d, i)::text), ('phone', '+62812' || lpad(i::text, 8, '0'))) AS t (type, subject);
-		 END IF; END $$`, ws, p.base, p.n),
-		"ANALYZE",
-	}
-	for _, s := range stmts {
-		if _, err := conn.Exec(ctx, s); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // server is the API under test, in its own process.
@@ -367,13 +313,13 @@ func (s *server) residentKiB() int64 {
 
 // load runs the load generator for one scenario while sampling the server's memory and the CPU
 // time each process spends in the measured window.
-func (s *server) load(cfg config, m meter, key, name string, p params) (loadResult, float64, cpuSplit, error) {
+func (s *server) load(cfg config, m meter, key string, sc scenario, p params) (loadResult, float64, cpuSplit, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return loadResult{}, 0, cpuSplit{}, err
 	}
-	cmd := exec.Command(self, "loadgen", "-url", s.url, "-key", key, "-scenario", name,
-		"-c", strconv.Itoa(cfg.Concurrency), "-warmup", cfg.Warmup.String(),
+	cmd := exec.Command(self, "loadgen", "-url", s.url, "-key", key, "-scenario", sc.name,
+		"-c", strconv.Itoa(sc.clients(cfg)), "-warmup", cfg.Warmup.String(),
 		"-duration", time.Duration(cfg.Seconds*float64(time.Second)).String(),
 		"-n", strconv.Itoa(p.n), "-base", strconv.FormatInt(p.base, 10), "-deep", strconv.Itoa(p.deep))
 	cmd.Stderr = os.Stderr
@@ -387,13 +333,13 @@ func (s *server) load(cfg config, m meter, key, name string, p params) (loadResu
 	// CPU times at the start and the end of the measured window (after the warm-up).
 	type sample struct {
 		server, postgres, client time.Duration
-		ok                       bool
+		ok, clientOK             bool
 	}
 	take := func() sample {
 		// The load generator first: it exits a few milliseconds after the window.
 		client, okClient := onCPU(cmd.Process.Pid)
 		server, okServer := onCPU(s.cmd.Process.Pid)
-		return sample{server, m.postgres(), client, okClient && okServer}
+		return sample{server, m.postgres(), client, okServer, okClient}
 	}
 	window := make(chan [2]sample, 1)
 	go func() {
@@ -408,12 +354,17 @@ func (s *server) load(cfg config, m meter, key, name string, p params) (loadResu
 		return loadResult{}, 0, cpuSplit{}, err // without waiting for the window (its channel is buffered)
 	}
 	w := <-window
+	if !w[1].clientOK {
+		// On a busy machine the load generator may have exited before the window's end was
+		// read: its whole CPU time, which the window's end would have read, is in its state.
+		w[1].client = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	var res loadResult
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		return res, 0, cpuSplit{}, err
 	}
 	var cpu cpuSplit
-	if m.ok() && w[0].ok && w[1].ok {
+	if m.ok() && w[0].ok && w[0].clientOK && w[1].ok {
 		n := float64(res.Requests)
 		cpu = cpuSplit{Server: perOp(w[1].server-w[0].server, n), Postgres: perOp(w[1].postgres-w[0].postgres, n), Client: perOp(w[1].client-w[0].client, n)}
 	}
@@ -423,6 +374,13 @@ func (s *server) load(cfg config, m meter, key, name string, p params) (loadResu
 // watchRSS samples the server's resident set every interval until the returned func is called,
 // which answers the highest sample in MiB.
 func (s *server) watchRSS(every time.Duration) (peak func() float64) {
+	high := watchPeak(every, s.residentKiB)
+	return func() float64 { return float64(high()) / 1024 }
+}
+
+// watchPeak calls sample every interval until the returned func is called, which answers the
+// highest value sampled.
+func watchPeak(every time.Duration, sample func() int64) (peak func() int64) {
 	var high int64
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -431,7 +389,7 @@ func (s *server) watchRSS(every time.Duration) (peak func() float64) {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
-			high = max(high, s.residentKiB())
+			high = max(high, sample())
 			select {
 			case <-stop:
 				return
@@ -439,10 +397,10 @@ func (s *server) watchRSS(every time.Duration) (peak func() float64) {
 			}
 		}
 	}()
-	return func() float64 {
+	return func() int64 {
 		close(stop)
 		<-done
-		return float64(high) / 1024
+		return high
 	}
 }
 
@@ -483,7 +441,7 @@ var txLine = regexp.MustCompile(`number of transactions actually processed: ([0-
 // runPgbench runs a warm-up and then the measured run of a script, prepared, at the same
 // concurrency as the load generator, and answers its transactions per second and the CPU time
 // per transaction of PostgreSQL and of pgbench.
-func runPgbench(cfg config, m meter, dbURL, script, ws string, p params) (float64, cpuSplit, error) {
+func runPgbench(cfg config, m meter, dbURL string, sc scenario, script, ws string, p params) (float64, cpuSplit, error) {
 	f, err := os.CreateTemp("", "bench-*.sql")
 	if err != nil {
 		return 0, cpuSplit{}, err
@@ -493,9 +451,14 @@ func runPgbench(cfg config, m meter, dbURL, script, ws string, p params) (float6
 		return 0, cpuSplit{}, err
 	}
 	f.Close()
-	threads := min(cfg.Concurrency, runtime.NumCPU())
+	clients := sc.clients(cfg)
+	threads := min(clients, runtime.NumCPU())
+	mode, plans := "prepared", "force_generic_plan"
+	if sc.oneShot {
+		mode, plans = "extended", "auto"
+	}
 	args := func(seconds float64) []string {
-		return []string{"-n", "-M", "prepared", "-c", strconv.Itoa(cfg.Concurrency), "-j", strconv.Itoa(threads),
+		return []string{"-n", "-M", mode, "-c", strconv.Itoa(clients), "-j", strconv.Itoa(threads),
 			"-T", strconv.Itoa(max(1, int(seconds+0.5))), "-f", f.Name(),
 			"-D", "ws=" + ws, "-D", "base=" + strconv.FormatInt(p.base, 10), "-D", "n=" + strconv.Itoa(p.n),
 			"-D", "deep=" + strconv.Itoa(p.deep), dbURL}
@@ -503,8 +466,8 @@ func runPgbench(cfg config, m meter, dbURL, script, ws string, p params) (float6
 	bin := pgbenchPath()
 	pgbench := func(seconds float64) *exec.Cmd {
 		cmd := exec.Command(bin, args(seconds)...)
-		// The settings of the server's main pool, which runs every benchmarked statement.
-		cmd.Env = append(os.Environ(), "PGOPTIONS=-c plan_cache_mode=force_generic_plan -c jit=off")
+		// The settings of the server's pool that runs the statement.
+		cmd.Env = append(os.Environ(), "PGOPTIONS=-c plan_cache_mode="+plans+" -c jit=off")
 		return cmd
 	}
 	if cfg.Warmup >= time.Second {

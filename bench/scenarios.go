@@ -20,6 +20,13 @@ type scenario struct {
 	request func(r *rand.Rand, w *workerState, p params) (method, path, body string, ok []int)
 	// keyed sends each request with an Idempotency-Key of its own.
 	keyed bool
+	// concurrency, when set, replaces BENCH_CONCURRENCY on both sides: for requests that take
+	// seconds, which would otherwise spend most of their time queued behind each other.
+	concurrency int
+	// oneShot: the server plans the statement for its values at every execution (pg.OneShot on
+	// its second pool, plan_cache_mode=auto); pgbench then sends it unnamed (-M extended) with
+	// the same setting, instead of prepared with generic plans as the first pool runs the others.
+	oneShot bool
 	// pgbench is the script: \set lines and the queries, each taken from db/queries by name with
 	// its parameters bound to pgbench expressions.
 	pgbench []step
@@ -244,6 +251,23 @@ func scenarios() []scenario {
 				listStep(idExpr),
 			},
 		},
+		{
+			// The search that reads most (docs/PERFORMANCE.md, "Search"): "c1" is the start of
+			// the emails of a ninth of the contacts (c1@, c10@ … c19@, c100@ …), all among the
+			// oldest tenth to fifth of the ids, and of no name or phone number. The page is the
+			// 50 newest of them: either every match is found by the prefix and sorted by id, or the
+			// ids are walked from the newest past the 80% that do not match; the planner takes
+			// the first. The same fraction matches at every power of ten of contacts, so the
+			// cost grows with the workspace. Two at a time: one request takes a core for
+			// hundreds of milliseconds (seconds at ten million).
+			name:        "search_worst",
+			concurrency: 2,
+			oneShot:     true,
+			request: func(_ *rand.Rand, _ *workerState, _ params) (string, string, string, []int) {
+				return "GET", "/v1/contacts?limit=50&q=c1", "", []int{http.StatusOK}
+			},
+			pgbench: []step{searchStep("'c1'", "NULL")},
+		},
 	}
 }
 
@@ -268,8 +292,25 @@ func createNewStep(prefix string) step {
 	}}
 }
 
+// searchStep is the server's statement for a first page of GET /v1/contacts?q=… with no other
+// filter: each branch stops at a page of candidates (branch_limit).
+func searchStep(q, phonePrefix string) step {
+	return step{query: "SearchContacts", params: map[string]string{
+		"workspace_id": wsExpr, "before_id": "'ffffffff-ffff-ffff-ffff-ffffffffffff'", "q": q, "phone_prefix": phonePrefix,
+		"updated_since": "NULL", "tag_key": "NULL", "branch_limit": "51", "page_size": "51",
+	}}
+}
+
 func listStep(before string) step {
 	return step{query: "ListContacts", params: map[string]string{
 		"workspace_id": wsExpr, "before_id": before, "updated_since": "NULL", "tag_key": "NULL", "page_size": "51",
 	}}
+}
+
+// clients is how many requests of the scenario run at once, on each side.
+func (sc scenario) clients(cfg config) int {
+	if sc.concurrency > 0 {
+		return min(sc.concurrency, cfg.Concurrency)
+	}
+	return cfg.Concurrency
 }

@@ -158,21 +158,28 @@ func TestListStopsAtATagTheWorkspaceLacks(t *testing.T) {
 
 // seeded answers a connection to a database seeded by seed, planning generically.
 func seeded(t *testing.T) *pgx.Conn {
+	conn := preparing(t, testdb.New(t))
+	seed(t, conn)
+	if _, err := conn.Exec(context.Background(), "SET plan_cache_mode = force_generic_plan"); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// preparing answers a connection to the database at url for tests that PREPARE by themselves.
+func preparing(t *testing.T, url string) *pgx.Conn {
+	t.Helper()
 	ctx := context.Background()
-	cfg, err := pgx.ParseConfig(testdb.New(t))
+	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol // the tests PREPARE by themselves
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close(ctx) })
-	seed(t, conn)
-	if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
-		t.Fatal(err)
-	}
 	return conn
 }
 
@@ -248,6 +255,8 @@ type planNode struct {
 	IndexCond   string     `json:"Index Cond"`
 	ActualLoops float64    `json:"Actual Loops"`
 	Plans       []planNode `json:"Plans"`
+	// TargetTables are the partitions an UPDATE or DELETE of a partitioned table writes.
+	TargetTables []planNode `json:"Target Tables"`
 }
 
 // seedWorkspace is the id of the workspace seed fills.

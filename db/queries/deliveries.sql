@@ -88,7 +88,11 @@ WITH d AS (
 )
 SELECT * FROM d;
 
--- DeleteExpiredDeliveries deletes up to max_rows deliveries created before a time.
+-- DeleteExpiredDeliveries deletes up to max_rows deliveries created before a time. A ctid names a
+-- row of one table: partitioned or distributed by workspace, the same ctid is a row of each
+-- partition (shard), so the age is checked again. There a batch may delete more than max_rows,
+-- all expired.
 -- name: DeleteExpiredDeliveries :execrows
 DELETE FROM webhook_deliveries
-WHERE ctid = ANY (ARRAY(SELECT d.ctid FROM webhook_deliveries d WHERE d.created_at < @before LIMIT @max_rows));
+WHERE ctid = ANY (ARRAY(SELECT d.ctid FROM webhook_deliveries d WHERE d.created_at < @before LIMIT @max_rows))
+  AND created_at < @before;

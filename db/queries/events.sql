@@ -74,10 +74,12 @@ SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin;
 
 -- DeleteExpiredEvents deletes up to max_rows events created before a time, the oldest first as
 -- they lie in the table, and records in event_horizons the newest number deleted per workspace.
+-- The age is checked again for the reason DeleteExpiredDeliveries gives.
 -- name: DeleteExpiredEvents :one
 WITH gone AS (
     DELETE FROM events
     WHERE ctid = ANY (ARRAY(SELECT e.ctid FROM events e WHERE e.created_at < @before LIMIT @max_rows))
+      AND created_at < @before
     RETURNING events.workspace_id, events.seq
 ), horizon AS (
     INSERT INTO event_horizons (workspace_id, deleted_through)

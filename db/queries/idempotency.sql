@@ -22,7 +22,9 @@ SET fingerprint = excluded.fingerprint, status = excluded.status, content_type =
     created_at = excluded.created_at, expires_at = excluded.expires_at
 WHERE idempotency_keys.expires_at <= now();
 
--- DeleteExpiredIdempotencyKeys deletes up to max_rows answers that expired before a time.
+-- DeleteExpiredIdempotencyKeys deletes up to max_rows answers that expired before a time; the
+-- expiry is checked again for the reason DeleteExpiredDeliveries gives.
 -- name: DeleteExpiredIdempotencyKeys :execrows
 DELETE FROM idempotency_keys
-WHERE ctid = ANY (ARRAY(SELECT k.ctid FROM idempotency_keys k WHERE k.expires_at < @before LIMIT @max_rows));
+WHERE ctid = ANY (ARRAY(SELECT k.ctid FROM idempotency_keys k WHERE k.expires_at < @before LIMIT @max_rows))
+  AND expires_at < @before;

@@ -15,6 +15,7 @@ import (
 const deleteExpiredDeliveries = `-- name: DeleteExpiredDeliveries :execrows
 DELETE FROM webhook_deliveries
 WHERE ctid = ANY (ARRAY(SELECT d.ctid FROM webhook_deliveries d WHERE d.created_at < $1 LIMIT $2))
+  AND created_at < $1
 `
 
 type DeleteExpiredDeliveriesParams struct {
@@ -22,7 +23,10 @@ type DeleteExpiredDeliveriesParams struct {
 	MaxRows int32
 }
 
-// DeleteExpiredDeliveries deletes up to max_rows deliveries created before a time.
+// DeleteExpiredDeliveries deletes up to max_rows deliveries created before a time. A ctid names a
+// row of one table: partitioned or distributed by workspace, the same ctid is a row of each
+// partition (shard), so the age is checked again. There a batch may delete more than max_rows,
+// all expired.
 func (q *Queries) DeleteExpiredDeliveries(ctx context.Context, arg DeleteExpiredDeliveriesParams) (int64, error) {
 	result, err := q.db.Exec(ctx, deleteExpiredDeliveries, arg.Before, arg.MaxRows)
 	if err != nil {

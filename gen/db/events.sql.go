@@ -25,6 +25,7 @@ const deleteExpiredEvents = `-- name: DeleteExpiredEvents :one
 WITH gone AS (
     DELETE FROM events
     WHERE ctid = ANY (ARRAY(SELECT e.ctid FROM events e WHERE e.created_at < $1 LIMIT $2))
+      AND created_at < $1
     RETURNING events.workspace_id, events.seq
 ), horizon AS (
     INSERT INTO event_horizons (workspace_id, deleted_through)
@@ -42,6 +43,7 @@ type DeleteExpiredEventsParams struct {
 
 // DeleteExpiredEvents deletes up to max_rows events created before a time, the oldest first as
 // they lie in the table, and records in event_horizons the newest number deleted per workspace.
+// The age is checked again for the reason DeleteExpiredDeliveries gives.
 func (q *Queries) DeleteExpiredEvents(ctx context.Context, arg DeleteExpiredEventsParams) (int64, error) {
 	row := q.db.QueryRow(ctx, deleteExpiredEvents, arg.Before, arg.MaxRows)
 	var count int64

@@ -15,6 +15,7 @@ import (
 const deleteExpiredIdempotencyKeys = `-- name: DeleteExpiredIdempotencyKeys :execrows
 DELETE FROM idempotency_keys
 WHERE ctid = ANY (ARRAY(SELECT k.ctid FROM idempotency_keys k WHERE k.expires_at < $1 LIMIT $2))
+  AND expires_at < $1
 `
 
 type DeleteExpiredIdempotencyKeysParams struct {
@@ -22,7 +23,8 @@ type DeleteExpiredIdempotencyKeysParams struct {
 	MaxRows int32
 }
 
-// DeleteExpiredIdempotencyKeys deletes up to max_rows answers that expired before a time.
+// DeleteExpiredIdempotencyKeys deletes up to max_rows answers that expired before a time; the
+// expiry is checked again for the reason DeleteExpiredDeliveries gives.
 func (q *Queries) DeleteExpiredIdempotencyKeys(ctx context.Context, arg DeleteExpiredIdempotencyKeysParams) (int64, error) {
 	result, err := q.db.Exec(ctx, deleteExpiredIdempotencyKeys, arg.Before, arg.MaxRows)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -22,23 +23,39 @@ import (
 	"github.com/wazapin/wazapin/internal/pg"
 )
 
-var (
-	once     sync.Once
-	template string
-	onceErr  error
-)
+// templates are the plain template (false) and the partitioned one (true), each prepared once
+// per test process.
+var templates = map[bool]*struct {
+	once sync.Once
+	name string
+	err  error
+}{false: {}, true: {}}
 
-// New returns the URL of a fresh, migrated database that is dropped when the test ends.
+// New returns the URL of a fresh, migrated database that is dropped when the test ends. With
+// WAZAPIN_TEST_PARTITIONED=1 in the environment, it is NewPartitioned.
 func New(t testing.TB) string {
 	t.Helper()
-	admin := os.Getenv("DATABASE_URL")
-	if admin == "" {
-		t.Fatal("DATABASE_URL is not set: run `make test`, which starts a private PostgreSQL, or point DATABASE_URL at a server where you may create databases")
+	return clone(t, partitionedWanted())
+}
+
+func clone(t testing.TB, partitioned bool) string {
+	t.Helper()
+	admin := adminURL(t)
+	tmpl := templates[partitioned]
+	tmpl.once.Do(func() {
+		if partitioned {
+			tmpl.name, tmpl.err = ensurePartitionedTemplate(admin)
+		} else {
+			tmpl.name, tmpl.err = ensureTemplate(admin)
+		}
+	})
+	if errors.Is(tmpl.err, errNoPgDump) {
+		t.Skip(tmpl.err)
 	}
-	once.Do(func() { template, onceErr = ensureTemplate(admin) })
-	if onceErr != nil {
-		t.Fatalf("prepare template database: %v", onceErr)
+	if tmpl.err != nil {
+		t.Fatalf("prepare template database: %v", tmpl.err)
 	}
+	template := tmpl.name
 	ctx := context.Background()
 	name := "wazapin_test_" + randomHex(8)
 	conn, err := pgx.Connect(ctx, admin)
@@ -63,21 +80,45 @@ func New(t testing.TB) string {
 	return withDatabase(admin, name)
 }
 
-// ensureTemplate creates the template for the current migrations unless it exists. Its name
-// carries a hash of the migrations, so a changed schema gets a new template, and test processes
-// running side by side agree on it under an advisory lock.
+// adminURL answers DATABASE_URL, the server the test databases are made on.
+func adminURL(t testing.TB) string {
+	t.Helper()
+	admin := os.Getenv("DATABASE_URL")
+	if admin == "" {
+		t.Fatal("DATABASE_URL is not set: run `make test`, which starts a private PostgreSQL, or point DATABASE_URL at a server where you may create databases")
+	}
+	return admin
+}
+
+// ensureTemplate creates the template for the current migrations unless it exists.
 func ensureTemplate(admin string) (string, error) {
+	return ensure(admin, "wazapin_tmpl_"+migrationsHash(), func(ctx context.Context, conn *pgx.Conn, building string) (string, error) {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+building); err != nil {
+			return "", err
+		}
+		if err := pg.Migrate(withDatabase(admin, building), 0); err != nil {
+			return "", fmt.Errorf("migrate template: %w", err)
+		}
+		return building, nil
+	})
+}
+
+// ensure answers the template database name, made by build unless it exists. The name carries a
+// hash of the migrations, so a changed schema gets a new template, and test processes running
+// side by side agree on it under an advisory lock. build makes it in databases whose names start
+// with building (ones a run that died left are dropped first), on the server conn is connected
+// to, and answers the one that becomes the template.
+func ensure(admin, name string, build func(ctx context.Context, conn *pgx.Conn, building string) (string, error)) (string, error) {
 	ctx := context.Background()
-	name := "wazapin_tmpl_" + migrationsHash()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
 		return "", err
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(7262010)"); err != nil {
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(7262010, hashtext($1))", name); err != nil {
 		return "", err
 	}
-	defer conn.Exec(ctx, "SELECT pg_advisory_unlock(7262010)") //nolint:errcheck // the connection closes anyway
+	defer conn.Exec(ctx, "SELECT pg_advisory_unlock(7262010, hashtext($1))", name) //nolint:errcheck // the connection closes anyway
 	var exists bool
 	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
 		return "", err
@@ -86,16 +127,24 @@ func ensureTemplate(admin string) (string, error) {
 		return name, nil
 	}
 	building := name + "_building"
-	if _, err := conn.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", building)); err != nil {
+	rows, err := conn.Query(ctx, "SELECT datname FROM pg_database WHERE starts_with(datname, $1)", building)
+	if err != nil {
 		return "", err
 	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+building); err != nil {
+	stale, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
 		return "", err
 	}
-	if err := pg.Migrate(withDatabase(admin, building), 0); err != nil {
-		return "", fmt.Errorf("migrate template: %w", err)
+	for _, d := range stale {
+		if _, err := conn.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", pgx.Identifier{d}.Sanitize())); err != nil {
+			return "", err
+		}
 	}
-	if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s RENAME TO %s", building, name)); err != nil {
+	made, err := build(ctx, conn, building)
+	if err != nil {
+		return "", err
+	}
+	if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s RENAME TO %s", made, name)); err != nil {
 		return "", err
 	}
 	return name, nil

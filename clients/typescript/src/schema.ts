@@ -2724,6 +2724,18 @@ export interface components {
     };
     parameters: {
         /**
+         * @description Read your own writes when the server reads from replicas: the consistency token of the
+         *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+         *     by a replica only once that replica has replayed past the token; the server waits a short
+         *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+         *     answer always shows that write. Without it the read may go to any replica less than
+         *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+         *     and TypeScript clients of this project send it by themselves within one client. A value
+         *     that is not a token is 400 naming the header.
+         * @example 16/B374D848
+         */
+        Consistency: string;
+        /**
          * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
          *     was merged into (its id is in the body).
          * @example cnt_06BJ3ZKQ4N7G1XG2R0M8W5T4CC
@@ -2787,6 +2799,15 @@ export interface components {
         };
     };
     headers: {
+        /**
+         * @description On a successful write, when the server reads from streaming replicas
+         *     (`WAZAPIN_READ_DATABASE_URLS`): the consistency token of the change, a position in the
+         *     primary's write-ahead log at or past its commit. Send the latest one you had with your
+         *     next reads as the `Wazapin-Consistency` header to see this write in them. Absent when
+         *     the server has no replicas, whose reads all see every committed write.
+         * @example 16/B374D848
+         */
+        "Wazapin-Consistency": string;
         /**
          * @description The request's id: the `X-Request-Id` the client sent when it is 1 to 128 visible ASCII
          *     characters, otherwise one the server made. Every response carries it, and a problem repeats
@@ -2990,6 +3011,7 @@ export type ResponseGatewayTimeout = components['responses']['GatewayTimeout'];
 export type ResponseUnavailable = components['responses']['Unavailable'];
 export type ResponseWebhookEndpointLimit = components['responses']['WebhookEndpointLimit'];
 export type ResponseError = components['responses']['Error'];
+export type ParameterConsistency = components['parameters']['Consistency'];
 export type ParameterContactId = components['parameters']['ContactID'];
 export type ParameterIfMatch = components['parameters']['IfMatch'];
 export type ParameterIfNoneMatch = components['parameters']['IfNoneMatch'];
@@ -2999,6 +3021,7 @@ export type ParameterMergeId = components['parameters']['MergeID'];
 export type ParameterChannelId = components['parameters']['ChannelID'];
 export type ParameterEndpointId = components['parameters']['EndpointID'];
 export type RequestBodyResolve = components['requestBodies']['Resolve'];
+export type HeaderWazapinConsistency = components['headers']['Wazapin-Consistency'];
 export type HeaderXRequestId = components['headers']['X-Request-Id'];
 export type HeaderETag = components['headers']['ETag'];
 export type HeaderRetryAfter = components['headers']['Retry-After'];
@@ -3038,7 +3061,20 @@ export interface operations {
                  */
                 contact_id?: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3199,7 +3235,20 @@ export interface operations {
                  */
                 updated_since?: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3255,6 +3304,7 @@ export interface operations {
             /** @description An existing contact matched and was updated. */
             200: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -3267,6 +3317,7 @@ export interface operations {
             /** @description No contact matched; a new contact was created. */
             201: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -3323,6 +3374,7 @@ export interface operations {
             /** @description What happened to each line. */
             200: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -3392,7 +3444,20 @@ export interface operations {
     getContactByPhone: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
+            };
             path: {
                 /**
                  * @description A phone number in any spelling; a leading 0 is read in the workspace's region.
@@ -3442,6 +3507,18 @@ export interface operations {
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
             };
             path?: never;
             cookie?: never;
@@ -3479,6 +3556,18 @@ export interface operations {
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
             };
             path?: never;
             cookie?: never;
@@ -3584,7 +3673,20 @@ export interface operations {
     getWorkspace: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -3632,6 +3734,7 @@ export interface operations {
             /** @description The workspace as changed. */
             200: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -3668,6 +3771,18 @@ export interface operations {
                  * @example 5f0c7e1e-3d4b-4a8e-9d0a-2b1c3e4f5a6b
                  */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
             };
             path?: never;
             cookie?: never;
@@ -3697,6 +3812,18 @@ export interface operations {
                  * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
             };
             path: {
                 /**
@@ -3769,6 +3896,7 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -3827,6 +3955,7 @@ export interface operations {
             /** @description The updated contact. */
             200: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     ETag: components["headers"]["ETag"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -3870,7 +3999,20 @@ export interface operations {
     listContactIdentities: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
+            };
             path: {
                 /**
                  * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
@@ -3943,7 +4085,20 @@ export interface operations {
                  */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
+            };
             path: {
                 /**
                  * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
@@ -4040,6 +4195,7 @@ export interface operations {
             /** @description The note. */
             201: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -4074,7 +4230,20 @@ export interface operations {
     listContactTags: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
+            };
             path: {
                 /**
                  * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
@@ -4165,6 +4334,7 @@ export interface operations {
             /** @description The tag was already assigned. */
             200: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -4177,6 +4347,7 @@ export interface operations {
             /** @description The tag was assigned. */
             201: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -4222,6 +4393,7 @@ export interface operations {
             /** @description The tag is not assigned to the contact. */
             204: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -4270,6 +4442,7 @@ export interface operations {
             /** @description The consent row was updated. */
             200: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -4281,6 +4454,7 @@ export interface operations {
             /** @description The consent row was created. */
             201: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -4303,7 +4477,20 @@ export interface operations {
     listContactConsents: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
+            };
             path: {
                 /**
                  * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
@@ -4360,7 +4547,20 @@ export interface operations {
     listContactSuppressions: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
+            };
             path: {
                 /**
                  * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
@@ -4468,6 +4668,7 @@ export interface operations {
             /** @description The suppression was updated. */
             200: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -4480,6 +4681,7 @@ export interface operations {
             /** @description The suppression was created. */
             201: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -4531,6 +4733,7 @@ export interface operations {
             /** @description The suppression, lifted. */
             200: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -4613,6 +4816,7 @@ export interface operations {
             /** @description The survivor after the merge, and the merge. */
             200: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -4683,7 +4887,20 @@ export interface operations {
     listContactMerges: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
+            };
             path: {
                 /**
                  * @description A contact id (`cnt_…`). The id of a contact merged into another answers for the contact it
@@ -4718,7 +4935,20 @@ export interface operations {
     getMerge: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
+            };
             path: {
                 /**
                  * @description A merge id (`mrg_…`).
@@ -4782,6 +5012,7 @@ export interface operations {
             /** @description The survivor and the restored contacts, and the merge with its undo. */
             200: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -4805,7 +5036,20 @@ export interface operations {
     listChannels: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -4882,6 +5126,7 @@ export interface operations {
             /** @description The channel. */
             201: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     ETag: components["headers"]["ETag"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
@@ -4925,6 +5170,18 @@ export interface operations {
                  * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
             };
             path: {
                 /**
@@ -5007,6 +5264,7 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -5068,6 +5326,7 @@ export interface operations {
             /** @description One entry per input number, in input order. */
             200: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -5126,7 +5385,20 @@ export interface operations {
     listWebhookEndpoints: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -5216,6 +5488,7 @@ export interface operations {
              */
             201: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     ETag: components["headers"]["ETag"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -5267,6 +5540,18 @@ export interface operations {
                  * @example "q8ZtW0b3cS1fJ6yV2xR9nA"
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
             };
             path: {
                 /**
@@ -5337,6 +5622,7 @@ export interface operations {
             /** @description Deleted. */
             204: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
@@ -5384,6 +5670,7 @@ export interface operations {
             /** @description The endpoint as changed. */
             200: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     ETag: components["headers"]["ETag"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -5441,6 +5728,7 @@ export interface operations {
              */
             200: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     ETag: components["headers"]["ETag"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -5496,7 +5784,20 @@ export interface operations {
                  */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
+            };
             path: {
                 /**
                  * @description A webhook endpoint id (`we_…`).
@@ -5590,6 +5891,7 @@ export interface operations {
             /** @description The delivery, pending again. */
             202: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -5643,6 +5945,7 @@ export interface operations {
             /** @description The test delivery, pending. */
             202: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -5666,7 +5969,20 @@ export interface operations {
     listApiKeys: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -5734,6 +6050,7 @@ export interface operations {
              */
             201: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
@@ -5757,7 +6074,20 @@ export interface operations {
     getApiKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Read your own writes when the server reads from replicas: the consistency token of the
+                 *     latest write answer this client had (its `Wazapin-Consistency` header). The read is served
+                 *     by a replica only once that replica has replayed past the token; the server waits a short
+                 *     bound (`WAZAPIN_REPLICA_WAIT`) for one to get there, then reads the primary, so the
+                 *     answer always shows that write. Without it the read may go to any replica less than
+                 *     `WAZAPIN_MAX_REPLICA_LAG` behind. Servers without replicas accept and ignore it. The Go
+                 *     and TypeScript clients of this project send it by themselves within one client. A value
+                 *     that is not a token is 400 naming the header.
+                 * @example 16/B374D848
+                 */
+                "Wazapin-Consistency"?: components["parameters"]["Consistency"];
+            };
             path: {
                 /**
                  * @description An API key id (`wzk_…`): the key's text up to its secret.
@@ -5807,6 +6137,7 @@ export interface operations {
             /** @description Revoked. */
             204: {
                 headers: {
+                    "Wazapin-Consistency": components["headers"]["Wazapin-Consistency"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     [name: string]: unknown;
