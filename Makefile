@@ -27,7 +27,7 @@ PARTITIONED_TESTS := EveryWriteCommitsWithWhatJoinsIt EveryChangeRecordsItsEvent
   DeleteContactRemovesEverythingAttached Identities Resolve Reachability ListFilters \
   SearchPagesThroughItsMatchesOnce Notes Tags Consent Suppressions Import MergeAndUndo \
   WritesToAMergedContact FeedResumedFromACursorMissesNothing WebhookDeliveriesAreSignedEvents ChannelCRUD \
-  APIKeys IdempotencyKeyReplaysTheAnswer IdempotencyKeysArePerWorkspace \
+  ChannelBoundIsKeptInTheDatabase APIKeys IdempotencyKeyReplaysTheAnswer IdempotencyKeysArePerWorkspace \
   OtherWorkspacesContactsAreNotFound ImportStaysInItsWorkspace AnotherWorkspacesEndpointGetsNothing
 empty :=
 space := $(empty) $(empty)

@@ -47,9 +47,42 @@ type process struct {
 	cmd  *exec.Cmd
 	addr string
 	done chan struct{}
+
+	mu   sync.Mutex
+	msgs map[string]int // how many log lines said each message
 }
 
+// startProcess starts `wazapin serve` with env added to its environment and waits until it
+// serves; it is killed when the test ends.
 func startProcess(t *testing.T, env ...string) *process {
+	t.Helper()
+	return startProcesses(t, 1, env...)[0]
+}
+
+// startProcesses starts n `wazapin serve` processes side by side, as a deployment would, with
+// env added to their environment, and waits until each serves; they are killed when the test
+// ends.
+func startProcesses(t *testing.T, n int, env ...string) []*process {
+	t.Helper()
+	procs := make([]*process, n)
+	addrs := make([]chan string, n)
+	for i := range procs {
+		procs[i], addrs[i] = launch(t, env)
+	}
+	for i, p := range procs {
+		select {
+		case p.addr = <-addrs[i]:
+		case <-p.done:
+			t.Fatalf("wazapin serve (process %d) exited before it served", i+1)
+		case <-time.After(60 * time.Second):
+			t.Fatalf("wazapin serve (process %d) did not start", i+1)
+		}
+	}
+	return procs
+}
+
+// launch starts one process; its address arrives on addr once it serves.
+func launch(t *testing.T, env []string) (p *process, addr chan string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), append([]string{"WAZAPIN_TEST_AS_PROGRAM=1", "WAZAPIN_TEST_ARGS=serve",
@@ -61,14 +94,21 @@ func startProcess(t *testing.T, env ...string) *process {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	addr := make(chan string, 1)
+	p = &process{cmd: cmd, done: make(chan struct{}), msgs: map[string]int{}}
+	addr = make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			var line map[string]any
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == "serving the Contacts API" {
+			if json.Unmarshal(sc.Bytes(), &line) != nil {
+				continue
+			}
+			msg, _ := line["msg"].(string)
+			p.mu.Lock()
+			p.msgs[msg]++
+			p.mu.Unlock()
+			if msg == "serving the Contacts API" {
 				addr <- line["addr"].(string)
 			}
 		}
@@ -76,14 +116,14 @@ func startProcess(t *testing.T, env ...string) *process {
 	}()
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { p.kill() })
-	select {
-	case p.addr = <-addr:
-	case <-p.done:
-		t.Fatal("wazapin serve exited before it served")
-	case <-time.After(60 * time.Second):
-		t.Fatal("wazapin serve did not start")
-	}
-	return p
+	return p, addr
+}
+
+// logged says how many of the process's log lines said msg.
+func (p *process) logged(msg string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.msgs[msg]
 }
 
 // acme opens a pool on dbURL for the rest of the test and creates the workspace Acme there.

@@ -50,3 +50,28 @@ WHERE c.workspace_id = @workspace_id
                WHERE workspace_id = @workspace_id AND type = 'phone' AND source = '' AND value = ANY(@phones::text[]))
 ORDER BY c.id
 FOR NO KEY UPDATE OF c;
+
+-- TakeChannelSlots takes for a lookup (holder) up to want of the channel's slots places, for
+-- lease_seconds: the places nobody holds, or whose lease ran out. Racing takers never share a
+-- place: one that finds a place taken by a transaction committed meanwhile leaves it (the
+-- conflict's WHERE sees the committed lease), and gets fewer, or none, and tries again later.
+-- name: TakeChannelSlots :many
+INSERT INTO channel_slots (workspace_id, channel_id, slot, holder, expires_at)
+SELECT @workspace_id, @channel_id, free.slot, @holder, now() + make_interval(secs => @lease_seconds::float8)
+FROM generate_series(1, @slots::integer) AS free(slot)
+WHERE NOT EXISTS (SELECT 1 FROM channel_slots h
+                  WHERE h.workspace_id = @workspace_id AND h.channel_id = @channel_id
+                    AND h.slot = free.slot AND h.expires_at > now())
+ORDER BY free.slot
+LIMIT @want::integer
+ON CONFLICT (workspace_id, channel_id, slot) DO UPDATE
+SET holder = excluded.holder, expires_at = excluded.expires_at
+WHERE channel_slots.expires_at <= now()
+RETURNING slot;
+
+-- GiveChannelSlots gives back the places a lookup took. Their rows stay, free, for the next
+-- taker to update: updates of columns no index holds stay on their page (HOT), where inserting
+-- and deleting the same keys over and over would pile dead entries into the primary key.
+-- name: GiveChannelSlots :exec
+UPDATE channel_slots SET expires_at = '-infinity'
+WHERE workspace_id = @workspace_id AND channel_id = @channel_id AND holder = @holder;

@@ -102,6 +102,25 @@ func (q *Queries) GetChannelCredentials(ctx context.Context, arg GetChannelCrede
 	return i, err
 }
 
+const giveChannelSlots = `-- name: GiveChannelSlots :exec
+UPDATE channel_slots SET expires_at = '-infinity'
+WHERE workspace_id = $1 AND channel_id = $2 AND holder = $3
+`
+
+type GiveChannelSlotsParams struct {
+	WorkspaceID uuid.UUID
+	ChannelID   uuid.UUID
+	Holder      uuid.UUID
+}
+
+// GiveChannelSlots gives back the places a lookup took. Their rows stay, free, for the next
+// taker to update: updates of columns no index holds stay on their page (HOT), where inserting
+// and deleting the same keys over and over would pile dead entries into the primary key.
+func (q *Queries) GiveChannelSlots(ctx context.Context, arg GiveChannelSlotsParams) error {
+	_, err := q.db.Exec(ctx, giveChannelSlots, arg.WorkspaceID, arg.ChannelID, arg.Holder)
+	return err
+}
+
 const insertChannel = `-- name: InsertChannel :one
 INSERT INTO channels (workspace_id, id, name, platform, credentials)
 VALUES ($1, $2, $3, $4, $5)
@@ -332,4 +351,59 @@ func (q *Queries) SetChannelStatus(ctx context.Context, arg SetChannelStatusPara
 		&i.PreviousStatus,
 	)
 	return i, err
+}
+
+const takeChannelSlots = `-- name: TakeChannelSlots :many
+INSERT INTO channel_slots (workspace_id, channel_id, slot, holder, expires_at)
+SELECT $1, $2, free.slot, $3, now() + make_interval(secs => $4::float8)
+FROM generate_series(1, $5::integer) AS free(slot)
+WHERE NOT EXISTS (SELECT 1 FROM channel_slots h
+                  WHERE h.workspace_id = $1 AND h.channel_id = $2
+                    AND h.slot = free.slot AND h.expires_at > now())
+ORDER BY free.slot
+LIMIT $6::integer
+ON CONFLICT (workspace_id, channel_id, slot) DO UPDATE
+SET holder = excluded.holder, expires_at = excluded.expires_at
+WHERE channel_slots.expires_at <= now()
+RETURNING slot
+`
+
+type TakeChannelSlotsParams struct {
+	WorkspaceID  uuid.UUID
+	ChannelID    uuid.UUID
+	Holder       uuid.UUID
+	LeaseSeconds float64
+	Slots        int32
+	Want         int32
+}
+
+// TakeChannelSlots takes for a lookup (holder) up to want of the channel's slots places, for
+// lease_seconds: the places nobody holds, or whose lease ran out. Racing takers never share a
+// place: one that finds a place taken by a transaction committed meanwhile leaves it (the
+// conflict's WHERE sees the committed lease), and gets fewer, or none, and tries again later.
+func (q *Queries) TakeChannelSlots(ctx context.Context, arg TakeChannelSlotsParams) ([]int32, error) {
+	rows, err := q.db.Query(ctx, takeChannelSlots,
+		arg.WorkspaceID,
+		arg.ChannelID,
+		arg.Holder,
+		arg.LeaseSeconds,
+		arg.Slots,
+		arg.Want,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int32
+	for rows.Next() {
+		var slot int32
+		if err := rows.Scan(&slot); err != nil {
+			return nil, err
+		}
+		items = append(items, slot)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

@@ -36,6 +36,14 @@ type Channel struct {
 	CreatedAt       time.Time
 }
 
+type ChannelSlot struct {
+	WorkspaceID uuid.UUID
+	ChannelID   uuid.UUID
+	Slot        int32
+	Holder      uuid.UUID
+	ExpiresAt   time.Time
+}
+
 type Consent struct {
 	WorkspaceID uuid.UUID
 	Channel     string

@@ -41,9 +41,14 @@ func newBusinessAPI(credentials json.RawMessage, opts Options) (Provider, error)
 }
 
 func (b *businessAPI) Lookup(ctx context.Context, phones []string) ([]Result, error) {
-	results := make([]Result, len(phones))
 	checks := (len(phones) + maxPerCheck - 1) / maxPerCheck
-	err := forEach(ctx, checks, b.limit, func(ctx context.Context, i int) error {
+	limit, give, err := b.api.take(ctx, min(b.limit, checks))
+	if err != nil {
+		return nil, err
+	}
+	defer give()
+	results := make([]Result, len(phones))
+	err = forEach(ctx, checks, limit, func(ctx context.Context, i int) error {
 		lo, hi := i*maxPerCheck, min((i+1)*maxPerCheck, len(phones))
 		return b.check(ctx, phones[lo:hi], results[lo:hi])
 	})

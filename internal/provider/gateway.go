@@ -46,8 +46,13 @@ func newGateway(credentials json.RawMessage, opts Options) (Provider, error) {
 }
 
 func (g *gateway) Lookup(ctx context.Context, phones []string) ([]Result, error) {
+	limit, give, err := g.api.take(ctx, min(g.limit, len(phones)))
+	if err != nil {
+		return nil, err
+	}
+	defer give()
 	results := make([]Result, len(phones))
-	err := forEach(ctx, len(phones), g.limit, func(ctx context.Context, i int) error {
+	err = forEach(ctx, len(phones), limit, func(ctx context.Context, i int) error {
 		var err error
 		results[i], err = g.lookup(ctx, phones[i])
 		return err

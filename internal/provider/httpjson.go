@@ -25,7 +25,7 @@ type endpoint struct {
 	client   *http.Client
 	platform string      // as it reads in messages: "whatsapp gateway"
 	header   http.Header // authentication and content negotiation, sent with every request
-	slots    chan struct{}
+	slots    Slots
 }
 
 func newEndpoint(opts Options, platform string, header http.Header) endpoint {
@@ -34,6 +34,24 @@ func newEndpoint(opts Options, platform string, header http.Header) endpoint {
 	c := *opts.Client
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return endpoint{client: &c, platform: platform, header: header, slots: opts.Slots}
+}
+
+// take takes places for want requests at once in the channel's shared bound, when it has one,
+// and returns how many requests the lookup may have in flight and the function that gives the
+// places back. The bound's own errors are returned as they are; its context's, worded like a
+// request's.
+func (e endpoint) take(ctx context.Context, want int) (int, func(), error) {
+	if e.slots == nil || want < 1 {
+		return want, func() {}, nil
+	}
+	n, give, err := e.slots.Take(ctx, want)
+	switch {
+	case err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return 0, nil, e.transportError(ctx, "waiting for a place in the channel's bound", err)
+	case err != nil:
+		return 0, nil, err
+	}
+	return n, give, nil
 }
 
 // statusError is an answer with a non-2xx status.
@@ -84,14 +102,6 @@ func (e endpoint) call(ctx context.Context, step, method, url string, body, out 
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
-	}
-	if e.slots != nil {
-		select {
-		case e.slots <- struct{}{}:
-			defer func() { <-e.slots }()
-		case <-ctx.Done():
-			return e.transportError(ctx, step, ctx.Err())
-		}
 	}
 	resp, err := e.client.Do(req)
 	if err != nil {

@@ -54,9 +54,19 @@ var (
 type Options struct {
 	Client      *http.Client // shared by every adapter; timeouts come from the lookup's context
 	Concurrency int          // most requests in flight to one provider during one lookup (default 8)
-	// Slots, when set, is a semaphore every request takes a place in first, so that concurrent
-	// lookups through one channel share one bound on the requests in flight to its provider.
-	Slots chan struct{}
+	// Slots, when set, is the bound on the requests in flight to the channel's provider that
+	// every lookup through it shares, wherever it runs: a lookup takes its places there before
+	// its first request, and has no more requests in flight than it got places.
+	Slots Slots
+}
+
+// Slots is a bound on the requests in flight to one provider, shared by the lookups through it.
+// Take waits until it can take at least one place, takes at most want, and returns how many it
+// took and the function that gives them back. When ctx ends first it fails with ctx's error,
+// which Lookup words as a request's (ErrTimeout); any other error of its own, such as places that
+// cannot be counted or stayed taken, Lookup returns as it is.
+type Slots interface {
+	Take(ctx context.Context, want int) (taken int, give func(), err error)
 }
 
 // New returns the adapter for a platform with its credentials (a JSON object). It fails with an

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
@@ -259,7 +260,7 @@ func (s *Server) channelProvider(ctx context.Context, ws tenant.Workspace, id uu
 		return nil, "", apperr.New(apperr.Unavailable, "channel %s: its credentials cannot be opened with this server's encryption key; recreate the channel", raw)
 	}
 	opts := s.cfg.Provider
-	opts.Slots = s.channelSlots(id)
+	opts.Slots = s.channelSlots(ctx, ws.ID, id, raw)
 	p, err := provider.New(row.Platform, creds, opts)
 	if err != nil {
 		return nil, "", apperr.New(apperr.Upstream, "channel %s: its stored credentials are no longer valid for %s; recreate the channel", raw, row.Platform)
@@ -274,6 +275,11 @@ func (s *Server) askProvider(ctx context.Context, ws tenant.Workspace, id uuid.U
 	defer cancel()
 	start := time.Now()
 	results, err := p.Lookup(lctx, phones)
+	if se := (*slotsError)(nil); errors.As(err, &se) {
+		// The provider was not asked: the channel's status and the lookup metrics stay as they
+		// are, and the database's failure (503) or the places that stayed taken (504) answer.
+		return nil, se.err
+	}
 	if err == nil && len(results) != len(phones) {
 		err = fmt.Errorf("the provider answered %d numbers for %d asked: %w", len(results), len(phones), provider.ErrBadResponse)
 	}
@@ -326,14 +332,99 @@ func lookupOutcome(err error) (outcome, status string) {
 	return "canceled", ""
 }
 
-// channelSlots is the semaphore that bounds the requests in flight to one channel's provider
-// across all the lookups this process runs through it at once.
-func (s *Server) channelSlots(id uuid.UUID) chan struct{} {
-	if v, ok := s.slots.Load(id); ok {
-		return v.(chan struct{})
+// leaseMargin is how long a lookup's places outlive its provider deadline: the places of a
+// process that died mid-lookup come free that long after the lookup would have ended.
+const leaseMargin = 2 * time.Second
+
+// Waits between tries to take places while all are held: short at first, since a place comes
+// free as soon as a lookup ends, then longer, so that waiting costs the database little.
+const (
+	firstSlotWait = 5 * time.Millisecond
+	maxSlotWait   = 50 * time.Millisecond
+)
+
+// channelSlots returns the places of one lookup through channel raw in its provider bound
+// (Provider.Concurrency requests in flight): a bound kept in the database (store.TakeChannelSlots),
+// so that it holds across every server process, not per process.
+func (s *Server) channelSlots(ctx context.Context, wsID, id uuid.UUID, raw string) *lookupSlots {
+	gate, _ := s.slots.LoadOrStore(id, make(chan struct{}, 1))
+	return &lookupSlots{s: s, ctx: ctx, raw: raw, gate: gate.(chan struct{}),
+		sl: store.Slots{WorkspaceID: wsID, ChannelID: id, Holder: ids.New(), Bound: s.cfg.Provider.Concurrency}}
+}
+
+// lookupSlots are one lookup's places; it implements provider.Slots.
+type lookupSlots struct {
+	s   *Server
+	ctx context.Context // the request's, for the log
+	raw string          // the channel's id as the request wrote it
+	sl  store.Slots
+	// gate lets one lookup of this process at a time try the database for a channel's places:
+	// while all are held, the other lookups here wait for it instead of asking too.
+	gate chan struct{}
+}
+
+// slotsError is a lookup that got no place, so never asked its provider: the database failed,
+// or every place stayed taken until the lookup's deadline.
+type slotsError struct{ err error }
+
+func (e *slotsError) Error() string { return "provider places of the channel: " + e.err.Error() }
+func (e *slotsError) Unwrap() error { return e.err }
+
+// Take takes up to want places, trying again while none is free, until ctx ends.
+func (l *lookupSlots) Take(ctx context.Context, want int) (int, func(), error) {
+	select {
+	case l.gate <- struct{}{}:
+		defer func() { <-l.gate }()
+	case <-ctx.Done():
+		return 0, nil, l.ended(ctx)
 	}
-	v, _ := s.slots.LoadOrStore(id, make(chan struct{}, s.cfg.Provider.Concurrency))
-	return v.(chan struct{})
+	wait := firstSlotWait
+	for {
+		// The places are held until a little past the lookup's deadline, which bounds every
+		// request it makes.
+		lease := l.s.cfg.ProviderTimeout
+		if d, ok := ctx.Deadline(); ok {
+			lease = time.Until(d)
+		}
+		n, err := l.s.store.TakeChannelSlots(ctx, l.sl, want, lease+leaseMargin)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return 0, nil, l.ended(ctx)
+		case err != nil:
+			return 0, nil, &slotsError{err}
+		case n > 0:
+			return n, l.give, nil
+		}
+		t := time.NewTimer(wait/2 + rand.N(wait)) // spread, so that waiters do not ask in step
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return 0, nil, l.ended(ctx)
+		}
+		wait = min(2*wait, maxSlotWait)
+	}
+}
+
+// ended says why a lookup whose context ended got no place: its deadline passed with every
+// place taken by other lookups (a busy channel, not an unreachable one), or its request went.
+func (l *lookupSlots) ended(ctx context.Context) error {
+	if ctx.Err() != context.DeadlineExceeded {
+		return ctx.Err()
+	}
+	return &slotsError{apperr.New(apperr.UpstreamSlow,
+		"channel %s: all %d of its provider places stayed taken by other lookups through it for %s; try again shortly",
+		l.raw, l.sl.Bound, l.s.cfg.ProviderTimeout)}
+}
+
+// give gives the lookup's places back, also when its request has ended meanwhile. Places it
+// fails to give back come free when their lease runs out.
+func (l *lookupSlots) give() {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(l.ctx), time.Second)
+	defer cancel()
+	if err := l.s.store.GiveChannelSlots(ctx, l.sl); err != nil {
+		l.s.log.WarnContext(ctx, "give back a lookup's places in its channel's provider bound; they come free when their lease runs out", "err", err)
+	}
 }
 
 // entry is one looked-up number with what the store knows of it.

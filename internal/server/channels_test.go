@@ -7,8 +7,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/wazapin/wazapin/gen/api"
+	"github.com/wazapin/wazapin/internal/ids"
 	"github.com/wazapin/wazapin/internal/provider/providertest"
 	"github.com/wazapin/wazapin/internal/server"
 )
@@ -504,4 +508,100 @@ func TestUnknownChannelIsNotFoundBeforeNumbersAreChecked(t *testing.T) {
 	e := newEnv(t)
 	status, _, body := e.lookup("ch_06H1J37WBHVXZDYBZ1SNCCAEJC", false, "not a number")
 	wantStatus(t, status, 404, body)
+}
+
+// TestChannelBoundIsKeptInTheDatabase: a channel's places (Provider.Concurrency requests in
+// flight to its provider) are rows every server process on the database shares. Here the
+// places another process holds are written as rows, as that process would have.
+func TestChannelBoundIsKeptInTheDatabase(t *testing.T) {
+	e := newEnv(t)
+	wsID, _ := ids.Parse(ids.Workspace, e.ws.WorkspaceID)
+	// channel makes a channel on a fake of its own, whose counts are the subtest's.
+	channel := func(cfg providertest.Config) (string, *providertest.FakeGateway) {
+		fake := providertest.NewGateway(t, cfg)
+		return e.channel(api.WhatsappGateway, fake.Credentials()).Id, fake
+	}
+	// held gives places 1 to n of a channel to a lookup of another process, until lease ends.
+	held := func(channelID string, n int, lease time.Duration) {
+		t.Helper()
+		chID, _ := ids.Parse(ids.Channel, channelID)
+		_, err := e.pool.Exec(bg, `INSERT INTO channel_slots (workspace_id, channel_id, slot, holder, expires_at)
+			SELECT $1, $2, i, $3, now() + $4 * interval '1 millisecond' FROM generate_series(1, $5::int) AS i`,
+			wsID, chID, uuid.New(), lease.Milliseconds(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	numbers := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("+62813%08d", i)
+		}
+		return out
+	}
+	// taken counts the places held: a place given back keeps its row, free.
+	taken := func() int { return e.count("channel_slots WHERE expires_at > now()") }
+
+	t.Run("a lookup gives its places back, also when the provider fails", func(t *testing.T) {
+		ok, _ := channel(providertest.Config{})
+		status, _, body := e.lookup(ok, false, numbers(20)...)
+		wantStatus(t, status, 200, body)
+		failing, _ := channel(providertest.Config{Mode: providertest.ServerError})
+		status, _, body = e.lookup(failing, false, numbers(20)...)
+		wantStatus(t, status, 502, body)
+		if n := taken(); n != 0 {
+			t.Errorf("%d places still held after the lookups ended", n)
+		}
+	})
+	t.Run("places held elsewhere leave a lookup the rest", func(t *testing.T) {
+		ch, fake := channel(providertest.Config{Delay: 20 * time.Millisecond})
+		held(ch, 6, time.Minute)
+		status, _, body := e.lookup(ch, false, numbers(20)...)
+		wantStatus(t, status, 200, body)
+		if m := fake.MaxInFlight(); m != 2 {
+			t.Errorf("%d requests in flight at most, want the 2 places of 8 left", m)
+		}
+		if n := taken(); n != 6 {
+			t.Errorf("%d places held after the lookup, want the other process's 6", n)
+		}
+	})
+	t.Run("with every place held past the deadline the lookup answers 504 without asking", func(t *testing.T) {
+		ch, fake := channel(providertest.Config{})
+		held(ch, 8, time.Minute)
+		status, _, body := e.lookup(ch, false, numbers(3)...)
+		wantStatus(t, status, 504, body)
+		if p := problem(t, 504, body); p.Detail == nil || !strings.Contains(*p.Detail, "all 8 of its provider places stayed taken") {
+			t.Errorf("detail %v, want one saying the places stayed taken", p.Detail)
+		}
+		if n := fake.Requests(); n != 0 {
+			t.Errorf("%d provider requests without a place", n)
+		}
+		// A busy channel is not an unreachable one.
+		if got := e.getChannel(ch).Status; got != api.ChannelStatusPending {
+			t.Errorf("channel status %s, want it untouched (pending)", got)
+		}
+	})
+	t.Run("the places of a process that died come free when their lease ends", func(t *testing.T) {
+		ch, _ := channel(providertest.Config{})
+		held(ch, 8, 200*time.Millisecond)
+		start := time.Now()
+		status, _, body := e.lookup(ch, false, numbers(3)...)
+		wantStatus(t, status, 200, body)
+		if waited := time.Since(start); waited < 150*time.Millisecond {
+			t.Errorf("answered after %s, before the leases ended", waited)
+		}
+	})
+	t.Run("a deleted channel takes its places with it", func(t *testing.T) {
+		ch, _ := channel(providertest.Config{})
+		held(ch, 3, time.Minute)
+		before := e.count("channel_slots")
+		res, err := e.c.DeleteChannelWithResponse(bg, ch, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, res.StatusCode(), 204, res.Body)
+		if n := e.count("channel_slots"); n != before-3 {
+			t.Errorf("%d places left, want %d", n, before-3)
+		}
+	})
 }

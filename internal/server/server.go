@@ -65,7 +65,8 @@ type Server struct {
 	accessLog *slog.Logger
 	cfg       Config
 	auth      *tenant.Authenticator
-	// slots bounds, per channel, the requests in flight to its provider (see channelSlots).
+	// slots holds, per channel, the gate of this process's lookups to the channel's places in
+	// its provider bound (see channelSlots).
 	slots sync.Map
 	// draining is set once shutdown has begun (see Drain).
 	draining atomic.Bool

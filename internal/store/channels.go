@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -115,6 +116,39 @@ func (s *Store) SetChannelStatus(ctx context.Context, wsID, id uuid.UUID, status
 		}
 		return nil
 	})
+}
+
+// Slots are a lookup's places in its channel's provider bound (see TakeChannelSlots).
+type Slots struct {
+	WorkspaceID, ChannelID uuid.UUID
+	Holder                 uuid.UUID // the lookup
+	Bound                  int       // places in all: the most requests in flight to the provider
+}
+
+// TakeChannelSlots takes up to want of the free places of sl's channel for sl.Holder, until
+// lease from now, and says how many it took: none when every place is held. The places are
+// shared by every process on the database; a place whose lease ran out (its process died
+// mid-lookup) is free again.
+//
+// It is not a write: a place is no change of the workspace's data, has no event, and must not
+// wait in a request's transaction (an Idempotency-Key's claim) for its commit, where no other
+// process would see it. It is one statement on the primary's pool that commits on its own, on a
+// connection held for that statement only, so none is held while the provider answers; it never
+// follows the request's claim or its reads (s.q would) to a transaction or a replica.
+func (s *Store) TakeChannelSlots(ctx context.Context, sl Slots, want int, lease time.Duration) (int, error) {
+	taken, err := dbq.New(s.main).TakeChannelSlots(ctx, dbq.TakeChannelSlotsParams{
+		WorkspaceID: sl.WorkspaceID, ChannelID: sl.ChannelID, Holder: sl.Holder,
+		LeaseSeconds: lease.Seconds(), Slots: int32(sl.Bound), Want: int32(want),
+	})
+	if pg.IsForeignKeyViolation(err) {
+		return 0, channelNotFound(sl.ChannelID) // deleted while the lookup was starting
+	}
+	return len(taken), err
+}
+
+// GiveChannelSlots gives back every place sl.Holder took, on its own like TakeChannelSlots.
+func (s *Store) GiveChannelSlots(ctx context.Context, sl Slots) error {
+	return dbq.New(s.main).GiveChannelSlots(ctx, dbq.GiveChannelSlotsParams{WorkspaceID: sl.WorkspaceID, ChannelID: sl.ChannelID, Holder: sl.Holder})
 }
 
 // PhoneOwners maps E.164 numbers to the contacts that hold them.
