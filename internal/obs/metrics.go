@@ -22,6 +22,7 @@ type Metrics struct {
 	// inFlight is read by the in-flight gauge at a scrape and by InFlight at shutdown: one counter.
 	inFlight atomic.Int64
 	lookups  *prometheus.HistogramVec
+	slots    *prometheus.HistogramVec
 	imports  *prometheus.CounterVec
 	pools    poolCollector
 	reads    *prometheus.CounterVec
@@ -47,6 +48,11 @@ func NewMetrics() *Metrics {
 			Help:    "Duration of channel lookups at their provider, by platform and outcome (ok, unauthorized, timeout, unavailable, canceled).",
 			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 		}, []string{"platform", "outcome"}),
+		slots: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "wazapin_channel_slot_wait_seconds",
+			Help:    "Time channel lookups waited for places in their channel's provider bound, which every server process on the database shares, by outcome (taken; busy: every place stayed taken until the lookup's deadline; failed: the database; canceled).",
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+		}, []string{"outcome"}),
 		imports: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wazapin_import_lines_total",
 			Help: "Lines of bulk imports, by outcome (created, updated, conflict, invalid).",
@@ -60,7 +66,7 @@ func NewMetrics() *Metrics {
 		Name: "http_server_active_requests",
 		Help: "Number of active HTTP server requests.",
 	}, func() float64 { return float64(m.inFlight.Load()) })
-	m.reg.MustRegister(m.duration, active, m.lookups, m.imports, m.reads, &m.pools,
+	m.reg.MustRegister(m.duration, active, m.lookups, m.slots, m.imports, m.reads, &m.pools,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -120,6 +126,19 @@ func (m *Metrics) DeclareImportOutcomes(outcomes ...string) {
 // Lookup records one channel lookup at its provider.
 func (m *Metrics) Lookup(platform, outcome string, d time.Duration) {
 	m.lookups.WithLabelValues(platform, outcome).Observe(d.Seconds())
+}
+
+// DeclareSlotOutcomes makes the slot wait series of every outcome exist at zero.
+func (m *Metrics) DeclareSlotOutcomes(outcomes ...string) {
+	for _, o := range outcomes {
+		m.slots.WithLabelValues(o)
+	}
+}
+
+// SlotWait records how long a channel lookup waited for its places in the channel's provider
+// bound, and how that ended.
+func (m *Metrics) SlotWait(outcome string, d time.Duration) {
+	m.slots.WithLabelValues(outcome).Observe(d.Seconds())
 }
 
 // ImportLines counts n lines of imports with outcome.

@@ -370,13 +370,37 @@ type slotsError struct{ err error }
 func (e *slotsError) Error() string { return "provider places of the channel: " + e.err.Error() }
 func (e *slotsError) Unwrap() error { return e.err }
 
-// Take takes up to want places, trying again while none is free, until ctx ends.
+// Outcomes of a lookup's wait for places, as wazapin_channel_slot_wait_seconds names them.
+var slotOutcomes = []string{"taken", "busy", "failed", "canceled"}
+
+// Take takes up to want places, trying again while none is free, until ctx ends. The wait and
+// how it ended go to the metrics: a channel whose lookups queue for places shows there first.
 func (l *lookupSlots) Take(ctx context.Context, want int) (int, func(), error) {
+	start := time.Now()
+	n, err := l.wait(ctx, want)
+	outcome := "taken"
+	if se := (*slotsError)(nil); errors.As(err, &se) {
+		outcome = "failed"
+		if ae := (*apperr.Error)(nil); errors.As(se.err, &ae) && ae.Code == apperr.UpstreamSlow {
+			outcome = "busy"
+		}
+	} else if err != nil {
+		outcome = "canceled"
+	}
+	l.s.metrics.SlotWait(outcome, time.Since(start))
+	if err != nil {
+		return 0, nil, err
+	}
+	return n, l.give, nil
+}
+
+// wait takes up to want places, trying again while none is free, until ctx ends.
+func (l *lookupSlots) wait(ctx context.Context, want int) (int, error) {
 	select {
 	case l.gate <- struct{}{}:
 		defer func() { <-l.gate }()
 	case <-ctx.Done():
-		return 0, nil, l.ended(ctx)
+		return 0, l.ended(ctx)
 	}
 	wait := firstSlotWait
 	for {
@@ -389,18 +413,18 @@ func (l *lookupSlots) Take(ctx context.Context, want int) (int, func(), error) {
 		n, err := l.s.store.TakeChannelSlots(ctx, l.sl, want, lease+leaseMargin)
 		switch {
 		case err != nil && ctx.Err() != nil:
-			return 0, nil, l.ended(ctx)
+			return 0, l.ended(ctx)
 		case err != nil:
-			return 0, nil, &slotsError{err}
+			return 0, &slotsError{err}
 		case n > 0:
-			return n, l.give, nil
+			return n, nil
 		}
 		t := time.NewTimer(wait/2 + rand.N(wait)) // spread, so that waiters do not ask in step
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return 0, nil, l.ended(ctx)
+			return 0, l.ended(ctx)
 		}
 		wait = min(2*wait, maxSlotWait)
 	}

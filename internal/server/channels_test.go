@@ -541,8 +541,13 @@ func TestChannelBoundIsKeptInTheDatabase(t *testing.T) {
 	}
 	// taken counts the places held: a place given back keeps its row, free.
 	taken := func() int { return e.count("channel_slots WHERE expires_at > now()") }
+	// waited is a series of the lookups' waits for places by outcome: "count" or "sum" (seconds).
+	waited := func(series, outcome string) float64 {
+		return e.metric(fmt.Sprintf("wazapin_channel_slot_wait_seconds_%s{outcome=%q}", series, outcome))
+	}
 
 	t.Run("a lookup gives its places back, also when the provider fails", func(t *testing.T) {
+		takenBefore := waited("count", "taken")
 		ok, _ := channel(providertest.Config{})
 		status, _, body := e.lookup(ok, false, numbers(20)...)
 		wantStatus(t, status, 200, body)
@@ -551,6 +556,9 @@ func TestChannelBoundIsKeptInTheDatabase(t *testing.T) {
 		wantStatus(t, status, 502, body)
 		if n := taken(); n != 0 {
 			t.Errorf("%d places still held after the lookups ended", n)
+		}
+		if n := waited("count", "taken") - takenBefore; n != 2 {
+			t.Errorf("the metrics count %v lookups that took places, want 2", n)
 		}
 	})
 	t.Run("places held elsewhere leave a lookup the rest", func(t *testing.T) {
@@ -568,6 +576,7 @@ func TestChannelBoundIsKeptInTheDatabase(t *testing.T) {
 	t.Run("with every place held past the deadline the lookup answers 504 without asking", func(t *testing.T) {
 		ch, fake := channel(providertest.Config{})
 		held(ch, 8, time.Minute)
+		busyBefore := waited("count", "busy")
 		status, _, body := e.lookup(ch, false, numbers(3)...)
 		wantStatus(t, status, 504, body)
 		if p := problem(t, 504, body); p.Detail == nil || !strings.Contains(*p.Detail, "all 8 of its provider places stayed taken") {
@@ -575,6 +584,9 @@ func TestChannelBoundIsKeptInTheDatabase(t *testing.T) {
 		}
 		if n := fake.Requests(); n != 0 {
 			t.Errorf("%d provider requests without a place", n)
+		}
+		if n := waited("count", "busy") - busyBefore; n != 1 {
+			t.Errorf("the metrics count %v lookups that found every place taken, want 1", n)
 		}
 		// A busy channel is not an unreachable one.
 		if got := e.getChannel(ch).Status; got != api.ChannelStatusPending {
@@ -584,11 +596,15 @@ func TestChannelBoundIsKeptInTheDatabase(t *testing.T) {
 	t.Run("the places of a process that died come free when their lease ends", func(t *testing.T) {
 		ch, _ := channel(providertest.Config{})
 		held(ch, 8, 200*time.Millisecond)
+		waitedBefore := waited("sum", "taken")
 		start := time.Now()
 		status, _, body := e.lookup(ch, false, numbers(3)...)
 		wantStatus(t, status, 200, body)
 		if waited := time.Since(start); waited < 150*time.Millisecond {
 			t.Errorf("answered after %s, before the leases ended", waited)
+		}
+		if w := waited("sum", "taken") - waitedBefore; w < 0.15 {
+			t.Errorf("the metrics say the lookup waited %.3fs for its places, want the leases' 0.2s or about", w)
 		}
 	})
 	t.Run("a deleted channel takes its places with it", func(t *testing.T) {

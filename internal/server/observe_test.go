@@ -139,6 +139,7 @@ func TestMetrics(t *testing.T) {
 		`wazapin_channel_lookup_duration_seconds_count{outcome="ok",platform="whatsapp_gateway"} 1`,
 		`wazapin_channel_lookup_duration_seconds_count{outcome="timeout",platform="whatsapp_business_api"} 0`,
 		`wazapin_import_lines_total{outcome="conflict"} 0`,
+		`wazapin_channel_slot_wait_seconds_count{outcome="taken"} 1`, `wazapin_channel_slot_wait_seconds_count{outcome="busy"} 0`,
 		`go_goroutines `, `process_resident_memory_bytes `,
 	} {
 		if !strings.Contains(text, want) {

@@ -116,6 +116,7 @@ func New(st *store.Store, cfg Config) *Server {
 	}
 	cfg.Metrics.DeclareLookups([]string{provider.WhatsAppGateway, provider.WhatsAppBusinessAPI}, lookupOutcomes)
 	cfg.Metrics.DeclareImportOutcomes(importOutcomes...)
+	cfg.Metrics.DeclareSlotOutcomes(slotOutcomes...)
 	st.Instrument(cfg.Metrics)
 	return &Server{store: st,
 		log: cfg.Log, accessLog: accessLog, cfg: cfg,
