@@ -111,9 +111,10 @@ LIMIT @page_size;
 -- only when the one before did not settle the answer, a one-time filter):
 --   _r  the first 257 matches in the prefix's index range (migration 000005). 256 or fewer: that
 --       is every match, and the branch's answer is among them (no match, a few matches);
---   _w  more than 256: walk the newest 100,000 rows below the cursor, keeping the matches. When
---       that yields branch_limit contacts they are exactly the newest (a broad prefix spread
---       over the ids, or the newest contacts');
+--   _w  more than 256: walk the newest walk_rows rows below the cursor (the store's
+--       SearchWalkRows, 100,000), keeping the matches. When that yields branch_limit contacts
+--       they are exactly the newest (a broad prefix spread over the ids, or the newest
+--       contacts');
 --   _f  otherwise every match by the index range, the newest branch_limit kept (a prefix whose
 --       many matches are all old, docs/SCALING.md "Search, worst case").
 -- Each step's rows are matches, so the branch keeps the newest branch_limit of them all.
@@ -134,7 +135,7 @@ WITH n_r AS MATERIALIZED (
         SELECT b.id, b.name_key FROM contacts b
         WHERE b.workspace_id = @workspace_id AND b.id < @before_id::uuid
           AND sqlc.narg(branch_limit)::integer IS NOT NULL AND EXISTS (SELECT 1 FROM n_r OFFSET 256)
-        ORDER BY b.id DESC LIMIT 100000) w
+        ORDER BY b.id DESC LIMIT sqlc.arg(walk_rows)::integer) w
     WHERE starts_with(w.name_key, @q)
     ORDER BY w.id DESC LIMIT sqlc.narg(branch_limit)
 ), n_f AS MATERIALIZED (
@@ -153,7 +154,7 @@ WITH n_r AS MATERIALIZED (
         SELECT b.contact_id AS id, b.type, b.source, b.value FROM contact_identities b
         WHERE b.workspace_id = @workspace_id AND b.contact_id < @before_id::uuid
           AND sqlc.narg(branch_limit)::integer IS NOT NULL AND EXISTS (SELECT 1 FROM e_r OFFSET 256)
-        ORDER BY b.contact_id DESC LIMIT 100000) w
+        ORDER BY b.contact_id DESC LIMIT sqlc.arg(walk_rows)::integer) w
     WHERE w.type = 'email' AND w.source = '' AND starts_with(w.value, @q)
     ORDER BY w.id DESC LIMIT sqlc.narg(branch_limit)
 ), e_f AS MATERIALIZED (
@@ -172,7 +173,7 @@ WITH n_r AS MATERIALIZED (
         SELECT b.contact_id AS id, b.type, b.source, b.value FROM contact_identities b
         WHERE b.workspace_id = @workspace_id AND b.contact_id < @before_id::uuid
           AND sqlc.narg(branch_limit)::integer IS NOT NULL AND EXISTS (SELECT 1 FROM p_r OFFSET 256)
-        ORDER BY b.contact_id DESC LIMIT 100000) w
+        ORDER BY b.contact_id DESC LIMIT sqlc.arg(walk_rows)::integer) w
     WHERE w.type = 'phone' AND w.source = '' AND starts_with(w.value, sqlc.narg(phone_prefix))
     ORDER BY w.id DESC LIMIT sqlc.narg(branch_limit)
 ), p_f AS MATERIALIZED (

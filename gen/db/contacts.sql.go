@@ -326,7 +326,7 @@ WITH n_r AS MATERIALIZED (
         SELECT b.id, b.name_key FROM contacts b
         WHERE b.workspace_id = $1 AND b.id < $7::uuid
           AND $2::integer IS NOT NULL AND EXISTS (SELECT 1 FROM n_r OFFSET 256)
-        ORDER BY b.id DESC LIMIT 100000) w
+        ORDER BY b.id DESC LIMIT $8::integer) w
     WHERE starts_with(w.name_key, $6)
     ORDER BY w.id DESC LIMIT $2
 ), n_f AS MATERIALIZED (
@@ -345,7 +345,7 @@ WITH n_r AS MATERIALIZED (
         SELECT b.contact_id AS id, b.type, b.source, b.value FROM contact_identities b
         WHERE b.workspace_id = $1 AND b.contact_id < $7::uuid
           AND $2::integer IS NOT NULL AND EXISTS (SELECT 1 FROM e_r OFFSET 256)
-        ORDER BY b.contact_id DESC LIMIT 100000) w
+        ORDER BY b.contact_id DESC LIMIT $8::integer) w
     WHERE w.type = 'email' AND w.source = '' AND starts_with(w.value, $6)
     ORDER BY w.id DESC LIMIT $2
 ), e_f AS MATERIALIZED (
@@ -357,20 +357,20 @@ WITH n_r AS MATERIALIZED (
     ORDER BY f.id DESC LIMIT $2
 ), p_r AS MATERIALIZED (
     SELECT b.contact_id AS id FROM contact_identities b
-    WHERE b.workspace_id = $1 AND b.type = 'phone' AND b.source = '' AND starts_with(b.value, $8) AND b.contact_id < $7::uuid
+    WHERE b.workspace_id = $1 AND b.type = 'phone' AND b.source = '' AND starts_with(b.value, $9) AND b.contact_id < $7::uuid
     ORDER BY b.value LIMIT 257
 ), p_w AS MATERIALIZED (
     SELECT DISTINCT w.id FROM (
         SELECT b.contact_id AS id, b.type, b.source, b.value FROM contact_identities b
         WHERE b.workspace_id = $1 AND b.contact_id < $7::uuid
           AND $2::integer IS NOT NULL AND EXISTS (SELECT 1 FROM p_r OFFSET 256)
-        ORDER BY b.contact_id DESC LIMIT 100000) w
-    WHERE w.type = 'phone' AND w.source = '' AND starts_with(w.value, $8)
+        ORDER BY b.contact_id DESC LIMIT $8::integer) w
+    WHERE w.type = 'phone' AND w.source = '' AND starts_with(w.value, $9)
     ORDER BY w.id DESC LIMIT $2
 ), p_f AS MATERIALIZED (
     SELECT DISTINCT f.id FROM (
         SELECT b.contact_id AS id FROM contact_identities b
-        WHERE b.workspace_id = $1 AND b.type = 'phone' AND b.source = '' AND starts_with(b.value, $8) AND b.contact_id < $7::uuid
+        WHERE b.workspace_id = $1 AND b.type = 'phone' AND b.source = '' AND starts_with(b.value, $9) AND b.contact_id < $7::uuid
           AND EXISTS (SELECT 1 FROM p_r OFFSET 256) AND NOT EXISTS (SELECT 1 FROM p_w OFFSET $2::integer - 1)
         OFFSET 0) f
     ORDER BY f.id DESC LIMIT $2
@@ -412,6 +412,7 @@ type SearchContactsParams struct {
 	PageSize     int32
 	Q            string
 	BeforeID     uuid.UUID
+	WalkRows     int32
 	PhonePrefix  *string
 }
 
@@ -425,9 +426,10 @@ type SearchContactsParams struct {
 //
 //	_r  the first 257 matches in the prefix's index range (migration 000005). 256 or fewer: that
 //	    is every match, and the branch's answer is among them (no match, a few matches);
-//	_w  more than 256: walk the newest 100,000 rows below the cursor, keeping the matches. When
-//	    that yields branch_limit contacts they are exactly the newest (a broad prefix spread
-//	    over the ids, or the newest contacts');
+//	_w  more than 256: walk the newest walk_rows rows below the cursor (the store's
+//	    SearchWalkRows, 100,000), keeping the matches. When that yields branch_limit contacts
+//	    they are exactly the newest (a broad prefix spread over the ids, or the newest
+//	    contacts');
 //	_f  otherwise every match by the index range, the newest branch_limit kept (a prefix whose
 //	    many matches are all old, docs/SCALING.md "Search, worst case").
 //
@@ -448,6 +450,7 @@ func (q *Queries) SearchContacts(ctx context.Context, arg SearchContactsParams) 
 		arg.PageSize,
 		arg.Q,
 		arg.BeforeID,
+		arg.WalkRows,
 		arg.PhonePrefix,
 	)
 	if err != nil {
