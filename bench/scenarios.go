@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/wazapin/wazapin/internal/cursor"
 	"github.com/wazapin/wazapin/internal/ids"
+	"github.com/wazapin/wazapin/internal/store"
 )
 
 // scenario is one request the API serves, measured twice: over HTTP by the load generator, and
@@ -298,6 +300,7 @@ func searchStep(q, phonePrefix string) step {
 	return step{query: "SearchContacts", params: map[string]string{
 		"workspace_id": wsExpr, "before_id": "'ffffffff-ffff-ffff-ffff-ffffffffffff'", "q": q, "phone_prefix": phonePrefix,
 		"updated_since": "NULL", "tag_key": "NULL", "branch_limit": "51", "page_size": "51",
+		"walk_rows": strconv.Itoa(store.SearchWalkRows),
 	}}
 }
 

@@ -104,30 +104,103 @@ LIMIT @page_size;
 
 -- SearchContacts is ListContacts with a search text (q, case-folded by the service): contacts
 -- whose name key or email starts with it, or whose phone number starts with phone_prefix. Each
--- of the three finds its newest matches below the cursor on its own, by a prefix range of an
--- index (migration 000005) or by walking ids, whichever the planner, seeing the prefix, expects
--- to be cheaper; the page is the newest of those (testing each contact in place hashed every email
--- identity: docs/PERFORMANCE.md). DISTINCT: a contact can hold several emails or phone numbers
--- (imports before migration 000006 gave them), and must take one place of a branch's limit.
--- branch_limit is the page size when no other filter applies and NULL (no limit) otherwise, since
--- the filters then drop candidates after the branches have chosen them.
+-- of the three (n: names, e: emails, p: phones) finds its newest matches below the cursor on its
+-- own, and the page is the newest of those (testing each contact in place hashed every email
+-- identity: docs/PERFORMANCE.md). A branch costs at most what its matches cost, plus a bound,
+-- whatever the planner guesses about where they lie, in up to three steps (each later one runs
+-- only when the one before did not settle the answer, a one-time filter):
+--   _r  the first 257 matches in the prefix's index range (migration 000005). 256 or fewer: that
+--       is every match, and the branch's answer is among them (no match, a few matches);
+--   _w  more than 256: walk the newest walk_rows rows below the cursor (the store's
+--       SearchWalkRows, 100,000), keeping the matches. When that yields branch_limit contacts
+--       they are exactly the newest (a broad prefix spread over the ids, or the newest
+--       contacts');
+--   _f  otherwise every match by the index range, the newest branch_limit kept (a prefix whose
+--       many matches are all old, docs/SCALING.md "Search, worst case").
+-- Each step's rows are matches, so the branch keeps the newest branch_limit of them all.
+-- Planner's guesses alone walked the ids for a prefix it thought common and read 80% of the
+-- workspace when the matches clustered among the oldest. DISTINCT: a contact can hold several
+-- emails or phone numbers (imports before migration 000006 gave them), and must take one place
+-- of a branch's limit. branch_limit is the page size when no other filter applies and NULL (no
+-- limit) otherwise, since the filters then drop candidates after the branches have chosen them:
+-- then no walk, every match. The gates use EXISTS … OFFSET rather than count(*): each aggregate
+-- node cost about 0.1 ms to set up, most of a search that matches nothing.
 -- name: SearchContacts :many
+WITH n_r AS MATERIALIZED (
+    SELECT b.id FROM contacts b
+    WHERE b.workspace_id = @workspace_id AND starts_with(b.name_key, @q) AND b.id < @before_id::uuid
+    ORDER BY b.name_key LIMIT 257
+), n_w AS MATERIALIZED (
+    SELECT w.id FROM (
+        SELECT b.id, b.name_key FROM contacts b
+        WHERE b.workspace_id = @workspace_id AND b.id < @before_id::uuid
+          AND sqlc.narg(branch_limit)::integer IS NOT NULL AND EXISTS (SELECT 1 FROM n_r OFFSET 256)
+        ORDER BY b.id DESC LIMIT sqlc.arg(walk_rows)::integer) w
+    WHERE starts_with(w.name_key, @q)
+    ORDER BY w.id DESC LIMIT sqlc.narg(branch_limit)
+), n_f AS MATERIALIZED (
+    SELECT f.id FROM (
+        SELECT b.id FROM contacts b
+        WHERE b.workspace_id = @workspace_id AND starts_with(b.name_key, @q) AND b.id < @before_id::uuid
+          AND EXISTS (SELECT 1 FROM n_r OFFSET 256) AND NOT EXISTS (SELECT 1 FROM n_w OFFSET sqlc.narg(branch_limit)::integer - 1)
+        OFFSET 0) f
+    ORDER BY f.id DESC LIMIT sqlc.narg(branch_limit)
+), e_r AS MATERIALIZED (
+    SELECT b.contact_id AS id FROM contact_identities b
+    WHERE b.workspace_id = @workspace_id AND b.type = 'email' AND b.source = '' AND starts_with(b.value, @q) AND b.contact_id < @before_id::uuid
+    ORDER BY b.value LIMIT 257
+), e_w AS MATERIALIZED (
+    SELECT DISTINCT w.id FROM (
+        SELECT b.contact_id AS id, b.type, b.source, b.value FROM contact_identities b
+        WHERE b.workspace_id = @workspace_id AND b.contact_id < @before_id::uuid
+          AND sqlc.narg(branch_limit)::integer IS NOT NULL AND EXISTS (SELECT 1 FROM e_r OFFSET 256)
+        ORDER BY b.contact_id DESC LIMIT sqlc.arg(walk_rows)::integer) w
+    WHERE w.type = 'email' AND w.source = '' AND starts_with(w.value, @q)
+    ORDER BY w.id DESC LIMIT sqlc.narg(branch_limit)
+), e_f AS MATERIALIZED (
+    SELECT DISTINCT f.id FROM (
+        SELECT b.contact_id AS id FROM contact_identities b
+        WHERE b.workspace_id = @workspace_id AND b.type = 'email' AND b.source = '' AND starts_with(b.value, @q) AND b.contact_id < @before_id::uuid
+          AND EXISTS (SELECT 1 FROM e_r OFFSET 256) AND NOT EXISTS (SELECT 1 FROM e_w OFFSET sqlc.narg(branch_limit)::integer - 1)
+        OFFSET 0) f
+    ORDER BY f.id DESC LIMIT sqlc.narg(branch_limit)
+), p_r AS MATERIALIZED (
+    SELECT b.contact_id AS id FROM contact_identities b
+    WHERE b.workspace_id = @workspace_id AND b.type = 'phone' AND b.source = '' AND starts_with(b.value, sqlc.narg(phone_prefix)) AND b.contact_id < @before_id::uuid
+    ORDER BY b.value LIMIT 257
+), p_w AS MATERIALIZED (
+    SELECT DISTINCT w.id FROM (
+        SELECT b.contact_id AS id, b.type, b.source, b.value FROM contact_identities b
+        WHERE b.workspace_id = @workspace_id AND b.contact_id < @before_id::uuid
+          AND sqlc.narg(branch_limit)::integer IS NOT NULL AND EXISTS (SELECT 1 FROM p_r OFFSET 256)
+        ORDER BY b.contact_id DESC LIMIT sqlc.arg(walk_rows)::integer) w
+    WHERE w.type = 'phone' AND w.source = '' AND starts_with(w.value, sqlc.narg(phone_prefix))
+    ORDER BY w.id DESC LIMIT sqlc.narg(branch_limit)
+), p_f AS MATERIALIZED (
+    SELECT DISTINCT f.id FROM (
+        SELECT b.contact_id AS id FROM contact_identities b
+        WHERE b.workspace_id = @workspace_id AND b.type = 'phone' AND b.source = '' AND starts_with(b.value, sqlc.narg(phone_prefix)) AND b.contact_id < @before_id::uuid
+          AND EXISTS (SELECT 1 FROM p_r OFFSET 256) AND NOT EXISTS (SELECT 1 FROM p_w OFFSET sqlc.narg(branch_limit)::integer - 1)
+        OFFSET 0) f
+    ORDER BY f.id DESC LIMIT sqlc.narg(branch_limit)
+)
 SELECT c.* FROM contacts c
 WHERE c.workspace_id = @workspace_id
   AND c.id IN (
-        (SELECT n.id FROM contacts n
-         WHERE n.workspace_id = @workspace_id AND n.id < @before_id AND starts_with(n.name_key, @q)
-         ORDER BY n.id DESC LIMIT sqlc.narg(branch_limit))
+        (SELECT DISTINCT u.id FROM (
+            SELECT id FROM n_r
+            UNION ALL SELECT id FROM n_w UNION ALL SELECT id FROM n_f) u
+         ORDER BY u.id DESC LIMIT sqlc.narg(branch_limit))
         UNION ALL
-        (SELECT DISTINCT e.contact_id FROM contact_identities e
-         WHERE e.workspace_id = @workspace_id AND e.contact_id < @before_id
-           AND e.type = 'email' AND e.source = '' AND starts_with(e.value, @q)
-         ORDER BY e.contact_id DESC LIMIT sqlc.narg(branch_limit))
+        (SELECT DISTINCT u.id FROM (
+            SELECT id FROM e_r
+            UNION ALL SELECT id FROM e_w UNION ALL SELECT id FROM e_f) u
+         ORDER BY u.id DESC LIMIT sqlc.narg(branch_limit))
         UNION ALL
-        (SELECT DISTINCT p.contact_id FROM contact_identities p
-         WHERE p.workspace_id = @workspace_id AND p.contact_id < @before_id
-           AND p.type = 'phone' AND p.source = '' AND starts_with(p.value, sqlc.narg(phone_prefix))
-         ORDER BY p.contact_id DESC LIMIT sqlc.narg(branch_limit)))
+        (SELECT DISTINCT u.id FROM (
+            SELECT id FROM p_r
+            UNION ALL SELECT id FROM p_w UNION ALL SELECT id FROM p_f) u
+         ORDER BY u.id DESC LIMIT sqlc.narg(branch_limit)))
   AND (sqlc.narg(updated_since)::timestamptz IS NULL OR c.updated_at >= sqlc.narg(updated_since))
   AND (sqlc.narg(tag_key)::text IS NULL OR EXISTS (
         SELECT 1 FROM tags t WHERE t.workspace_id = @workspace_id AND t.name_key = sqlc.narg(tag_key)))

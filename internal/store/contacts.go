@@ -214,9 +214,14 @@ func (s *Store) ListContacts(ctx context.Context, p dbq.ListContactsParams) ([]d
 	return s.q.ListContacts(ctx, p)
 }
 
+// SearchWalkRows is how many rows below the cursor a search walks (db/queries/contacts.sql,
+// SearchContacts, step _w) before it reads every match of a branch by its index range instead.
+const SearchWalkRows = 100_000
+
 // SearchContacts is a page of the contacts a search text matches, newest first; planned for the
-// text on every execution (see pg.OneShot).
+// text on every execution (see pg.OneShot). p's walk bound is the store's.
 func (s *Store) SearchContacts(ctx context.Context, p dbq.SearchContactsParams) ([]dbq.Contact, error) {
+	p.WalkRows = SearchWalkRows
 	return s.qOneShot.SearchContacts(ctx, p)
 }
 
