@@ -11,7 +11,6 @@ package wazapin
 import (
 	"context"
 	"net/http"
-	"sync/atomic"
 
 	"github.com/wazapin/wazapin/gen/api"
 	"github.com/wazapin/wazapin/internal/replica"
@@ -44,12 +43,12 @@ func New(base, apiKey string, opts ...api.ClientOption) (*api.ClientWithResponse
 // another write is answered carries the newest token seen when it was sent.
 type Consistent struct {
 	Doer  api.HttpRequestDoer
-	token atomic.Uint64 // the newest token seen, a replica.LSN
+	token replica.Furthest // the newest token seen
 }
 
 // Do sends r with the newest token, and keeps the one its answer carries when newer.
 func (c *Consistent) Do(r *http.Request) (*http.Response, error) {
-	if t := replica.LSN(c.token.Load()); t != 0 {
+	if t := c.token.Load(); t != 0 {
 		r.Header.Set(ConsistencyHeader, t.String())
 	}
 	res, err := c.Doer.Do(r)
@@ -58,20 +57,11 @@ func (c *Consistent) Do(r *http.Request) (*http.Response, error) {
 	}
 	if v := res.Header.Get(ConsistencyHeader); v != "" {
 		if t, err := replica.ParseLSN(v); err == nil {
-			c.keep(t)
+			c.token.See(t)
 		}
 	}
 	return res, nil
 }
 
 // Token is the newest consistency token seen, zero before any.
-func (c *Consistent) Token() replica.LSN { return replica.LSN(c.token.Load()) }
-
-func (c *Consistent) keep(t replica.LSN) {
-	for {
-		old := c.token.Load()
-		if uint64(t) <= old || c.token.CompareAndSwap(old, uint64(t)) {
-			return
-		}
-	}
-}
+func (c *Consistent) Token() replica.LSN { return c.token.Load() }

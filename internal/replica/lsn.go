@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // LSN is a position in PostgreSQL's write-ahead log, counted in bytes from its start. The
@@ -45,4 +46,23 @@ func hexDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// Furthest holds the furthest position seen of something that only moves forward, such as a
+// replica's replay position or a client's newest token, when it is read and seen concurrently.
+// The zero value holds zero.
+type Furthest struct{ v atomic.Uint64 }
+
+// Load is the furthest position seen, zero before any.
+func (f *Furthest) Load() LSN { return LSN(f.v.Load()) }
+
+// See keeps l when it is further than the position held: a position seen late, after a
+// further one, is not a step back.
+func (f *Furthest) See(l LSN) {
+	for {
+		old := f.v.Load()
+		if uint64(l) <= old || f.v.CompareAndSwap(old, uint64(l)) {
+			return
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"sync"
 	"testing"
 	"time"
 )
@@ -84,9 +85,26 @@ func TestLag(t *testing.T) {
 	}
 	s.add("replica0", nil, nil)
 	s.nodes[0].up.Store(true)
-	s.nodes[0].replayed.Store(300)
+	s.nodes[0].replayed.See(300)
 	s.prune()
 	if len(s.samples) != 1 || s.samples[0].lsn != 500 {
 		t.Fatalf("after pruning what the replica has replayed: %v", s.samples)
+	}
+}
+
+// TestFurthestNeverStepsBack: positions seen out of order, concurrently, leave the furthest.
+func TestFurthestNeverStepsBack(t *testing.T) {
+	var f Furthest
+	if f.Load() != 0 {
+		t.Fatalf("zero value holds %v", f.Load())
+	}
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Go(func() { f.See(LSN(1000 - i)) })
+	}
+	wg.Wait()
+	f.See(5)
+	if got := f.Load(); got != 1000 {
+		t.Errorf("holds %v, want %v", got, LSN(1000))
 	}
 }

@@ -45,7 +45,7 @@ type Node struct {
 	q       *dbq.Queries
 	// replayed is the replica's replay position when last read; lag how far behind the primary
 	// it was then, in nanoseconds (see Set.lagOf).
-	replayed atomic.Uint64
+	replayed Furthest
 	lag      atomic.Int64
 	up       atomic.Bool
 	// warned says the replica was logged down since it last answered: a replica that never
@@ -184,7 +184,7 @@ func (s *Set) Choose(ctx context.Context, token LSN) *Node {
 			return n
 		case token == 0:
 			reason = toLag
-		case LSN(n.replayed.Load()) >= token:
+		case n.replayed.Load() >= token:
 			s.opts.Metrics.DBRead(n.Name, toToken)
 			return n
 		default:
@@ -208,7 +208,7 @@ func (s *Set) await(ctx context.Context, token LSN, start int) *Node {
 	for {
 		for i := range s.nodes {
 			n := s.nodes[(start+i)%len(s.nodes)]
-			if n.up.Load() && n.probe(ctx) && LSN(n.replayed.Load()) >= token {
+			if n.up.Load() && n.probe(ctx) && n.replayed.Load() >= token {
 				return n
 			}
 		}
@@ -239,12 +239,7 @@ func (n *Node) probe(ctx context.Context) bool {
 		n.down("read replica down; reading the primary until it answers", err)
 		return false
 	}
-	for { // concurrent probes: keep the furthest position
-		old := n.replayed.Load()
-		if uint64(lsn) <= old || n.replayed.CompareAndSwap(old, uint64(lsn)) {
-			break
-		}
-	}
+	n.replayed.See(LSN(lsn)) // concurrent probes: keep the furthest position
 	return true
 }
 
@@ -286,7 +281,7 @@ func (s *Set) look(ctx context.Context) {
 			if !n.probe(ctx) {
 				return
 			}
-			n.lag.Store(int64(s.lagOf(LSN(n.replayed.Load()), time.Now())))
+			n.lag.Store(int64(s.lagOf(n.replayed.Load(), time.Now())))
 			n.up.Store(true)
 			if n.warned.Swap(false) {
 				s.opts.Log.Info("read replica up again", "replica", n.Name)
@@ -330,7 +325,7 @@ func (s *Set) prune() {
 	least := LSN(1<<64 - 1)
 	for _, n := range s.nodes {
 		if n.up.Load() {
-			least = min(least, LSN(n.replayed.Load()))
+			least = min(least, n.replayed.Load())
 		}
 	}
 	s.mu.Lock()

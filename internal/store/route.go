@@ -98,10 +98,10 @@ func (r *read) node(ctx context.Context) *replica.Node {
 // for none); see replica.Set.Choose. Writes, and reads in a write's transaction, stay on the
 // primary.
 func (s *Store) ReadFrom(ctx context.Context, token replica.LSN) context.Context {
-	if s.replicas == nil {
+	if s.opts.Replicas == nil {
 		return ctx
 	}
-	return context.WithValue(ctx, readKey{}, &read{set: s.replicas, token: token})
+	return context.WithValue(ctx, readKey{}, &read{set: s.opts.Replicas, token: token})
 }
 
 // onPrimary sends ctx's reads back to the primary.
@@ -114,12 +114,12 @@ func onPrimary(ctx context.Context) context.Context {
 
 // Replicated tells whether the store reads from replicas, whose writes' answers then carry a
 // consistency token (Position).
-func (s *Store) Replicated() bool { return s.replicas != nil }
+func (s *Store) Replicated() bool { return s.opts.Replicas != nil }
 
 // Position is the consistency token of the writes committed so far: a replica that has replayed
 // past it shows them all.
 func (s *Store) Position(ctx context.Context) (replica.LSN, error) {
-	return s.replicas.Position(ctx)
+	return s.opts.Replicas.Position(ctx)
 }
 
 // onReplica runs a statement on a replica, and on the primary when the replica fails it in a way

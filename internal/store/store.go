@@ -31,8 +31,6 @@ type Store struct {
 	qOneShot *dbq.Queries
 	opts     Options
 	bound    feedBound
-	// replicas, when set, serve the reads of requests sent there (ReadFrom).
-	replicas *replica.Set
 }
 
 // Options adjust a Store.
@@ -62,7 +60,7 @@ func New(pool *pgxpool.Pool, opts Options) *Store {
 	return &Store{
 		main: pool, q: dbq.New(routed{pool, genericPlan}),
 		planned: planned, qPlanned: dbq.New(routed{planned, customPlan}), qOneShot: dbq.New(routed{pg.OneShot(planned), oneShotPlan}),
-		opts: opts, replicas: opts.Replicas,
+		opts: opts,
 	}
 }
 
